@@ -1,0 +1,167 @@
+//! The `tracing` layer: events in, records out.
+
+use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
+
+use tracing::dispatcher::WeakDispatch;
+use tracing::span::{Attributes, Id, Record as SpanValues};
+use tracing::{Dispatch, Event, Metadata, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::capture::span::{self, SpanData};
+use crate::capture::visit::{EventVisitor, SpanFieldVisitor};
+use crate::capture::{add_common_attributes, is_suppressed, with_scratch, CaptureOptions, LogBridge};
+use crate::export::Pipeline;
+use crate::record::{ScopeName, Severity};
+
+/// The `tracing` layer that turns events into OpenTelemetry log records.
+///
+/// Made by [`Builder::layer`](crate::Builder::layer) for applications that
+/// compose their own subscriber; [`init`](crate::init) installs it for you.
+/// It works with any subscriber that can look spans up (a
+/// [`Registry`](tracing_subscriber::Registry) stack) and brings no filter of
+/// its own: add one with the usual `tracing-subscriber` tools.
+///
+/// ```
+/// use tracing_subscriber::prelude::*;
+///
+/// let (layer, guard) = otel_log_bridge::builder()
+///     .with_json_writer(std::io::sink())
+///     .layer()?;
+/// let subscriber = tracing_subscriber::registry().with(layer);
+/// tracing::subscriber::with_default(subscriber, || {
+///     tracing::info!(user.id = 42, "signed in");
+/// });
+/// drop(guard);
+/// # Ok::<(), otel_log_bridge::InitError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct BridgeLayer {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    pipeline: Arc<Pipeline>,
+    options: CaptureOptions,
+    /// The dispatcher this layer is part of, for looking up the
+    /// OpenTelemetry context of `tracing-opentelemetry` spans.
+    dispatch: OnceLock<WeakDispatch>,
+}
+
+impl BridgeLayer {
+    pub(crate) fn new(pipeline: Arc<Pipeline>, options: CaptureOptions) -> BridgeLayer {
+        BridgeLayer {
+            shared: Arc::new(Shared {
+                pipeline,
+                options,
+                dispatch: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// A `log::Log` implementation that sends `log` records through the same
+    /// pipeline, with their key-values. [`init`](crate::init) installs it;
+    /// with a composed subscriber install it yourself:
+    ///
+    /// ```
+    /// # let (layer, _guard) = otel_log_bridge::builder().with_json_writer(std::io::sink()).layer()?;
+    /// let bridge = layer.log_bridge();
+    /// // log::set_boxed_logger(Box::new(bridge))?;
+    /// // log::set_max_level(log::LevelFilter::Trace);
+    /// # let _ = bridge;
+    /// # Ok::<(), otel_log_bridge::InitError>(())
+    /// ```
+    pub fn log_bridge(&self) -> LogBridge {
+        LogBridge::new(
+            Arc::clone(&self.shared.pipeline),
+            self.shared.options.clone(),
+        )
+    }
+}
+
+impl<S> Layer<S> for BridgeLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_register_dispatch(&self, subscriber: &Dispatch) {
+        let _ = self.shared.dispatch.set(subscriber.downgrade());
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let mut data = SpanData::default();
+        if !self.shared.options.span_fields.is_none() {
+            attrs.record(&mut SpanFieldVisitor {
+                fields: &mut data.fields,
+                filter: &self.shared.options.span_fields,
+            });
+        }
+        span.extensions_mut().insert(data);
+    }
+
+    fn on_record(&self, id: &Id, values: &SpanValues<'_>, ctx: Context<'_, S>) {
+        if self.shared.options.span_fields.is_none() {
+            return;
+        }
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let mut extensions = span.extensions_mut();
+        if let Some(data) = extensions.get_mut::<SpanData>() {
+            values.record(&mut SpanFieldVisitor {
+                fields: &mut data.fields,
+                filter: &self.shared.options.span_fields,
+            });
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let shared = &*self.shared;
+        if is_suppressed() || !shared.pipeline.is_open() {
+            return;
+        }
+        let metadata = event.metadata();
+        with_scratch(|record| {
+            record.reset(
+                SystemTime::now(),
+                Severity::from_tracing(*metadata.level()),
+                ScopeName::Static(metadata.target()),
+            );
+            record.event_name = explicit_event_name(metadata);
+            event.record(&mut EventVisitor {
+                record: &mut *record,
+            });
+            match ctx.event_span(event) {
+                Some(span) => {
+                    let dispatch = shared.dispatch.get().and_then(WeakDispatch::upgrade);
+                    record.trace = Some(span::trace_context(&span, dispatch.as_ref()));
+                    if !shared.options.span_fields.is_none() {
+                        span::add_span_fields(record, &span);
+                    }
+                }
+                None => record.trace = span::otel::current_context(),
+            }
+            add_common_attributes(record, &shared.options, metadata.file(), metadata.line());
+            shared.pipeline.emit(record);
+        });
+    }
+}
+
+/// The event name given with `name:`, or `None` for the `"event file:line"`
+/// name that `tracing` generates when none was given: that one names a
+/// source position, not an event, and would make every record an Event.
+fn explicit_event_name(metadata: &'static Metadata<'static>) -> Option<&'static str> {
+    let name = metadata.name();
+    let generated = match (name.strip_prefix("event "), metadata.file(), metadata.line()) {
+        (Some(rest), Some(file), Some(line)) => rest
+            .strip_prefix(file)
+            .and_then(|rest| rest.strip_prefix(':'))
+            .is_some_and(|digits| digits.parse::<u32>() == Ok(line)),
+        _ => false,
+    };
+    (!generated && !name.is_empty()).then_some(name)
+}

@@ -1,0 +1,214 @@
+//! The `log` bridge: `log` records, key-values included, into the same
+//! pipeline as `tracing` events.
+
+use std::error::Error;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use log::kv::{self, VisitSource, VisitValue};
+use tracing_core::callsite::{Callsite, Identifier};
+use tracing_core::field::FieldSet;
+use tracing_core::metadata::Kind;
+use tracing_core::{Interest, Metadata};
+
+use crate::capture::visit::record_exception;
+use crate::capture::{add_common_attributes, is_suppressed, span, with_scratch, CaptureOptions};
+use crate::export::Pipeline;
+use crate::record::{
+    i128_value, u128_value, unsigned_value, Key, OnDuplicate, Record, ScopeName, Severity, Value,
+};
+
+/// A [`log::Log`] that sends `log` records through this crate's pipeline.
+///
+/// Filtering follows the current `tracing` dispatcher (so `RUST_LOG` and
+/// `EnvFilter` directives apply to `log` targets too); a record inside an
+/// entered `tracing` span gets that span's trace context and fields.
+/// `flush` flushes the pipeline, bounded by the shutdown timeout.
+#[derive(Clone, Debug)]
+pub struct LogBridge {
+    pipeline: Arc<Pipeline>,
+    options: CaptureOptions,
+}
+
+impl LogBridge {
+    pub(crate) fn new(pipeline: Arc<Pipeline>, options: CaptureOptions) -> LogBridge {
+        LogBridge { pipeline, options }
+    }
+}
+
+/// The callsite that `log` records are filtered under: `tracing` filters
+/// need one, and a `log` record has none of its own.
+struct LogCallsite;
+
+static LOG_CALLSITE: LogCallsite = LogCallsite;
+
+static LOG_CALLSITE_METADATA: Metadata<'static> = Metadata::new(
+    "log record",
+    "log",
+    tracing_core::Level::TRACE,
+    None,
+    None,
+    None,
+    FieldSet::new(&[], tracing_core::identify_callsite!(&LOG_CALLSITE)),
+    Kind::EVENT,
+);
+
+impl Callsite for LogCallsite {
+    fn set_interest(&self, _: Interest) {}
+
+    fn metadata(&self) -> &Metadata<'_> {
+        &LOG_CALLSITE_METADATA
+    }
+}
+
+fn tracing_level(level: log::Level) -> tracing_core::Level {
+    match level {
+        log::Level::Error => tracing_core::Level::ERROR,
+        log::Level::Warn => tracing_core::Level::WARN,
+        log::Level::Info => tracing_core::Level::INFO,
+        log::Level::Debug => tracing_core::Level::DEBUG,
+        log::Level::Trace => tracing_core::Level::TRACE,
+    }
+}
+
+/// Asks the current dispatcher whether a record of this level and target
+/// would be enabled, as if it were a `tracing` event.
+fn enabled_by_dispatcher(level: log::Level, target: &str) -> bool {
+    let identifier = Identifier(&LOG_CALLSITE);
+    let metadata = Metadata::new(
+        "log record",
+        target,
+        tracing_level(level),
+        None,
+        None,
+        None,
+        FieldSet::new(&[], identifier),
+        Kind::EVENT,
+    );
+    tracing::dispatcher::get_default(|dispatch| dispatch.enabled(&metadata))
+}
+
+impl log::Log for LogBridge {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        self.pipeline.is_open() && enabled_by_dispatcher(metadata.level(), metadata.target())
+    }
+
+    fn log(&self, source: &log::Record<'_>) {
+        if is_suppressed() || !self.enabled(source.metadata()) {
+            return;
+        }
+        with_scratch(|record| {
+            record.reset(
+                SystemTime::now(),
+                Severity::from_log(source.level()),
+                ScopeName::Static(""),
+            );
+            record.scope = ScopeName::Arena(record.push_text(source.target()));
+            let body = match source.args().as_str() {
+                Some(text) => record.push_text(text),
+                None => record.push_fmt(*source.args()),
+            };
+            record.body = Some(body);
+            let _ = source.key_values().visit(&mut KeyValues { record });
+            span::add_current_span(record, &self.options);
+            add_common_attributes(record, &self.options, source.file(), source.line());
+            self.pipeline.emit(record);
+        });
+    }
+
+    fn flush(&self) {
+        let _ = self.pipeline.flush();
+    }
+}
+
+/// Visits a `log` record's key-values into typed attributes.
+struct KeyValues<'r> {
+    record: &'r mut Record,
+}
+
+impl<'kvs> VisitSource<'kvs> for KeyValues<'_> {
+    fn visit_pair(&mut self, key: kv::Key<'kvs>, value: kv::Value<'kvs>) -> Result<(), kv::Error> {
+        let key = Key::Arena(self.record.push_text(key.as_str()));
+        let mut typed = TypedValue {
+            record: self.record,
+            value: None,
+        };
+        // Visiting only fails when the visitor fails, and this one never
+        // does. `None` means the value became the record's exception.
+        let _ = value.visit(&mut typed);
+        if let Some(value) = typed.value {
+            self.record.set_attribute(key, value, OnDuplicate::Replace);
+        }
+        Ok(())
+    }
+}
+
+/// Reads one `log` value with its type.
+struct TypedValue<'r> {
+    record: &'r mut Record,
+    value: Option<Value>,
+}
+
+impl<'v> VisitValue<'v> for TypedValue<'_> {
+    fn visit_any(&mut self, value: kv::Value<'_>) -> Result<(), kv::Error> {
+        self.value = Some(Value::Str(self.record.push_fmt(format_args!("{value}"))));
+        Ok(())
+    }
+
+    fn visit_null(&mut self) -> Result<(), kv::Error> {
+        self.value = Some(Value::StaticStr("None"));
+        Ok(())
+    }
+
+    fn visit_u64(&mut self, value: u64) -> Result<(), kv::Error> {
+        self.value = Some(unsigned_value(self.record, value));
+        Ok(())
+    }
+
+    fn visit_i64(&mut self, value: i64) -> Result<(), kv::Error> {
+        self.value = Some(Value::Int(value));
+        Ok(())
+    }
+
+    fn visit_u128(&mut self, value: u128) -> Result<(), kv::Error> {
+        self.value = Some(u128_value(self.record, value));
+        Ok(())
+    }
+
+    fn visit_i128(&mut self, value: i128) -> Result<(), kv::Error> {
+        self.value = Some(i128_value(self.record, value));
+        Ok(())
+    }
+
+    fn visit_f64(&mut self, value: f64) -> Result<(), kv::Error> {
+        self.value = Some(Value::Double(value));
+        Ok(())
+    }
+
+    fn visit_bool(&mut self, value: bool) -> Result<(), kv::Error> {
+        self.value = Some(Value::Bool(value));
+        Ok(())
+    }
+
+    fn visit_str(&mut self, value: &str) -> Result<(), kv::Error> {
+        self.value = Some(Value::Str(self.record.push_text(value)));
+        Ok(())
+    }
+
+    fn visit_char(&mut self, value: char) -> Result<(), kv::Error> {
+        let mut buf = [0u8; 4];
+        self.value = Some(Value::Str(self.record.push_text(value.encode_utf8(&mut buf))));
+        Ok(())
+    }
+
+    fn visit_error(&mut self, err: &(dyn Error + 'static)) -> Result<(), kv::Error> {
+        if self.record.has_exception {
+            self.value = Some(Value::Str(self.record.push_fmt(format_args!("{err}"))));
+        } else {
+            // The first error becomes the record's exception; its key is
+            // not repeated as a plain attribute.
+            record_exception(self.record, err);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,254 @@
+//! Capture: where `tracing` events, `log` records and panics become
+//! [`Record`]s.
+//!
+//! Every entry point fills the calling thread's scratch record and hands it
+//! to the [`Pipeline`](crate::export::Pipeline), which encodes it once per
+//! sink and queues the bytes.
+
+mod layer;
+mod log_bridge;
+mod panic;
+mod span;
+mod visit;
+
+use std::cell::Cell;
+use std::sync::Arc;
+
+use crate::record::{OnDuplicate, Record};
+
+pub use self::layer::BridgeLayer;
+pub use self::log_bridge::LogBridge;
+pub(crate) use self::panic::install_panic_hook;
+
+/// Makes `span` continue the trace of a remote caller, typically from an
+/// incoming W3C `traceparent` header: records in the span (and its
+/// children) carry `parent`'s trace id and flags, and the span gets a fresh
+/// span id.
+///
+/// Call it right after creating the span, before anything is logged in it;
+/// it returns `false` (and changes nothing) when the span's ids are already
+/// fixed, or when the span is not tracked by a bridge layer on a `Registry`.
+/// With `tracing-opentelemetry`, use its `OpenTelemetrySpanExt::set_parent`
+/// instead: its context wins over native ids.
+///
+/// ```
+/// use otel_log_bridge::TraceContext;
+///
+/// let header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+/// let span = tracing::info_span!("request");
+/// if let Some(parent) = TraceContext::from_traceparent(header) {
+///     otel_log_bridge::continue_trace(&span, parent);
+/// }
+/// ```
+pub fn continue_trace(span: &tracing::Span, parent: crate::record::TraceContext) -> bool {
+    span::continue_trace(span, parent)
+}
+
+/// Which enclosing-span fields are copied onto each record.
+///
+/// The default is [`SpanFields::all`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpanFields(SpanFieldsInner);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum SpanFieldsInner {
+    None,
+    All,
+    Only(Vec<String>),
+}
+
+impl SpanFields {
+    /// Copy no span fields; records still carry the span's trace context.
+    pub fn none() -> SpanFields {
+        SpanFields(SpanFieldsInner::None)
+    }
+
+    /// Copy every field of every enclosing span (the default).
+    pub fn all() -> SpanFields {
+        SpanFields(SpanFieldsInner::All)
+    }
+
+    /// Copy only the span fields with these names.
+    ///
+    /// ```
+    /// let fields = otel_log_bridge::SpanFields::only(["http.route", "user.id"]);
+    /// # let _ = fields;
+    /// ```
+    pub fn only<I, S>(names: I) -> SpanFields
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        SpanFields(SpanFieldsInner::Only(
+            names.into_iter().map(Into::into).collect(),
+        ))
+    }
+
+    pub(crate) fn is_none(&self) -> bool {
+        self.0 == SpanFieldsInner::None
+    }
+
+    pub(crate) fn allows(&self, name: &str) -> bool {
+        match &self.0 {
+            SpanFieldsInner::None => false,
+            SpanFieldsInner::All => true,
+            SpanFieldsInner::Only(names) => names.iter().any(|allowed| allowed == name),
+        }
+    }
+}
+
+impl Default for SpanFields {
+    fn default() -> Self {
+        SpanFields::all()
+    }
+}
+
+/// What the capture side adds to each record besides the event itself.
+#[derive(Clone, Debug)]
+pub(crate) struct CaptureOptions {
+    pub(crate) span_fields: SpanFields,
+    pub(crate) code_attributes: bool,
+    pub(crate) thread_attributes: bool,
+}
+
+impl Default for CaptureOptions {
+    fn default() -> Self {
+        CaptureOptions {
+            span_fields: SpanFields::all(),
+            code_attributes: true,
+            thread_attributes: true,
+        }
+    }
+}
+
+thread_local! {
+    /// Set on the crate's own worker threads: whatever they log (the HTTP
+    /// stack, the OTel SDK, this crate) must never be exported, or an export
+    /// would produce records that need exporting.
+    static SUPPRESSED: Cell<bool> = const { Cell::new(false) };
+    static SCRATCH: Cell<Option<Record>> = const { Cell::new(None) };
+    static THREAD: ThreadInfo = ThreadInfo::current();
+}
+
+/// Marks the current thread as one whose events are never captured.
+pub(crate) fn suppress_current_thread() {
+    SUPPRESSED.with(|flag| flag.set(true));
+}
+
+pub(crate) fn is_suppressed() -> bool {
+    // During thread teardown the flag may already be gone; capturing then is
+    // harmless because such a thread is never one of the crate's workers.
+    SUPPRESSED.try_with(Cell::get).unwrap_or(false)
+}
+
+/// Runs `f` with the thread's scratch record.
+///
+/// The record is moved out of its slot while in use. An event emitted while
+/// another is being captured (say, from a field's `Debug` impl) or from a
+/// thread-local destructor finds the slot empty and gets a fresh record, so
+/// nothing is lost and no borrow can fail.
+pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Record) -> R) -> R {
+    let mut record = SCRATCH
+        .try_with(Cell::take)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let result = f(&mut record);
+    let _ = SCRATCH.try_with(|slot| slot.set(Some(record)));
+    result
+}
+
+/// The calling thread's name and numeric id, computed once per thread.
+struct ThreadInfo {
+    id: i64,
+    name: Option<Arc<str>>,
+}
+
+impl ThreadInfo {
+    fn current() -> ThreadInfo {
+        let thread = std::thread::current();
+        ThreadInfo {
+            id: thread_number(thread.id()),
+            name: thread.name().map(Arc::from),
+        }
+    }
+}
+
+/// Rust does not expose a thread id's number on stable; its `Debug` form is
+/// `ThreadId(N)`, which is read once per thread.
+fn thread_number(id: std::thread::ThreadId) -> i64 {
+    let text = format!("{id:?}");
+    text.trim_start_matches("ThreadId(")
+        .trim_end_matches(')')
+        .parse()
+        .unwrap_or(0)
+}
+
+/// Adds the attributes every capture path shares: source location and
+/// thread. Bridge-owned keys yield to a field of the same name, so a user's
+/// explicit value is never overwritten.
+pub(crate) fn add_common_attributes(
+    record: &mut Record,
+    options: &CaptureOptions,
+    file: Option<&str>,
+    line: Option<u32>,
+) {
+    use crate::record::{Key, Value};
+    if options.code_attributes {
+        if let Some(file) = file {
+            record.set_str("code.file.path", file, OnDuplicate::Keep);
+        }
+        if let Some(line) = line {
+            record.set_attribute(
+                Key::Static("code.line.number"),
+                Value::Int(i64::from(line)),
+                OnDuplicate::Keep,
+            );
+        }
+    }
+    if options.thread_attributes {
+        let _ = THREAD.try_with(|thread| {
+            record.set_attribute(
+                Key::Static("thread.id"),
+                Value::Int(thread.id),
+                OnDuplicate::Keep,
+            );
+            if let Some(name) = &thread.name {
+                record.set_str("thread.name", name, OnDuplicate::Keep);
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_scratch_use_gets_a_fresh_record() {
+        let outer_len = with_scratch(|outer| {
+            outer.set_body_text("outer");
+            let inner = with_scratch(|inner| {
+                assert_eq!(inner.body(), None);
+                inner.set_body_text("inner");
+                inner.body().map(str::len)
+            });
+            assert_eq!(inner, Some(5));
+            outer.body().map(str::len)
+        });
+        assert_eq!(outer_len, Some(5));
+    }
+
+    #[test]
+    fn thread_numbers_are_read_from_the_debug_form() {
+        assert!(thread_number(std::thread::current().id()) > 0);
+    }
+
+    #[test]
+    fn allow_list_matches_exact_names() {
+        let fields = SpanFields::only(["a.b"]);
+        assert!(fields.allows("a.b"));
+        assert!(!fields.allows("a"));
+        assert!(!SpanFields::none().allows("a.b"));
+    }
+}

@@ -1,0 +1,79 @@
+//! The panic hook: a FATAL record, flushed before the process unwinds or
+//! aborts.
+
+use std::backtrace::{Backtrace, BacktraceStatus};
+use std::panic::PanicHookInfo;
+use std::sync::Weak;
+use std::time::SystemTime;
+
+use crate::capture::{add_common_attributes, is_suppressed, span, with_scratch, CaptureOptions};
+use crate::export::Pipeline;
+use crate::record::{Key, OnDuplicate, ScopeName, Severity, Value};
+
+/// The instrumentation scope of panic records: a panic has no target.
+const PANIC_SCOPE: &str = "panic";
+
+/// Installs a hook that records every panic, then calls the hook that was
+/// installed before (by default, the one that prints the panic message).
+///
+/// The hook holds the pipeline weakly: after the guard shuts the pipeline
+/// down it only forwards to the previous hook.
+pub(crate) fn install_panic_hook(pipeline: Weak<Pipeline>, options: CaptureOptions) {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if let Some(pipeline) = pipeline.upgrade() {
+            // A panic on one of the crate's own workers must not wait for
+            // that same worker to flush.
+            if !is_suppressed() && pipeline.is_open() {
+                emit_panic(&pipeline, &options, info);
+                let _ = pipeline.flush();
+            }
+        }
+        previous(info);
+    }));
+}
+
+fn emit_panic(pipeline: &Pipeline, options: &CaptureOptions, info: &PanicHookInfo<'_>) {
+    with_scratch(|record| {
+        record.reset(
+            SystemTime::now(),
+            Severity::FATAL,
+            ScopeName::Static(PANIC_SCOPE),
+        );
+        let message = info.payload_as_str().unwrap_or("Box<dyn Any>");
+        record.set_body_text(message);
+        record.set_attribute(
+            Key::Static("exception.type"),
+            Value::StaticStr("panic"),
+            OnDuplicate::Replace,
+        );
+        record.set_str("exception.message", message, OnDuplicate::Replace);
+        let backtrace = Backtrace::capture();
+        if backtrace.status() == BacktraceStatus::Captured {
+            let text = record.push_fmt(format_args!("{backtrace}"));
+            record.set_attribute(
+                Key::Static("exception.stacktrace"),
+                Value::Str(text),
+                OnDuplicate::Replace,
+            );
+        }
+        span::add_current_span(record, options);
+        let location = info.location();
+        if options.code_attributes {
+            if let Some(location) = location {
+                record.set_attribute(
+                    Key::Static("code.column.number"),
+                    Value::Int(i64::from(location.column())),
+                    OnDuplicate::Keep,
+                );
+            }
+        }
+        add_common_attributes(
+            record,
+            options,
+            location.map(|l| l.file()),
+            location.map(|l| l.line()),
+        );
+        pipeline.emit(record);
+    });
+}

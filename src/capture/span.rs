@@ -1,0 +1,174 @@
+//! What the bridge keeps per span: its fields and its trace context.
+
+use std::sync::OnceLock;
+
+use tracing::Dispatch;
+use tracing_subscriber::registry::{LookupSpan, Registry, SpanRef};
+
+use crate::capture::visit::OwnedValue;
+use crate::capture::CaptureOptions;
+use crate::record::{Key, OnDuplicate, Record, TraceContext};
+
+/// The span extension this crate stores in the registry.
+#[derive(Debug, Default)]
+pub(crate) struct SpanData {
+    pub(crate) fields: Vec<(&'static str, OwnedValue)>,
+    /// Resolved on first use and then fixed for the span's lifetime, so
+    /// every record of the span carries the same ids.
+    trace: OnceLock<TraceContext>,
+}
+
+impl SpanData {
+    /// Makes the span continue a remote caller's trace: the span becomes a
+    /// child of `parent`. Returns `false` when the span's ids were already
+    /// fixed by an earlier record.
+    pub(crate) fn continue_trace(&self, parent: TraceContext) -> bool {
+        self.trace.set(parent.new_child()).is_ok()
+    }
+}
+
+/// The trace context of `span`: from `tracing-opentelemetry` when that layer
+/// tracks the span, else native ids (the root span of a trace draws a random
+/// trace id; every span draws a span id; children inherit the trace id).
+pub(crate) fn trace_context<S>(span: &SpanRef<'_, S>, dispatch: Option<&Dispatch>) -> TraceContext
+where
+    S: for<'a> LookupSpan<'a>,
+{
+    if let Some(known) = cached(span) {
+        return known;
+    }
+    // The extensions lock is released while resolving: looking up the
+    // OpenTelemetry context locks the same span's extensions again.
+    let resolved = otel::span_context(span, dispatch).unwrap_or_else(|| match span.parent() {
+        Some(parent) => trace_context(&parent, dispatch).new_child(),
+        None => TraceContext::new_root(),
+    });
+    match span.extensions().get::<SpanData>() {
+        Some(data) => *data.trace.get_or_init(|| resolved),
+        None => resolved,
+    }
+}
+
+fn cached<S>(span: &SpanRef<'_, S>) -> Option<TraceContext>
+where
+    S: for<'a> LookupSpan<'a>,
+{
+    span.extensions()
+        .get::<SpanData>()
+        .and_then(|data| data.trace.get().copied())
+}
+
+/// Adds the fields of `leaf` and its ancestors, nearest first, each only
+/// when no field of the event or of a nearer span has the same key.
+pub(crate) fn add_span_fields<S>(record: &mut Record, leaf: &SpanRef<'_, S>)
+where
+    S: for<'a> LookupSpan<'a>,
+{
+    for span in leaf.scope() {
+        let extensions = span.extensions();
+        let Some(data) = extensions.get::<SpanData>() else {
+            continue;
+        };
+        for (key, value) in &data.fields {
+            if record.has_key(key) {
+                continue;
+            }
+            let value = value.to_value(record);
+            record.set_attribute(Key::Static(key), value, OnDuplicate::Keep);
+        }
+    }
+}
+
+/// Fills the trace context and span fields of a record that did not come
+/// through the layer (a `log` record or a panic) from the current span of
+/// the current dispatcher, when that dispatcher is built on a `Registry`.
+pub(crate) fn add_current_span(record: &mut Record, options: &CaptureOptions) {
+    tracing::dispatcher::get_default(|dispatch| {
+        let current = dispatch.current_span();
+        let span = current
+            .id()
+            .and_then(|id| Some((dispatch.downcast_ref::<Registry>()?, id)))
+            .and_then(|(registry, id)| registry.span(id));
+        match span {
+            Some(span) => {
+                record.trace = Some(trace_context(&span, Some(dispatch)));
+                if !options.span_fields.is_none() {
+                    add_span_fields(record, &span);
+                }
+            }
+            None => record.trace = otel::current_context(),
+        }
+    });
+}
+
+/// Makes `span` continue a remote caller's trace; see [`crate::continue_trace`].
+pub(crate) fn continue_trace(span: &tracing::Span, parent: TraceContext) -> bool {
+    span.with_subscriber(|(id, dispatch)| {
+        let registry = dispatch.downcast_ref::<Registry>()?;
+        let span = registry.span(id)?;
+        let extensions = span.extensions();
+        Some(extensions.get::<SpanData>()?.continue_trace(parent))
+    })
+    .flatten()
+    .unwrap_or(false)
+}
+
+/// Reads trace context from the optional `tracing-opentelemetry` layer.
+#[cfg(feature = "tracing-opentelemetry")]
+pub(crate) mod otel {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing::Dispatch;
+    use tracing_subscriber::registry::{LookupSpan, SpanRef};
+
+    use crate::record::TraceContext;
+
+    pub(crate) fn span_context<S>(
+        span: &SpanRef<'_, S>,
+        dispatch: Option<&Dispatch>,
+    ) -> Option<TraceContext>
+    where
+        S: for<'a> LookupSpan<'a>,
+    {
+        let cx = tracing_opentelemetry::get_otel_context(&span.id(), dispatch?)?;
+        from_otel(&cx)
+    }
+
+    /// The context an application activated with the OpenTelemetry API
+    /// directly, for records outside any `tracing` span.
+    pub(crate) fn current_context() -> Option<TraceContext> {
+        opentelemetry::Context::map_current(from_otel)
+    }
+
+    fn from_otel(cx: &opentelemetry::Context) -> Option<TraceContext> {
+        let span = cx.span();
+        let sc = span.span_context();
+        sc.is_valid().then(|| TraceContext {
+            trace_id: sc.trace_id().to_bytes(),
+            span_id: sc.span_id().to_bytes(),
+            flags: sc.trace_flags().to_u8(),
+        })
+    }
+}
+
+/// Without the `tracing-opentelemetry` feature every span gets native ids.
+#[cfg(not(feature = "tracing-opentelemetry"))]
+pub(crate) mod otel {
+    use tracing::Dispatch;
+    use tracing_subscriber::registry::{LookupSpan, SpanRef};
+
+    use crate::record::TraceContext;
+
+    pub(crate) fn span_context<S>(
+        _span: &SpanRef<'_, S>,
+        _dispatch: Option<&Dispatch>,
+    ) -> Option<TraceContext>
+    where
+        S: for<'a> LookupSpan<'a>,
+    {
+        None
+    }
+
+    pub(crate) fn current_context() -> Option<TraceContext> {
+        None
+    }
+}

@@ -1,0 +1,235 @@
+//! Field visitors: `tracing` fields into a record's typed attributes.
+
+use std::error::Error;
+use std::fmt;
+
+use tracing_core::field::{Field, Visit};
+
+use crate::record::TypedError;
+use crate::record::{
+    i128_value, u128_value, unsigned_value, Key, OnDuplicate, Record, TextRange, Value,
+};
+
+/// The field whose value becomes the record's body.
+const MESSAGE: &str = "message";
+
+/// Visits an event's fields into a record: `message` becomes the body,
+/// everything else a typed attribute, and the first error field becomes the
+/// `exception.*` attributes.
+pub(crate) struct EventVisitor<'r> {
+    pub(crate) record: &'r mut Record,
+}
+
+impl EventVisitor<'_> {
+    fn set(&mut self, field: &Field, value: Value) {
+        self.record
+            .set_attribute(Key::Static(field.name()), value, OnDuplicate::Replace);
+    }
+
+    fn set_text(&mut self, field: &Field, text: TextRange) {
+        if field.name() == MESSAGE {
+            self.record.body = Some(text);
+        } else {
+            self.set(field, Value::Str(text));
+        }
+    }
+}
+
+impl Visit for EventVisitor<'_> {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.set(field, Value::Double(value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.set(field, Value::Int(value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        let value = unsigned_value(self.record, value);
+        self.set(field, value);
+    }
+
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        let value = i128_value(self.record, value);
+        self.set(field, value);
+    }
+
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        let value = u128_value(self.record, value);
+        self.set(field, value);
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.set(field, Value::Bool(value));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        let text = self.record.push_text(value);
+        self.set_text(field, text);
+    }
+
+    fn record_bytes(&mut self, field: &Field, value: &[u8]) {
+        let bytes = self.record.push_bytes(value);
+        self.set(field, Value::Bytes(bytes));
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
+        if self.record.has_exception {
+            // The exception attributes describe one error; a second error
+            // field keeps its own key rather than overwriting the first.
+            let text = self.record.push_fmt(format_args!("{value}"));
+            self.set(field, Value::Str(text));
+        } else {
+            record_exception(self.record, value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let text = self.record.push_debug(value);
+        self.set_text(field, text);
+    }
+}
+
+/// Maps an error to `exception.message`, `exception.stacktrace` (its
+/// `source()` chain, one "caused by" line per source) and, only when a
+/// [`TypedError`] captured it, `exception.type`.
+pub(crate) fn record_exception(record: &mut Record, error: &(dyn Error + 'static)) {
+    use std::fmt::Write as _;
+    record.has_exception = true;
+    let typed = error.downcast_ref::<TypedError>();
+    if let Some(typed) = typed {
+        record.set_attribute(
+            Key::Static("exception.type"),
+            Value::StaticStr(typed.type_name()),
+            OnDuplicate::Replace,
+        );
+    }
+    let message = record.push_fmt(format_args!("{error}"));
+    record.set_attribute(
+        Key::Static("exception.message"),
+        Value::Str(message),
+        OnDuplicate::Replace,
+    );
+    let has_causes = match typed {
+        Some(typed) => !typed.causes().is_empty(),
+        None => error.source().is_some(),
+    };
+    if !has_causes {
+        return;
+    }
+    let start = record.text_len();
+    let text = record.text_mut();
+    let _ = write!(text, "{error}");
+    match typed {
+        Some(typed) => {
+            for cause in typed.causes() {
+                let _ = write!(text, "\ncaused by: {cause}");
+            }
+        }
+        None => {
+            let mut source = error.source();
+            while let Some(cause) = source {
+                let _ = write!(text, "\ncaused by: {cause}");
+                source = cause.source();
+            }
+        }
+    }
+    let stacktrace = record.range_from(start);
+    record.set_attribute(
+        Key::Static("exception.stacktrace"),
+        Value::Str(stacktrace),
+        OnDuplicate::Replace,
+    );
+}
+
+/// A span field value, owned because spans outlive the call that set it.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum OwnedValue {
+    Int(i64),
+    Double(f64),
+    Bool(bool),
+    Str(Box<str>),
+    Bytes(Box<[u8]>),
+}
+
+impl OwnedValue {
+    /// Copies the value into `record`'s arena.
+    pub(crate) fn to_value(&self, record: &mut Record) -> Value {
+        match self {
+            OwnedValue::Int(i) => Value::Int(*i),
+            OwnedValue::Double(f) => Value::Double(*f),
+            OwnedValue::Bool(b) => Value::Bool(*b),
+            OwnedValue::Str(s) => Value::Str(record.push_text(s)),
+            OwnedValue::Bytes(b) => Value::Bytes(record.push_bytes(b)),
+        }
+    }
+}
+
+/// Collects span fields, replacing a value when `Span::record` sets it again.
+pub(crate) struct SpanFieldVisitor<'a> {
+    pub(crate) fields: &'a mut Vec<(&'static str, OwnedValue)>,
+    pub(crate) filter: &'a crate::capture::SpanFields,
+}
+
+impl SpanFieldVisitor<'_> {
+    fn set(&mut self, field: &Field, value: OwnedValue) {
+        let name = field.name();
+        if !self.filter.allows(name) {
+            return;
+        }
+        match self.fields.iter_mut().find(|(key, _)| *key == name) {
+            Some(slot) => slot.1 = value,
+            None => self.fields.push((name, value)),
+        }
+    }
+
+    fn set_unsigned(&mut self, field: &Field, value: impl fmt::Display + TryInto<i64> + Copy) {
+        let value = match value.try_into() {
+            Ok(i) => OwnedValue::Int(i),
+            Err(_) => OwnedValue::Str(value.to_string().into()),
+        };
+        self.set(field, value);
+    }
+}
+
+impl Visit for SpanFieldVisitor<'_> {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.set(field, OwnedValue::Double(value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.set(field, OwnedValue::Int(value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.set_unsigned(field, value);
+    }
+
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        self.set_unsigned(field, value);
+    }
+
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        self.set_unsigned(field, value);
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.set(field, OwnedValue::Bool(value));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.set(field, OwnedValue::Str(value.into()));
+    }
+
+    fn record_bytes(&mut self, field: &Field, value: &[u8]) {
+        self.set(field, OwnedValue::Bytes(value.into()));
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
+        self.set(field, OwnedValue::Str(value.to_string().into()));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.set(field, OwnedValue::Str(format!("{value:?}").into()));
+    }
+}

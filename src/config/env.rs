@@ -1,0 +1,109 @@
+//! Environment variables: names, reading, and the reports for bad values.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::diag::{self, DiagLevel};
+
+pub(crate) const LOGS_EXPORTER: &str = "OTEL_LOGS_EXPORTER";
+pub(crate) const SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
+pub(crate) const RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
+pub(crate) const SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
+pub(crate) const LOG_LEVEL: &str = "OTEL_LOG_LEVEL";
+pub(crate) const RUST_LOG: &str = "RUST_LOG";
+
+/// Where configuration variables are read from: the process environment,
+/// or a fixed map in unit tests.
+#[derive(Clone)]
+pub(crate) struct Env {
+    lookup: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>,
+}
+
+impl fmt::Debug for Env {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Env")
+    }
+}
+
+impl Env {
+    pub(crate) fn process() -> Env {
+        Env {
+            lookup: Arc::new(|name| match std::env::var(name) {
+                Ok(value) => Some(value),
+                Err(std::env::VarError::NotPresent) => None,
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    diag::warn(format_args!("{name} is not valid UTF-8 and is ignored"));
+                    None
+                }
+            }),
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn from_pairs(pairs: &[(&str, &str)]) -> Env {
+        let map: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Env {
+            lookup: Arc::new(move |name| map.get(name).cloned()),
+        }
+    }
+
+    /// The variable's value; an empty value counts as unset, as the OTel
+    /// specification asks.
+    pub(crate) fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).filter(|value| !value.trim().is_empty())
+    }
+
+    /// `OTEL_SDK_DISABLED`: only a case-insensitive `true` disables; any
+    /// other value is reported and read as `false`.
+    pub(crate) fn sdk_disabled(&self) -> bool {
+        match self.get(SDK_DISABLED) {
+            None => false,
+            Some(value) => match value.trim().to_ascii_lowercase().as_str() {
+                "true" => true,
+                "false" => false,
+                _ => {
+                    report_invalid(SDK_DISABLED, &value, "true, false", "false");
+                    false
+                }
+            },
+        }
+    }
+
+    pub(crate) fn apply_diag_level(&self) {
+        if let Some(value) = self.get(LOG_LEVEL) {
+            match DiagLevel::parse(&value) {
+                Some(level) => diag::set_level(level),
+                None => report_invalid(LOG_LEVEL, &value, DiagLevel::ACCEPTED, "info"),
+            }
+        }
+    }
+}
+
+/// Reports an unusable value once, with what is accepted and what is used
+/// instead.
+pub(crate) fn report_invalid(name: &str, value: &str, accepted: &str, fallback: &str) {
+    diag::warn(format_args!(
+        "{name}={value:?} is not valid (accepted: {accepted}); using {fallback}"
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_values_count_as_unset() {
+        let env = Env::from_pairs(&[("OTEL_SERVICE_NAME", "  ")]);
+        assert_eq!(env.get(SERVICE_NAME), None);
+    }
+
+    #[test]
+    fn sdk_disabled_accepts_only_booleans() {
+        assert!(Env::from_pairs(&[(SDK_DISABLED, "TRUE")]).sdk_disabled());
+        assert!(!Env::from_pairs(&[(SDK_DISABLED, "yes")]).sdk_disabled());
+        assert!(!Env::from_pairs(&[]).sdk_disabled());
+    }
+}

@@ -1,0 +1,335 @@
+//! Configuration: the builder, the environment, and how they combine.
+//!
+//! Precedence is the same for every setting: code (the [`Builder`]) beats
+//! environment variables, which beat defaults.
+
+pub(crate) mod env;
+mod resource;
+
+use std::fmt;
+use std::io::Write;
+use std::time::Duration;
+
+use crate::capture::{CaptureOptions, SpanFields};
+use crate::error::InitError;
+
+pub(crate) use self::env::Env;
+pub use self::resource::AttributeValue;
+pub(crate) use self::resource::Resource;
+use self::resource::ResourceInputs;
+
+/// An output the bridge can write records to, as named by
+/// `OTEL_LOGS_EXPORTER`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Exporter {
+    /// Flat JSON lines (`json`), on stdout unless a writer is given.
+    Json,
+    /// Human-readable lines for development (`console`), on stderr so they
+    /// never mix into a JSON stream on stdout.
+    Console,
+}
+
+impl Exporter {
+    const ACCEPTED: &'static str = "json, console, none";
+
+    fn parse_list(list: &str) -> Result<Vec<Exporter>, InitError> {
+        let mut exporters = Vec::new();
+        for name in list.split(',').map(str::trim).filter(|name| !name.is_empty()) {
+            let exporter = match name.to_ascii_lowercase().as_str() {
+                "json" => Exporter::Json,
+                "console" => Exporter::Console,
+                "none" => continue,
+                _ => {
+                    return Err(InitError::invalid(
+                        env::LOGS_EXPORTER,
+                        format!("unknown exporter {name:?}; accepted values: {}", Self::ACCEPTED),
+                    ))
+                }
+            };
+            if !exporters.contains(&exporter) {
+                exporters.push(exporter);
+            }
+        }
+        Ok(exporters)
+    }
+}
+
+/// Code configuration for the bridge, ending in [`init`](Builder::init),
+/// [`try_init`](Builder::try_init) or [`layer`](Builder::layer).
+///
+/// Everything set here beats the corresponding environment variable.
+///
+/// ```no_run
+/// use std::time::Duration;
+///
+/// let _guard = otel_log_bridge::builder()
+///     .with_service_name("checkout")
+///     .with_resource_attribute("deployment.environment.name", "staging")
+///     .with_filter("info,checkout=debug")
+///     .with_span_fields(otel_log_bridge::SpanFields::only(["http.route"]))
+///     .with_shutdown_timeout(Duration::from_secs(2))
+///     .init();
+/// ```
+#[must_use = "a builder does nothing until `init`, `try_init` or `layer` is called"]
+pub struct Builder {
+    pub(crate) service_name: Option<String>,
+    pub(crate) resource_attributes: Vec<(String, AttributeValue)>,
+    pub(crate) json_writer: Option<Box<dyn Write + Send>>,
+    pub(crate) console_writer: Option<Box<dyn Write + Send>>,
+    pub(crate) exporters: Option<Vec<Exporter>>,
+    pub(crate) filter: Option<String>,
+    pub(crate) capture: CaptureOptions,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) panic_hook: bool,
+    pub(crate) log_bridge: bool,
+    pub(crate) queue_budget: usize,
+    pub(crate) env: Env,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("service_name", &self.service_name)
+            .field("resource_attributes", &self.resource_attributes)
+            .field("json_writer", &self.json_writer.as_ref().map(|_| "custom"))
+            .field("exporters", &self.exporters)
+            .field("filter", &self.filter)
+            .field("capture", &self.capture)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("panic_hook", &self.panic_hook)
+            .field("log_bridge", &self.log_bridge)
+            .field("queue_budget", &self.queue_budget)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts a [`Builder`] with the defaults.
+pub fn builder() -> Builder {
+    Builder::default()
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            service_name: None,
+            resource_attributes: Vec::new(),
+            json_writer: None,
+            console_writer: None,
+            exporters: None,
+            filter: None,
+            capture: CaptureOptions::default(),
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            panic_hook: true,
+            log_bridge: true,
+            queue_budget: DEFAULT_QUEUE_BUDGET,
+            env: Env::process(),
+        }
+    }
+}
+
+/// How long dropping the guard may wait for records to be written.
+pub(crate) const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+/// The memory the queues may hold, whatever the record sizes.
+pub(crate) const DEFAULT_QUEUE_BUDGET: usize = 64 * 1024 * 1024;
+/// How often the JSON and console writers are flushed at the latest.
+pub(crate) const WRITER_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+
+impl Builder {
+    /// Sets `service.name`, beating `OTEL_SERVICE_NAME`.
+    pub fn with_service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// Adds a resource attribute, beating the same key in
+    /// `OTEL_RESOURCE_ATTRIBUTES`.
+    pub fn with_resource_attribute(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<AttributeValue>,
+    ) -> Self {
+        self.resource_attributes.push((key.into(), value.into()));
+        self
+    }
+
+    /// Writes the JSON lines to `writer` instead of stdout. Unless
+    /// [`with_exporters`](Builder::with_exporters) says otherwise, giving a
+    /// JSON writer selects the JSON exporter whatever `OTEL_LOGS_EXPORTER`
+    /// says.
+    ///
+    /// The writer is used from a background thread, which flushes it at
+    /// least every 100 ms and when the guard is dropped.
+    pub fn with_json_writer(mut self, writer: impl Write + Send + 'static) -> Self {
+        self.json_writer = Some(Box::new(writer));
+        self
+    }
+
+    /// Writes the console format to `writer` instead of stderr.
+    pub fn with_console_writer(mut self, writer: impl Write + Send + 'static) -> Self {
+        self.console_writer = Some(Box::new(writer));
+        self
+    }
+
+    /// Chooses the outputs, beating `OTEL_LOGS_EXPORTER`. An empty list
+    /// exports nothing, like `OTEL_LOGS_EXPORTER=none`.
+    pub fn with_exporters(mut self, exporters: impl IntoIterator<Item = Exporter>) -> Self {
+        let mut chosen: Vec<Exporter> = Vec::new();
+        for exporter in exporters {
+            if !chosen.contains(&exporter) {
+                chosen.push(exporter);
+            }
+        }
+        self.exporters = Some(chosen);
+        self
+    }
+
+    /// Sets the `EnvFilter` directives [`init`](Builder::init) installs,
+    /// beating `RUST_LOG` (default: `info`). An invalid directive is an
+    /// [`InitError`]. [`layer`](Builder::layer) brings no filter and
+    /// ignores this.
+    pub fn with_filter(mut self, directives: impl Into<String>) -> Self {
+        self.filter = Some(directives.into());
+        self
+    }
+
+    /// Chooses which enclosing-span fields each record carries (default:
+    /// all).
+    pub fn with_span_fields(mut self, span_fields: SpanFields) -> Self {
+        self.capture.span_fields = span_fields;
+        self
+    }
+
+    /// Whether records carry `code.file.path` and `code.line.number`
+    /// (default: yes).
+    pub fn with_code_attributes(mut self, enabled: bool) -> Self {
+        self.capture.code_attributes = enabled;
+        self
+    }
+
+    /// Whether records carry `thread.id` and `thread.name` (default: yes).
+    pub fn with_thread_attributes(mut self, enabled: bool) -> Self {
+        self.capture.thread_attributes = enabled;
+        self
+    }
+
+    /// How long dropping the [`Guard`](crate::Guard) (or a flush) may wait
+    /// for queued records to be written (default: 5 s).
+    pub fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Whether [`init`](Builder::init) installs a panic hook that records
+    /// each panic as a FATAL record and flushes it (default: yes). The hook
+    /// calls the previously installed hook afterwards.
+    pub fn with_panic_hook(mut self, enabled: bool) -> Self {
+        self.panic_hook = enabled;
+        self
+    }
+
+    /// Whether [`init`](Builder::init) installs the `log` bridge as the
+    /// global logger (default: yes).
+    pub fn with_log_bridge(mut self, enabled: bool) -> Self {
+        self.log_bridge = enabled;
+        self
+    }
+
+    /// The most memory, in bytes, that queued records may take per output
+    /// (default: 64 MiB). Records that do not fit are dropped and counted in
+    /// [`Stats::dropped`](crate::Stats::dropped).
+    pub fn with_queue_budget(mut self, bytes: usize) -> Self {
+        self.queue_budget = bytes;
+        self
+    }
+}
+
+/// Everything resolved from code, environment and defaults.
+pub(crate) struct Resolved {
+    pub(crate) exporters: Vec<Exporter>,
+    pub(crate) resource: Resource,
+    pub(crate) disabled: bool,
+}
+
+impl Builder {
+    /// Applies the precedence rules. Also sets the crate's own diagnostic
+    /// level from `OTEL_LOG_LEVEL`, first, so that later warnings obey it.
+    pub(crate) fn resolve(&mut self) -> Result<Resolved, InitError> {
+        self.env.apply_diag_level();
+        let disabled = self.env.sdk_disabled();
+        let exporters = match (&self.exporters, &self.json_writer) {
+            (Some(exporters), _) => exporters.clone(),
+            (None, Some(_)) => vec![Exporter::Json],
+            (None, None) => match self.env.get(env::LOGS_EXPORTER) {
+                Some(list) => Exporter::parse_list(&list)?,
+                None => vec![Exporter::Json],
+            },
+        };
+        let env_attributes = self.env.get(env::RESOURCE_ATTRIBUTES);
+        let env_service_name = self.env.get(env::SERVICE_NAME);
+        let resource = resource::build(&ResourceInputs {
+            env_attributes: env_attributes.as_deref(),
+            env_service_name: env_service_name.as_deref(),
+            code_attributes: &self.resource_attributes,
+            code_service_name: self.service_name.as_deref(),
+        });
+        Ok(Resolved {
+            exporters: if disabled { Vec::new() } else { exporters },
+            resource,
+            disabled,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(builder: Builder, vars: &[(&str, &str)]) -> Result<Resolved, InitError> {
+        let mut builder = Builder {
+            env: Env::from_pairs(vars),
+            ..builder
+        };
+        builder.resolve()
+    }
+
+    #[test]
+    fn exporters_come_from_code_then_env_then_default() {
+        let env = [("OTEL_LOGS_EXPORTER", "console")];
+        let resolved = resolve(builder(), &env).expect("valid");
+        assert_eq!(resolved.exporters, vec![Exporter::Console]);
+        let resolved = resolve(builder().with_exporters([Exporter::Json]), &env).expect("valid");
+        assert_eq!(resolved.exporters, vec![Exporter::Json]);
+        let resolved = resolve(builder().with_json_writer(std::io::sink()), &env).expect("valid");
+        assert_eq!(resolved.exporters, vec![Exporter::Json]);
+        let resolved = resolve(builder(), &[]).expect("valid");
+        assert_eq!(resolved.exporters, vec![Exporter::Json]);
+    }
+
+    #[test]
+    fn exporter_lists_accept_several_and_none() {
+        let env = [("OTEL_LOGS_EXPORTER", " console , json,console")];
+        let resolved = resolve(builder(), &env).expect("valid");
+        assert_eq!(resolved.exporters, vec![Exporter::Console, Exporter::Json]);
+        let resolved = resolve(builder(), &[("OTEL_LOGS_EXPORTER", "none")]).expect("valid");
+        assert!(resolved.exporters.is_empty());
+    }
+
+    #[test]
+    fn unknown_exporter_names_the_accepted_values() {
+        let err = resolve(builder(), &[("OTEL_LOGS_EXPORTER", "jsonn")])
+            .err()
+            .expect("an error");
+        assert_eq!(
+            err.to_string(),
+            "invalid OTEL_LOGS_EXPORTER: unknown exporter \"jsonn\"; accepted values: json, console, none"
+        );
+    }
+
+    #[test]
+    fn sdk_disabled_exports_nothing() {
+        let resolved = resolve(builder(), &[("OTEL_SDK_DISABLED", "true")]).expect("valid");
+        assert!(resolved.disabled);
+        assert!(resolved.exporters.is_empty());
+    }
+}

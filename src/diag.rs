@@ -1,0 +1,73 @@
+//! The crate's own diagnostics: written to stderr, never through the logging
+//! pipeline (which may be what is failing), and filtered by `OTEL_LOG_LEVEL`.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::io::Write as _;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
+
+/// How much the crate says about itself, from `OTEL_LOG_LEVEL`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub(crate) enum DiagLevel {
+    None = 0,
+    Error = 1,
+    Warn = 2,
+    Info = 3,
+    Debug = 4,
+}
+
+impl DiagLevel {
+    /// The spelling `OTEL_LOG_LEVEL` accepts, case-insensitively.
+    pub(crate) const ACCEPTED: &'static str = "none, error, warn, info, debug";
+
+    pub(crate) fn parse(value: &str) -> Option<DiagLevel> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "none" | "off" => Some(DiagLevel::None),
+            "error" => Some(DiagLevel::Error),
+            "warn" | "warning" => Some(DiagLevel::Warn),
+            "info" => Some(DiagLevel::Info),
+            "debug" | "trace" => Some(DiagLevel::Debug),
+            _ => None,
+        }
+    }
+}
+
+/// `info` until configuration says otherwise, so warnings about the
+/// configuration itself are shown.
+static LEVEL: AtomicU8 = AtomicU8::new(DiagLevel::Info as u8);
+
+pub(crate) fn set_level(level: DiagLevel) {
+    LEVEL.store(level as u8, Ordering::Relaxed);
+}
+
+fn enabled(level: DiagLevel) -> bool {
+    level as u8 <= LEVEL.load(Ordering::Relaxed)
+}
+
+fn emit(level: DiagLevel, label: &str, message: fmt::Arguments<'_>) {
+    if !enabled(level) {
+        return;
+    }
+    let text = message.to_string();
+    // Each distinct message is said once per process: a misconfiguration
+    // seen by every pipeline a test suite builds is still one problem.
+    static SAID: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    let first_time = SAID
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(text.clone());
+    if first_time {
+        let _ = writeln!(std::io::stderr().lock(), "otel-log-bridge: {label}: {text}");
+    }
+}
+
+pub(crate) fn error(message: fmt::Arguments<'_>) {
+    emit(DiagLevel::Error, "error", message);
+}
+
+pub(crate) fn warn(message: fmt::Arguments<'_>) {
+    emit(DiagLevel::Warn, "warning", message);
+}

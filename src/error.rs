@@ -1,0 +1,61 @@
+//! Errors of setting the bridge up.
+
+use std::fmt;
+
+/// Why [`try_init`](crate::try_init) or [`Builder::layer`](crate::Builder::layer)
+/// failed. Nothing is installed when an error is returned.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum InitError {
+    /// A global `tracing` subscriber was already set (by another
+    /// `init`, `tracing_subscriber::fmt().init()`, …).
+    SubscriberAlreadySet,
+    /// A global `log` logger was already set (by `env_logger`,
+    /// `tracing_log::LogTracer`, …).
+    LoggerAlreadySet,
+    /// A setting, from code or from the environment, has a value the crate
+    /// cannot use.
+    InvalidConfig {
+        /// The setting: an environment variable or a builder method.
+        setting: String,
+        /// What is wrong and which values are accepted.
+        message: String,
+    },
+    /// A background worker thread could not be started.
+    Worker(std::io::Error),
+}
+
+impl InitError {
+    pub(crate) fn invalid(setting: impl Into<String>, message: impl Into<String>) -> InitError {
+        InitError::InvalidConfig {
+            setting: setting.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InitError::SubscriberAlreadySet => f.write_str(
+                "a global tracing subscriber is already set; use Builder::layer() to add the bridge to it",
+            ),
+            InitError::LoggerAlreadySet => f.write_str(
+                "a global log logger is already set; disable the log bridge with Builder::with_log_bridge(false) or remove the other logger",
+            ),
+            InitError::InvalidConfig { setting, message } => {
+                write!(f, "invalid {setting}: {message}")
+            }
+            InitError::Worker(error) => write!(f, "could not start the export worker: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for InitError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            InitError::Worker(error) => Some(error),
+            _ => None,
+        }
+    }
+}

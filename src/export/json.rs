@@ -1,0 +1,216 @@
+//! The flat JSON-lines format: one self-contained object per record.
+//!
+//! ```json
+//! {"timestamp":"2026-11-25T15:42:44.123456789Z","observed_timestamp":"…",
+//!  "severity_text":"INFO","severity_number":9,"body":"request handled",
+//!  "attributes":{"user_id":42},"resource":{"service.name":"api"},
+//!  "scope":{"name":"api::http"},"trace_id":"…","span_id":"…","trace_flags":"01"}
+//! ```
+//!
+//! Strings go through `serde_json`'s escaping, extended so that every Unicode
+//! control character and the two Unicode line separators are escaped too: no
+//! value can split a record across lines or forge another record.
+
+use std::io;
+
+use base64::Engine as _;
+use serde::Serializer as _;
+use serde_json::ser::{CharEscape, CompactFormatter, Formatter};
+
+use crate::config::Resource;
+use crate::export::timestamp::write_rfc3339_nanos;
+use crate::record::{Record, ValueRef};
+
+/// Encodes records as flat JSON lines; the resource object is rendered once.
+#[derive(Debug)]
+pub(crate) struct JsonEncoder {
+    resource: Box<[u8]>,
+}
+
+impl JsonEncoder {
+    pub(crate) fn new(resource: &Resource) -> JsonEncoder {
+        let mut rendered = Vec::new();
+        rendered.push(b'{');
+        for (index, (key, value)) in resource.attributes().iter().enumerate() {
+            if index > 0 {
+                rendered.push(b',');
+            }
+            write_str(&mut rendered, key);
+            rendered.push(b':');
+            write_value(&mut rendered, value.as_value_ref());
+        }
+        rendered.push(b'}');
+        JsonEncoder {
+            resource: rendered.into_boxed_slice(),
+        }
+    }
+
+    pub(crate) fn encode(&self, record: &Record, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"timestamp\":\"");
+        write_rfc3339_nanos(out, record.time_unix_nano);
+        out.extend_from_slice(b"\",\"observed_timestamp\":\"");
+        write_rfc3339_nanos(out, record.observed_time_unix_nano);
+        out.extend_from_slice(b"\",\"severity_text\":\"");
+        out.extend_from_slice(record.severity.text.as_bytes());
+        out.extend_from_slice(b"\",\"severity_number\":");
+        write_i64(out, i64::from(record.severity.number));
+        if let Some(body) = record.body() {
+            out.extend_from_slice(b",\"body\":");
+            write_str(out, body);
+        }
+        if !record.attributes().is_empty() {
+            out.extend_from_slice(b",\"attributes\":{");
+            for (index, attribute) in record.attributes().iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                write_str(out, record.key(attribute.key));
+                out.push(b':');
+                write_value(out, record.value(attribute.value));
+            }
+            out.push(b'}');
+        }
+        out.extend_from_slice(b",\"resource\":");
+        out.extend_from_slice(&self.resource);
+        out.extend_from_slice(b",\"scope\":{\"name\":");
+        write_str(out, record.scope_name());
+        out.push(b'}');
+        if let Some(trace) = &record.trace {
+            out.extend_from_slice(b",\"trace_id\":\"");
+            trace.trace_id_hex().write_to(out);
+            out.extend_from_slice(b"\",\"span_id\":\"");
+            trace.span_id_hex().write_to(out);
+            out.extend_from_slice(if trace.is_sampled() {
+                b"\",\"trace_flags\":\"01\""
+            } else {
+                b"\",\"trace_flags\":\"00\""
+            });
+        }
+        if let Some(name) = record.event_name {
+            out.extend_from_slice(b",\"event_name\":");
+            write_str(out, name);
+        }
+        out.extend_from_slice(b"}\n");
+    }
+}
+
+/// Writes a typed value: numbers and booleans as JSON numbers and booleans,
+/// non-finite floats as the strings `"NaN"`, `"Infinity"`, `"-Infinity"`
+/// (JSON has no literal for them), and bytes as standard base64.
+pub(crate) fn write_value(out: &mut Vec<u8>, value: ValueRef<'_>) {
+    match value {
+        ValueRef::Int(i) => write_i64(out, i),
+        ValueRef::Double(f) if f.is_nan() => out.extend_from_slice(b"\"NaN\""),
+        ValueRef::Double(f) if f.is_infinite() && f > 0.0 => {
+            out.extend_from_slice(b"\"Infinity\"");
+        }
+        ValueRef::Double(f) if f.is_infinite() => out.extend_from_slice(b"\"-Infinity\""),
+        ValueRef::Double(f) => {
+            let _ = CompactFormatter.write_f64(out, f);
+        }
+        ValueRef::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+        ValueRef::Str(s) => write_str(out, s),
+        ValueRef::Bytes(bytes) => {
+            out.push(b'"');
+            let start = out.len();
+            let len = base64::encoded_len(bytes.len(), true).unwrap_or(0);
+            out.resize(start + len, 0);
+            let written = base64::engine::general_purpose::STANDARD
+                .encode_slice(bytes, &mut out[start..])
+                .unwrap_or(0);
+            out.truncate(start + written);
+            out.push(b'"');
+        }
+    }
+}
+
+fn write_i64(out: &mut Vec<u8>, value: i64) {
+    let _ = CompactFormatter.write_i64(out, value);
+}
+
+/// Writes `s` as a JSON string with every control character escaped.
+pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
+    let mut serializer = serde_json::Serializer::with_formatter(&mut *out, LineSafeFormatter);
+    // Writing to a `Vec` cannot fail.
+    let _ = serializer.serialize_str(s);
+}
+
+/// `serde_json`'s compact formatter, plus escapes for the characters it
+/// leaves raw that still break line-oriented readers or terminals: DEL, the
+/// C1 controls (U+0080–U+009F) and U+2028/U+2029.
+struct LineSafeFormatter;
+
+impl Formatter for LineSafeFormatter {
+    fn write_string_fragment<W>(&mut self, writer: &mut W, fragment: &str) -> io::Result<()>
+    where
+        W: ?Sized + io::Write,
+    {
+        if !fragment
+            .bytes()
+            .any(|b| b == 0x7f || b == 0xc2 || b == 0xe2)
+        {
+            return writer.write_all(fragment.as_bytes());
+        }
+        let mut start = 0;
+        for (index, ch) in fragment.char_indices() {
+            let escape = matches!(ch, '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}');
+            if escape {
+                writer.write_all(&fragment.as_bytes()[start..index])?;
+                write!(writer, "\\u{:04x}", u32::from(ch))?;
+                start = index + ch.len_utf8();
+            }
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+
+    fn write_char_escape<W>(&mut self, writer: &mut W, char_escape: CharEscape) -> io::Result<()>
+    where
+        W: ?Sized + io::Write,
+    {
+        CompactFormatter.write_char_escape(writer, char_escape)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoded(s: &str) -> String {
+        let mut out = Vec::new();
+        write_str(&mut out, s);
+        String::from_utf8(out).expect("UTF-8")
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(encoded("a\nb"), r#""a\nb""#);
+        assert_eq!(encoded("\u{1b}[31m"), r#""\u001b[31m""#);
+        assert_eq!(encoded("x\u{7f}y\u{85}z"), r#""x\u007fy\u0085z""#);
+        assert_eq!(encoded("\u{2028}\u{2029}"), r#""\u2028\u2029""#);
+        assert_eq!(encoded("é—ü"), "\"é—ü\"");
+        let round_trip: String =
+            serde_json::from_str(&encoded("x\u{7f}\u{9f}\u{2028}\"\\\u{0}")).expect("valid JSON");
+        assert_eq!(round_trip, "x\u{7f}\u{9f}\u{2028}\"\\\u{0}");
+    }
+
+    #[test]
+    fn non_finite_floats_become_strings() {
+        for (value, expected) in [
+            (f64::NAN, "\"NaN\""),
+            (f64::INFINITY, "\"Infinity\""),
+            (f64::NEG_INFINITY, "\"-Infinity\""),
+            (1.5, "1.5"),
+        ] {
+            let mut out = Vec::new();
+            write_value(&mut out, ValueRef::Double(value));
+            assert_eq!(out, expected.as_bytes());
+        }
+    }
+
+    #[test]
+    fn bytes_are_base64() {
+        let mut out = Vec::new();
+        write_value(&mut out, ValueRef::Bytes(&[0, 1, 2, 255]));
+        assert_eq!(out, b"\"AAEC/w==\"");
+    }
+}

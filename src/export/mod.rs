@@ -1,0 +1,342 @@
+//! Export: encode each record once per sink, queue the bytes, and let one
+//! background worker per sink do batching and I/O.
+//!
+//! Architecture invariant: nothing here blocks the thread that logs, and
+//! nothing here panics on any record or any failure of the output.
+
+mod console;
+mod json;
+mod queue;
+mod stats;
+pub(crate) mod timestamp;
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::capture::suppress_current_thread;
+use crate::config::Resource;
+use crate::diag;
+use crate::record::Record;
+
+pub(crate) use self::console::ConsoleEncoder;
+pub(crate) use self::json::JsonEncoder;
+use self::queue::{deadline_after, Chunk, Queue, WakePolicy};
+pub use self::stats::Stats;
+use self::stats::StripedCounter;
+
+/// Why a flush did not complete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FlushError {
+    /// Some records were still being exported when the timeout ran out.
+    Timeout(Duration),
+}
+
+impl std::fmt::Display for FlushError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FlushError::Timeout(timeout) => {
+                write!(f, "the flush did not complete within {timeout:?}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for FlushError {}
+
+/// How a sink turns a record into bytes.
+#[derive(Debug)]
+pub(crate) enum Encoder {
+    Json(JsonEncoder),
+    Console(ConsoleEncoder),
+}
+
+impl Encoder {
+    fn encode(&self, record: &Record, out: &mut Vec<u8>) {
+        match self {
+            Encoder::Json(encoder) => encoder.encode(record, out),
+            Encoder::Console(encoder) => encoder.encode(record, out),
+        }
+    }
+}
+
+/// Where a worker delivers the chunks it takes from its queue.
+pub(crate) trait Drain: Send + 'static {
+    /// Delivers complete encoded records; counts its successes and failures.
+    fn deliver(&mut self, chunk: &[u8], records: u64);
+    /// Called after each drain cycle, e.g. to flush a writer.
+    fn end_cycle(&mut self);
+}
+
+/// Counters a sink's worker updates; only that worker writes them.
+#[derive(Debug, Default)]
+pub(crate) struct SinkCounters {
+    pub(crate) exported: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) rejected: AtomicU64,
+}
+
+/// A sink: an encoder, a queue and the worker that drains it.
+#[derive(Debug)]
+pub(crate) struct Sink {
+    encoder: Encoder,
+    queue: Arc<Queue>,
+    counters: Arc<SinkCounters>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Settings shared by the sinks of one pipeline.
+#[derive(Clone, Debug)]
+pub(crate) struct SinkSettings {
+    pub(crate) queue_budget: usize,
+    pub(crate) interval: Duration,
+}
+
+impl Sink {
+    /// Starts a sink that writes to `writer`, flushing it every cycle.
+    pub(crate) fn start_writer(
+        name: &'static str,
+        encoder: Encoder,
+        writer: Box<dyn Write + Send>,
+        settings: &SinkSettings,
+    ) -> std::io::Result<Sink> {
+        let counters = Arc::new(SinkCounters::default());
+        let drain = WriterDrain {
+            name,
+            writer,
+            counters: Arc::clone(&counters),
+            failure_reported: false,
+        };
+        let wake = WakePolicy {
+            bytes: 256 * 1024,
+            records: u64::MAX,
+        };
+        Sink::start(name, encoder, drain, counters, wake, settings)
+    }
+
+    fn start(
+        name: &'static str,
+        encoder: Encoder,
+        drain: impl Drain,
+        counters: Arc<SinkCounters>,
+        wake: WakePolicy,
+        settings: &SinkSettings,
+    ) -> std::io::Result<Sink> {
+        let queue = Arc::new(Queue::new(name, settings.queue_budget, wake));
+        let worker = {
+            let queue = Arc::clone(&queue);
+            let interval = settings.interval;
+            std::thread::Builder::new()
+                .name(format!("otel-log-bridge-{name}"))
+                .spawn(move || run_worker(&queue, drain, interval))?
+        };
+        Ok(Sink {
+            encoder,
+            queue,
+            counters,
+            worker: Mutex::new(Some(worker)),
+        })
+    }
+
+    fn push(&self, record: &Record) {
+        self.queue.push(|out| self.encoder.encode(record, out));
+    }
+
+    fn shutdown_until(&self, deadline: Instant) {
+        if self.queue.shutdown_until(deadline) {
+            let handle = self
+                .worker
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(handle) = handle {
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+impl Drop for Sink {
+    /// Tells the worker to drain and exit without waiting for it; a sink is
+    /// only dropped without a shutdown when setup failed part-way.
+    fn drop(&mut self) {
+        self.queue.shutdown_until(Instant::now());
+    }
+}
+
+/// The worker loop: wait for a wake-up or the interval, take everything
+/// queued, deliver it, repeat; on shutdown, one last full drain.
+fn run_worker(queue: &Queue, mut drain: impl Drain, interval: Duration) {
+    suppress_current_thread();
+    let mut pool = Vec::new();
+    let mut chunks: Vec<Chunk> = Vec::new();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loop {
+        let cycle = queue.wait_for_cycle(deadline_after(interval));
+        queue.take(&mut pool, &mut chunks);
+        for chunk in chunks.drain(..) {
+            drain.deliver(&chunk.bytes, chunk.records);
+            queue.recycle(&mut pool, chunk);
+        }
+        drain.end_cycle();
+        queue.complete(cycle);
+        if cycle.shutdown {
+            break;
+        }
+    }));
+    if outcome.is_err() {
+        diag::error(format_args!(
+            "an export worker stopped unexpectedly; its records are no longer exported"
+        ));
+    }
+    queue.mark_exited();
+}
+
+/// Delivers to an `io::Write` (stdout, a file, a test buffer).
+struct WriterDrain {
+    name: &'static str,
+    writer: Box<dyn Write + Send>,
+    counters: Arc<SinkCounters>,
+    failure_reported: bool,
+}
+
+impl WriterDrain {
+    fn report_failure(&mut self, error: &std::io::Error) {
+        if !std::mem::replace(&mut self.failure_reported, true) {
+            diag::warn(format_args!(
+                "writing {} records failed: {error}; failed records are counted in Guard::stats().failed",
+                self.name
+            ));
+        }
+    }
+}
+
+impl Drain for WriterDrain {
+    fn deliver(&mut self, chunk: &[u8], records: u64) {
+        match self.writer.write_all(chunk) {
+            Ok(()) => self.counters.exported.fetch_add(records, Ordering::Relaxed),
+            Err(error) => {
+                self.report_failure(&error);
+                self.counters.failed.fetch_add(records, Ordering::Relaxed)
+            }
+        };
+    }
+
+    fn end_cycle(&mut self) {
+        if let Err(error) = self.writer.flush() {
+            self.report_failure(&error);
+        }
+    }
+}
+
+/// Everything between the capture side and the outputs.
+#[derive(Debug)]
+pub(crate) struct Pipeline {
+    sinks: Vec<Sink>,
+    emitted: StripedCounter,
+    open: AtomicBool,
+    timeout: Duration,
+}
+
+impl Pipeline {
+    pub(crate) fn new(sinks: Vec<Sink>, timeout: Duration) -> Pipeline {
+        Pipeline {
+            open: AtomicBool::new(!sinks.is_empty()),
+            sinks,
+            emitted: StripedCounter::default(),
+            timeout,
+        }
+    }
+
+    /// Whether records are still accepted; `false` once shut down, and for
+    /// a pipeline with no sinks (`OTEL_LOGS_EXPORTER=none`).
+    pub(crate) fn is_open(&self) -> bool {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    /// Encodes `record` for every sink and queues it.
+    pub(crate) fn emit(&self, record: &Record) {
+        self.emitted.increment();
+        for sink in &self.sinks {
+            sink.push(record);
+        }
+    }
+
+    /// Exports everything emitted so far, waiting at most the configured
+    /// timeout.
+    pub(crate) fn flush(&self) -> Result<(), FlushError> {
+        let deadline = deadline_after(self.timeout);
+        let mut complete = true;
+        for sink in &self.sinks {
+            complete &= sink.queue.flush_until(deadline);
+        }
+        if complete {
+            Ok(())
+        } else {
+            Err(FlushError::Timeout(self.timeout))
+        }
+    }
+
+    /// Stops accepting records, exports what is queued within the timeout,
+    /// and stops the workers. Idempotent.
+    pub(crate) fn shutdown(&self) {
+        self.open.store(false, Ordering::Relaxed);
+        let deadline = deadline_after(self.timeout);
+        for sink in &self.sinks {
+            sink.shutdown_until(deadline);
+        }
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        let mut stats = Stats {
+            emitted: self.emitted.sum(),
+            ..Stats::default()
+        };
+        for sink in &self.sinks {
+            stats.exported += sink.counters.exported.load(Ordering::Relaxed);
+            stats.failed += sink.counters.failed.load(Ordering::Relaxed);
+            stats.rejected += sink.counters.rejected.load(Ordering::Relaxed);
+            stats.dropped += sink.queue.dropped();
+            stats.queued_bytes += sink.queue.reserved_bytes() as u64;
+        }
+        stats
+    }
+}
+
+/// Builds the sinks for the chosen exporters.
+pub(crate) fn json_sink(
+    resource: &Resource,
+    writer: Box<dyn Write + Send>,
+    settings: &SinkSettings,
+) -> std::io::Result<Sink> {
+    Sink::start_writer(
+        "json",
+        Encoder::Json(JsonEncoder::new(resource)),
+        writer,
+        settings,
+    )
+}
+
+pub(crate) fn console_sink(
+    writer: Box<dyn Write + Send>,
+    settings: &SinkSettings,
+) -> std::io::Result<Sink> {
+    Sink::start_writer(
+        "console",
+        Encoder::Console(ConsoleEncoder),
+        writer,
+        settings,
+    )
+}
+
+/// An `fmt::Write` adapter that appends to a byte buffer.
+pub(crate) struct VecWriter<'a>(pub(crate) &'a mut Vec<u8>);
+
+impl std::fmt::Write for VecWriter<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}

@@ -1,0 +1,420 @@
+//! The bounded queue between the threads that log and a sink's worker.
+//!
+//! Each producing thread appends encoded records to its own shard, so
+//! producers never contend with each other; the worker swaps a shard's
+//! buffer out under that shard's lock, which costs the producer at most one
+//! short wait per drain. Memory is bounded by a byte budget that producers
+//! reserve in chunks (so the shared counter is touched about once per chunk,
+//! not once per record); a record that does not fit is dropped and counted.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::diag;
+
+/// How many bytes a producer reserves from the budget at a time, at most.
+const CREDIT_CHUNK: usize = 64 * 1024;
+
+/// When the queue wakes its worker early instead of waiting for the next
+/// scheduled drain.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WakePolicy {
+    pub(crate) bytes: usize,
+    pub(crate) records: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Queue {
+    id: u64,
+    name: &'static str,
+    budget: usize,
+    credit_chunk: usize,
+    wake: WakePolicy,
+    reserved: AtomicUsize,
+    dropped: AtomicU64,
+    overflow_reported: AtomicBool,
+    closed: AtomicBool,
+    shards: Mutex<Vec<Arc<Shard>>>,
+    control: Mutex<Control>,
+    /// The worker waits on this for data, a flush request or shutdown.
+    work: Condvar,
+    /// Flushers and the shutting-down guard wait on this for the worker.
+    done: Condvar,
+    wake_pending: AtomicBool,
+}
+
+#[derive(Debug, Default)]
+struct Control {
+    flush_requested: u64,
+    flush_completed: u64,
+    shutdown: bool,
+    exited: bool,
+}
+
+#[derive(Debug, Default)]
+struct Shard {
+    state: Mutex<ShardState>,
+}
+
+#[derive(Debug, Default)]
+struct ShardState {
+    buf: Vec<u8>,
+    records: u64,
+    credit: usize,
+    closed: bool,
+}
+
+/// Encoded records taken from one shard in one drain.
+#[derive(Debug)]
+pub(crate) struct Chunk {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) records: u64,
+}
+
+/// What the worker does in one cycle, as the queue tells it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cycle {
+    flush_generation: u64,
+    pub(crate) shutdown: bool,
+}
+
+thread_local! {
+    /// This thread's shard of each live queue, by queue id.
+    static SHARDS: RefCell<Vec<(u64, Arc<Shard>)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these locks leaves plain data behind
+    // that is still consistent enough to drain; never propagate it.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Queue {
+    pub(crate) fn new(name: &'static str, budget: usize, wake: WakePolicy) -> Queue {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        Queue {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            name,
+            budget,
+            credit_chunk: (budget / 64).clamp(1, CREDIT_CHUNK),
+            wake,
+            reserved: AtomicUsize::new(0),
+            dropped: AtomicU64::new(0),
+            overflow_reported: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            shards: Mutex::new(Vec::new()),
+            control: Mutex::new(Control::default()),
+            work: Condvar::new(),
+            done: Condvar::new(),
+            wake_pending: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Bytes currently held against the budget (queued, reserved by
+    /// producers, or being exported).
+    pub(crate) fn reserved_bytes(&self) -> usize {
+        self.reserved.load(Ordering::Relaxed)
+    }
+
+    /// Appends one record, encoded by `encode`, to the calling thread's
+    /// shard. Never blocks on the worker's I/O; returns `false` (and counts
+    /// a drop) when the budget is exhausted or the queue is closed.
+    pub(crate) fn push(&self, encode: impl FnOnce(&mut Vec<u8>)) -> bool {
+        if self.closed.load(Ordering::Relaxed) {
+            self.count_drop();
+            return false;
+        }
+        let shard = SHARDS.try_with(|shards| self.local_shard(&mut shards.borrow_mut()));
+        let shard = match shard {
+            Ok(shard) => shard,
+            // The thread is being torn down; a one-off shard still delivers.
+            Err(_) => self.register_shard(),
+        };
+        let mut state = lock(&shard.state);
+        if state.closed {
+            drop(state);
+            self.count_drop();
+            return false;
+        }
+        let start = state.buf.len();
+        encode(&mut state.buf);
+        let len = state.buf.len() - start;
+        if len > state.credit {
+            match self.reserve(len) {
+                Some(granted) => state.credit += granted,
+                None => {
+                    state.buf.truncate(start);
+                    drop(state);
+                    self.count_drop();
+                    return false;
+                }
+            }
+        }
+        state.credit -= len;
+        state.records += 1;
+        let wake = (start < self.wake.bytes && state.buf.len() >= self.wake.bytes)
+            || state.records == self.wake.records;
+        drop(state);
+        if wake {
+            self.wake_worker();
+        }
+        true
+    }
+
+    fn local_shard(&self, shards: &mut Vec<(u64, Arc<Shard>)>) -> Arc<Shard> {
+        if let Some((_, shard)) = shards.iter().find(|(id, _)| *id == self.id) {
+            return Arc::clone(shard);
+        }
+        // Forget the shards of queues that have shut down while here.
+        shards.retain(|(_, shard)| !lock(&shard.state).closed);
+        let shard = self.register_shard();
+        shards.push((self.id, Arc::clone(&shard)));
+        shard
+    }
+
+    fn register_shard(&self) -> Arc<Shard> {
+        let shard = Arc::new(Shard::default());
+        let mut shards = lock(&self.shards);
+        if self.closed.load(Ordering::Relaxed) {
+            lock(&shard.state).closed = true;
+        }
+        shards.push(Arc::clone(&shard));
+        shard
+    }
+
+    /// Reserves at least `needed` bytes of the budget: a whole chunk when
+    /// there is room, else exactly `needed`.
+    fn reserve(&self, needed: usize) -> Option<usize> {
+        let chunk = needed.max(self.credit_chunk);
+        [chunk, needed].into_iter().find(|&amount| {
+            self.reserved
+                .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |reserved| {
+                    reserved
+                        .checked_add(amount)
+                        .filter(|&total| total <= self.budget)
+                })
+                .is_ok()
+        })
+    }
+
+    fn release(&self, amount: usize) {
+        self.reserved.fetch_sub(amount, Ordering::AcqRel);
+    }
+
+    fn count_drop(&self) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+        if !self.overflow_reported.swap(true, Ordering::Relaxed) {
+            diag::warn(format_args!(
+                "the {} queue is full or closed; records are being dropped and counted in Guard::stats().dropped",
+                self.name
+            ));
+        }
+    }
+
+    fn wake_worker(&self) {
+        self.wake_pending.store(true, Ordering::Release);
+        self.work.notify_one();
+    }
+
+    /// Swaps every shard's buffer for an empty one from `pool` and returns
+    /// what was queued. Shards of threads that have exited are removed once
+    /// empty, and their unused budget is returned.
+    pub(crate) fn take(&self, pool: &mut Vec<Vec<u8>>, chunks: &mut Vec<Chunk>) {
+        let mut shards = lock(&self.shards);
+        shards.retain(|shard| {
+            let mut state = lock(&shard.state);
+            if state.records > 0 {
+                let spare = pool.pop().unwrap_or_default();
+                let bytes = std::mem::replace(&mut state.buf, spare);
+                chunks.push(Chunk {
+                    bytes,
+                    records: std::mem::take(&mut state.records),
+                });
+            }
+            // Only the queue holds the shard once its thread has exited.
+            let orphaned = Arc::strong_count(shard) == 1;
+            if orphaned || state.closed {
+                let unused = std::mem::take(&mut state.credit);
+                self.release(unused);
+            }
+            !orphaned
+        });
+    }
+
+    /// Returns a drained chunk's budget and keeps its buffer for reuse.
+    pub(crate) fn recycle(&self, pool: &mut Vec<Vec<u8>>, mut chunk: Chunk) {
+        self.release(chunk.bytes.len());
+        chunk.bytes.clear();
+        pool.push(chunk.bytes);
+    }
+
+    /// Waits until there is work or `deadline`, then says what to do.
+    pub(crate) fn wait_for_cycle(&self, deadline: Instant) -> Cycle {
+        let mut control = lock(&self.control);
+        loop {
+            let woken = self.wake_pending.swap(false, Ordering::AcqRel);
+            let now = Instant::now();
+            if woken
+                || control.shutdown
+                || control.flush_requested > control.flush_completed
+                || now >= deadline
+            {
+                if control.shutdown {
+                    self.close_shards();
+                }
+                return Cycle {
+                    flush_generation: control.flush_requested,
+                    shutdown: control.shutdown,
+                };
+            }
+            control = self
+                .work
+                .wait_timeout(control, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    fn close_shards(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+        for shard in lock(&self.shards).iter() {
+            lock(&shard.state).closed = true;
+        }
+    }
+
+    /// Marks a cycle done: everything queued before it started is exported.
+    pub(crate) fn complete(&self, cycle: Cycle) {
+        let mut control = lock(&self.control);
+        control.flush_completed = control.flush_completed.max(cycle.flush_generation);
+        drop(control);
+        self.done.notify_all();
+    }
+
+    pub(crate) fn mark_exited(&self) {
+        let mut control = lock(&self.control);
+        control.exited = true;
+        control.flush_completed = control.flush_requested;
+        drop(control);
+        self.done.notify_all();
+    }
+
+    /// Asks the worker to export everything queued so far and waits for it
+    /// until `deadline`. Returns whether it finished in time.
+    pub(crate) fn flush_until(&self, deadline: Instant) -> bool {
+        let mut control = lock(&self.control);
+        if control.exited {
+            return true;
+        }
+        control.flush_requested += 1;
+        let wanted = control.flush_requested;
+        self.work.notify_one();
+        while control.flush_completed < wanted && !control.exited {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            control = self
+                .done
+                .wait_timeout(control, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        true
+    }
+
+    /// Closes the queue and waits until `deadline` for the worker to export
+    /// what is queued and exit. Returns whether it exited in time.
+    pub(crate) fn shutdown_until(&self, deadline: Instant) -> bool {
+        let mut control = lock(&self.control);
+        control.shutdown = true;
+        self.work.notify_one();
+        while !control.exited {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            control = self
+                .done
+                .wait_timeout(control, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        true
+    }
+}
+
+/// A deadline `timeout` from now, saturating instead of overflowing.
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain(queue: &Queue) -> (Vec<u8>, u64) {
+        let mut pool = Vec::new();
+        let mut chunks = Vec::new();
+        queue.take(&mut pool, &mut chunks);
+        let mut all = Vec::new();
+        let mut records = 0;
+        for chunk in chunks {
+            all.extend_from_slice(&chunk.bytes);
+            records += chunk.records;
+            queue.recycle(&mut pool, chunk);
+        }
+        (all, records)
+    }
+
+    #[test]
+    fn records_over_budget_are_dropped_and_counted() {
+        let wake = WakePolicy {
+            bytes: usize::MAX,
+            records: u64::MAX,
+        };
+        let queue = Queue::new("test", 100, wake);
+        assert!(queue.push(|buf| buf.extend_from_slice(&[b'a'; 60])));
+        assert!(!queue.push(|buf| buf.extend_from_slice(&[b'b'; 60])));
+        assert_eq!(queue.dropped(), 1);
+        let (bytes, records) = drain(&queue);
+        assert_eq!((bytes.len(), records), (60, 1));
+        // Draining returned the budget, so the same record fits now.
+        assert!(queue.push(|buf| buf.extend_from_slice(&[b'b'; 60])));
+        assert_eq!(drain(&queue).1, 1);
+    }
+
+    #[test]
+    fn each_thread_gets_its_own_shard_and_nothing_is_lost() {
+        let wake = WakePolicy {
+            bytes: usize::MAX,
+            records: u64::MAX,
+        };
+        let queue = Arc::new(Queue::new("test", 1 << 20, wake));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let queue = Arc::clone(&queue);
+                std::thread::spawn(move || {
+                    for _ in 0..1000 {
+                        assert!(queue.push(|buf| buf.push(b'x')));
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().expect("producer");
+        }
+        assert_eq!(drain(&queue), (vec![b'x'; 4000], 4000));
+        // The producers have exited: their shards are gone and their unused
+        // credit is back in the budget.
+        assert_eq!(lock(&queue.shards).len(), 0);
+        assert_eq!(queue.reserved_bytes(), 0);
+    }
+}

@@ -1,0 +1,212 @@
+//! Installing the bridge, and the guard that keeps it running.
+
+use std::fmt;
+use std::sync::Arc;
+
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::EnvFilter;
+
+use crate::capture::{install_panic_hook, BridgeLayer};
+use crate::config::{env, Builder, Exporter, Resolved, WRITER_FLUSH_INTERVAL};
+use crate::error::InitError;
+use crate::export::{self, FlushError, Pipeline, SinkSettings, Stats};
+
+/// Installs the bridge with the configuration from the environment and
+/// returns the guard that flushes it on drop.
+///
+/// This sets the global `tracing` subscriber (a `Registry` with an
+/// `EnvFilter` from `RUST_LOG`, default `info`, and the bridge layer), the
+/// global `log` logger, and a panic hook.
+///
+/// # Panics
+///
+/// When [`try_init`] would return an error, with that error's message.
+///
+/// ```no_run
+/// fn main() {
+///     let _guard = otel_log_bridge::init();
+///     tracing::info!(user.id = 42, "signed in");
+/// }
+/// ```
+pub fn init() -> Guard {
+    crate::builder().init()
+}
+
+/// Like [`init`], but returns an error instead of panicking.
+///
+/// # Errors
+///
+/// [`InitError::SubscriberAlreadySet`] or [`InitError::LoggerAlreadySet`]
+/// when something else was installed first; [`InitError::InvalidConfig`]
+/// for an unusable `OTEL_LOGS_EXPORTER`; [`InitError::Worker`] when the
+/// export thread cannot start.
+pub fn try_init() -> Result<Guard, InitError> {
+    crate::builder().try_init()
+}
+
+/// Keeps the bridge's export running; dropping it flushes everything queued
+/// (waiting at most the shutdown timeout, default 5 s) and stops the
+/// background workers.
+///
+/// Keep it alive for as long as the program logs, typically as
+/// `let _guard = otel_log_bridge::init();` in `main`. Records emitted after
+/// the guard is dropped are counted as dropped.
+#[must_use = "dropping the guard flushes and stops the export: bind it with `let _guard = …`"]
+pub struct Guard {
+    pipeline: Arc<Pipeline>,
+}
+
+impl fmt::Debug for Guard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Guard")
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl Guard {
+    /// Writes or exports everything emitted so far, waiting at most the
+    /// shutdown timeout.
+    ///
+    /// # Errors
+    ///
+    /// [`FlushError::Timeout`] when the outputs did not take everything in
+    /// time; the records stay queued and are retried.
+    pub fn flush(&self) -> Result<(), FlushError> {
+        self.pipeline.flush()
+    }
+
+    /// The pipeline's counters: emitted, exported, dropped, failed, ….
+    pub fn stats(&self) -> Stats {
+        self.pipeline.stats()
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.pipeline.shutdown();
+    }
+}
+
+impl Builder {
+    /// Installs the bridge globally; see [`init`](crate::init).
+    ///
+    /// # Panics
+    ///
+    /// When [`try_init`](Builder::try_init) would return an error, with that
+    /// error's message.
+    pub fn init(self) -> Guard {
+        match self.try_init() {
+            Ok(guard) => guard,
+            Err(error) => panic!("otel-log-bridge: {error}"),
+        }
+    }
+
+    /// Installs the bridge globally; see [`try_init`](crate::try_init).
+    ///
+    /// # Errors
+    ///
+    /// As [`try_init`](crate::try_init). Nothing stays installed when an
+    /// error is returned.
+    pub fn try_init(mut self) -> Result<Guard, InitError> {
+        if tracing::dispatcher::has_been_set() {
+            return Err(InitError::SubscriberAlreadySet);
+        }
+        let resolved = self.resolve()?;
+        let filter = self.env_filter()?;
+        let capture = self.capture.clone();
+        let (layer, guard) = self.start(&resolved)?;
+        if self.log_bridge {
+            // Dropping `guard` on this error path stops the workers again.
+            log::set_boxed_logger(Box::new(layer.log_bridge()))
+                .map_err(|_| InitError::LoggerAlreadySet)?;
+        }
+        let subscriber = tracing_subscriber::registry().with(filter).with(layer);
+        tracing::subscriber::set_global_default(subscriber)
+            .map_err(|_| InitError::SubscriberAlreadySet)?;
+        log::set_max_level(log_level_filter(tracing::level_filters::LevelFilter::current()));
+        if self.panic_hook && !resolved.disabled {
+            install_panic_hook(Arc::downgrade(&guard.pipeline), capture);
+        }
+        Ok(guard)
+    }
+
+    /// Builds the layer for a subscriber you compose yourself, with the
+    /// guard that flushes it. Nothing global is installed: no subscriber,
+    /// no logger (see [`BridgeLayer::log_bridge`]), no panic hook, and the
+    /// filter set with [`with_filter`](Builder::with_filter) is not used.
+    ///
+    /// # Errors
+    ///
+    /// [`InitError::InvalidConfig`] or [`InitError::Worker`], as
+    /// [`try_init`](crate::try_init).
+    pub fn layer(mut self) -> Result<(BridgeLayer, Guard), InitError> {
+        let resolved = self.resolve()?;
+        self.start(&resolved)
+    }
+
+    fn start(&mut self, resolved: &Resolved) -> Result<(BridgeLayer, Guard), InitError> {
+        let settings = SinkSettings {
+            queue_budget: self.queue_budget,
+            interval: WRITER_FLUSH_INTERVAL,
+        };
+        let mut sinks = Vec::new();
+        for exporter in &resolved.exporters {
+            let sink = match exporter {
+                Exporter::Json => {
+                    let writer = self
+                        .json_writer
+                        .take()
+                        .unwrap_or_else(|| Box::new(std::io::stdout()));
+                    export::json_sink(&resolved.resource, writer, &settings)
+                }
+                Exporter::Console => {
+                    let writer = self
+                        .console_writer
+                        .take()
+                        .unwrap_or_else(|| Box::new(std::io::stderr()));
+                    export::console_sink(writer, &settings)
+                }
+            };
+            // On error, the sinks already started stop as `sinks` drops.
+            sinks.push(sink.map_err(InitError::Worker)?);
+        }
+        let pipeline = Arc::new(Pipeline::new(sinks, self.shutdown_timeout));
+        let layer = BridgeLayer::new(Arc::clone(&pipeline), self.capture.clone());
+        Ok((layer, Guard { pipeline }))
+    }
+
+    /// The filter [`try_init`](Builder::try_init) installs: code, then
+    /// `RUST_LOG`, then `info`.
+    fn env_filter(&self) -> Result<EnvFilter, InitError> {
+        if let Some(directives) = &self.filter {
+            return EnvFilter::builder()
+                .parse(directives)
+                .map_err(|error| InitError::invalid("Builder::with_filter", error.to_string()));
+        }
+        match self.env.get(env::RUST_LOG) {
+            Some(directives) => EnvFilter::builder().parse(&directives).or_else(|error| {
+                env::report_invalid(
+                    env::RUST_LOG,
+                    &directives,
+                    &format!("EnvFilter directives ({error})"),
+                    "info",
+                );
+                Ok(EnvFilter::new("info"))
+            }),
+            None => Ok(EnvFilter::new("info")),
+        }
+    }
+}
+
+fn log_level_filter(level: tracing::level_filters::LevelFilter) -> log::LevelFilter {
+    use tracing::level_filters::LevelFilter;
+    match level {
+        LevelFilter::OFF => log::LevelFilter::Off,
+        LevelFilter::ERROR => log::LevelFilter::Error,
+        LevelFilter::WARN => log::LevelFilter::Warn,
+        LevelFilter::INFO => log::LevelFilter::Info,
+        LevelFilter::DEBUG => log::LevelFilter::Debug,
+        _ => log::LevelFilter::Trace,
+    }
+}

@@ -1,0 +1,137 @@
+//! Turn the `tracing` events and `log` records a program already writes into
+//! [OpenTelemetry log records], correlated with the spans they happen in.
+//!
+//! Add one call at the start of `main` and keep every existing macro:
+//!
+//! ```no_run
+//! fn main() {
+//!     let _guard = otel_log_bridge::init();
+//!
+//!     let span = tracing::info_span!("request", http.route = "/users/{id}");
+//!     let _entered = span.enter();
+//!     tracing::info!(user.id = 42, latency_ms = 3.5, "request handled");
+//!     log::warn!(attempt = 2; "retrying");
+//! }
+//! ```
+//!
+//! Each record is written as one JSON object per line on stdout:
+//!
+//! ```json
+//! {"timestamp":"2026-11-25T15:42:44.123456789Z","observed_timestamp":"2026-11-25T15:42:44.123456789Z",
+//!  "severity_text":"INFO","severity_number":9,"body":"request handled",
+//!  "attributes":{"user.id":42,"latency_ms":3.5,"http.route":"/users/{id}",
+//!                "code.file.path":"src/main.rs","code.line.number":7,"thread.id":1,"thread.name":"main"},
+//!  "resource":{"service.name":"unknown_service:app","telemetry.sdk.name":"otel-log-bridge",…},
+//!  "scope":{"name":"app"},"trace_id":"5b8efff798038103d269b633813fc60c",
+//!  "span_id":"eee19b7ec3c1b174","trace_flags":"00"}
+//! ```
+//!
+//! (wrapped here for reading; each record is one line).
+//!
+//! # Mapping
+//!
+//! | Logs Data Model field | Taken from |
+//! |---|---|
+//! | Timestamp | the wall-clock time the event was recorded (never 0) |
+//! | ObservedTimestamp | when the bridge saw it: equal to Timestamp for in-process events |
+//! | SeverityNumber / SeverityText | TRACE→1 `TRACE`, DEBUG→5 `DEBUG`, INFO→9 `INFO`, WARN→13 `WARN`, ERROR→17 `ERROR` (same for `log` levels); panics → 21 `FATAL` |
+//! | Body | the `message` field (the format string and its arguments), a string |
+//! | Attributes | event fields, typed (below), then enclosing span fields, then `code.*` and `thread.*` |
+//! | EventName | only an explicit `name:`; the `"event src/x.rs:42"` name `tracing` generates is never copied |
+//! | InstrumentationScope name | the event's target (`log`: the record's target; panics: `panic`) |
+//! | TraceId / SpanId / TraceFlags | the span the event belongs to (contextual or explicit `parent:`), see below |
+//! | Resource | `service.name`, `OTEL_RESOURCE_ATTRIBUTES`, `telemetry.sdk.*`, `process.pid`, `host.name` |
+//!
+//! Field values keep their types:
+//!
+//! | Field value | Attribute value |
+//! |---|---|
+//! | `i64`, and `u64`/`i128`/`u128` that fit in `i64` | integer |
+//! | `u64`/`i128`/`u128` beyond the `i64` range | string (OTLP integers are signed 64-bit) |
+//! | `f64` | double (JSON: `"NaN"`, `"Infinity"`, `"-Infinity"` for non-finite values) |
+//! | `bool` | boolean |
+//! | `&str` | string |
+//! | `&[u8]` | bytes (JSON: base64) |
+//! | `%value` (Display), `?value` (Debug) | string |
+//! | `&dyn Error` | `exception.message` (its `Display`) and, when it has sources, `exception.stacktrace` with one `caused by: …` line per source; `exception.type` only through [`TypedError`] |
+//!
+//! Keys are unique per record: a later field of the same event replaces an
+//! earlier one, event fields win over span fields, and a nearer span wins
+//! over its ancestors. The bridge's own `code.*` and `thread.*` attributes
+//! never overwrite a field of the same name. A second error field in one
+//! event keeps its own key with the error's message.
+//!
+//! Other attributes the bridge adds: `code.file.path` and `code.line.number`
+//! ([`Builder::with_code_attributes`]), `thread.id` and `thread.name`
+//! ([`Builder::with_thread_attributes`]).
+//!
+//! ## Trace context
+//!
+//! - With the `tracing-opentelemetry` feature and its layer installed, a
+//!   record carries the trace id, span id and sampled flag of its span's
+//!   OpenTelemetry context, also for events with an explicit `parent:`.
+//! - Otherwise the bridge assigns W3C-valid ids itself: a root span draws a
+//!   random trace id, every span a random span id, children inherit the
+//!   trace id, so all records of one request share a trace id. Flags are
+//!   `00`: no trace was sampled.
+//! - Events outside any span carry no trace context.
+//!
+//! ## Panics
+//!
+//! [`init`] installs a panic hook (chained to the previous one) that emits a
+//! FATAL record with `exception.type = "panic"`, `exception.message`, the
+//! location as `code.*` and, when `RUST_BACKTRACE` enables one,
+//! `exception.stacktrace`, then flushes before the process unwinds or
+//! aborts.
+//!
+//! # Configuration
+//!
+//! Code configuration ([`builder`]) beats environment variables, which beat
+//! defaults.
+//!
+//! | Variable | Default | Meaning |
+//! |---|---|---|
+//! | `OTEL_LOGS_EXPORTER` | `json` | comma list of `json` (flat JSON lines on stdout), `console` (human-readable, stderr), `none`; an unknown name is an [`InitError`] |
+//! | `OTEL_SERVICE_NAME` | `unknown_service:<executable>` | `service.name` |
+//! | `OTEL_RESOURCE_ATTRIBUTES` | – | `key=value,…`, percent-decoded; a malformed pair is reported once on stderr and skipped |
+//! | `OTEL_SDK_DISABLED` | `false` | `true` exports nothing |
+//! | `OTEL_LOG_LEVEL` | `info` | the crate's own diagnostics on stderr: `none`, `error`, `warn`, `info`, `debug` |
+//! | `RUST_LOG` | `info` | `EnvFilter` directives for [`init`]; invalid directives are reported and `info` is used |
+//!
+//! # Composing your own subscriber
+//!
+//! [`Builder::layer`] returns the [`BridgeLayer`] and its [`Guard`] without
+//! installing anything; [`BridgeLayer::log_bridge`] gives the `log` bridge.
+//!
+//! # Feature flags
+//!
+//! | Feature | Default | Adds |
+//! |---|---|---|
+//! | `tracing-opentelemetry` | no | trace context from `tracing-opentelemetry` spans |
+//! | `lint` | no | [`lint`]: source checks for logging calls that lose structure (needs `syn`) |
+//! | `cli` | no | the `otel-log-lint` command (needs `clap`, `ignore`, `toml`) |
+//!
+//! # Supported Rust versions
+//!
+//! The minimum supported Rust version is 1.88.
+//!
+//! [OpenTelemetry log records]: https://opentelemetry.io/docs/specs/otel/logs/data-model/
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod capture;
+mod config;
+mod diag;
+mod error;
+mod export;
+mod init;
+pub mod lint;
+mod record;
+
+pub use crate::capture::{continue_trace, BridgeLayer, LogBridge, SpanFields};
+pub use crate::config::{builder, AttributeValue, Builder, Exporter};
+pub use crate::error::InitError;
+pub use crate::export::{FlushError, Stats};
+pub use crate::init::{init, try_init, Guard};
+pub use crate::record::{TraceContext, TypedError};

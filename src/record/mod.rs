@@ -1,0 +1,352 @@
+//! The one record type that every capture path fills and every sink encodes.
+//!
+//! A [`Record`] is a reusable buffer: strings are appended to one text arena
+//! and attributes refer to them by range, so filling a record for the next
+//! event reuses the capacity of the previous one and allocates nothing once
+//! warmed up. Encoders read it through [`Record::key`] and [`Record::value`].
+
+mod severity;
+mod trace_context;
+mod typed_error;
+
+use std::fmt::{self, Write as _};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub(crate) use self::severity::Severity;
+pub use self::trace_context::TraceContext;
+pub use self::typed_error::TypedError;
+
+/// Where an attribute key lives: most keys are `&'static str` field names,
+/// the rest (from `log` key-values) are copied into the record's arena.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Key {
+    Static(&'static str),
+    Arena(TextRange),
+}
+
+/// A range of the record's text arena.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TextRange {
+    start: u32,
+    end: u32,
+}
+
+/// A typed attribute value as stored in the record.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Value {
+    Int(i64),
+    Double(f64),
+    Bool(bool),
+    Str(TextRange),
+    StaticStr(&'static str),
+    Bytes(TextRange),
+}
+
+/// A typed attribute value as encoders see it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum ValueRef<'a> {
+    Int(i64),
+    Double(f64),
+    Bool(bool),
+    Str(&'a str),
+    Bytes(&'a [u8]),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Attribute {
+    pub(crate) key: Key,
+    pub(crate) value: Value,
+}
+
+/// The instrumentation scope name: a `tracing` target is static, a `log`
+/// target may not be.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ScopeName {
+    Static(&'static str),
+    Arena(TextRange),
+}
+
+/// One OpenTelemetry log record, reused from event to event.
+#[derive(Debug)]
+pub(crate) struct Record {
+    pub(crate) time_unix_nano: u64,
+    pub(crate) observed_time_unix_nano: u64,
+    pub(crate) severity: Severity,
+    pub(crate) body: Option<TextRange>,
+    pub(crate) scope: ScopeName,
+    pub(crate) event_name: Option<&'static str>,
+    pub(crate) trace: Option<TraceContext>,
+    attributes: Vec<Attribute>,
+    /// One bit per key hash: a cheap first test before comparing keys, so
+    /// that de-duplicating stays linear in the usual case.
+    key_bloom: u64,
+    text: String,
+    bytes: Vec<u8>,
+    /// Set while the first error field of the event has been mapped to
+    /// `exception.*`; later error fields keep their own keys.
+    pub(crate) has_exception: bool,
+}
+
+impl Default for Record {
+    fn default() -> Self {
+        Record {
+            time_unix_nano: 0,
+            observed_time_unix_nano: 0,
+            severity: Severity::INFO,
+            body: None,
+            scope: ScopeName::Static(""),
+            event_name: None,
+            trace: None,
+            attributes: Vec::with_capacity(16),
+            key_bloom: 0,
+            text: String::with_capacity(256),
+            bytes: Vec::new(),
+            has_exception: false,
+        }
+    }
+}
+
+/// Whether a new attribute replaces one with the same key or yields to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OnDuplicate {
+    /// A later field of the same event replaces an earlier one.
+    Replace,
+    /// Span fields yield to event fields and to spans nearer the event.
+    Keep,
+}
+
+pub(crate) fn unix_nanos(time: SystemTime) -> u64 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(since) => u64::try_from(since.as_nanos()).unwrap_or(u64::MAX),
+        // A clock before 1970 is a broken clock; 1 ns keeps "never 0" true.
+        Err(_) => 1,
+    }
+}
+
+impl Record {
+    /// Clears the record for the next event, keeping every buffer's capacity.
+    pub(crate) fn reset(&mut self, time: SystemTime, severity: Severity, scope: ScopeName) {
+        let now = unix_nanos(time);
+        self.time_unix_nano = now;
+        self.observed_time_unix_nano = now;
+        self.severity = severity;
+        self.body = None;
+        self.scope = scope;
+        self.event_name = None;
+        self.trace = None;
+        self.attributes.clear();
+        self.key_bloom = 0;
+        self.text.clear();
+        self.bytes.clear();
+        self.has_exception = false;
+    }
+
+    pub(crate) fn attributes(&self) -> &[Attribute] {
+        &self.attributes
+    }
+
+    pub(crate) fn text(&self, range: TextRange) -> &str {
+        // The ranges are only ever produced by this type from char
+        // boundaries of `text`, so the lookup cannot fail; the fallback keeps
+        // "never panics" true even if that changed.
+        self.text
+            .get(range.start as usize..range.end as usize)
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn key(&self, key: Key) -> &str {
+        match key {
+            Key::Static(s) => s,
+            Key::Arena(range) => self.text(range),
+        }
+    }
+
+    pub(crate) fn scope_name(&self) -> &str {
+        match self.scope {
+            ScopeName::Static(s) => s,
+            ScopeName::Arena(range) => self.text(range),
+        }
+    }
+
+    pub(crate) fn body(&self) -> Option<&str> {
+        self.body.map(|range| self.text(range))
+    }
+
+    pub(crate) fn value(&self, value: Value) -> ValueRef<'_> {
+        match value {
+            Value::Int(i) => ValueRef::Int(i),
+            Value::Double(f) => ValueRef::Double(f),
+            Value::Bool(b) => ValueRef::Bool(b),
+            Value::Str(range) => ValueRef::Str(self.text(range)),
+            Value::StaticStr(s) => ValueRef::Str(s),
+            Value::Bytes(range) => ValueRef::Bytes(
+                self.bytes
+                    .get(range.start as usize..range.end as usize)
+                    .unwrap_or_default(),
+            ),
+        }
+    }
+
+    /// Appends `s` to the arena and returns its range.
+    pub(crate) fn push_text(&mut self, s: &str) -> TextRange {
+        let start = self.text.len();
+        self.text.push_str(s);
+        self.range_from(start)
+    }
+
+    /// Formats `args` into the arena and returns the range written.
+    pub(crate) fn push_fmt(&mut self, args: fmt::Arguments<'_>) -> TextRange {
+        let start = self.text.len();
+        // Writing into a `String` only fails when a `Display` impl returns an
+        // error; whatever it wrote before failing is kept, as `format!`
+        // would not be able to do.
+        let _ = self.text.write_fmt(args);
+        self.range_from(start)
+    }
+
+    /// Formats `value` with `Debug` into the arena.
+    pub(crate) fn push_debug(&mut self, value: &dyn fmt::Debug) -> TextRange {
+        self.push_fmt(format_args!("{value:?}"))
+    }
+
+    /// Gives direct access to the arena for multi-part strings; the caller
+    /// passes the start it read from [`Record::text_len`] to `range_from`.
+    pub(crate) fn text_mut(&mut self) -> &mut String {
+        &mut self.text
+    }
+
+    pub(crate) fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
+    pub(crate) fn range_from(&self, start: usize) -> TextRange {
+        TextRange {
+            start: clamp_u32(start),
+            end: clamp_u32(self.text.len()),
+        }
+    }
+
+    pub(crate) fn push_bytes(&mut self, b: &[u8]) -> TextRange {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(b);
+        TextRange {
+            start: clamp_u32(start),
+            end: clamp_u32(self.bytes.len()),
+        }
+    }
+
+    pub(crate) fn set_body_text(&mut self, s: &str) {
+        self.body = Some(self.push_text(s));
+    }
+
+    /// Adds an attribute, resolving a duplicate key as `on_duplicate` says.
+    pub(crate) fn set_attribute(&mut self, key: Key, value: Value, on_duplicate: OnDuplicate) {
+        let bit = key_bit(self.key(key));
+        if self.key_bloom & bit != 0 {
+            let wanted = self.key(key);
+            let existing = self
+                .attributes
+                .iter()
+                .position(|attr| self.key(attr.key) == wanted);
+            if let Some(index) = existing {
+                if on_duplicate == OnDuplicate::Replace {
+                    self.attributes[index].value = value;
+                }
+                return;
+            }
+        }
+        self.key_bloom |= bit;
+        self.attributes.push(Attribute { key, value });
+    }
+
+    /// Adds a string attribute whose key is static.
+    pub(crate) fn set_str(&mut self, key: &'static str, value: &str, on_duplicate: OnDuplicate) {
+        let range = self.push_text(value);
+        self.set_attribute(Key::Static(key), Value::Str(range), on_duplicate);
+    }
+
+    pub(crate) fn has_key(&self, wanted: &str) -> bool {
+        self.key_bloom & key_bit(wanted) != 0
+            && self.attributes.iter().any(|attr| self.key(attr.key) == wanted)
+    }
+}
+
+fn clamp_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Picks one of 64 bits from the key's length and its first and last bytes,
+/// which separates the short, distinct keys of a typical event well.
+fn key_bit(key: &str) -> u64 {
+    let bytes = key.as_bytes();
+    let first = bytes.first().copied().unwrap_or(0) as u64;
+    let last = bytes.last().copied().unwrap_or(0) as u64;
+    let mix = (bytes.len() as u64)
+        .wrapping_mul(31)
+        .wrapping_add(first.wrapping_mul(7))
+        .wrapping_add(last);
+    1u64 << (mix % 64)
+}
+
+/// Stores a `u64` as an OTLP integer when it fits in `i64`, else as a string,
+/// since OTLP integers are signed 64-bit.
+pub(crate) fn unsigned_value(record: &mut Record, value: u64) -> Value {
+    match i64::try_from(value) {
+        Ok(i) => Value::Int(i),
+        Err(_) => Value::Str(record.push_fmt(format_args!("{value}"))),
+    }
+}
+
+pub(crate) fn i128_value(record: &mut Record, value: i128) -> Value {
+    match i64::try_from(value) {
+        Ok(i) => Value::Int(i),
+        Err(_) => Value::Str(record.push_fmt(format_args!("{value}"))),
+    }
+}
+
+pub(crate) fn u128_value(record: &mut Record, value: u128) -> Value {
+    match i64::try_from(value) {
+        Ok(i) => Value::Int(i),
+        Err(_) => Value::Str(record.push_fmt(format_args!("{value}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_duplicate_replaces_and_kept_duplicate_yields() {
+        let mut record = Record::default();
+        record.set_attribute(Key::Static("a"), Value::Int(1), OnDuplicate::Replace);
+        record.set_attribute(Key::Static("a"), Value::Int(2), OnDuplicate::Replace);
+        record.set_attribute(Key::Static("a"), Value::Int(3), OnDuplicate::Keep);
+        assert_eq!(record.attributes().len(), 1);
+        assert_eq!(record.value(record.attributes()[0].value), ValueRef::Int(2));
+    }
+
+    #[test]
+    fn arena_keys_compare_by_content() {
+        let mut record = Record::default();
+        let key = record.push_text("user.id");
+        record.set_attribute(Key::Arena(key), Value::Int(1), OnDuplicate::Replace);
+        record.set_attribute(Key::Static("user.id"), Value::Int(2), OnDuplicate::Keep);
+        assert_eq!(record.attributes().len(), 1);
+        assert!(record.has_key("user.id"));
+        assert!(!record.has_key("user"));
+    }
+
+    #[test]
+    fn integers_beyond_i64_become_strings() {
+        let mut record = Record::default();
+        let v = unsigned_value(&mut record, u64::MAX);
+        assert_eq!(record.value(v), ValueRef::Str("18446744073709551615"));
+        let v = i128_value(&mut record, -5);
+        assert_eq!(record.value(v), ValueRef::Int(-5));
+        let v = u128_value(&mut record, u128::MAX);
+        assert_eq!(
+            record.value(v),
+            ValueRef::Str("340282366920938463463374607431768211455")
+        );
+    }
+}
