@@ -1,1 +1,9 @@
+//! The integration tests: one binary, one module per concern.
 
+mod support;
+
+mod hostile;
+mod mapping;
+mod process;
+mod trace_ids;
+mod volume;

@@ -11,7 +11,9 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::capture::span::{self, SpanData};
 use crate::capture::visit::{EventVisitor, SpanFieldVisitor};
-use crate::capture::{add_common_attributes, is_suppressed, with_scratch, CaptureOptions, LogBridge};
+use crate::capture::{
+    add_common_attributes, is_suppressed, with_scratch, CaptureOptions, LogBridge,
+};
 use crate::export::Pipeline;
 use crate::record::{ScopeName, Severity};
 
@@ -156,7 +158,11 @@ where
 /// source position, not an event, and would make every record an Event.
 fn explicit_event_name(metadata: &'static Metadata<'static>) -> Option<&'static str> {
     let name = metadata.name();
-    let generated = match (name.strip_prefix("event "), metadata.file(), metadata.line()) {
+    let generated = match (
+        name.strip_prefix("event "),
+        metadata.file(),
+        metadata.line(),
+    ) {
         (Some(rest), Some(file), Some(line)) => rest
             .strip_prefix(file)
             .and_then(|rest| rest.strip_prefix(':'))

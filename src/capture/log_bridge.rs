@@ -197,8 +197,15 @@ impl<'v> VisitValue<'v> for TypedValue<'_> {
 
     fn visit_char(&mut self, value: char) -> Result<(), kv::Error> {
         let mut buf = [0u8; 4];
-        self.value = Some(Value::Str(self.record.push_text(value.encode_utf8(&mut buf))));
+        self.value = Some(Value::Str(
+            self.record.push_text(value.encode_utf8(&mut buf)),
+        ));
         Ok(())
+    }
+
+    fn visit_borrowed_error(&mut self, err: &'v (dyn Error + 'static)) -> Result<(), kv::Error> {
+        // `log`'s default would render the error as `visit_any`.
+        self.visit_error(err)
     }
 
     fn visit_error(&mut self, err: &(dyn Error + 'static)) -> Result<(), kv::Error> {

@@ -35,7 +35,11 @@ impl Exporter {
 
     fn parse_list(list: &str) -> Result<Vec<Exporter>, InitError> {
         let mut exporters = Vec::new();
-        for name in list.split(',').map(str::trim).filter(|name| !name.is_empty()) {
+        for name in list
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+        {
             let exporter = match name.to_ascii_lowercase().as_str() {
                 "json" => Exporter::Json,
                 "console" => Exporter::Console,
@@ -43,7 +47,10 @@ impl Exporter {
                 _ => {
                     return Err(InitError::invalid(
                         env::LOGS_EXPORTER,
-                        format!("unknown exporter {name:?}; accepted values: {}", Self::ACCEPTED),
+                        format!(
+                            "unknown exporter {name:?}; accepted values: {}",
+                            Self::ACCEPTED
+                        ),
                     ))
                 }
             };

@@ -80,7 +80,11 @@ impl Resource {
     /// Sets `key`, replacing an earlier value: later sources win.
     pub(crate) fn set(&mut self, key: impl Into<String>, value: AttributeValue) {
         let key = key.into();
-        match self.attributes.iter_mut().find(|(existing, _)| *existing == key) {
+        match self
+            .attributes
+            .iter_mut()
+            .find(|(existing, _)| *existing == key)
+        {
             Some(slot) => slot.1 = value,
             None => self.attributes.push((key, value)),
         }
@@ -132,7 +136,10 @@ pub(crate) fn build(inputs: &ResourceInputs<'_>) -> Resource {
 fn executable_name() -> String {
     std::env::current_exe()
         .ok()
-        .and_then(|path| path.file_name().map(|name| name.to_string_lossy().into_owned()))
+        .and_then(|path| {
+            path.file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+        })
         .unwrap_or_else(|| "unknown".to_owned())
 }
 

@@ -79,7 +79,10 @@ mod tests {
         let nanos = 1_764_000_000_123_456_789;
         let parsed = humantime::parse_rfc3339(&format(nanos)).expect("valid RFC 3339");
         assert_eq!(
-            parsed.duration_since(UNIX_EPOCH).expect("after epoch").as_nanos(),
+            parsed
+                .duration_since(UNIX_EPOCH)
+                .expect("after epoch")
+                .as_nanos(),
             u128::from(nanos)
         );
     }

@@ -267,7 +267,10 @@ impl Record {
 
     pub(crate) fn has_key(&self, wanted: &str) -> bool {
         self.key_bloom & key_bit(wanted) != 0
-            && self.attributes.iter().any(|attr| self.key(attr.key) == wanted)
+            && self
+                .attributes
+                .iter()
+                .any(|attr| self.key(attr.key) == wanted)
     }
 }
 

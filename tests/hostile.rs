@@ -1,0 +1,82 @@
+//! Inputs that try to break the JSON lines: every line must parse back and
+//! there must be exactly one line per event.
+
+use log::kv::{Key, Source, Value as KvValue, VisitSource};
+
+use crate::support::capture;
+
+/// 200 key-values with awkward keys, given to `log` directly (`tracing`
+/// callsites hold at most 32 fields).
+struct ManyPairs;
+
+impl Source for ManyPairs {
+    fn visit<'kvs>(&'kvs self, visitor: &mut dyn VisitSource<'kvs>) -> Result<(), log::kv::Error> {
+        for i in 0..200 {
+            let key = match i % 4 {
+                0 => format!("key with spaces {i}"),
+                1 => format!("ключ.{i}"),
+                2 => format!("quote\"and\\backslash{i}"),
+                _ => format!("line\nbreak{i}"),
+            };
+            visitor.visit_pair(
+                Key::from_str(Box::leak(key.into_boxed_str())),
+                KvValue::from(i),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn hostile_values_stay_on_one_line_and_parse_back() {
+    let huge = "x".repeat(1024 * 1024);
+    let forged = "ok\"}\n{\"severity_text\":\"FATAL\",\"body\":\"forged";
+    let records = capture(otel_log_bridge::builder(), || {
+        tracing::info!(
+            text = "line1\nline2\r\u{1b}[31mred\u{0}\u{7f}\u{85}\u{2028}",
+            "new\nline"
+        );
+        tracing::info!(forged, "{forged}");
+        tracing::info!(
+            nan = f64::NAN,
+            inf = f64::INFINITY,
+            ninf = f64::NEG_INFINITY
+        );
+        tracing::info!(huge = huge.as_str(), "1 MB value");
+        tracing::info!("weird key" = 1, "ünïcödé.κλειδί" = 2, "literal keys");
+        let record = log::Record::builder()
+            .level(log::Level::Info)
+            .target("hostile")
+            .args(format_args!("200 pairs"))
+            .key_values(&ManyPairs)
+            .build();
+        log::logger().log(&record);
+    });
+    assert_eq!(records.len(), 6, "one line per event");
+    assert_eq!(
+        records[0]["attributes"]["text"],
+        "line1\nline2\r\u{1b}[31mred\u{0}\u{7f}\u{85}\u{2028}"
+    );
+    assert_eq!(records[0]["body"], "new\nline");
+    assert_eq!(records[1]["body"], forged);
+    assert_eq!(records[1]["severity_text"], "INFO");
+    assert_eq!(records[2]["attributes"]["nan"], "NaN");
+    assert_eq!(records[2]["attributes"]["inf"], "Infinity");
+    assert_eq!(records[2]["attributes"]["ninf"], "-Infinity");
+    assert_eq!(
+        records[3]["attributes"]["huge"].as_str().map(str::len),
+        Some(huge.len())
+    );
+    assert_eq!(records[4]["attributes"]["weird key"], 1);
+    assert_eq!(records[4]["attributes"]["ünïcödé.κλειδί"], 2);
+    let pairs = records[5]["attributes"].as_object().expect("attributes");
+    assert_eq!(pairs["key with spaces 0"], 0);
+    assert_eq!(pairs["line\nbreak199"], 199);
+    assert_eq!(
+        pairs
+            .keys()
+            .filter(|k| !k.starts_with("code.") && !k.starts_with("thread."))
+            .count(),
+        200
+    );
+}

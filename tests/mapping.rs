@@ -1,0 +1,343 @@
+//! One golden fixture per mapping rule (`fixtures/mapping/*.jsonl`).
+//!
+//! Values that differ from run to run (times, ids, pid, host, line numbers)
+//! are checked for shape and replaced by placeholders before comparing.
+//! Run with `OTEL_LOG_BRIDGE_BLESS=1` to rewrite the fixtures after an
+//! intended change, and review the diff.
+
+use std::collections::HashMap;
+use std::error::Error;
+use std::fmt;
+use std::path::PathBuf;
+
+use otel_log_bridge::{SpanFields, TypedError};
+use serde_json::{json, Value};
+
+use crate::support::capture;
+
+fn builder() -> otel_log_bridge::Builder {
+    otel_log_bridge::builder()
+        .with_service_name("mapping-test")
+        .with_resource_attribute("deployment.environment.name", "test")
+}
+
+/// Replaces the run-dependent parts of records with placeholders, after
+/// checking their shape.
+pub fn normalize(records: Vec<Value>) -> Vec<Value> {
+    let mut traces: HashMap<String, usize> = HashMap::new();
+    let mut spans: HashMap<String, usize> = HashMap::new();
+    records
+        .into_iter()
+        .map(|mut record| {
+            let object = record.as_object_mut().expect("record is an object");
+            let timestamp = object["timestamp"].as_str().expect("timestamp").to_owned();
+            assert_rfc3339_nanos(&timestamp);
+            assert_eq!(object["observed_timestamp"], json!(timestamp));
+            object.insert("timestamp".into(), json!("<timestamp>"));
+            object.insert("observed_timestamp".into(), json!("<timestamp>"));
+            if let Some(trace_id) = object.get("trace_id").and_then(Value::as_str) {
+                assert_hex(trace_id, 32);
+                let next = traces.len() + 1;
+                let n = *traces.entry(trace_id.to_owned()).or_insert(next);
+                object.insert("trace_id".into(), json!(format!("<trace-{n}>")));
+            }
+            if let Some(span_id) = object.get("span_id").and_then(Value::as_str) {
+                assert_hex(span_id, 16);
+                let next = spans.len() + 1;
+                let n = *spans.entry(span_id.to_owned()).or_insert(next);
+                object.insert("span_id".into(), json!(format!("<span-{n}>")));
+            }
+            if let Some(attributes) = object.get_mut("attributes").and_then(Value::as_object_mut) {
+                for (key, shape) in [
+                    ("thread.id", "integer"),
+                    ("thread.name", "string"),
+                    ("code.line.number", "integer"),
+                ] {
+                    if let Some(value) = attributes.get_mut(key) {
+                        let ok = match shape {
+                            "integer" => value.is_i64(),
+                            _ => value.is_string(),
+                        };
+                        assert!(ok, "{key} should be a {shape}: {value}");
+                        *value = json!(format!("<{key}>"));
+                    }
+                }
+            }
+            let resource = object["resource"].as_object_mut().expect("resource");
+            assert!(resource["process.pid"].is_i64());
+            for key in ["process.pid", "host.name", "telemetry.sdk.version"] {
+                if resource.contains_key(key) {
+                    resource.insert(key.into(), json!(format!("<{key}>")));
+                }
+            }
+            record
+        })
+        .collect()
+}
+
+fn assert_rfc3339_nanos(timestamp: &str) {
+    let bytes = timestamp.as_bytes();
+    assert_eq!(
+        bytes.len(),
+        30,
+        "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ: {timestamp}"
+    );
+    assert!(timestamp.ends_with('Z') && bytes[10] == b'T' && bytes[19] == b'.');
+    assert!(
+        !timestamp.starts_with("1970"),
+        "a real time, never 0: {timestamp}"
+    );
+}
+
+fn assert_hex(id: &str, len: usize) {
+    assert_eq!(id.len(), len, "{id}");
+    assert!(id
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    assert!(id.bytes().any(|b| b != b'0'), "all-zero id");
+}
+
+/// Compares normalized records with `fixtures/mapping/<name>.jsonl`.
+pub fn check_golden(name: &str, records: Vec<Value>) {
+    let records = normalize(records);
+    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "fixtures", "mapping"]
+        .iter()
+        .collect::<PathBuf>()
+        .join(format!("{name}.jsonl"));
+    let rendered: String = records
+        .iter()
+        .map(|r| serde_json::to_string(r).expect("serializable") + "\n")
+        .collect();
+    if std::env::var_os("OTEL_LOG_BRIDGE_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().expect("dir")).expect("fixture dir");
+        std::fs::write(&path, rendered).expect("fixture written");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run with OTEL_LOG_BRIDGE_BLESS=1)", path.display()));
+    let expected = crate::support::parse_lines(&expected);
+    assert_eq!(
+        records.len(),
+        expected.len(),
+        "record count differs from {}:\n{rendered}",
+        path.display()
+    );
+    for (index, (got, want)) in records.iter().zip(&expected).enumerate() {
+        assert_eq!(
+            got,
+            want,
+            "record {index} differs from {}\n got: {got}\nwant: {want}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn severity() {
+    let records = capture(builder(), || {
+        tracing::trace!("t");
+        tracing::debug!("d");
+        tracing::info!("i");
+        tracing::warn!("w");
+        tracing::error!("e");
+        log::trace!("lt");
+        log::debug!("ld");
+        log::info!("li");
+        log::warn!("lw");
+        log::error!("le");
+    });
+    check_golden("severity", records);
+}
+
+#[test]
+fn body() {
+    let user = "ada";
+    let records = capture(builder(), || {
+        tracing::info!("static message");
+        tracing::info!("hello {user}, {} + {} = {}", 1, 2, 1 + 2);
+        tracing::info!(answer = 42);
+        tracing::info!(message = "explicit message field", extra = true);
+        log::info!("log {user} {}", 7);
+    });
+    check_golden("body", records);
+}
+
+#[test]
+fn typed_attributes() {
+    let records = capture(builder(), || {
+        tracing::info!(
+            int = -7_i64,
+            small_u64 = 7_u64,
+            big_u64 = u64::MAX,
+            small_i128 = -3_i128,
+            big_i128 = i128::MIN,
+            big_u128 = u128::MAX,
+            float = 1.25,
+            nan = f64::NAN,
+            inf = f64::INFINITY,
+            neg_inf = f64::NEG_INFINITY,
+            yes = true,
+            text = "plain",
+            bytes = &b"\x00\x01\xfe"[..],
+            display = %"shown with Display",
+            debug = ?Some("debug"),
+            "typed"
+        );
+    });
+    check_golden("typed_attributes", records);
+}
+
+#[derive(Debug)]
+struct Outer(Inner);
+#[derive(Debug)]
+struct Inner;
+
+impl fmt::Display for Outer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("outer failed")
+    }
+}
+impl fmt::Display for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("inner cause")
+    }
+}
+impl Error for Outer {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&self.0)
+    }
+}
+impl Error for Inner {}
+
+#[test]
+fn exceptions() {
+    let records = capture(builder(), || {
+        let plain = Inner;
+        let chained = Outer(Inner);
+        tracing::error!(error = &plain as &dyn Error, "no source");
+        tracing::error!(error = &chained as &dyn Error, "with a source chain");
+        tracing::error!(error = &TypedError::new(&chained) as &dyn Error, "typed");
+        tracing::error!(
+            first = &plain as &dyn Error,
+            second = &chained as &dyn Error,
+            "two errors"
+        );
+        let io = std::io::Error::other("disk full");
+        log::error!(err:err = io; "from log");
+    });
+    check_golden("exceptions", records);
+}
+
+#[test]
+fn event_name() {
+    let records = capture(builder(), || {
+        tracing::info!(name: "user.login", "explicit name");
+        tracing::info!("generated name is not copied");
+        tracing::event!(name: "evt.level", tracing::Level::WARN, "event! with a name");
+    });
+    check_golden("event_name", records);
+}
+
+#[test]
+fn scope() {
+    let records = capture(builder(), || {
+        tracing::info!("default target is the module path");
+        tracing::info!(target: "billing", "explicit target");
+        log::info!(target: "legacy::module", "log target");
+    });
+    check_golden("scope", records);
+}
+
+#[test]
+fn code_and_thread_attributes() {
+    let on = capture(builder(), || tracing::info!("with code and thread"));
+    let off = capture(
+        builder()
+            .with_code_attributes(false)
+            .with_thread_attributes(false),
+        || tracing::info!("without"),
+    );
+    check_golden("code_and_thread", on.into_iter().chain(off).collect());
+}
+
+#[test]
+fn span_fields() {
+    let all = capture(builder(), || {
+        let root = tracing::info_span!(
+            "root",
+            tenant = "acme",
+            shared = "root",
+            late = tracing::field::Empty
+        );
+        let _root = root.enter();
+        let leaf = tracing::info_span!("leaf", shared = "leaf", depth = 2);
+        let _leaf = leaf.enter();
+        tracing::info!(shared = "event", "event wins, then the nearest span");
+        root.record("late", "recorded later");
+        tracing::info!("after Span::record");
+    });
+    let none = capture(builder().with_span_fields(SpanFields::none()), || {
+        let span = tracing::info_span!("s", tenant = "acme");
+        let _span = span.enter();
+        tracing::info!("no span fields, still a trace context");
+    });
+    let only = capture(
+        builder().with_span_fields(SpanFields::only(["tenant"])),
+        || {
+            let span = tracing::info_span!("s", tenant = "acme", other = 1);
+            let _span = span.enter();
+            tracing::info!("allow-listed span fields");
+        },
+    );
+    check_golden(
+        "span_fields",
+        all.into_iter().chain(none).chain(only).collect(),
+    );
+}
+
+#[test]
+fn duplicate_keys() {
+    let records = capture(builder(), || {
+        let span = tracing::info_span!("s", key = "span");
+        let _span = span.enter();
+        tracing::info!(key = 1, key = 2, "later duplicate replaces earlier");
+        tracing::info!(
+            code.file.path = "user value",
+            "user fields beat bridge attributes"
+        );
+    });
+    check_golden("duplicate_keys", records);
+}
+
+#[test]
+fn trace_context() {
+    let records = capture(builder(), || {
+        tracing::info!("outside any span: no trace context");
+        let request = tracing::info_span!("request");
+        let _request = request.enter();
+        tracing::info!("in the request span");
+        let child = tracing::info_span!("child");
+        child.in_scope(|| tracing::info!("in a child span: same trace, new span"));
+        let detached = tracing::info_span!(parent: None, "other request");
+        tracing::info!(parent: &detached, "explicit parent: another trace");
+    });
+    check_golden("trace_context", records);
+}
+
+#[test]
+fn log_key_values() {
+    let records = capture(builder(), || {
+        log::info!(
+            count = 3,
+            ratio = 0.5,
+            ok = true,
+            name = "ada",
+            big = u64::MAX,
+            letter = 'x',
+            shown:% = "display",
+            dbg:? = vec![1, 2];
+            "log key-values"
+        );
+    });
+    check_golden("log_key_values", records);
+}

@@ -1,0 +1,244 @@
+//! Tests that install global state (`init`) or read the environment, each
+//! in a child process of its own.
+
+use std::path::Path;
+
+use crate::support::{is_child, parse_lines, run_child, temp_path};
+
+/// The env var naming the file a child writes its JSON lines to.
+const OUT: &str = "OTEL_LOG_BRIDGE_TEST_OUT";
+
+fn child_builder() -> otel_log_bridge::Builder {
+    let path = std::env::var(OUT).expect("output path from the parent");
+    let file = std::fs::File::create(path).expect("output file");
+    otel_log_bridge::builder().with_json_writer(file)
+}
+
+fn read_records(path: &Path) -> Vec<serde_json::Value> {
+    parse_lines(&std::fs::read_to_string(path).unwrap_or_default())
+}
+
+fn run(test: &str, envs: &[(&str, &str)]) -> (std::process::Output, Vec<serde_json::Value>) {
+    let path = temp_path(test);
+    let path_text = path.to_str().expect("UTF-8 path").to_owned();
+    let mut all = vec![(OUT, path_text.as_str())];
+    all.extend_from_slice(envs);
+    let output = run_child(&format!("process::{test}"), &all);
+    let records = read_records(&path);
+    let _ = std::fs::remove_file(&path);
+    (output, records)
+}
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn panic_is_recorded_as_fatal_before_the_process_exits() {
+    if is_child() {
+        let _guard = child_builder().init();
+        let span = tracing::info_span!("request", user.id = 7);
+        let _entered = span.enter();
+        tracing::info!("before the panic");
+        // The default hook then prints the message and the test fails, as
+        // an unwinding panic in `main` would end a program.
+        panic!("boom: {}", 42);
+    }
+    let (output, records) = run(
+        "panic_is_recorded_as_fatal_before_the_process_exits",
+        &[("RUST_BACKTRACE", "1")],
+    );
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("boom: 42"),
+        "previous hook still runs"
+    );
+    assert_eq!(records.len(), 2, "{records:?}");
+    let fatal = &records[1];
+    assert_eq!(fatal["severity_number"], 21);
+    assert_eq!(fatal["severity_text"], "FATAL");
+    assert_eq!(fatal["body"], "boom: 42");
+    assert_eq!(fatal["scope"]["name"], "panic");
+    let attributes = &fatal["attributes"];
+    assert_eq!(attributes["exception.type"], "panic");
+    assert_eq!(attributes["exception.message"], "boom: 42");
+    assert_eq!(attributes["code.file.path"], "tests/process.rs");
+    assert!(attributes["code.line.number"].is_i64());
+    assert!(attributes["code.column.number"].is_i64());
+    assert!(attributes["exception.stacktrace"]
+        .as_str()
+        .is_some_and(|s| s.contains("panic_is_recorded")));
+    assert_eq!(attributes["user.id"], 7, "span fields");
+    assert_eq!(fatal["trace_id"], records[0]["trace_id"], "same trace");
+}
+
+#[test]
+fn init_fails_clearly_when_a_subscriber_is_already_set() {
+    if is_child() {
+        tracing::subscriber::set_global_default(tracing_subscriber::registry())
+            .expect("first subscriber");
+        let error = child_builder().try_init().expect_err("second subscriber");
+        eprintln!("ERROR: {error}");
+        assert!(matches!(
+            error,
+            otel_log_bridge::InitError::SubscriberAlreadySet
+        ));
+        return;
+    }
+    let (output, _) = run("init_fails_clearly_when_a_subscriber_is_already_set", &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains("ERROR: a global tracing subscriber is already set"));
+}
+
+#[test]
+fn init_fails_clearly_when_a_logger_is_already_set() {
+    if is_child() {
+        struct Other;
+        impl log::Log for Other {
+            fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+                false
+            }
+            fn log(&self, _: &log::Record<'_>) {}
+            fn flush(&self) {}
+        }
+        log::set_boxed_logger(Box::new(Other)).expect("first logger");
+        let error = child_builder().try_init().expect_err("second logger");
+        eprintln!("ERROR: {error}");
+        assert!(matches!(
+            error,
+            otel_log_bridge::InitError::LoggerAlreadySet
+        ));
+        // Nothing stays installed, so another subscriber can still be set.
+        assert!(!tracing::dispatcher::has_been_set());
+        return;
+    }
+    let (output, _) = run("init_fails_clearly_when_a_logger_is_already_set", &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains("ERROR: a global log logger is already set"));
+}
+
+#[test]
+fn init_routes_tracing_and_log_with_the_env_filter() {
+    if is_child() {
+        let guard = child_builder().init();
+        tracing::debug!("filtered out by RUST_LOG");
+        tracing::info!(target: "app", "kept");
+        log::info!(target: "app", key = 1; "kept from log");
+        log::info!(target: "noisy", "filtered out by RUST_LOG");
+        tracing::warn!(target: "noisy", "kept: warn passes");
+        drop(guard);
+        tracing::info!(target: "app", "after the guard: dropped, no panic");
+        return;
+    }
+    let (output, records) = run(
+        "init_routes_tracing_and_log_with_the_env_filter",
+        &[("RUST_LOG", "info,noisy=warn")],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let bodies: Vec<_> = records.iter().map(|r| r["body"].clone()).collect();
+    assert_eq!(bodies, ["kept", "kept from log", "kept: warn passes"]);
+    assert_eq!(records[1]["attributes"]["key"], 1);
+}
+
+#[test]
+fn unknown_exporter_is_an_error_naming_the_accepted_values() {
+    if is_child() {
+        let error = otel_log_bridge::try_init().expect_err("invalid exporter");
+        eprintln!("ERROR: {error}");
+        // Nothing was installed.
+        assert!(!tracing::dispatcher::has_been_set());
+        return;
+    }
+    let (output, _) = run(
+        "unknown_exporter_is_an_error_naming_the_accepted_values",
+        &[("OTEL_LOGS_EXPORTER", "json,stdoutt")],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains(
+        "ERROR: invalid OTEL_LOGS_EXPORTER: unknown exporter \"stdoutt\"; accepted values: json, console, none"
+    ));
+}
+
+#[test]
+fn init_panics_with_the_error_text() {
+    if is_child() {
+        let _guard = otel_log_bridge::init();
+        return;
+    }
+    let (output, _) = run(
+        "init_panics_with_the_error_text",
+        &[("OTEL_LOGS_EXPORTER", "nope")],
+    );
+    assert!(!output.status.success());
+    assert!(stderr(&output)
+        .contains("otel-log-bridge: invalid OTEL_LOGS_EXPORTER: unknown exporter \"nope\""));
+}
+
+#[test]
+fn malformed_resource_attributes_are_reported_and_the_rest_kept() {
+    if is_child() {
+        let guard = child_builder().init();
+        tracing::info!("hello");
+        drop(guard);
+        return;
+    }
+    let (output, records) = run(
+        "malformed_resource_attributes_are_reported_and_the_rest_kept",
+        &[
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "team=core,oops,region=eu%2Dwest",
+            ),
+            ("OTEL_SERVICE_NAME", "from-env"),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stderr = stderr(&output);
+    assert_eq!(
+        stderr
+            .matches("OTEL_RESOURCE_ATTRIBUTES: skipped the pair \"oops\"")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    let resource = &records[0]["resource"];
+    assert_eq!(resource["team"], "core");
+    assert_eq!(resource["region"], "eu-west");
+    assert_eq!(resource["service.name"], "from-env");
+}
+
+#[test]
+fn invalid_rust_log_falls_back_to_info_with_a_warning() {
+    if is_child() {
+        let guard = child_builder().init();
+        tracing::debug!("not at info");
+        tracing::info!("at info");
+        drop(guard);
+        return;
+    }
+    let (output, records) = run(
+        "invalid_rust_log_falls_back_to_info_with_a_warning",
+        &[("RUST_LOG", "info,[[bad")],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains("RUST_LOG=\"info,[[bad\" is not valid"));
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["body"], "at info");
+}
+
+#[test]
+fn sdk_disabled_writes_nothing() {
+    if is_child() {
+        let guard = child_builder().init();
+        tracing::info!("not written");
+        log::info!("not written");
+        assert_eq!(guard.stats().emitted, 0);
+        return;
+    }
+    let (output, records) = run(
+        "sdk_disabled_writes_nothing",
+        &[("OTEL_SDK_DISABLED", "true")],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(records.is_empty());
+}

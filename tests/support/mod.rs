@@ -1,0 +1,153 @@
+//! Shared helpers: capture a pipeline's JSON output in memory, route `log`
+//! records to a per-test bridge, and re-run this test binary as a child
+//! process for tests that install global state.
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex, Once};
+
+use otel_log_bridge::{Builder, Guard, LogBridge};
+use serde_json::Value;
+use tracing_subscriber::prelude::*;
+
+/// A writer the test keeps a handle to.
+#[derive(Clone, Default)]
+pub struct SharedBuf(Arc<Mutex<Vec<u8>>>);
+
+impl SharedBuf {
+    pub fn contents(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).expect("output is UTF-8")
+    }
+
+    pub fn lines(&self) -> Vec<Value> {
+        parse_lines(&self.contents())
+    }
+}
+
+impl Write for SharedBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Parses JSON lines, failing on any line that is not one JSON object.
+pub fn parse_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|line| {
+            let value: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line:?}"));
+            assert!(value.is_object(), "not an object: {line}");
+            value
+        })
+        .collect()
+}
+
+thread_local! {
+    static LOG_TARGET: RefCell<Option<LogBridge>> = const { RefCell::new(None) };
+}
+
+/// The process-wide logger of this test binary: forwards to the bridge of
+/// the test running on the current thread, so tests can use `log` macros
+/// side by side.
+struct LogRouter;
+
+impl log::Log for LogRouter {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        LOG_TARGET.with(|t| t.borrow().as_ref().is_some_and(|b| b.enabled(metadata)))
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        LOG_TARGET.with(|t| {
+            if let Some(bridge) = t.borrow().as_ref() {
+                log::Log::log(bridge, record);
+            }
+        });
+    }
+
+    fn flush(&self) {}
+}
+
+fn install_log_router() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        log::set_boxed_logger(Box::new(LogRouter)).expect("no other logger in tests");
+        log::set_max_level(log::LevelFilter::Trace);
+    });
+}
+
+/// Runs `scenario` with a bridge built from `builder` as the thread's
+/// default subscriber (and `log` target), then drops the guard and returns
+/// the JSON lines written.
+pub fn capture(builder: Builder, scenario: impl FnOnce()) -> Vec<Value> {
+    capture_with_guard(builder, |_| scenario()).0
+}
+
+/// Like [`capture`], and also hands the guard to the scenario and returns
+/// the stats read after the guard's final flush.
+pub fn capture_with_guard(
+    builder: Builder,
+    scenario: impl FnOnce(&Guard),
+) -> (Vec<Value>, otel_log_bridge::Stats) {
+    install_log_router();
+    let out = SharedBuf::default();
+    let (layer, guard) = builder
+        .with_json_writer(out.clone())
+        .layer()
+        .expect("valid configuration");
+    LOG_TARGET.with(|t| *t.borrow_mut() = Some(layer.log_bridge()));
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || scenario(&guard));
+    LOG_TARGET.with(|t| *t.borrow_mut() = None);
+    guard.flush().expect("flushed in time");
+    let stats = guard.stats();
+    drop(guard);
+    (out.lines(), stats)
+}
+
+/// The environment variable that tells a re-run test binary which test
+/// scenario to run as the child.
+const CHILD_ENV: &str = "OTEL_LOG_BRIDGE_TEST_CHILD";
+
+/// `true` in the child process started by [`run_child`].
+pub fn is_child() -> bool {
+    std::env::var_os(CHILD_ENV).is_some()
+}
+
+/// Re-runs this test binary with only the test `name` (its path inside the
+/// binary, e.g. `process::panic_is_recorded`), with `envs` set. The child
+/// sees [`is_child`] return `true`.
+pub fn run_child(name: &str, envs: &[(&str, &str)]) -> Output {
+    let exe = std::env::current_exe().expect("test binary path");
+    let mut command = Command::new(exe);
+    command
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, "1");
+    for var in [
+        "RUST_LOG",
+        "OTEL_LOGS_EXPORTER",
+        "OTEL_SERVICE_NAME",
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "OTEL_SDK_DISABLED",
+        "OTEL_LOG_LEVEL",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+        "RUST_BACKTRACE",
+    ] {
+        command.env_remove(var);
+    }
+    command.envs(envs.iter().copied());
+    command.output().expect("child test process runs")
+}
+
+/// A fresh path in the target directory's temp area.
+pub fn temp_path(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    dir.join(format!("{name}-{}", std::process::id()))
+}

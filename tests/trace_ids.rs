@@ -1,0 +1,103 @@
+//! Correlation: native ids, and ids from `tracing-opentelemetry`.
+
+use serde_json::Value;
+
+use crate::support::capture;
+
+fn ids(record: &Value) -> (Option<&str>, Option<&str>) {
+    (record["trace_id"].as_str(), record["span_id"].as_str())
+}
+
+#[test]
+fn native_ids_are_shared_within_a_request_and_not_across() {
+    let records = capture(otel_log_bridge::builder(), || {
+        for request in 0..2 {
+            let span = tracing::info_span!("request", request);
+            let _entered = span.enter();
+            tracing::info!("start");
+            tracing::info_span!("db").in_scope(|| tracing::info!("query"));
+            tracing::info!("end");
+        }
+    });
+    assert_eq!(records.len(), 6);
+    let (first, second) = records.split_at(3);
+    for request in [first, second] {
+        let trace = ids(&request[0]).0.expect("trace id");
+        assert!(request.iter().all(|r| ids(r).0 == Some(trace)));
+        assert_eq!(ids(&request[0]).1, ids(&request[2]).1, "same span");
+        assert_ne!(ids(&request[0]).1, ids(&request[1]).1, "child span");
+    }
+    assert_ne!(ids(&first[0]).0, ids(&second[0]).0);
+}
+
+#[test]
+fn a_continued_trace_keeps_the_callers_trace_id_and_flags() {
+    let header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let parent = otel_log_bridge::TraceContext::from_traceparent(header).expect("valid");
+    let records = capture(otel_log_bridge::builder(), || {
+        let span = tracing::info_span!("request");
+        assert!(otel_log_bridge::continue_trace(&span, parent));
+        span.in_scope(|| tracing::info!("handled"));
+        assert!(
+            !otel_log_bridge::continue_trace(&span, parent),
+            "ids are fixed once used"
+        );
+    });
+    assert_eq!(records[0]["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(records[0]["trace_flags"], "01");
+    assert_ne!(records[0]["span_id"], "00f067aa0ba902b7");
+}
+
+#[cfg(feature = "tracing-opentelemetry")]
+mod with_tracing_opentelemetry {
+    use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    use tracing_subscriber::prelude::*;
+
+    use crate::support::SharedBuf;
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn records_carry_the_otel_span_ids_also_for_an_explicit_parent() {
+        let provider = SdkTracerProvider::builder().build();
+        let out = SharedBuf::default();
+        let (layer, guard) = otel_log_bridge::builder()
+            .with_json_writer(out.clone())
+            .layer()
+            .expect("valid");
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+            .with(layer);
+        let mut expected = Vec::new();
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("request");
+            span.in_scope(|| tracing::info!("contextual"));
+            let detached = tracing::info_span!(parent: None, "not entered");
+            tracing::info!(parent: &detached, "explicit parent");
+            for span in [&span, &detached] {
+                let cx = span.context();
+                let otel_span = cx.span();
+                let sc = otel_span.span_context();
+                expected.push((
+                    hex(&sc.trace_id().to_bytes()),
+                    hex(&sc.span_id().to_bytes()),
+                    sc.is_sampled(),
+                ));
+            }
+        });
+        drop(guard);
+        let records = out.lines();
+        assert_eq!(records.len(), 2);
+        for (record, (trace_id, span_id, sampled)) in records.iter().zip(&expected) {
+            assert_eq!(record["trace_id"], trace_id.as_str());
+            assert_eq!(record["span_id"], span_id.as_str());
+            assert!(*sampled);
+            assert_eq!(record["trace_flags"], "01");
+        }
+        assert_ne!(expected[0].0, expected[1].0);
+    }
+}
