@@ -23,10 +23,8 @@ use crate::export::{self, FlushError, Pipeline, SinkSettings, Stats};
 /// When [`try_init`] would return an error, with that error's message.
 ///
 /// ```no_run
-/// fn main() {
-///     let _guard = otel_log_bridge::init();
-///     tracing::info!(user.id = 42, "signed in");
-/// }
+/// let _guard = otel_log_bridge::init();
+/// tracing::info!(user.id = 42, "signed in");
 /// ```
 pub fn init() -> Guard {
     crate::builder().init()

@@ -4,14 +4,12 @@
 //! Add one call at the start of `main` and keep every existing macro:
 //!
 //! ```no_run
-//! fn main() {
-//!     let _guard = otel_log_bridge::init();
+//! let _guard = otel_log_bridge::init();
 //!
-//!     let span = tracing::info_span!("request", http.route = "/users/{id}");
-//!     let _entered = span.enter();
-//!     tracing::info!(user.id = 42, latency_ms = 3.5, "request handled");
-//!     log::warn!(attempt = 2; "retrying");
-//! }
+//! let span = tracing::info_span!("request", http.route = "/users/{id}");
+//! let _entered = span.enter();
+//! tracing::info!(user.id = 42, latency_ms = 3.5, "request handled");
+//! log::warn!(attempt = 2; "retrying");
 //! ```
 //!
 //! Each record is written as one JSON object per line on stdout:
@@ -135,3 +133,8 @@ pub use crate::error::InitError;
 pub use crate::export::{FlushError, Stats};
 pub use crate::init::{init, try_init, Guard};
 pub use crate::record::{TraceContext, TypedError};
+
+/// The README's code blocks, compiled as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -40,7 +40,12 @@ fn emit_panic(pipeline: &Pipeline, options: &CaptureOptions, info: &PanicHookInf
             Severity::FATAL,
             ScopeName::Static(PANIC_SCOPE),
         );
-        let message = info.payload_as_str().unwrap_or("Box<dyn Any>");
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("Box<dyn Any>");
         record.set_body_text(message);
         record.set_attribute(
             Key::Static("exception.type"),

@@ -16,8 +16,10 @@ pub(crate) const RUST_LOG: &str = "RUST_LOG";
 /// or a fixed map in unit tests.
 #[derive(Clone)]
 pub(crate) struct Env {
-    lookup: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    lookup: Arc<Lookup>,
 }
+
+type Lookup = dyn Fn(&str) -> Option<String> + Send + Sync;
 
 impl fmt::Debug for Env {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -47,9 +47,15 @@ impl JsonEncoder {
 
     pub(crate) fn encode(&self, record: &Record, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"timestamp\":\"");
+        let time_start = out.len();
         write_rfc3339_nanos(out, record.time_unix_nano);
+        let time_end = out.len();
         out.extend_from_slice(b"\",\"observed_timestamp\":\"");
-        write_rfc3339_nanos(out, record.observed_time_unix_nano);
+        if record.observed_time_unix_nano == record.time_unix_nano {
+            out.extend_from_within(time_start..time_end);
+        } else {
+            write_rfc3339_nanos(out, record.observed_time_unix_nano);
+        }
         out.extend_from_slice(b"\",\"severity_text\":\"");
         out.extend_from_slice(record.severity.text.as_bytes());
         out.extend_from_slice(b"\",\"severity_number\":");
@@ -130,9 +136,45 @@ fn write_i64(out: &mut Vec<u8>, value: i64) {
 
 /// Writes `s` as a JSON string with every control character escaped.
 pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
+    // Most keys and values are plain printable ASCII, which JSON takes as
+    // is; checking that is several times cheaper than escaping byte by byte.
+    if is_plain_ascii(s.as_bytes()) {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return;
+    }
     let mut serializer = serde_json::Serializer::with_formatter(&mut *out, LineSafeFormatter);
     // Writing to a `Vec` cannot fail.
     let _ = serializer.serialize_str(s);
+}
+
+/// Whether every byte is printable ASCII other than `"` and `\\`, i.e. the
+/// string needs no escaping at all. Checks eight bytes at a time with the
+/// classic "has a byte below n / equal to c" word tricks.
+fn is_plain_ascii(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let mut words = bytes.chunks_exact(8);
+    for chunk in &mut words {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let non_ascii = w & HIGHS;
+        let control = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
+        let quote = has_zero_byte(w ^ (ONES * u64::from(b'"')));
+        let backslash = has_zero_byte(w ^ (ONES * u64::from(b'\\')));
+        let delete = has_zero_byte(w ^ (ONES * 0x7f));
+        if non_ascii | control | quote | backslash | delete != 0 {
+            return false;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
 }
 
 /// `serde_json`'s compact formatter, plus escapes for the characters it
@@ -191,6 +233,28 @@ mod tests {
         let round_trip: String =
             serde_json::from_str(&encoded("x\u{7f}\u{9f}\u{2028}\"\\\u{0}")).expect("valid JSON");
         assert_eq!(round_trip, "x\u{7f}\u{9f}\u{2028}\"\\\u{0}");
+    }
+
+    #[test]
+    fn plain_ascii_takes_the_fast_path_and_the_rest_does_not() {
+        assert!(is_plain_ascii(b"user.id request handled /api/users?x=1"));
+        for special in [
+            "a\"b",
+            "a\\b",
+            "tab\there",
+            "del\u{7f}",
+            "é",
+            &"x".repeat(40)[..39],
+        ] {
+            let expected = !special
+                .bytes()
+                .any(|b| !(0x20..0x7f).contains(&b) || b == b'"' || b == b'\\');
+            assert_eq!(is_plain_ascii(special.as_bytes()), expected, "{special:?}");
+        }
+        assert_eq!(
+            encoded(&format!("{}\n", "y".repeat(33))),
+            format!("\"{}\\n\"", "y".repeat(33))
+        );
     }
 
     #[test]

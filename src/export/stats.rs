@@ -29,7 +29,7 @@ pub struct Stats {
 
 /// A counter that many threads increment without sharing a cache line:
 /// each thread adds to one of several stripes, and reading sums them.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct StripedCounter {
     stripes: [Stripe; STRIPES],
 }
@@ -39,14 +39,6 @@ const STRIPES: usize = 8;
 #[derive(Debug, Default)]
 #[repr(align(128))]
 struct Stripe(AtomicU64);
-
-impl Default for StripedCounter {
-    fn default() -> Self {
-        StripedCounter {
-            stripes: Default::default(),
-        }
-    }
-}
 
 thread_local! {
     /// Threads take stripes in turn, so up to `STRIPES` threads never share one.

@@ -1,0 +1,365 @@
+//! `otel-log-lint`: find `tracing` and `log` calls that lose structure on
+//! the way to OpenTelemetry.
+//!
+//! ```text
+//! otel-log-lint [OPTIONS] [PATHS]...
+//! ```
+//!
+//! Exits 0 when no finding is at level `deny`, 1 when one is, and 2 on a
+//! usage error or when a file cannot be read. The rules are documented in
+//! `otel_log_bridge::lint`.
+
+use std::collections::BTreeMap;
+use std::io::{self, ErrorKind, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use ignore::WalkBuilder;
+use otel_log_bridge::lint::{self, Config, Diagnostic, Level, Rule};
+use serde::Deserialize;
+
+/// The name of the configuration file looked up from the current directory
+/// upwards.
+const CONFIG_FILE_NAME: &str = "otel-log-lint.toml";
+
+/// Find tracing and log calls that lose structure on the way to
+/// OpenTelemetry: values formatted into messages, errors and requests
+/// turned into strings, secrets, reserved or inconsistent keys.
+#[derive(Debug, Parser)]
+#[command(name = "otel-log-lint", version, after_help = AFTER_HELP)]
+struct Cli {
+    /// Files or directories to check; directories are walked honouring
+    /// .gitignore. Defaults to the current directory.
+    paths: Vec<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    format: OutputFormat,
+
+    /// Report RULE as an error (exit 1). RULE is an id (OLB001), a name
+    /// (interpolated-message), `all`, or `warnings` (every rule now at warn).
+    #[arg(short = 'D', long = "deny", value_name = "RULE")]
+    deny: Vec<String>,
+
+    /// Report RULE as a warning.
+    #[arg(short = 'W', long = "warn", value_name = "RULE")]
+    warn: Vec<String>,
+
+    /// Do not report RULE.
+    #[arg(short = 'A', long = "allow", value_name = "RULE")]
+    allow: Vec<String>,
+
+    /// Read rule levels and excludes from FILE instead of the nearest
+    /// otel-log-lint.toml.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// List the rules with their levels, then exit.
+    #[arg(long)]
+    list_rules: bool,
+}
+
+const AFTER_HELP: &str = "\
+Levels apply in this order: each rule's default, then otel-log-lint.toml, then
+--deny/--warn/--allow in the order given. The configuration file looks like:
+
+    exclude = [\"generated/**\"]   # gitignore syntax, relative to this file
+
+    [rules]
+    OLB009 = \"warn\"
+    interpolated-message = \"deny\"
+
+A comment `// otel-log-lint: allow(OLB001)` silences a rule on its line and the
+line below. Exit status: 0 clean or warnings only, 1 a denied finding, 2 usage
+or I/O error.";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OutputFormat {
+    /// rustc-style text.
+    Human,
+    /// A JSON array of findings.
+    Json,
+    /// SARIF 2.1.0, for GitHub code scanning.
+    Sarif,
+}
+
+/// `otel-log-lint.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    /// Rule id or name (or `all`) to level.
+    #[serde(default)]
+    rules: BTreeMap<String, String>,
+    /// Paths to skip, in gitignore syntax, relative to the configuration file.
+    #[serde(default)]
+    exclude: Vec<String>,
+}
+
+/// Why the run stopped before checking anything.
+#[derive(Debug)]
+struct UsageError(String);
+
+fn main() -> ExitCode {
+    let matches = match Cli::command().try_get_matches() {
+        Ok(matches) => matches,
+        Err(error) => {
+            // Help and version go to stdout and exit 0; usage errors exit 2.
+            let _ = error.print();
+            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
+        }
+    };
+    match run(&matches) {
+        Ok(code) => code,
+        Err(UsageError(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(matches: &ArgMatches) -> Result<ExitCode, UsageError> {
+    let cli = Cli::from_arg_matches(matches).map_err(|error| UsageError(error.to_string()))?;
+    let (config_file, config_dir) = load_config_file(cli.config.as_deref())?;
+    let mut config = Config::new();
+    for (name, level) in &config_file.rules {
+        let level: Level = level
+            .parse()
+            .map_err(|error| UsageError(format!("{CONFIG_FILE_NAME}: {error}")))?;
+        apply_level(&mut config, name, level)
+            .map_err(|message| UsageError(format!("{CONFIG_FILE_NAME}: {message}")))?;
+    }
+    for (level, name) in level_flags_in_order(matches) {
+        apply_level(&mut config, &name, level).map_err(UsageError)?;
+    }
+
+    if cli.list_rules {
+        let listing: String = Rule::ALL
+            .iter()
+            .map(|rule| {
+                format!(
+                    "{}  {:<26} {:<6} {}\n",
+                    rule.id(),
+                    rule.name(),
+                    config.level(*rule).as_str(),
+                    rule.summary()
+                )
+            })
+            .collect();
+        return Ok(write_stdout(&listing, ExitCode::SUCCESS));
+    }
+
+    let excluded = exclusion_matcher(&config_file.exclude, &config_dir)?;
+    let paths = if cli.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        cli.paths.clone()
+    };
+    let (files, mut failed) = rust_files(&paths, excluded);
+    let report = lint::check_files(&files, &config);
+    for error in &report.errors {
+        eprintln!("error: {error}");
+        failed = true;
+    }
+
+    let output = match cli.format {
+        OutputFormat::Human => human(&report.diagnostics),
+        OutputFormat::Json => json_text(&lint::to_json(&report.diagnostics)),
+        OutputFormat::Sarif => json_text(&lint::to_sarif(&report.diagnostics)),
+    };
+    if cli.format == OutputFormat::Human {
+        eprintln!("{}", summary(&report.diagnostics, report.files_checked));
+    }
+    let denied = report.diagnostics.iter().any(|d| d.level == Level::Deny);
+    let code = if failed {
+        ExitCode::from(2)
+    } else if denied {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    };
+    Ok(write_stdout(&output, code))
+}
+
+/// Writes the report; a reader that went away (`| head`) is not an error,
+/// so a closed pipe ends the run with status 0.
+fn write_stdout(text: &str, code: ExitCode) -> ExitCode {
+    let mut stdout = io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => code,
+        Err(error) if error.kind() == ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: cannot write the report: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn human(diagnostics: &[Diagnostic]) -> String {
+    diagnostics
+        .iter()
+        .map(|diagnostic| format!("{diagnostic}\n\n"))
+        .collect()
+}
+
+fn json_text(value: &serde_json::Value) -> String {
+    // Serialising a `Value` to a string cannot fail: its keys are strings.
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn summary(diagnostics: &[Diagnostic], files: usize) -> String {
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d.level == Level::Deny)
+        .count();
+    let warnings = diagnostics.len() - errors;
+    let files = if files == 1 {
+        "1 file".to_owned()
+    } else {
+        format!("{files} files")
+    };
+    if diagnostics.is_empty() {
+        format!("otel-log-lint: no findings in {files}")
+    } else {
+        format!("otel-log-lint: {errors} error(s), {warnings} warning(s) in {files}")
+    }
+}
+
+/// Sets the level of the rule `name`, or of several rules for `all` and
+/// (with deny) `warnings`.
+fn apply_level(config: &mut Config, name: &str, level: Level) -> Result<(), String> {
+    if name.eq_ignore_ascii_case("all") {
+        config.set_all(level);
+    } else if name.eq_ignore_ascii_case("warnings") && level == Level::Deny {
+        config.deny_warnings();
+    } else {
+        let rule: Rule = name.parse().map_err(|error| format!("{error}"))?;
+        config.set_level(rule, level);
+    }
+    Ok(())
+}
+
+/// The `--deny`/`--warn`/`--allow` values in command-line order, so that a
+/// later flag overrides an earlier one as with rustc.
+fn level_flags_in_order(matches: &ArgMatches) -> Vec<(Level, String)> {
+    let mut flags: Vec<(usize, Level, String)> = Vec::new();
+    for (id, level) in [
+        ("deny", Level::Deny),
+        ("warn", Level::Warn),
+        ("allow", Level::Allow),
+    ] {
+        if let (Some(values), Some(indices)) =
+            (matches.get_many::<String>(id), matches.indices_of(id))
+        {
+            flags.extend(
+                indices
+                    .zip(values)
+                    .map(|(index, value)| (index, level, value.clone())),
+            );
+        }
+    }
+    flags.sort_by_key(|(index, _, _)| *index);
+    flags
+        .into_iter()
+        .map(|(_, level, value)| (level, value))
+        .collect()
+}
+
+/// Reads the configuration file given with `--config`, or the nearest
+/// `otel-log-lint.toml` from the current directory upwards, and returns it
+/// with the directory its excludes are relative to.
+fn load_config_file(explicit: Option<&Path>) -> Result<(ConfigFile, PathBuf), UsageError> {
+    let current = std::env::current_dir()
+        .map_err(|error| UsageError(format!("cannot read the current directory: {error}")))?;
+    let found = match explicit {
+        Some(path) => Some(current.join(path)),
+        None => current
+            .ancestors()
+            .map(|directory| directory.join(CONFIG_FILE_NAME))
+            .find(|candidate| candidate.is_file()),
+    };
+    let Some(path) = found else {
+        return Ok((ConfigFile::default(), current));
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|error| UsageError(format!("cannot read {}: {error}", path.display())))?;
+    let config: ConfigFile = toml::from_str(&text)
+        .map_err(|error| UsageError(format!("{}: {error}", path.display())))?;
+    let directory = path.parent().map(Path::to_owned).unwrap_or(current);
+    Ok((config, directory))
+}
+
+fn exclusion_matcher(patterns: &[String], root: &Path) -> Result<Option<Gitignore>, UsageError> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    let mut builder = GitignoreBuilder::new(root);
+    for pattern in patterns {
+        builder
+            .add_line(None, pattern)
+            .map_err(|error| UsageError(format!("exclude pattern `{pattern}`: {error}")))?;
+    }
+    builder
+        .build()
+        .map(Some)
+        .map_err(|error| UsageError(format!("exclude patterns: {error}")))
+}
+
+/// Walks the paths honouring `.gitignore` (also outside a git repository)
+/// and the configured excludes, and lists the files to check: `.rs` files,
+/// and any file named on the command line. Returns whether a path could not
+/// be read.
+fn rust_files(paths: &[PathBuf], excluded: Option<Gitignore>) -> (Vec<PathBuf>, bool) {
+    let Some((first, rest)) = paths.split_first() else {
+        return (Vec::new(), false);
+    };
+    let mut builder = WalkBuilder::new(first);
+    for path in rest {
+        builder.add(path);
+    }
+    builder
+        .standard_filters(true)
+        .require_git(false)
+        .sort_by_file_name(|a, b| a.cmp(b));
+    if let Some(matcher) = excluded {
+        builder.filter_entry(move |entry| {
+            let is_dir = entry.file_type().is_some_and(|kind| kind.is_dir());
+            !is_excluded(&matcher, entry.path(), is_dir)
+        });
+    }
+    let mut files = Vec::new();
+    let mut failed = false;
+    for entry in builder.build() {
+        match entry {
+            Ok(entry) => {
+                let is_file = entry.file_type().is_some_and(|kind| kind.is_file());
+                let is_rust = entry.path().extension().is_some_and(|ext| ext == "rs");
+                if is_file && (is_rust || entry.depth() == 0) {
+                    files.push(entry.into_path());
+                }
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                failed = true;
+            }
+        }
+    }
+    (files, failed)
+}
+
+fn is_excluded(matcher: &Gitignore, path: &Path, is_dir: bool) -> bool {
+    let Ok(absolute) = std::path::absolute(path) else {
+        return false;
+    };
+    // The matcher only answers for paths under its root.
+    absolute.starts_with(matcher.path())
+        && matcher
+            .matched_path_or_any_parents(&absolute, is_dir)
+            .is_ignore()
+}
