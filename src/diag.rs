@@ -71,3 +71,7 @@ pub(crate) fn error(message: fmt::Arguments<'_>) {
 pub(crate) fn warn(message: fmt::Arguments<'_>) {
     emit(DiagLevel::Warn, "warning", message);
 }
+
+pub(crate) fn debug(message: fmt::Arguments<'_>) {
+    emit(DiagLevel::Debug, "debug", message);
+}

@@ -167,6 +167,18 @@ impl Builder {
                         .unwrap_or_else(|| Box::new(std::io::stderr()));
                     export::console_sink(writer, &settings)
                 }
+                #[cfg(feature = "otlp")]
+                Exporter::Otlp => match &resolved.otlp {
+                    Some(otlp) => {
+                        sinks.push(export::otlp_sink(
+                            &resolved.resource,
+                            otlp,
+                            self.queue_budget,
+                        )?);
+                        continue;
+                    }
+                    None => continue,
+                },
             };
             // On error, the sinks already started stop as `sinks` drops.
             sinks.push(sink.map_err(InitError::Worker)?);

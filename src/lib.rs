@@ -129,6 +129,8 @@ mod record;
 
 pub use crate::capture::{continue_trace, BridgeLayer, LogBridge, SpanFields};
 pub use crate::config::{builder, AttributeValue, Builder, Exporter};
+#[cfg(feature = "otlp")]
+pub use crate::config::{Compression, Protocol};
 pub use crate::error::InitError;
 pub use crate::export::{FlushError, Stats};
 pub use crate::init::{init, try_init, Guard};

@@ -5,5 +5,6 @@ mod support;
 mod hostile;
 mod mapping;
 mod process;
+mod receiver_selftest;
 mod trace_ids;
 mod volume;

@@ -4,6 +4,8 @@
 //! environment variables, which beat defaults.
 
 pub(crate) mod env;
+#[cfg(feature = "otlp")]
+pub(crate) mod otlp;
 mod resource;
 
 use std::fmt;
@@ -14,6 +16,8 @@ use crate::capture::{CaptureOptions, SpanFields};
 use crate::error::InitError;
 
 pub(crate) use self::env::Env;
+#[cfg(feature = "otlp")]
+pub use self::otlp::{Compression, Protocol};
 pub use self::resource::AttributeValue;
 pub(crate) use self::resource::Resource;
 use self::resource::ResourceInputs;
@@ -28,10 +32,14 @@ pub enum Exporter {
     /// Human-readable lines for development (`console`), on stderr so they
     /// never mix into a JSON stream on stdout.
     Console,
+    /// OTLP to a collector (`otlp`), configured by the `with_otlp_*`
+    /// builder methods and the `OTEL_EXPORTER_OTLP_*` variables.
+    #[cfg(feature = "otlp")]
+    Otlp,
 }
 
 impl Exporter {
-    const ACCEPTED: &'static str = "json, console, none";
+    const ACCEPTED: &'static str = "otlp, json, console, none";
 
     fn parse_list(list: &str) -> Result<Vec<Exporter>, InitError> {
         let mut exporters = Vec::new();
@@ -43,6 +51,13 @@ impl Exporter {
             let exporter = match name.to_ascii_lowercase().as_str() {
                 "json" => Exporter::Json,
                 "console" => Exporter::Console,
+                #[cfg(feature = "otlp")]
+                "otlp" => Exporter::Otlp,
+                #[cfg(not(feature = "otlp"))]
+                "otlp" => return Err(InitError::invalid(
+                    env::LOGS_EXPORTER,
+                    "\"otlp\" needs the crate's `otlp` feature, which is disabled in this build",
+                )),
                 "none" => continue,
                 _ => {
                     return Err(InitError::invalid(
@@ -91,6 +106,8 @@ pub struct Builder {
     pub(crate) panic_hook: bool,
     pub(crate) log_bridge: bool,
     pub(crate) queue_budget: usize,
+    #[cfg(feature = "otlp")]
+    pub(crate) otlp: otlp::OtlpOptions,
     pub(crate) env: Env,
 }
 
@@ -130,6 +147,8 @@ impl Default for Builder {
             panic_hook: true,
             log_bridge: true,
             queue_budget: DEFAULT_QUEUE_BUDGET,
+            #[cfg(feature = "otlp")]
+            otlp: otlp::OtlpOptions::default(),
             env: Env::process(),
         }
     }
@@ -242,6 +261,47 @@ impl Builder {
         self
     }
 
+    /// Sends OTLP to this URL, beating `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`
+    /// and `OTEL_EXPORTER_OTLP_ENDPOINT`. For HTTP it is the full URL
+    /// (`http://collector:4318/v1/logs`), as the logs-specific variable is.
+    /// Selects the OTLP exporter unless
+    /// [`with_exporters`](Builder::with_exporters) says otherwise.
+    #[cfg(feature = "otlp")]
+    pub fn with_otlp_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.otlp.endpoint = Some(url.into());
+        self
+    }
+
+    /// Chooses the OTLP protocol, beating `OTEL_EXPORTER_OTLP_LOGS_PROTOCOL`
+    /// and `OTEL_EXPORTER_OTLP_PROTOCOL` (default: `http/protobuf`).
+    #[cfg(feature = "otlp")]
+    pub fn with_otlp_protocol(mut self, protocol: Protocol) -> Self {
+        self.otlp.protocol = Some(protocol);
+        self
+    }
+
+    /// Adds a header to every OTLP request, replacing a header of the same
+    /// name from `OTEL_EXPORTER_OTLP_HEADERS`.
+    #[cfg(feature = "otlp")]
+    pub fn with_otlp_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.otlp.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// How long one OTLP request may take (default 10 s).
+    #[cfg(feature = "otlp")]
+    pub fn with_otlp_timeout(mut self, timeout: Duration) -> Self {
+        self.otlp.timeout = Some(timeout);
+        self
+    }
+
+    /// Compresses OTLP requests (default: none).
+    #[cfg(feature = "otlp")]
+    pub fn with_otlp_compression(mut self, compression: Compression) -> Self {
+        self.otlp.compression = Some(compression);
+        self
+    }
+
     /// The most memory, in bytes, that queued records may take per output
     /// (default: 64 MiB). Records that do not fit are dropped and counted in
     /// [`Stats::dropped`](crate::Stats::dropped).
@@ -254,6 +314,8 @@ impl Builder {
 /// Everything resolved from code, environment and defaults.
 pub(crate) struct Resolved {
     pub(crate) exporters: Vec<Exporter>,
+    #[cfg(feature = "otlp")]
+    pub(crate) otlp: Option<otlp::OtlpSettings>,
     pub(crate) resource: Resource,
     pub(crate) disabled: bool,
 }
@@ -269,7 +331,7 @@ impl Builder {
             (None, Some(_)) => vec![Exporter::Json],
             (None, None) => match self.env.get(env::LOGS_EXPORTER) {
                 Some(list) => Exporter::parse_list(&list)?,
-                None => vec![Exporter::Json],
+                None => vec![self.default_exporter()],
             },
         };
         let env_attributes = self.env.get(env::RESOURCE_ATTRIBUTES);
@@ -280,11 +342,32 @@ impl Builder {
             code_attributes: &self.resource_attributes,
             code_service_name: self.service_name.as_deref(),
         });
+        let exporters = if disabled { Vec::new() } else { exporters };
+        #[cfg(feature = "otlp")]
+        let otlp = if exporters.contains(&Exporter::Otlp) {
+            Some(otlp::OtlpSettings::resolve(&self.otlp, &self.env)?)
+        } else {
+            None
+        };
         Ok(Resolved {
-            exporters: if disabled { Vec::new() } else { exporters },
+            exporters,
+            #[cfg(feature = "otlp")]
+            otlp,
             resource,
             disabled,
         })
+    }
+}
+
+impl Builder {
+    /// `otlp` when an OTLP endpoint is configured (in code or in the
+    /// environment), `json` otherwise.
+    fn default_exporter(&self) -> Exporter {
+        #[cfg(feature = "otlp")]
+        if self.otlp.endpoint.is_some() || otlp::endpoint_configured(&self.env) {
+            return Exporter::Otlp;
+        }
+        Exporter::Json
     }
 }
 
@@ -329,7 +412,7 @@ mod tests {
             .expect("an error");
         assert_eq!(
             err.to_string(),
-            "invalid OTEL_LOGS_EXPORTER: unknown exporter \"jsonn\"; accepted values: json, console, none"
+            "invalid OTEL_LOGS_EXPORTER: unknown exporter \"jsonn\"; accepted values: otlp, json, console, none"
         );
     }
 

@@ -143,10 +143,16 @@ fn executable_name() -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-/// Parses `key1=value1,key2=value2` (W3C Baggage style, values
-/// percent-encoded). A malformed pair is reported once and skipped; the
-/// rest are kept.
+/// Parses `OTEL_RESOURCE_ATTRIBUTES`; see [`parse_key_value_list`].
 pub(crate) fn parse_resource_attributes(list: &str) -> Vec<(String, String)> {
+    parse_key_value_list(list, "OTEL_RESOURCE_ATTRIBUTES")
+}
+
+/// Parses `key1=value1,key2=value2` (W3C Baggage style, values
+/// percent-encoded), as `OTEL_RESOURCE_ATTRIBUTES` and the OTLP headers
+/// variables use it. A malformed pair is reported once, naming `variable`,
+/// and skipped; the rest are kept.
+pub(crate) fn parse_key_value_list(list: &str, variable: &str) -> Vec<(String, String)> {
     let mut attributes = Vec::new();
     for pair in list.split(',') {
         if pair.trim().is_empty() {
@@ -154,25 +160,25 @@ pub(crate) fn parse_resource_attributes(list: &str) -> Vec<(String, String)> {
         }
         // Values may contain `=`: only the first one separates the key.
         let Some((key, value)) = pair.split_once('=') else {
-            report_malformed(pair, "it has no '='");
+            report_malformed(variable, pair, "it has no '='");
             continue;
         };
         let key = key.trim();
         if key.is_empty() {
-            report_malformed(pair, "its key is empty");
+            report_malformed(variable, pair, "its key is empty");
             continue;
         }
         match percent_encoding::percent_decode_str(value.trim()).decode_utf8() {
             Ok(value) => attributes.push((key.to_owned(), value.into_owned())),
-            Err(_) => report_malformed(pair, "its value is not percent-encoded UTF-8"),
+            Err(_) => report_malformed(variable, pair, "its value is not percent-encoded UTF-8"),
         }
     }
     attributes
 }
 
-fn report_malformed(pair: &str, why: &str) {
+fn report_malformed(variable: &str, pair: &str, why: &str) {
     diag::warn(format_args!(
-        "OTEL_RESOURCE_ATTRIBUTES: skipped the pair {pair:?} because {why}; expected key=value pairs separated by ','"
+        "{variable}: skipped the pair {pair:?} because {why}; expected key=value pairs separated by ','"
     ));
 }
 

@@ -6,6 +6,8 @@
 
 mod console;
 mod json;
+#[cfg(feature = "otlp")]
+pub(crate) mod otlp;
 mod queue;
 mod stats;
 pub(crate) mod timestamp;
@@ -23,7 +25,8 @@ use crate::record::Record;
 
 pub(crate) use self::console::ConsoleEncoder;
 pub(crate) use self::json::JsonEncoder;
-use self::queue::{deadline_after, Chunk, Queue, WakePolicy};
+pub(crate) use self::queue::Queue;
+use self::queue::{deadline_after, Chunk, WakePolicy};
 pub use self::stats::Stats;
 use self::stats::StripedCounter;
 
@@ -52,6 +55,9 @@ impl std::error::Error for FlushError {}
 pub(crate) enum Encoder {
     Json(JsonEncoder),
     Console(ConsoleEncoder),
+    /// OTLP protobuf `LogRecord` frames.
+    #[cfg(feature = "otlp")]
+    Otlp,
 }
 
 impl Encoder {
@@ -59,6 +65,8 @@ impl Encoder {
         match self {
             Encoder::Json(encoder) => encoder.encode(record, out),
             Encoder::Console(encoder) => encoder.encode(record, out),
+            #[cfg(feature = "otlp")]
+            Encoder::Otlp => otlp::encode_frame(record, out),
         }
     }
 }
@@ -66,9 +74,11 @@ impl Encoder {
 /// Where a worker delivers the chunks it takes from its queue.
 pub(crate) trait Drain: Send + 'static {
     /// Delivers complete encoded records; counts its successes and failures.
-    fn deliver(&mut self, chunk: &[u8], records: u64);
-    /// Called after each drain cycle, e.g. to flush a writer.
-    fn end_cycle(&mut self);
+    /// `queue` is there to wait on between retries.
+    fn deliver(&mut self, chunk: &[u8], records: u64, queue: &Queue);
+    /// Called after each drain cycle, e.g. to flush a writer or send the
+    /// last partial batch.
+    fn end_cycle(&mut self, queue: &Queue);
 }
 
 /// Counters a sink's worker updates; only that worker writes them.
@@ -77,6 +87,7 @@ pub(crate) struct SinkCounters {
     pub(crate) exported: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) rejected: AtomicU64,
+    pub(crate) retries: AtomicU64,
 }
 
 /// A sink: an encoder, a queue and the worker that drains it.
@@ -177,10 +188,10 @@ fn run_worker(queue: &Queue, mut drain: impl Drain, interval: Duration) {
         let cycle = queue.wait_for_cycle(deadline_after(interval));
         queue.take(&mut pool, &mut chunks);
         for chunk in chunks.drain(..) {
-            drain.deliver(&chunk.bytes, chunk.records);
+            drain.deliver(&chunk.bytes, chunk.records, queue);
             queue.recycle(&mut pool, chunk);
         }
-        drain.end_cycle();
+        drain.end_cycle(queue);
         queue.complete(cycle);
         if cycle.shutdown {
             break;
@@ -214,7 +225,7 @@ impl WriterDrain {
 }
 
 impl Drain for WriterDrain {
-    fn deliver(&mut self, chunk: &[u8], records: u64) {
+    fn deliver(&mut self, chunk: &[u8], records: u64, _queue: &Queue) {
         match self.writer.write_all(chunk) {
             Ok(()) => self.counters.exported.fetch_add(records, Ordering::Relaxed),
             Err(error) => {
@@ -224,7 +235,7 @@ impl Drain for WriterDrain {
         };
     }
 
-    fn end_cycle(&mut self) {
+    fn end_cycle(&mut self, _queue: &Queue) {
         if let Err(error) = self.writer.flush() {
             self.report_failure(&error);
         }
@@ -298,6 +309,7 @@ impl Pipeline {
             stats.exported += sink.counters.exported.load(Ordering::Relaxed);
             stats.failed += sink.counters.failed.load(Ordering::Relaxed);
             stats.rejected += sink.counters.rejected.load(Ordering::Relaxed);
+            stats.retries += sink.counters.retries.load(Ordering::Relaxed);
             stats.dropped += sink.queue.dropped();
             stats.queued_bytes += sink.queue.reserved_bytes() as u64;
         }
@@ -329,6 +341,35 @@ pub(crate) fn console_sink(
         writer,
         settings,
     )
+}
+
+/// Starts the OTLP sink: batches of `max_export_batch_size` records, sent
+/// at least every schedule delay.
+#[cfg(feature = "otlp")]
+pub(crate) fn otlp_sink(
+    resource: &Resource,
+    settings: &crate::config::otlp::OtlpSettings,
+    queue_budget: usize,
+) -> Result<Sink, crate::InitError> {
+    let transport = otlp::http_transport(settings)
+        .map_err(|message| crate::InitError::invalid("OTLP exporter", message))?;
+    let counters = Arc::new(SinkCounters::default());
+    let drain = otlp::OtlpDrain::new(
+        transport,
+        resource,
+        settings.batch.max_export_batch_size,
+        Arc::clone(&counters),
+    );
+    let wake = WakePolicy {
+        bytes: 4 * 1024 * 1024,
+        records: settings.batch.max_export_batch_size,
+    };
+    let sink_settings = SinkSettings {
+        queue_budget,
+        interval: settings.batch.schedule_delay,
+    };
+    Sink::start("otlp", Encoder::Otlp, drain, counters, wake, &sink_settings)
+        .map_err(crate::InitError::Worker)
 }
 
 /// An `fmt::Write` adapter that appends to a byte buffer.

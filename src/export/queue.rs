@@ -50,6 +50,8 @@ struct Control {
     flush_requested: u64,
     flush_completed: u64,
     shutdown: bool,
+    /// When the guard stops waiting for the worker; retries give up then.
+    shutdown_deadline: Option<Instant>,
     exited: bool,
 }
 
@@ -288,6 +290,31 @@ impl Queue {
         }
     }
 
+    /// Waits `delay` before an export is retried. Returns `false` without
+    /// waiting when the retry would come after the shutdown deadline: the
+    /// guard is not waiting any longer, so the worker gives up instead.
+    pub(crate) fn wait_before_retry(&self, delay: Duration) -> bool {
+        let until = deadline_after(delay);
+        let mut control = lock(&self.control);
+        loop {
+            if control
+                .shutdown_deadline
+                .is_some_and(|deadline| until > deadline)
+            {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= until {
+                return true;
+            }
+            control = self
+                .work
+                .wait_timeout(control, until - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
     /// Marks a cycle done: everything queued before it started is exported.
     pub(crate) fn complete(&self, cycle: Cycle) {
         let mut control = lock(&self.control);
@@ -333,6 +360,11 @@ impl Queue {
     pub(crate) fn shutdown_until(&self, deadline: Instant) -> bool {
         let mut control = lock(&self.control);
         control.shutdown = true;
+        control.shutdown_deadline = Some(
+            control
+                .shutdown_deadline
+                .map_or(deadline, |d| d.min(deadline)),
+        );
         self.work.notify_one();
         while !control.exited {
             let now = Instant::now();

@@ -25,6 +25,8 @@ pub struct Stats {
     pub rejected: u64,
     /// Bytes currently held by the queues against their budget.
     pub queued_bytes: u64,
+    /// Export attempts that were retried (collector unreachable, 429, 503, …).
+    pub retries: u64,
 }
 
 /// A counter that many threads increment without sharing a cache line:

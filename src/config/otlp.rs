@@ -1,0 +1,403 @@
+//! OTLP exporter settings: builder values, then the `OTEL_EXPORTER_OTLP_*`
+//! and `OTEL_BLRP_*` variables (the `_LOGS_` form beating the generic one),
+//! then the specification's defaults.
+
+use std::time::Duration;
+
+use crate::config::env::{report_invalid, Env};
+use crate::config::resource::parse_key_value_list;
+use crate::error::InitError;
+
+/// The OTLP transport protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Protocol {
+    /// Protobuf over HTTP (`http/protobuf`), the default.
+    HttpProtobuf,
+    /// OTLP/JSON over HTTP (`http/json`).
+    HttpJson,
+}
+
+impl Protocol {
+    const ACCEPTED: &'static str = "http/protobuf, http/json";
+
+    fn parse(value: &str) -> Option<Protocol> {
+        match value.trim() {
+            "http/protobuf" => Some(Protocol::HttpProtobuf),
+            "http/json" => Some(Protocol::HttpJson),
+            _ => None,
+        }
+    }
+}
+
+/// Request body compression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Compression {
+    /// No compression (the default).
+    None,
+    /// gzip.
+    Gzip,
+}
+
+impl Compression {
+    fn parse(value: &str) -> Option<Compression> {
+        match value.trim() {
+            "gzip" => Some(Compression::Gzip),
+            "none" => Some(Compression::None),
+            _ => None,
+        }
+    }
+}
+
+/// What the builder said about OTLP; `None` leaves the choice to the
+/// environment and the defaults.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct OtlpOptions {
+    pub(crate) endpoint: Option<String>,
+    pub(crate) protocol: Option<Protocol>,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) compression: Option<Compression>,
+}
+
+/// Resolved OTLP settings.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct OtlpSettings {
+    pub(crate) protocol: Protocol,
+    /// The full URL requests go to.
+    pub(crate) endpoint: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) timeout: Duration,
+    pub(crate) compression: Compression,
+    pub(crate) tls: TlsFiles,
+    pub(crate) batch: BatchSettings,
+}
+
+/// PEM files for TLS, from `…_CERTIFICATE`, `…_CLIENT_KEY`,
+/// `…_CLIENT_CERTIFICATE`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct TlsFiles {
+    pub(crate) certificate: Option<String>,
+    pub(crate) client_key: Option<String>,
+    pub(crate) client_certificate: Option<String>,
+}
+
+/// Batching, from `OTEL_BLRP_*`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct BatchSettings {
+    pub(crate) schedule_delay: Duration,
+    pub(crate) max_export_batch_size: u64,
+    pub(crate) export_timeout: Duration,
+    /// A record-count bound on the queue; by default only the byte budget
+    /// bounds it, so that a burst is absorbed instead of dropped.
+    pub(crate) max_queue_size: Option<u64>,
+}
+
+const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318";
+const HTTP_LOGS_PATH: &str = "v1/logs";
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The generic and the logs-specific name of one exporter variable.
+fn names(suffix: &str) -> (String, String) {
+    (
+        format!("OTEL_EXPORTER_OTLP_{suffix}"),
+        format!("OTEL_EXPORTER_OTLP_LOGS_{suffix}"),
+    )
+}
+
+/// The logs-specific variable if set, else the generic one, with the name
+/// of the variable the value came from.
+fn lookup(env: &Env, suffix: &str) -> Option<(String, String)> {
+    let (generic, specific) = names(suffix);
+    env.get(&specific)
+        .map(|value| (specific, value))
+        .or_else(|| env.get(&generic).map(|value| (generic, value)))
+}
+
+/// Whether any OTLP endpoint variable is set: then `otlp` is the default
+/// exporter.
+pub(crate) fn endpoint_configured(env: &Env) -> bool {
+    lookup(env, "ENDPOINT").is_some()
+}
+
+fn millis(env: &Env, name: &str, default: Duration) -> Duration {
+    match env.get(name) {
+        None => default,
+        Some(value) => match value.trim().parse::<u64>() {
+            Ok(ms) => Duration::from_millis(ms),
+            Err(_) => {
+                report_invalid(
+                    name,
+                    &value,
+                    "a whole number of milliseconds",
+                    &format!("{}", default.as_millis()),
+                );
+                default
+            }
+        },
+    }
+}
+
+fn count(env: &Env, name: &str) -> Option<u64> {
+    let value = env.get(name)?;
+    match value.trim().parse::<u64>() {
+        Ok(n) if n > 0 => Some(n),
+        _ => {
+            report_invalid(name, &value, "a positive whole number", "the default");
+            None
+        }
+    }
+}
+
+impl OtlpSettings {
+    /// Applies code > environment > defaults.
+    pub(crate) fn resolve(options: &OtlpOptions, env: &Env) -> Result<OtlpSettings, InitError> {
+        let protocol = match options.protocol {
+            Some(protocol) => protocol,
+            None => match lookup(env, "PROTOCOL") {
+                None => Protocol::HttpProtobuf,
+                Some((name, value)) => Protocol::parse(&value).ok_or_else(|| {
+                    InitError::invalid(
+                        name,
+                        format!(
+                            "unknown protocol {value:?}; accepted values: {}",
+                            Protocol::ACCEPTED
+                        ),
+                    )
+                })?,
+            },
+        };
+        let endpoint = match &options.endpoint {
+            Some(url) => check_url("Builder::with_otlp_endpoint", url)?,
+            None => {
+                let (generic, specific) = names("ENDPOINT");
+                match (env.get(&specific), env.get(&generic)) {
+                    (Some(url), _) => check_url(&specific, &url)?,
+                    (None, Some(base)) => append_logs_path(&check_url(&generic, &base)?),
+                    (None, None) => append_logs_path(DEFAULT_HTTP_ENDPOINT),
+                }
+            }
+        };
+        let mut headers = match lookup(env, "HEADERS") {
+            Some((name, list)) => parse_key_value_list(&list, &name),
+            None => Vec::new(),
+        };
+        for (key, value) in &options.headers {
+            headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(key));
+            headers.push((key.clone(), value.clone()));
+        }
+        let timeout = match options.timeout {
+            Some(timeout) => timeout,
+            None => {
+                let (generic, specific) = names("TIMEOUT");
+                let name = if env.get(&specific).is_some() {
+                    specific
+                } else {
+                    generic
+                };
+                millis(env, &name, DEFAULT_TIMEOUT)
+            }
+        };
+        let compression = match options.compression {
+            Some(compression) => compression,
+            None => match lookup(env, "COMPRESSION") {
+                None => Compression::None,
+                Some((name, value)) => Compression::parse(&value).unwrap_or_else(|| {
+                    report_invalid(&name, &value, "gzip, none", "none");
+                    Compression::None
+                }),
+            },
+        };
+        let tls = TlsFiles {
+            certificate: lookup(env, "CERTIFICATE").map(|(_, path)| path),
+            client_key: lookup(env, "CLIENT_KEY").map(|(_, path)| path),
+            client_certificate: lookup(env, "CLIENT_CERTIFICATE").map(|(_, path)| path),
+        };
+        let batch = BatchSettings {
+            schedule_delay: millis(env, "OTEL_BLRP_SCHEDULE_DELAY", Duration::from_millis(1000)),
+            max_export_batch_size: count(env, "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE").unwrap_or(512),
+            export_timeout: millis(
+                env,
+                "OTEL_BLRP_EXPORT_TIMEOUT",
+                Duration::from_millis(30_000),
+            ),
+            max_queue_size: count(env, "OTEL_BLRP_MAX_QUEUE_SIZE"),
+        };
+        Ok(OtlpSettings {
+            protocol,
+            endpoint,
+            headers,
+            timeout,
+            compression,
+            tls,
+            batch,
+        })
+    }
+}
+
+/// Accepts `http://` and `https://` URLs with a host.
+fn check_url(setting: &str, url: &str) -> Result<String, InitError> {
+    let url = url.trim();
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    match rest {
+        Some(rest) if !rest.is_empty() && !rest.starts_with('/') => Ok(url.to_owned()),
+        _ => Err(InitError::invalid(
+            setting,
+            format!("{url:?} is not an http:// or https:// URL with a host"),
+        )),
+    }
+}
+
+/// The signal path the specification appends to the generic endpoint.
+fn append_logs_path(base: &str) -> String {
+    if base.ends_with('/') {
+        format!("{base}{HTTP_LOGS_PATH}")
+    } else {
+        format!("{base}/{HTTP_LOGS_PATH}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(options: &OtlpOptions, vars: &[(&str, &str)]) -> Result<OtlpSettings, InitError> {
+        OtlpSettings::resolve(options, &Env::from_pairs(vars))
+    }
+
+    #[test]
+    fn endpoint_resolution_follows_the_spec() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[], "http://localhost:4318/v1/logs"),
+            (
+                &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")],
+                "http://collector:4318/v1/logs",
+            ),
+            (
+                &[(
+                    "OTEL_EXPORTER_OTLP_ENDPOINT",
+                    "https://collector:4318/base/",
+                )],
+                "https://collector:4318/base/v1/logs",
+            ),
+            (
+                &[(
+                    "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+                    "http://logs:1234/custom",
+                )],
+                "http://logs:1234/custom",
+            ),
+            (
+                &[
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://generic:4318"),
+                    (
+                        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+                        "http://specific:4318/v1/logs",
+                    ),
+                ],
+                "http://specific:4318/v1/logs",
+            ),
+        ];
+        for (vars, expected) in cases {
+            let settings = resolve(&OtlpOptions::default(), vars).expect("valid");
+            assert_eq!(settings.endpoint, *expected, "{vars:?}");
+        }
+        let code = OtlpOptions {
+            endpoint: Some("http://code:9/v1/logs".into()),
+            ..OtlpOptions::default()
+        };
+        let settings = resolve(
+            &code,
+            &[("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://env:1")],
+        )
+        .expect("valid");
+        assert_eq!(settings.endpoint, "http://code:9/v1/logs", "code beats env");
+    }
+
+    #[test]
+    fn invalid_endpoints_are_errors() {
+        let error = resolve(
+            &OtlpOptions::default(),
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")],
+        )
+        .expect_err("no scheme");
+        assert_eq!(
+            error.to_string(),
+            "invalid OTEL_EXPORTER_OTLP_ENDPOINT: \"collector:4318\" is not an http:// or https:// URL with a host"
+        );
+    }
+
+    #[test]
+    fn protocol_precedence_and_errors() {
+        let vars = [
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "http/json"),
+        ];
+        assert_eq!(
+            resolve(&OtlpOptions::default(), &vars)
+                .expect("valid")
+                .protocol,
+            Protocol::HttpJson
+        );
+        let code = OtlpOptions {
+            protocol: Some(Protocol::HttpProtobuf),
+            ..OtlpOptions::default()
+        };
+        assert_eq!(
+            resolve(&code, &vars).expect("valid").protocol,
+            Protocol::HttpProtobuf
+        );
+        let error = resolve(
+            &OtlpOptions::default(),
+            &[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuff")],
+        )
+        .expect_err("unknown protocol");
+        assert!(error
+            .to_string()
+            .contains("accepted values: http/protobuf, http/json"));
+    }
+
+    #[test]
+    fn headers_are_decoded_and_specific_beats_generic_and_code_beats_both() {
+        let vars = [
+            ("OTEL_EXPORTER_OTLP_HEADERS", "generic=1"),
+            (
+                "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+                "api-key=a%20b,broken,tenant=t1",
+            ),
+        ];
+        let code = OtlpOptions {
+            headers: vec![("Tenant".into(), "code".into())],
+            ..OtlpOptions::default()
+        };
+        let settings = resolve(&code, &vars).expect("valid");
+        assert_eq!(
+            settings.headers,
+            vec![
+                ("api-key".to_owned(), "a b".to_owned()),
+                ("Tenant".to_owned(), "code".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn numbers_fall_back_to_defaults_when_malformed() {
+        let settings = resolve(
+            &OtlpOptions::default(),
+            &[
+                ("OTEL_EXPORTER_OTLP_TIMEOUT", "ten"),
+                ("OTEL_EXPORTER_OTLP_LOGS_COMPRESSION", "zstd"),
+                ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "0"),
+                ("OTEL_BLRP_SCHEDULE_DELAY", "250"),
+            ],
+        )
+        .expect("valid");
+        assert_eq!(settings.timeout, Duration::from_secs(10));
+        assert_eq!(settings.compression, Compression::None);
+        assert_eq!(settings.batch.max_export_batch_size, 512);
+        assert_eq!(settings.batch.schedule_delay, Duration::from_millis(250));
+    }
+}

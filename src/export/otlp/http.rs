@@ -1,0 +1,198 @@
+//! OTLP/HTTP with a blocking client on the worker thread: no async runtime
+//! is needed, and everything the HTTP stack logs happens on a suppressed
+//! thread, so it is never exported.
+
+use std::io::Write as _;
+use std::time::SystemTime;
+
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use prost::Message as _;
+use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig};
+
+use crate::config::otlp::{Compression, OtlpSettings, Protocol, TlsFiles};
+use crate::export::otlp::retry::parse_retry_after;
+use crate::export::otlp::{Outcome, Transport};
+
+/// Sends requests to one OTLP/HTTP endpoint.
+pub(crate) struct HttpTransport {
+    agent: ureq::Agent,
+    endpoint: String,
+    json: bool,
+    gzip: bool,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl HttpTransport {
+    pub(crate) fn new(settings: &OtlpSettings) -> Result<HttpTransport, String> {
+        let config = ureq::Agent::config_builder()
+            .timeout_global(Some(settings.timeout.min(settings.batch.export_timeout)))
+            // Status codes are classified here, by the OTLP retry rules.
+            .http_status_as_error(false)
+            .user_agent(concat!("otel-log-bridge/", env!("CARGO_PKG_VERSION")))
+            .tls_config(tls_config(&settings.tls)?)
+            .build();
+        Ok(HttpTransport {
+            agent: config.into(),
+            endpoint: settings.endpoint.clone(),
+            json: settings.protocol == Protocol::HttpJson,
+            gzip: settings.compression == Compression::Gzip,
+            headers: settings.headers.clone(),
+            body: Vec::new(),
+        })
+    }
+
+    /// Fills `self.body` with what goes on the wire for `request`.
+    fn prepare_body(&mut self, request: &[u8]) -> Result<(), String> {
+        let payload: std::borrow::Cow<'_, [u8]> = if self.json {
+            // OTLP/JSON has rules of its own (hex ids, int64 as strings,
+            // lowerCamelCase); opentelemetry-proto's serde types implement
+            // them, so the request is converted through those types.
+            let message = ExportLogsServiceRequest::decode(request)
+                .map_err(|e| format!("internal encoding error: {e}"))?;
+            serde_json::to_vec(&message)
+                .map_err(|e| format!("OTLP/JSON encoding failed: {e}"))?
+                .into()
+        } else {
+            request.into()
+        };
+        self.body.clear();
+        if self.gzip {
+            let mut encoder =
+                flate2::write::GzEncoder::new(&mut self.body, flate2::Compression::fast());
+            encoder
+                .write_all(&payload)
+                .and_then(|()| encoder.finish().map(drop))
+                .map_err(|e| format!("gzip failed: {e}"))?;
+        } else {
+            self.body.extend_from_slice(&payload);
+        }
+        Ok(())
+    }
+
+    fn content_type(&self) -> &'static str {
+        if self.json {
+            "application/json"
+        } else {
+            "application/x-protobuf"
+        }
+    }
+
+    fn read_accepted(&self, body: &[u8]) -> Outcome {
+        let response = if self.json {
+            serde_json::from_slice::<ExportLogsServiceResponse>(body).ok()
+        } else {
+            ExportLogsServiceResponse::decode(body).ok()
+        };
+        // An empty or unreadable 200 body means full success: the
+        // specification lets servers omit the response message.
+        let rejected = response
+            .and_then(|r| r.partial_success)
+            .map_or(0, |p| u64::try_from(p.rejected_log_records).unwrap_or(0));
+        Outcome::Accepted { rejected }
+    }
+}
+
+impl Transport for HttpTransport {
+    fn send(&mut self, request: &[u8]) -> Outcome {
+        if let Err(reason) = self.prepare_body(request) {
+            return Outcome::Failed { reason };
+        }
+        let mut call = self
+            .agent
+            .post(&self.endpoint)
+            .header("Content-Type", self.content_type());
+        if self.gzip {
+            call = call.header("Content-Encoding", "gzip");
+        }
+        for (name, value) in &self.headers {
+            call = call.header(name.as_str(), value.as_str());
+        }
+        let mut response = match call.send(&self.body[..]) {
+            Ok(response) => response,
+            Err(error) => return classify_transport_error(error),
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| parse_retry_after(value, SystemTime::now()));
+        // Bodies of answers are small; a cap keeps a misbehaving server
+        // from making the worker read without end.
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(1024 * 1024)
+            .read_to_vec()
+            .unwrap_or_default();
+        match status {
+            200..=299 => self.read_accepted(&body),
+            429 | 502 | 503 | 504 => Outcome::Retry {
+                after: retry_after,
+                reason: format!("HTTP {status} from {}", self.endpoint),
+            },
+            _ => Outcome::Failed {
+                reason: format!(
+                    "HTTP {status} from {}: {}",
+                    self.endpoint,
+                    String::from_utf8_lossy(&body[..body.len().min(200)])
+                ),
+            },
+        }
+    }
+}
+
+/// Connection problems are retried; a request that can never succeed (a
+/// malformed URL, a TLS configuration error) is not.
+fn classify_transport_error(error: ureq::Error) -> Outcome {
+    match error {
+        ureq::Error::BadUri(_)
+        | ureq::Error::InvalidProxyUrl
+        | ureq::Error::RequireHttpsOnly(_) => Outcome::Failed {
+            reason: error.to_string(),
+        },
+        _ => Outcome::Retry {
+            after: None,
+            reason: error.to_string(),
+        },
+    }
+}
+
+/// TLS from the `…_CERTIFICATE`, `…_CLIENT_CERTIFICATE` and `…_CLIENT_KEY`
+/// PEM files; the platform's web roots when none is given.
+fn tls_config(files: &TlsFiles) -> Result<TlsConfig, String> {
+    let mut builder = TlsConfig::builder();
+    if let Some(path) = &files.certificate {
+        let certificates = read_certificates(path)?;
+        builder = builder.root_certs(RootCerts::new_with_certs(&certificates));
+    }
+    match (&files.client_certificate, &files.client_key) {
+        (Some(cert_path), Some(key_path)) => {
+            let chain = read_certificates(cert_path)?;
+            let pem = std::fs::read(key_path).map_err(|e| format!("reading {key_path}: {e}"))?;
+            let key = PrivateKey::from_pem(&pem).map_err(|e| format!("{key_path}: {e}"))?;
+            builder = builder.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
+        }
+        (None, None) => {}
+        _ => return Err("a client certificate and a client key must be given together".to_owned()),
+    }
+    Ok(builder.build())
+}
+
+fn read_certificates(path: &str) -> Result<Vec<Certificate<'static>>, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("reading {path}: {e}"))?;
+    let certificates: Vec<_> = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(certificate)) => Some(Ok(certificate)),
+            Ok(_) => None,
+            Err(e) => Some(Err(format!("{path}: {e}"))),
+        })
+        .collect::<Result<_, _>>()?;
+    if certificates.is_empty() {
+        return Err(format!("{path} holds no PEM certificate"));
+    }
+    Ok(certificates)
+}

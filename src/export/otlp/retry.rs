@@ -1,0 +1,92 @@
+//! Retry timing: exponential backoff with jitter, and `Retry-After`.
+
+use std::time::{Duration, SystemTime};
+
+/// The first retry waits about this long.
+const INITIAL: Duration = Duration::from_millis(100);
+/// Backoff never waits longer than this between attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// A server-requested delay is honoured up to this long.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// Exponential backoff with full jitter, as the OTLP exporter specification
+/// requires, restarting for every batch.
+#[derive(Debug, Default)]
+pub(crate) struct Backoff {
+    attempt: u32,
+}
+
+impl Backoff {
+    /// The delay before the next attempt: the server's `Retry-After` when it
+    /// sent one (capped), else a random delay up to an exponentially
+    /// growing ceiling.
+    pub(crate) fn next_delay(&mut self, server_delay: Option<Duration>) -> Duration {
+        self.attempt = self.attempt.saturating_add(1);
+        if let Some(delay) = server_delay {
+            return delay.min(MAX_RETRY_AFTER);
+        }
+        let ceiling = INITIAL
+            .saturating_mul(1u32 << self.attempt.min(16).saturating_sub(1))
+            .min(MAX_BACKOFF);
+        // Full jitter, but never less than half the ceiling, so a retry
+        // storm spreads out without retrying almost immediately.
+        let half = ceiling / 2;
+        half + half.mul_f64(fastrand::f64())
+    }
+}
+
+/// Parses an HTTP `Retry-After` value: delay-seconds or an HTTP date.
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = httpdate::parse_http_date(value).ok()?;
+    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_is_capped() {
+        let mut backoff = Backoff::default();
+        let delays: Vec<_> = (0..10).map(|_| backoff.next_delay(None)).collect();
+        assert!(delays[0] >= Duration::from_millis(50) && delays[0] <= INITIAL);
+        assert!(delays[3] >= Duration::from_millis(400) && delays[3] <= Duration::from_millis(800));
+        assert!(delays.iter().all(|d| *d <= MAX_BACKOFF));
+        assert!(delays[9] >= MAX_BACKOFF / 2);
+    }
+
+    #[test]
+    fn server_delays_win_and_are_capped() {
+        let mut backoff = Backoff::default();
+        assert_eq!(
+            backoff.next_delay(Some(Duration::from_secs(1))),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            backoff.next_delay(Some(Duration::from_secs(3600))),
+            MAX_RETRY_AFTER
+        );
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_or_dates() {
+        let now = httpdate::parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT").expect("date");
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+}
