@@ -183,7 +183,13 @@ impl Builder {
             // On error, the sinks already started stop as `sinks` drops.
             sinks.push(sink.map_err(InitError::Worker)?);
         }
-        let pipeline = Arc::new(Pipeline::new(sinks, self.shutdown_timeout));
+        let pipeline = Pipeline::new(sinks, self.shutdown_timeout);
+        #[cfg(feature = "sdk")]
+        let pipeline = match self.logger_provider.take() {
+            Some(provider) if !resolved.disabled => pipeline.with_sdk(provider),
+            _ => pipeline,
+        };
+        let pipeline = Arc::new(pipeline);
         let layer = BridgeLayer::new(Arc::clone(&pipeline), self.capture.clone());
         Ok((layer, Guard { pipeline }))
     }

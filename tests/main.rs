@@ -6,5 +6,7 @@ mod hostile;
 mod mapping;
 mod process;
 mod receiver_selftest;
+#[cfg(feature = "sdk")]
+mod sdk_interop;
 mod trace_ids;
 mod volume;

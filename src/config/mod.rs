@@ -108,6 +108,8 @@ pub struct Builder {
     pub(crate) queue_budget: usize,
     #[cfg(feature = "otlp")]
     pub(crate) otlp: otlp::OtlpOptions,
+    #[cfg(feature = "sdk")]
+    pub(crate) logger_provider: Option<opentelemetry_sdk::logs::SdkLoggerProvider>,
     pub(crate) env: Env,
 }
 
@@ -149,6 +151,8 @@ impl Default for Builder {
             queue_budget: DEFAULT_QUEUE_BUDGET,
             #[cfg(feature = "otlp")]
             otlp: otlp::OtlpOptions::default(),
+            #[cfg(feature = "sdk")]
+            logger_provider: None,
             env: Env::process(),
         }
     }
@@ -302,6 +306,34 @@ impl Builder {
         self
     }
 
+    /// Emits every record into `provider`, an application's own
+    /// OpenTelemetry SDK pipeline, with this crate's mapping: its processors
+    /// and exporters take it from there. Unless
+    /// [`with_exporters`](Builder::with_exporters) names outputs too, the
+    /// provider is then the only destination.
+    ///
+    /// ```
+    /// use opentelemetry_sdk::logs::{InMemoryLogExporter, SdkLoggerProvider};
+    ///
+    /// let exporter = InMemoryLogExporter::default();
+    /// let provider = SdkLoggerProvider::builder()
+    ///     .with_simple_exporter(exporter.clone())
+    ///     .build();
+    /// let (layer, guard) = otel_log_bridge::builder()
+    ///     .with_logger_provider(provider.clone())
+    ///     .layer()?;
+    /// # drop((layer, guard));
+    /// # Ok::<(), otel_log_bridge::InitError>(())
+    /// ```
+    #[cfg(feature = "sdk")]
+    pub fn with_logger_provider(
+        mut self,
+        provider: opentelemetry_sdk::logs::SdkLoggerProvider,
+    ) -> Self {
+        self.logger_provider = Some(provider);
+        self
+    }
+
     /// The most memory, in bytes, that queued records may take per output
     /// (default: 64 MiB). Records that do not fit are dropped and counted in
     /// [`Stats::dropped`](crate::Stats::dropped).
@@ -331,7 +363,7 @@ impl Builder {
             (None, Some(_)) => vec![Exporter::Json],
             (None, None) => match self.env.get(env::LOGS_EXPORTER) {
                 Some(list) => Exporter::parse_list(&list)?,
-                None => vec![self.default_exporter()],
+                None => self.default_exporters(),
             },
         };
         let env_attributes = self.env.get(env::RESOURCE_ATTRIBUTES);
@@ -362,6 +394,14 @@ impl Builder {
 impl Builder {
     /// `otlp` when an OTLP endpoint is configured (in code or in the
     /// environment), `json` otherwise.
+    fn default_exporters(&self) -> Vec<Exporter> {
+        #[cfg(feature = "sdk")]
+        if self.logger_provider.is_some() {
+            return Vec::new();
+        }
+        vec![self.default_exporter()]
+    }
+
     fn default_exporter(&self) -> Exporter {
         #[cfg(feature = "otlp")]
         if self.otlp.endpoint.is_some() || otlp::endpoint_configured(&self.env) {

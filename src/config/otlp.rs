@@ -16,17 +16,33 @@ pub enum Protocol {
     HttpProtobuf,
     /// OTLP/JSON over HTTP (`http/json`).
     HttpJson,
+    /// gRPC (`grpc`); needs the `grpc` feature.
+    #[cfg(feature = "grpc")]
+    Grpc,
 }
 
 impl Protocol {
-    const ACCEPTED: &'static str = "http/protobuf, http/json";
+    #[cfg(feature = "grpc")]
+    const ACCEPTED: &'static str = "http/protobuf, http/json, grpc";
+    #[cfg(not(feature = "grpc"))]
+    const ACCEPTED: &'static str = "http/protobuf, http/json (grpc needs the `grpc` feature)";
 
     fn parse(value: &str) -> Option<Protocol> {
         match value.trim() {
             "http/protobuf" => Some(Protocol::HttpProtobuf),
             "http/json" => Some(Protocol::HttpJson),
+            #[cfg(feature = "grpc")]
+            "grpc" => Some(Protocol::Grpc),
             _ => None,
         }
+    }
+
+    fn is_grpc(self) -> bool {
+        #[cfg(feature = "grpc")]
+        if self == Protocol::Grpc {
+            return true;
+        }
+        false
     }
 }
 
@@ -95,6 +111,7 @@ pub(crate) struct BatchSettings {
 }
 
 const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318";
+const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
 const HTTP_LOGS_PATH: &str = "v1/logs";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -168,13 +185,35 @@ impl OtlpSettings {
                 })?,
             },
         };
+        let insecure = lookup(env, "INSECURE").is_some_and(|(name, value)| {
+            match value.trim().to_ascii_lowercase().as_str() {
+                "true" => true,
+                "false" => false,
+                _ => {
+                    report_invalid(&name, &value, "true, false", "false");
+                    false
+                }
+            }
+        });
+        let grpc = protocol.is_grpc();
+        let check = |setting: &str, url: &str| {
+            let url = if grpc {
+                with_grpc_scheme(url, insecure)
+            } else {
+                url.to_owned()
+            };
+            check_url(setting, &url)
+        };
         let endpoint = match &options.endpoint {
-            Some(url) => check_url("Builder::with_otlp_endpoint", url)?,
+            Some(url) => check("Builder::with_otlp_endpoint", url)?,
             None => {
                 let (generic, specific) = names("ENDPOINT");
                 match (env.get(&specific), env.get(&generic)) {
-                    (Some(url), _) => check_url(&specific, &url)?,
-                    (None, Some(base)) => append_logs_path(&check_url(&generic, &base)?),
+                    (Some(url), _) => check(&specific, &url)?,
+                    // gRPC has no per-signal path: the service name routes.
+                    (None, Some(base)) if grpc => check(&generic, &base)?,
+                    (None, Some(base)) => append_logs_path(&check(&generic, &base)?),
+                    (None, None) if grpc => DEFAULT_GRPC_ENDPOINT.to_owned(),
                     (None, None) => append_logs_path(DEFAULT_HTTP_ENDPOINT),
                 }
             }
@@ -251,6 +290,19 @@ fn check_url(setting: &str, url: &str) -> Result<String, InitError> {
     }
 }
 
+/// A gRPC endpoint may be given as `host:port`; `…_INSECURE` then decides
+/// between plaintext and TLS, as the specification says.
+fn with_grpc_scheme(url: &str, insecure: bool) -> String {
+    let url = url.trim();
+    if url.starts_with("http://") || url.starts_with("https://") {
+        url.to_owned()
+    } else if insecure {
+        format!("http://{url}")
+    } else {
+        format!("https://{url}")
+    }
+}
+
 /// The signal path the specification appends to the generic endpoint.
 fn append_logs_path(base: &str) -> String {
     if base.ends_with('/') {
@@ -315,6 +367,27 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(settings.endpoint, "http://code:9/v1/logs", "code beats env");
+    }
+
+    #[cfg(feature = "grpc")]
+    #[test]
+    fn grpc_endpoints_get_no_path_and_insecure_picks_the_scheme() {
+        let grpc = [("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")];
+        let settings = resolve(&OtlpOptions::default(), &grpc).expect("valid");
+        assert_eq!(settings.endpoint, "http://localhost:4317");
+        let vars = [
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
+        ];
+        let settings = resolve(&OtlpOptions::default(), &vars).expect("valid");
+        assert_eq!(settings.endpoint, "https://collector:4317");
+        let vars = [
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
+            ("OTEL_EXPORTER_OTLP_INSECURE", "true"),
+        ];
+        let settings = resolve(&OtlpOptions::default(), &vars).expect("valid");
+        assert_eq!(settings.endpoint, "http://collector:4317");
     }
 
     #[test]

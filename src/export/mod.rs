@@ -9,6 +9,8 @@ mod json;
 #[cfg(feature = "otlp")]
 pub(crate) mod otlp;
 mod queue;
+#[cfg(feature = "sdk")]
+mod sdk;
 mod stats;
 pub(crate) mod timestamp;
 
@@ -205,6 +207,16 @@ fn run_worker(queue: &Queue, mut drain: impl Drain, interval: Duration) {
     queue.mark_exited();
 }
 
+impl Drain for Box<dyn Drain> {
+    fn deliver(&mut self, chunk: &[u8], records: u64, queue: &Queue) {
+        (**self).deliver(chunk, records, queue);
+    }
+
+    fn end_cycle(&mut self, queue: &Queue) {
+        (**self).end_cycle(queue);
+    }
+}
+
 /// Delivers to an `io::Write` (stdout, a file, a test buffer).
 struct WriterDrain {
     name: &'static str,
@@ -246,6 +258,8 @@ impl Drain for WriterDrain {
 #[derive(Debug)]
 pub(crate) struct Pipeline {
     sinks: Vec<Sink>,
+    #[cfg(feature = "sdk")]
+    sdk: Option<sdk::SdkSink>,
     emitted: StripedCounter,
     open: AtomicBool,
     timeout: Duration,
@@ -256,9 +270,22 @@ impl Pipeline {
         Pipeline {
             open: AtomicBool::new(!sinks.is_empty()),
             sinks,
+            #[cfg(feature = "sdk")]
+            sdk: None,
             emitted: StripedCounter::default(),
             timeout,
         }
+    }
+
+    /// Adds the application's SDK pipeline as one more destination.
+    #[cfg(feature = "sdk")]
+    pub(crate) fn with_sdk(
+        mut self,
+        provider: opentelemetry_sdk::logs::SdkLoggerProvider,
+    ) -> Pipeline {
+        self.sdk = Some(sdk::SdkSink::new(provider));
+        self.open.store(true, Ordering::Relaxed);
+        self
     }
 
     /// Whether records are still accepted; `false` once shut down, and for
@@ -273,6 +300,10 @@ impl Pipeline {
         for sink in &self.sinks {
             sink.push(record);
         }
+        #[cfg(feature = "sdk")]
+        if let Some(sdk) = &self.sdk {
+            sdk.emit(record);
+        }
     }
 
     /// Exports everything emitted so far, waiting at most the configured
@@ -282,6 +313,10 @@ impl Pipeline {
         let mut complete = true;
         for sink in &self.sinks {
             complete &= sink.queue.flush_until(deadline);
+        }
+        #[cfg(feature = "sdk")]
+        if let Some(sdk) = &self.sdk {
+            complete &= sdk.flush();
         }
         if complete {
             Ok(())
@@ -298,6 +333,12 @@ impl Pipeline {
         for sink in &self.sinks {
             sink.shutdown_until(deadline);
         }
+        // The application owns its provider and shuts it down itself; what
+        // the bridge emitted into it is flushed here.
+        #[cfg(feature = "sdk")]
+        if let Some(sdk) = &self.sdk {
+            sdk.flush();
+        }
     }
 
     pub(crate) fn stats(&self) -> Stats {
@@ -312,6 +353,10 @@ impl Pipeline {
             stats.retries += sink.counters.retries.load(Ordering::Relaxed);
             stats.dropped += sink.queue.dropped();
             stats.queued_bytes += sink.queue.reserved_bytes() as u64;
+        }
+        #[cfg(feature = "sdk")]
+        if let Some(sdk) = &self.sdk {
+            stats.exported += sdk.emitted();
         }
         stats
     }
@@ -351,15 +396,9 @@ pub(crate) fn otlp_sink(
     settings: &crate::config::otlp::OtlpSettings,
     queue_budget: usize,
 ) -> Result<Sink, crate::InitError> {
-    let transport = otlp::http_transport(settings)
-        .map_err(|message| crate::InitError::invalid("OTLP exporter", message))?;
     let counters = Arc::new(SinkCounters::default());
-    let drain = otlp::OtlpDrain::new(
-        transport,
-        resource,
-        settings.batch.max_export_batch_size,
-        Arc::clone(&counters),
-    );
+    let drain = otlp::start_drain(settings, resource, Arc::clone(&counters))
+        .map_err(|message| crate::InitError::invalid("OTLP exporter", message))?;
     let wake = WakePolicy {
         bytes: 4 * 1024 * 1024,
         records: settings.batch.max_export_batch_size,

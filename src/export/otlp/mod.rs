@@ -2,6 +2,8 @@
 //! with the specification's retry rules.
 
 mod encode;
+#[cfg(feature = "grpc")]
+mod grpc;
 mod http;
 mod retry;
 
@@ -157,7 +159,28 @@ impl<T: Transport> Drain for OtlpDrain<T> {
     }
 }
 
-/// Builds the transport the settings ask for.
-pub(crate) fn http_transport(settings: &OtlpSettings) -> Result<HttpTransport, String> {
-    HttpTransport::new(settings)
+/// Starts the drain with the transport the settings ask for.
+pub(crate) fn start_drain(
+    settings: &OtlpSettings,
+    resource: &Resource,
+    counters: Arc<SinkCounters>,
+) -> Result<Box<dyn Drain>, String> {
+    let batch = settings.batch.max_export_batch_size;
+    Ok(match settings.protocol {
+        crate::config::otlp::Protocol::HttpProtobuf | crate::config::otlp::Protocol::HttpJson => {
+            Box::new(OtlpDrain::new(
+                HttpTransport::new(settings)?,
+                resource,
+                batch,
+                counters,
+            ))
+        }
+        #[cfg(feature = "grpc")]
+        crate::config::otlp::Protocol::Grpc => Box::new(OtlpDrain::new(
+            grpc::GrpcTransport::new(settings)?,
+            resource,
+            batch,
+            counters,
+        )),
+    })
 }

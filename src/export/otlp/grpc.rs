@@ -1,0 +1,188 @@
+//! OTLP/gRPC through `tonic`, on a single-threaded `tokio` runtime that the
+//! export worker owns. The application needs no runtime, an application
+//! runtime is never blocked, and whatever `tonic`, `hyper` or `h2` log
+//! happens on the (suppressed) worker thread.
+
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use tonic::codec::{BufferSettings, Codec, CompressionEncoding, EncodeBuf, Encoder};
+use tonic::metadata::{MetadataKey, MetadataValue};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::{Code, Status};
+use tonic_types::StatusExt as _;
+
+use crate::config::otlp::{Compression, OtlpSettings, TlsFiles};
+use crate::export::otlp::{Outcome, Transport};
+
+const EXPORT_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+
+/// Sends requests to one OTLP/gRPC endpoint.
+pub(crate) struct GrpcTransport {
+    runtime: tokio::runtime::Runtime,
+    client: tonic::client::Grpc<Channel>,
+    endpoint: String,
+    headers: Vec<(
+        MetadataKey<tonic::metadata::Ascii>,
+        MetadataValue<tonic::metadata::Ascii>,
+    )>,
+}
+
+impl GrpcTransport {
+    pub(crate) fn new(settings: &OtlpSettings) -> Result<GrpcTransport, String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("could not start the gRPC runtime: {e}"))?;
+        let mut endpoint = Endpoint::from_shared(settings.endpoint.clone())
+            .map_err(|e| format!("{:?} is not a gRPC endpoint: {e}", settings.endpoint))?
+            .timeout(settings.timeout.min(settings.batch.export_timeout))
+            .connect_timeout(settings.timeout);
+        if settings.endpoint.starts_with("https://") {
+            endpoint = endpoint
+                .tls_config(tls_config(&settings.tls)?)
+                .map_err(|e| format!("TLS configuration: {e}"))?;
+        }
+        // Connecting lazily keeps a collector that is down at start-up from
+        // failing initialisation; the first export connects (and retries).
+        let channel = {
+            let _entered = runtime.enter();
+            endpoint.connect_lazy()
+        };
+        let mut client = tonic::client::Grpc::new(channel);
+        if settings.compression == Compression::Gzip {
+            client = client.send_compressed(CompressionEncoding::Gzip);
+        }
+        client = client.accept_compressed(CompressionEncoding::Gzip);
+        let mut headers = Vec::new();
+        for (name, value) in &settings.headers {
+            let key = MetadataKey::from_bytes(name.to_ascii_lowercase().as_bytes())
+                .map_err(|_| format!("{name:?} is not a valid gRPC metadata key"))?;
+            let value = MetadataValue::try_from(value.as_str())
+                .map_err(|_| format!("the value of header {name:?} is not valid gRPC metadata"))?;
+            headers.push((key, value));
+        }
+        Ok(GrpcTransport {
+            runtime,
+            client,
+            endpoint: settings.endpoint.clone(),
+            headers,
+        })
+    }
+}
+
+impl Transport for GrpcTransport {
+    fn send(&mut self, request: &[u8]) -> Outcome {
+        let mut call = tonic::Request::new(request.to_vec());
+        for (key, value) in &self.headers {
+            call.metadata_mut().insert(key.clone(), value.clone());
+        }
+        let client = &mut self.client;
+        let result = self.runtime.block_on(async move {
+            client
+                .ready()
+                .await
+                .map_err(|e| Status::unavailable(e.to_string()))?;
+            let path = http::uri::PathAndQuery::from_static(EXPORT_PATH);
+            client.unary(call, path, PreEncodedCodec).await
+        });
+        match result {
+            Ok(response) => {
+                let rejected = response
+                    .into_inner()
+                    .partial_success
+                    .map_or(0, |p| u64::try_from(p.rejected_log_records).unwrap_or(0));
+                Outcome::Accepted { rejected }
+            }
+            Err(status) => classify(&status, &self.endpoint),
+        }
+    }
+}
+
+/// The OTLP specification's gRPC retry table: these codes are retried,
+/// `RESOURCE_EXHAUSTED` only when the server says when (`RetryInfo`), all
+/// others fail for good.
+fn classify(status: &Status, endpoint: &str) -> Outcome {
+    let retry_after: Option<Duration> = status
+        .get_details_retry_info()
+        .and_then(|info| info.retry_delay);
+    let reason = format!(
+        "gRPC {:?} from {endpoint}: {}",
+        status.code(),
+        status.message()
+    );
+    let retryable = match status.code() {
+        Code::Cancelled
+        | Code::DeadlineExceeded
+        | Code::Aborted
+        | Code::OutOfRange
+        | Code::Unavailable
+        | Code::DataLoss => true,
+        Code::ResourceExhausted => retry_after.is_some(),
+        _ => false,
+    };
+    if retryable {
+        Outcome::Retry {
+            after: retry_after,
+            reason,
+        }
+    } else {
+        Outcome::Failed { reason }
+    }
+}
+
+fn tls_config(files: &TlsFiles) -> Result<ClientTlsConfig, String> {
+    let mut config = ClientTlsConfig::new().with_webpki_roots();
+    if let Some(path) = &files.certificate {
+        let pem = std::fs::read(path).map_err(|e| format!("reading {path}: {e}"))?;
+        config = config.ca_certificate(Certificate::from_pem(pem));
+    }
+    match (&files.client_certificate, &files.client_key) {
+        (Some(cert), Some(key)) => {
+            let cert = std::fs::read(cert).map_err(|e| format!("reading {cert}: {e}"))?;
+            let key = std::fs::read(key).map_err(|e| format!("reading {key}: {e}"))?;
+            config = config.identity(Identity::from_pem(cert, key));
+        }
+        (None, None) => {}
+        _ => return Err("a client certificate and a client key must be given together".into()),
+    }
+    Ok(config)
+}
+
+/// Sends the request bytes the worker already encoded as they are, and
+/// decodes the response with `opentelemetry-proto`'s type.
+#[derive(Clone, Copy, Debug, Default)]
+struct PreEncodedCodec;
+
+impl Codec for PreEncodedCodec {
+    type Encode = Vec<u8>;
+    type Decode = ExportLogsServiceResponse;
+    type Encoder = PreEncodedEncoder;
+    type Decoder = tonic_prost::ProstDecoder<ExportLogsServiceResponse>;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        PreEncodedEncoder
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        tonic_prost::ProstCodec::<ExportLogsServiceRequest, ExportLogsServiceResponse>::raw_decoder(
+            BufferSettings::default(),
+        )
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct PreEncodedEncoder;
+
+impl Encoder for PreEncodedEncoder {
+    type Item = Vec<u8>;
+    type Error = Status;
+
+    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        use prost::bytes::BufMut as _;
+        dst.put_slice(&item);
+        Ok(())
+    }
+}

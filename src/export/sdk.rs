@@ -1,0 +1,101 @@
+//! Into an application's own OpenTelemetry SDK pipeline: records become SDK
+//! `LogRecord`s, with the same mapping, and go through the application's
+//! processors and exporters.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, UNIX_EPOCH};
+
+use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
+use opentelemetry::trace::{SpanId, TraceFlags, TraceId};
+use opentelemetry::Key;
+use opentelemetry_sdk::logs::{SdkLogger, SdkLoggerProvider};
+
+use crate::record::{self, Record, ScopeName, ValueRef};
+
+/// The name of the SDK logger the bridge emits through; the record's
+/// target, set on each record, is what OTLP exporters use as the scope.
+const LOGGER_NAME: &str = "otel-log-bridge";
+
+/// Emits records into an `SdkLoggerProvider`.
+#[derive(Debug)]
+pub(crate) struct SdkSink {
+    provider: SdkLoggerProvider,
+    logger: SdkLogger,
+    emitted: AtomicU64,
+}
+
+impl SdkSink {
+    pub(crate) fn new(provider: SdkLoggerProvider) -> SdkSink {
+        let logger = provider.logger(LOGGER_NAME);
+        SdkSink {
+            provider,
+            logger,
+            emitted: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn emitted(&self) -> u64 {
+        self.emitted.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn emit(&self, record: &Record) {
+        let mut sdk = self.logger.create_log_record();
+        sdk.set_timestamp(UNIX_EPOCH + Duration::from_nanos(record.time_unix_nano));
+        sdk.set_observed_timestamp(
+            UNIX_EPOCH + Duration::from_nanos(record.observed_time_unix_nano),
+        );
+        sdk.set_severity_number(severity(record.severity));
+        sdk.set_severity_text(record.severity.text);
+        match record.scope {
+            ScopeName::Static(target) => sdk.set_target(target),
+            ScopeName::Arena(_) => sdk.set_target(record.scope_name().to_owned()),
+        }
+        if let Some(name) = record.event_name {
+            sdk.set_event_name(name);
+        }
+        if let Some(body) = record.body() {
+            sdk.set_body(AnyValue::String(body.to_owned().into()));
+        }
+        for attribute in record.attributes() {
+            let key = match attribute.key {
+                record::Key::Static(key) => Key::from_static_str(key),
+                record::Key::Arena(_) => Key::new(record.key(attribute.key).to_owned()),
+            };
+            sdk.add_attribute(key, any_value(record.value(attribute.value)));
+        }
+        if let Some(trace) = &record.trace {
+            sdk.set_trace_context(
+                TraceId::from_bytes(trace.trace_id),
+                SpanId::from_bytes(trace.span_id),
+                Some(TraceFlags::new(trace.flags)),
+            );
+        }
+        self.logger.emit(sdk);
+        self.emitted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn flush(&self) -> bool {
+        self.provider.force_flush().is_ok()
+    }
+}
+
+fn severity(severity: record::Severity) -> Severity {
+    match severity.number {
+        1 => Severity::Trace,
+        5 => Severity::Debug,
+        9 => Severity::Info,
+        13 => Severity::Warn,
+        17 => Severity::Error,
+        _ => Severity::Fatal,
+    }
+}
+
+fn any_value(value: ValueRef<'_>) -> AnyValue {
+    match value {
+        ValueRef::Int(i) => AnyValue::Int(i),
+        ValueRef::Double(f) => AnyValue::Double(f),
+        ValueRef::Bool(b) => AnyValue::Boolean(b),
+        ValueRef::Str(s) => AnyValue::String(s.to_owned().into()),
+        ValueRef::Bytes(b) => AnyValue::Bytes(Box::new(b.to_vec())),
+    }
+}

@@ -1,0 +1,78 @@
+//! The layer inside an application's own `SdkLoggerProvider`: the SDK
+//! records carry the same mapping as the JSON lines.
+
+use opentelemetry::logs::{AnyValue, Severity};
+use opentelemetry_sdk::logs::{InMemoryLogExporter, SdkLoggerProvider};
+use serde_json::Value;
+use tracing_subscriber::prelude::*;
+
+use crate::support::SharedBuf;
+
+fn json_of(value: &AnyValue) -> Value {
+    match value {
+        AnyValue::Int(i) => Value::from(*i),
+        AnyValue::Double(f) => Value::from(*f),
+        AnyValue::Boolean(b) => Value::from(*b),
+        AnyValue::String(s) => Value::from(s.as_str()),
+        other => panic!("unexpected value {other:?}"),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn sdk_records_match_the_json_lines_field_by_field() {
+    let exporter = InMemoryLogExporter::default();
+    let provider = SdkLoggerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let out = SharedBuf::default();
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_logger_provider(provider.clone())
+        .with_exporters([otel_log_bridge::Exporter::Json])
+        .with_json_writer(out.clone())
+        .layer()
+        .expect("valid configuration");
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || {
+        let span = tracing::info_span!("request", http.route = "/a");
+        let _entered = span.enter();
+        tracing::warn!(name: "cache.miss", key = "k1", size = 42, ratio = 0.5, hit = false, "cache miss");
+    });
+    drop(guard);
+    let lines = out.lines();
+    let sdk = exporter.get_emitted_logs().expect("in-memory logs");
+    assert_eq!((lines.len(), sdk.len()), (1, 1));
+    let (json, record) = (&lines[0], &sdk[0].record);
+
+    assert_eq!(record.severity_number(), Some(Severity::Warn));
+    assert_eq!(
+        Some(json["severity_text"].as_str().unwrap()),
+        record.severity_text()
+    );
+    assert_eq!(record.event_name(), Some("cache.miss"));
+    assert_eq!(
+        record.target().map(|t| t.as_ref()),
+        json["scope"]["name"].as_str()
+    );
+    assert_eq!(record.body().map(json_of), Some(json["body"].clone()));
+    let nanos =
+        |t: std::time::SystemTime| t.duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let json_time = humantime::parse_rfc3339(json["timestamp"].as_str().unwrap()).unwrap();
+    assert_eq!(record.timestamp().map(nanos), Some(nanos(json_time)));
+    assert_eq!(
+        record.timestamp().map(nanos),
+        record.observed_timestamp().map(nanos)
+    );
+    let trace = record.trace_context().expect("trace context");
+    assert_eq!(hex(&trace.trace_id.to_bytes()), json["trace_id"]);
+    assert_eq!(hex(&trace.span_id.to_bytes()), json["span_id"]);
+    let attributes: serde_json::Map<String, Value> = record
+        .attributes_iter()
+        .map(|(k, v)| (k.to_string(), json_of(v)))
+        .collect();
+    assert_eq!(Value::Object(attributes), json["attributes"]);
+    let _ = provider.shutdown();
+}
