@@ -78,6 +78,14 @@ impl Guard {
     pub fn stats(&self) -> Stats {
         self.pipeline.stats()
     }
+
+    /// Does what dropping the guard does (flush within the shutdown
+    /// timeout, stop the workers) and returns the final counters: records
+    /// that could not be delivered in time are in `failed`.
+    pub fn shutdown(self) -> Stats {
+        self.pipeline.shutdown();
+        self.pipeline.stats()
+    }
 }
 
 impl Drop for Guard {

@@ -3,7 +3,11 @@
 mod support;
 
 mod hostile;
+#[cfg(feature = "lint")]
+mod lint;
 mod mapping;
+#[cfg(feature = "grpc")]
+mod otlp;
 mod process;
 mod receiver_selftest;
 #[cfg(feature = "sdk")]

@@ -1,0 +1,435 @@
+//! OTLP export against the in-process receiver: the same records as the
+//! JSON lines, over every protocol, and the delivery rules under faults.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+use opentelemetry_proto::tonic::common::v1::AnyValue;
+use otel_log_bridge::{Builder, Compression, Exporter, Protocol as ExportProtocol, Stats};
+use serde_json::Value;
+use tracing_subscriber::prelude::*;
+
+use crate::support::receiver::{Protocol, ReceivedRecord, Receiver, Response};
+use crate::support::SharedBuf;
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn exporter_protocol(protocol: Protocol) -> ExportProtocol {
+    match protocol {
+        Protocol::HttpProtobuf => ExportProtocol::HttpProtobuf,
+        Protocol::HttpJson => ExportProtocol::HttpJson,
+        Protocol::Grpc => ExportProtocol::Grpc,
+    }
+}
+
+/// A builder exporting to `receiver` with `protocol`.
+fn to_receiver(receiver: &Receiver, protocol: Protocol) -> Builder {
+    let endpoint = match protocol {
+        Protocol::Grpc => receiver.endpoint(),
+        _ => format!("{}/v1/logs", receiver.endpoint()),
+    };
+    otel_log_bridge::builder()
+        .with_service_name("otlp-test")
+        .with_otlp_endpoint(endpoint)
+        .with_otlp_protocol(exporter_protocol(protocol))
+}
+
+/// Runs `scenario` under a layer built from `builder`, then shuts the
+/// pipeline down and returns its final counters.
+fn run(builder: Builder, scenario: impl FnOnce()) -> Stats {
+    let (layer, guard) = builder.layer().expect("valid configuration");
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), scenario);
+    guard.shutdown()
+}
+
+fn scenario() {
+    let span = tracing::info_span!("request", http.route = "/orders/{id}", tenant = "acme");
+    let _entered = span.enter();
+    tracing::info!(name: "order.placed", order_id = 42, total = 12.5, paid = true, note = "fast", "order placed");
+    tracing::warn!(bytes = &b"\x01\x02"[..], big = u64::MAX, "odd values");
+    tracing::error!(
+        error = &std::io::Error::other("disk full") as &dyn std::error::Error,
+        "failed"
+    );
+    tracing::info!(target: "other::scope", "another scope");
+}
+
+fn nanos(rfc3339: &Value) -> u64 {
+    let time =
+        humantime::parse_rfc3339(rfc3339.as_str().expect("timestamp string")).expect("RFC 3339");
+    time.duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_nanos() as u64
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn json_of(value: &Option<AnyValue>) -> Value {
+    match value.as_ref().and_then(|v| v.value.as_ref()) {
+        Some(Any::StringValue(s)) => Value::from(s.as_str()),
+        Some(Any::IntValue(i)) => Value::from(*i),
+        Some(Any::DoubleValue(f)) => Value::from(*f),
+        Some(Any::BoolValue(b)) => Value::from(*b),
+        Some(Any::BytesValue(b)) => {
+            use base64::Engine as _;
+            Value::from(base64::engine::general_purpose::STANDARD.encode(b))
+        }
+        other => panic!("unexpected value {other:?}"),
+    }
+}
+
+/// Compares one received OTLP record with the JSON line of the same event.
+fn assert_same_record(received: &ReceivedRecord, json: &Value) {
+    let record = &received.record;
+    assert_eq!(record.time_unix_nano, nanos(&json["timestamp"]));
+    assert_eq!(
+        record.observed_time_unix_nano,
+        nanos(&json["observed_timestamp"])
+    );
+    assert_eq!(Value::from(record.severity_number), json["severity_number"]);
+    assert_eq!(
+        Value::from(record.severity_text.as_str()),
+        json["severity_text"]
+    );
+    assert_eq!(json_of(&record.body), json["body"]);
+    let attributes: serde_json::Map<String, Value> = record
+        .attributes
+        .iter()
+        .map(|kv| (kv.key.clone(), json_of(&kv.value)))
+        .collect();
+    assert_eq!(Value::Object(attributes), json["attributes"]);
+    let resource: serde_json::Map<String, Value> = received
+        .resource
+        .as_ref()
+        .expect("resource")
+        .attributes
+        .iter()
+        .map(|kv| (kv.key.clone(), json_of(&kv.value)))
+        .collect();
+    assert_eq!(Value::Object(resource), json["resource"]);
+    let scope = received.scope.as_ref().expect("scope");
+    assert_eq!(Value::from(scope.name.as_str()), json["scope"]["name"]);
+    assert_eq!(Value::from(hex(&record.trace_id)), json["trace_id"]);
+    assert_eq!(Value::from(hex(&record.span_id)), json["span_id"]);
+    assert_eq!(
+        Value::from(format!("{:02x}", record.flags & 0xff)),
+        json["trace_flags"]
+    );
+    let event_name =
+        (!record.event_name.is_empty()).then(|| Value::from(record.event_name.as_str()));
+    assert_eq!(event_name.unwrap_or(Value::Null), json["event_name"]);
+}
+
+fn same_records_as_json_lines(protocol: Protocol, compression: Compression) {
+    let receiver = Receiver::for_protocol(protocol);
+    let out = SharedBuf::default();
+    let builder = to_receiver(&receiver, protocol)
+        .with_otlp_compression(compression)
+        .with_exporters([Exporter::Otlp, Exporter::Json])
+        .with_json_writer(out.clone());
+    let stats = run(builder, scenario);
+    let lines = out.lines();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(
+        (stats.exported, stats.failed, stats.dropped),
+        (8, 0, 0),
+        "{stats:?}"
+    );
+    let mut received = receiver.records();
+    assert_eq!(received.len(), 4);
+    // Requests group records by scope, so match them up by time.
+    received.sort_by_key(|r| r.record.time_unix_nano);
+    for (received, json) in received.iter().zip(&lines) {
+        assert_same_record(received, json);
+    }
+    assert!(receiver
+        .content_types()
+        .iter()
+        .all(|ct| ct.starts_with(protocol.content_type())));
+    let expected_encoding = (compression == Compression::Gzip).then(|| "gzip".to_owned());
+    assert!(receiver
+        .content_encodings()
+        .iter()
+        .all(|e| *e == expected_encoding));
+}
+
+#[test]
+fn http_protobuf_records_equal_the_json_lines() {
+    same_records_as_json_lines(Protocol::HttpProtobuf, Compression::None);
+}
+
+#[test]
+fn http_protobuf_gzip_records_equal_the_json_lines() {
+    same_records_as_json_lines(Protocol::HttpProtobuf, Compression::Gzip);
+}
+
+#[test]
+fn http_json_records_equal_the_json_lines() {
+    same_records_as_json_lines(Protocol::HttpJson, Compression::Gzip);
+}
+
+#[test]
+fn grpc_records_equal_the_json_lines() {
+    same_records_as_json_lines(Protocol::Grpc, Compression::Gzip);
+}
+
+fn ten_events() {
+    for i in 0..10 {
+        tracing::info!(i, "event");
+    }
+}
+
+#[test]
+fn a_collector_that_is_down_at_first_loses_nothing() {
+    for protocol in [Protocol::HttpProtobuf, Protocol::Grpc] {
+        let receiver = match protocol {
+            Protocol::Grpc => Receiver::grpc_later(Duration::from_secs(2)),
+            _ => Receiver::http_later(Duration::from_secs(2)),
+        };
+        let builder = to_receiver(&receiver, protocol).with_shutdown_timeout(PATIENCE);
+        let stats = run(builder, || {
+            for i in 0..1000 {
+                tracing::info!(i, "while the collector is down");
+            }
+        });
+        assert_eq!(
+            (stats.exported, stats.failed, stats.dropped),
+            (1000, 0, 0),
+            "{protocol:?} {stats:?}"
+        );
+        assert!(stats.retries > 0, "{stats:?}");
+        assert_eq!(receiver.records().len(), 1000);
+    }
+}
+
+#[test]
+fn http_503_with_retry_after_is_retried_and_delivered() {
+    let receiver = Receiver::http();
+    receiver.respond_with([Response::Status {
+        code: 503,
+        retry_after: Some("1".into()),
+    }]);
+    let stats = run(to_receiver(&receiver, Protocol::HttpProtobuf), ten_events);
+    assert_eq!(
+        (stats.exported, stats.failed, stats.retries),
+        (10, 0, 1),
+        "{stats:?}"
+    );
+    assert_eq!(receiver.attempts(), 2);
+    assert_eq!(receiver.records().len(), 10);
+}
+
+#[test]
+fn http_429_and_502_and_504_are_retried() {
+    let receiver = Receiver::http();
+    receiver.respond_with([429, 502, 504].map(|code| Response::Status {
+        code,
+        retry_after: None,
+    }));
+    let stats = run(to_receiver(&receiver, Protocol::HttpProtobuf), ten_events);
+    assert_eq!((stats.exported, stats.retries), (10, 3), "{stats:?}");
+}
+
+#[test]
+fn http_400_is_not_retried_and_counts_as_failed() {
+    let receiver = Receiver::http();
+    receiver.respond_with([Response::Status {
+        code: 400,
+        retry_after: None,
+    }]);
+    let stats = run(to_receiver(&receiver, Protocol::HttpProtobuf), ten_events);
+    assert_eq!(
+        (stats.exported, stats.failed, stats.retries),
+        (0, 10, 0),
+        "{stats:?}"
+    );
+    assert_eq!(receiver.attempts(), 1);
+}
+
+#[test]
+fn partial_success_counts_rejected_records_without_retrying() {
+    for protocol in Protocol::ALL {
+        let receiver = Receiver::for_protocol(protocol);
+        receiver.respond_with([Response::PartialSuccess {
+            rejected: 3,
+            message: "three too old".into(),
+        }]);
+        let stats = run(to_receiver(&receiver, protocol), ten_events);
+        assert_eq!(
+            (stats.exported, stats.rejected, stats.retries),
+            (7, 3, 0),
+            "{protocol:?} {stats:?}"
+        );
+        assert_eq!(receiver.attempts(), 1);
+    }
+}
+
+#[test]
+fn grpc_follows_the_retry_table() {
+    let cases = [
+        (tonic::Code::Unavailable, None, true),
+        (
+            tonic::Code::ResourceExhausted,
+            Some(Duration::from_millis(100)),
+            true,
+        ),
+        (tonic::Code::ResourceExhausted, None, false),
+        (tonic::Code::InvalidArgument, None, false),
+    ];
+    for (code, retry_after, retried) in cases {
+        let receiver = Receiver::grpc();
+        receiver.respond_with([Response::Grpc { code, retry_after }]);
+        let stats = run(to_receiver(&receiver, Protocol::Grpc), ten_events);
+        if retried {
+            assert_eq!(
+                (stats.exported, stats.retries),
+                (10, 1),
+                "{code:?} {stats:?}"
+            );
+        } else {
+            assert_eq!((stats.failed, stats.retries), (10, 0), "{code:?} {stats:?}");
+        }
+    }
+}
+
+#[test]
+fn guard_returns_when_the_collector_never_comes_up() {
+    // A port that was free a moment ago and that nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let builder = otel_log_bridge::builder()
+        .with_otlp_endpoint(format!("http://127.0.0.1:{port}/v1/logs"))
+        .with_shutdown_timeout(Duration::from_millis(500));
+    let stats = run(builder, ten_events);
+    assert_eq!(
+        (stats.exported, stats.failed, stats.dropped),
+        (0, 10, 0),
+        "{stats:?}"
+    );
+}
+
+#[test]
+fn a_burst_of_200k_events_is_delivered_without_drops_at_default_settings() {
+    const EVENTS: u64 = 200_000;
+    let receiver = Receiver::http();
+    let builder = to_receiver(&receiver, Protocol::HttpProtobuf).with_shutdown_timeout(PATIENCE);
+    let stats = run(builder, || {
+        for i in 0..EVENTS {
+            tracing::info!(
+                user_id = i,
+                path = "/api/users",
+                status = 200_u16,
+                latency_ms = 3.25,
+                "request handled"
+            );
+        }
+    });
+    assert_eq!(
+        (stats.emitted, stats.exported, stats.dropped, stats.failed),
+        (EVENTS, EVENTS, 0, 0),
+        "{stats:?}"
+    );
+    assert_eq!(receiver.records().len() as u64, EVENTS);
+}
+
+#[test]
+fn exporting_works_inside_tokio_runtimes() {
+    for protocol in [Protocol::HttpProtobuf, Protocol::Grpc] {
+        for multi_thread in [false, true] {
+            let receiver = Receiver::for_protocol(protocol);
+            let runtime = if multi_thread {
+                tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .build()
+            } else {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+            }
+            .expect("runtime");
+            let stats = runtime.block_on(async {
+                let (layer, guard) = to_receiver(&receiver, protocol).layer().expect("valid");
+                let subscriber = tracing_subscriber::registry().with(layer);
+                let _default = tracing::subscriber::set_default(subscriber);
+                tokio::task::yield_now().await;
+                ten_events();
+                guard.shutdown()
+            });
+            assert_eq!(
+                stats.exported, 10,
+                "{protocol:?} multi_thread={multi_thread} {stats:?}"
+            );
+        }
+    }
+}
+
+/// The scopes of the crate's own transport stack: none of them may ever be
+/// exported, whatever the filter says.
+const TRANSPORT_TARGETS: [&str; 9] = [
+    "hyper",
+    "h2",
+    "tonic",
+    "tower",
+    "ureq",
+    "rustls",
+    "reqwest",
+    "opentelemetry",
+    "otel_log_bridge",
+];
+
+#[test]
+fn init_from_the_environment_at_trace_level_exports_no_transport_records() {
+    if crate::support::is_child() {
+        let guard = otel_log_bridge::init();
+        for i in 0..50 {
+            tracing::info!(target: "app", i, "application event");
+            log::info!(target: "app", i; "application log record");
+        }
+        let stats = guard.shutdown();
+        assert_eq!((stats.emitted, stats.exported), (100, 100), "{stats:?}");
+        return;
+    }
+    for protocol in [Protocol::HttpProtobuf, Protocol::HttpJson, Protocol::Grpc] {
+        let receiver = Receiver::for_protocol(protocol);
+        let endpoint = receiver.endpoint();
+        let output = crate::support::run_child(
+            "otlp::init_from_the_environment_at_trace_level_exports_no_transport_records",
+            &[
+                ("RUST_LOG", "trace"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.env_value()),
+                ("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=acme%20corp"),
+                ("OTEL_SERVICE_NAME", "from-env"),
+            ],
+        );
+        assert!(
+            output.status.success(),
+            "{protocol:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let records = receiver.records();
+        assert_eq!(records.len(), 100, "{protocol:?}");
+        for record in &records {
+            let scope = &record.scope.as_ref().expect("scope").name;
+            assert_eq!(scope, "app", "{protocol:?}: a record from {scope}");
+            assert!(!TRANSPORT_TARGETS.iter().any(|t| scope.starts_with(t)));
+        }
+        let service = records[0]
+            .resource
+            .as_ref()
+            .expect("resource")
+            .attributes
+            .iter()
+            .find(|kv| kv.key == "service.name")
+            .map(|kv| json_of(&kv.value));
+        assert_eq!(service, Some(Value::from("from-env")));
+        assert!(receiver
+            .headers()
+            .iter()
+            .all(|headers| headers.get("x-tenant").is_some_and(|v| v == "acme corp")));
+    }
+}
