@@ -156,6 +156,7 @@ impl Builder {
     fn start(&mut self, resolved: &Resolved) -> Result<(BridgeLayer, Guard), InitError> {
         let settings = SinkSettings {
             queue_budget: self.queue_budget,
+            max_queue_records: None,
             interval: WRITER_FLUSH_INTERVAL,
         };
         let mut sinks = Vec::new();

@@ -105,6 +105,7 @@ pub(crate) struct Sink {
 #[derive(Clone, Debug)]
 pub(crate) struct SinkSettings {
     pub(crate) queue_budget: usize,
+    pub(crate) max_queue_records: Option<u64>,
     pub(crate) interval: Duration,
 }
 
@@ -138,7 +139,10 @@ impl Sink {
         wake: WakePolicy,
         settings: &SinkSettings,
     ) -> std::io::Result<Sink> {
-        let queue = Arc::new(Queue::new(name, settings.queue_budget, wake));
+        let queue = Arc::new(
+            Queue::new(name, settings.queue_budget, wake)
+                .with_record_limit(settings.max_queue_records),
+        );
         let worker = {
             let queue = Arc::clone(&queue);
             let interval = settings.interval;
@@ -405,6 +409,7 @@ pub(crate) fn otlp_sink(
     };
     let sink_settings = SinkSettings {
         queue_budget,
+        max_queue_records: settings.batch.max_queue_size,
         interval: settings.batch.schedule_delay,
     };
     Sink::start("otlp", Encoder::Otlp, drain, counters, wake, &sink_settings)

@@ -33,6 +33,10 @@ pub(crate) struct Queue {
     credit_chunk: usize,
     wake: WakePolicy,
     reserved: AtomicUsize,
+    /// A record-count bound (`OTEL_BLRP_MAX_QUEUE_SIZE`) when one is set;
+    /// without one, producers never touch `queued_records`.
+    max_records: Option<u64>,
+    queued_records: AtomicU64,
     dropped: AtomicU64,
     overflow_reported: AtomicBool,
     closed: AtomicBool,
@@ -103,6 +107,8 @@ impl Queue {
             credit_chunk: (budget / 64).clamp(1, CREDIT_CHUNK),
             wake,
             reserved: AtomicUsize::new(0),
+            max_records: None,
+            queued_records: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             overflow_reported: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -112,6 +118,12 @@ impl Queue {
             done: Condvar::new(),
             wake_pending: AtomicBool::new(false),
         }
+    }
+
+    /// Bounds the queue by record count as well as by bytes.
+    pub(crate) fn with_record_limit(mut self, max_records: Option<u64>) -> Queue {
+        self.max_records = max_records;
+        self
     }
 
     pub(crate) fn dropped(&self) -> u64 {
@@ -132,6 +144,13 @@ impl Queue {
             self.count_drop();
             return false;
         }
+        if let Some(max) = self.max_records {
+            if self.queued_records.fetch_add(1, Ordering::AcqRel) >= max {
+                self.queued_records.fetch_sub(1, Ordering::AcqRel);
+                self.count_drop();
+                return false;
+            }
+        }
         let shard = SHARDS.try_with(|shards| self.local_shard(&mut shards.borrow_mut()));
         let shard = match shard {
             Ok(shard) => shard,
@@ -141,6 +160,7 @@ impl Queue {
         let mut state = lock(&shard.state);
         if state.closed {
             drop(state);
+            self.forget_counted_record();
             self.count_drop();
             return false;
         }
@@ -153,6 +173,7 @@ impl Queue {
                 None => {
                     state.buf.truncate(start);
                     drop(state);
+                    self.forget_counted_record();
                     self.count_drop();
                     return false;
                 }
@@ -167,6 +188,12 @@ impl Queue {
             self.wake_worker();
         }
         true
+    }
+
+    fn forget_counted_record(&self) {
+        if self.max_records.is_some() {
+            self.queued_records.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 
     fn local_shard(&self, shards: &mut Vec<(u64, Arc<Shard>)>) -> Arc<Shard> {
@@ -234,10 +261,11 @@ impl Queue {
             if state.records > 0 {
                 let spare = pool.pop().unwrap_or_default();
                 let bytes = std::mem::replace(&mut state.buf, spare);
-                chunks.push(Chunk {
-                    bytes,
-                    records: std::mem::take(&mut state.records),
-                });
+                let records = std::mem::take(&mut state.records);
+                if self.max_records.is_some() {
+                    self.queued_records.fetch_sub(records, Ordering::AcqRel);
+                }
+                chunks.push(Chunk { bytes, records });
             }
             // Only the queue holds the shard once its thread has exited.
             let orphaned = Arc::strong_count(shard) == 1;
@@ -421,6 +449,21 @@ mod tests {
         // Draining returned the budget, so the same record fits now.
         assert!(queue.push(|buf| buf.extend_from_slice(&[b'b'; 60])));
         assert_eq!(drain(&queue).1, 1);
+    }
+
+    #[test]
+    fn a_record_limit_bounds_the_queue_by_count() {
+        let wake = WakePolicy {
+            bytes: usize::MAX,
+            records: u64::MAX,
+        };
+        let queue = Queue::new("test", 1 << 20, wake).with_record_limit(Some(2));
+        assert!(queue.push(|buf| buf.push(b'a')));
+        assert!(queue.push(|buf| buf.push(b'b')));
+        assert!(!queue.push(|buf| buf.push(b'c')));
+        assert_eq!(queue.dropped(), 1);
+        assert_eq!(drain(&queue), (b"ab".to_vec(), 2));
+        assert!(queue.push(|buf| buf.push(b'd')));
     }
 
     #[test]

@@ -1,0 +1,137 @@
+//! End-to-end throughput over OTLP/HTTP protobuf into a loopback receiver:
+//! otel-log-bridge beside opentelemetry-appender-tracing +
+//! `BatchLogProcessor` + opentelemetry-otlp, in the same run, both at
+//! default settings. A bench binary, not a timed test:
+//!
+//! ```sh
+//! cargo bench --bench otlp_throughput && scripts/bench-report
+//! ```
+//!
+//! It writes `target/otlp-throughput.json`, which `scripts/bench-report`
+//! renders into BENCHMARKS.md, and prints the same table.
+
+#[path = "../tests/support/receiver.rs"]
+#[allow(dead_code)]
+mod receiver;
+
+use std::time::{Duration, Instant};
+
+use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
+use opentelemetry_otlp::WithExportConfig as _;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
+use receiver::Receiver;
+use tracing::Dispatch;
+use tracing_subscriber::prelude::*;
+
+const EVENTS: u64 = 200_000;
+
+#[inline(never)]
+fn request_handled(user_id: u64, path: &str, status: u16, latency_ms: f64) {
+    tracing::info!(user_id, path, status, latency_ms, "request handled");
+}
+
+/// Emits `EVENTS` events split over `threads` producer threads and returns
+/// how long the producers took.
+fn burst(dispatch: &Dispatch, threads: u64) -> Duration {
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for thread in 0..threads {
+            let dispatch = dispatch.clone();
+            scope.spawn(move || {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    for i in 0..EVENTS / threads {
+                        request_handled(thread * EVENTS + i, "/api/users", 200, 3.25);
+                    }
+                })
+            });
+        }
+    });
+    start.elapsed()
+}
+
+struct Row {
+    pipeline: &'static str,
+    threads: u64,
+    producer: Duration,
+    total: Duration,
+    received: usize,
+}
+
+fn bridge(threads: u64) -> Row {
+    let receiver = Receiver::http();
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_otlp_endpoint(format!("{}/v1/logs", receiver.endpoint()))
+        .with_shutdown_timeout(Duration::from_secs(60))
+        .layer()
+        .expect("valid configuration");
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
+    let start = Instant::now();
+    let producer = burst(&dispatch, threads);
+    let _ = guard.shutdown();
+    let total = start.elapsed();
+    Row {
+        pipeline: "otel-log-bridge",
+        threads,
+        producer,
+        total,
+        received: receiver.records().len(),
+    }
+}
+
+fn official(threads: u64) -> Row {
+    let receiver = Receiver::http();
+    let exporter = opentelemetry_otlp::LogExporter::builder()
+        .with_http()
+        .with_endpoint(format!("{}/v1/logs", receiver.endpoint()))
+        .build()
+        .expect("exporter");
+    let provider = SdkLoggerProvider::builder()
+        .with_batch_exporter(exporter)
+        .build();
+    let dispatch = Dispatch::new(
+        tracing_subscriber::registry().with(OpenTelemetryTracingBridge::new(&provider)),
+    );
+    let start = Instant::now();
+    let producer = burst(&dispatch, threads);
+    let _ = provider.shutdown();
+    let total = start.elapsed();
+    Row {
+        pipeline: "opentelemetry-appender-tracing + BatchLogProcessor + opentelemetry-otlp",
+        threads,
+        producer,
+        total,
+        received: receiver.records().len(),
+    }
+}
+
+fn main() {
+    // `cargo test --benches` runs bench targets with `--bench` absent; the
+    // full burst is only worth its time when benchmarking.
+    if !std::env::args().any(|arg| arg == "--bench") {
+        return;
+    }
+    let rows = [bridge(1), official(1), bridge(4), official(4)];
+    println!("| pipeline | producer threads | records received | dropped | records/s end to end | producer ns/event |");
+    println!("|---|---|---|---|---|---|");
+    let mut json = Vec::new();
+    for row in &rows {
+        let dropped = EVENTS - row.received as u64;
+        let per_second = row.received as f64 / row.total.as_secs_f64();
+        let producer_ns = row.producer.as_nanos() as f64 / EVENTS as f64;
+        println!(
+            "| {} | {} | {} | {} | {:.0} | {:.0} |",
+            row.pipeline, row.threads, row.received, dropped, per_second, producer_ns
+        );
+        json.push(serde_json::json!({
+            "pipeline": row.pipeline,
+            "threads": row.threads,
+            "events": EVENTS,
+            "received": row.received,
+            "dropped": dropped,
+            "records_per_second": per_second,
+            "producer_ns_per_event": producer_ns,
+        }));
+    }
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/otlp-throughput.json");
+    let _ = std::fs::write(&path, serde_json::to_string_pretty(&json).expect("JSON"));
+}
