@@ -89,12 +89,36 @@
 //!
 //! | Variable | Default | Meaning |
 //! |---|---|---|
-//! | `OTEL_LOGS_EXPORTER` | `json` | comma list of `json` (flat JSON lines on stdout), `console` (human-readable, stderr), `none`; an unknown name is an [`InitError`] |
+//! | `OTEL_LOGS_EXPORTER` | `otlp` when an OTLP endpoint is set, else `json` | comma list of `otlp`, `json` (flat JSON lines on stdout), `console` (human-readable, stderr), `none`; an unknown name is an [`InitError`] |
+//! | `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` | – | full URL of the logs endpoint, used as is |
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://localhost:4318` (gRPC: `http://localhost:4317`) | base URL; HTTP appends `/v1/logs` |
+//! | `OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL` | `http/protobuf` | `http/protobuf`, `http/json`, `grpc` (feature `grpc`); an unknown value is an error |
+//! | `OTEL_EXPORTER_OTLP_[LOGS_]HEADERS` | – | `key=value,…`, percent-decoded; malformed pairs reported and skipped |
+//! | `OTEL_EXPORTER_OTLP_[LOGS_]TIMEOUT` | `10000` | per-request timeout in ms |
+//! | `OTEL_EXPORTER_OTLP_[LOGS_]COMPRESSION` | `none` | `gzip` or `none` |
+//! | `OTEL_EXPORTER_OTLP_[LOGS_]CERTIFICATE` | – | PEM file of the CA certificates to trust |
+//! | `OTEL_EXPORTER_OTLP_[LOGS_]CLIENT_CERTIFICATE`, `…_CLIENT_KEY` | – | PEM files for mutual TLS |
+//! | `OTEL_EXPORTER_OTLP_[LOGS_]INSECURE` | `false` | gRPC endpoints given without a scheme: `true` for plaintext |
+//! | `OTEL_BLRP_SCHEDULE_DELAY` | `1000` | ms between exports at the latest |
+//! | `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` | `512` | records per request at most |
+//! | `OTEL_BLRP_EXPORT_TIMEOUT` | `30000` | ms; bounds each request together with the OTLP timeout |
+//! | `OTEL_BLRP_MAX_QUEUE_SIZE` | unbounded by count | a record-count bound on top of the 64 MiB byte budget |
 //! | `OTEL_SERVICE_NAME` | `unknown_service:<executable>` | `service.name` |
 //! | `OTEL_RESOURCE_ATTRIBUTES` | – | `key=value,…`, percent-decoded; a malformed pair is reported once on stderr and skipped |
 //! | `OTEL_SDK_DISABLED` | `false` | `true` exports nothing |
 //! | `OTEL_LOG_LEVEL` | `info` | the crate's own diagnostics on stderr: `none`, `error`, `warn`, `info`, `debug` |
 //! | `RUST_LOG` | `info` | `EnvFilter` directives for [`init`]; invalid directives are reported and `info` is used |
+//!
+//! # OTLP delivery
+//!
+//! HTTP 429, 502, 503, 504 and connection failures are retried with
+//! exponential backoff and jitter, honouring `Retry-After`; gRPC retries
+//! the specification's retryable codes and honours `RetryInfo`. Other
+//! errors count as [`Stats::failed`], a partial success as
+//! [`Stats::rejected`]. While the collector is unreachable, records queue up
+//! to the byte budget; dropping the [`Guard`] waits at most the shutdown
+//! timeout and counts what could not be sent as failed. The HTTP and gRPC
+//! stacks run on the export thread, whose own events are never exported.
 //!
 //! # Composing your own subscriber
 //!
@@ -105,6 +129,9 @@
 //!
 //! | Feature | Default | Adds |
 //! |---|---|---|
+//! | `otlp` | yes | OTLP/HTTP export, protobuf and JSON |
+//! | `grpc` | no | OTLP/gRPC export, on a runtime thread of the crate's own |
+//! | `sdk` | no | [`Builder::with_logger_provider`]: emit into your own `SdkLoggerProvider` |
 //! | `tracing-opentelemetry` | no | trace context from `tracing-opentelemetry` spans |
 //! | `lint` | no | [`lint`]: source checks for logging calls that lose structure (needs `syn`) |
 //! | `cli` | no | the `otel-log-lint` command (needs `clap`, `ignore`, `toml`) |
