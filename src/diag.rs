@@ -72,6 +72,11 @@ pub(crate) fn warn(message: fmt::Arguments<'_>) {
     emit(DiagLevel::Warn, "warning", message);
 }
 
+/// A runtime lint finding: shown at the `warn` level.
+pub(crate) fn lint(message: fmt::Arguments<'_>) {
+    emit(DiagLevel::Warn, "lint", message);
+}
+
 pub(crate) fn debug(message: fmt::Arguments<'_>) {
     emit(DiagLevel::Debug, "debug", message);
 }

@@ -242,3 +242,42 @@ fn sdk_disabled_writes_nothing() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(records.is_empty());
 }
+
+#[test]
+fn the_runtime_lint_reports_each_callsite_problem_once_on_stderr() {
+    if is_child() {
+        let guard = child_builder()
+            .with_runtime_lint(true)
+            .with_lint_rule(otel_log_bridge::lint::Rule::MissingEventName, true)
+            .init();
+        for user in ["ada", "grace", "ada"] {
+            tracing::info!(password = "hunter2", userId = 7, "user {user} signed in");
+            tracing::info!(user.id = user, "constant message");
+        }
+        tracing::warn!(name: "payment.declined", "named warning");
+        tracing::warn!("unnamed warning");
+        let stats = guard.shutdown();
+        assert_eq!(stats.exported, 8, "the lint never drops records: {stats:?}");
+        return;
+    }
+    let (output, records) = run(
+        "the_runtime_lint_reports_each_callsite_problem_once_on_stderr",
+        &[],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stderr = stderr(&output);
+    let lint_lines: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("otel-log-bridge: lint: "))
+        .collect();
+    let count = |rule: &str| lint_lines.iter().filter(|l| l.contains(rule)).count();
+    assert_eq!(count("OLB005"), 1, "secret key, once: {stderr}");
+    assert_eq!(count("OLB004"), 1, "camelCase key, once: {stderr}");
+    assert_eq!(count("OLB001"), 1, "interpolated message, once: {stderr}");
+    assert_eq!(count("OLB009"), 1, "the unnamed warning only: {stderr}");
+    assert!(lint_lines.iter().all(|l| l.contains("tests/process.rs:")));
+    assert_eq!(records.len(), 8);
+    assert!(records
+        .iter()
+        .all(|r| !r["body"].as_str().unwrap_or("").contains("OLB")));
+}

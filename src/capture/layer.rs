@@ -5,10 +5,12 @@ use std::time::SystemTime;
 
 use tracing::dispatcher::WeakDispatch;
 use tracing::span::{Attributes, Id, Record as SpanValues};
+use tracing::subscriber::Interest;
 use tracing::{Dispatch, Event, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
+use crate::capture::runtime_lint::RuntimeLint;
 use crate::capture::span::{self, SpanData};
 use crate::capture::visit::{EventVisitor, SpanFieldVisitor};
 use crate::capture::{
@@ -50,6 +52,7 @@ struct Shared {
     /// The dispatcher this layer is part of, for looking up the
     /// OpenTelemetry context of `tracing-opentelemetry` spans.
     dispatch: OnceLock<WeakDispatch>,
+    lint: RuntimeLint,
 }
 
 impl BridgeLayer {
@@ -57,6 +60,7 @@ impl BridgeLayer {
         BridgeLayer {
             shared: Arc::new(Shared {
                 pipeline,
+                lint: RuntimeLint::new(options.lint.clone()),
                 options,
                 dispatch: OnceLock::new(),
             }),
@@ -89,6 +93,16 @@ where
 {
     fn on_register_dispatch(&self, subscriber: &Dispatch) {
         let _ = self.shared.dispatch.set(subscriber.downgrade());
+    }
+
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        if !is_suppressed() {
+            let explicit_name = explicit_event_name(metadata).is_some();
+            self.shared.lint.check_callsite(metadata, explicit_name);
+        }
+        // The layer filters nothing: whether a callsite is enabled is up to
+        // the subscriber's filters.
+        Interest::always()
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
@@ -148,6 +162,9 @@ where
                 None => record.trace = span::otel::current_context(),
             }
             add_common_attributes(record, &shared.options, metadata.file(), metadata.line());
+            if shared.lint.enabled() {
+                shared.lint.check_body(metadata, record.body());
+            }
             shared.pipeline.emit(record);
         });
     }

@@ -8,6 +8,7 @@
 mod layer;
 mod log_bridge;
 mod panic;
+pub(crate) mod runtime_lint;
 mod span;
 mod visit;
 
@@ -109,6 +110,7 @@ pub(crate) struct CaptureOptions {
     pub(crate) span_fields: SpanFields,
     pub(crate) code_attributes: bool,
     pub(crate) thread_attributes: bool,
+    pub(crate) lint: runtime_lint::LintSettings,
 }
 
 impl Default for CaptureOptions {
@@ -117,6 +119,7 @@ impl Default for CaptureOptions {
             span_fields: SpanFields::all(),
             code_attributes: true,
             thread_attributes: true,
+            lint: runtime_lint::LintSettings::default(),
         }
     }
 }

@@ -243,6 +243,26 @@ impl Builder {
         self
     }
 
+    /// Whether each callsite is checked when it is first used, with the
+    /// rules of the [`lint`](crate::lint) module that need no source code:
+    /// reserved, badly named and secret-looking keys (OLB003–OLB005),
+    /// warn/error events without `name:` (OLB009, when turned on with
+    /// [`with_lint_rule`](Builder::with_lint_rule)), and callsites whose
+    /// message changes from event to event (OLB001). Findings are printed
+    /// once per callsite on stderr, never exported. Default: on in debug
+    /// builds, off in release builds.
+    pub fn with_runtime_lint(mut self, enabled: bool) -> Self {
+        self.capture.lint.enabled = enabled;
+        self
+    }
+
+    /// Turns one rule of the runtime lint on or off, over its default
+    /// level (rules that are `allow` by default, like OLB009, are off).
+    pub fn with_lint_rule(mut self, rule: crate::lint::Rule, enabled: bool) -> Self {
+        self.capture.lint.overrides.push((rule, enabled));
+        self
+    }
+
     /// How long dropping the [`Guard`](crate::Guard) (or a flush) may wait
     /// for queued records to be written (default: 5 s).
     pub fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {

@@ -1,0 +1,369 @@
+//! Classification of single field keys: reserved keys (OLB003), key naming
+//! (the per-key part of OLB004) and secrets (OLB005).
+//!
+//! This module needs no parser, so it is compiled without the `lint` feature:
+//! the bridge's runtime callsite check calls [`check_key`] on every field name
+//! of a callsite, and the static linter calls it on every literal key it finds.
+
+use super::rule::Rule;
+
+/// Where a key is recorded, because spans may use some keys that events may not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeySite {
+    /// A field of an event (a log record).
+    Event,
+    /// A field of a span, including `#[instrument(fields(..))]`.
+    Span,
+}
+
+/// One problem with one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeyFinding {
+    /// [`Rule::ReservedKey`], [`Rule::KeyNaming`] or [`Rule::Secret`].
+    pub(crate) rule: Rule,
+    /// What is wrong, naming the key.
+    pub(crate) message: String,
+    /// How to fix it.
+    pub(crate) help: String,
+}
+
+/// Checks one key and yields at most one finding per rule, in rule order
+/// (reserved, naming, secret).
+///
+/// `message` yields nothing: in `tracing` it is the field that carries the
+/// message itself, so only its context (a second `message` in the same call, a
+/// `message` key in `log` key-values) makes it wrong, and only the static
+/// linter sees that context.
+pub(crate) fn check_key(key: &str, site: KeySite) -> impl Iterator<Item = KeyFinding> {
+    [
+        reserved_key(key, site),
+        badly_named_key(key),
+        secret_key(key),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// Fields that `tracing-opentelemetry` reads from spans to set the span's own
+/// name, kind and status; they are the documented way to do so.
+const SPAN_OTEL_FIELDS: [&str; 5] = [
+    "otel.name",
+    "otel.kind",
+    "otel.status_code",
+    "otel.status_description",
+    "otel.status_message",
+];
+
+fn reserved_key(key: &str, site: KeySite) -> Option<KeyFinding> {
+    let lower = key.to_ascii_lowercase();
+    let help = if lower == "event.name" {
+        "use the `name:` argument (`info!(name: \"order.created\", ..)`): the bridge writes it to `event.name`"
+    } else if lower == "trace_id" || lower == "span_id" {
+        "drop it: the bridge takes the trace and span ids from the current span; name an id from another system after its source, e.g. `upstream.trace_id`"
+    } else if lower.starts_with("otel.") {
+        if site == KeySite::Span && SPAN_OTEL_FIELDS.contains(&lower.as_str()) {
+            return None;
+        }
+        "rename it: `otel.*` is reserved for OpenTelemetry's own attributes"
+    } else if lower.starts_with("code.") {
+        "drop it or rename it: the bridge writes `code.*` (file, line, function) from the callsite"
+    } else if lower.starts_with("exception.") {
+        "record the error itself as `error = &e as &dyn std::error::Error`: the bridge derives `exception.type`, `exception.message` and the source chain from it"
+    } else if lower.starts_with("log.") {
+        "rename it: the bridge writes `log.*` (target, module, file, line) itself"
+    } else {
+        return None;
+    };
+    Some(KeyFinding {
+        rule: Rule::ReservedKey,
+        message: format!(
+            "key `{key}` is reserved by OpenTelemetry or written by the bridge; the record would carry two conflicting values"
+        ),
+        help: help.to_owned(),
+    })
+}
+
+fn badly_named_key(key: &str) -> Option<KeyFinding> {
+    let problem = naming_problem(key)?;
+    let suggestion = suggested_key(key);
+    let rename = if suggestion.is_ascii() && suggestion != key {
+        format!("name it `{suggestion}`")
+    } else {
+        "name it with lowercase ASCII letters, digits, `_` and `.` only".to_owned()
+    };
+    Some(KeyFinding {
+        rule: Rule::KeyNaming,
+        message: format!("key `{key}` is not lowercase dot-separated snake_case ({problem})"),
+        help: format!(
+            "{rename}: OpenTelemetry attribute names are lowercase, with `.` between namespaces and `_` between words, so backends can group and query them"
+        ),
+    })
+}
+
+/// Says what keeps `key` from being lowercase dot-separated snake_case, or
+/// `None` when it is.
+fn naming_problem(key: &str) -> Option<String> {
+    if key.is_empty() {
+        return Some("it is empty".to_owned());
+    }
+    if let Some(found) = key.chars().find(|c| c.is_uppercase()) {
+        return Some(format!("it uses the upper-case letter `{found}`"));
+    }
+    if let Some(found) = key
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '.'))
+    {
+        return Some(match found {
+            ' ' => "it contains a space".to_owned(),
+            other if other.is_whitespace() => "it contains white space".to_owned(),
+            other => format!("it contains `{other}`"),
+        });
+    }
+    if key.split('.').any(str::is_empty) {
+        return Some("it has an empty segment between dots".to_owned());
+    }
+    None
+}
+
+/// Rewrites a key as lowercase dot-separated snake_case: `:` and `.` separate
+/// namespaces, and words (split at `_`, `-`, spaces and camelCase humps) are
+/// joined with `_`.
+pub(crate) fn suggested_key(key: &str) -> String {
+    let segments: Vec<String> = key
+        .split(['.', ':'])
+        .map(|segment| words(segment).join("_"))
+        .filter(|segment| !segment.is_empty())
+        .collect();
+    if segments.is_empty() {
+        "field".to_owned()
+    } else {
+        segments.join(".")
+    }
+}
+
+/// Splits text into lowercase words at every character that is not a letter
+/// or digit, and at camelCase humps (`userID` gives `user`, `id`; `HTTPServer`
+/// gives `http`, `server`).
+fn words(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut words = Vec::new();
+    let mut current = String::new();
+    for (index, &c) in chars.iter().enumerate() {
+        if !c.is_alphanumeric() {
+            if !current.is_empty() {
+                words.push(std::mem::take(&mut current));
+            }
+            continue;
+        }
+        let previous = index.checked_sub(1).and_then(|i| chars.get(i)).copied();
+        let next = chars.get(index + 1).copied();
+        let starts_hump = c.is_uppercase()
+            && previous.is_some_and(|p| {
+                p.is_lowercase()
+                    || p.is_ascii_digit()
+                    || (p.is_uppercase() && next.is_some_and(char::is_lowercase))
+            });
+        if starts_hump && !current.is_empty() {
+            words.push(std::mem::take(&mut current));
+        }
+        current.extend(c.to_lowercase());
+    }
+    if !current.is_empty() {
+        words.push(current);
+    }
+    words
+}
+
+/// Words that name a secret when a key ends with them.
+///
+/// `tokens` is not one of them: as the last word (`max_tokens`,
+/// `gen_ai.usage.input_tokens`) it counts language-model tokens.
+const SECRET_WORDS: [&str; 20] = [
+    "password",
+    "passwords",
+    "passwd",
+    "passphrase",
+    "secret",
+    "secrets",
+    "token",
+    "apikey",
+    "apikeys",
+    "authorization",
+    "cookie",
+    "cookies",
+    "credential",
+    "credentials",
+    "privatekey",
+    "secretkey",
+    "accesskey",
+    "sessionid",
+    "jwt",
+    "bearer",
+];
+
+/// Two-word endings that name a secret although neither word does alone.
+/// A session id is a bearer credential: whoever holds it is logged in.
+const SECRET_PAIRS: [(&str, &str); 10] = [
+    ("api", "key"),
+    ("api", "keys"),
+    ("private", "key"),
+    ("secret", "key"),
+    ("access", "key"),
+    ("signing", "key"),
+    ("encryption", "key"),
+    ("session", "id"),
+    ("session", "key"),
+    ("session", "cookie"),
+];
+
+/// Last words that only say how a secret is held (`token_value`,
+/// `authorization_header`), so the words before them decide.
+const HOLDER_WORDS: [&str; 14] = [
+    "value",
+    "values",
+    "header",
+    "hdr",
+    "str",
+    "string",
+    "raw",
+    "bytes",
+    "text",
+    "plain",
+    "plaintext",
+    "cleartext",
+    "b64",
+    "base64",
+];
+
+/// Whether a key or identifier names a secret.
+///
+/// The decision is made on words (split at `.`, `_`, `-`, spaces and camelCase
+/// humps) and on the *last* word, because the last word of a name says what
+/// the value is: `api_token`, `auth.token` and `password` are secrets, while
+/// `token_count`, `token_type`, `password_len` and `session_len` only describe
+/// one. `session_id` is a secret; see the rule documentation.
+pub(crate) fn is_secret_name(name: &str) -> bool {
+    !SEMANTIC_CONVENTION_KEYS.contains(&name) && names_secret(&words(name))
+}
+
+/// OpenTelemetry semantic-convention attributes whose words read like a
+/// secret: `session.id` identifies a client's telemetry session, not a
+/// login.
+const SEMANTIC_CONVENTION_KEYS: [&str; 1] = ["session.id"];
+
+fn names_secret(words: &[String]) -> bool {
+    let Some((last, rest)) = words.split_last() else {
+        return false;
+    };
+    SECRET_WORDS.contains(&last.as_str())
+        || rest
+            .last()
+            .is_some_and(|previous| SECRET_PAIRS.contains(&(previous.as_str(), last.as_str())))
+        || (HOLDER_WORDS.contains(&last.as_str()) && names_secret(rest))
+}
+
+fn secret_key(key: &str) -> Option<KeyFinding> {
+    if !is_secret_name(key) {
+        return None;
+    }
+    Some(KeyFinding {
+        rule: Rule::Secret,
+        message: format!(
+            "key `{key}` names a secret; log records are copied to collectors and backends and kept for a long time"
+        ),
+        help: "drop the field, or record something that is not the secret: whether it is set, its length, or a keyed hash".to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(key: &str, site: KeySite) -> Vec<Rule> {
+        check_key(key, site).map(|finding| finding.rule).collect()
+    }
+
+    #[test]
+    fn clean_keys_yield_nothing() {
+        for key in [
+            "user_id",
+            "http.request.method",
+            "token_count",
+            "session_len",
+            "password_len",
+            "message",
+            "code",
+            "error",
+        ] {
+            assert_eq!(rules(key, KeySite::Event), Vec::<Rule>::new(), "{key}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_decided_by_the_last_word() {
+        for key in [
+            "password",
+            "api_token",
+            "auth.token",
+            "apiKey",
+            "x-api-key",
+            "session_id",
+            "set_cookie",
+            "authorization_header",
+        ] {
+            assert!(is_secret_name(key), "{key} should be a secret");
+        }
+        for key in [
+            "token_count",
+            "session_len",
+            "token_type",
+            "secret_name",
+            "gen_ai.usage.input_tokens",
+            "session.id",
+        ] {
+            assert!(!is_secret_name(key), "{key} should not be a secret");
+        }
+    }
+
+    #[test]
+    fn reserved_keys_depend_on_the_site() {
+        assert_eq!(rules("otel.name", KeySite::Span), Vec::<Rule>::new());
+        assert_eq!(rules("otel.name", KeySite::Event), vec![Rule::ReservedKey]);
+        assert_eq!(rules("trace_id", KeySite::Span), vec![Rule::ReservedKey]);
+        assert_eq!(
+            rules("exception.message", KeySite::Event),
+            vec![Rule::ReservedKey]
+        );
+    }
+
+    #[test]
+    fn naming_findings_suggest_snake_case() {
+        let findings: Vec<KeyFinding> = check_key("userId", KeySite::Event).collect();
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].rule, Rule::KeyNaming);
+        assert!(
+            findings[0].help.contains("`user_id`"),
+            "{}",
+            findings[0].help
+        );
+        assert_eq!(suggested_key("HTTP Method"), "http_method");
+        assert_eq!(suggested_key("db::statement"), "db.statement");
+        assert_eq!(suggested_key("retry-count"), "retry_count");
+        assert_eq!(suggested_key("a..b"), "a.b");
+        assert_eq!(suggested_key("--"), "field");
+        let unicode: Vec<KeyFinding> = check_key("ünïcödé", KeySite::Event).collect();
+        assert!(
+            unicode[0].help.starts_with("name it with lowercase ASCII"),
+            "{}",
+            unicode[0].help
+        );
+    }
+
+    #[test]
+    fn one_key_can_break_several_rules() {
+        assert_eq!(
+            rules("log.Password", KeySite::Event),
+            vec![Rule::ReservedKey, Rule::KeyNaming, Rule::Secret]
+        );
+    }
+}
