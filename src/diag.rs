@@ -77,6 +77,7 @@ pub(crate) fn lint(message: fmt::Arguments<'_>) {
     emit(DiagLevel::Warn, "lint", message);
 }
 
+#[cfg(feature = "otlp")]
 pub(crate) fn debug(message: fmt::Arguments<'_>) {
     emit(DiagLevel::Debug, "debug", message);
 }

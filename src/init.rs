@@ -177,6 +177,14 @@ impl Builder {
                     export::console_sink(writer, &settings)
                 }
                 #[cfg(feature = "otlp")]
+                Exporter::OtlpJson => {
+                    let writer = self
+                        .otlp_json_writer
+                        .take()
+                        .unwrap_or_else(|| Box::new(std::io::stdout()));
+                    export::otlp_json_sink(&resolved.resource, writer, &settings)
+                }
+                #[cfg(feature = "otlp")]
                 Exporter::Otlp => match &resolved.otlp {
                     Some(otlp) => {
                         sinks.push(export::otlp_sink(

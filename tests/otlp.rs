@@ -433,3 +433,41 @@ fn init_from_the_environment_at_trace_level_exports_no_transport_records() {
             .all(|headers| headers.get("x-tenant").is_some_and(|v| v == "acme corp")));
     }
 }
+
+#[test]
+fn otlp_json_lines_decode_to_the_records_exported_over_otlp() {
+    use opentelemetry_proto::tonic::logs::v1::LogsData;
+
+    let receiver = Receiver::http();
+    let out = SharedBuf::default();
+    let builder = to_receiver(&receiver, Protocol::HttpProtobuf)
+        .with_exporters([Exporter::Otlp, Exporter::OtlpJson])
+        .with_otlp_json_writer(out.clone());
+    let stats = run(builder, scenario);
+    assert_eq!((stats.exported, stats.failed), (8, 0), "{stats:?}");
+    let mut from_lines = Vec::new();
+    for line in out.contents().lines() {
+        let data: LogsData = serde_json::from_str(line).expect("each line is one LogsData");
+        // The OTLP/JSON rules: hex ids, integer enums, int64 as strings.
+        let raw: Value = serde_json::from_str(line).expect("JSON");
+        let first = &raw["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0];
+        assert!(first["timeUnixNano"].is_string(), "{first}");
+        assert!(first["severityNumber"].is_u64(), "{first}");
+        for resource_logs in data.resource_logs {
+            for scope_logs in resource_logs.scope_logs {
+                for record in scope_logs.log_records {
+                    from_lines.push(ReceivedRecord {
+                        resource: resource_logs.resource.clone(),
+                        scope: scope_logs.scope.clone(),
+                        record,
+                    });
+                }
+            }
+        }
+    }
+    let mut over_the_wire = receiver.records();
+    from_lines.sort_by_key(|r| r.record.time_unix_nano);
+    over_the_wire.sort_by_key(|r| r.record.time_unix_nano);
+    assert_eq!(from_lines.len(), 4);
+    assert_eq!(from_lines, over_the_wire);
+}

@@ -36,10 +36,15 @@ pub enum Exporter {
     /// builder methods and the `OTEL_EXPORTER_OTLP_*` variables.
     #[cfg(feature = "otlp")]
     Otlp,
+    /// OTLP-JSON lines (`otlp/stdout`): one `LogsData` object per line, on
+    /// stdout unless a writer is given, for the collector's `otlpjsonfile`
+    /// receiver or `otlpjson` connector.
+    #[cfg(feature = "otlp")]
+    OtlpJson,
 }
 
 impl Exporter {
-    const ACCEPTED: &'static str = "otlp, json, console, none";
+    const ACCEPTED: &'static str = "otlp, otlp/stdout, json, console, none";
 
     fn parse_list(list: &str) -> Result<Vec<Exporter>, InitError> {
         let mut exporters = Vec::new();
@@ -53,11 +58,15 @@ impl Exporter {
                 "console" => Exporter::Console,
                 #[cfg(feature = "otlp")]
                 "otlp" => Exporter::Otlp,
+                #[cfg(feature = "otlp")]
+                "otlp/stdout" => Exporter::OtlpJson,
                 #[cfg(not(feature = "otlp"))]
-                "otlp" => return Err(InitError::invalid(
-                    env::LOGS_EXPORTER,
-                    "\"otlp\" needs the crate's `otlp` feature, which is disabled in this build",
-                )),
+                "otlp" | "otlp/stdout" => {
+                    return Err(InitError::invalid(
+                        env::LOGS_EXPORTER,
+                        format!("{name:?} needs the crate's `otlp` feature, which is disabled in this build"),
+                    ))
+                }
                 "none" => continue,
                 _ => {
                     return Err(InitError::invalid(
@@ -99,6 +108,8 @@ pub struct Builder {
     pub(crate) resource_attributes: Vec<(String, AttributeValue)>,
     pub(crate) json_writer: Option<Box<dyn Write + Send>>,
     pub(crate) console_writer: Option<Box<dyn Write + Send>>,
+    #[cfg(feature = "otlp")]
+    pub(crate) otlp_json_writer: Option<Box<dyn Write + Send>>,
     pub(crate) exporters: Option<Vec<Exporter>>,
     pub(crate) filter: Option<String>,
     pub(crate) capture: CaptureOptions,
@@ -142,6 +153,8 @@ impl Default for Builder {
             resource_attributes: Vec::new(),
             json_writer: None,
             console_writer: None,
+            #[cfg(feature = "otlp")]
+            otlp_json_writer: None,
             exporters: None,
             filter: None,
             capture: CaptureOptions::default(),
@@ -198,6 +211,15 @@ impl Builder {
     /// Writes the console format to `writer` instead of stderr.
     pub fn with_console_writer(mut self, writer: impl Write + Send + 'static) -> Self {
         self.console_writer = Some(Box::new(writer));
+        self
+    }
+
+    /// Writes OTLP-JSON lines to `writer` (a file, say) instead of stdout.
+    /// Unless [`with_exporters`](Builder::with_exporters) says otherwise,
+    /// this selects the `otlp/stdout` exporter.
+    #[cfg(feature = "otlp")]
+    pub fn with_otlp_json_writer(mut self, writer: impl Write + Send + 'static) -> Self {
+        self.otlp_json_writer = Some(Box::new(writer));
         self
     }
 
@@ -381,6 +403,8 @@ impl Builder {
         let exporters = match (&self.exporters, &self.json_writer) {
             (Some(exporters), _) => exporters.clone(),
             (None, Some(_)) => vec![Exporter::Json],
+            #[cfg(feature = "otlp")]
+            (None, None) if self.otlp_json_writer.is_some() => vec![Exporter::OtlpJson],
             (None, None) => match self.env.get(env::LOGS_EXPORTER) {
                 Some(list) => Exporter::parse_list(&list)?,
                 None => self.default_exporters(),

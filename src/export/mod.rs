@@ -416,6 +416,22 @@ pub(crate) fn otlp_sink(
         .map_err(crate::InitError::Worker)
 }
 
+/// Starts the OTLP-JSON lines sink (`otlp/stdout`).
+#[cfg(feature = "otlp")]
+pub(crate) fn otlp_json_sink(
+    resource: &Resource,
+    writer: Box<dyn Write + Send>,
+    settings: &SinkSettings,
+) -> std::io::Result<Sink> {
+    let counters = Arc::new(SinkCounters::default());
+    let drain = otlp::json_lines_drain(writer, resource, 512, Arc::clone(&counters));
+    let wake = WakePolicy {
+        bytes: 4 * 1024 * 1024,
+        records: 512,
+    };
+    Sink::start("otlp-json", Encoder::Otlp, drain, counters, wake, settings)
+}
+
 /// An `fmt::Write` adapter that appends to a byte buffer.
 pub(crate) struct VecWriter<'a>(pub(crate) &'a mut Vec<u8>);
 

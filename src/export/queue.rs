@@ -321,6 +321,7 @@ impl Queue {
     /// Waits `delay` before an export is retried. Returns `false` without
     /// waiting when the retry would come after the shutdown deadline: the
     /// guard is not waiting any longer, so the worker gives up instead.
+    #[cfg(feature = "otlp")]
     pub(crate) fn wait_before_retry(&self, delay: Duration) -> bool {
         let until = deadline_after(delay);
         let mut control = lock(&self.control);

@@ -5,6 +5,7 @@ mod encode;
 #[cfg(feature = "grpc")]
 mod grpc;
 mod http;
+mod json_lines;
 mod retry;
 
 use std::sync::atomic::Ordering;
@@ -157,6 +158,21 @@ impl<T: Transport> Drain for OtlpDrain<T> {
             self.export(queue);
         }
     }
+}
+
+/// A drain that writes OTLP-JSON lines to `writer`.
+pub(crate) fn json_lines_drain(
+    writer: Box<dyn std::io::Write + Send>,
+    resource: &Resource,
+    max_batch_records: u64,
+    counters: Arc<SinkCounters>,
+) -> OtlpDrain<json_lines::JsonLinesWriter> {
+    OtlpDrain::new(
+        json_lines::JsonLinesWriter::new(writer),
+        resource,
+        max_batch_records,
+        counters,
+    )
 }
 
 /// Starts the drain with the transport the settings ask for.
