@@ -2,6 +2,7 @@
 
 mod support;
 
+mod allocations;
 mod hostile;
 #[cfg(feature = "lint")]
 mod lint;

@@ -151,4 +151,5 @@ pub fn temp_path(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     dir.join(format!("{name}-{}", std::process::id()))
 }
+pub mod alloc;
 pub mod receiver;
