@@ -17,7 +17,7 @@ fn main() {
         let span = tracing::info_span!("order", order.id = order);
         let _entered = span.enter();
         tracing::info!(items = 3, total_cents = 1250, "order placed");
-        log::info!(order = order; "receipt sent");
+        log::info!(channel = "email"; "receipt sent");
     }
 
     if let Err(error) = guard.flush() {

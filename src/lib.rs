@@ -159,7 +159,7 @@ pub use crate::config::{builder, AttributeValue, Builder, Exporter};
 #[cfg(feature = "otlp")]
 pub use crate::config::{Compression, Protocol};
 pub use crate::error::InitError;
-pub use crate::export::{FlushError, Stats};
+pub use crate::export::{FlushError, LatencyHistogram, SeverityCounts, Stats};
 pub use crate::init::{init, try_init, Guard};
 pub use crate::record::{TraceContext, TypedError};
 

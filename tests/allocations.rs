@@ -14,7 +14,13 @@ const MAX_PER_EVENT: f64 = 0.2;
 
 #[inline(never)]
 fn request_handled(user_id: i64, path: &str, status: u16, latency_ms: f64) {
-    tracing::info!(user_id, path, status, latency_ms, "request handled");
+    tracing::info!(
+        user.id = user_id,
+        path,
+        status,
+        latency_ms,
+        "request handled"
+    );
 }
 
 fn allocations_per_event(builder: otel_log_bridge::Builder) -> f64 {

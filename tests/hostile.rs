@@ -31,7 +31,10 @@ impl Source for ManyPairs {
 fn hostile_values_stay_on_one_line_and_parse_back() {
     let huge = "x".repeat(1024 * 1024);
     let forged = "ok\"}\n{\"severity_text\":\"FATAL\",\"body\":\"forged";
-    let records = capture(otel_log_bridge::builder(), || {
+    // The default limit of 128 attributes would cut the 200 pairs; that
+    // limit has its own test below.
+    let builder = otel_log_bridge::builder().with_attribute_count_limit(1000);
+    let records = capture(builder, || {
         tracing::info!(
             text = "line1\nline2\r\u{1b}[31mred\u{0}\u{7f}\u{85}\u{2028}",
             "new\nline"
@@ -43,14 +46,10 @@ fn hostile_values_stay_on_one_line_and_parse_back() {
             ninf = f64::NEG_INFINITY
         );
         tracing::info!(huge = huge.as_str(), "1 MB value");
+        // Deliberately awkward keys: the output must stay valid whatever the key.
+        // otel-log-lint: allow(OLB004)
         tracing::info!("weird key" = 1, "ünïcödé.κλειδί" = 2, "literal keys");
-        let record = log::Record::builder()
-            .level(log::Level::Info)
-            .target("hostile")
-            .args(format_args!("200 pairs"))
-            .key_values(&ManyPairs)
-            .build();
-        log::logger().log(&record);
+        log_many_pairs();
     });
     assert_eq!(records.len(), 6, "one line per event");
     assert_eq!(
@@ -79,4 +78,45 @@ fn hostile_values_stay_on_one_line_and_parse_back() {
             .count(),
         200
     );
+}
+
+fn log_many_pairs() {
+    let record = log::Record::builder()
+        .level(log::Level::Info)
+        .target("hostile")
+        .args(format_args!("200 pairs"))
+        .key_values(&ManyPairs)
+        .build();
+    log::logger().log(&record);
+}
+
+#[test]
+fn attributes_past_the_default_limit_are_dropped_and_counted() {
+    let records = capture(otel_log_bridge::builder(), log_many_pairs);
+    let attributes = records[0]["attributes"].as_object().expect("attributes");
+    assert_eq!(attributes.len(), 128);
+    // 200 pairs, then thread.id and thread.name (the hand-built record has
+    // no file or line): 202 attributes for 128 places.
+    assert_eq!(records[0]["dropped_attributes_count"], 74);
+}
+
+#[test]
+fn long_values_are_cut_on_character_boundaries() {
+    let builder = otel_log_bridge::builder().with_attribute_value_length_limit(4);
+    let records = capture(builder, || {
+        tracing::info!(
+            text = "ünïcödé",
+            bytes = &b"0123456789"[..],
+            number = 123456789,
+            "limits"
+        );
+    });
+    let attributes = &records[0]["attributes"];
+    assert_eq!(attributes["text"], "ünïc");
+    assert_eq!(
+        attributes["bytes"], "MDEyMw==",
+        "base64 of the first 4 bytes"
+    );
+    assert_eq!(attributes["number"], 123456789, "numbers are not cut");
+    assert_eq!(records[0]["body"], "limits", "the body is not an attribute");
 }

@@ -3,6 +3,8 @@
 mod support;
 
 mod allocations;
+#[cfg(feature = "grpc")]
+mod collector;
 mod hostile;
 #[cfg(feature = "lint")]
 mod lint;

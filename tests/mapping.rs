@@ -154,9 +154,12 @@ fn body() {
     let user = "ada";
     let records = capture(builder(), || {
         tracing::info!("static message");
+        // The mapping of an interpolated message is what is tested here.
+        // otel-log-lint: allow(OLB001)
         tracing::info!("hello {user}, {} + {} = {}", 1, 2, 1 + 2);
         tracing::info!(answer = 42);
         tracing::info!(message = "explicit message field", extra = true);
+        // otel-log-lint: allow(OLB001)
         log::info!("log {user} {}", 7);
     });
     check_golden("body", records);
@@ -300,7 +303,10 @@ fn duplicate_keys() {
     let records = capture(builder(), || {
         let span = tracing::info_span!("s", key = "span");
         let _span = span.enter();
+        // Duplicates and reserved keys are what this test is about.
+        // otel-log-lint: allow(OLB012)
         tracing::info!(key = 1, key = 2, "later duplicate replaces earlier");
+        // otel-log-lint: allow(OLB003)
         tracing::info!(
             code.file.path = "user value",
             "user fields beat bridge attributes"

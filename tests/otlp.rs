@@ -320,7 +320,7 @@ fn a_burst_of_200k_events_is_delivered_without_drops_at_default_settings() {
     let stats = run(builder, || {
         for i in 0..EVENTS {
             tracing::info!(
-                user_id = i,
+                user.id = i,
                 path = "/api/users",
                 status = 200_u16,
                 latency_ms = 3.25,

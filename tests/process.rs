@@ -155,7 +155,7 @@ fn unknown_exporter_is_an_error_naming_the_accepted_values() {
     );
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stderr(&output).contains(
-        "ERROR: invalid OTEL_LOGS_EXPORTER: unknown exporter \"stdoutt\"; accepted values: json, console, none"
+        "ERROR: invalid OTEL_LOGS_EXPORTER: unknown exporter \"stdoutt\"; accepted values: otlp, otlp/stdout, json, console, none"
     ));
 }
 
@@ -251,6 +251,8 @@ fn the_runtime_lint_reports_each_callsite_problem_once_on_stderr() {
             .with_lint_rule(otel_log_bridge::lint::Rule::MissingEventName, true)
             .init();
         for user in ["ada", "grace", "ada"] {
+            // Deliberately bad: the runtime lint must report these.
+            // otel-log-lint: allow(OLB001, OLB004)
             tracing::info!(password = "hunter2", userId = 7, "user {user} signed in");
             tracing::info!(user.id = user, "constant message");
         }

@@ -142,6 +142,7 @@ where
         }
         let metadata = event.metadata();
         with_scratch(|record| {
+            record.set_limits(shared.options.limits);
             record.reset(
                 SystemTime::now(),
                 Severity::from_tracing(*metadata.level()),

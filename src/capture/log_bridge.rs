@@ -98,6 +98,7 @@ impl log::Log for LogBridge {
             return;
         }
         with_scratch(|record| {
+            record.set_limits(self.options.limits);
             record.reset(
                 SystemTime::now(),
                 Severity::from_log(source.level()),

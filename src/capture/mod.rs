@@ -110,6 +110,10 @@ pub(crate) struct CaptureOptions {
     pub(crate) span_fields: SpanFields,
     pub(crate) code_attributes: bool,
     pub(crate) thread_attributes: bool,
+    /// `OTEL_SEMCONV_STABILITY_OPT_IN=code/dup`: also write the deprecated
+    /// `code.filepath`, `code.lineno` and `code.column` names.
+    pub(crate) duplicate_legacy_code_attributes: bool,
+    pub(crate) limits: crate::record::AttributeLimits,
     pub(crate) lint: runtime_lint::LintSettings,
 }
 
@@ -119,6 +123,8 @@ impl Default for CaptureOptions {
             span_fields: SpanFields::all(),
             code_attributes: true,
             thread_attributes: true,
+            duplicate_legacy_code_attributes: false,
+            limits: crate::record::AttributeLimits::default(),
             lint: runtime_lint::LintSettings::default(),
         }
     }
@@ -200,13 +206,16 @@ pub(crate) fn add_common_attributes(
     if options.code_attributes {
         if let Some(file) = file {
             record.set_str("code.file.path", file, OnDuplicate::Keep);
+            if options.duplicate_legacy_code_attributes {
+                record.set_str("code.filepath", file, OnDuplicate::Keep);
+            }
         }
         if let Some(line) = line {
-            record.set_attribute(
-                Key::Static("code.line.number"),
-                Value::Int(i64::from(line)),
-                OnDuplicate::Keep,
-            );
+            let line = Value::Int(i64::from(line));
+            record.set_attribute(Key::Static("code.line.number"), line, OnDuplicate::Keep);
+            if options.duplicate_legacy_code_attributes {
+                record.set_attribute(Key::Static("code.lineno"), line, OnDuplicate::Keep);
+            }
         }
     }
     if options.thread_attributes {

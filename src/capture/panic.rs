@@ -35,6 +35,7 @@ pub(crate) fn install_panic_hook(pipeline: Weak<Pipeline>, options: CaptureOptio
 
 fn emit_panic(pipeline: &Pipeline, options: &CaptureOptions, info: &PanicHookInfo<'_>) {
     with_scratch(|record| {
+        record.set_limits(options.limits);
         record.reset(
             SystemTime::now(),
             Severity::FATAL,
@@ -66,11 +67,11 @@ fn emit_panic(pipeline: &Pipeline, options: &CaptureOptions, info: &PanicHookInf
         let location = info.location();
         if options.code_attributes {
             if let Some(location) = location {
-                record.set_attribute(
-                    Key::Static("code.column.number"),
-                    Value::Int(i64::from(location.column())),
-                    OnDuplicate::Keep,
-                );
+                let column = Value::Int(i64::from(location.column()));
+                record.set_attribute(Key::Static("code.column.number"), column, OnDuplicate::Keep);
+                if options.duplicate_legacy_code_attributes {
+                    record.set_attribute(Key::Static("code.column"), column, OnDuplicate::Keep);
+                }
             }
         }
         add_common_attributes(

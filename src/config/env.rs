@@ -11,6 +11,16 @@ pub(crate) const RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
 pub(crate) const SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
 pub(crate) const LOG_LEVEL: &str = "OTEL_LOG_LEVEL";
 pub(crate) const RUST_LOG: &str = "RUST_LOG";
+pub(crate) const SEMCONV_STABILITY_OPT_IN: &str = "OTEL_SEMCONV_STABILITY_OPT_IN";
+/// The logs-specific limit variable first, then the generic one.
+pub(crate) const ATTRIBUTE_COUNT_LIMITS: [&str; 2] = [
+    "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT",
+    "OTEL_ATTRIBUTE_COUNT_LIMIT",
+];
+pub(crate) const ATTRIBUTE_VALUE_LENGTH_LIMITS: [&str; 2] = [
+    "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+    "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+];
 
 /// Where configuration variables are read from: the process environment,
 /// or a fixed map in unit tests.
@@ -72,6 +82,29 @@ impl Env {
                 }
             },
         }
+    }
+
+    /// The first of `names` that is set to a whole number; a malformed value
+    /// is reported and skipped.
+    pub(crate) fn limit(&self, names: [&str; 2]) -> Option<usize> {
+        names.iter().find_map(|name| {
+            let value = self.get(name)?;
+            match value.trim().parse::<usize>() {
+                Ok(limit) => Some(limit),
+                Err(_) => {
+                    report_invalid(name, &value, "a whole number", "the next setting");
+                    None
+                }
+            }
+        })
+    }
+
+    /// `OTEL_SEMCONV_STABILITY_OPT_IN`: `code/dup` asks for the deprecated
+    /// `code.*` names beside the current ones; `code` (or nothing) for the
+    /// current ones only. Other entries concern other signals.
+    pub(crate) fn semconv_code_dup(&self) -> bool {
+        self.get(SEMCONV_STABILITY_OPT_IN)
+            .is_some_and(|list| list.split(',').any(|entry| entry.trim() == "code/dup"))
     }
 
     pub(crate) fn apply_diag_level(&self) {

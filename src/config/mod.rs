@@ -44,7 +44,11 @@ pub enum Exporter {
 }
 
 impl Exporter {
+    #[cfg(feature = "otlp")]
     const ACCEPTED: &'static str = "otlp, otlp/stdout, json, console, none";
+    #[cfg(not(feature = "otlp"))]
+    const ACCEPTED: &'static str =
+        "json, console, none (otlp and otlp/stdout need the `otlp` feature)";
 
     fn parse_list(list: &str) -> Result<Vec<Exporter>, InitError> {
         let mut exporters = Vec::new();
@@ -117,6 +121,8 @@ pub struct Builder {
     pub(crate) panic_hook: bool,
     pub(crate) log_bridge: bool,
     pub(crate) queue_budget: usize,
+    pub(crate) attribute_count_limit: Option<usize>,
+    pub(crate) attribute_value_length_limit: Option<usize>,
     #[cfg(feature = "otlp")]
     pub(crate) otlp: otlp::OtlpOptions,
     #[cfg(feature = "sdk")]
@@ -162,6 +168,8 @@ impl Default for Builder {
             panic_hook: true,
             log_bridge: true,
             queue_budget: DEFAULT_QUEUE_BUDGET,
+            attribute_count_limit: None,
+            attribute_value_length_limit: None,
             #[cfg(feature = "otlp")]
             otlp: otlp::OtlpOptions::default(),
             #[cfg(feature = "sdk")]
@@ -262,6 +270,23 @@ impl Builder {
     /// Whether records carry `thread.id` and `thread.name` (default: yes).
     pub fn with_thread_attributes(mut self, enabled: bool) -> Self {
         self.capture.thread_attributes = enabled;
+        self
+    }
+
+    /// At most this many attributes per record, beating
+    /// `OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT` (default 128). Attributes
+    /// past the limit are dropped and counted in the record's
+    /// `dropped_attributes_count`.
+    pub fn with_attribute_count_limit(mut self, limit: usize) -> Self {
+        self.attribute_count_limit = Some(limit);
+        self
+    }
+
+    /// Cuts string attribute values to this many characters (on character
+    /// boundaries) and byte values to this many bytes, beating
+    /// `OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT` (default: no limit).
+    pub fn with_attribute_value_length_limit(mut self, limit: usize) -> Self {
+        self.attribute_value_length_limit = Some(limit);
         self
     }
 
@@ -400,6 +425,16 @@ impl Builder {
     pub(crate) fn resolve(&mut self) -> Result<Resolved, InitError> {
         self.env.apply_diag_level();
         let disabled = self.env.sdk_disabled();
+        self.capture.limits = crate::record::AttributeLimits {
+            count: self
+                .attribute_count_limit
+                .or_else(|| self.env.limit(env::ATTRIBUTE_COUNT_LIMITS))
+                .unwrap_or(crate::record::AttributeLimits::default().count),
+            value_length: self
+                .attribute_value_length_limit
+                .or_else(|| self.env.limit(env::ATTRIBUTE_VALUE_LENGTH_LIMITS)),
+        };
+        self.capture.duplicate_legacy_code_attributes = self.env.semconv_code_dup();
         let exporters = match (&self.exporters, &self.json_writer) {
             (Some(exporters), _) => exporters.clone(),
             (None, Some(_)) => vec![Exporter::Json],
@@ -496,7 +531,44 @@ mod tests {
             .expect("an error");
         assert_eq!(
             err.to_string(),
-            "invalid OTEL_LOGS_EXPORTER: unknown exporter \"jsonn\"; accepted values: otlp, json, console, none"
+            format!(
+                "invalid OTEL_LOGS_EXPORTER: unknown exporter \"jsonn\"; accepted values: {}",
+                Exporter::ACCEPTED
+            )
+        );
+    }
+
+    #[test]
+    fn attribute_limits_come_from_code_then_env_then_default() {
+        let env = [
+            ("OTEL_ATTRIBUTE_COUNT_LIMIT", "50"),
+            ("OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT", "10"),
+            ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "7"),
+        ];
+        let mut resolved = Builder {
+            env: Env::from_pairs(&env),
+            ..builder()
+        };
+        resolved.resolve().expect("valid");
+        assert_eq!(
+            resolved.capture.limits.count, 10,
+            "logs-specific beats generic"
+        );
+        assert_eq!(resolved.capture.limits.value_length, Some(7));
+        let mut resolved = Builder {
+            env: Env::from_pairs(&env),
+            ..builder().with_attribute_count_limit(3)
+        };
+        resolved.resolve().expect("valid");
+        assert_eq!(resolved.capture.limits.count, 3, "code beats env");
+        let mut resolved = Builder {
+            env: Env::from_pairs(&[]),
+            ..builder()
+        };
+        resolved.resolve().expect("valid");
+        assert_eq!(
+            resolved.capture.limits,
+            crate::record::AttributeLimits::default()
         );
     }
 

@@ -76,6 +76,10 @@ impl JsonEncoder {
             }
             out.push(b'}');
         }
+        if record.dropped_attributes > 0 {
+            out.extend_from_slice(b",\"dropped_attributes_count\":");
+            write_i64(out, i64::from(record.dropped_attributes));
+        }
         out.extend_from_slice(b",\"resource\":");
         out.extend_from_slice(&self.resource);
         out.extend_from_slice(b",\"scope\":{\"name\":");

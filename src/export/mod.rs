@@ -29,8 +29,8 @@ pub(crate) use self::console::ConsoleEncoder;
 pub(crate) use self::json::JsonEncoder;
 pub(crate) use self::queue::Queue;
 use self::queue::{deadline_after, Chunk, WakePolicy};
-pub use self::stats::Stats;
-use self::stats::StripedCounter;
+pub use self::stats::{LatencyHistogram, SeverityCounts, Stats};
+use self::stats::{LatencyRecorder, SeverityCounters};
 
 /// Why a flush did not complete.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +90,7 @@ pub(crate) struct SinkCounters {
     pub(crate) failed: AtomicU64,
     pub(crate) rejected: AtomicU64,
     pub(crate) retries: AtomicU64,
+    pub(crate) latency: LatencyRecorder,
 }
 
 /// A sink: an encoder, a queue and the worker that drains it.
@@ -264,7 +265,7 @@ pub(crate) struct Pipeline {
     sinks: Vec<Sink>,
     #[cfg(feature = "sdk")]
     sdk: Option<sdk::SdkSink>,
-    emitted: StripedCounter,
+    emitted: SeverityCounters,
     open: AtomicBool,
     timeout: Duration,
 }
@@ -276,7 +277,7 @@ impl Pipeline {
             sinks,
             #[cfg(feature = "sdk")]
             sdk: None,
-            emitted: StripedCounter::default(),
+            emitted: SeverityCounters::default(),
             timeout,
         }
     }
@@ -300,7 +301,7 @@ impl Pipeline {
 
     /// Encodes `record` for every sink and queues it.
     pub(crate) fn emit(&self, record: &Record) {
-        self.emitted.increment();
+        self.emitted.increment(record.severity.number);
         for sink in &self.sinks {
             sink.push(record);
         }
@@ -346,8 +347,10 @@ impl Pipeline {
     }
 
     pub(crate) fn stats(&self) -> Stats {
+        let by_severity = self.emitted.snapshot();
         let mut stats = Stats {
-            emitted: self.emitted.sum(),
+            emitted: by_severity.iter().map(|(_, count)| count).sum(),
+            by_severity,
             ..Stats::default()
         };
         for sink in &self.sinks {
@@ -357,6 +360,7 @@ impl Pipeline {
             stats.retries += sink.counters.retries.load(Ordering::Relaxed);
             stats.dropped += sink.queue.dropped();
             stats.queued_bytes += sink.queue.reserved_bytes() as u64;
+            sink.counters.latency.add_to(&mut stats.export_latency);
         }
         #[cfg(feature = "sdk")]
         if let Some(sdk) = &self.sdk {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 /// `dropped`, `failed` or `rejected` (or is still queued). With several
 /// sinks (say `json,console`) each record is counted once per sink in those
 /// four counters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct Stats {
     /// Records the bridge produced from events, `log` records and panics.
@@ -27,6 +27,122 @@ pub struct Stats {
     pub queued_bytes: u64,
     /// Export attempts that were retried (collector unreachable, 429, 503, …).
     pub retries: u64,
+    /// `emitted`, by severity: the log volume.
+    pub by_severity: SeverityCounts,
+    /// How long OTLP export requests took, successful or not.
+    pub export_latency: LatencyHistogram,
+}
+
+/// Records emitted per severity range of the Logs Data Model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SeverityCounts {
+    /// Severity numbers 1–4.
+    pub trace: u64,
+    /// Severity numbers 5–8.
+    pub debug: u64,
+    /// Severity numbers 9–12.
+    pub info: u64,
+    /// Severity numbers 13–16.
+    pub warn: u64,
+    /// Severity numbers 17–20.
+    pub error: u64,
+    /// Severity numbers 21–24 (panics).
+    pub fatal: u64,
+}
+
+impl SeverityCounts {
+    /// Pairs of severity text and count, in severity order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> {
+        [
+            ("TRACE", self.trace),
+            ("DEBUG", self.debug),
+            ("INFO", self.info),
+            ("WARN", self.warn),
+            ("ERROR", self.error),
+            ("FATAL", self.fatal),
+        ]
+        .into_iter()
+    }
+}
+
+/// Upper bounds, in seconds, of the export latency buckets.
+pub(crate) const LATENCY_BOUNDS: [f64; 10] =
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
+
+/// A histogram of export request durations with fixed buckets.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct LatencyHistogram {
+    /// Requests per bucket; bucket `i` counts durations up to
+    /// `LatencyHistogram::bounds()[i]` and above the previous bound; the
+    /// last one counts everything slower than the last bound.
+    pub counts: [u64; 11],
+    /// The sum of all durations, in seconds.
+    pub sum_seconds: f64,
+}
+
+impl LatencyHistogram {
+    /// The buckets' upper bounds in seconds (the last bucket is unbounded).
+    pub fn bounds() -> &'static [f64] {
+        &LATENCY_BOUNDS
+    }
+
+    /// How many requests were measured.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+}
+
+/// Collects export latencies; only a sink's worker writes it.
+#[derive(Debug, Default)]
+pub(crate) struct LatencyRecorder {
+    counts: [AtomicU64; 11],
+    sum_micros: AtomicU64,
+}
+
+impl LatencyRecorder {
+    pub(crate) fn record(&self, seconds: f64) {
+        let bucket = LATENCY_BOUNDS
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(LATENCY_BOUNDS.len());
+        self.counts[bucket].fetch_add(1, Ordering::Relaxed);
+        self.sum_micros
+            .fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_to(&self, histogram: &mut LatencyHistogram) {
+        for (total, count) in histogram.counts.iter_mut().zip(&self.counts) {
+            *total += count.load(Ordering::Relaxed);
+        }
+        histogram.sum_seconds += self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+    }
+}
+
+/// Emitted records per severity range, striped per thread.
+#[derive(Debug, Default)]
+pub(crate) struct SeverityCounters {
+    ranges: [StripedCounter; 6],
+}
+
+impl SeverityCounters {
+    pub(crate) fn increment(&self, severity_number: u8) {
+        let range = usize::from(severity_number.saturating_sub(1) / 4).min(5);
+        self.ranges[range].increment();
+    }
+
+    pub(crate) fn snapshot(&self) -> SeverityCounts {
+        let [trace, debug, info, warn, error, fatal] = &self.ranges;
+        SeverityCounts {
+            trace: trace.sum(),
+            debug: debug.sum(),
+            info: info.sum(),
+            warn: warn.sum(),
+            error: error.sum(),
+            fatal: fatal.sum(),
+        }
+    }
 }
 
 /// A counter that many threads increment without sharing a cache line:
@@ -61,5 +177,90 @@ impl StripedCounter {
             .iter()
             .map(|stripe| stripe.0.load(Ordering::Relaxed))
             .sum()
+    }
+}
+
+impl Stats {
+    /// Renders the counters in the Prometheus text exposition format
+    /// (version 0.0.4), ready to serve on a `/metrics` endpoint:
+    ///
+    /// ```
+    /// let (_layer, guard) = otel_log_bridge::builder()
+    ///     .with_json_writer(std::io::sink())
+    ///     .layer()?;
+    /// let body = guard.stats().to_prometheus();
+    /// assert!(body.contains("# TYPE otel_log_bridge_records_emitted_total counter"));
+    /// # Ok::<(), otel_log_bridge::InitError>(())
+    /// ```
+    ///
+    /// Counters end in `_total`; `otel_log_bridge_queue_bytes` is a gauge;
+    /// `otel_log_bridge_export_duration_seconds` is a histogram.
+    pub fn to_prometheus(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let mut counter = |name: &str, help: &str, samples: &[(&str, u64)]| {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} counter");
+            for (labels, value) in samples {
+                let _ = writeln!(out, "{name}{labels} {value}");
+            }
+        };
+        let by_severity: Vec<(String, u64)> = self
+            .by_severity
+            .iter()
+            .map(|(severity, count)| (format!("{{severity=\"{severity}\"}}"), count))
+            .collect();
+        let by_severity: Vec<(&str, u64)> = by_severity
+            .iter()
+            .map(|(labels, count)| (labels.as_str(), *count))
+            .collect();
+        counter(
+            "otel_log_bridge_records_emitted_total",
+            "Log records the bridge produced, by severity.",
+            &by_severity,
+        );
+        counter(
+            "otel_log_bridge_records_exported_total",
+            "Log records written or accepted by their destination.",
+            &[("", self.exported)],
+        );
+        counter(
+            "otel_log_bridge_records_dropped_total",
+            "Log records dropped because a queue was full or the pipeline had shut down.",
+            &[("", self.dropped)],
+        );
+        counter(
+            "otel_log_bridge_records_failed_total",
+            "Log records their destination could not take.",
+            &[("", self.failed)],
+        );
+        counter(
+            "otel_log_bridge_records_rejected_total",
+            "Log records the collector rejected (OTLP partial success).",
+            &[("", self.rejected)],
+        );
+        counter(
+            "otel_log_bridge_export_retries_total",
+            "Export attempts that were retried.",
+            &[("", self.retries)],
+        );
+        let _ = writeln!(
+            out,
+            "# HELP otel_log_bridge_queue_bytes Bytes held by the export queues.\n# TYPE otel_log_bridge_queue_bytes gauge\notel_log_bridge_queue_bytes {}",
+            self.queued_bytes
+        );
+        let name = "otel_log_bridge_export_duration_seconds";
+        let _ = writeln!(out, "# HELP {name} Duration of OTLP export requests.");
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (bound, count) in LATENCY_BOUNDS.iter().zip(&self.export_latency.counts) {
+            cumulative += count;
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+        }
+        let total = self.export_latency.count();
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {total}");
+        let _ = writeln!(out, "{name}_sum {}", self.export_latency.sum_seconds);
+        let _ = writeln!(out, "{name}_count {total}");
+        out
     }
 }

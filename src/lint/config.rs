@@ -21,6 +21,7 @@ pub struct Config {
 
 impl Config {
     /// Every rule at its default level.
+    #[must_use]
     pub fn new() -> Self {
         Config {
             levels: Rule::ALL.map(Rule::default_level),
@@ -28,6 +29,7 @@ impl Config {
     }
 
     /// The level of `rule`.
+    #[must_use]
     pub fn level(&self, rule: Rule) -> Level {
         self.levels[rule.index()]
     }

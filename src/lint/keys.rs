@@ -252,14 +252,22 @@ pub(crate) fn is_secret_name(name: &str) -> bool {
 const SEMANTIC_CONVENTION_KEYS: [&str; 1] = ["session.id"];
 
 fn names_secret(words: &[String]) -> bool {
-    let Some((last, rest)) = words.split_last() else {
-        return false;
-    };
-    SECRET_WORDS.contains(&last.as_str())
-        || rest
+    let mut words = words;
+    // Holder words are peeled off one at a time, in a loop rather than by
+    // recursion, because keys can come from run-time data.
+    while let Some((last, rest)) = words.split_last() {
+        let is_pair = rest
             .last()
-            .is_some_and(|previous| SECRET_PAIRS.contains(&(previous.as_str(), last.as_str())))
-        || (HOLDER_WORDS.contains(&last.as_str()) && names_secret(rest))
+            .is_some_and(|previous| SECRET_PAIRS.contains(&(previous.as_str(), last.as_str())));
+        if SECRET_WORDS.contains(&last.as_str()) || is_pair {
+            return true;
+        }
+        if !HOLDER_WORDS.contains(&last.as_str()) {
+            return false;
+        }
+        words = rest;
+    }
+    false
 }
 
 fn secret_key(key: &str) -> Option<KeyFinding> {

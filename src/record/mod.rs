@@ -85,6 +85,28 @@ pub(crate) struct Record {
     /// Set while the first error field of the event has been mapped to
     /// `exception.*`; later error fields keep their own keys.
     pub(crate) has_exception: bool,
+    /// Attributes not kept because of the count limit.
+    pub(crate) dropped_attributes: u32,
+    limits: AttributeLimits,
+}
+
+/// The SDK's attribute limits (`OTEL_LOGRECORD_ATTRIBUTE_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct AttributeLimits {
+    /// At most this many attributes per record (default 128).
+    pub(crate) count: usize,
+    /// String values are cut to this many characters, byte values to this
+    /// many bytes (default: no limit).
+    pub(crate) value_length: Option<usize>,
+}
+
+impl Default for AttributeLimits {
+    fn default() -> Self {
+        AttributeLimits {
+            count: 128,
+            value_length: None,
+        }
+    }
 }
 
 impl Default for Record {
@@ -102,6 +124,8 @@ impl Default for Record {
             text: String::with_capacity(256),
             bytes: Vec::new(),
             has_exception: false,
+            dropped_attributes: 0,
+            limits: AttributeLimits::default(),
         }
     }
 }
@@ -125,6 +149,11 @@ pub(crate) fn unix_nanos(time: SystemTime) -> u64 {
 
 impl Record {
     /// Clears the record for the next event, keeping every buffer's capacity.
+    /// Applies `limits` to the attributes set from now on.
+    pub(crate) fn set_limits(&mut self, limits: AttributeLimits) {
+        self.limits = limits;
+    }
+
     pub(crate) fn reset(&mut self, time: SystemTime, severity: Severity, scope: ScopeName) {
         let now = unix_nanos(time);
         self.time_unix_nano = now;
@@ -139,6 +168,7 @@ impl Record {
         self.text.clear();
         self.bytes.clear();
         self.has_exception = false;
+        self.dropped_attributes = 0;
     }
 
     pub(crate) fn attributes(&self) -> &[Attribute] {
@@ -241,6 +271,7 @@ impl Record {
 
     /// Adds an attribute, resolving a duplicate key as `on_duplicate` says.
     pub(crate) fn set_attribute(&mut self, key: Key, value: Value, on_duplicate: OnDuplicate) {
+        let value = self.limit_length(value);
         let bit = key_bit(self.key(key));
         if self.key_bloom & bit != 0 {
             let wanted = self.key(key);
@@ -255,8 +286,43 @@ impl Record {
                 return;
             }
         }
+        if self.attributes.len() >= self.limits.count {
+            self.dropped_attributes = self.dropped_attributes.saturating_add(1);
+            return;
+        }
         self.key_bloom |= bit;
         self.attributes.push(Attribute { key, value });
+    }
+
+    /// Cuts a string value to the length limit in characters (on a
+    /// character boundary) and a byte value to the limit in bytes.
+    fn limit_length(&self, value: Value) -> Value {
+        let Some(limit) = self.limits.value_length else {
+            return value;
+        };
+        match value {
+            Value::Str(range) => {
+                let text = self.text(range);
+                match text.char_indices().nth(limit) {
+                    Some((cut, _)) => Value::Str(TextRange {
+                        start: range.start,
+                        end: range.start + clamp_u32(cut),
+                    }),
+                    None => value,
+                }
+            }
+            Value::StaticStr(text) => match text.char_indices().nth(limit) {
+                Some((cut, _)) => Value::StaticStr(&text[..cut]),
+                None => value,
+            },
+            Value::Bytes(range) if (range.end - range.start) as usize > limit => {
+                Value::Bytes(TextRange {
+                    start: range.start,
+                    end: range.start + clamp_u32(limit),
+                })
+            }
+            other => other,
+        }
     }
 
     /// Adds a string attribute whose key is static.
@@ -326,6 +392,47 @@ mod tests {
         record.set_attribute(Key::Static("a"), Value::Int(3), OnDuplicate::Keep);
         assert_eq!(record.attributes().len(), 1);
         assert_eq!(record.value(record.attributes()[0].value), ValueRef::Int(2));
+    }
+
+    #[test]
+    fn limits_drop_extra_attributes_and_cut_values_on_char_boundaries() {
+        let mut record = Record::default();
+        record.set_limits(AttributeLimits {
+            count: 2,
+            value_length: Some(3),
+        });
+        record.set_str("a", "héllo", OnDuplicate::Replace);
+        record.set_attribute(
+            Key::Static("b"),
+            Value::StaticStr("wörld"),
+            OnDuplicate::Replace,
+        );
+        record.set_attribute(Key::Static("c"), Value::Int(1), OnDuplicate::Replace);
+        // A duplicate of a kept key still replaces it at the limit.
+        record.set_attribute(Key::Static("a"), Value::Int(7), OnDuplicate::Replace);
+        assert_eq!(record.dropped_attributes, 1);
+        let values: Vec<_> = record
+            .attributes()
+            .iter()
+            .map(|a| record.value(a.value))
+            .collect();
+        assert_eq!(values, vec![ValueRef::Int(7), ValueRef::Str("wör")]);
+        let mut record = Record::default();
+        record.set_limits(AttributeLimits {
+            count: 10,
+            value_length: Some(3),
+        });
+        record.set_str("s", "héllo", OnDuplicate::Replace);
+        assert_eq!(
+            record.value(record.attributes()[0].value),
+            ValueRef::Str("hél")
+        );
+        let bytes = record.push_bytes(&[1, 2, 3, 4]);
+        record.set_attribute(Key::Static("b"), Value::Bytes(bytes), OnDuplicate::Replace);
+        assert_eq!(
+            record.value(record.attributes()[1].value),
+            ValueRef::Bytes(&[1, 2, 3])
+        );
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod log_record {
     pub(super) const SEVERITY_TEXT: u32 = 3;
     pub(super) const BODY: u32 = 5;
     pub(super) const ATTRIBUTES: u32 = 6;
+    pub(super) const DROPPED_ATTRIBUTES_COUNT: u32 = 7;
     pub(super) const FLAGS: u32 = 8;
     pub(super) const TRACE_ID: u32 = 9;
     pub(super) const SPAN_ID: u32 = 10;
@@ -126,6 +127,12 @@ fn log_record_len(record: &Record) -> usize {
         let value = record.value(attribute.value);
         len += delimited_len(log_record::ATTRIBUTES, key_value_len(key, value));
     }
+    if record.dropped_attributes > 0 {
+        len += uint32::encoded_len(
+            log_record::DROPPED_ATTRIBUTES_COUNT,
+            &record.dropped_attributes,
+        );
+    }
     if let Some(trace) = &record.trace {
         len += fixed32::encoded_len(log_record::FLAGS, &u32::from(trace.flags))
             + delimited_len(log_record::TRACE_ID, trace.trace_id.len())
@@ -166,6 +173,13 @@ pub(crate) fn encode_frame(record: &Record, out: &mut Vec<u8>) {
         let key = record.key(attribute.key);
         let value = record.value(attribute.value);
         write_key_value(log_record::ATTRIBUTES, key, value, out);
+    }
+    if record.dropped_attributes > 0 {
+        uint32::encode(
+            log_record::DROPPED_ATTRIBUTES_COUNT,
+            &record.dropped_attributes,
+            out,
+        );
     }
     if let Some(trace) = &record.trace {
         fixed32::encode(log_record::FLAGS, &u32::from(trace.flags), out);

@@ -103,7 +103,12 @@ impl<T: Transport> OtlpDrain<T> {
         self.batch.encode_request(&self.resource, &mut self.request);
         let mut backoff = Backoff::default();
         loop {
-            match self.transport.send(&self.request) {
+            let started = std::time::Instant::now();
+            let outcome = self.transport.send(&self.request);
+            self.counters
+                .latency
+                .record(started.elapsed().as_secs_f64());
+            match outcome {
                 Outcome::Accepted { rejected } => {
                     let rejected = rejected.min(records);
                     self.counters

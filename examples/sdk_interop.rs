@@ -1,0 +1,43 @@
+//! The bridge inside an application's existing OpenTelemetry SDK pipeline:
+//! records keep this crate's mapping (timestamps, typed attributes, span
+//! fields, exceptions) and go through the application's own processors and
+//! exporters.
+//!
+//! ```sh
+//! cargo run --example sdk_interop --features sdk
+//! ```
+
+use opentelemetry_sdk::logs::{InMemoryLogExporter, SdkLoggerProvider};
+use tracing_subscriber::prelude::*;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // The application's own pipeline; an OTLP exporter would go here.
+    let exporter = InMemoryLogExporter::default();
+    let provider = SdkLoggerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_logger_provider(provider.clone())
+        .layer()?;
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::EnvFilter::new("info"))
+        .with(layer)
+        .init();
+
+    let span = tracing::info_span!("checkout", cart.items = 3);
+    span.in_scope(|| tracing::info!(total_cents = 4_200, "order placed"));
+
+    guard.flush()?;
+    for log in exporter.get_emitted_logs()? {
+        println!(
+            "{:?} {:?} {:?}",
+            log.record.severity_text(),
+            log.record.body(),
+            log.record.attributes_iter().collect::<Vec<_>>()
+        );
+    }
+    drop(guard);
+    provider.shutdown()?;
+    Ok(())
+}

@@ -1,0 +1,1365 @@
+//! The checks of one file: a `syn` visitor that finds `tracing` and `log`
+//! calls (also inside other macros' token streams) and `#[instrument]`
+//! attributes, and the rules applied to each of them.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use proc_macro2::{Delimiter, LineColumn, TokenStream, TokenTree};
+use syn::spanned::Spanned;
+use syn::visit::{self, Visit};
+use syn::{
+    Attribute, Expr, FnArg, Ident, ImplItemFn, ItemFn, ItemImpl, ItemMacro, Macro, Member, Meta,
+    Pat, Signature, TraitItemFn, Type, TypeParamBound, UnOp,
+};
+
+use super::format::{parse_format_literal, ArgumentRef, FormatString, Placeholder};
+use super::grammar::{
+    parse_call, parse_format_arguments, parse_instrument, Call, CallKind, Capture, Field, Flavor,
+    InstrumentArgs, Key, Message, Range, Severity, ValueSource,
+};
+use super::imports::{FlavorSet, Imports, Resolved};
+use super::keys::{check_key, is_secret_name, KeySite};
+use super::rule::Rule;
+use super::text::Lines;
+
+/// The most fields one `tracing` callsite can hold.
+const MAX_FIELDS: usize = 32;
+
+/// The deepest recursion [`recursion_estimate`] lets the parser attempt.
+///
+/// `syn` parses by recursive descent: a chain of closures, generics, pointer
+/// types or `return`s recurses once per link, and an unoptimised build spends
+/// tens of kilobytes of stack on each level. A stack overflow aborts the
+/// process, so inputs that could recurse deeper than this are reported
+/// instead of parsed. Real code stays far below it: the 2.7 million lines of
+/// this crate's dependency sources stay under 400.
+const MAX_RECURSION: usize = 4096;
+
+/// What one level of bracket nesting adds to the estimate, for the frames
+/// the parser spends entering a group.
+const GROUP_RECURSION: usize = 4;
+
+/// A finding inside one file, before levels and suppressions apply.
+#[derive(Debug, Clone)]
+pub(super) struct Finding {
+    pub(super) rule: Rule,
+    pub(super) range: Range,
+    /// The first line of the call the finding is in; a suppression comment
+    /// above the call covers findings on its later lines.
+    pub(super) anchor_line: usize,
+    pub(super) message: String,
+    pub(super) help: String,
+}
+
+/// A literal key written in a call, for the checks across a crate.
+#[derive(Debug, Clone)]
+pub(super) struct KeyUse {
+    pub(super) key: String,
+    pub(super) range: Range,
+    pub(super) anchor_line: usize,
+}
+
+/// What checking one file produced.
+#[derive(Debug, Default)]
+pub(super) struct FileOutcome {
+    pub(super) findings: Vec<Finding>,
+    pub(super) key_uses: Vec<KeyUse>,
+}
+
+/// Blanks what `syn` cannot parse but `rustc` accepts at the start of a file:
+/// a byte-order mark and a `#!` shebang line. Blanking keeps every other
+/// line and column where it was.
+pub(super) fn prepare_source(source: &str) -> String {
+    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
+    if let Some(rest) = source.strip_prefix("#!") {
+        if !rest.trim_start().starts_with('[') {
+            let line_end = source.find('\n').unwrap_or(source.len());
+            let blank: String = source
+                .get(..line_end)
+                .unwrap_or_default()
+                .chars()
+                .map(|_| ' ')
+                .collect();
+            return blank + source.get(line_end..).unwrap_or_default();
+        }
+    }
+    source.to_owned()
+}
+
+/// Parses a prepared source text, or says where and why it does not parse.
+fn parse_file(source: &str) -> Result<syn::File, (LineColumn, String)> {
+    let tokens = TokenStream::from_str(source).map_err(|error| {
+        (
+            error.span().start(),
+            "it does not split into tokens (an unbalanced bracket, or an unterminated string, character or comment)".to_owned(),
+        )
+    })?;
+    if let Some(position) = recursion_estimate(&tokens) {
+        return Err((
+            position,
+            format!("it nests too deeply to parse safely (more than {MAX_RECURSION} levels)"),
+        ));
+    }
+    syn::parse2::<syn::File>(tokens).map_err(|error| (error.span().start(), error.to_string()))
+}
+
+/// Where the parser could first recurse deeper than [`MAX_RECURSION`].
+///
+/// The estimate bounds recursion from above: every level of recursion
+/// consumes at least one token, and every construct that chains ends at a
+/// `;`, a `,` or a closing `}` (unless an `else` continues it), so the depth
+/// at a token is at most the tokens since the last such end on each
+/// enclosing bracket level, plus the brackets themselves. Attributes (and so
+/// doc comments) end nothing and chain nothing, so they are not counted. The
+/// walk keeps its own stack so that it cannot overflow either.
+fn recursion_estimate(tokens: &TokenStream) -> Option<LineColumn> {
+    struct Level {
+        trees: std::iter::Peekable<proc_macro2::token_stream::IntoIter>,
+        run: usize,
+        is_brace: bool,
+        after_brace: bool,
+    }
+    let level = |stream: TokenStream, is_brace: bool| Level {
+        trees: stream.into_iter().peekable(),
+        run: 0,
+        is_brace,
+        after_brace: false,
+    };
+    let mut stack = vec![level(tokens.clone(), false)];
+    let mut runs = 0;
+    loop {
+        let depth = stack.len();
+        let current = stack.last_mut()?;
+        let Some(tree) = current.trees.next() else {
+            runs -= current.run;
+            let closed_brace = current.is_brace;
+            stack.pop();
+            if let Some(parent) = stack.last_mut() {
+                parent.after_brace = closed_brace;
+            }
+            continue;
+        };
+        let continues_chain = matches!(&tree, TokenTree::Ident(ident) if ident == "else");
+        if std::mem::take(&mut current.after_brace) && !continues_chain {
+            runs -= current.run;
+            current.run = 0;
+        }
+        match &tree {
+            TokenTree::Punct(punct) if matches!(punct.as_char(), ';' | ',') => {
+                runs -= current.run;
+                current.run = 0;
+                continue;
+            }
+            TokenTree::Punct(punct) if punct.as_char() == '#' => {
+                // Skip `#[..]` and `#![..]` whole.
+                if matches!(current.trees.peek(), Some(TokenTree::Punct(bang)) if bang.as_char() == '!')
+                {
+                    current.trees.next();
+                }
+                if matches!(current.trees.peek(), Some(TokenTree::Group(group)) if group.delimiter() == Delimiter::Bracket)
+                {
+                    current.trees.next();
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        current.run += 1;
+        runs += 1;
+        if runs + GROUP_RECURSION * depth > MAX_RECURSION {
+            return Some(tree.span().start());
+        }
+        if let TokenTree::Group(group) = tree {
+            let is_brace = group.delimiter() == Delimiter::Brace;
+            stack.push(level(group.stream(), is_brace));
+        }
+    }
+}
+
+/// Checks a prepared source text. Must run on the thread that will read the
+/// positions of its spans, as `proc-macro2` keeps source maps per thread.
+pub(super) fn check_file(source: &str, inherited_macro_use: FlavorSet) -> FileOutcome {
+    let file = match parse_file(source) {
+        Ok(file) => file,
+        Err((position, reason)) => {
+            let position = LineColumn {
+                line: position.line.max(1),
+                column: position.column,
+            };
+            return FileOutcome {
+                findings: vec![Finding {
+                    rule: Rule::UnparsableFile,
+                    range: Range {
+                        start: position,
+                        end: position,
+                    },
+                    anchor_line: position.line,
+                    message: format!(
+                        "this file could not be parsed, so it was not linted: {reason}"
+                    ),
+                    help: "fix the syntax error, or exclude the file from linting".to_owned(),
+                }],
+                ..FileOutcome::default()
+            };
+        }
+    };
+    let imports = Imports::collect(&file, inherited_macro_use);
+    let mut checker = Checker {
+        lines: Lines::new(source),
+        imports: &imports,
+        telemetry_impl: None,
+        findings: Vec::new(),
+        key_uses: Vec::new(),
+    };
+    checker.visit_file(&file);
+    FileOutcome {
+        findings: checker.findings,
+        key_uses: checker.key_uses,
+    }
+}
+
+/// The crates a file brings in with `#[macro_use] extern crate`, or nothing
+/// when it does not parse.
+pub(super) fn declared_macro_use(source: &str) -> FlavorSet {
+    parse_file(source)
+        .map(|file| Imports::declared_macro_use(&file))
+        .unwrap_or_default()
+}
+
+/// OpenTelemetry SDK traits whose implementations run inside the telemetry
+/// pipeline.
+const TELEMETRY_TRAITS: [&str; 4] = [
+    "LogExporter",
+    "LogProcessor",
+    "SpanExporter",
+    "PushMetricExporter",
+];
+
+struct Checker<'a> {
+    lines: Lines<'a>,
+    imports: &'a Imports,
+    /// The telemetry trait whose implementation is being visited.
+    telemetry_impl: Option<String>,
+    findings: Vec<Finding>,
+    key_uses: Vec<KeyUse>,
+}
+
+impl<'ast> Visit<'ast> for Checker<'_> {
+    fn visit_item_macro(&mut self, item: &'ast ItemMacro) {
+        // A `macro_rules!` body is a template with `$metavariables`, not code.
+        if !item.mac.path.is_ident("macro_rules") {
+            visit::visit_item_macro(self, item);
+        }
+    }
+
+    fn visit_macro(&mut self, mac: &'ast Macro) {
+        let segments: Vec<Ident> = mac
+            .path
+            .segments
+            .iter()
+            .map(|segment| segment.ident.clone())
+            .collect();
+        self.invocation(&segments, &mac.tokens);
+    }
+
+    fn visit_item_impl(&mut self, item: &'ast ItemImpl) {
+        let telemetry = item.trait_.as_ref().and_then(|(_, path, _)| {
+            let name = path.segments.last()?.ident.to_string();
+            TELEMETRY_TRAITS.contains(&name.as_str()).then_some(name)
+        });
+        let outer = std::mem::replace(&mut self.telemetry_impl, telemetry);
+        visit::visit_item_impl(self, item);
+        self.telemetry_impl = outer;
+    }
+
+    fn visit_item_fn(&mut self, item: &'ast ItemFn) {
+        self.check_instrument_attributes(&item.attrs, &item.sig);
+        visit::visit_item_fn(self, item);
+    }
+
+    fn visit_impl_item_fn(&mut self, item: &'ast ImplItemFn) {
+        self.check_instrument_attributes(&item.attrs, &item.sig);
+        visit::visit_impl_item_fn(self, item);
+    }
+
+    fn visit_trait_item_fn(&mut self, item: &'ast TraitItemFn) {
+        self.check_instrument_attributes(&item.attrs, &item.sig);
+        visit::visit_trait_item_fn(self, item);
+    }
+}
+
+/// How a value ends up in the record.
+enum Value<'e> {
+    /// An expression.
+    Expr(&'e Expr),
+    /// A variable named by a shorthand field or an inline format capture.
+    Named(String),
+}
+
+impl<'e> Value<'e> {
+    fn leaf(&self) -> Option<String> {
+        match self {
+            Value::Expr(expr) => leaf_name(expr),
+            Value::Named(name) => Some(name.clone()),
+        }
+    }
+
+    fn expr(&self) -> Option<&'e Expr> {
+        match self {
+            Value::Expr(expr) => Some(expr),
+            Value::Named(_) => None,
+        }
+    }
+}
+
+/// A value that was turned into a string before it was logged.
+enum Preformatted<'e> {
+    /// `value.to_string()`.
+    ToString(&'e Expr),
+    /// `format!(..)`, with its parsed arguments when they parse.
+    Format(Option<Message>),
+}
+
+impl Checker<'_> {
+    fn push(
+        &mut self,
+        rule: Rule,
+        range: Range,
+        anchor_line: usize,
+        message: String,
+        help: String,
+    ) {
+        self.findings.push(Finding {
+            rule,
+            range,
+            anchor_line,
+            message,
+            help,
+        });
+    }
+
+    /// The source text of a range, when it lies on one line.
+    fn snippet(&self, range: Range) -> Option<String> {
+        if range.start.line != range.end.line {
+            return None;
+        }
+        let text = self
+            .lines
+            .slice(range.start.line, range.start.column, range.end.column)?;
+        (!text.is_empty()).then(|| text.to_owned())
+    }
+
+    fn snippet_of(&self, expr: &Expr) -> String {
+        self.snippet(Range::of(expr.span()))
+            .unwrap_or_else(|| "value".to_owned())
+    }
+
+    /// Handles a macro invocation: lints it when it is a `tracing` or `log`
+    /// call, and otherwise looks for such calls inside its tokens.
+    fn invocation(&mut self, segments: &[Ident], tokens: &TokenStream) {
+        let names: Vec<String> = segments.iter().map(Ident::to_string).collect();
+        let range = match (segments.first(), segments.last()) {
+            (Some(first), Some(last)) => Range::between(first.span(), last.span()),
+            _ => return,
+        };
+        match self.imports.resolve(&names) {
+            Some(Resolved::Macro(flavor, name)) => {
+                if let Some(call) = parse_call(flavor, name, tokens.clone()) {
+                    self.check_call(&call, name, range);
+                }
+            }
+            Some(Resolved::Instrument) => {}
+            None => self.scan_tokens(tokens.clone()),
+        }
+    }
+
+    /// Finds macro invocations (`path!(..)`) in the token stream of a macro
+    /// the linter does not know, such as `tokio::select!` or `assert!`.
+    fn scan_tokens(&mut self, tokens: TokenStream) {
+        let trees: Vec<TokenTree> = tokens.into_iter().collect();
+        let mut index = 0;
+        while let Some(tree) = trees.get(index) {
+            match tree {
+                TokenTree::Ident(_) => {
+                    let (path, after) = path_at(&trees, index);
+                    let bang = trees.get(after);
+                    let body = trees.get(after + 1);
+                    let is_bang =
+                        matches!(bang, Some(TokenTree::Punct(punct)) if punct.as_char() == '!');
+                    match (is_bang, body) {
+                        (true, Some(TokenTree::Group(group))) => {
+                            self.invocation(&path, &group.stream());
+                            index = after + 2;
+                        }
+                        (true, Some(TokenTree::Ident(_)))
+                            if path.len() == 1 && path[0] == "macro_rules" =>
+                        {
+                            // `macro_rules! name { .. }`: skip the template.
+                            index = after + 3;
+                        }
+                        _ => index = after.max(index + 1),
+                    }
+                }
+                TokenTree::Group(group) => {
+                    self.scan_tokens(group.stream());
+                    index += 1;
+                }
+                _ => index += 1,
+            }
+        }
+    }
+
+    fn check_call(&mut self, call: &Call, macro_name: &str, call_range: Range) {
+        let anchor = call_range.start.line;
+        let site = match call.kind {
+            CallKind::Event => KeySite::Event,
+            CallKind::Span => KeySite::Span,
+        };
+        if let Some(trait_name) = self.telemetry_impl.clone() {
+            self.push(
+                Rule::TelemetryLoop,
+                call_range,
+                anchor,
+                format!(
+                    "`{macro_name}!` inside `impl {trait_name}` feeds the telemetry pipeline back into itself: each export can log, and each log is exported"
+                ),
+                "return the error instead (the SDK reports it), or emit inside `let _guard = opentelemetry::Context::enter_telemetry_suppressed_scope();`".to_owned(),
+            );
+        }
+        for field in &call.fields {
+            self.check_field(field, call.flavor, site, anchor);
+        }
+        if let Some(message) = &call.message {
+            self.check_message(message, call.flavor, anchor);
+        }
+        self.check_field_list(
+            &call.fields,
+            call.flavor,
+            call.flavor == Flavor::Tracing && call.message.is_some(),
+            call_range,
+            anchor,
+        );
+        if call.kind == CallKind::Event {
+            self.check_event_shape(call, macro_name, call_range);
+        }
+    }
+
+    /// OLB008, OLB009 and OLB010: what an event as a whole lacks.
+    fn check_event_shape(&mut self, call: &Call, macro_name: &str, call_range: Range) {
+        let anchor = call_range.start.line;
+        if let (Flavor::Tracing, None, false, [field]) = (
+            call.flavor,
+            &call.message,
+            call.has_name,
+            call.fields.as_slice(),
+        ) {
+            if let (ValueSource::Shorthand(path), Capture::Plain, Key::Literal { text, .. }) =
+                (&field.value, field.capture, &field.key)
+            {
+                if path.len() == 1 && text != "message" {
+                    self.push(
+                        Rule::BareIdentifierMessage,
+                        field.range,
+                        anchor,
+                        format!(
+                            "`{macro_name}!({text})` records a field named `{text}` and leaves the message empty"
+                        ),
+                        format!(
+                            "if `{text}` is the message, write `{macro_name}!(\"{{{text}}}\")`; if it is a value, add a constant message: `{macro_name}!({text}, \"…\")`"
+                        ),
+                    );
+                }
+            }
+        }
+        if call.flavor == Flavor::Tracing
+            && !call.has_name
+            && matches!(call.severity, Some(Severity::Warn | Severity::Error))
+        {
+            self.push(
+                Rule::MissingEventName,
+                call_range,
+                anchor,
+                format!("`{macro_name}!` event has no `name:`"),
+                format!(
+                    "give it a stable name, e.g. `{macro_name}!(name: \"payment.declined\", ..)`: the bridge writes it to `event.name`, which backends group and alert on"
+                ),
+            );
+        }
+        if call.severity == Some(Severity::Error) && !call.fields.iter().any(is_error_field) {
+            let fix = match call.flavor {
+                Flavor::Tracing => "error = &e as &dyn std::error::Error",
+                Flavor::Log => "error:err = e;",
+            };
+            self.push(
+                Rule::ErrorWithoutErrorField,
+                call_range,
+                anchor,
+                format!("error-level `{macro_name}!` carries no error field"),
+                format!("attach the error that caused it: `{fix}`, so the record gets `exception.*` attributes"),
+            );
+        }
+    }
+
+    /// OLB012: repeated keys, too many fields and computed `log` keys.
+    fn check_field_list(
+        &mut self,
+        fields: &[Field],
+        flavor: Flavor,
+        has_message_field: bool,
+        call_range: Range,
+        anchor: usize,
+    ) {
+        let mut seen: HashMap<&str, Range> = HashMap::new();
+        if has_message_field {
+            seen.insert("message", call_range);
+        }
+        for field in fields {
+            match &field.key {
+                Key::Literal { text, range } => {
+                    if seen.insert(text.as_str(), *range).is_some() {
+                        let detail = if text == "message" && has_message_field {
+                            "the format string already sets `message`"
+                        } else {
+                            "only one of the values is kept"
+                        };
+                        self.push(
+                            Rule::FieldList,
+                            *range,
+                            anchor,
+                            format!("key `{text}` appears twice in this call; {detail}"),
+                            "rename one of them or drop it".to_owned(),
+                        );
+                    }
+                }
+                // `tracing`'s `{ CONST }` keys are constants; only `log`
+                // evaluates a key expression at run time.
+                Key::Computed { range } if flavor == Flavor::Log => {
+                    self.push(
+                        Rule::FieldList,
+                        *range,
+                        anchor,
+                        "this key is computed at run time, so the attribute name is not visible in the source and cannot be checked".to_owned(),
+                        "write the key as an identifier or string literal: `user_id = ..` or `\"user.id\" = ..`".to_owned(),
+                    );
+                }
+                Key::Computed { .. } => {}
+            }
+        }
+        let count = fields.len() + usize::from(has_message_field);
+        if count > MAX_FIELDS {
+            self.push(
+                Rule::FieldList,
+                call_range,
+                anchor,
+                format!("this call records {count} fields; a `tracing` callsite holds at most {MAX_FIELDS}, and a record this wide is hard to read and query"),
+                "split the event, or record only the values someone will query".to_owned(),
+            );
+        }
+    }
+
+    fn check_field(&mut self, field: &Field, flavor: Flavor, site: KeySite, anchor: usize) {
+        let value = match &field.value {
+            ValueSource::Shorthand(path) => path.last().map(|ident| Value::Named(strip_raw(ident))),
+            ValueSource::Expr(expr) => Some(Value::Expr(expr)),
+            ValueSource::Declared => None,
+        };
+        let masked = value.as_ref().is_some_and(|value| is_masked(value.expr()));
+        let mut key_is_secret = false;
+        if let Key::Literal { text, range } = &field.key {
+            for finding in check_key(text, site) {
+                if finding.rule == Rule::Secret {
+                    if masked {
+                        continue;
+                    }
+                    key_is_secret = true;
+                }
+                self.push(finding.rule, *range, anchor, finding.message, finding.help);
+            }
+            if flavor == Flavor::Log && text == "message" {
+                self.push(
+                    Rule::ReservedKey,
+                    *range,
+                    anchor,
+                    "key `message` in `log` key-values competes with the log message, which the bridge writes to the body".to_owned(),
+                    "rename it after what it holds, e.g. `reason` or `detail`".to_owned(),
+                );
+            }
+            if text != "message" {
+                self.key_uses.push(KeyUse {
+                    key: text.clone(),
+                    range: *range,
+                    anchor_line: anchor,
+                });
+            }
+        }
+        let Some(value) = value else {
+            return;
+        };
+        let key_text = match &field.key {
+            Key::Literal { text, .. } => text.clone(),
+            Key::Computed { .. } => "value".to_owned(),
+        };
+        let (capture, value) = unwrap_capture_call(field.capture, value);
+        let leaf = value.leaf();
+        if !key_is_secret && !masked && leaf.as_deref().is_some_and(is_secret_name) {
+            let name = leaf.unwrap_or_default();
+            self.push(
+                Rule::Secret,
+                field.value_range,
+                anchor,
+                format!("field `{key_text}` records `{name}`, which looks like a secret; log records are copied to collectors and backends and kept for a long time"),
+                "drop the field, or record something that is not the secret: whether it is set, its length, or a keyed hash".to_owned(),
+            );
+            return;
+        }
+        let preformatted = value.expr().and_then(preformatted);
+        let error_name = error_in(leaf.as_deref(), capture, preformatted.as_ref());
+        if let Some(error) = error_name {
+            let how = match (&preformatted, capture) {
+                (Some(Preformatted::ToString(_)), _) => "with `.to_string()`".to_owned(),
+                (Some(Preformatted::Format(_)), _) => "with `format!`".to_owned(),
+                (None, Capture::Debug) => "with `Debug` (`?`)".to_owned(),
+                (None, _) => "with `Display` (`%`)".to_owned(),
+            };
+            self.push(
+                Rule::ErrorAsString,
+                field.value_range,
+                anchor,
+                format!("error `{error}` is recorded as a string {how}; its type and source chain are lost"),
+                error_fix(flavor, &key_text, &error),
+            );
+            return;
+        }
+        if let Some(dump) = dump_in(leaf.as_deref(), capture, preformatted.as_ref()) {
+            self.push(
+                Rule::OpaqueDebug,
+                field.value_range,
+                anchor,
+                format!("field `{key_text}` dumps `{dump}` with `Debug`: one opaque string that no backend can filter or aggregate on"),
+                dump_fix(&dump),
+            );
+            return;
+        }
+        match preformatted {
+            Some(Preformatted::ToString(receiver)) => {
+                let receiver = self.snippet_of(receiver);
+                self.push(
+                    Rule::PreformattedValue,
+                    field.value_range,
+                    anchor,
+                    format!("field `{key_text}` is converted with `.to_string()` before it is logged"),
+                    format!(
+                        "record the value itself: `{}` (no allocation when the event is filtered out)",
+                        field_fix(flavor, &key_text, &receiver, Capture::Display)
+                    ),
+                );
+            }
+            Some(Preformatted::Format(arguments)) => {
+                let help = match arguments.as_ref().and_then(single_argument) {
+                    Some((argument, debug)) => {
+                        let capture = if debug { Capture::Debug } else { Capture::Display };
+                        format!(
+                            "record the value itself: `{}`",
+                            field_fix(flavor, &key_text, &self.snippet_of(argument), capture)
+                        )
+                    }
+                    None => "record each value as its own field instead of one formatted string (`a = %a, b = %b`)".to_owned(),
+                };
+                self.push(
+                    Rule::PreformattedValue,
+                    field.value_range,
+                    anchor,
+                    format!("field `{key_text}` is pre-formatted with `format!`"),
+                    help,
+                );
+            }
+            None => {}
+        }
+    }
+
+    fn check_message(&mut self, message: &Message, flavor: Flavor, anchor: usize) {
+        let Some(literal) = &message.format else {
+            return;
+        };
+        let token = literal.token().to_string();
+        let Some(format) = parse_format_literal(&token) else {
+            return;
+        };
+        let start = literal.span().start();
+        let offsets: Vec<usize> = format
+            .placeholders
+            .iter()
+            .flat_map(|placeholder| [placeholder.start, placeholder.end])
+            .collect();
+        let positions = positions_in_token(start, &token, &offsets);
+        let mut interpolated: Vec<(Range, String)> = Vec::new();
+        for (index, (placeholder, value)) in resolve_placeholders(&format, message)
+            .into_iter()
+            .enumerate()
+        {
+            let (Some(&range_start), Some(&range_end)) =
+                (positions.get(2 * index), positions.get(2 * index + 1))
+            else {
+                continue;
+            };
+            let range = Range {
+                start: range_start,
+                end: range_end,
+            };
+            let Some(value) = value else {
+                continue;
+            };
+            let leaf = value.leaf();
+            let capture = if placeholder.debug {
+                Capture::Debug
+            } else {
+                Capture::Display
+            };
+            if !is_masked(value.expr()) && leaf.as_deref().is_some_and(is_secret_name) {
+                self.push(
+                    Rule::Secret,
+                    range,
+                    anchor,
+                    format!(
+                        "the message formats `{}`, which looks like a secret; log records are copied to collectors and backends and kept for a long time",
+                        leaf.unwrap_or_default()
+                    ),
+                    "drop it from the message, or log something that is not the secret: whether it is set, its length, or a keyed hash".to_owned(),
+                );
+                continue;
+            }
+            let preformatted = value.expr().and_then(preformatted);
+            if let Some(error) = error_in(leaf.as_deref(), capture, preformatted.as_ref()) {
+                self.push(
+                    Rule::ErrorAsString,
+                    range,
+                    anchor,
+                    format!("error `{error}` is formatted into the message; its type and source chain are lost"),
+                    error_fix(flavor, "error", &error),
+                );
+                continue;
+            }
+            if let Some(dump) = dump_in(leaf.as_deref(), capture, preformatted.as_ref()) {
+                self.push(
+                    Rule::OpaqueDebug,
+                    range,
+                    anchor,
+                    format!("the message dumps `{dump}` with `Debug`: one opaque string that no backend can filter or aggregate on"),
+                    dump_fix(&dump),
+                );
+                continue;
+            }
+            let text = match &value {
+                Value::Expr(expr) => self.snippet_of(expr),
+                Value::Named(name) => name.clone(),
+            };
+            if preformatted.is_some() {
+                self.push(
+                    Rule::PreformattedValue,
+                    range,
+                    anchor,
+                    format!("message argument `{text}` is pre-formatted before it is logged"),
+                    "keep the message constant and record the values as fields".to_owned(),
+                );
+                continue;
+            }
+            interpolated.push((
+                range,
+                field_fix(flavor, &suggested_field_name(&value, &text), &text, capture),
+            ));
+        }
+        let only_placeholder = format.placeholders.len() == 1 && format.text.trim().is_empty();
+        if let (Some((range, _)), false) = (interpolated.first(), only_placeholder) {
+            let fields: Vec<&str> = interpolated.iter().map(|(_, fix)| fix.as_str()).collect();
+            let example = match flavor {
+                Flavor::Tracing => format!("{}, \"…\"", fields.join(", ")),
+                Flavor::Log => format!("{}; \"…\"", fields.join(", ")),
+            };
+            self.push(
+                Rule::InterpolatedMessage,
+                *range,
+                anchor,
+                format!(
+                    "{} formatted into the message: the body differs on every call and the values cannot be queried",
+                    plural(interpolated.len(), "value is", "values are")
+                ),
+                format!("keep the message constant and pass the values as fields: `{example}`"),
+            );
+        }
+    }
+
+    fn check_instrument_attributes(&mut self, attrs: &[Attribute], signature: &Signature) {
+        for attr in attrs {
+            let segments: Vec<Ident> = attr
+                .path()
+                .segments
+                .iter()
+                .map(|segment| segment.ident.clone())
+                .collect();
+            let names: Vec<String> = segments.iter().map(Ident::to_string).collect();
+            if self.imports.resolve(&names) != Some(Resolved::Instrument) {
+                continue;
+            }
+            let args = match &attr.meta {
+                Meta::Path(_) => InstrumentArgs::default(),
+                Meta::List(list) => match parse_instrument(list.tokens.clone()) {
+                    Some(args) => args,
+                    None => continue,
+                },
+                Meta::NameValue(_) => continue,
+            };
+            let range = match (segments.first(), segments.last()) {
+                (Some(first), Some(last)) => Range::between(first.span(), last.span()),
+                _ => continue,
+            };
+            self.check_instrument(&args, signature, range);
+        }
+    }
+
+    fn check_instrument(&mut self, args: &InstrumentArgs, signature: &Signature, range: Range) {
+        let anchor = range.start.line;
+        if let Some(trait_name) = self.telemetry_impl.clone() {
+            self.push(
+                Rule::TelemetryLoop,
+                range,
+                anchor,
+                format!("`#[instrument]` inside `impl {trait_name}` creates spans inside the telemetry pipeline"),
+                "remove the attribute: the SDK reports export failures itself".to_owned(),
+            );
+        }
+        for field in &args.fields {
+            self.check_field(field, Flavor::Tracing, KeySite::Span, anchor);
+        }
+        self.check_field_list(&args.fields, Flavor::Tracing, false, range, anchor);
+        if args.skip_all {
+            return;
+        }
+        let skipped = |name: &str| args.skipped.iter().any(|skipped| skipped == name);
+        for input in &signature.inputs {
+            match input {
+                FnArg::Receiver(receiver) => {
+                    if !skipped("self") {
+                        self.push(
+                            Rule::OpaqueDebug,
+                            Range::of(receiver.self_token.span),
+                            anchor,
+                            "`#[instrument]` records `self` with `Debug`: the whole struct becomes one opaque string on every span".to_owned(),
+                            "add `skip(self)` and record what identifies it, e.g. `fields(id = %self.id)`".to_owned(),
+                        );
+                    }
+                }
+                FnArg::Typed(typed) => {
+                    let Pat::Ident(pattern) = typed.pat.as_ref() else {
+                        continue;
+                    };
+                    let name = strip_raw(&pattern.ident);
+                    if skipped(&name) {
+                        continue;
+                    }
+                    let argument_range = Range::of(pattern.ident.span());
+                    for finding in check_key(&name, KeySite::Span) {
+                        if matches!(finding.rule, Rule::Secret | Rule::ReservedKey) {
+                            self.push(
+                                finding.rule,
+                                argument_range,
+                                anchor,
+                                format!(
+                                    "`#[instrument]` records argument `{name}`: {}",
+                                    finding.message
+                                ),
+                                format!("add `skip({name})`; otherwise {}", finding.help),
+                            );
+                        }
+                    }
+                    if is_dump_name(&name) && !is_value_type(&typed.ty) {
+                        self.push(
+                            Rule::OpaqueDebug,
+                            argument_range,
+                            anchor,
+                            format!("`#[instrument]` records argument `{name}` with `Debug`: one opaque string on every span"),
+                            format!("add `skip({name})` and record the parts you need with `fields(..)`; {}", dump_fix(&name)),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Reads a `path` of identifiers joined by `::` starting at `index`, and
+/// returns it with the index just past it.
+fn path_at(trees: &[TokenTree], index: usize) -> (Vec<Ident>, usize) {
+    let mut path = Vec::new();
+    let mut position = index;
+    while let Some(TokenTree::Ident(ident)) = trees.get(position) {
+        path.push(ident.clone());
+        position += 1;
+        let is_separator = matches!(
+            (trees.get(position), trees.get(position + 1), trees.get(position + 2)),
+            (Some(TokenTree::Punct(first)), Some(TokenTree::Punct(second)), Some(TokenTree::Ident(_)))
+                if first.as_char() == ':' && second.as_char() == ':'
+        );
+        if !is_separator {
+            break;
+        }
+        position += 2;
+    }
+    (path, position)
+}
+
+/// Pairs every placeholder with the value it formats (`None` when the
+/// argument is missing, which the compiler rejects).
+fn resolve_placeholders<'m>(
+    format: &'m FormatString,
+    message: &'m Message,
+) -> Vec<(&'m Placeholder, Option<Value<'m>>)> {
+    let mut next = 0;
+    format
+        .placeholders
+        .iter()
+        .map(|placeholder| {
+            if placeholder.star_precision {
+                next += 1;
+            }
+            let value = match &placeholder.argument {
+                ArgumentRef::Next => {
+                    next += 1;
+                    message.positional.get(next - 1).map(Value::Expr)
+                }
+                ArgumentRef::Index(index) => message.positional.get(*index).map(Value::Expr),
+                ArgumentRef::Name(name) => Some(
+                    message
+                        .named
+                        .iter()
+                        .find(|(named, _)| named == name)
+                        .map_or_else(|| Value::Named(name.clone()), |(_, expr)| Value::Expr(expr)),
+                ),
+            };
+            (placeholder, value)
+        })
+        .collect()
+}
+
+/// The line and column of each character offset (in ascending order)
+/// inside a token that starts at `start`, in one pass over the token.
+fn positions_in_token(start: LineColumn, token: &str, offsets: &[usize]) -> Vec<LineColumn> {
+    let mut positions = Vec::with_capacity(offsets.len());
+    let mut position = start;
+    let mut chars = token.chars();
+    let mut consumed = 0;
+    for &offset in offsets {
+        while consumed < offset {
+            match chars.next() {
+                Some('\n') => {
+                    position.line += 1;
+                    position.column = 0;
+                }
+                Some(_) => position.column += 1,
+                None => break,
+            }
+            consumed += 1;
+        }
+        positions.push(position);
+    }
+    positions
+}
+
+fn strip_raw(ident: &Ident) -> String {
+    let text = ident.to_string();
+    text.strip_prefix("r#").map(str::to_owned).unwrap_or(text)
+}
+
+/// Methods that hand back (a view of) the same value, so the value keeps
+/// the name of its receiver.
+const TRANSPARENT_METHODS: [&str; 13] = [
+    "as_ref",
+    "as_str",
+    "as_deref",
+    "as_slice",
+    "borrow",
+    "clone",
+    "cloned",
+    "deref",
+    "to_owned",
+    "unwrap",
+    "expose_secret",
+    "lock",
+    "read",
+];
+
+/// Names the thing a value expression reads: `req` for `&req`, `password` for
+/// `user.password.as_str()`, `headers` for `req.headers()`.
+fn leaf_name(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Path(path) => path
+            .path
+            .segments
+            .last()
+            .map(|segment| strip_raw(&segment.ident)),
+        Expr::Field(field) => match &field.member {
+            Member::Named(ident) => Some(strip_raw(ident)),
+            Member::Unnamed(_) => leaf_name(&field.base),
+        },
+        Expr::Reference(reference) => leaf_name(&reference.expr),
+        Expr::Unary(unary) if matches!(unary.op, UnOp::Deref(_)) => leaf_name(&unary.expr),
+        Expr::Paren(paren) => leaf_name(&paren.expr),
+        Expr::Group(group) => leaf_name(&group.expr),
+        Expr::Cast(cast) => leaf_name(&cast.expr),
+        Expr::Try(try_expr) => leaf_name(&try_expr.expr),
+        Expr::MethodCall(call) if call.args.is_empty() => {
+            let method = call.method.to_string();
+            if TRANSPARENT_METHODS.contains(&method.as_str()) {
+                leaf_name(&call.receiver)
+            } else {
+                Some(method)
+            }
+        }
+        _ => None,
+    }
+}
+
+/// `tracing::field::debug(x)` and `field::display(x)` are the function forms
+/// of the `?` and `%` sigils.
+fn unwrap_capture_call(capture: Capture, value: Value<'_>) -> (Capture, Value<'_>) {
+    if let Value::Expr(Expr::Call(call)) = value {
+        if let (Expr::Path(function), Some(argument), 1) =
+            (call.func.as_ref(), call.args.first(), call.args.len())
+        {
+            let name = function
+                .path
+                .segments
+                .last()
+                .map(|segment| segment.ident.to_string());
+            let argument = match argument {
+                Expr::Reference(reference) => reference.expr.as_ref(),
+                other => other,
+            };
+            match name.as_deref() {
+                Some("debug") => return (Capture::Debug, Value::Expr(argument)),
+                Some("display") => return (Capture::Display, Value::Expr(argument)),
+                _ => {}
+            }
+        }
+    }
+    (capture, value)
+}
+
+fn preformatted(expr: &Expr) -> Option<Preformatted<'_>> {
+    match expr {
+        Expr::MethodCall(call) if call.args.is_empty() => match call.method.to_string().as_str() {
+            "to_string" => Some(Preformatted::ToString(&call.receiver)),
+            "as_str" | "as_ref" | "clone" => preformatted(&call.receiver),
+            _ => None,
+        },
+        Expr::Macro(mac)
+            if mac
+                .mac
+                .path
+                .segments
+                .last()
+                .is_some_and(|segment| segment.ident == "format") =>
+        {
+            Some(Preformatted::Format(parse_format_arguments(
+                mac.mac.tokens.clone(),
+            )))
+        }
+        Expr::Reference(reference) => preformatted(&reference.expr),
+        Expr::Paren(paren) => preformatted(&paren.expr),
+        Expr::Group(group) => preformatted(&group.expr),
+        _ => None,
+    }
+}
+
+/// The single argument of `format!("{}", x)` or `format!("{:?}", x)`, and
+/// whether it is formatted with `Debug`.
+fn single_argument(message: &Message) -> Option<(&Expr, bool)> {
+    let literal = message.format.as_ref()?;
+    let format = parse_format_literal(&literal.token().to_string())?;
+    match (
+        format.placeholders.as_slice(),
+        message.positional.as_slice(),
+    ) {
+        ([placeholder], [argument])
+            if placeholder.argument == ArgumentRef::Next && format.text.trim().is_empty() =>
+        {
+            Some((argument, placeholder.debug))
+        }
+        _ => None,
+    }
+}
+
+/// The values `format!` formats, with whether each is formatted with `Debug`.
+fn format_values(message: &Message) -> Vec<(Option<String>, bool)> {
+    let Some(literal) = &message.format else {
+        return Vec::new();
+    };
+    let Some(format) = parse_format_literal(&literal.token().to_string()) else {
+        return Vec::new();
+    };
+    resolve_placeholders(&format, message)
+        .into_iter()
+        .filter_map(|(placeholder, value)| Some((value?.leaf(), placeholder.debug)))
+        .collect()
+}
+
+/// The name of an error that a value records as a string.
+fn error_in(
+    leaf: Option<&str>,
+    capture: Capture,
+    preformatted: Option<&Preformatted<'_>>,
+) -> Option<String> {
+    match preformatted {
+        Some(Preformatted::ToString(receiver)) => {
+            leaf_name(receiver).filter(|name| is_error_name(name))
+        }
+        Some(Preformatted::Format(Some(arguments))) => format_values(arguments)
+            .into_iter()
+            .find_map(|(name, _)| name.filter(|name| is_error_name(name))),
+        Some(Preformatted::Format(None)) => None,
+        None => match capture {
+            Capture::Debug | Capture::Display => {
+                leaf.filter(|name| is_error_name(name)).map(str::to_owned)
+            }
+            Capture::Plain | Capture::Error | Capture::Serialize => None,
+        },
+    }
+}
+
+/// The name of a request, header map, configuration or `self` that a value
+/// dumps with `Debug`.
+fn dump_in(
+    leaf: Option<&str>,
+    capture: Capture,
+    preformatted: Option<&Preformatted<'_>>,
+) -> Option<String> {
+    match preformatted {
+        Some(Preformatted::Format(Some(arguments))) => format_values(arguments)
+            .into_iter()
+            .find_map(|(name, debug)| name.filter(|name| debug && is_dump_name(name))),
+        Some(_) => None,
+        None => (capture == Capture::Debug)
+            .then_some(leaf)
+            .flatten()
+            .filter(|name| is_dump_name(name))
+            .map(str::to_owned),
+    }
+}
+
+fn words(name: &str) -> impl Iterator<Item = String> + '_ {
+    name.split(['_', '.'])
+        .filter(|word| !word.is_empty())
+        .map(str::to_ascii_lowercase)
+}
+
+/// Whether a name reads as an error: `e`, `err`, `error`, or ending in
+/// `_err` / `_error` (`io_err`, `parse_error`).
+fn is_error_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower == "e"
+        || words(&lower)
+            .last()
+            .is_some_and(|last| last == "err" || last == "error")
+}
+
+/// Whether a name reads as a request, response, header map, configuration
+/// or the receiver.
+fn is_dump_name(name: &str) -> bool {
+    const DUMPS: [&str; 11] = [
+        "req",
+        "request",
+        "resp",
+        "response",
+        "headers",
+        "headermap",
+        "config",
+        "cfg",
+        "configuration",
+        "settings",
+        "self",
+    ];
+    let lower = name.to_ascii_lowercase();
+    lower == "header_map"
+        || words(&lower)
+            .last()
+            .is_some_and(|last| DUMPS.contains(&last.as_str()))
+}
+
+/// Whether `#[instrument]` records an argument of this type as a plain value
+/// rather than with `Debug`.
+fn is_value_type(ty: &Type) -> bool {
+    match ty {
+        Type::Reference(reference) => is_value_type(&reference.elem),
+        Type::Paren(paren) => is_value_type(&paren.elem),
+        Type::Path(path) => path.path.segments.last().is_some_and(|segment| {
+            matches!(
+                segment.ident.to_string().as_str(),
+                "bool"
+                    | "char"
+                    | "str"
+                    | "String"
+                    | "u8"
+                    | "u16"
+                    | "u32"
+                    | "u64"
+                    | "u128"
+                    | "usize"
+                    | "i8"
+                    | "i16"
+                    | "i32"
+                    | "i64"
+                    | "i128"
+                    | "isize"
+                    | "f32"
+                    | "f64"
+                    | "Path"
+                    | "PathBuf"
+            )
+        }),
+        _ => false,
+    }
+}
+
+/// Whether a value is a literal, or visibly not the raw secret: a length,
+/// a count, a hash, a redaction, a presence check.
+fn is_masked(expr: Option<&Expr>) -> bool {
+    struct MaskScan {
+        masked: bool,
+    }
+    impl<'ast> Visit<'ast> for MaskScan {
+        fn visit_ident(&mut self, ident: &'ast Ident) {
+            const MASKS: [&str; 11] = [
+                "redact",
+                "mask",
+                "hash",
+                "digest",
+                "fingerprint",
+                "len",
+                "count",
+                "is_some",
+                "is_none",
+                "is_empty",
+                "present",
+            ];
+            let name = ident.to_string().to_ascii_lowercase();
+            if MASKS.iter().any(|mask| name.contains(mask)) {
+                self.masked = true;
+            }
+        }
+    }
+    let Some(expr) = expr else {
+        return false;
+    };
+    if matches!(expr, Expr::Lit(_)) {
+        return true;
+    }
+    let mut scan = MaskScan { masked: false };
+    scan.visit_expr(expr);
+    scan.masked
+}
+
+/// Whether a field carries an error: its key names one, it uses `log`'s
+/// `:err` capture, or its value is cast to `&dyn Error`.
+fn is_error_field(field: &Field) -> bool {
+    let key_names_error = match &field.key {
+        Key::Literal { text, .. } => {
+            words(text).any(|word| matches!(word.as_str(), "error" | "err" | "exception"))
+        }
+        Key::Computed { .. } => false,
+    };
+    let value_is_error = match &field.value {
+        ValueSource::Expr(expr) => match expr.as_ref() {
+            Expr::Cast(cast) => names_error_type(&cast.ty),
+            _ => false,
+        },
+        ValueSource::Shorthand(_) | ValueSource::Declared => false,
+    };
+    key_names_error || value_is_error || field.capture == Capture::Error
+}
+
+/// Whether a type is `Error`, `dyn Error` or a reference to one of them.
+fn names_error_type(ty: &Type) -> bool {
+    match ty {
+        Type::Reference(reference) => names_error_type(&reference.elem),
+        Type::Paren(paren) => names_error_type(&paren.elem),
+        Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "Error"),
+        Type::TraitObject(object) => object.bounds.iter().any(|bound| {
+            matches!(bound, TypeParamBound::Trait(trait_bound)
+                if trait_bound.path.segments.last().is_some_and(|s| s.ident == "Error"))
+        }),
+        _ => false,
+    }
+}
+
+/// A field that records `value` under `key`, in the syntax of `flavor`.
+fn field_fix(flavor: Flavor, key: &str, value: &str, capture: Capture) -> String {
+    let shorthand = key == value;
+    match (flavor, capture, shorthand) {
+        (Flavor::Tracing, Capture::Debug, true) => format!("?{value}"),
+        (Flavor::Tracing, Capture::Debug, false) => format!("{key} = ?{value}"),
+        (Flavor::Tracing, _, true) => format!("%{value}"),
+        (Flavor::Tracing, _, false) => format!("{key} = %{value}"),
+        (Flavor::Log, Capture::Debug, true) => format!("{key}:?"),
+        (Flavor::Log, Capture::Debug, false) => format!("{key}:? = {value}"),
+        (Flavor::Log, _, true) => format!("{key}:%"),
+        (Flavor::Log, _, false) => format!("{key}:% = {value}"),
+    }
+}
+
+/// A key for an interpolated value: its own text when it is a variable or a
+/// field path, otherwise the name of what it reads.
+fn suggested_field_name(value: &Value<'_>, text: &str) -> String {
+    let is_path = !text.is_empty()
+        && text.split('.').all(|part| {
+            let mut chars = part.chars();
+            chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
+                && chars.all(|c| c == '_' || c.is_alphanumeric())
+        });
+    if is_path {
+        return text.to_owned();
+    }
+    value.leaf().unwrap_or_else(|| "value".to_owned())
+}
+
+fn error_fix(flavor: Flavor, key: &str, error: &str) -> String {
+    let key = if key == "value" || key == error {
+        "error"
+    } else {
+        key
+    };
+    match flavor {
+        Flavor::Tracing => format!(
+            "record the error itself: `{key} = &{error} as &dyn std::error::Error` keeps its type, message and source chain"
+        ),
+        Flavor::Log => format!(
+            "record the error itself with the `err` capture: `{key}:err = {error};` keeps its type, message and source chain"
+        ),
+    }
+}
+
+fn dump_fix(name: &str) -> String {
+    let lower = name.to_ascii_lowercase();
+    let last = words(&lower).last().unwrap_or_default();
+    let example = match last.as_str() {
+        "self" => "`id = %self.id`".to_owned(),
+        "req" | "request" => {
+            format!("`http.request.method = %{name}.method(), url.path = %{name}.uri().path()`")
+        }
+        "resp" | "response" => format!("`http.response.status_code = {name}.status().as_u16()`"),
+        "headers" | "headermap" | "map" => format!("`user_agent = ?{name}.get(\"user-agent\")`"),
+        _ => format!("`{lower}.timeout_ms = {name}.timeout.as_millis()`"),
+    };
+    format!("record only the parts you need, each as its own field, e.g. {example}")
+}
+
+fn plural(count: usize, one: &str, many: &str) -> String {
+    if count == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{count} {many}")
+    }
+}

@@ -1,0 +1,253 @@
+//! Findings and their rustc-style, JSON and SARIF renderings.
+
+use std::error::Error;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+use super::rule::{Level, Rule};
+
+/// One finding: a rule, where it applies, and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Diagnostic {
+    /// The rule that found it.
+    pub rule: Rule,
+    /// [`Level::Warn`] or [`Level::Deny`], from the [`Config`](super::Config).
+    pub level: Level,
+    /// The file, as it was given or found while walking.
+    pub path: PathBuf,
+    /// The line, counted from 1.
+    pub line: usize,
+    /// The column of the first character, counted from 1 in characters.
+    pub column: usize,
+    /// The line of the end of the range.
+    pub end_line: usize,
+    /// The column just past the last character of the range.
+    pub end_column: usize,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub help: String,
+    /// The text of line [`line`](Self::line), for rendering; of a line
+    /// longer than 240 characters, an excerpt around the finding.
+    pub source_line: String,
+    /// The column of the first character of
+    /// [`source_line`](Self::source_line): 1 unless it is an excerpt.
+    pub source_column: usize,
+}
+
+impl fmt::Display for Diagnostic {
+    /// Renders the finding the way rustc renders a lint:
+    ///
+    /// ```text
+    /// warning[OLB001]: 1 value is formatted into the message: …
+    ///   --> src/main.rs:12:22
+    ///    |
+    /// 12 |     info!("user {} logged in", user);
+    ///    |                 ^^
+    ///    |
+    ///    = help: keep the message constant and pass the values as fields: `%user, "…"`
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let number = self.line.to_string();
+        let gutter = " ".repeat(number.len());
+        writeln!(
+            f,
+            "{}[{}]: {}",
+            self.level.label(),
+            self.rule.id(),
+            self.message
+        )?;
+        writeln!(
+            f,
+            "{gutter}--> {}:{}:{}",
+            self.path.display(),
+            self.line,
+            self.column
+        )?;
+        writeln!(f, "{gutter} |")?;
+        // An excerpt of a long line is marked, and the caret counts from
+        // where the excerpt starts.
+        let marker = if self.source_column > 1 { "..." } else { "" };
+        writeln!(f, "{number} | {marker}{}", self.source_line)?;
+        // Tabs stay tabs under the caret so it lines up however the
+        // terminal expands them.
+        let indent: String = marker
+            .chars()
+            .map(|_| ' ')
+            .chain(
+                self.source_line
+                    .chars()
+                    .take(self.column.saturating_sub(self.source_column))
+                    .map(|c| if c == '\t' { '\t' } else { ' ' }),
+            )
+            .collect();
+        let width = if self.end_line == self.line && self.end_column > self.column {
+            self.end_column - self.column
+        } else {
+            1
+        };
+        writeln!(f, "{gutter} | {indent}{}", "^".repeat(width))?;
+        writeln!(f, "{gutter} |")?;
+        write!(f, "{gutter} = help: {}", self.help)
+    }
+}
+
+/// Renders findings as a JSON array; each object has `rule`, `name`,
+/// `level` (`"warning"` or `"error"`), `path`, `line`, `column`, `end_line`,
+/// `end_column`, `message` and `help`.
+#[must_use]
+pub fn to_json(diagnostics: &[Diagnostic]) -> Value {
+    Value::Array(
+        diagnostics
+            .iter()
+            .map(|diagnostic| {
+                json!({
+                    "rule": diagnostic.rule.id(),
+                    "name": diagnostic.rule.name(),
+                    "level": diagnostic.level.label(),
+                    "path": portable_path(&diagnostic.path),
+                    "line": diagnostic.line,
+                    "column": diagnostic.column,
+                    "end_line": diagnostic.end_line,
+                    "end_column": diagnostic.end_column,
+                    "message": diagnostic.message,
+                    "help": diagnostic.help,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// Renders findings as a SARIF 2.1.0 log that GitHub code scanning accepts:
+/// one run, every rule described under `tool.driver.rules`, and one result
+/// per finding with its region in Unicode code points.
+#[must_use]
+pub fn to_sarif(diagnostics: &[Diagnostic]) -> Value {
+    let rules: Vec<Value> = Rule::ALL
+        .iter()
+        .map(|rule| {
+            json!({
+                "id": rule.id(),
+                "name": rule.name(),
+                "shortDescription": { "text": rule.summary() },
+                "fullDescription": { "text": rule.summary() },
+                "help": {
+                    "text": format!("{} See the documentation of `otel_log_bridge::lint`, section {}.", rule.summary(), rule.id())
+                },
+                "defaultConfiguration": { "level": sarif_level(rule.default_level()) },
+            })
+        })
+        .collect();
+    let results: Vec<Value> = diagnostics
+        .iter()
+        .map(|diagnostic| {
+            json!({
+                "ruleId": diagnostic.rule.id(),
+                "ruleIndex": diagnostic.rule.index(),
+                "level": sarif_level(diagnostic.level),
+                "message": { "text": format!("{}\nhelp: {}", diagnostic.message, diagnostic.help) },
+                "locations": [{
+                    "physicalLocation": {
+                        "artifactLocation": { "uri": uri_reference(&diagnostic.path) },
+                        "region": {
+                            "startLine": diagnostic.line,
+                            "startColumn": diagnostic.column,
+                            "endLine": diagnostic.end_line,
+                            "endColumn": diagnostic.end_column,
+                        }
+                    }
+                }],
+            })
+        })
+        .collect();
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {
+                "driver": {
+                    "name": "otel-log-lint",
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "rules": rules,
+                }
+            },
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+        }]
+    })
+}
+
+fn sarif_level(level: Level) -> &'static str {
+    match level {
+        Level::Deny => "error",
+        Level::Warn => "warning",
+        Level::Allow => "none",
+    }
+}
+
+/// A path with `/` separators and without a leading `./`, as reports show it
+/// on every platform.
+fn portable_path(path: &Path) -> String {
+    let text = path.to_string_lossy().replace('\\', "/");
+    text.strip_prefix("./").map(str::to_owned).unwrap_or(text)
+}
+
+/// A URI reference for a path: relative paths stay relative (SARIF
+/// consumers such as GitHub resolve them against the checkout), absolute
+/// ones become `file://` URIs, and characters with a meaning in URIs are
+/// percent-encoded.
+fn uri_reference(path: &Path) -> String {
+    let mut uri = String::new();
+    if path.is_absolute() {
+        uri.push_str("file://");
+        if !portable_path(path).starts_with('/') {
+            // A Windows path such as `C:/src` needs the empty authority's
+            // slash before it.
+            uri.push('/');
+        }
+    }
+    for c in portable_path(path).chars() {
+        match c {
+            ' ' => uri.push_str("%20"),
+            '%' => uri.push_str("%25"),
+            '#' => uri.push_str("%23"),
+            '?' => uri.push_str("%3F"),
+            other => uri.push(other),
+        }
+    }
+    uri
+}
+
+/// An error that stopped the linter from reading a file or directory.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum LintError {
+    /// Reading `path` failed.
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+}
+
+impl fmt::Display for LintError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LintError::Io { path, source } => {
+                write!(f, "cannot read {}: {source}", path.display())
+            }
+        }
+    }
+}
+
+impl Error for LintError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            LintError::Io { source, .. } => Some(source),
+        }
+    }
+}

@@ -1,0 +1,474 @@
+//! Running the checks over files: reading them, isolating each parse on a
+//! thread of its own, the key checks that span a whole crate, suppression
+//! comments and levels.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use super::check::{check_file, declared_macro_use, prepare_source, FileOutcome, Finding, KeyUse};
+use super::config::Config;
+use super::diagnostic::{Diagnostic, LintError};
+use super::grammar::Range;
+use super::imports::FlavorSet;
+use super::keys::{check_key, KeySite};
+use super::rule::{Level, Rule};
+use super::text::Lines;
+
+/// The stack of the thread that parses one file. Parsing recurses once per
+/// nesting level, and unoptimised builds use much more stack per level than
+/// the 2 MiB a spawned thread gets by default.
+const WORKER_STACK_BYTES: usize = 256 * 1024 * 1024;
+
+/// What checking a set of files produced.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Report {
+    /// The findings, sorted by path, line, column and rule.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The files that could not be read; the others were still checked.
+    pub errors: Vec<LintError>,
+    /// How many files were checked.
+    pub files_checked: usize,
+}
+
+/// One file being checked.
+struct SourceFile {
+    path: PathBuf,
+    /// The text with its byte-order mark and shebang blanked.
+    text: String,
+    /// The group of files that crate-wide checks compare, usually the
+    /// directory of the nearest `Cargo.toml`.
+    crate_root: Option<PathBuf>,
+}
+
+/// Checks one source text as a crate of its own.
+pub(super) fn check_one(path: &Path, source: &str, config: &Config) -> Vec<Diagnostic> {
+    let file = SourceFile {
+        path: path.to_owned(),
+        text: prepare_source(source),
+        crate_root: None,
+    };
+    check_sources(vec![file], config)
+}
+
+/// Reads and checks files, grouping them into crates by the nearest
+/// `Cargo.toml` for the crate-wide key checks.
+pub(super) fn check_files<P: AsRef<Path>>(paths: &[P], config: &Config) -> Report {
+    let mut report = Report::default();
+    let mut roots = CrateRoots::default();
+    let mut files = Vec::new();
+    let mut unreadable = Vec::new();
+    for path in paths {
+        let path = path.as_ref();
+        match std::fs::read(path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => files.push(SourceFile {
+                    path: path.to_owned(),
+                    text: prepare_source(&text),
+                    crate_root: roots.of(path),
+                }),
+                Err(_) => unreadable.push(not_utf8(path, config)),
+            },
+            Err(source) => report.errors.push(LintError::Io {
+                path: path.to_owned(),
+                source,
+            }),
+        }
+    }
+    report.files_checked = files.len() + unreadable.len();
+    let mut diagnostics = check_sources(files, config);
+    diagnostics.extend(unreadable.into_iter().flatten());
+    sort(&mut diagnostics);
+    report.diagnostics = diagnostics;
+    report
+}
+
+fn not_utf8(path: &Path, config: &Config) -> Option<Diagnostic> {
+    let level = config.level(Rule::UnparsableFile);
+    (level != Level::Allow).then(|| Diagnostic {
+        rule: Rule::UnparsableFile,
+        level,
+        path: path.to_owned(),
+        line: 1,
+        column: 1,
+        end_line: 1,
+        end_column: 1,
+        message: "this file is not valid UTF-8, so it was not linted".to_owned(),
+        help: "save it as UTF-8, or exclude it from linting".to_owned(),
+        source_line: String::new(),
+        source_column: 1,
+    })
+}
+
+/// Finds and caches the directory of the nearest `Cargo.toml` above a file.
+#[derive(Default)]
+struct CrateRoots {
+    by_directory: HashMap<PathBuf, Option<PathBuf>>,
+}
+
+impl CrateRoots {
+    fn of(&mut self, file: &Path) -> Option<PathBuf> {
+        let directory = file.parent()?.to_owned();
+        if let Some(root) = self.by_directory.get(&directory) {
+            return root.clone();
+        }
+        let root = directory
+            .ancestors()
+            .find(|ancestor| ancestor.join("Cargo.toml").is_file())
+            .map(Path::to_owned);
+        self.by_directory.insert(directory, root.clone());
+        root
+    }
+}
+
+fn check_sources(files: Vec<SourceFile>, config: &Config) -> Vec<Diagnostic> {
+    // `#[macro_use] extern crate log;` in a crate root makes `info!` refer to
+    // `log` in every module below it, so find those roots first.
+    let macro_use_roots: Vec<(PathBuf, Option<PathBuf>, FlavorSet)> = files
+        .iter()
+        .filter(|file| file.text.contains("macro_use"))
+        .filter_map(|file| {
+            let text = file.text.clone();
+            let flavors = isolated(move || declared_macro_use(&text)).unwrap_or_default();
+            (!flavors.is_empty()).then(|| {
+                (
+                    file.path.parent().map(Path::to_owned).unwrap_or_default(),
+                    file.crate_root.clone(),
+                    flavors,
+                )
+            })
+        })
+        .collect();
+
+    let mut checked = Vec::with_capacity(files.len());
+    for file in &files {
+        let inherited = macro_use_roots
+            .iter()
+            .filter(|(directory, root, _)| {
+                *root == file.crate_root && file.path.starts_with(directory)
+            })
+            .fold(FlavorSet::default(), |flavors, (_, _, more)| {
+                flavors.union(*more)
+            });
+        let text = file.text.clone();
+        let outcome =
+            isolated(move || check_file(&text, inherited)).unwrap_or_else(|| FileOutcome {
+                findings: vec![Finding {
+                    rule: Rule::UnparsableFile,
+                    range: Range {
+                        start: proc_macro2::LineColumn { line: 1, column: 0 },
+                        end: proc_macro2::LineColumn { line: 1, column: 0 },
+                    },
+                    anchor_line: 1,
+                    message:
+                        "the linter failed on this file (internal error), so it was not linted"
+                            .to_owned(),
+                    help: "please report this file to the otel-log-bridge maintainers".to_owned(),
+                }],
+                ..FileOutcome::default()
+            });
+        checked.push(outcome);
+    }
+
+    let mut crates: BTreeMap<Option<&Path>, Vec<usize>> = BTreeMap::new();
+    for (index, file) in files.iter().enumerate() {
+        crates
+            .entry(file.crate_root.as_deref())
+            .or_default()
+            .push(index);
+    }
+    let mut crate_findings: Vec<(usize, Finding)> = Vec::new();
+    for members in crates.values() {
+        crate_findings.extend(crate_key_findings(members, &files, &checked));
+    }
+
+    let lines: Vec<Lines<'_>> = files.iter().map(|file| Lines::new(&file.text)).collect();
+    let mut diagnostics = Vec::new();
+    let mut emit = |index: usize, finding: &Finding, suppressions: &Suppressions| {
+        let level = config.level(finding.rule);
+        if level == Level::Allow || suppressions.covers(finding) {
+            return;
+        }
+        let (Some(file), Some(lines)) = (files.get(index), lines.get(index)) else {
+            return;
+        };
+        let column = finding.range.start.column + 1;
+        let (source_line, source_column) = lines.excerpt(finding.range.start.line, column);
+        diagnostics.push(Diagnostic {
+            rule: finding.rule,
+            level,
+            path: file.path.clone(),
+            line: finding.range.start.line,
+            column,
+            end_line: finding.range.end.line,
+            end_column: finding.range.end.column + 1,
+            message: finding.message.clone(),
+            help: finding.help.clone(),
+            source_line,
+            source_column,
+        });
+    };
+    let suppressions: Vec<Suppressions> = files
+        .iter()
+        .map(|file| Suppressions::parse(&file.text))
+        .collect();
+    for (index, outcome) in checked.iter().enumerate() {
+        for finding in &outcome.findings {
+            emit(index, finding, &suppressions[index]);
+        }
+    }
+    for (index, finding) in &crate_findings {
+        emit(*index, finding, &suppressions[*index]);
+    }
+    sort(&mut diagnostics);
+    diagnostics
+}
+
+fn sort(diagnostics: &mut [Diagnostic]) {
+    diagnostics.sort_by(|a, b| {
+        (&a.path, a.line, a.column, a.rule, &a.message)
+            .cmp(&(&b.path, b.line, b.column, b.rule, &b.message))
+    });
+}
+
+/// Runs `work` on a thread with a large stack. Returns `None` if it
+/// panicked, which is a bug in the linter; the caller reports the file
+/// instead of failing the whole run.
+fn isolated<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    std::thread::Builder::new()
+        .name("otel-log-lint".to_owned())
+        .stack_size(WORKER_STACK_BYTES)
+        .spawn(work)
+        .ok()?
+        .join()
+        .ok()
+}
+
+/// OLB004 across a crate: keys used both as a value and as a namespace, and
+/// one key spelled two ways.
+fn crate_key_findings(
+    members: &[usize],
+    files: &[SourceFile],
+    checked: &[FileOutcome],
+) -> Vec<(usize, Finding)> {
+    let uses: Vec<(usize, &KeyUse)> = members
+        .iter()
+        .filter_map(|index| Some((*index, checked.get(*index)?)))
+        .flat_map(|(index, outcome)| outcome.key_uses.iter().map(move |key_use| (index, key_use)))
+        .filter(|(_, key_use)| {
+            check_key(&key_use.key, KeySite::Event).all(|finding| finding.rule != Rule::KeyNaming)
+        })
+        .collect();
+    let place = |index: usize, key_use: &KeyUse| {
+        let path = files
+            .get(index)
+            .map(|file| file.path.display().to_string())
+            .unwrap_or_default();
+        format!("{path}:{}", key_use.range.start.line)
+    };
+    let mut findings = Vec::new();
+
+    let mut namespaces: HashMap<&str, (usize, &KeyUse)> = HashMap::new();
+    for (index, key_use) in &uses {
+        for (position, _) in key_use.key.match_indices('.') {
+            if let Some(prefix) = key_use.key.get(..position) {
+                namespaces.entry(prefix).or_insert((*index, *key_use));
+            }
+        }
+    }
+    for (index, key_use) in &uses {
+        // The bridge turns an `error` field into `exception.*` attributes,
+        // so it never sits next to `error.type` in a record.
+        if key_use.key == "error" {
+            continue;
+        }
+        if let Some((other_index, other)) = namespaces.get(key_use.key.as_str()) {
+            findings.push((
+                *index,
+                Finding {
+                    rule: Rule::KeyNaming,
+                    range: key_use.range,
+                    anchor_line: key_use.anchor_line,
+                    message: format!(
+                        "key `{}` is also used as a namespace, in `{}` at {}",
+                        key_use.key,
+                        other.key,
+                        place(*other_index, other)
+                    ),
+                    help: format!(
+                        "move the value into the namespace (e.g. `{}.value`) or rename one of them: backends that nest dotted keys cannot store `{}` as both a value and an object",
+                        key_use.key, key_use.key
+                    ),
+                },
+            ));
+        }
+    }
+
+    let mut spellings: BTreeMap<String, Vec<(usize, &KeyUse)>> = BTreeMap::new();
+    for (index, key_use) in &uses {
+        let fingerprint: String = key_use
+            .key
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .collect();
+        spellings
+            .entry(fingerprint)
+            .or_default()
+            .push((*index, *key_use));
+    }
+    for group in spellings.values() {
+        // Count each spelling and remember where it was first seen; the most
+        // used spelling (the earliest on a tie) is the one to keep.
+        let mut counts: Vec<(&str, usize, usize)> = Vec::new();
+        for (order, (_, key_use)) in group.iter().enumerate() {
+            match counts.iter_mut().find(|(key, _, _)| *key == key_use.key) {
+                Some((_, count, _)) => *count += 1,
+                None => counts.push((key_use.key.as_str(), 1, order)),
+            }
+        }
+        if counts.len() < 2 {
+            continue;
+        }
+        let Some(&(kept, _, first)) = counts
+            .iter()
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.2.cmp(&a.2)))
+        else {
+            continue;
+        };
+        let Some((kept_index, kept_use)) = group.get(first) else {
+            continue;
+        };
+        for (index, key_use) in group {
+            if key_use.key != kept {
+                findings.push((
+                    *index,
+                    Finding {
+                        rule: Rule::KeyNaming,
+                        range: key_use.range,
+                        anchor_line: key_use.anchor_line,
+                        message: format!(
+                            "key `{}` is spelled `{kept}` elsewhere in this crate ({})",
+                            key_use.key,
+                            place(*kept_index, kept_use)
+                        ),
+                        help: format!(
+                            "use one spelling, `{kept}`, everywhere: one attribute split across two names cannot be queried as one"
+                        ),
+                    },
+                ));
+            }
+        }
+    }
+    findings
+}
+
+/// The `// otel-log-lint: allow(OLB001, …)` comments of one file, by line.
+#[derive(Default)]
+struct Suppressions {
+    by_line: HashMap<usize, Vec<Rule>>,
+}
+
+impl Suppressions {
+    const MARKER: &'static str = "otel-log-lint:";
+
+    fn parse(text: &str) -> Suppressions {
+        let mut suppressions = Suppressions::default();
+        for (index, line) in text.lines().enumerate() {
+            let Some(position) = line.find(Self::MARKER) else {
+                continue;
+            };
+            let is_comment = line
+                .get(..position)
+                .is_some_and(|before| before.contains("//"));
+            let Some(list) = line
+                .get(position + Self::MARKER.len()..)
+                .map(str::trim_start)
+                .and_then(|rest| rest.strip_prefix("allow("))
+                .and_then(|rest| rest.split_once(')'))
+                .map(|(list, _)| list)
+            else {
+                continue;
+            };
+            if !is_comment {
+                continue;
+            }
+            let rules = suppressions.by_line.entry(index + 1).or_default();
+            for name in list.split(',').map(str::trim) {
+                if name.eq_ignore_ascii_case("all") {
+                    rules.extend(Rule::ALL);
+                } else if let Ok(rule) = Rule::from_str(name) {
+                    rules.push(rule);
+                }
+            }
+        }
+        suppressions
+    }
+
+    /// Whether a comment on the finding's line or the line above it, or on
+    /// the first line of its call or the line above that, allows its rule.
+    fn covers(&self, finding: &Finding) -> bool {
+        let line = finding.range.start.line;
+        let anchor = finding.anchor_line;
+        [
+            Some(line),
+            line.checked_sub(1),
+            Some(anchor),
+            anchor.checked_sub(1),
+        ]
+        .into_iter()
+        .flatten()
+        .filter_map(|line| self.by_line.get(&line))
+        .any(|rules| rules.contains(&finding.rule))
+    }
+}
+
+/// Lists the `.rs` files under `path` (or `path` itself when it is a file),
+/// sorted, skipping hidden entries and `target` directories.
+///
+/// This walker does not read `.gitignore`; the `otel-log-lint` command does,
+/// through the `ignore` crate.
+pub(super) fn rust_files(path: &Path) -> Result<Vec<PathBuf>, LintError> {
+    let io_error = |source| LintError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let metadata = std::fs::metadata(path).map_err(io_error)?;
+    if !metadata.is_dir() {
+        return Ok(vec![path.to_owned()]);
+    }
+    let mut files = Vec::new();
+    let mut pending = vec![path.to_owned()];
+    while let Some(directory) = pending.pop() {
+        let entries = std::fs::read_dir(&directory).map_err(|source| LintError::Io {
+            path: directory.clone(),
+            source,
+        })?;
+        for entry in entries {
+            let entry = entry.map_err(|source| LintError::Io {
+                path: directory.clone(),
+                source,
+            })?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') {
+                continue;
+            }
+            // Symbolic links to directories are not followed, so a link
+            // cycle cannot make the walk endless.
+            let file_type = entry.file_type().map_err(|source| LintError::Io {
+                path: entry.path(),
+                source,
+            })?;
+            if file_type.is_dir() {
+                if name != "target" {
+                    pending.push(entry.path());
+                }
+            } else if name.ends_with(".rs") {
+                files.push(entry.path());
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}

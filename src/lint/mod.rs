@@ -1,0 +1,352 @@
+//! Lint helpers: find `tracing` and `log` calls that lose structure on the
+//! way to OpenTelemetry.
+//!
+//! A log record reaches OpenTelemetry as a body and a set of attributes.
+//! Backends group, filter and alert on attributes and on a stable body; a
+//! value formatted into the message, an error turned into a string or a
+//! request dumped with `Debug` arrives as text that nothing can query. The
+//! rules below find those calls in source code. They ship three ways:
+//!
+//! * the `otel-log-lint` command (feature `cli`): `otel-log-lint [PATHS…]`;
+//! * this module (feature `lint`): [`check_source`], [`check_path`] and
+//!   [`assert_clean`] for a project's own `cargo test`;
+//! * the bridge's runtime check of each callsite's keys, which names the
+//!   same [`Rule`]s (it needs no feature).
+//!
+//! ```
+//! # #[cfg(feature = "lint")] {
+//! use otel_log_bridge::lint::{check_source, Rule};
+//!
+//! let findings = check_source(
+//!     "src/payment.rs",
+//!     "use tracing::info;\nfn pay(user: &str) { info!(\"paid by {}\", user); }\n",
+//! );
+//! assert_eq!(findings.len(), 1);
+//! assert_eq!(findings[0].rule, Rule::InterpolatedMessage);
+//! assert_eq!((findings[0].line, findings[0].column), (2, 37));
+//! # }
+//! ```
+//!
+//! # Which calls are linted
+//!
+//! The events (`trace!` … `error!`, `event!`) and spans (`*_span!`, `span!`)
+//! of `tracing`, `#[instrument]`, and the macros of `log` (`trace!` …
+//! `error!`, `log!`), with every form of their grammars: `name:`, `target:`,
+//! `parent:` and `logger:` prefixes, `%` and `?` sigils, dotted,
+//! string-literal and `{ CONST }` keys, `log`'s `key:capture = value;`
+//! key-values, and format strings with `{{` escapes, positional, indexed,
+//! named and inline arguments. Calls inside other macros (`tokio::select!`,
+//! `assert!`, `vec!` …) are found in their token streams; the bodies of
+//! `macro_rules!` definitions are templates and are skipped.
+//!
+//! Other crates have macros named `info!` too (`defmt`, a local
+//! `macro_rules! info`), so a call is linted only when it is written with a
+//! `tracing::` or `log::` path (or an alias: `use tracing as t;`), or when
+//! the file imports the name from them: `use tracing::info;`,
+//! `use log::{info as i};`, `use tracing::*;`, or
+//! `#[macro_use] extern crate log;`. A `#[macro_use] extern crate` in a
+//! crate root also covers the files below it when a directory is checked.
+//! A bare `info!` with none of these is not linted, since nothing says which
+//! crate it is from; a `macro_rules!` of the same name in the file wins over
+//! any import, and an explicit `use other::info;` wins over a glob import.
+//!
+//! # Levels and suppression
+//!
+//! Each rule has a [default level](Rule::default_level): `deny` for rules
+//! whose findings lose or leak data, `warn` for the rest, and `allow` (off)
+//! for OLB009 and OLB010, which a project turns on when it adopts the
+//! convention. [`Config`] changes levels; the command line also reads
+//! `otel-log-lint.toml` and takes `--deny`, `--warn` and `--allow`.
+//!
+//! A comment `// otel-log-lint: allow(OLB001)` (ids or names, comma
+//! separated, or `all`) silences those rules on its own line and on the line
+//! below it; above a call that spans several lines it silences the whole
+//! call.
+//!
+//! # OLB000 unparsable file
+//!
+//! **Catches** a file that is not valid UTF-8 or Rust as `syn` parses it,
+//! or whose brackets nest more than 256 deep. **Why:** nothing in it was
+//! linted, and a silent skip would look like a clean result. **Fix:** fix
+//! the syntax, or exclude the file (generated code, test data). Default:
+//! `warn`.
+//!
+//! # OLB001 interpolated message
+//!
+//! **Catches** values formatted into the message: `info!("user {} paid
+//! {}", user, amount)`, inline `{user}` captures and named `{user}`
+//! arguments. A message made of one placeholder alone (`info!("{line}")`) is
+//! taken as a message built elsewhere and is not flagged; `{{` and `}}` are
+//! text. **Why:** the body becomes a different string on every call, so
+//! backends cannot group records by message, and the values are buried in
+//! text where no query reaches them. **Fix:** keep the message constant and
+//! pass the values as fields: `info!(user, amount, "payment received")`, or
+//! with `log`: `info!(user:%, amount; "payment received")`. Errors, secrets
+//! and dumps formatted into a message are reported by OLB006, OLB005 and
+//! OLB007 instead. Default: `warn`.
+//!
+//! # OLB002 pre-formatted values
+//!
+//! **Catches** `format!(..)` or `.to_string()` used as a field value or as
+//! a message argument, such as `peer = format!("{:?}", addr)` or
+//! `id = id.to_string()`. **Why:** the value arrives as a string whatever
+//! its type (numbers stop being numbers), and the string is built even when
+//! the event is filtered out. **Fix:** record the value with a sigil:
+//! `peer = ?addr`, `id = %id` (`log`: `id:% = id`); record several values
+//! as several fields. Default: `warn`.
+//!
+//! # OLB003 reserved or bridge-owned keys
+//!
+//! **Catches** keys that OpenTelemetry reserves or that the bridge writes
+//! itself: `otel.*`, `code.*`, `exception.*`, `log.*`, `event.name`,
+//! `trace_id`, `span_id`, and `message` as a `log` key-value. On spans the
+//! fields `tracing-opentelemetry` reads (`otel.name`, `otel.kind`,
+//! `otel.status_code`, `otel.status_description`, `otel.status_message`)
+//! are allowed. A `tracing` field named `message` *is* the message, so it
+//! is only wrong next to a format string (OLB012). **Why:** the record would
+//! carry two conflicting values for one attribute, and one of them is
+//! silently dropped or overwritten. **Fix:** use `name:` for `event.name`,
+//! pass errors as `error = &e as &dyn std::error::Error` for `exception.*`,
+//! let the bridge fill trace ids, and rename anything else (an id from
+//! another system: `upstream.trace_id`). Default: `deny`.
+//!
+//! # OLB004 key naming
+//!
+//! **Catches** keys that are not lowercase dot-separated snake_case
+//! (`userId`, `retry-count`, `"http method"`, `"db::statement"`); across a
+//! crate, a key also used as a namespace (`http` next to `http.method`);
+//! and one key spelled two ways (`user_id` and `user.id`). **Why:**
+//! OpenTelemetry attribute names are lowercase with `.` between namespaces;
+//! backends that nest dotted keys cannot store `http` as both a value and an
+//! object; and an attribute split over two spellings cannot be queried as
+//! one. The key `error` is not compared with namespaces: the bridge turns
+//! an error field into `exception.*` attributes, so it never sits next to
+//! `error.type`. **Fix:** rename as the help says (the most used spelling
+//! wins).
+//! Default: `warn`.
+//!
+//! # OLB005 secrets
+//!
+//! **Catches** keys, format arguments, field values and `#[instrument]`
+//! arguments that name a secret: password, passwd, passphrase, secret,
+//! token, api key, authorization, cookie, credential, private key,
+//! session id, JWT, bearer. **Why:** log records are copied to collectors
+//! and backends, kept for months and read by many people; a leaked
+//! credential there is a breach. **Fix:** do not log it; log whether it is
+//! set, its length, or a keyed hash.
+//!
+//! The decision is made per word, on the *last* word of the name (split at
+//! `.`, `_`, `-` and camelCase), because the last word says what a value
+//! is: `password`, `api_token`, `auth.token` and `apiKey` are secrets, while
+//! `token_count`, `token_type`, `password_len` and `session_len` only
+//! describe one and are not flagged. Words like `value`, `header` or `str`
+//! at the end defer to the word before them (`token_value`,
+//! `authorization_header` are secrets). `session_id` is a secret: a session
+//! id is a bearer credential, and whoever holds it is logged in; only the
+//! exact semantic-convention key `session.id`, which identifies a client's
+//! telemetry session, is not flagged. `tokens` at the end is not a secret
+//! word, as in `max_tokens` it counts language-model tokens. A value
+//! that is a literal, or that visibly is not the raw secret (a call whose
+//! name contains `len`, `count`, `hash`, `redact`, `mask`, `is_some`…), is
+//! not flagged. Default: `deny`.
+//!
+//! # OLB006 error as string
+//!
+//! **Catches** an error recorded as text: `%e`, `?err`, `error =
+//! e.to_string()`, `format!("{e}")`, or an error formatted into the message
+//! (`error!("failed: {}", e)`). A value is taken as an error when its name
+//! is `e`, `err`, `error` or ends in `_err` / `_error`. **Why:** the bridge
+//! turns an error value into `exception.type`, `exception.message` and the
+//! source chain; as text, the type and the causes are gone. **Fix:**
+//! `error = &e as &dyn std::error::Error` with `tracing`, `error:err = e;`
+//! with `log`. Default: `warn`.
+//!
+//! # OLB007 opaque Debug dumps
+//!
+//! **Catches** `Debug` dumps of requests, responses, header maps,
+//! configurations and whole structs: `?req`, `?headers`, `?config`,
+//! `?self`, `{:?}` of them in a message, and `#[instrument]` on a method
+//! without `skip(self)` (it records `self` with `Debug`) or on a function
+//! whose `req`/`config`/`headers` argument is not skipped. **Why:** one
+//! large string per record: nothing in it can be filtered or aggregated,
+//! it often carries secrets, and it costs storage on every call. **Fix:**
+//! record the parts you need as fields (`http.request.method =
+//! %req.method()`), and `skip` the rest. Default: `warn`.
+//!
+//! # OLB008 bare identifier as message
+//!
+//! **Catches** `info!(msg)`: in `tracing` a lone identifier is a field
+//! shorthand, so this records a field `msg` and an empty message. **Why:**
+//! the record's body is empty. **Fix:** `info!("{msg}")` if it is the
+//! message, or add a constant message if it is a value. Default: `warn`.
+//!
+//! # OLB009 warn and error events without a name
+//!
+//! **Catches** `tracing` `warn!` and `error!` events (and `event!` at those
+//! levels) without `name:`. **Why:** the bridge writes the name to
+//! `event.name`, the stable identifier backends alert on; without it an
+//! alert has to match message text. **Fix:** `warn!(name:
+//! "payment.declined", ..)`. Default: `allow` (enable it per project).
+//!
+//! # OLB010 error events without an error
+//!
+//! **Catches** error-level events (both crates) with no field whose key
+//! names an error (`error`, `err`, `exception`) and no `log` `:err`
+//! capture. **Why:** an error record without the error has no
+//! `exception.*` attributes to group by. **Fix:** attach the error:
+//! `error = &e as &dyn std::error::Error`. Default: `allow` (enable it per
+//! project).
+//!
+//! # OLB011 logging inside the telemetry pipeline
+//!
+//! **Catches** logging calls, spans and `#[instrument]` inside
+//! implementations of `LogExporter`, `LogProcessor`, `SpanExporter` and
+//! `PushMetricExporter`. **Why:** each export can log, and each log record
+//! is exported: a failing exporter floods itself or deadlocks on its own
+//! lock. **Fix:** return the error (the SDK reports it), or emit inside
+//! `let _guard = opentelemetry::Context::enter_telemetry_suppressed_scope();`.
+//! Default: `deny`.
+//!
+//! # OLB012 field lists
+//!
+//! **Catches** a key repeated in one call (including a `message` field
+//! next to a format string), a call with more than 32 fields (the most a
+//! `tracing` callsite holds), and `log` key-values whose key is computed at
+//! run time (`(name) = value`). **Why:** a repeated key keeps only one
+//! value; a computed key cannot be checked or found in the source. **Fix:**
+//! rename or drop the repeated key, split large events, write keys
+//! literally. Default: `deny`.
+
+mod config;
+pub(crate) mod keys;
+mod rule;
+
+pub use config::Config;
+pub use rule::{Level, Rule, UnknownLevel, UnknownRule};
+
+#[cfg(feature = "lint")]
+mod check;
+#[cfg(feature = "lint")]
+mod diagnostic;
+#[cfg(feature = "lint")]
+mod engine;
+#[cfg(feature = "lint")]
+mod format;
+#[cfg(feature = "lint")]
+mod grammar;
+#[cfg(feature = "lint")]
+mod imports;
+#[cfg(feature = "lint")]
+mod text;
+
+#[cfg(feature = "lint")]
+pub use diagnostic::{to_json, to_sarif, Diagnostic, LintError};
+#[cfg(feature = "lint")]
+pub use engine::Report;
+
+#[cfg(feature = "lint")]
+use std::path::Path;
+
+/// Checks one Rust source text with the default [`Config`]. `path` is only
+/// used in the findings. Never panics, whatever the text.
+#[cfg(feature = "lint")]
+#[must_use]
+pub fn check_source(path: impl AsRef<Path>, source: &str) -> Vec<Diagnostic> {
+    check_source_with(path, source, &Config::default())
+}
+
+/// Checks one Rust source text with `config`.
+#[cfg(feature = "lint")]
+#[must_use]
+pub fn check_source_with(path: impl AsRef<Path>, source: &str, config: &Config) -> Vec<Diagnostic> {
+    engine::check_one(path.as_ref(), source, config)
+}
+
+/// Checks a file, or every `.rs` file under a directory, with the default
+/// [`Config`].
+///
+/// Directories are walked in sorted order, skipping hidden entries and
+/// `target` directories; this walk does not read `.gitignore` (the
+/// `otel-log-lint` command does). Files are grouped into crates by their
+/// nearest `Cargo.toml` for the crate-wide checks of OLB004.
+///
+/// # Errors
+///
+/// [`LintError::Io`] when `path` or a file or directory under it cannot be
+/// read.
+#[cfg(feature = "lint")]
+pub fn check_path(path: impl AsRef<Path>) -> Result<Vec<Diagnostic>, LintError> {
+    check_path_with(path, &Config::default())
+}
+
+/// Checks a file, or every `.rs` file under a directory, with `config`.
+///
+/// # Errors
+///
+/// [`LintError::Io`] when `path` or a file or directory under it cannot be
+/// read.
+#[cfg(feature = "lint")]
+pub fn check_path_with(
+    path: impl AsRef<Path>,
+    config: &Config,
+) -> Result<Vec<Diagnostic>, LintError> {
+    let files = engine::rust_files(path.as_ref())?;
+    let report = engine::check_files(&files, config);
+    match report.errors.into_iter().next() {
+        Some(error) => Err(error),
+        None => Ok(report.diagnostics),
+    }
+}
+
+/// Checks the given files (whatever their extension), reading each one; a
+/// file that cannot be read is listed in [`Report::errors`] and the others
+/// are still checked.
+#[cfg(feature = "lint")]
+#[must_use]
+pub fn check_files<P: AsRef<Path>>(files: &[P], config: &Config) -> Report {
+    engine::check_files(files, config)
+}
+
+/// Asserts that a file or directory has no findings at the default levels,
+/// for a project's own test suite:
+///
+/// ```no_run
+/// #[test]
+/// fn logging_calls_keep_their_structure() {
+///     otel_log_bridge::lint::assert_clean("src");
+/// }
+/// ```
+///
+/// # Panics
+///
+/// When there are findings (the message renders all of them as the
+/// command line does) or when `path` cannot be read.
+#[cfg(feature = "lint")]
+#[track_caller]
+pub fn assert_clean(path: impl AsRef<Path>) {
+    assert_clean_with(path, &Config::default());
+}
+
+/// Like [`assert_clean`], with `config`.
+///
+/// # Panics
+///
+/// When there are findings or when `path` cannot be read.
+#[cfg(feature = "lint")]
+#[track_caller]
+pub fn assert_clean_with(path: impl AsRef<Path>, config: &Config) {
+    let path = path.as_ref();
+    match check_path_with(path, config) {
+        Ok(diagnostics) if diagnostics.is_empty() => {}
+        Ok(diagnostics) => {
+            let rendered: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+            panic!(
+                "otel-log-lint found {} problem(s) in {}:\n\n{}\n",
+                diagnostics.len(),
+                path.display(),
+                rendered.join("\n\n")
+            );
+        }
+        Err(error) => panic!("otel-log-lint could not check {}: {error}", path.display()),
+    }
+}

@@ -1,0 +1,279 @@
+//! The library API: `check_source`, `check_path`, `check_files`,
+//! `assert_clean`, `Config`, rule names and the renderings.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::str::FromStr;
+
+use otel_log_bridge::lint::{
+    assert_clean, check_files, check_path, check_source, check_source_with, to_json, to_sarif,
+    Config, Level, LintError, Rule,
+};
+
+use super::support::{positions, scratch_dir, write};
+
+const INTERPOLATED: &str =
+    "use tracing::info;\n\nfn f(user: &str) {\n    info!(\"user {} logged in\", user);\n}\n";
+
+#[test]
+fn check_source_reports_rule_level_and_range() {
+    let diagnostics = check_source("src/login.rs", INTERPOLATED);
+    assert_eq!(diagnostics.len(), 1);
+    let finding = &diagnostics[0];
+    assert_eq!(finding.rule, Rule::InterpolatedMessage);
+    assert_eq!(finding.level, Level::Warn);
+    assert_eq!(finding.path, std::path::Path::new("src/login.rs"));
+    assert_eq!(
+        (
+            finding.line,
+            finding.column,
+            finding.end_line,
+            finding.end_column
+        ),
+        (4, 17, 4, 19)
+    );
+}
+
+#[test]
+fn findings_render_like_rustc() {
+    let diagnostics = check_source("src/login.rs", INTERPOLATED);
+    let expected = "\
+warning[OLB001]: 1 value is formatted into the message: the body differs on every call and the values cannot be queried
+ --> src/login.rs:4:17
+  |
+4 |     info!(\"user {} logged in\", user);
+  |                 ^^
+  |
+  = help: keep the message constant and pass the values as fields: `%user, \"…\"`";
+    assert_eq!(diagnostics[0].to_string(), expected);
+}
+
+#[test]
+fn config_changes_levels() {
+    let mut config = Config::new();
+    config.set_level(Rule::InterpolatedMessage, Level::Allow);
+    assert!(check_source_with("a.rs", INTERPOLATED, &config).is_empty());
+
+    config.set_level(Rule::InterpolatedMessage, Level::Deny);
+    assert_eq!(
+        check_source_with("a.rs", INTERPOLATED, &config)[0].level,
+        Level::Deny
+    );
+
+    let mut config = Config::new();
+    config.deny_warnings();
+    assert_eq!(config.level(Rule::InterpolatedMessage), Level::Deny);
+    assert_eq!(config.level(Rule::MissingEventName), Level::Allow);
+    config.set_all(Level::Warn);
+    assert_eq!(config.level(Rule::MissingEventName), Level::Warn);
+    assert_eq!(config.level(Rule::Secret), Level::Warn);
+}
+
+#[test]
+fn default_levels_are_documented_ones() {
+    let levels: Vec<(&str, Level)> = Rule::ALL
+        .iter()
+        .map(|rule| (rule.id(), rule.default_level()))
+        .collect();
+    assert_eq!(
+        levels,
+        vec![
+            ("OLB000", Level::Warn),
+            ("OLB001", Level::Warn),
+            ("OLB002", Level::Warn),
+            ("OLB003", Level::Deny),
+            ("OLB004", Level::Warn),
+            ("OLB005", Level::Deny),
+            ("OLB006", Level::Warn),
+            ("OLB007", Level::Warn),
+            ("OLB008", Level::Warn),
+            ("OLB009", Level::Allow),
+            ("OLB010", Level::Allow),
+            ("OLB011", Level::Deny),
+            ("OLB012", Level::Deny),
+        ]
+    );
+}
+
+#[test]
+fn rules_and_levels_parse_from_ids_and_names() {
+    assert_eq!(Rule::from_str("OLB006"), Ok(Rule::ErrorAsString));
+    assert_eq!(Rule::from_str("olb006"), Ok(Rule::ErrorAsString));
+    assert_eq!(Rule::from_str("error-as-string"), Ok(Rule::ErrorAsString));
+    assert_eq!(Rule::from_str("error_as_string"), Ok(Rule::ErrorAsString));
+    let unknown = Rule::from_str("OLB999").unwrap_err();
+    assert!(unknown.to_string().contains("`OLB999`"), "{unknown}");
+    assert_eq!(Level::from_str("Deny"), Ok(Level::Deny));
+    assert!(Level::from_str("fatal").is_err());
+    for rule in Rule::ALL {
+        assert_eq!(Rule::from_str(rule.name()), Ok(rule));
+        assert_eq!(rule.to_string(), rule.id());
+    }
+}
+
+#[test]
+fn json_has_one_object_per_finding() {
+    let diagnostics = check_source("src/login.rs", INTERPOLATED);
+    let json = to_json(&diagnostics);
+    let object = &json[0];
+    assert_eq!(json.as_array().map(Vec::len), Some(1));
+    assert_eq!(object["rule"], "OLB001");
+    assert_eq!(object["name"], "interpolated-message");
+    assert_eq!(object["level"], "warning");
+    assert_eq!(object["path"], "src/login.rs");
+    assert_eq!(object["line"], 4);
+    assert_eq!(object["column"], 17);
+    assert_eq!(object["end_column"], 19);
+    assert!(object["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("formatted into the message")));
+    assert!(object["help"]
+        .as_str()
+        .is_some_and(|h| h.contains("`%user")));
+}
+
+#[test]
+fn sarif_is_a_2_1_0_log_with_rules_and_regions() {
+    let diagnostics = check_source("dir with space/login.rs", INTERPOLATED);
+    let sarif = to_sarif(&diagnostics);
+    assert_eq!(sarif["version"], "2.1.0");
+    let run = &sarif["runs"][0];
+    assert_eq!(run["tool"]["driver"]["name"], "otel-log-lint");
+    assert_eq!(run["columnKind"], "unicodeCodePoints");
+    let rules = run["tool"]["driver"]["rules"].as_array().expect("rules");
+    assert_eq!(rules.len(), Rule::ALL.len());
+    assert_eq!(rules[1]["id"], "OLB001");
+    assert_eq!(rules[9]["defaultConfiguration"]["level"], "none");
+    let result = &run["results"][0];
+    assert_eq!(result["ruleId"], "OLB001");
+    assert_eq!(result["ruleIndex"], 1);
+    assert_eq!(result["level"], "warning");
+    let location = &result["locations"][0]["physicalLocation"];
+    assert_eq!(
+        location["artifactLocation"]["uri"],
+        "dir%20with%20space/login.rs"
+    );
+    assert_eq!(location["region"]["startLine"], 4);
+    assert_eq!(location["region"]["startColumn"], 17);
+    assert_eq!(location["region"]["endColumn"], 19);
+}
+
+#[test]
+fn check_path_walks_directories_and_checks_a_crate_as_a_whole() {
+    let root = scratch_dir("check_path_crate");
+    write(&root, "Cargo.toml", "[package]\nname = \"demo\"\n");
+    write(
+        &root,
+        "src/lib.rs",
+        "#[macro_use]\nextern crate log;\nmod users;\n",
+    );
+    write(
+        &root,
+        "src/users.rs",
+        "fn a(id: u64) {\n    info!(user_id = id; \"created\");\n    info!(user_id = id; \"updated\");\n}\n",
+    );
+    write(
+        &root,
+        "src/audit/mod.rs",
+        "fn b(id: u64) {\n    info!(\"user.id\" = id; \"audited\");\n}\n",
+    );
+    write(
+        &root,
+        "target/skipped.rs",
+        "use log::info; fn c(x: u8) { info!(\"{} x\", x); }",
+    );
+    write(
+        &root,
+        ".hidden/skipped.rs",
+        "use log::info; fn c(x: u8) { info!(\"{} x\", x); }",
+    );
+    // `info!` in the modules refers to `log` through the crate root's
+    // `#[macro_use]`, and `user.id` is the rarer of two spellings.
+    let diagnostics = check_path(&root).expect("the directory is readable");
+    assert_eq!(positions(&diagnostics), vec!["2:11 OLB004"]);
+    assert!(diagnostics[0].path.ends_with("src/audit/mod.rs"));
+    assert!(
+        diagnostics[0].message.contains("spelled `user_id`"),
+        "{}",
+        diagnostics[0].message
+    );
+}
+
+#[test]
+fn check_path_reports_a_missing_path() {
+    let missing = scratch_dir("check_path_missing").join("nothing-here");
+    match check_path(&missing) {
+        Err(LintError::Io { path, .. }) => assert_eq!(path, missing),
+        other => panic!("expected an I/O error, got {other:?}"),
+    }
+}
+
+#[test]
+fn check_files_keeps_going_past_unreadable_files() {
+    let root = scratch_dir("check_files");
+    let good = write(&root, "good.rs", INTERPOLATED);
+    let binary = root.join("binary.rs");
+    std::fs::write(&binary, [0x66, 0x6e, 0xff, 0xfe]).expect("write the file");
+    let missing = root.join("missing.rs");
+    let report = check_files(&[good, binary, missing.clone()], &Config::new());
+    assert_eq!(report.files_checked, 2);
+    assert_eq!(report.errors.len(), 1);
+    assert!(matches!(&report.errors[0], LintError::Io { path, .. } if *path == missing));
+    assert_eq!(
+        positions(&report.diagnostics),
+        vec!["1:1 OLB000", "4:17 OLB001"]
+    );
+    assert!(report.diagnostics[0].message.contains("not valid UTF-8"));
+}
+
+#[test]
+fn assert_clean_passes_on_clean_code_and_panics_with_the_findings() {
+    let root = scratch_dir("assert_clean");
+    write(
+        &root,
+        "clean/lib.rs",
+        "use tracing::info;\nfn f(user: &str) { info!(user, \"logged in\"); }\n",
+    );
+    write(&root, "dirty/lib.rs", INTERPOLATED);
+    assert_clean(root.join("clean"));
+    let panic = catch_unwind(AssertUnwindSafe(|| assert_clean(root.join("dirty"))))
+        .expect_err("findings must fail the assertion");
+    let message = panic
+        .downcast_ref::<String>()
+        .expect("the panic carries a message");
+    assert!(
+        message.contains("otel-log-lint found 1 problem(s)"),
+        "{message}"
+    );
+    assert!(message.contains("warning[OLB001]"), "{message}");
+    assert!(message.contains("dirty/lib.rs:4:17"), "{message}");
+}
+
+#[test]
+fn long_lines_render_an_excerpt_with_the_caret_in_place() {
+    let source = format!(
+        "use tracing::info;\nfn f(user: &str) {{ let _pad = \"{}\"; info!(\"user {{}} in\", user); }}\n",
+        "x".repeat(400)
+    );
+    let diagnostics = check_source("long.rs", &source);
+    assert_eq!(positions(&diagnostics), vec!["2:447 OLB001"]);
+    let finding = &diagnostics[0];
+    assert_eq!(finding.source_column, 367);
+    assert!(finding.source_line.chars().count() <= 240);
+    let rendered = finding.to_string();
+    let lines: Vec<&str> = rendered.lines().collect();
+    assert!(lines[3].starts_with("2 | ...xxx"), "{rendered}");
+    assert_eq!(lines[3].find("{}"), lines[4].find("^^"), "{rendered}");
+}
+
+#[test]
+fn sarif_uses_file_uris_for_absolute_paths() {
+    let absolute = std::env::temp_dir().join("login.rs");
+    let sarif = to_sarif(&check_source(&absolute, INTERPOLATED));
+    let uri = sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+        ["artifactLocation"]["uri"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(uri.starts_with("file:///"), "{uri}");
+    assert!(uri.ends_with("/login.rs"), "{uri}");
+}

@@ -1,0 +1,269 @@
+//! The `otel-log-lint` command: output formats, levels, configuration,
+//! `.gitignore`, suppression and exit statuses.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use super::support::{scratch_dir, write};
+
+const INTERPOLATED: &str =
+    "use tracing::info;\n\nfn f(user: &str) {\n    info!(\"user {} logged in\", user);\n}\n";
+const SECRET: &str =
+    "use tracing::info;\n\nfn f(password: &str) {\n    info!(password, \"login\");\n}\n";
+
+fn run(directory: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_otel-log-lint"))
+        .args(args)
+        .current_dir(directory)
+        .output()
+        .expect("run otel-log-lint")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).expect("the output is JSON")
+}
+
+#[test]
+fn human_output_is_rustc_style_and_warnings_exit_zero() {
+    let root = scratch_dir("cli_human");
+    write(&root, "src/login.rs", INTERPOLATED);
+    let output = run(&root, &["src"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        stdout(&output),
+        "\
+warning[OLB001]: 1 value is formatted into the message: the body differs on every call and the values cannot be queried
+ --> src/login.rs:4:17
+  |
+4 |     info!(\"user {} logged in\", user);
+  |                 ^^
+  |
+  = help: keep the message constant and pass the values as fields: `%user, \"…\"`
+
+"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("0 error(s), 1 warning(s) in 1 file"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_denied_finding_exits_one() {
+    let root = scratch_dir("cli_deny");
+    write(&root, "src/login.rs", SECRET);
+    let output = run(&root, &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).starts_with("error[OLB005]"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn level_flags_apply_in_command_line_order() {
+    let root = scratch_dir("cli_levels");
+    write(&root, "login.rs", INTERPOLATED);
+    assert_eq!(run(&root, &["--deny", "OLB001"]).status.code(), Some(1));
+    assert_eq!(
+        run(&root, &["-D", "OLB001", "-A", "interpolated-message"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(stdout(&run(&root, &["-D", "OLB001", "-A", "OLB001"])), "");
+    assert_eq!(
+        run(&root, &["-A", "all", "-D", "OLB001"]).status.code(),
+        Some(1)
+    );
+    assert_eq!(run(&root, &["--deny", "warnings"]).status.code(), Some(1));
+    let unknown = run(&root, &["--deny", "OLB999"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown lint rule `OLB999`"));
+}
+
+#[test]
+fn json_output_lists_every_finding() {
+    let root = scratch_dir("cli_json");
+    write(&root, "login.rs", INTERPOLATED);
+    write(&root, "secret.rs", SECRET);
+    let output = run(&root, &["--format", "json", "."]);
+    assert_eq!(output.status.code(), Some(1));
+    let findings = json(&output);
+    let summary: Vec<(String, String, u64, u64, String)> = findings
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap_or_default().to_owned(),
+                f["path"].as_str().unwrap_or_default().to_owned(),
+                f["line"].as_u64().unwrap_or_default(),
+                f["column"].as_u64().unwrap_or_default(),
+                f["level"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (
+                "OLB001".to_owned(),
+                "login.rs".to_owned(),
+                4,
+                17,
+                "warning".to_owned()
+            ),
+            (
+                "OLB005".to_owned(),
+                "secret.rs".to_owned(),
+                4,
+                11,
+                "error".to_owned()
+            ),
+        ]
+    );
+    assert!(findings[0]["message"].is_string());
+}
+
+#[test]
+fn sarif_output_is_a_2_1_0_log() {
+    let root = scratch_dir("cli_sarif");
+    write(&root, "src/login.rs", INTERPOLATED);
+    let output = run(&root, &["--format", "sarif"]);
+    assert_eq!(output.status.code(), Some(0));
+    let sarif = json(&output);
+    assert_eq!(sarif["version"], "2.1.0");
+    let result = &sarif["runs"][0]["results"][0];
+    assert_eq!(result["ruleId"], "OLB001");
+    assert_eq!(
+        result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "src/login.rs"
+    );
+}
+
+#[test]
+fn configuration_file_sets_levels_and_excludes() {
+    let root = scratch_dir("cli_config");
+    write(
+        &root,
+        "otel-log-lint.toml",
+        "exclude = [\"generated/\"]\n\n[rules]\nOLB001 = \"deny\"\nsecret = \"allow\"\n",
+    );
+    write(&root, "src/login.rs", INTERPOLATED);
+    write(&root, "src/secret.rs", SECRET);
+    write(&root, "generated/out.rs", INTERPOLATED);
+    let output = run(&root, &["--format", "json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let findings = json(&output);
+    let rules: Vec<(&str, &str)> = findings
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap_or_default(),
+                f["path"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(rules, vec![("OLB001", "src/login.rs")]);
+
+    // The command line overrides the file, and the file is found from a
+    // subdirectory too.
+    let nested = run(&root.join("src"), &["--allow", "OLB001"]);
+    assert_eq!(nested.status.code(), Some(0));
+
+    write(&root, "broken.toml", "[rules]\nOLB001 = \"sometimes\"\n");
+    let broken = run(&root, &["--config", "broken.toml"]);
+    assert_eq!(broken.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&broken.stderr).contains("unknown lint level `sometimes`"));
+}
+
+#[test]
+fn gitignore_is_honoured_outside_a_repository() {
+    let root = scratch_dir("cli_gitignore");
+    write(&root, ".gitignore", "vendored/\n");
+    write(&root, "vendored/login.rs", INTERPOLATED);
+    write(&root, "src/ok.rs", "fn main() {}\n");
+    let output = run(&root, &["--format", "json"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(json(&output), serde_json::json!([]));
+    // A file named on the command line is checked even when ignored.
+    let named = run(&root, &["--format", "json", "vendored/login.rs"]);
+    assert_eq!(json(&named)[0]["rule"], "OLB001");
+}
+
+#[test]
+fn inline_suppression_silences_a_finding() {
+    let root = scratch_dir("cli_suppression");
+    write(
+        &root,
+        "login.rs",
+        "use tracing::info;\n\nfn f(password: &str) {\n    // otel-log-lint: allow(OLB005)\n    info!(password, \"login\");\n}\n",
+    );
+    let output = run(&root, &[]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(stdout(&output), "");
+}
+
+#[test]
+fn usage_and_io_errors_exit_two() {
+    let root = scratch_dir("cli_errors");
+    let missing = run(&root, &["no-such-dir"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(!missing.stderr.is_empty());
+    assert_eq!(run(&root, &["--format", "xml"]).status.code(), Some(2));
+    assert_eq!(run(&root, &["--no-such-flag"]).status.code(), Some(2));
+    assert_eq!(run(&root, &["--help"]).status.code(), Some(0));
+}
+
+#[test]
+fn list_rules_shows_effective_levels() {
+    let root = scratch_dir("cli_list");
+    let output = run(&root, &["--list-rules", "--warn", "OLB009"]);
+    assert_eq!(output.status.code(), Some(0));
+    let listing = stdout(&output);
+    assert_eq!(listing.lines().count(), 13);
+    assert!(listing
+        .lines()
+        .any(|line| line.starts_with("OLB009  missing-event-name") && line.contains(" warn ")));
+    assert!(listing
+        .lines()
+        .any(|line| line.starts_with("OLB010") && line.contains(" allow ")));
+}
+
+#[test]
+fn a_closed_stdout_pipe_exits_zero() {
+    let root = scratch_dir("cli_pipe");
+    // Enough findings to overflow a pipe buffer, so that the command is
+    // still writing when the reader goes away.
+    let mut source = String::from("use tracing::info;\nfn f(user: &str) {\n");
+    for _ in 0..3_000 {
+        source.push_str("    info!(\"user {} logged in\", user);\n");
+    }
+    source.push_str("}\n");
+    write(&root, "many.rs", &source);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_otel-log-lint"))
+        .args(["--deny", "OLB001"])
+        .current_dir(&root)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run otel-log-lint");
+    let mut stdout = child.stdout.take().expect("a piped stdout");
+    let mut first = [0_u8; 16];
+    stdout
+        .read_exact(&mut first)
+        .expect("read the start of the report");
+    drop(stdout);
+    let status = child.wait().expect("wait for otel-log-lint");
+    assert_eq!(status.code(), Some(0));
+}

@@ -1,0 +1,44 @@
+//! Helpers shared by the lint tests.
+
+use std::path::{Path, PathBuf};
+
+use otel_log_bridge::lint::Diagnostic;
+
+/// A fresh, empty directory for one test under Cargo's scratch directory.
+pub(super) fn scratch_dir(name: &str) -> PathBuf {
+    let directory = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("lint")
+        .join(name);
+    if directory.exists() {
+        std::fs::remove_dir_all(&directory).expect("remove the old scratch directory");
+    }
+    std::fs::create_dir_all(&directory).expect("create the scratch directory");
+    directory
+}
+
+/// Writes `text` to `directory/relative`, creating parent directories.
+pub(super) fn write(directory: &Path, relative: &str, text: &str) -> PathBuf {
+    let path = directory.join(relative);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("create the parent directory");
+    }
+    std::fs::write(&path, text).expect("write the file");
+    path
+}
+
+/// `LINE:COLUMN RULE` for every finding, as the fixture files list them.
+pub(super) fn positions(diagnostics: &[Diagnostic]) -> Vec<String> {
+    diagnostics
+        .iter()
+        .map(|d| format!("{}:{} {}", d.line, d.column, d.rule.id()))
+        .collect()
+}
+
+/// Renders findings the way the command line does, for failure messages.
+pub(super) fn rendered(diagnostics: &[Diagnostic]) -> String {
+    diagnostics
+        .iter()
+        .map(|d| format!("{d}\n"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
