@@ -52,6 +52,8 @@ pub fn try_init() -> Result<Guard, InitError> {
 #[must_use = "dropping the guard flushes and stops the export: bind it with `let _guard = …`"]
 pub struct Guard {
     pipeline: Arc<Pipeline>,
+    #[cfg(feature = "metrics")]
+    _metrics: export::metrics::LogMetrics,
 }
 
 impl fmt::Debug for Guard {
@@ -208,7 +210,22 @@ impl Builder {
         };
         let pipeline = Arc::new(pipeline);
         let layer = BridgeLayer::new(Arc::clone(&pipeline), self.capture.clone());
-        Ok((layer, Guard { pipeline }))
+        #[cfg(feature = "metrics")]
+        let metrics = {
+            let meter = self
+                .meter
+                .take()
+                .unwrap_or_else(|| opentelemetry::global::meter("otel-log-bridge"));
+            export::metrics::register(&meter, &pipeline)
+        };
+        Ok((
+            layer,
+            Guard {
+                pipeline,
+                #[cfg(feature = "metrics")]
+                _metrics: metrics,
+            },
+        ))
     }
 
     /// The filter [`try_init`](Builder::try_init) installs: code, then

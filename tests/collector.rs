@@ -195,6 +195,8 @@ fn collector_delivers_the_json_lines_as_the_bridge_exports_them_over_otlp() {
     let mut running = RunningCollector::start(&collector, &json_lines, &via_collector.endpoint());
     running.wait_for_records(&via_collector, SCENARIO_RECORDS);
     let delivered = unix_nanos_now();
+    // Stopped as soon as every record arrived; a record delivered twice by
+    // then fails the count below.
     drop(running);
     let collected = via_collector.records();
     assert_eq!(collected.len(), SCENARIO_RECORDS, "each line exactly once");

@@ -9,6 +9,8 @@ mod hostile;
 #[cfg(feature = "lint")]
 mod lint;
 mod mapping;
+#[cfg(feature = "metrics")]
+mod metrics;
 #[cfg(feature = "grpc")]
 mod otlp;
 mod process;

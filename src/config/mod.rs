@@ -127,6 +127,8 @@ pub struct Builder {
     pub(crate) otlp: otlp::OtlpOptions,
     #[cfg(feature = "sdk")]
     pub(crate) logger_provider: Option<opentelemetry_sdk::logs::SdkLoggerProvider>,
+    #[cfg(feature = "metrics")]
+    pub(crate) meter: Option<opentelemetry::metrics::Meter>,
     pub(crate) env: Env,
 }
 
@@ -174,6 +176,8 @@ impl Default for Builder {
             otlp: otlp::OtlpOptions::default(),
             #[cfg(feature = "sdk")]
             logger_provider: None,
+            #[cfg(feature = "metrics")]
+            meter: None,
             env: Env::process(),
         }
     }
@@ -398,6 +402,17 @@ impl Builder {
         provider: opentelemetry_sdk::logs::SdkLoggerProvider,
     ) -> Self {
         self.logger_provider = Some(provider);
+        self
+    }
+
+    /// Registers the metrics about the logs on `meter` instead of a meter
+    /// of the global `MeterProvider` (which is what is used otherwise): the
+    /// records emitted by severity (`otel.sdk.log.created`), exported and
+    /// failed (`otel.sdk.exporter.log.exported`), dropped
+    /// (`otel.sdk.processor.log.processed`), export retries and queue bytes.
+    #[cfg(feature = "metrics")]
+    pub fn with_meter(mut self, meter: opentelemetry::metrics::Meter) -> Self {
+        self.meter = Some(meter);
         self
     }
 

@@ -6,6 +6,8 @@
 
 mod console;
 mod json;
+#[cfg(feature = "metrics")]
+pub(crate) mod metrics;
 #[cfg(feature = "otlp")]
 pub(crate) mod otlp;
 mod queue;

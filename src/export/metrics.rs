@@ -1,0 +1,105 @@
+//! Metrics about the logs, pushed through an OpenTelemetry `Meter`: the
+//! application's `MeterProvider` exports them with its other metrics.
+//!
+//! The instruments are observable: their callbacks read the pipeline's
+//! counters when the metrics are collected, so the per-event path does no
+//! extra work. Names follow the OpenTelemetry SDK self-observability
+//! conventions (`otel.sdk.*`) where they define one, and use the
+//! `otel_log_bridge.*` namespace otherwise.
+
+use std::sync::{Arc, Weak};
+
+use opentelemetry::metrics::{Meter, ObservableCounter, ObservableGauge};
+use opentelemetry::KeyValue;
+
+use crate::export::{Pipeline, Stats};
+
+/// Keeps the registered instruments alive for as long as the guard.
+#[derive(Debug)]
+pub(crate) struct LogMetrics {
+    _counters: Vec<ObservableCounter<u64>>,
+    _gauges: Vec<ObservableGauge<u64>>,
+}
+
+/// Registers the log-volume and pipeline-health instruments on `meter`.
+pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
+    let counter = |name: &'static str,
+                   description: &'static str,
+                   observe: fn(&Stats) -> Vec<(u64, Vec<KeyValue>)>| {
+        let pipeline: Weak<Pipeline> = Arc::downgrade(pipeline);
+        meter
+            .u64_observable_counter(name)
+            .with_description(description)
+            .with_unit("{log_record}")
+            .with_callback(move |observer| {
+                if let Some(pipeline) = pipeline.upgrade() {
+                    for (value, attributes) in observe(&pipeline.stats()) {
+                        observer.observe(value, &attributes);
+                    }
+                }
+            })
+            .build()
+    };
+    let counters = vec![
+        counter(
+            "otel.sdk.log.created",
+            "Log records the bridge produced, by severity.",
+            |stats| {
+                stats
+                    .by_severity
+                    .iter()
+                    .map(|(severity, count)| (count, vec![KeyValue::new("log.severity", severity)]))
+                    .collect()
+            },
+        ),
+        counter(
+            "otel.sdk.exporter.log.exported",
+            "Log records exported; failures carry error.type.",
+            |stats| {
+                vec![
+                    (stats.exported, vec![]),
+                    (
+                        stats.failed,
+                        vec![KeyValue::new("error.type", "export_failed")],
+                    ),
+                    (
+                        stats.rejected,
+                        vec![KeyValue::new("error.type", "rejected")],
+                    ),
+                ]
+            },
+        ),
+        counter(
+            "otel.sdk.processor.log.processed",
+            "Log records dropped before export because the queue was full.",
+            |stats| {
+                vec![(
+                    stats.dropped,
+                    vec![KeyValue::new("error.type", "queue_full")],
+                )]
+            },
+        ),
+        counter(
+            "otel_log_bridge.export.retries",
+            "Export attempts that were retried.",
+            |stats| vec![(stats.retries, vec![])],
+        ),
+    ];
+    let queue = {
+        let pipeline: Weak<Pipeline> = Arc::downgrade(pipeline);
+        meter
+            .u64_observable_gauge("otel_log_bridge.queue.bytes")
+            .with_description("Bytes held by the export queues.")
+            .with_unit("By")
+            .with_callback(move |observer| {
+                if let Some(pipeline) = pipeline.upgrade() {
+                    observer.observe(pipeline.stats().queued_bytes, &[]);
+                }
+            })
+            .build()
+    };
+    LogMetrics {
+        _counters: counters,
+        _gauges: vec![queue],
+    }
+}

@@ -1,0 +1,148 @@
+//! Metrics about the logs: pulled as Prometheus text, pushed through an
+//! OpenTelemetry meter; both agree with what the collector received.
+
+use std::time::Duration;
+
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+use tracing_subscriber::prelude::*;
+
+use crate::support::receiver::{Receiver, Response};
+
+fn scenario() {
+    for i in 0..6 {
+        tracing::info!(i, "info");
+    }
+    tracing::warn!("warn");
+    tracing::error!("error");
+}
+
+/// Exports the scenario to a receiver that first answers 503 once, then
+/// rejects one record, and returns the guard's counters and the receiver.
+fn run(
+    builder: otel_log_bridge::Builder,
+) -> (otel_log_bridge::Stats, Receiver, otel_log_bridge::Guard) {
+    let receiver = Receiver::http();
+    receiver.respond_with([
+        Response::Status {
+            code: 503,
+            retry_after: Some("0".into()),
+        },
+        Response::PartialSuccess {
+            rejected: 1,
+            message: "one too old".into(),
+        },
+    ]);
+    let (layer, guard) = builder
+        .with_otlp_endpoint(format!("{}/v1/logs", receiver.endpoint()))
+        .layer()
+        .expect("valid configuration");
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), scenario);
+    guard.flush().expect("flushed");
+    (guard.stats(), receiver, guard)
+}
+
+#[test]
+fn prometheus_text_parses_and_matches_what_the_collector_got() {
+    let (stats, receiver, _guard) = run(otel_log_bridge::builder());
+    assert!(receiver.wait_for_records(8, Duration::from_secs(10)));
+    let text = stats.to_prometheus();
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
+        .expect("valid Prometheus text");
+    let value = |name: &str, label: Option<(&str, &str)>| -> f64 {
+        scrape
+            .samples
+            .iter()
+            .filter(|s| s.metric == name)
+            .filter(|s| label.is_none_or(|(k, v)| s.labels.get(k) == Some(v)))
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                ref other => panic!("{name}: unexpected {other:?}"),
+            })
+            .sum()
+    };
+    let emitted = "otel_log_bridge_records_emitted_total";
+    assert_eq!(value(emitted, Some(("severity", "INFO"))), 6.0);
+    assert_eq!(value(emitted, Some(("severity", "WARN"))), 1.0);
+    assert_eq!(value(emitted, Some(("severity", "ERROR"))), 1.0);
+    // 8 sent, 1 rejected by the partial success: 7 accepted.
+    assert_eq!(value("otel_log_bridge_records_exported_total", None), 7.0);
+    assert_eq!(receiver.records().len(), 8);
+    assert_eq!(value("otel_log_bridge_records_rejected_total", None), 1.0);
+    assert_eq!(value("otel_log_bridge_export_retries_total", None), 1.0);
+    assert_eq!(value("otel_log_bridge_records_dropped_total", None), 0.0);
+    let histogram = scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == "otel_log_bridge_export_duration_seconds")
+        .expect("the latency histogram");
+    match &histogram.value {
+        prometheus_parse::Value::Histogram(buckets) => {
+            let total = buckets.last().expect("+Inf bucket");
+            assert_eq!(total.less_than, f64::INFINITY);
+            assert_eq!(total.count, 2.0, "the 503 and the accepted request");
+        }
+        other => panic!("not a histogram: {other:?}"),
+    }
+    for line in text.lines().filter(|l| l.starts_with("# TYPE")) {
+        let name = line.split_whitespace().nth(2).expect("metric name");
+        if line.ends_with(" counter") {
+            assert!(name.ends_with("_total"), "{line}");
+        }
+    }
+}
+
+#[test]
+fn metrics_are_pushed_through_an_opentelemetry_meter() {
+    let exporter = InMemoryMetricExporter::default();
+    let provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    let (stats, _receiver, guard) =
+        run(otel_log_bridge::builder().with_meter(provider.meter("otel-log-bridge")));
+    provider.force_flush().expect("metrics flushed");
+    let metrics = exporter.get_finished_metrics().expect("metrics");
+    let sum = |name: &str, attribute: Option<(&str, &str)>| -> u64 {
+        let mut total = 0;
+        for resource in &metrics {
+            for scope in resource.scope_metrics() {
+                for metric in scope.metrics().filter(|m| m.name() == name) {
+                    if let AggregatedMetrics::U64(MetricData::Sum(sum)) = metric.data() {
+                        for point in sum.data_points() {
+                            let matches = attribute.is_none_or(|(k, v)| {
+                                point
+                                    .attributes()
+                                    .any(|kv| kv.key.as_str() == k && kv.value.as_str() == v)
+                            });
+                            let has_error =
+                                point.attributes().any(|kv| kv.key.as_str() == "error.type");
+                            if matches && (attribute.is_some() || !has_error) {
+                                total += point.value();
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        total
+    };
+    assert_eq!(sum("otel.sdk.log.created", None), stats.emitted);
+    assert_eq!(
+        sum("otel.sdk.log.created", Some(("log.severity", "INFO"))),
+        6
+    );
+    assert_eq!(sum("otel.sdk.exporter.log.exported", None), stats.exported);
+    assert_eq!(
+        sum(
+            "otel.sdk.exporter.log.exported",
+            Some(("error.type", "rejected"))
+        ),
+        1
+    );
+    assert_eq!(sum("otel_log_bridge.export.retries", None), 1);
+    drop(guard);
+    provider.shutdown().expect("meter provider shut down");
+}
