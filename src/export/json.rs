@@ -90,11 +90,9 @@ impl JsonEncoder {
             trace.trace_id_hex().write_to(out);
             out.extend_from_slice(b"\",\"span_id\":\"");
             trace.span_id_hex().write_to(out);
-            out.extend_from_slice(if trace.is_sampled() {
-                b"\",\"trace_flags\":\"01\""
-            } else {
-                b"\",\"trace_flags\":\"00\""
-            });
+            out.extend_from_slice(b"\",\"trace_flags\":\"");
+            crate::record::Hex(&[trace.flags]).write_to(out);
+            out.push(b'"');
         }
         if let Some(name) = record.event_name {
             out.extend_from_slice(b",\"event_name\":");

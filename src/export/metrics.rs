@@ -21,11 +21,13 @@ pub(crate) struct LogMetrics {
     _gauges: Vec<ObservableGauge<u64>>,
 }
 
+/// Reads the observations of one instrument from the pipeline's counters:
+/// each value with its attributes.
+type Observe = fn(&Stats) -> Vec<(u64, Vec<KeyValue>)>;
+
 /// Registers the log-volume and pipeline-health instruments on `meter`.
 pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
-    let counter = |name: &'static str,
-                   description: &'static str,
-                   observe: fn(&Stats) -> Vec<(u64, Vec<KeyValue>)>| {
+    let counter = |name: &'static str, description: &'static str, observe: Observe| {
         let pipeline: Weak<Pipeline> = Arc::downgrade(pipeline);
         meter
             .u64_observable_counter(name)

@@ -102,6 +102,7 @@ pub(crate) struct LatencyRecorder {
 }
 
 impl LatencyRecorder {
+    #[cfg(feature = "otlp")]
     pub(crate) fn record(&self, seconds: f64) {
         let bucket = LATENCY_BOUNDS
             .iter()

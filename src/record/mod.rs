@@ -13,6 +13,7 @@ use std::fmt::{self, Write as _};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub(crate) use self::severity::Severity;
+pub(crate) use self::trace_context::Hex;
 pub use self::trace_context::TraceContext;
 pub use self::typed_error::TypedError;
 

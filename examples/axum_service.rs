@@ -1,0 +1,95 @@
+//! A tokio HTTP service: one span per request, the caller's W3C
+//! `traceparent` continued so the service's logs carry the caller's trace
+//! id, and the bridge's own metrics served on `/metrics`.
+//!
+//! ```sh
+//! cargo run --example axum_service
+//! curl -H 'traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' localhost:3000/orders/7
+//! curl localhost:3000/metrics
+//! ```
+//!
+//! Pass `--smoke` to serve one request to itself and exit.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use otel_log_bridge::{Guard, TraceContext};
+use tracing::Instrument as _;
+
+/// Wraps each request in a span that continues the caller's trace.
+async fn request_span(request: Request, next: Next) -> Response {
+    let span = tracing::info_span!(
+        "request",
+        http.request.method = %request.method(),
+        url.path = request.uri().path(),
+    );
+    let parent = request
+        .headers()
+        .get("traceparent")
+        .and_then(|value| value.to_str().ok())
+        .and_then(TraceContext::from_traceparent);
+    if let Some(parent) = parent {
+        otel_log_bridge::continue_trace(&span, parent);
+    }
+    async move {
+        let response = next.run(request).await;
+        tracing::info!(
+            http.response.status_code = response.status().as_u16(),
+            "request handled"
+        );
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+async fn order(Path(id): Path<u64>) -> String {
+    tracing::info!(order.id = id, "order looked up");
+    format!("order {id}\n")
+}
+
+async fn metrics(State(guard): State<Arc<Guard>>) -> String {
+    guard.stats().to_prometheus()
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let guard = Arc::new(
+        otel_log_bridge::builder()
+            .with_service_name("axum-service")
+            .init(),
+    );
+    let app = Router::new()
+        .route("/orders/{id}", get(order))
+        .route("/metrics", get(metrics))
+        .layer(middleware::from_fn(request_span))
+        .with_state(Arc::clone(&guard));
+    let smoke = std::env::args().any(|arg| arg == "--smoke");
+    let address = if smoke {
+        "127.0.0.1:0"
+    } else {
+        "127.0.0.1:3000"
+    };
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    let local = listener.local_addr()?;
+    tracing::info!(server.address = %local, "listening");
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    if smoke {
+        // One request to ourselves, with a caller's trace context.
+        let mut stream = tokio::net::TcpStream::connect(local).await?;
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        stream
+            .write_all(b"GET /orders/7 HTTP/1.1\r\nhost: localhost\r\ntraceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\nconnection: close\r\n\r\n")
+            .await?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await?;
+        server.abort();
+        return Ok(());
+    }
+    server.await??;
+    Ok(())
+}
