@@ -4,11 +4,9 @@
 //! message. Findings go to stderr once per callsite, never through the
 //! export pipeline.
 
-use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::{PoisonError, RwLock};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
-use tracing_core::callsite::Identifier;
 use tracing_core::Metadata;
 
 use crate::diag;
@@ -51,11 +49,21 @@ impl LintSettings {
     }
 }
 
-/// What is known about a callsite's message so far.
-#[derive(Clone, Copy, Debug)]
-enum BodyWatch {
-    Comparing { first: u64, seen: u8 },
-    Done,
+/// How many callsites' messages can be watched at once. A callsite whose
+/// slot is taken by another is not watched: this is a debugging aid, and a
+/// fixed table keeps the per-event cost to one atomic load.
+const SLOTS: usize = 4096;
+
+/// Marks a slot whose callsite has been decided (reported or stable).
+const DONE: u64 = 1;
+
+/// One callsite's watch: its metadata address (with [`DONE`] once decided),
+/// the hash of its first body, and how many bodies matched it.
+#[derive(Debug, Default)]
+struct Slot {
+    callsite: AtomicU64,
+    first_body: AtomicU64,
+    seen: AtomicU8,
 }
 
 /// The runtime check's state, shared by the layer and the `log` bridge.
@@ -63,15 +71,23 @@ enum BodyWatch {
 pub(crate) struct RuntimeLint {
     settings: LintSettings,
     hasher: RandomState,
-    bodies: RwLock<HashMap<Identifier, BodyWatch>>,
+    slots: Box<[Slot]>,
 }
 
 impl RuntimeLint {
     pub(crate) fn new(settings: LintSettings) -> RuntimeLint {
+        // Without the check there is no table, and `check_body` finds no
+        // slot to look at.
+        let watch_bodies = settings.enabled && settings.rule_enabled(Rule::InterpolatedMessage);
+        let slots = if watch_bodies {
+            (0..SLOTS).map(|_| Slot::default()).collect()
+        } else {
+            Box::default()
+        };
         RuntimeLint {
             settings,
             hasher: RandomState::new(),
-            bodies: RwLock::new(HashMap::new()),
+            slots,
         }
     }
 
@@ -112,45 +128,51 @@ impl RuntimeLint {
     }
 
     /// Watches a callsite's bodies: the same callsite logging different
-    /// messages means values are formatted into the message.
+    /// messages means values are formatted into the message. Once a
+    /// callsite is decided, this costs one atomic load per event.
     pub(crate) fn check_body(&self, metadata: &'static Metadata<'static>, body: Option<&str>) {
-        if !self.settings.enabled || !self.settings.rule_enabled(Rule::InterpolatedMessage) {
-            return;
-        }
         let Some(body) = body else {
             return;
         };
-        let id = metadata.callsite();
-        let known = self
-            .bodies
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&id)
-            .copied();
-        if matches!(known, Some(BodyWatch::Done)) {
+        // Metadata is at least 8-byte aligned, so bit 0 is free for DONE.
+        let address = metadata as *const Metadata<'static> as usize as u64;
+        let Some(slot) = self.slots.get((address >> 3) as usize % SLOTS) else {
+            return;
+        };
+        let claimed = slot.callsite.load(Ordering::Acquire);
+        if claimed == address | DONE {
             return;
         }
         let hash = self.hasher.hash_one(body);
-        let mut bodies = self.bodies.write().unwrap_or_else(PoisonError::into_inner);
-        let watch = bodies.entry(id).or_insert(BodyWatch::Comparing {
-            first: hash,
-            seen: 0,
-        });
-        if let BodyWatch::Comparing { first, seen } = watch {
-            if *first != hash {
-                *watch = BodyWatch::Done;
-                drop(bodies);
+        if claimed == 0 {
+            if slot
+                .callsite
+                .compare_exchange(0, address, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                slot.first_body.store(hash, Ordering::Release);
+                slot.seen.store(1, Ordering::Release);
+            }
+            return;
+        }
+        if claimed != address {
+            return;
+        }
+        if slot.first_body.load(Ordering::Acquire) != hash {
+            if slot
+                .callsite
+                .compare_exchange(address, address | DONE, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
                 report(
                     metadata,
                     Rule::InterpolatedMessage,
                     "this callsite logs a different message each time: values are formatted into it",
                     "pass the values as fields and keep the message constant: `info!(user.id = id, \"signed in\")`",
                 );
-            } else if *seen + 1 >= BODIES_TO_COMPARE {
-                *watch = BodyWatch::Done;
-            } else {
-                *seen += 1;
             }
+        } else if slot.seen.fetch_add(1, Ordering::AcqRel) + 1 >= BODIES_TO_COMPARE {
+            slot.callsite.store(address | DONE, Ordering::Release);
         }
     }
 }
