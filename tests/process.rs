@@ -283,3 +283,26 @@ fn the_runtime_lint_reports_each_callsite_problem_once_on_stderr() {
         .iter()
         .all(|r| !r["body"].as_str().unwrap_or("").contains("OLB")));
 }
+
+#[test]
+fn an_unreadable_certificate_file_is_an_init_error() {
+    if is_child() {
+        let error = otel_log_bridge::try_init().expect_err("missing certificate");
+        eprintln!("ERROR: {error}");
+        assert!(!tracing::dispatcher::has_been_set(), "nothing installed");
+        return;
+    }
+    let (output, _) = run(
+        "an_unreadable_certificate_file_is_an_init_error",
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://127.0.0.1:4318"),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/nonexistent/ca.pem"),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("ERROR: invalid OTLP exporter: reading /nonexistent/ca.pem"),
+        "{}",
+        stderr(&output)
+    );
+}

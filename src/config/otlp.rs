@@ -457,6 +457,31 @@ mod tests {
     }
 
     #[test]
+    fn tls_files_take_the_logs_specific_variable_first() {
+        let settings = resolve(
+            &OtlpOptions::default(),
+            &[
+                ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/generic/ca.pem"),
+                ("OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE", "/logs/ca.pem"),
+                ("OTEL_EXPORTER_OTLP_CLIENT_KEY", "/generic/key.pem"),
+                (
+                    "OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE",
+                    "/logs/cert.pem",
+                ),
+            ],
+        )
+        .expect("valid");
+        assert_eq!(
+            settings.tls,
+            TlsFiles {
+                certificate: Some("/logs/ca.pem".into()),
+                client_key: Some("/generic/key.pem".into()),
+                client_certificate: Some("/logs/cert.pem".into()),
+            }
+        );
+    }
+
+    #[test]
     fn numbers_fall_back_to_defaults_when_malformed() {
         let settings = resolve(
             &OtlpOptions::default(),
