@@ -61,7 +61,7 @@ struct Row {
 }
 
 fn bridge(threads: u64) -> Row {
-    let receiver = Receiver::http();
+    let receiver = Receiver::http_counting();
     let (layer, guard) = otel_log_bridge::builder()
         .with_otlp_endpoint(format!("{}/v1/logs", receiver.endpoint()))
         .with_shutdown_timeout(Duration::from_secs(60))
@@ -77,12 +77,12 @@ fn bridge(threads: u64) -> Row {
         threads,
         producer,
         total,
-        received: receiver.records().len(),
+        received: receiver.record_count(),
     }
 }
 
 fn official(threads: u64) -> Row {
-    let receiver = Receiver::http();
+    let receiver = Receiver::http_counting();
     let exporter = opentelemetry_otlp::LogExporter::builder()
         .with_http()
         .with_endpoint(format!("{}/v1/logs", receiver.endpoint()))
@@ -103,7 +103,7 @@ fn official(threads: u64) -> Row {
         threads,
         producer,
         total,
-        received: receiver.records().len(),
+        received: receiver.record_count(),
     }
 }
 

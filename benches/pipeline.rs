@@ -5,19 +5,34 @@
 //! cargo bench --bench pipeline
 //! ```
 //!
-//! Every case logs the same event,
-//! `info!(user_id, path, status, latency_ms, "request handled")`, through a
-//! thread-local default dispatcher.
+//! Groups (each case behind a thread-local default dispatcher):
+//! - `pipeline`: the reference event outside any span: a no-op layer,
+//!   this crate to JSON, `fmt().json()`, and the official appender with the
+//!   SDK's `BatchLogProcessor`.
+//! - `in_span`: the same event inside an entered span whose trace ids are
+//!   filled: this crate queueing for OTLP/HTTP export, the official
+//!   pipeline (with `tracing-opentelemetry` providing the ids), the JSON
+//!   formatters.
+//! - `disabled`: an event the filter turns off.
+//! - `span_depth/N` and `field_count/N`: the cost curves.
 
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
+use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::{BatchLogProcessor, LogBatch, LogExporter, SdkLoggerProvider};
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::Dispatch;
+use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::prelude::*;
+
+#[path = "../tests/support/receiver.rs"]
+#[allow(dead_code)]
+mod receiver;
 
 #[inline(never)]
 fn request_handled(user_id: i64, path: &str, status: u16, latency_ms: f64) {
@@ -57,48 +72,254 @@ impl LogExporter for DiscardingExporter {
     }
 }
 
-fn bench_case(
-    c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    name: &str,
-    dispatch: &Dispatch,
-) {
+fn official_provider() -> SdkLoggerProvider {
+    SdkLoggerProvider::builder()
+        .with_log_processor(BatchLogProcessor::builder(DiscardingExporter).build())
+        .build()
+}
+
+fn bridge_json() -> (otel_log_bridge::BridgeLayer, otel_log_bridge::Guard) {
+    otel_log_bridge::builder()
+        .with_json_writer(std::io::sink())
+        .layer()
+        .expect("valid configuration")
+}
+
+/// Runs `f` in `depth` nested entered spans of two fields each.
+fn in_spans(depth: usize, f: &mut dyn FnMut()) {
+    if depth == 0 {
+        f();
+        return;
+    }
+    let span = tracing::info_span!("level", depth, route = "/api/users/{id}");
+    let _entered = span.enter();
+    in_spans(depth - 1, f);
+}
+
+fn bench(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, dispatch: &Dispatch, depth: usize) {
     tracing::dispatcher::with_default(dispatch, || {
-        c.bench_function(name, |b| b.iter(log_one));
+        in_spans(depth, &mut || {
+            group.bench_function(name, |b| b.iter(log_one));
+        });
     });
 }
 
-fn pipelines(c: &mut Criterion) {
+fn pipeline(c: &mut Criterion) {
     let mut group = c.benchmark_group("pipeline");
-
     let noop = Dispatch::new(tracing_subscriber::registry().with(NoopLayer));
-    bench_case(&mut group, "noop_layer", &noop);
-
-    let (layer, guard) = otel_log_bridge::builder()
-        .with_json_writer(std::io::sink())
-        .layer()
-        .expect("valid configuration");
+    bench(&mut group, "noop_layer", &noop, 0);
+    let (layer, guard) = bridge_json();
     let bridge = Dispatch::new(tracing_subscriber::registry().with(layer));
-    bench_case(&mut group, "otel_log_bridge_json", &bridge);
+    bench(&mut group, "otel_log_bridge_json", &bridge, 0);
     drop(guard);
-
     let fmt_json = Dispatch::new(
         tracing_subscriber::fmt()
             .json()
             .with_writer(std::io::sink)
             .finish(),
     );
-    bench_case(&mut group, "fmt_json", &fmt_json);
-
-    let provider = SdkLoggerProvider::builder()
-        .with_log_processor(BatchLogProcessor::builder(DiscardingExporter).build())
-        .build();
+    bench(&mut group, "fmt_json", &fmt_json, 0);
+    let provider = official_provider();
     let appender = Dispatch::new(
         tracing_subscriber::registry().with(OpenTelemetryTracingBridge::new(&provider)),
     );
-    bench_case(&mut group, "otel_appender_batch", &appender);
+    bench(&mut group, "otel_appender_batch", &appender, 0);
     group.finish();
     let _ = provider.shutdown();
 }
 
-criterion_group!(benches, pipelines);
+fn in_span(c: &mut Criterion) {
+    let mut group = c.benchmark_group("in_span");
+    let noop = Dispatch::new(tracing_subscriber::registry().with(NoopLayer));
+    bench(&mut group, "noop_layer", &noop, 1);
+
+    // Queued for OTLP/HTTP export to a receiver that only counts records,
+    // so it takes as little of the machine as it can.
+    let receiver = receiver::Receiver::http_counting();
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_otlp_endpoint(format!("{}/v1/logs", receiver.endpoint()))
+        .layer()
+        .expect("valid configuration");
+    let bridge = Dispatch::new(tracing_subscriber::registry().with(layer));
+    bench(&mut group, "otel_log_bridge_otlp", &bridge, 1);
+    drop(guard);
+
+    // The official pipeline, trace ids from tracing-opentelemetry (which
+    // only sees spans, as the appender's documentation recommends).
+    let tracer_provider = SdkTracerProvider::builder().build();
+    let provider = official_provider();
+    let official = Dispatch::new(
+        tracing_subscriber::registry()
+            .with(
+                tracing_opentelemetry::layer()
+                    .with_tracer(tracer_provider.tracer("bench"))
+                    .with_filter(filter_fn(|metadata| metadata.is_span())),
+            )
+            .with(OpenTelemetryTracingBridge::new(&provider)),
+    );
+    bench(&mut group, "otel_appender_batch", &official, 1);
+    let _ = provider.shutdown();
+
+    let (layer, guard) = bridge_json();
+    let bridge = Dispatch::new(tracing_subscriber::registry().with(layer));
+    bench(&mut group, "otel_log_bridge_json", &bridge, 1);
+    drop(guard);
+    let fmt_json = Dispatch::new(
+        tracing_subscriber::fmt()
+            .json()
+            .with_writer(std::io::sink)
+            .finish(),
+    );
+    bench(&mut group, "fmt_json", &fmt_json, 1);
+    let json_subscriber = Dispatch::new(json_subscriber::fmt().with_writer(std::io::sink).finish());
+    bench(&mut group, "json_subscriber", &json_subscriber, 1);
+    group.finish();
+}
+
+fn disabled(c: &mut Criterion) {
+    let mut group = c.benchmark_group("disabled");
+    bench(&mut group, "no_subscriber", &Dispatch::none(), 0);
+    let (layer, guard) = bridge_json();
+    let filtered = Dispatch::new(
+        tracing_subscriber::registry()
+            .with(tracing_subscriber::EnvFilter::new("warn"))
+            .with(layer),
+    );
+    bench(&mut group, "otel_log_bridge_filtered_out", &filtered, 0);
+    drop(guard);
+    group.finish();
+}
+
+fn span_depth(c: &mut Criterion) {
+    let mut group = c.benchmark_group("span_depth");
+    let (layer, guard) = bridge_json();
+    let bridge = Dispatch::new(tracing_subscriber::registry().with(layer));
+    let provider = official_provider();
+    let official = Dispatch::new(
+        tracing_subscriber::registry().with(OpenTelemetryTracingBridge::new(&provider)),
+    );
+    for depth in [0, 1, 4, 16] {
+        bench(
+            &mut group,
+            &format!("otel_log_bridge_json/{depth}"),
+            &bridge,
+            depth,
+        );
+        bench(
+            &mut group,
+            &format!("otel_appender_batch/{depth}"),
+            &official,
+            depth,
+        );
+    }
+    drop(guard);
+    let _ = provider.shutdown();
+    group.finish();
+}
+
+/// Logs one event with `N` fields.
+macro_rules! fields {
+    (0) => {
+        tracing::info!("fields")
+    };
+    (4) => {
+        tracing::info!(f0 = 0, f1 = 1, f2 = 2, f3 = 3, "fields")
+    };
+    (16) => {
+        tracing::info!(
+            f0 = 0,
+            f1 = 1,
+            f2 = 2,
+            f3 = 3,
+            f4 = 4,
+            f5 = 5,
+            f6 = 6,
+            f7 = 7,
+            f8 = 8,
+            f9 = 9,
+            f10 = 10,
+            f11 = 11,
+            f12 = 12,
+            f13 = 13,
+            f14 = 14,
+            "fields"
+        )
+    };
+    (32) => {
+        tracing::info!(
+            f0 = 0,
+            f1 = 1,
+            f2 = 2,
+            f3 = 3,
+            f4 = 4,
+            f5 = 5,
+            f6 = 6,
+            f7 = 7,
+            f8 = 8,
+            f9 = 9,
+            f10 = 10,
+            f11 = 11,
+            f12 = 12,
+            f13 = 13,
+            f14 = 14,
+            f15 = 15,
+            f16 = 16,
+            f17 = 17,
+            f18 = 18,
+            f19 = 19,
+            f20 = 20,
+            f21 = 21,
+            f22 = 22,
+            f23 = 23,
+            f24 = 24,
+            f25 = 25,
+            f26 = 26,
+            f27 = 27,
+            f28 = 28,
+            f29 = 29,
+            f30 = 30,
+            "fields"
+        )
+    };
+}
+
+fn field_count(c: &mut Criterion) {
+    let mut group = c.benchmark_group("field_count");
+    let (layer, guard) = bridge_json();
+    let bridge = Dispatch::new(tracing_subscriber::registry().with(layer));
+    let provider = official_provider();
+    let official = Dispatch::new(
+        tracing_subscriber::registry().with(OpenTelemetryTracingBridge::new(&provider)),
+    );
+    // The message counts as a field: 0, 4, 16 and 32 fields in all but
+    // the first.
+    let cases: [(&str, fn()); 4] = [
+        ("0", || fields!(0)),
+        ("4", || fields!(4)),
+        ("16", || fields!(16)),
+        ("32", || fields!(32)),
+    ];
+    for (count, log) in cases {
+        for (name, dispatch) in [
+            ("otel_log_bridge_json", &bridge),
+            ("otel_appender_batch", &official),
+        ] {
+            tracing::dispatcher::with_default(dispatch, || {
+                group.bench_function(format!("{name}/{count}"), |b| b.iter(log));
+            });
+        }
+    }
+    drop(guard);
+    let _ = provider.shutdown();
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    pipeline,
+    in_span,
+    disabled,
+    span_depth,
+    field_count
+);
 criterion_main!(benches);

@@ -694,3 +694,23 @@ fn http_status_on_grpc_receiver_is_refused_where_scripted() {
         retry_after: None,
     }]);
 }
+
+#[test]
+fn a_counting_receiver_counts_records_without_keeping_them() {
+    let receiver = crate::support::receiver::Receiver::http_counting();
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_otlp_endpoint(format!("{}/v1/logs", receiver.endpoint()))
+        .layer()
+        .expect("valid configuration");
+    let subscriber =
+        tracing_subscriber::layer::SubscriberExt::with(tracing_subscriber::registry(), layer);
+    tracing::subscriber::with_default(subscriber, || {
+        for i in 0..25 {
+            tracing::info!(i, "counted");
+        }
+    });
+    let stats = guard.shutdown();
+    assert_eq!(stats.exported, 25);
+    assert_eq!(receiver.record_count(), 25);
+    assert!(receiver.records().is_empty());
+}

@@ -153,13 +153,12 @@ where
                 record: &mut *record,
             });
             match ctx.event_span(event) {
-                Some(span) => {
-                    let dispatch = shared.dispatch.get().and_then(WeakDispatch::upgrade);
-                    record.trace = Some(span::trace_context(&span, dispatch.as_ref()));
-                    if !shared.options.span_fields.is_none() {
-                        span::add_span_fields(record, &span);
-                    }
-                }
+                Some(span) => span::add_span_context(
+                    record,
+                    &span,
+                    span::DispatchRef::Weak(&shared.dispatch),
+                    !shared.options.span_fields.is_none(),
+                ),
                 None => record.trace = span::otel::current_context(),
             }
             add_common_attributes(record, &shared.options, metadata.file(), metadata.line());

@@ -2,6 +2,7 @@
 
 use std::sync::OnceLock;
 
+use tracing::dispatcher::WeakDispatch;
 use tracing::Dispatch;
 use tracing_subscriber::registry::{LookupSpan, Registry, SpanRef};
 
@@ -27,10 +28,72 @@ impl SpanData {
     }
 }
 
+/// Where the dispatcher comes from when the `tracing-opentelemetry`
+/// context of a span has to be looked up: the layer holds it weakly, the
+/// `log` bridge has it at hand. It is only upgraded when needed, which is
+/// once per span at most.
+#[derive(Clone, Copy)]
+pub(crate) enum DispatchRef<'a> {
+    Weak(&'a OnceLock<WeakDispatch>),
+    Strong(&'a Dispatch),
+}
+
+impl DispatchRef<'_> {
+    #[cfg_attr(not(feature = "tracing-opentelemetry"), allow(dead_code))]
+    fn get(self) -> Option<Dispatch> {
+        match self {
+            DispatchRef::Weak(weak) => weak.get().and_then(WeakDispatch::upgrade),
+            DispatchRef::Strong(dispatch) => Some(dispatch.clone()),
+        }
+    }
+}
+
+/// Adds what the record's span contributes: its trace context, and the
+/// fields of the span and its ancestors (nearest first, each only when no
+/// field of the event or of a nearer span has the same key). The span's
+/// extensions are locked once for both.
+pub(crate) fn add_span_context<S>(
+    record: &mut Record,
+    span: &SpanRef<'_, S>,
+    dispatch: DispatchRef<'_>,
+    fields: bool,
+) where
+    S: for<'a> LookupSpan<'a>,
+{
+    let known = {
+        let extensions = span.extensions();
+        let data = extensions.get::<SpanData>();
+        if fields {
+            if let Some(data) = data {
+                add_fields(record, data);
+            }
+        }
+        data.and_then(|data| data.trace.get().copied())
+    };
+    record.trace = Some(known.unwrap_or_else(|| trace_context(span, dispatch)));
+    if fields {
+        for ancestor in span.scope().skip(1) {
+            if let Some(data) = ancestor.extensions().get::<SpanData>() {
+                add_fields(record, data);
+            }
+        }
+    }
+}
+
+fn add_fields(record: &mut Record, data: &SpanData) {
+    for (key, value) in &data.fields {
+        if record.has_key(key) {
+            continue;
+        }
+        let value = value.to_value(record);
+        record.set_attribute(Key::Static(key), value, OnDuplicate::Keep);
+    }
+}
+
 /// The trace context of `span`: from `tracing-opentelemetry` when that layer
 /// tracks the span, else native ids (the root span of a trace draws a random
 /// trace id; every span draws a span id; children inherit the trace id).
-pub(crate) fn trace_context<S>(span: &SpanRef<'_, S>, dispatch: Option<&Dispatch>) -> TraceContext
+fn trace_context<S>(span: &SpanRef<'_, S>, dispatch: DispatchRef<'_>) -> TraceContext
 where
     S: for<'a> LookupSpan<'a>,
 {
@@ -58,27 +121,6 @@ where
         .and_then(|data| data.trace.get().copied())
 }
 
-/// Adds the fields of `leaf` and its ancestors, nearest first, each only
-/// when no field of the event or of a nearer span has the same key.
-pub(crate) fn add_span_fields<S>(record: &mut Record, leaf: &SpanRef<'_, S>)
-where
-    S: for<'a> LookupSpan<'a>,
-{
-    for span in leaf.scope() {
-        let extensions = span.extensions();
-        let Some(data) = extensions.get::<SpanData>() else {
-            continue;
-        };
-        for (key, value) in &data.fields {
-            if record.has_key(key) {
-                continue;
-            }
-            let value = value.to_value(record);
-            record.set_attribute(Key::Static(key), value, OnDuplicate::Keep);
-        }
-    }
-}
-
 /// Fills the trace context and span fields of a record that did not come
 /// through the layer (a `log` record or a panic) from the current span of
 /// the current dispatcher, when that dispatcher is built on a `Registry`.
@@ -90,12 +132,12 @@ pub(crate) fn add_current_span(record: &mut Record, options: &CaptureOptions) {
             .and_then(|id| Some((dispatch.downcast_ref::<Registry>()?, id)))
             .and_then(|(registry, id)| registry.span(id));
         match span {
-            Some(span) => {
-                record.trace = Some(trace_context(&span, Some(dispatch)));
-                if !options.span_fields.is_none() {
-                    add_span_fields(record, &span);
-                }
-            }
+            Some(span) => add_span_context(
+                record,
+                &span,
+                DispatchRef::Strong(dispatch),
+                !options.span_fields.is_none(),
+            ),
             None => record.trace = otel::current_context(),
         }
     });
@@ -117,19 +159,19 @@ pub(crate) fn continue_trace(span: &tracing::Span, parent: TraceContext) -> bool
 #[cfg(feature = "tracing-opentelemetry")]
 pub(crate) mod otel {
     use opentelemetry::trace::TraceContextExt;
-    use tracing::Dispatch;
     use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
+    use super::DispatchRef;
     use crate::record::TraceContext;
 
     pub(crate) fn span_context<S>(
         span: &SpanRef<'_, S>,
-        dispatch: Option<&Dispatch>,
+        dispatch: DispatchRef<'_>,
     ) -> Option<TraceContext>
     where
         S: for<'a> LookupSpan<'a>,
     {
-        let cx = tracing_opentelemetry::get_otel_context(&span.id(), dispatch?)?;
+        let cx = tracing_opentelemetry::get_otel_context(&span.id(), &dispatch.get()?)?;
         from_otel(&cx)
     }
 
@@ -153,14 +195,14 @@ pub(crate) mod otel {
 /// Without the `tracing-opentelemetry` feature every span gets native ids.
 #[cfg(not(feature = "tracing-opentelemetry"))]
 pub(crate) mod otel {
-    use tracing::Dispatch;
     use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
+    use super::DispatchRef;
     use crate::record::TraceContext;
 
     pub(crate) fn span_context<S>(
         _span: &SpanRef<'_, S>,
-        _dispatch: Option<&Dispatch>,
+        _dispatch: DispatchRef<'_>,
     ) -> Option<TraceContext>
     where
         S: for<'a> LookupSpan<'a>,
