@@ -14,7 +14,7 @@ fn scenario() {
     for i in 0..6 {
         tracing::info!(i, "info");
     }
-    tracing::warn!("warn");
+    tracing::warn!(target: "billing", "warn");
     tracing::error!("error");
 }
 
@@ -45,7 +45,7 @@ fn run(
 
 #[test]
 fn prometheus_text_parses_and_matches_what_the_collector_got() {
-    let (stats, receiver, _guard) = run(otel_log_bridge::builder());
+    let (stats, receiver, _guard) = run(otel_log_bridge::builder().with_target_metrics(true));
     assert!(receiver.wait_for_records(8, Duration::from_secs(10)));
     let text = stats.to_prometheus();
     let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
@@ -74,6 +74,17 @@ fn prometheus_text_parses_and_matches_what_the_collector_got() {
     assert_eq!(value("otel_log_bridge_records_rejected_total", None), 1.0);
     assert_eq!(value("otel_log_bridge_export_retries_total", None), 1.0);
     assert_eq!(value("otel_log_bridge_records_dropped_total", None), 0.0);
+    let by_target = "otel_log_bridge_records_by_target_total";
+    assert_eq!(value(by_target, Some(("target", "billing"))), 1.0);
+    assert_eq!(value(by_target, Some(("target", "main::metrics"))), 7.0);
+    assert_eq!(
+        stats
+            .by_target
+            .iter()
+            .map(|(t, _)| t.as_str())
+            .collect::<Vec<_>>(),
+        ["billing", "main::metrics"]
+    );
     let histogram = scrape
         .samples
         .iter()
@@ -101,8 +112,9 @@ fn metrics_are_pushed_through_an_opentelemetry_meter() {
     let provider = SdkMeterProvider::builder()
         .with_reader(PeriodicReader::builder(exporter.clone()).build())
         .build();
-    let (stats, _receiver, guard) =
-        run(otel_log_bridge::builder().with_meter(provider.meter("otel-log-bridge")));
+    let (stats, _receiver, guard) = run(otel_log_bridge::builder()
+        .with_meter(provider.meter("otel-log-bridge"))
+        .with_target_metrics(true));
     provider.force_flush().expect("metrics flushed");
     let metrics = exporter.get_finished_metrics().expect("metrics");
     let sum = |name: &str, attribute: Option<(&str, &str)>| -> u64 {
@@ -143,6 +155,14 @@ fn metrics_are_pushed_through_an_opentelemetry_meter() {
         1
     );
     assert_eq!(sum("otel_log_bridge.export.retries", None), 1);
+    assert_eq!(
+        sum(
+            "otel_log_bridge.log.volume",
+            Some(("otel.scope.name", "billing"))
+        ),
+        1
+    );
+    assert_eq!(sum("otel_log_bridge.log.volume", None), stats.emitted);
     drop(guard);
     provider.shutdown().expect("meter provider shut down");
 }

@@ -121,6 +121,7 @@ pub struct Builder {
     pub(crate) panic_hook: bool,
     pub(crate) log_bridge: bool,
     pub(crate) queue_budget: usize,
+    pub(crate) target_metrics: bool,
     pub(crate) attribute_count_limit: Option<usize>,
     pub(crate) attribute_value_length_limit: Option<usize>,
     #[cfg(feature = "otlp")]
@@ -170,6 +171,7 @@ impl Default for Builder {
             panic_hook: true,
             log_bridge: true,
             queue_budget: DEFAULT_QUEUE_BUDGET,
+            target_metrics: false,
             attribute_count_limit: None,
             attribute_value_length_limit: None,
             #[cfg(feature = "otlp")]
@@ -274,6 +276,15 @@ impl Builder {
     /// Whether records carry `thread.id` and `thread.name` (default: yes).
     pub fn with_thread_attributes(mut self, enabled: bool) -> Self {
         self.capture.thread_attributes = enabled;
+        self
+    }
+
+    /// Counts emitted records per target (instrumentation scope) and
+    /// severity in [`Stats::by_target`](crate::Stats::by_target), the
+    /// Prometheus text and the OpenTelemetry metrics (default: off: it costs
+    /// a hash and an uncontended lock per record, and targets can be many).
+    pub fn with_target_metrics(mut self, enabled: bool) -> Self {
+        self.target_metrics = enabled;
         self
     }
 

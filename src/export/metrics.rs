@@ -55,6 +55,30 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
             },
         ),
         counter(
+            "otel_log_bridge.log.volume",
+            "Log records the bridge produced, by target (scope) and severity, when turned on.",
+            |stats| {
+                stats
+                    .by_target
+                    .iter()
+                    .flat_map(|(target, counts)| {
+                        counts
+                            .iter()
+                            .filter(|(_, count)| *count > 0)
+                            .map(|(severity, count)| {
+                                (
+                                    count,
+                                    vec![
+                                        KeyValue::new("otel.scope.name", target.clone()),
+                                        KeyValue::new("log.severity", severity),
+                                    ],
+                                )
+                            })
+                    })
+                    .collect()
+            },
+        ),
+        counter(
             "otel.sdk.exporter.log.exported",
             "Log records exported; failures carry error.type.",
             |stats| {

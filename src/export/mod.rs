@@ -32,7 +32,7 @@ pub(crate) use self::json::JsonEncoder;
 pub(crate) use self::queue::Queue;
 use self::queue::{deadline_after, Chunk, WakePolicy};
 pub use self::stats::{LatencyHistogram, SeverityCounts, Stats};
-use self::stats::{LatencyRecorder, SeverityCounters};
+use self::stats::{LatencyRecorder, SeverityCounters, TargetCounters};
 
 /// Why a flush did not complete.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -268,6 +268,7 @@ pub(crate) struct Pipeline {
     #[cfg(feature = "sdk")]
     sdk: Option<sdk::SdkSink>,
     emitted: SeverityCounters,
+    by_target: Option<TargetCounters>,
     open: AtomicBool,
     timeout: Duration,
 }
@@ -280,6 +281,7 @@ impl Pipeline {
             #[cfg(feature = "sdk")]
             sdk: None,
             emitted: SeverityCounters::default(),
+            by_target: None,
             timeout,
         }
     }
@@ -295,6 +297,12 @@ impl Pipeline {
         self
     }
 
+    /// Counts emitted records per target too.
+    pub(crate) fn with_target_counts(mut self, enabled: bool) -> Pipeline {
+        self.by_target = enabled.then(TargetCounters::default);
+        self
+    }
+
     /// Whether records are still accepted; `false` once shut down, and for
     /// a pipeline with no sinks (`OTEL_LOGS_EXPORTER=none`).
     pub(crate) fn is_open(&self) -> bool {
@@ -304,6 +312,9 @@ impl Pipeline {
     /// Encodes `record` for every sink and queues it.
     pub(crate) fn emit(&self, record: &Record) {
         self.emitted.increment(record.severity.number);
+        if let Some(by_target) = &self.by_target {
+            by_target.increment(record.scope_name(), record.severity.number);
+        }
         for sink in &self.sinks {
             sink.push(record);
         }
@@ -353,6 +364,11 @@ impl Pipeline {
         let mut stats = Stats {
             emitted: by_severity.iter().map(|(_, count)| count).sum(),
             by_severity,
+            by_target: self
+                .by_target
+                .as_ref()
+                .map(TargetCounters::snapshot)
+                .unwrap_or_default(),
             ..Stats::default()
         };
         for sink in &self.sinks {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 /// `dropped`, `failed` or `rejected` (or is still queued). With several
 /// sinks (say `json,console`) each record is counted once per sink in those
 /// four counters.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct Stats {
     /// Records the bridge produced from events, `log` records and panics.
@@ -29,6 +29,10 @@ pub struct Stats {
     pub retries: u64,
     /// `emitted`, by severity: the log volume.
     pub by_severity: SeverityCounts,
+    /// `emitted`, by target (the instrumentation scope) and severity, when
+    /// [`Builder::with_target_metrics`](crate::Builder::with_target_metrics)
+    /// turned it on; sorted by target.
+    pub by_target: Vec<(String, SeverityCounts)>,
     /// How long OTLP export requests took, successful or not.
     pub export_latency: LatencyHistogram,
 }
@@ -118,6 +122,57 @@ impl LatencyRecorder {
             *total += count.load(Ordering::Relaxed);
         }
         histogram.sum_seconds += self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+    }
+}
+
+/// Emitted records per target and severity range. Opt-in, because it costs
+/// a hash and an uncontended lock per record: the targets are only known
+/// per record.
+#[derive(Debug, Default)]
+pub(crate) struct TargetCounters {
+    shards: [std::sync::Mutex<std::collections::HashMap<Box<str>, [u64; 6]>>; 8],
+}
+
+impl TargetCounters {
+    pub(crate) fn increment(&self, target: &str, severity_number: u8) {
+        use std::hash::{BuildHasher as _, BuildHasherDefault, DefaultHasher};
+        let shard = BuildHasherDefault::<DefaultHasher>::default().hash_one(target) as usize % 8;
+        let range = usize::from(severity_number.saturating_sub(1) / 4).min(5);
+        let mut counts = self.shards[shard]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match counts.get_mut(target) {
+            Some(by_range) => by_range[range] += 1,
+            None => {
+                let mut by_range = [0; 6];
+                by_range[range] = 1;
+                counts.insert(target.into(), by_range);
+            }
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> Vec<(String, SeverityCounts)> {
+        let mut all = Vec::new();
+        for shard in &self.shards {
+            let counts = shard
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (target, [trace, debug, info, warn, error, fatal]) in counts.iter() {
+                all.push((
+                    target.to_string(),
+                    SeverityCounts {
+                        trace: *trace,
+                        debug: *debug,
+                        info: *info,
+                        warn: *warn,
+                        error: *error,
+                        fatal: *fatal,
+                    },
+                ));
+            }
+        }
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
     }
 }
 
@@ -220,6 +275,35 @@ impl Stats {
             "Log records the bridge produced, by severity.",
             &by_severity,
         );
+        let by_target: Vec<(String, u64)> = self
+            .by_target
+            .iter()
+            .flat_map(|(target, counts)| {
+                counts
+                    .iter()
+                    .filter(|(_, count)| *count > 0)
+                    .map(move |(severity, count)| {
+                        (
+                            format!(
+                                "{{target=\"{}\",severity=\"{severity}\"}}",
+                                escape_label(target)
+                            ),
+                            count,
+                        )
+                    })
+            })
+            .collect();
+        if !by_target.is_empty() {
+            let by_target: Vec<(&str, u64)> = by_target
+                .iter()
+                .map(|(labels, count)| (labels.as_str(), *count))
+                .collect();
+            counter(
+                "otel_log_bridge_records_by_target_total",
+                "Log records the bridge produced, by target and severity.",
+                &by_target,
+            );
+        }
         counter(
             "otel_log_bridge_records_exported_total",
             "Log records written or accepted by their destination.",
@@ -264,4 +348,18 @@ impl Stats {
         let _ = writeln!(out, "{name}_count {total}");
         out
     }
+}
+
+/// Escapes a Prometheus label value: backslash, double quote and newline.
+fn escape_label(value: &str) -> String {
+    let mut escaped = String::with_capacity(value.len());
+    for ch in value.chars() {
+        match ch {
+            '\\' => escaped.push_str("\\\\"),
+            '"' => escaped.push_str("\\\""),
+            '\n' => escaped.push_str("\\n"),
+            other => escaped.push(other),
+        }
+    }
+    escaped
 }
