@@ -59,21 +59,10 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
             "Log records the bridge produced, by target (scope) and severity, when turned on.",
             |stats| {
                 stats
-                    .by_target
-                    .iter()
-                    .flat_map(|(target, counts)| {
-                        counts
-                            .iter()
-                            .filter(|(_, count)| *count > 0)
-                            .map(|(severity, count)| {
-                                (
-                                    count,
-                                    vec![
-                                        KeyValue::new("otel.scope.name", target.clone()),
-                                        KeyValue::new("log.severity", severity),
-                                    ],
-                                )
-                            })
+                    .target_counts()
+                    .map(|(target, severity, count)| {
+                        let scope = KeyValue::new("otel.scope.name", target.to_owned());
+                        (count, vec![scope, KeyValue::new("log.severity", severity)])
                     })
                     .collect()
             },

@@ -370,18 +370,25 @@ impl Queue {
         control.flush_requested += 1;
         let wanted = control.flush_requested;
         self.work.notify_one();
-        while control.flush_completed < wanted && !control.exited {
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            control = self
-                .done
-                .wait_timeout(control, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        true
+        self.wait_done(control, deadline, |c| {
+            c.flush_completed >= wanted || c.exited
+        })
+    }
+
+    /// Waits for the worker until `finished` holds or `deadline` passes;
+    /// returns whether it holds.
+    fn wait_done(
+        &self,
+        control: MutexGuard<'_, Control>,
+        deadline: Instant,
+        finished: impl Fn(&Control) -> bool,
+    ) -> bool {
+        let timeout = deadline.saturating_duration_since(Instant::now());
+        let (control, _) = self
+            .done
+            .wait_timeout_while(control, timeout, |c| !finished(c))
+            .unwrap_or_else(PoisonError::into_inner);
+        finished(&control)
     }
 
     /// Closes the queue and waits until `deadline` for the worker to export
@@ -395,18 +402,7 @@ impl Queue {
                 .map_or(deadline, |d| d.min(deadline)),
         );
         self.work.notify_one();
-        while !control.exited {
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            control = self
-                .done
-                .wait_timeout(control, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        true
+        self.wait_done(control, deadline, |c| c.exited)
     }
 }
 

@@ -237,6 +237,17 @@ impl StripedCounter {
 }
 
 impl Stats {
+    /// Every non-zero count of [`Stats::by_target`], as (target, severity
+    /// text, count).
+    pub fn target_counts(&self) -> impl Iterator<Item = (&str, &'static str, u64)> {
+        self.by_target.iter().flat_map(|(target, counts)| {
+            counts
+                .iter()
+                .filter(|(_, count)| *count > 0)
+                .map(move |(severity, count)| (target.as_str(), severity, count))
+        })
+    }
+
     /// Renders the counters in the Prometheus text exposition format
     /// (version 0.0.4), ready to serve on a `/metrics` endpoint:
     ///
@@ -276,21 +287,13 @@ impl Stats {
             &by_severity,
         );
         let by_target: Vec<(String, u64)> = self
-            .by_target
-            .iter()
-            .flat_map(|(target, counts)| {
-                counts
-                    .iter()
-                    .filter(|(_, count)| *count > 0)
-                    .map(move |(severity, count)| {
-                        (
-                            format!(
-                                "{{target=\"{}\",severity=\"{severity}\"}}",
-                                escape_label(target)
-                            ),
-                            count,
-                        )
-                    })
+            .target_counts()
+            .map(|(target, severity, count)| {
+                let target = escape_label(target);
+                (
+                    format!("{{target=\"{target}\",severity=\"{severity}\"}}"),
+                    count,
+                )
             })
             .collect();
         if !by_target.is_empty() {
