@@ -202,8 +202,9 @@ impl Builder {
             // On error, the sinks already started stop as `sinks` drops.
             sinks.push(sink.map_err(InitError::Worker)?);
         }
-        let pipeline =
-            Pipeline::new(sinks, self.shutdown_timeout).with_target_counts(self.target_metrics);
+        let pipeline = Pipeline::new(sinks, self.shutdown_timeout)
+            .with_target_counts(self.target_metrics)
+            .with_redaction(self.capture.redaction.clone());
         #[cfg(feature = "sdk")]
         let pipeline = match self.logger_provider.take() {
             Some(provider) if !resolved.disabled => pipeline.with_sdk(provider),

@@ -53,6 +53,11 @@
 //! | `%value` (Display), `?value` (Debug) | string |
 //! | `&dyn Error` | `exception.message` (its `Display`) and, when it has sources, `exception.stacktrace` with one `caused by: …` line per source; `exception.type` only through [`TypedError`] |
 //!
+//! Values of keys that name a secret (one dot-separated segment equal,
+//! ignoring case, to a word of [`DEFAULT_REDACTED_KEYS`] or of the list given
+//! to [`Builder::with_redacted_keys`]) are replaced by `"[REDACTED]"` before
+//! any output sees them, and counted in [`Stats::redacted`].
+//!
 //! Keys are unique per record: a later field of the same event replaces an
 //! earlier one, event fields win over span fields, and a nearer span wins
 //! over its ancestors. The bridge's own `code.*` and `thread.*` attributes
@@ -154,6 +159,7 @@ mod init;
 pub mod lint;
 mod record;
 
+pub use crate::capture::redact::DEFAULT_REDACTED_KEYS;
 pub use crate::capture::{continue_trace, BridgeLayer, LogBridge, SpanFields};
 pub use crate::config::{builder, AttributeValue, Builder, Exporter};
 #[cfg(feature = "otlp")]

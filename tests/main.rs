@@ -15,6 +15,7 @@ mod metrics;
 mod otlp;
 mod process;
 mod receiver_selftest;
+mod redaction;
 #[cfg(feature = "sdk")]
 mod sdk_interop;
 mod trace_ids;

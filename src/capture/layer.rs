@@ -111,10 +111,14 @@ where
         };
         let mut data = SpanData::default();
         if !self.shared.options.span_fields.is_none() {
-            attrs.record(&mut SpanFieldVisitor {
+            let mut visitor = SpanFieldVisitor {
                 fields: &mut data.fields,
                 filter: &self.shared.options.span_fields,
-            });
+                redaction: self.shared.pipeline.redactor().settings(),
+                redacted: 0,
+            };
+            attrs.record(&mut visitor);
+            self.shared.pipeline.redactor().count(visitor.redacted);
         }
         span.extensions_mut().insert(data);
     }
@@ -128,10 +132,14 @@ where
         };
         let mut extensions = span.extensions_mut();
         if let Some(data) = extensions.get_mut::<SpanData>() {
-            values.record(&mut SpanFieldVisitor {
+            let mut visitor = SpanFieldVisitor {
                 fields: &mut data.fields,
                 filter: &self.shared.options.span_fields,
-            });
+                redaction: self.shared.pipeline.redactor().settings(),
+                redacted: 0,
+            };
+            values.record(&mut visitor);
+            self.shared.pipeline.redactor().count(visitor.redacted);
         }
     }
 
@@ -149,9 +157,14 @@ where
                 ScopeName::Static(metadata.target()),
             );
             record.event_name = explicit_event_name(metadata);
-            event.record(&mut EventVisitor {
+            let redactor = shared.pipeline.redactor();
+            let mut visitor = EventVisitor {
                 record: &mut *record,
-            });
+                redact_mask: redactor.field_mask(metadata),
+                redacted: 0,
+            };
+            event.record(&mut visitor);
+            redactor.count(visitor.redacted);
             match ctx.event_span(event) {
                 Some(span) => span::add_span_context(
                     record,

@@ -11,6 +11,7 @@ use tracing_core::field::FieldSet;
 use tracing_core::metadata::Kind;
 use tracing_core::{Interest, Metadata};
 
+use crate::capture::redact::{RedactionSettings, REDACTED};
 use crate::capture::visit::record_exception;
 use crate::capture::{add_common_attributes, is_suppressed, span, with_scratch, CaptureOptions};
 use crate::export::Pipeline;
@@ -110,7 +111,13 @@ impl log::Log for LogBridge {
                 None => record.push_fmt(*source.args()),
             };
             record.body = Some(body);
-            let _ = source.key_values().visit(&mut KeyValues { record });
+            let mut key_values = KeyValues {
+                record,
+                redaction: self.pipeline.redactor().settings(),
+                redacted: 0,
+            };
+            let _ = source.key_values().visit(&mut key_values);
+            self.pipeline.redactor().count(key_values.redacted);
             span::add_current_span(record, &self.options);
             add_common_attributes(record, &self.options, source.file(), source.line());
             self.pipeline.emit(record);
@@ -125,10 +132,19 @@ impl log::Log for LogBridge {
 /// Visits a `log` record's key-values into typed attributes.
 struct KeyValues<'r> {
     record: &'r mut Record,
+    redaction: &'r RedactionSettings,
+    redacted: u64,
 }
 
 impl<'kvs> VisitSource<'kvs> for KeyValues<'_> {
     fn visit_pair(&mut self, key: kv::Key<'kvs>, value: kv::Value<'kvs>) -> Result<(), kv::Error> {
+        if self.redaction.is_sensitive(key.as_str()) {
+            self.redacted += 1;
+            let key = Key::Arena(self.record.push_text(key.as_str()));
+            self.record
+                .set_attribute(key, Value::StaticStr(REDACTED), OnDuplicate::Replace);
+            return Ok(());
+        }
         let key = Key::Arena(self.record.push_text(key.as_str()));
         let mut typed = TypedValue {
             record: self.record,

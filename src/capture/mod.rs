@@ -8,6 +8,7 @@
 mod layer;
 mod log_bridge;
 mod panic;
+pub(crate) mod redact;
 pub(crate) mod runtime_lint;
 mod span;
 mod visit;
@@ -114,6 +115,7 @@ pub(crate) struct CaptureOptions {
     /// `code.filepath`, `code.lineno` and `code.column` names.
     pub(crate) duplicate_legacy_code_attributes: bool,
     pub(crate) limits: crate::record::AttributeLimits,
+    pub(crate) redaction: redact::RedactionSettings,
     pub(crate) lint: runtime_lint::LintSettings,
 }
 
@@ -125,6 +127,7 @@ impl Default for CaptureOptions {
             thread_attributes: true,
             duplicate_legacy_code_attributes: false,
             limits: crate::record::AttributeLimits::default(),
+            redaction: redact::RedactionSettings::default(),
             lint: runtime_lint::LintSettings::default(),
         }
     }

@@ -5,6 +5,7 @@ use std::fmt;
 
 use tracing_core::field::{Field, Visit};
 
+use crate::capture::redact::{RedactionSettings, REDACTED};
 use crate::record::TypedError;
 use crate::record::{
     i128_value, u128_value, unsigned_value, Key, OnDuplicate, Record, TextRange, Value,
@@ -18,10 +19,20 @@ const MESSAGE: &str = "message";
 /// `exception.*` attributes.
 pub(crate) struct EventVisitor<'r> {
     pub(crate) record: &'r mut Record,
+    /// The fields to redact, by index (see `redact`).
+    pub(crate) redact_mask: u64,
+    /// How many values were redacted.
+    pub(crate) redacted: u64,
 }
 
 impl EventVisitor<'_> {
     fn set(&mut self, field: &Field, value: Value) {
+        let value = if self.redact_mask & (1 << (field.index() % 64)) != 0 {
+            self.redacted += 1;
+            Value::StaticStr(REDACTED)
+        } else {
+            value
+        };
         self.record
             .set_attribute(Key::Static(field.name()), value, OnDuplicate::Replace);
     }
@@ -74,7 +85,11 @@ impl Visit for EventVisitor<'_> {
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
-        if self.record.has_exception {
+        if self.redact_mask & (1 << (field.index() % 64)) != 0 {
+            // A secret-named error field must not leak through the
+            // exception attributes either.
+            self.set(field, Value::StaticStr(REDACTED));
+        } else if self.record.has_exception {
             // The exception attributes describe one error; a second error
             // field keeps its own key rather than overwriting the first.
             let text = self.record.push_fmt(format_args!("{value}"));
@@ -169,6 +184,9 @@ impl OwnedValue {
 pub(crate) struct SpanFieldVisitor<'a> {
     pub(crate) fields: &'a mut Vec<(&'static str, OwnedValue)>,
     pub(crate) filter: &'a crate::capture::SpanFields,
+    pub(crate) redaction: &'a RedactionSettings,
+    /// How many values were redacted.
+    pub(crate) redacted: u64,
 }
 
 impl SpanFieldVisitor<'_> {
@@ -177,6 +195,12 @@ impl SpanFieldVisitor<'_> {
         if !self.filter.allows(name) {
             return;
         }
+        let value = if self.redaction.is_sensitive(name) {
+            self.redacted += 1;
+            OwnedValue::Str(REDACTED.into())
+        } else {
+            value
+        };
         match self.fields.iter_mut().find(|(key, _)| *key == name) {
             Some(slot) => slot.1 = value,
             None => self.fields.push((name, value)),

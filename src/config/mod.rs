@@ -279,6 +279,26 @@ impl Builder {
         self
     }
 
+    /// Replaces the list of keys whose values are redacted (replaced by
+    /// `"[REDACTED]"` before any output sees them, and counted in
+    /// [`Stats::redacted`](crate::Stats::redacted)). A key is redacted when
+    /// one of its dot-separated segments equals a word of the list,
+    /// ignoring case: with the default list
+    /// ([`DEFAULT_REDACTED_KEYS`](crate::DEFAULT_REDACTED_KEYS)),
+    /// `db.password` and `http.request.header.authorization` are redacted,
+    /// `token_count` is not. An empty list turns redaction off.
+    pub fn with_redacted_keys<I, S>(mut self, words: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.capture.redaction.words = words
+            .into_iter()
+            .map(|word| word.into().to_ascii_lowercase())
+            .collect();
+        self
+    }
+
     /// Counts emitted records per target (instrumentation scope) and
     /// severity in [`Stats::by_target`](crate::Stats::by_target), the
     /// Prometheus text and the OpenTelemetry metrics (default: off: it costs

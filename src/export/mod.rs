@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::capture::redact::{RedactionSettings, Redactor};
 use crate::capture::suppress_current_thread;
 use crate::config::Resource;
 use crate::diag;
@@ -269,6 +270,7 @@ pub(crate) struct Pipeline {
     sdk: Option<sdk::SdkSink>,
     emitted: SeverityCounters,
     by_target: Option<TargetCounters>,
+    redactor: Redactor,
     open: AtomicBool,
     timeout: Duration,
 }
@@ -282,6 +284,7 @@ impl Pipeline {
             sdk: None,
             emitted: SeverityCounters::default(),
             by_target: None,
+            redactor: Redactor::new(RedactionSettings::default()),
             timeout,
         }
     }
@@ -295,6 +298,17 @@ impl Pipeline {
         self.sdk = Some(sdk::SdkSink::new(provider));
         self.open.store(true, Ordering::Relaxed);
         self
+    }
+
+    /// Redacts the values of these keys (see `capture::redact`).
+    pub(crate) fn with_redaction(mut self, settings: RedactionSettings) -> Pipeline {
+        self.redactor = Redactor::new(settings);
+        self
+    }
+
+    /// The redaction decisions and count shared by every capture path.
+    pub(crate) fn redactor(&self) -> &Redactor {
+        &self.redactor
     }
 
     /// Counts emitted records per target too.
@@ -364,6 +378,7 @@ impl Pipeline {
         let mut stats = Stats {
             emitted: by_severity.iter().map(|(_, count)| count).sum(),
             by_severity,
+            redacted: self.redactor.redacted(),
             by_target: self
                 .by_target
                 .as_ref()

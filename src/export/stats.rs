@@ -27,6 +27,9 @@ pub struct Stats {
     pub queued_bytes: u64,
     /// Export attempts that were retried (collector unreachable, 429, 503, …).
     pub retries: u64,
+    /// Attribute values replaced by `[REDACTED]` because their key names a
+    /// secret.
+    pub redacted: u64,
     /// `emitted`, by severity: the log volume.
     pub by_severity: SeverityCounts,
     /// `emitted`, by target (the instrumentation scope) and severity, when

@@ -1,0 +1,61 @@
+//! Redaction: secret-named keys lose their values before any output sees
+//! them, in event fields, span fields and `log` key-values alike.
+
+use crate::support::capture_with_guard;
+
+#[test]
+fn secret_keys_are_redacted_and_look_alikes_are_not() {
+    let (records, stats) = capture_with_guard(otel_log_bridge::builder(), |_| {
+        let span = tracing::info_span!("login", session.token = "abc", tenant = "acme");
+        let _entered = span.enter();
+        tracing::info!(
+            password = "hunter2",
+            http.request.header.authorization = "Bearer xyz",
+            api_key = "k-123",
+            token_count = 42,
+            session_len = 7,
+            secretary = "Ms. Moneypenny",
+            "signing in"
+        );
+        log::info!(cookie = "id=1", account = "ada"; "from log");
+        let error = std::io::Error::other("token=abc leaked in a message");
+        // Deliberately a secret-named field: its redaction is under test.
+        // otel-log-lint: allow(OLB005)
+        tracing::error!(credential = &error as &dyn std::error::Error, "failed");
+    });
+    let first = &records[0]["attributes"];
+    assert_eq!(first["password"], "[REDACTED]");
+    assert_eq!(first["http.request.header.authorization"], "[REDACTED]");
+    assert_eq!(first["api_key"], "[REDACTED]");
+    assert_eq!(first["session.token"], "[REDACTED]", "span fields too");
+    assert_eq!(first["token_count"], 42);
+    assert_eq!(first["session_len"], 7);
+    assert_eq!(first["secretary"], "Ms. Moneypenny");
+    assert_eq!(first["tenant"], "acme");
+    let second = &records[1]["attributes"];
+    assert_eq!(second["cookie"], "[REDACTED]");
+    assert_eq!(second["account"], "ada");
+    let third = &records[2]["attributes"];
+    assert_eq!(third["credential"], "[REDACTED]");
+    assert!(third.get("exception.message").is_none(), "{third}");
+    // password, authorization, api_key, session.token (once, when the span
+    // recorded it), cookie, credential.
+    assert_eq!(stats.redacted, 6);
+}
+
+#[test]
+fn the_list_is_configurable_and_can_be_turned_off() {
+    let (records, stats) = capture_with_guard(
+        otel_log_bridge::builder().with_redacted_keys(["Pin"]),
+        |_| tracing::info!(card.pin = 1234, password = "shown", "custom list"),
+    );
+    assert_eq!(records[0]["attributes"]["card.pin"], "[REDACTED]");
+    assert_eq!(records[0]["attributes"]["password"], "shown");
+    assert_eq!(stats.redacted, 1);
+    let (records, stats) = capture_with_guard(
+        otel_log_bridge::builder().with_redacted_keys(Vec::<String>::new()),
+        |_| tracing::info!(password = "shown", "off"),
+    );
+    assert_eq!(records[0]["attributes"]["password"], "shown");
+    assert_eq!(stats.redacted, 0);
+}
