@@ -59,3 +59,19 @@ fn the_list_is_configurable_and_can_be_turned_off() {
     assert_eq!(records[0]["attributes"]["password"], "shown");
     assert_eq!(stats.redacted, 0);
 }
+
+#[test]
+fn tokens_inside_bodies_and_values_are_redacted_when_asked() {
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl";
+    let (records, stats) = capture_with_guard(
+        otel_log_bridge::builder().with_value_redaction(true),
+        |_| {
+            tracing::warn!(header = "Bearer abcdefgh12345", "retrying with {jwt}");
+            tracing::info!(note = "the bearer of bad news", "plain");
+        },
+    );
+    assert_eq!(records[0]["body"], "retrying with [REDACTED]");
+    assert_eq!(records[0]["attributes"]["header"], "Bearer [REDACTED]");
+    assert_eq!(records[1]["attributes"]["note"], "the bearer of bad news");
+    assert_eq!(stats.redacted, 2);
+}

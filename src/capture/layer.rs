@@ -175,6 +175,7 @@ where
                 None => record.trace = span::otel::current_context(),
             }
             add_common_attributes(record, &shared.options, metadata.file(), metadata.line());
+            redactor.redact_values(record);
             if shared.lint.enabled() {
                 shared.lint.check_body(metadata, record.body());
             }

@@ -120,6 +120,7 @@ impl log::Log for LogBridge {
             self.pipeline.redactor().count(key_values.redacted);
             span::add_current_span(record, &self.options);
             add_common_attributes(record, &self.options, source.file(), source.line());
+            self.pipeline.redactor().redact_values(record);
             self.pipeline.emit(record);
         });
     }

@@ -80,6 +80,7 @@ fn emit_panic(pipeline: &Pipeline, options: &CaptureOptions, info: &PanicHookInf
             location.map(|l| l.file()),
             location.map(|l| l.line()),
         );
+        pipeline.redactor().redact_values(record);
         pipeline.emit(record);
     });
 }

@@ -17,6 +17,8 @@ use std::sync::OnceLock;
 
 use tracing_core::Metadata;
 
+use crate::record::Record;
+
 /// The value that replaces a redacted one.
 pub(crate) const REDACTED: &str = "[REDACTED]";
 
@@ -42,8 +44,11 @@ const SLOTS: usize = 4096;
 /// Which keys are redacted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct RedactionSettings {
-    /// Lower-case words; empty turns redaction off.
+    /// Lower-case words; empty turns key redaction off.
     pub(crate) words: Vec<String>,
+    /// Whether bearer tokens and JSON Web Tokens are redacted inside the
+    /// body and string values too.
+    pub(crate) values: bool,
 }
 
 impl Default for RedactionSettings {
@@ -53,6 +58,7 @@ impl Default for RedactionSettings {
                 .iter()
                 .map(|w| (*w).to_owned())
                 .collect(),
+            values: false,
         }
     }
 }
@@ -104,6 +110,14 @@ impl Redactor {
     pub(crate) fn count(&self, values: u64) {
         if values > 0 {
             self.redacted.fetch_add(values, Ordering::Relaxed);
+        }
+    }
+
+    /// Redacts bearer tokens and JSON Web Tokens in the body and string
+    /// values, when turned on.
+    pub(crate) fn redact_values(&self, record: &mut Record) {
+        if self.settings.values {
+            self.count(record.rewrite_strings(redact_tokens));
         }
     }
 
@@ -166,7 +180,135 @@ mod tests {
 
     #[test]
     fn an_empty_list_redacts_nothing() {
-        let settings = RedactionSettings { words: Vec::new() };
+        let settings = RedactionSettings {
+            words: Vec::new(),
+            values: false,
+        };
         assert!(!settings.is_sensitive("password"));
+    }
+}
+
+/// Replaces bearer tokens (`Bearer <token>`) and JSON Web Tokens found in
+/// free text with [`REDACTED`]. Returns `None` when the text holds neither,
+/// which is the common case and costs one scan.
+pub(crate) fn redact_tokens(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut index = 0;
+    while index < bytes.len() {
+        let (start, end) = if let Some(end) = bearer_token_end(bytes, index) {
+            // Keep the scheme word, redact the credential after it.
+            (index + BEARER.len(), end)
+        } else if let Some(end) = jwt_end(bytes, index) {
+            (index, end)
+        } else {
+            index += 1;
+            continue;
+        };
+        let out = out.get_or_insert_with(|| String::with_capacity(text.len()));
+        out.push_str(&text[copied..start]);
+        out.push_str(REDACTED);
+        copied = end;
+        index = end;
+    }
+    out.map(|mut out| {
+        out.push_str(&text[copied..]);
+        out
+    })
+}
+
+const BEARER: &[u8] = b"bearer ";
+/// The shortest header or payload of a JSON Web Token: `{"a":1}` encodes
+/// to ten characters.
+const MIN_JWT_PART: usize = 10;
+/// The shortest text after "Bearer " taken for a credential.
+const MIN_BEARER_TOKEN: usize = 8;
+
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
+}
+
+fn is_base64url_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_')
+}
+
+/// `Bearer <token>` (any case) starting at `at`, on a word boundary: the end
+/// of the token.
+fn bearer_token_end(bytes: &[u8], at: usize) -> Option<usize> {
+    let candidate = bytes.get(at..at + BEARER.len())?;
+    if !candidate.eq_ignore_ascii_case(BEARER) {
+        return None;
+    }
+    if at > 0 && bytes[at - 1].is_ascii_alphanumeric() {
+        return None;
+    }
+    let token_start = at + BEARER.len();
+    let token_len = bytes[token_start..]
+        .iter()
+        .take_while(|b| is_token_byte(**b))
+        .count();
+    // Credentials are long; a short word after "bearer" is prose ("the
+    // bearer of bad news").
+    (token_len >= MIN_BEARER_TOKEN).then_some(token_start + token_len)
+}
+
+/// A JSON Web Token starting at `at`: three base64url parts separated by
+/// dots, the first starting with `eyJ` (the encoding of `{"`).
+fn jwt_end(bytes: &[u8], at: usize) -> Option<usize> {
+    if !bytes[at..].starts_with(b"eyJ") || (at > 0 && is_base64url_byte(bytes[at - 1])) {
+        return None;
+    }
+    let mut end = at;
+    for part in 0..3 {
+        let len = bytes[end..]
+            .iter()
+            .take_while(|b| is_base64url_byte(**b))
+            .count();
+        // Header and payload are JSON objects, so never short; the
+        // signature may be empty (unsecured tokens).
+        if len < MIN_JWT_PART && part < 2 {
+            return None;
+        }
+        end += len;
+        if part < 2 {
+            if bytes.get(end) != Some(&b'.') {
+                return None;
+            }
+            end += 1;
+        }
+    }
+    Some(end)
+}
+
+#[cfg(test)]
+mod token_tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens_and_jwts_are_redacted_in_free_text() {
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl";
+        let cases = [
+            (
+                "Authorization: Bearer abc.DEF-123",
+                Some("Authorization: Bearer [REDACTED]"),
+            ),
+            (
+                "got bearer tok/en+==, retrying",
+                Some("got bearer [REDACTED], retrying"),
+            ),
+            (
+                &format!("token {jwt} expired")[..],
+                Some("token [REDACTED] expired"),
+            ),
+            ("no secrets here", None),
+            ("the bearer of bad news", None),
+            ("nobearer xyz", None),
+            ("eyJ.not.a.token", None),
+            ("ünïcödé Bearer ✓", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(redact_tokens(text).as_deref(), expected, "{text:?}");
+        }
     }
 }

@@ -299,6 +299,14 @@ impl Builder {
         self
     }
 
+    /// Whether bearer tokens (`Bearer …`) and JSON Web Tokens are redacted
+    /// inside the body and every string value too (default: off, as it
+    /// scans every string of every record).
+    pub fn with_value_redaction(mut self, enabled: bool) -> Self {
+        self.capture.redaction.values = enabled;
+        self
+    }
+
     /// Counts emitted records per target (instrumentation scope) and
     /// severity in [`Stats::by_target`](crate::Stats::by_target), the
     /// Prometheus text and the OpenTelemetry metrics (default: off: it costs

@@ -332,6 +332,31 @@ impl Record {
         self.set_attribute(Key::Static(key), Value::Str(range), on_duplicate);
     }
 
+    /// Replaces the body and the string values for which `rewrite` returns
+    /// a new text; returns how many were replaced.
+    pub(crate) fn rewrite_strings(
+        &mut self,
+        mut rewrite: impl FnMut(&str) -> Option<String>,
+    ) -> u64 {
+        let mut replaced = 0;
+        if let Some(new) = self.body().and_then(&mut rewrite) {
+            self.body = Some(self.push_text(&new));
+            replaced += 1;
+        }
+        for index in 0..self.attributes.len() {
+            let new = match self.attributes[index].value {
+                Value::Str(range) => rewrite(self.text(range)),
+                Value::StaticStr(text) => rewrite(text),
+                _ => None,
+            };
+            if let Some(new) = new {
+                self.attributes[index].value = Value::Str(self.push_text(&new));
+                replaced += 1;
+            }
+        }
+        replaced
+    }
+
     pub(crate) fn has_key(&self, wanted: &str) -> bool {
         self.key_bloom & key_bit(wanted) != 0
             && self
