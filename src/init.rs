@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::EnvFilter;
 
+use crate::capture::storm::StormControl;
 use crate::capture::{install_panic_hook, BridgeLayer};
 use crate::config::{env, Builder, Exporter, Resolved, WRITER_FLUSH_INTERVAL};
 use crate::error::InitError;
@@ -204,7 +205,11 @@ impl Builder {
         }
         let pipeline = Pipeline::new(sinks, self.shutdown_timeout)
             .with_target_counts(self.target_metrics)
-            .with_redaction(self.capture.redaction.clone());
+            .with_redaction(self.capture.redaction.clone())
+            .with_storm_control(
+                self.rate_limit
+                    .map(|limit| StormControl::new(limit, self.capture.clone())),
+            );
         #[cfg(feature = "sdk")]
         let pipeline = match self.logger_provider.take() {
             Some(provider) if !resolved.disabled => pipeline.with_sdk(provider),

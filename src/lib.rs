@@ -111,6 +111,7 @@
 //! | `OTEL_SERVICE_NAME` | `unknown_service:<executable>` | `service.name` |
 //! | `OTEL_RESOURCE_ATTRIBUTES` | – | `key=value,…`, percent-decoded; a malformed pair is reported once on stderr and skipped |
 //! | `OTEL_SDK_DISABLED` | `false` | `true` exports nothing |
+//! | `OTEL_LOG_BRIDGE_RATE_LIMIT` | no limit | `<per second>[,<burst>]`: storm control per callsite; suppressed events are counted and summarised in a WARN record |
 //! | `OTEL_LOG_LEVEL` | `info` | the crate's own diagnostics on stderr: `none`, `error`, `warn`, `info`, `debug` |
 //! | `RUST_LOG` | `info` | `EnvFilter` directives for [`init`]; invalid directives are reported and `info` is used |
 //!
@@ -160,6 +161,7 @@ pub mod lint;
 mod record;
 
 pub use crate::capture::redact::DEFAULT_REDACTED_KEYS;
+pub use crate::capture::storm::RateLimit;
 pub use crate::capture::{continue_trace, BridgeLayer, LogBridge, SpanFields};
 pub use crate::config::{builder, AttributeValue, Builder, Exporter};
 #[cfg(feature = "otlp")]

@@ -18,5 +18,6 @@ mod receiver_selftest;
 mod redaction;
 #[cfg(feature = "sdk")]
 mod sdk_interop;
+mod storm;
 mod trace_ids;
 mod volume;

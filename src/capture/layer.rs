@@ -12,6 +12,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::capture::runtime_lint::RuntimeLint;
 use crate::capture::span::{self, SpanData};
+use crate::capture::storm::Verdict;
 use crate::capture::visit::{EventVisitor, SpanFieldVisitor};
 use crate::capture::{
     add_common_attributes, is_suppressed, with_scratch, CaptureOptions, LogBridge,
@@ -149,6 +150,15 @@ where
             return;
         }
         let metadata = event.metadata();
+        if let Some(storm) = shared.pipeline.storm() {
+            match storm.check(metadata) {
+                Verdict::Emit => {}
+                Verdict::Suppress => return,
+                Verdict::EmitAfterSummary { suppressed, since } => {
+                    storm.emit_summary(&shared.pipeline, metadata, suppressed, since);
+                }
+            }
+        }
         with_scratch(|record| {
             record.set_limits(shared.options.limits);
             record.reset(

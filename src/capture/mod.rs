@@ -11,6 +11,7 @@ mod panic;
 pub(crate) mod redact;
 pub(crate) mod runtime_lint;
 mod span;
+pub(crate) mod storm;
 mod visit;
 
 use std::cell::Cell;

@@ -12,6 +12,7 @@ pub(crate) const SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
 pub(crate) const LOG_LEVEL: &str = "OTEL_LOG_LEVEL";
 pub(crate) const RUST_LOG: &str = "RUST_LOG";
 pub(crate) const SEMCONV_STABILITY_OPT_IN: &str = "OTEL_SEMCONV_STABILITY_OPT_IN";
+pub(crate) const RATE_LIMIT: &str = "OTEL_LOG_BRIDGE_RATE_LIMIT";
 /// The logs-specific limit variable first, then the generic one.
 pub(crate) const ATTRIBUTE_COUNT_LIMITS: [&str; 2] = [
     "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT",

@@ -122,6 +122,7 @@ pub struct Builder {
     pub(crate) log_bridge: bool,
     pub(crate) queue_budget: usize,
     pub(crate) target_metrics: bool,
+    pub(crate) rate_limit: Option<crate::capture::storm::RateLimit>,
     pub(crate) attribute_count_limit: Option<usize>,
     pub(crate) attribute_value_length_limit: Option<usize>,
     #[cfg(feature = "otlp")]
@@ -172,6 +173,7 @@ impl Default for Builder {
             log_bridge: true,
             queue_budget: DEFAULT_QUEUE_BUDGET,
             target_metrics: false,
+            rate_limit: None,
             attribute_count_limit: None,
             attribute_value_length_limit: None,
             #[cfg(feature = "otlp")]
@@ -304,6 +306,18 @@ impl Builder {
     /// scans every string of every record).
     pub fn with_value_redaction(mut self, enabled: bool) -> Self {
         self.capture.redaction.values = enabled;
+        self
+    }
+
+    /// Limits how many events each callsite may emit, beating
+    /// `OTEL_LOG_BRIDGE_RATE_LIMIT` (`<per second>[,<burst>]`; default: no
+    /// limit). Events over the limit are dropped and counted in
+    /// [`Stats::suppressed`](crate::Stats::suppressed); when the callsite is
+    /// let through again, and at shutdown, a WARN record
+    /// (`otel_log_bridge.suppressed`) says how many were suppressed, with
+    /// the callsite's location. `log` records are not limited.
+    pub fn with_rate_limit(mut self, limit: crate::capture::storm::RateLimit) -> Self {
+        self.rate_limit = Some(limit);
         self
     }
 
@@ -489,6 +503,20 @@ impl Builder {
                 .or_else(|| self.env.limit(env::ATTRIBUTE_VALUE_LENGTH_LIMITS)),
         };
         self.capture.duplicate_legacy_code_attributes = self.env.semconv_code_dup();
+        if self.rate_limit.is_none() {
+            self.rate_limit = self.env.get(env::RATE_LIMIT).and_then(|value| {
+                let limit = crate::capture::storm::RateLimit::parse(&value);
+                if limit.is_none() {
+                    env::report_invalid(
+                        env::RATE_LIMIT,
+                        &value,
+                        "<events per second>[,<burst>], whole numbers",
+                        "no limit",
+                    );
+                }
+                limit
+            });
+        }
         let exporters = match (&self.exporters, &self.json_writer) {
             (Some(exporters), _) => exporters.clone(),
             (None, Some(_)) => vec![Exporter::Json],

@@ -23,6 +23,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::capture::redact::{RedactionSettings, Redactor};
+use crate::capture::storm::StormControl;
 use crate::capture::suppress_current_thread;
 use crate::config::Resource;
 use crate::diag;
@@ -271,6 +272,7 @@ pub(crate) struct Pipeline {
     emitted: SeverityCounters,
     by_target: Option<TargetCounters>,
     redactor: Redactor,
+    storm: Option<StormControl>,
     open: AtomicBool,
     timeout: Duration,
 }
@@ -285,6 +287,7 @@ impl Pipeline {
             emitted: SeverityCounters::default(),
             by_target: None,
             redactor: Redactor::new(RedactionSettings::default()),
+            storm: None,
             timeout,
         }
     }
@@ -304,6 +307,16 @@ impl Pipeline {
     pub(crate) fn with_redaction(mut self, settings: RedactionSettings) -> Pipeline {
         self.redactor = Redactor::new(settings);
         self
+    }
+
+    /// Limits each callsite's rate (see `capture::storm`).
+    pub(crate) fn with_storm_control(mut self, storm: Option<StormControl>) -> Pipeline {
+        self.storm = storm;
+        self
+    }
+
+    pub(crate) fn storm(&self) -> Option<&StormControl> {
+        self.storm.as_ref()
     }
 
     /// The redaction decisions and count shared by every capture path.
@@ -360,6 +373,11 @@ impl Pipeline {
     /// Stops accepting records, exports what is queued within the timeout,
     /// and stops the workers. Idempotent.
     pub(crate) fn shutdown(&self) {
+        // Suppressed events are reported before the outputs close, so a
+        // storm that lasted until the end still shows up.
+        if let (Some(storm), true) = (&self.storm, self.is_open()) {
+            storm.flush_summaries(self);
+        }
         self.open.store(false, Ordering::Relaxed);
         let deadline = deadline_after(self.timeout);
         for sink in &self.sinks {
@@ -379,6 +397,7 @@ impl Pipeline {
             emitted: by_severity.iter().map(|(_, count)| count).sum(),
             by_severity,
             redacted: self.redactor.redacted(),
+            suppressed: self.storm.as_ref().map_or(0, StormControl::suppressed),
             by_target: self
                 .by_target
                 .as_ref()

@@ -30,6 +30,10 @@ pub struct Stats {
     /// Attribute values replaced by `[REDACTED]` because their key names a
     /// secret.
     pub redacted: u64,
+    /// Events not recorded because their callsite exceeded the rate limit
+    /// ([`Builder::with_rate_limit`](crate::Builder::with_rate_limit)); a
+    /// summary record reports them.
+    pub suppressed: u64,
     /// `emitted`, by severity: the log volume.
     pub by_severity: SeverityCounts,
     /// `emitted`, by target (the instrumentation scope) and severity, when

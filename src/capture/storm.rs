@@ -1,0 +1,212 @@
+//! Storm control: a token bucket per callsite. Events over the rate are
+//! suppressed and counted; when the callsite is let through again (and at
+//! shutdown), a summary record says how many were suppressed and over how
+//! long, with the callsite's location, so nothing disappears silently.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Instant, SystemTime};
+
+use tracing_core::Metadata;
+
+use crate::capture::{add_common_attributes, with_scratch, CaptureOptions};
+use crate::export::Pipeline;
+use crate::record::{Key, OnDuplicate, ScopeName, Severity, Value};
+
+/// A per-callsite rate limit: `per_second` events on average, bursts of up
+/// to `burst`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateLimit {
+    per_second: f64,
+    burst: f64,
+}
+
+impl RateLimit {
+    /// At most `per_second` events per second from each callsite, with
+    /// bursts of up to `burst` events.
+    pub fn per_callsite(per_second: u32, burst: u32) -> RateLimit {
+        RateLimit {
+            per_second: f64::from(per_second),
+            burst: f64::from(burst.max(1)),
+        }
+    }
+
+    /// Parses `OTEL_LOG_BRIDGE_RATE_LIMIT`: `<per second>` or
+    /// `<per second>,<burst>` (the burst defaults to the rate).
+    pub(crate) fn parse(value: &str) -> Option<RateLimit> {
+        let mut parts = value.split(',').map(str::trim);
+        let per_second = parts.next()?.parse::<u32>().ok()?;
+        let burst = match parts.next() {
+            Some(burst) => burst.parse::<u32>().ok()?,
+            None => per_second,
+        };
+        if parts.next().is_some() || per_second == 0 {
+            return None;
+        }
+        Some(RateLimit::per_callsite(per_second, burst))
+    }
+}
+
+/// How many callsites are limited individually; callsites that share a
+/// slot share a bucket, which only makes the limit stricter for them.
+const SLOTS: usize = 1024;
+
+#[derive(Debug)]
+struct Bucket {
+    callsite: Option<&'static Metadata<'static>>,
+    tokens: f64,
+    refilled: Instant,
+    suppressed: u64,
+    suppressed_since: Instant,
+}
+
+/// The buckets of one pipeline.
+#[derive(Debug)]
+pub(crate) struct StormControl {
+    limit: RateLimit,
+    /// For the summaries' location and thread attributes.
+    options: CaptureOptions,
+    buckets: Box<[Mutex<Bucket>]>,
+    suppressed: AtomicU64,
+}
+
+/// What to do with one event.
+pub(crate) enum Verdict {
+    Emit,
+    /// Emit, after a summary of `suppressed` events suppressed since `since`.
+    EmitAfterSummary {
+        suppressed: u64,
+        since: Instant,
+    },
+    Suppress,
+}
+
+impl StormControl {
+    pub(crate) fn new(limit: RateLimit, options: CaptureOptions) -> StormControl {
+        let now = Instant::now();
+        StormControl {
+            limit,
+            options,
+            buckets: (0..SLOTS)
+                .map(|_| {
+                    Mutex::new(Bucket {
+                        callsite: None,
+                        tokens: limit.burst,
+                        refilled: now,
+                        suppressed: 0,
+                        suppressed_since: now,
+                    })
+                })
+                .collect(),
+            suppressed: AtomicU64::new(0),
+        }
+    }
+
+    /// Events suppressed so far.
+    pub(crate) fn suppressed(&self) -> u64 {
+        self.suppressed.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn check(&self, metadata: &'static Metadata<'static>) -> Verdict {
+        let address = metadata as *const Metadata<'static> as usize;
+        let Some(bucket) = self.buckets.get((address >> 3) % SLOTS) else {
+            return Verdict::Emit;
+        };
+        let mut bucket = bucket.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        let elapsed = now.duration_since(bucket.refilled).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * self.limit.per_second).min(self.limit.burst);
+        bucket.refilled = now;
+        bucket.callsite.get_or_insert(metadata);
+        if bucket.tokens < 1.0 {
+            if bucket.suppressed == 0 {
+                bucket.suppressed_since = now;
+            }
+            bucket.suppressed += 1;
+            self.suppressed.fetch_add(1, Ordering::Relaxed);
+            return Verdict::Suppress;
+        }
+        bucket.tokens -= 1.0;
+        match std::mem::take(&mut bucket.suppressed) {
+            0 => Verdict::Emit,
+            suppressed => Verdict::EmitAfterSummary {
+                suppressed,
+                since: bucket.suppressed_since,
+            },
+        }
+    }
+
+    /// Emits the summaries still pending, at shutdown.
+    pub(crate) fn flush_summaries(&self, pipeline: &Pipeline) {
+        for bucket in self.buckets.iter() {
+            let mut bucket = bucket.lock().unwrap_or_else(PoisonError::into_inner);
+            let suppressed = std::mem::take(&mut bucket.suppressed);
+            if let (Some(callsite), true) = (bucket.callsite, suppressed > 0) {
+                let since = bucket.suppressed_since;
+                drop(bucket);
+                self.emit_summary(pipeline, callsite, suppressed, since);
+            }
+        }
+    }
+}
+
+impl StormControl {
+    /// The record that reports suppressed events: WARN, in the callsite's
+    /// scope, with its location, `otel_log_bridge.suppressed.count` and
+    /// `…seconds`.
+    pub(crate) fn emit_summary(
+        &self,
+        pipeline: &Pipeline,
+        callsite: &'static Metadata<'static>,
+        suppressed: u64,
+        since: Instant,
+    ) {
+        let options = &self.options;
+        let seconds = since.elapsed().as_secs_f64();
+        with_scratch(|record| {
+            record.set_limits(options.limits);
+            record.reset(
+                SystemTime::now(),
+                Severity::WARN,
+                ScopeName::Static(callsite.target()),
+            );
+            let body = record.push_fmt(format_args!(
+                "{suppressed} events from this callsite suppressed in the last {seconds:.1} s"
+            ));
+            record.body = Some(body);
+            record.event_name = Some("otel_log_bridge.suppressed");
+            record.set_attribute(
+                Key::Static("otel_log_bridge.suppressed.count"),
+                Value::Int(i64::try_from(suppressed).unwrap_or(i64::MAX)),
+                OnDuplicate::Replace,
+            );
+            record.set_attribute(
+                Key::Static("otel_log_bridge.suppressed.seconds"),
+                Value::Double(seconds),
+                OnDuplicate::Replace,
+            );
+            add_common_attributes(record, options, callsite.file(), callsite.line());
+            pipeline.emit(record);
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limits_parse_from_the_environment_form() {
+        assert_eq!(
+            RateLimit::parse("100"),
+            Some(RateLimit::per_callsite(100, 100))
+        );
+        assert_eq!(
+            RateLimit::parse(" 10 , 50 "),
+            Some(RateLimit::per_callsite(10, 50))
+        );
+        for bad in ["", "0", "ten", "1,2,3", "-5"] {
+            assert_eq!(RateLimit::parse(bad), None, "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! Storm control: a callsite over its rate limit is suppressed, counted,
+//! and summarised, and the counts add up exactly.
+
+use otel_log_bridge::RateLimit;
+
+use crate::support::capture_with_guard;
+
+#[inline(never)]
+fn noisy(i: u64) {
+    tracing::warn!(i, "disk almost full");
+}
+
+#[test]
+fn a_million_event_storm_obeys_the_limit_and_every_event_is_accounted_for() {
+    const EVENTS: u64 = 1_000_000;
+    let started = std::time::Instant::now();
+    let (records, stats) = capture_with_guard(
+        otel_log_bridge::builder().with_rate_limit(RateLimit::per_callsite(1000, 100)),
+        |_| {
+            for i in 0..EVENTS {
+                noisy(i);
+            }
+            tracing::info!("a quiet callsite is not limited");
+        },
+    );
+    let elapsed = started.elapsed().as_secs_f64();
+    let (summaries, events): (Vec<_>, Vec<_>) = records
+        .iter()
+        .partition(|r| r["event_name"] == "otel_log_bridge.suppressed");
+    let noisy_events = events
+        .iter()
+        .filter(|r| r["body"] == "disk almost full")
+        .count() as u64;
+    let summarised: u64 = summaries
+        .iter()
+        .map(|r| {
+            r["attributes"]["otel_log_bridge.suppressed.count"]
+                .as_u64()
+                .expect("count")
+        })
+        .sum();
+    // The bucket holds 100 and refills 1000 per second, so no more than
+    // that passed during the whole run.
+    assert!(
+        noisy_events as f64 <= 100.0 + 1000.0 * elapsed + 1.0,
+        "{noisy_events} events in {elapsed} s"
+    );
+    assert_eq!(
+        noisy_events + summarised,
+        EVENTS,
+        "every event is accounted for"
+    );
+    assert_eq!(stats.suppressed, summarised);
+    assert!(!summaries.is_empty());
+    let summary = summaries.last().expect("a summary");
+    assert_eq!(summary["severity_text"], "WARN");
+    assert_eq!(summary["attributes"]["code.file.path"], "tests/storm.rs");
+    assert!(summary["attributes"]["otel_log_bridge.suppressed.seconds"].is_f64());
+    assert!(events
+        .iter()
+        .any(|r| r["body"] == "a quiet callsite is not limited"));
+}
