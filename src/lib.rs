@@ -126,7 +126,8 @@
 //! errors count as [`Stats::failed`], a partial success as
 //! [`Stats::rejected`]. While the collector is unreachable, records queue up
 //! to the byte budget; dropping the [`Guard`] waits at most the shutdown
-//! timeout and counts what could not be sent as failed. The HTTP and gRPC
+//! timeout. Records still being sent then are counted as failed when the
+//! export worker gives up, which can be shortly after the guard returned. The HTTP and gRPC
 //! stacks run on the export thread, whose own events are never exported.
 //!
 //! # Composing your own subscriber

@@ -16,6 +16,7 @@ mod otlp;
 mod process;
 mod receiver_selftest;
 mod redaction;
+mod regressions;
 #[cfg(feature = "sdk")]
 mod sdk_interop;
 mod storm;

@@ -131,16 +131,33 @@ where
         let Some(span) = ctx.span(id) else {
             return;
         };
+        // The values are formatted before the span's extensions are locked:
+        // a `Debug` impl may log (which reads the extensions) or panic (the
+        // panic hook reads them too), and either would wait on this lock.
+        let mut updates = Vec::new();
+        let mut visitor = SpanFieldVisitor {
+            fields: &mut updates,
+            filter: &self.shared.options.span_fields,
+            redaction: self.shared.pipeline.redactor().settings(),
+            redacted: 0,
+        };
+        values.record(&mut visitor);
+        self.shared.pipeline.redactor().count(visitor.redacted);
+        if updates.is_empty() {
+            return;
+        }
         let mut extensions = span.extensions_mut();
         if let Some(data) = extensions.get_mut::<SpanData>() {
-            let mut visitor = SpanFieldVisitor {
-                fields: &mut data.fields,
-                filter: &self.shared.options.span_fields,
-                redaction: self.shared.pipeline.redactor().settings(),
-                redacted: 0,
-            };
-            values.record(&mut visitor);
-            self.shared.pipeline.redactor().count(visitor.redacted);
+            for (key, value) in updates {
+                match data
+                    .fields
+                    .iter_mut()
+                    .find(|(existing, _)| *existing == key)
+                {
+                    Some(slot) => slot.1 = value,
+                    None => data.fields.push((key, value)),
+                }
+            }
         }
     }
 

@@ -21,9 +21,11 @@ use crate::record::{
 
 /// A [`log::Log`] that sends `log` records through this crate's pipeline.
 ///
-/// Filtering follows the current `tracing` dispatcher (so `RUST_LOG` and
-/// `EnvFilter` directives apply to `log` targets too); a record inside an
-/// entered `tracing` span gets that span's trace context and fields.
+/// Filtering follows the current `tracing` dispatcher's global filters (so
+/// `RUST_LOG` and an `EnvFilter` layer apply to `log` targets too); a filter
+/// attached to the bridge layer alone with `Layer::with_filter` does not,
+/// as a `log` record is not a `tracing` event. A record inside an entered
+/// `tracing` span gets that span's trace context and fields.
 /// `flush` flushes the pipeline, bounded by the shutdown timeout.
 #[derive(Clone, Debug)]
 pub struct LogBridge {

@@ -10,6 +10,10 @@ use crate::capture::{add_common_attributes, is_suppressed, span, with_scratch, C
 use crate::export::Pipeline;
 use crate::record::{Key, OnDuplicate, ScopeName, Severity, Value};
 
+/// How long the panic hook waits for the panic record to be written or
+/// exported, at the most.
+const PANIC_FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// The instrumentation scope of panic records: a panic has no target.
 const PANIC_SCOPE: &str = "panic";
 
@@ -26,7 +30,10 @@ pub(crate) fn install_panic_hook(pipeline: Weak<Pipeline>, options: CaptureOptio
             // that same worker to flush.
             if !is_suppressed() && pipeline.is_open() {
                 emit_panic(&pipeline, &options, info);
-                let _ = pipeline.flush();
+                // Bounded tighter than a guard's flush: a server that
+                // catches panics must not stall a thread for seconds on
+                // each one while the collector is unreachable.
+                let _ = pipeline.flush_within(PANIC_FLUSH_TIMEOUT);
             }
         }
         previous(info);

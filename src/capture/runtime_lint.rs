@@ -56,6 +56,8 @@ const SLOTS: usize = 4096;
 
 /// Marks a slot whose callsite has been decided (reported or stable).
 const DONE: u64 = 1;
+/// Marks a slot being claimed: its first body is not stored yet.
+const CLAIMING: u64 = 2;
 
 /// One callsite's watch: its metadata address (with [`DONE`] once decided),
 /// the hash of its first body, and how many bodies matched it.
@@ -134,7 +136,8 @@ impl RuntimeLint {
         let Some(body) = body else {
             return;
         };
-        // Metadata is at least 8-byte aligned, so bit 0 is free for DONE.
+        // Metadata is at least 8-byte aligned, so bits 0 and 1 are free for
+        // DONE and CLAIMING.
         let address = metadata as *const Metadata<'static> as usize as u64;
         let Some(slot) = self.slots.get((address >> 3) as usize % SLOTS) else {
             return;
@@ -145,13 +148,16 @@ impl RuntimeLint {
         }
         let hash = self.hasher.hash_one(body);
         if claimed == 0 {
+            // Claimed in two steps, so that no thread compares against the
+            // first body before it is stored.
             if slot
                 .callsite
-                .compare_exchange(0, address, Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange(0, address | CLAIMING, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
             {
                 slot.first_body.store(hash, Ordering::Release);
                 slot.seen.store(1, Ordering::Release);
+                slot.callsite.store(address, Ordering::Release);
             }
             return;
         }

@@ -224,7 +224,11 @@ impl Builder {
         self
     }
 
-    /// Writes the console format to `writer` instead of stderr.
+    /// Writes the console format to `writer` instead of stderr. Unless
+    /// [`with_exporters`](Builder::with_exporters) says otherwise, giving a
+    /// console writer selects the console exporter, whatever
+    /// `OTEL_LOGS_EXPORTER` says. Writers and an OTLP endpoint given in code
+    /// add up: each selects its own exporter.
     pub fn with_console_writer(mut self, writer: impl Write + Send + 'static) -> Self {
         self.console_writer = Some(Box::new(writer));
         self
@@ -517,14 +521,12 @@ impl Builder {
                 limit
             });
         }
-        let exporters = match (&self.exporters, &self.json_writer) {
+        let exporters = match (&self.exporters, self.exporters_chosen_in_code()) {
             (Some(exporters), _) => exporters.clone(),
-            (None, Some(_)) => vec![Exporter::Json],
-            #[cfg(feature = "otlp")]
-            (None, None) if self.otlp_json_writer.is_some() => vec![Exporter::OtlpJson],
+            (None, Some(chosen)) => chosen,
             (None, None) => match self.env.get(env::LOGS_EXPORTER) {
                 Some(list) => Exporter::parse_list(&list)?,
-                None => self.default_exporters(),
+                None => vec![self.default_exporter()],
             },
         };
         let env_attributes = self.env.get(env::RESOURCE_ATTRIBUTES);
@@ -555,17 +557,39 @@ impl Builder {
 impl Builder {
     /// `otlp` when an OTLP endpoint is configured (in code or in the
     /// environment), `json` otherwise.
-    fn default_exporters(&self) -> Vec<Exporter> {
+    /// The outputs that code configuration implies without
+    /// [`with_exporters`](Builder::with_exporters): each writer or endpoint
+    /// given selects its exporter, and a logger provider alone means no
+    /// other output. `None` when code chose nothing, leaving it to
+    /// `OTEL_LOGS_EXPORTER` and the default.
+    fn exporters_chosen_in_code(&self) -> Option<Vec<Exporter>> {
+        let mut chosen = Vec::new();
+        if self.json_writer.is_some() {
+            chosen.push(Exporter::Json);
+        }
+        if self.console_writer.is_some() {
+            chosen.push(Exporter::Console);
+        }
+        #[cfg(feature = "otlp")]
+        {
+            if self.otlp_json_writer.is_some() {
+                chosen.push(Exporter::OtlpJson);
+            }
+            if self.otlp.endpoint.is_some() {
+                chosen.push(Exporter::Otlp);
+            }
+        }
         #[cfg(feature = "sdk")]
         if self.logger_provider.is_some() {
-            return Vec::new();
+            return Some(chosen);
         }
-        vec![self.default_exporter()]
+        (!chosen.is_empty()).then_some(chosen)
     }
 
+    /// `otlp` when an OTLP endpoint variable is set, `json` otherwise.
     fn default_exporter(&self) -> Exporter {
         #[cfg(feature = "otlp")]
-        if self.otlp.endpoint.is_some() || otlp::endpoint_configured(&self.env) {
+        if otlp::endpoint_configured(&self.env) {
             return Exporter::Otlp;
         }
         Exporter::Json
@@ -595,6 +619,38 @@ mod tests {
         assert_eq!(resolved.exporters, vec![Exporter::Json]);
         let resolved = resolve(builder(), &[]).expect("valid");
         assert_eq!(resolved.exporters, vec![Exporter::Json]);
+    }
+
+    #[cfg(feature = "otlp")]
+    #[test]
+    fn writers_and_endpoints_given_in_code_choose_their_exporters() {
+        let env = [("OTEL_LOGS_EXPORTER", "json")];
+        let chosen = |builder: Builder| resolve(builder, &env).expect("valid").exporters;
+        assert_eq!(
+            chosen(builder().with_console_writer(std::io::sink())),
+            vec![Exporter::Console]
+        );
+        assert_eq!(
+            chosen(builder().with_otlp_endpoint("http://collector:4318/v1/logs")),
+            vec![Exporter::Otlp]
+        );
+        assert_eq!(
+            chosen(
+                builder()
+                    .with_json_writer(std::io::sink())
+                    .with_otlp_json_writer(std::io::sink())
+            ),
+            vec![Exporter::Json, Exporter::OtlpJson]
+        );
+        assert_eq!(
+            chosen(
+                builder()
+                    .with_console_writer(std::io::sink())
+                    .with_exporters([Exporter::Json])
+            ),
+            vec![Exporter::Json],
+            "with_exporters decides"
+        );
     }
 
     #[test]

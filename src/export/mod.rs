@@ -150,10 +150,12 @@ impl Sink {
         );
         let worker = {
             let queue = Arc::clone(&queue);
-            let interval = settings.interval;
+            // A zero interval would make the worker spin between wake-ups.
+            let interval = settings.interval.max(Duration::from_millis(1));
+            let counters = Arc::clone(&counters);
             std::thread::Builder::new()
                 .name(format!("otel-log-bridge-{name}"))
-                .spawn(move || run_worker(&queue, drain, interval))?
+                .spawn(move || run_worker(&queue, drain, interval, &counters))?
         };
         Ok(Sink {
             encoder,
@@ -191,15 +193,22 @@ impl Drop for Sink {
 
 /// The worker loop: wait for a wake-up or the interval, take everything
 /// queued, deliver it, repeat; on shutdown, one last full drain.
-fn run_worker(queue: &Queue, mut drain: impl Drain, interval: Duration) {
+fn run_worker(queue: &Queue, mut drain: impl Drain, interval: Duration, counters: &SinkCounters) {
     suppress_current_thread();
     let mut pool = Vec::new();
     let mut chunks: Vec<Chunk> = Vec::new();
+    // How many of this cycle's chunks were delivered, so that a crash
+    // counts exactly the others as lost.
+    let mut delivered = 0;
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loop {
         let cycle = queue.wait_for_cycle(deadline_after(interval));
         queue.take(&mut pool, &mut chunks);
-        for chunk in chunks.drain(..) {
+        delivered = 0;
+        while let Some(chunk) = chunks.get(delivered) {
             drain.deliver(&chunk.bytes, chunk.records, queue);
+            delivered += 1;
+        }
+        for chunk in chunks.drain(..) {
             queue.recycle(&mut pool, chunk);
         }
         drain.end_cycle(queue);
@@ -210,8 +219,24 @@ fn run_worker(queue: &Queue, mut drain: impl Drain, interval: Duration) {
     }));
     if outcome.is_err() {
         diag::error(format_args!(
-            "an export worker stopped unexpectedly; its records are no longer exported"
+            "an export worker stopped unexpectedly; its records are counted as failed from now on"
         ));
+        // Nothing will deliver this cycle's rest or what is still queued:
+        // count it, give its budget back, and close the queue so that
+        // producers count further records as dropped instead of queueing
+        // them for nobody.
+        let mut lost: u64 = chunks.iter().skip(delivered).map(|c| c.records).sum();
+        for chunk in chunks.drain(..) {
+            queue.recycle(&mut pool, chunk);
+        }
+        queue.close();
+        queue.take(&mut pool, &mut chunks);
+        for chunk in chunks.drain(..) {
+            lost += chunk.records;
+            queue.recycle(&mut pool, chunk);
+        }
+        counters.failed.fetch_add(lost, Ordering::Relaxed);
+        queue.mark_crashed();
     }
     queue.mark_exited();
 }
@@ -354,7 +379,14 @@ impl Pipeline {
     /// Exports everything emitted so far, waiting at most the configured
     /// timeout.
     pub(crate) fn flush(&self) -> Result<(), FlushError> {
-        let deadline = deadline_after(self.timeout);
+        self.flush_within(self.timeout)
+    }
+
+    /// Like [`Pipeline::flush`], waiting at most `timeout` (and at most the
+    /// configured timeout).
+    pub(crate) fn flush_within(&self, timeout: Duration) -> Result<(), FlushError> {
+        let timeout = timeout.min(self.timeout);
+        let deadline = deadline_after(timeout);
         let mut complete = true;
         for sink in &self.sinks {
             complete &= sink.queue.flush_until(deadline);
@@ -366,7 +398,7 @@ impl Pipeline {
         if complete {
             Ok(())
         } else {
-            Err(FlushError::Timeout(self.timeout))
+            Err(FlushError::Timeout(timeout))
         }
     }
 

@@ -57,6 +57,8 @@ struct Control {
     /// When the guard stops waiting for the worker; retries give up then.
     shutdown_deadline: Option<Instant>,
     exited: bool,
+    /// The worker stopped on a panic: flushes can no longer succeed.
+    crashed: bool,
 }
 
 #[derive(Debug, Default)]
@@ -217,23 +219,34 @@ impl Queue {
         shard
     }
 
-    /// Reserves at least `needed` bytes of the budget: a whole chunk when
-    /// there is room, else exactly `needed`.
+    /// Reserves at least `needed` bytes of the budget: a whole chunk while
+    /// less than half the budget is held, else exactly `needed`. Credit a
+    /// thread holds but has not used is unavailable to the others until
+    /// the next drain, so chunks stop before they could starve them.
     fn reserve(&self, needed: usize) -> Option<usize> {
         let chunk = needed.max(self.credit_chunk);
         [chunk, needed].into_iter().find(|&amount| {
+            let limit = if amount > needed {
+                self.budget / 2
+            } else {
+                self.budget
+            };
             self.reserved
                 .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |reserved| {
-                    reserved
-                        .checked_add(amount)
-                        .filter(|&total| total <= self.budget)
+                    reserved.checked_add(amount).filter(|&total| total <= limit)
                 })
                 .is_ok()
         })
     }
 
     fn release(&self, amount: usize) {
-        self.reserved.fetch_sub(amount, Ordering::AcqRel);
+        // Saturating: a miscount must not wrap and make the budget look
+        // exhausted forever.
+        let _ = self
+            .reserved
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |reserved| {
+                Some(reserved.saturating_sub(amount))
+            });
     }
 
     fn count_drop(&self) {
@@ -248,6 +261,11 @@ impl Queue {
 
     fn wake_worker(&self) {
         self.wake_pending.store(true, Ordering::Release);
+        // Notifying under the lock means the worker is either before its
+        // check of `wake_pending` or already waiting: the wake-up cannot
+        // fall between the two. This only runs when a shard crosses its
+        // wake threshold.
+        let _control = lock(&self.control);
         self.work.notify_one();
     }
 
@@ -267,13 +285,12 @@ impl Queue {
                 }
                 chunks.push(Chunk { bytes, records });
             }
+            // Unused credit goes back every cycle: a thread that logged once
+            // must not keep a chunk of the budget for as long as it lives.
+            let unused = std::mem::take(&mut state.credit);
+            self.release(unused);
             // Only the queue holds the shard once its thread has exited.
-            let orphaned = Arc::strong_count(shard) == 1;
-            if orphaned || state.closed {
-                let unused = std::mem::take(&mut state.credit);
-                self.release(unused);
-            }
-            !orphaned
+            Arc::strong_count(shard) > 1
         });
     }
 
@@ -309,6 +326,11 @@ impl Queue {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
+    }
+
+    /// Stops accepting records: they are counted as dropped from now on.
+    pub(crate) fn close(&self) {
+        self.close_shards();
     }
 
     fn close_shards(&self) {
@@ -352,6 +374,10 @@ impl Queue {
         self.done.notify_all();
     }
 
+    pub(crate) fn mark_crashed(&self) {
+        lock(&self.control).crashed = true;
+    }
+
     pub(crate) fn mark_exited(&self) {
         let mut control = lock(&self.control);
         control.exited = true;
@@ -365,30 +391,32 @@ impl Queue {
     pub(crate) fn flush_until(&self, deadline: Instant) -> bool {
         let mut control = lock(&self.control);
         if control.exited {
-            return true;
+            return !control.crashed;
         }
         control.flush_requested += 1;
         let wanted = control.flush_requested;
         self.work.notify_one();
-        self.wait_done(control, deadline, |c| {
+        let (control, done) = self.wait_done(control, deadline, |c| {
             c.flush_completed >= wanted || c.exited
-        })
+        });
+        done && !control.crashed
     }
 
     /// Waits for the worker until `finished` holds or `deadline` passes;
-    /// returns whether it holds.
-    fn wait_done(
+    /// says whether it holds.
+    fn wait_done<'a>(
         &self,
-        control: MutexGuard<'_, Control>,
+        control: MutexGuard<'a, Control>,
         deadline: Instant,
         finished: impl Fn(&Control) -> bool,
-    ) -> bool {
+    ) -> (MutexGuard<'a, Control>, bool) {
         let timeout = deadline.saturating_duration_since(Instant::now());
         let (control, _) = self
             .done
             .wait_timeout_while(control, timeout, |c| !finished(c))
             .unwrap_or_else(PoisonError::into_inner);
-        finished(&control)
+        let done = finished(&control);
+        (control, done)
     }
 
     /// Closes the queue and waits until `deadline` for the worker to export
@@ -402,7 +430,7 @@ impl Queue {
                 .map_or(deadline, |d| d.min(deadline)),
         );
         self.work.notify_one();
-        self.wait_done(control, deadline, |c| c.exited)
+        self.wait_done(control, deadline, |c| c.exited).1
     }
 }
 

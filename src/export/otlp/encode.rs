@@ -297,8 +297,12 @@ impl Batch {
 
     /// Forgets the records, keeping the buffers for the next batch.
     pub(crate) fn clear(&mut self) {
+        // Scopes that had no record in this batch are forgotten, so that
+        // many short-lived (`log`) targets do not accumulate buffers.
+        self.scopes.retain(|scope| scope.count > 0);
         for scope in &mut self.scopes {
             scope.log_records.clear();
+            scope.log_records.shrink_to(64 * 1024);
             scope.count = 0;
         }
         self.records = 0;

@@ -23,7 +23,9 @@ impl Backoff {
     pub(crate) fn next_delay(&mut self, server_delay: Option<Duration>) -> Duration {
         self.attempt = self.attempt.saturating_add(1);
         if let Some(delay) = server_delay {
-            return delay.min(MAX_RETRY_AFTER);
+            // `Retry-After: 0` (or a date in the past) must not turn into a
+            // tight loop of requests.
+            return delay.clamp(INITIAL, MAX_RETRY_AFTER);
         }
         let ceiling = INITIAL
             .saturating_mul(1u32 << self.attempt.min(16).saturating_sub(1))
@@ -70,6 +72,7 @@ mod tests {
             backoff.next_delay(Some(Duration::from_secs(3600))),
             MAX_RETRY_AFTER
         );
+        assert_eq!(backoff.next_delay(Some(Duration::ZERO)), INITIAL);
     }
 
     #[test]

@@ -1,0 +1,123 @@
+//! Regression tests, each named after the defect it pins down.
+
+use std::fmt;
+use std::io::Write;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use tracing_subscriber::prelude::*;
+
+use crate::support::{capture_with_guard, SharedBuf};
+
+/// How long a scenario that used to hang may take before the test fails
+/// instead of hanging the suite.
+const HANG_GUARD: Duration = Duration::from_secs(30);
+
+/// A value whose `Debug` impl logs, as user code sometimes does.
+struct LogsWhenFormatted;
+
+impl fmt::Debug for LogsWhenFormatted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        tracing::warn!("formatting a value");
+        f.write_str("value")
+    }
+}
+
+#[test]
+fn span_record_with_a_debug_impl_that_logs_does_not_deadlock() {
+    let (done, finished) = mpsc::channel();
+    std::thread::spawn(move || {
+        let (records, _) = capture_with_guard(otel_log_bridge::builder(), |_| {
+            let span = tracing::info_span!("request", value = tracing::field::Empty);
+            let _entered = span.enter();
+            span.record("value", tracing::field::debug(LogsWhenFormatted));
+            tracing::info!("after the record");
+        });
+        let _ = done.send(records);
+    });
+    let records = finished
+        .recv_timeout(HANG_GUARD)
+        .expect("Span::record with a logging Debug impl must not hang");
+    let bodies: Vec<_> = records.iter().map(|r| r["body"].clone()).collect();
+    assert_eq!(bodies, ["formatting a value", "after the record"]);
+    assert_eq!(records[1]["attributes"]["value"], "value");
+}
+
+#[test]
+fn threads_that_logged_once_do_not_strand_the_byte_budget() {
+    let (records, stats) = capture_with_guard(
+        otel_log_bridge::builder().with_queue_budget(640 * 1024),
+        |_| {
+            let dispatch = tracing::dispatcher::get_default(Clone::clone);
+            let padding = "x".repeat(400);
+            for round in 0..2 {
+                let threads: Vec<_> = (0..100)
+                    .map(|thread| {
+                        let dispatch = dispatch.clone();
+                        let padding = padding.clone();
+                        std::thread::spawn(move || {
+                            tracing::dispatcher::with_default(&dispatch, || {
+                                tracing::info!(round, thread, padding, "one record per thread");
+                            });
+                            // Stay alive while the others log, holding any
+                            // credit this thread reserved.
+                            std::thread::sleep(Duration::from_millis(50));
+                        })
+                    })
+                    .collect();
+                for thread in threads {
+                    thread.join().expect("thread");
+                }
+            }
+        },
+    );
+    assert_eq!((stats.exported, stats.dropped), (200, 0), "{stats:?}");
+    assert_eq!(records.len(), 200);
+}
+
+/// A writer that panics on its second write.
+struct PanicsOnSecondWrite(usize);
+
+impl Write for PanicsOnSecondWrite {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += 1;
+        assert!(self.0 < 2, "a broken writer");
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_crashed_worker_fails_flushes_and_counts_what_it_loses() {
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_json_writer(PanicsOnSecondWrite(0))
+        .with_shutdown_timeout(Duration::from_secs(5))
+        .layer()
+        .expect("valid configuration");
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info!("first");
+        guard.flush().expect("the first write works");
+        tracing::info!("second: the writer panics");
+        assert!(guard.flush().is_err(), "a dead worker cannot flush");
+        tracing::info!("third: nobody can write it");
+    });
+    let stats = guard.shutdown();
+    assert_eq!(stats.emitted, 3);
+    assert_eq!(
+        (stats.exported, stats.failed, stats.dropped),
+        (1, 1, 1),
+        "{stats:?}"
+    );
+    assert_eq!(stats.queued_bytes, 0, "no budget is left stranded");
+}
+
+#[test]
+fn json_output_of_a_shared_buffer_is_unaffected_by_the_regression_helpers() {
+    // Keeps `SharedBuf` used here, so this module stands on its own.
+    let out = SharedBuf::default();
+    assert!(out.lines().is_empty());
+}
