@@ -14,6 +14,7 @@ mod metrics;
 #[cfg(feature = "grpc")]
 mod otlp;
 mod process;
+mod properties;
 mod receiver_selftest;
 mod redaction;
 mod regressions;
