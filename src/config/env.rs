@@ -13,6 +13,7 @@ pub(crate) const LOG_LEVEL: &str = "OTEL_LOG_LEVEL";
 pub(crate) const RUST_LOG: &str = "RUST_LOG";
 pub(crate) const SEMCONV_STABILITY_OPT_IN: &str = "OTEL_SEMCONV_STABILITY_OPT_IN";
 pub(crate) const RATE_LIMIT: &str = "OTEL_LOG_BRIDGE_RATE_LIMIT";
+pub(crate) const REDACTED_KEYS: &str = "OTEL_LOG_BRIDGE_REDACTED_KEYS";
 /// The logs-specific limit variable first, then the generic one.
 pub(crate) const ATTRIBUTE_COUNT_LIMITS: [&str; 2] = [
     "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT",
@@ -106,6 +107,20 @@ impl Env {
     pub(crate) fn semconv_code_dup(&self) -> bool {
         self.get(SEMCONV_STABILITY_OPT_IN)
             .is_some_and(|list| list.split(',').any(|entry| entry.trim() == "code/dup"))
+    }
+
+    /// `OTEL_LOG_BRIDGE_REDACTED_KEYS`: a comma list of words, or `none`.
+    pub(crate) fn redacted_keys(&self) -> Option<Vec<String>> {
+        let list = self.get(REDACTED_KEYS)?;
+        if list.trim().eq_ignore_ascii_case("none") {
+            return Some(Vec::new());
+        }
+        Some(
+            list.split(',')
+                .map(|word| word.trim().to_ascii_lowercase())
+                .filter(|word| !word.is_empty())
+                .collect(),
+        )
     }
 
     pub(crate) fn apply_diag_level(&self) {

@@ -122,6 +122,7 @@ pub struct Builder {
     pub(crate) log_bridge: bool,
     pub(crate) queue_budget: usize,
     pub(crate) target_metrics: bool,
+    pub(crate) redacted_keys: Option<Vec<String>>,
     pub(crate) rate_limit: Option<crate::capture::storm::RateLimit>,
     pub(crate) attribute_count_limit: Option<usize>,
     pub(crate) attribute_value_length_limit: Option<usize>,
@@ -173,6 +174,7 @@ impl Default for Builder {
             log_bridge: true,
             queue_budget: DEFAULT_QUEUE_BUDGET,
             target_metrics: false,
+            redacted_keys: None,
             rate_limit: None,
             attribute_count_limit: None,
             attribute_value_length_limit: None,
@@ -292,16 +294,19 @@ impl Builder {
     /// ignoring case: with the default list
     /// ([`DEFAULT_REDACTED_KEYS`](crate::DEFAULT_REDACTED_KEYS)),
     /// `db.password` and `http.request.header.authorization` are redacted,
-    /// `token_count` is not. An empty list turns redaction off.
+    /// `token_count` is not. An empty list turns redaction off. Beats
+    /// `OTEL_LOG_BRIDGE_REDACTED_KEYS` (a comma list; `none` turns it off).
     pub fn with_redacted_keys<I, S>(mut self, words: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.capture.redaction.words = words
-            .into_iter()
-            .map(|word| word.into().to_ascii_lowercase())
-            .collect();
+        self.redacted_keys = Some(
+            words
+                .into_iter()
+                .map(|word| word.into().to_ascii_lowercase())
+                .collect(),
+        );
         self
     }
 
@@ -507,6 +512,13 @@ impl Builder {
                 .or_else(|| self.env.limit(env::ATTRIBUTE_VALUE_LENGTH_LIMITS)),
         };
         self.capture.duplicate_legacy_code_attributes = self.env.semconv_code_dup();
+        if let Some(words) = self
+            .redacted_keys
+            .clone()
+            .or_else(|| self.env.redacted_keys())
+        {
+            self.capture.redaction.words = words;
+        }
         if self.rate_limit.is_none() {
             self.rate_limit = self.env.get(env::RATE_LIMIT).and_then(|value| {
                 let limit = crate::capture::storm::RateLimit::parse(&value);
@@ -708,6 +720,29 @@ mod tests {
             resolved.capture.limits,
             crate::record::AttributeLimits::default()
         );
+    }
+
+    #[test]
+    fn redacted_keys_come_from_code_then_env_then_default() {
+        let env = [("OTEL_LOG_BRIDGE_REDACTED_KEYS", " PIN , iban ")];
+        let mut from_env = Builder {
+            env: Env::from_pairs(&env),
+            ..builder()
+        };
+        from_env.resolve().expect("valid");
+        assert_eq!(from_env.capture.redaction.words, ["pin", "iban"]);
+        let mut from_code = Builder {
+            env: Env::from_pairs(&env),
+            ..builder().with_redacted_keys(["ssn"])
+        };
+        from_code.resolve().expect("valid");
+        assert_eq!(from_code.capture.redaction.words, ["ssn"]);
+        let mut off = Builder {
+            env: Env::from_pairs(&[("OTEL_LOG_BRIDGE_REDACTED_KEYS", "none")]),
+            ..builder()
+        };
+        off.resolve().expect("valid");
+        assert!(off.capture.redaction.words.is_empty());
     }
 
     #[test]

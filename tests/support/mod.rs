@@ -129,18 +129,12 @@ pub fn run_child(name: &str, envs: &[(&str, &str)]) -> Output {
     command
         .args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, "1");
-    for var in [
-        "RUST_LOG",
-        "OTEL_LOGS_EXPORTER",
-        "OTEL_SERVICE_NAME",
-        "OTEL_RESOURCE_ATTRIBUTES",
-        "OTEL_SDK_DISABLED",
-        "OTEL_LOG_LEVEL",
-        "OTEL_EXPORTER_OTLP_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
-        "RUST_BACKTRACE",
-    ] {
-        command.env_remove(var);
+    // The child sees only the configuration the test gives it.
+    for (var, _) in std::env::vars_os() {
+        let name = var.to_string_lossy();
+        if name.starts_with("OTEL_") || name == "RUST_LOG" || name == "RUST_BACKTRACE" {
+            command.env_remove(&var);
+        }
     }
     command.envs(envs.iter().copied());
     command.output().expect("child test process runs")
