@@ -115,6 +115,7 @@
 //! | `OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT` (then `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`) | no limit | strings cut to this many characters, bytes to this many bytes |
 //! | `OTEL_SEMCONV_STABILITY_OPT_IN` | current names | `code/dup` also writes `code.filepath`, `code.lineno`, `code.column` |
 //! | `OTEL_LOG_BRIDGE_REDACTED_KEYS` | `password,passwd,secret,token,api_key,apikey,authorization,cookie,set-cookie,private_key,credential` | words whose keys are redacted (per dot-separated segment); `none` turns it off |
+//! | `OTEL_LOG_BRIDGE_SPOOL_DIR` | – | with the `spool` feature: the directory for undeliverable OTLP requests (budget 256 MiB, `Builder::with_spool_budget`) |
 //! | `OTEL_LOG_BRIDGE_RATE_LIMIT` | no limit | `<per second>[,<burst>]`: storm control per callsite; suppressed events are counted and summarised in a WARN record |
 //! | `OTEL_LOG_LEVEL` | `info` | the crate's own diagnostics on stderr: `none`, `error`, `warn`, `info`, `debug` |
 //! | `RUST_LOG` | `info` | `EnvFilter` directives for [`init`]; invalid directives are reported and `info` is used |
@@ -142,7 +143,9 @@
 //! |---|---|---|
 //! | `otlp` | yes | OTLP/HTTP export, protobuf and JSON |
 //! | `grpc` | no | OTLP/gRPC export, on a runtime thread of the crate's own |
-//! | `sdk` | no | [`Builder::with_logger_provider`]: emit into your own `SdkLoggerProvider` |
+//! | `sdk` | no | `Builder::with_logger_provider`: emit into your own `SdkLoggerProvider` |
+//! | `metrics` | no | metrics about the logs on an OpenTelemetry `Meter` (`Builder::with_meter`) |
+//! | `spool` | no | `Builder::with_spool_dir`: a durable spool for OTLP requests the collector could not take |
 //! | `tracing-opentelemetry` | no | trace context from `tracing-opentelemetry` spans |
 //! | `lint` | no | [`lint`]: source checks for logging calls that lose structure (needs `syn`) |
 //! | `cli` | no | the `otel-log-lint` command (needs `clap`, `ignore`, `toml`) |

@@ -20,6 +20,8 @@ mod redaction;
 mod regressions;
 #[cfg(feature = "sdk")]
 mod sdk_interop;
+#[cfg(feature = "spool")]
+mod spool;
 mod storm;
 mod trace_ids;
 mod volume;

@@ -478,6 +478,27 @@ impl Builder {
         self
     }
 
+    /// Writes OTLP requests the collector cannot take to segment files in
+    /// `dir` instead of holding them in memory, and replays them in order
+    /// when it is back and at the next start, beating
+    /// `OTEL_LOG_BRIDGE_SPOOL_DIR`. Delivery is at least once: a request
+    /// sent just before a crash may be sent again. An unusable directory is
+    /// reported on stderr and the exporter continues without a spool.
+    #[cfg(feature = "spool")]
+    pub fn with_spool_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.otlp.spool_dir = Some(dir.into());
+        self
+    }
+
+    /// The most disk the spool may take (default: 256 MiB); past it the
+    /// oldest segments are evicted and counted in
+    /// [`Stats::spool_evicted`](crate::Stats::spool_evicted).
+    #[cfg(feature = "spool")]
+    pub fn with_spool_budget(mut self, bytes: u64) -> Self {
+        self.otlp.spool_budget = Some(bytes);
+        self
+    }
+
     /// The most memory, in bytes, that queued records may take per output
     /// (default: 64 MiB). Records that do not fit are dropped and counted in
     /// [`Stats::dropped`](crate::Stats::dropped).

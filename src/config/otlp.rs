@@ -75,6 +75,10 @@ pub(crate) struct OtlpOptions {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) compression: Option<Compression>,
+    #[cfg(feature = "spool")]
+    pub(crate) spool_dir: Option<std::path::PathBuf>,
+    #[cfg(feature = "spool")]
+    pub(crate) spool_budget: Option<u64>,
 }
 
 /// Resolved OTLP settings.
@@ -88,6 +92,16 @@ pub(crate) struct OtlpSettings {
     pub(crate) compression: Compression,
     pub(crate) tls: TlsFiles,
     pub(crate) batch: BatchSettings,
+    #[cfg(feature = "spool")]
+    pub(crate) spool: Option<SpoolSettings>,
+}
+
+/// Where and how much to spool.
+#[cfg(feature = "spool")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SpoolSettings {
+    pub(crate) dir: std::path::PathBuf,
+    pub(crate) budget: u64,
 }
 
 /// PEM files for TLS, from `…_CERTIFICATE`, `…_CLIENT_KEY`,
@@ -114,6 +128,9 @@ const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318";
 const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
 const HTTP_LOGS_PATH: &str = "v1/logs";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The disk the spool may take unless the builder says otherwise.
+#[cfg(feature = "spool")]
+const DEFAULT_SPOOL_BUDGET: u64 = 256 * 1024 * 1024;
 
 /// The generic and the logs-specific name of one exporter variable.
 fn names(suffix: &str) -> (String, String) {
@@ -263,6 +280,15 @@ impl OtlpSettings {
             ),
             max_queue_size: count(env, "OTEL_BLRP_MAX_QUEUE_SIZE"),
         };
+        #[cfg(feature = "spool")]
+        let spool = options
+            .spool_dir
+            .clone()
+            .or_else(|| env.get("OTEL_LOG_BRIDGE_SPOOL_DIR").map(Into::into))
+            .map(|dir| SpoolSettings {
+                dir,
+                budget: options.spool_budget.unwrap_or(DEFAULT_SPOOL_BUDGET),
+            });
         Ok(OtlpSettings {
             protocol,
             endpoint,
@@ -271,6 +297,8 @@ impl OtlpSettings {
             compression,
             tls,
             batch,
+            #[cfg(feature = "spool")]
+            spool,
         })
     }
 }

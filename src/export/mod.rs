@@ -94,6 +94,7 @@ pub(crate) struct SinkCounters {
     pub(crate) failed: AtomicU64,
     pub(crate) rejected: AtomicU64,
     pub(crate) retries: AtomicU64,
+    pub(crate) spool_evicted: AtomicU64,
     pub(crate) latency: LatencyRecorder,
 }
 
@@ -442,6 +443,7 @@ impl Pipeline {
             stats.failed += sink.counters.failed.load(Ordering::Relaxed);
             stats.rejected += sink.counters.rejected.load(Ordering::Relaxed);
             stats.retries += sink.counters.retries.load(Ordering::Relaxed);
+            stats.spool_evicted += sink.counters.spool_evicted.load(Ordering::Relaxed);
             stats.dropped += sink.queue.dropped();
             stats.queued_bytes += sink.queue.reserved_bytes() as u64;
             sink.counters.latency.add_to(&mut stats.export_latency);

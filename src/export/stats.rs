@@ -36,6 +36,9 @@ pub struct Stats {
     /// ([`Builder::with_rate_limit`](crate::Builder::with_rate_limit)); a
     /// summary record reports them.
     pub suppressed: u64,
+    /// Spooled records evicted because the spool directory reached its
+    /// size budget (feature `spool`).
+    pub spool_evicted: u64,
     /// `emitted`, by severity: the log volume.
     pub by_severity: SeverityCounts,
     /// `emitted`, by target (the instrumentation scope) and severity, when

@@ -124,6 +124,22 @@ pub fn is_child() -> bool {
 /// binary, e.g. `process::panic_is_recorded`), with `envs` set. The child
 /// sees [`is_child`] return `true`.
 pub fn run_child(name: &str, envs: &[(&str, &str)]) -> Output {
+    child_command(name, envs)
+        .output()
+        .expect("child test process runs")
+}
+
+/// Like [`run_child`], but returns the running child with its stdout piped,
+/// for tests that watch it or kill it.
+pub fn spawn_child(name: &str, envs: &[(&str, &str)]) -> std::process::Child {
+    child_command(name, envs)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("child test process starts")
+}
+
+fn child_command(name: &str, envs: &[(&str, &str)]) -> Command {
     let exe = std::env::current_exe().expect("test binary path");
     let mut command = Command::new(exe);
     command
@@ -137,7 +153,7 @@ pub fn run_child(name: &str, envs: &[(&str, &str)]) -> Output {
         }
     }
     command.envs(envs.iter().copied());
-    command.output().expect("child test process runs")
+    command
 }
 
 /// A fresh path in the target directory's temp area.

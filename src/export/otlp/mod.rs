@@ -7,6 +7,8 @@ mod grpc;
 mod http;
 mod json_lines;
 mod retry;
+#[cfg(feature = "spool")]
+pub(crate) mod spool;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -59,6 +61,12 @@ pub(crate) struct OtlpDrain<T> {
     max_batch_records: u64,
     counters: Arc<SinkCounters>,
     failure_reported: bool,
+    #[cfg(feature = "spool")]
+    spool: Option<spool::Spool>,
+    /// While the collector is unreachable, when to try it again; requests
+    /// go straight to the spool until then.
+    #[cfg(feature = "spool")]
+    next_attempt: Option<(std::time::Instant, Backoff)>,
 }
 
 impl<T: Transport> OtlpDrain<T> {
@@ -76,7 +84,18 @@ impl<T: Transport> OtlpDrain<T> {
             max_batch_records: max_batch_records.max(1),
             counters,
             failure_reported: false,
+            #[cfg(feature = "spool")]
+            spool: None,
+            #[cfg(feature = "spool")]
+            next_attempt: None,
         }
+    }
+
+    /// Spools what the collector cannot take instead of retrying it.
+    #[cfg(feature = "spool")]
+    pub(crate) fn with_spool(mut self, spool: Option<spool::Spool>) -> Self {
+        self.spool = spool;
+        self
     }
 
     fn add(&mut self, frame: Frame<'_>, queue: &Queue) {
@@ -101,6 +120,11 @@ impl<T: Transport> OtlpDrain<T> {
     fn export(&mut self, queue: &Queue) {
         let records = self.batch.records();
         self.batch.encode_request(&self.resource, &mut self.request);
+        #[cfg(feature = "spool")]
+        if self.spool.is_some() && self.export_spooling(records) {
+            self.batch.clear();
+            return;
+        }
         let mut backoff = Backoff::default();
         loop {
             let started = std::time::Instant::now();
@@ -141,6 +165,121 @@ impl<T: Transport> OtlpDrain<T> {
         self.batch.clear();
     }
 
+    /// Sends one request once and counts the outcome; `false` when it is
+    /// worth retrying.
+    #[cfg(feature = "spool")]
+    fn send_once(&mut self, payload: &[u8], records: u64) -> bool {
+        let started = std::time::Instant::now();
+        let outcome = self.transport.send(payload);
+        self.counters
+            .latency
+            .record(started.elapsed().as_secs_f64());
+        match outcome {
+            Outcome::Accepted { rejected } => {
+                let rejected = rejected.min(records);
+                self.counters
+                    .exported
+                    .fetch_add(records - rejected, Ordering::Relaxed);
+                self.counters
+                    .rejected
+                    .fetch_add(rejected, Ordering::Relaxed);
+                true
+            }
+            Outcome::Retry { after, reason } => {
+                diag::debug(format_args!("OTLP export deferred to the spool: {reason}"));
+                let mut backoff = self
+                    .next_attempt
+                    .take()
+                    .map(|(_, backoff)| backoff)
+                    .unwrap_or_default();
+                let delay = backoff.next_delay(after);
+                self.next_attempt = Some((std::time::Instant::now() + delay, backoff));
+                false
+            }
+            Outcome::Failed { reason } => {
+                self.counters.failed.fetch_add(records, Ordering::Relaxed);
+                self.report(format_args!("OTLP export failed, not retryable: {reason}"));
+                true
+            }
+        }
+    }
+
+    /// Replays spooled requests, oldest first, while the collector takes
+    /// them. Returns whether the spool is empty afterwards.
+    #[cfg(feature = "spool")]
+    fn replay(&mut self) -> bool {
+        if self
+            .next_attempt
+            .as_ref()
+            .is_some_and(|(at, _)| std::time::Instant::now() < *at)
+        {
+            return self.spool.as_ref().is_none_or(spool::Spool::is_empty);
+        }
+        loop {
+            let Some(spool) = self.spool.as_mut() else {
+                return true;
+            };
+            match spool.oldest() {
+                spool::Oldest::Empty => return true,
+                spool::Oldest::Corrupt => {
+                    self.report(format_args!(
+                        "skipped a spool segment that was cut short or corrupted"
+                    ));
+                }
+                spool::Oldest::Request(spooled) => {
+                    if !self.send_once(&spooled.payload, spooled.records) {
+                        return false;
+                    }
+                    self.next_attempt = None;
+                    if let Some(spool) = self.spool.as_mut() {
+                        spool.remove_oldest();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Exports the current request through the spool: older spooled
+    /// requests go first, and a request the collector cannot take now is
+    /// written to the spool instead of being retried here. Returns `false`
+    /// when the spool failed and the request must take the in-memory path.
+    #[cfg(feature = "spool")]
+    fn export_spooling(&mut self, records: u64) -> bool {
+        let request = std::mem::take(&mut self.request);
+        let waiting = self
+            .next_attempt
+            .as_ref()
+            .is_some_and(|(at, _)| std::time::Instant::now() < *at);
+        let delivered = !waiting && self.replay() && self.send_once(&request, records);
+        if delivered {
+            self.next_attempt = None;
+        }
+        let mut handled = true;
+        if !delivered {
+            let appended = self
+                .spool
+                .as_mut()
+                .map(|spool| spool.append(&request, records));
+            match appended {
+                Some(Ok(evicted)) => {
+                    self.counters
+                        .spool_evicted
+                        .fetch_add(evicted, Ordering::Relaxed);
+                }
+                Some(Err(error)) => {
+                    diag::error(format_args!(
+                        "writing to the spool failed ({error}); continuing with the in-memory queue only"
+                    ));
+                    self.spool = None;
+                    handled = false;
+                }
+                None => handled = false,
+            }
+        }
+        self.request = request;
+        handled
+    }
+
     fn report(&mut self, message: std::fmt::Arguments<'_>) {
         // Said once per sink: after that, the counters tell the story.
         if !std::mem::replace(&mut self.failure_reported, true) {
@@ -161,6 +300,10 @@ impl<T: Transport> Drain for OtlpDrain<T> {
     fn end_cycle(&mut self, queue: &Queue) {
         if !self.batch.is_empty() {
             self.export(queue);
+        }
+        #[cfg(feature = "spool")]
+        if self.batch.is_empty() && self.spool.as_ref().is_some_and(|s| !s.is_empty()) {
+            self.replay();
         }
     }
 }
@@ -187,21 +330,35 @@ pub(crate) fn start_drain(
     counters: Arc<SinkCounters>,
 ) -> Result<Box<dyn Drain>, String> {
     let batch = settings.batch.max_export_batch_size;
+    #[cfg(feature = "spool")]
+    let spool = settings.spool.as_ref().and_then(|spool| {
+        spool::Spool::open(&spool.dir, spool.budget)
+            .map_err(|error| {
+                diag::error(format_args!(
+                    "the spool directory {} cannot be used ({error}); continuing without a spool",
+                    spool.dir.display()
+                ));
+            })
+            .ok()
+    });
     Ok(match settings.protocol {
         crate::config::otlp::Protocol::HttpProtobuf | crate::config::otlp::Protocol::HttpJson => {
-            Box::new(OtlpDrain::new(
-                HttpTransport::new(settings)?,
+            let drain = OtlpDrain::new(HttpTransport::new(settings)?, resource, batch, counters);
+            #[cfg(feature = "spool")]
+            let drain = drain.with_spool(spool);
+            Box::new(drain)
+        }
+        #[cfg(feature = "grpc")]
+        crate::config::otlp::Protocol::Grpc => {
+            let drain = OtlpDrain::new(
+                grpc::GrpcTransport::new(settings)?,
                 resource,
                 batch,
                 counters,
-            ))
+            );
+            #[cfg(feature = "spool")]
+            let drain = drain.with_spool(spool);
+            Box::new(drain)
         }
-        #[cfg(feature = "grpc")]
-        crate::config::otlp::Protocol::Grpc => Box::new(OtlpDrain::new(
-            grpc::GrpcTransport::new(settings)?,
-            resource,
-            batch,
-            counters,
-        )),
     })
 }
