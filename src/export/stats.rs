@@ -14,7 +14,7 @@ pub struct Stats {
     /// Records the bridge produced from events, `log` records and panics.
     pub emitted: u64,
     /// Records written or accepted by the destination (for
-    /// [`Builder::with_logger_provider`](crate::Builder::with_logger_provider):
+    /// `Builder::with_logger_provider`:
     /// handed to the provider, whose processors decide what happens next).
     pub exported: u64,
     /// Records dropped because the queue's byte budget was full or the

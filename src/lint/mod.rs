@@ -8,8 +8,8 @@
 //! rules below find those calls in source code. They ship three ways:
 //!
 //! * the `otel-log-lint` command (feature `cli`): `otel-log-lint [PATHS…]`;
-//! * this module (feature `lint`): [`check_source`], [`check_path`] and
-//!   [`assert_clean`] for a project's own `cargo test`;
+//! * this module (feature `lint`): `check_source`, `check_path` and
+//!   `assert_clean` for a project's own `cargo test`;
 //! * the bridge's runtime check of each callsite's keys, which names the
 //!   same [`Rule`]s (it needs no feature).
 //!
