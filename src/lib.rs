@@ -51,6 +51,7 @@
 //! | `&str` | string |
 //! | `&[u8]` | bytes (JSON: base64) |
 //! | `%value` (Display), `?value` (Debug) | string |
+//! | a `log` value captured with `:serde` that is a map or a sequence | OTLP `kvlistValue` / `arrayValue`; nested JSON |
 //! | `&dyn Error` | `exception.message` (its `Display`) and, when it has sources, `exception.stacktrace` with one `caused by: …` line per source; `exception.type` only through [`TypedError`] |
 //!
 //! Values of keys that name a secret (one dot-separated segment equal,

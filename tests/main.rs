@@ -11,6 +11,7 @@ mod lint;
 mod mapping;
 #[cfg(feature = "metrics")]
 mod metrics;
+mod nested;
 #[cfg(feature = "grpc")]
 mod otlp;
 mod process;

@@ -171,7 +171,15 @@ struct TypedValue<'r> {
 
 impl<'v> VisitValue<'v> for TypedValue<'_> {
     fn visit_any(&mut self, value: kv::Value<'_>) -> Result<(), kv::Error> {
-        self.value = Some(Value::Str(self.record.push_fmt(format_args!("{value}"))));
+        // Values captured with `:serde` keep their structure: maps and
+        // sequences become OTLP kvlist and array values. Everything else
+        // (`Display`, `Debug`, unknown shapes) is its text.
+        self.value = Some(match serde_json::to_value(&value) {
+            Ok(tree @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => {
+                self.record.push_nested(tree)
+            }
+            _ => Value::Str(self.record.push_fmt(format_args!("{value}"))),
+        });
         Ok(())
     }
 

@@ -36,7 +36,9 @@ impl ConsoleEncoder {
             match record.value(attribute.value) {
                 // Strings are quoted JSON-style so spaces and `=` inside a
                 // value cannot be mistaken for the next field.
-                value @ (ValueRef::Str(_) | ValueRef::Bytes(_)) => write_value(out, value),
+                value @ (ValueRef::Str(_) | ValueRef::Bytes(_) | ValueRef::Nested(_)) => {
+                    write_value(out, value);
+                }
                 ValueRef::Int(i) => {
                     let _ = write!(VecWriter(out), "{i}");
                 }

@@ -118,6 +118,7 @@ pub(crate) fn write_value(out: &mut Vec<u8>, value: ValueRef<'_>) {
         }
         ValueRef::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
         ValueRef::Str(s) => write_str(out, s),
+        ValueRef::Nested(tree) => write_tree(out, tree),
         ValueRef::Bytes(bytes) => {
             out.push(b'"');
             let start = out.len();
@@ -128,6 +129,38 @@ pub(crate) fn write_value(out: &mut Vec<u8>, value: ValueRef<'_>) {
                 .unwrap_or(0);
             out.truncate(start + written);
             out.push(b'"');
+        }
+    }
+}
+
+/// Writes a map or list as nested JSON, strings escaped like every other.
+fn write_tree(out: &mut Vec<u8>, tree: &serde_json::Value) {
+    match tree {
+        serde_json::Value::Null => out.extend_from_slice(b"null"),
+        serde_json::Value::Bool(b) => write_value(out, ValueRef::Bool(*b)),
+        serde_json::Value::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        serde_json::Value::String(s) => write_str(out, s),
+        serde_json::Value::Array(items) => {
+            out.push(b'[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                write_tree(out, item);
+            }
+            out.push(b']');
+        }
+        serde_json::Value::Object(entries) => {
+            out.push(b'{');
+            for (index, (key, item)) in entries.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                write_str(out, key);
+                out.push(b':');
+                write_tree(out, item);
+            }
+            out.push(b'}');
         }
     }
 }

@@ -97,5 +97,30 @@ fn any_value(value: ValueRef<'_>) -> AnyValue {
         ValueRef::Bool(b) => AnyValue::Boolean(b),
         ValueRef::Str(s) => AnyValue::String(s.to_owned().into()),
         ValueRef::Bytes(b) => AnyValue::Bytes(Box::new(b.to_vec())),
+        ValueRef::Nested(tree) => tree_value(tree).unwrap_or(AnyValue::String("".into())),
     }
+}
+
+/// A nested tree as an SDK value; `null`s are left out of maps and lists,
+/// as the SDK has no null value.
+fn tree_value(tree: &serde_json::Value) -> Option<AnyValue> {
+    Some(match tree {
+        serde_json::Value::Null => return None,
+        serde_json::Value::Bool(b) => AnyValue::Boolean(*b),
+        serde_json::Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => AnyValue::Int(i),
+            (None, Some(f)) if n.is_f64() => AnyValue::Double(f),
+            _ => AnyValue::String(n.to_string().into()),
+        },
+        serde_json::Value::String(s) => AnyValue::String(s.clone().into()),
+        serde_json::Value::Array(items) => {
+            AnyValue::ListAny(Box::new(items.iter().filter_map(tree_value).collect()))
+        }
+        serde_json::Value::Object(entries) => AnyValue::Map(Box::new(
+            entries
+                .iter()
+                .filter_map(|(key, item)| Some((Key::new(key.clone()), tree_value(item)?)))
+                .collect(),
+        )),
+    })
 }

@@ -41,6 +41,8 @@ pub(crate) enum Value {
     Str(TextRange),
     StaticStr(&'static str),
     Bytes(TextRange),
+    /// A map or a list, by index into the record's nested values.
+    Nested(u32),
 }
 
 /// A typed attribute value as encoders see it.
@@ -51,6 +53,9 @@ pub(crate) enum ValueRef<'a> {
     Bool(bool),
     Str(&'a str),
     Bytes(&'a [u8]),
+    /// A map or a list (OTLP `kvlistValue` / `arrayValue`), in its `serde`
+    /// data model form.
+    Nested(&'a serde_json::Value),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -83,6 +88,9 @@ pub(crate) struct Record {
     key_bloom: u64,
     text: String,
     bytes: Vec<u8>,
+    /// Maps and lists; rare, so kept as owned trees rather than in the
+    /// arenas.
+    nested: Vec<serde_json::Value>,
     /// Set while the first error field of the event has been mapped to
     /// `exception.*`; later error fields keep their own keys.
     pub(crate) has_exception: bool,
@@ -124,6 +132,7 @@ impl Default for Record {
             key_bloom: 0,
             text: String::with_capacity(256),
             bytes: Vec::new(),
+            nested: Vec::new(),
             has_exception: false,
             dropped_attributes: 0,
             limits: AttributeLimits::default(),
@@ -168,6 +177,7 @@ impl Record {
         self.key_bloom = 0;
         self.text.clear();
         self.bytes.clear();
+        self.nested.clear();
         self.has_exception = false;
         self.dropped_attributes = 0;
     }
@@ -215,6 +225,10 @@ impl Record {
                     .get(range.start as usize..range.end as usize)
                     .unwrap_or_default(),
             ),
+            Value::Nested(index) => match self.nested.get(index as usize) {
+                Some(tree) => ValueRef::Nested(tree),
+                None => ValueRef::Str(""),
+            },
         }
     }
 
@@ -264,6 +278,12 @@ impl Record {
             start: clamp_u32(start),
             end: clamp_u32(self.bytes.len()),
         }
+    }
+
+    /// Keeps a map or list and returns the value that refers to it.
+    pub(crate) fn push_nested(&mut self, tree: serde_json::Value) -> Value {
+        self.nested.push(tree);
+        Value::Nested(clamp_u32(self.nested.len() - 1))
     }
 
     pub(crate) fn set_body_text(&mut self, s: &str) {

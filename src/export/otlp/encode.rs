@@ -37,7 +37,11 @@ mod any_value {
     pub(super) const BOOL: u32 = 2;
     pub(super) const INT: u32 = 3;
     pub(super) const DOUBLE: u32 = 4;
+    pub(super) const ARRAY: u32 = 5;
+    pub(super) const KVLIST: u32 = 6;
     pub(super) const BYTES: u32 = 7;
+    /// `ArrayValue.values` and `KeyValueList.values`.
+    pub(super) const ITEMS: u32 = 1;
 }
 
 /// `KeyValue` field numbers.
@@ -78,6 +82,7 @@ fn write_bytes_field(tag: u32, bytes: &[u8], out: &mut Vec<u8>) {
 
 fn any_value_len(value: ValueRef<'_>) -> usize {
     match value {
+        ValueRef::Nested(tree) => tree_any_value_len(tree),
         ValueRef::Str(s) => delimited_len(any_value::STRING, s.len()),
         ValueRef::Bool(b) => pb_bool::encoded_len(any_value::BOOL, &b),
         ValueRef::Int(i) => int64::encoded_len(any_value::INT, &i),
@@ -88,11 +93,92 @@ fn any_value_len(value: ValueRef<'_>) -> usize {
 
 fn write_any_value(value: ValueRef<'_>, out: &mut Vec<u8>) {
     match value {
+        ValueRef::Nested(tree) => write_tree_any_value(tree, out),
         ValueRef::Str(s) => write_bytes_field(any_value::STRING, s.as_bytes(), out),
         ValueRef::Bool(b) => pb_bool::encode(any_value::BOOL, &b, out),
         ValueRef::Int(i) => int64::encode(any_value::INT, &i, out),
         ValueRef::Double(f) => double::encode(any_value::DOUBLE, &f, out),
         ValueRef::Bytes(b) => write_bytes_field(any_value::BYTES, b, out),
+    }
+}
+
+/// A scalar of a nested tree as the `AnyValue` it becomes; `None` for
+/// `null` (an `AnyValue` with no value set) and for containers.
+fn tree_scalar(tree: &serde_json::Value) -> Option<ValueRef<'_>> {
+    match tree {
+        serde_json::Value::Bool(b) => Some(ValueRef::Bool(*b)),
+        serde_json::Value::Number(n) => Some(match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => ValueRef::Int(i),
+            (None, Some(f)) if n.is_f64() => ValueRef::Double(f),
+            // Integers beyond the i64 range never get here: the callers
+            // write them as strings, as they do for flat values.
+            _ => ValueRef::Str(""),
+        }),
+        serde_json::Value::String(s) => Some(ValueRef::Str(s)),
+        _ => None,
+    }
+}
+
+/// The encoded length of a tree as an `AnyValue` message's contents.
+fn tree_any_value_len(tree: &serde_json::Value) -> usize {
+    match tree {
+        serde_json::Value::Null => 0,
+        serde_json::Value::Number(n) if n.as_i64().is_none() && !n.is_f64() => {
+            delimited_len(any_value::STRING, n.to_string().len())
+        }
+        serde_json::Value::Array(items) => delimited_len(any_value::ARRAY, array_len(items)),
+        serde_json::Value::Object(entries) => delimited_len(any_value::KVLIST, kvlist_len(entries)),
+        scalar => tree_scalar(scalar).map_or(0, any_value_len),
+    }
+}
+
+fn array_len(items: &[serde_json::Value]) -> usize {
+    items
+        .iter()
+        .map(|item| delimited_len(any_value::ITEMS, tree_any_value_len(item)))
+        .sum()
+}
+
+fn kvlist_len(entries: &serde_json::Map<String, serde_json::Value>) -> usize {
+    entries
+        .iter()
+        .map(|(key, item)| {
+            let key_value = delimited_len(key_value::KEY, key.len())
+                + delimited_len(key_value::VALUE, tree_any_value_len(item));
+            delimited_len(any_value::ITEMS, key_value)
+        })
+        .sum()
+}
+
+fn write_tree_any_value(tree: &serde_json::Value, out: &mut Vec<u8>) {
+    match tree {
+        serde_json::Value::Null => {}
+        serde_json::Value::Number(n) if n.as_i64().is_none() && !n.is_f64() => {
+            write_bytes_field(any_value::STRING, n.to_string().as_bytes(), out);
+        }
+        serde_json::Value::Array(items) => {
+            write_delimited_header(any_value::ARRAY, array_len(items), out);
+            for item in items {
+                write_delimited_header(any_value::ITEMS, tree_any_value_len(item), out);
+                write_tree_any_value(item, out);
+            }
+        }
+        serde_json::Value::Object(entries) => {
+            write_delimited_header(any_value::KVLIST, kvlist_len(entries), out);
+            for (key, item) in entries {
+                let key_value = delimited_len(key_value::KEY, key.len())
+                    + delimited_len(key_value::VALUE, tree_any_value_len(item));
+                write_delimited_header(any_value::ITEMS, key_value, out);
+                write_bytes_field(key_value::KEY, key.as_bytes(), out);
+                write_delimited_header(key_value::VALUE, tree_any_value_len(item), out);
+                write_tree_any_value(item, out);
+            }
+        }
+        scalar => {
+            if let Some(value) = tree_scalar(scalar) {
+                write_any_value(value, out);
+            }
+        }
     }
 }
 

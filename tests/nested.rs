@@ -1,0 +1,106 @@
+//! Maps and lists from `log` key-values captured with `:serde` keep their
+//! structure: nested JSON in the JSON lines, kvlist and array values in OTLP.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use crate::support::capture;
+
+fn log_nested() {
+    let tags = vec!["checkout", "eu"];
+    let limits = BTreeMap::from([("cpu", 2.5), ("memory_mib", 512.0)]);
+    let items = vec![
+        BTreeMap::from([("sku", json!("A-1")), ("qty", json!(2))]),
+        BTreeMap::from([("sku", json!("B-7")), ("qty", json!(1))]),
+    ];
+    log::info!(tags:serde = tags, limits:serde = limits, items:serde = items, plain = "text"; "nested values");
+}
+
+#[test]
+fn serde_values_become_nested_json() {
+    let records = capture(otel_log_bridge::builder(), log_nested);
+    let attributes = &records[0]["attributes"];
+    assert_eq!(attributes["tags"], json!(["checkout", "eu"]));
+    assert_eq!(
+        attributes["limits"],
+        json!({"cpu": 2.5, "memory_mib": 512.0})
+    );
+    assert_eq!(
+        attributes["items"],
+        json!([{"qty": 2, "sku": "A-1"}, {"qty": 1, "sku": "B-7"}])
+    );
+    assert_eq!(attributes["plain"], "text");
+}
+
+#[cfg(feature = "otlp")]
+#[test]
+fn serde_values_become_kvlist_and_array_values_over_otlp() {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue, KeyValueList};
+
+    fn string(s: &str) -> Option<AnyValue> {
+        Some(AnyValue {
+            value: Some(Any::StringValue(s.into())),
+        })
+    }
+    fn pair(key: &str, value: Any) -> KeyValue {
+        KeyValue {
+            key: key.into(),
+            value: Some(AnyValue { value: Some(value) }),
+            ..KeyValue::default()
+        }
+    }
+
+    let receiver = crate::support::receiver::Receiver::http();
+    let _ = capture(
+        otel_log_bridge::builder()
+            .with_otlp_endpoint(format!("{}/v1/logs", receiver.endpoint()))
+            .with_exporters([
+                otel_log_bridge::Exporter::Otlp,
+                otel_log_bridge::Exporter::Json,
+            ]),
+        log_nested,
+    );
+    let records = receiver.records();
+    let attribute = |key: &str| {
+        records[0]
+            .record
+            .attributes
+            .iter()
+            .find(|kv| kv.key == key)
+            .and_then(|kv| kv.value.clone())
+            .and_then(|v| v.value)
+            .unwrap_or_else(|| panic!("attribute {key}"))
+    };
+    assert_eq!(
+        attribute("tags"),
+        Any::ArrayValue(ArrayValue {
+            values: vec![string("checkout").unwrap(), string("eu").unwrap()],
+        })
+    );
+    assert_eq!(
+        attribute("limits"),
+        Any::KvlistValue(KeyValueList {
+            values: vec![
+                pair("cpu", Any::DoubleValue(2.5)),
+                pair("memory_mib", Any::DoubleValue(512.0)),
+            ],
+        })
+    );
+    match attribute("items") {
+        Any::ArrayValue(array) => {
+            assert_eq!(array.values.len(), 2);
+            assert_eq!(
+                array.values[0].value,
+                Some(Any::KvlistValue(KeyValueList {
+                    values: vec![
+                        pair("qty", Any::IntValue(2)),
+                        pair("sku", Any::StringValue("A-1".into()))
+                    ],
+                }))
+            );
+        }
+        other => panic!("not an array: {other:?}"),
+    }
+}
