@@ -146,6 +146,7 @@
 //! | `grpc` | no | OTLP/gRPC export, on a runtime thread of the crate's own |
 //! | `sdk` | no | `Builder::with_logger_provider`: emit into your own `SdkLoggerProvider` |
 //! | `metrics` | no | metrics about the logs on an OpenTelemetry `Meter` (`Builder::with_meter`) |
+//! | `valuable` | no | nested values from `tracing::field::valuable` fields (with `--cfg tracing_unstable`) |
 //! | `spool` | no | `Builder::with_spool_dir`: a durable spool for OTLP requests the collector could not take |
 //! | `tracing-opentelemetry` | no | trace context from `tracing-opentelemetry` spans |
 //! | `lint` | no | [`lint`]: source checks for logging calls that lose structure (needs `syn`) |

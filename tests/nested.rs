@@ -104,3 +104,25 @@ fn serde_values_become_kvlist_and_array_values_over_otlp() {
         other => panic!("not an array: {other:?}"),
     }
 }
+
+#[cfg(all(tracing_unstable, feature = "valuable"))]
+#[test]
+fn valuable_fields_become_nested_json() {
+    #[derive(valuable::Valuable)]
+    struct User {
+        name: String,
+        roles: Vec<String>,
+    }
+
+    let user = User {
+        name: "ada".into(),
+        roles: vec!["admin".into(), "billing".into()],
+    };
+    let records = capture(otel_log_bridge::builder(), || {
+        tracing::info!(user = tracing::field::valuable(&user), "signed in");
+    });
+    assert_eq!(
+        records[0]["attributes"]["user"],
+        json!({"name": "ada", "roles": ["admin", "billing"]})
+    );
+}

@@ -103,6 +103,20 @@ impl Visit for EventVisitor<'_> {
         let text = self.record.push_debug(value);
         self.set_text(field, text);
     }
+
+    #[cfg(all(tracing_unstable, feature = "valuable"))]
+    fn record_value(&mut self, field: &Field, value: valuable::Value<'_>) {
+        // Maps, lists and structs keep their structure (kvlist / array
+        // values); anything else is recorded as its `Debug` text, as
+        // `tracing` would.
+        match serde_json::to_value(valuable_serde::Serializable::new(value)) {
+            Ok(tree @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => {
+                let nested = self.record.push_nested(tree);
+                self.set(field, nested);
+            }
+            _ => self.record_debug(field, &value),
+        }
+    }
 }
 
 /// Maps an error to `exception.message`, `exception.stacktrace` (its
