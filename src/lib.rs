@@ -166,6 +166,9 @@ mod config;
 mod diag;
 mod error;
 mod export;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod init;
 pub mod lint;
 mod record;

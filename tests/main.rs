@@ -5,6 +5,8 @@ mod support;
 mod allocations;
 #[cfg(feature = "grpc")]
 mod collector;
+#[cfg(all(feature = "fuzzing", feature = "lint", feature = "otlp"))]
+mod fuzz_seeds;
 mod hostile;
 #[cfg(feature = "lint")]
 mod lint;

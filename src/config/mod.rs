@@ -18,6 +18,8 @@ use crate::error::InitError;
 pub(crate) use self::env::Env;
 #[cfg(feature = "otlp")]
 pub use self::otlp::{Compression, Protocol};
+#[cfg(feature = "fuzzing")]
+pub(crate) use self::resource::parse_key_value_list;
 pub use self::resource::AttributeValue;
 pub(crate) use self::resource::Resource;
 use self::resource::ResourceInputs;

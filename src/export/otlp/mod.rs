@@ -1,7 +1,7 @@
 //! OTLP export: batches of pre-encoded records, sent by the sink's worker
 //! with the specification's retry rules.
 
-mod encode;
+pub(crate) mod encode;
 #[cfg(feature = "grpc")]
 mod grpc;
 mod http;

@@ -1,0 +1,6 @@
+//! Fuzz target: see `otel_log_bridge::fuzzing::check_parsers`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    otel_log_bridge::fuzzing::check_parsers(data);
+});
