@@ -29,6 +29,11 @@ fn record_from(data: &[u8]) -> (Record, String, Vec<(String, AttributeValue)>) {
         pairs.push((key, value));
     }
     let mut record = Record::default();
+    // The encoders are under test here, not the attribute count limit.
+    record.set_limits(crate::record::AttributeLimits {
+        count: usize::MAX,
+        value_length: None,
+    });
     record.reset(
         UNIX_EPOCH + Duration::from_nanos(1_700_000_000_000_000_000),
         Severity::INFO,
