@@ -119,10 +119,10 @@ fn valuable_fields_become_nested_json() {
         roles: vec!["admin".into(), "billing".into()],
     };
     let records = capture(otel_log_bridge::builder(), || {
-        tracing::info!(user = tracing::field::valuable(&user), "signed in");
+        tracing::info!(account = tracing::field::valuable(&user), "signed in");
     });
     assert_eq!(
-        records[0]["attributes"]["user"],
+        records[0]["attributes"]["account"],
         json!({"name": "ada", "roles": ["admin", "billing"]})
     );
 }
