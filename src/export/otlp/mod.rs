@@ -127,20 +127,9 @@ impl<T: Transport> OtlpDrain<T> {
         }
         let mut backoff = Backoff::default();
         loop {
-            let started = std::time::Instant::now();
-            let outcome = self.transport.send(&self.request);
-            self.counters
-                .latency
-                .record(started.elapsed().as_secs_f64());
-            match outcome {
+            match timed_send(&mut self.transport, &self.counters, &self.request) {
                 Outcome::Accepted { rejected } => {
-                    let rejected = rejected.min(records);
-                    self.counters
-                        .exported
-                        .fetch_add(records - rejected, Ordering::Relaxed);
-                    self.counters
-                        .rejected
-                        .fetch_add(rejected, Ordering::Relaxed);
+                    count_accepted(&self.counters, records, rejected);
                     break;
                 }
                 Outcome::Retry { after, reason } => {
@@ -169,20 +158,9 @@ impl<T: Transport> OtlpDrain<T> {
     /// worth retrying.
     #[cfg(feature = "spool")]
     fn send_once(&mut self, payload: &[u8], records: u64) -> bool {
-        let started = std::time::Instant::now();
-        let outcome = self.transport.send(payload);
-        self.counters
-            .latency
-            .record(started.elapsed().as_secs_f64());
-        match outcome {
+        match timed_send(&mut self.transport, &self.counters, payload) {
             Outcome::Accepted { rejected } => {
-                let rejected = rejected.min(records);
-                self.counters
-                    .exported
-                    .fetch_add(records - rejected, Ordering::Relaxed);
-                self.counters
-                    .rejected
-                    .fetch_add(rejected, Ordering::Relaxed);
+                count_accepted(&self.counters, records, rejected);
                 true
             }
             Outcome::Retry { after, reason } => {
@@ -288,6 +266,24 @@ impl<T: Transport> OtlpDrain<T> {
             ));
         }
     }
+}
+
+/// Sends one request and records how long it took.
+fn timed_send(transport: &mut impl Transport, counters: &SinkCounters, payload: &[u8]) -> Outcome {
+    let started = std::time::Instant::now();
+    let outcome = transport.send(payload);
+    counters.latency.record(started.elapsed().as_secs_f64());
+    outcome
+}
+
+/// Counts an accepted request: what a partial success rejected, and the
+/// rest as exported.
+fn count_accepted(counters: &SinkCounters, records: u64, rejected: u64) {
+    let rejected = rejected.min(records);
+    counters
+        .exported
+        .fetch_add(records - rejected, Ordering::Relaxed);
+    counters.rejected.fetch_add(rejected, Ordering::Relaxed);
 }
 
 impl<T: Transport> Drain for OtlpDrain<T> {
