@@ -1,13 +1,20 @@
 //! The durable spool: records a dead collector could not take survive a
-//! `kill -9` and are delivered by the next run.
+//! `kill -9` (also in the middle of a stream of records) and are delivered
+//! by the next run; a disk that fills up is reported and the records are
+//! delivered from memory.
 
 use std::io::BufRead as _;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+
+use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 
 use tracing_subscriber::prelude::*;
 
-use crate::support::receiver::Receiver;
-use crate::support::{is_child, run_child, spawn_child, temp_path};
+use crate::support::receiver::{Receiver, Response};
+use crate::support::{child_command, is_child, run_child, spawn_child, temp_path};
 
 const SPOOL_DIR: &str = "OTEL_LOG_BRIDGE_TEST_SPOOL";
 const ENDPOINT: &str = "OTEL_LOG_BRIDGE_TEST_ENDPOINT";
@@ -63,10 +70,7 @@ fn spooled_records_survive_kill_9_and_are_delivered_once_by_the_next_run() {
     let dir = temp_path("spool-kill");
     let _ = std::fs::remove_dir_all(&dir);
     let dir_text = dir.to_str().expect("UTF-8 path").to_owned();
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port");
-    let dead_endpoint = format!("http://{dead}/v1/logs");
+    let dead_endpoint = format!("http://{}/v1/logs", free_port());
     let mut writer = spawn_child(
         "spool::spool_writer_is_killed_after_flushing",
         &[(SPOOL_DIR, &dir_text), (ENDPOINT, &dead_endpoint)],
@@ -91,25 +95,7 @@ fn spooled_records_survive_kill_9_and_are_delivered_once_by_the_next_run() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let mut seen: Vec<u64> = receiver
-        .records()
-        .iter()
-        .map(|r| {
-            r.record
-                .attributes
-                .iter()
-                .find(|kv| kv.key == "i")
-                .and_then(|kv| kv.value.as_ref())
-                .and_then(|v| match v.value {
-                    Some(opentelemetry_proto::tonic::common::v1::any_value::Value::IntValue(i)) => {
-                        u64::try_from(i).ok()
-                    }
-                    _ => None,
-                })
-                .expect("the i attribute")
-        })
-        .collect();
-    seen.sort_unstable();
+    let seen = delivered_sequence_numbers(&receiver);
     assert_eq!(seen, (0..RECORDS).collect::<Vec<_>>(), "each record once");
     let left: Vec<_> = std::fs::read_dir(&dir)
         .expect("spool dir")
@@ -138,4 +124,244 @@ fn an_unusable_spool_directory_is_reported_and_export_goes_on() {
     let stats = guard.shutdown();
     assert_eq!(stats.exported, 1, "{stats:?}");
     let _ = std::fs::remove_file(&file);
+}
+
+/// The `i` attribute of every record the receiver accepted, sorted.
+fn delivered_sequence_numbers(receiver: &Receiver) -> Vec<u64> {
+    let mut seen: Vec<u64> = receiver
+        .records()
+        .iter()
+        .map(|r| {
+            r.record
+                .attributes
+                .iter()
+                .find(|kv| kv.key == "i")
+                .and_then(|kv| kv.value.as_ref())
+                .and_then(|v| match v.value {
+                    Some(AnyValue::IntValue(i)) => u64::try_from(i).ok(),
+                    _ => None,
+                })
+                .expect("the i attribute")
+        })
+        .collect();
+    seen.sort_unstable();
+    seen
+}
+
+/// Logs continuously, at most about 20 000 records/s, from one thread while
+/// the main thread flushes every 50 ms and reports, after each flush, how
+/// many records had been logged before it began. The parent kills it
+/// mid-stream.
+#[test]
+fn spool_writer_is_killed_while_logging() {
+    if !is_child() {
+        return;
+    }
+    let (layer, guard) = child_layer();
+    let logged = Arc::new(AtomicU64::new(0));
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    let producer = {
+        let logged = Arc::clone(&logged);
+        std::thread::spawn(move || {
+            tracing::dispatcher::with_default(&dispatch, || {
+                // A bound, so that a child whose parent died ends by itself.
+                for i in 0..2_000_000_u64 {
+                    tracing::info!(i, "logged while the collector is down");
+                    logged.store(i + 1, Ordering::SeqCst);
+                    if i % 20 == 19 {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                }
+            });
+        })
+    };
+    loop {
+        let before = logged.load(Ordering::SeqCst);
+        guard.flush().expect("flushed into the spool");
+        println!("FLUSHED {before}");
+        std::thread::sleep(Duration::from_millis(50));
+        if producer.is_finished() {
+            break;
+        }
+    }
+}
+
+#[test]
+fn a_kill_9_under_load_loses_nothing_flushed_and_duplicates_nothing() {
+    if is_child() {
+        return;
+    }
+    let dir = temp_path("spool-kill-under-load");
+    let _ = std::fs::remove_dir_all(&dir);
+    let dir_text = dir.to_str().expect("UTF-8 path").to_owned();
+    let dead_endpoint = format!("http://{}/v1/logs", free_port());
+    let mut writer = spawn_child(
+        "spool::spool_writer_is_killed_while_logging",
+        &[(SPOOL_DIR, &dir_text), (ENDPOINT, &dead_endpoint)],
+    );
+    let stdout = writer.stdout.take().expect("piped stdout");
+    // Killed after the fifth flush, while the producer is still logging.
+    let flushed: Vec<u64> = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|line| line.strip_prefix("FLUSHED ")?.parse().ok())
+        .take(5)
+        .collect();
+    writer.kill().expect("SIGKILL");
+    let _ = writer.wait();
+    let last_flushed = *flushed.last().expect("the writer reported flushes");
+    assert!(last_flushed > 0, "the writer logged before its flushes");
+
+    let receiver = Receiver::http();
+    let endpoint = format!("{}/v1/logs", receiver.endpoint());
+    let output = run_child(
+        "spool::spool_replayer_delivers_what_survived",
+        &[(SPOOL_DIR, &dir_text), (ENDPOINT, &endpoint)],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen = delivered_sequence_numbers(&receiver);
+    let mut unique = seen.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "no record is delivered twice");
+    // Everything logged before the last completed flush is delivered; what
+    // came after it may or may not have reached the disk before the kill.
+    assert!(
+        seen.len() as u64 >= last_flushed
+            && seen[..last_flushed as usize] == (0..last_flushed).collect::<Vec<_>>()[..],
+        "records 0..{last_flushed} are all delivered (got {} records)",
+        seen.len()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The second run after a kill under load: replays whatever the spool
+/// holds, and must fail nothing.
+#[test]
+fn spool_replayer_delivers_what_survived() {
+    if !is_child() {
+        return;
+    }
+    let (_layer, guard) = child_layer();
+    let stats = guard.shutdown();
+    assert_eq!(stats.failed, 0, "{stats:?}");
+    assert!(stats.exported > 0, "{stats:?}");
+}
+
+const FULL_DISK_RECORDS: u64 = 5000;
+
+/// Logs more than the small disk the parent gives the spool can hold, with
+/// the collector refusing everything until the parent sees the spool fail.
+#[test]
+fn spool_writer_runs_out_of_disk() {
+    if !is_child() {
+        return;
+    }
+    let (layer, guard) = child_layer();
+    let padding = "p".repeat(200);
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        for i in 0..FULL_DISK_RECORDS {
+            tracing::info!(i, padding = padding.as_str(), "logged onto a small disk");
+        }
+    });
+    let stats = guard.shutdown();
+    println!(
+        "EXPORTED {} FAILED {} DROPPED {}",
+        stats.exported, stats.failed, stats.dropped
+    );
+}
+
+/// Runs `child` with `dir` on a 512 KiB tmpfs in a mount namespace of its
+/// own. Where mount namespaces are not available, a 64 KiB file size limit
+/// stands in: either way the spool's writes fail partway with a real error
+/// from the kernel.
+fn on_a_small_disk(child: &Command, dir: &std::path::Path) -> Command {
+    const SCRIPT: &str = r#"dir=$1; shift
+if unshare --mount true 2>/dev/null; then
+  exec unshare --mount sh -c 'mount -t tmpfs -o size=512k olb-spool-test "$0" && exec "$@"' "$dir" "$@"
+else
+  trap '' XFSZ
+  exec prlimit --fsize=65536 -- "$@"
+fi"#;
+    let mut command = Command::new("sh");
+    command
+        .args(["-c", SCRIPT, "sh"])
+        .arg(dir)
+        .arg(child.get_program())
+        .args(child.get_args());
+    for (name, value) in child.get_envs() {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    command
+}
+
+#[test]
+fn a_full_disk_is_reported_and_the_records_are_delivered_from_memory() {
+    if is_child() {
+        return;
+    }
+    let dir = temp_path("spool-full-disk");
+    std::fs::create_dir_all(&dir).expect("spool dir");
+    let dir_text = dir.to_str().expect("UTF-8 path").to_owned();
+    let receiver = Receiver::http();
+    receiver.respond_with(std::iter::repeat_n(
+        Response::Status {
+            code: 503,
+            retry_after: None,
+        },
+        1_000_000,
+    ));
+    let endpoint = format!("{}/v1/logs", receiver.endpoint());
+    let child = child_command(
+        "spool::spool_writer_runs_out_of_disk",
+        &[(SPOOL_DIR, &dir_text), (ENDPOINT, &endpoint)],
+    );
+    let mut writer = on_a_small_disk(&child, &dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the writer starts");
+    let mut stderr = std::io::BufReader::new(writer.stderr.take().expect("piped stderr")).lines();
+    let report = stderr
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|line| line.contains("writing to the spool failed"));
+    // The collector comes back once the spool has failed.
+    receiver.recover();
+    let rest_of_stderr =
+        std::thread::spawn(move || stderr.map_while(Result::ok).collect::<Vec<_>>().join("\n"));
+    let output = writer.wait_with_output().expect("the writer ends");
+    let rest_of_stderr = rest_of_stderr.join().expect("stderr reader");
+    let report =
+        report.unwrap_or_else(|| panic!("no spool failure was reported: {rest_of_stderr}"));
+    assert!(
+        report.contains("No space left on device") || report.contains("File too large"),
+        "the report names the cause: {report}"
+    );
+    assert!(report.contains("in-memory"), "{report}");
+    assert!(output.status.success(), "{rest_of_stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(&format!("EXPORTED {FULL_DISK_RECORDS} FAILED 0 DROPPED 0")),
+        "{stdout}"
+    );
+    // What was spooled before the disk filled up and what stayed in memory
+    // after it are both delivered, each once.
+    assert_eq!(
+        delivered_sequence_numbers(&receiver),
+        (0..FULL_DISK_RECORDS).collect::<Vec<_>>()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn free_port() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
 }

@@ -139,7 +139,9 @@ pub fn spawn_child(name: &str, envs: &[(&str, &str)]) -> std::process::Child {
         .expect("child test process starts")
 }
 
-fn child_command(name: &str, envs: &[(&str, &str)]) -> Command {
+/// The command [`run_child`] and [`spawn_child`] run, for tests that start
+/// the child through a wrapper.
+pub fn child_command(name: &str, envs: &[(&str, &str)]) -> Command {
     let exe = std::env::current_exe().expect("test binary path");
     let mut command = Command::new(exe);
     command

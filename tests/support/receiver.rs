@@ -307,6 +307,12 @@ impl Receiver {
         self.shared.lock().script.extend(responses);
     }
 
+    /// Drops the answers still queued: from now on every request is
+    /// accepted, as when a collector that was failing recovers.
+    pub fn recover(&self) {
+        self.shared.lock().script.clear();
+    }
+
     /// The accepted requests, decoded, in arrival order.
     pub fn requests(&self) -> Vec<ExportLogsServiceRequest> {
         self.shared.lock().accepted.clone()

@@ -121,7 +121,9 @@ impl<T: Transport> OtlpDrain<T> {
         let records = self.batch.records();
         self.batch.encode_request(&self.resource, &mut self.request);
         #[cfg(feature = "spool")]
-        if self.spool.is_some() && self.export_spooling(records) {
+        if self.spool.as_ref().is_some_and(spool::Spool::is_writable)
+            && self.export_spooling(records)
+        {
             self.batch.clear();
             return;
         }
@@ -130,6 +132,12 @@ impl<T: Transport> OtlpDrain<T> {
             match timed_send(&mut self.transport, &self.counters, &self.request) {
                 Outcome::Accepted { rejected } => {
                     count_accepted(&self.counters, records, rejected);
+                    // The collector is back: what a read-only spool still
+                    // holds is replayed at the end of this cycle.
+                    #[cfg(feature = "spool")]
+                    {
+                        self.next_attempt = None;
+                    }
                     break;
                 }
                 Outcome::Retry { after, reason } => {
@@ -246,9 +254,9 @@ impl<T: Transport> OtlpDrain<T> {
                 }
                 Some(Err(error)) => {
                     diag::error(format_args!(
-                        "writing to the spool failed ({error}); continuing with the in-memory queue only"
+                        "writing to the spool failed ({error}); continuing with the in-memory queue only, \
+                         what the spool already holds is still delivered"
                     ));
-                    self.spool = None;
                     handled = false;
                 }
                 None => handled = false,

@@ -50,6 +50,9 @@ pub(crate) struct Spool {
     segments: VecDeque<Segment>,
     bytes: u64,
     next_sequence: u64,
+    /// Cleared by the first failed write (a full disk, a directory gone):
+    /// from then on the spool only gives back what it holds.
+    writable: bool,
 }
 
 impl Spool {
@@ -92,11 +95,18 @@ impl Spool {
             segments: segments.into(),
             bytes,
             next_sequence,
+            writable: true,
         })
     }
 
     pub(crate) fn is_empty(&self) -> bool {
         self.segments.is_empty()
+    }
+
+    /// `false` once a write failed; what is already spooled is still
+    /// replayed.
+    pub(crate) fn is_writable(&self) -> bool {
+        self.writable
     }
 
     fn path(&self, sequence: u64) -> PathBuf {
@@ -105,7 +115,9 @@ impl Spool {
 
     /// Writes a request as the newest segment. Evicts the oldest segments
     /// first when the budget would be exceeded, returning how many records
-    /// they held.
+    /// they held. A failed write leaves no partial segment behind and makes
+    /// the spool read-only: a disk that just filled up would fail the next
+    /// write too, after costing a create and a delete.
     pub(crate) fn append(&mut self, payload: &[u8], records: u64) -> std::io::Result<u64> {
         let size = (HEADER_LEN + payload.len()) as u64;
         let mut evicted = 0;
@@ -118,7 +130,13 @@ impl Spool {
             evicted += oldest.records;
         }
         let sequence = self.next_sequence;
-        let mut file = fs::File::create(self.path(sequence))?;
+        let mut file = match fs::File::create(self.path(sequence)) {
+            Ok(file) => file,
+            Err(error) => {
+                self.writable = false;
+                return Err(error);
+            }
+        };
         let mut header = Vec::with_capacity(HEADER_LEN);
         header.extend_from_slice(MAGIC);
         header.extend_from_slice(&records.to_le_bytes());
@@ -130,6 +148,7 @@ impl Spool {
             .and_then(|()| file.sync_data());
         if let Err(error) = written {
             let _ = fs::remove_file(self.path(sequence));
+            self.writable = false;
             return Err(error);
         }
         self.next_sequence += 1;
