@@ -104,12 +104,14 @@ pub fn check_otlp_request(data: &[u8]) {
     use prost::Message as _;
 
     use crate::export::otlp::encode::{encode_frame, frames, Batch};
+    use crate::export::otlp::OtlpCallsites;
 
     let (record, body, pairs) = record_from(data);
     let mut chunk = Vec::new();
-    encode_frame(&record, &mut chunk);
+    let callsites = OtlpCallsites::default();
+    encode_frame(&record, &callsites, &mut chunk);
     let mut batch = Batch::default();
-    for frame in frames(&chunk) {
+    for frame in frames(&chunk, &callsites) {
         batch.push(frame);
     }
     let mut request = Vec::new();

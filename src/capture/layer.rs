@@ -184,6 +184,7 @@ where
                 ScopeName::Static(metadata.target()),
             );
             record.event_name = explicit_event_name(metadata);
+            record.callsite = Some(std::ptr::from_ref(metadata) as usize);
             let redactor = shared.pipeline.redactor();
             let mut visitor = EventVisitor {
                 record: &mut *record,

@@ -14,7 +14,7 @@ mod span;
 pub(crate) mod storm;
 mod visit;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 use crate::record::{OnDuplicate, Record};
@@ -139,7 +139,7 @@ thread_local! {
     /// stack, the OTel SDK, this crate) must never be exported, or an export
     /// would produce records that need exporting.
     static SUPPRESSED: Cell<bool> = const { Cell::new(false) };
-    static SCRATCH: Cell<Option<Record>> = const { Cell::new(None) };
+    static SCRATCH: RefCell<Record> = RefCell::new(Record::default());
     static THREAD: ThreadInfo = ThreadInfo::current();
 }
 
@@ -156,19 +156,22 @@ pub(crate) fn is_suppressed() -> bool {
 
 /// Runs `f` with the thread's scratch record.
 ///
-/// The record is moved out of its slot while in use. An event emitted while
-/// another is being captured (say, from a field's `Debug` impl) or from a
-/// thread-local destructor finds the slot empty and gets a fresh record, so
-/// nothing is lost and no borrow can fail.
+/// An event emitted while another is being captured (say, from a field's
+/// `Debug` impl) or from a thread-local destructor finds the record in use
+/// or gone and gets a fresh one, so nothing is lost and no borrow can fail.
 pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Record) -> R) -> R {
-    let mut record = SCRATCH
-        .try_with(Cell::take)
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    let result = f(&mut record);
-    let _ = SCRATCH.try_with(|slot| slot.set(Some(record)));
-    result
+    // Borrowed in place rather than moved out of a `Cell` and back: a
+    // record is a few hundred bytes, and this runs for every event.
+    if SCRATCH.try_with(|_| ()).is_ok() {
+        return SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut record) => f(&mut record),
+            // Logging from inside an event's capture (a `Debug` impl that
+            // logs) gets a record of its own.
+            Err(_) => f(&mut Record::default()),
+        });
+    }
+    // The thread is being torn down.
+    f(&mut Record::default())
 }
 
 /// The calling thread's name and numeric id, computed once per thread.
@@ -207,6 +210,7 @@ pub(crate) fn add_common_attributes(
     line: Option<u32>,
 ) {
     use crate::record::{Key, Value};
+    let before = record.attributes().len();
     if options.code_attributes {
         if let Some(file) = file {
             record.set_str("code.file.path", file, OnDuplicate::Keep);
@@ -220,6 +224,25 @@ pub(crate) fn add_common_attributes(
             if options.duplicate_legacy_code_attributes {
                 record.set_attribute(Key::Static("code.lineno"), line, OnDuplicate::Keep);
             }
+        }
+    }
+    if record.callsite.is_some() {
+        // Each code attribute the options ask for was added (none yielded to
+        // a field or fell to the count limit), so they are the same for
+        // every record of this callsite.
+        let per_location = if options.duplicate_legacy_code_attributes {
+            2
+        } else {
+            1
+        };
+        let expected = if options.code_attributes {
+            per_location * (usize::from(file.is_some()) + usize::from(line.is_some()))
+        } else {
+            0
+        };
+        let after = record.attributes().len();
+        if after - before == expected {
+            record.callsite_attributes = u32::try_from(before).ok().zip(u32::try_from(after).ok());
         }
     }
     if options.thread_attributes {

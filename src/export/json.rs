@@ -18,13 +18,72 @@ use serde::Serializer as _;
 use serde_json::ser::{CharEscape, CompactFormatter, Formatter};
 
 use crate::config::Resource;
+use crate::export::callsites::CallsiteTable;
 use crate::export::timestamp::write_rfc3339_nanos;
-use crate::record::{Record, ValueRef};
+use crate::record::{Attribute, Record, ValueRef};
 
-/// Encodes records as flat JSON lines; the resource object is rendered once.
+/// Encodes records as flat JSON lines; the resource object is rendered
+/// once, and the parts a callsite's records share once per callsite.
 #[derive(Debug)]
 pub(crate) struct JsonEncoder {
     resource: Box<[u8]>,
+    callsites: CallsiteTable<CallsiteParts>,
+}
+
+/// The rendered parts every record of a callsite shares.
+#[derive(Debug)]
+pub(crate) struct CallsiteParts {
+    /// `"severity_text":"INFO","severity_number":9`
+    severity: Box<[u8]>,
+    /// The source location attributes, `"key":value` pairs joined by `,`.
+    location: Box<[u8]>,
+    /// `{"name":"the target"}`
+    scope: Box<[u8]>,
+}
+
+impl CallsiteParts {
+    fn render(record: &Record) -> CallsiteParts {
+        let mut severity = Vec::new();
+        write_severity(&mut severity, record);
+        let mut location = Vec::new();
+        let (start, end) = record.callsite_attributes.unwrap_or_default();
+        let shared = record
+            .attributes()
+            .get(start as usize..end as usize)
+            .unwrap_or_default();
+        for (index, attribute) in shared.iter().enumerate() {
+            if index > 0 {
+                location.push(b',');
+            }
+            write_attribute(&mut location, record, attribute);
+        }
+        let mut scope = Vec::new();
+        write_scope(&mut scope, record);
+        CallsiteParts {
+            severity: severity.into(),
+            location: location.into(),
+            scope: scope.into(),
+        }
+    }
+}
+
+fn write_severity(out: &mut Vec<u8>, record: &Record) {
+    out.extend_from_slice(b"\"severity_text\":\"");
+    out.extend_from_slice(record.severity.text.as_bytes());
+    out.extend_from_slice(b"\",\"severity_number\":");
+    write_i64(out, i64::from(record.severity.number));
+}
+
+fn write_attribute(out: &mut Vec<u8>, record: &Record, attribute: &Attribute) {
+    write_str(out, record.key(attribute.key));
+    out.push(b':');
+    write_value(out, record.value(attribute.value));
+}
+
+fn write_scope(out: &mut Vec<u8>, record: &Record) {
+    out.extend_from_slice(b"{\"name\":");
+    write_str(out, record.scope_name());
+    out.push(b'}');
 }
 
 impl JsonEncoder {
@@ -42,6 +101,7 @@ impl JsonEncoder {
         rendered.push(b'}');
         JsonEncoder {
             resource: rendered.into_boxed_slice(),
+            callsites: CallsiteTable::default(),
         }
     }
 
@@ -56,23 +116,41 @@ impl JsonEncoder {
         } else {
             write_rfc3339_nanos(out, record.observed_time_unix_nano);
         }
-        out.extend_from_slice(b"\",\"severity_text\":\"");
-        out.extend_from_slice(record.severity.text.as_bytes());
-        out.extend_from_slice(b"\",\"severity_number\":");
-        write_i64(out, i64::from(record.severity.number));
+        let shared = self
+            .callsites
+            .slot_for(record, CallsiteParts::render)
+            .map(|(_, parts)| parts);
+        out.extend_from_slice(b"\",");
+        match shared {
+            Some(parts) => out.extend_from_slice(&parts.severity),
+            None => write_severity(out, record),
+        }
         if let Some(body) = record.body() {
             out.extend_from_slice(b",\"body\":");
             write_str(out, body);
         }
         if !record.attributes().is_empty() {
             out.extend_from_slice(b",\"attributes\":{");
+            let location = match (shared, record.callsite_attributes) {
+                (Some(parts), Some((start, end))) if start < end => {
+                    Some((start as usize, end as usize, &parts.location))
+                }
+                _ => None,
+            };
             for (index, attribute) in record.attributes().iter().enumerate() {
+                match location {
+                    Some((start, end, _)) if index > start && index < end => continue,
+                    _ => {}
+                }
                 if index > 0 {
                     out.push(b',');
                 }
-                write_str(out, record.key(attribute.key));
-                out.push(b':');
-                write_value(out, record.value(attribute.value));
+                match location {
+                    Some((start, _, rendered)) if index == start => {
+                        out.extend_from_slice(rendered);
+                    }
+                    _ => write_attribute(out, record, attribute),
+                }
             }
             out.push(b'}');
         }
@@ -82,9 +160,11 @@ impl JsonEncoder {
         }
         out.extend_from_slice(b",\"resource\":");
         out.extend_from_slice(&self.resource);
-        out.extend_from_slice(b",\"scope\":{\"name\":");
-        write_str(out, record.scope_name());
-        out.push(b'}');
+        out.extend_from_slice(b",\"scope\":");
+        match shared {
+            Some(parts) => out.extend_from_slice(&parts.scope),
+            None => write_scope(out, record),
+        }
         if let Some(trace) = &record.trace {
             out.extend_from_slice(b",\"trace_id\":\"");
             trace.trace_id_hex().write_to(out);
@@ -251,6 +331,45 @@ impl Formatter for LineSafeFormatter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::{Key, OnDuplicate, ScopeName, Severity, Value};
+
+    /// A record as logged from a callsite: a field, then the source
+    /// location (shared by the callsite's records), then the thread.
+    fn from_callsite(callsite: Option<usize>, user: i64) -> Record {
+        let mut record = Record::default();
+        record.reset(
+            std::time::UNIX_EPOCH,
+            Severity::WARN,
+            ScopeName::Static("app"),
+        );
+        record.callsite = callsite;
+        record.set_body_text("body");
+        record.set_attribute(Key::Static("user"), Value::Int(user), OnDuplicate::Replace);
+        record.set_str("code.file.path", "src/a.rs", OnDuplicate::Keep);
+        record.set_attribute(
+            Key::Static("code.line.number"),
+            Value::Int(3),
+            OnDuplicate::Keep,
+        );
+        record.callsite_attributes = Some((1, 3));
+        record.set_attribute(Key::Static("thread.id"), Value::Int(1), OnDuplicate::Keep);
+        record
+    }
+
+    #[test]
+    fn lines_rendered_from_the_callsite_cache_equal_lines_rendered_in_full() {
+        let encoder = JsonEncoder::new(&Resource::default());
+        for user in [1, 2] {
+            let mut cached = Vec::new();
+            encoder.encode(&from_callsite(Some(0x4000), user), &mut cached);
+            let mut full = Vec::new();
+            encoder.encode(&from_callsite(None, user), &mut full);
+            assert_eq!(
+                String::from_utf8_lossy(&cached),
+                String::from_utf8_lossy(&full)
+            );
+        }
+    }
 
     fn encoded(s: &str) -> String {
         let mut out = Vec::new();

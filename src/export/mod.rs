@@ -4,6 +4,7 @@
 //! Architecture invariant: nothing here blocks the thread that logs, and
 //! nothing here panics on any record or any failure of the output.
 
+mod callsites;
 mod console;
 mod json;
 #[cfg(feature = "metrics")]
@@ -61,9 +62,10 @@ impl std::error::Error for FlushError {}
 pub(crate) enum Encoder {
     Json(JsonEncoder),
     Console(ConsoleEncoder),
-    /// OTLP protobuf `LogRecord` frames.
+    /// OTLP protobuf `LogRecord` frames, referring to the per-callsite
+    /// parts in the table the sink's worker shares.
     #[cfg(feature = "otlp")]
-    Otlp,
+    Otlp(Arc<otlp::OtlpCallsites>),
 }
 
 impl Encoder {
@@ -72,7 +74,7 @@ impl Encoder {
             Encoder::Json(encoder) => encoder.encode(record, out),
             Encoder::Console(encoder) => encoder.encode(record, out),
             #[cfg(feature = "otlp")]
-            Encoder::Otlp => otlp::encode_frame(record, out),
+            Encoder::Otlp(callsites) => otlp::encode_frame(record, callsites, out),
         }
     }
 }
@@ -131,7 +133,7 @@ impl Sink {
             failure_reported: false,
         };
         let wake = WakePolicy {
-            bytes: 256 * 1024,
+            bytes: 1024 * 1024,
             records: u64::MAX,
         };
         Sink::start(name, encoder, drain, counters, wake, settings)
@@ -491,8 +493,14 @@ pub(crate) fn otlp_sink(
     queue_budget: usize,
 ) -> Result<Sink, crate::InitError> {
     let counters = Arc::new(SinkCounters::default());
-    let drain = otlp::start_drain(settings, resource, Arc::clone(&counters))
-        .map_err(|message| crate::InitError::invalid("OTLP exporter", message))?;
+    let callsites = Arc::new(otlp::OtlpCallsites::default());
+    let drain = otlp::start_drain(
+        settings,
+        resource,
+        Arc::clone(&callsites),
+        Arc::clone(&counters),
+    )
+    .map_err(|message| crate::InitError::invalid("OTLP exporter", message))?;
     let wake = WakePolicy {
         bytes: 4 * 1024 * 1024,
         records: settings.batch.max_export_batch_size,
@@ -502,8 +510,15 @@ pub(crate) fn otlp_sink(
         max_queue_records: settings.batch.max_queue_size,
         interval: settings.batch.schedule_delay,
     };
-    Sink::start("otlp", Encoder::Otlp, drain, counters, wake, &sink_settings)
-        .map_err(crate::InitError::Worker)
+    Sink::start(
+        "otlp",
+        Encoder::Otlp(callsites),
+        drain,
+        counters,
+        wake,
+        &sink_settings,
+    )
+    .map_err(crate::InitError::Worker)
 }
 
 /// Starts the OTLP-JSON lines sink (`otlp/stdout`).
@@ -514,12 +529,26 @@ pub(crate) fn otlp_json_sink(
     settings: &SinkSettings,
 ) -> std::io::Result<Sink> {
     let counters = Arc::new(SinkCounters::default());
-    let drain = otlp::json_lines_drain(writer, resource, 512, Arc::clone(&counters));
+    let callsites = Arc::new(otlp::OtlpCallsites::default());
+    let drain = otlp::json_lines_drain(
+        writer,
+        resource,
+        Arc::clone(&callsites),
+        512,
+        Arc::clone(&counters),
+    );
     let wake = WakePolicy {
         bytes: 4 * 1024 * 1024,
         records: 512,
     };
-    Sink::start("otlp-json", Encoder::Otlp, drain, counters, wake, settings)
+    Sink::start(
+        "otlp-json",
+        Encoder::Otlp(callsites),
+        drain,
+        counters,
+        wake,
+        settings,
+    )
 }
 
 /// An `fmt::Write` adapter that appends to a byte buffer.

@@ -153,12 +153,20 @@ impl Queue {
                 return false;
             }
         }
-        let shard = SHARDS.try_with(|shards| self.local_shard(&mut shards.borrow_mut()));
-        let shard = match shard {
-            Ok(shard) => shard,
-            // The thread is being torn down; a one-off shard still delivers.
-            Err(_) => self.register_shard(),
-        };
+        if SHARDS.try_with(|_| ()).is_ok() {
+            return SHARDS.with(|shards| match shards.try_borrow_mut() {
+                Ok(mut shards) => self.push_to(self.local_shard(&mut shards), encode),
+                // Not reached (encoders do not log), but a one-off shard
+                // would still deliver.
+                Err(_) => self.push_to(&self.register_shard(), encode),
+            });
+        }
+        // The thread is being torn down; a one-off shard still delivers.
+        self.push_to(&self.register_shard(), encode)
+    }
+
+    /// [`Queue::push`] into `shard`.
+    fn push_to(&self, shard: &Shard, encode: impl FnOnce(&mut Vec<u8>)) -> bool {
         let mut state = lock(&shard.state);
         if state.closed {
             drop(state);
@@ -198,15 +206,17 @@ impl Queue {
         }
     }
 
-    fn local_shard(&self, shards: &mut Vec<(u64, Arc<Shard>)>) -> Arc<Shard> {
-        if let Some((_, shard)) = shards.iter().find(|(id, _)| *id == self.id) {
-            return Arc::clone(shard);
-        }
-        // Forget the shards of queues that have shut down while here.
-        shards.retain(|(_, shard)| !lock(&shard.state).closed);
-        let shard = self.register_shard();
-        shards.push((self.id, Arc::clone(&shard)));
-        shard
+    fn local_shard<'a>(&self, shards: &'a mut Vec<(u64, Arc<Shard>)>) -> &'a Shard {
+        let index = match shards.iter().position(|(id, _)| *id == self.id) {
+            Some(index) => index,
+            None => {
+                // Forget the shards of queues that have shut down while here.
+                shards.retain(|(_, shard)| !lock(&shard.state).closed);
+                shards.push((self.id, self.register_shard()));
+                shards.len() - 1
+            }
+        };
+        &shards[index].1
     }
 
     fn register_shard(&self) -> Arc<Shard> {
@@ -260,7 +270,11 @@ impl Queue {
     }
 
     fn wake_worker(&self) {
-        self.wake_pending.store(true, Ordering::Release);
+        // A wake-up still pending will be seen by the worker, or has been
+        // signalled already: another one would only cost a system call.
+        if self.wake_pending.swap(true, Ordering::AcqRel) {
+            return;
+        }
         // Notifying under the lock means the worker is either before its
         // check of `wake_pending` or already waiting: the wake-up cannot
         // fall between the two. This only runs when a shard crosses its

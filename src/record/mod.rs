@@ -82,6 +82,13 @@ pub(crate) struct Record {
     pub(crate) scope: ScopeName,
     pub(crate) event_name: Option<&'static str>,
     pub(crate) trace: Option<TraceContext>,
+    /// The `tracing` callsite the record came from, by the address of its
+    /// metadata: what sinks key per-callsite caches on.
+    pub(crate) callsite: Option<usize>,
+    /// The attributes, by index, whose keys and values are the same for
+    /// every record of the callsite (the source location), when all of them
+    /// were added: a sink may encode them once per callsite.
+    pub(crate) callsite_attributes: Option<(u32, u32)>,
     attributes: Vec<Attribute>,
     /// One bit per key hash: a cheap first test before comparing keys, so
     /// that de-duplicating stays linear in the usual case.
@@ -128,6 +135,8 @@ impl Default for Record {
             scope: ScopeName::Static(""),
             event_name: None,
             trace: None,
+            callsite: None,
+            callsite_attributes: None,
             attributes: Vec::with_capacity(16),
             key_bloom: 0,
             text: String::with_capacity(256),
@@ -173,6 +182,8 @@ impl Record {
         self.scope = scope;
         self.event_name = None;
         self.trace = None;
+        self.callsite = None;
+        self.callsite_attributes = None;
         self.attributes.clear();
         self.key_bloom = 0;
         self.text.clear();

@@ -8,12 +8,10 @@
 //! the wire rules (keys, varints, fixed-width numbers) are `prost`'s, and
 //! the tests decode the result with `opentelemetry-proto`'s types.
 
-use prost::encoding::{
-    bool as pb_bool, double, encode_key, encode_varint, encoded_len_varint, fixed32, fixed64,
-    int64, key_len, uint32, WireType,
-};
+use prost::encoding::{encode_varint, encoded_len_varint, key_len, WireType};
 
 use crate::config::Resource;
+use crate::export::callsites::CallsiteTable;
 use crate::record::{Record, ValueRef};
 
 /// `LogRecord` field numbers.
@@ -71,35 +69,8 @@ fn delimited_len(tag: u32, len: usize) -> usize {
 }
 
 fn write_delimited_header(tag: u32, len: usize, out: &mut Vec<u8>) {
-    encode_key(tag, WireType::LengthDelimited, out);
-    encode_varint(len as u64, out);
-}
-
-fn write_bytes_field(tag: u32, bytes: &[u8], out: &mut Vec<u8>) {
-    write_delimited_header(tag, bytes.len(), out);
-    out.extend_from_slice(bytes);
-}
-
-fn any_value_len(value: ValueRef<'_>) -> usize {
-    match value {
-        ValueRef::Nested(tree) => tree_any_value_len(tree),
-        ValueRef::Str(s) => delimited_len(any_value::STRING, s.len()),
-        ValueRef::Bool(b) => pb_bool::encoded_len(any_value::BOOL, &b),
-        ValueRef::Int(i) => int64::encoded_len(any_value::INT, &i),
-        ValueRef::Double(f) => double::encoded_len(any_value::DOUBLE, &f),
-        ValueRef::Bytes(b) => delimited_len(any_value::BYTES, b.len()),
-    }
-}
-
-fn write_any_value(value: ValueRef<'_>, out: &mut Vec<u8>) {
-    match value {
-        ValueRef::Nested(tree) => write_tree_any_value(tree, out),
-        ValueRef::Str(s) => write_bytes_field(any_value::STRING, s.as_bytes(), out),
-        ValueRef::Bool(b) => pb_bool::encode(any_value::BOOL, &b, out),
-        ValueRef::Int(i) => int64::encode(any_value::INT, &i, out),
-        ValueRef::Double(f) => double::encode(any_value::DOUBLE, &f, out),
-        ValueRef::Bytes(b) => write_bytes_field(any_value::BYTES, b, out),
-    }
+    put_key(tag, WireType::LengthDelimited, out);
+    put_varint(len as u64, out);
 }
 
 /// A scalar of a nested tree as the `AnyValue` it becomes; `None` for
@@ -154,7 +125,7 @@ fn write_tree_any_value(tree: &serde_json::Value, out: &mut Vec<u8>) {
     match tree {
         serde_json::Value::Null => {}
         serde_json::Value::Number(n) if n.as_i64().is_none() && !n.is_f64() => {
-            write_bytes_field(any_value::STRING, n.to_string().as_bytes(), out);
+            put_delimited(any_value::STRING, n.to_string().as_bytes(), out);
         }
         serde_json::Value::Array(items) => {
             write_delimited_header(any_value::ARRAY, array_len(items), out);
@@ -169,116 +140,223 @@ fn write_tree_any_value(tree: &serde_json::Value, out: &mut Vec<u8>) {
                 let key_value = delimited_len(key_value::KEY, key.len())
                     + delimited_len(key_value::VALUE, tree_any_value_len(item));
                 write_delimited_header(any_value::ITEMS, key_value, out);
-                write_bytes_field(key_value::KEY, key.as_bytes(), out);
+                put_delimited(key_value::KEY, key.as_bytes(), out);
                 write_delimited_header(key_value::VALUE, tree_any_value_len(item), out);
                 write_tree_any_value(item, out);
             }
         }
         scalar => {
             if let Some(value) = tree_scalar(scalar) {
-                write_any_value(value, out);
+                put_any_value(value, out);
             }
         }
     }
 }
 
-fn key_value_len(key: &str, value: ValueRef<'_>) -> usize {
-    delimited_len(key_value::KEY, key.len()) + delimited_len(key_value::VALUE, any_value_len(value))
+/// Appends `value` as a varint: the one-byte case inline, the rest through
+/// `prost`. Lengths and tags in a record are nearly always one byte.
+#[inline]
+fn put_varint(value: u64, out: &mut Vec<u8>) {
+    if value < 0x80 {
+        out.push(value as u8);
+    } else {
+        encode_varint(value, out);
+    }
 }
 
-fn write_key_value(tag: u32, key: &str, value: ValueRef<'_>, out: &mut Vec<u8>) {
-    write_delimited_header(tag, key_value_len(key, value), out);
-    write_bytes_field(key_value::KEY, key.as_bytes(), out);
-    write_delimited_header(key_value::VALUE, any_value_len(value), out);
-    write_any_value(value, out);
+/// Appends a field key; the same bytes as `prost`'s `encode_key`.
+#[inline]
+fn put_key(tag: u32, wire_type: WireType, out: &mut Vec<u8>) {
+    put_varint(u64::from((tag << 3) | wire_type as u32), out);
 }
 
-/// The encoded size of `record` as a `LogRecord` message.
-fn log_record_len(record: &Record) -> usize {
-    let mut len = fixed64::encoded_len(log_record::TIME_UNIX_NANO, &record.time_unix_nano)
-        + fixed64::encoded_len(
-            log_record::OBSERVED_TIME_UNIX_NANO,
-            &record.observed_time_unix_nano,
-        )
-        + uint32::encoded_len(
-            log_record::SEVERITY_NUMBER,
-            &u32::from(record.severity.number),
-        )
-        + delimited_len(log_record::SEVERITY_TEXT, record.severity.text.len());
-    if let Some(body) = record.body() {
-        len += delimited_len(log_record::BODY, any_value_len(ValueRef::Str(body)));
+fn put_delimited(tag: u32, bytes: &[u8], out: &mut Vec<u8>) {
+    write_delimited_header(tag, bytes.len(), out);
+    out.extend_from_slice(bytes);
+}
+
+/// The size of an `AnyValue`'s contents.
+#[inline]
+fn any_value_len(value: ValueRef<'_>) -> usize {
+    match value {
+        ValueRef::Str(s) => 1 + encoded_len_varint(s.len() as u64) + s.len(),
+        ValueRef::Bytes(b) => 1 + encoded_len_varint(b.len() as u64) + b.len(),
+        ValueRef::Int(i) => 1 + encoded_len_varint(i as u64),
+        ValueRef::Double(_) => 9,
+        ValueRef::Bool(_) => 2,
+        ValueRef::Nested(tree) => tree_any_value_len(tree),
     }
-    for attribute in record.attributes() {
-        let key = record.key(attribute.key);
-        let value = record.value(attribute.value);
-        len += delimited_len(log_record::ATTRIBUTES, key_value_len(key, value));
+}
+
+#[inline]
+fn put_any_value(value: ValueRef<'_>, out: &mut Vec<u8>) {
+    match value {
+        ValueRef::Str(s) => put_delimited(any_value::STRING, s.as_bytes(), out),
+        ValueRef::Bytes(b) => put_delimited(any_value::BYTES, b, out),
+        ValueRef::Int(i) => {
+            put_key(any_value::INT, WireType::Varint, out);
+            put_varint(i as u64, out);
+        }
+        ValueRef::Double(f) => {
+            put_key(any_value::DOUBLE, WireType::SixtyFourBit, out);
+            out.extend_from_slice(&f.to_le_bytes());
+        }
+        ValueRef::Bool(b) => {
+            put_key(any_value::BOOL, WireType::Varint, out);
+            out.push(u8::from(b));
+        }
+        ValueRef::Nested(tree) => write_tree_any_value(tree, out),
     }
-    if record.dropped_attributes > 0 {
-        len += uint32::encoded_len(
-            log_record::DROPPED_ATTRIBUTES_COUNT,
-            &record.dropped_attributes,
-        );
+}
+
+/// Appends one `KeyValue` as field `tag` (`LogRecord.attributes`,
+/// `Resource.attributes`).
+#[inline]
+fn put_attribute(tag: u32, key: &str, value: ValueRef<'_>, out: &mut Vec<u8>) {
+    let value_len = any_value_len(value);
+    let key_value_len = 1
+        + encoded_len_varint(key.len() as u64)
+        + key.len()
+        + 1
+        + encoded_len_varint(value_len as u64)
+        + value_len;
+    put_key(tag, WireType::LengthDelimited, out);
+    put_varint(key_value_len as u64, out);
+    put_delimited(key_value::KEY, key.as_bytes(), out);
+    put_key(key_value::VALUE, WireType::LengthDelimited, out);
+    put_varint(value_len as u64, out);
+    put_any_value(value, out);
+}
+
+/// What the records of one callsite share, encoded once. A queued frame
+/// refers to these by slot instead of carrying them, which makes frames
+/// smaller and cheaper to write; the worker appends `fields` when it builds
+/// a request. A `LogRecord`'s fields may come in any order and its
+/// attributes may be split, so the result decodes to the same record.
+#[derive(Debug)]
+pub(crate) struct CallsiteParts {
+    scope: Box<[u8]>,
+    fields: Box<[u8]>,
+}
+
+/// The per-callsite table of an OTLP sink, shared by its encoder (which
+/// fills it) and its worker (which reads it).
+pub(crate) type OtlpCallsites = CallsiteTable<CallsiteParts>;
+
+fn callsite_parts(record: &Record) -> CallsiteParts {
+    CallsiteParts {
+        scope: record.scope_name().as_bytes().into(),
+        fields: encode_callsite_fields(record).into(),
     }
-    if let Some(trace) = &record.trace {
-        len += fixed32::encoded_len(log_record::FLAGS, &u32::from(trace.flags))
-            + delimited_len(log_record::TRACE_ID, trace.trace_id.len())
-            + delimited_len(log_record::SPAN_ID, trace.span_id.len());
-    }
+}
+
+/// The `LogRecord` fields every record of `record`'s callsite shares:
+/// severity, event name and the callsite attributes.
+fn encode_callsite_fields(record: &Record) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_severity(record, &mut out);
     if let Some(name) = record.event_name {
-        len += delimited_len(log_record::EVENT_NAME, name.len());
+        put_delimited(log_record::EVENT_NAME, name.as_bytes(), &mut out);
     }
-    len
+    let attributes = record.attributes();
+    if let Some((start, end)) = record.callsite_attributes {
+        for attribute in attributes
+            .get(start as usize..end as usize)
+            .unwrap_or_default()
+        {
+            put_attribute(
+                log_record::ATTRIBUTES,
+                record.key(attribute.key),
+                record.value(attribute.value),
+                &mut out,
+            );
+        }
+    }
+    out
 }
 
-/// Appends one queue frame: the scope name, then the `LogRecord` message,
-/// each prefixed with its length as a varint.
-pub(crate) fn encode_frame(record: &Record, out: &mut Vec<u8>) {
-    let scope = record.scope_name().as_bytes();
-    encode_varint(scope.len() as u64, out);
-    out.extend_from_slice(scope);
-    let len = log_record_len(record);
-    encode_varint(len as u64, out);
-    out.reserve(len);
-    fixed64::encode(log_record::TIME_UNIX_NANO, &record.time_unix_nano, out);
-    uint32::encode(
-        log_record::SEVERITY_NUMBER,
-        &u32::from(record.severity.number),
-        out,
-    );
-    write_bytes_field(
+fn put_severity(record: &Record, out: &mut Vec<u8>) {
+    put_key(log_record::SEVERITY_NUMBER, WireType::Varint, out);
+    put_varint(u64::from(record.severity.number), out);
+    put_delimited(
         log_record::SEVERITY_TEXT,
         record.severity.text.as_bytes(),
         out,
     );
+}
+
+/// Appends one queue frame: a reference to the callsite's shared parts in
+/// `callsites` (a little-endian `u32`, the slot plus one) or `0` followed
+/// by the scope name (varint length first), then the `LogRecord` fields of
+/// this record (a little-endian `u32` length first, patched once they are
+/// written, so the record is encoded in one pass).
+pub(crate) fn encode_frame(record: &Record, callsites: &OtlpCallsites, out: &mut Vec<u8>) {
+    let slot = callsites
+        .slot_for(record, callsite_parts)
+        .map(|(slot, _)| slot);
+    match slot {
+        Some(slot) => out.extend_from_slice(&(slot + 1).to_le_bytes()),
+        None => {
+            out.extend_from_slice(&0u32.to_le_bytes());
+            let scope = record.scope_name().as_bytes();
+            put_varint(scope.len() as u64, out);
+            out.extend_from_slice(scope);
+        }
+    }
+    let length_at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    put_key(log_record::TIME_UNIX_NANO, WireType::SixtyFourBit, out);
+    out.extend_from_slice(&record.time_unix_nano.to_le_bytes());
+    if slot.is_none() {
+        put_severity(record, out);
+    }
     if let Some(body) = record.body() {
         let value = ValueRef::Str(body);
-        write_delimited_header(log_record::BODY, any_value_len(value), out);
-        write_any_value(value, out);
+        put_key(log_record::BODY, WireType::LengthDelimited, out);
+        put_varint(any_value_len(value) as u64, out);
+        put_any_value(value, out);
     }
-    for attribute in record.attributes() {
-        let key = record.key(attribute.key);
-        let value = record.value(attribute.value);
-        write_key_value(log_record::ATTRIBUTES, key, value, out);
+    let shared = match (slot, record.callsite_attributes) {
+        (Some(_), Some((start, end))) => start as usize..end as usize,
+        _ => 0..0,
+    };
+    for (index, attribute) in record.attributes().iter().enumerate() {
+        if !shared.contains(&index) {
+            put_attribute(
+                log_record::ATTRIBUTES,
+                record.key(attribute.key),
+                record.value(attribute.value),
+                out,
+            );
+        }
     }
     if record.dropped_attributes > 0 {
-        uint32::encode(
-            log_record::DROPPED_ATTRIBUTES_COUNT,
-            &record.dropped_attributes,
-            out,
-        );
+        put_key(log_record::DROPPED_ATTRIBUTES_COUNT, WireType::Varint, out);
+        put_varint(u64::from(record.dropped_attributes), out);
     }
     if let Some(trace) = &record.trace {
-        fixed32::encode(log_record::FLAGS, &u32::from(trace.flags), out);
-        write_bytes_field(log_record::TRACE_ID, &trace.trace_id, out);
-        write_bytes_field(log_record::SPAN_ID, &trace.span_id, out);
+        put_key(log_record::FLAGS, WireType::ThirtyTwoBit, out);
+        out.extend_from_slice(&u32::from(trace.flags).to_le_bytes());
+        put_delimited(log_record::TRACE_ID, &trace.trace_id, out);
+        put_delimited(log_record::SPAN_ID, &trace.span_id, out);
     }
-    fixed64::encode(
+    put_key(
         log_record::OBSERVED_TIME_UNIX_NANO,
-        &record.observed_time_unix_nano,
+        WireType::SixtyFourBit,
         out,
     );
-    if let Some(name) = record.event_name {
-        write_bytes_field(log_record::EVENT_NAME, name.as_bytes(), out);
+    out.extend_from_slice(&record.observed_time_unix_nano.to_le_bytes());
+    if slot.is_none() {
+        if let Some(name) = record.event_name {
+            put_delimited(log_record::EVENT_NAME, name.as_bytes(), out);
+        }
+    }
+    // A record is far below 4 GiB (its text arena is addressed by `u32`);
+    // saturating keeps "never panics" true regardless, and a frame whose
+    // length does not match ends its chunk when read back.
+    let length = u32::try_from(out.len() - length_at - 4).unwrap_or(u32::MAX);
+    if let Some(slot) = out.get_mut(length_at..length_at + 4) {
+        slot.copy_from_slice(&length.to_le_bytes());
     }
 }
 
@@ -286,23 +364,45 @@ pub(crate) fn encode_frame(record: &Record, out: &mut Vec<u8>) {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Frame<'a> {
     pub(crate) scope: &'a [u8],
+    /// This record's own `LogRecord` fields.
     pub(crate) record: &'a [u8],
+    /// The fields it shares with its callsite's other records.
+    pub(crate) shared: &'a [u8],
+}
+
+impl Frame<'_> {
+    /// The size of the whole `LogRecord` message.
+    pub(crate) fn len(&self) -> usize {
+        self.record.len() + self.shared.len()
+    }
 }
 
 /// Reads the frames of a queue chunk. Frames are only ever written whole by
 /// [`encode_frame`]; should a chunk still end mid-frame, the rest of it is
 /// skipped rather than misread.
-pub(crate) fn frames(mut chunk: &[u8]) -> impl Iterator<Item = Frame<'_>> {
+pub(crate) fn frames<'a>(
+    mut chunk: &'a [u8],
+    callsites: &'a OtlpCallsites,
+) -> impl Iterator<Item = Frame<'a>> {
     std::iter::from_fn(move || {
-        let scope = take_delimited(&mut chunk)?;
-        let record = take_delimited(&mut chunk)?;
-        Some(Frame { scope, record })
+        let slot = take_u32(&mut chunk)?;
+        let (scope, shared) = match slot.checked_sub(1) {
+            None => (take_delimited(&mut chunk)?, &[][..]),
+            Some(slot) => callsites
+                .get(slot)
+                .map(|parts| (&*parts.scope, &*parts.fields))?,
+        };
+        let length = usize::try_from(take_u32(&mut chunk)?).ok()?;
+        let record = take(&mut chunk, length)?;
+        Some(Frame {
+            scope,
+            record,
+            shared,
+        })
     })
 }
 
-fn take_delimited<'a>(chunk: &mut &'a [u8]) -> Option<&'a [u8]> {
-    let len = prost::encoding::decode_varint(chunk).ok()?;
-    let len = usize::try_from(len).ok()?;
+fn take<'a>(chunk: &mut &'a [u8], len: usize) -> Option<&'a [u8]> {
     if len > chunk.len() {
         *chunk = &[];
         return None;
@@ -312,12 +412,22 @@ fn take_delimited<'a>(chunk: &mut &'a [u8]) -> Option<&'a [u8]> {
     Some(value)
 }
 
+fn take_u32(chunk: &mut &[u8]) -> Option<u32> {
+    let bytes = take(chunk, 4)?;
+    Some(u32::from_le_bytes(bytes.try_into().ok()?))
+}
+
+fn take_delimited<'a>(chunk: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let len = prost::encoding::decode_varint(chunk).ok()?;
+    take(chunk, usize::try_from(len).ok()?)
+}
+
 /// Encodes the resource once, as the `Resource` message every request
 /// carries.
 pub(crate) fn encode_resource(resource: &Resource) -> Vec<u8> {
     let mut out = Vec::new();
     for (key, value) in resource.attributes() {
-        write_key_value(
+        put_attribute(
             envelope::RESOURCE_ATTRIBUTES,
             key,
             value.as_value_ref(),
@@ -375,7 +485,9 @@ impl Batch {
         };
         let scope = &mut self.scopes[index];
         let before = scope.log_records.len();
-        write_bytes_field(envelope::LOG_RECORDS, frame.record, &mut scope.log_records);
+        write_delimited_header(envelope::LOG_RECORDS, frame.len(), &mut scope.log_records);
+        scope.log_records.extend_from_slice(frame.record);
+        scope.log_records.extend_from_slice(frame.shared);
         scope.count += 1;
         self.records += 1;
         self.encoded_len += scope.log_records.len() - before;
@@ -409,12 +521,12 @@ impl Batch {
                 .sum::<usize>();
         out.reserve(delimited_len(envelope::RESOURCE_LOGS, resource_logs_len));
         write_delimited_header(envelope::RESOURCE_LOGS, resource_logs_len, out);
-        write_bytes_field(envelope::RESOURCE, resource, out);
+        put_delimited(envelope::RESOURCE, resource, out);
         for scope in scopes() {
             write_delimited_header(envelope::SCOPE_LOGS, scope_logs_len(scope), out);
             let scope_message = delimited_len(envelope::SCOPE_NAME, scope.name.len());
             write_delimited_header(envelope::SCOPE, scope_message, out);
-            write_bytes_field(envelope::SCOPE_NAME, &scope.name, out);
+            put_delimited(envelope::SCOPE_NAME, &scope.name, out);
             out.extend_from_slice(&scope.log_records);
         }
     }
@@ -426,6 +538,7 @@ mod tests {
 
     use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
     use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+    use opentelemetry_proto::tonic::logs::v1::LogRecord;
     use prost::Message as _;
 
     use super::*;
@@ -462,11 +575,12 @@ mod tests {
     #[test]
     fn requests_decode_with_the_official_types() {
         let mut chunk = Vec::new();
-        encode_frame(&sample("a", "first"), &mut chunk);
-        encode_frame(&sample("b", "second"), &mut chunk);
-        encode_frame(&sample("a", "third"), &mut chunk);
+        let callsites = OtlpCallsites::default();
+        encode_frame(&sample("a", "first"), &callsites, &mut chunk);
+        encode_frame(&sample("b", "second"), &callsites, &mut chunk);
+        encode_frame(&sample("a", "third"), &callsites, &mut chunk);
         let mut batch = Batch::default();
-        for frame in frames(&chunk) {
+        for frame in frames(&chunk, &callsites) {
             batch.push(frame);
         }
         assert_eq!(batch.records(), 3);
@@ -539,10 +653,121 @@ mod tests {
     #[test]
     fn a_truncated_chunk_yields_only_whole_frames() {
         let mut chunk = Vec::new();
-        encode_frame(&sample("a", "whole"), &mut chunk);
+        let callsites = OtlpCallsites::default();
+        encode_frame(&sample("a", "whole"), &callsites, &mut chunk);
         let whole = chunk.len();
-        encode_frame(&sample("a", "cut"), &mut chunk);
+        encode_frame(&sample("a", "cut"), &callsites, &mut chunk);
         chunk.truncate(whole + 5);
-        assert_eq!(frames(&chunk).count(), 1);
+        assert_eq!(frames(&chunk, &callsites).count(), 1);
+    }
+
+    /// `sample` as if logged from a callsite, with a source location.
+    fn from_callsite(callsite: usize, body: &str) -> Record {
+        let mut record = sample("a", body);
+        record.callsite = Some(callsite);
+        let before = record.attributes().len() as u32;
+        record.set_str("code.file.path", "src/lib.rs", OnDuplicate::Keep);
+        record.set_attribute(
+            Key::Static("code.line.number"),
+            Value::Int(7),
+            OnDuplicate::Keep,
+        );
+        record.callsite_attributes = Some((before, before + 2));
+        record.set_attribute(Key::Static("thread.id"), Value::Int(3), OnDuplicate::Keep);
+        record
+    }
+
+    fn decode_one(chunk: &[u8], callsites: &OtlpCallsites) -> (String, LogRecord) {
+        let mut batch = Batch::default();
+        for frame in frames(chunk, callsites) {
+            batch.push(frame);
+        }
+        let mut request = Vec::new();
+        batch.encode_request(&[], &mut request);
+        let mut decoded =
+            ExportLogsServiceRequest::decode(request.as_slice()).expect("valid protobuf");
+        let mut scope_logs = decoded.resource_logs.remove(0).scope_logs.remove(0);
+        let scope = scope_logs.scope.map(|s| s.name).unwrap_or_default();
+        (scope, scope_logs.log_records.remove(0))
+    }
+
+    fn sorted_attributes(record: &LogRecord) -> Vec<(String, Option<Any>)> {
+        let mut attributes: Vec<_> = record
+            .attributes
+            .iter()
+            .map(|kv| {
+                (
+                    kv.key.clone(),
+                    kv.value.as_ref().and_then(|v| v.value.clone()),
+                )
+            })
+            .collect();
+        attributes.sort_by(|a, b| a.0.cmp(&b.0));
+        attributes
+    }
+
+    #[test]
+    fn callsite_parts_shared_through_the_table_decode_to_the_same_record() {
+        let shared = OtlpCallsites::default();
+        let mut first = Vec::new();
+        encode_frame(&from_callsite(0x1000, "first"), &shared, &mut first);
+        let mut second = Vec::new();
+        encode_frame(&from_callsite(0x1000, "second"), &shared, &mut second);
+        // Without a callsite, everything travels in the frame.
+        let mut inline_record = from_callsite(0x1000, "second");
+        inline_record.callsite = None;
+        let mut inline = Vec::new();
+        encode_frame(&inline_record, &shared, &mut inline);
+        assert!(
+            second.len() + 30 < inline.len(),
+            "{} vs {}",
+            second.len(),
+            inline.len()
+        );
+        let (scope, via_table) = decode_one(&second, &shared);
+        let (inline_scope, inline) = decode_one(&inline, &shared);
+        assert_eq!(scope, inline_scope);
+        assert_eq!(sorted_attributes(&via_table), sorted_attributes(&inline));
+        let without_attributes = |mut record: LogRecord| {
+            record.attributes.clear();
+            record
+        };
+        assert_eq!(without_attributes(via_table), without_attributes(inline));
+    }
+
+    #[test]
+    fn a_callsite_whose_slot_is_taken_is_encoded_in_full() {
+        let shared = OtlpCallsites::default();
+        let mut chunk = Vec::new();
+        encode_frame(&from_callsite(0x1000, "owner"), &shared, &mut chunk);
+        // The same slot (the table has 4096), another callsite.
+        let other = 0x1000 + (4096 << 3);
+        let mut collided = Vec::new();
+        encode_frame(&from_callsite(other, "other"), &shared, &mut collided);
+        assert_eq!(&collided[..4], &[0, 0, 0, 0], "no slot reference");
+        let (scope, record) = decode_one(&collided, &shared);
+        assert_eq!(scope, "a");
+        assert!(record
+            .attributes
+            .iter()
+            .any(|kv| kv.key == "code.file.path"));
+    }
+
+    #[test]
+    fn keys_are_the_bytes_prost_writes() {
+        for tag in [1, 2, 6, 12, 15, 16, 300] {
+            for wire_type in [
+                WireType::Varint,
+                WireType::SixtyFourBit,
+                WireType::LengthDelimited,
+                WireType::ThirtyTwoBit,
+            ] {
+                let mut ours = Vec::new();
+                put_key(tag, wire_type, &mut ours);
+                let mut theirs = Vec::new();
+                prost::encoding::encode_key(tag, wire_type, &mut theirs);
+                assert_eq!(ours, theirs);
+            }
+        }
     }
 }

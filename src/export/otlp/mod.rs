@@ -20,6 +20,7 @@ use crate::diag;
 use crate::export::{Drain, Queue, SinkCounters};
 
 pub(crate) use self::encode::encode_frame;
+pub(crate) use self::encode::OtlpCallsites;
 use self::encode::{encode_resource, frames, Batch, Frame};
 use self::http::HttpTransport;
 use self::retry::Backoff;
@@ -56,6 +57,8 @@ pub(crate) trait Transport: Send + 'static {
 pub(crate) struct OtlpDrain<T> {
     transport: T,
     resource: Vec<u8>,
+    /// The callsite parts the frames refer to, filled by the sink's encoder.
+    callsites: Arc<OtlpCallsites>,
     batch: Batch,
     request: Vec<u8>,
     max_batch_records: u64,
@@ -73,12 +76,14 @@ impl<T: Transport> OtlpDrain<T> {
     pub(crate) fn new(
         transport: T,
         resource: &Resource,
+        callsites: Arc<OtlpCallsites>,
         max_batch_records: u64,
         counters: Arc<SinkCounters>,
     ) -> Self {
         OtlpDrain {
             transport,
             resource: encode_resource(resource),
+            callsites,
             batch: Batch::default(),
             request: Vec::new(),
             max_batch_records: max_batch_records.max(1),
@@ -99,16 +104,16 @@ impl<T: Transport> OtlpDrain<T> {
     }
 
     fn add(&mut self, frame: Frame<'_>, queue: &Queue) {
-        if frame.record.len() + self.resource.len() + frame.scope.len() + 64 > MAX_REQUEST_BYTES {
+        if frame.len() + self.resource.len() + frame.scope.len() + 64 > MAX_REQUEST_BYTES {
             self.counters.failed.fetch_add(1, Ordering::Relaxed);
             self.report(format_args!(
                 "a record of {} bytes exceeds the 64 MiB OTLP request limit and was not sent",
-                frame.record.len()
+                frame.len()
             ));
             return;
         }
         let full = self.batch.records() >= self.max_batch_records
-            || self.batch.encoded_len() + frame.record.len() > TARGET_REQUEST_BYTES;
+            || self.batch.encoded_len() + frame.len() > TARGET_REQUEST_BYTES;
         if full && !self.batch.is_empty() {
             self.export(queue);
         }
@@ -296,7 +301,8 @@ fn count_accepted(counters: &SinkCounters, records: u64, rejected: u64) {
 
 impl<T: Transport> Drain for OtlpDrain<T> {
     fn deliver(&mut self, chunk: &[u8], _records: u64, queue: &Queue) {
-        for frame in frames(chunk) {
+        let callsites = Arc::clone(&self.callsites);
+        for frame in frames(chunk, &callsites) {
             self.add(frame, queue);
         }
     }
@@ -316,12 +322,14 @@ impl<T: Transport> Drain for OtlpDrain<T> {
 pub(crate) fn json_lines_drain(
     writer: Box<dyn std::io::Write + Send>,
     resource: &Resource,
+    callsites: Arc<OtlpCallsites>,
     max_batch_records: u64,
     counters: Arc<SinkCounters>,
 ) -> OtlpDrain<json_lines::JsonLinesWriter> {
     OtlpDrain::new(
         json_lines::JsonLinesWriter::new(writer),
         resource,
+        callsites,
         max_batch_records,
         counters,
     )
@@ -331,6 +339,7 @@ pub(crate) fn json_lines_drain(
 pub(crate) fn start_drain(
     settings: &OtlpSettings,
     resource: &Resource,
+    callsites: Arc<OtlpCallsites>,
     counters: Arc<SinkCounters>,
 ) -> Result<Box<dyn Drain>, String> {
     let batch = settings.batch.max_export_batch_size;
@@ -347,7 +356,13 @@ pub(crate) fn start_drain(
     });
     Ok(match settings.protocol {
         crate::config::otlp::Protocol::HttpProtobuf | crate::config::otlp::Protocol::HttpJson => {
-            let drain = OtlpDrain::new(HttpTransport::new(settings)?, resource, batch, counters);
+            let drain = OtlpDrain::new(
+                HttpTransport::new(settings)?,
+                resource,
+                callsites,
+                batch,
+                counters,
+            );
             #[cfg(feature = "spool")]
             let drain = drain.with_spool(spool);
             Box::new(drain)
@@ -357,6 +372,7 @@ pub(crate) fn start_drain(
             let drain = OtlpDrain::new(
                 grpc::GrpcTransport::new(settings)?,
                 resource,
+                callsites,
                 batch,
                 counters,
             );

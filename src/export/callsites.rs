@@ -1,0 +1,63 @@
+//! Per-callsite caches of encoded bytes.
+//!
+//! Severity, scope, event name and source location are the same for every
+//! record of a `tracing` callsite. An encoder renders them once, from the
+//! callsite's first record, into a slot of a [`CallsiteTable`] found by the
+//! callsite's metadata address, and copies or refers to them afterwards.
+//! Finding a slot costs one atomic load; a callsite whose slot another
+//! callsite holds is encoded in full, which is correct, only slower.
+
+use std::sync::OnceLock;
+
+use crate::record::Record;
+
+/// How many callsites have an entry.
+const SLOTS: usize = 4096;
+
+/// Encoded parts per callsite, of the type `T` an encoder chooses.
+#[derive(Debug)]
+pub(crate) struct CallsiteTable<T> {
+    /// The callsite's metadata address (as in [`Record::callsite`]) and
+    /// what was rendered for it.
+    slots: Box<[OnceLock<(usize, T)>]>,
+}
+
+impl<T> Default for CallsiteTable<T> {
+    fn default() -> Self {
+        CallsiteTable {
+            slots: (0..SLOTS).map(|_| OnceLock::new()).collect(),
+        }
+    }
+}
+
+impl<T> CallsiteTable<T> {
+    /// The slot and parts of `record`'s callsite, rendered by `render` from
+    /// `record` on the callsite's first record; `None` when the record has
+    /// no callsite, its source location could not be shared (a field took
+    /// one of its keys, or the count limit dropped one), or another
+    /// callsite holds the slot.
+    pub(crate) fn slot_for(
+        &self,
+        record: &Record,
+        render: impl FnOnce(&Record) -> T,
+    ) -> Option<(u32, &T)> {
+        let callsite = record.callsite?;
+        record.callsite_attributes?;
+        // Metadata is at least 8-byte aligned: the low bits carry nothing.
+        let index = (callsite >> 3) % SLOTS;
+        let (owner, parts) = self
+            .slots
+            .get(index)?
+            .get_or_init(|| (callsite, render(record)));
+        if *owner != callsite {
+            return None;
+        }
+        Some((u32::try_from(index).ok()?, parts))
+    }
+
+    /// The parts of a slot that [`CallsiteTable::slot_for`] returned.
+    pub(crate) fn get(&self, slot: u32) -> Option<&T> {
+        let (_, parts) = self.slots.get(usize::try_from(slot).ok()?)?.get()?;
+        Some(parts)
+    }
+}
