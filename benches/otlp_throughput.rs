@@ -193,17 +193,25 @@ fn main() {
         return;
     }
     let rows = [bridge(1), official(1), bridge(4), official(4)];
-    println!("| pipeline | producer threads | records received | dropped | records/s end to end | producer ns/event | process CPU ns/event |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| pipeline | producer threads | records received | dropped | records/s end to end | producer ns/event | process CPU ns/event | process CPU ns/delivered record |");
+    println!("|---|---|---|---|---|---|---|---|");
     let mut json = Vec::new();
     for row in &rows {
         let dropped = EVENTS.saturating_sub(row.received);
         let per_second = row.received as f64 / row.total.as_secs_f64();
         let producer_ns = row.producer.as_nanos() as f64 / EVENTS as f64;
         let cpu_ns = row.cpu.as_nanos() as f64 / EVENTS as f64;
+        let cpu_ns_delivered = row.cpu.as_nanos() as f64 / row.received.max(1) as f64;
         println!(
-            "| {} | {} | {} | {} | {:.0} | {:.0} | {:.0} |",
-            row.pipeline, row.threads, row.received, dropped, per_second, producer_ns, cpu_ns
+            "| {} | {} | {} | {} | {:.0} | {:.0} | {:.0} | {:.0} |",
+            row.pipeline,
+            row.threads,
+            row.received,
+            dropped,
+            per_second,
+            producer_ns,
+            cpu_ns,
+            cpu_ns_delivered
         );
         json.push(serde_json::json!({
             "pipeline": row.pipeline,
@@ -214,6 +222,7 @@ fn main() {
             "records_per_second": per_second,
             "producer_ns_per_event": producer_ns,
             "process_cpu_ns_per_event": cpu_ns,
+            "process_cpu_ns_per_delivered_record": cpu_ns_delivered,
         }));
     }
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/otlp-throughput.json");
