@@ -50,6 +50,11 @@ fn record_from(data: &[u8]) -> (Record, String, Vec<(String, AttributeValue)>) {
         };
         record.set_attribute(key, value, OnDuplicate::Replace);
     }
+    // The second half of the attributes stands for a callsite's source
+    // location, so the encoders' per-callsite paths are fuzzed too.
+    let count = u32::try_from(pairs.len()).unwrap_or(u32::MAX);
+    record.callsite = Some(0x1000);
+    record.callsite_attributes = Some((count / 2, count));
     (record, body, pairs)
 }
 
