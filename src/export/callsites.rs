@@ -4,28 +4,33 @@
 //! record of a `tracing` callsite. An encoder renders them once, from the
 //! callsite's first record, into a slot of a [`CallsiteTable`] found by the
 //! callsite's metadata address, and copies or refers to them afterwards.
-//! Finding a slot costs one atomic load; a callsite whose slot another
+//! Finding a slot costs two atomic loads; a callsite whose slot another
 //! callsite holds is encoded in full, which is correct, only slower.
 
 use std::sync::OnceLock;
 
 use crate::record::Record;
 
+/// Slots are allocated this many at a time, when a callsite first needs
+/// one of them, so a sink that sees a few callsites holds a few chunks.
+const CHUNK: usize = 64;
 /// How many callsites have an entry.
-const SLOTS: usize = 4096;
+const SLOTS: usize = 64 * CHUNK;
+
+/// A callsite's metadata address (as in [`Record::callsite`]) and what was
+/// rendered for it.
+type Slot<T> = OnceLock<(usize, T)>;
 
 /// Encoded parts per callsite, of the type `T` an encoder chooses.
 #[derive(Debug)]
 pub(crate) struct CallsiteTable<T> {
-    /// The callsite's metadata address (as in [`Record::callsite`]) and
-    /// what was rendered for it.
-    slots: Box<[OnceLock<(usize, T)>]>,
+    chunks: Box<[OnceLock<Box<[Slot<T>]>>]>,
 }
 
 impl<T> Default for CallsiteTable<T> {
     fn default() -> Self {
         CallsiteTable {
-            slots: (0..SLOTS).map(|_| OnceLock::new()).collect(),
+            chunks: (0..SLOTS / CHUNK).map(|_| OnceLock::new()).collect(),
         }
     }
 }
@@ -46,8 +51,10 @@ impl<T> CallsiteTable<T> {
         // Metadata is at least 8-byte aligned: the low bits carry nothing.
         let index = (callsite >> 3) % SLOTS;
         let (owner, parts) = self
-            .slots
-            .get(index)?
+            .chunks
+            .get(index / CHUNK)?
+            .get_or_init(|| (0..CHUNK).map(|_| OnceLock::new()).collect())
+            .get(index % CHUNK)?
             .get_or_init(|| (callsite, render(record)));
         if *owner != callsite {
             return None;
@@ -57,7 +64,13 @@ impl<T> CallsiteTable<T> {
 
     /// The parts of a slot that [`CallsiteTable::slot_for`] returned.
     pub(crate) fn get(&self, slot: u32) -> Option<&T> {
-        let (_, parts) = self.slots.get(usize::try_from(slot).ok()?)?.get()?;
+        let index = usize::try_from(slot).ok()?;
+        let (_, parts) = self
+            .chunks
+            .get(index / CHUNK)?
+            .get()?
+            .get(index % CHUNK)?
+            .get()?;
         Some(parts)
     }
 }
