@@ -67,42 +67,20 @@ fn spooled_records_survive_kill_9_and_are_delivered_once_by_the_next_run() {
     if is_child() {
         return;
     }
-    let dir = temp_path("spool-kill");
-    let _ = std::fs::remove_dir_all(&dir);
-    let dir_text = dir.to_str().expect("UTF-8 path").to_owned();
-    let dead_endpoint = format!("http://{}/v1/logs", free_port());
-    let mut writer = spawn_child(
-        "spool::spool_writer_is_killed_after_flushing",
-        &[(SPOOL_DIR, &dir_text), (ENDPOINT, &dead_endpoint)],
-    );
+    let (dir, mut writer) =
+        start_writer("spool-kill", "spool::spool_writer_is_killed_after_flushing");
     let stdout = writer.stdout.take().expect("piped stdout");
     let spooled = std::io::BufReader::new(stdout)
         .lines()
         .map_while(Result::ok)
         .any(|line| line.contains("SPOOLED"));
-    writer.kill().expect("SIGKILL");
-    let _ = writer.wait();
     assert!(spooled, "the writer reported its flush");
-
-    let receiver = Receiver::http();
-    let endpoint = format!("{}/v1/logs", receiver.endpoint());
-    let output = run_child(
+    let seen = kill_and_replay(
+        writer,
+        &dir,
         "spool::spool_replayer_delivers_what_was_spooled",
-        &[(SPOOL_DIR, &dir_text), (ENDPOINT, &endpoint)],
     );
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let seen = delivered_sequence_numbers(&receiver);
     assert_eq!(seen, (0..RECORDS).collect::<Vec<_>>(), "each record once");
-    let left: Vec<_> = std::fs::read_dir(&dir)
-        .expect("spool dir")
-        .filter_map(Result::ok)
-        .collect();
-    assert!(left.is_empty(), "delivered segments are deleted: {left:?}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -124,6 +102,48 @@ fn an_unusable_spool_directory_is_reported_and_export_goes_on() {
     let stats = guard.shutdown();
     assert_eq!(stats.exported, 1, "{stats:?}");
     let _ = std::fs::remove_file(&file);
+}
+
+/// Starts the writer scenario `child_test` with a fresh spool directory
+/// named after `dir_name` and a collector that is down.
+fn start_writer(dir_name: &str, child_test: &str) -> (std::path::PathBuf, std::process::Child) {
+    let dir = temp_path(dir_name);
+    let _ = std::fs::remove_dir_all(&dir);
+    let dir_text = dir.to_str().expect("UTF-8 path").to_owned();
+    let dead_endpoint = format!("http://{}/v1/logs", free_port());
+    let writer = spawn_child(
+        child_test,
+        &[(SPOOL_DIR, &dir_text), (ENDPOINT, &dead_endpoint)],
+    );
+    (dir, writer)
+}
+
+/// Kills the writer with SIGKILL, runs the scenario `replayer` on the same
+/// spool against a collector that is up, and returns the `i` of every
+/// record delivered, sorted; the spool directory is removed afterwards.
+fn kill_and_replay(
+    mut writer: std::process::Child,
+    dir: &std::path::Path,
+    replayer: &str,
+) -> Vec<u64> {
+    writer.kill().expect("SIGKILL");
+    let _ = writer.wait();
+    let receiver = Receiver::http();
+    let endpoint = format!("{}/v1/logs", receiver.endpoint());
+    let dir_text = dir.to_str().expect("UTF-8 path");
+    let output = run_child(replayer, &[(SPOOL_DIR, dir_text), (ENDPOINT, &endpoint)]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let left: Vec<_> = std::fs::read_dir(dir)
+        .expect("spool dir")
+        .filter_map(Result::ok)
+        .collect();
+    assert!(left.is_empty(), "replayed segments are deleted: {left:?}");
+    let _ = std::fs::remove_dir_all(dir);
+    delivered_sequence_numbers(&receiver)
 }
 
 /// The `i` attribute of every record the receiver accepted, sorted.
@@ -191,13 +211,9 @@ fn a_kill_9_under_load_loses_nothing_flushed_and_duplicates_nothing() {
     if is_child() {
         return;
     }
-    let dir = temp_path("spool-kill-under-load");
-    let _ = std::fs::remove_dir_all(&dir);
-    let dir_text = dir.to_str().expect("UTF-8 path").to_owned();
-    let dead_endpoint = format!("http://{}/v1/logs", free_port());
-    let mut writer = spawn_child(
+    let (dir, mut writer) = start_writer(
+        "spool-kill-under-load",
         "spool::spool_writer_is_killed_while_logging",
-        &[(SPOOL_DIR, &dir_text), (ENDPOINT, &dead_endpoint)],
     );
     let stdout = writer.stdout.take().expect("piped stdout");
     // Killed after the fifth flush, while the producer is still logging.
@@ -207,23 +223,9 @@ fn a_kill_9_under_load_loses_nothing_flushed_and_duplicates_nothing() {
         .filter_map(|line| line.strip_prefix("FLUSHED ")?.parse().ok())
         .take(5)
         .collect();
-    writer.kill().expect("SIGKILL");
-    let _ = writer.wait();
     let last_flushed = *flushed.last().expect("the writer reported flushes");
     assert!(last_flushed > 0, "the writer logged before its flushes");
-
-    let receiver = Receiver::http();
-    let endpoint = format!("{}/v1/logs", receiver.endpoint());
-    let output = run_child(
-        "spool::spool_replayer_delivers_what_survived",
-        &[(SPOOL_DIR, &dir_text), (ENDPOINT, &endpoint)],
-    );
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let seen = delivered_sequence_numbers(&receiver);
+    let seen = kill_and_replay(writer, &dir, "spool::spool_replayer_delivers_what_survived");
     let mut unique = seen.clone();
     unique.dedup();
     assert_eq!(unique.len(), seen.len(), "no record is delivered twice");
@@ -235,7 +237,6 @@ fn a_kill_9_under_load_loses_nothing_flushed_and_duplicates_nothing() {
         "records 0..{last_flushed} are all delivered (got {} records)",
         seen.len()
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The second run after a kill under load: replays whatever the spool
