@@ -21,10 +21,13 @@ const SLOTS: usize = 64 * CHUNK;
 /// rendered for it.
 type Slot<T> = OnceLock<(usize, T)>;
 
+/// `CHUNK` slots, allocated together.
+type Chunk<T> = Box<[Slot<T>]>;
+
 /// Encoded parts per callsite, of the type `T` an encoder chooses.
 #[derive(Debug)]
 pub(crate) struct CallsiteTable<T> {
-    chunks: Box<[OnceLock<Box<[Slot<T>]>>]>,
+    chunks: Box<[OnceLock<Chunk<T>>]>,
 }
 
 impl<T> Default for CallsiteTable<T> {
