@@ -220,12 +220,55 @@ fn put_attribute(tag: u32, key: &str, value: ValueRef<'_>, out: &mut Vec<u8>) {
         + 1
         + encoded_len_varint(value_len as u64)
         + value_len;
+    if tag < 16 && key_value_len < 0x80 {
+        // The usual attribute: every key and length is one byte, so the
+        // framing goes out in two fixed-size copies.
+        out.extend_from_slice(&[
+            key_byte(tag, WireType::LengthDelimited),
+            key_value_len as u8,
+            key_byte(key_value::KEY, WireType::LengthDelimited),
+            key.len() as u8,
+        ]);
+        out.extend_from_slice(key.as_bytes());
+        match value {
+            ValueRef::Str(s) => {
+                out.extend_from_slice(&[
+                    key_byte(key_value::VALUE, WireType::LengthDelimited),
+                    value_len as u8,
+                    key_byte(any_value::STRING, WireType::LengthDelimited),
+                    s.len() as u8,
+                ]);
+                out.extend_from_slice(s.as_bytes());
+            }
+            ValueRef::Double(f) => {
+                out.extend_from_slice(&[
+                    key_byte(key_value::VALUE, WireType::LengthDelimited),
+                    value_len as u8,
+                    key_byte(any_value::DOUBLE, WireType::SixtyFourBit),
+                ]);
+                out.extend_from_slice(&f.to_le_bytes());
+            }
+            _ => {
+                out.extend_from_slice(&[
+                    key_byte(key_value::VALUE, WireType::LengthDelimited),
+                    value_len as u8,
+                ]);
+                put_any_value(value, out);
+            }
+        }
+        return;
+    }
     put_key(tag, WireType::LengthDelimited, out);
     put_varint(key_value_len as u64, out);
     put_delimited(key_value::KEY, key.as_bytes(), out);
     put_key(key_value::VALUE, WireType::LengthDelimited, out);
     put_varint(value_len as u64, out);
     put_any_value(value, out);
+}
+
+/// A field key that fits in one byte (field numbers below 16).
+const fn key_byte(tag: u32, wire_type: WireType) -> u8 {
+    ((tag << 3) | wire_type as u32) as u8
 }
 
 /// What the records of one callsite share, encoded once. A queued frame
@@ -755,6 +798,13 @@ mod tests {
 
     #[test]
     fn keys_are_the_bytes_prost_writes() {
+        for tag in 1..16 {
+            for wire_type in [WireType::Varint, WireType::LengthDelimited] {
+                let mut theirs = Vec::new();
+                prost::encoding::encode_key(tag, wire_type, &mut theirs);
+                assert_eq!(vec![key_byte(tag, wire_type)], theirs);
+            }
+        }
         for tag in [1, 2, 6, 12, 15, 16, 300] {
             for wire_type in [
                 WireType::Varint,
