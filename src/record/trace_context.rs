@@ -129,9 +129,15 @@ impl Hex<'_> {
     /// Appends the hex digits to `out` without going through `fmt`.
     pub(crate) fn write_to(&self, out: &mut Vec<u8>) {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        for byte in self.0 {
-            out.push(DIGITS[(byte >> 4) as usize]);
-            out.push(DIGITS[(byte & 0x0f) as usize]);
+        // Digits are gathered on the stack and appended in one copy: a
+        // trace id is 32 of them, and pushing each costs a capacity check.
+        for bytes in self.0.chunks(16) {
+            let mut digits = [0u8; 32];
+            for (pair, byte) in digits.chunks_exact_mut(2).zip(bytes) {
+                pair[0] = DIGITS[(byte >> 4) as usize];
+                pair[1] = DIGITS[(byte & 0x0f) as usize];
+            }
+            out.extend_from_slice(&digits[..bytes.len() * 2]);
         }
     }
 }
@@ -161,6 +167,17 @@ fn random_nonzero_u64() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_digits_match_the_formatter_at_every_length() {
+        let bytes: Vec<u8> = (0..40u8).map(|i| i.wrapping_mul(37)).collect();
+        for len in 0..bytes.len() {
+            let mut out = Vec::new();
+            Hex(&bytes[..len]).write_to(&mut out);
+            let expected: String = bytes[..len].iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(String::from_utf8(out).expect("ASCII"), expected);
+        }
+    }
 
     #[test]
     fn traceparent_round_trips() {
