@@ -296,13 +296,8 @@ fn grpc_follows_the_retry_table() {
 
 #[test]
 fn guard_returns_when_the_collector_never_comes_up() {
-    // A port that was free a moment ago and that nothing listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
     let builder = otel_log_bridge::builder()
-        .with_otlp_endpoint(format!("http://127.0.0.1:{port}/v1/logs"))
+        .with_otlp_endpoint(crate::support::dead_endpoint())
         .with_shutdown_timeout(Duration::from_millis(500));
     let stats = run(builder, ten_events);
     assert_eq!(

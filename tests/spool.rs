@@ -14,7 +14,7 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use tracing_subscriber::prelude::*;
 
 use crate::support::receiver::{Receiver, Response};
-use crate::support::{child_command, is_child, run_child, spawn_child, temp_path};
+use crate::support::{child_command, dead_endpoint, is_child, run_child, spawn_child, temp_path};
 
 const SPOOL_DIR: &str = "OTEL_LOG_BRIDGE_TEST_SPOOL";
 const ENDPOINT: &str = "OTEL_LOG_BRIDGE_TEST_ENDPOINT";
@@ -110,7 +110,7 @@ fn start_writer(dir_name: &str, child_test: &str) -> (std::path::PathBuf, std::p
     let dir = temp_path(dir_name);
     let _ = std::fs::remove_dir_all(&dir);
     let dir_text = dir.to_str().expect("UTF-8 path").to_owned();
-    let dead_endpoint = format!("http://{}/v1/logs", free_port());
+    let dead_endpoint = dead_endpoint();
     let writer = spawn_child(
         child_test,
         &[(SPOOL_DIR, &dir_text), (ENDPOINT, &dead_endpoint)],
@@ -359,10 +359,4 @@ fn a_full_disk_is_reported_and_the_records_are_delivered_from_memory() {
         (0..FULL_DISK_RECORDS).collect::<Vec<_>>()
     );
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn free_port() -> std::net::SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
 }

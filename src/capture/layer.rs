@@ -17,6 +17,7 @@ use crate::capture::visit::{EventVisitor, SpanFieldVisitor};
 use crate::capture::{
     add_common_attributes, is_suppressed, with_scratch, CaptureOptions, LogBridge,
 };
+use crate::export::callsites::CallsiteTable;
 use crate::export::Pipeline;
 use crate::record::{ScopeName, Severity};
 
@@ -54,6 +55,8 @@ struct Shared {
     /// OpenTelemetry context of `tracing-opentelemetry` spans.
     dispatch: OnceLock<WeakDispatch>,
     lint: RuntimeLint,
+    /// Each callsite's explicit event name, decided once.
+    event_names: CallsiteTable<Option<&'static str>>,
 }
 
 impl BridgeLayer {
@@ -64,6 +67,7 @@ impl BridgeLayer {
                 lint: RuntimeLint::new(options.lint.clone()),
                 options,
                 dispatch: OnceLock::new(),
+                event_names: CallsiteTable::default(),
             }),
         }
     }
@@ -183,8 +187,15 @@ where
                 Severity::from_tracing(*metadata.level()),
                 ScopeName::Static(metadata.target()),
             );
-            record.event_name = explicit_event_name(metadata);
-            record.callsite = Some(std::ptr::from_ref(metadata) as usize);
+            let callsite = std::ptr::from_ref(metadata) as usize;
+            record.event_name = match shared
+                .event_names
+                .get_or_render(callsite, || explicit_event_name(metadata))
+            {
+                Some((_, name)) => *name,
+                None => explicit_event_name(metadata),
+            };
+            record.callsite = Some(callsite);
             let redactor = shared.pipeline.redactor();
             let mut visitor = EventVisitor {
                 record: &mut *record,

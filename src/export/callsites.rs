@@ -2,7 +2,8 @@
 //!
 //! Severity, scope, event name and source location are the same for every
 //! record of a `tracing` callsite. An encoder renders them once, from the
-//! callsite's first record, into a slot of a [`CallsiteTable`] found by the
+//! callsite's first record (the layer likewise decides a callsite's event
+//! name once), into a slot of a [`CallsiteTable`] found by the
 //! callsite's metadata address, and copies or refers to them afterwards.
 //! Finding a slot costs two atomic loads; a callsite whose slot another
 //! callsite holds is encoded in full, which is correct, only slower.
@@ -51,6 +52,17 @@ impl<T> CallsiteTable<T> {
     ) -> Option<(u32, &T)> {
         let callsite = record.callsite?;
         record.callsite_attributes?;
+        self.get_or_render(callsite, || render(record))
+    }
+
+    /// The slot and parts of `callsite` (a metadata address), rendered by
+    /// `render` the first time; `None` when another callsite holds the
+    /// slot.
+    pub(crate) fn get_or_render(
+        &self,
+        callsite: usize,
+        render: impl FnOnce() -> T,
+    ) -> Option<(u32, &T)> {
         // Metadata is at least 8-byte aligned: the low bits carry nothing.
         let index = (callsite >> 3) % SLOTS;
         let (owner, parts) = self
@@ -58,7 +70,7 @@ impl<T> CallsiteTable<T> {
             .get(index / CHUNK)?
             .get_or_init(|| (0..CHUNK).map(|_| OnceLock::new()).collect())
             .get(index % CHUNK)?
-            .get_or_init(|| (callsite, render(record)));
+            .get_or_init(|| (callsite, render()));
         if *owner != callsite {
             return None;
         }

@@ -4,7 +4,7 @@
 //! Architecture invariant: nothing here blocks the thread that logs, and
 //! nothing here panics on any record or any failure of the output.
 
-mod callsites;
+pub(crate) mod callsites;
 mod console;
 mod json;
 #[cfg(feature = "metrics")]

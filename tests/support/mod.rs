@@ -158,6 +158,15 @@ pub fn child_command(name: &str, envs: &[(&str, &str)]) -> Command {
     command
 }
 
+/// An OTLP/HTTP endpoint nothing listens on: a port that was free a
+/// moment ago, as when the collector is down.
+pub fn dead_endpoint() -> String {
+    let address = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port");
+    format!("http://{address}/v1/logs")
+}
+
 /// A fresh path in the target directory's temp area.
 pub fn temp_path(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));

@@ -354,31 +354,47 @@ pub(crate) fn start_drain(
             })
             .ok()
     });
+    let parts = DrainParts {
+        resource,
+        callsites,
+        batch,
+        counters,
+        #[cfg(feature = "spool")]
+        spool,
+    };
     Ok(match settings.protocol {
         crate::config::otlp::Protocol::HttpProtobuf | crate::config::otlp::Protocol::HttpJson => {
-            let drain = OtlpDrain::new(
-                HttpTransport::new(settings)?,
-                resource,
-                callsites,
-                batch,
-                counters,
-            );
-            #[cfg(feature = "spool")]
-            let drain = drain.with_spool(spool);
-            Box::new(drain)
+            parts.with_transport(HttpTransport::new(settings)?)
         }
         #[cfg(feature = "grpc")]
         crate::config::otlp::Protocol::Grpc => {
-            let drain = OtlpDrain::new(
-                grpc::GrpcTransport::new(settings)?,
-                resource,
-                callsites,
-                batch,
-                counters,
-            );
-            #[cfg(feature = "spool")]
-            let drain = drain.with_spool(spool);
-            Box::new(drain)
+            parts.with_transport(grpc::GrpcTransport::new(settings)?)
         }
     })
+}
+
+/// Everything an OTLP drain needs besides its transport, which is the only
+/// part that differs between protocols.
+struct DrainParts<'a> {
+    resource: &'a Resource,
+    callsites: Arc<OtlpCallsites>,
+    batch: u64,
+    counters: Arc<SinkCounters>,
+    #[cfg(feature = "spool")]
+    spool: Option<spool::Spool>,
+}
+
+impl DrainParts<'_> {
+    fn with_transport(self, transport: impl Transport) -> Box<dyn Drain> {
+        let drain = OtlpDrain::new(
+            transport,
+            self.resource,
+            self.callsites,
+            self.batch,
+            self.counters,
+        );
+        #[cfg(feature = "spool")]
+        let drain = drain.with_spool(self.spool);
+        Box::new(drain)
+    }
 }
