@@ -211,39 +211,30 @@ pub(crate) fn add_common_attributes(
 ) {
     use crate::record::{Key, Value};
     let before = record.attributes().len();
+    // Whether every code attribute asked for was added: none yielded to a
+    // field of the same key or fell to the count limit.
+    let mut all_added = true;
     if options.code_attributes {
         if let Some(file) = file {
-            record.set_str("code.file.path", file, OnDuplicate::Keep);
+            all_added &= record.set_str("code.file.path", file, OnDuplicate::Keep);
             if options.duplicate_legacy_code_attributes {
-                record.set_str("code.filepath", file, OnDuplicate::Keep);
+                all_added &= record.set_str("code.filepath", file, OnDuplicate::Keep);
             }
         }
         if let Some(line) = line {
             let line = Value::Int(i64::from(line));
-            record.set_attribute(Key::Static("code.line.number"), line, OnDuplicate::Keep);
+            all_added &=
+                record.set_attribute(Key::Static("code.line.number"), line, OnDuplicate::Keep);
             if options.duplicate_legacy_code_attributes {
-                record.set_attribute(Key::Static("code.lineno"), line, OnDuplicate::Keep);
+                all_added &=
+                    record.set_attribute(Key::Static("code.lineno"), line, OnDuplicate::Keep);
             }
         }
     }
-    if record.callsite.is_some() {
-        // Each code attribute the options ask for was added (none yielded to
-        // a field or fell to the count limit), so they are the same for
-        // every record of this callsite.
-        let per_location = if options.duplicate_legacy_code_attributes {
-            2
-        } else {
-            1
-        };
-        let expected = if options.code_attributes {
-            per_location * (usize::from(file.is_some()) + usize::from(line.is_some()))
-        } else {
-            0
-        };
+    if record.callsite.is_some() && all_added {
+        // Then they are the same for every record of this callsite.
         let after = record.attributes().len();
-        if after - before == expected {
-            record.callsite_attributes = u32::try_from(before).ok().zip(u32::try_from(after).ok());
-        }
+        record.callsite_attributes = u32::try_from(before).ok().zip(u32::try_from(after).ok());
     }
     if options.thread_attributes {
         let _ = THREAD.try_with(|thread| {
@@ -262,6 +253,32 @@ pub(crate) fn add_common_attributes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn code_attributes_are_shared_per_callsite_only_when_all_were_added() {
+        use crate::record::{Key, Value};
+        let options = CaptureOptions::default();
+        let mut record = Record::default();
+        record.callsite = Some(0x1000);
+        add_common_attributes(&mut record, &options, Some("src/a.rs"), Some(3));
+        assert_eq!(record.callsite_attributes, Some((0, 2)));
+
+        // A field that took one of the keys makes the record encode in full.
+        let mut record = Record::default();
+        record.callsite = Some(0x1000);
+        record.set_attribute(
+            Key::Static("code.line.number"),
+            Value::Int(7),
+            OnDuplicate::Replace,
+        );
+        add_common_attributes(&mut record, &options, Some("src/a.rs"), Some(3));
+        assert_eq!(record.callsite_attributes, None);
+
+        // Records without a callsite (`log`, panics) never share.
+        let mut record = Record::default();
+        add_common_attributes(&mut record, &options, Some("src/a.rs"), Some(3));
+        assert_eq!(record.callsite_attributes, None);
+    }
 
     #[test]
     fn nested_scratch_use_gets_a_fresh_record() {

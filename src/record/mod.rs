@@ -302,7 +302,14 @@ impl Record {
     }
 
     /// Adds an attribute, resolving a duplicate key as `on_duplicate` says.
-    pub(crate) fn set_attribute(&mut self, key: Key, value: Value, on_duplicate: OnDuplicate) {
+    /// Returns whether the key was new and kept (not a duplicate, not over
+    /// the count limit).
+    pub(crate) fn set_attribute(
+        &mut self,
+        key: Key,
+        value: Value,
+        on_duplicate: OnDuplicate,
+    ) -> bool {
         let value = self.limit_length(value);
         let bit = key_bit(self.key(key));
         if self.key_bloom & bit != 0 {
@@ -315,15 +322,16 @@ impl Record {
                 if on_duplicate == OnDuplicate::Replace {
                     self.attributes[index].value = value;
                 }
-                return;
+                return false;
             }
         }
         if self.attributes.len() >= self.limits.count {
             self.dropped_attributes = self.dropped_attributes.saturating_add(1);
-            return;
+            return false;
         }
         self.key_bloom |= bit;
         self.attributes.push(Attribute { key, value });
+        true
     }
 
     /// Cuts a string value to the length limit in characters (on a
@@ -358,9 +366,15 @@ impl Record {
     }
 
     /// Adds a string attribute whose key is static.
-    pub(crate) fn set_str(&mut self, key: &'static str, value: &str, on_duplicate: OnDuplicate) {
+    /// Returns what [`Record::set_attribute`] returns.
+    pub(crate) fn set_str(
+        &mut self,
+        key: &'static str,
+        value: &str,
+        on_duplicate: OnDuplicate,
+    ) -> bool {
         let range = self.push_text(value);
-        self.set_attribute(Key::Static(key), Value::Str(range), on_duplicate);
+        self.set_attribute(Key::Static(key), Value::Str(range), on_duplicate)
     }
 
     /// Replaces the body and the string values for which `rewrite` returns
