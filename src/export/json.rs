@@ -74,6 +74,39 @@ fn write_severity(out: &mut Vec<u8>, record: &Record) {
     write_i64(out, i64::from(record.severity.number));
 }
 
+/// Writes the attributes as `"key":value` pairs joined by `,`; the
+/// callsite's shared ones, when `location` has them rendered, are copied
+/// from it in their place.
+fn write_attributes(out: &mut Vec<u8>, record: &Record, location: Option<&[u8]>) {
+    let attributes = record.attributes();
+    let (before, after) = match (location, record.callsite_attributes) {
+        (Some(_), Some((start, end))) if start < end => (
+            attributes.get(..start as usize).unwrap_or_default(),
+            attributes.get(end as usize..).unwrap_or_default(),
+        ),
+        _ => (attributes, &[][..]),
+    };
+    let rendered = location.filter(|_| before.len() + after.len() < attributes.len());
+    let mut first = true;
+    let mut separate = |out: &mut Vec<u8>| {
+        if !std::mem::replace(&mut first, false) {
+            out.push(b',');
+        }
+    };
+    for attribute in before {
+        separate(out);
+        write_attribute(out, record, attribute);
+    }
+    if let Some(rendered) = rendered {
+        separate(out);
+        out.extend_from_slice(rendered);
+    }
+    for attribute in after {
+        separate(out);
+        write_attribute(out, record, attribute);
+    }
+}
+
 fn write_attribute(out: &mut Vec<u8>, record: &Record, attribute: &Attribute) {
     write_str(out, record.key(attribute.key));
     out.push(b':');
@@ -131,27 +164,7 @@ impl JsonEncoder {
         }
         if !record.attributes().is_empty() {
             out.extend_from_slice(b",\"attributes\":{");
-            let location = match (shared, record.callsite_attributes) {
-                (Some(parts), Some((start, end))) if start < end => {
-                    Some((start as usize, end as usize, &parts.location))
-                }
-                _ => None,
-            };
-            for (index, attribute) in record.attributes().iter().enumerate() {
-                match location {
-                    Some((start, end, _)) if index > start && index < end => continue,
-                    _ => {}
-                }
-                if index > 0 {
-                    out.push(b',');
-                }
-                match location {
-                    Some((start, _, rendered)) if index == start => {
-                        out.extend_from_slice(rendered);
-                    }
-                    _ => write_attribute(out, record, attribute),
-                }
-            }
+            write_attributes(out, record, shared.map(|parts| &*parts.location));
             out.push(b'}');
         }
         if record.dropped_attributes > 0 {
