@@ -15,6 +15,8 @@ use tracing_subscriber::prelude::*;
 
 const RATE: u64 = 50_000;
 const SECONDS: u64 = 30;
+/// The queue budget, set explicitly (it is also the default).
+const QUEUE_BUDGET: usize = 64 * 1024 * 1024;
 
 #[inline(never)]
 fn request_handled(user_id: u64, path: &str, status: u16, latency_ms: f64) {
@@ -50,6 +52,7 @@ fn main() {
     let (layer, guard) = otel_log_bridge::builder()
         .with_otlp_endpoint(format!("http://127.0.0.1:{port}/v1/logs"))
         .with_shutdown_timeout(Duration::from_millis(100))
+        .with_queue_budget(QUEUE_BUDGET)
         .layer()
         .expect("valid configuration");
     let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
@@ -80,10 +83,17 @@ fn main() {
         "queued_bytes_per_record": bytes_per_record,
         "baseline_rss_bytes": baseline_rss,
         "peak_rss_bytes": peak_rss,
-        "queue_budget_bytes": 64 * 1024 * 1024,
+        "queue_budget_bytes": QUEUE_BUDGET,
         "emitted": stats.emitted,
+        "exported": stats.exported,
         "dropped": stats.dropped,
         "failed": stats.failed,
+        // Still queued when the guard stopped waiting (the 100 ms shutdown
+        // timeout); the stats count them as failed only once the worker
+        // gives up on them.
+        "still_queued_at_exit": stats
+            .emitted
+            .saturating_sub(stats.exported + stats.dropped + stats.failed + stats.rejected),
     });
     println!("{report:#}");
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/outage-memory.json");

@@ -50,8 +50,10 @@ fn prometheus_text_parses_and_matches_what_the_collector_got() {
     let text = stats.to_prometheus();
     let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
         .expect("valid Prometheus text");
+    // The sum of the matching samples; a metric with none fails the test,
+    // so a renamed or missing metric cannot pass as a zero.
     let value = |name: &str, label: Option<(&str, &str)>| -> f64 {
-        scrape
+        let values: Vec<f64> = scrape
             .samples
             .iter()
             .filter(|s| s.metric == name)
@@ -62,7 +64,9 @@ fn prometheus_text_parses_and_matches_what_the_collector_got() {
                 | prometheus_parse::Value::Untyped(v) => v,
                 ref other => panic!("{name}: unexpected {other:?}"),
             })
-            .sum()
+            .collect();
+        assert!(!values.is_empty(), "no sample of {name} {label:?}");
+        values.iter().sum()
     };
     let emitted = "otel_log_bridge_records_emitted_total";
     assert_eq!(value(emitted, Some(("severity", "INFO"))), 6.0);

@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use super::support::{scratch_dir, write};
+use super::support::{scratch_dir, scratch_dir_outside_git, write};
 
 const INTERPOLATED: &str =
     "use tracing::info;\n\nfn f(user: &str) {\n    info!(\"user {} logged in\", user);\n}\n";
@@ -189,7 +189,7 @@ fn configuration_file_sets_levels_and_excludes() {
 
 #[test]
 fn gitignore_is_honoured_outside_a_repository() {
-    let root = scratch_dir("cli_gitignore");
+    let root = scratch_dir_outside_git("cli_gitignore");
     write(&root, ".gitignore", "vendored/\n");
     write(&root, "vendored/login.rs", INTERPOLATED);
     write(&root, "src/ok.rs", "fn main() {}\n");
@@ -199,6 +199,7 @@ fn gitignore_is_honoured_outside_a_repository() {
     // A file named on the command line is checked even when ignored.
     let named = run(&root, &["--format", "json", "vendored/login.rs"]);
     assert_eq!(json(&named)[0]["rule"], "OLB001");
+    let _ = std::fs::remove_dir_all(&root);
 }
 
 #[test]

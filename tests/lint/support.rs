@@ -6,9 +6,21 @@ use otel_log_bridge::lint::Diagnostic;
 
 /// A fresh, empty directory for one test under Cargo's scratch directory.
 pub(super) fn scratch_dir(name: &str) -> PathBuf {
-    let directory = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("lint")
-        .join(name);
+    fresh(
+        Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("lint")
+            .join(name),
+    )
+}
+
+/// A fresh, empty directory outside any git repository (Cargo's scratch
+/// directory is inside this crate's checkout, whose `.gitignore` would
+/// apply to it).
+pub(super) fn scratch_dir_outside_git(name: &str) -> PathBuf {
+    fresh(std::env::temp_dir().join(format!("otel-log-lint-{name}-{}", std::process::id())))
+}
+
+fn fresh(directory: PathBuf) -> PathBuf {
     if directory.exists() {
         std::fs::remove_dir_all(&directory).expect("remove the old scratch directory");
     }
