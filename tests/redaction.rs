@@ -77,3 +77,27 @@ fn tokens_inside_bodies_and_values_are_redacted_when_asked() {
     assert_eq!(records[1]["attributes"]["note"], "the bearer of bad news");
     assert_eq!(stats.redacted, 2);
 }
+
+#[test]
+fn secret_keys_inside_nested_values_are_redacted() {
+    let (records, stats) = capture_with_guard(
+        otel_log_bridge::builder().with_value_redaction(true),
+        |_| {
+            let login = serde_json::json!({
+                "user": {"name": "ada", "password": "hunter2", "token_count": 3},
+                "headers": [{"authorization": "Basic YWRhOmh1bnRlcjI="}],
+                "note": "Bearer abc.def.ghi",
+            });
+            log::info!(login:serde = login; "nested secrets");
+        },
+    );
+    assert_eq!(
+        records[0]["attributes"]["login"],
+        serde_json::json!({
+            "user": {"name": "ada", "password": "[REDACTED]", "token_count": 3},
+            "headers": [{"authorization": "[REDACTED]"}],
+            "note": "Bearer [REDACTED]",
+        })
+    );
+    assert_eq!(stats.redacted, 3, "{stats:?}");
+}

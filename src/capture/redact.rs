@@ -113,11 +113,46 @@ impl Redactor {
         }
     }
 
-    /// Redacts bearer tokens and JSON Web Tokens in the body and string
-    /// values, when turned on.
+    /// Redacts what capture could not: inside maps and lists, the values of
+    /// secret-named keys (and tokens in strings, when turned on); and
+    /// bearer tokens and JSON Web Tokens in the body and string values,
+    /// when turned on.
     pub(crate) fn redact_values(&self, record: &mut Record) {
+        let mut redacted = 0;
+        for tree in record.nested_mut() {
+            redacted += self.redact_tree(tree);
+        }
         if self.settings.values {
-            self.count(record.rewrite_strings(redact_tokens));
+            redacted += record.rewrite_strings(redact_tokens);
+        }
+        self.count(redacted);
+    }
+
+    /// Redacts inside one map or list; returns how many values it replaced.
+    fn redact_tree(&self, tree: &mut serde_json::Value) -> u64 {
+        match tree {
+            serde_json::Value::Object(entries) => entries
+                .iter_mut()
+                .map(|(key, value)| {
+                    if self.settings.is_sensitive(key) {
+                        *value = serde_json::Value::from(REDACTED);
+                        1
+                    } else {
+                        self.redact_tree(value)
+                    }
+                })
+                .sum(),
+            serde_json::Value::Array(items) => {
+                items.iter_mut().map(|item| self.redact_tree(item)).sum()
+            }
+            serde_json::Value::String(text) if self.settings.values => match redact_tokens(text) {
+                Some(redacted) => {
+                    *text = redacted;
+                    1
+                }
+                None => 0,
+            },
+            _ => 0,
         }
     }
 

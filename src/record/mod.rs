@@ -291,6 +291,11 @@ impl Record {
         }
     }
 
+    /// The record's maps and lists, for rewriting in place (redaction).
+    pub(crate) fn nested_mut(&mut self) -> &mut [serde_json::Value] {
+        &mut self.nested
+    }
+
     /// Keeps a map or list and returns the value that refers to it.
     pub(crate) fn push_nested(&mut self, tree: serde_json::Value) -> Value {
         self.nested.push(tree);

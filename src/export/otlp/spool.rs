@@ -87,7 +87,11 @@ impl Spool {
             });
         }
         segments.sort_by_key(|segment| segment.sequence);
-        let next_sequence = segments.last().map_or(0, |segment| segment.sequence + 1);
+        // A file named after the largest sequence number (put there by
+        // hand) must not overflow the next one.
+        let next_sequence = segments
+            .last()
+            .map_or(0, |segment| segment.sequence.saturating_add(1));
         let bytes = segments.iter().map(|segment| segment.bytes).sum();
         Ok(Spool {
             dir: dir.to_owned(),
@@ -185,9 +189,13 @@ impl Spool {
     }
 }
 
+/// Reads only the header: at start-up every segment is looked at, and a
+/// segment can be as large as a request.
 fn read_header(path: &Path) -> Option<(u64, u64, u32)> {
-    let data = fs::read(path).ok()?;
-    parse_header(&data)
+    use std::io::Read as _;
+    let mut header = [0u8; HEADER_LEN];
+    fs::File::open(path).ok()?.read_exact(&mut header).ok()?;
+    parse_header(&header)
 }
 
 fn parse_header(data: &[u8]) -> Option<(u64, u64, u32)> {
