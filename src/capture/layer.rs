@@ -10,6 +10,7 @@ use tracing::{Dispatch, Event, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
+use crate::capture::direct::{CallsiteFields, Direct};
 use crate::capture::runtime_lint::RuntimeLint;
 use crate::capture::span::{self, SpanData};
 use crate::capture::storm::Verdict;
@@ -55,8 +56,26 @@ struct Shared {
     /// OpenTelemetry context of `tracing-opentelemetry` spans.
     dispatch: OnceLock<WeakDispatch>,
     lint: RuntimeLint,
-    /// Each callsite's explicit event name, decided once.
-    event_names: CallsiteTable<Option<&'static str>>,
+    /// What is decided once per callsite.
+    callsites: CallsiteTable<CallsiteInfo>,
+}
+
+/// What the layer decides once per callsite.
+#[derive(Debug)]
+struct CallsiteInfo {
+    event_name: Option<&'static str>,
+    /// Its fields' encoded keys, when its field names allow the direct
+    /// path.
+    fields: Option<CallsiteFields>,
+}
+
+impl CallsiteInfo {
+    fn new(metadata: &'static Metadata<'static>) -> CallsiteInfo {
+        CallsiteInfo {
+            event_name: explicit_event_name(metadata),
+            fields: CallsiteFields::new(metadata),
+        }
+    }
 }
 
 impl BridgeLayer {
@@ -67,7 +86,7 @@ impl BridgeLayer {
                 lint: RuntimeLint::new(options.lint.clone()),
                 options,
                 dispatch: OnceLock::new(),
-                event_names: CallsiteTable::default(),
+                callsites: CallsiteTable::default(),
             }),
         }
     }
@@ -124,6 +143,7 @@ where
             };
             attrs.record(&mut visitor);
             self.shared.pipeline.redactor().count(visitor.redacted);
+            data.fields_changed();
         }
         span.extensions_mut().insert(data);
     }
@@ -162,6 +182,7 @@ where
                     None => data.fields.push((key, value)),
                 }
             }
+            data.fields_changed();
         }
     }
 
@@ -180,6 +201,33 @@ where
                 }
             }
         }
+        let callsite = std::ptr::from_ref(metadata) as usize;
+        let (event_name, fields) = match shared
+            .callsites
+            .get_or_render(callsite, || CallsiteInfo::new(metadata))
+        {
+            Some((_, info)) => (info.event_name, info.fields.as_ref()),
+            None => (explicit_event_name(metadata), None),
+        };
+        let direct_sink = shared
+            .pipeline
+            .direct_sink()
+            .filter(|_| shared.options.limits.value_length.is_none());
+        if let (Some(fields), Some((sink, encoding))) = (fields, direct_sink) {
+            let direct = Direct {
+                pipeline: &shared.pipeline,
+                sink,
+                encoding,
+                options: &shared.options,
+                lint: &shared.lint,
+                dispatch: span::DispatchRef::Weak(&shared.dispatch),
+                event_name,
+                fields,
+            };
+            if direct.capture(event, ctx.event_span(event).as_ref()) {
+                return;
+            }
+        }
         with_scratch(|record| {
             record.set_limits(shared.options.limits);
             record.reset(
@@ -187,14 +235,7 @@ where
                 Severity::from_tracing(*metadata.level()),
                 ScopeName::Static(metadata.target()),
             );
-            let callsite = std::ptr::from_ref(metadata) as usize;
-            record.event_name = match shared
-                .event_names
-                .get_or_render(callsite, || explicit_event_name(metadata))
-            {
-                Some((_, name)) => *name,
-                None => explicit_event_name(metadata),
-            };
+            record.event_name = event_name;
             record.callsite = Some(callsite);
             let redactor = shared.pipeline.redactor();
             let mut visitor = EventVisitor {

@@ -5,6 +5,7 @@
 //! to the [`Pipeline`](crate::export::Pipeline), which encodes it once per
 //! sink and queues the bytes.
 
+mod direct;
 mod layer;
 mod log_bridge;
 mod panic;
@@ -175,9 +176,15 @@ pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Record) -> R) -> R {
 }
 
 /// The calling thread's name and numeric id, computed once per thread.
-struct ThreadInfo {
-    id: i64,
-    name: Option<Arc<str>>,
+pub(crate) struct ThreadInfo {
+    pub(crate) id: i64,
+    pub(crate) name: Option<Arc<str>>,
+}
+
+/// Runs `f` with the calling thread's name and id; `None` during the
+/// thread's teardown.
+pub(crate) fn with_thread_info<R>(f: impl FnOnce(&ThreadInfo) -> R) -> Option<R> {
+    THREAD.try_with(f).ok()
 }
 
 impl ThreadInfo {
@@ -198,6 +205,12 @@ fn thread_number(id: std::thread::ThreadId) -> i64 {
         .trim_end_matches(')')
         .parse()
         .unwrap_or(0)
+}
+
+/// Whether `key` is in a namespace whose keys the bridge writes itself
+/// (source location, thread, exception).
+pub(crate) fn is_bridge_key(key: &str) -> bool {
+    key.starts_with("code.") || key.starts_with("thread.") || key.starts_with("exception.")
 }
 
 /// Adds the attributes every capture path shares: source location and

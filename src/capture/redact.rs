@@ -129,7 +129,7 @@ impl Redactor {
     }
 
     /// Redacts inside one map or list; returns how many values it replaced.
-    fn redact_tree(&self, tree: &mut serde_json::Value) -> u64 {
+    pub(crate) fn redact_tree(&self, tree: &mut serde_json::Value) -> u64 {
         match tree {
             serde_json::Value::Object(entries) => entries
                 .iter_mut()

@@ -1,13 +1,14 @@
 //! What the bridge keeps per span: its fields and its trace context.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use tracing::dispatcher::WeakDispatch;
 use tracing::Dispatch;
 use tracing_subscriber::registry::{LookupSpan, Registry, SpanRef};
 
 use crate::capture::visit::OwnedValue;
-use crate::capture::CaptureOptions;
+use crate::capture::{is_bridge_key, CaptureOptions};
+use crate::export::{EncodedAttributes, Encoding};
 use crate::record::{Key, OnDuplicate, Record, TraceContext};
 
 /// The span extension this crate stores in the registry.
@@ -17,9 +18,36 @@ pub(crate) struct SpanData {
     /// Resolved on first use and then fixed for the span's lifetime, so
     /// every record of the span carries the same ids.
     trace: OnceLock<TraceContext>,
+    /// Whether a field uses a key the bridge writes itself (see
+    /// [`is_bridge_key`]); kept up to date by [`SpanData::fields_changed`].
+    bridge_keys: bool,
+    /// The fields as the direct path writes them, per encoding: encoded on
+    /// first use, dropped when the fields change.
+    encoded: [OnceLock<Arc<EncodedAttributes>>; Encoding::COUNT],
 }
 
 impl SpanData {
+    /// Updates what is derived from the fields after they changed.
+    pub(crate) fn fields_changed(&mut self) {
+        self.bridge_keys = self.fields.iter().any(|(key, _)| is_bridge_key(key));
+        self.encoded = Default::default();
+    }
+
+    /// The fields encoded in `encoding`, made on first use.
+    fn encoded(&self, encoding: Encoding) -> Option<Arc<EncodedAttributes>> {
+        if self.fields.is_empty() {
+            return None;
+        }
+        let encoded = self.encoded.get(encoding.index())?.get_or_init(|| {
+            let fields = self
+                .fields
+                .iter()
+                .map(|(key, value)| (*key, value.as_value_ref()));
+            Arc::new(EncodedAttributes::new(encoding, fields))
+        });
+        Some(Arc::clone(encoded))
+    }
+
     /// Makes the span continue a remote caller's trace: the span becomes a
     /// child of `parent`. Returns `false` when the span's ids were already
     /// fixed by an earlier record.
@@ -78,6 +106,56 @@ pub(crate) fn add_span_context<S>(
             }
         }
     }
+}
+
+/// What the direct path (`capture::direct`) needs to know about an event's
+/// spans before it writes anything.
+pub(crate) struct SpanSummary {
+    pub(crate) trace: TraceContext,
+    /// Whether a span has a field with a key the bridge writes itself.
+    pub(crate) bridge_keys: bool,
+}
+
+/// Summarizes `span` and, when `fields` asks for their fields in an
+/// encoding, its ancestors: their encoded fields are appended to the vector
+/// given, nearest span first, so that they can be written after the event's
+/// own fields without looking the spans up again.
+pub(crate) fn summarize<S>(
+    span: &SpanRef<'_, S>,
+    dispatch: DispatchRef<'_>,
+    mut fields: Option<(Encoding, &mut Vec<Arc<EncodedAttributes>>)>,
+) -> SpanSummary
+where
+    S: for<'a> LookupSpan<'a>,
+{
+    let with_ancestors = fields.is_some();
+    let mut bridge_keys = false;
+    let mut add = |data: &SpanData| {
+        if let Some((encoding, encoded)) = &mut fields {
+            bridge_keys |= data.bridge_keys;
+            encoded.extend(data.encoded(*encoding));
+        }
+    };
+    let known = {
+        let extensions = span.extensions();
+        let data = extensions.get::<SpanData>();
+        if let Some(data) = data {
+            add(data);
+        }
+        data.and_then(|data| data.trace.get().copied())
+    };
+    let trace = known.unwrap_or_else(|| trace_context(span, dispatch));
+    if with_ancestors {
+        // Parent by parent: `scope()` would look the span itself up again.
+        let mut next = span.parent();
+        while let Some(ancestor) = next {
+            if let Some(data) = ancestor.extensions().get::<SpanData>() {
+                add(data);
+            }
+            next = ancestor.parent();
+        }
+    }
+    SpanSummary { trace, bridge_keys }
 }
 
 fn add_fields(record: &mut Record, data: &SpanData) {

@@ -2,17 +2,18 @@
 
 use std::error::Error;
 use std::fmt;
+use std::ops::Range;
 
 use tracing_core::field::{Field, Visit};
 
 use crate::capture::redact::{RedactionSettings, REDACTED};
 use crate::record::TypedError;
 use crate::record::{
-    i128_value, u128_value, unsigned_value, Key, OnDuplicate, Record, TextRange, Value,
+    i128_value, u128_value, unsigned_value, Key, OnDuplicate, Record, TextRange, Value, ValueRef,
 };
 
 /// The field whose value becomes the record's body.
-const MESSAGE: &str = "message";
+pub(crate) const MESSAGE: &str = "message";
 
 /// Visits an event's fields into a record: `message` becomes the body,
 /// everything else a typed attribute, and the first error field becomes the
@@ -119,35 +120,38 @@ impl Visit for EventVisitor<'_> {
     }
 }
 
-/// Maps an error to `exception.message`, `exception.stacktrace` (its
-/// `source()` chain, one "caused by" line per source) and, only when a
-/// [`TypedError`] captured it, `exception.type`.
-pub(crate) fn record_exception(record: &mut Record, error: &(dyn Error + 'static)) {
+/// A value of an `exception.*` attribute: static, or the range of the text
+/// it was formatted into.
+pub(crate) enum ExceptionValue {
+    Static(&'static str),
+    Text(Range<usize>),
+}
+
+/// The attributes an error maps to, in this order: `exception.type` (only
+/// when a [`TypedError`] captured it), `exception.message`, and
+/// `exception.stacktrace` (its `source()` chain, one "caused by" line per
+/// source, when it has one). Texts are formatted onto the end of `text`.
+pub(crate) fn exception_attributes(
+    error: &(dyn Error + 'static),
+    text: &mut String,
+) -> [Option<(&'static str, ExceptionValue)>; 3] {
     use std::fmt::Write as _;
-    record.has_exception = true;
+    // Writing into a `String` only fails when a `Display` impl returns an
+    // error; what it wrote before failing is kept.
     let typed = error.downcast_ref::<TypedError>();
-    if let Some(typed) = typed {
-        record.set_attribute(
-            Key::Static("exception.type"),
-            Value::StaticStr(typed.type_name()),
-            OnDuplicate::Replace,
-        );
-    }
-    let message = record.push_fmt(format_args!("{error}"));
-    record.set_attribute(
-        Key::Static("exception.message"),
-        Value::Str(message),
-        OnDuplicate::Replace,
-    );
+    let type_name =
+        typed.map(|typed| ("exception.type", ExceptionValue::Static(typed.type_name())));
+    let start = text.len();
+    let _ = write!(text, "{error}");
+    let message = Some(("exception.message", ExceptionValue::Text(start..text.len())));
     let has_causes = match typed {
         Some(typed) => !typed.causes().is_empty(),
         None => error.source().is_some(),
     };
     if !has_causes {
-        return;
+        return [type_name, message, None];
     }
-    let start = record.text_len();
-    let text = record.text_mut();
+    let start = text.len();
     let _ = write!(text, "{error}");
     match typed {
         Some(typed) => {
@@ -163,12 +167,27 @@ pub(crate) fn record_exception(record: &mut Record, error: &(dyn Error + 'static
             }
         }
     }
-    let stacktrace = record.range_from(start);
-    record.set_attribute(
-        Key::Static("exception.stacktrace"),
-        Value::Str(stacktrace),
-        OnDuplicate::Replace,
+    let stacktrace = (
+        "exception.stacktrace",
+        ExceptionValue::Text(start..text.len()),
     );
+    [type_name, message, Some(stacktrace)]
+}
+
+/// Maps an error to its `exception.*` attributes (see
+/// [`exception_attributes`]).
+pub(crate) fn record_exception(record: &mut Record, error: &(dyn Error + 'static)) {
+    record.has_exception = true;
+    for (key, value) in exception_attributes(error, record.text_mut())
+        .into_iter()
+        .flatten()
+    {
+        let value = match value {
+            ExceptionValue::Static(text) => Value::StaticStr(text),
+            ExceptionValue::Text(range) => Value::Str(record.text_range(range)),
+        };
+        record.set_attribute(Key::Static(key), value, OnDuplicate::Replace);
+    }
 }
 
 /// A span field value, owned because spans outlive the call that set it.
@@ -182,6 +201,17 @@ pub(crate) enum OwnedValue {
 }
 
 impl OwnedValue {
+    /// The value as encoders read it.
+    pub(crate) fn as_value_ref(&self) -> ValueRef<'_> {
+        match self {
+            OwnedValue::Int(i) => ValueRef::Int(*i),
+            OwnedValue::Double(f) => ValueRef::Double(*f),
+            OwnedValue::Bool(b) => ValueRef::Bool(*b),
+            OwnedValue::Str(s) => ValueRef::Str(s),
+            OwnedValue::Bytes(b) => ValueRef::Bytes(b),
+        }
+    }
+
     /// Copies the value into `record`'s arena.
     pub(crate) fn to_value(&self, record: &mut Record) -> Value {
         match self {

@@ -78,6 +78,7 @@ impl<T> CallsiteTable<T> {
     }
 
     /// The parts of a slot that [`CallsiteTable::slot_for`] returned.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     pub(crate) fn get(&self, slot: u32) -> Option<&T> {
         let index = usize::try_from(slot).ok()?;
         let (_, parts) = self

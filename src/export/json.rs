@@ -20,7 +20,7 @@ use serde_json::ser::{CharEscape, CompactFormatter, Formatter};
 use crate::config::Resource;
 use crate::export::callsites::CallsiteTable;
 use crate::export::timestamp::write_rfc3339_nanos;
-use crate::record::{Attribute, Record, ValueRef};
+use crate::record::{Attribute, Record, TraceContext, ValueRef};
 
 /// Encodes records as flat JSON lines; the resource object is rendered
 /// once, and the parts a callsite's records share once per callsite.
@@ -108,9 +108,23 @@ fn write_attributes(out: &mut Vec<u8>, record: &Record, location: Option<&[u8]>)
 }
 
 fn write_attribute(out: &mut Vec<u8>, record: &Record, attribute: &Attribute) {
-    write_str(out, record.key(attribute.key));
+    write_key_value(
+        out,
+        record.key(attribute.key),
+        record.value(attribute.value),
+    );
+}
+
+/// Writes one attribute as `"key":value`.
+pub(crate) fn write_key_value(out: &mut Vec<u8>, key: &str, value: ValueRef<'_>) {
+    write_key(out, key);
+    write_value(out, value);
+}
+
+/// Writes the start of an attribute, `"key":`.
+pub(crate) fn write_key(out: &mut Vec<u8>, key: &str) {
+    write_str(out, key);
     out.push(b':');
-    write_value(out, record.value(attribute.value));
 }
 
 fn write_scope(out: &mut Vec<u8>, record: &Record) {
@@ -139,31 +153,20 @@ impl JsonEncoder {
     }
 
     pub(crate) fn encode(&self, record: &Record, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"{\"timestamp\":\"");
-        let time_start = out.len();
-        write_rfc3339_nanos(out, record.time_unix_nano);
-        let time_end = out.len();
-        out.extend_from_slice(b"\",\"observed_timestamp\":\"");
-        if record.observed_time_unix_nano == record.time_unix_nano {
-            out.extend_from_within(time_start..time_end);
-        } else {
-            write_rfc3339_nanos(out, record.observed_time_unix_nano);
-        }
+        write_timestamps(out, record.time_unix_nano, record.observed_time_unix_nano);
         let shared = self
             .callsites
             .slot_for(record, CallsiteParts::render)
             .map(|(_, parts)| parts);
-        out.extend_from_slice(b"\",");
         match shared {
             Some(parts) => out.extend_from_slice(&parts.severity),
             None => write_severity(out, record),
         }
         if let Some(body) = record.body() {
-            out.extend_from_slice(b",\"body\":");
-            write_str(out, body);
+            write_body(out, body);
         }
         if !record.attributes().is_empty() {
-            out.extend_from_slice(b",\"attributes\":{");
+            out.extend_from_slice(ATTRIBUTES_OPEN);
             write_attributes(out, record, shared.map(|parts| &*parts.location));
             out.push(b'}');
         }
@@ -178,20 +181,143 @@ impl JsonEncoder {
             Some(parts) => out.extend_from_slice(&parts.scope),
             None => write_scope(out, record),
         }
-        if let Some(trace) = &record.trace {
-            out.extend_from_slice(b",\"trace_id\":\"");
-            trace.trace_id_hex().write_to(out);
-            out.extend_from_slice(b"\",\"span_id\":\"");
-            trace.span_id_hex().write_to(out);
-            out.extend_from_slice(b"\",\"trace_flags\":\"");
-            crate::record::Hex(&[trace.flags]).write_to(out);
-            out.push(b'"');
+        write_trailer(out, record.trace.as_ref(), record.event_name);
+    }
+
+    /// Starts a record written straight from an event (see
+    /// `capture::direct`): the timestamps and the callsite's severity.
+    /// `template` renders the callsite's shared parts on its first record;
+    /// `None` when another callsite holds the slot, and nothing is written
+    /// then.
+    pub(crate) fn stream(
+        &self,
+        out: &mut Vec<u8>,
+        time_unix_nano: u64,
+        callsite: usize,
+        template: impl FnOnce() -> Record,
+    ) -> Option<JsonStream<'_>> {
+        let (_, parts) = self
+            .callsites
+            .get_or_render(callsite, || CallsiteParts::render(&template()))?;
+        write_timestamps(out, time_unix_nano, time_unix_nano);
+        out.extend_from_slice(&parts.severity);
+        Some(JsonStream {
+            encoder: self,
+            parts,
+            attributes: false,
+        })
+    }
+}
+
+const ATTRIBUTES_OPEN: &[u8] = b",\"attributes\":{";
+
+/// Writes `{"timestamp":"…","observed_timestamp":"…",`.
+fn write_timestamps(out: &mut Vec<u8>, time: u64, observed: u64) {
+    out.extend_from_slice(b"{\"timestamp\":\"");
+    let time_start = out.len();
+    write_rfc3339_nanos(out, time);
+    let time_end = out.len();
+    out.extend_from_slice(b"\",\"observed_timestamp\":\"");
+    if observed == time {
+        out.extend_from_within(time_start..time_end);
+    } else {
+        write_rfc3339_nanos(out, observed);
+    }
+    out.extend_from_slice(b"\",");
+}
+
+fn write_body(out: &mut Vec<u8>, body: &str) {
+    out.extend_from_slice(b",\"body\":");
+    write_str(out, body);
+}
+
+/// Writes the trace context, the event name and the end of the line.
+fn write_trailer(out: &mut Vec<u8>, trace: Option<&TraceContext>, event_name: Option<&str>) {
+    if let Some(trace) = trace {
+        out.extend_from_slice(b",\"trace_id\":\"");
+        trace.trace_id_hex().write_to(out);
+        out.extend_from_slice(b"\",\"span_id\":\"");
+        trace.span_id_hex().write_to(out);
+        out.extend_from_slice(b"\",\"trace_flags\":\"");
+        crate::record::Hex(&[trace.flags]).write_to(out);
+        out.push(b'"');
+    }
+    if let Some(name) = event_name {
+        out.extend_from_slice(b",\"event_name\":");
+        write_str(out, name);
+    }
+    out.extend_from_slice(b"}\n");
+}
+
+/// A JSON line being written straight from an event, part by part, in the
+/// order and with the bytes [`JsonEncoder::encode`] writes for the same
+/// record.
+#[derive(Debug)]
+pub(crate) struct JsonStream<'e> {
+    encoder: &'e JsonEncoder,
+    parts: &'e CallsiteParts,
+    /// Whether the attributes object is open.
+    attributes: bool,
+}
+
+impl JsonStream<'_> {
+    /// Writes the body; only before any attribute.
+    pub(crate) fn body(&mut self, out: &mut Vec<u8>, body: &str) {
+        write_body(out, body);
+    }
+
+    pub(crate) fn attribute(&mut self, out: &mut Vec<u8>, key: &str, value: ValueRef<'_>) {
+        self.separate(out);
+        write_key_value(out, key, value);
+    }
+
+    /// Writes an attribute whose `"key":` [`write_key`] rendered.
+    #[inline]
+    pub(crate) fn keyed_attribute(&mut self, out: &mut Vec<u8>, key: &[u8], value: ValueRef<'_>) {
+        self.separate(out);
+        out.extend_from_slice(key);
+        write_value(out, value);
+    }
+
+    /// Writes `"key":value` pairs rendered by [`write_key_value`], joined by
+    /// commas.
+    pub(crate) fn encoded_attributes(&mut self, out: &mut Vec<u8>, pairs: &[u8]) {
+        if !pairs.is_empty() {
+            self.separate(out);
+            out.extend_from_slice(pairs);
         }
-        if let Some(name) = record.event_name {
-            out.extend_from_slice(b",\"event_name\":");
-            write_str(out, name);
+    }
+
+    /// Writes the callsite's source location attributes.
+    pub(crate) fn callsite_attributes(&mut self, out: &mut Vec<u8>) {
+        if !self.parts.location.is_empty() {
+            self.separate(out);
+            out.extend_from_slice(&self.parts.location);
         }
-        out.extend_from_slice(b"}\n");
+    }
+
+    fn separate(&mut self, out: &mut Vec<u8>) {
+        if std::mem::replace(&mut self.attributes, true) {
+            out.push(b',');
+        } else {
+            out.extend_from_slice(ATTRIBUTES_OPEN);
+        }
+    }
+
+    pub(crate) fn finish(
+        self,
+        out: &mut Vec<u8>,
+        trace: Option<&TraceContext>,
+        event_name: Option<&str>,
+    ) {
+        if self.attributes {
+            out.push(b'}');
+        }
+        out.extend_from_slice(b",\"resource\":");
+        out.extend_from_slice(&self.encoder.resource);
+        out.extend_from_slice(b",\"scope\":");
+        out.extend_from_slice(&self.parts.scope);
+        write_trailer(out, trace, event_name);
     }
 }
 

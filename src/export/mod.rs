@@ -15,6 +15,7 @@ mod queue;
 #[cfg(feature = "sdk")]
 mod sdk;
 mod stats;
+mod stream;
 pub(crate) mod timestamp;
 
 use std::io::Write;
@@ -36,6 +37,7 @@ pub(crate) use self::queue::Queue;
 use self::queue::{deadline_after, Chunk, WakePolicy};
 pub use self::stats::{LatencyHistogram, SeverityCounts, Stats};
 use self::stats::{LatencyRecorder, SeverityCounters, TargetCounters};
+pub(crate) use self::stream::{EncodedAttributes, Encoding, EventStream, FieldKeys};
 
 /// Why a flush did not complete.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +71,17 @@ pub(crate) enum Encoder {
 }
 
 impl Encoder {
+    /// The encoding records can be written in straight from events, if
+    /// this encoder's can (see `capture::direct`).
+    fn streams(&self) -> Option<Encoding> {
+        match self {
+            Encoder::Json(_) => Some(Encoding::Json),
+            Encoder::Console(_) => None,
+            #[cfg(feature = "otlp")]
+            Encoder::Otlp(_) => Some(Encoding::Otlp),
+        }
+    }
+
     fn encode(&self, record: &Record, out: &mut Vec<u8>) {
         match self {
             Encoder::Json(encoder) => encoder.encode(record, out),
@@ -170,6 +183,33 @@ impl Sink {
 
     fn push(&self, record: &Record) {
         self.queue.push(|out| self.encoder.encode(record, out));
+    }
+
+    /// Starts writing a record straight from an event into `out`; `None`
+    /// when this sink's encoding cannot (see [`EventStream`]).
+    pub(crate) fn stream(
+        &self,
+        out: &mut Vec<u8>,
+        time_unix_nano: u64,
+        callsite: usize,
+        template: impl FnOnce() -> Record,
+    ) -> Option<EventStream<'_>> {
+        match &self.encoder {
+            Encoder::Json(encoder) => encoder
+                .stream(out, time_unix_nano, callsite, template)
+                .map(EventStream::Json),
+            Encoder::Console(_) => None,
+            #[cfg(feature = "otlp")]
+            Encoder::Otlp(callsites) => {
+                otlp::stream_frame(callsites, out, time_unix_nano, callsite, template)
+                    .map(EventStream::Otlp)
+            }
+        }
+    }
+
+    /// Queues a record that [`Sink::stream`] wrote.
+    pub(crate) fn push_encoded(&self, encoded: &[u8]) {
+        self.queue.push(|out| out.extend_from_slice(encoded));
     }
 
     fn shutdown_until(&self, deadline: Instant) {
@@ -364,12 +404,34 @@ impl Pipeline {
         self.open.load(Ordering::Relaxed)
     }
 
+    /// The one sink that records can be written to straight from events,
+    /// and its encoding, when this pipeline has just that sink and nothing
+    /// else needs the whole record: no SDK adapter, no redaction of tokens
+    /// inside values.
+    pub(crate) fn direct_sink(&self) -> Option<(&Sink, Encoding)> {
+        #[cfg(feature = "sdk")]
+        if self.sdk.is_some() {
+            return None;
+        }
+        match self.sinks.as_slice() {
+            [sink] if !self.redactor.settings().values => {
+                sink.encoder.streams().map(|encoding| (sink, encoding))
+            }
+            _ => None,
+        }
+    }
+
+    /// Counts a record emitted, by severity (and by target when asked).
+    pub(crate) fn count_emitted(&self, severity: u8, target: &str) {
+        self.emitted.increment(severity);
+        if let Some(by_target) = &self.by_target {
+            by_target.increment(target, severity);
+        }
+    }
+
     /// Encodes `record` for every sink and queues it.
     pub(crate) fn emit(&self, record: &Record) {
-        self.emitted.increment(record.severity.number);
-        if let Some(by_target) = &self.by_target {
-            by_target.increment(record.scope_name(), record.severity.number);
-        }
+        self.count_emitted(record.severity.number, record.scope_name());
         for sink in &self.sinks {
             sink.push(record);
         }

@@ -160,7 +160,12 @@ pub(crate) enum OnDuplicate {
 
 pub(crate) fn unix_nanos(time: SystemTime) -> u64 {
     match time.duration_since(UNIX_EPOCH) {
-        Ok(since) => u64::try_from(since.as_nanos()).unwrap_or(u64::MAX),
+        // Seconds and nanoseconds apart: a `u128` of nanoseconds would cost
+        // a 128-bit division per record.
+        Ok(since) => since
+            .as_secs()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(since.subsec_nanos())),
         // A clock before 1970 is a broken clock; 1 ns keeps "never 0" true.
         Err(_) => 1,
     }
@@ -266,13 +271,17 @@ impl Record {
     }
 
     /// Gives direct access to the arena for multi-part strings; the caller
-    /// passes the start it read from [`Record::text_len`] to `range_from`.
+    /// turns what it wrote into a range with [`Record::text_range`].
     pub(crate) fn text_mut(&mut self) -> &mut String {
         &mut self.text
     }
 
-    pub(crate) fn text_len(&self) -> usize {
-        self.text.len()
+    /// The arena range `range`, as written through [`Record::text_mut`].
+    pub(crate) fn text_range(&self, range: std::ops::Range<usize>) -> TextRange {
+        TextRange {
+            start: clamp_u32(range.start),
+            end: clamp_u32(range.end),
+        }
     }
 
     pub(crate) fn range_from(&self, start: usize) -> TextRange {
@@ -422,7 +431,7 @@ fn clamp_u32(n: usize) -> u32 {
 
 /// Picks one of 64 bits from the key's length and its first and last bytes,
 /// which separates the short, distinct keys of a typical event well.
-fn key_bit(key: &str) -> u64 {
+pub(crate) fn key_bit(key: &str) -> u64 {
     let bytes = key.as_bytes();
     let first = bytes.first().copied().unwrap_or(0) as u64;
     let last = bytes.last().copied().unwrap_or(0) as u64;

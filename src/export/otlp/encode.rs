@@ -12,7 +12,7 @@ use prost::encoding::{encode_varint, encoded_len_varint, key_len, WireType};
 
 use crate::config::Resource;
 use crate::export::callsites::CallsiteTable;
-use crate::record::{Record, ValueRef};
+use crate::record::{Record, TraceContext, ValueRef};
 
 /// `LogRecord` field numbers.
 mod log_record {
@@ -266,6 +266,44 @@ fn put_attribute(tag: u32, key: &str, value: ValueRef<'_>, out: &mut Vec<u8>) {
     put_any_value(value, out);
 }
 
+/// Appends one `LogRecord.attributes` entry.
+pub(crate) fn put_log_attribute(out: &mut Vec<u8>, key: &str, value: ValueRef<'_>) {
+    put_attribute(log_record::ATTRIBUTES, key, value, out);
+}
+
+/// Appends a `KeyValue.key` field: the start of an attribute that
+/// [`put_keyed_log_attribute`] finishes.
+pub(crate) fn put_key_field(out: &mut Vec<u8>, key: &str) {
+    put_delimited(key_value::KEY, key.as_bytes(), out);
+}
+
+/// Appends one `LogRecord.attributes` entry whose key field
+/// [`put_key_field`] encoded as `key_field`.
+#[inline]
+pub(crate) fn put_keyed_log_attribute(
+    out: &mut Vec<u8>,
+    key: &str,
+    key_field: &[u8],
+    value: ValueRef<'_>,
+) {
+    let value_len = any_value_len(value);
+    let key_value_len = key_field.len() + 2 + value_len;
+    if key_value_len >= 0x80 {
+        put_log_attribute(out, key, value);
+        return;
+    }
+    out.extend_from_slice(&[
+        key_byte(log_record::ATTRIBUTES, WireType::LengthDelimited),
+        key_value_len as u8,
+    ]);
+    out.extend_from_slice(key_field);
+    out.extend_from_slice(&[
+        key_byte(key_value::VALUE, WireType::LengthDelimited),
+        value_len as u8,
+    ]);
+    put_any_value(value, out);
+}
+
 /// A field key that fits in one byte (field numbers below 16).
 const fn key_byte(tag: u32, wire_type: WireType) -> u8 {
     ((tag << 3) | wire_type as u32) as u8
@@ -337,27 +375,22 @@ pub(crate) fn encode_frame(record: &Record, callsites: &OtlpCallsites, out: &mut
     let slot = callsites
         .slot_for(record, callsite_parts)
         .map(|(slot, _)| slot);
-    match slot {
-        Some(slot) => out.extend_from_slice(&(slot + 1).to_le_bytes()),
+    let length_at = match slot {
+        Some(slot) => put_frame_head(out, slot, record.time_unix_nano),
         None => {
             out.extend_from_slice(&0u32.to_le_bytes());
             let scope = record.scope_name().as_bytes();
             put_varint(scope.len() as u64, out);
             out.extend_from_slice(scope);
+            let length_at = out.len();
+            out.extend_from_slice(&[0; 4]);
+            put_time(log_record::TIME_UNIX_NANO, record.time_unix_nano, out);
+            put_severity(record, out);
+            length_at
         }
-    }
-    let length_at = out.len();
-    out.extend_from_slice(&[0; 4]);
-    put_key(log_record::TIME_UNIX_NANO, WireType::SixtyFourBit, out);
-    out.extend_from_slice(&record.time_unix_nano.to_le_bytes());
-    if slot.is_none() {
-        put_severity(record, out);
-    }
+    };
     if let Some(body) = record.body() {
-        let value = ValueRef::Str(body);
-        put_key(log_record::BODY, WireType::LengthDelimited, out);
-        put_varint(any_value_len(value) as u64, out);
-        put_any_value(value, out);
+        put_body(body, out);
     }
     let shared = match (slot, record.callsite_attributes) {
         (Some(_), Some((start, end))) => start as usize..end as usize,
@@ -377,29 +410,104 @@ pub(crate) fn encode_frame(record: &Record, callsites: &OtlpCallsites, out: &mut
         put_key(log_record::DROPPED_ATTRIBUTES_COUNT, WireType::Varint, out);
         put_varint(u64::from(record.dropped_attributes), out);
     }
-    if let Some(trace) = &record.trace {
-        put_key(log_record::FLAGS, WireType::ThirtyTwoBit, out);
-        out.extend_from_slice(&u32::from(trace.flags).to_le_bytes());
-        put_delimited(log_record::TRACE_ID, &trace.trace_id, out);
-        put_delimited(log_record::SPAN_ID, &trace.span_id, out);
-    }
-    put_key(
-        log_record::OBSERVED_TIME_UNIX_NANO,
-        WireType::SixtyFourBit,
-        out,
-    );
-    out.extend_from_slice(&record.observed_time_unix_nano.to_le_bytes());
+    put_frame_tail(record.trace.as_ref(), record.observed_time_unix_nano, out);
     if slot.is_none() {
         if let Some(name) = record.event_name {
             put_delimited(log_record::EVENT_NAME, name.as_bytes(), out);
         }
     }
+    patch_length(length_at, out);
+}
+
+/// Writes the start of a frame that refers to callsite `slot`, and the
+/// record's time; returns where the record length goes.
+fn put_frame_head(out: &mut Vec<u8>, slot: u32, time_unix_nano: u64) -> usize {
+    out.extend_from_slice(&(slot + 1).to_le_bytes());
+    let length_at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    put_time(log_record::TIME_UNIX_NANO, time_unix_nano, out);
+    length_at
+}
+
+fn put_time(tag: u32, unix_nano: u64, out: &mut Vec<u8>) {
+    put_key(tag, WireType::SixtyFourBit, out);
+    out.extend_from_slice(&unix_nano.to_le_bytes());
+}
+
+fn put_body(body: &str, out: &mut Vec<u8>) {
+    let value = ValueRef::Str(body);
+    put_key(log_record::BODY, WireType::LengthDelimited, out);
+    put_varint(any_value_len(value) as u64, out);
+    put_any_value(value, out);
+}
+
+/// Writes the trace context and the observed time.
+fn put_frame_tail(trace: Option<&TraceContext>, observed_time_unix_nano: u64, out: &mut Vec<u8>) {
+    if let Some(trace) = trace {
+        put_key(log_record::FLAGS, WireType::ThirtyTwoBit, out);
+        out.extend_from_slice(&u32::from(trace.flags).to_le_bytes());
+        put_delimited(log_record::TRACE_ID, &trace.trace_id, out);
+        put_delimited(log_record::SPAN_ID, &trace.span_id, out);
+    }
+    put_time(
+        log_record::OBSERVED_TIME_UNIX_NANO,
+        observed_time_unix_nano,
+        out,
+    );
+}
+
+/// Writes the length of the record that starts after `length_at`.
+fn patch_length(length_at: usize, out: &mut [u8]) {
     // A record is far below 4 GiB (its text arena is addressed by `u32`);
     // saturating keeps "never panics" true regardless, and a frame whose
     // length does not match ends its chunk when read back.
     let length = u32::try_from(out.len() - length_at - 4).unwrap_or(u32::MAX);
     if let Some(slot) = out.get_mut(length_at..length_at + 4) {
         slot.copy_from_slice(&length.to_le_bytes());
+    }
+}
+
+/// A frame being written straight from an event (see `capture::direct`),
+/// part by part, with the bytes [`encode_frame`] writes for the same record.
+#[derive(Debug)]
+pub(crate) struct OtlpStream {
+    length_at: usize,
+}
+
+/// Starts a frame written straight from an event: the callsite reference
+/// and the time. `template` renders the callsite's shared parts on its
+/// first record; `None` when another callsite holds the slot, and nothing
+/// is written then.
+pub(crate) fn stream_frame(
+    callsites: &OtlpCallsites,
+    out: &mut Vec<u8>,
+    time_unix_nano: u64,
+    callsite: usize,
+    template: impl FnOnce() -> Record,
+) -> Option<OtlpStream> {
+    let (slot, _) = callsites.get_or_render(callsite, || callsite_parts(&template()))?;
+    Some(OtlpStream {
+        length_at: put_frame_head(out, slot, time_unix_nano),
+    })
+}
+
+impl OtlpStream {
+    pub(crate) fn body(&mut self, out: &mut Vec<u8>, body: &str) {
+        put_body(body, out);
+    }
+
+    pub(crate) fn attribute(&mut self, out: &mut Vec<u8>, key: &str, value: ValueRef<'_>) {
+        put_log_attribute(out, key, value);
+    }
+
+    pub(crate) fn finish(
+        self,
+        out: &mut Vec<u8>,
+        trace: Option<&TraceContext>,
+        time_unix_nano: u64,
+    ) {
+        put_frame_tail(trace, time_unix_nano, out);
+        patch_length(self.length_at, out);
     }
 }
 

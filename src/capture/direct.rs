@@ -1,0 +1,774 @@
+//! The direct path: a `tracing` event written straight into its one sink's
+//! encoding.
+//!
+//! The general path stores every value of an event in the thread's
+//! [`Record`], then encodes the record once per sink. When the pipeline has
+//! a single JSON or OTLP sink and nothing needs the record as a whole, the
+//! layer instead writes each value into the sink's encoding as the field
+//! visitor receives it: the same bytes the general path writes (the tests
+//! compare the two), without storing and copying every value first.
+//!
+//! Whatever this path does not handle takes the general path, decided before
+//! any value is formatted, so that no `Debug` impl runs twice:
+//! - per pipeline: more than one sink, the console sink, the SDK adapter,
+//!   token redaction inside values, a value length limit;
+//! - per callsite, decided once: a field name used twice, a field whose key
+//!   is one the bridge writes (`code.*`, `thread.*`, `exception.*`), a
+//!   `message` field that is not the first field;
+//! - per event: an enclosing span with a field whose key is one the bridge
+//!   writes, more attributes than the count limit could keep, an event
+//!   logged while another is being captured on the same thread.
+//!
+//! One case is only found while visiting: a hand-built value set that gives
+//! the `message` after other fields. Its bytes are discarded and the event
+//! takes the general path, which formats its values again.
+
+use std::cell::RefCell;
+use std::error::Error;
+use std::fmt::{self, Write as _};
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tracing::{Event, Metadata};
+use tracing_core::field::{Field, FieldSet, Visit};
+use tracing_subscriber::registry::{LookupSpan, SpanRef};
+
+#[cfg(all(tracing_unstable, feature = "valuable"))]
+use crate::capture::redact::Redactor;
+use crate::capture::redact::REDACTED;
+use crate::capture::runtime_lint::RuntimeLint;
+use crate::capture::span::{self, DispatchRef};
+use crate::capture::visit::{exception_attributes, ExceptionValue, MESSAGE};
+use crate::capture::{add_common_attributes, is_bridge_key, with_thread_info, CaptureOptions};
+use crate::export::{EncodedAttributes, Encoding, EventStream, FieldKeys, Pipeline, Sink};
+use crate::record::{key_bit, unix_nanos, Record, ScopeName, Severity, ValueRef};
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// The calling thread's buffers for the direct path, reused event after
+/// event.
+#[derive(Default)]
+struct Scratch {
+    /// The encoded record, copied into the sink's queue when complete.
+    out: Vec<u8>,
+    /// Formatted values (`Debug`, `Display`, integers beyond `i64`).
+    text: String,
+    keys: WrittenKeys,
+    /// The encoded fields of the event's spans, nearest first, held from
+    /// the span lookup before the event's fields until they are written.
+    spans: Vec<Arc<EncodedAttributes>>,
+    /// This thread's `thread.*` attributes, per encoding, encoded once.
+    thread: [Option<EncodedAttributes>; Encoding::COUNT],
+}
+
+/// The attribute keys a record has so far, for span fields to yield to.
+#[derive(Default)]
+struct WrittenKeys {
+    keys: Vec<&'static str>,
+    /// One bit per key hash, a cheap first test (as in [`Record`]).
+    bloom: u64,
+}
+
+impl WrittenKeys {
+    fn clear(&mut self) {
+        self.keys.clear();
+        self.bloom = 0;
+    }
+
+    fn insert(&mut self, key: &'static str) {
+        self.bloom |= key_bit(key);
+        self.keys.push(key);
+    }
+
+    fn contains(&self, key: &str) -> bool {
+        self.bloom & key_bit(key) != 0 && self.keys.iter().any(|written| *written == key)
+    }
+}
+
+/// Whether records of this callsite can take the direct path, as far as
+/// its field names tell: no name used twice, none in a namespace the bridge
+/// writes, and `message`, if present, first.
+pub(crate) fn callsite_streams(metadata: &Metadata<'_>) -> bool {
+    let fields = metadata.fields();
+    fields.iter().enumerate().all(|(index, field)| {
+        let name = field.name();
+        !is_bridge_key(name)
+            && (name != MESSAGE || index == 0)
+            && !fields
+                .iter()
+                .take(index)
+                .any(|earlier| earlier.name() == name)
+    })
+}
+
+/// What the direct path keeps per callsite: each field's key, encoded once
+/// per encoding, and the union of the names' bits.
+#[derive(Debug)]
+pub(crate) struct CallsiteFields {
+    keys: Box<[FieldKeys]>,
+    name_bloom: u64,
+}
+
+impl CallsiteFields {
+    /// The callsite's fields, when its field names allow the direct path
+    /// (see [`callsite_streams`]).
+    pub(crate) fn new(metadata: &Metadata<'_>) -> Option<CallsiteFields> {
+        if !callsite_streams(metadata) {
+            return None;
+        }
+        let names = || metadata.fields().iter().map(|field| field.name());
+        Some(CallsiteFields {
+            keys: Encoding::ALL
+                .iter()
+                .map(|encoding| FieldKeys::new(*encoding, names()))
+                .collect(),
+            name_bloom: names().fold(0, |bloom, name| bloom | key_bit(name)),
+        })
+    }
+}
+
+/// What the direct path needs from the layer for one event.
+pub(crate) struct Direct<'a> {
+    pub(crate) pipeline: &'a Pipeline,
+    pub(crate) sink: &'a Sink,
+    pub(crate) encoding: Encoding,
+    pub(crate) options: &'a CaptureOptions,
+    pub(crate) lint: &'a RuntimeLint,
+    pub(crate) dispatch: DispatchRef<'a>,
+    pub(crate) event_name: Option<&'static str>,
+    pub(crate) fields: &'a CallsiteFields,
+}
+
+impl Direct<'_> {
+    /// Writes `event`, whose enclosing span is `span`, straight into the
+    /// sink and queues it. Returns `false` when the event must take the
+    /// general path instead; nothing was queued then.
+    pub(crate) fn capture<S>(&self, event: &Event<'_>, span: Option<&SpanRef<'_, S>>) -> bool
+    where
+        S: for<'l> LookupSpan<'l>,
+    {
+        SCRATCH
+            .try_with(|scratch| match scratch.try_borrow_mut() {
+                Ok(mut scratch) => {
+                    let taken = self.write(&mut scratch, event, span);
+                    // The spans' encoded fields are not kept past the event.
+                    scratch.spans.clear();
+                    taken
+                }
+                // An event logged while another is being captured (from a
+                // `Debug` impl) takes the general path.
+                Err(_) => false,
+            })
+            .unwrap_or(false)
+    }
+
+    fn write<S>(
+        &self,
+        scratch: &mut Scratch,
+        event: &Event<'_>,
+        span: Option<&SpanRef<'_, S>>,
+    ) -> bool
+    where
+        S: for<'l> LookupSpan<'l>,
+    {
+        let metadata = event.metadata();
+        let Scratch {
+            out,
+            text,
+            keys,
+            spans,
+            thread,
+        } = scratch;
+        spans.clear();
+        let span_fields =
+            (!self.options.span_fields.is_none()).then_some((self.encoding, &mut *spans));
+        let (trace, bridge_keys) = match span {
+            Some(span) => {
+                let summary = span::summarize(span, self.dispatch, span_fields);
+                (Some(summary.trace), summary.bridge_keys)
+            }
+            None => (span::otel::current_context(), false),
+        };
+        // An error field becomes up to three attributes; source location
+        // and thread add up to six.
+        let span_fields: usize = spans.iter().map(|fields| fields.len()).sum();
+        let most = metadata.fields().len() + 2 + span_fields + 6;
+        if bridge_keys || most > self.options.limits.count {
+            return false;
+        }
+        let Some(field_keys) = self.fields.keys.get(self.encoding.index()) else {
+            return false;
+        };
+        out.clear();
+        text.clear();
+        keys.clear();
+        let time = unix_nanos(SystemTime::now());
+        let callsite = std::ptr::from_ref(metadata) as usize;
+        let template = || callsite_template(metadata, callsite, self.options, self.event_name);
+        let Some(mut stream) = self.sink.stream(out, time, callsite, template) else {
+            return false;
+        };
+        let redactor = self.pipeline.redactor();
+        let mut visitor = DirectVisitor {
+            stream: &mut stream,
+            out,
+            text,
+            keys,
+            field_keys,
+            written: 0,
+            #[cfg(all(tracing_unstable, feature = "valuable"))]
+            redactor,
+            redact_mask: redactor.field_mask(metadata),
+            redacted: 0,
+            has_exception: false,
+            keep_body: self.lint.enabled(),
+            body: None,
+            attributes: false,
+            out_of_order: false,
+        };
+        event.record(&mut visitor);
+        let DirectVisitor {
+            redacted,
+            body,
+            out_of_order,
+            written,
+            ..
+        } = visitor;
+        if out_of_order {
+            return false;
+        }
+        redactor.count(redacted);
+        let mut record_keys = RecordKeys {
+            others: keys,
+            event_fields: metadata.fields(),
+            written,
+            name_bloom: self.fields.name_bloom,
+        };
+        for fields in spans.iter() {
+            write_span_fields(&mut stream, out, &mut record_keys, fields);
+        }
+        stream.callsite_attributes(out);
+        if self.options.thread_attributes {
+            let encoded = &mut thread[self.encoding.index()];
+            if encoded.is_none() {
+                *encoded = with_thread_info(|info| {
+                    let name = info
+                        .name
+                        .as_deref()
+                        .map(|name| ("thread.name", ValueRef::Str(name)));
+                    let attributes = [Some(("thread.id", ValueRef::Int(info.id))), name];
+                    EncodedAttributes::new(self.encoding, attributes.into_iter().flatten())
+                });
+            }
+            if let Some(encoded) = encoded {
+                stream.encoded_attributes(out, encoded.bytes());
+            }
+        }
+        stream.finish(out, trace.as_ref(), time, self.event_name);
+        if self.lint.enabled() {
+            let body = body.and_then(|range| text.get(range));
+            self.lint.check_body(metadata, body);
+        }
+        let severity = Severity::from_tracing(*metadata.level());
+        self.pipeline
+            .count_emitted(severity.number, metadata.target());
+        self.sink.push_encoded(out);
+        #[cfg(test)]
+        TAKEN.with(|taken| taken.set(taken.get() + 1));
+        true
+    }
+}
+
+/// The keys a record has so far: the event's fields that were written (by
+/// field index), and the others.
+struct RecordKeys<'a> {
+    others: &'a mut WrittenKeys,
+    event_fields: &'static FieldSet,
+    /// Which of the event's fields were written, by index (below 64; the
+    /// rest are in `others`).
+    written: u64,
+    /// The union of the event's field names' bits.
+    name_bloom: u64,
+}
+
+impl RecordKeys<'_> {
+    fn bloom(&self) -> u64 {
+        self.name_bloom | self.others.bloom
+    }
+
+    fn insert(&mut self, key: &'static str) {
+        self.others.insert(key);
+    }
+
+    fn contains(&self, key: &str) -> bool {
+        if self.others.contains(key) {
+            return true;
+        }
+        self.name_bloom & key_bit(key) != 0
+            && self.event_fields.iter().any(|field| {
+                field.index() < 64
+                    && self.written & (1 << field.index()) != 0
+                    && field.name() == key
+            })
+    }
+}
+
+/// Writes a span's fields, except those whose key the record already has
+/// (from the event, or from a nearer span).
+fn write_span_fields(
+    stream: &mut EventStream<'_>,
+    out: &mut Vec<u8>,
+    keys: &mut RecordKeys<'_>,
+    fields: &EncodedAttributes,
+) {
+    if fields.key_bloom() & keys.bloom() == 0 {
+        // No key in common: all of them, in one copy.
+        stream.encoded_attributes(out, fields.bytes());
+        fields.keys().for_each(|key| keys.insert(key));
+        return;
+    }
+    for (key, bytes) in fields.each() {
+        if !keys.contains(key) {
+            keys.insert(key);
+            stream.encoded_attributes(out, bytes);
+        }
+    }
+}
+
+/// A record with what every record of the callsite shares, from which a
+/// sink renders its per-callsite parts exactly as it would from the
+/// callsite's first record on the general path.
+fn callsite_template(
+    metadata: &'static Metadata<'static>,
+    callsite: usize,
+    options: &CaptureOptions,
+    event_name: Option<&'static str>,
+) -> Record {
+    let mut record = Record::default();
+    record.set_limits(options.limits);
+    record.reset(
+        SystemTime::UNIX_EPOCH,
+        Severity::from_tracing(*metadata.level()),
+        ScopeName::Static(metadata.target()),
+    );
+    record.event_name = event_name;
+    record.callsite = Some(callsite);
+    add_common_attributes(&mut record, options, metadata.file(), metadata.line());
+    record
+}
+
+/// A value as the visitor has it: borrowed from the event, or formatted
+/// into the scratch text.
+enum Piece<'v> {
+    Value(ValueRef<'v>),
+    Text(Range<usize>),
+}
+
+/// Visits an event's fields straight into a sink's encoding, with the
+/// mapping rules of the general path's `EventVisitor`.
+struct DirectVisitor<'a, 'e> {
+    stream: &'a mut EventStream<'e>,
+    out: &'a mut Vec<u8>,
+    text: &'a mut String,
+    /// The keys written other than the event's fields'.
+    keys: &'a mut WrittenKeys,
+    field_keys: &'a FieldKeys,
+    /// Which of the event's fields were written, by index (below 64).
+    written: u64,
+    #[cfg(all(tracing_unstable, feature = "valuable"))]
+    redactor: &'a Redactor,
+    redact_mask: u64,
+    redacted: u64,
+    has_exception: bool,
+    /// Whether the body must be kept in `text` for the runtime lint.
+    keep_body: bool,
+    body: Option<Range<usize>>,
+    /// Whether an attribute was written; the body must come before any.
+    attributes: bool,
+    out_of_order: bool,
+}
+
+impl DirectVisitor<'_, '_> {
+    fn is_redacted(&self, field: &Field) -> bool {
+        self.redact_mask & (1 << (field.index() % 64)) != 0
+    }
+
+    /// Writes a field's attribute, redacted when its name asks for it.
+    #[inline]
+    fn set(&mut self, field: &Field, value: Piece<'_>) {
+        let value = if self.is_redacted(field) {
+            self.redacted += 1;
+            Piece::Value(ValueRef::Str(REDACTED))
+        } else {
+            value
+        };
+        let value = match value {
+            Piece::Value(value) => value,
+            Piece::Text(range) => ValueRef::Str(self.text.get(range).unwrap_or_default()),
+        };
+        let (index, name) = (field.index(), field.name());
+        if index < 64 {
+            self.written |= 1 << index;
+        } else {
+            self.keys.insert(name);
+        }
+        self.attributes = true;
+        match self.field_keys.get(index) {
+            Some(encoded_key) => self
+                .stream
+                .keyed_attribute(self.out, name, encoded_key, value),
+            None => self.stream.attribute(self.out, name, value),
+        }
+    }
+
+    /// Writes an attribute that is not one of the event's fields.
+    fn attribute(&mut self, key: &'static str, value: Piece<'_>) {
+        let value = match value {
+            Piece::Value(value) => value,
+            Piece::Text(range) => ValueRef::Str(self.text.get(range).unwrap_or_default()),
+        };
+        self.keys.insert(key);
+        self.attributes = true;
+        self.stream.attribute(self.out, key, value);
+    }
+
+    /// A text field: `message` becomes the body, anything else an
+    /// attribute.
+    fn set_text(&mut self, field: &Field, value: Piece<'_>) {
+        if field.name() != MESSAGE {
+            self.set(field, value);
+            return;
+        }
+        if self.attributes {
+            self.out_of_order = true;
+            return;
+        }
+        let range = match value {
+            Piece::Text(range) => range,
+            Piece::Value(ValueRef::Str(body)) if !self.keep_body => {
+                self.stream.body(self.out, body);
+                return;
+            }
+            Piece::Value(value) => {
+                let start = self.text.len();
+                if let ValueRef::Str(body) = value {
+                    self.text.push_str(body);
+                }
+                start..self.text.len()
+            }
+        };
+        self.stream
+            .body(self.out, self.text.get(range.clone()).unwrap_or_default());
+        self.body = Some(range);
+    }
+
+    fn format(&mut self, args: fmt::Arguments<'_>) -> Piece<'static> {
+        let start = self.text.len();
+        // Writing into a `String` only fails when a `Display` impl returns
+        // an error; what it wrote before failing is kept, as on the
+        // general path.
+        let _ = self.text.write_fmt(args);
+        Piece::Text(start..self.text.len())
+    }
+
+    fn set_integer(&mut self, field: &Field, value: impl TryInto<i64> + fmt::Display + Copy) {
+        let value = match value.try_into() {
+            Ok(int) => Piece::Value(ValueRef::Int(int)),
+            // OTLP integers are signed 64-bit; the rest become strings.
+            Err(_) => self.format(format_args!("{value}")),
+        };
+        self.set(field, value);
+    }
+}
+
+impl Visit for DirectVisitor<'_, '_> {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.set(field, Piece::Value(ValueRef::Double(value)));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.set(field, Piece::Value(ValueRef::Int(value)));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.set_integer(field, value);
+    }
+
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        self.set_integer(field, value);
+    }
+
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        self.set_integer(field, value);
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.set(field, Piece::Value(ValueRef::Bool(value)));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.set_text(field, Piece::Value(ValueRef::Str(value)));
+    }
+
+    fn record_bytes(&mut self, field: &Field, value: &[u8]) {
+        self.set(field, Piece::Value(ValueRef::Bytes(value)));
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
+        if self.is_redacted(field) {
+            // A secret-named error field must not leak through the
+            // exception attributes either.
+            self.set(field, Piece::Value(ValueRef::Str(REDACTED)));
+        } else if self.has_exception {
+            // A second error field keeps its own key.
+            let text = self.format(format_args!("{value}"));
+            self.set(field, text);
+        } else {
+            self.has_exception = true;
+            for (key, value) in exception_attributes(value, self.text).into_iter().flatten() {
+                let value = match value {
+                    ExceptionValue::Static(text) => Piece::Value(ValueRef::Str(text)),
+                    ExceptionValue::Text(range) => Piece::Text(range),
+                };
+                self.attribute(key, value);
+            }
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let text = self.format(format_args!("{value:?}"));
+        self.set_text(field, text);
+    }
+
+    #[cfg(all(tracing_unstable, feature = "valuable"))]
+    fn record_value(&mut self, field: &Field, value: valuable::Value<'_>) {
+        // As on the general path: maps, lists and structs keep their
+        // structure, secret-named keys inside them redacted; anything else
+        // is recorded as its `Debug` text.
+        match serde_json::to_value(valuable_serde::Serializable::new(value)) {
+            Ok(mut tree @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => {
+                let redacted = self.redactor.redact_tree(&mut tree);
+                self.redacted += redacted;
+                self.set(field, Piece::Value(ValueRef::Nested(&tree)));
+            }
+            _ => self.record_debug(field, &value),
+        }
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How many events this thread wrote through the direct path.
+    static TAKEN: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::prelude::*;
+
+    use super::*;
+    use crate::record::TypedError;
+
+    #[derive(Clone, Default)]
+    struct SharedBuf(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for SharedBuf {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl SharedBuf {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    #[derive(Debug)]
+    struct Outer(std::io::Error);
+
+    impl fmt::Display for Outer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("request failed")
+        }
+    }
+
+    impl Error for Outer {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    /// Events that exercise every mapping rule the direct path implements,
+    /// and every reason it has to leave an event to the general path.
+    fn log_everything() {
+        let outer = tracing::info_span!("outer", route = "/users/{id}", depth = 0_u64);
+        let _outer = outer.enter();
+        let inner = tracing::info_span!("inner", depth = 1_u64, user_id = 7_i64, ok = true);
+        let _inner = inner.enter();
+        tracing::info!(
+            user_id = 42_i64,
+            path = "/api",
+            status = 200_u16,
+            latency_ms = 3.25,
+            "request handled"
+        );
+        tracing::info!(
+            big = u64::MAX,
+            wide = -5_i128,
+            huge = u128::MAX,
+            nan = f64::NAN,
+            "integers"
+        );
+        tracing::warn!(text = "line\nbreak \"quoted\" \u{2028} é", debug = ?vec![1, 2], shown = %"display", "escapes");
+        let io = std::io::Error::other("disk full");
+        let error = Outer(io);
+        tracing::error!(
+            error = &error as &(dyn Error + 'static),
+            second = &error as &(dyn Error + 'static),
+            "two errors"
+        );
+        let typed = TypedError::new(&error);
+        tracing::error!(cause = &typed as &(dyn Error + 'static), "typed");
+        tracing::info!(password = "hunter2", api_key = 5_i64, "secrets");
+        tracing::info!(name: "user.signed_in", user_id = 1_i64, "named");
+        tracing::info!(only = 1_i64);
+        // A field without a value leaves its key to the span's field.
+        tracing::info!(user_id = tracing::field::Empty, "empty field");
+        tracing::info!(bytes = &b"\x00\x01"[..], "bytes");
+        tracing::info!(value = ?Some("x"), "debug value");
+        // Each of these takes the general path.
+        tracing::info!(a = 1_i64, message = "message last");
+        tracing::info!(code.line.number = 1_i64, "a bridge key");
+        tracing::info!(dup = 1_i64, dup = 2_i64, "a name used twice");
+        let reserved = tracing::info_span!("reserved", thread.name = "mine");
+        reserved.in_scope(|| tracing::info!("in a span with a bridge key"));
+        drop(_inner);
+        drop(_outer);
+        tracing::info!(outside = true, "outside any span");
+    }
+
+    /// Runs `log_everything` through a layer built by `configure` and
+    /// returns what the JSON or OTLP-JSON writer got, and how many events
+    /// took the direct path.
+    fn run(configure: impl FnOnce(crate::Builder, SharedBuf) -> crate::Builder) -> (String, u64) {
+        let buf = SharedBuf::default();
+        let builder = crate::builder().with_runtime_lint(false);
+        let (layer, guard) = configure(builder, buf.clone()).layer().unwrap();
+        let before = TAKEN.with(std::cell::Cell::get);
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(subscriber, log_everything);
+        let taken = TAKEN.with(std::cell::Cell::get) - before;
+        drop(guard);
+        (buf.text(), taken)
+    }
+
+    /// Replaces what differs from run to run (times, ids) with zeros.
+    fn mask(text: &str, keys: &[&str]) -> String {
+        let mut text = text.to_owned();
+        for key in keys {
+            let pattern = format!("\"{key}\":\"");
+            let mut from = 0;
+            while let Some(at) = text[from..].find(&pattern) {
+                let start = from + at + pattern.len();
+                let end = start + text[start..].find('"').unwrap();
+                text.replace_range(start..end, &"0".repeat(end - start));
+                from = end;
+            }
+        }
+        text
+    }
+
+    const VARYING_JSON: &[&str] = &["timestamp", "observed_timestamp", "trace_id", "span_id"];
+
+    #[test]
+    fn json_lines_written_directly_equal_the_general_paths_byte_for_byte() {
+        let (direct, taken) = run(|builder, buf| builder.with_json_writer(buf));
+        // A second sink sends every event through the general path.
+        let (general, not_taken) = run(|builder, buf| {
+            builder
+                .with_json_writer(buf)
+                .with_console_writer(std::io::sink())
+        });
+        assert_eq!(not_taken, 0);
+        // Everything but the four events that take the general path.
+        assert_eq!(taken, 12);
+        assert_eq!(direct.lines().count(), 16);
+        assert!(direct.contains(r#""body":"empty field","attributes":{"depth":1,"user_id":7,"#));
+        assert_eq!(mask(&direct, VARYING_JSON), mask(&general, VARYING_JSON));
+    }
+
+    #[cfg(feature = "otlp")]
+    #[test]
+    fn otlp_frames_written_directly_decode_to_the_general_paths_records() {
+        const VARYING_OTLP: &[&str] =
+            &["timeUnixNano", "observedTimeUnixNano", "traceId", "spanId"];
+        let (direct, taken) = run(|builder, buf| builder.with_otlp_json_writer(buf));
+        let (general, not_taken) = run(|builder, buf| {
+            builder
+                .with_otlp_json_writer(buf)
+                .with_console_writer(std::io::sink())
+        });
+        assert_eq!((taken, not_taken), (12, 0));
+        let records = |text: &str| -> Vec<serde_json::Value> {
+            let masked = mask(text, VARYING_OTLP);
+            masked
+                .lines()
+                .flat_map(|line| {
+                    let request: serde_json::Value = serde_json::from_str(line).unwrap();
+                    let mut records = Vec::new();
+                    for resource in request["resourceLogs"].as_array().unwrap() {
+                        for scope in resource["scopeLogs"].as_array().unwrap() {
+                            for record in scope["logRecords"].as_array().unwrap() {
+                                records.push(serde_json::json!([scope["scope"], record]));
+                            }
+                        }
+                    }
+                    records
+                })
+                .collect()
+        };
+        let (direct, general) = (records(&direct), records(&general));
+        assert_eq!(direct.len(), 16);
+        assert_eq!(direct, general);
+    }
+
+    #[test]
+    fn callsites_with_repeated_bridge_or_late_message_fields_do_not_stream() {
+        fn streams(log: impl FnOnce()) -> bool {
+            let seen = Arc::new(Mutex::new(None));
+            let layer = CallsiteProbe(Arc::clone(&seen));
+            tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), log);
+            let seen = *seen.lock().unwrap();
+            seen.unwrap()
+        }
+        assert!(streams(|| tracing::info!(a = 1, b = 2, "message first")));
+        assert!(streams(|| tracing::info!(a = 1)));
+        assert!(!streams(|| tracing::info!(a = 1, message = "late")));
+        assert!(!streams(|| tracing::info!(a = 1, a = 2)));
+        assert!(!streams(|| tracing::info!(thread.id = 1, "bridge key")));
+        assert!(!streams(|| tracing::info!(
+            exception.message = "x",
+            "bridge key"
+        )));
+    }
+
+    struct CallsiteProbe(Arc<Mutex<Option<bool>>>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CallsiteProbe {
+        fn on_event(&self, event: &Event<'_>, _ctx: tracing_subscriber::layer::Context<'_, S>) {
+            *self.0.lock().unwrap() = Some(callsite_streams(event.metadata()));
+        }
+    }
+}

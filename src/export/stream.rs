@@ -1,0 +1,238 @@
+//! Writing records straight from events (see `capture::direct`): a record
+//! in the making, and attributes encoded once for many records.
+
+use crate::export::json::{self, JsonStream};
+#[cfg(feature = "otlp")]
+use crate::export::otlp::{self, OtlpStream};
+use crate::record::{key_bit, TraceContext, ValueRef};
+
+/// The encodings records can be written in straight from events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Encoding {
+    /// The flat JSON lines format.
+    Json,
+    /// OTLP protobuf `LogRecord` fields.
+    #[cfg(feature = "otlp")]
+    Otlp,
+}
+
+impl Encoding {
+    /// How many encodings there are, for per-encoding caches.
+    pub(crate) const COUNT: usize = 2;
+
+    /// Every encoding, in index order.
+    pub(crate) const ALL: &'static [Encoding] = &[
+        Encoding::Json,
+        #[cfg(feature = "otlp")]
+        Encoding::Otlp,
+    ];
+
+    /// This encoding's index in per-encoding caches.
+    pub(crate) fn index(self) -> usize {
+        match self {
+            Encoding::Json => 0,
+            #[cfg(feature = "otlp")]
+            Encoding::Otlp => 1,
+        }
+    }
+}
+
+/// Attributes encoded once and copied into many records: a span's fields,
+/// a thread's name and id.
+#[derive(Debug)]
+pub(crate) struct EncodedAttributes {
+    /// The attributes, encoded one after the other (in JSON, separated by
+    /// commas).
+    bytes: Box<[u8]>,
+    /// Each attribute's key and where its encoding is in `bytes`.
+    attributes: Box<[(&'static str, u32, u32)]>,
+    /// The union of the keys' bits (see `record::key_bit`).
+    key_bloom: u64,
+}
+
+impl EncodedAttributes {
+    pub(crate) fn new<'v>(
+        encoding: Encoding,
+        attributes: impl Iterator<Item = (&'static str, ValueRef<'v>)>,
+    ) -> EncodedAttributes {
+        let mut bytes = Vec::new();
+        let mut positions = Vec::new();
+        let mut key_bloom = 0;
+        for (key, value) in attributes {
+            if encoding == Encoding::Json && !bytes.is_empty() {
+                bytes.push(b',');
+            }
+            let start = bytes.len();
+            match encoding {
+                Encoding::Json => json::write_key_value(&mut bytes, key, value),
+                #[cfg(feature = "otlp")]
+                Encoding::Otlp => otlp::put_log_attribute(&mut bytes, key, value),
+            }
+            positions.push((key, offset(start), offset(bytes.len())));
+            key_bloom |= key_bit(key);
+        }
+        EncodedAttributes {
+            bytes: bytes.into(),
+            attributes: positions.into(),
+            key_bloom,
+        }
+    }
+
+    /// How many attributes there are.
+    pub(crate) fn len(&self) -> usize {
+        self.attributes.len()
+    }
+
+    /// The union of the keys' bits: when it shares none with the keys of a
+    /// record, no key is in both.
+    pub(crate) fn key_bloom(&self) -> u64 {
+        self.key_bloom
+    }
+
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.attributes.iter().map(|(key, _, _)| *key)
+    }
+
+    /// All the attributes' bytes.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Each attribute's key and bytes.
+    pub(crate) fn each(&self) -> impl Iterator<Item = (&'static str, &[u8])> + '_ {
+        self.attributes.iter().map(|(key, start, end)| {
+            let bytes = self
+                .bytes
+                .get(*start as usize..*end as usize)
+                .unwrap_or_default();
+            (*key, bytes)
+        })
+    }
+}
+
+fn offset(position: usize) -> u32 {
+    u32::try_from(position).unwrap_or(u32::MAX)
+}
+
+/// A callsite's field names, each encoded once as the start of its
+/// attribute (`"key":` in JSON, the `KeyValue.key` field in OTLP).
+#[derive(Debug)]
+pub(crate) struct FieldKeys {
+    bytes: Box<[u8]>,
+    /// Where each field's key ends in `bytes`, by field index.
+    ends: Box<[u32]>,
+}
+
+impl FieldKeys {
+    pub(crate) fn new<'k>(encoding: Encoding, names: impl Iterator<Item = &'k str>) -> FieldKeys {
+        let mut bytes = Vec::new();
+        let mut ends = Vec::new();
+        for name in names {
+            match encoding {
+                Encoding::Json => json::write_key(&mut bytes, name),
+                #[cfg(feature = "otlp")]
+                Encoding::Otlp => otlp::put_key_field(&mut bytes, name),
+            }
+            ends.push(offset(bytes.len()));
+        }
+        FieldKeys {
+            bytes: bytes.into(),
+            ends: ends.into(),
+        }
+    }
+
+    /// The encoded key of the field with this index.
+    pub(crate) fn get(&self, index: usize) -> Option<&[u8]> {
+        let end = *self.ends.get(index)? as usize;
+        let start = match index.checked_sub(1) {
+            Some(previous) => *self.ends.get(previous)? as usize,
+            None => 0,
+        };
+        self.bytes.get(start..end)
+    }
+}
+
+/// A record being written straight from an event into one sink's encoding,
+/// part by part. The parts come in the order the sink's encoder writes a
+/// record's: the body, the attributes (the callsite's source location in
+/// its place among them), then the rest.
+#[derive(Debug)]
+pub(crate) enum EventStream<'e> {
+    Json(JsonStream<'e>),
+    #[cfg(feature = "otlp")]
+    Otlp(OtlpStream),
+}
+
+impl EventStream<'_> {
+    pub(crate) fn body(&mut self, out: &mut Vec<u8>, body: &str) {
+        match self {
+            EventStream::Json(stream) => stream.body(out, body),
+            #[cfg(feature = "otlp")]
+            EventStream::Otlp(stream) => stream.body(out, body),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn attribute(&mut self, out: &mut Vec<u8>, key: &str, value: ValueRef<'_>) {
+        match self {
+            EventStream::Json(stream) => stream.attribute(out, key, value),
+            #[cfg(feature = "otlp")]
+            EventStream::Otlp(stream) => stream.attribute(out, key, value),
+        }
+    }
+
+    /// Writes an attribute whose key [`FieldKeys`] encoded in this stream's
+    /// encoding as `encoded_key`.
+    #[inline]
+    pub(crate) fn keyed_attribute(
+        &mut self,
+        out: &mut Vec<u8>,
+        key: &str,
+        encoded_key: &[u8],
+        value: ValueRef<'_>,
+    ) {
+        match self {
+            EventStream::Json(stream) => stream.keyed_attribute(out, encoded_key, value),
+            #[cfg(feature = "otlp")]
+            EventStream::Otlp(_) => otlp::put_keyed_log_attribute(out, key, encoded_key, value),
+        }
+    }
+
+    /// Writes attributes that [`EncodedAttributes`] encoded in this
+    /// stream's encoding: all of them, or one.
+    #[inline]
+    pub(crate) fn encoded_attributes(&mut self, out: &mut Vec<u8>, bytes: &[u8]) {
+        match self {
+            EventStream::Json(stream) => stream.encoded_attributes(out, bytes),
+            #[cfg(feature = "otlp")]
+            EventStream::Otlp(_) => out.extend_from_slice(bytes),
+        }
+    }
+
+    /// Marks where the callsite's source location attributes go. An OTLP
+    /// frame refers to them instead of carrying them.
+    pub(crate) fn callsite_attributes(&mut self, out: &mut Vec<u8>) {
+        match self {
+            EventStream::Json(stream) => stream.callsite_attributes(out),
+            #[cfg(feature = "otlp")]
+            EventStream::Otlp(_) => {}
+        }
+    }
+
+    /// Writes the trace context and whatever else ends the record; the
+    /// observed time is the record's time (only OTLP writes it twice).
+    #[cfg_attr(not(feature = "otlp"), allow(unused_variables))]
+    pub(crate) fn finish(
+        self,
+        out: &mut Vec<u8>,
+        trace: Option<&TraceContext>,
+        time_unix_nano: u64,
+        event_name: Option<&str>,
+    ) {
+        match self {
+            EventStream::Json(stream) => stream.finish(out, trace, event_name),
+            #[cfg(feature = "otlp")]
+            EventStream::Otlp(stream) => stream.finish(out, trace, time_unix_nano),
+        }
+    }
+}
