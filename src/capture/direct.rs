@@ -34,11 +34,9 @@ use tracing::{Event, Metadata};
 use tracing_core::field::{Field, FieldSet, Visit};
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
-#[cfg(all(tracing_unstable, feature = "valuable"))]
-use crate::capture::redact::Redactor;
-use crate::capture::redact::REDACTED;
+use crate::capture::redact::{Redactor, REDACTED};
 use crate::capture::runtime_lint::RuntimeLint;
-use crate::capture::span::{self, DispatchRef};
+use crate::capture::span::{self, DispatchRef, SpanSummary};
 use crate::capture::visit::{exception_attributes, ExceptionValue, MESSAGE};
 use crate::capture::{add_common_attributes, is_bridge_key, with_thread_info, CaptureOptions};
 use crate::export::{EncodedAttributes, Encoding, EventStream, FieldKeys, Pipeline, Sink};
@@ -60,6 +58,8 @@ struct Scratch {
     /// The encoded fields of the event's spans, nearest first, held from
     /// the span lookup before the event's fields until they are written.
     spans: Vec<Arc<EncodedAttributes>>,
+    /// The event's trace context, encoded.
+    trace: Vec<u8>,
     /// This thread's `thread.*` attributes, per encoding, encoded once.
     thread: [Option<EncodedAttributes>; Encoding::COUNT],
 }
@@ -105,17 +105,18 @@ pub(crate) fn callsite_streams(metadata: &Metadata<'_>) -> bool {
 }
 
 /// What the direct path keeps per callsite: each field's key, encoded once
-/// per encoding, and the union of the names' bits.
+/// per encoding, the union of the names' bits, and which fields to redact.
 #[derive(Debug)]
 pub(crate) struct CallsiteFields {
     keys: Box<[FieldKeys]>,
     name_bloom: u64,
+    redact_mask: u64,
 }
 
 impl CallsiteFields {
     /// The callsite's fields, when its field names allow the direct path
     /// (see [`callsite_streams`]).
-    pub(crate) fn new(metadata: &Metadata<'_>) -> Option<CallsiteFields> {
+    pub(crate) fn new(metadata: &Metadata<'_>, redactor: &Redactor) -> Option<CallsiteFields> {
         if !callsite_streams(metadata) {
             return None;
         }
@@ -126,6 +127,7 @@ impl CallsiteFields {
                 .map(|encoding| FieldKeys::new(*encoding, names()))
                 .collect(),
             name_bloom: names().fold(0, |bloom, name| bloom | key_bit(name)),
+            redact_mask: redactor.compute_mask(metadata),
         })
     }
 }
@@ -180,17 +182,27 @@ impl Direct<'_> {
             text,
             keys,
             spans,
+            trace,
             thread,
         } = scratch;
         spans.clear();
-        let span_fields =
-            (!self.options.span_fields.is_none()).then_some((self.encoding, &mut *spans));
-        let (trace, bridge_keys) = match span {
+        trace.clear();
+        let copy_span_fields = !self.options.span_fields.is_none();
+        let bridge_keys = match span {
             Some(span) => {
-                let summary = span::summarize(span, self.dispatch, span_fields);
-                (Some(summary.trace), summary.bridge_keys)
+                let mut summary = SpanSummary {
+                    encoding: self.encoding,
+                    trace: &mut *trace,
+                    fields: copy_span_fields.then_some(&mut *spans),
+                };
+                summary.read(span, self.dispatch)
             }
-            None => (span::otel::current_context(), false),
+            None => {
+                if let Some(context) = span::otel::current_context() {
+                    self.encoding.write_trace(&context, trace);
+                }
+                false
+            }
         };
         // An error field becomes up to three attributes; source location
         // and thread add up to six.
@@ -221,7 +233,7 @@ impl Direct<'_> {
             written: 0,
             #[cfg(all(tracing_unstable, feature = "valuable"))]
             redactor,
-            redact_mask: redactor.field_mask(metadata),
+            redact_mask: self.fields.redact_mask,
             redacted: 0,
             has_exception: false,
             keep_body: self.lint.enabled(),
@@ -267,7 +279,7 @@ impl Direct<'_> {
                 stream.encoded_attributes(out, encoded.bytes());
             }
         }
-        stream.finish(out, trace.as_ref(), time, self.event_name);
+        stream.finish(out, trace, time, self.event_name);
         if self.lint.enabled() {
             let body = body.and_then(|range| text.get(range));
             self.lint.check_body(metadata, body);
@@ -391,13 +403,13 @@ struct DirectVisitor<'a, 'e> {
     out_of_order: bool,
 }
 
-impl DirectVisitor<'_, '_> {
+impl<'a> DirectVisitor<'a, '_> {
     fn is_redacted(&self, field: &Field) -> bool {
         self.redact_mask & (1 << (field.index() % 64)) != 0
     }
 
     /// Writes a field's attribute, redacted when its name asks for it.
-    #[inline]
+    #[inline(always)]
     fn set(&mut self, field: &Field, value: Piece<'_>) {
         let value = if self.is_redacted(field) {
             self.redacted += 1;
@@ -405,23 +417,31 @@ impl DirectVisitor<'_, '_> {
         } else {
             value
         };
+        let encoded_key = self.note_written(field);
         let value = match value {
             Piece::Value(value) => value,
             Piece::Text(range) => ValueRef::Str(self.text.get(range).unwrap_or_default()),
         };
-        let (index, name) = (field.index(), field.name());
-        if index < 64 {
-            self.written |= 1 << index;
-        } else {
-            self.keys.insert(name);
-        }
-        self.attributes = true;
-        match self.field_keys.get(index) {
+        let name = field.name();
+        match encoded_key {
             Some(encoded_key) => self
                 .stream
                 .keyed_attribute(self.out, name, encoded_key, value),
             None => self.stream.attribute(self.out, name, value),
         }
+    }
+
+    /// Notes that `field` is written; returns its encoded key.
+    #[inline(always)]
+    fn note_written(&mut self, field: &Field) -> Option<&'a [u8]> {
+        let index = field.index();
+        if index < 64 {
+            self.written |= 1 << index;
+        } else {
+            self.keys.insert(field.name());
+        }
+        self.attributes = true;
+        self.field_keys.get(index)
     }
 
     /// Writes an attribute that is not one of the event's fields.
@@ -539,8 +559,25 @@ impl Visit for DirectVisitor<'_, '_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let text = self.format(format_args!("{value:?}"));
-        self.set_text(field, text);
+        // Formatted straight into the encoding, unless the text is needed
+        // again (a body for the runtime lint) or is not written (redacted).
+        let straight = if field.name() == MESSAGE {
+            !self.keep_body && !self.attributes
+        } else {
+            !self.is_redacted(field)
+        };
+        if !straight {
+            let text = self.format(format_args!("{value:?}"));
+            self.set_text(field, text);
+        } else if field.name() == MESSAGE {
+            self.stream.debug_body(self.out, value, self.text);
+        } else if let Some(encoded_key) = self.note_written(field) {
+            self.stream
+                .debug_attribute(self.out, field.name(), encoded_key, value, self.text);
+        } else {
+            let text = self.format(format_args!("{value:?}"));
+            self.set(field, text);
+        }
     }
 
     #[cfg(all(tracing_unstable, feature = "valuable"))]
@@ -648,6 +685,10 @@ mod tests {
         tracing::info!(user_id = tracing::field::Empty, "empty field");
         tracing::info!(bytes = &b"\x00\x01"[..], "bytes");
         tracing::info!(value = ?Some("x"), "debug value");
+        // Formatted in place, then escaped, or given longer lengths.
+        tracing::info!(quoted = ?"needs \"escaping\"", long = ?"x".repeat(300), "héllo {}", 1);
+        tracing::info!("{}", "y".repeat(200));
+        tracing::info!(display = %"plain", "{:?}", "a\u{7}bell");
         // Each of these takes the general path.
         tracing::info!(a = 1_i64, message = "message last");
         tracing::info!(code.line.number = 1_i64, "a bridge key");
@@ -703,8 +744,8 @@ mod tests {
         });
         assert_eq!(not_taken, 0);
         // Everything but the four events that take the general path.
-        assert_eq!(taken, 12);
-        assert_eq!(direct.lines().count(), 16);
+        assert_eq!(taken, 15);
+        assert_eq!(direct.lines().count(), 19);
         assert!(direct.contains(r#""body":"empty field","attributes":{"depth":1,"user_id":7,"#));
         assert_eq!(mask(&direct, VARYING_JSON), mask(&general, VARYING_JSON));
     }
@@ -720,7 +761,7 @@ mod tests {
                 .with_otlp_json_writer(buf)
                 .with_console_writer(std::io::sink())
         });
-        assert_eq!((taken, not_taken), (12, 0));
+        assert_eq!((taken, not_taken), (15, 0));
         let records = |text: &str| -> Vec<serde_json::Value> {
             let masked = mask(text, VARYING_OTLP);
             masked
@@ -740,7 +781,7 @@ mod tests {
                 .collect()
         };
         let (direct, general) = (records(&direct), records(&general));
-        assert_eq!(direct.len(), 16);
+        assert_eq!(direct.len(), 19);
         assert_eq!(direct, general);
     }
 

@@ -11,6 +11,7 @@ use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::capture::direct::{CallsiteFields, Direct};
+use crate::capture::redact::Redactor;
 use crate::capture::runtime_lint::RuntimeLint;
 use crate::capture::span::{self, SpanData};
 use crate::capture::storm::Verdict;
@@ -70,10 +71,10 @@ struct CallsiteInfo {
 }
 
 impl CallsiteInfo {
-    fn new(metadata: &'static Metadata<'static>) -> CallsiteInfo {
+    fn new(metadata: &'static Metadata<'static>, redactor: &Redactor) -> CallsiteInfo {
         CallsiteInfo {
             event_name: explicit_event_name(metadata),
-            fields: CallsiteFields::new(metadata),
+            fields: CallsiteFields::new(metadata, redactor),
         }
     }
 }
@@ -202,10 +203,9 @@ where
             }
         }
         let callsite = std::ptr::from_ref(metadata) as usize;
-        let (event_name, fields) = match shared
-            .callsites
-            .get_or_render(callsite, || CallsiteInfo::new(metadata))
-        {
+        let (event_name, fields) = match shared.callsites.get_or_render(callsite, || {
+            CallsiteInfo::new(metadata, shared.pipeline.redactor())
+        }) {
             Some((_, info)) => (info.event_name, info.fields.as_ref()),
             None => (explicit_event_name(metadata), None),
         };

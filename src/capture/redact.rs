@@ -171,7 +171,9 @@ impl Redactor {
         }
     }
 
-    fn compute_mask(&self, metadata: &Metadata<'_>) -> u64 {
+    /// The fields of `metadata` to redact, by index; [`Redactor::field_mask`]
+    /// keeps it per callsite.
+    pub(crate) fn compute_mask(&self, metadata: &Metadata<'_>) -> u64 {
         metadata
             .fields()
             .iter()

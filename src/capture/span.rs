@@ -24,6 +24,8 @@ pub(crate) struct SpanData {
     /// The fields as the direct path writes them, per encoding: encoded on
     /// first use, dropped when the fields change.
     encoded: [OnceLock<Arc<EncodedAttributes>>; Encoding::COUNT],
+    /// The trace context as the direct path writes it, per encoding.
+    encoded_trace: [OnceLock<Box<[u8]>>; Encoding::COUNT],
 }
 
 impl SpanData {
@@ -108,54 +110,78 @@ pub(crate) fn add_span_context<S>(
     }
 }
 
-/// What the direct path (`capture::direct`) needs to know about an event's
-/// spans before it writes anything.
-pub(crate) struct SpanSummary {
-    pub(crate) trace: TraceContext,
-    /// Whether a span has a field with a key the bridge writes itself.
-    pub(crate) bridge_keys: bool,
+/// What the direct path (`capture::direct`) needs from an event's spans
+/// before it writes anything, read in one pass.
+pub(crate) struct SpanSummary<'a> {
+    pub(crate) encoding: Encoding,
+    /// Receives the span's trace context as `encoding` writes it.
+    pub(crate) trace: &'a mut Vec<u8>,
+    /// Receives the encoded fields of the span and its ancestors, nearest
+    /// first, when span fields are copied; they are written after the
+    /// event's own fields without looking the spans up again.
+    pub(crate) fields: Option<&'a mut Vec<Arc<EncodedAttributes>>>,
 }
 
-/// Summarizes `span` and, when `fields` asks for their fields in an
-/// encoding, its ancestors: their encoded fields are appended to the vector
-/// given, nearest span first, so that they can be written after the event's
-/// own fields without looking the spans up again.
-pub(crate) fn summarize<S>(
-    span: &SpanRef<'_, S>,
-    dispatch: DispatchRef<'_>,
-    mut fields: Option<(Encoding, &mut Vec<Arc<EncodedAttributes>>)>,
-) -> SpanSummary
-where
-    S: for<'a> LookupSpan<'a>,
-{
-    let with_ancestors = fields.is_some();
-    let mut bridge_keys = false;
-    let mut add = |data: &SpanData| {
-        if let Some((encoding, encoded)) = &mut fields {
-            bridge_keys |= data.bridge_keys;
-            encoded.extend(data.encoded(*encoding));
-        }
-    };
-    let known = {
-        let extensions = span.extensions();
-        let data = extensions.get::<SpanData>();
-        if let Some(data) = data {
-            add(data);
-        }
-        data.and_then(|data| data.trace.get().copied())
-    };
-    let trace = known.unwrap_or_else(|| trace_context(span, dispatch));
-    if with_ancestors {
-        // Parent by parent: `scope()` would look the span itself up again.
-        let mut next = span.parent();
-        while let Some(ancestor) = next {
-            if let Some(data) = ancestor.extensions().get::<SpanData>() {
-                add(data);
+impl SpanSummary<'_> {
+    /// Fills the summary from `span`; returns whether one of the spans has
+    /// a field with a key the bridge writes itself.
+    pub(crate) fn read<S>(&mut self, span: &SpanRef<'_, S>, dispatch: DispatchRef<'_>) -> bool
+    where
+        S: for<'a> LookupSpan<'a>,
+    {
+        let index = self.encoding.index();
+        let mut bridge_keys = false;
+        let known = {
+            let extensions = span.extensions();
+            let data = extensions.get::<SpanData>();
+            if let Some(data) = data {
+                bridge_keys |= self.add_fields(data);
+                if let (Some(trace), Some(cache)) =
+                    (data.trace.get(), data.encoded_trace.get(index))
+                {
+                    let encoded =
+                        cache.get_or_init(|| encode_trace(self.encoding, trace).into_boxed_slice());
+                    self.trace.extend_from_slice(encoded);
+                }
             }
-            next = ancestor.parent();
+            data.and_then(|data| data.trace.get().copied())
+        };
+        if known.is_none() {
+            // The span's first record: its ids are decided now, and encoded
+            // into the cache from its next record on.
+            let trace = trace_context(span, dispatch);
+            self.encoding.write_trace(&trace, self.trace);
+        }
+        if self.fields.is_some() {
+            // Parent by parent: `scope()` would look the span itself up again.
+            let mut next = span.parent();
+            while let Some(ancestor) = next {
+                if let Some(data) = ancestor.extensions().get::<SpanData>() {
+                    bridge_keys |= self.add_fields(data);
+                }
+                next = ancestor.parent();
+            }
+        }
+        bridge_keys
+    }
+
+    /// Takes `data`'s encoded fields; returns whether one of them has a key
+    /// the bridge writes itself.
+    fn add_fields(&mut self, data: &SpanData) -> bool {
+        match &mut self.fields {
+            Some(fields) => {
+                fields.extend(data.encoded(self.encoding));
+                data.bridge_keys
+            }
+            None => false,
         }
     }
-    SpanSummary { trace, bridge_keys }
+}
+
+fn encode_trace(encoding: Encoding, trace: &TraceContext) -> Vec<u8> {
+    let mut encoded = Vec::new();
+    encoding.write_trace(trace, &mut encoded);
+    encoded
 }
 
 fn add_fields(record: &mut Record, data: &SpanData) {

@@ -11,7 +11,7 @@
 //! control character and the two Unicode line separators are escaped too: no
 //! value can split a record across lines or forge another record.
 
-use std::io;
+use std::{fmt, io};
 
 use base64::Engine as _;
 use serde::Serializer as _;
@@ -20,6 +20,7 @@ use serde_json::ser::{CharEscape, CompactFormatter, Formatter};
 use crate::config::Resource;
 use crate::export::callsites::CallsiteTable;
 use crate::export::timestamp::write_rfc3339_nanos;
+use crate::export::VecWriter;
 use crate::record::{Attribute, Record, TraceContext, ValueRef};
 
 /// Encodes records as flat JSON lines; the resource object is rendered
@@ -37,12 +38,12 @@ pub(crate) struct CallsiteParts {
     severity: Box<[u8]>,
     /// The source location attributes, `"key":value` pairs joined by `,`.
     location: Box<[u8]>,
-    /// `{"name":"the target"}`
-    scope: Box<[u8]>,
+    /// `,"resource":{…},"scope":{"name":"the target"}`
+    resource_and_scope: Box<[u8]>,
 }
 
 impl CallsiteParts {
-    fn render(record: &Record) -> CallsiteParts {
+    fn render(record: &Record, resource: &[u8]) -> CallsiteParts {
         let mut severity = Vec::new();
         write_severity(&mut severity, record);
         let mut location = Vec::new();
@@ -57,12 +58,12 @@ impl CallsiteParts {
             }
             write_attribute(&mut location, record, attribute);
         }
-        let mut scope = Vec::new();
-        write_scope(&mut scope, record);
+        let mut resource_and_scope = Vec::new();
+        write_resource_and_scope(&mut resource_and_scope, resource, record);
         CallsiteParts {
             severity: severity.into(),
             location: location.into(),
-            scope: scope.into(),
+            resource_and_scope: resource_and_scope.into(),
         }
     }
 }
@@ -127,8 +128,10 @@ pub(crate) fn write_key(out: &mut Vec<u8>, key: &str) {
     out.push(b':');
 }
 
-fn write_scope(out: &mut Vec<u8>, record: &Record) {
-    out.extend_from_slice(b"{\"name\":");
+fn write_resource_and_scope(out: &mut Vec<u8>, resource: &[u8], record: &Record) {
+    out.extend_from_slice(b",\"resource\":");
+    out.extend_from_slice(resource);
+    out.extend_from_slice(b",\"scope\":{\"name\":");
     write_str(out, record.scope_name());
     out.push(b'}');
 }
@@ -156,7 +159,9 @@ impl JsonEncoder {
         write_timestamps(out, record.time_unix_nano, record.observed_time_unix_nano);
         let shared = self
             .callsites
-            .slot_for(record, CallsiteParts::render)
+            .slot_for(record, |record| {
+                CallsiteParts::render(record, &self.resource)
+            })
             .map(|(_, parts)| parts);
         match shared {
             Some(parts) => out.extend_from_slice(&parts.severity),
@@ -174,12 +179,9 @@ impl JsonEncoder {
             out.extend_from_slice(b",\"dropped_attributes_count\":");
             write_i64(out, i64::from(record.dropped_attributes));
         }
-        out.extend_from_slice(b",\"resource\":");
-        out.extend_from_slice(&self.resource);
-        out.extend_from_slice(b",\"scope\":");
         match shared {
-            Some(parts) => out.extend_from_slice(&parts.scope),
-            None => write_scope(out, record),
+            Some(parts) => out.extend_from_slice(&parts.resource_and_scope),
+            None => write_resource_and_scope(out, &self.resource, record),
         }
         write_trailer(out, record.trace.as_ref(), record.event_name);
     }
@@ -196,13 +198,12 @@ impl JsonEncoder {
         callsite: usize,
         template: impl FnOnce() -> Record,
     ) -> Option<JsonStream<'_>> {
-        let (_, parts) = self
-            .callsites
-            .get_or_render(callsite, || CallsiteParts::render(&template()))?;
+        let (_, parts) = self.callsites.get_or_render(callsite, || {
+            CallsiteParts::render(&template(), &self.resource)
+        })?;
         write_timestamps(out, time_unix_nano, time_unix_nano);
         out.extend_from_slice(&parts.severity);
         Some(JsonStream {
-            encoder: self,
             parts,
             attributes: false,
         })
@@ -234,14 +235,24 @@ fn write_body(out: &mut Vec<u8>, body: &str) {
 /// Writes the trace context, the event name and the end of the line.
 fn write_trailer(out: &mut Vec<u8>, trace: Option<&TraceContext>, event_name: Option<&str>) {
     if let Some(trace) = trace {
-        out.extend_from_slice(b",\"trace_id\":\"");
-        trace.trace_id_hex().write_to(out);
-        out.extend_from_slice(b"\",\"span_id\":\"");
-        trace.span_id_hex().write_to(out);
-        out.extend_from_slice(b"\",\"trace_flags\":\"");
-        crate::record::Hex(&[trace.flags]).write_to(out);
-        out.push(b'"');
+        write_trace(out, trace);
     }
+    write_end(out, event_name);
+}
+
+/// Writes `,"trace_id":"…","span_id":"…","trace_flags":"…"`.
+pub(crate) fn write_trace(out: &mut Vec<u8>, trace: &TraceContext) {
+    out.extend_from_slice(b",\"trace_id\":\"");
+    trace.trace_id_hex().write_to(out);
+    out.extend_from_slice(b"\",\"span_id\":\"");
+    trace.span_id_hex().write_to(out);
+    out.extend_from_slice(b"\",\"trace_flags\":\"");
+    crate::record::Hex(&[trace.flags]).write_to(out);
+    out.push(b'"');
+}
+
+/// Writes the event name and the end of the line.
+fn write_end(out: &mut Vec<u8>, event_name: Option<&str>) {
     if let Some(name) = event_name {
         out.extend_from_slice(b",\"event_name\":");
         write_str(out, name);
@@ -254,7 +265,6 @@ fn write_trailer(out: &mut Vec<u8>, trace: Option<&TraceContext>, event_name: Op
 /// record.
 #[derive(Debug)]
 pub(crate) struct JsonStream<'e> {
-    encoder: &'e JsonEncoder,
     parts: &'e CallsiteParts,
     /// Whether the attributes object is open.
     attributes: bool,
@@ -272,11 +282,33 @@ impl JsonStream<'_> {
     }
 
     /// Writes an attribute whose `"key":` [`write_key`] rendered.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn keyed_attribute(&mut self, out: &mut Vec<u8>, key: &[u8], value: ValueRef<'_>) {
         self.separate(out);
         out.extend_from_slice(key);
         write_value(out, value);
+    }
+
+    pub(crate) fn debug_body(
+        &mut self,
+        out: &mut Vec<u8>,
+        value: &dyn fmt::Debug,
+        scratch: &mut String,
+    ) {
+        out.extend_from_slice(b",\"body\":");
+        write_debug_str(out, value, scratch);
+    }
+
+    pub(crate) fn debug_attribute(
+        &mut self,
+        out: &mut Vec<u8>,
+        key: &[u8],
+        value: &dyn fmt::Debug,
+        scratch: &mut String,
+    ) {
+        self.separate(out);
+        out.extend_from_slice(key);
+        write_debug_str(out, value, scratch);
     }
 
     /// Writes `"key":value` pairs rendered by [`write_key_value`], joined by
@@ -304,26 +336,22 @@ impl JsonStream<'_> {
         }
     }
 
-    pub(crate) fn finish(
-        self,
-        out: &mut Vec<u8>,
-        trace: Option<&TraceContext>,
-        event_name: Option<&str>,
-    ) {
+    /// Ends the line; `trace` is the trace context as [`write_trace`]
+    /// writes it, or empty.
+    pub(crate) fn finish(self, out: &mut Vec<u8>, trace: &[u8], event_name: Option<&str>) {
         if self.attributes {
             out.push(b'}');
         }
-        out.extend_from_slice(b",\"resource\":");
-        out.extend_from_slice(&self.encoder.resource);
-        out.extend_from_slice(b",\"scope\":");
-        out.extend_from_slice(&self.parts.scope);
-        write_trailer(out, trace, event_name);
+        out.extend_from_slice(&self.parts.resource_and_scope);
+        out.extend_from_slice(trace);
+        write_end(out, event_name);
     }
 }
 
 /// Writes a typed value: numbers and booleans as JSON numbers and booleans,
 /// non-finite floats as the strings `"NaN"`, `"Infinity"`, `"-Infinity"`
 /// (JSON has no literal for them), and bytes as standard base64.
+#[inline(always)]
 pub(crate) fn write_value(out: &mut Vec<u8>, value: ValueRef<'_>) {
     match value {
         ValueRef::Int(i) => write_i64(out, i),
@@ -386,6 +414,29 @@ fn write_tree(out: &mut Vec<u8>, tree: &serde_json::Value) {
 
 fn write_i64(out: &mut Vec<u8>, value: i64) {
     let _ = CompactFormatter.write_i64(out, value);
+}
+
+/// Writes `value`'s `Debug` text as a JSON string, formatted in place and
+/// only moved to `scratch` (and back, escaped) when it needs escaping.
+fn write_debug_str(out: &mut Vec<u8>, value: &dyn fmt::Debug, scratch: &mut String) {
+    use std::fmt::Write as _;
+    out.push(b'"');
+    let start = out.len();
+    // Formatting only fails when a `Debug` impl returns an error; what it
+    // wrote before failing is kept.
+    let _ = write!(VecWriter(out), "{value:?}");
+    if is_plain_ascii(out.get(start..).unwrap_or_default()) {
+        out.push(b'"');
+        return;
+    }
+    let mark = scratch.len();
+    // The bytes came from `str`s, so they are UTF-8.
+    if let Ok(text) = std::str::from_utf8(out.get(start..).unwrap_or_default()) {
+        scratch.push_str(text);
+    }
+    out.truncate(start - 1);
+    write_str(out, scratch.get(mark..).unwrap_or_default());
+    scratch.truncate(mark);
 }
 
 /// Writes `s` as a JSON string with every control character escaped.

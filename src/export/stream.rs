@@ -1,6 +1,8 @@
 //! Writing records straight from events (see `capture::direct`): a record
 //! in the making, and attributes encoded once for many records.
 
+use std::fmt;
+
 use crate::export::json::{self, JsonStream};
 #[cfg(feature = "otlp")]
 use crate::export::otlp::{self, OtlpStream};
@@ -19,6 +21,16 @@ pub(crate) enum Encoding {
 impl Encoding {
     /// How many encodings there are, for per-encoding caches.
     pub(crate) const COUNT: usize = 2;
+
+    /// Appends `trace` as a record in this encoding carries it, for
+    /// [`EventStream::finish`].
+    pub(crate) fn write_trace(self, trace: &TraceContext, out: &mut Vec<u8>) {
+        match self {
+            Encoding::Json => json::write_trace(out, trace),
+            #[cfg(feature = "otlp")]
+            Encoding::Otlp => otlp::put_trace(trace, out),
+        }
+    }
 
     /// Every encoding, in index order.
     pub(crate) const ALL: &'static [Encoding] = &[
@@ -183,7 +195,8 @@ impl EventStream<'_> {
 
     /// Writes an attribute whose key [`FieldKeys`] encoded in this stream's
     /// encoding as `encoded_key`.
-    #[inline]
+    #[inline(always)]
+    #[cfg_attr(not(feature = "otlp"), allow(unused_variables))]
     pub(crate) fn keyed_attribute(
         &mut self,
         out: &mut Vec<u8>,
@@ -195,6 +208,43 @@ impl EventStream<'_> {
             EventStream::Json(stream) => stream.keyed_attribute(out, encoded_key, value),
             #[cfg(feature = "otlp")]
             EventStream::Otlp(_) => otlp::put_keyed_log_attribute(out, key, encoded_key, value),
+        }
+    }
+
+    /// Writes the body, formatting `value` with `Debug` straight into
+    /// `out`; `scratch` holds the text for a moment when it has to be
+    /// written differently (escaped, or with a longer length).
+    pub(crate) fn debug_body(
+        &mut self,
+        out: &mut Vec<u8>,
+        value: &dyn fmt::Debug,
+        scratch: &mut String,
+    ) {
+        match self {
+            EventStream::Json(stream) => stream.debug_body(out, value, scratch),
+            #[cfg(feature = "otlp")]
+            EventStream::Otlp(_) => otlp::put_debug_body(out, value, scratch),
+        }
+    }
+
+    /// Writes a string attribute whose key [`FieldKeys`] encoded, its value
+    /// formatted with `Debug` straight into `out` (see
+    /// [`EventStream::debug_body`]).
+    #[cfg_attr(not(feature = "otlp"), allow(unused_variables))]
+    pub(crate) fn debug_attribute(
+        &mut self,
+        out: &mut Vec<u8>,
+        key: &str,
+        encoded_key: &[u8],
+        value: &dyn fmt::Debug,
+        scratch: &mut String,
+    ) {
+        match self {
+            EventStream::Json(stream) => stream.debug_attribute(out, encoded_key, value, scratch),
+            #[cfg(feature = "otlp")]
+            EventStream::Otlp(_) => {
+                otlp::put_debug_attribute(out, key, encoded_key, value, scratch);
+            }
         }
     }
 
@@ -219,13 +269,14 @@ impl EventStream<'_> {
         }
     }
 
-    /// Writes the trace context and whatever else ends the record; the
-    /// observed time is the record's time (only OTLP writes it twice).
+    /// Writes what ends the record: `trace` is the trace context as
+    /// [`Encoding::write_trace`] wrote it (empty when there is none); the
+    /// observed time is the record's time.
     #[cfg_attr(not(feature = "otlp"), allow(unused_variables))]
     pub(crate) fn finish(
         self,
         out: &mut Vec<u8>,
-        trace: Option<&TraceContext>,
+        trace: &[u8],
         time_unix_nano: u64,
         event_name: Option<&str>,
     ) {

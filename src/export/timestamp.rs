@@ -28,17 +28,27 @@ pub(crate) fn write_rfc3339_nanos(out: &mut Vec<u8>, unix_nanos: u64) {
             prefix
         })
         .unwrap_or_else(|_| format_seconds(seconds));
-    out.extend_from_slice(&prefix);
-    out.push(b'.');
-    let mut digits = [b'0'; 9];
-    let mut rest = nanos;
-    for digit in digits.iter_mut().rev() {
-        *digit = b'0' + (rest % 10) as u8;
-        rest /= 10;
+    // The fraction goes out with the dot and the `Z` in one copy, its
+    // digits two at a time: half the divisions of one at a time.
+    let mut fraction = *b".000000000Z";
+    let mut rest = nanos % 1_000_000_000;
+    for at in [8, 6, 4, 2] {
+        let pair = (rest % 100) as usize * 2;
+        fraction[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        rest /= 100;
     }
-    out.extend_from_slice(&digits);
-    out.push(b'Z');
+    fraction[1] = b'0' + rest as u8;
+    out.extend_from_slice(&prefix);
+    out.extend_from_slice(&fraction);
 }
+
+/// `00` to `99`, two bytes each.
+const DIGIT_PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
 
 fn format_seconds(seconds: u64) -> [u8; SECONDS_LEN] {
     let time = UNIX_EPOCH + Duration::from_secs(seconds);

@@ -8,6 +8,8 @@
 //! the wire rules (keys, varints, fixed-width numbers) are `prost`'s, and
 //! the tests decode the result with `opentelemetry-proto`'s types.
 
+use std::fmt;
+
 use prost::encoding::{encode_varint, encoded_len_varint, key_len, WireType};
 
 use crate::config::Resource;
@@ -279,7 +281,7 @@ pub(crate) fn put_key_field(out: &mut Vec<u8>, key: &str) {
 
 /// Appends one `LogRecord.attributes` entry whose key field
 /// [`put_key_field`] encoded as `key_field`.
-#[inline]
+#[inline(always)]
 pub(crate) fn put_keyed_log_attribute(
     out: &mut Vec<u8>,
     key: &str,
@@ -302,6 +304,99 @@ pub(crate) fn put_keyed_log_attribute(
         value_len as u8,
     ]);
     put_any_value(value, out);
+}
+
+/// Appends the body, formatting `value` with `Debug` straight into `out`
+/// behind one-byte lengths; a text too long for them is moved to `scratch`
+/// and written again with full lengths.
+pub(crate) fn put_debug_body(out: &mut Vec<u8>, value: &dyn fmt::Debug, scratch: &mut String) {
+    let at = out.len();
+    out.extend_from_slice(&[
+        key_byte(log_record::BODY, WireType::LengthDelimited),
+        0,
+        key_byte(any_value::STRING, WireType::LengthDelimited),
+        0,
+    ]);
+    let start = out.len();
+    let len = write_debug(out, value);
+    if len + 2 < 0x80 {
+        patch_byte(out, at + 1, len + 2);
+        patch_byte(out, at + 3, len);
+        return;
+    }
+    rewrite_long_text(out, at, start, scratch, |out, text| put_body(text, out));
+}
+
+/// Appends one `LogRecord.attributes` entry whose key field
+/// [`put_key_field`] encoded as `key_field`, its string value formatted
+/// with `Debug` as in [`put_debug_body`].
+pub(crate) fn put_debug_attribute(
+    out: &mut Vec<u8>,
+    key: &str,
+    key_field: &[u8],
+    value: &dyn fmt::Debug,
+    scratch: &mut String,
+) {
+    let at = out.len();
+    out.extend_from_slice(&[
+        key_byte(log_record::ATTRIBUTES, WireType::LengthDelimited),
+        0,
+    ]);
+    out.extend_from_slice(key_field);
+    out.extend_from_slice(&[
+        key_byte(key_value::VALUE, WireType::LengthDelimited),
+        0,
+        key_byte(any_value::STRING, WireType::LengthDelimited),
+        0,
+    ]);
+    let start = out.len();
+    let len = write_debug(out, value);
+    let key_value_len = key_field.len() + 2 + 2 + len;
+    if key_value_len < 0x80 {
+        patch_byte(out, at + 1, key_value_len);
+        patch_byte(out, start - 3, len + 2);
+        patch_byte(out, start - 1, len);
+        return;
+    }
+    rewrite_long_text(out, at, start, scratch, |out, text| {
+        put_keyed_log_attribute(out, key, key_field, ValueRef::Str(text));
+    });
+}
+
+/// Formats `value` with `Debug` onto `out`; returns how many bytes that
+/// took.
+fn write_debug(out: &mut Vec<u8>, value: &dyn fmt::Debug) -> usize {
+    use std::fmt::Write as _;
+    let start = out.len();
+    // Formatting only fails when a `Debug` impl returns an error; what it
+    // wrote before failing is kept.
+    let _ = write!(crate::export::VecWriter(out), "{value:?}");
+    out.len() - start
+}
+
+fn patch_byte(out: &mut [u8], at: usize, value: usize) {
+    if let Some(byte) = out.get_mut(at) {
+        *byte = value as u8;
+    }
+}
+
+/// Moves the text written from `start` to `scratch`, drops what was written
+/// from `at`, and writes it again with `write`.
+fn rewrite_long_text(
+    out: &mut Vec<u8>,
+    at: usize,
+    start: usize,
+    scratch: &mut String,
+    write: impl FnOnce(&mut Vec<u8>, &str),
+) {
+    let mark = scratch.len();
+    // The bytes came from `str`s, so they are UTF-8.
+    if let Ok(text) = std::str::from_utf8(out.get(start..).unwrap_or_default()) {
+        scratch.push_str(text);
+    }
+    out.truncate(at);
+    write(out, scratch.get(mark..).unwrap_or_default());
+    scratch.truncate(mark);
 }
 
 /// A field key that fits in one byte (field numbers below 16).
@@ -444,16 +539,21 @@ fn put_body(body: &str, out: &mut Vec<u8>) {
 /// Writes the trace context and the observed time.
 fn put_frame_tail(trace: Option<&TraceContext>, observed_time_unix_nano: u64, out: &mut Vec<u8>) {
     if let Some(trace) = trace {
-        put_key(log_record::FLAGS, WireType::ThirtyTwoBit, out);
-        out.extend_from_slice(&u32::from(trace.flags).to_le_bytes());
-        put_delimited(log_record::TRACE_ID, &trace.trace_id, out);
-        put_delimited(log_record::SPAN_ID, &trace.span_id, out);
+        put_trace(trace, out);
     }
     put_time(
         log_record::OBSERVED_TIME_UNIX_NANO,
         observed_time_unix_nano,
         out,
     );
+}
+
+/// Writes the `flags`, `trace_id` and `span_id` fields.
+pub(crate) fn put_trace(trace: &TraceContext, out: &mut Vec<u8>) {
+    put_key(log_record::FLAGS, WireType::ThirtyTwoBit, out);
+    out.extend_from_slice(&u32::from(trace.flags).to_le_bytes());
+    put_delimited(log_record::TRACE_ID, &trace.trace_id, out);
+    put_delimited(log_record::SPAN_ID, &trace.span_id, out);
 }
 
 /// Writes the length of the record that starts after `length_at`.
@@ -500,13 +600,11 @@ impl OtlpStream {
         put_log_attribute(out, key, value);
     }
 
-    pub(crate) fn finish(
-        self,
-        out: &mut Vec<u8>,
-        trace: Option<&TraceContext>,
-        time_unix_nano: u64,
-    ) {
-        put_frame_tail(trace, time_unix_nano, out);
+    /// Ends the frame; `trace` is the trace context as [`put_trace`]
+    /// writes it, or empty.
+    pub(crate) fn finish(self, out: &mut Vec<u8>, trace: &[u8], time_unix_nano: u64) {
+        out.extend_from_slice(trace);
+        put_time(log_record::OBSERVED_TIME_UNIX_NANO, time_unix_nano, out);
         patch_length(self.length_at, out);
     }
 }
