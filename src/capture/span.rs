@@ -1,6 +1,6 @@
 //! What the bridge keeps per span: its fields and its trace context.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use tracing::dispatcher::WeakDispatch;
 use tracing::Dispatch;
@@ -8,7 +8,7 @@ use tracing_subscriber::registry::{LookupSpan, Registry, SpanRef};
 
 use crate::capture::visit::OwnedValue;
 use crate::capture::{is_bridge_key, CaptureOptions};
-use crate::export::{EncodedAttributes, Encoding};
+use crate::export::{CopiedAttributes, EncodedAttributes, Encoding};
 use crate::record::{Key, OnDuplicate, Record, TraceContext};
 
 /// The span extension this crate stores in the registry.
@@ -23,7 +23,7 @@ pub(crate) struct SpanData {
     bridge_keys: bool,
     /// The fields as the direct path writes them, per encoding: encoded on
     /// first use, dropped when the fields change.
-    encoded: [OnceLock<Arc<EncodedAttributes>>; Encoding::COUNT],
+    encoded: [OnceLock<EncodedAttributes>; Encoding::COUNT],
     /// The trace context as the direct path writes it, per encoding.
     encoded_trace: [OnceLock<Box<[u8]>>; Encoding::COUNT],
 }
@@ -36,7 +36,7 @@ impl SpanData {
     }
 
     /// The fields encoded in `encoding`, made on first use.
-    fn encoded(&self, encoding: Encoding) -> Option<Arc<EncodedAttributes>> {
+    fn encoded(&self, encoding: Encoding) -> Option<&EncodedAttributes> {
         if self.fields.is_empty() {
             return None;
         }
@@ -45,9 +45,9 @@ impl SpanData {
                 .fields
                 .iter()
                 .map(|(key, value)| (*key, value.as_value_ref()));
-            Arc::new(EncodedAttributes::new(encoding, fields))
+            EncodedAttributes::new(encoding, fields)
         });
-        Some(Arc::clone(encoded))
+        Some(encoded)
     }
 
     /// Makes the span continue a remote caller's trace: the span becomes a
@@ -119,7 +119,7 @@ pub(crate) struct SpanSummary<'a> {
     /// Receives the encoded fields of the span and its ancestors, nearest
     /// first, when span fields are copied; they are written after the
     /// event's own fields without looking the spans up again.
-    pub(crate) fields: Option<&'a mut Vec<Arc<EncodedAttributes>>>,
+    pub(crate) fields: Option<&'a mut CopiedAttributes>,
 }
 
 impl SpanSummary<'_> {
@@ -170,7 +170,9 @@ impl SpanSummary<'_> {
     fn add_fields(&mut self, data: &SpanData) -> bool {
         match &mut self.fields {
             Some(fields) => {
-                fields.extend(data.encoded(self.encoding));
+                if let Some(encoded) = data.encoded(self.encoding) {
+                    fields.push(encoded);
+                }
                 data.bridge_keys
             }
             None => false,

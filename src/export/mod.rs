@@ -37,7 +37,9 @@ pub(crate) use self::queue::Queue;
 use self::queue::{deadline_after, Chunk, WakePolicy};
 pub use self::stats::{LatencyHistogram, SeverityCounts, Stats};
 use self::stats::{LatencyRecorder, SeverityCounters, TargetCounters};
-pub(crate) use self::stream::{EncodedAttributes, Encoding, EventStream, FieldKeys};
+pub(crate) use self::stream::{
+    CopiedAttributes, CopiedSource, EncodedAttributes, Encoding, EventStream, FieldKeys,
+};
 
 /// Why a flush did not complete.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,9 +209,10 @@ impl Sink {
         }
     }
 
-    /// Queues a record that [`Sink::stream`] wrote.
-    pub(crate) fn push_encoded(&self, encoded: &[u8]) {
-        self.queue.push(|out| out.extend_from_slice(encoded));
+    /// Queues a record that [`Sink::stream`] wrote, counting it as emitted
+    /// (see [`Pipeline::emit_encoded`]).
+    fn push_encoded(&self, severity_number: u8, encoded: &[u8]) {
+        self.queue.push_emitted(severity_number, encoded);
     }
 
     fn shutdown_until(&self, deadline: Instant) {
@@ -421,17 +424,29 @@ impl Pipeline {
         }
     }
 
-    /// Counts a record emitted, by severity (and by target when asked).
-    pub(crate) fn count_emitted(&self, severity: u8, target: &str) {
-        self.emitted.increment(severity);
+    /// Queues a record that `sink` (this pipeline's
+    /// [`direct sink`](Pipeline::direct_sink)) wrote, and counts it as
+    /// emitted: in the sink's queue, which counts it under the lock it
+    /// takes anyway.
+    pub(crate) fn emit_encoded(
+        &self,
+        sink: &Sink,
+        severity_number: u8,
+        target: &str,
+        encoded: &[u8],
+    ) {
         if let Some(by_target) = &self.by_target {
-            by_target.increment(target, severity);
+            by_target.increment(target, severity_number);
         }
+        sink.push_encoded(severity_number, encoded);
     }
 
     /// Encodes `record` for every sink and queues it.
     pub(crate) fn emit(&self, record: &Record) {
-        self.count_emitted(record.severity.number, record.scope_name());
+        self.emitted.increment(record.severity.number);
+        if let Some(by_target) = &self.by_target {
+            by_target.increment(record.scope_name(), record.severity.number);
+        }
         for sink in &self.sinks {
             sink.push(record);
         }
@@ -489,7 +504,10 @@ impl Pipeline {
     }
 
     pub(crate) fn stats(&self) -> Stats {
-        let by_severity = self.emitted.snapshot();
+        let mut by_severity = self.emitted.snapshot();
+        for sink in &self.sinks {
+            by_severity.add(sink.queue.emitted());
+        }
         let mut stats = Stats {
             emitted: by_severity.iter().map(|(_, count)| count).sum(),
             by_severity,

@@ -41,6 +41,11 @@ pub(crate) struct Queue {
     overflow_reported: AtomicBool,
     closed: AtomicBool,
     shards: Mutex<Vec<Arc<Shard>>>,
+    /// Records counted as emitted through [`Queue::push_emitted`], by
+    /// severity range, moved here from the shards at each drain (under the
+    /// `shards` lock, which readers take too, so no count is seen twice or
+    /// missed).
+    emitted: Mutex<[u64; SEVERITY_RANGES]>,
     control: Mutex<Control>,
     /// The worker waits on this for data, a flush request or shutdown.
     work: Condvar,
@@ -72,6 +77,16 @@ struct ShardState {
     records: u64,
     credit: usize,
     closed: bool,
+    /// Records counted as emitted since the last drain, by severity range.
+    emitted: [u64; SEVERITY_RANGES],
+}
+
+/// The Logs Data Model's six severity ranges (1–4, …, 21–24).
+pub(crate) const SEVERITY_RANGES: usize = 6;
+
+/// The severity range of a severity number, as an index.
+pub(crate) fn severity_range(severity_number: u8) -> usize {
+    usize::from(severity_number.saturating_sub(1) / 4).min(SEVERITY_RANGES - 1)
 }
 
 /// Encoded records taken from one shard in one drain.
@@ -115,6 +130,7 @@ impl Queue {
             overflow_reported: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             shards: Mutex::new(Vec::new()),
+            emitted: Mutex::new([0; SEVERITY_RANGES]),
             control: Mutex::new(Control::default()),
             work: Condvar::new(),
             done: Condvar::new(),
@@ -142,32 +158,78 @@ impl Queue {
     /// shard. Never blocks on the worker's I/O; returns `false` (and counts
     /// a drop) when the budget is exhausted or the queue is closed.
     pub(crate) fn push(&self, encode: impl FnOnce(&mut Vec<u8>)) -> bool {
+        self.push_counting(None, encode)
+    }
+
+    /// Like [`Queue::push`], and counts the record as emitted with this
+    /// severity number (see [`Queue::emitted`]), queued or not: in the
+    /// shard, under the lock the push takes anyway, rather than with an
+    /// atomic operation of its own.
+    pub(crate) fn push_emitted(&self, severity_number: u8, bytes: &[u8]) -> bool {
+        self.push_counting(Some(severity_range(severity_number)), |out| {
+            out.extend_from_slice(bytes);
+        })
+    }
+
+    fn push_counting(&self, emitted: Option<usize>, encode: impl FnOnce(&mut Vec<u8>)) -> bool {
         if self.closed.load(Ordering::Relaxed) {
+            self.count_unsharded(emitted);
             self.count_drop();
             return false;
         }
         if let Some(max) = self.max_records {
             if self.queued_records.fetch_add(1, Ordering::AcqRel) >= max {
                 self.queued_records.fetch_sub(1, Ordering::AcqRel);
+                self.count_unsharded(emitted);
                 self.count_drop();
                 return false;
             }
         }
         if SHARDS.try_with(|_| ()).is_ok() {
             return SHARDS.with(|shards| match shards.try_borrow_mut() {
-                Ok(mut shards) => self.push_to(self.local_shard(&mut shards), encode),
+                Ok(mut shards) => self.push_to(self.local_shard(&mut shards), emitted, encode),
                 // Not reached (encoders do not log), but a one-off shard
                 // would still deliver.
-                Err(_) => self.push_to(&self.register_shard(), encode),
+                Err(_) => self.push_to(&self.register_shard(), emitted, encode),
             });
         }
         // The thread is being torn down; a one-off shard still delivers.
-        self.push_to(&self.register_shard(), encode)
+        self.push_to(&self.register_shard(), emitted, encode)
+    }
+
+    /// Counts an emitted record that never reached a shard.
+    fn count_unsharded(&self, emitted: Option<usize>) {
+        if let Some(range) = emitted {
+            if let Some(count) = lock(&self.emitted).get_mut(range) {
+                *count += 1;
+            }
+        }
+    }
+
+    /// The records counted by [`Queue::push_emitted`], by severity range.
+    pub(crate) fn emitted(&self) -> [u64; SEVERITY_RANGES] {
+        let shards = lock(&self.shards);
+        let mut emitted = *lock(&self.emitted);
+        for shard in shards.iter() {
+            let state = lock(&shard.state);
+            for (total, count) in emitted.iter_mut().zip(state.emitted) {
+                *total += count;
+            }
+        }
+        emitted
     }
 
     /// [`Queue::push`] into `shard`.
-    fn push_to(&self, shard: &Shard, encode: impl FnOnce(&mut Vec<u8>)) -> bool {
+    fn push_to(
+        &self,
+        shard: &Shard,
+        emitted: Option<usize>,
+        encode: impl FnOnce(&mut Vec<u8>),
+    ) -> bool {
         let mut state = lock(&shard.state);
+        if let Some(count) = emitted.and_then(|range| state.emitted.get_mut(range)) {
+            *count += 1;
+        }
         if state.closed {
             drop(state);
             self.forget_counted_record();
@@ -288,8 +350,12 @@ impl Queue {
     /// empty, and their unused budget is returned.
     pub(crate) fn take(&self, pool: &mut Vec<Vec<u8>>, chunks: &mut Vec<Chunk>) {
         let mut shards = lock(&self.shards);
+        let mut emitted = lock(&self.emitted);
         shards.retain(|shard| {
             let mut state = lock(&shard.state);
+            for (total, count) in emitted.iter_mut().zip(&mut state.emitted) {
+                *total += std::mem::take(count);
+            }
             if state.records > 0 {
                 let spare = pool.pop().unwrap_or_default();
                 let bytes = std::mem::replace(&mut state.buf, spare);

@@ -68,6 +68,17 @@ pub struct SeverityCounts {
 }
 
 impl SeverityCounts {
+    /// Adds counts given by severity range, in severity order.
+    pub(crate) fn add(&mut self, ranges: [u64; 6]) {
+        let [trace, debug, info, warn, error, fatal] = ranges;
+        self.trace += trace;
+        self.debug += debug;
+        self.info += info;
+        self.warn += warn;
+        self.error += error;
+        self.fatal += fatal;
+    }
+
     /// Pairs of severity text and count, in severity order.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> {
         [
