@@ -86,7 +86,7 @@ impl WrittenKeys {
     }
 
     fn contains(&self, key: &str) -> bool {
-        self.bloom & key_bit(key) != 0 && self.keys.iter().any(|written| *written == key)
+        self.bloom & key_bit(key) != 0 && self.keys.contains(&key)
     }
 }
 
@@ -255,8 +255,10 @@ impl Direct<'_> {
             written,
             name_bloom: self.fields.name_bloom,
         };
-        for fields in spans.sources() {
-            write_span_fields(&mut stream, out, &mut record_keys, &fields);
+        let mut sources = spans.sources().peekable();
+        while let Some(fields) = sources.next() {
+            let more = sources.peek().is_some();
+            write_span_fields(&mut stream, out, &mut record_keys, &fields, more);
         }
         stream.callsite_attributes(out);
         if self.options.thread_attributes {
@@ -324,17 +326,21 @@ impl RecordKeys<'_> {
 }
 
 /// Writes a span's fields, except those whose key the record already has
-/// (from the event, or from a nearer span).
+/// (from the event, or from a nearer span); notes their keys when `more`
+/// spans follow.
 fn write_span_fields(
     stream: &mut EventStream<'_>,
     out: &mut Vec<u8>,
     keys: &mut RecordKeys<'_>,
     fields: &CopiedSource<'_>,
+    more: bool,
 ) {
     if fields.key_bloom() & keys.bloom() == 0 {
         // No key in common: all of them, in one copy.
         stream.encoded_attributes(out, fields.bytes());
-        fields.keys().for_each(|key| keys.insert(key));
+        if more {
+            fields.keys().for_each(|key| keys.insert(key));
+        }
         return;
     }
     for (key, bytes) in fields.each() {
@@ -698,19 +704,26 @@ mod tests {
         tracing::info!(outside = true, "outside any span");
     }
 
-    /// Runs `log_everything` through a layer built by `configure` and
-    /// returns what the JSON or OTLP-JSON writer got, and how many events
-    /// took the direct path.
-    fn run(configure: impl FnOnce(crate::Builder, SharedBuf) -> crate::Builder) -> (String, u64) {
+    /// Runs `log` through a layer built by `configure` and returns what the
+    /// JSON or OTLP-JSON writer got, and how many events took the direct
+    /// path.
+    fn run_with(
+        configure: impl FnOnce(crate::Builder, SharedBuf) -> crate::Builder,
+        log: impl FnOnce(),
+    ) -> (String, u64) {
         let buf = SharedBuf::default();
         let builder = crate::builder().with_runtime_lint(false);
         let (layer, guard) = configure(builder, buf.clone()).layer().unwrap();
         let before = TAKEN.with(std::cell::Cell::get);
         let subscriber = tracing_subscriber::registry().with(layer);
-        tracing::subscriber::with_default(subscriber, log_everything);
+        tracing::subscriber::with_default(subscriber, log);
         let taken = TAKEN.with(std::cell::Cell::get) - before;
         drop(guard);
         (buf.text(), taken)
+    }
+
+    fn run(configure: impl FnOnce(crate::Builder, SharedBuf) -> crate::Builder) -> (String, u64) {
+        run_with(configure, log_everything)
     }
 
     /// Replaces what differs from run to run (times, ids) with zeros.
@@ -749,10 +762,30 @@ mod tests {
     }
 
     #[cfg(feature = "otlp")]
+    const VARYING_OTLP: &[&str] = &["timeUnixNano", "observedTimeUnixNano", "traceId", "spanId"];
+
+    /// The scope and record of every log record in OTLP-JSON lines, with
+    /// what varies from run to run masked.
+    #[cfg(feature = "otlp")]
+    fn otlp_records(text: &str) -> Vec<serde_json::Value> {
+        let masked = mask(text, VARYING_OTLP);
+        let mut records = Vec::new();
+        for line in masked.lines() {
+            let request: serde_json::Value = serde_json::from_str(line).unwrap();
+            for resource in request["resourceLogs"].as_array().unwrap() {
+                for scope in resource["scopeLogs"].as_array().unwrap() {
+                    for record in scope["logRecords"].as_array().unwrap() {
+                        records.push(serde_json::json!([scope["scope"], record]));
+                    }
+                }
+            }
+        }
+        records
+    }
+
+    #[cfg(feature = "otlp")]
     #[test]
     fn otlp_frames_written_directly_decode_to_the_general_paths_records() {
-        const VARYING_OTLP: &[&str] =
-            &["timeUnixNano", "observedTimeUnixNano", "traceId", "spanId"];
         let (direct, taken) = run(|builder, buf| builder.with_otlp_json_writer(buf));
         let (general, not_taken) = run(|builder, buf| {
             builder
@@ -760,27 +793,109 @@ mod tests {
                 .with_console_writer(std::io::sink())
         });
         assert_eq!((taken, not_taken), (15, 0));
-        let records = |text: &str| -> Vec<serde_json::Value> {
-            let masked = mask(text, VARYING_OTLP);
-            masked
-                .lines()
-                .flat_map(|line| {
-                    let request: serde_json::Value = serde_json::from_str(line).unwrap();
-                    let mut records = Vec::new();
-                    for resource in request["resourceLogs"].as_array().unwrap() {
-                        for scope in resource["scopeLogs"].as_array().unwrap() {
-                            for record in scope["logRecords"].as_array().unwrap() {
-                                records.push(serde_json::json!([scope["scope"], record]));
-                            }
-                        }
-                    }
-                    records
-                })
-                .collect()
-        };
-        let (direct, general) = (records(&direct), records(&general));
+        let (direct, general) = (otlp_records(&direct), otlp_records(&general));
         assert_eq!(direct.len(), 19);
         assert_eq!(direct, general);
+    }
+
+    /// A string from characters that need escaping, multi-byte and
+    /// invisible ones among plain ASCII, sometimes long enough to need a
+    /// longer length prefix.
+    fn random_text(rng: &mut fastrand::Rng) -> String {
+        const SPECIAL: &[char] = &[
+            '"', '\\', '\n', '\u{0}', '\u{7f}', '\u{85}', '\u{2028}', 'é', '💥', '{', '%',
+        ];
+        let len = if rng.u8(..) < 40 {
+            rng.usize(100..400)
+        } else {
+            rng.usize(0..24)
+        };
+        (0..len)
+            .map(|_| match rng.u8(..4) {
+                0 => SPECIAL[rng.usize(..SPECIAL.len())],
+                _ => rng.alphanumeric(),
+            })
+            .collect()
+    }
+
+    fn random_float(rng: &mut fastrand::Rng) -> f64 {
+        match rng.u8(..8) {
+            0 => f64::NAN,
+            1 => f64::INFINITY,
+            2 => f64::NEG_INFINITY,
+            3 => -0.0,
+            4 => f64::from_bits(rng.u64(..)),
+            _ => rng.f64() * 10f64.powi(rng.i32(-8..20)),
+        }
+    }
+
+    /// Events with random values, the same for the same seed.
+    fn log_random(seed: u64) {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let span = tracing::info_span!(
+            "request",
+            route = random_text(&mut rng),
+            tries = rng.u64(..)
+        );
+        let _entered = span.enter();
+        for _ in 0..200 {
+            let text = random_text(&mut rng);
+            let shown_text = random_text(&mut rng);
+            let bytes: Vec<u8> = (0..rng.usize(..300)).map(|_| rng.u8(..)).collect();
+            let message = random_text(&mut rng);
+            tracing::info!(
+                text = text.as_str(),
+                debugged = ?shown_text,
+                shown = %shown_text,
+                unsigned = rng.u64(..),
+                signed = rng.i64(..),
+                wide = rng.i128(..),
+                float = random_float(&mut rng),
+                flag = rng.bool(),
+                bytes = bytes.as_slice(),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn random_values_encode_the_same_on_both_paths() {
+        for seed in 0..5 {
+            let (direct, taken) = run_with(
+                |builder, buf| builder.with_json_writer(buf),
+                || log_random(seed),
+            );
+            let (general, _) = run_with(
+                |builder, buf| {
+                    builder
+                        .with_json_writer(buf)
+                        .with_console_writer(std::io::sink())
+                },
+                || log_random(seed),
+            );
+            assert_eq!(taken, 200);
+            assert_eq!(
+                mask(&direct, VARYING_JSON),
+                mask(&general, VARYING_JSON),
+                "seed {seed}"
+            );
+            #[cfg(feature = "otlp")]
+            {
+                let (direct, _) = run_with(
+                    |builder, buf| builder.with_otlp_json_writer(buf),
+                    || log_random(seed),
+                );
+                let (general, _) = run_with(
+                    |builder, buf| {
+                        builder
+                            .with_otlp_json_writer(buf)
+                            .with_console_writer(std::io::sink())
+                    },
+                    || log_random(seed),
+                );
+                assert_eq!(otlp_records(&direct), otlp_records(&general), "seed {seed}");
+            }
+        }
     }
 
     #[test]
