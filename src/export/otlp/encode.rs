@@ -749,7 +749,10 @@ impl Batch {
         self.scopes.retain(|scope| scope.count > 0);
         for scope in &mut self.scopes {
             scope.log_records.clear();
-            scope.log_records.shrink_to(64 * 1024);
+            // A full default batch (512 records of a few hundred bytes)
+            // fits, so the buffer is not shrunk and grown again for every
+            // batch; what a burst of large records left is given back.
+            scope.log_records.shrink_to(1024 * 1024);
             scope.count = 0;
         }
         self.records = 0;

@@ -44,8 +44,10 @@ impl HttpTransport {
         })
     }
 
-    /// Fills `self.body` with what goes on the wire for `request`.
-    fn prepare_body(&mut self, request: &[u8]) -> Result<(), String> {
+    /// What goes on the wire for `request`: the request itself when it is
+    /// sent as it is (uncompressed protobuf), else `self.body` filled with
+    /// its JSON form and/or gzip.
+    fn prepare_body<'a>(&'a mut self, request: &'a [u8]) -> Result<&'a [u8], String> {
         let payload: std::borrow::Cow<'_, [u8]> = if self.json {
             // OTLP/JSON has rules of its own (hex ids, int64 as strings,
             // lowerCamelCase); opentelemetry-proto's serde types implement
@@ -58,18 +60,23 @@ impl HttpTransport {
         } else {
             request.into()
         };
-        self.body.clear();
-        if self.gzip {
-            let mut encoder =
-                flate2::write::GzEncoder::new(&mut self.body, flate2::Compression::fast());
-            encoder
-                .write_all(&payload)
-                .and_then(|()| encoder.finish().map(drop))
-                .map_err(|e| format!("gzip failed: {e}"))?;
-        } else {
-            self.body.extend_from_slice(&payload);
+        if !self.gzip {
+            return Ok(match payload {
+                std::borrow::Cow::Borrowed(request) => request,
+                std::borrow::Cow::Owned(json) => {
+                    self.body = json;
+                    &self.body
+                }
+            });
         }
-        Ok(())
+        self.body.clear();
+        let mut encoder =
+            flate2::write::GzEncoder::new(&mut self.body, flate2::Compression::fast());
+        encoder
+            .write_all(&payload)
+            .and_then(|()| encoder.finish().map(drop))
+            .map_err(|e| format!("gzip failed: {e}"))?;
+        Ok(&self.body)
     }
 
     fn content_type(&self) -> &'static str {
@@ -97,9 +104,6 @@ impl HttpTransport {
 
 impl Transport for HttpTransport {
     fn send(&mut self, request: &[u8]) -> Outcome {
-        if let Err(reason) = self.prepare_body(request) {
-            return Outcome::Failed { reason };
-        }
         let mut call = self
             .agent
             .post(&self.endpoint)
@@ -110,7 +114,11 @@ impl Transport for HttpTransport {
         for (name, value) in &self.headers {
             call = call.header(name.as_str(), value.as_str());
         }
-        let mut response = match call.send(&self.body[..]) {
+        let body = match self.prepare_body(request) {
+            Ok(body) => body,
+            Err(reason) => return Outcome::Failed { reason },
+        };
+        let mut response = match call.send(body) {
             Ok(response) => response,
             Err(error) => return classify_transport_error(error),
         };
