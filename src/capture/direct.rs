@@ -23,25 +23,26 @@
 //! the `message` after other fields. Its bytes are discarded and the event
 //! takes the general path, which formats its values again.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::error::Error;
 use std::fmt::{self, Write as _};
 use std::ops::Range;
+use std::sync::Arc;
 use std::time::SystemTime;
 
-use tracing::{Event, Metadata};
+use tracing::span::Id;
+use tracing::{Event, Metadata, Subscriber};
 use tracing_core::field::{Field, FieldSet, Visit};
-use tracing_subscriber::registry::{LookupSpan, SpanRef};
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
 
 use crate::capture::redact::{Redactor, REDACTED};
 use crate::capture::runtime_lint::RuntimeLint;
-use crate::capture::span::{self, DispatchRef, SpanSummary};
+use crate::capture::span::{self, DispatchRef, SpanSnapshot};
 use crate::capture::visit::{exception_attributes, ExceptionValue, MESSAGE};
 use crate::capture::{add_common_attributes, is_bridge_key, with_thread_info, CaptureOptions};
-use crate::export::{
-    CopiedAttributes, CopiedSource, EncodedAttributes, Encoding, EventStream, FieldKeys, Pipeline,
-    Sink,
-};
+use crate::export::{EncodedAttributes, Encoding, EventStream, FieldKeys, Pipeline, Sink};
 use crate::record::{key_bit, unix_nanos, Record, ScopeName, Severity, ValueRef};
 
 thread_local! {
@@ -57,13 +58,24 @@ struct Scratch {
     /// Formatted values (`Debug`, `Display`, integers beyond `i64`).
     text: String,
     keys: WrittenKeys,
-    /// The encoded fields of the event's spans, nearest first, copied at
-    /// the span lookup before the event's fields and written after them.
-    spans: CopiedAttributes,
-    /// The event's trace context, encoded.
+    /// The trace context of an event outside any span, encoded.
     trace: Vec<u8>,
+    /// The snapshots of the spans this thread logged in last.
+    snapshots: Vec<CachedSnapshot>,
     /// This thread's `thread.*` attributes, per encoding, encoded once.
     thread: [Option<EncodedAttributes>; Encoding::COUNT],
+}
+
+/// How many span snapshots a thread keeps: enough for a few tasks that take
+/// turns on one thread.
+const CACHED_SNAPSHOTS: usize = 4;
+
+/// A span's snapshot as a thread keeps it.
+struct CachedSnapshot {
+    /// The pipeline (by address) whose encoding it is in.
+    pipeline: usize,
+    span: u64,
+    snapshot: Arc<SpanSnapshot>,
 }
 
 /// The attribute keys a record has so far, for span fields to yield to.
@@ -147,16 +159,16 @@ pub(crate) struct Direct<'a> {
 }
 
 impl Direct<'_> {
-    /// Writes `event`, whose enclosing span is `span`, straight into the
-    /// sink and queues it. Returns `false` when the event must take the
-    /// general path instead; nothing was queued then.
-    pub(crate) fn capture<S>(&self, event: &Event<'_>, span: Option<&SpanRef<'_, S>>) -> bool
+    /// Writes `event` straight into the sink and queues it. Returns `false`
+    /// when the event must take the general path instead; nothing was
+    /// queued then.
+    pub(crate) fn capture<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>) -> bool
     where
-        S: for<'l> LookupSpan<'l>,
+        S: Subscriber + for<'l> LookupSpan<'l>,
     {
         SCRATCH
             .try_with(|scratch| match scratch.try_borrow_mut() {
-                Ok(mut scratch) => self.write(&mut scratch, event, span),
+                Ok(mut scratch) => self.write(&mut scratch, event, ctx),
                 // An event logged while another is being captured (from a
                 // `Debug` impl) takes the general path.
                 Err(_) => false,
@@ -164,46 +176,86 @@ impl Direct<'_> {
             .unwrap_or(false)
     }
 
-    fn write<S>(
+    /// The snapshot of the span `event` is in, from this thread's cache when
+    /// it is there and current, else from the span (and then cached).
+    fn span_snapshot<'c, S>(
         &self,
-        scratch: &mut Scratch,
+        cache: &'c mut Vec<CachedSnapshot>,
         event: &Event<'_>,
-        span: Option<&SpanRef<'_, S>>,
-    ) -> bool
+        ctx: &Context<'_, S>,
+    ) -> Option<Cow<'c, Arc<SpanSnapshot>>>
     where
-        S: for<'l> LookupSpan<'l>,
+        S: Subscriber + for<'l> LookupSpan<'l>,
+    {
+        let pipeline = std::ptr::from_ref(self.pipeline) as usize;
+        // The span the event would be in, without looking it up: the
+        // current span, or the explicit parent.
+        let expected = if event.is_root() {
+            None
+        } else if event.is_contextual() {
+            ctx.current_span().id().map(Id::into_u64)
+        } else {
+            event.parent().map(Id::into_u64)
+        };
+        if let Some(id) = expected {
+            let hit = cache.iter().position(|cached| {
+                cached.pipeline == pipeline && cached.span == id && cached.snapshot.is_current()
+            });
+            if let Some(index) = hit {
+                return cache
+                    .get(index)
+                    .map(|cached| Cow::Borrowed(&cached.snapshot));
+            }
+        }
+        let span = ctx.event_span(event)?;
+        let copy_fields = !self.options.span_fields.is_none();
+        let snapshot = span::snapshot(&span, self.dispatch, self.encoding, copy_fields);
+        let id = span.id().into_u64();
+        if expected != Some(id) {
+            // A per-layer filter made the event's span an ancestor of the
+            // expected one: correct, but not what the cache is keyed by.
+            return Some(Cow::Owned(snapshot));
+        }
+        // Out-of-date entries go first, then the oldest.
+        cache.retain(|cached| cached.snapshot.is_current());
+        if cache.len() >= CACHED_SNAPSHOTS {
+            cache.remove(0);
+        }
+        cache.push(CachedSnapshot {
+            pipeline,
+            span: id,
+            snapshot,
+        });
+        cache.last().map(|cached| Cow::Borrowed(&cached.snapshot))
+    }
+
+    fn write<S>(&self, scratch: &mut Scratch, event: &Event<'_>, ctx: &Context<'_, S>) -> bool
+    where
+        S: Subscriber + for<'l> LookupSpan<'l>,
     {
         let metadata = event.metadata();
         let Scratch {
             out,
             text,
             keys,
-            spans,
             trace,
             thread,
+            snapshots,
         } = scratch;
-        spans.clear();
         trace.clear();
-        let copy_span_fields = !self.options.span_fields.is_none();
-        let bridge_keys = match span {
-            Some(span) => {
-                let mut summary = SpanSummary {
-                    encoding: self.encoding,
-                    trace: &mut *trace,
-                    fields: copy_span_fields.then_some(&mut *spans),
-                };
-                summary.read(span, self.dispatch)
-            }
+        let span = self.span_snapshot(snapshots, event, ctx);
+        let (bridge_keys, span_fields) = match &span {
+            Some(snapshot) => (snapshot.bridge_keys, snapshot.fields.len()),
             None => {
                 if let Some(context) = span::otel::current_context() {
                     self.encoding.write_trace(&context, trace);
                 }
-                false
+                (false, 0)
             }
         };
         // An error field becomes up to three attributes; source location
         // and thread add up to six.
-        let most = metadata.fields().len() + 2 + spans.len() + 6;
+        let most = metadata.fields().len() + 2 + span_fields + 6;
         if bridge_keys || most > self.options.limits.count {
             return false;
         }
@@ -249,16 +301,14 @@ impl Direct<'_> {
             return false;
         }
         redactor.count(redacted);
-        let mut record_keys = RecordKeys {
-            others: keys,
-            event_fields: metadata.fields(),
-            written,
-            name_bloom: self.fields.name_bloom,
-        };
-        let mut sources = spans.sources().peekable();
-        while let Some(fields) = sources.next() {
-            let more = sources.peek().is_some();
-            write_span_fields(&mut stream, out, &mut record_keys, &fields, more);
+        if let Some(snapshot) = &span {
+            let record_keys = RecordKeys {
+                others: keys,
+                event_fields: metadata.fields(),
+                written,
+                name_bloom: self.fields.name_bloom,
+            };
+            write_span_fields(&mut stream, out, &record_keys, &snapshot.fields);
         }
         stream.callsite_attributes(out);
         if self.options.thread_attributes {
@@ -277,6 +327,7 @@ impl Direct<'_> {
                 stream.encoded_attributes(out, encoded.bytes());
             }
         }
+        let trace = span.as_ref().map_or(&trace[..], |snapshot| &snapshot.trace);
         stream.finish(out, trace, time, self.event_name);
         if self.lint.enabled() {
             let body = body.and_then(|range| text.get(range));
@@ -294,7 +345,7 @@ impl Direct<'_> {
 /// The keys a record has so far: the event's fields that were written (by
 /// field index), and the others.
 struct RecordKeys<'a> {
-    others: &'a mut WrittenKeys,
+    others: &'a WrittenKeys,
     event_fields: &'static FieldSet,
     /// Which of the event's fields were written, by index (below 64; the
     /// rest are in `others`).
@@ -306,10 +357,6 @@ struct RecordKeys<'a> {
 impl RecordKeys<'_> {
     fn bloom(&self) -> u64 {
         self.name_bloom | self.others.bloom
-    }
-
-    fn insert(&mut self, key: &'static str) {
-        self.others.insert(key);
     }
 
     fn contains(&self, key: &str) -> bool {
@@ -325,27 +372,21 @@ impl RecordKeys<'_> {
     }
 }
 
-/// Writes a span's fields, except those whose key the record already has
-/// (from the event, or from a nearer span); notes their keys when `more`
-/// spans follow.
+/// Writes the spans' fields, except those whose key the record already has
+/// from the event (the snapshot has each key once, nearest span first).
 fn write_span_fields(
     stream: &mut EventStream<'_>,
     out: &mut Vec<u8>,
-    keys: &mut RecordKeys<'_>,
-    fields: &CopiedSource<'_>,
-    more: bool,
+    keys: &RecordKeys<'_>,
+    fields: &EncodedAttributes,
 ) {
     if fields.key_bloom() & keys.bloom() == 0 {
         // No key in common: all of them, in one copy.
         stream.encoded_attributes(out, fields.bytes());
-        if more {
-            fields.keys().for_each(|key| keys.insert(key));
-        }
         return;
     }
     for (key, bytes) in fields.each() {
         if !keys.contains(key) {
-            keys.insert(key);
             stream.encoded_attributes(out, bytes);
         }
     }
@@ -699,9 +740,31 @@ mod tests {
         tracing::info!(dup = 1_i64, dup = 2_i64, "a name used twice");
         let reserved = tracing::info_span!("reserved", thread.name = "mine");
         reserved.in_scope(|| tracing::info!("in a span with a bridge key"));
+        // Fields recorded later, on the span and on an ancestor, reach the
+        // events after them.
+        inner.record("ok", false);
+        tracing::info!("after the span's own field changed");
+        outer.record("route", "/changed");
+        tracing::info!("after an ancestor's field changed");
         drop(_inner);
         drop(_outer);
         tracing::info!(outside = true, "outside any span");
+        // More spans taking turns on one thread than a thread keeps.
+        let turns: Vec<_> = (0..6_i64)
+            .map(|turn| tracing::info_span!("turn", turn))
+            .collect();
+        for round in 0..2_i64 {
+            for span in &turns {
+                span.in_scope(|| tracing::info!(round, "taking turns"));
+            }
+        }
+        tracing::info!(parent: &turns[2], "explicit parent");
+        // A span that closed, then a new one (which may reuse its id).
+        let first = tracing::info_span!("first", first = 1_i64);
+        first.in_scope(|| tracing::info!("in the first span"));
+        drop(first);
+        let second = tracing::info_span!("second", second = 2_i64);
+        second.in_scope(|| tracing::info!("in the second span"));
     }
 
     /// Runs `log` through a layer built by `configure` and returns what the
@@ -755,8 +818,11 @@ mod tests {
         });
         assert_eq!(not_taken, 0);
         // Everything but the four events that take the general path.
-        assert_eq!(taken, 15);
-        assert_eq!(direct.lines().count(), 19);
+        assert_eq!(taken, 32);
+        assert_eq!(direct.lines().count(), 36);
+        assert!(direct.contains(r#""body":"after the span's own field changed","attributes":{"depth":1,"user_id":7,"ok":false,"route":"/users/{id}","#));
+        assert!(direct.contains(r#""body":"after an ancestor's field changed","attributes":{"depth":1,"user_id":7,"ok":false,"route":"/changed","#));
+        assert!(direct.contains(r#""body":"in the second span","attributes":{"second":2,"#));
         assert!(direct.contains(r#""body":"empty field","attributes":{"depth":1,"user_id":7,"#));
         assert_eq!(mask(&direct, VARYING_JSON), mask(&general, VARYING_JSON));
     }
@@ -792,9 +858,9 @@ mod tests {
                 .with_otlp_json_writer(buf)
                 .with_console_writer(std::io::sink())
         });
-        assert_eq!((taken, not_taken), (15, 0));
+        assert_eq!((taken, not_taken), (32, 0));
         let (direct, general) = (otlp_records(&direct), otlp_records(&general));
-        assert_eq!(direct.len(), 19);
+        assert_eq!(direct.len(), 36);
         assert_eq!(direct, general);
     }
 
@@ -896,6 +962,42 @@ mod tests {
                 assert_eq!(otlp_records(&direct), otlp_records(&general), "seed {seed}");
             }
         }
+    }
+
+    #[test]
+    fn a_span_filtered_out_for_the_layer_is_skipped_on_both_paths() {
+        use tracing_subscriber::filter::filter_fn;
+        let log = || {
+            let visible = tracing::info_span!("visible", shown = 1_i64);
+            let _visible = visible.enter();
+            let hidden = tracing::info_span!("hidden", secret_field = 2_i64);
+            let _hidden = hidden.enter();
+            for _ in 0..3 {
+                tracing::info!("inside the hidden span");
+            }
+        };
+        let run = |configure: &dyn Fn(SharedBuf) -> crate::Builder| {
+            let buf = SharedBuf::default();
+            let (layer, guard) = configure(buf.clone()).layer().unwrap();
+            let layer = layer.with_filter(filter_fn(|metadata| metadata.name() != "hidden"));
+            let before = TAKEN.with(std::cell::Cell::get);
+            tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), log);
+            let taken = TAKEN.with(std::cell::Cell::get) - before;
+            drop(guard);
+            (buf.text(), taken)
+        };
+        let builder = || crate::builder().with_runtime_lint(false);
+        let (direct, taken) = run(&|buf| builder().with_json_writer(buf));
+        let (general, _) = run(&|buf| {
+            builder()
+                .with_json_writer(buf)
+                .with_console_writer(std::io::sink())
+        });
+        assert_eq!(taken, 3);
+        assert_eq!(direct.lines().count(), 3);
+        assert!(direct.contains(r#""attributes":{"shown":1,"#));
+        assert!(!direct.contains("secret_field"));
+        assert_eq!(mask(&direct, VARYING_JSON), mask(&general, VARYING_JSON));
     }
 
     #[test]

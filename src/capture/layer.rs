@@ -224,7 +224,7 @@ where
                 event_name,
                 fields,
             };
-            if direct.capture(event, ctx.event_span(event).as_ref()) {
+            if direct.capture(event, &ctx) {
                 return;
             }
         }

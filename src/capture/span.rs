@@ -1,6 +1,7 @@
 //! What the bridge keeps per span: its fields and its trace context.
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use tracing::dispatcher::WeakDispatch;
 use tracing::Dispatch;
@@ -8,7 +9,7 @@ use tracing_subscriber::registry::{LookupSpan, Registry, SpanRef};
 
 use crate::capture::visit::OwnedValue;
 use crate::capture::{is_bridge_key, CaptureOptions};
-use crate::export::{CopiedAttributes, EncodedAttributes, Encoding};
+use crate::export::{EncodedAttributes, Encoding};
 use crate::record::{Key, OnDuplicate, Record, TraceContext};
 
 /// The span extension this crate stores in the registry.
@@ -21,33 +22,31 @@ pub(crate) struct SpanData {
     /// Whether a field uses a key the bridge writes itself (see
     /// [`is_bridge_key`]); kept up to date by [`SpanData::fields_changed`].
     bridge_keys: bool,
-    /// The fields as the direct path writes them, per encoding: encoded on
-    /// first use, dropped when the fields change.
-    encoded: [OnceLock<EncodedAttributes>; Encoding::COUNT],
-    /// The trace context as the direct path writes it, per encoding.
-    encoded_trace: [OnceLock<Box<[u8]>>; Encoding::COUNT],
+    /// Counts changes to the fields, and is [`CLOSED`] once the span is
+    /// gone: snapshots that include this span's fields compare it with the
+    /// value they were made at. Made with the first snapshot.
+    version: OnceLock<Arc<AtomicU64>>,
+    /// The span's snapshot per encoding, shared by the threads that log in
+    /// it; replaced when it is out of date.
+    snapshots: [Mutex<Option<Arc<SpanSnapshot>>>; Encoding::COUNT],
 }
+
+/// The version of a span that has closed.
+const CLOSED: u64 = u64::MAX;
 
 impl SpanData {
     /// Updates what is derived from the fields after they changed.
     pub(crate) fn fields_changed(&mut self) {
         self.bridge_keys = self.fields.iter().any(|(key, _)| is_bridge_key(key));
-        self.encoded = Default::default();
-    }
-
-    /// The fields encoded in `encoding`, made on first use.
-    fn encoded(&self, encoding: Encoding) -> Option<&EncodedAttributes> {
-        if self.fields.is_empty() {
-            return None;
+        // Under the span's write lock: a snapshot reads the version under
+        // the read lock it reads the fields under, so it never pairs new
+        // fields with an old version or the other way round.
+        if let Some(version) = self.version.get() {
+            version.fetch_add(1, Ordering::AcqRel);
         }
-        let encoded = self.encoded.get(encoding.index())?.get_or_init(|| {
-            let fields = self
-                .fields
-                .iter()
-                .map(|(key, value)| (*key, value.as_value_ref()));
-            EncodedAttributes::new(encoding, fields)
-        });
-        Some(encoded)
+        for snapshot in &mut self.snapshots {
+            *snapshot.get_mut().unwrap_or_else(PoisonError::into_inner) = None;
+        }
     }
 
     /// Makes the span continue a remote caller's trace: the span becomes a
@@ -56,6 +55,119 @@ impl SpanData {
     pub(crate) fn continue_trace(&self, parent: TraceContext) -> bool {
         self.trace.set(parent.new_child()).is_ok()
     }
+
+    fn version(&self) -> (Arc<AtomicU64>, u64) {
+        let version = self.version.get_or_init(|| Arc::new(AtomicU64::new(0)));
+        (Arc::clone(version), version.load(Ordering::Acquire))
+    }
+}
+
+impl Drop for SpanData {
+    fn drop(&mut self) {
+        if let Some(version) = self.version.get() {
+            version.store(CLOSED, Ordering::Release);
+        }
+    }
+}
+
+/// What the direct path (`capture::direct`) writes for every event in a
+/// span: the span's trace context and the fields of the span and its
+/// ancestors (nearest first, each key once), encoded. Made once per span and
+/// encoding, and kept by the span and by the threads that log in it; before
+/// each use it is checked against the versions of the spans it was made
+/// from, so a field recorded later, or a closed span whose id was reused,
+/// makes it be made again.
+#[derive(Debug)]
+pub(crate) struct SpanSnapshot {
+    /// The version of each span whose fields are included, when they were
+    /// read.
+    versions: Box<[(Arc<AtomicU64>, u64)]>,
+    pub(crate) trace: Box<[u8]>,
+    pub(crate) fields: EncodedAttributes,
+    /// Whether a field has a key the bridge writes itself; the direct path
+    /// does not take such events.
+    pub(crate) bridge_keys: bool,
+}
+
+impl SpanSnapshot {
+    /// Whether no included span changed or closed since it was made.
+    pub(crate) fn is_current(&self) -> bool {
+        self.versions
+            .iter()
+            .all(|(version, seen)| version.load(Ordering::Acquire) == *seen)
+    }
+}
+
+/// The current snapshot of `span` in `encoding`, taken from the span or
+/// made now. `fields` says whether span fields are copied at all.
+pub(crate) fn snapshot<S>(
+    span: &SpanRef<'_, S>,
+    dispatch: DispatchRef<'_>,
+    encoding: Encoding,
+    fields: bool,
+) -> Arc<SpanSnapshot>
+where
+    S: for<'a> LookupSpan<'a>,
+{
+    let shared = {
+        let extensions = span.extensions();
+        extensions
+            .get::<SpanData>()
+            .and_then(|data| data.snapshots.get(encoding.index()))
+            .and_then(|slot| slot.lock().unwrap_or_else(PoisonError::into_inner).clone())
+    };
+    if let Some(snapshot) = shared.filter(|snapshot| snapshot.is_current()) {
+        return snapshot;
+    }
+    // The trace context first: resolving it may lock the span's extensions.
+    let trace = trace_context(span, dispatch);
+    let mut encoded_trace = Vec::new();
+    encoding.write_trace(&trace, &mut encoded_trace);
+    let mut versions = Vec::new();
+    let mut chain: Vec<(&'static str, OwnedValue)> = Vec::new();
+    let mut bridge_keys = false;
+    let mut read = |data: &SpanData| {
+        versions.push(data.version());
+        if fields {
+            bridge_keys |= data.bridge_keys;
+            for (key, value) in &data.fields {
+                // Nearer spans first: a key already taken stays.
+                if !chain.iter().any(|(taken, _)| taken == key) {
+                    chain.push((key, value.clone()));
+                }
+            }
+        }
+    };
+    if let Some(data) = span.extensions().get::<SpanData>() {
+        read(data);
+    }
+    // Ancestors only matter for their fields.
+    let mut next = if fields { span.parent() } else { None };
+    while let Some(ancestor) = next {
+        if let Some(data) = ancestor.extensions().get::<SpanData>() {
+            read(data);
+        }
+        next = ancestor.parent();
+    }
+    let snapshot = Arc::new(SpanSnapshot {
+        versions: versions.into(),
+        trace: encoded_trace.into(),
+        fields: EncodedAttributes::new(
+            encoding,
+            chain
+                .iter()
+                .map(|(key, value)| (*key, value.as_value_ref())),
+        ),
+        bridge_keys,
+    });
+    let extensions = span.extensions();
+    if let Some(slot) = extensions
+        .get::<SpanData>()
+        .and_then(|data| data.snapshots.get(encoding.index()))
+    {
+        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&snapshot));
+    }
+    snapshot
 }
 
 /// Where the dispatcher comes from when the `tracing-opentelemetry`
@@ -108,82 +220,6 @@ pub(crate) fn add_span_context<S>(
             }
         }
     }
-}
-
-/// What the direct path (`capture::direct`) needs from an event's spans
-/// before it writes anything, read in one pass.
-pub(crate) struct SpanSummary<'a> {
-    pub(crate) encoding: Encoding,
-    /// Receives the span's trace context as `encoding` writes it.
-    pub(crate) trace: &'a mut Vec<u8>,
-    /// Receives the encoded fields of the span and its ancestors, nearest
-    /// first, when span fields are copied; they are written after the
-    /// event's own fields without looking the spans up again.
-    pub(crate) fields: Option<&'a mut CopiedAttributes>,
-}
-
-impl SpanSummary<'_> {
-    /// Fills the summary from `span`; returns whether one of the spans has
-    /// a field with a key the bridge writes itself.
-    pub(crate) fn read<S>(&mut self, span: &SpanRef<'_, S>, dispatch: DispatchRef<'_>) -> bool
-    where
-        S: for<'a> LookupSpan<'a>,
-    {
-        let index = self.encoding.index();
-        let mut bridge_keys = false;
-        let known = {
-            let extensions = span.extensions();
-            let data = extensions.get::<SpanData>();
-            if let Some(data) = data {
-                bridge_keys |= self.add_fields(data);
-                if let (Some(trace), Some(cache)) =
-                    (data.trace.get(), data.encoded_trace.get(index))
-                {
-                    let encoded =
-                        cache.get_or_init(|| encode_trace(self.encoding, trace).into_boxed_slice());
-                    self.trace.extend_from_slice(encoded);
-                }
-            }
-            data.and_then(|data| data.trace.get().copied())
-        };
-        if known.is_none() {
-            // The span's first record: its ids are decided now, and encoded
-            // into the cache from its next record on.
-            let trace = trace_context(span, dispatch);
-            self.encoding.write_trace(&trace, self.trace);
-        }
-        if self.fields.is_some() {
-            // Parent by parent: `scope()` would look the span itself up again.
-            let mut next = span.parent();
-            while let Some(ancestor) = next {
-                if let Some(data) = ancestor.extensions().get::<SpanData>() {
-                    bridge_keys |= self.add_fields(data);
-                }
-                next = ancestor.parent();
-            }
-        }
-        bridge_keys
-    }
-
-    /// Takes `data`'s encoded fields; returns whether one of them has a key
-    /// the bridge writes itself.
-    fn add_fields(&mut self, data: &SpanData) -> bool {
-        match &mut self.fields {
-            Some(fields) => {
-                if let Some(encoded) = data.encoded(self.encoding) {
-                    fields.push(encoded);
-                }
-                data.bridge_keys
-            }
-            None => false,
-        }
-    }
-}
-
-fn encode_trace(encoding: Encoding, trace: &TraceContext) -> Vec<u8> {
-    let mut encoded = Vec::new();
-    encoding.write_trace(trace, &mut encoded);
-    encoded
 }
 
 fn add_fields(record: &mut Record, data: &SpanData) {

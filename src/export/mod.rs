@@ -37,9 +37,7 @@ pub(crate) use self::queue::Queue;
 use self::queue::{deadline_after, Chunk, WakePolicy};
 pub use self::stats::{LatencyHistogram, SeverityCounts, Stats};
 use self::stats::{LatencyRecorder, SeverityCounters, TargetCounters};
-pub(crate) use self::stream::{
-    CopiedAttributes, CopiedSource, EncodedAttributes, Encoding, EventStream, FieldKeys,
-};
+pub(crate) use self::stream::{EncodedAttributes, Encoding, EventStream, FieldKeys};
 
 /// Why a flush did not complete.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -90,100 +90,27 @@ impl EncodedAttributes {
         }
     }
 
-    /// All the attributes' bytes.
+    /// All the attributes' bytes (in JSON, with the commas between them).
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.bytes
     }
-}
 
-/// Encoded attributes of several sources (an event's spans, nearest
-/// first) copied out together, so that they can be written after the locks
-/// on their sources are released; a copy of a few dozen bytes costs less
-/// than sharing them.
-#[derive(Debug, Default)]
-pub(crate) struct CopiedAttributes {
-    bytes: Vec<u8>,
-    /// Each attribute's key and where its encoding is in `bytes`.
-    attributes: Vec<(&'static str, u32, u32)>,
-    /// Each source's keys' bits, and its attributes' range in `attributes`.
-    sources: Vec<(u64, u32, u32)>,
-}
-
-impl CopiedAttributes {
-    pub(crate) fn clear(&mut self) {
-        self.bytes.clear();
-        self.attributes.clear();
-        self.sources.clear();
-    }
-
-    pub(crate) fn push(&mut self, source: &EncodedAttributes) {
-        let base = offset(self.bytes.len());
-        self.bytes.extend_from_slice(&source.bytes);
-        let first = offset(self.attributes.len());
-        self.attributes.extend(
-            source
-                .attributes
-                .iter()
-                .map(|(key, start, end)| (*key, base + start, base + end)),
-        );
-        self.sources
-            .push((source.key_bloom, first, offset(self.attributes.len())));
-    }
-
-    /// How many attributes there are in all.
+    /// How many attributes there are.
     pub(crate) fn len(&self) -> usize {
         self.attributes.len()
     }
 
-    /// The sources, in the order they were pushed.
-    pub(crate) fn sources(&self) -> impl Iterator<Item = CopiedSource<'_>> + '_ {
-        self.sources
-            .iter()
-            .map(|(key_bloom, first, end)| CopiedSource {
-                bytes: &self.bytes,
-                attributes: self
-                    .attributes
-                    .get(*first as usize..*end as usize)
-                    .unwrap_or_default(),
-                key_bloom: *key_bloom,
-            })
-    }
-}
-
-/// The attributes of one source in a [`CopiedAttributes`].
-pub(crate) struct CopiedSource<'a> {
-    bytes: &'a [u8],
-    attributes: &'a [(&'static str, u32, u32)],
-    key_bloom: u64,
-}
-
-impl<'a> CopiedSource<'a> {
     /// The union of the keys' bits: when it shares none with the keys of a
     /// record, no key is in both.
     pub(crate) fn key_bloom(&self) -> u64 {
         self.key_bloom
     }
 
-    pub(crate) fn keys(&self) -> impl Iterator<Item = &'static str> + 'a {
-        self.attributes.iter().map(|(key, _, _)| *key)
-    }
-
-    /// All the attributes' bytes (in JSON, with the commas between them).
-    pub(crate) fn bytes(&self) -> &'a [u8] {
-        match (self.attributes.first(), self.attributes.last()) {
-            (Some((_, start, _)), Some((_, _, end))) => self
-                .bytes
-                .get(*start as usize..*end as usize)
-                .unwrap_or_default(),
-            _ => &[],
-        }
-    }
-
     /// Each attribute's key and bytes.
-    pub(crate) fn each(&self) -> impl Iterator<Item = (&'static str, &'a [u8])> + 'a {
-        let bytes = self.bytes;
-        self.attributes.iter().map(move |(key, start, end)| {
-            let encoded = bytes
+    pub(crate) fn each(&self) -> impl Iterator<Item = (&'static str, &[u8])> + '_ {
+        self.attributes.iter().map(|(key, start, end)| {
+            let encoded = self
+                .bytes
                 .get(*start as usize..*end as usize)
                 .unwrap_or_default();
             (*key, encoded)
