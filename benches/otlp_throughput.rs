@@ -18,9 +18,9 @@
 #[path = "../tests/support/receiver.rs"]
 #[allow(dead_code)]
 mod receiver;
+#[path = "support/remote_receiver.rs"]
+mod remote_receiver;
 
-use std::io::{BufRead as _, BufReader, Write as _};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cpu_time::ProcessTime;
@@ -28,7 +28,7 @@ use cpu_time::ProcessTime;
 use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
 use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
-use receiver::Receiver;
+use remote_receiver::{serve_receiver, RemoteReceiver};
 use tracing::Dispatch;
 use tracing_subscriber::prelude::*;
 
@@ -72,65 +72,8 @@ struct Row {
     received: u64,
 }
 
-/// A counting OTLP/HTTP receiver in a child process (this binary started
-/// with `--receiver`).
-struct RemoteReceiver {
-    child: Child,
-    input: ChildStdin,
-    output: BufReader<ChildStdout>,
-    endpoint: String,
-}
-
-impl RemoteReceiver {
-    fn start() -> RemoteReceiver {
-        let mut child = Command::new(std::env::current_exe().expect("bench binary"))
-            .arg("--receiver")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("receiver process");
-        let input = child.stdin.take().expect("piped stdin");
-        let mut output = BufReader::new(child.stdout.take().expect("piped stdout"));
-        let mut endpoint = String::new();
-        output.read_line(&mut endpoint).expect("endpoint line");
-        RemoteReceiver {
-            child,
-            input,
-            output,
-            endpoint: format!("{}/v1/logs", endpoint.trim()),
-        }
-    }
-
-    fn record_count(&mut self) -> u64 {
-        writeln!(self.input, "count").expect("ask the receiver");
-        let mut line = String::new();
-        self.output.read_line(&mut line).expect("count line");
-        line.trim().parse().expect("a count")
-    }
-}
-
-impl Drop for RemoteReceiver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The child's side: serves until its stdin closes, answering each line
-/// with the number of records received so far.
-fn serve_receiver() {
-    let receiver = Receiver::http_counting();
-    println!("{}", receiver.endpoint());
-    for line in std::io::stdin().lock().lines() {
-        if line.is_err() {
-            break;
-        }
-        println!("{}", receiver.record_count());
-    }
-}
-
 fn bridge(threads: u64) -> Row {
-    let mut receiver = RemoteReceiver::start();
+    let mut receiver = RemoteReceiver::start(false);
     let (layer, guard) = otel_log_bridge::builder()
         .with_otlp_endpoint(receiver.endpoint.clone())
         .with_shutdown_timeout(Duration::from_secs(60))
@@ -154,7 +97,7 @@ fn bridge(threads: u64) -> Row {
 }
 
 fn official(threads: u64) -> Row {
-    let mut receiver = RemoteReceiver::start();
+    let mut receiver = RemoteReceiver::start(false);
     let exporter = opentelemetry_otlp::LogExporter::builder()
         .with_http()
         .with_endpoint(receiver.endpoint.clone())
