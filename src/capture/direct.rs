@@ -47,6 +47,48 @@ use crate::record::{key_bit, unix_nanos, Record, ScopeName, Severity, ValueRef};
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+    /// The spans entered on this thread, innermost last, with the pipeline
+    /// (by address) whose layer saw them entered: the current span of an
+    /// event without asking the registry, which would look the span up.
+    static ENTERED: RefCell<Vec<(usize, u64)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Notes that the layer of `pipeline` saw span `id` entered on this thread.
+pub(crate) fn entered(pipeline: &Pipeline, id: &Id) {
+    let key = (std::ptr::from_ref(pipeline) as usize, id.into_u64());
+    let _ = ENTERED.try_with(|entered| {
+        if let Ok(mut entered) = entered.try_borrow_mut() {
+            entered.push(key);
+        }
+    });
+}
+
+/// Notes that span `id` was exited: its last entry goes, wherever it is
+/// (spans may be exited out of order, as the registry allows).
+pub(crate) fn exited(pipeline: &Pipeline, id: &Id) {
+    let key = (std::ptr::from_ref(pipeline) as usize, id.into_u64());
+    let _ = ENTERED.try_with(|entered| {
+        if let Ok(mut entered) = entered.try_borrow_mut() {
+            if let Some(index) = entered.iter().rposition(|entry| *entry == key) {
+                entered.remove(index);
+            }
+        }
+    });
+}
+
+/// The innermost span the layer of `pipeline` saw entered on this thread.
+fn current_span(pipeline: usize) -> Option<u64> {
+    ENTERED
+        .try_with(|entered| {
+            let entered = entered.try_borrow().ok()?;
+            entered
+                .iter()
+                .rev()
+                .find(|(owner, _)| *owner == pipeline)
+                .map(|(_, span)| *span)
+        })
+        .ok()
+        .flatten()
 }
 
 /// The calling thread's buffers for the direct path, reused event after
@@ -193,7 +235,7 @@ impl Direct<'_> {
         let expected = if event.is_root() {
             None
         } else if event.is_contextual() {
-            ctx.current_span().id().map(Id::into_u64)
+            current_span(pipeline)
         } else {
             event.parent().map(Id::into_u64)
         };
@@ -765,6 +807,19 @@ mod tests {
         drop(first);
         let second = tracing::info_span!("second", second = 2_i64);
         second.in_scope(|| tracing::info!("in the second span"));
+        // Spans exited out of order, and one entered twice.
+        let a = tracing::info_span!("a", a = 1_i64);
+        let b = tracing::info_span!("b", b = 2_i64);
+        let in_a = a.enter();
+        let in_b = b.enter();
+        drop(in_a);
+        tracing::info!("after a was exited before b");
+        drop(in_b);
+        let once = a.enter();
+        let twice = a.enter();
+        drop(twice);
+        tracing::info!("in a entered twice and exited once");
+        drop(once);
     }
 
     /// Runs `log` through a layer built by `configure` and returns what the
@@ -818,8 +873,8 @@ mod tests {
         });
         assert_eq!(not_taken, 0);
         // Everything but the four events that take the general path.
-        assert_eq!(taken, 32);
-        assert_eq!(direct.lines().count(), 36);
+        assert_eq!(taken, 34);
+        assert_eq!(direct.lines().count(), 38);
         assert!(direct.contains(r#""body":"after the span's own field changed","attributes":{"depth":1,"user_id":7,"ok":false,"route":"/users/{id}","#));
         assert!(direct.contains(r#""body":"after an ancestor's field changed","attributes":{"depth":1,"user_id":7,"ok":false,"route":"/changed","#));
         assert!(direct.contains(r#""body":"in the second span","attributes":{"second":2,"#));
@@ -858,9 +913,9 @@ mod tests {
                 .with_otlp_json_writer(buf)
                 .with_console_writer(std::io::sink())
         });
-        assert_eq!((taken, not_taken), (32, 0));
+        assert_eq!((taken, not_taken), (34, 0));
         let (direct, general) = (otlp_records(&direct), otlp_records(&general));
-        assert_eq!(direct.len(), 36);
+        assert_eq!(direct.len(), 38);
         assert_eq!(direct, general);
     }
 

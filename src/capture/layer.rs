@@ -10,7 +10,7 @@ use tracing::{Dispatch, Event, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::capture::direct::{CallsiteFields, Direct};
+use crate::capture::direct::{self, CallsiteFields, Direct};
 use crate::capture::redact::Redactor;
 use crate::capture::runtime_lint::RuntimeLint;
 use crate::capture::span::{self, SpanData};
@@ -184,6 +184,19 @@ where
                 }
             }
             data.fields_changed();
+        }
+    }
+
+    fn on_enter(&self, id: &Id, _ctx: Context<'_, S>) {
+        // Only the direct path looks the current span up this way.
+        if self.shared.pipeline.direct_sink().is_some() {
+            direct::entered(&self.shared.pipeline, id);
+        }
+    }
+
+    fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
+        if self.shared.pipeline.direct_sink().is_some() {
+            direct::exited(&self.shared.pipeline, id);
         }
     }
 
