@@ -15,13 +15,21 @@
 //!   formatters.
 //! - `disabled`: an event the filter turns off.
 //! - `span_depth/N` and `field_count/N`: the cost curves.
+//!
+//! Every case is timed in stretches of 1024 events, each after 128 untimed
+//! ones and followed by an untimed flush, so that the pipelines with a
+//! queue (this crate's and the SDK's `BatchLogProcessor`, whose queue holds
+//! 2048 records) queue every event instead of dropping it once a tight loop
+//! has filled the queue.
 
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
-use criterion::{criterion_group, BenchmarkGroup, Criterion};
+use criterion::{criterion_group, Bencher, BenchmarkGroup, Criterion};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
+use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::{BatchLogProcessor, LogBatch, LogExporter, SdkLoggerProvider};
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -98,10 +106,54 @@ fn in_spans(depth: usize, f: &mut dyn FnMut()) {
     in_spans(depth - 1, f);
 }
 
-fn bench(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, dispatch: &Dispatch, depth: usize) {
+/// Events per timed stretch: with the untimed `WARM_UP` events before it,
+/// fewer than the official `BatchLogProcessor`'s queue holds (2048
+/// records), so that no pipeline drops what a stretch logs and every case
+/// is measured queueing each event, not dropping it.
+const STRETCH: u64 = 1024;
+
+/// Untimed events before each stretch, after the flush that ended the last
+/// one: the thread slept through the flush, and its first events would
+/// otherwise measure the caches the export worker took over meanwhile.
+const WARM_UP: u64 = 128;
+
+/// Times `log` in stretches of `STRETCH` calls; after each, `flush` empties
+/// the pipeline, untimed: the calling thread's cost is what is measured,
+/// the export workers' is in `otlp_throughput`.
+fn measure(b: &mut Bencher<'_>, log: impl Fn(), flush: &dyn Fn()) {
+    b.iter_custom(|iters| {
+        let mut timed = Duration::ZERO;
+        let mut left = iters;
+        while left > 0 {
+            let stretch = left.min(STRETCH);
+            for _ in 0..WARM_UP {
+                log();
+            }
+            let start = Instant::now();
+            for _ in 0..stretch {
+                log();
+            }
+            timed += start.elapsed();
+            flush();
+            left -= stretch;
+        }
+        timed
+    });
+}
+
+/// Nothing to flush: the case has no queue.
+fn no_queue() {}
+
+fn bench(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    dispatch: &Dispatch,
+    depth: usize,
+    flush: &dyn Fn(),
+) {
     tracing::dispatcher::with_default(dispatch, || {
         in_spans(depth, &mut || {
-            group.bench_function(name, |b| b.iter(log_one));
+            group.bench_function(name, |b| measure(b, log_one, flush));
         });
     });
 }
@@ -109,10 +161,12 @@ fn bench(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, dispatch: &Dispat
 fn pipeline(c: &mut Criterion) {
     let mut group = c.benchmark_group("pipeline");
     let noop = Dispatch::new(tracing_subscriber::registry().with(NoopLayer));
-    bench(&mut group, "noop_layer", &noop, 0);
+    bench(&mut group, "noop_layer", &noop, 0, &no_queue);
     let (layer, guard) = bridge_json();
     let bridge = Dispatch::new(tracing_subscriber::registry().with(layer));
-    bench(&mut group, "otel_log_bridge_json", &bridge, 0);
+    bench(&mut group, "otel_log_bridge_json", &bridge, 0, &|| {
+        let _ = guard.flush();
+    });
     drop(guard);
     let fmt_json = Dispatch::new(
         tracing_subscriber::fmt()
@@ -120,12 +174,14 @@ fn pipeline(c: &mut Criterion) {
             .with_writer(std::io::sink)
             .finish(),
     );
-    bench(&mut group, "fmt_json", &fmt_json, 0);
+    bench(&mut group, "fmt_json", &fmt_json, 0, &no_queue);
     let provider = official_provider();
     let appender = Dispatch::new(
         tracing_subscriber::registry().with(OpenTelemetryTracingBridge::new(&provider)),
     );
-    bench(&mut group, "otel_appender_batch", &appender, 0);
+    bench(&mut group, "otel_appender_batch", &appender, 0, &|| {
+        let _ = provider.force_flush();
+    });
     group.finish();
     let _ = provider.shutdown();
 }
@@ -133,7 +189,7 @@ fn pipeline(c: &mut Criterion) {
 fn in_span(c: &mut Criterion) {
     let mut group = c.benchmark_group("in_span");
     let noop = Dispatch::new(tracing_subscriber::registry().with(NoopLayer));
-    bench(&mut group, "noop_layer", &noop, 1);
+    bench(&mut group, "noop_layer", &noop, 1, &no_queue);
 
     // Queued for OTLP/HTTP export to a receiver that only counts records,
     // in a process of its own at the lowest priority: the official pipeline
@@ -145,13 +201,23 @@ fn in_span(c: &mut Criterion) {
         .layer()
         .expect("valid configuration");
     let bridge = Dispatch::new(tracing_subscriber::registry().with(layer));
-    bench(&mut group, "otel_log_bridge_otlp", &bridge, 1);
+    bench(&mut group, "otel_log_bridge_otlp", &bridge, 1, &|| {
+        let _ = guard.flush();
+    });
     drop(guard);
 
-    // The official pipeline, trace ids from tracing-opentelemetry (which
-    // only sees spans, as the appender's documentation recommends).
+    // The official pipeline, exporting over OTLP/HTTP to the same receiver,
+    // trace ids from tracing-opentelemetry (which only sees spans, as the
+    // appender's documentation recommends).
     let tracer_provider = SdkTracerProvider::builder().build();
-    let provider = official_provider();
+    let exporter = opentelemetry_otlp::LogExporter::builder()
+        .with_http()
+        .with_endpoint(receiver.endpoint.clone())
+        .build()
+        .expect("exporter");
+    let provider = SdkLoggerProvider::builder()
+        .with_batch_exporter(exporter)
+        .build();
     let official = Dispatch::new(
         tracing_subscriber::registry()
             .with(
@@ -161,12 +227,16 @@ fn in_span(c: &mut Criterion) {
             )
             .with(OpenTelemetryTracingBridge::new(&provider)),
     );
-    bench(&mut group, "otel_appender_batch", &official, 1);
+    bench(&mut group, "otel_appender_batch", &official, 1, &|| {
+        let _ = provider.force_flush();
+    });
     let _ = provider.shutdown();
 
     let (layer, guard) = bridge_json();
     let bridge = Dispatch::new(tracing_subscriber::registry().with(layer));
-    bench(&mut group, "otel_log_bridge_json", &bridge, 1);
+    bench(&mut group, "otel_log_bridge_json", &bridge, 1, &|| {
+        let _ = guard.flush();
+    });
     drop(guard);
     let fmt_json = Dispatch::new(
         tracing_subscriber::fmt()
@@ -174,22 +244,34 @@ fn in_span(c: &mut Criterion) {
             .with_writer(std::io::sink)
             .finish(),
     );
-    bench(&mut group, "fmt_json", &fmt_json, 1);
+    bench(&mut group, "fmt_json", &fmt_json, 1, &no_queue);
     let json_subscriber = Dispatch::new(json_subscriber::fmt().with_writer(std::io::sink).finish());
-    bench(&mut group, "json_subscriber", &json_subscriber, 1);
+    bench(
+        &mut group,
+        "json_subscriber",
+        &json_subscriber,
+        1,
+        &no_queue,
+    );
     group.finish();
 }
 
 fn disabled(c: &mut Criterion) {
     let mut group = c.benchmark_group("disabled");
-    bench(&mut group, "no_subscriber", &Dispatch::none(), 0);
+    bench(&mut group, "no_subscriber", &Dispatch::none(), 0, &no_queue);
     let (layer, guard) = bridge_json();
     let filtered = Dispatch::new(
         tracing_subscriber::registry()
             .with(tracing_subscriber::EnvFilter::new("warn"))
             .with(layer),
     );
-    bench(&mut group, "otel_log_bridge_filtered_out", &filtered, 0);
+    bench(
+        &mut group,
+        "otel_log_bridge_filtered_out",
+        &filtered,
+        0,
+        &no_queue,
+    );
     drop(guard);
     group.finish();
 }
@@ -208,12 +290,18 @@ fn span_depth(c: &mut Criterion) {
             &format!("otel_log_bridge_json/{depth}"),
             &bridge,
             depth,
+            &|| {
+                let _ = guard.flush();
+            },
         );
         bench(
             &mut group,
             &format!("otel_appender_batch/{depth}"),
             &official,
             depth,
+            &|| {
+                let _ = provider.force_flush();
+            },
         );
     }
     drop(guard);
@@ -304,12 +392,19 @@ fn field_count(c: &mut Criterion) {
         ("32", || fields!(32)),
     ];
     for (count, log) in cases {
-        for (name, dispatch) in [
-            ("otel_log_bridge_json", &bridge),
-            ("otel_appender_batch", &official),
-        ] {
+        let flush_bridge = || {
+            let _ = guard.flush();
+        };
+        let flush_official = || {
+            let _ = provider.force_flush();
+        };
+        let cases: [(&str, &Dispatch, &dyn Fn()); 2] = [
+            ("otel_log_bridge_json", &bridge, &flush_bridge),
+            ("otel_appender_batch", &official, &flush_official),
+        ];
+        for (name, dispatch, flush) in cases {
             tracing::dispatcher::with_default(dispatch, || {
-                group.bench_function(format!("{name}/{count}"), |b| b.iter(log));
+                group.bench_function(format!("{name}/{count}"), |b| measure(b, log, flush));
             });
         }
     }

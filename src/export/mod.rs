@@ -244,9 +244,13 @@ fn run_worker(queue: &Queue, mut drain: impl Drain, interval: Duration, counters
     // How many of this cycle's chunks were delivered, so that a crash
     // counts exactly the others as lost.
     let mut delivered = 0;
+    // Whether the last cycle found records: then the worker polls for more
+    // instead of waiting to be woken.
+    let mut busy = false;
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loop {
-        let cycle = queue.wait_for_cycle(deadline_after(interval));
+        let cycle = queue.wait_for_cycle(deadline_after(interval), busy);
         queue.take(&mut pool, &mut chunks);
+        busy = !chunks.is_empty();
         delivered = 0;
         while let Some(chunk) = chunks.get(delivered) {
             drain.deliver(&chunk.bytes, chunk.records, queue);

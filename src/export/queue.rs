@@ -52,7 +52,16 @@ pub(crate) struct Queue {
     /// Flushers and the shutting-down guard wait on this for the worker.
     done: Condvar,
     wake_pending: AtomicBool,
+    /// Set while the worker waits for producers to wake it; while it is busy
+    /// or polling, producers leave their wake-up in `wake_pending` for it to
+    /// find, without a system call.
+    worker_idle: AtomicBool,
 }
+
+/// How long a worker that found records last cycle waits before looking
+/// again, instead of being woken by each producer that crosses its wake
+/// threshold: while records keep coming, nobody pays for a wake-up.
+const BUSY_POLL: Duration = Duration::from_millis(1);
 
 #[derive(Debug, Default)]
 struct Control {
@@ -135,6 +144,7 @@ impl Queue {
             work: Condvar::new(),
             done: Condvar::new(),
             wake_pending: AtomicBool::new(false),
+            worker_idle: AtomicBool::new(false),
         }
     }
 
@@ -334,7 +344,14 @@ impl Queue {
     fn wake_worker(&self) {
         // A wake-up still pending will be seen by the worker, or has been
         // signalled already: another one would only cost a system call.
-        if self.wake_pending.swap(true, Ordering::AcqRel) {
+        if self.wake_pending.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // A busy or polling worker finds the flag at its next look. The
+        // worker sets `worker_idle` before it looks at `wake_pending` a last
+        // time and waits; with both sides sequentially consistent, either
+        // it sees the flag or this sees it idle.
+        if !self.worker_idle.load(Ordering::SeqCst) {
             return;
         }
         // Notifying under the lock means the worker is either before its
@@ -381,11 +398,18 @@ impl Queue {
         pool.push(chunk.bytes);
     }
 
-    /// Waits until there is work or `deadline`, then says what to do.
-    pub(crate) fn wait_for_cycle(&self, deadline: Instant) -> Cycle {
+    /// Waits until there is work or `deadline`, then says what to do. A
+    /// worker that found records last cycle (`busy`) looks again after
+    /// [`BUSY_POLL`] without waiting to be woken.
+    pub(crate) fn wait_for_cycle(&self, deadline: Instant, busy: bool) -> Cycle {
+        let deadline = if busy {
+            deadline.min(deadline_after(BUSY_POLL))
+        } else {
+            deadline
+        };
         let mut control = lock(&self.control);
         loop {
-            let woken = self.wake_pending.swap(false, Ordering::AcqRel);
+            let woken = self.wake_pending.swap(false, Ordering::SeqCst);
             let now = Instant::now();
             if woken
                 || control.shutdown
@@ -400,11 +424,19 @@ impl Queue {
                     shutdown: control.shutdown,
                 };
             }
+            if !busy {
+                self.worker_idle.store(true, Ordering::SeqCst);
+                if self.wake_pending.load(Ordering::SeqCst) {
+                    self.worker_idle.store(false, Ordering::SeqCst);
+                    continue;
+                }
+            }
             control = self
                 .work
                 .wait_timeout(control, deadline - now)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
+            self.worker_idle.store(false, Ordering::SeqCst);
         }
     }
 
