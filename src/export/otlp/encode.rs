@@ -693,6 +693,12 @@ pub(crate) struct Batch {
     scopes: Vec<ScopeRecords>,
     records: u64,
     encoded_len: usize,
+    /// The scope name (by address and length) of the last frame pushed, and
+    /// its index: frames of one callsite share their scope name's bytes, so
+    /// consecutive frames of a scope are matched without comparing names.
+    /// Forgotten at each new chunk ([`Batch::begin_chunk`]), whose memory
+    /// may be a recycled one's.
+    last_scope: Option<(usize, usize, usize)>,
 }
 
 #[derive(Debug, Default)]
@@ -717,12 +723,24 @@ impl Batch {
         self.encoded_len
     }
 
+    /// Frames from a new chunk follow: a scope name read from it may sit
+    /// where another chunk's did.
+    pub(crate) fn begin_chunk(&mut self) {
+        self.last_scope = None;
+    }
+
     pub(crate) fn push(&mut self, frame: Frame<'_>) {
-        let index = match self
-            .scopes
-            .iter()
-            .position(|scope| scope.name == frame.scope)
-        {
+        let address = (frame.scope.as_ptr() as usize, frame.scope.len());
+        let known = self
+            .last_scope
+            .filter(|(at, len, _)| (*at, *len) == address)
+            .map(|(_, _, index)| index)
+            .filter(|index| *index < self.scopes.len());
+        let index = match known.or_else(|| {
+            self.scopes
+                .iter()
+                .position(|scope| scope.name == frame.scope)
+        }) {
             Some(index) => index,
             None => {
                 self.scopes.push(ScopeRecords {
@@ -732,6 +750,7 @@ impl Batch {
                 self.scopes.len() - 1
             }
         };
+        self.last_scope = Some((address.0, address.1, index));
         let scope = &mut self.scopes[index];
         let before = scope.log_records.len();
         write_delimited_header(envelope::LOG_RECORDS, frame.len(), &mut scope.log_records);
@@ -747,6 +766,7 @@ impl Batch {
         // Scopes that had no record in this batch are forgotten, so that
         // many short-lived (`log`) targets do not accumulate buffers.
         self.scopes.retain(|scope| scope.count > 0);
+        self.last_scope = None;
         for scope in &mut self.scopes {
             scope.log_records.clear();
             // A full default batch (512 records of a few hundred bytes)
