@@ -923,6 +923,38 @@ mod tests {
     }
 
     #[test]
+    fn a_recycled_chunk_does_not_inherit_the_last_scope() {
+        // The worker reuses chunk buffers: a scope name read from a new
+        // chunk may sit at the very address of the last chunk's.
+        let callsites = OtlpCallsites::default();
+        let mut chunk = Vec::new();
+        let mut batch = Batch::default();
+        for scope in ["a", "b"] {
+            chunk.clear();
+            encode_frame(&sample(scope, scope), &callsites, &mut chunk);
+            batch.begin_chunk();
+            for frame in frames(&chunk, &callsites) {
+                batch.push(frame);
+            }
+        }
+        let mut request = Vec::new();
+        batch.encode_request(&encode_resource(&Resource::default()), &mut request);
+        let decoded = ExportLogsServiceRequest::decode(request.as_slice()).expect("valid protobuf");
+        let scopes: Vec<_> = decoded.resource_logs[0]
+            .scope_logs
+            .iter()
+            .map(|scope_logs| {
+                let name = scope_logs.scope.as_ref().map(|scope| scope.name.clone());
+                (name, scope_logs.log_records.len())
+            })
+            .collect();
+        assert_eq!(
+            scopes,
+            vec![(Some("a".to_owned()), 1), (Some("b".to_owned()), 1)]
+        );
+    }
+
+    #[test]
     fn a_truncated_chunk_yields_only_whole_frames() {
         let mut chunk = Vec::new();
         let callsites = OtlpCallsites::default();
