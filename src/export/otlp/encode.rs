@@ -123,6 +123,7 @@ fn kvlist_len(entries: &serde_json::Map<String, serde_json::Value>) -> usize {
         .sum()
 }
 
+#[inline(never)]
 fn write_tree_any_value(tree: &serde_json::Value, out: &mut Vec<u8>) {
     match tree {
         serde_json::Value::Null => {}
@@ -190,7 +191,7 @@ fn any_value_len(value: ValueRef<'_>) -> usize {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn put_any_value(value: ValueRef<'_>, out: &mut Vec<u8>) {
     match value {
         ValueRef::Str(s) => put_delimited(any_value::STRING, s.as_bytes(), out),
@@ -207,6 +208,7 @@ fn put_any_value(value: ValueRef<'_>, out: &mut Vec<u8>) {
             put_key(any_value::BOOL, WireType::Varint, out);
             out.push(u8::from(b));
         }
+        // Rare, and large: kept out of line.
         ValueRef::Nested(tree) => write_tree_any_value(tree, out),
     }
 }
