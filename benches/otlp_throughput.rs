@@ -26,9 +26,7 @@ use std::time::{Duration, Instant};
 use cpu_time::ProcessTime;
 
 use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
-use opentelemetry_otlp::WithExportConfig as _;
-use opentelemetry_sdk::logs::SdkLoggerProvider;
-use remote_receiver::{serve_receiver, RemoteReceiver};
+use remote_receiver::{official_otlp_provider, serve_receiver, RemoteReceiver};
 use tracing::Dispatch;
 use tracing_subscriber::prelude::*;
 
@@ -98,14 +96,7 @@ fn bridge(threads: u64) -> Row {
 
 fn official(threads: u64) -> Row {
     let mut receiver = RemoteReceiver::start(false);
-    let exporter = opentelemetry_otlp::LogExporter::builder()
-        .with_http()
-        .with_endpoint(receiver.endpoint.clone())
-        .build()
-        .expect("exporter");
-    let provider = SdkLoggerProvider::builder()
-        .with_batch_exporter(exporter)
-        .build();
+    let provider = official_otlp_provider(&receiver.endpoint);
     let dispatch = Dispatch::new(
         tracing_subscriber::registry().with(OpenTelemetryTracingBridge::new(&provider)),
     );

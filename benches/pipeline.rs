@@ -29,7 +29,6 @@ use criterion::measurement::WallTime;
 use criterion::{criterion_group, Bencher, BenchmarkGroup, Criterion};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
-use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::{BatchLogProcessor, LogBatch, LogExporter, SdkLoggerProvider};
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -210,14 +209,7 @@ fn in_span(c: &mut Criterion) {
     // trace ids from tracing-opentelemetry (which only sees spans, as the
     // appender's documentation recommends).
     let tracer_provider = SdkTracerProvider::builder().build();
-    let exporter = opentelemetry_otlp::LogExporter::builder()
-        .with_http()
-        .with_endpoint(receiver.endpoint.clone())
-        .build()
-        .expect("exporter");
-    let provider = SdkLoggerProvider::builder()
-        .with_batch_exporter(exporter)
-        .build();
+    let provider = remote_receiver::official_otlp_provider(&receiver.endpoint);
     let official = Dispatch::new(
         tracing_subscriber::registry()
             .with(

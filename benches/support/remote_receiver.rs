@@ -5,6 +5,9 @@
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
+use opentelemetry_otlp::WithExportConfig as _;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
+
 use crate::receiver::Receiver;
 
 /// The receiver process (this binary started with `--receiver`).
@@ -67,6 +70,19 @@ impl Drop for RemoteReceiver {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The official pipeline at its defaults: `BatchLogProcessor` and the
+/// OTLP/HTTP exporter, sending to `endpoint`.
+pub fn official_otlp_provider(endpoint: &str) -> SdkLoggerProvider {
+    let exporter = opentelemetry_otlp::LogExporter::builder()
+        .with_http()
+        .with_endpoint(endpoint)
+        .build()
+        .expect("exporter");
+    SdkLoggerProvider::builder()
+        .with_batch_exporter(exporter)
+        .build()
 }
 
 /// The child's side: serves until its stdin closes, answering each line
