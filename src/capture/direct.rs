@@ -161,29 +161,38 @@ pub(crate) fn callsite_streams(metadata: &Metadata<'_>) -> bool {
 }
 
 /// What the direct path keeps per callsite: each field's key, encoded once
-/// per encoding, the union of the names' bits, and which fields to redact.
+/// in the layer's encoding, the union of the names' bits, which fields to
+/// redact, the severity, and how many attributes its records have at most,
+/// span fields aside.
 #[derive(Debug)]
 pub(crate) struct CallsiteFields {
-    keys: Box<[FieldKeys]>,
+    keys: FieldKeys,
     name_bloom: u64,
     redact_mask: u64,
+    severity: Severity,
+    most_attributes: usize,
 }
 
 impl CallsiteFields {
     /// The callsite's fields, when its field names allow the direct path
-    /// (see [`callsite_streams`]).
-    pub(crate) fn new(metadata: &Metadata<'_>, redactor: &Redactor) -> Option<CallsiteFields> {
+    /// (see [`callsite_streams`]), with their keys in `encoding`.
+    pub(crate) fn new(
+        metadata: &Metadata<'_>,
+        redactor: &Redactor,
+        encoding: Encoding,
+    ) -> Option<CallsiteFields> {
         if !callsite_streams(metadata) {
             return None;
         }
         let names = || metadata.fields().iter().map(|field| field.name());
         Some(CallsiteFields {
-            keys: Encoding::ALL
-                .iter()
-                .map(|encoding| FieldKeys::new(*encoding, names()))
-                .collect(),
+            keys: FieldKeys::new(encoding, names()),
             name_bloom: names().fold(0, |bloom, name| bloom | key_bit(name)),
             redact_mask: redactor.compute_mask(metadata),
+            severity: Severity::from_tracing(*metadata.level()),
+            // An error field becomes up to three attributes; source
+            // location and thread add up to six.
+            most_attributes: metadata.fields().len() + 2 + 6,
         })
     }
 }
@@ -295,15 +304,9 @@ impl Direct<'_> {
                 (false, 0)
             }
         };
-        // An error field becomes up to three attributes; source location
-        // and thread add up to six.
-        let most = metadata.fields().len() + 2 + span_fields + 6;
-        if bridge_keys || most > self.options.limits.count {
+        if bridge_keys || self.fields.most_attributes + span_fields > self.options.limits.count {
             return false;
         }
-        let Some(field_keys) = self.fields.keys.get(self.encoding.index()) else {
-            return false;
-        };
         out.clear();
         text.clear();
         keys.clear();
@@ -319,7 +322,7 @@ impl Direct<'_> {
             out,
             text,
             keys,
-            field_keys,
+            field_keys: &self.fields.keys,
             written: 0,
             #[cfg(all(tracing_unstable, feature = "valuable"))]
             redactor,
@@ -357,12 +360,7 @@ impl Direct<'_> {
             let encoded = &mut thread[self.encoding.index()];
             if encoded.is_none() {
                 *encoded = with_thread_info(|info| {
-                    let name = info
-                        .name
-                        .as_deref()
-                        .map(|name| ("thread.name", ValueRef::Str(name)));
-                    let attributes = [Some(("thread.id", ValueRef::Int(info.id))), name];
-                    EncodedAttributes::new(self.encoding, attributes.into_iter().flatten())
+                    EncodedAttributes::new(self.encoding, info.attributes())
                 });
             }
             if let Some(encoded) = encoded {
@@ -375,9 +373,12 @@ impl Direct<'_> {
             let body = body.and_then(|range| text.get(range));
             self.lint.check_body(metadata, body);
         }
-        let severity = Severity::from_tracing(*metadata.level());
-        self.pipeline
-            .emit_encoded(self.sink, severity.number, metadata.target(), out);
+        self.pipeline.emit_encoded(
+            self.sink,
+            self.fields.severity.number,
+            metadata.target(),
+            out,
+        );
         #[cfg(test)]
         TAKEN.with(|taken| taken.set(taken.get() + 1));
         true
@@ -643,10 +644,15 @@ impl Visit for DirectVisitor<'_, '_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == MESSAGE && self.attributes {
+            // Not formatted: the event takes the general path.
+            self.out_of_order = true;
+            return;
+        }
         // Formatted straight into the encoding, unless the text is needed
         // again (a body for the runtime lint) or is not written (redacted).
         let straight = if field.name() == MESSAGE {
-            !self.keep_body && !self.attributes
+            !self.keep_body
         } else {
             !self.is_redacted(field)
         };
@@ -840,8 +846,42 @@ mod tests {
         (buf.text(), taken)
     }
 
-    fn run(configure: impl FnOnce(crate::Builder, SharedBuf) -> crate::Builder) -> (String, u64) {
-        run_with(configure, log_everything)
+    /// What the same events became on each path, and how many took the
+    /// direct one.
+    struct BothPaths {
+        direct: String,
+        taken: u64,
+        general: String,
+        general_taken: u64,
+    }
+
+    /// Runs `log` through a pipeline with the one output `output` adds
+    /// (the direct path), then with a console output beside it, which
+    /// sends every event through the general path.
+    fn both_paths(
+        output: fn(crate::Builder, SharedBuf) -> crate::Builder,
+        log: impl Fn(),
+    ) -> BothPaths {
+        let (direct, taken) = run_with(output, &log);
+        let (general, general_taken) = run_with(
+            |builder, buf| output(builder, buf).with_console_writer(std::io::sink()),
+            &log,
+        );
+        BothPaths {
+            direct,
+            taken,
+            general,
+            general_taken,
+        }
+    }
+
+    fn json(builder: crate::Builder, buf: SharedBuf) -> crate::Builder {
+        builder.with_json_writer(buf)
+    }
+
+    #[cfg(feature = "otlp")]
+    fn otlp_json(builder: crate::Builder, buf: SharedBuf) -> crate::Builder {
+        builder.with_otlp_json_writer(buf)
     }
 
     /// Replaces what differs from run to run (times, ids) with zeros.
@@ -864,14 +904,13 @@ mod tests {
 
     #[test]
     fn json_lines_written_directly_equal_the_general_paths_byte_for_byte() {
-        let (direct, taken) = run(|builder, buf| builder.with_json_writer(buf));
-        // A second sink sends every event through the general path.
-        let (general, not_taken) = run(|builder, buf| {
-            builder
-                .with_json_writer(buf)
-                .with_console_writer(std::io::sink())
-        });
-        assert_eq!(not_taken, 0);
+        let BothPaths {
+            direct,
+            taken,
+            general,
+            general_taken,
+        } = both_paths(json, log_everything);
+        assert_eq!(general_taken, 0);
         // Everything but the four events that take the general path.
         assert_eq!(taken, 34);
         assert_eq!(direct.lines().count(), 38);
@@ -907,13 +946,13 @@ mod tests {
     #[cfg(feature = "otlp")]
     #[test]
     fn otlp_frames_written_directly_decode_to_the_general_paths_records() {
-        let (direct, taken) = run(|builder, buf| builder.with_otlp_json_writer(buf));
-        let (general, not_taken) = run(|builder, buf| {
-            builder
-                .with_otlp_json_writer(buf)
-                .with_console_writer(std::io::sink())
-        });
-        assert_eq!((taken, not_taken), (34, 0));
+        let BothPaths {
+            direct,
+            taken,
+            general,
+            general_taken,
+        } = both_paths(otlp_json, log_everything);
+        assert_eq!((taken, general_taken), (34, 0));
         let (direct, general) = (otlp_records(&direct), otlp_records(&general));
         assert_eq!(direct.len(), 38);
         assert_eq!(direct, general);
@@ -982,39 +1021,22 @@ mod tests {
     #[test]
     fn random_values_encode_the_same_on_both_paths() {
         for seed in 0..5 {
-            let (direct, taken) = run_with(
-                |builder, buf| builder.with_json_writer(buf),
-                || log_random(seed),
-            );
-            let (general, _) = run_with(
-                |builder, buf| {
-                    builder
-                        .with_json_writer(buf)
-                        .with_console_writer(std::io::sink())
-                },
-                || log_random(seed),
-            );
-            assert_eq!(taken, 200);
+            let json_lines = both_paths(json, || log_random(seed));
+            assert_eq!((json_lines.taken, json_lines.general_taken), (200, 0));
             assert_eq!(
-                mask(&direct, VARYING_JSON),
-                mask(&general, VARYING_JSON),
+                mask(&json_lines.direct, VARYING_JSON),
+                mask(&json_lines.general, VARYING_JSON),
                 "seed {seed}"
             );
             #[cfg(feature = "otlp")]
             {
-                let (direct, _) = run_with(
-                    |builder, buf| builder.with_otlp_json_writer(buf),
-                    || log_random(seed),
+                let frames = both_paths(otlp_json, || log_random(seed));
+                assert_eq!((frames.taken, frames.general_taken), (200, 0));
+                assert_eq!(
+                    otlp_records(&frames.direct),
+                    otlp_records(&frames.general),
+                    "seed {seed}"
                 );
-                let (general, _) = run_with(
-                    |builder, buf| {
-                        builder
-                            .with_otlp_json_writer(buf)
-                            .with_console_writer(std::io::sink())
-                    },
-                    || log_random(seed),
-                );
-                assert_eq!(otlp_records(&direct), otlp_records(&general), "seed {seed}");
             }
         }
     }

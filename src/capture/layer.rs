@@ -20,7 +20,7 @@ use crate::capture::{
     add_common_attributes, is_suppressed, with_scratch, CaptureOptions, LogBridge,
 };
 use crate::export::callsites::CallsiteTable;
-use crate::export::Pipeline;
+use crate::export::{Encoding, Pipeline};
 use crate::record::{ScopeName, Severity};
 
 /// The `tracing` layer that turns events into OpenTelemetry log records.
@@ -59,30 +59,42 @@ struct Shared {
     lint: RuntimeLint,
     /// What is decided once per callsite.
     callsites: CallsiteTable<CallsiteInfo>,
+    /// The encoding events are written in straight from their fields (see
+    /// `capture::direct`), when the pipeline and the options allow it:
+    /// decided once, as neither changes.
+    direct: Option<Encoding>,
 }
 
 /// What the layer decides once per callsite.
 #[derive(Debug)]
 struct CallsiteInfo {
     event_name: Option<&'static str>,
-    /// Its fields' encoded keys, when its field names allow the direct
-    /// path.
+    /// Its fields' encoded keys, when the layer takes the direct path in
+    /// that encoding and the callsite's field names allow it.
     fields: Option<CallsiteFields>,
 }
 
 impl CallsiteInfo {
-    fn new(metadata: &'static Metadata<'static>, redactor: &Redactor) -> CallsiteInfo {
+    fn new(
+        metadata: &'static Metadata<'static>,
+        redactor: &Redactor,
+        direct: Option<Encoding>,
+    ) -> CallsiteInfo {
         CallsiteInfo {
             event_name: explicit_event_name(metadata),
-            fields: CallsiteFields::new(metadata, redactor),
+            fields: direct.and_then(|encoding| CallsiteFields::new(metadata, redactor, encoding)),
         }
     }
 }
 
 impl BridgeLayer {
     pub(crate) fn new(pipeline: Arc<Pipeline>, options: CaptureOptions) -> BridgeLayer {
+        let direct = pipeline
+            .direct_encoding()
+            .filter(|_| options.limits.value_length.is_none());
         BridgeLayer {
             shared: Arc::new(Shared {
+                direct,
                 pipeline,
                 lint: RuntimeLint::new(options.lint.clone()),
                 options,
@@ -189,13 +201,13 @@ where
 
     fn on_enter(&self, id: &Id, _ctx: Context<'_, S>) {
         // Only the direct path looks the current span up this way.
-        if self.shared.pipeline.direct_sink().is_some() {
+        if self.shared.direct.is_some() {
             direct::entered(&self.shared.pipeline, id);
         }
     }
 
     fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
-        if self.shared.pipeline.direct_sink().is_some() {
+        if self.shared.direct.is_some() {
             direct::exited(&self.shared.pipeline, id);
         }
     }
@@ -217,16 +229,14 @@ where
         }
         let callsite = std::ptr::from_ref(metadata) as usize;
         let (event_name, fields) = match shared.callsites.get_or_render(callsite, || {
-            CallsiteInfo::new(metadata, shared.pipeline.redactor())
+            CallsiteInfo::new(metadata, shared.pipeline.redactor(), shared.direct)
         }) {
             Some((_, info)) => (info.event_name, info.fields.as_ref()),
             None => (explicit_event_name(metadata), None),
         };
-        let direct_sink = shared
-            .pipeline
-            .direct_sink()
-            .filter(|_| shared.options.limits.value_length.is_none());
-        if let (Some(fields), Some((sink, encoding))) = (fields, direct_sink) {
+        // `fields` is there only when the layer takes the direct path.
+        let direct_sink = shared.direct.zip(shared.pipeline.single_sink()).zip(fields);
+        if let Some(((encoding, sink), fields)) = direct_sink {
             let direct = Direct {
                 pipeline: &shared.pipeline,
                 sink,

@@ -18,7 +18,7 @@ mod visit;
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
-use crate::record::{OnDuplicate, Record};
+use crate::record::{OnDuplicate, Record, ValueRef};
 
 pub use self::layer::BridgeLayer;
 pub use self::log_bridge::LogBridge;
@@ -188,6 +188,18 @@ pub(crate) fn with_thread_info<R>(f: impl FnOnce(&ThreadInfo) -> R) -> Option<R>
 }
 
 impl ThreadInfo {
+    /// The `thread.*` attributes: the id, and the name when the thread has
+    /// one.
+    pub(crate) fn attributes(&self) -> impl Iterator<Item = (&'static str, ValueRef<'_>)> {
+        let name = self
+            .name
+            .as_deref()
+            .map(|name| ("thread.name", ValueRef::Str(name)));
+        [Some(("thread.id", ValueRef::Int(self.id))), name]
+            .into_iter()
+            .flatten()
+    }
+
     fn current() -> ThreadInfo {
         let thread = std::thread::current();
         ThreadInfo {
@@ -251,13 +263,8 @@ pub(crate) fn add_common_attributes(
     }
     if options.thread_attributes {
         let _ = THREAD.try_with(|thread| {
-            record.set_attribute(
-                Key::Static("thread.id"),
-                Value::Int(thread.id),
-                OnDuplicate::Keep,
-            );
-            if let Some(name) = &thread.name {
-                record.set_str("thread.name", name, OnDuplicate::Keep);
+            for (key, value) in thread.attributes() {
+                record.set_ref(key, value, OnDuplicate::Keep);
             }
         });
     }

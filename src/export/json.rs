@@ -20,7 +20,7 @@ use serde_json::ser::{CharEscape, CompactFormatter, Formatter};
 use crate::config::Resource;
 use crate::export::callsites::CallsiteTable;
 use crate::export::timestamp::write_rfc3339_nanos;
-use crate::export::VecWriter;
+use crate::export::{rewrite_text, write_debug};
 use crate::record::{Attribute, Record, TraceContext, ValueRef};
 
 /// Encodes records as flat JSON lines; the resource object is rendered
@@ -419,24 +419,13 @@ fn write_i64(out: &mut Vec<u8>, value: i64) {
 /// Writes `value`'s `Debug` text as a JSON string, formatted in place and
 /// only moved to `scratch` (and back, escaped) when it needs escaping.
 fn write_debug_str(out: &mut Vec<u8>, value: &dyn fmt::Debug, scratch: &mut String) {
-    use std::fmt::Write as _;
     out.push(b'"');
-    let start = out.len();
-    // Formatting only fails when a `Debug` impl returns an error; what it
-    // wrote before failing is kept.
-    let _ = write!(VecWriter(out), "{value:?}");
+    let start = write_debug(out, value);
     if is_plain_ascii(out.get(start..).unwrap_or_default()) {
         out.push(b'"');
         return;
     }
-    let mark = scratch.len();
-    // The bytes came from `str`s, so they are UTF-8.
-    if let Ok(text) = std::str::from_utf8(out.get(start..).unwrap_or_default()) {
-        scratch.push_str(text);
-    }
-    out.truncate(start - 1);
-    write_str(out, scratch.get(mark..).unwrap_or_default());
-    scratch.truncate(mark);
+    rewrite_text(out, start - 1, start, scratch, write_str);
 }
 
 /// Writes `s` as a JSON string with every control character escaped.

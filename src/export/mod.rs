@@ -409,25 +409,32 @@ impl Pipeline {
         self.open.load(Ordering::Relaxed)
     }
 
-    /// The one sink that records can be written to straight from events,
-    /// and its encoding, when this pipeline has just that sink and nothing
-    /// else needs the whole record: no SDK adapter, no redaction of tokens
-    /// inside values.
-    pub(crate) fn direct_sink(&self) -> Option<(&Sink, Encoding)> {
+    /// The encoding records can be written in straight from events (to the
+    /// [`single sink`](Pipeline::single_sink)), when this pipeline has just
+    /// one sink and nothing else needs the whole record: no SDK adapter, no
+    /// redaction of tokens inside values. Fixed once the pipeline is built;
+    /// the layer asks once.
+    pub(crate) fn direct_encoding(&self) -> Option<Encoding> {
         #[cfg(feature = "sdk")]
         if self.sdk.is_some() {
             return None;
         }
+        if self.redactor.settings().values {
+            return None;
+        }
+        self.single_sink().and_then(|sink| sink.encoder.streams())
+    }
+
+    /// The pipeline's sink, when it has exactly one.
+    pub(crate) fn single_sink(&self) -> Option<&Sink> {
         match self.sinks.as_slice() {
-            [sink] if !self.redactor.settings().values => {
-                sink.encoder.streams().map(|encoding| (sink, encoding))
-            }
+            [sink] => Some(sink),
             _ => None,
         }
     }
 
     /// Queues a record that `sink` (this pipeline's
-    /// [`direct sink`](Pipeline::direct_sink)) wrote, and counts it as
+    /// [`single sink`](Pipeline::single_sink)) wrote, and counts it as
     /// emitted: in the sink's queue, which counts it under the lock it
     /// takes anyway.
     pub(crate) fn emit_encoded(
@@ -631,6 +638,38 @@ pub(crate) fn otlp_json_sink(
         wake,
         settings,
     )
+}
+
+/// Formats `value` with `Debug` onto `out`, in place; returns where the
+/// text starts.
+pub(crate) fn write_debug(out: &mut Vec<u8>, value: &dyn std::fmt::Debug) -> usize {
+    use std::fmt::Write as _;
+    let start = out.len();
+    // Formatting only fails when a `Debug` impl returns an error; what it
+    // wrote before failing is kept.
+    let _ = write!(VecWriter(out), "{value:?}");
+    start
+}
+
+/// For text that [`write_debug`] formatted in place but that has to be
+/// written differently after all (escaped, or behind a longer length):
+/// moves the text from `start` to `scratch`, cuts `out` back to `at`, and
+/// has `write` write it again.
+pub(crate) fn rewrite_text(
+    out: &mut Vec<u8>,
+    at: usize,
+    start: usize,
+    scratch: &mut String,
+    write: impl FnOnce(&mut Vec<u8>, &str),
+) {
+    let mark = scratch.len();
+    // The bytes came from `str`s, so they are UTF-8.
+    if let Ok(text) = std::str::from_utf8(out.get(start..).unwrap_or_default()) {
+        scratch.push_str(text);
+    }
+    out.truncate(at);
+    write(out, scratch.get(mark..).unwrap_or_default());
+    scratch.truncate(mark);
 }
 
 /// An `fmt::Write` adapter that appends to a byte buffer.

@@ -13,6 +13,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::diag;
+use crate::export::stats::{severity_range, SEVERITY_RANGES};
 
 /// How many bytes a producer reserves from the budget at a time, at most.
 const CREDIT_CHUNK: usize = 64 * 1024;
@@ -88,14 +89,6 @@ struct ShardState {
     closed: bool,
     /// Records counted as emitted since the last drain, by severity range.
     emitted: [u64; SEVERITY_RANGES],
-}
-
-/// The Logs Data Model's six severity ranges (1–4, …, 21–24).
-pub(crate) const SEVERITY_RANGES: usize = 6;
-
-/// The severity range of a severity number, as an index.
-pub(crate) fn severity_range(severity_number: u8) -> usize {
-    usize::from(severity_number.saturating_sub(1) / 4).min(SEVERITY_RANGES - 1)
 }
 
 /// Encoded records taken from one shard in one drain.

@@ -49,6 +49,14 @@ pub struct Stats {
     pub export_latency: LatencyHistogram,
 }
 
+/// The Logs Data Model's six severity ranges (1–4, …, 21–24).
+pub(crate) const SEVERITY_RANGES: usize = 6;
+
+/// The severity range of a severity number, as an index.
+pub(crate) fn severity_range(severity_number: u8) -> usize {
+    usize::from(severity_number.saturating_sub(1) / 4).min(SEVERITY_RANGES - 1)
+}
+
 /// Records emitted per severity range of the Logs Data Model.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -69,7 +77,7 @@ pub struct SeverityCounts {
 
 impl SeverityCounts {
     /// Adds counts given by severity range, in severity order.
-    pub(crate) fn add(&mut self, ranges: [u64; 6]) {
+    pub(crate) fn add(&mut self, ranges: [u64; SEVERITY_RANGES]) {
         let [trace, debug, info, warn, error, fatal] = ranges;
         self.trace += trace;
         self.debug += debug;
@@ -153,21 +161,21 @@ impl LatencyRecorder {
 /// per record.
 #[derive(Debug, Default)]
 pub(crate) struct TargetCounters {
-    shards: [std::sync::Mutex<std::collections::HashMap<Box<str>, [u64; 6]>>; 8],
+    shards: [std::sync::Mutex<std::collections::HashMap<Box<str>, [u64; SEVERITY_RANGES]>>; 8],
 }
 
 impl TargetCounters {
     pub(crate) fn increment(&self, target: &str, severity_number: u8) {
         use std::hash::{BuildHasher as _, BuildHasherDefault, DefaultHasher};
         let shard = BuildHasherDefault::<DefaultHasher>::default().hash_one(target) as usize % 8;
-        let range = usize::from(severity_number.saturating_sub(1) / 4).min(5);
+        let range = severity_range(severity_number);
         let mut counts = self.shards[shard]
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         match counts.get_mut(target) {
             Some(by_range) => by_range[range] += 1,
             None => {
-                let mut by_range = [0; 6];
+                let mut by_range = [0; SEVERITY_RANGES];
                 by_range[range] = 1;
                 counts.insert(target.into(), by_range);
             }
@@ -202,12 +210,12 @@ impl TargetCounters {
 /// Emitted records per severity range, striped per thread.
 #[derive(Debug, Default)]
 pub(crate) struct SeverityCounters {
-    ranges: [StripedCounter; 6],
+    ranges: [StripedCounter; SEVERITY_RANGES],
 }
 
 impl SeverityCounters {
     pub(crate) fn increment(&self, severity_number: u8) {
-        let range = usize::from(severity_number.saturating_sub(1) / 4).min(5);
+        let range = severity_range(severity_number);
         self.ranges[range].increment();
     }
 

@@ -32,13 +32,6 @@ impl Encoding {
         }
     }
 
-    /// Every encoding, in index order.
-    pub(crate) const ALL: &'static [Encoding] = &[
-        Encoding::Json,
-        #[cfg(feature = "otlp")]
-        Encoding::Otlp,
-    ];
-
     /// This encoding's index in per-encoding caches.
     pub(crate) fn index(self) -> usize {
         match self {

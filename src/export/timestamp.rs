@@ -31,7 +31,7 @@ pub(crate) fn write_rfc3339_nanos(out: &mut Vec<u8>, unix_nanos: u64) {
     // The fraction goes out with the dot and the `Z` in one copy, its
     // digits two at a time: half the divisions of one at a time.
     let mut fraction = *b".000000000Z";
-    let mut rest = nanos % 1_000_000_000;
+    let mut rest = nanos;
     for at in [8, 6, 4, 2] {
         let pair = (rest % 100) as usize * 2;
         fraction[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);

@@ -379,6 +379,25 @@ impl Record {
         }
     }
 
+    /// Adds an attribute whose key is static, copying a borrowed value into
+    /// the record. Returns what [`Record::set_attribute`] returns.
+    pub(crate) fn set_ref(
+        &mut self,
+        key: &'static str,
+        value: ValueRef<'_>,
+        on_duplicate: OnDuplicate,
+    ) -> bool {
+        let value = match value {
+            ValueRef::Int(i) => Value::Int(i),
+            ValueRef::Double(f) => Value::Double(f),
+            ValueRef::Bool(b) => Value::Bool(b),
+            ValueRef::Str(text) => Value::Str(self.push_text(text)),
+            ValueRef::Bytes(bytes) => Value::Bytes(self.push_bytes(bytes)),
+            ValueRef::Nested(tree) => self.push_nested(tree.clone()),
+        };
+        self.set_attribute(Key::Static(key), value, on_duplicate)
+    }
+
     /// Adds a string attribute whose key is static.
     /// Returns what [`Record::set_attribute`] returns.
     pub(crate) fn set_str(

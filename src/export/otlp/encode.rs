@@ -14,6 +14,7 @@ use prost::encoding::{encode_varint, encoded_len_varint, key_len, WireType};
 
 use crate::config::Resource;
 use crate::export::callsites::CallsiteTable;
+use crate::export::{rewrite_text, write_debug};
 use crate::record::{Record, TraceContext, ValueRef};
 
 /// `LogRecord` field numbers.
@@ -319,14 +320,14 @@ pub(crate) fn put_debug_body(out: &mut Vec<u8>, value: &dyn fmt::Debug, scratch:
         key_byte(any_value::STRING, WireType::LengthDelimited),
         0,
     ]);
-    let start = out.len();
-    let len = write_debug(out, value);
+    let start = write_debug(out, value);
+    let len = out.len() - start;
     if len + 2 < 0x80 {
         patch_byte(out, at + 1, len + 2);
         patch_byte(out, at + 3, len);
         return;
     }
-    rewrite_long_text(out, at, start, scratch, |out, text| put_body(text, out));
+    rewrite_text(out, at, start, scratch, |out, text| put_body(text, out));
 }
 
 /// Appends one `LogRecord.attributes` entry whose key field
@@ -351,8 +352,8 @@ pub(crate) fn put_debug_attribute(
         key_byte(any_value::STRING, WireType::LengthDelimited),
         0,
     ]);
-    let start = out.len();
-    let len = write_debug(out, value);
+    let start = write_debug(out, value);
+    let len = out.len() - start;
     let key_value_len = key_field.len() + 2 + 2 + len;
     if key_value_len < 0x80 {
         patch_byte(out, at + 1, key_value_len);
@@ -360,45 +361,15 @@ pub(crate) fn put_debug_attribute(
         patch_byte(out, start - 1, len);
         return;
     }
-    rewrite_long_text(out, at, start, scratch, |out, text| {
+    rewrite_text(out, at, start, scratch, |out, text| {
         put_keyed_log_attribute(out, key, key_field, ValueRef::Str(text));
     });
-}
-
-/// Formats `value` with `Debug` onto `out`; returns how many bytes that
-/// took.
-fn write_debug(out: &mut Vec<u8>, value: &dyn fmt::Debug) -> usize {
-    use std::fmt::Write as _;
-    let start = out.len();
-    // Formatting only fails when a `Debug` impl returns an error; what it
-    // wrote before failing is kept.
-    let _ = write!(crate::export::VecWriter(out), "{value:?}");
-    out.len() - start
 }
 
 fn patch_byte(out: &mut [u8], at: usize, value: usize) {
     if let Some(byte) = out.get_mut(at) {
         *byte = value as u8;
     }
-}
-
-/// Moves the text written from `start` to `scratch`, drops what was written
-/// from `at`, and writes it again with `write`.
-fn rewrite_long_text(
-    out: &mut Vec<u8>,
-    at: usize,
-    start: usize,
-    scratch: &mut String,
-    write: impl FnOnce(&mut Vec<u8>, &str),
-) {
-    let mark = scratch.len();
-    // The bytes came from `str`s, so they are UTF-8.
-    if let Ok(text) = std::str::from_utf8(out.get(start..).unwrap_or_default()) {
-        scratch.push_str(text);
-    }
-    out.truncate(at);
-    write(out, scratch.get(mark..).unwrap_or_default());
-    scratch.truncate(mark);
 }
 
 /// A field key that fits in one byte (field numbers below 16).
@@ -614,6 +585,8 @@ impl OtlpStream {
 /// One frame read back from the queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Frame<'a> {
+    /// The callsite slot whose shared parts it refers to, if it does.
+    pub(crate) slot: Option<u32>,
     pub(crate) scope: &'a [u8],
     /// This record's own `LogRecord` fields.
     pub(crate) record: &'a [u8],
@@ -636,8 +609,8 @@ pub(crate) fn frames<'a>(
     callsites: &'a OtlpCallsites,
 ) -> impl Iterator<Item = Frame<'a>> {
     std::iter::from_fn(move || {
-        let slot = take_u32(&mut chunk)?;
-        let (scope, shared) = match slot.checked_sub(1) {
+        let slot = take_u32(&mut chunk)?.checked_sub(1);
+        let (scope, shared) = match slot {
             None => (take_delimited(&mut chunk)?, &[][..]),
             Some(slot) => callsites
                 .get(slot)
@@ -646,6 +619,7 @@ pub(crate) fn frames<'a>(
         let length = usize::try_from(take_u32(&mut chunk)?).ok()?;
         let record = take(&mut chunk, length)?;
         Some(Frame {
+            slot,
             scope,
             record,
             shared,
@@ -695,12 +669,10 @@ pub(crate) struct Batch {
     scopes: Vec<ScopeRecords>,
     records: u64,
     encoded_len: usize,
-    /// The scope name (by address and length) of the last frame pushed, and
-    /// its index: frames of one callsite share their scope name's bytes, so
-    /// consecutive frames of a scope are matched without comparing names.
-    /// Forgotten at each new chunk ([`Batch::begin_chunk`]), whose memory
-    /// may be a recycled one's.
-    last_scope: Option<(usize, usize, usize)>,
+    /// The callsite slot of the last frame pushed, and its scope's index:
+    /// a callsite's scope never changes, so consecutive frames of a
+    /// callsite find their scope without comparing names.
+    last_slot: Option<(u32, usize)>,
 }
 
 #[derive(Debug, Default)]
@@ -725,19 +697,11 @@ impl Batch {
         self.encoded_len
     }
 
-    /// Frames from a new chunk follow: a scope name read from it may sit
-    /// where another chunk's did.
-    pub(crate) fn begin_chunk(&mut self) {
-        self.last_scope = None;
-    }
-
     pub(crate) fn push(&mut self, frame: Frame<'_>) {
-        let address = (frame.scope.as_ptr() as usize, frame.scope.len());
         let known = self
-            .last_scope
-            .filter(|(at, len, _)| (*at, *len) == address)
-            .map(|(_, _, index)| index)
-            .filter(|index| *index < self.scopes.len());
+            .last_slot
+            .filter(|(slot, _)| frame.slot == Some(*slot))
+            .map(|(_, index)| index);
         let index = match known.or_else(|| {
             self.scopes
                 .iter()
@@ -752,7 +716,7 @@ impl Batch {
                 self.scopes.len() - 1
             }
         };
-        self.last_scope = Some((address.0, address.1, index));
+        self.last_slot = frame.slot.map(|slot| (slot, index));
         let scope = &mut self.scopes[index];
         let before = scope.log_records.len();
         write_delimited_header(envelope::LOG_RECORDS, frame.len(), &mut scope.log_records);
@@ -768,7 +732,8 @@ impl Batch {
         // Scopes that had no record in this batch are forgotten, so that
         // many short-lived (`log`) targets do not accumulate buffers.
         self.scopes.retain(|scope| scope.count > 0);
-        self.last_scope = None;
+        // The scopes' indexes change.
+        self.last_slot = None;
         for scope in &mut self.scopes {
             scope.log_records.clear();
             // A full default batch (512 records of a few hundred bytes)
@@ -934,7 +899,6 @@ mod tests {
         for scope in ["a", "b"] {
             chunk.clear();
             encode_frame(&sample(scope, scope), &callsites, &mut chunk);
-            batch.begin_chunk();
             for frame in frames(&chunk, &callsites) {
                 batch.push(frame);
             }

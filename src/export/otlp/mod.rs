@@ -305,7 +305,6 @@ fn count_accepted(counters: &SinkCounters, records: u64, rejected: u64) {
 
 impl<T: Transport> Drain for OtlpDrain<T> {
     fn deliver(&mut self, chunk: &[u8], _records: u64, queue: &Queue) {
-        self.batch.begin_chunk();
         let callsites = Arc::clone(&self.callsites);
         for frame in frames(chunk, &callsites) {
             self.add(frame, queue);
