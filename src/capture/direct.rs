@@ -29,7 +29,6 @@ use std::error::Error;
 use std::fmt::{self, Write as _};
 use std::ops::Range;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use tracing::span::Id;
 use tracing::{Event, Metadata, Subscriber};
@@ -42,8 +41,10 @@ use crate::capture::runtime_lint::RuntimeLint;
 use crate::capture::span::{self, DispatchRef, SpanSnapshot};
 use crate::capture::visit::{exception_attributes, ExceptionValue, MESSAGE};
 use crate::capture::{add_common_attributes, is_bridge_key, with_thread_info, CaptureOptions};
-use crate::export::{EncodedAttributes, Encoding, EventStream, FieldKeys, Pipeline, Sink};
-use crate::record::{key_bit, unix_nanos, Record, ScopeName, Severity, ValueRef};
+use crate::export::{
+    EncodedAttributes, Encoding, EventStream, FieldKeys, LocalShard, Pipeline, Sink,
+};
+use crate::record::{clock, key_bit, Record, ScopeName, Severity, ValueRef};
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
@@ -106,6 +107,8 @@ struct Scratch {
     snapshots: Vec<CachedSnapshot>,
     /// This thread's `thread.*` attributes, per encoding, encoded once.
     thread: [Option<EncodedAttributes>; Encoding::COUNT],
+    /// This thread's shard of the queue it wrote its last record to.
+    shard: Option<LocalShard>,
 }
 
 /// How many span snapshots a thread keeps: enough for a few tasks that take
@@ -292,6 +295,7 @@ impl Direct<'_> {
             trace,
             thread,
             snapshots,
+            shard,
         } = scratch;
         trace.clear();
         let span = self.span_snapshot(snapshots, event, ctx);
@@ -310,7 +314,7 @@ impl Direct<'_> {
         out.clear();
         text.clear();
         keys.clear();
-        let time = unix_nanos(SystemTime::now());
+        let time = clock::now_unix_nanos();
         let callsite = std::ptr::from_ref(metadata) as usize;
         let template = || callsite_template(metadata, callsite, self.options, self.event_name);
         let Some(mut stream) = self.sink.stream(out, time, callsite, template) else {
@@ -375,6 +379,7 @@ impl Direct<'_> {
         }
         self.pipeline.emit_encoded(
             self.sink,
+            shard,
             self.fields.severity.number,
             metadata.target(),
             out,
@@ -447,7 +452,7 @@ fn callsite_template(
     let mut record = Record::default();
     record.set_limits(options.limits);
     record.reset(
-        SystemTime::UNIX_EPOCH,
+        0,
         Severity::from_tracing(*metadata.level()),
         ScopeName::Static(metadata.target()),
     );

@@ -1,7 +1,6 @@
 //! The `tracing` layer: events in, records out.
 
 use std::sync::{Arc, OnceLock};
-use std::time::SystemTime;
 
 use tracing::dispatcher::WeakDispatch;
 use tracing::span::{Attributes, Id, Record as SpanValues};
@@ -254,7 +253,7 @@ where
         with_scratch(|record| {
             record.set_limits(shared.options.limits);
             record.reset(
-                SystemTime::now(),
+                crate::record::clock::now_unix_nanos(),
                 Severity::from_tracing(*metadata.level()),
                 ScopeName::Static(metadata.target()),
             );

@@ -3,7 +3,6 @@
 
 use std::error::Error;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use log::kv::{self, VisitSource, VisitValue};
 use tracing_core::callsite::{Callsite, Identifier};
@@ -103,7 +102,7 @@ impl log::Log for LogBridge {
         with_scratch(|record| {
             record.set_limits(self.options.limits);
             record.reset(
-                SystemTime::now(),
+                crate::record::clock::now_unix_nanos(),
                 Severity::from_log(source.level()),
                 ScopeName::Static(""),
             );

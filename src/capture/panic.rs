@@ -4,7 +4,6 @@
 use std::backtrace::{Backtrace, BacktraceStatus};
 use std::panic::PanicHookInfo;
 use std::sync::Weak;
-use std::time::SystemTime;
 
 use crate::capture::{add_common_attributes, is_suppressed, span, with_scratch, CaptureOptions};
 use crate::export::Pipeline;
@@ -44,7 +43,7 @@ fn emit_panic(pipeline: &Pipeline, options: &CaptureOptions, info: &PanicHookInf
     with_scratch(|record| {
         record.set_limits(options.limits);
         record.reset(
-            SystemTime::now(),
+            crate::record::clock::now_unix_nanos(),
             Severity::FATAL,
             ScopeName::Static(PANIC_SCOPE),
         );

@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use tracing_core::Metadata;
 
@@ -166,7 +166,7 @@ impl StormControl {
         with_scratch(|record| {
             record.set_limits(options.limits);
             record.reset(
-                SystemTime::now(),
+                crate::record::clock::now_unix_nanos(),
                 Severity::WARN,
                 ScopeName::Static(callsite.target()),
             );

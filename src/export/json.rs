@@ -517,7 +517,7 @@ mod tests {
     fn from_callsite(callsite: Option<usize>, user: i64) -> Record {
         let mut record = Record::default();
         record.reset(
-            std::time::UNIX_EPOCH,
+            0,
             Severity::WARN,
             ScopeName::Static("app"),
         );

@@ -33,6 +33,7 @@ use crate::record::Record;
 
 pub(crate) use self::console::ConsoleEncoder;
 pub(crate) use self::json::JsonEncoder;
+pub(crate) use self::queue::LocalShard;
 pub(crate) use self::queue::Queue;
 use self::queue::{deadline_after, Chunk, WakePolicy};
 pub use self::stats::{LatencyHistogram, SeverityCounts, Stats};
@@ -164,6 +165,7 @@ impl Sink {
             Queue::new(name, settings.queue_budget, wake)
                 .with_record_limit(settings.max_queue_records),
         );
+        crate::record::clock::calibrate_in_background();
         let worker = {
             let queue = Arc::clone(&queue);
             // A zero interval would make the worker spin between wake-ups.
@@ -209,8 +211,8 @@ impl Sink {
 
     /// Queues a record that [`Sink::stream`] wrote, counting it as emitted
     /// (see [`Pipeline::emit_encoded`]).
-    fn push_encoded(&self, severity_number: u8, encoded: &[u8]) {
-        self.queue.push_emitted(severity_number, encoded);
+    fn push_encoded(&self, local: &mut Option<LocalShard>, severity_number: u8, encoded: &[u8]) {
+        self.queue.push_emitted(local, severity_number, encoded);
     }
 
     fn shutdown_until(&self, deadline: Instant) {
@@ -436,10 +438,12 @@ impl Pipeline {
     /// Queues a record that `sink` (this pipeline's
     /// [`single sink`](Pipeline::single_sink)) wrote, and counts it as
     /// emitted: in the sink's queue, which counts it under the lock it
-    /// takes anyway.
+    /// takes anyway. `local` is the calling thread's shard of the sink's
+    /// queue, kept between records (see [`LocalShard`]).
     pub(crate) fn emit_encoded(
         &self,
         sink: &Sink,
+        local: &mut Option<LocalShard>,
         severity_number: u8,
         target: &str,
         encoded: &[u8],
@@ -447,7 +451,7 @@ impl Pipeline {
         if let Some(by_target) = &self.by_target {
             by_target.increment(target, severity_number);
         }
-        sink.push_encoded(severity_number, encoded);
+        sink.push_encoded(local, severity_number, encoded);
     }
 
     /// Encodes `record` for every sink and queues it.

@@ -105,6 +105,14 @@ pub(crate) struct Cycle {
     pub(crate) shutdown: bool,
 }
 
+/// A thread's shard of one queue, kept by a caller between pushes (see
+/// [`Queue::push_emitted`]).
+#[derive(Debug)]
+pub(crate) struct LocalShard {
+    queue: u64,
+    shard: Arc<Shard>,
+}
+
 thread_local! {
     /// This thread's shard of each live queue, by queue id.
     static SHARDS: RefCell<Vec<(u64, Arc<Shard>)>> = const { RefCell::new(Vec::new()) };
@@ -168,10 +176,54 @@ impl Queue {
     /// severity number (see [`Queue::emitted`]), queued or not: in the
     /// shard, under the lock the push takes anyway, rather than with an
     /// atomic operation of its own.
-    pub(crate) fn push_emitted(&self, severity_number: u8, bytes: &[u8]) -> bool {
-        self.push_counting(Some(severity_range(severity_number)), |out| {
-            out.extend_from_slice(bytes);
-        })
+    ///
+    /// `local` is the calling thread's shard as an earlier push left it
+    /// there: a caller that pushes often keeps it, so that a push does not
+    /// look its shard up again.
+    pub(crate) fn push_emitted(
+        &self,
+        local: &mut Option<LocalShard>,
+        severity_number: u8,
+        bytes: &[u8],
+    ) -> bool {
+        let emitted = Some(severity_range(severity_number));
+        let encode = |out: &mut Vec<u8>| out.extend_from_slice(bytes);
+        if self.max_records.is_some() {
+            // The record-count bound is kept by the general push.
+            return self.push_counting(emitted, encode);
+        }
+        let shard = match local {
+            Some(local) if local.queue == self.id => &local.shard,
+            _ => match self.thread_shard() {
+                Some(shard) => {
+                    &local
+                        .insert(LocalShard {
+                            queue: self.id,
+                            shard,
+                        })
+                        .shard
+                }
+                None => return self.push_counting(emitted, encode),
+            },
+        };
+        if self.closed.load(Ordering::Relaxed) {
+            self.count_unsharded(emitted);
+            self.count_drop();
+            return false;
+        }
+        self.push_to(shard, emitted, encode)
+    }
+
+    /// The calling thread's shard, registered on its first record; `None`
+    /// while the thread is being torn down.
+    fn thread_shard(&self) -> Option<Arc<Shard>> {
+        SHARDS
+            .try_with(|shards| {
+                let mut shards = shards.try_borrow_mut().ok()?;
+                Some(Arc::clone(self.local_shard(&mut shards)))
+            })
+            .ok()
+            .flatten()
     }
 
     fn push_counting(&self, emitted: Option<usize>, encode: impl FnOnce(&mut Vec<u8>)) -> bool {
@@ -271,7 +323,7 @@ impl Queue {
         }
     }
 
-    fn local_shard<'a>(&self, shards: &'a mut Vec<(u64, Arc<Shard>)>) -> &'a Shard {
+    fn local_shard<'a>(&self, shards: &'a mut Vec<(u64, Arc<Shard>)>) -> &'a Arc<Shard> {
         let index = match shards.iter().position(|(id, _)| *id == self.id) {
             Some(index) => index,
             None => {

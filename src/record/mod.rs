@@ -5,12 +5,12 @@
 //! event reuses the capacity of the previous one and allocates nothing once
 //! warmed up. Encoders read it through [`Record::key`] and [`Record::value`].
 
+pub(crate) mod clock;
 mod severity;
 mod trace_context;
 mod typed_error;
 
 use std::fmt::{self, Write as _};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 pub(crate) use self::severity::Severity;
 pub(crate) use self::trace_context::Hex;
@@ -158,19 +158,6 @@ pub(crate) enum OnDuplicate {
     Keep,
 }
 
-pub(crate) fn unix_nanos(time: SystemTime) -> u64 {
-    match time.duration_since(UNIX_EPOCH) {
-        // Seconds and nanoseconds apart: a `u128` of nanoseconds would cost
-        // a 128-bit division per record.
-        Ok(since) => since
-            .as_secs()
-            .saturating_mul(1_000_000_000)
-            .saturating_add(u64::from(since.subsec_nanos())),
-        // A clock before 1970 is a broken clock; 1 ns keeps "never 0" true.
-        Err(_) => 1,
-    }
-}
-
 impl Record {
     /// Clears the record for the next event, keeping every buffer's capacity.
     /// Applies `limits` to the attributes set from now on.
@@ -178,8 +165,7 @@ impl Record {
         self.limits = limits;
     }
 
-    pub(crate) fn reset(&mut self, time: SystemTime, severity: Severity, scope: ScopeName) {
-        let now = unix_nanos(time);
+    pub(crate) fn reset(&mut self, now: u64, severity: Severity, scope: ScopeName) {
         self.time_unix_nano = now;
         self.observed_time_unix_nano = now;
         self.severity = severity;

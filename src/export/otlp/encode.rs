@@ -773,7 +773,6 @@ impl Batch {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, UNIX_EPOCH};
 
     use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
     use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
@@ -787,7 +786,7 @@ mod tests {
     fn sample(scope: &'static str, body: &str) -> Record {
         let mut record = Record::default();
         record.reset(
-            UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789),
+            1_700_000_000_123_456_789,
             Severity::WARN,
             ScopeName::Static(scope),
         );
