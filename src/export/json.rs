@@ -516,11 +516,7 @@ mod tests {
     /// location (shared by the callsite's records), then the thread.
     fn from_callsite(callsite: Option<usize>, user: i64) -> Record {
         let mut record = Record::default();
-        record.reset(
-            0,
-            Severity::WARN,
-            ScopeName::Static("app"),
-        );
+        record.reset(0, Severity::WARN, ScopeName::Static("app"));
         record.callsite = callsite;
         record.set_body_text("body");
         record.set_attribute(Key::Static("user"), Value::Int(user), OnDuplicate::Replace);
