@@ -27,8 +27,20 @@ pub(crate) struct HttpTransport {
 
 impl HttpTransport {
     pub(crate) fn new(settings: &OtlpSettings) -> Result<HttpTransport, String> {
+        let timeout = Some(settings.timeout.min(settings.batch.export_timeout));
+        // `ureq` resolves the host name before every request, pooled
+        // connection or not, and does so on a thread of its own whenever
+        // the request has an overall (global or per-call) timeout, so that
+        // it can give up on a slow answer: a thread started and torn down
+        // per request, which cost more than encoding the request's 512
+        // records. Each phase of a request is bounded instead; resolving
+        // is bounded by the system resolver's own timeouts.
         let config = ureq::Agent::config_builder()
-            .timeout_global(Some(settings.timeout.min(settings.batch.export_timeout)))
+            .timeout_connect(timeout)
+            .timeout_send_request(timeout)
+            .timeout_send_body(timeout)
+            .timeout_recv_response(timeout)
+            .timeout_recv_body(timeout)
             // Status codes are classified here, by the OTLP retry rules.
             .http_status_as_error(false)
             .user_agent(concat!("otel-log-bridge/", env!("CARGO_PKG_VERSION")))
@@ -203,4 +215,37 @@ fn read_certificates(path: &str) -> Result<Vec<Certificate<'static>>, String> {
         return Err(format!("{path} holds no PEM certificate"));
     }
     Ok(certificates)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    use crate::config::otlp::OtlpOptions;
+    use crate::config::Env;
+
+    /// Regression: with an overall timeout, `ureq` started a thread to
+    /// resolve the endpoint's host name for every export request.
+    #[test]
+    fn export_requests_resolve_the_host_without_a_thread_each() {
+        let settings = OtlpSettings::resolve(
+            &OtlpOptions::default(),
+            &Env::from_pairs(&[("OTEL_EXPORTER_OTLP_TIMEOUT", "2500")]),
+        )
+        .expect("valid settings");
+        let transport = HttpTransport::new(&settings).expect("transport");
+        let timeouts = transport.agent.config().timeouts();
+        // The timeouts `ureq` bounds name resolution by, with a thread.
+        assert_eq!(timeouts.global, None);
+        assert_eq!(timeouts.per_call, None);
+        assert_eq!(timeouts.resolve, None);
+        // Every other phase is bounded by the export timeout.
+        let timeout = Some(Duration::from_millis(2500));
+        assert_eq!(timeouts.connect, timeout);
+        assert_eq!(timeouts.send_request, timeout);
+        assert_eq!(timeouts.send_body, timeout);
+        assert_eq!(timeouts.recv_response, timeout);
+        assert_eq!(timeouts.recv_body, timeout);
+    }
 }
