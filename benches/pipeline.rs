@@ -12,7 +12,8 @@
 //! - `in_span`: the same event inside an entered span whose trace ids are
 //!   filled: this crate queueing for OTLP/HTTP export, the official
 //!   pipeline (with `tracing-opentelemetry` providing the ids), the JSON
-//!   formatters.
+//!   formatters, and beside the no-op layer a layer that visits every
+//!   field and keeps nothing (what reading the values costs any layer).
 //! - `disabled`: an event the filter turns off.
 //! - `span_depth/N` and `field_count/N`: the cost curves.
 //!
@@ -66,6 +67,41 @@ struct NoopLayer;
 impl<S: tracing::Subscriber> Layer<S> for NoopLayer {
     fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
         black_box(event);
+    }
+}
+
+/// A layer that visits every field of every event and keeps nothing: what
+/// reading an event's values through `tracing-core` costs before any layer
+/// does anything with them.
+struct VisitingLayer;
+
+struct DiscardingVisitor;
+
+impl tracing::field::Visit for DiscardingVisitor {
+    fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
+        black_box((field, value));
+    }
+
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        black_box((field, value));
+    }
+
+    fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
+        black_box((field, value));
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        black_box((field, value));
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        black_box((field, value));
+    }
+}
+
+impl<S: tracing::Subscriber> Layer<S> for VisitingLayer {
+    fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
+        event.record(&mut DiscardingVisitor);
     }
 }
 
@@ -189,6 +225,8 @@ fn in_span(c: &mut Criterion) {
     let mut group = c.benchmark_group("in_span");
     let noop = Dispatch::new(tracing_subscriber::registry().with(NoopLayer));
     bench(&mut group, "noop_layer", &noop, 1, &no_queue);
+    let visiting = Dispatch::new(tracing_subscriber::registry().with(VisitingLayer));
+    bench(&mut group, "visiting_layer", &visiting, 1, &no_queue);
 
     // Queued for OTLP/HTTP export to a receiver that only counts records,
     // in a process of its own at the lowest priority: the official pipeline
