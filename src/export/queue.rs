@@ -674,4 +674,30 @@ mod tests {
         assert_eq!(lock(&queue.shards).len(), 0);
         assert_eq!(queue.reserved_bytes(), 0);
     }
+
+    #[test]
+    fn a_kept_shard_follows_the_queue_it_is_pushed_to() {
+        let wake = WakePolicy {
+            bytes: usize::MAX,
+            records: u64::MAX,
+        };
+        let first = Queue::new("first", 1 << 20, wake);
+        let second = Queue::new("second", 1 << 20, wake);
+        let mut local = None;
+        for record in [b"a", b"b", b"c", b"d"] {
+            assert!(first.push_emitted(&mut local, 9, record));
+            assert!(second.push_emitted(&mut local, 17, record));
+        }
+        assert_eq!(drain(&first), (b"abcd".to_vec(), 4));
+        assert_eq!(drain(&second), (b"abcd".to_vec(), 4));
+        let emitted = |queue: &Queue| queue.emitted().iter().sum::<u64>();
+        assert_eq!((emitted(&first), emitted(&second)), (4, 4));
+        // Records pushed through a kept shard after the queue closed are
+        // dropped and counted, emitted all the same.
+        second.close();
+        assert!(!second.push_emitted(&mut local, 17, b"e"));
+        assert_eq!(second.dropped(), 1);
+        assert_eq!(emitted(&second), 5);
+        assert_eq!(drain(&second), (Vec::new(), 0));
+    }
 }

@@ -773,7 +773,6 @@ impl Batch {
 
 #[cfg(test)]
 mod tests {
-
     use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
     use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
     use opentelemetry_proto::tonic::logs::v1::LogRecord;
