@@ -205,6 +205,50 @@ fn a_collector_that_is_down_at_first_loses_nothing() {
 }
 
 #[test]
+fn a_collector_that_never_answers_is_timed_out_and_retried() {
+    for protocol in [Protocol::HttpProtobuf, Protocol::Grpc] {
+        let receiver = Receiver::for_protocol(protocol);
+        // The first request gets no answer for far longer than the export
+        // timeout; the retry is answered.
+        receiver.respond_with([Response::Stall(Duration::from_secs(60))]);
+        let builder = to_receiver(&receiver, protocol)
+            .with_otlp_timeout(Duration::from_millis(300))
+            .with_shutdown_timeout(PATIENCE);
+        let stats = run(builder, ten_events);
+        assert_eq!(
+            (stats.exported, stats.failed, stats.dropped),
+            (10, 0, 0),
+            "{protocol:?} {stats:?}"
+        );
+        assert!(stats.retries >= 1, "{protocol:?} {stats:?}");
+        assert!(receiver.attempts() >= 2, "{protocol:?}");
+        assert_eq!(receiver.records().len(), 10, "{protocol:?}");
+    }
+}
+
+#[test]
+fn records_in_flight_to_a_hung_collector_at_shutdown_count_as_queued() {
+    for protocol in [Protocol::HttpProtobuf, Protocol::Grpc] {
+        let receiver = Receiver::for_protocol(protocol);
+        receiver.respond_with([Response::Stall(Duration::from_secs(60))]);
+        // The shutdown stops waiting long before the request times out.
+        let builder = to_receiver(&receiver, protocol)
+            .with_otlp_timeout(Duration::from_secs(30))
+            .with_shutdown_timeout(Duration::from_millis(500));
+        let (layer, guard) = builder.layer().expect("valid configuration");
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), ten_events);
+        assert!(receiver.wait_for_attempts(1, PATIENCE), "{protocol:?}");
+        let stats = guard.shutdown();
+        assert_eq!(
+            (stats.emitted, stats.exported, stats.failed, stats.dropped),
+            (10, 0, 0, 0),
+            "{protocol:?} {stats:?}"
+        );
+        assert!(stats.queued_bytes > 0, "{protocol:?} {stats:?}");
+    }
+}
+
+#[test]
 fn http_503_with_retry_after_is_retried_and_delivered() {
     let receiver = Receiver::http();
     receiver.respond_with([Response::Status {

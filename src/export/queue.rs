@@ -366,7 +366,21 @@ impl Queue {
         })
     }
 
-    fn release(&self, amount: usize) {
+    /// Counts `amount` bytes the worker holds outside the queue (a request
+    /// being exported) against the budget until [`Queue::release`]: memory
+    /// the worker still holds, and records the pipeline still has, so that
+    /// `Stats::queued_bytes` shows them.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) fn hold(&self, amount: usize) {
+        let _ = self
+            .reserved
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |reserved| {
+                Some(reserved.saturating_add(amount))
+            });
+    }
+
+    /// Gives back budget that a push reserved or [`Queue::hold`] held.
+    pub(crate) fn release(&self, amount: usize) {
         // Saturating: a miscount must not wrap and make the budget look
         // exhausted forever.
         let _ = self

@@ -25,7 +25,9 @@ pub struct Stats {
     pub failed: u64,
     /// Records the destination received but rejected (OTLP partial success).
     pub rejected: u64,
-    /// Bytes currently held by the queues against their budget.
+    /// Bytes currently held by the queues against their budget, requests
+    /// being exported included: records a shutdown stopped waiting for
+    /// are counted here.
     pub queued_bytes: u64,
     /// Export attempts that were retried (collector unreachable, 429, 503, …).
     pub retries: u64,

@@ -138,6 +138,9 @@ pub enum Response {
         code: tonic::Code,
         retry_after: Option<Duration>,
     },
+    /// Either protocol: no answer for this long, then a refusal (503 or
+    /// `UNAVAILABLE`); the request is not kept. A collector that hangs.
+    Stall(Duration),
 }
 
 impl Response {
@@ -146,6 +149,7 @@ impl Response {
             Response::Ok | Response::PartialSuccess { .. } => true,
             Response::Status { code, .. } => (200..300).contains(code),
             Response::Grpc { code, .. } => *code == tonic::Code::Ok,
+            Response::Stall(_) => false,
         }
     }
 
@@ -680,6 +684,10 @@ async fn serve_http_request(
     };
 
     let response = shared.answer(export_request);
+    if let Response::Stall(delay) = response {
+        tokio::time::sleep(delay).await;
+        return Ok(error(StatusCode::SERVICE_UNAVAILABLE, "stalled"));
+    }
     if let Response::Status { code, retry_after } = &response {
         // Validated by `respond_with`; a bad code still must not panic here.
         let status = StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -826,6 +834,10 @@ impl LogsService for GrpcLogs {
             headers,
         });
         let response = self.shared.answer(request.into_inner());
+        if let Response::Stall(delay) = response {
+            tokio::time::sleep(delay).await;
+            return Err(tonic::Status::unavailable("stalled"));
+        }
         match response {
             Response::Grpc { code, retry_after } if code != tonic::Code::Ok => {
                 let message = format!("scripted {code:?}");

@@ -129,11 +129,24 @@ impl<T: Transport> OtlpDrain<T> {
     fn export(&mut self, queue: &Queue) {
         let records = self.batch.records();
         self.batch.encode_request(&self.resource, &mut self.request);
+        // The records are out of the queue but not yet delivered: they
+        // count as queued until the request's outcome is known, so that a
+        // shutdown that stops waiting for a hung collector still accounts
+        // for them.
+        let held = self.request.len();
+        queue.hold(held);
+        self.send(queue, records);
+        queue.release(held);
+        self.batch.clear();
+    }
+
+    /// Sends the encoded request, retrying as the OTLP rules allow, and
+    /// counts its outcome.
+    fn send(&mut self, queue: &Queue, records: u64) {
         #[cfg(feature = "spool")]
         if self.spool.as_ref().is_some_and(spool::Spool::is_writable)
             && self.export_spooling(records)
         {
-            self.batch.clear();
             return;
         }
         let mut backoff = Backoff::default();
@@ -168,7 +181,6 @@ impl<T: Transport> OtlpDrain<T> {
                 }
             }
         }
-        self.batch.clear();
     }
 
     /// Sends one request once and counts the outcome; `false` when it is
