@@ -204,16 +204,26 @@ fn a_collector_that_is_down_at_first_loses_nothing() {
     }
 }
 
+/// A collector that leaves the first request unanswered for a minute (and
+/// answers the ones after it), and a pipeline exporting to it with these
+/// timeouts.
+fn hung_collector(
+    protocol: Protocol,
+    otlp_timeout: Duration,
+    shutdown_timeout: Duration,
+) -> (Receiver, Builder) {
+    let receiver = Receiver::for_protocol(protocol);
+    receiver.respond_with([Response::Stall(Duration::from_secs(60))]);
+    let builder = to_receiver(&receiver, protocol)
+        .with_otlp_timeout(otlp_timeout)
+        .with_shutdown_timeout(shutdown_timeout);
+    (receiver, builder)
+}
+
 #[test]
 fn a_collector_that_never_answers_is_timed_out_and_retried() {
     for protocol in [Protocol::HttpProtobuf, Protocol::Grpc] {
-        let receiver = Receiver::for_protocol(protocol);
-        // The first request gets no answer for far longer than the export
-        // timeout; the retry is answered.
-        receiver.respond_with([Response::Stall(Duration::from_secs(60))]);
-        let builder = to_receiver(&receiver, protocol)
-            .with_otlp_timeout(Duration::from_millis(300))
-            .with_shutdown_timeout(PATIENCE);
+        let (receiver, builder) = hung_collector(protocol, Duration::from_millis(300), PATIENCE);
         let stats = run(builder, ten_events);
         assert_eq!(
             (stats.exported, stats.failed, stats.dropped),
@@ -229,12 +239,12 @@ fn a_collector_that_never_answers_is_timed_out_and_retried() {
 #[test]
 fn records_in_flight_to_a_hung_collector_at_shutdown_count_as_queued() {
     for protocol in [Protocol::HttpProtobuf, Protocol::Grpc] {
-        let receiver = Receiver::for_protocol(protocol);
-        receiver.respond_with([Response::Stall(Duration::from_secs(60))]);
         // The shutdown stops waiting long before the request times out.
-        let builder = to_receiver(&receiver, protocol)
-            .with_otlp_timeout(Duration::from_secs(30))
-            .with_shutdown_timeout(Duration::from_millis(500));
+        let (receiver, builder) = hung_collector(
+            protocol,
+            Duration::from_secs(30),
+            Duration::from_millis(500),
+        );
         let (layer, guard) = builder.layer().expect("valid configuration");
         tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), ten_events);
         assert!(receiver.wait_for_attempts(1, PATIENCE), "{protocol:?}");
