@@ -237,6 +237,22 @@ fn a_collector_that_never_answers_is_timed_out_and_retried() {
 }
 
 #[test]
+fn a_request_the_collector_drops_without_an_answer_is_retried() {
+    for protocol in [Protocol::HttpProtobuf, Protocol::Grpc] {
+        let receiver = Receiver::for_protocol(protocol);
+        receiver.respond_with([Response::Disconnect]);
+        let builder = to_receiver(&receiver, protocol).with_shutdown_timeout(PATIENCE);
+        let stats = run(builder, ten_events);
+        assert_eq!(
+            (stats.exported, stats.failed, stats.dropped),
+            (10, 0, 0),
+            "{protocol:?} {stats:?}"
+        );
+        assert_eq!(receiver.records().len(), 10, "{protocol:?}");
+    }
+}
+
+#[test]
 fn records_in_flight_to_a_hung_collector_at_shutdown_count_as_queued() {
     for protocol in [Protocol::HttpProtobuf, Protocol::Grpc] {
         // The shutdown stops waiting long before the request times out.

@@ -141,6 +141,11 @@ pub enum Response {
     /// Either protocol: no answer for this long, then a refusal (503 or
     /// `UNAVAILABLE`); the request is not kept. A collector that hangs.
     Stall(Duration),
+    /// Either protocol: the request is dropped without an answer (HTTP:
+    /// the connection closes; gRPC: the stream is reset) and not kept. The
+    /// handler panics to do it, so a "scripted disconnect" panic message
+    /// in the test output is expected.
+    Disconnect,
 }
 
 impl Response {
@@ -149,7 +154,7 @@ impl Response {
             Response::Ok | Response::PartialSuccess { .. } => true,
             Response::Status { code, .. } => (200..300).contains(code),
             Response::Grpc { code, .. } => *code == tonic::Code::Ok,
-            Response::Stall(_) => false,
+            Response::Stall(_) | Response::Disconnect => false,
         }
     }
 
@@ -688,6 +693,11 @@ async fn serve_http_request(
         tokio::time::sleep(delay).await;
         return Ok(error(StatusCode::SERVICE_UNAVAILABLE, "stalled"));
     }
+    if response == Response::Disconnect {
+        // The connection's task ends with this panic and the connection
+        // closes: what the client sees when a collector fails mid-request.
+        panic!("scripted disconnect");
+    }
     if let Response::Status { code, retry_after } = &response {
         // Validated by `respond_with`; a bad code still must not panic here.
         let status = StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -837,6 +847,11 @@ impl LogsService for GrpcLogs {
         if let Response::Stall(delay) = response {
             tokio::time::sleep(delay).await;
             return Err(tonic::Status::unavailable("stalled"));
+        }
+        if response == Response::Disconnect {
+            // The stream's task ends with this panic and the stream is
+            // reset: what the client sees when a collector fails mid-request.
+            panic!("scripted disconnect");
         }
         match response {
             Response::Grpc { code, retry_after } if code != tonic::Code::Ok => {
