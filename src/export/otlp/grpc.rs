@@ -103,7 +103,10 @@ impl Transport for GrpcTransport {
 
 /// The OTLP specification's gRPC retry table: these codes are retried,
 /// `RESOURCE_EXHAUSTED` only when the server says when (`RetryInfo`), all
-/// others fail for good.
+/// others fail for good. A request whose connection failed under it got no
+/// status from the collector at all: `tonic` reports it as `UNKNOWN` with
+/// the transport error as its source, and it is retried, as an HTTP
+/// request that failed on the network is.
 fn classify(status: &Status, endpoint: &str) -> Outcome {
     let retry_after: Option<Duration> = status
         .get_details_retry_info()
@@ -113,16 +116,19 @@ fn classify(status: &Status, endpoint: &str) -> Outcome {
         status.code(),
         status.message()
     );
-    let retryable = match status.code() {
-        Code::Cancelled
-        | Code::DeadlineExceeded
-        | Code::Aborted
-        | Code::OutOfRange
-        | Code::Unavailable
-        | Code::DataLoss => true,
-        Code::ResourceExhausted => retry_after.is_some(),
-        _ => false,
-    };
+    let connection_failed = std::error::Error::source(status)
+        .is_some_and(|source| source.is::<tonic::transport::Error>());
+    let retryable = connection_failed
+        || match status.code() {
+            Code::Cancelled
+            | Code::DeadlineExceeded
+            | Code::Aborted
+            | Code::OutOfRange
+            | Code::Unavailable
+            | Code::DataLoss => true,
+            Code::ResourceExhausted => retry_after.is_some(),
+            _ => false,
+        };
     if retryable {
         Outcome::Retry {
             after: retry_after,
@@ -184,5 +190,64 @@ impl Encoder for PreEncodedEncoder {
         use prost::bytes::BufMut as _;
         dst.put_slice(&item);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::sync::Mutex;
+
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    use super::*;
+    use crate::config::otlp::{OtlpOptions, Protocol};
+    use crate::config::Env;
+
+    /// Regression: a connection that closed under a request (a collector
+    /// that crashed or restarted) came back from `tonic` as `UNKNOWN`,
+    /// which the retry table does not retry, and the batch was lost.
+    #[test]
+    fn a_connection_lost_mid_request_is_retried() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        // An HTTP/2 server that takes each request and then drops its
+        // connection without answering.
+        runtime.spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let (seen, request_seen) = tokio::sync::oneshot::channel::<()>();
+                    let seen = Mutex::new(Some(seen));
+                    let service = hyper::service::service_fn(move |_request| {
+                        if let Some(seen) = seen.lock().ok().and_then(|mut seen| seen.take()) {
+                            let _ = seen.send(());
+                        }
+                        std::future::pending::<Result<hyper::Response<String>, Infallible>>()
+                    });
+                    let connection = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service);
+                    tokio::select! {
+                        _ = connection => {}
+                        _ = request_seen => {}
+                    }
+                });
+            }
+        });
+        let options = OtlpOptions {
+            endpoint: Some(format!("http://{address}")),
+            protocol: Some(Protocol::Grpc),
+            ..OtlpOptions::default()
+        };
+        let settings = OtlpSettings::resolve(&options, &Env::from_pairs(&[])).expect("settings");
+        let mut transport = GrpcTransport::new(&settings).expect("transport");
+        let outcome = transport.send(&[]);
+        assert!(matches!(outcome, Outcome::Retry { .. }), "{outcome:?}");
     }
 }
