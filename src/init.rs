@@ -84,7 +84,9 @@ impl Guard {
 
     /// Does what dropping the guard does (flush within the shutdown
     /// timeout, stop the workers) and returns the final counters: records
-    /// that could not be delivered in time are in `failed`.
+    /// that could not be delivered in time are in `failed`, or, when a
+    /// request was still waiting for the collector as the timeout ran out,
+    /// in `queued_bytes`.
     pub fn shutdown(self) -> Stats {
         self.pipeline.shutdown();
         self.pipeline.stats()

@@ -223,7 +223,9 @@ fn hung_collector(
 #[test]
 fn a_collector_that_never_answers_is_timed_out_and_retried() {
     for protocol in [Protocol::HttpProtobuf, Protocol::Grpc] {
-        let (receiver, builder) = hung_collector(protocol, Duration::from_millis(300), PATIENCE);
+        // Long enough that the answered retry never times out on a busy
+        // machine (a second attempt would deliver its records twice).
+        let (receiver, builder) = hung_collector(protocol, Duration::from_secs(2), PATIENCE);
         let stats = run(builder, ten_events);
         assert_eq!(
             (stats.exported, stats.failed, stats.dropped),

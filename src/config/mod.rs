@@ -427,7 +427,9 @@ impl Builder {
         self
     }
 
-    /// How long one OTLP request may take (default 10 s).
+    /// How long one OTLP request may take (default 10 s): over gRPC the
+    /// whole request, over HTTP each of its phases (connecting, sending,
+    /// waiting for the response, reading it).
     #[cfg(feature = "otlp")]
     pub fn with_otlp_timeout(mut self, timeout: Duration) -> Self {
         self.otlp.timeout = Some(timeout);

@@ -105,6 +105,20 @@ pub(crate) struct Cycle {
     pub(crate) shutdown: bool,
 }
 
+/// Bytes counted against a queue's budget by [`Queue::hold`], given back
+/// on drop (also when an export panics).
+#[derive(Debug)]
+pub(crate) struct Held<'a> {
+    queue: &'a Queue,
+    amount: usize,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.queue.release(self.amount);
+    }
+}
+
 /// A thread's shard of one queue, kept by a caller between pushes (see
 /// [`Queue::push_emitted`]).
 #[derive(Debug)]
@@ -366,21 +380,24 @@ impl Queue {
         })
     }
 
-    /// Counts `amount` bytes the worker holds outside the queue (a request
-    /// being exported) against the budget until [`Queue::release`]: memory
-    /// the worker still holds, and records the pipeline still has, so that
-    /// `Stats::queued_bytes` shows them.
+    /// Counts `amount` bytes the worker holds outside the queue (records
+    /// being exported after their chunk went back) against the budget
+    /// until the returned guard is dropped, so that `Stats::queued_bytes`
+    /// shows them.
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
-    pub(crate) fn hold(&self, amount: usize) {
+    pub(crate) fn hold(&self, amount: usize) -> Held<'_> {
         let _ = self
             .reserved
             .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |reserved| {
                 Some(reserved.saturating_add(amount))
             });
+        Held {
+            queue: self,
+            amount,
+        }
     }
 
-    /// Gives back budget that a push reserved or [`Queue::hold`] held.
-    pub(crate) fn release(&self, amount: usize) {
+    fn release(&self, amount: usize) {
         // Saturating: a miscount must not wrap and make the budget look
         // exhausted forever.
         let _ = self

@@ -103,9 +103,9 @@ impl Transport for GrpcTransport {
 
 /// The OTLP specification's gRPC retry table: these codes are retried,
 /// `RESOURCE_EXHAUSTED` only when the server says when (`RetryInfo`), all
-/// others fail for good. A request whose connection failed under it got no
-/// status from the collector at all: `tonic` reports it as `UNKNOWN` with
-/// the transport error as its source, and it is retried, as an HTTP
+/// others fail for good. A request whose connection was lost under it got
+/// no status from the collector at all: `tonic` reports it as `UNKNOWN`
+/// with the I/O error among its sources, and it is retried, as an HTTP
 /// request that failed on the network is.
 fn classify(status: &Status, endpoint: &str) -> Outcome {
     let retry_after: Option<Duration> = status
@@ -116,9 +116,7 @@ fn classify(status: &Status, endpoint: &str) -> Outcome {
         status.code(),
         status.message()
     );
-    let connection_failed = std::error::Error::source(status)
-        .is_some_and(|source| source.is::<tonic::transport::Error>());
-    let retryable = connection_failed
+    let retryable = (status.code() == Code::Unknown && connection_lost(status))
         || match status.code() {
             Code::Cancelled
             | Code::DeadlineExceeded
@@ -137,6 +135,26 @@ fn classify(status: &Status, endpoint: &str) -> Outcome {
     } else {
         Outcome::Failed { reason }
     }
+}
+
+/// Whether an I/O error that means the connection was lost is among the
+/// sources of `status`.
+fn connection_lost(status: &Status) -> bool {
+    let mut source = std::error::Error::source(status);
+    while let Some(error) = source {
+        if let Some(io) = error.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::NotConnected
+            );
+        }
+        source = error.source();
+    }
+    false
 }
 
 fn tls_config(files: &TlsFiles) -> Result<ClientTlsConfig, String> {
@@ -249,5 +267,13 @@ mod tests {
         let mut transport = GrpcTransport::new(&settings).expect("transport");
         let outcome = transport.send(&[]);
         assert!(matches!(outcome, Outcome::Retry { .. }), "{outcome:?}");
+    }
+
+    /// The collector's own `UNKNOWN` (no lost connection behind it) is
+    /// not retried: the retry table stands.
+    #[test]
+    fn an_unknown_status_from_the_collector_is_not_retried() {
+        let outcome = classify(&Status::unknown("collector says no"), "http://collector");
+        assert!(matches!(outcome, Outcome::Failed { .. }), "{outcome:?}");
     }
 }
