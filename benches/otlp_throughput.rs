@@ -12,7 +12,7 @@
 //! that exit) is the pipeline's own: logging, encoding, batching and
 //! sending, flush included.
 //!
-//! One burst takes a tenth of a second, short enough for a scheduling
+//! One burst takes a fraction of a second, short enough for a scheduling
 //! hiccup to move it by half, so each case runs [`BURSTS`] times, the cases
 //! taking turns, and the table gives each measure's median; the drop
 //! count is the largest of the bursts.
@@ -145,7 +145,7 @@ fn main() {
             }
         }
     }
-    println!("| pipeline | producer threads | records received (fewest) | dropped (most) | records/s end to end | producer ns/event | process CPU ns/event | process CPU ns/delivered record |");
+    println!("| pipeline | producer threads | records received (fewest of the bursts) | dropped (most) | records/s end to end (median) | producer ns/event (median) | process CPU ns/event (median) | process CPU ns/delivered record (median) |");
     println!("|---|---|---|---|---|---|---|---|");
     let mut json = Vec::new();
     for runs in &bursts {

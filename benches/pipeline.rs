@@ -229,9 +229,9 @@ fn in_span(c: &mut Criterion) {
     bench(&mut group, "visiting_layer", &visiting, 1, &no_queue);
 
     // Queued for OTLP/HTTP export to a receiver that only counts records,
-    // in a process of its own at the lowest priority: the official pipeline
-    // below exports to a discarding exporter, and a receiver sharing the
-    // machine's cores would otherwise be measured with this thread.
+    // in a process of its own at the lowest priority, as the official
+    // pipeline below: a receiver sharing the machine's cores at normal
+    // priority would otherwise be measured with this thread.
     let receiver = remote_receiver::RemoteReceiver::start(true);
     let (layer, guard) = otel_log_bridge::builder()
         .with_otlp_endpoint(receiver.endpoint.clone())

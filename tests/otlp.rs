@@ -276,6 +276,36 @@ fn records_in_flight_to_a_hung_collector_at_shutdown_count_as_queued() {
     }
 }
 
+/// Regression: a worker that had just found records started a new cycle
+/// every millisecond, so under a steady trickle each request carried a
+/// millisecond's worth of records instead of a batch that fills up to the
+/// batch size or the schedule delay (1 s by default).
+#[test]
+fn a_steady_trickle_of_records_is_batched() {
+    let receiver = Receiver::http();
+    let builder = to_receiver(&receiver, Protocol::HttpProtobuf).with_shutdown_timeout(PATIENCE);
+    let (layer, guard) = builder.layer().expect("valid configuration");
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        tracing::info!("first");
+        // The worker has found records: it is in its busy state now.
+        guard.flush().expect("flushed");
+        assert_eq!(receiver.requests().len(), 1);
+        // More than one record per millisecond, for a few dozen
+        // milliseconds: far below the batch size and the schedule delay.
+        for i in 0..200 {
+            std::thread::sleep(Duration::from_micros(200));
+            tracing::info!(i, "trickle");
+        }
+        guard.flush().expect("flushed");
+    });
+    let trickle_requests = receiver.requests().len() - 1;
+    // One request, or two should the schedule delay end a cycle on a
+    // stalled machine; the regression sent one per record.
+    assert!((1..=2).contains(&trickle_requests), "{trickle_requests}");
+    assert_eq!(receiver.records().len(), 201);
+    let _ = guard.shutdown();
+}
+
 #[test]
 fn http_503_with_retry_after_is_retried_and_delivered() {
     let receiver = Receiver::http();

@@ -36,7 +36,7 @@ use tracing_core::field::{Field, FieldSet, Visit};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::capture::redact::{Redactor, REDACTED};
+use crate::capture::redact::{is_masked, Redactor, REDACTED};
 use crate::capture::runtime_lint::RuntimeLint;
 use crate::capture::span::{self, DispatchRef, SpanSnapshot};
 use crate::capture::visit::{exception_attributes, ExceptionValue, MESSAGE};
@@ -495,7 +495,7 @@ struct DirectVisitor<'a, 'e> {
 
 impl<'a> DirectVisitor<'a, '_> {
     fn is_redacted(&self, field: &Field) -> bool {
-        self.redact_mask & (1 << (field.index() % 64)) != 0
+        is_masked(self.redact_mask, field)
     }
 
     /// Writes a field's attribute, redacted when its name asks for it.

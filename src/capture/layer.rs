@@ -155,7 +155,6 @@ where
             };
             attrs.record(&mut visitor);
             self.shared.pipeline.redactor().count(visitor.redacted);
-            data.fields_changed();
         }
         span.extensions_mut().insert(data);
     }

@@ -182,6 +182,12 @@ impl Redactor {
     }
 }
 
+/// Whether `field` is one a mask from [`Redactor::compute_mask`] redacts.
+/// (A callsite has at most 32 fields, so every index has a bit.)
+pub(crate) fn is_masked(mask: u64, field: &tracing_core::field::Field) -> bool {
+    mask & (1 << (field.index() % 64)) != 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

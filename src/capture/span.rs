@@ -10,7 +10,7 @@ use tracing_subscriber::registry::{LookupSpan, Registry, SpanRef};
 use crate::capture::visit::OwnedValue;
 use crate::capture::{is_bridge_key, CaptureOptions};
 use crate::export::{EncodedAttributes, Encoding};
-use crate::record::{Key, OnDuplicate, Record, TraceContext};
+use crate::record::{OnDuplicate, Record, TraceContext};
 
 /// The span extension this crate stores in the registry.
 #[derive(Debug, Default)]
@@ -19,9 +19,6 @@ pub(crate) struct SpanData {
     /// Resolved on first use and then fixed for the span's lifetime, so
     /// every record of the span carries the same ids.
     trace: OnceLock<TraceContext>,
-    /// Whether a field uses a key the bridge writes itself (see
-    /// [`is_bridge_key`]); kept up to date by [`SpanData::fields_changed`].
-    bridge_keys: bool,
     /// Counts changes to the fields, and is [`CLOSED`] once the span is
     /// gone: snapshots that include this span's fields compare it with the
     /// value they were made at. Made with the first snapshot.
@@ -35,17 +32,14 @@ pub(crate) struct SpanData {
 const CLOSED: u64 = u64::MAX;
 
 impl SpanData {
-    /// Updates what is derived from the fields after they changed.
+    /// Marks the snapshots made from the fields out of date after they
+    /// changed.
     pub(crate) fn fields_changed(&mut self) {
-        self.bridge_keys = self.fields.iter().any(|(key, _)| is_bridge_key(key));
         // Under the span's write lock: a snapshot reads the version under
         // the read lock it reads the fields under, so it never pairs new
         // fields with an old version or the other way round.
         if let Some(version) = self.version.get() {
             version.fetch_add(1, Ordering::AcqRel);
-        }
-        for snapshot in &mut self.snapshots {
-            *snapshot.get_mut().unwrap_or_else(PoisonError::into_inner) = None;
         }
     }
 
@@ -129,7 +123,7 @@ where
     let mut read = |data: &SpanData| {
         versions.push(data.version());
         if fields {
-            bridge_keys |= data.bridge_keys;
+            bridge_keys |= data.fields.iter().any(|(key, _)| is_bridge_key(key));
             for (key, value) in &data.fields {
                 // Nearer spans first: a key already taken stays.
                 if !chain.iter().any(|(taken, _)| taken == key) {
@@ -227,8 +221,7 @@ fn add_fields(record: &mut Record, data: &SpanData) {
         if record.has_key(key) {
             continue;
         }
-        let value = value.to_value(record);
-        record.set_attribute(Key::Static(key), value, OnDuplicate::Keep);
+        record.set_ref(key, value.as_value_ref(), OnDuplicate::Keep);
     }
 }
 

@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use tracing_core::field::{Field, Visit};
 
-use crate::capture::redact::{RedactionSettings, REDACTED};
+use crate::capture::redact::{is_masked, RedactionSettings, REDACTED};
 use crate::record::TypedError;
 use crate::record::{
     i128_value, u128_value, unsigned_value, Key, OnDuplicate, Record, TextRange, Value, ValueRef,
@@ -28,7 +28,7 @@ pub(crate) struct EventVisitor<'r> {
 
 impl EventVisitor<'_> {
     fn set(&mut self, field: &Field, value: Value) {
-        let value = if self.redact_mask & (1 << (field.index() % 64)) != 0 {
+        let value = if is_masked(self.redact_mask, field) {
             self.redacted += 1;
             Value::StaticStr(REDACTED)
         } else {
@@ -86,7 +86,7 @@ impl Visit for EventVisitor<'_> {
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
-        if self.redact_mask & (1 << (field.index() % 64)) != 0 {
+        if is_masked(self.redact_mask, field) {
             // A secret-named error field must not leak through the
             // exception attributes either.
             self.set(field, Value::StaticStr(REDACTED));
@@ -209,17 +209,6 @@ impl OwnedValue {
             OwnedValue::Bool(b) => ValueRef::Bool(*b),
             OwnedValue::Str(s) => ValueRef::Str(s),
             OwnedValue::Bytes(b) => ValueRef::Bytes(b),
-        }
-    }
-
-    /// Copies the value into `record`'s arena.
-    pub(crate) fn to_value(&self, record: &mut Record) -> Value {
-        match self {
-            OwnedValue::Int(i) => Value::Int(*i),
-            OwnedValue::Double(f) => Value::Double(*f),
-            OwnedValue::Bool(b) => Value::Bool(*b),
-            OwnedValue::Str(s) => Value::Str(record.push_text(s)),
-            OwnedValue::Bytes(b) => Value::Bytes(record.push_bytes(b)),
         }
     }
 }

@@ -209,12 +209,6 @@ impl Sink {
         }
     }
 
-    /// Queues a record that [`Sink::stream`] wrote, counting it as emitted
-    /// (see [`Pipeline::emit_encoded`]).
-    fn push_encoded(&self, local: &mut Option<LocalShard>, severity_number: u8, encoded: &[u8]) {
-        self.queue.push_emitted(local, severity_number, encoded);
-    }
-
     fn shutdown_until(&self, deadline: Instant) {
         if self.queue.shutdown_until(deadline) {
             let handle = self
@@ -246,8 +240,8 @@ fn run_worker(queue: &Queue, mut drain: impl Drain, interval: Duration, counters
     // How many of this cycle's chunks were delivered, so that a crash
     // counts exactly the others as lost.
     let mut delivered = 0;
-    // Whether the last cycle found records: then the worker polls for more
-    // instead of waiting to be woken.
+    // Whether the last cycle found records: then the worker first polls a
+    // moment for a wake-up before it waits as an idle one.
     let mut busy = false;
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loop {
         let cycle = queue.wait_for_cycle(deadline_after(interval), busy);
@@ -258,10 +252,13 @@ fn run_worker(queue: &Queue, mut drain: impl Drain, interval: Duration, counters
             drain.deliver(&chunk.bytes, chunk.records, queue);
             delivered += 1;
         }
+        // The chunks' budget is held until the drain has sent what it
+        // batched from them: until then the records count as queued, also
+        // for a shutdown that stops waiting for a hung collector.
+        drain.end_cycle(queue);
         for chunk in chunks.drain(..) {
             queue.recycle(&mut pool, chunk);
         }
-        drain.end_cycle(queue);
         queue.complete(cycle);
         if cycle.shutdown {
             break;
@@ -451,7 +448,7 @@ impl Pipeline {
         if let Some(by_target) = &self.by_target {
             by_target.increment(target, severity_number);
         }
-        sink.push_encoded(local, severity_number, encoded);
+        sink.queue.push_emitted(local, severity_number, encoded);
     }
 
     /// Encodes `record` for every sink and queues it.

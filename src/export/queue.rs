@@ -59,9 +59,11 @@ pub(crate) struct Queue {
     worker_idle: AtomicBool,
 }
 
-/// How long a worker that found records last cycle waits before looking
-/// again, instead of being woken by each producer that crosses its wake
-/// threshold: while records keep coming, nobody pays for a wake-up.
+/// How long a worker that found records last cycle waits without letting
+/// producers wake it: a producer that crosses its wake threshold meanwhile
+/// leaves the wake-up in `wake_pending`, found at the end of the poll,
+/// instead of paying for a system call. While records keep coming, nobody
+/// pays for one.
 const BUSY_POLL: Duration = Duration::from_millis(1);
 
 #[derive(Debug, Default)]
@@ -103,20 +105,6 @@ pub(crate) struct Chunk {
 pub(crate) struct Cycle {
     flush_generation: u64,
     pub(crate) shutdown: bool,
-}
-
-/// Bytes counted against a queue's budget by [`Queue::hold`], given back
-/// on drop (also when an export panics).
-#[derive(Debug)]
-pub(crate) struct Held<'a> {
-    queue: &'a Queue,
-    amount: usize,
-}
-
-impl Drop for Held<'_> {
-    fn drop(&mut self) {
-        self.queue.release(self.amount);
-    }
 }
 
 /// A thread's shard of one queue, kept by a caller between pushes (see
@@ -183,7 +171,7 @@ impl Queue {
     /// shard. Never blocks on the worker's I/O; returns `false` (and counts
     /// a drop) when the budget is exhausted or the queue is closed.
     pub(crate) fn push(&self, encode: impl FnOnce(&mut Vec<u8>)) -> bool {
-        self.push_counting(None, encode)
+        self.push_counting(None, None, encode)
     }
 
     /// Like [`Queue::push`], and counts the record as emitted with this
@@ -200,47 +188,17 @@ impl Queue {
         severity_number: u8,
         bytes: &[u8],
     ) -> bool {
-        let emitted = Some(severity_range(severity_number));
-        let encode = |out: &mut Vec<u8>| out.extend_from_slice(bytes);
-        if self.max_records.is_some() {
-            // The record-count bound is kept by the general push.
-            return self.push_counting(emitted, encode);
-        }
-        let shard = match local {
-            Some(local) if local.queue == self.id => &local.shard,
-            _ => match self.thread_shard() {
-                Some(shard) => {
-                    &local
-                        .insert(LocalShard {
-                            queue: self.id,
-                            shard,
-                        })
-                        .shard
-                }
-                None => return self.push_counting(emitted, encode),
-            },
-        };
-        if self.closed.load(Ordering::Relaxed) {
-            self.count_unsharded(emitted);
-            self.count_drop();
-            return false;
-        }
-        self.push_to(shard, emitted, encode)
+        self.push_counting(Some(local), Some(severity_range(severity_number)), |out| {
+            out.extend_from_slice(bytes)
+        })
     }
 
-    /// The calling thread's shard, registered on its first record; `None`
-    /// while the thread is being torn down.
-    fn thread_shard(&self) -> Option<Arc<Shard>> {
-        SHARDS
-            .try_with(|shards| {
-                let mut shards = shards.try_borrow_mut().ok()?;
-                Some(Arc::clone(self.local_shard(&mut shards)))
-            })
-            .ok()
-            .flatten()
-    }
-
-    fn push_counting(&self, emitted: Option<usize>, encode: impl FnOnce(&mut Vec<u8>)) -> bool {
+    fn push_counting(
+        &self,
+        local: Option<&mut Option<LocalShard>>,
+        emitted: Option<usize>,
+        encode: impl FnOnce(&mut Vec<u8>),
+    ) -> bool {
         if self.closed.load(Ordering::Relaxed) {
             self.count_unsharded(emitted);
             self.count_drop();
@@ -254,6 +212,9 @@ impl Queue {
                 return false;
             }
         }
+        if let Some(shard) = local.and_then(|local| self.kept_shard(local)) {
+            return self.push_to(shard, emitted, encode);
+        }
         if SHARDS.try_with(|_| ()).is_ok() {
             return SHARDS.with(|shards| match shards.try_borrow_mut() {
                 Ok(mut shards) => self.push_to(self.local_shard(&mut shards), emitted, encode),
@@ -264,6 +225,26 @@ impl Queue {
         }
         // The thread is being torn down; a one-off shard still delivers.
         self.push_to(&self.register_shard(), emitted, encode)
+    }
+
+    /// The calling thread's shard of this queue, from `local` or, when
+    /// that holds another queue's, looked up and kept there; `None` while
+    /// the thread is being torn down.
+    fn kept_shard<'l>(&self, local: &'l mut Option<LocalShard>) -> Option<&'l Shard> {
+        if local.as_ref().is_none_or(|kept| kept.queue != self.id) {
+            let shard = SHARDS
+                .try_with(|shards| {
+                    let mut shards = shards.try_borrow_mut().ok()?;
+                    Some(Arc::clone(self.local_shard(&mut shards)))
+                })
+                .ok()
+                .flatten()?;
+            *local = Some(LocalShard {
+                queue: self.id,
+                shard,
+            });
+        }
+        local.as_ref().map(|kept| &*kept.shard)
     }
 
     /// Counts an emitted record that never reached a shard.
@@ -380,23 +361,6 @@ impl Queue {
         })
     }
 
-    /// Counts `amount` bytes the worker holds outside the queue (records
-    /// being exported after their chunk went back) against the budget
-    /// until the returned guard is dropped, so that `Stats::queued_bytes`
-    /// shows them.
-    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
-    pub(crate) fn hold(&self, amount: usize) -> Held<'_> {
-        let _ = self
-            .reserved
-            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |reserved| {
-                Some(reserved.saturating_add(amount))
-            });
-        Held {
-            queue: self,
-            amount,
-        }
-    }
-
     fn release(&self, amount: usize) {
         // Saturating: a miscount must not wrap and make the budget look
         // exhausted forever.
@@ -474,15 +438,13 @@ impl Queue {
         pool.push(chunk.bytes);
     }
 
-    /// Waits until there is work or `deadline`, then says what to do. A
-    /// worker that found records last cycle (`busy`) looks again after
-    /// [`BUSY_POLL`] without waiting to be woken.
+    /// Waits for a wake-up, a flush, shutdown or `deadline`, then says what
+    /// to do. A worker that found records last cycle (`busy`) first polls
+    /// for [`BUSY_POLL`] without being woken, then waits as an idle one;
+    /// either way a cycle starts only for one of those four, so batches
+    /// fill up to the wake threshold or the schedule delay.
     pub(crate) fn wait_for_cycle(&self, deadline: Instant, busy: bool) -> Cycle {
-        let deadline = if busy {
-            deadline.min(deadline_after(BUSY_POLL))
-        } else {
-            deadline
-        };
+        let mut poll_until = busy.then(|| deadline.min(deadline_after(BUSY_POLL)));
         let mut control = lock(&self.control);
         loop {
             let woken = self.wake_pending.swap(false, Ordering::SeqCst);
@@ -500,16 +462,21 @@ impl Queue {
                     shutdown: control.shutdown,
                 };
             }
-            if !busy {
-                self.worker_idle.store(true, Ordering::SeqCst);
-                if self.wake_pending.load(Ordering::SeqCst) {
-                    self.worker_idle.store(false, Ordering::SeqCst);
-                    continue;
+            let until = match poll_until {
+                Some(until) if now < until => until,
+                _ => {
+                    poll_until = None;
+                    self.worker_idle.store(true, Ordering::SeqCst);
+                    if self.wake_pending.load(Ordering::SeqCst) {
+                        self.worker_idle.store(false, Ordering::SeqCst);
+                        continue;
+                    }
+                    deadline
                 }
-            }
+            };
             control = self
                 .work
-                .wait_timeout(control, deadline - now)
+                .wait_timeout(control, until - now)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
             self.worker_idle.store(false, Ordering::SeqCst);

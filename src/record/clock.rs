@@ -208,18 +208,29 @@ pub(crate) fn unix_nanos(time: SystemTime) -> u64 {
 mod tests {
     use super::*;
 
-    /// The counter's time stays with the system clock's: every reading lies
-    /// between the system times read around it, give or take what a
-    /// calibration error can add up to within one anchor's lifetime.
+    fn fresh_thread_clock() -> Cell<ThreadClock> {
+        Cell::new(ThreadClock {
+            anchor: Anchor {
+                counter: 0,
+                unix_nanos: 0,
+            },
+            last: 0,
+        })
+    }
+
+    /// The calibrated counter's time stays with the system clock's: every
+    /// reading lies between the system times read around it, give or take
+    /// what a calibration error can add up to within one anchor's lifetime.
     #[test]
     fn counter_time_agrees_with_the_system_clock() {
-        calibrate();
-        // 1 ms: four orders of magnitude above what calibration (10 ns over
-        // its own run) and NTP's rate adjustment allow over 100 ms.
+        let counter = quanta::Clock::new();
+        let clock = fresh_thread_clock();
+        // 1 ms: far above what calibration (10 ns over its own run) and
+        // NTP's rate adjustment allow over 100 ms.
         let tolerance = 1_000_000;
         for _ in 0..10_000 {
             let before = system_unix_nanos();
-            let counted = now_unix_nanos();
+            let counted = counted(&counter, &clock);
             let after = system_unix_nanos();
             assert!(
                 before.saturating_sub(tolerance) <= counted && counted <= after + tolerance,
@@ -229,19 +240,23 @@ mod tests {
     }
 
     #[test]
-    fn a_thread_takes_its_first_anchor_from_the_system_clock() {
-        calibrate();
-        let (before, first, after) = std::thread::spawn(|| {
-            let before = system_unix_nanos();
-            let first = now_unix_nanos();
-            (before, first, system_unix_nanos())
-        })
-        .join()
-        .expect("thread");
-        assert!(
-            before <= first && first <= after,
-            "{before} <= {first} <= {after}"
-        );
+    fn a_thread_stamps_its_anchor_plus_the_counters_time_and_anchors_again() {
+        let (counter, control) = quanta::Clock::mock();
+        let clock = fresh_thread_clock();
+        let before = system_unix_nanos();
+        let anchored = counted(&counter, &clock);
+        assert!(before <= anchored && anchored <= system_unix_nanos());
+        control.increment(5_000);
+        assert_eq!(counted(&counter, &clock), anchored + 5_000);
+        control.increment(REANCHOR_NANOS);
+        // A new anchor: the system clock again (which has not moved 100 ms
+        // meanwhile), never before the last time.
+        let before = system_unix_nanos();
+        let reanchored = counted(&counter, &clock);
+        let after = system_unix_nanos();
+        assert!(reanchored >= anchored + 5_000, "{reanchored}");
+        assert!(reanchored <= after.max(anchored + 5_000), "{reanchored}");
+        assert!(reanchored >= before || reanchored == anchored + 5_000);
     }
 
     /// Regression: a calibration cut short (its thread held off for the

@@ -887,20 +887,35 @@ mod tests {
         );
     }
 
+    /// Regression: a batch matched a frame to the scope of the last frame
+    /// of the same callsite by index, and kept that index across `clear`,
+    /// which forgets scopes and shifts the others' indexes.
     #[test]
-    fn a_recycled_chunk_does_not_inherit_the_last_scope() {
-        // The worker reuses chunk buffers: a scope name read from a new
-        // chunk may sit at the very address of the last chunk's.
+    fn a_cleared_batch_does_not_match_a_callsite_to_a_shifted_scope() {
         let callsites = OtlpCallsites::default();
-        let mut chunk = Vec::new();
         let mut batch = Batch::default();
-        for scope in ["a", "b"] {
-            chunk.clear();
-            encode_frame(&sample(scope, scope), &callsites, &mut chunk);
+        let push = |batch: &mut Batch, scope: &'static str, callsite: usize| {
+            let mut chunk = Vec::new();
+            encode_frame(
+                &from_scoped_callsite(scope, callsite, scope),
+                &callsites,
+                &mut chunk,
+            );
             for frame in frames(&chunk, &callsites) {
+                assert!(frame.slot.is_some(), "the frame refers to its callsite");
                 batch.push(frame);
             }
+        };
+        for (scope, callsite) in [("a", 0x1000), ("b", 0x2000), ("c", 0x3000)] {
+            push(&mut batch, scope, callsite);
         }
+        batch.clear();
+        // "a" has no record in this batch: the next clear forgets it, and
+        // "b" and "c" move up one place.
+        push(&mut batch, "c", 0x3000);
+        push(&mut batch, "b", 0x2000);
+        batch.clear();
+        push(&mut batch, "b", 0x2000);
         let mut request = Vec::new();
         batch.encode_request(&encode_resource(&Resource::default()), &mut request);
         let decoded = ExportLogsServiceRequest::decode(request.as_slice()).expect("valid protobuf");
@@ -912,10 +927,7 @@ mod tests {
                 (name, scope_logs.log_records.len())
             })
             .collect();
-        assert_eq!(
-            scopes,
-            vec![(Some("a".to_owned()), 1), (Some("b".to_owned()), 1)]
-        );
+        assert_eq!(scopes, vec![(Some("b".to_owned()), 1)]);
     }
 
     #[test]
@@ -931,7 +943,12 @@ mod tests {
 
     /// `sample` as if logged from a callsite, with a source location.
     fn from_callsite(callsite: usize, body: &str) -> Record {
-        let mut record = sample("a", body);
+        from_scoped_callsite("a", callsite, body)
+    }
+
+    /// [`from_callsite`] for a callsite of scope `scope`.
+    fn from_scoped_callsite(scope: &'static str, callsite: usize, body: &str) -> Record {
+        let mut record = sample(scope, body);
         record.callsite = Some(callsite);
         let before = record.attributes().len() as u32;
         record.set_str("code.file.path", "src/lib.rs", OnDuplicate::Keep);

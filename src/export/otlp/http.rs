@@ -228,7 +228,7 @@ mod tests {
     /// Regression: with an overall timeout, `ureq` started a thread to
     /// resolve the endpoint's host name for every export request.
     #[test]
-    fn export_requests_resolve_the_host_without_a_thread_each() {
+    fn the_agent_bounds_each_phase_and_sets_no_overall_timeout() {
         let settings = OtlpSettings::resolve(
             &OtlpOptions::default(),
             &Env::from_pairs(&[("OTEL_EXPORTER_OTLP_TIMEOUT", "2500")]),

@@ -318,12 +318,6 @@ impl<T: Transport> Drain for OtlpDrain<T> {
 
     fn end_cycle(&mut self, queue: &Queue) {
         if !self.batch.is_empty() {
-            // The cycle's chunks went back to the queue, so these records
-            // are in neither; they count as queued until the request's
-            // outcome is known, so that a shutdown that stops waiting for
-            // a hung collector still accounts for them. (A batch exported
-            // while its chunks are being delivered is counted by them.)
-            let _held = queue.hold(self.batch.encoded_len());
             self.export(queue);
         }
         #[cfg(feature = "spool")]
