@@ -24,6 +24,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use tracing_core::field::FieldSet;
+
 use crate::capture::redact::{RedactionSettings, Redactor};
 use crate::capture::storm::StormControl;
 use crate::capture::suppress_current_thread;
@@ -188,12 +190,15 @@ impl Sink {
     }
 
     /// Starts writing a record straight from an event into `out`; `None`
-    /// when this sink's encoding cannot (see [`EventStream`]).
+    /// when this sink's encoding cannot (see [`EventStream`]). `fields`
+    /// are the callsite's fields.
+    #[cfg_attr(not(feature = "otlp"), allow(unused_variables))]
     pub(crate) fn stream(
         &self,
         out: &mut Vec<u8>,
         time_unix_nano: u64,
         callsite: usize,
+        fields: &'static FieldSet,
         template: impl FnOnce() -> Record,
     ) -> Option<EventStream<'_>> {
         match &self.encoder {
@@ -203,7 +208,7 @@ impl Sink {
             Encoder::Console(_) => None,
             #[cfg(feature = "otlp")]
             Encoder::Otlp(callsites) => {
-                otlp::stream_frame(callsites, out, time_unix_nano, callsite, template)
+                otlp::stream_frame(callsites, out, time_unix_nano, callsite, fields, template)
                     .map(EventStream::Otlp)
             }
         }

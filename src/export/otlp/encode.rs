@@ -9,12 +9,14 @@
 //! the tests decode the result with `opentelemetry-proto`'s types.
 
 use std::fmt;
+use std::sync::OnceLock;
 
-use prost::encoding::{encode_varint, encoded_len_varint, key_len, WireType};
+use prost::encoding::{decode_varint, encode_varint, encoded_len_varint, key_len, WireType};
+use tracing_core::field::FieldSet;
 
 use crate::config::Resource;
 use crate::export::callsites::CallsiteTable;
-use crate::export::{rewrite_text, write_debug};
+use crate::export::{rewrite_text, write_debug, Encoding, FieldKeys};
 use crate::record::{Record, TraceContext, ValueRef};
 
 /// `LogRecord` field numbers.
@@ -283,18 +285,18 @@ pub(crate) fn put_key_field(out: &mut Vec<u8>, key: &str) {
 }
 
 /// Appends one `LogRecord.attributes` entry whose key field
-/// [`put_key_field`] encoded as `key_field`.
+/// [`put_key_field`] encoded as `key_field`: the bytes [`put_log_attribute`]
+/// writes for the same key and value.
 #[inline(always)]
-pub(crate) fn put_keyed_log_attribute(
-    out: &mut Vec<u8>,
-    key: &str,
-    key_field: &[u8],
-    value: ValueRef<'_>,
-) {
+fn put_keyed_log_attribute(out: &mut Vec<u8>, key_field: &[u8], value: ValueRef<'_>) {
     let value_len = any_value_len(value);
     let key_value_len = key_field.len() + 2 + value_len;
     if key_value_len >= 0x80 {
-        put_log_attribute(out, key, value);
+        let key_value_len = key_field.len() + delimited_len(key_value::VALUE, value_len);
+        write_delimited_header(log_record::ATTRIBUTES, key_value_len, out);
+        out.extend_from_slice(key_field);
+        write_delimited_header(key_value::VALUE, value_len, out);
+        put_any_value(value, out);
         return;
     }
     out.extend_from_slice(&[
@@ -335,7 +337,6 @@ pub(crate) fn put_debug_body(out: &mut Vec<u8>, value: &dyn fmt::Debug, scratch:
 /// with `Debug` as in [`put_debug_body`].
 pub(crate) fn put_debug_attribute(
     out: &mut Vec<u8>,
-    key: &str,
     key_field: &[u8],
     value: &dyn fmt::Debug,
     scratch: &mut String,
@@ -362,7 +363,7 @@ pub(crate) fn put_debug_attribute(
         return;
     }
     rewrite_text(out, at, start, scratch, |out, text| {
-        put_keyed_log_attribute(out, key, key_field, ValueRef::Str(text));
+        put_keyed_log_attribute(out, key_field, ValueRef::Str(text));
     });
 }
 
@@ -386,6 +387,10 @@ const fn key_byte(tag: u32, wire_type: WireType) -> u8 {
 pub(crate) struct CallsiteParts {
     scope: Box<[u8]>,
     fields: Box<[u8]>,
+    /// The callsite's field names as `KeyValue.key` fields, for the raw
+    /// items of frames written straight from its events; set by the first
+    /// of them.
+    keys: OnceLock<FieldKeys>,
 }
 
 /// The per-callsite table of an OTLP sink, shared by its encoder (which
@@ -396,6 +401,7 @@ fn callsite_parts(record: &Record) -> CallsiteParts {
     CallsiteParts {
         scope: record.scope_name().as_bytes().into(),
         fields: encode_callsite_fields(record).into(),
+        keys: OnceLock::new(),
     }
 }
 
@@ -444,7 +450,7 @@ pub(crate) fn encode_frame(record: &Record, callsites: &OtlpCallsites, out: &mut
         .slot_for(record, callsite_parts)
         .map(|(slot, _)| slot);
     let length_at = match slot {
-        Some(slot) => put_frame_head(out, slot, record.time_unix_nano),
+        Some(slot) => put_frame_head(out, slot, 0, record.time_unix_nano),
         None => {
             out.extend_from_slice(&0u32.to_le_bytes());
             let scope = record.scope_name().as_bytes();
@@ -487,10 +493,11 @@ pub(crate) fn encode_frame(record: &Record, callsites: &OtlpCallsites, out: &mut
     patch_length(length_at, out);
 }
 
-/// Writes the start of a frame that refers to callsite `slot`, and the
+/// Writes the start of a frame that refers to callsite `slot` (with
+/// [`RAW_FRAME`] set in `flags` when it may hold raw items), and the
 /// record's time; returns where the record length goes.
-fn put_frame_head(out: &mut Vec<u8>, slot: u32, time_unix_nano: u64) -> usize {
-    out.extend_from_slice(&(slot + 1).to_le_bytes());
+fn put_frame_head(out: &mut Vec<u8>, slot: u32, flags: u32, time_unix_nano: u64) -> usize {
+    out.extend_from_slice(&((slot + 1) | flags).to_le_bytes());
     let length_at = out.len();
     out.extend_from_slice(&[0; 4]);
     put_time(log_record::TIME_UNIX_NANO, time_unix_nano, out);
@@ -549,24 +556,66 @@ pub(crate) struct OtlpStream {
 
 /// Starts a frame written straight from an event: the callsite reference
 /// and the time. `template` renders the callsite's shared parts on its
-/// first record; `None` when another callsite holds the slot, and nothing
+/// first record, and `fields` are its field names, which the worker reads
+/// raw items with; `None` when another callsite holds the slot, and nothing
 /// is written then.
 pub(crate) fn stream_frame(
     callsites: &OtlpCallsites,
     out: &mut Vec<u8>,
     time_unix_nano: u64,
     callsite: usize,
+    fields: &'static FieldSet,
     template: impl FnOnce() -> Record,
 ) -> Option<OtlpStream> {
-    let (slot, _) = callsites.get_or_render(callsite, || callsite_parts(&template()))?;
+    let (slot, parts) = callsites.get_or_render(callsite, || callsite_parts(&template()))?;
+    if parts.keys.get().is_none() {
+        let _ = parts.keys.set(FieldKeys::new(
+            Encoding::Otlp,
+            fields.iter().map(|field| field.name()),
+        ));
+    }
     Some(OtlpStream {
-        length_at: put_frame_head(out, slot, time_unix_nano),
+        length_at: put_frame_head(out, slot, RAW_FRAME, time_unix_nano),
     })
 }
 
 impl OtlpStream {
     pub(crate) fn body(&mut self, out: &mut Vec<u8>, body: &str) {
         put_body(body, out);
+    }
+
+    /// Writes the attribute of the event's field `index`, whose key field
+    /// is `key_field`: a raw item for a number, a boolean or a string,
+    /// which the worker turns into the `LogRecord.attributes` entry
+    /// [`put_keyed_log_attribute`] writes here for any other value.
+    #[inline(always)]
+    pub(crate) fn field_attribute(
+        &mut self,
+        out: &mut Vec<u8>,
+        index: usize,
+        key_field: &[u8],
+        value: ValueRef<'_>,
+    ) {
+        let Ok(index) = u8::try_from(index) else {
+            put_keyed_log_attribute(out, key_field, value);
+            return;
+        };
+        match value {
+            ValueRef::Int(int) => put_raw_number(out, raw_item::INT, index, int.to_le_bytes()),
+            ValueRef::Double(double) => {
+                put_raw_number(out, raw_item::DOUBLE, index, double.to_le_bytes());
+            }
+            ValueRef::Bool(bool) => out.extend_from_slice(&[raw_item::BOOL, index, u8::from(bool)]),
+            ValueRef::Str(text) => match u32::try_from(text.len()) {
+                Ok(len) => {
+                    let [a, b, c, d] = len.to_le_bytes();
+                    out.extend_from_slice(&[raw_item::STR, index, a, b, c, d]);
+                    out.extend_from_slice(text.as_bytes());
+                }
+                Err(_) => put_keyed_log_attribute(out, key_field, value),
+            },
+            _ => put_keyed_log_attribute(out, key_field, value),
+        }
     }
 
     pub(crate) fn attribute(&mut self, out: &mut Vec<u8>, key: &str, value: ValueRef<'_>) {
@@ -582,23 +631,152 @@ impl OtlpStream {
     }
 }
 
+fn put_raw_number(out: &mut Vec<u8>, kind: u8, index: u8, value: [u8; 8]) {
+    let mut item = [kind, index, 0, 0, 0, 0, 0, 0, 0, 0];
+    if let Some(bytes) = item.get_mut(2..) {
+        bytes.copy_from_slice(&value);
+    }
+    out.extend_from_slice(&item);
+}
+
+/// Set in a frame's head when its record may hold raw items.
+const RAW_FRAME: u32 = 1 << 31;
+
+/// The raw items of a frame written straight from an event: an event field's
+/// value as the layer got it, with the field's index (one byte), for the
+/// worker to write as the attribute it is. Their first bytes are below 8,
+/// which no protobuf field key is (a key's field number is at least 1), so
+/// they mix with the frame's `LogRecord` fields without any other framing.
+/// Writing a value this way costs the thread that logs a fixed-size copy
+/// instead of the attribute's key and lengths.
+mod raw_item {
+    /// The index, then the `i64`, little-endian.
+    pub(super) const INT: u8 = 1;
+    /// The index, then the `f64`'s bits, little-endian.
+    pub(super) const DOUBLE: u8 = 2;
+    /// The index, then `0` or `1`.
+    pub(super) const BOOL: u8 = 3;
+    /// The index, the length as a little-endian `u32`, then the UTF-8 text.
+    pub(super) const STR: u8 = 4;
+    /// Bytes below this start a raw item.
+    pub(super) const END: u8 = 8;
+}
+
 /// One frame read back from the queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Frame<'a> {
     /// The callsite slot whose shared parts it refers to, if it does.
     pub(crate) slot: Option<u32>,
     pub(crate) scope: &'a [u8],
-    /// This record's own `LogRecord` fields.
+    /// This record's own `LogRecord` fields, and raw items when `raw`.
     pub(crate) record: &'a [u8],
     /// The fields it shares with its callsite's other records.
     pub(crate) shared: &'a [u8],
+    /// Whether it was written straight from an event and may hold raw
+    /// items, which refer to `keys`, its callsite's field keys.
+    pub(crate) raw: bool,
+    pub(crate) keys: Option<&'a FieldKeys>,
 }
 
-impl Frame<'_> {
-    /// The size of the whole `LogRecord` message.
+impl<'a> Frame<'a> {
+    /// The size of the whole `LogRecord` message, once
+    /// [`resolved`](Frame::resolved).
     pub(crate) fn len(&self) -> usize {
         self.record.len() + self.shared.len()
     }
+
+    /// The frame with its raw items written as the attributes they are,
+    /// into `scratch` when it has any.
+    pub(crate) fn resolved<'s>(self, scratch: &'s mut Vec<u8>) -> Frame<'s>
+    where
+        'a: 's,
+    {
+        if !self.raw {
+            return self;
+        }
+        scratch.clear();
+        write_raw_items(self.record, self.keys, scratch);
+        Frame {
+            record: scratch,
+            raw: false,
+            keys: None,
+            ..self
+        }
+    }
+}
+
+/// Copies `record`'s `LogRecord` fields to `out`, and writes each raw item
+/// in it as the `LogRecord.attributes` entry of its field. Bytes that are
+/// neither end the copy: the queue holds only whole frames written by this
+/// module, so that is never reached, and a record cut short still decodes.
+fn write_raw_items(mut record: &[u8], keys: Option<&FieldKeys>, out: &mut Vec<u8>) {
+    while let Some(&first) = record.first() {
+        let rest = if first < raw_item::END {
+            write_raw_item(record, keys, out)
+        } else {
+            let field_len = protobuf_field_len(record);
+            field_len.and_then(|len| {
+                let (field, rest) = record.split_at_checked(len)?;
+                out.extend_from_slice(field);
+                Some(rest)
+            })
+        };
+        match rest {
+            Some(rest) => record = rest,
+            None => return,
+        }
+    }
+}
+
+/// Writes the raw item `item` starts with; returns what follows it.
+fn write_raw_item<'r>(
+    item: &'r [u8],
+    keys: Option<&FieldKeys>,
+    out: &mut Vec<u8>,
+) -> Option<&'r [u8]> {
+    let (&[kind, index], rest) = item.split_first_chunk::<2>()?;
+    let key_field = keys?.get(usize::from(index))?;
+    let (value, rest) = match kind {
+        raw_item::INT => {
+            let (bytes, rest) = rest.split_first_chunk::<8>()?;
+            (ValueRef::Int(i64::from_le_bytes(*bytes)), rest)
+        }
+        raw_item::DOUBLE => {
+            let (bytes, rest) = rest.split_first_chunk::<8>()?;
+            (ValueRef::Double(f64::from_le_bytes(*bytes)), rest)
+        }
+        raw_item::BOOL => {
+            let (&byte, rest) = rest.split_first()?;
+            (ValueRef::Bool(byte != 0), rest)
+        }
+        raw_item::STR => {
+            let (len, rest) = rest.split_first_chunk::<4>()?;
+            let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
+            let (text, rest) = rest.split_at_checked(len)?;
+            (ValueRef::Str(std::str::from_utf8(text).ok()?), rest)
+        }
+        _ => return None,
+    };
+    put_keyed_log_attribute(out, key_field, value);
+    Some(rest)
+}
+
+/// The length of the protobuf field `bytes` starts with, key included.
+fn protobuf_field_len(bytes: &[u8]) -> Option<usize> {
+    let mut rest = bytes;
+    let key = decode_varint(&mut rest).ok()?;
+    let value_len = match key & 0b111 {
+        0 => {
+            decode_varint(&mut rest).ok()?;
+            0
+        }
+        1 => 8,
+        2 => usize::try_from(decode_varint(&mut rest).ok()?).ok()?,
+        5 => 4,
+        _ => return None,
+    };
+    let len = bytes.len() - rest.len() + value_len;
+    (len <= bytes.len()).then_some(len)
 }
 
 /// Reads the frames of a queue chunk. Frames are only ever written whole by
@@ -609,12 +787,13 @@ pub(crate) fn frames<'a>(
     callsites: &'a OtlpCallsites,
 ) -> impl Iterator<Item = Frame<'a>> {
     std::iter::from_fn(move || {
-        let slot = take_u32(&mut chunk)?.checked_sub(1);
-        let (scope, shared) = match slot {
-            None => (take_delimited(&mut chunk)?, &[][..]),
+        let head = take_u32(&mut chunk)?;
+        let slot = (head & !RAW_FRAME).checked_sub(1);
+        let (scope, shared, keys) = match slot {
+            None => (take_delimited(&mut chunk)?, &[][..], None),
             Some(slot) => callsites
                 .get(slot)
-                .map(|parts| (&*parts.scope, &*parts.fields))?,
+                .map(|parts| (&*parts.scope, &*parts.fields, parts.keys.get()))?,
         };
         let length = usize::try_from(take_u32(&mut chunk)?).ok()?;
         let record = take(&mut chunk, length)?;
@@ -623,6 +802,8 @@ pub(crate) fn frames<'a>(
             scope,
             record,
             shared,
+            raw: head & RAW_FRAME != 0,
+            keys,
         })
     })
 }
