@@ -12,6 +12,7 @@ pub(crate) mod metrics;
 #[cfg(feature = "otlp")]
 pub(crate) mod otlp;
 mod queue;
+mod ring;
 #[cfg(feature = "sdk")]
 mod sdk;
 mod stats;

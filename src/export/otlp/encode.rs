@@ -1111,6 +1111,68 @@ mod tests {
         assert_eq!(scopes, vec![(Some("b".to_owned()), 1)]);
     }
 
+    /// The raw items of `values` (fields 0, 1, …) with the callsite's
+    /// keys, written out as the worker does.
+    fn written_out(values: &[ValueRef<'_>], keys: &FieldKeys) -> Vec<u8> {
+        let mut raw = Vec::new();
+        let mut stream = OtlpStream { length_at: 0 };
+        for (index, value) in values.iter().enumerate() {
+            stream.field_attribute(&mut raw, index, keys.get(index).unwrap(), *value);
+        }
+        let mut out = Vec::new();
+        write_raw_items(&raw, Some(keys), &mut out);
+        out
+    }
+
+    #[test]
+    fn raw_items_are_written_out_as_the_attributes_they_stand_for() {
+        let long = "x".repeat(300);
+        let values = [
+            ValueRef::Int(i64::MIN),
+            ValueRef::Int(42),
+            ValueRef::Double(-0.0),
+            ValueRef::Double(f64::NAN),
+            ValueRef::Bool(true),
+            ValueRef::Str(""),
+            ValueRef::Str("é\u{2028}"),
+            ValueRef::Str(&long),
+            ValueRef::Bytes(&[0, 255]),
+        ];
+        let names = ["i", "j", "f", "nan", "b", "empty", "text", "long", "bytes"];
+        let keys = FieldKeys::new(Encoding::Otlp, names.into_iter());
+        let mut expected = Vec::new();
+        for (name, value) in names.iter().zip(values) {
+            put_log_attribute(&mut expected, name, value);
+        }
+        assert_eq!(written_out(&values, &keys), expected);
+    }
+
+    #[test]
+    fn raw_items_mixed_with_fields_and_bytes_of_any_kind_never_panic() {
+        let keys = FieldKeys::new(Encoding::Otlp, ["a", "b"].into_iter());
+        let mut valid = Vec::new();
+        put_body("body", &mut valid);
+        valid.extend(written_out(&[ValueRef::Int(7), ValueRef::Str("s")], &keys));
+        put_time(log_record::OBSERVED_TIME_UNIX_NANO, 5, &mut valid);
+        let mut rng = fastrand::Rng::with_seed(7);
+        for _ in 0..20_000 {
+            let mut bytes = valid.clone();
+            // Flip, cut or extend at random: what the worker gets can only
+            // be whole frames, but reading must hold up regardless.
+            match rng.u8(0..3) {
+                0 => {
+                    let at = rng.usize(..bytes.len());
+                    bytes[at] = rng.u8(..);
+                }
+                1 => bytes.truncate(rng.usize(..bytes.len())),
+                _ => bytes.extend((0..rng.usize(..16)).map(|_| rng.u8(..))),
+            }
+            let mut out = Vec::new();
+            write_raw_items(&bytes, Some(&keys), &mut out);
+            write_raw_items(&bytes, None, &mut out);
+        }
+    }
+
     #[test]
     fn a_truncated_chunk_yields_only_whole_frames() {
         let mut chunk = Vec::new();
