@@ -140,24 +140,28 @@ impl Ring {
                 break;
             }
             let start = position & (self.words.len() - 1);
-            let end = out.len() + len;
-            out.reserve(words * 8);
+            let at = out.len();
+            // Zeroed first, then overwritten: safe code cannot write into
+            // spare capacity, and zeroing costs less than a bounds check
+            // per word.
+            out.resize(at + words * 8, 0);
+            let bytes = out.get_mut(at..).unwrap_or_default().chunks_exact_mut(8);
             match self.words.get(start..start + words) {
                 // The usual case: the record does not wrap around the end.
                 Some(slots) => {
-                    for slot in slots {
-                        out.extend_from_slice(&slot.load(Ordering::Relaxed).to_le_bytes());
+                    for (bytes, slot) in bytes.zip(slots) {
+                        bytes.copy_from_slice(&slot.load(Ordering::Relaxed).to_le_bytes());
                     }
                     position = position.wrapping_add(words);
                 }
                 None => {
-                    for _ in 0..words {
-                        out.extend_from_slice(&load(&mut position).to_le_bytes());
+                    for bytes in bytes {
+                        bytes.copy_from_slice(&load(&mut position).to_le_bytes());
                     }
                 }
             }
             // The last word's padding goes.
-            out.truncate(end);
+            out.truncate(at + len);
             records += 1;
         }
         self.head.store(tail, Ordering::Release);

@@ -311,6 +311,20 @@ fn put_keyed_log_attribute(out: &mut Vec<u8>, key_field: &[u8], value: ValueRef<
     put_any_value(value, out);
 }
 
+/// Appends what [`put_keyed_log_attribute`] does for a string value, from
+/// the string's UTF-8 bytes.
+fn put_keyed_string_attribute(out: &mut Vec<u8>, key_field: &[u8], text: &[u8]) {
+    let value_len = delimited_len(any_value::STRING, text.len());
+    write_delimited_header(
+        log_record::ATTRIBUTES,
+        key_field.len() + delimited_len(key_value::VALUE, value_len),
+        out,
+    );
+    out.extend_from_slice(key_field);
+    write_delimited_header(key_value::VALUE, value_len, out);
+    put_delimited(any_value::STRING, text, out);
+}
+
 /// Appends the body, formatting `value` with `Debug` straight into `out`
 /// behind one-byte lengths; a text too long for them is moved to `scratch`
 /// and written again with full lengths.
@@ -493,13 +507,17 @@ pub(crate) fn encode_frame(record: &Record, callsites: &OtlpCallsites, out: &mut
     patch_length(length_at, out);
 }
 
-/// Writes the start of a frame that refers to callsite `slot` (with
-/// [`RAW_FRAME`] set in `flags` when it may hold raw items), and the
-/// record's time; returns where the record length goes.
+/// Writes the start of a frame that refers to callsite `slot`, and the
+/// record's time; returns where the record length goes. A frame that may
+/// hold raw items has [`RAW_FRAME`] in `flags`, and its record starts with
+/// where they are (see [`RawSection`]).
 fn put_frame_head(out: &mut Vec<u8>, slot: u32, flags: u32, time_unix_nano: u64) -> usize {
     out.extend_from_slice(&((slot + 1) | flags).to_le_bytes());
     let length_at = out.len();
     out.extend_from_slice(&[0; 4]);
+    if flags & RAW_FRAME != 0 {
+        out.extend_from_slice(&[0; RawSection::LEN]);
+    }
     put_time(log_record::TIME_UNIX_NANO, time_unix_nano, out);
     length_at
 }
@@ -552,6 +570,31 @@ fn patch_length(length_at: usize, out: &mut [u8]) {
 #[derive(Debug)]
 pub(crate) struct OtlpStream {
     length_at: usize,
+    raw: RawSection,
+}
+
+/// Where a record's raw items are: from `start` to `end`, counted from the
+/// end of this section, which starts the record. The worker copies what is
+/// before and after, and reads only what is between, where `LogRecord`
+/// fields are rare (an attribute written between two raw items).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct RawSection {
+    start: u16,
+    end: u16,
+}
+
+impl RawSection {
+    const LEN: usize = 4;
+
+    fn read(record: &[u8]) -> Option<(RawSection, &[u8])> {
+        let ([start_low, start_high, end_low, end_high], rest) =
+            record.split_first_chunk::<{ RawSection::LEN }>()?;
+        let section = RawSection {
+            start: u16::from_le_bytes([*start_low, *start_high]),
+            end: u16::from_le_bytes([*end_low, *end_high]),
+        };
+        Some((section, rest))
+    }
 }
 
 /// Starts a frame written straight from an event: the callsite reference
@@ -576,6 +619,7 @@ pub(crate) fn stream_frame(
     }
     Some(OtlpStream {
         length_at: put_frame_head(out, slot, RAW_FRAME, time_unix_nano),
+        raw: RawSection::default(),
     })
 }
 
@@ -596,7 +640,21 @@ impl OtlpStream {
         key_field: &[u8],
         value: ValueRef<'_>,
     ) {
-        let Ok(index) = u8::try_from(index) else {
+        let item_len = match value {
+            ValueRef::Int(_) | ValueRef::Double(_) => 10,
+            ValueRef::Bool(_) => 3,
+            ValueRef::Str(text) => 6 + text.len(),
+            _ => usize::MAX,
+        };
+        // Counted from the end of the raw section, as the section says.
+        let at = out
+            .len()
+            .saturating_sub(self.length_at + 4 + RawSection::LEN);
+        let (Ok(index), Ok(start), Ok(end)) = (
+            u8::try_from(index),
+            u16::try_from(at),
+            u16::try_from(at.saturating_add(item_len)),
+        ) else {
             put_keyed_log_attribute(out, key_field, value);
             return;
         };
@@ -606,16 +664,18 @@ impl OtlpStream {
                 put_raw_number(out, raw_item::DOUBLE, index, double.to_le_bytes());
             }
             ValueRef::Bool(bool) => out.extend_from_slice(&[raw_item::BOOL, index, u8::from(bool)]),
-            ValueRef::Str(text) => match u32::try_from(text.len()) {
-                Ok(len) => {
-                    let [a, b, c, d] = len.to_le_bytes();
-                    out.extend_from_slice(&[raw_item::STR, index, a, b, c, d]);
-                    out.extend_from_slice(text.as_bytes());
-                }
-                Err(_) => put_keyed_log_attribute(out, key_field, value),
-            },
-            _ => put_keyed_log_attribute(out, key_field, value),
+            ValueRef::Str(text) => {
+                // Below `u16::MAX`, as `end` is.
+                let [a, b, c, d] = (text.len() as u32).to_le_bytes();
+                out.extend_from_slice(&[raw_item::STR, index, a, b, c, d]);
+                out.extend_from_slice(text.as_bytes());
+            }
+            _ => return,
         }
+        if self.raw.end == 0 {
+            self.raw.start = start;
+        }
+        self.raw.end = end;
     }
 
     pub(crate) fn attribute(&mut self, out: &mut Vec<u8>, key: &str, value: ValueRef<'_>) {
@@ -628,6 +688,12 @@ impl OtlpStream {
         out.extend_from_slice(trace);
         put_time(log_record::OBSERVED_TIME_UNIX_NANO, time_unix_nano, out);
         patch_length(self.length_at, out);
+        let [start_low, start_high] = self.raw.start.to_le_bytes();
+        let [end_low, end_high] = self.raw.end.to_le_bytes();
+        let at = self.length_at + 4;
+        if let Some(section) = out.get_mut(at..at + RawSection::LEN) {
+            section.copy_from_slice(&[start_low, start_high, end_low, end_high]);
+        }
     }
 }
 
@@ -695,7 +761,23 @@ impl<'a> Frame<'a> {
             return self;
         }
         scratch.clear();
-        write_raw_items(self.record, self.keys, scratch);
+        // Raw items are no bigger than the attributes they stand for, and
+        // a few bytes smaller when they are numbers.
+        scratch.reserve(self.record.len() + self.record.len() / 2);
+        match RawSection::read(self.record) {
+            Some((RawSection { start, end }, record)) => {
+                let (start, end) = (usize::from(start), usize::from(end));
+                match record.get(start..end) {
+                    Some(items) => {
+                        scratch.extend_from_slice(record.get(..start).unwrap_or_default());
+                        write_raw_items(items, self.keys, scratch);
+                        scratch.extend_from_slice(record.get(end..).unwrap_or_default());
+                    }
+                    None => write_raw_items(record, self.keys, scratch),
+                }
+            }
+            None => write_raw_items(self.record, self.keys, scratch),
+        }
         Frame {
             record: scratch,
             raw: false,
@@ -709,20 +791,26 @@ impl<'a> Frame<'a> {
 /// in it as the `LogRecord.attributes` entry of its field. Bytes that are
 /// neither end the copy: the queue holds only whole frames written by this
 /// module, so that is never reached, and a record cut short still decodes.
-fn write_raw_items(mut record: &[u8], keys: Option<&FieldKeys>, out: &mut Vec<u8>) {
-    while let Some(&first) = record.first() {
-        let rest = if first < raw_item::END {
-            write_raw_item(record, keys, out)
-        } else {
-            let field_len = protobuf_field_len(record);
-            field_len.and_then(|len| {
-                let (field, rest) = record.split_at_checked(len)?;
-                out.extend_from_slice(field);
-                Some(rest)
-            })
+fn write_raw_items(record: &[u8], keys: Option<&FieldKeys>, out: &mut Vec<u8>) {
+    let mut rest = record;
+    // How many bytes at the start of `rest` are fields, copied in one go.
+    let mut fields = 0;
+    loop {
+        let field_len = match rest.get(fields..) {
+            Some(next @ [first, ..]) if *first >= raw_item::END => protobuf_field_len(next),
+            _ => None,
         };
-        match rest {
-            Some(rest) => record = rest,
+        if let Some(len) = field_len {
+            fields += len;
+            continue;
+        }
+        let (copied, after) = rest.split_at_checked(fields).unwrap_or((rest, &[]));
+        out.extend_from_slice(copied);
+        match write_raw_item(after, keys, out) {
+            Some(next) => {
+                rest = next;
+                fields = 0;
+            }
             None => return,
         }
     }
@@ -753,7 +841,9 @@ fn write_raw_item<'r>(
             let (len, rest) = rest.split_first_chunk::<4>()?;
             let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
             let (text, rest) = rest.split_at_checked(len)?;
-            (ValueRef::Str(std::str::from_utf8(text).ok()?), rest)
+            // The layer wrote a `&str` here: not checked again.
+            put_keyed_string_attribute(out, key_field, text);
+            return Some(rest);
         }
         _ => return None,
     };
@@ -763,19 +853,31 @@ fn write_raw_item<'r>(
 
 /// The length of the protobuf field `bytes` starts with, key included.
 fn protobuf_field_len(bytes: &[u8]) -> Option<usize> {
-    let mut rest = bytes;
-    let key = decode_varint(&mut rest).ok()?;
-    let value_len = match key & 0b111 {
-        0 => {
-            decode_varint(&mut rest).ok()?;
-            0
+    // The usual field has a one-byte key and, if length-delimited, a
+    // one-byte length: read without the general varint decoder.
+    let (header, value_len) = match bytes {
+        [key, ..] if key & 0x80 == 0 && key & 0b111 == 1 => (1, 8),
+        [key, ..] if key & 0x80 == 0 && key & 0b111 == 5 => (1, 4),
+        [key, len, ..] if key & 0x80 == 0 && key & 0b111 == 2 && len & 0x80 == 0 => {
+            (2, usize::from(*len))
         }
-        1 => 8,
-        2 => usize::try_from(decode_varint(&mut rest).ok()?).ok()?,
-        5 => 4,
-        _ => return None,
+        _ => {
+            let mut rest = bytes;
+            let key = decode_varint(&mut rest).ok()?;
+            let value_len = match key & 0b111 {
+                0 => {
+                    decode_varint(&mut rest).ok()?;
+                    0
+                }
+                1 => 8,
+                2 => usize::try_from(decode_varint(&mut rest).ok()?).ok()?,
+                5 => 4,
+                _ => return None,
+            };
+            (bytes.len() - rest.len(), value_len)
+        }
     };
-    let len = bytes.len() - rest.len() + value_len;
+    let len = header + value_len;
     (len <= bytes.len()).then_some(len)
 }
 
@@ -1115,13 +1217,31 @@ mod tests {
     /// keys, written out as the worker does.
     fn written_out(values: &[ValueRef<'_>], keys: &FieldKeys) -> Vec<u8> {
         let mut raw = Vec::new();
-        let mut stream = OtlpStream { length_at: 0 };
+        let length_at = put_frame_head(&mut raw, 0, RAW_FRAME, 1);
+        let mut stream = OtlpStream {
+            length_at,
+            raw: RawSection::default(),
+        };
         for (index, value) in values.iter().enumerate() {
             stream.field_attribute(&mut raw, index, keys.get(index).unwrap(), *value);
         }
+        stream.finish(&mut raw, &[], 2);
+        let frame = Frame {
+            slot: Some(0),
+            scope: &[],
+            record: &raw[length_at + 4..],
+            shared: &[],
+            raw: true,
+            keys: Some(keys),
+        };
         let mut out = Vec::new();
-        write_raw_items(&raw, Some(keys), &mut out);
-        out
+        let resolved = frame.resolved(&mut out).record.to_vec();
+        // The record's own time fields around the attributes.
+        let attributes = resolved.get(9..resolved.len() - 9).unwrap().to_vec();
+        let mut times = Vec::new();
+        put_time(log_record::TIME_UNIX_NANO, 1, &mut times);
+        assert_eq!(resolved[..9], times[..]);
+        attributes
     }
 
     #[test]
@@ -1152,7 +1272,13 @@ mod tests {
         let keys = FieldKeys::new(Encoding::Otlp, ["a", "b"].into_iter());
         let mut valid = Vec::new();
         put_body("body", &mut valid);
-        valid.extend(written_out(&[ValueRef::Int(7), ValueRef::Str("s")], &keys));
+        let mut stream = OtlpStream {
+            length_at: 0,
+            raw: RawSection::default(),
+        };
+        stream.field_attribute(&mut valid, 0, keys.get(0).unwrap(), ValueRef::Int(7));
+        put_log_attribute(&mut valid, "between", ValueRef::Bool(false));
+        stream.field_attribute(&mut valid, 1, keys.get(1).unwrap(), ValueRef::Str("s"));
         put_time(log_record::OBSERVED_TIME_UNIX_NANO, 5, &mut valid);
         let mut rng = fastrand::Rng::with_seed(7);
         for _ in 0..20_000 {
