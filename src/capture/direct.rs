@@ -324,6 +324,7 @@ impl Direct<'_> {
             return false;
         };
         let redactor = self.pipeline.redactor();
+        stream.fields_start(out);
         let mut visitor = DirectVisitor {
             stream: &mut stream,
             out,
@@ -352,6 +353,7 @@ impl Direct<'_> {
         if out_of_order {
             return false;
         }
+        stream.fields_end(out);
         redactor.count(redacted);
         if let Some(snapshot) = &span {
             let record_keys = RecordKeys {

@@ -440,9 +440,10 @@ impl Pipeline {
 
     /// Queues a record that `sink` (this pipeline's
     /// [`single sink`](Pipeline::single_sink)) wrote, and counts it as
-    /// emitted: in the sink's queue, which counts it under the lock it
-    /// takes anyway. `local` is the calling thread's shard of the sink's
-    /// queue, kept between records (see [`LocalShard`]).
+    /// emitted: in the sink's queue, which counts it in the thread's shard
+    /// without an atomic read-modify-write. `local` is the calling
+    /// thread's shard of the sink's queue, kept between records (see
+    /// [`LocalShard`]).
     pub(crate) fn emit_encoded(
         &self,
         sink: &Sink,

@@ -56,9 +56,9 @@ pub(crate) struct Queue {
     closed: AtomicBool,
     shards: Mutex<Vec<Arc<Shard>>>,
     /// Records counted as emitted through [`Queue::push_emitted`], by
-    /// severity range, moved here from the shards at each drain (under the
-    /// `shards` lock, which readers take too, so no count is seen twice or
-    /// missed).
+    /// severity range, moved here from the shards' buffers at each drain
+    /// and from a shard's ring when the shard goes (under the `shards`
+    /// lock, which readers take too, so no count is seen twice or missed).
     emitted: Mutex<[u64; SEVERITY_RANGES]>,
     control: Mutex<Control>,
     /// The worker waits on this for data, a flush request or shutdown.
@@ -273,8 +273,9 @@ impl Queue {
 
     /// Like [`Queue::push`], and counts the record as emitted with this
     /// severity number (see [`Queue::emitted`]), queued or not: in the
-    /// shard, under the lock the push takes anyway, rather than with an
-    /// atomic operation of its own.
+    /// shard, with a counter only the thread stores or under the lock a
+    /// push into the shard's buffer takes anyway, rather than with an
+    /// atomic read-modify-write of its own.
     ///
     /// `local` is the calling thread's shard as an earlier push left it
     /// there: a caller that pushes often keeps it, so that a push does not

@@ -200,6 +200,24 @@ impl EventStream<'_> {
         }
     }
 
+    /// Marks where the event's fields start, before the first is written.
+    #[cfg_attr(not(feature = "otlp"), allow(unused_variables))]
+    pub(crate) fn fields_start(&mut self, out: &[u8]) {
+        #[cfg(feature = "otlp")]
+        if let EventStream::Otlp(stream) = self {
+            stream.fields_start(out);
+        }
+    }
+
+    /// Marks where the event's fields end, after the last was written.
+    #[cfg_attr(not(feature = "otlp"), allow(unused_variables))]
+    pub(crate) fn fields_end(&mut self, out: &[u8]) {
+        #[cfg(feature = "otlp")]
+        if let EventStream::Otlp(stream) = self {
+            stream.fields_end(out);
+        }
+    }
+
     /// Writes the body, formatting `value` with `Debug` straight into
     /// `out`; `scratch` holds the text for a moment when it has to be
     /// written differently (escaped, or with a longer length).

@@ -570,13 +570,15 @@ fn patch_length(length_at: usize, out: &mut [u8]) {
 #[derive(Debug)]
 pub(crate) struct OtlpStream {
     length_at: usize,
-    raw: RawSection,
+    /// Where in `out` the event's fields start and end.
+    fields: (usize, usize),
 }
 
 /// Where a record's raw items are: from `start` to `end`, counted from the
 /// end of this section, which starts the record. The worker copies what is
-/// before and after, and reads only what is between, where `LogRecord`
-/// fields are rare (an attribute written between two raw items).
+/// before and after, and reads only what is between: the event's fields,
+/// raw items mostly. A section that does not fit (`start` after `end`)
+/// makes the worker read the whole record.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct RawSection {
     start: u16,
@@ -617,9 +619,10 @@ pub(crate) fn stream_frame(
             fields.iter().map(|field| field.name()),
         ));
     }
+    let length_at = put_frame_head(out, slot, RAW_FRAME, time_unix_nano);
     Some(OtlpStream {
-        length_at: put_frame_head(out, slot, RAW_FRAME, time_unix_nano),
-        raw: RawSection::default(),
+        length_at,
+        fields: (out.len(), out.len()),
     })
 }
 
@@ -640,21 +643,7 @@ impl OtlpStream {
         key_field: &[u8],
         value: ValueRef<'_>,
     ) {
-        let item_len = match value {
-            ValueRef::Int(_) | ValueRef::Double(_) => 10,
-            ValueRef::Bool(_) => 3,
-            ValueRef::Str(text) => 6 + text.len(),
-            _ => usize::MAX,
-        };
-        // Counted from the end of the raw section, as the section says.
-        let at = out
-            .len()
-            .saturating_sub(self.length_at + 4 + RawSection::LEN);
-        let (Ok(index), Ok(start), Ok(end)) = (
-            u8::try_from(index),
-            u16::try_from(at),
-            u16::try_from(at.saturating_add(item_len)),
-        ) else {
+        let Ok(index) = u8::try_from(index) else {
             put_keyed_log_attribute(out, key_field, value);
             return;
         };
@@ -664,18 +653,27 @@ impl OtlpStream {
                 put_raw_number(out, raw_item::DOUBLE, index, double.to_le_bytes());
             }
             ValueRef::Bool(bool) => out.extend_from_slice(&[raw_item::BOOL, index, u8::from(bool)]),
-            ValueRef::Str(text) => {
-                // Below `u16::MAX`, as `end` is.
-                let [a, b, c, d] = (text.len() as u32).to_le_bytes();
-                out.extend_from_slice(&[raw_item::STR, index, a, b, c, d]);
-                out.extend_from_slice(text.as_bytes());
-            }
-            _ => return,
+            ValueRef::Str(text) => match u32::try_from(text.len()) {
+                Ok(len) => {
+                    let [a, b, c, d] = len.to_le_bytes();
+                    out.extend_from_slice(&[raw_item::STR, index, a, b, c, d]);
+                    out.extend_from_slice(text.as_bytes());
+                }
+                Err(_) => put_keyed_log_attribute(out, key_field, value),
+            },
+            _ => put_keyed_log_attribute(out, key_field, value),
         }
-        if self.raw.end == 0 {
-            self.raw.start = start;
-        }
-        self.raw.end = end;
+    }
+
+    /// Marks where the event's fields start: raw items are between this
+    /// and [`OtlpStream::fields_end`].
+    pub(crate) fn fields_start(&mut self, out: &[u8]) {
+        self.fields = (out.len(), out.len());
+    }
+
+    /// Marks where the event's fields end.
+    pub(crate) fn fields_end(&mut self, out: &[u8]) {
+        self.fields.1 = out.len();
     }
 
     pub(crate) fn attribute(&mut self, out: &mut Vec<u8>, key: &str, value: ValueRef<'_>) {
@@ -688,15 +686,22 @@ impl OtlpStream {
         out.extend_from_slice(trace);
         put_time(log_record::OBSERVED_TIME_UNIX_NANO, time_unix_nano, out);
         patch_length(self.length_at, out);
-        let [start_low, start_high] = self.raw.start.to_le_bytes();
-        let [end_low, end_high] = self.raw.end.to_le_bytes();
         let at = self.length_at + 4;
+        let offset = |position: usize| u16::try_from(position.saturating_sub(at + RawSection::LEN));
+        let (start, end) = match (offset(self.fields.0), offset(self.fields.1)) {
+            (Ok(start), Ok(end)) => (start, end),
+            // Past 64 KiB: the worker reads the whole record.
+            _ => (u16::MAX, 0),
+        };
+        let [start_low, start_high] = start.to_le_bytes();
+        let [end_low, end_high] = end.to_le_bytes();
         if let Some(section) = out.get_mut(at..at + RawSection::LEN) {
             section.copy_from_slice(&[start_low, start_high, end_low, end_high]);
         }
     }
 }
 
+#[inline(always)]
 fn put_raw_number(out: &mut Vec<u8>, kind: u8, index: u8, value: [u8; 8]) {
     let mut item = [kind, index, 0, 0, 0, 0, 0, 0, 0, 0];
     if let Some(bytes) = item.get_mut(2..) {
@@ -1220,11 +1225,13 @@ mod tests {
         let length_at = put_frame_head(&mut raw, 0, RAW_FRAME, 1);
         let mut stream = OtlpStream {
             length_at,
-            raw: RawSection::default(),
+            fields: (0, 0),
         };
+        stream.fields_start(&raw);
         for (index, value) in values.iter().enumerate() {
             stream.field_attribute(&mut raw, index, keys.get(index).unwrap(), *value);
         }
+        stream.fields_end(&raw);
         stream.finish(&mut raw, &[], 2);
         let frame = Frame {
             slot: Some(0),
@@ -1274,7 +1281,7 @@ mod tests {
         put_body("body", &mut valid);
         let mut stream = OtlpStream {
             length_at: 0,
-            raw: RawSection::default(),
+            fields: (0, 0),
         };
         stream.field_attribute(&mut valid, 0, keys.get(0).unwrap(), ValueRef::Int(7));
         put_log_attribute(&mut valid, "between", ValueRef::Bool(false));
