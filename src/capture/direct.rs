@@ -317,14 +317,10 @@ impl Direct<'_> {
         let time = clock::now_unix_nanos();
         let callsite = std::ptr::from_ref(metadata) as usize;
         let template = || callsite_template(metadata, callsite, self.options, self.event_name);
-        let Some(mut stream) = self
-            .sink
-            .stream(out, time, callsite, metadata.fields(), template)
-        else {
+        let Some(mut stream) = self.sink.stream(out, time, callsite, template) else {
             return false;
         };
         let redactor = self.pipeline.redactor();
-        stream.fields_start(out);
         let mut visitor = DirectVisitor {
             stream: &mut stream,
             out,
@@ -353,7 +349,6 @@ impl Direct<'_> {
         if out_of_order {
             return false;
         }
-        stream.fields_end(out);
         redactor.count(redacted);
         if let Some(snapshot) = &span {
             let record_keys = RecordKeys {
@@ -517,12 +512,12 @@ impl<'a> DirectVisitor<'a, '_> {
             Piece::Value(value) => value,
             Piece::Text(range) => ValueRef::Str(self.text.get(range).unwrap_or_default()),
         };
+        let name = field.name();
         match encoded_key {
-            Some(encoded_key) => {
-                self.stream
-                    .field_attribute(self.out, field.index(), encoded_key, value);
-            }
-            None => self.stream.attribute(self.out, field.name(), value),
+            Some(encoded_key) => self
+                .stream
+                .keyed_attribute(self.out, name, encoded_key, value),
+            None => self.stream.attribute(self.out, name, value),
         }
     }
 
@@ -673,7 +668,7 @@ impl Visit for DirectVisitor<'_, '_> {
             self.stream.debug_body(self.out, value, self.text);
         } else if let Some(encoded_key) = self.note_written(field) {
             self.stream
-                .debug_attribute(self.out, encoded_key, value, self.text);
+                .debug_attribute(self.out, field.name(), encoded_key, value, self.text);
         } else {
             let text = self.format(format_args!("{value:?}"));
             self.set(field, text);

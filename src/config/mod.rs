@@ -505,9 +505,7 @@ impl Builder {
 
     /// The most memory, in bytes, that queued records may take per output
     /// (default: 64 MiB). Records that do not fit are dropped and counted in
-    /// [`Stats::dropped`](crate::Stats::dropped). Each thread that logs
-    /// holds a 64th of it (at most 256 KiB) as the ring it hands records
-    /// over in, while less than half of the budget is held that way.
+    /// [`Stats::dropped`](crate::Stats::dropped).
     pub fn with_queue_budget(mut self, bytes: usize) -> Self {
         self.queue_budget = bytes;
         self

@@ -12,7 +12,6 @@ pub(crate) mod metrics;
 #[cfg(feature = "otlp")]
 pub(crate) mod otlp;
 mod queue;
-mod ring;
 #[cfg(feature = "sdk")]
 mod sdk;
 mod stats;
@@ -24,8 +23,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-use tracing_core::field::FieldSet;
 
 use crate::capture::redact::{RedactionSettings, Redactor};
 use crate::capture::storm::StormControl;
@@ -191,15 +188,12 @@ impl Sink {
     }
 
     /// Starts writing a record straight from an event into `out`; `None`
-    /// when this sink's encoding cannot (see [`EventStream`]). `fields`
-    /// are the callsite's fields.
-    #[cfg_attr(not(feature = "otlp"), allow(unused_variables))]
+    /// when this sink's encoding cannot (see [`EventStream`]).
     pub(crate) fn stream(
         &self,
         out: &mut Vec<u8>,
         time_unix_nano: u64,
         callsite: usize,
-        fields: &'static FieldSet,
         template: impl FnOnce() -> Record,
     ) -> Option<EventStream<'_>> {
         match &self.encoder {
@@ -209,7 +203,7 @@ impl Sink {
             Encoder::Console(_) => None,
             #[cfg(feature = "otlp")]
             Encoder::Otlp(callsites) => {
-                otlp::stream_frame(callsites, out, time_unix_nano, callsite, fields, template)
+                otlp::stream_frame(callsites, out, time_unix_nano, callsite, template)
                     .map(EventStream::Otlp)
             }
         }
@@ -440,10 +434,9 @@ impl Pipeline {
 
     /// Queues a record that `sink` (this pipeline's
     /// [`single sink`](Pipeline::single_sink)) wrote, and counts it as
-    /// emitted: in the sink's queue, which counts it in the thread's shard
-    /// without an atomic read-modify-write. `local` is the calling
-    /// thread's shard of the sink's queue, kept between records (see
-    /// [`LocalShard`]).
+    /// emitted: in the sink's queue, which counts it under the lock it
+    /// takes anyway. `local` is the calling thread's shard of the sink's
+    /// queue, kept between records (see [`LocalShard`]).
     pub(crate) fn emit_encoded(
         &self,
         sink: &Sink,

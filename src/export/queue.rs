@@ -1,15 +1,11 @@
 //! The bounded queue between the threads that log and a sink's worker.
 //!
 //! Each producing thread appends encoded records to its own shard, so
-//! producers never contend with each other. A shard hands records over in
-//! a ring that its thread writes and the worker reads without a lock (see
-//! [`Ring`]); when the ring is full, or the budget had no room for one,
-//! records go to the shard's buffer instead, which the worker swaps out
-//! under the shard's lock. Memory is bounded by a byte budget: a ring's
-//! size is held against it for as long as the ring lives, and producers
-//! reserve room in their buffer in chunks (so the shared counter is touched
-//! about once per chunk, not once per record); a record that does not fit
-//! is dropped and counted.
+//! producers never contend with each other; the worker swaps a shard's
+//! buffer out under that shard's lock, which costs the producer at most one
+//! short wait per drain. Memory is bounded by a byte budget that producers
+//! reserve in chunks (so the shared counter is touched about once per chunk,
+//! not once per record); a record that does not fit is dropped and counted.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -17,19 +13,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::diag;
-use crate::export::ring::Ring;
 use crate::export::stats::{severity_range, SEVERITY_RANGES};
 
 /// How many bytes a producer reserves from the budget at a time, at most.
 const CREDIT_CHUNK: usize = 64 * 1024;
-
-/// A shard's ring is a sixty-fourth of the budget, rounded down to a power
-/// of two, and at most this: room for about two thousand typical records,
-/// so that the worker, woken when a ring is half full, drains it long
-/// before a thread can fill it.
-const MAX_RING: usize = 256 * 1024;
-/// Below this, a shard has no ring: it would fill up too soon to help.
-const MIN_RING: usize = 16 * 1024;
 
 /// When the queue wakes its worker early instead of waiting for the next
 /// scheduled drain.
@@ -56,9 +43,9 @@ pub(crate) struct Queue {
     closed: AtomicBool,
     shards: Mutex<Vec<Arc<Shard>>>,
     /// Records counted as emitted through [`Queue::push_emitted`], by
-    /// severity range, moved here from the shards' buffers at each drain
-    /// and from a shard's ring when the shard goes (under the `shards`
-    /// lock, which readers take too, so no count is seen twice or missed).
+    /// severity range, moved here from the shards at each drain (under the
+    /// `shards` lock, which readers take too, so no count is seen twice or
+    /// missed).
     emitted: Mutex<[u64; SEVERITY_RANGES]>,
     control: Mutex<Control>,
     /// The worker waits on this for data, a flush request or shutdown.
@@ -94,59 +81,6 @@ struct Control {
 #[derive(Debug, Default)]
 struct Shard {
     state: Mutex<ShardState>,
-    /// The shard's lock-free hand-off, when the budget had room for it.
-    ring: Option<ShardRing>,
-}
-
-/// A shard's ring, and what its thread counts without the lock.
-#[derive(Debug)]
-struct ShardRing {
-    ring: Ring,
-    /// Records counted as emitted through the ring, by severity range;
-    /// stored by the shard's thread only.
-    emitted: [AtomicU64; SEVERITY_RANGES],
-    /// How many times the worker took the shard's records, ring and buffer
-    /// together under the shard's lock; stored by the worker only.
-    drains: AtomicU64,
-    /// While the shard's thread writes to the buffer because the ring was
-    /// full: the value `drains` must reach before it writes to the ring
-    /// again, so that the worker takes the buffer's records, which are
-    /// newer than the ring's, after the ring's, and before any the ring
-    /// gets next. Zero otherwise; stored by the shard's thread only, under
-    /// the shard's lock.
-    overflow_until: AtomicU64,
-    /// Whether the ring's size is still held against the budget.
-    held: AtomicBool,
-}
-
-impl ShardRing {
-    fn new(capacity: usize) -> ShardRing {
-        ShardRing {
-            ring: Ring::new(capacity),
-            emitted: Default::default(),
-            drains: AtomicU64::new(0),
-            overflow_until: AtomicU64::new(0),
-            held: AtomicBool::new(true),
-        }
-    }
-
-    /// Whether the shard's thread may write to the ring now.
-    fn open(&self) -> bool {
-        self.overflow_until.load(Ordering::Relaxed) <= self.drains.load(Ordering::Acquire)
-    }
-
-    fn count_emitted(&self, range: usize) {
-        // One writer: a load and a store, no read-modify-write.
-        if let Some(count) = self.emitted.get(range) {
-            count.store(count.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-        }
-    }
-
-    fn emitted(&self) -> impl Iterator<Item = u64> + '_ {
-        self.emitted
-            .iter()
-            .map(|count| count.load(Ordering::Relaxed))
-    }
 }
 
 #[derive(Debug, Default)]
@@ -184,8 +118,6 @@ pub(crate) struct LocalShard {
 thread_local! {
     /// This thread's shard of each live queue, by queue id.
     static SHARDS: RefCell<Vec<(u64, Arc<Shard>)>> = const { RefCell::new(Vec::new()) };
-    /// A record being encoded for [`Queue::push`].
-    static ENCODED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -225,24 +157,12 @@ impl Queue {
         self
     }
 
-    /// Records dropped, and, once the worker has exited, those a thread
-    /// put in its ring while the queue closed, after the worker's last
-    /// drain.
     pub(crate) fn dropped(&self) -> u64 {
-        let dropped = self.dropped.load(Ordering::Relaxed);
-        if !lock(&self.control).exited {
-            return dropped;
-        }
-        let stranded: u64 = lock(&self.shards)
-            .iter()
-            .filter_map(|shard| shard.ring.as_ref())
-            .map(|ring| ring.ring.pending())
-            .sum();
-        dropped + stranded
+        self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Bytes currently held against the budget (the rings, records queued
-    /// or reserved for by producers, records being exported).
+    /// Bytes currently held against the budget (queued, reserved by
+    /// producers, or being exported).
     pub(crate) fn reserved_bytes(&self) -> usize {
         self.reserved.load(Ordering::Relaxed)
     }
@@ -251,31 +171,13 @@ impl Queue {
     /// shard. Never blocks on the worker's I/O; returns `false` (and counts
     /// a drop) when the budget is exhausted or the queue is closed.
     pub(crate) fn push(&self, encode: impl FnOnce(&mut Vec<u8>)) -> bool {
-        let mut encode = Some(encode);
-        let pushed = ENCODED.try_with(|encoded| {
-            let mut encoded = encoded.try_borrow_mut().ok()?;
-            let encode = encode.take()?;
-            encoded.clear();
-            encode(&mut encoded);
-            Some(self.push_counting(None, None, &encoded))
-        });
-        if let Ok(Some(pushed)) = pushed {
-            return pushed;
-        }
-        // Not reached (encoders do not log), or the thread is being torn
-        // down: the record gets a buffer of its own.
-        let mut encoded = Vec::new();
-        if let Some(encode) = encode {
-            encode(&mut encoded);
-        }
-        self.push_counting(None, None, &encoded)
+        self.push_counting(None, None, encode)
     }
 
     /// Like [`Queue::push`], and counts the record as emitted with this
     /// severity number (see [`Queue::emitted`]), queued or not: in the
-    /// shard, with a counter only the thread stores or under the lock a
-    /// push into the shard's buffer takes anyway, rather than with an
-    /// atomic read-modify-write of its own.
+    /// shard, under the lock the push takes anyway, rather than with an
+    /// atomic operation of its own.
     ///
     /// `local` is the calling thread's shard as an earlier push left it
     /// there: a caller that pushes often keeps it, so that a push does not
@@ -286,14 +188,16 @@ impl Queue {
         severity_number: u8,
         bytes: &[u8],
     ) -> bool {
-        self.push_counting(Some(local), Some(severity_range(severity_number)), bytes)
+        self.push_counting(Some(local), Some(severity_range(severity_number)), |out| {
+            out.extend_from_slice(bytes)
+        })
     }
 
     fn push_counting(
         &self,
         local: Option<&mut Option<LocalShard>>,
         emitted: Option<usize>,
-        record: &[u8],
+        encode: impl FnOnce(&mut Vec<u8>),
     ) -> bool {
         if self.closed.load(Ordering::Relaxed) {
             self.count_unsharded(emitted);
@@ -309,18 +213,18 @@ impl Queue {
             }
         }
         if let Some(shard) = local.and_then(|local| self.kept_shard(local)) {
-            return self.push_to(shard, emitted, record);
+            return self.push_to(shard, emitted, encode);
         }
         if SHARDS.try_with(|_| ()).is_ok() {
             return SHARDS.with(|shards| match shards.try_borrow_mut() {
-                Ok(mut shards) => self.push_to(self.local_shard(&mut shards), emitted, record),
+                Ok(mut shards) => self.push_to(self.local_shard(&mut shards), emitted, encode),
                 // Not reached (encoders do not log), but a one-off shard
                 // would still deliver.
-                Err(_) => self.push_to(&self.register_shard(false), emitted, record),
+                Err(_) => self.push_to(&self.register_shard(), emitted, encode),
             });
         }
         // The thread is being torn down; a one-off shard still delivers.
-        self.push_to(&self.register_shard(false), emitted, record)
+        self.push_to(&self.register_shard(), emitted, encode)
     }
 
     /// The calling thread's shard of this queue, from `local` or, when
@@ -361,34 +265,17 @@ impl Queue {
             for (total, count) in emitted.iter_mut().zip(state.emitted) {
                 *total += count;
             }
-            if let Some(ring) = &shard.ring {
-                for (total, count) in emitted.iter_mut().zip(ring.emitted()) {
-                    *total += count;
-                }
-            }
         }
         emitted
     }
 
-    /// [`Queue::push`] into `shard`: into its ring when it has one with
-    /// room and is not overflowing, else into its buffer.
-    fn push_to(&self, shard: &Shard, emitted: Option<usize>, record: &[u8]) -> bool {
-        if let Some(ring) = shard.ring.as_ref().filter(|ring| ring.open()) {
-            if let Some(fill) = ring.ring.push(record) {
-                if let Some(range) = emitted {
-                    ring.count_emitted(range);
-                }
-                // Woken at half the ring, the worker has the other half's
-                // time to drain it before the thread has to overflow.
-                let wake_bytes = self.wake.bytes.min(ring.ring.capacity() / 2);
-                if (fill.bytes_before < wake_bytes && fill.bytes_after >= wake_bytes)
-                    || fill.records == self.wake.records
-                {
-                    self.wake_worker();
-                }
-                return true;
-            }
-        }
+    /// [`Queue::push`] into `shard`.
+    fn push_to(
+        &self,
+        shard: &Shard,
+        emitted: Option<usize>,
+        encode: impl FnOnce(&mut Vec<u8>),
+    ) -> bool {
         let mut state = lock(&shard.state);
         if let Some(count) = emitted.and_then(|range| state.emitted.get_mut(range)) {
             *count += 1;
@@ -399,10 +286,14 @@ impl Queue {
             self.count_drop();
             return false;
         }
-        if record.len() > state.credit {
-            match self.reserve(record.len()) {
+        let start = state.buf.len();
+        encode(&mut state.buf);
+        let len = state.buf.len() - start;
+        if len > state.credit {
+            match self.reserve(len) {
                 Some(granted) => state.credit += granted,
                 None => {
+                    state.buf.truncate(start);
                     drop(state);
                     self.forget_counted_record();
                     self.count_drop();
@@ -410,15 +301,7 @@ impl Queue {
                 }
             }
         }
-        if let Some(ring) = &shard.ring {
-            // Under the lock, which the worker holds while it takes the
-            // shard's records and counts the drain.
-            let drains = ring.drains.load(Ordering::Relaxed);
-            ring.overflow_until.store(drains + 1, Ordering::Relaxed);
-        }
-        let start = state.buf.len();
-        state.buf.extend_from_slice(record);
-        state.credit -= record.len();
+        state.credit -= len;
         state.records += 1;
         let wake = (start < self.wake.bytes && state.buf.len() >= self.wake.bytes)
             || state.records == self.wake.records;
@@ -441,34 +324,15 @@ impl Queue {
             None => {
                 // Forget the shards of queues that have shut down while here.
                 shards.retain(|(_, shard)| !lock(&shard.state).closed);
-                shards.push((self.id, self.register_shard(true)));
+                shards.push((self.id, self.register_shard()));
                 shards.len() - 1
             }
         };
         &shards[index].1
     }
 
-    /// A new shard of this queue, with a ring when `with_ring` and the
-    /// budget has room for one while less than half of it is held (as for
-    /// the chunks of [`Queue::reserve`]).
-    fn register_shard(&self, with_ring: bool) -> Arc<Shard> {
-        let ring_size = (self.budget / 64).min(MAX_RING);
-        let ring = (with_ring && ring_size >= MIN_RING)
-            .then(|| ShardRing::new(ring_size))
-            .filter(|ring| {
-                let size = ring.ring.capacity();
-                self.reserved
-                    .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |reserved| {
-                        reserved
-                            .checked_add(size)
-                            .filter(|&total| total <= self.budget / 2)
-                    })
-                    .is_ok()
-            });
-        let shard = Arc::new(Shard {
-            ring,
-            ..Shard::default()
-        });
+    fn register_shard(&self) -> Arc<Shard> {
+        let shard = Arc::new(Shard::default());
         let mut shards = lock(&self.shards);
         if self.closed.load(Ordering::Relaxed) {
             lock(&shard.state).closed = true;
@@ -495,19 +359,6 @@ impl Queue {
                 })
                 .is_ok()
         })
-    }
-
-    /// Holds `amount` bytes that are already queued against the budget,
-    /// whether it has room or not: a ring's records copied out of it.
-    fn hold(&self, amount: usize) {
-        self.reserved.fetch_add(amount, Ordering::AcqRel);
-    }
-
-    /// Gives a ring's size back to the budget, once.
-    fn release_ring(&self, ring: &ShardRing) {
-        if ring.held.swap(false, Ordering::AcqRel) {
-            self.release(ring.ring.capacity());
-        }
     }
 
     fn release(&self, amount: usize) {
@@ -551,10 +402,9 @@ impl Queue {
         self.work.notify_one();
     }
 
-    /// Takes every shard's records: what its ring holds, copied into a
-    /// buffer from `pool`, then its buffer, swapped for an empty one from
-    /// `pool`. Shards of threads that have exited are removed once empty,
-    /// and their ring and unused budget are returned.
+    /// Swaps every shard's buffer for an empty one from `pool` and returns
+    /// what was queued. Shards of threads that have exited are removed once
+    /// empty, and their unused budget is returned.
     pub(crate) fn take(&self, pool: &mut Vec<Vec<u8>>, chunks: &mut Vec<Chunk>) {
         let mut shards = lock(&self.shards);
         let mut emitted = lock(&self.emitted);
@@ -563,50 +413,22 @@ impl Queue {
             for (total, count) in emitted.iter_mut().zip(&mut state.emitted) {
                 *total += std::mem::take(count);
             }
-            // The ring is drained under the shard's lock, before the
-            // buffer: a thread writes to the buffer only while its ring is
-            // full, so the ring's records come first (see
-            // `ShardRing::overflow_until`).
-            if let Some(ring) = shard.ring.as_ref().filter(|ring| ring.ring.pending() > 0) {
-                let mut bytes = pool.pop().unwrap_or_default();
-                let records = ring.ring.drain(&mut bytes);
-                self.hold(bytes.len());
-                self.take_records(records);
-                chunks.push(Chunk { bytes, records });
-            }
             if state.records > 0 {
                 let spare = pool.pop().unwrap_or_default();
                 let bytes = std::mem::replace(&mut state.buf, spare);
                 let records = std::mem::take(&mut state.records);
-                self.take_records(records);
+                if self.max_records.is_some() {
+                    self.queued_records.fetch_sub(records, Ordering::AcqRel);
+                }
                 chunks.push(Chunk { bytes, records });
             }
             // Unused credit goes back every cycle: a thread that logged once
             // must not keep a chunk of the budget for as long as it lives.
             let unused = std::mem::take(&mut state.credit);
             self.release(unused);
-            let Some(ring) = &shard.ring else {
-                // Only the queue holds the shard once its thread has exited.
-                return Arc::strong_count(shard) > 1;
-            };
-            ring.drains
-                .store(ring.drains.load(Ordering::Relaxed) + 1, Ordering::Release);
-            if Arc::strong_count(shard) > 1 {
-                return true;
-            }
-            for (total, count) in emitted.iter_mut().zip(ring.emitted()) {
-                *total += count;
-            }
-            self.release_ring(ring);
-            false
+            // Only the queue holds the shard once its thread has exited.
+            Arc::strong_count(shard) > 1
         });
-    }
-
-    /// Takes `records` off the record-count bound, when there is one.
-    fn take_records(&self, records: u64) {
-        if self.max_records.is_some() {
-            self.queued_records.fetch_sub(records, Ordering::AcqRel);
-        }
     }
 
     /// Returns a drained chunk's budget and keeps its buffer for reuse.
@@ -666,16 +488,10 @@ impl Queue {
         self.close_shards();
     }
 
-    /// Closes the queue and gives the rings' size back to the budget: from
-    /// now on records are counted as dropped, and the worker's last drain
-    /// takes what the rings still hold.
     fn close_shards(&self) {
         self.closed.store(true, Ordering::Relaxed);
         for shard in lock(&self.shards).iter() {
             lock(&shard.state).closed = true;
-            if let Some(ring) = &shard.ring {
-                self.release_ring(ring);
-            }
         }
     }
 
@@ -881,134 +697,5 @@ mod tests {
         assert_eq!(second.dropped(), 1);
         assert_eq!(emitted(&second), 5);
         assert_eq!(drain(&second), (Vec::new(), 0));
-    }
-
-    const NO_WAKE: WakePolicy = WakePolicy {
-        bytes: usize::MAX,
-        records: u64::MAX,
-    };
-
-    /// A queue whose shards get the smallest ring.
-    fn ring_queue() -> Queue {
-        Queue::new("test", 64 * MIN_RING, NO_WAKE)
-    }
-
-    /// Record `number`: the number, then filler, `len` bytes in all.
-    fn numbered(number: u32, len: usize) -> Vec<u8> {
-        let mut record = number.to_le_bytes().to_vec();
-        record.resize(len.max(4), b'.');
-        record
-    }
-
-    fn ring_pending(queue: &Queue) -> u64 {
-        lock(&queue.shards)
-            .iter()
-            .filter_map(|shard| shard.ring.as_ref())
-            .map(|ring| ring.ring.pending())
-            .sum()
-    }
-
-    #[test]
-    fn records_keep_their_order_when_a_full_ring_overflows_into_the_buffer() {
-        let queue = ring_queue();
-        let mut local = None;
-        for number in 0..400 {
-            assert!(queue.push_emitted(&mut local, 9, &numbered(number, 100)));
-        }
-        // A 100-byte record takes 14 words of the ring's 2048.
-        assert_eq!(ring_pending(&queue), 146, "the ring is full");
-        let (bytes, records) = drain(&queue);
-        assert_eq!(records, 400);
-        let expected: Vec<u8> = (0..400).flat_map(|n| numbered(n, 100)).collect();
-        assert_eq!(bytes, expected);
-        // The drain took the buffer too: the thread writes to the ring again.
-        for number in 400..410 {
-            assert!(queue.push_emitted(&mut local, 9, &numbered(number, 100)));
-        }
-        assert_eq!(ring_pending(&queue), 10);
-        let expected: Vec<u8> = (400..410).flat_map(|n| numbered(n, 100)).collect();
-        assert_eq!(drain(&queue), (expected, 10));
-    }
-
-    #[test]
-    fn a_threads_records_come_out_in_order_while_the_worker_drains_them() {
-        const RECORDS: u32 = 50_000;
-        let queue = Arc::new(ring_queue());
-        let producer = {
-            let queue = Arc::clone(&queue);
-            std::thread::spawn(move || {
-                let mut local = None;
-                for number in 0..RECORDS {
-                    let record = numbered(number, 4 + number as usize % 200);
-                    // A record over the budget is dropped and counted; this
-                    // one is offered again, so that every number arrives.
-                    while !queue.push_emitted(&mut local, 9, &record) {
-                        std::thread::yield_now();
-                    }
-                }
-            })
-        };
-        let mut next = 0;
-        while next < RECORDS {
-            let (bytes, _) = drain(&queue);
-            let mut rest = bytes.as_slice();
-            while !rest.is_empty() {
-                let expected = numbered(next, 4 + next as usize % 200);
-                let (record, after) = rest.split_at(expected.len());
-                assert_eq!(record, expected, "record {next}");
-                rest = after;
-                next += 1;
-            }
-        }
-        producer.join().expect("producer");
-    }
-
-    #[test]
-    fn a_ring_is_held_against_the_budget_until_the_queue_closes() {
-        let queue = ring_queue();
-        let mut local = None;
-        assert!(queue.push_emitted(&mut local, 9, b"record"));
-        assert_eq!(queue.reserved_bytes(), MIN_RING, "the ring, and no credit");
-        assert_eq!(drain(&queue).1, 1);
-        assert_eq!(queue.reserved_bytes(), MIN_RING);
-        queue.close();
-        assert_eq!(queue.reserved_bytes(), 0);
-    }
-
-    #[test]
-    fn records_emitted_through_a_ring_are_counted_after_their_thread_exits() {
-        let queue = Arc::new(ring_queue());
-        {
-            let queue = Arc::clone(&queue);
-            std::thread::spawn(move || {
-                let mut local = None;
-                for severity in [5, 9, 9, 17] {
-                    assert!(queue.push_emitted(&mut local, severity, b"record"));
-                }
-            })
-            .join()
-            .expect("producer");
-        }
-        let emitted = |queue: &Queue| queue.emitted().iter().sum::<u64>();
-        assert_eq!(emitted(&queue), 4);
-        assert_eq!(drain(&queue).1, 4);
-        // The thread's shard is gone, its ring back in the budget.
-        assert_eq!(lock(&queue.shards).len(), 0);
-        assert_eq!(queue.reserved_bytes(), 0);
-        assert_eq!(emitted(&queue), 4);
-    }
-
-    #[test]
-    fn records_left_in_a_ring_after_the_last_drain_count_as_dropped() {
-        // What a thread put in its ring as the queue closed, after the
-        // worker's last drain, is lost: it must be counted.
-        let queue = ring_queue();
-        let mut local = None;
-        assert!(queue.push_emitted(&mut local, 9, b"one"));
-        assert!(queue.push_emitted(&mut local, 9, b"two"));
-        queue.close();
-        assert_eq!(queue.dropped(), 0, "the worker may still drain them");
-        queue.mark_exited();
-        assert_eq!(queue.dropped(), 2);
     }
 }

@@ -25,12 +25,9 @@ pub struct Stats {
     pub failed: u64,
     /// Records the destination received but rejected (OTLP partial success).
     pub rejected: u64,
-    /// Bytes currently held by the queues against their budget: the ring
-    /// each logging thread hands its records over in (a 64th of the
-    /// budget, at most 256 KiB, held while the thread lives and the sink
-    /// runs), records waiting in the threads' buffers, and requests being
-    /// exported, so that records a shutdown stopped waiting for are counted
-    /// here.
+    /// Bytes currently held by the queues against their budget, requests
+    /// being exported included: records a shutdown stopped waiting for
+    /// are counted here.
     pub queued_bytes: u64,
     /// Export attempts that were retried (collector unreachable, 429, 503, …).
     pub retries: u64,

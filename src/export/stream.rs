@@ -117,7 +117,7 @@ fn offset(position: usize) -> u32 {
 
 /// A callsite's field names, each encoded once as the start of its
 /// attribute (`"key":` in JSON, the `KeyValue.key` field in OTLP).
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) struct FieldKeys {
     bytes: Box<[u8]>,
     /// Where each field's key ends in `bytes`, by field index.
@@ -182,39 +182,21 @@ impl EventStream<'_> {
         }
     }
 
-    /// Writes the attribute of the event's field `index`, whose key
-    /// [`FieldKeys`] encoded in this stream's encoding as `encoded_key`.
+    /// Writes an attribute whose key [`FieldKeys`] encoded in this stream's
+    /// encoding as `encoded_key`.
     #[inline(always)]
     #[cfg_attr(not(feature = "otlp"), allow(unused_variables))]
-    pub(crate) fn field_attribute(
+    pub(crate) fn keyed_attribute(
         &mut self,
         out: &mut Vec<u8>,
-        index: usize,
+        key: &str,
         encoded_key: &[u8],
         value: ValueRef<'_>,
     ) {
         match self {
             EventStream::Json(stream) => stream.keyed_attribute(out, encoded_key, value),
             #[cfg(feature = "otlp")]
-            EventStream::Otlp(stream) => stream.field_attribute(out, index, encoded_key, value),
-        }
-    }
-
-    /// Marks where the event's fields start, before the first is written.
-    #[cfg_attr(not(feature = "otlp"), allow(unused_variables))]
-    pub(crate) fn fields_start(&mut self, out: &[u8]) {
-        #[cfg(feature = "otlp")]
-        if let EventStream::Otlp(stream) = self {
-            stream.fields_start(out);
-        }
-    }
-
-    /// Marks where the event's fields end, after the last was written.
-    #[cfg_attr(not(feature = "otlp"), allow(unused_variables))]
-    pub(crate) fn fields_end(&mut self, out: &[u8]) {
-        #[cfg(feature = "otlp")]
-        if let EventStream::Otlp(stream) = self {
-            stream.fields_end(out);
+            EventStream::Otlp(_) => otlp::put_keyed_log_attribute(out, key, encoded_key, value),
         }
     }
 
@@ -237,9 +219,11 @@ impl EventStream<'_> {
     /// Writes a string attribute whose key [`FieldKeys`] encoded, its value
     /// formatted with `Debug` straight into `out` (see
     /// [`EventStream::debug_body`]).
+    #[cfg_attr(not(feature = "otlp"), allow(unused_variables))]
     pub(crate) fn debug_attribute(
         &mut self,
         out: &mut Vec<u8>,
+        key: &str,
         encoded_key: &[u8],
         value: &dyn fmt::Debug,
         scratch: &mut String,
@@ -248,7 +232,7 @@ impl EventStream<'_> {
             EventStream::Json(stream) => stream.debug_attribute(out, encoded_key, value, scratch),
             #[cfg(feature = "otlp")]
             EventStream::Otlp(_) => {
-                otlp::put_debug_attribute(out, encoded_key, value, scratch);
+                otlp::put_debug_attribute(out, key, encoded_key, value, scratch);
             }
         }
     }

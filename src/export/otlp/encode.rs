@@ -9,14 +9,12 @@
 //! the tests decode the result with `opentelemetry-proto`'s types.
 
 use std::fmt;
-use std::sync::OnceLock;
 
-use prost::encoding::{decode_varint, encode_varint, encoded_len_varint, key_len, WireType};
-use tracing_core::field::FieldSet;
+use prost::encoding::{encode_varint, encoded_len_varint, key_len, WireType};
 
 use crate::config::Resource;
 use crate::export::callsites::CallsiteTable;
-use crate::export::{rewrite_text, write_debug, Encoding, FieldKeys};
+use crate::export::{rewrite_text, write_debug};
 use crate::record::{Record, TraceContext, ValueRef};
 
 /// `LogRecord` field numbers.
@@ -285,18 +283,18 @@ pub(crate) fn put_key_field(out: &mut Vec<u8>, key: &str) {
 }
 
 /// Appends one `LogRecord.attributes` entry whose key field
-/// [`put_key_field`] encoded as `key_field`: the bytes [`put_log_attribute`]
-/// writes for the same key and value.
+/// [`put_key_field`] encoded as `key_field`.
 #[inline(always)]
-fn put_keyed_log_attribute(out: &mut Vec<u8>, key_field: &[u8], value: ValueRef<'_>) {
+pub(crate) fn put_keyed_log_attribute(
+    out: &mut Vec<u8>,
+    key: &str,
+    key_field: &[u8],
+    value: ValueRef<'_>,
+) {
     let value_len = any_value_len(value);
     let key_value_len = key_field.len() + 2 + value_len;
     if key_value_len >= 0x80 {
-        let key_value_len = key_field.len() + delimited_len(key_value::VALUE, value_len);
-        write_delimited_header(log_record::ATTRIBUTES, key_value_len, out);
-        out.extend_from_slice(key_field);
-        write_delimited_header(key_value::VALUE, value_len, out);
-        put_any_value(value, out);
+        put_log_attribute(out, key, value);
         return;
     }
     out.extend_from_slice(&[
@@ -309,20 +307,6 @@ fn put_keyed_log_attribute(out: &mut Vec<u8>, key_field: &[u8], value: ValueRef<
         value_len as u8,
     ]);
     put_any_value(value, out);
-}
-
-/// Appends what [`put_keyed_log_attribute`] does for a string value, from
-/// the string's UTF-8 bytes.
-fn put_keyed_string_attribute(out: &mut Vec<u8>, key_field: &[u8], text: &[u8]) {
-    let value_len = delimited_len(any_value::STRING, text.len());
-    write_delimited_header(
-        log_record::ATTRIBUTES,
-        key_field.len() + delimited_len(key_value::VALUE, value_len),
-        out,
-    );
-    out.extend_from_slice(key_field);
-    write_delimited_header(key_value::VALUE, value_len, out);
-    put_delimited(any_value::STRING, text, out);
 }
 
 /// Appends the body, formatting `value` with `Debug` straight into `out`
@@ -351,6 +335,7 @@ pub(crate) fn put_debug_body(out: &mut Vec<u8>, value: &dyn fmt::Debug, scratch:
 /// with `Debug` as in [`put_debug_body`].
 pub(crate) fn put_debug_attribute(
     out: &mut Vec<u8>,
+    key: &str,
     key_field: &[u8],
     value: &dyn fmt::Debug,
     scratch: &mut String,
@@ -377,7 +362,7 @@ pub(crate) fn put_debug_attribute(
         return;
     }
     rewrite_text(out, at, start, scratch, |out, text| {
-        put_keyed_log_attribute(out, key_field, ValueRef::Str(text));
+        put_keyed_log_attribute(out, key, key_field, ValueRef::Str(text));
     });
 }
 
@@ -401,10 +386,6 @@ const fn key_byte(tag: u32, wire_type: WireType) -> u8 {
 pub(crate) struct CallsiteParts {
     scope: Box<[u8]>,
     fields: Box<[u8]>,
-    /// The callsite's field names as `KeyValue.key` fields, for the raw
-    /// items of frames written straight from its events; set by the first
-    /// of them.
-    keys: OnceLock<FieldKeys>,
 }
 
 /// The per-callsite table of an OTLP sink, shared by its encoder (which
@@ -415,7 +396,6 @@ fn callsite_parts(record: &Record) -> CallsiteParts {
     CallsiteParts {
         scope: record.scope_name().as_bytes().into(),
         fields: encode_callsite_fields(record).into(),
-        keys: OnceLock::new(),
     }
 }
 
@@ -464,7 +444,7 @@ pub(crate) fn encode_frame(record: &Record, callsites: &OtlpCallsites, out: &mut
         .slot_for(record, callsite_parts)
         .map(|(slot, _)| slot);
     let length_at = match slot {
-        Some(slot) => put_frame_head(out, slot, 0, record.time_unix_nano),
+        Some(slot) => put_frame_head(out, slot, record.time_unix_nano),
         None => {
             out.extend_from_slice(&0u32.to_le_bytes());
             let scope = record.scope_name().as_bytes();
@@ -508,16 +488,11 @@ pub(crate) fn encode_frame(record: &Record, callsites: &OtlpCallsites, out: &mut
 }
 
 /// Writes the start of a frame that refers to callsite `slot`, and the
-/// record's time; returns where the record length goes. A frame that may
-/// hold raw items has [`RAW_FRAME`] in `flags`, and its record starts with
-/// where they are (see [`RawSection`]).
-fn put_frame_head(out: &mut Vec<u8>, slot: u32, flags: u32, time_unix_nano: u64) -> usize {
-    out.extend_from_slice(&((slot + 1) | flags).to_le_bytes());
+/// record's time; returns where the record length goes.
+fn put_frame_head(out: &mut Vec<u8>, slot: u32, time_unix_nano: u64) -> usize {
+    out.extend_from_slice(&(slot + 1).to_le_bytes());
     let length_at = out.len();
     out.extend_from_slice(&[0; 4]);
-    if flags & RAW_FRAME != 0 {
-        out.extend_from_slice(&[0; RawSection::LEN]);
-    }
     put_time(log_record::TIME_UNIX_NANO, time_unix_nano, out);
     length_at
 }
@@ -570,110 +545,28 @@ fn patch_length(length_at: usize, out: &mut [u8]) {
 #[derive(Debug)]
 pub(crate) struct OtlpStream {
     length_at: usize,
-    /// Where in `out` the event's fields start and end.
-    fields: (usize, usize),
-}
-
-/// Where a record's raw items are: from `start` to `end`, counted from the
-/// end of this section, which starts the record. The worker copies what is
-/// before and after, and reads only what is between: the event's fields,
-/// raw items mostly. A section that does not fit (`start` after `end`)
-/// makes the worker read the whole record.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-struct RawSection {
-    start: u16,
-    end: u16,
-}
-
-impl RawSection {
-    const LEN: usize = 4;
-
-    fn read(record: &[u8]) -> Option<(RawSection, &[u8])> {
-        let ([start_low, start_high, end_low, end_high], rest) =
-            record.split_first_chunk::<{ RawSection::LEN }>()?;
-        let section = RawSection {
-            start: u16::from_le_bytes([*start_low, *start_high]),
-            end: u16::from_le_bytes([*end_low, *end_high]),
-        };
-        Some((section, rest))
-    }
 }
 
 /// Starts a frame written straight from an event: the callsite reference
 /// and the time. `template` renders the callsite's shared parts on its
-/// first record, and `fields` are its field names, which the worker reads
-/// raw items with; `None` when another callsite holds the slot, and nothing
+/// first record; `None` when another callsite holds the slot, and nothing
 /// is written then.
 pub(crate) fn stream_frame(
     callsites: &OtlpCallsites,
     out: &mut Vec<u8>,
     time_unix_nano: u64,
     callsite: usize,
-    fields: &'static FieldSet,
     template: impl FnOnce() -> Record,
 ) -> Option<OtlpStream> {
-    let (slot, parts) = callsites.get_or_render(callsite, || callsite_parts(&template()))?;
-    if parts.keys.get().is_none() {
-        let _ = parts.keys.set(FieldKeys::new(
-            Encoding::Otlp,
-            fields.iter().map(|field| field.name()),
-        ));
-    }
-    let length_at = put_frame_head(out, slot, RAW_FRAME, time_unix_nano);
+    let (slot, _) = callsites.get_or_render(callsite, || callsite_parts(&template()))?;
     Some(OtlpStream {
-        length_at,
-        fields: (out.len(), out.len()),
+        length_at: put_frame_head(out, slot, time_unix_nano),
     })
 }
 
 impl OtlpStream {
     pub(crate) fn body(&mut self, out: &mut Vec<u8>, body: &str) {
         put_body(body, out);
-    }
-
-    /// Writes the attribute of the event's field `index`, whose key field
-    /// is `key_field`: a raw item for a number, a boolean or a string,
-    /// which the worker turns into the `LogRecord.attributes` entry
-    /// [`put_keyed_log_attribute`] writes here for any other value.
-    #[inline(always)]
-    pub(crate) fn field_attribute(
-        &mut self,
-        out: &mut Vec<u8>,
-        index: usize,
-        key_field: &[u8],
-        value: ValueRef<'_>,
-    ) {
-        let Ok(index) = u8::try_from(index) else {
-            put_keyed_log_attribute(out, key_field, value);
-            return;
-        };
-        match value {
-            ValueRef::Int(int) => put_raw_number(out, raw_item::INT, index, int.to_le_bytes()),
-            ValueRef::Double(double) => {
-                put_raw_number(out, raw_item::DOUBLE, index, double.to_le_bytes());
-            }
-            ValueRef::Bool(bool) => out.extend_from_slice(&[raw_item::BOOL, index, u8::from(bool)]),
-            ValueRef::Str(text) => match u32::try_from(text.len()) {
-                Ok(len) => {
-                    let [a, b, c, d] = len.to_le_bytes();
-                    out.extend_from_slice(&[raw_item::STR, index, a, b, c, d]);
-                    out.extend_from_slice(text.as_bytes());
-                }
-                Err(_) => put_keyed_log_attribute(out, key_field, value),
-            },
-            _ => put_keyed_log_attribute(out, key_field, value),
-        }
-    }
-
-    /// Marks where the event's fields start: raw items are between this
-    /// and [`OtlpStream::fields_end`].
-    pub(crate) fn fields_start(&mut self, out: &[u8]) {
-        self.fields = (out.len(), out.len());
-    }
-
-    /// Marks where the event's fields end.
-    pub(crate) fn fields_end(&mut self, out: &[u8]) {
-        self.fields.1 = out.len();
     }
 
     pub(crate) fn attribute(&mut self, out: &mut Vec<u8>, key: &str, value: ValueRef<'_>) {
@@ -686,51 +579,7 @@ impl OtlpStream {
         out.extend_from_slice(trace);
         put_time(log_record::OBSERVED_TIME_UNIX_NANO, time_unix_nano, out);
         patch_length(self.length_at, out);
-        let at = self.length_at + 4;
-        let offset = |position: usize| u16::try_from(position.saturating_sub(at + RawSection::LEN));
-        let (start, end) = match (offset(self.fields.0), offset(self.fields.1)) {
-            (Ok(start), Ok(end)) => (start, end),
-            // Past 64 KiB: the worker reads the whole record.
-            _ => (u16::MAX, 0),
-        };
-        let [start_low, start_high] = start.to_le_bytes();
-        let [end_low, end_high] = end.to_le_bytes();
-        if let Some(section) = out.get_mut(at..at + RawSection::LEN) {
-            section.copy_from_slice(&[start_low, start_high, end_low, end_high]);
-        }
     }
-}
-
-#[inline(always)]
-fn put_raw_number(out: &mut Vec<u8>, kind: u8, index: u8, value: [u8; 8]) {
-    let mut item = [kind, index, 0, 0, 0, 0, 0, 0, 0, 0];
-    if let Some(bytes) = item.get_mut(2..) {
-        bytes.copy_from_slice(&value);
-    }
-    out.extend_from_slice(&item);
-}
-
-/// Set in a frame's head when its record may hold raw items.
-const RAW_FRAME: u32 = 1 << 31;
-
-/// The raw items of a frame written straight from an event: an event field's
-/// value as the layer got it, with the field's index (one byte), for the
-/// worker to write as the attribute it is. Their first bytes are below 8,
-/// which no protobuf field key is (a key's field number is at least 1), so
-/// they mix with the frame's `LogRecord` fields without any other framing.
-/// Writing a value this way costs the thread that logs a fixed-size copy
-/// instead of the attribute's key and lengths.
-mod raw_item {
-    /// The index, then the `i64`, little-endian.
-    pub(super) const INT: u8 = 1;
-    /// The index, then the `f64`'s bits, little-endian.
-    pub(super) const DOUBLE: u8 = 2;
-    /// The index, then `0` or `1`.
-    pub(super) const BOOL: u8 = 3;
-    /// The index, the length as a little-endian `u32`, then the UTF-8 text.
-    pub(super) const STR: u8 = 4;
-    /// Bytes below this start a raw item.
-    pub(super) const END: u8 = 8;
 }
 
 /// One frame read back from the queue.
@@ -739,151 +588,17 @@ pub(crate) struct Frame<'a> {
     /// The callsite slot whose shared parts it refers to, if it does.
     pub(crate) slot: Option<u32>,
     pub(crate) scope: &'a [u8],
-    /// This record's own `LogRecord` fields, and raw items when `raw`.
+    /// This record's own `LogRecord` fields.
     pub(crate) record: &'a [u8],
     /// The fields it shares with its callsite's other records.
     pub(crate) shared: &'a [u8],
-    /// Whether it was written straight from an event and may hold raw
-    /// items, which refer to `keys`, its callsite's field keys.
-    pub(crate) raw: bool,
-    pub(crate) keys: Option<&'a FieldKeys>,
 }
 
-impl<'a> Frame<'a> {
-    /// The size of the whole `LogRecord` message, once
-    /// [`resolved`](Frame::resolved).
+impl Frame<'_> {
+    /// The size of the whole `LogRecord` message.
     pub(crate) fn len(&self) -> usize {
         self.record.len() + self.shared.len()
     }
-
-    /// The frame with its raw items written as the attributes they are,
-    /// into `scratch` when it has any.
-    pub(crate) fn resolved<'s>(self, scratch: &'s mut Vec<u8>) -> Frame<'s>
-    where
-        'a: 's,
-    {
-        if !self.raw {
-            return self;
-        }
-        scratch.clear();
-        // Raw items are no bigger than the attributes they stand for, and
-        // a few bytes smaller when they are numbers.
-        scratch.reserve(self.record.len() + self.record.len() / 2);
-        match RawSection::read(self.record) {
-            Some((RawSection { start, end }, record)) => {
-                let (start, end) = (usize::from(start), usize::from(end));
-                match record.get(start..end) {
-                    Some(items) => {
-                        scratch.extend_from_slice(record.get(..start).unwrap_or_default());
-                        write_raw_items(items, self.keys, scratch);
-                        scratch.extend_from_slice(record.get(end..).unwrap_or_default());
-                    }
-                    None => write_raw_items(record, self.keys, scratch),
-                }
-            }
-            None => write_raw_items(self.record, self.keys, scratch),
-        }
-        Frame {
-            record: scratch,
-            raw: false,
-            keys: None,
-            ..self
-        }
-    }
-}
-
-/// Copies `record`'s `LogRecord` fields to `out`, and writes each raw item
-/// in it as the `LogRecord.attributes` entry of its field. Bytes that are
-/// neither end the copy: the queue holds only whole frames written by this
-/// module, so that is never reached, and a record cut short still decodes.
-fn write_raw_items(record: &[u8], keys: Option<&FieldKeys>, out: &mut Vec<u8>) {
-    let mut rest = record;
-    // How many bytes at the start of `rest` are fields, copied in one go.
-    let mut fields = 0;
-    loop {
-        let field_len = match rest.get(fields..) {
-            Some(next @ [first, ..]) if *first >= raw_item::END => protobuf_field_len(next),
-            _ => None,
-        };
-        if let Some(len) = field_len {
-            fields += len;
-            continue;
-        }
-        let (copied, after) = rest.split_at_checked(fields).unwrap_or((rest, &[]));
-        out.extend_from_slice(copied);
-        match write_raw_item(after, keys, out) {
-            Some(next) => {
-                rest = next;
-                fields = 0;
-            }
-            None => return,
-        }
-    }
-}
-
-/// Writes the raw item `item` starts with; returns what follows it.
-fn write_raw_item<'r>(
-    item: &'r [u8],
-    keys: Option<&FieldKeys>,
-    out: &mut Vec<u8>,
-) -> Option<&'r [u8]> {
-    let (&[kind, index], rest) = item.split_first_chunk::<2>()?;
-    let key_field = keys?.get(usize::from(index))?;
-    let (value, rest) = match kind {
-        raw_item::INT => {
-            let (bytes, rest) = rest.split_first_chunk::<8>()?;
-            (ValueRef::Int(i64::from_le_bytes(*bytes)), rest)
-        }
-        raw_item::DOUBLE => {
-            let (bytes, rest) = rest.split_first_chunk::<8>()?;
-            (ValueRef::Double(f64::from_le_bytes(*bytes)), rest)
-        }
-        raw_item::BOOL => {
-            let (&byte, rest) = rest.split_first()?;
-            (ValueRef::Bool(byte != 0), rest)
-        }
-        raw_item::STR => {
-            let (len, rest) = rest.split_first_chunk::<4>()?;
-            let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
-            let (text, rest) = rest.split_at_checked(len)?;
-            // The layer wrote a `&str` here: not checked again.
-            put_keyed_string_attribute(out, key_field, text);
-            return Some(rest);
-        }
-        _ => return None,
-    };
-    put_keyed_log_attribute(out, key_field, value);
-    Some(rest)
-}
-
-/// The length of the protobuf field `bytes` starts with, key included.
-fn protobuf_field_len(bytes: &[u8]) -> Option<usize> {
-    // The usual field has a one-byte key and, if length-delimited, a
-    // one-byte length: read without the general varint decoder.
-    let (header, value_len) = match bytes {
-        [key, ..] if key & 0x80 == 0 && key & 0b111 == 1 => (1, 8),
-        [key, ..] if key & 0x80 == 0 && key & 0b111 == 5 => (1, 4),
-        [key, len, ..] if key & 0x80 == 0 && key & 0b111 == 2 && len & 0x80 == 0 => {
-            (2, usize::from(*len))
-        }
-        _ => {
-            let mut rest = bytes;
-            let key = decode_varint(&mut rest).ok()?;
-            let value_len = match key & 0b111 {
-                0 => {
-                    decode_varint(&mut rest).ok()?;
-                    0
-                }
-                1 => 8,
-                2 => usize::try_from(decode_varint(&mut rest).ok()?).ok()?,
-                5 => 4,
-                _ => return None,
-            };
-            (bytes.len() - rest.len(), value_len)
-        }
-    };
-    let len = header + value_len;
-    (len <= bytes.len()).then_some(len)
 }
 
 /// Reads the frames of a queue chunk. Frames are only ever written whole by
@@ -894,13 +609,12 @@ pub(crate) fn frames<'a>(
     callsites: &'a OtlpCallsites,
 ) -> impl Iterator<Item = Frame<'a>> {
     std::iter::from_fn(move || {
-        let head = take_u32(&mut chunk)?;
-        let slot = (head & !RAW_FRAME).checked_sub(1);
-        let (scope, shared, keys) = match slot {
-            None => (take_delimited(&mut chunk)?, &[][..], None),
+        let slot = take_u32(&mut chunk)?.checked_sub(1);
+        let (scope, shared) = match slot {
+            None => (take_delimited(&mut chunk)?, &[][..]),
             Some(slot) => callsites
                 .get(slot)
-                .map(|parts| (&*parts.scope, &*parts.fields, parts.keys.get()))?,
+                .map(|parts| (&*parts.scope, &*parts.fields))?,
         };
         let length = usize::try_from(take_u32(&mut chunk)?).ok()?;
         let record = take(&mut chunk, length)?;
@@ -909,8 +623,6 @@ pub(crate) fn frames<'a>(
             scope,
             record,
             shared,
-            raw: head & RAW_FRAME != 0,
-            keys,
         })
     })
 }
@@ -1216,94 +928,6 @@ mod tests {
             })
             .collect();
         assert_eq!(scopes, vec![(Some("b".to_owned()), 1)]);
-    }
-
-    /// The raw items of `values` (fields 0, 1, …) with the callsite's
-    /// keys, written out as the worker does.
-    fn written_out(values: &[ValueRef<'_>], keys: &FieldKeys) -> Vec<u8> {
-        let mut raw = Vec::new();
-        let length_at = put_frame_head(&mut raw, 0, RAW_FRAME, 1);
-        let mut stream = OtlpStream {
-            length_at,
-            fields: (0, 0),
-        };
-        stream.fields_start(&raw);
-        for (index, value) in values.iter().enumerate() {
-            stream.field_attribute(&mut raw, index, keys.get(index).unwrap(), *value);
-        }
-        stream.fields_end(&raw);
-        stream.finish(&mut raw, &[], 2);
-        let frame = Frame {
-            slot: Some(0),
-            scope: &[],
-            record: &raw[length_at + 4..],
-            shared: &[],
-            raw: true,
-            keys: Some(keys),
-        };
-        let mut out = Vec::new();
-        let resolved = frame.resolved(&mut out).record.to_vec();
-        // The record's own time fields around the attributes.
-        let attributes = resolved.get(9..resolved.len() - 9).unwrap().to_vec();
-        let mut times = Vec::new();
-        put_time(log_record::TIME_UNIX_NANO, 1, &mut times);
-        assert_eq!(resolved[..9], times[..]);
-        attributes
-    }
-
-    #[test]
-    fn raw_items_are_written_out_as_the_attributes_they_stand_for() {
-        let long = "x".repeat(300);
-        let values = [
-            ValueRef::Int(i64::MIN),
-            ValueRef::Int(42),
-            ValueRef::Double(-0.0),
-            ValueRef::Double(f64::NAN),
-            ValueRef::Bool(true),
-            ValueRef::Str(""),
-            ValueRef::Str("é\u{2028}"),
-            ValueRef::Str(&long),
-            ValueRef::Bytes(&[0, 255]),
-        ];
-        let names = ["i", "j", "f", "nan", "b", "empty", "text", "long", "bytes"];
-        let keys = FieldKeys::new(Encoding::Otlp, names.into_iter());
-        let mut expected = Vec::new();
-        for (name, value) in names.iter().zip(values) {
-            put_log_attribute(&mut expected, name, value);
-        }
-        assert_eq!(written_out(&values, &keys), expected);
-    }
-
-    #[test]
-    fn raw_items_mixed_with_fields_and_bytes_of_any_kind_never_panic() {
-        let keys = FieldKeys::new(Encoding::Otlp, ["a", "b"].into_iter());
-        let mut valid = Vec::new();
-        put_body("body", &mut valid);
-        let mut stream = OtlpStream {
-            length_at: 0,
-            fields: (0, 0),
-        };
-        stream.field_attribute(&mut valid, 0, keys.get(0).unwrap(), ValueRef::Int(7));
-        put_log_attribute(&mut valid, "between", ValueRef::Bool(false));
-        stream.field_attribute(&mut valid, 1, keys.get(1).unwrap(), ValueRef::Str("s"));
-        put_time(log_record::OBSERVED_TIME_UNIX_NANO, 5, &mut valid);
-        let mut rng = fastrand::Rng::with_seed(7);
-        for _ in 0..20_000 {
-            let mut bytes = valid.clone();
-            // Flip, cut or extend at random: what the worker gets can only
-            // be whole frames, but reading must hold up regardless.
-            match rng.u8(0..3) {
-                0 => {
-                    let at = rng.usize(..bytes.len());
-                    bytes[at] = rng.u8(..);
-                }
-                1 => bytes.truncate(rng.usize(..bytes.len())),
-                _ => bytes.extend((0..rng.usize(..16)).map(|_| rng.u8(..))),
-            }
-            let mut out = Vec::new();
-            write_raw_items(&bytes, Some(&keys), &mut out);
-            write_raw_items(&bytes, None, &mut out);
-        }
     }
 
     #[test]

@@ -23,8 +23,8 @@ pub(crate) use self::encode::encode_frame;
 pub(crate) use self::encode::OtlpCallsites;
 use self::encode::{encode_resource, frames, Batch, Frame};
 pub(crate) use self::encode::{
-    put_debug_attribute, put_debug_body, put_key_field, put_log_attribute, put_trace, stream_frame,
-    OtlpStream,
+    put_debug_attribute, put_debug_body, put_key_field, put_keyed_log_attribute, put_log_attribute,
+    put_trace, stream_frame, OtlpStream,
 };
 use self::http::HttpTransport;
 use self::retry::Backoff;
@@ -64,9 +64,6 @@ pub(crate) struct OtlpDrain<T> {
     /// The callsite parts the frames refer to, filled by the sink's encoder.
     callsites: Arc<OtlpCallsites>,
     batch: Batch,
-    /// A frame's record with its raw items written out (see
-    /// [`Frame::resolved`]), reused frame after frame.
-    resolved: Vec<u8>,
     request: Vec<u8>,
     max_batch_records: u64,
     counters: Arc<SinkCounters>,
@@ -92,7 +89,6 @@ impl<T: Transport> OtlpDrain<T> {
             resource: encode_resource(resource),
             callsites,
             batch: Batch::default(),
-            resolved: Vec::new(),
             request: Vec::new(),
             max_batch_records: max_batch_records.max(1),
             counters,
@@ -315,11 +311,9 @@ fn count_accepted(counters: &SinkCounters, records: u64, rejected: u64) {
 impl<T: Transport> Drain for OtlpDrain<T> {
     fn deliver(&mut self, chunk: &[u8], _records: u64, queue: &Queue) {
         let callsites = Arc::clone(&self.callsites);
-        let mut resolved = std::mem::take(&mut self.resolved);
         for frame in frames(chunk, &callsites) {
-            self.add(frame.resolved(&mut resolved), queue);
+            self.add(frame, queue);
         }
-        self.resolved = resolved;
     }
 
     fn end_cycle(&mut self, queue: &Queue) {
