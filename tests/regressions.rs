@@ -114,3 +114,43 @@ fn a_crashed_worker_fails_flushes_and_counts_what_it_loses() {
     );
     assert_eq!(stats.queued_bytes, 0, "no budget is left stranded");
 }
+
+/// A value that counts how often it is formatted.
+struct CountsFormatting(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl CountsFormatting {
+    fn count(&self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl fmt::Display for CountsFormatting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.count();
+        f.write_str("shown")
+    }
+}
+
+impl fmt::Debug for CountsFormatting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.count();
+        f.write_str("debugged")
+    }
+}
+
+#[test]
+fn log_key_values_captured_as_display_or_debug_are_formatted_once() {
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (records, _) = capture_with_guard(otel_log_bridge::builder(), |_| {
+        let shown = CountsFormatting(std::sync::Arc::clone(&calls));
+        let debugged = CountsFormatting(std::sync::Arc::clone(&calls));
+        log::info!(shown:% = shown, debugged:? = debugged; "formatted values");
+    });
+    assert_eq!(records[0]["attributes"]["shown"], "shown");
+    assert_eq!(records[0]["attributes"]["debugged"], "debugged");
+    assert_eq!(
+        calls.load(std::sync::atomic::Ordering::Relaxed),
+        2,
+        "each value formatted once"
+    );
+}

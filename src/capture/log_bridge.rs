@@ -172,11 +172,14 @@ impl<'v> VisitValue<'v> for TypedValue<'_> {
     fn visit_any(&mut self, value: kv::Value<'_>) -> Result<(), kv::Error> {
         // Values captured with `:serde` keep their structure: maps and
         // sequences become OTLP kvlist and array values. Everything else
-        // (`Display`, `Debug`, unknown shapes) is its text.
+        // (`Display`, `Debug`, unknown shapes) is its text: a `Display` or
+        // `Debug` value serializes as that text, which is kept rather than
+        // formatted a second time (the user's impl runs once).
         self.value = Some(match serde_json::to_value(&value) {
             Ok(tree @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => {
                 self.record.push_nested(tree)
             }
+            Ok(serde_json::Value::String(text)) => Value::Str(self.record.push_text(&text)),
             _ => Value::Str(self.record.push_fmt(format_args!("{value}"))),
         });
         Ok(())
