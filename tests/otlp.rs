@@ -568,3 +568,136 @@ fn otlp_json_lines_decode_to_the_records_exported_over_otlp() {
     assert_eq!(from_lines.len(), 4);
     assert_eq!(from_lines, over_the_wire);
 }
+
+/// A file of `fixtures/tls/`.
+fn tls_fixture(name: &str) -> String {
+    format!("{}/fixtures/tls/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The child side of the TLS tests: two records, exported with the
+/// `OTEL_EXPORTER_OTLP_*` variables the parent set, and the stats that
+/// `expected_exported` says to expect.
+fn log_two_records_over_tls(expected_exported: u64) {
+    let guard = otel_log_bridge::builder()
+        .with_shutdown_timeout(Duration::from_millis(500))
+        .init();
+    tracing::info!(target: "app", attempt = 1_i64, "over tls");
+    log::warn!(target: "app", attempt = 2; "over tls too");
+    let stats = guard.shutdown();
+    assert_eq!(
+        (stats.emitted, stats.exported),
+        (2, expected_exported),
+        "{stats:?}"
+    );
+}
+
+#[test]
+fn records_reach_a_collector_over_tls_with_the_configured_authority_and_client_certificate() {
+    if crate::support::is_child() {
+        log_two_records_over_tls(2);
+        return;
+    }
+    let receiver = Receiver::https(true);
+    let output = crate::support::run_child(
+        "otlp::records_reach_a_collector_over_tls_with_the_configured_authority_and_client_certificate",
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.endpoint()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", &tls_fixture("ca.pem")),
+            ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", &tls_fixture("client.pem")),
+            ("OTEL_EXPORTER_OTLP_CLIENT_KEY", &tls_fixture("client.key")),
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let records = receiver.records();
+    let received: Vec<_> = records
+        .iter()
+        .map(|received| {
+            let body = json_of(&received.record.body);
+            let attempt = received
+                .record
+                .attributes
+                .iter()
+                .find(|kv| kv.key == "attempt")
+                .map(|kv| json_of(&kv.value));
+            (body, attempt)
+        })
+        .collect();
+    assert_eq!(
+        received,
+        [
+            (Value::from("over tls"), Some(Value::from(1))),
+            (Value::from("over tls too"), Some(Value::from(2))),
+        ]
+    );
+}
+
+/// A TLS setup in which the handshake fails.
+struct TlsFailure<'a> {
+    case: &'static str,
+    /// Whether the collector asks for a client certificate.
+    client_certificate: bool,
+    envs: &'a [(&'a str, &'a str)],
+    /// What the exporter's report on stderr says.
+    reported: &'static str,
+}
+
+#[test]
+fn a_collector_over_tls_gets_nothing_when_either_side_cannot_be_verified() {
+    if crate::support::is_child() {
+        log_two_records_over_tls(0);
+        return;
+    }
+    let ca = tls_fixture("ca.pem");
+    let cases = [
+        // The platform's roots do not know the test authority.
+        TlsFailure {
+            case: "no authority configured",
+            client_certificate: false,
+            envs: &[],
+            reported: "invalid peer certificate",
+        },
+        // The collector asks for a client certificate and gets none; the
+        // client sees only a closed connection.
+        TlsFailure {
+            case: "no client certificate",
+            client_certificate: true,
+            envs: &[("OTEL_EXPORTER_OTLP_CERTIFICATE", &ca)],
+            reported: "",
+        },
+    ];
+    for TlsFailure {
+        case,
+        client_certificate,
+        envs,
+        reported,
+    } in cases
+    {
+        let receiver = Receiver::https(client_certificate);
+        let endpoint = receiver.endpoint();
+        let mut all = vec![
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ];
+        all.extend_from_slice(envs);
+        let output = crate::support::run_child(
+            "otlp::a_collector_over_tls_gets_nothing_when_either_side_cannot_be_verified",
+            &all,
+        );
+        assert!(
+            output.status.success(),
+            "{case}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(receiver.attempts(), 0, "{case}: no request got through");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("gave up exporting 2 records") && stderr.contains(reported),
+            "{case}: {stderr}"
+        );
+    }
+}

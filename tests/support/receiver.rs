@@ -13,6 +13,10 @@
 //!   `opentelemetry.proto.collector.logs.v1.LogsService/Export`, gzip
 //!   accepted.
 //!
+//! [`Receiver::https`] serves OTLP/HTTP over TLS as `localhost`, with the
+//! certificate in `fixtures/tls/`, and can require a client certificate
+//! signed by the same authority.
+//!
 //! [`Receiver::http_later`] and [`Receiver::grpc_later`] reserve the port at
 //! once but listen only after a delay, like a collector that is still
 //! starting: connections are refused until then.
@@ -74,6 +78,10 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::TlsAcceptor;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::server::TcpIncoming;
 use tonic_types::{ErrorDetails, StatusExt};
@@ -214,6 +222,22 @@ impl Receiver {
         self.shared.lock().accepted_records
     }
 
+    /// An OTLP/HTTP receiver over TLS, at `https://localhost:PORT`, with
+    /// the certificate `fixtures/tls/server.pem` (signed by
+    /// `fixtures/tls/ca.pem`); with `client_certificate`, it accepts only
+    /// clients with a certificate signed by that authority.
+    pub fn https(client_certificate: bool) -> Receiver {
+        let mut receiver = Receiver::start_with(
+            Family::Http,
+            Duration::ZERO,
+            Some(tls_acceptor(client_certificate)),
+        );
+        receiver.endpoint = receiver
+            .endpoint
+            .replace("http://127.0.0.1", "https://localhost");
+        receiver
+    }
+
     /// An OTLP/gRPC receiver, listening now.
     pub fn grpc() -> Receiver {
         Receiver::start(Family::Grpc, Duration::ZERO)
@@ -240,6 +264,10 @@ impl Receiver {
     }
 
     fn start(family: Family, delay: Duration) -> Receiver {
+        Receiver::start_with(family, delay, None)
+    }
+
+    fn start_with(family: Family, delay: Duration, tls: Option<TlsAcceptor>) -> Receiver {
         let listener = StdTcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .expect("bind an ephemeral port on 127.0.0.1");
         let address = listener.local_addr().expect("bound address");
@@ -267,7 +295,7 @@ impl Receiver {
                 runtime.block_on(async move {
                     tokio::select! {
                         _ = stopped => {}
-                        () = run_server(family, listener, address, delay, server_shared) => {}
+                        () = run_server(family, listener, address, delay, tls, server_shared) => {}
                     }
                 });
                 // Dropping the runtime here cancels every connection task.
@@ -492,6 +520,7 @@ async fn run_server(
     listener: Option<StdTcpListener>,
     address: SocketAddr,
     delay: Duration,
+    tls: Option<TlsAcceptor>,
     shared: Arc<Shared>,
 ) {
     let listener = match listener {
@@ -509,7 +538,7 @@ async fn run_server(
         }
     };
     match family {
-        Family::Http => serve_http(listener, shared).await,
+        Family::Http => serve_http(listener, tls, shared).await,
         Family::Grpc => serve_grpc(listener, shared).await,
     }
 }
@@ -529,7 +558,42 @@ async fn bind_reserved(address: SocketAddr) -> std::io::Result<TcpListener> {
 
 // ---------------------------------------------------------------- HTTP ---
 
-async fn serve_http(listener: TcpListener, shared: Arc<Shared>) {
+/// The TLS side of [`Receiver::https`].
+fn tls_acceptor(client_certificate: bool) -> TlsAcceptor {
+    let fixture = |name: &str| format!("{}/fixtures/tls/{name}", env!("CARGO_MANIFEST_DIR"));
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(fixture("server.pem"))
+        .expect("fixtures/tls/server.pem")
+        .collect::<Result<_, _>>()
+        .expect("PEM certificates");
+    let key = PrivateKeyDer::from_pem_file(fixture("server.key")).expect("fixtures/tls/server.key");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions");
+    let builder = if client_certificate {
+        let mut roots = rustls::RootCertStore::empty();
+        for certificate in
+            CertificateDer::pem_file_iter(fixture("ca.pem")).expect("fixtures/tls/ca.pem")
+        {
+            roots
+                .add(certificate.expect("PEM certificate"))
+                .expect("a CA certificate");
+        }
+        let verifier =
+            rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .expect("client certificate verifier");
+        builder.with_client_cert_verifier(verifier)
+    } else {
+        builder.with_no_client_auth()
+    };
+    let config = builder
+        .with_single_cert(chain, key)
+        .expect("the server certificate and key");
+    TlsAcceptor::from(Arc::new(config))
+}
+
+async fn serve_http(listener: TcpListener, tls: Option<TlsAcceptor>, shared: Arc<Shared>) {
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -542,15 +606,31 @@ async fn serve_http(listener: TcpListener, shared: Arc<Shared>) {
             }
         };
         let shared = Arc::clone(&shared);
+        let tls = tls.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
                 serve_http_request(Arc::clone(&shared), request)
             });
             // HTTP/1.1, and HTTP/2 with prior knowledge, like a collector.
-            // A connection error only means the client went away.
-            let _ = auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            // A connection error only means the client went away, and a
+            // failed handshake that it did not trust this server (or this
+            // server did not trust it): no request, no attempt.
+            let builder = auto::Builder::new(TokioExecutor::new());
+            let _ = match tls {
+                None => {
+                    builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await
+                }
+                Some(tls) => match tls.accept(stream).await {
+                    Ok(stream) => {
+                        builder
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await
+                    }
+                    Err(_) => return,
+                },
+            };
         });
     }
 }
