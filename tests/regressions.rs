@@ -2,7 +2,8 @@
 
 use std::fmt;
 use std::io::Write;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use tracing_subscriber::prelude::*;
@@ -116,11 +117,11 @@ fn a_crashed_worker_fails_flushes_and_counts_what_it_loses() {
 }
 
 /// A value that counts how often it is formatted.
-struct CountsFormatting(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+struct CountsFormatting(Arc<AtomicUsize>);
 
 impl CountsFormatting {
     fn count(&self) {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.0.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -140,16 +141,16 @@ impl fmt::Debug for CountsFormatting {
 
 #[test]
 fn log_key_values_captured_as_display_or_debug_are_formatted_once() {
-    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let calls = Arc::new(AtomicUsize::new(0));
     let (records, _) = capture_with_guard(otel_log_bridge::builder(), |_| {
-        let shown = CountsFormatting(std::sync::Arc::clone(&calls));
-        let debugged = CountsFormatting(std::sync::Arc::clone(&calls));
+        let shown = CountsFormatting(Arc::clone(&calls));
+        let debugged = CountsFormatting(Arc::clone(&calls));
         log::info!(shown:% = shown, debugged:? = debugged; "formatted values");
     });
     assert_eq!(records[0]["attributes"]["shown"], "shown");
     assert_eq!(records[0]["attributes"]["debugged"], "debugged");
     assert_eq!(
-        calls.load(std::sync::atomic::Ordering::Relaxed),
+        calls.load(Ordering::Relaxed),
         2,
         "each value formatted once"
     );

@@ -76,6 +76,7 @@ use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio_rustls::rustls;
@@ -227,15 +228,11 @@ impl Receiver {
     /// `fixtures/tls/ca.pem`); with `client_certificate`, it accepts only
     /// clients with a certificate signed by that authority.
     pub fn https(client_certificate: bool) -> Receiver {
-        let mut receiver = Receiver::start_with(
+        Receiver::start_with(
             Family::Http,
             Duration::ZERO,
             Some(tls_acceptor(client_certificate)),
-        );
-        receiver.endpoint = receiver
-            .endpoint
-            .replace("http://127.0.0.1", "https://localhost");
-        receiver
+        )
     }
 
     /// An OTLP/gRPC receiver, listening now.
@@ -271,6 +268,11 @@ impl Receiver {
         let listener = StdTcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .expect("bind an ephemeral port on 127.0.0.1");
         let address = listener.local_addr().expect("bound address");
+        // The server certificate names `localhost`, not the address.
+        let endpoint = match tls {
+            Some(_) => format!("https://localhost:{}", address.port()),
+            None => format!("http://{address}"),
+        };
         // A delayed receiver gives the port back now, so that connecting
         // fails the way it does when no collector runs.
         let listener = if delay.is_zero() {
@@ -303,15 +305,16 @@ impl Receiver {
             .expect("spawn the receiver thread");
         Receiver {
             family,
-            endpoint: format!("http://{address}"),
+            endpoint,
             shared,
             stop: Some(stop),
             server_thread: Some(server_thread),
         }
     }
 
-    /// The base URL, `http://127.0.0.1:PORT`, for HTTP and gRPC alike (an
-    /// HTTP exporter appends `/v1/logs`).
+    /// The base URL, `http://127.0.0.1:PORT` for HTTP and gRPC alike
+    /// (`https://localhost:PORT` for [`Receiver::https`]); an HTTP exporter
+    /// appends `/v1/logs`.
     pub fn endpoint(&self) -> String {
         self.endpoint.clone()
     }
@@ -608,31 +611,32 @@ async fn serve_http(listener: TcpListener, tls: Option<TlsAcceptor>, shared: Arc
         let shared = Arc::clone(&shared);
         let tls = tls.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                serve_http_request(Arc::clone(&shared), request)
-            });
-            // HTTP/1.1, and HTTP/2 with prior knowledge, like a collector.
-            // A connection error only means the client went away, and a
-            // failed handshake that it did not trust this server (or this
-            // server did not trust it): no request, no attempt.
-            let builder = auto::Builder::new(TokioExecutor::new());
-            let _ = match tls {
-                None => {
-                    builder
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await
-                }
-                Some(tls) => match tls.accept(stream).await {
-                    Ok(stream) => {
-                        builder
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await
+            match tls {
+                None => serve_http_connection(stream, shared).await,
+                // A failed handshake (the client did not trust this server,
+                // or this server the client) makes no request, no attempt.
+                Some(tls) => {
+                    if let Ok(stream) = tls.accept(stream).await {
+                        serve_http_connection(stream, shared).await;
                     }
-                    Err(_) => return,
-                },
-            };
+                }
+            }
         });
     }
+}
+
+/// Serves the requests of one connection, in the clear or over TLS.
+async fn serve_http_connection(
+    stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    shared: Arc<Shared>,
+) {
+    let service =
+        hyper::service::service_fn(move |request| serve_http_request(Arc::clone(&shared), request));
+    // HTTP/1.1, and HTTP/2 with prior knowledge, like a collector. A
+    // connection error only means the client went away.
+    let _ = auto::Builder::new(TokioExecutor::new())
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
 }
 
 /// The two OTLP/HTTP encodings.
