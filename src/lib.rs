@@ -125,8 +125,10 @@
 //!
 //! HTTP 429, 502, 503, 504 and connection failures are retried with
 //! exponential backoff and jitter, honouring `Retry-After`; gRPC retries
-//! the specification's retryable codes and honours `RetryInfo`. Other
-//! errors count as [`Stats::failed`], a partial success as
+//! the specification's retryable codes and connections that failed before
+//! the collector answered, and honours `RetryInfo`. A batch that failed
+//! four times in a row is reported on stderr with the reason, once per
+//! exporter. Other errors count as [`Stats::failed`], a partial success as
 //! [`Stats::rejected`]. While the collector is unreachable, records queue up
 //! to the byte budget; dropping the [`Guard`] waits at most the shutdown
 //! timeout. Records still being sent then are counted as failed when the

@@ -9,7 +9,7 @@ use otel_log_bridge::{Builder, Compression, Exporter, Protocol as ExportProtocol
 use serde_json::Value;
 use tracing_subscriber::prelude::*;
 
-use crate::support::receiver::{Protocol, ReceivedRecord, Receiver, Response};
+use crate::support::receiver::{tls_fixture, Protocol, ReceivedRecord, Receiver, Response};
 use crate::support::SharedBuf;
 
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -235,6 +235,67 @@ fn a_collector_that_never_answers_is_timed_out_and_retried() {
         assert!(stats.retries >= 1, "{protocol:?} {stats:?}");
         assert!(receiver.attempts() >= 2, "{protocol:?}");
         assert_eq!(receiver.records().len(), 10, "{protocol:?}");
+    }
+}
+
+/// The child side of
+/// `a_collector_that_keeps_refusing_is_reported_while_export_is_retried`:
+/// one record, kept until its batch has failed four times.
+fn log_until_retried_four_times() {
+    let guard = otel_log_bridge::builder()
+        .with_shutdown_timeout(Duration::from_millis(200))
+        .init();
+    tracing::info!("never delivered");
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while guard.stats().retries < 4 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stats = guard.shutdown();
+    assert!(stats.retries >= 4, "{stats:?}");
+}
+
+#[test]
+fn a_collector_that_keeps_refusing_is_reported_while_export_is_retried() {
+    if crate::support::is_child() {
+        log_until_retried_four_times();
+        return;
+    }
+    for protocol in [Protocol::HttpProtobuf, Protocol::Grpc] {
+        // Listens only long after the test is over: connections are
+        // refused.
+        let receiver = match protocol {
+            Protocol::Grpc => Receiver::grpc_later(Duration::from_secs(3600)),
+            _ => Receiver::http_later(Duration::from_secs(3600)),
+        };
+        let output = crate::support::run_child(
+            "otlp::a_collector_that_keeps_refusing_is_reported_while_export_is_retried",
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.endpoint()),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.env_value()),
+            ],
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{protocol:?}: {stderr}");
+        // Said while retrying, before shutdown gives up, with the cause.
+        let lines: Vec<&str> = stderr.lines().collect();
+        let retrying = lines.iter().position(|line| {
+            line.contains("OTLP export failed 4 times in a row and is being retried")
+        });
+        let gave_up = lines
+            .iter()
+            .position(|line| line.contains("gave up exporting 1 records at shutdown"));
+        assert!(
+            matches!((retrying, gave_up), (Some(r), Some(g)) if r < g),
+            "{protocol:?}: {stderr}"
+        );
+        let warning = retrying
+            .and_then(|at| lines.get(at))
+            .copied()
+            .unwrap_or_default();
+        assert!(
+            warning.contains("Connection refused"),
+            "{protocol:?}: {warning}"
+        );
     }
 }
 
@@ -569,11 +630,6 @@ fn otlp_json_lines_decode_to_the_records_exported_over_otlp() {
     assert_eq!(from_lines, over_the_wire);
 }
 
-/// A file of `fixtures/tls/`.
-fn tls_fixture(name: &str) -> String {
-    format!("{}/fixtures/tls/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
 /// The child side of the TLS tests: two records, exported with the
 /// `OTEL_EXPORTER_OTLP_*` variables the parent set, and the stats that
 /// `expected_exported` says to expect.
@@ -591,49 +647,56 @@ fn log_two_records_over_tls(expected_exported: u64) {
     );
 }
 
+/// The protocols TLS is tested with: OTLP/HTTP (one client for both
+/// encodings) and OTLP/gRPC.
+const TLS_PROTOCOLS: [Protocol; 2] = [Protocol::HttpProtobuf, Protocol::Grpc];
+
 #[test]
 fn records_reach_a_collector_over_tls_with_the_configured_authority_and_client_certificate() {
     if crate::support::is_child() {
         log_two_records_over_tls(2);
         return;
     }
-    let receiver = Receiver::https(true);
-    let output = crate::support::run_child(
-        "otlp::records_reach_a_collector_over_tls_with_the_configured_authority_and_client_certificate",
-        &[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.endpoint()),
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
-            ("OTEL_EXPORTER_OTLP_CERTIFICATE", &tls_fixture("ca.pem")),
-            ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", &tls_fixture("client.pem")),
-            ("OTEL_EXPORTER_OTLP_CLIENT_KEY", &tls_fixture("client.key")),
-        ],
-    );
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let records = receiver.records();
-    let received: Vec<_> = records
-        .iter()
-        .map(|received| {
-            let body = json_of(&received.record.body);
-            let attempt = received
-                .record
-                .attributes
-                .iter()
-                .find(|kv| kv.key == "attempt")
-                .map(|kv| json_of(&kv.value));
-            (body, attempt)
-        })
-        .collect();
-    assert_eq!(
-        received,
-        [
-            (Value::from("over tls"), Some(Value::from(1))),
-            (Value::from("over tls too"), Some(Value::from(2))),
-        ]
-    );
+    for protocol in TLS_PROTOCOLS {
+        let receiver = Receiver::for_protocol_over_tls(protocol, true);
+        let output = crate::support::run_child(
+            "otlp::records_reach_a_collector_over_tls_with_the_configured_authority_and_client_certificate",
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.endpoint()),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.env_value()),
+                ("OTEL_EXPORTER_OTLP_CERTIFICATE", &tls_fixture("ca.pem")),
+                ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", &tls_fixture("client.pem")),
+                ("OTEL_EXPORTER_OTLP_CLIENT_KEY", &tls_fixture("client.key")),
+            ],
+        );
+        assert!(
+            output.status.success(),
+            "{protocol:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let records = receiver.records();
+        let received: Vec<_> = records
+            .iter()
+            .map(|received| {
+                let body = json_of(&received.record.body);
+                let attempt = received
+                    .record
+                    .attributes
+                    .iter()
+                    .find(|kv| kv.key == "attempt")
+                    .map(|kv| json_of(&kv.value));
+                (body, attempt)
+            })
+            .collect();
+        assert_eq!(
+            received,
+            [
+                (Value::from("over tls"), Some(Value::from(1))),
+                (Value::from("over tls too"), Some(Value::from(2))),
+            ],
+            "{protocol:?}"
+        );
+    }
 }
 
 /// A TLS setup in which the handshake fails.
@@ -642,8 +705,8 @@ struct TlsFailure<'a> {
     /// Whether the collector asks for a client certificate.
     client_certificate: bool,
     envs: &'a [(&'a str, &'a str)],
-    /// What the exporter's report on stderr says.
-    reported: &'static str,
+    /// What the exporter's reports on stderr say: one of these.
+    reported: &'a [&'a str],
 }
 
 #[test]
@@ -659,45 +722,59 @@ fn a_collector_over_tls_gets_nothing_when_either_side_cannot_be_verified() {
             case: "no authority configured",
             client_certificate: false,
             envs: &[],
-            reported: "invalid peer certificate",
+            reported: &["invalid peer certificate: UnknownIssuer"],
         },
-        // The collector asks for a client certificate and gets none; the
-        // client sees only a closed connection.
+        // The collector asks for a client certificate and gets none. It
+        // sends an alert and closes the connection; a client that is slow
+        // to read sees the connection closed, reset or broken before the
+        // alert.
         TlsFailure {
             case: "no client certificate",
             client_certificate: true,
             envs: &[("OTEL_EXPORTER_OTLP_CERTIFICATE", &ca)],
-            reported: "",
+            reported: &[
+                "received fatal alert: CertificateRequired",
+                "connection closed",
+                "Connection reset",
+                "Broken pipe",
+            ],
         },
     ];
-    for TlsFailure {
-        case,
-        client_certificate,
-        envs,
-        reported,
-    } in cases
-    {
-        let receiver = Receiver::https(client_certificate);
-        let endpoint = receiver.endpoint();
-        let mut all = vec![
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
-        ];
-        all.extend_from_slice(envs);
-        let output = crate::support::run_child(
-            "otlp::a_collector_over_tls_gets_nothing_when_either_side_cannot_be_verified",
-            &all,
-        );
-        assert!(
-            output.status.success(),
-            "{case}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert_eq!(receiver.attempts(), 0, "{case}: no request got through");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            stderr.contains("gave up exporting 2 records") && stderr.contains(reported),
-            "{case}: {stderr}"
-        );
+    for protocol in TLS_PROTOCOLS {
+        for TlsFailure {
+            case,
+            client_certificate,
+            envs,
+            reported,
+        } in &cases
+        {
+            let receiver = Receiver::for_protocol_over_tls(protocol, *client_certificate);
+            let endpoint = receiver.endpoint();
+            // At the debug level, every failed attempt is reported with its
+            // reason: a client's later attempts may fail for reasons of its
+            // own (a connection closed after the alert).
+            let mut all = vec![
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.env_value()),
+                ("OTEL_LOG_LEVEL", "debug"),
+            ];
+            all.extend_from_slice(envs);
+            let output = crate::support::run_child(
+                "otlp::a_collector_over_tls_gets_nothing_when_either_side_cannot_be_verified",
+                &all,
+            );
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(output.status.success(), "{protocol:?}, {case}: {stderr}");
+            assert_eq!(
+                receiver.attempts(),
+                0,
+                "{protocol:?}, {case}: no request got through"
+            );
+            assert!(
+                stderr.contains("gave up exporting 2 records")
+                    && reported.iter().any(|reason| stderr.contains(reason)),
+                "{protocol:?}, {case}: {stderr}"
+            );
+        }
     }
 }

@@ -13,9 +13,10 @@
 //!   `opentelemetry.proto.collector.logs.v1.LogsService/Export`, gzip
 //!   accepted.
 //!
-//! [`Receiver::https`] serves OTLP/HTTP over TLS as `localhost`, with the
-//! certificate in `fixtures/tls/`, and can require a client certificate
-//! signed by the same authority.
+//! [`Receiver::https`] and [`Receiver::grpcs`] serve OTLP/HTTP and
+//! OTLP/gRPC over TLS as `localhost`, with the certificate in
+//! `fixtures/tls/`, and can require a client certificate signed by the same
+//! authority.
 //!
 //! [`Receiver::http_later`] and [`Receiver::grpc_later`] reserve the port at
 //! once but listen only after a delay, like a collector that is still
@@ -84,7 +85,8 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
 use tonic::codec::CompressionEncoding;
-use tonic::transport::server::TcpIncoming;
+use tonic::transport::server::{ServerTlsConfig, TcpIncoming};
+use tonic::transport::{Certificate, Identity};
 use tonic_types::{ErrorDetails, StatusExt};
 
 /// The largest request body accepted, before and after decompression. Far
@@ -231,13 +233,23 @@ impl Receiver {
         Receiver::start_with(
             Family::Http,
             Duration::ZERO,
-            Some(tls_acceptor(client_certificate)),
+            Some(Tls { client_certificate }),
         )
     }
 
     /// An OTLP/gRPC receiver, listening now.
     pub fn grpc() -> Receiver {
         Receiver::start(Family::Grpc, Duration::ZERO)
+    }
+
+    /// An OTLP/gRPC receiver over TLS, with the certificates of
+    /// [`Receiver::https`].
+    pub fn grpcs(client_certificate: bool) -> Receiver {
+        Receiver::start_with(
+            Family::Grpc,
+            Duration::ZERO,
+            Some(Tls { client_certificate }),
+        )
     }
 
     /// An OTLP/HTTP receiver whose port is known now but which listens only
@@ -260,11 +272,20 @@ impl Receiver {
         }
     }
 
+    /// [`Receiver::for_protocol`] over TLS: [`Receiver::https`] or
+    /// [`Receiver::grpcs`].
+    pub fn for_protocol_over_tls(protocol: Protocol, client_certificate: bool) -> Receiver {
+        match protocol {
+            Protocol::HttpProtobuf | Protocol::HttpJson => Receiver::https(client_certificate),
+            Protocol::Grpc => Receiver::grpcs(client_certificate),
+        }
+    }
+
     fn start(family: Family, delay: Duration) -> Receiver {
         Receiver::start_with(family, delay, None)
     }
 
-    fn start_with(family: Family, delay: Duration, tls: Option<TlsAcceptor>) -> Receiver {
+    fn start_with(family: Family, delay: Duration, tls: Option<Tls>) -> Receiver {
         let listener = StdTcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .expect("bind an ephemeral port on 127.0.0.1");
         let address = listener.local_addr().expect("bound address");
@@ -313,8 +334,8 @@ impl Receiver {
     }
 
     /// The base URL, `http://127.0.0.1:PORT` for HTTP and gRPC alike
-    /// (`https://localhost:PORT` for [`Receiver::https`]); an HTTP exporter
-    /// appends `/v1/logs`.
+    /// (`https://localhost:PORT` over TLS); an HTTP exporter appends
+    /// `/v1/logs`.
     pub fn endpoint(&self) -> String {
         self.endpoint.clone()
     }
@@ -523,7 +544,7 @@ async fn run_server(
     listener: Option<StdTcpListener>,
     address: SocketAddr,
     delay: Duration,
-    tls: Option<TlsAcceptor>,
+    tls: Option<Tls>,
     shared: Arc<Shared>,
 ) {
     let listener = match listener {
@@ -541,8 +562,8 @@ async fn run_server(
         }
     };
     match family {
-        Family::Http => serve_http(listener, tls, shared).await,
-        Family::Grpc => serve_grpc(listener, shared).await,
+        Family::Http => serve_http(listener, tls.map(Tls::acceptor), shared).await,
+        Family::Grpc => serve_grpc(listener, tls, shared).await,
     }
 }
 
@@ -559,42 +580,81 @@ async fn bind_reserved(address: SocketAddr) -> std::io::Result<TcpListener> {
     }
 }
 
-// ---------------------------------------------------------------- HTTP ---
+// ----------------------------------------------------------------- TLS ---
 
-/// The TLS side of [`Receiver::https`].
-fn tls_acceptor(client_certificate: bool) -> TlsAcceptor {
-    let fixture = |name: &str| format!("{}/fixtures/tls/{name}", env!("CARGO_MANIFEST_DIR"));
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(fixture("server.pem"))
-        .expect("fixtures/tls/server.pem")
-        .collect::<Result<_, _>>()
-        .expect("PEM certificates");
-    let key = PrivateKeyDer::from_pem_file(fixture("server.key")).expect("fixtures/tls/server.key");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions");
-    let builder = if client_certificate {
-        let mut roots = rustls::RootCertStore::empty();
-        for certificate in
-            CertificateDer::pem_file_iter(fixture("ca.pem")).expect("fixtures/tls/ca.pem")
-        {
-            roots
-                .add(certificate.expect("PEM certificate"))
-                .expect("a CA certificate");
-        }
-        let verifier =
-            rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                .build()
-                .expect("client certificate verifier");
-        builder.with_client_cert_verifier(verifier)
-    } else {
-        builder.with_no_client_auth()
-    };
-    let config = builder
-        .with_single_cert(chain, key)
-        .expect("the server certificate and key");
-    TlsAcceptor::from(Arc::new(config))
+/// How a receiver serves TLS: as `localhost`, with the certificate
+/// `fixtures/tls/server.pem` signed by `fixtures/tls/ca.pem`.
+#[derive(Clone, Copy, Debug)]
+struct Tls {
+    /// Whether only clients with a certificate signed by that authority are
+    /// accepted.
+    client_certificate: bool,
 }
+
+/// The path of a file of `fixtures/tls/`.
+pub fn tls_fixture(name: &str) -> String {
+    format!("{}/fixtures/tls/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read_tls_fixture(name: &str) -> Vec<u8> {
+    std::fs::read(tls_fixture(name)).unwrap_or_else(|error| panic!("fixtures/tls/{name}: {error}"))
+}
+
+impl Tls {
+    /// The TLS side of [`Receiver::https`].
+    fn acceptor(self) -> TlsAcceptor {
+        let chain: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_file_iter(tls_fixture("server.pem"))
+                .expect("fixtures/tls/server.pem")
+                .collect::<Result<_, _>>()
+                .expect("PEM certificates");
+        let key = PrivateKeyDer::from_pem_file(tls_fixture("server.key"))
+            .expect("fixtures/tls/server.key");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions");
+        let builder = if self.client_certificate {
+            let mut roots = rustls::RootCertStore::empty();
+            for certificate in
+                CertificateDer::pem_file_iter(tls_fixture("ca.pem")).expect("fixtures/tls/ca.pem")
+            {
+                roots
+                    .add(certificate.expect("PEM certificate"))
+                    .expect("a CA certificate");
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .expect("client certificate verifier");
+            builder.with_client_cert_verifier(verifier)
+        } else {
+            builder.with_no_client_auth()
+        };
+        let config = builder
+            .with_single_cert(chain, key)
+            .expect("the server certificate and key");
+        TlsAcceptor::from(Arc::new(config))
+    }
+
+    /// The TLS side of [`Receiver::grpcs`], in tonic's terms.
+    fn grpc_config(self) -> ServerTlsConfig {
+        let identity = Identity::from_pem(
+            read_tls_fixture("server.pem"),
+            read_tls_fixture("server.key"),
+        );
+        let config = ServerTlsConfig::new().identity(identity);
+        if self.client_certificate {
+            config.client_ca_root(Certificate::from_pem(read_tls_fixture("ca.pem")))
+        } else {
+            config
+        }
+    }
+}
+
+// ---------------------------------------------------------------- HTTP ---
 
 async fn serve_http(listener: TcpListener, tls: Option<TlsAcceptor>, shared: Arc<Shared>) {
     loop {
@@ -897,12 +957,18 @@ fn plain_response(status: StatusCode, message: String) -> HttpResponse {
 
 // ---------------------------------------------------------------- gRPC ---
 
-async fn serve_grpc(listener: TcpListener, shared: Arc<Shared>) {
+async fn serve_grpc(listener: TcpListener, tls: Option<Tls>, shared: Arc<Shared>) {
     let service = LogsServiceServer::new(GrpcLogs { shared })
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(MAX_BODY_BYTES);
-    let served = tonic::transport::Server::builder()
+    let mut server = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        server = server
+            .tls_config(tls.grpc_config())
+            .expect("the receiver's TLS configuration");
+    }
+    let served = server
         .add_service(service)
         .serve_with_incoming(TcpIncoming::from(listener))
         .await;

@@ -103,20 +103,33 @@ impl Transport for GrpcTransport {
 
 /// The OTLP specification's gRPC retry table: these codes are retried,
 /// `RESOURCE_EXHAUSTED` only when the server says when (`RetryInfo`), all
-/// others fail for good. A request whose connection was lost under it got
-/// no status from the collector at all: `tonic` reports it as `UNKNOWN`
-/// with the I/O error among its sources, and it is retried, as an HTTP
-/// request that failed on the network is.
+/// others fail for good. A request whose connection failed under it (lost,
+/// or refused by the collector's TLS with an alert) got no status from the
+/// collector at all: `tonic` reports it as `UNKNOWN` with the I/O error
+/// among its sources, and it is retried, as an HTTP request that failed on
+/// the network is.
 fn classify(status: &Status, endpoint: &str) -> Outcome {
     let retry_after: Option<Duration> = status
         .get_details_retry_info()
         .and_then(|info| info.retry_delay);
-    let reason = format!(
+    let mut reason = format!(
         "gRPC {:?} from {endpoint}: {}",
         status.code(),
         status.message()
     );
-    let retryable = (status.code() == Code::Unknown && connection_lost(status))
+    // A status made from a transport failure says only "transport error";
+    // its sources say what failed (a refused connection, a TLS alert).
+    // Those that repeat what the reason already says are left out.
+    let mut source = std::error::Error::source(status);
+    while let Some(error) = source {
+        let text = error.to_string();
+        if !reason.contains(&text) {
+            reason.push_str(": ");
+            reason.push_str(&text);
+        }
+        source = error.source();
+    }
+    let retryable = (status.code() == Code::Unknown && connection_failed(status))
         || match status.code() {
             Code::Cancelled
             | Code::DeadlineExceeded
@@ -137,20 +150,14 @@ fn classify(status: &Status, endpoint: &str) -> Outcome {
     }
 }
 
-/// Whether an I/O error that means the connection was lost is among the
-/// sources of `status`.
-fn connection_lost(status: &Status) -> bool {
+/// Whether an I/O error is among the sources of `status`: the connection
+/// failed (was reset, closed, or ended by a TLS alert), so the collector
+/// never answered.
+fn connection_failed(status: &Status) -> bool {
     let mut source = std::error::Error::source(status);
     while let Some(error) = source {
-        if let Some(io) = error.downcast_ref::<std::io::Error>() {
-            return matches!(
-                io.kind(),
-                std::io::ErrorKind::ConnectionReset
-                    | std::io::ErrorKind::ConnectionAborted
-                    | std::io::ErrorKind::BrokenPipe
-                    | std::io::ErrorKind::UnexpectedEof
-                    | std::io::ErrorKind::NotConnected
-            );
+        if error.is::<std::io::Error>() {
+            return true;
         }
         source = error.source();
     }
@@ -267,6 +274,26 @@ mod tests {
         let mut transport = GrpcTransport::new(&settings).expect("transport");
         let outcome = transport.send(&[]);
         assert!(matches!(outcome, Outcome::Retry { .. }), "{outcome:?}");
+    }
+
+    /// A connection the collector's TLS ended with an alert (here: it
+    /// wanted a client certificate) comes back as `UNKNOWN` with the I/O
+    /// error behind it: the collector never answered, so it is retried,
+    /// and the alert is in the reason.
+    #[test]
+    fn an_unknown_status_from_a_failed_connection_is_retried_with_its_cause() {
+        let alert = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "received fatal alert: CertificateRequired",
+        );
+        let status = Status::from_error(Box::new(alert));
+        match classify(&status, "https://collector") {
+            Outcome::Retry { reason, .. } => assert_eq!(
+                reason,
+                "gRPC Unknown from https://collector: received fatal alert: CertificateRequired"
+            ),
+            outcome => panic!("{outcome:?}"),
+        }
     }
 
     /// The collector's own `UNKNOWN` (no lost connection behind it) is

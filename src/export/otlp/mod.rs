@@ -35,6 +35,10 @@ const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
 /// The size a batch is cut at before the record-count limit, so that large
 /// records make smaller requests rather than huge ones.
 const TARGET_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+/// After this many failed attempts at one batch (about a second and a half
+/// of backoff), a warning says why export keeps failing: long enough to let
+/// a collector's restart pass unreported.
+const FAILURES_BEFORE_WARNING: u32 = 4;
 
 /// What one attempt to send a request came to.
 #[derive(Debug, PartialEq, Eq)]
@@ -68,6 +72,8 @@ pub(crate) struct OtlpDrain<T> {
     max_batch_records: u64,
     counters: Arc<SinkCounters>,
     failure_reported: bool,
+    /// Whether [`OtlpDrain::report_retrying`] has said its piece.
+    retrying_reported: bool,
     #[cfg(feature = "spool")]
     spool: Option<spool::Spool>,
     /// While the collector is unreachable, when to try it again; requests
@@ -93,6 +99,7 @@ impl<T: Transport> OtlpDrain<T> {
             max_batch_records: max_batch_records.max(1),
             counters,
             failure_reported: false,
+            retrying_reported: false,
             #[cfg(feature = "spool")]
             spool: None,
             #[cfg(feature = "spool")]
@@ -143,6 +150,7 @@ impl<T: Transport> OtlpDrain<T> {
             return;
         }
         let mut backoff = Backoff::default();
+        let mut first_failure: Option<String> = None;
         loop {
             match timed_send(&mut self.transport, &self.counters, &self.request) {
                 Outcome::Accepted { rejected } => {
@@ -158,6 +166,10 @@ impl<T: Transport> OtlpDrain<T> {
                 Outcome::Retry { after, reason } => {
                     diag::debug(format_args!("OTLP export will be retried: {reason}"));
                     let delay = backoff.next_delay(after);
+                    let first_failure = first_failure.get_or_insert_with(|| reason.clone());
+                    if backoff.attempts() == FAILURES_BEFORE_WARNING {
+                        self.report_retrying(first_failure, &reason);
+                    }
                     if !queue.wait_before_retry(delay) {
                         self.counters.failed.fetch_add(records, Ordering::Relaxed);
                         self.report(format_args!(
@@ -278,6 +290,27 @@ impl<T: Transport> OtlpDrain<T> {
         }
         self.request = request;
         handled
+    }
+
+    /// Says, once per sink, that a batch keeps failing and why: a
+    /// collector that is down or refuses the connection (its address, its
+    /// certificate) is otherwise only reported at shutdown, when the
+    /// retries give up.
+    /// The first failure's reason is given too when it differs from the
+    /// last one's: a client's later attempts can fail for a reason of its
+    /// own (a connection closed after a TLS alert) that hides the cause.
+    fn report_retrying(&mut self, first: &str, last: &str) {
+        if std::mem::replace(&mut self.retrying_reported, true) {
+            return;
+        }
+        let prefix = format!("OTLP export failed {FAILURES_BEFORE_WARNING} times in a row and is being retried: {last}");
+        if first == last {
+            diag::warn(format_args!("{prefix}"));
+        } else {
+            diag::warn(format_args!(
+                "{prefix} (the first attempt failed with: {first})"
+            ));
+        }
     }
 
     fn report(&mut self, message: std::fmt::Arguments<'_>) {

@@ -17,6 +17,11 @@ pub(crate) struct Backoff {
 }
 
 impl Backoff {
+    /// How many delays it has given: the failed attempts of this batch.
+    pub(crate) fn attempts(&self) -> u32 {
+        self.attempt
+    }
+
     /// The delay before the next attempt: the server's `Retry-After` when it
     /// sent one (capped), else a random delay up to an exponentially
     /// growing ceiling.
