@@ -5,15 +5,13 @@
 use std::io::Write as _;
 use std::time::SystemTime;
 
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsServiceRequest, ExportLogsServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use prost::Message as _;
 use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig};
 
 use crate::config::otlp::{Compression, OtlpSettings, Protocol, TlsFiles};
 use crate::export::otlp::retry::parse_retry_after;
-use crate::export::otlp::{Outcome, Transport};
+use crate::export::otlp::{write_otlp_json, Outcome, Transport};
 
 /// Sends requests to one OTLP/HTTP endpoint.
 pub(crate) struct HttpTransport {
@@ -61,14 +59,9 @@ impl HttpTransport {
     /// its JSON form and/or gzip.
     fn prepare_body<'a>(&'a mut self, request: &'a [u8]) -> Result<&'a [u8], String> {
         let payload: std::borrow::Cow<'_, [u8]> = if self.json {
-            // OTLP/JSON has rules of its own (hex ids, int64 as strings,
-            // lowerCamelCase); opentelemetry-proto's serde types implement
-            // them, so the request is converted through those types.
-            let message = ExportLogsServiceRequest::decode(request)
-                .map_err(|e| format!("internal encoding error: {e}"))?;
-            serde_json::to_vec(&message)
-                .map_err(|e| format!("OTLP/JSON encoding failed: {e}"))?
-                .into()
+            let mut json = Vec::new();
+            write_otlp_json(request, &mut json)?;
+            json.into()
         } else {
             request.into()
         };

@@ -5,10 +5,7 @@
 
 use std::io::Write;
 
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use prost::Message as _;
-
-use crate::export::otlp::{Outcome, Transport};
+use crate::export::otlp::{write_otlp_json, Outcome, Transport};
 
 /// Writes each request as one JSON line.
 pub(crate) struct JsonLinesWriter {
@@ -27,22 +24,9 @@ impl JsonLinesWriter {
 
 impl Transport for JsonLinesWriter {
     fn send(&mut self, request: &[u8]) -> Outcome {
-        // `LogsData` and `ExportLogsServiceRequest` have the same JSON
-        // shape (`{"resourceLogs":[…]}`); opentelemetry-proto's serde types
-        // implement the OTLP/JSON rules.
-        let message = match ExportLogsServiceRequest::decode(request) {
-            Ok(message) => message,
-            Err(error) => {
-                return Outcome::Failed {
-                    reason: format!("internal encoding error: {error}"),
-                }
-            }
-        };
         self.line.clear();
-        if let Err(error) = serde_json::to_writer(&mut self.line, &message) {
-            return Outcome::Failed {
-                reason: format!("OTLP/JSON encoding failed: {error}"),
-            };
+        if let Err(reason) = write_otlp_json(request, &mut self.line) {
+            return Outcome::Failed { reason };
         }
         self.line.push(b'\n');
         match self

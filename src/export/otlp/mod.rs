@@ -55,6 +55,19 @@ pub(crate) enum Outcome {
     Failed { reason: String },
 }
 
+/// Appends the OTLP/JSON form of an encoded `ExportLogsServiceRequest` to
+/// `out`. OTLP/JSON has rules of its own (hex ids, 64-bit integers as
+/// strings, lowerCamelCase names); `opentelemetry-proto`'s serde types
+/// implement them, so the request is converted through those types.
+/// `LogsData`, which OTLP-JSON lines carry, has the same JSON shape.
+pub(crate) fn write_otlp_json(request: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+    use prost::Message as _;
+    let message =
+        opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest::decode(request)
+            .map_err(|e| format!("internal encoding error: {e}"))?;
+    serde_json::to_writer(out, &message).map_err(|e| format!("OTLP/JSON encoding failed: {e}"))
+}
+
 /// The transport a sink exports through.
 pub(crate) trait Transport: Send + 'static {
     /// Sends one encoded `ExportLogsServiceRequest`.
