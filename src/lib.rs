@@ -98,19 +98,19 @@
 //! | `OTEL_LOGS_EXPORTER` | `otlp` when an OTLP endpoint is set, else `json` | comma list of `otlp`, `json` (flat JSON lines on stdout), `console` (human-readable, stderr), `none`; an unknown name is an [`InitError`] |
 //! | `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` | – | full URL of the logs endpoint, used as is |
 //! | `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://localhost:4318` (gRPC: `http://localhost:4317`) | base URL; HTTP appends `/v1/logs` |
-//! | `OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL` | `http/protobuf` | `http/protobuf`, `http/json`, `grpc` (feature `grpc`); an unknown value is an error |
+//! | `OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL` | `http/protobuf` | `http/protobuf`, `http/json`, `grpc` (feature `grpc`), in any case; an unknown value is an error |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]HEADERS` | – | `key=value,…`, percent-decoded; malformed pairs reported and skipped |
-//! | `OTEL_EXPORTER_OTLP_[LOGS_]TIMEOUT` | `10000` | per-request timeout in ms |
-//! | `OTEL_EXPORTER_OTLP_[LOGS_]COMPRESSION` | `none` | `gzip` or `none` |
-//! | `OTEL_EXPORTER_OTLP_[LOGS_]CERTIFICATE` | – | PEM file of the CA certificates to trust |
+//! | `OTEL_EXPORTER_OTLP_[LOGS_]TIMEOUT` | `10000` | per-request timeout in ms; `0` for none |
+//! | `OTEL_EXPORTER_OTLP_[LOGS_]COMPRESSION` | `none` | `gzip` or `none`, in any case; a malformed `LOGS_` value leaves the generic one in force |
+//! | `OTEL_EXPORTER_OTLP_[LOGS_]CERTIFICATE` | – | PEM file of the CA certificates to trust, instead of the platform's |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]CLIENT_CERTIFICATE`, `…_CLIENT_KEY` | – | PEM files for mutual TLS |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]INSECURE` | `false` | gRPC endpoints given without a scheme: `true` for plaintext |
 //! | `OTEL_BLRP_SCHEDULE_DELAY` | `1000` | ms between exports at the latest |
-//! | `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` | `512` | records per request at most |
-//! | `OTEL_BLRP_EXPORT_TIMEOUT` | `30000` | ms; bounds each request together with the OTLP timeout |
+//! | `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` | `512` | records per request at most; cut to `OTEL_BLRP_MAX_QUEUE_SIZE` when larger |
+//! | `OTEL_BLRP_EXPORT_TIMEOUT` | `30000` | ms; bounds each request together with the OTLP timeout; `0` for none |
 //! | `OTEL_BLRP_MAX_QUEUE_SIZE` | unbounded by count | a record-count bound on top of the 64 MiB byte budget |
 //! | `OTEL_SERVICE_NAME` | `unknown_service:<executable>` | `service.name` |
-//! | `OTEL_RESOURCE_ATTRIBUTES` | – | `key=value,…`, percent-decoded; a malformed pair is reported once on stderr and skipped |
+//! | `OTEL_RESOURCE_ATTRIBUTES` | – | `key=value,…`, keys and values percent-decoded; a malformed pair (or an invalid `%` escape) is reported once on stderr and skipped |
 //! | `OTEL_SDK_DISABLED` | `false` | `true` exports nothing |
 //! | `OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT` (then `OTEL_ATTRIBUTE_COUNT_LIMIT`) | `128` | attributes per record; the rest are dropped and counted in `dropped_attributes_count` |
 //! | `OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT` (then `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`) | no limit | strings cut to this many characters, bytes to this many bytes |

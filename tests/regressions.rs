@@ -155,3 +155,78 @@ fn log_key_values_captured_as_display_or_debug_are_formatted_once() {
         "each value formatted once"
     );
 }
+
+/// Values were cut to the length limit before tokens were redacted: a
+/// token cut short no longer looked like one, and its beginning was
+/// exported. Cutting now comes last, after redaction.
+#[test]
+fn a_value_length_limit_does_not_let_a_cut_token_escape_redaction() {
+    // A reply that carries a JSON Web Token, where a value was not
+    // expected to hold one.
+    let reply = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl";
+    let (records, stats) = crate::support::capture_with_guard(
+        otel_log_bridge::builder()
+            .with_value_redaction(true)
+            .with_attribute_value_length_limit(24),
+        |_| {
+            tracing::info!(reply, header = "Bearer abcdefgh12345", "signed in");
+        },
+    );
+    assert_eq!(records[0]["attributes"]["reply"], "[REDACTED]");
+    assert_eq!(records[0]["attributes"]["header"], "Bearer [REDACTED]");
+    assert_eq!(stats.redacted, 2, "{stats:?}");
+}
+
+/// A `log` record that `tracing-log` forwarded as an event (what
+/// `tracing_subscriber`'s `init()` sets up) was exported as an Event named
+/// "log event", under the scope "log", with its target, file and line as
+/// `log.*` attributes and no `code.*` ones. It now maps as the `log`
+/// bridge maps the same record.
+#[test]
+fn a_log_record_forwarded_by_tracing_log_maps_like_one_the_log_bridge_receives() {
+    let record = |target: &'static str, line: u32, message: &'static str| (target, line, message);
+    let sent = [
+        record("app::db", 42, "connected"),
+        record("app::http", 7, "listening"),
+    ];
+    let records = crate::support::capture(otel_log_bridge::builder(), || {
+        for (target, line, message) in sent {
+            let args = format_args!("{message}");
+            let log_record = log::Record::builder()
+                .level(log::Level::Warn)
+                .target(target)
+                .file(Some("src/app.rs"))
+                .line(Some(line))
+                .module_path(Some("app"))
+                .args(args)
+                .build();
+            tracing_log::format_trace(&log_record).expect("forwarded");
+            log::logger().log(&log_record);
+        }
+    });
+    assert_eq!(records.len(), 4, "{records:#?}");
+    let comparable = |record: &serde_json::Value| {
+        let mut record = record.clone();
+        let object = record.as_object_mut().expect("a record");
+        for varying in ["timestamp", "observed_timestamp"] {
+            object.remove(varying);
+        }
+        record
+    };
+    for pair in records.chunks(2) {
+        assert_eq!(comparable(&pair[0]), comparable(&pair[1]), "{pair:#?}");
+        assert!(pair[0].get("event_name").is_none(), "{pair:#?}");
+    }
+    assert_eq!(records[2]["attributes"]["code.line.number"], 7);
+}
+
+/// A `log` key-value that is null (`None` captured with `:serde`) was
+/// exported as the text "None"; the data model keeps it as an empty value.
+#[test]
+fn a_null_log_key_value_is_an_empty_value_not_the_text_none() {
+    let records = crate::support::capture(otel_log_bridge::builder(), || {
+        log::info!(parent:serde = None::<u64>; "created");
+    });
+    let attributes = records[0]["attributes"].as_object().expect("attributes");
+    assert_eq!(attributes.get("parent"), Some(&serde_json::Value::Null));
+}

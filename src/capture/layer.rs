@@ -14,7 +14,7 @@ use crate::capture::redact::Redactor;
 use crate::capture::runtime_lint::RuntimeLint;
 use crate::capture::span::{self, SpanData};
 use crate::capture::storm::Verdict;
-use crate::capture::visit::{EventVisitor, SpanFieldVisitor};
+use crate::capture::visit::{is_forwarded_log, EventVisitor, ForwardedLog, SpanFieldVisitor};
 use crate::capture::{
     add_common_attributes, is_suppressed, with_scratch, CaptureOptions, LogBridge,
 };
@@ -79,6 +79,8 @@ impl CallsiteInfo {
         redactor: &Redactor,
         direct: Option<Encoding>,
     ) -> CallsiteInfo {
+        // A forwarded `log` record's `log.*` fields need the record path.
+        let direct = direct.filter(|_| !is_forwarded_log(metadata));
         CallsiteInfo {
             event_name: explicit_event_name(metadata),
             fields: direct.and_then(|encoding| CallsiteFields::new(metadata, redactor, encoding)),
@@ -257,15 +259,20 @@ where
                 ScopeName::Static(metadata.target()),
             );
             record.event_name = event_name;
-            record.callsite = Some(callsite);
+            let forwarded = is_forwarded_log(metadata);
+            // A forwarded `log` record shares its callsite with every
+            // record of its level: nothing of it may be cached per callsite.
+            record.callsite = (!forwarded).then_some(callsite);
             let redactor = shared.pipeline.redactor();
             let mut visitor = EventVisitor {
                 record: &mut *record,
                 redact_mask: redactor.field_mask(metadata),
                 redacted: 0,
+                forwarded_log: forwarded.then(ForwardedLog::default),
             };
             event.record(&mut visitor);
             redactor.count(visitor.redacted);
+            let forwarded_log = visitor.forwarded_log;
             match ctx.event_span(event) {
                 Some(span) => span::add_span_context(
                     record,
@@ -275,7 +282,23 @@ where
                 ),
                 None => record.trace = span::otel::current_context(),
             }
-            add_common_attributes(record, &shared.options, metadata.file(), metadata.line());
+            match forwarded_log {
+                Some(ForwardedLog { target, file, line }) => {
+                    if let Some(target) = target {
+                        record.scope = ScopeName::Arena(target);
+                    }
+                    let file = file.map(|file| record.text(file).to_owned());
+                    add_common_attributes(record, &shared.options, file.as_deref(), line);
+                }
+                None => {
+                    add_common_attributes(
+                        record,
+                        &shared.options,
+                        metadata.file(),
+                        metadata.line(),
+                    );
+                }
+            }
             redactor.redact_values(record);
             if shared.lint.enabled() {
                 shared.lint.check_body(metadata, record.body());
@@ -286,9 +309,14 @@ where
 }
 
 /// The event name given with `name:`, or `None` for the `"event file:line"`
-/// name that `tracing` generates when none was given: that one names a
-/// source position, not an event, and would make every record an Event.
+/// name that `tracing` generates when none was given (and for `tracing-log`'s
+/// `"log event"`): that one names a source position, not an event, and would
+/// make every record an Event.
 fn explicit_event_name(metadata: &'static Metadata<'static>) -> Option<&'static str> {
+    if is_forwarded_log(metadata) {
+        // `tracing-log`'s name for every record it forwards.
+        return None;
+    }
     let name = metadata.name();
     let generated = match (
         name.strip_prefix("event "),

@@ -186,7 +186,9 @@ impl<'v> VisitValue<'v> for TypedValue<'_> {
     }
 
     fn visit_null(&mut self) -> Result<(), kv::Error> {
-        self.value = Some(Value::StaticStr("None"));
+        // An empty value: the data model keeps it as such (an empty
+        // `AnyValue` in OTLP, `null` in JSON) rather than as a text.
+        self.value = Some(self.record.push_nested(serde_json::Value::Null));
         Ok(())
     }
 

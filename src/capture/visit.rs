@@ -24,10 +24,55 @@ pub(crate) struct EventVisitor<'r> {
     pub(crate) redact_mask: u64,
     /// How many values were redacted.
     pub(crate) redacted: u64,
+    /// For a `log` record that `tracing-log` forwarded as an event (see
+    /// [`is_forwarded_log`]): where its `log.*` fields go instead of the
+    /// attributes.
+    pub(crate) forwarded_log: Option<ForwardedLog>,
+}
+
+/// The name `tracing-log` gives the events it makes from `log` records.
+const FORWARDED_LOG_NAME: &str = "log event";
+
+/// Whether events of this callsite are `log` records that `tracing-log`
+/// (`LogTracer`, which `tracing_subscriber`'s `init()` installs) forwarded.
+/// One such callsite serves every record of a level: the record's own
+/// target, file and line are in its `log.*` fields, not in the metadata.
+pub(crate) fn is_forwarded_log(metadata: &tracing_core::Metadata<'_>) -> bool {
+    metadata.name() == FORWARDED_LOG_NAME && metadata.fields().field("log.target").is_some()
+}
+
+/// The `log.*` fields of a forwarded `log` record: its target, which names
+/// the scope, and its source location, which becomes the `code.*`
+/// attributes, as for records the `log` bridge receives itself.
+#[derive(Debug, Default)]
+pub(crate) struct ForwardedLog {
+    pub(crate) target: Option<TextRange>,
+    pub(crate) file: Option<TextRange>,
+    pub(crate) line: Option<u32>,
 }
 
 impl EventVisitor<'_> {
+    /// Keeps a forwarded record's `log.*` field in [`ForwardedLog`];
+    /// returns whether it did. `log.module_path` is dropped: the `log`
+    /// bridge does not export it either.
+    fn keep_forwarded(&mut self, field: &Field, value: Value) -> bool {
+        let Some(forwarded) = &mut self.forwarded_log else {
+            return false;
+        };
+        match (field.name(), value) {
+            ("log.target", Value::Str(text)) => forwarded.target = Some(text),
+            ("log.file", Value::Str(text)) => forwarded.file = Some(text),
+            ("log.line", Value::Int(line)) => forwarded.line = u32::try_from(line).ok(),
+            ("log.module_path", _) => {}
+            _ => return false,
+        }
+        true
+    }
+
     fn set(&mut self, field: &Field, value: Value) {
+        if self.keep_forwarded(field, value) {
+            return;
+        }
         let value = if is_masked(self.redact_mask, field) {
             self.redacted += 1;
             Value::StaticStr(REDACTED)
@@ -139,8 +184,9 @@ pub(crate) fn exception_attributes(
     // Writing into a `String` only fails when a `Display` impl returns an
     // error; what it wrote before failing is kept.
     let typed = error.downcast_ref::<TypedError>();
-    let type_name =
-        typed.map(|typed| ("exception.type", ExceptionValue::Static(typed.type_name())));
+    let type_name = typed
+        .and_then(TypedError::type_name)
+        .map(|name| ("exception.type", ExceptionValue::Static(name)));
     let start = text.len();
     let _ = write!(text, "{error}");
     let message = Some(("exception.message", ExceptionValue::Text(start..text.len())));

@@ -429,7 +429,10 @@ impl Builder {
 
     /// How long one OTLP request may take (default 10 s): over gRPC the
     /// whole request, over HTTP each of its phases (connecting, sending,
-    /// waiting for the response, reading it).
+    /// waiting for the response, reading it). [`Duration::ZERO`] means no
+    /// timeout, as `0` does in `OTEL_EXPORTER_OTLP_TIMEOUT`: a request then
+    /// waits as long as the collector takes (bounded only by
+    /// `OTEL_BLRP_EXPORT_TIMEOUT`, when that is not 0 either).
     #[cfg(feature = "otlp")]
     pub fn with_otlp_timeout(mut self, timeout: Duration) -> Self {
         self.otlp.timeout = Some(timeout);
@@ -558,7 +561,11 @@ impl Builder {
                 limit
             });
         }
+        // A disabled bridge exports nothing, so the exporter list is not
+        // read: a bad value in it must not fail an initialisation that was
+        // meant to do nothing.
         let exporters = match (&self.exporters, self.exporters_chosen_in_code()) {
+            _ if disabled => Vec::new(),
             (Some(exporters), _) => exporters.clone(),
             (None, Some(chosen)) => chosen,
             (None, None) => match self.env.get(env::LOGS_EXPORTER) {
@@ -574,7 +581,6 @@ impl Builder {
             code_attributes: &self.resource_attributes,
             code_service_name: self.service_name.as_deref(),
         });
-        let exporters = if disabled { Vec::new() } else { exporters };
         #[cfg(feature = "otlp")]
         let otlp = if exporters.contains(&Exporter::Otlp) {
             Some(otlp::OtlpSettings::resolve(&self.otlp, &self.env)?)
@@ -775,5 +781,35 @@ mod tests {
         let resolved = resolve(builder(), &[("OTEL_SDK_DISABLED", "true")]).expect("valid");
         assert!(resolved.disabled);
         assert!(resolved.exporters.is_empty());
+    }
+
+    #[test]
+    fn a_disabled_sdk_ignores_a_malformed_exporter_list() {
+        let env = [
+            ("OTEL_SDK_DISABLED", "true"),
+            ("OTEL_LOGS_EXPORTER", "jsonn"),
+        ];
+        let resolved = resolve(builder(), &env).expect("disabled, so not parsed");
+        assert!(resolved.disabled);
+        assert!(resolved.exporters.is_empty());
+        assert!(
+            resolve(builder(), &env[1..]).is_err(),
+            "still an error when enabled"
+        );
+    }
+
+    #[cfg(feature = "otlp")]
+    #[test]
+    fn a_zero_otlp_timeout_in_code_means_no_timeout() {
+        let resolved = resolve(
+            builder()
+                .with_otlp_endpoint("http://collector:4318/v1/logs")
+                .with_otlp_timeout(Duration::ZERO),
+            &[],
+        )
+        .expect("valid");
+        let otlp = resolved.otlp.expect("otlp settings");
+        assert_eq!(otlp.timeout, None);
+        assert_eq!(otlp.request_timeout(), Some(Duration::from_secs(30)));
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::config::env::{report_invalid, Env};
 use crate::config::resource::parse_key_value_list;
+use crate::diag;
 use crate::error::InitError;
 
 /// The OTLP transport protocol.
@@ -27,8 +28,10 @@ impl Protocol {
     #[cfg(not(feature = "grpc"))]
     const ACCEPTED: &'static str = "http/protobuf, http/json (grpc needs the `grpc` feature)";
 
+    /// Enum values are matched ignoring case, as the specification
+    /// recommends for environment variables.
     fn parse(value: &str) -> Option<Protocol> {
-        match value.trim() {
+        match value.trim().to_ascii_lowercase().as_str() {
             "http/protobuf" => Some(Protocol::HttpProtobuf),
             "http/json" => Some(Protocol::HttpJson),
             #[cfg(feature = "grpc")]
@@ -57,8 +60,9 @@ pub enum Compression {
 }
 
 impl Compression {
+    /// Matched ignoring case, like [`Protocol::parse`].
     fn parse(value: &str) -> Option<Compression> {
-        match value.trim() {
+        match value.trim().to_ascii_lowercase().as_str() {
             "gzip" => Some(Compression::Gzip),
             "none" => Some(Compression::None),
             _ => None,
@@ -88,7 +92,9 @@ pub(crate) struct OtlpSettings {
     /// The full URL requests go to.
     pub(crate) endpoint: String,
     pub(crate) headers: Vec<(String, String)>,
-    pub(crate) timeout: Duration,
+    /// `None` when there is no timeout: the specification reads a timeout
+    /// of 0 as "wait indefinitely".
+    pub(crate) timeout: Option<Duration>,
     pub(crate) compression: Compression,
     pub(crate) tls: TlsFiles,
     pub(crate) batch: BatchSettings,
@@ -118,7 +124,8 @@ pub(crate) struct TlsFiles {
 pub(crate) struct BatchSettings {
     pub(crate) schedule_delay: Duration,
     pub(crate) max_export_batch_size: u64,
-    pub(crate) export_timeout: Duration,
+    /// `None` when there is no timeout, as for [`OtlpSettings::timeout`].
+    pub(crate) export_timeout: Option<Duration>,
     /// A record-count bound on the queue; by default only the byte budget
     /// bounds it, so that a burst is absorbed instead of dropped.
     pub(crate) max_queue_size: Option<u64>,
@@ -128,6 +135,12 @@ const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318";
 const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
 const HTTP_LOGS_PATH: &str = "v1/logs";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_MAX_EXPORT_BATCH_SIZE: u64 = 512;
+/// The longest finite timeout kept: the HTTP and gRPC clients add a timeout
+/// to an `Instant`, which panics on overflow, and no export waits this long
+/// anyway.
+const LONGEST_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
 /// The disk the spool may take unless the builder says otherwise.
 #[cfg(feature = "spool")]
 const DEFAULT_SPOOL_BUDGET: u64 = 256 * 1024 * 1024;
@@ -147,6 +160,61 @@ fn lookup(env: &Env, suffix: &str) -> Option<(String, String)> {
     env.get(&specific)
         .map(|value| (specific, value))
         .or_else(|| env.get(&generic).map(|value| (generic, value)))
+}
+
+/// The value of the logs-specific variable if `parse` accepts it, else that
+/// of the generic one. The specification treats a malformed value as not
+/// set, so a bad logs-specific value is reported and the generic variable
+/// still applies, as [`Env::limit`] does for the limits; a bad generic
+/// value is reported and leaves `default` (a description) in force.
+fn lookup_valid<T>(
+    env: &Env,
+    suffix: &str,
+    accepted: &str,
+    default: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Option<T> {
+    let (generic, specific) = names(suffix);
+    if let Some(value) = env.get(&specific) {
+        match parse(&value) {
+            Some(parsed) => return Some(parsed),
+            None => {
+                let fallback = if env.get(&generic).is_some() {
+                    generic.as_str()
+                } else {
+                    default
+                };
+                report_invalid(&specific, &value, accepted, fallback);
+            }
+        }
+    }
+    let value = env.get(&generic)?;
+    let parsed = parse(&value);
+    if parsed.is_none() {
+        report_invalid(&generic, &value, accepted, default);
+    }
+    parsed
+}
+
+/// A timeout as the exporters take it: `None` for zero, which the
+/// specification reads as "no timeout", and at most [`LONGEST_TIMEOUT`].
+fn timeout_bound(timeout: Duration) -> Option<Duration> {
+    (!timeout.is_zero()).then(|| timeout.min(LONGEST_TIMEOUT))
+}
+
+/// A timeout variable's value: whole milliseconds, 0 for none.
+fn parse_timeout(value: &str) -> Option<Option<Duration>> {
+    let ms = value.trim().parse::<u64>().ok()?;
+    Some(timeout_bound(Duration::from_millis(ms)))
+}
+
+/// A boolean variable's value, ignoring case.
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
 }
 
 /// Whether any OTLP endpoint variable is set: then `otlp` is the default
@@ -171,6 +239,23 @@ fn millis(env: &Env, name: &str, default: Duration) -> Duration {
             }
         },
     }
+}
+
+/// A timeout in whole milliseconds from `name`, 0 meaning none; a
+/// malformed value is reported and `default` used.
+fn timeout_millis(env: &Env, name: &str, default: Duration) -> Option<Duration> {
+    let Some(value) = env.get(name) else {
+        return Some(default);
+    };
+    parse_timeout(&value).unwrap_or_else(|| {
+        report_invalid(
+            name,
+            &value,
+            "a whole number of milliseconds (0 for no timeout)",
+            &format!("{}", default.as_millis()),
+        );
+        Some(default)
+    })
 }
 
 fn count(env: &Env, name: &str) -> Option<u64> {
@@ -202,16 +287,8 @@ impl OtlpSettings {
                 })?,
             },
         };
-        let insecure = lookup(env, "INSECURE").is_some_and(|(name, value)| {
-            match value.trim().to_ascii_lowercase().as_str() {
-                "true" => true,
-                "false" => false,
-                _ => {
-                    report_invalid(&name, &value, "true, false", "false");
-                    false
-                }
-            }
-        });
+        let insecure =
+            lookup_valid(env, "INSECURE", "true, false", "false", parse_bool).unwrap_or(false);
         let grpc = protocol.is_grpc();
         let check = |setting: &str, url: &str| {
             let url = if grpc {
@@ -236,7 +313,7 @@ impl OtlpSettings {
             }
         };
         let mut headers = match lookup(env, "HEADERS") {
-            Some((name, list)) => parse_key_value_list(&list, &name),
+            Some((name, list)) => valid_headers(parse_key_value_list(&list, &name), &name),
             None => Vec::new(),
         };
         for (key, value) in &options.headers {
@@ -244,41 +321,47 @@ impl OtlpSettings {
             headers.push((key.clone(), value.clone()));
         }
         let timeout = match options.timeout {
-            Some(timeout) => timeout,
-            None => {
-                let (generic, specific) = names("TIMEOUT");
-                let name = if env.get(&specific).is_some() {
-                    specific
-                } else {
-                    generic
-                };
-                millis(env, &name, DEFAULT_TIMEOUT)
-            }
+            Some(timeout) => timeout_bound(timeout),
+            None => lookup_valid(
+                env,
+                "TIMEOUT",
+                "a whole number of milliseconds (0 for no timeout)",
+                &format!("{}", DEFAULT_TIMEOUT.as_millis()),
+                parse_timeout,
+            )
+            .unwrap_or(Some(DEFAULT_TIMEOUT)),
         };
         let compression = match options.compression {
             Some(compression) => compression,
-            None => match lookup(env, "COMPRESSION") {
-                None => Compression::None,
-                Some((name, value)) => Compression::parse(&value).unwrap_or_else(|| {
-                    report_invalid(&name, &value, "gzip, none", "none");
-                    Compression::None
-                }),
-            },
+            None => lookup_valid(env, "COMPRESSION", "gzip, none", "none", Compression::parse)
+                .unwrap_or(Compression::None),
         };
         let tls = TlsFiles {
             certificate: lookup(env, "CERTIFICATE").map(|(_, path)| path),
             client_key: lookup(env, "CLIENT_KEY").map(|(_, path)| path),
             client_certificate: lookup(env, "CLIENT_CERTIFICATE").map(|(_, path)| path),
         };
+        let max_queue_size = count(env, "OTEL_BLRP_MAX_QUEUE_SIZE");
+        let mut max_export_batch_size = count(env, "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE");
+        // The specification requires a batch to fit in the queue; a batch
+        // size over the queue size could never be filled.
+        if let (Some(batch), Some(queue)) = (max_export_batch_size, max_queue_size) {
+            if batch > queue {
+                diag::warn(format_args!(
+                    "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE={batch} is larger than OTEL_BLRP_MAX_QUEUE_SIZE={queue}; using {queue}"
+                ));
+                max_export_batch_size = Some(queue);
+            }
+        }
         let batch = BatchSettings {
             schedule_delay: millis(env, "OTEL_BLRP_SCHEDULE_DELAY", Duration::from_millis(1000)),
-            max_export_batch_size: count(env, "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE").unwrap_or(512),
-            export_timeout: millis(
-                env,
-                "OTEL_BLRP_EXPORT_TIMEOUT",
-                Duration::from_millis(30_000),
-            ),
-            max_queue_size: count(env, "OTEL_BLRP_MAX_QUEUE_SIZE"),
+            // The default batch size shrinks to a smaller queue size too;
+            // nothing was misconfigured then, so nothing is reported.
+            max_export_batch_size: max_export_batch_size
+                .unwrap_or(DEFAULT_MAX_EXPORT_BATCH_SIZE)
+                .min(max_queue_size.unwrap_or(u64::MAX)),
+            export_timeout: timeout_millis(env, "OTEL_BLRP_EXPORT_TIMEOUT", DEFAULT_EXPORT_TIMEOUT),
+            max_queue_size,
         };
         #[cfg(feature = "spool")]
         let spool = options
@@ -301,6 +384,42 @@ impl OtlpSettings {
             spool,
         })
     }
+}
+
+impl OtlpSettings {
+    /// What bounds one request: the smaller of the OTLP timeout and the
+    /// batch export timeout, `None` when neither does.
+    pub(crate) fn request_timeout(&self) -> Option<Duration> {
+        match (self.timeout, self.batch.export_timeout) {
+            (Some(timeout), Some(export)) => Some(timeout.min(export)),
+            (timeout, export) => timeout.or(export),
+        }
+    }
+}
+
+/// Keeps the headers that HTTP can carry. A name that is not a header name
+/// or a value with control characters (a CR or LF, say) would make every
+/// request fail, and be retried without end, so such a pair is reported,
+/// naming `variable`, and skipped here instead.
+fn valid_headers(headers: Vec<(String, String)>, variable: &str) -> Vec<(String, String)> {
+    use ureq::http::{HeaderName, HeaderValue};
+    headers
+        .into_iter()
+        .filter(|(name, value)| {
+            let why = if HeaderName::from_bytes(name.as_bytes()).is_err() {
+                "its name is not a valid HTTP header name"
+            } else if HeaderValue::from_str(value).is_err() {
+                "its value is not a valid HTTP header value"
+            } else {
+                return true;
+            };
+            // The value may be a secret, so only the name is shown.
+            diag::warn(format_args!(
+                "{variable}: skipped the header {name:?} because {why}"
+            ));
+            false
+        })
+        .collect()
 }
 
 /// Accepts `http://` and `https://` URLs with a host.
@@ -521,9 +640,161 @@ mod tests {
             ],
         )
         .expect("valid");
-        assert_eq!(settings.timeout, Duration::from_secs(10));
+        assert_eq!(settings.timeout, Some(Duration::from_secs(10)));
         assert_eq!(settings.compression, Compression::None);
         assert_eq!(settings.batch.max_export_batch_size, 512);
         assert_eq!(settings.batch.schedule_delay, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn a_malformed_logs_timeout_falls_back_to_the_generic_one() {
+        let vars = [
+            ("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "5s"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+        ];
+        let settings = resolve(&OtlpOptions::default(), &vars).expect("valid");
+        assert_eq!(settings.timeout, Some(Duration::from_millis(2500)));
+        let settings = resolve(&OtlpOptions::default(), &vars[..1]).expect("valid");
+        assert_eq!(settings.timeout, Some(DEFAULT_TIMEOUT), "then the default");
+    }
+
+    #[test]
+    fn a_malformed_logs_compression_falls_back_to_the_generic_one() {
+        let vars = [
+            ("OTEL_EXPORTER_OTLP_LOGS_COMPRESSION", "zstd"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+        ];
+        let settings = resolve(&OtlpOptions::default(), &vars).expect("valid");
+        assert_eq!(settings.compression, Compression::Gzip);
+    }
+
+    #[cfg(feature = "grpc")]
+    #[test]
+    fn a_malformed_logs_insecure_falls_back_to_the_generic_one() {
+        let vars = [
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
+            ("OTEL_EXPORTER_OTLP_LOGS_INSECURE", "yes"),
+            ("OTEL_EXPORTER_OTLP_INSECURE", "true"),
+        ];
+        let settings = resolve(&OtlpOptions::default(), &vars).expect("valid");
+        assert_eq!(settings.endpoint, "http://collector:4317");
+    }
+
+    #[test]
+    fn a_zero_timeout_means_no_timeout() {
+        for name in [
+            "OTEL_EXPORTER_OTLP_TIMEOUT",
+            "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
+        ] {
+            let settings = resolve(&OtlpOptions::default(), &[(name, "0")]).expect("valid");
+            assert_eq!(settings.timeout, None, "{name}");
+            assert_eq!(settings.request_timeout(), Some(DEFAULT_EXPORT_TIMEOUT));
+        }
+        let settings = resolve(
+            &OtlpOptions::default(),
+            &[("OTEL_BLRP_EXPORT_TIMEOUT", "0")],
+        )
+        .expect("valid");
+        assert_eq!(settings.batch.export_timeout, None);
+        assert_eq!(settings.request_timeout(), Some(DEFAULT_TIMEOUT));
+        let settings = resolve(
+            &OtlpOptions {
+                timeout: Some(Duration::ZERO),
+                ..OtlpOptions::default()
+            },
+            &[("OTEL_BLRP_EXPORT_TIMEOUT", "0")],
+        )
+        .expect("valid");
+        assert_eq!(settings.request_timeout(), None);
+    }
+
+    #[test]
+    fn a_huge_timeout_is_capped_so_that_deadlines_cannot_overflow() {
+        let settings = resolve(
+            &OtlpOptions {
+                timeout: Some(Duration::MAX),
+                ..OtlpOptions::default()
+            },
+            &[("OTEL_BLRP_EXPORT_TIMEOUT", &u64::MAX.to_string())],
+        )
+        .expect("valid");
+        assert_eq!(settings.timeout, Some(LONGEST_TIMEOUT));
+        assert_eq!(settings.request_timeout(), Some(LONGEST_TIMEOUT));
+        assert!(std::time::Instant::now()
+            .checked_add(LONGEST_TIMEOUT)
+            .is_some());
+    }
+
+    #[test]
+    fn a_batch_size_over_the_queue_size_is_clamped_to_it() {
+        let settings = resolve(
+            &OtlpOptions::default(),
+            &[
+                ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "1000"),
+                ("OTEL_BLRP_MAX_QUEUE_SIZE", "200"),
+            ],
+        )
+        .expect("valid");
+        assert_eq!(settings.batch.max_export_batch_size, 200);
+        assert_eq!(settings.batch.max_queue_size, Some(200));
+        let settings = resolve(
+            &OtlpOptions::default(),
+            &[("OTEL_BLRP_MAX_QUEUE_SIZE", "100")],
+        )
+        .expect("valid");
+        assert_eq!(
+            settings.batch.max_export_batch_size, 100,
+            "the default batch size too"
+        );
+        let settings = resolve(
+            &OtlpOptions::default(),
+            &[
+                ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "50"),
+                ("OTEL_BLRP_MAX_QUEUE_SIZE", "200"),
+            ],
+        )
+        .expect("valid");
+        assert_eq!(settings.batch.max_export_batch_size, 50);
+    }
+
+    #[test]
+    fn protocol_and_compression_values_ignore_case() {
+        let settings = resolve(
+            &OtlpOptions::default(),
+            &[
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "HTTP/Protobuf"),
+                ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "HTTP/JSON"),
+                ("OTEL_EXPORTER_OTLP_COMPRESSION", "GZIP"),
+            ],
+        )
+        .expect("valid");
+        assert_eq!(settings.protocol, Protocol::HttpJson);
+        assert_eq!(settings.compression, Compression::Gzip);
+        let settings = resolve(
+            &OtlpOptions::default(),
+            &[("OTEL_EXPORTER_OTLP_LOGS_COMPRESSION", "None")],
+        )
+        .expect("valid");
+        assert_eq!(settings.compression, Compression::None);
+    }
+
+    #[test]
+    fn headers_http_cannot_carry_are_skipped() {
+        let settings = resolve(
+            &OtlpOptions::default(),
+            &[(
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "bad%20name=1,split=a%0D%0AInjected: x,ok=fine,caf%C3%A9=2,tab=a%09b",
+            )],
+        )
+        .expect("valid");
+        assert_eq!(
+            settings.headers,
+            vec![
+                ("ok".to_owned(), "fine".to_owned()),
+                ("tab".to_owned(), "a\tb".to_owned()),
+            ]
+        );
     }
 }

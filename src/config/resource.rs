@@ -148,7 +148,7 @@ pub(crate) fn parse_resource_attributes(list: &str) -> Vec<(String, String)> {
     parse_key_value_list(list, "OTEL_RESOURCE_ATTRIBUTES")
 }
 
-/// Parses `key1=value1,key2=value2` (W3C Baggage style, values
+/// Parses `key1=value1,key2=value2` (W3C Baggage style, keys and values
 /// percent-encoded), as `OTEL_RESOURCE_ATTRIBUTES` and the OTLP headers
 /// variables use it. A malformed pair is reported once, naming `variable`,
 /// and skipped; the rest are kept.
@@ -163,17 +163,45 @@ pub(crate) fn parse_key_value_list(list: &str, variable: &str) -> Vec<(String, S
             report_malformed(variable, pair, "it has no '='");
             continue;
         };
+        // The specification asks for `,` and `=` to be percent-encoded in
+        // keys as well as in values, so both are decoded.
+        let Some(key) = percent_decode(key) else {
+            report_malformed(variable, pair, "its key is not percent-encoded UTF-8");
+            continue;
+        };
+        // Trimmed after decoding, so that an encoded space cannot make a
+        // key that differs from another only by its padding.
         let key = key.trim();
         if key.is_empty() {
             report_malformed(variable, pair, "its key is empty");
             continue;
         }
-        match percent_encoding::percent_decode_str(value.trim()).decode_utf8() {
-            Ok(value) => attributes.push((key.to_owned(), value.into_owned())),
-            Err(_) => report_malformed(variable, pair, "its value is not percent-encoded UTF-8"),
+        match percent_decode(value.trim()) {
+            Some(value) => attributes.push((key.to_owned(), value)),
+            None => report_malformed(variable, pair, "its value is not percent-encoded UTF-8"),
         }
     }
     attributes
+}
+
+/// Decodes `%XX` escapes. `None` when a `%` does not start an escape of two
+/// hex digits, or the bytes are not UTF-8: keeping such text as it is would
+/// store something other than what was meant without a word.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let escapes_valid = bytes.iter().enumerate().all(|(at, &byte)| {
+        byte != b'%'
+            || bytes
+                .get(at + 1..at + 3)
+                .is_some_and(|digits| digits.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !escapes_valid {
+        return None;
+    }
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .ok()
+        .map(std::borrow::Cow::into_owned)
 }
 
 fn report_malformed(variable: &str, pair: &str, why: &str) {
@@ -199,6 +227,24 @@ mod tests {
                 ("team".to_owned(), "core".to_owned()),
             ]
         );
+    }
+
+    #[test]
+    fn keys_are_percent_decoded_like_values() {
+        let parsed = parse_resource_attributes("a%3Db%2Cc=v,%20padded%20=x");
+        assert_eq!(
+            parsed,
+            vec![
+                ("a=b,c".to_owned(), "v".to_owned()),
+                ("padded".to_owned(), "x".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_pair_with_an_invalid_percent_escape_is_skipped() {
+        let parsed = parse_resource_attributes("k=%ZZ,%G1=v,cut=50%,ok=100%25,tail=%4");
+        assert_eq!(parsed, vec![("ok".to_owned(), "100%".to_owned())]);
     }
 
     #[test]

@@ -451,8 +451,11 @@ impl Pipeline {
         sink.queue.push_emitted(local, severity_number, encoded);
     }
 
-    /// Encodes `record` for every sink and queues it.
-    pub(crate) fn emit(&self, record: &Record) {
+    /// Cuts `record`'s values to the length limit, then encodes it for
+    /// every sink and queues it. Callers redact before: see
+    /// [`Record::limit_value_lengths`].
+    pub(crate) fn emit(&self, record: &mut Record) {
+        record.limit_value_lengths();
         self.emitted.increment(record.severity.number);
         if let Some(by_target) = &self.by_target {
             by_target.increment(record.scope_name(), record.severity.number);

@@ -310,7 +310,6 @@ impl Record {
         value: Value,
         on_duplicate: OnDuplicate,
     ) -> bool {
-        let value = self.limit_length(value);
         let bit = key_bit(self.key(key));
         if self.key_bloom & bit != 0 {
             let wanted = self.key(key);
@@ -332,6 +331,23 @@ impl Record {
         self.key_bloom |= bit;
         self.attributes.push(Attribute { key, value });
         true
+    }
+
+    /// Cuts every attribute value to the length limit, strings inside maps
+    /// and lists included. It runs once the record is complete, after
+    /// redaction: a token cut short first would no longer be recognised as
+    /// one, and its beginning would be exported.
+    pub(crate) fn limit_value_lengths(&mut self) {
+        let Some(limit) = self.limits.value_length else {
+            return;
+        };
+        for index in 0..self.attributes.len() {
+            let value = self.limit_length(self.attributes[index].value);
+            self.attributes[index].value = value;
+        }
+        for tree in &mut self.nested {
+            limit_tree_lengths(tree, limit);
+        }
     }
 
     /// Cuts a string value to the length limit in characters (on a
@@ -470,6 +486,29 @@ pub(crate) fn u128_value(record: &mut Record, value: u128) -> Value {
     }
 }
 
+/// Cuts the strings of a map or list to `limit` characters, at every depth,
+/// as the attribute limits ask of nested values.
+fn limit_tree_lengths(tree: &mut serde_json::Value, limit: usize) {
+    match tree {
+        serde_json::Value::String(text) => {
+            if let Some((cut, _)) = text.char_indices().nth(limit) {
+                text.truncate(cut);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                limit_tree_lengths(item, limit);
+            }
+        }
+        serde_json::Value::Object(entries) => {
+            for (_, value) in entries.iter_mut() {
+                limit_tree_lengths(value, limit);
+            }
+        }
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -500,6 +539,7 @@ mod tests {
         record.set_attribute(Key::Static("c"), Value::Int(1), OnDuplicate::Replace);
         // A duplicate of a kept key still replaces it at the limit.
         record.set_attribute(Key::Static("a"), Value::Int(7), OnDuplicate::Replace);
+        record.limit_value_lengths();
         assert_eq!(record.dropped_attributes, 1);
         let values: Vec<_> = record
             .attributes()
@@ -513,12 +553,20 @@ mod tests {
             value_length: Some(3),
         });
         record.set_str("s", "héllo", OnDuplicate::Replace);
+        let bytes = record.push_bytes(&[1, 2, 3, 4]);
+        record.set_attribute(Key::Static("b"), Value::Bytes(bytes), OnDuplicate::Replace);
+        let nested =
+            record.push_nested(serde_json::json!({"k": ["abcdef", {"n": "wörld"}], "i": 12345}));
+        record.set_attribute(Key::Static("n"), nested, OnDuplicate::Replace);
+        record.limit_value_lengths();
         assert_eq!(
             record.value(record.attributes()[0].value),
             ValueRef::Str("hél")
         );
-        let bytes = record.push_bytes(&[1, 2, 3, 4]);
-        record.set_attribute(Key::Static("b"), Value::Bytes(bytes), OnDuplicate::Replace);
+        assert_eq!(
+            record.value(record.attributes()[2].value),
+            ValueRef::Nested(&serde_json::json!({"k": ["abc", {"n": "wör"}], "i": 12345}))
+        );
         assert_eq!(
             record.value(record.attributes()[1].value),
             ValueRef::Bytes(&[1, 2, 3])

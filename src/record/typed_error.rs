@@ -18,12 +18,17 @@ use std::fmt;
 /// tracing::error!(error = &TypedError::new(&err) as &dyn Error, "bad input");
 /// ```
 ///
+/// Wrap the error itself, not a `dyn Error` that holds it: through a trait
+/// object (`TypedError::new(boxed.as_ref())`) the concrete type is unknown,
+/// and the wrapper then gives no `exception.type` rather than the trait
+/// object's name.
+///
 /// The message and the `source()` chain are rendered when the wrapper is
 /// made, so the wrapper owns no borrowed error; the chain still reaches
 /// `exception.stacktrace` through [`TypedError::causes`].
 #[derive(Clone, Debug)]
 pub struct TypedError {
-    type_name: &'static str,
+    type_name: Option<&'static str>,
     message: String,
     causes: Vec<String>,
 }
@@ -37,15 +42,19 @@ impl TypedError {
             causes.push(cause.to_string());
             source = cause.source();
         }
+        let type_name = std::any::type_name::<E>();
         TypedError {
-            type_name: std::any::type_name::<E>(),
+            // `dyn core::error::Error + …` names the trait object, not the
+            // error's type.
+            type_name: (!type_name.starts_with("dyn ")).then_some(type_name),
             message: error.to_string(),
             causes,
         }
     }
 
-    /// The concrete type name, as `std::any::type_name` spells it.
-    pub fn type_name(&self) -> &'static str {
+    /// The concrete type name, as `std::any::type_name` spells it; `None`
+    /// when the error was wrapped through a trait object.
+    pub fn type_name(&self) -> Option<&'static str> {
         self.type_name
     }
 
@@ -62,3 +71,21 @@ impl fmt::Display for TypedError {
 }
 
 impl Error for TypedError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_concrete_type_is_named_and_a_trait_object_is_not() {
+        let error = "x".parse::<i32>().unwrap_err();
+        assert_eq!(
+            TypedError::new(&error).type_name(),
+            Some("core::num::error::ParseIntError")
+        );
+        let boxed: Box<dyn Error + Send + Sync> = Box::new(error);
+        let typed = TypedError::new(boxed.as_ref());
+        assert_eq!(typed.type_name(), None);
+        assert_eq!(typed.to_string(), "invalid digit found in string");
+    }
+}

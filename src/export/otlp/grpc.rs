@@ -37,9 +37,14 @@ impl GrpcTransport {
             .build()
             .map_err(|e| format!("could not start the gRPC runtime: {e}"))?;
         let mut endpoint = Endpoint::from_shared(settings.endpoint.clone())
-            .map_err(|e| format!("{:?} is not a gRPC endpoint: {e}", settings.endpoint))?
-            .timeout(settings.timeout.min(settings.batch.export_timeout))
-            .connect_timeout(settings.timeout);
+            .map_err(|e| format!("{:?} is not a gRPC endpoint: {e}", settings.endpoint))?;
+        // No timeout configured (0) means the request may wait indefinitely.
+        if let Some(timeout) = settings.request_timeout() {
+            endpoint = endpoint.timeout(timeout);
+        }
+        if let Some(timeout) = settings.timeout {
+            endpoint = endpoint.connect_timeout(timeout);
+        }
         if settings.endpoint.starts_with("https://") {
             endpoint = endpoint
                 .tls_config(tls_config(&settings.tls)?)
@@ -164,11 +169,17 @@ fn connection_failed(status: &Status) -> bool {
     false
 }
 
+/// TLS from the `…_CERTIFICATE`, `…_CLIENT_CERTIFICATE` and `…_CLIENT_KEY`
+/// PEM files. A configured certificate is the only one trusted, as over
+/// HTTP; the web roots are trusted only when none is given.
 fn tls_config(files: &TlsFiles) -> Result<ClientTlsConfig, String> {
-    let mut config = ClientTlsConfig::new().with_webpki_roots();
-    if let Some(path) = &files.certificate {
-        let pem = std::fs::read(path).map_err(|e| format!("reading {path}: {e}"))?;
-        config = config.ca_certificate(Certificate::from_pem(pem));
+    let mut config = ClientTlsConfig::new();
+    match &files.certificate {
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|e| format!("reading {path}: {e}"))?;
+            config = config.ca_certificate(Certificate::from_pem(pem));
+        }
+        None => config = config.with_webpki_roots(),
     }
     match (&files.client_certificate, &files.client_key) {
         (Some(cert), Some(key)) => {
@@ -294,6 +305,24 @@ mod tests {
             ),
             outcome => panic!("{outcome:?}"),
         }
+    }
+
+    /// Regression: a configured CA certificate was trusted beside the web
+    /// roots over gRPC, while HTTP trusts only it.
+    #[test]
+    fn a_configured_certificate_replaces_the_web_roots() {
+        let with_certificate = tls_config(&TlsFiles {
+            certificate: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/tls/ca.pem").into()),
+            ..TlsFiles::default()
+        })
+        .expect("config");
+        // `ClientTlsConfig` shows its settings only through `Debug`.
+        assert!(
+            format!("{with_certificate:?}").contains("with_webpki_roots: false"),
+            "{with_certificate:?}"
+        );
+        let without = tls_config(&TlsFiles::default()).expect("config");
+        assert!(format!("{without:?}").contains("with_webpki_roots: true"));
     }
 
     /// The collector's own `UNKNOWN` (no lost connection behind it) is

@@ -25,7 +25,9 @@ pub(crate) struct HttpTransport {
 
 impl HttpTransport {
     pub(crate) fn new(settings: &OtlpSettings) -> Result<HttpTransport, String> {
-        let timeout = Some(settings.timeout.min(settings.batch.export_timeout));
+        // `None` (a timeout of 0 in the configuration) leaves the phases
+        // unbounded.
+        let timeout = settings.request_timeout();
         // `ureq` resolves the host name before every request, pooled
         // connection or not, and does so on a thread of its own whenever
         // the request has an overall (global or per-call) timeout, so that
@@ -240,5 +242,24 @@ mod tests {
         assert_eq!(timeouts.send_body, timeout);
         assert_eq!(timeouts.recv_response, timeout);
         assert_eq!(timeouts.recv_body, timeout);
+    }
+
+    #[test]
+    fn a_zero_timeout_leaves_every_phase_unbounded() {
+        let settings = OtlpSettings::resolve(
+            &OtlpOptions::default(),
+            &Env::from_pairs(&[
+                ("OTEL_EXPORTER_OTLP_TIMEOUT", "0"),
+                ("OTEL_BLRP_EXPORT_TIMEOUT", "0"),
+            ]),
+        )
+        .expect("valid settings");
+        let transport = HttpTransport::new(&settings).expect("transport");
+        let timeouts = transport.agent.config().timeouts();
+        assert_eq!(timeouts.connect, None);
+        assert_eq!(timeouts.send_request, None);
+        assert_eq!(timeouts.send_body, None);
+        assert_eq!(timeouts.recv_response, None);
+        assert_eq!(timeouts.recv_body, None);
     }
 }
