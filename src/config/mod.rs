@@ -446,6 +446,54 @@ impl Builder {
         self
     }
 
+    /// Trusts the CA certificates in this PEM file, instead of the
+    /// platform's, for an `https` collector; beats
+    /// `OTEL_EXPORTER_OTLP_[LOGS_]CERTIFICATE`.
+    #[cfg(feature = "otlp")]
+    pub fn with_otlp_certificate(mut self, pem_file: impl Into<String>) -> Self {
+        self.otlp.certificate = Some(pem_file.into());
+        self
+    }
+
+    /// Presents this client certificate and key (PEM files) to an `https`
+    /// collector that asks for one (mutual TLS); beats
+    /// `OTEL_EXPORTER_OTLP_[LOGS_]CLIENT_CERTIFICATE` and `…_CLIENT_KEY`.
+    #[cfg(feature = "otlp")]
+    pub fn with_otlp_client_certificate(
+        mut self,
+        certificate_pem_file: impl Into<String>,
+        key_pem_file: impl Into<String>,
+    ) -> Self {
+        self.otlp.client_identity = Some((certificate_pem_file.into(), key_pem_file.into()));
+        self
+    }
+
+    /// How long the export worker lets records gather before it sends a
+    /// partial batch (default 1 s); beats `OTEL_BLRP_SCHEDULE_DELAY`.
+    #[cfg(feature = "otlp")]
+    pub fn with_otlp_schedule_delay(mut self, delay: Duration) -> Self {
+        self.otlp.schedule_delay = Some(delay);
+        self
+    }
+
+    /// The most records one OTLP request carries (default 512, at least 1);
+    /// beats `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE`. A batch size over the
+    /// queue's record bound is cut to it.
+    #[cfg(feature = "otlp")]
+    pub fn with_otlp_batch_size(mut self, records: u64) -> Self {
+        self.otlp.max_export_batch_size = Some(records.max(1));
+        self
+    }
+
+    /// Bounds the OTLP queue to this many records (at least 1), on top of
+    /// its byte budget ([`with_queue_budget`](Builder::with_queue_budget)),
+    /// which alone bounds it by default; beats `OTEL_BLRP_MAX_QUEUE_SIZE`.
+    #[cfg(feature = "otlp")]
+    pub fn with_otlp_max_queue_size(mut self, records: u64) -> Self {
+        self.otlp.max_queue_size = Some(records.max(1));
+        self
+    }
+
     /// Emits every record into `provider`, an application's own
     /// OpenTelemetry SDK pipeline, with this crate's mapping: its processors
     /// and exporters take it from there. Unless

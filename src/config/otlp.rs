@@ -79,6 +79,12 @@ pub(crate) struct OtlpOptions {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) compression: Option<Compression>,
+    pub(crate) certificate: Option<String>,
+    /// The client certificate and its key, PEM files.
+    pub(crate) client_identity: Option<(String, String)>,
+    pub(crate) schedule_delay: Option<Duration>,
+    pub(crate) max_export_batch_size: Option<u64>,
+    pub(crate) max_queue_size: Option<u64>,
     #[cfg(feature = "spool")]
     pub(crate) spool_dir: Option<std::path::PathBuf>,
     #[cfg(feature = "spool")]
@@ -336,25 +342,44 @@ impl OtlpSettings {
             None => lookup_valid(env, "COMPRESSION", "gzip, none", "none", Compression::parse)
                 .unwrap_or(Compression::None),
         };
-        let tls = TlsFiles {
-            certificate: lookup(env, "CERTIFICATE").map(|(_, path)| path),
-            client_key: lookup(env, "CLIENT_KEY").map(|(_, path)| path),
-            client_certificate: lookup(env, "CLIENT_CERTIFICATE").map(|(_, path)| path),
+        // A client identity given in code replaces both files of the
+        // variables: a certificate from one place and a key from another
+        // would not match.
+        let (client_certificate, client_key) = match &options.client_identity {
+            Some((certificate, key)) => (Some(certificate.clone()), Some(key.clone())),
+            None => (
+                lookup(env, "CLIENT_CERTIFICATE").map(|(_, path)| path),
+                lookup(env, "CLIENT_KEY").map(|(_, path)| path),
+            ),
         };
-        let max_queue_size = count(env, "OTEL_BLRP_MAX_QUEUE_SIZE");
-        let mut max_export_batch_size = count(env, "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE");
+        let tls = TlsFiles {
+            certificate: options
+                .certificate
+                .clone()
+                .or_else(|| lookup(env, "CERTIFICATE").map(|(_, path)| path)),
+            client_key,
+            client_certificate,
+        };
+        let max_queue_size = options
+            .max_queue_size
+            .or_else(|| count(env, "OTEL_BLRP_MAX_QUEUE_SIZE"));
+        let mut max_export_batch_size = options
+            .max_export_batch_size
+            .or_else(|| count(env, "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE"));
         // The specification requires a batch to fit in the queue; a batch
         // size over the queue size could never be filled.
         if let (Some(batch), Some(queue)) = (max_export_batch_size, max_queue_size) {
             if batch > queue {
                 diag::warn(format_args!(
-                    "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE={batch} is larger than OTEL_BLRP_MAX_QUEUE_SIZE={queue}; using {queue}"
+                    "the export batch size ({batch}, OTEL_BLRP_MAX_EXPORT_BATCH_SIZE) is larger than the queue size ({queue}, OTEL_BLRP_MAX_QUEUE_SIZE); using {queue}"
                 ));
                 max_export_batch_size = Some(queue);
             }
         }
         let batch = BatchSettings {
-            schedule_delay: millis(env, "OTEL_BLRP_SCHEDULE_DELAY", Duration::from_millis(1000)),
+            schedule_delay: options.schedule_delay.unwrap_or_else(|| {
+                millis(env, "OTEL_BLRP_SCHEDULE_DELAY", Duration::from_millis(1000))
+            }),
             // The default batch size shrinks to a smaller queue size too;
             // nothing was misconfigured then, so nothing is reported.
             max_export_batch_size: max_export_batch_size
@@ -644,6 +669,49 @@ mod tests {
         assert_eq!(settings.compression, Compression::None);
         assert_eq!(settings.batch.max_export_batch_size, 512);
         assert_eq!(settings.batch.schedule_delay, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn tls_files_and_batching_given_in_code_beat_the_variables() {
+        let vars = [
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", "env-ca.pem"),
+            ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "env-client.pem"),
+            ("OTEL_EXPORTER_OTLP_CLIENT_KEY", "env-client.key"),
+            ("OTEL_BLRP_SCHEDULE_DELAY", "250"),
+            ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "100"),
+            ("OTEL_BLRP_MAX_QUEUE_SIZE", "1000"),
+        ];
+        let from_env = resolve(&OtlpOptions::default(), &vars).expect("valid");
+        assert_eq!(from_env.tls.certificate.as_deref(), Some("env-ca.pem"));
+        assert_eq!(from_env.tls.client_key.as_deref(), Some("env-client.key"));
+        assert_eq!(from_env.batch.max_export_batch_size, 100);
+        let options = OtlpOptions {
+            certificate: Some("ca.pem".into()),
+            client_identity: Some(("client.pem".into(), "client.key".into())),
+            schedule_delay: Some(Duration::from_millis(50)),
+            max_export_batch_size: Some(20),
+            max_queue_size: Some(40),
+            ..OtlpOptions::default()
+        };
+        let settings = resolve(&options, &vars).expect("valid");
+        assert_eq!(
+            settings.tls,
+            TlsFiles {
+                certificate: Some("ca.pem".into()),
+                client_key: Some("client.key".into()),
+                client_certificate: Some("client.pem".into()),
+            }
+        );
+        assert_eq!(settings.batch.schedule_delay, Duration::from_millis(50));
+        assert_eq!(settings.batch.max_export_batch_size, 20);
+        assert_eq!(settings.batch.max_queue_size, Some(40));
+        // A batch over the queue size given in code is cut to it too.
+        let options = OtlpOptions {
+            max_export_batch_size: Some(500),
+            ..options
+        };
+        let settings = resolve(&options, &vars).expect("valid");
+        assert_eq!(settings.batch.max_export_batch_size, 40);
     }
 
     #[test]
