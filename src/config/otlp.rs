@@ -560,6 +560,14 @@ mod tests {
         ];
         let settings = resolve(&OtlpOptions::default(), &vars).expect("valid");
         assert_eq!(settings.endpoint, "http://collector:4317");
+        // A malformed logs-specific value leaves the generic one in force.
+        let vars = [
+            vars.as_slice(),
+            &[("OTEL_EXPORTER_OTLP_LOGS_INSECURE", "yes")],
+        ]
+        .concat();
+        let settings = resolve(&OtlpOptions::default(), &vars).expect("valid");
+        assert_eq!(settings.endpoint, "http://collector:4317");
     }
 
     #[test]
@@ -736,19 +744,6 @@ mod tests {
         assert_eq!(settings.compression, Compression::Gzip);
     }
 
-    #[cfg(feature = "grpc")]
-    #[test]
-    fn a_malformed_logs_insecure_falls_back_to_the_generic_one() {
-        let vars = [
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
-            ("OTEL_EXPORTER_OTLP_LOGS_INSECURE", "yes"),
-            ("OTEL_EXPORTER_OTLP_INSECURE", "true"),
-        ];
-        let settings = resolve(&OtlpOptions::default(), &vars).expect("valid");
-        assert_eq!(settings.endpoint, "http://collector:4317");
-    }
-
     #[test]
     fn a_zero_timeout_means_no_timeout() {
         for name in [
@@ -796,34 +791,24 @@ mod tests {
 
     #[test]
     fn a_batch_size_over_the_queue_size_is_clamped_to_it() {
-        let settings = resolve(
-            &OtlpOptions::default(),
-            &[
-                ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "1000"),
-                ("OTEL_BLRP_MAX_QUEUE_SIZE", "200"),
-            ],
-        )
-        .expect("valid");
-        assert_eq!(settings.batch.max_export_batch_size, 200);
-        assert_eq!(settings.batch.max_queue_size, Some(200));
-        let settings = resolve(
-            &OtlpOptions::default(),
-            &[("OTEL_BLRP_MAX_QUEUE_SIZE", "100")],
-        )
-        .expect("valid");
-        assert_eq!(
-            settings.batch.max_export_batch_size, 100,
-            "the default batch size too"
-        );
-        let settings = resolve(
-            &OtlpOptions::default(),
-            &[
-                ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "50"),
-                ("OTEL_BLRP_MAX_QUEUE_SIZE", "200"),
-            ],
-        )
-        .expect("valid");
-        assert_eq!(settings.batch.max_export_batch_size, 50);
+        // (batch size variable, queue size variable) → (batch, queue).
+        let cases = [
+            (Some("1000"), "200", 200),
+            // The default batch size is cut too.
+            (None, "100", 100),
+            (Some("50"), "200", 50),
+        ];
+        for (batch, queue, expected) in cases {
+            let mut vars = vec![("OTEL_BLRP_MAX_QUEUE_SIZE", queue)];
+            vars.extend(batch.map(|batch| ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", batch)));
+            let settings = resolve(&OtlpOptions::default(), &vars).expect("valid");
+            assert_eq!(settings.batch.max_export_batch_size, expected, "{vars:?}");
+            assert_eq!(
+                settings.batch.max_queue_size,
+                queue.parse().ok(),
+                "{vars:?}"
+            );
+        }
     }
 
     #[test]

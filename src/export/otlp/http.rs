@@ -222,44 +222,42 @@ mod tests {
 
     /// Regression: with an overall timeout, `ureq` started a thread to
     /// resolve the endpoint's host name for every export request.
-    #[test]
-    fn the_agent_bounds_each_phase_and_sets_no_overall_timeout() {
-        let settings = OtlpSettings::resolve(
-            &OtlpOptions::default(),
-            &Env::from_pairs(&[("OTEL_EXPORTER_OTLP_TIMEOUT", "2500")]),
-        )
-        .expect("valid settings");
+    /// The agent's timeouts for the configuration `vars`: the overall ones
+    /// (global, per call, resolve), then those of each phase (connect,
+    /// send the request, send the body, receive the response and its body).
+    fn agent_timeouts(vars: &[(&str, &str)]) -> (Vec<Option<Duration>>, Vec<Option<Duration>>) {
+        let settings = OtlpSettings::resolve(&OtlpOptions::default(), &Env::from_pairs(vars))
+            .expect("valid settings");
         let transport = HttpTransport::new(&settings).expect("transport");
         let timeouts = transport.agent.config().timeouts();
+        (
+            vec![timeouts.global, timeouts.per_call, timeouts.resolve],
+            vec![
+                timeouts.connect,
+                timeouts.send_request,
+                timeouts.send_body,
+                timeouts.recv_response,
+                timeouts.recv_body,
+            ],
+        )
+    }
+
+    #[test]
+    fn the_agent_bounds_each_phase_and_sets_no_overall_timeout() {
+        let (overall, phases) = agent_timeouts(&[("OTEL_EXPORTER_OTLP_TIMEOUT", "2500")]);
         // The timeouts `ureq` bounds name resolution by, with a thread.
-        assert_eq!(timeouts.global, None);
-        assert_eq!(timeouts.per_call, None);
-        assert_eq!(timeouts.resolve, None);
+        assert_eq!(overall, [None; 3]);
         // Every other phase is bounded by the export timeout.
-        let timeout = Some(Duration::from_millis(2500));
-        assert_eq!(timeouts.connect, timeout);
-        assert_eq!(timeouts.send_request, timeout);
-        assert_eq!(timeouts.send_body, timeout);
-        assert_eq!(timeouts.recv_response, timeout);
-        assert_eq!(timeouts.recv_body, timeout);
+        assert_eq!(phases, [Some(Duration::from_millis(2500)); 5]);
     }
 
     #[test]
     fn a_zero_timeout_leaves_every_phase_unbounded() {
-        let settings = OtlpSettings::resolve(
-            &OtlpOptions::default(),
-            &Env::from_pairs(&[
-                ("OTEL_EXPORTER_OTLP_TIMEOUT", "0"),
-                ("OTEL_BLRP_EXPORT_TIMEOUT", "0"),
-            ]),
-        )
-        .expect("valid settings");
-        let transport = HttpTransport::new(&settings).expect("transport");
-        let timeouts = transport.agent.config().timeouts();
-        assert_eq!(timeouts.connect, None);
-        assert_eq!(timeouts.send_request, None);
-        assert_eq!(timeouts.send_body, None);
-        assert_eq!(timeouts.recv_response, None);
-        assert_eq!(timeouts.recv_body, None);
+        let (overall, phases) = agent_timeouts(&[
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "0"),
+            ("OTEL_BLRP_EXPORT_TIMEOUT", "0"),
+        ]);
+        assert_eq!(overall, [None; 3]);
+        assert_eq!(phases, [None; 5]);
     }
 }
