@@ -420,7 +420,10 @@ impl Builder {
     }
 
     /// Adds a header to every OTLP request, replacing a header of the same
-    /// name from `OTEL_EXPORTER_OTLP_HEADERS`.
+    /// name from `OTEL_EXPORTER_OTLP_HEADERS`. A name or value HTTP cannot
+    /// carry (a space in the name, a line break in the value) makes
+    /// [`try_init`](Builder::try_init) fail with
+    /// [`InitError::InvalidConfig`](crate::InitError::InvalidConfig).
     #[cfg(feature = "otlp")]
     pub fn with_otlp_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.otlp.headers.push((name.into(), value.into()));

@@ -323,6 +323,15 @@ impl OtlpSettings {
             None => Vec::new(),
         };
         for (key, value) in &options.headers {
+            // A header given in code that HTTP cannot carry is a mistake
+            // in the program, reported at start rather than failing every
+            // request.
+            if let Some(why) = unusable_header(key, value) {
+                return Err(InitError::invalid(
+                    "Builder::with_otlp_header",
+                    format!("the header {key:?} cannot be sent because {why}"),
+                ));
+            }
             headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(key));
             headers.push((key.clone(), value.clone()));
         }
@@ -427,24 +436,31 @@ impl OtlpSettings {
 /// request fail, and be retried without end, so such a pair is reported,
 /// naming `variable`, and skipped here instead.
 fn valid_headers(headers: Vec<(String, String)>, variable: &str) -> Vec<(String, String)> {
-    use ureq::http::{HeaderName, HeaderValue};
     headers
         .into_iter()
-        .filter(|(name, value)| {
-            let why = if HeaderName::from_bytes(name.as_bytes()).is_err() {
-                "its name is not a valid HTTP header name"
-            } else if HeaderValue::from_str(value).is_err() {
-                "its value is not a valid HTTP header value"
-            } else {
-                return true;
-            };
-            // The value may be a secret, so only the name is shown.
-            diag::warn(format_args!(
-                "{variable}: skipped the header {name:?} because {why}"
-            ));
-            false
+        .filter(|(name, value)| match unusable_header(name, value) {
+            None => true,
+            Some(why) => {
+                // The value may be a secret, so only the name is shown.
+                diag::warn(format_args!(
+                    "{variable}: skipped the header {name:?} because {why}"
+                ));
+                false
+            }
         })
         .collect()
+}
+
+/// Why HTTP cannot carry this header, if it cannot.
+fn unusable_header(name: &str, value: &str) -> Option<&'static str> {
+    use ureq::http::{HeaderName, HeaderValue};
+    if HeaderName::from_bytes(name.as_bytes()).is_err() {
+        Some("its name is not a valid HTTP header name")
+    } else if HeaderValue::from_str(value).is_err() {
+        Some("its value is not a valid HTTP header value")
+    } else {
+        None
+    }
 }
 
 /// Accepts `http://` and `https://` URLs with a host.
@@ -830,6 +846,20 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(settings.compression, Compression::None);
+    }
+
+    #[test]
+    fn a_header_in_code_that_http_cannot_carry_is_an_error() {
+        let options = OtlpOptions {
+            headers: vec![("x-tenant".into(), "a\r\nInjected: x".into())],
+            ..OtlpOptions::default()
+        };
+        let error = resolve(&options, &[]).expect_err("invalid header");
+        assert!(
+            error.to_string().contains("Builder::with_otlp_header")
+                && error.to_string().contains("\"x-tenant\""),
+            "{error}"
+        );
     }
 
     #[test]
