@@ -68,6 +68,8 @@ struct Shared {
 #[derive(Debug)]
 struct CallsiteInfo {
     event_name: Option<&'static str>,
+    /// Whether its events are `log` records `tracing-log` forwarded.
+    forwarded_log: bool,
     /// Its fields' encoded keys, when the layer takes the direct path in
     /// that encoding and the callsite's field names allow it.
     fields: Option<CallsiteFields>,
@@ -79,10 +81,12 @@ impl CallsiteInfo {
         redactor: &Redactor,
         direct: Option<Encoding>,
     ) -> CallsiteInfo {
+        let forwarded_log = is_forwarded_log(metadata);
         // A forwarded `log` record's `log.*` fields need the record path.
-        let direct = direct.filter(|_| !is_forwarded_log(metadata));
+        let direct = direct.filter(|_| !forwarded_log);
         CallsiteInfo {
             event_name: explicit_event_name(metadata),
+            forwarded_log,
             fields: direct.and_then(|encoding| CallsiteFields::new(metadata, redactor, encoding)),
         }
     }
@@ -228,11 +232,15 @@ where
             }
         }
         let callsite = std::ptr::from_ref(metadata) as usize;
-        let (event_name, fields) = match shared.callsites.get_or_render(callsite, || {
+        let (event_name, forwarded, fields) = match shared.callsites.get_or_render(callsite, || {
             CallsiteInfo::new(metadata, shared.pipeline.redactor(), shared.direct)
         }) {
-            Some((_, info)) => (info.event_name, info.fields.as_ref()),
-            None => (explicit_event_name(metadata), None),
+            Some((_, info)) => (info.event_name, info.forwarded_log, info.fields.as_ref()),
+            None => (
+                explicit_event_name(metadata),
+                is_forwarded_log(metadata),
+                None,
+            ),
         };
         // `fields` is there only when the layer takes the direct path.
         let direct_sink = shared.direct.zip(shared.pipeline.single_sink()).zip(fields);
@@ -259,7 +267,6 @@ where
                 ScopeName::Static(metadata.target()),
             );
             record.event_name = event_name;
-            let forwarded = is_forwarded_log(metadata);
             // A forwarded `log` record shares its callsite with every
             // record of its level: nothing of it may be cached per callsite.
             record.callsite = (!forwarded).then_some(callsite);
