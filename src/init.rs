@@ -37,8 +37,10 @@ pub fn init() -> Guard {
 ///
 /// [`InitError::SubscriberAlreadySet`] or [`InitError::LoggerAlreadySet`]
 /// when something else was installed first; [`InitError::InvalidConfig`]
-/// for an unusable `OTEL_LOGS_EXPORTER`; [`InitError::Worker`] when the
-/// export thread cannot start.
+/// for a setting that cannot be used, such as an OTLP endpoint that is not
+/// an `http://` or `https://` URL (malformed variables that can be ignored
+/// are reported on stderr instead); [`InitError::Worker`] when the export
+/// thread cannot start.
 pub fn try_init() -> Result<Guard, InitError> {
     crate::builder().try_init()
 }

@@ -95,10 +95,10 @@
 //!
 //! | Variable | Default | Meaning |
 //! |---|---|---|
-//! | `OTEL_LOGS_EXPORTER` | `otlp` when an OTLP endpoint is set, else `json` | comma list of `otlp`, `json` (flat JSON lines on stdout), `console` (human-readable, stderr), `none`; an unknown name is an [`InitError`] |
+//! | `OTEL_LOGS_EXPORTER` | `otlp` when an OTLP endpoint is set, else `json` | comma list of `otlp`, `otlp/stdout` (OTLP-JSON lines on stdout), `json` (flat JSON lines on stdout), `console` (human-readable, stderr), `none`; an unknown name is reported on stderr and ignored (the default applies when no name is known) |
 //! | `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` | – | full URL of the logs endpoint, used as is |
 //! | `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://localhost:4318` (gRPC: `http://localhost:4317`) | base URL; HTTP appends `/v1/logs` |
-//! | `OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL` | `http/protobuf` | `http/protobuf`, `http/json`, `grpc` (feature `grpc`), in any case; an unknown value is an error |
+//! | `OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL` | `http/protobuf` | `http/protobuf`, `http/json`, `grpc` (feature `grpc`), in any case; an unknown value is reported and ignored |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]HEADERS` | – | `key=value,…`, percent-decoded; malformed pairs reported and skipped |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]TIMEOUT` | `10000` | per-request timeout in ms; `0` for none |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]COMPRESSION` | `none` | `gzip` or `none`, in any case; a malformed `LOGS_` value leaves the generic one in force |

@@ -141,37 +141,41 @@ fn init_routes_tracing_and_log_with_the_env_filter() {
 }
 
 #[test]
-fn unknown_exporter_is_an_error_naming_the_accepted_values() {
+fn an_unknown_exporter_name_is_reported_and_the_known_ones_are_used() {
     if is_child() {
-        let error = otel_log_bridge::try_init().expect_err("invalid exporter");
-        eprintln!("ERROR: {error}");
-        // Nothing was installed.
-        assert!(!tracing::dispatcher::has_been_set());
+        let guard = otel_log_bridge::try_init().expect("a warning, not an error");
+        tracing::info!("kept");
+        drop(guard);
         return;
     }
     let (output, _) = run(
-        "unknown_exporter_is_an_error_naming_the_accepted_values",
+        "an_unknown_exporter_name_is_reported_and_the_known_ones_are_used",
         &[("OTEL_LOGS_EXPORTER", "json,stdoutt")],
     );
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stderr(&output).contains(
-        "ERROR: invalid OTEL_LOGS_EXPORTER: unknown exporter \"stdoutt\"; accepted values: otlp, otlp/stdout, json, console, none"
+        "otel-log-bridge: warning: OTEL_LOGS_EXPORTER: ignoring unknown exporter \"stdoutt\" (accepted: otlp, otlp/stdout, json, console, none)"
     ));
+    // The test harness's own output shares the child's stdout, and the
+    // record may follow its "test … " on the same line.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines = stdout
+        .lines()
+        .filter_map(|line| line.find("{\"timestamp\"").map(|start| &line[start..]));
+    let records = parse_lines(&lines.collect::<Vec<_>>().join("\n"));
+    assert_eq!(records.len(), 1, "the json exporter wrote the record");
+    assert_eq!(records[0]["body"], "kept");
 }
 
 #[test]
 fn init_panics_with_the_error_text() {
     if is_child() {
-        let _guard = otel_log_bridge::init();
+        let _guard = otel_log_bridge::builder().with_filter("info,[[bad").init();
         return;
     }
-    let (output, _) = run(
-        "init_panics_with_the_error_text",
-        &[("OTEL_LOGS_EXPORTER", "nope")],
-    );
+    let (output, _) = run("init_panics_with_the_error_text", &[]);
     assert!(!output.status.success());
-    assert!(stderr(&output)
-        .contains("otel-log-bridge: invalid OTEL_LOGS_EXPORTER: unknown exporter \"nope\""));
+    assert!(stderr(&output).contains("otel-log-bridge: invalid Builder::with_filter: "));
 }
 
 #[test]

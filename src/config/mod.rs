@@ -13,6 +13,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use crate::capture::{CaptureOptions, SpanFields};
+use crate::diag;
 use crate::error::InitError;
 
 pub(crate) use self::env::Env;
@@ -52,8 +53,13 @@ impl Exporter {
     const ACCEPTED: &'static str =
         "json, console, none (otlp and otlp/stdout need the `otlp` feature)";
 
-    fn parse_list(list: &str) -> Result<Vec<Exporter>, InitError> {
+    /// The outputs `list` names, in order and without repeats. As the
+    /// specification requires of enum values, a name this build does not
+    /// know is reported and ignored; `None` when no name was recognised,
+    /// which leaves the default in force.
+    fn parse_list(list: &str) -> Option<Vec<Exporter>> {
         let mut exporters = Vec::new();
+        let mut recognised = false;
         for name in list
             .split(',')
             .map(str::trim)
@@ -66,29 +72,37 @@ impl Exporter {
                 "otlp" => Exporter::Otlp,
                 #[cfg(feature = "otlp")]
                 "otlp/stdout" => Exporter::OtlpJson,
-                #[cfg(not(feature = "otlp"))]
-                "otlp" | "otlp/stdout" => {
-                    return Err(InitError::invalid(
-                        env::LOGS_EXPORTER,
-                        format!("{name:?} needs the crate's `otlp` feature, which is disabled in this build"),
-                    ))
+                "none" => {
+                    recognised = true;
+                    continue;
                 }
-                "none" => continue,
                 _ => {
-                    return Err(InitError::invalid(
+                    diag::warn(format_args!(
+                        "{}: ignoring unknown exporter {name:?} (accepted: {})",
                         env::LOGS_EXPORTER,
-                        format!(
-                            "unknown exporter {name:?}; accepted values: {}",
-                            Self::ACCEPTED
-                        ),
-                    ))
+                        Self::ACCEPTED
+                    ));
+                    continue;
                 }
             };
+            recognised = true;
             if !exporters.contains(&exporter) {
                 exporters.push(exporter);
             }
         }
-        Ok(exporters)
+        recognised.then_some(exporters)
+    }
+
+    /// The name `OTEL_LOGS_EXPORTER` gives this output.
+    fn name(self) -> &'static str {
+        match self {
+            Exporter::Json => "json",
+            Exporter::Console => "console",
+            #[cfg(feature = "otlp")]
+            Exporter::Otlp => "otlp",
+            #[cfg(feature = "otlp")]
+            Exporter::OtlpJson => "otlp/stdout",
+        }
     }
 }
 
@@ -613,14 +627,21 @@ impl Builder {
             });
         }
         // A disabled bridge exports nothing, so the exporter list is not
-        // read: a bad value in it must not fail an initialisation that was
-        // meant to do nothing.
+        // read, nor a bad name in it reported.
         let exporters = match (&self.exporters, self.exporters_chosen_in_code()) {
             _ if disabled => Vec::new(),
             (Some(exporters), _) => exporters.clone(),
             (None, Some(chosen)) => chosen,
             (None, None) => match self.env.get(env::LOGS_EXPORTER) {
-                Some(list) => Exporter::parse_list(&list)?,
+                Some(list) => Exporter::parse_list(&list).unwrap_or_else(|| {
+                    let default = self.default_exporter();
+                    diag::warn(format_args!(
+                        "{}={list:?} names no exporter this build knows; using the default, {}",
+                        env::LOGS_EXPORTER,
+                        default.name()
+                    ));
+                    vec![default]
+                }),
                 None => vec![self.default_exporter()],
             },
         };
@@ -757,17 +778,16 @@ mod tests {
     }
 
     #[test]
-    fn unknown_exporter_names_the_accepted_values() {
-        let err = resolve(builder(), &[("OTEL_LOGS_EXPORTER", "jsonn")])
-            .err()
-            .expect("an error");
-        assert_eq!(
-            err.to_string(),
-            format!(
-                "invalid OTEL_LOGS_EXPORTER: unknown exporter \"jsonn\"; accepted values: {}",
-                Exporter::ACCEPTED
-            )
-        );
+    fn unknown_exporter_names_are_ignored_as_the_specification_requires() {
+        let resolved = resolve(builder(), &[("OTEL_LOGS_EXPORTER", "jsonn,console")])
+            .expect("a warning, not an error");
+        assert_eq!(resolved.exporters, [Exporter::Console]);
+        for list in ["jsonn", "jsonn,,"] {
+            let resolved = resolve(builder(), &[("OTEL_LOGS_EXPORTER", list)]).expect("valid");
+            assert_eq!(resolved.exporters, [Exporter::Json], "the default");
+        }
+        let resolved = resolve(builder(), &[("OTEL_LOGS_EXPORTER", "jsonn,none")]).expect("valid");
+        assert!(resolved.exporters.is_empty(), "none is a known name");
     }
 
     #[test]
@@ -829,24 +849,13 @@ mod tests {
 
     #[test]
     fn sdk_disabled_exports_nothing() {
-        let resolved = resolve(builder(), &[("OTEL_SDK_DISABLED", "true")]).expect("valid");
-        assert!(resolved.disabled);
-        assert!(resolved.exporters.is_empty());
-    }
-
-    #[test]
-    fn a_disabled_sdk_ignores_a_malformed_exporter_list() {
         let env = [
             ("OTEL_SDK_DISABLED", "true"),
-            ("OTEL_LOGS_EXPORTER", "jsonn"),
+            ("OTEL_LOGS_EXPORTER", "json"),
         ];
-        let resolved = resolve(builder(), &env).expect("disabled, so not parsed");
+        let resolved = resolve(builder(), &env).expect("valid");
         assert!(resolved.disabled);
         assert!(resolved.exporters.is_empty());
-        assert!(
-            resolve(builder(), &env[1..]).is_err(),
-            "still an error when enabled"
-        );
     }
 
     #[cfg(feature = "otlp")]

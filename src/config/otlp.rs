@@ -280,18 +280,14 @@ impl OtlpSettings {
     pub(crate) fn resolve(options: &OtlpOptions, env: &Env) -> Result<OtlpSettings, InitError> {
         let protocol = match options.protocol {
             Some(protocol) => protocol,
-            None => match lookup(env, "PROTOCOL") {
-                None => Protocol::HttpProtobuf,
-                Some((name, value)) => Protocol::parse(&value).ok_or_else(|| {
-                    InitError::invalid(
-                        name,
-                        format!(
-                            "unknown protocol {value:?}; accepted values: {}",
-                            Protocol::ACCEPTED
-                        ),
-                    )
-                })?,
-            },
+            None => lookup_valid(
+                env,
+                "PROTOCOL",
+                Protocol::ACCEPTED,
+                "http/protobuf",
+                Protocol::parse,
+            )
+            .unwrap_or(Protocol::HttpProtobuf),
         };
         let insecure =
             lookup_valid(env, "INSECURE", "true, false", "false", parse_bool).unwrap_or(false);
@@ -619,14 +615,27 @@ mod tests {
             resolve(&code, &vars).expect("valid").protocol,
             Protocol::HttpProtobuf
         );
-        let error = resolve(
-            &OtlpOptions::default(),
-            &[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuff")],
-        )
-        .expect_err("unknown protocol");
-        assert!(error
-            .to_string()
-            .contains("accepted values: http/protobuf, http/json"));
+    }
+
+    #[test]
+    fn an_unknown_protocol_is_ignored_as_the_specification_requires() {
+        let vars = [
+            ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "http/protobuff"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+        ];
+        let settings = resolve(&OtlpOptions::default(), &vars).expect("a warning, not an error");
+        assert_eq!(
+            settings.protocol,
+            Protocol::HttpJson,
+            "then the generic one"
+        );
+        let settings = resolve(&OtlpOptions::default(), &vars[..1]).expect("valid");
+        assert_eq!(
+            settings.protocol,
+            Protocol::HttpProtobuf,
+            "then the default"
+        );
+        assert_eq!(settings.endpoint, "http://localhost:4318/v1/logs");
     }
 
     #[test]
