@@ -104,6 +104,52 @@ fn an_unusable_spool_directory_is_reported_and_export_goes_on() {
     let _ = std::fs::remove_file(&file);
 }
 
+#[test]
+fn a_collector_that_keeps_refusing_is_reported_and_its_retries_counted_while_spooling() {
+    if is_child() {
+        let dir = std::env::var(SPOOL_DIR).expect("spool dir from the parent");
+        let endpoint = std::env::var(ENDPOINT).expect("endpoint from the parent");
+        let (layer, guard) = otel_log_bridge::builder()
+            .with_otlp_endpoint(endpoint)
+            .with_spool_dir(dir)
+            // Replays are tried once per cycle: short cycles make the
+            // backoff, not the schedule, set the pace.
+            .with_otlp_schedule_delay(Duration::from_millis(20))
+            .with_shutdown_timeout(Duration::from_millis(200))
+            .layer()
+            .expect("valid configuration");
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+            tracing::info!("spooled, never delivered");
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while guard.stats().retries < 4 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let stats = guard.shutdown();
+        assert!(stats.retries >= 4, "{stats:?}");
+        return;
+    }
+    let dir = temp_path("spool-refused");
+    let endpoint = dead_endpoint();
+    let output = run_child(
+        "spool::a_collector_that_keeps_refusing_is_reported_and_its_retries_counted_while_spooling",
+        &[
+            (SPOOL_DIR, dir.to_str().expect("UTF-8 path")),
+            (ENDPOINT, &endpoint),
+        ],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let warning = stderr
+        .lines()
+        .find(|line| line.contains("OTLP export failed 4 times in a row and is being retried"));
+    assert!(
+        warning.is_some_and(|line| line.contains("Connection refused")),
+        "{stderr}"
+    );
+}
+
 /// Starts the writer scenario `child_test` with a fresh spool directory
 /// named after `dir_name` and a collector that is down.
 fn start_writer(dir_name: &str, child_test: &str) -> (std::path::PathBuf, std::process::Child) {

@@ -92,7 +92,24 @@ pub(crate) struct OtlpDrain<T> {
     /// While the collector is unreachable, when to try it again; requests
     /// go straight to the spool until then.
     #[cfg(feature = "spool")]
-    next_attempt: Option<(std::time::Instant, Backoff)>,
+    next_attempt: Option<Deferral>,
+}
+
+/// Where the spool path stands while the collector is unreachable.
+#[cfg(feature = "spool")]
+struct Deferral {
+    /// When to try the collector again.
+    at: std::time::Instant,
+    backoff: Backoff,
+    /// Why the first attempt failed, for [`OtlpDrain::report_retrying`].
+    first_failure: String,
+}
+
+#[cfg(feature = "spool")]
+impl Deferral {
+    fn is_pending(&self) -> bool {
+        std::time::Instant::now() < self.at
+    }
 }
 
 impl<T: Transport> OtlpDrain<T> {
@@ -212,13 +229,19 @@ impl<T: Transport> OtlpDrain<T> {
             }
             Outcome::Retry { after, reason } => {
                 diag::debug(format_args!("OTLP export deferred to the spool: {reason}"));
-                let mut backoff = self
-                    .next_attempt
-                    .take()
-                    .map(|(_, backoff)| backoff)
-                    .unwrap_or_default();
-                let delay = backoff.next_delay(after);
-                self.next_attempt = Some((std::time::Instant::now() + delay, backoff));
+                let mut deferral = self.next_attempt.take().unwrap_or_else(|| Deferral {
+                    at: std::time::Instant::now(),
+                    backoff: Backoff::default(),
+                    first_failure: reason.clone(),
+                });
+                let delay = deferral.backoff.next_delay(after);
+                if deferral.backoff.attempts() == FAILURES_BEFORE_WARNING {
+                    self.report_retrying(&deferral.first_failure, &reason);
+                }
+                deferral.at = std::time::Instant::now() + delay;
+                self.next_attempt = Some(deferral);
+                // The request stays in the spool and is tried again.
+                self.counters.retries.fetch_add(1, Ordering::Relaxed);
                 false
             }
             Outcome::Failed { reason } => {
@@ -233,11 +256,7 @@ impl<T: Transport> OtlpDrain<T> {
     /// them. Returns whether the spool is empty afterwards.
     #[cfg(feature = "spool")]
     fn replay(&mut self) -> bool {
-        if self
-            .next_attempt
-            .as_ref()
-            .is_some_and(|(at, _)| std::time::Instant::now() < *at)
-        {
+        if self.next_attempt.as_ref().is_some_and(Deferral::is_pending) {
             return self.spool.as_ref().is_none_or(spool::Spool::is_empty);
         }
         loop {
@@ -271,10 +290,7 @@ impl<T: Transport> OtlpDrain<T> {
     #[cfg(feature = "spool")]
     fn export_spooling(&mut self, records: u64) -> bool {
         let request = std::mem::take(&mut self.request);
-        let waiting = self
-            .next_attempt
-            .as_ref()
-            .is_some_and(|(at, _)| std::time::Instant::now() < *at);
+        let waiting = self.next_attempt.as_ref().is_some_and(Deferral::is_pending);
         let delivered = !waiting && self.replay() && self.send_once(&request, records);
         if delivered {
             self.next_attempt = None;
