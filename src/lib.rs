@@ -91,7 +91,12 @@
 //! # Configuration
 //!
 //! Code configuration ([`builder`]) beats environment variables, which beat
-//! defaults.
+//! defaults. Every variable below has a [`Builder`] method: the
+//! `with_otlp_*` methods for the OTLP and `OTEL_BLRP_*` variables,
+//! [`Builder::with_disabled`] for `OTEL_SDK_DISABLED`,
+//! [`Builder::with_diagnostics`] for `OTEL_LOG_LEVEL`,
+//! [`Builder::with_legacy_code_attributes`] for
+//! `OTEL_SEMCONV_STABILITY_OPT_IN`, and so on.
 //!
 //! | Variable | Default | Meaning |
 //! |---|---|---|
@@ -100,9 +105,9 @@
 //! | `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://localhost:4318` (gRPC: `http://localhost:4317`) | base URL; HTTP appends `/v1/logs` |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL` | `http/protobuf` | `http/protobuf`, `http/json`, `grpc` (feature `grpc`), in any case; an unknown value is reported and ignored |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]HEADERS` | – | `key=value,…`, percent-decoded; malformed pairs reported and skipped |
-//! | `OTEL_EXPORTER_OTLP_[LOGS_]TIMEOUT` | `10000` | per-request timeout in ms; `0` for none |
+//! | `OTEL_EXPORTER_OTLP_[LOGS_]TIMEOUT` | `10000` | ms; over HTTP, each phase of a request (connecting, sending, waiting for the response, reading it) at most; over gRPC, the whole request; `0` for none |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]COMPRESSION` | `none` | `gzip` or `none`, in any case; a malformed `LOGS_` value leaves the generic one in force |
-//! | `OTEL_EXPORTER_OTLP_[LOGS_]CERTIFICATE` | – | PEM file of the CA certificates to trust, instead of the platform's |
+//! | `OTEL_EXPORTER_OTLP_[LOGS_]CERTIFICATE` | – | PEM file of the CA certificates to trust, instead of the Mozilla roots built into the crate (`webpki-roots`) |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]CLIENT_CERTIFICATE`, `…_CLIENT_KEY` | – | PEM files for mutual TLS |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]INSECURE` | `false` | gRPC endpoints given without a scheme: `true` for plaintext |
 //! | `OTEL_BLRP_SCHEDULE_DELAY` | `1000` | ms between exports at the latest |
@@ -114,7 +119,7 @@
 //! | `OTEL_SDK_DISABLED` | `false` | `true` exports nothing |
 //! | `OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT` (then `OTEL_ATTRIBUTE_COUNT_LIMIT`) | `128` | attributes per record; the rest are dropped and counted in `dropped_attributes_count` |
 //! | `OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT` (then `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`) | no limit | strings cut to this many characters, bytes to this many bytes |
-//! | `OTEL_SEMCONV_STABILITY_OPT_IN` | current names | `code/dup` also writes `code.filepath`, `code.lineno`, `code.column` |
+//! | `OTEL_SEMCONV_STABILITY_OPT_IN` | current names | `code/dup` also writes `code.filepath`, `code.lineno` (and `code.column` on panic records) |
 //! | `OTEL_LOG_BRIDGE_REDACTED_KEYS` | `password,passwd,secret,token,api_key,apikey,authorization,cookie,set-cookie,private_key,credential` | words whose keys are redacted (per dot-separated segment); `none` turns it off |
 //! | `OTEL_LOG_BRIDGE_SPOOL_DIR` | – | with the `spool` feature: the directory for undeliverable OTLP requests (budget 256 MiB, `Builder::with_spool_budget`) |
 //! | `OTEL_LOG_BRIDGE_RATE_LIMIT` | no limit | `<per second>[,<burst>]`: storm control per callsite; suppressed events are counted and summarised in a WARN record |

@@ -123,13 +123,14 @@ impl Env {
         )
     }
 
-    pub(crate) fn apply_diag_level(&self) {
-        if let Some(value) = self.get(LOG_LEVEL) {
-            match DiagLevel::parse(&value) {
-                Some(level) => diag::set_level(level),
-                None => report_invalid(LOG_LEVEL, &value, DiagLevel::ACCEPTED, "info"),
-            }
+    /// `OTEL_LOG_LEVEL`; a value it does not know is reported and ignored.
+    pub(crate) fn diag_level(&self) -> Option<DiagLevel> {
+        let value = self.get(LOG_LEVEL)?;
+        let level = DiagLevel::parse(&value);
+        if level.is_none() {
+            report_invalid(LOG_LEVEL, &value, DiagLevel::ACCEPTED, "info");
         }
+        level
     }
 }
 

@@ -13,7 +13,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use crate::capture::{CaptureOptions, SpanFields};
-use crate::diag;
+use crate::diag::{self, DiagLevel};
 use crate::error::InitError;
 
 pub(crate) use self::env::Env;
@@ -142,6 +142,9 @@ pub struct Builder {
     pub(crate) rate_limit: Option<crate::capture::storm::RateLimit>,
     pub(crate) attribute_count_limit: Option<usize>,
     pub(crate) attribute_value_length_limit: Option<usize>,
+    pub(crate) legacy_code_attributes: Option<bool>,
+    pub(crate) disabled: Option<bool>,
+    pub(crate) diagnostics: Option<DiagLevel>,
     #[cfg(feature = "otlp")]
     pub(crate) otlp: otlp::OtlpOptions,
     #[cfg(feature = "sdk")]
@@ -194,6 +197,9 @@ impl Default for Builder {
             rate_limit: None,
             attribute_count_limit: None,
             attribute_value_length_limit: None,
+            legacy_code_attributes: None,
+            disabled: None,
+            diagnostics: None,
             #[cfg(feature = "otlp")]
             otlp: otlp::OtlpOptions::default(),
             #[cfg(feature = "sdk")]
@@ -297,6 +303,16 @@ impl Builder {
         self
     }
 
+    /// Whether records also carry the deprecated names of the source
+    /// location beside the current ones: `code.filepath`, `code.lineno`
+    /// and, on panic records, `code.column` (default: no). Beats
+    /// `OTEL_SEMCONV_STABILITY_OPT_IN=code/dup`, for backends that still
+    /// query the old names.
+    pub fn with_legacy_code_attributes(mut self, enabled: bool) -> Self {
+        self.legacy_code_attributes = Some(enabled);
+        self
+    }
+
     /// Whether records carry `thread.id` and `thread.name` (default: yes).
     pub fn with_thread_attributes(mut self, enabled: bool) -> Self {
         self.capture.thread_attributes = enabled;
@@ -392,6 +408,47 @@ impl Builder {
         self
     }
 
+    /// Exports nothing when `true`: the subscriber is installed (so other
+    /// layers still run) but no output, OTLP connection or panic hook is
+    /// set up, as with `OTEL_SDK_DISABLED=true`. Beats the variable either
+    /// way.
+    ///
+    /// ```no_run
+    /// // Logging off in unit tests, whatever the environment says.
+    /// let _guard = otel_log_bridge::builder()
+    ///     .with_disabled(cfg!(test))
+    ///     .init();
+    /// ```
+    pub fn with_disabled(mut self, disabled: bool) -> Self {
+        self.disabled = Some(disabled);
+        self
+    }
+
+    /// How much the crate reports about itself on stderr (configuration
+    /// it ignored, exports that keep failing, dropped records): `OFF`,
+    /// `ERROR`, `WARN`, `INFO` (the default) or `DEBUG` (`TRACE` reads as
+    /// `DEBUG`). Beats `OTEL_LOG_LEVEL`. The setting is process-wide: the
+    /// last pipeline built sets it.
+    ///
+    /// ```no_run
+    /// use tracing::level_filters::LevelFilter;
+    ///
+    /// let _guard = otel_log_bridge::builder()
+    ///     .with_diagnostics(LevelFilter::ERROR)
+    ///     .init();
+    /// ```
+    pub fn with_diagnostics(mut self, level: tracing::level_filters::LevelFilter) -> Self {
+        use tracing::level_filters::LevelFilter;
+        self.diagnostics = Some(match level {
+            LevelFilter::OFF => DiagLevel::None,
+            LevelFilter::ERROR => DiagLevel::Error,
+            LevelFilter::WARN => DiagLevel::Warn,
+            LevelFilter::INFO => DiagLevel::Info,
+            _ => DiagLevel::Debug,
+        });
+        self
+    }
+
     /// How long dropping the [`Guard`](crate::Guard) (or a flush) may wait
     /// for queued records to be written (default: 5 s).
     pub fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {
@@ -463,8 +520,8 @@ impl Builder {
         self
     }
 
-    /// Trusts the CA certificates in this PEM file, instead of the
-    /// platform's, for an `https` collector; beats
+    /// Trusts the CA certificates in this PEM file, instead of the Mozilla
+    /// roots built into the crate, for an `https` collector; beats
     /// `OTEL_EXPORTER_OTLP_[LOGS_]CERTIFICATE`.
     #[cfg(feature = "otlp")]
     pub fn with_otlp_certificate(mut self, pem_file: impl Into<String>) -> Self {
@@ -482,6 +539,16 @@ impl Builder {
         key_pem_file: impl Into<String>,
     ) -> Self {
         self.otlp.client_identity = Some((certificate_pem_file.into(), key_pem_file.into()));
+        self
+    }
+
+    /// How long exporting one batch may take (default 30 s), beating
+    /// `OTEL_BLRP_EXPORT_TIMEOUT`: a request is bounded by the smaller of
+    /// this and [`with_otlp_timeout`](Builder::with_otlp_timeout).
+    /// [`Duration::ZERO`] means no bound, as `0` does in the variable.
+    #[cfg(feature = "otlp")]
+    pub fn with_otlp_export_timeout(mut self, timeout: Duration) -> Self {
+        self.otlp.export_timeout = Some(timeout);
         self
     }
 
@@ -591,10 +658,12 @@ pub(crate) struct Resolved {
 
 impl Builder {
     /// Applies the precedence rules. Also sets the crate's own diagnostic
-    /// level from `OTEL_LOG_LEVEL`, first, so that later warnings obey it.
+    /// level, first, so that later warnings obey it.
     pub(crate) fn resolve(&mut self) -> Result<Resolved, InitError> {
-        self.env.apply_diag_level();
-        let disabled = self.env.sdk_disabled();
+        if let Some(level) = self.diag_level() {
+            diag::set_level(level);
+        }
+        let disabled = self.disabled.unwrap_or_else(|| self.env.sdk_disabled());
         self.capture.limits = crate::record::AttributeLimits {
             count: self
                 .attribute_count_limit
@@ -604,7 +673,9 @@ impl Builder {
                 .attribute_value_length_limit
                 .or_else(|| self.env.limit(env::ATTRIBUTE_VALUE_LENGTH_LIMITS)),
         };
-        self.capture.duplicate_legacy_code_attributes = self.env.semconv_code_dup();
+        self.capture.duplicate_legacy_code_attributes = self
+            .legacy_code_attributes
+            .unwrap_or_else(|| self.env.semconv_code_dup());
         if let Some(words) = self
             .redacted_keys
             .clone()
@@ -699,6 +770,11 @@ impl Builder {
             return Some(chosen);
         }
         (!chosen.is_empty()).then_some(chosen)
+    }
+
+    /// The diagnostic level from code, else from `OTEL_LOG_LEVEL`.
+    fn diag_level(&self) -> Option<DiagLevel> {
+        self.diagnostics.or_else(|| self.env.diag_level())
     }
 
     /// `otlp` when an OTLP endpoint variable is set, `json` otherwise.
@@ -845,6 +921,46 @@ mod tests {
         };
         off.resolve().expect("valid");
         assert!(off.capture.redaction.words.is_empty());
+    }
+
+    #[test]
+    fn settings_given_in_code_beat_their_variables_either_way() {
+        let env = [
+            ("OTEL_SDK_DISABLED", "true"),
+            ("OTEL_SEMCONV_STABILITY_OPT_IN", "code/dup"),
+            ("OTEL_LOG_LEVEL", "debug"),
+        ];
+        let mut from_env = Builder {
+            env: Env::from_pairs(&env),
+            ..builder()
+        };
+        assert_eq!(from_env.diag_level(), Some(DiagLevel::Debug));
+        assert!(from_env.resolve().expect("valid").disabled);
+        assert!(from_env.capture.duplicate_legacy_code_attributes);
+        let mut from_code = Builder {
+            env: Env::from_pairs(&env),
+            ..builder()
+                .with_disabled(false)
+                .with_legacy_code_attributes(false)
+                .with_diagnostics(tracing::level_filters::LevelFilter::OFF)
+        };
+        assert_eq!(from_code.diag_level(), Some(DiagLevel::None));
+        assert!(!from_code.resolve().expect("valid").disabled);
+        assert!(!from_code.capture.duplicate_legacy_code_attributes);
+        let mut from_code = Builder {
+            env: Env::from_pairs(&[]),
+            ..builder()
+                .with_disabled(true)
+                .with_legacy_code_attributes(true)
+                .with_diagnostics(tracing::level_filters::LevelFilter::TRACE)
+        };
+        assert_eq!(from_code.diag_level(), Some(DiagLevel::Debug));
+        let resolved = from_code.resolve().expect("valid");
+        assert!(resolved.disabled);
+        assert!(resolved.exporters.is_empty());
+        assert!(from_code.capture.duplicate_legacy_code_attributes);
+        // The level is process-wide: the others' tests expect the default.
+        diag::set_level(DiagLevel::Info);
     }
 
     #[test]

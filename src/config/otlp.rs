@@ -83,6 +83,7 @@ pub(crate) struct OtlpOptions {
     /// The client certificate and its key, PEM files.
     pub(crate) client_identity: Option<(String, String)>,
     pub(crate) schedule_delay: Option<Duration>,
+    pub(crate) export_timeout: Option<Duration>,
     pub(crate) max_export_batch_size: Option<u64>,
     pub(crate) max_queue_size: Option<u64>,
     #[cfg(feature = "spool")]
@@ -390,7 +391,10 @@ impl OtlpSettings {
             max_export_batch_size: max_export_batch_size
                 .unwrap_or(DEFAULT_MAX_EXPORT_BATCH_SIZE)
                 .min(max_queue_size.unwrap_or(u64::MAX)),
-            export_timeout: timeout_millis(env, "OTEL_BLRP_EXPORT_TIMEOUT", DEFAULT_EXPORT_TIMEOUT),
+            export_timeout: match options.export_timeout {
+                Some(timeout) => timeout_bound(timeout),
+                None => timeout_millis(env, "OTEL_BLRP_EXPORT_TIMEOUT", DEFAULT_EXPORT_TIMEOUT),
+            },
             max_queue_size,
         };
         #[cfg(feature = "spool")]
@@ -711,6 +715,7 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "env-client.pem"),
             ("OTEL_EXPORTER_OTLP_CLIENT_KEY", "env-client.key"),
             ("OTEL_BLRP_SCHEDULE_DELAY", "250"),
+            ("OTEL_BLRP_EXPORT_TIMEOUT", "7000"),
             ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "100"),
             ("OTEL_BLRP_MAX_QUEUE_SIZE", "1000"),
         ];
@@ -718,10 +723,12 @@ mod tests {
         assert_eq!(from_env.tls.certificate.as_deref(), Some("env-ca.pem"));
         assert_eq!(from_env.tls.client_key.as_deref(), Some("env-client.key"));
         assert_eq!(from_env.batch.max_export_batch_size, 100);
+        assert_eq!(from_env.batch.export_timeout, Some(Duration::from_secs(7)));
         let options = OtlpOptions {
             certificate: Some("ca.pem".into()),
             client_identity: Some(("client.pem".into(), "client.key".into())),
             schedule_delay: Some(Duration::from_millis(50)),
+            export_timeout: Some(Duration::from_secs(3)),
             max_export_batch_size: Some(20),
             max_queue_size: Some(40),
             ..OtlpOptions::default()
@@ -736,6 +743,7 @@ mod tests {
             }
         );
         assert_eq!(settings.batch.schedule_delay, Duration::from_millis(50));
+        assert_eq!(settings.batch.export_timeout, Some(Duration::from_secs(3)));
         assert_eq!(settings.batch.max_export_batch_size, 20);
         assert_eq!(settings.batch.max_queue_size, Some(40));
         // A batch over the queue size given in code is cut to it too.

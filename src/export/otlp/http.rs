@@ -177,7 +177,7 @@ fn classify_transport_error(error: ureq::Error) -> Outcome {
 }
 
 /// TLS from the `…_CERTIFICATE`, `…_CLIENT_CERTIFICATE` and `…_CLIENT_KEY`
-/// PEM files; the platform's web roots when none is given.
+/// PEM files; the Mozilla roots built into the crate (`webpki-roots`) when none is given.
 fn tls_config(files: &TlsFiles) -> Result<TlsConfig, String> {
     let mut builder = TlsConfig::builder();
     if let Some(path) = &files.certificate {
