@@ -737,11 +737,19 @@ impl HttpEncoding {
     fn encode_response(self, response: &ExportLogsServiceResponse) -> Vec<u8> {
         match self {
             HttpEncoding::Protobuf => response.encode_to_vec(),
-            // An absent partial success is left out rather than sent as
-            // `null`, as a collector does.
+            // As a collector writes it: an absent partial success left
+            // out rather than sent as `null`, and the 64-bit count as a
+            // decimal string, as proto3 JSON has it.
             HttpEncoding::Json => match &response.partial_success {
                 None => b"{}".to_vec(),
-                Some(_) => serde_json::to_vec(response).unwrap_or_default(),
+                Some(partial) => serde_json::json!({
+                    "partialSuccess": {
+                        "rejectedLogRecords": partial.rejected_log_records.to_string(),
+                        "errorMessage": partial.error_message,
+                    }
+                })
+                .to_string()
+                .into_bytes(),
             },
         }
     }

@@ -95,11 +95,11 @@ impl Transport for GrpcTransport {
         });
         match result {
             Ok(response) => {
-                let rejected = response
-                    .into_inner()
-                    .partial_success
-                    .map_or(0, |p| u64::try_from(p.rejected_log_records).unwrap_or(0));
-                Outcome::Accepted { rejected }
+                let partial = response.into_inner().partial_success.unwrap_or_default();
+                Outcome::Accepted {
+                    rejected: u64::try_from(partial.rejected_log_records).unwrap_or(0),
+                    message: partial.error_message,
+                }
             }
             Err(status) => classify(&status, &self.endpoint),
         }

@@ -95,18 +95,50 @@ impl HttpTransport {
     }
 
     fn read_accepted(&self, body: &[u8]) -> Outcome {
-        let response = if self.json {
-            serde_json::from_slice::<ExportLogsServiceResponse>(body).ok()
-        } else {
-            ExportLogsServiceResponse::decode(body).ok()
-        };
         // An empty or unreadable 200 body means full success: the
         // specification lets servers omit the response message.
-        let rejected = response
-            .and_then(|r| r.partial_success)
-            .map_or(0, |p| u64::try_from(p.rejected_log_records).unwrap_or(0));
-        Outcome::Accepted { rejected }
+        let (rejected, message) = if self.json {
+            json_partial_success(body)
+        } else {
+            let partial = ExportLogsServiceResponse::decode(body)
+                .ok()
+                .and_then(|response| response.partial_success)
+                .unwrap_or_default();
+            (
+                u64::try_from(partial.rejected_log_records).unwrap_or(0),
+                partial.error_message,
+            )
+        };
+        Outcome::Accepted { rejected, message }
     }
+}
+
+/// The rejected count and message of an OTLP/JSON response's partial
+/// success. The count is a 64-bit integer, which proto3 JSON writes as a
+/// decimal string (as the collector does) and readers must also accept as a
+/// number; field names may be in lowerCamelCase or as in the proto file.
+/// `opentelemetry-proto`'s serde type reads only the number, so the
+/// response is read field by field.
+fn json_partial_success(body: &[u8]) -> (u64, String) {
+    let Ok(response) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return (0, String::new());
+    };
+    let field = |value: &'_ serde_json::Value, camel: &str, snake: &str| {
+        value.get(camel).or_else(|| value.get(snake)).cloned()
+    };
+    let Some(partial) = field(&response, "partialSuccess", "partial_success") else {
+        return (0, String::new());
+    };
+    let rejected = match field(&partial, "rejectedLogRecords", "rejected_log_records") {
+        Some(serde_json::Value::Number(count)) => count.as_u64(),
+        Some(serde_json::Value::String(count)) => count.trim().parse().ok(),
+        _ => None,
+    };
+    let message = match field(&partial, "errorMessage", "error_message") {
+        Some(serde_json::Value::String(message)) => message,
+        _ => String::new(),
+    };
+    (rejected.unwrap_or(0), message)
 }
 
 impl Transport for HttpTransport {
@@ -219,6 +251,38 @@ mod tests {
 
     use crate::config::otlp::OtlpOptions;
     use crate::config::Env;
+
+    /// Regression: the collector writes the count as a string, which
+    /// `opentelemetry-proto`'s serde type could not read, so a partial
+    /// success over OTLP/HTTP JSON was counted as a full one.
+    #[test]
+    fn a_json_partial_success_is_read_with_its_count_as_a_string_or_a_number() {
+        let cases: [(&str, (u64, &str)); 6] = [
+            (
+                r#"{"partialSuccess":{"rejectedLogRecords":"3","errorMessage":"too old"}}"#,
+                (3, "too old"),
+            ),
+            (r#"{"partialSuccess":{"rejectedLogRecords":2}}"#, (2, "")),
+            (
+                r#"{"partial_success":{"rejected_log_records":"4","error_message":"m"}}"#,
+                (4, "m"),
+            ),
+            (
+                r#"{"partialSuccess":{"errorMessage":"slow down"}}"#,
+                (0, "slow down"),
+            ),
+            ("{}", (0, "")),
+            ("not json", (0, "")),
+        ];
+        for (body, (rejected, message)) in cases {
+            let (got_rejected, got_message) = json_partial_success(body.as_bytes());
+            assert_eq!(
+                (got_rejected, got_message.as_str()),
+                (rejected, message),
+                "{body}"
+            );
+        }
+    }
 
     /// Regression: with an overall timeout, `ureq` started a thread to
     /// resolve the endpoint's host name for every export request.

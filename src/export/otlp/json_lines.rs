@@ -34,7 +34,10 @@ impl Transport for JsonLinesWriter {
             .write_all(&self.line)
             .and_then(|()| self.writer.flush())
         {
-            Ok(()) => Outcome::Accepted { rejected: 0 },
+            Ok(()) => Outcome::Accepted {
+                rejected: 0,
+                message: String::new(),
+            },
             Err(error) => Outcome::Failed {
                 reason: format!("writing OTLP-JSON lines failed: {error}"),
             },

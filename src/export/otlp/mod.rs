@@ -44,8 +44,9 @@ const FAILURES_BEFORE_WARNING: u32 = 4;
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Outcome {
     /// The collector took the request; `rejected` records of it were
-    /// refused (partial success) and must not be retried.
-    Accepted { rejected: u64 },
+    /// refused (partial success) and must not be retried. `message` is the
+    /// partial success's `error_message`, empty when it sent none.
+    Accepted { rejected: u64, message: String },
     /// Worth retrying, after `after` when the collector said so.
     Retry {
         after: Option<Duration>,
@@ -87,6 +88,8 @@ pub(crate) struct OtlpDrain<T> {
     failure_reported: bool,
     /// Whether [`OtlpDrain::report_retrying`] has said its piece.
     retrying_reported: bool,
+    /// Whether [`OtlpDrain::accepted`] has said its piece.
+    partial_success_reported: bool,
     #[cfg(feature = "spool")]
     spool: Option<spool::Spool>,
     /// While the collector is unreachable, when to try it again; requests
@@ -130,6 +133,7 @@ impl<T: Transport> OtlpDrain<T> {
             counters,
             failure_reported: false,
             retrying_reported: false,
+            partial_success_reported: false,
             #[cfg(feature = "spool")]
             spool: None,
             #[cfg(feature = "spool")]
@@ -183,8 +187,8 @@ impl<T: Transport> OtlpDrain<T> {
         let mut first_failure: Option<String> = None;
         loop {
             match timed_send(&mut self.transport, &self.counters, &self.request) {
-                Outcome::Accepted { rejected } => {
-                    count_accepted(&self.counters, records, rejected);
+                Outcome::Accepted { rejected, message } => {
+                    self.accepted(records, rejected, &message);
                     // The collector is back: what a read-only spool still
                     // holds is replayed at the end of this cycle.
                     #[cfg(feature = "spool")]
@@ -223,8 +227,8 @@ impl<T: Transport> OtlpDrain<T> {
     #[cfg(feature = "spool")]
     fn send_once(&mut self, payload: &[u8], records: u64) -> bool {
         match timed_send(&mut self.transport, &self.counters, payload) {
-            Outcome::Accepted { rejected } => {
-                count_accepted(&self.counters, records, rejected);
+            Outcome::Accepted { rejected, message } => {
+                self.accepted(records, rejected, &message);
                 true
             }
             Outcome::Retry { after, reason } => {
@@ -342,6 +346,33 @@ impl<T: Transport> OtlpDrain<T> {
         }
     }
 
+    /// Counts an accepted request of `records`: what a partial success
+    /// rejected, and the rest as exported. The collector's explanation is
+    /// said once per sink, as the specification intends it for the user: a
+    /// rejection, or a warning on a request it took whole.
+    fn accepted(&mut self, records: u64, rejected: u64, message: &str) {
+        let rejected = rejected.min(records);
+        self.counters
+            .exported
+            .fetch_add(records - rejected, Ordering::Relaxed);
+        self.counters
+            .rejected
+            .fetch_add(rejected, Ordering::Relaxed);
+        if (rejected > 0 || !message.is_empty())
+            && !std::mem::replace(&mut self.partial_success_reported, true)
+        {
+            let message = if message.is_empty() {
+                "no reason given"
+            } else {
+                message
+            };
+            diag::warn(format_args!(
+                "the collector rejected {rejected} of {records} records ({message}); \
+                 further rejections are counted in Guard::stats().rejected"
+            ));
+        }
+    }
+
     fn report(&mut self, message: std::fmt::Arguments<'_>) {
         // Said once per sink: after that, the counters tell the story.
         if !std::mem::replace(&mut self.failure_reported, true) {
@@ -358,16 +389,6 @@ fn timed_send(transport: &mut impl Transport, counters: &SinkCounters, payload: 
     let outcome = transport.send(payload);
     counters.latency.record(started.elapsed().as_secs_f64());
     outcome
-}
-
-/// Counts an accepted request: what a partial success rejected, and the
-/// rest as exported.
-fn count_accepted(counters: &SinkCounters, records: u64, rejected: u64) {
-    let rejected = rejected.min(records);
-    counters
-        .exported
-        .fetch_add(records - rejected, Ordering::Relaxed);
-    counters.rejected.fetch_add(rejected, Ordering::Relaxed);
 }
 
 impl<T: Transport> Drain for OtlpDrain<T> {
