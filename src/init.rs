@@ -50,8 +50,8 @@ pub fn try_init() -> Result<Guard, InitError> {
 /// background workers.
 ///
 /// Keep it alive for as long as the program logs, typically as
-/// `let _guard = otel_log_bridge::init();` in `main`. Records emitted after
-/// the guard is dropped are counted as dropped.
+/// `let _guard = otel_log_bridge::init();` in `main`. Events logged after
+/// the guard is dropped are ignored.
 #[must_use = "dropping the guard flushes and stops the export: bind it with `let _guard = …`"]
 pub struct Guard {
     pipeline: Arc<Pipeline>,

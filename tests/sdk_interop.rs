@@ -76,3 +76,39 @@ fn sdk_records_match_the_json_lines_field_by_field() {
     assert_eq!(Value::Object(attributes), json["attributes"]);
     let _ = provider.shutdown();
 }
+
+/// Counts the provider's flushes.
+#[derive(Debug, Default)]
+struct FlushCounter(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl opentelemetry_sdk::logs::LogProcessor for FlushCounter {
+    fn emit(
+        &self,
+        _record: &mut opentelemetry_sdk::logs::SdkLogRecord,
+        _scope: &opentelemetry::InstrumentationScope,
+    ) {
+    }
+
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Regression: `Guard::shutdown` shut the pipeline down, then dropping the
+/// guard did it again, waiting a second shutdown timeout for a collector
+/// that hangs and flushing the provider twice.
+#[test]
+fn a_guard_shut_down_explicitly_does_not_shut_down_again_when_dropped() {
+    let flushes = std::sync::Arc::default();
+    let provider = SdkLoggerProvider::builder()
+        .with_log_processor(FlushCounter(std::sync::Arc::clone(&flushes)))
+        .build();
+    let (_layer, guard) = otel_log_bridge::builder()
+        .with_logger_provider(provider.clone())
+        .layer()
+        .expect("valid configuration");
+    let _stats = guard.shutdown();
+    assert_eq!(flushes.load(std::sync::atomic::Ordering::Relaxed), 1);
+    let _ = provider.shutdown();
+}

@@ -346,6 +346,9 @@ pub(crate) struct Pipeline {
     redactor: Redactor,
     storm: Option<StormControl>,
     open: AtomicBool,
+    /// Runs the shutdown once: a later call (the guard's drop after
+    /// `Guard::shutdown`) waits for that one instead of waiting again.
+    shut_down: std::sync::Once,
     timeout: Duration,
 }
 
@@ -360,6 +363,7 @@ impl Pipeline {
             by_target: None,
             redactor: Redactor::new(RedactionSettings::default()),
             storm: None,
+            shut_down: std::sync::Once::new(),
             timeout,
         }
     }
@@ -498,6 +502,10 @@ impl Pipeline {
     /// Stops accepting records, exports what is queued within the timeout,
     /// and stops the workers. Idempotent.
     pub(crate) fn shutdown(&self) {
+        self.shut_down.call_once_force(|_| self.shut_down_now());
+    }
+
+    fn shut_down_now(&self) {
         // Suppressed events are reported before the outputs close, so a
         // storm that lasted until the end still shows up.
         if let (Some(storm), true) = (&self.storm, self.is_open()) {

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 /// With one sink, every emitted record ends up exactly once in `exported`,
 /// `dropped`, `failed` or `rejected` (or is still queued). With several
 /// sinks (say `json,console`) each record is counted once per sink in those
-/// four counters.
+/// four counters. With a spool (`Builder::with_spool_dir`), a record written
+/// to disk leaves the balance until it is replayed, and then counts in the
+/// `exported` of the process that delivers it, which may be a later run.
 #[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct Stats {
@@ -17,8 +19,8 @@ pub struct Stats {
     /// `Builder::with_logger_provider`:
     /// handed to the provider, whose processors decide what happens next).
     pub exported: u64,
-    /// Records dropped because the queue's byte budget was full or the
-    /// pipeline had already shut down.
+    /// Records dropped because the queue was full (its byte budget, or
+    /// `OTEL_BLRP_MAX_QUEUE_SIZE` records) or was closing as they came.
     pub dropped: u64,
     /// Records the destination could not take (a write error, or a
     /// non-retryable export failure).
