@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::config::env::{report_invalid, Env};
-use crate::config::resource::parse_key_value_list;
+use crate::config::resource::parse_header_list;
 use crate::diag;
 use crate::error::InitError;
 
@@ -316,7 +316,7 @@ impl OtlpSettings {
             }
         };
         let mut headers = match lookup(env, "HEADERS") {
-            Some((name, list)) => valid_headers(parse_key_value_list(&list, &name), &name),
+            Some((name, list)) => valid_headers(parse_header_list(&list, &name), &name),
             None => Vec::new(),
         };
         for (key, value) in &options.headers {

@@ -149,10 +149,43 @@ pub(crate) fn parse_resource_attributes(list: &str) -> Vec<(String, String)> {
 }
 
 /// Parses `key1=value1,key2=value2` (W3C Baggage style, keys and values
-/// percent-encoded), as `OTEL_RESOURCE_ATTRIBUTES` and the OTLP headers
-/// variables use it. A malformed pair is reported once, naming `variable`,
-/// and skipped; the rest are kept.
+/// percent-encoded), as `OTEL_RESOURCE_ATTRIBUTES` uses it. A malformed pair
+/// is reported once, naming `variable`, and skipped; the rest are kept.
 pub(crate) fn parse_key_value_list(list: &str, variable: &str) -> Vec<(String, String)> {
+    parse_pairs(list, variable, Quote::Pair)
+}
+
+/// Parses the OTLP headers variables, as [`parse_key_value_list`] does, but
+/// a malformed pair is reported by its key only: a header's value is often
+/// a credential.
+pub(crate) fn parse_header_list(list: &str, variable: &str) -> Vec<(String, String)> {
+    parse_pairs(list, variable, Quote::KeyOnly)
+}
+
+/// How much of a malformed pair its report shows.
+#[derive(Clone, Copy)]
+enum Quote {
+    Pair,
+    KeyOnly,
+}
+
+impl Quote {
+    fn show(self, pair: &str) -> String {
+        match (self, pair.split_once('=')) {
+            (Quote::Pair, _) => format!("{pair:?}"),
+            (Quote::KeyOnly, Some((key, _))) => format!("{:?}", format!("{key}=…")),
+            (Quote::KeyOnly, None) => "(not shown: it may be a secret)".to_owned(),
+        }
+    }
+}
+
+fn parse_pairs(list: &str, variable: &str, quote: Quote) -> Vec<(String, String)> {
+    let report_malformed = |pair: &str, why: &str| {
+        diag::warn(format_args!(
+            "{variable}: skipped the pair {} because {why}; expected key=value pairs separated by ','",
+            quote.show(pair)
+        ));
+    };
     let mut attributes = Vec::new();
     for pair in list.split(',') {
         if pair.trim().is_empty() {
@@ -160,25 +193,25 @@ pub(crate) fn parse_key_value_list(list: &str, variable: &str) -> Vec<(String, S
         }
         // Values may contain `=`: only the first one separates the key.
         let Some((key, value)) = pair.split_once('=') else {
-            report_malformed(variable, pair, "it has no '='");
+            report_malformed(pair, "it has no '='");
             continue;
         };
         // The specification asks for `,` and `=` to be percent-encoded in
         // keys as well as in values, so both are decoded.
         let Some(key) = percent_decode(key) else {
-            report_malformed(variable, pair, "its key is not percent-encoded UTF-8");
+            report_malformed(pair, "its key is not percent-encoded UTF-8");
             continue;
         };
         // Trimmed after decoding, so that an encoded space cannot make a
         // key that differs from another only by its padding.
         let key = key.trim();
         if key.is_empty() {
-            report_malformed(variable, pair, "its key is empty");
+            report_malformed(pair, "its key is empty");
             continue;
         }
         match percent_decode(value.trim()) {
             Some(value) => attributes.push((key.to_owned(), value)),
-            None => report_malformed(variable, pair, "its value is not percent-encoded UTF-8"),
+            None => report_malformed(pair, "its value is not percent-encoded UTF-8"),
         }
     }
     attributes
@@ -202,12 +235,6 @@ fn percent_decode(text: &str) -> Option<String> {
         .decode_utf8()
         .ok()
         .map(std::borrow::Cow::into_owned)
-}
-
-fn report_malformed(variable: &str, pair: &str, why: &str) {
-    diag::warn(format_args!(
-        "{variable}: skipped the pair {pair:?} because {why}; expected key=value pairs separated by ','"
-    ));
 }
 
 #[cfg(test)]
@@ -239,6 +266,23 @@ mod tests {
                 ("padded".to_owned(), "x".to_owned()),
             ]
         );
+    }
+
+    /// Regression: a malformed header pair was reported whole on stderr,
+    /// credential included.
+    #[test]
+    fn a_malformed_header_is_reported_without_its_value() {
+        assert_eq!(
+            Quote::KeyOnly.show("Authorization=Bearer abc%zz"),
+            r#""Authorization=…""#
+        );
+        assert_eq!(
+            Quote::KeyOnly.show("Bearer abc"),
+            "(not shown: it may be a secret)"
+        );
+        assert_eq!(Quote::Pair.show("a=%zz"), r#""a=%zz""#);
+        let headers = parse_header_list("api-key=a%20b,x=%zz", "OTEL_EXPORTER_OTLP_HEADERS");
+        assert_eq!(headers, [("api-key".to_owned(), "a b".to_owned())]);
     }
 
     #[test]
