@@ -316,14 +316,14 @@ impl OtlpSettings {
             }
         };
         let mut headers = match lookup(env, "HEADERS") {
-            Some((name, list)) => valid_headers(parse_header_list(&list, &name), &name),
+            Some((name, list)) => valid_headers(parse_header_list(&list, &name), &name, grpc),
             None => Vec::new(),
         };
         for (key, value) in &options.headers {
             // A header given in code that HTTP cannot carry is a mistake
             // in the program, reported at start rather than failing every
             // request.
-            if let Some(why) = unusable_header(key, value) {
+            if let Some(why) = unusable_header(key, value, grpc) {
                 return Err(InitError::invalid(
                     "Builder::with_otlp_header",
                     format!("the header {key:?} cannot be sent because {why}"),
@@ -431,14 +431,18 @@ impl OtlpSettings {
     }
 }
 
-/// Keeps the headers that HTTP can carry. A name that is not a header name
-/// or a value with control characters (a CR or LF, say) would make every
-/// request fail, and be retried without end, so such a pair is reported,
-/// naming `variable`, and skipped here instead.
-fn valid_headers(headers: Vec<(String, String)>, variable: &str) -> Vec<(String, String)> {
+/// Keeps the headers that the protocol can carry. A name that is not a
+/// header name or a value with control characters (a CR or LF, say) would
+/// make every request fail, and be retried without end, so such a pair is
+/// reported, naming `variable`, and skipped here instead.
+fn valid_headers(
+    headers: Vec<(String, String)>,
+    variable: &str,
+    grpc: bool,
+) -> Vec<(String, String)> {
     headers
         .into_iter()
-        .filter(|(name, value)| match unusable_header(name, value) {
+        .filter(|(name, value)| match unusable_header(name, value, grpc) {
             None => true,
             Some(why) => {
                 // The value may be a secret, so only the name is shown.
@@ -451,13 +455,17 @@ fn valid_headers(headers: Vec<(String, String)>, variable: &str) -> Vec<(String,
         .collect()
 }
 
-/// Why HTTP cannot carry this header, if it cannot.
-fn unusable_header(name: &str, value: &str) -> Option<&'static str> {
+/// Why the protocol cannot carry this header, if it cannot. gRPC metadata
+/// are HTTP/2 headers, except that a name ending in `-bin` holds binary
+/// data, which a text value cannot give.
+fn unusable_header(name: &str, value: &str, grpc: bool) -> Option<&'static str> {
     use ureq::http::{HeaderName, HeaderValue};
     if HeaderName::from_bytes(name.as_bytes()).is_err() {
         Some("its name is not a valid HTTP header name")
     } else if HeaderValue::from_str(value).is_err() {
         Some("its value is not a valid HTTP header value")
+    } else if grpc && name.to_ascii_lowercase().ends_with("-bin") {
+        Some("gRPC reads a name ending in -bin as binary metadata")
     } else {
         None
     }
@@ -896,5 +904,18 @@ mod tests {
                 ("tab".to_owned(), "a\tb".to_owned()),
             ]
         );
+    }
+
+    /// Regression: tonic refuses a text value for a `-bin` key, so such a
+    /// header from the environment made the gRPC exporter fail at start.
+    #[cfg(feature = "grpc")]
+    #[test]
+    fn a_binary_metadata_header_is_skipped_over_grpc_only() {
+        let headers = [("OTEL_EXPORTER_OTLP_HEADERS", "x-trace-bin=abc,ok=1")];
+        let grpc = [("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")];
+        let settings = resolve(&OtlpOptions::default(), &[headers, grpc].concat()).expect("valid");
+        assert_eq!(settings.headers, [("ok".to_owned(), "1".to_owned())]);
+        let settings = resolve(&OtlpOptions::default(), &headers).expect("valid");
+        assert_eq!(settings.headers.len(), 2, "HTTP sends it as it is");
     }
 }
