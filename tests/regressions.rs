@@ -116,6 +116,41 @@ fn a_crashed_worker_fails_flushes_and_counts_what_it_loses() {
     assert_eq!(stats.queued_bytes, 0, "no budget is left stranded");
 }
 
+/// A buffering writer whose flush fails, as a full disk makes a
+/// `BufWriter<File>` fail.
+struct FlushFails;
+
+impl Write for FlushFails {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Err(std::io::Error::other("no space left on device"))
+    }
+}
+
+/// Regression: records were counted as exported once written into the
+/// writer's buffer, before the flush that lost them.
+#[test]
+fn records_whose_flush_fails_count_as_failed_not_exported() {
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_json_writer(FlushFails)
+        .layer()
+        .expect("valid configuration");
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info!("one");
+        tracing::info!("two");
+    });
+    let stats = guard.shutdown();
+    assert_eq!(
+        (stats.emitted, stats.exported, stats.failed),
+        (2, 0, 2),
+        "{stats:?}"
+    );
+}
+
 /// A value that counts how often it is formatted.
 struct CountsFormatting(Arc<AtomicUsize>);
 

@@ -144,6 +144,7 @@ impl Sink {
             name,
             writer,
             counters: Arc::clone(&counters),
+            unflushed: 0,
             failure_reported: false,
         };
         let wake = WakePolicy {
@@ -303,6 +304,10 @@ struct WriterDrain {
     name: &'static str,
     writer: Box<dyn Write + Send>,
     counters: Arc<SinkCounters>,
+    /// Records written this cycle but not flushed yet: a buffering writer
+    /// reports some errors only when flushed, so they count as exported
+    /// only once the flush succeeded.
+    unflushed: u64,
     failure_reported: bool,
 }
 
@@ -320,18 +325,23 @@ impl WriterDrain {
 impl Drain for WriterDrain {
     fn deliver(&mut self, chunk: &[u8], records: u64, _queue: &Queue) {
         match self.writer.write_all(chunk) {
-            Ok(()) => self.counters.exported.fetch_add(records, Ordering::Relaxed),
+            Ok(()) => self.unflushed += records,
             Err(error) => {
                 self.report_failure(&error);
-                self.counters.failed.fetch_add(records, Ordering::Relaxed)
+                self.counters.failed.fetch_add(records, Ordering::Relaxed);
             }
-        };
+        }
     }
 
     fn end_cycle(&mut self, _queue: &Queue) {
-        if let Err(error) = self.writer.flush() {
-            self.report_failure(&error);
-        }
+        let written = std::mem::take(&mut self.unflushed);
+        match self.writer.flush() {
+            Ok(()) => self.counters.exported.fetch_add(written, Ordering::Relaxed),
+            Err(error) => {
+                self.report_failure(&error);
+                self.counters.failed.fetch_add(written, Ordering::Relaxed)
+            }
+        };
     }
 }
 
