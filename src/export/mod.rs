@@ -261,6 +261,7 @@ fn run_worker(queue: &Queue, mut drain: impl Drain, interval: Duration, counters
             queue.recycle(&mut pool, chunk);
         }
         queue.complete(cycle);
+        queue.report_drops();
         if cycle.shutdown {
             break;
         }

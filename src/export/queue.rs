@@ -373,7 +373,15 @@ impl Queue {
 
     fn count_drop(&self) {
         self.dropped.fetch_add(1, Ordering::Relaxed);
-        if !self.overflow_reported.swap(true, Ordering::Relaxed) {
+    }
+
+    /// Says once that records were dropped. Called by the worker and at
+    /// shutdown, never by the thread that dropped them: writing to stderr
+    /// can block, and the logging thread must not wait.
+    pub(crate) fn report_drops(&self) {
+        if self.dropped.load(Ordering::Relaxed) > 0
+            && !self.overflow_reported.swap(true, Ordering::Relaxed)
+        {
             diag::warn(format_args!(
                 "the {} queue is full or closed; records are being dropped and counted in Guard::stats().dropped",
                 self.name
@@ -585,7 +593,9 @@ impl Queue {
                 .map_or(deadline, |d| d.min(deadline)),
         );
         self.work.notify_one();
-        self.wait_done(control, deadline, |c| c.exited).1
+        let exited = self.wait_done(control, deadline, |c| c.exited).1;
+        self.report_drops();
+        exited
     }
 }
 
@@ -624,6 +634,11 @@ mod tests {
         assert!(queue.push(|buf| buf.extend_from_slice(&[b'a'; 60])));
         assert!(!queue.push(|buf| buf.extend_from_slice(&[b'b'; 60])));
         assert_eq!(queue.dropped(), 1);
+        // The dropping thread says nothing (stderr may block it); the
+        // worker does.
+        assert!(!queue.overflow_reported.load(Ordering::Relaxed));
+        queue.report_drops();
+        assert!(queue.overflow_reported.load(Ordering::Relaxed));
         let (bytes, records) = drain(&queue);
         assert_eq!((bytes.len(), records), (60, 1));
         // Draining returned the budget, so the same record fits now.
