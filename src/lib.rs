@@ -161,7 +161,7 @@
 //!
 //! # Supported Rust versions
 //!
-//! The minimum supported Rust version is 1.88.
+//! The minimum supported Rust version is 1.89.
 //!
 //! [OpenTelemetry log records]: https://opentelemetry.io/docs/specs/otel/logs/data-model/
 #![forbid(unsafe_code)]

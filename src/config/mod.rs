@@ -623,6 +623,11 @@ impl Builder {
     /// `OTEL_LOG_BRIDGE_SPOOL_DIR`. Delivery is at least once: a request
     /// sent just before a crash may be sent again. An unusable directory is
     /// reported on stderr and the exporter continues without a spool.
+    ///
+    /// One process uses a directory at a time (a lock file in it says
+    /// which): give each process, say each replica, a directory of its own.
+    /// On Unix the directory is created readable by its owner only, and so
+    /// are the segments, since they hold the application's logs.
     #[cfg(feature = "spool")]
     pub fn with_spool_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
         self.otlp.spool_dir = Some(dir.into());

@@ -269,7 +269,8 @@ impl<T: Transport> OtlpDrain<T> {
             };
             match spool.oldest() {
                 spool::Oldest::Empty => return true,
-                spool::Oldest::Corrupt => {
+                spool::Oldest::Corrupt { records } => {
+                    self.counters.failed.fetch_add(records, Ordering::Relaxed);
                     self.report(format_args!(
                         "skipped a spool segment that was cut short or corrupted"
                     ));
@@ -306,17 +307,17 @@ impl<T: Transport> OtlpDrain<T> {
                 .as_mut()
                 .map(|spool| spool.append(&request, records));
             match appended {
-                Some(Ok(evicted)) => {
+                Some(spool::Appended { evicted, written }) => {
                     self.counters
                         .spool_evicted
                         .fetch_add(evicted, Ordering::Relaxed);
-                }
-                Some(Err(error)) => {
-                    diag::error(format_args!(
-                        "writing to the spool failed ({error}); continuing with the in-memory queue only, \
-                         what the spool already holds is still delivered"
-                    ));
-                    handled = false;
+                    if let Err(error) = written {
+                        diag::error(format_args!(
+                            "writing to the spool failed ({error}); continuing with the in-memory queue only, \
+                             what the spool already holds is still delivered"
+                        ));
+                        handled = false;
+                    }
                 }
                 None => handled = false,
             }

@@ -38,8 +38,20 @@ pub(crate) struct Spooled {
 pub(crate) enum Oldest {
     Empty,
     Request(Spooled),
-    /// Torn or corrupt; it has been deleted.
-    Corrupt,
+    /// Torn or corrupt; it has been deleted. `records` is what its header
+    /// said it held, 0 when the header itself was unreadable.
+    Corrupt {
+        records: u64,
+    },
+}
+
+/// What appending a request to the spool came to.
+#[derive(Debug)]
+pub(crate) struct Appended {
+    /// Records of the oldest segments deleted to make room, whether or not
+    /// the write then succeeded.
+    pub(crate) evicted: u64,
+    pub(crate) written: std::io::Result<()>,
 }
 
 /// The spool directory and what it holds.
@@ -53,6 +65,46 @@ pub(crate) struct Spool {
     /// Cleared by the first failed write (a full disk, a directory gone):
     /// from then on the spool only gives back what it holds.
     writable: bool,
+    /// Held locked while the spool is open, so that a second process
+    /// pointed at the same directory does not write segments with the same
+    /// sequence numbers, or replay and delete this one's.
+    _lock: fs::File,
+}
+
+/// Creates `dir` if needed, readable by its owner only on Unix: spooled
+/// requests hold the application's logs.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Opens a new file for writing, readable by its owner only on Unix.
+fn create_private_file(path: &Path) -> std::io::Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+/// Locks the spool directory for this process, or says who holds it.
+fn lock_dir(dir: &Path) -> std::io::Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let lock = options.open(dir.join(".lock"))?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(fs::TryLockError::WouldBlock) => Err(std::io::Error::new(
+            std::io::ErrorKind::ResourceBusy,
+            "another process is using it",
+        )),
+        Err(fs::TryLockError::Error(error)) => Err(error),
+    }
 }
 
 impl Spool {
@@ -60,11 +112,10 @@ impl Spool {
     /// segments a previous run left, oldest first. Fails when the
     /// directory cannot be created or written.
     pub(crate) fn open(dir: &Path, budget: u64) -> std::io::Result<Spool> {
-        fs::create_dir_all(dir)?;
-        // Proves the directory is writable now, not at the first outage.
-        let probe = dir.join(".write-test");
-        fs::write(&probe, b"")?;
-        fs::remove_file(&probe)?;
+        create_private_dir(dir)?;
+        // Taking the lock also proves the directory is writable now, not
+        // at the first outage.
+        let lock = lock_dir(dir)?;
         let mut segments: Vec<Segment> = Vec::new();
         for entry in fs::read_dir(dir)? {
             let path = entry?.path();
@@ -100,6 +151,7 @@ impl Spool {
             bytes,
             next_sequence,
             writable: true,
+            _lock: lock,
         })
     }
 
@@ -118,23 +170,33 @@ impl Spool {
     }
 
     /// Writes a request as the newest segment. Evicts the oldest segments
-    /// first when the budget would be exceeded, returning how many records
+    /// first when the budget would be exceeded, and says how many records
     /// they held. A failed write leaves no partial segment behind and makes
     /// the spool read-only: a disk that just filled up would fail the next
     /// write too, after costing a create and a delete.
-    pub(crate) fn append(&mut self, payload: &[u8], records: u64) -> std::io::Result<u64> {
-        let size = (HEADER_LEN + payload.len()) as u64;
+    pub(crate) fn append(&mut self, payload: &[u8], records: u64) -> Appended {
         let mut evicted = 0;
+        let written = self.write_newest(payload, records, &mut evicted);
+        Appended { evicted, written }
+    }
+
+    fn write_newest(
+        &mut self,
+        payload: &[u8],
+        records: u64,
+        evicted: &mut u64,
+    ) -> std::io::Result<()> {
+        let size = (HEADER_LEN + payload.len()) as u64;
         while self.bytes + size > self.budget {
             let Some(oldest) = self.segments.pop_front() else {
                 break;
             };
             let _ = fs::remove_file(self.path(oldest.sequence));
             self.bytes = self.bytes.saturating_sub(oldest.bytes);
-            evicted += oldest.records;
+            *evicted += oldest.records;
         }
         let sequence = self.next_sequence;
-        let mut file = match fs::File::create(self.path(sequence)) {
+        let mut file = match create_private_file(&self.path(sequence)) {
             Ok(file) => file,
             Err(error) => {
                 self.writable = false;
@@ -162,7 +224,7 @@ impl Spool {
             bytes: size,
             records,
         });
-        Ok(evicted)
+        Ok(())
     }
 
     /// Reads the oldest segment without removing it.
@@ -171,11 +233,12 @@ impl Spool {
             return Oldest::Empty;
         };
         let path = self.path(segment.sequence);
+        let records = segment.records;
         match read_segment(&path) {
             Some(spooled) => Oldest::Request(spooled),
             None => {
                 self.remove_oldest();
-                Oldest::Corrupt
+                Oldest::Corrupt { records }
             }
         }
     }
@@ -239,8 +302,9 @@ mod tests {
     fn segments_come_back_in_order_across_reopening() {
         let dir = dir("order");
         let mut spool = Spool::open(&dir, 1 << 20).expect("writable");
-        spool.append(b"first", 1).expect("written");
-        spool.append(b"second", 2).expect("written");
+        spool.append(b"first", 1).written.expect("written");
+        spool.append(b"second", 2).written.expect("written");
+        drop(spool);
         let mut reopened = Spool::open(&dir, 1 << 20).expect("writable");
         let mut seen = Vec::new();
         while let Oldest::Request(spooled) = reopened.oldest() {
@@ -256,18 +320,22 @@ mod tests {
     fn a_torn_segment_is_skipped_not_replayed() {
         let dir = dir("torn");
         let mut spool = Spool::open(&dir, 1 << 20).expect("writable");
-        spool.append(b"whole request", 3).expect("written");
-        spool.append(b"cut short by a crash", 4).expect("written");
+        spool.append(b"whole request", 3).written.expect("written");
+        spool
+            .append(b"cut short by a crash", 4)
+            .written
+            .expect("written");
         let torn = spool.path(1);
         let data = fs::read(&torn).expect("segment");
         fs::write(&torn, &data[..data.len() - 5]).expect("truncated");
+        drop(spool);
         let mut reopened = Spool::open(&dir, 1 << 20).expect("writable");
         match reopened.oldest() {
             Oldest::Request(spooled) => assert_eq!(spooled.payload, b"whole request"),
             other => panic!("expected the whole request, got {other:?}"),
         }
         reopened.remove_oldest();
-        assert!(matches!(reopened.oldest(), Oldest::Corrupt));
+        assert!(matches!(reopened.oldest(), Oldest::Corrupt { records: 4 }));
         assert!(matches!(reopened.oldest(), Oldest::Empty));
         let _ = fs::remove_dir_all(&dir);
     }
@@ -277,13 +345,42 @@ mod tests {
         let dir = dir("budget");
         let budget = (HEADER_LEN as u64 + 100) * 2;
         let mut spool = Spool::open(&dir, budget).expect("writable");
-        assert_eq!(spool.append(&[0; 100], 10).expect("written"), 0);
-        assert_eq!(spool.append(&[1; 100], 20).expect("written"), 0);
-        assert_eq!(spool.append(&[2; 100], 30).expect("written"), 10);
+        for (payload, records, evicted) in [(0, 10, 0), (1, 20, 0), (2, 30, 10)] {
+            let appended = spool.append(&[payload; 100], records);
+            assert!(appended.written.is_ok());
+            assert_eq!(appended.evicted, evicted);
+        }
         match spool.oldest() {
             Oldest::Request(spooled) => assert_eq!(spooled.records, 20),
             other => panic!("{other:?}"),
         }
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_directory_another_spool_holds_is_an_error() {
+        let dir = dir("locked");
+        let spool = Spool::open(&dir, 1 << 20).expect("writable");
+        let error = Spool::open(&dir, 1 << 20).expect_err("locked");
+        assert_eq!(error.kind(), std::io::ErrorKind::ResourceBusy);
+        drop(spool);
+        assert!(
+            Spool::open(&dir, 1 << 20).is_ok(),
+            "released with the spool"
+        );
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_directory_and_segments_are_private_to_their_owner() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = dir("private");
+        let mut spool = Spool::open(&dir, 1 << 20).expect("writable");
+        spool.append(b"logs", 1).written.expect("written");
+        let mode = |path: &Path| fs::metadata(path).expect("exists").permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&spool.path(0)), 0o600);
         let _ = fs::remove_dir_all(&dir);
     }
 
