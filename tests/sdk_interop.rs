@@ -112,3 +112,49 @@ fn a_guard_shut_down_explicitly_does_not_shut_down_again_when_dropped() {
     assert_eq!(flushes.load(std::sync::atomic::Ordering::Relaxed), 1);
     let _ = provider.shutdown();
 }
+
+/// A processor whose flush waits until the test lets it go.
+#[derive(Debug)]
+struct FlushWaitsForTheTest(std::sync::Mutex<std::sync::mpsc::Receiver<()>>);
+
+impl opentelemetry_sdk::logs::LogProcessor for FlushWaitsForTheTest {
+    fn emit(
+        &self,
+        _record: &mut opentelemetry_sdk::logs::SdkLogRecord,
+        _scope: &opentelemetry::InstrumentationScope,
+    ) {
+    }
+
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        let release = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = release.recv();
+        Ok(())
+    }
+}
+
+/// Regression: the provider's flush took no timeout, so a guard's flush
+/// (and the panic hook's 250 ms one) waited as long as the provider's
+/// processors did.
+#[test]
+fn a_provider_that_does_not_finish_flushing_is_waited_for_only_the_timeout() {
+    let (release, released) = std::sync::mpsc::channel();
+    let provider = SdkLoggerProvider::builder()
+        .with_log_processor(FlushWaitsForTheTest(std::sync::Mutex::new(released)))
+        .build();
+    let (_layer, guard) = otel_log_bridge::builder()
+        .with_logger_provider(provider.clone())
+        .with_shutdown_timeout(std::time::Duration::from_millis(100))
+        .layer()
+        .expect("valid configuration");
+    // The processor cannot finish before this returns: only the timeout
+    // can end the wait.
+    assert!(guard.flush().is_err(), "timed out");
+    let _ = release.send(());
+    let _ = release.send(());
+    drop(guard);
+    let _ = release.send(());
+    let _ = provider.shutdown();
+}

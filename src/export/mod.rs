@@ -501,7 +501,7 @@ impl Pipeline {
         }
         #[cfg(feature = "sdk")]
         if let Some(sdk) = &self.sdk {
-            complete &= sdk.flush();
+            complete &= sdk.flush_until(deadline);
         }
         if complete {
             Ok(())
@@ -528,10 +528,11 @@ impl Pipeline {
             sink.shutdown_until(deadline);
         }
         // The application owns its provider and shuts it down itself; what
-        // the bridge emitted into it is flushed here.
+        // the bridge emitted into it is flushed here, within what is left
+        // of the same deadline.
         #[cfg(feature = "sdk")]
         if let Some(sdk) = &self.sdk {
-            sdk.flush();
+            sdk.flush_until(deadline);
         }
     }
 

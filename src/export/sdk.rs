@@ -3,7 +3,7 @@
 //! processors and exporters.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
 use opentelemetry::trace::{SpanId, TraceFlags, TraceId};
@@ -74,8 +74,26 @@ impl SdkSink {
         self.emitted.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn flush(&self) -> bool {
-        self.provider.force_flush().is_ok()
+    /// Flushes the provider, waiting at most until `deadline`. The SDK's
+    /// flush takes no timeout (a `BatchLogProcessor` waits up to its own,
+    /// 5 s by default, and another processor may wait for ever), so it runs
+    /// on a thread of its own, left to finish in the background when the
+    /// deadline passes first.
+    pub(crate) fn flush_until(&self, deadline: Instant) -> bool {
+        let provider = self.provider.clone();
+        let (done, finished) = std::sync::mpsc::sync_channel(1);
+        let spawned = std::thread::Builder::new()
+            .name("otel-log-bridge-sdk-flush".to_owned())
+            .spawn(move || {
+                crate::capture::suppress_current_thread();
+                let _ = done.send(provider.force_flush().is_ok());
+            });
+        if spawned.is_err() {
+            return self.provider.force_flush().is_ok();
+        }
+        finished
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or(false)
     }
 }
 
