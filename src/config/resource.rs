@@ -158,12 +158,14 @@ pub(crate) fn parse_key_value_list(list: &str, variable: &str) -> Vec<(String, S
 /// Parses the OTLP headers variables, as [`parse_key_value_list`] does, but
 /// a malformed pair is reported by its key only: a header's value is often
 /// a credential.
+#[cfg(feature = "otlp")]
 pub(crate) fn parse_header_list(list: &str, variable: &str) -> Vec<(String, String)> {
     parse_pairs(list, variable, Quote::KeyOnly)
 }
 
 /// How much of a malformed pair its report shows.
 #[derive(Clone, Copy)]
+#[cfg_attr(not(feature = "otlp"), allow(dead_code))]
 enum Quote {
     Pair,
     KeyOnly,
@@ -270,6 +272,7 @@ mod tests {
 
     /// Regression: a malformed header pair was reported whole on stderr,
     /// credential included.
+    #[cfg(feature = "otlp")]
     #[test]
     fn a_malformed_header_is_reported_without_its_value() {
         assert_eq!(
