@@ -150,7 +150,7 @@
 //! | Feature | Default | Adds |
 //! |---|---|---|
 //! | `otlp` | yes | OTLP/HTTP export, protobuf and JSON |
-//! | `grpc` | no | OTLP/gRPC export, on a runtime thread of the crate's own |
+//! | `grpc` | no | OTLP/gRPC export, driven on the export worker's thread by a single-threaded runtime of the crate's own |
 //! | `sdk` | no | `Builder::with_logger_provider`: emit into your own `SdkLoggerProvider` |
 //! | `metrics` | no | metrics about the logs on an OpenTelemetry `Meter` (`Builder::with_meter`) |
 //! | `valuable` | no | nested values from `tracing::field::valuable` fields (with `--cfg tracing_unstable`) |
