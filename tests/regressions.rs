@@ -255,6 +255,28 @@ fn a_log_record_forwarded_by_tracing_log_maps_like_one_the_log_bridge_receives()
     assert_eq!(records[2]["attributes"]["code.line.number"], 7);
 }
 
+/// Every `log` record that `tracing-log` forwards at a level shares one
+/// callsite, so the per-callsite rate limit counted them as one: a second
+/// record from elsewhere in the program was suppressed. They are not
+/// limited now, as records the `log` bridge receives are not.
+#[test]
+fn forwarded_log_records_of_one_level_are_not_rate_limited_as_one_callsite() {
+    let builder =
+        otel_log_bridge::builder().with_rate_limit(otel_log_bridge::RateLimit::per_callsite(1, 1));
+    let records = crate::support::capture(builder, || {
+        for target in ["app::db", "app::http", "app::cache"] {
+            let log_record = log::Record::builder()
+                .level(log::Level::Info)
+                .target(target)
+                .args(format_args!("ready"))
+                .build();
+            tracing_log::format_trace(&log_record).expect("forwarded");
+        }
+    });
+    let scopes: Vec<_> = records.iter().map(|r| r["scope"]["name"].clone()).collect();
+    assert_eq!(scopes, ["app::db", "app::http", "app::cache"]);
+}
+
 /// A `log` key-value that is null (`None` captured with `:serde`) was
 /// exported as the text "None"; the data model keeps it as an empty value.
 #[test]

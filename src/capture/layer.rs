@@ -138,7 +138,9 @@ where
     }
 
     fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
-        if !is_suppressed() {
+        // `tracing-log`'s callsites stand for every `log` record of a
+        // level: their keys and names are its own, not the program's.
+        if !is_suppressed() && !is_forwarded_log(metadata) {
             let explicit_name = explicit_event_name(metadata).is_some();
             self.shared.lint.check_callsite(metadata, explicit_name);
         }
@@ -222,15 +224,6 @@ where
             return;
         }
         let metadata = event.metadata();
-        if let Some(storm) = shared.pipeline.storm() {
-            match storm.check(metadata) {
-                Verdict::Emit => {}
-                Verdict::Suppress => return,
-                Verdict::EmitAfterSummary { suppressed, since } => {
-                    storm.emit_summary(&shared.pipeline, metadata, suppressed, since);
-                }
-            }
-        }
         let callsite = std::ptr::from_ref(metadata) as usize;
         let (event_name, forwarded, fields) = match shared.callsites.get_or_render(callsite, || {
             CallsiteInfo::new(metadata, shared.pipeline.redactor(), shared.direct)
@@ -242,6 +235,18 @@ where
                 None,
             ),
         };
+        // Rate limits are per callsite, and forwarded `log` records have
+        // none of their own (one serves every record of a level), so they
+        // are not limited, as records the `log` bridge receives are not.
+        if let (Some(storm), false) = (shared.pipeline.storm(), forwarded) {
+            match storm.check(metadata) {
+                Verdict::Emit => {}
+                Verdict::Suppress => return,
+                Verdict::EmitAfterSummary { suppressed, since } => {
+                    storm.emit_summary(&shared.pipeline, metadata, suppressed, since);
+                }
+            }
+        }
         // `fields` is there only when the layer takes the direct path.
         let direct_sink = shared.direct.zip(shared.pipeline.single_sink()).zip(fields);
         if let Some(((encoding, sink), fields)) = direct_sink {
@@ -307,7 +312,9 @@ where
                 }
             }
             redactor.redact_values(record);
-            if shared.lint.enabled() {
+            // The runtime lint compares a callsite's messages: records
+            // forwarded from `log` would all look like one callsite.
+            if shared.lint.enabled() && !forwarded {
                 shared.lint.check_body(metadata, record.body());
             }
             shared.pipeline.emit(record);

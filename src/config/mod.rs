@@ -356,7 +356,18 @@ impl Builder {
     /// [`Stats::suppressed`](crate::Stats::suppressed); when the callsite is
     /// let through again, and at shutdown, a WARN record
     /// (`otel_log_bridge.suppressed`) says how many were suppressed, with
-    /// the callsite's location. `log` records are not limited.
+    /// the callsite's location. `log` records are not limited, whether
+    /// they come through the crate's `log` bridge or `tracing-log`: they
+    /// have no callsite of their own.
+    ///
+    /// ```no_run
+    /// use otel_log_bridge::RateLimit;
+    ///
+    /// // 100 events a second from each callsite, bursts of up to 1000.
+    /// let _guard = otel_log_bridge::builder()
+    ///     .with_rate_limit(RateLimit::per_callsite(100, 1000))
+    ///     .init();
+    /// ```
     pub fn with_rate_limit(mut self, limit: crate::capture::storm::RateLimit) -> Self {
         self.rate_limit = Some(limit);
         self
