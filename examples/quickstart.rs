@@ -38,7 +38,7 @@ fn main() {
 
     let request = tracing::info_span!("request", http.route = "/users/{id}", user.id = 42);
     let _request = request.enter();
-    let query = tracing::debug_span!("db.query", db.system = "postgresql");
+    let query = tracing::info_span!("db.query", db.system = "postgresql");
     let _query = query.enter();
 
     // Fields of every type; the enclosing spans' fields and trace ids are

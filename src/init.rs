@@ -37,10 +37,11 @@ pub fn init() -> Guard {
 ///
 /// [`InitError::SubscriberAlreadySet`] or [`InitError::LoggerAlreadySet`]
 /// when something else was installed first; [`InitError::InvalidConfig`]
-/// for a setting that cannot be used, such as an OTLP endpoint that is not
-/// an `http://` or `https://` URL (malformed variables that can be ignored
-/// are reported on stderr instead); [`InitError::Worker`] when the export
-/// thread cannot start.
+/// for a setting that cannot be used: an OTLP endpoint that is not an
+/// `http://` or `https://` URL, a TLS certificate or key file that cannot
+/// be read, or a setting given in code that cannot be used (malformed
+/// variables that can be ignored are reported on stderr instead);
+/// [`InitError::Worker`] when the export thread cannot start.
 pub fn try_init() -> Result<Guard, InitError> {
     crate::builder().try_init()
 }
@@ -80,6 +81,15 @@ impl Guard {
     }
 
     /// The pipeline's counters: emitted, exported, dropped, failed, ….
+    ///
+    /// ```no_run
+    /// let guard = otel_log_bridge::init();
+    /// tracing::info!("work done");
+    /// let stats = guard.stats();
+    /// if stats.dropped > 0 || stats.failed > 0 {
+    ///     eprintln!("logs were lost: {stats:?}");
+    /// }
+    /// ```
     pub fn stats(&self) -> Stats {
         self.pipeline.stats()
     }
@@ -89,6 +99,13 @@ impl Guard {
     /// that could not be delivered in time are in `failed`, or, when a
     /// request was still waiting for the collector as the timeout ran out,
     /// in `queued_bytes`.
+    ///
+    /// ```no_run
+    /// let guard = otel_log_bridge::init();
+    /// tracing::info!("last words");
+    /// let stats = guard.shutdown();
+    /// eprintln!("{} of {} records exported", stats.exported, stats.emitted);
+    /// ```
     pub fn shutdown(self) -> Stats {
         self.pipeline.shutdown();
         self.pipeline.stats()

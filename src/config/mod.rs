@@ -269,6 +269,16 @@ impl Builder {
 
     /// Chooses the outputs, beating `OTEL_LOGS_EXPORTER`. An empty list
     /// exports nothing, like `OTEL_LOGS_EXPORTER=none`.
+    ///
+    /// ```no_run
+    /// use otel_log_bridge::Exporter;
+    ///
+    /// // JSON lines for the container's log collector, and human-readable
+    /// // lines on stderr for whoever is watching.
+    /// let _guard = otel_log_bridge::builder()
+    ///     .with_exporters([Exporter::Json, Exporter::Console])
+    ///     .init();
+    /// ```
     pub fn with_exporters(mut self, exporters: impl IntoIterator<Item = Exporter>) -> Self {
         let mut chosen: Vec<Exporter> = Vec::new();
         for exporter in exporters {
@@ -487,6 +497,17 @@ impl Builder {
     /// (`http://collector:4318/v1/logs`), as the logs-specific variable is.
     /// Selects the OTLP exporter unless
     /// [`with_exporters`](Builder::with_exporters) says otherwise.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    ///
+    /// // The full URL: nothing is appended to it.
+    /// let _guard = otel_log_bridge::builder()
+    ///     .with_otlp_endpoint("https://collector.internal:4318/v1/logs")
+    ///     .with_otlp_header("x-tenant", "checkout")
+    ///     .with_otlp_timeout(Duration::from_secs(5))
+    ///     .init();
+    /// ```
     #[cfg(feature = "otlp")]
     pub fn with_otlp_endpoint(mut self, url: impl Into<String>) -> Self {
         self.otlp.endpoint = Some(url.into());

@@ -35,9 +35,10 @@ const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
 /// The size a batch is cut at before the record-count limit, so that large
 /// records make smaller requests rather than huge ones.
 const TARGET_REQUEST_BYTES: usize = 4 * 1024 * 1024;
-/// After this many failed attempts at one batch (about a second and a half
-/// of backoff), a warning says why export keeps failing: long enough to let
-/// a collector's restart pass unreported.
+/// After this many failed attempts at one batch (three backoff delays,
+/// about half a second), a warning says why export keeps failing: a wrong
+/// address or certificate shows up while the program runs, not only when
+/// shutdown gives up.
 const FAILURES_BEFORE_WARNING: u32 = 4;
 
 /// What one attempt to send a request came to.
