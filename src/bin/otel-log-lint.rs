@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, ErrorKind, Write};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
@@ -62,14 +62,16 @@ struct Cli {
 }
 
 const AFTER_HELP: &str = "\
-Levels apply in this order: each rule's default, then otel-log-lint.toml, then
---deny/--warn/--allow in the order given. The configuration file looks like:
+Levels apply in this order: each rule's default, then the [rules] of
+otel-log-lint.toml in the order written, then --deny/--warn/--allow in the order
+given; a later entry wins. The configuration file looks like:
 
     exclude = [\"generated/**\"]   # gitignore syntax, relative to this file
 
     [rules]
+    all = \"deny\"                 # every rule, then the exceptions
     OLB009 = \"warn\"
-    interpolated-message = \"deny\"
+    interpolated-message = \"allow\"
 
 A comment `// otel-log-lint: allow(OLB001)` silences a rule on its line and the
 line below. Exit status: 0 clean or warnings only, 1 a denied finding, 2 usage
@@ -89,9 +91,10 @@ enum OutputFormat {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
-    /// Rule id or name (or `all`) to level.
+    /// Rule id or name (or `all`, `warnings`) to level. The keys keep
+    /// their place in the file, as entries apply in the order written.
     #[serde(default)]
-    rules: BTreeMap<String, String>,
+    rules: BTreeMap<toml::Spanned<String>, String>,
     /// Paths to skip, in gitignore syntax, relative to the configuration file.
     #[serde(default)]
     exclude: Vec<String>,
@@ -123,7 +126,13 @@ fn run(matches: &ArgMatches) -> Result<ExitCode, UsageError> {
     let cli = Cli::from_arg_matches(matches).map_err(|error| UsageError(error.to_string()))?;
     let (config_file, config_dir) = load_config_file(cli.config.as_deref())?;
     let mut config = Config::new();
-    for (name, level) in &config_file.rules {
+    // A later entry overrides an earlier one (`all = "deny"`, then
+    // `OLB009 = "allow"`); the map lost the file's order, the spans of its
+    // keys give it back.
+    let mut rules: Vec<_> = config_file.rules.iter().collect();
+    rules.sort_by_key(|(name, _)| name.span().start);
+    for (name, level) in rules {
+        let name = name.get_ref();
         let level: Level = level
             .parse()
             .map_err(|error| UsageError(format!("{CONFIG_FILE_NAME}: {error}")))?;
@@ -183,7 +192,8 @@ fn run(matches: &ArgMatches) -> Result<ExitCode, UsageError> {
 }
 
 /// Writes the report; a reader that went away (`| head`) is not an error,
-/// so a closed pipe ends the run with status 0.
+/// so a closed pipe ends the run with the status of the findings: a denied
+/// finding still fails a pipeline whose reader stopped early.
 fn write_stdout(text: &str, code: ExitCode) -> ExitCode {
     let mut stdout = io::stdout().lock();
     match stdout
@@ -191,7 +201,7 @@ fn write_stdout(text: &str, code: ExitCode) -> ExitCode {
         .and_then(|()| stdout.flush())
     {
         Ok(()) => code,
-        Err(error) if error.kind() == ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(error) if error.kind() == ErrorKind::BrokenPipe => code,
         Err(error) => {
             eprintln!("error: cannot write the report: {error}");
             ExitCode::from(2)
@@ -291,7 +301,9 @@ fn load_config_file(explicit: Option<&Path>) -> Result<(ConfigFile, PathBuf), Us
         .map_err(|error| UsageError(format!("cannot read {}: {error}", path.display())))?;
     let config: ConfigFile = toml::from_str(&text)
         .map_err(|error| UsageError(format!("{}: {error}", path.display())))?;
-    let directory = path.parent().map(Path::to_owned).unwrap_or(current);
+    // The excludes are matched against normalized paths, so their root is
+    // normalized too (`--config src/../otel-log-lint.toml`).
+    let directory = path.parent().map_or(current, normalized);
     Ok((config, directory))
 }
 
@@ -357,9 +369,27 @@ fn is_excluded(matcher: &Gitignore, path: &Path, is_dir: bool) -> bool {
     let Ok(absolute) = std::path::absolute(path) else {
         return false;
     };
+    let absolute = normalized(&absolute);
     // The matcher only answers for paths under its root.
     absolute.starts_with(matcher.path())
         && matcher
             .matched_path_or_any_parents(&absolute, is_dir)
             .is_ignore()
+}
+
+/// Resolves `.` and `..` in an absolute path by its text, as the exclude
+/// patterns are matched by text: `src/../generated/out.rs` must match
+/// `generated/**`.
+fn normalized(path: &Path) -> PathBuf {
+    let mut normal = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                normal.pop();
+            }
+            other => normal.push(other),
+        }
+    }
+    normal
 }

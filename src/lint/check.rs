@@ -9,8 +9,9 @@ use proc_macro2::{Delimiter, LineColumn, TokenStream, TokenTree};
 use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
 use syn::{
-    Attribute, Expr, FnArg, Ident, ImplItemFn, ItemFn, ItemImpl, ItemMacro, Macro, Member, Meta,
-    Pat, Signature, TraitItemFn, Type, TypeParamBound, UnOp,
+    Attribute, Block, Expr, FnArg, GenericArgument, Generics, Ident, ImplItemFn, Item, ItemFn,
+    ItemImpl, ItemMacro, Local, Macro, Member, Meta, Pat, PathArguments, Signature, Stmt,
+    TraitItemFn, Type, TypeParamBound, UnOp,
 };
 
 use super::format::{parse_format_literal, ArgumentRef, FormatString, Placeholder};
@@ -19,7 +20,7 @@ use super::grammar::{
     InstrumentArgs, Key, Message, Range, Severity, ValueSource,
 };
 use super::imports::{FlavorSet, Imports, Resolved};
-use super::keys::{check_key, is_secret_name, KeySite};
+use super::keys::{check_key, is_secret_name, words as identifier_words, KeySite};
 use super::rule::Rule;
 use super::text::Lines;
 
@@ -87,50 +88,122 @@ pub(super) fn prepare_source(source: &str) -> String {
     source.to_owned()
 }
 
+/// How deep the parser may already be when the linter parses the body of a
+/// macro call, by the position of the body's opening bracket.
+type MacroDepths = HashMap<LineColumn, usize>;
+
+/// How [`recursion_estimate`] counts the bodies of macro calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MacroBodies {
+    /// As `syn` parses a file: it keeps each body as tokens without
+    /// recursing into it, so only the brackets inside a body count. A large
+    /// `html! { .. }` body is wide, not deep.
+    Kept,
+    /// As the linter parses the body of a `tracing` or `log` call, and a
+    /// `format!` inside it: every token counts.
+    Parsed,
+}
+
 /// Parses a prepared source text, or says where and why it does not parse.
-fn parse_file(source: &str) -> Result<syn::File, (LineColumn, String)> {
+/// Also returns how deep the parser may be at the start of each macro body,
+/// for the check of the bodies the linter parses itself.
+fn parse_file(source: &str) -> Result<(syn::File, MacroDepths), (LineColumn, String)> {
     let tokens = TokenStream::from_str(source).map_err(|error| {
         (
             error.span().start(),
             "it does not split into tokens (an unbalanced bracket, or an unterminated string, character or comment)".to_owned(),
         )
     })?;
-    if let Some(position) = recursion_estimate(&tokens) {
-        return Err((
-            position,
-            format!("it nests too deeply to parse safely (more than {MAX_RECURSION} levels)"),
-        ));
-    }
-    syn::parse2::<syn::File>(tokens).map_err(|error| (error.span().start(), error.to_string()))
+    let macro_depths = recursion_estimate(&tokens, 0, MacroBodies::Kept)
+        .map_err(|position| (position, too_deep()))?;
+    let file = syn::parse2::<syn::File>(tokens)
+        .map_err(|error| (error.span().start(), error.to_string()))?;
+    Ok((file, macro_depths))
 }
 
-/// Where the parser could first recurse deeper than [`MAX_RECURSION`].
+fn too_deep() -> String {
+    format!("it nests too deeply to parse safely (more than {MAX_RECURSION} levels)")
+}
+
+/// Keywords, after which `!` is the negation of an expression (`if !(..)`)
+/// rather than the `!` of a macro call.
+const KEYWORDS: [&str; 51] = [
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
+    "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub",
+    "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true", "type",
+    "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final", "gen", "macro",
+    "override", "priv", "try", "typeof", "virtual", "yield",
+];
+
+/// What a token just before a bracket says about the bracket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recent {
+    /// An identifier that is not a keyword: a macro's name.
+    Name,
+    /// `macro_rules`, whose name comes between the `!` and the body.
+    MacroRules,
+    Bang,
+    Other,
+}
+
+impl Recent {
+    fn of(tree: &TokenTree) -> Recent {
+        match tree {
+            TokenTree::Ident(ident) if ident == "macro_rules" => Recent::MacroRules,
+            TokenTree::Ident(ident) if !KEYWORDS.iter().any(|keyword| ident == keyword) => {
+                Recent::Name
+            }
+            TokenTree::Punct(punct) if punct.as_char() == '!' => Recent::Bang,
+            _ => Recent::Other,
+        }
+    }
+}
+
+/// Where the parser could first recurse deeper than [`MAX_RECURSION`], or,
+/// when it cannot, the estimate at the start of every macro body.
 ///
 /// The estimate bounds recursion from above: every level of recursion
 /// consumes at least one token, and every construct that chains ends at a
 /// `;`, a `,` or a closing `}` (unless an `else` continues it), so the depth
 /// at a token is at most the tokens since the last such end on each
-/// enclosing bracket level, plus the brackets themselves. Attributes (and so
-/// doc comments) end nothing and chain nothing, so they are not counted. The
-/// walk keeps its own stack so that it cannot overflow either.
-fn recursion_estimate(tokens: &TokenStream) -> Option<LineColumn> {
+/// enclosing bracket level, plus the brackets themselves. An attribute (and
+/// so a doc comment) neither ends nor continues the chain it stands in, so
+/// its tokens count only while inside it: `syn` parses the value of
+/// `#[name = value]` as an expression, and the linter parses the fields of
+/// `#[instrument(..)]`. The bodies of macro calls count as `bodies` says;
+/// `base` is the estimate where `tokens` start. The walk keeps its own stack
+/// so that it cannot overflow either.
+fn recursion_estimate(
+    tokens: &TokenStream,
+    base: usize,
+    bodies: MacroBodies,
+) -> Result<MacroDepths, LineColumn> {
     struct Level {
         trees: std::iter::Peekable<proc_macro2::token_stream::IntoIter>,
         run: usize,
         is_brace: bool,
         after_brace: bool,
+        /// Inside a macro body that the parser keeps as tokens.
+        kept: bool,
+        /// The last three tokens of this level, the latest last.
+        recent: [Recent; 3],
     }
-    let level = |stream: TokenStream, is_brace: bool| Level {
+    let level = |stream: TokenStream, is_brace: bool, kept: bool| Level {
         trees: stream.into_iter().peekable(),
         run: 0,
         is_brace,
         after_brace: false,
+        kept,
+        recent: [Recent::Other; 3],
     };
-    let mut stack = vec![level(tokens.clone(), false)];
-    let mut runs = 0;
+    let mut stack = vec![level(tokens.clone(), false, false)];
+    let mut runs = base;
+    let mut macro_depths = MacroDepths::new();
     loop {
         let depth = stack.len();
-        let current = stack.last_mut()?;
+        let Some(current) = stack.last_mut() else {
+            return Ok(macro_depths);
+        };
         let Some(tree) = current.trees.next() else {
             runs -= current.run;
             let closed_brace = current.is_brace;
@@ -140,6 +213,8 @@ fn recursion_estimate(tokens: &TokenStream) -> Option<LineColumn> {
             }
             continue;
         };
+        let recent = current.recent;
+        current.recent = [recent[1], recent[2], Recent::of(&tree)];
         let continues_chain = matches!(&tree, TokenTree::Ident(ident) if ident == "else");
         if std::mem::take(&mut current.after_brace) && !continues_chain {
             runs -= current.run;
@@ -152,27 +227,41 @@ fn recursion_estimate(tokens: &TokenStream) -> Option<LineColumn> {
                 continue;
             }
             TokenTree::Punct(punct) if punct.as_char() == '#' => {
-                // Skip `#[..]` and `#![..]` whole.
-                if matches!(current.trees.peek(), Some(TokenTree::Punct(bang)) if bang.as_char() == '!')
-                {
-                    current.trees.next();
-                }
-                if matches!(current.trees.peek(), Some(TokenTree::Group(group)) if group.delimiter() == Delimiter::Bracket)
-                {
-                    current.trees.next();
+                // `#[..]` and `#![..]` count only from inside.
+                current.trees.next_if(
+                    |tree| matches!(tree, TokenTree::Punct(bang) if bang.as_char() == '!'),
+                );
+                let attribute = current.trees.next_if(|tree| {
+                    matches!(tree, TokenTree::Group(group) if group.delimiter() == Delimiter::Bracket)
+                });
+                if let Some(TokenTree::Group(attribute)) = attribute {
+                    let kept = current.kept;
+                    stack.push(level(attribute.stream(), false, kept));
                     continue;
                 }
             }
             _ => {}
         }
-        current.run += 1;
-        runs += 1;
+        // In a kept body only the brackets count, which `depth` does.
+        if !current.kept {
+            current.run += 1;
+            runs += 1;
+        }
         if runs + GROUP_RECURSION * depth > MAX_RECURSION {
-            return Some(tree.span().start());
+            return Err(tree.span().start());
         }
         if let TokenTree::Group(group) = tree {
+            let is_macro_body = matches!(
+                recent,
+                [_, Recent::Name | Recent::MacroRules, Recent::Bang]
+                    | [Recent::MacroRules, Recent::Bang, Recent::Name]
+            );
+            let kept = current.kept || (is_macro_body && bodies == MacroBodies::Kept);
+            if is_macro_body && bodies == MacroBodies::Kept {
+                macro_depths.insert(group.span_open().start(), runs + GROUP_RECURSION * depth);
+            }
             let is_brace = group.delimiter() == Delimiter::Brace;
-            stack.push(level(group.stream(), is_brace));
+            stack.push(level(group.stream(), is_brace, kept));
         }
     }
 }
@@ -180,8 +269,8 @@ fn recursion_estimate(tokens: &TokenStream) -> Option<LineColumn> {
 /// Checks a prepared source text. Must run on the thread that will read the
 /// positions of its spans, as `proc-macro2` keeps source maps per thread.
 pub(super) fn check_file(source: &str, inherited_macro_use: FlavorSet) -> FileOutcome {
-    let file = match parse_file(source) {
-        Ok(file) => file,
+    let (file, macro_depths) = match parse_file(source) {
+        Ok(parsed) => parsed,
         Err((position, reason)) => {
             let position = LineColumn {
                 line: position.line.max(1),
@@ -208,7 +297,9 @@ pub(super) fn check_file(source: &str, inherited_macro_use: FlavorSet) -> FileOu
     let mut checker = Checker {
         lines: Lines::new(source),
         imports: &imports,
+        macro_depths,
         telemetry_impl: None,
+        telemetry_suppressed: false,
         findings: Vec::new(),
         key_uses: Vec::new(),
     };
@@ -223,7 +314,7 @@ pub(super) fn check_file(source: &str, inherited_macro_use: FlavorSet) -> FileOu
 /// when it does not parse.
 pub(super) fn declared_macro_use(source: &str) -> FlavorSet {
     parse_file(source)
-        .map(|file| Imports::declared_macro_use(&file))
+        .map(|(file, _)| Imports::declared_macro_use(&file))
         .unwrap_or_default()
 }
 
@@ -236,11 +327,39 @@ const TELEMETRY_TRAITS: [&str; 4] = [
     "PushMetricExporter",
 ];
 
+/// Whether a `let` keeps a guard of
+/// `opentelemetry::Context::enter_telemetry_suppressed_scope()`, the fix
+/// OLB011 suggests. `let _ = ..` is no guard: it drops the value at once.
+fn holds_suppression_guard(local: &Local) -> bool {
+    struct CallScan {
+        found: bool,
+    }
+    impl<'ast> Visit<'ast> for CallScan {
+        fn visit_ident(&mut self, ident: &'ast Ident) {
+            self.found |= ident == "enter_telemetry_suppressed_scope";
+        }
+    }
+    let pattern = match &local.pat {
+        Pat::Type(typed) => typed.pat.as_ref(),
+        other => other,
+    };
+    let Some(init) = &local.init else {
+        return false;
+    };
+    let mut scan = CallScan { found: false };
+    scan.visit_expr(&init.expr);
+    scan.found && !matches!(pattern, Pat::Wild(_))
+}
+
 struct Checker<'a> {
     lines: Lines<'a>,
     imports: &'a Imports,
+    macro_depths: MacroDepths,
     /// The telemetry trait whose implementation is being visited.
     telemetry_impl: Option<String>,
+    /// Whether a guard of `enter_telemetry_suppressed_scope` is alive: the
+    /// pipeline drops what is logged while it is.
+    telemetry_suppressed: bool,
     findings: Vec<Finding>,
     key_uses: Vec<KeyUse>,
 }
@@ -260,7 +379,27 @@ impl<'ast> Visit<'ast> for Checker<'_> {
             .iter()
             .map(|segment| segment.ident.clone())
             .collect();
-        self.invocation(&segments, &mac.tokens);
+        self.invocation(&segments, &mac.tokens, mac.delimiter.span().open().start());
+    }
+
+    fn visit_item(&mut self, item: &'ast Item) {
+        // An item declared inside a block runs on its own, outside the
+        // block's guards.
+        let outer = std::mem::take(&mut self.telemetry_suppressed);
+        visit::visit_item(self, item);
+        self.telemetry_suppressed = outer;
+    }
+
+    fn visit_block(&mut self, block: &'ast Block) {
+        // A suppression guard lives from its `let` to the end of its block.
+        let outer = self.telemetry_suppressed;
+        for statement in &block.stmts {
+            self.visit_stmt(statement);
+            if let Stmt::Local(local) = statement {
+                self.telemetry_suppressed |= holds_suppression_guard(local);
+            }
+        }
+        self.telemetry_suppressed = outer;
     }
 
     fn visit_item_impl(&mut self, item: &'ast ItemImpl) {
@@ -357,7 +496,8 @@ impl Checker<'_> {
 
     /// Handles a macro invocation: lints it when it is a `tracing` or `log`
     /// call, and otherwise looks for such calls inside its tokens.
-    fn invocation(&mut self, segments: &[Ident], tokens: &TokenStream) {
+    /// `open` is where the body's opening bracket is.
+    fn invocation(&mut self, segments: &[Ident], tokens: &TokenStream, open: LineColumn) {
         let names: Vec<String> = segments.iter().map(Ident::to_string).collect();
         let range = match (segments.first(), segments.last()) {
             (Some(first), Some(last)) => Range::between(first.span(), last.span()),
@@ -365,6 +505,28 @@ impl Checker<'_> {
         };
         match self.imports.resolve(&names) {
             Some(Resolved::Macro(flavor, name)) => {
+                // `syn` did not recurse into the body when it parsed the
+                // file, but `parse_call` does, on top of how deep the parser
+                // was at the body.
+                let base = self.macro_depths.get(&open).copied().unwrap_or_default();
+                if let Err(position) = recursion_estimate(tokens, base, MacroBodies::Parsed) {
+                    let position = Range {
+                        start: position,
+                        end: position,
+                    };
+                    self.push(
+                        Rule::UnparsableFile,
+                        position,
+                        range.start.line,
+                        format!(
+                            "this call could not be parsed, so it was not linted: {}",
+                            too_deep()
+                        ),
+                        "simplify the call's arguments, or exclude the file from linting"
+                            .to_owned(),
+                    );
+                    return;
+                }
                 if let Some(call) = parse_call(flavor, name, tokens.clone()) {
                     self.check_call(&call, name, range);
                 }
@@ -389,7 +551,7 @@ impl Checker<'_> {
                         matches!(bang, Some(TokenTree::Punct(punct)) if punct.as_char() == '!');
                     match (is_bang, body) {
                         (true, Some(TokenTree::Group(group))) => {
-                            self.invocation(&path, &group.stream());
+                            self.invocation(&path, &group.stream(), group.span_open().start());
                             index = after + 2;
                         }
                         (true, Some(TokenTree::Ident(_)))
@@ -416,7 +578,8 @@ impl Checker<'_> {
             CallKind::Event => KeySite::Event,
             CallKind::Span => KeySite::Span,
         };
-        if let Some(trait_name) = self.telemetry_impl.clone() {
+        if let (Some(trait_name), false) = (self.telemetry_impl.clone(), self.telemetry_suppressed)
+        {
             self.push(
                 Rule::TelemetryLoop,
                 call_range,
@@ -658,13 +821,23 @@ impl Checker<'_> {
             Some(Preformatted::Format(arguments)) => {
                 let help = match arguments.as_ref().and_then(single_argument) {
                     Some((argument, debug)) => {
-                        let capture = if debug { Capture::Debug } else { Capture::Display };
+                        let capture = if debug {
+                            Capture::Debug
+                        } else {
+                            Capture::Display
+                        };
                         format!(
                             "record the value itself: `{}`",
                             field_fix(flavor, &key_text, &self.snippet_of(argument), capture)
                         )
                     }
-                    None => "record each value as its own field instead of one formatted string (`a = %a, b = %b`)".to_owned(),
+                    None => {
+                        let example = match flavor {
+                            Flavor::Tracing => "a = %a, b = %b",
+                            Flavor::Log => "a:% = a, b:% = b",
+                        };
+                        format!("record each value as its own field instead of one formatted string (`{example}`)")
+                    }
                 };
                 self.push(
                     Rule::PreformattedValue,
@@ -693,7 +866,9 @@ impl Checker<'_> {
             .flat_map(|placeholder| [placeholder.start, placeholder.end])
             .collect();
         let positions = positions_in_token(start, &token, &offsets);
-        let mut interpolated: Vec<(Range, String)> = Vec::new();
+        // The range, source text and suggested field of each value
+        // interpolated.
+        let mut interpolated: Vec<(Range, String, String)> = Vec::new();
         for (index, (placeholder, value)) in resolve_placeholders(&format, message)
             .into_iter()
             .enumerate()
@@ -764,14 +939,24 @@ impl Checker<'_> {
                 );
                 continue;
             }
-            interpolated.push((
-                range,
-                field_fix(flavor, &suggested_field_name(&value, &text), &text, capture),
-            ));
+            // A constant argument is the same on every call, so it is text
+            // of the message written elsewhere.
+            if value.expr().is_some_and(is_constant) {
+                continue;
+            }
+            // A value formatted twice (`"{0} {0}"`) is still one field.
+            if interpolated.iter().any(|(_, seen, _)| *seen == text) {
+                continue;
+            }
+            let fix = field_fix(flavor, &suggested_field_name(&value, &text), &text, capture);
+            interpolated.push((range, text, fix));
         }
         let only_placeholder = format.placeholders.len() == 1 && format.text.trim().is_empty();
-        if let (Some((range, _)), false) = (interpolated.first(), only_placeholder) {
-            let fields: Vec<&str> = interpolated.iter().map(|(_, fix)| fix.as_str()).collect();
+        if let (Some((range, _, _)), false) = (interpolated.first(), only_placeholder) {
+            let fields: Vec<&str> = interpolated
+                .iter()
+                .map(|(_, _, fix)| fix.as_str())
+                .collect();
             let example = match flavor {
                 Flavor::Tracing => format!("{}, \"…\"", fields.join(", ")),
                 Flavor::Log => format!("{}; \"…\"", fields.join(", ")),
@@ -858,8 +1043,14 @@ impl Checker<'_> {
                         continue;
                     }
                     let argument_range = Range::of(pattern.ident.span());
+                    let may_hold_secret = may_hold_secret(&typed.ty, &signature.generics);
                     for finding in check_key(&name, KeySite::Span) {
-                        if matches!(finding.rule, Rule::Secret | Rule::ReservedKey) {
+                        let applies = match finding.rule {
+                            Rule::Secret => may_hold_secret,
+                            Rule::ReservedKey => true,
+                            _ => false,
+                        };
+                        if applies {
                             self.push(
                                 finding.rule,
                                 argument_range,
@@ -1220,7 +1411,114 @@ fn is_value_type(ty: &Type) -> bool {
     }
 }
 
-/// Whether a value is a literal, or visibly not the raw secret: a length,
+/// Whether `#[instrument]` could record a secret from an argument of this
+/// type: text, bytes, integers and `Uuid`s can hold one (a password, a key,
+/// a PIN, a session id), and so can a type the signature leaves open (a
+/// type parameter, `impl Trait`, `dyn Trait`) and a wrapper named
+/// `Secret…`. Any other named type (`CancellationToken`, a lexer's `Token`)
+/// is recorded with its `Debug`, which its author writes, so an argument's
+/// name alone does not make it a secret; nor does a pointer, whose `Debug`
+/// is its address.
+fn may_hold_secret(ty: &Type, generics: &Generics) -> bool {
+    /// Types that hold what their first type argument holds.
+    const WRAPPERS: [&str; 10] = [
+        "Option", "Box", "Rc", "Arc", "Cow", "Vec", "VecDeque", "RefCell", "Mutex", "RwLock",
+    ];
+    /// Text, bytes, integers and ids.
+    const HOLDERS: [&str; 23] = [
+        "str",
+        "String",
+        "OsStr",
+        "OsString",
+        "CStr",
+        "CString",
+        "char",
+        "Bytes",
+        "BytesMut",
+        "HeaderValue",
+        "u8",
+        "u16",
+        "u32",
+        "u64",
+        "u128",
+        "usize",
+        "i8",
+        "i16",
+        "i32",
+        "i64",
+        "i128",
+        "isize",
+        "Uuid",
+    ];
+    match ty {
+        Type::Reference(reference) => may_hold_secret(&reference.elem, generics),
+        Type::Paren(paren) => may_hold_secret(&paren.elem, generics),
+        Type::Group(group) => may_hold_secret(&group.elem, generics),
+        Type::Slice(slice) => may_hold_secret(&slice.elem, generics),
+        Type::Array(array) => may_hold_secret(&array.elem, generics),
+        Type::Tuple(tuple) => tuple
+            .elems
+            .iter()
+            .any(|elem| may_hold_secret(elem, generics)),
+        Type::Ptr(_) | Type::BareFn(_) | Type::Never(_) => false,
+        Type::Path(path) => {
+            let Some(last) = path.path.segments.last() else {
+                return true;
+            };
+            let name = strip_raw(&last.ident);
+            let is_parameter = path.qself.is_none()
+                && path.path.segments.len() == 1
+                && generics
+                    .type_params()
+                    .any(|param| param.ident == last.ident);
+            if path.qself.is_some() || is_parameter {
+                return true;
+            }
+            if WRAPPERS.contains(&name.as_str()) {
+                let inner = match &last.arguments {
+                    PathArguments::AngleBracketed(arguments) => {
+                        arguments.args.iter().find_map(|argument| match argument {
+                            GenericArgument::Type(inner) => Some(inner),
+                            _ => None,
+                        })
+                    }
+                    _ => None,
+                };
+                return inner.is_none_or(|inner| may_hold_secret(inner, generics));
+            }
+            HOLDERS.contains(&name.as_str()) || name.starts_with("Secret")
+        }
+        // `impl Trait`, `dyn Trait`, `_` and types made by macros.
+        _ => true,
+    }
+}
+
+/// Words that, anywhere in a value, say it is derived from a secret rather
+/// than the secret itself: `token.len()`, `password_hash`, `passwordHash`,
+/// `redacted_token`, `hash(&token)`. Only whole words of an identifier
+/// count: `account` holds `count`, `challenge` holds `len` and `unmasked`
+/// holds `mask` without being any of them.
+const MASK_WORDS: [&str; 13] = [
+    "redact",
+    "redacted",
+    "mask",
+    "masked",
+    "hash",
+    "hashed",
+    "digest",
+    "fingerprint",
+    "len",
+    "length",
+    "count",
+    "present",
+    "presence",
+];
+
+/// Presence checks: names of their own, whose words (`is`, `some`) say
+/// nothing.
+const MASK_NAMES: [&str; 3] = ["is_some", "is_none", "is_empty"];
+
+/// Whether a value is a constant, or visibly not the raw secret: a length,
 /// a count, a hash, a redaction, a presence check.
 fn is_masked(expr: Option<&Expr>) -> bool {
     struct MaskScan {
@@ -1228,34 +1526,61 @@ fn is_masked(expr: Option<&Expr>) -> bool {
     }
     impl<'ast> Visit<'ast> for MaskScan {
         fn visit_ident(&mut self, ident: &'ast Ident) {
-            const MASKS: [&str; 11] = [
-                "redact",
-                "mask",
-                "hash",
-                "digest",
-                "fingerprint",
-                "len",
-                "count",
-                "is_some",
-                "is_none",
-                "is_empty",
-                "present",
-            ];
-            let name = ident.to_string().to_ascii_lowercase();
-            if MASKS.iter().any(|mask| name.contains(mask)) {
-                self.masked = true;
-            }
+            // Split before lower-casing, to keep the camelCase humps.
+            let name = strip_raw(ident);
+            self.masked |= MASK_NAMES.contains(&name.to_ascii_lowercase().as_str())
+                || identifier_words(&name)
+                    .iter()
+                    .any(|word| MASK_WORDS.contains(&word.as_str()));
         }
     }
     let Some(expr) = expr else {
         return false;
     };
-    if matches!(expr, Expr::Lit(_)) {
+    if is_constant(expr) {
         return true;
     }
     let mut scan = MaskScan { masked: false };
     scan.visit_expr(expr);
     scan.masked
+}
+
+/// Whether a value is the same on every call: a literal (`5`, `-1`,
+/// `"<redacted>"`), a `SCREAMING_CASE` constant, or a path to an enum
+/// variant or an associated constant (`AuthScheme::Bearer`,
+/// `header::AUTHORIZATION`). A constant is written in the source, so it
+/// names a header, a cookie or a scheme rather than holding a credential
+/// read at run time, and it cannot make a message differ between calls.
+fn is_constant(expr: &Expr) -> bool {
+    match expr {
+        Expr::Lit(_) => true,
+        Expr::Unary(unary) if matches!(unary.op, UnOp::Neg(_)) => is_constant(&unary.expr),
+        Expr::Paren(paren) => is_constant(&paren.expr),
+        Expr::Group(group) => is_constant(&group.expr),
+        Expr::Path(path) => {
+            let segments = &path.path.segments;
+            segments.last().is_some_and(|last| {
+                let name = strip_raw(&last.ident);
+                is_screaming_case(&name) || (segments.len() > 1 && is_camel_case(&name))
+            })
+        }
+        _ => false,
+    }
+}
+
+/// `MAX_RETRIES`, `AUTHORIZATION`: no lower-case letter, and at least one
+/// upper-case one.
+fn is_screaming_case(name: &str) -> bool {
+    name.chars().any(|c| c.is_ascii_uppercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// `Bearer`, `AuthScheme`: an upper-case first letter and a lower-case one
+/// after it.
+fn is_camel_case(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_uppercase()) && name.chars().any(|c| c.is_lowercase())
 }
 
 /// Whether a field carries an error: its key names one, it uses `log`'s
@@ -1296,30 +1621,31 @@ fn names_error_type(ty: &Type) -> bool {
 }
 
 /// A field that records `value` under `key`, in the syntax of `flavor`.
+///
+/// A `log` key is a single token, an identifier or a string literal, and
+/// only an identifier key can stand for its value: `user.name` is written
+/// `"user.name":% = user.name`.
 fn field_fix(flavor: Flavor, key: &str, value: &str, capture: Capture) -> String {
-    let shorthand = key == value;
-    match (flavor, capture, shorthand) {
-        (Flavor::Tracing, Capture::Debug, true) => format!("?{value}"),
-        (Flavor::Tracing, Capture::Debug, false) => format!("{key} = ?{value}"),
-        (Flavor::Tracing, _, true) => format!("%{value}"),
-        (Flavor::Tracing, _, false) => format!("{key} = %{value}"),
-        (Flavor::Log, Capture::Debug, true) => format!("{key}:?"),
-        (Flavor::Log, Capture::Debug, false) => format!("{key}:? = {value}"),
-        (Flavor::Log, _, true) => format!("{key}:%"),
-        (Flavor::Log, _, false) => format!("{key}:% = {value}"),
+    let sigil = if capture == Capture::Debug { '?' } else { '%' };
+    match flavor {
+        Flavor::Tracing if key == value => format!("{sigil}{value}"),
+        Flavor::Tracing => format!("{key} = {sigil}{value}"),
+        Flavor::Log if !is_identifier(key) => format!("\"{key}\":{sigil} = {value}"),
+        Flavor::Log if key == value => format!("{key}:{sigil}"),
+        Flavor::Log => format!("{key}:{sigil} = {value}"),
     }
+}
+
+fn is_identifier(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
+        && chars.all(|c| c == '_' || c.is_alphanumeric())
 }
 
 /// A key for an interpolated value: its own text when it is a variable or a
 /// field path, otherwise the name of what it reads.
 fn suggested_field_name(value: &Value<'_>, text: &str) -> String {
-    let is_path = !text.is_empty()
-        && text.split('.').all(|part| {
-            let mut chars = part.chars();
-            chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
-                && chars.all(|c| c == '_' || c.is_alphanumeric())
-        });
-    if is_path {
+    if text.split('.').all(is_identifier) {
         return text.to_owned();
     }
     value.leaf().unwrap_or_else(|| "value".to_owned())
@@ -1331,13 +1657,23 @@ fn error_fix(flavor: Flavor, key: &str, error: &str) -> String {
     } else {
         key
     };
+    // The cast and the `err` capture take a type that implements `Error`;
+    // the boxed and dynamic errors do not, but dereference to one.
+    let boxed = "for a `Box<dyn Error>`, `anyhow::Error` or `eyre::Report`, which do not implement `Error` themselves";
     match flavor {
         Flavor::Tracing => format!(
-            "record the error itself: `{key} = &{error} as &dyn std::error::Error` keeps its type, message and source chain"
+            "record the error itself: `{key} = &{error} as &dyn std::error::Error` keeps its type, message and source chain ({boxed}: `{key} = &*{error} as &dyn std::error::Error`)"
         ),
-        Flavor::Log => format!(
-            "record the error itself with the `err` capture: `{key}:err = {error};` keeps its type, message and source chain"
-        ),
+        Flavor::Log => {
+            let key = if is_identifier(key) {
+                key.to_owned()
+            } else {
+                format!("\"{key}\"")
+            };
+            format!(
+                "record the error itself with the `err` capture: `{key}:err = {error};` keeps its type, message and source chain ({boxed}: `{key}:err = *{error};`)"
+            )
+        }
     }
 }
 

@@ -144,7 +144,7 @@ pub(crate) fn suggested_key(key: &str) -> String {
 /// Splits text into lowercase words at every character that is not a letter
 /// or digit, and at camelCase humps (`userID` gives `user`, `id`; `HTTPServer`
 /// gives `http`, `server`).
-fn words(text: &str) -> Vec<String> {
+pub(crate) fn words(text: &str) -> Vec<String> {
     let chars: Vec<char> = text.chars().collect();
     let mut words = Vec::new();
     let mut current = String::new();

@@ -56,7 +56,10 @@
 //! whose findings lose or leak data, `warn` for the rest, and `allow` (off)
 //! for OLB009 and OLB010, which a project turns on when it adopts the
 //! convention. [`Config`] changes levels; the command line also reads
-//! `otel-log-lint.toml` and takes `--deny`, `--warn` and `--allow`.
+//! the `[rules]` of `otel-log-lint.toml` and takes `--deny`, `--warn` and
+//! `--allow`, each in the order written, so that a later entry overrides an
+//! earlier one: `all = "deny"` followed by `OLB009 = "allow"` denies every
+//! rule but OLB009.
 //!
 //! A comment `// otel-log-lint: allow(OLB001)` (ids or names, comma
 //! separated, or `all`) silences those rules on its own line and on the line
@@ -66,10 +69,14 @@
 //! # OLB000 unparsable file
 //!
 //! **Catches** a file that is not valid UTF-8 or Rust as `syn` parses it,
-//! or whose brackets nest more than 256 deep. **Why:** nothing in it was
-//! linted, and a silent skip would look like a clean result. **Fix:** fix
-//! the syntax, or exclude the file (generated code, test data). Default:
-//! `warn`.
+//! or that could make the parser recurse more than 4096 levels deep
+//! (brackets nested about a thousand deep, or a chain of thousands of
+//! operators or closures); the body of a macro that `syn` keeps as tokens
+//! (`html! { .. }`) counts only its brackets. A `tracing` or `log` call
+//! that is too deep to parse is reported the same way at the call, and the
+//! rest of the file is still linted. **Why:** nothing in it was linted, and
+//! a silent skip would look like a clean result. **Fix:** fix the syntax,
+//! or exclude the file (generated code, test data). Default: `warn`.
 //!
 //! # OLB001 interpolated message
 //!
@@ -77,13 +84,16 @@
 //! {}", user, amount)`, inline `{user}` captures and named `{user}`
 //! arguments. A message made of one placeholder alone (`info!("{line}")`) is
 //! taken as a message built elsewhere and is not flagged; `{{` and `}}` are
-//! text. **Why:** the body becomes a different string on every call, so
-//! backends cannot group records by message, and the values are buried in
-//! text where no query reaches them. **Fix:** keep the message constant and
-//! pass the values as fields: `info!(user, amount, "payment received")`, or
-//! with `log`: `info!(user:%, amount; "payment received")`. Errors, secrets
-//! and dumps formatted into a message are reported by OLB006, OLB005 and
-//! OLB007 instead. Default: `warn`.
+//! text, and so is a constant argument (`"retrying after {}ms", 5`), which
+//! is the same on every call. **Why:** the body becomes a different string
+//! on every call, so backends cannot group records by message, and the
+//! values are buried in text where no query reaches them. **Fix:** keep the
+//! message constant and pass the values as fields: `info!(user, amount,
+//! "payment received")`, or with `log`: `info!(user:%, amount; "payment
+//! received")` (a `log` key is one token, so a dotted one is quoted:
+//! `"user.name":% = user.name`). Errors, secrets and dumps formatted into a
+//! message are reported by OLB006, OLB005 and OLB007 instead. Default:
+//! `warn`.
 //!
 //! # OLB002 pre-formatted values
 //!
@@ -145,10 +155,27 @@
 //! id is a bearer credential, and whoever holds it is logged in; only the
 //! exact semantic-convention key `session.id`, which identifies a client's
 //! telemetry session, is not flagged. `tokens` at the end is not a secret
-//! word, as in `max_tokens` it counts language-model tokens. A value
-//! that is a literal, or that visibly is not the raw secret (a call whose
-//! name contains `len`, `count`, `hash`, `redact`, `mask`, `is_some`…), is
-//! not flagged. Default: `deny`.
+//! word, as in `max_tokens` it counts language-model tokens.
+//!
+//! A value that is a constant is not flagged: a literal, a `SCREAMING_CASE`
+//! constant, or a path to an enum variant or associated constant
+//! (`AuthScheme::Bearer`, `header::AUTHORIZATION`); these name a scheme, a
+//! header or a cookie rather than hold a credential. Nor is a value that
+//! visibly is not the raw secret: one with an identifier that has `len`,
+//! `length`, `count`, `hash`, `hashed`, `digest`, `fingerprint`, `redact`,
+//! `redacted`, `mask`, `masked`, `present` or `presence` as a whole word
+//! (`token.len()`, `password_hash`, `hash(&token)`), or that calls
+//! `is_some`, `is_none` or `is_empty`. A word inside another does not
+//! count: `account.api_key` and `challenge.token` are flagged.
+//!
+//! An `#[instrument]` argument is flagged by its name only when its type
+//! can hold a secret: text, bytes, integers and `Uuid`s (also behind
+//! references, `Option`, `Box`, `Arc`, `Vec` and the like), a type the
+//! signature leaves open (a type parameter, `impl Trait`, `dyn Trait`), or
+//! a `Secret…` wrapper. Any other named type, such as a `CancellationToken`
+//! or a lexer's `Token`, is recorded with its own `Debug`, which its author
+//! writes, so `shutdown_token: CancellationToken` is not flagged while
+//! `password: &str` is. Default: `deny`.
 //!
 //! # OLB006 error as string
 //!
@@ -159,7 +186,10 @@
 //! turns an error value into `exception.type`, `exception.message` and the
 //! source chain; as text, the type and the causes are gone. **Fix:**
 //! `error = &e as &dyn std::error::Error` with `tracing`, `error:err = e;`
-//! with `log`. Default: `warn`.
+//! with `log`; a `Box<dyn Error>`, an `anyhow::Error` or an `eyre::Report`
+//! does not implement `Error` itself, so it is dereferenced first:
+//! `error = &*e as &dyn std::error::Error`, `error:err = *e;`. Default:
+//! `warn`.
 //!
 //! # OLB007 opaque Debug dumps
 //!
@@ -204,8 +234,10 @@
 //! `PushMetricExporter`. **Why:** each export can log, and each log record
 //! is exported: a failing exporter floods itself or deadlocks on its own
 //! lock. **Fix:** return the error (the SDK reports it), or emit inside
-//! `let _guard = opentelemetry::Context::enter_telemetry_suppressed_scope();`.
-//! Default: `deny`.
+//! `let _guard = opentelemetry::Context::enter_telemetry_suppressed_scope();`:
+//! calls after such a `let` in the same block or an enclosing one are not
+//! flagged. The guard must be bound to a name; `let _ = ..` drops it at
+//! once. Default: `deny`.
 //!
 //! # OLB012 field lists
 //!

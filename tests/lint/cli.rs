@@ -241,20 +241,13 @@ fn list_rules_shows_effective_levels() {
         .any(|line| line.starts_with("OLB010") && line.contains(" allow ")));
 }
 
-#[test]
-fn a_closed_stdout_pipe_exits_zero() {
-    let root = scratch_dir("cli_pipe");
-    // Enough findings to overflow a pipe buffer, so that the command is
-    // still writing when the reader goes away.
-    let mut source = String::from("use tracing::info;\nfn f(user: &str) {\n");
-    for _ in 0..3_000 {
-        source.push_str("    info!(\"user {} logged in\", user);\n");
-    }
-    source.push_str("}\n");
-    write(&root, "many.rs", &source);
+/// Runs the command on a report too large for a pipe buffer, and closes the
+/// pipe after the first bytes so that the command is still writing when the
+/// reader goes away; returns the exit status.
+fn status_with_a_closed_pipe(root: &Path, args: &[&str]) -> Option<i32> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_otel-log-lint"))
-        .args(["--deny", "OLB001"])
-        .current_dir(&root)
+        .args(args)
+        .current_dir(root)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -265,6 +258,80 @@ fn a_closed_stdout_pipe_exits_zero() {
         .read_exact(&mut first)
         .expect("read the start of the report");
     drop(stdout);
-    let status = child.wait().expect("wait for otel-log-lint");
-    assert_eq!(status.code(), Some(0));
+    child.wait().expect("wait for otel-log-lint").code()
+}
+
+#[test]
+fn a_closed_stdout_pipe_does_not_hide_denied_findings() {
+    let root = scratch_dir("cli_pipe");
+    let mut source = String::from("use tracing::info;\nfn f(user: &str) {\n");
+    for _ in 0..3_000 {
+        source.push_str("    info!(\"user {} logged in\", user);\n");
+    }
+    source.push_str("}\n");
+    write(&root, "many.rs", &source);
+    // A reader that went away is not an error of its own, but the status
+    // still says whether a finding is denied.
+    assert_eq!(
+        status_with_a_closed_pipe(&root, &["--deny", "OLB001"]),
+        Some(1)
+    );
+    assert_eq!(status_with_a_closed_pipe(&root, &[]), Some(0));
+}
+
+#[test]
+fn configuration_rules_apply_in_file_order() {
+    let root = scratch_dir("cli_config_order");
+    write(
+        &root,
+        "src/alert.rs",
+        "use tracing::warn;\n\nfn f() {\n    warn!(\"disk almost full\");\n}\n",
+    );
+    write(
+        &root,
+        "otel-log-lint.toml",
+        "[rules]\nall = \"deny\"\nOLB009 = \"allow\"\n",
+    );
+    let output = run(&root, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert_eq!(stdout(&output), "");
+
+    write(
+        &root,
+        "otel-log-lint.toml",
+        "[rules]\nmissing-event-name = \"allow\"\nall = \"deny\"\n",
+    );
+    let output = run(&root, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    assert!(
+        stdout(&output).starts_with("error[OLB009]"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn an_exclude_matches_a_path_given_with_dot_dot() {
+    let root = scratch_dir("cli_exclude_dot_dot");
+    // A pattern with a slash is anchored at the configuration file's
+    // directory, so it only matches once `src/..` is resolved.
+    write(
+        &root,
+        "otel-log-lint.toml",
+        "exclude = [\"generated/**\"]\n",
+    );
+    write(&root, "generated/out.rs", INTERPOLATED);
+    write(&root, "src/ok.rs", "fn main() {}\n");
+    let src = root.join("src");
+    let runs: [(&Path, &[&str]); 4] = [
+        (&src, &[".."]),
+        (&src, &["../generated"]),
+        (&src, &["../src/../generated"]),
+        (&root, &["--config", "src/../otel-log-lint.toml"]),
+    ];
+    for (directory, args) in runs {
+        let output = run(directory, &[&["--format", "json"][..], args].concat());
+        assert_eq!(output.status.code(), Some(0), "{args:?}");
+        assert_eq!(json(&output), serde_json::json!([]), "{args:?}");
+    }
 }

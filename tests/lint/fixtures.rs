@@ -124,6 +124,6 @@ fn findings_carry_a_message_a_help_and_the_source_line() {
     );
     assert_eq!(
         first.help,
-        "record the error itself: `error = &e as &dyn std::error::Error` keeps its type, message and source chain"
+        "record the error itself: `error = &e as &dyn std::error::Error` keeps its type, message and source chain (for a `Box<dyn Error>`, `anyhow::Error` or `eyre::Report`, which do not implement `Error` themselves: `error = &*e as &dyn std::error::Error`)"
     );
 }

@@ -191,6 +191,26 @@ fn hostile_texts_yield_at_most_one_parse_finding() {
     }
 }
 
+#[test]
+fn a_deep_chain_inside_an_attribute_is_reported_instead_of_overflowing_the_stack() {
+    // `syn` parses the value of `#[name = value]`, and the linter the
+    // fields of `#[instrument(..)]`, by recursive descent.
+    let chain = "-".repeat(200_000);
+    for source in [
+        format!("#[doc = {chain}1]\nfn f() {{}}\n"),
+        format!("use tracing::instrument;\n#[instrument(fields(a = {chain}1))]\nfn f() {{}}\n"),
+    ] {
+        let diagnostics = assert_survives("attribute.rs", &source);
+        assert_eq!(diagnostics.len(), 1);
+        assert_eq!(diagnostics[0].rule, Rule::UnparsableFile);
+        assert!(
+            diagnostics[0].message.contains("more than 4096 levels"),
+            "{}",
+            diagnostics[0].message
+        );
+    }
+}
+
 /// Pieces of `tracing` and `log` calls, valid and not, to combine.
 const MACROS: [&str; 14] = [
     "info",

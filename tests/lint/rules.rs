@@ -1,0 +1,291 @@
+//! Rule decisions found wrong in review, each checked on the smallest
+//! source that showed it: secrets hidden or invented by the names around
+//! them, the suppression guard of OLB011, wide macro bodies, suggested
+//! fixes that must compile, and constant format arguments.
+
+use otel_log_bridge::lint::{check_source, Diagnostic, Rule};
+
+use super::support::{positions, rendered};
+
+/// The findings of one function body, with `tracing`'s macros imported.
+fn check_body(body: &str) -> Vec<Diagnostic> {
+    let source =
+        format!("use tracing::{{debug, info, instrument, warn}};\n\nfn f() {{\n{body}\n}}\n");
+    check_source("src/lib.rs", &source)
+}
+
+fn rules(diagnostics: &[Diagnostic]) -> Vec<Rule> {
+    diagnostics.iter().map(|d| d.rule).collect()
+}
+
+#[test]
+fn a_mask_word_inside_an_identifier_does_not_hide_a_secret() {
+    for call in [
+        // `account` contains `count`, `challenge` contains `len`.
+        r#"info!(api_key = %account.api_key, "a");"#,
+        r#"info!(token = %challenge.token, "a");"#,
+        // `unmasked` contains `mask`, `hashmap` contains `hash`.
+        r#"info!(password = %unmasked_password, "c");"#,
+        r#"info!(token = ?token_hashmap.get("k"), "d");"#,
+        r#"info!("signed in with {}", account.password);"#,
+    ] {
+        let diagnostics = check_body(call);
+        assert_eq!(
+            rules(&diagnostics),
+            vec![Rule::Secret],
+            "{call}\n{}",
+            rendered(&diagnostics)
+        );
+    }
+}
+
+#[test]
+fn a_mask_as_a_word_or_a_call_still_hides_a_secret() {
+    for call in [
+        r#"info!(token = tokens.len(), "a");"#,
+        r#"info!(password = password.is_empty(), "a");"#,
+        r#"info!(token = token.is_some(), "a");"#,
+        r#"info!(token = %hash(&token), "a");"#,
+        r#"info!(password = %mask(&password), "a");"#,
+        r#"info!(token = %redact(&token), "a");"#,
+        r#"info!(token = %token_hash, "a");"#,
+        r#"info!(password = %creds.passwordHash, "a");"#,
+        r#"info!(password = %hashed_password, "a");"#,
+        r#"info!(api_key = key_count, "a");"#,
+    ] {
+        let diagnostics = check_body(call);
+        assert!(diagnostics.is_empty(), "{call}\n{}", rendered(&diagnostics));
+    }
+}
+
+#[test]
+fn enum_variants_and_constants_are_not_secret_values() {
+    for call in [
+        r#"info!(scheme = ?AuthScheme::Bearer, "x");"#,
+        r#"warn!(header = %header::AUTHORIZATION, "missing required header");"#,
+        r#"info!(cookie_name = SESSION_COOKIE, "configured");"#,
+        r#"info!(scheme = %http::AuthScheme::Bearer, "x");"#,
+    ] {
+        let diagnostics = check_body(call);
+        assert!(diagnostics.is_empty(), "{call}\n{}", rendered(&diagnostics));
+    }
+    // A variable, a field or a value read through a path still counts.
+    for call in [
+        r#"info!(header = %bearer, "x");"#,
+        r#"info!(header = %creds.bearer, "x");"#,
+        r#"info!(value = %self::token, "x");"#,
+    ] {
+        let diagnostics = check_body(call);
+        assert_eq!(
+            rules(&diagnostics),
+            vec![Rule::Secret],
+            "{call}\n{}",
+            rendered(&diagnostics)
+        );
+    }
+}
+
+#[test]
+fn an_instrumented_argument_whose_type_holds_no_secret_text_is_not_a_secret() {
+    let source = "\
+use tokio_util::sync::CancellationToken;
+use tracing::instrument;
+
+#[instrument]
+async fn run(shutdown_token: CancellationToken, parser_token: &Token, cancel_token: Option<Arc<CancellationToken>>) {}
+
+#[instrument]
+fn login(password: &str) {}
+
+#[instrument]
+fn call(api_key: Option<String>, token: Vec<u8>, session_id: u64) {}
+
+#[instrument]
+fn generic<T: AsRef<str>>(token: T, secret: impl AsRef<str>, cookie: Box<dyn Display>) {}
+
+#[instrument]
+fn wrapped(password: SecretString, credentials: Arc<Mutex<Cow<'static, str>>>) {}
+";
+    let diagnostics = check_source("src/lib.rs", source);
+    assert_eq!(
+        positions(&diagnostics),
+        vec![
+            "8:10 OLB005",
+            "11:9 OLB005",
+            "11:34 OLB005",
+            "11:50 OLB005",
+            "14:27 OLB005",
+            "14:37 OLB005",
+            "14:62 OLB005",
+            "17:12 OLB005",
+            "17:36 OLB005",
+        ],
+        "{}",
+        rendered(&diagnostics)
+    );
+}
+
+#[test]
+fn a_telemetry_suppressed_scope_guard_allows_logging_in_an_exporter() {
+    let source = "\
+use opentelemetry::Context;
+use tracing::debug;
+
+impl LogExporter for Stdout {
+    async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
+        debug!(\"before the guard\");
+        let _guard = opentelemetry::Context::enter_telemetry_suppressed_scope();
+        debug!(records = batch.len(), \"exporting\");
+        if batch.is_empty() {
+            debug!(\"in a nested block\");
+        }
+        Ok(())
+    }
+
+    fn shutdown(&self) -> OTelSdkResult {
+        {
+            let _guard = Context::enter_telemetry_suppressed_scope();
+        }
+        debug!(\"after the guard's block\");
+        let _ = Context::enter_telemetry_suppressed_scope();
+        debug!(\"after a guard dropped at once\");
+        Ok(())
+    }
+}
+";
+    let diagnostics = check_source("src/exporter.rs", source);
+    assert_eq!(
+        positions(&diagnostics),
+        vec!["6:9 OLB011", "19:9 OLB011", "21:9 OLB011"],
+        "{}",
+        rendered(&diagnostics)
+    );
+}
+
+#[test]
+fn a_wide_but_shallow_macro_body_does_not_stop_the_file_from_being_linted() {
+    // 600 nested elements: thousands of tokens, but few brackets.
+    let elements =
+        "<div class=\"row\"><span>".repeat(600) + "{ \"cell\" }" + &"</span></div>".repeat(600);
+    let source = format!(
+        "use tracing::info;\n\nfn view() -> Html {{\n    html! {{ {elements} }}\n}}\n\nfn f(user: &str) {{\n    info!(\"user {{}} logged in\", user);\n}}\n"
+    );
+    let diagnostics = check_source("src/view.rs", &source);
+    assert_eq!(
+        positions(&diagnostics),
+        vec!["8:17 OLB001"],
+        "{}",
+        rendered(&diagnostics)
+    );
+}
+
+#[test]
+fn a_deep_chain_inside_a_logging_call_is_reported_instead_of_parsed() {
+    let chain = "-".repeat(200_000);
+    // Neither half is too deep alone; the call's body is parsed on top of
+    // the expression around it.
+    let half = "-".repeat(3_000);
+    for source in [
+        format!("use tracing::info;\nfn f() {{ info!(a = {chain}1, \"m\"); }}\n"),
+        format!("use tracing::info;\nfn f() {{ let x = {half}info!(a = {half}1, \"m\"); }}\n"),
+        format!("use tracing::info;\nfn f() {{ html! {{ <p> {{ info!(a = {chain}1, \"m\") }} </p> }} }}\n"),
+        format!("use tracing::info;\nfn f() {{ info!(a = format!(\"{{}}\", {chain}1), \"m\"); }}\n"),
+    ] {
+        let diagnostics = check_source("src/deep.rs", &source);
+        assert_eq!(
+            rules(&diagnostics),
+            vec![Rule::UnparsableFile],
+            "{}",
+            rendered(&diagnostics)
+        );
+        assert!(
+            diagnostics[0].message.contains("more than 4096 levels"),
+            "{}",
+            diagnostics[0].message
+        );
+    }
+}
+
+#[test]
+fn log_field_suggestions_quote_keys_that_are_not_identifiers() {
+    let source = "\
+fn f(user: &User, amount: u64) {
+    log::info!(\"paid by {} {}\", user.name, amount);
+    log::info!(\"paid by {:?}\", user.name);
+    log::info!(id = user.id.to_string(); \"paid\");
+    log::info!(\"user.id\" = format!(\"{}\", user.id); \"paid\");
+    log::info!(pair = format!(\"{} {}\", user.id, amount); \"paid\");
+}
+";
+    let diagnostics = check_source("src/lib.rs", source);
+    let helps: Vec<&str> = diagnostics.iter().map(|d| d.help.as_str()).collect();
+    assert_eq!(
+        helps,
+        vec![
+            "keep the message constant and pass the values as fields: `\"user.name\":% = user.name, amount:%; \"…\"`",
+            "keep the message constant and pass the values as fields: `\"user.name\":? = user.name; \"…\"`",
+            "record the value itself: `id:% = user.id` (no allocation when the event is filtered out)",
+            "record the value itself: `\"user.id\":% = user.id`",
+            "record each value as its own field instead of one formatted string (`a:% = a, b:% = b`)",
+        ],
+        "{}",
+        rendered(&diagnostics)
+    );
+}
+
+#[test]
+fn the_error_fix_also_covers_boxed_and_dynamic_errors() {
+    let source = "\
+fn f(err: anyhow::Error) {
+    tracing::warn!(error = %err, \"failed\");
+    log::warn!(error:% = err; \"failed\");
+}
+";
+    let diagnostics = check_source("src/lib.rs", source);
+    let helps: Vec<&str> = diagnostics.iter().map(|d| d.help.as_str()).collect();
+    assert_eq!(
+        helps,
+        vec![
+            "record the error itself: `error = &err as &dyn std::error::Error` keeps its type, message and source chain (for a `Box<dyn Error>`, `anyhow::Error` or `eyre::Report`, which do not implement `Error` themselves: `error = &*err as &dyn std::error::Error`)",
+            "record the error itself with the `err` capture: `error:err = err;` keeps its type, message and source chain (for a `Box<dyn Error>`, `anyhow::Error` or `eyre::Report`, which do not implement `Error` themselves: `error:err = *err;`)",
+        ],
+        "{}",
+        rendered(&diagnostics)
+    );
+}
+
+#[test]
+fn a_value_formatted_twice_is_suggested_as_one_field() {
+    let diagnostics = check_body(r#"    info!("{0} and again {0}, then {1}", x, y);"#);
+    assert_eq!(rules(&diagnostics), vec![Rule::InterpolatedMessage]);
+    assert_eq!(
+        diagnostics[0].message,
+        "2 values are formatted into the message: the body differs on every call and the values cannot be queried"
+    );
+    assert_eq!(
+        diagnostics[0].help,
+        "keep the message constant and pass the values as fields: `%x, %y, \"…\"`"
+    );
+}
+
+#[test]
+fn literal_format_arguments_are_not_interpolation() {
+    for call in [
+        r#"info!(retries = n, "retrying after {}ms", 5);"#,
+        r#"info!("retrying after {}ms and {:?}", -5, "later");"#,
+        r#"info!("{x}", x = 1);"#,
+    ] {
+        let diagnostics = check_body(call);
+        assert!(diagnostics.is_empty(), "{call}\n{}", rendered(&diagnostics));
+    }
+    let diagnostics = check_body(r#"    info!("{x} {y}", y = 1);"#);
+    assert_eq!(positions(&diagnostics), vec!["4:12 OLB001"]);
+    assert_eq!(
+        diagnostics[0].message,
+        "1 value is formatted into the message: the body differs on every call and the values cannot be queried"
+    );
+    assert_eq!(
+        diagnostics[0].help,
+        "keep the message constant and pass the values as fields: `%x, \"…\"`"
+    );
+}
