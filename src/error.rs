@@ -3,7 +3,9 @@
 use std::fmt;
 
 /// Why [`try_init`](crate::try_init) or [`Builder::layer`](crate::Builder::layer)
-/// failed. Nothing is installed when an error is returned.
+/// failed. Nothing is installed when an error is returned (but see
+/// [`Builder::try_init`](crate::Builder::try_init) for a race with another
+/// thread installing a subscriber).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum InitError {

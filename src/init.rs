@@ -137,7 +137,10 @@ impl Builder {
     /// # Errors
     ///
     /// As [`try_init`](crate::try_init). Nothing stays installed when an
-    /// error is returned.
+    /// error is returned, with one exception neither `log` nor `tracing`
+    /// lets the crate undo: when another thread installs a global
+    /// subscriber between this call's check and its own installation, the
+    /// `log` bridge it installed just before stays, and ignores records.
     pub fn try_init(mut self) -> Result<Guard, InitError> {
         if tracing::dispatcher::has_been_set() {
             return Err(InitError::SubscriberAlreadySet);
