@@ -116,6 +116,43 @@ fn a_crashed_worker_fails_flushes_and_counts_what_it_loses() {
     assert_eq!(stats.queued_bytes, 0, "no budget is left stranded");
 }
 
+/// A writer that panics on every write.
+struct AlwaysPanics;
+
+impl Write for AlwaysPanics {
+    fn write(&mut self, _buf: &[u8]) -> std::io::Result<usize> {
+        panic!("a broken writer")
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Regression: the OTLP drains batch records across a cycle, so a worker
+/// that crashed while sending a batch (here, an OTLP-JSON writer that
+/// panics) left the batch's records counted nowhere.
+#[test]
+fn records_a_crashed_otlp_worker_had_batched_count_as_failed() {
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_otlp_json_writer(AlwaysPanics)
+        .layer()
+        .expect("valid configuration");
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info!("one");
+        tracing::info!("two");
+        assert!(guard.flush().is_err(), "the worker crashed");
+    });
+    let stats = guard.shutdown();
+    assert_eq!(
+        (stats.emitted, stats.exported, stats.failed),
+        (2, 0, 2),
+        "{stats:?}"
+    );
+    assert_eq!(stats.queued_bytes, 0, "{stats:?}");
+}
+
 /// A buffering writer whose flush fails, as a full disk makes a
 /// `BufWriter<File>` fail.
 struct FlushFails;

@@ -101,6 +101,10 @@ pub(crate) trait Drain: Send + 'static {
     /// Called after each drain cycle, e.g. to flush a writer or send the
     /// last partial batch.
     fn end_cycle(&mut self, queue: &Queue);
+    /// Records handed to [`Drain::deliver`] whose outcome is not counted
+    /// yet: written but not flushed, or batched but not sent. After a
+    /// crash of the worker, these are lost.
+    fn unsettled(&self) -> u64;
 }
 
 /// Counters a sink's worker updates; only that worker writes them.
@@ -270,11 +274,17 @@ fn run_worker(queue: &Queue, mut drain: impl Drain, interval: Duration, counters
         diag::error(format_args!(
             "an export worker stopped unexpectedly; its records are counted as failed from now on"
         ));
-        // Nothing will deliver this cycle's rest or what is still queued:
-        // count it, give its budget back, and close the queue so that
-        // producers count further records as dropped instead of queueing
-        // them for nobody.
-        let mut lost: u64 = chunks.iter().skip(delivered).map(|c| c.records).sum();
+        // Nothing will deliver what the drain held, this cycle's rest or
+        // what is still queued: count it, give its budget back, and close
+        // the queue so that producers count further records as dropped
+        // instead of queueing them for nobody. The chunk being delivered
+        // when the drain crashed is among what it held.
+        let mut lost: u64 = drain.unsettled()
+            + chunks
+                .iter()
+                .skip(delivered + 1)
+                .map(|c| c.records)
+                .sum::<u64>();
         for chunk in chunks.drain(..) {
             queue.recycle(&mut pool, chunk);
         }
@@ -297,6 +307,10 @@ impl Drain for Box<dyn Drain> {
 
     fn end_cycle(&mut self, queue: &Queue) {
         (**self).end_cycle(queue);
+    }
+
+    fn unsettled(&self) -> u64 {
+        (**self).unsettled()
     }
 }
 
@@ -325,12 +339,13 @@ impl WriterDrain {
 
 impl Drain for WriterDrain {
     fn deliver(&mut self, chunk: &[u8], records: u64, _queue: &Queue) {
-        match self.writer.write_all(chunk) {
-            Ok(()) => self.unflushed += records,
-            Err(error) => {
-                self.report_failure(&error);
-                self.counters.failed.fetch_add(records, Ordering::Relaxed);
-            }
+        // Counted before the write, which may be a user's writer that
+        // panics, so that a crash counts this chunk among the lost.
+        self.unflushed += records;
+        if let Err(error) = self.writer.write_all(chunk) {
+            self.unflushed -= records;
+            self.report_failure(&error);
+            self.counters.failed.fetch_add(records, Ordering::Relaxed);
         }
     }
 
@@ -343,6 +358,10 @@ impl Drain for WriterDrain {
                 self.counters.failed.fetch_add(written, Ordering::Relaxed)
             }
         };
+    }
+
+    fn unsettled(&self) -> u64 {
+        self.unflushed
     }
 }
 

@@ -91,6 +91,9 @@ pub(crate) struct OtlpDrain<T> {
     retrying_reported: bool,
     /// Whether [`OtlpDrain::accepted`] has said its piece.
     partial_success_reported: bool,
+    /// Records delivered this cycle whose outcome is not counted yet (see
+    /// [`Drain::unsettled`]).
+    unsettled: u64,
     #[cfg(feature = "spool")]
     spool: Option<spool::Spool>,
     /// While the collector is unreachable, when to try it again; requests
@@ -135,6 +138,7 @@ impl<T: Transport> OtlpDrain<T> {
             failure_reported: false,
             retrying_reported: false,
             partial_success_reported: false,
+            unsettled: 0,
             #[cfg(feature = "spool")]
             spool: None,
             #[cfg(feature = "spool")]
@@ -152,6 +156,7 @@ impl<T: Transport> OtlpDrain<T> {
     fn add(&mut self, frame: Frame<'_>, queue: &Queue) {
         if frame.len() + self.resource.len() + frame.scope.len() + 64 > MAX_REQUEST_BYTES {
             self.counters.failed.fetch_add(1, Ordering::Relaxed);
+            self.unsettled = self.unsettled.saturating_sub(1);
             self.report(format_args!(
                 "a record of {} bytes exceeds the 64 MiB OTLP request limit and was not sent",
                 frame.len()
@@ -172,6 +177,8 @@ impl<T: Transport> OtlpDrain<T> {
         let records = self.batch.records();
         self.batch.encode_request(&self.resource, &mut self.request);
         self.send(queue, records);
+        // Exported, rejected, failed or spooled: counted either way.
+        self.unsettled = self.unsettled.saturating_sub(records);
         self.batch.clear();
     }
 
@@ -394,7 +401,8 @@ fn timed_send(transport: &mut impl Transport, counters: &SinkCounters, payload: 
 }
 
 impl<T: Transport> Drain for OtlpDrain<T> {
-    fn deliver(&mut self, chunk: &[u8], _records: u64, queue: &Queue) {
+    fn deliver(&mut self, chunk: &[u8], records: u64, queue: &Queue) {
+        self.unsettled += records;
         let callsites = Arc::clone(&self.callsites);
         for frame in frames(chunk, &callsites) {
             self.add(frame, queue);
@@ -405,10 +413,17 @@ impl<T: Transport> Drain for OtlpDrain<T> {
         if !self.batch.is_empty() {
             self.export(queue);
         }
+        // Every record of the cycle has been sent now; what is left are
+        // frames that did not decode, which no batch ever held.
+        self.unsettled = 0;
         #[cfg(feature = "spool")]
         if self.batch.is_empty() && self.spool.as_ref().is_some_and(|s| !s.is_empty()) {
             self.replay();
         }
+    }
+
+    fn unsettled(&self) -> u64 {
+        self.unsettled
     }
 }
 
