@@ -320,10 +320,16 @@ impl<T: Transport> OtlpDrain<T> {
                         .spool_evicted
                         .fetch_add(evicted, Ordering::Relaxed);
                     if let Err(error) = written {
-                        diag::error(format_args!(
-                            "writing to the spool failed ({error}); continuing with the in-memory queue only, \
-                             what the spool already holds is still delivered"
-                        ));
+                        let still_writable =
+                            self.spool.as_ref().is_some_and(spool::Spool::is_writable);
+                        if still_writable {
+                            diag::warn(format_args!("{error}; it is retried from memory"));
+                        } else {
+                            diag::error(format_args!(
+                                "writing to the spool failed ({error}); continuing with the in-memory queue only, \
+                                 what the spool already holds is still delivered"
+                            ));
+                        }
                         handled = false;
                     }
                 }

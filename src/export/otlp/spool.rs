@@ -187,6 +187,16 @@ impl Spool {
         evicted: &mut u64,
     ) -> std::io::Result<()> {
         let size = (HEADER_LEN + payload.len()) as u64;
+        // Evicting everything would not make room: keep what is spooled.
+        if size > self.budget {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::FileTooLarge,
+                format!(
+                    "a request of {size} bytes is larger than the spool budget of {} bytes",
+                    self.budget
+                ),
+            ));
+        }
         while self.bytes + size > self.budget {
             let Some(oldest) = self.segments.pop_front() else {
                 break;
@@ -354,6 +364,23 @@ mod tests {
             Oldest::Request(spooled) => assert_eq!(spooled.records, 20),
             other => panic!("{other:?}"),
         }
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_request_larger_than_the_budget_evicts_nothing_and_is_refused() {
+        let dir = dir("oversized");
+        let budget = (HEADER_LEN as u64 + 100) * 2;
+        let mut spool = Spool::open(&dir, budget).expect("writable");
+        spool.append(&[0; 100], 10).written.expect("written");
+        let appended = spool.append(&[1; 1000], 20);
+        assert_eq!(appended.evicted, 0);
+        assert_eq!(
+            appended.written.expect_err("too large").kind(),
+            std::io::ErrorKind::FileTooLarge
+        );
+        assert!(spool.is_writable(), "the next request may fit");
+        assert!(matches!(spool.oldest(), Oldest::Request(spooled) if spooled.records == 10));
         let _ = fs::remove_dir_all(&dir);
     }
 
