@@ -46,7 +46,7 @@
 //! |---|---|
 //! | `i64`, and `u64`/`i128`/`u128` that fit in `i64` | integer |
 //! | `u64`/`i128`/`u128` beyond the `i64` range | string (OTLP integers are signed 64-bit) |
-//! | `f64` | double (JSON: `"NaN"`, `"Infinity"`, `"-Infinity"` for non-finite values) |
+//! | `f64` | double (JSON lines: `"NaN"`, `"Infinity"`, `"-Infinity"` for non-finite values; OTLP/JSON: a string value of that text) |
 //! | `bool` | boolean |
 //! | `&str` | string |
 //! | `&[u8]` | bytes (JSON: base64) |

@@ -64,10 +64,57 @@ pub(crate) enum Outcome {
 /// `LogsData`, which OTLP-JSON lines carry, has the same JSON shape.
 pub(crate) fn write_otlp_json(request: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
     use prost::Message as _;
-    let message =
+    let mut message =
         opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest::decode(request)
             .map_err(|e| format!("internal encoding error: {e}"))?;
+    for resource_logs in &mut message.resource_logs {
+        let resource = resource_logs
+            .resource
+            .iter_mut()
+            .flat_map(|r| &mut r.attributes);
+        let scopes = resource_logs.scope_logs.iter_mut().flat_map(|scope_logs| {
+            let scope = scope_logs.scope.iter_mut().flat_map(|s| &mut s.attributes);
+            let records = scope_logs.log_records.iter_mut().flat_map(|record| {
+                record
+                    .attributes
+                    .iter_mut()
+                    .filter_map(|kv| kv.value.as_mut())
+                    .chain(record.body.as_mut())
+            });
+            scope.filter_map(|kv| kv.value.as_mut()).chain(records)
+        });
+        for value in resource.filter_map(|kv| kv.value.as_mut()).chain(scopes) {
+            stringify_non_finite(value);
+        }
+    }
     serde_json::to_writer(out, &message).map_err(|e| format!("OTLP/JSON encoding failed: {e}"))
+}
+
+/// JSON numbers cannot be NaN or infinite, and the serde types write such
+/// a double as `null`, which loses it. As everywhere else a value cannot be
+/// encoded, it becomes a string: `"NaN"`, `"Infinity"` or `"-Infinity"`,
+/// as the flat JSON lines write it.
+fn stringify_non_finite(value: &mut opentelemetry_proto::tonic::common::v1::AnyValue) {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    match &mut value.value {
+        Some(Value::DoubleValue(double)) if !double.is_finite() => {
+            let text = if double.is_nan() {
+                "NaN"
+            } else if *double > 0.0 {
+                "Infinity"
+            } else {
+                "-Infinity"
+            };
+            value.value = Some(Value::StringValue(text.to_owned()));
+        }
+        Some(Value::ArrayValue(array)) => array.values.iter_mut().for_each(stringify_non_finite),
+        Some(Value::KvlistValue(list)) => list
+            .values
+            .iter_mut()
+            .filter_map(|kv| kv.value.as_mut())
+            .for_each(stringify_non_finite),
+        _ => {}
+    }
 }
 
 /// The transport a sink exports through.
@@ -511,5 +558,75 @@ impl DrainParts<'_> {
         #[cfg(feature = "spool")]
         let drain = drain.with_spool(self.spool);
         Box::new(drain)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue};
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    use prost::Message as _;
+
+    fn double(value: f64) -> AnyValue {
+        AnyValue {
+            value: Some(Value::DoubleValue(value)),
+        }
+    }
+
+    fn attribute(key: &str, value: AnyValue) -> KeyValue {
+        KeyValue {
+            key: key.to_owned(),
+            value: Some(value),
+            ..KeyValue::default()
+        }
+    }
+
+    /// Regression: OTLP/JSON (the `http/json` protocol and `otlp/stdout`)
+    /// wrote a NaN or infinite double as `null`, losing it.
+    #[test]
+    fn non_finite_doubles_become_strings_in_otlp_json() {
+        let nested = AnyValue {
+            value: Some(Value::ArrayValue(ArrayValue {
+                values: vec![double(f64::NEG_INFINITY), double(1.5)],
+            })),
+        };
+        let request = ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                scope_logs: vec![ScopeLogs {
+                    log_records: vec![LogRecord {
+                        body: Some(double(f64::INFINITY)),
+                        attributes: vec![
+                            attribute("ratio", double(f64::NAN)),
+                            attribute("list", nested),
+                        ],
+                        ..LogRecord::default()
+                    }],
+                    ..ScopeLogs::default()
+                }],
+                ..ResourceLogs::default()
+            }],
+        };
+        let mut out = Vec::new();
+        write_otlp_json(&request.encode_to_vec(), &mut out).expect("encoded");
+        let json: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
+        let record = &json["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0];
+        assert_eq!(
+            record["body"],
+            serde_json::json!({"stringValue": "Infinity"})
+        );
+        assert_eq!(
+            record["attributes"],
+            serde_json::json!([
+                {"key": "ratio", "value": {"stringValue": "NaN"}},
+                {"key": "list", "value": {"arrayValue": {"values": [
+                    {"stringValue": "-Infinity"},
+                    {"doubleValue": 1.5},
+                ]}}},
+            ])
+        );
     }
 }
