@@ -51,7 +51,18 @@ thread_local! {
     /// The spans entered on this thread, innermost last, with the pipeline
     /// (by address) whose layer saw them entered: the current span of an
     /// event without asking the registry, which would look the span up.
-    static ENTERED: RefCell<Vec<(usize, u64)>> = const { RefCell::new(Vec::new()) };
+    static ENTERED: RefCell<Vec<Entered>> = const { RefCell::new(Vec::new()) };
+}
+
+/// One entry of [`ENTERED`].
+#[derive(Clone, Copy)]
+struct Entered {
+    /// The pipeline (by address) and the span.
+    key: (usize, u64),
+    /// Whether the span was already entered when this entry was made. The
+    /// registry does not make such an entry the current span (the span
+    /// entered in between stays current), and neither may this.
+    duplicate: bool,
 }
 
 /// Notes that the layer of `pipeline` saw span `id` entered on this thread.
@@ -59,7 +70,8 @@ pub(crate) fn entered(pipeline: &Pipeline, id: &Id) {
     let key = (std::ptr::from_ref(pipeline) as usize, id.into_u64());
     let _ = ENTERED.try_with(|entered| {
         if let Ok(mut entered) = entered.try_borrow_mut() {
-            entered.push(key);
+            let duplicate = entered.iter().any(|entry| entry.key == key);
+            entered.push(Entered { key, duplicate });
         }
     });
 }
@@ -70,14 +82,15 @@ pub(crate) fn exited(pipeline: &Pipeline, id: &Id) {
     let key = (std::ptr::from_ref(pipeline) as usize, id.into_u64());
     let _ = ENTERED.try_with(|entered| {
         if let Ok(mut entered) = entered.try_borrow_mut() {
-            if let Some(index) = entered.iter().rposition(|entry| *entry == key) {
+            if let Some(index) = entered.iter().rposition(|entry| entry.key == key) {
                 entered.remove(index);
             }
         }
     });
 }
 
-/// The innermost span the layer of `pipeline` saw entered on this thread.
+/// The innermost span the layer of `pipeline` saw entered on this thread,
+/// as the registry sees it: a span entered again does not become current.
 fn current_span(pipeline: usize) -> Option<u64> {
     ENTERED
         .try_with(|entered| {
@@ -85,8 +98,8 @@ fn current_span(pipeline: usize) -> Option<u64> {
             entered
                 .iter()
                 .rev()
-                .find(|(owner, _)| *owner == pipeline)
-                .map(|(_, span)| *span)
+                .find(|entry| entry.key.0 == pipeline && !entry.duplicate)
+                .map(|entry| entry.key.1)
         })
         .ok()
         .flatten()
@@ -831,6 +844,14 @@ mod tests {
         drop(twice);
         tracing::info!("in a entered twice and exited once");
         drop(once);
+        // Re-entered inside another span: the registry takes the second
+        // entry as a duplicate, so the current span stays b.
+        let in_a = a.enter();
+        tracing::info!("in a, cached");
+        let in_b = b.enter();
+        a.in_scope(|| tracing::info!("in a again, inside b"));
+        drop(in_b);
+        drop(in_a);
     }
 
     /// Runs `log` through a layer built by `configure` and returns what the
@@ -917,8 +938,8 @@ mod tests {
         } = both_paths(json, log_everything);
         assert_eq!(general_taken, 0);
         // Everything but the four events that take the general path.
-        assert_eq!(taken, 34);
-        assert_eq!(direct.lines().count(), 38);
+        assert_eq!(taken, 36);
+        assert_eq!(direct.lines().count(), 40);
         assert!(direct.contains(r#""body":"after the span's own field changed","attributes":{"depth":1,"user_id":7,"ok":false,"route":"/users/{id}","#));
         assert!(direct.contains(r#""body":"after an ancestor's field changed","attributes":{"depth":1,"user_id":7,"ok":false,"route":"/changed","#));
         assert!(direct.contains(r#""body":"in the second span","attributes":{"second":2,"#));
@@ -957,9 +978,9 @@ mod tests {
             general,
             general_taken,
         } = both_paths(otlp_json, log_everything);
-        assert_eq!((taken, general_taken), (34, 0));
+        assert_eq!((taken, general_taken), (36, 0));
         let (direct, general) = (otlp_records(&direct), otlp_records(&general));
-        assert_eq!(direct.len(), 38);
+        assert_eq!(direct.len(), 40);
         assert_eq!(direct, general);
     }
 
