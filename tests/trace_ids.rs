@@ -100,4 +100,42 @@ mod with_tracing_opentelemetry {
         }
         assert_ne!(expected[0].0, expected[1].0);
     }
+
+    /// Regression: `tracing-opentelemetry` makes an entered span's context
+    /// the current OpenTelemetry context, and an event given
+    /// `parent: None` took its trace from there.
+    #[test]
+    fn an_event_without_a_parent_carries_no_trace_inside_a_span() {
+        // One sink takes the direct path; a second sink the record path.
+        for record_path in [false, true] {
+            let provider = SdkTracerProvider::builder().build();
+            let out = SharedBuf::default();
+            let mut builder = otel_log_bridge::builder().with_json_writer(out.clone());
+            if record_path {
+                builder = builder.with_console_writer(std::io::sink());
+            }
+            let (layer, guard) = builder.layer().expect("valid");
+            let subscriber = tracing_subscriber::registry()
+                .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+                .with(layer);
+            tracing::subscriber::with_default(subscriber, || {
+                tracing::info_span!("request").in_scope(|| {
+                    tracing::info!("contextual");
+                    tracing::info!(parent: None, "detached");
+                });
+            });
+            drop(guard);
+            let records = out.lines();
+            assert_eq!(records.len(), 2, "record path: {record_path}");
+            assert!(
+                records[0].get("trace_id").is_some(),
+                "record path: {record_path}"
+            );
+            assert_eq!(
+                records[1].get("trace_id"),
+                None,
+                "record path: {record_path}"
+            );
+        }
+    }
 }

@@ -315,7 +315,9 @@ impl Direct<'_> {
         let (bridge_keys, span_fields) = match &span {
             Some(snapshot) => (snapshot.bridge_keys, snapshot.fields.len()),
             None => {
-                if let Some(context) = span::otel::current_context() {
+                // As on the record path: none for `parent: None`.
+                let context = (!event.is_root()).then(span::otel::current_context);
+                if let Some(context) = context.flatten() {
                     self.encoding.write_trace(&context, trace);
                 }
                 (false, 0)

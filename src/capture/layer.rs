@@ -292,6 +292,9 @@ where
                     span::DispatchRef::Weak(&shared.dispatch),
                     !shared.options.span_fields.is_none(),
                 ),
+                // An event given `parent: None` asked for no trace; the
+                // context the OpenTelemetry API holds is for the others.
+                None if event.is_root() => record.trace = None,
                 None => record.trace = span::otel::current_context(),
             }
             match forwarded_log {
