@@ -48,6 +48,47 @@ fn a_continued_trace_keeps_the_callers_trace_id_and_flags() {
     assert_ne!(records[0]["span_id"], "00f067aa0ba902b7");
 }
 
+/// A layer that wants every span, as a `fmt` layer at `debug` would.
+struct WantsEverySpan;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for WantsEverySpan {}
+
+/// Regression: a `log` record inside a span that a per-layer filter hides
+/// from the bridge got a new random span id each time, the id of no span.
+/// It now takes the nearest span the bridge sees, as events do.
+#[test]
+fn log_records_in_a_span_hidden_from_the_bridge_take_the_nearest_span_it_sees() {
+    use tracing_subscriber::prelude::*;
+    let out = crate::support::SharedBuf::default();
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_json_writer(out.clone())
+        .layer()
+        .expect("valid");
+    let bridge = layer.log_bridge();
+    let subscriber = tracing_subscriber::registry()
+        .with(WantsEverySpan)
+        .with(layer.with_filter(tracing_subscriber::filter::LevelFilter::INFO));
+    tracing::subscriber::with_default(subscriber, || {
+        crate::support::with_log_target(bridge, || {
+            let outer = tracing::info_span!("outer");
+            let _outer = outer.enter();
+            tracing::info!("an event");
+            let inner = tracing::debug_span!("inner");
+            let _inner = inner.enter();
+            log::info!("a");
+            log::info!("b");
+        });
+    });
+    drop(guard);
+    let records = out.lines();
+    assert_eq!(records.len(), 3);
+    let event = ids(&records[0]);
+    assert!(event.1.is_some());
+    for record in &records[1..] {
+        assert_eq!(ids(record), event, "{record}");
+    }
+}
+
 #[cfg(feature = "tracing-opentelemetry")]
 mod with_tracing_opentelemetry {
     use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};

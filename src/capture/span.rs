@@ -262,10 +262,17 @@ where
 pub(crate) fn add_current_span(record: &mut Record, options: &CaptureOptions) {
     tracing::dispatcher::get_default(|dispatch| {
         let current = dispatch.current_span();
+        // The nearest span the layer saw: a per-layer filter may hide the
+        // innermost ones from it, as it does for events, and a span the
+        // layer never saw has no ids of its own to give.
         let span = current
             .id()
             .and_then(|id| Some((dispatch.downcast_ref::<Registry>()?, id)))
-            .and_then(|(registry, id)| registry.span(id));
+            .and_then(|(registry, id)| registry.span(id))
+            .and_then(|span| {
+                span.scope()
+                    .find(|span| span.extensions().get::<SpanData>().is_some())
+            });
         match span {
             Some(span) => add_span_context(
                 record,

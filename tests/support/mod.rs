@@ -95,20 +95,29 @@ pub fn capture_with_guard(
     builder: Builder,
     scenario: impl FnOnce(&Guard),
 ) -> (Vec<Value>, otel_log_bridge::Stats) {
-    install_log_router();
     let out = SharedBuf::default();
     let (layer, guard) = builder
         .with_json_writer(out.clone())
         .layer()
         .expect("valid configuration");
-    LOG_TARGET.with(|t| *t.borrow_mut() = Some(layer.log_bridge()));
+    let bridge = layer.log_bridge();
     let subscriber = tracing_subscriber::registry().with(layer);
-    tracing::subscriber::with_default(subscriber, || scenario(&guard));
-    LOG_TARGET.with(|t| *t.borrow_mut() = None);
+    tracing::subscriber::with_default(subscriber, || {
+        with_log_target(bridge, || scenario(&guard));
+    });
     guard.flush().expect("flushed in time");
     let stats = guard.stats();
     drop(guard);
     (out.lines(), stats)
+}
+
+/// Sends this thread's `log` records to `bridge` while `scenario` runs.
+pub fn with_log_target<T>(bridge: LogBridge, scenario: impl FnOnce() -> T) -> T {
+    install_log_router();
+    LOG_TARGET.with(|t| *t.borrow_mut() = Some(bridge));
+    let result = scenario();
+    LOG_TARGET.with(|t| *t.borrow_mut() = None);
+    result
 }
 
 /// The environment variable that tells a re-run test binary which test
