@@ -47,9 +47,12 @@ impl RateLimit {
     }
 }
 
-/// How many callsites are limited individually; callsites that share a
-/// slot share a bucket, which only makes the limit stricter for them.
+/// How many callsites are limited.
 const SLOTS: usize = 1024;
+/// How many slots a callsite tries, from the one its address picks, before
+/// it goes unlimited: two callsites never share a bucket, since one would
+/// spend the other's budget and its summary would name the wrong callsite.
+const PROBES: usize = 8;
 
 #[derive(Debug)]
 struct Bucket {
@@ -83,11 +86,15 @@ pub(crate) enum Verdict {
 
 impl StormControl {
     pub(crate) fn new(limit: RateLimit, options: CaptureOptions) -> StormControl {
+        StormControl::with_slots(limit, options, SLOTS)
+    }
+
+    fn with_slots(limit: RateLimit, options: CaptureOptions, slots: usize) -> StormControl {
         let now = Instant::now();
         StormControl {
             limit,
             options,
-            buckets: (0..SLOTS)
+            buckets: (0..slots)
                 .map(|_| {
                     Mutex::new(Bucket {
                         callsite: None,
@@ -108,16 +115,32 @@ impl StormControl {
     }
 
     pub(crate) fn check(&self, metadata: &'static Metadata<'static>) -> Verdict {
-        let address = metadata as *const Metadata<'static> as usize;
-        let Some(bucket) = self.buckets.get((address >> 3) % SLOTS) else {
-            return Verdict::Emit;
-        };
-        let mut bucket = bucket.lock().unwrap_or_else(PoisonError::into_inner);
+        // Metadata is at least 8-byte aligned: the low bits carry nothing.
+        let start = (metadata as *const Metadata<'static> as usize) >> 3;
+        for probe in 0..PROBES {
+            let Some(bucket) = self
+                .buckets
+                .get(start.wrapping_add(probe) % self.buckets.len().max(1))
+            else {
+                break;
+            };
+            let mut bucket = bucket.lock().unwrap_or_else(PoisonError::into_inner);
+            match bucket.callsite {
+                Some(owner) if !std::ptr::eq(owner, metadata) => continue,
+                _ => {
+                    bucket.callsite = Some(metadata);
+                    return self.take_token(&mut bucket);
+                }
+            }
+        }
+        Verdict::Emit
+    }
+
+    fn take_token(&self, bucket: &mut Bucket) -> Verdict {
         let now = Instant::now();
         let elapsed = now.duration_since(bucket.refilled).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * self.limit.per_second).min(self.limit.burst);
         bucket.refilled = now;
-        bucket.callsite.get_or_insert(metadata);
         if bucket.tokens < 1.0 {
             if bucket.suppressed == 0 {
                 bucket.suppressed_since = now;
@@ -208,5 +231,48 @@ mod tests {
         for bad in ["", "0", "ten", "1,2,3", "-5"] {
             assert_eq!(RateLimit::parse(bad), None, "{bad:?}");
         }
+    }
+
+    /// The metadata of two different callsites.
+    fn two_callsites() -> [&'static Metadata<'static>; 2] {
+        use tracing_subscriber::layer::{Context, SubscriberExt as _};
+        struct Keep(std::sync::Arc<Mutex<Vec<&'static Metadata<'static>>>>);
+        impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Keep {
+            fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+                self.0.lock().unwrap().push(event.metadata());
+            }
+        }
+        let kept = std::sync::Arc::default();
+        let subscriber = tracing_subscriber::registry().with(Keep(std::sync::Arc::clone(&kept)));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!("first");
+            tracing::info!("second");
+        });
+        let kept = kept.lock().unwrap();
+        [kept[0], kept[1]]
+    }
+
+    /// Regression: callsites whose addresses picked the same slot shared
+    /// its bucket, so one's flood suppressed the other.
+    #[test]
+    fn callsites_that_pick_the_same_slot_have_buckets_of_their_own() {
+        let [first, second] = two_callsites();
+        // With two slots, at least one of the callsites' first picks is
+        // the other's too, or both are free: either way each gets its own.
+        let storm =
+            StormControl::with_slots(RateLimit::per_callsite(1, 1), CaptureOptions::default(), 2);
+        assert!(matches!(storm.check(first), Verdict::Emit));
+        assert!(matches!(storm.check(first), Verdict::Suppress));
+        assert!(matches!(storm.check(second), Verdict::Emit));
+        assert!(matches!(storm.check(second), Verdict::Suppress));
+        // A single slot, held by the first: the second goes unlimited
+        // rather than spend the first's budget.
+        let storm =
+            StormControl::with_slots(RateLimit::per_callsite(1, 1), CaptureOptions::default(), 1);
+        assert!(matches!(storm.check(first), Verdict::Emit));
+        for _ in 0..3 {
+            assert!(matches!(storm.check(second), Verdict::Emit));
+        }
+        assert_eq!(storm.suppressed(), 0);
     }
 }
