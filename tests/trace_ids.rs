@@ -48,6 +48,32 @@ fn a_continued_trace_keeps_the_callers_trace_id_and_flags() {
     assert_ne!(records[0]["span_id"], "00f067aa0ba902b7");
 }
 
+/// Regression: a `TraceContext` built by hand with all-zero ids was
+/// continued, and records carried the invalid all-zero trace id.
+#[test]
+fn a_trace_with_all_zero_ids_is_not_continued() {
+    let valid = otel_log_bridge::TraceContext::from_traceparent(
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    )
+    .expect("valid");
+    let zero_trace = otel_log_bridge::TraceContext {
+        trace_id: [0; 16],
+        ..valid
+    };
+    let zero_span = otel_log_bridge::TraceContext {
+        span_id: [0; 8],
+        ..valid
+    };
+    let records = capture(otel_log_bridge::builder(), || {
+        let span = tracing::info_span!("request");
+        assert!(!otel_log_bridge::continue_trace(&span, zero_trace));
+        assert!(!otel_log_bridge::continue_trace(&span, zero_span));
+        span.in_scope(|| tracing::info!("handled"));
+    });
+    let trace_id = records[0]["trace_id"].as_str().expect("a trace id");
+    assert_ne!(trace_id, "0".repeat(32));
+}
+
 /// A layer that wants every span, as a `fmt` layer at `debug` would.
 struct WantsEverySpan;
 

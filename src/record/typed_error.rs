@@ -44,9 +44,7 @@ impl TypedError {
         }
         let type_name = std::any::type_name::<E>();
         TypedError {
-            // `dyn core::error::Error + …` names the trait object, not the
-            // error's type.
-            type_name: (!type_name.starts_with("dyn ")).then_some(type_name),
+            type_name: (!names_a_trait_object(type_name)).then_some(type_name),
             message: error.to_string(),
             causes,
         }
@@ -62,6 +60,29 @@ impl TypedError {
     pub fn causes(&self) -> &[String] {
         &self.causes
     }
+}
+
+/// Whether `type_name` is `dyn core::error::Error + …`, or a reference or
+/// a smart pointer to one (`&dyn …`, `alloc::sync::Arc<dyn …>`): that
+/// names the trait object, not the error's type. A type merely generic over
+/// a trait object (`MyError<Box<dyn Error>>`) is a real type.
+fn names_a_trait_object(type_name: &str) -> bool {
+    const POINTERS: [&str; 6] = [
+        "&mut ",
+        "&",
+        "alloc::boxed::Box<",
+        "alloc::sync::Arc<",
+        "alloc::rc::Rc<",
+        "core::pin::Pin<",
+    ];
+    let mut name = type_name;
+    while let Some(inner) = POINTERS
+        .iter()
+        .find_map(|pointer| name.strip_prefix(pointer))
+    {
+        name = inner;
+    }
+    name.starts_with("dyn ")
 }
 
 impl fmt::Display for TypedError {
@@ -87,5 +108,14 @@ mod tests {
         let typed = TypedError::new(boxed.as_ref());
         assert_eq!(typed.type_name(), None);
         assert_eq!(typed.to_string(), "invalid digit found in string");
+        // Regression: a reference or a smart pointer to a trait object was
+        // named as such (`&dyn core::error::Error`).
+        let reference: &dyn Error = boxed.as_ref();
+        assert_eq!(TypedError::new(&reference).type_name(), None);
+        let shared: std::sync::Arc<dyn Error> = std::sync::Arc::new("x".parse::<u8>().unwrap_err());
+        assert_eq!(TypedError::new(&shared).type_name(), None);
+        assert!(!names_a_trait_object(
+            "app::Wrapped<alloc::boxed::Box<dyn core::error::Error>>"
+        ));
     }
 }
