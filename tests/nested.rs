@@ -33,6 +33,22 @@ fn serde_values_become_nested_json() {
     assert_eq!(attributes["plain"], "text");
 }
 
+/// Regression: inside a map, an integer beyond `i64` was written as a bare
+/// JSON number, which most readers round; outside one, it is a string.
+#[test]
+fn integers_beyond_i64_inside_maps_are_strings_as_outside_them() {
+    let records = capture(otel_log_bridge::builder(), || {
+        let ids = BTreeMap::from([("big", u64::MAX), ("small", 7)]);
+        log::info!(ids:serde = ids, big = u64::MAX; "ids");
+    });
+    let attributes = &records[0]["attributes"];
+    assert_eq!(attributes["big"], "18446744073709551615");
+    assert_eq!(
+        attributes["ids"],
+        json!({"big": "18446744073709551615", "small": 7})
+    );
+}
+
 #[cfg(feature = "otlp")]
 #[test]
 fn serde_values_become_kvlist_and_array_values_over_otlp() {
