@@ -22,15 +22,23 @@ use crate::record::Record;
 /// The value that replaces a redacted one.
 pub(crate) const REDACTED: &str = "[REDACTED]";
 
-/// The keys redacted unless the builder says otherwise.
-pub const DEFAULT_REDACTED_KEYS: [&str; 11] = [
+/// The keys redacted unless the builder says otherwise. A word matches a
+/// whole dot-separated segment only, so the usual compound names of
+/// credentials are words of their own.
+pub const DEFAULT_REDACTED_KEYS: [&str; 17] = [
     "password",
     "passwd",
     "secret",
+    "client_secret",
     "token",
+    "access_token",
+    "refresh_token",
+    "id_token",
     "api_key",
     "apikey",
+    "x-api-key",
     "authorization",
+    "proxy-authorization",
     "cookie",
     "set-cookie",
     "private_key",
@@ -205,6 +213,13 @@ mod tests {
             "apiKey",
             "set-cookie",
             "user.Credential",
+            // Regression: compound credential names were left in clear.
+            "oauth.access_token",
+            "refresh_token",
+            "id_token",
+            "client_secret",
+            "http.request.header.x-api-key",
+            "http.request.header.proxy-authorization",
         ] {
             assert!(settings.is_sensitive(sensitive), "{sensitive}");
         }
