@@ -311,6 +311,21 @@ fn duplicate_keys() {
             code.file.path = "user value",
             "user fields beat bridge attributes"
         );
+        // Also the exception's attributes, whichever order the fields are
+        // given in.
+        let error = Inner;
+        // otel-log-lint: allow(OLB003)
+        tracing::error!(
+            exception.message = "the program's own",
+            error = &error as &dyn Error,
+            "user field before the error"
+        );
+        // otel-log-lint: allow(OLB003)
+        tracing::error!(
+            error = &error as &dyn Error,
+            exception.message = "the program's own",
+            "user field after the error"
+        );
     });
     check_golden("duplicate_keys", records);
 }

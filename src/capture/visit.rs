@@ -232,7 +232,10 @@ pub(crate) fn record_exception(record: &mut Record, error: &(dyn Error + 'static
             ExceptionValue::Static(text) => Value::StaticStr(text),
             ExceptionValue::Text(range) => Value::Str(record.text_range(range)),
         };
-        record.set_attribute(Key::Static(key), value, OnDuplicate::Replace);
+        // A field the program named `exception.*` itself wins, whichever
+        // order the fields come in: fields given after the error replace
+        // these, so fields given before it are kept.
+        record.set_attribute(Key::Static(key), value, OnDuplicate::Keep);
     }
 }
 
