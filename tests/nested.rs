@@ -142,3 +142,28 @@ fn valuable_fields_become_nested_json() {
         json!({"name": "ada", "roles": ["admin", "billing"]})
     );
 }
+
+/// Regression: a `valuable` span field was recorded as its `Debug` text,
+/// so a secret-named key inside it reached every record in clear.
+#[cfg(all(tracing_unstable, feature = "valuable"))]
+#[test]
+fn valuable_span_fields_keep_their_structure_and_are_redacted_inside() {
+    #[derive(valuable::Valuable)]
+    struct Login {
+        name: String,
+        password: String,
+    }
+
+    let login = Login {
+        name: "ada".into(),
+        password: "hunter2".into(),
+    };
+    let records = capture(otel_log_bridge::builder(), || {
+        let span = tracing::info_span!("login", user = tracing::field::valuable(&login));
+        span.in_scope(|| tracing::info!("checked"));
+    });
+    assert_eq!(
+        records[0]["attributes"]["user"],
+        json!({"name": "ada", "password": "[REDACTED]"})
+    );
+}

@@ -138,11 +138,19 @@ impl Redactor {
 
     /// Redacts inside one map or list; returns how many values it replaced.
     pub(crate) fn redact_tree(&self, tree: &mut serde_json::Value) -> u64 {
+        self.settings.redact_tree(tree)
+    }
+}
+
+impl RedactionSettings {
+    /// Redacts the values of sensitive keys inside a map or list (and
+    /// tokens inside its strings, when asked to); returns how many.
+    pub(crate) fn redact_tree(&self, tree: &mut serde_json::Value) -> u64 {
         match tree {
             serde_json::Value::Object(entries) => entries
                 .iter_mut()
                 .map(|(key, value)| {
-                    if self.settings.is_sensitive(key) {
+                    if self.is_sensitive(key) {
                         *value = serde_json::Value::from(REDACTED);
                         1
                     } else {
@@ -153,7 +161,7 @@ impl Redactor {
             serde_json::Value::Array(items) => {
                 items.iter_mut().map(|item| self.redact_tree(item)).sum()
             }
-            serde_json::Value::String(text) if self.settings.values => match redact_tokens(text) {
+            serde_json::Value::String(text) if self.values => match redact_tokens(text) {
                 Some(redacted) => {
                     *text = redacted;
                     1
@@ -163,7 +171,9 @@ impl Redactor {
             _ => 0,
         }
     }
+}
 
+impl Redactor {
     /// The fields of `metadata` to redact, as a bit mask by field index.
     pub(crate) fn field_mask(&self, metadata: &'static Metadata<'static>) -> u64 {
         if self.callsites.is_empty() {

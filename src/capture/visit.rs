@@ -247,6 +247,9 @@ pub(crate) enum OwnedValue {
     Bool(bool),
     Str(Box<str>),
     Bytes(Box<[u8]>),
+    /// A map or list, from a `valuable` field.
+    #[cfg(all(tracing_unstable, feature = "valuable"))]
+    Nested(Box<serde_json::Value>),
 }
 
 impl OwnedValue {
@@ -258,6 +261,8 @@ impl OwnedValue {
             OwnedValue::Bool(b) => ValueRef::Bool(*b),
             OwnedValue::Str(s) => ValueRef::Str(s),
             OwnedValue::Bytes(b) => ValueRef::Bytes(b),
+            #[cfg(all(tracing_unstable, feature = "valuable"))]
+            OwnedValue::Nested(tree) => ValueRef::Nested(tree),
         }
     }
 }
@@ -337,5 +342,19 @@ impl Visit for SpanFieldVisitor<'_> {
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.set(field, OwnedValue::Str(format!("{value:?}").into()));
+    }
+
+    /// As for events: maps, lists and structs keep their structure, with
+    /// secret-named keys inside them redacted; anything else is its `Debug`
+    /// text.
+    #[cfg(all(tracing_unstable, feature = "valuable"))]
+    fn record_value(&mut self, field: &Field, value: valuable::Value<'_>) {
+        match serde_json::to_value(valuable_serde::Serializable::new(value)) {
+            Ok(mut tree @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => {
+                self.redacted += self.redaction.redact_tree(&mut tree);
+                self.set(field, OwnedValue::Nested(Box::new(tree)));
+            }
+            _ => self.record_debug(field, &value),
+        }
     }
 }
