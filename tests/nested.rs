@@ -159,11 +159,11 @@ fn valuable_span_fields_keep_their_structure_and_are_redacted_inside() {
         password: "hunter2".into(),
     };
     let records = capture(otel_log_bridge::builder(), || {
-        let span = tracing::info_span!("login", user = tracing::field::valuable(&login));
+        let span = tracing::info_span!("login", login = tracing::field::valuable(&login));
         span.in_scope(|| tracing::info!("checked"));
     });
     assert_eq!(
-        records[0]["attributes"]["user"],
+        records[0]["attributes"]["login"],
         json!({"name": "ada", "password": "[REDACTED]"})
     );
 }
