@@ -76,37 +76,57 @@ fn threads_that_logged_once_do_not_strand_the_byte_budget() {
     assert_eq!(records.len(), 200);
 }
 
-/// A writer that panics on its second write.
-struct PanicsOnSecondWrite(usize);
+/// A writer that breaks as told: it panics on its `panics_on`-th write,
+/// or its flushes fail, as a full disk makes a `BufWriter<File>`'s fail.
+#[derive(Default)]
+struct BrokenWriter {
+    writes: usize,
+    panics_on: Option<usize>,
+    flush_fails: bool,
+}
 
-impl Write for PanicsOnSecondWrite {
+impl Write for BrokenWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0 += 1;
-        assert!(self.0 < 2, "a broken writer");
+        self.writes += 1;
+        assert!(Some(self.writes) != self.panics_on, "a broken writer");
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
+        if self.flush_fails {
+            return Err(std::io::Error::other("no space left on device"));
+        }
         Ok(())
     }
 }
 
+/// Runs `scenario` under a layer built by `builder`, then shuts the guard
+/// down and returns the final counters.
+fn stats_after(
+    builder: otel_log_bridge::Builder,
+    scenario: impl FnOnce(&otel_log_bridge::Guard),
+) -> otel_log_bridge::Stats {
+    let (layer, guard) = builder.layer().expect("valid configuration");
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || scenario(&guard));
+    guard.shutdown()
+}
+
 #[test]
 fn a_crashed_worker_fails_flushes_and_counts_what_it_loses() {
-    let (layer, guard) = otel_log_bridge::builder()
-        .with_json_writer(PanicsOnSecondWrite(0))
-        .with_shutdown_timeout(Duration::from_secs(5))
-        .layer()
-        .expect("valid configuration");
-    let subscriber = tracing_subscriber::registry().with(layer);
-    tracing::subscriber::with_default(subscriber, || {
+    let builder = otel_log_bridge::builder()
+        .with_json_writer(BrokenWriter {
+            panics_on: Some(2),
+            ..BrokenWriter::default()
+        })
+        .with_shutdown_timeout(Duration::from_secs(5));
+    let stats = stats_after(builder, |guard| {
         tracing::info!("first");
         guard.flush().expect("the first write works");
         tracing::info!("second: the writer panics");
         assert!(guard.flush().is_err(), "a dead worker cannot flush");
         tracing::info!("third: nobody can write it");
     });
-    let stats = guard.shutdown();
     assert_eq!(stats.emitted, 3);
     assert_eq!(
         (stats.exported, stats.failed, stats.dropped),
@@ -116,35 +136,20 @@ fn a_crashed_worker_fails_flushes_and_counts_what_it_loses() {
     assert_eq!(stats.queued_bytes, 0, "no budget is left stranded");
 }
 
-/// A writer that panics on every write.
-struct AlwaysPanics;
-
-impl Write for AlwaysPanics {
-    fn write(&mut self, _buf: &[u8]) -> std::io::Result<usize> {
-        panic!("a broken writer")
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Regression: the OTLP drains batch records across a cycle, so a worker
 /// that crashed while sending a batch (here, an OTLP-JSON writer that
 /// panics) left the batch's records counted nowhere.
 #[test]
 fn records_a_crashed_otlp_worker_had_batched_count_as_failed() {
-    let (layer, guard) = otel_log_bridge::builder()
-        .with_otlp_json_writer(AlwaysPanics)
-        .layer()
-        .expect("valid configuration");
-    let subscriber = tracing_subscriber::registry().with(layer);
-    tracing::subscriber::with_default(subscriber, || {
+    let builder = otel_log_bridge::builder().with_otlp_json_writer(BrokenWriter {
+        panics_on: Some(1),
+        ..BrokenWriter::default()
+    });
+    let stats = stats_after(builder, |guard| {
         tracing::info!("one");
         tracing::info!("two");
         assert!(guard.flush().is_err(), "the worker crashed");
     });
-    let stats = guard.shutdown();
     assert_eq!(
         (stats.emitted, stats.exported, stats.failed),
         (2, 0, 2),
@@ -153,34 +158,18 @@ fn records_a_crashed_otlp_worker_had_batched_count_as_failed() {
     assert_eq!(stats.queued_bytes, 0, "{stats:?}");
 }
 
-/// A buffering writer whose flush fails, as a full disk makes a
-/// `BufWriter<File>` fail.
-struct FlushFails;
-
-impl Write for FlushFails {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Err(std::io::Error::other("no space left on device"))
-    }
-}
-
 /// Regression: records were counted as exported once written into the
 /// writer's buffer, before the flush that lost them.
 #[test]
 fn records_whose_flush_fails_count_as_failed_not_exported() {
-    let (layer, guard) = otel_log_bridge::builder()
-        .with_json_writer(FlushFails)
-        .layer()
-        .expect("valid configuration");
-    let subscriber = tracing_subscriber::registry().with(layer);
-    tracing::subscriber::with_default(subscriber, || {
+    let builder = otel_log_bridge::builder().with_json_writer(BrokenWriter {
+        flush_fails: true,
+        ..BrokenWriter::default()
+    });
+    let stats = stats_after(builder, |_| {
         tracing::info!("one");
         tracing::info!("two");
     });
-    let stats = guard.shutdown();
     assert_eq!(
         (stats.emitted, stats.exported, stats.failed),
         (2, 0, 2),
