@@ -639,6 +639,14 @@ fn log_two_records_over_tls(expected_exported: u64) {
         .init();
     tracing::info!(target: "app", attempt = 1_i64, "over tls");
     log::warn!(target: "app", attempt = 2; "over tls too");
+    if expected_exported == 0 {
+        // An attempt has failed, and said why, before shutdown starts: on a
+        // busy machine the first handshake can outlast the shutdown timeout.
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while guard.stats().retries == 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
     let stats = guard.shutdown();
     assert_eq!(
         (stats.emitted, stats.exported),
@@ -770,9 +778,11 @@ fn a_collector_over_tls_gets_nothing_when_either_side_cannot_be_verified() {
                 0,
                 "{protocol:?}, {case}: no request got through"
             );
+            // The reason is given; whether the last attempt was still under
+            // way when shutdown stopped waiting (then no "gave up" follows)
+            // depends on the machine's load.
             assert!(
-                stderr.contains("gave up exporting 2 records")
-                    && reported.iter().any(|reason| stderr.contains(reason)),
+                reported.iter().any(|reason| stderr.contains(reason)),
                 "{protocol:?}, {case}: {stderr}"
             );
         }
