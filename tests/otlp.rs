@@ -299,6 +299,47 @@ fn a_collector_that_keeps_refusing_is_reported_while_export_is_retried() {
     }
 }
 
+/// Regression: drops were reported only when a worker cycle ended, and a
+/// cycle retrying a batch for a collector that is down does not end until
+/// it is back: the queue overflowed in silence for the whole outage.
+#[test]
+fn records_dropped_during_an_outage_are_reported_while_it_lasts() {
+    if crate::support::is_child() {
+        let guard = otel_log_bridge::builder()
+            .with_queue_budget(32 * 1024)
+            .with_shutdown_timeout(Duration::from_millis(200))
+            .init();
+        for i in 0..2000_u64 {
+            tracing::info!(i, "more than the queue holds");
+        }
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while guard.stats().retries < 2 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let stats = guard.shutdown();
+        assert!(stats.dropped > 0 && stats.retries >= 2, "{stats:?}");
+        return;
+    }
+    let receiver = Receiver::http_later(Duration::from_secs(3600));
+    let output = crate::support::run_child(
+        "otlp::records_dropped_during_an_outage_are_reported_while_it_lasts",
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.endpoint())],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    let dropping = lines
+        .iter()
+        .position(|line| line.contains("queue is full or closed"));
+    let gave_up = lines
+        .iter()
+        .position(|line| line.contains("gave up exporting"));
+    assert!(
+        matches!((dropping, gave_up), (Some(d), Some(g)) if d < g),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn a_request_the_collector_drops_without_an_answer_is_retried() {
     for protocol in [Protocol::HttpProtobuf, Protocol::Grpc] {

@@ -83,6 +83,7 @@ struct BrokenWriter {
     writes: usize,
     panics_on: Option<usize>,
     flush_fails: bool,
+    flush_panics: bool,
 }
 
 impl Write for BrokenWriter {
@@ -93,6 +94,7 @@ impl Write for BrokenWriter {
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
+        assert!(!self.flush_panics, "a broken flush");
         if self.flush_fails {
             return Err(std::io::Error::other("no space left on device"));
         }
@@ -156,6 +158,26 @@ fn records_a_crashed_otlp_worker_had_batched_count_as_failed() {
         "{stats:?}"
     );
     assert_eq!(stats.queued_bytes, 0, "{stats:?}");
+}
+
+/// Regression: records written in a cycle whose flush panicked were
+/// counted nowhere.
+#[test]
+fn records_whose_flush_panics_count_as_failed() {
+    let builder = otel_log_bridge::builder().with_json_writer(BrokenWriter {
+        flush_panics: true,
+        ..BrokenWriter::default()
+    });
+    let stats = stats_after(builder, |guard| {
+        tracing::info!("one");
+        tracing::info!("two");
+        assert!(guard.flush().is_err(), "the worker crashed");
+    });
+    assert_eq!(
+        (stats.emitted, stats.exported, stats.failed),
+        (2, 0, 2),
+        "{stats:?}"
+    );
 }
 
 /// Regression: records were counted as exported once written into the

@@ -350,8 +350,11 @@ impl Drain for WriterDrain {
     }
 
     fn end_cycle(&mut self, _queue: &Queue) {
+        // Flushed before the count is taken: a writer that panics in its
+        // flush leaves these records unsettled, for the crash to count.
+        let flushed = self.writer.flush();
         let written = std::mem::take(&mut self.unflushed);
-        match self.writer.flush() {
+        match flushed {
             Ok(()) => self.counters.exported.fetch_add(written, Ordering::Relaxed),
             Err(error) => {
                 self.report_failure(&error);

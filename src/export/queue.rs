@@ -508,6 +508,10 @@ impl Queue {
     /// guard is not waiting any longer, so the worker gives up instead.
     #[cfg(feature = "otlp")]
     pub(crate) fn wait_before_retry(&self, delay: Duration) -> bool {
+        // A collector that is down fills the queue while one batch is
+        // retried, and the cycle that would report the drops does not end
+        // until it is back: they are reported between attempts too.
+        self.report_drops();
         let until = deadline_after(delay);
         let mut control = lock(&self.control);
         loop {
