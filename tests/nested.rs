@@ -158,12 +158,27 @@ fn valuable_span_fields_keep_their_structure_and_are_redacted_inside() {
         name: "ada".into(),
         password: "hunter2".into(),
     };
-    let records = capture(otel_log_bridge::builder(), || {
-        let span = tracing::info_span!("login", login = tracing::field::valuable(&login));
-        span.in_scope(|| tracing::info!("checked"));
-    });
-    assert_eq!(
-        records[0]["attributes"]["login"],
-        json!({"name": "ada", "password": "[REDACTED]"})
-    );
+    // One sink takes the direct path; a second sink the record path.
+    for builder in [
+        otel_log_bridge::builder(),
+        otel_log_bridge::builder().with_console_writer(std::io::sink()),
+    ] {
+        let (records, stats) = crate::support::capture_with_guard(builder, |_| {
+            let span = tracing::info_span!("login", login = tracing::field::valuable(&login));
+            span.in_scope(|| {
+                tracing::info!("checked");
+                tracing::info!("checked again");
+            });
+        });
+        for record in &records {
+            assert_eq!(
+                record["attributes"]["login"],
+                json!({"name": "ada", "password": "[REDACTED]"})
+            );
+        }
+        assert_eq!(
+            stats.redacted, 1,
+            "redacted once, when the span recorded it"
+        );
+    }
 }

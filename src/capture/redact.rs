@@ -151,6 +151,11 @@ impl RedactionSettings {
                 .iter_mut()
                 .map(|(key, value)| {
                     if self.is_sensitive(key) {
+                        // Already redacted (a span's tree, redacted when
+                        // the span recorded it) is not counted again.
+                        if value.as_str() == Some(REDACTED) {
+                            return 0;
+                        }
                         *value = serde_json::Value::from(REDACTED);
                         1
                     } else {

@@ -349,6 +349,13 @@ impl Visit for SpanFieldVisitor<'_> {
     /// text.
     #[cfg(all(tracing_unstable, feature = "valuable"))]
     fn record_value(&mut self, field: &Field, value: valuable::Value<'_>) {
+        // A field that is not kept, or is redacted whole, is not converted
+        // (nor its inside redacted and counted).
+        let name = field.name();
+        if !self.filter.allows(name) || self.redaction.is_sensitive(name) {
+            self.set(field, OwnedValue::Str(REDACTED.into()));
+            return;
+        }
         match serde_json::to_value(valuable_serde::Serializable::new(value)) {
             Ok(mut tree @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => {
                 self.redacted += self.redaction.redact_tree(&mut tree);
