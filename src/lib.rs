@@ -100,10 +100,10 @@
 //!
 //! | Variable | Default | Meaning |
 //! |---|---|---|
-//! | `OTEL_LOGS_EXPORTER` | `otlp` when an OTLP endpoint is set, else `json` | comma list of `otlp`, `otlp/stdout` (OTLP-JSON lines on stdout), `json` (flat JSON lines on stdout), `console` (human-readable, stderr), `none`; an unknown name is reported on stderr and ignored (the default applies when no name is known) |
+//! | `OTEL_LOGS_EXPORTER` | `otlp` when an OTLP endpoint is set, else `json` | comma list of `otlp`, `otlp/stdout` (OTLP-JSON lines on stdout), `json` (flat JSON lines on stdout), `console` (human-readable, stderr), `none`; an unknown name is reported on stderr and ignored (the default applies when no name is known); `otlp` in a build without the `otlp` feature is an error |
 //! | `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` | – | full URL of the logs endpoint, used as is |
 //! | `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://localhost:4318` (gRPC: `http://localhost:4317`) | base URL; HTTP appends `/v1/logs` |
-//! | `OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL` | `http/protobuf` | `http/protobuf`, `http/json`, `grpc` (feature `grpc`), in any case; an unknown value is reported and ignored |
+//! | `OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL` | `http/protobuf` | `http/protobuf`, `http/json`, `grpc` (feature `grpc`), in any case; an unknown value is reported and ignored; `grpc` in a build without the `grpc` feature is an error |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]HEADERS` | – | `key=value,…`, percent-decoded; malformed pairs reported and skipped |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]TIMEOUT` | `10000` | ms; over HTTP, each phase of a request (connecting, sending, waiting for the response, reading it) at most; over gRPC, the whole request; `0` for none |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]COMPRESSION` | `none` | `gzip` or `none`, in any case; a malformed `LOGS_` value leaves the generic one in force |

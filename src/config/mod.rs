@@ -50,14 +50,15 @@ impl Exporter {
     #[cfg(feature = "otlp")]
     const ACCEPTED: &'static str = "otlp, otlp/stdout, json, console, none";
     #[cfg(not(feature = "otlp"))]
-    const ACCEPTED: &'static str =
-        "json, console, none (otlp and otlp/stdout need the `otlp` feature)";
+    const ACCEPTED: &'static str = "json, console, none";
 
     /// The outputs `list` names, in order and without repeats. As the
-    /// specification requires of enum values, a name this build does not
-    /// know is reported and ignored; `None` when no name was recognised,
-    /// which leaves the default in force.
-    fn parse_list(list: &str) -> Option<Vec<Exporter>> {
+    /// specification requires of enum values, an unknown name is reported
+    /// and ignored; `None` when no name was recognised, which leaves the
+    /// default in force. A known name this build leaves out (`otlp` without
+    /// the `otlp` feature) is an error instead: ignoring it would send the
+    /// records elsewhere, where the fix is a feature of the build.
+    fn parse_list(list: &str) -> Result<Option<Vec<Exporter>>, InitError> {
         let mut exporters = Vec::new();
         let mut recognised = false;
         for name in list
@@ -72,6 +73,13 @@ impl Exporter {
                 "otlp" => Exporter::Otlp,
                 #[cfg(feature = "otlp")]
                 "otlp/stdout" => Exporter::OtlpJson,
+                #[cfg(not(feature = "otlp"))]
+                "otlp" | "otlp/stdout" => return Err(InitError::invalid(
+                    env::LOGS_EXPORTER,
+                    format!(
+                        "{name:?} needs the crate's `otlp` feature, which this build leaves out"
+                    ),
+                )),
                 "none" => {
                     recognised = true;
                     continue;
@@ -90,7 +98,7 @@ impl Exporter {
                 exporters.push(exporter);
             }
         }
-        recognised.then_some(exporters)
+        Ok(recognised.then_some(exporters))
     }
 
     /// The name `OTEL_LOGS_EXPORTER` gives this output.
@@ -741,7 +749,7 @@ impl Builder {
             (Some(exporters), _) => exporters.clone(),
             (None, Some(chosen)) => chosen,
             (None, None) => match self.env.get(env::LOGS_EXPORTER) {
-                Some(list) => Exporter::parse_list(&list).unwrap_or_else(|| {
+                Some(list) => Exporter::parse_list(&list)?.unwrap_or_else(|| {
                     let default = self.default_exporter();
                     diag::warn(format_args!(
                         "{}={list:?} names no exporter this build knows; using the default, {}",
@@ -958,6 +966,15 @@ mod tests {
         };
         off.resolve().expect("valid");
         assert!(off.capture.redaction.words.is_empty());
+    }
+
+    #[cfg(not(feature = "otlp"))]
+    #[test]
+    fn otlp_in_a_build_without_it_is_an_error() {
+        let error = resolve(builder(), &[("OTEL_LOGS_EXPORTER", "json,otlp")])
+            .err()
+            .expect("unbuilt");
+        assert!(error.to_string().contains("`otlp` feature"), "{error}");
     }
 
     #[test]

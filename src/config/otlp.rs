@@ -203,6 +203,32 @@ fn lookup_valid<T>(
     parsed
 }
 
+/// Fails when the protocol variable in force asks for gRPC, which this
+/// build leaves out. The value is not unknown, only unbuilt: ignoring it
+/// would send OTLP/HTTP to what is most likely a gRPC port, failing every
+/// request, where the fix is a feature of the build.
+#[cfg(not(feature = "grpc"))]
+fn check_no_unbuilt_grpc(env: &Env) -> Result<(), InitError> {
+    let is_grpc = |value: &str| value.trim().eq_ignore_ascii_case("grpc");
+    let (generic, specific) = names("PROTOCOL");
+    let in_force = match env.get(&specific) {
+        Some(value) if is_grpc(&value) => Some(specific),
+        Some(value) if Protocol::parse(&value).is_some() => None,
+        // Unset or malformed: the generic variable is in force.
+        _ => env
+            .get(&generic)
+            .filter(|value| is_grpc(value))
+            .map(|_| generic),
+    };
+    match in_force {
+        Some(name) => Err(InitError::invalid(
+            name,
+            "\"grpc\" needs the crate's `grpc` feature, which this build leaves out",
+        )),
+        None => Ok(()),
+    }
+}
+
 /// A timeout as the exporters take it: `None` for zero, which the
 /// specification reads as "no timeout", and at most [`LONGEST_TIMEOUT`].
 fn timeout_bound(timeout: Duration) -> Option<Duration> {
@@ -279,6 +305,10 @@ fn count(env: &Env, name: &str) -> Option<u64> {
 impl OtlpSettings {
     /// Applies code > environment > defaults.
     pub(crate) fn resolve(options: &OtlpOptions, env: &Env) -> Result<OtlpSettings, InitError> {
+        #[cfg(not(feature = "grpc"))]
+        if options.protocol.is_none() {
+            check_no_unbuilt_grpc(env)?;
+        }
         let protocol = match options.protocol {
             Some(protocol) => protocol,
             None => lookup_valid(
@@ -904,6 +934,28 @@ mod tests {
                 ("tab".to_owned(), "a\tb".to_owned()),
             ]
         );
+    }
+
+    #[cfg(not(feature = "grpc"))]
+    #[test]
+    fn grpc_in_a_build_without_it_is_an_error() {
+        for vars in [
+            &[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")][..],
+            &[("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "GRPC")],
+            &[
+                ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "nonsense"),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ],
+        ] {
+            let error = resolve(&OtlpOptions::default(), vars).expect_err("unbuilt");
+            assert!(error.to_string().contains("`grpc` feature"), "{error}");
+        }
+        let vars = [
+            ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "http/json"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ];
+        let settings = resolve(&OtlpOptions::default(), &vars).expect("the logs one wins");
+        assert_eq!(settings.protocol, Protocol::HttpJson);
     }
 
     /// Regression: tonic refuses a text value for a `-bin` key, so such a
