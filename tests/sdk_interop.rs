@@ -113,9 +113,13 @@ fn a_guard_shut_down_explicitly_does_not_shut_down_again_when_dropped() {
     let _ = provider.shutdown();
 }
 
-/// A processor whose flush waits until the test lets it go.
+/// A processor whose flush waits until the test lets it go, and counts
+/// the flushes started.
 #[derive(Debug)]
-struct FlushWaitsForTheTest(std::sync::Mutex<std::sync::mpsc::Receiver<()>>);
+struct FlushWaitsForTheTest {
+    release: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+    started: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
 
 impl opentelemetry_sdk::logs::LogProcessor for FlushWaitsForTheTest {
     fn emit(
@@ -126,8 +130,10 @@ impl opentelemetry_sdk::logs::LogProcessor for FlushWaitsForTheTest {
     }
 
     fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.started
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let release = self
-            .0
+            .release
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let _ = release.recv();
@@ -141,8 +147,12 @@ impl opentelemetry_sdk::logs::LogProcessor for FlushWaitsForTheTest {
 #[test]
 fn a_provider_that_does_not_finish_flushing_is_waited_for_only_the_timeout() {
     let (release, released) = std::sync::mpsc::channel();
+    let started = std::sync::Arc::default();
     let provider = SdkLoggerProvider::builder()
-        .with_log_processor(FlushWaitsForTheTest(std::sync::Mutex::new(released)))
+        .with_log_processor(FlushWaitsForTheTest {
+            release: std::sync::Mutex::new(released),
+            started: std::sync::Arc::clone(&started),
+        })
         .build();
     let (_layer, guard) = otel_log_bridge::builder()
         .with_logger_provider(provider.clone())
@@ -152,6 +162,10 @@ fn a_provider_that_does_not_finish_flushing_is_waited_for_only_the_timeout() {
     // The processor cannot finish before this returns: only the timeout
     // can end the wait.
     assert!(guard.flush().is_err(), "timed out");
+    // A second flush waits for the first, still running, rather than start
+    // another thread that would hang as well.
+    assert!(guard.flush().is_err(), "timed out again");
+    assert_eq!(started.load(std::sync::atomic::Ordering::Relaxed), 1);
     let _ = release.send(());
     let _ = release.send(());
     drop(guard);

@@ -3,6 +3,7 @@
 //! processors and exporters.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
@@ -22,6 +23,51 @@ pub(crate) struct SdkSink {
     provider: SdkLoggerProvider,
     logger: SdkLogger,
     emitted: AtomicU64,
+    flushes: Arc<Flushes>,
+}
+
+/// The provider's flushes, run one at a time on a thread of their own.
+#[derive(Debug, Default)]
+struct Flushes {
+    state: Mutex<FlushState>,
+    finished: Condvar,
+}
+
+impl Flushes {
+    fn lock(&self) -> std::sync::MutexGuard<'_, FlushState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits until `done` says so or `deadline` passes; `None` then.
+    fn wait_until<'a>(
+        &'a self,
+        mut state: std::sync::MutexGuard<'a, FlushState>,
+        deadline: Instant,
+        done: impl Fn(&FlushState) -> bool,
+    ) -> Option<std::sync::MutexGuard<'a, FlushState>> {
+        while !done(&state) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            state = self
+                .finished
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        Some(state)
+    }
+}
+
+#[derive(Debug, Default)]
+struct FlushState {
+    /// Whether a flush is running.
+    running: bool,
+    /// How many flushes have finished.
+    finished: u64,
+    /// Whether the last one to finish succeeded.
+    succeeded: bool,
 }
 
 impl SdkSink {
@@ -31,6 +77,7 @@ impl SdkSink {
             provider,
             logger,
             emitted: AtomicU64::new(0),
+            flushes: Arc::default(),
         }
     }
 
@@ -78,22 +125,44 @@ impl SdkSink {
     /// flush takes no timeout (a `BatchLogProcessor` waits up to its own,
     /// 5 s by default, and another processor may wait for ever), so it runs
     /// on a thread of its own, left to finish in the background when the
-    /// deadline passes first.
+    /// deadline passes first. One flush runs at a time: a flush asked for
+    /// while one runs waits for it, then starts its own, so that it covers
+    /// the records emitted before it was asked for, and a processor that
+    /// never finishes holds one thread, not one per call.
     pub(crate) fn flush_until(&self, deadline: Instant) -> bool {
+        let state = self.flushes.lock();
+        let Some(mut state) = self
+            .flushes
+            .wait_until(state, deadline, |state| !state.running)
+        else {
+            return false;
+        };
+        let target = state.finished + 1;
+        state.running = true;
+        drop(state);
         let provider = self.provider.clone();
-        let (done, finished) = std::sync::mpsc::sync_channel(1);
+        let flushes = Arc::clone(&self.flushes);
         let spawned = std::thread::Builder::new()
             .name("otel-log-bridge-sdk-flush".to_owned())
             .spawn(move || {
                 crate::capture::suppress_current_thread();
-                let _ = done.send(provider.force_flush().is_ok());
+                let succeeded = provider.force_flush().is_ok();
+                let mut state = flushes.lock();
+                state.running = false;
+                state.finished += 1;
+                state.succeeded = succeeded;
+                drop(state);
+                flushes.finished.notify_all();
             });
+        let mut state = self.flushes.lock();
         if spawned.is_err() {
-            return self.provider.force_flush().is_ok();
+            // Without a thread the flush could not be bounded.
+            state.running = false;
+            return false;
         }
-        finished
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .unwrap_or(false)
+        self.flushes
+            .wait_until(state, deadline, |state| state.finished >= target)
+            .is_some_and(|state| state.succeeded)
     }
 }
 
