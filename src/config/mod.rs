@@ -74,12 +74,14 @@ impl Exporter {
                 #[cfg(feature = "otlp")]
                 "otlp/stdout" => Exporter::OtlpJson,
                 #[cfg(not(feature = "otlp"))]
-                "otlp" | "otlp/stdout" => return Err(InitError::invalid(
-                    env::LOGS_EXPORTER,
-                    format!(
+                "otlp" | "otlp/stdout" => {
+                    return Err(InitError::invalid(
+                        env::LOGS_EXPORTER,
+                        format!(
                         "{name:?} needs the crate's `otlp` feature, which this build leaves out"
                     ),
-                )),
+                    ))
+                }
                 "none" => {
                     recognised = true;
                     continue;
@@ -582,9 +584,12 @@ impl Builder {
         self
     }
 
-    /// How long exporting one batch may take (default 30 s), beating
-    /// `OTEL_BLRP_EXPORT_TIMEOUT`: a request is bounded by the smaller of
-    /// this and [`with_otlp_timeout`](Builder::with_otlp_timeout).
+    /// The batch export timeout (default 30 s), beating
+    /// `OTEL_BLRP_EXPORT_TIMEOUT`: each request (over HTTP, each phase of
+    /// it) is bounded by the smaller of this and
+    /// [`with_otlp_timeout`](Builder::with_otlp_timeout). Retries are not
+    /// counted in it: a batch is retried until the collector answers or
+    /// shutdown stops waiting.
     /// [`Duration::ZERO`] means no bound, as `0` does in the variable.
     #[cfg(feature = "otlp")]
     pub fn with_otlp_export_timeout(mut self, timeout: Duration) -> Self {
@@ -666,8 +671,9 @@ impl Builder {
     ///
     /// One process uses a directory at a time (a lock file in it says
     /// which): give each process, say each replica, a directory of its own.
-    /// On Unix the directory is created readable by its owner only, and so
-    /// are the segments, since they hold the application's logs.
+    /// On Unix a directory the spool creates is readable by its owner
+    /// only, and so are the segments, since they hold the application's
+    /// logs; an existing directory keeps its permissions.
     #[cfg(feature = "spool")]
     pub fn with_spool_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
         self.otlp.spool_dir = Some(dir.into());
@@ -977,8 +983,19 @@ mod tests {
         assert!(error.to_string().contains("`otlp` feature"), "{error}");
     }
 
+    /// Puts the process-wide diagnostic level back to the default, also
+    /// when a test fails.
+    struct DefaultLevelAfter;
+
+    impl Drop for DefaultLevelAfter {
+        fn drop(&mut self) {
+            diag::set_level(DiagLevel::Info);
+        }
+    }
+
     #[test]
     fn settings_given_in_code_beat_their_variables_either_way() {
+        let _restore = DefaultLevelAfter;
         let env = [
             ("OTEL_SDK_DISABLED", "true"),
             ("OTEL_SEMCONV_STABILITY_OPT_IN", "code/dup"),
@@ -1013,8 +1030,6 @@ mod tests {
         assert!(resolved.disabled);
         assert!(resolved.exporters.is_empty());
         assert!(from_code.capture.duplicate_legacy_code_attributes);
-        // The level is process-wide: the others' tests expect the default.
-        diag::set_level(DiagLevel::Info);
     }
 
     #[test]

@@ -93,7 +93,11 @@ pub(crate) fn write_otlp_json(request: &[u8], out: &mut Vec<u8>) -> Result<(), S
 /// JSON numbers cannot be NaN or infinite, and the serde types write such
 /// a double as `null`, which loses it. As everywhere else a value cannot be
 /// encoded, it becomes a string: `"NaN"`, `"Infinity"` or `"-Infinity"`,
-/// as the flat JSON lines write it.
+/// as the flat JSON lines write it. Proto3's JSON mapping would put that
+/// text in the `doubleValue` field itself, but readers built on
+/// `opentelemetry-proto`'s serde types, as `serde_json` reads an `f64`,
+/// reject a string there and with it the whole request: a string value
+/// is read by every reader.
 fn stringify_non_finite(value: &mut opentelemetry_proto::tonic::common::v1::AnyValue) {
     use opentelemetry_proto::tonic::common::v1::any_value::Value;
     match &mut value.value {

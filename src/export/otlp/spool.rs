@@ -113,9 +113,13 @@ impl Spool {
     /// directory cannot be created or written.
     pub(crate) fn open(dir: &Path, budget: u64) -> std::io::Result<Spool> {
         create_private_dir(dir)?;
-        // Taking the lock also proves the directory is writable now, not
-        // at the first outage.
         let lock = lock_dir(dir)?;
+        // Proves the directory is writable now, not at the first outage
+        // (the lock file may be an old one, opened without writing to the
+        // directory).
+        let probe = dir.join(".write-test");
+        create_private_file(&probe)?;
+        fs::remove_file(&probe)?;
         let mut segments: Vec<Segment> = Vec::new();
         for entry in fs::read_dir(dir)? {
             let path = entry?.path();
