@@ -9,9 +9,9 @@ use proc_macro2::{Delimiter, LineColumn, TokenStream, TokenTree};
 use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
 use syn::{
-    Attribute, Block, Expr, FnArg, GenericArgument, Generics, Ident, ImplItemFn, Item, ItemFn,
-    ItemImpl, ItemMacro, Local, Macro, Member, Meta, Pat, PathArguments, Signature, Stmt,
-    TraitItemFn, Type, TypeParamBound, UnOp,
+    Attribute, Block, Expr, ExprAsync, ExprClosure, FnArg, GenericArgument, Generics, Ident,
+    ImplItemFn, Item, ItemFn, ItemImpl, ItemMacro, ItemTrait, Local, Macro, Member, Meta, Pat,
+    PathArguments, Signature, Stmt, TraitItemFn, Type, TypeParamBound, UnOp,
 };
 
 use super::format::{parse_format_literal, ArgumentRef, FormatString, Placeholder};
@@ -300,6 +300,7 @@ pub(super) fn check_file(source: &str, inherited_macro_use: FlavorSet) -> FileOu
         macro_depths,
         telemetry_impl: None,
         telemetry_suppressed: false,
+        enclosing_type_params: Vec::new(),
         findings: Vec::new(),
         key_uses: Vec::new(),
     };
@@ -360,6 +361,10 @@ struct Checker<'a> {
     /// Whether a guard of `enter_telemetry_suppressed_scope` is alive: the
     /// pipeline drops what is logged while it is.
     telemetry_suppressed: bool,
+    /// The type parameters of the impl or trait being visited (and, in a
+    /// trait, `Self`), which the `#[instrument]` arguments of its methods
+    /// can name without declaring them.
+    enclosing_type_params: Vec<Ident>,
     findings: Vec<Finding>,
     key_uses: Vec<KeyUse>,
 }
@@ -384,9 +389,27 @@ impl<'ast> Visit<'ast> for Checker<'_> {
 
     fn visit_item(&mut self, item: &'ast Item) {
         // An item declared inside a block runs on its own, outside the
-        // block's guards.
+        // block's guards, and cannot name the type parameters around it.
         let outer = std::mem::take(&mut self.telemetry_suppressed);
+        let outer_params = std::mem::take(&mut self.enclosing_type_params);
         visit::visit_item(self, item);
+        self.telemetry_suppressed = outer;
+        self.enclosing_type_params = outer_params;
+    }
+
+    fn visit_expr_closure(&mut self, closure: &'ast ExprClosure) {
+        // A closure may run later, on another thread (`thread::spawn`),
+        // after the guard around it is gone.
+        let outer = std::mem::take(&mut self.telemetry_suppressed);
+        visit::visit_expr_closure(self, closure);
+        self.telemetry_suppressed = outer;
+    }
+
+    fn visit_expr_async(&mut self, block: &'ast ExprAsync) {
+        // An `async` block runs when it is polled, often on another task
+        // (`tokio::spawn`), after the guard around it is gone.
+        let outer = std::mem::take(&mut self.telemetry_suppressed);
+        visit::visit_expr_async(self, block);
         self.telemetry_suppressed = outer;
     }
 
@@ -408,8 +431,21 @@ impl<'ast> Visit<'ast> for Checker<'_> {
             TELEMETRY_TRAITS.contains(&name.as_str()).then_some(name)
         });
         let outer = std::mem::replace(&mut self.telemetry_impl, telemetry);
+        let outer_params =
+            std::mem::replace(&mut self.enclosing_type_params, type_params(&item.generics));
         visit::visit_item_impl(self, item);
         self.telemetry_impl = outer;
+        self.enclosing_type_params = outer_params;
+    }
+
+    fn visit_item_trait(&mut self, item: &'ast ItemTrait) {
+        // In a trait, `Self` is a type parameter too: `Self::Password` is
+        // whatever an implementation chooses.
+        let mut params = type_params(&item.generics);
+        params.push(Ident::new("Self", item.trait_token.span));
+        let outer_params = std::mem::replace(&mut self.enclosing_type_params, params);
+        visit::visit_item_trait(self, item);
+        self.enclosing_type_params = outer_params;
     }
 
     fn visit_item_fn(&mut self, item: &'ast ItemFn) {
@@ -1021,6 +1057,10 @@ impl Checker<'_> {
             return;
         }
         let skipped = |name: &str| args.skipped.iter().any(|skipped| skipped == name);
+        // The type parameters an argument's type can name: the function's
+        // own and those of the impl or trait around it.
+        let mut open_types = type_params(&signature.generics);
+        open_types.extend(self.enclosing_type_params.iter().cloned());
         for input in &signature.inputs {
             match input {
                 FnArg::Receiver(receiver) => {
@@ -1043,7 +1083,7 @@ impl Checker<'_> {
                         continue;
                     }
                     let argument_range = Range::of(pattern.ident.span());
-                    let may_hold_secret = may_hold_secret(&typed.ty, &signature.generics);
+                    let may_hold_secret = may_hold_secret(&typed.ty, &open_types);
                     for finding in check_key(&name, KeySite::Span) {
                         let applies = match finding.rule {
                             Rule::Secret => may_hold_secret,
@@ -1411,18 +1451,48 @@ fn is_value_type(ty: &Type) -> bool {
     }
 }
 
+/// The names of the type parameters that `generics` declares.
+fn type_params(generics: &Generics) -> Vec<Ident> {
+    generics
+        .type_params()
+        .map(|param| param.ident.clone())
+        .collect()
+}
+
 /// Whether `#[instrument]` could record a secret from an argument of this
 /// type: text, bytes, integers and `Uuid`s can hold one (a password, a key,
-/// a PIN, a session id), and so can a type the signature leaves open (a
-/// type parameter, `impl Trait`, `dyn Trait`) and a wrapper named
-/// `Secret…`. Any other named type (`CancellationToken`, a lexer's `Token`)
+/// a PIN, a session id), and so can a type left open (one of the type
+/// parameters `open`, of the function or of the impl or trait around it,
+/// or an associated type of one such as `S::Password`; a qualified path,
+/// `impl Trait`, `dyn Trait`) and a wrapper named `Secret…`. A container
+/// (`Option`, `Vec`, `HashMap`, `Result`, a tuple, an array …) holds one
+/// when any of its type arguments or elements does: its `Debug` prints
+/// them all. Any other named type (`CancellationToken`, a lexer's `Token`)
 /// is recorded with its `Debug`, which its author writes, so an argument's
 /// name alone does not make it a secret; nor does a pointer, whose `Debug`
 /// is its address.
-fn may_hold_secret(ty: &Type, generics: &Generics) -> bool {
-    /// Types that hold what their first type argument holds.
-    const WRAPPERS: [&str; 10] = [
-        "Option", "Box", "Rc", "Arc", "Cow", "Vec", "VecDeque", "RefCell", "Mutex", "RwLock",
+fn may_hold_secret(ty: &Type, open: &[Ident]) -> bool {
+    /// Types whose `Debug` prints what their type arguments hold.
+    const CONTAINERS: [&str; 19] = [
+        "Option",
+        "Box",
+        "Rc",
+        "Arc",
+        "Cow",
+        "Vec",
+        "VecDeque",
+        "LinkedList",
+        "RefCell",
+        "Mutex",
+        "RwLock",
+        "HashMap",
+        "BTreeMap",
+        "HashSet",
+        "BTreeSet",
+        "IndexMap",
+        "IndexSet",
+        "BinaryHeap",
+        "Result",
     ];
     /// Text, bytes, integers and ids.
     const HOLDERS: [&str; 23] = [
@@ -1451,40 +1521,40 @@ fn may_hold_secret(ty: &Type, generics: &Generics) -> bool {
         "Uuid",
     ];
     match ty {
-        Type::Reference(reference) => may_hold_secret(&reference.elem, generics),
-        Type::Paren(paren) => may_hold_secret(&paren.elem, generics),
-        Type::Group(group) => may_hold_secret(&group.elem, generics),
-        Type::Slice(slice) => may_hold_secret(&slice.elem, generics),
-        Type::Array(array) => may_hold_secret(&array.elem, generics),
-        Type::Tuple(tuple) => tuple
-            .elems
-            .iter()
-            .any(|elem| may_hold_secret(elem, generics)),
+        Type::Reference(reference) => may_hold_secret(&reference.elem, open),
+        Type::Paren(paren) => may_hold_secret(&paren.elem, open),
+        Type::Group(group) => may_hold_secret(&group.elem, open),
+        Type::Slice(slice) => may_hold_secret(&slice.elem, open),
+        Type::Array(array) => may_hold_secret(&array.elem, open),
+        Type::Tuple(tuple) => tuple.elems.iter().any(|elem| may_hold_secret(elem, open)),
         Type::Ptr(_) | Type::BareFn(_) | Type::Never(_) => false,
         Type::Path(path) => {
-            let Some(last) = path.path.segments.last() else {
+            let (Some(first), Some(last)) = (path.path.segments.first(), path.path.segments.last())
+            else {
                 return true;
             };
             let name = strip_raw(&last.ident);
-            let is_parameter = path.qself.is_none()
-                && path.path.segments.len() == 1
-                && generics
-                    .type_params()
-                    .any(|param| param.ident == last.ident);
-            if path.qself.is_some() || is_parameter {
+            // `T`, and `T::Secret` or `S::Password`: whatever the caller
+            // or the implementation picks.
+            let is_open = path.path.leading_colon.is_none() && open.contains(&first.ident);
+            if path.qself.is_some() || is_open {
                 return true;
             }
-            if WRAPPERS.contains(&name.as_str()) {
-                let inner = match &last.arguments {
-                    PathArguments::AngleBracketed(arguments) => {
-                        arguments.args.iter().find_map(|argument| match argument {
+            if CONTAINERS.contains(&name.as_str()) {
+                let mut inner = match &last.arguments {
+                    PathArguments::AngleBracketed(arguments) => arguments
+                        .args
+                        .iter()
+                        .filter_map(|argument| match argument {
                             GenericArgument::Type(inner) => Some(inner),
                             _ => None,
                         })
-                    }
-                    _ => None,
+                        .peekable(),
+                    _ => return true,
                 };
-                return inner.is_none_or(|inner| may_hold_secret(inner, generics));
+                // A container whose arguments are not written (`Vec` in a
+                // macro, an alias) may hold anything.
+                return inner.peek().is_none() || inner.any(|inner| may_hold_secret(inner, open));
             }
             HOLDERS.contains(&name.as_str()) || name.starts_with("Secret")
         }
@@ -1518,8 +1588,8 @@ const MASK_WORDS: [&str; 13] = [
 /// nothing.
 const MASK_NAMES: [&str; 3] = ["is_some", "is_none", "is_empty"];
 
-/// Whether a value is a constant, or visibly not the raw secret: a length,
-/// a count, a hash, a redaction, a presence check.
+/// Whether a value is a constant written in the source, or visibly not the
+/// raw secret: a length, a count, a hash, a redaction, a presence check.
 fn is_masked(expr: Option<&Expr>) -> bool {
     struct MaskScan {
         masked: bool,
@@ -1537,7 +1607,7 @@ fn is_masked(expr: Option<&Expr>) -> bool {
     let Some(expr) = expr else {
         return false;
     };
-    if is_constant(expr) {
+    if is_named_constant(expr) {
         return true;
     }
     let mut scan = MaskScan { masked: false };
@@ -1548,9 +1618,8 @@ fn is_masked(expr: Option<&Expr>) -> bool {
 /// Whether a value is the same on every call: a literal (`5`, `-1`,
 /// `"<redacted>"`), a `SCREAMING_CASE` constant, or a path to an enum
 /// variant or an associated constant (`AuthScheme::Bearer`,
-/// `header::AUTHORIZATION`). A constant is written in the source, so it
-/// names a header, a cookie or a scheme rather than holding a credential
-/// read at run time, and it cannot make a message differ between calls.
+/// `header::AUTHORIZATION`). It cannot make a message differ between calls
+/// (OLB001); whether it can hold a secret is [`is_named_constant`]'s call.
 fn is_constant(expr: &Expr) -> bool {
     match expr {
         Expr::Lit(_) => true,
@@ -1564,6 +1633,23 @@ fn is_constant(expr: &Expr) -> bool {
                 is_screaming_case(&name) || (segments.len() > 1 && is_camel_case(&name))
             })
         }
+        _ => false,
+    }
+}
+
+/// Whether a value is a constant that names a header, a cookie or a scheme
+/// rather than holding a credential (OLB005): a literal, or a path of more
+/// than one segment to an enum variant or an associated or module constant
+/// (`AuthScheme::Bearer`, `header::AUTHORIZATION`). A lone `SCREAMING_CASE`
+/// name is not enough: it may be a `static API_KEY: LazyLock<String>` read
+/// from the environment at run time.
+fn is_named_constant(expr: &Expr) -> bool {
+    match expr {
+        Expr::Path(path) => path.path.segments.len() > 1 && is_constant(expr),
+        Expr::Unary(unary) if matches!(unary.op, UnOp::Neg(_)) => is_named_constant(&unary.expr),
+        Expr::Paren(paren) => is_named_constant(&paren.expr),
+        Expr::Group(group) => is_named_constant(&group.expr),
+        Expr::Lit(_) => true,
         _ => false,
     }
 }

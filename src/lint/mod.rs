@@ -157,10 +157,12 @@
 //! telemetry session, is not flagged. `tokens` at the end is not a secret
 //! word, as in `max_tokens` it counts language-model tokens.
 //!
-//! A value that is a constant is not flagged: a literal, a `SCREAMING_CASE`
-//! constant, or a path to an enum variant or associated constant
+//! A value that is a constant is not flagged: a literal, or a path of more
+//! than one segment to an enum variant or an associated or module constant
 //! (`AuthScheme::Bearer`, `header::AUTHORIZATION`); these name a scheme, a
-//! header or a cookie rather than hold a credential. Nor is a value that
+//! header or a cookie rather than hold a credential. A lone
+//! `SCREAMING_CASE` name (`API_KEY`, `SESSION_COOKIE`) is flagged: it may
+//! be a `static` read from the environment at run time. Nor is a value that
 //! visibly is not the raw secret: one with an identifier that has `len`,
 //! `length`, `count`, `hash`, `hashed`, `digest`, `fingerprint`, `redact`,
 //! `redacted`, `mask`, `masked`, `present` or `presence` as a whole word
@@ -170,12 +172,17 @@
 //!
 //! An `#[instrument]` argument is flagged by its name only when its type
 //! can hold a secret: text, bytes, integers and `Uuid`s (also behind
-//! references, `Option`, `Box`, `Arc`, `Vec` and the like), a type the
-//! signature leaves open (a type parameter, `impl Trait`, `dyn Trait`), or
-//! a `Secret…` wrapper. Any other named type, such as a `CancellationToken`
-//! or a lexer's `Token`, is recorded with its own `Debug`, which its author
-//! writes, so `shutdown_token: CancellationToken` is not flagged while
-//! `password: &str` is. Default: `deny`.
+//! references, `Option`, `Box`, `Arc` and the like, and inside a `Vec`, a
+//! `HashMap`, `BTreeMap`, `HashSet`, `BTreeSet`, `IndexMap`, a `Result`, a
+//! tuple, an array or a slice when any of its type arguments or elements
+//! can: their `Debug` prints them all), a type left open (a type parameter
+//! of the function or of the impl or trait around it, an associated type
+//! of one such as `S::Password`, `Self::Token` in a trait, `impl Trait`,
+//! `dyn Trait`), or a `Secret…` wrapper. Any other named type, such as a
+//! `CancellationToken` or a lexer's `Token`, is recorded with its own
+//! `Debug`, which its author writes, so `shutdown_token: CancellationToken`
+//! is not flagged while `password: &str` and `secrets: HashMap<String,
+//! String>` are. Default: `deny`.
 //!
 //! # OLB006 error as string
 //!
@@ -237,7 +244,10 @@
 //! `let _guard = opentelemetry::Context::enter_telemetry_suppressed_scope();`:
 //! calls after such a `let` in the same block or an enclosing one are not
 //! flagged. The guard must be bound to a name; `let _ = ..` drops it at
-//! once. Default: `deny`.
+//! once. It does not cover closures and `async` blocks, which may run
+//! later on another thread or task (`thread::spawn(|| ..)`,
+//! `tokio::spawn(async move { .. })`) without it: take a guard inside them.
+//! Default: `deny`.
 //!
 //! # OLB012 field lists
 //!

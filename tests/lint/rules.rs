@@ -1,7 +1,7 @@
 //! Rule decisions found wrong in review, each checked on the smallest
-//! source that showed it: secrets hidden or invented by the names around
-//! them, the suppression guard of OLB011, wide macro bodies, suggested
-//! fixes that must compile, and constant format arguments.
+//! source that showed it: secrets hidden or invented by the names and
+//! types around them, the suppression guard of OLB011, wide macro bodies,
+//! suggested fixes that must compile, and constant format arguments.
 
 use otel_log_bridge::lint::{check_source, Diagnostic, Rule};
 
@@ -73,17 +73,19 @@ fn enum_variants_and_constants_are_not_secret_values() {
         &[
             r#"info!(scheme = ?AuthScheme::Bearer, "x");"#,
             r#"warn!(header = %header::AUTHORIZATION, "missing required header");"#,
-            r#"info!(cookie_name = SESSION_COOKIE, "configured");"#,
             r#"info!(scheme = %http::AuthScheme::Bearer, "x");"#,
         ],
         &[],
     );
-    // A variable, a field or a value read through a path still counts.
+    // A variable, a field or a value read through a path still counts, and
+    // so does a single-segment `SCREAMING_CASE` name: it may be a static
+    // read at run time (`static SESSION_COOKIE: LazyLock<String>`).
     assert_each_finds(
         &[
             r#"info!(header = %bearer, "x");"#,
             r#"info!(header = %creds.bearer, "x");"#,
             r#"info!(value = %self::token, "x");"#,
+            r#"info!(cookie_name = SESSION_COOKIE, "configured");"#,
         ],
         &[Rule::Secret],
     );
@@ -291,5 +293,149 @@ fn literal_format_arguments_are_not_interpolation() {
     assert_eq!(
         diagnostics[0].help,
         "keep the message constant and pass the values as fields: `%x, \"…\"`"
+    );
+}
+
+#[test]
+fn an_instrumented_argument_typed_by_the_enclosing_impl_or_trait_parameter_is_a_secret() {
+    let source = "\
+use tracing::instrument;
+
+struct C<T>(T);
+
+impl<T: AsRef<str>> C<T> {
+    #[instrument(skip(self))]
+    fn login(&self, password: T) {}
+}
+
+impl<S: Store> Vault<S> {
+    #[instrument(skip(self))]
+    fn unlock(&self, password: S::Password, secret: Option<&S::Secret>) {}
+}
+
+trait Auth<P> {
+    type Token;
+
+    #[instrument(skip(self))]
+    fn login(&self, password: P, token: Self::Token) {}
+}
+
+impl C<String> {
+    #[instrument(skip(self))]
+    fn not_open(&self, token: T::Token, cancel_token: CancellationToken) {}
+}
+";
+    let diagnostics = check_source("src/lib.rs", source);
+    // The last impl declares no `T`: `T::Token` there is a path like any
+    // other, and `CancellationToken` a named type.
+    assert_eq!(
+        positions(&diagnostics),
+        vec![
+            "7:21 OLB005",
+            "12:22 OLB005",
+            "12:45 OLB005",
+            "19:21 OLB005",
+            "19:34 OLB005",
+        ],
+        "{}",
+        rendered(&diagnostics)
+    );
+}
+
+#[test]
+fn an_instrumented_map_set_result_tuple_array_or_slice_of_text_is_a_secret() {
+    let source = "\
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use tracing::instrument;
+
+#[instrument]
+fn maps(secrets: HashMap<String, String>, session_cookies: BTreeMap<UserId, Vec<u8>>, api_keys: IndexMap<&str, Key, S>) {}
+
+#[instrument]
+fn sets(passwords: HashSet<String>, cookies: BTreeSet<Cookie>) {}
+
+#[instrument]
+fn results(token: Result<String, Error>, password: Result<Login, String>) {}
+
+#[instrument]
+fn elements(credentials: (UserId, String), api_key: [u8; 32], secret: &[u8], token: (Session, Handle)) {}
+
+#[instrument]
+fn named(secret: HashMap<Name, Handle>, token: Result<Token, Error>, password: [Hash; 2]) {}
+";
+    let diagnostics = check_source("src/lib.rs", source);
+    // Maps, sets and results of named types (`Token`, `Cookie`, `Handle`)
+    // print those types' own `Debug`, as the types alone would.
+    assert_eq!(
+        positions(&diagnostics),
+        vec![
+            "5:9 OLB005",
+            "5:43 OLB005",
+            "5:87 OLB005",
+            "8:9 OLB005",
+            "11:12 OLB005",
+            "11:42 OLB005",
+            "14:13 OLB005",
+            "14:44 OLB005",
+            "14:63 OLB005",
+        ],
+        "{}",
+        rendered(&diagnostics)
+    );
+}
+
+#[test]
+fn a_screaming_case_static_is_a_secret_value_unless_reached_through_a_path() {
+    // `static API_KEY: LazyLock<String> = LazyLock::new(|| env::var(..))`
+    // holds a credential read at run time; only a literal or a path to a
+    // variant or an associated or module constant names one.
+    assert_each_finds(
+        &[
+            r#"info!(api_key = %API_KEY, "x");"#,
+            r#"info!(value = %API_KEY, "x");"#,
+            r#"info!("using {}", API_KEY);"#,
+            r#"info!(header = %(AUTH_TOKEN), "x");"#,
+        ],
+        &[Rule::Secret],
+    );
+    assert_each_finds(
+        &[
+            r#"info!(api_key = %config::API_KEY_HEADER, "x");"#,
+            r#"info!(token = "<redacted>", "x");"#,
+            r#"info!(password = -1, "x");"#,
+        ],
+        &[],
+    );
+    // For OLB001 a `SCREAMING_CASE` argument is still text of the message.
+    assert_each_finds(&[r#"info!("retrying after {}ms", RETRY_DELAY_MS);"#], &[]);
+}
+
+#[test]
+fn a_suppression_guard_does_not_cover_a_closure_or_async_block_that_runs_elsewhere() {
+    let source = "\
+use opentelemetry::Context;
+
+impl LogExporter for Stdout {
+    async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
+        let _guard = Context::enter_telemetry_suppressed_scope();
+        tracing::debug!(\"directly after the guard\");
+        std::thread::spawn(move || {
+            tracing::warn!(name: \"x\", \"in a thread\");
+        });
+        tokio::spawn(async move {
+            tracing::warn!(name: \"y\", \"in a task\");
+        });
+        let log = || tracing::debug!(\"in a closure\");
+        tracing::debug!(\"after the closures\");
+        Ok(())
+    }
+}
+";
+    let diagnostics = check_source("src/exporter.rs", source);
+    assert_eq!(
+        positions(&diagnostics),
+        vec!["8:13 OLB011", "11:13 OLB011", "13:22 OLB011"],
+        "{}",
+        rendered(&diagnostics)
     );
 }
