@@ -157,9 +157,13 @@ impl Builder {
         let subscriber = tracing_subscriber::registry().with(filter).with(layer);
         tracing::subscriber::set_global_default(subscriber)
             .map_err(|_| InitError::SubscriberAlreadySet)?;
-        log::set_max_level(log_level_filter(
-            tracing::level_filters::LevelFilter::current(),
-        ));
+        // Another logger, kept with `with_log_bridge(false)`, keeps its own
+        // level.
+        if self.log_bridge {
+            log::set_max_level(log_level_filter(
+                tracing::level_filters::LevelFilter::current(),
+            ));
+        }
         if self.panic_hook && !resolved.disabled {
             install_panic_hook(Arc::downgrade(&guard.pipeline), capture);
         }

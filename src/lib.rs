@@ -78,15 +78,20 @@
 //!   random trace id, every span a random span id, children inherit the
 //!   trace id, so all records of one request share a trace id. Flags are
 //!   `00`: no trace was sampled.
-//! - Events outside any span carry no trace context.
+//! - Events outside any span carry no trace context, except, with the
+//!   `tracing-opentelemetry` feature, the one the OpenTelemetry API holds
+//!   as current (an event given `parent: None` carries none).
 //!
 //! ## Panics
 //!
 //! [`init`] installs a panic hook (chained to the previous one) that emits a
 //! FATAL record with `exception.type = "panic"`, `exception.message`, the
 //! location as `code.*` and, when `RUST_BACKTRACE` enables one,
-//! `exception.stacktrace`, then flushes before the process unwinds or
-//! aborts.
+//! `exception.stacktrace`, then flushes it, waiting at most 250 ms, before
+//! the process unwinds or aborts (a flush that takes longer is reported on
+//! stderr; the record still goes out with the guard's flush if the process
+//! lives on). [`Builder::layer`] installs no hook: a composed subscriber
+//! records panics only if the program logs them itself.
 //!
 //! # Configuration
 //!

@@ -167,6 +167,20 @@ fn an_unknown_exporter_name_is_reported_and_the_known_ones_are_used() {
     assert_eq!(records[0]["body"], "kept");
 }
 
+/// Regression: `init` set `log`'s maximum level even when it left `log`
+/// to another logger, which then lost its debug records.
+#[test]
+fn a_logger_kept_with_the_log_bridge_off_keeps_its_level() {
+    if is_child() {
+        log::set_max_level(log::LevelFilter::Debug);
+        let _guard = child_builder().with_log_bridge(false).init();
+        assert_eq!(log::max_level(), log::LevelFilter::Debug);
+        return;
+    }
+    let (output, _) = run("a_logger_kept_with_the_log_bridge_off_keeps_its_level", &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
 #[test]
 fn init_panics_with_the_error_text() {
     if is_child() {

@@ -172,3 +172,38 @@ fn a_provider_that_does_not_finish_flushing_is_waited_for_only_the_timeout() {
     let _ = release.send(());
     let _ = provider.shutdown();
 }
+
+/// A processor whose first flush panics.
+#[derive(Debug, Default)]
+struct FirstFlushPanics(std::sync::atomic::AtomicBool);
+
+impl opentelemetry_sdk::logs::LogProcessor for FirstFlushPanics {
+    fn emit(
+        &self,
+        _record: &mut opentelemetry_sdk::logs::SdkLogRecord,
+        _scope: &opentelemetry::InstrumentationScope,
+    ) {
+    }
+
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        let first = !self.0.swap(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(!first, "a processor that panics");
+        Ok(())
+    }
+}
+
+/// Regression: a processor that panicked in its flush left the flush
+/// marked running, so every later flush waited out its whole timeout.
+#[test]
+fn a_flush_that_panics_does_not_hold_up_the_next() {
+    let provider = SdkLoggerProvider::builder()
+        .with_log_processor(FirstFlushPanics::default())
+        .build();
+    let (_layer, guard) = otel_log_bridge::builder()
+        .with_logger_provider(provider.clone())
+        .layer()
+        .expect("valid configuration");
+    assert!(guard.flush().is_err(), "the first flush panicked");
+    assert!(guard.flush().is_ok(), "the second one runs");
+    let _ = provider.shutdown();
+}

@@ -121,6 +121,20 @@ impl BridgeLayer {
     /// # let _ = bridge;
     /// # Ok::<(), otel_log_bridge::InitError>(())
     /// ```
+    ///
+    /// Each record is filtered by asking the current subscriber whether it
+    /// would take an event of that level and target, and is then written
+    /// to this layer's pipeline only; other layers do not see it.
+    ///
+    /// **Per-layer filters.** `tracing-subscriber`'s per-layer filters
+    /// (`Layer::with_filter`) keep their answer to that question for the
+    /// thread's next event, which is meant to consume it, and a record
+    /// given to this bridge is not an event. The next `tracing` event or
+    /// span on the thread whose callsite skips filtering may then be
+    /// hidden from a filtered layer. In a subscriber with per-layer
+    /// filters, forward `log` records with `tracing_log::LogTracer`
+    /// instead, which sends each one as an event (the layer maps it like a
+    /// record this bridge receives, without its key-values).
     pub fn log_bridge(&self) -> LogBridge {
         LogBridge::new(
             Arc::clone(&self.shared.pipeline),

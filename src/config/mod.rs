@@ -488,8 +488,9 @@ impl Builder {
     }
 
     /// Whether [`init`](Builder::init) installs a panic hook that records
-    /// each panic as a FATAL record and flushes it (default: yes). The hook
-    /// calls the previously installed hook afterwards.
+    /// each panic as a FATAL record and flushes it, waiting at most 250 ms
+    /// (default: yes). The hook calls the previously installed hook
+    /// afterwards.
     pub fn with_panic_hook(mut self, enabled: bool) -> Self {
         self.panic_hook = enabled;
         self

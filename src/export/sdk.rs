@@ -60,6 +60,23 @@ impl Flushes {
     }
 }
 
+/// Ends a flush thread's flush, on return or unwind.
+struct FinishFlush {
+    flushes: Arc<Flushes>,
+    succeeded: bool,
+}
+
+impl Drop for FinishFlush {
+    fn drop(&mut self) {
+        let mut state = self.flushes.lock();
+        state.running = false;
+        state.finished += 1;
+        state.succeeded = self.succeeded;
+        drop(state);
+        self.flushes.finished.notify_all();
+    }
+}
+
 #[derive(Debug, Default)]
 struct FlushState {
     /// Whether a flush is running.
@@ -146,13 +163,13 @@ impl SdkSink {
             .name("otel-log-bridge-sdk-flush".to_owned())
             .spawn(move || {
                 crate::capture::suppress_current_thread();
-                let succeeded = provider.force_flush().is_ok();
-                let mut state = flushes.lock();
-                state.running = false;
-                state.finished += 1;
-                state.succeeded = succeeded;
-                drop(state);
-                flushes.finished.notify_all();
+                // Marks the flush finished even when a processor panics,
+                // so that later flushes are not left waiting for it.
+                let mut finish = FinishFlush {
+                    flushes,
+                    succeeded: false,
+                };
+                finish.succeeded = provider.force_flush().is_ok();
             });
         let mut state = self.flushes.lock();
         if spawned.is_err() {
