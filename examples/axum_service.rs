@@ -56,6 +56,29 @@ async fn metrics(State(guard): State<Arc<Guard>>) -> String {
     guard.stats().to_prometheus()
 }
 
+/// Resolves on Ctrl-C, or on SIGTERM on Unix.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                terminate.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let guard = Arc::new(
@@ -77,7 +100,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(address).await?;
     let local = listener.local_addr()?;
     tracing::info!(server.address = %local, "listening");
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    // On Ctrl-C (or SIGTERM, from an orchestrator) the server stops taking
+    // requests and `main` returns, dropping the guard, which exports what
+    // is still queued.
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    });
     if smoke {
         // One request to ourselves, with a caller's trace context.
         let mut stream = tokio::net::TcpStream::connect(local).await?;
