@@ -138,65 +138,52 @@ fn a_crashed_worker_fails_flushes_and_counts_what_it_loses() {
     assert_eq!(stats.queued_bytes, 0, "no budget is left stranded");
 }
 
-/// Regression: the OTLP drains batch records across a cycle, so a worker
-/// that crashed while sending a batch (here, an OTLP-JSON writer that
-/// panics) left the batch's records counted nowhere.
+/// Regressions, each a writer that breaks in its own way, where records
+/// were counted nowhere or as exported:
+/// - the OTLP drains batch records across a cycle, so a worker that
+///   crashed while sending a batch (an OTLP-JSON writer that panics) left
+///   the batch's records counted nowhere;
+/// - records written in a cycle whose flush panicked were counted nowhere;
+/// - records were counted as exported once written into the writer's
+///   buffer, before the flush that lost them.
 #[test]
-fn records_a_crashed_otlp_worker_had_batched_count_as_failed() {
-    let builder = otel_log_bridge::builder().with_otlp_json_writer(BrokenWriter {
-        panics_on: Some(1),
-        ..BrokenWriter::default()
-    });
-    let stats = stats_after(builder, |guard| {
-        tracing::info!("one");
-        tracing::info!("two");
-        assert!(guard.flush().is_err(), "the worker crashed");
-    });
-    assert_eq!(
-        (stats.emitted, stats.exported, stats.failed),
-        (2, 0, 2),
-        "{stats:?}"
-    );
-    assert_eq!(stats.queued_bytes, 0, "{stats:?}");
-}
-
-/// Regression: records written in a cycle whose flush panicked were
-/// counted nowhere.
-#[test]
-fn records_whose_flush_panics_count_as_failed() {
-    let builder = otel_log_bridge::builder().with_json_writer(BrokenWriter {
-        flush_panics: true,
-        ..BrokenWriter::default()
-    });
-    let stats = stats_after(builder, |guard| {
-        tracing::info!("one");
-        tracing::info!("two");
-        assert!(guard.flush().is_err(), "the worker crashed");
-    });
-    assert_eq!(
-        (stats.emitted, stats.exported, stats.failed),
-        (2, 0, 2),
-        "{stats:?}"
-    );
-}
-
-/// Regression: records were counted as exported once written into the
-/// writer's buffer, before the flush that lost them.
-#[test]
-fn records_whose_flush_fails_count_as_failed_not_exported() {
-    let builder = otel_log_bridge::builder().with_json_writer(BrokenWriter {
-        flush_fails: true,
-        ..BrokenWriter::default()
-    });
-    let stats = stats_after(builder, |_| {
-        tracing::info!("one");
-        tracing::info!("two");
-    });
-    assert_eq!(
-        (stats.emitted, stats.exported, stats.failed),
-        (2, 0, 2),
-        "{stats:?}"
-    );
+fn records_a_broken_writer_lost_count_as_failed() {
+    let cases = [
+        (
+            "an OTLP-JSON writer that panics",
+            otel_log_bridge::builder().with_otlp_json_writer(BrokenWriter {
+                panics_on: Some(1),
+                ..BrokenWriter::default()
+            }),
+        ),
+        (
+            "a flush that panics",
+            otel_log_bridge::builder().with_json_writer(BrokenWriter {
+                flush_panics: true,
+                ..BrokenWriter::default()
+            }),
+        ),
+        (
+            "a flush that fails",
+            otel_log_bridge::builder().with_json_writer(BrokenWriter {
+                flush_fails: true,
+                ..BrokenWriter::default()
+            }),
+        ),
+    ];
+    for (case, builder) in cases {
+        let stats = stats_after(builder, |guard| {
+            tracing::info!("one");
+            tracing::info!("two");
+            let _ = guard.flush();
+        });
+        assert_eq!(
+            (stats.emitted, stats.exported, stats.failed),
+            (2, 0, 2),
+            "{case}: {stats:?}"
+        );
+        assert_eq!(stats.queued_bytes, 0, "{case}: {stats:?}");
+    }
 }
 
 /// A value that counts how often it is formatted.
