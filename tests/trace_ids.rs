@@ -115,6 +115,68 @@ fn log_records_in_a_span_hidden_from_the_bridge_take_the_nearest_span_it_sees() 
     }
 }
 
+/// Counts the events a layer is given.
+struct CountsEvents(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CountsEvents {
+    fn on_event(&self, _: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Regression: the `log` bridge asks the subscriber whether it wants a
+/// record, and per-layer filters keep their answers for the thread's next
+/// event, which was to consume them. A `log` record filtered out for
+/// another layer then hid the next `tracing` event from that layer, and
+/// one filtered out for the bridge's own layer hid the next event from it.
+#[test]
+fn a_log_record_filtered_out_for_a_layer_does_not_hide_the_next_event_from_it() {
+    use tracing_subscriber::filter::LevelFilter;
+    use tracing_subscriber::prelude::*;
+    // Another layer, filtered at WARN.
+    let counted = std::sync::Arc::default();
+    let out = crate::support::SharedBuf::default();
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_json_writer(out.clone())
+        .layer()
+        .expect("valid");
+    let bridge = layer.log_bridge();
+    let subscriber = tracing_subscriber::registry()
+        .with(CountsEvents(std::sync::Arc::clone(&counted)).with_filter(LevelFilter::WARN))
+        .with(layer);
+    tracing::subscriber::with_default(subscriber, || {
+        crate::support::with_log_target(bridge, || {
+            log::info!("not for the warn layer");
+            tracing::error!("for both");
+        });
+    });
+    drop(guard);
+    assert_eq!(counted.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(out.lines().len(), 2);
+    // The bridge's own layer, filtered at INFO.
+    let out = crate::support::SharedBuf::default();
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_json_writer(out.clone())
+        .layer()
+        .expect("valid");
+    let bridge = layer.log_bridge();
+    let subscriber = tracing_subscriber::registry()
+        .with(WantsEverySpan)
+        .with(layer.with_filter(LevelFilter::INFO));
+    tracing::subscriber::with_default(subscriber, || {
+        crate::support::with_log_target(bridge, || {
+            log::debug!("below the bridge's filter");
+            tracing::info!("exported");
+        });
+    });
+    drop(guard);
+    let bodies: Vec<_> = out.lines().iter().map(|r| r["body"].clone()).collect();
+    assert!(
+        bodies.contains(&serde_json::json!("exported")),
+        "{bodies:?}"
+    );
+}
+
 #[cfg(feature = "tracing-opentelemetry")]
 mod with_tracing_opentelemetry {
     use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};

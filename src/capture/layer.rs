@@ -10,6 +10,7 @@ use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::capture::direct::{self, CallsiteFields, Direct};
+use crate::capture::log_bridge;
 use crate::capture::redact::Redactor;
 use crate::capture::runtime_lint::RuntimeLint;
 use crate::capture::span::{self, SpanData};
@@ -128,13 +129,11 @@ impl BridgeLayer {
     ///
     /// **Per-layer filters.** `tracing-subscriber`'s per-layer filters
     /// (`Layer::with_filter`) keep their answer to that question for the
-    /// thread's next event, which is meant to consume it, and a record
-    /// given to this bridge is not an event. The next `tracing` event or
-    /// span on the thread whose callsite skips filtering may then be
-    /// hidden from a filtered layer. In a subscriber with per-layer
-    /// filters, forward `log` records with `tracing_log::LogTracer`
-    /// instead, which sends each one as an event (the layer maps it like a
-    /// record this bridge receives, without its key-values).
+    /// thread's next event, which is meant to consume it. The bridge asks a
+    /// second question that clears those answers, so that they cannot hide
+    /// the next event from a layer. That takes this layer seeing the
+    /// question: a per-layer filter around this layer that refuses an
+    /// ERROR event for the record's target keeps the answers in place.
     pub fn log_bridge(&self) -> LogBridge {
         LogBridge::new(
             Arc::clone(&self.shared.pipeline),
@@ -149,6 +148,12 @@ where
 {
     fn on_register_dispatch(&self, subscriber: &Dispatch) {
         let _ = self.shared.dispatch.set(subscriber.downgrade());
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
+        // Refused so that the per-layer filters' answers to the `log`
+        // bridge's question are cleared (see `log_bridge`).
+        !log_bridge::is_filter_reset(metadata)
     }
 
     fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {

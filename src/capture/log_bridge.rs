@@ -40,9 +40,11 @@ impl LogBridge {
 
 /// The callsite that `log` records are filtered under: `tracing` filters
 /// need one, and a `log` record has none of its own.
-struct LogCallsite;
+struct LogCallsite {
+    _own_address: u8,
+}
 
-static LOG_CALLSITE: LogCallsite = LogCallsite;
+static LOG_CALLSITE: LogCallsite = LogCallsite { _own_address: 0 };
 
 static LOG_CALLSITE_METADATA: Metadata<'static> = Metadata::new(
     "log record",
@@ -73,21 +75,84 @@ fn tracing_level(level: log::Level) -> tracing_core::Level {
     }
 }
 
+/// The callsite of the question that clears what per-layer filters kept of
+/// the last one (see [`enabled_by_dispatcher`]); the bridge's layer is
+/// never interested in it. Callsites are told apart by address, and a
+/// static of a zero-sized type may share one with another static: both
+/// callsites here hold a byte.
+struct FilterResetCallsite {
+    _own_address: u8,
+}
+
+static FILTER_RESET_CALLSITE: FilterResetCallsite = FilterResetCallsite { _own_address: 0 };
+
+static FILTER_RESET_METADATA: Metadata<'static> = Metadata::new(
+    "log record filtered",
+    "log",
+    tracing_core::Level::ERROR,
+    None,
+    None,
+    None,
+    FieldSet::new(
+        &[],
+        tracing_core::identify_callsite!(&FILTER_RESET_CALLSITE),
+    ),
+    Kind::EVENT,
+);
+
+impl Callsite for FilterResetCallsite {
+    fn set_interest(&self, _: Interest) {}
+
+    fn metadata(&self) -> &Metadata<'_> {
+        &FILTER_RESET_METADATA
+    }
+}
+
+/// Whether `metadata` is the bridge's filter-clearing question, which its
+/// layer refuses.
+pub(crate) fn is_filter_reset(metadata: &Metadata<'_>) -> bool {
+    metadata.callsite() == Identifier(&FILTER_RESET_CALLSITE)
+}
+
 /// Asks the current dispatcher whether a record of this level and target
 /// would be enabled, as if it were a `tracing` event.
+///
+/// `tracing-subscriber`'s per-layer filters keep their answers for the
+/// thread's next event or span, which consumes them; a `log` record is
+/// neither, so the answers would stay and hide the next event or span whose
+/// callsite skips filtering from the layers they disabled. A second
+/// question clears them: the bridge's layer refuses it, and a layer that
+/// refuses makes `tracing-subscriber` clear the per-layer answers. (A
+/// per-layer filter around the bridge's own layer that refuses an ERROR
+/// question for the record's target keeps this from working.)
 fn enabled_by_dispatcher(level: log::Level, target: &str) -> bool {
-    let identifier = Identifier(&LOG_CALLSITE);
-    let metadata = Metadata::new(
+    let metadata = |name, level, callsite| {
+        Metadata::new(
+            name,
+            target,
+            level,
+            None,
+            None,
+            None,
+            FieldSet::new(&[], callsite),
+            Kind::EVENT,
+        )
+    };
+    let question = metadata(
         "log record",
-        target,
         tracing_level(level),
-        None,
-        None,
-        None,
-        FieldSet::new(&[], identifier),
-        Kind::EVENT,
+        Identifier(&LOG_CALLSITE),
     );
-    tracing::dispatcher::get_default(|dispatch| dispatch.enabled(&metadata))
+    let reset = metadata(
+        "log record filtered",
+        tracing_core::Level::ERROR,
+        Identifier(&FILTER_RESET_CALLSITE),
+    );
+    tracing::dispatcher::get_default(|dispatch| {
+        let enabled = dispatch.enabled(&question);
+        let _ = dispatch.enabled(&reset);
+        enabled
+    })
 }
 
 impl log::Log for LogBridge {
