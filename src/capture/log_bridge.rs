@@ -20,10 +20,11 @@ use crate::record::{
 
 /// A [`log::Log`] that sends `log` records through this crate's pipeline.
 ///
-/// Filtering follows the current `tracing` dispatcher's global filters (so
-/// `RUST_LOG` and an `EnvFilter` layer apply to `log` targets too); a filter
-/// attached to the bridge layer alone with `Layer::with_filter` does not,
-/// as a `log` record is not a `tracing` event. A record inside an entered
+/// Filtering follows the current `tracing` dispatcher: a record is written
+/// when the subscriber would take an event of its level and target (so
+/// `RUST_LOG` and an `EnvFilter` layer apply to `log` targets too). With
+/// per-layer filters (`Layer::with_filter`) that is when any layer's filter
+/// would take it, as the subscriber answers for all its layers together. A record inside an entered
 /// `tracing` span gets that span's trace context and fields.
 /// `flush` flushes the pipeline, bounded by the shutdown timeout.
 #[derive(Clone, Debug)]
