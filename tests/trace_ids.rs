@@ -74,6 +74,25 @@ fn a_trace_with_all_zero_ids_is_not_continued() {
     assert_ne!(trace_id, "0".repeat(32));
 }
 
+/// Runs `scenario` in the subscriber `compose` builds around a bridge
+/// layer (and with its `log` bridge), and returns the JSON lines written.
+fn in_composed_subscriber(
+    compose: impl FnOnce(otel_log_bridge::BridgeLayer) -> tracing::Dispatch,
+    scenario: impl FnOnce(),
+) -> Vec<serde_json::Value> {
+    let out = crate::support::SharedBuf::default();
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_json_writer(out.clone())
+        .layer()
+        .expect("valid");
+    let bridge = layer.log_bridge();
+    tracing::dispatcher::with_default(&compose(layer), || {
+        crate::support::with_log_target(bridge, scenario);
+    });
+    drop(guard);
+    out.lines()
+}
+
 /// A layer that wants every span, as a `fmt` layer at `debug` would.
 struct WantsEverySpan;
 
@@ -85,28 +104,21 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for WantsEverySpan {}
 #[test]
 fn log_records_in_a_span_hidden_from_the_bridge_take_the_nearest_span_it_sees() {
     use tracing_subscriber::prelude::*;
-    let out = crate::support::SharedBuf::default();
-    let (layer, guard) = otel_log_bridge::builder()
-        .with_json_writer(out.clone())
-        .layer()
-        .expect("valid");
-    let bridge = layer.log_bridge();
-    let subscriber = tracing_subscriber::registry()
-        .with(WantsEverySpan)
-        .with(layer.with_filter(tracing_subscriber::filter::LevelFilter::INFO));
-    tracing::subscriber::with_default(subscriber, || {
-        crate::support::with_log_target(bridge, || {
-            let outer = tracing::info_span!("outer");
-            let _outer = outer.enter();
-            tracing::info!("an event");
-            let inner = tracing::debug_span!("inner");
-            let _inner = inner.enter();
-            log::info!("a");
-            log::info!("b");
-        });
+    let compose = |layer: otel_log_bridge::BridgeLayer| {
+        tracing_subscriber::registry()
+            .with(WantsEverySpan)
+            .with(layer.with_filter(tracing_subscriber::filter::LevelFilter::INFO))
+            .into()
+    };
+    let records = in_composed_subscriber(compose, || {
+        let outer = tracing::info_span!("outer");
+        let _outer = outer.enter();
+        tracing::info!("an event");
+        let inner = tracing::debug_span!("inner");
+        let _inner = inner.enter();
+        log::info!("a");
+        log::info!("b");
     });
-    drop(guard);
-    let records = out.lines();
     assert_eq!(records.len(), 3);
     let event = ids(&records[0]);
     assert!(event.1.is_some());
@@ -135,42 +147,31 @@ fn a_log_record_filtered_out_for_a_layer_does_not_hide_the_next_event_from_it() 
     use tracing_subscriber::prelude::*;
     // Another layer, filtered at WARN.
     let counted = std::sync::Arc::default();
-    let out = crate::support::SharedBuf::default();
-    let (layer, guard) = otel_log_bridge::builder()
-        .with_json_writer(out.clone())
-        .layer()
-        .expect("valid");
-    let bridge = layer.log_bridge();
-    let subscriber = tracing_subscriber::registry()
-        .with(CountsEvents(std::sync::Arc::clone(&counted)).with_filter(LevelFilter::WARN))
-        .with(layer);
-    tracing::subscriber::with_default(subscriber, || {
-        crate::support::with_log_target(bridge, || {
-            log::info!("not for the warn layer");
-            tracing::error!("for both");
-        });
+    let counter = CountsEvents(std::sync::Arc::clone(&counted));
+    let compose = |layer: otel_log_bridge::BridgeLayer| {
+        tracing_subscriber::registry()
+            .with(counter.with_filter(LevelFilter::WARN))
+            .with(layer)
+            .into()
+    };
+    let records = in_composed_subscriber(compose, || {
+        log::info!("not for the warn layer");
+        tracing::error!("for both");
     });
-    drop(guard);
     assert_eq!(counted.load(std::sync::atomic::Ordering::Relaxed), 1);
-    assert_eq!(out.lines().len(), 2);
+    assert_eq!(records.len(), 2);
     // The bridge's own layer, filtered at INFO.
-    let out = crate::support::SharedBuf::default();
-    let (layer, guard) = otel_log_bridge::builder()
-        .with_json_writer(out.clone())
-        .layer()
-        .expect("valid");
-    let bridge = layer.log_bridge();
-    let subscriber = tracing_subscriber::registry()
-        .with(WantsEverySpan)
-        .with(layer.with_filter(LevelFilter::INFO));
-    tracing::subscriber::with_default(subscriber, || {
-        crate::support::with_log_target(bridge, || {
-            log::debug!("below the bridge's filter");
-            tracing::info!("exported");
-        });
+    let compose = |layer: otel_log_bridge::BridgeLayer| {
+        tracing_subscriber::registry()
+            .with(WantsEverySpan)
+            .with(layer.with_filter(LevelFilter::INFO))
+            .into()
+    };
+    let records = in_composed_subscriber(compose, || {
+        log::debug!("below the bridge's filter");
+        tracing::info!("exported");
     });
-    drop(guard);
-    let bodies: Vec<_> = out.lines().iter().map(|r| r["body"].clone()).collect();
+    let bodies: Vec<_> = records.iter().map(|r| r["body"].clone()).collect();
     assert!(
         bodies.contains(&serde_json::json!("exported")),
         "{bodies:?}"

@@ -39,13 +39,26 @@ impl LogBridge {
     }
 }
 
-/// The callsite that `log` records are filtered under: `tracing` filters
-/// need one, and a `log` record has none of its own.
-struct LogCallsite {
-    _own_address: u8,
+/// A callsite of the bridge's own: `tracing` filters need one to answer,
+/// and a `log` record has none. It holds its metadata, which also keeps it
+/// from being zero-sized: callsites are told apart by address, and a
+/// zero-sized static may share its address with another static.
+struct BridgeCallsite {
+    metadata: &'static Metadata<'static>,
 }
 
-static LOG_CALLSITE: LogCallsite = LogCallsite { _own_address: 0 };
+impl Callsite for BridgeCallsite {
+    fn set_interest(&self, _: Interest) {}
+
+    fn metadata(&self) -> &Metadata<'_> {
+        self.metadata
+    }
+}
+
+/// The callsite that `log` records are filtered under.
+static LOG_CALLSITE: BridgeCallsite = BridgeCallsite {
+    metadata: &LOG_CALLSITE_METADATA,
+};
 
 static LOG_CALLSITE_METADATA: Metadata<'static> = Metadata::new(
     "log record",
@@ -58,34 +71,12 @@ static LOG_CALLSITE_METADATA: Metadata<'static> = Metadata::new(
     Kind::EVENT,
 );
 
-impl Callsite for LogCallsite {
-    fn set_interest(&self, _: Interest) {}
-
-    fn metadata(&self) -> &Metadata<'_> {
-        &LOG_CALLSITE_METADATA
-    }
-}
-
-fn tracing_level(level: log::Level) -> tracing_core::Level {
-    match level {
-        log::Level::Error => tracing_core::Level::ERROR,
-        log::Level::Warn => tracing_core::Level::WARN,
-        log::Level::Info => tracing_core::Level::INFO,
-        log::Level::Debug => tracing_core::Level::DEBUG,
-        log::Level::Trace => tracing_core::Level::TRACE,
-    }
-}
-
 /// The callsite of the question that clears what per-layer filters kept of
 /// the last one (see [`enabled_by_dispatcher`]); the bridge's layer is
-/// never interested in it. Callsites are told apart by address, and a
-/// static of a zero-sized type may share one with another static: both
-/// callsites here hold a byte.
-struct FilterResetCallsite {
-    _own_address: u8,
-}
-
-static FILTER_RESET_CALLSITE: FilterResetCallsite = FilterResetCallsite { _own_address: 0 };
+/// never interested in it.
+static FILTER_RESET_CALLSITE: BridgeCallsite = BridgeCallsite {
+    metadata: &FILTER_RESET_METADATA,
+};
 
 static FILTER_RESET_METADATA: Metadata<'static> = Metadata::new(
     "log record filtered",
@@ -101,11 +92,13 @@ static FILTER_RESET_METADATA: Metadata<'static> = Metadata::new(
     Kind::EVENT,
 );
 
-impl Callsite for FilterResetCallsite {
-    fn set_interest(&self, _: Interest) {}
-
-    fn metadata(&self) -> &Metadata<'_> {
-        &FILTER_RESET_METADATA
+fn tracing_level(level: log::Level) -> tracing_core::Level {
+    match level {
+        log::Level::Error => tracing_core::Level::ERROR,
+        log::Level::Warn => tracing_core::Level::WARN,
+        log::Level::Info => tracing_core::Level::INFO,
+        log::Level::Debug => tracing_core::Level::DEBUG,
+        log::Level::Trace => tracing_core::Level::TRACE,
     }
 }
 
