@@ -81,10 +81,11 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
-/// Opens a new file for writing, readable by its owner only on Unix.
-fn create_private_file(path: &Path) -> std::io::Result<fs::File> {
+/// Opens `path` for writing, creating it readable by its owner only on
+/// Unix; `truncate` empties a file that is already there.
+fn open_private_file(path: &Path, truncate: bool) -> std::io::Result<fs::File> {
     let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create(true).truncate(truncate);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(path)
@@ -92,11 +93,8 @@ fn create_private_file(path: &Path) -> std::io::Result<fs::File> {
 
 /// Locks the spool directory for this process, or says who holds it.
 fn lock_dir(dir: &Path) -> std::io::Result<fs::File> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let lock = options.open(dir.join(".lock"))?;
+    // Kept, not emptied: another process may hold it locked.
+    let lock = open_private_file(&dir.join(".lock"), false)?;
     match lock.try_lock() {
         Ok(()) => Ok(lock),
         Err(fs::TryLockError::WouldBlock) => Err(std::io::Error::new(
@@ -118,7 +116,7 @@ impl Spool {
         // (the lock file may be an old one, opened without writing to the
         // directory).
         let probe = dir.join(".write-test");
-        create_private_file(&probe)?;
+        open_private_file(&probe, true)?;
         fs::remove_file(&probe)?;
         let mut segments: Vec<Segment> = Vec::new();
         for entry in fs::read_dir(dir)? {
@@ -210,7 +208,7 @@ impl Spool {
             *evicted += oldest.records;
         }
         let sequence = self.next_sequence;
-        let mut file = match create_private_file(&self.path(sequence)) {
+        let mut file = match open_private_file(&self.path(sequence), true) {
             Ok(file) => file,
             Err(error) => {
                 self.writable = false;
