@@ -562,6 +562,7 @@ impl<'a> DirectVisitor<'a, '_> {
 
     /// A text field: `message` becomes the body, anything else an
     /// attribute.
+    #[inline(always)]
     fn set_text(&mut self, field: &Field, value: Piece<'_>) {
         if field.name() != MESSAGE {
             self.set(field, value);

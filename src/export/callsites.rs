@@ -65,12 +65,18 @@ impl<T> CallsiteTable<T> {
     ) -> Option<(u32, &T)> {
         // Metadata is at least 8-byte aligned: the low bits carry nothing.
         let index = (callsite >> 3) % SLOTS;
-        let (owner, parts) = self
+        let slot = self
             .chunks
             .get(index / CHUNK)?
             .get_or_init(|| (0..CHUNK).map(|_| OnceLock::new()).collect())
-            .get(index % CHUNK)?
-            .get_or_init(|| (callsite, render()));
+            .get(index % CHUNK)?;
+        // Looked at before `get_or_init`, whose closure would otherwise be
+        // built on every call: copying its captures back from the stack
+        // right after writing them stalls the logging thread.
+        let (owner, parts) = match slot.get() {
+            Some(entry) => entry,
+            None => slot.get_or_init(|| (callsite, render())),
+        };
         if *owner != callsite {
             return None;
         }
