@@ -164,6 +164,7 @@ impl Builder {
                 tracing::level_filters::LevelFilter::current(),
             ));
         }
+        // Installed last, so that a failed `try_init` leaves no hook behind.
         if self.panic_hook && !resolved.disabled {
             install_panic_hook(Arc::downgrade(&guard.pipeline), capture);
         }
@@ -172,8 +173,9 @@ impl Builder {
 
     /// Builds the layer for a subscriber you compose yourself, with the
     /// guard that flushes it. Nothing global is installed: no subscriber,
-    /// no logger (see [`BridgeLayer::log_bridge`]), no panic hook, and the
-    /// filter set with [`with_filter`](Builder::with_filter) is not used.
+    /// no logger (see [`BridgeLayer::log_bridge`]), no panic hook (see
+    /// [`BridgeLayer::install_panic_hook`]), and the filter set with
+    /// [`with_filter`](Builder::with_filter) is not used.
     ///
     /// # Errors
     ///

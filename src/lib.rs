@@ -90,8 +90,8 @@
 //! `exception.stacktrace`, then flushes it, waiting at most 250 ms, before
 //! the process unwinds or aborts (a flush that takes longer is reported on
 //! stderr; the record still goes out with the guard's flush if the process
-//! lives on). [`Builder::layer`] installs no hook: a composed subscriber
-//! records panics only if the program logs them itself.
+//! lives on). [`Builder::layer`] installs no hook: with a composed
+//! subscriber, [`BridgeLayer::install_panic_hook`] installs the same one.
 //!
 //! # Configuration
 //!

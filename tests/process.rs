@@ -73,6 +73,38 @@ fn panic_is_recorded_as_fatal_before_the_process_exits() {
 }
 
 #[test]
+fn a_composed_subscriber_records_panics_once_its_hook_is_installed() {
+    use tracing_subscriber::prelude::*;
+
+    if is_child() {
+        let (layer, _guard) = child_builder().layer().expect("valid configuration");
+        layer.install_panic_hook();
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
+            .expect("first subscriber");
+        let span = tracing::info_span!("job", job.id = 3);
+        let _entered = span.enter();
+        tracing::info!("before the panic");
+        panic!("composed: {}", 7);
+    }
+    let (output, records) = run(
+        "a_composed_subscriber_records_panics_once_its_hook_is_installed",
+        &[],
+    );
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("composed: 7"),
+        "previous hook still runs"
+    );
+    assert_eq!(records.len(), 2, "{records:?}");
+    let fatal = &records[1];
+    assert_eq!(fatal["severity_text"], "FATAL");
+    assert_eq!(fatal["body"], "composed: 7");
+    assert_eq!(fatal["attributes"]["exception.type"], "panic");
+    assert_eq!(fatal["attributes"]["job.id"], 3, "span fields");
+    assert_eq!(fatal["trace_id"], records[0]["trace_id"], "same trace");
+}
+
+#[test]
 fn init_fails_clearly_when_a_subscriber_is_already_set() {
     if is_child() {
         tracing::subscriber::set_global_default(tracing_subscriber::registry())

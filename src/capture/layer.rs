@@ -17,7 +17,8 @@ use crate::capture::span::{self, SpanData};
 use crate::capture::storm::Verdict;
 use crate::capture::visit::{is_forwarded_log, EventVisitor, ForwardedLog, SpanFieldVisitor};
 use crate::capture::{
-    add_common_attributes, is_suppressed, with_scratch, CaptureOptions, LogBridge,
+    add_common_attributes, install_panic_hook, is_suppressed, with_scratch, CaptureOptions,
+    LogBridge,
 };
 use crate::export::callsites::CallsiteTable;
 use crate::export::{Encoding, Pipeline};
@@ -139,6 +140,38 @@ impl BridgeLayer {
             Arc::clone(&self.shared.pipeline),
             self.shared.options.clone(),
         )
+    }
+
+    /// Installs a panic hook that records each panic as a FATAL record in
+    /// this layer's pipeline (with `exception.*`, the source location and
+    /// the current span's fields and trace context), waits at most 250 ms
+    /// for it to be exported, then calls the hook installed before it.
+    /// [`init`](crate::init) installs it, unless told not to with
+    /// [`with_panic_hook`](crate::Builder::with_panic_hook); with a composed
+    /// subscriber install it yourself, before the layer moves into the
+    /// subscriber:
+    ///
+    /// ```
+    /// use tracing_subscriber::prelude::*;
+    ///
+    /// let (layer, guard) = otel_log_bridge::builder()
+    ///     .with_json_writer(std::io::sink())
+    ///     .layer()?;
+    /// layer.install_panic_hook();
+    /// let subscriber = tracing_subscriber::registry().with(layer);
+    /// // tracing::subscriber::set_global_default(subscriber)?;
+    /// # let _ = (subscriber, guard);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// The hook holds the pipeline weakly: once the guard has shut the
+    /// pipeline down, it only calls the previous hook. Each call installs
+    /// one more hook, so call it once.
+    pub fn install_panic_hook(&self) {
+        install_panic_hook(
+            Arc::downgrade(&self.shared.pipeline),
+            self.shared.options.clone(),
+        );
     }
 }
 
