@@ -175,6 +175,19 @@ fn grpc_records_equal_the_json_lines() {
     same_records_as_json_lines(Protocol::Grpc, Compression::Gzip);
 }
 
+#[test]
+fn tls_files_are_not_read_for_a_plain_http_collector() {
+    // A certificate variable left over from another environment serves
+    // secure connections only; it must not stop export over `http://`.
+    let receiver = Receiver::http();
+    let builder = to_receiver(&receiver, Protocol::HttpProtobuf)
+        .with_otlp_certificate("/nonexistent/ca.pem")
+        .with_otlp_client_certificate("/nonexistent/client.pem", "/nonexistent/client.key");
+    let stats = run(builder, ten_events);
+    assert_eq!((stats.exported, stats.failed), (10, 0));
+    assert_eq!(receiver.records().len(), 10);
+}
+
 fn ten_events() {
     for i in 0..10 {
         tracing::info!(i, "event");

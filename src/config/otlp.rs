@@ -242,11 +242,22 @@ fn parse_timeout(value: &str) -> Option<Option<Duration>> {
 }
 
 /// A boolean variable's value, ignoring case.
-fn parse_bool(value: &str) -> Option<bool> {
+/// `…_INSECURE`, a boolean: the logs-specific variable when set, else the
+/// generic one. As the specification's booleans are, any value but `true`
+/// (in any case) is false, a value other than `false` with a warning; a
+/// malformed logs-specific value does not fall back to the generic one,
+/// which could turn TLS off.
+fn insecure(env: &Env) -> bool {
+    let Some((name, value)) = lookup(env, "INSECURE") else {
+        return false;
+    };
     match value.trim().to_ascii_lowercase().as_str() {
-        "true" => Some(true),
-        "false" => Some(false),
-        _ => None,
+        "true" => true,
+        "false" => false,
+        _ => {
+            report_invalid(&name, &value, "true, false", "false");
+            false
+        }
     }
 }
 
@@ -320,8 +331,7 @@ impl OtlpSettings {
             )
             .unwrap_or(Protocol::HttpProtobuf),
         };
-        let insecure =
-            lookup_valid(env, "INSECURE", "true, false", "false", parse_bool).unwrap_or(false);
+        let insecure = insecure(env);
         let grpc = protocol.is_grpc();
         let check = |setting: &str, url: &str| {
             let url = if grpc {
@@ -407,7 +417,7 @@ impl OtlpSettings {
         if let (Some(batch), Some(queue)) = (max_export_batch_size, max_queue_size) {
             if batch > queue {
                 diag::warn(format_args!(
-                    "the export batch size ({batch}, OTEL_BLRP_MAX_EXPORT_BATCH_SIZE) is larger than the queue size ({queue}, OTEL_BLRP_MAX_QUEUE_SIZE); using {queue}"
+                    "the export batch size ({batch}, OTEL_BLRP_MAX_EXPORT_BATCH_SIZE or Builder::with_otlp_batch_size) is larger than the queue size ({queue}, OTEL_BLRP_MAX_QUEUE_SIZE or Builder::with_otlp_max_queue_size); using {queue}"
                 ));
                 max_export_batch_size = Some(queue);
             }
@@ -501,26 +511,37 @@ fn unusable_header(name: &str, value: &str, grpc: bool) -> Option<&'static str> 
     }
 }
 
-/// Accepts `http://` and `https://` URLs with a host.
+/// Accepts an `http://` or `https://` URL with a host, as `http::Uri`
+/// parses it, and returns it with its scheme in lower case (schemes are
+/// case-insensitive; the transports compare them as written). The rest is
+/// kept as given: `Uri` would write an empty path as `/`.
 fn check_url(setting: &str, url: &str) -> Result<String, InitError> {
     let url = url.trim();
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"));
-    match rest {
-        Some(rest) if !rest.is_empty() && !rest.starts_with('/') => Ok(url.to_owned()),
-        _ => Err(InitError::invalid(
+    let invalid = || {
+        InitError::invalid(
             setting,
             format!("{url:?} is not an http:// or https:// URL with a host"),
-        )),
+        )
+    };
+    let uri: ureq::http::Uri = url.parse().map_err(|_| invalid())?;
+    let scheme = match uri.scheme_str() {
+        Some(scheme) if scheme.eq_ignore_ascii_case("http") => "http",
+        Some(scheme) if scheme.eq_ignore_ascii_case("https") => "https",
+        _ => return Err(invalid()),
+    };
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(invalid());
     }
+    let rest = url.get(scheme.len()..).ok_or_else(invalid)?;
+    Ok(format!("{scheme}{rest}"))
 }
 
 /// A gRPC endpoint may be given as `host:port`; `…_INSECURE` then decides
-/// between plaintext and TLS, as the specification says.
+/// between plaintext and TLS, as the specification says. A URL with a
+/// scheme is left for [`check_url`] to accept or refuse.
 fn with_grpc_scheme(url: &str, insecure: bool) -> String {
     let url = url.trim();
-    if url.starts_with("http://") || url.starts_with("https://") {
+    if url.contains("://") {
         url.to_owned()
     } else if insecure {
         format!("http://{url}")
@@ -529,12 +550,18 @@ fn with_grpc_scheme(url: &str, insecure: bool) -> String {
     }
 }
 
-/// The signal path the specification appends to the generic endpoint.
+/// The signal path the specification appends to the generic endpoint's
+/// path: before a query, which stays; a fragment is never sent, so it goes.
 fn append_logs_path(base: &str) -> String {
-    if base.ends_with('/') {
-        format!("{base}{HTTP_LOGS_PATH}")
-    } else {
-        format!("{base}/{HTTP_LOGS_PATH}")
+    let base = base.split_once('#').map_or(base, |(url, _)| url);
+    let (path, query) = match base.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (base, None),
+    };
+    let separator = if path.ends_with('/') { "" } else { "/" };
+    match query {
+        Some(query) => format!("{path}{separator}{HTTP_LOGS_PATH}?{query}"),
+        None => format!("{path}{separator}{HTTP_LOGS_PATH}"),
     }
 }
 
@@ -614,14 +641,73 @@ mod tests {
         ];
         let settings = resolve(&OtlpOptions::default(), &vars).expect("valid");
         assert_eq!(settings.endpoint, "http://collector:4317");
-        // A malformed logs-specific value leaves the generic one in force.
+    }
+
+    #[test]
+    fn an_invalid_logs_insecure_reads_as_false_not_as_the_generic_variable() {
+        // A boolean that is not `true` is false: a typo in the logs-specific
+        // variable must not hand the decision to a generic `true`, which
+        // would send the logs in plaintext.
         let vars = [
-            vars.as_slice(),
-            &[("OTEL_EXPORTER_OTLP_LOGS_INSECURE", "yes")],
-        ]
-        .concat();
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
+            ("OTEL_EXPORTER_OTLP_INSECURE", "true"),
+            ("OTEL_EXPORTER_OTLP_LOGS_INSECURE", "yes"),
+        ];
+        let settings = resolve(&OtlpOptions::default(), &vars).expect("valid");
+        assert_eq!(settings.endpoint, "https://collector:4317");
+        let vars = [
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
+            ("OTEL_EXPORTER_OTLP_INSECURE", "1"),
+        ];
+        let settings = resolve(&OtlpOptions::default(), &vars).expect("valid");
+        assert_eq!(settings.endpoint, "https://collector:4317");
+        let vars = [
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
+            ("OTEL_EXPORTER_OTLP_LOGS_INSECURE", "TRUE"),
+        ];
         let settings = resolve(&OtlpOptions::default(), &vars).expect("valid");
         assert_eq!(settings.endpoint, "http://collector:4317");
+    }
+
+    #[test]
+    fn endpoint_schemes_are_read_in_any_case() {
+        let vars = [("OTEL_EXPORTER_OTLP_ENDPOINT", "HTTPS://collector:4318")];
+        let settings = resolve(&OtlpOptions::default(), &vars).expect("valid");
+        assert_eq!(settings.endpoint, "https://collector:4318/v1/logs");
+        let vars = [
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "Http://collector:4317"),
+        ];
+        let settings = resolve(&OtlpOptions::default(), &vars).expect("valid");
+        assert_eq!(settings.endpoint, "http://collector:4317");
+    }
+
+    #[test]
+    fn a_grpc_endpoint_with_another_scheme_is_an_error() {
+        for endpoint in ["grpc://collector:4317", "dns:///collector:4317"] {
+            let vars = [
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
+            ];
+            let error = resolve(&OtlpOptions::default(), &vars).expect_err(endpoint);
+            assert!(
+                error.to_string().contains("OTEL_EXPORTER_OTLP_ENDPOINT"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_logs_path_goes_before_the_query() {
+        let vars = [("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/base?x=1#top")];
+        let settings = resolve(&OtlpOptions::default(), &vars).expect("valid");
+        assert_eq!(settings.endpoint, "http://c:4318/base/v1/logs?x=1");
+        let vars = [("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/?x=1")];
+        let settings = resolve(&OtlpOptions::default(), &vars).expect("valid");
+        assert_eq!(settings.endpoint, "http://c:4318/v1/logs?x=1");
     }
 
     #[test]

@@ -43,9 +43,16 @@ impl HttpTransport {
             .timeout_recv_body(timeout)
             // Status codes are classified here, by the OTLP retry rules.
             .http_status_as_error(false)
-            .user_agent(concat!("otel-log-bridge/", env!("CARGO_PKG_VERSION")))
-            .tls_config(tls_config(&settings.tls)?)
-            .build();
+            .user_agent(concat!("otel-log-bridge/", env!("CARGO_PKG_VERSION")));
+        // The TLS files serve secure connections only, as the specification
+        // says and as over gRPC: a stale certificate variable must not stop
+        // export to an `http://` collector.
+        let config = if settings.endpoint.starts_with("https://") {
+            config.tls_config(tls_config(&settings.tls)?)
+        } else {
+            config
+        }
+        .build();
         Ok(HttpTransport {
             agent: config.into(),
             endpoint: settings.endpoint.clone(),
