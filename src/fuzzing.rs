@@ -149,7 +149,7 @@ pub fn check_parsers(data: &[u8]) {
     // silence them, or millions of inputs would fill that memory.
     crate::diag::set_level(crate::diag::DiagLevel::None);
     let text = String::from_utf8_lossy(data);
-    for (key, _) in crate::config::parse_key_value_list(&text, "OTEL_RESOURCE_ATTRIBUTES") {
+    for (key, _) in crate::config::parse_resource_attributes(&text) {
         assert!(!key.is_empty() && key == key.trim());
     }
     if let Some(context) = crate::TraceContext::from_traceparent(&text) {

@@ -107,20 +107,20 @@
 //! |---|---|---|
 //! | `OTEL_LOGS_EXPORTER` | `otlp` when an OTLP endpoint is set, else `json` | comma list of `otlp`, `otlp/stdout` (OTLP-JSON lines on stdout), `json` (flat JSON lines on stdout), `console` (human-readable, stderr), `none`; an unknown name is reported on stderr and ignored (the default applies when no name is known); `otlp` in a build without the `otlp` feature is an error |
 //! | `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` | – | full URL of the logs endpoint, used as is |
-//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://localhost:4318` (gRPC: `http://localhost:4317`) | base URL; HTTP appends `/v1/logs` |
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://localhost:4318` (gRPC: `http://localhost:4317`) | base URL, `http://` or `https://` in any case; HTTP appends `/v1/logs` to its path (before a query) |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL` | `http/protobuf` | `http/protobuf`, `http/json`, `grpc` (feature `grpc`), in any case; an unknown value is reported and ignored; `grpc` in a build without the `grpc` feature is an error |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]HEADERS` | – | `key=value,…`, percent-decoded; malformed pairs reported and skipped |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]TIMEOUT` | `10000` | ms; over HTTP, each phase of a request (connecting, sending, waiting for the response, reading it) at most; over gRPC, the whole request; `0` for none |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]COMPRESSION` | `none` | `gzip` or `none`, in any case; a malformed `LOGS_` value leaves the generic one in force |
-//! | `OTEL_EXPORTER_OTLP_[LOGS_]CERTIFICATE` | – | PEM file of the CA certificates to trust, instead of the Mozilla roots built into the crate (`webpki-roots`) |
-//! | `OTEL_EXPORTER_OTLP_[LOGS_]CLIENT_CERTIFICATE`, `…_CLIENT_KEY` | – | PEM files for mutual TLS |
-//! | `OTEL_EXPORTER_OTLP_[LOGS_]INSECURE` | `false` | gRPC endpoints given without a scheme: `true` for plaintext |
+//! | `OTEL_EXPORTER_OTLP_[LOGS_]CERTIFICATE` | – | PEM file of the CA certificates to trust, instead of the Mozilla roots built into the crate (`webpki-roots`); read for `https://` endpoints only |
+//! | `OTEL_EXPORTER_OTLP_[LOGS_]CLIENT_CERTIFICATE`, `…_CLIENT_KEY` | – | PEM files for mutual TLS (`https://` endpoints) |
+//! | `OTEL_EXPORTER_OTLP_[LOGS_]INSECURE` | `false` | gRPC endpoints given without a scheme: `true` (in any case) for plaintext; any other value is false, as the specification's booleans are, and a value other than `false` is reported |
 //! | `OTEL_BLRP_SCHEDULE_DELAY` | `1000` | ms between exports at the latest |
 //! | `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` | `512` | records per request at most; cut to `OTEL_BLRP_MAX_QUEUE_SIZE` when larger |
 //! | `OTEL_BLRP_EXPORT_TIMEOUT` | `30000` | ms; bounds each request together with the OTLP timeout; `0` for none |
 //! | `OTEL_BLRP_MAX_QUEUE_SIZE` | unbounded by count | a record-count bound on top of the 64 MiB byte budget |
-//! | `OTEL_SERVICE_NAME` | `unknown_service:<executable>` | `service.name` |
-//! | `OTEL_RESOURCE_ATTRIBUTES` | – | `key=value,…`, keys and values percent-decoded; a malformed pair (or an invalid `%` escape) is reported once on stderr and skipped |
+//! | `OTEL_SERVICE_NAME` | `unknown_service:<executable>` (`unknown_service` when the executable's name is unavailable) | `service.name` |
+//! | `OTEL_RESOURCE_ATTRIBUTES` | – | `key=value,…`, keys and values percent-decoded; a malformed pair (or an invalid `%` escape) is reported once on stderr and the whole variable is ignored, as the specification asks |
 //! | `OTEL_SDK_DISABLED` | `false` | `true` exports nothing |
 //! | `OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT` (then `OTEL_ATTRIBUTE_COUNT_LIMIT`) | `128` | attributes per record; the rest are dropped and counted in `dropped_attributes_count` |
 //! | `OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT` (then `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`) | no limit | strings cut to this many characters, bytes to this many bytes |
@@ -128,7 +128,7 @@
 //! | `OTEL_LOG_BRIDGE_REDACTED_KEYS` | `password,passwd,secret,client_secret,token,access_token,refresh_token,id_token,api_key,apikey,x-api-key,authorization,proxy-authorization,cookie,set-cookie,private_key,credential` | words whose keys are redacted (per dot-separated segment); `none` turns it off |
 //! | `OTEL_LOG_BRIDGE_SPOOL_DIR` | – | with the `spool` feature: the directory for undeliverable OTLP requests (budget 256 MiB, `Builder::with_spool_budget`) |
 //! | `OTEL_LOG_BRIDGE_RATE_LIMIT` | no limit | `<per second>[,<burst>]`: storm control per callsite; suppressed events are counted and summarised in a WARN record |
-//! | `OTEL_LOG_LEVEL` | `info` | the crate's own diagnostics on stderr: `none`, `error`, `warn`, `info`, `debug` |
+//! | `OTEL_LOG_LEVEL` | `info` | the crate's own diagnostics on stderr: `none`, `error`, `warn`, `info`, `debug`; an unknown value is reported and `info` is used |
 //! | `RUST_LOG` | `info` | `EnvFilter` directives for [`init`]; invalid directives are reported and `info` is used |
 //!
 //! # OTLP delivery

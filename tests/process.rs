@@ -225,7 +225,7 @@ fn init_panics_with_the_error_text() {
 }
 
 #[test]
-fn malformed_resource_attributes_are_reported_and_the_rest_kept() {
+fn malformed_resource_attributes_are_reported_once_and_ignored_entirely() {
     if is_child() {
         let guard = child_builder().init();
         tracing::info!("hello");
@@ -233,7 +233,7 @@ fn malformed_resource_attributes_are_reported_and_the_rest_kept() {
         return;
     }
     let (output, records) = run(
-        "malformed_resource_attributes_are_reported_and_the_rest_kept",
+        "malformed_resource_attributes_are_reported_once_and_ignored_entirely",
         &[
             (
                 "OTEL_RESOURCE_ATTRIBUTES",
@@ -246,15 +246,55 @@ fn malformed_resource_attributes_are_reported_and_the_rest_kept() {
     let stderr = stderr(&output);
     assert_eq!(
         stderr
-            .matches("OTEL_RESOURCE_ATTRIBUTES: skipped the pair \"oops\"")
+            .matches(
+                "OTEL_RESOURCE_ATTRIBUTES: the pair \"oops\" is malformed because it has no '=', \
+                 so the whole variable is ignored"
+            )
             .count(),
         1,
         "{stderr}"
     );
     let resource = &records[0]["resource"];
-    assert_eq!(resource["team"], "core");
-    assert_eq!(resource["region"], "eu-west");
+    assert!(resource.get("team").is_none(), "{resource}");
+    assert!(resource.get("region").is_none(), "{resource}");
     assert_eq!(resource["service.name"], "from-env");
+    assert_eq!(resource["telemetry.sdk.name"], "otel-log-bridge");
+}
+
+/// Regression: malformed limits were reported as "using the next setting"
+/// even where only the default came next.
+#[test]
+fn malformed_settings_are_reported_with_what_applies_instead() {
+    if is_child() {
+        let guard = child_builder().init();
+        tracing::info!(a = 1, b = 2, "hello");
+        drop(guard);
+        return;
+    }
+    let (output, records) = run(
+        "malformed_settings_are_reported_with_what_applies_instead",
+        &[
+            ("OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT", "many"),
+            ("OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", "long"),
+            ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "wide"),
+            ("OTEL_LOG_LEVEL", "verbose"),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stderr = stderr(&output);
+    for expected in [
+        "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT=\"many\" is not valid (accepted: a whole number); \
+         using the default, 128",
+        "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT=\"long\" is not valid (accepted: a whole \
+         number); using OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+        "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT=\"wide\" is not valid (accepted: a whole number); \
+         using the default, no limit",
+        "OTEL_LOG_LEVEL=\"verbose\" is not valid (accepted: none, error, warn, info, debug); \
+         using the default, info",
+    ] {
+        assert!(stderr.contains(expected), "{expected}\n{stderr}");
+    }
+    assert_eq!(records[0]["attributes"]["b"], 2, "{records:?}");
 }
 
 #[test]

@@ -86,19 +86,35 @@ impl Env {
         }
     }
 
-    /// The first of `names` that is set to a whole number; a malformed value
-    /// is reported and skipped.
-    pub(crate) fn limit(&self, names: [&str; 2]) -> Option<usize> {
+    /// The first of `names` (the logs-specific variable, then the generic
+    /// one) that is set to a whole number. A malformed value is reported
+    /// and skipped, naming what applies instead (see [`Env::limit_fallback`]);
+    /// `default` describes the limit used when neither variable applies.
+    pub(crate) fn limit(&self, names: [&str; 2], default: &str) -> Option<usize> {
         names.iter().find_map(|name| {
             let value = self.get(name)?;
             match value.trim().parse::<usize>() {
                 Ok(limit) => Some(limit),
                 Err(_) => {
-                    report_invalid(name, &value, "a whole number", "the next setting");
+                    let fallback = self.limit_fallback(names, name, default);
+                    report_invalid(name, &value, "a whole number", fallback);
                     None
                 }
             }
         })
+    }
+
+    /// What applies in place of the malformed limit variable `rejected`:
+    /// the generic variable when the logs-specific one is rejected and the
+    /// generic one is set, else `default`. Nothing comes after the generic
+    /// variable but the default.
+    fn limit_fallback<'a>(&self, names: [&'a str; 2], rejected: &str, default: &'a str) -> &'a str {
+        let [specific, generic] = names;
+        if rejected == specific && self.get(generic).is_some() {
+            generic
+        } else {
+            default
+        }
     }
 
     /// `OTEL_SEMCONV_STABILITY_OPT_IN`: `code/dup` asks for the deprecated
@@ -123,14 +139,16 @@ impl Env {
         )
     }
 
-    /// `OTEL_LOG_LEVEL`; a value it does not know is reported and ignored.
+    /// `OTEL_LOG_LEVEL`; a value it does not know is reported and the
+    /// default, `info`, used. The level is process-wide, so ignoring the
+    /// value instead would keep whatever an earlier pipeline set, which the
+    /// report could not name truthfully.
     pub(crate) fn diag_level(&self) -> Option<DiagLevel> {
         let value = self.get(LOG_LEVEL)?;
-        let level = DiagLevel::parse(&value);
-        if level.is_none() {
-            report_invalid(LOG_LEVEL, &value, DiagLevel::ACCEPTED, "info");
-        }
-        level
+        DiagLevel::parse(&value).or_else(|| {
+            report_invalid(LOG_LEVEL, &value, DiagLevel::ACCEPTED, "the default, info");
+            Some(DiagLevel::Info)
+        })
     }
 }
 
@@ -157,5 +175,42 @@ mod tests {
         assert!(Env::from_pairs(&[(SDK_DISABLED, "TRUE")]).sdk_disabled());
         assert!(!Env::from_pairs(&[(SDK_DISABLED, "yes")]).sdk_disabled());
         assert!(!Env::from_pairs(&[]).sdk_disabled());
+    }
+
+    /// Regression: a malformed limit was reported as "using the next
+    /// setting", also for the generic variable, after which only the
+    /// default comes.
+    #[test]
+    fn a_malformed_limit_names_what_applies_instead() {
+        let [specific, generic] = ATTRIBUTE_COUNT_LIMITS;
+        let default = "the default, 128";
+        let only_specific = Env::from_pairs(&[(specific, "many")]);
+        assert_eq!(
+            only_specific.limit_fallback(ATTRIBUTE_COUNT_LIMITS, specific, default),
+            default
+        );
+        assert_eq!(only_specific.limit(ATTRIBUTE_COUNT_LIMITS, default), None);
+        let both = Env::from_pairs(&[(specific, "many"), (generic, "64")]);
+        assert_eq!(
+            both.limit_fallback(ATTRIBUTE_COUNT_LIMITS, specific, default),
+            generic
+        );
+        assert_eq!(both.limit(ATTRIBUTE_COUNT_LIMITS, default), Some(64));
+        let only_generic = Env::from_pairs(&[(generic, "many")]);
+        assert_eq!(
+            only_generic.limit_fallback(ATTRIBUTE_COUNT_LIMITS, generic, default),
+            default
+        );
+    }
+
+    /// Regression: an unknown `OTEL_LOG_LEVEL` was reported as "using info"
+    /// but left the process-wide level as it was.
+    #[test]
+    fn an_unknown_log_level_uses_info() {
+        let env = Env::from_pairs(&[(LOG_LEVEL, "verbose")]);
+        assert_eq!(env.diag_level(), Some(DiagLevel::Info));
+        let env = Env::from_pairs(&[(LOG_LEVEL, "WARNING")]);
+        assert_eq!(env.diag_level(), Some(DiagLevel::Warn));
+        assert_eq!(Env::from_pairs(&[]).diag_level(), None);
     }
 }

@@ -20,7 +20,7 @@ pub(crate) use self::env::Env;
 #[cfg(feature = "otlp")]
 pub use self::otlp::{Compression, Protocol};
 #[cfg(feature = "fuzzing")]
-pub(crate) use self::resource::parse_key_value_list;
+pub(crate) use self::resource::parse_resource_attributes;
 pub use self::resource::AttributeValue;
 pub(crate) use self::resource::Resource;
 use self::resource::ResourceInputs;
@@ -716,14 +716,19 @@ impl Builder {
             diag::set_level(level);
         }
         let disabled = self.disabled.unwrap_or_else(|| self.env.sdk_disabled());
+        let default_limits = crate::record::AttributeLimits::default();
         self.capture.limits = crate::record::AttributeLimits {
             count: self
                 .attribute_count_limit
-                .or_else(|| self.env.limit(env::ATTRIBUTE_COUNT_LIMITS))
-                .unwrap_or(crate::record::AttributeLimits::default().count),
-            value_length: self
-                .attribute_value_length_limit
-                .or_else(|| self.env.limit(env::ATTRIBUTE_VALUE_LENGTH_LIMITS)),
+                .or_else(|| {
+                    let default = format!("the default, {}", default_limits.count);
+                    self.env.limit(env::ATTRIBUTE_COUNT_LIMITS, &default)
+                })
+                .unwrap_or(default_limits.count),
+            value_length: self.attribute_value_length_limit.or_else(|| {
+                self.env
+                    .limit(env::ATTRIBUTE_VALUE_LENGTH_LIMITS, "the default, no limit")
+            }),
         };
         self.capture.duplicate_legacy_code_attributes = self
             .legacy_code_attributes

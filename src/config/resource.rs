@@ -1,5 +1,6 @@
 //! The resource every record is attributed to.
 
+use crate::config::env;
 use crate::diag;
 use crate::record::ValueRef;
 
@@ -107,7 +108,7 @@ pub(crate) fn build(inputs: &ResourceInputs<'_>) -> Resource {
     let mut resource = Resource::default();
     resource.set(
         "service.name",
-        AttributeValue::String(format!("unknown_service:{}", executable_name())),
+        default_service_name(executable_name().as_deref()).into(),
     );
     resource.set("telemetry.sdk.name", "otel-log-bridge".into());
     resource.set("telemetry.sdk.language", "rust".into());
@@ -133,34 +134,60 @@ pub(crate) fn build(inputs: &ResourceInputs<'_>) -> Resource {
     resource
 }
 
-fn executable_name() -> String {
-    std::env::current_exe()
-        .ok()
-        .and_then(|path| {
-            path.file_name()
-                .map(|name| name.to_string_lossy().into_owned())
-        })
-        .unwrap_or_else(|| "unknown".to_owned())
+/// `service.name` when nothing configures it. The semantic conventions ask
+/// for `unknown_service:` followed by the executable's name, and for
+/// `unknown_service` alone when that name is not available.
+fn default_service_name(executable_name: Option<&str>) -> String {
+    match executable_name {
+        Some(name) => format!("unknown_service:{name}"),
+        None => "unknown_service".to_owned(),
+    }
 }
 
-/// Parses `OTEL_RESOURCE_ATTRIBUTES`; see [`parse_key_value_list`].
+/// The file name of the running executable, when the platform tells it.
+fn executable_name() -> Option<String> {
+    let path = std::env::current_exe().ok()?;
+    Some(path.file_name()?.to_string_lossy().into_owned())
+}
+
+/// Parses `OTEL_RESOURCE_ATTRIBUTES`, `key1=value1,key2=value2` (W3C
+/// Baggage style, keys and values percent-encoded). The specification asks
+/// for the entire value to be discarded on any error, so the first
+/// malformed pair is reported and no attribute of the variable is kept.
 pub(crate) fn parse_resource_attributes(list: &str) -> Vec<(String, String)> {
-    parse_key_value_list(list, "OTEL_RESOURCE_ATTRIBUTES")
+    non_blank_pairs(list)
+        .map(|pair| parse_pair(pair).map_err(|why| (pair, why)))
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|(pair, why)| {
+            diag::warn(format_args!(
+                "{}: the pair {} is malformed because {why}, so the whole variable is ignored; \
+                 expected key=value pairs separated by ','",
+                env::RESOURCE_ATTRIBUTES,
+                Quote::Pair.show(pair)
+            ));
+            Vec::new()
+        })
 }
 
-/// Parses `key1=value1,key2=value2` (W3C Baggage style, keys and values
-/// percent-encoded), as `OTEL_RESOURCE_ATTRIBUTES` uses it. A malformed pair
-/// is reported once, naming `variable`, and skipped; the rest are kept.
-pub(crate) fn parse_key_value_list(list: &str, variable: &str) -> Vec<(String, String)> {
-    parse_pairs(list, variable, Quote::Pair)
-}
-
-/// Parses the OTLP headers variables, as [`parse_key_value_list`] does, but
-/// a malformed pair is reported by its key only: a header's value is often
-/// a credential.
+/// Parses the OTLP headers variables, written as `OTEL_RESOURCE_ATTRIBUTES`
+/// is. Unlike there, the specification asks for no discarding, so a
+/// malformed pair is skipped and the rest are kept. It is reported by its
+/// key only: a header's value is often a credential.
 #[cfg(feature = "otlp")]
 pub(crate) fn parse_header_list(list: &str, variable: &str) -> Vec<(String, String)> {
-    parse_pairs(list, variable, Quote::KeyOnly)
+    non_blank_pairs(list)
+        .filter_map(|pair| {
+            parse_pair(pair)
+                .inspect_err(|why| {
+                    diag::warn(format_args!(
+                        "{variable}: skipped the pair {} because {why}; \
+                         expected key=value pairs separated by ','",
+                        Quote::KeyOnly.show(pair)
+                    ));
+                })
+                .ok()
+        })
+        .collect()
 }
 
 /// How much of a malformed pair its report shows.
@@ -181,42 +208,27 @@ impl Quote {
     }
 }
 
-fn parse_pairs(list: &str, variable: &str, quote: Quote) -> Vec<(String, String)> {
-    let report_malformed = |pair: &str, why: &str| {
-        diag::warn(format_args!(
-            "{variable}: skipped the pair {} because {why}; expected key=value pairs separated by ','",
-            quote.show(pair)
-        ));
-    };
-    let mut attributes = Vec::new();
-    for pair in list.split(',') {
-        if pair.trim().is_empty() {
-            continue;
-        }
-        // Values may contain `=`: only the first one separates the key.
-        let Some((key, value)) = pair.split_once('=') else {
-            report_malformed(pair, "it has no '='");
-            continue;
-        };
-        // The specification asks for `,` and `=` to be percent-encoded in
-        // keys as well as in values, so both are decoded.
-        let Some(key) = percent_decode(key) else {
-            report_malformed(pair, "its key is not percent-encoded UTF-8");
-            continue;
-        };
-        // Trimmed after decoding, so that an encoded space cannot make a
-        // key that differs from another only by its padding.
-        let key = key.trim();
-        if key.is_empty() {
-            report_malformed(pair, "its key is empty");
-            continue;
-        }
-        match percent_decode(value.trim()) {
-            Some(value) => attributes.push((key.to_owned(), value)),
-            None => report_malformed(pair, "its value is not percent-encoded UTF-8"),
-        }
+/// The pairs of a `key=value,…` list. Blank ones, as a trailing comma
+/// leaves, are not errors: they carry nothing to lose.
+fn non_blank_pairs(list: &str) -> impl Iterator<Item = &str> {
+    list.split(',').filter(|pair| !pair.trim().is_empty())
+}
+
+/// Decodes one `key=value` pair, or says why it is malformed.
+fn parse_pair(pair: &str) -> Result<(String, String), &'static str> {
+    // Values may contain `=`: only the first one separates the key.
+    let (key, value) = pair.split_once('=').ok_or("it has no '='")?;
+    // The specification asks for `,` and `=` to be percent-encoded in
+    // keys as well as in values, so both are decoded.
+    let key = percent_decode(key).ok_or("its key is not percent-encoded UTF-8")?;
+    // Trimmed after decoding, so that an encoded space cannot make a
+    // key that differs from another only by its padding.
+    let key = key.trim();
+    if key.is_empty() {
+        return Err("its key is empty");
     }
-    attributes
+    let value = percent_decode(value.trim()).ok_or("its value is not percent-encoded UTF-8")?;
+    Ok((key.to_owned(), value))
 }
 
 /// Decodes `%XX` escapes. `None` when a `%` does not start an escape of two
@@ -244,10 +256,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_pairs_and_skips_malformed_ones() {
-        let parsed = parse_resource_attributes(
-            " deployment.environment = prod ,broken,=nokey,url=a%3Db%2Cc, bad=%FF,team=core",
-        );
+    fn parses_trimmed_percent_decoded_pairs() {
+        let parsed =
+            parse_resource_attributes(" deployment.environment = prod ,url=a%3Db%2Cc,,team=core,");
         assert_eq!(
             parsed,
             vec![
@@ -256,6 +267,44 @@ mod tests {
                 ("team".to_owned(), "core".to_owned()),
             ]
         );
+    }
+
+    /// Regression: a malformed pair was skipped and the other pairs kept,
+    /// where the specification asks for the entire value to be discarded.
+    #[test]
+    fn malformed_resource_attributes_discard_the_whole_variable() {
+        let malformed_pairs = [
+            "broken",
+            "=nokey",
+            "%20=blank-key",
+            "bad=%FF",
+            "k=%ZZ",
+            "%G1=v",
+            "cut=50%",
+            "tail=%4",
+        ];
+        for malformed in malformed_pairs {
+            let list = format!("team=core,{malformed},region=eu");
+            assert_eq!(parse_resource_attributes(&list), [], "{list}");
+        }
+        let resource = build(&ResourceInputs {
+            env_attributes: Some("team=core,broken,service.name=from-attrs"),
+            ..ResourceInputs::default()
+        });
+        assert_eq!(resource.get("team"), None);
+        assert_eq!(
+            resource.get("service.name"),
+            Some(&default_service_name(executable_name().as_deref()).into())
+        );
+        assert_eq!(resource.get("telemetry.sdk.language"), Some(&"rust".into()));
+    }
+
+    /// Regression: the fallback was `unknown_service:unknown`, where the
+    /// semantic conventions ask for `unknown_service` alone.
+    #[test]
+    fn service_name_without_an_executable_is_unknown_service() {
+        assert_eq!(default_service_name(None), "unknown_service");
+        assert_eq!(default_service_name(Some("app")), "unknown_service:app");
     }
 
     #[test]
@@ -284,14 +333,36 @@ mod tests {
             "(not shown: it may be a secret)"
         );
         assert_eq!(Quote::Pair.show("a=%zz"), r#""a=%zz""#);
-        let headers = parse_header_list("api-key=a%20b,x=%zz", "OTEL_EXPORTER_OTLP_HEADERS");
-        assert_eq!(headers, [("api-key".to_owned(), "a b".to_owned())]);
+    }
+
+    /// Headers keep skipping only the malformed pair: the rule to discard
+    /// the entire value is the resource variable's alone.
+    #[cfg(feature = "otlp")]
+    #[test]
+    fn a_malformed_header_pair_is_skipped_and_the_rest_kept() {
+        let headers = parse_header_list(
+            "api-key=a%20b,x=%zz,broken,tenant=100%25",
+            "OTEL_EXPORTER_OTLP_HEADERS",
+        );
+        assert_eq!(
+            headers,
+            [
+                ("api-key".to_owned(), "a b".to_owned()),
+                ("tenant".to_owned(), "100%".to_owned()),
+            ]
+        );
     }
 
     #[test]
-    fn a_pair_with_an_invalid_percent_escape_is_skipped() {
-        let parsed = parse_resource_attributes("k=%ZZ,%G1=v,cut=50%,ok=100%25,tail=%4");
-        assert_eq!(parsed, vec![("ok".to_owned(), "100%".to_owned())]);
+    fn a_valid_percent_escape_decodes_in_a_resource_value() {
+        let parsed = parse_resource_attributes("ok=100%25,space=a%20b");
+        assert_eq!(
+            parsed,
+            [
+                ("ok".to_owned(), "100%".to_owned()),
+                ("space".to_owned(), "a b".to_owned()),
+            ]
+        );
     }
 
     #[test]
