@@ -767,8 +767,9 @@ struct TlsFailure<'a> {
     /// Whether the collector asks for a client certificate.
     client_certificate: bool,
     envs: &'a [(&'a str, &'a str)],
-    /// What the exporter's reports on stderr say: one of these.
-    reported: &'a [&'a str],
+    /// What the exporter's report on stderr says, when the reason does not
+    /// depend on timing.
+    reported: Option<&'a str>,
 }
 
 #[test]
@@ -784,22 +785,18 @@ fn a_collector_over_tls_gets_nothing_when_either_side_cannot_be_verified() {
             case: "no authority configured",
             client_certificate: false,
             envs: &[],
-            reported: &["invalid peer certificate: UnknownIssuer"],
+            reported: Some("invalid peer certificate: UnknownIssuer"),
         },
         // The collector asks for a client certificate and gets none. It
-        // sends an alert and closes the connection; a client that is slow
-        // to read sees the connection closed, reset or broken before the
-        // alert.
+        // sends an alert and closes the connection; what the client meets
+        // first (the alert, the connection closed, reset or broken, an
+        // early end of file) depends on how fast each side is, so only
+        // the report itself is certain.
         TlsFailure {
             case: "no client certificate",
             client_certificate: true,
             envs: &[("OTEL_EXPORTER_OTLP_CERTIFICATE", &ca)],
-            reported: &[
-                "received fatal alert: CertificateRequired",
-                "connection closed",
-                "Connection reset",
-                "Broken pipe",
-            ],
+            reported: None,
         },
     ];
     for protocol in TLS_PROTOCOLS {
@@ -832,13 +829,22 @@ fn a_collector_over_tls_gets_nothing_when_either_side_cannot_be_verified() {
                 0,
                 "{protocol:?}, {case}: no request got through"
             );
-            // The reason is given; whether the last attempt was still under
+            // A reason is given; whether the last attempt was still under
             // way when shutdown stopped waiting (then no "gave up" follows)
             // depends on the machine's load.
             assert!(
-                reported.iter().any(|reason| stderr.contains(reason)),
+                stderr.contains("OTLP export will be retried: "),
                 "{protocol:?}, {case}: {stderr}"
             );
+            match reported {
+                Some(reason) => assert!(stderr.contains(reason), "{protocol:?}, {case}: {stderr}"),
+                // The configured authority was trusted: the server's
+                // certificate is not what failed.
+                None => assert!(
+                    !stderr.contains("invalid peer certificate"),
+                    "{protocol:?}, {case}: {stderr}"
+                ),
+            }
         }
     }
 }
