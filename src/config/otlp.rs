@@ -643,6 +643,7 @@ mod tests {
         assert_eq!(settings.endpoint, "http://collector:4317");
     }
 
+    #[cfg(feature = "grpc")]
     #[test]
     fn an_invalid_logs_insecure_reads_as_false_not_as_the_generic_variable() {
         // A boolean that is not `true` is false: a typo in the logs-specific
@@ -677,14 +678,12 @@ mod tests {
         let vars = [("OTEL_EXPORTER_OTLP_ENDPOINT", "HTTPS://collector:4318")];
         let settings = resolve(&OtlpOptions::default(), &vars).expect("valid");
         assert_eq!(settings.endpoint, "https://collector:4318/v1/logs");
-        let vars = [
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "Http://collector:4317"),
-        ];
+        let vars = [("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "Http://collector:4318/logs")];
         let settings = resolve(&OtlpOptions::default(), &vars).expect("valid");
-        assert_eq!(settings.endpoint, "http://collector:4317");
+        assert_eq!(settings.endpoint, "http://collector:4318/logs");
     }
 
+    #[cfg(feature = "grpc")]
     #[test]
     fn a_grpc_endpoint_with_another_scheme_is_an_error() {
         for endpoint in ["grpc://collector:4317", "dns:///collector:4317"] {
