@@ -97,10 +97,12 @@ impl Guard {
     }
 
     /// Does what dropping the guard does (flush within the shutdown
-    /// timeout, stop the workers) and returns the final counters: records
-    /// that could not be delivered in time are in `failed`, or, when a
-    /// request was still waiting for the collector as the timeout ran out,
-    /// in `queued_bytes`.
+    /// timeout, stop the workers) and returns the counters as they are when
+    /// it stops waiting: records that could not be delivered in time are in
+    /// `failed`, or, when a request was still waiting for the collector as
+    /// the timeout ran out, in `queued_bytes`. Such a request's records
+    /// move to `failed` (or `exported`) when it ends, which can be shortly
+    /// after this returns.
     ///
     /// ```no_run
     /// let guard = otel_log_bridge::init();
@@ -168,13 +170,15 @@ impl Builder {
         }
         // Installed last, so that a failed `try_init` leaves no hook behind.
         if self.panic_hook && !resolved.disabled {
-            install_panic_hook(Arc::downgrade(&guard.pipeline), capture);
+            install_panic_hook(&guard.pipeline, capture);
         }
         Ok(guard)
     }
 
     /// Builds the layer for a subscriber you compose yourself, with the
-    /// guard that flushes it. Nothing global is installed: no subscriber,
+    /// guard that flushes it. Keep the guard for as long as the layer
+    /// should export: `let (layer, _) = …` drops it at once, which shuts
+    /// the pipeline down. Nothing global is installed: no subscriber,
     /// no logger (see [`BridgeLayer::log_bridge`]), no panic hook (see
     /// [`BridgeLayer::install_panic_hook`]), and the filter set with
     /// [`with_filter`](Builder::with_filter) is not used.

@@ -73,11 +73,13 @@ fn panic_is_recorded_as_fatal_before_the_process_exits() {
 }
 
 #[test]
-fn a_composed_subscriber_records_panics_once_its_hook_is_installed() {
+fn a_composed_subscriber_records_each_panic_once_after_installing_its_hook() {
     use tracing_subscriber::prelude::*;
 
     if is_child() {
         let (layer, _guard) = child_builder().layer().expect("valid configuration");
+        layer.install_panic_hook();
+        // A second call must not record each panic twice.
         layer.install_panic_hook();
         tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
             .expect("first subscriber");
@@ -87,7 +89,7 @@ fn a_composed_subscriber_records_panics_once_its_hook_is_installed() {
         panic!("composed: {}", 7);
     }
     let (output, records) = run(
-        "a_composed_subscriber_records_panics_once_its_hook_is_installed",
+        "a_composed_subscriber_records_each_panic_once_after_installing_its_hook",
         &[],
     );
     assert!(!output.status.success());

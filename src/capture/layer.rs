@@ -165,13 +165,11 @@ impl BridgeLayer {
     /// ```
     ///
     /// The hook holds the pipeline weakly: once the guard has shut the
-    /// pipeline down, it only calls the previous hook. Each call installs
-    /// one more hook, so call it once.
+    /// pipeline down, it only calls the previous hook. A pipeline gets one
+    /// hook: calling this again, or after [`init`](crate::init) installed
+    /// it, does nothing.
     pub fn install_panic_hook(&self) {
-        install_panic_hook(
-            Arc::downgrade(&self.shared.pipeline),
-            self.shared.options.clone(),
-        );
+        install_panic_hook(&self.shared.pipeline, self.shared.options.clone());
     }
 }
 

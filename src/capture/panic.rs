@@ -3,7 +3,7 @@
 
 use std::backtrace::{Backtrace, BacktraceStatus};
 use std::panic::PanicHookInfo;
-use std::sync::Weak;
+use std::sync::Arc;
 
 use crate::capture::{add_common_attributes, is_suppressed, span, with_scratch, CaptureOptions};
 use crate::export::Pipeline;
@@ -20,8 +20,13 @@ const PANIC_SCOPE: &str = "panic";
 /// installed before (by default, the one that prints the panic message).
 ///
 /// The hook holds the pipeline weakly: after the guard shuts the pipeline
-/// down it only forwards to the previous hook.
-pub(crate) fn install_panic_hook(pipeline: Weak<Pipeline>, options: CaptureOptions) {
+/// down it only forwards to the previous hook. A pipeline gets one hook:
+/// later calls for it do nothing.
+pub(crate) fn install_panic_hook(pipeline: &Arc<Pipeline>, options: CaptureOptions) {
+    if !pipeline.claim_panic_hook() {
+        return;
+    }
+    let pipeline = Arc::downgrade(pipeline);
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         if let Some(pipeline) = pipeline.upgrade() {

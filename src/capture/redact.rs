@@ -25,7 +25,7 @@ pub(crate) const REDACTED: &str = "[REDACTED]";
 /// The keys redacted unless the builder says otherwise. A word matches a
 /// whole dot-separated segment only, so the usual compound names of
 /// credentials are words of their own.
-pub const DEFAULT_REDACTED_KEYS: [&str; 17] = [
+pub const DEFAULT_REDACTED_KEYS: &[&str] = &[
     "password",
     "passwd",
     "secret",

@@ -23,10 +23,12 @@ pub struct RateLimit {
 
 impl RateLimit {
     /// At most `per_second` events per second from each callsite, with
-    /// bursts of up to `burst` events.
+    /// bursts of up to `burst` events. Either below 1 counts as 1: a limit
+    /// of zero would silence a callsite for good, which turning it off with
+    /// a filter says more plainly.
     pub fn per_callsite(per_second: u32, burst: u32) -> RateLimit {
         RateLimit {
-            per_second: f64::from(per_second),
+            per_second: f64::from(per_second.max(1)),
             burst: f64::from(burst.max(1)),
         }
     }

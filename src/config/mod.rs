@@ -630,12 +630,22 @@ impl Builder {
     /// [`with_exporters`](Builder::with_exporters) names outputs too, the
     /// provider is then the only destination.
     ///
+    /// Two things differ from the crate's own outputs:
+    /// - Records are handed to the provider on the thread that logs, as the
+    ///   SDK's appenders do, so the provider's processors decide what that
+    ///   costs: give it a `BatchLogProcessor`, not a simple (synchronous)
+    ///   exporter, in production.
+    /// - The provider's own resource applies to its records; the resource
+    ///   configured here ([`with_service_name`](Builder::with_service_name),
+    ///   [`with_resource_attribute`](Builder::with_resource_attribute),
+    ///   `OTEL_RESOURCE_ATTRIBUTES`) describes the crate's outputs only.
+    ///
     /// ```
-    /// use opentelemetry_sdk::logs::{InMemoryLogExporter, SdkLoggerProvider};
+    /// use opentelemetry_sdk::logs::{BatchLogProcessor, InMemoryLogExporter, SdkLoggerProvider};
     ///
     /// let exporter = InMemoryLogExporter::default();
     /// let provider = SdkLoggerProvider::builder()
-    ///     .with_simple_exporter(exporter.clone())
+    ///     .with_log_processor(BatchLogProcessor::builder(exporter.clone()).build())
     ///     .build();
     /// let (layer, guard) = otel_log_bridge::builder()
     ///     .with_logger_provider(provider.clone())

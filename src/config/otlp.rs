@@ -678,7 +678,10 @@ mod tests {
         let vars = [("OTEL_EXPORTER_OTLP_ENDPOINT", "HTTPS://collector:4318")];
         let settings = resolve(&OtlpOptions::default(), &vars).expect("valid");
         assert_eq!(settings.endpoint, "https://collector:4318/v1/logs");
-        let vars = [("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "Http://collector:4318/logs")];
+        let vars = [(
+            "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+            "Http://collector:4318/logs",
+        )];
         let settings = resolve(&OtlpOptions::default(), &vars).expect("valid");
         assert_eq!(settings.endpoint, "http://collector:4318/logs");
     }

@@ -382,6 +382,9 @@ pub(crate) struct Pipeline {
     /// Runs the shutdown once: a later call (the guard's drop after
     /// `Guard::shutdown`) waits for that one instead of waiting again.
     shut_down: std::sync::Once,
+    /// Whether a panic hook records into this pipeline already: a second
+    /// one would record every panic twice.
+    panic_hook: AtomicBool,
     timeout: Duration,
 }
 
@@ -397,8 +400,14 @@ impl Pipeline {
             redactor: Redactor::new(RedactionSettings::default()),
             storm: None,
             shut_down: std::sync::Once::new(),
+            panic_hook: AtomicBool::new(false),
             timeout,
         }
+    }
+
+    /// Claims the pipeline's one panic hook: `true` the first time only.
+    pub(crate) fn claim_panic_hook(&self) -> bool {
+        !self.panic_hook.swap(true, Ordering::Relaxed)
     }
 
     /// Adds the application's SDK pipeline as one more destination.

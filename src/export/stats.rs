@@ -4,12 +4,17 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// A snapshot of the pipeline's counters.
 ///
-/// With one sink, every emitted record ends up exactly once in `exported`,
-/// `dropped`, `failed` or `rejected` (or is still queued). With several
-/// sinks (say `json,console`) each record is counted once per sink in those
-/// four counters. With a spool (`Builder::with_spool_dir`), a record written
-/// to disk leaves the balance until it is replayed, and then counts in the
+/// With one destination, every emitted record ends up exactly once in
+/// `exported`, `dropped`, `failed` or `rejected` (or is still queued, which
+/// shows in `queued_bytes`). With several (say `json,console`, or an output
+/// beside [`Builder::with_logger_provider`](crate::Builder)'s provider)
+/// each record is counted once per destination in those four counters.
+/// With a spool (`Builder::with_spool_dir`), a record written to disk
+/// leaves the balance until it is replayed, and then counts in the
 /// `exported` of the process that delivers it, which may be a later run.
+///
+/// The counters are read one after another, not at one instant: while
+/// records flow, the others can be a little ahead of `emitted`.
 #[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct Stats {
@@ -19,11 +24,15 @@ pub struct Stats {
     /// `Builder::with_logger_provider`:
     /// handed to the provider, whose processors decide what happens next).
     pub exported: u64,
-    /// Records dropped because the queue was full (its byte budget, or
-    /// `OTEL_BLRP_MAX_QUEUE_SIZE` records) or was closing as they came.
+    /// Records dropped because the queue was full (its byte budget,
+    /// `Builder::with_queue_budget`, or a record bound,
+    /// `OTEL_BLRP_MAX_QUEUE_SIZE` or `Builder::with_otlp_max_queue_size`)
+    /// or was closing as they came.
     pub dropped: u64,
-    /// Records the destination could not take (a write error, or a
-    /// non-retryable export failure).
+    /// Records the destination could not take: a write error, a
+    /// non-retryable export failure, a record too large for any request,
+    /// records a shutdown gave up retrying, or records a worker held when
+    /// it crashed.
     pub failed: u64,
     /// Records the destination received but rejected (OTLP partial success).
     pub rejected: u64,
@@ -113,10 +122,9 @@ pub(crate) const LATENCY_BOUNDS: [f64; 10] =
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct LatencyHistogram {
-    /// Requests per bucket; bucket `i` counts durations up to
-    /// `LatencyHistogram::bounds()[i]` and above the previous bound; the
-    /// last one counts everything slower than the last bound.
-    pub counts: [u64; 11],
+    /// Private, so that the buckets can change without breaking callers;
+    /// read through [`LatencyHistogram::counts`].
+    counts: [u64; 11],
     /// The sum of all durations, in seconds.
     pub sum_seconds: f64,
 }
@@ -125,6 +133,13 @@ impl LatencyHistogram {
     /// The buckets' upper bounds in seconds (the last bucket is unbounded).
     pub fn bounds() -> &'static [f64] {
         &LATENCY_BOUNDS
+    }
+
+    /// Requests per bucket: bucket `i` counts durations up to
+    /// `LatencyHistogram::bounds()[i]` and above the previous bound; the
+    /// last one counts everything slower than the last bound.
+    pub fn counts(&self) -> &[u64] {
+        &self.counts
     }
 
     /// How many requests were measured.

@@ -16,7 +16,7 @@ use super::rule::{Level, Rule};
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    levels: [Level; Rule::ALL.len()],
+    levels: [Level; Rule::COUNT],
 }
 
 impl Config {
@@ -24,7 +24,7 @@ impl Config {
     #[must_use]
     pub fn new() -> Self {
         Config {
-            levels: Rule::ALL.map(Rule::default_level),
+            levels: std::array::from_fn(|index| Rule::ALL[index].default_level()),
         }
     }
 
@@ -42,7 +42,7 @@ impl Config {
 
     /// Sets the level of every rule, including those that are off by default.
     pub fn set_all(&mut self, level: Level) -> &mut Self {
-        self.levels = [level; Rule::ALL.len()];
+        self.levels = [level; Rule::COUNT];
         self
     }
 

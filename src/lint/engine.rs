@@ -396,7 +396,7 @@ impl Suppressions {
             let rules = suppressions.by_line.entry(index + 1).or_default();
             for name in list.split(',').map(str::trim) {
                 if name.eq_ignore_ascii_case("all") {
-                    rules.extend(Rule::ALL);
+                    rules.extend_from_slice(Rule::ALL);
                 } else if let Ok(rule) = Rule::from_str(name) {
                     rules.push(rule);
                 }

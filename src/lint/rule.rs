@@ -43,23 +43,31 @@ pub enum Rule {
     FieldList,
 }
 
+/// Every rule, in id order: the array behind [`Rule::ALL`], sized for
+/// per-rule tables.
+const RULES: [Rule; 13] = [
+    Rule::UnparsableFile,
+    Rule::InterpolatedMessage,
+    Rule::PreformattedValue,
+    Rule::ReservedKey,
+    Rule::KeyNaming,
+    Rule::Secret,
+    Rule::ErrorAsString,
+    Rule::OpaqueDebug,
+    Rule::BareIdentifierMessage,
+    Rule::MissingEventName,
+    Rule::ErrorWithoutErrorField,
+    Rule::TelemetryLoop,
+    Rule::FieldList,
+];
+
 impl Rule {
-    /// Every rule, in id order.
-    pub const ALL: [Rule; 13] = [
-        Rule::UnparsableFile,
-        Rule::InterpolatedMessage,
-        Rule::PreformattedValue,
-        Rule::ReservedKey,
-        Rule::KeyNaming,
-        Rule::Secret,
-        Rule::ErrorAsString,
-        Rule::OpaqueDebug,
-        Rule::BareIdentifierMessage,
-        Rule::MissingEventName,
-        Rule::ErrorWithoutErrorField,
-        Rule::TelemetryLoop,
-        Rule::FieldList,
-    ];
+    /// Every rule, in id order. A slice, so that a new rule changes its
+    /// length, not its type.
+    pub const ALL: &'static [Rule] = &RULES;
+
+    /// How many rules there are.
+    pub(crate) const COUNT: usize = RULES.len();
 
     /// The stable id, such as `"OLB001"`.
     pub const fn id(self) -> &'static str {
@@ -171,7 +179,8 @@ impl FromStr for Rule {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let wanted = text.trim();
         Rule::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|rule| {
                 rule.id().eq_ignore_ascii_case(wanted)
                     || rule.name().eq_ignore_ascii_case(&wanted.replace('_', "-"))

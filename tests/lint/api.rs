@@ -104,7 +104,7 @@ fn rules_and_levels_parse_from_ids_and_names() {
     assert!(unknown.to_string().contains("`OLB999`"), "{unknown}");
     assert_eq!(Level::from_str("Deny"), Ok(Level::Deny));
     assert!(Level::from_str("fatal").is_err());
-    for rule in Rule::ALL {
+    for &rule in Rule::ALL {
         assert_eq!(Rule::from_str(rule.name()), Ok(rule));
         assert_eq!(rule.to_string(), rule.id());
     }

@@ -86,7 +86,7 @@ fn every_fixture_yields_exactly_its_expected_findings() {
 #[test]
 fn every_rule_has_a_positive_and_a_negative_fixture() {
     let directories = sorted_entries(&fixtures_root());
-    for rule in Rule::ALL {
+    for &rule in Rule::ALL {
         let directory = directories
             .iter()
             .find(|directory| rule_of(directory) == Some(rule))
