@@ -220,6 +220,13 @@ impl StormControl {
 mod tests {
     use super::*;
 
+    /// Regression: a rate of zero refilled nothing, so after its burst a
+    /// callsite stayed silent for as long as the process ran.
+    #[test]
+    fn a_zero_rate_limit_counts_as_one() {
+        assert_eq!(RateLimit::per_callsite(0, 0), RateLimit::per_callsite(1, 1));
+    }
+
     #[test]
     fn rate_limits_parse_from_the_environment_form() {
         assert_eq!(
