@@ -81,6 +81,10 @@
 //! - Events outside any span carry no trace context, except, with the
 //!   `tracing-opentelemetry` feature, the one the OpenTelemetry API holds
 //!   as current (an event given `parent: None` carries none).
+//! - [`continue_trace`] makes a span continue a caller's trace (from its
+//!   `traceparent` header, [`TraceContext::from_traceparent`]);
+//!   [`trace_context`] gives a span's context to pass on to the services it
+//!   calls ([`TraceContext::to_traceparent`]).
 //!
 //! ## Panics
 //!
@@ -187,7 +191,7 @@ mod record;
 
 pub use crate::capture::redact::DEFAULT_REDACTED_KEYS;
 pub use crate::capture::storm::RateLimit;
-pub use crate::capture::{continue_trace, BridgeLayer, LogBridge, SpanFields};
+pub use crate::capture::{continue_trace, trace_context, BridgeLayer, LogBridge, SpanFields};
 pub use crate::config::{builder, AttributeValue, Builder, Exporter};
 #[cfg(feature = "otlp")]
 pub use crate::config::{Compression, Protocol};

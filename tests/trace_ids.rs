@@ -48,6 +48,47 @@ fn a_continued_trace_keeps_the_callers_trace_id_and_flags() {
     assert_ne!(records[0]["span_id"], "00f067aa0ba902b7");
 }
 
+#[test]
+fn a_spans_trace_context_is_the_one_its_records_carry() {
+    let header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let parent = otel_log_bridge::TraceContext::from_traceparent(header).expect("valid");
+    let mut contexts = Vec::new();
+    let records = capture(otel_log_bridge::builder(), || {
+        let request = tracing::info_span!("request");
+        assert!(otel_log_bridge::continue_trace(&request, parent));
+        let call = tracing::info_span!(parent: &request, "call inventory");
+        // Read before anything is logged: the ids are fixed from then on.
+        contexts.push(otel_log_bridge::trace_context(&call).expect("tracked"));
+        call.in_scope(|| tracing::info!("calling"));
+        contexts.push(otel_log_bridge::trace_context(&request).expect("tracked"));
+        request.in_scope(|| tracing::info!("done"));
+        assert!(
+            !otel_log_bridge::continue_trace(&request, parent),
+            "reading the context fixed the ids"
+        );
+    });
+    assert_eq!(records.len(), 2);
+    for (record, context) in records.iter().zip(&contexts) {
+        let traceparent = context.to_traceparent();
+        assert_eq!(
+            traceparent,
+            format!(
+                "00-{}-{}-{}",
+                record["trace_id"].as_str().expect("trace id"),
+                record["span_id"].as_str().expect("span id"),
+                record["trace_flags"].as_str().expect("flags"),
+            )
+        );
+        assert!(traceparent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+    }
+    assert_ne!(contexts[0].span_id, contexts[1].span_id);
+    // A span no bridge layer tracks has no context to give.
+    assert_eq!(
+        otel_log_bridge::trace_context(&tracing::info_span!("untracked")),
+        None
+    );
+}
+
 /// Regression: a `TraceContext` built by hand with all-zero ids was
 /// continued, and records carried the invalid all-zero trace id.
 #[test]

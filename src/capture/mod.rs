@@ -51,6 +51,26 @@ pub fn continue_trace(span: &tracing::Span, parent: crate::record::TraceContext)
     parent.trace_id != [0; 16] && parent.span_id != [0; 8] && span::continue_trace(span, parent)
 }
 
+/// The trace context records logged in `span` carry, for passing the trace
+/// on to the services it calls, typically as a W3C `traceparent` header.
+///
+/// `None` when no bridge layer on a `Registry` tracks the span or an
+/// ancestor (the span is disabled, or the subscriber is another one).
+/// Reading it fixes the span's ids, as logging in it does: call
+/// [`continue_trace`] first when the span continues a caller's trace.
+///
+/// ```
+/// let span = tracing::info_span!("call inventory");
+/// if let Some(context) = otel_log_bridge::trace_context(&span) {
+///     let traceparent = context.to_traceparent();
+///     // request.header("traceparent", traceparent) …
+///     # let _ = traceparent;
+/// }
+/// ```
+pub fn trace_context(span: &tracing::Span) -> Option<crate::record::TraceContext> {
+    span::span_trace_context(span)
+}
+
 /// Which enclosing-span fields are copied onto each record.
 ///
 /// The default is [`SpanFields::all`].

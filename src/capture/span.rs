@@ -297,6 +297,21 @@ pub(crate) fn continue_trace(span: &tracing::Span, parent: TraceContext) -> bool
     .unwrap_or(false)
 }
 
+/// The trace context records in `span` carry; see [`crate::trace_context`].
+pub(crate) fn span_trace_context(span: &tracing::Span) -> Option<TraceContext> {
+    span.with_subscriber(|(id, dispatch)| {
+        let registry = dispatch.downcast_ref::<Registry>()?;
+        // The nearest span a bridge layer tracks, as for `log` records: a
+        // per-layer filter may hide the innermost ones from it.
+        let span = registry
+            .span(id)?
+            .scope()
+            .find(|span| span.extensions().get::<SpanData>().is_some())?;
+        Some(trace_context(&span, DispatchRef::Strong(dispatch)))
+    })
+    .flatten()
+}
+
 /// Reads trace context from the optional `tracing-opentelemetry` layer.
 #[cfg(feature = "tracing-opentelemetry")]
 pub(crate) mod otel {
