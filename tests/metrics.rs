@@ -15,7 +15,8 @@ fn scenario() {
         tracing::info!(i, "info");
     }
     tracing::warn!(target: "billing", "warn");
-    tracing::error!("error");
+    // otel-log-lint: allow(OLB005)
+    tracing::error!(password = "hunter2", "error");
 }
 
 /// Exports the scenario to a receiver that first answers 503 once, then
@@ -78,6 +79,15 @@ fn prometheus_text_parses_and_matches_what_the_collector_got() {
     assert_eq!(value("otel_log_bridge_records_rejected_total", None), 1.0);
     assert_eq!(value("otel_log_bridge_export_retries_total", None), 1.0);
     assert_eq!(value("otel_log_bridge_records_dropped_total", None), 0.0);
+    assert_eq!(
+        value("otel_log_bridge_attributes_redacted_total", None),
+        1.0
+    );
+    assert_eq!(value("otel_log_bridge_events_suppressed_total", None), 0.0);
+    assert_eq!(
+        value("otel_log_bridge_spool_records_evicted_total", None),
+        0.0
+    );
     let by_target = "otel_log_bridge_records_by_target_total";
     assert_eq!(value(by_target, Some(("target", "billing"))), 1.0);
     assert_eq!(value(by_target, Some(("target", "main::metrics"))), 7.0);

@@ -382,6 +382,21 @@ impl Stats {
             "Export attempts that were retried.",
             &[("", self.retries)],
         );
+        counter(
+            "otel_log_bridge_attributes_redacted_total",
+            "Attribute values replaced because their key names a secret.",
+            &[("", self.redacted)],
+        );
+        counter(
+            "otel_log_bridge_events_suppressed_total",
+            "Events not recorded because their callsite exceeded the rate limit.",
+            &[("", self.suppressed)],
+        );
+        counter(
+            "otel_log_bridge_spool_records_evicted_total",
+            "Spooled records evicted because the spool reached its size budget.",
+            &[("", self.spool_evicted)],
+        );
         let _ = writeln!(
             out,
             "# HELP otel_log_bridge_queue_bytes Bytes held by the export queues.\n# TYPE otel_log_bridge_queue_bytes gauge\notel_log_bridge_queue_bytes {}",
