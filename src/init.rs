@@ -181,13 +181,19 @@ impl Builder {
     /// the pipeline down. Nothing global is installed: no subscriber,
     /// no logger (see [`BridgeLayer::log_bridge`]), no panic hook (see
     /// [`BridgeLayer::install_panic_hook`]), and the filter set with
-    /// [`with_filter`](Builder::with_filter) is not used.
+    /// [`with_env_filter`](Builder::with_env_filter) is not used (a warning
+    /// on stderr says so: add the filter to your subscriber instead).
     ///
     /// # Errors
     ///
     /// [`InitError::InvalidConfig`] or [`InitError::Worker`], as
     /// [`try_init`](crate::try_init).
     pub fn layer(mut self) -> Result<(BridgeLayer, Guard), InitError> {
+        if let Some(directives) = &self.filter {
+            crate::diag::warn(format_args!(
+                "Builder::with_env_filter({directives:?}) is not used by Builder::layer(): add the filter to your subscriber"
+            ));
+        }
         let resolved = self.resolve()?;
         self.start(&resolved)
     }
@@ -275,9 +281,9 @@ impl Builder {
     /// `RUST_LOG`, then `info`.
     fn env_filter(&self) -> Result<EnvFilter, InitError> {
         if let Some(directives) = &self.filter {
-            return EnvFilter::builder()
-                .parse(directives)
-                .map_err(|error| InitError::invalid("Builder::with_filter", error.to_string()));
+            return EnvFilter::builder().parse(directives).map_err(|error| {
+                InitError::invalid("Builder::with_env_filter", error.to_string())
+            });
         }
         match self.env.get(env::RUST_LOG) {
             Some(directives) => EnvFilter::builder().parse(&directives).or_else(|error| {

@@ -106,7 +106,7 @@ fn emit_scenario() -> ! {
         .with_resource_attribute("test.shard", 3_i64)
         .with_resource_attribute("test.sample_rate", 0.25)
         .with_resource_attribute("test.canary", true)
-        .with_filter("trace")
+        .with_env_filter("trace")
         .with_exporters([Exporter::Otlp, Exporter::Json])
         .with_json_writer(File::create(json_lines).expect("JSON lines file"))
         .with_otlp_endpoint(endpoint)

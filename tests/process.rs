@@ -218,12 +218,34 @@ fn a_logger_kept_with_the_log_bridge_off_keeps_its_level() {
 #[test]
 fn init_panics_with_the_error_text() {
     if is_child() {
-        let _guard = otel_log_bridge::builder().with_filter("info,[[bad").init();
+        let _guard = otel_log_bridge::builder()
+            .with_env_filter("info,[[bad")
+            .init();
         return;
     }
     let (output, _) = run("init_panics_with_the_error_text", &[]);
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("otel-log-bridge: invalid Builder::with_filter: "));
+    assert!(stderr(&output).contains("otel-log-bridge: invalid Builder::with_env_filter: "));
+}
+
+#[test]
+fn a_filter_the_layer_cannot_use_is_reported() {
+    if is_child() {
+        let (_layer, _guard) = child_builder()
+            .with_env_filter("debug")
+            .layer()
+            .expect("valid configuration");
+        return;
+    }
+    let (output, _) = run("a_filter_the_layer_cannot_use_is_reported", &[]);
+    assert!(output.status.success());
+    assert!(
+        stderr(&output).contains(
+            "Builder::with_env_filter(\"debug\") is not used by Builder::layer(): add the filter to your subscriber"
+        ),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]

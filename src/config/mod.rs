@@ -127,7 +127,7 @@ impl Exporter {
 /// let _guard = otel_log_bridge::builder()
 ///     .with_service_name("checkout")
 ///     .with_resource_attribute("deployment.environment.name", "staging")
-///     .with_filter("info,checkout=debug")
+///     .with_env_filter("info,checkout=debug")
 ///     .with_span_fields(otel_log_bridge::SpanFields::only(["http.route"]))
 ///     .with_shutdown_timeout(Duration::from_secs(2))
 ///     .init();
@@ -302,9 +302,9 @@ impl Builder {
 
     /// Sets the `EnvFilter` directives [`init`](Builder::init) installs,
     /// beating `RUST_LOG` (default: `info`). An invalid directive is an
-    /// [`InitError`]. [`layer`](Builder::layer) brings no filter and
-    /// ignores this.
-    pub fn with_filter(mut self, directives: impl Into<String>) -> Self {
+    /// [`InitError`]. [`layer`](Builder::layer) brings no filter: it
+    /// ignores this, and says so on stderr.
+    pub fn with_env_filter(mut self, directives: impl Into<String>) -> Self {
         self.filter = Some(directives.into());
         self
     }
