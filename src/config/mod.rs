@@ -434,6 +434,9 @@ impl Builder {
 
     /// Turns one rule of the runtime lint on or off, over its default
     /// level (rules that are `allow` by default, like OLB009, are off).
+    /// The runtime lint checks OLB001, OLB003–OLB005 and OLB009 (see
+    /// [`with_runtime_lint`](Builder::with_runtime_lint)); the other rules
+    /// need source code, so setting them here changes nothing.
     pub fn with_lint_rule(mut self, rule: crate::lint::Rule, enabled: bool) -> Self {
         self.capture.lint.overrides.push((rule, enabled));
         self
@@ -567,7 +570,7 @@ impl Builder {
     /// roots built into the crate, for an `https` collector; beats
     /// `OTEL_EXPORTER_OTLP_[LOGS_]CERTIFICATE`.
     #[cfg(feature = "otlp")]
-    pub fn with_otlp_certificate(mut self, pem_file: impl Into<String>) -> Self {
+    pub fn with_otlp_certificate(mut self, pem_file: impl Into<std::path::PathBuf>) -> Self {
         self.otlp.certificate = Some(pem_file.into());
         self
     }
@@ -578,8 +581,8 @@ impl Builder {
     #[cfg(feature = "otlp")]
     pub fn with_otlp_client_certificate(
         mut self,
-        certificate_pem_file: impl Into<String>,
-        key_pem_file: impl Into<String>,
+        certificate_pem_file: impl Into<std::path::PathBuf>,
+        key_pem_file: impl Into<std::path::PathBuf>,
     ) -> Self {
         self.otlp.client_identity = Some((certificate_pem_file.into(), key_pem_file.into()));
         self

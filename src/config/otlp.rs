@@ -2,6 +2,7 @@
 //! and `OTEL_BLRP_*` variables (the `_LOGS_` form beating the generic one),
 //! then the specification's defaults.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::env::{report_invalid, Env};
@@ -79,9 +80,9 @@ pub(crate) struct OtlpOptions {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) compression: Option<Compression>,
-    pub(crate) certificate: Option<String>,
+    pub(crate) certificate: Option<PathBuf>,
     /// The client certificate and its key, PEM files.
-    pub(crate) client_identity: Option<(String, String)>,
+    pub(crate) client_identity: Option<(PathBuf, PathBuf)>,
     pub(crate) schedule_delay: Option<Duration>,
     pub(crate) export_timeout: Option<Duration>,
     pub(crate) max_export_batch_size: Option<u64>,
@@ -121,9 +122,9 @@ pub(crate) struct SpoolSettings {
 /// `…_CLIENT_CERTIFICATE`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct TlsFiles {
-    pub(crate) certificate: Option<String>,
-    pub(crate) client_key: Option<String>,
-    pub(crate) client_certificate: Option<String>,
+    pub(crate) certificate: Option<PathBuf>,
+    pub(crate) client_key: Option<PathBuf>,
+    pub(crate) client_certificate: Option<PathBuf>,
 }
 
 /// Batching, from `OTEL_BLRP_*`.
@@ -394,15 +395,15 @@ impl OtlpSettings {
         let (client_certificate, client_key) = match &options.client_identity {
             Some((certificate, key)) => (Some(certificate.clone()), Some(key.clone())),
             None => (
-                lookup(env, "CLIENT_CERTIFICATE").map(|(_, path)| path),
-                lookup(env, "CLIENT_KEY").map(|(_, path)| path),
+                lookup(env, "CLIENT_CERTIFICATE").map(|(_, path)| path.into()),
+                lookup(env, "CLIENT_KEY").map(|(_, path)| path.into()),
             ),
         };
         let tls = TlsFiles {
             certificate: options
                 .certificate
                 .clone()
-                .or_else(|| lookup(env, "CERTIFICATE").map(|(_, path)| path)),
+                .or_else(|| lookup(env, "CERTIFICATE").map(|(_, path)| path.into())),
             client_key,
             client_certificate,
         };
@@ -567,6 +568,8 @@ fn append_logs_path(base: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     fn resolve(options: &OtlpOptions, vars: &[(&str, &str)]) -> Result<OtlpSettings, InitError> {
@@ -846,8 +849,14 @@ mod tests {
             ("OTEL_BLRP_MAX_QUEUE_SIZE", "1000"),
         ];
         let from_env = resolve(&OtlpOptions::default(), &vars).expect("valid");
-        assert_eq!(from_env.tls.certificate.as_deref(), Some("env-ca.pem"));
-        assert_eq!(from_env.tls.client_key.as_deref(), Some("env-client.key"));
+        assert_eq!(
+            from_env.tls.certificate.as_deref(),
+            Some(Path::new("env-ca.pem"))
+        );
+        assert_eq!(
+            from_env.tls.client_key.as_deref(),
+            Some(Path::new("env-client.key"))
+        );
         assert_eq!(from_env.batch.max_export_batch_size, 100);
         assert_eq!(from_env.batch.export_timeout, Some(Duration::from_secs(7)));
         let options = OtlpOptions {

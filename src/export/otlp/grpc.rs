@@ -176,15 +176,17 @@ fn tls_config(files: &TlsFiles) -> Result<ClientTlsConfig, String> {
     let mut config = ClientTlsConfig::new();
     match &files.certificate {
         Some(path) => {
-            let pem = std::fs::read(path).map_err(|e| format!("reading {path}: {e}"))?;
+            let pem =
+                std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
             config = config.ca_certificate(Certificate::from_pem(pem));
         }
         None => config = config.with_webpki_roots(),
     }
     match (&files.client_certificate, &files.client_key) {
         (Some(cert), Some(key)) => {
-            let cert = std::fs::read(cert).map_err(|e| format!("reading {cert}: {e}"))?;
-            let key = std::fs::read(key).map_err(|e| format!("reading {key}: {e}"))?;
+            let cert =
+                std::fs::read(cert).map_err(|e| format!("reading {}: {e}", cert.display()))?;
+            let key = std::fs::read(key).map_err(|e| format!("reading {}: {e}", key.display()))?;
             config = config.identity(Identity::from_pem(cert, key));
         }
         (None, None) => {}

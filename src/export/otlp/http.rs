@@ -3,6 +3,7 @@
 //! thread, so it is never exported.
 
 use std::io::Write as _;
+use std::path::Path;
 use std::time::SystemTime;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
@@ -226,8 +227,10 @@ fn tls_config(files: &TlsFiles) -> Result<TlsConfig, String> {
     match (&files.client_certificate, &files.client_key) {
         (Some(cert_path), Some(key_path)) => {
             let chain = read_certificates(cert_path)?;
-            let pem = std::fs::read(key_path).map_err(|e| format!("reading {key_path}: {e}"))?;
-            let key = PrivateKey::from_pem(&pem).map_err(|e| format!("{key_path}: {e}"))?;
+            let pem = std::fs::read(key_path)
+                .map_err(|e| format!("reading {}: {e}", key_path.display()))?;
+            let key =
+                PrivateKey::from_pem(&pem).map_err(|e| format!("{}: {e}", key_path.display()))?;
             builder = builder.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
         }
         (None, None) => {}
@@ -236,17 +239,17 @@ fn tls_config(files: &TlsFiles) -> Result<TlsConfig, String> {
     Ok(builder.build())
 }
 
-fn read_certificates(path: &str) -> Result<Vec<Certificate<'static>>, String> {
-    let pem = std::fs::read(path).map_err(|e| format!("reading {path}: {e}"))?;
+fn read_certificates(path: &Path) -> Result<Vec<Certificate<'static>>, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
     let certificates: Vec<_> = ureq::tls::parse_pem(&pem)
         .filter_map(|item| match item {
             Ok(ureq::tls::PemItem::Certificate(certificate)) => Some(Ok(certificate)),
             Ok(_) => None,
-            Err(e) => Some(Err(format!("{path}: {e}"))),
+            Err(e) => Some(Err(format!("{}: {e}", path.display()))),
         })
         .collect::<Result<_, _>>()?;
     if certificates.is_empty() {
-        return Err(format!("{path} holds no PEM certificate"));
+        return Err(format!("{} holds no PEM certificate", path.display()));
     }
     Ok(certificates)
 }
