@@ -16,7 +16,8 @@ pub enum InitError {
     /// `tracing_log::LogTracer`, …).
     LoggerAlreadySet,
     /// A setting, from code or from the environment, has a value the crate
-    /// cannot use.
+    /// cannot use. More fields may come: match it with `..`.
+    #[non_exhaustive]
     InvalidConfig {
         /// The setting: an environment variable or a builder method.
         setting: String,
