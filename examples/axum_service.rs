@@ -8,7 +8,8 @@
 //! curl localhost:3000/metrics
 //! ```
 //!
-//! Pass `--smoke` to serve one request to itself and exit.
+//! Pass `--smoke` to serve one request to itself, check the answer and
+//! shut down gracefully.
 
 use std::sync::Arc;
 
@@ -49,6 +50,12 @@ async fn request_span(request: Request, next: Next) -> Response {
 
 async fn order(Path(id): Path<u64>) -> String {
     tracing::info!(order.id = id, "order looked up");
+    // A call to another service would carry the trace on in its headers.
+    let span = tracing::info_span!("inventory.lookup", order.id = id);
+    if let Some(context) = otel_log_bridge::trace_context(&span) {
+        let traceparent = context.to_traceparent();
+        span.in_scope(|| tracing::info!(traceparent, "inventory called"));
+    }
     format!("order {id}\n")
 }
 
@@ -102,10 +109,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!(server.address = %local, "listening");
     // On Ctrl-C (or SIGTERM, from an orchestrator) the server stops taking
     // requests and `main` returns, dropping the guard, which exports what
-    // is still queued.
+    // is still queued. The smoke run stops it the same way when done.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(async {
+                tokio::select! {
+                    () = shutdown_signal() => {}
+                    _ = stopped => {}
+                }
+            })
             .await
     });
     if smoke {
@@ -117,9 +130,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await?;
         let mut answer = String::new();
         stream.read_to_string(&mut answer).await?;
-        server.abort();
+        if !answer.starts_with("HTTP/1.1 200") {
+            return Err(format!("unexpected answer: {answer}").into());
+        }
+        let _ = stop.send(());
+        server.await??;
         return Ok(());
     }
     server.await??;
+    // Dropped only now: a dropped sender would stop the server as well.
+    drop(stop);
     Ok(())
 }

@@ -8,7 +8,7 @@
 fn main() {
     let _guard = otel_log_bridge::init();
 
-    log::info!(target: "billing", invoice = 1042, amount_cents = 12_50, currency = "EUR"; "invoice issued");
+    log::info!(target: "billing", invoice = 1042, amount_cents = 1250, currency = "EUR"; "invoice issued");
     log::warn!(retries = 3, backoff_ms = 250.0; "payment provider slow");
     let error = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "provider hung up");
     log::error!(err:err = error; "payment failed");

@@ -20,8 +20,10 @@ fn main() {
         log::info!(channel = "email"; "receipt sent");
     }
 
-    if let Err(error) = guard.flush() {
-        eprintln!("not everything was exported: {error}");
-    }
-    eprintln!("{:?}", guard.stats());
+    // Flushes (waiting at most the shutdown timeout) and stops the export.
+    let stats = guard.shutdown();
+    eprintln!(
+        "emitted {}, exported {}, dropped {}, failed {}",
+        stats.emitted, stats.exported, stats.dropped, stats.failed
+    );
 }

@@ -41,8 +41,8 @@ fn main() {
     let query = tracing::info_span!("db.query", db.system = "postgresql");
     let _query = query.enter();
 
-    // Fields of every type; the enclosing spans' fields and trace ids are
-    // added to each record.
+    // Fields of each kind `tracing` records; the enclosing spans' fields and
+    // trace ids are added to each record.
     tracing::info!(
         rows = 3_i64,
         bytes = 1024_u64,
@@ -51,6 +51,7 @@ fn main() {
         table = "users",
         peer = %"10.0.0.7:5432",
         options = ?["read_only"],
+        checksum = &b"\x01\x02"[..],
         "query done"
     );
 

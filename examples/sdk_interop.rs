@@ -7,14 +7,16 @@
 //! cargo run --example sdk_interop --features sdk
 //! ```
 
-use opentelemetry_sdk::logs::{InMemoryLogExporter, SdkLoggerProvider};
+use opentelemetry_sdk::logs::{BatchLogProcessor, InMemoryLogExporter, SdkLoggerProvider};
 use tracing_subscriber::prelude::*;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // The application's own pipeline; an OTLP exporter would go here.
+    // The application's own pipeline; an OTLP exporter would go here. The
+    // bridge hands records to the provider on the thread that logs, so a
+    // batch processor keeps the export off that thread.
     let exporter = InMemoryLogExporter::default();
     let provider = SdkLoggerProvider::builder()
-        .with_simple_exporter(exporter.clone())
+        .with_log_processor(BatchLogProcessor::builder(exporter.clone()).build())
         .build();
 
     let (layer, guard) = otel_log_bridge::builder()
@@ -28,6 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let span = tracing::info_span!("checkout", cart.items = 3);
     span.in_scope(|| tracing::info!(total_cents = 4_200, "order placed"));
 
+    // The guard's flush reaches the provider's processors too.
     guard.flush()?;
     for log in exporter.get_emitted_logs()? {
         println!(

@@ -22,6 +22,7 @@ fn main() {
                     let span = tracing::info_span!("batch", worker);
                     let _entered = span.enter();
                     for item in 0..25 {
+                        // Shown with RUST_LOG=debug; the default is info.
                         tracing::debug!(item, "processing");
                         if item % 10 == 0 {
                             tracing::info!(item, "checkpoint");

@@ -18,7 +18,7 @@
 //! {"timestamp":"2026-11-25T15:42:44.123456789Z","observed_timestamp":"2026-11-25T15:42:44.123456789Z",
 //!  "severity_text":"INFO","severity_number":9,"body":"request handled",
 //!  "attributes":{"user.id":42,"latency_ms":3.5,"http.route":"/users/{id}",
-//!                "code.file.path":"src/main.rs","code.line.number":7,"thread.id":1,"thread.name":"main"},
+//!                "code.file.path":"src/main.rs","code.line.number":6,"thread.id":1,"thread.name":"main"},
 //!  "resource":{"service.name":"unknown_service:app","telemetry.sdk.name":"otel-log-bridge",…},
 //!  "scope":{"name":"app"},"trace_id":"5b8efff798038103d269b633813fc60c",
 //!  "span_id":"eee19b7ec3c1b174","trace_flags":"00"}
@@ -119,7 +119,7 @@
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]CERTIFICATE` | – | PEM file of the CA certificates to trust, instead of the Mozilla roots built into the crate (`webpki-roots`); read for `https://` endpoints only |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]CLIENT_CERTIFICATE`, `…_CLIENT_KEY` | – | PEM files for mutual TLS (`https://` endpoints) |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]INSECURE` | `false` | gRPC endpoints given without a scheme: `true` (in any case) for plaintext; any other value is false, as the specification's booleans are, and a value other than `false` is reported |
-//! | `OTEL_BLRP_SCHEDULE_DELAY` | `1000` | ms between exports at the latest |
+//! | `OTEL_BLRP_SCHEDULE_DELAY` | `1000` | ms between exports at the latest (`otlp` exporter; the other outputs write every 100 ms) |
 //! | `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` | `512` | records per request at most; cut to `OTEL_BLRP_MAX_QUEUE_SIZE` when larger |
 //! | `OTEL_BLRP_EXPORT_TIMEOUT` | `30000` | ms; bounds each request together with the OTLP timeout; `0` for none |
 //! | `OTEL_BLRP_MAX_QUEUE_SIZE` | unbounded by count | a record-count bound on top of the 64 MiB byte budget |
@@ -152,7 +152,8 @@
 //! # Composing your own subscriber
 //!
 //! [`Builder::layer`] returns the [`BridgeLayer`] and its [`Guard`] without
-//! installing anything; [`BridgeLayer::log_bridge`] gives the `log` bridge.
+//! installing anything; [`BridgeLayer::log_bridge`] gives the `log` bridge
+//! and [`BridgeLayer::install_panic_hook`] the panic hook.
 //!
 //! # Feature flags
 //!
