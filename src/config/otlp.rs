@@ -652,28 +652,35 @@ mod tests {
         // A boolean that is not `true` is false: a typo in the logs-specific
         // variable must not hand the decision to a generic `true`, which
         // would send the logs in plaintext.
-        let vars = [
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
-            ("OTEL_EXPORTER_OTLP_INSECURE", "true"),
-            ("OTEL_EXPORTER_OTLP_LOGS_INSECURE", "yes"),
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[
+                    ("OTEL_EXPORTER_OTLP_INSECURE", "true"),
+                    ("OTEL_EXPORTER_OTLP_LOGS_INSECURE", "yes"),
+                ],
+                "https://collector:4317",
+            ),
+            (
+                &[("OTEL_EXPORTER_OTLP_INSECURE", "1")],
+                "https://collector:4317",
+            ),
+            (
+                &[("OTEL_EXPORTER_OTLP_LOGS_INSECURE", "TRUE")],
+                "http://collector:4317",
+            ),
         ];
-        let settings = resolve(&OtlpOptions::default(), &vars).expect("valid");
-        assert_eq!(settings.endpoint, "https://collector:4317");
-        let vars = [
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
-            ("OTEL_EXPORTER_OTLP_INSECURE", "1"),
-        ];
-        let settings = resolve(&OtlpOptions::default(), &vars).expect("valid");
-        assert_eq!(settings.endpoint, "https://collector:4317");
-        let vars = [
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
-            ("OTEL_EXPORTER_OTLP_LOGS_INSECURE", "TRUE"),
-        ];
-        let settings = resolve(&OtlpOptions::default(), &vars).expect("valid");
-        assert_eq!(settings.endpoint, "http://collector:4317");
+        for (insecure, expected) in cases {
+            let vars = [
+                &[
+                    ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
+                ],
+                *insecure,
+            ]
+            .concat();
+            let settings = resolve(&OtlpOptions::default(), &vars).expect("valid");
+            assert_eq!(settings.endpoint, *expected, "{insecure:?}");
+        }
     }
 
     #[test]

@@ -357,46 +357,51 @@ impl Stats {
                 &by_target,
             );
         }
-        counter(
-            "otel_log_bridge_records_exported_total",
-            "Log records written or accepted by their destination.",
-            &[("", self.exported)],
-        );
-        counter(
-            "otel_log_bridge_records_dropped_total",
-            "Log records dropped because a queue was full or the pipeline had shut down.",
-            &[("", self.dropped)],
-        );
-        counter(
-            "otel_log_bridge_records_failed_total",
-            "Log records their destination could not take.",
-            &[("", self.failed)],
-        );
-        counter(
-            "otel_log_bridge_records_rejected_total",
-            "Log records the collector rejected (OTLP partial success).",
-            &[("", self.rejected)],
-        );
-        counter(
-            "otel_log_bridge_export_retries_total",
-            "Export attempts that were retried.",
-            &[("", self.retries)],
-        );
-        counter(
-            "otel_log_bridge_attributes_redacted_total",
-            "Attribute values replaced because their key names a secret.",
-            &[("", self.redacted)],
-        );
-        counter(
-            "otel_log_bridge_events_suppressed_total",
-            "Events not recorded because their callsite exceeded the rate limit.",
-            &[("", self.suppressed)],
-        );
-        counter(
-            "otel_log_bridge_spool_records_evicted_total",
-            "Spooled records evicted because the spool reached its size budget.",
-            &[("", self.spool_evicted)],
-        );
+        let unlabelled = [
+            (
+                "otel_log_bridge_records_exported_total",
+                "Log records written or accepted by their destination.",
+                self.exported,
+            ),
+            (
+                "otel_log_bridge_records_dropped_total",
+                "Log records dropped because a queue was full or the pipeline had shut down.",
+                self.dropped,
+            ),
+            (
+                "otel_log_bridge_records_failed_total",
+                "Log records their destination could not take.",
+                self.failed,
+            ),
+            (
+                "otel_log_bridge_records_rejected_total",
+                "Log records the collector rejected (OTLP partial success).",
+                self.rejected,
+            ),
+            (
+                "otel_log_bridge_export_retries_total",
+                "Export attempts that were retried.",
+                self.retries,
+            ),
+            (
+                "otel_log_bridge_attributes_redacted_total",
+                "Attribute values replaced because their key names a secret.",
+                self.redacted,
+            ),
+            (
+                "otel_log_bridge_events_suppressed_total",
+                "Events not recorded because their callsite exceeded the rate limit.",
+                self.suppressed,
+            ),
+            (
+                "otel_log_bridge_spool_records_evicted_total",
+                "Spooled records evicted because the spool reached its size budget.",
+                self.spool_evicted,
+            ),
+        ];
+        for (name, help, value) in unlabelled {
+            counter(name, help, &[("", value)]);
+        }
         let _ = writeln!(
             out,
             "# HELP otel_log_bridge_queue_bytes Bytes held by the export queues.\n# TYPE otel_log_bridge_queue_bytes gauge\notel_log_bridge_queue_bytes {}",
