@@ -31,9 +31,8 @@ pub(crate) use self::panic::install_panic_hook;
 ///
 /// Call it right after creating the span, before anything is logged in it;
 /// it returns `false` (and changes nothing) when the span's ids are already
-/// fixed, when the span is not tracked by a bridge layer on a `Registry`,
-/// or when `parent`'s trace id or span id is all zeros, which W3C Trace
-/// Context forbids.
+/// fixed, or when the span is not tracked by a bridge layer on a
+/// `Registry`.
 /// With `tracing-opentelemetry`, use its `OpenTelemetrySpanExt::set_parent`
 /// instead: its context wins over native ids.
 ///
@@ -47,8 +46,7 @@ pub(crate) use self::panic::install_panic_hook;
 /// }
 /// ```
 pub fn continue_trace(span: &tracing::Span, parent: crate::record::TraceContext) -> bool {
-    // The fields are public, so nothing else stops invalid ids.
-    parent.trace_id != [0; 16] && parent.span_id != [0; 8] && span::continue_trace(span, parent)
+    span::continue_trace(span, parent)
 }
 
 /// The trace context records logged in `span` carry, for passing the trace

@@ -5,20 +5,51 @@ use std::fmt;
 /// The W3C trace context a log record is correlated with.
 ///
 /// Records emitted inside a span carry the span's context; see the crate
-/// documentation for where the ids come from.
+/// documentation for where the ids come from. Neither id is ever all zeros,
+/// which W3C Trace Context forbids: every way of making one checks.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TraceContext {
-    /// The 16-byte trace id; never all zeros.
-    pub trace_id: [u8; 16],
-    /// The 8-byte span id; never all zeros.
-    pub span_id: [u8; 8],
-    /// W3C trace flags; bit 0 is "sampled".
-    pub flags: u8,
+    pub(crate) trace_id: [u8; 16],
+    pub(crate) span_id: [u8; 8],
+    pub(crate) flags: u8,
 }
 
 impl TraceContext {
     /// The W3C "sampled" flag.
     pub const SAMPLED: u8 = 0x01;
+
+    /// A context with these ids and flags; `None` when either id is all
+    /// zeros.
+    ///
+    /// ```
+    /// use otel_log_bridge::TraceContext;
+    ///
+    /// let context = TraceContext::new([0xab; 16], [0xcd; 8], TraceContext::SAMPLED);
+    /// assert!(context.is_some_and(|context| context.is_sampled()));
+    /// assert_eq!(TraceContext::new([0; 16], [0xcd; 8], 0), None);
+    /// ```
+    pub fn new(trace_id: [u8; 16], span_id: [u8; 8], flags: u8) -> Option<TraceContext> {
+        (trace_id != [0; 16] && span_id != [0; 8]).then_some(TraceContext {
+            trace_id,
+            span_id,
+            flags,
+        })
+    }
+
+    /// The 16-byte trace id.
+    pub fn trace_id(&self) -> [u8; 16] {
+        self.trace_id
+    }
+
+    /// The 8-byte span id.
+    pub fn span_id(&self) -> [u8; 8] {
+        self.span_id
+    }
+
+    /// The W3C trace flags; bit 0 is "sampled".
+    pub fn flags(&self) -> u8 {
+        self.flags
+    }
 
     /// A fresh root context with random, valid ids and no flags set.
     pub fn new_root() -> TraceContext {
