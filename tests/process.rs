@@ -418,7 +418,8 @@ fn an_unreadable_certificate_file_is_an_init_error() {
     );
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
-        stderr(&output).contains("ERROR: invalid OTLP exporter: reading /nonexistent/ca.pem"),
+        stderr(&output)
+            .contains("ERROR: invalid OTEL_EXPORTER_OTLP_CERTIFICATE: reading /nonexistent/ca.pem"),
         "{}",
         stderr(&output)
     );

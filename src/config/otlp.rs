@@ -122,9 +122,51 @@ pub(crate) struct SpoolSettings {
 /// `…_CLIENT_CERTIFICATE`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct TlsFiles {
-    pub(crate) certificate: Option<PathBuf>,
-    pub(crate) client_key: Option<PathBuf>,
-    pub(crate) client_certificate: Option<PathBuf>,
+    pub(crate) certificate: Option<TlsFile>,
+    pub(crate) client_key: Option<TlsFile>,
+    pub(crate) client_certificate: Option<TlsFile>,
+}
+
+/// A PEM file the TLS settings name, and the setting that named it.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct TlsFile {
+    pub(crate) path: PathBuf,
+    /// The variable or builder method, which a bad file's error names.
+    pub(crate) setting: String,
+}
+
+impl TlsFile {
+    pub(crate) fn new(path: impl Into<PathBuf>, setting: impl Into<String>) -> TlsFile {
+        TlsFile {
+            path: path.into(),
+            setting: setting.into(),
+        }
+    }
+
+    /// The file's contents.
+    pub(crate) fn read(&self) -> Result<Vec<u8>, InitError> {
+        std::fs::read(&self.path)
+            .map_err(|error| self.invalid(format!("reading {}: {error}", self.path.display())))
+    }
+
+    /// An error about this file, naming the setting it came from.
+    pub(crate) fn invalid(&self, message: impl Into<String>) -> InitError {
+        InitError::invalid(self.setting.clone(), message)
+    }
+}
+
+impl TlsFiles {
+    /// The client certificate and key, which go together: an error names
+    /// the setting of the one given alone.
+    pub(crate) fn client_identity(&self) -> Result<Option<(&TlsFile, &TlsFile)>, InitError> {
+        match (&self.client_certificate, &self.client_key) {
+            (Some(certificate), Some(key)) => Ok(Some((certificate, key))),
+            (None, None) => Ok(None),
+            (Some(alone), None) | (None, Some(alone)) => {
+                Err(alone.invalid("a client certificate and a client key must be given together"))
+            }
+        }
+    }
 }
 
 /// Batching, from `OTEL_BLRP_*`.
@@ -392,18 +434,23 @@ impl OtlpSettings {
         // A client identity given in code replaces both files of the
         // variables: a certificate from one place and a key from another
         // would not match.
+        let from_env =
+            |suffix: &str| lookup(env, suffix).map(|(name, path)| TlsFile::new(path, name));
         let (client_certificate, client_key) = match &options.client_identity {
-            Some((certificate, key)) => (Some(certificate.clone()), Some(key.clone())),
-            None => (
-                lookup(env, "CLIENT_CERTIFICATE").map(|(_, path)| path.into()),
-                lookup(env, "CLIENT_KEY").map(|(_, path)| path.into()),
-            ),
+            Some((certificate, key)) => {
+                let setting = "Builder::with_otlp_client_certificate";
+                (
+                    Some(TlsFile::new(certificate.clone(), setting)),
+                    Some(TlsFile::new(key.clone(), setting)),
+                )
+            }
+            None => (from_env("CLIENT_CERTIFICATE"), from_env("CLIENT_KEY")),
         };
         let tls = TlsFiles {
-            certificate: options
-                .certificate
-                .clone()
-                .or_else(|| lookup(env, "CERTIFICATE").map(|(_, path)| path.into())),
+            certificate: match &options.certificate {
+                Some(path) => Some(TlsFile::new(path.clone(), "Builder::with_otlp_certificate")),
+                None => from_env("CERTIFICATE"),
+            },
             client_key,
             client_certificate,
         };
@@ -568,8 +615,6 @@ fn append_logs_path(base: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
 
     fn resolve(options: &OtlpOptions, vars: &[(&str, &str)]) -> Result<OtlpSettings, InitError> {
@@ -819,9 +864,18 @@ mod tests {
         assert_eq!(
             settings.tls,
             TlsFiles {
-                certificate: Some("/logs/ca.pem".into()),
-                client_key: Some("/generic/key.pem".into()),
-                client_certificate: Some("/logs/cert.pem".into()),
+                certificate: Some(TlsFile::new(
+                    "/logs/ca.pem",
+                    "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE"
+                )),
+                client_key: Some(TlsFile::new(
+                    "/generic/key.pem",
+                    "OTEL_EXPORTER_OTLP_CLIENT_KEY"
+                )),
+                client_certificate: Some(TlsFile::new(
+                    "/logs/cert.pem",
+                    "OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE"
+                )),
             }
         );
     }
@@ -857,12 +911,12 @@ mod tests {
         ];
         let from_env = resolve(&OtlpOptions::default(), &vars).expect("valid");
         assert_eq!(
-            from_env.tls.certificate.as_deref(),
-            Some(Path::new("env-ca.pem"))
+            from_env.tls.certificate.map(|file| file.path),
+            Some("env-ca.pem".into())
         );
         assert_eq!(
-            from_env.tls.client_key.as_deref(),
-            Some(Path::new("env-client.key"))
+            from_env.tls.client_key.map(|file| file.path),
+            Some("env-client.key".into())
         );
         assert_eq!(from_env.batch.max_export_batch_size, 100);
         assert_eq!(from_env.batch.export_timeout, Some(Duration::from_secs(7)));
@@ -879,9 +933,15 @@ mod tests {
         assert_eq!(
             settings.tls,
             TlsFiles {
-                certificate: Some("ca.pem".into()),
-                client_key: Some("client.key".into()),
-                client_certificate: Some("client.pem".into()),
+                certificate: Some(TlsFile::new("ca.pem", "Builder::with_otlp_certificate")),
+                client_key: Some(TlsFile::new(
+                    "client.key",
+                    "Builder::with_otlp_client_certificate"
+                )),
+                client_certificate: Some(TlsFile::new(
+                    "client.pem",
+                    "Builder::with_otlp_client_certificate"
+                )),
             }
         );
         assert_eq!(settings.batch.schedule_delay, Duration::from_millis(50));

@@ -651,8 +651,7 @@ pub(crate) fn otlp_sink(
         resource,
         Arc::clone(&callsites),
         Arc::clone(&counters),
-    )
-    .map_err(|message| crate::InitError::invalid("OTLP exporter", message))?;
+    )?;
     let wake = WakePolicy {
         bytes: 4 * 1024 * 1024,
         records: settings.batch.max_export_batch_size,

@@ -15,6 +15,7 @@ use tonic::{Code, Status};
 use tonic_types::StatusExt as _;
 
 use crate::config::otlp::{Compression, OtlpSettings, TlsFiles};
+use crate::error::InitError;
 use crate::export::otlp::{Outcome, Transport};
 
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
@@ -31,13 +32,17 @@ pub(crate) struct GrpcTransport {
 }
 
 impl GrpcTransport {
-    pub(crate) fn new(settings: &OtlpSettings) -> Result<GrpcTransport, String> {
+    pub(crate) fn new(settings: &OtlpSettings) -> Result<GrpcTransport, InitError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| format!("could not start the gRPC runtime: {e}"))?;
-        let mut endpoint = Endpoint::from_shared(settings.endpoint.clone())
-            .map_err(|e| format!("{:?} is not a gRPC endpoint: {e}", settings.endpoint))?;
+            .map_err(InitError::Worker)?;
+        let mut endpoint = Endpoint::from_shared(settings.endpoint.clone()).map_err(|e| {
+            InitError::invalid(
+                "OTLP endpoint",
+                format!("{:?} is not a gRPC endpoint: {e}", settings.endpoint),
+            )
+        })?;
         // No timeout configured (0) means the request may wait indefinitely.
         if let Some(timeout) = settings.request_timeout() {
             endpoint = endpoint.timeout(timeout);
@@ -48,7 +53,7 @@ impl GrpcTransport {
         if settings.endpoint.starts_with("https://") {
             endpoint = endpoint
                 .tls_config(tls_config(&settings.tls)?)
-                .map_err(|e| format!("TLS configuration: {e}"))?;
+                .map_err(|e| InitError::invalid("OTLP TLS files", e.to_string()))?;
         }
         // Connecting lazily keeps a collector that is down at start-up from
         // failing initialisation; the first export connects (and retries).
@@ -63,10 +68,11 @@ impl GrpcTransport {
         client = client.accept_compressed(CompressionEncoding::Gzip);
         let mut headers = Vec::new();
         for (name, value) in &settings.headers {
+            let invalid = |why: &str| InitError::invalid("OTLP headers", format!("{name:?} {why}"));
             let key = MetadataKey::from_bytes(name.to_ascii_lowercase().as_bytes())
-                .map_err(|_| format!("{name:?} is not a valid gRPC metadata key"))?;
+                .map_err(|_| invalid("is not a valid gRPC metadata key"))?;
             let value = MetadataValue::try_from(value.as_str())
-                .map_err(|_| format!("the value of header {name:?} is not valid gRPC metadata"))?;
+                .map_err(|_| invalid("has a value that is not valid gRPC metadata"))?;
             headers.push((key, value));
         }
         Ok(GrpcTransport {
@@ -172,25 +178,14 @@ fn connection_failed(status: &Status) -> bool {
 /// TLS from the `…_CERTIFICATE`, `…_CLIENT_CERTIFICATE` and `…_CLIENT_KEY`
 /// PEM files. A configured certificate is the only one trusted, as over
 /// HTTP; the web roots are trusted only when none is given.
-fn tls_config(files: &TlsFiles) -> Result<ClientTlsConfig, String> {
+fn tls_config(files: &TlsFiles) -> Result<ClientTlsConfig, InitError> {
     let mut config = ClientTlsConfig::new();
     match &files.certificate {
-        Some(path) => {
-            let pem =
-                std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-            config = config.ca_certificate(Certificate::from_pem(pem));
-        }
+        Some(file) => config = config.ca_certificate(Certificate::from_pem(file.read()?)),
         None => config = config.with_webpki_roots(),
     }
-    match (&files.client_certificate, &files.client_key) {
-        (Some(cert), Some(key)) => {
-            let cert =
-                std::fs::read(cert).map_err(|e| format!("reading {}: {e}", cert.display()))?;
-            let key = std::fs::read(key).map_err(|e| format!("reading {}: {e}", key.display()))?;
-            config = config.identity(Identity::from_pem(cert, key));
-        }
-        (None, None) => {}
-        _ => return Err("a client certificate and a client key must be given together".into()),
+    if let Some((certificate, key)) = files.client_identity()? {
+        config = config.identity(Identity::from_pem(certificate.read()?, key.read()?));
     }
     Ok(config)
 }
@@ -239,6 +234,7 @@ mod tests {
     use hyper_util::rt::{TokioExecutor, TokioIo};
 
     use super::*;
+    use crate::config::otlp::TlsFile;
     use crate::config::otlp::{OtlpOptions, Protocol};
     use crate::config::Env;
 
@@ -314,7 +310,10 @@ mod tests {
     #[test]
     fn a_configured_certificate_replaces_the_web_roots() {
         let with_certificate = tls_config(&TlsFiles {
-            certificate: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/tls/ca.pem").into()),
+            certificate: Some(TlsFile::new(
+                concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/tls/ca.pem"),
+                "OTEL_EXPORTER_OTLP_CERTIFICATE",
+            )),
             ..TlsFiles::default()
         })
         .expect("config");

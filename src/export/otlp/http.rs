@@ -3,14 +3,14 @@
 //! thread, so it is never exported.
 
 use std::io::Write as _;
-use std::path::Path;
 use std::time::SystemTime;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use prost::Message as _;
 use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig};
 
-use crate::config::otlp::{Compression, OtlpSettings, Protocol, TlsFiles};
+use crate::config::otlp::{Compression, OtlpSettings, Protocol, TlsFile, TlsFiles};
+use crate::error::InitError;
 use crate::export::otlp::retry::parse_retry_after;
 use crate::export::otlp::{write_otlp_json, Outcome, Transport};
 
@@ -25,7 +25,7 @@ pub(crate) struct HttpTransport {
 }
 
 impl HttpTransport {
-    pub(crate) fn new(settings: &OtlpSettings) -> Result<HttpTransport, String> {
+    pub(crate) fn new(settings: &OtlpSettings) -> Result<HttpTransport, InitError> {
         // `None` (a timeout of 0 in the configuration) leaves the phases
         // unbounded.
         let timeout = settings.request_timeout();
@@ -218,38 +218,32 @@ fn classify_transport_error(error: ureq::Error) -> Outcome {
 
 /// TLS from the `…_CERTIFICATE`, `…_CLIENT_CERTIFICATE` and `…_CLIENT_KEY`
 /// PEM files; the Mozilla roots built into the crate (`webpki-roots`) when none is given.
-fn tls_config(files: &TlsFiles) -> Result<TlsConfig, String> {
+fn tls_config(files: &TlsFiles) -> Result<TlsConfig, InitError> {
     let mut builder = TlsConfig::builder();
-    if let Some(path) = &files.certificate {
-        let certificates = read_certificates(path)?;
+    if let Some(file) = &files.certificate {
+        let certificates = read_certificates(file)?;
         builder = builder.root_certs(RootCerts::new_with_certs(&certificates));
     }
-    match (&files.client_certificate, &files.client_key) {
-        (Some(cert_path), Some(key_path)) => {
-            let chain = read_certificates(cert_path)?;
-            let pem = std::fs::read(key_path)
-                .map_err(|e| format!("reading {}: {e}", key_path.display()))?;
-            let key =
-                PrivateKey::from_pem(&pem).map_err(|e| format!("{}: {e}", key_path.display()))?;
-            builder = builder.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
-        }
-        (None, None) => {}
-        _ => return Err("a client certificate and a client key must be given together".to_owned()),
+    if let Some((certificate, key)) = files.client_identity()? {
+        let chain = read_certificates(certificate)?;
+        let key = PrivateKey::from_pem(&key.read()?)
+            .map_err(|e| key.invalid(format!("{}: {e}", key.path.display())))?;
+        builder = builder.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
     }
     Ok(builder.build())
 }
 
-fn read_certificates(path: &Path) -> Result<Vec<Certificate<'static>>, String> {
-    let pem = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-    let certificates: Vec<_> = ureq::tls::parse_pem(&pem)
+fn read_certificates(file: &TlsFile) -> Result<Vec<Certificate<'static>>, InitError> {
+    let path = file.path.display();
+    let certificates: Vec<_> = ureq::tls::parse_pem(&file.read()?)
         .filter_map(|item| match item {
             Ok(ureq::tls::PemItem::Certificate(certificate)) => Some(Ok(certificate)),
             Ok(_) => None,
-            Err(e) => Some(Err(format!("{}: {e}", path.display()))),
+            Err(e) => Some(Err(file.invalid(format!("{path}: {e}")))),
         })
         .collect::<Result<_, _>>()?;
     if certificates.is_empty() {
-        return Err(format!("{} holds no PEM certificate", path.display()));
+        return Err(file.invalid(format!("{path} holds no PEM certificate")));
     }
     Ok(certificates)
 }
@@ -292,6 +286,54 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    /// Regression: an unreadable TLS file was reported as "invalid OTLP
+    /// exporter", naming neither the variable nor the method that gave it.
+    #[test]
+    fn a_bad_tls_file_names_the_setting_it_came_from() {
+        let error_of = |options: &OtlpOptions, vars: &[(&str, &str)]| {
+            let vars = [
+                &[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318")],
+                vars,
+            ]
+            .concat();
+            let settings =
+                OtlpSettings::resolve(options, &Env::from_pairs(&vars)).expect("valid settings");
+            match HttpTransport::new(&settings) {
+                Err(crate::InitError::InvalidConfig {
+                    setting, message, ..
+                }) => (setting, message),
+                Err(other) => panic!("{other}"),
+                Ok(_) => panic!("a transport from {vars:?}"),
+            }
+        };
+        let (setting, message) = error_of(
+            &OtlpOptions::default(),
+            &[("OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE", "/nonexistent/ca.pem")],
+        );
+        assert_eq!(setting, "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE");
+        assert!(
+            message.starts_with("reading /nonexistent/ca.pem: "),
+            "{message}"
+        );
+        let (setting, message) = error_of(
+            &OtlpOptions::default(),
+            &[("OTEL_EXPORTER_OTLP_CLIENT_KEY", "/nonexistent/client.key")],
+        );
+        assert_eq!(setting, "OTEL_EXPORTER_OTLP_CLIENT_KEY");
+        assert_eq!(
+            message,
+            "a client certificate and a client key must be given together"
+        );
+        let not_pem = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+        let options = OtlpOptions {
+            certificate: Some(not_pem.into()),
+            ..OtlpOptions::default()
+        };
+        let (setting, message) = error_of(&options, &[]);
+        assert_eq!(setting, "Builder::with_otlp_certificate");
+        assert!(message.ends_with("holds no PEM certificate"), "{message}");
     }
 
     /// Regression: with an overall timeout, `ureq` started a thread to

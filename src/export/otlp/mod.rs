@@ -507,7 +507,7 @@ pub(crate) fn start_drain(
     resource: &Resource,
     callsites: Arc<OtlpCallsites>,
     counters: Arc<SinkCounters>,
-) -> Result<Box<dyn Drain>, String> {
+) -> Result<Box<dyn Drain>, crate::InitError> {
     let batch = settings.batch.max_export_batch_size;
     #[cfg(feature = "spool")]
     let spool = settings.spool.as_ref().and_then(|spool| {
