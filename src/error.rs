@@ -24,7 +24,8 @@ pub enum InitError {
         /// What is wrong and which values are accepted.
         message: String,
     },
-    /// A background worker thread could not be started.
+    /// A background worker thread, or the gRPC exporter's runtime, could
+    /// not be started.
     Worker(std::io::Error),
 }
 

@@ -38,12 +38,14 @@ pub fn init() -> Guard {
 /// [`InitError::SubscriberAlreadySet`] or [`InitError::LoggerAlreadySet`]
 /// when something else was installed first; [`InitError::InvalidConfig`]
 /// for a setting that cannot be used: an OTLP endpoint that is not an
-/// `http://` or `https://` URL, a TLS certificate or key file of an
+/// `http://` or `https://` URL (gRPC also takes `host:port`), or one with
+/// a user name or password in it, a TLS certificate or key file of an
 /// `https://` endpoint that cannot be read, an exporter or protocol this
 /// build leaves out (`otlp` without the `otlp` feature, `grpc` without
 /// `grpc`), or a setting given in code that cannot be used (malformed
 /// variables that can be ignored are reported on stderr instead);
-/// [`InitError::Worker`] when the export thread cannot start.
+/// [`InitError::Worker`] when the export thread (or the gRPC runtime)
+/// cannot start.
 pub fn try_init() -> Result<Guard, InitError> {
     crate::builder().try_init()
 }

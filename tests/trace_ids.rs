@@ -62,12 +62,13 @@ fn a_spans_trace_context_is_the_one_its_records_carry() {
         call.in_scope(|| tracing::info!("calling"));
         contexts.push(otel_log_bridge::trace_context(&request).expect("tracked"));
         request.in_scope(|| tracing::info!("done"));
-        assert!(
-            !otel_log_bridge::continue_trace(&request, parent),
-            "reading the context fixed the ids"
-        );
+        // Reading a fresh span's context fixes its ids, as logging would.
+        let read_first = tracing::info_span!(parent: None, "read first");
+        contexts.push(otel_log_bridge::trace_context(&read_first).expect("tracked"));
+        assert!(!otel_log_bridge::continue_trace(&read_first, parent));
+        read_first.in_scope(|| tracing::info!("own trace"));
     });
-    assert_eq!(records.len(), 2);
+    assert_eq!(records.len(), 3);
     for (record, context) in records.iter().zip(&contexts) {
         let traceparent = context.to_traceparent();
         assert_eq!(
@@ -79,8 +80,13 @@ fn a_spans_trace_context_is_the_one_its_records_carry() {
                 record["trace_flags"].as_str().expect("flags"),
             )
         );
-        assert!(traceparent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
     }
+    for context in &contexts[..2] {
+        assert!(context
+            .to_traceparent()
+            .starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+    }
+    assert_ne!(contexts[2].trace_id(), contexts[0].trace_id());
     assert_ne!(contexts[0].span_id(), contexts[1].span_id());
     // A span no bridge layer tracks has no context to give.
     assert_eq!(

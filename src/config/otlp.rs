@@ -153,6 +153,37 @@ impl TlsFile {
     pub(crate) fn invalid(&self, message: impl Into<String>) -> InitError {
         InitError::invalid(self.setting.clone(), message)
     }
+
+    /// The file's contents and the certificates in them: an error when it
+    /// holds none, which would leave nothing to trust and every handshake
+    /// failing.
+    pub(crate) fn certificates(
+        &self,
+    ) -> Result<(Vec<u8>, Vec<ureq::tls::Certificate<'static>>), InitError> {
+        let pem = self.read()?;
+        let path = self.path.display();
+        let certificates: Vec<_> = ureq::tls::parse_pem(&pem)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(certificate)) => Some(Ok(certificate)),
+                Ok(_) => None,
+                Err(error) => Some(Err(self.invalid(format!("{path}: {error}")))),
+            })
+            .collect::<Result<_, _>>()?;
+        if certificates.is_empty() {
+            return Err(self.invalid(format!("{path} holds no PEM certificate")));
+        }
+        Ok((pem, certificates))
+    }
+
+    /// The file's contents and the private key in them.
+    pub(crate) fn private_key(
+        &self,
+    ) -> Result<(Vec<u8>, ureq::tls::PrivateKey<'static>), InitError> {
+        let pem = self.read()?;
+        let key = ureq::tls::PrivateKey::from_pem(&pem)
+            .map_err(|error| self.invalid(format!("{}: {error}", self.path.display())))?;
+        Ok((pem, key))
+    }
 }
 
 impl TlsFiles {
@@ -284,7 +315,6 @@ fn parse_timeout(value: &str) -> Option<Option<Duration>> {
     Some(timeout_bound(Duration::from_millis(ms)))
 }
 
-/// A boolean variable's value, ignoring case.
 /// `…_INSECURE`, a boolean: the logs-specific variable when set, else the
 /// generic one. As the specification's booleans are, any value but `true`
 /// (in any case) is false, a value other than `false` with a warning; a
@@ -559,28 +589,52 @@ fn unusable_header(name: &str, value: &str, grpc: bool) -> Option<&'static str> 
     }
 }
 
-/// Accepts an `http://` or `https://` URL with a host, as `http::Uri`
-/// parses it, and returns it with its scheme in lower case (schemes are
-/// case-insensitive; the transports compare them as written). The rest is
-/// kept as given: `Uri` would write an empty path as `/`.
+/// Accepts an `http://` or `https://` URL with a host and, if any, a port
+/// from 1 to 65535, as `http::Uri` parses it, and returns it with its scheme
+/// in lower case (schemes are case-insensitive; the transports compare them
+/// as written). The rest is kept as given: `Uri` would write an empty path
+/// as `/`.
+///
+/// A user name or password in the URL is refused: the endpoint appears in
+/// reports on stderr, and credentials belong in the headers variable.
 fn check_url(setting: &str, url: &str) -> Result<String, InitError> {
     let url = url.trim();
-    let invalid = || {
+    let invalid = |why: &str| {
         InitError::invalid(
             setting,
-            format!("{url:?} is not an http:// or https:// URL with a host"),
+            format!("{url:?} is not an http:// or https:// URL with a host ({why})"),
         )
     };
-    let uri: ureq::http::Uri = url.parse().map_err(|_| invalid())?;
+    let uri: ureq::http::Uri = url.parse().map_err(|error| invalid(&format!("{error}")))?;
     let scheme = match uri.scheme_str() {
         Some(scheme) if scheme.eq_ignore_ascii_case("http") => "http",
         Some(scheme) if scheme.eq_ignore_ascii_case("https") => "https",
-        _ => return Err(invalid()),
+        Some(_) => return Err(invalid("another scheme")),
+        None => return Err(invalid("no scheme")),
     };
-    if uri.host().is_none_or(str::is_empty) {
-        return Err(invalid());
+    let authority = uri.authority().ok_or_else(|| invalid("no host"))?;
+    if authority.as_str().contains('@') {
+        return Err(InitError::invalid(
+            setting,
+            "the URL carries a user name or password, which reports would show; \
+             give credentials in OTEL_EXPORTER_OTLP_HEADERS instead",
+        ));
     }
-    let rest = url.get(scheme.len()..).ok_or_else(invalid)?;
+    let host = authority.host();
+    if host.is_empty() || host == "[]" {
+        return Err(invalid("no host"));
+    }
+    // `Uri` takes any text after the host's `:` as the port; a port that
+    // is not a number would make the transport use the scheme's default.
+    let after_host = authority.as_str().get(host.len()..).unwrap_or_default();
+    if let Some(port) = after_host.strip_prefix(':') {
+        if !port.parse::<u16>().is_ok_and(|port| port != 0) {
+            return Err(invalid("the port is not a number from 1 to 65535"));
+        }
+    }
+    let rest = url
+        .get(scheme.len()..)
+        .ok_or_else(|| invalid("no scheme"))?;
     Ok(format!("{scheme}{rest}"))
 }
 
@@ -776,8 +830,63 @@ mod tests {
         .expect_err("no scheme");
         assert_eq!(
             error.to_string(),
-            "invalid OTEL_EXPORTER_OTLP_ENDPOINT: \"collector:4318\" is not an http:// or https:// URL with a host"
+            "invalid OTEL_EXPORTER_OTLP_ENDPOINT: \"collector:4318\" is not an http:// or https:// URL with a host (no scheme)"
         );
+        // Regression: a port that is not a number passed, and the
+        // transport then used the scheme's default port.
+        let cases = [
+            ("http://collector:43l8", "the port is not a number"),
+            ("http://collector:99999", "the port is not a number"),
+            ("http://collector:0", "the port is not a number"),
+            ("http://[]:4318", "no host"),
+            ("ftp://collector", "another scheme"),
+            ("http://coll ector:4318", "invalid"),
+        ];
+        for (endpoint, why) in cases {
+            let error = resolve(
+                &OtlpOptions::default(),
+                &[("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", endpoint)],
+            )
+            .expect_err(endpoint);
+            assert!(error.to_string().contains(why), "{endpoint}: {error}");
+        }
+    }
+
+    /// Regression: a password in the endpoint was kept, and printed with
+    /// the endpoint in every failure report.
+    #[test]
+    fn credentials_in_an_endpoint_are_refused_without_being_shown() {
+        let error = resolve(
+            &OtlpOptions::default(),
+            &[(
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "https://user:s3cret@collector:4318",
+            )],
+        )
+        .expect_err("credentials");
+        let text = error.to_string();
+        assert!(text.contains("OTEL_EXPORTER_OTLP_HEADERS"), "{text}");
+        assert!(!text.contains("s3cret"), "{text}");
+    }
+
+    #[test]
+    fn ipv6_hosts_and_ports_are_accepted() {
+        let cases = [
+            ("http://[::1]:4318", "http://[::1]:4318/v1/logs"),
+            ("http://[::1]", "http://[::1]/v1/logs"),
+            (
+                "https://collector:65535/",
+                "https://collector:65535/v1/logs",
+            ),
+        ];
+        for (endpoint, expected) in cases {
+            let settings = resolve(
+                &OtlpOptions::default(),
+                &[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)],
+            )
+            .expect(endpoint);
+            assert_eq!(settings.endpoint, expected);
+        }
     }
 
     #[test]

@@ -180,12 +180,17 @@ fn connection_failed(status: &Status) -> bool {
 /// HTTP; the web roots are trusted only when none is given.
 fn tls_config(files: &TlsFiles) -> Result<ClientTlsConfig, InitError> {
     let mut config = ClientTlsConfig::new();
+    // The files are checked as over HTTP: `tonic` would skip a file with
+    // no certificate in it, leaving nothing to trust, and report a bad key
+    // only without naming its setting.
     match &files.certificate {
-        Some(file) => config = config.ca_certificate(Certificate::from_pem(file.read()?)),
+        Some(file) => config = config.ca_certificate(Certificate::from_pem(file.certificates()?.0)),
         None => config = config.with_webpki_roots(),
     }
     if let Some((certificate, key)) = files.client_identity()? {
-        config = config.identity(Identity::from_pem(certificate.read()?, key.read()?));
+        let (certificate, _) = certificate.certificates()?;
+        let (key, _) = key.private_key()?;
+        config = config.identity(Identity::from_pem(certificate, key));
     }
     Ok(config)
 }
@@ -303,6 +308,49 @@ mod tests {
             ),
             outcome => panic!("{outcome:?}"),
         }
+    }
+
+    /// Regression: over gRPC, a CA file with no certificate in it was
+    /// accepted (leaving nothing to trust), and a bad key was reported
+    /// without the setting that gave it.
+    #[test]
+    fn a_bad_tls_file_names_the_setting_it_came_from() {
+        let fixture = |name: &str| format!("{}/fixtures/tls/{name}", env!("CARGO_MANIFEST_DIR"));
+        let not_pem = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+        let setting_of = |files: TlsFiles| match tls_config(&files) {
+            Err(crate::InitError::InvalidConfig { setting, .. }) => setting,
+            Err(other) => panic!("{other}"),
+            Ok(_) => panic!("accepted {files:?}"),
+        };
+        let no_certificate = TlsFiles {
+            certificate: Some(TlsFile::new(not_pem, "OTEL_EXPORTER_OTLP_CERTIFICATE")),
+            ..TlsFiles::default()
+        };
+        assert_eq!(setting_of(no_certificate), "OTEL_EXPORTER_OTLP_CERTIFICATE");
+        let bad_key = TlsFiles {
+            client_certificate: Some(TlsFile::new(
+                fixture("client.pem"),
+                "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+            )),
+            client_key: Some(TlsFile::new(not_pem, "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY")),
+            ..TlsFiles::default()
+        };
+        assert_eq!(setting_of(bad_key), "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY");
+        let good = TlsFiles {
+            certificate: Some(TlsFile::new(
+                fixture("ca.pem"),
+                "OTEL_EXPORTER_OTLP_CERTIFICATE",
+            )),
+            client_certificate: Some(TlsFile::new(
+                fixture("client.pem"),
+                "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+            )),
+            client_key: Some(TlsFile::new(
+                fixture("client.key"),
+                "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+            )),
+        };
+        assert!(tls_config(&good).is_ok());
     }
 
     /// Regression: a configured CA certificate was trusted beside the web

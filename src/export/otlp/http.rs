@@ -7,9 +7,9 @@ use std::time::SystemTime;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use prost::Message as _;
-use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig};
+use ureq::tls::{ClientCert, RootCerts, TlsConfig};
 
-use crate::config::otlp::{Compression, OtlpSettings, Protocol, TlsFile, TlsFiles};
+use crate::config::otlp::{Compression, OtlpSettings, Protocol, TlsFiles};
 use crate::error::InitError;
 use crate::export::otlp::retry::parse_retry_after;
 use crate::export::otlp::{write_otlp_json, Outcome, Transport};
@@ -221,31 +221,15 @@ fn classify_transport_error(error: ureq::Error) -> Outcome {
 fn tls_config(files: &TlsFiles) -> Result<TlsConfig, InitError> {
     let mut builder = TlsConfig::builder();
     if let Some(file) = &files.certificate {
-        let certificates = read_certificates(file)?;
+        let (_, certificates) = file.certificates()?;
         builder = builder.root_certs(RootCerts::new_with_certs(&certificates));
     }
     if let Some((certificate, key)) = files.client_identity()? {
-        let chain = read_certificates(certificate)?;
-        let key = PrivateKey::from_pem(&key.read()?)
-            .map_err(|e| key.invalid(format!("{}: {e}", key.path.display())))?;
+        let (_, chain) = certificate.certificates()?;
+        let (_, key) = key.private_key()?;
         builder = builder.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
     }
     Ok(builder.build())
-}
-
-fn read_certificates(file: &TlsFile) -> Result<Vec<Certificate<'static>>, InitError> {
-    let path = file.path.display();
-    let certificates: Vec<_> = ureq::tls::parse_pem(&file.read()?)
-        .filter_map(|item| match item {
-            Ok(ureq::tls::PemItem::Certificate(certificate)) => Some(Ok(certificate)),
-            Ok(_) => None,
-            Err(e) => Some(Err(file.invalid(format!("{path}: {e}")))),
-        })
-        .collect::<Result<_, _>>()?;
-    if certificates.is_empty() {
-        return Err(file.invalid(format!("{path} holds no PEM certificate")));
-    }
-    Ok(certificates)
 }
 
 #[cfg(test)]
