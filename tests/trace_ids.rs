@@ -168,6 +168,41 @@ fn log_records_in_a_span_hidden_from_the_bridge_take_the_nearest_span_it_sees() 
     }
 }
 
+/// `trace_context` gives what records carry: for a span a per-layer filter
+/// hides from the bridge, the nearest span the bridge sees; under a
+/// subscriber without a bridge layer, nothing.
+#[test]
+fn trace_context_takes_the_nearest_span_the_bridge_sees() {
+    use tracing_subscriber::prelude::*;
+    let compose = |layer: otel_log_bridge::BridgeLayer| {
+        tracing_subscriber::registry()
+            .with(WantsEverySpan)
+            .with(layer.with_filter(tracing_subscriber::filter::LevelFilter::INFO))
+            .into()
+    };
+    let mut contexts = Vec::new();
+    let records = in_composed_subscriber(compose, || {
+        let outer = tracing::info_span!("outer");
+        let _outer = outer.enter();
+        tracing::info!("in outer");
+        let inner = tracing::debug_span!("inner");
+        contexts.push(otel_log_bridge::trace_context(&inner));
+        contexts.push(otel_log_bridge::trace_context(&outer));
+    });
+    let outer = contexts[1].expect("outer is tracked");
+    assert_eq!(
+        contexts[0],
+        Some(outer),
+        "the hidden span gives its parent's"
+    );
+    let span_id: String = outer.span_id().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(ids(&records[0]).1, Some(span_id.as_str()));
+    let without_bridge = tracing::subscriber::with_default(tracing_subscriber::registry(), || {
+        otel_log_bridge::trace_context(&tracing::info_span!("no bridge"))
+    });
+    assert_eq!(without_bridge, None);
+}
+
 /// Counts the events a layer is given.
 struct CountsEvents(std::sync::Arc<std::sync::atomic::AtomicUsize>);
 

@@ -70,20 +70,10 @@ impl Env {
         (self.lookup)(name).filter(|value| !value.trim().is_empty())
     }
 
-    /// `OTEL_SDK_DISABLED`: only a case-insensitive `true` disables; any
-    /// other value is reported and read as `false`.
+    /// `OTEL_SDK_DISABLED`: only a case-insensitive `true` disables.
     pub(crate) fn sdk_disabled(&self) -> bool {
-        match self.get(SDK_DISABLED) {
-            None => false,
-            Some(value) => match value.trim().to_ascii_lowercase().as_str() {
-                "true" => true,
-                "false" => false,
-                _ => {
-                    report_invalid(SDK_DISABLED, &value, "true, false", "false");
-                    false
-                }
-            },
-        }
+        self.get(SDK_DISABLED)
+            .is_some_and(|value| boolean(SDK_DISABLED, &value))
     }
 
     /// The first of `names` (the logs-specific variable, then the generic
@@ -149,6 +139,19 @@ impl Env {
             report_invalid(LOG_LEVEL, &value, DiagLevel::ACCEPTED, "the default, info");
             Some(DiagLevel::Info)
         })
+    }
+}
+
+/// A boolean variable's value, as the specification reads booleans: only
+/// `true` (in any case) is true; a value other than `false` is reported.
+pub(crate) fn boolean(name: &str, value: &str) -> bool {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" => true,
+        "false" => false,
+        _ => {
+            report_invalid(name, value, "true, false", "false");
+            false
+        }
     }
 }
 

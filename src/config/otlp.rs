@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::env::{report_invalid, Env};
+use crate::config::env::{boolean, report_invalid, Env};
 use crate::config::resource::parse_header_list;
 use crate::diag;
 use crate::error::InitError;
@@ -321,17 +321,7 @@ fn parse_timeout(value: &str) -> Option<Option<Duration>> {
 /// malformed logs-specific value does not fall back to the generic one,
 /// which could turn TLS off.
 fn insecure(env: &Env) -> bool {
-    let Some((name, value)) = lookup(env, "INSECURE") else {
-        return false;
-    };
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" => true,
-        "false" => false,
-        _ => {
-            report_invalid(&name, &value, "true, false", "false");
-            false
-        }
-    }
+    lookup(env, "INSECURE").is_some_and(|(name, value)| boolean(&name, &value))
 }
 
 /// Whether any OTLP endpoint variable is set: then `otlp` is the default
