@@ -19,6 +19,14 @@
 //!
 //! It writes `target/otlp-throughput.json`, which `scripts/bench-report`
 //! renders into BENCHMARKS.md, and prints the same table.
+//!
+//! To run (or profile) some cases only, name them as criterion filters
+//! are named, `PIPELINE/THREADS` with `bridge` or `official`; the saved
+//! results are then left as they are:
+//!
+//! ```sh
+//! cargo bench --bench otlp_throughput -- bridge/4
+//! ```
 
 #[path = "../tests/support/receiver.rs"]
 #[allow(dead_code)]
@@ -134,13 +142,27 @@ fn main() {
     if !std::env::args().any(|arg| arg == "--bench") {
         return;
     }
-    let cases: [fn(u64) -> Row; 2] = [bridge, official];
+    // Arguments that are not flags select cases, as a criterion filter
+    // does: a case runs when its name contains one of them.
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with("--"))
+        .collect();
+    let cases: [(&str, fn(u64) -> Row); 2] = [("bridge", bridge), ("official", official)];
     let mut bursts: Vec<Vec<Row>> = Vec::new();
     for threads in [1, 4] {
+        let selected: Vec<fn(u64) -> Row> = cases
+            .iter()
+            .filter(|(name, _)| {
+                let id = format!("{name}/{threads}");
+                filters.is_empty() || filters.iter().any(|filter| id.contains(filter.as_str()))
+            })
+            .map(|&(_, run)| run)
+            .collect();
         let first = bursts.len();
-        bursts.extend(cases.iter().map(|_| Vec::new()));
+        bursts.extend(selected.iter().map(|_| Vec::new()));
         for _ in 0..BURSTS {
-            for (case, run) in cases.iter().enumerate() {
+            for (case, run) in selected.iter().enumerate() {
                 bursts[first + case].push(run(threads));
             }
         }
@@ -184,8 +206,11 @@ fn main() {
             "process_cpu_ns_per_delivered_record": cpu_ns_delivered,
         }));
     }
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/otlp-throughput.json");
-    let _ = std::fs::write(&path, serde_json::to_string_pretty(&json).expect("JSON"));
+    if filters.is_empty() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/otlp-throughput.json");
+        let _ = std::fs::write(&path, serde_json::to_string_pretty(&json).expect("JSON"));
+    }
 }
 
 /// The median of `measure` over `runs`.

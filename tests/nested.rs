@@ -49,6 +49,60 @@ fn integers_beyond_i64_inside_maps_are_strings_as_outside_them() {
     );
 }
 
+/// Regression: inside a map, a NaN or infinite float became `null`, and an
+/// integer beyond 64 bits turned the whole map into its text; outside one,
+/// both are strings.
+#[test]
+fn non_finite_floats_and_wide_integers_inside_maps_are_strings_as_outside_them() {
+    let records = capture(otel_log_bridge::builder(), || {
+        let ratios = vec![1.5, f64::NAN, f64::INFINITY];
+        let ids = BTreeMap::from([("big", u128::MAX), ("small", 7)]);
+        log::info!(ratios:serde = ratios, ids:serde = ids, nan = f64::NAN; "odd numbers");
+    });
+    let attributes = &records[0]["attributes"];
+    assert_eq!(attributes["nan"], "NaN");
+    assert_eq!(attributes["ratios"], json!([1.5, "NaN", "Infinity"]));
+    assert_eq!(
+        attributes["ids"],
+        json!({"big": u128::MAX.to_string(), "small": 7})
+    );
+}
+
+/// Regression: the OTLP/JSON forms are made by decoding the protobuf
+/// request, and a value nested deeper than the decoder allows failed the
+/// whole request, with every other record in it.
+#[cfg(feature = "otlp")]
+#[test]
+fn a_value_nested_too_deep_for_a_decoder_does_not_fail_its_request() {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+
+    let receiver = crate::support::receiver::Receiver::http();
+    let mut deep = json!("bottom");
+    for _ in 0..40 {
+        deep = json!({ "a": deep });
+    }
+    let (_, stats) = crate::support::capture_with_guard(
+        otel_log_bridge::builder()
+            .with_otlp_endpoint(format!("{}/v1/logs", receiver.endpoint()))
+            .with_otlp_protocol(otel_log_bridge::Protocol::HttpJson)
+            .with_exporters([otel_log_bridge::Exporter::Otlp]),
+        |_| {
+            log::info!(doc:serde = deep; "deep");
+            log::info!("its neighbour");
+        },
+    );
+    assert_eq!((stats.exported, stats.failed), (2, 0));
+    let records = receiver.records();
+    assert_eq!(records.len(), 2);
+    let mut value = records[0].record.attributes[0].value.clone();
+    let mut maps = 0;
+    while let Some(Any::KvlistValue(list)) = value.and_then(|v| v.value) {
+        maps += 1;
+        value = list.values[0].value.clone();
+    }
+    assert_eq!(maps, 16, "maps kept as maps");
+}
+
 #[cfg(feature = "otlp")]
 #[test]
 fn serde_values_become_kvlist_and_array_values_over_otlp() {

@@ -698,7 +698,7 @@ impl Visit for DirectVisitor<'_, '_> {
         // As on the general path: maps, lists and structs keep their
         // structure, secret-named keys inside them redacted; anything else
         // is recorded as its `Debug` text.
-        match serde_json::to_value(valuable_serde::Serializable::new(value)) {
+        match crate::record::tree::to_tree(&valuable_serde::Serializable::new(value)) {
             Ok(mut tree @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => {
                 let redacted = self.redactor.redact_tree(&mut tree);
                 self.redacted += redacted;

@@ -234,7 +234,7 @@ impl<'v> VisitValue<'v> for TypedValue<'_> {
         // (`Display`, `Debug`, unknown shapes) is its text: a `Display` or
         // `Debug` value serializes as that text, which is kept rather than
         // formatted a second time (the user's impl runs once).
-        self.value = Some(match serde_json::to_value(&value) {
+        self.value = Some(match crate::record::tree::to_tree(&value) {
             Ok(tree @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => {
                 self.record.push_nested(tree)
             }

@@ -155,7 +155,7 @@ impl Visit for EventVisitor<'_> {
         // Maps, lists and structs keep their structure (kvlist / array
         // values); anything else is recorded as its `Debug` text, as
         // `tracing` would.
-        match serde_json::to_value(valuable_serde::Serializable::new(value)) {
+        match crate::record::tree::to_tree(&valuable_serde::Serializable::new(value)) {
             Ok(tree @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => {
                 let nested = self.record.push_nested(tree);
                 self.set(field, nested);
@@ -356,7 +356,7 @@ impl Visit for SpanFieldVisitor<'_> {
             self.set(field, OwnedValue::Str(REDACTED.into()));
             return;
         }
-        match serde_json::to_value(valuable_serde::Serializable::new(value)) {
+        match crate::record::tree::to_tree(&valuable_serde::Serializable::new(value)) {
             Ok(mut tree @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => {
                 self.redacted += self.redaction.redact_tree(&mut tree);
                 self.set(field, OwnedValue::Nested(Box::new(tree)));

@@ -8,6 +8,7 @@
 pub(crate) mod clock;
 mod severity;
 mod trace_context;
+pub(crate) mod tree;
 mod typed_error;
 
 use std::fmt::{self, Write as _};

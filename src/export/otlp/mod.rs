@@ -102,13 +102,7 @@ fn stringify_non_finite(value: &mut opentelemetry_proto::tonic::common::v1::AnyV
     use opentelemetry_proto::tonic::common::v1::any_value::Value;
     match &mut value.value {
         Some(Value::DoubleValue(double)) if !double.is_finite() => {
-            let text = if double.is_nan() {
-                "NaN"
-            } else if *double > 0.0 {
-                "Infinity"
-            } else {
-                "-Infinity"
-            };
+            let text = crate::record::tree::non_finite_text(*double);
             value.value = Some(Value::StringValue(text.to_owned()));
         }
         Some(Value::ArrayValue(array)) => array.values.iter_mut().for_each(stringify_non_finite),

@@ -1,0 +1,507 @@
+//! Maps and lists as attribute values: a `serde` value made into the tree
+//! a record keeps, by the rules flat values follow.
+//!
+//! `serde_json::to_value` would do most of this, but it loses what JSON
+//! numbers cannot hold: a NaN or infinite float becomes `null`, and one
+//! integer beyond 64 bits fails the whole value (which then becomes its
+//! text). Here, as for a value outside any map, such a float becomes the
+//! string `"NaN"`, `"Infinity"` or `"-Infinity"` and such an integer its
+//! decimal string. A tree nested deeper than [`MAX_DEPTH`] keeps what is
+//! deeper as its JSON text.
+
+use serde::ser::{self, Serialize};
+use serde_json::{Map, Number, Value};
+
+/// How deep maps and lists may nest in an attribute value; deeper ones are
+/// kept as their JSON text. OTLP decoders bound how deep messages nest
+/// (`prost` at 100, three per map), and a record too deep for the
+/// collector would fail the whole request it is in, other records and all.
+pub(crate) const MAX_DEPTH: usize = 16;
+
+/// `value` as a tree, or the error its `Serialize` impl gave (or a map
+/// key that is not a string, a number or a boolean).
+pub(crate) fn to_tree<T: Serialize + ?Sized>(value: &T) -> Result<Value, serde_json::Error> {
+    let mut tree = value.serialize(TreeSerializer)?;
+    bound_depth(&mut tree, 1);
+    Ok(tree)
+}
+
+/// The text a non-finite double is written as, everywhere.
+pub(crate) fn non_finite_text(double: f64) -> &'static str {
+    if double.is_nan() {
+        "NaN"
+    } else if double > 0.0 {
+        "Infinity"
+    } else {
+        "-Infinity"
+    }
+}
+
+fn bound_depth(value: &mut Value, depth: usize) {
+    if !matches!(value, Value::Array(_) | Value::Object(_)) {
+        return;
+    }
+    if depth > MAX_DEPTH {
+        let text = value.to_string();
+        *value = Value::String(text);
+        return;
+    }
+    match value {
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|item| bound_depth(item, depth + 1)),
+        Value::Object(entries) => entries
+            .values_mut()
+            .for_each(|item| bound_depth(item, depth + 1)),
+        _ => {}
+    }
+}
+
+fn float(double: f64) -> Value {
+    Number::from_f64(double).map_or_else(
+        || Value::String(non_finite_text(double).to_owned()),
+        Value::Number,
+    )
+}
+
+fn wide_integer(value: impl Into<i128> + ToString + Copy) -> Value {
+    let wide: i128 = value.into();
+    if let Ok(int) = i64::try_from(wide) {
+        Value::from(int)
+    } else if let Ok(unsigned) = u64::try_from(wide) {
+        Value::from(unsigned)
+    } else {
+        Value::String(value.to_string())
+    }
+}
+
+/// Builds a [`Value`] from a `serde` value.
+struct TreeSerializer;
+
+/// A list being built: sequences, tuples, and the items of a tuple variant.
+struct ListBuilder {
+    items: Vec<Value>,
+    /// The variant a tuple variant's items go under.
+    variant: Option<&'static str>,
+}
+
+/// A map being built: maps, structs, and the fields of a struct variant.
+struct MapBuilder {
+    entries: Map<String, Value>,
+    next_key: Option<String>,
+    /// The variant a struct variant's fields go under.
+    variant: Option<&'static str>,
+}
+
+/// `{variant: value}`, as `serde_json` writes an enum variant with data.
+fn under_variant(variant: Option<&'static str>, value: Value) -> Value {
+    match variant {
+        Some(variant) => {
+            let mut entries = Map::new();
+            entries.insert(variant.to_owned(), value);
+            Value::Object(entries)
+        }
+        None => value,
+    }
+}
+
+/// A map key as text: strings as they are, numbers and booleans as JSON
+/// writes them; anything else cannot be a JSON key.
+fn key_text(key: Value) -> Result<String, serde_json::Error> {
+    match key {
+        Value::String(text) => Ok(text),
+        Value::Number(number) => Ok(number.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        _ => Err(ser::Error::custom("a map key must be a string, a number or a boolean")),
+    }
+}
+
+impl ser::Serializer for TreeSerializer {
+    type Ok = Value;
+    type Error = serde_json::Error;
+    type SerializeSeq = ListBuilder;
+    type SerializeTuple = ListBuilder;
+    type SerializeTupleStruct = ListBuilder;
+    type SerializeTupleVariant = ListBuilder;
+    type SerializeMap = MapBuilder;
+    type SerializeStruct = MapBuilder;
+    type SerializeStructVariant = MapBuilder;
+
+    fn serialize_bool(self, v: bool) -> Result<Value, Self::Error> {
+        Ok(Value::Bool(v))
+    }
+
+    fn serialize_i8(self, v: i8) -> Result<Value, Self::Error> {
+        Ok(Value::from(v))
+    }
+
+    fn serialize_i16(self, v: i16) -> Result<Value, Self::Error> {
+        Ok(Value::from(v))
+    }
+
+    fn serialize_i32(self, v: i32) -> Result<Value, Self::Error> {
+        Ok(Value::from(v))
+    }
+
+    fn serialize_i64(self, v: i64) -> Result<Value, Self::Error> {
+        Ok(Value::from(v))
+    }
+
+    fn serialize_i128(self, v: i128) -> Result<Value, Self::Error> {
+        Ok(wide_integer(v))
+    }
+
+    fn serialize_u8(self, v: u8) -> Result<Value, Self::Error> {
+        Ok(Value::from(v))
+    }
+
+    fn serialize_u16(self, v: u16) -> Result<Value, Self::Error> {
+        Ok(Value::from(v))
+    }
+
+    fn serialize_u32(self, v: u32) -> Result<Value, Self::Error> {
+        Ok(Value::from(v))
+    }
+
+    fn serialize_u64(self, v: u64) -> Result<Value, Self::Error> {
+        Ok(Value::from(v))
+    }
+
+    fn serialize_u128(self, v: u128) -> Result<Value, Self::Error> {
+        Ok(match u64::try_from(v) {
+            Ok(narrow) => Value::from(narrow),
+            Err(_) => Value::String(v.to_string()),
+        })
+    }
+
+    fn serialize_f32(self, v: f32) -> Result<Value, Self::Error> {
+        Ok(float(f64::from(v)))
+    }
+
+    fn serialize_f64(self, v: f64) -> Result<Value, Self::Error> {
+        Ok(float(v))
+    }
+
+    fn serialize_char(self, v: char) -> Result<Value, Self::Error> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn serialize_str(self, v: &str) -> Result<Value, Self::Error> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn serialize_bytes(self, v: &[u8]) -> Result<Value, Self::Error> {
+        Ok(Value::Array(v.iter().map(|&b| Value::from(b)).collect()))
+    }
+
+    fn serialize_none(self) -> Result<Value, Self::Error> {
+        Ok(Value::Null)
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<Value, Self::Error> {
+        value.serialize(self)
+    }
+
+    fn serialize_unit(self) -> Result<Value, Self::Error> {
+        Ok(Value::Null)
+    }
+
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<Value, Self::Error> {
+        Ok(Value::Null)
+    }
+
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+    ) -> Result<Value, Self::Error> {
+        Ok(Value::String(variant.to_owned()))
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> Result<Value, Self::Error> {
+        value.serialize(self)
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<Value, Self::Error> {
+        Ok(under_variant(Some(variant), value.serialize(self)?))
+    }
+
+    fn serialize_seq(self, len: Option<usize>) -> Result<ListBuilder, Self::Error> {
+        Ok(ListBuilder {
+            items: Vec::with_capacity(len.unwrap_or(0)),
+            variant: None,
+        })
+    }
+
+    fn serialize_tuple(self, len: usize) -> Result<ListBuilder, Self::Error> {
+        self.serialize_seq(Some(len))
+    }
+
+    fn serialize_tuple_struct(
+        self,
+        _name: &'static str,
+        len: usize,
+    ) -> Result<ListBuilder, Self::Error> {
+        self.serialize_seq(Some(len))
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<ListBuilder, Self::Error> {
+        Ok(ListBuilder {
+            items: Vec::with_capacity(len),
+            variant: Some(variant),
+        })
+    }
+
+    fn serialize_map(self, _len: Option<usize>) -> Result<MapBuilder, Self::Error> {
+        Ok(MapBuilder {
+            entries: Map::new(),
+            next_key: None,
+            variant: None,
+        })
+    }
+
+    fn serialize_struct(self, _name: &'static str, len: usize) -> Result<MapBuilder, Self::Error> {
+        self.serialize_map(Some(len))
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        _len: usize,
+    ) -> Result<MapBuilder, Self::Error> {
+        Ok(MapBuilder {
+            entries: Map::new(),
+            next_key: None,
+            variant: Some(variant),
+        })
+    }
+}
+
+impl ListBuilder {
+    fn push<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), serde_json::Error> {
+        self.items.push(value.serialize(TreeSerializer)?);
+        Ok(())
+    }
+
+    fn finish(self) -> Value {
+        under_variant(self.variant, Value::Array(self.items))
+    }
+}
+
+impl ser::SerializeSeq for ListBuilder {
+    type Ok = Value;
+    type Error = serde_json::Error;
+
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Self::Error> {
+        self.push(value)
+    }
+
+    fn end(self) -> Result<Value, Self::Error> {
+        Ok(self.finish())
+    }
+}
+
+impl ser::SerializeTuple for ListBuilder {
+    type Ok = Value;
+    type Error = serde_json::Error;
+
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Self::Error> {
+        self.push(value)
+    }
+
+    fn end(self) -> Result<Value, Self::Error> {
+        Ok(self.finish())
+    }
+}
+
+impl ser::SerializeTupleStruct for ListBuilder {
+    type Ok = Value;
+    type Error = serde_json::Error;
+
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Self::Error> {
+        self.push(value)
+    }
+
+    fn end(self) -> Result<Value, Self::Error> {
+        Ok(self.finish())
+    }
+}
+
+impl ser::SerializeTupleVariant for ListBuilder {
+    type Ok = Value;
+    type Error = serde_json::Error;
+
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Self::Error> {
+        self.push(value)
+    }
+
+    fn end(self) -> Result<Value, Self::Error> {
+        Ok(self.finish())
+    }
+}
+
+impl MapBuilder {
+    fn insert<T: Serialize + ?Sized>(
+        &mut self,
+        key: String,
+        value: &T,
+    ) -> Result<(), serde_json::Error> {
+        self.entries.insert(key, value.serialize(TreeSerializer)?);
+        Ok(())
+    }
+
+    fn finish(self) -> Value {
+        under_variant(self.variant, Value::Object(self.entries))
+    }
+}
+
+impl ser::SerializeMap for MapBuilder {
+    type Ok = Value;
+    type Error = serde_json::Error;
+
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Self::Error> {
+        self.next_key = Some(key_text(key.serialize(TreeSerializer)?)?);
+        Ok(())
+    }
+
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Self::Error> {
+        let key = self
+            .next_key
+            .take()
+            .ok_or_else(|| ser::Error::custom("a map value came before its key"))?;
+        self.insert(key, value)
+    }
+
+    fn end(self) -> Result<Value, Self::Error> {
+        Ok(self.finish())
+    }
+}
+
+impl ser::SerializeStruct for MapBuilder {
+    type Ok = Value;
+    type Error = serde_json::Error;
+
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), Self::Error> {
+        self.insert(key.to_owned(), value)
+    }
+
+    fn end(self) -> Result<Value, Self::Error> {
+        Ok(self.finish())
+    }
+}
+
+impl ser::SerializeStructVariant for MapBuilder {
+    type Ok = Value;
+    type Error = serde_json::Error;
+
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), Self::Error> {
+        self.insert(key.to_owned(), value)
+    }
+
+    fn end(self) -> Result<Value, Self::Error> {
+        Ok(self.finish())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn non_finite_floats_and_wide_integers_become_strings_at_any_depth() {
+        let tree = to_tree(&json!(null)).expect("a tree");
+        assert_eq!(tree, Value::Null);
+        let values = (
+            vec![1.5, f64::NAN, f64::INFINITY, f64::NEG_INFINITY],
+            BTreeMap::from([("big", u128::MAX), ("small", 7)]),
+            [i128::MIN, -3],
+            f32::NAN,
+        );
+        assert_eq!(
+            to_tree(&values).expect("a tree"),
+            json!([
+                [1.5, "NaN", "Infinity", "-Infinity"],
+                {"big": u128::MAX.to_string(), "small": 7},
+                [i128::MIN.to_string(), -3],
+                "NaN",
+            ])
+        );
+    }
+
+    #[test]
+    fn the_tree_matches_serde_json_where_json_can_hold_the_value() {
+        #[derive(serde::Serialize)]
+        enum Shape {
+            Unit,
+            Newtype(u8),
+            Tuple(u8, bool),
+            Struct { side: f64 },
+        }
+        #[derive(serde::Serialize)]
+        struct Wrapper(&'static str);
+        let value = (
+            [Shape::Unit, Shape::Newtype(1), Shape::Tuple(2, true)],
+            Shape::Struct { side: 0.5 },
+            Wrapper("w"),
+            BTreeMap::from([(1, 'c'), (2, 'd')]),
+            Some(u64::MAX),
+            None::<u8>,
+            (),
+        );
+        assert_eq!(
+            to_tree(&value).expect("a tree"),
+            serde_json::to_value(&value).expect("JSON")
+        );
+    }
+
+    #[test]
+    fn a_map_key_that_is_not_text_number_or_bool_is_an_error() {
+        let map = BTreeMap::from([((1, 2), "pair")]);
+        assert!(to_tree(&map).is_err());
+    }
+
+    #[test]
+    fn what_nests_deeper_than_the_bound_is_kept_as_json_text() {
+        let mut deep = json!(1);
+        for _ in 0..MAX_DEPTH + 2 {
+            deep = json!({ "a": deep });
+        }
+        let tree = to_tree(&deep).expect("a tree");
+        let mut level = &tree;
+        for _ in 0..MAX_DEPTH {
+            level = &level["a"];
+        }
+        assert_eq!(level, &json!(r#"{"a":{"a":1}}"#));
+    }
+}
