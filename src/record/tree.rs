@@ -112,7 +112,9 @@ fn key_text(key: Value) -> Result<String, serde_json::Error> {
         Value::String(text) => Ok(text),
         Value::Number(number) => Ok(number.to_string()),
         Value::Bool(b) => Ok(b.to_string()),
-        _ => Err(ser::Error::custom("a map key must be a string, a number or a boolean")),
+        _ => Err(ser::Error::custom(
+            "a map key must be a string, a number or a boolean",
+        )),
     }
 }
 

@@ -25,6 +25,8 @@ pub(crate) struct GrpcTransport {
     runtime: tokio::runtime::Runtime,
     client: tonic::client::Grpc<Channel>,
     endpoint: String,
+    /// What bounds one export, connecting and the TLS handshake included.
+    timeout: Option<Duration>,
     headers: Vec<(
         MetadataKey<tonic::metadata::Ascii>,
         MetadataValue<tonic::metadata::Ascii>,
@@ -44,11 +46,11 @@ impl GrpcTransport {
             )
         })?;
         // No timeout configured (0) means the request may wait indefinitely.
-        if let Some(timeout) = settings.request_timeout() {
-            endpoint = endpoint.timeout(timeout);
-        }
-        if let Some(timeout) = settings.timeout {
-            endpoint = endpoint.connect_timeout(timeout);
+        // `tonic`'s timeouts bound the request and the TCP connection, not
+        // the TLS handshake in between: `send` bounds the whole export.
+        let timeout = settings.request_timeout();
+        if let Some(timeout) = timeout {
+            endpoint = endpoint.timeout(timeout).connect_timeout(timeout);
         }
         if settings.endpoint.starts_with("https://") {
             endpoint = endpoint
@@ -79,6 +81,7 @@ impl GrpcTransport {
             runtime,
             client,
             endpoint: settings.endpoint.clone(),
+            timeout,
             headers,
         })
     }
@@ -91,13 +94,28 @@ impl Transport for GrpcTransport {
             call.metadata_mut().insert(key.clone(), value.clone());
         }
         let client = &mut self.client;
-        let result = self.runtime.block_on(async move {
+        let export = async move {
             client
                 .ready()
                 .await
                 .map_err(|e| Status::unavailable(e.to_string()))?;
             let path = http::uri::PathAndQuery::from_static(EXPORT_PATH);
             client.unary(call, path, PreEncodedCodec).await
+        };
+        let timeout = self.timeout;
+        let result = self.runtime.block_on(async move {
+            match timeout {
+                // A peer that takes the connection and never answers the
+                // TLS handshake would hold the worker for good otherwise.
+                Some(limit) => tokio::time::timeout(limit, export)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(Status::deadline_exceeded(format!(
+                            "no answer within {limit:?}"
+                        )))
+                    }),
+                None => export.await,
+            }
         });
         match result {
             Ok(response) => {
@@ -288,6 +306,36 @@ mod tests {
         let mut transport = GrpcTransport::new(&settings).expect("transport");
         let outcome = transport.send(&[]);
         assert!(matches!(outcome, Outcome::Retry { .. }), "{outcome:?}");
+    }
+
+    /// Regression: a peer that took the connection and never answered the
+    /// TLS handshake held the worker for good; only the request after it
+    /// and the TCP connection were bounded.
+    #[test]
+    fn a_peer_that_never_answers_the_handshake_is_timed_out_and_retried() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let address = listener.local_addr().expect("address");
+        // Takes connections and keeps them open, reading nothing.
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept() {
+                held.push(stream);
+            }
+        });
+        let options = OtlpOptions {
+            endpoint: Some(format!("https://{address}")),
+            protocol: Some(Protocol::Grpc),
+            timeout: Some(Duration::from_millis(200)),
+            ..OtlpOptions::default()
+        };
+        let settings = OtlpSettings::resolve(&options, &Env::from_pairs(&[])).expect("settings");
+        let mut transport = GrpcTransport::new(&settings).expect("transport");
+        match transport.send(&[]) {
+            Outcome::Retry { reason, .. } => {
+                assert!(reason.contains("DeadlineExceeded"), "{reason}")
+            }
+            outcome => panic!("{outcome:?}"),
+        }
     }
 
     /// A connection the collector's TLS ended with an alert (here: it
