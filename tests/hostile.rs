@@ -120,3 +120,41 @@ fn long_values_are_cut_on_character_boundaries() {
     assert_eq!(attributes["number"], 123456789, "numbers are not cut");
     assert_eq!(records[0]["body"], "limits", "the body is not an attribute");
 }
+
+/// An error that is its own source.
+#[derive(Debug)]
+struct Looping;
+
+impl std::fmt::Display for Looping {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("looping")
+    }
+}
+
+impl std::error::Error for Looping {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self)
+    }
+}
+
+/// Regression: an error whose `source()` chain loops held the logging
+/// thread for good, appending causes until memory ran out.
+#[test]
+fn an_error_whose_source_chain_loops_is_cut() {
+    // One sink takes the direct path; a second sink the record path.
+    for builder in [
+        otel_log_bridge::builder(),
+        otel_log_bridge::builder().with_console_writer(std::io::sink()),
+    ] {
+        let records = capture(builder, || {
+            tracing::error!(error = &Looping as &dyn std::error::Error, "failed");
+        });
+        let stacktrace = records[0]["attributes"]["exception.stacktrace"]
+            .as_str()
+            .expect("a stack trace");
+        let causes: Vec<&str> = stacktrace.lines().skip(1).collect();
+        assert_eq!(causes.len(), 33, "{stacktrace}");
+        assert_eq!(causes[0], "caused by: looping");
+        assert_eq!(causes[32], "caused by: … (further causes left out)");
+    }
+}

@@ -205,13 +205,12 @@ pub(crate) fn exception_attributes(
                 let _ = write!(text, "\ncaused by: {cause}");
             }
         }
-        None => {
-            let mut source = error.source();
-            while let Some(cause) = source {
-                let _ = write!(text, "\ncaused by: {cause}");
-                source = cause.source();
-            }
-        }
+        None => crate::record::for_each_cause(error.source(), |cause| {
+            let _ = match cause {
+                Some(cause) => write!(text, "\ncaused by: {cause}"),
+                None => write!(text, "\ncaused by: {}", crate::record::CAUSES_LEFT_OUT),
+            };
+        }),
     }
     let stacktrace = (
         "exception.stacktrace",

@@ -34,14 +34,14 @@ pub struct TypedError {
 }
 
 impl TypedError {
-    /// Captures `error`'s type name, message and source chain.
+    /// Captures `error`'s type name, message and source chain (at most
+    /// 32 causes: a chain can loop).
     pub fn new<E: Error + ?Sized>(error: &E) -> TypedError {
         let mut causes = Vec::new();
-        let mut source = error.source();
-        while let Some(cause) = source {
-            causes.push(cause.to_string());
-            source = cause.source();
-        }
+        for_each_cause(error.source(), |cause| match cause {
+            Some(cause) => causes.push(cause.to_string()),
+            None => causes.push(CAUSES_LEFT_OUT.to_owned()),
+        });
         let type_name = std::any::type_name::<E>();
         TypedError {
             type_name: (!names_a_trait_object(type_name)).then_some(type_name),
@@ -59,6 +59,30 @@ impl TypedError {
     /// The messages of the wrapped error's sources, outermost first.
     pub fn causes(&self) -> &[String] {
         &self.causes
+    }
+}
+
+/// How many causes of an error are followed: a `source()` chain can loop
+/// (an error that is its own source), and following it would never end.
+const MAX_CAUSES: usize = 32;
+
+/// What stands for the causes beyond [`MAX_CAUSES`].
+pub(crate) const CAUSES_LEFT_OUT: &str = "… (further causes left out)";
+
+/// Calls `each` with the causes that `first` starts, outermost first, at
+/// most [`MAX_CAUSES`] of them, then once with `None` if there are more.
+pub(crate) fn for_each_cause<'e>(
+    first: Option<&'e (dyn Error + 'static)>,
+    mut each: impl FnMut(Option<&'e (dyn Error + 'static)>),
+) {
+    let mut causes = std::iter::successors(first, |&cause: &&'e (dyn Error + 'static)| {
+        cause.source()
+    });
+    for cause in causes.by_ref().take(MAX_CAUSES) {
+        each(Some(cause));
+    }
+    if causes.next().is_some() {
+        each(None);
     }
 }
 
@@ -96,6 +120,30 @@ impl Error for TypedError {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An error that is its own source.
+    #[derive(Debug)]
+    struct Looping;
+
+    impl fmt::Display for Looping {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("looping")
+        }
+    }
+
+    impl Error for Looping {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            Some(self)
+        }
+    }
+
+    /// Regression: following a `source()` chain that loops never ended.
+    #[test]
+    fn a_source_chain_that_loops_is_cut() {
+        let typed = TypedError::new(&Looping);
+        assert_eq!(typed.causes().len(), MAX_CAUSES + 1);
+        assert_eq!(typed.causes().last().map(String::as_str), Some(CAUSES_LEFT_OUT));
+    }
 
     #[test]
     fn the_concrete_type_is_named_and_a_trait_object_is_not() {
