@@ -55,8 +55,9 @@
 //! | `&dyn Error` | `exception.message` (its `Display`) and, when it has sources, `exception.stacktrace` with one `caused by: …` line per source; `exception.type` only through [`TypedError`] |
 //!
 //! Values of keys that name a secret (one dot-separated segment equal,
-//! ignoring case, to a word of [`DEFAULT_REDACTED_KEYS`] or of the list given
-//! to [`Builder::with_redacted_keys`]) are replaced by `"[REDACTED]"` before
+//! ignoring case and the `_` or `-` between words, to a word of
+//! [`DEFAULT_REDACTED_KEYS`] or of the list given to
+//! [`Builder::with_redacted_keys`]) are replaced by `"[REDACTED]"` before
 //! any output sees them, and counted in [`Stats::redacted`].
 //!
 //! Keys are unique per record: a later field of the same event replaces an

@@ -101,3 +101,33 @@ fn secret_keys_inside_nested_values_are_redacted() {
     );
     assert_eq!(stats.redacted, 3, "{stats:?}");
 }
+
+/// Regression: a dotted word of the list (`user.ssn`) and a word with
+/// spaces around it never matched, and camelCase spellings of the default
+/// compound names (`accessToken`) were left in clear.
+#[test]
+fn dotted_words_padded_words_and_camel_case_spellings_are_redacted() {
+    let (records, stats) = capture_with_guard(
+        otel_log_bridge::builder().with_redacted_keys(["user.ssn", " pin "]),
+        |_| {
+            tracing::info!(
+                app.user.ssn = "123-45-6789",
+                card.pin = 1234,
+                user.id = 7,
+                "custom list"
+            )
+        },
+    );
+    let attributes = &records[0]["attributes"];
+    assert_eq!(attributes["app.user.ssn"], "[REDACTED]");
+    assert_eq!(attributes["card.pin"], "[REDACTED]");
+    assert_eq!(attributes["user.id"], 7);
+    assert_eq!(stats.redacted, 2);
+    let records = crate::support::capture(otel_log_bridge::builder(), || {
+        log::info!(resp:serde = serde_json::json!({"accessToken": "abc", "expiresIn": 60}); "login");
+    });
+    assert_eq!(
+        records[0]["attributes"]["resp"],
+        serde_json::json!({"accessToken": "[REDACTED]", "expiresIn": 60})
+    );
+}

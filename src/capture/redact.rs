@@ -1,11 +1,12 @@
 //! Redaction: values of attributes whose key names a secret are replaced
 //! before any sink sees the record.
 //!
-//! A key is sensitive when one of its dot-separated segments equals, ignoring
-//! case, a word of the list (default: [`DEFAULT_REDACTED_KEYS`]). So
-//! `password`, `http.request.header.authorization` and `auth.token` are
-//! redacted, while `token_count` or `session_len` are not: their segments
-//! are other words.
+//! A key is sensitive when one of its dot-separated segments equals a word
+//! of the list (default: [`DEFAULT_REDACTED_KEYS`]), ignoring case and the
+//! `_` and `-` between words, or when a dotted word's segments appear in
+//! it in a row. So `password`, `http.request.header.authorization`,
+//! `auth.token` and `accessToken` are redacted, while `token_count` or
+//! `session_len` are not: their segments are other words.
 //!
 //! The decision for an event's fields is made once per callsite and kept
 //! in a fixed table, so the per-event cost is one atomic load; span fields
@@ -73,13 +74,35 @@ impl Default for RedactionSettings {
 
 impl RedactionSettings {
     pub(crate) fn is_sensitive(&self, key: &str) -> bool {
-        !self.words.is_empty()
-            && key.split('.').any(|segment| {
-                self.words
-                    .iter()
-                    .any(|word| segment.eq_ignore_ascii_case(word))
-            })
+        self.words.iter().any(|word| key_contains_word(key, word))
     }
+}
+
+/// Whether the dot-separated segments of `word` appear in a row among
+/// those of `key`, each the same word as its counterpart (see
+/// [`same_word`]). Allocates nothing: `log` keys are checked per record.
+fn key_contains_word(key: &str, word: &str) -> bool {
+    let parts = word.split('.').count();
+    let segments = key.split('.').count();
+    segments >= parts
+        && (0..=segments - parts).any(|start| {
+            key.split('.')
+                .skip(start)
+                .zip(word.split('.'))
+                .all(|(segment, part)| same_word(segment, part))
+        })
+}
+
+/// Whether two names are the same word, ignoring ASCII case and the `_`
+/// and `-` that separate words: `accessToken`, `access-token` and
+/// `access_token` are one word, `token_count` is not `token`.
+fn same_word(a: &str, b: &str) -> bool {
+    fn letters(name: &str) -> impl Iterator<Item = u8> + '_ {
+        name.bytes()
+            .filter(|byte| *byte != b'_' && *byte != b'-')
+            .map(|byte| byte.to_ascii_lowercase())
+    }
+    letters(a).eq(letters(b))
 }
 
 /// The redaction state of one pipeline.
@@ -235,6 +258,15 @@ mod tests {
             "client_secret",
             "http.request.header.x-api-key",
             "http.request.header.proxy-authorization",
+            // Regression: camelCase and dashed spellings of the compound
+            // names were left in clear.
+            "accessToken",
+            "body.refreshToken",
+            "clientSecret",
+            "client-secret",
+            "PrivateKey",
+            "setCookie",
+            "api-key",
         ] {
             assert!(settings.is_sensitive(sensitive), "{sensitive}");
         }
@@ -247,6 +279,22 @@ mod tests {
             "secretary",
             "cookie_jar.size",
         ] {
+            assert!(!settings.is_sensitive(plain), "{plain}");
+        }
+    }
+
+    /// Regression: a dotted word never equalled a single segment, so
+    /// `user.ssn` in the list redacted nothing.
+    #[test]
+    fn a_dotted_word_matches_its_segments_in_a_row() {
+        let settings = RedactionSettings {
+            words: vec!["user.ssn".into()],
+            values: false,
+        };
+        for sensitive in ["user.ssn", "app.user.ssn", "User.SSN.last4"] {
+            assert!(settings.is_sensitive(sensitive), "{sensitive}");
+        }
+        for plain in ["user", "ssn", "user.id.ssn", "ssn.user"] {
             assert!(!settings.is_sensitive(plain), "{plain}");
         }
     }

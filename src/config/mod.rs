@@ -342,12 +342,17 @@ impl Builder {
     /// Replaces the list of keys whose values are redacted (replaced by
     /// `"[REDACTED]"` before any output sees them, and counted in
     /// [`Stats::redacted`](crate::Stats::redacted)). A key is redacted when
-    /// one of its dot-separated segments equals a word of the list,
-    /// ignoring case: with the default list
+    /// one of its dot-separated segments is a word of the list, ignoring
+    /// case: with the default list
     /// ([`DEFAULT_REDACTED_KEYS`](crate::DEFAULT_REDACTED_KEYS)),
     /// `db.password` and `http.request.header.authorization` are redacted,
     /// `token_count` is not. An empty list turns redaction off. Beats
     /// `OTEL_LOG_BRIDGE_REDACTED_KEYS` (a comma list; `none` turns it off).
+    ///
+    /// Words are compared ignoring the `_` and `-` between their parts, so
+    /// `access_token` also redacts `accessToken`; a dotted word such as
+    /// `user.ssn` redacts a key whose segments include it in a row
+    /// (`app.user.ssn`).
     pub fn with_redacted_keys<I, S>(mut self, words: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -356,7 +361,8 @@ impl Builder {
         self.redacted_keys = Some(
             words
                 .into_iter()
-                .map(|word| word.into().to_ascii_lowercase())
+                .map(|word| word.into().trim().to_ascii_lowercase())
+                .filter(|word| !word.is_empty())
                 .collect(),
         );
         self
