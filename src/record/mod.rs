@@ -16,8 +16,8 @@ use std::fmt::{self, Write as _};
 pub(crate) use self::severity::Severity;
 pub(crate) use self::trace_context::Hex;
 pub use self::trace_context::TraceContext;
-pub(crate) use self::typed_error::{for_each_cause, CAUSES_LEFT_OUT};
 pub use self::typed_error::TypedError;
+pub(crate) use self::typed_error::{for_each_cause, CAUSES_LEFT_OUT};
 
 /// Where an attribute key lives: most keys are `&'static str` field names,
 /// the rest (from `log` key-values) are copied into the record's arena.

@@ -75,9 +75,8 @@ pub(crate) fn for_each_cause<'e>(
     first: Option<&'e (dyn Error + 'static)>,
     mut each: impl FnMut(Option<&'e (dyn Error + 'static)>),
 ) {
-    let mut causes = std::iter::successors(first, |&cause: &&'e (dyn Error + 'static)| {
-        cause.source()
-    });
+    let mut causes =
+        std::iter::successors(first, |&cause: &&'e (dyn Error + 'static)| cause.source());
     for cause in causes.by_ref().take(MAX_CAUSES) {
         each(Some(cause));
     }
@@ -142,7 +141,10 @@ mod tests {
     fn a_source_chain_that_loops_is_cut() {
         let typed = TypedError::new(&Looping);
         assert_eq!(typed.causes().len(), MAX_CAUSES + 1);
-        assert_eq!(typed.causes().last().map(String::as_str), Some(CAUSES_LEFT_OUT));
+        assert_eq!(
+            typed.causes().last().map(String::as_str),
+            Some(CAUSES_LEFT_OUT)
+        );
     }
 
     #[test]
