@@ -131,16 +131,16 @@ impl Transport for GrpcTransport {
 }
 
 /// The OTLP specification's gRPC retry table: these codes are retried,
-/// `RESOURCE_EXHAUSTED` only when the server says when (`RetryInfo`), all
+/// `RESOURCE_EXHAUSTED` only when the server sends a `RetryInfo` (with a
+/// delay or without, when the backoff decides), all
 /// others fail for good. A request whose connection failed under it (lost,
 /// or refused by the collector's TLS with an alert) got no status from the
 /// collector at all: `tonic` reports it as `UNKNOWN` with the I/O error
 /// among its sources, and it is retried, as an HTTP request that failed on
 /// the network is.
 fn classify(status: &Status, endpoint: &str) -> Outcome {
-    let retry_after: Option<Duration> = status
-        .get_details_retry_info()
-        .and_then(|info| info.retry_delay);
+    let retry_info = status.get_details_retry_info();
+    let retry_after: Option<Duration> = retry_info.as_ref().and_then(|info| info.retry_delay);
     let mut reason = format!(
         "gRPC {:?} from {endpoint}: {}",
         status.code(),
@@ -166,7 +166,7 @@ fn classify(status: &Status, endpoint: &str) -> Outcome {
             | Code::OutOfRange
             | Code::Unavailable
             | Code::DataLoss => true,
-            Code::ResourceExhausted => retry_after.is_some(),
+            Code::ResourceExhausted => retry_info.is_some(),
             _ => false,
         };
     if retryable {
@@ -420,6 +420,34 @@ mod tests {
         );
         let without = tls_config(&TlsFiles::default()).expect("config");
         assert!(format!("{without:?}").contains("with_webpki_roots: true"));
+    }
+
+    /// Regression: a `RetryInfo` without a delay was taken for no
+    /// `RetryInfo` at all, and the batch was dropped instead of retried.
+    #[test]
+    fn resource_exhausted_with_a_retry_info_is_retried_with_or_without_a_delay() {
+        use tonic_types::ErrorDetails;
+        let status = |delay| {
+            Status::with_error_details(
+                Code::ResourceExhausted,
+                "slow down",
+                ErrorDetails::with_retry_info(delay),
+            )
+        };
+        let outcome = classify(&status(None), "http://collector");
+        assert!(
+            matches!(outcome, Outcome::Retry { after: None, .. }),
+            "{outcome:?}"
+        );
+        let delay = Some(Duration::from_secs(2));
+        let outcome = classify(&status(delay), "http://collector");
+        assert!(
+            matches!(outcome, Outcome::Retry { after, .. } if after == delay),
+            "{outcome:?}"
+        );
+        let without = Status::resource_exhausted("full");
+        let outcome = classify(&without, "http://collector");
+        assert!(matches!(outcome, Outcome::Failed { .. }), "{outcome:?}");
     }
 
     /// The collector's own `UNKNOWN` (no lost connection behind it) is
