@@ -16,7 +16,7 @@ use tonic_types::StatusExt as _;
 
 use crate::config::otlp::{Compression, OtlpSettings, TlsFiles};
 use crate::error::InitError;
-use crate::export::otlp::{Outcome, Transport};
+use crate::export::otlp::{readable, Outcome, Transport};
 
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
 
@@ -144,7 +144,7 @@ fn classify(status: &Status, endpoint: &str) -> Outcome {
     let mut reason = format!(
         "gRPC {:?} from {endpoint}: {}",
         status.code(),
-        status.message()
+        readable(status.message())
     );
     // A status made from a transport failure says only "transport error";
     // its sources say what failed (a refused connection, a TLS alert).

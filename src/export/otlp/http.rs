@@ -12,7 +12,7 @@ use ureq::tls::{ClientCert, RootCerts, TlsConfig};
 use crate::config::otlp::{Compression, OtlpSettings, Protocol, TlsFiles};
 use crate::error::InitError;
 use crate::export::otlp::retry::parse_retry_after;
-use crate::export::otlp::{write_otlp_json, Outcome, Transport};
+use crate::export::otlp::{readable, write_otlp_json, Outcome, Transport};
 
 /// Sends requests to one OTLP/HTTP endpoint.
 pub(crate) struct HttpTransport {
@@ -44,6 +44,10 @@ impl HttpTransport {
             .timeout_recv_body(timeout)
             // Status codes are classified here, by the OTLP retry rules.
             .http_status_as_error(false)
+            // A redirect is not followed: `ureq` would resend a 301, 302
+            // or 303 as a GET without the records, and carry the
+            // configured headers (API keys) to whatever host it names.
+            .max_redirects(0)
             .user_agent(concat!("otel-log-bridge/", env!("CARGO_PKG_VERSION")));
         // The TLS files serve secure connections only, as the specification
         // says and as over gRPC: a stale certificate variable must not stop
@@ -175,6 +179,10 @@ impl Transport for HttpTransport {
             .get("retry-after")
             .and_then(|value| value.to_str().ok())
             .and_then(|value| parse_retry_after(value, SystemTime::now()));
+        let location = response
+            .headers()
+            .get("location")
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
         // Bodies of answers are small; a cap keeps a misbehaving server
         // from making the worker read without end.
         let body = response
@@ -189,15 +197,46 @@ impl Transport for HttpTransport {
                 after: retry_after,
                 reason: format!("HTTP {status} from {}", self.endpoint),
             },
+            300..=399 => Outcome::Failed {
+                reason: format!(
+                    "HTTP {status} from {}: redirects are not followed; configure the endpoint it names ({})",
+                    self.endpoint,
+                    readable(location.as_deref().unwrap_or("no Location given"))
+                ),
+            },
             _ => Outcome::Failed {
                 reason: format!(
                     "HTTP {status} from {}: {}",
                     self.endpoint,
-                    String::from_utf8_lossy(&body[..body.len().min(200)])
+                    readable(&error_message(&body, self.json))
                 ),
             },
         }
     }
+}
+
+/// What a collector says about a refused request: the `message` of the
+/// `google.rpc.Status` the specification asks for in the body (protobuf,
+/// or JSON for OTLP/JSON), else the body as text, as a proxy's page is.
+fn error_message(body: &[u8], json: bool) -> String {
+    let message = if json {
+        serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|status| status.get("message")?.as_str().map(str::to_owned))
+    } else {
+        RpcStatus::decode(body).ok().map(|status| status.message)
+    };
+    match message {
+        Some(message) if !message.is_empty() => message,
+        _ => String::from_utf8_lossy(body).into_owned(),
+    }
+}
+
+/// The part of `google.rpc.Status` an error report shows.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(string, tag = "2")]
+    message: String,
 }
 
 /// Connection problems are retried; a request that can never succeed (a
@@ -274,6 +313,119 @@ mod tests {
 
     /// Regression: an unreadable TLS file was reported as "invalid OTLP
     /// exporter", naming neither the variable nor the method that gave it.
+    /// Answers every request with `response`, written as it is, and
+    /// counts the requests.
+    fn answering(response: Vec<u8>) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::io::{BufRead as _, Read as _};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let address = listener.local_addr().expect("address");
+        let requests = std::sync::Arc::new(AtomicUsize::new(0));
+        let counted = std::sync::Arc::clone(&requests);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { break };
+                let Ok(read_half) = stream.try_clone() else {
+                    break;
+                };
+                let mut reader = std::io::BufReader::new(read_half);
+                let mut length = 0;
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|read| read > 2) {
+                    if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                    line.clear();
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                counted.fetch_add(1, Ordering::SeqCst);
+                let _ = stream.write_all(&response);
+            }
+        });
+        (format!("http://{address}/v1/logs"), requests)
+    }
+
+    fn transport_to(endpoint: String, protocol: Protocol) -> HttpTransport {
+        let options = OtlpOptions {
+            endpoint: Some(endpoint),
+            protocol: Some(protocol),
+            ..OtlpOptions::default()
+        };
+        let settings = OtlpSettings::resolve(&options, &Env::from_pairs(&[])).expect("settings");
+        HttpTransport::new(&settings).expect("transport")
+    }
+
+    fn answer(status: &str, headers: &str, body: &[u8]) -> Vec<u8> {
+        let mut response = format!(
+            "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        response.extend_from_slice(body);
+        response
+    }
+
+    /// Regression: a redirect was followed: a 301 was resent as a GET
+    /// without the records (and reported as the 405 that got), with the
+    /// configured headers, to whatever host it named.
+    #[test]
+    fn a_redirect_is_not_followed_and_names_where_it_points() {
+        let (endpoint, requests) = answering(answer(
+            "301 Moved Permanently",
+            "Location: http://127.0.0.1:9/elsewhere\r\n",
+            b"",
+        ));
+        let mut transport = transport_to(endpoint, Protocol::HttpProtobuf);
+        match transport.send(b"") {
+            Outcome::Failed { reason } => assert!(
+                reason.contains("HTTP 301") && reason.contains("http://127.0.0.1:9/elsewhere"),
+                "{reason}"
+            ),
+            outcome => panic!("{outcome:?}"),
+        }
+        assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    /// Regression: a refusal's body, a protobuf `google.rpc.Status`, was
+    /// shown as raw bytes, control characters and all, on stderr.
+    #[test]
+    fn a_refusal_shows_the_status_message_with_control_characters_escaped() {
+        let status = RpcStatus {
+            message: "quota \u{1b}[31mexceeded".into(),
+        };
+        let (endpoint, _) = answering(answer("400 Bad Request", "", &status.encode_to_vec()));
+        match transport_to(endpoint, Protocol::HttpProtobuf).send(b"") {
+            Outcome::Failed { reason } => {
+                assert!(reason.ends_with(": quota \\u{1b}[31mexceeded"), "{reason}")
+            }
+            outcome => panic!("{outcome:?}"),
+        }
+        let (endpoint, _) = answering(answer(
+            "400 Bad Request",
+            "",
+            br#"{"code": 3, "message": "bad \n request"}"#,
+        ));
+        match transport_to(endpoint, Protocol::HttpJson).send(b"") {
+            Outcome::Failed { reason } => {
+                assert!(reason.ends_with(": bad \\n request"), "{reason}")
+            }
+            outcome => panic!("{outcome:?}"),
+        }
+        let page = format!("<html>{}</html>", "x".repeat(500));
+        let (endpoint, _) = answering(answer("418 I'm a teapot", "", page.as_bytes()));
+        match transport_to(endpoint, Protocol::HttpProtobuf).send(b"") {
+            Outcome::Failed { reason } => {
+                assert!(
+                    reason.ends_with(&format!(": <html>{}…", "x".repeat(194))),
+                    "{reason}"
+                )
+            }
+            outcome => panic!("{outcome:?}"),
+        }
+    }
+
     #[test]
     fn a_bad_tls_file_names_the_setting_it_came_from() {
         let error_of = |options: &OtlpOptions, vars: &[(&str, &str)]| {

@@ -422,9 +422,9 @@ impl<T: Transport> OtlpDrain<T> {
             && !std::mem::replace(&mut self.partial_success_reported, true)
         {
             let message = if message.is_empty() {
-                "no reason given"
+                "no reason given".to_owned()
             } else {
-                message
+                readable(message)
             };
             diag::warn(format_args!(
                 "the collector rejected {rejected} of {records} records ({message}); \
@@ -441,6 +441,28 @@ impl<T: Transport> OtlpDrain<T> {
             ));
         }
     }
+}
+
+/// How much of a server's text a report shows, in characters.
+const SERVER_TEXT_LIMIT: usize = 200;
+
+/// A server's text made fit for a report on stderr: control characters
+/// escaped (a terminal would act on them) and cut to
+/// [`SERVER_TEXT_LIMIT`] characters.
+pub(crate) fn readable(text: &str) -> String {
+    let mut shown = String::new();
+    for (count, c) in text.chars().enumerate() {
+        if count == SERVER_TEXT_LIMIT {
+            shown.push('…');
+            break;
+        }
+        if c.is_control() {
+            shown.extend(c.escape_default());
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
 }
 
 /// Sends one request and records how long it took.
