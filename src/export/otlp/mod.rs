@@ -322,11 +322,23 @@ impl<T: Transport> OtlpDrain<T> {
             };
             match spool.oldest() {
                 spool::Oldest::Empty => return true,
-                spool::Oldest::Corrupt { records } => {
+                spool::Oldest::Skipped { records, reason } => {
                     self.counters.failed.fetch_add(records, Ordering::Relaxed);
-                    self.report(format_args!(
-                        "skipped a spool segment that was cut short or corrupted"
-                    ));
+                    self.report(format_args!("skipped a spool segment: {reason}"));
+                }
+                spool::Oldest::Unreadable(error) => {
+                    // Tried again after a backoff, as a collector that is
+                    // down is; meanwhile new requests are spooled behind it.
+                    let reason = format!("reading the oldest spooled request failed: {error}");
+                    diag::debug(format_args!("{reason}"));
+                    let mut deferral = self.next_attempt.take().unwrap_or_else(|| Deferral {
+                        at: std::time::Instant::now(),
+                        backoff: Backoff::default(),
+                        first_failure: reason,
+                    });
+                    deferral.at = std::time::Instant::now() + deferral.backoff.next_delay(None);
+                    self.next_attempt = Some(deferral);
+                    return false;
                 }
                 spool::Oldest::Request(spooled) => {
                     if !self.send_once(&spooled.payload, spooled.records) {

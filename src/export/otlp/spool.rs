@@ -6,7 +6,10 @@
 //! length (u64) and the payload's CRC-32 (u32), all little-endian, then the
 //! payload: an encoded `ExportLogsServiceRequest`. A segment cut short by a
 //! crash, or whose checksum does not match, is skipped and deleted, never
-//! replayed as garbage. Delivery is at least once: a request sent just
+//! replayed as garbage. A segment that cannot be read for another reason (no
+//! file descriptor left, say) is kept and tried again later, and skipped
+//! only after [`READ_ATTEMPTS`] failures in a row, so that a passing
+//! error does not empty the spool and a lasting one does not block it. Delivery is at least once: a request sent just
 //! before a crash, whose segment was not yet deleted, is sent again.
 
 use std::collections::VecDeque;
@@ -17,6 +20,10 @@ use std::path::{Path, PathBuf};
 const MAGIC: &[u8; 9] = b"OLBSPOOL1";
 const HEADER_LEN: usize = MAGIC.len() + 8 + 8 + 4;
 const EXTENSION: &str = "otlpseg";
+
+/// How many times in a row the oldest segment may fail to be read before it
+/// is skipped.
+pub(crate) const READ_ATTEMPTS: u32 = 5;
 
 /// One spooled request.
 #[derive(Debug)]
@@ -38,11 +45,14 @@ pub(crate) struct Spooled {
 pub(crate) enum Oldest {
     Empty,
     Request(Spooled),
-    /// Torn or corrupt; it has been deleted. `records` is what its header
-    /// said it held, 0 when the header itself was unreadable.
-    Corrupt {
+    /// Torn or corrupt, or unreadable [`READ_ATTEMPTS`] times in a row; it
+    /// has been deleted. `records` is what its header said it held.
+    Skipped {
         records: u64,
+        reason: String,
     },
+    /// It could not be read this time, and is kept to be tried again.
+    Unreadable(std::io::Error),
 }
 
 /// What appending a request to the spool came to.
@@ -65,6 +75,8 @@ pub(crate) struct Spool {
     /// Cleared by the first failed write (a full disk, a directory gone):
     /// from then on the spool only gives back what it holds.
     writable: bool,
+    /// How many times in a row the oldest segment failed to be read.
+    failed_reads: u32,
     /// Held locked while the spool is open, so that a second process
     /// pointed at the same directory does not write segments with the same
     /// sequence numbers, or replay and delete this one's.
@@ -153,6 +165,7 @@ impl Spool {
             bytes,
             next_sequence,
             writable: true,
+            failed_reads: 0,
             _lock: lock,
         })
     }
@@ -247,16 +260,34 @@ impl Spool {
         let path = self.path(segment.sequence);
         let records = segment.records;
         match read_segment(&path) {
-            Some(spooled) => Oldest::Request(spooled),
-            None => {
+            Ok(Some(spooled)) => {
+                self.failed_reads = 0;
+                Oldest::Request(spooled)
+            }
+            Ok(None) => {
                 self.remove_oldest();
-                Oldest::Corrupt { records }
+                Oldest::Skipped {
+                    records,
+                    reason: "it was cut short or corrupted".to_owned(),
+                }
+            }
+            Err(error) => {
+                self.failed_reads += 1;
+                if self.failed_reads < READ_ATTEMPTS {
+                    return Oldest::Unreadable(error);
+                }
+                self.remove_oldest();
+                Oldest::Skipped {
+                    records,
+                    reason: format!("it could not be read {READ_ATTEMPTS} times in a row: {error}"),
+                }
             }
         }
     }
 
     /// Deletes the oldest segment, once it was delivered or refused.
     pub(crate) fn remove_oldest(&mut self) {
+        self.failed_reads = 0;
         if let Some(segment) = self.segments.pop_front() {
             let _ = fs::remove_file(self.path(segment.sequence));
             self.bytes = self.bytes.saturating_sub(segment.bytes);
@@ -287,17 +318,25 @@ fn parse_header(data: &[u8]) -> Option<(u64, u64, u32)> {
     Some((records, len, crc))
 }
 
-fn read_segment(path: &Path) -> Option<Spooled> {
-    let data = fs::read(path).ok()?;
-    let (records, len, crc) = parse_header(&data)?;
-    let payload = data.get(HEADER_LEN..)?;
+/// The request a segment holds; `None` when it is cut short, corrupt or
+/// gone, an error when it could not be read.
+fn read_segment(path: &Path) -> std::io::Result<Option<Spooled>> {
+    let data = match fs::read(path) {
+        Ok(data) => data,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    let Some((records, len, crc)) = parse_header(&data) else {
+        return Ok(None);
+    };
+    let payload = data.get(HEADER_LEN..).unwrap_or_default();
     if payload.len() as u64 != len || crc32fast::hash(payload) != crc {
-        return None;
+        return Ok(None);
     }
-    Some(Spooled {
+    Ok(Some(Spooled {
         payload: payload.to_vec(),
         records,
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -347,8 +386,47 @@ mod tests {
             other => panic!("expected the whole request, got {other:?}"),
         }
         reopened.remove_oldest();
-        assert!(matches!(reopened.oldest(), Oldest::Corrupt { records: 4 }));
+        assert!(matches!(
+            reopened.oldest(),
+            Oldest::Skipped { records: 4, .. }
+        ));
         assert!(matches!(reopened.oldest(), Oldest::Empty));
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// Regression: a segment that could not be read for any reason (no
+    /// file descriptor left, say) was taken for a corrupt one and deleted,
+    /// so one passing error emptied the whole spool.
+    #[test]
+    fn an_unreadable_segment_is_kept_and_skipped_only_after_repeated_failures() {
+        let dir = dir("unreadable");
+        let mut spool = Spool::open(&dir, 1 << 20).expect("writable");
+        spool.append(b"first", 3).written.expect("written");
+        spool.append(b"second", 4).written.expect("written");
+        // A directory where the segment was: reading it fails with an
+        // error that is not "not found", even for root.
+        let segment = spool.path(0);
+        fs::remove_file(&segment).expect("removed");
+        fs::create_dir(&segment).expect("a directory in its place");
+        for _ in 1..READ_ATTEMPTS {
+            assert!(matches!(spool.oldest(), Oldest::Unreadable(_)));
+        }
+        assert!(segment.exists());
+        match spool.oldest() {
+            Oldest::Skipped { records, reason } => {
+                assert_eq!(records, 3);
+                assert!(
+                    reason.contains("could not be read 5 times in a row"),
+                    "{reason}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        match spool.oldest() {
+            Oldest::Request(spooled) => assert_eq!(spooled.payload, b"second"),
+            other => panic!("{other:?}"),
+        }
+        let _ = fs::remove_dir(&segment);
         let _ = fs::remove_dir_all(&dir);
     }
 
