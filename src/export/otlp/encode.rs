@@ -662,13 +662,19 @@ pub(crate) fn encode_resource(resource: &Resource) -> Vec<u8> {
     out
 }
 
+/// The size of a `ScopeLogs` message: its scope's name and its records'
+/// `log_records` fields.
+fn scope_logs_len(name_len: usize, log_records_len: usize) -> usize {
+    let scope_message = delimited_len(envelope::SCOPE_NAME, name_len);
+    delimited_len(envelope::SCOPE, scope_message) + log_records_len
+}
+
 /// Records of one export request, grouped by scope, already framed as
 /// `ScopeLogs.log_records` fields.
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
     scopes: Vec<ScopeRecords>,
     records: u64,
-    encoded_len: usize,
     /// The callsite slot of the last frame pushed, and its scope's index:
     /// a callsite's scope never changes, so consecutive frames of a
     /// callsite find their scope without comparing names.
@@ -689,12 +695,6 @@ impl Batch {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.records == 0
-    }
-
-    /// The size of the records' own bytes: what the request size cap is
-    /// checked against before adding another.
-    pub(crate) fn encoded_len(&self) -> usize {
-        self.encoded_len
     }
 
     pub(crate) fn push(&mut self, frame: Frame<'_>) {
@@ -718,13 +718,11 @@ impl Batch {
         };
         self.last_slot = frame.slot.map(|slot| (slot, index));
         let scope = &mut self.scopes[index];
-        let before = scope.log_records.len();
         write_delimited_header(envelope::LOG_RECORDS, frame.len(), &mut scope.log_records);
         scope.log_records.extend_from_slice(frame.record);
         scope.log_records.extend_from_slice(frame.shared);
         scope.count += 1;
         self.records += 1;
-        self.encoded_len += scope.log_records.len() - before;
     }
 
     /// Forgets the records, keeping the buffers for the next batch.
@@ -743,26 +741,49 @@ impl Batch {
             scope.count = 0;
         }
         self.records = 0;
-        self.encoded_len = 0;
+    }
+
+    /// The size of the request [`Batch::encode_request`] would write.
+    pub(crate) fn request_len(&self, resource_len: usize) -> usize {
+        delimited_len(
+            envelope::RESOURCE_LOGS,
+            self.resource_logs_len(resource_len),
+        )
+    }
+
+    /// The most a frame adds to the request: its `log_records` field, and
+    /// the framing of a scope of its own, as if its scope were new.
+    pub(crate) fn growth_for(frame: &Frame<'_>) -> usize {
+        const LONGEST_VARINT: usize = 10;
+        delimited_len(envelope::LOG_RECORDS, frame.len())
+            + scope_logs_len(frame.scope.len(), 0)
+            + 2 * LONGEST_VARINT
+    }
+
+    fn resource_logs_len(&self, resource_len: usize) -> usize {
+        delimited_len(envelope::RESOURCE, resource_len)
+            + self
+                .scopes
+                .iter()
+                .filter(|scope| scope.count > 0)
+                .map(|scope| {
+                    let len = scope_logs_len(scope.name.len(), scope.log_records.len());
+                    delimited_len(envelope::SCOPE_LOGS, len)
+                })
+                .sum::<usize>()
     }
 
     /// Writes the `ExportLogsServiceRequest` for this batch into `out`.
     pub(crate) fn encode_request(&self, resource: &[u8], out: &mut Vec<u8>) {
         out.clear();
-        let scope_logs_len = |scope: &ScopeRecords| {
-            let scope_message = delimited_len(envelope::SCOPE_NAME, scope.name.len());
-            delimited_len(envelope::SCOPE, scope_message) + scope.log_records.len()
-        };
         let scopes = || self.scopes.iter().filter(|scope| scope.count > 0);
-        let resource_logs_len = delimited_len(envelope::RESOURCE, resource.len())
-            + scopes()
-                .map(|scope| delimited_len(envelope::SCOPE_LOGS, scope_logs_len(scope)))
-                .sum::<usize>();
+        let resource_logs_len = self.resource_logs_len(resource.len());
         out.reserve(delimited_len(envelope::RESOURCE_LOGS, resource_logs_len));
         write_delimited_header(envelope::RESOURCE_LOGS, resource_logs_len, out);
         put_delimited(envelope::RESOURCE, resource, out);
         for scope in scopes() {
-            write_delimited_header(envelope::SCOPE_LOGS, scope_logs_len(scope), out);
+            let len = scope_logs_len(scope.name.len(), scope.log_records.len());
+            write_delimited_header(envelope::SCOPE_LOGS, len, out);
             let scope_message = delimited_len(envelope::SCOPE_NAME, scope.name.len());
             write_delimited_header(envelope::SCOPE, scope_message, out);
             put_delimited(envelope::SCOPE_NAME, &scope.name, out);

@@ -29,11 +29,13 @@ pub(crate) use self::encode::{
 use self::http::HttpTransport;
 use self::retry::Backoff;
 
-/// The largest request the exporter sends, as the OTLP specification
-/// recommends receivers accept; bigger batches are split.
+/// The largest record the exporter sends (alone in its request); a larger
+/// one is counted as failed.
 const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
-/// The size a batch is cut at before the record-count limit, so that large
-/// records make smaller requests rather than huge ones.
+/// The size of a whole request, envelope included, that a batch is cut
+/// before, whatever the record-count limit: 4 MiB is the default message
+/// limit of gRPC servers, the collector's among them, which refuse a larger
+/// request and with it the whole batch.
 const TARGET_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 /// After this many failed attempts at one batch (three backoff delays,
 /// about half a second), a warning says why export keeps failing: a wrong
@@ -209,7 +211,8 @@ impl<T: Transport> OtlpDrain<T> {
             return;
         }
         let full = self.batch.records() >= self.max_batch_records
-            || self.batch.encoded_len() + frame.len() > TARGET_REQUEST_BYTES;
+            || self.batch.request_len(self.resource.len()) + Batch::growth_for(&frame)
+                > TARGET_REQUEST_BYTES;
         if full && !self.batch.is_empty() {
             self.export(queue);
         }
@@ -615,6 +618,80 @@ mod tests {
             value: Some(value),
             ..KeyValue::default()
         }
+    }
+
+    /// Takes every request and keeps it.
+    #[derive(Default)]
+    struct Keeping {
+        requests: Vec<Vec<u8>>,
+    }
+
+    impl Transport for Keeping {
+        fn send(&mut self, request: &[u8]) -> Outcome {
+            self.requests.push(request.to_vec());
+            Outcome::Accepted {
+                rejected: 0,
+                message: String::new(),
+            }
+        }
+    }
+
+    /// Regression: batches were cut on the records' bytes alone, so a
+    /// request of large records passed 4 MiB with its envelope, which
+    /// gRPC servers (the collector's among them) refuse, whole batch and
+    /// all.
+    #[test]
+    fn no_request_passes_four_mib_with_its_envelope() {
+        use crate::export::queue::WakePolicy;
+        use crate::record::{Record, ScopeName, Severity};
+
+        let callsites = Arc::new(OtlpCallsites::default());
+        let mut resource = Resource::default();
+        resource.set(
+            "service.name",
+            crate::config::AttributeValue::from("x".repeat(64 * 1024)),
+        );
+        let mut drain = OtlpDrain::new(
+            Keeping::default(),
+            &resource,
+            Arc::clone(&callsites),
+            512,
+            Arc::new(SinkCounters::default()),
+        );
+        let mut chunk = Vec::new();
+        let records = 300;
+        for index in 0..records {
+            let mut record = Record::default();
+            let scope = if index % 2 == 0 { "even" } else { "odd" };
+            record.reset(1, Severity::INFO, ScopeName::Static(scope));
+            // Large enough that 512 of them would be far over the limit,
+            // and that a request of records just under it leaves no room
+            // for the envelope.
+            record.set_body_text(&"b".repeat(32 * 1024 - 9));
+            encode_frame(&record, &callsites, &mut chunk);
+        }
+        let wake = WakePolicy {
+            bytes: usize::MAX,
+            records: u64::MAX,
+        };
+        let queue = Queue::new("test", usize::MAX, wake);
+        drain.deliver(&chunk, records, &queue);
+        drain.end_cycle(&queue);
+        let requests = &drain.transport.requests;
+        assert!(requests.len() > 2, "{} requests", requests.len());
+        let mut delivered = 0;
+        for request in requests {
+            assert!(request.len() <= TARGET_REQUEST_BYTES, "{}", request.len());
+            let decoded = ExportLogsServiceRequest::decode(request.as_slice()).expect("protobuf");
+            delivered += decoded.resource_logs[0]
+                .scope_logs
+                .iter()
+                .map(|scope| scope.log_records.len())
+                .sum::<usize>();
+        }
+        assert_eq!(delivered, 300);
+        // Cut close to the limit, not far below it.
+        assert!(requests[0].len() > TARGET_REQUEST_BYTES - 64 * 1024);
     }
 
     /// Regression: OTLP/JSON (the `http/json` protocol and `otlp/stdout`)
