@@ -8,6 +8,7 @@ mod collector;
 #[cfg(all(feature = "fuzzing", feature = "lint", feature = "otlp"))]
 mod fuzz_seeds;
 mod hostile;
+mod layers;
 #[cfg(feature = "lint")]
 mod lint;
 mod mapping;

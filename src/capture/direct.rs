@@ -276,7 +276,8 @@ impl Direct<'_> {
         }
         let span = ctx.event_span(event)?;
         let copy_fields = !self.options.span_fields.is_none();
-        let snapshot = span::snapshot(&span, self.dispatch, self.encoding, copy_fields);
+        let key = span::LayerKey::of(self.pipeline);
+        let snapshot = span::snapshot(&span, key, self.dispatch, self.encoding, copy_fields);
         let id = span.id().into_u64();
         if expected != Some(id) {
             // A per-layer filter made the event's span an ancestor of the

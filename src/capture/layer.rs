@@ -13,7 +13,7 @@ use crate::capture::direct::{self, CallsiteFields, Direct};
 use crate::capture::log_bridge;
 use crate::capture::redact::Redactor;
 use crate::capture::runtime_lint::RuntimeLint;
-use crate::capture::span::{self, SpanData};
+use crate::capture::span::{self, LayerKey, SpanData, SpanState};
 use crate::capture::storm::Verdict;
 use crate::capture::visit::{is_forwarded_log, EventVisitor, ForwardedLog, SpanFieldVisitor};
 use crate::capture::{
@@ -30,7 +30,10 @@ use crate::record::{ScopeName, Severity};
 /// compose their own subscriber; [`init`](crate::init) installs it for you.
 /// It works with any subscriber that can look spans up (a
 /// [`Registry`](tracing_subscriber::Registry) stack) and brings no filter of
-/// its own: add one with the usual `tracing-subscriber` tools.
+/// its own: add one with the usual `tracing-subscriber` tools. A registry
+/// may carry several bridge layers (one per output, each with its own
+/// filter): each keeps span fields by its own settings, and a span's records
+/// carry the same trace context in all of them.
 ///
 /// ```
 /// use tracing_subscriber::prelude::*;
@@ -214,7 +217,13 @@ where
             attrs.record(&mut visitor);
             self.shared.pipeline.redactor().count(visitor.redacted);
         }
-        span.extensions_mut().insert(data);
+        let key = LayerKey::of(&self.shared.pipeline);
+        let mut extensions = span.extensions_mut();
+        match extensions.get_mut::<SpanState>() {
+            // Another bridge layer of this registry saw the span first.
+            Some(state) => state.insert(key, data),
+            None => extensions.insert(SpanState::new(key, data)),
+        }
     }
 
     fn on_record(&self, id: &Id, values: &SpanValues<'_>, ctx: Context<'_, S>) {
@@ -240,7 +249,11 @@ where
             return;
         }
         let mut extensions = span.extensions_mut();
-        if let Some(data) = extensions.get_mut::<SpanData>() {
+        let key = LayerKey::of(&self.shared.pipeline);
+        if let Some(data) = extensions
+            .get_mut::<SpanState>()
+            .and_then(|state| state.layer_mut(key))
+        {
             for (key, value) in updates {
                 match data
                     .fields
@@ -339,6 +352,7 @@ where
                 Some(span) => span::add_span_context(
                     record,
                     &span,
+                    LayerKey::of(&shared.pipeline),
                     span::DispatchRef::Weak(&shared.dispatch),
                     !shared.options.span_fields.is_none(),
                 ),

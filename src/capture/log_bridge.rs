@@ -178,7 +178,7 @@ impl log::Log for LogBridge {
             };
             let _ = source.key_values().visit(&mut key_values);
             self.pipeline.redactor().count(key_values.redacted);
-            span::add_current_span(record, &self.options);
+            span::add_current_span(record, span::LayerKey::of(&self.pipeline), &self.options);
             add_common_attributes(record, &self.options, source.file(), source.line());
             self.pipeline.redactor().redact_values(record);
             self.pipeline.emit(record);

@@ -82,7 +82,7 @@ fn emit_panic(pipeline: &Pipeline, options: &CaptureOptions, info: &PanicHookInf
                 OnDuplicate::Replace,
             );
         }
-        span::add_current_span(record, options);
+        span::add_current_span(record, span::LayerKey::of(pipeline), options);
         let location = info.location();
         if options.code_attributes {
             if let Some(location) = location {

@@ -1,4 +1,10 @@
 //! What the bridge keeps per span: its fields and its trace context.
+//!
+//! One registry may carry several bridge layers (one per output, each with
+//! its own filter, say). The registry keeps one extension per type and
+//! span, so they share one [`SpanState`]: the trace context, which must be
+//! the same whatever layer writes a record, and each layer's [`SpanData`]
+//! (its fields as its settings captured and redacted them), by pipeline.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -9,16 +15,76 @@ use tracing_subscriber::registry::{LookupSpan, Registry, SpanRef};
 
 use crate::capture::visit::OwnedValue;
 use crate::capture::{is_bridge_key, CaptureOptions};
-use crate::export::{EncodedAttributes, Encoding};
+use crate::export::{EncodedAttributes, Encoding, Pipeline};
 use crate::record::{OnDuplicate, Record, TraceContext};
 
+/// Which layer's data: the address of the layer's pipeline, which lives as
+/// long as any layer or bridge that uses it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LayerKey(usize);
+
+impl LayerKey {
+    pub(crate) fn of(pipeline: &Pipeline) -> LayerKey {
+        LayerKey(std::ptr::from_ref(pipeline) as usize)
+    }
+}
+
 /// The span extension this crate stores in the registry.
+#[derive(Debug)]
+pub(crate) struct SpanState {
+    /// Resolved on first use and then fixed for the span's lifetime, so
+    /// every record of the span carries the same ids, whichever layer
+    /// writes it.
+    trace: OnceLock<TraceContext>,
+    /// The data of the first layer that saw the span: nearly always the
+    /// only one, kept inline so that a span costs no second allocation.
+    first: (LayerKey, SpanData),
+    others: Vec<(LayerKey, SpanData)>,
+}
+
+impl SpanState {
+    pub(crate) fn new(key: LayerKey, data: SpanData) -> SpanState {
+        SpanState {
+            trace: OnceLock::new(),
+            first: (key, data),
+            others: Vec::new(),
+        }
+    }
+
+    /// Adds the data of another layer, or replaces that layer's.
+    pub(crate) fn insert(&mut self, key: LayerKey, data: SpanData) {
+        match self.layer_mut(key) {
+            Some(existing) => *existing = data,
+            None => self.others.push((key, data)),
+        }
+    }
+
+    pub(crate) fn layer(&self, key: LayerKey) -> Option<&SpanData> {
+        std::iter::once(&self.first)
+            .chain(&self.others)
+            .find(|(layer, _)| *layer == key)
+            .map(|(_, data)| data)
+    }
+
+    pub(crate) fn layer_mut(&mut self, key: LayerKey) -> Option<&mut SpanData> {
+        std::iter::once(&mut self.first)
+            .chain(&mut self.others)
+            .find(|(layer, _)| *layer == key)
+            .map(|(_, data)| data)
+    }
+
+    /// Makes the span continue a remote caller's trace: the span becomes a
+    /// child of `parent`. Returns `false` when the span's ids were already
+    /// fixed by an earlier record.
+    fn continue_trace(&self, parent: TraceContext) -> bool {
+        self.trace.set(parent.new_child()).is_ok()
+    }
+}
+
+/// What one layer keeps of a span.
 #[derive(Debug, Default)]
 pub(crate) struct SpanData {
     pub(crate) fields: Vec<(&'static str, OwnedValue)>,
-    /// Resolved on first use and then fixed for the span's lifetime, so
-    /// every record of the span carries the same ids.
-    trace: OnceLock<TraceContext>,
     /// Counts changes to the fields, and is [`CLOSED`] once the span is
     /// gone: snapshots that include this span's fields compare it with the
     /// value they were made at. Made with the first snapshot.
@@ -41,13 +107,6 @@ impl SpanData {
         if let Some(version) = self.version.get() {
             version.fetch_add(1, Ordering::AcqRel);
         }
-    }
-
-    /// Makes the span continue a remote caller's trace: the span becomes a
-    /// child of `parent`. Returns `false` when the span's ids were already
-    /// fixed by an earlier record.
-    pub(crate) fn continue_trace(&self, parent: TraceContext) -> bool {
-        self.trace.set(parent.new_child()).is_ok()
     }
 
     fn version(&self) -> (Arc<AtomicU64>, u64) {
@@ -92,10 +151,28 @@ impl SpanSnapshot {
     }
 }
 
-/// The current snapshot of `span` in `encoding`, taken from the span or
-/// made now. `fields` says whether span fields are copied at all.
+/// The data `key`'s layer keeps of `span`, read under the span's lock.
+fn with_layer_data<S, T>(
+    span: &SpanRef<'_, S>,
+    key: LayerKey,
+    read: impl FnOnce(&SpanData) -> T,
+) -> Option<T>
+where
+    S: for<'a> LookupSpan<'a>,
+{
+    let extensions = span.extensions();
+    extensions
+        .get::<SpanState>()
+        .and_then(|state| state.layer(key))
+        .map(read)
+}
+
+/// The current snapshot of `span` in `encoding` for `key`'s layer, taken
+/// from the span or made now. `fields` says whether span fields are copied
+/// at all.
 pub(crate) fn snapshot<S>(
     span: &SpanRef<'_, S>,
+    key: LayerKey,
     dispatch: DispatchRef<'_>,
     encoding: Encoding,
     fields: bool,
@@ -106,7 +183,8 @@ where
     let shared = {
         let extensions = span.extensions();
         extensions
-            .get::<SpanData>()
+            .get::<SpanState>()
+            .and_then(|state| state.layer(key))
             .and_then(|data| data.snapshots.get(encoding.index()))
             .and_then(|slot| slot.lock().unwrap_or_else(PoisonError::into_inner).clone())
     };
@@ -132,15 +210,11 @@ where
             }
         }
     };
-    if let Some(data) = span.extensions().get::<SpanData>() {
-        read(data);
-    }
+    with_layer_data(span, key, &mut read);
     // Ancestors only matter for their fields.
     let mut next = if fields { span.parent() } else { None };
     while let Some(ancestor) = next {
-        if let Some(data) = ancestor.extensions().get::<SpanData>() {
-            read(data);
-        }
+        with_layer_data(&ancestor, key, &mut read);
         next = ancestor.parent();
     }
     let snapshot = Arc::new(SpanSnapshot {
@@ -156,7 +230,8 @@ where
     });
     let extensions = span.extensions();
     if let Some(slot) = extensions
-        .get::<SpanData>()
+        .get::<SpanState>()
+        .and_then(|state| state.layer(key))
         .and_then(|data| data.snapshots.get(encoding.index()))
     {
         *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&snapshot));
@@ -185,12 +260,13 @@ impl DispatchRef<'_> {
 }
 
 /// Adds what the record's span contributes: its trace context, and the
-/// fields of the span and its ancestors (nearest first, each only when no
-/// field of the event or of a nearer span has the same key). The span's
-/// extensions are locked once for both.
+/// fields of the span and its ancestors as `key`'s layer keeps them
+/// (nearest first, each only when no field of the event or of a nearer
+/// span has the same key). The span's extensions are locked once for both.
 pub(crate) fn add_span_context<S>(
     record: &mut Record,
     span: &SpanRef<'_, S>,
+    key: LayerKey,
     dispatch: DispatchRef<'_>,
     fields: bool,
 ) where
@@ -198,20 +274,18 @@ pub(crate) fn add_span_context<S>(
 {
     let known = {
         let extensions = span.extensions();
-        let data = extensions.get::<SpanData>();
+        let state = extensions.get::<SpanState>();
         if fields {
-            if let Some(data) = data {
+            if let Some(data) = state.and_then(|state| state.layer(key)) {
                 add_fields(record, data);
             }
         }
-        data.and_then(|data| data.trace.get().copied())
+        state.and_then(|state| state.trace.get().copied())
     };
     record.trace = Some(known.unwrap_or_else(|| trace_context(span, dispatch)));
     if fields {
         for ancestor in span.scope().skip(1) {
-            if let Some(data) = ancestor.extensions().get::<SpanData>() {
-                add_fields(record, data);
-            }
+            with_layer_data(&ancestor, key, |data| add_fields(record, data));
         }
     }
 }
@@ -241,8 +315,8 @@ where
         Some(parent) => trace_context(&parent, dispatch).new_child(),
         None => TraceContext::new_root(),
     });
-    match span.extensions().get::<SpanData>() {
-        Some(data) => *data.trace.get_or_init(|| resolved),
+    match span.extensions().get::<SpanState>() {
+        Some(state) => *state.trace.get_or_init(|| resolved),
         None => resolved,
     }
 }
@@ -252,14 +326,15 @@ where
     S: for<'a> LookupSpan<'a>,
 {
     span.extensions()
-        .get::<SpanData>()
-        .and_then(|data| data.trace.get().copied())
+        .get::<SpanState>()
+        .and_then(|state| state.trace.get().copied())
 }
 
 /// Fills the trace context and span fields of a record that did not come
 /// through the layer (a `log` record or a panic) from the current span of
-/// the current dispatcher, when that dispatcher is built on a `Registry`.
-pub(crate) fn add_current_span(record: &mut Record, options: &CaptureOptions) {
+/// the current dispatcher, when that dispatcher is built on a `Registry`,
+/// as `key`'s layer keeps them.
+pub(crate) fn add_current_span(record: &mut Record, key: LayerKey, options: &CaptureOptions) {
     tracing::dispatcher::get_default(|dispatch| {
         let current = dispatch.current_span();
         // The nearest span the layer saw: a per-layer filter may hide the
@@ -271,12 +346,13 @@ pub(crate) fn add_current_span(record: &mut Record, options: &CaptureOptions) {
             .and_then(|(registry, id)| registry.span(id))
             .and_then(|span| {
                 span.scope()
-                    .find(|span| span.extensions().get::<SpanData>().is_some())
+                    .find(|span| with_layer_data(span, key, |_| ()).is_some())
             });
         match span {
             Some(span) => add_span_context(
                 record,
                 &span,
+                key,
                 DispatchRef::Strong(dispatch),
                 !options.span_fields.is_none(),
             ),
@@ -291,7 +367,7 @@ pub(crate) fn continue_trace(span: &tracing::Span, parent: TraceContext) -> bool
         let registry = dispatch.downcast_ref::<Registry>()?;
         let span = registry.span(id)?;
         let extensions = span.extensions();
-        Some(extensions.get::<SpanData>()?.continue_trace(parent))
+        Some(extensions.get::<SpanState>()?.continue_trace(parent))
     })
     .flatten()
     .unwrap_or(false)
@@ -306,7 +382,7 @@ pub(crate) fn span_trace_context(span: &tracing::Span) -> Option<TraceContext> {
         let span = registry
             .span(id)?
             .scope()
-            .find(|span| span.extensions().get::<SpanData>().is_some())?;
+            .find(|span| span.extensions().get::<SpanState>().is_some())?;
         Some(trace_context(&span, DispatchRef::Strong(dispatch)))
     })
     .flatten()
