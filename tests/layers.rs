@@ -59,3 +59,38 @@ fn two_bridge_layers_on_one_registry_keep_their_own_span_fields() {
     assert_eq!(first["span_id"], second["span_id"]);
     assert!(first["trace_id"].is_string());
 }
+
+/// Regression: with clones of one layer in two subscribers, an event in
+/// the second took the span the thread had entered in the first, with its
+/// fields and trace ids (the direct path keys spans by pipeline and span
+/// id, and span ids repeat across registries).
+#[test]
+fn one_layer_in_two_subscribers_takes_no_span_from_the_other() {
+    let out = SharedBuf::default();
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_json_writer(out.clone())
+        .layer()
+        .expect("valid configuration");
+    let first = tracing_subscriber::registry().with(layer.clone());
+    let second = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(first, || {
+        let span = tracing::info_span!("request", tenant = "alpha");
+        let _entered = span.enter();
+        tracing::info!("in the first");
+        tracing::subscriber::with_default(second, || {
+            tracing::info!("in the second");
+            let span = tracing::info_span!("job", worker = 3);
+            let _entered = span.enter();
+            tracing::info!("in a span of the second");
+        });
+    });
+    guard.flush().expect("flushed");
+    let records = out.lines();
+    let attributes = |index: usize| &records[index]["attributes"];
+    assert_eq!(attributes(0)["tenant"], "alpha");
+    assert!(attributes(1).get("tenant").is_none(), "{}", records[1]);
+    assert!(records[1].get("trace_id").is_none(), "{}", records[1]);
+    assert_eq!(attributes(2)["worker"], 3);
+    assert!(attributes(2).get("tenant").is_none(), "{}", records[2]);
+    assert_ne!(records[2]["trace_id"], records[0]["trace_id"]);
+}

@@ -1,5 +1,6 @@
 //! The `tracing` layer: events in, records out.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use tracing::dispatcher::WeakDispatch;
@@ -60,6 +61,12 @@ struct Shared {
     /// The dispatcher this layer is part of, for looking up the
     /// OpenTelemetry context of `tracing-opentelemetry` spans.
     dispatch: OnceLock<WeakDispatch>,
+    /// Set when clones of the layer serve more than one subscriber: then
+    /// `dispatch` may be another subscriber's, and a span id and the spans
+    /// a thread entered may be another registry's, so the current
+    /// dispatcher is asked instead and the direct path, which keys spans
+    /// by pipeline and id, is not taken.
+    several_subscribers: AtomicBool,
     lint: RuntimeLint,
     /// What is decided once per callsite.
     callsites: CallsiteTable<CallsiteInfo>,
@@ -67,6 +74,17 @@ struct Shared {
     /// `capture::direct`), when the pipeline and the options allow it:
     /// decided once, as neither changes.
     direct: Option<Encoding>,
+}
+
+impl Shared {
+    /// Where a span's `tracing-opentelemetry` context is looked up.
+    fn dispatch_ref(&self) -> span::DispatchRef<'_> {
+        if self.several_subscribers.load(Ordering::Relaxed) {
+            span::DispatchRef::Current
+        } else {
+            span::DispatchRef::Weak(&self.dispatch)
+        }
+    }
 }
 
 /// What the layer decides once per callsite.
@@ -109,6 +127,7 @@ impl BridgeLayer {
                 lint: RuntimeLint::new(options.lint.clone()),
                 options,
                 dispatch: OnceLock::new(),
+                several_subscribers: AtomicBool::new(false),
                 callsites: CallsiteTable::default(),
             }),
         }
@@ -181,7 +200,11 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_register_dispatch(&self, subscriber: &Dispatch) {
-        let _ = self.shared.dispatch.set(subscriber.downgrade());
+        if self.shared.dispatch.set(subscriber.downgrade()).is_err() {
+            self.shared
+                .several_subscribers
+                .store(true, Ordering::Relaxed);
+        }
     }
 
     fn enabled(&self, metadata: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
@@ -311,7 +334,11 @@ where
             }
         }
         // `fields` is there only when the layer takes the direct path.
-        let direct_sink = shared.direct.zip(shared.pipeline.single_sink()).zip(fields);
+        let direct_sink = shared
+            .direct
+            .filter(|_| !shared.several_subscribers.load(Ordering::Relaxed))
+            .zip(shared.pipeline.single_sink())
+            .zip(fields);
         if let Some(((encoding, sink), fields)) = direct_sink {
             let direct = Direct {
                 pipeline: &shared.pipeline,
@@ -319,7 +346,7 @@ where
                 encoding,
                 options: &shared.options,
                 lint: &shared.lint,
-                dispatch: span::DispatchRef::Weak(&shared.dispatch),
+                dispatch: shared.dispatch_ref(),
                 event_name,
                 fields,
             };
@@ -353,7 +380,7 @@ where
                     record,
                     &span,
                     LayerKey::of(&shared.pipeline),
-                    span::DispatchRef::Weak(&shared.dispatch),
+                    shared.dispatch_ref(),
                     !shared.options.span_fields.is_none(),
                 ),
                 // An event given `parent: None` asked for no trace; the

@@ -241,12 +241,14 @@ where
 
 /// Where the dispatcher comes from when the `tracing-opentelemetry`
 /// context of a span has to be looked up: the layer holds it weakly, the
-/// `log` bridge has it at hand. It is only upgraded when needed, which is
-/// once per span at most.
+/// `log` bridge has it at hand, and a layer that serves several
+/// subscribers asks for the current one. It is only upgraded when needed,
+/// which is once per span at most.
 #[derive(Clone, Copy)]
 pub(crate) enum DispatchRef<'a> {
     Weak(&'a OnceLock<WeakDispatch>),
     Strong(&'a Dispatch),
+    Current,
 }
 
 impl DispatchRef<'_> {
@@ -255,6 +257,7 @@ impl DispatchRef<'_> {
         match self {
             DispatchRef::Weak(weak) => weak.get().and_then(WeakDispatch::upgrade),
             DispatchRef::Strong(dispatch) => Some(dispatch.clone()),
+            DispatchRef::Current => Some(tracing::dispatcher::get_default(Dispatch::clone)),
         }
     }
 }
