@@ -105,6 +105,10 @@ pub(crate) struct Record {
     pub(crate) has_exception: bool,
     /// Attributes not kept because of the count limit.
     pub(crate) dropped_attributes: u32,
+    /// The keys of those attributes: a later attribute with one of them
+    /// would have been a duplicate, not one more attribute, and is not
+    /// counted again.
+    dropped_keys: Vec<Key>,
     limits: AttributeLimits,
 }
 
@@ -146,6 +150,7 @@ impl Default for Record {
             nested: Vec::new(),
             has_exception: false,
             dropped_attributes: 0,
+            dropped_keys: Vec::new(),
             limits: AttributeLimits::default(),
         }
     }
@@ -184,6 +189,7 @@ impl Record {
         self.nested.clear();
         self.has_exception = false;
         self.dropped_attributes = 0;
+        self.dropped_keys.clear();
     }
 
     pub(crate) fn attributes(&self) -> &[Attribute] {
@@ -327,7 +333,15 @@ impl Record {
             }
         }
         if self.attributes.len() >= self.limits.count {
-            self.dropped_attributes = self.dropped_attributes.saturating_add(1);
+            let wanted = self.key(key);
+            if !self
+                .dropped_keys
+                .iter()
+                .any(|dropped| self.key(*dropped) == wanted)
+            {
+                self.dropped_keys.push(key);
+                self.dropped_attributes = self.dropped_attributes.saturating_add(1);
+            }
             return false;
         }
         self.key_bloom |= bit;
@@ -541,6 +555,9 @@ mod tests {
         record.set_attribute(Key::Static("c"), Value::Int(1), OnDuplicate::Replace);
         // A duplicate of a kept key still replaces it at the limit.
         record.set_attribute(Key::Static("a"), Value::Int(7), OnDuplicate::Replace);
+        // Regression: a dropped key given again (by an outer span, say) was
+        // counted again, though it would have been a duplicate.
+        record.set_attribute(Key::Static("c"), Value::Int(2), OnDuplicate::Keep);
         record.limit_value_lengths();
         assert_eq!(record.dropped_attributes, 1);
         let values: Vec<_> = record
