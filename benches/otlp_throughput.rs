@@ -75,6 +75,9 @@ fn burst(dispatch: &Dispatch, threads: u64) -> Duration {
     start.elapsed()
 }
 
+/// A pipeline's burst with this many producer threads.
+type Case = fn(u64) -> Row;
+
 struct Row {
     pipeline: &'static str,
     threads: u64,
@@ -148,10 +151,10 @@ fn main() {
         .skip(1)
         .filter(|arg| !arg.starts_with("--"))
         .collect();
-    let cases: [(&str, fn(u64) -> Row); 2] = [("bridge", bridge), ("official", official)];
+    let cases: [(&str, Case); 2] = [("bridge", bridge), ("official", official)];
     let mut bursts: Vec<Vec<Row>> = Vec::new();
     for threads in [1, 4] {
-        let selected: Vec<fn(u64) -> Row> = cases
+        let selected: Vec<Case> = cases
             .iter()
             .filter(|(name, _)| {
                 let id = format!("{name}/{threads}");

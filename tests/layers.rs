@@ -13,7 +13,7 @@ use crate::support::SharedBuf;
 fn two_bridge_layers_on_one_registry_keep_their_own_span_fields() {
     let (first_out, second_out) = (SharedBuf::default(), SharedBuf::default());
     let (first, first_guard) = otel_log_bridge::builder()
-        .with_redacted_keys(["user"])
+        .with_redacted_keys(["account"])
         .with_json_writer(first_out.clone())
         .layer()
         .expect("valid configuration");
@@ -28,7 +28,7 @@ fn two_bridge_layers_on_one_registry_keep_their_own_span_fields() {
         let span = tracing::info_span!(
             "request",
             tenant = "acme",
-            user = "ada",
+            account = "ada",
             step = tracing::field::Empty
         );
         let _entered = span.enter();
@@ -42,7 +42,7 @@ fn two_bridge_layers_on_one_registry_keep_their_own_span_fields() {
         let attributes = &record["attributes"];
         (
             attributes["tenant"].clone(),
-            attributes["user"].clone(),
+            attributes["account"].clone(),
             attributes["step"].clone(),
         )
     };

@@ -73,9 +73,10 @@ given; a later entry wins. The configuration file looks like:
     OLB009 = \"warn\"
     interpolated-message = \"allow\"
 
-A comment `// otel-log-lint: allow(OLB001)` silences a rule on its line and the
-line below. Exit status: 0 clean or warnings only, 1 a denied finding, 2 usage
-or I/O error.";
+A comment `// otel-log-lint: allow(OLB001)` silences a rule on its line (and in
+a call that starts there); on a line of its own it also covers the line or call
+below. Exit status: 0 clean or warnings only, 1 a denied finding, 2 usage or
+I/O error.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum OutputFormat {
@@ -325,8 +326,9 @@ fn exclusion_matcher(patterns: &[String], root: &Path) -> Result<Option<Gitignor
 
 /// Walks the paths honouring `.gitignore` (also outside a git repository)
 /// and the configured excludes, and lists the files to check: `.rs` files,
-/// and any file named on the command line. Returns whether a path could not
-/// be read.
+/// and any file named on the command line. Cargo's build directories below
+/// the paths are skipped, as `check_path` skips them. Returns whether a
+/// path could not be read.
 fn rust_files(paths: &[PathBuf], excluded: Option<Gitignore>) -> (Vec<PathBuf>, bool) {
     let Some((first, rest)) = paths.split_first() else {
         return (Vec::new(), false);
@@ -339,12 +341,15 @@ fn rust_files(paths: &[PathBuf], excluded: Option<Gitignore>) -> (Vec<PathBuf>, 
         .standard_filters(true)
         .require_git(false)
         .sort_by_file_name(|a, b| a.cmp(b));
-    if let Some(matcher) = excluded {
-        builder.filter_entry(move |entry| {
-            let is_dir = entry.file_type().is_some_and(|kind| kind.is_dir());
-            !is_excluded(&matcher, entry.path(), is_dir)
-        });
-    }
+    // One filter: a second `filter_entry` would replace the first.
+    builder.filter_entry(move |entry| {
+        let is_dir = entry.file_type().is_some_and(|kind| kind.is_dir());
+        let is_build_dir = is_dir && entry.depth() > 0 && is_cargo_target_dir(entry.path());
+        let is_excluded = excluded
+            .as_ref()
+            .is_some_and(|matcher| is_excluded(matcher, entry.path(), is_dir));
+        !is_build_dir && !is_excluded
+    });
     let mut files = Vec::new();
     let mut failed = false;
     for entry in builder.build() {
@@ -363,6 +368,17 @@ fn rust_files(paths: &[PathBuf], excluded: Option<Gitignore>) -> (Vec<PathBuf>, 
         }
     }
     (files, failed)
+}
+
+/// Whether a directory is Cargo's build directory: a `target` that Cargo
+/// tagged with `CACHEDIR.TAG`, or that sits next to a `Cargo.toml`. Any
+/// other directory named `target` (a module, `src/target/mod.rs`) is source.
+fn is_cargo_target_dir(directory: &Path) -> bool {
+    directory.file_name().is_some_and(|name| name == "target")
+        && (directory.join("CACHEDIR.TAG").is_file()
+            || directory
+                .parent()
+                .is_some_and(|parent| parent.join("Cargo.toml").is_file()))
 }
 
 fn is_excluded(matcher: &Gitignore, path: &Path, is_dir: bool) -> bool {

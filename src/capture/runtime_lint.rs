@@ -1,8 +1,8 @@
 //! The runtime lint: each callsite's keys are checked once, when `tracing`
 //! registers it, with the same rules as the source linter; and a callsite
-//! whose bodies differ from event to event is reported as an interpolated
-//! message. Findings go to stderr once per callsite, never through the
-//! export pipeline.
+//! whose bodies differ from event to event around the same constant text is
+//! reported as an interpolated message. Findings go to stderr once per
+//! callsite, never through the export pipeline.
 
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
@@ -60,12 +60,46 @@ const DONE: u64 = 1;
 const CLAIMING: u64 = 2;
 
 /// One callsite's watch: its metadata address (with [`DONE`] once decided),
-/// the hash of its first body, and how many bodies matched it.
+/// the hash of its first body, the [`ends`] of that body, and how many
+/// bodies matched it.
 #[derive(Debug, Default)]
 struct Slot {
     callsite: AtomicU64,
     first_body: AtomicU64,
+    first_ends: AtomicU64,
     seen: AtomicU8,
+}
+
+/// Stands for the missing end of a body that is empty or all whitespace; it
+/// is no `char`, so it matches no body's end.
+const NO_END: u32 = u32::MAX;
+
+/// The first and the last character of a body, leading and trailing
+/// whitespace aside, packed into one word so that a slot can keep them.
+fn ends(body: &str) -> u64 {
+    let trimmed = body.trim();
+    let first = trimmed.chars().next().map_or(NO_END, u32::from);
+    let last = trimmed.chars().next_back().map_or(NO_END, u32::from);
+    (u64::from(first) << 32) | u64::from(last)
+}
+
+/// Whether two different bodies of one callsite share constant text: they
+/// begin with the same character or end with the same character, leading
+/// and trailing whitespace aside.
+///
+/// A template with values in it (`"user {user} signed in"`) has its constant
+/// text in every body, at the start, at the end or both, so its bodies
+/// always agree at one end. A message that is one placeholder alone
+/// (`info!("{line}")`) is a message built elsewhere, which the source rule
+/// OLB001 does not flag either: its bodies are reported only when two of
+/// them happen to agree at an end, which the bodies alone cannot tell from a
+/// template. Whitespace is not constant text, as in the source rule.
+fn share_constant_text(first_ends: u64, other_ends: u64) -> bool {
+    let halves = |ends: u64| [(ends >> 32) as u32, ends as u32];
+    halves(first_ends)
+        .into_iter()
+        .zip(halves(other_ends))
+        .any(|(first, other)| first != NO_END && first == other)
 }
 
 /// The runtime check's state, shared by the layer and the `log` bridge.
@@ -130,21 +164,36 @@ impl RuntimeLint {
     }
 
     /// Watches a callsite's bodies: the same callsite logging different
-    /// messages means values are formatted into the message. Once a
-    /// callsite is decided, this costs one atomic load per event.
+    /// messages around the same constant text means values are formatted
+    /// into the message. Once a callsite is decided, this costs one atomic
+    /// load per event.
     pub(crate) fn check_body(&self, metadata: &'static Metadata<'static>, body: Option<&str>) {
         let Some(body) = body else {
             return;
         };
+        let address = metadata as *const Metadata<'static> as usize as u64;
+        if self.watch(address, body) {
+            report(
+                metadata,
+                Rule::InterpolatedMessage,
+                "this callsite logs a different message each time around the same text: values are formatted into it",
+                "pass the values as fields and keep the message constant: `info!(user.id = id, \"signed in\")`",
+            );
+        }
+    }
+
+    /// Compares a body with the first one of the callsite at `address`, and
+    /// returns whether the callsite is now found to interpolate values (at
+    /// most once per callsite).
+    fn watch(&self, address: u64, body: &str) -> bool {
         // Metadata is at least 8-byte aligned, so bits 0 and 1 are free for
         // DONE and CLAIMING.
-        let address = metadata as *const Metadata<'static> as usize as u64;
         let Some(slot) = self.slots.get((address >> 3) as usize % SLOTS) else {
-            return;
+            return false;
         };
         let claimed = slot.callsite.load(Ordering::Acquire);
         if claimed == address | DONE {
-            return;
+            return false;
         }
         let hash = self.hasher.hash_one(body);
         if claimed == 0 {
@@ -156,29 +205,29 @@ impl RuntimeLint {
                 .is_ok()
             {
                 slot.first_body.store(hash, Ordering::Release);
+                slot.first_ends.store(ends(body), Ordering::Release);
                 slot.seen.store(1, Ordering::Release);
                 slot.callsite.store(address, Ordering::Release);
             }
-            return;
+            return false;
         }
         if claimed != address {
-            return;
+            return false;
         }
         if slot.first_body.load(Ordering::Acquire) != hash {
-            if slot
+            // The first different body decides: a template's bodies all
+            // share its constant text, so waiting for more would only give a
+            // message built elsewhere more chances to agree by accident.
+            let decided = slot
                 .callsite
                 .compare_exchange(address, address | DONE, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
-                report(
-                    metadata,
-                    Rule::InterpolatedMessage,
-                    "this callsite logs a different message each time: values are formatted into it",
-                    "pass the values as fields and keep the message constant: `info!(user.id = id, \"signed in\")`",
-                );
+                .is_ok();
+            decided && share_constant_text(slot.first_ends.load(Ordering::Acquire), ends(body))
+        } else {
+            if slot.seen.fetch_add(1, Ordering::AcqRel) + 1 >= BODIES_TO_COMPARE {
+                slot.callsite.store(address | DONE, Ordering::Release);
             }
-        } else if slot.seen.fetch_add(1, Ordering::AcqRel) + 1 >= BODIES_TO_COMPARE {
-            slot.callsite.store(address | DONE, Ordering::Release);
+            false
         }
     }
 }
@@ -192,4 +241,61 @@ fn report(metadata: &Metadata<'_>, rule: Rule, message: &str, help: &str) {
         "{} {location}: {message}\n  help: {help}",
         rule.id()
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lint() -> RuntimeLint {
+        RuntimeLint::new(LintSettings {
+            enabled: true,
+            overrides: Vec::new(),
+        })
+    }
+
+    /// Regression: a callsite whose message is one placeholder alone
+    /// (`info!("{line}")`) was reported as soon as two bodies differed,
+    /// although the source rule OLB001 does not flag that form and OLB008
+    /// recommends it.
+    #[test]
+    fn a_message_that_is_one_placeholder_is_not_reported_at_run_time() {
+        let lint = lint();
+        let callsite = 8;
+        assert!(!lint.watch(callsite, "starting the worker pool"));
+        assert!(!lint.watch(callsite, "listening on 127.0.0.1:8080"));
+        // Decided once: later bodies change nothing.
+        assert!(!lint.watch(callsite, "starting again"));
+    }
+
+    #[test]
+    fn bodies_around_the_same_constant_text_are_reported_once() {
+        let lint = lint();
+        for (callsite, bodies) in [
+            (8, ["user ada signed in", "user grace signed in"]),
+            (16, ["user ada", "user grace"]),
+            (24, ["ada signed in", "grace signed in"]),
+        ] {
+            assert!(!lint.watch(callsite, bodies[0]), "{bodies:?}");
+            assert!(lint.watch(callsite, bodies[1]), "{bodies:?}");
+            assert!(!lint.watch(callsite, bodies[1]), "{bodies:?}");
+        }
+    }
+
+    #[test]
+    fn whitespace_at_the_ends_is_not_constant_text() {
+        let lint = lint();
+        assert!(!lint.watch(8, "  ada "));
+        assert!(!lint.watch(8, "  grace "));
+        assert!(!lint.watch(16, ""));
+        assert!(!lint.watch(16, " "));
+    }
+
+    #[test]
+    fn a_constant_message_is_never_reported() {
+        let lint = lint();
+        for _ in 0..2 * BODIES_TO_COMPARE {
+            assert!(!lint.watch(8, "user signed in"));
+        }
+    }
 }

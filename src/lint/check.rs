@@ -486,6 +486,17 @@ impl<'e> Value<'e> {
             Value::Named(_) => None,
         }
     }
+
+    /// Whether the value is the same on every call: see [`is_constant`]. A
+    /// name, such as the inline capture in `"after {MAX_RETRIES} retries"`,
+    /// is a constant when it is `SCREAMING_CASE`, as the same name passed
+    /// as an argument is.
+    fn is_constant(&self) -> bool {
+        match self {
+            Value::Expr(expr) => is_constant(expr),
+            Value::Named(name) => is_screaming_case(name),
+        }
+    }
 }
 
 /// A value that was turned into a string before it was logged.
@@ -977,7 +988,7 @@ impl Checker<'_> {
             }
             // A constant argument is the same on every call, so it is text
             // of the message written elsewhere.
-            if value.expr().is_some_and(is_constant) {
+            if value.is_constant() {
                 continue;
             }
             // A value formatted twice (`"{0} {0}"`) is still one field.
@@ -1056,7 +1067,16 @@ impl Checker<'_> {
         if args.skip_all {
             return;
         }
-        let skipped = |name: &str| args.skipped.iter().any(|skipped| skipped == name);
+        // `tracing-attributes` leaves out an argument that is skipped, and
+        // one that a field of `fields(..)` with the same single-segment name
+        // replaces; a dotted name (`password.len`) or a `{ CONST }` key
+        // replaces nothing.
+        let skipped = |name: &str| {
+            args.skipped.iter().any(|skipped| skipped == name)
+                || args.fields.iter().any(|field| {
+                    matches!(&field.key, Key::Literal { text, .. } if text == name && !text.contains('.'))
+                })
+        };
         // The type parameters an argument's type can name: the function's
         // own and those of the impl or trait around it.
         let mut open_types = type_params(&signature.generics);
@@ -1075,46 +1095,122 @@ impl Checker<'_> {
                     }
                 }
                 FnArg::Typed(typed) => {
-                    let Pat::Ident(pattern) = typed.pat.as_ref() else {
-                        continue;
-                    };
-                    let name = strip_raw(&pattern.ident);
-                    if skipped(&name) {
-                        continue;
-                    }
-                    let argument_range = Range::of(pattern.ident.span());
-                    let may_hold_secret = may_hold_secret(&typed.ty, &open_types);
-                    for finding in check_key(&name, KeySite::Span) {
-                        let applies = match finding.rule {
-                            Rule::Secret => may_hold_secret,
-                            Rule::ReservedKey => true,
-                            _ => false,
-                        };
-                        if applies {
-                            self.push(
-                                finding.rule,
-                                argument_range,
-                                anchor,
-                                format!(
-                                    "`#[instrument]` records argument `{name}`: {}",
-                                    finding.message
-                                ),
-                                format!("add `skip({name})`; otherwise {}", finding.help),
-                            );
+                    let mut bindings = Vec::new();
+                    collect_bindings(&typed.pat, Some(&typed.ty), &mut bindings);
+                    for binding in bindings {
+                        let name = strip_raw(binding.ident);
+                        if !skipped(&name) {
+                            self.check_instrumented_binding(&binding, &name, &open_types, anchor);
                         }
-                    }
-                    if is_dump_name(&name) && !is_value_type(&typed.ty) {
-                        self.push(
-                            Rule::OpaqueDebug,
-                            argument_range,
-                            anchor,
-                            format!("`#[instrument]` records argument `{name}` with `Debug`: one opaque string on every span"),
-                            format!("add `skip({name})` and record the parts you need with `fields(..)`; {}", dump_fix(&name)),
-                        );
                     }
                 }
             }
         }
+    }
+
+    /// OLB003, OLB005 and OLB007 for one name that `#[instrument]` records
+    /// from the arguments.
+    fn check_instrumented_binding(
+        &mut self,
+        binding: &Binding<'_>,
+        name: &str,
+        open_types: &[Ident],
+        anchor: usize,
+    ) {
+        let argument_range = Range::of(binding.ident.span());
+        // A binding whose type the pattern does not show may be text.
+        let may_hold_secret = binding.ty.is_none_or(|ty| may_hold_secret(ty, open_types));
+        for finding in check_key(name, KeySite::Span) {
+            let applies = match finding.rule {
+                Rule::Secret => may_hold_secret,
+                Rule::ReservedKey => true,
+                _ => false,
+            };
+            if applies {
+                self.push(
+                    finding.rule,
+                    argument_range,
+                    anchor,
+                    format!(
+                        "`#[instrument]` records argument `{name}`: {}",
+                        finding.message
+                    ),
+                    format!("add `skip({name})`; otherwise {}", finding.help),
+                );
+            }
+        }
+        if is_dump_name(name) && !binding.ty.is_some_and(is_value_type) {
+            self.push(
+                Rule::OpaqueDebug,
+                argument_range,
+                anchor,
+                format!("`#[instrument]` records argument `{name}` with `Debug`: one opaque string on every span"),
+                format!("add `skip({name})` and record the parts you need with `fields(..)`; {}", dump_fix(name)),
+            );
+        }
+    }
+}
+
+/// A name that `#[instrument]` records from an argument, with its type when
+/// the pattern shows it.
+struct Binding<'a> {
+    ident: &'a Ident,
+    ty: Option<&'a Type>,
+}
+
+/// The names an argument pattern binds, as `tracing-attributes` records
+/// them: it flattens reference, struct, tuple and tuple-struct patterns
+/// (`State(config): State<Config>`, `(user, password): (&str, &str)`) and
+/// records each binding, which it cannot type, with `Debug`. Only a tuple
+/// pattern written against a tuple type of the same length pairs each
+/// binding with its element's type; any other binding's type is unknown.
+/// `x @ pattern` records `x` alone, and other patterns record nothing.
+fn collect_bindings<'a>(pat: &'a Pat, ty: Option<&'a Type>, bindings: &mut Vec<Binding<'a>>) {
+    match pat {
+        Pat::Ident(pattern) => bindings.push(Binding {
+            ident: &pattern.ident,
+            ty,
+        }),
+        Pat::Reference(reference) => {
+            let inner = match ty.map(without_parens) {
+                Some(Type::Reference(reference)) => Some(reference.elem.as_ref()),
+                _ => None,
+            };
+            collect_bindings(&reference.pat, inner, bindings);
+        }
+        Pat::Tuple(tuple) => {
+            // A `..` in the pattern stands for exactly one element when the
+            // lengths agree, so the elements still pair up by position.
+            let elements: Vec<Option<&Type>> = match ty.map(without_parens) {
+                Some(Type::Tuple(types)) if types.elems.len() == tuple.elems.len() => {
+                    types.elems.iter().map(Some).collect()
+                }
+                _ => vec![None; tuple.elems.len()],
+            };
+            for (element, ty) in tuple.elems.iter().zip(elements) {
+                collect_bindings(element, ty, bindings);
+            }
+        }
+        Pat::TupleStruct(tuple_struct) => {
+            for element in &tuple_struct.elems {
+                collect_bindings(element, None, bindings);
+            }
+        }
+        Pat::Struct(structure) => {
+            for field in &structure.fields {
+                collect_bindings(&field.pat, None, bindings);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The type inside any parentheses and invisible groups around it.
+fn without_parens(ty: &Type) -> &Type {
+    match ty {
+        Type::Paren(paren) => without_parens(&paren.elem),
+        Type::Group(group) => without_parens(&group.elem),
+        other => other,
     }
 }
 

@@ -366,7 +366,15 @@ fn crate_key_findings(
 /// The `// otel-log-lint: allow(OLB001, …)` comments of one file, by line.
 #[derive(Default)]
 struct Suppressions {
-    by_line: HashMap<usize, Vec<Rule>>,
+    by_line: HashMap<usize, Allowance>,
+}
+
+/// What one suppression comment allows, and where.
+struct Allowance {
+    rules: Vec<Rule>,
+    /// Whether the comment stands on a line of its own. Only such a comment
+    /// reaches the line below: a comment after code belongs to that code.
+    standalone: bool,
 }
 
 impl Suppressions {
@@ -393,38 +401,45 @@ impl Suppressions {
             if !is_comment {
                 continue;
             }
-            let rules = suppressions.by_line.entry(index + 1).or_default();
+            let allowance = suppressions
+                .by_line
+                .entry(index + 1)
+                .or_insert_with(|| Allowance {
+                    rules: Vec::new(),
+                    standalone: line.trim_start().starts_with("//"),
+                });
             for name in list.split(',').map(str::trim) {
                 if name.eq_ignore_ascii_case("all") {
-                    rules.extend_from_slice(Rule::ALL);
+                    allowance.rules.extend_from_slice(Rule::ALL);
                 } else if let Ok(rule) = Rule::from_str(name) {
-                    rules.push(rule);
+                    allowance.rules.push(rule);
                 }
             }
         }
         suppressions
     }
 
-    /// Whether a comment on the finding's line or the line above it, or on
-    /// the first line of its call or the line above that, allows its rule.
+    /// Whether a comment allows the finding's rule: any comment on the
+    /// finding's line or on the first line of its call, or a comment on a
+    /// line of its own just above either of them.
     fn covers(&self, finding: &Finding) -> bool {
         let line = finding.range.start.line;
         let anchor = finding.anchor_line;
-        [
-            Some(line),
-            line.checked_sub(1),
-            Some(anchor),
-            anchor.checked_sub(1),
-        ]
-        .into_iter()
-        .flatten()
-        .filter_map(|line| self.by_line.get(&line))
-        .any(|rules| rules.contains(&finding.rule))
+        let on = [Some(line), Some(anchor)].map(|line| (line, false));
+        let above = [line.checked_sub(1), anchor.checked_sub(1)].map(|line| (line, true));
+        on.into_iter()
+            .chain(above)
+            .filter_map(|(line, needs_standalone)| {
+                let allowance = self.by_line.get(&line?)?;
+                (allowance.standalone || !needs_standalone).then_some(allowance)
+            })
+            .any(|allowance| allowance.rules.contains(&finding.rule))
     }
 }
 
 /// Lists the `.rs` files under `path` (or `path` itself when it is a file),
-/// sorted, skipping hidden entries and `target` directories.
+/// sorted, skipping hidden entries and Cargo's build directories (see
+/// [`is_cargo_target_dir`]).
 ///
 /// This walker does not read `.gitignore`; the `otel-log-lint` command does,
 /// through the `ignore` crate.
@@ -461,7 +476,7 @@ pub(super) fn rust_files(path: &Path) -> Result<Vec<PathBuf>, LintError> {
                 source,
             })?;
             if file_type.is_dir() {
-                if name != "target" {
+                if !is_cargo_target_dir(&entry.path()) {
                     pending.push(entry.path());
                 }
             } else if name.ends_with(".rs") {
@@ -471,4 +486,15 @@ pub(super) fn rust_files(path: &Path) -> Result<Vec<PathBuf>, LintError> {
     }
     files.sort();
     Ok(files)
+}
+
+/// Whether a directory is Cargo's build directory: a `target` that Cargo
+/// tagged with `CACHEDIR.TAG`, or that sits next to a `Cargo.toml`. Any
+/// other directory named `target` (a module, `src/target/mod.rs`) is source.
+fn is_cargo_target_dir(directory: &Path) -> bool {
+    directory.file_name().is_some_and(|name| name == "target")
+        && (directory.join("CACHEDIR.TAG").is_file()
+            || directory
+                .parent()
+                .is_some_and(|parent| parent.join("Cargo.toml").is_file()))
 }

@@ -659,34 +659,51 @@ fn message(input: ParseStream) -> syn::Result<Message> {
     })
 }
 
+/// Parses `#[instrument(..)]` as `tracing-attributes` does: a bare string
+/// literal is the span's name, wherever it stands, and a token it does not
+/// expect earns a warning there and is skipped, so it is skipped here too
+/// rather than losing the whole attribute.
 fn instrument_args(input: ParseStream) -> syn::Result<InstrumentArgs> {
     let mut args = InstrumentArgs::default();
     while !input.is_empty() {
-        let name = Ident::parse_any(input)?.to_string();
-        if input.peek(token::Paren) {
-            let content;
-            parenthesized!(content in input);
-            match name.as_str() {
-                "fields" => args.fields = field_list(&content, FieldMode::Declare)?,
-                "skip" => {
-                    let skipped = content.parse_terminated(Ident::parse_any, Token![,])?;
-                    args.skipped = skipped.iter().map(|ident| ident.to_string()).collect();
-                }
-                _ => {
-                    let _ignored: TokenStream = content.parse()?;
-                }
-            }
-        } else if peek_assign(input) {
-            input.parse::<Token![=]>()?;
-            let _value: Expr = input.parse()?;
-        } else if name == "skip_all" {
-            args.skip_all = true;
-        }
-        if !input.is_empty() {
+        if input.peek(Token![,]) {
             input.parse::<Token![,]>()?;
+        } else if input.peek(LitStr) {
+            input.parse::<LitStr>()?;
+        } else if input.peek(Ident::peek_any) {
+            instrument_arg(input, &mut args)?;
+        } else {
+            input.parse::<TokenTree>()?;
         }
     }
     Ok(args)
+}
+
+/// Parses one argument of `#[instrument(..)]` that starts with a name. A
+/// name whose arguments the checks do not need (`err(Debug)`, `ret`) or
+/// that `tracing-attributes` does not know is skipped alone, and what
+/// follows it is read token by token, as the macro does.
+fn instrument_arg(input: ParseStream, args: &mut InstrumentArgs) -> syn::Result<()> {
+    let name = Ident::parse_any(input)?.to_string();
+    match name.as_str() {
+        "fields" | "skip" if input.peek(token::Paren) => {
+            let content;
+            parenthesized!(content in input);
+            if name == "fields" {
+                args.fields = field_list(&content, FieldMode::Declare)?;
+            } else {
+                let skipped = content.parse_terminated(Ident::parse_any, Token![,])?;
+                args.skipped = skipped.iter().map(|ident| ident.to_string()).collect();
+            }
+        }
+        "name" | "target" | "parent" | "follows_from" | "level" if peek_assign(input) => {
+            input.parse::<Token![=]>()?;
+            let _value: Expr = input.parse()?;
+        }
+        "skip_all" => args.skip_all = true,
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Parses the arguments of `format!` (or any `format_args!`-style macro).

@@ -62,9 +62,11 @@
 //! rule but OLB009.
 //!
 //! A comment `// otel-log-lint: allow(OLB001)` (ids or names, comma
-//! separated, or `all`) silences those rules on its own line and on the line
-//! below it; above a call that spans several lines it silences the whole
-//! call.
+//! separated, or `all`) silences those rules. After code, it covers its own
+//! line and a call that starts on it, however many lines the call spans; the
+//! next line is not covered. On a line of its own, it covers that line and
+//! the line below it, and above a call that spans several lines it covers
+//! the whole call.
 //!
 //! # OLB000 unparsable file
 //!
@@ -84,8 +86,10 @@
 //! {}", user, amount)`, inline `{user}` captures and named `{user}`
 //! arguments. A message made of one placeholder alone (`info!("{line}")`) is
 //! taken as a message built elsewhere and is not flagged; `{{` and `}}` are
-//! text, and so is a constant argument (`"retrying after {}ms", 5`), which
-//! is the same on every call. **Why:** the body becomes a different string
+//! text, and so is a constant argument (`"retrying after {}ms", 5`, or a
+//! `SCREAMING_CASE` name, as an argument or captured inline:
+//! `"giving up after {MAX_RETRIES} retries"`), which is the same on every
+//! call. **Why:** the body becomes a different string
 //! on every call, so backends cannot group records by message, and the
 //! values are buried in text where no query reaches them. **Fix:** keep the
 //! message constant and pass the values as fields: `info!(user, amount,
@@ -182,7 +186,17 @@
 //! `CancellationToken` or a lexer's `Token`, is recorded with its own
 //! `Debug`, which its author writes, so `shutdown_token: CancellationToken`
 //! is not flagged while `password: &str` and `secrets: HashMap<String,
-//! String>` are. Default: `deny`.
+//! String>` are.
+//!
+//! `#[instrument]` records what `tracing-attributes` records: not an
+//! argument that `skip(..)` names, nor one that a field of `fields(..)`
+//! with the same single-segment name replaces (`fields(password =
+//! password.len())`; a dotted field such as `password.len` replaces
+//! nothing). A destructured argument (`State(config): State<Config>`,
+//! `(user, password): (&str, &str)`) records each of its bindings with
+//! `Debug`, and each is checked as an argument of its own; its type counts
+//! as unknown, so it may hold a secret, unless a tuple pattern meets a
+//! tuple type, whose elements give the bindings' types. Default: `deny`.
 //!
 //! # OLB006 error as string
 //!
@@ -204,7 +218,9 @@
 //! configurations and whole structs: `?req`, `?headers`, `?config`,
 //! `?self`, `{:?}` of them in a message, and `#[instrument]` on a method
 //! without `skip(self)` (it records `self` with `Debug`) or on a function
-//! whose `req`/`config`/`headers` argument is not skipped. **Why:** one
+//! whose `req`/`config`/`headers` argument is recorded (not skipped nor
+//! replaced by a field of the same name, and also when destructured:
+//! `State(config): State<Config>`). **Why:** one
 //! large string per record: nothing in it can be filtered or aggregated,
 //! it often carries secrets, and it costs storage on every call. **Fix:**
 //! record the parts you need as fields (`http.request.method =
@@ -308,8 +324,10 @@ pub fn check_source_with(path: impl AsRef<Path>, source: &str, config: &Config) 
 /// [`Config`].
 ///
 /// Directories are walked in sorted order, skipping hidden entries and
-/// `target` directories; this walk does not read `.gitignore` (the
-/// `otel-log-lint` command does). Files are grouped into crates by their
+/// Cargo's build directories (a `target` directory that holds a
+/// `CACHEDIR.TAG` or sits next to a `Cargo.toml`; a module named `target`
+/// is linted); this walk does not read `.gitignore` (the `otel-log-lint`
+/// command does). Files are grouped into crates by their
 /// nearest `Cargo.toml` for the crate-wide checks of OLB004.
 ///
 /// # Errors

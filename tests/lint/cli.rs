@@ -335,3 +335,29 @@ fn an_exclude_matches_a_path_given_with_dot_dot() {
         assert_eq!(json(&output), serde_json::json!([]), "{args:?}");
     }
 }
+
+#[test]
+fn a_module_named_target_is_linted_and_only_cargos_build_directory_is_skipped() {
+    let root = scratch_dir_outside_git("cli_target");
+    write(&root, "src/lib.rs", "mod target;\n");
+    write(&root, "src/target/mod.rs", INTERPOLATED);
+    write(
+        &root,
+        "target/CACHEDIR.TAG",
+        "Signature: 8a477f597d28d172789f06886806bc55\n",
+    );
+    write(&root, "target/x.rs", INTERPOLATED);
+    write(&root, "member/Cargo.toml", "[package]\nname = \"member\"\n");
+    write(&root, "member/target/debug/x.rs", INTERPOLATED);
+    let output = run(&root, &["--format", "json"]);
+    assert_eq!(output.status.code(), Some(0));
+    let findings = json(&output);
+    let paths: Vec<&str> = findings
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|f| f["path"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(paths, vec!["src/target/mod.rs"]);
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -439,3 +439,159 @@ impl LogExporter for Stdout {
         rendered(&diagnostics)
     );
 }
+
+#[test]
+fn a_field_that_replaces_an_argument_is_not_reported_as_the_argument() {
+    // `tracing-attributes` drops an argument that a field of the same
+    // single-segment name replaces.
+    let replaced = "\
+use tracing::instrument;
+
+#[instrument(fields(password = password.len()))]
+fn login(user: &str, password: &str) {}
+
+#[instrument(fields(req = %req.uri()))]
+fn h(req: Request) {}
+";
+    let diagnostics = check_source("src/lib.rs", replaced);
+    assert!(diagnostics.is_empty(), "{}", rendered(&diagnostics));
+    // A dotted field or a `{ CONST }` key replaces nothing.
+    let kept = "\
+use tracing::instrument;
+
+#[instrument(fields(password.len = 1))]
+fn f(password: &str) {}
+
+#[instrument(fields({ PASSWORD } = 1))]
+fn g(password: &str) {}
+";
+    let diagnostics = check_source("src/lib.rs", kept);
+    assert_eq!(
+        positions(&diagnostics),
+        vec!["4:6 OLB005", "7:6 OLB005"],
+        "{}",
+        rendered(&diagnostics)
+    );
+}
+
+#[test]
+fn a_span_name_given_as_a_bare_string_does_not_hide_the_instrument_attribute() {
+    // `tracing-attributes` takes a string literal anywhere as the span's
+    // name, and only warns about a token it does not expect.
+    let source = "\
+#[tracing::instrument(\"login\")]
+fn login(user: &str, password: &str) {}
+
+#[tracing::instrument(level = \"debug\", \"login\", err(Debug))]
+fn late_name(password: &str) {}
+
+#[tracing::instrument(skip(user), 42, unknown = a b, ret)]
+fn unexpected_tokens(user: &str, password: &str) {}
+";
+    let diagnostics = check_source("src/lib.rs", source);
+    assert_eq!(
+        positions(&diagnostics),
+        vec!["2:22 OLB005", "5:14 OLB005", "8:34 OLB005"],
+        "{}",
+        rendered(&diagnostics)
+    );
+}
+
+#[test]
+fn destructured_instrument_arguments_are_checked_like_plain_ones() {
+    let destructured = "\
+#[tracing::instrument]
+async fn get(State(config): State<Config>, Path(trace_id): Path<String>) {}
+
+#[tracing::instrument]
+fn f((user, password): (&str, &str)) {}
+
+#[tracing::instrument]
+fn g(Login { user, password }: Login, &(ref token, count): &(Handle, u64)) {}
+
+#[tracing::instrument(skip(config))]
+fn h(State(config): State<Config>, Path((req, secret)): Path<(String, String)>) {}
+";
+    let plain = "\
+#[tracing::instrument]
+async fn get(config: Config, trace_id: String) {}
+";
+    let diagnostics = check_source("src/lib.rs", destructured);
+    // A tuple pattern against a tuple type has its elements' types, so
+    // `token: Handle` holds no secret text; the other bindings' types are
+    // unknown: they may hold one, and are recorded with `Debug`.
+    assert_eq!(
+        positions(&diagnostics),
+        vec![
+            "2:20 OLB007",
+            "2:49 OLB003",
+            "5:13 OLB005",
+            "8:20 OLB005",
+            "11:42 OLB007",
+            "11:47 OLB005",
+        ],
+        "{}",
+        rendered(&diagnostics)
+    );
+    let rules_of = |diagnostics: &[Diagnostic]| -> Vec<(Rule, String)> {
+        diagnostics
+            .iter()
+            .map(|d| (d.rule, d.message.clone()))
+            .collect()
+    };
+    assert_eq!(
+        rules_of(&diagnostics[..2]),
+        rules_of(&check_source("src/lib.rs", plain))
+    );
+}
+
+#[test]
+fn an_inline_screaming_case_constant_is_not_interpolation() {
+    assert_each_finds(
+        &[
+            r#"info!("giving up after {MAX_RETRIES} retries");"#,
+            r#"info!("giving up after {} retries", MAX_RETRIES);"#,
+        ],
+        &[],
+    );
+    // An inline capture of a variable still is, and a `SCREAMING_CASE`
+    // secret is still a secret.
+    assert_each_finds(
+        &[r#"info!("giving up after {max_retries} retries");"#],
+        &[Rule::InterpolatedMessage],
+    );
+    assert_each_finds(&[r#"info!("using {API_KEY}");"#], &[Rule::Secret]);
+}
+
+#[test]
+fn a_trailing_suppression_comment_does_not_cover_the_next_line() {
+    let source = "\
+use tracing::info;
+
+fn f(user: &str) {
+    info!(\"first {}\", user); // otel-log-lint: allow(OLB001)
+    info!(\"second {}\", user);
+    info!(\"third {}\", user); // otel-log-lint: allow(OLB001)
+    info!(
+        \"fourth {}\",
+        user
+    );
+    info!( // otel-log-lint: allow(OLB001)
+        \"fifth {}\",
+        user
+    );
+    // otel-log-lint: allow(OLB001)
+    info!(
+        \"sixth {}\",
+        user
+    );
+}
+";
+    let diagnostics = check_source("src/lib.rs", source);
+    assert_eq!(
+        positions(&diagnostics),
+        vec!["5:19 OLB001", "8:17 OLB001"],
+        "{}",
+        rendered(&diagnostics)
+    );
+}
