@@ -241,6 +241,24 @@ impl<T: Transport> OtlpDrain<T> {
         }
         let mut backoff = Backoff::default();
         let mut first_failure: Option<String> = None;
+        // The spool could not take the request while the collector had
+        // asked for a pause (`Retry-After`, or a backoff): the pause holds.
+        #[cfg(feature = "spool")]
+        if let Some(deferral) = self.next_attempt.take() {
+            let wait = deferral
+                .at
+                .saturating_duration_since(std::time::Instant::now());
+            if !wait.is_zero() && !queue.wait_before_retry(wait) {
+                self.counters.failed.fetch_add(records, Ordering::Relaxed);
+                self.report(format_args!(
+                    "gave up exporting {records} records at shutdown: {}",
+                    deferral.first_failure
+                ));
+                return;
+            }
+            backoff = deferral.backoff;
+            first_failure = Some(deferral.first_failure);
+        }
         loop {
             match timed_send(&mut self.transport, &self.counters, &self.request) {
                 Outcome::Accepted { rejected, message } => {
@@ -634,6 +652,69 @@ mod tests {
                 message: String::new(),
             }
         }
+    }
+
+    /// Asks for a pause at first, then takes every request; counts them.
+    struct PausingFirst {
+        calls: usize,
+    }
+
+    impl Transport for PausingFirst {
+        fn send(&mut self, _request: &[u8]) -> Outcome {
+            self.calls += 1;
+            if self.calls == 1 {
+                return Outcome::Retry {
+                    after: Some(Duration::from_secs(30)),
+                    reason: "HTTP 429".to_owned(),
+                };
+            }
+            Outcome::Accepted {
+                rejected: 0,
+                message: String::new(),
+            }
+        }
+    }
+
+    /// Regression: when the spool could not take a request (larger than
+    /// its budget, or a full disk) after the collector had asked for a
+    /// pause, the request was sent again at once from memory.
+    #[cfg(feature = "spool")]
+    #[test]
+    fn a_pause_the_collector_asked_for_holds_when_the_spool_cannot_take_the_request() {
+        use crate::export::queue::WakePolicy;
+        use crate::record::{Record, ScopeName, Severity};
+
+        let dir = std::env::temp_dir().join(format!("olb-pause-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let spool = spool::Spool::open(&dir, 16).expect("a spool");
+        let callsites = Arc::new(OtlpCallsites::default());
+        let counters = Arc::new(SinkCounters::default());
+        let mut drain = OtlpDrain::new(
+            PausingFirst { calls: 0 },
+            &Resource::default(),
+            Arc::clone(&callsites),
+            512,
+            Arc::clone(&counters),
+        )
+        .with_spool(Some(spool));
+        let mut record = Record::default();
+        record.reset(1, Severity::INFO, ScopeName::Static("scope"));
+        record.set_body_text("larger than the spool's budget");
+        let mut chunk = Vec::new();
+        encode_frame(&record, &callsites, &mut chunk);
+        let wake = WakePolicy {
+            bytes: usize::MAX,
+            records: u64::MAX,
+        };
+        let queue = Queue::new("test", usize::MAX, wake);
+        // Shutting down at once: waiting out the pause would pass the
+        // deadline, so the request is given up rather than sent early.
+        queue.shutdown_until(std::time::Instant::now());
+        drain.deliver(&chunk, 1, &queue);
+        drain.end_cycle(&queue);
+        assert_eq!(drain.transport.calls, 1);
+        assert_eq!(counters.failed.load(Ordering::Relaxed), 1);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// Regression: batches were cut on the records' bytes alone, so a
