@@ -1,11 +1,12 @@
 //! Storm control: a token bucket per callsite. Events over the rate are
-//! suppressed and counted; when the callsite is let through again (and at
-//! shutdown), a summary record says how many were suppressed and over how
-//! long, with the callsite's location, so nothing disappears silently.
+//! suppressed and counted; when the callsite is let through again (at most
+//! once per [`SUMMARY_INTERVAL`], and at shutdown), a summary record says
+//! how many were suppressed and over how long, with the callsite's
+//! location, so nothing disappears silently.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tracing_core::Metadata;
 
@@ -54,7 +55,14 @@ const SLOTS: usize = 1024;
 /// How many slots a callsite tries, from the one its address picks, before
 /// it goes unlimited: two callsites never share a bucket, since one would
 /// spend the other's budget and its summary would name the wrong callsite.
+/// A bucket whose callsite is quiet (full again, nothing suppressed) is
+/// as good as a new one, and is taken over.
 const PROBES: usize = 8;
+
+/// How often a callsite's summary comes at most: in a lasting storm, every
+/// event let through would otherwise bring one, doubling what the limit
+/// lets out.
+const SUMMARY_INTERVAL: Duration = Duration::from_secs(1);
 
 #[derive(Debug)]
 struct Bucket {
@@ -63,6 +71,17 @@ struct Bucket {
     refilled: Instant,
     suppressed: u64,
     suppressed_since: Instant,
+    /// When the last summary was given, if one was.
+    summarized: Option<Instant>,
+}
+
+impl Bucket {
+    /// Whether the bucket holds nothing a new owner would notice: full of
+    /// tokens again, and no suppressed event to report.
+    fn is_quiet(&self, limit: RateLimit, now: Instant) -> bool {
+        let elapsed = now.duration_since(self.refilled).as_secs_f64();
+        self.suppressed == 0 && self.tokens + elapsed * limit.per_second >= limit.burst
+    }
 }
 
 /// The buckets of one pipeline.
@@ -104,6 +123,7 @@ impl StormControl {
                         refilled: now,
                         suppressed: 0,
                         suppressed_since: now,
+                        summarized: None,
                     })
                 })
                 .collect(),
@@ -119,27 +139,53 @@ impl StormControl {
     pub(crate) fn check(&self, metadata: &'static Metadata<'static>) -> Verdict {
         // Metadata is at least 8-byte aligned: the low bits carry nothing.
         let start = (metadata as *const Metadata<'static> as usize) >> 3;
-        for probe in 0..PROBES {
-            let Some(bucket) = self
-                .buckets
+        let slots = (0..PROBES).filter_map(|probe| {
+            self.buckets
                 .get(start.wrapping_add(probe) % self.buckets.len().max(1))
-            else {
-                break;
-            };
-            let mut bucket = bucket.lock().unwrap_or_else(PoisonError::into_inner);
+        });
+        let now = Instant::now();
+        // The callsite's own bucket, wherever it is among its slots; else
+        // the first free or quiet one, taken over.
+        let mut spare = None;
+        for slot in slots {
+            let mut bucket = slot.lock().unwrap_or_else(PoisonError::into_inner);
             match bucket.callsite {
-                Some(owner) if !std::ptr::eq(owner, metadata) => continue,
+                Some(owner) if std::ptr::eq(owner, metadata) => {
+                    return self.take_token(&mut bucket, now);
+                }
+                Some(_) if !bucket.is_quiet(self.limit, now) => {}
                 _ => {
-                    bucket.callsite = Some(metadata);
-                    return self.take_token(&mut bucket);
+                    spare.get_or_insert(slot);
                 }
             }
         }
-        Verdict::Emit
+        let Some(bucket) = spare else {
+            return Verdict::Emit;
+        };
+        let mut bucket = bucket.lock().unwrap_or_else(PoisonError::into_inner);
+        // Another callsite may have taken it since it was looked at.
+        if bucket.callsite.is_some_and(|owner| {
+            !std::ptr::eq(owner, metadata) && !bucket.is_quiet(self.limit, now)
+        }) {
+            return Verdict::Emit;
+        }
+        if bucket
+            .callsite
+            .is_none_or(|owner| !std::ptr::eq(owner, metadata))
+        {
+            *bucket = Bucket {
+                callsite: Some(metadata),
+                tokens: self.limit.burst,
+                refilled: now,
+                suppressed: 0,
+                suppressed_since: now,
+                summarized: None,
+            };
+        }
+        self.take_token(&mut bucket, now)
     }
 
-    fn take_token(&self, bucket: &mut Bucket) -> Verdict {
-        let now = Instant::now();
+    fn take_token(&self, bucket: &mut Bucket, now: Instant) -> Verdict {
         let elapsed = now.duration_since(bucket.refilled).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * self.limit.per_second).min(self.limit.burst);
         bucket.refilled = now;
@@ -152,12 +198,16 @@ impl StormControl {
             return Verdict::Suppress;
         }
         bucket.tokens -= 1.0;
-        match std::mem::take(&mut bucket.suppressed) {
-            0 => Verdict::Emit,
-            suppressed => Verdict::EmitAfterSummary {
-                suppressed,
-                since: bucket.suppressed_since,
-            },
+        let summary_due = bucket
+            .summarized
+            .is_none_or(|last| now.duration_since(last) >= SUMMARY_INTERVAL);
+        if bucket.suppressed == 0 || !summary_due {
+            return Verdict::Emit;
+        }
+        bucket.summarized = Some(now);
+        Verdict::EmitAfterSummary {
+            suppressed: std::mem::take(&mut bucket.suppressed),
+            since: bucket.suppressed_since,
         }
     }
 
@@ -283,5 +333,59 @@ mod tests {
             assert!(matches!(storm.check(second), Verdict::Emit));
         }
         assert_eq!(storm.suppressed(), 0);
+    }
+
+    /// Regression: in a lasting storm every event let through came with a
+    /// summary, doubling what the limit let out.
+    #[test]
+    fn a_lasting_storm_gives_a_summary_a_second_not_one_per_event_let_through() {
+        let [callsite, _] = two_callsites();
+        let storm = StormControl::new(
+            RateLimit::per_callsite(10_000, 1),
+            CaptureOptions::default(),
+        );
+        let started = Instant::now();
+        let (mut admitted, mut summaries, mut summarized) = (0, 0, 0);
+        for _ in 0..200_000 {
+            match storm.check(callsite) {
+                Verdict::Emit => admitted += 1,
+                Verdict::EmitAfterSummary { suppressed, .. } => {
+                    admitted += 1;
+                    summaries += 1;
+                    summarized += suppressed;
+                }
+                Verdict::Suppress => {}
+            }
+        }
+        let seconds = started.elapsed().as_secs();
+        assert!(admitted > 1, "the storm let events through");
+        assert!(
+            summaries <= 1 + seconds,
+            "{summaries} summaries in {seconds} s"
+        );
+        let pending: u64 = storm
+            .buckets
+            .iter()
+            .map(|bucket| bucket.lock().unwrap().suppressed)
+            .sum();
+        assert_eq!(summarized + pending, storm.suppressed());
+    }
+
+    /// Regression: a callsite kept its bucket for good, so once the table
+    /// was full of callsites that had logged once, a storm went unlimited.
+    #[test]
+    fn a_quiet_callsites_bucket_is_taken_over() {
+        let [quiet, storming] = two_callsites();
+        let storm = StormControl::with_slots(
+            RateLimit::per_callsite(1000, 1),
+            CaptureOptions::default(),
+            1,
+        );
+        assert!(matches!(storm.check(quiet), Verdict::Emit));
+        // A millisecond refills the quiet callsite's one token.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert!(matches!(storm.check(storming), Verdict::Emit));
+        assert!(matches!(storm.check(storming), Verdict::Suppress));
+        assert_eq!(storm.suppressed(), 1);
     }
 }

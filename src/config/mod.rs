@@ -380,9 +380,9 @@ impl Builder {
     /// `OTEL_LOG_BRIDGE_RATE_LIMIT` (`<per second>[,<burst>]`; default: no
     /// limit). Events over the limit are dropped and counted in
     /// [`Stats::suppressed`](crate::Stats::suppressed); when the callsite is
-    /// let through again, and at shutdown, a WARN record
-    /// (`otel_log_bridge.suppressed`) says how many were suppressed, with
-    /// the callsite's location. `log` records are not limited, whether
+    /// let through again (at most once a second while a storm lasts), and
+    /// at shutdown, a WARN record (`otel_log_bridge.suppressed`) says how
+    /// many were suppressed, with the callsite's location. `log` records are not limited, whether
     /// they come through the crate's `log` bridge or `tracing-log`: they
     /// have no callsite of their own.
     ///
