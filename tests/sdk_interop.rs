@@ -207,3 +207,52 @@ fn a_flush_that_panics_does_not_hold_up_the_next() {
     assert!(guard.flush().is_ok(), "the second one runs");
     let _ = provider.shutdown();
 }
+
+/// Passes on what its inner processor takes, for WARN and above only.
+#[derive(Debug)]
+struct WarnAndAbove(opentelemetry_sdk::logs::SimpleLogProcessor<InMemoryLogExporter>);
+
+impl opentelemetry_sdk::logs::LogProcessor for WarnAndAbove {
+    fn emit(
+        &self,
+        record: &mut opentelemetry_sdk::logs::SdkLogRecord,
+        scope: &opentelemetry::InstrumentationScope,
+    ) {
+        self.0.emit(record, scope);
+    }
+
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.force_flush()
+    }
+
+    fn event_enabled(&self, level: Severity, _target: &str, _name: Option<&str>) -> bool {
+        level >= Severity::Warn
+    }
+}
+
+/// Regression: the provider's processors were never asked whether they
+/// wanted a record (`Logger::event_enabled`), as the official bridge asks
+/// them, so a processor that filters that way got every record anyway.
+#[test]
+fn records_the_providers_processors_decline_are_not_emitted_and_are_counted() {
+    let exporter = InMemoryLogExporter::default();
+    let provider = SdkLoggerProvider::builder()
+        .with_log_processor(WarnAndAbove(
+            opentelemetry_sdk::logs::SimpleLogProcessor::new(exporter.clone()),
+        ))
+        .build();
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_logger_provider(provider.clone())
+        .with_exporters(Vec::<otel_log_bridge::Exporter>::new())
+        .layer()
+        .expect("valid configuration");
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        tracing::info!("declined");
+        tracing::warn!("taken");
+    });
+    let stats = guard.shutdown();
+    let sdk = exporter.get_emitted_logs().expect("in-memory logs");
+    let bodies: Vec<_> = sdk.iter().map(|log| log.record.body().cloned()).collect();
+    assert_eq!(bodies, vec![Some(AnyValue::String("taken".into()))]);
+    assert_eq!((stats.emitted, stats.exported, stats.declined), (2, 1, 1));
+}

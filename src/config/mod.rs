@@ -649,6 +649,11 @@ impl Builder {
     ///   [`with_resource_attribute`](Builder::with_resource_attribute),
     ///   `OTEL_RESOURCE_ATTRIBUTES`) describes the crate's outputs only.
     ///
+    /// As the official bridge does, each record is offered only when one of
+    /// the provider's processors is enabled for it
+    /// (`Logger::event_enabled`); the others count in
+    /// [`Stats::declined`](crate::Stats::declined).
+    ///
     /// ```
     /// use opentelemetry_sdk::logs::{BatchLogProcessor, InMemoryLogExporter, SdkLoggerProvider};
     ///

@@ -610,6 +610,7 @@ impl Pipeline {
         #[cfg(feature = "sdk")]
         if let Some(sdk) = &self.sdk {
             stats.exported += sdk.emitted();
+            stats.declined += sdk.declined();
         }
         stats
     }

@@ -23,6 +23,7 @@ pub(crate) struct SdkSink {
     provider: SdkLoggerProvider,
     logger: SdkLogger,
     emitted: AtomicU64,
+    declined: AtomicU64,
     flushes: Arc<Flushes>,
 }
 
@@ -94,6 +95,7 @@ impl SdkSink {
             provider,
             logger,
             emitted: AtomicU64::new(0),
+            declined: AtomicU64::new(0),
             flushes: Arc::default(),
         }
     }
@@ -102,7 +104,25 @@ impl SdkSink {
         self.emitted.load(Ordering::Relaxed)
     }
 
+    /// Records the provider declined (see [`SdkSink::emit`]).
+    pub(crate) fn declined(&self) -> u64 {
+        self.declined.load(Ordering::Relaxed)
+    }
+
+    /// Emits `record`, unless none of the provider's processors is enabled
+    /// for it: they are asked first, as the official bridge asks them, so
+    /// that a processor that filters by severity or target filters these
+    /// records too.
     pub(crate) fn emit(&self, record: &Record) {
+        let enabled = self.logger.event_enabled(
+            severity(record.severity),
+            record.scope_name(),
+            record.event_name,
+        );
+        if !enabled {
+            self.declined.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let mut sdk = self.logger.create_log_record();
         sdk.set_timestamp(UNIX_EPOCH + Duration::from_nanos(record.time_unix_nano));
         sdk.set_observed_timestamp(

@@ -5,10 +5,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 /// A snapshot of the pipeline's counters.
 ///
 /// With one destination, every emitted record ends up exactly once in
-/// `exported`, `dropped`, `failed` or `rejected` (or is still queued, which
-/// shows in `queued_bytes`). With several (say `json,console`, or an output
-/// beside [`Builder::with_logger_provider`](crate::Builder)'s provider)
-/// each record is counted once per destination in those four counters.
+/// `exported`, `dropped`, `failed`, `rejected` or, for a logger provider,
+/// `declined` (or is still queued, which shows in `queued_bytes`). With
+/// several (say `json,console`, or an output beside
+/// [`Builder::with_logger_provider`](crate::Builder)'s provider) each record
+/// is counted once per destination in those counters.
 /// With a spool (`Builder::with_spool_dir`), a record written to disk
 /// leaves the balance until it is replayed, and then counts in the
 /// `exported` of the process that delivers it, which may be a later run.
@@ -52,6 +53,11 @@ pub struct Stats {
     /// Spooled records evicted because the spool directory reached its
     /// size budget (feature `spool`).
     pub spool_evicted: u64,
+    /// Records the logger provider given to
+    /// `Builder::with_logger_provider` (feature `sdk`) declined: none of its
+    /// processors was enabled for them (`Logger::event_enabled`), as the
+    /// official bridge asks before it emits.
+    pub declined: u64,
     /// `emitted`, by severity: the log volume.
     pub by_severity: SeverityCounts,
     /// `emitted`, by target (the instrumentation scope) and severity, when
@@ -397,6 +403,11 @@ impl Stats {
                 "otel_log_bridge_spool_records_evicted_total",
                 "Spooled records evicted because the spool reached its size budget.",
                 self.spool_evicted,
+            ),
+            (
+                "otel_log_bridge_records_declined_total",
+                "Log records the logger provider's processors declined.",
+                self.declined,
             ),
         ];
         for (name, help, value) in unlabelled {
