@@ -79,7 +79,11 @@ impl Guard {
     /// # Errors
     ///
     /// [`FlushError::Timeout`] when the outputs did not take everything in
-    /// time; the records stay queued and are retried.
+    /// time (the records stay queued and are retried);
+    /// [`FlushError::Failed`] when one of them could not flush at all.
+    /// `Ok` says every record was handed to its destination, not that the
+    /// destination accepted it: [`Guard::stats`] says which were exported,
+    /// failed or rejected.
     pub fn flush(&self) -> Result<(), FlushError> {
         self.pipeline.flush()
     }

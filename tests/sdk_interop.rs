@@ -256,3 +256,43 @@ fn records_the_providers_processors_decline_are_not_emitted_and_are_counted() {
     assert_eq!(bodies, vec![Some(AnyValue::String("taken".into()))]);
     assert_eq!((stats.emitted, stats.exported, stats.declined), (2, 1, 1));
 }
+
+/// A processor whose flushes fail at once, as a batch processor's do when
+/// its exporter fails.
+#[derive(Debug)]
+struct FailingFlush;
+
+impl opentelemetry_sdk::logs::LogProcessor for FailingFlush {
+    fn emit(
+        &self,
+        _record: &mut opentelemetry_sdk::logs::SdkLogRecord,
+        _scope: &opentelemetry::InstrumentationScope,
+    ) {
+    }
+
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        Err(opentelemetry_sdk::error::OTelSdkError::InternalFailure(
+            "exporter down".to_owned(),
+        ))
+    }
+}
+
+/// Regression: a provider whose flush failed at once was reported as a
+/// flush that ran out of time.
+#[test]
+fn a_provider_whose_flush_fails_is_reported_as_failed_not_as_a_timeout() {
+    let provider = SdkLoggerProvider::builder()
+        .with_log_processor(FailingFlush)
+        .build();
+    let (_layer, guard) = otel_log_bridge::builder()
+        .with_logger_provider(provider)
+        .with_exporters(Vec::<otel_log_bridge::Exporter>::new())
+        .layer()
+        .expect("valid configuration");
+    match guard.flush() {
+        Err(otel_log_bridge::FlushError::Failed(reason)) => {
+            assert!(reason.contains("exporter down"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -37,14 +37,18 @@ pub(crate) fn install_panic_hook(pipeline: &Arc<Pipeline>, options: CaptureOptio
                 // Bounded tighter than a guard's flush: a server that
                 // catches panics must not stall a thread for seconds on
                 // each one while the collector is unreachable.
-                if pipeline.flush_within(PANIC_FLUSH_TIMEOUT).is_err() {
+                match pipeline.flush_within(PANIC_FLUSH_TIMEOUT) {
+                    Ok(()) => {}
                     // The record may still go out if the process lives on
                     // (the guard's flush waits longer); if it aborts now,
                     // this says it was lost.
-                    crate::diag::warn(format_args!(
+                    Err(crate::FlushError::Timeout(_)) => crate::diag::warn(format_args!(
                         "the panic record was not exported within {} ms; it is lost if the process ends now",
                         PANIC_FLUSH_TIMEOUT.as_millis()
-                    ));
+                    )),
+                    Err(error) => crate::diag::warn(format_args!(
+                        "the panic record may not have been exported ({error})"
+                    )),
                 }
             }
         }

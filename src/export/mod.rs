@@ -46,6 +46,11 @@ pub(crate) use self::stream::{EncodedAttributes, Encoding, EventStream, FieldKey
 pub enum FlushError {
     /// Some records were still being exported when the timeout ran out.
     Timeout(Duration),
+    /// An output could not flush, whatever the wait: its export worker
+    /// stopped unexpectedly, or the logger provider given to
+    /// `Builder::with_logger_provider` reported a failed flush (its
+    /// exporter failed, or it was shut down). The text says which.
+    Failed(String),
 }
 
 impl std::fmt::Display for FlushError {
@@ -54,8 +59,17 @@ impl std::fmt::Display for FlushError {
             FlushError::Timeout(timeout) => {
                 write!(f, "the flush did not complete within {timeout:?}")
             }
+            FlushError::Failed(reason) => write!(f, "the flush failed: {reason}"),
         }
     }
+}
+
+/// How one output's flush ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Flushed {
+    Done,
+    TimedOut,
+    Failed(String),
 }
 
 impl std::error::Error for FlushError {}
@@ -539,18 +553,25 @@ impl Pipeline {
     pub(crate) fn flush_within(&self, timeout: Duration) -> Result<(), FlushError> {
         let timeout = timeout.min(self.timeout);
         let deadline = deadline_after(timeout);
-        let mut complete = true;
-        for sink in &self.sinks {
-            complete &= sink.queue.flush_until(deadline);
-        }
+        let mut outcomes: Vec<Flushed> = self
+            .sinks
+            .iter()
+            .map(|sink| sink.queue.flush_until(deadline))
+            .collect();
         #[cfg(feature = "sdk")]
         if let Some(sdk) = &self.sdk {
-            complete &= sdk.flush_until(deadline);
+            outcomes.push(sdk.flush_until(deadline));
         }
-        if complete {
-            Ok(())
-        } else {
-            Err(FlushError::Timeout(timeout))
+        // Records still on their way say more than an output that failed.
+        if outcomes.contains(&Flushed::TimedOut) {
+            return Err(FlushError::Timeout(timeout));
+        }
+        match outcomes
+            .into_iter()
+            .find(|outcome| *outcome != Flushed::Done)
+        {
+            Some(Flushed::Failed(reason)) => Err(FlushError::Failed(reason)),
+            _ => Ok(()),
         }
     }
 

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::diag;
 use crate::export::stats::{severity_range, SEVERITY_RANGES};
+use crate::export::Flushed;
 
 /// How many bytes a producer reserves from the budget at a time, at most.
 const CREDIT_CHUNK: usize = 64 * 1024;
@@ -555,18 +556,28 @@ impl Queue {
 
     /// Asks the worker to export everything queued so far and waits for it
     /// until `deadline`. Returns whether it finished in time.
-    pub(crate) fn flush_until(&self, deadline: Instant) -> bool {
+    pub(crate) fn flush_until(&self, deadline: Instant) -> Flushed {
         let mut control = lock(&self.control);
-        if control.exited {
-            return !control.crashed;
+        if !control.exited {
+            control.flush_requested += 1;
+            let wanted = control.flush_requested;
+            self.work.notify_one();
+            let done;
+            (control, done) = self.wait_done(control, deadline, |c| {
+                c.flush_completed >= wanted || c.exited
+            });
+            if !done {
+                return Flushed::TimedOut;
+            }
         }
-        control.flush_requested += 1;
-        let wanted = control.flush_requested;
-        self.work.notify_one();
-        let (control, done) = self.wait_done(control, deadline, |c| {
-            c.flush_completed >= wanted || c.exited
-        });
-        done && !control.crashed
+        if control.crashed {
+            Flushed::Failed(format!(
+                "the {} export worker stopped unexpectedly",
+                self.name
+            ))
+        } else {
+            Flushed::Done
+        }
     }
 
     /// Waits for the worker until `finished` holds or `deadline` passes;

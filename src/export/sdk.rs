@@ -11,6 +11,7 @@ use opentelemetry::trace::{SpanId, TraceFlags, TraceId};
 use opentelemetry::Key;
 use opentelemetry_sdk::logs::{SdkLogger, SdkLoggerProvider};
 
+use crate::export::Flushed;
 use crate::record::{self, Record, ScopeName, ValueRef};
 
 /// The name of the SDK logger the bridge emits through; the record's
@@ -64,7 +65,8 @@ impl Flushes {
 /// Ends a flush thread's flush, on return or unwind.
 struct FinishFlush {
     flushes: Arc<Flushes>,
-    succeeded: bool,
+    /// Why the flush failed; it panicked until it says otherwise.
+    failure: Option<String>,
 }
 
 impl Drop for FinishFlush {
@@ -72,7 +74,7 @@ impl Drop for FinishFlush {
         let mut state = self.flushes.lock();
         state.running = false;
         state.finished += 1;
-        state.succeeded = self.succeeded;
+        state.failure = self.failure.take();
         drop(state);
         self.flushes.finished.notify_all();
     }
@@ -84,8 +86,8 @@ struct FlushState {
     running: bool,
     /// How many flushes have finished.
     finished: u64,
-    /// Whether the last one to finish succeeded.
-    succeeded: bool,
+    /// Why the last one to finish failed, if it did.
+    failure: Option<String>,
 }
 
 impl SdkSink {
@@ -166,13 +168,13 @@ impl SdkSink {
     /// while one runs waits for it, then starts its own, so that it covers
     /// the records emitted before it was asked for, and a processor that
     /// never finishes holds one thread, not one per call.
-    pub(crate) fn flush_until(&self, deadline: Instant) -> bool {
+    pub(crate) fn flush_until(&self, deadline: Instant) -> Flushed {
         let state = self.flushes.lock();
         let Some(mut state) = self
             .flushes
             .wait_until(state, deadline, |state| !state.running)
         else {
-            return false;
+            return Flushed::TimedOut;
         };
         let target = state.finished + 1;
         state.running = true;
@@ -187,19 +189,31 @@ impl SdkSink {
                 // so that later flushes are not left waiting for it.
                 let mut finish = FinishFlush {
                     flushes,
-                    succeeded: false,
+                    failure: Some("the logger provider's flush panicked".to_owned()),
                 };
-                finish.succeeded = provider.force_flush().is_ok();
+                finish.failure = provider
+                    .force_flush()
+                    .err()
+                    .map(|error| format!("the logger provider's flush failed: {error}"));
             });
         let mut state = self.flushes.lock();
-        if spawned.is_err() {
+        if let Err(error) = spawned {
             // Without a thread the flush could not be bounded.
             state.running = false;
-            return false;
+            return Flushed::Failed(format!(
+                "no thread for the logger provider's flush: {error}"
+            ));
         }
-        self.flushes
+        match self
+            .flushes
             .wait_until(state, deadline, |state| state.finished >= target)
-            .is_some_and(|state| state.succeeded)
+        {
+            None => Flushed::TimedOut,
+            Some(state) => match &state.failure {
+                Some(failure) => Flushed::Failed(failure.clone()),
+                None => Flushed::Done,
+            },
+        }
     }
 }
 
