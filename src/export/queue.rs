@@ -205,27 +205,40 @@ impl Queue {
             self.count_drop();
             return false;
         }
+        // Whether the queue as a whole holds a batch now: the threads'
+        // own thresholds are per thread, and many threads could fill the
+        // record bound without one of them reaching its threshold.
+        let mut batch_ready = false;
         if let Some(max) = self.max_records {
-            if self.queued_records.fetch_add(1, Ordering::AcqRel) >= max {
+            let queued = self.queued_records.fetch_add(1, Ordering::AcqRel);
+            if queued >= max {
                 self.queued_records.fetch_sub(1, Ordering::AcqRel);
                 self.count_unsharded(emitted);
                 self.count_drop();
+                // A full queue is drained now, not at the next scheduled
+                // cycle, so that records stop being dropped.
+                self.wake_worker();
                 return false;
             }
+            batch_ready = (queued + 1) % self.wake.records.max(1) == 0;
         }
-        if let Some(shard) = local.and_then(|local| self.kept_shard(local)) {
-            return self.push_to(shard, emitted, encode);
-        }
-        if SHARDS.try_with(|_| ()).is_ok() {
-            return SHARDS.with(|shards| match shards.try_borrow_mut() {
+        let pushed = if let Some(shard) = local.and_then(|local| self.kept_shard(local)) {
+            self.push_to(shard, emitted, encode)
+        } else if SHARDS.try_with(|_| ()).is_ok() {
+            SHARDS.with(|shards| match shards.try_borrow_mut() {
                 Ok(mut shards) => self.push_to(self.local_shard(&mut shards), emitted, encode),
                 // Not reached (encoders do not log), but a one-off shard
                 // would still deliver.
                 Err(_) => self.push_to(&self.register_shard(), emitted, encode),
-            });
+            })
+        } else {
+            // The thread is being torn down; a one-off shard still delivers.
+            self.push_to(&self.register_shard(), emitted, encode)
+        };
+        if batch_ready {
+            self.wake_worker();
         }
-        // The thread is being torn down; a one-off shard still delivers.
-        self.push_to(&self.register_shard(), emitted, encode)
+        pushed
     }
 
     /// The calling thread's shard of this queue, from `local` or, when
@@ -290,14 +303,21 @@ impl Queue {
         let start = state.buf.len();
         encode(&mut state.buf);
         let len = state.buf.len() - start;
+        let mut half_full = false;
         if len > state.credit {
             match self.reserve(len) {
-                Some(granted) => state.credit += granted,
+                Some((granted, crossed_half)) => {
+                    state.credit += granted;
+                    half_full = crossed_half;
+                }
                 None => {
                     state.buf.truncate(start);
                     drop(state);
                     self.forget_counted_record();
                     self.count_drop();
+                    // A full queue is drained now, not at the next
+                    // scheduled cycle, so that records stop being dropped.
+                    self.wake_worker();
                     return false;
                 }
             }
@@ -305,7 +325,10 @@ impl Queue {
         state.credit -= len;
         state.records += 1;
         let wake = (start < self.wake.bytes && state.buf.len() >= self.wake.bytes)
-            || state.records == self.wake.records;
+            || state.records == self.wake.records
+            || half_full;
+        // The worker is woken after the shard's lock is released: it takes
+        // the shards' locks under its own to close them.
         drop(state);
         if wake {
             self.wake_worker();
@@ -346,20 +369,24 @@ impl Queue {
     /// less than half the budget is held, else exactly `needed`. Credit a
     /// thread holds but has not used is unavailable to the others until
     /// the next drain, so chunks stop before they could starve them.
-    fn reserve(&self, needed: usize) -> Option<usize> {
+    ///
+    /// Also says whether this reservation took the budget past half full:
+    /// the worker is woken then, whatever each thread's own threshold says,
+    /// so that many threads with small shards do not fill the budget and
+    /// drop records while it waits for its schedule.
+    fn reserve(&self, needed: usize) -> Option<(usize, bool)> {
         let chunk = needed.max(self.credit_chunk);
-        [chunk, needed].into_iter().find(|&amount| {
-            let limit = if amount > needed {
-                self.budget / 2
-            } else {
-                self.budget
-            };
+        let half = self.budget / 2;
+        let (granted, before) = [chunk, needed].into_iter().find_map(|amount| {
+            let limit = if amount > needed { half } else { self.budget };
             self.reserved
                 .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |reserved| {
                     reserved.checked_add(amount).filter(|&total| total <= limit)
                 })
-                .is_ok()
-        })
+                .ok()
+                .map(|before| (amount, before))
+        })?;
+        Some((granted, before < half && before + granted >= half))
     }
 
     fn release(&self, amount: usize) {
@@ -659,6 +686,47 @@ mod tests {
         // Draining returned the budget, so the same record fits now.
         assert!(queue.push(|buf| buf.extend_from_slice(&[b'b'; 60])));
         assert_eq!(drain(&queue).1, 1);
+    }
+
+    /// Regression: the worker was woken only by a thread whose own shard
+    /// reached the batch size or the byte threshold, so many threads could
+    /// fill the queue between two scheduled cycles and have their records
+    /// dropped while it slept.
+    #[test]
+    fn a_queue_filling_up_wakes_its_worker_whichever_threads_fill_it() {
+        let woken = |queue: &Queue| queue.wake_pending.swap(false, Ordering::SeqCst);
+        // The record bound: four threads, one record each, a batch of four.
+        let wake = WakePolicy {
+            bytes: usize::MAX,
+            records: 4,
+        };
+        let queue = Arc::new(Queue::new("test", 1 << 20, wake).with_record_limit(Some(4)));
+        let push_on_a_thread = |queue: &Arc<Queue>| {
+            let queue = Arc::clone(queue);
+            std::thread::spawn(move || queue.push(|buf| buf.push(b'x')))
+                .join()
+                .expect("producer")
+        };
+        for _ in 0..3 {
+            assert!(push_on_a_thread(&queue));
+            assert!(!woken(&queue));
+        }
+        assert!(push_on_a_thread(&queue));
+        assert!(woken(&queue), "a batch is queued");
+        assert!(!push_on_a_thread(&queue));
+        assert!(woken(&queue), "a record was dropped");
+        // The byte budget: half of it held wakes the worker.
+        let wake = WakePolicy {
+            bytes: usize::MAX,
+            records: u64::MAX,
+        };
+        let queue = Queue::new("test", 1000, wake);
+        for _ in 0..4 {
+            assert!(queue.push(|buf| buf.extend_from_slice(&[b'x'; 100])));
+            assert!(!woken(&queue));
+        }
+        assert!(queue.push(|buf| buf.extend_from_slice(&[b'x'; 100])));
+        assert!(woken(&queue), "half the budget is held");
     }
 
     #[test]
