@@ -328,3 +328,51 @@ fn a_null_log_key_value_is_an_empty_value_not_the_text_none() {
     let attributes = records[0]["attributes"].as_object().expect("attributes");
     assert_eq!(attributes.get("parent"), Some(&serde_json::Value::Null));
 }
+
+/// A writer whose closing takes until it is told to go on (a file on a hung
+/// file system), or ten seconds.
+struct SlowToClose {
+    go_on: std::sync::mpsc::Receiver<()>,
+    closed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl std::io::Write for SlowToClose {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for SlowToClose {
+    fn drop(&mut self) {
+        let _ = self.go_on.recv_timeout(Duration::from_secs(10));
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Regression: the worker said it had exited before its output was
+/// dropped, and the guard joins an exited worker without a deadline, so a
+/// shutdown waited for a slow close (or a gRPC runtime's host name
+/// lookups) past its timeout.
+#[test]
+fn shutdown_does_not_wait_past_its_timeout_for_an_output_to_close() {
+    let (go_on, waiting) = std::sync::mpsc::channel();
+    let closed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = SlowToClose {
+        go_on: waiting,
+        closed: std::sync::Arc::clone(&closed),
+    };
+    let builder = otel_log_bridge::builder()
+        .with_json_writer(writer)
+        .with_shutdown_timeout(Duration::from_millis(100));
+    let stats = stats_after(builder, |_| tracing::info!("one"));
+    assert_eq!(stats.exported, 1);
+    assert!(
+        !closed.load(std::sync::atomic::Ordering::SeqCst),
+        "the shutdown waited for the output to close"
+    );
+    let _ = go_on.send(());
+}

@@ -311,6 +311,10 @@ fn run_worker(queue: &Queue, mut drain: impl Drain, interval: Duration, counters
         counters.failed.fetch_add(lost, Ordering::Relaxed);
         queue.mark_crashed();
     }
+    // The drain goes before the worker says it exited: the guard joins an
+    // exited worker without a deadline, and a drain's drop may take long
+    // (a writer on a hung file system, a runtime's blocking tasks).
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(drain)));
     queue.mark_exited();
 }
 

@@ -22,7 +22,8 @@ const EXPORT_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Ex
 
 /// Sends requests to one OTLP/gRPC endpoint.
 pub(crate) struct GrpcTransport {
-    runtime: tokio::runtime::Runtime,
+    /// Taken when the transport is dropped (see its `Drop`).
+    runtime: Option<tokio::runtime::Runtime>,
     client: tonic::client::Grpc<Channel>,
     endpoint: String,
     /// What bounds one export, connecting and the TLS handshake included.
@@ -78,7 +79,7 @@ impl GrpcTransport {
             headers.push((key, value));
         }
         Ok(GrpcTransport {
-            runtime,
+            runtime: Some(runtime),
             client,
             endpoint: settings.endpoint.clone(),
             timeout,
@@ -103,7 +104,12 @@ impl Transport for GrpcTransport {
             client.unary(call, path, PreEncodedCodec).await
         };
         let timeout = self.timeout;
-        let result = self.runtime.block_on(async move {
+        let Some(runtime) = &self.runtime else {
+            return Outcome::Failed {
+                reason: "the gRPC runtime is gone".to_owned(),
+            };
+        };
+        let result = runtime.block_on(async move {
             match timeout {
                 // A peer that takes the connection and never answers the
                 // TLS handshake would hold the worker for good otherwise.
@@ -126,6 +132,18 @@ impl Transport for GrpcTransport {
                 }
             }
             Err(status) => classify(&status, &self.endpoint),
+        }
+    }
+}
+
+impl Drop for GrpcTransport {
+    /// Leaves what the runtime still runs (a host name lookup that outlived
+    /// its request's timeout) to finish in the background: dropping the
+    /// runtime would wait for it, and with it the worker's exit and the
+    /// guard's shutdown, past any deadline.
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
         }
     }
 }
