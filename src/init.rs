@@ -128,6 +128,24 @@ impl Drop for Guard {
     }
 }
 
+/// Whether a global `tracing` subscriber is set. `dispatcher::has_been_set`
+/// says so too after any scoped subscriber (`with_default`, `set_default`),
+/// which leaves the global one free; a new thread sees no scoped one, only
+/// the global subscriber, or none.
+fn global_subscriber_is_set() -> bool {
+    std::thread::Builder::new()
+        .name("otel-log-bridge-init".to_owned())
+        .spawn(|| {
+            tracing::dispatcher::get_default(|dispatch| {
+                !dispatch.is::<tracing::subscriber::NoSubscriber>()
+            })
+        })
+        .ok()
+        .and_then(|probe| probe.join().ok())
+        // Without a thread to ask, the broader answer stands.
+        .unwrap_or_else(|| tracing::dispatcher::has_been_set())
+}
+
 impl Builder {
     /// Installs the bridge globally; see [`init`](crate::init).
     ///
@@ -152,7 +170,7 @@ impl Builder {
     /// subscriber between this call's check and its own installation, the
     /// `log` bridge it installed just before stays, and ignores records.
     pub fn try_init(mut self) -> Result<Guard, InitError> {
-        if tracing::dispatcher::has_been_set() {
+        if global_subscriber_is_set() {
             return Err(InitError::SubscriberAlreadySet);
         }
         let resolved = self.resolve()?;

@@ -124,6 +124,28 @@ fn init_fails_clearly_when_a_subscriber_is_already_set() {
     assert!(stderr(&output).contains("ERROR: a global tracing subscriber is already set"));
 }
 
+/// Regression: after any scoped subscriber (`with_default`, as a program
+/// may use while it loads its configuration), `try_init` said a global
+/// subscriber was already set, and `init` panicked.
+#[test]
+fn init_works_after_a_scoped_subscriber() {
+    if is_child() {
+        tracing::subscriber::with_default(tracing_subscriber::registry(), || {
+            tracing::info!("while loading the configuration");
+        });
+        let guard = child_builder()
+            .try_init()
+            .expect("no global subscriber yet");
+        tracing::info!("installed");
+        drop(guard);
+        return;
+    }
+    let (output, records) = run("init_works_after_a_scoped_subscriber", &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(records.len(), 1, "{}", stderr(&output));
+    assert_eq!(records[0]["body"], "installed");
+}
+
 #[test]
 fn init_fails_clearly_when_a_logger_is_already_set() {
     if is_child() {
