@@ -3,6 +3,8 @@
 
 use log::kv::{Key, Source, Value as KvValue, VisitSource};
 
+use tracing_subscriber::prelude::*;
+
 use crate::support::capture;
 
 /// 200 key-values with awkward keys, given to `log` directly (`tracing`
@@ -157,4 +159,78 @@ fn an_error_whose_source_chain_loops_is_cut() {
         assert_eq!(causes[0], "caused by: looping");
         assert_eq!(causes[32], "caused by: … (further causes left out)");
     }
+}
+
+/// Takes its first line and ten bytes of the next, then fails once (a
+/// disk that filled up), then takes everything.
+struct FailsPartWay {
+    out: crate::support::SharedBuf,
+    state: PartWay,
+}
+
+#[derive(PartialEq)]
+enum PartWay {
+    BeforeTheFailure,
+    Cut,
+    Failed,
+}
+
+impl std::io::Write for FailsPartWay {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.state {
+            PartWay::BeforeTheFailure => {
+                let end = buf
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(buf.len(), |at| at + 11);
+                let taken = end.min(buf.len());
+                self.state = PartWay::Cut;
+                self.out.write(&buf[..taken])
+            }
+            PartWay::Cut => {
+                self.state = PartWay::Failed;
+                Err(std::io::Error::other("no space left on device"))
+            }
+            PartWay::Failed => self.out.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Regression: a write that failed part way counted all of its records
+/// as failed, those written whole too, and left the cut record's line
+/// open, so the next record ran into it and neither parsed.
+#[test]
+fn a_write_that_fails_part_way_keeps_the_next_record_on_a_line_of_its_own() {
+    let out = crate::support::SharedBuf::default();
+    let writer = FailsPartWay {
+        out: out.clone(),
+        state: PartWay::BeforeTheFailure,
+    };
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_json_writer(writer)
+        .layer()
+        .expect("valid configuration");
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info!("first");
+        tracing::info!("second, cut");
+        tracing::info!("third, lost");
+        let _ = guard.flush();
+        tracing::info!("fourth");
+    });
+    let stats = guard.shutdown();
+    let text = out.contents();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    let body = |line: &str| {
+        serde_json::from_str::<serde_json::Value>(line).map(|record| record["body"].clone())
+    };
+    assert_eq!(body(lines[0]).expect("whole"), "first");
+    assert!(body(lines[1]).is_err(), "the cut record: {}", lines[1]);
+    assert_eq!(body(lines[2]).expect("whole"), "fourth");
+    assert_eq!((stats.emitted, stats.exported, stats.failed), (4, 2, 2));
 }

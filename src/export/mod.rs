@@ -164,6 +164,7 @@ impl Sink {
             counters: Arc::clone(&counters),
             unflushed: 0,
             failure_reported: false,
+            mid_line: false,
         };
         let wake = WakePolicy {
             bytes: 1024 * 1024,
@@ -342,6 +343,10 @@ struct WriterDrain {
     /// only once the flush succeeded.
     unflushed: u64,
     failure_reported: bool,
+    /// Whether a failed write left the output in the middle of a line: the
+    /// next write starts a new line, so that the cut record does not run
+    /// into the next one.
+    mid_line: bool,
 }
 
 impl WriterDrain {
@@ -355,15 +360,55 @@ impl WriterDrain {
     }
 }
 
+impl WriterDrain {
+    /// Writes all of `bytes`, as `write_all` does, and says how many were
+    /// written when it fails.
+    fn write_all_counting(&mut self, bytes: &[u8]) -> Result<(), (usize, std::io::Error)> {
+        let mut written = 0;
+        while written < bytes.len() {
+            match self.writer.write(&bytes[written..]) {
+                Ok(0) => {
+                    let error = std::io::Error::from(std::io::ErrorKind::WriteZero);
+                    return Err((written, error));
+                }
+                Ok(n) => written += n,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(error) => return Err((written, error)),
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Drain for WriterDrain {
+    /// Writes a chunk of lines, one record each. When the write fails part
+    /// way, the records it wrote whole count as written and the rest as
+    /// failed.
     fn deliver(&mut self, chunk: &[u8], records: u64, _queue: &Queue) {
         // Counted before the write, which may be a user's writer that
         // panics, so that a crash counts this chunk among the lost.
         self.unflushed += records;
-        if let Err(error) = self.writer.write_all(chunk) {
-            self.unflushed -= records;
+        if self.mid_line {
+            if let Err((_, error)) = self.write_all_counting(b"\n") {
+                self.unflushed -= records;
+                self.report_failure(&error);
+                self.counters.failed.fetch_add(records, Ordering::Relaxed);
+                return;
+            }
+            self.mid_line = false;
+        }
+        if let Err((written, error)) = self.write_all_counting(chunk) {
+            let whole = chunk[..written]
+                .iter()
+                .filter(|&&byte| byte == b'\n')
+                .count() as u64;
+            let whole = whole.min(records);
+            self.unflushed -= records - whole;
+            self.mid_line = written > 0 && chunk[written - 1] != b'\n';
             self.report_failure(&error);
-            self.counters.failed.fetch_add(records, Ordering::Relaxed);
+            self.counters
+                .failed
+                .fetch_add(records - whole, Ordering::Relaxed);
         }
     }
 
