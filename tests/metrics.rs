@@ -168,6 +168,12 @@ fn metrics_are_pushed_through_an_opentelemetry_meter() {
         ),
         1
     );
+    // Regression: only the dropped records had a series, so a share of
+    // failures read as all of them.
+    assert_eq!(
+        sum("otel.sdk.processor.log.processed", None),
+        stats.exported + stats.failed + stats.rejected
+    );
     assert_eq!(sum("otel_log_bridge.export.retries", None), 1);
     assert_eq!(
         sum(
