@@ -296,3 +296,39 @@ fn a_provider_whose_flush_fails_is_reported_as_failed_not_as_a_timeout() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Regression: an event given `parent: None` carries no trace in the
+/// crate's outputs, but the SDK gave its record the trace of the span
+/// `tracing-opentelemetry` had made current.
+#[test]
+fn an_event_given_no_parent_carries_no_trace_into_the_provider_either() {
+    use opentelemetry::trace::TracerProvider as _;
+
+    let exporter = InMemoryLogExporter::default();
+    let provider = SdkLoggerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let tracer = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .build()
+        .tracer("test");
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_logger_provider(provider.clone())
+        .with_exporters(Vec::<otel_log_bridge::Exporter>::new())
+        .layer()
+        .expect("valid configuration");
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .with(layer);
+    tracing::subscriber::with_default(subscriber, || {
+        let _span = tracing::info_span!("request").entered();
+        tracing::info!(parent: None, "detached");
+        tracing::info!("attached");
+    });
+    drop(guard);
+    let logs = exporter.get_emitted_logs().expect("in-memory logs");
+    let traced: Vec<bool> = logs
+        .iter()
+        .map(|log| log.record.trace_context().is_some())
+        .collect();
+    assert_eq!(traced, [false, true]);
+}
