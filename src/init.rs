@@ -143,7 +143,7 @@ fn global_subscriber_is_set() -> bool {
         .ok()
         .and_then(|probe| probe.join().ok())
         // Without a thread to ask, the broader answer stands.
-        .unwrap_or_else(|| tracing::dispatcher::has_been_set())
+        .unwrap_or_else(tracing::dispatcher::has_been_set)
 }
 
 impl Builder {

@@ -602,6 +602,7 @@ impl Pipeline {
     pub(crate) fn flush_within(&self, timeout: Duration) -> Result<(), FlushError> {
         let timeout = timeout.min(self.timeout);
         let deadline = deadline_after(timeout);
+        #[cfg_attr(not(feature = "sdk"), allow(unused_mut))]
         let mut outcomes: Vec<Flushed> = self
             .sinks
             .iter()

@@ -220,7 +220,7 @@ impl Queue {
                 self.wake_worker();
                 return false;
             }
-            batch_ready = (queued + 1) % self.wake.records.max(1) == 0;
+            batch_ready = (queued + 1).is_multiple_of(self.wake.records.max(1));
         }
         let pushed = if let Some(shard) = local.and_then(|local| self.kept_shard(local)) {
             self.push_to(shard, emitted, encode)
