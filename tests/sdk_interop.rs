@@ -302,15 +302,14 @@ fn a_provider_whose_flush_fails_is_reported_as_failed_not_as_a_timeout() {
 /// `tracing-opentelemetry` had made current.
 #[test]
 fn an_event_given_no_parent_carries_no_trace_into_the_provider_either() {
-    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry::trace::{Tracer as _, TracerProvider as _};
 
     let exporter = InMemoryLogExporter::default();
     let provider = SdkLoggerProvider::builder()
         .with_simple_exporter(exporter.clone())
         .build();
-    let tracer = opentelemetry_sdk::trace::SdkTracerProvider::builder()
-        .build()
-        .tracer("test");
+    let tracers = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let tracer = tracers.tracer("test");
     let (layer, guard) = otel_log_bridge::builder()
         .with_logger_provider(provider.clone())
         .with_exporters(Vec::<otel_log_bridge::Exporter>::new())
@@ -320,9 +319,16 @@ fn an_event_given_no_parent_carries_no_trace_into_the_provider_either() {
         .with(tracing_opentelemetry::layer().with_tracer(tracer))
         .with(layer);
     tracing::subscriber::with_default(subscriber, || {
-        let _span = tracing::info_span!("request").entered();
-        tracing::info!(parent: None, "detached");
-        tracing::info!("attached");
+        {
+            let _span = tracing::info_span!("request").entered();
+            tracing::info!(parent: None, "detached");
+            tracing::info!("attached");
+        }
+        // A span the application made through the OpenTelemetry API still
+        // gives its trace to a record outside any `tracing` span.
+        tracers
+            .tracer("api")
+            .in_span("api", |_| tracing::info!("in an API span"));
     });
     drop(guard);
     let logs = exporter.get_emitted_logs().expect("in-memory logs");
@@ -330,5 +336,5 @@ fn an_event_given_no_parent_carries_no_trace_into_the_provider_either() {
         .iter()
         .map(|log| log.record.trace_context().is_some())
         .collect();
-    assert_eq!(traced, [false, true]);
+    assert_eq!(traced, [false, true, true]);
 }

@@ -385,7 +385,10 @@ where
                 ),
                 // An event given `parent: None` asked for no trace; the
                 // context the OpenTelemetry API holds is for the others.
-                None if event.is_root() => record.trace = None,
+                None if event.is_root() => {
+                    record.trace = None;
+                    record.detached = true;
+                }
                 None => record.trace = span::otel::current_context(),
             }
             match forwarded_log {

@@ -652,11 +652,10 @@ impl Builder {
     /// As the official bridge does, each record is offered only when one of
     /// the provider's processors is enabled for it
     /// (`Logger::event_enabled`); the others count in
-    /// [`Stats::declined`](crate::Stats::declined). A record without a trace
-    /// (an event given `parent: None`) is emitted under an empty
-    /// OpenTelemetry context, so that the SDK does not give it the span
-    /// `tracing-opentelemetry` keeps current; its processors see no baggage
-    /// for it then.
+    /// [`Stats::declined`](crate::Stats::declined). An event given
+    /// `parent: None` is emitted under an empty OpenTelemetry context, so
+    /// that the SDK does not give it the span `tracing-opentelemetry` keeps
+    /// current; its processors see no baggage for it then.
     ///
     /// ```
     /// use opentelemetry_sdk::logs::{BatchLogProcessor, InMemoryLogExporter, SdkLoggerProvider};

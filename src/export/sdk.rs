@@ -149,24 +149,24 @@ impl SdkSink {
             };
             sdk.add_attribute(key, any_value(record.value(attribute.value)));
         }
-        match &record.trace {
-            Some(trace) => {
-                sdk.set_trace_context(
-                    TraceId::from_bytes(trace.trace_id),
-                    SpanId::from_bytes(trace.span_id),
-                    Some(TraceFlags::new(trace.flags)),
-                );
-                self.logger.emit(sdk);
-            }
+        if let Some(trace) = &record.trace {
+            sdk.set_trace_context(
+                TraceId::from_bytes(trace.trace_id),
+                SpanId::from_bytes(trace.span_id),
+                Some(TraceFlags::new(trace.flags)),
+            );
+        }
+        if record.detached {
             // The SDK gives a record without a trace the current context's
             // span, which `tracing-opentelemetry` keeps set while a span is
-            // entered: a record that has none (an event given
-            // `parent: None`) is emitted outside it, as the crate's own
-            // outputs write it.
-            None => {
-                let _outside = opentelemetry::Context::new().attach();
-                self.logger.emit(sdk);
-            }
+            // entered: an event given `parent: None` is emitted outside
+            // it, as the crate's own outputs write it. Other records
+            // without a trace keep the context, which the application may
+            // have set through the OpenTelemetry API.
+            let _outside = opentelemetry::Context::new().attach();
+            self.logger.emit(sdk);
+        } else {
+            self.logger.emit(sdk);
         }
         self.emitted.fetch_add(1, Ordering::Relaxed);
     }

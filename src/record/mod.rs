@@ -103,6 +103,9 @@ pub(crate) struct Record {
     /// Set while the first error field of the event has been mapped to
     /// `exception.*`; later error fields keep their own keys.
     pub(crate) has_exception: bool,
+    /// Set for an event given `parent: None`: it asked for no trace, even
+    /// one an OpenTelemetry context would give it.
+    pub(crate) detached: bool,
     /// Attributes not kept because of the count limit.
     pub(crate) dropped_attributes: u32,
     /// The keys of those attributes: a later attribute with one of them
@@ -149,6 +152,7 @@ impl Default for Record {
             bytes: Vec::new(),
             nested: Vec::new(),
             has_exception: false,
+            detached: false,
             dropped_attributes: 0,
             dropped_keys: Vec::new(),
             limits: AttributeLimits::default(),
@@ -188,6 +192,7 @@ impl Record {
         self.bytes.clear();
         self.nested.clear();
         self.has_exception = false;
+        self.detached = false;
         self.dropped_attributes = 0;
         self.dropped_keys.clear();
     }
