@@ -6,6 +6,7 @@
 
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::OnceLock;
 
 use tracing_core::Metadata;
 
@@ -60,46 +61,36 @@ const DONE: u64 = 1;
 const CLAIMING: u64 = 2;
 
 /// One callsite's watch: its metadata address (with [`DONE`] once decided),
-/// the hash of its first body, the [`ends`] of that body, and how many
-/// bodies matched it.
+/// the hash and the text of its first body, and how many bodies matched it.
 #[derive(Debug, Default)]
 struct Slot {
     callsite: AtomicU64,
     first_body: AtomicU64,
-    first_ends: AtomicU64,
+    first_text: OnceLock<Box<str>>,
     seen: AtomicU8,
 }
 
-/// Stands for the missing end of a body that is empty or all whitespace; it
-/// is no `char`, so it matches no body's end.
-const NO_END: u32 = u32::MAX;
-
-/// The first and the last character of a body, leading and trailing
-/// whitespace aside, packed into one word so that a slot can keep them.
-fn ends(body: &str) -> u64 {
-    let trimmed = body.trim();
-    let first = trimmed.chars().next().map_or(NO_END, u32::from);
-    let last = trimmed.chars().next_back().map_or(NO_END, u32::from);
-    (u64::from(first) << 32) | u64::from(last)
-}
-
-/// Whether two different bodies of one callsite share constant text: they
-/// begin with the same character or end with the same character, leading
-/// and trailing whitespace aside.
+/// Whether two different bodies of one callsite share constant text: a
+/// whole word, or the same first or last character (leading and trailing
+/// whitespace aside).
 ///
-/// A template with values in it (`"user {user} signed in"`) has its constant
-/// text in every body, at the start, at the end or both, so its bodies
-/// always agree at one end. A message that is one placeholder alone
-/// (`info!("{line}")`) is a message built elsewhere, which the source rule
-/// OLB001 does not flag either: its bodies are reported only when two of
-/// them happen to agree at an end, which the bodies alone cannot tell from a
-/// template. Whitespace is not constant text, as in the source rule.
-fn share_constant_text(first_ends: u64, other_ends: u64) -> bool {
-    let halves = |ends: u64| [(ends >> 32) as u32, ends as u32];
-    halves(first_ends)
-        .into_iter()
-        .zip(halves(other_ends))
-        .any(|(first, other)| first != NO_END && first == other)
+/// A template with values in it (`"user {user} signed in from {ip}"`)
+/// leaves its constant text in every body: words of its own, or text
+/// glued to a value at one end (`"count={n}"`). A message that is one
+/// placeholder alone (`info!("{line}")`) is a message built elsewhere,
+/// which the source rule OLB001 does not flag either: its bodies are
+/// reported only when two of them happen to share a word or an end, which
+/// the bodies alone cannot tell from a template. Whitespace is not
+/// constant text, as in the source rule.
+fn share_constant_text(first: &str, other: &str) -> bool {
+    let (first, other) = (first.trim(), other.trim());
+    let same_end =
+        |end: fn(&str) -> Option<char>| end(first).is_some_and(|c| end(other) == Some(c));
+    same_end(|text| text.chars().next())
+        || same_end(|text| text.chars().next_back())
+        || first
+            .split_whitespace()
+            .any(|word| other.split_whitespace().any(|theirs| theirs == word))
 }
 
 /// The runtime check's state, shared by the layer and the `log` bridge.
@@ -205,7 +196,7 @@ impl RuntimeLint {
                 .is_ok()
             {
                 slot.first_body.store(hash, Ordering::Release);
-                slot.first_ends.store(ends(body), Ordering::Release);
+                let _ = slot.first_text.set(body.into());
                 slot.seen.store(1, Ordering::Release);
                 slot.callsite.store(address, Ordering::Release);
             }
@@ -222,7 +213,11 @@ impl RuntimeLint {
                 .callsite
                 .compare_exchange(address, address | DONE, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok();
-            decided && share_constant_text(slot.first_ends.load(Ordering::Acquire), ends(body))
+            decided
+                && slot
+                    .first_text
+                    .get()
+                    .is_some_and(|first| share_constant_text(first, body))
         } else {
             if slot.seen.fetch_add(1, Ordering::AcqRel) + 1 >= BODIES_TO_COMPARE {
                 slot.callsite.store(address | DONE, Ordering::Release);
@@ -275,6 +270,15 @@ mod tests {
             (8, ["user ada signed in", "user grace signed in"]),
             (16, ["user ada", "user grace"]),
             (24, ["ada signed in", "grace signed in"]),
+            // Regression: a template that starts and ends with a value
+            // shares no end, and was no longer reported.
+            (
+                32,
+                [
+                    "ada signed in from 10.0.0.1",
+                    "grace signed in from 10.0.0.7",
+                ],
+            ),
         ] {
             assert!(!lint.watch(callsite, bodies[0]), "{bodies:?}");
             assert!(lint.watch(callsite, bodies[1]), "{bodies:?}");
