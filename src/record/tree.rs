@@ -91,7 +91,17 @@ struct MapBuilder {
     next_key: Option<String>,
     /// The variant a struct variant's fields go under.
     variant: Option<&'static str>,
+    /// Set for the structs through which `serde_json` passes a number with
+    /// `arbitrary_precision`, or a `RawValue`, as JSON text.
+    json_text: bool,
 }
+
+/// The names of those structs (and of their one field): `serde_json`'s own
+/// value serializer reads the text back as JSON, and so does this one.
+const JSON_TEXT_STRUCTS: [&str; 2] = [
+    "$serde_json::private::Number",
+    "$serde_json::private::RawValue",
+];
 
 /// `{variant: value}`, as `serde_json` writes an enum variant with data.
 fn under_variant(variant: Option<&'static str>, value: Value) -> Value {
@@ -276,11 +286,14 @@ impl ser::Serializer for TreeSerializer {
             entries: Map::new(),
             next_key: None,
             variant: None,
+            json_text: false,
         })
     }
 
-    fn serialize_struct(self, _name: &'static str, len: usize) -> Result<MapBuilder, Self::Error> {
-        self.serialize_map(Some(len))
+    fn serialize_struct(self, name: &'static str, len: usize) -> Result<MapBuilder, Self::Error> {
+        let mut builder = self.serialize_map(Some(len))?;
+        builder.json_text = JSON_TEXT_STRUCTS.contains(&name);
+        Ok(builder)
     }
 
     fn serialize_struct_variant(
@@ -294,6 +307,7 @@ impl ser::Serializer for TreeSerializer {
             entries: Map::new(),
             next_key: None,
             variant: Some(variant),
+            json_text: false,
         })
     }
 }
@@ -372,6 +386,11 @@ impl MapBuilder {
     }
 
     fn finish(self) -> Value {
+        if self.json_text {
+            if let Some(Value::String(text)) = self.entries.values().next() {
+                return serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.clone()));
+            }
+        }
         under_variant(self.variant, Value::Object(self.entries))
     }
 }
@@ -484,6 +503,28 @@ mod tests {
         assert_eq!(
             to_tree(&value).expect("a tree"),
             serde_json::to_value(&value).expect("JSON")
+        );
+    }
+
+    /// Regression: with `serde_json`'s `arbitrary_precision` (which any
+    /// crate in a build may turn on), a number inside a `serde_json::Value`
+    /// became a one-key map, as did a `RawValue`.
+    #[test]
+    fn numbers_and_raw_values_serde_json_passes_as_text_are_read_back() {
+        struct AsSerdeJsonPasses(&'static str, &'static str);
+        impl serde::Serialize for AsSerdeJsonPasses {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeStruct as _;
+                let mut passed = serializer.serialize_struct(self.0, 1)?;
+                passed.serialize_field(self.0, self.1)?;
+                passed.end()
+            }
+        }
+        let number = AsSerdeJsonPasses("$serde_json::private::Number", "60");
+        let raw = AsSerdeJsonPasses("$serde_json::private::RawValue", r#"{"a":[1,true]}"#);
+        assert_eq!(
+            to_tree(&(number, raw)).expect("a tree"),
+            json!([60, {"a": [1, true]}])
         );
     }
 
