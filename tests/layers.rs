@@ -94,3 +94,79 @@ fn one_layer_in_two_subscribers_takes_no_span_from_the_other() {
     assert!(attributes(2).get("tenant").is_none(), "{}", records[2]);
     assert_ne!(records[2]["trace_id"], records[0]["trace_id"]);
 }
+
+/// Regression: a span a per-layer filter hid from the first layer made its
+/// child a trace root for that layer, and the context it worked out was the
+/// one every layer's records carried, so one request was split in two.
+#[test]
+fn a_span_one_layer_does_not_see_is_still_the_parent_of_its_trace() {
+    use tracing_subscriber::filter::filter_fn;
+
+    let (first_out, second_out) = (SharedBuf::default(), SharedBuf::default());
+    let (first, first_guard) = otel_log_bridge::builder()
+        .with_json_writer(first_out.clone())
+        .layer()
+        .expect("valid configuration");
+    let (second, second_guard) = otel_log_bridge::builder()
+        .with_json_writer(second_out.clone())
+        .layer()
+        .expect("valid configuration");
+    // The first layer sees only what happens under the "audit" target.
+    let audit_only = filter_fn(|metadata| metadata.target() == "audit");
+    let subscriber = tracing_subscriber::registry()
+        .with(first.with_filter(audit_only))
+        .with(second);
+    tracing::subscriber::with_default(subscriber, || {
+        let request = tracing::info_span!(target: "app", "request");
+        let _request = request.enter();
+        tracing::info!(target: "app", "in the request span");
+        let audit = tracing::info_span!(target: "audit", "audit");
+        let _audit = audit.enter();
+        tracing::info!(target: "audit", "in the audit span");
+    });
+    first_guard.flush().expect("flushed");
+    second_guard.flush().expect("flushed");
+    let (first, second) = (first_out.lines(), second_out.lines());
+    assert_eq!((first.len(), second.len()), (1, 2));
+    // One trace: the request's, in both layers' records.
+    assert_eq!(second[1]["trace_id"], second[0]["trace_id"]);
+    assert_eq!(first[0]["trace_id"], second[0]["trace_id"]);
+    assert_eq!(first[0]["span_id"], second[1]["span_id"]);
+}
+
+/// Regression: with clones of one layer in two subscribers, one of them
+/// scoped, the second's records lost the `tracing-opentelemetry` ids: the
+/// layer asked for the current dispatcher, which reads as none while a
+/// subscriber dispatches.
+#[cfg(feature = "tracing-opentelemetry")]
+#[test]
+fn one_layer_in_two_subscribers_keeps_the_opentelemetry_ids_in_each() {
+    use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let out = SharedBuf::default();
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_json_writer(out.clone())
+        .layer()
+        .expect("valid configuration");
+    let with_tracer = |layer| {
+        tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+            .with(layer)
+    };
+    let (first, second) = (with_tracer(layer.clone()), with_tracer(layer));
+    let mut expected = Vec::new();
+    tracing::subscriber::with_default(first, || {
+        tracing::info!("in the first");
+        tracing::subscriber::with_default(second, || {
+            let span = tracing::info_span!("request");
+            span.in_scope(|| tracing::info!("in a span of the second"));
+            let context = span.context();
+            expected.push(context.span().span_context().trace_id().to_string());
+        });
+    });
+    drop(guard);
+    let records = out.lines();
+    assert_eq!(records[1]["trace_id"], expected[0].as_str());
+}

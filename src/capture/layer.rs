@@ -1,6 +1,6 @@
 //! The `tracing` layer: events in, records out.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use tracing::dispatcher::WeakDispatch;
@@ -49,23 +49,35 @@ use crate::record::{ScopeName, Severity};
 /// drop(guard);
 /// # Ok::<(), otel_log_bridge::InitError>(())
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct BridgeLayer {
     shared: Arc<Shared>,
+    /// The dispatcher this layer (this clone) is part of, for looking up
+    /// the OpenTelemetry context of `tracing-opentelemetry` spans. Each
+    /// clone has its own: clones may serve different subscribers.
+    dispatch: OnceLock<WeakDispatch>,
+}
+
+impl Clone for BridgeLayer {
+    /// A layer sharing this one's pipeline, for another subscriber.
+    fn clone(&self) -> BridgeLayer {
+        BridgeLayer {
+            shared: Arc::clone(&self.shared),
+            dispatch: OnceLock::new(),
+        }
+    }
 }
 
 #[derive(Debug)]
 struct Shared {
     pipeline: Arc<Pipeline>,
     options: CaptureOptions,
-    /// The dispatcher this layer is part of, for looking up the
-    /// OpenTelemetry context of `tracing-opentelemetry` spans.
-    dispatch: OnceLock<WeakDispatch>,
-    /// Set when clones of the layer serve more than one subscriber: then
-    /// `dispatch` may be another subscriber's, and a span id and the spans
-    /// a thread entered may be another registry's, so the current
-    /// dispatcher is asked instead and the direct path, which keys spans
-    /// by pipeline and id, is not taken.
+    /// How many subscribers the layer's clones were registered with.
+    subscribers: AtomicUsize,
+    /// Set once clones of the layer serve more than one subscriber: a span
+    /// id, and the spans a thread entered, may then be another registry's,
+    /// so the direct path, which keys spans by pipeline and id, is not
+    /// taken (for as long as the pipeline lives).
     several_subscribers: AtomicBool,
     lint: RuntimeLint,
     /// What is decided once per callsite.
@@ -74,17 +86,6 @@ struct Shared {
     /// `capture::direct`), when the pipeline and the options allow it:
     /// decided once, as neither changes.
     direct: Option<Encoding>,
-}
-
-impl Shared {
-    /// Where a span's `tracing-opentelemetry` context is looked up.
-    fn dispatch_ref(&self) -> span::DispatchRef<'_> {
-        if self.several_subscribers.load(Ordering::Relaxed) {
-            span::DispatchRef::Current
-        } else {
-            span::DispatchRef::Weak(&self.dispatch)
-        }
-    }
 }
 
 /// What the layer decides once per callsite.
@@ -126,10 +127,11 @@ impl BridgeLayer {
                 pipeline,
                 lint: RuntimeLint::new(options.lint.clone()),
                 options,
-                dispatch: OnceLock::new(),
+                subscribers: AtomicUsize::new(0),
                 several_subscribers: AtomicBool::new(false),
                 callsites: CallsiteTable::default(),
             }),
+            dispatch: OnceLock::new(),
         }
     }
 
@@ -200,7 +202,8 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_register_dispatch(&self, subscriber: &Dispatch) {
-        if self.shared.dispatch.set(subscriber.downgrade()).is_err() {
+        let _ = self.dispatch.set(subscriber.downgrade());
+        if self.shared.subscribers.fetch_add(1, Ordering::Relaxed) > 0 {
             self.shared
                 .several_subscribers
                 .store(true, Ordering::Relaxed);
@@ -346,7 +349,7 @@ where
                 encoding,
                 options: &shared.options,
                 lint: &shared.lint,
-                dispatch: shared.dispatch_ref(),
+                dispatch: span::DispatchRef::Weak(&self.dispatch),
                 event_name,
                 fields,
             };
@@ -380,7 +383,7 @@ where
                     record,
                     &span,
                     LayerKey::of(&shared.pipeline),
-                    shared.dispatch_ref(),
+                    span::DispatchRef::Weak(&self.dispatch),
                     !shared.options.span_fields.is_none(),
                 ),
                 // An event given `parent: None` asked for no trace; the

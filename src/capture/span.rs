@@ -241,23 +241,19 @@ where
 
 /// Where the dispatcher comes from when the `tracing-opentelemetry`
 /// context of a span has to be looked up: the layer holds it weakly, the
-/// `log` bridge has it at hand, and a layer that serves several
-/// subscribers asks for the current one. It is only upgraded when needed,
-/// which is once per span at most.
+/// `log` bridge has it at hand. It is only upgraded when needed, which is
+/// once per span at most.
 #[derive(Clone, Copy)]
 pub(crate) enum DispatchRef<'a> {
     Weak(&'a OnceLock<WeakDispatch>),
     Strong(&'a Dispatch),
-    Current,
 }
 
 impl DispatchRef<'_> {
-    #[cfg_attr(not(feature = "tracing-opentelemetry"), allow(dead_code))]
     fn get(self) -> Option<Dispatch> {
         match self {
             DispatchRef::Weak(weak) => weak.get().and_then(WeakDispatch::upgrade),
             DispatchRef::Strong(dispatch) => Some(dispatch.clone()),
-            DispatchRef::Current => Some(tracing::dispatcher::get_default(Dispatch::clone)),
         }
     }
 }
@@ -312,6 +308,27 @@ where
     if let Some(known) = cached(span) {
         return known;
     }
+    // A per-layer filter hides spans from `span.parent()`, and the context
+    // resolved here is shared by every bridge layer of the registry: the
+    // parents are walked in the registry itself, whose view no filter
+    // narrows, when the dispatcher is at hand.
+    let whole = dispatch.get();
+    let unfiltered = whole
+        .as_ref()
+        .and_then(|dispatch| dispatch.downcast_ref::<Registry>())
+        .and_then(|registry| registry.span(&span.id()));
+    match unfiltered {
+        Some(unfiltered) => resolve(&unfiltered, dispatch),
+        None => resolve(span, dispatch),
+    }
+}
+
+/// Resolves and fixes the trace context of `span`, whose own is not known
+/// yet (see [`trace_context`]).
+fn resolve<S>(span: &SpanRef<'_, S>, dispatch: DispatchRef<'_>) -> TraceContext
+where
+    S: for<'a> LookupSpan<'a>,
+{
     // The extensions lock is released while resolving: looking up the
     // OpenTelemetry context locks the same span's extensions again.
     let resolved = otel::span_context(span, dispatch).unwrap_or_else(|| match span.parent() {
