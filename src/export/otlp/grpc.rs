@@ -25,6 +25,9 @@ pub(crate) struct GrpcTransport {
     /// Taken when the transport is dropped (see its `Drop`).
     runtime: Option<tokio::runtime::Runtime>,
     client: tonic::client::Grpc<Channel>,
+    /// What the client connects with, to connect afresh (see `send`).
+    connection: Endpoint,
+    gzip: bool,
     endpoint: String,
     /// What bounds one export, connecting and the TLS handshake included.
     timeout: Option<Duration>,
@@ -58,17 +61,8 @@ impl GrpcTransport {
                 .tls_config(tls_config(&settings.tls)?)
                 .map_err(|e| InitError::invalid("OTLP TLS files", e.to_string()))?;
         }
-        // Connecting lazily keeps a collector that is down at start-up from
-        // failing initialisation; the first export connects (and retries).
-        let channel = {
-            let _entered = runtime.enter();
-            endpoint.connect_lazy()
-        };
-        let mut client = tonic::client::Grpc::new(channel);
-        if settings.compression == Compression::Gzip {
-            client = client.send_compressed(CompressionEncoding::Gzip);
-        }
-        client = client.accept_compressed(CompressionEncoding::Gzip);
+        let gzip = settings.compression == Compression::Gzip;
+        let client = connect(&runtime, &endpoint, gzip);
         let mut headers = Vec::new();
         for (name, value) in &settings.headers {
             let invalid = |why: &str| InitError::invalid("OTLP headers", format!("{name:?} {why}"));
@@ -81,6 +75,8 @@ impl GrpcTransport {
         Ok(GrpcTransport {
             runtime: Some(runtime),
             client,
+            connection: endpoint,
+            gzip,
             endpoint: settings.endpoint.clone(),
             timeout,
             headers,
@@ -123,6 +119,16 @@ impl Transport for GrpcTransport {
                 None => export.await,
             }
         });
+        if result
+            .as_ref()
+            .is_err_and(|status| status.code() == Code::DeadlineExceeded)
+        {
+            // A connection stuck before it carried anything (a peer that
+            // never answers the TLS handshake) stays stuck inside the
+            // channel, and every later request would wait behind it:
+            // the next attempt connects afresh.
+            self.client = connect(runtime, &self.connection, self.gzip);
+        }
         match result {
             Ok(response) => {
                 let partial = response.into_inner().partial_success.unwrap_or_default();
@@ -134,6 +140,25 @@ impl Transport for GrpcTransport {
             Err(status) => classify(&status, &self.endpoint),
         }
     }
+}
+
+/// A client of `endpoint` that connects when first used: a collector that
+/// is down at start-up must not fail initialisation; the first export
+/// connects (and retries).
+fn connect(
+    runtime: &tokio::runtime::Runtime,
+    endpoint: &Endpoint,
+    gzip: bool,
+) -> tonic::client::Grpc<Channel> {
+    let channel = {
+        let _entered = runtime.enter();
+        endpoint.connect_lazy()
+    };
+    let mut client = tonic::client::Grpc::new(channel);
+    if gzip {
+        client = client.send_compressed(CompressionEncoding::Gzip);
+    }
+    client.accept_compressed(CompressionEncoding::Gzip)
 }
 
 impl Drop for GrpcTransport {
@@ -333,13 +358,6 @@ mod tests {
     fn a_peer_that_never_answers_the_handshake_is_timed_out_and_retried() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let address = listener.local_addr().expect("address");
-        // Takes connections and keeps them open, reading nothing.
-        std::thread::spawn(move || {
-            let mut held = Vec::new();
-            while let Ok((stream, _)) = listener.accept() {
-                held.push(stream);
-            }
-        });
         let options = OtlpOptions {
             endpoint: Some(format!("https://{address}")),
             protocol: Some(Protocol::Grpc),
@@ -348,11 +366,24 @@ mod tests {
         };
         let settings = OtlpSettings::resolve(&options, &Env::from_pairs(&[])).expect("settings");
         let mut transport = GrpcTransport::new(&settings).expect("transport");
-        match transport.send(&[]) {
-            Outcome::Retry { reason, .. } => {
-                assert!(reason.contains("DeadlineExceeded"), "{reason}")
+        // The listener takes connections into its backlog and never reads
+        // them: each handshake waits for good.
+        for _ in 0..2 {
+            match transport.send(&[]) {
+                Outcome::Retry { reason, .. } => {
+                    assert!(reason.contains("DeadlineExceeded"), "{reason}")
+                }
+                outcome => panic!("{outcome:?}"),
             }
-            outcome => panic!("{outcome:?}"),
+        }
+        // Regression: the stuck connection stayed in the channel, and the
+        // next attempt waited behind it instead of connecting afresh.
+        listener.set_nonblocking(true).expect("non-blocking");
+        for attempt in 1..=2 {
+            assert!(
+                listener.accept().is_ok(),
+                "no connection for attempt {attempt}"
+            );
         }
     }
 
