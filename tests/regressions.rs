@@ -368,7 +368,10 @@ fn shutdown_does_not_wait_past_its_timeout_for_an_output_to_close() {
     let builder = otel_log_bridge::builder()
         .with_json_writer(writer)
         .with_shutdown_timeout(Duration::from_millis(100));
-    let stats = stats_after(builder, |_| tracing::info!("one"));
+    let stats = stats_after(builder, |guard| {
+        tracing::info!("one");
+        guard.flush().expect("written");
+    });
     assert_eq!(stats.exported, 1);
     assert!(
         !closed.load(std::sync::atomic::Ordering::SeqCst),

@@ -582,7 +582,7 @@ impl Queue {
     }
 
     /// Asks the worker to export everything queued so far and waits for it
-    /// until `deadline`. Returns whether it finished in time.
+    /// until `deadline`, and says how it ended.
     pub(crate) fn flush_until(&self, deadline: Instant) -> Flushed {
         let mut control = lock(&self.control);
         if !control.exited {
@@ -591,7 +591,9 @@ impl Queue {
             self.work.notify_one();
             let done;
             (control, done) = self.wait_done(control, deadline, |c| {
-                c.flush_completed >= wanted || c.exited
+                // A crashed worker's flush cannot complete: said at
+                // once, while it drops its output, not at the deadline.
+                c.flush_completed >= wanted || c.exited || c.crashed
             });
             if !done {
                 return Flushed::TimedOut;

@@ -311,8 +311,6 @@ mod tests {
         }
     }
 
-    /// Regression: an unreadable TLS file was reported as "invalid OTLP
-    /// exporter", naming neither the variable nor the method that gave it.
     /// Answers every request with `response`, written as it is, and
     /// counts the requests.
     fn answering(response: Vec<u8>) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
@@ -426,6 +424,8 @@ mod tests {
         }
     }
 
+    /// Regression: an unreadable TLS file was reported as "invalid OTLP
+    /// exporter", naming neither the variable nor the method that gave it.
     #[test]
     fn a_bad_tls_file_names_the_setting_it_came_from() {
         let error_of = |options: &OtlpOptions, vars: &[(&str, &str)]| {

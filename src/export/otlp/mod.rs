@@ -157,6 +157,10 @@ struct Deferral {
     backoff: Backoff,
     /// Why the first attempt failed, for [`OtlpDrain::report_retrying`].
     first_failure: String,
+    /// Whether the collector asked for the pause (it failed, or sent
+    /// `Retry-After`), rather than the spool's disk: only then does a
+    /// request sent from memory wait for it too.
+    from_collector: bool,
 }
 
 #[cfg(feature = "spool")]
@@ -243,21 +247,21 @@ impl<T: Transport> OtlpDrain<T> {
         let mut first_failure: Option<String> = None;
         // The spool could not take the request while the collector had
         // asked for a pause (`Retry-After`, or a backoff): the pause holds.
+        // It stays recorded, for the spool's replay to keep as well.
         #[cfg(feature = "spool")]
-        if let Some(deferral) = self.next_attempt.take() {
+        if let Some(deferral) = self.next_attempt.as_ref().filter(|d| d.from_collector) {
             let wait = deferral
                 .at
                 .saturating_duration_since(std::time::Instant::now());
+            let reason = deferral.first_failure.clone();
             if !wait.is_zero() && !queue.wait_before_retry(wait) {
                 self.counters.failed.fetch_add(records, Ordering::Relaxed);
                 self.report(format_args!(
-                    "gave up exporting {records} records at shutdown: {}",
-                    deferral.first_failure
+                    "gave up exporting {records} records at shutdown: {reason}"
                 ));
                 return;
             }
-            backoff = deferral.backoff;
-            first_failure = Some(deferral.first_failure);
+            first_failure = Some(reason);
         }
         loop {
             match timed_send(&mut self.transport, &self.counters, &self.request) {
@@ -311,7 +315,9 @@ impl<T: Transport> OtlpDrain<T> {
                     at: std::time::Instant::now(),
                     backoff: Backoff::default(),
                     first_failure: reason.clone(),
+                    from_collector: true,
                 });
+                deferral.from_collector = true;
                 let delay = deferral.backoff.next_delay(after);
                 if deferral.backoff.attempts() == FAILURES_BEFORE_WARNING {
                     self.report_retrying(&deferral.first_failure, &reason);
@@ -356,6 +362,7 @@ impl<T: Transport> OtlpDrain<T> {
                         at: std::time::Instant::now(),
                         backoff: Backoff::default(),
                         first_failure: reason,
+                        from_collector: false,
                     });
                     deferral.at = std::time::Instant::now() + deferral.backoff.next_delay(None);
                     self.next_attempt = Some(deferral);
@@ -714,7 +721,52 @@ mod tests {
         drain.end_cycle(&queue);
         assert_eq!(drain.transport.calls, 1);
         assert_eq!(counters.failed.load(Ordering::Relaxed), 1);
+        // The pause stays recorded for the spool's replay, which used to
+        // find it gone and send at once.
+        assert!(drain
+            .next_attempt
+            .as_ref()
+            .is_some_and(Deferral::is_pending));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Regression: a pause the spool's disk asked for (a segment it could
+    /// not read) held up requests to a collector that was fine.
+    #[cfg(feature = "spool")]
+    #[test]
+    fn a_pause_for_the_spools_disk_does_not_hold_up_the_collector() {
+        use crate::export::queue::WakePolicy;
+        use crate::record::{Record, ScopeName, Severity};
+
+        let callsites = Arc::new(OtlpCallsites::default());
+        let counters = Arc::new(SinkCounters::default());
+        let mut drain = OtlpDrain::new(
+            Keeping::default(),
+            &Resource::default(),
+            Arc::clone(&callsites),
+            512,
+            Arc::clone(&counters),
+        );
+        drain.next_attempt = Some(Deferral {
+            at: std::time::Instant::now() + Duration::from_secs(30),
+            backoff: Backoff::default(),
+            first_failure: "reading the oldest spooled request failed".to_owned(),
+            from_collector: false,
+        });
+        let mut record = Record::default();
+        record.reset(1, Severity::INFO, ScopeName::Static("scope"));
+        let mut chunk = Vec::new();
+        encode_frame(&record, &callsites, &mut chunk);
+        let wake = WakePolicy {
+            bytes: usize::MAX,
+            records: u64::MAX,
+        };
+        let queue = Queue::new("test", usize::MAX, wake);
+        queue.shutdown_until(std::time::Instant::now());
+        drain.deliver(&chunk, 1, &queue);
+        drain.end_cycle(&queue);
+        assert_eq!(drain.transport.requests.len(), 1);
+        assert_eq!(counters.exported.load(Ordering::Relaxed), 1);
     }
 
     /// Regression: batches were cut on the records' bytes alone, so a

@@ -216,6 +216,8 @@ impl Spool {
             let Some(oldest) = self.segments.pop_front() else {
                 break;
             };
+            // The failed reads counted were the evicted segment's.
+            self.failed_reads = 0;
             let _ = fs::remove_file(self.path(oldest.sequence));
             self.bytes = self.bytes.saturating_sub(oldest.bytes);
             *evicted += oldest.records;
@@ -412,6 +414,26 @@ mod tests {
             assert!(matches!(spool.oldest(), Oldest::Unreadable(_)));
         }
         assert!(segment.exists());
+        // Regression: the count of failed reads outlived the segment it was
+        // for when the budget evicted it, and the next one was skipped
+        // after one failure.
+        let mut evicting =
+            Spool::open(&dir.join("evicting"), HEADER_LEN as u64 + 10).expect("a spool");
+        evicting.append(b"first", 1).written.expect("written");
+        let first = evicting.path(0);
+        fs::remove_file(&first).expect("removed");
+        fs::create_dir(&first).expect("a directory in its place");
+        for _ in 1..READ_ATTEMPTS {
+            assert!(matches!(evicting.oldest(), Oldest::Unreadable(_)));
+        }
+        let _ = fs::remove_dir(&first);
+        assert_eq!(evicting.append(b"second", 2).evicted, 1);
+        let second = evicting.path(1);
+        fs::remove_file(&second).expect("removed");
+        fs::create_dir(&second).expect("a directory in its place");
+        assert!(matches!(evicting.oldest(), Oldest::Unreadable(_)));
+        let _ = fs::remove_dir(&second);
+        drop(evicting);
         match spool.oldest() {
             Oldest::Skipped { records, reason } => {
                 assert_eq!(records, 3);
