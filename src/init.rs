@@ -167,8 +167,10 @@ impl Builder {
     /// As [`try_init`](crate::try_init). Nothing stays installed when an
     /// error is returned, with one exception neither `log` nor `tracing`
     /// lets the crate undo: when another thread installs a global
-    /// subscriber between this call's check and its own installation, the
-    /// `log` bridge it installed just before stays, and ignores records.
+    /// subscriber between this call's check and its own installation (or
+    /// when the global subscriber is a `NoSubscriber`, which the check
+    /// cannot tell from none), the `log` bridge it installed just before
+    /// stays, and ignores records.
     pub fn try_init(mut self) -> Result<Guard, InitError> {
         if global_subscriber_is_set() {
             return Err(InitError::SubscriberAlreadySet);

@@ -344,7 +344,7 @@ fn rust_files(paths: &[PathBuf], excluded: Option<Gitignore>) -> (Vec<PathBuf>, 
     // One filter: a second `filter_entry` would replace the first.
     builder.filter_entry(move |entry| {
         let is_dir = entry.file_type().is_some_and(|kind| kind.is_dir());
-        let is_build_dir = is_dir && entry.depth() > 0 && is_cargo_target_dir(entry.path());
+        let is_build_dir = is_dir && entry.depth() > 0 && lint::is_cargo_target_dir(entry.path());
         let is_excluded = excluded
             .as_ref()
             .is_some_and(|matcher| is_excluded(matcher, entry.path(), is_dir));
@@ -368,17 +368,6 @@ fn rust_files(paths: &[PathBuf], excluded: Option<Gitignore>) -> (Vec<PathBuf>, 
         }
     }
     (files, failed)
-}
-
-/// Whether a directory is Cargo's build directory: a `target` that Cargo
-/// tagged with `CACHEDIR.TAG`, or that sits next to a `Cargo.toml`. Any
-/// other directory named `target` (a module, `src/target/mod.rs`) is source.
-fn is_cargo_target_dir(directory: &Path) -> bool {
-    directory.file_name().is_some_and(|name| name == "target")
-        && (directory.join("CACHEDIR.TAG").is_file()
-            || directory
-                .parent()
-                .is_some_and(|parent| parent.join("Cargo.toml").is_file()))
 }
 
 fn is_excluded(matcher: &Gitignore, path: &Path, is_dir: bool) -> bool {

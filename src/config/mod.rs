@@ -352,7 +352,8 @@ impl Builder {
     /// Words are compared ignoring the `_` and `-` between their parts, so
     /// `access_token` also redacts `accessToken`; a dotted word such as
     /// `user.ssn` redacts a key whose segments include it in a row
-    /// (`app.user.ssn`).
+    /// (`app.user.ssn`). Inside maps and lists each key is matched on its
+    /// own: a dotted word does not reach `ssn` inside a `user` map.
     pub fn with_redacted_keys<I, S>(mut self, words: I) -> Self
     where
         I: IntoIterator<Item = S>,

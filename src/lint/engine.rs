@@ -491,7 +491,9 @@ pub(super) fn rust_files(path: &Path) -> Result<Vec<PathBuf>, LintError> {
 /// Whether a directory is Cargo's build directory: a `target` that Cargo
 /// tagged with `CACHEDIR.TAG`, or that sits next to a `Cargo.toml`. Any
 /// other directory named `target` (a module, `src/target/mod.rs`) is source.
-fn is_cargo_target_dir(directory: &Path) -> bool {
+/// The command line's walk skips the same directories.
+#[doc(hidden)]
+pub fn is_cargo_target_dir(directory: &Path) -> bool {
     directory.file_name().is_some_and(|name| name == "target")
         && (directory.join("CACHEDIR.TAG").is_file()
             || directory

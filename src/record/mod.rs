@@ -110,8 +110,12 @@ pub(crate) struct Record {
     pub(crate) dropped_attributes: u32,
     /// The keys of those attributes: a later attribute with one of them
     /// would have been a duplicate, not one more attribute, and is not
-    /// counted again.
+    /// counted again. At most [`DROPPED_KEYS_KEPT`] are kept, so that a
+    /// record with a great many keys over the limit costs no more per key
+    /// than one with a few; beyond them, a repeated key counts again.
     dropped_keys: Vec<Key>,
+    /// One bit per dropped key's hash, a cheap first test.
+    dropped_bloom: u64,
     limits: AttributeLimits,
 }
 
@@ -155,6 +159,7 @@ impl Default for Record {
             detached: false,
             dropped_attributes: 0,
             dropped_keys: Vec::new(),
+            dropped_bloom: 0,
             limits: AttributeLimits::default(),
         }
     }
@@ -195,6 +200,7 @@ impl Record {
         self.detached = false;
         self.dropped_attributes = 0;
         self.dropped_keys.clear();
+        self.dropped_bloom = 0;
     }
 
     pub(crate) fn attributes(&self) -> &[Attribute] {
@@ -339,12 +345,16 @@ impl Record {
         }
         if self.attributes.len() >= self.limits.count {
             let wanted = self.key(key);
-            if !self
-                .dropped_keys
-                .iter()
-                .any(|dropped| self.key(*dropped) == wanted)
-            {
-                self.dropped_keys.push(key);
+            let seen = self.dropped_bloom & bit != 0
+                && self
+                    .dropped_keys
+                    .iter()
+                    .any(|dropped| self.key(*dropped) == wanted);
+            if !seen {
+                if self.dropped_keys.len() < DROPPED_KEYS_KEPT {
+                    self.dropped_keys.push(key);
+                    self.dropped_bloom |= bit;
+                }
                 self.dropped_attributes = self.dropped_attributes.saturating_add(1);
             }
             return false;
@@ -466,6 +476,9 @@ impl Record {
                 .any(|attr| self.key(attr.key) == wanted)
     }
 }
+
+/// How many keys dropped at the count limit a record remembers.
+const DROPPED_KEYS_KEPT: usize = 64;
 
 fn clamp_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)

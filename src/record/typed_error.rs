@@ -56,7 +56,9 @@ impl TypedError {
         self.type_name
     }
 
-    /// The messages of the wrapped error's sources, outermost first.
+    /// The messages of the wrapped error's sources, outermost first. A
+    /// chain longer than 32 (one that loops) ends with the line
+    /// `… (further causes left out)` after the 32nd.
     pub fn causes(&self) -> &[String] {
         &self.causes
     }
