@@ -299,6 +299,7 @@ mod text;
 
 #[cfg(feature = "lint")]
 pub use diagnostic::{to_json, to_sarif, Diagnostic, LintError};
+#[cfg(feature = "lint")]
 #[doc(hidden)]
 pub use engine::is_cargo_target_dir;
 #[cfg(feature = "lint")]
