@@ -323,57 +323,29 @@ impl ListBuilder {
     }
 }
 
-impl ser::SerializeSeq for ListBuilder {
-    type Ok = Value;
-    type Error = serde_json::Error;
+/// The four list shapes `serde` knows (sequence, tuple, tuple struct,
+/// tuple variant) differ only in their method's name.
+macro_rules! list_serializer {
+    ($shape:ident, $add:ident) => {
+        impl ser::$shape for ListBuilder {
+            type Ok = Value;
+            type Error = serde_json::Error;
 
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Self::Error> {
-        self.push(value)
-    }
+            fn $add<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Self::Error> {
+                self.push(value)
+            }
 
-    fn end(self) -> Result<Value, Self::Error> {
-        Ok(self.finish())
-    }
+            fn end(self) -> Result<Value, Self::Error> {
+                Ok(self.finish())
+            }
+        }
+    };
 }
 
-impl ser::SerializeTuple for ListBuilder {
-    type Ok = Value;
-    type Error = serde_json::Error;
-
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Self::Error> {
-        self.push(value)
-    }
-
-    fn end(self) -> Result<Value, Self::Error> {
-        Ok(self.finish())
-    }
-}
-
-impl ser::SerializeTupleStruct for ListBuilder {
-    type Ok = Value;
-    type Error = serde_json::Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Self::Error> {
-        self.push(value)
-    }
-
-    fn end(self) -> Result<Value, Self::Error> {
-        Ok(self.finish())
-    }
-}
-
-impl ser::SerializeTupleVariant for ListBuilder {
-    type Ok = Value;
-    type Error = serde_json::Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Self::Error> {
-        self.push(value)
-    }
-
-    fn end(self) -> Result<Value, Self::Error> {
-        Ok(self.finish())
-    }
-}
+list_serializer!(SerializeSeq, serialize_element);
+list_serializer!(SerializeTuple, serialize_element);
+list_serializer!(SerializeTupleStruct, serialize_field);
+list_serializer!(SerializeTupleVariant, serialize_field);
 
 impl MapBuilder {
     fn insert<T: Serialize + ?Sized>(
@@ -417,39 +389,30 @@ impl ser::SerializeMap for MapBuilder {
     }
 }
 
-impl ser::SerializeStruct for MapBuilder {
-    type Ok = Value;
-    type Error = serde_json::Error;
+/// Structs and struct variants, whose fields come with static names.
+macro_rules! struct_serializer {
+    ($shape:ident) => {
+        impl ser::$shape for MapBuilder {
+            type Ok = Value;
+            type Error = serde_json::Error;
 
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), Self::Error> {
-        self.insert(key.to_owned(), value)
-    }
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                value: &T,
+            ) -> Result<(), Self::Error> {
+                self.insert(key.to_owned(), value)
+            }
 
-    fn end(self) -> Result<Value, Self::Error> {
-        Ok(self.finish())
-    }
+            fn end(self) -> Result<Value, Self::Error> {
+                Ok(self.finish())
+            }
+        }
+    };
 }
 
-impl ser::SerializeStructVariant for MapBuilder {
-    type Ok = Value;
-    type Error = serde_json::Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), Self::Error> {
-        self.insert(key.to_owned(), value)
-    }
-
-    fn end(self) -> Result<Value, Self::Error> {
-        Ok(self.finish())
-    }
-}
+struct_serializer!(SerializeStruct);
+struct_serializer!(SerializeStructVariant);
 
 #[cfg(test)]
 mod tests {

@@ -661,11 +661,57 @@ mod tests {
         }
     }
 
+    /// A drain to `transport` at the default batch size, with its
+    /// callsites and counters.
+    fn drain_to<T: Transport>(
+        transport: T,
+        resource: &Resource,
+    ) -> (OtlpDrain<T>, Arc<OtlpCallsites>, Arc<SinkCounters>) {
+        let callsites = Arc::new(OtlpCallsites::default());
+        let counters = Arc::new(SinkCounters::default());
+        let drain = OtlpDrain::new(
+            transport,
+            resource,
+            Arc::clone(&callsites),
+            512,
+            Arc::clone(&counters),
+        );
+        (drain, callsites, counters)
+    }
+
+    /// Appends the frame of an INFO record of `scope` with `body`.
+    fn push_frame(callsites: &OtlpCallsites, scope: &'static str, body: &str, chunk: &mut Vec<u8>) {
+        let mut record = crate::record::Record::default();
+        record.reset(
+            1,
+            crate::record::Severity::INFO,
+            crate::record::ScopeName::Static(scope),
+        );
+        record.set_body_text(body);
+        encode_frame(&record, callsites, chunk);
+    }
+
+    /// Delivers `chunk` as one cycle through a queue that is shutting down
+    /// already, so that a wait for a pause is given up at once rather than
+    /// waited out.
+    fn deliver_at_shutdown<T: Transport>(drain: &mut OtlpDrain<T>, chunk: &[u8], records: u64) {
+        let wake = crate::export::queue::WakePolicy {
+            bytes: usize::MAX,
+            records: u64::MAX,
+        };
+        let queue = Queue::new("test", usize::MAX, wake);
+        queue.shutdown_until(std::time::Instant::now());
+        drain.deliver(chunk, records, &queue);
+        drain.end_cycle(&queue);
+    }
+
     /// Asks for a pause at first, then takes every request; counts them.
+    #[cfg(feature = "spool")]
     struct PausingFirst {
         calls: usize,
     }
 
+    #[cfg(feature = "spool")]
     impl Transport for PausingFirst {
         fn send(&mut self, _request: &[u8]) -> Outcome {
             self.calls += 1;
@@ -688,37 +734,22 @@ mod tests {
     #[cfg(feature = "spool")]
     #[test]
     fn a_pause_the_collector_asked_for_holds_when_the_spool_cannot_take_the_request() {
-        use crate::export::queue::WakePolicy;
-        use crate::record::{Record, ScopeName, Severity};
-
         let dir = std::env::temp_dir().join(format!("olb-pause-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let spool = spool::Spool::open(&dir, 16).expect("a spool");
-        let callsites = Arc::new(OtlpCallsites::default());
-        let counters = Arc::new(SinkCounters::default());
-        let mut drain = OtlpDrain::new(
-            PausingFirst { calls: 0 },
-            &Resource::default(),
-            Arc::clone(&callsites),
-            512,
-            Arc::clone(&counters),
-        )
-        .with_spool(Some(spool));
-        let mut record = Record::default();
-        record.reset(1, Severity::INFO, ScopeName::Static("scope"));
-        record.set_body_text("larger than the spool's budget");
+        let (drain, callsites, counters) =
+            drain_to(PausingFirst { calls: 0 }, &Resource::default());
+        let mut drain = drain.with_spool(Some(spool));
         let mut chunk = Vec::new();
-        encode_frame(&record, &callsites, &mut chunk);
-        let wake = WakePolicy {
-            bytes: usize::MAX,
-            records: u64::MAX,
-        };
-        let queue = Queue::new("test", usize::MAX, wake);
-        // Shutting down at once: waiting out the pause would pass the
-        // deadline, so the request is given up rather than sent early.
-        queue.shutdown_until(std::time::Instant::now());
-        drain.deliver(&chunk, 1, &queue);
-        drain.end_cycle(&queue);
+        push_frame(
+            &callsites,
+            "scope",
+            "larger than the spool's budget",
+            &mut chunk,
+        );
+        // Waiting out the pause would pass the shutdown deadline, so the
+        // request is given up rather than sent early.
+        deliver_at_shutdown(&mut drain, &chunk, 1);
         assert_eq!(drain.transport.calls, 1);
         assert_eq!(counters.failed.load(Ordering::Relaxed), 1);
         // The pause stays recorded for the spool's replay, which used to
@@ -735,36 +766,16 @@ mod tests {
     #[cfg(feature = "spool")]
     #[test]
     fn a_pause_for_the_spools_disk_does_not_hold_up_the_collector() {
-        use crate::export::queue::WakePolicy;
-        use crate::record::{Record, ScopeName, Severity};
-
-        let callsites = Arc::new(OtlpCallsites::default());
-        let counters = Arc::new(SinkCounters::default());
-        let mut drain = OtlpDrain::new(
-            Keeping::default(),
-            &Resource::default(),
-            Arc::clone(&callsites),
-            512,
-            Arc::clone(&counters),
-        );
+        let (mut drain, callsites, counters) = drain_to(Keeping::default(), &Resource::default());
         drain.next_attempt = Some(Deferral {
             at: std::time::Instant::now() + Duration::from_secs(30),
             backoff: Backoff::default(),
             first_failure: "reading the oldest spooled request failed".to_owned(),
             from_collector: false,
         });
-        let mut record = Record::default();
-        record.reset(1, Severity::INFO, ScopeName::Static("scope"));
         let mut chunk = Vec::new();
-        encode_frame(&record, &callsites, &mut chunk);
-        let wake = WakePolicy {
-            bytes: usize::MAX,
-            records: u64::MAX,
-        };
-        let queue = Queue::new("test", usize::MAX, wake);
-        queue.shutdown_until(std::time::Instant::now());
-        drain.deliver(&chunk, 1, &queue);
-        drain.end_cycle(&queue);
+        push_frame(&callsites, "scope", "", &mut chunk);
+        deliver_at_shutdown(&mut drain, &chunk, 1);
         assert_eq!(drain.transport.requests.len(), 1);
         assert_eq!(counters.exported.load(Ordering::Relaxed), 1);
     }
@@ -775,41 +786,23 @@ mod tests {
     /// all.
     #[test]
     fn no_request_passes_four_mib_with_its_envelope() {
-        use crate::export::queue::WakePolicy;
-        use crate::record::{Record, ScopeName, Severity};
-
-        let callsites = Arc::new(OtlpCallsites::default());
         let mut resource = Resource::default();
         resource.set(
             "service.name",
             crate::config::AttributeValue::from("x".repeat(64 * 1024)),
         );
-        let mut drain = OtlpDrain::new(
-            Keeping::default(),
-            &resource,
-            Arc::clone(&callsites),
-            512,
-            Arc::new(SinkCounters::default()),
-        );
+        let (mut drain, callsites, _) = drain_to(Keeping::default(), &resource);
         let mut chunk = Vec::new();
         let records = 300;
+        // Large enough that 512 of them would be far over the limit, and
+        // that a request of records just under it leaves no room for the
+        // envelope.
+        let body = "b".repeat(32 * 1024 - 9);
         for index in 0..records {
-            let mut record = Record::default();
             let scope = if index % 2 == 0 { "even" } else { "odd" };
-            record.reset(1, Severity::INFO, ScopeName::Static(scope));
-            // Large enough that 512 of them would be far over the limit,
-            // and that a request of records just under it leaves no room
-            // for the envelope.
-            record.set_body_text(&"b".repeat(32 * 1024 - 9));
-            encode_frame(&record, &callsites, &mut chunk);
+            push_frame(&callsites, scope, &body, &mut chunk);
         }
-        let wake = WakePolicy {
-            bytes: usize::MAX,
-            records: u64::MAX,
-        };
-        let queue = Queue::new("test", usize::MAX, wake);
-        drain.deliver(&chunk, records, &queue);
-        drain.end_cycle(&queue);
+        deliver_at_shutdown(&mut drain, &chunk, records);
         let requests = &drain.transport.requests;
         assert!(requests.len() > 2, "{} requests", requests.len());
         let mut delivered = 0;
