@@ -9,10 +9,7 @@ use otel_log_bridge::lint::{
     Config, Level, LintError, Rule,
 };
 
-use super::support::{positions, scratch_dir, scratch_dir_outside_git, write};
-
-const INTERPOLATED: &str =
-    "use tracing::info;\n\nfn f(user: &str) {\n    info!(\"user {} logged in\", user);\n}\n";
+use super::support::{positions, scratch_dir, tree_with_target_directories, write, INTERPOLATED};
 
 #[test]
 fn check_source_reports_rule_level_and_range() {
@@ -280,20 +277,7 @@ fn sarif_uses_file_uris_for_absolute_paths() {
 
 #[test]
 fn a_module_named_target_is_linted_and_only_cargos_build_directory_is_skipped() {
-    let root = scratch_dir_outside_git("check_path_target");
-    write(&root, "src/lib.rs", "mod target;\n");
-    write(&root, "src/target/mod.rs", INTERPOLATED);
-    // Cargo tags its build directory, wherever `CARGO_TARGET_DIR` puts it.
-    write(
-        &root,
-        "target/CACHEDIR.TAG",
-        "Signature: 8a477f597d28d172789f06886806bc55\n",
-    );
-    write(&root, "target/x.rs", INTERPOLATED);
-    // Next to a `Cargo.toml`, `target` is the build directory even before
-    // Cargo has tagged it.
-    write(&root, "member/Cargo.toml", "[package]\nname = \"member\"\n");
-    write(&root, "member/target/debug/x.rs", INTERPOLATED);
+    let root = tree_with_target_directories("check_path_target");
     let diagnostics = check_path(&root).expect("the directory is readable");
     assert_eq!(positions(&diagnostics), vec!["4:17 OLB001"]);
     assert!(diagnostics[0].path.ends_with("src/target/mod.rs"));

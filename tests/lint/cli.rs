@@ -5,10 +5,10 @@ use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use super::support::{scratch_dir, scratch_dir_outside_git, write};
+use super::support::{
+    scratch_dir, scratch_dir_outside_git, tree_with_target_directories, write, INTERPOLATED,
+};
 
-const INTERPOLATED: &str =
-    "use tracing::info;\n\nfn f(user: &str) {\n    info!(\"user {} logged in\", user);\n}\n";
 const SECRET: &str =
     "use tracing::info;\n\nfn f(password: &str) {\n    info!(password, \"login\");\n}\n";
 
@@ -338,17 +338,7 @@ fn an_exclude_matches_a_path_given_with_dot_dot() {
 
 #[test]
 fn a_module_named_target_is_linted_and_only_cargos_build_directory_is_skipped() {
-    let root = scratch_dir_outside_git("cli_target");
-    write(&root, "src/lib.rs", "mod target;\n");
-    write(&root, "src/target/mod.rs", INTERPOLATED);
-    write(
-        &root,
-        "target/CACHEDIR.TAG",
-        "Signature: 8a477f597d28d172789f06886806bc55\n",
-    );
-    write(&root, "target/x.rs", INTERPOLATED);
-    write(&root, "member/Cargo.toml", "[package]\nname = \"member\"\n");
-    write(&root, "member/target/debug/x.rs", INTERPOLATED);
+    let root = tree_with_target_directories("cli_target");
     let output = run(&root, &["--format", "json"]);
     assert_eq!(output.status.code(), Some(0));
     let findings = json(&output);

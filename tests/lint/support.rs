@@ -54,3 +54,29 @@ pub(super) fn rendered(diagnostics: &[Diagnostic]) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// A source file with one OLB001 finding, at 4:17.
+pub(super) const INTERPOLATED: &str =
+    "use tracing::info;\n\nfn f(user: &str) {\n    info!(\"user {} logged in\", user);\n}\n";
+
+/// A tree outside any git repository with a module named `target`
+/// (`src/target/mod.rs`, with a finding), Cargo's tagged build directory
+/// (`target/`, with a finding) and, next to a `Cargo.toml`, an untagged one
+/// (`member/target/`, with a finding). Only the module is to be linted.
+pub(super) fn tree_with_target_directories(name: &str) -> PathBuf {
+    let root = scratch_dir_outside_git(name);
+    write(&root, "src/lib.rs", "mod target;\n");
+    write(&root, "src/target/mod.rs", INTERPOLATED);
+    // Cargo tags its build directory, wherever `CARGO_TARGET_DIR` puts it.
+    write(
+        &root,
+        "target/CACHEDIR.TAG",
+        "Signature: 8a477f597d28d172789f06886806bc55\n",
+    );
+    write(&root, "target/x.rs", INTERPOLATED);
+    // Next to a `Cargo.toml`, `target` is the build directory even before
+    // Cargo has tagged it.
+    write(&root, "member/Cargo.toml", "[package]\nname = \"member\"\n");
+    write(&root, "member/target/debug/x.rs", INTERPOLATED);
+    root
+}
