@@ -446,3 +446,39 @@ fn an_unreadable_certificate_file_is_an_init_error() {
         stderr(&output)
     );
 }
+
+/// Regression: a layer inside `Option` (as `.with(enabled.then(|| layer))`
+/// builds it) is never told its dispatcher, and its records lost the
+/// `tracing-opentelemetry` ids for native ones.
+#[cfg(feature = "tracing-opentelemetry")]
+#[test]
+fn a_layer_inside_an_option_keeps_the_opentelemetry_ids() {
+    use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    use tracing_subscriber::prelude::*;
+
+    if is_child() {
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let (layer, guard) = child_builder().layer().expect("valid configuration");
+        tracing::subscriber::set_global_default(
+            tracing_subscriber::registry()
+                .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+                .with(Some(layer)),
+        )
+        .expect("the first global subscriber");
+        let span = tracing::info_span!("request");
+        span.in_scope(|| tracing::info!("in the span"));
+        let context = span.context();
+        eprintln!("TRACE {}", context.span().span_context().trace_id());
+        drop(guard);
+        return;
+    }
+    let (output, records) = run("a_layer_inside_an_option_keeps_the_opentelemetry_ids", &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let expected = stderr(&output)
+        .lines()
+        .find_map(|line| line.strip_prefix("TRACE ").map(str::to_owned))
+        .expect("the span's trace id");
+    assert_eq!(records.len(), 1, "{}", stderr(&output));
+    assert_eq!(records[0]["trace_id"], expected.as_str());
+}

@@ -72,7 +72,7 @@ impl Clone for BridgeLayer {
 struct Shared {
     pipeline: Arc<Pipeline>,
     options: CaptureOptions,
-    /// How many subscribers the layer's clones were registered with.
+    /// How many subscribers the layer's clones were added to.
     subscribers: AtomicUsize,
     /// Set once clones of the layer serve more than one subscriber: a span
     /// id, and the spans a thread entered, may then be another registry's,
@@ -203,6 +203,12 @@ where
 {
     fn on_register_dispatch(&self, subscriber: &Dispatch) {
         let _ = self.dispatch.set(subscriber.downgrade());
+    }
+
+    /// Counted here rather than at registration: the wrappers that do not
+    /// pass the dispatcher on (`Option`, `Vec`, a layer `reload` swaps in)
+    /// still tell a layer it was added.
+    fn on_layer(&mut self, _subscriber: &mut S) {
         if self.shared.subscribers.fetch_add(1, Ordering::Relaxed) > 0 {
             self.shared
                 .several_subscribers

@@ -66,31 +66,71 @@ const CLAIMING: u64 = 2;
 struct Slot {
     callsite: AtomicU64,
     first_body: AtomicU64,
-    first_text: OnceLock<Box<str>>,
+    /// The start and the end of the first body (see [`kept_ends`]).
+    first_text: OnceLock<(Box<str>, Box<str>)>,
     seen: AtomicU8,
 }
 
-/// Whether two different bodies of one callsite share constant text: a
-/// whole word, or the same first or last character (leading and trailing
-/// whitespace aside).
+/// How much of a body's start and of its end a callsite's slot keeps, in
+/// bytes: the constant text of a template is found there, and a body of
+/// megabytes must not be kept whole, or compared whole.
+const KEPT_ENDS: usize = 512;
+
+/// The start and the end of `body`, at most [`KEPT_ENDS`] bytes each (cut
+/// on character boundaries).
+fn kept_ends(body: &str) -> (&str, &str) {
+    let mut head = body.len().min(KEPT_ENDS);
+    while !body.is_char_boundary(head) {
+        head -= 1;
+    }
+    let mut tail = body.len().saturating_sub(KEPT_ENDS);
+    while !body.is_char_boundary(tail) {
+        tail += 1;
+    }
+    (&body[..head], &body[tail..])
+}
+
+/// Whether two different bodies of one callsite share constant text.
 ///
-/// A template with values in it (`"user {user} signed in from {ip}"`)
-/// leaves its constant text in every body: words of its own, or text
-/// glued to a value at one end (`"count={n}"`). A message that is one
-/// placeholder alone (`info!("{line}")`) is a message built elsewhere,
-/// which the source rule OLB001 does not flag either: its bodies are
-/// reported only when two of them happen to share a word or an end, which
-/// the bodies alone cannot tell from a template. Whitespace is not
-/// constant text, as in the source rule.
-fn share_constant_text(first: &str, other: &str) -> bool {
-    let (first, other) = (first.trim(), other.trim());
-    let same_end =
-        |end: fn(&str) -> Option<char>| end(first).is_some_and(|c| end(other) == Some(c));
-    same_end(|text| text.chars().next())
-        || same_end(|text| text.chars().next_back())
-        || first
-            .split_whitespace()
-            .any(|word| other.split_whitespace().any(|theirs| theirs == word))
+/// A template with values in it leaves its constant words in every body at
+/// the same places, counted from the start or from the end:
+/// `"{user} signed in from {ip}"` gives bodies whose words agree at three
+/// of five places. Bodies that agree at half their places or more (counted
+/// on the shorter one) are taken for one template. A body of one word
+/// (`"count={n}"`) is taken for one when the two begin or end with the same
+/// character.
+///
+/// A message that is one placeholder alone (`info!("{line}")`) is a message
+/// built elsewhere, which the source rule OLB001 does not flag either: two
+/// such lines rarely agree at half their places, and are only reported
+/// when they do, which the bodies alone cannot tell from a template.
+fn share_constant_text(first: (&str, &str), other: (&str, &str)) -> bool {
+    fn words(text: &str) -> Vec<&str> {
+        text.split_whitespace().collect()
+    }
+    let (first_head, first_tail) = (words(first.0), words(first.1));
+    let (other_head, other_tail) = (words(other.0), words(other.1));
+    let shorter = first_head.len().min(other_head.len());
+    if shorter == 0 {
+        return false;
+    }
+    if first_head.len() == 1 && other_head.len() == 1 {
+        let (a, b) = (first_head[0], other_head[0]);
+        return a.chars().next() == b.chars().next()
+            || a.chars().next_back() == b.chars().next_back();
+    }
+    let from_start = first_head
+        .iter()
+        .zip(&other_head)
+        .filter(|(a, b)| a == b)
+        .count();
+    let from_end = first_tail
+        .iter()
+        .rev()
+        .zip(other_tail.iter().rev())
+        .filter(|(a, b)| a == b)
+        .count();
+    2 * from_start.max(from_end) >= shorter
 }
 
 /// The runtime check's state, shared by the layer and the `log` bridge.
@@ -196,7 +236,8 @@ impl RuntimeLint {
                 .is_ok()
             {
                 slot.first_body.store(hash, Ordering::Release);
-                let _ = slot.first_text.set(body.into());
+                let (head, tail) = kept_ends(body);
+                let _ = slot.first_text.set((head.into(), tail.into()));
                 slot.seen.store(1, Ordering::Release);
                 slot.callsite.store(address, Ordering::Release);
             }
@@ -217,7 +258,7 @@ impl RuntimeLint {
                 && slot
                     .first_text
                     .get()
-                    .is_some_and(|first| share_constant_text(first, body))
+                    .is_some_and(|(head, tail)| share_constant_text((head, tail), kept_ends(body)))
         } else {
             if slot.seen.fetch_add(1, Ordering::AcqRel) + 1 >= BODIES_TO_COMPARE {
                 slot.callsite.store(address | DONE, Ordering::Release);
@@ -284,6 +325,27 @@ mod tests {
             assert!(lint.watch(callsite, bodies[1]), "{bodies:?}");
             assert!(!lint.watch(callsite, bodies[1]), "{bodies:?}");
         }
+    }
+
+    /// Regression: any word two lines shared counted as constant text, so
+    /// most prose logged through one placeholder was reported.
+    #[test]
+    fn lines_that_share_a_word_or_two_are_not_a_template() {
+        let lint = lint();
+        assert!(!lint.watch(8, "failed to open the config"));
+        assert!(!lint.watch(8, "unable to parse the header"));
+        assert!(!lint.watch(16, "connected to the db"));
+        assert!(!lint.watch(16, "the request was cancelled"));
+    }
+
+    /// Only the ends of a long body are kept and compared.
+    #[test]
+    fn long_bodies_are_compared_by_their_ends() {
+        assert_eq!(kept_ends(&"é".repeat(1000)).0.len(), 512);
+        let lint = lint();
+        let body = |value: &str| format!("dump {} end", value.repeat(100_000));
+        assert!(!lint.watch(8, &body("a")));
+        assert!(lint.watch(8, &body("b")));
     }
 
     #[test]

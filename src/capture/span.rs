@@ -252,7 +252,13 @@ pub(crate) enum DispatchRef<'a> {
 impl DispatchRef<'_> {
     fn get(self) -> Option<Dispatch> {
         match self {
-            DispatchRef::Weak(weak) => weak.get().and_then(WeakDispatch::upgrade),
+            DispatchRef::Weak(weak) => match weak.get() {
+                Some(weak) => weak.upgrade(),
+                // A layer inside a wrapper that does not pass the
+                // dispatcher on (`Option`, `Vec`) asks for the default one:
+                // the global subscriber, when no scoped one is in use.
+                None => Some(tracing::dispatcher::get_default(Dispatch::clone)),
+            },
             DispatchRef::Strong(dispatch) => Some(dispatch.clone()),
         }
     }

@@ -250,6 +250,9 @@ impl StormControl {
             ));
             record.body = Some(body);
             record.event_name = Some("otel_log_bridge.suppressed");
+            // Written while some event is captured, but about none of them:
+            // no output gives it that event's trace.
+            record.detached = true;
             record.set_attribute(
                 Key::Static("otel_log_bridge.suppressed.count"),
                 Value::Int(i64::try_from(suppressed).unwrap_or(i64::MAX)),

@@ -386,8 +386,10 @@ fn write_tree(out: &mut Vec<u8>, tree: &serde_json::Value) {
         serde_json::Value::Null => out.extend_from_slice(b"null"),
         serde_json::Value::Bool(b) => write_value(out, ValueRef::Bool(*b)),
         // An integer beyond `i64` is a string, as it is outside maps and
-        // lists: most JSON readers would round it as a number.
-        serde_json::Value::Number(n) if n.is_u64() && n.as_i64().is_none() => {
+        // lists: most JSON readers would round it as a number. So is a
+        // number `serde_json` holds as text (`arbitrary_precision`) that is
+        // no `i64` and no `f64` (`1e400`), which they would reject.
+        serde_json::Value::Number(n) if n.as_i64().is_none() && !n.is_f64() => {
             write_str(out, &n.to_string());
         }
         serde_json::Value::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),

@@ -571,6 +571,9 @@ impl Queue {
 
     pub(crate) fn mark_crashed(&self) {
         lock(&self.control).crashed = true;
+        // A flush waiting already learns it at once, not when the worker
+        // has dropped its output.
+        self.done.notify_all();
     }
 
     pub(crate) fn mark_exited(&self) {

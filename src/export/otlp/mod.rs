@@ -364,6 +364,10 @@ impl<T: Transport> OtlpDrain<T> {
                         first_failure: reason,
                         from_collector: false,
                     });
+                    // A collector's pause is over when the spool is read
+                    // (replay waits for it otherwise): this one is the
+                    // disk's.
+                    deferral.from_collector = false;
                     deferral.at = std::time::Instant::now() + deferral.backoff.next_delay(None);
                     self.next_attempt = Some(deferral);
                     return false;
