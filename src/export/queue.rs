@@ -60,6 +60,11 @@ pub(crate) struct Queue {
     worker_idle: AtomicBool,
 }
 
+/// What a retry must leave before the shutdown deadline: time for the
+/// attempt, and for the worker to count its outcome and exit.
+#[cfg(feature = "otlp")]
+const SHUTDOWN_SLACK: Duration = Duration::from_millis(100);
+
 /// How long a worker that found records last cycle waits without letting
 /// producers wake it: a producer that crosses its wake threshold meanwhile
 /// leaves the wake-up in `wake_pending`, found at the end of the poll,
@@ -532,8 +537,10 @@ impl Queue {
     }
 
     /// Waits `delay` before an export is retried. Returns `false` without
-    /// waiting when the retry would come after the shutdown deadline: the
-    /// guard is not waiting any longer, so the worker gives up instead.
+    /// waiting when the retry would come after the shutdown deadline, or
+    /// less than [`SHUTDOWN_SLACK`] before it: the guard would stop waiting
+    /// before the attempt's outcome was counted, so the worker gives up
+    /// instead, and the records count as failed rather than as still held.
     #[cfg(feature = "otlp")]
     pub(crate) fn wait_before_retry(&self, delay: Duration) -> bool {
         // A collector that is down fills the queue while one batch is
@@ -545,7 +552,7 @@ impl Queue {
         loop {
             if control
                 .shutdown_deadline
-                .is_some_and(|deadline| until > deadline)
+                .is_some_and(|deadline| until + SHUTDOWN_SLACK > deadline)
             {
                 return false;
             }
