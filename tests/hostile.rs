@@ -202,6 +202,88 @@ impl std::io::Write for FailsPartWay {
     }
 }
 
+/// Regression: OTLP-JSON lines were written with serde_json's plain
+/// formatter, which leaves DEL, the C1 controls and U+2028/U+2029 raw; a
+/// reader that splits lines on them (Python's `splitlines`, say) cut one
+/// request into several, and a C1 control reached the terminal.
+#[cfg(feature = "otlp")]
+#[test]
+fn otlp_json_lines_escape_what_breaks_line_oriented_readers() {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+    use opentelemetry_proto::tonic::logs::v1::LogsData;
+
+    let text = "a\u{2028}b\u{2029}c\u{85}d\u{9b}31me\u{7f}";
+    let out = crate::support::SharedBuf::default();
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_otlp_json_writer(out.clone())
+        .layer()
+        .expect("valid configuration");
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        tracing::info!(text, "{text}");
+    });
+    let stats = guard.shutdown();
+    assert_eq!(stats.exported, 1, "{stats:?}");
+    let output = out.contents();
+    let line_breaks = ['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}'];
+    let lines: Vec<&str> = output
+        .split(&line_breaks[..])
+        .filter(|line| !line.is_empty())
+        .collect();
+    assert_eq!(lines.len(), 1, "{output:?}");
+    assert!(!output.contains(['\u{7f}', '\u{9b}']), "{output:?}");
+    let data: LogsData = serde_json::from_str(lines[0]).expect("one LogsData");
+    let record = &data.resource_logs[0].scope_logs[0].log_records[0];
+    let body = record.body.as_ref().and_then(|body| body.value.clone());
+    assert_eq!(body, Some(Any::StringValue(text.to_owned())));
+}
+
+/// Regression: a failed OTLP-JSON write left its line open, and the next
+/// request was written onto it: neither line parsed, and the second
+/// request counted as exported.
+#[cfg(feature = "otlp")]
+#[test]
+fn an_otlp_json_write_that_fails_part_way_keeps_the_next_request_on_a_line_of_its_own() {
+    use opentelemetry_proto::tonic::logs::v1::LogsData;
+
+    let out = crate::support::SharedBuf::default();
+    let writer = FailsPartWay {
+        out: out.clone(),
+        state: PartWay::BeforeTheFailure,
+    };
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_otlp_json_writer(writer)
+        .layer()
+        .expect("valid configuration");
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        tracing::info!("first");
+        tracing::info!("second, cut");
+        let _ = guard.flush();
+        tracing::info!("third");
+    });
+    let stats = guard.shutdown();
+    let text = out.contents();
+    let (whole, cut): (Vec<&str>, Vec<&str>) = text
+        .lines()
+        .partition(|line| serde_json::from_str::<LogsData>(line).is_ok());
+    assert_eq!(cut.len(), 1, "{text}");
+    let records = |line: &&str| -> Vec<String> {
+        let data: LogsData = serde_json::from_str(line).expect("LogsData");
+        data.resource_logs
+            .iter()
+            .flat_map(|resource| &resource.scope_logs)
+            .flat_map(|scope| &scope.log_records)
+            .map(|record| format!("{:?}", record.body))
+            .collect()
+    };
+    let exported: Vec<String> = whole.iter().flat_map(records).collect();
+    assert!(
+        exported.last().is_some_and(|body| body.contains("third")),
+        "{text}"
+    );
+    assert_eq!(stats.exported, exported.len() as u64, "{stats:?}");
+    assert_eq!(stats.exported + stats.failed, 3, "{stats:?}");
+}
+
 /// Regression: a write that failed part way counted all of its records
 /// as failed, those written whole too, and left the cut record's line
 /// open, so the next record ran into it and neither parsed.
@@ -241,4 +323,36 @@ fn a_write_that_fails_part_way_keeps_the_next_record_on_a_line_of_its_own() {
     assert_eq!(stats.emitted, 4);
     assert_eq!(stats.exported, whole.len() as u64);
     assert_eq!(stats.exported + stats.failed, 4);
+}
+
+/// Regression: the console format wrote doubles through `Display`, which
+/// never uses an exponent: `1e300` took 301 characters, the smallest
+/// double more than 300.
+#[test]
+fn console_doubles_of_any_magnitude_stay_short() {
+    let out = crate::support::SharedBuf::default();
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_console_writer(out.clone())
+        .layer()
+        .expect("valid configuration");
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        tracing::info!(
+            huge = 1e300,
+            tiny = f64::MIN_POSITIVE,
+            plain = 3.25,
+            nan = f64::NAN,
+            "doubles"
+        );
+    });
+    drop(guard);
+    let line = out.contents();
+    for expected in [
+        "huge=1e300",
+        "tiny=2.2250738585072014e-308",
+        "plain=3.25",
+        "nan=NaN",
+    ] {
+        assert!(line.contains(expected), "{expected} in {line}");
+    }
+    assert!(line.len() < 300, "{line}");
 }

@@ -175,6 +175,24 @@ fn metrics_are_pushed_through_an_opentelemetry_meter() {
         stats.exported + stats.failed + stats.rejected
     );
     assert_eq!(sum("otel_log_bridge.export.retries", None), 1);
+    // Regression: every counter had the unit {log_record}, the retries
+    // too, which count attempts.
+    let unit = |name: &str| {
+        metrics
+            .iter()
+            .flat_map(|resource| resource.scope_metrics())
+            .flat_map(|scope| scope.metrics())
+            .find(|metric| metric.name() == name)
+            .map(|metric| metric.unit().to_owned())
+    };
+    assert_eq!(
+        unit("otel_log_bridge.export.retries").as_deref(),
+        Some("{retry}")
+    );
+    assert_eq!(
+        unit("otel.sdk.exporter.log.exported").as_deref(),
+        Some("{log_record}")
+    );
     assert_eq!(
         sum(
             "otel_log_bridge.log.volume",

@@ -42,8 +42,11 @@ impl ConsoleEncoder {
                 ValueRef::Int(i) => {
                     let _ = write!(VecWriter(out), "{i}");
                 }
+                // `Debug` switches to an exponent for very large and very
+                // small magnitudes, where `Display` writes hundreds of
+                // digits.
                 ValueRef::Double(f) => {
-                    let _ = write!(VecWriter(out), "{f}");
+                    let _ = write!(VecWriter(out), "{f:?}");
                 }
                 ValueRef::Bool(b) => {
                     let _ = write!(VecWriter(out), "{b}");

@@ -480,8 +480,9 @@ fn is_plain_ascii(bytes: &[u8]) -> bool {
 
 /// `serde_json`'s compact formatter, plus escapes for the characters it
 /// leaves raw that still break line-oriented readers or terminals: DEL, the
-/// C1 controls (U+0080–U+009F) and U+2028/U+2029.
-struct LineSafeFormatter;
+/// C1 controls (U+0080–U+009F) and U+2028/U+2029. OTLP-JSON lines are
+/// written with it too.
+pub(crate) struct LineSafeFormatter;
 
 impl Formatter for LineSafeFormatter {
     fn write_string_fragment<W>(&mut self, writer: &mut W, fragment: &str) -> io::Result<()>

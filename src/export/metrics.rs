@@ -27,25 +27,27 @@ type Observe = fn(&Stats) -> Vec<(u64, Vec<KeyValue>)>;
 
 /// Registers the log-volume and pipeline-health instruments on `meter`.
 pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
-    let counter = |name: &'static str, description: &'static str, observe: Observe| {
-        let pipeline: Weak<Pipeline> = Arc::downgrade(pipeline);
-        meter
-            .u64_observable_counter(name)
-            .with_description(description)
-            .with_unit("{log_record}")
-            .with_callback(move |observer| {
-                if let Some(pipeline) = pipeline.upgrade() {
-                    for (value, attributes) in observe(&pipeline.stats()) {
-                        observer.observe(value, &attributes);
+    let counter =
+        |name: &'static str, description: &'static str, unit: &'static str, observe: Observe| {
+            let pipeline: Weak<Pipeline> = Arc::downgrade(pipeline);
+            meter
+                .u64_observable_counter(name)
+                .with_description(description)
+                .with_unit(unit)
+                .with_callback(move |observer| {
+                    if let Some(pipeline) = pipeline.upgrade() {
+                        for (value, attributes) in observe(&pipeline.stats()) {
+                            observer.observe(value, &attributes);
+                        }
                     }
-                }
-            })
-            .build()
-    };
+                })
+                .build()
+        };
     let counters = vec![
         counter(
             "otel.sdk.log.created",
             "Log records the bridge produced, by severity.",
+            "{log_record}",
             |stats| {
                 stats
                     .by_severity
@@ -57,6 +59,7 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
         counter(
             "otel_log_bridge.log.volume",
             "Log records the bridge produced, by target (scope) and severity, when turned on.",
+            "{log_record}",
             |stats| {
                 stats
                     .target_counts()
@@ -70,6 +73,7 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
         counter(
             "otel.sdk.exporter.log.exported",
             "Log records exported; failures carry error.type.",
+            "{log_record}",
             |stats| {
                 vec![
                     (stats.exported, vec![]),
@@ -87,6 +91,7 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
         counter(
             "otel.sdk.processor.log.processed",
             "Log records the queues passed on to their exporter, or dropped (error.type queue_full).",
+            "{log_record}",
             // The convention counts every record whose processing finished,
             // the successful ones without `error.type`: with those left out,
             // the share of failures would read as all of them.
@@ -103,6 +108,8 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
         counter(
             "otel_log_bridge.export.retries",
             "Export attempts that were retried.",
+            // Attempts, not records: a retried request holds a whole batch.
+            "{retry}",
             |stats| vec![(stats.retries, vec![])],
         ),
     ];

@@ -360,24 +360,26 @@ impl WriterDrain {
     }
 }
 
-impl WriterDrain {
-    /// Writes all of `bytes`, as `write_all` does, and says how many were
-    /// written when it fails.
-    fn write_all_counting(&mut self, bytes: &[u8]) -> Result<(), (usize, std::io::Error)> {
-        let mut written = 0;
-        while written < bytes.len() {
-            match self.writer.write(&bytes[written..]) {
-                Ok(0) => {
-                    let error = std::io::Error::from(std::io::ErrorKind::WriteZero);
-                    return Err((written, error));
-                }
-                Ok(n) => written += n,
-                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(error) => return Err((written, error)),
+/// Writes all of `bytes`, as `write_all` does, and says how many were
+/// written when it fails, so that a caller knows whether the output was
+/// left in the middle of a line.
+pub(crate) fn write_all_counting(
+    writer: &mut (impl Write + ?Sized),
+    bytes: &[u8],
+) -> Result<(), (usize, std::io::Error)> {
+    let mut written = 0;
+    while written < bytes.len() {
+        match writer.write(&bytes[written..]) {
+            Ok(0) => {
+                let error = std::io::Error::from(std::io::ErrorKind::WriteZero);
+                return Err((written, error));
             }
+            Ok(n) => written += n,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => return Err((written, error)),
         }
-        Ok(())
     }
+    Ok(())
 }
 
 impl Drain for WriterDrain {
@@ -389,7 +391,7 @@ impl Drain for WriterDrain {
         // panics, so that a crash counts this chunk among the lost.
         self.unflushed += records;
         if self.mid_line {
-            if let Err((_, error)) = self.write_all_counting(b"\n") {
+            if let Err((_, error)) = write_all_counting(&mut self.writer, b"\n") {
                 self.unflushed -= records;
                 self.report_failure(&error);
                 self.counters.failed.fetch_add(records, Ordering::Relaxed);
@@ -397,7 +399,7 @@ impl Drain for WriterDrain {
             }
             self.mid_line = false;
         }
-        if let Err((written, error)) = self.write_all_counting(chunk) {
+        if let Err((written, error)) = write_all_counting(&mut self.writer, chunk) {
             let whole = chunk[..written]
                 .iter()
                 .filter(|&&byte| byte == b'\n')

@@ -17,6 +17,7 @@ use std::time::Duration;
 use crate::config::otlp::OtlpSettings;
 use crate::config::Resource;
 use crate::diag;
+use crate::export::json::LineSafeFormatter;
 use crate::export::{Drain, Queue, SinkCounters};
 
 pub(crate) use self::encode::encode_frame;
@@ -89,7 +90,11 @@ pub(crate) fn write_otlp_json(request: &[u8], out: &mut Vec<u8>) -> Result<(), S
             stringify_non_finite(value);
         }
     }
-    serde_json::to_writer(out, &message).map_err(|e| format!("OTLP/JSON encoding failed: {e}"))
+    // Escaped as the flat JSON lines are, so that one request stays one
+    // line for every line-oriented reader and terminal.
+    let mut serializer = serde_json::Serializer::with_formatter(out, LineSafeFormatter);
+    serde::Serialize::serialize(&message, &mut serializer)
+        .map_err(|e| format!("OTLP/JSON encoding failed: {e}"))
 }
 
 /// JSON numbers cannot be NaN or infinite, and the serde types write such
