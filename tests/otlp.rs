@@ -579,6 +579,32 @@ fn exporting_works_inside_tokio_runtimes() {
     }
 }
 
+/// Regression: a gRPC configuration error found after the transport had
+/// built its runtime dropped that runtime on the caller's thread, which
+/// panics inside an application's tokio runtime ("Cannot drop a runtime in
+/// a context where blocking is not allowed") instead of returning the error.
+#[test]
+fn a_grpc_configuration_error_inside_a_tokio_runtime_is_an_error_not_a_panic() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let result = runtime.block_on(async {
+        otel_log_bridge::builder()
+            .with_otlp_endpoint("https://127.0.0.1:4317")
+            .with_otlp_protocol(otel_log_bridge::Protocol::Grpc)
+            .with_otlp_certificate("/nonexistent/ca.pem")
+            .layer()
+            .map(drop)
+    });
+    match result {
+        Err(otel_log_bridge::InitError::InvalidConfig { setting, .. }) => {
+            assert!(setting.contains("certificate"), "{setting}")
+        }
+        other => panic!("expected a configuration error: {other:?}"),
+    }
+}
+
 /// The scopes of the crate's own transport stack: none of them may ever be
 /// exported, whatever the filter says.
 const TRANSPORT_TARGETS: [&str; 9] = [

@@ -287,7 +287,7 @@ fn run_worker(queue: &Queue, mut drain: impl Drain, interval: Duration, counters
     }));
     if outcome.is_err() {
         diag::error(format_args!(
-            "an export worker stopped unexpectedly; its records are counted as failed from now on"
+            "an export worker stopped unexpectedly; the records it held are counted as failed, and later ones as dropped"
         ));
         // Nothing will deliver what the drain held, this cycle's rest or
         // what is still queued: count it, give its budget back, and close

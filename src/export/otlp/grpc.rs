@@ -39,10 +39,6 @@ pub(crate) struct GrpcTransport {
 
 impl GrpcTransport {
     pub(crate) fn new(settings: &OtlpSettings) -> Result<GrpcTransport, InitError> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(InitError::Worker)?;
         let mut endpoint = Endpoint::from_shared(settings.endpoint.clone()).map_err(|e| {
             InitError::invalid(
                 "OTLP endpoint",
@@ -62,7 +58,6 @@ impl GrpcTransport {
                 .map_err(|e| InitError::invalid("OTLP TLS files", e.to_string()))?;
         }
         let gzip = settings.compression == Compression::Gzip;
-        let client = connect(&runtime, &endpoint, gzip);
         let mut headers = Vec::new();
         for (name, value) in &settings.headers {
             let invalid = |why: &str| InitError::invalid("OTLP headers", format!("{name:?} {why}"));
@@ -72,6 +67,15 @@ impl GrpcTransport {
                 .map_err(|_| invalid("has a value that is not valid gRPC metadata"))?;
             headers.push((key, value));
         }
+        // The runtime comes once the settings are known to be good: one
+        // dropped on the way out of a configuration error would shut down
+        // its blocking pool on the caller's thread, which panics inside an
+        // application's own tokio runtime instead of returning the error.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(InitError::Worker)?;
+        let client = connect(&runtime, &endpoint, gzip);
         Ok(GrpcTransport {
             runtime: Some(runtime),
             client,
