@@ -254,6 +254,60 @@ fn a_log_record_filtered_out_for_a_layer_does_not_hide_the_next_event_from_it() 
     );
 }
 
+/// Regression: the `log` bridge took the dispatcher's answer, which with
+/// per-layer filters is `true` whenever any layer may want the record (a
+/// registry with fewer than 64 filters says so for every question), so
+/// every `log` record was exported whatever the bridge layer's own filter
+/// said. Only a record the bridge's layer is asked about gets through.
+#[test]
+fn a_log_record_the_bridge_layers_own_filter_refuses_is_not_exported() {
+    use tracing_subscriber::filter::{filter_fn, LevelFilter};
+    use tracing_subscriber::prelude::*;
+    let scenario = || {
+        log::debug!("below the bridge's level");
+        log::info!(target: "elsewhere", "outside the bridge's targets");
+        log::info!("taken");
+        tracing::info!("an event");
+    };
+    let only_the_bridge = |layer: otel_log_bridge::BridgeLayer| {
+        tracing_subscriber::registry()
+            .with(
+                layer
+                    .with_filter(LevelFilter::INFO)
+                    .with_filter(filter_fn(|metadata| metadata.target() != "elsewhere")),
+            )
+            .into()
+    };
+    let beside_a_layer_that_wants_everything = |layer: otel_log_bridge::BridgeLayer| {
+        tracing_subscriber::registry()
+            .with(WantsEverySpan)
+            .with(
+                layer
+                    .with_filter(LevelFilter::INFO)
+                    .with_filter(filter_fn(|metadata| metadata.target() != "elsewhere")),
+            )
+            .into()
+    };
+    for compose in [only_the_bridge, beside_a_layer_that_wants_everything] {
+        let records = in_composed_subscriber(compose, scenario);
+        let bodies: Vec<_> = records.iter().map(|r| r["body"].clone()).collect();
+        assert_eq!(bodies, ["taken", "an event"]);
+    }
+    // A global filter answers for the bridge as before.
+    let globally_filtered = |layer: otel_log_bridge::BridgeLayer| {
+        tracing_subscriber::registry()
+            .with(LevelFilter::INFO)
+            .with(layer)
+            .into()
+    };
+    let records = in_composed_subscriber(globally_filtered, scenario);
+    let bodies: Vec<_> = records.iter().map(|r| r["body"].clone()).collect();
+    assert_eq!(
+        bodies,
+        ["outside the bridge's targets", "taken", "an event"]
+    );
+}
+
 #[cfg(feature = "tracing-opentelemetry")]
 mod with_tracing_opentelemetry {
     use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};

@@ -217,6 +217,7 @@ where
     }
 
     fn enabled(&self, metadata: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
+        log_bridge::note_question(metadata, LayerKey::of(&self.shared.pipeline));
         // Refused so that the per-layer filters' answers to the `log`
         // bridge's question are cleared (see `log_bridge`).
         !log_bridge::is_filter_reset(metadata)

@@ -1,6 +1,7 @@
 //! The `log` bridge: `log` records, key-values included, into the same
 //! pipeline as `tracing` events.
 
+use std::cell::Cell;
 use std::error::Error;
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use tracing_core::metadata::Kind;
 use tracing_core::{Interest, Metadata};
 
 use crate::capture::redact::{RedactionSettings, REDACTED};
+use crate::capture::span::LayerKey;
 use crate::capture::visit::record_exception;
 use crate::capture::{add_common_attributes, is_suppressed, span, with_scratch, CaptureOptions};
 use crate::export::Pipeline;
@@ -21,11 +23,12 @@ use crate::record::{
 /// A [`log::Log`] that sends `log` records through this crate's pipeline.
 ///
 /// Filtering follows the current `tracing` dispatcher: a record is written
-/// when the subscriber would take an event of its level and target (so
-/// `RUST_LOG` and an `EnvFilter` layer apply to `log` targets too). With
-/// per-layer filters (`Layer::with_filter`) that is when any layer's filter
-/// would take it, as the subscriber answers for all its layers together. A record inside an entered
-/// `tracing` span gets that span's trace context and fields.
+/// when the bridge's layer in that subscriber would take an event of its
+/// level and target, whether a global filter (`RUST_LOG`, an `EnvFilter`
+/// layer) or a filter around the layer itself (`Layer::with_filter`)
+/// decides. A subscriber without the bridge's layer takes no `log`
+/// records. A record inside an entered `tracing` span gets that span's
+/// trace context and fields.
 /// `flush` flushes the pipeline, bounded by the shutdown timeout.
 #[derive(Clone, Debug)]
 pub struct LogBridge {
@@ -108,8 +111,41 @@ pub(crate) fn is_filter_reset(metadata: &Metadata<'_>) -> bool {
     metadata.callsite() == Identifier(&FILTER_RESET_CALLSITE)
 }
 
-/// Asks the current dispatcher whether a record of this level and target
-/// would be enabled, as if it were a `tracing` event.
+thread_local! {
+    /// While a bridge asks the dispatcher about a record: its pipeline's
+    /// key, and whether that pipeline's layer was asked in turn.
+    static ASKING: Cell<Option<(LayerKey, bool)>> = const { Cell::new(None) };
+}
+
+/// Called by the layer of pipeline `key` when the subscriber asks it
+/// whether it wants `metadata`: notes that a `log` record's question
+/// reached the layer, which a per-layer filter around it lets happen only
+/// when it takes the record.
+pub(crate) fn note_question(metadata: &Metadata<'_>, key: LayerKey) {
+    if metadata.callsite() != Identifier(&LOG_CALLSITE) {
+        return;
+    }
+    let _ = ASKING.try_with(|asking| {
+        if let Some((asking_key, _)) = asking.get() {
+            if asking_key == key {
+                asking.set(Some((key, true)));
+            }
+        }
+    });
+}
+
+/// Asks the current dispatcher whether the layer of pipeline `key` would
+/// take a record of this level and target, as if it were a `tracing`
+/// event.
+///
+/// The dispatcher's own answer is not enough: with per-layer filters
+/// (`Layer::with_filter`), `tracing-subscriber` answers `true` whenever any
+/// layer might want the record (and with fewer than 64 filters, always),
+/// leaving each filtered layer to skip an event it refused when the event
+/// comes. A `log` record never comes as an event, so the record is taken
+/// only when the question also reached the bridge's layer, which a filter
+/// around that layer passes on only when it enables the record (see
+/// [`note_question`]).
 ///
 /// `tracing-subscriber`'s per-layer filters keep their answers for the
 /// thread's next event or span, which consumes them; a `log` record is
@@ -119,7 +155,7 @@ pub(crate) fn is_filter_reset(metadata: &Metadata<'_>) -> bool {
 /// refuses makes `tracing-subscriber` clear the per-layer answers. (A
 /// per-layer filter around the bridge's own layer that refuses an ERROR
 /// question for the record's target keeps this from working.)
-fn enabled_by_dispatcher(level: log::Level, target: &str) -> bool {
+fn enabled_by_dispatcher(level: log::Level, target: &str, key: LayerKey) -> bool {
     let metadata = |name, level, callsite| {
         Metadata::new(
             name,
@@ -143,15 +179,30 @@ fn enabled_by_dispatcher(level: log::Level, target: &str) -> bool {
         Identifier(&FILTER_RESET_CALLSITE),
     );
     tracing::dispatcher::get_default(|dispatch| {
+        // While the thread is being torn down, the dispatcher answers alone.
+        let previous = ASKING.try_with(|asking| asking.replace(Some((key, false))));
         let enabled = dispatch.enabled(&question);
+        let reached = match previous {
+            Ok(previous) => ASKING
+                .try_with(|asking| asking.replace(previous))
+                .ok()
+                .flatten()
+                .is_some_and(|(_, reached)| reached),
+            Err(_) => true,
+        };
         let _ = dispatch.enabled(&reset);
-        enabled
+        enabled && reached
     })
 }
 
 impl log::Log for LogBridge {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        self.pipeline.is_open() && enabled_by_dispatcher(metadata.level(), metadata.target())
+        self.pipeline.is_open()
+            && enabled_by_dispatcher(
+                metadata.level(),
+                metadata.target(),
+                LayerKey::of(&self.pipeline),
+            )
     }
 
     fn log(&self, source: &log::Record<'_>) {
