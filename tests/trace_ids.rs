@@ -254,6 +254,35 @@ fn a_log_record_filtered_out_for_a_layer_does_not_hide_the_next_event_from_it() 
     );
 }
 
+/// Regression: a span that every bridge layer's filter hides kept no trace
+/// context of its own, so each span under it that asked drew a new root
+/// trace, and one request was split into as many traces as it had
+/// children.
+#[test]
+fn spans_under_a_root_hidden_from_the_bridge_share_its_trace() {
+    use tracing_subscriber::filter::filter_fn;
+    use tracing_subscriber::prelude::*;
+    let compose = |layer: otel_log_bridge::BridgeLayer| {
+        tracing_subscriber::registry()
+            .with(WantsEverySpan)
+            .with(layer.with_filter(filter_fn(|metadata| metadata.target() == "app")))
+            .into()
+    };
+    let records = in_composed_subscriber(compose, || {
+        let request = tracing::info_span!(target: "http", "request");
+        let _request = request.enter();
+        let middle = tracing::info_span!(target: "http", "middleware");
+        let _middle = middle.enter();
+        tracing::info_span!(target: "app", "a").in_scope(|| tracing::info!(target: "app", "one"));
+        tracing::info_span!(target: "app", "b").in_scope(|| tracing::info!(target: "app", "two"));
+    });
+    assert_eq!(records.len(), 2);
+    let (first, second) = (ids(&records[0]), ids(&records[1]));
+    assert!(first.0.is_some(), "{records:?}");
+    assert_eq!(first.0, second.0, "one trace: {records:?}");
+    assert_ne!(first.1, second.1, "two spans: {records:?}");
+}
+
 /// Regression: the `log` bridge took the dispatcher's answer, which with
 /// per-layer filters is `true` whenever any layer may want the record (a
 /// registry with fewer than 64 filters says so for every question), so

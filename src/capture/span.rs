@@ -341,19 +341,35 @@ where
         Some(parent) => trace_context(&parent, dispatch).new_child(),
         None => TraceContext::new_root(),
     });
-    match span.extensions().get::<SpanState>() {
-        Some(state) => *state.trace.get_or_init(|| resolved),
-        None => resolved,
+    if let Some(state) = span.extensions().get::<SpanState>() {
+        return *state.trace.get_or_init(|| resolved);
     }
+    // A span every bridge layer's filter hides keeps its context too:
+    // otherwise each span under it that asks would draw a new root trace,
+    // splitting one request into many.
+    let mut extensions = span.extensions_mut();
+    if let Some(HiddenSpanTrace(known)) = extensions.get_mut::<HiddenSpanTrace>() {
+        return *known;
+    }
+    extensions.insert(HiddenSpanTrace(resolved));
+    resolved
 }
+
+/// The trace context of a span no bridge layer tracks, fixed the first
+/// time a span under it asks for it.
+struct HiddenSpanTrace(TraceContext);
 
 fn cached<S>(span: &SpanRef<'_, S>) -> Option<TraceContext>
 where
     S: for<'a> LookupSpan<'a>,
 {
-    span.extensions()
-        .get::<SpanState>()
-        .and_then(|state| state.trace.get().copied())
+    let extensions = span.extensions();
+    match extensions.get::<SpanState>() {
+        Some(state) => state.trace.get().copied(),
+        None => extensions
+            .get::<HiddenSpanTrace>()
+            .map(|HiddenSpanTrace(known)| *known),
+    }
 }
 
 /// Fills the trace context and span fields of a record that did not come
