@@ -283,6 +283,32 @@ fn spans_under_a_root_hidden_from_the_bridge_share_its_trace() {
     assert_ne!(first.1, second.1, "two spans: {records:?}");
 }
 
+/// Regression: an event whose explicit parent the bridge layer's filter
+/// hides got no span context (or an unrelated OpenTelemetry one); it now
+/// takes the nearest span the bridge sees, as an event in that span does.
+#[test]
+fn an_explicit_parent_hidden_from_the_bridge_gives_the_nearest_span_it_sees() {
+    use tracing_subscriber::filter::filter_fn;
+    use tracing_subscriber::prelude::*;
+    let compose = |layer: otel_log_bridge::BridgeLayer| {
+        tracing_subscriber::registry()
+            .with(WantsEverySpan)
+            .with(layer.with_filter(filter_fn(|metadata| metadata.target() != "hidden")))
+            .into()
+    };
+    let records = in_composed_subscriber(compose, || {
+        let outer = tracing::info_span!("outer", k = 1);
+        let _outer = outer.enter();
+        let hidden = tracing::info_span!(target: "hidden", "hidden");
+        hidden.in_scope(|| tracing::info!("contextual"));
+        tracing::info!(parent: &hidden, "explicit");
+    });
+    assert_eq!(records.len(), 2);
+    assert!(ids(&records[0]).1.is_some(), "{records:?}");
+    assert_eq!(ids(&records[0]), ids(&records[1]), "{records:?}");
+    assert_eq!(records[1]["attributes"]["k"], 1, "{records:?}");
+}
+
 /// Regression: the `log` bridge took the dispatcher's answer, which with
 /// per-layer filters is `true` whenever any layer may want the record (a
 /// registry with fewer than 64 filters says so for every question), so

@@ -315,6 +315,9 @@ impl Direct<'_> {
         let span = self.span_snapshot(snapshots, event, ctx);
         let (bridge_keys, span_fields) = match &span {
             Some(snapshot) => (snapshot.bridge_keys, snapshot.fields.len()),
+            // An explicit parent the layer's filter hides: the record
+            // path finds the nearest span the layer sees.
+            None if event.parent().is_some() => return false,
             None => {
                 // As on the record path: none for `parent: None`.
                 let context = (!event.is_root()).then(span::otel::current_context);

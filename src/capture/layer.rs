@@ -399,7 +399,22 @@ where
                     record.trace = None;
                     record.detached = true;
                 }
-                None => record.trace = span::otel::current_context(),
+                None => {
+                    // An explicit parent this layer's filter hides: the
+                    // nearest span the layer sees, as for an event in it.
+                    let from_hidden_parent = event.parent().is_some_and(|parent| {
+                        span::add_hidden_parent_context(
+                            record,
+                            parent,
+                            LayerKey::of(&shared.pipeline),
+                            span::DispatchRef::Weak(&self.dispatch),
+                            !shared.options.span_fields.is_none(),
+                        )
+                    });
+                    if !from_hidden_parent {
+                        record.trace = span::otel::current_context();
+                    }
+                }
             }
             match forwarded_log {
                 Some(ForwardedLog { target, file, line }) => {

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use tracing::dispatcher::WeakDispatch;
+use tracing::span::Id;
 use tracing::Dispatch;
 use tracing_subscriber::registry::{LookupSpan, Registry, SpanRef};
 
@@ -292,6 +293,36 @@ pub(crate) fn add_span_context<S>(
         for ancestor in span.scope().skip(1) {
             with_layer_data(&ancestor, key, |data| add_fields(record, data));
         }
+    }
+}
+
+/// Adds the span context of an event whose explicit `parent` the layer of
+/// `key` does not see (its filter hides that span): that of the nearest
+/// ancestor the layer tracks, as an event in the hidden span gets. Returns
+/// `false` when there is none, or no registry to walk.
+pub(crate) fn add_hidden_parent_context(
+    record: &mut Record,
+    parent: &Id,
+    key: LayerKey,
+    dispatch: DispatchRef<'_>,
+    fields: bool,
+) -> bool {
+    let Some(whole) = dispatch.get() else {
+        return false;
+    };
+    let nearest = whole
+        .downcast_ref::<Registry>()
+        .and_then(|registry| registry.span(parent))
+        .and_then(|span| {
+            span.scope()
+                .find(|span| with_layer_data(span, key, |_| ()).is_some())
+        });
+    match nearest {
+        Some(span) => {
+            add_span_context(record, &span, key, DispatchRef::Strong(&whole), fields);
+            true
+        }
+        None => false,
     }
 }
 
