@@ -115,18 +115,29 @@ impl Env {
             .is_some_and(|list| list.split(',').any(|entry| entry.trim() == "code/dup"))
     }
 
-    /// `OTEL_LOG_BRIDGE_REDACTED_KEYS`: a comma list of words, or `none`.
+    /// `OTEL_LOG_BRIDGE_REDACTED_KEYS`: a comma list of words, or `none`. A
+    /// value with no word in it (`","`) is reported and ignored: only
+    /// `none` turns redaction off, so that a slip cannot export secrets.
     pub(crate) fn redacted_keys(&self) -> Option<Vec<String>> {
         let list = self.get(REDACTED_KEYS)?;
         if list.trim().eq_ignore_ascii_case("none") {
             return Some(Vec::new());
         }
-        Some(
-            list.split(',')
-                .map(|word| word.trim().to_ascii_lowercase())
-                .filter(|word| !word.is_empty())
-                .collect(),
-        )
+        let words: Vec<String> = list
+            .split(',')
+            .map(|word| word.trim().to_ascii_lowercase())
+            .filter(|word| !word.is_empty())
+            .collect();
+        if words.is_empty() {
+            report_invalid(
+                REDACTED_KEYS,
+                &list,
+                "a comma list of words, or none",
+                "the default list",
+            );
+            return None;
+        }
+        Some(words)
     }
 
     /// `OTEL_LOG_LEVEL`; a value it does not know is reported and the

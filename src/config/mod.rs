@@ -1006,6 +1006,17 @@ mod tests {
         };
         off.resolve().expect("valid");
         assert!(off.capture.redaction.words.is_empty());
+        // Regression: a value with only separators turned redaction off
+        // without a word said.
+        let mut no_words = Builder {
+            env: Env::from_pairs(&[("OTEL_LOG_BRIDGE_REDACTED_KEYS", " , ,")]),
+            ..builder()
+        };
+        no_words.resolve().expect("valid");
+        assert_eq!(
+            no_words.capture.redaction.words,
+            crate::DEFAULT_REDACTED_KEYS
+        );
     }
 
     #[cfg(not(feature = "otlp"))]
