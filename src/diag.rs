@@ -46,19 +46,38 @@ fn enabled(level: DiagLevel) -> bool {
     level as u8 <= LEVEL.load(Ordering::Relaxed)
 }
 
+/// How many distinct messages [`emit`] remembers having said.
+const REMEMBERED_MESSAGES: usize = 1024;
+
+/// Notes `text` as said; `false` when it was already.
+fn remember(said: &mut HashSet<String>, text: &str) -> bool {
+    if said.contains(text) {
+        return false;
+    }
+    if said.len() >= REMEMBERED_MESSAGES {
+        said.clear();
+    }
+    said.insert(text.to_owned())
+}
+
 fn emit(level: DiagLevel, label: &str, message: fmt::Arguments<'_>) {
     if !enabled(level) {
         return;
     }
     let text = message.to_string();
     // Each distinct message is said once per process: a misconfiguration
-    // seen by every pipeline a test suite builds is still one problem.
+    // seen by every pipeline a test suite builds is still one problem. The
+    // memory of what was said is bounded: messages that carry a server's
+    // text (a retry's reason) may all differ, for as long as an outage
+    // lasts; once full it starts afresh, and a message may be said again.
     static SAID: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
-    let first_time = SAID
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .insert(text.clone());
+    let first_time = remember(
+        &mut SAID
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner),
+        &text,
+    );
     if first_time {
         let _ = writeln!(std::io::stderr().lock(), "otel-log-bridge: {label}: {text}");
     }
@@ -80,4 +99,23 @@ pub(crate) fn lint(message: fmt::Arguments<'_>) {
 #[cfg(feature = "otlp")]
 pub(crate) fn debug(message: fmt::Arguments<'_>) {
     emit(DiagLevel::Debug, "debug", message);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: every distinct message was kept for the life of the
+    /// process, and retry reasons that carry a server's text may all
+    /// differ for as long as an outage lasts.
+    #[test]
+    fn what_was_said_is_remembered_within_a_bound() {
+        let mut said = HashSet::new();
+        assert!(remember(&mut said, "once"));
+        assert!(!remember(&mut said, "once"));
+        for i in 0..10 * REMEMBERED_MESSAGES {
+            remember(&mut said, &format!("retrying: request {i}"));
+        }
+        assert!(said.len() <= REMEMBERED_MESSAGES);
+    }
 }

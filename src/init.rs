@@ -40,7 +40,9 @@ pub fn init() -> Guard {
 /// for a setting that cannot be used: an OTLP endpoint that is not an
 /// `http://` or `https://` URL (gRPC also takes `host:port`), or one with
 /// a user name or password in it, a TLS certificate or key file of an
-/// `https://` endpoint that cannot be read, an exporter or protocol this
+/// `https://` endpoint that cannot be read or holds no PEM data, a client
+/// certificate without its key (or a key without its certificate), an
+/// exporter or protocol this
 /// build leaves out (`otlp` without the `otlp` feature, `grpc` without
 /// `grpc`), or a setting given in code that cannot be used (malformed
 /// variables that can be ignored are reported on stderr instead);
@@ -215,12 +217,14 @@ impl Builder {
     /// [`InitError::InvalidConfig`] or [`InitError::Worker`], as
     /// [`try_init`](crate::try_init).
     pub fn layer(mut self) -> Result<(BridgeLayer, Guard), InitError> {
+        // Resolved first: the diagnostics level it applies governs this
+        // warning too.
+        let resolved = self.resolve()?;
         if let Some(directives) = &self.filter {
             crate::diag::warn(format_args!(
                 "Builder::with_env_filter({directives:?}) is not used by Builder::layer(): add the filter to your subscriber"
             ));
         }
-        let resolved = self.resolve()?;
         self.start(&resolved)
     }
 

@@ -268,6 +268,14 @@ fn a_filter_the_layer_cannot_use_is_reported() {
         "{}",
         stderr(&output)
     );
+    // Regression: the warning came before the diagnostics level was
+    // applied, so OTEL_LOG_LEVEL=none did not silence it.
+    let (output, _) = run(
+        "a_filter_the_layer_cannot_use_is_reported",
+        &[("OTEL_LOG_LEVEL", "none")],
+    );
+    assert!(output.status.success());
+    assert_eq!(stderr(&output), "");
 }
 
 #[test]
