@@ -204,3 +204,83 @@ fn metrics_are_pushed_through_an_opentelemetry_meter() {
     drop(guard);
     provider.shutdown().expect("meter provider shut down");
 }
+
+/// Regression: the SDK metrics added every output into one series without
+/// `otel.component.type` or `otel.component.name`, so with two outputs
+/// exported and processed came out at twice the records created, and the
+/// collector's failures could not be told from a file's.
+#[test]
+fn sdk_metrics_keep_each_output_apart() {
+    let exporter = InMemoryMetricExporter::default();
+    let provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    let (stats, _receiver, guard) = run(otel_log_bridge::builder()
+        .with_meter(provider.meter("otel-log-bridge"))
+        .with_json_writer(std::io::sink()));
+    provider.force_flush().expect("metrics flushed");
+    let metrics = exporter.get_finished_metrics().expect("metrics");
+    // (component type, component name, error type) -> value
+    let series = |name: &str| -> Vec<(String, String, Option<String>, u64)> {
+        let mut found = Vec::new();
+        for resource in &metrics {
+            for scope in resource.scope_metrics() {
+                for metric in scope.metrics().filter(|m| m.name() == name) {
+                    if let AggregatedMetrics::U64(MetricData::Sum(sum)) = metric.data() {
+                        for point in sum.data_points() {
+                            let attribute = |key: &str| {
+                                point
+                                    .attributes()
+                                    .find(|kv| kv.key.as_str() == key)
+                                    .map(|kv| kv.value.as_str().into_owned())
+                            };
+                            found.push((
+                                attribute("otel.component.type").expect("a component type"),
+                                attribute("otel.component.name").expect("a component name"),
+                                attribute("error.type"),
+                                point.value(),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        found.sort();
+        found
+    };
+    let exported: Vec<(String, u64)> = series("otel.sdk.exporter.log.exported")
+        .into_iter()
+        .filter(|(_, _, error, _)| error.is_none())
+        .map(|(kind, _, _, value)| (kind, value))
+        .collect();
+    // The file took all 8; the collector accepted 7 and rejected one.
+    assert_eq!(
+        exported,
+        [
+            ("otel_log_bridge::json".to_owned(), 8),
+            ("otlp_http_log_exporter".to_owned(), 7)
+        ]
+    );
+    assert_eq!(stats.exported, 15);
+    let rejected: Vec<_> = series("otel.sdk.exporter.log.exported")
+        .into_iter()
+        .filter(|(_, _, error, value)| error.as_deref() == Some("rejected") && *value > 0)
+        .map(|(kind, ..)| kind)
+        .collect();
+    assert_eq!(rejected, ["otlp_http_log_exporter"]);
+    let processed = series("otel.sdk.processor.log.processed");
+    let names: std::collections::BTreeSet<&str> = processed
+        .iter()
+        .filter(|(kind, ..)| kind == "batching_log_processor")
+        .map(|(_, name, ..)| name.as_str())
+        .collect();
+    assert_eq!(names.len(), 2, "one processor per output: {processed:?}");
+    let retried: Vec<_> = series("otel_log_bridge.export.retries")
+        .into_iter()
+        .filter(|(.., value)| *value > 0)
+        .map(|(kind, ..)| kind)
+        .collect();
+    assert_eq!(retried, ["otlp_http_log_exporter"]);
+    drop(guard);
+    provider.shutdown().expect("meter provider shut down");
+}

@@ -12,7 +12,7 @@ use std::sync::{Arc, Weak};
 use opentelemetry::metrics::{Meter, ObservableCounter, ObservableGauge};
 use opentelemetry::KeyValue;
 
-use crate::export::{Pipeline, Stats};
+use crate::export::{Component, Pipeline};
 
 /// Keeps the registered instruments alive for as long as the guard.
 #[derive(Debug)]
@@ -23,7 +23,20 @@ pub(crate) struct LogMetrics {
 
 /// Reads the observations of one instrument from the pipeline's counters:
 /// each value with its attributes.
-type Observe = fn(&Stats) -> Vec<(u64, Vec<KeyValue>)>;
+type Observe = fn(&Pipeline) -> Vec<(u64, Vec<KeyValue>)>;
+
+/// The attributes that say which component an observation is about,
+/// with `error.type` when it counts failures.
+fn component(part: Component, error: Option<&'static str>) -> Vec<KeyValue> {
+    let mut attributes = vec![
+        KeyValue::new("otel.component.type", part.kind),
+        KeyValue::new("otel.component.name", part.name()),
+    ];
+    if let Some(error) = error {
+        attributes.push(KeyValue::new("error.type", error));
+    }
+    attributes
+}
 
 /// Registers the log-volume and pipeline-health instruments on `meter`.
 pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
@@ -36,7 +49,7 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
                 .with_unit(unit)
                 .with_callback(move |observer| {
                     if let Some(pipeline) = pipeline.upgrade() {
-                        for (value, attributes) in observe(&pipeline.stats()) {
+                        for (value, attributes) in observe(&pipeline) {
                             observer.observe(value, &attributes);
                         }
                     }
@@ -48,8 +61,9 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
             "otel.sdk.log.created",
             "Log records the bridge produced, by severity.",
             "{log_record}",
-            |stats| {
-                stats
+            |pipeline| {
+                pipeline
+                    .stats()
                     .by_severity
                     .iter()
                     .map(|(severity, count)| (count, vec![KeyValue::new("log.severity", severity)]))
@@ -60,8 +74,9 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
             "otel_log_bridge.log.volume",
             "Log records the bridge produced, by target (scope) and severity, when turned on.",
             "{log_record}",
-            |stats| {
-                stats
+            |pipeline| {
+                pipeline
+                    .stats()
                     .target_counts()
                     .map(|(target, severity, count)| {
                         let scope = KeyValue::new("otel.scope.name", target.to_owned());
@@ -72,45 +87,52 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
         ),
         counter(
             "otel.sdk.exporter.log.exported",
-            "Log records exported; failures carry error.type.",
+            "Log records exported, by exporter; failures carry error.type.",
             "{log_record}",
-            |stats| {
-                vec![
-                    (stats.exported, vec![]),
-                    (
-                        stats.failed,
-                        vec![KeyValue::new("error.type", "export_failed")],
-                    ),
-                    (
-                        stats.rejected,
-                        vec![KeyValue::new("error.type", "rejected")],
-                    ),
-                ]
+            |pipeline| {
+                pipeline
+                    .sink_counts()
+                    .flat_map(|sink| {
+                        [
+                            (sink.exported, component(sink.exporter, None)),
+                            (sink.failed, component(sink.exporter, Some("export_failed"))),
+                            (sink.rejected, component(sink.exporter, Some("rejected"))),
+                        ]
+                    })
+                    .collect()
             },
         ),
         counter(
             "otel.sdk.processor.log.processed",
-            "Log records the queues passed on to their exporter, or dropped (error.type queue_full).",
+            "Log records each queue passed on to its exporter, or dropped (error.type queue_full).",
             "{log_record}",
             // The convention counts every record whose processing finished,
             // the successful ones without `error.type`: with those left out,
             // the share of failures would read as all of them.
-            |stats| {
-                vec![
-                    (stats.exported + stats.failed + stats.rejected, vec![]),
-                    (
-                        stats.dropped,
-                        vec![KeyValue::new("error.type", "queue_full")],
-                    ),
-                ]
+            |pipeline| {
+                pipeline
+                    .sink_counts()
+                    .flat_map(|sink| {
+                        let passed_on = sink.exported + sink.failed + sink.rejected;
+                        [
+                            (passed_on, component(sink.processor, None)),
+                            (sink.dropped, component(sink.processor, Some("queue_full"))),
+                        ]
+                    })
+                    .collect()
             },
         ),
         counter(
             "otel_log_bridge.export.retries",
-            "Export attempts that were retried.",
+            "Export attempts that were retried, by exporter.",
             // Attempts, not records: a retried request holds a whole batch.
             "{retry}",
-            |stats| vec![(stats.retries, vec![])],
+            |pipeline| {
+                pipeline
+                    .sink_counts()
+                    .map(|sink| (sink.retries, component(sink.exporter, None)))
+                    .collect()
+            },
         ),
     ];
     let queue = {

@@ -139,6 +139,48 @@ pub(crate) struct Sink {
     queue: Arc<Queue>,
     counters: Arc<SinkCounters>,
     worker: Mutex<Option<JoinHandle<()>>>,
+    /// What the sink's exporter is, for the SDK self-observability metrics.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    exporter: Component,
+}
+
+/// A part of the pipeline as OpenTelemetry's SDK self-observability
+/// metrics name it: `otel.component.type` and `otel.component.name`
+/// (`{type}/{instance}`, the instance counted across the process).
+#[derive(Clone, Copy, Debug)]
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+pub(crate) struct Component {
+    pub(crate) kind: &'static str,
+    instance: u64,
+}
+
+impl Component {
+    fn new(kind: &'static str) -> Component {
+        static INSTANCES: AtomicU64 = AtomicU64::new(0);
+        Component {
+            kind,
+            instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    #[cfg(feature = "metrics")]
+    pub(crate) fn name(&self) -> String {
+        format!("{}/{}", self.kind, self.instance)
+    }
+}
+
+/// One sink's counters, with the component names its metrics carry.
+#[cfg(feature = "metrics")]
+pub(crate) struct SinkCounts {
+    pub(crate) exporter: Component,
+    /// The sink's queue and worker: the batching processor in front of
+    /// its exporter.
+    pub(crate) processor: Component,
+    pub(crate) exported: u64,
+    pub(crate) failed: u64,
+    pub(crate) rejected: u64,
+    pub(crate) dropped: u64,
+    pub(crate) retries: u64,
 }
 
 /// Settings shared by the sinks of one pipeline.
@@ -170,11 +212,16 @@ impl Sink {
             bytes: 1024 * 1024,
             records: u64::MAX,
         };
-        Sink::start(name, encoder, drain, counters, wake, settings)
+        let exporter = Component::new(match name {
+            "json" => "otel_log_bridge::json",
+            _ => "otel_log_bridge::console",
+        });
+        Sink::start(name, exporter, encoder, drain, counters, wake, settings)
     }
 
     fn start(
         name: &'static str,
+        exporter: Component,
         encoder: Encoder,
         drain: impl Drain,
         counters: Arc<SinkCounters>,
@@ -200,6 +247,7 @@ impl Sink {
             queue,
             counters,
             worker: Mutex::new(Some(worker)),
+            exporter,
         })
     }
 
@@ -689,6 +737,27 @@ impl Pipeline {
     }
 }
 
+#[cfg(feature = "metrics")]
+impl Pipeline {
+    /// Each sink's counters. Records handed to an application's logger
+    /// provider are not among them: that provider's own processors and
+    /// exporters count them.
+    pub(crate) fn sink_counts(&self) -> impl Iterator<Item = SinkCounts> + '_ {
+        self.sinks.iter().map(|sink| SinkCounts {
+            exporter: sink.exporter,
+            processor: Component {
+                kind: "batching_log_processor",
+                instance: sink.exporter.instance,
+            },
+            exported: sink.counters.exported.load(Ordering::Relaxed),
+            failed: sink.counters.failed.load(Ordering::Relaxed),
+            rejected: sink.counters.rejected.load(Ordering::Relaxed),
+            dropped: sink.queue.dropped(),
+            retries: sink.counters.retries.load(Ordering::Relaxed),
+        })
+    }
+}
+
 /// Builds the sinks for the chosen exporters.
 pub(crate) fn json_sink(
     resource: &Resource,
@@ -740,8 +809,15 @@ pub(crate) fn otlp_sink(
         max_queue_records: settings.batch.max_queue_size,
         interval: settings.batch.schedule_delay,
     };
+    let exporter = Component::new(match settings.protocol {
+        crate::config::otlp::Protocol::HttpProtobuf => "otlp_http_log_exporter",
+        crate::config::otlp::Protocol::HttpJson => "otlp_http_json_log_exporter",
+        #[cfg(feature = "grpc")]
+        crate::config::otlp::Protocol::Grpc => "otlp_grpc_log_exporter",
+    });
     Sink::start(
         "otlp",
+        exporter,
         Encoder::Otlp(callsites),
         drain,
         counters,
@@ -773,6 +849,7 @@ pub(crate) fn otlp_json_sink(
     };
     Sink::start(
         "otlp-json",
+        Component::new("otel_log_bridge::otlp_json_lines"),
         Encoder::Otlp(callsites),
         drain,
         counters,
