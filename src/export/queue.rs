@@ -524,6 +524,12 @@ impl Queue {
         }
     }
 
+    /// Whether the guard has asked the worker to shut down.
+    #[cfg(feature = "spool")]
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        lock(&self.control).shutdown
+    }
+
     /// Stops accepting records: they are counted as dropped from now on.
     pub(crate) fn close(&self) {
         self.close_shards();

@@ -244,7 +244,7 @@ impl<T: Transport> OtlpDrain<T> {
     fn send(&mut self, queue: &Queue, records: u64) {
         #[cfg(feature = "spool")]
         if self.spool.as_ref().is_some_and(spool::Spool::is_writable)
-            && self.export_spooling(records)
+            && self.export_spooling(records, queue)
         {
             return;
         }
@@ -394,10 +394,17 @@ impl<T: Transport> OtlpDrain<T> {
     /// requests go first, and a request the collector cannot take now is
     /// written to the spool instead of being retried here. Returns `false`
     /// when the spool failed and the request must take the in-memory path.
+    ///
+    /// At shutdown the request goes to the spool first, to be sent from
+    /// there by the cycle's replay: the guard stops waiting at its deadline
+    /// whatever a send is doing (a collector that takes the connection and
+    /// never answers holds one for the whole request timeout), and what is
+    /// on disk then is delivered by the next start instead of being lost.
     #[cfg(feature = "spool")]
-    fn export_spooling(&mut self, records: u64) -> bool {
+    fn export_spooling(&mut self, records: u64, queue: &Queue) -> bool {
         let request = std::mem::take(&mut self.request);
-        let waiting = self.next_attempt.as_ref().is_some_and(Deferral::is_pending);
+        let waiting = self.next_attempt.as_ref().is_some_and(Deferral::is_pending)
+            || queue.is_shutting_down();
         let delivered = !waiting && self.replay() && self.send_once(&request, records);
         if delivered {
             self.next_attempt = None;
@@ -714,11 +721,15 @@ mod tests {
         drain.end_cycle(&queue);
     }
 
-    /// Asks for a pause at first, then takes every request; counts them.
+    /// Asks for a pause of 200 ms at first, then takes every request;
+    /// counts them.
     #[cfg(feature = "spool")]
     struct PausingFirst {
         calls: usize,
     }
+
+    #[cfg(feature = "spool")]
+    const PAUSE: Duration = Duration::from_millis(200);
 
     #[cfg(feature = "spool")]
     impl Transport for PausingFirst {
@@ -726,7 +737,7 @@ mod tests {
             self.calls += 1;
             if self.calls == 1 {
                 return Outcome::Retry {
-                    after: Some(Duration::from_secs(30)),
+                    after: Some(PAUSE),
                     reason: "HTTP 429".to_owned(),
                 };
             }
@@ -756,17 +767,71 @@ mod tests {
             "larger than the spool's budget",
             &mut chunk,
         );
-        // Waiting out the pause would pass the shutdown deadline, so the
-        // request is given up rather than sent early.
+        let wake = crate::export::queue::WakePolicy {
+            bytes: usize::MAX,
+            records: u64::MAX,
+        };
+        let queue = Queue::new("test", usize::MAX, wake);
+        let started = std::time::Instant::now();
+        drain.deliver(&chunk, 1, &queue);
+        drain.end_cycle(&queue);
+        // Sent again only once the pause was over: a wait has no upper
+        // bound here, only a lower one.
+        assert_eq!(drain.transport.calls, 2);
+        assert!(started.elapsed() >= PAUSE, "{:?}", started.elapsed());
+        assert_eq!(counters.exported.load(Ordering::Relaxed), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Takes every request, noting how many segments the spool's
+    /// directory held as each came.
+    #[cfg(feature = "spool")]
+    struct CountingSegments {
+        dir: std::path::PathBuf,
+        segments_at_send: Vec<usize>,
+    }
+
+    #[cfg(feature = "spool")]
+    impl Transport for CountingSegments {
+        fn send(&mut self, _request: &[u8]) -> Outcome {
+            let segments = std::fs::read_dir(&self.dir)
+                .map(|entries| {
+                    entries
+                        .filter_map(Result::ok)
+                        .filter(|entry| entry.path().extension().is_some_and(|e| e == "otlpseg"))
+                        .count()
+                })
+                .unwrap_or(0);
+            self.segments_at_send.push(segments);
+            Outcome::Accepted {
+                rejected: 0,
+                message: String::new(),
+            }
+        }
+    }
+
+    /// Regression: at shutdown the last batch was sent before it was
+    /// spooled, and only spooled once the send failed; a collector that
+    /// held the connection past the guard's deadline lost it for good, the
+    /// spool notwithstanding.
+    #[cfg(feature = "spool")]
+    #[test]
+    fn at_shutdown_a_batch_is_spooled_before_it_is_sent() {
+        let dir = std::env::temp_dir().join(format!("olb-spool-first-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let spool = spool::Spool::open(&dir, 1024 * 1024).expect("a spool");
+        let transport = CountingSegments {
+            dir: dir.clone(),
+            segments_at_send: Vec::new(),
+        };
+        let (drain, callsites, counters) = drain_to(transport, &Resource::default());
+        let mut drain = drain.with_spool(Some(spool));
+        let mut chunk = Vec::new();
+        push_frame(&callsites, "scope", "the last words", &mut chunk);
         deliver_at_shutdown(&mut drain, &chunk, 1);
-        assert_eq!(drain.transport.calls, 1);
-        assert_eq!(counters.failed.load(Ordering::Relaxed), 1);
-        // The pause stays recorded for the spool's replay, which used to
-        // find it gone and send at once.
-        assert!(drain
-            .next_attempt
-            .as_ref()
-            .is_some_and(Deferral::is_pending));
+        assert_eq!(drain.transport.segments_at_send, [1]);
+        assert_eq!(counters.exported.load(Ordering::Relaxed), 1);
+        assert!(drain.spool.as_ref().is_some_and(spool::Spool::is_empty));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
