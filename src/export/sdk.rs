@@ -74,7 +74,10 @@ impl Drop for FinishFlush {
         let mut state = self.flushes.lock();
         state.running = false;
         state.finished += 1;
-        state.failure = self.failure.take();
+        match self.failure.take() {
+            Some(failure) => state.failure = Some(failure),
+            None => state.succeeded = state.finished,
+        }
         drop(state);
         self.flushes.finished.notify_all();
     }
@@ -86,8 +89,24 @@ struct FlushState {
     running: bool,
     /// How many flushes have finished.
     finished: u64,
-    /// Why the last one to finish failed, if it did.
+    /// The number of the last flush that succeeded (0 for none).
+    succeeded: u64,
+    /// Why the last one to fail failed.
     failure: Option<String>,
+}
+
+impl FlushState {
+    /// The outcome for a caller whose flush was number `target`, once it
+    /// finished. A later flush may have finished before the caller looked:
+    /// it covers the caller's records too, so any success from `target` on
+    /// counts, and the caller is not told of a later flush's failure when
+    /// its own succeeded.
+    fn outcome(&self, target: u64) -> Flushed {
+        match &self.failure {
+            Some(failure) if self.succeeded < target => Flushed::Failed(failure.clone()),
+            _ => Flushed::Done,
+        }
+    }
 }
 
 impl SdkSink {
@@ -209,8 +228,11 @@ impl SdkSink {
             });
         let mut state = self.flushes.lock();
         if let Err(error) = spawned {
-            // Without a thread the flush could not be bounded.
+            // Without a thread the flush could not be bounded. A caller
+            // waiting for this one to end may start its own.
             state.running = false;
+            drop(state);
+            self.flushes.finished.notify_all();
             return Flushed::Failed(format!(
                 "no thread for the logger provider's flush: {error}"
             ));
@@ -220,10 +242,7 @@ impl SdkSink {
             .wait_until(state, deadline, |state| state.finished >= target)
         {
             None => Flushed::TimedOut,
-            Some(state) => match &state.failure {
-                Some(failure) => Flushed::Failed(failure.clone()),
-                None => Flushed::Done,
-            },
+            Some(state) => state.outcome(target),
         }
     }
 }
@@ -272,4 +291,33 @@ fn tree_value(tree: &serde_json::Value) -> Option<AnyValue> {
                 .collect(),
         )),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: a caller read the outcome of whichever flush finished
+    /// last, so a flush that succeeded was reported as failed when a later
+    /// one failed before its caller looked.
+    #[test]
+    fn a_flush_reports_its_own_outcome_or_a_later_success() {
+        let state = FlushState {
+            running: false,
+            finished: 2,
+            succeeded: 1,
+            failure: Some("the second failed".to_owned()),
+        };
+        assert!(matches!(state.outcome(1), Flushed::Done));
+        assert!(
+            matches!(state.outcome(2), Flushed::Failed(reason) if reason == "the second failed")
+        );
+        let later_success = FlushState {
+            running: false,
+            finished: 2,
+            succeeded: 2,
+            failure: Some("the first failed".to_owned()),
+        };
+        assert!(matches!(later_success.outcome(1), Flushed::Done));
+    }
 }
