@@ -427,8 +427,8 @@ impl<T: Transport> OtlpDrain<T> {
                             diag::warn(format_args!("{error}; it is retried from memory"));
                         } else {
                             diag::error(format_args!(
-                                "writing to the spool failed ({error}); continuing with the in-memory queue only, \
-                                 what the spool already holds is still delivered"
+                                "writing to the spool failed ({error}); continuing with the in-memory queue only \
+                                 and trying the spool again in a minute; what it already holds is still delivered"
                             ));
                         }
                         handled = false;

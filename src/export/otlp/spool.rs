@@ -16,6 +16,7 @@ use std::collections::VecDeque;
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 const MAGIC: &[u8; 9] = b"OLBSPOOL1";
 const HEADER_LEN: usize = MAGIC.len() + 8 + 8 + 4;
@@ -64,6 +65,10 @@ pub(crate) struct Appended {
     pub(crate) written: std::io::Result<()>,
 }
 
+/// How long the spool stays read-only after a write failed, before the
+/// next write is tried.
+const READ_ONLY_AFTER_A_FAILED_WRITE: Duration = Duration::from_secs(60);
+
 /// The spool directory and what it holds.
 #[derive(Debug)]
 pub(crate) struct Spool {
@@ -72,9 +77,11 @@ pub(crate) struct Spool {
     segments: VecDeque<Segment>,
     bytes: u64,
     next_sequence: u64,
-    /// Cleared by the first failed write (a full disk, a directory gone):
-    /// from then on the spool only gives back what it holds.
-    writable: bool,
+    /// Set by a failed write (a full disk, a directory gone): until then
+    /// the spool only gives back what it holds, and writes are tried
+    /// again afterwards (space may have been freed, the directory made
+    /// again).
+    read_only_until: Option<Instant>,
     /// How many times in a row the oldest segment failed to be read.
     failed_reads: u32,
     /// Held locked while the spool is open, so that a second process
@@ -164,7 +171,7 @@ impl Spool {
             segments: segments.into(),
             bytes,
             next_sequence,
-            writable: true,
+            read_only_until: None,
             failed_reads: 0,
             _lock: lock,
         })
@@ -174,10 +181,16 @@ impl Spool {
         self.segments.is_empty()
     }
 
-    /// `false` once a write failed; what is already spooled is still
-    /// replayed.
+    /// `false` for a while after a write failed; what is already spooled
+    /// is still replayed.
     pub(crate) fn is_writable(&self) -> bool {
-        self.writable
+        self.read_only_until
+            .is_none_or(|until| Instant::now() >= until)
+    }
+
+    fn failed_to_write(&mut self, error: std::io::Error) -> std::io::Result<()> {
+        self.read_only_until = Some(Instant::now() + READ_ONLY_AFTER_A_FAILED_WRITE);
+        Err(error)
     }
 
     fn path(&self, sequence: u64) -> PathBuf {
@@ -187,8 +200,9 @@ impl Spool {
     /// Writes a request as the newest segment. Evicts the oldest segments
     /// first when the budget would be exceeded, and says how many records
     /// they held. A failed write leaves no partial segment behind and makes
-    /// the spool read-only: a disk that just filled up would fail the next
-    /// write too, after costing a create and a delete.
+    /// the spool read-only for [`READ_ONLY_AFTER_A_FAILED_WRITE`]: a disk
+    /// that just filled up would fail the next write too, after costing a
+    /// create and a delete.
     pub(crate) fn append(&mut self, payload: &[u8], records: u64) -> Appended {
         let mut evicted = 0;
         let written = self.write_newest(payload, records, &mut evicted);
@@ -212,6 +226,13 @@ impl Spool {
                 ),
             ));
         }
+        // The file first: when it cannot even be made (the directory is
+        // gone, no file descriptor is left), nothing is evicted for it.
+        let sequence = self.next_sequence;
+        let mut file = match open_private_file(&self.path(sequence), true) {
+            Ok(file) => file,
+            Err(error) => return self.failed_to_write(error),
+        };
         while self.bytes + size > self.budget {
             let Some(oldest) = self.segments.pop_front() else {
                 break;
@@ -222,14 +243,6 @@ impl Spool {
             self.bytes = self.bytes.saturating_sub(oldest.bytes);
             *evicted += oldest.records;
         }
-        let sequence = self.next_sequence;
-        let mut file = match open_private_file(&self.path(sequence), true) {
-            Ok(file) => file,
-            Err(error) => {
-                self.writable = false;
-                return Err(error);
-            }
-        };
         let mut header = Vec::with_capacity(HEADER_LEN);
         header.extend_from_slice(MAGIC);
         header.extend_from_slice(&records.to_le_bytes());
@@ -241,9 +254,9 @@ impl Spool {
             .and_then(|()| file.sync_data());
         if let Err(error) = written {
             let _ = fs::remove_file(self.path(sequence));
-            self.writable = false;
-            return Err(error);
+            return self.failed_to_write(error);
         }
+        self.read_only_until = None;
         self.next_sequence += 1;
         self.bytes += size;
         self.segments.push_back(Segment {
@@ -483,6 +496,37 @@ mod tests {
         );
         assert!(spool.is_writable(), "the next request may fit");
         assert!(matches!(spool.oldest(), Oldest::Request(spooled) if spooled.records == 10));
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// Regression: one failed write (a disk full for a moment) turned the
+    /// spool off until the process restarted, and evicted the oldest
+    /// segments for a file that could not even be made.
+    #[test]
+    fn a_failed_write_makes_the_spool_read_only_for_a_while_only() {
+        let dir = dir("read-only");
+        let budget = (HEADER_LEN as u64 + 100) * 2;
+        let mut spool = Spool::open(&dir, budget).expect("writable");
+        spool.append(&[0; 100], 10).written.expect("written");
+        spool.append(&[1; 100], 20).written.expect("written");
+        let kept = fs::read_dir(&dir).expect("dir").count();
+        // The directory is gone: no file can be made, and nothing is
+        // evicted for one.
+        let moved = dir.with_extension("moved");
+        fs::rename(&dir, &moved).expect("moved away");
+        let appended = spool.append(&[2; 100], 30);
+        assert!(appended.written.is_err());
+        assert_eq!(appended.evicted, 0);
+        assert!(!spool.is_writable());
+        fs::rename(&moved, &dir).expect("moved back");
+        assert_eq!(fs::read_dir(&dir).expect("dir").count(), kept);
+        // Once the pause is over, writes are tried again.
+        spool.read_only_until = Some(Instant::now());
+        assert!(spool.is_writable());
+        let appended = spool.append(&[2; 100], 30);
+        assert!(appended.written.is_ok());
+        assert_eq!(appended.evicted, 10);
+        assert!(spool.is_writable());
         let _ = fs::remove_dir_all(&dir);
     }
 
