@@ -347,7 +347,6 @@ impl Direct<'_> {
             keys,
             field_keys: &self.fields.keys,
             written: 0,
-            #[cfg(all(tracing_unstable, feature = "valuable"))]
             redactor,
             redact_mask: self.fields.redact_mask,
             redacted: 0,
@@ -355,6 +354,7 @@ impl Direct<'_> {
             keep_body: self.lint.enabled(),
             body: None,
             attributes: false,
+            has_body: false,
             out_of_order: false,
         };
         event.record(&mut visitor);
@@ -499,7 +499,6 @@ struct DirectVisitor<'a, 'e> {
     field_keys: &'a FieldKeys,
     /// Which of the event's fields were written, by index (below 64).
     written: u64,
-    #[cfg(all(tracing_unstable, feature = "valuable"))]
     redactor: &'a Redactor,
     redact_mask: u64,
     redacted: u64,
@@ -509,12 +508,14 @@ struct DirectVisitor<'a, 'e> {
     body: Option<Range<usize>>,
     /// Whether an attribute was written; the body must come before any.
     attributes: bool,
+    /// Whether the body was written; a second one takes the general path.
+    has_body: bool,
     out_of_order: bool,
 }
 
 impl<'a> DirectVisitor<'a, '_> {
     fn is_redacted(&self, field: &Field) -> bool {
-        is_masked(self.redact_mask, field)
+        is_masked(self.redact_mask, field, self.redactor.settings())
     }
 
     /// Writes a field's attribute, redacted when its name asks for it.
@@ -540,13 +541,18 @@ impl<'a> DirectVisitor<'a, '_> {
         }
     }
 
-    /// Notes that `field` is written; returns its encoded key.
+    /// Notes that `field` is written; returns its encoded key. A field
+    /// given twice (a hand-built value set may) would be written twice: the
+    /// event takes the general path, which keeps one.
     #[inline(always)]
     fn note_written(&mut self, field: &Field) -> Option<&'a [u8]> {
         let index = field.index();
         if index < 64 {
-            self.written |= 1 << index;
+            let bit = 1 << index;
+            self.out_of_order |= self.written & bit != 0;
+            self.written |= bit;
         } else {
+            self.out_of_order |= self.keys.contains(field.name());
             self.keys.insert(field.name());
         }
         self.attributes = true;
@@ -574,10 +580,11 @@ impl<'a> DirectVisitor<'a, '_> {
             self.set(field, value);
             return;
         }
-        if self.attributes {
+        if self.attributes || self.has_body {
             self.out_of_order = true;
             return;
         }
+        self.has_body = true;
         let range = match value {
             Piece::Text(range) => range,
             Piece::Value(ValueRef::Str(body)) if !self.keep_body => {
@@ -671,7 +678,7 @@ impl Visit for DirectVisitor<'_, '_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if field.name() == MESSAGE && self.attributes {
+        if field.name() == MESSAGE && (self.attributes || self.has_body) {
             // Not formatted: the event takes the general path.
             self.out_of_order = true;
             return;
@@ -687,6 +694,7 @@ impl Visit for DirectVisitor<'_, '_> {
             let text = self.format(format_args!("{value:?}"));
             self.set_text(field, text);
         } else if field.name() == MESSAGE {
+            self.has_body = true;
             self.stream.debug_body(self.out, value, self.text);
         } else if let Some(encoded_key) = self.note_written(field) {
             self.stream
@@ -991,6 +999,94 @@ mod tests {
         let (direct, general) = (otlp_records(&direct), otlp_records(&general));
         assert_eq!(direct.len(), 40);
         assert_eq!(direct, general);
+    }
+
+    /// A callsite made at run time, as a bridge from another logging
+    /// system makes one: any fields, in any number.
+    struct HandMade {
+        metadata: std::sync::OnceLock<&'static Metadata<'static>>,
+    }
+
+    impl tracing_core::Callsite for HandMade {
+        fn set_interest(&self, _: tracing_core::Interest) {}
+
+        fn metadata(&self) -> &Metadata<'_> {
+            self.metadata.get().expect("set before registering")
+        }
+    }
+
+    /// Registers a callsite with fields `names` with the current
+    /// dispatcher and returns its metadata.
+    fn hand_made_callsite(names: Vec<&'static str>) -> &'static Metadata<'static> {
+        let callsite: &'static HandMade = Box::leak(Box::new(HandMade {
+            metadata: std::sync::OnceLock::new(),
+        }));
+        let names: &'static [&'static str] = Box::leak(names.into_boxed_slice());
+        let metadata: &'static Metadata<'static> = Box::leak(Box::new(Metadata::new(
+            "hand made",
+            "hand_made",
+            tracing::Level::INFO,
+            None,
+            None,
+            None,
+            tracing_core::field::FieldSet::new(names, tracing_core::callsite::Identifier(callsite)),
+            tracing_core::metadata::Kind::EVENT,
+        )));
+        let _ = callsite.metadata.set(metadata);
+        tracing_core::callsite::register(callsite);
+        metadata
+    }
+
+    /// Regression: a value set that gives a field twice (the `tracing`
+    /// macros never do, a hand-built one may) had it written twice on the
+    /// direct path: a JSON object with a repeated key, and two OTLP
+    /// attributes with one key, which the data model forbids.
+    #[test]
+    fn a_field_given_twice_is_written_once_on_either_path() {
+        let log = || {
+            let metadata = hand_made_callsite(vec!["message", "a"]);
+            let fields = metadata.fields();
+            let (message, a) = (fields.field("message").unwrap(), fields.field("a").unwrap());
+            let values: [(&Field, Option<&dyn tracing::Value>); 4] = [
+                (&message, Some(&"first" as &dyn tracing::Value)),
+                (&message, Some(&"second" as &dyn tracing::Value)),
+                (&a, Some(&1_i64 as &dyn tracing::Value)),
+                (&a, Some(&2_i64 as &dyn tracing::Value)),
+            ];
+            tracing_core::Event::dispatch(metadata, &fields.value_set(&values));
+        };
+        let BothPaths {
+            direct, general, ..
+        } = both_paths(json, log);
+        assert_eq!(direct.matches("\"a\":").count(), 1, "{direct}");
+        assert_eq!(direct.matches("\"body\":").count(), 1, "{direct}");
+        assert_eq!(mask(&direct, VARYING_JSON), mask(&general, VARYING_JSON));
+    }
+
+    /// Regression: redaction decided by a bit per field index, wrapping
+    /// past 64, so the 65th field of a hand-built field set was never
+    /// redacted (and the 1st's bit decided for it).
+    #[test]
+    fn a_secret_beyond_the_64th_field_is_redacted_on_either_path() {
+        let log = || {
+            let mut names: Vec<&'static str> = (0..64)
+                .map(|i| &*Box::leak(format!("f{i}").into_boxed_str()))
+                .collect();
+            names.push("password");
+            let metadata = hand_made_callsite(names);
+            let fields = metadata.fields();
+            let password = fields.field("password").unwrap();
+            let values: [(&Field, Option<&dyn tracing::Value>); 1] =
+                [(&password, Some(&"hunter2" as &dyn tracing::Value))];
+            tracing_core::Event::dispatch(metadata, &fields.value_set(&values));
+        };
+        let BothPaths {
+            direct, general, ..
+        } = both_paths(json, log);
+        for output in [&direct, &general] {
+            assert!(output.contains("\"password\":\"[REDACTED]\""), "{output}");
+            assert!(!output.contains("hunter2"), "{output}");
+        }
     }
 
     /// A string from characters that need escaping, multi-byte and

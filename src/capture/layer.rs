@@ -379,6 +379,7 @@ where
             let mut visitor = EventVisitor {
                 record: &mut *record,
                 redact_mask: redactor.field_mask(metadata),
+                redaction: redactor.settings(),
                 redacted: 0,
                 forwarded_log: forwarded.then(ForwardedLog::default),
             };

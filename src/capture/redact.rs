@@ -228,10 +228,19 @@ impl Redactor {
     }
 }
 
-/// Whether `field` is one a mask from [`Redactor::compute_mask`] redacts.
-/// (A callsite has at most 32 fields, so every index has a bit.)
-pub(crate) fn is_masked(mask: u64, field: &tracing_core::field::Field) -> bool {
-    mask & (1 << (field.index() % 64)) != 0
+/// Whether `field` is one to redact: by its bit in a mask from
+/// [`Redactor::compute_mask`], or by its name beyond the 64 fields a mask
+/// has bits for (the `tracing` macros give a callsite at most 32, a
+/// hand-built field set may have more).
+pub(crate) fn is_masked(
+    mask: u64,
+    field: &tracing_core::field::Field,
+    settings: &RedactionSettings,
+) -> bool {
+    match field.index() {
+        index @ 0..64 => mask & (1 << index) != 0,
+        _ => settings.is_sensitive(field.name()),
+    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,8 @@ pub(crate) struct EventVisitor<'r> {
     pub(crate) record: &'r mut Record,
     /// The fields to redact, by index (see `redact`).
     pub(crate) redact_mask: u64,
+    /// What decides for fields beyond the mask's 64.
+    pub(crate) redaction: &'r RedactionSettings,
     /// How many values were redacted.
     pub(crate) redacted: u64,
     /// For a `log` record that `tracing-log` forwarded as an event (see
@@ -73,7 +75,7 @@ impl EventVisitor<'_> {
         if self.keep_forwarded(field, value) {
             return;
         }
-        let value = if is_masked(self.redact_mask, field) {
+        let value = if is_masked(self.redact_mask, field, self.redaction) {
             self.redacted += 1;
             Value::StaticStr(REDACTED)
         } else {
@@ -131,7 +133,7 @@ impl Visit for EventVisitor<'_> {
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
-        if is_masked(self.redact_mask, field) {
+        if is_masked(self.redact_mask, field, self.redaction) {
             // A secret-named error field must not leak through the
             // exception attributes either.
             self.set(field, Value::StaticStr(REDACTED));
