@@ -143,10 +143,16 @@ impl Spool {
             if path.extension().and_then(|e| e.to_str()) != Some(EXTENSION) {
                 continue;
             }
+            // Only names this spool writes: another name that parses to a
+            // number ("5.otlpseg") would be looked for under the name the
+            // number gives, and the largest number leaves none for the next
+            // segment.
             let Some(sequence) = path
                 .file_stem()
                 .and_then(|s| s.to_str())
+                .filter(|s| s.len() == 20)
                 .and_then(|s| s.parse::<u64>().ok())
+                .filter(|&sequence| sequence < u64::MAX)
             else {
                 continue;
             };
@@ -159,11 +165,7 @@ impl Spool {
             });
         }
         segments.sort_by_key(|segment| segment.sequence);
-        // A file named after the largest sequence number (put there by
-        // hand) must not overflow the next one.
-        let next_sequence = segments
-            .last()
-            .map_or(0, |segment| segment.sequence.saturating_add(1));
+        let next_sequence = segments.last().map_or(0, |segment| segment.sequence + 1);
         let bytes = segments.iter().map(|segment| segment.bytes).sum();
         Ok(Spool {
             dir: dir.to_owned(),
@@ -257,7 +259,7 @@ impl Spool {
             return self.failed_to_write(error);
         }
         self.read_only_until = None;
-        self.next_sequence += 1;
+        self.next_sequence = self.next_sequence.saturating_add(1);
         self.bytes += size;
         self.segments.push_back(Segment {
             sequence,
@@ -527,6 +529,26 @@ mod tests {
         assert!(appended.written.is_ok());
         assert_eq!(appended.evicted, 10);
         assert!(spool.is_writable());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// Regression: a file whose name parsed to a number was taken for a
+    /// segment: "5.otlpseg" was looked for as another file and counted as
+    /// failed at every start, and the largest number left none for the
+    /// next segment, which overwrote the newest one.
+    #[test]
+    fn files_this_spool_did_not_name_are_left_alone() {
+        let dir = dir("foreign");
+        fs::create_dir_all(&dir).expect("dir");
+        for name in ["5.otlpseg", "18446744073709551615.otlpseg"] {
+            fs::write(dir.join(name), b"not a segment").expect("written");
+        }
+        let mut spool = Spool::open(&dir, 1 << 20).expect("writable");
+        assert!(spool.is_empty());
+        spool.append(b"logs", 1).written.expect("written");
+        spool.append(b"more logs", 2).written.expect("written");
+        assert!(matches!(spool.oldest(), Oldest::Request(spooled) if spooled.payload == b"logs"));
+        assert!(dir.join("5.otlpseg").exists());
         let _ = fs::remove_dir_all(&dir);
     }
 
