@@ -697,8 +697,12 @@ impl Visit for DirectVisitor<'_, '_> {
             self.has_body = true;
             self.stream.debug_body(self.out, value, self.text);
         } else if let Some(encoded_key) = self.note_written(field) {
-            self.stream
-                .debug_attribute(self.out, field.name(), encoded_key, value, self.text);
+            // A field given twice takes the general path, which formats
+            // the value itself: not here too.
+            if !self.out_of_order {
+                self.stream
+                    .debug_attribute(self.out, field.name(), encoded_key, value, self.text);
+            }
         } else {
             let text = self.format(format_args!("{value:?}"));
             self.set(field, text);

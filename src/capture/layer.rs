@@ -148,9 +148,11 @@ impl BridgeLayer {
     /// # Ok::<(), otel_log_bridge::InitError>(())
     /// ```
     ///
-    /// Each record is filtered by asking the current subscriber whether it
-    /// would take an event of that level and target, and is then written
-    /// to this layer's pipeline only; other layers do not see it.
+    /// Each record is filtered by asking the current subscriber whether
+    /// this layer would take an event of that level and target (a global
+    /// filter or one around this layer decides; a subscriber without this
+    /// layer takes no `log` records), and is then written to this layer's
+    /// pipeline only; other layers do not see it.
     ///
     /// **Per-layer filters.** `tracing-subscriber`'s per-layer filters
     /// (`Layer::with_filter`) keep their answer to that question for the

@@ -287,6 +287,10 @@ impl<T: Transport> OtlpDrain<T> {
                     if backoff.attempts() == FAILURES_BEFORE_WARNING {
                         self.report_retrying(first_failure, &reason);
                     }
+                    #[cfg(feature = "spool")]
+                    if self.spool_instead_of_waiting(records, delay, &mut backoff, first_failure) {
+                        break;
+                    }
                     if !queue.wait_before_retry(delay) {
                         self.counters.failed.fetch_add(records, Ordering::Relaxed);
                         self.report(format_args!(
@@ -303,6 +307,39 @@ impl<T: Transport> OtlpDrain<T> {
                 }
             }
         }
+    }
+
+    /// Moves a request the collector asked to retry into the spool, when
+    /// the spool takes writes again (a failed write makes it read-only for
+    /// a while): there it waits for the pause, which the replay keeps,
+    /// instead of holding the cycle and the queue behind it here.
+    #[cfg(feature = "spool")]
+    fn spool_instead_of_waiting(
+        &mut self,
+        records: u64,
+        delay: Duration,
+        backoff: &mut Backoff,
+        first_failure: &str,
+    ) -> bool {
+        let Some(spool) = self.spool.as_mut().filter(|spool| spool.is_writable()) else {
+            return false;
+        };
+        let appended = spool.append(&self.request, records);
+        self.counters
+            .spool_evicted
+            .fetch_add(appended.evicted, Ordering::Relaxed);
+        if let Err(error) = appended.written {
+            diag::debug(format_args!("the spool is still not writable: {error}"));
+            return false;
+        }
+        self.next_attempt = Some(Deferral {
+            at: std::time::Instant::now() + delay,
+            backoff: std::mem::take(backoff),
+            first_failure: first_failure.to_owned(),
+            from_collector: true,
+        });
+        self.counters.retries.fetch_add(1, Ordering::Relaxed);
+        true
     }
 
     /// Sends one request once and counts the outcome; `false` when it is
@@ -395,16 +432,23 @@ impl<T: Transport> OtlpDrain<T> {
     /// written to the spool instead of being retried here. Returns `false`
     /// when the spool failed and the request must take the in-memory path.
     ///
-    /// At shutdown the request goes to the spool first, to be sent from
-    /// there by the cycle's replay: the guard stops waiting at its deadline
+    /// At shutdown the request goes to the spool first when it has room,
+    /// to be sent from there by the cycle's replay: the guard stops waiting at its deadline
     /// whatever a send is doing (a collector that takes the connection and
     /// never answers holds one for the whole request timeout), and what is
     /// on disk then is delivered by the next start instead of being lost.
     #[cfg(feature = "spool")]
     fn export_spooling(&mut self, records: u64, queue: &Queue) -> bool {
         let request = std::mem::take(&mut self.request);
-        let waiting = self.next_attempt.as_ref().is_some_and(Deferral::is_pending)
-            || queue.is_shutting_down();
+        // Only when the spool has room: evicting older records (of this
+        // very cycle, or a backlog the replay would send first) to make it
+        // would lose them with a collector that is up.
+        let spool_first = queue.is_shutting_down()
+            && self
+                .spool
+                .as_ref()
+                .is_some_and(|spool| spool.has_room_for(request.len()));
+        let waiting = self.next_attempt.as_ref().is_some_and(Deferral::is_pending) || spool_first;
         let delivered = !waiting && self.replay() && self.send_once(&request, records);
         if delivered {
             self.next_attempt = None;
@@ -832,6 +876,116 @@ mod tests {
         assert_eq!(drain.transport.segments_at_send, [1]);
         assert_eq!(counters.exported.load(Ordering::Relaxed), 1);
         assert!(drain.spool.as_ref().is_some_and(spool::Spool::is_empty));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// At shutdown, a pause the collector asked for, with a spool that
+    /// cannot take the request, is given up, not cut short: the request
+    /// is not sent early, and its records count as failed.
+    #[cfg(feature = "spool")]
+    #[test]
+    fn at_shutdown_a_pause_the_collector_asked_for_is_given_up_not_cut_short() {
+        let dir = std::env::temp_dir().join(format!("olb-pause-end-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let spool = spool::Spool::open(&dir, 16).expect("a spool");
+        let (drain, callsites, counters) =
+            drain_to(PausingFirst { calls: 0 }, &Resource::default());
+        let mut drain = drain.with_spool(Some(spool));
+        drain.next_attempt = Some(Deferral {
+            at: std::time::Instant::now() + Duration::from_secs(30),
+            backoff: Backoff::default(),
+            first_failure: "HTTP 429".to_owned(),
+            from_collector: true,
+        });
+        let mut chunk = Vec::new();
+        push_frame(&callsites, "scope", "larger than the spool", &mut chunk);
+        deliver_at_shutdown(&mut drain, &chunk, 1);
+        assert_eq!(drain.transport.calls, 0);
+        assert_eq!(counters.failed.load(Ordering::Relaxed), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Asks for a pause of 100 ms five times, then takes every request.
+    #[cfg(feature = "spool")]
+    #[derive(Default)]
+    struct PausingFiveTimes {
+        calls: usize,
+    }
+
+    #[cfg(feature = "spool")]
+    impl Transport for PausingFiveTimes {
+        fn send(&mut self, _request: &[u8]) -> Outcome {
+            self.calls += 1;
+            if self.calls <= 5 {
+                return Outcome::Retry {
+                    after: Some(Duration::from_millis(100)),
+                    reason: "HTTP 503".to_owned(),
+                };
+            }
+            Outcome::Accepted {
+                rejected: 0,
+                message: String::new(),
+            }
+        }
+    }
+
+    /// Regression: a request retried from memory because the spool was
+    /// read-only (a write had failed) stayed there, holding the cycle and
+    /// the queue behind it, for the whole outage, although the spool took
+    /// writes again a minute later.
+    #[cfg(feature = "spool")]
+    #[test]
+    fn a_request_retried_from_memory_moves_to_the_spool_once_it_takes_writes_again() {
+        let dir = std::env::temp_dir().join(format!("olb-rewritable-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut spool = spool::Spool::open(&dir, 1024 * 1024).expect("a spool");
+        spool.set_read_only_until(std::time::Instant::now() + Duration::from_millis(50));
+        let (drain, callsites, counters) =
+            drain_to(PausingFiveTimes::default(), &Resource::default());
+        let mut drain = drain.with_spool(Some(spool));
+        let mut chunk = Vec::new();
+        push_frame(&callsites, "scope", "", &mut chunk);
+        let wake = crate::export::queue::WakePolicy {
+            bytes: usize::MAX,
+            records: u64::MAX,
+        };
+        let queue = Queue::new("test", usize::MAX, wake);
+        drain.deliver(&chunk, 1, &queue);
+        drain.end_cycle(&queue);
+        assert!(drain.transport.calls < 5, "{}", drain.transport.calls);
+        assert!(drain.spool.as_ref().is_some_and(|spool| !spool.is_empty()));
+        assert_eq!(counters.failed.load(Ordering::Relaxed), 0);
+        // The collector's pause holds for the replay too.
+        assert!(drain
+            .next_attempt
+            .as_ref()
+            .is_some_and(|deferral| deferral.from_collector));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// At shutdown a batch goes to the spool first only when it fits
+    /// without evicting anything: else older records, which a collector
+    /// that is up would have taken, would be lost for it.
+    #[cfg(feature = "spool")]
+    #[test]
+    fn at_shutdown_a_batch_that_would_evict_is_sent_after_the_backlog() {
+        let dir = std::env::temp_dir().join(format!("olb-no-evict-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut spool = spool::Spool::open(&dir, 200).expect("a spool");
+        spool.append(&[0; 100], 3).written.expect("spooled earlier");
+        let transport = CountingSegments {
+            dir: dir.clone(),
+            segments_at_send: Vec::new(),
+        };
+        let (drain, callsites, counters) = drain_to(transport, &Resource::default());
+        let mut drain = drain.with_spool(Some(spool));
+        let mut chunk = Vec::new();
+        push_frame(&callsites, "scope", &"x".repeat(100), &mut chunk);
+        deliver_at_shutdown(&mut drain, &chunk, 1);
+        // The backlog first, from the spool, then the batch.
+        assert_eq!(drain.transport.segments_at_send, [1, 0]);
+        assert_eq!(counters.exported.load(Ordering::Relaxed), 4);
+        assert_eq!(counters.spool_evicted.load(Ordering::Relaxed), 0);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -195,6 +195,18 @@ impl Spool {
         Err(error)
     }
 
+    /// Whether a request of `payload_len` bytes fits without evicting
+    /// anything.
+    pub(crate) fn has_room_for(&self, payload_len: usize) -> bool {
+        self.bytes + (HEADER_LEN + payload_len) as u64 <= self.budget
+    }
+
+    /// Makes the spool read-only until `until`, as a failed write does.
+    #[cfg(test)]
+    pub(crate) fn set_read_only_until(&mut self, until: Instant) {
+        self.read_only_until = Some(until);
+    }
+
     fn path(&self, sequence: u64) -> PathBuf {
         self.dir.join(format!("{sequence:020}.{EXTENSION}"))
     }
@@ -228,6 +240,13 @@ impl Spool {
                 ),
             ));
         }
+        // The last number is never written: a segment under it would not
+        // be read back.
+        if self.next_sequence == u64::MAX {
+            return self.failed_to_write(std::io::Error::other(
+                "the spool has used every segment number",
+            ));
+        }
         // The file first: when it cannot even be made (the directory is
         // gone, no file descriptor is left), nothing is evicted for it.
         let sequence = self.next_sequence;
@@ -259,7 +278,7 @@ impl Spool {
             return self.failed_to_write(error);
         }
         self.read_only_until = None;
-        self.next_sequence = self.next_sequence.saturating_add(1);
+        self.next_sequence += 1;
         self.bytes += size;
         self.segments.push_back(Segment {
             sequence,
@@ -549,6 +568,18 @@ mod tests {
         spool.append(b"more logs", 2).written.expect("written");
         assert!(matches!(spool.oldest(), Oldest::Request(spooled) if spooled.payload == b"logs"));
         assert!(dir.join("5.otlpseg").exists());
+        drop(spool);
+        // The second largest number: the next would be the last, which a
+        // reopened spool could not read back, so nothing is written.
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("dir");
+        let full = Spool::open(&dir, 1 << 20)
+            .expect("writable")
+            .path(u64::MAX - 1);
+        fs::write(&full, b"not a segment either").expect("written");
+        let mut spool = Spool::open(&dir, 1 << 20).expect("writable");
+        assert!(spool.append(b"logs", 1).written.is_err());
+        assert_eq!(fs::read(&full).expect("kept"), b"not a segment either");
         let _ = fs::remove_dir_all(&dir);
     }
 
