@@ -3,9 +3,7 @@
 
 use log::kv::{Key, Source, Value as KvValue, VisitSource};
 
-use tracing_subscriber::prelude::*;
-
-use crate::support::capture;
+use crate::support::{capture, stats_after};
 
 /// 200 key-values with awkward keys, given to `log` directly (`tracing`
 /// callsites hold at most 32 fields).
@@ -214,14 +212,8 @@ fn otlp_json_lines_escape_what_breaks_line_oriented_readers() {
 
     let text = "a\u{2028}b\u{2029}c\u{85}d\u{9b}31me\u{7f}";
     let out = crate::support::SharedBuf::default();
-    let (layer, guard) = otel_log_bridge::builder()
-        .with_otlp_json_writer(out.clone())
-        .layer()
-        .expect("valid configuration");
-    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
-        tracing::info!(text, "{text}");
-    });
-    let stats = guard.shutdown();
+    let builder = otel_log_bridge::builder().with_otlp_json_writer(out.clone());
+    let stats = stats_after(builder, |_| tracing::info!(text, "{text}"));
     assert_eq!(stats.exported, 1, "{stats:?}");
     let output = out.contents();
     let line_breaks = ['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}'];
@@ -250,17 +242,13 @@ fn an_otlp_json_write_that_fails_part_way_keeps_the_next_request_on_a_line_of_it
         out: out.clone(),
         state: PartWay::BeforeTheFailure,
     };
-    let (layer, guard) = otel_log_bridge::builder()
-        .with_otlp_json_writer(writer)
-        .layer()
-        .expect("valid configuration");
-    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+    let builder = otel_log_bridge::builder().with_otlp_json_writer(writer);
+    let stats = stats_after(builder, |guard| {
         tracing::info!("first");
         tracing::info!("second, cut");
         let _ = guard.flush();
         tracing::info!("third");
     });
-    let stats = guard.shutdown();
     let text = out.contents();
     let (whole, cut): (Vec<&str>, Vec<&str>) = text
         .lines()
@@ -294,19 +282,14 @@ fn a_write_that_fails_part_way_keeps_the_next_record_on_a_line_of_its_own() {
         out: out.clone(),
         state: PartWay::BeforeTheFailure,
     };
-    let (layer, guard) = otel_log_bridge::builder()
-        .with_json_writer(writer)
-        .layer()
-        .expect("valid configuration");
-    let subscriber = tracing_subscriber::registry().with(layer);
-    tracing::subscriber::with_default(subscriber, || {
+    let builder = otel_log_bridge::builder().with_json_writer(writer);
+    let stats = stats_after(builder, |guard| {
         tracing::info!("first");
         tracing::info!("second, cut");
         tracing::info!("third, lost");
         let _ = guard.flush();
         tracing::info!("fourth");
     });
-    let stats = guard.shutdown();
     // Which records share a write depends on when the worker runs; the cut
     // record and the failure do not.
     let text = out.contents();
@@ -331,11 +314,8 @@ fn a_write_that_fails_part_way_keeps_the_next_record_on_a_line_of_its_own() {
 #[test]
 fn console_doubles_of_any_magnitude_stay_short() {
     let out = crate::support::SharedBuf::default();
-    let (layer, guard) = otel_log_bridge::builder()
-        .with_console_writer(out.clone())
-        .layer()
-        .expect("valid configuration");
-    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+    let builder = otel_log_bridge::builder().with_console_writer(out.clone());
+    stats_after(builder, |_| {
         tracing::info!(
             huge = 1e300,
             tiny = f64::MIN_POSITIVE,
@@ -344,7 +324,6 @@ fn console_doubles_of_any_magnitude_stay_short() {
             "doubles"
         );
     });
-    drop(guard);
     let line = out.contents();
     for expected in [
         "huge=1e300",

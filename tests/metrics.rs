@@ -44,6 +44,48 @@ fn run(
     (guard.stats(), receiver, guard)
 }
 
+/// A meter provider whose metrics are kept in memory, and where.
+fn in_memory_meter() -> (InMemoryMetricExporter, SdkMeterProvider) {
+    let exporter = InMemoryMetricExporter::default();
+    let provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    (exporter, provider)
+}
+
+/// The data points of the counter `name`: each one's attributes (as
+/// text) and value.
+fn counter_points(
+    metrics: &[opentelemetry_sdk::metrics::data::ResourceMetrics],
+    name: &str,
+) -> Vec<(Vec<(String, String)>, u64)> {
+    let mut points = Vec::new();
+    for resource in metrics {
+        for scope in resource.scope_metrics() {
+            for metric in scope.metrics().filter(|m| m.name() == name) {
+                if let AggregatedMetrics::U64(MetricData::Sum(sum)) = metric.data() {
+                    for point in sum.data_points() {
+                        let attributes = point
+                            .attributes()
+                            .map(|kv| (kv.key.to_string(), kv.value.as_str().into_owned()))
+                            .collect();
+                        points.push((attributes, point.value()));
+                    }
+                }
+            }
+        }
+    }
+    points
+}
+
+/// The value of `key` among `attributes`.
+fn attribute<'a>(attributes: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    attributes
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, value)| value.as_str())
+}
+
 #[test]
 fn prometheus_text_parses_and_matches_what_the_collector_got() {
     let (stats, receiver, _guard) = run(otel_log_bridge::builder().with_target_metrics(true));
@@ -122,38 +164,22 @@ fn prometheus_text_parses_and_matches_what_the_collector_got() {
 
 #[test]
 fn metrics_are_pushed_through_an_opentelemetry_meter() {
-    let exporter = InMemoryMetricExporter::default();
-    let provider = SdkMeterProvider::builder()
-        .with_reader(PeriodicReader::builder(exporter.clone()).build())
-        .build();
+    let (exporter, provider) = in_memory_meter();
     let (stats, _receiver, guard) = run(otel_log_bridge::builder()
         .with_meter(provider.meter("otel-log-bridge"))
         .with_target_metrics(true));
     provider.force_flush().expect("metrics flushed");
     let metrics = exporter.get_finished_metrics().expect("metrics");
-    let sum = |name: &str, attribute: Option<(&str, &str)>| -> u64 {
-        let mut total = 0;
-        for resource in &metrics {
-            for scope in resource.scope_metrics() {
-                for metric in scope.metrics().filter(|m| m.name() == name) {
-                    if let AggregatedMetrics::U64(MetricData::Sum(sum)) = metric.data() {
-                        for point in sum.data_points() {
-                            let matches = attribute.is_none_or(|(k, v)| {
-                                point
-                                    .attributes()
-                                    .any(|kv| kv.key.as_str() == k && kv.value.as_str() == v)
-                            });
-                            let has_error =
-                                point.attributes().any(|kv| kv.key.as_str() == "error.type");
-                            if matches && (attribute.is_some() || !has_error) {
-                                total += point.value();
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        total
+    // The points with this attribute, or without error.type.
+    let sum = |name: &str, wanted: Option<(&str, &str)>| -> u64 {
+        counter_points(&metrics, name)
+            .into_iter()
+            .filter(|(attributes, _)| match wanted {
+                Some((key, value)) => attribute(attributes, key) == Some(value),
+                None => attribute(attributes, "error.type").is_none(),
+            })
+            .map(|(_, value)| value)
+            .sum()
     };
     assert_eq!(sum("otel.sdk.log.created", None), stats.emitted);
     assert_eq!(
@@ -211,40 +237,26 @@ fn metrics_are_pushed_through_an_opentelemetry_meter() {
 /// collector's failures could not be told from a file's.
 #[test]
 fn sdk_metrics_keep_each_output_apart() {
-    let exporter = InMemoryMetricExporter::default();
-    let provider = SdkMeterProvider::builder()
-        .with_reader(PeriodicReader::builder(exporter.clone()).build())
-        .build();
+    let (exporter, provider) = in_memory_meter();
     let (stats, _receiver, guard) = run(otel_log_bridge::builder()
         .with_meter(provider.meter("otel-log-bridge"))
         .with_json_writer(std::io::sink()));
     provider.force_flush().expect("metrics flushed");
     let metrics = exporter.get_finished_metrics().expect("metrics");
-    // (component type, component name, error type) -> value
+    // (component type, component name, error type, value), sorted.
     let series = |name: &str| -> Vec<(String, String, Option<String>, u64)> {
-        let mut found = Vec::new();
-        for resource in &metrics {
-            for scope in resource.scope_metrics() {
-                for metric in scope.metrics().filter(|m| m.name() == name) {
-                    if let AggregatedMetrics::U64(MetricData::Sum(sum)) = metric.data() {
-                        for point in sum.data_points() {
-                            let attribute = |key: &str| {
-                                point
-                                    .attributes()
-                                    .find(|kv| kv.key.as_str() == key)
-                                    .map(|kv| kv.value.as_str().into_owned())
-                            };
-                            found.push((
-                                attribute("otel.component.type").expect("a component type"),
-                                attribute("otel.component.name").expect("a component name"),
-                                attribute("error.type"),
-                                point.value(),
-                            ));
-                        }
-                    }
-                }
-            }
-        }
+        let mut found: Vec<_> = counter_points(&metrics, name)
+            .into_iter()
+            .map(|(attributes, value)| {
+                let text = |key: &str| attribute(&attributes, key).map(str::to_owned);
+                (
+                    text("otel.component.type").expect("a component type"),
+                    text("otel.component.name").expect("a component name"),
+                    text("error.type"),
+                    value,
+                )
+            })
+            .collect();
         found.sort();
         found
     };

@@ -6,8 +6,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use tracing_subscriber::prelude::*;
-
 use crate::support::capture_with_guard;
 
 /// How long a scenario that used to hang may take before the test fails
@@ -102,18 +100,6 @@ impl Write for BrokenWriter {
     }
 }
 
-/// Runs `scenario` under a layer built by `builder`, then shuts the guard
-/// down and returns the final counters.
-fn stats_after(
-    builder: otel_log_bridge::Builder,
-    scenario: impl FnOnce(&otel_log_bridge::Guard),
-) -> otel_log_bridge::Stats {
-    let (layer, guard) = builder.layer().expect("valid configuration");
-    let subscriber = tracing_subscriber::registry().with(layer);
-    tracing::subscriber::with_default(subscriber, || scenario(&guard));
-    guard.shutdown()
-}
-
 #[test]
 fn a_crashed_worker_fails_flushes_and_counts_what_it_loses() {
     let builder = otel_log_bridge::builder()
@@ -122,7 +108,7 @@ fn a_crashed_worker_fails_flushes_and_counts_what_it_loses() {
             ..BrokenWriter::default()
         })
         .with_shutdown_timeout(Duration::from_secs(5));
-    let stats = stats_after(builder, |guard| {
+    let stats = crate::support::stats_after(builder, |guard| {
         tracing::info!("first");
         guard.flush().expect("the first write works");
         tracing::info!("second: the writer panics");
@@ -178,7 +164,7 @@ fn records_a_broken_writer_lost_count_as_failed() {
         ),
     ];
     for (case, builder) in cases {
-        let stats = stats_after(builder, |guard| {
+        let stats = crate::support::stats_after(builder, |guard| {
             tracing::info!("one");
             tracing::info!("two");
             let _ = guard.flush();
@@ -368,7 +354,7 @@ fn shutdown_does_not_wait_past_its_timeout_for_an_output_to_close() {
     let builder = otel_log_bridge::builder()
         .with_json_writer(writer)
         .with_shutdown_timeout(Duration::from_millis(100));
-    let stats = stats_after(builder, |guard| {
+    let stats = crate::support::stats_after(builder, |guard| {
         tracing::info!("one");
         guard.flush().expect("written");
     });

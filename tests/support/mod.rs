@@ -188,3 +188,12 @@ pub fn temp_path(name: &str) -> PathBuf {
 }
 pub mod alloc;
 pub mod receiver;
+
+/// Runs `scenario` under a layer built by `builder`, then shuts the guard
+/// down and returns the final counters.
+pub fn stats_after(builder: Builder, scenario: impl FnOnce(&Guard)) -> otel_log_bridge::Stats {
+    let (layer, guard) = builder.layer().expect("valid configuration");
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || scenario(&guard));
+    guard.shutdown()
+}

@@ -751,18 +751,64 @@ mod tests {
         encode_frame(&record, callsites, chunk);
     }
 
-    /// Delivers `chunk` as one cycle through a queue that is shutting down
-    /// already, so that a wait for a pause is given up at once rather than
-    /// waited out.
-    fn deliver_at_shutdown<T: Transport>(drain: &mut OtlpDrain<T>, chunk: &[u8], records: u64) {
+    /// A queue nobody pushes to, for driving a drain by hand.
+    fn idle_queue() -> Queue {
         let wake = crate::export::queue::WakePolicy {
             bytes: usize::MAX,
             records: u64::MAX,
         };
-        let queue = Queue::new("test", usize::MAX, wake);
+        Queue::new("test", usize::MAX, wake)
+    }
+
+    /// Delivers `chunk` as one cycle through `queue`.
+    fn deliver_through<T: Transport>(
+        drain: &mut OtlpDrain<T>,
+        chunk: &[u8],
+        records: u64,
+        queue: &Queue,
+    ) {
+        drain.deliver(chunk, records, queue);
+        drain.end_cycle(queue);
+    }
+
+    /// Delivers `chunk` as one cycle through a queue that is shutting down
+    /// already, so that a wait for a pause is given up at once rather than
+    /// waited out.
+    fn deliver_at_shutdown<T: Transport>(drain: &mut OtlpDrain<T>, chunk: &[u8], records: u64) {
+        let queue = idle_queue();
         queue.shutdown_until(std::time::Instant::now());
-        drain.deliver(chunk, records, &queue);
-        drain.end_cycle(&queue);
+        deliver_through(drain, chunk, records, &queue);
+    }
+
+    /// A drain with a spool of `budget` bytes in a fresh directory named
+    /// after `name` (removed when the returned guard is dropped), to the
+    /// transport `transport` makes for that directory, and the frame of
+    /// one record with `body`.
+    #[cfg(feature = "spool")]
+    fn spooled_drain<T: Transport>(
+        name: &str,
+        budget: u64,
+        transport: impl FnOnce(&std::path::Path) -> T,
+        body: &str,
+    ) -> (OtlpDrain<T>, Arc<SinkCounters>, Vec<u8>, TempDir) {
+        let dir = TempDir(std::env::temp_dir().join(format!("olb-{name}-{}", std::process::id())));
+        let _ = std::fs::remove_dir_all(&dir.0);
+        let spool = spool::Spool::open(&dir.0, budget).expect("a spool");
+        let (drain, callsites, counters) = drain_to(transport(&dir.0), &Resource::default());
+        let mut chunk = Vec::new();
+        push_frame(&callsites, "scope", body, &mut chunk);
+        (drain.with_spool(Some(spool)), counters, chunk, dir)
+    }
+
+    /// A directory removed on drop.
+    #[cfg(feature = "spool")]
+    struct TempDir(std::path::PathBuf);
+
+    #[cfg(feature = "spool")]
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 
     /// Asks for a pause of 200 ms at first, then takes every request;
@@ -798,33 +844,19 @@ mod tests {
     #[cfg(feature = "spool")]
     #[test]
     fn a_pause_the_collector_asked_for_holds_when_the_spool_cannot_take_the_request() {
-        let dir = std::env::temp_dir().join(format!("olb-pause-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let spool = spool::Spool::open(&dir, 16).expect("a spool");
-        let (drain, callsites, counters) =
-            drain_to(PausingFirst { calls: 0 }, &Resource::default());
-        let mut drain = drain.with_spool(Some(spool));
-        let mut chunk = Vec::new();
-        push_frame(
-            &callsites,
-            "scope",
+        let (mut drain, counters, chunk, _dir) = spooled_drain(
+            "pause",
+            16,
+            |_| PausingFirst { calls: 0 },
             "larger than the spool's budget",
-            &mut chunk,
         );
-        let wake = crate::export::queue::WakePolicy {
-            bytes: usize::MAX,
-            records: u64::MAX,
-        };
-        let queue = Queue::new("test", usize::MAX, wake);
         let started = std::time::Instant::now();
-        drain.deliver(&chunk, 1, &queue);
-        drain.end_cycle(&queue);
+        deliver_through(&mut drain, &chunk, 1, &idle_queue());
         // Sent again only once the pause was over: a wait has no upper
         // bound here, only a lower one.
         assert_eq!(drain.transport.calls, 2);
         assert!(started.elapsed() >= PAUSE, "{:?}", started.elapsed());
         assert_eq!(counters.exported.load(Ordering::Relaxed), 1);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// Takes every request, noting how many segments the spool's
@@ -833,6 +865,14 @@ mod tests {
     struct CountingSegments {
         dir: std::path::PathBuf,
         segments_at_send: Vec<usize>,
+    }
+
+    #[cfg(feature = "spool")]
+    fn counting_segments(dir: &std::path::Path) -> CountingSegments {
+        CountingSegments {
+            dir: dir.to_owned(),
+            segments_at_send: Vec::new(),
+        }
     }
 
     #[cfg(feature = "spool")]
@@ -861,22 +901,16 @@ mod tests {
     #[cfg(feature = "spool")]
     #[test]
     fn at_shutdown_a_batch_is_spooled_before_it_is_sent() {
-        let dir = std::env::temp_dir().join(format!("olb-spool-first-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let spool = spool::Spool::open(&dir, 1024 * 1024).expect("a spool");
-        let transport = CountingSegments {
-            dir: dir.clone(),
-            segments_at_send: Vec::new(),
-        };
-        let (drain, callsites, counters) = drain_to(transport, &Resource::default());
-        let mut drain = drain.with_spool(Some(spool));
-        let mut chunk = Vec::new();
-        push_frame(&callsites, "scope", "the last words", &mut chunk);
+        let (mut drain, counters, chunk, _dir) = spooled_drain(
+            "spool-first",
+            1024 * 1024,
+            counting_segments,
+            "the last words",
+        );
         deliver_at_shutdown(&mut drain, &chunk, 1);
         assert_eq!(drain.transport.segments_at_send, [1]);
         assert_eq!(counters.exported.load(Ordering::Relaxed), 1);
         assert!(drain.spool.as_ref().is_some_and(spool::Spool::is_empty));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// At shutdown, a pause the collector asked for, with a spool that
@@ -885,24 +919,21 @@ mod tests {
     #[cfg(feature = "spool")]
     #[test]
     fn at_shutdown_a_pause_the_collector_asked_for_is_given_up_not_cut_short() {
-        let dir = std::env::temp_dir().join(format!("olb-pause-end-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let spool = spool::Spool::open(&dir, 16).expect("a spool");
-        let (drain, callsites, counters) =
-            drain_to(PausingFirst { calls: 0 }, &Resource::default());
-        let mut drain = drain.with_spool(Some(spool));
+        let (mut drain, counters, chunk, _dir) = spooled_drain(
+            "pause-end",
+            16,
+            |_| PausingFirst { calls: 0 },
+            "larger than the spool",
+        );
         drain.next_attempt = Some(Deferral {
             at: std::time::Instant::now() + Duration::from_secs(30),
             backoff: Backoff::default(),
             first_failure: "HTTP 429".to_owned(),
             from_collector: true,
         });
-        let mut chunk = Vec::new();
-        push_frame(&callsites, "scope", "larger than the spool", &mut chunk);
         deliver_at_shutdown(&mut drain, &chunk, 1);
         assert_eq!(drain.transport.calls, 0);
         assert_eq!(counters.failed.load(Ordering::Relaxed), 1);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// Asks for a pause of 100 ms five times, then takes every request.
@@ -936,22 +967,16 @@ mod tests {
     #[cfg(feature = "spool")]
     #[test]
     fn a_request_retried_from_memory_moves_to_the_spool_once_it_takes_writes_again() {
-        let dir = std::env::temp_dir().join(format!("olb-rewritable-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let mut spool = spool::Spool::open(&dir, 1024 * 1024).expect("a spool");
-        spool.set_read_only_until(std::time::Instant::now() + Duration::from_millis(50));
-        let (drain, callsites, counters) =
-            drain_to(PausingFiveTimes::default(), &Resource::default());
-        let mut drain = drain.with_spool(Some(spool));
-        let mut chunk = Vec::new();
-        push_frame(&callsites, "scope", "", &mut chunk);
-        let wake = crate::export::queue::WakePolicy {
-            bytes: usize::MAX,
-            records: u64::MAX,
-        };
-        let queue = Queue::new("test", usize::MAX, wake);
-        drain.deliver(&chunk, 1, &queue);
-        drain.end_cycle(&queue);
+        let (mut drain, counters, chunk, _dir) = spooled_drain(
+            "rewritable",
+            1024 * 1024,
+            |_| PausingFiveTimes::default(),
+            "",
+        );
+        if let Some(spool) = drain.spool.as_mut() {
+            spool.set_read_only_until(std::time::Instant::now() + Duration::from_millis(50));
+        }
+        deliver_through(&mut drain, &chunk, 1, &idle_queue());
         assert!(drain.transport.calls < 5, "{}", drain.transport.calls);
         assert!(drain.spool.as_ref().is_some_and(|spool| !spool.is_empty()));
         assert_eq!(counters.failed.load(Ordering::Relaxed), 0);
@@ -960,7 +985,6 @@ mod tests {
             .next_attempt
             .as_ref()
             .is_some_and(|deferral| deferral.from_collector));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// At shutdown a batch goes to the spool first only when it fits
@@ -969,24 +993,16 @@ mod tests {
     #[cfg(feature = "spool")]
     #[test]
     fn at_shutdown_a_batch_that_would_evict_is_sent_after_the_backlog() {
-        let dir = std::env::temp_dir().join(format!("olb-no-evict-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let mut spool = spool::Spool::open(&dir, 200).expect("a spool");
-        spool.append(&[0; 100], 3).written.expect("spooled earlier");
-        let transport = CountingSegments {
-            dir: dir.clone(),
-            segments_at_send: Vec::new(),
-        };
-        let (drain, callsites, counters) = drain_to(transport, &Resource::default());
-        let mut drain = drain.with_spool(Some(spool));
-        let mut chunk = Vec::new();
-        push_frame(&callsites, "scope", &"x".repeat(100), &mut chunk);
+        let (mut drain, counters, chunk, _dir) =
+            spooled_drain("no-evict", 200, counting_segments, &"x".repeat(100));
+        if let Some(spool) = drain.spool.as_mut() {
+            spool.append(&[0; 100], 3).written.expect("spooled earlier");
+        }
         deliver_at_shutdown(&mut drain, &chunk, 1);
         // The backlog first, from the spool, then the batch.
         assert_eq!(drain.transport.segments_at_send, [1, 0]);
         assert_eq!(counters.exported.load(Ordering::Relaxed), 4);
         assert_eq!(counters.spool_evicted.load(Ordering::Relaxed), 0);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// Regression: a pause the spool's disk asked for (a segment it could
