@@ -140,7 +140,6 @@ pub(crate) struct Sink {
     counters: Arc<SinkCounters>,
     worker: Mutex<Option<JoinHandle<()>>>,
     /// What the sink's exporter is, for the SDK self-observability metrics.
-    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     exporter: Component,
 }
 
@@ -170,11 +169,13 @@ impl Component {
 }
 
 /// One sink's counters, with the component names its metrics carry.
-#[cfg(feature = "metrics")]
 pub(crate) struct SinkCounts {
+    /// The names only the `metrics` feature reports.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     pub(crate) exporter: Component,
     /// The sink's queue and worker: the batching processor in front of
     /// its exporter.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     pub(crate) processor: Component,
     pub(crate) exported: u64,
     pub(crate) failed: u64,
@@ -192,9 +193,11 @@ pub(crate) struct SinkSettings {
 }
 
 impl Sink {
-    /// Starts a sink that writes to `writer`, flushing it every cycle.
+    /// Starts a sink that writes to `writer`, flushing it every cycle;
+    /// `exporter` names it in the metrics.
     pub(crate) fn start_writer(
         name: &'static str,
+        exporter: &'static str,
         encoder: Encoder,
         writer: Box<dyn Write + Send>,
         settings: &SinkSettings,
@@ -212,10 +215,7 @@ impl Sink {
             bytes: 1024 * 1024,
             records: u64::MAX,
         };
-        let exporter = Component::new(match name {
-            "json" => "otel_log_bridge::json",
-            _ => "otel_log_bridge::console",
-        });
+        let exporter = Component::new(exporter);
         Sink::start(name, exporter, encoder, drain, counters, wake, settings)
     }
 
@@ -718,13 +718,15 @@ impl Pipeline {
                 .unwrap_or_default(),
             ..Stats::default()
         };
+        for counts in self.sink_counts() {
+            stats.exported += counts.exported;
+            stats.failed += counts.failed;
+            stats.rejected += counts.rejected;
+            stats.retries += counts.retries;
+            stats.dropped += counts.dropped;
+        }
         for sink in &self.sinks {
-            stats.exported += sink.counters.exported.load(Ordering::Relaxed);
-            stats.failed += sink.counters.failed.load(Ordering::Relaxed);
-            stats.rejected += sink.counters.rejected.load(Ordering::Relaxed);
-            stats.retries += sink.counters.retries.load(Ordering::Relaxed);
             stats.spool_evicted += sink.counters.spool_evicted.load(Ordering::Relaxed);
-            stats.dropped += sink.queue.dropped();
             stats.queued_bytes += sink.queue.reserved_bytes() as u64;
             sink.counters.latency.add_to(&mut stats.export_latency);
         }
@@ -737,7 +739,6 @@ impl Pipeline {
     }
 }
 
-#[cfg(feature = "metrics")]
 impl Pipeline {
     /// Each sink's counters. Records handed to an application's logger
     /// provider are not among them: that provider's own processors and
@@ -766,6 +767,7 @@ pub(crate) fn json_sink(
 ) -> std::io::Result<Sink> {
     Sink::start_writer(
         "json",
+        "otel_log_bridge::json",
         Encoder::Json(JsonEncoder::new(resource)),
         writer,
         settings,
@@ -778,6 +780,7 @@ pub(crate) fn console_sink(
 ) -> std::io::Result<Sink> {
     Sink::start_writer(
         "console",
+        "otel_log_bridge::console",
         Encoder::Console(ConsoleEncoder),
         writer,
         settings,

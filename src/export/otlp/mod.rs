@@ -122,6 +122,20 @@ fn stringify_non_finite(value: &mut opentelemetry_proto::tonic::common::v1::AnyV
     }
 }
 
+/// Writes a request to `spool`, counting the records of the segments it
+/// evicted to make room, whether or not the write then succeeded.
+#[cfg(feature = "spool")]
+fn spool_request(
+    spool: &mut spool::Spool,
+    counters: &SinkCounters,
+    request: &[u8],
+    records: u64,
+) -> std::io::Result<()> {
+    let spool::Appended { evicted, written } = spool.append(request, records);
+    counters.spool_evicted.fetch_add(evicted, Ordering::Relaxed);
+    written
+}
+
 /// The transport a sink exports through.
 pub(crate) trait Transport: Send + 'static {
     /// Sends one encoded `ExportLogsServiceRequest`.
@@ -324,11 +338,7 @@ impl<T: Transport> OtlpDrain<T> {
         let Some(spool) = self.spool.as_mut().filter(|spool| spool.is_writable()) else {
             return false;
         };
-        let appended = spool.append(&self.request, records);
-        self.counters
-            .spool_evicted
-            .fetch_add(appended.evicted, Ordering::Relaxed);
-        if let Err(error) = appended.written {
+        if let Err(error) = spool_request(spool, &self.counters, &self.request, records) {
             diag::debug(format_args!("the spool is still not writable: {error}"));
             return false;
         }
@@ -433,10 +443,11 @@ impl<T: Transport> OtlpDrain<T> {
     /// when the spool failed and the request must take the in-memory path.
     ///
     /// At shutdown the request goes to the spool first when it has room,
-    /// to be sent from there by the cycle's replay: the guard stops waiting at its deadline
-    /// whatever a send is doing (a collector that takes the connection and
-    /// never answers holds one for the whole request timeout), and what is
-    /// on disk then is delivered by the next start instead of being lost.
+    /// to be sent from there by the cycle's replay: the guard stops
+    /// waiting at its deadline whatever a send is doing (a collector that
+    /// takes the connection and never answers holds one for the whole
+    /// request timeout), and what is on disk then is delivered by the next
+    /// start instead of being lost.
     #[cfg(feature = "spool")]
     fn export_spooling(&mut self, records: u64, queue: &Queue) -> bool {
         let request = std::mem::take(&mut self.request);
@@ -455,28 +466,23 @@ impl<T: Transport> OtlpDrain<T> {
         }
         let mut handled = true;
         if !delivered {
-            let appended = self
+            let written = self
                 .spool
                 .as_mut()
-                .map(|spool| spool.append(&request, records));
-            match appended {
-                Some(spool::Appended { evicted, written }) => {
-                    self.counters
-                        .spool_evicted
-                        .fetch_add(evicted, Ordering::Relaxed);
-                    if let Err(error) = written {
-                        let still_writable =
-                            self.spool.as_ref().is_some_and(spool::Spool::is_writable);
-                        if still_writable {
-                            diag::warn(format_args!("{error}; it is retried from memory"));
-                        } else {
-                            diag::error(format_args!(
-                                "writing to the spool failed ({error}); continuing with the in-memory queue only \
-                                 and trying the spool again in a minute; what it already holds is still delivered"
-                            ));
-                        }
-                        handled = false;
+                .map(|spool| spool_request(spool, &self.counters, &request, records));
+            match written {
+                Some(Ok(())) => {}
+                Some(Err(error)) => {
+                    let still_writable = self.spool.as_ref().is_some_and(spool::Spool::is_writable);
+                    if still_writable {
+                        diag::warn(format_args!("{error}; it is retried from memory"));
+                    } else {
+                        diag::error(format_args!(
+                            "writing to the spool failed ({error}); continuing with the in-memory queue only \
+                             and trying the spool again in a minute; what it already holds is still delivered"
+                        ));
                     }
+                    handled = false;
                 }
                 None => handled = false,
             }
