@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::support::{is_child, parse_lines, run_child, temp_path};
+use crate::support::{is_child, parse_lines, run_child, spawn_child, temp_path};
 
 /// The env var naming the file a child writes its JSON lines to.
 const OUT: &str = "OTEL_LOG_BRIDGE_TEST_OUT";
@@ -104,6 +104,85 @@ fn a_composed_subscriber_records_each_panic_once_after_installing_its_hook() {
     assert_eq!(fatal["attributes"]["exception.type"], "panic");
     assert_eq!(fatal["attributes"]["job.id"], 3, "span fields");
     assert_eq!(fatal["trace_id"], records[0]["trace_id"], "same trace");
+}
+
+/// A value whose `Debug` impl panics.
+struct PanicsWhenFormatted;
+
+impl std::fmt::Debug for PanicsWhenFormatted {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("formatting fails")
+    }
+}
+
+/// Regression: a panic raised while another layer held the current span's
+/// fields locked (the `fmt` layer formats a recorded value under that lock)
+/// hung the process: the hook waited for the lock its own thread held.
+#[test]
+fn a_panic_while_another_layer_holds_the_span_locked_does_not_hang_the_hook() {
+    use tracing_subscriber::prelude::*;
+
+    if is_child() {
+        let (layer, guard) = child_builder().layer().expect("valid configuration");
+        layer.install_panic_hook();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::sink))
+            .with(layer);
+        tracing::subscriber::set_global_default(subscriber).expect("first subscriber");
+        let span = tracing::info_span!("job", job.id = 3, detail = tracing::field::Empty);
+        {
+            let _entered = span.enter();
+            tracing::info!("before the panic");
+            let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                span.record("detail", tracing::field::debug(PanicsWhenFormatted));
+            }));
+            assert!(caught.is_err());
+        }
+        // The registry poisons a span whose fields were locked during a
+        // panic, and panics on any later use of them, closing included.
+        std::mem::forget(span);
+        tracing::info!("after the panic");
+        drop(guard);
+        return;
+    }
+    let path = temp_path("a_panic_while_another_layer_holds_the_span_locked");
+    let mut child = spawn_child(
+        "process::a_panic_while_another_layer_holds_the_span_locked_does_not_hang_the_hook",
+        &[(OUT, path.to_str().expect("UTF-8 path"))],
+    );
+    // Waiting for ever would hang the suite instead of failing it.
+    let mut waited = std::time::Duration::ZERO;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("child status") {
+            break status;
+        }
+        if waited > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("the panic hook hung");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        waited += std::time::Duration::from_millis(50);
+    };
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        std::io::Read::read_to_string(&mut pipe, &mut stderr).expect("child stderr");
+    }
+    let records = read_records(&path);
+    let _ = std::fs::remove_file(&path);
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(
+        stderr.contains("the panic record carries no span context"),
+        "{stderr}"
+    );
+    let bodies: Vec<_> = records.iter().map(|record| &record["body"]).collect();
+    assert_eq!(
+        bodies,
+        ["before the panic", "formatting fails", "after the panic"],
+        "{records:?}"
+    );
+    let fatal = &records[1];
+    assert_eq!(fatal["severity_text"], "FATAL");
+    assert_eq!(fatal["attributes"]["exception.message"], "formatting fails");
 }
 
 #[test]

@@ -3,15 +3,24 @@
 
 use std::backtrace::{Backtrace, BacktraceStatus};
 use std::panic::PanicHookInfo;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
 
-use crate::capture::{add_common_attributes, is_suppressed, span, with_scratch, CaptureOptions};
+use crate::capture::span::{self, LayerKey};
+use crate::capture::{
+    add_common_attributes, is_suppressed, suppress_current_thread, with_scratch, CaptureOptions,
+};
 use crate::export::Pipeline;
-use crate::record::{Key, OnDuplicate, ScopeName, Severity, Value};
+use crate::record::{Key, OnDuplicate, Record, ScopeName, Severity, Value};
 
 /// How long the panic hook waits for the panic record to be written or
 /// exported, at the most.
-const PANIC_FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(250);
+const PANIC_FLUSH_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// How long the hook waits for the current span's context, read on another
+/// thread (see [`add_current_span_context`]). Reading it takes microseconds;
+/// the wait is this long only when the span stays locked.
+const SPAN_READ_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// The instrumentation scope of panic records: a panic has no target.
 const PANIC_SCOPE: &str = "panic";
@@ -86,7 +95,7 @@ fn emit_panic(pipeline: &Pipeline, options: &CaptureOptions, info: &PanicHookInf
                 OnDuplicate::Replace,
             );
         }
-        span::add_current_span(record, span::LayerKey::of(pipeline), options);
+        add_current_span_context(record, LayerKey::of(pipeline), options);
         let location = info.location();
         if options.code_attributes {
             if let Some(location) = location {
@@ -106,4 +115,66 @@ fn emit_panic(pipeline: &Pipeline, options: &CaptureOptions, info: &PanicHookInf
         pipeline.redactor().redact_values(record);
         pipeline.emit(record);
     });
+}
+
+/// Adds the trace context and fields of the current span, read on another
+/// thread within [`SPAN_READ_TIMEOUT`]. This thread may hold the span's
+/// fields locked: another layer may be formatting a value recorded on the
+/// span under that lock (the `fmt` layer does), and that value's `Debug`
+/// impl may be what panicked. Read here, they would be waited for for ever.
+/// The other thread waits instead, and the record goes without them.
+fn add_current_span_context(record: &mut Record, key: LayerKey, options: &CaptureOptions) {
+    // The current span is per thread: it is looked up here, which takes no
+    // span's lock, and only its fields are read over there.
+    let current = tracing::dispatcher::get_default(|dispatch| {
+        let id = dispatch.current_span().id()?.clone();
+        Some((dispatch.clone(), id))
+    });
+    let Some((dispatch, id)) = current else {
+        record.trace = span::otel::current_context();
+        return;
+    };
+    let fields = !options.span_fields.is_none();
+    let (sender, receiver) = mpsc::sync_channel(1);
+    let reader = std::thread::Builder::new()
+        .name("otel-log-bridge-panic".into())
+        .spawn(move || {
+            // If the span's lock is released by a panic, reading it panics
+            // here: that must not make a record of its own.
+            suppress_current_thread();
+            let mut found = Record::default();
+            let seen = span::add_nearest_span_context(&mut found, &dispatch, &id, key, fields);
+            let _ = sender.send(seen.then_some(found));
+        });
+    let found = match reader {
+        Ok(_) => receiver.recv_timeout(SPAN_READ_TIMEOUT).unwrap_or_else(|_| {
+            crate::diag::warn(format_args!(
+                "the panic record carries no span context: the current span could not be read within {} ms (its fields were locked while a value recorded on it was being formatted, which may be what panicked)",
+                SPAN_READ_TIMEOUT.as_millis()
+            ));
+            None
+        }),
+        Err(error) => {
+            crate::diag::warn(format_args!(
+                "the panic record carries no span context: no thread could be started to read it ({error})"
+            ));
+            None
+        }
+    };
+    match found {
+        Some(found) => {
+            record.trace = found.trace;
+            for attribute in found.attributes() {
+                // Span field names are static; nothing else is in `found`.
+                if let Key::Static(name) = attribute.key {
+                    if !record.has_key(name) {
+                        record.set_ref(name, found.value(attribute.value), OnDuplicate::Keep);
+                    }
+                }
+            }
+        }
+        // No span the layer saw, or none could be read: as for a record
+        // outside any span.
+        None => record.trace = span::otel::current_context(),
+    }
 }

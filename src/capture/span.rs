@@ -307,19 +307,31 @@ pub(crate) fn add_hidden_parent_context(
     dispatch: DispatchRef<'_>,
     fields: bool,
 ) -> bool {
-    let Some(whole) = dispatch.get() else {
-        return false;
-    };
-    let nearest = whole
+    dispatch
+        .get()
+        .is_some_and(|whole| add_nearest_span_context(record, &whole, parent, key, fields))
+}
+
+/// Adds the span context of the nearest span, from span `id` outwards,
+/// that the layer of `key` tracks. Returns `false` when there is none, or
+/// no registry to walk.
+pub(crate) fn add_nearest_span_context(
+    record: &mut Record,
+    dispatch: &Dispatch,
+    id: &Id,
+    key: LayerKey,
+    fields: bool,
+) -> bool {
+    let nearest = dispatch
         .downcast_ref::<Registry>()
-        .and_then(|registry| registry.span(parent))
+        .and_then(|registry| registry.span(id))
         .and_then(|span| {
             span.scope()
                 .find(|span| with_layer_data(span, key, |_| ()).is_some())
         });
     match nearest {
         Some(span) => {
-            add_span_context(record, &span, key, DispatchRef::Strong(&whole), fields);
+            add_span_context(record, &span, key, DispatchRef::Strong(dispatch), fields);
             true
         }
         None => false,
@@ -409,27 +421,16 @@ where
 /// as `key`'s layer keeps them.
 pub(crate) fn add_current_span(record: &mut Record, key: LayerKey, options: &CaptureOptions) {
     tracing::dispatcher::get_default(|dispatch| {
-        let current = dispatch.current_span();
         // The nearest span the layer saw: a per-layer filter may hide the
         // innermost ones from it, as it does for events, and a span the
         // layer never saw has no ids of its own to give.
-        let span = current
+        let fields = !options.span_fields.is_none();
+        let found = dispatch
+            .current_span()
             .id()
-            .and_then(|id| Some((dispatch.downcast_ref::<Registry>()?, id)))
-            .and_then(|(registry, id)| registry.span(id))
-            .and_then(|span| {
-                span.scope()
-                    .find(|span| with_layer_data(span, key, |_| ()).is_some())
-            });
-        match span {
-            Some(span) => add_span_context(
-                record,
-                &span,
-                key,
-                DispatchRef::Strong(dispatch),
-                !options.span_fields.is_none(),
-            ),
-            None => record.trace = otel::current_context(),
+            .is_some_and(|id| add_nearest_span_context(record, dispatch, id, key, fields));
+        if !found {
+            record.trace = otel::current_context();
         }
     });
 }
