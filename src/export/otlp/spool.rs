@@ -84,6 +84,11 @@ pub(crate) struct Spool {
     read_only_until: Option<Instant>,
     /// How many times in a row the oldest segment failed to be read.
     failed_reads: u32,
+    /// Segments done with (delivered, refused or evicted) whose file could
+    /// not be deleted. Deleting them is tried again at each later removal:
+    /// a file left behind is read back at the next start, and its records
+    /// sent again.
+    unremoved: Vec<u64>,
     /// Held locked while the spool is open, so that a second process
     /// pointed at the same directory does not write segments with the same
     /// sequence numbers, or replay and delete this one's.
@@ -175,6 +180,7 @@ impl Spool {
             next_sequence,
             read_only_until: None,
             failed_reads: 0,
+            unremoved: Vec::new(),
             _lock: lock,
         })
     }
@@ -208,7 +214,7 @@ impl Spool {
     }
 
     fn path(&self, sequence: u64) -> PathBuf {
-        self.dir.join(format!("{sequence:020}.{EXTENSION}"))
+        segment_path(&self.dir, sequence)
     }
 
     /// Writes a request as the newest segment. Evicts the oldest segments
@@ -260,7 +266,7 @@ impl Spool {
             };
             // The failed reads counted were the evicted segment's.
             self.failed_reads = 0;
-            let _ = fs::remove_file(self.path(oldest.sequence));
+            self.delete(oldest.sequence);
             self.bytes = self.bytes.saturating_sub(oldest.bytes);
             *evicted += oldest.records;
         }
@@ -274,7 +280,8 @@ impl Spool {
             .and_then(|()| file.write_all(payload))
             .and_then(|()| file.sync_data());
         if let Err(error) = written {
-            let _ = fs::remove_file(self.path(sequence));
+            drop(file);
+            self.delete(sequence);
             return self.failed_to_write(error);
         }
         self.read_only_until = None;
@@ -325,9 +332,44 @@ impl Spool {
     pub(crate) fn remove_oldest(&mut self) {
         self.failed_reads = 0;
         if let Some(segment) = self.segments.pop_front() {
-            let _ = fs::remove_file(self.path(segment.sequence));
+            self.delete(segment.sequence);
             self.bytes = self.bytes.saturating_sub(segment.bytes);
         }
+    }
+
+    /// Deletes a segment's file, and tries again for those that could not
+    /// be deleted before. One that still cannot is said on stderr: its
+    /// records would be sent again after a restart.
+    fn delete(&mut self, sequence: u64) {
+        self.unremoved
+            .retain(|&earlier| remove_segment_file(&self.dir, earlier).is_err());
+        if let Err(error) = remove_segment_file(&self.dir, sequence) {
+            crate::diag::warn(format_args!(
+                "could not delete the spool segment {}: {error}; deleting it is tried again later, and its records are sent again if the process restarts first",
+                segment_path(&self.dir, sequence).display()
+            ));
+            // Bounded: a directory where nothing can be deleted any more
+            // would otherwise grow the list with every segment.
+            if self.unremoved.len() < UNREMOVED_KEPT {
+                self.unremoved.push(sequence);
+            }
+        }
+    }
+}
+
+/// How many segments that could not be deleted the spool remembers, to
+/// try again.
+const UNREMOVED_KEPT: usize = 1024;
+
+fn segment_path(dir: &Path, sequence: u64) -> PathBuf {
+    dir.join(format!("{sequence:020}.{EXTENSION}"))
+}
+
+/// Deletes a segment's file; one already gone is not an error.
+fn remove_segment_file(dir: &Path, sequence: u64) -> std::io::Result<()> {
+    match fs::remove_file(segment_path(dir, sequence)) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
+        _ => Ok(()),
     }
 }
 
@@ -483,6 +525,36 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let _ = fs::remove_dir(&segment);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// Regression: a segment whose file could not be deleted once it was
+    /// delivered was forgotten, and read back (its records sent again) at
+    /// the next start.
+    #[test]
+    fn a_segment_that_could_not_be_deleted_is_deleted_later() {
+        let dir = dir("undeletable");
+        let mut spool = Spool::open(&dir, 1 << 20).expect("writable");
+        spool.append(b"first", 1).written.expect("written");
+        spool.append(b"second", 1).written.expect("written");
+        spool.append(b"third", 1).written.expect("written");
+        // A non-empty directory where the oldest segment is: deleting it
+        // as a file fails, even for root.
+        let first = spool.path(0);
+        fs::remove_file(&first).expect("removed");
+        fs::create_dir(&first).expect("a directory in its place");
+        fs::write(first.join("keep"), b"x").expect("a file inside");
+        spool.remove_oldest();
+        assert!(first.exists(), "could not be deleted");
+        assert_eq!(spool.unremoved, [0]);
+        // Whatever stood in the way is gone by the next removal.
+        fs::remove_dir_all(&first).expect("removed");
+        fs::write(&first, b"a segment file again").expect("written");
+        spool.remove_oldest();
+        assert!(!first.exists(), "deleted on the next removal");
+        assert!(!spool.path(1).exists());
+        assert!(spool.unremoved.is_empty());
+        drop(spool);
         let _ = fs::remove_dir_all(&dir);
     }
 
