@@ -50,7 +50,9 @@ impl fmt::Display for InitError {
             InitError::InvalidConfig { setting, message } => {
                 write!(f, "invalid {setting}: {message}")
             }
-            InitError::Worker(error) => write!(f, "could not start the export worker: {error}"),
+            // The cause is the error's `source`: error reporters print it
+            // after this, and would print it twice were it here too.
+            InitError::Worker(_) => f.write_str("could not start the export worker"),
         }
     }
 }
@@ -61,5 +63,40 @@ impl std::error::Error for InitError {
             InitError::Worker(error) => Some(error),
             _ => None,
         }
+    }
+}
+
+/// An error with its causes, for a message with nothing else to print them:
+/// `error: cause: cause of the cause`.
+pub(crate) struct WithCauses<'e>(pub(crate) &'e (dyn std::error::Error + 'static));
+
+impl fmt::Display for WithCauses<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(error) = cause {
+            write!(f, ": {error}")?;
+            cause = error.source();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: the worker error wrote its cause into its own text and
+    /// gave it as its source too, so error reporters printed it twice.
+    #[test]
+    fn a_cause_is_given_once() {
+        let error = InitError::Worker(std::io::Error::other("no more threads"));
+        assert_eq!(error.to_string(), "could not start the export worker");
+        let source = std::error::Error::source(&error).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("no more threads"));
+        assert_eq!(
+            WithCauses(&error).to_string(),
+            "could not start the export worker: no more threads"
+        );
     }
 }

@@ -154,11 +154,11 @@ impl Builder {
     /// # Panics
     ///
     /// When [`try_init`](Builder::try_init) would return an error, with that
-    /// error's message.
+    /// error's message and its causes.
     pub fn init(self) -> Guard {
         match self.try_init() {
             Ok(guard) => guard,
-            Err(error) => panic!("otel-log-bridge: {error}"),
+            Err(error) => panic!("otel-log-bridge: {}", crate::error::WithCauses(&error)),
         }
     }
 
