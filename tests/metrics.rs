@@ -296,3 +296,50 @@ fn sdk_metrics_keep_each_output_apart() {
     drop(guard);
     provider.shutdown().expect("meter provider shut down");
 }
+
+/// A writer whose first write panics, which stops its output's worker.
+struct PanicsOnWrite;
+
+impl std::io::Write for PanicsOnWrite {
+    fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+        panic!("the writer fails")
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Regression: records dropped because an output's worker had stopped were
+/// reported as dropped for a full queue.
+#[test]
+fn records_dropped_after_a_worker_stopped_are_not_called_a_full_queue() {
+    let (exporter, provider) = in_memory_meter();
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_meter(provider.meter("otel-log-bridge"))
+        .with_json_writer(PanicsOnWrite)
+        .layer()
+        .expect("valid configuration");
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        tracing::info!("the write of this one panics");
+        let _ = guard.flush();
+        for _ in 0..3 {
+            tracing::info!("after the worker stopped");
+        }
+    });
+    provider.force_flush().expect("metrics flushed");
+    let metrics = exporter.get_finished_metrics().expect("metrics");
+    let dropped = |error_type: &str| -> u64 {
+        counter_points(&metrics, "otel.sdk.processor.log.processed")
+            .into_iter()
+            .filter(|(attributes, _)| attribute(attributes, "error.type") == Some(error_type))
+            .map(|(_, value)| value)
+            .max()
+            .unwrap_or(0)
+    };
+    assert_eq!(dropped("queue_closed"), 3);
+    assert_eq!(dropped("queue_full"), 0);
+    assert_eq!(guard.stats().dropped, 3);
+    drop(guard);
+    provider.shutdown().expect("meter provider shut down");
+}

@@ -104,7 +104,7 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
         ),
         counter(
             "otel.sdk.processor.log.processed",
-            "Log records each queue passed on to its exporter, or dropped (error.type queue_full).",
+            "Log records each queue passed on to its exporter, or dropped (error.type queue_full, or queue_closed after shutdown or a stopped worker).",
             "{log_record}",
             // The convention counts every record whose processing finished,
             // the successful ones without `error.type`: with those left out,
@@ -116,7 +116,11 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
                         let passed_on = sink.exported + sink.failed + sink.rejected;
                         [
                             (passed_on, component(sink.processor, None)),
-                            (sink.dropped, component(sink.processor, Some("queue_full"))),
+                            (sink.dropped_full, component(sink.processor, Some("queue_full"))),
+                            (
+                                sink.dropped_closed,
+                                component(sink.processor, Some("queue_closed")),
+                            ),
                         ]
                     })
                     .collect()

@@ -180,7 +180,11 @@ pub(crate) struct SinkCounts {
     pub(crate) exported: u64,
     pub(crate) failed: u64,
     pub(crate) rejected: u64,
-    pub(crate) dropped: u64,
+    /// Dropped for want of room in the queue.
+    pub(crate) dropped_full: u64,
+    /// Dropped because the queue was closed: shut down, or its worker
+    /// stopped.
+    pub(crate) dropped_closed: u64,
     pub(crate) retries: u64,
 }
 
@@ -723,7 +727,7 @@ impl Pipeline {
             stats.failed += counts.failed;
             stats.rejected += counts.rejected;
             stats.retries += counts.retries;
-            stats.dropped += counts.dropped;
+            stats.dropped += counts.dropped_full + counts.dropped_closed;
         }
         for sink in &self.sinks {
             stats.spool_evicted += sink.counters.spool_evicted.load(Ordering::Relaxed);
@@ -753,7 +757,8 @@ impl Pipeline {
             exported: sink.counters.exported.load(Ordering::Relaxed),
             failed: sink.counters.failed.load(Ordering::Relaxed),
             rejected: sink.counters.rejected.load(Ordering::Relaxed),
-            dropped: sink.queue.dropped(),
+            dropped_full: sink.queue.dropped_full(),
+            dropped_closed: sink.queue.dropped_closed(),
             retries: sink.counters.retries.load(Ordering::Relaxed),
         })
     }

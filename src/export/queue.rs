@@ -39,7 +39,12 @@ pub(crate) struct Queue {
     /// without one, producers never touch `queued_records`.
     max_records: Option<u64>,
     queued_records: AtomicU64,
-    dropped: AtomicU64,
+    /// Records dropped for want of room.
+    dropped_full: AtomicU64,
+    /// Records dropped because the queue was closed: shut down, or its
+    /// worker stopped. Counted apart from `dropped_full`, so that each
+    /// count only ever grows as it is read.
+    dropped_closed: AtomicU64,
     overflow_reported: AtomicBool,
     closed: AtomicBool,
     shards: Mutex<Vec<Arc<Shard>>>,
@@ -144,7 +149,8 @@ impl Queue {
             reserved: AtomicUsize::new(0),
             max_records: None,
             queued_records: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
+            dropped_full: AtomicU64::new(0),
+            dropped_closed: AtomicU64::new(0),
             overflow_reported: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             shards: Mutex::new(Vec::new()),
@@ -164,7 +170,19 @@ impl Queue {
     }
 
     pub(crate) fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.dropped_full() + self.dropped_closed()
+    }
+
+    /// Of the records [`Queue::dropped`] counts, those dropped because the
+    /// queue was full.
+    pub(crate) fn dropped_full(&self) -> u64 {
+        self.dropped_full.load(Ordering::Relaxed)
+    }
+
+    /// Of the records [`Queue::dropped`] counts, those dropped because the
+    /// queue was closed.
+    pub(crate) fn dropped_closed(&self) -> u64 {
+        self.dropped_closed.load(Ordering::Relaxed)
     }
 
     /// Bytes currently held against the budget (queued, reserved by
@@ -207,7 +225,7 @@ impl Queue {
     ) -> bool {
         if self.closed.load(Ordering::Relaxed) {
             self.count_unsharded(emitted);
-            self.count_drop();
+            self.count_drop_closed();
             return false;
         }
         // Whether the queue as a whole holds a batch now: the threads'
@@ -302,7 +320,7 @@ impl Queue {
         if state.closed {
             drop(state);
             self.forget_counted_record();
-            self.count_drop();
+            self.count_drop_closed();
             return false;
         }
         let start = state.buf.len();
@@ -404,17 +422,21 @@ impl Queue {
             });
     }
 
+    /// Counts a record dropped for want of room.
     fn count_drop(&self) {
-        self.dropped.fetch_add(1, Ordering::Relaxed);
+        self.dropped_full.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a record dropped because the queue no longer takes any.
+    fn count_drop_closed(&self) {
+        self.dropped_closed.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Says once that records were dropped. Called by the worker and at
     /// shutdown, never by the thread that dropped them: writing to stderr
     /// can block, and the logging thread must not wait.
     pub(crate) fn report_drops(&self) {
-        if self.dropped.load(Ordering::Relaxed) > 0
-            && !self.overflow_reported.swap(true, Ordering::Relaxed)
-        {
+        if self.dropped() > 0 && !self.overflow_reported.swap(true, Ordering::Relaxed) {
             diag::warn(format_args!(
                 "the {} queue is full or closed; records are being dropped and counted in Guard::stats().dropped",
                 self.name

@@ -28,7 +28,8 @@ pub struct Stats {
     /// Records dropped because the queue was full (its byte budget,
     /// `Builder::with_queue_budget`, or a record bound,
     /// `OTEL_BLRP_MAX_QUEUE_SIZE` or `Builder::with_otlp_max_queue_size`)
-    /// or was closing as they came.
+    /// or was closed as they came (after shutdown, or once the output's
+    /// worker stopped).
     pub dropped: u64,
     /// Records the destination could not take: a write error, a
     /// non-retryable export failure, a record too large for any request,
