@@ -42,7 +42,7 @@ use crate::capture::span::{self, DispatchRef, SpanSnapshot};
 use crate::capture::visit::{exception_attributes, ExceptionValue, MESSAGE};
 use crate::capture::{add_common_attributes, is_bridge_key, with_thread_info, CaptureOptions};
 use crate::export::{
-    EncodedAttributes, Encoding, EventStream, FieldKeys, LocalShard, Pipeline, Sink,
+    EncodedAttributes, EncodedKey, Encoding, EventStream, FieldKeys, LocalShard, Pipeline, Sink,
 };
 use crate::record::{clock, key_bit, Record, ScopeName, Severity, ValueRef};
 
@@ -545,7 +545,7 @@ impl<'a> DirectVisitor<'a, '_> {
     /// given twice (a hand-built value set may) would be written twice: the
     /// event takes the general path, which keeps one.
     #[inline(always)]
-    fn note_written(&mut self, field: &Field) -> Option<&'a [u8]> {
+    fn note_written(&mut self, field: &Field) -> Option<EncodedKey<'a>> {
         let index = field.index();
         if index < 64 {
             let bit = 1 << index;
@@ -808,6 +808,16 @@ mod tests {
         let typed = TypedError::new(&error);
         tracing::error!(cause = &typed as &(dyn Error + 'static), "typed");
         tracing::info!(password = "hunter2", api_key = 5_i64, "secrets");
+        // Keys that just fit in the block short attributes are written in,
+        // and just do not, with the longest integers; a string value just
+        // short enough for one-byte lengths.
+        tracing::info!(
+            key_with_thirty_characters_abc = i64::MIN,
+            key_with_thirty_one_characters_ = -1_i64,
+            key_with_thirty_characters_xyz = true,
+            text = "t".repeat(80).as_str(),
+            "key lengths"
+        );
         tracing::info!(name: "user.signed_in", user_id = 1_i64, "named");
         tracing::info!(only = 1_i64);
         // A field without a value leaves its key to the span's field.
@@ -959,8 +969,8 @@ mod tests {
         } = both_paths(json, log_everything);
         assert_eq!(general_taken, 0);
         // Everything but the four events that take the general path.
-        assert_eq!(taken, 36);
-        assert_eq!(direct.lines().count(), 40);
+        assert_eq!(taken, 37);
+        assert_eq!(direct.lines().count(), 41);
         assert!(direct.contains(r#""body":"after the span's own field changed","attributes":{"depth":1,"user_id":7,"ok":false,"route":"/users/{id}","#));
         assert!(direct.contains(r#""body":"after an ancestor's field changed","attributes":{"depth":1,"user_id":7,"ok":false,"route":"/changed","#));
         assert!(direct.contains(r#""body":"in the second span","attributes":{"second":2,"#));
@@ -999,9 +1009,9 @@ mod tests {
             general,
             general_taken,
         } = both_paths(otlp_json, log_everything);
-        assert_eq!((taken, general_taken), (36, 0));
+        assert_eq!((taken, general_taken), (37, 0));
         let (direct, general) = (otlp_records(&direct), otlp_records(&general));
-        assert_eq!(direct.len(), 40);
+        assert_eq!(direct.len(), 41);
         assert_eq!(direct, general);
     }
 

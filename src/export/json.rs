@@ -19,6 +19,7 @@ use serde_json::ser::{CharEscape, CompactFormatter, Formatter};
 
 use crate::config::Resource;
 use crate::export::callsites::CallsiteTable;
+use crate::export::stream::EncodedKey;
 use crate::export::timestamp::write_rfc3339_nanos;
 use crate::export::{rewrite_text, write_debug};
 use crate::record::{Attribute, Record, TraceContext, ValueRef};
@@ -283,9 +284,14 @@ impl JsonStream<'_> {
 
     /// Writes an attribute whose `"key":` [`write_key`] rendered.
     #[inline(always)]
-    pub(crate) fn keyed_attribute(&mut self, out: &mut Vec<u8>, key: &[u8], value: ValueRef<'_>) {
+    pub(crate) fn keyed_attribute(
+        &mut self,
+        out: &mut Vec<u8>,
+        key: EncodedKey<'_>,
+        value: ValueRef<'_>,
+    ) {
         self.separate(out);
-        out.extend_from_slice(key);
+        key.append_to(out);
         write_value(out, value);
     }
 
@@ -302,12 +308,12 @@ impl JsonStream<'_> {
     pub(crate) fn debug_attribute(
         &mut self,
         out: &mut Vec<u8>,
-        key: &[u8],
+        key: EncodedKey<'_>,
         value: &dyn fmt::Debug,
         scratch: &mut String,
     ) {
         self.separate(out);
-        out.extend_from_slice(key);
+        key.append_to(out);
         write_debug_str(out, value, scratch);
     }
 

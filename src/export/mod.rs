@@ -38,7 +38,7 @@ pub(crate) use self::queue::Queue;
 use self::queue::{deadline_after, Chunk, WakePolicy};
 pub use self::stats::{LatencyHistogram, SeverityCounts, Stats};
 use self::stats::{LatencyRecorder, SeverityCounters, TargetCounters};
-pub(crate) use self::stream::{EncodedAttributes, Encoding, EventStream, FieldKeys};
+pub(crate) use self::stream::{EncodedAttributes, EncodedKey, Encoding, EventStream, FieldKeys};
 
 /// Why a flush did not complete.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -261,6 +261,7 @@ impl Sink {
 
     /// Starts writing a record straight from an event into `out`; `None`
     /// when this sink's encoding cannot (see [`EventStream`]).
+    #[inline]
     pub(crate) fn stream(
         &self,
         out: &mut Vec<u8>,

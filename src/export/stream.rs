@@ -119,10 +119,16 @@ fn offset(position: usize) -> u32 {
 /// attribute (`"key":` in JSON, the `KeyValue.key` field in OTLP).
 #[derive(Debug)]
 pub(crate) struct FieldKeys {
+    /// The keys one after the other, then [`KEY_WINDOW`] zeros, so that a
+    /// window of that size starting at any key is in bounds.
     bytes: Box<[u8]>,
     /// Where each field's key ends in `bytes`, by field index.
     ends: Box<[u32]>,
 }
+
+/// The size of the fixed block a short key is copied as (see
+/// [`EncodedKey::append_to`]).
+pub(crate) const KEY_WINDOW: usize = 32;
 
 impl FieldKeys {
     pub(crate) fn new<'k>(encoding: Encoding, names: impl Iterator<Item = &'k str>) -> FieldKeys {
@@ -136,6 +142,7 @@ impl FieldKeys {
             }
             ends.push(offset(bytes.len()));
         }
+        bytes.extend_from_slice(&[0; KEY_WINDOW]);
         FieldKeys {
             bytes: bytes.into(),
             ends: ends.into(),
@@ -143,13 +150,60 @@ impl FieldKeys {
     }
 
     /// The encoded key of the field with this index.
-    pub(crate) fn get(&self, index: usize) -> Option<&[u8]> {
+    #[inline]
+    pub(crate) fn get(&self, index: usize) -> Option<EncodedKey<'_>> {
         let end = *self.ends.get(index)? as usize;
         let start = match index.checked_sub(1) {
             Some(previous) => *self.ends.get(previous)? as usize,
             None => 0,
         };
-        self.bytes.get(start..end)
+        let window = (end - start <= KEY_WINDOW)
+            .then(|| self.bytes.get(start..start + KEY_WINDOW))
+            .flatten()
+            .and_then(|window| window.try_into().ok());
+        Some(EncodedKey {
+            bytes: self.bytes.get(start..end)?,
+            window,
+        })
+    }
+}
+
+/// One field's key as [`FieldKeys`] encoded it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EncodedKey<'k> {
+    bytes: &'k [u8],
+    /// The key and what follows it in the table, when the key fits in a
+    /// window.
+    window: Option<&'k [u8; KEY_WINDOW]>,
+}
+
+impl<'k> EncodedKey<'k> {
+    pub(crate) fn len(self) -> usize {
+        self.bytes.len()
+    }
+
+    /// The key and what follows it in the table, when the key fits in a
+    /// window: for writers that copy a block of fixed size and keep the
+    /// key's length of it.
+    pub(crate) fn window(self) -> Option<&'k [u8; KEY_WINDOW]> {
+        self.window
+    }
+
+    /// Appends the key. A short key is copied as a block of fixed size and
+    /// the excess cut off: the compiler makes that a few moves, where a
+    /// copy whose length is only known now is a call to `memcpy`, which
+    /// cost more than the rest of writing an integer attribute (a profile
+    /// of the direct path).
+    #[inline(always)]
+    pub(crate) fn append_to(self, out: &mut Vec<u8>) {
+        match self.window {
+            Some(window) => {
+                let end = out.len() + self.bytes.len();
+                out.extend_from_slice(window);
+                out.truncate(end);
+            }
+            None => out.extend_from_slice(self.bytes),
+        }
     }
 }
 
@@ -190,7 +244,7 @@ impl EventStream<'_> {
         &mut self,
         out: &mut Vec<u8>,
         key: &str,
-        encoded_key: &[u8],
+        encoded_key: EncodedKey<'_>,
         value: ValueRef<'_>,
     ) {
         match self {
@@ -224,7 +278,7 @@ impl EventStream<'_> {
         &mut self,
         out: &mut Vec<u8>,
         key: &str,
-        encoded_key: &[u8],
+        encoded_key: EncodedKey<'_>,
         value: &dyn fmt::Debug,
         scratch: &mut String,
     ) {
