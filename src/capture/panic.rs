@@ -11,7 +11,7 @@ use crate::capture::{
     add_common_attributes, is_suppressed, suppress_current_thread, with_scratch, CaptureOptions,
 };
 use crate::export::Pipeline;
-use crate::record::{Key, OnDuplicate, Record, ScopeName, Severity, Value};
+use crate::record::{AttributeLimits, Key, OnDuplicate, Record, ScopeName, Severity, Value};
 
 /// How long the panic hook waits for the panic record to be written or
 /// exported, at the most.
@@ -135,6 +135,11 @@ fn add_current_span_context(record: &mut Record, key: LayerKey, options: &Captur
         return;
     };
     let fields = !options.span_fields.is_none();
+    // The panic record applies its own limit when the fields are merged.
+    let limits = AttributeLimits {
+        count: usize::MAX,
+        ..options.limits
+    };
     let (sender, receiver) = mpsc::sync_channel(1);
     let reader = std::thread::Builder::new()
         .name("otel-log-bridge-panic".into())
@@ -143,17 +148,27 @@ fn add_current_span_context(record: &mut Record, key: LayerKey, options: &Captur
             // here: that must not make a record of its own.
             suppress_current_thread();
             let mut found = Record::default();
+            found.set_limits(limits);
             let seen = span::add_nearest_span_context(&mut found, &dispatch, &id, key, fields);
             let _ = sender.send(seen.then_some(found));
         });
     let found = match reader {
-        Ok(_) => receiver.recv_timeout(SPAN_READ_TIMEOUT).unwrap_or_else(|_| {
-            crate::diag::warn(format_args!(
-                "the panic record carries no span context: the current span could not be read within {} ms (its fields were locked while a value recorded on it was being formatted, which may be what panicked)",
-                SPAN_READ_TIMEOUT.as_millis()
-            ));
-            None
-        }),
+        Ok(_) => match receiver.recv_timeout(SPAN_READ_TIMEOUT) {
+            Ok(found) => found,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                crate::diag::warn(format_args!(
+                    "the panic record carries no span context: the current span could not be read within {} ms (its fields were locked while a value recorded on it was being formatted, which may be what panicked)",
+                    SPAN_READ_TIMEOUT.as_millis()
+                ));
+                None
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                crate::diag::warn(format_args!(
+                    "the panic record carries no span context: reading the current span failed (a panic while its fields were locked leaves them unreadable)"
+                ));
+                None
+            }
+        },
         Err(error) => {
             crate::diag::warn(format_args!(
                 "the panic record carries no span context: no thread could be started to read it ({error})"

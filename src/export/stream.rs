@@ -178,6 +178,7 @@ pub(crate) struct EncodedKey<'k> {
 }
 
 impl<'k> EncodedKey<'k> {
+    #[cfg(feature = "otlp")]
     pub(crate) fn len(self) -> usize {
         self.bytes.len()
     }
@@ -185,6 +186,7 @@ impl<'k> EncodedKey<'k> {
     /// The key and what follows it in the table, when the key fits in a
     /// window: for writers that copy a block of fixed size and keep the
     /// key's length of it.
+    #[cfg(feature = "otlp")]
     pub(crate) fn window(self) -> Option<&'k [u8; KEY_WINDOW]> {
         self.window
     }

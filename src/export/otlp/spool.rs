@@ -281,6 +281,9 @@ impl Spool {
             .and_then(|()| file.sync_data());
         if let Err(error) = written {
             drop(file);
+            // The number is not used again: should the partial file stay,
+            // deleting it later must not delete a segment written since.
+            self.next_sequence += 1;
             self.delete(sequence);
             return self.failed_to_write(error);
         }
