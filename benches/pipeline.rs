@@ -7,8 +7,8 @@
 //!
 //! Groups (each case behind a thread-local default dispatcher):
 //! - `pipeline`: the reference event outside any span: a no-op layer,
-//!   this crate to JSON, `fmt().json()`, and the official appender with the
-//!   SDK's `BatchLogProcessor`.
+//!   this crate to JSON, `fmt().json()`, json-subscriber, and the official
+//!   appender with the SDK's `BatchLogProcessor`.
 //! - `in_span`: the same event inside an entered span whose trace ids are
 //!   filled: this crate queueing for OTLP/HTTP export, the official
 //!   pipeline (with `tracing-opentelemetry` providing the ids), the JSON
@@ -210,6 +210,14 @@ fn pipeline(c: &mut Criterion) {
             .finish(),
     );
     bench(&mut group, "fmt_json", &fmt_json, 0, &no_queue);
+    let json_subscriber = Dispatch::new(json_subscriber::fmt().with_writer(std::io::sink).finish());
+    bench(
+        &mut group,
+        "json_subscriber",
+        &json_subscriber,
+        0,
+        &no_queue,
+    );
     let provider = official_provider();
     let appender = Dispatch::new(
         tracing_subscriber::registry().with(OpenTelemetryTracingBridge::new(&provider)),
