@@ -24,23 +24,49 @@ fn request_handled(user_id: i64, path: &str, status: u16, latency_ms: f64) {
 }
 
 fn allocations_per_event(builder: otel_log_bridge::Builder) -> f64 {
+    allocations_per_emitted(builder, |_, i| request_handled(i, "/api/users", 200, 3.25))
+}
+
+/// Allocations per call of `emit` (given the layer's `log` bridge and the
+/// call's number), inside a span, once warmed up.
+fn allocations_per_emitted(
+    builder: otel_log_bridge::Builder,
+    emit: impl Fn(&otel_log_bridge::LogBridge, i64),
+) -> f64 {
     let (layer, guard) = builder.layer().expect("valid configuration");
+    let log_bridge = layer.log_bridge();
     let subscriber = tracing_subscriber::registry().with(layer);
     let allocations = tracing::subscriber::with_default(subscriber, || {
         let span = tracing::info_span!("request", http.route = "/users/{id}", tenant = "acme");
         let _entered = span.enter();
         for i in 0..WARM_UP as i64 {
-            request_handled(i, "/api/users", 200, 3.25);
+            emit(&log_bridge, i);
         }
         allocations_during(|| {
             for i in 0..EVENTS as i64 {
-                request_handled(i, "/api/users", 200, 3.25);
+                emit(&log_bridge, i);
             }
         })
     });
     let stats = guard.shutdown();
     assert_eq!(stats.emitted, WARM_UP + EVENTS);
     allocations as f64 / EVENTS as f64
+}
+
+/// A `log` record with a source file that is not `'static`, as `log`
+/// records forwarded from other loggers or built at run time have.
+fn with_log_record(i: i64, f: impl FnOnce(&log::Record<'_>)) {
+    // On the stack: an allocation here would be counted as the bridge's.
+    let file = *b"src/handlers.rs";
+    let file = std::str::from_utf8(&file).expect("ASCII");
+    f(&log::Record::builder()
+        .level(log::Level::Info)
+        .target("app::http")
+        .file(Some(file))
+        .line(Some(42))
+        .key_values(&[("user_id", i)])
+        .args(format_args!("request handled"))
+        .build());
 }
 
 #[test]
@@ -59,6 +85,38 @@ fn otlp_export_in_a_span_allocates_at_most_once_every_five_events() {
     let receiver = crate::support::receiver::Receiver::http();
     let per_event = allocations_per_event(
         otel_log_bridge::builder().with_otlp_endpoint(format!("{}/v1/logs", receiver.endpoint())),
+    );
+    assert!(
+        per_event <= MAX_PER_EVENT,
+        "{per_event} allocations per event"
+    );
+}
+
+/// A `log` record that `tracing-log` forwarded copied its source file out
+/// of the record to add it back as `code.file.path`: one allocation per
+/// record.
+#[test]
+fn log_records_forwarded_by_tracing_log_allocate_at_most_once_every_five_events() {
+    let per_event = allocations_per_emitted(
+        otel_log_bridge::builder().with_json_writer(SharedBuf::default()),
+        |_, i| {
+            with_log_record(i, |record| {
+                tracing_log::format_trace(record).expect("forwarded")
+            })
+        },
+    );
+    assert!(
+        per_event <= MAX_PER_EVENT,
+        "{per_event} allocations per event"
+    );
+}
+
+#[test]
+fn log_records_through_the_log_bridge_allocate_at_most_once_every_five_events() {
+    use log::Log as _;
+    let per_event = allocations_per_emitted(
+        otel_log_bridge::builder().with_json_writer(SharedBuf::default()),
+        |bridge, i| with_log_record(i, |record| bridge.log(record)),
     );
     assert!(
         per_event <= MAX_PER_EVENT,

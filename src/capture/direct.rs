@@ -40,7 +40,9 @@ use crate::capture::redact::{is_masked, Redactor, REDACTED};
 use crate::capture::runtime_lint::RuntimeLint;
 use crate::capture::span::{self, DispatchRef, SpanSnapshot};
 use crate::capture::visit::{exception_attributes, ExceptionValue, MESSAGE};
-use crate::capture::{add_common_attributes, is_bridge_key, with_thread_info, CaptureOptions};
+use crate::capture::{
+    add_common_attributes, is_bridge_key, with_thread_info, CaptureOptions, SourceFile,
+};
 use crate::export::{
     EncodedAttributes, EncodedKey, Encoding, EventStream, FieldKeys, LocalShard, Pipeline, Sink,
 };
@@ -477,7 +479,12 @@ fn callsite_template(
     );
     record.event_name = event_name;
     record.callsite = Some(callsite);
-    add_common_attributes(&mut record, options, metadata.file(), metadata.line());
+    add_common_attributes(
+        &mut record,
+        options,
+        metadata.file().map(SourceFile::Static),
+        metadata.line(),
+    );
     record
 }
 

@@ -19,7 +19,7 @@ use crate::capture::storm::Verdict;
 use crate::capture::visit::{is_forwarded_log, EventVisitor, ForwardedLog, SpanFieldVisitor};
 use crate::capture::{
     add_common_attributes, install_panic_hook, is_suppressed, with_scratch, CaptureOptions,
-    LogBridge,
+    LogBridge, SourceFile,
 };
 use crate::export::callsites::CallsiteTable;
 use crate::export::{Encoding, Pipeline};
@@ -424,14 +424,18 @@ where
                     if let Some(target) = target {
                         record.scope = ScopeName::Arena(target);
                     }
-                    let file = file.map(|file| record.text(file).to_owned());
-                    add_common_attributes(record, &shared.options, file.as_deref(), line);
+                    add_common_attributes(
+                        record,
+                        &shared.options,
+                        file.map(SourceFile::InRecord),
+                        line,
+                    );
                 }
                 None => {
                     add_common_attributes(
                         record,
                         &shared.options,
-                        metadata.file(),
+                        metadata.file().map(SourceFile::Static),
                         metadata.line(),
                     );
                 }

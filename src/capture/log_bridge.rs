@@ -14,7 +14,9 @@ use tracing_core::{Interest, Metadata};
 use crate::capture::redact::{RedactionSettings, REDACTED};
 use crate::capture::span::LayerKey;
 use crate::capture::visit::record_exception;
-use crate::capture::{add_common_attributes, is_suppressed, span, with_scratch, CaptureOptions};
+use crate::capture::{
+    add_common_attributes, is_suppressed, span, with_scratch, CaptureOptions, SourceFile,
+};
 use crate::export::Pipeline;
 use crate::record::{
     i128_value, u128_value, unsigned_value, Key, OnDuplicate, Record, ScopeName, Severity, Value,
@@ -230,7 +232,11 @@ impl log::Log for LogBridge {
             let _ = source.key_values().visit(&mut key_values);
             self.pipeline.redactor().count(key_values.redacted);
             span::add_current_span(record, span::LayerKey::of(&self.pipeline), &self.options);
-            add_common_attributes(record, &self.options, source.file(), source.line());
+            let file = source
+                .file_static()
+                .map(SourceFile::Static)
+                .or_else(|| source.file().map(SourceFile::Borrowed));
+            add_common_attributes(record, &self.options, file, source.line());
             self.pipeline.redactor().redact_values(record);
             self.pipeline.emit(record);
         });

@@ -18,7 +18,7 @@ mod visit;
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
-use crate::record::{OnDuplicate, Record, ValueRef};
+use crate::record::{OnDuplicate, Record, TextRange, ValueRef};
 
 pub use self::layer::BridgeLayer;
 pub use self::log_bridge::LogBridge;
@@ -246,13 +246,27 @@ pub(crate) fn is_bridge_key(key: &str) -> bool {
     key.starts_with("code.") || key.starts_with("thread.") || key.starts_with("exception.")
 }
 
+/// A record's source file, as [`add_common_attributes`] takes it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum SourceFile<'a> {
+    /// A `tracing` callsite's file, referred to rather than copied.
+    Static(&'static str),
+    /// A file borrowed for the call (a `log` record's, a panic's), copied
+    /// into the record.
+    Borrowed(&'a str),
+    /// A file already in the record's text (a `log` record that
+    /// `tracing-log` forwarded), used where it is: copying it out of the
+    /// record to add it back would allocate for every such record.
+    InRecord(TextRange),
+}
+
 /// Adds the attributes every capture path shares: source location and
 /// thread. Bridge-owned keys yield to a field of the same name, so a user's
 /// explicit value is never overwritten.
 pub(crate) fn add_common_attributes(
     record: &mut Record,
     options: &CaptureOptions,
-    file: Option<&str>,
+    file: Option<SourceFile<'_>>,
     line: Option<u32>,
 ) {
     use crate::record::{Key, Value};
@@ -262,9 +276,16 @@ pub(crate) fn add_common_attributes(
     let mut all_added = true;
     if options.code_attributes {
         if let Some(file) = file {
-            all_added &= record.set_str("code.file.path", file, OnDuplicate::Keep);
+            let file = match file {
+                SourceFile::Static(file) => Value::StaticStr(file),
+                SourceFile::Borrowed(file) => Value::Str(record.push_text(file)),
+                SourceFile::InRecord(range) => Value::Str(range),
+            };
+            all_added &=
+                record.set_attribute(Key::Static("code.file.path"), file, OnDuplicate::Keep);
             if options.duplicate_legacy_code_attributes {
-                all_added &= record.set_str("code.filepath", file, OnDuplicate::Keep);
+                all_added &=
+                    record.set_attribute(Key::Static("code.filepath"), file, OnDuplicate::Keep);
             }
         }
         if let Some(line) = line {
@@ -301,7 +322,12 @@ mod tests {
         let options = CaptureOptions::default();
         let mut record = Record::default();
         record.callsite = Some(0x1000);
-        add_common_attributes(&mut record, &options, Some("src/a.rs"), Some(3));
+        add_common_attributes(
+            &mut record,
+            &options,
+            Some(SourceFile::Static("src/a.rs")),
+            Some(3),
+        );
         assert_eq!(record.callsite_attributes, Some((0, 2)));
 
         // A field that took one of the keys makes the record encode in full.
@@ -312,12 +338,22 @@ mod tests {
             Value::Int(7),
             OnDuplicate::Replace,
         );
-        add_common_attributes(&mut record, &options, Some("src/a.rs"), Some(3));
+        add_common_attributes(
+            &mut record,
+            &options,
+            Some(SourceFile::Static("src/a.rs")),
+            Some(3),
+        );
         assert_eq!(record.callsite_attributes, None);
 
         // Records without a callsite (`log`, panics) never share.
         let mut record = Record::default();
-        add_common_attributes(&mut record, &options, Some("src/a.rs"), Some(3));
+        add_common_attributes(
+            &mut record,
+            &options,
+            Some(SourceFile::Static("src/a.rs")),
+            Some(3),
+        );
         assert_eq!(record.callsite_attributes, None);
     }
 

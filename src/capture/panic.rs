@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::capture::span::{self, LayerKey};
 use crate::capture::{
     add_common_attributes, is_suppressed, suppress_current_thread, with_scratch, CaptureOptions,
+    SourceFile,
 };
 use crate::export::Pipeline;
 use crate::record::{AttributeLimits, Key, OnDuplicate, Record, ScopeName, Severity, Value};
@@ -109,7 +110,7 @@ fn emit_panic(pipeline: &Pipeline, options: &CaptureOptions, info: &PanicHookInf
         add_common_attributes(
             record,
             options,
-            location.map(|l| l.file()),
+            location.map(|l| SourceFile::Borrowed(l.file())),
             location.map(|l| l.line()),
         );
         pipeline.redactor().redact_values(record);

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tracing_core::Metadata;
 
-use crate::capture::{add_common_attributes, with_scratch, CaptureOptions};
+use crate::capture::{add_common_attributes, with_scratch, CaptureOptions, SourceFile};
 use crate::export::Pipeline;
 use crate::record::{Key, OnDuplicate, ScopeName, Severity, Value};
 
@@ -263,7 +263,12 @@ impl StormControl {
                 Value::Double(seconds),
                 OnDuplicate::Replace,
             );
-            add_common_attributes(record, options, callsite.file(), callsite.line());
+            add_common_attributes(
+                record,
+                options,
+                callsite.file().map(SourceFile::Static),
+                callsite.line(),
+            );
             pipeline.emit(record);
         });
     }

@@ -51,8 +51,10 @@ pub(crate) struct Queue {
     /// Records counted as emitted through [`Queue::push_emitted`], by
     /// severity range, moved here from the shards at each drain (under the
     /// `shards` lock, which readers take too, so no count is seen twice or
-    /// missed).
-    emitted: Mutex<[u64; SEVERITY_RANGES]>,
+    /// missed), and counted here directly for records that never reached a
+    /// shard: atomics, so that a producer dropping records never waits for
+    /// the worker's drain.
+    emitted: [AtomicU64; SEVERITY_RANGES],
     control: Mutex<Control>,
     /// The worker waits on this for data, a flush request or shutdown.
     work: Condvar,
@@ -154,7 +156,7 @@ impl Queue {
             overflow_reported: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             shards: Mutex::new(Vec::new()),
-            emitted: Mutex::new([0; SEVERITY_RANGES]),
+            emitted: Default::default(),
             control: Mutex::new(Control::default()),
             work: Condvar::new(),
             done: Condvar::new(),
@@ -287,8 +289,8 @@ impl Queue {
     /// Counts an emitted record that never reached a shard.
     fn count_unsharded(&self, emitted: Option<usize>) {
         if let Some(range) = emitted {
-            if let Some(count) = lock(&self.emitted).get_mut(range) {
-                *count += 1;
+            if let Some(count) = self.emitted.get(range) {
+                count.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
@@ -296,7 +298,10 @@ impl Queue {
     /// The records counted by [`Queue::push_emitted`], by severity range.
     pub(crate) fn emitted(&self) -> [u64; SEVERITY_RANGES] {
         let shards = lock(&self.shards);
-        let mut emitted = *lock(&self.emitted);
+        let mut emitted = self
+            .emitted
+            .each_ref()
+            .map(|count| count.load(Ordering::Relaxed));
         for shard in shards.iter() {
             let state = lock(&shard.state);
             for (total, count) in emitted.iter_mut().zip(state.emitted) {
@@ -470,11 +475,10 @@ impl Queue {
     /// empty, and their unused budget is returned.
     pub(crate) fn take(&self, pool: &mut Vec<Vec<u8>>, chunks: &mut Vec<Chunk>) {
         let mut shards = lock(&self.shards);
-        let mut emitted = lock(&self.emitted);
         shards.retain(|shard| {
             let mut state = lock(&shard.state);
-            for (total, count) in emitted.iter_mut().zip(&mut state.emitted) {
-                *total += std::mem::take(count);
+            for (total, count) in self.emitted.iter().zip(&mut state.emitted) {
+                total.fetch_add(std::mem::take(count), Ordering::Relaxed);
             }
             if state.records > 0 {
                 let spare = pool.pop().unwrap_or_default();
