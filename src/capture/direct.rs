@@ -43,6 +43,8 @@ use crate::capture::visit::{exception_attributes, ExceptionValue, MESSAGE};
 use crate::capture::{
     add_common_attributes, is_bridge_key, with_thread_info, CaptureOptions, SourceFile,
 };
+#[cfg(feature = "otlp")]
+use crate::export::FrameContext;
 use crate::export::{
     EncodedAttributes, EncodedKey, Encoding, EventStream, FieldKeys, LocalShard, Pipeline, Sink,
 };
@@ -371,6 +373,9 @@ impl Direct<'_> {
             return false;
         }
         redactor.count(redacted);
+        // The span's context, when the sink can share it between the
+        // records that have it (no span field yields to an event field).
+        let mut shared_context = None;
         if let Some(snapshot) = &span {
             let record_keys = RecordKeys {
                 others: keys,
@@ -378,9 +383,14 @@ impl Direct<'_> {
                 written,
                 name_bloom: self.fields.name_bloom,
             };
-            write_span_fields(&mut stream, out, &record_keys, &snapshot.fields);
+            if stream.shares_context() && snapshot.fields.key_bloom() & record_keys.bloom() == 0 {
+                shared_context = Some(snapshot);
+            } else {
+                write_span_fields(&mut stream, out, &record_keys, &snapshot.fields);
+            }
         }
         stream.callsite_attributes(out);
+        let mut thread_attributes: &[u8] = &[];
         if self.options.thread_attributes {
             let encoded = &mut thread[self.encoding.index()];
             if encoded.is_none() {
@@ -389,22 +399,43 @@ impl Direct<'_> {
                 });
             }
             if let Some(encoded) = encoded {
-                stream.encoded_attributes(out, encoded.bytes());
+                thread_attributes = encoded.bytes();
             }
         }
-        let trace = span.as_ref().map_or(&trace[..], |snapshot| &snapshot.trace);
-        stream.finish(out, trace, time, self.event_name);
         if self.lint.enabled() {
             let body = body.and_then(|range| text.get(range));
             self.lint.check_body(metadata, body);
         }
-        self.pipeline.emit_encoded(
-            self.sink,
-            shard,
-            self.fields.severity.number,
-            metadata.target(),
-            out,
-        );
+        let severity_number = self.fields.severity.number;
+        match (shared_context, stream) {
+            #[cfg(feature = "otlp")]
+            (Some(snapshot), EventStream::Otlp(stream)) => {
+                stream.finish_in_context(out, time);
+                self.pipeline.emit_encoded_in_context(
+                    self.sink,
+                    shard,
+                    severity_number,
+                    metadata.target(),
+                    out,
+                    FrameContext {
+                        id: snapshot.id,
+                        parts: [snapshot.fields.bytes(), thread_attributes, &snapshot.trace],
+                    },
+                );
+            }
+            (_, mut stream) => {
+                stream.encoded_attributes(out, thread_attributes);
+                let trace = span.as_ref().map_or(&trace[..], |snapshot| &snapshot.trace);
+                stream.finish(out, trace, time, self.event_name);
+                self.pipeline.emit_encoded(
+                    self.sink,
+                    shard,
+                    severity_number,
+                    metadata.target(),
+                    out,
+                );
+            }
+        }
         #[cfg(test)]
         TAKEN.with(|taken| taken.set(taken.get() + 1));
         true

@@ -133,6 +133,10 @@ impl Drop for SpanData {
 /// makes it be made again.
 #[derive(Debug)]
 pub(crate) struct SpanSnapshot {
+    /// Unique among the process's snapshots: what the OTLP queue compares
+    /// to know that a record's context is the one it already holds (see
+    /// `export::otlp::encode::push_frame`).
+    pub(crate) id: u64,
     /// The version of each span whose fields are included, when they were
     /// read.
     versions: Box<[(Arc<AtomicU64>, u64)]>,
@@ -218,7 +222,10 @@ where
         with_layer_data(&ancestor, key, &mut read);
         next = ancestor.parent();
     }
+    // Never 0, which stands for no context.
+    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
     let snapshot = Arc::new(SpanSnapshot {
+        id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         versions: versions.into(),
         trace: encoded_trace.into(),
         fields: EncodedAttributes::new(

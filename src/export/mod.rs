@@ -33,6 +33,8 @@ use crate::record::Record;
 
 pub(crate) use self::console::ConsoleEncoder;
 pub(crate) use self::json::JsonEncoder;
+#[cfg(feature = "otlp")]
+pub(crate) use self::otlp::FrameContext;
 pub(crate) use self::queue::LocalShard;
 pub(crate) use self::queue::Queue;
 use self::queue::{deadline_after, Chunk, WakePolicy};
@@ -626,6 +628,28 @@ impl Pipeline {
             by_target.increment(target, severity_number);
         }
         sink.queue.push_emitted(local, severity_number, encoded);
+    }
+
+    /// Like [`Pipeline::emit_encoded`], for an OTLP frame ended with
+    /// [`OtlpStream::finish_in_context`](otlp::OtlpStream::finish_in_context):
+    /// its `context` goes into the queue once for the records that share it.
+    #[cfg(feature = "otlp")]
+    pub(crate) fn emit_encoded_in_context(
+        &self,
+        sink: &Sink,
+        local: &mut Option<LocalShard>,
+        severity_number: u8,
+        target: &str,
+        frame: &[u8],
+        context: otlp::FrameContext<'_>,
+    ) {
+        if let Some(by_target) = &self.by_target {
+            by_target.increment(target, severity_number);
+        }
+        sink.queue
+            .push_emitted_with(local, severity_number, |out, note| {
+                otlp::push_frame_in_context(out, note, frame, context);
+            });
     }
 
     /// Cuts `record`'s values to the length limit, then encodes it for

@@ -102,6 +102,9 @@ struct ShardState {
     records: u64,
     credit: usize,
     closed: bool,
+    /// What the encoder noted about `buf` (see [`Queue::push_emitted_with`]);
+    /// 0 whenever `buf` is empty.
+    note: u64,
     /// Records counted as emitted since the last drain, by severity range.
     emitted: [u64; SEVERITY_RANGES],
 }
@@ -197,7 +200,7 @@ impl Queue {
     /// shard. Never blocks on the worker's I/O; returns `false` (and counts
     /// a drop) when the budget is exhausted or the queue is closed.
     pub(crate) fn push(&self, encode: impl FnOnce(&mut Vec<u8>)) -> bool {
-        self.push_counting(None, None, encode)
+        self.push_counting(None, None, |out, _| encode(out))
     }
 
     /// Like [`Queue::push`], and counts the record as emitted with this
@@ -214,16 +217,31 @@ impl Queue {
         severity_number: u8,
         bytes: &[u8],
     ) -> bool {
-        self.push_counting(Some(local), Some(severity_range(severity_number)), |out| {
+        self.push_emitted_with(local, severity_number, |out, _| {
             out.extend_from_slice(bytes)
         })
+    }
+
+    /// Like [`Queue::push_emitted`], for an encoder that keeps a note per
+    /// chunk: `encode` appends the record to the shard's buffer given the
+    /// note the last record left for this chunk (0 in a new chunk), and
+    /// may change it. The OTLP encoder notes which context (span fields,
+    /// thread, trace) the chunk holds, so that records with the same one
+    /// refer to it instead of carrying it.
+    pub(crate) fn push_emitted_with(
+        &self,
+        local: &mut Option<LocalShard>,
+        severity_number: u8,
+        encode: impl FnOnce(&mut Vec<u8>, &mut u64),
+    ) -> bool {
+        self.push_counting(Some(local), Some(severity_range(severity_number)), encode)
     }
 
     fn push_counting(
         &self,
         local: Option<&mut Option<LocalShard>>,
         emitted: Option<usize>,
-        encode: impl FnOnce(&mut Vec<u8>),
+        encode: impl FnOnce(&mut Vec<u8>, &mut u64),
     ) -> bool {
         if self.closed.load(Ordering::Relaxed) {
             self.count_unsharded(emitted);
@@ -316,7 +334,7 @@ impl Queue {
         &self,
         shard: &Shard,
         emitted: Option<usize>,
-        encode: impl FnOnce(&mut Vec<u8>),
+        encode: impl FnOnce(&mut Vec<u8>, &mut u64),
     ) -> bool {
         let mut state = lock(&shard.state);
         if let Some(count) = emitted.and_then(|range| state.emitted.get_mut(range)) {
@@ -329,7 +347,13 @@ impl Queue {
             return false;
         }
         let start = state.buf.len();
-        encode(&mut state.buf);
+        let note = state.note;
+        let ShardState {
+            buf,
+            note: new_note,
+            ..
+        } = &mut *state;
+        encode(buf, new_note);
         let len = state.buf.len() - start;
         let mut half_full = false;
         if len > state.credit {
@@ -340,6 +364,7 @@ impl Queue {
                 }
                 None => {
                     state.buf.truncate(start);
+                    state.note = note;
                     drop(state);
                     self.forget_counted_record();
                     self.count_drop();
@@ -483,6 +508,7 @@ impl Queue {
             if state.records > 0 {
                 let spare = pool.pop().unwrap_or_default();
                 let bytes = std::mem::replace(&mut state.buf, spare);
+                state.note = 0;
                 let records = std::mem::take(&mut state.records);
                 if self.max_records.is_some() {
                     self.queued_records.fetch_sub(records, Ordering::AcqRel);
@@ -730,6 +756,35 @@ mod tests {
         // Draining returned the budget, so the same record fits now.
         assert!(queue.push(|buf| buf.extend_from_slice(&[b'b'; 60])));
         assert_eq!(drain(&queue).1, 1);
+    }
+
+    /// A chunk's note (which context its records share) starts at 0 in
+    /// every new chunk, and a record dropped for want of budget leaves the
+    /// note as it found it: its context entry is gone with it.
+    #[test]
+    fn a_chunks_note_is_its_own_and_outlives_no_dropped_record() {
+        let wake = WakePolicy {
+            bytes: usize::MAX,
+            records: u64::MAX,
+        };
+        let queue = Queue::new("test", 100, wake);
+        let mut local = None;
+        let push = |local: &mut Option<LocalShard>, len: usize, new_note: u64| {
+            let mut seen = None;
+            let pushed = queue.push_emitted_with(local, 9, |buf, note| {
+                seen = Some(*note);
+                buf.extend_from_slice(&vec![b'x'; len]);
+                *note = new_note;
+            });
+            (pushed, seen.expect("encoded"))
+        };
+        assert_eq!(push(&mut local, 10, 7), (true, 0));
+        assert_eq!(push(&mut local, 10, 8), (true, 7));
+        // Over the budget: dropped, and the note stays 8.
+        assert_eq!(push(&mut local, 200, 9), (false, 8));
+        assert_eq!(push(&mut local, 10, 8), (true, 8));
+        assert_eq!(drain(&queue), (vec![b'x'; 30], 3));
+        assert_eq!(push(&mut local, 10, 1), (true, 0), "a new chunk");
     }
 
     /// Regression: the worker was woken only by a thread whose own shard

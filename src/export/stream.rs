@@ -314,6 +314,17 @@ impl EventStream<'_> {
         }
     }
 
+    /// Whether the record's context (span fields, thread attributes, trace)
+    /// can be left to the queue, to be shared by the records that have the
+    /// same: see [`Pipeline::emit_encoded_in_context`](crate::export::Pipeline::emit_encoded_in_context).
+    pub(crate) fn shares_context(&self) -> bool {
+        match self {
+            EventStream::Json(_) => false,
+            #[cfg(feature = "otlp")]
+            EventStream::Otlp(_) => true,
+        }
+    }
+
     /// Writes what ends the record: `trace` is the trace context as
     /// [`Encoding::write_trace`] wrote it (empty when there is none); the
     /// observed time is the record's time.

@@ -554,6 +554,10 @@ fn put_severity(record: &Record, out: &mut Vec<u8>) {
 /// by the scope name (varint length first), then the `LogRecord` fields of
 /// this record (a little-endian `u32` length first, patched once they are
 /// written, so the record is encoded in one pass).
+///
+/// A chunk may also hold context entries (see [`push_frame_in_context`]):
+/// [`CONTEXT_ENTRY`], a little-endian `u32` length and `LogRecord` fields
+/// that the frames after it whose length has [`IN_CONTEXT`] set share.
 pub(crate) fn encode_frame(record: &Record, callsites: &OtlpCallsites, out: &mut Vec<u8>) {
     let slot = callsites
         .slot_for(record, callsite_parts)
@@ -599,7 +603,7 @@ pub(crate) fn encode_frame(record: &Record, callsites: &OtlpCallsites, out: &mut
             put_delimited(log_record::EVENT_NAME, name.as_bytes(), out);
         }
     }
-    patch_length(length_at, out);
+    patch_length(length_at, out, 0);
 }
 
 /// Writes the start of a frame that refers to callsite `slot`, and the
@@ -644,15 +648,64 @@ pub(crate) fn put_trace(trace: &TraceContext, out: &mut Vec<u8>) {
     put_delimited(log_record::SPAN_ID, &trace.span_id, out);
 }
 
-/// Writes the length of the record that starts after `length_at`.
-fn patch_length(length_at: usize, out: &mut [u8]) {
-    // A record is far below 4 GiB (its text arena is addressed by `u32`);
-    // saturating keeps "never panics" true regardless, and a frame whose
-    // length does not match ends its chunk when read back.
-    let length = u32::try_from(out.len() - length_at - 4).unwrap_or(u32::MAX);
+/// Where a frame's head would give a callsite slot, this marks a context
+/// entry instead: `LogRecord` fields that the frames after it in the chunk
+/// share, up to the next entry.
+const CONTEXT_ENTRY: u32 = u32::MAX;
+
+/// Set in a frame's record length: the chunk's current context entry
+/// belongs to the record too.
+const IN_CONTEXT: u32 = 1 << 31;
+
+/// Writes the length of the record that starts after `length_at`, with
+/// `flags` set in it.
+fn patch_length(length_at: usize, out: &mut [u8], flags: u32) {
+    // A record is far below 2 GiB (its text arena is addressed by `u32`,
+    // and a request holds 64 MiB at most); saturating keeps "never panics"
+    // true regardless, and a frame whose length does not match ends its
+    // chunk when read back.
+    let length = u32::try_from(out.len() - length_at - 4)
+        .ok()
+        .filter(|length| length & IN_CONTEXT == 0)
+        .unwrap_or(u32::MAX)
+        | flags;
     if let Some(slot) = out.get_mut(length_at..length_at + 4) {
         slot.copy_from_slice(&length.to_le_bytes());
     }
+}
+
+/// A record's context as a queue chunk shares it between records: the
+/// `LogRecord` fields of its span (attributes, thread attributes, trace
+/// fields), in parts, and what identifies them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FrameContext<'a> {
+    /// Never 0, and never the same for other fields.
+    pub(crate) id: u64,
+    pub(crate) parts: [&'a [u8]; 3],
+}
+
+/// Appends `frame` (written by an [`OtlpStream`] and ended with
+/// [`OtlpStream::finish_in_context`]) to a queue chunk, with its context;
+/// `note` says which context the chunk's last entry holds. A context
+/// already there is referred to, not copied again: the records of one span
+/// on one thread carry its fields, the thread's attributes and the trace
+/// ids in one entry per chunk.
+pub(crate) fn push_frame_in_context(
+    out: &mut Vec<u8>,
+    note: &mut u64,
+    frame: &[u8],
+    context: FrameContext<'_>,
+) {
+    if *note != context.id {
+        let len: usize = context.parts.iter().map(|part| part.len()).sum();
+        out.extend_from_slice(&CONTEXT_ENTRY.to_le_bytes());
+        out.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_le_bytes());
+        for part in context.parts {
+            out.extend_from_slice(part);
+        }
+        *note = context.id;
+    }
+    out.extend_from_slice(frame);
 }
 
 /// A frame being written straight from an event (see `capture::direct`),
@@ -693,7 +746,14 @@ impl OtlpStream {
     pub(crate) fn finish(self, out: &mut Vec<u8>, trace: &[u8], time_unix_nano: u64) {
         out.extend_from_slice(trace);
         put_time(log_record::OBSERVED_TIME_UNIX_NANO, time_unix_nano, out);
-        patch_length(self.length_at, out);
+        patch_length(self.length_at, out, 0);
+    }
+
+    /// Ends a frame whose span fields, thread attributes and trace fields
+    /// are left to a context entry ([`push_frame_in_context`]).
+    pub(crate) fn finish_in_context(self, out: &mut Vec<u8>, time_unix_nano: u64) {
+        put_time(log_record::OBSERVED_TIME_UNIX_NANO, time_unix_nano, out);
+        patch_length(self.length_at, out, IN_CONTEXT);
     }
 }
 
@@ -705,6 +765,8 @@ pub(crate) struct Frame<'a> {
     pub(crate) scope: &'a [u8],
     /// This record's own `LogRecord` fields.
     pub(crate) record: &'a [u8],
+    /// The fields it shares with the records of its context entry.
+    pub(crate) context: &'a [u8],
     /// The fields it shares with its callsite's other records.
     pub(crate) shared: &'a [u8],
 }
@@ -712,7 +774,7 @@ pub(crate) struct Frame<'a> {
 impl Frame<'_> {
     /// The size of the whole `LogRecord` message.
     pub(crate) fn len(&self) -> usize {
-        self.record.len() + self.shared.len()
+        self.record.len() + self.context.len() + self.shared.len()
     }
 }
 
@@ -723,20 +785,33 @@ pub(crate) fn frames<'a>(
     mut chunk: &'a [u8],
     callsites: &'a OtlpCallsites,
 ) -> impl Iterator<Item = Frame<'a>> {
+    // The chunk's current context entry.
+    let mut context: &[u8] = &[];
     std::iter::from_fn(move || {
-        let slot = take_u32(&mut chunk)?.checked_sub(1);
+        let mut head = take_u32(&mut chunk)?;
+        while head == CONTEXT_ENTRY {
+            let length = usize::try_from(take_u32(&mut chunk)?).ok()?;
+            context = take(&mut chunk, length)?;
+            head = take_u32(&mut chunk)?;
+        }
+        let slot = head.checked_sub(1);
         let (scope, shared) = match slot {
             None => (take_delimited(&mut chunk)?, &[][..]),
             Some(slot) => callsites
                 .get(slot)
                 .map(|parts| (&*parts.scope, &*parts.fields))?,
         };
-        let length = usize::try_from(take_u32(&mut chunk)?).ok()?;
-        let record = take(&mut chunk, length)?;
+        let length = take_u32(&mut chunk)?;
+        let record = take(&mut chunk, usize::try_from(length & !IN_CONTEXT).ok()?)?;
         Some(Frame {
             slot,
             scope,
             record,
+            context: if length & IN_CONTEXT != 0 {
+                context
+            } else {
+                &[]
+            },
             shared,
         })
     })
@@ -835,6 +910,7 @@ impl Batch {
         let scope = &mut self.scopes[index];
         write_delimited_header(envelope::LOG_RECORDS, frame.len(), &mut scope.log_records);
         scope.log_records.extend_from_slice(frame.record);
+        scope.log_records.extend_from_slice(frame.context);
         scope.log_records.extend_from_slice(frame.shared);
         scope.count += 1;
         self.records += 1;

@@ -24,8 +24,8 @@ pub(crate) use self::encode::encode_frame;
 pub(crate) use self::encode::OtlpCallsites;
 use self::encode::{encode_resource, frames, Batch, Frame};
 pub(crate) use self::encode::{
-    put_debug_attribute, put_debug_body, put_key_field, put_keyed_log_attribute, put_log_attribute,
-    put_trace, stream_frame, OtlpStream,
+    push_frame_in_context, put_debug_attribute, put_debug_body, put_key_field,
+    put_keyed_log_attribute, put_log_attribute, put_trace, stream_frame, FrameContext, OtlpStream,
 };
 use self::http::HttpTransport;
 use self::retry::Backoff;
