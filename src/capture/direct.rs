@@ -373,23 +373,6 @@ impl Direct<'_> {
             return false;
         }
         redactor.count(redacted);
-        // The span's context, when the sink can share it between the
-        // records that have it (no span field yields to an event field).
-        let mut shared_context = None;
-        if let Some(snapshot) = &span {
-            let record_keys = RecordKeys {
-                others: keys,
-                event_fields: metadata.fields(),
-                written,
-                name_bloom: self.fields.name_bloom,
-            };
-            if stream.shares_context() && snapshot.fields.key_bloom() & record_keys.bloom() == 0 {
-                shared_context = Some(snapshot);
-            } else {
-                write_span_fields(&mut stream, out, &record_keys, &snapshot.fields);
-            }
-        }
-        stream.callsite_attributes(out);
         let mut thread_attributes: &[u8] = &[];
         if self.options.thread_attributes {
             let encoded = &mut thread[self.encoding.index()];
@@ -402,6 +385,27 @@ impl Direct<'_> {
                 thread_attributes = encoded.bytes();
             }
         }
+        // The record's context, when the sink can leave it to the queue to
+        // share between the records that have the same: its id, the span
+        // fields and the trace fields (the thread's attributes go with
+        // them).
+        let mut shared_context: Option<(u64, &[u8], &[u8])> = None;
+        if let Some(snapshot) = &span {
+            let record_keys = RecordKeys {
+                others: keys,
+                event_fields: metadata.fields(),
+                written,
+                name_bloom: self.fields.name_bloom,
+            };
+            if stream.shares_context() && snapshot.fields.key_bloom() & record_keys.bloom() == 0 {
+                shared_context = Some((snapshot.id, snapshot.fields.bytes(), &snapshot.trace));
+            } else {
+                write_span_fields(&mut stream, out, &record_keys, &snapshot.fields);
+            }
+        } else if stream.shares_context() && trace.is_empty() && !thread_attributes.is_empty() {
+            shared_context = Some((THREAD_ALONE, &[], &[]));
+        }
+        stream.callsite_attributes(out);
         if self.lint.enabled() {
             let body = body.and_then(|range| text.get(range));
             self.lint.check_body(metadata, body);
@@ -409,7 +413,7 @@ impl Direct<'_> {
         let severity_number = self.fields.severity.number;
         match (shared_context, stream) {
             #[cfg(feature = "otlp")]
-            (Some(snapshot), EventStream::Otlp(stream)) => {
+            (Some((id, span_fields, trace)), EventStream::Otlp(stream)) => {
                 stream.finish_in_context(out, time);
                 self.pipeline.emit_encoded_in_context(
                     self.sink,
@@ -418,8 +422,8 @@ impl Direct<'_> {
                     metadata.target(),
                     out,
                     FrameContext {
-                        id: snapshot.id,
-                        parts: [snapshot.fields.bytes(), thread_attributes, &snapshot.trace],
+                        id,
+                        parts: [span_fields, thread_attributes, trace],
                     },
                 );
             }
@@ -441,6 +445,13 @@ impl Direct<'_> {
         true
     }
 }
+
+/// The context id of records outside any span (and any OpenTelemetry
+/// context), whose context is their thread's attributes alone: a queue
+/// shard belongs to one thread, so that is the same for all such records
+/// of a chunk. Span snapshots number their ids up from 1 and never reach
+/// it.
+const THREAD_ALONE: u64 = u64::MAX;
 
 /// The keys a record has so far: the event's fields that were written (by
 /// field index), and the others.
@@ -884,6 +895,7 @@ mod tests {
         drop(_inner);
         drop(_outer);
         tracing::info!(outside = true, "outside any span");
+        tracing::info!(outside = true, "outside any span again");
         // More spans taking turns on one thread than a thread keeps.
         let turns: Vec<_> = (0..6_i64)
             .map(|turn| tracing::info_span!("turn", turn))
@@ -894,6 +906,7 @@ mod tests {
             }
         }
         tracing::info!(parent: &turns[2], "explicit parent");
+        tracing::info!("outside any span after the turns");
         // A span that closed, then a new one (which may reuse its id).
         let first = tracing::info_span!("first", first = 1_i64);
         first.in_scope(|| tracing::info!("in the first span"));
@@ -1007,8 +1020,8 @@ mod tests {
         } = both_paths(json, log_everything);
         assert_eq!(general_taken, 0);
         // Everything but the four events that take the general path.
-        assert_eq!(taken, 37);
-        assert_eq!(direct.lines().count(), 41);
+        assert_eq!(taken, 39);
+        assert_eq!(direct.lines().count(), 43);
         assert!(direct.contains(r#""body":"after the span's own field changed","attributes":{"depth":1,"user_id":7,"ok":false,"route":"/users/{id}","#));
         assert!(direct.contains(r#""body":"after an ancestor's field changed","attributes":{"depth":1,"user_id":7,"ok":false,"route":"/changed","#));
         assert!(direct.contains(r#""body":"in the second span","attributes":{"second":2,"#));
@@ -1047,9 +1060,9 @@ mod tests {
             general,
             general_taken,
         } = both_paths(otlp_json, log_everything);
-        assert_eq!((taken, general_taken), (37, 0));
+        assert_eq!((taken, general_taken), (39, 0));
         let (direct, general) = (otlp_records(&direct), otlp_records(&general));
-        assert_eq!(direct.len(), 41);
+        assert_eq!(direct.len(), 43);
         assert_eq!(direct, general);
     }
 
