@@ -7,8 +7,9 @@
 //!
 //! Groups (each case behind a thread-local default dispatcher):
 //! - `pipeline`: the reference event outside any span: a no-op layer,
-//!   this crate to JSON, `fmt().json()`, json-subscriber, and the official
-//!   appender with the SDK's `BatchLogProcessor`.
+//!   this crate to JSON and queued for OTLP/HTTP export, `fmt().json()`,
+//!   json-subscriber, and the official appender with the SDK's
+//!   `BatchLogProcessor`.
 //! - `in_span`: the same event inside an entered span whose trace ids are
 //!   filled: this crate queueing for OTLP/HTTP export, the official
 //!   pipeline (with `tracing-opentelemetry` providing the ids), the JSON
@@ -200,6 +201,17 @@ fn pipeline(c: &mut Criterion) {
     let (layer, guard) = bridge_json();
     let bridge = Dispatch::new(tracing_subscriber::registry().with(layer));
     bench(&mut group, "otel_log_bridge_json", &bridge, 0, &|| {
+        let _ = guard.flush();
+    });
+    drop(guard);
+    // Queued for OTLP/HTTP export, as in `in_span`.
+    let receiver = remote_receiver::RemoteReceiver::start(true);
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_otlp_endpoint(receiver.endpoint.clone())
+        .layer()
+        .expect("valid configuration");
+    let bridge = Dispatch::new(tracing_subscriber::registry().with(layer));
+    bench(&mut group, "otel_log_bridge_otlp", &bridge, 0, &|| {
         let _ = guard.flush();
     });
     drop(guard);
