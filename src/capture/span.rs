@@ -135,7 +135,7 @@ impl Drop for SpanData {
 pub(crate) struct SpanSnapshot {
     /// Unique among the process's snapshots: what the OTLP queue compares
     /// to know that a record's context is the one it already holds (see
-    /// `export::otlp::encode::push_frame`).
+    /// `export::otlp::encode::push_frame_in_context`).
     pub(crate) id: u64,
     /// The version of each span whose fields are included, when they were
     /// read.

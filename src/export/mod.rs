@@ -633,14 +633,20 @@ impl Pipeline {
     /// Like [`Pipeline::emit_encoded`], for an OTLP frame ended with
     /// [`OtlpStream::finish_in_context`](otlp::OtlpStream::finish_in_context):
     /// its `context` goes into the queue once for the records that share it.
+    /// `frame` is the writer's buffer itself, for the reason
+    /// [`Pipeline::emit_encoded`] gives.
     #[cfg(feature = "otlp")]
+    #[expect(
+        clippy::ptr_arg,
+        reason = "the slice must be made here, not by the caller (see emit_encoded)"
+    )]
     pub(crate) fn emit_encoded_in_context(
         &self,
         sink: &Sink,
         local: &mut Option<LocalShard>,
         severity_number: u8,
         target: &str,
-        frame: &[u8],
+        frame: &Vec<u8>,
         context: otlp::FrameContext<'_>,
     ) {
         if let Some(by_target) = &self.by_target {

@@ -14,6 +14,7 @@ use prost::encoding::{encode_varint, encoded_len_varint, key_len, WireType};
 
 use crate::config::Resource;
 use crate::export::callsites::CallsiteTable;
+use crate::export::otlp::MAX_REQUEST_BYTES;
 use crate::export::stream::{EncodedKey, KEY_WINDOW};
 use crate::export::{rewrite_text, write_debug};
 use crate::record::{Record, TraceContext, ValueRef};
@@ -657,20 +658,27 @@ const CONTEXT_ENTRY: u32 = u32::MAX;
 /// belongs to the record too.
 const IN_CONTEXT: u32 = 1 << 31;
 
+/// A frame's record length for a record larger than any request may be: its
+/// bytes are left out of the queue, and its size (a little-endian `u64`)
+/// follows, for the worker to count it as failed and say why.
+const LEFT_OUT: u32 = IN_CONTEXT - 1;
+
 /// Writes the length of the record that starts after `length_at`, with
-/// `flags` set in it.
-fn patch_length(length_at: usize, out: &mut [u8], flags: u32) {
-    // A record is far below 2 GiB (its text arena is addressed by `u32`,
-    // and a request holds 64 MiB at most); saturating keeps "never panics"
-    // true regardless, and a frame whose length does not match ends its
-    // chunk when read back.
-    let length = u32::try_from(out.len() - length_at - 4)
-        .ok()
-        .filter(|length| length & IN_CONTEXT == 0)
-        .unwrap_or(u32::MAX)
-        | flags;
+/// `flags` set in it; a record over [`MAX_REQUEST_BYTES`], which no
+/// request can carry, is replaced by its size ([`LEFT_OUT`]), so that the
+/// queue does not hold it and every length fits below [`IN_CONTEXT`].
+fn patch_length(length_at: usize, out: &mut Vec<u8>, flags: u32) {
+    let length = out.len().saturating_sub(length_at + 4);
+    let word = match u32::try_from(length) {
+        Ok(length) if (length as usize) <= MAX_REQUEST_BYTES => length,
+        _ => {
+            out.truncate(length_at + 4);
+            out.extend_from_slice(&(length as u64).to_le_bytes());
+            LEFT_OUT
+        }
+    };
     if let Some(slot) = out.get_mut(length_at..length_at + 4) {
-        slot.copy_from_slice(&length.to_le_bytes());
+        slot.copy_from_slice(&(word | flags).to_le_bytes());
     }
 }
 
@@ -769,6 +777,9 @@ pub(crate) struct Frame<'a> {
     pub(crate) context: &'a [u8],
     /// The fields it shares with its callsite's other records.
     pub(crate) shared: &'a [u8],
+    /// The size of a record too large for any request, whose bytes were
+    /// left out of the queue.
+    pub(crate) left_out: Option<u64>,
 }
 
 impl Frame<'_> {
@@ -802,7 +813,13 @@ pub(crate) fn frames<'a>(
                 .map(|parts| (&*parts.scope, &*parts.fields))?,
         };
         let length = take_u32(&mut chunk)?;
-        let record = take(&mut chunk, usize::try_from(length & !IN_CONTEXT).ok()?)?;
+        let (record, left_out) = if length & !IN_CONTEXT == LEFT_OUT {
+            let size = take(&mut chunk, 8)?;
+            (&[][..], Some(u64::from_le_bytes(size.try_into().ok()?)))
+        } else {
+            let record = take(&mut chunk, usize::try_from(length & !IN_CONTEXT).ok()?)?;
+            (record, None)
+        };
         Some(Frame {
             slot,
             scope,
@@ -813,6 +830,7 @@ pub(crate) fn frames<'a>(
                 &[]
             },
             shared,
+            left_out,
         })
     })
 }

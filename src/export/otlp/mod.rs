@@ -32,7 +32,7 @@ use self::retry::Backoff;
 
 /// The largest record the exporter sends (alone in its request); a larger
 /// one is counted as failed.
-const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
+pub(crate) const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
 /// The size of a whole request, envelope included, that a batch is cut
 /// before, whatever the record-count limit: 4 MiB is the default message
 /// limit of gRPC servers, the collector's among them, which refuse a larger
@@ -224,12 +224,14 @@ impl<T: Transport> OtlpDrain<T> {
     }
 
     fn add(&mut self, frame: Frame<'_>, queue: &Queue) {
-        if frame.len() + self.resource.len() + frame.scope.len() + 64 > MAX_REQUEST_BYTES {
+        if frame.left_out.is_some()
+            || frame.len() + self.resource.len() + frame.scope.len() + 64 > MAX_REQUEST_BYTES
+        {
             self.counters.failed.fetch_add(1, Ordering::Relaxed);
             self.unsettled = self.unsettled.saturating_sub(1);
             self.report(format_args!(
                 "a record of {} bytes exceeds the 64 MiB OTLP request limit and was not sent",
-                frame.len()
+                frame.left_out.unwrap_or(frame.len() as u64)
             ));
             return;
         }
@@ -1034,6 +1036,39 @@ mod tests {
     /// request of large records passed 4 MiB with its envelope, which
     /// gRPC servers (the collector's among them) refuse, whole batch and
     /// all.
+    /// A record larger than any request is left out of the queue, which
+    /// keeps only its size, and counted as failed; the records around it
+    /// are sent.
+    #[test]
+    fn a_record_over_the_request_limit_is_left_out_and_counted_as_failed() {
+        let (mut drain, callsites, counters) = drain_to(Keeping::default(), &Resource::default());
+        let mut chunk = Vec::new();
+        push_frame(&callsites, "scope", "before", &mut chunk);
+        let huge = "x".repeat(MAX_REQUEST_BYTES + 1);
+        push_frame(&callsites, "scope", &huge, &mut chunk);
+        push_frame(&callsites, "scope", "after", &mut chunk);
+        assert!(chunk.len() < 1024, "the queue held {} bytes", chunk.len());
+        deliver_through(&mut drain, &chunk, 3, &idle_queue());
+        assert_eq!(counters.failed.load(Ordering::Relaxed), 1);
+        let bodies: Vec<String> = drain
+            .transport
+            .requests
+            .iter()
+            .flat_map(|request| {
+                ExportLogsServiceRequest::decode(&request[..])
+                    .expect("a request")
+                    .resource_logs
+            })
+            .flat_map(|resource| resource.scope_logs)
+            .flat_map(|scope| scope.log_records)
+            .map(|record| match record.body.and_then(|body| body.value) {
+                Some(Value::StringValue(text)) => text,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(bodies, ["before", "after"]);
+    }
+
     #[test]
     fn no_request_passes_four_mib_with_its_envelope() {
         let mut resource = Resource::default();
