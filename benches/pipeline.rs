@@ -194,6 +194,35 @@ fn bench(
     });
 }
 
+/// This crate queueing for OTLP/HTTP export to `receiver`.
+fn bench_bridge_otlp(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    receiver: &remote_receiver::RemoteReceiver,
+    depth: usize,
+) {
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_otlp_endpoint(receiver.endpoint.clone())
+        .layer()
+        .expect("valid configuration");
+    let bridge = Dispatch::new(tracing_subscriber::registry().with(layer));
+    bench(group, "otel_log_bridge_otlp", &bridge, depth, &|| {
+        let _ = guard.flush();
+    });
+}
+
+/// `fmt().json()` and json-subscriber, both writing to `io::sink`.
+fn bench_json_formatters(group: &mut BenchmarkGroup<'_, WallTime>, depth: usize) {
+    let fmt_json = Dispatch::new(
+        tracing_subscriber::fmt()
+            .json()
+            .with_writer(std::io::sink)
+            .finish(),
+    );
+    bench(group, "fmt_json", &fmt_json, depth, &no_queue);
+    let json_subscriber = Dispatch::new(json_subscriber::fmt().with_writer(std::io::sink).finish());
+    bench(group, "json_subscriber", &json_subscriber, depth, &no_queue);
+}
+
 fn pipeline(c: &mut Criterion) {
     let mut group = c.benchmark_group("pipeline");
     let noop = Dispatch::new(tracing_subscriber::registry().with(NoopLayer));
@@ -206,30 +235,8 @@ fn pipeline(c: &mut Criterion) {
     drop(guard);
     // Queued for OTLP/HTTP export, as in `in_span`.
     let receiver = remote_receiver::RemoteReceiver::start(true);
-    let (layer, guard) = otel_log_bridge::builder()
-        .with_otlp_endpoint(receiver.endpoint.clone())
-        .layer()
-        .expect("valid configuration");
-    let bridge = Dispatch::new(tracing_subscriber::registry().with(layer));
-    bench(&mut group, "otel_log_bridge_otlp", &bridge, 0, &|| {
-        let _ = guard.flush();
-    });
-    drop(guard);
-    let fmt_json = Dispatch::new(
-        tracing_subscriber::fmt()
-            .json()
-            .with_writer(std::io::sink)
-            .finish(),
-    );
-    bench(&mut group, "fmt_json", &fmt_json, 0, &no_queue);
-    let json_subscriber = Dispatch::new(json_subscriber::fmt().with_writer(std::io::sink).finish());
-    bench(
-        &mut group,
-        "json_subscriber",
-        &json_subscriber,
-        0,
-        &no_queue,
-    );
+    bench_bridge_otlp(&mut group, &receiver, 0);
+    bench_json_formatters(&mut group, 0);
     let provider = official_provider();
     let appender = Dispatch::new(
         tracing_subscriber::registry().with(OpenTelemetryTracingBridge::new(&provider)),
@@ -253,15 +260,7 @@ fn in_span(c: &mut Criterion) {
     // pipeline below: a receiver sharing the machine's cores at normal
     // priority would otherwise be measured with this thread.
     let receiver = remote_receiver::RemoteReceiver::start(true);
-    let (layer, guard) = otel_log_bridge::builder()
-        .with_otlp_endpoint(receiver.endpoint.clone())
-        .layer()
-        .expect("valid configuration");
-    let bridge = Dispatch::new(tracing_subscriber::registry().with(layer));
-    bench(&mut group, "otel_log_bridge_otlp", &bridge, 1, &|| {
-        let _ = guard.flush();
-    });
-    drop(guard);
+    bench_bridge_otlp(&mut group, &receiver, 1);
 
     // The official pipeline, exporting over OTLP/HTTP to the same receiver,
     // trace ids from tracing-opentelemetry (which only sees spans, as the
@@ -288,21 +287,7 @@ fn in_span(c: &mut Criterion) {
         let _ = guard.flush();
     });
     drop(guard);
-    let fmt_json = Dispatch::new(
-        tracing_subscriber::fmt()
-            .json()
-            .with_writer(std::io::sink)
-            .finish(),
-    );
-    bench(&mut group, "fmt_json", &fmt_json, 1, &no_queue);
-    let json_subscriber = Dispatch::new(json_subscriber::fmt().with_writer(std::io::sink).finish());
-    bench(
-        &mut group,
-        "json_subscriber",
-        &json_subscriber,
-        1,
-        &no_queue,
-    );
+    bench_json_formatters(&mut group, 1);
     group.finish();
 }
 
