@@ -17,6 +17,8 @@
 //!   field and keeps nothing (what reading the values costs any layer).
 //! - `disabled`: an event the filter turns off.
 //! - `span_depth/N` and `field_count/N`: the cost curves.
+//! - `span_turns/otel_log_bridge_otlp/N`: events taking turns between `N`
+//!   spans, as on a thread of an async runtime.
 //!
 //! Every case is timed in stretches of 1024 events, each after 128 untimed
 //! ones and followed by an untimed flush, so that the pipelines with a
@@ -24,6 +26,7 @@
 //! 2048 records) queue every event instead of dropping it once a tight loop
 //! has filled the queue.
 
+use std::cell::Cell;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -448,13 +451,48 @@ fn field_count(c: &mut Criterion) {
     group.finish();
 }
 
+/// Events taking turns between `N` entered spans, one event each, as a
+/// thread of an async runtime polls many tasks in turn: the OTLP queue
+/// writes a span's context once for the records after it that share it,
+/// and here consecutive records share it only with one span. Entering and
+/// leaving the span is part of every case's cost.
+fn span_turns(c: &mut Criterion) {
+    let mut group = c.benchmark_group("span_turns");
+    let receiver = remote_receiver::RemoteReceiver::start(true);
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_otlp_endpoint(receiver.endpoint.clone())
+        .layer()
+        .expect("valid configuration");
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
+    tracing::dispatcher::with_default(&dispatch, || {
+        for count in [1, 2, 8] {
+            let spans: Vec<_> = (0..count)
+                .map(|task| tracing::info_span!("task", task, route = "/api/users/{id}"))
+                .collect();
+            let next = Cell::new(0);
+            let log = || {
+                let turn = next.get();
+                next.set((turn + 1) % spans.len());
+                spans[turn].in_scope(log_one);
+            };
+            group.bench_function(format!("otel_log_bridge_otlp/{count}"), |b| {
+                measure(b, log, &|| {
+                    let _ = guard.flush();
+                });
+            });
+        }
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     pipeline,
     in_span,
     disabled,
     span_depth,
-    field_count
+    field_count,
+    span_turns
 );
 fn main() {
     // The OTLP cases' receiver is this binary in another process.
