@@ -20,7 +20,7 @@ use serde_json::ser::{CharEscape, CompactFormatter, Formatter};
 use crate::config::Resource;
 use crate::export::callsites::CallsiteTable;
 use crate::export::stream::EncodedKey;
-use crate::export::timestamp::write_rfc3339_nanos;
+use crate::export::timestamp::{rfc3339_nanos, write_rfc3339_nanos, RFC3339_NANOS_LEN};
 use crate::export::{rewrite_text, write_debug};
 use crate::record::{Attribute, Record, TraceContext, ValueRef};
 
@@ -213,19 +213,31 @@ impl JsonEncoder {
 
 const ATTRIBUTES_OPEN: &[u8] = b",\"attributes\":{";
 
-/// Writes `{"timestamp":"…","observed_timestamp":"…",`.
+/// Writes `{"timestamp":"…","observed_timestamp":"…",`, as one block of
+/// fixed size when the two times are the same (as they are for every
+/// record written straight from an event).
 fn write_timestamps(out: &mut Vec<u8>, time: u64, observed: u64) {
-    out.extend_from_slice(b"{\"timestamp\":\"");
-    let time_start = out.len();
-    write_rfc3339_nanos(out, time);
-    let time_end = out.len();
-    out.extend_from_slice(b"\",\"observed_timestamp\":\"");
-    if observed == time {
-        out.extend_from_within(time_start..time_end);
-    } else {
+    const OPEN: &[u8] = b"{\"timestamp\":\"";
+    const BETWEEN: &[u8] = b"\",\"observed_timestamp\":\"";
+    const CLOSE: &[u8] = b"\",";
+    const STAMP: usize = RFC3339_NANOS_LEN;
+    const BLOCK: usize = OPEN.len() + STAMP + BETWEEN.len() + STAMP + CLOSE.len();
+    if observed != time {
+        out.extend_from_slice(OPEN);
+        write_rfc3339_nanos(out, time);
+        out.extend_from_slice(BETWEEN);
         write_rfc3339_nanos(out, observed);
+        out.extend_from_slice(CLOSE);
+        return;
     }
-    out.extend_from_slice(b"\",");
+    let stamp = rfc3339_nanos(time);
+    let mut block = [0u8; BLOCK];
+    let mut at = 0;
+    for part in [OPEN, &stamp, BETWEEN, &stamp, CLOSE] {
+        block[at..at + part.len()].copy_from_slice(part);
+        at += part.len();
+    }
+    out.extend_from_slice(&block);
 }
 
 fn write_body(out: &mut Vec<u8>, body: &str) {
@@ -458,30 +470,44 @@ pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Whether every byte is printable ASCII other than `"` and `\\`, i.e. the
-/// string needs no escaping at all. Checks eight bytes at a time with the
-/// classic "has a byte below n / equal to c" word tricks.
+/// string needs no escaping at all. Checks eight bytes at a time (see
+/// [`is_plain_word`]).
 fn is_plain_ascii(bytes: &[u8]) -> bool {
+    let word_at = |at: usize| {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_le_bytes(word)
+    };
+    if bytes.len() < 8 {
+        // Padded with spaces (plain) to a word.
+        let word = bytes
+            .iter()
+            .rev()
+            .fold(u64::from_le_bytes([b' '; 8]), |word, &byte| {
+                (word << 8) | u64::from(byte)
+            });
+        return is_plain_word(word);
+    }
+    let whole = bytes.len() / 8 * 8;
+    (0..whole).step_by(8).all(|at| is_plain_word(word_at(at)))
+        // The last bytes as the last eight, some of them checked again:
+        // one more word rather than byte by byte.
+        && is_plain_word(word_at(bytes.len() - 8))
+}
+
+/// Whether none of eight bytes needs escaping, with the classic "has a
+/// byte below n / equal to c" word tricks.
+#[inline(always)]
+fn is_plain_word(word: u64) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let has_zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-    let mut words = bytes.chunks_exact(8);
-    for chunk in &mut words {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(word);
-        let non_ascii = w & HIGHS;
-        let control = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
-        let quote = has_zero_byte(w ^ (ONES * u64::from(b'"')));
-        let backslash = has_zero_byte(w ^ (ONES * u64::from(b'\\')));
-        let delete = has_zero_byte(w ^ (ONES * 0x7f));
-        if non_ascii | control | quote | backslash | delete != 0 {
-            return false;
-        }
-    }
-    words
-        .remainder()
-        .iter()
-        .all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    let non_ascii = word & HIGHS;
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+    let quote = has_zero_byte(word ^ (ONES * u64::from(b'"')));
+    let backslash = has_zero_byte(word ^ (ONES * u64::from(b'\\')));
+    let delete = has_zero_byte(word ^ (ONES * 0x7f));
+    non_ascii | control | quote | backslash | delete == 0
 }
 
 /// `serde_json`'s compact formatter, plus escapes for the characters it
@@ -598,6 +624,20 @@ mod tests {
             encoded(&format!("{}\n", "y".repeat(33))),
             format!("\"{}\\n\"", "y".repeat(33))
         );
+    }
+
+    #[test]
+    fn a_byte_needing_escape_is_found_at_any_position_of_any_length() {
+        for len in 0..=25 {
+            assert!(is_plain_ascii("p".repeat(len).as_bytes()), "{len}");
+            for at in 0..len {
+                for special in [b'"', b'\\', b'\n', 0x7f, 0xc3, 0x00] {
+                    let mut bytes = vec![b'p'; len];
+                    bytes[at] = special;
+                    assert!(!is_plain_ascii(&bytes), "{special:#x} at {at} of {len}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -13,8 +13,19 @@ thread_local! {
     static LAST_SECOND: Cell<(u64, [u8; SECONDS_LEN])> = const { Cell::new((u64::MAX, [0; SECONDS_LEN])) };
 }
 
+/// The length of `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`.
+pub(crate) const RFC3339_NANOS_LEN: usize = SECONDS_LEN + 11;
+
 /// Appends `unix_nanos` as `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` (UTC).
 pub(crate) fn write_rfc3339_nanos(out: &mut Vec<u8>, unix_nanos: u64) {
+    out.extend_from_slice(&rfc3339_nanos(unix_nanos));
+}
+
+/// `unix_nanos` as `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` (UTC), in an array of
+/// fixed size: a caller copies it with a few moves, where a slice of a
+/// length only known at run time is a call to `memcpy`.
+#[inline]
+pub(crate) fn rfc3339_nanos(unix_nanos: u64) -> [u8; RFC3339_NANOS_LEN] {
     let seconds = unix_nanos / 1_000_000_000;
     let nanos = (unix_nanos % 1_000_000_000) as u32;
     let prefix = LAST_SECOND
@@ -28,9 +39,12 @@ pub(crate) fn write_rfc3339_nanos(out: &mut Vec<u8>, unix_nanos: u64) {
             prefix
         })
         .unwrap_or_else(|_| format_seconds(seconds));
-    // The fraction goes out with the dot and the `Z` in one copy, its
-    // digits two at a time: half the divisions of one at a time.
-    let mut fraction = *b".000000000Z";
+    // The fraction's digits are written two at a time: half the divisions
+    // of one at a time.
+    let mut stamp = [0u8; RFC3339_NANOS_LEN];
+    let (whole, fraction) = stamp.split_at_mut(SECONDS_LEN);
+    whole.copy_from_slice(&prefix);
+    fraction.copy_from_slice(b".000000000Z");
     let mut rest = nanos;
     for at in [8, 6, 4, 2] {
         let pair = (rest % 100) as usize * 2;
@@ -38,8 +52,7 @@ pub(crate) fn write_rfc3339_nanos(out: &mut Vec<u8>, unix_nanos: u64) {
         rest /= 100;
     }
     fraction[1] = b'0' + rest as u8;
-    out.extend_from_slice(&prefix);
-    out.extend_from_slice(&fraction);
+    stamp
 }
 
 /// `00` to `99`, two bytes each.
