@@ -624,10 +624,16 @@ impl Pipeline {
         target: &str,
         encoded: &Vec<u8>,
     ) {
+        self.count_by_target(target, severity_number);
+        sink.queue.push_emitted(local, severity_number, encoded);
+    }
+
+    /// Counts a record by target, when the pipeline counts by target.
+    #[inline]
+    fn count_by_target(&self, target: &str, severity_number: u8) {
         if let Some(by_target) = &self.by_target {
             by_target.increment(target, severity_number);
         }
-        sink.queue.push_emitted(local, severity_number, encoded);
     }
 
     /// Like [`Pipeline::emit_encoded`], for an OTLP frame ended with
@@ -649,9 +655,7 @@ impl Pipeline {
         frame: &Vec<u8>,
         context: otlp::FrameContext<'_>,
     ) {
-        if let Some(by_target) = &self.by_target {
-            by_target.increment(target, severity_number);
-        }
+        self.count_by_target(target, severity_number);
         sink.queue
             .push_emitted_with(local, severity_number, |out, note| {
                 otlp::push_frame_in_context(out, note, frame, context);
@@ -664,9 +668,7 @@ impl Pipeline {
     pub(crate) fn emit(&self, record: &mut Record) {
         record.limit_value_lengths();
         self.emitted.increment(record.severity.number);
-        if let Some(by_target) = &self.by_target {
-            by_target.increment(record.scope_name(), record.severity.number);
-        }
+        self.count_by_target(record.scope_name(), record.severity.number);
         for sink in &self.sinks {
             sink.push(record);
         }

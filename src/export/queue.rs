@@ -722,6 +722,14 @@ pub(crate) fn deadline_after(timeout: Duration) -> Instant {
 mod tests {
     use super::*;
 
+    /// A policy under which no thread's own threshold wakes the worker
+    /// (half the budget held still does): the tests drain the queue
+    /// themselves.
+    const NEVER_WOKEN: WakePolicy = WakePolicy {
+        bytes: usize::MAX,
+        records: u64::MAX,
+    };
+
     fn drain(queue: &Queue) -> (Vec<u8>, u64) {
         let mut pool = Vec::new();
         let mut chunks = Vec::new();
@@ -738,11 +746,7 @@ mod tests {
 
     #[test]
     fn records_over_budget_are_dropped_and_counted() {
-        let wake = WakePolicy {
-            bytes: usize::MAX,
-            records: u64::MAX,
-        };
-        let queue = Queue::new("test", 100, wake);
+        let queue = Queue::new("test", 100, NEVER_WOKEN);
         assert!(queue.push(|buf| buf.extend_from_slice(&[b'a'; 60])));
         assert!(!queue.push(|buf| buf.extend_from_slice(&[b'b'; 60])));
         assert_eq!(queue.dropped(), 1);
@@ -763,11 +767,7 @@ mod tests {
     /// note as it found it: its context entry is gone with it.
     #[test]
     fn a_chunks_note_is_its_own_and_outlives_no_dropped_record() {
-        let wake = WakePolicy {
-            bytes: usize::MAX,
-            records: u64::MAX,
-        };
-        let queue = Queue::new("test", 100, wake);
+        let queue = Queue::new("test", 100, NEVER_WOKEN);
         let mut local = None;
         let push = |local: &mut Option<LocalShard>, len: usize, new_note: u64| {
             let mut seen = None;
@@ -815,11 +815,7 @@ mod tests {
         assert!(!push_on_a_thread(&queue));
         assert!(woken(&queue), "a record was dropped");
         // The byte budget: half of it held wakes the worker.
-        let wake = WakePolicy {
-            bytes: usize::MAX,
-            records: u64::MAX,
-        };
-        let queue = Queue::new("test", 1000, wake);
+        let queue = Queue::new("test", 1000, NEVER_WOKEN);
         for _ in 0..4 {
             assert!(queue.push(|buf| buf.extend_from_slice(&[b'x'; 100])));
             assert!(!woken(&queue));
@@ -830,11 +826,7 @@ mod tests {
 
     #[test]
     fn a_record_limit_bounds_the_queue_by_count() {
-        let wake = WakePolicy {
-            bytes: usize::MAX,
-            records: u64::MAX,
-        };
-        let queue = Queue::new("test", 1 << 20, wake).with_record_limit(Some(2));
+        let queue = Queue::new("test", 1 << 20, NEVER_WOKEN).with_record_limit(Some(2));
         assert!(queue.push(|buf| buf.push(b'a')));
         assert!(queue.push(|buf| buf.push(b'b')));
         assert!(!queue.push(|buf| buf.push(b'c')));
@@ -845,11 +837,7 @@ mod tests {
 
     #[test]
     fn each_thread_gets_its_own_shard_and_nothing_is_lost() {
-        let wake = WakePolicy {
-            bytes: usize::MAX,
-            records: u64::MAX,
-        };
-        let queue = Arc::new(Queue::new("test", 1 << 20, wake));
+        let queue = Arc::new(Queue::new("test", 1 << 20, NEVER_WOKEN));
         let threads: Vec<_> = (0..4)
             .map(|_| {
                 let queue = Arc::clone(&queue);
@@ -872,12 +860,8 @@ mod tests {
 
     #[test]
     fn a_kept_shard_follows_the_queue_it_is_pushed_to() {
-        let wake = WakePolicy {
-            bytes: usize::MAX,
-            records: u64::MAX,
-        };
-        let first = Queue::new("first", 1 << 20, wake);
-        let second = Queue::new("second", 1 << 20, wake);
+        let first = Queue::new("first", 1 << 20, NEVER_WOKEN);
+        let second = Queue::new("second", 1 << 20, NEVER_WOKEN);
         let mut local = None;
         for record in [b"a", b"b", b"c", b"d"] {
             assert!(first.push_emitted(&mut local, 9, record));

@@ -1032,10 +1032,6 @@ mod tests {
         assert_eq!(counters.exported.load(Ordering::Relaxed), 1);
     }
 
-    /// Regression: batches were cut on the records' bytes alone, so a
-    /// request of large records passed 4 MiB with its envelope, which
-    /// gRPC servers (the collector's among them) refuse, whole batch and
-    /// all.
     /// A record larger than any request is left out of the queue, which
     /// keeps only its size, and counted as failed; the records around it
     /// are sent.
@@ -1069,6 +1065,10 @@ mod tests {
         assert_eq!(bodies, ["before", "after"]);
     }
 
+    /// Regression: batches were cut on the records' bytes alone, so a
+    /// request of large records passed 4 MiB with its envelope, which
+    /// gRPC servers (the collector's among them) refuse, whole batch and
+    /// all.
     #[test]
     fn no_request_passes_four_mib_with_its_envelope() {
         let mut resource = Resource::default();
