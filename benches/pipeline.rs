@@ -18,7 +18,8 @@
 //! - `disabled`: an event the filter turns off.
 //! - `span_depth/N` and `field_count/N`: the cost curves.
 //! - `span_turns/otel_log_bridge_otlp/N`: events taking turns between `N`
-//!   spans, as on a thread of an async runtime.
+//!   spans, as on a thread of an async runtime; 32 is more spans than a
+//!   thread keeps the snapshots of.
 //!
 //! Every case is timed in stretches of 1024 events, each after 128 untimed
 //! ones and followed by an untimed flush, so that the pipelines with a
@@ -465,7 +466,7 @@ fn span_turns(c: &mut Criterion) {
         .expect("valid configuration");
     let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
     tracing::dispatcher::with_default(&dispatch, || {
-        for count in [1, 2, 8] {
+        for count in [1, 2, 8, 32] {
             let spans: Vec<_> = (0..count)
                 .map(|task| tracing::info_span!("task", task, route = "/api/users/{id}"))
                 .collect();
