@@ -131,8 +131,8 @@ struct Scratch {
 /// How many span snapshots a thread keeps: enough for the tasks that an
 /// async runtime's thread polls in turn, each logging in its own span. A
 /// snapshot found here costs a few comparisons; one that is not is looked
-/// up in the registry and the span's extensions, which took half again
-/// the cost of the whole event with 8 spans taking turns and 4 kept (the
+/// up in the registry and the span's extensions: with 8 spans taking turns
+/// and 4 kept, that made each event cost about a third more (the
 /// `span_turns` bench).
 const CACHED_SNAPSHOTS: usize = 16;
 
@@ -838,9 +838,10 @@ mod tests {
     /// keeps snapshots of.
     const TURNS: usize = CACHED_SNAPSHOTS + 2;
 
-    /// How many events [`log_everything`] logs, and how many of them take
-    /// the general path.
+    /// How many events [`log_everything`] logs.
     const EVENTS: usize = 31 + 2 * TURNS;
+
+    /// How many of them take the general path.
     const GENERAL_PATH_EVENTS: usize = 4;
 
     /// Events that exercise every mapping rule the direct path implements,
