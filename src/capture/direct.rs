@@ -1084,6 +1084,16 @@ mod tests {
         assert_eq!(direct, general);
     }
 
+    /// However many spans take turns on a thread, it keeps the snapshots of
+    /// its last [`CACHED_SNAPSHOTS`] only.
+    #[test]
+    fn a_thread_keeps_no_more_span_snapshots_than_its_bound() {
+        let (_, taken) = run_with(json, log_everything);
+        assert_eq!(taken as usize, EVENTS - GENERAL_PATH_EVENTS);
+        let kept = SCRATCH.with(|scratch| scratch.borrow().snapshots.len());
+        assert_eq!(kept, CACHED_SNAPSHOTS);
+    }
+
     /// A callsite made at run time, as a bridge from another logging
     /// system makes one: any fields, in any number.
     struct HandMade {
