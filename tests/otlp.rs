@@ -669,6 +669,20 @@ fn init_from_the_environment_at_trace_level_exports_no_transport_records() {
             .headers()
             .iter()
             .all(|headers| headers.get("x-tenant").is_some_and(|v| v == "acme corp")));
+        // Regression: over gRPC, only `tonic` was named; over HTTP, the
+        // language was left out.
+        let user_agent = format!(
+            "OTel-OTLP-Exporter-Rust-otel-log-bridge/{}",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert!(
+            receiver.headers().iter().all(|headers| headers
+                .get("user-agent")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with(&user_agent))),
+            "{protocol:?}: {:?}",
+            receiver.headers()[0].get("user-agent")
+        );
     }
 }
 

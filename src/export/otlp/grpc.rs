@@ -16,7 +16,7 @@ use tonic_types::StatusExt as _;
 
 use crate::config::otlp::{Compression, OtlpSettings, TlsFiles};
 use crate::error::InitError;
-use crate::export::otlp::{readable, Outcome, Transport};
+use crate::export::otlp::{readable, Outcome, Transport, USER_AGENT};
 
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
 
@@ -45,6 +45,10 @@ impl GrpcTransport {
                 format!("{:?} is not a gRPC endpoint: {e}", settings.endpoint),
             )
         })?;
+        // `tonic` adds its own name after this one.
+        endpoint = endpoint
+            .user_agent(USER_AGENT)
+            .map_err(|e| InitError::invalid("OTLP user agent", e.to_string()))?;
         // No timeout configured (0) means the request may wait indefinitely.
         // `tonic`'s timeouts bound the request and the TCP connection, not
         // the TLS handshake in between: `send` bounds the whole export.

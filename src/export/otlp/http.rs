@@ -12,7 +12,7 @@ use ureq::tls::{ClientCert, RootCerts, TlsConfig};
 use crate::config::otlp::{Compression, OtlpSettings, Protocol, TlsFiles};
 use crate::error::InitError;
 use crate::export::otlp::retry::parse_retry_after;
-use crate::export::otlp::{readable, write_otlp_json, Outcome, Transport};
+use crate::export::otlp::{readable, write_otlp_json, Outcome, Transport, USER_AGENT};
 
 /// Sends requests to one OTLP/HTTP endpoint.
 pub(crate) struct HttpTransport {
@@ -48,7 +48,7 @@ impl HttpTransport {
             // or 303 as a GET without the records, and carry the
             // configured headers (API keys) to whatever host it names.
             .max_redirects(0)
-            .user_agent(concat!("otel-log-bridge/", env!("CARGO_PKG_VERSION")));
+            .user_agent(USER_AGENT);
         // The TLS files serve secure connections only, as the specification
         // says and as over gRPC: a stale certificate variable must not stop
         // export to an `http://` collector.

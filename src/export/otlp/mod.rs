@@ -30,6 +30,14 @@ pub(crate) use self::encode::{
 use self::http::HttpTransport;
 use self::retry::Backoff;
 
+/// The `User-Agent` of every export request, naming the exporter, its
+/// language and its version, as the OTLP exporter specification asks
+/// (its example: `OTel-OTLP-Exporter-Python/1.2.3`).
+pub(crate) const USER_AGENT: &str = concat!(
+    "OTel-OTLP-Exporter-Rust-otel-log-bridge/",
+    env!("CARGO_PKG_VERSION")
+);
+
 /// The largest record the exporter sends (alone in its request); a larger
 /// one is counted as failed.
 pub(crate) const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
