@@ -22,23 +22,23 @@ impl Backoff {
         self.attempt
     }
 
-    /// The delay before the next attempt: the server's `Retry-After` when it
-    /// sent one (capped), else a random delay up to an exponentially
-    /// growing ceiling.
+    /// The delay before the next attempt: a random delay up to an
+    /// exponentially growing ceiling, or the server's `Retry-After` (capped)
+    /// when that is longer.
     pub(crate) fn next_delay(&mut self, server_delay: Option<Duration>) -> Duration {
         self.attempt = self.attempt.saturating_add(1);
-        if let Some(delay) = server_delay {
-            // `Retry-After: 0` (or a date in the past) must not turn into a
-            // tight loop of requests.
-            return delay.clamp(INITIAL, MAX_RETRY_AFTER);
-        }
         let ceiling = INITIAL
             .saturating_mul(1u32 << self.attempt.min(16).saturating_sub(1))
             .min(MAX_BACKOFF);
         // Full jitter, but never less than half the ceiling, so a retry
         // storm spreads out without retrying almost immediately.
         let half = ceiling / 2;
-        half + half.mul_f64(fastrand::f64())
+        let backoff = half + half.mul_f64(fastrand::f64());
+        // A server's delay is the least to wait. Only the least: a
+        // `Retry-After: 0` (or a date in the past) that a collector sends
+        // again and again must not make its clients retry in step, at one
+        // fixed pace, without backing off.
+        server_delay.map_or(backoff, |delay| delay.min(MAX_RETRY_AFTER).max(backoff))
     }
 }
 
@@ -71,7 +71,7 @@ mod tests {
     }
 
     #[test]
-    fn server_delays_win_and_are_capped() {
+    fn server_delays_are_waited_at_least_and_are_capped() {
         let mut backoff = Backoff::default();
         assert_eq!(
             backoff.next_delay(Some(Duration::from_secs(1))),
@@ -81,7 +81,25 @@ mod tests {
             backoff.next_delay(Some(Duration::from_secs(3600))),
             MAX_RETRY_AFTER
         );
-        assert_eq!(backoff.next_delay(Some(Duration::ZERO)), INITIAL);
+    }
+
+    /// Regression: `Retry-After: 0` (or a past date) always waited exactly
+    /// 100 ms, so a collector that kept answering so got its clients'
+    /// retries in step, ten a second, for as long as it lasted.
+    #[test]
+    fn a_server_delay_of_zero_still_backs_off_with_jitter() {
+        let mut backoff = Backoff::default();
+        let delays: Vec<_> = (0..10)
+            .map(|_| backoff.next_delay(Some(Duration::ZERO)))
+            .collect();
+        assert!(
+            delays[0] >= INITIAL / 2 && delays[0] <= INITIAL,
+            "{delays:?}"
+        );
+        assert!(delays[9] >= MAX_BACKOFF / 2, "{delays:?}");
+        let mut distinct = delays.clone();
+        distinct.dedup();
+        assert!(distinct.len() > 1, "{delays:?}");
     }
 
     #[test]
