@@ -616,8 +616,9 @@ fn check_url(setting: &str, url: &str) -> Result<String, InitError> {
     }
     // `Uri` takes any text after the host's `:` as the port; a port that
     // is not a number would make the transport use the scheme's default.
+    // An empty one is the scheme's default, as the specification says.
     let after_host = authority.as_str().get(host.len()..).unwrap_or_default();
-    if let Some(port) = after_host.strip_prefix(':') {
+    if let Some(port) = after_host.strip_prefix(':').filter(|port| !port.is_empty()) {
         if !port.parse::<u16>().is_ok_and(|port| port != 0) {
             return Err(invalid("the port is not a number from 1 to 65535"));
         }
@@ -840,6 +841,21 @@ mod tests {
             .expect_err(endpoint);
             assert!(error.to_string().contains(why), "{endpoint}: {error}");
         }
+    }
+
+    /// Regression: an endpoint with an empty port (`http://collector:/`)
+    /// was refused, and `init()` panicked on it; the specification makes
+    /// it the scheme's default port, and the URL is kept as given.
+    #[test]
+    fn an_empty_port_is_the_schemes_default() {
+        let settings = resolve(
+            &OtlpOptions::default(),
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:/")],
+        )
+        .expect("an empty port");
+        assert_eq!(settings.endpoint, "http://collector:/v1/logs");
+        let uri: ureq::http::Uri = settings.endpoint.parse().expect("uri");
+        assert_eq!(uri.port_u16(), None);
     }
 
     /// Regression: a password in the endpoint was kept, and printed with
