@@ -49,6 +49,42 @@ fn integers_beyond_i64_inside_maps_are_strings_as_outside_them() {
     );
 }
 
+/// Regression: a value captured with `:serde` that serializes as a number
+/// or a bool (a newtype around one, or an `Option` of one) was exported as
+/// its `Debug` text, `"UserId(42)"`, though inside a map the same value was
+/// the number.
+#[test]
+fn serde_values_that_are_numbers_or_bools_keep_their_type_as_inside_maps() {
+    #[derive(Debug, serde::Serialize)]
+    struct UserId(u64);
+    #[derive(Debug, serde::Serialize)]
+    struct Ratio(f64);
+    #[derive(Debug, serde::Serialize)]
+    struct Flag(bool);
+    #[derive(Debug, serde::Serialize)]
+    struct Request {
+        user: UserId,
+    }
+    let records = capture(otel_log_bridge::builder(), || {
+        log::info!(
+            owner:serde = UserId(42),
+            parent:serde = Some(UserId(3)),
+            huge:serde = UserId(u64::MAX),
+            ratio:serde = Ratio(0.25),
+            cached:serde = Flag(true),
+            request:serde = Request { user: UserId(42) };
+            "typed newtypes"
+        );
+    });
+    let attributes = &records[0]["attributes"];
+    assert_eq!(attributes["owner"], json!(42));
+    assert_eq!(attributes["parent"], json!(3));
+    assert_eq!(attributes["huge"], json!("18446744073709551615"));
+    assert_eq!(attributes["ratio"], json!(0.25));
+    assert_eq!(attributes["cached"], json!(true));
+    assert_eq!(attributes["request"], json!({"user": 42}));
+}
+
 /// Regression: inside a map, a NaN or infinite float became `null`, and an
 /// integer beyond 64 bits turned the whole map into its text; outside one,
 /// both are strings.

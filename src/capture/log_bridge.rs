@@ -287,16 +287,31 @@ struct TypedValue<'r> {
 impl<'v> VisitValue<'v> for TypedValue<'_> {
     fn visit_any(&mut self, value: kv::Value<'_>) -> Result<(), kv::Error> {
         // Values captured with `:serde` keep their structure: maps and
-        // sequences become OTLP kvlist and array values. Everything else
-        // (`Display`, `Debug`, unknown shapes) is its text: a `Display` or
-        // `Debug` value serializes as that text, which is kept rather than
-        // formatted a second time (the user's impl runs once).
+        // sequences become OTLP kvlist and array values, and a number, a
+        // bool or nothing (a newtype or an `Option` around one) is that
+        // value, as it is inside a map. Everything else (`Display`,
+        // `Debug`) is its text: such a value serializes as that text,
+        // which is kept rather than formatted a second time (the user's
+        // impl runs once). Only a value that does not serialize is
+        // formatted instead.
         self.value = Some(match crate::record::tree::to_tree(&value) {
             Ok(tree @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => {
                 self.record.push_nested(tree)
             }
             Ok(serde_json::Value::String(text)) => Value::Str(self.record.push_text(&text)),
-            _ => Value::Str(self.record.push_fmt(format_args!("{value}"))),
+            Ok(serde_json::Value::Bool(b)) => Value::Bool(b),
+            Ok(serde_json::Value::Null) => self.record.push_nested(serde_json::Value::Null),
+            Ok(serde_json::Value::Number(number)) => {
+                match (number.as_i64(), number.as_u64(), number.as_f64()) {
+                    (Some(int), _, _) => Value::Int(int),
+                    (None, Some(unsigned), _) => unsigned_value(self.record, unsigned),
+                    (None, None, Some(float)) => Value::Double(float),
+                    (None, None, None) => {
+                        Value::Str(self.record.push_fmt(format_args!("{number}")))
+                    }
+                }
+            }
+            Err(_) => Value::Str(self.record.push_fmt(format_args!("{value}"))),
         });
         Ok(())
     }
