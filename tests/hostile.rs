@@ -121,6 +121,36 @@ fn long_values_are_cut_on_character_boundaries() {
     assert_eq!(records[0]["body"], "limits", "the body is not an attribute");
 }
 
+/// Regression: an integer beyond the `i64` range, written as its decimal
+/// text, was cut by the value length limit like a string, into another
+/// number (`18446744073709551615` became `1844`), at the top level only:
+/// inside a map the same number was left whole.
+#[test]
+fn integers_beyond_i64_are_not_cut_into_other_numbers() {
+    let builder = otel_log_bridge::builder().with_attribute_value_length_limit(4);
+    let records = capture(builder, || {
+        let span = tracing::info_span!("request", span_big = u64::MAX);
+        let _entered = span.enter();
+        let nested = std::collections::BTreeMap::from([("big", u64::MAX)]);
+        tracing::info!(
+            big = u64::MAX,
+            negative = i128::MIN,
+            wide = u128::MAX,
+            "limits"
+        );
+        log::info!(log_big = u64::MAX, nested:serde = nested; "limits");
+    });
+    let attributes = &records[0]["attributes"];
+    assert_eq!(attributes["big"], u64::MAX.to_string());
+    assert_eq!(attributes["negative"], i128::MIN.to_string());
+    assert_eq!(attributes["wide"], u128::MAX.to_string());
+    assert_eq!(attributes["span_big"], u64::MAX.to_string());
+    let attributes = &records[1]["attributes"];
+    assert_eq!(attributes["log_big"], u64::MAX.to_string());
+    assert_eq!(attributes["nested"]["big"], u64::MAX.to_string());
+    assert_eq!(attributes["span_big"], u64::MAX.to_string());
+}
+
 /// An error that is its own source.
 #[derive(Debug)]
 struct Looping;

@@ -17,7 +17,7 @@ use tracing_subscriber::registry::{LookupSpan, Registry, SpanRef};
 use crate::capture::visit::OwnedValue;
 use crate::capture::{is_bridge_key, CaptureOptions};
 use crate::export::{EncodedAttributes, Encoding, Pipeline};
-use crate::record::{OnDuplicate, Record, TraceContext};
+use crate::record::{Key, OnDuplicate, Record, TraceContext, Value};
 
 /// Which layer's data: the address of the layer's pipeline, which lives as
 /// long as any layer or bridge that uses it.
@@ -350,7 +350,12 @@ fn add_fields(record: &mut Record, data: &SpanData) {
         if record.has_key(key) {
             continue;
         }
-        record.set_ref(key, value.as_value_ref(), OnDuplicate::Keep);
+        if let OwnedValue::Numeral(text) = value {
+            let text = record.push_text(text);
+            record.set_attribute(Key::Static(key), Value::Numeral(text), OnDuplicate::Keep);
+        } else {
+            record.set_ref(key, value.as_value_ref(), OnDuplicate::Keep);
+        }
     }
 }
 

@@ -247,6 +247,9 @@ pub(crate) enum OwnedValue {
     Double(f64),
     Bool(bool),
     Str(Box<str>),
+    /// An integer beyond the `i64` range, as its decimal text (see
+    /// [`Value::Numeral`]).
+    Numeral(Box<str>),
     Bytes(Box<[u8]>),
     /// A map or list, from a `valuable` field.
     #[cfg(all(tracing_unstable, feature = "valuable"))]
@@ -260,7 +263,7 @@ impl OwnedValue {
             OwnedValue::Int(i) => ValueRef::Int(*i),
             OwnedValue::Double(f) => ValueRef::Double(*f),
             OwnedValue::Bool(b) => ValueRef::Bool(*b),
-            OwnedValue::Str(s) => ValueRef::Str(s),
+            OwnedValue::Str(s) | OwnedValue::Numeral(s) => ValueRef::Str(s),
             OwnedValue::Bytes(b) => ValueRef::Bytes(b),
             #[cfg(all(tracing_unstable, feature = "valuable"))]
             OwnedValue::Nested(tree) => ValueRef::Nested(tree),
@@ -298,7 +301,7 @@ impl SpanFieldVisitor<'_> {
     fn set_unsigned(&mut self, field: &Field, value: impl fmt::Display + TryInto<i64> + Copy) {
         let value = match value.try_into() {
             Ok(i) => OwnedValue::Int(i),
-            Err(_) => OwnedValue::Str(value.to_string().into()),
+            Err(_) => OwnedValue::Numeral(value.to_string().into()),
         };
         self.set(field, value);
     }

@@ -43,6 +43,10 @@ pub(crate) enum Value {
     Str(TextRange),
     StaticStr(&'static str),
     Bytes(TextRange),
+    /// An integer beyond the `i64` range, as its decimal text: a string to
+    /// encoders (OTLP integers are 64-bit), a number to the length limit,
+    /// which must not cut it into another number.
+    Numeral(TextRange),
     /// A map or a list, by index into the record's nested values.
     Nested(u32),
 }
@@ -239,7 +243,7 @@ impl Record {
             Value::Int(i) => ValueRef::Int(i),
             Value::Double(f) => ValueRef::Double(f),
             Value::Bool(b) => ValueRef::Bool(b),
-            Value::Str(range) => ValueRef::Str(self.text(range)),
+            Value::Str(range) | Value::Numeral(range) => ValueRef::Str(self.text(range)),
             Value::StaticStr(s) => ValueRef::Str(s),
             Value::Bytes(range) => ValueRef::Bytes(
                 self.bytes
@@ -502,21 +506,21 @@ pub(crate) fn key_bit(key: &str) -> u64 {
 pub(crate) fn unsigned_value(record: &mut Record, value: u64) -> Value {
     match i64::try_from(value) {
         Ok(i) => Value::Int(i),
-        Err(_) => Value::Str(record.push_fmt(format_args!("{value}"))),
+        Err(_) => Value::Numeral(record.push_fmt(format_args!("{value}"))),
     }
 }
 
 pub(crate) fn i128_value(record: &mut Record, value: i128) -> Value {
     match i64::try_from(value) {
         Ok(i) => Value::Int(i),
-        Err(_) => Value::Str(record.push_fmt(format_args!("{value}"))),
+        Err(_) => Value::Numeral(record.push_fmt(format_args!("{value}"))),
     }
 }
 
 pub(crate) fn u128_value(record: &mut Record, value: u128) -> Value {
     match i64::try_from(value) {
         Ok(i) => Value::Int(i),
-        Err(_) => Value::Str(record.push_fmt(format_args!("{value}"))),
+        Err(_) => Value::Numeral(record.push_fmt(format_args!("{value}"))),
     }
 }
 
