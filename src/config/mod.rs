@@ -862,19 +862,65 @@ impl Builder {
         self.diagnostics.or_else(|| self.env.diag_level())
     }
 
-    /// `otlp` when an OTLP endpoint variable is set, `json` otherwise.
+    /// `otlp` when an OTLP endpoint variable is set, `json` otherwise. A
+    /// build without the `otlp` feature says so when an endpoint is set,
+    /// rather than send the records to stdout unannounced; it does not
+    /// fail, as the variable may be set for every service of a platform.
     fn default_exporter(&self) -> Exporter {
         #[cfg(feature = "otlp")]
         if otlp::endpoint_configured(&self.env) {
             return Exporter::Otlp;
         }
+        #[cfg(not(feature = "otlp"))]
+        if let Some(name) = endpoint_variable_set(&self.env) {
+            diag::warn(format_args!(
+                "{name} is set, but this build has no `otlp` feature; records go to the default exporter, json (stdout)"
+            ));
+        }
         Exporter::Json
     }
+}
+
+/// The OTLP endpoint variable that is set, the logs-specific one first.
+#[cfg(not(feature = "otlp"))]
+fn endpoint_variable_set(env: &Env) -> Option<&'static str> {
+    [
+        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+    ]
+    .into_iter()
+    .find(|name| env.get(name).is_some())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: in a build without the `otlp` feature, an OTLP endpoint
+    /// variable sent the records to stdout as JSON without a word; the
+    /// default stays, and the variable is named in a warning.
+    #[cfg(not(feature = "otlp"))]
+    #[test]
+    fn an_endpoint_without_the_otlp_feature_is_named_and_json_stays() {
+        let vars = [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            (
+                "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+                "http://collector:4318/v1/logs",
+            ),
+        ];
+        let resolved = resolve(builder(), &vars).expect("valid");
+        assert_eq!(resolved.exporters, vec![Exporter::Json]);
+        assert_eq!(
+            endpoint_variable_set(&Env::from_pairs(&vars)),
+            Some("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT")
+        );
+        assert_eq!(
+            endpoint_variable_set(&Env::from_pairs(&vars[..1])),
+            Some("OTEL_EXPORTER_OTLP_ENDPOINT")
+        );
+        assert_eq!(endpoint_variable_set(&Env::from_pairs(&[])), None);
+    }
 
     fn resolve(builder: Builder, vars: &[(&str, &str)]) -> Result<Resolved, InitError> {
         let mut builder = Builder {
