@@ -110,7 +110,7 @@
 //!
 //! | Variable | Default | Meaning |
 //! |---|---|---|
-//! | `OTEL_LOGS_EXPORTER` | `otlp` when an OTLP endpoint is set, else `json` | comma list of `otlp`, `otlp/stdout` (OTLP-JSON lines on stdout), `json` (flat JSON lines on stdout), `console` (human-readable, stderr), `none`; an unknown name is reported on stderr and ignored (the default applies when no name is known); `otlp` in a build without the `otlp` feature is an error |
+//! | `OTEL_LOGS_EXPORTER` | `otlp` when an OTLP endpoint is set, else `json` | comma list of `otlp`, `otlp/stdout` (OTLP-JSON lines on stdout), `json` (flat JSON lines on stdout), `console` (human-readable, stderr), `none`; an unknown name is reported on stderr and ignored (the default applies when no name is known); `otlp` in a build without the `otlp` feature is an error, and such a build keeps `json` when an endpoint is set, saying so on stderr |
 //! | `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` | – | full URL of the logs endpoint, used as is |
 //! | `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://localhost:4318` (gRPC: `http://localhost:4317`) | base URL, `http://` or `https://` in any case; HTTP appends `/v1/logs` to its path (before a query) |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL` | `http/protobuf` | `http/protobuf`, `http/json`, `grpc` (feature `grpc`), in any case; an unknown value is reported and ignored; `grpc` in a build without the `grpc` feature is an error |
@@ -139,9 +139,11 @@
 //! # OTLP delivery
 //!
 //! HTTP 429, 502, 503, 504 and connection failures are retried with
-//! exponential backoff and jitter, honouring `Retry-After`; gRPC retries
-//! the specification's retryable codes and connections that failed before
-//! the collector answered, and honours `RetryInfo`. A batch that failed
+//! exponential backoff and jitter, honouring `Retry-After` as the least
+//! wait, up to 60 s; gRPC retries the specification's retryable codes,
+//! streams the collector refused or left unprocessed when it went away,
+//! and connections that failed before the collector answered, and honours
+//! `RetryInfo` alike. A batch that failed
 //! four times in a row is reported on stderr with the reason, once per
 //! exporter. Other errors count as [`Stats::failed`], a partial success as
 //! [`Stats::rejected`]. While the collector is unreachable, records queue up
