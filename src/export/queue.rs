@@ -462,9 +462,9 @@ impl Queue {
         self.dropped_closed.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Says once that records were dropped. Called by the worker and at
-    /// shutdown, never by the thread that dropped them: writing to stderr
-    /// can block, and the logging thread must not wait.
+    /// Says once that records were dropped. Called by the worker only,
+    /// never by the thread that dropped them nor by the one shutting the
+    /// queue down: writing to stderr can block, and neither may wait.
     pub(crate) fn report_drops(&self) {
         if self.dropped() > 0 && !self.overflow_reported.swap(true, Ordering::Relaxed) {
             diag::warn(format_args!(
@@ -695,7 +695,11 @@ impl Queue {
     }
 
     /// Closes the queue and waits until `deadline` for the worker to export
-    /// what is queued and exit. Returns whether it exited in time.
+    /// what is queued and exit. Returns whether it exited in time. Drops
+    /// are reported by the worker, at the end of its last cycle, and
+    /// counted in the stats: the thread shutting down says nothing, since
+    /// a write to stderr could hold it past `deadline` (a worker stuck
+    /// writing to a stderr nobody reads holds its lock).
     pub(crate) fn shutdown_until(&self, deadline: Instant) -> bool {
         let mut control = lock(&self.control);
         control.shutdown = true;
@@ -705,9 +709,7 @@ impl Queue {
                 .map_or(deadline, |d| d.min(deadline)),
         );
         self.work.notify_one();
-        let exited = self.wait_done(control, deadline, |c| c.exited).1;
-        self.report_drops();
-        exited
+        self.wait_done(control, deadline, |c| c.exited).1
     }
 }
 
@@ -760,6 +762,30 @@ mod tests {
         // Draining returned the budget, so the same record fits now.
         assert!(queue.push(|buf| buf.extend_from_slice(&[b'b'; 60])));
         assert_eq!(drain(&queue).1, 1);
+    }
+
+    /// Regression: the thread shutting the queue down reported its drops
+    /// on stderr after its bounded wait, and stayed blocked on a stderr
+    /// that another thread held (a worker stuck writing to a pipe nobody
+    /// reads), past any timeout.
+    #[test]
+    fn shutting_down_a_queue_that_dropped_records_does_not_write_to_stderr() {
+        let queue = Arc::new(Queue::new("shutdown-stderr-test", 100, NEVER_WOKEN));
+        assert!(!queue.push(|buf| buf.extend_from_slice(&[b'a'; 200])));
+        let stderr = std::io::stderr().lock();
+        let shutting_down = std::thread::spawn({
+            let queue = Arc::clone(&queue);
+            move || queue.shutdown_until(Instant::now())
+        });
+        let patience = Instant::now() + Duration::from_secs(10);
+        while !shutting_down.is_finished() && Instant::now() < patience {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let finished = shutting_down.is_finished();
+        drop(stderr);
+        assert!(finished, "shutdown waited for stderr");
+        assert!(!shutting_down.join().expect("no panic"));
+        assert_eq!(queue.dropped(), 1);
     }
 
     /// A chunk's note (which context its records share) starts at 0 in
