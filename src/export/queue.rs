@@ -582,6 +582,15 @@ impl Queue {
         lock(&self.control).shutdown
     }
 
+    /// Whether the guard has asked the worker to shut down and the worker
+    /// has not begun its last cycle yet: work that can wait (replaying
+    /// the spool's backlog) gives way then, so that the last cycle comes
+    /// before the guard stops waiting.
+    #[cfg(feature = "spool")]
+    pub(crate) fn shutdown_pending(&self) -> bool {
+        self.is_shutting_down() && !self.closed.load(Ordering::Relaxed)
+    }
+
     /// Stops accepting records: they are counted as dropped from now on.
     pub(crate) fn close(&self) {
         self.close_shards();

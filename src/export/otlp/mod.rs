@@ -400,12 +400,21 @@ impl<T: Transport> OtlpDrain<T> {
 
     /// Replays spooled requests, oldest first, while the collector takes
     /// them. Returns whether the spool is empty afterwards.
+    ///
+    /// A shutdown asked for meanwhile stops it: the records still queued
+    /// are then spooled by the worker's last cycle (which replays after
+    /// that), where a long backlog replayed to its end first would keep
+    /// that cycle from coming before the guard stopped waiting, and they
+    /// would be lost.
     #[cfg(feature = "spool")]
-    fn replay(&mut self) -> bool {
+    fn replay(&mut self, queue: &Queue) -> bool {
         if self.next_attempt.as_ref().is_some_and(Deferral::is_pending) {
             return self.spool.as_ref().is_none_or(spool::Spool::is_empty);
         }
         loop {
+            if queue.shutdown_pending() {
+                return self.spool.as_ref().is_none_or(spool::Spool::is_empty);
+            }
             let Some(spool) = self.spool.as_mut() else {
                 return true;
             };
@@ -470,7 +479,7 @@ impl<T: Transport> OtlpDrain<T> {
                 .as_ref()
                 .is_some_and(|spool| spool.has_room_for(request.len()));
         let waiting = self.next_attempt.as_ref().is_some_and(Deferral::is_pending) || spool_first;
-        let delivered = !waiting && self.replay() && self.send_once(&request, records);
+        let delivered = !waiting && self.replay(queue) && self.send_once(&request, records);
         if delivered {
             self.next_attempt = None;
         }
@@ -607,7 +616,7 @@ impl<T: Transport> Drain for OtlpDrain<T> {
         self.unsettled = 0;
         #[cfg(feature = "spool")]
         if self.batch.is_empty() && self.spool.as_ref().is_some_and(|s| !s.is_empty()) {
-            self.replay();
+            self.replay(queue);
         }
     }
 
@@ -787,12 +796,17 @@ mod tests {
         drain.end_cycle(queue);
     }
 
-    /// Delivers `chunk` as one cycle through a queue that is shutting down
-    /// already, so that a wait for a pause is given up at once rather than
-    /// waited out.
+    /// Delivers `chunk` as the worker's last cycle, through a queue that
+    /// is shutting down already, so that a wait for a pause is given up at
+    /// once rather than waited out.
     fn deliver_at_shutdown<T: Transport>(drain: &mut OtlpDrain<T>, chunk: &[u8], records: u64) {
         let queue = idle_queue();
         queue.shutdown_until(std::time::Instant::now());
+        assert!(
+            queue
+                .wait_for_cycle(std::time::Instant::now(), false)
+                .shutdown
+        );
         deliver_through(drain, chunk, records, &queue);
     }
 
@@ -1019,6 +1033,63 @@ mod tests {
         assert_eq!(drain.transport.segments_at_send, [1, 0]);
         assert_eq!(counters.exported.load(Ordering::Relaxed), 4);
         assert_eq!(counters.spool_evicted.load(Ordering::Relaxed), 0);
+    }
+
+    /// Takes every request; the first one asks the queue to shut down, as
+    /// a guard dropped while the spool's backlog is replayed does.
+    #[cfg(feature = "spool")]
+    struct ShuttingDownOnFirst {
+        queue: Arc<Queue>,
+        calls: usize,
+    }
+
+    #[cfg(feature = "spool")]
+    impl Transport for ShuttingDownOnFirst {
+        fn send(&mut self, _request: &[u8]) -> Outcome {
+            self.calls += 1;
+            if self.calls == 1 {
+                self.queue.shutdown_until(std::time::Instant::now());
+            }
+            Outcome::Accepted {
+                rejected: 0,
+                message: String::new(),
+            }
+        }
+    }
+
+    /// Regression: a spool backlog being replayed when the guard asked for
+    /// shutdown was replayed to its end first, however long that took:
+    /// the worker's last cycle came after the guard had stopped waiting,
+    /// and the records still queued were neither sent nor spooled.
+    #[cfg(feature = "spool")]
+    #[test]
+    fn a_replay_gives_way_to_a_shutdown_asked_for_meanwhile() {
+        let queue = Arc::new(idle_queue());
+        let transport = |_: &std::path::Path| ShuttingDownOnFirst {
+            queue: Arc::clone(&queue),
+            calls: 0,
+        };
+        let (mut drain, counters, chunk, _dir) =
+            spooled_drain("replay-shutdown", 1024 * 1024, transport, "the last words");
+        if let Some(spool) = drain.spool.as_mut() {
+            for _ in 0..3 {
+                spool.append(&[0; 10], 1).written.expect("spooled earlier");
+            }
+        }
+        // An ordinary cycle's replay, during which shutdown is asked for.
+        drain.end_cycle(&queue);
+        assert_eq!(drain.transport.calls, 1);
+        // The last cycle: its batch is spooled behind the backlog, and the
+        // replay then sends them all.
+        assert!(
+            queue
+                .wait_for_cycle(std::time::Instant::now(), false)
+                .shutdown
+        );
+        deliver_through(&mut drain, &chunk, 1, &queue);
+        assert_eq!(drain.transport.calls, 4);
+        assert_eq!(counters.exported.load(Ordering::Relaxed), 4);
+        assert!(drain.spool.as_ref().is_some_and(spool::Spool::is_empty));
     }
 
     /// Regression: a pause the spool's disk asked for (a segment it could
