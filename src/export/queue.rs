@@ -19,6 +19,11 @@ use crate::export::Flushed;
 /// How many bytes a producer reserves from the budget at a time, at most.
 const CREDIT_CHUNK: usize = 64 * 1024;
 
+/// The most buffer a shard keeps through a cycle in which its thread
+/// logged nothing: enough for a thread that logs now and then not to
+/// allocate anew for each record.
+const IDLE_SHARD_CAPACITY: usize = 64 * 1024;
+
 /// When the queue wakes its worker early instead of waiting for the next
 /// scheduled drain.
 #[derive(Clone, Copy, Debug)]
@@ -498,12 +503,22 @@ impl Queue {
     /// Swaps every shard's buffer for an empty one from `pool` and returns
     /// what was queued. Shards of threads that have exited are removed once
     /// empty, and their unused budget is returned.
+    ///
+    /// The buffers kept for reuse are those of the threads that log: an
+    /// idle shard's buffer is freed unless it is small, and so are the
+    /// pool's buffers that no shard took. Kept by threads that had stopped
+    /// logging, every buffer a slow worker let grow stayed for as long as
+    /// its thread lived, and memory grew with the number of threads, not
+    /// the budget.
     pub(crate) fn take(&self, pool: &mut Vec<Vec<u8>>, chunks: &mut Vec<Chunk>) {
         let mut shards = lock(&self.shards);
         shards.retain(|shard| {
             let mut state = lock(&shard.state);
             for (total, count) in self.emitted.iter().zip(&mut state.emitted) {
                 total.fetch_add(std::mem::take(count), Ordering::Relaxed);
+            }
+            if state.records == 0 && state.buf.capacity() > IDLE_SHARD_CAPACITY {
+                state.buf = Vec::new();
             }
             if state.records > 0 {
                 let spare = pool.pop().unwrap_or_default();
@@ -522,6 +537,8 @@ impl Queue {
             // Only the queue holds the shard once its thread has exited.
             Arc::strong_count(shard) > 1
         });
+        drop(shards);
+        pool.clear();
     }
 
     /// Returns a drained chunk's budget and keeps its buffer for reuse.
@@ -795,6 +812,55 @@ mod tests {
         assert!(finished, "shutdown waited for stderr");
         assert!(!shutting_down.join().expect("no panic"));
         assert_eq!(queue.dropped(), 1);
+    }
+
+    /// Regression: the buffer a shard was handed for reuse stayed with it
+    /// after its thread stopped logging, and the pool kept one more for
+    /// each: threads that each once logged a large chunk (a slow worker, a
+    /// collector being retried) held memory beyond the budget, which grew
+    /// with their number.
+    #[test]
+    fn only_the_buffers_of_threads_that_log_are_kept() {
+        let queue = Arc::new(Queue::new("test", 64 << 20, NEVER_WOKEN));
+        let mut pool = Vec::new();
+        let mut largest_chunk = 0;
+        let mut threads = Vec::new();
+        for _ in 0..8 {
+            let (logged, has_logged) = std::sync::mpsc::channel();
+            let (stop, stopped) = std::sync::mpsc::channel::<()>();
+            let queue_of_thread = Arc::clone(&queue);
+            threads.push((
+                stop,
+                std::thread::spawn(move || {
+                    for _ in 0..1024 {
+                        queue_of_thread.push(|buf| buf.extend_from_slice(&[b'x'; 1024]));
+                    }
+                    let _ = logged.send(());
+                    // Alive, and logging no more.
+                    let _ = stopped.recv();
+                }),
+            ));
+            has_logged.recv().expect("logged");
+            let mut chunks = Vec::new();
+            queue.take(&mut pool, &mut chunks);
+            for chunk in chunks {
+                largest_chunk = largest_chunk.max(chunk.bytes.capacity());
+                queue.recycle(&mut pool, chunk);
+            }
+        }
+        let in_shards: usize = lock(&queue.shards)
+            .iter()
+            .map(|shard| lock(&shard.state).buf.capacity())
+            .sum();
+        let in_pool: usize = pool.iter().map(Vec::capacity).sum();
+        assert!(
+            in_shards + in_pool <= 2 * largest_chunk,
+            "{in_shards} + {in_pool} bytes kept, chunks of {largest_chunk}"
+        );
+        for (stop, thread) in threads {
+            drop(stop);
+            thread.join().expect("no panic");
+        }
     }
 
     /// A chunk's note (which context its records share) starts at 0 in
