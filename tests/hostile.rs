@@ -138,7 +138,8 @@ fn integers_beyond_i64_are_not_cut_into_other_numbers() {
             wide = u128::MAX,
             "limits"
         );
-        log::info!(log_big = u64::MAX, nested:serde = nested; "limits");
+        let wide = (u128::MAX, i128::MIN, f64::INFINITY, "a long text");
+        log::info!(log_big = u64::MAX, nested:serde = nested, wide:serde = wide; "limits");
     });
     let attributes = &records[0]["attributes"];
     assert_eq!(attributes["big"], u64::MAX.to_string());
@@ -149,6 +150,17 @@ fn integers_beyond_i64_are_not_cut_into_other_numbers() {
     assert_eq!(attributes["log_big"], u64::MAX.to_string());
     assert_eq!(attributes["nested"]["big"], u64::MAX.to_string());
     assert_eq!(attributes["span_big"], u64::MAX.to_string());
+    // Inside a list too, numbers JSON cannot hold are strings, and whole;
+    // the text beside them is cut.
+    assert_eq!(
+        attributes["wide"],
+        serde_json::json!([
+            u128::MAX.to_string(),
+            i128::MIN.to_string(),
+            "Infinity",
+            "a lo"
+        ])
+    );
 }
 
 /// An error that is its own source.

@@ -525,9 +525,14 @@ pub(crate) fn u128_value(record: &mut Record, value: u128) -> Value {
 }
 
 /// Cuts the strings of a map or list to `limit` characters, at every depth,
-/// as the attribute limits ask of nested values.
+/// as the attribute limits ask of nested values. A number is never cut:
+/// inside a tree, integers beyond 64 bits and non-finite floats are
+/// strings (see `tree`), so a string that is exactly such a number's text
+/// is left whole, where cutting it would make another number. Those texts
+/// are at most 40 characters, which bounds what the limit lets through.
 fn limit_tree_lengths(tree: &mut serde_json::Value, limit: usize) {
     match tree {
+        serde_json::Value::String(text) if is_number_text(text) => {}
         serde_json::Value::String(text) => {
             if let Some((cut, _)) = text.char_indices().nth(limit) {
                 text.truncate(cut);
@@ -545,6 +550,16 @@ fn limit_tree_lengths(tree: &mut serde_json::Value, limit: usize) {
         }
         _ => {}
     }
+}
+
+/// Whether `text` is how a tree writes a number that JSON cannot hold: an
+/// integer of up to 128 bits, `NaN`, `Infinity` or `-Infinity`.
+fn is_number_text(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    matches!(text, "NaN" | "Infinity" | "-Infinity")
+        || (!digits.is_empty()
+            && digits.len() <= 39
+            && digits.bytes().all(|byte| byte.is_ascii_digit()))
 }
 
 #[cfg(test)]
