@@ -77,6 +77,44 @@ fn sdk_records_match_the_json_lines_field_by_field() {
     let _ = provider.shutdown();
 }
 
+/// Regression: a null `log` key-value (`None` captured with `:serde`)
+/// became an empty string in the provider's record, a value never logged.
+/// The SDK has no empty value: it is left out, as nulls inside maps and
+/// lists are; the JSON line keeps its `null`.
+#[test]
+fn a_null_log_key_value_is_left_out_of_the_sdk_record() {
+    let exporter = InMemoryLogExporter::default();
+    let provider = SdkLoggerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let out = SharedBuf::default();
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_logger_provider(provider.clone())
+        .with_exporters([otel_log_bridge::Exporter::Json])
+        .with_json_writer(out.clone())
+        .layer()
+        .expect("valid configuration");
+    let bridge = layer.log_bridge();
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || {
+        crate::support::with_log_target(bridge, || {
+            log::info!(target: "app", parent:serde = None::<u64>, id = 7; "created");
+        });
+    });
+    drop(guard);
+    let lines = out.lines();
+    assert_eq!(lines[0]["attributes"]["parent"], Value::Null);
+    let sdk = exporter.get_emitted_logs().expect("in-memory logs");
+    let keys: Vec<String> = sdk[0]
+        .record
+        .attributes_iter()
+        .map(|(key, _)| key.to_string())
+        .collect();
+    assert!(keys.contains(&"id".to_owned()), "{keys:?}");
+    assert!(!keys.contains(&"parent".to_owned()), "{keys:?}");
+    let _ = provider.shutdown();
+}
+
 /// Counts the provider's flushes.
 #[derive(Debug, Default)]
 struct FlushCounter(std::sync::Arc<std::sync::atomic::AtomicUsize>);

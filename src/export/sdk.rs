@@ -166,7 +166,12 @@ impl SdkSink {
                 record::Key::Static(key) => Key::from_static_str(key),
                 record::Key::Arena(_) => Key::new(record.key(attribute.key).to_owned()),
             };
-            sdk.add_attribute(key, any_value(record.value(attribute.value)));
+            // The SDK has no empty value: a null (`None` captured with
+            // `:serde`) is left out, as nulls inside maps and lists are,
+            // rather than become a string that was never logged.
+            if let Some(value) = any_value(record.value(attribute.value)) {
+                sdk.add_attribute(key, value);
+            }
         }
         if let Some(trace) = &record.trace {
             sdk.set_trace_context(
@@ -258,15 +263,16 @@ fn severity(severity: record::Severity) -> Severity {
     }
 }
 
-fn any_value(value: ValueRef<'_>) -> AnyValue {
-    match value {
+/// An attribute's value as an SDK value; `None` for a null.
+fn any_value(value: ValueRef<'_>) -> Option<AnyValue> {
+    Some(match value {
         ValueRef::Int(i) => AnyValue::Int(i),
         ValueRef::Double(f) => AnyValue::Double(f),
         ValueRef::Bool(b) => AnyValue::Boolean(b),
         ValueRef::Str(s) => AnyValue::String(s.to_owned().into()),
         ValueRef::Bytes(b) => AnyValue::Bytes(Box::new(b.to_vec())),
-        ValueRef::Nested(tree) => tree_value(tree).unwrap_or(AnyValue::String("".into())),
-    }
+        ValueRef::Nested(tree) => return tree_value(tree),
+    })
 }
 
 /// A nested tree as an SDK value; `null`s are left out of maps and lists,
