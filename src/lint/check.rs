@@ -812,8 +812,9 @@ impl Checker<'_> {
         };
         let (capture, value) = unwrap_capture_call(field.capture, value);
         let leaf = value.leaf();
-        if !key_is_secret && !masked && leaf.as_deref().is_some_and(is_secret_name) {
-            let name = leaf.unwrap_or_default();
+        let preformatted = value.expr().and_then(preformatted);
+        let secret = secret_in(leaf.as_deref(), preformatted.as_ref());
+        if let (Some(name), false, false) = (secret, key_is_secret, masked) {
             self.push(
                 Rule::Secret,
                 field.value_range,
@@ -823,7 +824,6 @@ impl Checker<'_> {
             );
             return;
         }
-        let preformatted = value.expr().and_then(preformatted);
         let error_name = error_in(leaf.as_deref(), capture, preformatted.as_ref());
         if let Some(error) = error_name {
             let how = match (&preformatted, capture) {
@@ -916,6 +916,8 @@ impl Checker<'_> {
         // The range, source text and suggested field of each value
         // interpolated.
         let mut interpolated: Vec<(Range, String, String)> = Vec::new();
+        // The keys suggested so far: no two values may be given the same.
+        let mut names: Vec<String> = Vec::new();
         for (index, (placeholder, value)) in resolve_placeholders(&format, message)
             .into_iter()
             .enumerate()
@@ -938,20 +940,20 @@ impl Checker<'_> {
             } else {
                 Capture::Display
             };
-            if !is_masked(value.expr()) && leaf.as_deref().is_some_and(is_secret_name) {
+            let preformatted = value.expr().and_then(preformatted);
+            let secret = secret_in(leaf.as_deref(), preformatted.as_ref());
+            if let (Some(name), false) = (secret, is_masked(value.expr())) {
                 self.push(
                     Rule::Secret,
                     range,
                     anchor,
                     format!(
-                        "the message formats `{}`, which looks like a secret; log records are copied to collectors and backends and kept for a long time",
-                        leaf.unwrap_or_default()
+                        "the message formats `{name}`, which looks like a secret; log records are copied to collectors and backends and kept for a long time"
                     ),
                     "drop it from the message, or log something that is not the secret: whether it is set, its length, or a keyed hash".to_owned(),
                 );
                 continue;
             }
-            let preformatted = value.expr().and_then(preformatted);
             if let Some(error) = error_in(leaf.as_deref(), capture, preformatted.as_ref()) {
                 self.push(
                     Rule::ErrorAsString,
@@ -995,7 +997,9 @@ impl Checker<'_> {
             if interpolated.iter().any(|(_, seen, _)| *seen == text) {
                 continue;
             }
-            let fix = field_fix(flavor, &suggested_field_name(&value, &text), &text, capture);
+            let name = unique_field_name(&value, &text, &names);
+            let fix = field_fix(flavor, &name, &text, capture);
+            names.push(name);
             interpolated.push((range, text, fix));
         }
         let only_placeholder = format.placeholders.len() == 1 && format.text.trim().is_empty();
@@ -1022,8 +1026,12 @@ impl Checker<'_> {
     }
 
     fn check_instrument_attributes(&mut self, attrs: &[Attribute], signature: &Signature) {
+        let mut metas = Vec::new();
         for attr in attrs {
-            let segments: Vec<Ident> = attr
+            unfold_cfg_attr(&attr.meta, &mut metas);
+        }
+        for meta in metas {
+            let segments: Vec<Ident> = meta
                 .path()
                 .segments
                 .iter()
@@ -1033,7 +1041,7 @@ impl Checker<'_> {
             if self.imports.resolve(&names) != Some(Resolved::Instrument) {
                 continue;
             }
-            let args = match &attr.meta {
+            let args = match &meta {
                 Meta::Path(_) => InstrumentArgs::default(),
                 Meta::List(list) => match parse_instrument(list.tokens.clone()) {
                     Some(args) => args,
@@ -1430,6 +1438,22 @@ fn format_values(message: &Message) -> Vec<(Option<String>, bool)> {
         .collect()
 }
 
+/// The name of a secret that a value records: itself, or what it was
+/// formatted from (`token.to_string()`, `format!("Bearer {token}")`), as
+/// for errors.
+fn secret_in(leaf: Option<&str>, preformatted: Option<&Preformatted<'_>>) -> Option<String> {
+    match preformatted {
+        Some(Preformatted::ToString(receiver)) => {
+            leaf_name(receiver).filter(|name| is_secret_name(name))
+        }
+        Some(Preformatted::Format(Some(arguments))) => format_values(arguments)
+            .into_iter()
+            .find_map(|(name, _)| name.filter(|name| is_secret_name(name))),
+        Some(Preformatted::Format(None)) => None,
+        None => leaf.filter(|name| is_secret_name(name)).map(str::to_owned),
+    }
+}
+
 /// The name of an error that a value records as a string.
 fn error_in(
     leaf: Option<&str>,
@@ -1711,14 +1735,58 @@ fn is_masked(expr: Option<&Expr>) -> bool {
     scan.masked
 }
 
+/// The attributes `meta` stands for: itself, or, for
+/// `#[cfg_attr(predicate, attributes…)]`, the attributes it applies when
+/// its predicate holds (at any depth), which are checked as if they were
+/// written out: optional tracing (`cfg_attr(feature = "tracing",
+/// instrument)`) is common in libraries.
+fn unfold_cfg_attr(meta: &Meta, metas: &mut Vec<Meta>) {
+    let Meta::List(list) = meta else {
+        metas.push(meta.clone());
+        return;
+    };
+    if !list.path.is_ident("cfg_attr") {
+        metas.push(meta.clone());
+        return;
+    }
+    let Ok(nested) =
+        list.parse_args_with(syn::punctuated::Punctuated::<Meta, syn::Token![,]>::parse_terminated)
+    else {
+        return;
+    };
+    for applied in nested.iter().skip(1) {
+        unfold_cfg_attr(applied, metas);
+    }
+}
+
+/// Macros that expand to a value fixed when the program is compiled.
+const COMPILE_TIME_MACROS: [&str; 9] = [
+    "column",
+    "concat",
+    "env",
+    "file",
+    "include_str",
+    "line",
+    "module_path",
+    "option_env",
+    "stringify",
+];
+
 /// Whether a value is the same on every call: a literal (`5`, `-1`,
-/// `"<redacted>"`), a `SCREAMING_CASE` constant, or a path to an enum
+/// `"<redacted>"`), a `SCREAMING_CASE` constant, a path to an enum
 /// variant or an associated constant (`AuthScheme::Bearer`,
-/// `header::AUTHORIZATION`). It cannot make a message differ between calls
+/// `header::AUTHORIZATION`), or a macro fixed at compile time
+/// (`env!("CARGO_PKG_VERSION")`). It cannot make a message differ between calls
 /// (OLB001); whether it can hold a secret is [`is_named_constant`]'s call.
 fn is_constant(expr: &Expr) -> bool {
     match expr {
         Expr::Lit(_) => true,
+        Expr::Macro(mac) => mac
+            .mac
+            .path
+            .segments
+            .last()
+            .is_some_and(|last| COMPILE_TIME_MACROS.contains(&strip_raw(&last.ident).as_str())),
         Expr::Unary(unary) if matches!(unary.op, UnOp::Neg(_)) => is_constant(&unary.expr),
         Expr::Paren(paren) => is_constant(&paren.expr),
         Expr::Group(group) => is_constant(&group.expr),
@@ -1831,6 +1899,36 @@ fn suggested_field_name(value: &Value<'_>, text: &str) -> String {
         return text.to_owned();
     }
     value.leaf().unwrap_or_else(|| "value".to_owned())
+}
+
+/// A key for an interpolated value that is not among the keys `taken` by
+/// the message's earlier values: its suggested key, else the words of its
+/// text (`done_len` for `done.len()`), numbered if even that is taken. The
+/// same key twice would make the suggested fix an error of its own
+/// (OLB012).
+fn unique_field_name(value: &Value<'_>, text: &str, taken: &[String]) -> String {
+    let name = suggested_field_name(value, text);
+    if !taken.contains(&name) {
+        return name;
+    }
+    let words: Vec<String> = text
+        .split(|c: char| !(c == '_' || c.is_alphanumeric()))
+        .filter(|word| !word.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let joined = words.join("_");
+    let base = if is_identifier(&joined) {
+        joined
+    } else {
+        "value".to_owned()
+    };
+    let mut candidate = base.clone();
+    let mut number = 2;
+    while taken.contains(&candidate) {
+        candidate = format!("{base}_{number}");
+        number += 1;
+    }
+    candidate
 }
 
 fn error_fix(flavor: Flavor, key: &str, error: &str) -> String {

@@ -595,3 +595,84 @@ fn f(user: &str) {
         rendered(&diagnostics)
     );
 }
+
+/// Regression: a secret turned into a string before it was logged
+/// (`token.to_string()`, `format!("Bearer {token}")`) was only a
+/// pre-formatted value (OLB002), a warning, where the same secret logged
+/// as it is, or with `.clone()`, is an error (OLB005).
+#[test]
+fn a_secret_formatted_before_it_is_logged_is_still_a_secret() {
+    let diagnostics = check_body(
+        r#"    info!(auth = %token.to_string(), "calling");
+    info!(creds = %format!("{}:{}", user, password), "login");
+    info!(auth = format!("Bearer {token}"), "call");
+    info!("login with {}", password.to_string());"#,
+    );
+    assert_eq!(
+        rules(&diagnostics),
+        vec![Rule::Secret; 4],
+        "{}",
+        rendered(&diagnostics)
+    );
+    assert_each_finds(
+        &[r#"info!(token_len = token.to_string().len(), "calling");"#],
+        &[],
+    );
+}
+
+/// Regression: two interpolated values named alike were both suggested as
+/// one key (`len = %done.len(), len = %total.len()`), and the suggested fix
+/// was itself an error (OLB012).
+#[test]
+fn interpolated_values_named_alike_are_suggested_as_distinct_keys() {
+    let diagnostics = check_body(
+        r#"    info!("processed {} of {}", done.len(), total.len());
+    info!("{} -> {} -> {}", a.name(), b.name(), 2 * c);"#,
+    );
+    let helps: Vec<&str> = diagnostics.iter().map(|d| d.help.as_str()).collect();
+    assert_eq!(
+        helps,
+        vec![
+            "keep the message constant and pass the values as fields: `len = %done.len(), total_len = %total.len(), \"…\"`",
+            "keep the message constant and pass the values as fields: `name = %a.name(), b_name = %b.name(), value = %2 * c, \"…\"`",
+        ],
+        "{}",
+        rendered(&diagnostics)
+    );
+}
+
+/// Regression: values fixed at compile time (`env!`, `module_path!`,
+/// `file!`, `line!`) were taken for values interpolated into the message.
+#[test]
+fn compile_time_macros_are_not_interpolation() {
+    assert_each_finds(
+        &[
+            r#"info!("starting {} v{}", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"));"#,
+            r#"info!("in {} at {}:{}:{}", module_path!(), file!(), line!(), column!());"#,
+        ],
+        &[],
+    );
+}
+
+/// Regression: `#[instrument]` behind `cfg_attr`, as libraries with
+/// optional tracing write it, was not checked at all.
+#[test]
+fn an_instrument_attribute_behind_cfg_attr_is_checked() {
+    let source = "\
+#[cfg_attr(feature = \"tracing\", tracing::instrument(skip(self)))]
+fn login(&self, password: &str) {}
+
+#[cfg_attr(all(), cfg_attr(feature = \"tracing\", tracing::instrument))]
+fn nested(token: &str) {}
+
+#[cfg_attr(feature = \"tracing\", tracing::instrument(skip(token)))]
+fn skipped(token: &str) {}
+";
+    let diagnostics = check_source("src/lib.rs", source);
+    assert_eq!(
+        positions(&diagnostics),
+        vec!["2:17 OLB005", "5:11 OLB005"],
+        "{}",
+        rendered(&diagnostics)
+    );
+}
