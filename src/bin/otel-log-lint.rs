@@ -351,13 +351,18 @@ fn rust_files(paths: &[PathBuf], excluded: Option<Gitignore>) -> (Vec<PathBuf>, 
         !is_build_dir && !is_excluded
     });
     let mut files = Vec::new();
+    // Paths that overlap (`src src/lib.rs`, `. src`) name some files more
+    // than once; each is checked once, under the first name it came by.
+    let mut seen = std::collections::HashSet::new();
     let mut failed = false;
     for entry in builder.build() {
         match entry {
             Ok(entry) => {
                 let is_file = entry.file_type().is_some_and(|kind| kind.is_file());
                 let is_rust = entry.path().extension().is_some_and(|ext| ext == "rs");
-                if is_file && (is_rust || entry.depth() == 0) {
+                let identity =
+                    std::fs::canonicalize(entry.path()).unwrap_or_else(|_| entry.path().to_owned());
+                if is_file && (is_rust || entry.depth() == 0) && seen.insert(identity) {
                     files.push(entry.into_path());
                 }
             }

@@ -54,6 +54,31 @@ warning[OLB001]: 1 value is formatted into the message: the body differs on ever
     );
 }
 
+/// Regression: a file named by two of the paths given (`src src/login.rs`,
+/// `. src`) was checked, and each of its findings reported, twice.
+#[test]
+fn a_file_named_by_overlapping_paths_is_checked_once() {
+    let root = scratch_dir("cli_overlap");
+    write(&root, "src/login.rs", INTERPOLATED);
+    for args in [
+        &["src", "src/login.rs"][..],
+        &[".", "src"],
+        &["src", "./src"],
+    ] {
+        let output = run(&root, args);
+        assert_eq!(
+            stdout(&output).matches("warning[OLB001]").count(),
+            1,
+            "{args:?}"
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("0 error(s), 1 warning(s) in 1 file"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
 #[test]
 fn a_denied_finding_exits_one() {
     let root = scratch_dir("cli_deny");
