@@ -510,6 +510,41 @@ fn the_runtime_lint_reports_each_callsite_problem_once_on_stderr() {
         .all(|r| !r["body"].as_str().unwrap_or("").contains("OLB")));
 }
 
+/// Regression: the runtime lint never saw `log` records, though it is
+/// documented to check the `log` bridge's keys too.
+#[test]
+fn the_runtime_lint_reports_each_log_call_problem_once_on_stderr() {
+    if is_child() {
+        let guard = child_builder().with_runtime_lint(true).init();
+        for user in ["ada", "grace", "ada"] {
+            // Deliberately bad: the runtime lint must report these.
+            // otel-log-lint: allow(OLB001, OLB004, OLB005)
+            log::info!(password = "hunter2", userId = 7; "user {user} signed in");
+            log::info!(account = user; "constant message");
+        }
+        let stats = guard.shutdown();
+        assert_eq!(stats.exported, 6, "the lint never drops records: {stats:?}");
+        return;
+    }
+    let (output, records) = run(
+        "the_runtime_lint_reports_each_log_call_problem_once_on_stderr",
+        &[],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stderr = stderr(&output);
+    let lint_lines: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("otel-log-bridge: lint: "))
+        .collect();
+    let count = |rule: &str| lint_lines.iter().filter(|l| l.contains(rule)).count();
+    assert_eq!(count("OLB005"), 1, "secret key, once: {stderr}");
+    assert_eq!(count("OLB004"), 1, "camelCase key, once: {stderr}");
+    assert_eq!(count("OLB001"), 1, "interpolated message, once: {stderr}");
+    assert_eq!(lint_lines.len(), 3, "{stderr}");
+    assert!(lint_lines.iter().all(|l| l.contains("tests/process.rs:")));
+    assert_eq!(records.len(), 6);
+}
+
 #[test]
 fn an_unreadable_certificate_file_is_an_init_error() {
     if is_child() {

@@ -79,7 +79,7 @@ struct Shared {
     /// so the direct path, which keys spans by pipeline and id, is not
     /// taken (for as long as the pipeline lives).
     several_subscribers: AtomicBool,
-    lint: RuntimeLint,
+    lint: Arc<RuntimeLint>,
     /// What is decided once per callsite.
     callsites: CallsiteTable<CallsiteInfo>,
     /// The encoding events are written in straight from their fields (see
@@ -125,7 +125,7 @@ impl BridgeLayer {
             shared: Arc::new(Shared {
                 direct,
                 pipeline,
-                lint: RuntimeLint::new(options.lint.clone()),
+                lint: Arc::new(RuntimeLint::new(options.lint.clone())),
                 options,
                 subscribers: AtomicUsize::new(0),
                 several_subscribers: AtomicBool::new(false),
@@ -165,6 +165,7 @@ impl BridgeLayer {
         LogBridge::new(
             Arc::clone(&self.shared.pipeline),
             self.shared.options.clone(),
+            Arc::clone(&self.shared.lint),
         )
     }
 

@@ -12,6 +12,7 @@ use tracing_core::metadata::Kind;
 use tracing_core::{Interest, Metadata};
 
 use crate::capture::redact::{RedactionSettings, REDACTED};
+use crate::capture::runtime_lint::{LogSite, RuntimeLint};
 use crate::capture::span::LayerKey;
 use crate::capture::visit::record_exception;
 use crate::capture::{
@@ -36,11 +37,20 @@ use crate::record::{
 pub struct LogBridge {
     pipeline: Arc<Pipeline>,
     options: CaptureOptions,
+    lint: Arc<RuntimeLint>,
 }
 
 impl LogBridge {
-    pub(crate) fn new(pipeline: Arc<Pipeline>, options: CaptureOptions) -> LogBridge {
-        LogBridge { pipeline, options }
+    pub(crate) fn new(
+        pipeline: Arc<Pipeline>,
+        options: CaptureOptions,
+        lint: Arc<RuntimeLint>,
+    ) -> LogBridge {
+        LogBridge {
+            pipeline,
+            options,
+            lint,
+        }
     }
 }
 
@@ -231,6 +241,18 @@ impl log::Log for LogBridge {
             };
             let _ = source.key_values().visit(&mut key_values);
             self.pipeline.redactor().count(key_values.redacted);
+            if self.lint.enabled() {
+                let site = LogSite {
+                    target: source.target(),
+                    file: source.file(),
+                    line: source.line(),
+                };
+                let _ = source.key_values().visit(&mut LintedKeys {
+                    lint: &self.lint,
+                    site: &site,
+                });
+                self.lint.check_log_body(&site, record.body());
+            }
             span::add_current_span(record, span::LayerKey::of(&self.pipeline), &self.options);
             let file = source
                 .file_static()
@@ -244,6 +266,19 @@ impl log::Log for LogBridge {
 
     fn flush(&self) {
         let _ = self.pipeline.flush();
+    }
+}
+
+/// Hands a `log` record's keys to the runtime lint.
+struct LintedKeys<'a> {
+    lint: &'a RuntimeLint,
+    site: &'a LogSite<'a>,
+}
+
+impl<'kvs> VisitSource<'kvs> for LintedKeys<'_> {
+    fn visit_pair(&mut self, key: kv::Key<'kvs>, _: kv::Value<'kvs>) -> Result<(), kv::Error> {
+        self.lint.check_log_key(self.site, key.as_str());
+        Ok(())
     }
 }
 

@@ -1,12 +1,14 @@
 //! The runtime lint: each callsite's keys are checked once, when `tracing`
 //! registers it, with the same rules as the source linter; and a callsite
 //! whose bodies differ from event to event around the same constant text is
-//! reported as an interpolated message. Findings go to stderr once per
-//! callsite, never through the export pipeline.
+//! reported as an interpolated message. `log` records, which have no
+//! callsites, are checked alike by their source position. Findings go to
+//! stderr once per callsite, never through the export pipeline.
 
+use std::collections::HashSet;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use tracing_core::Metadata;
 
@@ -96,9 +98,11 @@ fn kept_ends(body: &str) -> (&str, &str) {
 /// the same places, counted from the start or from the end:
 /// `"{user} signed in from {ip}"` gives bodies whose words agree at three
 /// of five places. Bodies that agree at half their places or more (counted
-/// on the shorter one) are taken for one template. A body of one word
-/// (`"count={n}"`) is taken for one when the two begin or end with the same
-/// character.
+/// on the shorter one) are taken for one template. Bodies of one word are
+/// taken for one when they share a start or an end that is not all letters
+/// and digits (`"count=5"`, `"count=7"`), or when what differs between them
+/// is digits (`"15ms"`, `"250ms"`): words that merely share a letter
+/// (`"started"`, `"stopped"`) are not.
 ///
 /// A message that is one placeholder alone (`info!("{line}")`) is a message
 /// built elsewhere, which the source rule OLB001 does not flag either: two
@@ -115,9 +119,7 @@ fn share_constant_text(first: (&str, &str), other: (&str, &str)) -> bool {
         return false;
     }
     if first_head.len() == 1 && other_head.len() == 1 {
-        let (a, b) = (first_head[0], other_head[0]);
-        return a.chars().next() == b.chars().next()
-            || a.chars().next_back() == b.chars().next_back();
+        return one_word_template(first_head[0], other_head[0]);
     }
     let from_start = first_head
         .iter()
@@ -133,12 +135,47 @@ fn share_constant_text(first: (&str, &str), other: (&str, &str)) -> bool {
     2 * from_start.max(from_end) >= shorter
 }
 
+/// Whether two different one-word bodies come from one template: see
+/// [`share_constant_text`].
+fn one_word_template(a: &str, b: &str) -> bool {
+    let prefix: usize = a
+        .chars()
+        .zip(b.chars())
+        .take_while(|(x, y)| x == y)
+        .map(|(x, _)| x.len_utf8())
+        .sum();
+    let (a_rest, b_rest) = (&a[prefix..], &b[prefix..]);
+    let suffix: usize = a_rest
+        .chars()
+        .rev()
+        .zip(b_rest.chars().rev())
+        .take_while(|(x, y)| x == y)
+        .map(|(x, _)| x.len_utf8())
+        .sum();
+    let shared = [&a[..prefix], &a_rest[a_rest.len() - suffix..]];
+    let marked = shared
+        .iter()
+        .any(|part| part.chars().any(|c| !c.is_alphanumeric()));
+    let numbers = [a_rest, b_rest].iter().all(|rest| {
+        let differing = &rest[..rest.len() - suffix];
+        !differing.is_empty() && differing.bytes().all(|byte| byte.is_ascii_digit())
+    });
+    (prefix > 0 || suffix > 0) && (marked || numbers)
+}
+
+/// How many (source position, key) pairs of `log` records are remembered
+/// as checked; later ones are not checked.
+const LOG_KEYS_REMEMBERED: usize = 4096;
+
 /// The runtime check's state, shared by the layer and the `log` bridge.
 #[derive(Debug)]
 pub(crate) struct RuntimeLint {
     settings: LintSettings,
     hasher: RandomState,
     slots: Box<[Slot]>,
+    /// The `log` keys checked so far, by hash of their source position
+    /// and key.
+    log_keys_checked: Mutex<HashSet<u64>>,
 }
 
 impl RuntimeLint {
@@ -155,6 +192,7 @@ impl RuntimeLint {
             settings,
             hasher: RandomState::new(),
             slots,
+            log_keys_checked: Mutex::default(),
         }
     }
 
@@ -209,6 +247,58 @@ impl RuntimeLint {
                 Rule::InterpolatedMessage,
                 "this callsite logs a different message each time around the same text: values are formatted into it",
                 "pass the values as fields and keep the message constant: `info!(user.id = id, \"signed in\")`",
+            );
+        }
+    }
+
+    /// Checks a key of a `log` record, once per key and source position:
+    /// `log` has no callsites to check once, so the position stands for
+    /// one. Positions and keys past [`LOG_KEYS_REMEMBERED`] are not
+    /// checked: this is a debugging aid, and must stay bounded.
+    pub(crate) fn check_log_key(&self, site: &LogSite<'_>, key: &str) {
+        if !self.settings.enabled {
+            return;
+        }
+        let pair = self
+            .hasher
+            .hash_one((site.target, site.file, site.line, key));
+        let first_time = {
+            let mut checked = self
+                .log_keys_checked
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            checked.len() < LOG_KEYS_REMEMBERED && checked.insert(pair)
+        };
+        if !first_time {
+            return;
+        }
+        for finding in check_key(key, KeySite::Event) {
+            if self.settings.rule_enabled(finding.rule) {
+                report_at(
+                    &site.location(),
+                    finding.rule,
+                    &finding.message,
+                    &finding.help,
+                );
+            }
+        }
+    }
+
+    /// Watches the bodies of a `log` record's source position, as
+    /// [`check_body`](RuntimeLint::check_body) does a callsite's.
+    pub(crate) fn check_log_body(&self, site: &LogSite<'_>, body: Option<&str>) {
+        let Some(body) = body else {
+            return;
+        };
+        // A slot's address keeps bits 0 and 1 free, as metadata addresses
+        // do; one that falls on a callsite's slot is only not watched.
+        let address = self.hasher.hash_one((site.target, site.file, site.line)) & !7;
+        if self.watch(address, body) {
+            report_at(
+                &site.location(),
+                Rule::InterpolatedMessage,
+                "this call logs a different message each time around the same text: values are formatted into it",
+                "pass the values as key-values and keep the message constant: `log::info!(user_id = id; \"signed in\")`",
             );
         }
     }
@@ -273,10 +363,31 @@ fn report(metadata: &Metadata<'_>, rule: Rule, message: &str, help: &str) {
         (Some(file), Some(line)) => format!("{file}:{line}"),
         _ => metadata.target().to_owned(),
     };
+    report_at(&location, rule, message, help);
+}
+
+fn report_at(location: &str, rule: Rule, message: &str, help: &str) {
     diag::lint(format_args!(
         "{} {location}: {message}\n  help: {help}",
         rule.id()
     ));
+}
+
+/// Where a `log` record was logged: what stands for a callsite, which
+/// `log` does not have.
+pub(crate) struct LogSite<'a> {
+    pub(crate) target: &'a str,
+    pub(crate) file: Option<&'a str>,
+    pub(crate) line: Option<u32>,
+}
+
+impl LogSite<'_> {
+    fn location(&self) -> String {
+        match (self.file, self.line) {
+            (Some(file), Some(line)) => format!("{file}:{line}"),
+            _ => self.target.to_owned(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -324,6 +435,24 @@ mod tests {
             assert!(!lint.watch(callsite, bodies[0]), "{bodies:?}");
             assert!(lint.watch(callsite, bodies[1]), "{bodies:?}");
             assert!(!lint.watch(callsite, bodies[1]), "{bodies:?}");
+        }
+    }
+
+    /// Regression: two one-word messages that began or ended with the same
+    /// letter (`"started"`, `"stopped"`) were taken for one template.
+    #[test]
+    fn one_word_bodies_are_one_template_only_around_marks_or_numbers() {
+        let lint = lint();
+        for (callsite, bodies, template) in [
+            (8, ["started", "stopped"], false),
+            (16, ["ready", "rebalancing"], false),
+            (24, ["count=5", "count=17"], true),
+            (32, ["15ms", "250ms"], true),
+            (40, ["user:ada", "user:grace"], true),
+            (48, ["v2", "v3"], true),
+        ] {
+            assert!(!lint.watch(callsite, bodies[0]), "{bodies:?}");
+            assert_eq!(lint.watch(callsite, bodies[1]), template, "{bodies:?}");
         }
     }
 
