@@ -22,19 +22,33 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-#[test]
-fn sdk_records_match_the_json_lines_field_by_field() {
+/// A layer that emits into a fresh provider, whose records `exporter`
+/// keeps, and as JSON lines into `out`.
+fn into_provider_and_json(
+    out: &SharedBuf,
+) -> (
+    otel_log_bridge::BridgeLayer,
+    otel_log_bridge::Guard,
+    InMemoryLogExporter,
+    SdkLoggerProvider,
+) {
     let exporter = InMemoryLogExporter::default();
     let provider = SdkLoggerProvider::builder()
         .with_simple_exporter(exporter.clone())
         .build();
-    let out = SharedBuf::default();
     let (layer, guard) = otel_log_bridge::builder()
         .with_logger_provider(provider.clone())
         .with_exporters([otel_log_bridge::Exporter::Json])
         .with_json_writer(out.clone())
         .layer()
         .expect("valid configuration");
+    (layer, guard, exporter, provider)
+}
+
+#[test]
+fn sdk_records_match_the_json_lines_field_by_field() {
+    let out = SharedBuf::default();
+    let (layer, guard, exporter, provider) = into_provider_and_json(&out);
     let subscriber = tracing_subscriber::registry().with(layer);
     tracing::subscriber::with_default(subscriber, || {
         let span = tracing::info_span!("request", http.route = "/a");
@@ -83,17 +97,8 @@ fn sdk_records_match_the_json_lines_field_by_field() {
 /// lists are; the JSON line keeps its `null`.
 #[test]
 fn a_null_log_key_value_is_left_out_of_the_sdk_record() {
-    let exporter = InMemoryLogExporter::default();
-    let provider = SdkLoggerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .build();
     let out = SharedBuf::default();
-    let (layer, guard) = otel_log_bridge::builder()
-        .with_logger_provider(provider.clone())
-        .with_exporters([otel_log_bridge::Exporter::Json])
-        .with_json_writer(out.clone())
-        .layer()
-        .expect("valid configuration");
+    let (layer, guard, exporter, provider) = into_provider_and_json(&out);
     let bridge = layer.log_bridge();
     let subscriber = tracing_subscriber::registry().with(layer);
     tracing::subscriber::with_default(subscriber, || {

@@ -1439,19 +1439,9 @@ fn format_values(message: &Message) -> Vec<(Option<String>, bool)> {
 }
 
 /// The name of a secret that a value records: itself, or what it was
-/// formatted from (`token.to_string()`, `format!("Bearer {token}")`), as
-/// for errors.
+/// formatted from (`token.to_string()`, `format!("Bearer {token}")`).
 fn secret_in(leaf: Option<&str>, preformatted: Option<&Preformatted<'_>>) -> Option<String> {
-    match preformatted {
-        Some(Preformatted::ToString(receiver)) => {
-            leaf_name(receiver).filter(|name| is_secret_name(name))
-        }
-        Some(Preformatted::Format(Some(arguments))) => format_values(arguments)
-            .into_iter()
-            .find_map(|(name, _)| name.filter(|name| is_secret_name(name))),
-        Some(Preformatted::Format(None)) => None,
-        None => leaf.filter(|name| is_secret_name(name)).map(str::to_owned),
-    }
+    named_in(leaf, true, preformatted, is_secret_name)
 }
 
 /// The name of an error that a value records as a string.
@@ -1460,20 +1450,28 @@ fn error_in(
     capture: Capture,
     preformatted: Option<&Preformatted<'_>>,
 ) -> Option<String> {
+    let as_text = matches!(capture, Capture::Debug | Capture::Display);
+    named_in(leaf, as_text, preformatted, is_error_name)
+}
+
+/// The name `is_kind` picks out among what a value was formatted from
+/// (`x.to_string()`, the arguments of `format!`), or, when it was not
+/// pre-formatted and `own_name_counts`, its own.
+fn named_in(
+    leaf: Option<&str>,
+    own_name_counts: bool,
+    preformatted: Option<&Preformatted<'_>>,
+    is_kind: fn(&str) -> bool,
+) -> Option<String> {
     match preformatted {
-        Some(Preformatted::ToString(receiver)) => {
-            leaf_name(receiver).filter(|name| is_error_name(name))
-        }
+        Some(Preformatted::ToString(receiver)) => leaf_name(receiver).filter(|name| is_kind(name)),
         Some(Preformatted::Format(Some(arguments))) => format_values(arguments)
             .into_iter()
-            .find_map(|(name, _)| name.filter(|name| is_error_name(name))),
+            .find_map(|(name, _)| name.filter(|name| is_kind(name))),
         Some(Preformatted::Format(None)) => None,
-        None => match capture {
-            Capture::Debug | Capture::Display => {
-                leaf.filter(|name| is_error_name(name)).map(str::to_owned)
-            }
-            Capture::Plain | Capture::Error | Capture::Serialize => None,
-        },
+        None => leaf
+            .filter(|name| own_name_counts && is_kind(name))
+            .map(str::to_owned),
     }
 }
 

@@ -341,6 +341,17 @@ mod tests {
     use crate::config::otlp::{OtlpOptions, Protocol};
     use crate::config::Env;
 
+    /// A transport to a plaintext gRPC collector at `address`.
+    fn plaintext_transport_to(address: std::net::SocketAddr) -> GrpcTransport {
+        let options = OtlpOptions {
+            endpoint: Some(format!("http://{address}")),
+            protocol: Some(Protocol::Grpc),
+            ..OtlpOptions::default()
+        };
+        let settings = OtlpSettings::resolve(&options, &Env::from_pairs(&[])).expect("settings");
+        GrpcTransport::new(&settings).expect("transport")
+    }
+
     /// Regression: a connection that closed under a request (a collector
     /// that crashed or restarted) came back from `tonic` as `UNKNOWN`,
     /// which the retry table does not retry, and the batch was lost.
@@ -377,14 +388,7 @@ mod tests {
                 });
             }
         });
-        let options = OtlpOptions {
-            endpoint: Some(format!("http://{address}")),
-            protocol: Some(Protocol::Grpc),
-            ..OtlpOptions::default()
-        };
-        let settings = OtlpSettings::resolve(&options, &Env::from_pairs(&[])).expect("settings");
-        let mut transport = GrpcTransport::new(&settings).expect("transport");
-        let outcome = transport.send(&[]);
+        let outcome = plaintext_transport_to(address).send(&[]);
         assert!(matches!(outcome, Outcome::Retry { .. }), "{outcome:?}");
     }
 
@@ -618,14 +622,7 @@ mod tests {
                 }
             }
         });
-        let options = OtlpOptions {
-            endpoint: Some(format!("http://{address}")),
-            protocol: Some(Protocol::Grpc),
-            ..OtlpOptions::default()
-        };
-        let settings = OtlpSettings::resolve(&options, &Env::from_pairs(&[])).expect("settings");
-        let mut transport = GrpcTransport::new(&settings).expect("transport");
-        match transport.send(&[]) {
+        match plaintext_transport_to(address).send(&[]) {
             Outcome::Retry { reason, .. } => assert!(reason.contains("Unavailable"), "{reason}"),
             outcome => panic!("{outcome:?}"),
         }
