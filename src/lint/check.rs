@@ -1026,35 +1026,44 @@ impl Checker<'_> {
     }
 
     fn check_instrument_attributes(&mut self, attrs: &[Attribute], signature: &Signature) {
-        let mut metas = Vec::new();
         for attr in attrs {
-            unfold_cfg_attr(&attr.meta, &mut metas);
-        }
-        for meta in metas {
-            let segments: Vec<Ident> = meta
-                .path()
-                .segments
-                .iter()
-                .map(|segment| segment.ident.clone())
-                .collect();
-            let names: Vec<String> = segments.iter().map(Ident::to_string).collect();
-            if self.imports.resolve(&names) != Some(Resolved::Instrument) {
-                continue;
+            if attr.path().is_ident("cfg_attr") {
+                let mut applied = Vec::new();
+                unfold_cfg_attr(&attr.meta, &mut applied);
+                for meta in &applied {
+                    self.check_instrument_meta(meta, signature);
+                }
+            } else {
+                self.check_instrument_meta(&attr.meta, signature);
             }
-            let args = match &meta {
-                Meta::Path(_) => InstrumentArgs::default(),
-                Meta::List(list) => match parse_instrument(list.tokens.clone()) {
-                    Some(args) => args,
-                    None => continue,
-                },
-                Meta::NameValue(_) => continue,
-            };
-            let range = match (segments.first(), segments.last()) {
-                (Some(first), Some(last)) => Range::between(first.span(), last.span()),
-                _ => continue,
-            };
-            self.check_instrument(&args, signature, range);
         }
+    }
+
+    /// Checks one attribute, when it is `#[instrument]`.
+    fn check_instrument_meta(&mut self, meta: &Meta, signature: &Signature) {
+        let segments: Vec<Ident> = meta
+            .path()
+            .segments
+            .iter()
+            .map(|segment| segment.ident.clone())
+            .collect();
+        let names: Vec<String> = segments.iter().map(Ident::to_string).collect();
+        if self.imports.resolve(&names) != Some(Resolved::Instrument) {
+            return;
+        }
+        let args = match meta {
+            Meta::Path(_) => InstrumentArgs::default(),
+            Meta::List(list) => match parse_instrument(list.tokens.clone()) {
+                Some(args) => args,
+                None => return,
+            },
+            Meta::NameValue(_) => return,
+        };
+        let range = match (segments.first(), segments.last()) {
+            (Some(first), Some(last)) => Range::between(first.span(), last.span()),
+            _ => return,
+        };
+        self.check_instrument(&args, signature, range);
     }
 
     fn check_instrument(&mut self, args: &InstrumentArgs, signature: &Signature, range: Range) {
