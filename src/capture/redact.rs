@@ -327,9 +327,10 @@ pub(crate) fn redact_tokens(text: &str) -> Option<String> {
     let mut copied = 0;
     let mut index = 0;
     while index < bytes.len() {
-        let (start, end) = if let Some(end) = bearer_token_end(bytes, index) {
-            // Keep the scheme word, redact the credential after it.
-            (index + BEARER.len(), end)
+        // Of a bearer token, the scheme word and what separates it stay;
+        // the credential after them is redacted.
+        let (start, end) = if let Some(token) = bearer_token(bytes, index) {
+            token
         } else if let Some(end) = jwt_end(bytes, index) {
             (index, end)
         } else {
@@ -348,7 +349,10 @@ pub(crate) fn redact_tokens(text: &str) -> Option<String> {
     })
 }
 
-const BEARER: &[u8] = b"bearer ";
+const BEARER: &[u8] = b"bearer";
+/// What may separate the scheme word from the credential: spaces, tabs, a
+/// no-break space, or a space percent-encoded in a URL.
+const BEARER_SEPARATORS: [&[u8]; 4] = [b" ", b"\t", "\u{a0}".as_bytes(), b"%20"];
 /// The shortest header or payload of a JSON Web Token: `{"a":1}` encodes
 /// to ten characters.
 const MIN_JWT_PART: usize = 10;
@@ -356,16 +360,18 @@ const MIN_JWT_PART: usize = 10;
 const MIN_BEARER_TOKEN: usize = 8;
 
 fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
+    // `%`: a credential percent-encoded in a URL.
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=' | b'%')
 }
 
 fn is_base64url_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_')
 }
 
-/// `Bearer <token>` (any case) starting at `at`, on a word boundary: the end
-/// of the token.
-fn bearer_token_end(bytes: &[u8], at: usize) -> Option<usize> {
+/// `Bearer <token>` (any case) starting at `at`, on a word boundary, the
+/// two separated by any run of [`BEARER_SEPARATORS`]: where the token
+/// starts and ends.
+fn bearer_token(bytes: &[u8], at: usize) -> Option<(usize, usize)> {
     let candidate = bytes.get(at..at + BEARER.len())?;
     if !candidate.eq_ignore_ascii_case(BEARER) {
         return None;
@@ -373,20 +379,32 @@ fn bearer_token_end(bytes: &[u8], at: usize) -> Option<usize> {
     if at > 0 && bytes[at - 1].is_ascii_alphanumeric() {
         return None;
     }
-    let token_start = at + BEARER.len();
+    let mut token_start = at + BEARER.len();
+    while let Some(separator) = BEARER_SEPARATORS
+        .iter()
+        .find(|separator| bytes[token_start..].starts_with(separator))
+    {
+        token_start += separator.len();
+    }
+    if token_start == at + BEARER.len() {
+        return None;
+    }
     let token_len = bytes[token_start..]
         .iter()
         .take_while(|b| is_token_byte(**b))
         .count();
     // Credentials are long; a short word after "bearer" is prose ("the
     // bearer of bad news").
-    (token_len >= MIN_BEARER_TOKEN).then_some(token_start + token_len)
+    (token_len >= MIN_BEARER_TOKEN).then_some((token_start, token_start + token_len))
 }
 
 /// A JSON Web Token starting at `at`: three base64url parts separated by
-/// dots, the first starting with `eyJ` (the encoding of `{"`).
+/// dots, the first starting with `eyJ` (the encoding of `{"`). No word
+/// boundary is asked for before it: an escape can glue a token to the
+/// text before it (`\neyJ…` in `Debug` output, `%3DeyJ…` in a URL), and
+/// the three parts after `eyJ` are strict enough on their own.
 fn jwt_end(bytes: &[u8], at: usize) -> Option<usize> {
-    if !bytes[at..].starts_with(b"eyJ") || (at > 0 && is_base64url_byte(bytes[at - 1])) {
+    if !bytes[at..].starts_with(b"eyJ") {
         return None;
     }
     let mut end = at;
@@ -436,6 +454,22 @@ mod token_tests {
             ("nobearer xyz", None),
             ("eyJ.not.a.token", None),
             ("ünïcödé Bearer ✓", None),
+            // Regression: a token glued to the text before it by an
+            // escape, or a bearer token after another separator than one
+            // space, was exported.
+            (
+                &format!("\"token file:\\n{jwt}\"")[..],
+                Some("\"token file:\\n[REDACTED]\""),
+            ),
+            (
+                &format!("/cb?next=%2Fhome%3Ftoken%3D{jwt}")[..],
+                Some("/cb?next=%2Fhome%3Ftoken%3D[REDACTED]"),
+            ),
+            ("Bearer\tabcdefghijkl", Some("Bearer\t[REDACTED]")),
+            ("Bearer  abcdefghijkl", Some("Bearer  [REDACTED]")),
+            ("Bearer\u{a0}abcdefghij", Some("Bearer\u{a0}[REDACTED]")),
+            ("Bearer%20ab%2Fcdefghijk", Some("Bearer%20[REDACTED]")),
+            ("Bearer ab%2Fcdefghijk", Some("Bearer [REDACTED]")),
         ];
         for (text, expected) in cases {
             assert_eq!(redact_tokens(text).as_deref(), expected, "{text:?}");
