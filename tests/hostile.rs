@@ -271,6 +271,71 @@ fn otlp_json_lines_escape_what_breaks_line_oriented_readers() {
     assert_eq!(body, Some(Any::StringValue(text.to_owned())));
 }
 
+/// Regression: a batch was written as one OTLP-JSON line whatever its
+/// size, and 512 records of a few KiB made a line of several MiB. The
+/// collector's file readers cut a line longer than 1 MiB into pieces by
+/// default, and no piece is JSON: every record of the batch was lost.
+/// Lines now hold at most 1 MiB; a record longer than that alone has a
+/// line of its own.
+#[cfg(feature = "otlp")]
+#[test]
+fn otlp_json_lines_stay_short_enough_for_collector_file_readers() {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+    use opentelemetry_proto::tonic::logs::v1::LogsData;
+
+    const LINE_LIMIT: usize = 1024 * 1024;
+    let out = crate::support::SharedBuf::default();
+    let builder = otel_log_bridge::builder().with_otlp_json_writer(out.clone());
+    // Control characters take six bytes each in JSON (`\u0001`).
+    let text = |index: usize| format!("{index}:{}", "\u{1}".repeat(4096));
+    let huge = "h".repeat(LINE_LIMIT + 1);
+    let stats = stats_after(builder, |guard| {
+        for index in 0..512 {
+            tracing::info!("{}", text(index));
+        }
+        let _ = guard.flush();
+        tracing::info!("before");
+        tracing::info!("{huge}");
+        tracing::info!("after");
+    });
+    assert_eq!((stats.exported, stats.failed), (515, 0), "{stats:?}");
+    let output = out.contents();
+    let mut bodies = Vec::new();
+    let mut lines = 0;
+    for line in output.lines() {
+        lines += 1;
+        let data: LogsData = serde_json::from_str(line).expect("a LogsData line");
+        let records: Vec<_> = data
+            .resource_logs
+            .iter()
+            .flat_map(|resource| &resource.scope_logs)
+            .flat_map(|scope| &scope.log_records)
+            .collect();
+        assert!(
+            line.len() < LINE_LIMIT || records.len() == 1,
+            "a line of {} bytes holds {} records",
+            line.len(),
+            records.len()
+        );
+        for record in records {
+            match record.body.as_ref().and_then(|body| body.value.clone()) {
+                Some(Any::StringValue(body)) => bodies.push(body),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    let expected: Vec<String> = (0..512)
+        .map(text)
+        .chain(["before".to_owned(), huge, "after".to_owned()])
+        .collect();
+    assert!(
+        bodies == expected,
+        "the records are not all there, in order"
+    );
+    // 512 records of 24 KiB of JSON each need 12 lines at least.
+    assert!(lines > 12, "{lines} lines");
+}
+
 /// Regression: a failed OTLP-JSON write left its line open, and the next
 /// request was written onto it: neither line parsed, and the second
 /// request counted as exported.

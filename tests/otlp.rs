@@ -421,6 +421,63 @@ fn a_steady_trickle_of_records_is_batched() {
     let _ = guard.shutdown();
 }
 
+/// Regression: OTLP/JSON batches were cut at 4 MiB of protobuf, like
+/// protobuf ones, but their JSON is several times larger: six times for
+/// text of control characters. A large batch passed the 20 MiB the
+/// collector's OTLP/HTTP receiver takes by default, which refuses such a
+/// request whole (`413`), and every record in it was lost.
+#[test]
+fn otlp_json_requests_stay_far_below_the_collectors_body_limit() {
+    const EVENTS: usize = 2000;
+    const COLLECTOR_BODY_LIMIT: usize = 20 * 1024 * 1024;
+    let receiver = Receiver::http();
+    let builder = to_receiver(&receiver, Protocol::HttpJson)
+        .with_otlp_batch_size(EVENTS as u64)
+        .with_shutdown_timeout(PATIENCE);
+    // 4 MiB of protobuf in all, and six times as much JSON.
+    let body = |index: usize| format!("{index:04}{}", "\u{1}".repeat(2044));
+    let stats = run(builder, || {
+        for index in 0..EVENTS {
+            tracing::info!("{}", body(index));
+        }
+    });
+    assert_eq!(
+        (stats.exported, stats.failed),
+        (EVENTS as u64, 0),
+        "{stats:?}"
+    );
+    let lengths: Vec<usize> = receiver
+        .headers()
+        .iter()
+        .map(|headers| {
+            headers
+                .get("content-length")
+                .and_then(|length| length.to_str().ok()?.parse().ok())
+                .expect("a Content-Length")
+        })
+        .collect();
+    assert!(
+        lengths
+            .iter()
+            .all(|&length| length < COLLECTOR_BODY_LIMIT / 2),
+        "request bodies of {lengths:?} bytes"
+    );
+    let bodies: Vec<String> = receiver
+        .records()
+        .iter()
+        .map(
+            |record| match record.record.body.as_ref().and_then(|b| b.value.clone()) {
+                Some(Any::StringValue(text)) => text,
+                other => panic!("{other:?}"),
+            },
+        )
+        .collect();
+    assert!(
+        bodies == (0..EVENTS).map(body).collect::<Vec<_>>(),
+        "records lost or reordered"
+    );
+}
+
 #[test]
 fn http_503_with_retry_after_is_retried_and_delivered() {
     let receiver = Receiver::http();

@@ -12,7 +12,19 @@ use ureq::tls::{ClientCert, RootCerts, TlsConfig};
 use crate::config::otlp::{Compression, OtlpSettings, Protocol, TlsFiles};
 use crate::error::InitError;
 use crate::export::otlp::retry::parse_retry_after;
-use crate::export::otlp::{readable, write_otlp_json, Outcome, Transport, USER_AGENT};
+use crate::export::otlp::{
+    readable, write_otlp_json, Outcome, Transport, TARGET_REQUEST_BYTES, USER_AGENT,
+};
+
+/// The size of an encoded request an OTLP/JSON batch is cut before. Its JSON
+/// form is several times larger: about five times for records of short
+/// fields (quoted keys and field names, ids in hex, 64-bit integers as
+/// strings), six for text of control characters (each escaped as
+/// `\u00XX`). A batch cut at 4 MiB, as protobuf batches are, could so
+/// pass the 20 MiB the collector's OTLP/HTTP receiver takes by default,
+/// which refuses the request with `413` and the whole batch with it; cut
+/// at 512 KiB it stays far below.
+const JSON_REQUEST_TARGET: usize = TARGET_REQUEST_BYTES / 8;
 
 /// Sends requests to one OTLP/HTTP endpoint.
 pub(crate) struct HttpTransport {
@@ -154,6 +166,14 @@ fn json_partial_success(body: &[u8]) -> (u64, String) {
 }
 
 impl Transport for HttpTransport {
+    fn request_target(&self) -> usize {
+        if self.json {
+            JSON_REQUEST_TARGET
+        } else {
+            TARGET_REQUEST_BYTES
+        }
+    }
+
     fn send(&mut self, request: &[u8]) -> Outcome {
         let mut call = self
             .agent

@@ -1,12 +1,27 @@
 //! OTLP-JSON lines (`OTEL_LOGS_EXPORTER=otlp/stdout`): one `LogsData` JSON
 //! object per line, as the OTLP file exporter specification describes, so
 //! the collector's `otlpjsonfile` receiver or `otlpjson` connector can read
-//! it. Batches are cut like OTLP requests and written instead of sent.
+//! it. Batches are cut like OTLP requests and written instead of sent, in
+//! lines of at most [`LINE_LIMIT`].
 
 use std::io::Write;
 
-use crate::export::otlp::{write_otlp_json, Outcome, Transport};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
+
+use crate::export::otlp::{decode_for_json, write_json_message, Outcome, Transport};
 use crate::export::write_all_counting;
+
+/// The longest line written, its newline included, unless a single record
+/// is longer: the collector's file readers (`otlpjsonfile`, `filelog`) cut
+/// a longer line into pieces by default (`max_log_size`), and the pieces
+/// of a `LogsData` line are not JSON, so every record in it would be lost.
+pub(crate) const LINE_LIMIT: usize = 1024 * 1024;
+
+/// The size of an encoded request a batch is cut before: its JSON form is
+/// about five times larger for records of short fields, so that most
+/// batches make one line and few are split.
+const REQUEST_TARGET: usize = LINE_LIMIT / 8;
 
 /// Writes each request as one JSON line.
 pub(crate) struct JsonLinesWriter {
@@ -27,6 +42,7 @@ impl JsonLinesWriter {
         }
     }
 
+    /// Writes `self.line`, which holds one or more whole lines.
     fn write_line(&mut self) -> std::io::Result<()> {
         if self.mid_line {
             write_all_counting(&mut self.writer, b"\n").map_err(|(_, error)| error)?;
@@ -41,12 +57,19 @@ impl JsonLinesWriter {
 }
 
 impl Transport for JsonLinesWriter {
+    fn request_target(&self) -> usize {
+        REQUEST_TARGET
+    }
+
     fn send(&mut self, request: &[u8]) -> Outcome {
         self.line.clear();
-        if let Err(reason) = write_otlp_json(request, &mut self.line) {
+        let written = decode_for_json(request)
+            .and_then(|message| write_lines(message, LINE_LIMIT, &mut self.line));
+        if let Err(reason) = written {
             return Outcome::Failed { reason };
         }
-        self.line.push(b'\n');
+        // The lines of one request are written at once, so that the request
+        // has one outcome, as one sent to a collector has.
         match self.write_line() {
             Ok(()) => Outcome::Accepted {
                 rejected: 0,
@@ -56,5 +79,173 @@ impl Transport for JsonLinesWriter {
                 reason: format!("writing OTLP-JSON lines failed: {error}"),
             },
         }
+    }
+}
+
+/// Appends `message` to `out` as lines of `LogsData` of at most `limit`
+/// bytes each, newline included: as one line when it fits, else its records
+/// split in two halves, each written the same way. A record alone longer
+/// than `limit` makes a line of its own.
+fn write_lines(
+    message: ExportLogsServiceRequest,
+    limit: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    let start = out.len();
+    write_json_message(&message, out)?;
+    out.push(b'\n');
+    if out.len() - start <= limit || record_count(&message) < 2 {
+        return Ok(());
+    }
+    out.truncate(start);
+    let (front, back) = halves(message);
+    write_lines(front, limit, out)?;
+    write_lines(back, limit, out)
+}
+
+fn record_count(message: &ExportLogsServiceRequest) -> usize {
+    message
+        .resource_logs
+        .iter()
+        .flat_map(|resource| &resource.scope_logs)
+        .map(|scope| scope.log_records.len())
+        .sum()
+}
+
+/// Splits a request into two with half its records each (the first half
+/// in the first), each record under its own resource and scope, in order.
+fn halves(
+    message: ExportLogsServiceRequest,
+) -> (ExportLogsServiceRequest, ExportLogsServiceRequest) {
+    let mut front_left = record_count(&message) / 2;
+    let mut front = ExportLogsServiceRequest::default();
+    let mut back = ExportLogsServiceRequest::default();
+    for mut resource_logs in message.resource_logs {
+        let mut front_scopes = Vec::new();
+        let mut back_scopes = Vec::new();
+        for mut scope_logs in std::mem::take(&mut resource_logs.scope_logs) {
+            let mut records = std::mem::take(&mut scope_logs.log_records);
+            let back_records = records.split_off(front_left.min(records.len()));
+            front_left -= records.len();
+            if !records.is_empty() {
+                front_scopes.push(ScopeLogs {
+                    log_records: records,
+                    ..scope_logs.clone()
+                });
+            }
+            if !back_records.is_empty() {
+                back_scopes.push(ScopeLogs {
+                    log_records: back_records,
+                    ..scope_logs
+                });
+            }
+        }
+        if !front_scopes.is_empty() {
+            front.resource_logs.push(ResourceLogs {
+                scope_logs: front_scopes,
+                ..resource_logs.clone()
+            });
+        }
+        if !back_scopes.is_empty() {
+            back.resource_logs.push(ResourceLogs {
+                scope_logs: back_scopes,
+                ..resource_logs
+            });
+        }
+    }
+    (front, back)
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope};
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, LogsData};
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+
+    use super::*;
+
+    fn record(body: &str) -> LogRecord {
+        LogRecord {
+            body: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(body.to_owned())),
+            }),
+            ..LogRecord::default()
+        }
+    }
+
+    fn scope(name: &str, bodies: &[&str]) -> ScopeLogs {
+        ScopeLogs {
+            scope: Some(InstrumentationScope {
+                name: name.to_owned(),
+                ..InstrumentationScope::default()
+            }),
+            log_records: bodies.iter().map(|body| record(body)).collect(),
+            ..ScopeLogs::default()
+        }
+    }
+
+    /// Each record as (resource's dropped count, scope name, body), in order.
+    fn flatten(data: &LogsData) -> Vec<(u32, String, String)> {
+        let mut records = Vec::new();
+        for resource in &data.resource_logs {
+            let tag = resource
+                .resource
+                .as_ref()
+                .map_or(0, |r| r.dropped_attributes_count);
+            for scope in &resource.scope_logs {
+                let name = scope
+                    .scope
+                    .as_ref()
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default();
+                for record in &scope.log_records {
+                    let body = format!("{:?}", record.body);
+                    records.push((tag, name.clone(), body));
+                }
+            }
+        }
+        records
+    }
+
+    /// A request too long for one line is split between records, each
+    /// part keeping its records' resource and scope, in order; a record
+    /// longer than a line alone is written whole on a line of its own.
+    #[test]
+    fn a_request_over_the_line_limit_is_split_between_records() {
+        let resource = |tag: u32, scopes: Vec<ScopeLogs>| ResourceLogs {
+            resource: Some(Resource {
+                dropped_attributes_count: tag,
+                ..Resource::default()
+            }),
+            scope_logs: scopes,
+            ..ResourceLogs::default()
+        };
+        let long = "l".repeat(300);
+        let message = ExportLogsServiceRequest {
+            resource_logs: vec![
+                resource(
+                    1,
+                    vec![scope("a", &["a1", "a2", "a3"]), scope("b", &["b1"])],
+                ),
+                resource(2, vec![scope("c", &["c1", &long, "c3", "c4", "c5"])]),
+            ],
+        };
+        let mut whole = Vec::new();
+        write_lines(message.clone(), usize::MAX, &mut whole).expect("written");
+        assert_eq!(whole.iter().filter(|&&byte| byte == b'\n').count(), 1);
+        let limit = 280;
+        let mut out = Vec::new();
+        write_lines(message, limit, &mut out).expect("written");
+        let text = String::from_utf8(out).expect("UTF-8");
+        let mut records = Vec::new();
+        for line in text.lines() {
+            let data: LogsData = serde_json::from_str(line).expect("a LogsData line");
+            let flat = flatten(&data);
+            assert!(line.len() < limit || flat.len() == 1, "{line}");
+            records.extend(flat);
+        }
+        let expected: LogsData = serde_json::from_slice(&whole).expect("one line");
+        assert_eq!(records, flatten(&expected));
+        assert!(text.lines().count() > 3, "{text}");
     }
 }

@@ -14,6 +14,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+
 use crate::config::otlp::OtlpSettings;
 use crate::config::Resource;
 use crate::diag;
@@ -44,8 +46,9 @@ pub(crate) const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
 /// The size of a whole request, envelope included, that a batch is cut
 /// before, whatever the record-count limit: 4 MiB is the default message
 /// limit of gRPC servers, the collector's among them, which refuse a larger
-/// request and with it the whole batch.
-const TARGET_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+/// request and with it the whole batch. A transport that sends another
+/// form than protobuf may ask for less ([`Transport::request_target`]).
+pub(crate) const TARGET_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 /// After this many failed attempts at one batch (three backoff delays,
 /// about half a second), a warning says why export keeps failing: a wrong
 /// address or certificate shows up while the program runs, not only when
@@ -74,10 +77,15 @@ pub(crate) enum Outcome {
 /// implement them, so the request is converted through those types.
 /// `LogsData`, which OTLP-JSON lines carry, has the same JSON shape.
 pub(crate) fn write_otlp_json(request: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+    write_json_message(&decode_for_json(request)?, out)
+}
+
+/// Decodes an encoded `ExportLogsServiceRequest` and makes every value one
+/// that OTLP/JSON can carry (see [`stringify_non_finite`]).
+pub(crate) fn decode_for_json(request: &[u8]) -> Result<ExportLogsServiceRequest, String> {
     use prost::Message as _;
-    let mut message =
-        opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest::decode(request)
-            .map_err(|e| format!("internal encoding error: {e}"))?;
+    let mut message = ExportLogsServiceRequest::decode(request)
+        .map_err(|e| format!("internal encoding error: {e}"))?;
     for resource_logs in &mut message.resource_logs {
         let resource = resource_logs
             .resource
@@ -98,10 +106,18 @@ pub(crate) fn write_otlp_json(request: &[u8], out: &mut Vec<u8>) -> Result<(), S
             stringify_non_finite(value);
         }
     }
+    Ok(message)
+}
+
+/// Appends the OTLP/JSON form of a request [`decode_for_json`] made.
+pub(crate) fn write_json_message(
+    message: &ExportLogsServiceRequest,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
     // Escaped as the flat JSON lines are, so that one request stays one
     // line for every line-oriented reader and terminal.
     let mut serializer = serde_json::Serializer::with_formatter(out, LineSafeFormatter);
-    serde::Serialize::serialize(&message, &mut serializer)
+    serde::Serialize::serialize(message, &mut serializer)
         .map_err(|e| format!("OTLP/JSON encoding failed: {e}"))
 }
 
@@ -148,6 +164,12 @@ fn spool_request(
 pub(crate) trait Transport: Send + 'static {
     /// Sends one encoded `ExportLogsServiceRequest`.
     fn send(&mut self, request: &[u8]) -> Outcome;
+
+    /// The size of an encoded request, envelope included, that a batch is
+    /// cut before, whatever the record-count limit.
+    fn request_target(&self) -> usize {
+        TARGET_REQUEST_BYTES
+    }
 }
 
 /// The OTLP sink's side of the worker: cuts batches, sends, retries.
@@ -245,7 +267,7 @@ impl<T: Transport> OtlpDrain<T> {
         }
         let full = self.batch.records() >= self.max_batch_records
             || self.batch.request_len(self.resource.len()) + Batch::growth_for(&frame)
-                > TARGET_REQUEST_BYTES;
+                > self.transport.request_target();
         if full && !self.batch.is_empty() {
             self.export(queue);
         }
