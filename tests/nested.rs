@@ -272,3 +272,35 @@ fn valuable_span_fields_keep_their_structure_and_are_redacted_inside() {
         );
     }
 }
+
+/// Regression: a secret-named `valuable` event field was converted, its
+/// inside redacted and counted, and then redacted whole: one secret
+/// counted as two in `Stats::redacted`.
+#[cfg(all(tracing_unstable, feature = "valuable"))]
+#[test]
+fn a_secret_named_valuable_field_is_redacted_and_counted_once() {
+    #[derive(valuable::Valuable)]
+    struct Credentials {
+        name: String,
+        password: String,
+    }
+
+    let credentials = Credentials {
+        name: "ada".into(),
+        password: "hunter2".into(),
+    };
+    // One sink takes the direct path; a second sink the record path.
+    for (path, builder) in [
+        ("direct", otel_log_bridge::builder()),
+        (
+            "record",
+            otel_log_bridge::builder().with_console_writer(std::io::sink()),
+        ),
+    ] {
+        let (records, stats) = crate::support::capture_with_guard(builder, |_| {
+            tracing::info!(secret = tracing::field::valuable(&credentials), "signed in");
+        });
+        assert_eq!(records[0]["attributes"]["secret"], json!("[REDACTED]"));
+        assert_eq!(stats.redacted, 1, "{path} path: one secret, counted once");
+    }
+}

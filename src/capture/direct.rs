@@ -770,7 +770,12 @@ impl Visit for DirectVisitor<'_, '_> {
     fn record_value(&mut self, field: &Field, value: valuable::Value<'_>) {
         // As on the general path: maps, lists and structs keep their
         // structure, secret-named keys inside them redacted; anything else
-        // is recorded as its `Debug` text.
+        // is recorded as its `Debug` text. A field redacted whole is not
+        // converted, nor its inside redacted and counted.
+        if self.is_redacted(field) {
+            self.set(field, Piece::Value(ValueRef::Str(REDACTED)));
+            return;
+        }
         match crate::record::tree::to_tree(&valuable_serde::Serializable::new(value)) {
             Ok(mut tree @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => {
                 let redacted = self.redactor.redact_tree(&mut tree);

@@ -156,7 +156,13 @@ impl Visit for EventVisitor<'_> {
     fn record_value(&mut self, field: &Field, value: valuable::Value<'_>) {
         // Maps, lists and structs keep their structure (kvlist / array
         // values); anything else is recorded as its `Debug` text, as
-        // `tracing` would.
+        // `tracing` would. A field redacted whole is not converted: the
+        // redaction of maps and lists, which runs on every tree the record
+        // holds, would count the secrets inside it too.
+        if is_masked(self.redact_mask, field, self.redaction) {
+            self.set(field, Value::StaticStr(REDACTED));
+            return;
+        }
         match crate::record::tree::to_tree(&valuable_serde::Serializable::new(value)) {
             Ok(tree @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => {
                 let nested = self.record.push_nested(tree);
