@@ -19,7 +19,10 @@ pub enum InitError {
     /// cannot use. More fields may come: match it with `..`.
     #[non_exhaustive]
     InvalidConfig {
-        /// The setting: an environment variable or a builder method.
+        /// The setting: an environment variable or a builder method; for a
+        /// value that passed the crate's checks but the gRPC stack refuses,
+        /// the OTLP setting by name (`OTLP endpoint`, `OTLP headers`,
+        /// `OTLP TLS files`).
         setting: String,
         /// What is wrong and which values are accepted.
         message: String,

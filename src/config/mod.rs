@@ -636,9 +636,10 @@ impl Builder {
 
     /// Emits every record into `provider`, an application's own
     /// OpenTelemetry SDK pipeline, with this crate's mapping: its processors
-    /// and exporters take it from there. Unless
-    /// [`with_exporters`](Builder::with_exporters) names outputs too, the
-    /// provider is then the only destination.
+    /// and exporters take it from there. The provider is then the only
+    /// destination, unless [`with_exporters`](Builder::with_exporters), a
+    /// writer or an OTLP endpoint given in code adds outputs;
+    /// `OTEL_LOGS_EXPORTER` is not read.
     ///
     /// Two things differ from the crate's own outputs:
     /// - Records are handed to the provider on the thread that logs, as the
