@@ -76,6 +76,7 @@ fn json_of(value: &Option<AnyValue>) -> Value {
             use base64::Engine as _;
             Value::from(base64::engine::general_purpose::STANDARD.encode(b))
         }
+        None => Value::Null,
         other => panic!("unexpected value {other:?}"),
     }
 }
@@ -99,7 +100,9 @@ fn assert_same_record(received: &ReceivedRecord, json: &Value) {
         .iter()
         .map(|kv| (kv.key.clone(), json_of(&kv.value)))
         .collect();
+    assert_eq!(attributes.len(), record.attributes.len(), "a key twice");
     assert_eq!(Value::Object(attributes), json["attributes"]);
+    assert_eq!(record.dropped_attributes_count, 0);
     let resource: serde_json::Map<String, Value> = received
         .resource
         .as_ref()
@@ -109,17 +112,69 @@ fn assert_same_record(received: &ReceivedRecord, json: &Value) {
         .map(|kv| (kv.key.clone(), json_of(&kv.value)))
         .collect();
     assert_eq!(Value::Object(resource), json["resource"]);
+    assert_eq!(
+        received.resource.as_ref().unwrap().dropped_attributes_count,
+        0
+    );
     let scope = received.scope.as_ref().expect("scope");
     assert_eq!(Value::from(scope.name.as_str()), json["scope"]["name"]);
+    let version = (!scope.version.is_empty()).then(|| Value::from(scope.version.as_str()));
+    assert_eq!(version.unwrap_or(Value::Null), json["scope"]["version"]);
+    assert!(scope.attributes.is_empty(), "{:?}", scope.attributes);
     assert_eq!(Value::from(hex(&record.trace_id)), json["trace_id"]);
     assert_eq!(Value::from(hex(&record.span_id)), json["span_id"]);
+    // Every bit of `flags`: the bits above the trace flags are reserved
+    // and must be zero.
     assert_eq!(
-        Value::from(format!("{:02x}", record.flags & 0xff)),
+        Value::from(format!("{:02x}", record.flags)),
         json["trace_flags"]
     );
     let event_name =
         (!record.event_name.is_empty()).then(|| Value::from(record.event_name.as_str()));
     assert_eq!(event_name.unwrap_or(Value::Null), json["event_name"]);
+}
+
+/// The values of [`scenario`] that a JSON line cannot tell apart from
+/// others (bytes from their base64 text, an integer beyond `i64` from a
+/// string), checked in their OTLP types.
+fn assert_scenario_values(received: &[ReceivedRecord]) {
+    let attribute = |body: &str, key: &str| -> Option<Any> {
+        let record = received
+            .iter()
+            .find(|r| json_of(&r.record.body) == body)
+            .unwrap_or_else(|| panic!("no record {body:?}"));
+        let value = record.record.attributes.iter().find(|kv| kv.key == key);
+        value.and_then(|kv| kv.value.clone()?.value)
+    };
+    assert_eq!(
+        attribute("order placed", "order_id"),
+        Some(Any::IntValue(42))
+    );
+    assert_eq!(
+        attribute("order placed", "total"),
+        Some(Any::DoubleValue(12.5))
+    );
+    assert_eq!(
+        attribute("order placed", "paid"),
+        Some(Any::BoolValue(true))
+    );
+    assert_eq!(
+        attribute("order placed", "note"),
+        Some(Any::StringValue("fast".into()))
+    );
+    assert_eq!(
+        attribute("odd values", "bytes"),
+        Some(Any::BytesValue(vec![1, 2]))
+    );
+    assert_eq!(
+        attribute("odd values", "big"),
+        Some(Any::StringValue(u64::MAX.to_string()))
+    );
+    assert_eq!(
+        attribute("failed", "exception.message"),
+        Some(Any::StringValue("disk full".into()))
+    );
+    assert_eq!(attribute("failed", "error"), None);
 }
 
 fn same_records_as_json_lines(protocol: Protocol, compression: Compression) {
@@ -137,13 +192,19 @@ fn same_records_as_json_lines(protocol: Protocol, compression: Compression) {
         (8, 0, 0),
         "{stats:?}"
     );
-    let mut received = receiver.records();
+    let received = receiver.records();
     assert_eq!(received.len(), 4);
-    // Requests group records by scope, so match them up by time.
-    received.sort_by_key(|r| r.record.time_unix_nano);
-    for (received, json) in received.iter().zip(&lines) {
-        assert_same_record(received, json);
+    // Requests group records by scope, so match them up by body: two
+    // records may have the same time.
+    for json in &lines {
+        let same_body: Vec<_> = received
+            .iter()
+            .filter(|r| json_of(&r.record.body) == json["body"])
+            .collect();
+        assert_eq!(same_body.len(), 1, "{json}");
+        assert_same_record(same_body[0], json);
     }
+    assert_scenario_values(&received);
     assert!(receiver
         .content_types()
         .iter()
@@ -775,8 +836,10 @@ fn otlp_json_lines_decode_to_the_records_exported_over_otlp() {
         }
     }
     let mut over_the_wire = receiver.records();
-    from_lines.sort_by_key(|r| r.record.time_unix_nano);
-    over_the_wire.sort_by_key(|r| r.record.time_unix_nano);
+    // Requests group records by scope; two records may have the same time.
+    let order = |r: &ReceivedRecord| (r.record.time_unix_nano, format!("{:?}", r.record.body));
+    from_lines.sort_by_key(order);
+    over_the_wire.sort_by_key(order);
     assert_eq!(from_lines.len(), 4);
     assert_eq!(from_lines, over_the_wire);
 }

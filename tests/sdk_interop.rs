@@ -83,11 +83,21 @@ fn sdk_records_match_the_json_lines_field_by_field() {
     let trace = record.trace_context().expect("trace context");
     assert_eq!(hex(&trace.trace_id.to_bytes()), json["trace_id"]);
     assert_eq!(hex(&trace.span_id.to_bytes()), json["span_id"]);
+    let flags = trace.trace_flags.expect("trace flags").to_u8();
+    assert_eq!(format!("{flags:02x}"), json["trace_flags"]);
     let attributes: serde_json::Map<String, Value> = record
         .attributes_iter()
         .map(|(k, v)| (k.to_string(), json_of(v)))
         .collect();
+    assert_eq!(
+        attributes.len(),
+        record.attributes_iter().count(),
+        "a key twice"
+    );
     assert_eq!(Value::Object(attributes), json["attributes"]);
+    // The records come from the bridge's one logger; the target, which
+    // OTLP exporters take as the scope's name, is the event's.
+    assert_eq!(sdk[0].instrumentation.name(), "otel-log-bridge");
     let _ = provider.shutdown();
 }
 
