@@ -442,3 +442,95 @@ fn console_doubles_of_any_magnitude_stay_short() {
     }
     assert!(line.len() < 300, "{line}");
 }
+
+/// A value whose `Debug` and `Display` write a little, then fail, as a
+/// buggy impl may.
+struct FailsPartWayThrough;
+
+impl std::fmt::Debug for FailsPartWayThrough {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("partial")?;
+        Err(std::fmt::Error)
+    }
+}
+
+impl std::fmt::Display for FailsPartWayThrough {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
+}
+
+impl std::error::Error for FailsPartWayThrough {}
+
+/// An error whose message is fine and whose source fails.
+#[derive(Debug)]
+struct FailingSource;
+
+impl std::fmt::Display for FailingSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("outer")
+    }
+}
+
+impl std::error::Error for FailingSource {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&FailsPartWayThrough)
+    }
+}
+
+/// Regression: a `Display` or `Debug` impl that returned an error panicked
+/// the logging call wherever the value was formatted with `to_string` or
+/// `format!`: a `log` key-value captured with `:?` or `:%`, a span field,
+/// and a `TypedError`'s message or source. Event fields and messages kept
+/// what the impl wrote before failing; now every value does.
+#[test]
+fn a_value_whose_formatting_fails_keeps_what_it_wrote_instead_of_panicking() {
+    // One sink takes the direct path; a second sink the record path.
+    for (path, builder) in [
+        ("direct", otel_log_bridge::builder()),
+        (
+            "record",
+            otel_log_bridge::builder().with_console_writer(std::io::sink()),
+        ),
+    ] {
+        let records = capture(builder, || {
+            log::info!(debug:? = FailsPartWayThrough, display:% = FailsPartWayThrough; "log");
+            let span = tracing::info_span!(
+                "request",
+                debug = ?FailsPartWayThrough,
+                display = %FailsPartWayThrough,
+                cause = &FailsPartWayThrough as &dyn std::error::Error,
+                late = tracing::field::Empty,
+            );
+            span.record("late", tracing::field::debug(&FailsPartWayThrough));
+            span.in_scope(|| {
+                let typed = otel_log_bridge::TypedError::new(&FailingSource);
+                tracing::info!(error = &typed as &dyn std::error::Error, "typed");
+                let typed = otel_log_bridge::TypedError::new(&FailsPartWayThrough);
+                tracing::info!(error = &typed as &dyn std::error::Error, "in span");
+            });
+        });
+        assert_eq!(records.len(), 3, "{path} path: {records:?}");
+        for record in &records[..1] {
+            assert_eq!(record["attributes"]["debug"], "partial", "{path} path");
+            assert_eq!(record["attributes"]["display"], "partial", "{path} path");
+        }
+        for record in &records[1..] {
+            for key in ["debug", "display", "cause", "late"] {
+                assert_eq!(record["attributes"][key], "partial", "{path} path: {key}");
+            }
+        }
+        let typed = &records[1]["attributes"];
+        assert_eq!(typed["exception.message"], "outer", "{path} path");
+        assert!(
+            typed["exception.stacktrace"]
+                .as_str()
+                .is_some_and(|trace| trace.contains("partial")),
+            "{path} path: {typed}"
+        );
+        assert_eq!(
+            records[2]["attributes"]["exception.message"], "partial",
+            "{path} path"
+        );
+    }
+}

@@ -9,7 +9,8 @@ use tracing_core::field::{Field, Visit};
 use crate::capture::redact::{is_masked, RedactionSettings, REDACTED};
 use crate::record::TypedError;
 use crate::record::{
-    i128_value, u128_value, unsigned_value, Key, OnDuplicate, Record, TextRange, Value, ValueRef,
+    format_lossy, i128_value, u128_value, unsigned_value, Key, OnDuplicate, Record, TextRange,
+    Value, ValueRef,
 };
 
 /// The field whose value becomes the record's body.
@@ -347,11 +348,17 @@ impl Visit for SpanFieldVisitor<'_> {
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
-        self.set(field, OwnedValue::Str(value.to_string().into()));
+        self.set(
+            field,
+            OwnedValue::Str(format_lossy(format_args!("{value}")).into()),
+        );
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.set(field, OwnedValue::Str(format!("{value:?}").into()));
+        self.set(
+            field,
+            OwnedValue::Str(format_lossy(format_args!("{value:?}")).into()),
+        );
     }
 
     /// As for events: maps, lists and structs keep their structure, with

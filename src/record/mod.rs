@@ -484,6 +484,15 @@ impl Record {
 /// How many keys dropped at the count limit a record remembers.
 const DROPPED_KEYS_KEPT: usize = 64;
 
+/// `args` formatted. A `Display` or `Debug` impl that returns an error
+/// keeps what it wrote before failing, where `format!` and `to_string`
+/// would panic.
+pub(crate) fn format_lossy(args: fmt::Arguments<'_>) -> String {
+    let mut text = String::new();
+    let _ = text.write_fmt(args);
+    text
+}
+
 fn clamp_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }

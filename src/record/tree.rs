@@ -198,6 +198,16 @@ impl ser::Serializer for TreeSerializer {
         Ok(Value::String(v.to_string()))
     }
 
+    /// Values captured with `Display` or `Debug` (`log`'s `:%` and `:?`)
+    /// come here. serde's own version panics when the impl returns an
+    /// error; what it wrote before failing is kept instead, as everywhere
+    /// else a value is formatted.
+    fn collect_str<T: std::fmt::Display + ?Sized>(self, value: &T) -> Result<Value, Self::Error> {
+        Ok(Value::String(crate::record::format_lossy(format_args!(
+            "{value}"
+        ))))
+    }
+
     fn serialize_str(self, v: &str) -> Result<Value, Self::Error> {
         Ok(Value::String(v.to_owned()))
     }

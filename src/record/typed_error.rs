@@ -3,6 +3,8 @@
 use std::error::Error;
 use std::fmt;
 
+use crate::record::format_lossy;
+
 /// An error captured together with its concrete type name, so that the
 /// record gets an `exception.type` attribute.
 ///
@@ -39,13 +41,13 @@ impl TypedError {
     pub fn new<E: Error + ?Sized>(error: &E) -> TypedError {
         let mut causes = Vec::new();
         for_each_cause(error.source(), |cause| match cause {
-            Some(cause) => causes.push(cause.to_string()),
+            Some(cause) => causes.push(format_lossy(format_args!("{cause}"))),
             None => causes.push(CAUSES_LEFT_OUT.to_owned()),
         });
         let type_name = std::any::type_name::<E>();
         TypedError {
             type_name: (!names_a_trait_object(type_name)).then_some(type_name),
-            message: error.to_string(),
+            message: format_lossy(format_args!("{error}")),
             causes,
         }
     }
