@@ -7,7 +7,8 @@
 //! text). Here, as for a value outside any map, such a float becomes the
 //! string `"NaN"`, `"Infinity"` or `"-Infinity"` and such an integer its
 //! decimal string. A tree nested deeper than [`MAX_DEPTH`] keeps what is
-//! deeper as its JSON text.
+//! deeper as its JSON text, down to [`MAX_TEXT_DEPTH`]; a map or list
+//! deeper still is replaced by [`TOO_DEEP`], without being serialized.
 
 use serde::ser::{self, Serialize};
 use serde_json::{Map, Number, Value};
@@ -18,10 +19,22 @@ use serde_json::{Map, Number, Value};
 /// collector would fail the whole request it is in, other records and all.
 pub(crate) const MAX_DEPTH: usize = 16;
 
+/// How deep maps and lists are serialized at all. A value's `Serialize`
+/// impl calls the serializer back for every level, and each level takes
+/// some stack: a list nested a few thousand levels deep (a long linked
+/// list, say) would overflow the logging thread's stack, which aborts the
+/// process. A map or list at this depth ends the descent: the
+/// serializer refuses it at once, and its parent keeps [`TOO_DEEP`] in its
+/// place.
+pub(crate) const MAX_TEXT_DEPTH: usize = 64;
+
+/// What stands for a map or list nested deeper than [`MAX_TEXT_DEPTH`].
+pub(crate) const TOO_DEEP: &str = "[nested too deep]";
+
 /// `value` as a tree, or the error its `Serialize` impl gave (or a map
 /// key that is not a string, a number or a boolean).
 pub(crate) fn to_tree<T: Serialize + ?Sized>(value: &T) -> Result<Value, serde_json::Error> {
-    let mut tree = value.serialize(TreeSerializer)?;
+    let mut tree = value.serialize(TreeSerializer { depth: 1 })?;
     bound_depth(&mut tree, 1);
     Ok(tree)
 }
@@ -75,11 +88,35 @@ fn wide_integer(value: impl Into<i128> + ToString + Copy) -> Value {
     }
 }
 
-/// Builds a [`Value`] from a `serde` value.
-struct TreeSerializer;
+/// Builds a [`Value`] from a `serde` value at nesting `depth` (1 for the
+/// value itself).
+struct TreeSerializer {
+    depth: usize,
+}
+
+impl TreeSerializer {
+    /// Refuses to open a map or list deeper than [`MAX_TEXT_DEPTH`].
+    fn open(&self) -> Result<usize, serde_json::Error> {
+        if self.depth > MAX_TEXT_DEPTH {
+            Err(ser::Error::custom(TOO_DEEP))
+        } else {
+            Ok(self.depth)
+        }
+    }
+}
+
+/// `value` serialized one level below `depth`; [`TOO_DEEP`] when the
+/// serializer refused it for its depth.
+fn child<T: Serialize + ?Sized>(value: &T, depth: usize) -> Result<Value, serde_json::Error> {
+    match value.serialize(TreeSerializer { depth: depth + 1 }) {
+        Err(error) if error.to_string() == TOO_DEEP => Ok(Value::String(TOO_DEEP.to_owned())),
+        result => result,
+    }
+}
 
 /// A list being built: sequences, tuples, and the items of a tuple variant.
 struct ListBuilder {
+    depth: usize,
     items: Vec<Value>,
     /// The variant a tuple variant's items go under.
     variant: Option<&'static str>,
@@ -87,6 +124,7 @@ struct ListBuilder {
 
 /// A map being built: maps, structs, and the fields of a struct variant.
 struct MapBuilder {
+    depth: usize,
     entries: Map<String, Value>,
     next_key: Option<String>,
     /// The variant a struct variant's fields go under.
@@ -261,6 +299,7 @@ impl ser::Serializer for TreeSerializer {
 
     fn serialize_seq(self, len: Option<usize>) -> Result<ListBuilder, Self::Error> {
         Ok(ListBuilder {
+            depth: self.open()?,
             items: Vec::with_capacity(len.unwrap_or(0)),
             variant: None,
         })
@@ -286,6 +325,7 @@ impl ser::Serializer for TreeSerializer {
         len: usize,
     ) -> Result<ListBuilder, Self::Error> {
         Ok(ListBuilder {
+            depth: self.open()?,
             items: Vec::with_capacity(len),
             variant: Some(variant),
         })
@@ -293,6 +333,7 @@ impl ser::Serializer for TreeSerializer {
 
     fn serialize_map(self, _len: Option<usize>) -> Result<MapBuilder, Self::Error> {
         Ok(MapBuilder {
+            depth: self.open()?,
             entries: Map::new(),
             next_key: None,
             variant: None,
@@ -314,6 +355,7 @@ impl ser::Serializer for TreeSerializer {
         _len: usize,
     ) -> Result<MapBuilder, Self::Error> {
         Ok(MapBuilder {
+            depth: self.open()?,
             entries: Map::new(),
             next_key: None,
             variant: Some(variant),
@@ -324,7 +366,7 @@ impl ser::Serializer for TreeSerializer {
 
 impl ListBuilder {
     fn push<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), serde_json::Error> {
-        self.items.push(value.serialize(TreeSerializer)?);
+        self.items.push(child(value, self.depth)?);
         Ok(())
     }
 
@@ -363,7 +405,7 @@ impl MapBuilder {
         key: String,
         value: &T,
     ) -> Result<(), serde_json::Error> {
-        self.entries.insert(key, value.serialize(TreeSerializer)?);
+        self.entries.insert(key, child(value, self.depth)?);
         Ok(())
     }
 
@@ -382,7 +424,7 @@ impl ser::SerializeMap for MapBuilder {
     type Error = serde_json::Error;
 
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Self::Error> {
-        self.next_key = Some(key_text(key.serialize(TreeSerializer)?)?);
+        self.next_key = Some(key_text(child(key, self.depth)?)?);
         Ok(())
     }
 
@@ -519,5 +561,48 @@ mod tests {
             level = &level["a"];
         }
         assert_eq!(level, &json!(r#"{"a":{"a":1}}"#));
+    }
+
+    /// A list nested `0` levels deep, made as it is serialized: a value
+    /// that deep held in memory would overflow the stack when dropped.
+    struct Nested(usize);
+
+    impl Serialize for Nested {
+        fn serialize<S: ser::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            use ser::SerializeSeq as _;
+            let mut list = serializer.serialize_seq(Some(1))?;
+            if self.0 > 1 {
+                list.serialize_element(&Nested(self.0 - 1))?;
+            }
+            list.end()
+        }
+    }
+
+    /// Regression: the tree was built whole and cut at [`MAX_DEPTH`]
+    /// afterwards, so a value nested a few thousand levels deep overflowed
+    /// the logging thread's stack, which aborts the process.
+    #[test]
+    fn a_value_nested_thousands_of_levels_deep_is_cut_without_descending_into_it() {
+        let tree = std::thread::Builder::new()
+            .stack_size(512 * 1024)
+            .spawn(|| to_tree(&Nested(1_000_000)).expect("a tree"))
+            .expect("a thread")
+            .join()
+            .expect("no stack overflow");
+        // Levels 1 to 16 are lists, level 17 is the JSON text of the lists
+        // of levels 17 to 64, the last of which holds the marker.
+        let mut level = &tree;
+        for _ in 0..MAX_DEPTH {
+            level = &level[0];
+        }
+        let text = level.as_str().expect("the deeper levels as JSON text");
+        let opened = MAX_TEXT_DEPTH - MAX_DEPTH;
+        let expected = format!(
+            "{}{}{}",
+            "[".repeat(opened),
+            serde_json::to_string(TOO_DEEP).expect("JSON"),
+            "]".repeat(opened)
+        );
+        assert_eq!(text, expected);
     }
 }
