@@ -140,6 +140,13 @@ fn integers_beyond_i64_are_not_cut_into_other_numbers() {
         );
         let wide = (u128::MAX, i128::MIN, f64::INFINITY, "a long text");
         log::info!(log_big = u64::MAX, nested:serde = nested, wide:serde = wide; "limits");
+        // A newtype around such a number is the number, as it is inside a
+        // map; `log` hands it over as a `serde` value, not as a `u128`.
+        #[derive(serde::Serialize)]
+        struct Id(u128);
+        #[derive(serde::Serialize)]
+        struct Ratio(f64);
+        log::info!(id:serde = Id(u128::MAX), ratio:serde = Ratio(f64::NEG_INFINITY); "newtypes");
     });
     let attributes = &records[0]["attributes"];
     assert_eq!(attributes["big"], u64::MAX.to_string());
@@ -161,6 +168,9 @@ fn integers_beyond_i64_are_not_cut_into_other_numbers() {
             "a lo"
         ])
     );
+    let attributes = &records[2]["attributes"];
+    assert_eq!(attributes["id"], u128::MAX.to_string());
+    assert_eq!(attributes["ratio"], "-Infinity");
 }
 
 /// An error that is its own source.

@@ -20,7 +20,8 @@ use crate::capture::{
 };
 use crate::export::Pipeline;
 use crate::record::{
-    i128_value, u128_value, unsigned_value, Key, OnDuplicate, Record, ScopeName, Severity, Value,
+    i128_value, is_number_text, u128_value, unsigned_value, Key, OnDuplicate, Record, ScopeName,
+    Severity, Value,
 };
 
 /// A [`log::Log`] that sends `log` records through this crate's pipeline.
@@ -332,6 +333,11 @@ impl<'v> VisitValue<'v> for TypedValue<'_> {
         self.value = Some(match crate::record::tree::to_tree(&value) {
             Ok(tree @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => {
                 self.record.push_nested(tree)
+            }
+            // A number JSON cannot hold, in a newtype, is written as text:
+            // kept whole by the length limit, as it is inside a map.
+            Ok(serde_json::Value::String(text)) if is_number_text(&text) => {
+                Value::Numeral(self.record.push_text(&text))
             }
             Ok(serde_json::Value::String(text)) => Value::Str(self.record.push_text(&text)),
             Ok(serde_json::Value::Bool(b)) => Value::Bool(b),

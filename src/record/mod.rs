@@ -563,7 +563,7 @@ fn limit_tree_lengths(tree: &mut serde_json::Value, limit: usize) {
 
 /// Whether `text` is how a tree writes a number that JSON cannot hold: an
 /// integer of up to 128 bits, `NaN`, `Infinity` or `-Infinity`.
-fn is_number_text(text: &str) -> bool {
+pub(crate) fn is_number_text(text: &str) -> bool {
     let digits = text.strip_prefix('-').unwrap_or(text);
     matches!(text, "NaN" | "Infinity" | "-Infinity")
         || (!digits.is_empty()
