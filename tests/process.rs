@@ -607,3 +607,59 @@ fn a_layer_inside_an_option_keeps_the_opentelemetry_ids() {
     assert_eq!(records.len(), 1, "{}", stderr(&output));
     assert_eq!(records[0]["trace_id"], expected.as_str());
 }
+
+/// Regression: records logged from a thread-local's destructor, once the
+/// thread's cached name and id were gone, had no `thread.*` attributes.
+#[test]
+fn records_logged_while_a_thread_ends_keep_its_name_and_id() {
+    struct LogsWhenDropped;
+
+    impl Drop for LogsWhenDropped {
+        fn drop(&mut self) {
+            tracing::info!("tracing, from a destructor");
+            log::info!("log, from a destructor");
+        }
+    }
+
+    thread_local! {
+        static LOGS_WHEN_DROPPED: LogsWhenDropped = const { LogsWhenDropped };
+    }
+
+    if is_child() {
+        let guard = child_builder().init();
+        let worker = std::thread::Builder::new()
+            .name("worker".to_owned())
+            .spawn(|| {
+                // Made before the bridge's own thread-locals, so dropped
+                // after them: thread-locals are dropped in reverse order.
+                LOGS_WHEN_DROPPED.with(|_| {});
+                tracing::info!("while running");
+            })
+            .expect("a thread");
+        worker.join().expect("no panic");
+        drop(guard);
+        return;
+    }
+    let (output, records) = run(
+        "records_logged_while_a_thread_ends_keep_its_name_and_id",
+        &[],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let bodies: Vec<&str> = records.iter().filter_map(|r| r["body"].as_str()).collect();
+    assert_eq!(
+        bodies,
+        [
+            "while running",
+            "tracing, from a destructor",
+            "log, from a destructor"
+        ]
+    );
+    for record in &records {
+        let attributes = &record["attributes"];
+        assert_eq!(attributes["thread.name"], "worker", "{record}");
+        assert_eq!(
+            attributes["thread.id"],
+            records[0]["attributes"]["thread.id"]
+        );
+    }
+}

@@ -202,10 +202,16 @@ pub(crate) struct ThreadInfo {
     pub(crate) name: Option<Arc<str>>,
 }
 
-/// Runs `f` with the calling thread's name and id; `None` during the
-/// thread's teardown.
+/// Runs `f` with the calling thread's name and id. During the thread's
+/// teardown (a thread-local's destructor that logs), once the cached ones
+/// are gone, they are looked up again. `None` only when `f` did not run,
+/// which cannot happen.
 pub(crate) fn with_thread_info<R>(f: impl FnOnce(&ThreadInfo) -> R) -> Option<R> {
-    THREAD.try_with(f).ok()
+    let mut f = Some(f);
+    if let Ok(Some(result)) = THREAD.try_with(|thread| f.take().map(|f| f(thread))) {
+        return Some(result);
+    }
+    f.map(|f| f(&ThreadInfo::current()))
 }
 
 impl ThreadInfo {
@@ -304,7 +310,7 @@ pub(crate) fn add_common_attributes(
         record.callsite_attributes = u32::try_from(before).ok().zip(u32::try_from(after).ok());
     }
     if options.thread_attributes {
-        let _ = THREAD.try_with(|thread| {
+        with_thread_info(|thread| {
             for (key, value) in thread.attributes() {
                 record.set_ref(key, value, OnDuplicate::Keep);
             }

@@ -495,9 +495,39 @@ pub(crate) mod otel {
     }
 
     /// The context an application activated with the OpenTelemetry API
-    /// directly, for records outside any `tracing` span.
+    /// directly, for records outside any `tracing` span. None while the
+    /// thread is being torn down (a record logged from a thread-local's
+    /// destructor), once OpenTelemetry's thread-local context may be gone:
+    /// reading it then panics.
     pub(crate) fn current_context() -> Option<TraceContext> {
-        opentelemetry::Context::map_current(from_otel)
+        CONTEXT_ALIVE
+            .try_with(|_| opentelemetry::Context::map_current(from_otel))
+            .ok()
+            .flatten()
+    }
+
+    thread_local! {
+        static CONTEXT_ALIVE: ContextAlive = ContextAlive::new();
+    }
+
+    /// Alive on a thread while OpenTelemetry's thread-local context is:
+    /// made right after that context is first read, it is dropped before
+    /// it, as thread-locals are dropped in the reverse order they were
+    /// made.
+    struct ContextAlive;
+
+    impl ContextAlive {
+        fn new() -> ContextAlive {
+            opentelemetry::Context::map_current(|_| ());
+            ContextAlive
+        }
+    }
+
+    /// A thread-local without a destructor is never torn down, and reading
+    /// it never fails: the destructor, which has nothing to do, is what
+    /// makes [`CONTEXT_ALIVE`] unreadable once the thread ends.
+    impl Drop for ContextAlive {
+        fn drop(&mut self) {}
     }
 
     fn from_otel(cx: &opentelemetry::Context) -> Option<TraceContext> {
