@@ -48,7 +48,9 @@ use crate::export::FrameContext;
 use crate::export::{
     EncodedAttributes, EncodedKey, Encoding, EventStream, FieldKeys, LocalShard, Pipeline, Sink,
 };
-use crate::record::{clock, key_bit, Record, ScopeName, Severity, ValueRef};
+use crate::record::{
+    clear_scratch, clear_scratch_text, clock, key_bit, Record, ScopeName, Severity, ValueRef,
+};
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
@@ -323,7 +325,7 @@ impl Direct<'_> {
             snapshots,
             shard,
         } = scratch;
-        trace.clear();
+        clear_scratch(trace);
         let span = self.span_snapshot(snapshots, event, ctx);
         let (bridge_keys, span_fields) = match &span {
             Some(snapshot) => (snapshot.bridge_keys, snapshot.fields.len()),
@@ -342,8 +344,8 @@ impl Direct<'_> {
         if bridge_keys || self.fields.most_attributes + span_fields > self.options.limits.count {
             return false;
         }
-        out.clear();
-        text.clear();
+        clear_scratch(out);
+        clear_scratch_text(text);
         keys.clear();
         let time = clock::now_unix_nanos();
         let callsite = std::ptr::from_ref(metadata) as usize;
@@ -1097,6 +1099,24 @@ mod tests {
         assert_eq!(taken as usize, EVENTS - GENERAL_PATH_EVENTS);
         let kept = SCRATCH.with(|scratch| scratch.borrow().snapshots.len());
         assert_eq!(kept, CACHED_SNAPSHOTS);
+    }
+
+    /// Regression: the buffers a thread writes its records into kept the
+    /// size of the largest record it ever logged, for as long as it lived.
+    #[test]
+    fn a_huge_record_leaves_the_threads_buffers_no_larger_than_a_usual_one() {
+        let huge = "h".repeat(4 * crate::record::SCRATCH_KEPT_BYTES);
+        let (_, taken) = run_with(json, || {
+            tracing::info!(value = %huge, "huge");
+            tracing::info!(value = "small", "small");
+        });
+        assert_eq!(taken, 2);
+        let (out, text) = SCRATCH.with(|scratch| {
+            let scratch = scratch.borrow();
+            (scratch.out.capacity(), scratch.text.capacity())
+        });
+        assert!(out <= crate::record::SCRATCH_KEPT_BYTES, "{out}");
+        assert!(text <= crate::record::SCRATCH_KEPT_BYTES, "{text}");
     }
 
     /// A callsite made at run time, as a bridge from another logging

@@ -195,11 +195,11 @@ impl Record {
         self.trace = None;
         self.callsite = None;
         self.callsite_attributes = None;
-        self.attributes.clear();
+        clear_scratch(&mut self.attributes);
         self.key_bloom = 0;
-        self.text.clear();
-        self.bytes.clear();
-        self.nested.clear();
+        clear_scratch_text(&mut self.text);
+        clear_scratch(&mut self.bytes);
+        clear_scratch(&mut self.nested);
         self.has_exception = false;
         self.detached = false;
         self.dropped_attributes = 0;
@@ -484,6 +484,30 @@ impl Record {
 /// How many keys dropped at the count limit a record remembers.
 const DROPPED_KEYS_KEPT: usize = 64;
 
+/// How much memory a per-thread scratch buffer keeps between records:
+/// enough for any usual record, so that it is reused as it is, while a
+/// thread that once logged a huge value does not keep that value's size for
+/// as long as it lives.
+pub(crate) const SCRATCH_KEPT_BYTES: usize = 64 * 1024;
+
+/// Empties a scratch buffer, giving back its memory above
+/// [`SCRATCH_KEPT_BYTES`].
+pub(crate) fn clear_scratch<T>(buffer: &mut Vec<T>) {
+    buffer.clear();
+    let kept = SCRATCH_KEPT_BYTES / std::mem::size_of::<T>().max(1);
+    if buffer.capacity() > kept {
+        buffer.shrink_to(kept);
+    }
+}
+
+/// [`clear_scratch`] for text.
+pub(crate) fn clear_scratch_text(text: &mut String) {
+    text.clear();
+    if text.capacity() > SCRATCH_KEPT_BYTES {
+        text.shrink_to(SCRATCH_KEPT_BYTES);
+    }
+}
+
 /// `args` formatted. A `Display` or `Debug` impl that returns an error
 /// keeps what it wrote before failing, where `format!` and `to_string`
 /// would panic.
@@ -574,6 +598,24 @@ pub(crate) fn is_number_text(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: the thread's scratch record kept the size of the
+    /// largest record it ever held, for as long as the thread lived.
+    #[test]
+    fn a_reset_gives_back_what_a_huge_record_took() {
+        let mut record = Record::default();
+        let huge = "h".repeat(4 * SCRATCH_KEPT_BYTES);
+        let text = record.push_text(&huge);
+        record.set_attribute(Key::Static("huge"), Value::Str(text), OnDuplicate::Replace);
+        for index in 0..10_000 {
+            record.set_attribute(Key::Static("many"), Value::Int(index), OnDuplicate::Keep);
+        }
+        record.reset(0, Severity::INFO, ScopeName::Static("scope"));
+        assert!(record.text.capacity() <= SCRATCH_KEPT_BYTES);
+        assert!(
+            record.attributes.capacity() * std::mem::size_of::<Attribute>() <= SCRATCH_KEPT_BYTES
+        );
+    }
 
     #[test]
     fn later_duplicate_replaces_and_kept_duplicate_yields() {
