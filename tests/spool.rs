@@ -18,6 +18,8 @@ use crate::support::{child_command, dead_endpoint, is_child, run_child, spawn_ch
 
 const SPOOL_DIR: &str = "OTEL_LOG_BRIDGE_TEST_SPOOL";
 const ENDPOINT: &str = "OTEL_LOG_BRIDGE_TEST_ENDPOINT";
+/// Which of its child processes a test runs: `writer` or `replayer`.
+const ROLE: &str = "OTEL_LOG_BRIDGE_TEST_ROLE";
 const RECORDS: u64 = 1000;
 
 fn child_layer() -> (otel_log_bridge::BridgeLayer, otel_log_bridge::Guard) {
@@ -31,13 +33,14 @@ fn child_layer() -> (otel_log_bridge::BridgeLayer, otel_log_bridge::Guard) {
         .expect("valid configuration")
 }
 
+/// The role a test's child process plays.
+fn role() -> String {
+    std::env::var(ROLE).expect("a role from the parent")
+}
+
 /// The first run: the collector is down; everything is flushed into the
 /// spool, then the process is killed without any shutdown.
-#[test]
-fn spool_writer_is_killed_after_flushing() {
-    if !is_child() {
-        return;
-    }
+fn write_and_wait_to_be_killed() {
     let (layer, guard) = child_layer();
     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
         for i in 0..RECORDS {
@@ -52,11 +55,7 @@ fn spool_writer_is_killed_after_flushing() {
 }
 
 /// The second run: the collector is up; the spool is replayed.
-#[test]
-fn spool_replayer_delivers_what_was_spooled() {
-    if !is_child() {
-        return;
-    }
+fn replay_everything() {
     let (_layer, guard) = child_layer();
     let stats = guard.shutdown();
     assert_eq!(stats.exported, RECORDS, "{stats:?}");
@@ -64,22 +63,23 @@ fn spool_replayer_delivers_what_was_spooled() {
 
 #[test]
 fn spooled_records_survive_kill_9_and_are_delivered_once_by_the_next_run() {
+    const TEST: &str =
+        "spool::spooled_records_survive_kill_9_and_are_delivered_once_by_the_next_run";
     if is_child() {
+        match role().as_str() {
+            "writer" => write_and_wait_to_be_killed(),
+            _ => replay_everything(),
+        }
         return;
     }
-    let (dir, mut writer) =
-        start_writer("spool-kill", "spool::spool_writer_is_killed_after_flushing");
+    let (dir, mut writer) = start_writer("spool-kill", TEST);
     let stdout = writer.stdout.take().expect("piped stdout");
     let spooled = std::io::BufReader::new(stdout)
         .lines()
         .map_while(Result::ok)
         .any(|line| line.contains("SPOOLED"));
     assert!(spooled, "the writer reported its flush");
-    let seen = kill_and_replay(
-        writer,
-        &dir,
-        "spool::spool_replayer_delivers_what_was_spooled",
-    );
+    let seen = kill_and_replay(writer, &dir, TEST);
     assert_eq!(seen, (0..RECORDS).collect::<Vec<_>>(), "each record once");
 }
 
@@ -150,34 +150,41 @@ fn a_collector_that_keeps_refusing_is_reported_and_its_retries_counted_while_spo
     );
 }
 
-/// Starts the writer scenario `child_test` with a fresh spool directory
-/// named after `dir_name` and a collector that is down.
-fn start_writer(dir_name: &str, child_test: &str) -> (std::path::PathBuf, std::process::Child) {
+/// Starts the writer of test `test` with a fresh spool directory named
+/// after `dir_name` and a collector that is down.
+fn start_writer(dir_name: &str, test: &str) -> (std::path::PathBuf, std::process::Child) {
     let dir = temp_path(dir_name);
     let _ = std::fs::remove_dir_all(&dir);
     let dir_text = dir.to_str().expect("UTF-8 path").to_owned();
     let dead_endpoint = dead_endpoint();
     let writer = spawn_child(
-        child_test,
-        &[(SPOOL_DIR, &dir_text), (ENDPOINT, &dead_endpoint)],
+        test,
+        &[
+            (SPOOL_DIR, &dir_text),
+            (ENDPOINT, &dead_endpoint),
+            (ROLE, "writer"),
+        ],
     );
     (dir, writer)
 }
 
-/// Kills the writer with SIGKILL, runs the scenario `replayer` on the same
-/// spool against a collector that is up, and returns the `i` of every
+/// Kills the writer with SIGKILL, runs the replayer of test `test` on the
+/// same spool against a collector that is up, and returns the `i` of every
 /// record delivered, sorted; the spool directory is removed afterwards.
-fn kill_and_replay(
-    mut writer: std::process::Child,
-    dir: &std::path::Path,
-    replayer: &str,
-) -> Vec<u64> {
+fn kill_and_replay(mut writer: std::process::Child, dir: &std::path::Path, test: &str) -> Vec<u64> {
     writer.kill().expect("SIGKILL");
     let _ = writer.wait();
     let receiver = Receiver::http();
     let endpoint = format!("{}/v1/logs", receiver.endpoint());
     let dir_text = dir.to_str().expect("UTF-8 path");
-    let output = run_child(replayer, &[(SPOOL_DIR, dir_text), (ENDPOINT, &endpoint)]);
+    let output = run_child(
+        test,
+        &[
+            (SPOOL_DIR, dir_text),
+            (ENDPOINT, &endpoint),
+            (ROLE, "replayer"),
+        ],
+    );
     assert!(
         output.status.success(),
         "{}",
@@ -220,11 +227,7 @@ fn delivered_sequence_numbers(receiver: &Receiver) -> Vec<u64> {
 /// the main thread flushes every 50 ms and reports, after each flush, how
 /// many records had been logged before it began. The parent kills it
 /// mid-stream.
-#[test]
-fn spool_writer_is_killed_while_logging() {
-    if !is_child() {
-        return;
-    }
+fn log_until_killed() {
     let (layer, guard) = child_layer();
     let logged = Arc::new(AtomicU64::new(0));
     let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
@@ -256,13 +259,15 @@ fn spool_writer_is_killed_while_logging() {
 
 #[test]
 fn a_kill_9_under_load_loses_nothing_flushed_and_duplicates_nothing() {
+    const TEST: &str = "spool::a_kill_9_under_load_loses_nothing_flushed_and_duplicates_nothing";
     if is_child() {
+        match role().as_str() {
+            "writer" => log_until_killed(),
+            _ => replay_what_survived(),
+        }
         return;
     }
-    let (dir, mut writer) = start_writer(
-        "spool-kill-under-load",
-        "spool::spool_writer_is_killed_while_logging",
-    );
+    let (dir, mut writer) = start_writer("spool-kill-under-load", TEST);
     let stdout = writer.stdout.take().expect("piped stdout");
     // Killed after the fifth flush, while the producer is still logging.
     let flushed: Vec<u64> = std::io::BufReader::new(stdout)
@@ -273,7 +278,7 @@ fn a_kill_9_under_load_loses_nothing_flushed_and_duplicates_nothing() {
         .collect();
     let last_flushed = *flushed.last().expect("the writer reported flushes");
     assert!(last_flushed > 0, "the writer logged before its flushes");
-    let seen = kill_and_replay(writer, &dir, "spool::spool_replayer_delivers_what_survived");
+    let seen = kill_and_replay(writer, &dir, TEST);
     let mut unique = seen.clone();
     unique.dedup();
     assert_eq!(unique.len(), seen.len(), "no record is delivered twice");
@@ -289,11 +294,7 @@ fn a_kill_9_under_load_loses_nothing_flushed_and_duplicates_nothing() {
 
 /// The second run after a kill under load: replays whatever the spool
 /// holds, and must fail nothing.
-#[test]
-fn spool_replayer_delivers_what_survived() {
-    if !is_child() {
-        return;
-    }
+fn replay_what_survived() {
     let (_layer, guard) = child_layer();
     let stats = guard.shutdown();
     assert_eq!(stats.failed, 0, "{stats:?}");
@@ -304,11 +305,7 @@ const FULL_DISK_RECORDS: u64 = 5000;
 
 /// Logs more than the small disk the parent gives the spool can hold, with
 /// the collector refusing everything until the parent sees the spool fail.
-#[test]
-fn spool_writer_runs_out_of_disk() {
-    if !is_child() {
-        return;
-    }
+fn log_onto_a_small_disk() {
     let (layer, guard) = child_layer();
     let padding = "p".repeat(200);
     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
@@ -353,6 +350,7 @@ fi"#;
 #[test]
 fn a_full_disk_is_reported_and_the_records_are_delivered_from_memory() {
     if is_child() {
+        log_onto_a_small_disk();
         return;
     }
     let dir = temp_path("spool-full-disk");
@@ -368,7 +366,7 @@ fn a_full_disk_is_reported_and_the_records_are_delivered_from_memory() {
     ));
     let endpoint = format!("{}/v1/logs", receiver.endpoint());
     let child = child_command(
-        "spool::spool_writer_runs_out_of_disk",
+        "spool::a_full_disk_is_reported_and_the_records_are_delivered_from_memory",
         &[(SPOOL_DIR, &dir_text), (ENDPOINT, &endpoint)],
     );
     let mut writer = on_a_small_disk(&child, &dir)
