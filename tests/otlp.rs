@@ -631,8 +631,9 @@ fn grpc_follows_the_retry_table() {
 
 #[test]
 fn guard_returns_when_the_collector_never_comes_up() {
+    let collector = crate::support::dead_endpoint();
     let builder = otel_log_bridge::builder()
-        .with_otlp_endpoint(crate::support::dead_endpoint())
+        .with_otlp_endpoint(collector.url())
         .with_shutdown_timeout(Duration::from_millis(500));
     let stats = run(builder, ten_events);
     assert_eq!(

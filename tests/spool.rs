@@ -14,7 +14,9 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use tracing_subscriber::prelude::*;
 
 use crate::support::receiver::{Receiver, Response};
-use crate::support::{child_command, dead_endpoint, is_child, run_child, spawn_child, temp_path};
+use crate::support::{
+    child_command, dead_endpoint, is_child, run_child, spawn_child, temp_path, DeadEndpoint,
+};
 
 const SPOOL_DIR: &str = "OTEL_LOG_BRIDGE_TEST_SPOOL";
 const ENDPOINT: &str = "OTEL_LOG_BRIDGE_TEST_ENDPOINT";
@@ -72,14 +74,14 @@ fn spooled_records_survive_kill_9_and_are_delivered_once_by_the_next_run() {
         }
         return;
     }
-    let (dir, mut writer) = start_writer("spool-kill", TEST);
-    let stdout = writer.stdout.take().expect("piped stdout");
+    let mut writer = start_writer("spool-kill", TEST);
+    let stdout = writer.process.stdout.take().expect("piped stdout");
     let spooled = std::io::BufReader::new(stdout)
         .lines()
         .map_while(Result::ok)
         .any(|line| line.contains("SPOOLED"));
     assert!(spooled, "the writer reported its flush");
-    let seen = kill_and_replay(writer, &dir, TEST);
+    let seen = kill_and_replay(writer, TEST);
     assert_eq!(seen, (0..RECORDS).collect::<Vec<_>>(), "each record once");
 }
 
@@ -135,7 +137,7 @@ fn a_collector_that_keeps_refusing_is_reported_and_its_retries_counted_while_spo
         "spool::a_collector_that_keeps_refusing_is_reported_and_its_retries_counted_while_spooling",
         &[
             (SPOOL_DIR, dir.to_str().expect("UTF-8 path")),
-            (ENDPOINT, &endpoint),
+            (ENDPOINT, endpoint.url()),
         ],
     );
     let _ = std::fs::remove_dir_all(&dir);
@@ -150,30 +152,43 @@ fn a_collector_that_keeps_refusing_is_reported_and_its_retries_counted_while_spo
     );
 }
 
+/// A writer child process, its spool directory, and the collector that is
+/// down for it.
+struct Writer {
+    dir: std::path::PathBuf,
+    process: std::process::Child,
+    _collector: DeadEndpoint,
+}
+
 /// Starts the writer of test `test` with a fresh spool directory named
 /// after `dir_name` and a collector that is down.
-fn start_writer(dir_name: &str, test: &str) -> (std::path::PathBuf, std::process::Child) {
+fn start_writer(dir_name: &str, test: &str) -> Writer {
     let dir = temp_path(dir_name);
     let _ = std::fs::remove_dir_all(&dir);
     let dir_text = dir.to_str().expect("UTF-8 path").to_owned();
-    let dead_endpoint = dead_endpoint();
-    let writer = spawn_child(
+    let collector = dead_endpoint();
+    let process = spawn_child(
         test,
         &[
             (SPOOL_DIR, &dir_text),
-            (ENDPOINT, &dead_endpoint),
+            (ENDPOINT, collector.url()),
             (ROLE, "writer"),
         ],
     );
-    (dir, writer)
+    Writer {
+        dir,
+        process,
+        _collector: collector,
+    }
 }
 
 /// Kills the writer with SIGKILL, runs the replayer of test `test` on the
 /// same spool against a collector that is up, and returns the `i` of every
 /// record delivered, sorted; the spool directory is removed afterwards.
-fn kill_and_replay(mut writer: std::process::Child, dir: &std::path::Path, test: &str) -> Vec<u64> {
-    writer.kill().expect("SIGKILL");
-    let _ = writer.wait();
+fn kill_and_replay(mut writer: Writer, test: &str) -> Vec<u64> {
+    writer.process.kill().expect("SIGKILL");
+    let _ = writer.process.wait();
+    let dir = writer.dir.as_path();
     let receiver = Receiver::http();
     let endpoint = format!("{}/v1/logs", receiver.endpoint());
     let dir_text = dir.to_str().expect("UTF-8 path");
@@ -267,8 +282,8 @@ fn a_kill_9_under_load_loses_nothing_flushed_and_duplicates_nothing() {
         }
         return;
     }
-    let (dir, mut writer) = start_writer("spool-kill-under-load", TEST);
-    let stdout = writer.stdout.take().expect("piped stdout");
+    let mut writer = start_writer("spool-kill-under-load", TEST);
+    let stdout = writer.process.stdout.take().expect("piped stdout");
     // Killed after the fifth flush, while the producer is still logging.
     let flushed: Vec<u64> = std::io::BufReader::new(stdout)
         .lines()
@@ -278,7 +293,7 @@ fn a_kill_9_under_load_loses_nothing_flushed_and_duplicates_nothing() {
         .collect();
     let last_flushed = *flushed.last().expect("the writer reported flushes");
     assert!(last_flushed > 0, "the writer logged before its flushes");
-    let seen = kill_and_replay(writer, &dir, TEST);
+    let seen = kill_and_replay(writer, TEST);
     let mut unique = seen.clone();
     unique.dedup();
     assert_eq!(unique.len(), seen.len(), "no record is delivered twice");

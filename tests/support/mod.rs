@@ -172,13 +172,31 @@ pub fn child_command(name: &str, envs: &[(&str, &str)]) -> Command {
     command
 }
 
-/// An OTLP/HTTP endpoint nothing listens on: a port that was free a
-/// moment ago, as when the collector is down.
-pub fn dead_endpoint() -> String {
-    let address = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port");
-    format!("http://{address}/v1/logs")
+/// An OTLP/HTTP endpoint nothing listens on, as when the collector is
+/// down: its port is held, unlistened, for as long as this lives, so that
+/// no receiver of another test can take it meanwhile.
+pub struct DeadEndpoint {
+    url: String,
+    _port: socket2::Socket,
+}
+
+impl DeadEndpoint {
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+pub fn dead_endpoint() -> DeadEndpoint {
+    let port = receiver::reserve_port();
+    let address = port
+        .local_addr()
+        .ok()
+        .and_then(|address| address.as_socket())
+        .expect("bound address");
+    DeadEndpoint {
+        url: format!("http://{address}/v1/logs"),
+        _port: port,
+    }
 }
 
 /// A fresh path in the target directory's temp area.

@@ -94,9 +94,8 @@ use tonic_types::{ErrorDetails, StatusExt};
 /// exhausting memory.
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
-/// How long a delayed receiver keeps trying to bind its reserved port, in
-/// case the port is briefly held by a connection of the reservation.
-const REBIND_PATIENCE: Duration = Duration::from_secs(5);
+/// How many connections wait for the receiver to accept them.
+const BACKLOG: i32 = 1024;
 
 /// The OTLP protocols an exporter can speak (`OTEL_EXPORTER_OTLP_PROTOCOL`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -286,24 +285,24 @@ impl Receiver {
     }
 
     fn start_with(family: Family, delay: Duration, tls: Option<Tls>) -> Receiver {
-        let listener = StdTcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .expect("bind an ephemeral port on 127.0.0.1");
-        let address = listener.local_addr().expect("bound address");
+        // Bound now, listening now or after the delay: a socket that is
+        // bound but not listening holds its port, so that no other test
+        // can take it meanwhile, and connections to it are refused, as
+        // when no collector runs.
+        let socket = reserve_port();
+        if delay.is_zero() {
+            // Listening before this returns: the test may connect at once.
+            socket.listen(BACKLOG).expect("listen");
+        }
+        let address = socket
+            .local_addr()
+            .ok()
+            .and_then(|address| address.as_socket())
+            .expect("bound address");
         // The server certificate names `localhost`, not the address.
         let endpoint = match tls {
             Some(_) => format!("https://localhost:{}", address.port()),
             None => format!("http://{address}"),
-        };
-        // A delayed receiver gives the port back now, so that connecting
-        // fails the way it does when no collector runs.
-        let listener = if delay.is_zero() {
-            listener
-                .set_nonblocking(true)
-                .expect("non-blocking listener");
-            Some(listener)
-        } else {
-            drop(listener);
-            None
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -318,7 +317,7 @@ impl Receiver {
                 runtime.block_on(async move {
                     tokio::select! {
                         _ = stopped => {}
-                        () = run_server(family, listener, address, delay, tls, server_shared) => {}
+                        () = run_server(family, socket, address, delay, tls, server_shared) => {}
                     }
                 });
                 // Dropping the runtime here cancels every connection task.
@@ -541,20 +540,22 @@ fn count_records(request: &ExportLogsServiceRequest) -> usize {
 
 async fn run_server(
     family: Family,
-    listener: Option<StdTcpListener>,
+    socket: socket2::Socket,
     address: SocketAddr,
     delay: Duration,
     tls: Option<Tls>,
     shared: Arc<Shared>,
 ) {
-    let listener = match listener {
-        Some(listener) => TcpListener::from_std(listener),
-        None => {
-            tokio::time::sleep(delay).await;
-            bind_reserved(address).await
-        }
+    let listening = if delay.is_zero() {
+        Ok(())
+    } else {
+        tokio::time::sleep(delay).await;
+        socket.listen(BACKLOG)
     };
-    let listener = match listener {
+    let listening = listening
+        .and_then(|()| socket.set_nonblocking(true))
+        .and_then(|()| TcpListener::from_std(StdTcpListener::from(socket)));
+    let listener = match listening {
         Ok(listener) => listener,
         Err(error) => {
             eprintln!("otlp receiver: cannot listen on {address}: {error}");
@@ -567,17 +568,16 @@ async fn run_server(
     }
 }
 
-/// Binds the port a delayed receiver reserved, retrying for a moment in
-/// case the reservation's socket has not let go of it yet.
-async fn bind_reserved(address: SocketAddr) -> std::io::Result<TcpListener> {
-    let deadline = Instant::now() + REBIND_PATIENCE;
-    loop {
-        match TcpListener::bind(address).await {
-            Ok(listener) => return Ok(listener),
-            Err(error) if Instant::now() >= deadline => return Err(error),
-            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-        }
-    }
+/// A TCP socket bound to a free port of 127.0.0.1, not listening: it holds
+/// the port, and connections to it are refused until it listens.
+pub fn reserve_port() -> socket2::Socket {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+        .expect("a TCP socket");
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    socket
+        .bind(&address.into())
+        .expect("bind an ephemeral port on 127.0.0.1");
+    socket
 }
 
 // ----------------------------------------------------------------- TLS ---
