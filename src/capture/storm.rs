@@ -137,13 +137,17 @@ impl StormControl {
     }
 
     pub(crate) fn check(&self, metadata: &'static Metadata<'static>) -> Verdict {
+        self.check_at(metadata, Instant::now())
+    }
+
+    /// [`StormControl::check`] at time `now`.
+    fn check_at(&self, metadata: &'static Metadata<'static>, now: Instant) -> Verdict {
         // Metadata is at least 8-byte aligned: the low bits carry nothing.
         let start = (metadata as *const Metadata<'static> as usize) >> 3;
         let slots = (0..PROBES).filter_map(|probe| {
             self.buckets
                 .get(start.wrapping_add(probe) % self.buckets.len().max(1))
         });
-        let now = Instant::now();
         // The callsite's own bucket, wherever it is among its slots; else
         // the first free or quiet one, taken over.
         let mut spare = None;
@@ -352,10 +356,12 @@ mod tests {
             RateLimit::per_callsite(10_000, 1),
             CaptureOptions::default(),
         );
+        // An event every 20 µs for 4 s: five times what the limit lets out.
         let started = Instant::now();
         let (mut admitted, mut summaries, mut summarized) = (0, 0, 0);
-        for _ in 0..200_000 {
-            match storm.check(callsite) {
+        for event in 0..200_000 {
+            let now = started + Duration::from_micros(20 * event);
+            match storm.check_at(callsite, now) {
                 Verdict::Emit => admitted += 1,
                 Verdict::EmitAfterSummary { suppressed, .. } => {
                     admitted += 1;
@@ -365,12 +371,12 @@ mod tests {
                 Verdict::Suppress => {}
             }
         }
-        let seconds = started.elapsed().as_secs();
-        assert!(admitted > 1, "the storm let events through");
         assert!(
-            summaries <= 1 + seconds,
-            "{summaries} summaries in {seconds} s"
+            (39_990..=40_000).contains(&admitted),
+            "{admitted} events let through in 4 s at 10 000 a second"
         );
+        // The first when the storm began, then one a second.
+        assert_eq!(summaries, 4);
         let pending: u64 = storm
             .buckets
             .iter()
@@ -389,11 +395,12 @@ mod tests {
             CaptureOptions::default(),
             1,
         );
-        assert!(matches!(storm.check(quiet), Verdict::Emit));
+        let start = Instant::now();
+        assert!(matches!(storm.check_at(quiet, start), Verdict::Emit));
         // A millisecond refills the quiet callsite's one token.
-        std::thread::sleep(std::time::Duration::from_millis(5));
-        assert!(matches!(storm.check(storming), Verdict::Emit));
-        assert!(matches!(storm.check(storming), Verdict::Suppress));
+        let later = start + Duration::from_millis(5);
+        assert!(matches!(storm.check_at(storming, later), Verdict::Emit));
+        assert!(matches!(storm.check_at(storming, later), Verdict::Suppress));
         assert_eq!(storm.suppressed(), 1);
     }
 }
