@@ -30,7 +30,7 @@ const PATIENCE: Duration = Duration::from_secs(5);
 
 /// How long the delayed receivers wait before listening: the first connection
 /// attempt must come before that, even on a busy machine.
-const LISTEN_DELAY: Duration = Duration::from_secs(1);
+const LISTEN_DELAY: Duration = Duration::from_secs(3);
 
 /// Between two tries while waiting for a delayed receiver to listen.
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
