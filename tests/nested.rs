@@ -298,6 +298,7 @@ fn a_secret_named_valuable_field_is_redacted_and_counted_once() {
         ),
     ] {
         let (records, stats) = crate::support::capture_with_guard(builder, |_| {
+            // otel-log-lint: allow(OLB005)
             tracing::info!(secret = tracing::field::valuable(&credentials), "signed in");
         });
         assert_eq!(records[0]["attributes"]["secret"], json!("[REDACTED]"));
