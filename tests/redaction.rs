@@ -102,6 +102,35 @@ fn secret_keys_inside_nested_values_are_redacted() {
     assert_eq!(stats.redacted, 3, "{stats:?}");
 }
 
+/// Regression: what nests deeper than 16 levels is kept as its JSON text,
+/// and it became text before the secret-named keys inside it were
+/// redacted: a password 17 levels down was exported in clear.
+#[test]
+fn secret_keys_nested_deeper_than_the_tree_bound_or_under_odd_keys_are_redacted_too() {
+    let mut deep = serde_json::json!({"password": "hunter2-deep", "ok": 1});
+    for _ in 0..20 {
+        deep = serde_json::json!({ "level": deep });
+    }
+    // Regression too: a map whose keys were not text failed to convert,
+    // and its `Display` text was exported instead, secrets and all.
+    let by_pair = std::collections::BTreeMap::from([(
+        (1, 2),
+        serde_json::json!({"password": "hunter2-pair"}),
+    )]);
+    let (records, stats) = capture_with_guard(otel_log_bridge::builder(), |_| {
+        log::info!(deep:serde = deep; "deep secret");
+        log::info!(by_pair:serde = by_pair; "secret under a pair");
+    });
+    let text = records[0]["attributes"]["deep"].to_string();
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(text.contains("[REDACTED]"), "{text}");
+    assert_eq!(
+        records[1]["attributes"]["by_pair"],
+        serde_json::json!({"[1,2]": {"password": "[REDACTED]"}})
+    );
+    assert_eq!(stats.redacted, 2, "{stats:?}");
+}
+
 /// Regression: a dotted word of the list (`user.ssn`) and a word with
 /// spaces around it never matched, and camelCase spellings of the default
 /// compound names (`accessToken`) were left in clear.

@@ -778,10 +778,13 @@ impl Visit for DirectVisitor<'_, '_> {
             self.set(field, Piece::Value(ValueRef::Str(REDACTED)));
             return;
         }
-        match crate::record::tree::to_tree(&valuable_serde::Serializable::new(value)) {
-            Ok(mut tree @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => {
-                let redacted = self.redactor.redact_tree(&mut tree);
-                self.redacted += redacted;
+        let (redactor, redacted) = (self.redactor, &mut self.redacted);
+        let tree =
+            crate::record::tree::to_tree(&valuable_serde::Serializable::new(value), |tree| {
+                *redacted += redactor.redact_tree(tree);
+            });
+        match tree {
+            Ok(tree @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => {
                 self.set(field, Piece::Value(ValueRef::Nested(&tree)));
             }
             _ => self.record_debug(field, &value),

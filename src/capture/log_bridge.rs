@@ -302,6 +302,8 @@ impl<'kvs> VisitSource<'kvs> for KeyValues<'_> {
         let key = Key::Arena(self.record.push_text(key.as_str()));
         let mut typed = TypedValue {
             record: self.record,
+            redaction: self.redaction,
+            redacted: &mut self.redacted,
             value: None,
         };
         // Visiting only fails when the visitor fails, and this one never
@@ -317,6 +319,9 @@ impl<'kvs> VisitSource<'kvs> for KeyValues<'_> {
 /// Reads one `log` value with its type.
 struct TypedValue<'r> {
     record: &'r mut Record,
+    /// For secret-named keys inside maps and lists.
+    redaction: &'r RedactionSettings,
+    redacted: &'r mut u64,
     value: Option<Value>,
 }
 
@@ -330,7 +335,11 @@ impl<'v> VisitValue<'v> for TypedValue<'_> {
         // which is kept rather than formatted a second time (the user's
         // impl runs once). Only a value that does not serialize is
         // formatted instead.
-        self.value = Some(match crate::record::tree::to_tree(&value) {
+        let (redaction, redacted) = (self.redaction, &mut *self.redacted);
+        let tree = crate::record::tree::to_tree(&value, |tree| {
+            *redacted += redaction.redact_tree(tree);
+        });
+        self.value = Some(match tree {
             Ok(tree @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => {
                 self.record.push_nested(tree)
             }

@@ -164,7 +164,12 @@ impl Visit for EventVisitor<'_> {
             self.set(field, Value::StaticStr(REDACTED));
             return;
         }
-        match crate::record::tree::to_tree(&valuable_serde::Serializable::new(value)) {
+        let (redaction, redacted) = (self.redaction, &mut self.redacted);
+        let tree =
+            crate::record::tree::to_tree(&valuable_serde::Serializable::new(value), |tree| {
+                *redacted += redaction.redact_tree(tree);
+            });
+        match tree {
             Ok(tree @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => {
                 let nested = self.record.push_nested(tree);
                 self.set(field, nested);
@@ -373,9 +378,13 @@ impl Visit for SpanFieldVisitor<'_> {
             self.set(field, OwnedValue::Str(REDACTED.into()));
             return;
         }
-        match crate::record::tree::to_tree(&valuable_serde::Serializable::new(value)) {
-            Ok(mut tree @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => {
-                self.redacted += self.redaction.redact_tree(&mut tree);
+        let (redaction, redacted) = (self.redaction, &mut self.redacted);
+        let tree =
+            crate::record::tree::to_tree(&valuable_serde::Serializable::new(value), |tree| {
+                *redacted += redaction.redact_tree(tree);
+            });
+        match tree {
+            Ok(tree @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => {
                 self.set(field, OwnedValue::Nested(Box::new(tree)));
             }
             _ => self.record_debug(field, &value),

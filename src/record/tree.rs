@@ -31,10 +31,15 @@ pub(crate) const MAX_TEXT_DEPTH: usize = 64;
 /// What stands for a map or list nested deeper than [`MAX_TEXT_DEPTH`].
 pub(crate) const TOO_DEEP: &str = "[nested too deep]";
 
-/// `value` as a tree, or the error its `Serialize` impl gave (or a map
-/// key that is not a string, a number or a boolean).
-pub(crate) fn to_tree<T: Serialize + ?Sized>(value: &T) -> Result<Value, serde_json::Error> {
+/// `value` as a tree, or the error its `Serialize` impl gave. `redact` runs on the
+/// tree while it is whole, before what nests deeper than [`MAX_DEPTH`]
+/// becomes text, where no redaction would find a secret-named key.
+pub(crate) fn to_tree<T: Serialize + ?Sized>(
+    value: &T,
+    redact: impl FnOnce(&mut Value),
+) -> Result<Value, serde_json::Error> {
     let mut tree = value.serialize(TreeSerializer { depth: 1 })?;
+    redact(&mut tree);
     bound_depth(&mut tree, 1);
     Ok(tree)
 }
@@ -153,16 +158,15 @@ fn under_variant(variant: Option<&'static str>, value: Value) -> Value {
     }
 }
 
-/// A map key as text: strings as they are, numbers and booleans as JSON
-/// writes them; anything else cannot be a JSON key.
-fn key_text(key: Value) -> Result<String, serde_json::Error> {
+/// A map key as text: strings as they are, anything else (a number, a
+/// tuple, a unit) as its JSON text. JSON itself takes only text keys, and
+/// `serde_json` fails on a key that is not a string, a number or a bool;
+/// the map would then lose its structure, and with it the redaction of the
+/// secret-named keys inside it.
+fn key_text(key: Value) -> String {
     match key {
-        Value::String(text) => Ok(text),
-        Value::Number(number) => Ok(number.to_string()),
-        Value::Bool(b) => Ok(b.to_string()),
-        _ => Err(ser::Error::custom(
-            "a map key must be a string, a number or a boolean",
-        )),
+        Value::String(text) => text,
+        other => other.to_string(),
     }
 }
 
@@ -424,7 +428,7 @@ impl ser::SerializeMap for MapBuilder {
     type Error = serde_json::Error;
 
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Self::Error> {
-        self.next_key = Some(key_text(child(key, self.depth)?)?);
+        self.next_key = Some(key_text(child(key, self.depth)?));
         Ok(())
     }
 
@@ -476,7 +480,7 @@ mod tests {
 
     #[test]
     fn non_finite_floats_and_wide_integers_become_strings_at_any_depth() {
-        let tree = to_tree(&json!(null)).expect("a tree");
+        let tree = to_tree(&json!(null), |_| {}).expect("a tree");
         assert_eq!(tree, Value::Null);
         let values = (
             vec![1.5, f64::NAN, f64::INFINITY, f64::NEG_INFINITY],
@@ -485,7 +489,7 @@ mod tests {
             f32::NAN,
         );
         assert_eq!(
-            to_tree(&values).expect("a tree"),
+            to_tree(&values, |_| {}).expect("a tree"),
             json!([
                 [1.5, "NaN", "Infinity", "-Infinity"],
                 {"big": u128::MAX.to_string(), "small": 7},
@@ -516,7 +520,7 @@ mod tests {
             (),
         );
         assert_eq!(
-            to_tree(&value).expect("a tree"),
+            to_tree(&value, |_| {}).expect("a tree"),
             serde_json::to_value(&value).expect("JSON")
         );
     }
@@ -538,15 +542,21 @@ mod tests {
         let number = AsSerdeJsonPasses("$serde_json::private::Number", "60");
         let raw = AsSerdeJsonPasses("$serde_json::private::RawValue", r#"{"a":[1,true]}"#);
         assert_eq!(
-            to_tree(&(number, raw)).expect("a tree"),
+            to_tree(&(number, raw), |_| {}).expect("a tree"),
             json!([60, {"a": [1, true]}])
         );
     }
 
+    /// Regression: a map with keys that were not text, numbers or bools
+    /// failed whole, and its text (`Debug` or `Display`) was exported
+    /// instead, secret-named keys inside it unredacted.
     #[test]
-    fn a_map_key_that_is_not_text_number_or_bool_is_an_error() {
-        let map = BTreeMap::from([((1, 2), "pair")]);
-        assert!(to_tree(&map).is_err());
+    fn a_map_key_that_is_not_text_is_its_json_text() {
+        let map = BTreeMap::from([((1, 2), json!({"password": "hunter2"}))]);
+        let tree = to_tree(&map, |_| {}).expect("a tree");
+        assert_eq!(tree, json!({"[1,2]": {"password": "hunter2"}}));
+        let unit = BTreeMap::from([((), 1)]);
+        assert_eq!(to_tree(&unit, |_| {}).expect("a tree"), json!({"null": 1}));
     }
 
     #[test]
@@ -555,7 +565,7 @@ mod tests {
         for _ in 0..MAX_DEPTH + 2 {
             deep = json!({ "a": deep });
         }
-        let tree = to_tree(&deep).expect("a tree");
+        let tree = to_tree(&deep, |_| {}).expect("a tree");
         let mut level = &tree;
         for _ in 0..MAX_DEPTH {
             level = &level["a"];
@@ -585,7 +595,7 @@ mod tests {
     fn a_value_nested_thousands_of_levels_deep_is_cut_without_descending_into_it() {
         let tree = std::thread::Builder::new()
             .stack_size(512 * 1024)
-            .spawn(|| to_tree(&Nested(1_000_000)).expect("a tree"))
+            .spawn(|| to_tree(&Nested(1_000_000), |_| {}).expect("a tree"))
             .expect("a thread")
             .join()
             .expect("no stack overflow");
