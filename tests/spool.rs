@@ -342,7 +342,7 @@ fn log_onto_a_small_disk() {
 fn on_a_small_disk(child: &Command, dir: &std::path::Path) -> Command {
     const SCRIPT: &str = r#"dir=$1; shift
 if unshare --mount true 2>/dev/null; then
-  exec unshare --mount sh -c 'mount -t tmpfs -o size=512k olb-spool-test "$0" && exec "$@"' "$dir" "$@"
+  exec unshare --mount sh -c 'mount -t tmpfs -o size=512k,mode=0700 olb-spool-test "$0" && exec "$@"' "$dir" "$@"
 else
   trap '' XFSZ
   exec prlimit --fsize=65536 -- "$@"

@@ -703,7 +703,13 @@ impl Builder {
     /// which): give each process, say each replica, a directory of its own.
     /// On Unix a directory the spool creates is readable by its owner
     /// only, and so are the segments, since they hold the application's
-    /// logs; an existing directory keeps its permissions.
+    /// logs. An existing directory keeps its permissions, but is refused
+    /// (reported, and no spool) when it belongs to another user or its
+    /// group or everyone may write to it: anyone who can write there could
+    /// have the spool overwrite other files through planted links, or
+    /// forge records. On a volume mounted writable by all (a Kubernetes
+    /// `emptyDir`, a `tmpfs`), name a directory inside it that does not
+    /// exist yet: the spool makes it, private.
     #[cfg(feature = "spool")]
     pub fn with_spool_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
         self.otlp.spool_dir = Some(dir.into());

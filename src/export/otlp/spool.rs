@@ -106,13 +106,55 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Opens `path` for writing, creating it readable by its owner only on
-/// Unix; `truncate` empties a file that is already there.
-fn open_private_file(path: &Path, truncate: bool) -> std::io::Result<fs::File> {
+/// Unix. `new` creates a file that is not there yet, and fails on anything
+/// already there, a symbolic link included (which it does not follow);
+/// otherwise a file already there is opened as it is.
+fn open_private_file(path: &Path, new: bool) -> std::io::Result<fs::File> {
     let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(truncate);
+    options.write(true);
+    if new {
+        options.create_new(true);
+    } else {
+        options.create(true);
+    }
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(path)
+}
+
+/// Refuses a directory that someone else could write into: one owned by
+/// another user, or writable by its group or by everyone. Whoever can
+/// write there can plant a symbolic link under a name the spool writes
+/// (to have it overwrite another file), read the spooled logs, or forge
+/// segments that are replayed to the collector as the application's.
+/// `probe`, a file this process just made there, tells whose files it
+/// makes.
+#[cfg(unix)]
+fn check_private_dir(dir: &Path, probe: &fs::File) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    let owner = probe.metadata()?.uid();
+    let metadata = fs::metadata(dir)?;
+    let refused = |why: String| {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "{why}: other users could plant files in it; give the spool a directory only this user can write to (one inside it that does not exist yet is made so)"
+            ),
+        ))
+    };
+    if metadata.uid() != owner {
+        return refused(format!(
+            "it belongs to user {}, not to this process's user {owner}",
+            metadata.uid()
+        ));
+    }
+    if metadata.mode() & 0o022 != 0 {
+        return refused(format!(
+            "it is writable by its group or by everyone (mode {:o})",
+            metadata.mode() & 0o7777
+        ));
+    }
+    Ok(())
 }
 
 /// Locks the spool directory for this process, or says who holds it.
@@ -135,16 +177,28 @@ impl Spool {
     /// directory cannot be created or written.
     pub(crate) fn open(dir: &Path, budget: u64) -> std::io::Result<Spool> {
         create_private_dir(dir)?;
-        let lock = lock_dir(dir)?;
         // Proves the directory is writable now, not at the first outage
         // (the lock file may be an old one, opened without writing to the
-        // directory).
-        let probe = dir.join(".write-test");
-        open_private_file(&probe, true)?;
-        fs::remove_file(&probe)?;
+        // directory), and tells whose files this process makes: the
+        // directory is checked before anything in it is opened.
+        let probe_path = dir.join(format!(".write-test-{}", std::process::id()));
+        let probe = open_private_file(&probe_path, true)?;
+        #[cfg(unix)]
+        let private = check_private_dir(dir, &probe);
+        drop(probe);
+        fs::remove_file(&probe_path)?;
+        #[cfg(unix)]
+        private?;
+        let lock = lock_dir(dir)?;
         let mut segments: Vec<Segment> = Vec::new();
         for entry in fs::read_dir(dir)? {
-            let path = entry?.path();
+            let entry = entry?;
+            // Not a symbolic link, a pipe or a device, which reading could
+            // block on or never end.
+            if !entry.file_type()?.is_file() {
+                continue;
+            }
+            let path = entry.path();
             if path.extension().and_then(|e| e.to_str()) != Some(EXTENSION) {
                 continue;
             }
@@ -162,7 +216,7 @@ impl Spool {
                 continue;
             };
             let bytes = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-            let records = read_header(&path).map_or(0, |(records, _, _)| records);
+            let records = read_header(&path).map_or(0, |header| header.records);
             segments.push(Segment {
                 sequence,
                 bytes,
@@ -258,7 +312,14 @@ impl Spool {
         let sequence = self.next_sequence;
         let mut file = match open_private_file(&self.path(sequence), true) {
             Ok(file) => file,
-            Err(error) => return self.failed_to_write(error),
+            Err(error) => {
+                // A file of that name that this spool did not write: the
+                // number is left to it.
+                if error.kind() == std::io::ErrorKind::AlreadyExists {
+                    self.next_sequence += 1;
+                }
+                return self.failed_to_write(error);
+            }
         };
         while self.bytes + size > self.budget {
             let Some(oldest) = self.segments.pop_front() else {
@@ -268,7 +329,7 @@ impl Spool {
             self.failed_reads = 0;
             self.delete(oldest.sequence);
             self.bytes = self.bytes.saturating_sub(oldest.bytes);
-            *evicted += oldest.records;
+            *evicted = evicted.saturating_add(oldest.records);
         }
         let mut header = Vec::with_capacity(HEADER_LEN);
         header.extend_from_slice(MAGIC);
@@ -376,48 +437,75 @@ fn remove_segment_file(dir: &Path, sequence: u64) -> std::io::Result<()> {
     }
 }
 
+/// A segment's header.
+struct Header {
+    /// What the header says, at most one per payload byte: a count that
+    /// cannot be true (a corrupt header) would otherwise be added to the
+    /// counters as it is.
+    records: u64,
+    len: u64,
+    crc: u32,
+}
+
 /// Reads only the header: at start-up every segment is looked at, and a
 /// segment can be as large as a request.
-fn read_header(path: &Path) -> Option<(u64, u64, u32)> {
+fn read_header(path: &Path) -> Option<Header> {
     use std::io::Read as _;
     let mut header = [0u8; HEADER_LEN];
     fs::File::open(path).ok()?.read_exact(&mut header).ok()?;
     parse_header(&header)
 }
 
-fn parse_header(data: &[u8]) -> Option<(u64, u64, u32)> {
-    let header = data.get(..HEADER_LEN)?;
+fn parse_header(header: &[u8; HEADER_LEN]) -> Option<Header> {
     if &header[..MAGIC.len()] != MAGIC {
         return None;
     }
     let number = |at: usize| -> Option<u64> {
         Some(u64::from_le_bytes(header.get(at..at + 8)?.try_into().ok()?))
     };
-    let records = number(MAGIC.len())?;
     let len = number(MAGIC.len() + 8)?;
+    let records = number(MAGIC.len())?.min(len);
     let crc = u32::from_le_bytes(header.get(MAGIC.len() + 16..HEADER_LEN)?.try_into().ok()?);
-    Some((records, len, crc))
+    Some(Header { records, len, crc })
 }
 
 /// The request a segment holds; `None` when it is cut short, corrupt or
-/// gone, an error when it could not be read.
+/// gone; an error when it could not be read, or is not a file. The payload is
+/// read only once the header's length matches the file's and no request
+/// could be longer: a corrupt length, or a huge file, must not be read
+/// into memory whole.
 fn read_segment(path: &Path) -> std::io::Result<Option<Spooled>> {
-    let data = match fs::read(path) {
-        Ok(data) => data,
+    use std::io::Read as _;
+    let mut file = match fs::File::open(path) {
+        Ok(file) => file,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(error) => return Err(error),
     };
-    let Some((records, len, crc)) = parse_header(&data) else {
-        return Ok(None);
-    };
-    let payload = data.get(HEADER_LEN..).unwrap_or_default();
-    if payload.len() as u64 != len || crc32fast::hash(payload) != crc {
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "it is not a regular file",
+        ));
+    }
+    let mut header = [0u8; HEADER_LEN];
+    if file.read_exact(&mut header).is_err() {
         return Ok(None);
     }
-    Ok(Some(Spooled {
-        payload: payload.to_vec(),
-        records,
-    }))
+    let Some(Header { records, len, crc }) = parse_header(&header) else {
+        return Ok(None);
+    };
+    if len > super::MAX_REQUEST_BYTES as u64 || metadata.len() != HEADER_LEN as u64 + len {
+        return Ok(None);
+    }
+    let mut payload = Vec::with_capacity(len as usize);
+    // One byte more than the header says: a file that grew meanwhile is
+    // found out, not read whole.
+    file.take(len + 1).read_to_end(&mut payload)?;
+    if payload.len() as u64 != len || crc32fast::hash(&payload) != crc {
+        return Ok(None);
+    }
+    Ok(Some(Spooled { payload, records }))
 }
 
 #[cfg(test)]
@@ -691,5 +779,102 @@ mod tests {
         fs::write(&file, b"not a directory").expect("file");
         assert!(Spool::open(&file.join("spool"), 1 << 20).is_err());
         let _ = fs::remove_file(&file);
+    }
+
+    /// Regression: the spool trusted a directory it found, whoever could
+    /// write there. Someone else's directory, or one open to others, could
+    /// hold symbolic links under the names the spool writes, which it
+    /// followed, truncating or overwriting the files they point to.
+    #[cfg(unix)]
+    #[test]
+    fn a_directory_others_can_write_into_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let open_to_all = dir("open-to-all");
+        fs::create_dir_all(&open_to_all).expect("a directory");
+        fs::set_permissions(&open_to_all, fs::Permissions::from_mode(0o777)).expect("chmod");
+        let victim = std::env::temp_dir().join(format!("olb-victim-{}", std::process::id()));
+        fs::write(&victim, b"not the spool's").expect("a victim file");
+        // Where the spool used to prove the directory writable, emptying
+        // what it found there.
+        std::os::unix::fs::symlink(&victim, open_to_all.join(".write-test")).expect("a link");
+        let error = Spool::open(&open_to_all, 1 << 20).expect_err("refused");
+        assert_eq!(error.kind(), std::io::ErrorKind::PermissionDenied);
+        assert!(
+            error
+                .to_string()
+                .contains("writable by its group or by everyone"),
+            "{error}"
+        );
+        assert_eq!(fs::read(&victim).expect("readable"), b"not the spool's");
+        // Someone else's directory, where this process can change the
+        // owner (as root, which CI runs as).
+        let theirs = dir("theirs");
+        fs::create_dir_all(&theirs).expect("a directory");
+        if std::os::unix::fs::chown(&theirs, Some(65534), None).is_ok() {
+            let error = Spool::open(&theirs, 1 << 20).expect_err("refused");
+            assert!(
+                error.to_string().contains("belongs to user 65534"),
+                "{error}"
+            );
+        }
+        let _ = fs::remove_file(&victim);
+        let _ = fs::remove_dir_all(&open_to_all);
+        let _ = fs::remove_dir_all(&theirs);
+    }
+
+    /// Regression: a new segment was opened as any file of its name, a
+    /// symbolic link included, and written through it.
+    #[cfg(unix)]
+    #[test]
+    fn a_segment_is_never_written_through_a_link_in_its_place() {
+        let dir = dir("linked-segment");
+        let mut spool = Spool::open(&dir, 1 << 20).expect("writable");
+        let victim = std::env::temp_dir().join(format!("olb-victim2-{}", std::process::id()));
+        fs::write(&victim, b"not the spool's").expect("a victim file");
+        std::os::unix::fs::symlink(&victim, spool.path(0)).expect("a planted link");
+        let appended = spool.append(b"request", 1);
+        assert!(appended.written.is_err());
+        assert_eq!(fs::read(&victim).expect("readable"), b"not the spool's");
+        // The number is left to the link; the next write takes the next.
+        spool.set_read_only_until(Instant::now());
+        spool.append(b"request", 1).written.expect("written");
+        assert!(spool.path(1).is_file());
+        let _ = fs::remove_file(&victim);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// Regression: a segment was read into memory whole before its header
+    /// was checked against its size (a huge or endless file made the
+    /// process run out of memory), a pipe under a segment's name made
+    /// opening the spool wait for ever, and a header's record count was
+    /// believed whatever it said.
+    #[cfg(unix)]
+    #[test]
+    fn odd_files_among_the_segments_are_neither_read_whole_nor_waited_on() {
+        let dir = dir("odd-files");
+        fs::create_dir_all(&dir).expect("a directory");
+        // A header that claims a gigabyte and every record there is, in
+        // a sparse file of 256 MiB: never read.
+        let mut header = Vec::new();
+        header.extend_from_slice(MAGIC);
+        header.extend_from_slice(&u64::MAX.to_le_bytes());
+        header.extend_from_slice(&(1u64 << 30).to_le_bytes());
+        header.extend_from_slice(&0u32.to_le_bytes());
+        let huge = fs::File::create(segment_path(&dir, 0)).expect("a file");
+        (&huge).write_all(&header).expect("written");
+        huge.set_len(256 << 20).expect("sparse");
+        let fifo = segment_path(&dir, 1);
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|status| status.success()), "mkfifo");
+        let mut spool = Spool::open(&dir, 1 << 20).expect("opened without waiting");
+        match spool.oldest() {
+            Oldest::Skipped { records, .. } => assert_eq!(records, 1 << 30),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            matches!(spool.oldest(), Oldest::Empty),
+            "the pipe is no segment"
+        );
+        let _ = fs::remove_dir_all(&dir);
     }
 }
