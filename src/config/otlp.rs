@@ -592,7 +592,10 @@ fn check_url(setting: &str, url: &str) -> Result<String, InitError> {
     let invalid = |why: &str| {
         InitError::invalid(
             setting,
-            format!("{url:?} is not an http:// or https:// URL with a host ({why})"),
+            format!(
+                "{:?} is not an http:// or https:// URL with a host ({why})",
+                endpoint_for_reports(url)
+            ),
         )
     };
     let uri: ureq::http::Uri = url.parse().map_err(|error| invalid(&format!("{error}")))?;
@@ -627,6 +630,27 @@ fn check_url(setting: &str, url: &str) -> Result<String, InitError> {
         .get(scheme.len()..)
         .ok_or_else(|| invalid("no scheme"))?;
     Ok(format!("{scheme}{rest}"))
+}
+
+/// `url` as reports show it: without what may be a credential, each
+/// replaced by `…`: the query (`?api_key=…`), and everything up to an `@`,
+/// where a user name and password go (in a malformed URL that may take in
+/// part of the path: a report shows less then, never a password). The
+/// fragment is left out.
+pub(crate) fn endpoint_for_reports(url: &str) -> String {
+    let url = url.split('#').next().unwrap_or_default();
+    let (url, query) = match url.split_once('?') {
+        Some((url, _)) => (url, "?…"),
+        None => (url, ""),
+    };
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), url),
+    };
+    match rest.rsplit_once('@') {
+        Some((_, after)) => format!("{scheme}…@{after}{query}"),
+        None => format!("{scheme}{rest}{query}"),
+    }
 }
 
 /// A gRPC endpoint may be given as `host:port`; `…_INSECURE` then decides
@@ -664,6 +688,34 @@ mod tests {
 
     fn resolve(options: &OtlpOptions, vars: &[(&str, &str)]) -> Result<OtlpSettings, InitError> {
         OtlpSettings::resolve(options, &Env::from_pairs(vars))
+    }
+
+    /// Regression: reports showed the endpoint as given, a token in its
+    /// query included, and an endpoint refused as malformed was shown with
+    /// the password in it.
+    #[test]
+    fn reports_show_the_endpoint_without_what_may_be_a_credential() {
+        assert_eq!(
+            endpoint_for_reports("https://collector:4318/v1/logs?api_key=SECRET#part"),
+            "https://collector:4318/v1/logs?…"
+        );
+        assert_eq!(
+            endpoint_for_reports("https://user:hunter2@collector/v1/logs"),
+            "https://…@collector/v1/logs"
+        );
+        assert_eq!(
+            endpoint_for_reports("http://collector:4318"),
+            "http://collector:4318"
+        );
+        for url in [
+            "htps://user:hunter2@collector/",
+            "https://user:hun\"ter2@collector/",
+            "https://user:hun/ter2@collector/",
+            "https://user:hunter2@collector:99999/",
+        ] {
+            let error = check_url("OTEL_EXPORTER_OTLP_ENDPOINT", url).expect_err(url);
+            assert!(!error.to_string().contains("hun"), "{error}");
+        }
     }
 
     #[test]

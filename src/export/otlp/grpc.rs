@@ -14,7 +14,7 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity
 use tonic::{Code, Status};
 use tonic_types::StatusExt as _;
 
-use crate::config::otlp::{Compression, OtlpSettings, TlsFiles};
+use crate::config::otlp::{endpoint_for_reports, Compression, OtlpSettings, TlsFiles};
 use crate::error::InitError;
 use crate::export::otlp::{readable, Outcome, Transport, USER_AGENT};
 
@@ -28,7 +28,8 @@ pub(crate) struct GrpcTransport {
     /// What the client connects with, to connect afresh (see `send`).
     connection: Endpoint,
     gzip: bool,
-    endpoint: String,
+    /// The endpoint as reports show it (`endpoint_for_reports`).
+    shown_endpoint: String,
     /// What bounds one export, connecting and the TLS handshake included.
     timeout: Option<Duration>,
     headers: Vec<(
@@ -42,7 +43,10 @@ impl GrpcTransport {
         let mut endpoint = Endpoint::from_shared(settings.endpoint.clone()).map_err(|e| {
             InitError::invalid(
                 "OTLP endpoint",
-                format!("{:?} is not a gRPC endpoint: {e}", settings.endpoint),
+                format!(
+                    "{:?} is not a gRPC endpoint: {e}",
+                    endpoint_for_reports(&settings.endpoint)
+                ),
             )
         })?;
         // `tonic` adds its own name after this one.
@@ -85,7 +89,7 @@ impl GrpcTransport {
             client,
             connection: endpoint,
             gzip,
-            endpoint: settings.endpoint.clone(),
+            shown_endpoint: endpoint_for_reports(&settings.endpoint),
             timeout,
             headers,
         })
@@ -145,7 +149,7 @@ impl Transport for GrpcTransport {
                     message: partial.error_message,
                 }
             }
-            Err(status) => classify(&status, &self.endpoint),
+            Err(status) => classify(&status, &self.shown_endpoint),
         }
     }
 }

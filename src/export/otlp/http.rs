@@ -9,7 +9,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use prost::Message as _;
 use ureq::tls::{ClientCert, RootCerts, TlsConfig};
 
-use crate::config::otlp::{Compression, OtlpSettings, Protocol, TlsFiles};
+use crate::config::otlp::{endpoint_for_reports, Compression, OtlpSettings, Protocol, TlsFiles};
 use crate::error::InitError;
 use crate::export::otlp::retry::parse_retry_after;
 use crate::export::otlp::{
@@ -30,6 +30,8 @@ const JSON_REQUEST_TARGET: usize = TARGET_REQUEST_BYTES / 8;
 pub(crate) struct HttpTransport {
     agent: ureq::Agent,
     endpoint: String,
+    /// The endpoint as reports show it (`endpoint_for_reports`).
+    shown_endpoint: String,
     json: bool,
     gzip: bool,
     headers: Vec<(String, String)>,
@@ -73,6 +75,7 @@ impl HttpTransport {
         Ok(HttpTransport {
             agent: config.into(),
             endpoint: settings.endpoint.clone(),
+            shown_endpoint: endpoint_for_reports(&settings.endpoint),
             json: settings.protocol == Protocol::HttpJson,
             gzip: settings.compression == Compression::Gzip,
             headers: settings.headers.clone(),
@@ -215,19 +218,19 @@ impl Transport for HttpTransport {
             200..=299 => self.read_accepted(&body),
             429 | 502 | 503 | 504 => Outcome::Retry {
                 after: retry_after,
-                reason: format!("HTTP {status} from {}", self.endpoint),
+                reason: format!("HTTP {status} from {}", self.shown_endpoint),
             },
             300..=399 => Outcome::Failed {
                 reason: format!(
                     "HTTP {status} from {}: redirects are not followed; configure the endpoint it names ({})",
-                    self.endpoint,
+                    self.shown_endpoint,
                     readable(location.as_deref().unwrap_or("no Location given"))
                 ),
             },
             _ => Outcome::Failed {
                 reason: format!(
                     "HTTP {status} from {}: {}",
-                    self.endpoint,
+                    self.shown_endpoint,
                     readable(&error_message(&body, self.json))
                 ),
             },
@@ -404,6 +407,22 @@ mod tests {
             outcome => panic!("{outcome:?}"),
         }
         assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    /// Regression: a report showed the endpoint as configured, a token in
+    /// its query included, on stderr.
+    #[test]
+    fn a_report_shows_the_endpoint_without_its_query() {
+        let (endpoint, _) = answering(answer("503 Service Unavailable", "", b""));
+        let mut transport =
+            transport_to(format!("{endpoint}?api_key=SECRET"), Protocol::HttpProtobuf);
+        match transport.send(b"") {
+            Outcome::Retry { reason, .. } => {
+                assert!(reason.ends_with("/v1/logs?…"), "{reason}");
+                assert!(!reason.contains("SECRET"), "{reason}");
+            }
+            outcome => panic!("{outcome:?}"),
+        }
     }
 
     /// Regression: a refusal's body, a protobuf `google.rpc.Status`, was
