@@ -101,6 +101,25 @@ pub(crate) fn debug(message: fmt::Arguments<'_>) {
     emit(DiagLevel::Debug, "debug", message);
 }
 
+/// Whether a terminal would act on `c` rather than show it: control
+/// characters (an escape sequence can move the cursor, rewrite the title,
+/// or forge a line), the line and paragraph separators, and the marks that
+/// change the direction text is shown in (which can make a line read as
+/// something else than it holds).
+pub(crate) fn acts_on_a_terminal(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}'
+                | '\u{2029}'
+                | '\u{061c}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

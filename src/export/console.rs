@@ -4,7 +4,8 @@
 //! 2026-11-25T15:42:44.123456789Z  INFO api::http: request handled user_id=42 path="/a" trace_id=… span_id=…
 //! ```
 //!
-//! Control characters in any value are escaped, so one record stays one line.
+//! Control characters, line separators and direction marks in any value are
+//! escaped, so one record stays one line and reads as what it holds.
 
 use std::fmt::Write as _;
 
@@ -63,18 +64,34 @@ impl ConsoleEncoder {
     }
 }
 
-/// Writes text with control characters shown as escapes.
+/// Writes text with what a terminal would act on shown as escapes.
 struct Escaped<'a>(&'a str);
 
 impl std::fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         for ch in self.0.chars() {
-            if ch.is_control() || matches!(ch, '\u{2028}' | '\u{2029}') {
+            if crate::diag::acts_on_a_terminal(ch) {
                 write!(f, "{}", ch.escape_default())?;
             } else {
                 f.write_char(ch)?;
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: the console escaped control characters and line
+    /// separators only; a value with a right-to-left override made its
+    /// line read as something else than it held.
+    #[test]
+    fn direction_marks_are_shown_as_escapes() {
+        assert_eq!(
+            Escaped("user\u{202e}nimda\u{2066}x\u{1b}").to_string(),
+            "user\\u{202e}nimda\\u{2066}x\\u{1b}"
+        );
     }
 }

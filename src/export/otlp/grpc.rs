@@ -206,7 +206,7 @@ fn classify(status: &Status, endpoint: &str) -> Outcome {
     // Those that repeat what the reason already says are left out.
     let mut source = std::error::Error::source(status);
     while let Some(error) = source {
-        let text = error.to_string();
+        let text = readable(&error.to_string());
         if !reason.contains(&text) {
             reason.push_str(": ");
             reason.push_str(&text);

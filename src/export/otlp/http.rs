@@ -269,11 +269,11 @@ fn classify_transport_error(error: ureq::Error) -> Outcome {
         ureq::Error::BadUri(_)
         | ureq::Error::InvalidProxyUrl
         | ureq::Error::RequireHttpsOnly(_) => Outcome::Failed {
-            reason: error.to_string(),
+            reason: readable(&error.to_string()),
         },
         _ => Outcome::Retry {
             after: None,
-            reason: error.to_string(),
+            reason: readable(&error.to_string()),
         },
     }
 }

@@ -593,9 +593,8 @@ impl<T: Transport> OtlpDrain<T> {
 /// How much of a server's text a report shows, in characters.
 const SERVER_TEXT_LIMIT: usize = 200;
 
-/// A server's text made fit for a report on stderr: control characters
-/// escaped (a terminal would act on them) and cut to
-/// [`SERVER_TEXT_LIMIT`] characters.
+/// A server's text made fit for a report on stderr: what a terminal would
+/// act on escaped, and cut to [`SERVER_TEXT_LIMIT`] characters.
 pub(crate) fn readable(text: &str) -> String {
     let mut shown = String::new();
     for (count, c) in text.chars().enumerate() {
@@ -603,7 +602,7 @@ pub(crate) fn readable(text: &str) -> String {
             shown.push('…');
             break;
         }
-        if c.is_control() {
+        if crate::diag::acts_on_a_terminal(c) {
             shown.extend(c.escape_default());
         } else {
             shown.push(c);
@@ -1204,6 +1203,17 @@ mod tests {
         assert_eq!(delivered, 300);
         // Cut close to the limit, not far below it.
         assert!(requests[0].len() > TARGET_REQUEST_BYTES - 64 * 1024);
+    }
+
+    /// Regression: a server's text in a report escaped control characters
+    /// only: a right-to-left override or a line separator from a hostile
+    /// collector reached the terminal as it was.
+    #[test]
+    fn a_servers_text_is_shown_with_what_a_terminal_acts_on_escaped() {
+        assert_eq!(
+            readable("ok\u{202e}gpj.exe\u{1b}[2J\u{2028}end"),
+            "ok\\u{202e}gpj.exe\\u{1b}[2J\\u{2028}end"
+        );
     }
 
     /// Regression: OTLP/JSON (the `http/json` protocol and `otlp/stdout`)
