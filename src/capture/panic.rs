@@ -3,7 +3,7 @@
 
 use std::backtrace::{Backtrace, BacktraceStatus};
 use std::panic::PanicHookInfo;
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::capture::span::{self, LayerKey};
@@ -37,6 +37,11 @@ pub(crate) fn install_panic_hook(pipeline: &Arc<Pipeline>, options: CaptureOptio
         return;
     }
     let pipeline = Arc::downgrade(pipeline);
+    // Taking the hook and setting the next is not one step: two pipelines
+    // installing theirs at once would each take the same hook, and one of
+    // the two, and the hook before, would be lost.
+    static INSTALLING: Mutex<()> = Mutex::new(());
+    let _installing = INSTALLING.lock().unwrap_or_else(PoisonError::into_inner);
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         if let Some(pipeline) = pipeline.upgrade() {

@@ -335,15 +335,13 @@ fn run_worker(queue: &Queue, mut drain: impl Drain, interval: Duration, counters
             queue.recycle(&mut pool, chunk);
         }
         queue.complete(cycle);
-        queue.report_drops();
         if cycle.shutdown {
+            queue.report_drops_at_shutdown();
             break;
         }
+        queue.report_drops();
     }));
     if outcome.is_err() {
-        diag::error(format_args!(
-            "an export worker stopped unexpectedly; the records it held are counted as failed, and later ones as dropped"
-        ));
         // Nothing will deliver what the drain held, this cycle's rest or
         // what is still queued: count it, give its budget back, and close
         // the queue so that producers count further records as dropped
@@ -366,6 +364,10 @@ fn run_worker(queue: &Queue, mut drain: impl Drain, interval: Duration, counters
         }
         counters.failed.fetch_add(lost, Ordering::Relaxed);
         queue.mark_crashed();
+        // Said once all is counted: writing to stderr can block.
+        diag::error(format_args!(
+            "an export worker stopped unexpectedly; the records it held are counted as failed, and later ones as dropped"
+        ));
     }
     // The drain goes before the worker says it exited: the guard joins an
     // exited worker without a deadline, and a drain's drop may take long
@@ -719,13 +721,15 @@ impl Pipeline {
     }
 
     fn shut_down_now(&self) {
+        // The summaries below are counted in: into an application's logger
+        // provider they are exported on this thread, as every record is.
+        let deadline = deadline_after(self.timeout);
         // Suppressed events are reported before the outputs close, so a
         // storm that lasted until the end still shows up.
         if let (Some(storm), true) = (&self.storm, self.is_open()) {
             storm.flush_summaries(self);
         }
         self.open.store(false, Ordering::Relaxed);
-        let deadline = deadline_after(self.timeout);
         for sink in &self.sinks {
             sink.shutdown_until(deadline);
         }

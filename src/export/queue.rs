@@ -479,6 +479,18 @@ impl Queue {
         }
     }
 
+    /// [`Queue::report_drops`] in the worker's last cycle, for records
+    /// dropped for want of room only. Those dropped because the queue had
+    /// closed were logged while the pipeline shut down, by threads still
+    /// running then: the stats count them, and saying so on stderr, which
+    /// can block, would hold the last cycle, and the shutdown waiting for
+    /// it, for nothing.
+    pub(crate) fn report_drops_at_shutdown(&self) {
+        if self.dropped_full() > 0 {
+            self.report_drops();
+        }
+    }
+
     fn wake_worker(&self) {
         // A wake-up still pending will be seen by the worker, or has been
         // signalled already: another one would only cost a system call.
@@ -788,6 +800,24 @@ mod tests {
         // Draining returned the budget, so the same record fits now.
         assert!(queue.push(|buf| buf.extend_from_slice(&[b'b'; 60])));
         assert_eq!(drain(&queue).1, 1);
+    }
+
+    /// Regression: records dropped because the queue had closed (logged
+    /// while the pipeline shut down) were reported on stderr in the
+    /// worker's last cycle, before it said it exited: a blocked stderr
+    /// held the shutdown until its deadline, every record long settled.
+    #[test]
+    fn only_records_dropped_for_want_of_room_are_reported_at_shutdown() {
+        let closed = Queue::new("closed-test", 1000, NEVER_WOKEN);
+        closed.close();
+        assert!(!closed.push(|buf| buf.push(b'a')));
+        assert_eq!(closed.dropped(), 1);
+        closed.report_drops_at_shutdown();
+        assert!(!closed.overflow_reported.load(Ordering::Relaxed));
+        let full = Queue::new("full-test", 10, NEVER_WOKEN);
+        assert!(!full.push(|buf| buf.extend_from_slice(&[b'a'; 20])));
+        full.report_drops_at_shutdown();
+        assert!(full.overflow_reported.load(Ordering::Relaxed));
     }
 
     /// Regression: the thread shutting the queue down reported its drops
