@@ -209,8 +209,9 @@ where
     }
 
     /// Counted here rather than at registration: the wrappers that do not
-    /// pass the dispatcher on (`Option`, `Vec`, a layer `reload` swaps in)
-    /// still tell a layer it was added.
+    /// pass the dispatcher on (`Option`, `Vec`, the layer a `reload::Layer`
+    /// starts with) still tell a layer it was added. A layer that
+    /// `reload::Handle::reload` swaps in later is told neither.
     fn on_layer(&mut self, _subscriber: &mut S) {
         if self.shared.subscribers.fetch_add(1, Ordering::Relaxed) > 0 {
             self.shared
