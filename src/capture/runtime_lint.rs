@@ -350,7 +350,10 @@ impl RuntimeLint {
                     .get()
                     .is_some_and(|(head, tail)| share_constant_text((head, tail), kept_ends(body)))
         } else {
-            if slot.seen.fetch_add(1, Ordering::AcqRel) + 1 >= BODIES_TO_COMPARE {
+            // Compared before adding: with hundreds of threads racing here,
+            // the count may pass 255 before one of them says done, and
+            // adding to the `u8` read back would overflow.
+            if slot.seen.fetch_add(1, Ordering::AcqRel) >= BODIES_TO_COMPARE - 1 {
                 slot.callsite.store(address | DONE, Ordering::Release);
             }
             false
