@@ -703,13 +703,12 @@ impl Builder {
     /// which): give each process, say each replica, a directory of its own.
     /// On Unix a directory the spool creates is readable by its owner
     /// only, and so are the segments, since they hold the application's
-    /// logs. An existing directory keeps its permissions, but is refused
-    /// (reported, and no spool) when it belongs to another user or its
-    /// group or everyone may write to it: anyone who can write there could
-    /// have the spool overwrite other files through planted links, or
-    /// forge records. On a volume mounted writable by all (a Kubernetes
-    /// `emptyDir`, a `tmpfs`), name a directory inside it that does not
-    /// exist yet: the spool makes it, private.
+    /// logs; an existing directory keeps its permissions. In a directory
+    /// others can write into (a volume shared by a group), the spool
+    /// trusts none of their files: it creates its files anew, never
+    /// writing through a link or file already there, and on Unix replays
+    /// only regular files of its own user, so that no one else's file is
+    /// sent as the application's records.
     #[cfg(feature = "spool")]
     pub fn with_spool_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
         self.otlp.spool_dir = Some(dir.into());

@@ -89,6 +89,8 @@ pub(crate) struct Spool {
     /// a file left behind is read back at the next start, and its records
     /// sent again.
     unremoved: Vec<u64>,
+    /// Whose files the spool's are (see [`owner_of`]).
+    owner: Option<u32>,
     /// Held locked while the spool is open, so that a second process
     /// pointed at the same directory does not write segments with the same
     /// sequence numbers, or replay and delete this one's.
@@ -122,45 +124,71 @@ fn open_private_file(path: &Path, new: bool) -> std::io::Result<fs::File> {
     options.open(path)
 }
 
-/// Refuses a directory that someone else could write into: one owned by
-/// another user, or writable by its group or by everyone. Whoever can
-/// write there can plant a symbolic link under a name the spool writes
-/// (to have it overwrite another file), read the spooled logs, or forge
-/// segments that are replayed to the collector as the application's.
-/// `probe`, a file this process just made there, tells whose files it
-/// makes.
-#[cfg(unix)]
-fn check_private_dir(dir: &Path, probe: &fs::File) -> std::io::Result<()> {
-    use std::os::unix::fs::MetadataExt as _;
-    let owner = probe.metadata()?.uid();
-    let metadata = fs::metadata(dir)?;
-    let refused = |why: String| {
-        Err(std::io::Error::new(
-            std::io::ErrorKind::PermissionDenied,
-            format!(
-                "{why}: other users could plant files in it; give the spool a directory only this user can write to (one inside it that does not exist yet is made so)"
-            ),
-        ))
+/// The user whose files this process makes (on Unix; elsewhere `None`),
+/// told by a file it just made. The spool replays only that user's files:
+/// in a directory others can write into (a volume shared by a group, a
+/// `tmpfs` writable by all), a segment planted by someone else would be
+/// sent to the collector as the application's records.
+fn owner_of(file: &fs::File) -> std::io::Result<Option<u32>> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        Ok(Some(file.metadata()?.uid()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        Ok(None)
+    }
+}
+
+/// Whether `metadata` is of a regular file `owner` made (a symbolic link, a
+/// pipe or a device is none: reading them could block, never end, or read
+/// another file).
+fn is_own_file(metadata: &fs::Metadata, owner: Option<u32>) -> bool {
+    #[cfg(unix)]
+    let owned = {
+        use std::os::unix::fs::MetadataExt as _;
+        owner.is_none_or(|owner| metadata.uid() == owner)
     };
-    if metadata.uid() != owner {
-        return refused(format!(
-            "it belongs to user {}, not to this process's user {owner}",
-            metadata.uid()
-        ));
-    }
-    if metadata.mode() & 0o022 != 0 {
-        return refused(format!(
-            "it is writable by its group or by everyone (mode {:o})",
-            metadata.mode() & 0o7777
-        ));
-    }
-    Ok(())
+    #[cfg(not(unix))]
+    let owned = owner.is_none();
+    metadata.is_file() && owned
+}
+
+/// Proves the directory writable now, not at the first outage (the lock
+/// file may be an old one, opened without writing to the directory), and
+/// tells whose files this process makes. The probe is created anew: a
+/// probe left by a process killed meanwhile, or anything else under its
+/// name, is removed first (a link is removed, never followed).
+fn probe_dir(dir: &Path) -> std::io::Result<Option<u32>> {
+    let path = dir.join(format!(".write-test-{}", std::process::id()));
+    let probe = match open_private_file(&path, true) {
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            fs::remove_file(&path)?;
+            open_private_file(&path, true)?
+        }
+        opened => opened?,
+    };
+    let owner = owner_of(&probe);
+    drop(probe);
+    fs::remove_file(&path)?;
+    owner
 }
 
 /// Locks the spool directory for this process, or says who holds it.
 fn lock_dir(dir: &Path) -> std::io::Result<fs::File> {
+    let path = dir.join(".lock");
+    // Opening a pipe for writing waits for a reader: anything but a file
+    // under that name is refused.
+    if fs::symlink_metadata(&path).is_ok_and(|metadata| !metadata.is_file()) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
     // Kept, not emptied: another process may hold it locked.
-    let lock = open_private_file(&dir.join(".lock"), false)?;
+    let lock = open_private_file(&path, false)?;
     match lock.try_lock() {
         Ok(()) => Ok(lock),
         Err(fs::TryLockError::WouldBlock) => Err(std::io::Error::new(
@@ -177,27 +205,14 @@ impl Spool {
     /// directory cannot be created or written.
     pub(crate) fn open(dir: &Path, budget: u64) -> std::io::Result<Spool> {
         create_private_dir(dir)?;
-        // Proves the directory is writable now, not at the first outage
-        // (the lock file may be an old one, opened without writing to the
-        // directory), and tells whose files this process makes: the
-        // directory is checked before anything in it is opened.
-        let probe_path = dir.join(format!(".write-test-{}", std::process::id()));
-        let probe = open_private_file(&probe_path, true)?;
-        #[cfg(unix)]
-        let private = check_private_dir(dir, &probe);
-        drop(probe);
-        fs::remove_file(&probe_path)?;
-        #[cfg(unix)]
-        private?;
+        let owner = probe_dir(dir)?;
         let lock = lock_dir(dir)?;
         let mut segments: Vec<Segment> = Vec::new();
+        // The next segment goes past every segment name taken, those of
+        // files that are not the spool's too.
+        let mut next_sequence = 0;
         for entry in fs::read_dir(dir)? {
             let entry = entry?;
-            // Not a symbolic link, a pipe or a device, which reading could
-            // block on or never end.
-            if !entry.file_type()?.is_file() {
-                continue;
-            }
             let path = entry.path();
             if path.extension().and_then(|e| e.to_str()) != Some(EXTENSION) {
                 continue;
@@ -215,8 +230,19 @@ impl Spool {
             else {
                 continue;
             };
+            next_sequence = next_sequence.max(sequence + 1);
+            // On Unix, `DirEntry::metadata` describes a link, not what it
+            // points to.
+            if !is_own_file(&entry.metadata()?, owner) {
+                continue;
+            }
             let bytes = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-            let records = read_header(&path).map_or(0, |header| header.records);
+            // No more records than payload bytes: a corrupt count would
+            // otherwise be added to the counters when the segment is
+            // skipped.
+            let records = read_header(&path).map_or(0, |header| {
+                header.records.min(bytes.saturating_sub(HEADER_LEN as u64))
+            });
             segments.push(Segment {
                 sequence,
                 bytes,
@@ -224,7 +250,6 @@ impl Spool {
             });
         }
         segments.sort_by_key(|segment| segment.sequence);
-        let next_sequence = segments.last().map_or(0, |segment| segment.sequence + 1);
         let bytes = segments.iter().map(|segment| segment.bytes).sum();
         Ok(Spool {
             dir: dir.to_owned(),
@@ -235,6 +260,7 @@ impl Spool {
             read_only_until: None,
             failed_reads: 0,
             unremoved: Vec::new(),
+            owner,
             _lock: lock,
         })
     }
@@ -366,7 +392,7 @@ impl Spool {
         };
         let path = self.path(segment.sequence);
         let records = segment.records;
-        match read_segment(&path) {
+        match read_segment(&path, self.owner) {
             Ok(Some(spooled)) => {
                 self.failed_reads = 0;
                 Oldest::Request(spooled)
@@ -474,19 +500,32 @@ fn parse_header(header: &[u8; HEADER_LEN]) -> Option<Header> {
 /// read only once the header's length matches the file's and no request
 /// could be longer: a corrupt length, or a huge file, must not be read
 /// into memory whole.
-fn read_segment(path: &Path) -> std::io::Result<Option<Spooled>> {
+fn read_segment(path: &Path, owner: Option<u32>) -> std::io::Result<Option<Spooled>> {
     use std::io::Read as _;
-    let mut file = match fs::File::open(path) {
+    // Looked at before it is opened (opening a pipe would wait for a
+    // writer), and again once open, as what was opened.
+    let own = |metadata: &fs::Metadata| -> std::io::Result<bool> {
+        if !metadata.is_file() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "it is not a regular file",
+            ));
+        }
+        // `false`: put there by someone else since the spool was opened.
+        Ok(is_own_file(metadata, owner))
+    };
+    let opened = fs::symlink_metadata(path).and_then(|metadata| {
+        own(&metadata)?;
+        fs::File::open(path)
+    });
+    let mut file = match opened {
         Ok(file) => file,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(error) => return Err(error),
     };
     let metadata = file.metadata()?;
-    if !metadata.is_file() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "it is not a regular file",
-        ));
+    if !own(&metadata)? {
+        return Ok(None);
     }
     let mut header = [0u8; HEADER_LEN];
     if file.read_exact(&mut header).is_err() {
@@ -781,45 +820,58 @@ mod tests {
         let _ = fs::remove_file(&file);
     }
 
-    /// Regression: the spool trusted a directory it found, whoever could
-    /// write there. Someone else's directory, or one open to others, could
-    /// hold symbolic links under the names the spool writes, which it
-    /// followed, truncating or overwriting the files they point to.
+    /// Writes a segment file as the spool does, by hand.
+    fn forge_segment(path: &Path, payload: &[u8], records: u64) {
+        let mut data = Vec::new();
+        data.extend_from_slice(MAGIC);
+        data.extend_from_slice(&records.to_le_bytes());
+        data.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        data.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+        data.extend_from_slice(payload);
+        fs::write(path, data).expect("a segment");
+    }
+
+    /// Regression: the spool trusted what it found in its directory. In a
+    /// directory others can write into, a link planted under the probe's
+    /// name made it empty the file the link pointed to, and a segment
+    /// someone else wrote would have been replayed to the collector as the
+    /// application's records. Such a directory is still used (volumes
+    /// shared by a group are common), without trusting others' files.
     #[cfg(unix)]
     #[test]
-    fn a_directory_others_can_write_into_is_refused() {
+    fn in_a_directory_others_can_write_into_their_files_are_neither_followed_nor_replayed() {
         use std::os::unix::fs::PermissionsExt as _;
-        let open_to_all = dir("open-to-all");
-        fs::create_dir_all(&open_to_all).expect("a directory");
-        fs::set_permissions(&open_to_all, fs::Permissions::from_mode(0o777)).expect("chmod");
+        let shared = dir("shared");
+        fs::create_dir_all(&shared).expect("a directory");
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o777)).expect("chmod");
         let victim = std::env::temp_dir().join(format!("olb-victim-{}", std::process::id()));
         fs::write(&victim, b"not the spool's").expect("a victim file");
-        // Where the spool used to prove the directory writable, emptying
-        // what it found there.
-        std::os::unix::fs::symlink(&victim, open_to_all.join(".write-test")).expect("a link");
-        let error = Spool::open(&open_to_all, 1 << 20).expect_err("refused");
-        assert_eq!(error.kind(), std::io::ErrorKind::PermissionDenied);
-        assert!(
-            error
-                .to_string()
-                .contains("writable by its group or by everyone"),
-            "{error}"
-        );
-        assert_eq!(fs::read(&victim).expect("readable"), b"not the spool's");
-        // Someone else's directory, where this process can change the
-        // owner (as root, which CI runs as).
-        let theirs = dir("theirs");
-        fs::create_dir_all(&theirs).expect("a directory");
-        if std::os::unix::fs::chown(&theirs, Some(65534), None).is_ok() {
-            let error = Spool::open(&theirs, 1 << 20).expect_err("refused");
-            assert!(
-                error.to_string().contains("belongs to user 65534"),
-                "{error}"
-            );
+        let probe = shared.join(format!(".write-test-{}", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &probe).expect("a planted link");
+        // A segment someone else wrote, where this process can make a file
+        // another user's (as root, which CI runs as).
+        let forged = segment_path(&shared, 0);
+        forge_segment(&forged, b"forged", 1);
+        let forged_by_another = std::os::unix::fs::chown(&forged, Some(65534), None).is_ok();
+        if !forged_by_another {
+            fs::remove_file(&forged).expect("removed");
         }
+        let mut spool = Spool::open(&shared, 1 << 20).expect("opened");
+        assert_eq!(fs::read(&victim).expect("readable"), b"not the spool's");
+        assert!(
+            fs::symlink_metadata(&probe).is_err(),
+            "the link was removed"
+        );
+        assert!(matches!(spool.oldest(), Oldest::Empty));
+        // The next segment number is past the forged one's either way.
+        spool.append(b"own", 1).written.expect("written");
+        match spool.oldest() {
+            Oldest::Request(spooled) => assert_eq!(spooled.payload, b"own"),
+            other => panic!("{other:?}"),
+        }
+        drop(spool);
         let _ = fs::remove_file(&victim);
-        let _ = fs::remove_dir_all(&open_to_all);
-        let _ = fs::remove_dir_all(&theirs);
+        let _ = fs::remove_dir_all(&shared);
     }
 
     /// Regression: a new segment was opened as any file of its name, a
@@ -867,14 +919,26 @@ mod tests {
         let made = std::process::Command::new("mkfifo").arg(&fifo).status();
         assert!(made.is_ok_and(|status| status.success()), "mkfifo");
         let mut spool = Spool::open(&dir, 1 << 20).expect("opened without waiting");
+        // No more records than the file has bytes.
         match spool.oldest() {
-            Oldest::Skipped { records, .. } => assert_eq!(records, 1 << 30),
+            Oldest::Skipped { records, .. } => {
+                assert_eq!(records, (256 << 20) - HEADER_LEN as u64)
+            }
             other => panic!("{other:?}"),
         }
         assert!(
             matches!(spool.oldest(), Oldest::Empty),
             "the pipe is no segment"
         );
+        drop(spool);
+        // A pipe as the lock file is refused, not waited on.
+        fs::remove_file(dir.join(".lock")).expect("removed");
+        let made = std::process::Command::new("mkfifo")
+            .arg(dir.join(".lock"))
+            .status();
+        assert!(made.is_ok_and(|status| status.success()), "mkfifo");
+        let error = Spool::open(&dir, 1 << 20).expect_err("refused");
+        assert!(error.to_string().contains("not a regular file"), "{error}");
         let _ = fs::remove_dir_all(&dir);
     }
 }
