@@ -38,7 +38,10 @@ pub(crate) fn to_tree<T: Serialize + ?Sized>(
     value: &T,
     redact: impl FnOnce(&mut Value),
 ) -> Result<Value, serde_json::Error> {
-    let mut tree = value.serialize(TreeSerializer { depth: 1 })?;
+    let mut tree = match value.serialize(TreeSerializer { depth: 1 }) {
+        Err(error) if error.to_string() == TOO_DEEP => Value::String(TOO_DEEP.to_owned()),
+        tree => tree?,
+    };
     redact(&mut tree);
     bound_depth(&mut tree, 1);
     Ok(tree)
@@ -107,6 +110,17 @@ impl TreeSerializer {
         } else {
             Ok(self.depth)
         }
+    }
+
+    /// The serializer of a value inside a wrapper (`Some`, a newtype, a
+    /// newtype variant), one level down: a wrapper adds no list or map of
+    /// its own (but the variant's), yet its `Serialize` impl calls back as
+    /// one does, and a chain of them (a recursive enum) would otherwise
+    /// descend without bound.
+    fn inside(&self) -> Result<TreeSerializer, serde_json::Error> {
+        Ok(TreeSerializer {
+            depth: self.open()? + 1,
+        })
     }
 }
 
@@ -263,7 +277,7 @@ impl ser::Serializer for TreeSerializer {
     }
 
     fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<Value, Self::Error> {
-        value.serialize(self)
+        value.serialize(self.inside()?)
     }
 
     fn serialize_unit(self) -> Result<Value, Self::Error> {
@@ -288,7 +302,7 @@ impl ser::Serializer for TreeSerializer {
         _name: &'static str,
         value: &T,
     ) -> Result<Value, Self::Error> {
-        value.serialize(self)
+        value.serialize(self.inside()?)
     }
 
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
@@ -298,7 +312,10 @@ impl ser::Serializer for TreeSerializer {
         variant: &'static str,
         value: &T,
     ) -> Result<Value, Self::Error> {
-        Ok(under_variant(Some(variant), value.serialize(self)?))
+        Ok(under_variant(
+            Some(variant),
+            value.serialize(self.inside()?)?,
+        ))
     }
 
     fn serialize_seq(self, len: Option<usize>) -> Result<ListBuilder, Self::Error> {
@@ -614,5 +631,45 @@ mod tests {
             "]".repeat(opened)
         );
         assert_eq!(text, expected);
+    }
+
+    /// A chain of `n` wrappers made as it is serialized: `Some`, a newtype
+    /// and a newtype variant in turn, as a recursive enum nests.
+    struct Wrapped(usize);
+
+    impl Serialize for Wrapped {
+        fn serialize<S: ser::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let inner = Wrapped(self.0.saturating_sub(1));
+            match self.0 % 3 {
+                _ if self.0 == 0 => serializer.serialize_str("end"),
+                0 => serializer.serialize_some(&inner),
+                1 => serializer.serialize_newtype_struct("Wrapper", &inner),
+                _ => serializer.serialize_newtype_variant("Expr", 0, "Not", &inner),
+            }
+        }
+    }
+
+    /// Regression: `Some`, newtypes and newtype variants passed the depth
+    /// on unchanged, so a recursive enum (`Not(Box<Expr>)`) nested deep
+    /// enough overflowed the stack, past the bound on maps and lists.
+    #[test]
+    fn a_deep_chain_of_wrappers_is_cut_too() {
+        let (tree, top) = std::thread::Builder::new()
+            .stack_size(512 * 1024)
+            .spawn(|| {
+                let tree = to_tree(&vec![Wrapped(1_000_000)], |_| {}).expect("a tree");
+                let top = to_tree(&Wrapped(1_000_000), |_| {}).expect("a tree");
+                (tree, top)
+            })
+            .expect("a thread")
+            .join()
+            .expect("no stack overflow");
+        assert_eq!(tree, json!([TOO_DEEP]));
+        assert_eq!(top, json!(TOO_DEEP));
+        // A short chain is kept as it is.
+        assert_eq!(
+            to_tree(&Wrapped(4), |_| {}).expect("a tree"),
+            json!({"Not": "end"})
+        );
     }
 }
