@@ -163,6 +163,47 @@ thread_local! {
     static SUPPRESSED: Cell<bool> = const { Cell::new(false) };
     static SCRATCH: RefCell<Record> = RefCell::new(Record::default());
     static THREAD: ThreadInfo = ThreadInfo::current();
+    /// `THREAD`'s id and name again, in a thread-local without a
+    /// destructor, which stays readable while the thread ends: from other
+    /// thread-locals' destructors, where `THREAD` may be gone, and after
+    /// them (in `atexit` handlers), where the standard library's own record
+    /// of the thread is gone too, and asking it panics.
+    static KEPT_THREAD: Cell<Option<KeptThread>> = const { Cell::new(None) };
+}
+
+/// The longest thread name [`KEPT_THREAD`] keeps, in bytes; a longer one
+/// is cut on a character boundary.
+const KEPT_NAME_BYTES: usize = 64;
+
+/// A thread's id and name, in a form that needs no destructor.
+#[derive(Clone, Copy)]
+struct KeptThread {
+    id: i64,
+    name: Option<([u8; KEPT_NAME_BYTES], usize)>,
+}
+
+impl KeptThread {
+    fn new(info: &ThreadInfo) -> KeptThread {
+        let name = info.name.as_deref().map(|name| {
+            let mut len = name.len().min(KEPT_NAME_BYTES);
+            while !name.is_char_boundary(len) {
+                len -= 1;
+            }
+            let mut bytes = [0; KEPT_NAME_BYTES];
+            bytes[..len].copy_from_slice(&name.as_bytes()[..len]);
+            (bytes, len)
+        });
+        KeptThread { id: info.id, name }
+    }
+
+    fn info(&self) -> ThreadInfo {
+        ThreadInfo {
+            id: self.id,
+            name: self
+                .name
+                .map(|(bytes, len)| Arc::from(String::from_utf8_lossy(&bytes[..len]).as_ref())),
+        }
+    }
 }
 
 /// Marks the current thread as one whose events are never captured.
@@ -202,16 +243,17 @@ pub(crate) struct ThreadInfo {
     pub(crate) name: Option<Arc<str>>,
 }
 
-/// Runs `f` with the calling thread's name and id. During the thread's
-/// teardown (a thread-local's destructor that logs), once the cached ones
-/// are gone, they are looked up again. `None` only when `f` did not run,
-/// which cannot happen.
+/// Runs `f` with the calling thread's name and id. While the thread ends
+/// (a thread-local's destructor that logs), once the cached ones are gone,
+/// with those [`KEPT_THREAD`] kept. `None` when there are none: the thread
+/// logs for the first time while it ends.
 pub(crate) fn with_thread_info<R>(f: impl FnOnce(&ThreadInfo) -> R) -> Option<R> {
     let mut f = Some(f);
     if let Ok(Some(result)) = THREAD.try_with(|thread| f.take().map(|f| f(thread))) {
         return Some(result);
     }
-    f.map(|f| f(&ThreadInfo::current()))
+    let kept = KEPT_THREAD.try_with(Cell::get).ok().flatten()?;
+    f.map(|f| f(&kept.info()))
 }
 
 impl ThreadInfo {
@@ -229,10 +271,12 @@ impl ThreadInfo {
 
     fn current() -> ThreadInfo {
         let thread = std::thread::current();
-        ThreadInfo {
+        let info = ThreadInfo {
             id: thread_number(thread.id()),
             name: thread.name().map(Arc::from),
-        }
+        };
+        let _ = KEPT_THREAD.try_with(|kept| kept.set(Some(KeptThread::new(&info))));
+        info
     }
 }
 
@@ -321,6 +365,22 @@ pub(crate) fn add_common_attributes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A thread's name is kept for its last records whole when short, and
+    /// cut on a character boundary when long.
+    #[test]
+    fn a_kept_thread_name_is_cut_on_a_character_boundary() {
+        let info = |name: &str| ThreadInfo {
+            id: 7,
+            name: Some(Arc::from(name)),
+        };
+        let short = KeptThread::new(&info("worker")).info();
+        assert_eq!((short.id, short.name.as_deref()), (7, Some("worker")));
+        // Three bytes each: 64 bytes fall inside the 22nd.
+        let long = "€".repeat(40);
+        let kept = KeptThread::new(&info(&long)).info();
+        assert_eq!(kept.name.as_deref(), Some("€".repeat(21).as_str()));
+    }
 
     #[test]
     fn code_attributes_are_shared_per_callsite_only_when_all_were_added() {
