@@ -609,7 +609,9 @@ fn a_layer_inside_an_option_keeps_the_opentelemetry_ids() {
 }
 
 /// Regression: records logged from a thread-local's destructor, once the
-/// thread's cached name and id were gone, had no `thread.*` attributes.
+/// thread's cached name and id were gone, had no `thread.*` attributes;
+/// and once OpenTelemetry's thread-local context was gone, reading it for
+/// a record outside any span panicked, and the process aborted.
 #[test]
 fn records_logged_while_a_thread_ends_keep_its_name_and_id() {
     struct LogsWhenDropped;
@@ -633,7 +635,11 @@ fn records_logged_while_a_thread_ends_keep_its_name_and_id() {
                 // Made before the bridge's own thread-locals, so dropped
                 // after them: thread-locals are dropped in reverse order.
                 LOGS_WHEN_DROPPED.with(|_| {});
-                tracing::info!("while running");
+                // Only inside a span, and OpenTelemetry's own context read
+                // after: the records logged while the thread ends, outside
+                // any span, come after that context is gone.
+                tracing::info_span!("work").in_scope(|| tracing::info!("while running"));
+                let _ = opentelemetry::Context::current();
             })
             .expect("a thread");
         worker.join().expect("no panic");

@@ -306,6 +306,7 @@ where
     }
 
     fn on_enter(&self, id: &Id, _ctx: Context<'_, S>) {
+        span::otel::note_thread();
         // Only the direct path looks the current span up this way.
         if self.shared.direct.is_some() {
             direct::entered(&self.shared.pipeline, id);

@@ -506,6 +506,15 @@ pub(crate) mod otel {
             .flatten()
     }
 
+    /// Makes [`CONTEXT_ALIVE`] on this thread now, when a span is entered,
+    /// if it is not yet: made first while the thread ends, it would read
+    /// OpenTelemetry's context, which may be gone by then, to tell whether
+    /// that context is gone. Events outside spans make it as they read
+    /// the context.
+    pub(crate) fn note_thread() {
+        let _ = CONTEXT_ALIVE.try_with(|_| ());
+    }
+
     thread_local! {
         static CONTEXT_ALIVE: ContextAlive = ContextAlive::new();
     }
@@ -562,4 +571,6 @@ pub(crate) mod otel {
     pub(crate) fn current_context() -> Option<TraceContext> {
         None
     }
+
+    pub(crate) fn note_thread() {}
 }
