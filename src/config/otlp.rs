@@ -638,19 +638,21 @@ fn check_url(setting: &str, url: &str) -> Result<String, InitError> {
 /// part of the path: a report shows less then, never a password). The
 /// fragment is left out.
 pub(crate) fn endpoint_for_reports(url: &str) -> String {
-    let url = url.split('#').next().unwrap_or_default();
-    let (url, query) = match url.split_once('?') {
-        Some((url, _)) => (url, "?…"),
-        None => (url, ""),
-    };
     let (scheme, rest) = match url.split_once("://") {
         Some((scheme, rest)) => (format!("{scheme}://"), rest),
         None => (String::new(), url),
     };
-    match rest.rsplit_once('@') {
-        Some((_, after)) => format!("{scheme}…@{after}{query}"),
-        None => format!("{scheme}{rest}{query}"),
-    }
+    // The `@` first: a password may hold a `?` or a `#`.
+    let (user, rest) = match rest.rsplit_once('@') {
+        Some((_, after)) => ("…@", after),
+        None => ("", rest),
+    };
+    let rest = rest.split('#').next().unwrap_or_default();
+    let (rest, query) = match rest.split_once('?') {
+        Some((rest, _)) => (rest, "?…"),
+        None => (rest, ""),
+    };
+    format!("{scheme}{user}{rest}{query}")
 }
 
 /// A gRPC endpoint may be given as `host:port`; `…_INSECURE` then decides
@@ -712,6 +714,8 @@ mod tests {
             "https://user:hun\"ter2@collector/",
             "https://user:hun/ter2@collector/",
             "https://user:hunter2@collector:99999/",
+            "https://user:hun?ter2@collector/",
+            "https://user:hun#ter2@collector/",
         ] {
             let error = check_url("OTEL_EXPORTER_OTLP_ENDPOINT", url).expect_err(url);
             assert!(!error.to_string().contains("hun"), "{error}");
