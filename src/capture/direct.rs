@@ -1108,7 +1108,7 @@ mod tests {
     /// size of the largest record it ever logged, for as long as it lived.
     #[test]
     fn a_huge_record_leaves_the_threads_buffers_no_larger_than_a_usual_one() {
-        let huge = "h".repeat(4 * crate::record::SCRATCH_KEPT_BYTES);
+        let huge = "h".repeat(8 * crate::record::SCRATCH_KEPT_BYTES);
         let (_, taken) = run_with(json, || {
             tracing::info!(value = %huge, "huge");
             tracing::info!(value = "small", "small");

@@ -484,18 +484,25 @@ impl Record {
 /// How many keys dropped at the count limit a record remembers.
 const DROPPED_KEYS_KEPT: usize = 64;
 
-/// How much memory a per-thread scratch buffer keeps between records:
-/// enough for any usual record, so that it is reused as it is, while a
-/// thread that once logged a huge value does not keep that value's size for
-/// as long as it lives.
+/// How much memory a per-thread scratch buffer keeps from one record to
+/// the next once it gives memory back: enough for any usual record, so
+/// that it is reused as it is, while a thread that once logged a huge value
+/// does not keep that value's size for as long as it lives.
 pub(crate) const SCRATCH_KEPT_BYTES: usize = 64 * 1024;
 
-/// Empties a scratch buffer, giving back its memory above
-/// [`SCRATCH_KEPT_BYTES`].
+/// How large a scratch buffer may grow before it gives memory back, as a
+/// multiple of [`SCRATCH_KEPT_BYTES`]: records a little larger than that,
+/// logged one after another, must not each pay for shrinking the buffer
+/// and growing it again.
+const SCRATCH_SLACK: usize = 4;
+
+/// Empties a scratch buffer, giving back its memory down to
+/// [`SCRATCH_KEPT_BYTES`] once it holds more than [`SCRATCH_SLACK`] times
+/// that.
 pub(crate) fn clear_scratch<T>(buffer: &mut Vec<T>) {
     buffer.clear();
     let kept = SCRATCH_KEPT_BYTES / std::mem::size_of::<T>().max(1);
-    if buffer.capacity() > kept {
+    if buffer.capacity() > SCRATCH_SLACK * kept {
         buffer.shrink_to(kept);
     }
 }
@@ -503,7 +510,7 @@ pub(crate) fn clear_scratch<T>(buffer: &mut Vec<T>) {
 /// [`clear_scratch`] for text.
 pub(crate) fn clear_scratch_text(text: &mut String) {
     text.clear();
-    if text.capacity() > SCRATCH_KEPT_BYTES {
+    if text.capacity() > SCRATCH_SLACK * SCRATCH_KEPT_BYTES {
         text.shrink_to(SCRATCH_KEPT_BYTES);
     }
 }
@@ -604,17 +611,17 @@ mod tests {
     #[test]
     fn a_reset_gives_back_what_a_huge_record_took() {
         let mut record = Record::default();
-        let huge = "h".repeat(4 * SCRATCH_KEPT_BYTES);
+        let huge = "h".repeat(8 * SCRATCH_KEPT_BYTES);
         let text = record.push_text(&huge);
         record.set_attribute(Key::Static("huge"), Value::Str(text), OnDuplicate::Replace);
-        for index in 0..10_000 {
-            record.set_attribute(Key::Static("many"), Value::Int(index), OnDuplicate::Keep);
+        // Many trees, each value of its own.
+        for index in 0..100_000 {
+            record.push_nested(serde_json::Value::from(index));
         }
         record.reset(0, Severity::INFO, ScopeName::Static("scope"));
         assert!(record.text.capacity() <= SCRATCH_KEPT_BYTES);
-        assert!(
-            record.attributes.capacity() * std::mem::size_of::<Attribute>() <= SCRATCH_KEPT_BYTES
-        );
+        let nested = record.nested.capacity() * std::mem::size_of::<serde_json::Value>();
+        assert!(nested <= SCRATCH_KEPT_BYTES, "{nested}");
     }
 
     #[test]
