@@ -49,7 +49,8 @@ impl JsonLinesWriter {
             self.mid_line = false;
         }
         if let Err((written, error)) = write_all_counting(&mut self.writer, &self.line) {
-            self.mid_line = written > 0;
+            // A write that stopped right after a newline left no line open.
+            self.mid_line = written > 0 && self.line.get(written - 1) != Some(&b'\n');
             return Err(error);
         }
         self.writer.flush()
@@ -247,5 +248,64 @@ mod tests {
         let expected: LogsData = serde_json::from_slice(&whole).expect("one line");
         assert_eq!(records, flatten(&expected));
         assert!(text.lines().count() > 3, "{text}");
+    }
+
+    /// Takes `accept` bytes, fails once, then takes everything.
+    struct FailsOnceAfter {
+        out: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+        accept: usize,
+        failed: bool,
+    }
+
+    impl Write for FailsOnceAfter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            let mut out = self.out.lock().unwrap();
+            if !self.failed && out.len() + bytes.len() > self.accept {
+                let taken = self.accept - out.len();
+                if taken == 0 {
+                    self.failed = true;
+                    return Err(std::io::Error::other("disk full"));
+                }
+                out.extend_from_slice(&bytes[..taken]);
+                return Ok(taken);
+            }
+            out.extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Regression: a request of several lines whose write failed right
+    /// after a whole line was taken for one cut mid-line, and the next
+    /// request began with an empty line.
+    #[test]
+    fn a_write_that_fails_between_lines_leaves_no_empty_line() {
+        use prost::Message as _;
+        let big = "b".repeat(600 * 1024);
+        let request = ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                scope_logs: vec![scope("s", &[&big, &big])],
+                ..ResourceLogs::default()
+            }],
+        };
+        let encoded = request.encode_to_vec();
+        let mut lines = Vec::new();
+        write_lines(decode_for_json(&encoded).unwrap(), LINE_LIMIT, &mut lines).unwrap();
+        let first_line = lines.iter().position(|&byte| byte == b'\n').unwrap() + 1;
+        assert!(first_line < lines.len(), "two lines");
+        let out = std::sync::Arc::default();
+        let mut writer = JsonLinesWriter::new(Box::new(FailsOnceAfter {
+            out: std::sync::Arc::clone(&out),
+            accept: first_line,
+            failed: false,
+        }));
+        assert!(matches!(writer.send(&encoded), Outcome::Failed { .. }));
+        assert!(matches!(writer.send(&encoded), Outcome::Accepted { .. }));
+        let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+        assert!(!text.contains("\n\n"), "an empty line");
+        assert_eq!(text.lines().count(), 3);
     }
 }
