@@ -632,27 +632,24 @@ fn check_url(setting: &str, url: &str) -> Result<String, InitError> {
     Ok(format!("{scheme}{rest}"))
 }
 
-/// `url` as reports show it: without what may be a credential, each
-/// replaced by `…`: the query (`?api_key=…`), and everything up to an `@`,
-/// where a user name and password go (in a malformed URL that may take in
-/// part of the path: a report shows less then, never a password). The
-/// fragment is left out.
+/// `url` as reports show it, without what may be a credential: the query
+/// (`?api_key=…`) is shown as `?…`, and the fragment is left out. A URL
+/// with an `@` anywhere is shown as its scheme only: the endpoints the
+/// crate accepts have no user name or password, but a refused one may,
+/// and its password may hold a `?`, a `#` or a `/`, so that where it ends
+/// cannot be told.
 pub(crate) fn endpoint_for_reports(url: &str) -> String {
-    let (scheme, rest) = match url.split_once("://") {
-        Some((scheme, rest)) => (format!("{scheme}://"), rest),
-        None => (String::new(), url),
-    };
-    // The `@` first: a password may hold a `?` or a `#`.
-    let (user, rest) = match rest.rsplit_once('@') {
-        Some((_, after)) => ("…@", after),
-        None => ("", rest),
-    };
-    let rest = rest.split('#').next().unwrap_or_default();
-    let (rest, query) = match rest.split_once('?') {
-        Some((rest, _)) => (rest, "?…"),
-        None => (rest, ""),
-    };
-    format!("{scheme}{user}{rest}{query}")
+    if url.contains('@') {
+        return match url.split_once("://") {
+            Some((scheme, _)) => format!("{scheme}://…"),
+            None => "…".to_owned(),
+        };
+    }
+    let url = url.split('#').next().unwrap_or_default();
+    match url.split_once('?') {
+        Some((url, _)) => format!("{url}?…"),
+        None => url.to_owned(),
+    }
 }
 
 /// A gRPC endpoint may be given as `host:port`; `…_INSECURE` then decides
@@ -703,7 +700,12 @@ mod tests {
         );
         assert_eq!(
             endpoint_for_reports("https://user:hunter2@collector/v1/logs"),
-            "https://…@collector/v1/logs"
+            "https://…"
+        );
+        // An `@` in the query does not open the rest of it.
+        assert_eq!(
+            endpoint_for_reports("https://collector/v1/logs?user=me@example.com&key=SECRET"),
+            "https://…"
         );
         assert_eq!(
             endpoint_for_reports("http://collector:4318"),
