@@ -320,6 +320,7 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        span::otel::note_thread();
         let shared = &*self.shared;
         if is_suppressed() || !shared.pipeline.is_open() {
             return;

@@ -245,8 +245,11 @@ pub(crate) struct ThreadInfo {
 
 /// Runs `f` with the calling thread's name and id. While the thread ends
 /// (a thread-local's destructor that logs), once the cached ones are gone,
-/// with those [`KEPT_THREAD`] kept. `None` when there are none: the thread
-/// logs for the first time while it ends.
+/// with those [`KEPT_THREAD`] kept, which `THREAD` sets as it is made; so
+/// `None` does not come in practice. (A thread's very first record, logged
+/// after the standard library dropped its own record of the thread, in an
+/// `atexit` handler of a main thread that never logged, makes `THREAD`,
+/// whose asking the standard library then panics.)
 pub(crate) fn with_thread_info<R>(f: impl FnOnce(&ThreadInfo) -> R) -> Option<R> {
     let mut f = Some(f);
     if let Ok(Some(result)) = THREAD.try_with(|thread| f.take().map(|f| f(thread))) {

@@ -506,11 +506,13 @@ pub(crate) mod otel {
             .flatten()
     }
 
-    /// Makes [`CONTEXT_ALIVE`] on this thread now, when a span is entered,
-    /// if it is not yet: made first while the thread ends, it would read
-    /// OpenTelemetry's context, which may be gone by then, to tell whether
-    /// that context is gone. Events outside spans make it as they read
-    /// the context.
+    /// Makes [`CONTEXT_ALIVE`] on this thread now, when a span is entered
+    /// or an event comes, if it is not yet: made first while the thread
+    /// ends, it would read OpenTelemetry's context, which may be gone by
+    /// then, to tell whether that context is gone. A thread whose first
+    /// record through the bridge is logged while it ends, after
+    /// OpenTelemetry's context on it was dropped, is left: that case
+    /// cannot be told from the thread's first record.
     pub(crate) fn note_thread() {
         let _ = CONTEXT_ALIVE.try_with(|_| ());
     }

@@ -708,7 +708,11 @@ impl Builder {
     /// trusts none of their files: it creates its files anew, never
     /// writing through a link or file already there, and on Unix replays
     /// only regular files of its own user, so that no one else's file is
-    /// sent as the application's records.
+    /// sent as the application's records. Others can still delete or rename
+    /// its files there, or hold its lock: a directory only this user can
+    /// write to is the safe choice (one inside a shared volume that does not
+    /// exist yet is made so). Segments a former user of the directory left
+    /// are reported on stderr, and neither replayed nor deleted.
     #[cfg(feature = "spool")]
     pub fn with_spool_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
         self.otlp.spool_dir = Some(dir.into());

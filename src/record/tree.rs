@@ -7,7 +7,8 @@
 //! text). Here, as for a value outside any map, such a float becomes the
 //! string `"NaN"`, `"Infinity"` or `"-Infinity"` and such an integer its
 //! decimal string. A tree nested deeper than [`MAX_DEPTH`] keeps what is
-//! deeper as its JSON text, down to [`MAX_TEXT_DEPTH`]; a map or list
+//! deeper as its JSON text, down to [`MAX_TEXT_DEPTH`] levels, where each
+//! `Some`, newtype and newtype variant counts as a level too; a value
 //! deeper still is replaced by [`TOO_DEEP`], without being serialized.
 
 use serde::ser::{self, Serialize};

@@ -208,9 +208,9 @@ impl Spool {
         let owner = probe_dir(dir)?;
         let lock = lock_dir(dir)?;
         let mut segments: Vec<Segment> = Vec::new();
-        // The next segment goes past every segment name taken, those of
-        // files that are not the spool's too.
-        let mut next_sequence = 0;
+        // Files under segment names that are not the spool's: said once,
+        // as they are neither replayed nor deleted.
+        let mut foreign: Vec<PathBuf> = Vec::new();
         for entry in fs::read_dir(dir)? {
             let entry = entry?;
             let path = entry.path();
@@ -230,10 +230,15 @@ impl Spool {
             else {
                 continue;
             };
-            next_sequence = next_sequence.max(sequence + 1);
             // On Unix, `DirEntry::metadata` describes a link, not what it
-            // points to.
-            if !is_own_file(&entry.metadata()?, owner) {
+            // points to. A file gone since the listing is no segment.
+            let own = match entry.metadata() {
+                Ok(metadata) => is_own_file(&metadata, owner),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(error) => return Err(error),
+            };
+            if !own {
+                foreign.push(path);
                 continue;
             }
             let bytes = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -250,6 +255,16 @@ impl Spool {
             });
         }
         segments.sort_by_key(|segment| segment.sequence);
+        // Numbered after the spool's own segments only: a file someone
+        // else put under a large number must not use the numbers up.
+        let next_sequence = segments.last().map_or(0, |segment| segment.sequence + 1);
+        if let Some(example) = foreign.first() {
+            crate::diag::warn(format_args!(
+                "{} file(s) in the spool directory under a segment's name, such as {}, are not regular files of this process's user (a former user of the directory's, or another's): they are not replayed, nor deleted, nor counted against the spool's budget",
+                foreign.len(),
+                example.display()
+            ));
+        }
         let bytes = segments.iter().map(|segment| segment.bytes).sum();
         Ok(Spool {
             dir: dir.to_owned(),
@@ -334,19 +349,29 @@ impl Spool {
             ));
         }
         // The file first: when it cannot even be made (the directory is
-        // gone, no file descriptor is left), nothing is evicted for it.
-        let sequence = self.next_sequence;
-        let mut file = match open_private_file(&self.path(sequence), true) {
-            Ok(file) => file,
-            Err(error) => {
-                // A file of that name that this spool did not write: the
-                // number is left to it.
-                if error.kind() == std::io::ErrorKind::AlreadyExists {
-                    self.next_sequence += 1;
+        // gone, no file descriptor is left), nothing is evicted for it. A
+        // number a file that is not the spool's already has is left to it,
+        // a few times in a row.
+        let mut sequence = self.next_sequence;
+        let mut file = loop {
+            match open_private_file(&self.path(sequence), true) {
+                Ok(file) => break file,
+                Err(error)
+                    if error.kind() == std::io::ErrorKind::AlreadyExists
+                        && sequence - self.next_sequence < TAKEN_NUMBERS_SKIPPED
+                        && sequence < u64::MAX - 1 =>
+                {
+                    sequence += 1;
                 }
-                return self.failed_to_write(error);
+                Err(error) => {
+                    if error.kind() == std::io::ErrorKind::AlreadyExists {
+                        self.next_sequence = sequence.saturating_add(1);
+                    }
+                    return self.failed_to_write(error);
+                }
             }
         };
+        self.next_sequence = sequence;
         while self.bytes + size > self.budget {
             let Some(oldest) = self.segments.pop_front() else {
                 break;
@@ -446,6 +471,10 @@ impl Spool {
         }
     }
 }
+
+/// How many numbers in a row a new segment passes over when files that are
+/// not the spool's already have them, before the write fails.
+const TAKEN_NUMBERS_SKIPPED: u64 = 16;
 
 /// How many segments that could not be deleted the spool remembers, to
 /// try again.
@@ -850,11 +879,16 @@ mod tests {
         std::os::unix::fs::symlink(&victim, &probe).expect("a planted link");
         // A segment someone else wrote, where this process can make a file
         // another user's (as root, which CI runs as).
-        let forged = segment_path(&shared, 0);
-        forge_segment(&forged, b"forged", 1);
-        let forged_by_another = std::os::unix::fs::chown(&forged, Some(65534), None).is_ok();
-        if !forged_by_another {
-            fs::remove_file(&forged).expect("removed");
+        // The last number but one too: numbering after it would leave
+        // the spool no number to write under.
+        for forged in [
+            segment_path(&shared, 0),
+            segment_path(&shared, u64::MAX - 1),
+        ] {
+            forge_segment(&forged, b"forged", 1);
+            if std::os::unix::fs::chown(&forged, Some(65534), None).is_err() {
+                fs::remove_file(&forged).expect("removed");
+            }
         }
         let mut spool = Spool::open(&shared, 1 << 20).expect("opened");
         assert_eq!(fs::read(&victim).expect("readable"), b"not the spool's");
@@ -863,7 +897,7 @@ mod tests {
             "the link was removed"
         );
         assert!(matches!(spool.oldest(), Oldest::Empty));
-        // The next segment number is past the forged one's either way.
+        // The forged segment's number is passed over.
         spool.append(b"own", 1).written.expect("written");
         match spool.oldest() {
             Oldest::Request(spooled) => assert_eq!(spooled.payload, b"own"),
@@ -884,13 +918,16 @@ mod tests {
         let victim = std::env::temp_dir().join(format!("olb-victim2-{}", std::process::id()));
         fs::write(&victim, b"not the spool's").expect("a victim file");
         std::os::unix::fs::symlink(&victim, spool.path(0)).expect("a planted link");
-        let appended = spool.append(b"request", 1);
-        assert!(appended.written.is_err());
-        assert_eq!(fs::read(&victim).expect("readable"), b"not the spool's");
-        // The number is left to the link; the next write takes the next.
-        spool.set_read_only_until(Instant::now());
+        // The number is left to the link; the write takes the next.
         spool.append(b"request", 1).written.expect("written");
+        assert_eq!(fs::read(&victim).expect("readable"), b"not the spool's");
         assert!(spool.path(1).is_file());
+        // Numbers taken in a long row are not searched without end.
+        for sequence in 2..2 + TAKEN_NUMBERS_SKIPPED + 1 {
+            std::os::unix::fs::symlink(&victim, spool.path(sequence)).expect("a link");
+        }
+        assert!(spool.append(b"request", 1).written.is_err());
+        assert_eq!(fs::read(&victim).expect("readable"), b"not the spool's");
         let _ = fs::remove_file(&victim);
         let _ = fs::remove_dir_all(&dir);
     }
