@@ -778,16 +778,10 @@ impl Visit for DirectVisitor<'_, '_> {
             self.set(field, Piece::Value(ValueRef::Str(REDACTED)));
             return;
         }
-        let (redactor, redacted) = (self.redactor, &mut self.redacted);
-        let tree =
-            crate::record::tree::to_tree(&valuable_serde::Serializable::new(value), |tree| {
-                *redacted += redactor.redact_tree(tree);
-            });
-        match tree {
-            Ok(tree @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => {
-                self.set(field, Piece::Value(ValueRef::Nested(&tree)));
-            }
-            _ => self.record_debug(field, &value),
+        let settings = self.redactor.settings();
+        match crate::capture::visit::valuable_tree(value, settings, &mut self.redacted) {
+            Some(tree) => self.set(field, Piece::Value(ValueRef::Nested(&tree))),
+            None => self.record_debug(field, &value),
         }
     }
 }

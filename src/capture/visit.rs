@@ -164,18 +164,32 @@ impl Visit for EventVisitor<'_> {
             self.set(field, Value::StaticStr(REDACTED));
             return;
         }
-        let (redaction, redacted) = (self.redaction, &mut self.redacted);
-        let tree =
-            crate::record::tree::to_tree(&valuable_serde::Serializable::new(value), |tree| {
-                *redacted += redaction.redact_tree(tree);
-            });
-        match tree {
-            Ok(tree @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => {
+        match valuable_tree(value, self.redaction, &mut self.redacted) {
+            Some(tree) => {
                 let nested = self.record.push_nested(tree);
                 self.set(field, nested);
             }
-            _ => self.record_debug(field, &value),
+            None => self.record_debug(field, &value),
         }
+    }
+}
+
+/// A `valuable` value as a tree, when it is a map, a list or a struct,
+/// with the secret-named keys inside it redacted (and counted in
+/// `redacted`); `None` for anything else, which is recorded as its `Debug`
+/// text.
+#[cfg(all(tracing_unstable, feature = "valuable"))]
+pub(crate) fn valuable_tree(
+    value: valuable::Value<'_>,
+    redaction: &RedactionSettings,
+    redacted: &mut u64,
+) -> Option<serde_json::Value> {
+    let tree = crate::record::tree::to_tree(&valuable_serde::Serializable::new(value), |tree| {
+        *redacted += redaction.redact_tree(tree);
+    });
+    match tree {
+        Ok(tree @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => Some(tree),
+        _ => None,
     }
 }
 
@@ -378,16 +392,9 @@ impl Visit for SpanFieldVisitor<'_> {
             self.set(field, OwnedValue::Str(REDACTED.into()));
             return;
         }
-        let (redaction, redacted) = (self.redaction, &mut self.redacted);
-        let tree =
-            crate::record::tree::to_tree(&valuable_serde::Serializable::new(value), |tree| {
-                *redacted += redaction.redact_tree(tree);
-            });
-        match tree {
-            Ok(tree @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => {
-                self.set(field, OwnedValue::Nested(Box::new(tree)));
-            }
-            _ => self.record_debug(field, &value),
+        match valuable_tree(value, self.redaction, &mut self.redacted) {
+            Some(tree) => self.set(field, OwnedValue::Nested(Box::new(tree))),
+            None => self.record_debug(field, &value),
         }
     }
 }
