@@ -1103,8 +1103,11 @@ mod tests {
     #[test]
     fn a_huge_record_leaves_the_threads_buffers_no_larger_than_a_usual_one() {
         let huge = "h".repeat(8 * crate::record::SCRATCH_KEPT_BYTES);
+        // A `Display` value goes straight into `out`; an error's message is
+        // formatted into `text` first.
+        let error = std::io::Error::other(huge.clone());
         let (_, taken) = run_with(json, || {
-            tracing::info!(value = %huge, "huge");
+            tracing::info!(value = %huge, error = &error as &dyn Error, "huge");
             tracing::info!(value = "small", "small");
         });
         assert_eq!(taken, 2);
