@@ -160,3 +160,36 @@ fn dotted_words_padded_words_and_camel_case_spellings_are_redacted() {
         serde_json::json!({"accessToken": "[REDACTED]", "expiresIn": 60})
     );
 }
+
+/// Regression: a `:serde` value whose `Serialize` impl fails was exported
+/// as its formatted text, which the `log` crate makes by serializing it
+/// again: everything written before the failure, secret-named keys
+/// included, went out in clear.
+#[test]
+fn a_value_that_fails_to_serialize_is_not_exported_as_its_partial_text() {
+    struct Unfinished;
+    impl serde::Serialize for Unfinished {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::{Error as _, SerializeMap as _};
+            let mut map = serializer.serialize_map(None)?;
+            map.serialize_entry("user", "ada")?;
+            map.serialize_entry("password", "hunter2")?;
+            Err(S::Error::custom("the session expired"))
+        }
+    }
+    let (records, stats) = capture_with_guard(otel_log_bridge::builder(), |_| {
+        log::info!(login:serde = Unfinished; "unfinished");
+    });
+    assert_eq!(
+        records[0]["attributes"]["login"],
+        "[withheld: `serde` serialization failed: the session expired]"
+    );
+    assert_eq!(stats.redacted, 1, "{stats:?}");
+    // With redaction turned off, nothing is withheld: the text is kept.
+    let (records, _) = capture_with_guard(
+        otel_log_bridge::builder().with_redacted_keys(Vec::<String>::new()),
+        |_| log::info!(login:serde = Unfinished; "unfinished"),
+    );
+    let text = records[0]["attributes"]["login"].as_str().expect("text");
+    assert!(text.contains("hunter2"), "{text}");
+}

@@ -333,8 +333,7 @@ impl<'v> VisitValue<'v> for TypedValue<'_> {
         // value, as it is inside a map. Everything else (`Display`,
         // `Debug`) is its text: such a value serializes as that text,
         // which is kept rather than formatted a second time (the user's
-        // impl runs once). Only a value that does not serialize is
-        // formatted instead.
+        // impl runs once).
         let (redaction, redacted) = (self.redaction, &mut *self.redacted);
         let tree = crate::record::tree::to_tree(&value, |tree| {
             *redacted += redaction.redact_tree(tree);
@@ -360,6 +359,14 @@ impl<'v> VisitValue<'v> for TypedValue<'_> {
                         Value::Str(self.record.push_fmt(format_args!("{number}")))
                     }
                 }
+            }
+            // The `log` crate formats such a value by serializing it again:
+            // the text holds whatever came before the failure, and secret
+            // names in it cannot be found. With redaction on, only the
+            // error is kept.
+            Err(error) if self.redaction.is_active() => {
+                *self.redacted += 1;
+                Value::Str(self.record.push_fmt(format_args!("[withheld: {error}]")))
             }
             Err(_) => Value::Str(self.record.push_fmt(format_args!("{value}"))),
         });

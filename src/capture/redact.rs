@@ -73,6 +73,11 @@ impl Default for RedactionSettings {
 }
 
 impl RedactionSettings {
+    /// Whether anything is redacted at all.
+    pub(crate) fn is_active(&self) -> bool {
+        !self.words.is_empty() || self.values
+    }
+
     pub(crate) fn is_sensitive(&self, key: &str) -> bool {
         self.words.iter().any(|word| key_contains_word(key, word))
     }

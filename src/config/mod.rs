@@ -353,7 +353,10 @@ impl Builder {
     /// `access_token` also redacts `accessToken`; a dotted word such as
     /// `user.ssn` redacts a key whose segments include it in a row
     /// (`app.user.ssn`). Inside maps and lists each key is matched on its
-    /// own: a dotted word does not reach `ssn` inside a `user` map.
+    /// own: a dotted word does not reach `ssn` inside a `user` map. A `log`
+    /// value captured with `:serde` whose `Serialize` impl fails becomes
+    /// `"[withheld: <the error>]"` (and counts as redacted): its text would
+    /// hold what it serialized before failing, where no key can be matched.
     pub fn with_redacted_keys<I, S>(mut self, words: I) -> Self
     where
         I: IntoIterator<Item = S>,
