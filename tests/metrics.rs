@@ -35,8 +35,11 @@ fn run(
             message: "one too old".into(),
         },
     ]);
+    // The counts below assume one request: only the flush sends, however
+    // slowly the scenario runs.
     let (layer, guard) = builder
         .with_otlp_endpoint(format!("{}/v1/logs", receiver.endpoint()))
+        .with_otlp_schedule_delay(Duration::from_secs(3600))
         .layer()
         .expect("valid configuration");
     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), scenario);
