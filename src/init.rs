@@ -17,7 +17,8 @@ use crate::export::{self, FlushError, Pipeline, SinkSettings, Stats};
 ///
 /// This sets the global `tracing` subscriber (a `Registry` with an
 /// `EnvFilter` from `RUST_LOG`, default `info`, and the bridge layer), the
-/// global `log` logger, and a panic hook.
+/// global `log` logger, and a panic hook (none when `OTEL_SDK_DISABLED` is
+/// `true`: a disabled bridge exports nothing, panics included).
 ///
 /// # Panics
 ///
@@ -280,6 +281,7 @@ impl Builder {
             .with_redaction(self.capture.redaction.clone())
             .with_storm_control(
                 self.rate_limit
+                    .flatten()
                     .map(|limit| StormControl::new(limit, self.capture.clone())),
             );
         #[cfg(feature = "sdk")]

@@ -106,11 +106,13 @@
 //! [`Builder::with_disabled`] for `OTEL_SDK_DISABLED`,
 //! [`Builder::with_diagnostics`] for `OTEL_LOG_LEVEL`,
 //! [`Builder::with_legacy_code_attributes`] for
-//! `OTEL_SEMCONV_STABILITY_OPT_IN`, and so on.
+//! `OTEL_SEMCONV_STABILITY_OPT_IN`, and so on. What a variable turns on,
+//! code can turn off: [`Builder::without_rate_limit`], `without_spool`
+//! (feature `spool`), an empty [`Builder::with_redacted_keys`] list.
 //!
 //! | Variable | Default | Meaning |
 //! |---|---|---|
-//! | `OTEL_LOGS_EXPORTER` | `otlp` when an OTLP endpoint is set, else `json` | comma list of `otlp`, `otlp/stdout` (OTLP-JSON lines on stdout), `json` (flat JSON lines on stdout), `console` (human-readable, stderr), `none`; an unknown name is reported on stderr and ignored (the default applies when no name is known); `otlp` in a build without the `otlp` feature is an error, and such a build keeps `json` when an endpoint is set, saying so on stderr |
+//! | `OTEL_LOGS_EXPORTER` | `otlp` when an OTLP endpoint is set, else `json` | comma list of `otlp`, `otlp/stdout` (OTLP-JSON lines on stdout), `json` (flat JSON lines on stdout), `console` (human-readable, stderr), `none` (alone; beside other names it is reported and ignored); an unknown name is reported on stderr and ignored (the default applies when no name is known); `otlp` or `otlp/stdout` in a build without the `otlp` feature is an error, and such a build keeps `json` when an endpoint is set, saying so on stderr |
 //! | `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` | – | full URL of the logs endpoint, used as is |
 //! | `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://localhost:4318` (gRPC: `http://localhost:4317`) | base URL, `http://` or `https://` in any case; HTTP appends `/v1/logs` to its path (before a query) |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL` | `http/protobuf` | `http/protobuf`, `http/json`, `grpc` (feature `grpc`), in any case; an unknown value is reported and ignored; `grpc` in a build without the `grpc` feature is an error |
@@ -121,10 +123,10 @@
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]CLIENT_CERTIFICATE`, `…_CLIENT_KEY` | – | PEM files for mutual TLS (`https://` endpoints) |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]INSECURE` | `false` | gRPC endpoints given without a scheme: `true` (in any case) for plaintext; any other value is false, as the specification's booleans are, and a value other than `false` is reported |
 //! | `OTEL_BLRP_SCHEDULE_DELAY` | `1000` | ms between exports at the latest (`otlp` exporter; the other outputs write every 100 ms) |
-//! | `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` | `512` | records per request at most; cut to `OTEL_BLRP_MAX_QUEUE_SIZE` when larger |
-//! | `OTEL_BLRP_EXPORT_TIMEOUT` | `30000` | ms; bounds each request together with the OTLP timeout; `0` for none |
-//! | `OTEL_BLRP_MAX_QUEUE_SIZE` | unbounded by count | a record-count bound on top of the 64 MiB byte budget |
-//! | `OTEL_SERVICE_NAME` | `unknown_service:<executable>` (`unknown_service` when the executable's name is unavailable) | `service.name` |
+//! | `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` | `512` | records per request at most (`otlp` exporter; `otlp/stdout` writes up to 512 records a line); cut to `OTEL_BLRP_MAX_QUEUE_SIZE` when larger |
+//! | `OTEL_BLRP_EXPORT_TIMEOUT` | `30000` | ms; bounds each request together with the OTLP timeout (`otlp` exporter); `0` for none |
+//! | `OTEL_BLRP_MAX_QUEUE_SIZE` | unbounded by count | a record-count bound on top of the 64 MiB byte budget (`otlp` exporter; the other outputs have the byte budget only) |
+//! | `OTEL_SERVICE_NAME` | `unknown_service:<executable>` (`unknown_service` when the executable's name is unavailable) | `service.name`, trimmed |
 //! | `OTEL_RESOURCE_ATTRIBUTES` | – | `key=value,…`, keys and values percent-decoded; a malformed pair (or an invalid `%` escape) is reported once on stderr and the whole variable is ignored, as the specification asks |
 //! | `OTEL_SDK_DISABLED` | `false` | `true` exports nothing |
 //! | `OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT` (then `OTEL_ATTRIBUTE_COUNT_LIMIT`) | `128` | attributes per record; the rest are dropped and counted in `dropped_attributes_count` |
@@ -132,7 +134,7 @@
 //! | `OTEL_SEMCONV_STABILITY_OPT_IN` | current names | `code/dup` also writes `code.filepath`, `code.lineno` (and `code.column` on panic records) |
 //! | `OTEL_LOG_BRIDGE_REDACTED_KEYS` | `password,passwd,secret,client_secret,token,access_token,refresh_token,id_token,api_key,apikey,x-api-key,authorization,proxy-authorization,cookie,set-cookie,private_key,credential` | words whose keys are redacted (per dot-separated segment); `none` turns it off |
 //! | `OTEL_LOG_BRIDGE_SPOOL_DIR` | – | with the `spool` feature: the directory for undeliverable OTLP requests (budget 256 MiB, `Builder::with_spool_budget`) |
-//! | `OTEL_LOG_BRIDGE_RATE_LIMIT` | no limit | `<per second>[,<burst>]`: storm control per callsite; suppressed events are counted and summarised in a WARN record |
+//! | `OTEL_LOG_BRIDGE_RATE_LIMIT` | no limit | `<per second>[,<burst>]`, both at least 1: storm control per callsite; suppressed events are counted and summarised in a WARN record; a malformed value is reported and no limit applies |
 //! | `OTEL_LOG_LEVEL` | `info` | the crate's own diagnostics on stderr: `none`, `error`, `warn`, `info`, `debug`; an unknown value is reported and `info` is used |
 //! | `RUST_LOG` | `info` | `EnvFilter` directives for [`init`]; invalid directives are reported and `info` is used |
 //!

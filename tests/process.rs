@@ -285,11 +285,15 @@ fn an_unknown_exporter_name_is_reported_and_the_known_ones_are_used() {
     }
     let (output, _) = run(
         "an_unknown_exporter_name_is_reported_and_the_known_ones_are_used",
-        &[("OTEL_LOGS_EXPORTER", "json,stdoutt")],
+        &[("OTEL_LOGS_EXPORTER", "json,stdoutt,none")],
     );
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stderr(&output).contains(
         "otel-log-bridge: warning: OTEL_LOGS_EXPORTER: ignoring unknown exporter \"stdoutt\" (accepted: otlp, otlp/stdout, json, console, none)"
+    ));
+    // Regression: "none" beside exporters was dropped without a word.
+    assert!(stderr(&output).contains(
+        "otel-log-bridge: warning: OTEL_LOGS_EXPORTER=\"json,stdoutt,none\" names \"none\" beside other exporters; ignoring \"none\""
     ));
     // The test harness's own output shares the child's stdout, and the
     // record may follow its "test … " on the same line.

@@ -43,7 +43,9 @@ impl RateLimit {
             Some(burst) => burst.parse::<u32>().ok()?,
             None => per_second,
         };
-        if parts.next().is_some() || per_second == 0 {
+        // A zero rate or burst is refused rather than read as 1, as code's
+        // `per_callsite` does: the variable's value is reported instead.
+        if parts.next().is_some() || per_second == 0 || burst == 0 {
             return None;
         }
         Some(RateLimit::per_callsite(per_second, burst))
@@ -299,7 +301,7 @@ mod tests {
             RateLimit::parse(" 10 , 50 "),
             Some(RateLimit::per_callsite(10, 50))
         );
-        for bad in ["", "0", "ten", "1,2,3", "-5"] {
+        for bad in ["", "0", "ten", "1,2,3", "-5", "100,0"] {
             assert_eq!(RateLimit::parse(bad), None, "{bad:?}");
         }
     }

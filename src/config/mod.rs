@@ -61,6 +61,7 @@ impl Exporter {
     fn parse_list(list: &str) -> Result<Option<Vec<Exporter>>, InitError> {
         let mut exporters = Vec::new();
         let mut recognised = false;
+        let mut saw_none = false;
         for name in list
             .split(',')
             .map(str::trim)
@@ -84,6 +85,7 @@ impl Exporter {
                 }
                 "none" => {
                     recognised = true;
+                    saw_none = true;
                     continue;
                 }
                 _ => {
@@ -99,6 +101,14 @@ impl Exporter {
             if !exporters.contains(&exporter) {
                 exporters.push(exporter);
             }
+        }
+        if saw_none && !exporters.is_empty() {
+            // The list contradicts itself; the exporters it names win, as
+            // losing records is the worse mistake.
+            diag::warn(format_args!(
+                "{}={list:?} names \"none\" beside other exporters; ignoring \"none\"",
+                env::LOGS_EXPORTER
+            ));
         }
         Ok(recognised.then_some(exporters))
     }
@@ -149,7 +159,10 @@ pub struct Builder {
     pub(crate) queue_budget: usize,
     pub(crate) target_metrics: bool,
     pub(crate) redacted_keys: Option<Vec<String>>,
-    pub(crate) rate_limit: Option<crate::capture::storm::RateLimit>,
+    /// `with_redacted_keys` was given words, all of them blank.
+    pub(crate) redacted_keys_blank: bool,
+    /// `Some(None)`: turned off in code, whatever the environment says.
+    pub(crate) rate_limit: Option<Option<crate::capture::storm::RateLimit>>,
     pub(crate) attribute_count_limit: Option<usize>,
     pub(crate) attribute_value_length_limit: Option<usize>,
     pub(crate) legacy_code_attributes: Option<bool>,
@@ -204,6 +217,7 @@ impl Default for Builder {
             queue_budget: DEFAULT_QUEUE_BUDGET,
             target_metrics: false,
             redacted_keys: None,
+            redacted_keys_blank: false,
             rate_limit: None,
             attribute_count_limit: None,
             attribute_value_length_limit: None,
@@ -346,7 +360,9 @@ impl Builder {
     /// case: with the default list
     /// ([`DEFAULT_REDACTED_KEYS`](crate::DEFAULT_REDACTED_KEYS)),
     /// `db.password` and `http.request.header.authorization` are redacted,
-    /// `token_count` is not. An empty list turns redaction off. Beats
+    /// `token_count` is not. An empty list turns redaction off; words that
+    /// are all blank (an empty setting split on commas, say) do not, and
+    /// are reported on stderr instead. Beats
     /// `OTEL_LOG_BRIDGE_REDACTED_KEYS` (a comma list; `none` turns it off).
     ///
     /// Words are compared ignoring the `_` and `-` between their parts, so
@@ -362,13 +378,17 @@ impl Builder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.redacted_keys = Some(
-            words
-                .into_iter()
-                .map(|word| word.into().trim().to_ascii_lowercase())
-                .filter(|word| !word.is_empty())
-                .collect(),
-        );
+        let mut given = 0;
+        let words: Vec<String> = words
+            .into_iter()
+            .inspect(|_| given += 1)
+            .map(|word| word.into().trim().to_ascii_lowercase())
+            .filter(|word| !word.is_empty())
+            .collect();
+        // Blank words are a slip more likely than a wish to export
+        // secrets: they leave the list to the environment and the default.
+        self.redacted_keys_blank = given > 0 && words.is_empty();
+        self.redacted_keys = (!self.redacted_keys_blank).then_some(words);
         self
     }
 
@@ -399,7 +419,14 @@ impl Builder {
     ///     .init();
     /// ```
     pub fn with_rate_limit(mut self, limit: crate::capture::storm::RateLimit) -> Self {
-        self.rate_limit = Some(limit);
+        self.rate_limit = Some(Some(limit));
+        self
+    }
+
+    /// No rate limit, whatever `OTEL_LOG_BRIDGE_RATE_LIMIT` says (the
+    /// default when it is unset).
+    pub fn without_rate_limit(mut self) -> Self {
+        self.rate_limit = Some(None);
         self
     }
 
@@ -535,6 +562,17 @@ impl Builder {
     #[cfg(feature = "otlp")]
     pub fn with_otlp_endpoint(mut self, url: impl Into<String>) -> Self {
         self.otlp.endpoint = Some(url.into());
+        self
+    }
+
+    /// Whether a gRPC endpoint given without a scheme (`collector:4317`)
+    /// is reached in plaintext (`true`) or over TLS (`false`, the default);
+    /// beats `OTEL_EXPORTER_OTLP_LOGS_INSECURE` and
+    /// `OTEL_EXPORTER_OTLP_INSECURE`. An endpoint's `http://` or `https://`
+    /// scheme decides for itself, as it does over HTTP.
+    #[cfg(feature = "otlp")]
+    pub fn with_otlp_insecure(mut self, insecure: bool) -> Self {
+        self.otlp.insecure = Some(insecure);
         self
     }
 
@@ -718,7 +756,16 @@ impl Builder {
     /// are reported on stderr, and neither replayed nor deleted.
     #[cfg(feature = "spool")]
     pub fn with_spool_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
-        self.otlp.spool_dir = Some(dir.into());
+        self.otlp.spool_dir = Some(Some(dir.into()));
+        self
+    }
+
+    /// No spool, whatever `OTEL_LOG_BRIDGE_SPOOL_DIR` says (the default
+    /// when it is unset): for a program that must not write its records to
+    /// disk.
+    #[cfg(feature = "spool")]
+    pub fn without_spool(mut self) -> Self {
+        self.otlp.spool_dir = Some(None);
         self
     }
 
@@ -753,9 +800,7 @@ impl Builder {
     /// Applies the precedence rules. Also sets the crate's own diagnostic
     /// level, first, so that later warnings obey it.
     pub(crate) fn resolve(&mut self) -> Result<Resolved, InitError> {
-        if let Some(level) = self.diag_level() {
-            diag::set_level(level);
-        }
+        diag::set_level(self.diag_level());
         let disabled = self.disabled.unwrap_or_else(|| self.env.sdk_disabled());
         let default_limits = crate::record::AttributeLimits::default();
         self.capture.limits = crate::record::AttributeLimits {
@@ -774,6 +819,16 @@ impl Builder {
         self.capture.duplicate_legacy_code_attributes = self
             .legacy_code_attributes
             .unwrap_or_else(|| self.env.semconv_code_dup());
+        if self.redacted_keys_blank {
+            diag::warn(format_args!(
+                "Builder::with_redacted_keys was given only blank words; keeping {} (an empty list turns redaction off)",
+                if self.env.get(env::REDACTED_KEYS).is_some() {
+                    env::REDACTED_KEYS
+                } else {
+                    "the default list"
+                }
+            ));
+        }
         if let Some(words) = self
             .redacted_keys
             .clone()
@@ -782,18 +837,18 @@ impl Builder {
             self.capture.redaction.words = words;
         }
         if self.rate_limit.is_none() {
-            self.rate_limit = self.env.get(env::RATE_LIMIT).and_then(|value| {
+            self.rate_limit = Some(self.env.get(env::RATE_LIMIT).and_then(|value| {
                 let limit = crate::capture::storm::RateLimit::parse(&value);
                 if limit.is_none() {
                     env::report_invalid(
                         env::RATE_LIMIT,
                         &value,
-                        "<events per second>[,<burst>], whole numbers",
+                        "<events per second>[,<burst>], whole numbers from 1",
                         "no limit",
                     );
                 }
                 limit
-            });
+            }));
         }
         // A disabled bridge exports nothing, so the exporter list is not
         // read, nor a bad name in it reported.
@@ -839,8 +894,6 @@ impl Builder {
 }
 
 impl Builder {
-    /// `otlp` when an OTLP endpoint is configured (in code or in the
-    /// environment), `json` otherwise.
     /// The outputs that code configuration implies without
     /// [`with_exporters`](Builder::with_exporters): each writer or endpoint
     /// given selects its exporter, and a logger provider alone means no
@@ -870,9 +923,13 @@ impl Builder {
         (!chosen.is_empty()).then_some(chosen)
     }
 
-    /// The diagnostic level from code, else from `OTEL_LOG_LEVEL`.
-    fn diag_level(&self) -> Option<DiagLevel> {
-        self.diagnostics.or_else(|| self.env.diag_level())
+    /// The diagnostic level from code, else from `OTEL_LOG_LEVEL`, else the
+    /// default, `info`: never the level an earlier pipeline set, which
+    /// would silence this one's warnings about its own configuration.
+    fn diag_level(&self) -> DiagLevel {
+        self.diagnostics
+            .or_else(|| self.env.diag_level())
+            .unwrap_or(DiagLevel::Info)
     }
 
     /// `otlp` when an OTLP endpoint variable is set, `json` otherwise. A
@@ -1076,6 +1133,57 @@ mod tests {
             no_words.capture.redaction.words,
             crate::DEFAULT_REDACTED_KEYS
         );
+        // Regression: the same slip in code (an empty setting split on
+        // commas) turned redaction off; only an empty list does.
+        let mut blank = builder().with_redacted_keys([" ", ""]);
+        blank.env = Env::from_pairs(&[]);
+        blank.resolve().expect("valid");
+        assert_eq!(blank.capture.redaction.words, crate::DEFAULT_REDACTED_KEYS);
+        let mut blank = builder().with_redacted_keys("".split(','));
+        blank.env = Env::from_pairs(&env);
+        blank.resolve().expect("valid");
+        assert_eq!(blank.capture.redaction.words, ["pin", "iban"]);
+        let mut empty = builder().with_redacted_keys(Vec::<String>::new());
+        empty.env = Env::from_pairs(&env);
+        empty.resolve().expect("valid");
+        assert!(empty.capture.redaction.words.is_empty());
+    }
+
+    /// Regression: with `OTEL_LOG_BRIDGE_RATE_LIMIT` or
+    /// `OTEL_LOG_BRIDGE_SPOOL_DIR` set for a whole platform, code had no
+    /// way to turn the limit or the spool off.
+    #[test]
+    fn code_turns_off_what_a_variable_turns_on() {
+        let env = [
+            ("OTEL_LOG_BRIDGE_RATE_LIMIT", "10"),
+            ("OTEL_LOG_BRIDGE_SPOOL_DIR", "/var/spool/logs"),
+            (
+                "OTEL_LOGS_EXPORTER",
+                if cfg!(feature = "otlp") {
+                    "otlp"
+                } else {
+                    "json"
+                },
+            ),
+        ];
+        let mut from_env = builder();
+        from_env.env = Env::from_pairs(&env);
+        let _resolved = from_env.resolve().expect("valid");
+        assert_eq!(
+            from_env.rate_limit,
+            Some(Some(crate::capture::storm::RateLimit::per_callsite(10, 10)))
+        );
+        #[cfg(feature = "spool")]
+        assert!(_resolved.otlp.expect("otlp").spool.is_some());
+        let off = builder().without_rate_limit();
+        #[cfg(feature = "spool")]
+        let off = off.without_spool();
+        let mut off = off;
+        off.env = Env::from_pairs(&env);
+        let _resolved = off.resolve().expect("valid");
+        assert_eq!(off.rate_limit, Some(None));
+        #[cfg(feature = "spool")]
+        assert!(_resolved.otlp.expect("otlp").spool.is_none());
     }
 
     #[cfg(not(feature = "otlp"))]
@@ -1109,7 +1217,7 @@ mod tests {
             env: Env::from_pairs(&env),
             ..builder()
         };
-        assert_eq!(from_env.diag_level(), Some(DiagLevel::Debug));
+        assert_eq!(from_env.diag_level(), DiagLevel::Debug);
         assert!(from_env.resolve().expect("valid").disabled);
         assert!(from_env.capture.duplicate_legacy_code_attributes);
         let mut from_code = Builder {
@@ -1119,7 +1227,7 @@ mod tests {
                 .with_legacy_code_attributes(false)
                 .with_diagnostics(tracing::level_filters::LevelFilter::OFF)
         };
-        assert_eq!(from_code.diag_level(), Some(DiagLevel::None));
+        assert_eq!(from_code.diag_level(), DiagLevel::None);
         assert!(!from_code.resolve().expect("valid").disabled);
         assert!(!from_code.capture.duplicate_legacy_code_attributes);
         let mut from_code = Builder {
@@ -1129,7 +1237,14 @@ mod tests {
                 .with_legacy_code_attributes(true)
                 .with_diagnostics(tracing::level_filters::LevelFilter::TRACE)
         };
-        assert_eq!(from_code.diag_level(), Some(DiagLevel::Debug));
+        assert_eq!(from_code.diag_level(), DiagLevel::Debug);
+        // Regression: with neither code nor the variable giving a level,
+        // the one an earlier pipeline set stayed, silencing this one.
+        let unset = Builder {
+            env: Env::from_pairs(&[]),
+            ..builder()
+        };
+        assert_eq!(unset.diag_level(), DiagLevel::Info);
         let resolved = from_code.resolve().expect("valid");
         assert!(resolved.disabled);
         assert!(resolved.exporters.is_empty());

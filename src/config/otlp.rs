@@ -87,8 +87,11 @@ pub(crate) struct OtlpOptions {
     pub(crate) export_timeout: Option<Duration>,
     pub(crate) max_export_batch_size: Option<u64>,
     pub(crate) max_queue_size: Option<u64>,
+    /// Plaintext for a gRPC endpoint given without a scheme.
+    pub(crate) insecure: Option<bool>,
+    /// `Some(None)`: turned off in code, whatever the environment says.
     #[cfg(feature = "spool")]
-    pub(crate) spool_dir: Option<std::path::PathBuf>,
+    pub(crate) spool_dir: Option<Option<std::path::PathBuf>>,
     #[cfg(feature = "spool")]
     pub(crate) spool_budget: Option<u64>,
 }
@@ -394,7 +397,7 @@ impl OtlpSettings {
             )
             .unwrap_or(Protocol::HttpProtobuf),
         };
-        let insecure = insecure(env);
+        let insecure = options.insecure.unwrap_or_else(|| insecure(env));
         let grpc = protocol.is_grpc();
         let check = |setting: &str, url: &str| {
             let url = if grpc {
@@ -509,7 +512,7 @@ impl OtlpSettings {
         let spool = options
             .spool_dir
             .clone()
-            .or_else(|| env.get("OTEL_LOG_BRIDGE_SPOOL_DIR").map(Into::into))
+            .unwrap_or_else(|| env.get("OTEL_LOG_BRIDGE_SPOOL_DIR").map(Into::into))
             .map(|dir| SpoolSettings {
                 dir,
                 budget: options.spool_budget.unwrap_or(DEFAULT_SPOOL_BUDGET),
@@ -792,6 +795,23 @@ mod tests {
         ];
         let settings = resolve(&OtlpOptions::default(), &vars).expect("valid");
         assert_eq!(settings.endpoint, "http://collector:4317");
+        // Regression: the variable decided for an endpoint given in code,
+        // with no way for code to say otherwise. Code beats it both ways.
+        for insecure in [false, true] {
+            let code = OtlpOptions {
+                protocol: Some(Protocol::Grpc),
+                endpoint: Some("collector:4317".into()),
+                insecure: Some(insecure),
+                ..OtlpOptions::default()
+            };
+            let env = [(
+                "OTEL_EXPORTER_OTLP_INSECURE",
+                if insecure { "false" } else { "true" },
+            )];
+            let settings = resolve(&code, &env).expect("valid");
+            let scheme = if insecure { "http" } else { "https" };
+            assert_eq!(settings.endpoint, format!("{scheme}://collector:4317"));
+        }
     }
 
     #[cfg(feature = "grpc")]

@@ -122,7 +122,13 @@ pub(crate) fn build(inputs: &ResourceInputs<'_>) -> Resource {
             resource.set(key, AttributeValue::String(value));
         }
     }
-    if let Some(name) = inputs.env_service_name.filter(|name| !name.is_empty()) {
+    // Trimmed like the values of `OTEL_RESOURCE_ATTRIBUTES`: a newline left
+    // by a file or a template would make another service of it.
+    if let Some(name) = inputs
+        .env_service_name
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+    {
         resource.set("service.name", name.into());
     }
     for (key, value) in inputs.code_attributes {
@@ -382,6 +388,17 @@ mod tests {
             ..ResourceInputs::default()
         });
         assert_eq!(resource.get("service.name"), Some(&"from-code".into()));
+    }
+
+    /// Regression: `OTEL_SERVICE_NAME` was taken as it was, so a trailing
+    /// newline (from a secret file, say) named another service.
+    #[test]
+    fn the_service_name_variable_is_trimmed() {
+        let resource = build(&ResourceInputs {
+            env_service_name: Some(" checkout\n"),
+            ..ResourceInputs::default()
+        });
+        assert_eq!(resource.get("service.name"), Some(&"checkout".into()));
     }
 
     #[test]
