@@ -3,7 +3,11 @@
 //! then the specification's defaults.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::config::env::{boolean, report_invalid, Env};
 use crate::config::resource::parse_header_list;
@@ -178,6 +182,27 @@ impl TlsFile {
         Ok((pem, certificates))
     }
 
+    /// The file's CA certificates, each checked as rustls takes it at the
+    /// first handshake: `ureq` would skip one it cannot use without a
+    /// word, which can leave nothing to trust and every handshake failing.
+    pub(crate) fn trust_anchors(
+        &self,
+    ) -> Result<(Vec<u8>, Vec<ureq::tls::Certificate<'static>>), InitError> {
+        let (pem, certificates) = self.certificates()?;
+        for (index, certificate) in certificates.iter().enumerate() {
+            rustls::RootCertStore::empty()
+                .add(CertificateDer::from(certificate.der()))
+                .map_err(|error| {
+                    self.invalid(format!(
+                        "{}: certificate {} cannot be trusted: {error}",
+                        self.path.display(),
+                        index + 1
+                    ))
+                })?;
+        }
+        Ok((pem, certificates))
+    }
+
     /// The file's contents and the private key in them.
     pub(crate) fn private_key(
         &self,
@@ -201,6 +226,53 @@ impl TlsFiles {
             }
         }
     }
+
+    /// The client certificate chain and its key, checked as rustls takes
+    /// them at the first handshake, where `ureq` panics on a pair it cannot
+    /// use and `tonic` fails without naming the setting: the key must load
+    /// (in a form and of a type the TLS stack supports) and be the one the
+    /// certificate names.
+    pub(crate) fn checked_client_identity(&self) -> Result<Option<ClientIdentity>, InitError> {
+        let Some((certificate, key)) = self.client_identity()? else {
+            return Ok(None);
+        };
+        let (certificate_pem, chain) = certificate.certificates()?;
+        let (key_pem, parsed_key) = key.private_key()?;
+        let unusable = |error: &dyn std::fmt::Display| {
+            key.invalid(format!(
+                "{} cannot be used with the client certificate {}: {error}",
+                key.path.display(),
+                certificate.path.display()
+            ))
+        };
+        let key_der = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|error| unusable(&error))?;
+        let chain_der = chain
+            .iter()
+            .map(|certificate| CertificateDer::from(certificate.der()).into_owned())
+            .collect();
+        // The provider `ureq` picks: the process default, else ring.
+        let provider = rustls::crypto::CryptoProvider::get_default()
+            .cloned()
+            .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+        rustls::sign::CertifiedKey::from_der(chain_der, key_der, &provider)
+            .map_err(|error| unusable(&error))?;
+        Ok(Some(ClientIdentity {
+            certificate_pem,
+            chain,
+            key_pem,
+            key: parsed_key,
+        }))
+    }
+}
+
+/// A client certificate and its key, checked by
+/// [`TlsFiles::checked_client_identity`]: their PEM text (which `tonic`
+/// takes) and their parsed form (which `ureq` takes).
+pub(crate) struct ClientIdentity {
+    pub(crate) certificate_pem: Vec<u8>,
+    pub(crate) chain: Vec<ureq::tls::Certificate<'static>>,
+    pub(crate) key_pem: Vec<u8>,
+    pub(crate) key: ureq::tls::PrivateKey<'static>,
 }
 
 /// Batching, from `OTEL_BLRP_*`.

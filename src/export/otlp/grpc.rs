@@ -286,13 +286,16 @@ fn tls_config(files: &TlsFiles) -> Result<ClientTlsConfig, InitError> {
     // no certificate in it, leaving nothing to trust, and report a bad key
     // only without naming its setting.
     match &files.certificate {
-        Some(file) => config = config.ca_certificate(Certificate::from_pem(file.certificates()?.0)),
+        Some(file) => {
+            config = config.ca_certificate(Certificate::from_pem(file.trust_anchors()?.0))
+        }
         None => config = config.with_webpki_roots(),
     }
-    if let Some((certificate, key)) = files.client_identity()? {
-        let (certificate, _) = certificate.certificates()?;
-        let (key, _) = key.private_key()?;
-        config = config.identity(Identity::from_pem(certificate, key));
+    if let Some(identity) = files.checked_client_identity()? {
+        config = config.identity(Identity::from_pem(
+            identity.certificate_pem,
+            identity.key_pem,
+        ));
     }
     Ok(config)
 }
@@ -478,6 +481,26 @@ mod tests {
             ..TlsFiles::default()
         };
         assert_eq!(setting_of(bad_key), "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY");
+        let mismatched_key = TlsFiles {
+            client_certificate: Some(TlsFile::new(
+                fixture("client.pem"),
+                "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+            )),
+            client_key: Some(TlsFile::new(
+                fixture("server.key"),
+                "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+            )),
+            ..TlsFiles::default()
+        };
+        assert_eq!(setting_of(mismatched_key), "OTEL_EXPORTER_OTLP_CLIENT_KEY");
+        let unparsable = TlsFiles {
+            certificate: Some(TlsFile::new(
+                fixture("not-a-certificate.pem"),
+                "OTEL_EXPORTER_OTLP_CERTIFICATE",
+            )),
+            ..TlsFiles::default()
+        };
+        assert_eq!(setting_of(unparsable), "OTEL_EXPORTER_OTLP_CERTIFICATE");
         let good = TlsFiles {
             certificate: Some(TlsFile::new(
                 fixture("ca.pem"),

@@ -283,13 +283,14 @@ fn classify_transport_error(error: ureq::Error) -> Outcome {
 fn tls_config(files: &TlsFiles) -> Result<TlsConfig, InitError> {
     let mut builder = TlsConfig::builder();
     if let Some(file) = &files.certificate {
-        let (_, certificates) = file.certificates()?;
+        let (_, certificates) = file.trust_anchors()?;
         builder = builder.root_certs(RootCerts::new_with_certs(&certificates));
     }
-    if let Some((certificate, key)) = files.client_identity()? {
-        let (_, chain) = certificate.certificates()?;
-        let (_, key) = key.private_key()?;
-        builder = builder.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
+    if let Some(identity) = files.checked_client_identity()? {
+        builder = builder.client_cert(Some(ClientCert::new_with_certs(
+            &identity.chain,
+            identity.key,
+        )));
     }
     Ok(builder.build())
 }
@@ -509,6 +510,39 @@ mod tests {
         let (setting, message) = error_of(&options, &[]);
         assert_eq!(setting, "Builder::with_otlp_certificate");
         assert!(message.ends_with("holds no PEM certificate"), "{message}");
+        // Regression: a client key that does not go with its certificate
+        // was accepted, and `ureq` panicked at the first handshake, which
+        // stopped the export worker for good.
+        let fixture = |name: &str| format!("{}/fixtures/tls/{name}", env!("CARGO_MANIFEST_DIR"));
+        let (setting, message) = error_of(
+            &OtlpOptions::default(),
+            &[
+                (
+                    "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+                    &fixture("client.pem"),
+                ),
+                ("OTEL_EXPORTER_OTLP_CLIENT_KEY", &fixture("server.key")),
+            ],
+        );
+        assert_eq!(setting, "OTEL_EXPORTER_OTLP_CLIENT_KEY");
+        assert!(
+            message.contains("cannot be used with the client certificate"),
+            "{message}"
+        );
+        // Regression: a CA certificate that does not parse was skipped by
+        // `ureq`, leaving nothing to trust and every handshake failing.
+        let (setting, message) = error_of(
+            &OtlpOptions::default(),
+            &[(
+                "OTEL_EXPORTER_OTLP_CERTIFICATE",
+                &fixture("not-a-certificate.pem"),
+            )],
+        );
+        assert_eq!(setting, "OTEL_EXPORTER_OTLP_CERTIFICATE");
+        assert!(
+            message.contains("certificate 1 cannot be trusted"),
+            "{message}"
+        );
     }
 
     /// Regression: with an overall timeout, `ureq` started a thread to
