@@ -224,7 +224,12 @@ impl Transport for HttpTransport {
                 reason: format!(
                     "HTTP {status} from {}: redirects are not followed; configure the endpoint it names ({})",
                     self.shown_endpoint,
-                    readable(location.as_deref().unwrap_or("no Location given"))
+                    // Shown as the endpoint is: a redirect keeps the
+                    // request's query, a token in it included.
+                    location.as_deref().map_or_else(
+                        || "no Location given".to_owned(),
+                        |location| readable(&endpoint_for_reports(location))
+                    )
                 ),
             },
             _ => Outcome::Failed {
@@ -396,13 +401,15 @@ mod tests {
     fn a_redirect_is_not_followed_and_names_where_it_points() {
         let (endpoint, requests) = answering(answer(
             "301 Moved Permanently",
-            "Location: http://127.0.0.1:9/elsewhere\r\n",
+            "Location: http://127.0.0.1:9/elsewhere?api_key=SECRET\r\n",
             b"",
         ));
         let mut transport = transport_to(endpoint, Protocol::HttpProtobuf);
         match transport.send(b"") {
             Outcome::Failed { reason } => assert!(
-                reason.contains("HTTP 301") && reason.contains("http://127.0.0.1:9/elsewhere"),
+                reason.contains("HTTP 301")
+                    && reason.contains("http://127.0.0.1:9/elsewhere?…")
+                    && !reason.contains("SECRET"),
                 "{reason}"
             ),
             outcome => panic!("{outcome:?}"),
