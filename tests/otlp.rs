@@ -766,7 +766,10 @@ fn init_from_the_environment_at_trace_level_exports_no_transport_records() {
                 ("RUST_LOG", "trace"),
                 ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
                 ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.env_value()),
-                ("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=acme%20corp"),
+                (
+                    "OTEL_EXPORTER_OTLP_HEADERS",
+                    "x-tenant=acme%20corp,x-team=a,x-team=b",
+                ),
                 ("OTEL_SERVICE_NAME", "from-env"),
             ],
         );
@@ -795,6 +798,16 @@ fn init_from_the_environment_at_trace_level_exports_no_transport_records() {
             .headers()
             .iter()
             .all(|headers| headers.get("x-tenant").is_some_and(|v| v == "acme corp")));
+        // Regression: a name given twice went out with both values over
+        // HTTP, and with the last one only over gRPC.
+        assert!(
+            receiver
+                .headers()
+                .iter()
+                .all(|headers| headers.get_all("x-team").iter().eq(["a", "b"].iter())),
+            "{protocol:?}: {:?}",
+            receiver.headers()[0]
+        );
         // Regression: over gRPC, only `tonic` was named; over HTTP, the
         // language was left out.
         let user_agent = format!(

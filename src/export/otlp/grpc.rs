@@ -100,7 +100,8 @@ impl Transport for GrpcTransport {
     fn send(&mut self, request: &[u8]) -> Outcome {
         let mut call = tonic::Request::new(request.to_vec());
         for (key, value) in &self.headers {
-            call.metadata_mut().insert(key.clone(), value.clone());
+            // Appended, as over HTTP: a name given twice sends both values.
+            call.metadata_mut().append(key.clone(), value.clone());
         }
         let client = &mut self.client;
         let export = async move {
