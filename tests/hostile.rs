@@ -453,6 +453,34 @@ fn console_doubles_of_any_magnitude_stay_short() {
     assert!(line.len() < 300, "{line}");
 }
 
+/// Regression: the console escaped direction marks in the body and keys
+/// but wrote string and nested values through the JSON escaping, which
+/// leaves them as they are: a right-to-left override in a value reversed
+/// the rest of the line on a terminal. A key with a space or `=` read as
+/// two fields.
+#[test]
+fn console_values_and_keys_cannot_rearrange_their_line() {
+    let out = crate::support::SharedBuf::default();
+    let builder = otel_log_bridge::builder().with_console_writer(out.clone());
+    stats_after(builder, |_| {
+        tracing::info!(file = "invoice\u{202e}fdp.exe", "a=1 b" = "v", "upload");
+    });
+    let line = out.contents();
+    let terminal_marks: Vec<char> = line
+        .trim_end_matches('\n')
+        .chars()
+        .filter(|&ch| {
+            ch.is_control()
+                || "\u{61c}\u{200e}\u{200f}\u{2028}\u{2029}".contains(ch)
+                || ('\u{202a}'..='\u{202e}').contains(&ch)
+                || ('\u{2066}'..='\u{2069}').contains(&ch)
+        })
+        .collect();
+    assert!(terminal_marks.is_empty(), "{terminal_marks:?} in {line}");
+    assert!(line.contains(r#"file="invoice\u202efdp.exe""#), "{line}");
+    assert!(line.contains(r#" "a=1 b"="v""#), "{line}");
+}
+
 /// A value whose `Debug` and `Display` write a little, then fail, as a
 /// buggy impl may.
 struct FailsPartWayThrough;
