@@ -371,23 +371,69 @@ fn an_event_given_no_parent_carries_no_trace_into_the_provider_either() {
     let subscriber = tracing_subscriber::registry()
         .with(tracing_opentelemetry::layer().with_tracer(tracer))
         .with(layer);
-    tracing::subscriber::with_default(subscriber, || {
-        {
-            let _span = tracing::info_span!("request").entered();
+    let spans = tracing::subscriber::with_default(subscriber, || {
+        use opentelemetry::trace::TraceContextExt as _;
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        let request = {
+            let span = tracing::info_span!("request").entered();
             tracing::info!(parent: None, "detached");
             tracing::info!("attached");
-        }
+            span.context().span().span_context().clone()
+        };
         // A span the application made through the OpenTelemetry API still
         // gives its trace to a record outside any `tracing` span.
-        tracers
-            .tracer("api")
-            .in_span("api", |_| tracing::info!("in an API span"));
+        let api = tracers.tracer("api").in_span("api", |cx| {
+            tracing::info!("in an API span");
+            cx.span().span_context().clone()
+        });
+        [request, api]
     });
     drop(guard);
     let logs = exporter.get_emitted_logs().expect("in-memory logs");
-    let traced: Vec<bool> = logs
+    let ids: Vec<Option<(String, String)>> = logs
         .iter()
-        .map(|log| log.record.trace_context().is_some())
+        .map(|log| {
+            log.record.trace_context().map(|trace| {
+                (
+                    hex(&trace.trace_id.to_bytes()),
+                    hex(&trace.span_id.to_bytes()),
+                )
+            })
+        })
         .collect();
-    assert_eq!(traced, [false, true, true]);
+    // The ids of the spans the traces hold, not ids of the bridge's own.
+    let expected: Vec<Option<(String, String)>> = std::iter::once(None)
+        .chain(spans.iter().map(|span| {
+            Some((
+                hex(&span.trace_id().to_bytes()),
+                hex(&span.span_id().to_bytes()),
+            ))
+        }))
+        .collect();
+    assert_eq!(ids, expected);
+}
+
+/// Regression: events logged where OpenTelemetry suppresses telemetry (an
+/// SDK processor's or exporter's thread, whose HTTP client logs) were
+/// captured, and went to the bridge's outputs, counted as declined by the
+/// provider they came from.
+#[test]
+fn events_where_opentelemetry_suppresses_telemetry_are_not_captured() {
+    let exporter = InMemoryLogExporter::default();
+    let provider = SdkLoggerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let (records, stats) = crate::support::capture_with_guard(
+        otel_log_bridge::builder().with_logger_provider(provider),
+        |_| {
+            tracing::info!("kept");
+            let _suppressed = opentelemetry::Context::enter_telemetry_suppressed_scope();
+            tracing::info!("from inside an exporter");
+            log::info!("from inside an exporter, through log");
+        },
+    );
+    let bodies: Vec<&Value> = records.iter().map(|record| &record["body"]).collect();
+    assert_eq!(bodies, ["kept"]);
+    assert_eq!((stats.emitted, stats.declined), (1, 0), "{stats:?}");
+    assert_eq!(exporter.get_emitted_logs().expect("logs").len(), 1);
 }

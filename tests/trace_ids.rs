@@ -454,3 +454,30 @@ mod with_tracing_opentelemetry {
         }
     }
 }
+
+/// Regression: without a `tracing-opentelemetry` layer, a `tracing` span
+/// made inside a span the application started through the OpenTelemetry
+/// API drew a trace of its own, though records outside `tracing` spans
+/// took the API span's.
+#[cfg(feature = "tracing-opentelemetry")]
+#[test]
+fn a_span_made_in_an_api_spans_scope_continues_its_trace() {
+    use opentelemetry::trace::{TraceContextExt as _, Tracer as _, TracerProvider as _};
+
+    let tracers = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let mut api = None;
+    let records = capture(otel_log_bridge::builder(), || {
+        api = Some(tracers.tracer("api").in_span("api", |cx| {
+            tracing::info_span!("inner").in_scope(|| tracing::info!("in a tracing span"));
+            tracing::info_span!(parent: None, "detached")
+                .in_scope(|| tracing::info!("in a root of its own"));
+            cx.span().span_context().clone()
+        }));
+    });
+    let api = api.expect("the API span ran");
+    let (inner, detached) = (ids(&records[0]), ids(&records[1]));
+    assert_eq!(inner.0, Some(api.trace_id().to_string().as_str()));
+    assert_ne!(inner.1, Some(api.span_id().to_string().as_str()));
+    assert!(detached.0.is_some());
+    assert_ne!(detached.0, inner.0, "parent: None starts a trace");
+}

@@ -255,11 +255,18 @@ where
             self.shared.pipeline.redactor().count(visitor.redacted);
         }
         let key = LayerKey::of(&self.shared.pipeline);
+        let root = span.parent().is_none();
         let mut extensions = span.extensions_mut();
         match extensions.get_mut::<SpanState>() {
             // Another bridge layer of this registry saw the span first.
             Some(state) => state.insert(key, data),
-            None => extensions.insert(SpanState::new(key, data)),
+            None => {
+                let mut state = SpanState::new(key, data);
+                if root {
+                    state.note_api_parent(attrs);
+                }
+                extensions.insert(state);
+            }
         }
     }
 

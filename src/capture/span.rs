@@ -37,6 +37,10 @@ pub(crate) struct SpanState {
     /// every record of the span carries the same ids, whichever layer
     /// writes it.
     trace: OnceLock<TraceContext>,
+    /// For a span made outside any other: the OpenTelemetry context the
+    /// application had activated then, through the OpenTelemetry API, which
+    /// the span continues when no `tracing-opentelemetry` span stands for it.
+    api_parent: Option<TraceContext>,
     /// The data of the first layer that saw the span: nearly always the
     /// only one, kept inline so that a span costs no second allocation.
     first: (LayerKey, SpanData),
@@ -47,8 +51,19 @@ impl SpanState {
     pub(crate) fn new(key: LayerKey, data: SpanData) -> SpanState {
         SpanState {
             trace: OnceLock::new(),
+            api_parent: None,
             first: (key, data),
             others: Vec::new(),
+        }
+    }
+
+    /// Notes the OpenTelemetry context active while `attributes`' span was
+    /// made, when it has no parent: as `tracing-opentelemetry` would, a
+    /// span made in an API span's scope continues its trace, and one given
+    /// `parent: None` starts its own.
+    pub(crate) fn note_api_parent(&mut self, attributes: &tracing::span::Attributes<'_>) {
+        if attributes.is_contextual() {
+            self.api_parent = otel::current_context();
         }
     }
 
@@ -394,7 +409,11 @@ where
     // OpenTelemetry context locks the same span's extensions again.
     let resolved = otel::span_context(span, dispatch).unwrap_or_else(|| match span.parent() {
         Some(parent) => trace_context(&parent, dispatch).new_child(),
-        None => TraceContext::new_root(),
+        None => span
+            .extensions()
+            .get::<SpanState>()
+            .and_then(|state| state.api_parent)
+            .map_or_else(TraceContext::new_root, |parent| parent.new_child()),
     });
     if let Some(state) = span.extensions().get::<SpanState>() {
         return *state.trace.get_or_init(|| resolved);
@@ -506,6 +525,16 @@ pub(crate) mod otel {
             .flatten()
     }
 
+    /// Whether OpenTelemetry suppresses telemetry here, as its SDK does
+    /// on its processors' and exporters' threads: what an application's
+    /// own pipeline logs (its HTTP client's events) must not come back to
+    /// it as records, nor go to the bridge's outputs.
+    pub(crate) fn telemetry_suppressed() -> bool {
+        CONTEXT_ALIVE
+            .try_with(|_| opentelemetry::Context::is_current_telemetry_suppressed())
+            .unwrap_or(false)
+    }
+
     /// Makes [`CONTEXT_ALIVE`] on this thread now, when a span is entered
     /// or an event comes, if it is not yet: made first while the thread
     /// ends, it would read OpenTelemetry's context, which may be gone by
@@ -572,6 +601,10 @@ pub(crate) mod otel {
 
     pub(crate) fn current_context() -> Option<TraceContext> {
         None
+    }
+
+    pub(crate) fn telemetry_suppressed() -> bool {
+        false
     }
 
     pub(crate) fn note_thread() {}
