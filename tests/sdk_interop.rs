@@ -310,6 +310,66 @@ fn records_the_providers_processors_decline_are_not_emitted_and_are_counted() {
     assert_eq!((stats.emitted, stats.exported, stats.declined), (2, 1, 1));
 }
 
+/// A processor with a bug: it panics on every record.
+#[derive(Debug)]
+struct PanicsOnEveryRecord;
+
+impl opentelemetry_sdk::logs::LogProcessor for PanicsOnEveryRecord {
+    fn emit(
+        &self,
+        _record: &mut opentelemetry_sdk::logs::SdkLogRecord,
+        _scope: &opentelemetry::InstrumentationScope,
+    ) {
+        panic!("a processor's bug");
+    }
+
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+}
+
+/// Regression: a processor's panic came out of the application's logging
+/// call, and the panic hook's record of that panic went into the same
+/// processor from inside the hook, where a second panic aborts the
+/// process.
+#[test]
+fn a_processor_that_panics_is_kept_from_the_logging_call_and_the_panic_hook() {
+    if crate::support::is_child() {
+        let provider = SdkLoggerProvider::builder()
+            .with_log_processor(PanicsOnEveryRecord)
+            .build();
+        let (layer, guard) = otel_log_bridge::builder()
+            .with_logger_provider(provider)
+            .with_exporters(Vec::<otel_log_bridge::Exporter>::new())
+            .layer()
+            .expect("valid configuration");
+        layer.install_panic_hook();
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+            tracing::info!("first");
+            tracing::info!("second");
+        });
+        let stats = guard.shutdown();
+        // Each event failed, and so did the panic hook's record of each
+        // panic, which was not given to the panicking provider.
+        assert_eq!(
+            (stats.emitted, stats.exported, stats.failed),
+            (4, 0, 4),
+            "{stats:?}"
+        );
+        return;
+    }
+    let output = crate::support::run_child(
+        "sdk_interop::a_processor_that_panics_is_kept_from_the_logging_call_and_the_panic_hook",
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("panicked while emitting a record; the record is counted as failed"),
+        "{stderr}"
+    );
+}
+
 /// A processor whose flushes fail at once, as a batch processor's do when
 /// its exporter fails.
 #[derive(Debug)]

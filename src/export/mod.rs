@@ -775,6 +775,7 @@ impl Pipeline {
         if let Some(sdk) = &self.sdk {
             stats.exported += sdk.emitted();
             stats.declined += sdk.declined();
+            stats.failed += sdk.failed();
         }
         stats
     }

@@ -2,6 +2,8 @@
 //! `LogRecord`s, with the same mapping, and go through the application's
 //! processors and exporters.
 
+use std::cell::Cell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant, UNIX_EPOCH};
@@ -11,8 +13,16 @@ use opentelemetry::trace::{SpanId, TraceFlags, TraceId};
 use opentelemetry::Key;
 use opentelemetry_sdk::logs::{SdkLogger, SdkLoggerProvider};
 
+use crate::diag;
 use crate::export::Flushed;
 use crate::record::{self, Record, ScopeName, ValueRef};
+
+thread_local! {
+    /// Set while this thread is inside a provider's `emit`: a record that
+    /// comes meanwhile (from the panic hook, as a processor panics, or from
+    /// a processor that logs) is not given to the provider again.
+    static EMITTING: Cell<bool> = const { Cell::new(false) };
+}
 
 /// The name of the SDK logger the bridge emits through; the record's
 /// target, set on each record, is what OTLP exporters use as the scope.
@@ -25,6 +35,9 @@ pub(crate) struct SdkSink {
     logger: SdkLogger,
     emitted: AtomicU64,
     declined: AtomicU64,
+    /// Records a processor panicked on, or that came while the provider
+    /// was emitting on the same thread.
+    failed: AtomicU64,
     flushes: Arc<Flushes>,
 }
 
@@ -117,6 +130,7 @@ impl SdkSink {
             logger,
             emitted: AtomicU64::new(0),
             declined: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
             flushes: Arc::default(),
         }
     }
@@ -130,11 +144,39 @@ impl SdkSink {
         self.declined.load(Ordering::Relaxed)
     }
 
+    /// Records that did not reach the provider (see [`SdkSink::emit`]).
+    pub(crate) fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    /// Emits `record` (see [`SdkSink::emit_unguarded`]). A processor's
+    /// panic is caught, so that it does not come out of the application's
+    /// logging call, and the record counts as failed. A record that comes
+    /// while this thread is inside the provider's `emit` is not emitted
+    /// and counts as failed: the panic hook's record while a processor
+    /// panics would make that panic abort the process, and a processor
+    /// that logs would loop.
+    pub(crate) fn emit(&self, record: &Record) {
+        if EMITTING.try_with(Cell::get).unwrap_or(false) {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        EMITTING.with(|emitting| emitting.set(true));
+        let outcome = catch_unwind(AssertUnwindSafe(|| self.emit_unguarded(record)));
+        let _ = EMITTING.try_with(|emitting| emitting.set(false));
+        if outcome.is_err() {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+            diag::error(format_args!(
+                "the logger provider given to Builder::with_logger_provider panicked while emitting a record; the record is counted as failed"
+            ));
+        }
+    }
+
     /// Emits `record`, unless none of the provider's processors is enabled
     /// for it: they are asked first, as the official bridge asks them, so
     /// that a processor that filters by severity or target filters these
     /// records too.
-    pub(crate) fn emit(&self, record: &Record) {
+    fn emit_unguarded(&self, record: &Record) {
         let enabled = self.logger.event_enabled(
             severity(record.severity),
             record.scope_name(),

@@ -34,7 +34,9 @@ pub struct Stats {
     /// Records the destination could not take: a write error, a
     /// non-retryable export failure, a record too large for any request,
     /// records a shutdown gave up retrying, or records a worker held when
-    /// it crashed.
+    /// it crashed; for a logger provider, records one of its processors
+    /// panicked on, and records logged on a thread while it was inside the
+    /// provider (a processor that logs, or a processor's panic).
     pub failed: u64,
     /// Records the destination received but rejected (OTLP partial success).
     pub rejected: u64,
