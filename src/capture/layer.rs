@@ -255,7 +255,8 @@ where
             self.shared.pipeline.redactor().count(visitor.redacted);
         }
         let key = LayerKey::of(&self.shared.pipeline);
-        let root = span.parent().is_none();
+        // Only a build that reads OpenTelemetry's context has a use for it.
+        let root = cfg!(feature = "tracing-opentelemetry") && span.parent().is_none();
         let mut extensions = span.extensions_mut();
         match extensions.get_mut::<SpanState>() {
             // Another bridge layer of this registry saw the span first.
