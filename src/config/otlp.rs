@@ -256,9 +256,13 @@ impl TlsFiles {
             .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
         rustls::sign::CertifiedKey::from_der(chain_der, key_der, &provider)
             .map_err(|error| unusable(&error))?;
+        #[cfg(not(feature = "grpc"))]
+        let _ = certificate_pem;
         Ok(Some(ClientIdentity {
+            #[cfg(feature = "grpc")]
             certificate_pem,
             chain,
+            #[cfg(feature = "grpc")]
             key_pem,
             key: parsed_key,
         }))
@@ -269,8 +273,10 @@ impl TlsFiles {
 /// [`TlsFiles::checked_client_identity`]: their PEM text (which `tonic`
 /// takes) and their parsed form (which `ureq` takes).
 pub(crate) struct ClientIdentity {
+    #[cfg(feature = "grpc")]
     pub(crate) certificate_pem: Vec<u8>,
     pub(crate) chain: Vec<ureq::tls::Certificate<'static>>,
+    #[cfg(feature = "grpc")]
     pub(crate) key_pem: Vec<u8>,
     pub(crate) key: ureq::tls::PrivateKey<'static>,
 }
