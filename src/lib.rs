@@ -170,7 +170,7 @@
 //! | `metrics` | no | metrics about the logs on an OpenTelemetry `Meter` (`Builder::with_meter`) |
 //! | `valuable` | no | nested values from `tracing::field::valuable` fields (with `--cfg tracing_unstable`) |
 //! | `spool` | no | `Builder::with_spool_dir`: a durable spool for OTLP requests the collector could not take |
-//! | `tracing-opentelemetry` | no (`sdk` enables it) | trace context from `tracing-opentelemetry` spans, and from a span the application activated through the OpenTelemetry API; events logged where OpenTelemetry suppresses telemetry are not captured |
+//! | `tracing-opentelemetry` | no (`sdk` enables it) | trace context from `tracing-opentelemetry` spans, and from a span the application activated through the OpenTelemetry API |
 //! | `lint` | no | [`lint`]: source checks for logging calls that lose structure (needs `syn`) |
 //! | `cli` | no | the `otel-log-lint` command (needs `clap`, `ignore`, `toml`) |
 //!

@@ -174,7 +174,8 @@ fn a_value_that_fails_to_serialize_is_not_exported_as_its_partial_text() {
             let mut map = serializer.serialize_map(None)?;
             map.serialize_entry("user", "ada")?;
             map.serialize_entry("password", "hunter2")?;
-            Err(S::Error::custom("the session expired"))
+            // An error may quote the value it refused.
+            Err(S::Error::custom("the password hunter2 expired"))
         }
     }
     let (records, stats) = capture_with_guard(otel_log_bridge::builder(), |_| {
@@ -182,7 +183,7 @@ fn a_value_that_fails_to_serialize_is_not_exported_as_its_partial_text() {
     });
     assert_eq!(
         records[0]["attributes"]["login"],
-        "[withheld: `serde` serialization failed: the session expired]"
+        "[withheld: serialization failed]"
     );
     assert_eq!(stats.redacted, 1, "{stats:?}");
     // With redaction turned off, nothing is withheld: the text is kept.

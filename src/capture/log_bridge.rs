@@ -316,6 +316,10 @@ impl<'kvs> VisitSource<'kvs> for KeyValues<'_> {
     }
 }
 
+/// What a value that failed to serialize is exported as while redaction is
+/// on (see [`TypedValue::visit_any`]).
+const WITHHELD: &str = "[withheld: serialization failed]";
+
 /// Reads one `log` value with its type.
 struct TypedValue<'r> {
     record: &'r mut Record,
@@ -362,11 +366,11 @@ impl<'v> VisitValue<'v> for TypedValue<'_> {
             }
             // The `log` crate formats such a value by serializing it again:
             // the text holds whatever came before the failure, and secret
-            // names in it cannot be found. With redaction on, only the
-            // error is kept.
-            Err(error) if self.redaction.is_active() => {
+            // names in it cannot be found. With redaction on, neither is
+            // kept, nor the error, which may quote the value it refused.
+            Err(_) if self.redaction.is_active() => {
                 *self.redacted += 1;
-                Value::Str(self.record.push_fmt(format_args!("[withheld: {error}]")))
+                Value::StaticStr(WITHHELD)
             }
             Err(_) => Value::Str(self.record.push_fmt(format_args!("{value}"))),
         });

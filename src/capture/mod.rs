@@ -214,7 +214,7 @@ pub(crate) fn suppress_current_thread() {
 pub(crate) fn is_suppressed() -> bool {
     // During thread teardown the flag may already be gone; capturing then is
     // harmless because such a thread is never one of the crate's workers.
-    SUPPRESSED.try_with(Cell::get).unwrap_or(false) || span::otel::telemetry_suppressed()
+    SUPPRESSED.try_with(Cell::get).unwrap_or(false)
 }
 
 /// Runs `f` with the thread's scratch record.

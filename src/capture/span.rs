@@ -525,16 +525,6 @@ pub(crate) mod otel {
             .flatten()
     }
 
-    /// Whether OpenTelemetry suppresses telemetry here, as its SDK does
-    /// on its processors' and exporters' threads: what an application's
-    /// own pipeline logs (its HTTP client's events) must not come back to
-    /// it as records, nor go to the bridge's outputs.
-    pub(crate) fn telemetry_suppressed() -> bool {
-        CONTEXT_ALIVE
-            .try_with(|_| opentelemetry::Context::is_current_telemetry_suppressed())
-            .unwrap_or(false)
-    }
-
     /// Makes [`CONTEXT_ALIVE`] on this thread now, when a span is entered
     /// or an event comes, if it is not yet: made first while the thread
     /// ends, it would read OpenTelemetry's context, which may be gone by
@@ -601,10 +591,6 @@ pub(crate) mod otel {
 
     pub(crate) fn current_context() -> Option<TraceContext> {
         None
-    }
-
-    pub(crate) fn telemetry_suppressed() -> bool {
-        false
     }
 
     pub(crate) fn note_thread() {}

@@ -371,8 +371,9 @@ impl Builder {
     /// (`app.user.ssn`). Inside maps and lists each key is matched on its
     /// own: a dotted word does not reach `ssn` inside a `user` map. A `log`
     /// value captured with `:serde` whose `Serialize` impl fails becomes
-    /// `"[withheld: <the error>]"` (and counts as redacted): its text would
-    /// hold what it serialized before failing, where no key can be matched.
+    /// `"[withheld: serialization failed]"` (and counts as redacted): its
+    /// text would hold what it serialized before failing, where no key can
+    /// be matched, and its error may quote the value.
     pub fn with_redacted_keys<I, S>(mut self, words: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -819,21 +820,21 @@ impl Builder {
         self.capture.duplicate_legacy_code_attributes = self
             .legacy_code_attributes
             .unwrap_or_else(|| self.env.semconv_code_dup());
+        let env_words = match self.redacted_keys {
+            Some(_) => None,
+            None => self.env.redacted_keys(),
+        };
         if self.redacted_keys_blank {
             diag::warn(format_args!(
                 "Builder::with_redacted_keys was given only blank words; keeping {} (an empty list turns redaction off)",
-                if self.env.get(env::REDACTED_KEYS).is_some() {
+                if env_words.is_some() {
                     env::REDACTED_KEYS
                 } else {
                     "the default list"
                 }
             ));
         }
-        if let Some(words) = self
-            .redacted_keys
-            .clone()
-            .or_else(|| self.env.redacted_keys())
-        {
+        if let Some(words) = self.redacted_keys.clone().or(env_words) {
             self.capture.redaction.words = words;
         }
         if self.rate_limit.is_none() {

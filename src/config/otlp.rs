@@ -183,24 +183,34 @@ impl TlsFile {
     }
 
     /// The file's CA certificates, each checked as rustls takes it at the
-    /// first handshake: `ureq` would skip one it cannot use without a
-    /// word, which can leave nothing to trust and every handshake failing.
+    /// first handshake. `ureq` and `tonic` skip one they cannot use without
+    /// a word: each skipped one is reported, and a file none of whose
+    /// certificates can be used, which would leave nothing to trust and
+    /// every handshake failing, is an error.
     pub(crate) fn trust_anchors(
         &self,
     ) -> Result<(Vec<u8>, Vec<ureq::tls::Certificate<'static>>), InitError> {
         let (pem, certificates) = self.certificates()?;
+        let path = self.path.display();
+        let mut usable = 0;
+        let mut first_error = None;
         for (index, certificate) in certificates.iter().enumerate() {
-            rustls::RootCertStore::empty()
-                .add(CertificateDer::from(certificate.der()))
-                .map_err(|error| {
-                    self.invalid(format!(
-                        "{}: certificate {} cannot be trusted: {error}",
-                        self.path.display(),
+            match rustls::RootCertStore::empty().add(CertificateDer::from(certificate.der())) {
+                Ok(()) => usable += 1,
+                Err(error) => {
+                    let why = format!(
+                        "{path}: certificate {} cannot be trusted: {error}",
                         index + 1
-                    ))
-                })?;
+                    );
+                    diag::warn(format_args!("{}: {why}; skipping it", self.setting));
+                    first_error.get_or_insert(why);
+                }
+            }
         }
-        Ok((pem, certificates))
+        match first_error {
+            Some(why) if usable == 0 => Err(self.invalid(why)),
+            _ => Ok((pem, certificates)),
+        }
     }
 
     /// The file's contents and the private key in them.

@@ -4,7 +4,7 @@
 
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
@@ -18,10 +18,11 @@ use crate::export::Flushed;
 use crate::record::{self, Record, ScopeName, ValueRef};
 
 thread_local! {
-    /// Set while this thread is inside a provider's `emit`: a record that
-    /// comes meanwhile (from the panic hook, as a processor panics, or from
-    /// a processor that logs) is not given to the provider again.
-    static EMITTING: Cell<bool> = const { Cell::new(false) };
+    /// The sink (by address) whose provider this thread is inside of, 0
+    /// when none: a record that comes meanwhile (from the panic hook, as a
+    /// processor panics, or from a processor that logs) is not given to
+    /// that provider again.
+    static EMITTING: Cell<usize> = const { Cell::new(0) };
 }
 
 /// The name of the SDK logger the bridge emits through; the record's
@@ -38,6 +39,9 @@ pub(crate) struct SdkSink {
     /// Records a processor panicked on, or that came while the provider
     /// was emitting on the same thread.
     failed: AtomicU64,
+    /// A processor panicked once: the panic hook's records no longer go to
+    /// the provider.
+    panicked: AtomicBool,
     flushes: Arc<Flushes>,
 }
 
@@ -131,6 +135,7 @@ impl SdkSink {
             emitted: AtomicU64::new(0),
             declined: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            panicked: AtomicBool::new(false),
             flushes: Arc::default(),
         }
     }
@@ -151,20 +156,25 @@ impl SdkSink {
 
     /// Emits `record` (see [`SdkSink::emit_unguarded`]). A processor's
     /// panic is caught, so that it does not come out of the application's
-    /// logging call, and the record counts as failed. A record that comes
-    /// while this thread is inside the provider's `emit` is not emitted
-    /// and counts as failed: the panic hook's record while a processor
-    /// panics would make that panic abort the process, and a processor
-    /// that logs would loop.
+    /// logging call, and the record counts as failed. Records that would
+    /// make a panic in a processor abort the process are not emitted, and
+    /// count as failed too:
+    /// - one that comes while this thread is inside the provider's `emit`:
+    ///   the panic hook's record as a processor panics (a panic inside the
+    ///   hook aborts), or one a processor logs (which would loop);
+    /// - the panic hook's records, once a processor has panicked.
     pub(crate) fn emit(&self, record: &Record) {
-        if EMITTING.try_with(Cell::get).unwrap_or(false) {
+        let me = std::ptr::from_ref(self) as usize;
+        let inside = EMITTING.with(Cell::get);
+        if inside == me || (std::thread::panicking() && self.panicked.load(Ordering::Relaxed)) {
             self.failed.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        EMITTING.with(|emitting| emitting.set(true));
+        EMITTING.with(|emitting| emitting.set(me));
         let outcome = catch_unwind(AssertUnwindSafe(|| self.emit_unguarded(record)));
-        let _ = EMITTING.try_with(|emitting| emitting.set(false));
+        EMITTING.with(|emitting| emitting.set(inside));
         if outcome.is_err() {
+            self.panicked.store(true, Ordering::Relaxed);
             self.failed.fetch_add(1, Ordering::Relaxed);
             diag::error(format_args!(
                 "the logger provider given to Builder::with_logger_provider panicked while emitting a record; the record is counted as failed"

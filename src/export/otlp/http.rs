@@ -550,6 +550,30 @@ mod tests {
             message.contains("certificate 1 cannot be trusted"),
             "{message}"
         );
+        // A bundle with one such certificate among good ones works at the
+        // handshake, the bad one skipped, and so it still starts.
+        let bundle = std::env::temp_dir().join(format!(
+            "otel-log-bridge-ca-bundle-{}.pem",
+            std::process::id()
+        ));
+        let text = [fixture("not-a-certificate.pem"), fixture("ca.pem")]
+            .map(|file| std::fs::read_to_string(file).expect("fixture"))
+            .concat();
+        std::fs::write(&bundle, text).expect("bundle written");
+        let vars = [(
+            "OTEL_EXPORTER_OTLP_CERTIFICATE",
+            bundle.to_str().expect("UTF-8 path"),
+        )];
+        let vars = [
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318")],
+            &vars[..],
+        ]
+        .concat();
+        let settings = OtlpSettings::resolve(&OtlpOptions::default(), &Env::from_pairs(&vars))
+            .expect("valid settings");
+        let started = HttpTransport::new(&settings);
+        let _ = std::fs::remove_file(&bundle);
+        assert!(started.is_ok(), "a bundle with a good certificate");
     }
 
     /// Regression: with an overall timeout, `ureq` started a thread to
