@@ -34,7 +34,9 @@ pub(crate) use self::panic::install_panic_hook;
 /// fixed, or when the span is not tracked by a bridge layer on a
 /// `Registry`.
 /// With `tracing-opentelemetry`, use its `OpenTelemetrySpanExt::set_parent`
-/// instead: its context wins over native ids.
+/// instead, so that the span's records and its OpenTelemetry span share
+/// ids: a span given `continue_trace` keeps the ids this call fixed, even
+/// where `tracing-opentelemetry` would give it others.
 ///
 /// ```
 /// use otel_log_bridge::TraceContext;
