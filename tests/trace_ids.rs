@@ -309,6 +309,34 @@ fn an_explicit_parent_hidden_from_the_bridge_gives_the_nearest_span_it_sees() {
     assert_eq!(records[1]["attributes"]["k"], 1, "{records:?}");
 }
 
+/// Regression: an event whose explicit parent the bridge's filter hides,
+/// with no span around it the bridge sees, took the trace of the span
+/// current where it was logged, a request it had nothing to do with.
+#[test]
+fn an_explicit_parent_hidden_with_all_its_ancestors_keeps_its_own_trace() {
+    use tracing_subscriber::filter::filter_fn;
+    use tracing_subscriber::prelude::*;
+    let compose = |layer: otel_log_bridge::BridgeLayer| {
+        tracing_subscriber::registry()
+            .with(WantsEverySpan)
+            .with(layer.with_filter(filter_fn(|metadata| metadata.target() != "hidden")))
+            .into()
+    };
+    let records = in_composed_subscriber(compose, || {
+        let job = tracing::info_span!(target: "hidden", parent: None, "background job");
+        let request = tracing::info_span!("request");
+        let _request = request.enter();
+        tracing::info!("in the request");
+        tracing::info!(parent: &job, "for the job");
+        tracing::info!(parent: &job, "for the job again");
+    });
+    assert_eq!(records.len(), 3);
+    let (request, job, again) = (ids(&records[0]), ids(&records[1]), ids(&records[2]));
+    assert!(job.0.is_some(), "{records:?}");
+    assert_ne!(job.0, request.0, "{records:?}");
+    assert_eq!(job, again, "one trace for the hidden span: {records:?}");
+}
+
 /// Regression: the `log` bridge took the dispatcher's answer, which with
 /// per-layer filters is `true` whenever any layer may want the record (a
 /// registry with fewer than 64 filters says so for every question), so

@@ -416,7 +416,8 @@ where
                 }
                 None => {
                     // An explicit parent this layer's filter hides: the
-                    // nearest span the layer sees, as for an event in it.
+                    // nearest span the layer sees, as for an event in it,
+                    // else the parent's own trace.
                     let from_hidden_parent = event.parent().is_some_and(|parent| {
                         span::add_hidden_parent_context(
                             record,

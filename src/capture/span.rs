@@ -320,8 +320,9 @@ pub(crate) fn add_span_context<S>(
 
 /// Adds the span context of an event whose explicit `parent` the layer of
 /// `key` does not see (its filter hides that span): that of the nearest
-/// ancestor the layer tracks, as an event in the hidden span gets. Returns
-/// `false` when there is none, or no registry to walk.
+/// ancestor the layer tracks, as an event in the hidden span gets, else
+/// the hidden span's own trace. Returns `false` when there is no registry
+/// to walk.
 pub(crate) fn add_hidden_parent_context(
     record: &mut Record,
     parent: &Id,
@@ -329,9 +330,23 @@ pub(crate) fn add_hidden_parent_context(
     dispatch: DispatchRef<'_>,
     fields: bool,
 ) -> bool {
-    dispatch
-        .get()
-        .is_some_and(|whole| add_nearest_span_context(record, &whole, parent, key, fields))
+    let Some(whole) = dispatch.get() else {
+        return false;
+    };
+    if add_nearest_span_context(record, &whole, parent, key, fields) {
+        return true;
+    }
+    // No span around the parent is the layer's either: the parent's own
+    // trace, which it keeps hidden as it is (see `HiddenSpanTrace`), not
+    // the trace of whatever span is current.
+    let Some(span) = whole
+        .downcast_ref::<Registry>()
+        .and_then(|registry| registry.span(parent))
+    else {
+        return false;
+    };
+    record.trace = Some(trace_context(&span, DispatchRef::Strong(&whole)));
+    true
 }
 
 /// Adds the span context of the nearest span, from span `id` outwards,
