@@ -283,20 +283,23 @@ fn spans_under_a_root_hidden_from_the_bridge_share_its_trace() {
     assert_ne!(first.1, second.1, "two spans: {records:?}");
 }
 
+/// A registry where the bridge's own filter hides the spans and events of
+/// target `hidden`, which another layer still wants.
+fn hiding_target_hidden(layer: otel_log_bridge::BridgeLayer) -> tracing::Dispatch {
+    use tracing_subscriber::filter::filter_fn;
+    use tracing_subscriber::prelude::*;
+    tracing_subscriber::registry()
+        .with(WantsEverySpan)
+        .with(layer.with_filter(filter_fn(|metadata| metadata.target() != "hidden")))
+        .into()
+}
+
 /// Regression: an event whose explicit parent the bridge layer's filter
 /// hides got no span context (or an unrelated OpenTelemetry one); it now
 /// takes the nearest span the bridge sees, as an event in that span does.
 #[test]
 fn an_explicit_parent_hidden_from_the_bridge_gives_the_nearest_span_it_sees() {
-    use tracing_subscriber::filter::filter_fn;
-    use tracing_subscriber::prelude::*;
-    let compose = |layer: otel_log_bridge::BridgeLayer| {
-        tracing_subscriber::registry()
-            .with(WantsEverySpan)
-            .with(layer.with_filter(filter_fn(|metadata| metadata.target() != "hidden")))
-            .into()
-    };
-    let records = in_composed_subscriber(compose, || {
+    let records = in_composed_subscriber(hiding_target_hidden, || {
         let outer = tracing::info_span!("outer", k = 1);
         let _outer = outer.enter();
         let hidden = tracing::info_span!(target: "hidden", "hidden");
@@ -314,15 +317,7 @@ fn an_explicit_parent_hidden_from_the_bridge_gives_the_nearest_span_it_sees() {
 /// current where it was logged, a request it had nothing to do with.
 #[test]
 fn an_explicit_parent_hidden_with_all_its_ancestors_keeps_its_own_trace() {
-    use tracing_subscriber::filter::filter_fn;
-    use tracing_subscriber::prelude::*;
-    let compose = |layer: otel_log_bridge::BridgeLayer| {
-        tracing_subscriber::registry()
-            .with(WantsEverySpan)
-            .with(layer.with_filter(filter_fn(|metadata| metadata.target() != "hidden")))
-            .into()
-    };
-    let records = in_composed_subscriber(compose, || {
+    let records = in_composed_subscriber(hiding_target_hidden, || {
         let job = tracing::info_span!(target: "hidden", parent: None, "background job");
         let request = tracing::info_span!("request");
         let _request = request.enter();

@@ -463,58 +463,43 @@ mod tests {
     fn a_bad_tls_file_names_the_setting_it_came_from() {
         let fixture = |name: &str| format!("{}/fixtures/tls/{name}", env!("CARGO_MANIFEST_DIR"));
         let not_pem = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+        let file = |path: &str, setting: &str| Some(TlsFile::new(path, setting));
         let setting_of = |files: TlsFiles| match tls_config(&files) {
             Err(crate::InitError::InvalidConfig { setting, .. }) => setting,
             Err(other) => panic!("{other}"),
             Ok(_) => panic!("accepted {files:?}"),
         };
+        let ca = "OTEL_EXPORTER_OTLP_CERTIFICATE";
+        let client_pem = fixture("client.pem");
+        let client = file(&client_pem, "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE");
+        let key = "OTEL_EXPORTER_OTLP_CLIENT_KEY";
+        let logs_key = "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY";
         let no_certificate = TlsFiles {
-            certificate: Some(TlsFile::new(not_pem, "OTEL_EXPORTER_OTLP_CERTIFICATE")),
+            certificate: file(not_pem, ca),
             ..TlsFiles::default()
         };
-        assert_eq!(setting_of(no_certificate), "OTEL_EXPORTER_OTLP_CERTIFICATE");
+        assert_eq!(setting_of(no_certificate), ca);
         let bad_key = TlsFiles {
-            client_certificate: Some(TlsFile::new(
-                fixture("client.pem"),
-                "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
-            )),
-            client_key: Some(TlsFile::new(not_pem, "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY")),
+            client_certificate: client.clone(),
+            client_key: file(not_pem, logs_key),
             ..TlsFiles::default()
         };
-        assert_eq!(setting_of(bad_key), "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY");
+        assert_eq!(setting_of(bad_key), logs_key);
         let mismatched_key = TlsFiles {
-            client_certificate: Some(TlsFile::new(
-                fixture("client.pem"),
-                "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
-            )),
-            client_key: Some(TlsFile::new(
-                fixture("server.key"),
-                "OTEL_EXPORTER_OTLP_CLIENT_KEY",
-            )),
+            client_certificate: client.clone(),
+            client_key: file(&fixture("server.key"), key),
             ..TlsFiles::default()
         };
-        assert_eq!(setting_of(mismatched_key), "OTEL_EXPORTER_OTLP_CLIENT_KEY");
+        assert_eq!(setting_of(mismatched_key), key);
         let unparsable = TlsFiles {
-            certificate: Some(TlsFile::new(
-                fixture("not-a-certificate.pem"),
-                "OTEL_EXPORTER_OTLP_CERTIFICATE",
-            )),
+            certificate: file(&fixture("not-a-certificate.pem"), ca),
             ..TlsFiles::default()
         };
-        assert_eq!(setting_of(unparsable), "OTEL_EXPORTER_OTLP_CERTIFICATE");
+        assert_eq!(setting_of(unparsable), ca);
         let good = TlsFiles {
-            certificate: Some(TlsFile::new(
-                fixture("ca.pem"),
-                "OTEL_EXPORTER_OTLP_CERTIFICATE",
-            )),
-            client_certificate: Some(TlsFile::new(
-                fixture("client.pem"),
-                "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
-            )),
-            client_key: Some(TlsFile::new(
-                fixture("client.key"),
-                "OTEL_EXPORTER_OTLP_CLIENT_KEY",
-            )),
+            certificate: file(&fixture("ca.pem"), ca),
+            client_certificate: client,
+            client_key: file(&fixture("client.key"), key),
         };
         assert!(tls_config(&good).is_ok());
     }
