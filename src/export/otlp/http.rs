@@ -475,7 +475,8 @@ mod tests {
     /// exporter", naming neither the variable nor the method that gave it.
     #[test]
     fn a_bad_tls_file_names_the_setting_it_came_from() {
-        let error_of = |options: &OtlpOptions, vars: &[(&str, &str)]| {
+        // A transport to an `https://` endpoint with `options` and `vars`.
+        let start = |options: &OtlpOptions, vars: &[(&str, &str)]| {
             let vars = [
                 &[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318")],
                 vars,
@@ -483,13 +484,14 @@ mod tests {
             .concat();
             let settings =
                 OtlpSettings::resolve(options, &Env::from_pairs(&vars)).expect("valid settings");
-            match HttpTransport::new(&settings) {
-                Err(crate::InitError::InvalidConfig {
-                    setting, message, ..
-                }) => (setting, message),
-                Err(other) => panic!("{other}"),
-                Ok(_) => panic!("a transport from {vars:?}"),
-            }
+            HttpTransport::new(&settings)
+        };
+        let error_of = |options: &OtlpOptions, vars: &[(&str, &str)]| match start(options, vars) {
+            Err(crate::InitError::InvalidConfig {
+                setting, message, ..
+            }) => (setting, message),
+            Err(other) => panic!("{other}"),
+            Ok(_) => panic!("a transport from {vars:?}"),
         };
         let (setting, message) = error_of(
             &OtlpOptions::default(),
@@ -560,18 +562,13 @@ mod tests {
             .map(|file| std::fs::read_to_string(file).expect("fixture"))
             .concat();
         std::fs::write(&bundle, text).expect("bundle written");
-        let vars = [(
-            "OTEL_EXPORTER_OTLP_CERTIFICATE",
-            bundle.to_str().expect("UTF-8 path"),
-        )];
-        let vars = [
-            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318")],
-            &vars[..],
-        ]
-        .concat();
-        let settings = OtlpSettings::resolve(&OtlpOptions::default(), &Env::from_pairs(&vars))
-            .expect("valid settings");
-        let started = HttpTransport::new(&settings);
+        let started = start(
+            &OtlpOptions::default(),
+            &[(
+                "OTEL_EXPORTER_OTLP_CERTIFICATE",
+                bundle.to_str().expect("UTF-8 path"),
+            )],
+        );
         let _ = std::fs::remove_file(&bundle);
         assert!(started.is_ok(), "a bundle with a good certificate");
     }
