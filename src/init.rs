@@ -111,7 +111,8 @@ impl Guard {
     /// `failed`, or, when a request was still waiting for the collector as
     /// the timeout ran out, in `queued_bytes`. Such a request's records
     /// move to `failed` (or `exported`) when it ends, which can be shortly
-    /// after this returns.
+    /// after this returns. With a spool, records written to it are in
+    /// none of these: they are on disk, for the next start to send.
     ///
     /// ```no_run
     /// let guard = otel_log_bridge::init();

@@ -170,6 +170,12 @@ pub(crate) trait Transport: Send + 'static {
     fn request_target(&self) -> usize {
         TARGET_REQUEST_BYTES
     }
+
+    /// Whether a send is a request to a collector, whose duration
+    /// `Stats::export_latency` shows; writing OTLP-JSON lines is not one.
+    fn sends_requests(&self) -> bool {
+        true
+    }
 }
 
 /// The OTLP sink's side of the worker: cuts batches, sends, retries.
@@ -210,6 +216,18 @@ struct Deferral {
     /// `Retry-After`), rather than the spool's disk: only then does a
     /// request sent from memory wait for it too.
     from_collector: bool,
+}
+
+/// What one attempt at a request through the spool's path came to.
+#[cfg(feature = "spool")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Attempt {
+    /// The collector took it.
+    Accepted,
+    /// The collector refused it for good: its records count as failed.
+    Refused,
+    /// Worth retrying: it waits in the spool for the next attempt.
+    Deferred,
 }
 
 #[cfg(feature = "spool")]
@@ -384,40 +402,57 @@ impl<T: Transport> OtlpDrain<T> {
         true
     }
 
-    /// Sends one request once and counts the outcome; `false` when it is
-    /// worth retrying.
+    /// Sends one request once and counts the outcome.
+    ///
+    /// A refusal that is not worth retrying counts the request as failed,
+    /// as from memory, and also pauses what goes through the spool for a
+    /// backoff: a collector that refuses one request (a wrong path, a
+    /// credential that ran out, an ingress in the middle of a rollout)
+    /// most likely refuses the next, and the spool's backlog, sent on at
+    /// once, would be refused and deleted request by request, all of it
+    /// within seconds. Meanwhile new requests wait in the spool.
     #[cfg(feature = "spool")]
-    fn send_once(&mut self, payload: &[u8], records: u64) -> bool {
+    fn send_once(&mut self, payload: &[u8], records: u64) -> Attempt {
         match timed_send(&mut self.transport, &self.counters, payload) {
             Outcome::Accepted { rejected, message } => {
                 self.accepted(records, rejected, &message);
-                true
+                self.next_attempt = None;
+                Attempt::Accepted
             }
             Outcome::Retry { after, reason } => {
                 diag::debug(format_args!("OTLP export deferred to the spool: {reason}"));
-                let mut deferral = self.next_attempt.take().unwrap_or_else(|| Deferral {
-                    at: std::time::Instant::now(),
-                    backoff: Backoff::default(),
-                    first_failure: reason.clone(),
-                    from_collector: true,
-                });
-                deferral.from_collector = true;
-                let delay = deferral.backoff.next_delay(after);
+                let deferral = self.defer(after, &reason);
                 if deferral.backoff.attempts() == FAILURES_BEFORE_WARNING {
-                    self.report_retrying(&deferral.first_failure, &reason);
+                    let first_failure = deferral.first_failure.clone();
+                    self.report_retrying(&first_failure, &reason);
                 }
-                deferral.at = std::time::Instant::now() + delay;
-                self.next_attempt = Some(deferral);
                 // The request stays in the spool and is tried again.
                 self.counters.retries.fetch_add(1, Ordering::Relaxed);
-                false
+                Attempt::Deferred
             }
             Outcome::Failed { reason } => {
                 self.counters.failed.fetch_add(records, Ordering::Relaxed);
                 self.report(format_args!("OTLP export failed, not retryable: {reason}"));
-                true
+                self.defer(None, &reason);
+                Attempt::Refused
             }
         }
+    }
+
+    /// Pauses what goes through the spool after a failed attempt: for the
+    /// next backoff delay, or `after` when the collector asked for longer.
+    #[cfg(feature = "spool")]
+    fn defer(&mut self, after: Option<Duration>, reason: &str) -> &Deferral {
+        let mut deferral = self.next_attempt.take().unwrap_or_else(|| Deferral {
+            at: std::time::Instant::now(),
+            backoff: Backoff::default(),
+            first_failure: reason.to_owned(),
+            from_collector: true,
+        });
+        deferral.from_collector = true;
+        let delay = deferral.backoff.next_delay(after);
+        deferral.at = std::time::Instant::now() + delay;
+        self.next_attempt.insert(deferral)
     }
 
     /// Replays spooled requests, oldest first, while the collector takes
@@ -466,12 +501,16 @@ impl<T: Transport> OtlpDrain<T> {
                     return false;
                 }
                 spool::Oldest::Request(spooled) => {
-                    if !self.send_once(&spooled.payload, spooled.records) {
+                    let attempt = self.send_once(&spooled.payload, spooled.records);
+                    if attempt == Attempt::Deferred {
                         return false;
                     }
-                    self.next_attempt = None;
-                    if let Some(spool) = self.spool.as_mut() {
-                        spool.remove_oldest();
+                    let Some(spool) = self.spool.as_mut() else {
+                        return true;
+                    };
+                    spool.remove_oldest();
+                    if attempt == Attempt::Refused {
+                        return spool.is_empty();
                     }
                 }
             }
@@ -488,7 +527,8 @@ impl<T: Transport> OtlpDrain<T> {
     /// waiting at its deadline whatever a send is doing (a collector that
     /// takes the connection and never answers holds one for the whole
     /// request timeout), and what is on disk then is delivered by the next
-    /// start instead of being lost.
+    /// start instead of being lost. Without room it is sent before the
+    /// backlog.
     #[cfg(feature = "spool")]
     fn export_spooling(&mut self, records: u64, queue: &Queue) -> bool {
         let request = std::mem::take(&mut self.request);
@@ -501,12 +541,15 @@ impl<T: Transport> OtlpDrain<T> {
                 .as_ref()
                 .is_some_and(|spool| spool.has_room_for(request.len()));
         let waiting = self.next_attempt.as_ref().is_some_and(Deferral::is_pending) || spool_first;
-        let delivered = !waiting && self.replay(queue) && self.send_once(&request, records);
-        if delivered {
-            self.next_attempt = None;
-        }
+        // At shutdown a batch that does not fit goes before the backlog,
+        // which is on disk for the next start already: replayed first, a
+        // long one would keep the batch until the guard stopped waiting,
+        // and the batch, in memory only, would be lost.
+        let settled = !waiting
+            && (queue.is_shutting_down() || self.replay(queue))
+            && self.send_once(&request, records) != Attempt::Deferred;
         let mut handled = true;
-        if !delivered {
+        if !settled {
             let written = self
                 .spool
                 .as_mut()
@@ -611,11 +654,14 @@ pub(crate) fn readable(text: &str) -> String {
     shown
 }
 
-/// Sends one request and records how long it took.
+/// Sends one request and records how long it took, when it was a
+/// request to a collector.
 fn timed_send(transport: &mut impl Transport, counters: &SinkCounters, payload: &[u8]) -> Outcome {
     let started = std::time::Instant::now();
     let outcome = transport.send(payload);
-    counters.latency.record(started.elapsed().as_secs_f64());
+    if transport.sends_requests() {
+        counters.latency.record(started.elapsed().as_secs_f64());
+    }
     outcome
 }
 
@@ -1041,19 +1087,76 @@ mod tests {
     /// At shutdown a batch goes to the spool first only when it fits
     /// without evicting anything: else older records, which a collector
     /// that is up would have taken, would be lost for it.
+    ///
+    /// Regression: such a batch was sent after the backlog, which on a
+    /// nearly full spool could take longer than the guard waited; the
+    /// batch, the only records not on disk, was then lost.
     #[cfg(feature = "spool")]
     #[test]
-    fn at_shutdown_a_batch_that_would_evict_is_sent_after_the_backlog() {
+    fn at_shutdown_a_batch_that_would_evict_is_sent_before_the_backlog() {
         let (mut drain, counters, chunk, _dir) =
             spooled_drain("no-evict", 200, counting_segments, &"x".repeat(100));
         if let Some(spool) = drain.spool.as_mut() {
             spool.append(&[0; 100], 3).written.expect("spooled earlier");
         }
         deliver_at_shutdown(&mut drain, &chunk, 1);
-        // The backlog first, from the spool, then the batch.
-        assert_eq!(drain.transport.segments_at_send, [1, 0]);
+        // The batch from memory, the backlog's segment still on disk, then
+        // the backlog.
+        assert_eq!(drain.transport.segments_at_send, [1, 1]);
         assert_eq!(counters.exported.load(Ordering::Relaxed), 4);
         assert_eq!(counters.spool_evicted.load(Ordering::Relaxed), 0);
+        assert!(drain.spool.as_ref().is_some_and(spool::Spool::is_empty));
+    }
+
+    /// Refuses every request for good, as an ingress answering 404 or a
+    /// collector answering 401 does; counts them.
+    #[cfg(feature = "spool")]
+    #[derive(Default)]
+    struct Refusing {
+        calls: usize,
+    }
+
+    #[cfg(feature = "spool")]
+    impl Transport for Refusing {
+        fn send(&mut self, _request: &[u8]) -> Outcome {
+            self.calls += 1;
+            Outcome::Failed {
+                reason: "HTTP 404".to_owned(),
+            }
+        }
+    }
+
+    /// Regression: a collector that refused requests for good (not
+    /// retryable) during a replay had the whole backlog sent to it at
+    /// once, each request refused and deleted: a short 404 or 401 emptied
+    /// the spool. Now the refused request alone is lost, as it would be
+    /// from memory, and the replay pauses; the batch of the cycle waits
+    /// in the spool behind the backlog.
+    #[cfg(feature = "spool")]
+    #[test]
+    fn a_refusal_during_a_replay_pauses_it_instead_of_deleting_the_backlog() {
+        let (mut drain, counters, chunk, _dir) =
+            spooled_drain("refused", 1024 * 1024, |_| Refusing::default(), "new");
+        if let Some(spool) = drain.spool.as_mut() {
+            for _ in 0..3 {
+                spool.append(&[0; 10], 2).written.expect("spooled earlier");
+            }
+        }
+        deliver_through(&mut drain, &chunk, 1, &idle_queue());
+        assert_eq!(drain.transport.calls, 1);
+        assert_eq!(counters.failed.load(Ordering::Relaxed), 2);
+        assert!(drain
+            .next_attempt
+            .as_ref()
+            .is_some_and(|deferral| deferral.is_pending() && deferral.from_collector));
+        // Two spooled requests of the backlog and the cycle's batch.
+        let spool = drain.spool.as_mut().expect("a spool");
+        let mut left = Vec::new();
+        while let spool::Oldest::Request(request) = spool.oldest() {
+            left.push(request.records);
+            spool.remove_oldest();
+        }
+        assert_eq!(left, [2, 2, 1]);
     }
 
     /// Takes every request; the first one asks the queue to shut down, as
