@@ -346,3 +346,76 @@ fn records_dropped_after_a_worker_stopped_are_not_called_a_full_queue() {
     drop(guard);
     provider.shutdown().expect("meter provider shut down");
 }
+
+/// Regression: two pipelines on one meter (two bridge layers, or a
+/// pipeline built again) gave `otel.sdk.log.created`,
+/// `otel_log_bridge.log.volume` and `otel_log_bridge.queue.bytes` the same
+/// attributes, and the SDK kept the count of whichever callback ran last:
+/// 10 000 records of one pipeline could read as the other's 2.
+#[test]
+fn two_pipelines_on_one_meter_keep_their_own_counts() {
+    let (exporter, provider) = in_memory_meter();
+    let meter = provider.meter("otel-log-bridge");
+    let pipeline = |records: usize| {
+        let (layer, guard) = otel_log_bridge::builder()
+            .with_meter(meter.clone())
+            .with_target_metrics(true)
+            .with_json_writer(std::io::sink())
+            .layer()
+            .expect("valid configuration");
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+            for _ in 0..records {
+                tracing::info!("one of many");
+            }
+        });
+        guard
+    };
+    let guards = [pipeline(5), pipeline(2)];
+    provider.force_flush().expect("metrics flushed");
+    let metrics = exporter.get_finished_metrics().expect("metrics");
+    for name in ["otel.sdk.log.created", "otel_log_bridge.log.volume"] {
+        // Severities nothing was logged at have points of 0.
+        let mut counts: Vec<(String, u64)> = counter_points(&metrics, name)
+            .into_iter()
+            .filter(|(_, value)| *value > 0)
+            .map(|(attributes, value)| {
+                let pipeline = attribute(&attributes, "otel.component.name")
+                    .expect("the pipeline's name")
+                    .to_owned();
+                assert_eq!(
+                    attribute(&attributes, "otel.component.type"),
+                    Some("otel_log_bridge"),
+                    "{attributes:?}"
+                );
+                (pipeline, value)
+            })
+            .collect();
+        counts.sort_by_key(|(_, value)| *value);
+        assert_eq!(counts.len(), 2, "{name}: {counts:?}");
+        assert_ne!(counts[0].0, counts[1].0, "{name}: {counts:?}");
+        assert_eq!([counts[0].1, counts[1].1], [2, 5], "{name}");
+    }
+    // The queue's bytes, one series per queue.
+    let mut queues = Vec::new();
+    for metric in metrics
+        .iter()
+        .flat_map(|resource| resource.scope_metrics())
+        .flat_map(|scope| scope.metrics())
+        .filter(|metric| metric.name() == "otel_log_bridge.queue.bytes")
+    {
+        if let AggregatedMetrics::U64(MetricData::Gauge(gauge)) = metric.data() {
+            for point in gauge.data_points() {
+                let name = point
+                    .attributes()
+                    .find(|kv| kv.key.as_str() == "otel.component.name")
+                    .map(|kv| kv.value.as_str().into_owned());
+                queues.push(name.expect("the queue's name"));
+            }
+        }
+    }
+    queues.sort();
+    queues.dedup();
+    assert_eq!(queues.len(), 2, "{queues:?}");
+    drop(guards);
+    provider.shutdown().expect("meter provider shut down");
+}

@@ -22,8 +22,9 @@ pub(crate) struct LogMetrics {
 }
 
 /// Reads the observations of one instrument from the pipeline's counters:
-/// each value with its attributes.
-type Observe = fn(&Pipeline) -> Vec<(u64, Vec<KeyValue>)>;
+/// each value with its attributes. The second argument is what says which
+/// pipeline they are about.
+type Observe = fn(&Pipeline, &[KeyValue]) -> Vec<(u64, Vec<KeyValue>)>;
 
 /// The attributes that say which component an observation is about,
 /// with `error.type` when it counts failures.
@@ -39,17 +40,25 @@ fn component(part: Component, error: Option<&'static str>) -> Vec<KeyValue> {
 }
 
 /// Registers the log-volume and pipeline-health instruments on `meter`.
+///
+/// Every observation says which pipeline or which of its outputs it is
+/// about: the SDK keeps the last value an observable counter's callbacks
+/// gave for each set of attributes, so two pipelines of one process (two
+/// bridge layers, or a pipeline built again) that gave the same set would
+/// each overwrite the other's count.
 pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
+    let bridge: Arc<[KeyValue]> = component(Component::new("otel_log_bridge"), None).into();
     let counter =
         |name: &'static str, description: &'static str, unit: &'static str, observe: Observe| {
             let pipeline: Weak<Pipeline> = Arc::downgrade(pipeline);
+            let bridge = Arc::clone(&bridge);
             meter
                 .u64_observable_counter(name)
                 .with_description(description)
                 .with_unit(unit)
                 .with_callback(move |observer| {
                     if let Some(pipeline) = pipeline.upgrade() {
-                        for (value, attributes) in observe(&pipeline) {
+                        for (value, attributes) in observe(&pipeline, &bridge) {
                             observer.observe(value, &attributes);
                         }
                     }
@@ -61,12 +70,16 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
             "otel.sdk.log.created",
             "Log records the bridge produced, by severity.",
             "{log_record}",
-            |pipeline| {
+            |pipeline, bridge| {
                 pipeline
                     .stats()
                     .by_severity
                     .iter()
-                    .map(|(severity, count)| (count, vec![KeyValue::new("log.severity", severity)]))
+                    .map(|(severity, count)| {
+                        let mut attributes = bridge.to_vec();
+                        attributes.push(KeyValue::new("log.severity", severity));
+                        (count, attributes)
+                    })
                     .collect()
             },
         ),
@@ -74,13 +87,15 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
             "otel_log_bridge.log.volume",
             "Log records the bridge produced, by target (scope) and severity, when turned on.",
             "{log_record}",
-            |pipeline| {
+            |pipeline, bridge| {
                 pipeline
                     .stats()
                     .target_counts()
                     .map(|(target, severity, count)| {
-                        let scope = KeyValue::new("otel.scope.name", target.to_owned());
-                        (count, vec![scope, KeyValue::new("log.severity", severity)])
+                        let mut attributes = bridge.to_vec();
+                        attributes.push(KeyValue::new("otel.scope.name", target.to_owned()));
+                        attributes.push(KeyValue::new("log.severity", severity));
+                        (count, attributes)
                     })
                     .collect()
             },
@@ -89,7 +104,7 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
             "otel.sdk.exporter.log.exported",
             "Log records exported, by exporter; failures carry error.type.",
             "{log_record}",
-            |pipeline| {
+            |pipeline, _| {
                 pipeline
                     .sink_counts()
                     .flat_map(|sink| {
@@ -109,7 +124,7 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
             // The convention counts every record whose processing finished,
             // the successful ones without `error.type`: with those left out,
             // the share of failures would read as all of them.
-            |pipeline| {
+            |pipeline, _| {
                 pipeline
                     .sink_counts()
                     .flat_map(|sink| {
@@ -131,7 +146,7 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
             "Export attempts that were retried, by exporter.",
             // Attempts, not records: a retried request holds a whole batch.
             "{retry}",
-            |pipeline| {
+            |pipeline, _| {
                 pipeline
                     .sink_counts()
                     .map(|sink| (sink.retries, component(sink.exporter, None)))
@@ -143,11 +158,13 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
         let pipeline: Weak<Pipeline> = Arc::downgrade(pipeline);
         meter
             .u64_observable_gauge("otel_log_bridge.queue.bytes")
-            .with_description("Bytes held by the export queues.")
+            .with_description("Bytes held by each export queue.")
             .with_unit("By")
             .with_callback(move |observer| {
                 if let Some(pipeline) = pipeline.upgrade() {
-                    observer.observe(pipeline.stats().queued_bytes, &[]);
+                    for sink in pipeline.sink_counts() {
+                        observer.observe(sink.queued_bytes, &component(sink.processor, None));
+                    }
                 }
             })
             .build()

@@ -156,7 +156,7 @@ pub(crate) struct Component {
 }
 
 impl Component {
-    fn new(kind: &'static str) -> Component {
+    pub(crate) fn new(kind: &'static str) -> Component {
         static INSTANCES: AtomicU64 = AtomicU64::new(0);
         Component {
             kind,
@@ -188,6 +188,9 @@ pub(crate) struct SinkCounts {
     /// stopped.
     pub(crate) dropped_closed: u64,
     pub(crate) retries: u64,
+    /// The bytes its queue holds.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) queued_bytes: u64,
 }
 
 /// Settings shared by the sinks of one pipeline.
@@ -798,6 +801,7 @@ impl Pipeline {
             dropped_full: sink.queue.dropped_full(),
             dropped_closed: sink.queue.dropped_closed(),
             retries: sink.counters.retries.load(Ordering::Relaxed),
+            queued_bytes: sink.queue.reserved_bytes() as u64,
         })
     }
 }
