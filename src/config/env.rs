@@ -14,6 +14,8 @@ pub(crate) const RUST_LOG: &str = "RUST_LOG";
 pub(crate) const SEMCONV_STABILITY_OPT_IN: &str = "OTEL_SEMCONV_STABILITY_OPT_IN";
 pub(crate) const RATE_LIMIT: &str = "OTEL_LOG_BRIDGE_RATE_LIMIT";
 pub(crate) const REDACTED_KEYS: &str = "OTEL_LOG_BRIDGE_REDACTED_KEYS";
+#[cfg(feature = "otlp")]
+pub(crate) const SPOOL_DIR: &str = "OTEL_LOG_BRIDGE_SPOOL_DIR";
 /// The logs-specific limit variable first, then the generic one.
 pub(crate) const ATTRIBUTE_COUNT_LIMITS: [&str; 2] = [
     "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT",

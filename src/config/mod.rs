@@ -407,7 +407,10 @@ impl Builder {
     /// [`Stats::suppressed`](crate::Stats::suppressed); when the callsite is
     /// let through again (at most once a second while a storm lasts), and
     /// at shutdown, a WARN record (`otel_log_bridge.suppressed`) says how
-    /// many were suppressed, with the callsite's location. `log` records are not limited, whether
+    /// many were suppressed, with the callsite's location (its `code.*`
+    /// attributes, unless `with_code_attributes(false)` turned them off)
+    /// and, except at shutdown, the thread of the event let through. `log`
+    /// records are not limited, whether
     /// they come through the crate's `log` bridge or `tracing-log`: they
     /// have no callsite of their own.
     ///
@@ -728,6 +731,11 @@ impl Builder {
     /// records emitted by severity (`otel.sdk.log.created`), exported and
     /// failed (`otel.sdk.exporter.log.exported`), dropped
     /// (`otel.sdk.processor.log.processed`), export retries and queue bytes.
+    ///
+    /// Without it, the global provider is asked for a meter when the
+    /// pipeline starts (`init`, `layer`), and the instruments stay with
+    /// that provider: set the global one before, or the metrics go to the
+    /// no-op provider that is global until then.
     #[cfg(feature = "metrics")]
     pub fn with_meter(mut self, meter: opentelemetry::metrics::Meter) -> Self {
         self.meter = Some(meter);
@@ -884,6 +892,10 @@ impl Builder {
         } else {
             None
         };
+        #[cfg(all(feature = "otlp", not(feature = "spool")))]
+        if let Some(warning) = spool_without_the_feature(&self.env, &exporters) {
+            diag::warn(format_args!("{warning}"));
+        }
         Ok(Resolved {
             exporters,
             #[cfg(feature = "otlp")]
@@ -963,9 +975,41 @@ fn endpoint_variable_set(env: &Env) -> Option<&'static str> {
     .find(|name| env.get(name).is_some())
 }
 
+/// What to say when the spool's variable is set for OTLP export in a
+/// build without the `spool` feature: an operator who set it for a whole
+/// platform would otherwise believe that records outlive an outage.
+#[cfg(all(feature = "otlp", not(feature = "spool")))]
+fn spool_without_the_feature(env: &Env, exporters: &[Exporter]) -> Option<String> {
+    let dir = env.get(env::SPOOL_DIR)?;
+    exporters.contains(&Exporter::Otlp).then(|| {
+        format!(
+            "{}={dir:?} is set, but this build has no `spool` feature; requests the collector cannot take are kept in memory only",
+            env::SPOOL_DIR
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: in a build without the `spool` feature, the spool's
+    /// variable was ignored without a word.
+    #[cfg(all(feature = "otlp", not(feature = "spool")))]
+    #[test]
+    fn a_spool_directory_without_the_spool_feature_is_named() {
+        let env = Env::from_pairs(&[("OTEL_LOG_BRIDGE_SPOOL_DIR", "/var/spool/logs")]);
+        let warning = spool_without_the_feature(&env, &[Exporter::Json, Exporter::Otlp]);
+        assert!(
+            warning.as_deref().is_some_and(|warning| warning
+                .starts_with("OTEL_LOG_BRIDGE_SPOOL_DIR=\"/var/spool/logs\" is set")),
+            "{warning:?}"
+        );
+        // Nothing to say where no OTLP export would use it, nor unset.
+        assert_eq!(spool_without_the_feature(&env, &[Exporter::Json]), None);
+        let unset = Env::from_pairs(&[]);
+        assert_eq!(spool_without_the_feature(&unset, &[Exporter::Otlp]), None);
+    }
 
     /// Regression: in a build without the `otlp` feature, an OTLP endpoint
     /// variable sent the records to stdout as JSON without a word; the

@@ -600,7 +600,7 @@ impl OtlpSettings {
         let spool = options
             .spool_dir
             .clone()
-            .unwrap_or_else(|| env.get("OTEL_LOG_BRIDGE_SPOOL_DIR").map(Into::into))
+            .unwrap_or_else(|| env.get(super::env::SPOOL_DIR).map(Into::into))
             .map(|dir| SpoolSettings {
                 dir,
                 budget: options.spool_budget.unwrap_or(DEFAULT_SPOOL_BUDGET),

@@ -67,7 +67,8 @@ pub struct Stats {
     /// [`Builder::with_target_metrics`](crate::Builder::with_target_metrics)
     /// turned it on; sorted by target.
     pub by_target: Vec<(String, SeverityCounts)>,
-    /// How long OTLP export requests took, successful or not.
+    /// How long OTLP export requests to a collector took, successful or
+    /// not (writing OTLP-JSON lines sends none).
     pub export_latency: LatencyHistogram,
 }
 

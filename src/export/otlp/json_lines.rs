@@ -62,6 +62,10 @@ impl Transport for JsonLinesWriter {
         REQUEST_TARGET
     }
 
+    fn sends_requests(&self) -> bool {
+        false
+    }
+
     fn send(&mut self, request: &[u8]) -> Outcome {
         self.line.clear();
         let written = decode_for_json(request)
