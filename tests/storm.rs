@@ -60,3 +60,36 @@ fn a_million_event_storm_obeys_the_limit_and_every_event_is_accounted_for() {
         .iter()
         .any(|r| r["body"] == "a quiet callsite is not limited"));
 }
+
+/// Regression: a summary given at shutdown carried the thread that shut
+/// down (`main`, say) as if it had logged the storm.
+#[test]
+fn a_summary_given_at_shutdown_names_no_thread() {
+    let (records, stats) = capture_with_guard(
+        otel_log_bridge::builder().with_rate_limit(RateLimit::per_callsite(1, 1)),
+        |_| {
+            let dispatch = tracing::dispatcher::get_default(Clone::clone);
+            std::thread::Builder::new()
+                .name("storming".to_owned())
+                .spawn(move || {
+                    tracing::dispatcher::with_default(&dispatch, || {
+                        for i in 0..3 {
+                            noisy(i);
+                        }
+                    });
+                })
+                .expect("a thread")
+                .join()
+                .expect("no panic");
+        },
+    );
+    assert_eq!(stats.suppressed, 2);
+    let summary = records
+        .iter()
+        .find(|r| r["event_name"] == "otel_log_bridge.suppressed")
+        .expect("the summary at shutdown");
+    assert_eq!(summary["attributes"]["otel_log_bridge.suppressed.count"], 2);
+    assert_eq!(summary["attributes"]["code.file.path"], "tests/storm.rs");
+    assert_eq!(summary["attributes"].get("thread.name"), None, "{summary}");
+    assert_eq!(summary["attributes"].get("thread.id"), None, "{summary}");
+}

@@ -15,7 +15,7 @@ use crate::capture::log_bridge;
 use crate::capture::redact::Redactor;
 use crate::capture::runtime_lint::RuntimeLint;
 use crate::capture::span::{self, LayerKey, SpanData, SpanState};
-use crate::capture::storm::Verdict;
+use crate::capture::storm::{Emitter, Verdict};
 use crate::capture::visit::{is_forwarded_log, EventVisitor, ForwardedLog, SpanFieldVisitor};
 use crate::capture::{
     add_common_attributes, install_panic_hook, is_suppressed, with_scratch, CaptureOptions,
@@ -353,7 +353,13 @@ where
                 Verdict::Emit => {}
                 Verdict::Suppress => return,
                 Verdict::EmitAfterSummary { suppressed, since } => {
-                    storm.emit_summary(&shared.pipeline, metadata, suppressed, since);
+                    storm.emit_summary(
+                        &shared.pipeline,
+                        metadata,
+                        suppressed,
+                        since,
+                        Emitter::Callsite,
+                    );
                 }
             }
         }

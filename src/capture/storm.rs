@@ -2,9 +2,10 @@
 //! suppressed and counted; when the callsite is let through again (at most
 //! once per [`SUMMARY_INTERVAL`], and at shutdown), a summary record says
 //! how many were suppressed and over how long, with the callsite's
-//! location, so nothing disappears silently.
+//! location (unless code attributes are off), so nothing disappears
+//! silently.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -86,6 +87,16 @@ impl Bucket {
     }
 }
 
+/// Which thread gives a summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Emitter {
+    /// The thread of the event the callsite let through after a storm.
+    Callsite,
+    /// The thread that shuts the pipeline down, which may never have
+    /// logged at the callsite: the summary names no thread.
+    Shutdown,
+}
+
 /// The buckets of one pipeline.
 #[derive(Debug)]
 pub(crate) struct StormControl {
@@ -94,6 +105,9 @@ pub(crate) struct StormControl {
     options: CaptureOptions,
     buckets: Box<[Mutex<Bucket>]>,
     suppressed: AtomicU64,
+    /// Set when the summaries were given at shutdown: no event is
+    /// suppressed after, as none could be reported.
+    summarized_for_good: AtomicBool,
 }
 
 /// What to do with one event.
@@ -130,6 +144,7 @@ impl StormControl {
                 })
                 .collect(),
             suppressed: AtomicU64::new(0),
+            summarized_for_good: AtomicBool::new(false),
         }
     }
 
@@ -191,7 +206,14 @@ impl StormControl {
         self.take_token(&mut bucket, now)
     }
 
+    /// Takes a token from `bucket`, which the caller holds locked.
     fn take_token(&self, bucket: &mut Bucket, now: Instant) -> Verdict {
+        // Read under the bucket's lock, which the last summaries take in
+        // turn after setting it: an event either counts before its bucket
+        // is summarized, or is let through.
+        if self.summarized_for_good.load(Ordering::SeqCst) {
+            return Verdict::Emit;
+        }
         let elapsed = now.duration_since(bucket.refilled).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * self.limit.per_second).min(self.limit.burst);
         bucket.refilled = now;
@@ -217,15 +239,18 @@ impl StormControl {
         }
     }
 
-    /// Emits the summaries still pending, at shutdown.
+    /// Emits the summaries still pending, at shutdown. Events that other
+    /// threads log meanwhile and after are let through: suppressed, they
+    /// would be counted in `Stats::suppressed` without a summary.
     pub(crate) fn flush_summaries(&self, pipeline: &Pipeline) {
+        self.summarized_for_good.store(true, Ordering::SeqCst);
         for bucket in self.buckets.iter() {
             let mut bucket = bucket.lock().unwrap_or_else(PoisonError::into_inner);
             let suppressed = std::mem::take(&mut bucket.suppressed);
             if let (Some(callsite), true) = (bucket.callsite, suppressed > 0) {
                 let since = bucket.suppressed_since;
                 drop(bucket);
-                self.emit_summary(pipeline, callsite, suppressed, since);
+                self.emit_summary(pipeline, callsite, suppressed, since, Emitter::Shutdown);
             }
         }
     }
@@ -234,15 +259,26 @@ impl StormControl {
 impl StormControl {
     /// The record that reports suppressed events: WARN, in the callsite's
     /// scope, with its location, `otel_log_bridge.suppressed.count` and
-    /// `…seconds`.
+    /// `…seconds`, and the thread when it is one that logs at the callsite.
     pub(crate) fn emit_summary(
         &self,
         pipeline: &Pipeline,
         callsite: &'static Metadata<'static>,
         suppressed: u64,
         since: Instant,
+        emitter: Emitter,
     ) {
-        let options = &self.options;
+        let shutdown_options;
+        let options = match emitter {
+            Emitter::Callsite => &self.options,
+            Emitter::Shutdown => {
+                shutdown_options = CaptureOptions {
+                    thread_attributes: false,
+                    ..self.options.clone()
+                };
+                &shutdown_options
+            }
+        };
         let seconds = since.elapsed().as_secs_f64();
         with_scratch(|record| {
             record.set_limits(options.limits);
@@ -385,6 +421,23 @@ mod tests {
             .map(|bucket| bucket.lock().unwrap().suppressed)
             .sum();
         assert_eq!(summarized + pending, storm.suppressed());
+    }
+
+    /// Regression: an event another thread logged while the summaries were
+    /// given at shutdown could still be suppressed, after its bucket had
+    /// been summarized: `Stats::suppressed` then counted events that no
+    /// summary reported.
+    #[test]
+    fn no_event_is_suppressed_once_the_last_summaries_are_given() {
+        let [callsite, _] = two_callsites();
+        let storm = StormControl::new(RateLimit::per_callsite(1, 1), CaptureOptions::default());
+        assert!(matches!(storm.check(callsite), Verdict::Emit));
+        assert!(matches!(storm.check(callsite), Verdict::Suppress));
+        let pipeline = Pipeline::new(Vec::new(), Duration::from_secs(1));
+        storm.flush_summaries(&pipeline);
+        assert!(matches!(storm.check(callsite), Verdict::Emit));
+        assert_eq!(storm.suppressed(), 1);
+        assert_eq!(pipeline.stats().emitted, 1, "the summary");
     }
 
     /// Regression: a callsite kept its bucket for good, so once the table
