@@ -101,6 +101,23 @@ pub(crate) fn debug(message: fmt::Arguments<'_>) {
     emit(DiagLevel::Debug, "debug", message);
 }
 
+/// `text` with what a terminal would act on escaped (as Rust escapes it),
+/// for a program's own text inside a diagnostic.
+pub(crate) fn escaped(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(acts_on_a_terminal) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut shown = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if acts_on_a_terminal(c) {
+            shown.extend(c.escape_default());
+        } else {
+            shown.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(shown)
+}
+
 /// Whether a terminal would act on `c` rather than show it: control
 /// characters (an escape sequence can move the cursor, rewrite the title,
 /// or forge a line), the line and paragraph separators, and the marks that

@@ -532,12 +532,24 @@ fn the_runtime_lint_reports_each_log_call_problem_once_on_stderr() {
         let guard = child_builder().with_runtime_lint(true).init();
         for user in ["ada", "grace", "ada"] {
             // Deliberately bad: the runtime lint must report these.
-            // otel-log-lint: allow(OLB001, OLB004, OLB005)
-            log::info!(password = "hunter2", userId = 7; "user {user} signed in");
+            // otel-log-lint: allow(OLB001, OLB003, OLB004, OLB005)
+            log::info!(password = "hunter2", userId = 7, message = "hi"; "user {user} signed in");
             log::info!(account = user; "constant message");
         }
+        // Regression: records without a source position were all compared
+        // as one call of their target, so these two read as one message
+        // with values formatted into it.
+        for body in ["request started", "request finished"] {
+            log::logger().log(
+                &log::Record::builder()
+                    .args(format_args!("{body}"))
+                    .level(log::Level::Info)
+                    .target("hand_built")
+                    .build(),
+            );
+        }
         let stats = guard.shutdown();
-        assert_eq!(stats.exported, 6, "the lint never drops records: {stats:?}");
+        assert_eq!(stats.exported, 8, "the lint never drops records: {stats:?}");
         return;
     }
     let (output, records) = run(
@@ -545,11 +557,13 @@ fn the_runtime_lint_reports_each_log_call_problem_once_on_stderr() {
         &[],
     );
     assert!(output.status.success(), "{}", stderr(&output));
+    // Regression: `message` among `log` key-values (OLB003) was only
+    // reported by the source linter.
     assert_eq!(
         runtime_lint_findings(&stderr(&output)),
-        [("OLB001", 1), ("OLB004", 1), ("OLB005", 1)]
+        [("OLB001", 1), ("OLB003", 1), ("OLB004", 1), ("OLB005", 1)]
     );
-    assert_eq!(records.len(), 6);
+    assert_eq!(records.len(), 8);
 }
 
 #[test]

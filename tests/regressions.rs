@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
+use tracing_subscriber::prelude::*;
+
 use crate::support::capture_with_guard;
 
 /// How long a scenario that used to hang may take before the test fails
@@ -364,4 +366,37 @@ fn shutdown_does_not_wait_past_its_timeout_for_an_output_to_close() {
         "the shutdown waited for the output to close"
     );
     let _ = go_on.send(());
+}
+
+/// Regression: writing OTLP-JSON lines counted in `export_latency`, which
+/// says how long requests to a collector took, so a file's writes were
+/// mixed into the collector's latency.
+#[test]
+fn otlp_json_lines_writes_are_not_counted_as_export_latency() {
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_otlp_json_writer(std::io::sink())
+        .layer()
+        .expect("valid configuration");
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        tracing::info!("written as an OTLP-JSON line");
+    });
+    guard.flush().expect("flushed");
+    let stats = guard.stats();
+    assert_eq!(stats.exported, 1, "{stats:?}");
+    assert_eq!(stats.export_latency.count(), 0, "{stats:?}");
+}
+
+/// Regression: a `log` key-value with an empty key became an attribute
+/// with an empty key, which the OpenTelemetry common specification does
+/// not allow; it is left out and counted as dropped, the rest kept.
+#[test]
+fn an_empty_log_key_is_dropped_and_counted() {
+    let records = crate::support::capture(otel_log_bridge::builder(), || {
+        // otel-log-lint: allow(OLB004)
+        log::info!("" = 1, kept = 2; "an empty key");
+    });
+    let attributes = &records[0]["attributes"];
+    assert_eq!(attributes.get(""), None, "{attributes}");
+    assert_eq!(attributes["kept"], 2);
+    assert_eq!(records[0]["dropped_attributes_count"], 1, "{}", records[0]);
 }

@@ -242,17 +242,16 @@ impl log::Log for LogBridge {
             };
             let _ = source.key_values().visit(&mut key_values);
             self.pipeline.redactor().count(key_values.redacted);
-            if self.lint.enabled() {
-                let site = LogSite {
-                    target: source.target(),
-                    file: source.file(),
-                    line: source.line(),
-                };
+            let lint_site = self.lint.enabled().then(|| LogSite {
+                target: source.target(),
+                file: source.file(),
+                line: source.line(),
+            });
+            if let Some(site) = &lint_site {
                 let _ = source.key_values().visit(&mut LintedKeys {
                     lint: &self.lint,
-                    site: &site,
+                    site,
                 });
-                self.lint.check_log_body(&site, record.body());
             }
             span::add_current_span(record, span::LayerKey::of(&self.pipeline), &self.options);
             let file = source
@@ -261,6 +260,11 @@ impl log::Log for LogBridge {
                 .or_else(|| source.file().map(SourceFile::Borrowed));
             add_common_attributes(record, &self.options, file, source.line());
             self.pipeline.redactor().redact_values(record);
+            // After redaction, as for `tracing` events: the lint keeps a
+            // call's first message, which must not hold a token.
+            if let Some(site) = &lint_site {
+                self.lint.check_log_body(site, record.body());
+            }
             self.pipeline.emit(record);
         });
     }
@@ -292,6 +296,12 @@ struct KeyValues<'r> {
 
 impl<'kvs> VisitSource<'kvs> for KeyValues<'_> {
     fn visit_pair(&mut self, key: kv::Key<'kvs>, value: kv::Value<'kvs>) -> Result<(), kv::Error> {
+        // An attribute's key must not be empty (the OpenTelemetry common
+        // specification): such a pair is left out and counted as dropped.
+        if key.as_str().is_empty() {
+            self.record.dropped_attributes = self.record.dropped_attributes.saturating_add(1);
+            return Ok(());
+        }
         if self.redaction.is_sensitive(key.as_str()) {
             self.redacted += 1;
             let key = Key::Arena(self.record.push_text(key.as_str()));

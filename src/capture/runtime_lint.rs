@@ -13,7 +13,7 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 use tracing_core::Metadata;
 
 use crate::diag;
-use crate::lint::keys::{check_key, KeySite};
+use crate::lint::keys::{check_key, log_message_key, KeySite};
 use crate::lint::Rule;
 
 /// How many events of a callsite are compared before its message counts as
@@ -167,6 +167,9 @@ fn one_word_template(a: &str, b: &str) -> bool {
 /// as checked; later ones are not checked.
 const LOG_KEYS_REMEMBERED: usize = 4096;
 
+/// How many callsites are remembered as checked.
+const CALLSITES_REMEMBERED: usize = 4096;
+
 /// The runtime check's state, shared by the layer and the `log` bridge.
 #[derive(Debug)]
 pub(crate) struct RuntimeLint {
@@ -176,6 +179,10 @@ pub(crate) struct RuntimeLint {
     /// The `log` keys checked so far, by hash of their source position
     /// and key.
     log_keys_checked: Mutex<HashSet<u64>>,
+    /// The callsites checked so far, by metadata address: `tracing`
+    /// registers every callsite again with each new dispatcher and at each
+    /// reload, and a finding is said once per callsite.
+    callsites_checked: Mutex<HashSet<usize>>,
 }
 
 impl RuntimeLint {
@@ -193,6 +200,7 @@ impl RuntimeLint {
             hasher: RandomState::new(),
             slots,
             log_keys_checked: Mutex::default(),
+            callsites_checked: Mutex::default(),
         }
     }
 
@@ -200,9 +208,9 @@ impl RuntimeLint {
         self.settings.enabled
     }
 
-    /// Checks a callsite's keys and name; called once per callsite.
+    /// Checks a callsite's keys and name, the first time it is registered.
     pub(crate) fn check_callsite(&self, metadata: &'static Metadata<'static>, explicit_name: bool) {
-        if !self.settings.enabled {
+        if !self.settings.enabled || !self.first_registration(metadata) {
             return;
         }
         let site = if metadata.is_span() {
@@ -230,6 +238,25 @@ impl RuntimeLint {
                 "give it a stable event name: `warn!(name: \"payment.declined\", ..)`",
             );
         }
+    }
+
+    /// Notes `metadata` as checked; `false` when it was already. Past
+    /// [`CALLSITES_REMEMBERED`] callsites, new ones are checked without
+    /// being noted: then only the diagnostics' own memory keeps a finding
+    /// from being said again.
+    fn first_registration(&self, metadata: &'static Metadata<'static>) -> bool {
+        let address = std::ptr::from_ref(metadata) as usize;
+        let mut checked = self
+            .callsites_checked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if checked.contains(&address) {
+            return false;
+        }
+        if checked.len() < CALLSITES_REMEMBERED {
+            checked.insert(address);
+        }
+        true
     }
 
     /// Watches a callsite's bodies: the same callsite logging different
@@ -272,7 +299,7 @@ impl RuntimeLint {
         if !first_time {
             return;
         }
-        for finding in check_key(key, KeySite::Event) {
+        for finding in check_key(key, KeySite::Event).chain(log_message_key(key)) {
             if self.settings.rule_enabled(finding.rule) {
                 report_at(
                     &site.location(),
@@ -286,8 +313,12 @@ impl RuntimeLint {
 
     /// Watches the bodies of a `log` record's source position, as
     /// [`check_body`](RuntimeLint::check_body) does a callsite's.
+    ///
+    /// A record without a source position (built by hand, or forwarded
+    /// from another logging system) is not watched: all of a target's
+    /// would be taken for one call, their different messages for values.
     pub(crate) fn check_log_body(&self, site: &LogSite<'_>, body: Option<&str>) {
-        let Some(body) = body else {
+        let (Some(body), Some(_), Some(_)) = (body, site.file, site.line) else {
             return;
         };
         // A slot's address keeps bits 0 and 1 free, as metadata addresses
@@ -313,7 +344,9 @@ impl RuntimeLint {
             return false;
         };
         let claimed = slot.callsite.load(Ordering::Acquire);
-        if claimed == address | DONE {
+        // Decided, or another callsite's (or being claimed): not compared,
+        // and so not hashed either.
+        if claimed != 0 && claimed != address {
             return false;
         }
         let hash = self.hasher.hash_one(body);
@@ -331,9 +364,6 @@ impl RuntimeLint {
                 slot.seen.store(1, Ordering::Release);
                 slot.callsite.store(address, Ordering::Release);
             }
-            return false;
-        }
-        if claimed != address {
             return false;
         }
         if slot.first_body.load(Ordering::Acquire) != hash {
@@ -371,9 +401,21 @@ fn report(metadata: &Metadata<'_>, rule: Rule, message: &str, help: &str) {
 
 fn report_at(location: &str, rule: Rule, message: &str, help: &str) {
     diag::lint(format_args!(
-        "{} {location}: {message}\n  help: {help}",
-        rule.id()
+        "{}",
+        finding_text(location, rule, message, help)
     ));
+}
+
+/// A finding as stderr shows it. The location and the message can carry a
+/// program's own text (a `log` key, a target, a file name), escaped where a
+/// terminal would act on it: a line break in a key must not forge a line.
+fn finding_text(location: &str, rule: Rule, message: &str, help: &str) -> String {
+    format!(
+        "{} {}: {}\n  help: {help}",
+        rule.id(),
+        diag::escaped(location),
+        diag::escaped(message)
+    )
 }
 
 /// Where a `log` record was logged: what stands for a callsite, which
@@ -396,6 +438,40 @@ impl LogSite<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: a `log` key, a target or a file name went to stderr as
+    /// it was, so a line break in a key forged a line of its own, and an
+    /// escape sequence reached the terminal.
+    #[test]
+    fn a_findings_program_text_is_escaped_on_stderr() {
+        let text = finding_text(
+            "app\u{1b}[2J",
+            Rule::ReservedKey,
+            "key `a\nb` is reserved",
+            "rename it",
+        );
+        assert_eq!(
+            text,
+            format!(
+                "{} app\\u{{1b}}[2J: key `a\\nb` is reserved\n  help: rename it",
+                Rule::ReservedKey.id()
+            )
+        );
+    }
+
+    /// Regression: a callsite registered again (each new dispatcher, each
+    /// reload) was checked again, and only the diagnostics' memory, which
+    /// starts afresh after 1024 messages, kept its findings from being
+    /// said again.
+    #[test]
+    fn a_callsite_registered_again_is_not_checked_again() {
+        let lint = lint();
+        let callsite =
+            tracing::callsite!(name: "checked", kind: tracing::metadata::Kind::EVENT, fields: []);
+        let metadata = tracing::callsite::Callsite::metadata(callsite);
+        assert!(lint.first_registration(metadata));
+        assert!(!lint.first_registration(metadata));
+    }
 
     fn lint() -> RuntimeLint {
         RuntimeLint::new(LintSettings {

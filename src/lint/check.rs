@@ -20,7 +20,7 @@ use super::grammar::{
     InstrumentArgs, Key, Message, Range, Severity, ValueSource,
 };
 use super::imports::{FlavorSet, Imports, Resolved};
-use super::keys::{check_key, is_secret_name, words as identifier_words, KeySite};
+use super::keys::{check_key, is_secret_name, log_message_key, words as identifier_words, KeySite};
 use super::rule::Rule;
 use super::text::Lines;
 
@@ -786,14 +786,8 @@ impl Checker<'_> {
                 }
                 self.push(finding.rule, *range, anchor, finding.message, finding.help);
             }
-            if flavor == Flavor::Log && text == "message" {
-                self.push(
-                    Rule::ReservedKey,
-                    *range,
-                    anchor,
-                    "key `message` in `log` key-values competes with the log message, which the bridge writes to the body".to_owned(),
-                    "rename it after what it holds, e.g. `reason` or `detail`".to_owned(),
-                );
+            if let Some(finding) = log_message_key(text).filter(|_| flavor == Flavor::Log) {
+                self.push(finding.rule, *range, anchor, finding.message, finding.help);
             }
             if text != "message" {
                 self.key_uses.push(KeyUse {

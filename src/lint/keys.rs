@@ -31,9 +31,9 @@ pub(crate) struct KeyFinding {
 /// (reserved, naming, secret).
 ///
 /// `message` yields nothing: in `tracing` it is the field that carries the
-/// message itself, so only its context (a second `message` in the same call, a
-/// `message` key in `log` key-values) makes it wrong, and only the static
-/// linter sees that context.
+/// message itself, so only its context makes it wrong: a second `message`
+/// in the same call, which only the static linter sees, or a `message` key
+/// in `log` key-values ([`log_message_key`]).
 pub(crate) fn check_key(key: &str, site: KeySite) -> impl Iterator<Item = KeyFinding> {
     [
         reserved_key(key, site),
@@ -42,6 +42,16 @@ pub(crate) fn check_key(key: &str, site: KeySite) -> impl Iterator<Item = KeyFin
     ]
     .into_iter()
     .flatten()
+}
+
+/// A key among a `log` call's key-values that competes with its message:
+/// `message`, which in `tracing` is the message itself.
+pub(crate) fn log_message_key(key: &str) -> Option<KeyFinding> {
+    (key == "message").then(|| KeyFinding {
+        rule: Rule::ReservedKey,
+        message: "key `message` in `log` key-values competes with the log message, which the bridge writes to the body".to_owned(),
+        help: "rename it after what it holds, e.g. `reason` or `detail`".to_owned(),
+    })
 }
 
 /// Fields that `tracing-opentelemetry` reads from spans to set the span's own
