@@ -386,17 +386,26 @@ fn otlp_json_lines_writes_are_not_counted_as_export_latency() {
     assert_eq!(stats.export_latency.count(), 0, "{stats:?}");
 }
 
-/// Regression: a `log` key-value with an empty key became an attribute
-/// with an empty key, which the OpenTelemetry common specification does
-/// not allow; it is left out and counted as dropped, the rest kept.
+/// Regression: a `log` key-value or a `tracing` field with an empty key
+/// became an attribute with an empty key, which the OpenTelemetry common
+/// specification does not allow; it is left out and counted as dropped,
+/// the rest kept. A span field with an empty name is left out too.
 #[test]
-fn an_empty_log_key_is_dropped_and_counted() {
+fn an_empty_key_is_dropped_and_counted() {
     let records = crate::support::capture(otel_log_bridge::builder(), || {
         // otel-log-lint: allow(OLB004)
-        log::info!("" = 1, kept = 2; "an empty key");
+        log::info!("" = 1, kept = 2; "an empty log key");
+        let span = tracing::info_span!("request", "" = 3, route = "/");
+        let _entered = span.enter();
+        // otel-log-lint: allow(OLB004)
+        tracing::info!("" = 1, kept = 2, "an empty field name");
     });
-    let attributes = &records[0]["attributes"];
-    assert_eq!(attributes.get(""), None, "{attributes}");
-    assert_eq!(attributes["kept"], 2);
-    assert_eq!(records[0]["dropped_attributes_count"], 1, "{}", records[0]);
+    assert_eq!(records.len(), 2);
+    for record in &records {
+        let attributes = &record["attributes"];
+        assert_eq!(attributes.get(""), None, "{attributes}");
+        assert_eq!(attributes["kept"], 2);
+        assert_eq!(record["dropped_attributes_count"], 1, "{record}");
+    }
+    assert_eq!(records[1]["attributes"]["route"], "/");
 }

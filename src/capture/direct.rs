@@ -172,12 +172,14 @@ impl WrittenKeys {
 
 /// Whether records of this callsite can take the direct path, as far as
 /// its field names tell: no name used twice, none in a namespace the bridge
-/// writes, and `message`, if present, first.
+/// writes, none empty (a record leaves it out), and `message`, if present,
+/// first.
 pub(crate) fn callsite_streams(metadata: &Metadata<'_>) -> bool {
     let fields = metadata.fields();
     fields.iter().enumerate().all(|(index, field)| {
         let name = field.name();
-        !is_bridge_key(name)
+        !name.is_empty()
+            && !is_bridge_key(name)
             && (name != MESSAGE || index == 0)
             && !fields
                 .iter()

@@ -296,12 +296,6 @@ struct KeyValues<'r> {
 
 impl<'kvs> VisitSource<'kvs> for KeyValues<'_> {
     fn visit_pair(&mut self, key: kv::Key<'kvs>, value: kv::Value<'kvs>) -> Result<(), kv::Error> {
-        // An attribute's key must not be empty (the OpenTelemetry common
-        // specification): such a pair is left out and counted as dropped.
-        if key.as_str().is_empty() {
-            self.record.dropped_attributes = self.record.dropped_attributes.saturating_add(1);
-            return Ok(());
-        }
         if self.redaction.is_sensitive(key.as_str()) {
             self.redacted += 1;
             let key = Key::Arena(self.record.push_text(key.as_str()));

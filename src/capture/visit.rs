@@ -309,7 +309,9 @@ pub(crate) struct SpanFieldVisitor<'a> {
 impl SpanFieldVisitor<'_> {
     fn set(&mut self, field: &Field, value: OwnedValue) {
         let name = field.name();
-        if !self.filter.allows(name) {
+        // An empty name would be an empty attribute key, which no record
+        // may carry.
+        if name.is_empty() || !self.filter.allows(name) {
             return;
         }
         let value = if self.redaction.is_sensitive(name) {

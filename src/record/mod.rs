@@ -326,13 +326,20 @@ impl Record {
 
     /// Adds an attribute, resolving a duplicate key as `on_duplicate` says.
     /// Returns whether the key was new and kept (not a duplicate, not over
-    /// the count limit).
+    /// the count limit, not empty).
     pub(crate) fn set_attribute(
         &mut self,
         key: Key,
         value: Value,
         on_duplicate: OnDuplicate,
     ) -> bool {
+        // The OpenTelemetry common specification does not allow an empty
+        // attribute key (`tracing`'s `"" = 1`, `log`'s too): it is left
+        // out, and counted as dropped.
+        if self.key(key).is_empty() {
+            self.dropped_attributes = self.dropped_attributes.saturating_add(1);
+            return false;
+        }
         let bit = key_bit(self.key(key));
         if self.key_bloom & bit != 0 {
             let wanted = self.key(key);
