@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use tracing_subscriber::prelude::*;
@@ -408,4 +408,50 @@ fn an_empty_key_is_dropped_and_counted() {
         assert_eq!(record["dropped_attributes_count"], 1, "{record}");
     }
     assert_eq!(records[1]["attributes"]["route"], "/");
+}
+
+/// A writer whose first write waits until the test lets it go on: an
+/// output stuck on a pipe nobody reads.
+struct StuckWriter(Mutex<mpsc::Receiver<()>>);
+
+impl Write for StuckWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = self.0.lock().map(|go_on| go_on.recv());
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Regression: a pipeline flushed and shut down its outputs one after the
+/// other, so an output that was stuck used up the whole deadline and the
+/// next one was only asked once it had passed: its records were neither
+/// flushed nor delivered at shutdown, although nothing held it up.
+#[test]
+fn a_stuck_output_does_not_cost_the_others_their_flush_or_shutdown() {
+    let receiver = crate::support::receiver::Receiver::http();
+    let (go_on, wait) = mpsc::channel();
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_json_writer(StuckWriter(Mutex::new(wait)))
+        .with_otlp_endpoint(format!("{}/v1/logs", receiver.endpoint()))
+        // Only a flush or the shutdown sends.
+        .with_otlp_schedule_delay(Duration::from_secs(3600))
+        .with_shutdown_timeout(Duration::from_secs(1))
+        .layer()
+        .expect("valid configuration");
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    tracing::dispatcher::with_default(&dispatch, || tracing::info!("flushed"));
+    assert!(guard.flush().is_err(), "the stuck output cannot flush");
+    assert_eq!(
+        receiver.records().len(),
+        1,
+        "the collector's output flushed"
+    );
+    tracing::dispatcher::with_default(&dispatch, || tracing::info!("delivered at shutdown"));
+    let stats = guard.shutdown();
+    assert_eq!(receiver.records().len(), 2);
+    assert_eq!(stats.exported, 2, "{stats:?}");
+    drop(go_on);
 }

@@ -287,8 +287,11 @@ impl Sink {
         }
     }
 
-    fn shutdown_until(&self, deadline: Instant) {
-        if self.queue.shutdown_until(deadline) {
+    /// Waits until `deadline` for the worker, which
+    /// [`Queue::request_shutdown`] told to stop, and joins it when it
+    /// exited.
+    fn wait_shut_down(&self, deadline: Instant) {
+        if self.queue.wait_exited(deadline) {
             let handle = self
                 .worker
                 .lock()
@@ -365,7 +368,7 @@ fn run_worker(queue: &Queue, mut drain: impl Drain, interval: Duration, counters
             lost += chunk.records;
             queue.recycle(&mut pool, chunk);
         }
-        counters.failed.fetch_add(lost, Ordering::Relaxed);
+        counters.failed.fetch_add(lost, Ordering::Release);
         queue.mark_crashed();
         // Said once all is counted: writing to stderr can block.
         diag::error(format_args!(
@@ -454,7 +457,7 @@ impl Drain for WriterDrain {
             if let Err((_, error)) = write_all_counting(&mut self.writer, b"\n") {
                 self.unflushed -= records;
                 self.report_failure(&error);
-                self.counters.failed.fetch_add(records, Ordering::Relaxed);
+                self.counters.failed.fetch_add(records, Ordering::Release);
                 return;
             }
             self.mid_line = false;
@@ -470,7 +473,7 @@ impl Drain for WriterDrain {
             self.report_failure(&error);
             self.counters
                 .failed
-                .fetch_add(records - whole, Ordering::Relaxed);
+                .fetch_add(records - whole, Ordering::Release);
         }
     }
 
@@ -480,10 +483,10 @@ impl Drain for WriterDrain {
         let flushed = self.writer.flush();
         let written = std::mem::take(&mut self.unflushed);
         match flushed {
-            Ok(()) => self.counters.exported.fetch_add(written, Ordering::Relaxed),
+            Ok(()) => self.counters.exported.fetch_add(written, Ordering::Release),
             Err(error) => {
                 self.report_failure(&error);
-                self.counters.failed.fetch_add(written, Ordering::Relaxed)
+                self.counters.failed.fetch_add(written, Ordering::Release)
             }
         };
     }
@@ -694,16 +697,25 @@ impl Pipeline {
     pub(crate) fn flush_within(&self, timeout: Duration) -> Result<(), FlushError> {
         let timeout = timeout.min(self.timeout);
         let deadline = deadline_after(timeout);
+        // Every output is asked first and waited for after, so that they
+        // flush at the same time: one after the other, a slow one would
+        // leave the others only what remained of the deadline.
+        let requested: Vec<Option<u64>> = self
+            .sinks
+            .iter()
+            .map(|sink| sink.queue.request_flush())
+            .collect();
+        #[cfg(feature = "sdk")]
+        let sdk = self.sdk.as_ref().map(|sdk| sdk.flush_until(deadline));
         #[cfg_attr(not(feature = "sdk"), allow(unused_mut))]
         let mut outcomes: Vec<Flushed> = self
             .sinks
             .iter()
-            .map(|sink| sink.queue.flush_until(deadline))
+            .zip(requested)
+            .map(|(sink, wanted)| sink.queue.wait_flushed(wanted, deadline))
             .collect();
         #[cfg(feature = "sdk")]
-        if let Some(sdk) = &self.sdk {
-            outcomes.push(sdk.flush_until(deadline));
-        }
+        outcomes.extend(sdk);
         // Records still on their way say more than an output that failed.
         if outcomes.contains(&Flushed::TimedOut) {
             return Err(FlushError::Timeout(timeout));
@@ -733,19 +745,32 @@ impl Pipeline {
             storm.flush_summaries(self);
         }
         self.open.store(false, Ordering::Relaxed);
+        // Every output is told to stop first and waited for after: one
+        // after the other, an output whose collector holds a request would
+        // leave the others none of the deadline, and their last records
+        // would be lost.
         for sink in &self.sinks {
-            sink.shutdown_until(deadline);
+            sink.queue.request_shutdown(deadline);
         }
         // The application owns its provider and shuts it down itself; what
-        // the bridge emitted into it is flushed here, within what is left
-        // of the same deadline.
+        // the bridge emitted into it is flushed here, by the same deadline.
         #[cfg(feature = "sdk")]
         if let Some(sdk) = &self.sdk {
             sdk.flush_until(deadline);
         }
+        for sink in &self.sinks {
+            sink.wait_shut_down(deadline);
+        }
     }
 
     pub(crate) fn stats(&self) -> Stats {
+        // What became of records is read before how many were emitted, so
+        // that a record is never seen settled before it is seen emitted:
+        // with one output, `emitted` is at least the sum of the outcomes,
+        // the difference being what is still on its way. The outcomes are
+        // read with `Acquire`, their counts being added with `Release`
+        // after the record was counted as emitted.
+        let outcomes: Vec<SinkCounts> = self.sink_counts().collect();
         let mut by_severity = self.emitted.snapshot();
         for sink in &self.sinks {
             by_severity.add(sink.queue.emitted());
@@ -762,7 +787,7 @@ impl Pipeline {
                 .unwrap_or_default(),
             ..Stats::default()
         };
-        for counts in self.sink_counts() {
+        for counts in outcomes {
             stats.exported += counts.exported;
             stats.failed += counts.failed;
             stats.rejected += counts.rejected;
@@ -795,9 +820,9 @@ impl Pipeline {
                 kind: "batching_log_processor",
                 instance: sink.exporter.instance,
             },
-            exported: sink.counters.exported.load(Ordering::Relaxed),
-            failed: sink.counters.failed.load(Ordering::Relaxed),
-            rejected: sink.counters.rejected.load(Ordering::Relaxed),
+            exported: sink.counters.exported.load(Ordering::Acquire),
+            failed: sink.counters.failed.load(Ordering::Acquire),
+            rejected: sink.counters.rejected.load(Ordering::Acquire),
             dropped_full: sink.queue.dropped_full(),
             dropped_closed: sink.queue.dropped_closed(),
             retries: sink.counters.retries.load(Ordering::Relaxed),

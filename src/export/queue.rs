@@ -186,13 +186,13 @@ impl Queue {
     /// Of the records [`Queue::dropped`] counts, those dropped because the
     /// queue was full.
     pub(crate) fn dropped_full(&self) -> u64 {
-        self.dropped_full.load(Ordering::Relaxed)
+        self.dropped_full.load(Ordering::Acquire)
     }
 
     /// Of the records [`Queue::dropped`] counts, those dropped because the
     /// queue was closed.
     pub(crate) fn dropped_closed(&self) -> u64 {
-        self.dropped_closed.load(Ordering::Relaxed)
+        self.dropped_closed.load(Ordering::Acquire)
     }
 
     /// Bytes currently held against the budget (queued, reserved by
@@ -459,12 +459,12 @@ impl Queue {
 
     /// Counts a record dropped for want of room.
     fn count_drop(&self) {
-        self.dropped_full.fetch_add(1, Ordering::Relaxed);
+        self.dropped_full.fetch_add(1, Ordering::Release);
     }
 
     /// Counts a record dropped because the queue no longer takes any.
     fn count_drop_closed(&self) {
-        self.dropped_closed.fetch_add(1, Ordering::Relaxed);
+        self.dropped_closed.fetch_add(1, Ordering::Release);
     }
 
     /// Says once that records were dropped. Called by the worker only,
@@ -687,14 +687,26 @@ impl Queue {
         self.done.notify_all();
     }
 
-    /// Asks the worker to export everything queued so far and waits for it
-    /// until `deadline`, and says how it ended.
-    pub(crate) fn flush_until(&self, deadline: Instant) -> Flushed {
+    /// Asks the worker to export everything queued before this call.
+    /// Returns the flush to wait for with [`Queue::wait_flushed`], `None`
+    /// when the worker has exited. Asked of every queue first and waited
+    /// for after, the outputs of a pipeline flush at the same time, not
+    /// one after the other.
+    pub(crate) fn request_flush(&self) -> Option<u64> {
         let mut control = lock(&self.control);
-        if !control.exited {
-            control.flush_requested += 1;
-            let wanted = control.flush_requested;
-            self.work.notify_one();
+        if control.exited {
+            return None;
+        }
+        control.flush_requested += 1;
+        self.work.notify_one();
+        Some(control.flush_requested)
+    }
+
+    /// Waits until `deadline` for the flush [`Queue::request_flush`] asked
+    /// for.
+    pub(crate) fn wait_flushed(&self, wanted: Option<u64>, deadline: Instant) -> Flushed {
+        let mut control = lock(&self.control);
+        if let Some(wanted) = wanted {
             let done;
             (control, done) = self.wait_done(control, deadline, |c| {
                 // A crashed worker's flush cannot complete: said at
@@ -739,6 +751,13 @@ impl Queue {
     /// a write to stderr could hold it past `deadline` (a worker stuck
     /// writing to a stderr nobody reads holds its lock).
     pub(crate) fn shutdown_until(&self, deadline: Instant) -> bool {
+        self.request_shutdown(deadline);
+        self.wait_exited(deadline)
+    }
+
+    /// Closes the queue for the worker to export what is queued by
+    /// `deadline` and exit, without waiting for it.
+    pub(crate) fn request_shutdown(&self, deadline: Instant) {
         let mut control = lock(&self.control);
         control.shutdown = true;
         control.shutdown_deadline = Some(
@@ -747,7 +766,12 @@ impl Queue {
                 .map_or(deadline, |d| d.min(deadline)),
         );
         self.work.notify_one();
-        self.wait_done(control, deadline, |c| c.exited).1
+    }
+
+    /// Waits until `deadline` for the worker to exit; says whether it did.
+    pub(crate) fn wait_exited(&self, deadline: Instant) -> bool {
+        self.wait_done(lock(&self.control), deadline, |c| c.exited)
+            .1
     }
 }
 

@@ -167,7 +167,7 @@ impl SdkSink {
         let me = std::ptr::from_ref(self) as usize;
         let inside = EMITTING.with(Cell::get);
         if inside == me || (std::thread::panicking() && self.panicked.load(Ordering::Relaxed)) {
-            self.failed.fetch_add(1, Ordering::Relaxed);
+            self.failed.fetch_add(1, Ordering::Release);
             return;
         }
         EMITTING.with(|emitting| emitting.set(me));
@@ -175,7 +175,7 @@ impl SdkSink {
         EMITTING.with(|emitting| emitting.set(inside));
         if outcome.is_err() {
             self.panicked.store(true, Ordering::Relaxed);
-            self.failed.fetch_add(1, Ordering::Relaxed);
+            self.failed.fetch_add(1, Ordering::Release);
             diag::error(format_args!(
                 "the logger provider given to Builder::with_logger_provider panicked while emitting a record; the record is counted as failed"
             ));

@@ -275,7 +275,7 @@ impl<T: Transport> OtlpDrain<T> {
         if frame.left_out.is_some()
             || frame.len() + self.resource.len() + frame.scope.len() + 64 > MAX_REQUEST_BYTES
         {
-            self.counters.failed.fetch_add(1, Ordering::Relaxed);
+            self.counters.failed.fetch_add(1, Ordering::Release);
             self.unsettled = self.unsettled.saturating_sub(1);
             self.report(format_args!(
                 "a record of {} bytes exceeds the 64 MiB OTLP request limit and was not sent",
@@ -324,7 +324,7 @@ impl<T: Transport> OtlpDrain<T> {
                 .saturating_duration_since(std::time::Instant::now());
             let reason = deferral.first_failure.clone();
             if !wait.is_zero() && !queue.wait_before_retry(wait) {
-                self.counters.failed.fetch_add(records, Ordering::Relaxed);
+                self.counters.failed.fetch_add(records, Ordering::Release);
                 self.report(format_args!(
                     "gave up exporting {records} records at shutdown: {reason}"
                 ));
@@ -356,7 +356,7 @@ impl<T: Transport> OtlpDrain<T> {
                         break;
                     }
                     if !queue.wait_before_retry(delay) {
-                        self.counters.failed.fetch_add(records, Ordering::Relaxed);
+                        self.counters.failed.fetch_add(records, Ordering::Release);
                         self.report(format_args!(
                             "gave up exporting {records} records at shutdown: {reason}"
                         ));
@@ -365,7 +365,7 @@ impl<T: Transport> OtlpDrain<T> {
                     self.counters.retries.fetch_add(1, Ordering::Relaxed);
                 }
                 Outcome::Failed { reason } => {
-                    self.counters.failed.fetch_add(records, Ordering::Relaxed);
+                    self.counters.failed.fetch_add(records, Ordering::Release);
                     self.report(format_args!("OTLP export failed, not retryable: {reason}"));
                     break;
                 }
@@ -431,7 +431,7 @@ impl<T: Transport> OtlpDrain<T> {
                 Attempt::Deferred
             }
             Outcome::Failed { reason } => {
-                self.counters.failed.fetch_add(records, Ordering::Relaxed);
+                self.counters.failed.fetch_add(records, Ordering::Release);
                 self.report(format_args!("OTLP export failed, not retryable: {reason}"));
                 self.defer(None, &reason);
                 Attempt::Refused
@@ -478,7 +478,7 @@ impl<T: Transport> OtlpDrain<T> {
             match spool.oldest() {
                 spool::Oldest::Empty => return true,
                 spool::Oldest::Skipped { records, reason } => {
-                    self.counters.failed.fetch_add(records, Ordering::Relaxed);
+                    self.counters.failed.fetch_add(records, Ordering::Release);
                     self.report(format_args!("skipped a spool segment: {reason}"));
                 }
                 spool::Oldest::Unreadable(error) => {
@@ -604,10 +604,10 @@ impl<T: Transport> OtlpDrain<T> {
         let rejected = rejected.min(records);
         self.counters
             .exported
-            .fetch_add(records - rejected, Ordering::Relaxed);
+            .fetch_add(records - rejected, Ordering::Release);
         self.counters
             .rejected
-            .fetch_add(rejected, Ordering::Relaxed);
+            .fetch_add(rejected, Ordering::Release);
         if (rejected > 0 || !message.is_empty())
             && !std::mem::replace(&mut self.partial_success_reported, true)
         {
