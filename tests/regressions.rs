@@ -455,3 +455,40 @@ fn a_stuck_output_does_not_cost_the_others_their_flush_or_shutdown() {
     assert_eq!(stats.exported, 2, "{stats:?}");
     drop(go_on);
 }
+
+/// Regression: `stats()` read how many records were emitted before what
+/// became of them, so a record emitted and dropped in between was seen
+/// dropped but not emitted, and `emitted - dropped` could wrap.
+#[test]
+fn stats_never_show_more_records_settled_than_emitted() {
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_json_writer(std::io::sink())
+        // A small queue, so that records are dropped all along.
+        .with_queue_budget(4096)
+        .layer()
+        .expect("valid configuration");
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let producer = {
+        let done = Arc::clone(&done);
+        std::thread::spawn(move || {
+            tracing::dispatcher::with_default(&dispatch, || {
+                for i in 0..200_000 {
+                    tracing::info!(i, "one of many");
+                }
+            });
+            done.store(true, Ordering::SeqCst);
+        })
+    };
+    let mut snapshots = 0;
+    while !done.load(Ordering::SeqCst) || snapshots == 0 {
+        let stats = guard.stats();
+        let settled = stats.exported + stats.dropped + stats.failed + stats.rejected;
+        assert!(stats.emitted >= settled, "{stats:?}");
+        snapshots += 1;
+    }
+    producer.join().expect("no panic");
+    let stats = guard.shutdown();
+    assert!(stats.dropped > 0, "the queue was full at times: {stats:?}");
+    assert_eq!(stats.emitted, stats.exported + stats.dropped, "{stats:?}");
+}

@@ -14,8 +14,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 /// leaves the balance until it is replayed, and then counts in the
 /// `exported` of the process that delivers it, which may be a later run.
 ///
-/// The counters are read one after another, not at one instant: while
-/// records flow, the others can be a little ahead of `emitted`.
+/// The counters are read one after another, not at one instant, what
+/// became of records before how many were emitted: while records flow,
+/// `emitted` can be a little ahead of the others, never behind them, so
+/// that with one destination `emitted` minus the others (declined aside)
+/// is what is still on its way.
 #[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct Stats {
