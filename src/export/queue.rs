@@ -533,7 +533,14 @@ impl Queue {
                 state.buf = Vec::new();
             }
             if state.records > 0 {
-                let spare = pool.pop().unwrap_or_default();
+                // A closed queue takes no more records: a buffer handed to
+                // its shard would only be held by the thread, which keeps
+                // its shard, for as long as it lives.
+                let spare = if state.closed {
+                    Vec::new()
+                } else {
+                    pool.pop().unwrap_or_default()
+                };
                 let bytes = std::mem::replace(&mut state.buf, spare);
                 state.note = 0;
                 let records = std::mem::take(&mut state.records);
@@ -866,6 +873,26 @@ mod tests {
         assert!(finished, "shutdown waited for stderr");
         assert!(!shutting_down.join().expect("no panic"));
         assert_eq!(queue.dropped(), 1);
+    }
+
+    /// Regression: the last drain of a closed queue handed each shard
+    /// with records a pooled buffer, which its thread then kept for as
+    /// long as it lived, with nothing to write into it.
+    #[test]
+    fn a_closed_queues_shards_are_handed_no_buffer() {
+        let queue = Queue::new("closed-buffers", 1 << 20, NEVER_WOKEN);
+        let mut pool = vec![Vec::with_capacity(4096)];
+        assert!(queue.push(|buf| buf.extend_from_slice(b"record")));
+        queue.close();
+        let mut chunks = Vec::new();
+        queue.take(&mut pool, &mut chunks);
+        assert_eq!(chunks.len(), 1);
+        let shards = lock(&queue.shards);
+        let capacity: usize = shards
+            .iter()
+            .map(|shard| lock(&shard.state).buf.capacity())
+            .sum();
+        assert_eq!(capacity, 0);
     }
 
     /// Regression: the buffer a shard was handed for reuse stayed with it
