@@ -395,6 +395,7 @@ fn an_empty_key_is_dropped_and_counted() {
     let records = crate::support::capture(otel_log_bridge::builder(), || {
         // otel-log-lint: allow(OLB004)
         log::info!("" = 1, kept = 2; "an empty log key");
+        // otel-log-lint: allow(OLB004)
         let span = tracing::info_span!("request", "" = 3, route = "/");
         let _entered = span.enter();
         // otel-log-lint: allow(OLB004)

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 
-use proc_macro2::{Delimiter, LineColumn, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, LineColumn, Spacing, TokenStream, TokenTree};
 use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
 use syn::{
@@ -166,7 +166,12 @@ impl Recent {
 /// consumes at least one token, and every construct that chains ends at a
 /// `;`, a `,` or a closing `}` (unless an `else` continues it), so the depth
 /// at a token is at most the tokens since the last such end on each
-/// enclosing bracket level, plus the brackets themselves. An attribute (and
+/// enclosing bracket level, plus the brackets themselves. A `,` ends
+/// nothing between a closure's `|`s (`|a, b| |a, b| ..` chains closures)
+/// nor inside `<..>` (`X<u8, X<u8, ..>>` chains generics); since `|` and
+/// `<` are operators too, the run goes on from a `,` after an odd number
+/// of `|` or more `<` than `>` until a `;`, a `=>` or a closing `}`, which
+/// only makes the estimate higher. An attribute (and
 /// so a doc comment) neither ends nor continues the chain it stands in, so
 /// its tokens count only while inside it: `syn` parses the value of
 /// `#[name = value]` as an expression, and the linter parses the fields of
@@ -187,6 +192,12 @@ fn recursion_estimate(
         kept: bool,
         /// The last three tokens of this level, the latest last.
         recent: [Recent; 3],
+        /// Whether an odd number of `|` came since the chain's last end.
+        odd_pipes: bool,
+        /// How many more `<` than `>` came since the chain's last end.
+        open_angles: usize,
+        /// The last token, when it was a punctuation joined to the next.
+        joined: Option<char>,
     }
     let level = |stream: TokenStream, is_brace: bool, kept: bool| Level {
         trees: stream.into_iter().peekable(),
@@ -195,6 +206,9 @@ fn recursion_estimate(
         after_brace: false,
         kept,
         recent: [Recent::Other; 3],
+        odd_pipes: false,
+        open_angles: 0,
+        joined: None,
     };
     let mut stack = vec![level(tokens.clone(), false, false)];
     let mut runs = base;
@@ -215,15 +229,44 @@ fn recursion_estimate(
         };
         let recent = current.recent;
         current.recent = [recent[1], recent[2], Recent::of(&tree)];
+        let joined = current.joined.take();
         let continues_chain = matches!(&tree, TokenTree::Ident(ident) if ident == "else");
         if std::mem::take(&mut current.after_brace) && !continues_chain {
             runs -= current.run;
             current.run = 0;
+            current.odd_pipes = false;
+            current.open_angles = 0;
+        }
+        if let TokenTree::Punct(punct) = &tree {
+            if punct.spacing() == Spacing::Joint {
+                current.joined = Some(punct.as_char());
+            }
+            match punct.as_char() {
+                '|' => current.odd_pipes = !current.odd_pipes,
+                '<' => current.open_angles += 1,
+                // The `>` of `->` and `=>` closes no `<`; a `=>` ends a
+                // match arm's pattern.
+                '>' if joined == Some('=') => {
+                    current.odd_pipes = false;
+                    current.open_angles = 0;
+                }
+                '>' if joined != Some('-') => {
+                    current.open_angles = current.open_angles.saturating_sub(1);
+                }
+                _ => {}
+            }
         }
         match &tree {
-            TokenTree::Punct(punct) if matches!(punct.as_char(), ';' | ',') => {
+            TokenTree::Punct(punct)
+                if punct.as_char() == ';'
+                    || (punct.as_char() == ','
+                        && !current.odd_pipes
+                        && current.open_angles == 0) =>
+            {
                 runs -= current.run;
                 current.run = 0;
+                current.odd_pipes = false;
+                current.open_angles = 0;
                 continue;
             }
             TokenTree::Punct(punct) if punct.as_char() == '#' => {

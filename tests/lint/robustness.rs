@@ -214,6 +214,11 @@ fn hostile_texts_yield_at_most_one_parse_finding() {
         deep("-", "", 200_000),
         deep("|| ", "", 50_000),
         format!("type T = {}u8{};", "Vec<".repeat(50_000), ">".repeat(50_000)),
+        // Regression: commas inside a closure's parameters or a generic's
+        // arguments were taken for the end of a chain, so these chains
+        // went to the parser, whose stack overflowed.
+        deep("|a, b| ", "", 50_000),
+        format!("type T = {}u8{};", "X<u8, ".repeat(50_000), ",>".repeat(50_000)),
         format!("fn f() {{ {} }}", "if a {} else ".repeat(50_000) + "{}"),
         format!("use tracing::info; fn f() {{ info!({}\"m\"); }}", "a = 1, ".repeat(10_000)),
     ];
