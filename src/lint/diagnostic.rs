@@ -4,6 +4,7 @@ use std::error::Error;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use percent_encoding::{percent_encode, AsciiSet, CONTROLS};
 use serde_json::{json, Value};
 
 use super::rule::{Level, Rule};
@@ -195,30 +196,65 @@ fn portable_path(path: &Path) -> String {
     text.strip_prefix("./").map(str::to_owned).unwrap_or(text)
 }
 
+/// The bytes a URI's path cannot hold as they are (RFC 3986): controls,
+/// space, and the delimiters and other characters outside `pchar` but `/`.
+/// Bytes beyond ASCII are always percent-encoded.
+const URI_PATH: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+/// As [`URI_PATH`], and `:`: in a relative reference, a colon in the first
+/// segment would make it read as a scheme (`a:b.rs`).
+const RELATIVE_URI_PATH: &AsciiSet = &URI_PATH.add(b':');
+
 /// A URI reference for a path: relative paths stay relative (SARIF
 /// consumers such as GitHub resolve them against the checkout), absolute
-/// ones become `file://` URIs, and characters with a meaning in URIs are
-/// percent-encoded.
+/// ones become `file://` URIs, and every byte a URI cannot hold as it is
+/// is percent-encoded, as are a name's bytes that are not UTF-8 (on Unix).
 fn uri_reference(path: &Path) -> String {
+    let bytes = uri_path_bytes(path);
+    let bytes = bytes.strip_prefix(b"./").unwrap_or(&bytes);
     let mut uri = String::new();
-    if path.is_absolute() {
+    let set = if path.is_absolute() {
         uri.push_str("file://");
-        if !portable_path(path).starts_with('/') {
+        if !bytes.starts_with(b"/") {
             // A Windows path such as `C:/src` needs the empty authority's
             // slash before it.
             uri.push('/');
         }
-    }
-    for c in portable_path(path).chars() {
-        match c {
-            ' ' => uri.push_str("%20"),
-            '%' => uri.push_str("%25"),
-            '#' => uri.push_str("%23"),
-            '?' => uri.push_str("%3F"),
-            other => uri.push(other),
-        }
-    }
+        URI_PATH
+    } else {
+        RELATIVE_URI_PATH
+    };
+    uri.extend(percent_encode(bytes, set));
     uri
+}
+
+/// A path's bytes with `/` between its components. On Unix a name may
+/// hold a backslash and need not be UTF-8: the bytes are the name's own.
+#[cfg(unix)]
+fn uri_path_bytes(path: &Path) -> std::borrow::Cow<'_, [u8]> {
+    use std::os::unix::ffi::OsStrExt as _;
+    std::borrow::Cow::Borrowed(path.as_os_str().as_bytes())
+}
+
+/// A path's bytes with `/` between its components.
+#[cfg(not(unix))]
+fn uri_path_bytes(path: &Path) -> std::borrow::Cow<'_, [u8]> {
+    std::borrow::Cow::Owned(path.to_string_lossy().replace('\\', "/").into_bytes())
 }
 
 /// An error that stopped the linter from reading a file or directory.

@@ -262,6 +262,27 @@ fn long_lines_render_an_excerpt_with_the_caret_in_place() {
     assert_eq!(lines[3].find("{}"), lines[4].find("^^"), "{rendered}");
 }
 
+/// Regression: only a space, `%`, `#` and `?` were percent-encoded, so a
+/// path with other characters, or beyond ASCII, was no URI reference, and
+/// `./a:b.rs` read as a URI of scheme `a`.
+#[test]
+fn sarif_uris_encode_what_a_uri_path_cannot_hold() {
+    for (path, uri) in [
+        ("src/café.rs", "src/caf%C3%A9.rs"),
+        ("src/[id]/{x}|y^z`.rs", "src/%5Bid%5D/%7Bx%7D%7Cy%5Ez%60.rs"),
+        ("./a:b.rs", "a%3Ab.rs"),
+        ("100%/a#b?.rs", "100%25/a%23b%3F.rs"),
+    ] {
+        let sarif = to_sarif(&check_source(path, INTERPOLATED));
+        assert_eq!(
+            sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+                ["uri"],
+            uri,
+            "{path}"
+        );
+    }
+}
+
 #[test]
 fn sarif_uses_file_uris_for_absolute_paths() {
     let absolute = std::env::temp_dir().join("login.rs");
