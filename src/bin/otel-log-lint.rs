@@ -358,7 +358,13 @@ fn rust_files(paths: &[PathBuf], excluded: Option<Gitignore>) -> (Vec<PathBuf>, 
     for entry in builder.build() {
         match entry {
             Ok(entry) => {
-                let is_file = entry.file_type().is_some_and(|kind| kind.is_file());
+                // A link to a file is checked, as `lint::check_path` checks
+                // it; links to directories are not followed.
+                let is_file = entry.file_type().is_some_and(|kind| {
+                    kind.is_file()
+                        || (kind.is_symlink()
+                            && std::fs::metadata(entry.path()).is_ok_and(|meta| meta.is_file()))
+                });
                 let is_rust = entry.path().extension().is_some_and(|ext| ext == "rs");
                 let identity =
                     std::fs::canonicalize(entry.path()).unwrap_or_else(|_| entry.path().to_owned());

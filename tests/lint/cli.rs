@@ -158,6 +158,29 @@ fn json_output_lists_every_finding() {
     assert!(findings[0]["message"].is_string());
 }
 
+/// Regression: a `.rs` file reached through a symbolic link inside a
+/// directory was skipped without a word, where `lint::check_path` checks
+/// it.
+#[cfg(unix)]
+#[test]
+fn a_linked_rust_file_in_a_directory_is_checked() {
+    let root = scratch_dir("cli_symlink");
+    write(&root, "elsewhere/login.rs", INTERPOLATED);
+    std::fs::create_dir_all(root.join("src")).expect("src");
+    std::os::unix::fs::symlink(root.join("elsewhere/login.rs"), root.join("src/linked.rs"))
+        .expect("a link");
+    let output = run(&root, &["--format", "json", "src"]);
+    let paths: Vec<String> = json(&output)
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|f| f["path"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(paths, ["src/linked.rs"]);
+    let library = otel_log_bridge::lint::check_path(&root.join("src")).expect("checked");
+    assert_eq!(library.len(), 1);
+}
+
 #[test]
 fn sarif_output_is_a_2_1_0_log() {
     let root = scratch_dir("cli_sarif");
