@@ -799,8 +799,9 @@ impl Checker<'_> {
                 Key::Computed { .. } => {}
             }
         }
+        // Only a `tracing` callsite has the bound: `log` has none.
         let count = fields.len() + usize::from(has_message_field);
-        if count > MAX_FIELDS {
+        if count > MAX_FIELDS && flavor == Flavor::Tracing {
             self.push(
                 Rule::FieldList,
                 call_range,

@@ -268,8 +268,9 @@
 //! # OLB012 field lists
 //!
 //! **Catches** a key repeated in one call (including a `message` field
-//! next to a format string), a call with more than 32 fields (the most a
-//! `tracing` callsite holds), and `log` key-values whose key is computed at
+//! next to a format string), a `tracing` call with more than 32 fields
+//! (the most a callsite holds; `log` has no such bound), and `log`
+//! key-values whose key is computed at
 //! run time (`(name) = value`). **Why:** a repeated key keeps only one
 //! value; a computed key cannot be checked or found in the source. **Fix:**
 //! rename or drop the repeated key, split large events, write keys

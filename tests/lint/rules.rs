@@ -32,6 +32,26 @@ fn assert_each_finds(calls: &[&str], expected: &[Rule]) {
     }
 }
 
+/// Regression: the 32 fields a `tracing` callsite holds at most were
+/// required of `log` calls too, which have no such bound: a `log` call
+/// with 33 key-values was denied.
+#[test]
+fn only_a_tracing_call_is_held_to_32_fields() {
+    let keys: Vec<String> = (0..33).map(|i| format!("k{i} = {i}")).collect();
+    let source = format!(
+        "fn f() {{\n    tracing::info!({}, \"wide\");\n    log::info!({}; \"wide\");\n}}\n",
+        keys.join(", "),
+        keys.join(", ")
+    );
+    let diagnostics = check_source("src/lib.rs", &source);
+    assert_eq!(
+        positions(&diagnostics),
+        ["2:5 OLB012"],
+        "{}",
+        rendered(&diagnostics)
+    );
+}
+
 #[test]
 fn a_mask_word_inside_an_identifier_does_not_hide_a_secret() {
     assert_each_finds(
