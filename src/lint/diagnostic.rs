@@ -54,17 +54,20 @@ impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let number = self.line.to_string();
         let gutter = " ".repeat(number.len());
+        // The message (a key from the source), the path and the line are
+        // the program's text: what a terminal would act on is escaped, so
+        // that a key holding an escape sequence cannot rewrite the screen.
         writeln!(
             f,
             "{}[{}]: {}",
             self.level.label(),
             self.rule.id(),
-            self.message
+            crate::diag::escaped(&self.message)
         )?;
         writeln!(
             f,
             "{gutter}--> {}:{}:{}",
-            self.path.display(),
+            crate::diag::escaped(&self.path.display().to_string()),
             self.line,
             self.column
         )?;
@@ -72,16 +75,21 @@ impl fmt::Display for Diagnostic {
         // An excerpt of a long line is marked, and the caret counts from
         // where the excerpt starts.
         let marker = if self.source_column > 1 { "..." } else { "" };
-        writeln!(f, "{number} | {marker}{}", self.source_line)?;
+        writeln!(f, "{number} | {marker}{}", shown_source(&self.source_line))?;
         // Tabs stay tabs under the caret so it lines up however the
-        // terminal expands them.
+        // terminal expands them; an escaped character is as wide as its
+        // escape.
+        let before: String = self
+            .source_line
+            .chars()
+            .take(self.column.saturating_sub(self.source_column))
+            .collect();
         let indent: String = marker
             .chars()
             .map(|_| ' ')
             .chain(
-                self.source_line
+                shown_source(&before)
                     .chars()
-                    .take(self.column.saturating_sub(self.source_column))
                     .map(|c| if c == '\t' { '\t' } else { ' ' }),
             )
             .collect();
@@ -92,8 +100,22 @@ impl fmt::Display for Diagnostic {
         };
         writeln!(f, "{gutter} | {indent}{}", "^".repeat(width))?;
         writeln!(f, "{gutter} |")?;
-        write!(f, "{gutter} = help: {}", self.help)
+        write!(f, "{gutter} = help: {}", crate::diag::escaped(&self.help))
     }
+}
+
+/// A source line as a terminal should show it: tabs kept, for the caret
+/// to line up, and anything else a terminal would act on escaped.
+fn shown_source(line: &str) -> String {
+    let mut shown = String::with_capacity(line.len());
+    for c in line.chars() {
+        if c != '\t' && crate::diag::acts_on_a_terminal(c) {
+            shown.extend(c.escape_default());
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
 }
 
 /// Renders findings as a JSON array; each object has `rule`, `name`,

@@ -262,6 +262,29 @@ fn long_lines_render_an_excerpt_with_the_caret_in_place() {
     assert_eq!(lines[3].find("{}"), lines[4].find("^^"), "{rendered}");
 }
 
+/// Regression: a key's text went into the message as it was, so a key
+/// holding an escape sequence (`"x\u{1b}[2J"`) cleared the screen of
+/// whoever read the report; the source line is shown escaped too, its
+/// caret still under the finding.
+#[test]
+fn a_findings_text_is_escaped_in_human_output() {
+    let source = "use tracing::info;\n\nfn f(user: &str) {\n    info!(\"x\\u{1b}[2J\" = 1, \"\u{1b}[2J {}\", user);\n}\n";
+    let diagnostics = check_source("src/lib.rs", source);
+    let rendered: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+    assert!(!rendered.is_empty());
+    for text in &rendered {
+        assert!(!text.contains('\u{1b}'), "{text}");
+    }
+    let interpolated = diagnostics
+        .iter()
+        .find(|d| d.rule == Rule::InterpolatedMessage)
+        .expect("OLB001")
+        .to_string();
+    let lines: Vec<&str> = interpolated.lines().collect();
+    let placeholder = lines[3].find("{}").expect("the placeholder");
+    assert_eq!(lines[4].find('^'), Some(placeholder), "{interpolated}");
+}
+
 /// Regression: only a space, `%`, `#` and `?` were percent-encoded, so a
 /// path with other characters, or beyond ASCII, was no URI reference, and
 /// `./a:b.rs` read as a URI of scheme `a`.
