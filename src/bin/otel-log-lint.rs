@@ -125,7 +125,12 @@ fn main() -> ExitCode {
 
 fn run(matches: &ArgMatches) -> Result<ExitCode, UsageError> {
     let cli = Cli::from_arg_matches(matches).map_err(|error| UsageError(error.to_string()))?;
-    let (config_file, config_dir) = load_config_file(cli.config.as_deref())?;
+    let (config_file, config_dir, config_path) = load_config_file(cli.config.as_deref())?;
+    // Errors in the file name the file that was read.
+    let config_name = config_path.map_or_else(
+        || CONFIG_FILE_NAME.to_owned(),
+        |path| path.display().to_string(),
+    );
     let mut config = Config::new();
     // A later entry overrides an earlier one (`all = "deny"`, then
     // `OLB009 = "allow"`); the map lost the file's order, the spans of its
@@ -136,9 +141,9 @@ fn run(matches: &ArgMatches) -> Result<ExitCode, UsageError> {
         let name = name.get_ref();
         let level: Level = level
             .parse()
-            .map_err(|error| UsageError(format!("{CONFIG_FILE_NAME}: {error}")))?;
+            .map_err(|error| UsageError(format!("{config_name}: {error}")))?;
         apply_level(&mut config, name, level)
-            .map_err(|message| UsageError(format!("{CONFIG_FILE_NAME}: {message}")))?;
+            .map_err(|message| UsageError(format!("{config_name}: {message}")))?;
     }
     for (level, name) in level_flags_in_order(matches) {
         apply_level(&mut config, &name, level).map_err(UsageError)?;
@@ -284,8 +289,11 @@ fn level_flags_in_order(matches: &ArgMatches) -> Vec<(Level, String)> {
 
 /// Reads the configuration file given with `--config`, or the nearest
 /// `otel-log-lint.toml` from the current directory upwards, and returns it
-/// with the directory its excludes are relative to.
-fn load_config_file(explicit: Option<&Path>) -> Result<(ConfigFile, PathBuf), UsageError> {
+/// with the directory its excludes are relative to and its path (none
+/// when there is no file).
+fn load_config_file(
+    explicit: Option<&Path>,
+) -> Result<(ConfigFile, PathBuf, Option<PathBuf>), UsageError> {
     let current = std::env::current_dir()
         .map_err(|error| UsageError(format!("cannot read the current directory: {error}")))?;
     let found = match explicit {
@@ -296,7 +304,7 @@ fn load_config_file(explicit: Option<&Path>) -> Result<(ConfigFile, PathBuf), Us
             .find(|candidate| candidate.is_file()),
     };
     let Some(path) = found else {
-        return Ok((ConfigFile::default(), current));
+        return Ok((ConfigFile::default(), current, None));
     };
     let text = std::fs::read_to_string(&path)
         .map_err(|error| UsageError(format!("cannot read {}: {error}", path.display())))?;
@@ -305,7 +313,7 @@ fn load_config_file(explicit: Option<&Path>) -> Result<(ConfigFile, PathBuf), Us
     // The excludes are matched against normalized paths, so their root is
     // normalized too (`--config src/../otel-log-lint.toml`).
     let directory = path.parent().map_or(current, normalized);
-    Ok((config, directory))
+    Ok((config, directory, Some(path)))
 }
 
 fn exclusion_matcher(patterns: &[String], root: &Path) -> Result<Option<Gitignore>, UsageError> {

@@ -274,6 +274,19 @@ fn usage_and_io_errors_exit_two() {
     assert_eq!(run(&root, &["--help"]).status.code(), Some(0));
 }
 
+/// Regression: a bad level or rule in a file given with `--config` was
+/// reported as being in `otel-log-lint.toml`.
+#[test]
+fn a_configuration_error_names_the_file_given() {
+    let root = scratch_dir("cli_config_name");
+    write(&root, "lint.toml", "[rules]\nOLB001 = \"loud\"\n");
+    let output = run(&root, &["--config", "lint.toml", "."]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("lint.toml: "), "{stderr}");
+    assert!(!stderr.contains("otel-log-lint.toml"), "{stderr}");
+}
+
 #[test]
 fn list_rules_shows_effective_levels() {
     let root = scratch_dir("cli_list");
