@@ -2,7 +2,7 @@
 //! calls (also inside other macros' token streams) and `#[instrument]`
 //! attributes, and the rules applied to each of them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
 use proc_macro2::{Delimiter, LineColumn, Spacing, TokenStream, TokenTree};
@@ -955,7 +955,9 @@ impl Checker<'_> {
         // interpolated.
         let mut interpolated: Vec<(Range, String, String)> = Vec::new();
         // The keys suggested so far: no two values may be given the same.
-        let mut names: Vec<String> = Vec::new();
+        // Sets, so that a generated call with many values stays linear.
+        let mut names: HashSet<String> = HashSet::new();
+        let mut texts: HashSet<String> = HashSet::new();
         for (index, (placeholder, value)) in resolve_placeholders(&format, message)
             .into_iter()
             .enumerate()
@@ -1032,12 +1034,12 @@ impl Checker<'_> {
                 continue;
             }
             // A value formatted twice (`"{0} {0}"`) is still one field.
-            if interpolated.iter().any(|(_, seen, _)| *seen == text) {
+            if !texts.insert(text.clone()) {
                 continue;
             }
             let name = unique_field_name(&value, &text, &names);
             let fix = field_fix(flavor, &name, &text, capture);
-            names.push(name);
+            names.insert(name);
             interpolated.push((range, text, fix));
         }
         let only_placeholder = format.placeholders.len() == 1 && format.text.trim().is_empty();
@@ -1297,6 +1299,12 @@ fn resolve_placeholders<'m>(
     message: &'m Message,
 ) -> Vec<(&'m Placeholder, Option<Value<'m>>)> {
     let mut next = 0;
+    // The first argument of each name, as `format_args!` takes it; looked
+    // up in a map, so that a generated call with many stays linear.
+    let mut named: HashMap<&str, &Expr> = HashMap::new();
+    for (name, expr) in &message.named {
+        named.entry(name.as_str()).or_insert(expr);
+    }
     format
         .placeholders
         .iter()
@@ -1311,11 +1319,9 @@ fn resolve_placeholders<'m>(
                 }
                 ArgumentRef::Index(index) => message.positional.get(*index).map(Value::Expr),
                 ArgumentRef::Name(name) => Some(
-                    message
-                        .named
-                        .iter()
-                        .find(|(named, _)| named == name)
-                        .map_or_else(|| Value::Named(name.clone()), |(_, expr)| Value::Expr(expr)),
+                    named
+                        .get(name.as_str())
+                        .map_or_else(|| Value::Named(name.clone()), |expr| Value::Expr(expr)),
                 ),
             };
             (placeholder, value)
@@ -1951,7 +1957,7 @@ fn suggested_field_name(value: &Value<'_>, text: &str) -> String {
 /// text (`done_len` for `done.len()`), numbered if even that is taken. The
 /// same key twice would make the suggested fix an error of its own
 /// (OLB012).
-fn unique_field_name(value: &Value<'_>, text: &str, taken: &[String]) -> String {
+fn unique_field_name(value: &Value<'_>, text: &str, taken: &HashSet<String>) -> String {
     let name = suggested_field_name(value, text);
     if !taken.contains(&name) {
         return name;

@@ -177,7 +177,7 @@ fn a_linked_rust_file_in_a_directory_is_checked() {
         .map(|f| f["path"].as_str().unwrap_or_default().to_owned())
         .collect();
     assert_eq!(paths, ["src/linked.rs"]);
-    let library = otel_log_bridge::lint::check_path(&root.join("src")).expect("checked");
+    let library = otel_log_bridge::lint::check_path(root.join("src")).expect("checked");
     assert_eq!(library.len(), 1);
 }
 

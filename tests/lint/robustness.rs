@@ -221,6 +221,12 @@ fn hostile_texts_yield_at_most_one_parse_finding() {
         format!("type T = {}u8{};", "X<u8, ".repeat(50_000), ",>".repeat(50_000)),
         format!("fn f() {{ {} }}", "if a {} else ".repeat(50_000) + "{}"),
         format!("use tracing::info; fn f() {{ info!({}\"m\"); }}", "a = 1, ".repeat(10_000)),
+        // Many distinct values in one message: each was compared with every
+        // one before it.
+        format!(
+            "use tracing::info; fn f() {{ info!(\"{}\"); }}",
+            (0..20_000).map(|i| format!("{{a{i}}}")).collect::<String>()
+        ),
     ];
     for (index, text) in hostile.iter().enumerate() {
         let diagnostics = assert_survives(&format!("hostile_{index}.rs"), text);
