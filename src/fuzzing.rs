@@ -22,6 +22,10 @@ fn record_from(data: &[u8]) -> (Record, String, Vec<(String, AttributeValue)>) {
             Some((2, rest)) => AttributeValue::Bool(rest.first().is_some_and(|b| b & 1 == 1)),
             _ => AttributeValue::String(String::from_utf8_lossy(value).into_owned()),
         };
+        // A record leaves an empty key out, as the specification asks.
+        if key.is_empty() {
+            continue;
+        }
         // Later duplicates replace earlier ones, as in the bridge.
         pairs.retain(|(existing, _)| *existing != key);
         pairs.push((key, value));
