@@ -493,3 +493,32 @@ fn stats_never_show_more_records_settled_than_emitted() {
     assert!(stats.dropped > 0, "the queue was full at times: {stats:?}");
     assert_eq!(stats.emitted, stats.exported + stats.dropped, "{stats:?}");
 }
+
+/// Installs the panic hook of its layer when dropped.
+struct InstallsHookOnDrop(otel_log_bridge::BridgeLayer);
+
+impl Drop for InstallsHookOnDrop {
+    fn drop(&mut self) {
+        self.0.install_panic_hook();
+    }
+}
+
+/// Regression: installing the panic hook from a thread that was panicking
+/// (a lazy `init` reached from a `Drop` while unwinding) aborted the whole
+/// process, since the standard library refuses to change the hook then.
+#[test]
+fn installing_the_panic_hook_while_panicking_does_not_abort() {
+    let (layer, _guard) = otel_log_bridge::builder()
+        .with_json_writer(std::io::sink())
+        .layer()
+        .expect("valid configuration");
+    let unwound = std::thread::spawn(move || {
+        let _installs = InstallsHookOnDrop(layer);
+        panic!("unwinding");
+    })
+    .join();
+    assert!(
+        unwound.is_err(),
+        "the thread panicked, and the process lives"
+    );
+}

@@ -26,6 +26,16 @@ const SPAN_READ_TIMEOUT: Duration = Duration::from_millis(500);
 /// The instrumentation scope of panic records: a panic has no target.
 const PANIC_SCOPE: &str = "panic";
 
+thread_local! {
+    /// Set on the thread that reads the current span for the hook (see
+    /// [`add_current_span_context`]). That thread panics, as expected, when
+    /// the span's fields were locked by the panicking thread and poisoned:
+    /// its panic is not the program's, and is neither recorded nor passed
+    /// on to the previous hook, which would print it or report it as a
+    /// crash of its own.
+    static READING_SPAN_FOR_HOOK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Installs a hook that records every panic, then calls the hook that was
 /// installed before (by default, the one that prints the panic message).
 ///
@@ -33,6 +43,16 @@ const PANIC_SCOPE: &str = "panic";
 /// down it only forwards to the previous hook. A pipeline gets one hook:
 /// later calls for it do nothing.
 pub(crate) fn install_panic_hook(pipeline: &Arc<Pipeline>, options: CaptureOptions) {
+    // The standard library panics when the hook is changed by a thread
+    // that is panicking, and a panic during a panic aborts: a lazy `init`
+    // reached from a `Drop` while unwinding must not end the process. The
+    // pipeline's hook stays unclaimed, for a later call to install.
+    if std::thread::panicking() {
+        crate::diag::warn(format_args!(
+            "the panic hook was not installed: this thread is panicking, and the hook cannot be changed then"
+        ));
+        return;
+    }
     if !pipeline.claim_panic_hook() {
         return;
     }
@@ -44,6 +64,9 @@ pub(crate) fn install_panic_hook(pipeline: &Arc<Pipeline>, options: CaptureOptio
     let _installing = INSTALLING.lock().unwrap_or_else(PoisonError::into_inner);
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        if READING_SPAN_FOR_HOOK.try_with(std::cell::Cell::get) == Ok(true) {
+            return;
+        }
         if let Some(pipeline) = pipeline.upgrade() {
             // A panic on one of the crate's own workers must not wait for
             // that same worker to flush.
@@ -151,8 +174,10 @@ fn add_current_span_context(record: &mut Record, key: LayerKey, options: &Captur
         .name("otel-log-bridge-panic".into())
         .spawn(move || {
             // If the span's lock is released by a panic, reading it panics
-            // here: that must not make a record of its own.
+            // here: that must not make a record of its own, nor be
+            // reported as a panic.
             suppress_current_thread();
+            READING_SPAN_FOR_HOOK.with(|reading| reading.set(true));
             let mut found = Record::default();
             found.set_limits(limits);
             let seen = span::add_nearest_span_context(&mut found, &dispatch, &id, key, fields);
