@@ -116,6 +116,7 @@ impl Transport for GrpcTransport {
         let Some(runtime) = &self.runtime else {
             return Outcome::Failed {
                 reason: "the gRPC runtime is gone".to_owned(),
+                about_endpoint: true,
             };
         };
         let result = runtime.block_on(async move {
@@ -231,7 +232,13 @@ fn classify(status: &Status, endpoint: &str) -> Outcome {
             reason,
         }
     } else {
-        Outcome::Failed { reason }
+        Outcome::Failed {
+            reason,
+            // A request the collector found malformed, or too large (a
+            // `RESOURCE_EXHAUSTED` without `RetryInfo`), is refused for
+            // what it holds; any other code refuses every request.
+            about_endpoint: !matches!(code, Code::InvalidArgument | Code::ResourceExhausted),
+        }
     }
 }
 

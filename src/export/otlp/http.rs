@@ -190,7 +190,12 @@ impl Transport for HttpTransport {
         }
         let body = match self.prepare_body(request) {
             Ok(body) => body,
-            Err(reason) => return Outcome::Failed { reason },
+            Err(reason) => {
+                return Outcome::Failed {
+                    reason,
+                    about_endpoint: false,
+                }
+            }
         };
         let mut response = match call.send(body) {
             Ok(response) => response,
@@ -221,6 +226,7 @@ impl Transport for HttpTransport {
                 reason: format!("HTTP {status} from {}", self.shown_endpoint),
             },
             300..=399 => Outcome::Failed {
+                about_endpoint: true,
                 reason: format!(
                     "HTTP {status} from {}: redirects are not followed; configure the endpoint it names ({})",
                     self.shown_endpoint,
@@ -232,7 +238,11 @@ impl Transport for HttpTransport {
                     )
                 ),
             },
+            // A request the collector found malformed or too large is
+            // refused for what it holds; anything else (no such path,
+            // credentials, a failing server) refuses every request.
             _ => Outcome::Failed {
+                about_endpoint: !matches!(status, 400 | 413),
                 reason: format!(
                     "HTTP {status} from {}: {}",
                     self.shown_endpoint,
@@ -275,6 +285,7 @@ fn classify_transport_error(error: ureq::Error) -> Outcome {
         | ureq::Error::InvalidProxyUrl
         | ureq::Error::RequireHttpsOnly(_) => Outcome::Failed {
             reason: readable(&error.to_string()),
+            about_endpoint: true,
         },
         _ => Outcome::Retry {
             after: None,
@@ -406,7 +417,7 @@ mod tests {
         ));
         let mut transport = transport_to(endpoint, Protocol::HttpProtobuf);
         match transport.send(b"") {
-            Outcome::Failed { reason } => assert!(
+            Outcome::Failed { reason, .. } => assert!(
                 reason.contains("HTTP 301")
                     && reason.contains("http://127.0.0.1:9/elsewhere?…")
                     && !reason.contains("SECRET"),
@@ -442,7 +453,7 @@ mod tests {
         };
         let (endpoint, _) = answering(answer("400 Bad Request", "", &status.encode_to_vec()));
         match transport_to(endpoint, Protocol::HttpProtobuf).send(b"") {
-            Outcome::Failed { reason } => {
+            Outcome::Failed { reason, .. } => {
                 assert!(reason.ends_with(": quota \\u{1b}[31mexceeded"), "{reason}")
             }
             outcome => panic!("{outcome:?}"),
@@ -453,7 +464,7 @@ mod tests {
             br#"{"code": 3, "message": "bad \n request"}"#,
         ));
         match transport_to(endpoint, Protocol::HttpJson).send(b"") {
-            Outcome::Failed { reason } => {
+            Outcome::Failed { reason, .. } => {
                 assert!(reason.ends_with(": bad \\n request"), "{reason}")
             }
             outcome => panic!("{outcome:?}"),
@@ -461,7 +472,7 @@ mod tests {
         let page = format!("<html>{}</html>", "x".repeat(500));
         let (endpoint, _) = answering(answer("418 I'm a teapot", "", page.as_bytes()));
         match transport_to(endpoint, Protocol::HttpProtobuf).send(b"") {
-            Outcome::Failed { reason } => {
+            Outcome::Failed { reason, .. } => {
                 assert!(
                     reason.ends_with(&format!(": <html>{}…", "x".repeat(194))),
                     "{reason}"

@@ -71,7 +71,10 @@ impl Transport for JsonLinesWriter {
         let written = decode_for_json(request)
             .and_then(|message| write_lines(message, LINE_LIMIT, &mut self.line));
         if let Err(reason) = written {
-            return Outcome::Failed { reason };
+            return Outcome::Failed {
+                reason,
+                about_endpoint: false,
+            };
         }
         // The lines of one request are written at once, so that the request
         // has one outcome, as one sent to a collector has.
@@ -82,6 +85,7 @@ impl Transport for JsonLinesWriter {
             },
             Err(error) => Outcome::Failed {
                 reason: format!("writing OTLP-JSON lines failed: {error}"),
+                about_endpoint: true,
             },
         }
     }

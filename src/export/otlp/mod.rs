@@ -67,8 +67,15 @@ pub(crate) enum Outcome {
         after: Option<Duration>,
         reason: String,
     },
-    /// Not retryable: the records are lost.
-    Failed { reason: String },
+    /// Not retryable: the records are lost. `about_endpoint` says whether
+    /// the refusal is about the endpoint (its address or path, the
+    /// credentials, a server failing every request) rather than this
+    /// request's content (malformed, too large): the next request would
+    /// most likely be refused too.
+    Failed {
+        reason: String,
+        about_endpoint: bool,
+    },
 }
 
 /// Appends the OTLP/JSON form of an encoded `ExportLogsServiceRequest` to
@@ -202,6 +209,10 @@ pub(crate) struct OtlpDrain<T> {
     /// go straight to the spool until then.
     #[cfg(feature = "spool")]
     next_attempt: Option<Deferral>,
+    /// After the collector refused a request for a reason about the
+    /// endpoint, until when the spool's backlog waits.
+    #[cfg(feature = "spool")]
+    replay_pause: Option<ReplayPause>,
 }
 
 /// Where the spool path stands while the collector is unreachable.
@@ -224,10 +235,46 @@ struct Deferral {
 enum Attempt {
     /// The collector took it.
     Accepted,
-    /// The collector refused it for good: its records count as failed.
+    /// The collector refused it for good, for what it holds: its records
+    /// count as failed.
     Refused,
+    /// The collector refused it for good, for a reason about the endpoint:
+    /// its records count as failed, and the replay pauses.
+    EndpointRefused,
     /// Worth retrying: it waits in the spool for the next attempt.
     Deferred,
+}
+
+/// How long the spool's replay pauses at least after a refusal about the
+/// endpoint: such a refusal (a wrong path, a credential that ran out)
+/// lasts longer than a collector's hiccup.
+#[cfg(feature = "spool")]
+const MIN_REPLAY_PAUSE: Duration = Duration::from_secs(1);
+
+/// A pause of the spool's replay after refusals about the endpoint (see
+/// [`OtlpDrain::send_once`]); new requests wait in the spool meanwhile.
+#[cfg(feature = "spool")]
+#[derive(Debug)]
+struct ReplayPause {
+    until: std::time::Instant,
+    backoff: Backoff,
+}
+
+#[cfg(feature = "spool")]
+impl Default for ReplayPause {
+    fn default() -> ReplayPause {
+        ReplayPause {
+            until: std::time::Instant::now(),
+            backoff: Backoff::default(),
+        }
+    }
+}
+
+#[cfg(feature = "spool")]
+impl ReplayPause {
+    fn holds(&self) -> bool {
+        std::time::Instant::now() < self.until
+    }
 }
 
 #[cfg(feature = "spool")]
@@ -261,6 +308,8 @@ impl<T: Transport> OtlpDrain<T> {
             spool: None,
             #[cfg(feature = "spool")]
             next_attempt: None,
+            #[cfg(feature = "spool")]
+            replay_pause: None,
         }
     }
 
@@ -364,7 +413,7 @@ impl<T: Transport> OtlpDrain<T> {
                     }
                     self.counters.retries.fetch_add(1, Ordering::Relaxed);
                 }
-                Outcome::Failed { reason } => {
+                Outcome::Failed { reason, .. } => {
                     self.counters.failed.fetch_add(records, Ordering::Release);
                     self.report(format_args!("OTLP export failed, not retryable: {reason}"));
                     break;
@@ -405,68 +454,75 @@ impl<T: Transport> OtlpDrain<T> {
     /// Sends one request once and counts the outcome.
     ///
     /// A refusal that is not worth retrying counts the request as failed,
-    /// as from memory, and also pauses what goes through the spool for a
-    /// backoff: a collector that refuses one request (a wrong path, a
-    /// credential that ran out, an ingress in the middle of a rollout)
-    /// most likely refuses the next, and the spool's backlog, sent on at
-    /// once, would be refused and deleted request by request, all of it
-    /// within seconds. Meanwhile new requests wait in the spool.
+    /// as from memory. When it is about the endpoint rather than the
+    /// request (a wrong path, a credential that ran out, an ingress in the
+    /// middle of a rollout), it also pauses the replay of the spool's
+    /// backlog for a while: the next requests would most likely be refused
+    /// too, and the backlog, sent on at once, would be refused and deleted
+    /// request by request, all of it within seconds.
     #[cfg(feature = "spool")]
     fn send_once(&mut self, payload: &[u8], records: u64) -> Attempt {
         match timed_send(&mut self.transport, &self.counters, payload) {
             Outcome::Accepted { rejected, message } => {
                 self.accepted(records, rejected, &message);
                 self.next_attempt = None;
+                self.replay_pause = None;
                 Attempt::Accepted
             }
             Outcome::Retry { after, reason } => {
                 diag::debug(format_args!("OTLP export deferred to the spool: {reason}"));
-                let deferral = self.defer(after, &reason);
+                let mut deferral = self.next_attempt.take().unwrap_or_else(|| Deferral {
+                    at: std::time::Instant::now(),
+                    backoff: Backoff::default(),
+                    first_failure: reason.clone(),
+                    from_collector: true,
+                });
+                deferral.from_collector = true;
+                let delay = deferral.backoff.next_delay(after);
                 if deferral.backoff.attempts() == FAILURES_BEFORE_WARNING {
-                    let first_failure = deferral.first_failure.clone();
-                    self.report_retrying(&first_failure, &reason);
+                    self.report_retrying(&deferral.first_failure, &reason);
                 }
+                deferral.at = std::time::Instant::now() + delay;
+                self.next_attempt = Some(deferral);
                 // The request stays in the spool and is tried again.
                 self.counters.retries.fetch_add(1, Ordering::Relaxed);
                 Attempt::Deferred
             }
-            Outcome::Failed { reason } => {
+            Outcome::Failed {
+                reason,
+                about_endpoint,
+            } => {
                 self.counters.failed.fetch_add(records, Ordering::Release);
                 self.report(format_args!("OTLP export failed, not retryable: {reason}"));
-                self.defer(None, &reason);
-                Attempt::Refused
+                if !about_endpoint {
+                    return Attempt::Refused;
+                }
+                let pause = self.replay_pause.get_or_insert_with(ReplayPause::default);
+                pause.until = std::time::Instant::now()
+                    + pause.backoff.next_delay(None).max(MIN_REPLAY_PAUSE);
+                Attempt::EndpointRefused
             }
         }
     }
 
-    /// Pauses what goes through the spool after a failed attempt: for the
-    /// next backoff delay, or `after` when the collector asked for longer.
-    #[cfg(feature = "spool")]
-    fn defer(&mut self, after: Option<Duration>, reason: &str) -> &Deferral {
-        let mut deferral = self.next_attempt.take().unwrap_or_else(|| Deferral {
-            at: std::time::Instant::now(),
-            backoff: Backoff::default(),
-            first_failure: reason.to_owned(),
-            from_collector: true,
-        });
-        deferral.from_collector = true;
-        let delay = deferral.backoff.next_delay(after);
-        deferral.at = std::time::Instant::now() + delay;
-        self.next_attempt.insert(deferral)
-    }
-
     /// Replays spooled requests, oldest first, while the collector takes
-    /// them. Returns whether the spool is empty afterwards.
+    /// them. Returns whether the spool is empty afterwards and nothing
+    /// holds the replay back, so that a new request may be sent now rather
+    /// than spooled behind it.
     ///
     /// A shutdown asked for meanwhile stops it: the records still queued
     /// are then spooled by the worker's last cycle (which replays after
     /// that), where a long backlog replayed to its end first would keep
     /// that cycle from coming before the guard stopped waiting, and they
-    /// would be lost.
+    /// would be lost. That last cycle's replay does not wait for a pause
+    /// after a refusal: the program is ending, and it tries once more.
     #[cfg(feature = "spool")]
     fn replay(&mut self, queue: &Queue) -> bool {
         if self.next_attempt.as_ref().is_some_and(Deferral::is_pending) {
             return self.spool.as_ref().is_none_or(spool::Spool::is_empty);
+        }
+        if !queue.is_shutting_down() && self.replay_pause.as_ref().is_some_and(ReplayPause::holds) {
+            return false;
         }
         loop {
             if queue.shutdown_pending() {
@@ -505,12 +561,11 @@ impl<T: Transport> OtlpDrain<T> {
                     if attempt == Attempt::Deferred {
                         return false;
                     }
-                    let Some(spool) = self.spool.as_mut() else {
-                        return true;
-                    };
-                    spool.remove_oldest();
-                    if attempt == Attempt::Refused {
-                        return spool.is_empty();
+                    if let Some(spool) = self.spool.as_mut() {
+                        spool.remove_oldest();
+                    }
+                    if attempt == Attempt::EndpointRefused {
+                        return false;
                     }
                 }
             }
@@ -1108,22 +1163,65 @@ mod tests {
         assert!(drain.spool.as_ref().is_some_and(spool::Spool::is_empty));
     }
 
-    /// Refuses every request for good, as an ingress answering 404 or a
-    /// collector answering 401 does; counts them.
+    /// Refuses requests for good: for a reason about the endpoint (as an
+    /// ingress answering 404 or a collector answering 401 does), or the
+    /// first `refused_for_content` of them for what they hold (as a 400
+    /// does), taking the others; counts them.
     #[cfg(feature = "spool")]
     #[derive(Default)]
     struct Refusing {
         calls: usize,
+        refused_for_content: Option<usize>,
     }
 
     #[cfg(feature = "spool")]
     impl Transport for Refusing {
         fn send(&mut self, _request: &[u8]) -> Outcome {
             self.calls += 1;
-            Outcome::Failed {
-                reason: "HTTP 404".to_owned(),
+            match self.refused_for_content {
+                None => Outcome::Failed {
+                    reason: "HTTP 404".to_owned(),
+                    about_endpoint: true,
+                },
+                Some(refused) if self.calls <= refused => Outcome::Failed {
+                    reason: "HTTP 400".to_owned(),
+                    about_endpoint: false,
+                },
+                Some(_) => Outcome::Accepted {
+                    rejected: 0,
+                    message: String::new(),
+                },
             }
         }
+    }
+
+    /// A drain to `transport` with a spool holding three earlier requests
+    /// of two records each, and the frame of a new record.
+    #[cfg(feature = "spool")]
+    fn drain_with_backlog(
+        name: &str,
+        transport: Refusing,
+    ) -> (OtlpDrain<Refusing>, Arc<SinkCounters>, Vec<u8>, TempDir) {
+        let (mut drain, counters, chunk, dir) =
+            spooled_drain(name, 1024 * 1024, |_| transport, "new");
+        if let Some(spool) = drain.spool.as_mut() {
+            for _ in 0..3 {
+                spool.append(&[0; 10], 2).written.expect("spooled earlier");
+            }
+        }
+        (drain, counters, chunk, dir)
+    }
+
+    /// The record counts of the requests the spool holds, oldest first.
+    #[cfg(feature = "spool")]
+    fn spooled_records(drain: &mut OtlpDrain<Refusing>) -> Vec<u64> {
+        let spool = drain.spool.as_mut().expect("a spool");
+        let mut left = Vec::new();
+        while let spool::Oldest::Request(request) = spool.oldest() {
+            left.push(request.records);
+            spool.remove_oldest();
+        }
+        left
     }
 
     /// Regression: a collector that refused requests for good (not
@@ -1134,29 +1232,53 @@ mod tests {
     /// in the spool behind the backlog.
     #[cfg(feature = "spool")]
     #[test]
-    fn a_refusal_during_a_replay_pauses_it_instead_of_deleting_the_backlog() {
-        let (mut drain, counters, chunk, _dir) =
-            spooled_drain("refused", 1024 * 1024, |_| Refusing::default(), "new");
-        if let Some(spool) = drain.spool.as_mut() {
-            for _ in 0..3 {
-                spool.append(&[0; 10], 2).written.expect("spooled earlier");
-            }
-        }
+    fn a_refusal_about_the_endpoint_pauses_the_replay_instead_of_deleting_the_backlog() {
+        let (mut drain, counters, chunk, _dir) = drain_with_backlog("refused", Refusing::default());
         deliver_through(&mut drain, &chunk, 1, &idle_queue());
         assert_eq!(drain.transport.calls, 1);
         assert_eq!(counters.failed.load(Ordering::Relaxed), 2);
-        assert!(drain
-            .next_attempt
-            .as_ref()
-            .is_some_and(|deferral| deferral.is_pending() && deferral.from_collector));
-        // Two spooled requests of the backlog and the cycle's batch.
-        let spool = drain.spool.as_mut().expect("a spool");
-        let mut left = Vec::new();
-        while let spool::Oldest::Request(request) = spool.oldest() {
-            left.push(request.records);
-            spool.remove_oldest();
-        }
-        assert_eq!(left, [2, 2, 1]);
+        assert!(drain.replay_pause.as_ref().is_some_and(ReplayPause::holds));
+        // The pause is the spool's alone: a request from memory does not
+        // wait for it.
+        assert!(drain.next_attempt.is_none());
+        assert_eq!(spooled_records(&mut drain), [2, 2, 1]);
+    }
+
+    /// A refusal for what one request holds (a 400) loses that request
+    /// and lets the replay go on with the next.
+    #[cfg(feature = "spool")]
+    #[test]
+    fn a_refusal_of_one_request_does_not_pause_the_replay() {
+        let transport = Refusing {
+            refused_for_content: Some(1),
+            ..Refusing::default()
+        };
+        let (mut drain, counters, chunk, _dir) = drain_with_backlog("refused-one", transport);
+        deliver_through(&mut drain, &chunk, 1, &idle_queue());
+        assert_eq!(drain.transport.calls, 4);
+        assert_eq!(counters.failed.load(Ordering::Relaxed), 2);
+        assert_eq!(counters.exported.load(Ordering::Relaxed), 5);
+        assert!(drain.replay_pause.is_none());
+        assert!(spooled_records(&mut drain).is_empty());
+    }
+
+    /// The worker's last cycle does not wait for a pause after a refusal:
+    /// the program is ending, and its last batches are tried once more.
+    #[cfg(feature = "spool")]
+    #[test]
+    fn at_shutdown_the_replay_does_not_wait_for_a_refusals_pause() {
+        let transport = Refusing {
+            refused_for_content: Some(0),
+            ..Refusing::default()
+        };
+        let (mut drain, counters, chunk, _dir) = drain_with_backlog("refused-end", transport);
+        drain.replay_pause = Some(ReplayPause {
+            until: std::time::Instant::now() + Duration::from_secs(30),
+            backoff: Backoff::default(),
+        });
+        deliver_at_shutdown(&mut drain, &chunk, 1);
+        assert_eq!(counters.exported.load(Ordering::Relaxed), 7);
+        assert!(spooled_records(&mut drain).is_empty());
     }
 
     /// Takes every request; the first one asks the queue to shut down, as
