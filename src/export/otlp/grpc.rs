@@ -560,6 +560,26 @@ mod tests {
         assert!(matches!(outcome, Outcome::Failed { .. }), "{outcome:?}");
     }
 
+    /// A refusal tells whether it is about the request (malformed, too
+    /// large) or the endpoint: only the second pauses the spool's replay.
+    #[test]
+    fn a_refusal_says_whether_it_is_about_the_endpoint() {
+        for (status, about) in [
+            (Status::invalid_argument("bad"), false),
+            (Status::resource_exhausted("too large"), false),
+            (Status::unauthenticated("token expired"), true),
+            (Status::permission_denied("no"), true),
+            (Status::unimplemented("no logs service"), true),
+        ] {
+            match classify(&status, "http://collector") {
+                Outcome::Failed { about_endpoint, .. } => {
+                    assert_eq!(about_endpoint, about, "{status:?}");
+                }
+                outcome => panic!("{status:?}: {outcome:?}"),
+            }
+        }
+    }
+
     /// Regression: a stream the collector reset came back from `tonic` as
     /// `UNKNOWN`, not retried, and the batch was lost. `tonic` maps HTTP/2
     /// resets to codes only with its `server` feature, which the tests'

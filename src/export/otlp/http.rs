@@ -444,6 +444,29 @@ mod tests {
         }
     }
 
+    /// A refusal tells whether it is about the request (malformed, too
+    /// large) or the endpoint (no such path, credentials, a failing
+    /// server): only the second pauses the spool's replay.
+    #[test]
+    fn a_refusal_says_whether_it_is_about_the_endpoint() {
+        for (status, about) in [
+            ("400 Bad Request", false),
+            ("413 Payload Too Large", false),
+            ("401 Unauthorized", true),
+            ("404 Not Found", true),
+            ("500 Internal Server Error", true),
+            ("308 Permanent Redirect", true),
+        ] {
+            let (endpoint, _) = answering(answer(status, "", b""));
+            match transport_to(endpoint, Protocol::HttpProtobuf).send(b"") {
+                Outcome::Failed { about_endpoint, .. } => {
+                    assert_eq!(about_endpoint, about, "{status}");
+                }
+                outcome => panic!("{status}: {outcome:?}"),
+            }
+        }
+    }
+
     /// Regression: a refusal's body, a protobuf `google.rpc.Status`, was
     /// shown as raw bytes, control characters and all, on stderr.
     #[test]
