@@ -159,6 +159,58 @@ impl Recent {
     }
 }
 
+/// The token before another on its bracket level, as far as telling a
+/// closure's `|` and a generic's `<` from operators needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Previous {
+    /// None: the level starts here.
+    Start,
+    /// A keyword a closure may follow: `move`, `return`, `async`, `yield`.
+    ClosureKeyword,
+    /// Any other identifier, keyword or name.
+    Ident,
+    /// A punctuation character, and whether it is joined to the next.
+    Punct(char, bool),
+    /// A literal or a bracketed group.
+    Operand,
+}
+
+impl Previous {
+    fn of(tree: &TokenTree) -> Previous {
+        match tree {
+            TokenTree::Ident(ident)
+                if ["move", "return", "async", "yield"]
+                    .iter()
+                    .any(|keyword| ident == keyword) =>
+            {
+                Previous::ClosureKeyword
+            }
+            TokenTree::Ident(_) => Previous::Ident,
+            TokenTree::Punct(punct) => {
+                Previous::Punct(punct.as_char(), punct.spacing() == Spacing::Joint)
+            }
+            TokenTree::Group(_) | TokenTree::Literal(_) => Previous::Operand,
+        }
+    }
+
+    /// Whether a `|` after this starts a closure's parameters rather than
+    /// being an operator (`a | b`, `a || b`) or an or-pattern's bar.
+    fn may_start_a_closure(self) -> bool {
+        matches!(
+            self,
+            Previous::Start
+                | Previous::ClosureKeyword
+                | Previous::Punct(',' | '=' | ';' | ':' | '>' | '&', _)
+        )
+    }
+
+    /// Whether a `<` after this may open a generic's arguments: after a
+    /// name (`Vec<`, `impl<`) or `::` (`collect::<`).
+    fn may_take_generics(self) -> bool {
+        matches!(self, Previous::Ident | Previous::Punct(':', _))
+    }
+}
+
 /// Where the parser could first recurse deeper than [`MAX_RECURSION`], or,
 /// when it cannot, the estimate at the start of every macro body.
 ///
@@ -166,12 +218,13 @@ impl Recent {
 /// consumes at least one token, and every construct that chains ends at a
 /// `;`, a `,` or a closing `}` (unless an `else` continues it), so the depth
 /// at a token is at most the tokens since the last such end on each
-/// enclosing bracket level, plus the brackets themselves. A `,` ends
-/// nothing between a closure's `|`s (`|a, b| |a, b| ..` chains closures)
-/// nor inside `<..>` (`X<u8, X<u8, ..>>` chains generics); since `|` and
-/// `<` are operators too, the run goes on from a `,` after an odd number
-/// of `|` or more `<` than `>` until a `;`, a `=>` or a closing `}`, which
-/// only makes the estimate higher. An attribute (and
+/// enclosing bracket level, plus the brackets themselves. Nothing ends a
+/// chain between a closure's `|`s (`|a, b| |a, b| ..` chains closures) nor
+/// inside a generic's `<..>` (`X<u8, X<u8, ..>>`, `X<{0}, X<{0}, ..>>`),
+/// told from operators by the token before (a closure starts after `(`,
+/// `,`, `=`, `move` and the like; generics follow a name or `::`), and a
+/// block followed by an operator continues its chain (`|| {} + || {} ..`).
+/// A `=>` ends the chain of a match arm's pattern. An attribute (and
 /// so a doc comment) neither ends nor continues the chain it stands in, so
 /// its tokens count only while inside it: `syn` parses the value of
 /// `#[name = value]` as an expression, and the linter parses the fields of
@@ -192,12 +245,16 @@ fn recursion_estimate(
         kept: bool,
         /// The last three tokens of this level, the latest last.
         recent: [Recent; 3],
-        /// Whether an odd number of `|` came since the chain's last end.
-        odd_pipes: bool,
-        /// How many more `<` than `>` came since the chain's last end.
+        /// Whether a closure's parameters are open: a `|` where a closure
+        /// can start came, and not yet the `|` that closes them.
+        in_parameters: bool,
+        /// Whether the last token closed a closure's parameters (a closure
+        /// whose body is a closure starts right after).
+        closed_parameters: bool,
+        /// How many more `<` of generics than `>` came since the chain's
+        /// last end.
         open_angles: usize,
-        /// The last token, when it was a punctuation joined to the next.
-        joined: Option<char>,
+        previous: Previous,
     }
     let level = |stream: TokenStream, is_brace: bool, kept: bool| Level {
         trees: stream.into_iter().peekable(),
@@ -206,9 +263,10 @@ fn recursion_estimate(
         after_brace: false,
         kept,
         recent: [Recent::Other; 3],
-        odd_pipes: false,
+        in_parameters: false,
+        closed_parameters: false,
         open_angles: 0,
-        joined: None,
+        previous: Previous::Start,
     };
     let mut stack = vec![level(tokens.clone(), false, false)];
     let mut runs = base;
@@ -229,46 +287,65 @@ fn recursion_estimate(
         };
         let recent = current.recent;
         current.recent = [recent[1], recent[2], Recent::of(&tree)];
-        let joined = current.joined.take();
-        let continues_chain = matches!(&tree, TokenTree::Ident(ident) if ident == "else");
-        if std::mem::take(&mut current.after_brace) && !continues_chain {
+        let previous = std::mem::replace(&mut current.previous, Previous::of(&tree));
+        let closed_parameters = std::mem::take(&mut current.closed_parameters);
+        // Inside a closure's parameters or a generic's arguments nothing
+        // ends the chain; an `else`, a binary operator, a method call or a
+        // `?` after a block continues it (`|| {} + || {} + ..`).
+        let open = current.in_parameters || current.open_angles > 0;
+        let continues_chain = match &tree {
+            TokenTree::Ident(ident) => ident == "else" || ident == "as",
+            TokenTree::Punct(punct) => "+-*/%^&|<>=.?".contains(punct.as_char()),
+            _ => false,
+        };
+        if std::mem::take(&mut current.after_brace) && !continues_chain && !open {
             runs -= current.run;
             current.run = 0;
-            current.odd_pipes = false;
-            current.open_angles = 0;
         }
+        let mut ends_chain = false;
         if let TokenTree::Punct(punct) = &tree {
-            if punct.spacing() == Spacing::Joint {
-                current.joined = Some(punct.as_char());
-            }
+            let joined_to_next = punct.spacing() == Spacing::Joint;
             match punct.as_char() {
-                '|' => current.odd_pipes = !current.odd_pipes,
-                '<' => current.open_angles += 1,
-                // The `>` of `->` and `=>` closes no `<`; a `=>` ends a
-                // match arm's pattern.
-                '>' if joined == Some('=') => {
-                    current.odd_pipes = false;
-                    current.open_angles = 0;
+                '|' if current.in_parameters => {
+                    current.in_parameters = false;
+                    current.closed_parameters = true;
                 }
-                '>' if joined != Some('-') => {
+                '|' if closed_parameters || previous.may_start_a_closure() => {
+                    current.in_parameters = true;
+                }
+                // `<<`, `<=` and `<<=` are operators; a `<` after a name or
+                // `::` opens a generic's arguments (or compares, which
+                // only makes the estimate higher).
+                '<' if previous.may_take_generics()
+                    && !(joined_to_next
+                        && matches!(
+                            current.trees.peek(),
+                            Some(TokenTree::Punct(next)) if matches!(next.as_char(), '<' | '=')
+                        )) =>
+                {
+                    current.open_angles += 1;
+                }
+                // A `=>` ends a match arm's pattern; the `>` of `->` closes
+                // no `<`.
+                '>' if previous == Previous::Punct('=', true) => ends_chain = true,
+                '>' if previous != Previous::Punct('-', true) => {
                     current.open_angles = current.open_angles.saturating_sub(1);
                 }
+                ';' => ends_chain = true,
+                ',' => ends_chain = !current.in_parameters && current.open_angles == 0,
                 _ => {}
             }
         }
-        match &tree {
-            TokenTree::Punct(punct)
-                if punct.as_char() == ';'
-                    || (punct.as_char() == ','
-                        && !current.odd_pipes
-                        && current.open_angles == 0) =>
-            {
-                runs -= current.run;
-                current.run = 0;
-                current.odd_pipes = false;
-                current.open_angles = 0;
+        if ends_chain {
+            runs -= current.run;
+            current.run = 0;
+            current.in_parameters = false;
+            current.open_angles = 0;
+            if matches!(&tree, TokenTree::Punct(punct) if matches!(punct.as_char(), ';' | ',')) {
                 continue;
             }
+        }
+        match &tree {
             TokenTree::Punct(punct) if punct.as_char() == '#' => {
                 // `#[..]` and `#![..]` count only from inside.
                 current.trees.next_if(

@@ -185,6 +185,49 @@ fn a_generated_corpus_of_logging_calls_lints_without_failing() {
     assert!(findings > 300, "only {findings} findings");
 }
 
+/// Regression: the recursion estimate took `|` and `<` for a closure's
+/// and a generic's brackets wherever they came, so long generated tables
+/// of flags, shifts and or-patterns were reported as nesting too deeply,
+/// and not linted.
+#[test]
+fn generated_tables_of_operators_are_not_taken_for_deep_nesting() {
+    let entries = |entry: &dyn Fn(usize) -> String| (0..2_000).map(entry).collect::<String>();
+    let tables = [
+        format!(
+            "static T: [u32; 2000] = [{}];",
+            entries(&|i| format!("A | B{i}, "))
+        ),
+        format!(
+            "static T: [u64; 2000] = [{}];",
+            entries(&|i| format!("1 << {}, ", i % 64))
+        ),
+        format!(
+            "static T: [bool; 2000] = [{}];",
+            entries(&|i| format!("a{i} <= b, "))
+        ),
+        format!(
+            "enum E {{ {} }}",
+            entries(&|i| format!("A{i} = 1 << {}, ", i % 64))
+        ),
+        format!(
+            "fn f(k: K) -> F {{ match k {{ {} }} }}",
+            entries(&|i| format!("K::X{i} => F::A | F::B, "))
+        ),
+        format!(
+            "fn f() {{ g({}); }}",
+            entries(&|i| format!("|a, b| a{i} || b, "))
+        ),
+    ];
+    for (index, text) in tables.iter().enumerate() {
+        let diagnostics = check_source(&format!("table_{index}.rs"), text);
+        assert!(
+            diagnostics.iter().all(|d| d.rule != Rule::UnparsableFile),
+            "table {index}: {:?}",
+            diagnostics.first().map(|d| &d.message)
+        );
+    }
+}
+
 #[test]
 fn hostile_texts_yield_at_most_one_parse_finding() {
     let deep = |open: &str, close: &str, depth: usize| {
@@ -219,6 +262,10 @@ fn hostile_texts_yield_at_most_one_parse_finding() {
         // went to the parser, whose stack overflowed.
         deep("|a, b| ", "", 50_000),
         format!("type T = {}u8{};", "X<u8, ".repeat(50_000), ",>".repeat(50_000)),
+        // Nor a block inside them, nor an operator after a block.
+        format!("type T = {}u8{};", "X<{0}, ".repeat(50_000), ">".repeat(50_000)),
+        deep("|a: X<{0}>, b| ", "", 50_000),
+        deep("|| {} + ", "", 50_000),
         format!("fn f() {{ {} }}", "if a {} else ".repeat(50_000) + "{}"),
         format!("use tracing::info; fn f() {{ info!({}\"m\"); }}", "a = 1, ".repeat(10_000)),
         // Many distinct values in one message: each was compared with every
