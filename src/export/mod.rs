@@ -189,7 +189,6 @@ pub(crate) struct SinkCounts {
     pub(crate) dropped_closed: u64,
     pub(crate) retries: u64,
     /// The bytes its queue holds.
-    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     pub(crate) queued_bytes: u64,
 }
 
@@ -771,6 +770,11 @@ impl Pipeline {
         // read with `Acquire`, their counts being added with `Release`
         // after the record was counted as emitted.
         let outcomes: Vec<SinkCounts> = self.sink_counts().collect();
+        #[cfg(feature = "sdk")]
+        let sdk_outcomes = self
+            .sdk
+            .as_ref()
+            .map(|sdk| (sdk.emitted(), sdk.declined(), sdk.failed()));
         let mut by_severity = self.emitted.snapshot();
         for sink in &self.sinks {
             by_severity.add(sink.queue.emitted());
@@ -788,6 +792,7 @@ impl Pipeline {
             ..Stats::default()
         };
         for counts in outcomes {
+            stats.queued_bytes += counts.queued_bytes;
             stats.exported += counts.exported;
             stats.failed += counts.failed;
             stats.rejected += counts.rejected;
@@ -796,14 +801,13 @@ impl Pipeline {
         }
         for sink in &self.sinks {
             stats.spool_evicted += sink.counters.spool_evicted.load(Ordering::Relaxed);
-            stats.queued_bytes += sink.queue.reserved_bytes() as u64;
             sink.counters.latency.add_to(&mut stats.export_latency);
         }
         #[cfg(feature = "sdk")]
-        if let Some(sdk) = &self.sdk {
-            stats.exported += sdk.emitted();
-            stats.declined += sdk.declined();
-            stats.failed += sdk.failed();
+        if let Some((exported, declined, failed)) = sdk_outcomes {
+            stats.exported += exported;
+            stats.declined += declined;
+            stats.failed += failed;
         }
         stats
     }

@@ -140,18 +140,20 @@ impl SdkSink {
         }
     }
 
+    /// Records handed to the provider. Read with `Acquire`, as the other
+    /// outcomes are (see `Pipeline::stats`).
     pub(crate) fn emitted(&self) -> u64 {
-        self.emitted.load(Ordering::Relaxed)
+        self.emitted.load(Ordering::Acquire)
     }
 
     /// Records the provider declined (see [`SdkSink::emit`]).
     pub(crate) fn declined(&self) -> u64 {
-        self.declined.load(Ordering::Relaxed)
+        self.declined.load(Ordering::Acquire)
     }
 
     /// Records that did not reach the provider (see [`SdkSink::emit`]).
     pub(crate) fn failed(&self) -> u64 {
-        self.failed.load(Ordering::Relaxed)
+        self.failed.load(Ordering::Acquire)
     }
 
     /// Emits `record` (see [`SdkSink::emit_unguarded`]). A processor's
@@ -193,7 +195,7 @@ impl SdkSink {
             record.event_name,
         );
         if !enabled {
-            self.declined.fetch_add(1, Ordering::Relaxed);
+            self.declined.fetch_add(1, Ordering::Release);
             return;
         }
         let mut sdk = self.logger.create_log_record();
@@ -244,7 +246,7 @@ impl SdkSink {
         } else {
             self.logger.emit(sdk);
         }
-        self.emitted.fetch_add(1, Ordering::Relaxed);
+        self.emitted.fetch_add(1, Ordering::Release);
     }
 
     /// Flushes the provider, waiting at most until `deadline`. The SDK's

@@ -18,7 +18,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 /// became of records before how many were emitted: while records flow,
 /// `emitted` can be a little ahead of the others, never behind them, so
 /// that with one destination `emitted` minus the others (declined aside)
-/// is what is still on its way.
+/// is what is still on its way, or on disk: with a spool, `exported` also
+/// counts records replayed from an earlier run, emitted by that run.
 #[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct Stats {

@@ -219,7 +219,7 @@ fn generated_tables_of_operators_are_not_taken_for_deep_nesting() {
         ),
     ];
     for (index, text) in tables.iter().enumerate() {
-        let diagnostics = check_source(&format!("table_{index}.rs"), text);
+        let diagnostics = check_source(format!("table_{index}.rs"), text);
         assert!(
             diagnostics.iter().all(|d| d.rule != Rule::UnparsableFile),
             "table {index}: {:?}",
