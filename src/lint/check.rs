@@ -1035,6 +1035,7 @@ impl Checker<'_> {
         // Sets, so that a generated call with many values stays linear.
         let mut names: HashSet<String> = HashSet::new();
         let mut texts: HashSet<String> = HashSet::new();
+        let mut numbered: HashMap<String, usize> = HashMap::new();
         for (index, (placeholder, value)) in resolve_placeholders(&format, message)
             .into_iter()
             .enumerate()
@@ -1114,7 +1115,7 @@ impl Checker<'_> {
             if !texts.insert(text.clone()) {
                 continue;
             }
-            let name = unique_field_name(&value, &text, &names);
+            let name = unique_field_name(&value, &text, &names, &mut numbered);
             let fix = field_fix(flavor, &name, &text, capture);
             names.insert(name);
             interpolated.push((range, text, fix));
@@ -2033,8 +2034,14 @@ fn suggested_field_name(value: &Value<'_>, text: &str) -> String {
 /// the message's earlier values: its suggested key, else the words of its
 /// text (`done_len` for `done.len()`), numbered if even that is taken. The
 /// same key twice would make the suggested fix an error of its own
-/// (OLB012).
-fn unique_field_name(value: &Value<'_>, text: &str, taken: &HashSet<String>) -> String {
+/// (OLB012). `numbered` keeps the next number to try for each such base,
+/// so that many values with one base do not each count up from 2.
+fn unique_field_name(
+    value: &Value<'_>,
+    text: &str,
+    taken: &HashSet<String>,
+    numbered: &mut HashMap<String, usize>,
+) -> String {
     let name = suggested_field_name(value, text);
     if !taken.contains(&name) {
         return name;
@@ -2050,13 +2057,17 @@ fn unique_field_name(value: &Value<'_>, text: &str, taken: &HashSet<String>) -> 
     } else {
         "value".to_owned()
     };
-    let mut candidate = base.clone();
-    let mut number = 2;
-    while taken.contains(&candidate) {
-        candidate = format!("{base}_{number}");
-        number += 1;
+    if !taken.contains(&base) {
+        return base;
     }
-    candidate
+    let next = numbered.entry(base.clone()).or_insert(2);
+    loop {
+        let candidate = format!("{base}_{next}");
+        *next += 1;
+        if !taken.contains(&candidate) {
+            return candidate;
+        }
+    }
 }
 
 fn error_fix(flavor: Flavor, key: &str, error: &str) -> String {
