@@ -44,9 +44,8 @@ impl TypedError {
             Some(cause) => causes.push(format_lossy(format_args!("{cause}"))),
             None => causes.push(CAUSES_LEFT_OUT.to_owned()),
         });
-        let type_name = std::any::type_name::<E>();
         TypedError {
-            type_name: (!names_a_trait_object(type_name)).then_some(type_name),
+            type_name: concrete_type_name(std::any::type_name::<E>()),
             message: format_lossy(format_args!("{error}")),
             causes,
         }
@@ -89,27 +88,35 @@ pub(crate) fn for_each_cause<'e>(
     }
 }
 
-/// Whether `type_name` is `dyn core::error::Error + …`, or a reference or
-/// a smart pointer to one (`&dyn …`, `alloc::sync::Arc<dyn …>`): that
-/// names the trait object, not the error's type. A type merely generic over
-/// a trait object (`MyError<Box<dyn Error>>`) is a real type.
-fn names_a_trait_object(type_name: &str) -> bool {
-    const POINTERS: [&str; 6] = [
-        "&mut ",
-        "&",
+/// The error's own type in `type_name`, with the references and smart
+/// pointers around it taken off (`&app::MyError`,
+/// `alloc::sync::Arc<std::io::error::Error>`): one error type gets one
+/// `exception.type` however it was wrapped. `None` when what is inside is
+/// a trait object (`&dyn core::error::Error`), which names no concrete
+/// type. A type merely generic over a trait object
+/// (`MyError<Box<dyn Error>>`) is a real type.
+fn concrete_type_name(type_name: &'static str) -> Option<&'static str> {
+    const REFERENCES: [&str; 2] = ["&mut ", "&"];
+    const POINTERS: [&str; 4] = [
         "alloc::boxed::Box<",
         "alloc::sync::Arc<",
         "alloc::rc::Rc<",
         "core::pin::Pin<",
     ];
     let mut name = type_name;
-    while let Some(inner) = POINTERS
-        .iter()
-        .find_map(|pointer| name.strip_prefix(pointer))
-    {
-        name = inner;
+    loop {
+        if let Some(inner) = REFERENCES.iter().find_map(|r| name.strip_prefix(r)) {
+            name = inner;
+        } else if let Some(inner) = POINTERS
+            .iter()
+            .find_map(|pointer| name.strip_prefix(pointer)?.strip_suffix('>'))
+        {
+            name = inner;
+        } else {
+            break;
+        }
     }
-    name.starts_with("dyn ")
+    (!name.starts_with("dyn ")).then_some(name)
 }
 
 impl fmt::Display for TypedError {
@@ -168,8 +175,23 @@ mod tests {
         assert_eq!(TypedError::new(&reference).type_name(), None);
         let shared: std::sync::Arc<dyn Error> = std::sync::Arc::new("x".parse::<u8>().unwrap_err());
         assert_eq!(TypedError::new(&shared).type_name(), None);
-        assert!(!names_a_trait_object(
-            "app::Wrapped<alloc::boxed::Box<dyn core::error::Error>>"
-        ));
+        assert_eq!(
+            concrete_type_name("app::Wrapped<alloc::boxed::Box<dyn core::error::Error>>"),
+            Some("app::Wrapped<alloc::boxed::Box<dyn core::error::Error>>")
+        );
+    }
+
+    /// Regression: an error wrapped through a reference or a smart pointer
+    /// was named with it (`&core::num::error::ParseIntError`), so one
+    /// error type came under several `exception.type` values.
+    #[test]
+    fn references_and_smart_pointers_around_the_error_are_not_named() {
+        let error = "x".parse::<i32>().unwrap_err();
+        let name = Some("core::num::error::ParseIntError");
+        assert_eq!(TypedError::new(&&error).type_name(), name);
+        let shared = std::sync::Arc::new(error.clone());
+        assert_eq!(TypedError::new(&shared).type_name(), name);
+        let boxed = Box::new(error);
+        assert_eq!(TypedError::new(&boxed).type_name(), name);
     }
 }
