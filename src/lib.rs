@@ -91,9 +91,11 @@
 //!
 //! [`init`] installs a panic hook (chained to the previous one) that emits a
 //! FATAL record with `exception.type = "panic"`, `exception.message`, the
-//! location as `code.*` and, when `RUST_BACKTRACE` enables one,
-//! `exception.stacktrace`, then flushes it, waiting at most 250 ms, before
-//! the process unwinds or aborts (a flush that takes longer is reported on
+//! location as `code.*` and, when `RUST_BACKTRACE` is set and not `0`,
+//! `exception.stacktrace` (every frame with `full`, as the standard
+//! library's hook shows it), then flushes it, waiting at most 250 ms
+//! (and up to 500 ms more for the current span, when the panicking
+//! thread holds it locked), before the process unwinds or aborts (a flush that takes longer is reported on
 //! stderr; the record still goes out with the guard's flush if the process
 //! lives on). [`Builder::layer`] installs no hook: with a composed
 //! subscriber, [`BridgeLayer::install_panic_hook`] installs the same one.

@@ -44,9 +44,11 @@ fn panic_is_recorded_as_fatal_before_the_process_exits() {
         // an unwinding panic in `main` would end a program.
         panic!("boom: {}", 42);
     }
+    // Regression: `RUST_LIB_BACKTRACE=0` left the record without the
+    // backtrace that `RUST_BACKTRACE=1` shows on stderr.
     let (output, records) = run(
         "panic_is_recorded_as_fatal_before_the_process_exits",
-        &[("RUST_BACKTRACE", "1")],
+        &[("RUST_BACKTRACE", "1"), ("RUST_LIB_BACKTRACE", "0")],
     );
     assert!(!output.status.success());
     assert!(

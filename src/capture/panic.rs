@@ -1,7 +1,7 @@
 //! The panic hook: a FATAL record, flushed before the process unwinds or
 //! aborts.
 
-use std::backtrace::{Backtrace, BacktraceStatus};
+use std::backtrace::Backtrace;
 use std::panic::PanicHookInfo;
 use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -115,9 +115,12 @@ fn emit_panic(pipeline: &Pipeline, options: &CaptureOptions, info: &PanicHookInf
             OnDuplicate::Replace,
         );
         record.set_str("exception.message", message, OnDuplicate::Replace);
-        let backtrace = Backtrace::capture();
-        if backtrace.status() == BacktraceStatus::Captured {
-            let text = record.push_fmt(format_args!("{backtrace}"));
+        if let Some(style) = backtrace_style() {
+            let backtrace = Backtrace::force_capture();
+            let text = match style {
+                BacktraceStyle::Short => record.push_fmt(format_args!("{backtrace}")),
+                BacktraceStyle::Full => record.push_fmt(format_args!("{backtrace:#}")),
+            };
             record.set_attribute(
                 Key::Static("exception.stacktrace"),
                 Value::Str(text),
@@ -144,6 +147,26 @@ fn emit_panic(pipeline: &Pipeline, options: &CaptureOptions, info: &PanicHookInf
         pipeline.redactor().redact_values(record);
         pipeline.emit(record);
     });
+}
+
+/// How much of a backtrace the standard library's panic hook shows.
+enum BacktraceStyle {
+    Short,
+    Full,
+}
+
+/// Whether a panic's record carries a backtrace, and in which form: as
+/// the standard library's panic hook decides, from `RUST_BACKTRACE` (`0`
+/// or unset: none; `full`: every frame; anything else: the short form),
+/// so that the record holds what stderr shows. `RUST_LIB_BACKTRACE`, which
+/// `Backtrace::capture` would let decide, is for backtraces that libraries
+/// capture, not for panics.
+fn backtrace_style() -> Option<BacktraceStyle> {
+    match std::env::var_os("RUST_BACKTRACE")? {
+        value if value == "0" => None,
+        value if value == "full" => Some(BacktraceStyle::Full),
+        _ => Some(BacktraceStyle::Short),
+    }
 }
 
 /// Adds the trace context and fields of the current span, read on another
