@@ -544,3 +544,36 @@ fn installing_the_panic_hook_while_panicking_does_not_abort() {
         "the thread panicked, and the process lives"
     );
 }
+
+/// Regression: OpenTelemetry logs some events (a context stack that
+/// overflows, a guard dropped out of order) while it holds its context
+/// borrowed; reading that context for such an event, outside any span,
+/// panicked inside the application's `attach`.
+#[cfg(feature = "tracing-opentelemetry")]
+#[test]
+fn opentelemetrys_own_events_do_not_read_its_borrowed_context() {
+    // One output takes the direct path, two the record path.
+    for outputs in [1, 2] {
+        let records = std::thread::spawn(move || {
+            let mut builder = otel_log_bridge::builder();
+            if outputs == 2 {
+                builder = builder.with_console_writer(std::io::sink());
+            }
+            crate::support::capture(builder, || {
+                // The stack holds 65 534 contexts; the next attach
+                // overflows it and says so.
+                for _ in 0..u16::MAX {
+                    std::mem::forget(opentelemetry::Context::current().attach());
+                }
+            })
+        })
+        .join()
+        .expect("attaching does not panic");
+        assert!(
+            records
+                .iter()
+                .any(|record| record["event_name"] == "Context.AttachFailed"),
+            "{outputs} outputs: {records:?}"
+        );
+    }
+}

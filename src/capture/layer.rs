@@ -97,6 +97,9 @@ struct CallsiteInfo {
     /// Its fields' encoded keys, when the layer takes the direct path in
     /// that encoding and the callsite's field names allow it.
     fields: Option<CallsiteFields>,
+    /// Whether its records read the OpenTelemetry API's context (see
+    /// [`span::otel::reads_api_context`]).
+    reads_api_context: bool,
 }
 
 impl CallsiteInfo {
@@ -112,6 +115,7 @@ impl CallsiteInfo {
             event_name: explicit_event_name(metadata),
             forwarded_log,
             fields: direct.and_then(|encoding| CallsiteFields::new(metadata, redactor, encoding)),
+            reads_api_context: span::otel::reads_api_context(metadata),
         }
     }
 }
@@ -328,23 +332,34 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        span::otel::note_thread();
         let shared = &*self.shared;
         if is_suppressed() || !shared.pipeline.is_open() {
             return;
         }
         let metadata = event.metadata();
         let callsite = std::ptr::from_ref(metadata) as usize;
-        let (event_name, forwarded, fields) = match shared.callsites.get_or_render(callsite, || {
-            CallsiteInfo::new(metadata, shared.pipeline.redactor(), shared.direct)
-        }) {
-            Some((_, info)) => (info.event_name, info.forwarded_log, info.fields.as_ref()),
-            None => (
-                explicit_event_name(metadata),
-                is_forwarded_log(metadata),
-                None,
-            ),
-        };
+        let (event_name, forwarded, fields, reads_api_context) =
+            match shared.callsites.get_or_render(callsite, || {
+                CallsiteInfo::new(metadata, shared.pipeline.redactor(), shared.direct)
+            }) {
+                Some((_, info)) => (
+                    info.event_name,
+                    info.forwarded_log,
+                    info.fields.as_ref(),
+                    info.reads_api_context,
+                ),
+                None => (
+                    explicit_event_name(metadata),
+                    is_forwarded_log(metadata),
+                    None,
+                    span::otel::reads_api_context(metadata),
+                ),
+            };
+        // OpenTelemetry's own events may come while it holds its context
+        // borrowed: they must not read it, here or below.
+        if reads_api_context {
+            span::otel::note_thread();
+        }
         // Rate limits are per callsite, and forwarded `log` records have
         // none of their own (one serves every record of a level), so they
         // are not limited, as records the `log` bridge receives are not.
@@ -433,7 +448,7 @@ where
                             !shared.options.span_fields.is_none(),
                         )
                     });
-                    if !from_hidden_parent {
+                    if !from_hidden_parent && reads_api_context {
                         record.trace = span::otel::current_context();
                     }
                 }

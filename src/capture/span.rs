@@ -540,6 +540,15 @@ pub(crate) mod otel {
             .flatten()
     }
 
+    /// Whether records of `metadata`'s callsite, outside any span, take the
+    /// context an application activated through the OpenTelemetry API. Not
+    /// OpenTelemetry's own events: it logs some (an overflowing or
+    /// out-of-order context stack) while it holds that context borrowed,
+    /// and reading it then would panic.
+    pub(crate) fn reads_api_context(metadata: &tracing_core::Metadata<'_>) -> bool {
+        !metadata.target().starts_with("opentelemetry")
+    }
+
     /// Makes [`CONTEXT_ALIVE`] on this thread now, when a span is entered
     /// or an event comes, if it is not yet: made first while the thread
     /// ends, it would read OpenTelemetry's context, which may be gone by
@@ -606,6 +615,12 @@ pub(crate) mod otel {
 
     pub(crate) fn current_context() -> Option<TraceContext> {
         None
+    }
+
+    /// No record reads the OpenTelemetry API's context: without the
+    /// feature there is none.
+    pub(crate) fn reads_api_context(_metadata: &tracing_core::Metadata<'_>) -> bool {
+        false
     }
 
     pub(crate) fn note_thread() {}
