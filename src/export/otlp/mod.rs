@@ -694,17 +694,14 @@ const SERVER_TEXT_LIMIT: usize = 200;
 /// A server's text made fit for a report on stderr: what a terminal would
 /// act on escaped, and cut to [`SERVER_TEXT_LIMIT`] characters.
 pub(crate) fn readable(text: &str) -> String {
-    let mut shown = String::new();
-    for (count, c) in text.chars().enumerate() {
-        if count == SERVER_TEXT_LIMIT {
-            shown.push('…');
-            break;
-        }
-        if crate::diag::acts_on_a_terminal(c) {
-            shown.extend(c.escape_default());
-        } else {
-            shown.push(c);
-        }
+    let end = text
+        .char_indices()
+        .nth(SERVER_TEXT_LIMIT)
+        .map_or(text.len(), |(index, _)| index);
+    let (kept, cut) = text.split_at(end);
+    let mut shown = crate::diag::escaped(kept).into_owned();
+    if !cut.is_empty() {
+        shown.push('…');
     }
     shown
 }
