@@ -199,10 +199,6 @@ pub(crate) struct CallsiteFields {
     redact_mask: u64,
     severity: Severity,
     most_attributes: usize,
-    /// Whether a record outside any span takes the context an application
-    /// activated through the OpenTelemetry API (see
-    /// [`span::otel::reads_api_context`]).
-    reads_api_context: bool,
 }
 
 impl CallsiteFields {
@@ -225,7 +221,6 @@ impl CallsiteFields {
             // An error field becomes up to three attributes; source
             // location and thread add up to six.
             most_attributes: metadata.fields().len() + 2 + 6,
-            reads_api_context: span::otel::reads_api_context(metadata),
         })
     }
 }
@@ -240,6 +235,10 @@ pub(crate) struct Direct<'a> {
     pub(crate) dispatch: DispatchRef<'a>,
     pub(crate) event_name: Option<&'static str>,
     pub(crate) fields: &'a CallsiteFields,
+    /// Whether a record outside any span takes the context an application
+    /// activated through the OpenTelemetry API (see
+    /// [`span::otel::reads_api_context`]); decided once per callsite.
+    pub(crate) reads_api_context: bool,
 }
 
 impl Direct<'_> {
@@ -341,8 +340,8 @@ impl Direct<'_> {
             None if event.parent().is_some() => return false,
             None => {
                 // As on the record path: none for `parent: None`.
-                let context = (!event.is_root() && self.fields.reads_api_context)
-                    .then(span::otel::current_context);
+                let context =
+                    (!event.is_root() && self.reads_api_context).then(span::otel::current_context);
                 if let Some(context) = context.flatten() {
                     self.encoding.write_trace(&context, trace);
                 }

@@ -394,6 +394,7 @@ where
                 dispatch: span::DispatchRef::Weak(&self.dispatch),
                 event_name,
                 fields,
+                reads_api_context,
             };
             if direct.capture(event, &ctx) {
                 return;

@@ -107,15 +107,10 @@ impl fmt::Display for Diagnostic {
 /// A source line as a terminal should show it: tabs kept, for the caret
 /// to line up, and anything else a terminal would act on escaped.
 fn shown_source(line: &str) -> String {
-    let mut shown = String::with_capacity(line.len());
-    for c in line.chars() {
-        if c != '\t' && crate::diag::acts_on_a_terminal(c) {
-            shown.extend(c.escape_default());
-        } else {
-            shown.push(c);
-        }
-    }
-    shown
+    line.split('\t')
+        .map(crate::diag::escaped)
+        .collect::<Vec<_>>()
+        .join("\t")
 }
 
 /// Renders findings as a JSON array; each object has `rule`, `name`,
