@@ -74,6 +74,29 @@ fn panic_is_recorded_as_fatal_before_the_process_exits() {
     assert_eq!(fatal["trace_id"], records[0]["trace_id"], "same trace");
 }
 
+/// Regression: the panic record copied an integer span field beyond 64
+/// bits as text, which the length limit cut into another number; every
+/// other record keeps it whole.
+#[test]
+fn a_panic_record_keeps_a_wide_integer_span_field_whole() {
+    if is_child() {
+        let _guard = child_builder().with_attribute_value_length_limit(5).init();
+        let span = tracing::info_span!("job", job.id = u128::MAX);
+        let _entered = span.enter();
+        let caught = std::panic::catch_unwind(|| panic!("boom"));
+        assert!(caught.is_err());
+        return;
+    }
+    let (output, records) = run("a_panic_record_keeps_a_wide_integer_span_field_whole", &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["body"], "boom");
+    assert_eq!(
+        records[0]["attributes"]["job.id"],
+        u128::MAX.to_string().as_str()
+    );
+}
+
 #[test]
 fn a_composed_subscriber_records_each_panic_once_after_installing_its_hook() {
     use tracing_subscriber::prelude::*;

@@ -237,7 +237,7 @@ fn add_current_span_context(record: &mut Record, key: LayerKey, options: &Captur
                 // Span field names are static; nothing else is in `found`.
                 if let Key::Static(name) = attribute.key {
                     if !record.has_key(name) {
-                        record.set_ref(name, found.value(attribute.value), OnDuplicate::Keep);
+                        record.set_copied(name, &found, attribute.value, OnDuplicate::Keep);
                     }
                 }
             }

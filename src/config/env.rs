@@ -98,11 +98,14 @@ impl Env {
 
     /// What applies in place of the malformed limit variable `rejected`:
     /// the generic variable when the logs-specific one is rejected and the
-    /// generic one is set, else `default`. Nothing comes after the generic
+    /// generic one is a whole number, else `default`. Nothing comes after the generic
     /// variable but the default.
     fn limit_fallback<'a>(&self, names: [&'a str; 2], rejected: &str, default: &'a str) -> &'a str {
         let [specific, generic] = names;
-        if rejected == specific && self.get(generic).is_some() {
+        let generic_applies = self
+            .get(generic)
+            .is_some_and(|value| value.trim().parse::<usize>().is_ok());
+        if rejected == specific && generic_applies {
             generic
         } else {
             default
@@ -217,6 +220,14 @@ mod tests {
             only_generic.limit_fallback(ATTRIBUTE_COUNT_LIMITS, generic, default),
             default
         );
+        // Regression: with both malformed, the first warning named the
+        // generic variable, which does not apply either.
+        let both_malformed = Env::from_pairs(&[(specific, "many"), (generic, "lots")]);
+        assert_eq!(
+            both_malformed.limit_fallback(ATTRIBUTE_COUNT_LIMITS, specific, default),
+            default
+        );
+        assert_eq!(both_malformed.limit(ATTRIBUTE_COUNT_LIMITS, default), None);
     }
 
     /// Regression: an unknown `OTEL_LOG_LEVEL` was reported as "using info"

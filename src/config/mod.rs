@@ -243,14 +243,17 @@ pub(crate) const DEFAULT_QUEUE_BUDGET: usize = 64 * 1024 * 1024;
 pub(crate) const WRITER_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 
 impl Builder {
-    /// Sets `service.name`, beating `OTEL_SERVICE_NAME`.
+    /// Sets `service.name`, beating `OTEL_SERVICE_NAME`. A blank name makes
+    /// `init` fail with
+    /// [`InitError::InvalidConfig`](crate::InitError::InvalidConfig).
     pub fn with_service_name(mut self, name: impl Into<String>) -> Self {
         self.service_name = Some(name.into());
         self
     }
 
     /// Adds a resource attribute, beating the same key in
-    /// `OTEL_RESOURCE_ATTRIBUTES`.
+    /// `OTEL_RESOURCE_ATTRIBUTES`. An empty key makes `init` fail with
+    /// [`InitError::InvalidConfig`](crate::InitError::InvalidConfig).
     pub fn with_resource_attribute(
         mut self,
         key: impl Into<String>,
@@ -878,6 +881,29 @@ impl Builder {
                 None => vec![self.default_exporter()],
             },
         };
+        // The specification asks for non-empty keys, and an empty
+        // `service.name` would merge the service with every other one
+        // that has none.
+        if self
+            .resource_attributes
+            .iter()
+            .any(|(key, _)| key.is_empty())
+        {
+            return Err(InitError::invalid(
+                "Builder::with_resource_attribute",
+                "a resource attribute's key must not be empty",
+            ));
+        }
+        if self
+            .service_name
+            .as_deref()
+            .is_some_and(|name| name.trim().is_empty())
+        {
+            return Err(InitError::invalid(
+                "Builder::with_service_name",
+                "the service name must not be empty or blank",
+            ));
+        }
         let env_attributes = self.env.get(env::RESOURCE_ATTRIBUTES);
         let env_service_name = self.env.get(env::SERVICE_NAME);
         let resource = resource::build(&ResourceInputs {
@@ -1043,6 +1069,27 @@ mod tests {
             ..builder
         };
         builder.resolve()
+    }
+
+    /// Regression: an empty resource key or service name given in code was
+    /// exported as it was, where the same from the environment is refused.
+    #[test]
+    fn an_empty_resource_key_or_service_name_from_code_is_an_error() {
+        let setting = |result: Result<Resolved, InitError>| match result {
+            Err(InitError::InvalidConfig { setting, .. }) => setting,
+            Err(other) => panic!("expected an invalid configuration, got {other}"),
+            Ok(_) => panic!("expected an invalid configuration"),
+        };
+        assert_eq!(
+            setting(resolve(builder().with_resource_attribute("", "x"), &[])),
+            "Builder::with_resource_attribute"
+        );
+        assert_eq!(
+            setting(resolve(builder().with_service_name(" "), &[])),
+            "Builder::with_service_name"
+        );
+        let resolved = resolve(builder().with_resource_attribute(" k", "x"), &[]);
+        assert!(resolved.is_ok());
     }
 
     #[test]

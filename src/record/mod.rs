@@ -442,6 +442,25 @@ impl Record {
         self.set_attribute(Key::Static(key), value, on_duplicate)
     }
 
+    /// Adds an attribute of the record `from` under a static key, keeping
+    /// its kind: a numeral stays one, which the length limit does not cut
+    /// into another number. Returns what [`Record::set_attribute`] returns.
+    pub(crate) fn set_copied(
+        &mut self,
+        key: &'static str,
+        from: &Record,
+        value: Value,
+        on_duplicate: OnDuplicate,
+    ) -> bool {
+        match value {
+            Value::Numeral(range) => {
+                let numeral = Value::Numeral(self.push_text(from.text(range)));
+                self.set_attribute(Key::Static(key), numeral, on_duplicate)
+            }
+            value => self.set_ref(key, from.value(value), on_duplicate),
+        }
+    }
+
     /// Adds a string attribute whose key is static.
     /// Returns what [`Record::set_attribute`] returns.
     pub(crate) fn set_str(

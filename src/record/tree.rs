@@ -156,6 +156,12 @@ struct MapBuilder {
 
 /// The names of those structs (and of their one field): `serde_json`'s own
 /// value serializer reads the text back as JSON, and so does this one.
+/// The most items a list reserves room for up front. The length a value
+/// announces comes from its own `Serialize` impl, which may be wrong: a
+/// hint of `usize::MAX` would panic, and a merely huge one would abort on
+/// a failed allocation, on the logging thread.
+const RESERVED_ITEMS: usize = 64;
+
 const JSON_TEXT_STRUCTS: [&str; 2] = [
     "$serde_json::private::Number",
     "$serde_json::private::RawValue",
@@ -322,7 +328,7 @@ impl ser::Serializer for TreeSerializer {
     fn serialize_seq(self, len: Option<usize>) -> Result<ListBuilder, Self::Error> {
         Ok(ListBuilder {
             depth: self.open()?,
-            items: Vec::with_capacity(len.unwrap_or(0)),
+            items: Vec::with_capacity(len.unwrap_or(0).min(RESERVED_ITEMS)),
             variant: None,
         })
     }
@@ -348,7 +354,7 @@ impl ser::Serializer for TreeSerializer {
     ) -> Result<ListBuilder, Self::Error> {
         Ok(ListBuilder {
             depth: self.open()?,
-            items: Vec::with_capacity(len),
+            items: Vec::with_capacity(len.min(RESERVED_ITEMS)),
             variant: Some(variant),
         })
     }
@@ -514,6 +520,39 @@ mod tests {
                 [i128::MIN.to_string(), -3],
                 "NaN",
             ])
+        );
+    }
+
+    /// Regression: a list reserved the room its value announced, so a
+    /// `Serialize` impl announcing `usize::MAX` items panicked the logging
+    /// thread.
+    #[test]
+    fn a_list_announcing_more_items_than_it_has_does_not_panic() {
+        struct Boastful {
+            as_variant: bool,
+        }
+        impl serde::Serialize for Boastful {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::{SerializeSeq as _, SerializeTupleVariant as _};
+                if self.as_variant {
+                    let mut list =
+                        serializer.serialize_tuple_variant("Boastful", 0, "many", usize::MAX)?;
+                    list.serialize_field(&1)?;
+                    list.end()
+                } else {
+                    let mut list = serializer.serialize_seq(Some(usize::MAX))?;
+                    list.serialize_element(&1)?;
+                    list.end()
+                }
+            }
+        }
+        let value = (
+            Boastful { as_variant: false },
+            Boastful { as_variant: true },
+        );
+        assert_eq!(
+            to_tree(&value, |_| {}).expect("a tree"),
+            json!([[1], {"many": [1]}])
         );
     }
 
