@@ -97,6 +97,43 @@ fn a_panic_record_keeps_a_wide_integer_span_field_whole() {
     );
 }
 
+/// Regression: with a global subscriber, a field that a value's formatting
+/// recorded on the event's span was in the record when a console output
+/// sent the event down the general path, which reads the span after the
+/// fields, and missing when the JSON output alone wrote it directly.
+#[test]
+fn a_span_field_recorded_while_the_event_is_formatted_is_in_its_record() {
+    struct RecordsOnTheSpan;
+    impl std::fmt::Display for RecordsOnTheSpan {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            tracing::Span::current().record("user", "alice");
+            f.write_str("tag")
+        }
+    }
+    const WITH_CONSOLE: &str = "OTEL_LOG_BRIDGE_TEST_WITH_CONSOLE";
+    if is_child() {
+        let mut builder = child_builder().with_runtime_lint(false);
+        if std::env::var_os(WITH_CONSOLE).is_some() {
+            builder = builder.with_console_writer(std::io::sink());
+        }
+        let _guard = builder.init();
+        let span = tracing::info_span!("request", user = tracing::field::Empty);
+        let _entered = span.enter();
+        tracing::info!(tag = %RecordsOnTheSpan, "formatted");
+        return;
+    }
+    for envs in [&[][..], &[(WITH_CONSOLE, "1")][..]] {
+        let (output, records) = run(
+            "a_span_field_recorded_while_the_event_is_formatted_is_in_its_record",
+            envs,
+        );
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert_eq!(records.len(), 1, "{records:?}");
+        assert_eq!(records[0]["attributes"]["tag"], "tag");
+        assert_eq!(records[0]["attributes"]["user"], "alice", "{envs:?}");
+    }
+}
+
 #[test]
 fn a_composed_subscriber_records_each_panic_once_after_installing_its_hook() {
     use tracing_subscriber::prelude::*;

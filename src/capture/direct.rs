@@ -389,6 +389,27 @@ impl Direct<'_> {
         if out_of_order {
             return false;
         }
+        // A value's formatting may have recorded a field on the span; the
+        // general path, which reads the span after the visit, has it, so
+        // the snapshot is read again. It may now hold what the direct path
+        // leaves to the general one; that path then visits the event
+        // again, as for a value set found out of order.
+        let span = match span {
+            Some(snapshot) if !snapshot.is_current() => {
+                drop(snapshot);
+                let fresh = self.span_snapshot(snapshots, event, ctx);
+                let unfit = fresh.as_ref().is_none_or(|snapshot| {
+                    snapshot.bridge_keys
+                        || self.fields.most_attributes + snapshot.fields.len()
+                            > self.options.limits.count
+                });
+                if unfit {
+                    return false;
+                }
+                fresh
+            }
+            span => span,
+        };
         redactor.count(redacted);
         let mut thread_attributes: &[u8] = &[];
         if self.options.thread_attributes {
