@@ -160,14 +160,21 @@ pub(crate) struct SpanSnapshot {
     /// Whether a field has a key the bridge writes itself; the direct path
     /// does not take such events.
     pub(crate) bridge_keys: bool,
+    /// Whether the layer keeps data of the span itself. A span it never saw
+    /// open (one made before a `reload` swapped the layer in) has no
+    /// version to tell that it closed, so its snapshot is never current:
+    /// another span could get its id.
+    tracked: bool,
 }
 
 impl SpanSnapshot {
     /// Whether no included span changed or closed since it was made.
     pub(crate) fn is_current(&self) -> bool {
-        self.versions
-            .iter()
-            .all(|(version, seen)| version.load(Ordering::Acquire) == *seen)
+        self.tracked
+            && self
+                .versions
+                .iter()
+                .all(|(version, seen)| version.load(Ordering::Acquire) == *seen)
     }
 }
 
@@ -230,7 +237,7 @@ where
             }
         }
     };
-    with_layer_data(span, key, &mut read);
+    let tracked = with_layer_data(span, key, &mut read).is_some();
     // Ancestors only matter for their fields.
     let mut next = if fields { span.parent() } else { None };
     while let Some(ancestor) = next {
@@ -250,6 +257,7 @@ where
                 .map(|(key, value)| (*key, value.as_value_ref())),
         ),
         bridge_keys,
+        tracked,
     });
     let extensions = span.extensions();
     if let Some(slot) = extensions
@@ -624,4 +632,32 @@ pub(crate) mod otel {
     }
 
     pub(crate) fn note_thread() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: the snapshot of a span the layer never saw open (made
+    /// before `reload` swapped the layer in) had no version to go out of
+    /// date, so the direct path kept using it after the span closed, for
+    /// whichever span got its id next.
+    #[test]
+    fn a_snapshot_of_a_span_the_layer_never_saw_open_is_never_current() {
+        let dispatch = Dispatch::new(Registry::default());
+        tracing::dispatcher::with_default(&dispatch, || {
+            let span = tracing::info_span!("made before the layer", user = 7_i64);
+            let registry = dispatch.downcast_ref::<Registry>().expect("the registry");
+            let id = span.id().expect("an enabled span");
+            let span_ref = registry.span(&id).expect("an open span");
+            let snapshot = snapshot(
+                &span_ref,
+                LayerKey(1),
+                DispatchRef::Strong(&dispatch),
+                Encoding::Json,
+                true,
+            );
+            assert!(!snapshot.is_current());
+        });
+    }
 }
