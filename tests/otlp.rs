@@ -608,6 +608,40 @@ fn partial_success_counts_rejected_records_without_retrying() {
     }
 }
 
+/// Regression: a web server that is no collector (a wrong path behind a
+/// proxy) answering 200 with a page had every record counted as exported,
+/// and nothing was said.
+#[test]
+fn a_200_answer_that_is_not_an_otlp_response_is_reported() {
+    if crate::support::is_child() {
+        let guard = otel_log_bridge::builder().init();
+        tracing::info!("to a web page");
+        let stats = guard.shutdown();
+        assert_eq!((stats.exported, stats.failed), (1, 0), "{stats:?}");
+        return;
+    }
+    for protocol in [Protocol::HttpProtobuf, Protocol::HttpJson] {
+        let receiver = Receiver::for_protocol(protocol);
+        receiver.respond_with([Response::Page]);
+        let output = crate::support::run_child(
+            "otlp::a_200_answer_that_is_not_an_otlp_response_is_reported",
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.endpoint()),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.env_value()),
+            ],
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{protocol:?}: {stderr}");
+        assert!(
+            stderr.contains(
+                "answered HTTP 200 with a body that is not an OTLP response (Content-Type: text/html, 48 bytes)"
+            ),
+            "{protocol:?}: {stderr}"
+        );
+        assert_eq!(receiver.attempts(), 1, "{protocol:?}");
+    }
+}
+
 #[test]
 fn grpc_follows_the_retry_table() {
     let cases = [

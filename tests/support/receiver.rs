@@ -148,6 +148,9 @@ pub enum Response {
         code: tonic::Code,
         retry_after: Option<Duration>,
     },
+    /// HTTP only: `200 OK` with an HTML page, as a web server that is no
+    /// collector answers; the request is kept.
+    Page,
     /// Either protocol: no answer for this long, then a refusal (503 or
     /// `UNAVAILABLE`); the request is not kept. A collector that hangs.
     Stall(Duration),
@@ -161,7 +164,7 @@ pub enum Response {
 impl Response {
     fn accepts_request(&self) -> bool {
         match self {
-            Response::Ok | Response::PartialSuccess { .. } => true,
+            Response::Ok | Response::PartialSuccess { .. } | Response::Page => true,
             Response::Status { code, .. } => (200..300).contains(code),
             Response::Grpc { code, .. } => *code == tonic::Code::Ok,
             Response::Stall(_) | Response::Disconnect => false,
@@ -352,7 +355,7 @@ impl Receiver {
                 (Family::Http, Response::Grpc { .. }) => {
                     panic!("a gRPC answer scripted on an HTTP receiver: {response:?}")
                 }
-                (Family::Grpc, Response::Status { .. }) => {
+                (Family::Grpc, Response::Status { .. } | Response::Page) => {
                     panic!("an HTTP status scripted on a gRPC receiver: {response:?}")
                 }
                 (Family::Http, Response::Status { code, .. }) => {
@@ -849,6 +852,15 @@ async fn serve_http_request(
         // The connection's task ends with this panic and the connection
         // closes: what the client sees when a collector fails mid-request.
         panic!("scripted disconnect");
+    }
+    if response == Response::Page {
+        let mut page = plain_response(
+            StatusCode::OK,
+            "<!DOCTYPE html><html><body>Welcome</body></html>".to_owned(),
+        );
+        page.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
+        return Ok(page);
     }
     if let Response::Status { code, retry_after } = &response {
         // Validated by `respond_with`; a bad code still must not panic here.

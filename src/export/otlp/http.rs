@@ -121,21 +121,33 @@ impl HttpTransport {
         }
     }
 
-    fn read_accepted(&self, body: &[u8]) -> Outcome {
-        // An empty or unreadable 200 body means full success: the
-        // specification lets servers omit the response message.
-        let (rejected, message) = if self.json {
+    fn read_accepted(&self, body: &[u8], content_type: Option<&str>) -> Outcome {
+        // An empty 200 body is an empty response message: full success.
+        let read = if self.json {
             json_partial_success(body)
         } else {
-            let partial = ExportLogsServiceResponse::decode(body)
+            ExportLogsServiceResponse::decode(body)
                 .ok()
-                .and_then(|response| response.partial_success)
-                .unwrap_or_default();
-            (
-                u64::try_from(partial.rejected_log_records).unwrap_or(0),
-                partial.error_message,
-            )
+                .map(|response| {
+                    let partial = response.partial_success.unwrap_or_default();
+                    (
+                        u64::try_from(partial.rejected_log_records).unwrap_or(0),
+                        partial.error_message,
+                    )
+                })
         };
+        let (rejected, message) = read.unwrap_or_else(|| {
+            // A web server that is no collector (a wrong path behind a
+            // proxy, a login page) answers 200 as well: the records were
+            // likely not ingested, which nothing else would tell.
+            crate::diag::warn(format_args!(
+                "{} answered HTTP 200 with a body that is not an OTLP response (Content-Type: {}, {} bytes); the records are counted as exported, but the endpoint may not be an OTLP/HTTP logs receiver",
+                self.shown_endpoint,
+                readable(content_type.unwrap_or("none")),
+                body.len()
+            ));
+            (0, String::new())
+        });
         Outcome::Accepted { rejected, message }
     }
 }
@@ -145,16 +157,17 @@ impl HttpTransport {
 /// decimal string (as the collector does) and readers must also accept as a
 /// number; field names may be in lowerCamelCase or as in the proto file.
 /// `opentelemetry-proto`'s serde type reads only the number, so the
-/// response is read field by field.
-fn json_partial_success(body: &[u8]) -> (u64, String) {
-    let Ok(response) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return (0, String::new());
-    };
+/// response is read field by field. `None` when the body is not JSON.
+fn json_partial_success(body: &[u8]) -> Option<(u64, String)> {
+    if body.is_empty() {
+        return Some((0, String::new()));
+    }
+    let response = serde_json::from_slice::<serde_json::Value>(body).ok()?;
     let field = |value: &'_ serde_json::Value, camel: &str, snake: &str| {
         value.get(camel).or_else(|| value.get(snake)).cloned()
     };
     let Some(partial) = field(&response, "partialSuccess", "partial_success") else {
-        return (0, String::new());
+        return Some((0, String::new()));
     };
     let rejected = match field(&partial, "rejectedLogRecords", "rejected_log_records") {
         Some(serde_json::Value::Number(count)) => count.as_u64(),
@@ -165,7 +178,7 @@ fn json_partial_success(body: &[u8]) -> (u64, String) {
         Some(serde_json::Value::String(message)) => message,
         _ => String::new(),
     };
-    (rejected.unwrap_or(0), message)
+    Some((rejected.unwrap_or(0), message))
 }
 
 impl Transport for HttpTransport {
@@ -207,6 +220,10 @@ impl Transport for HttpTransport {
             .get("retry-after")
             .and_then(|value| value.to_str().ok())
             .and_then(|value| parse_retry_after(value, SystemTime::now()));
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
         let location = response
             .headers()
             .get("location")
@@ -220,7 +237,7 @@ impl Transport for HttpTransport {
             .read_to_vec()
             .unwrap_or_default();
         match status {
-            200..=299 => self.read_accepted(&body),
+            200..=299 => self.read_accepted(&body, content_type.as_deref()),
             429 | 502 | 503 | 504 => Outcome::Retry {
                 after: retry_after,
                 reason: format!("HTTP {status} from {}", self.shown_endpoint),
@@ -324,28 +341,33 @@ mod tests {
     /// success over OTLP/HTTP JSON was counted as a full one.
     #[test]
     fn a_json_partial_success_is_read_with_its_count_as_a_string_or_a_number() {
-        let cases: [(&str, (u64, &str)); 6] = [
+        let cases: [(&str, Option<(u64, &str)>); 7] = [
             (
                 r#"{"partialSuccess":{"rejectedLogRecords":"3","errorMessage":"too old"}}"#,
-                (3, "too old"),
+                Some((3, "too old")),
             ),
-            (r#"{"partialSuccess":{"rejectedLogRecords":2}}"#, (2, "")),
+            (
+                r#"{"partialSuccess":{"rejectedLogRecords":2}}"#,
+                Some((2, "")),
+            ),
             (
                 r#"{"partial_success":{"rejected_log_records":"4","error_message":"m"}}"#,
-                (4, "m"),
+                Some((4, "m")),
             ),
             (
                 r#"{"partialSuccess":{"errorMessage":"slow down"}}"#,
-                (0, "slow down"),
+                Some((0, "slow down")),
             ),
-            ("{}", (0, "")),
-            ("not json", (0, "")),
+            ("{}", Some((0, ""))),
+            ("", Some((0, ""))),
+            ("<html>not json</html>", None),
         ];
-        for (body, (rejected, message)) in cases {
-            let (got_rejected, got_message) = json_partial_success(body.as_bytes());
+        for (body, expected) in cases {
+            let got = json_partial_success(body.as_bytes());
             assert_eq!(
-                (got_rejected, got_message.as_str()),
-                (rejected, message),
+                got.as_ref()
+                    .map(|(rejected, message)| (*rejected, message.as_str())),
+                expected,
                 "{body}"
             );
         }
