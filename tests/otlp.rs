@@ -610,7 +610,7 @@ fn partial_success_counts_rejected_records_without_retrying() {
 
 /// Regression: a web server that is no collector (a wrong path behind a
 /// proxy) answering 200 with a page had every record counted as exported,
-/// and nothing was said.
+/// and nothing was said; nor when the answer was too large to read.
 #[test]
 fn a_200_answer_that_is_not_an_otlp_response_is_reported() {
     if crate::support::is_child() {
@@ -620,25 +620,31 @@ fn a_200_answer_that_is_not_an_otlp_response_is_reported() {
         assert_eq!((stats.exported, stats.failed), (1, 0), "{stats:?}");
         return;
     }
+    // A small page is read and found to be no OTLP response; a large one
+    // is not read beyond the bound.
+    let cases = [
+        (
+            48,
+            "is not an OTLP response (Content-Type: text/html, 48 bytes)",
+        ),
+        (2 << 20, "with a response that could not be read"),
+    ];
     for protocol in [Protocol::HttpProtobuf, Protocol::HttpJson] {
-        let receiver = Receiver::for_protocol(protocol);
-        receiver.respond_with([Response::Page]);
-        let output = crate::support::run_child(
-            "otlp::a_200_answer_that_is_not_an_otlp_response_is_reported",
-            &[
-                ("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.endpoint()),
-                ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.env_value()),
-            ],
-        );
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(output.status.success(), "{protocol:?}: {stderr}");
-        assert!(
-            stderr.contains(
-                "answered HTTP 200 with a body that is not an OTLP response (Content-Type: text/html, 48 bytes)"
-            ),
-            "{protocol:?}: {stderr}"
-        );
-        assert_eq!(receiver.attempts(), 1, "{protocol:?}");
+        for (bytes, said) in cases {
+            let receiver = Receiver::for_protocol(protocol);
+            receiver.respond_with([Response::Page { bytes }]);
+            let output = crate::support::run_child(
+                "otlp::a_200_answer_that_is_not_an_otlp_response_is_reported",
+                &[
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.endpoint()),
+                    ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.env_value()),
+                ],
+            );
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(output.status.success(), "{protocol:?}: {stderr}");
+            assert!(stderr.contains(said), "{protocol:?} {bytes}: {stderr}");
+            assert_eq!(receiver.attempts(), 1, "{protocol:?}");
+        }
     }
 }
 

@@ -148,9 +148,10 @@ pub enum Response {
         code: tonic::Code,
         retry_after: Option<Duration>,
     },
-    /// HTTP only: `200 OK` with an HTML page, as a web server that is no
-    /// collector answers; the request is kept.
-    Page,
+    /// HTTP only: `200 OK` with an HTML page of this many bytes (at least
+    /// 48), as a web server that is no collector answers; the request is
+    /// kept.
+    Page { bytes: usize },
     /// Either protocol: no answer for this long, then a refusal (503 or
     /// `UNAVAILABLE`); the request is not kept. A collector that hangs.
     Stall(Duration),
@@ -164,7 +165,7 @@ pub enum Response {
 impl Response {
     fn accepts_request(&self) -> bool {
         match self {
-            Response::Ok | Response::PartialSuccess { .. } | Response::Page => true,
+            Response::Ok | Response::PartialSuccess { .. } | Response::Page { .. } => true,
             Response::Status { code, .. } => (200..300).contains(code),
             Response::Grpc { code, .. } => *code == tonic::Code::Ok,
             Response::Stall(_) | Response::Disconnect => false,
@@ -355,7 +356,7 @@ impl Receiver {
                 (Family::Http, Response::Grpc { .. }) => {
                     panic!("a gRPC answer scripted on an HTTP receiver: {response:?}")
                 }
-                (Family::Grpc, Response::Status { .. } | Response::Page) => {
+                (Family::Grpc, Response::Status { .. } | Response::Page { .. }) => {
                     panic!("an HTTP status scripted on a gRPC receiver: {response:?}")
                 }
                 (Family::Http, Response::Status { code, .. }) => {
@@ -853,11 +854,10 @@ async fn serve_http_request(
         // closes: what the client sees when a collector fails mid-request.
         panic!("scripted disconnect");
     }
-    if response == Response::Page {
-        let mut page = plain_response(
-            StatusCode::OK,
-            "<!DOCTYPE html><html><body>Welcome</body></html>".to_owned(),
-        );
+    if let Response::Page { bytes } = response {
+        let body = "<!DOCTYPE html><html><body>Welcome</body></html>";
+        let padding = " ".repeat(bytes.saturating_sub(body.len()));
+        let mut page = plain_response(StatusCode::OK, format!("{body}{padding}"));
         page.headers_mut()
             .insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
         return Ok(page);

@@ -26,6 +26,10 @@ use crate::export::otlp::{
 /// at 512 KiB it stays far below.
 const JSON_REQUEST_TARGET: usize = TARGET_REQUEST_BYTES / 8;
 
+/// The most of an answer's body that is read. Answers are small; a bound
+/// keeps a misbehaving server from making the worker read without end.
+const MAX_RESPONSE_BYTES: u64 = 1024 * 1024;
+
 /// Sends requests to one OTLP/HTTP endpoint.
 pub(crate) struct HttpTransport {
     agent: ureq::Agent,
@@ -228,16 +232,27 @@ impl Transport for HttpTransport {
             .headers()
             .get("location")
             .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
-        // Bodies of answers are small; a cap keeps a misbehaving server
-        // from making the worker read without end.
-        let body = response
+        let read = response
             .body_mut()
             .with_config()
-            .limit(1024 * 1024)
-            .read_to_vec()
-            .unwrap_or_default();
+            .limit(MAX_RESPONSE_BYTES)
+            .read_to_vec();
+        let body = read.as_deref().unwrap_or_default();
         match status {
-            200..=299 => self.read_accepted(&body, content_type.as_deref()),
+            200..=299 => match &read {
+                Ok(body) => self.read_accepted(body, content_type.as_deref()),
+                Err(error) => {
+                    crate::diag::warn(format_args!(
+                        "{} answered HTTP {status} with a response that could not be read ({}); the records are counted as exported, without any partial success it may have told",
+                        self.shown_endpoint,
+                        readable(&error.to_string())
+                    ));
+                    Outcome::Accepted {
+                        rejected: 0,
+                        message: String::new(),
+                    }
+                }
+            },
             429 | 502 | 503 | 504 => Outcome::Retry {
                 after: retry_after,
                 reason: format!("HTTP {status} from {}", self.shown_endpoint),
@@ -263,7 +278,7 @@ impl Transport for HttpTransport {
                 reason: format!(
                     "HTTP {status} from {}: {}",
                     self.shown_endpoint,
-                    readable(&error_message(&body, self.json))
+                    readable(&error_message(body, self.json))
                 ),
             },
         }
