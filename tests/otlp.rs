@@ -648,6 +648,25 @@ fn a_200_answer_that_is_not_an_otlp_response_is_reported() {
     }
 }
 
+/// Regression: a gRPC answer larger than the client reads made `tonic`
+/// fail the call with `OUT_OF_RANGE`, which the retry table retries, so a
+/// request the collector had processed was sent again and again.
+#[test]
+fn a_grpc_answer_too_large_to_read_is_not_retried() {
+    let receiver = Receiver::grpc();
+    receiver.respond_with([Response::PartialSuccess {
+        rejected: 1,
+        message: "x".repeat(5 << 20),
+    }]);
+    let stats = run(to_receiver(&receiver, Protocol::Grpc), ten_events);
+    assert_eq!(
+        (stats.exported, stats.failed, stats.retries),
+        (10, 0, 0),
+        "{stats:?}"
+    );
+    assert_eq!(receiver.attempts(), 1);
+}
+
 #[test]
 fn grpc_follows_the_retry_table() {
     let cases = [

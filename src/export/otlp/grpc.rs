@@ -16,7 +16,7 @@ use tonic_types::StatusExt as _;
 
 use crate::config::otlp::{endpoint_for_reports, Compression, OtlpSettings, TlsFiles};
 use crate::error::InitError;
-use crate::export::otlp::{readable, Outcome, Transport, USER_AGENT};
+use crate::export::otlp::{readable, Outcome, Transport, MAX_RESPONSE_BYTES, USER_AGENT};
 
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
 
@@ -151,6 +151,17 @@ impl Transport for GrpcTransport {
                     message: partial.error_message,
                 }
             }
+            Err(status) if answer_too_large(&status) => {
+                crate::diag::warn(format_args!(
+                    "{} answered with a response that could not be read ({}); the records are counted as exported, without any partial success it may have told",
+                    self.shown_endpoint,
+                    readable(status.message())
+                ));
+                Outcome::Accepted {
+                    rejected: 0,
+                    message: String::new(),
+                }
+            }
             Err(status) => classify(&status, &self.shown_endpoint),
         }
     }
@@ -172,7 +183,20 @@ fn connect(
     if gzip {
         client = client.send_compressed(CompressionEncoding::Gzip);
     }
-    client.accept_compressed(CompressionEncoding::Gzip)
+    // Answers are small: compressing them would cost the collector more
+    // than it saves, so none is asked for.
+    client.max_decoding_message_size(MAX_RESPONSE_BYTES)
+}
+
+/// Whether `status` is `tonic`'s own, for an answer larger than the client
+/// reads: `OUT_OF_RANGE`, which the retry table would take for the
+/// collector's and retry. The collector did answer: the request was
+/// processed, and sending it again would duplicate its records.
+fn answer_too_large(status: &Status) -> bool {
+    status.code() == Code::OutOfRange
+        && status
+            .message()
+            .starts_with("Error, decoded message length too large")
 }
 
 impl Drop for GrpcTransport {

@@ -13,7 +13,8 @@ use crate::config::otlp::{endpoint_for_reports, Compression, OtlpSettings, Proto
 use crate::error::InitError;
 use crate::export::otlp::retry::parse_retry_after;
 use crate::export::otlp::{
-    readable, write_otlp_json, Outcome, Transport, TARGET_REQUEST_BYTES, USER_AGENT,
+    readable, write_otlp_json, Outcome, Transport, MAX_RESPONSE_BYTES, TARGET_REQUEST_BYTES,
+    USER_AGENT,
 };
 
 /// The size of an encoded request an OTLP/JSON batch is cut before. Its JSON
@@ -25,10 +26,6 @@ use crate::export::otlp::{
 /// which refuses the request with `413` and the whole batch with it; cut
 /// at 512 KiB it stays far below.
 const JSON_REQUEST_TARGET: usize = TARGET_REQUEST_BYTES / 8;
-
-/// The most of an answer's body that is read. Answers are small; a bound
-/// keeps a misbehaving server from making the worker read without end.
-const MAX_RESPONSE_BYTES: u64 = 1024 * 1024;
 
 /// Sends requests to one OTLP/HTTP endpoint.
 pub(crate) struct HttpTransport {
@@ -235,7 +232,7 @@ impl Transport for HttpTransport {
         let read = response
             .body_mut()
             .with_config()
-            .limit(MAX_RESPONSE_BYTES)
+            .limit(MAX_RESPONSE_BYTES as u64)
             .read_to_vec();
         let body = read.as_deref().unwrap_or_default();
         match status {

@@ -43,6 +43,10 @@ pub(crate) const USER_AGENT: &str = concat!(
 /// The largest record the exporter sends (alone in its request); a larger
 /// one is counted as failed.
 pub(crate) const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
+/// The most of a collector's answer that is read. Answers are small (a
+/// partial success at most); a bound keeps a misbehaving server from making
+/// the worker read without end.
+pub(crate) const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 /// The size of a whole request, envelope included, that a batch is cut
 /// before, whatever the record-count limit: 4 MiB is the default message
 /// limit of gRPC servers, the collector's among them, which refuse a larger
