@@ -166,7 +166,7 @@
 //!
 //! | Feature | Default | Adds |
 //! |---|---|---|
-//! | `otlp` | yes | OTLP/HTTP export, protobuf and JSON |
+//! | `otlp` | yes | OTLP/HTTP export, protobuf and JSON (its wire types come from `opentelemetry-proto`, which brings `opentelemetry_sdk`'s logs module) |
 //! | `grpc` | no | OTLP/gRPC export, driven on the export worker's thread by a single-threaded runtime of the crate's own |
 //! | `sdk` | no | `Builder::with_logger_provider`: emit into your own `SdkLoggerProvider`; enables `tracing-opentelemetry` |
 //! | `metrics` | no | metrics about the logs on an OpenTelemetry `Meter` (`Builder::with_meter`) |
@@ -175,6 +175,7 @@
 //! | `tracing-opentelemetry` | no (`sdk` enables it) | trace context from `tracing-opentelemetry` spans, and from a span the application activated through the OpenTelemetry API |
 //! | `lint` | no | [`lint`]: source checks for logging calls that lose structure (needs `syn`) |
 //! | `cli` | no | the `otel-log-lint` command (needs `clap`, `ignore`, `toml`) |
+//! | `fuzzing` | no | internal: the entry points of the fuzz targets (no stability guarantee) |
 //!
 //! # Supported Rust versions
 //!

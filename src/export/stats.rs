@@ -50,8 +50,12 @@ pub struct Stats {
     pub queued_bytes: u64,
     /// Export attempts that were retried (collector unreachable, 429, 503, …).
     pub retries: u64,
-    /// Attribute values replaced by `[REDACTED]` because their key names a
-    /// secret.
+    /// Values replaced by `[REDACTED]`: because their key names a secret,
+    /// tokens found inside bodies and values
+    /// ([`Builder::with_value_redaction`](crate::Builder::with_value_redaction)),
+    /// and
+    /// `:serde` values of `log` records withheld because their
+    /// serialization failed.
     pub redacted: u64,
     /// Events not recorded because their callsite exceeded the rate limit
     /// ([`Builder::with_rate_limit`](crate::Builder::with_rate_limit)); a

@@ -76,18 +76,18 @@ fn reserved_key(key: &str, site: KeySite) -> Option<KeyFinding> {
         }
         "rename it: `otel.*` is reserved for OpenTelemetry's own attributes"
     } else if lower.starts_with("code.") {
-        "drop it or rename it: the bridge writes `code.*` (file, line, function) from the callsite"
+        "drop it or rename it: the bridge writes `code.*` (`code.file.path`, `code.line.number`) from the callsite"
     } else if lower.starts_with("exception.") {
         "record the error itself as `error = &e as &dyn std::error::Error`: the bridge derives `exception.type`, `exception.message` and the source chain from it"
     } else if lower.starts_with("log.") {
-        "rename it: the bridge writes `log.*` (target, module, file, line) itself"
+        "rename it: `log.*` is OpenTelemetry's namespace for log attributes (`log.record.uid`, `log.iostream`, `log.file.*`), and the bridge reads `tracing-log`'s `log.target`, `log.file` and `log.line` as the scope and `code.*`"
     } else {
         return None;
     };
     Some(KeyFinding {
         rule: Rule::ReservedKey,
         message: format!(
-            "key `{key}` is reserved by OpenTelemetry or written by the bridge; the record would carry two conflicting values"
+            "key `{key}` is reserved by OpenTelemetry or written by the bridge; a backend reads it by that meaning, or it clashes with the bridge's own"
         ),
         help: help.to_owned(),
     })

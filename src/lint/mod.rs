@@ -117,9 +117,11 @@
 //! fields `tracing-opentelemetry` reads (`otel.name`, `otel.kind`,
 //! `otel.status_code`, `otel.status_description`, `otel.status_message`)
 //! are allowed. A `tracing` field named `message` *is* the message, so it
-//! is only wrong next to a format string (OLB012). **Why:** the record would
-//! carry two conflicting values for one attribute, and one of them is
-//! silently dropped or overwritten. **Fix:** use `name:` for `event.name`,
+//! is only wrong next to a format string (OLB012). **Why:** where the
+//! bridge writes the key too, the record would carry two conflicting values
+//! for one attribute, and one of them is silently dropped or overwritten;
+//! elsewhere a backend reads the key by the meaning OpenTelemetry gives it,
+//! which the value does not have. **Fix:** use `name:` for `event.name`,
 //! pass errors as `error = &e as &dyn std::error::Error` for `exception.*`,
 //! let the bridge fill trace ids, and rename anything else (an id from
 //! another system: `upstream.trace_id`). Default: `deny`.
