@@ -53,8 +53,7 @@ pub struct Stats {
     /// Values replaced by `[REDACTED]`: because their key names a secret,
     /// tokens found inside bodies and values
     /// ([`Builder::with_value_redaction`](crate::Builder::with_value_redaction)),
-    /// and
-    /// `:serde` values of `log` records withheld because their
+    /// and `:serde` values of `log` records withheld because their
     /// serialization failed.
     pub redacted: u64,
     /// Events not recorded because their callsite exceeded the rate limit
