@@ -191,11 +191,13 @@ fn bench(
     depth: usize,
     flush: &dyn Fn(),
 ) {
-    // Which callsites are enabled, and whether each event must ask its
-    // dispatcher, is decided over every dispatcher alive: one dropped since
-    // must not leave its answers to the case measured now.
-    tracing::callsite::rebuild_interest_cache();
     tracing::dispatcher::with_default(dispatch, || {
+        // Which callsites are enabled, and whether each event must ask its
+        // dispatcher, is decided over every dispatcher alive: one dropped
+        // since must not leave its answers to the case measured now. Done
+        // inside the case's scope: with one dispatcher alive, `tracing`
+        // asks the default one.
+        tracing::callsite::rebuild_interest_cache();
         in_spans(depth, &mut || {
             group.bench_function(name, |b| measure(b, log_one, flush));
         });
