@@ -328,6 +328,22 @@ fn log_until_retried_four_times() {
     assert!(stats.retries >= 4, "{stats:?}");
 }
 
+/// Runs `test` in a child process whose environment points OTLP export
+/// at `receiver` over `protocol`; checks that it succeeded and returns what
+/// it wrote on stderr.
+fn child_stderr(test: &str, receiver: &Receiver, protocol: Protocol) -> String {
+    let output = crate::support::run_child(
+        test,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.endpoint()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.env_value()),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{protocol:?}: {stderr}");
+    stderr
+}
+
 #[test]
 fn a_collector_that_keeps_refusing_is_reported_while_export_is_retried() {
     if crate::support::is_child() {
@@ -341,15 +357,11 @@ fn a_collector_that_keeps_refusing_is_reported_while_export_is_retried() {
             Protocol::Grpc => Receiver::grpc_later(Duration::from_secs(3600)),
             _ => Receiver::http_later(Duration::from_secs(3600)),
         };
-        let output = crate::support::run_child(
+        let stderr = child_stderr(
             "otlp::a_collector_that_keeps_refusing_is_reported_while_export_is_retried",
-            &[
-                ("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.endpoint()),
-                ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.env_value()),
-            ],
+            &receiver,
+            protocol,
         );
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(output.status.success(), "{protocol:?}: {stderr}");
         // Said while retrying, before shutdown gives up, with the cause.
         let lines: Vec<&str> = stderr.lines().collect();
         let retrying = lines.iter().position(|line| {
@@ -633,15 +645,11 @@ fn a_200_answer_that_is_not_an_otlp_response_is_reported() {
         for (bytes, said) in cases {
             let receiver = Receiver::for_protocol(protocol);
             receiver.respond_with([Response::Page { bytes }]);
-            let output = crate::support::run_child(
+            let stderr = child_stderr(
                 "otlp::a_200_answer_that_is_not_an_otlp_response_is_reported",
-                &[
-                    ("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.endpoint()),
-                    ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.env_value()),
-                ],
+                &receiver,
+                protocol,
             );
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            assert!(output.status.success(), "{protocol:?}: {stderr}");
             assert!(stderr.contains(said), "{protocol:?} {bytes}: {stderr}");
             assert_eq!(receiver.attempts(), 1, "{protocol:?}");
         }

@@ -106,7 +106,7 @@ fn a_span_field_recorded_while_the_event_is_formatted_is_in_its_record() {
     struct RecordsOnTheSpan;
     impl std::fmt::Display for RecordsOnTheSpan {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            tracing::Span::current().record("user", "alice");
+            tracing::Span::current().record("user.name", "alice");
             f.write_str("tag")
         }
     }
@@ -117,7 +117,7 @@ fn a_span_field_recorded_while_the_event_is_formatted_is_in_its_record() {
             builder = builder.with_console_writer(std::io::sink());
         }
         let _guard = builder.init();
-        let span = tracing::info_span!("request", user = tracing::field::Empty);
+        let span = tracing::info_span!("request", user.name = tracing::field::Empty);
         let _entered = span.enter();
         tracing::info!(tag = %RecordsOnTheSpan, "formatted");
         return;
@@ -130,7 +130,7 @@ fn a_span_field_recorded_while_the_event_is_formatted_is_in_its_record() {
         assert!(output.status.success(), "{}", stderr(&output));
         assert_eq!(records.len(), 1, "{records:?}");
         assert_eq!(records[0]["attributes"]["tag"], "tag");
-        assert_eq!(records[0]["attributes"]["user"], "alice", "{envs:?}");
+        assert_eq!(records[0]["attributes"]["user.name"], "alice", "{envs:?}");
     }
 }
 
@@ -489,8 +489,9 @@ fn malformed_settings_are_reported_with_what_applies_instead() {
     for expected in [
         "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT=\"many\" is not valid (accepted: a whole number); \
          using the default, 128",
+        // The generic variable is malformed too: the default applies.
         "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT=\"long\" is not valid (accepted: a whole \
-         number); using OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+         number); using the default, no limit",
         "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT=\"wide\" is not valid (accepted: a whole number); \
          using the default, no limit",
         "OTEL_LOG_LEVEL=\"verbose\" is not valid (accepted: none, error, warn, info, debug); \
