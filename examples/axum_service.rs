@@ -34,7 +34,11 @@ async fn request_span(request: Request, next: Next) -> Response {
         .and_then(|value| value.to_str().ok())
         .and_then(TraceContext::from_traceparent);
     if let Some(parent) = parent {
-        otel_log_bridge::continue_trace(&span, parent);
+        if !otel_log_bridge::continue_trace(&span, parent) {
+            tracing::debug!(
+                "the request span is not tracked by the bridge: it starts its own trace"
+            );
+        }
     }
     async move {
         let response = next.run(request).await;

@@ -214,3 +214,16 @@ pub use crate::record::{TraceContext, TypedError};
 #[doc = include_str!("../README.md")]
 #[cfg(all(doctest, feature = "lint"))]
 pub struct ReadmeDoctests;
+
+#[cfg(test)]
+mod tests {
+    /// The guard, the layer and the `log` bridge are moved to and shared
+    /// between threads (an async runtime's workers, a global logger).
+    #[test]
+    fn the_guard_the_layer_and_the_log_bridge_are_send_and_sync() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<crate::Guard>();
+        shareable::<crate::BridgeLayer>();
+        shareable::<crate::LogBridge>();
+    }
+}

@@ -174,7 +174,11 @@ fn run(matches: &ArgMatches) -> Result<ExitCode, UsageError> {
     let (files, mut failed) = rust_files(&paths, excluded);
     let report = lint::check_files(&files, &config);
     for error in &report.errors {
-        eprintln!("error: {error}");
+        // The error's own text names the file; its source says why.
+        match std::error::Error::source(error) {
+            Some(cause) => eprintln!("error: {error}: {cause}"),
+            None => eprintln!("error: {error}"),
+        }
         failed = true;
     }
 

@@ -44,9 +44,12 @@ pub(crate) use self::panic::install_panic_hook;
 /// let header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 /// let span = tracing::info_span!("request");
 /// if let Some(parent) = TraceContext::from_traceparent(header) {
-///     otel_log_bridge::continue_trace(&span, parent);
+///     // No bridge layer is installed here, so the span is not tracked.
+///     let continued = otel_log_bridge::continue_trace(&span, parent);
+///     assert!(!continued);
 /// }
 /// ```
+#[must_use = "`false` means that the span does not continue the caller's trace"]
 pub fn continue_trace(span: &tracing::Span, parent: crate::record::TraceContext) -> bool {
     span::continue_trace(span, parent)
 }

@@ -243,8 +243,9 @@ pub(crate) const DEFAULT_QUEUE_BUDGET: usize = 64 * 1024 * 1024;
 pub(crate) const WRITER_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 
 impl Builder {
-    /// Sets `service.name`, beating `OTEL_SERVICE_NAME`. A blank name makes
-    /// `init` fail with
+    /// Sets `service.name`, beating `OTEL_SERVICE_NAME` and a `service.name`
+    /// given to [`with_resource_attribute`](Builder::with_resource_attribute).
+    /// A blank name makes `init` fail with
     /// [`InitError::InvalidConfig`](crate::InitError::InvalidConfig).
     pub fn with_service_name(mut self, name: impl Into<String>) -> Self {
         self.service_name = Some(name.into());
@@ -528,7 +529,10 @@ impl Builder {
     }
 
     /// How long dropping the [`Guard`](crate::Guard) (or a flush) may wait
-    /// for queued records to be written (default: 5 s).
+    /// for queued records to be written (default: 5 s). Zero does not wait:
+    /// a flush reports a timeout at once, and records still queued when
+    /// the guard is dropped are lost (counted in
+    /// [`Stats::failed`](crate::Stats::failed) when the worker can tell).
     pub fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
         self
@@ -792,7 +796,8 @@ impl Builder {
 
     /// The most memory, in bytes, that queued records may take per output
     /// (default: 64 MiB). Records that do not fit are dropped and counted in
-    /// [`Stats::dropped`](crate::Stats::dropped).
+    /// [`Stats::dropped`](crate::Stats::dropped): a budget smaller than one
+    /// record drops every record.
     pub fn with_queue_budget(mut self, bytes: usize) -> Self {
         self.queue_budget = bytes;
         self
@@ -894,6 +899,16 @@ impl Builder {
                 "a resource attribute's key must not be empty",
             ));
         }
+        let blank_service_name = self.resource_attributes.iter().any(|(key, value)| {
+            key == "service.name"
+                && matches!(value, AttributeValue::String(name) if name.trim().is_empty())
+        });
+        if blank_service_name {
+            return Err(InitError::invalid(
+                "Builder::with_resource_attribute",
+                "`service.name` must not be empty or blank",
+            ));
+        }
         if self
             .service_name
             .as_deref()
@@ -920,6 +935,10 @@ impl Builder {
         };
         #[cfg(all(feature = "otlp", not(feature = "spool")))]
         if let Some(warning) = spool_without_the_feature(&self.env, &exporters) {
+            diag::warn(format_args!("{warning}"));
+        }
+        #[cfg(feature = "otlp")]
+        if let Some(warning) = otlp_settings_unused(&self.otlp, &exporters, disabled) {
             diag::warn(format_args!("{warning}"));
         }
         Ok(Resolved {
@@ -1015,9 +1034,45 @@ fn spool_without_the_feature(env: &Env, exporters: &[Exporter]) -> Option<String
     })
 }
 
+/// What to say when OTLP settings were given in code but nothing selects
+/// the OTLP exporter: a program that sets a protocol and headers, leaving
+/// the endpoint to a variable that is not set, would otherwise write JSON
+/// to stdout without a word.
+#[cfg(feature = "otlp")]
+fn otlp_settings_unused(
+    options: &otlp::OtlpOptions,
+    exporters: &[Exporter],
+    disabled: bool,
+) -> Option<&'static str> {
+    (!disabled && options.any_given() && !exporters.contains(&Exporter::Otlp)).then_some(
+        "OTLP settings were given in code, but the OTLP exporter is not selected, so they do nothing; give an endpoint (Builder::with_otlp_endpoint or OTEL_EXPORTER_OTLP_ENDPOINT), set OTEL_LOGS_EXPORTER=otlp, or choose it with Builder::with_exporters",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: OTLP settings given in code without an endpoint, where
+    /// nothing selected the OTLP exporter, did nothing, without a word.
+    #[cfg(feature = "otlp")]
+    #[test]
+    fn otlp_settings_that_nothing_uses_are_named() {
+        let unused = |builder: Builder, vars: &[(&str, &str)]| {
+            let options = builder.otlp.clone();
+            let resolved = resolve(builder, vars).expect("valid");
+            otlp_settings_unused(&options, &resolved.exporters, resolved.disabled).is_some()
+        };
+        let with_protocol = || builder().with_otlp_protocol(Protocol::HttpJson);
+        assert!(unused(with_protocol(), &[]));
+        assert!(!unused(with_protocol(), &[("OTEL_LOGS_EXPORTER", "otlp")]));
+        assert!(!unused(
+            with_protocol(),
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")]
+        ));
+        assert!(!unused(with_protocol(), &[("OTEL_SDK_DISABLED", "true")]));
+        assert!(!unused(builder(), &[]));
+    }
 
     /// Regression: in a build without the `spool` feature, the spool's
     /// variable was ignored without a word.
@@ -1087,6 +1142,13 @@ mod tests {
         assert_eq!(
             setting(resolve(builder().with_service_name(" "), &[])),
             "Builder::with_service_name"
+        );
+        assert_eq!(
+            setting(resolve(
+                builder().with_resource_attribute("service.name", ""),
+                &[]
+            )),
+            "Builder::with_resource_attribute"
         );
         let resolved = resolve(builder().with_resource_attribute(" k", "x"), &[]);
         assert!(resolved.is_ok());

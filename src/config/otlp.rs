@@ -100,6 +100,48 @@ pub(crate) struct OtlpOptions {
     pub(crate) spool_budget: Option<u64>,
 }
 
+impl OtlpOptions {
+    /// Whether any OTLP setting was given in code: they only apply when
+    /// something selects the OTLP exporter.
+    pub(crate) fn any_given(&self) -> bool {
+        let OtlpOptions {
+            endpoint,
+            protocol,
+            headers,
+            timeout,
+            compression,
+            certificate,
+            client_identity,
+            schedule_delay,
+            export_timeout,
+            max_export_batch_size,
+            max_queue_size,
+            insecure,
+            #[cfg(feature = "spool")]
+            spool_dir,
+            #[cfg(feature = "spool")]
+            spool_budget,
+        } = self;
+        #[cfg(feature = "spool")]
+        let spool_given = spool_dir.is_some() || spool_budget.is_some();
+        #[cfg(not(feature = "spool"))]
+        let spool_given = false;
+        endpoint.is_some()
+            || protocol.is_some()
+            || !headers.is_empty()
+            || timeout.is_some()
+            || compression.is_some()
+            || certificate.is_some()
+            || client_identity.is_some()
+            || schedule_delay.is_some()
+            || export_timeout.is_some()
+            || max_export_batch_size.is_some()
+            || max_queue_size.is_some()
+            || insecure.is_some()
+            || spool_given
+    }
+}
+
 /// Resolved OTLP settings.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct OtlpSettings {

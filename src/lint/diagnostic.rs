@@ -290,9 +290,9 @@ pub enum LintError {
 impl fmt::Display for LintError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LintError::Io { path, source } => {
-                write!(f, "cannot read {}: {source}", path.display())
-            }
+            // The cause is the error's `source()`: reporters that print
+            // the chain would otherwise show it twice.
+            LintError::Io { path, .. } => write!(f, "cannot read {}", path.display()),
         }
     }
 }

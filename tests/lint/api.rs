@@ -215,6 +215,13 @@ fn check_files_keeps_going_past_unreadable_files() {
     assert_eq!(report.files_checked, 2);
     assert_eq!(report.errors.len(), 1);
     assert!(matches!(&report.errors[0], LintError::Io { path, .. } if *path == missing));
+    // Regression: the cause was in the text and in `source()` both, so
+    // reporters that print the chain showed it twice.
+    assert_eq!(
+        report.errors[0].to_string(),
+        format!("cannot read {}", missing.display())
+    );
+    assert!(std::error::Error::source(&report.errors[0]).is_some());
     assert_eq!(
         positions(&report.diagnostics),
         vec!["1:1 OLB000", "4:17 OLB001"]
