@@ -637,9 +637,12 @@ fn a_200_answer_that_is_not_an_otlp_response_is_reported() {
     let cases = [
         (
             48,
-            "is not an OTLP response (Content-Type: text/html, 48 bytes)",
+            "answered HTTP 200 with a body that is not an OTLP response (Content-Type: text/html)",
         ),
-        (2 << 20, "with a response that could not be read"),
+        (
+            2 << 20,
+            "answered HTTP 200 with a response that could not be read, or larger than the 1048576 bytes read",
+        ),
     ];
     for protocol in [Protocol::HttpProtobuf, Protocol::HttpJson] {
         for (bytes, said) in cases {
@@ -673,6 +676,26 @@ fn a_grpc_answer_too_large_to_read_is_not_retried() {
         "{stats:?}"
     );
     assert_eq!(receiver.attempts(), 1);
+}
+
+/// Regression: a `tonic` server refusing a request larger than it reads
+/// says what a `tonic` client says of an answer larger than it reads, and
+/// the refused records were counted as exported.
+#[test]
+fn a_grpc_server_refusing_a_request_too_large_is_not_taken_for_a_large_answer() {
+    let receiver = Receiver::grpc();
+    receiver.respond_with([Response::GrpcText {
+        code: tonic::Code::OutOfRange,
+        message: "Error, decoded message length too large: found 5000000 bytes, the limit is: 4194304 bytes".into(),
+    }]);
+    let stats = run(to_receiver(&receiver, Protocol::Grpc), ten_events);
+    // `OUT_OF_RANGE` is retried, and the receiver then takes the request.
+    assert_eq!(
+        (stats.exported, stats.failed, stats.retries),
+        (10, 0, 1),
+        "{stats:?}"
+    );
+    assert_eq!(receiver.attempts(), 2);
 }
 
 #[test]

@@ -19,9 +19,11 @@
 //!   writes, more attributes than the count limit could keep, an event
 //!   logged while another is being captured on the same thread.
 //!
-//! One case is only found while visiting: a hand-built value set that gives
-//! the `message` after other fields. Its bytes are discarded and the event
-//! takes the general path, which formats its values again.
+//! Two cases are only found while visiting: a hand-built value set that
+//! gives the `message` after other fields, and a value whose formatting
+//! recorded on the span a field this path leaves to the general one. The
+//! bytes are discarded and the event takes the general path, which formats
+//! its values again.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -297,9 +299,11 @@ impl Direct<'_> {
         let key = span::LayerKey::of(self.pipeline);
         let snapshot = span::snapshot(&span, key, self.dispatch, self.encoding, copy_fields);
         let id = span.id().into_u64();
-        if expected != Some(id) {
+        if expected != Some(id) || !snapshot.is_tracked() {
             // A per-layer filter made the event's span an ancestor of the
             // expected one: correct, but not what the cache is keyed by.
+            // A snapshot of a span the layer does not track is never
+            // current: caching it would only push others out.
             return Some(Cow::Owned(snapshot));
         }
         // The oldest entry goes. Out-of-date entries are not looked for:
@@ -395,7 +399,7 @@ impl Direct<'_> {
         // leaves to the general one; that path then visits the event
         // again, as for a value set found out of order.
         let span = match span {
-            Some(snapshot) if !snapshot.is_current() => {
+            Some(snapshot) if !snapshot.fields_unchanged() => {
                 drop(snapshot);
                 let fresh = self.span_snapshot(snapshots, event, ctx);
                 let unfit = fresh.as_ref().is_none_or(|snapshot| {

@@ -168,13 +168,24 @@ pub(crate) struct SpanSnapshot {
 }
 
 impl SpanSnapshot {
-    /// Whether no included span changed or closed since it was made.
+    /// Whether the snapshot may be used again: made of a span the layer
+    /// tracks, and no included span changed or closed since.
     pub(crate) fn is_current(&self) -> bool {
+        self.tracked && self.fields_unchanged()
+    }
+
+    /// Whether the layer tracks the span itself (see `tracked`).
+    pub(crate) fn is_tracked(&self) -> bool {
         self.tracked
-            && self
-                .versions
-                .iter()
-                .all(|(version, seen)| version.load(Ordering::Acquire) == *seen)
+    }
+
+    /// Whether no included span changed or closed since the snapshot was
+    /// made. A span the layer does not track takes no fields later (the
+    /// layer keeps none of its records), so it cannot change it.
+    pub(crate) fn fields_unchanged(&self) -> bool {
+        self.versions
+            .iter()
+            .all(|(version, seen)| version.load(Ordering::Acquire) == *seen)
     }
 }
 

@@ -245,16 +245,21 @@ pub(crate) const WRITER_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 impl Builder {
     /// Sets `service.name`, beating `OTEL_SERVICE_NAME` and a `service.name`
     /// given to [`with_resource_attribute`](Builder::with_resource_attribute).
-    /// A blank name makes `init` fail with
-    /// [`InitError::InvalidConfig`](crate::InitError::InvalidConfig).
+    /// A blank name makes [`try_init`](Builder::try_init) and
+    /// [`layer`](Builder::layer) return
+    /// [`InitError::InvalidConfig`](crate::InitError::InvalidConfig) (and
+    /// [`init`](Builder::init) panic with it).
     pub fn with_service_name(mut self, name: impl Into<String>) -> Self {
         self.service_name = Some(name.into());
         self
     }
 
     /// Adds a resource attribute, beating the same key in
-    /// `OTEL_RESOURCE_ATTRIBUTES`. An empty key makes `init` fail with
-    /// [`InitError::InvalidConfig`](crate::InitError::InvalidConfig).
+    /// `OTEL_RESOURCE_ATTRIBUTES`. An empty or blank key, or a blank
+    /// `service.name`, makes [`try_init`](Builder::try_init) and
+    /// [`layer`](Builder::layer) return
+    /// [`InitError::InvalidConfig`](crate::InitError::InvalidConfig) (and
+    /// [`init`](Builder::init) panic with it).
     pub fn with_resource_attribute(
         mut self,
         key: impl Into<String>,
@@ -892,11 +897,11 @@ impl Builder {
         if self
             .resource_attributes
             .iter()
-            .any(|(key, _)| key.is_empty())
+            .any(|(key, _)| key.trim().is_empty())
         {
             return Err(InitError::invalid(
                 "Builder::with_resource_attribute",
-                "a resource attribute's key must not be empty",
+                "a resource attribute's key must not be empty or blank",
             ));
         }
         let blank_service_name = self.resource_attributes.iter().any(|(key, value)| {
@@ -1148,6 +1153,10 @@ mod tests {
                 builder().with_resource_attribute("service.name", ""),
                 &[]
             )),
+            "Builder::with_resource_attribute"
+        );
+        assert_eq!(
+            setting(resolve(builder().with_resource_attribute(" ", "x"), &[])),
             "Builder::with_resource_attribute"
         );
         let resolved = resolve(builder().with_resource_attribute(" k", "x"), &[]);

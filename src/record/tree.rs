@@ -156,16 +156,16 @@ struct MapBuilder {
 
 /// The names of those structs (and of their one field): `serde_json`'s own
 /// value serializer reads the text back as JSON, and so does this one.
+const JSON_TEXT_STRUCTS: [&str; 2] = [
+    "$serde_json::private::Number",
+    "$serde_json::private::RawValue",
+];
+
 /// The most items a list reserves room for up front. The length a value
 /// announces comes from its own `Serialize` impl, which may be wrong: a
 /// hint of `usize::MAX` would panic, and a merely huge one would abort on
 /// a failed allocation, on the logging thread.
 const RESERVED_ITEMS: usize = 64;
-
-const JSON_TEXT_STRUCTS: [&str; 2] = [
-    "$serde_json::private::Number",
-    "$serde_json::private::RawValue",
-];
 
 /// `{variant: value}`, as `serde_json` writes an enum variant with data.
 fn under_variant(variant: Option<&'static str>, value: Value) -> Value {

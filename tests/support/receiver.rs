@@ -152,6 +152,10 @@ pub enum Response {
     /// 48), as a web server that is no collector answers; the request is
     /// kept.
     Page { bytes: usize },
+    /// gRPC only: this status code with this message and nothing else, as
+    /// a server's own refusal reads (`tonic`'s, for a request larger than
+    /// it reads, names its limit).
+    GrpcText { code: tonic::Code, message: String },
     /// Either protocol: no answer for this long, then a refusal (503 or
     /// `UNAVAILABLE`); the request is not kept. A collector that hangs.
     Stall(Duration),
@@ -167,7 +171,9 @@ impl Response {
         match self {
             Response::Ok | Response::PartialSuccess { .. } | Response::Page { .. } => true,
             Response::Status { code, .. } => (200..300).contains(code),
-            Response::Grpc { code, .. } => *code == tonic::Code::Ok,
+            Response::Grpc { code, .. } | Response::GrpcText { code, .. } => {
+                *code == tonic::Code::Ok
+            }
             Response::Stall(_) | Response::Disconnect => false,
         }
     }
@@ -353,7 +359,7 @@ impl Receiver {
         let responses: Vec<Response> = responses.into_iter().collect();
         for response in &responses {
             match (self.family, response) {
-                (Family::Http, Response::Grpc { .. }) => {
+                (Family::Http, Response::Grpc { .. } | Response::GrpcText { .. }) => {
                     panic!("a gRPC answer scripted on an HTTP receiver: {response:?}")
                 }
                 (Family::Grpc, Response::Status { .. } | Response::Page { .. }) => {
@@ -1024,6 +1030,9 @@ impl LogsService for GrpcLogs {
             panic!("scripted disconnect");
         }
         match response {
+            Response::GrpcText { code, message } if code != tonic::Code::Ok => {
+                Err(tonic::Status::new(code, message))
+            }
             Response::Grpc { code, retry_after } if code != tonic::Code::Ok => {
                 let message = format!("scripted {code:?}");
                 Err(match retry_after {

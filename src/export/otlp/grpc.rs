@@ -98,6 +98,7 @@ impl GrpcTransport {
 
 impl Transport for GrpcTransport {
     fn send(&mut self, request: &[u8]) -> Outcome {
+        let request_len = request.len();
         let mut call = tonic::Request::new(request.to_vec());
         for (key, value) in &self.headers {
             // Appended, as over HTTP: a name given twice sends both values.
@@ -151,11 +152,11 @@ impl Transport for GrpcTransport {
                     message: partial.error_message,
                 }
             }
-            Err(status) if answer_too_large(&status) => {
+            Err(status) if answer_too_large(&status, request_len) => {
+                // Said once: the text names nothing that varies.
                 crate::diag::warn(format_args!(
-                    "{} answered with a response that could not be read ({}); the records are counted as exported, without any partial success it may have told",
-                    self.shown_endpoint,
-                    readable(status.message())
+                    "{} answered with a response larger than the {} bytes read; the records are counted as exported, without any partial success it may have told",
+                    self.shown_endpoint, MAX_RESPONSE_BYTES
                 ));
                 Outcome::Accepted {
                     rejected: 0,
@@ -191,12 +192,16 @@ fn connect(
 /// Whether `status` is `tonic`'s own, for an answer larger than the client
 /// reads: `OUT_OF_RANGE`, which the retry table would take for the
 /// collector's and retry. The collector did answer: the request was
-/// processed, and sending it again would duplicate its records.
-fn answer_too_large(status: &Status) -> bool {
+/// processed, and sending it again would duplicate its records. A `tonic`
+/// server refuses a request larger than it reads with the same text: it
+/// names the server's limit and the request's size (`request_len`), where
+/// the client's own names this client's limit and the answer's size.
+fn answer_too_large(status: &Status, request_len: usize) -> bool {
+    let message = status.message();
     status.code() == Code::OutOfRange
-        && status
-            .message()
-            .starts_with("Error, decoded message length too large")
+        && message.starts_with("Error, decoded message length too large")
+        && message.ends_with(&format!("the limit is: {MAX_RESPONSE_BYTES} bytes"))
+        && !message.contains(&format!("found {request_len} bytes"))
 }
 
 impl Drop for GrpcTransport {

@@ -122,7 +122,7 @@ impl HttpTransport {
         }
     }
 
-    fn read_accepted(&self, body: &[u8], content_type: Option<&str>) -> Outcome {
+    fn read_accepted(&self, status: u16, body: &[u8], content_type: Option<&str>) -> Outcome {
         // An empty 200 body is an empty response message: full success.
         let read = if self.json {
             json_partial_success(body)
@@ -141,11 +141,12 @@ impl HttpTransport {
             // A web server that is no collector (a wrong path behind a
             // proxy, a login page) answers 200 as well: the records were
             // likely not ingested, which nothing else would tell.
+            // Said once per endpoint, status and content type: nothing in
+            // the text varies from one answer to the next.
             crate::diag::warn(format_args!(
-                "{} answered HTTP 200 with a body that is not an OTLP response (Content-Type: {}, {} bytes); the records are counted as exported, but the endpoint may not be an OTLP/HTTP logs receiver",
+                "{} answered HTTP {status} with a body that is not an OTLP response (Content-Type: {}); the records are counted as exported, but the endpoint may not be an OTLP/HTTP logs receiver",
                 self.shown_endpoint,
                 readable(content_type.unwrap_or("none")),
-                body.len()
             ));
             (0, String::new())
         });
@@ -237,12 +238,13 @@ impl Transport for HttpTransport {
         let body = read.as_deref().unwrap_or_default();
         match status {
             200..=299 => match &read {
-                Ok(body) => self.read_accepted(body, content_type.as_deref()),
-                Err(error) => {
+                Ok(body) => self.read_accepted(status, body, content_type.as_deref()),
+                Err(_) => {
+                    // The error would name the size read so far, which
+                    // varies: the text is said once.
                     crate::diag::warn(format_args!(
-                        "{} answered HTTP {status} with a response that could not be read ({}); the records are counted as exported, without any partial success it may have told",
+                        "{} answered HTTP {status} with a response that could not be read, or larger than the {MAX_RESPONSE_BYTES} bytes read; the records are counted as exported, without any partial success it may have told",
                         self.shown_endpoint,
-                        readable(&error.to_string())
                     ));
                     Outcome::Accepted {
                         rejected: 0,
