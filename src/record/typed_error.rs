@@ -27,12 +27,37 @@ use crate::record::format_lossy;
 ///
 /// The message and the `source()` chain are rendered when the wrapper is
 /// made, so the wrapper owns no borrowed error; the chain still reaches
-/// `exception.stacktrace` through [`TypedError::causes`].
+/// `exception.stacktrace` through [`TypedError::causes`], and other layers
+/// and error reporters through the wrapper's own `source()`.
 #[derive(Clone, Debug)]
 pub struct TypedError {
     type_name: Option<&'static str>,
     message: String,
     causes: Vec<String>,
+    /// The causes again, linked, for `source()`.
+    chain: Option<Box<RenderedCause>>,
+}
+
+/// One of the wrapped error's causes, rendered: what the wrapper's
+/// `source()` chain is made of.
+#[derive(Clone, Debug)]
+struct RenderedCause {
+    message: String,
+    next: Option<Box<RenderedCause>>,
+}
+
+impl fmt::Display for RenderedCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl Error for RenderedCause {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.next
+            .as_deref()
+            .map(|cause| cause as &(dyn Error + 'static))
+    }
 }
 
 impl TypedError {
@@ -44,10 +69,17 @@ impl TypedError {
             Some(cause) => causes.push(format_lossy(format_args!("{cause}"))),
             None => causes.push(CAUSES_LEFT_OUT.to_owned()),
         });
+        let chain = causes.iter().rev().fold(None, |next, message| {
+            Some(Box::new(RenderedCause {
+                message: message.clone(),
+                next,
+            }))
+        });
         TypedError {
             type_name: concrete_type_name(std::any::type_name::<E>()),
             message: format_lossy(format_args!("{error}")),
             causes,
+            chain,
         }
     }
 
@@ -125,7 +157,13 @@ impl fmt::Display for TypedError {
     }
 }
 
-impl Error for TypedError {}
+impl Error for TypedError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.chain
+            .as_deref()
+            .map(|cause| cause as &(dyn Error + 'static))
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -145,6 +183,60 @@ mod tests {
         fn source(&self) -> Option<&(dyn Error + 'static)> {
             Some(self)
         }
+    }
+
+    /// An error with a cause that has a cause of its own.
+    #[derive(Debug)]
+    struct Layered {
+        message: &'static str,
+        source: Option<Box<Layered>>,
+    }
+
+    impl fmt::Display for Layered {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.message)
+        }
+    }
+
+    impl Error for Layered {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            self.source
+                .as_deref()
+                .map(|cause| cause as &(dyn Error + 'static))
+        }
+    }
+
+    fn source_messages(error: &dyn Error) -> Vec<String> {
+        let mut messages = Vec::new();
+        let mut next = error.source();
+        while let Some(cause) = next {
+            messages.push(cause.to_string());
+            next = cause.source();
+        }
+        messages
+    }
+
+    /// Regression: the wrapper had no `source()`, so other layers and
+    /// error reporters lost the chain, and so did a wrapper made of it.
+    #[test]
+    fn the_wrapper_keeps_the_source_chain_for_others_and_for_a_wrapper_of_it() {
+        let error = Layered {
+            message: "request failed",
+            source: Some(Box::new(Layered {
+                message: "connection reset",
+                source: Some(Box::new(Layered {
+                    message: "broken pipe",
+                    source: None,
+                })),
+            })),
+        };
+        let typed = TypedError::new(&error);
+        let expected = ["connection reset", "broken pipe"];
+        assert_eq!(typed.causes(), expected);
+        assert_eq!(source_messages(&typed), expected);
+        let rewrapped = TypedError::new(&typed);
+        assert_eq!(rewrapped.causes(), expected);
+        assert_eq!(source_messages(&rewrapped), expected);
     }
 
     /// Regression: following a `source()` chain that loops never ended.
