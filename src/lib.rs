@@ -78,7 +78,15 @@
 //! - Otherwise the bridge assigns W3C-valid ids itself: a root span draws a
 //!   random trace id, every span a random span id, children inherit the
 //!   trace id, so all records of one request share a trace id. Flags are
-//!   `00`: no trace was sampled.
+//!   `00`: no trace was sampled (a span under one that
+//!   `tracing-opentelemetry` tracks takes that trace's id and flags).
+//! - A span that a bridge layer's per-layer filter hides gives that layer
+//!   nothing: an event in it carries the context of the nearest enclosing
+//!   span the layer sees (also with `tracing-opentelemetry`, whose context
+//!   for the hidden span is not asked), or, with none, what an event
+//!   outside any span carries. An event whose explicit `parent:` is such a
+//!   span, with no span the layer sees around it, carries that span's own
+//!   ids.
 //! - Events outside any span carry no trace context, except, with the
 //!   `tracing-opentelemetry` feature, the one the OpenTelemetry API holds
 //!   as current (an event given `parent: None` carries none).

@@ -305,3 +305,53 @@ fn a_secret_named_valuable_field_is_redacted_and_counted_once() {
         assert_eq!(stats.redacted, 1, "{path} path: one secret, counted once");
     }
 }
+
+/// Regression: a `valuable` value whose serialization failed (here a path
+/// that is no UTF-8) was recorded as its `Debug` text, secret-named parts
+/// in clear, where a `log` value that fails is withheld.
+#[cfg(all(unix, tracing_unstable, feature = "valuable"))]
+#[test]
+fn a_valuable_value_that_fails_to_serialize_is_withheld() {
+    use std::os::unix::ffi::OsStrExt as _;
+
+    #[derive(valuable::Valuable)]
+    struct Upload {
+        file: std::path::PathBuf,
+        password: String,
+    }
+
+    let upload = Upload {
+        file: std::ffi::OsStr::from_bytes(b"/tmp/\xff").into(),
+        password: "hunter2".into(),
+    };
+    // One sink takes the direct path; a second sink the record path.
+    for (path, builder) in [
+        ("direct", otel_log_bridge::builder()),
+        (
+            "record",
+            otel_log_bridge::builder().with_console_writer(std::io::sink()),
+        ),
+    ] {
+        let (records, stats) = crate::support::capture_with_guard(builder, |_| {
+            tracing::info!(upload = tracing::field::valuable(&upload), "stored");
+            let span = tracing::info_span!("upload", upload = tracing::field::valuable(&upload));
+            span.in_scope(|| tracing::info!("checked"));
+        });
+        assert_eq!(records.len(), 2, "{path} path");
+        for record in &records {
+            assert_eq!(
+                record["attributes"]["upload"],
+                json!("[withheld: serialization failed]"),
+                "{path} path"
+            );
+            assert!(
+                !record.to_string().contains("hunter2"),
+                "{path} path: {record}"
+            );
+        }
+        assert_eq!(
+            stats.redacted, 2,
+            "{path} path: the event's value and the span's"
+        );
+    }
+}

@@ -755,3 +755,43 @@ fn records_logged_while_a_thread_ends_keep_its_name_and_id() {
         );
     }
 }
+
+/// Regression: `opentelemetry` logs a warning about its context while it
+/// holds that context borrowed (here, one context too many attached). The
+/// SDK adapter handed it to the logger provider, whose logger reads the
+/// context first thing: it panicked, and the panic hook, reading the
+/// context again, aborted the process.
+#[cfg(feature = "sdk")]
+#[test]
+fn opentelemetry_warning_about_its_context_does_not_abort_with_a_logger_provider() {
+    const TEST: &str =
+        "opentelemetry_warning_about_its_context_does_not_abort_with_a_logger_provider";
+    if is_child() {
+        let provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
+            .with_simple_exporter(opentelemetry_sdk::logs::InMemoryLogExporter::default())
+            .build();
+        let guard = child_builder().with_logger_provider(provider).init();
+        let mut attached: Vec<_> = (0..u16::MAX)
+            .map(|_| opentelemetry::Context::new().attach())
+            .collect();
+        while let Some(context) = attached.pop() {
+            drop(context);
+        }
+        tracing::info!("still running");
+        let stats = guard.stats();
+        eprintln!("failed: {}", stats.failed);
+        return;
+    }
+    let (output, records) = run(TEST, &[]);
+    let stderr = stderr(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("OpenTelemetry's records about its own context"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("failed: 1"), "{stderr}");
+    // The other outputs still have the warning.
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(records[0]["event_name"], "Context.AttachFailed");
+    assert_eq!(records[1]["body"], "still running");
+}

@@ -38,6 +38,8 @@ use tracing_core::field::{Field, FieldSet, Visit};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
+#[cfg(all(tracing_unstable, feature = "valuable"))]
+use crate::capture::redact::WITHHELD;
 use crate::capture::redact::{is_masked, Redactor, REDACTED};
 use crate::capture::runtime_lint::RuntimeLint;
 use crate::capture::span::{self, DispatchRef, SpanSnapshot};
@@ -811,9 +813,11 @@ impl Visit for DirectVisitor<'_, '_> {
             return;
         }
         let settings = self.redactor.settings();
+        use crate::capture::visit::ValuableTree;
         match crate::capture::visit::valuable_tree(value, settings, &mut self.redacted) {
-            Some(tree) => self.set(field, Piece::Value(ValueRef::Nested(&tree))),
-            None => self.record_debug(field, &value),
+            ValuableTree::Tree(tree) => self.set(field, Piece::Value(ValueRef::Nested(&tree))),
+            ValuableTree::Text => self.record_debug(field, &value),
+            ValuableTree::Withheld => self.set(field, Piece::Value(ValueRef::Str(WITHHELD))),
         }
     }
 }

@@ -11,7 +11,7 @@ use tracing_core::field::FieldSet;
 use tracing_core::metadata::Kind;
 use tracing_core::{Interest, Metadata};
 
-use crate::capture::redact::{RedactionSettings, REDACTED};
+use crate::capture::redact::{RedactionSettings, REDACTED, WITHHELD};
 use crate::capture::runtime_lint::{LogSite, RuntimeLint};
 use crate::capture::span::LayerKey;
 use crate::capture::visit::record_exception;
@@ -319,10 +319,6 @@ impl<'kvs> VisitSource<'kvs> for KeyValues<'_> {
         Ok(())
     }
 }
-
-/// What a value that failed to serialize is exported as while redaction is
-/// on (see [`TypedValue::visit_any`]).
-const WITHHELD: &str = "[withheld: serialization failed]";
 
 /// Reads one `log` value with its type.
 struct TypedValue<'r> {

@@ -36,7 +36,9 @@ pub(crate) use self::panic::install_panic_hook;
 /// With `tracing-opentelemetry`, use its `OpenTelemetrySpanExt::set_parent`
 /// instead, so that the span's records and its OpenTelemetry span share
 /// ids: a span given `continue_trace` keeps the ids this call fixed, even
-/// where `tracing-opentelemetry` would give it others.
+/// where `tracing-opentelemetry` would give it others, while its children
+/// that `tracing-opentelemetry` tracks carry the context it gives them, in
+/// the trace of its own span, not `parent`'s.
 ///
 /// ```
 /// use otel_log_bridge::TraceContext;

@@ -23,6 +23,11 @@ use crate::record::Record;
 /// The value that replaces a redacted one.
 pub(crate) const REDACTED: &str = "[REDACTED]";
 
+/// What a value that failed to serialize is exported as while redaction is
+/// on: the text made before the failure, and the error, which may quote
+/// the value it refused, could hold a secret whose name was never seen.
+pub(crate) const WITHHELD: &str = "[withheld: serialization failed]";
+
 /// The keys redacted unless the builder says otherwise. A word matches a
 /// whole dot-separated segment only, so the usual compound names of
 /// credentials are words of their own.

@@ -6,6 +6,8 @@ use std::ops::Range;
 
 use tracing_core::field::{Field, Visit};
 
+#[cfg(all(tracing_unstable, feature = "valuable"))]
+use crate::capture::redact::WITHHELD;
 use crate::capture::redact::{is_masked, RedactionSettings, REDACTED};
 use crate::record::TypedError;
 use crate::record::{
@@ -165,31 +167,53 @@ impl Visit for EventVisitor<'_> {
             return;
         }
         match valuable_tree(value, self.redaction, &mut self.redacted) {
-            Some(tree) => {
+            ValuableTree::Tree(tree) => {
                 let nested = self.record.push_nested(tree);
                 self.set(field, nested);
             }
-            None => self.record_debug(field, &value),
+            ValuableTree::Text => self.record_debug(field, &value),
+            ValuableTree::Withheld => self.set(field, Value::StaticStr(WITHHELD)),
         }
     }
 }
 
-/// A `valuable` value as a tree, when it is a map, a list or a struct,
-/// with the secret-named keys inside it redacted (and counted in
-/// `redacted`); `None` for anything else, which is recorded as its `Debug`
-/// text.
+/// What a `valuable` value is recorded as.
+#[cfg(all(tracing_unstable, feature = "valuable"))]
+pub(crate) enum ValuableTree {
+    /// A map, a list or a struct, with the secret-named keys inside it
+    /// redacted (and counted).
+    Tree(serde_json::Value),
+    /// Anything else: its `Debug` text, as `tracing` records it.
+    Text,
+    /// A value whose serialization failed while redaction is on (counted):
+    /// its `Debug` text would show its secret-named parts in clear, as
+    /// [`WITHHELD`](crate::capture::redact::WITHHELD).
+    Withheld,
+}
+
+/// Converts a `valuable` value (see [`ValuableTree`]), counting what it
+/// redacts in `redacted`.
 #[cfg(all(tracing_unstable, feature = "valuable"))]
 pub(crate) fn valuable_tree(
     value: valuable::Value<'_>,
     redaction: &RedactionSettings,
     redacted: &mut u64,
-) -> Option<serde_json::Value> {
+) -> ValuableTree {
     let tree = crate::record::tree::to_tree(&valuable_serde::Serializable::new(value), |tree| {
         *redacted += redaction.redact_tree(tree);
     });
     match tree {
-        Ok(tree @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => Some(tree),
-        _ => None,
+        Ok(tree @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => {
+            ValuableTree::Tree(tree)
+        }
+        Ok(_) => ValuableTree::Text,
+        // A value inside failed (a path that is no UTF-8, an error of a
+        // hand-written impl), before the keys could be redacted.
+        Err(_) if redaction.is_active() => {
+            *redacted += 1;
+            ValuableTree::Withheld
+        }
+        Err(_) => ValuableTree::Text,
     }
 }
 
@@ -395,8 +419,9 @@ impl Visit for SpanFieldVisitor<'_> {
             return;
         }
         match valuable_tree(value, self.redaction, &mut self.redacted) {
-            Some(tree) => self.set(field, OwnedValue::Nested(Box::new(tree))),
-            None => self.record_debug(field, &value),
+            ValuableTree::Tree(tree) => self.set(field, OwnedValue::Nested(Box::new(tree))),
+            ValuableTree::Text => self.record_debug(field, &value),
+            ValuableTree::Withheld => self.set(field, OwnedValue::Str(WITHHELD.into())),
         }
     }
 }

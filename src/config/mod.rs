@@ -379,10 +379,11 @@ impl Builder {
     /// `user.ssn` redacts a key whose segments include it in a row
     /// (`app.user.ssn`). Inside maps and lists each key is matched on its
     /// own: a dotted word does not reach `ssn` inside a `user` map. A `log`
-    /// value captured with `:serde` whose `Serialize` impl fails becomes
-    /// `"[withheld: serialization failed]"` (and counts as redacted): its
-    /// text would hold what it serialized before failing, where no key can
-    /// be matched, and its error may quote the value.
+    /// value captured with `:serde`, or a `valuable` field, whose
+    /// serialization fails becomes `"[withheld: serialization failed]"`
+    /// (and counts as redacted): its text would hold what it serialized
+    /// before failing, or its `Debug` text, where no key can be matched,
+    /// and its error may quote the value.
     pub fn with_redacted_keys<I, S>(mut self, words: I) -> Self
     where
         I: IntoIterator<Item = S>,

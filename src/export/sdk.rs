@@ -126,6 +126,18 @@ impl FlushState {
     }
 }
 
+/// Whether `record` is one the `opentelemetry` crate logs about its
+/// context while it holds that context borrowed (`Context.AttachFailed`,
+/// when too many contexts are attached): the SDK's logger reads the
+/// context before anything else, which panics then, and the panic hook,
+/// reading it again, would abort the process.
+fn logged_inside_the_context(record: &Record) -> bool {
+    record.scope_name() == "opentelemetry"
+        && record
+            .event_name
+            .is_some_and(|name| name.starts_with("Context."))
+}
+
 impl SdkSink {
     pub(crate) fn new(provider: SdkLoggerProvider) -> SdkSink {
         let logger = provider.logger(LOGGER_NAME);
@@ -164,8 +176,17 @@ impl SdkSink {
     /// - one that comes while this thread is inside the provider's `emit`:
     ///   the panic hook's record as a processor panics (a panic inside the
     ///   hook aborts), or one a processor logs (which would loop);
-    /// - the panic hook's records, once a processor has panicked.
+    /// - the panic hook's records, once a processor has panicked;
+    /// - OpenTelemetry's own records about its context (see
+    ///   [`logged_inside_the_context`]).
     pub(crate) fn emit(&self, record: &Record) {
+        if logged_inside_the_context(record) {
+            self.failed.fetch_add(1, Ordering::Release);
+            diag::warn(format_args!(
+                "OpenTelemetry's records about its own context (event names `Context.*`) are not handed to the logger provider given to Builder::with_logger_provider, which would read that context while OpenTelemetry holds it: they count as failed there, and reach the other outputs"
+            ));
+            return;
+        }
         let me = std::ptr::from_ref(self) as usize;
         let inside = EMITTING.with(Cell::get);
         if inside == me || (std::thread::panicking() && self.panicked.load(Ordering::Relaxed)) {
