@@ -142,7 +142,7 @@
 //! | `OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT` (then `OTEL_ATTRIBUTE_COUNT_LIMIT`) | `128` | attributes per record; the rest are dropped and counted in `dropped_attributes_count` |
 //! | `OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT` (then `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`) | no limit | strings cut to this many characters, bytes to this many bytes |
 //! | `OTEL_SEMCONV_STABILITY_OPT_IN` | current names | `code/dup` also writes `code.filepath`, `code.lineno` (and `code.column` on panic records) |
-//! | `OTEL_LOG_BRIDGE_REDACTED_KEYS` | `password,passwd,secret,client_secret,token,access_token,refresh_token,id_token,api_key,apikey,x-api-key,authorization,proxy-authorization,cookie,set-cookie,private_key,credential` | words whose keys are redacted (per dot-separated segment); `none` turns it off |
+//! | `OTEL_LOG_BRIDGE_REDACTED_KEYS` | `password,passwd,secret,client_secret,token,access_token,refresh_token,id_token,api_key,apikey,x-api-key,authorization,proxy-authorization,cookie,set-cookie,private_key,secret_key,credential,credentials,jwt` | words whose keys are redacted (per dot-separated segment; a one-part word also as the last part of one, `db_password`); `none` turns it off |
 //! | `OTEL_LOG_BRIDGE_SPOOL_DIR` | – | with the `spool` feature: the directory for undeliverable OTLP requests (budget 256 MiB, `Builder::with_spool_budget`) |
 //! | `OTEL_LOG_BRIDGE_RATE_LIMIT` | no limit | `<per second>[,<burst>]`, both at least 1: storm control per callsite; suppressed events are counted and summarised in a WARN record; a malformed value is reported and no limit applies |
 //! | `OTEL_LOG_LEVEL` | `info` | the crate's own diagnostics on stderr: `none`, `error`, `warn`, `info`, `debug`; an unknown value is reported and `info` is used |

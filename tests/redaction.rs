@@ -17,7 +17,7 @@ fn secret_keys_are_redacted_and_look_alikes_are_not() {
             secretary = "Ms. Moneypenny",
             "signing in"
         );
-        log::info!(cookie = "id=1", account = "ada"; "from log");
+        log::info!(cookie = "id=1", account = "ada", db_password = "pw"; "from log");
         let error = std::io::Error::other("token=abc leaked in a message");
         // Deliberately a secret-named field: its redaction is under test.
         // otel-log-lint: allow(OLB005)
@@ -35,12 +35,16 @@ fn secret_keys_are_redacted_and_look_alikes_are_not() {
     let second = &records[1]["attributes"];
     assert_eq!(second["cookie"], "[REDACTED]");
     assert_eq!(second["account"], "ada");
+    assert_eq!(
+        second["db_password"], "[REDACTED]",
+        "a secret word ending a key"
+    );
     let third = &records[2]["attributes"];
     assert_eq!(third["credential"], "[REDACTED]");
     assert!(third.get("exception.message").is_none(), "{third}");
     // password, authorization, api_key, session.token (once, when the span
-    // recorded it), cookie, credential.
-    assert_eq!(stats.redacted, 6);
+    // recorded it), cookie, db_password, credential.
+    assert_eq!(stats.redacted, 7);
 }
 
 #[test]

@@ -4,9 +4,12 @@
 //! A key is sensitive when one of its dot-separated segments equals a word
 //! of the list (default: [`DEFAULT_REDACTED_KEYS`]), ignoring case and the
 //! `_` and `-` between words, or when a dotted word's segments appear in
-//! it in a row. So `password`, `http.request.header.authorization`,
-//! `auth.token` and `accessToken` are redacted, while `token_count` or
-//! `session_len` are not: their segments are other words.
+//! it in a row. A word of one part (`password`, `token`) also matches a
+//! segment it ends, as the last of its `_`/`-`/camelCase parts, since the
+//! last part of a name says what the value is. So `password`,
+//! `db_password`, `http.request.header.authorization`, `auth.token`,
+//! `api_token` and `accessToken` are redacted, while `token_count` or
+//! `session_len` are not: they only describe a secret.
 //!
 //! The decision for an event's fields is made once per callsite and kept
 //! in a fixed table, so the per-event cost is one atomic load; span fields
@@ -29,8 +32,9 @@ pub(crate) const REDACTED: &str = "[REDACTED]";
 pub(crate) const WITHHELD: &str = "[withheld: serialization failed]";
 
 /// The keys redacted unless the builder says otherwise. A word matches a
-/// whole dot-separated segment only, so the usual compound names of
-/// credentials are words of their own.
+/// whole dot-separated segment, or, for a word of one part, the last part
+/// of one (`db_password`, `csrfToken`), so compound names that end in
+/// another word (`private_key`) are words of their own.
 pub const DEFAULT_REDACTED_KEYS: &[&str] = &[
     "password",
     "passwd",
@@ -48,7 +52,10 @@ pub const DEFAULT_REDACTED_KEYS: &[&str] = &[
     "cookie",
     "set-cookie",
     "private_key",
+    "secret_key",
     "credential",
+    "credentials",
+    "jwt",
 ];
 
 /// How many callsites' decisions are kept; a callsite whose slot another
@@ -90,8 +97,15 @@ impl RedactionSettings {
 
 /// Whether the dot-separated segments of `word` appear in a row among
 /// those of `key`, each the same word as its counterpart (see
-/// [`same_word`]). Allocates nothing: `log` keys are checked per record.
+/// [`same_word`]), or, for a word of one part, whether it is the last part
+/// of a segment (see [`last_part`]). Allocates nothing: `log` keys are
+/// checked per record.
 fn key_contains_word(key: &str, word: &str) -> bool {
+    if !word.contains(['.', '_', '-']) {
+        return key
+            .split('.')
+            .any(|segment| same_word(last_part(segment), word));
+    }
     let parts = word.split('.').count();
     let segments = key.split('.').count();
     segments >= parts
@@ -101,6 +115,24 @@ fn key_contains_word(key: &str, word: &str) -> bool {
                 .zip(word.split('.'))
                 .all(|(segment, part)| same_word(segment, part))
         })
+}
+
+/// The last part of a name split at `_`, `-` and camelCase humps: `db_password`
+/// ends in `password`, `csrfToken` in `Token`; a name of one part is its
+/// own last part.
+fn last_part(segment: &str) -> &str {
+    let bytes = segment.as_bytes();
+    let mut start = 0;
+    for (index, pair) in bytes.windows(2).enumerate() {
+        let [before, after] = [pair[0], pair[1]];
+        let separator = before == b'_' || before == b'-';
+        let hump =
+            (before.is_ascii_lowercase() || before.is_ascii_digit()) && after.is_ascii_uppercase();
+        if separator || hump {
+            start = index + 1;
+        }
+    }
+    segment.get(start..).unwrap_or_default()
 }
 
 /// Whether two names are the same word, ignoring ASCII case and the `_`
@@ -286,6 +318,19 @@ mod tests {
             "PrivateKey",
             "setCookie",
             "api-key",
+            // Regression: a secret word ending a compound name was left in
+            // clear; the crate's own lint (OLB005) flags these names.
+            "db_password",
+            "newPassword",
+            "api_token",
+            "auth-token",
+            "csrfToken",
+            "aws_secret",
+            "secret_key",
+            "client_credentials",
+            "credentials",
+            "jwt",
+            "session_cookie",
         ] {
             assert!(settings.is_sensitive(sensitive), "{sensitive}");
         }
@@ -297,6 +342,9 @@ mod tests {
             "user.id",
             "secretary",
             "cookie_jar.size",
+            "token_type",
+            "prompt_tokens",
+            "tokenizer",
         ] {
             assert!(!settings.is_sensitive(plain), "{plain}");
         }
