@@ -12,18 +12,22 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 /// is counted once per destination in those counters.
 /// With a spool (`Builder::with_spool_dir`), a record written to disk
 /// leaves the balance until it is replayed, and then counts in the
-/// `exported` of the process that delivers it, which may be a later run.
+/// `exported`, `failed` or `rejected` of the process that delivers it,
+/// which may be a later run; one evicted from the spool counts in
+/// `spool_evicted` of the process that evicts it. So with a spool, records
+/// of an earlier run can make those counters add up to more than
+/// `emitted`.
 ///
 /// The counters are read one after another, not at one instant, what
 /// became of records before how many were emitted: while records flow,
 /// `emitted` can be a little ahead of the others, never behind them, so
-/// that with one destination `emitted` minus the others (declined aside)
-/// is what is still on its way, or on disk: with a spool, `exported` also
-/// counts records replayed from an earlier run, emitted by that run.
+/// that with one destination and no spool, `emitted` minus the others
+/// (declined aside) is what is still on its way.
 #[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Records the bridge produced from events, `log` records and panics.
+    /// Records the bridge produced from events, `log` records and panics,
+    /// and the summaries of events the rate limit suppressed.
     pub emitted: u64,
     /// Records written or accepted by the destination (for
     /// `Builder::with_logger_provider`:
@@ -48,13 +52,16 @@ pub struct Stats {
     /// being exported included: records a shutdown stopped waiting for
     /// are counted here.
     pub queued_bytes: u64,
-    /// Export attempts that were retried (collector unreachable, 429, 503, …).
+    /// Export attempts that were retried (collector unreachable, 429, 503,
+    /// …); with a spool, a request put back on disk for a later attempt
+    /// counts when it is put back, whether or not this process makes
+    /// that attempt.
     pub retries: u64,
     /// Values replaced by `[REDACTED]`: because their key names a secret,
     /// tokens found inside bodies and values
     /// ([`Builder::with_value_redaction`](crate::Builder::with_value_redaction)),
-    /// and `:serde` values of `log` records withheld because their
-    /// serialization failed.
+    /// and `:serde` values of `log` records and `valuable` fields withheld
+    /// because their serialization failed.
     pub redacted: u64,
     /// Events not recorded because their callsite exceeded the rate limit
     /// ([`Builder::with_rate_limit`](crate::Builder::with_rate_limit)); a
@@ -382,7 +389,7 @@ impl Stats {
             ),
             (
                 "otel_log_bridge_records_dropped_total",
-                "Log records dropped because a queue was full or the pipeline had shut down.",
+                "Log records dropped because a queue was full, or closed by a shutdown or a stopped worker.",
                 self.dropped,
             ),
             (
@@ -402,7 +409,7 @@ impl Stats {
             ),
             (
                 "otel_log_bridge_attributes_redacted_total",
-                "Attribute values replaced because their key names a secret.",
+                "Values redacted: attribute values whose key names a secret, tokens found in bodies and values, and values withheld because their serialization failed.",
                 self.redacted,
             ),
             (
