@@ -525,14 +525,7 @@ impl std::error::Error for FailingSource {
 /// what the impl wrote before failing; now every value does.
 #[test]
 fn a_value_whose_formatting_fails_keeps_what_it_wrote_instead_of_panicking() {
-    // One sink takes the direct path; a second sink the record path.
-    for (path, builder) in [
-        ("direct", otel_log_bridge::builder()),
-        (
-            "record",
-            otel_log_bridge::builder().with_console_writer(std::io::sink()),
-        ),
-    ] {
+    for (path, builder) in crate::support::builders_for_both_paths() {
         let records = capture(builder, || {
             log::info!(debug:? = FailsPartWayThrough, display:% = FailsPartWayThrough; "log");
             let span = tracing::info_span!(

@@ -289,14 +289,7 @@ fn a_secret_named_valuable_field_is_redacted_and_counted_once() {
         name: "ada".into(),
         password: "hunter2".into(),
     };
-    // One sink takes the direct path; a second sink the record path.
-    for (path, builder) in [
-        ("direct", otel_log_bridge::builder()),
-        (
-            "record",
-            otel_log_bridge::builder().with_console_writer(std::io::sink()),
-        ),
-    ] {
+    for (path, builder) in crate::support::builders_for_both_paths() {
         let (records, stats) = crate::support::capture_with_guard(builder, |_| {
             // otel-log-lint: allow(OLB005)
             tracing::info!(secret = tracing::field::valuable(&credentials), "signed in");
@@ -324,14 +317,7 @@ fn a_valuable_value_that_fails_to_serialize_is_withheld() {
         file: std::ffi::OsStr::from_bytes(b"/tmp/\xff").into(),
         password: "hunter2".into(),
     };
-    // One sink takes the direct path; a second sink the record path.
-    for (path, builder) in [
-        ("direct", otel_log_bridge::builder()),
-        (
-            "record",
-            otel_log_bridge::builder().with_console_writer(std::io::sink()),
-        ),
-    ] {
+    for (path, builder) in crate::support::builders_for_both_paths() {
         let (records, stats) = crate::support::capture_with_guard(builder, |_| {
             tracing::info!(upload = tracing::field::valuable(&upload), "stored");
             let span = tracing::info_span!("upload", upload = tracing::field::valuable(&upload));

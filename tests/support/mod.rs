@@ -94,6 +94,20 @@ pub fn capture(builder: Builder, scenario: impl FnOnce()) -> Vec<Value> {
     capture_with_guard(builder, |_| scenario()).0
 }
 
+/// Builders of the same JSON output, each named after the capture path
+/// its events take: with the JSON sink alone, events are written straight
+/// into its encoding (the direct path); a second sink beside it makes them
+/// go through the record (the general path).
+pub fn builders_for_both_paths() -> [(&'static str, otel_log_bridge::Builder); 2] {
+    [
+        ("direct", otel_log_bridge::builder()),
+        (
+            "record",
+            otel_log_bridge::builder().with_console_writer(std::io::sink()),
+        ),
+    ]
+}
+
 /// Like [`capture`], and also hands the guard to the scenario and returns
 /// the stats read after the guard's final flush.
 pub fn capture_with_guard(
