@@ -97,14 +97,14 @@ impl RedactionSettings {
 
 /// Whether the dot-separated segments of `word` appear in a row among
 /// those of `key`, each the same word as its counterpart (see
-/// [`same_word`]), or, for a word of one part, whether it is the last part
-/// of a segment (see [`last_part`]). Allocates nothing: `log` keys are
-/// checked per record.
+/// [`same_word`]), or, for a word of one part, whether it is a segment or
+/// the last part of one (see [`last_part`]). Allocates nothing: `log` keys
+/// are checked per record.
 fn key_contains_word(key: &str, word: &str) -> bool {
     if !word.contains(['.', '_', '-']) {
         return key
             .split('.')
-            .any(|segment| same_word(last_part(segment), word));
+            .any(|segment| same_word(segment, word) || same_word(last_part(segment), word));
     }
     let parts = word.split('.').count();
     let segments = key.split('.').count();
@@ -346,6 +346,29 @@ mod tests {
             "prompt_tokens",
             "tokenizer",
         ] {
+            assert!(!settings.is_sensitive(plain), "{plain}");
+        }
+    }
+
+    /// A word of one part still matches the whole of a segment written in
+    /// parts, as before it also matched the last part of one.
+    #[test]
+    fn a_word_of_one_part_matches_a_segment_spelled_in_parts() {
+        let settings = RedactionSettings {
+            words: vec!["apikey".into(), "pin".into()],
+            values: false,
+        };
+        for sensitive in [
+            "api_key",
+            "apiKey",
+            "x.api-key",
+            "card_pin",
+            "cardPin",
+            "pin",
+        ] {
+            assert!(settings.is_sensitive(sensitive), "{sensitive}");
+        }
+        for plain in ["key", "api", "spin", "pin_count", "pinned"] {
             assert!(!settings.is_sensitive(plain), "{plain}");
         }
     }
