@@ -44,6 +44,8 @@ use crate::capture::redact::{is_masked, Redactor, REDACTED};
 use crate::capture::runtime_lint::RuntimeLint;
 use crate::capture::span::{self, DispatchRef, SpanSnapshot};
 use crate::capture::visit::{exception_attributes, ExceptionValue, MESSAGE};
+#[cfg(all(tracing_unstable, feature = "valuable"))]
+use crate::capture::visit::{valuable_tree, ValuableTree};
 use crate::capture::{
     add_common_attributes, is_bridge_key, with_thread_info, CaptureOptions, SourceFile,
 };
@@ -813,8 +815,7 @@ impl Visit for DirectVisitor<'_, '_> {
             return;
         }
         let settings = self.redactor.settings();
-        use crate::capture::visit::ValuableTree;
-        match crate::capture::visit::valuable_tree(value, settings, &mut self.redacted) {
+        match valuable_tree(value, settings, &mut self.redacted) {
             ValuableTree::Tree(tree) => self.set(field, Piece::Value(ValueRef::Nested(&tree))),
             ValuableTree::Text => self.record_debug(field, &value),
             ValuableTree::Withheld => self.set(field, Piece::Value(ValueRef::Str(WITHHELD))),
