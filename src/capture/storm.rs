@@ -214,6 +214,11 @@ impl StormControl {
         if self.summarized_for_good.load(Ordering::SeqCst) {
             return Verdict::Emit;
         }
+        // A thread that read the time before it waited for this lock may
+        // come with a time before the bucket's last refill. The bucket's
+        // time must not go back with it: the time in between would be
+        // refilled again by the next event.
+        let now = now.max(bucket.refilled);
         let elapsed = now.duration_since(bucket.refilled).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * self.limit.per_second).min(self.limit.burst);
         bucket.refilled = now;
@@ -387,6 +392,35 @@ mod tests {
 
     /// Regression: in a lasting storm every event let through came with a
     /// summary, doubling what the limit let out.
+    /// Regression: a thread that read the time before waiting for the
+    /// bucket's lock set the bucket's time back, so the next event was
+    /// refilled for the same interval twice and the limit let more through.
+    #[test]
+    fn an_event_timed_before_the_last_refill_does_not_refill_twice() {
+        let [callsite, _] = two_callsites();
+        // One token a second, one at most.
+        let storm = StormControl::new(RateLimit::per_callsite(1, 1), CaptureOptions::default());
+        let started = Instant::now();
+        let at = |millis| started + Duration::from_millis(millis);
+        assert!(matches!(storm.check_at(callsite, at(0)), Verdict::Emit));
+        // 900 ms later, 0.9 of a token: suppressed.
+        assert!(matches!(
+            storm.check_at(callsite, at(900)),
+            Verdict::Suppress
+        ));
+        // A thread that read the time at 100 ms gets the lock only now.
+        assert!(matches!(
+            storm.check_at(callsite, at(100)),
+            Verdict::Suppress
+        ));
+        // At 950 ms the bucket holds 0.95 of a token. Had its time been
+        // set back to 100 ms, it would count 0.85 more and let this through.
+        assert!(matches!(
+            storm.check_at(callsite, at(950)),
+            Verdict::Suppress
+        ));
+    }
+
     #[test]
     fn a_lasting_storm_gives_a_summary_a_second_not_one_per_event_let_through() {
         let [callsite, _] = two_callsites();
