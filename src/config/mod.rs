@@ -255,8 +255,8 @@ impl Builder {
     }
 
     /// Adds a resource attribute, beating the same key in
-    /// `OTEL_RESOURCE_ATTRIBUTES`. An empty or blank key, or a blank
-    /// `service.name`, makes [`try_init`](Builder::try_init) and
+    /// `OTEL_RESOURCE_ATTRIBUTES`. An empty or blank key, or a
+    /// `service.name` that is blank or not a string, makes [`try_init`](Builder::try_init) and
     /// [`layer`](Builder::layer) return
     /// [`InitError::InvalidConfig`](crate::InitError::InvalidConfig) (and
     /// [`init`](Builder::init) panic with it).
@@ -700,7 +700,7 @@ impl Builder {
     /// writer or an OTLP endpoint given in code adds outputs;
     /// `OTEL_LOGS_EXPORTER` is not read.
     ///
-    /// Two things differ from the crate's own outputs:
+    /// Three things differ from the crate's own outputs:
     /// - Records are handed to the provider on the thread that logs, as the
     ///   SDK's appenders do, so the provider's processors decide what that
     ///   costs: give it a `BatchLogProcessor`, not a simple (synchronous)
@@ -709,6 +709,9 @@ impl Builder {
     ///   configured here ([`with_service_name`](Builder::with_service_name),
     ///   [`with_resource_attribute`](Builder::with_resource_attribute),
     ///   `OTEL_RESOURCE_ATTRIBUTES`) describes the crate's outputs only.
+    /// - A record that lost attributes to the count limit reaches the
+    ///   provider without its `dropped_attributes_count`: the SDK's log
+    ///   record has no place for it, so its exporters send 0.
     ///
     /// As the official bridge does, each record is offered only when one of
     /// the provider's processors is enabled for it
@@ -906,14 +909,15 @@ impl Builder {
                 "a resource attribute's key must not be empty or blank",
             ));
         }
-        let blank_service_name = self.resource_attributes.iter().any(|(key, value)| {
+        // The semantic conventions define `service.name` as a string.
+        let unfit_service_name = self.resource_attributes.iter().any(|(key, value)| {
             key == "service.name"
-                && matches!(value, AttributeValue::String(name) if name.trim().is_empty())
+                && !matches!(value, AttributeValue::String(name) if !name.trim().is_empty())
         });
-        if blank_service_name {
+        if unfit_service_name {
             return Err(InitError::invalid(
                 "Builder::with_resource_attribute",
-                "`service.name` must not be empty or blank",
+                "`service.name` must be a string, not empty or blank",
             ));
         }
         if self
@@ -1153,6 +1157,13 @@ mod tests {
         assert_eq!(
             setting(resolve(
                 builder().with_resource_attribute("service.name", ""),
+                &[]
+            )),
+            "Builder::with_resource_attribute"
+        );
+        assert_eq!(
+            setting(resolve(
+                builder().with_resource_attribute("service.name", 5_i64),
                 &[]
             )),
             "Builder::with_resource_attribute"

@@ -119,6 +119,15 @@ pub(crate) fn build(inputs: &ResourceInputs<'_>) -> Resource {
     }
     if let Some(list) = inputs.env_attributes {
         for (key, value) in parse_resource_attributes(list) {
+            // A blank name would merge the service with every other one
+            // that has none, as a blank `OTEL_SERVICE_NAME` would.
+            if key == "service.name" && value.trim().is_empty() {
+                diag::warn(format_args!(
+                    "{}: `service.name` is blank, so it is ignored",
+                    env::RESOURCE_ATTRIBUTES
+                ));
+                continue;
+            }
             resource.set(key, AttributeValue::String(value));
         }
     }
@@ -399,6 +408,26 @@ mod tests {
             ..ResourceInputs::default()
         });
         assert_eq!(resource.get("service.name"), Some(&"checkout".into()));
+    }
+
+    /// Regression: a blank `service.name` in `OTEL_RESOURCE_ATTRIBUTES` was
+    /// exported as it was, where a blank `OTEL_SERVICE_NAME` or one given
+    /// in code is refused.
+    #[test]
+    fn a_blank_service_name_in_the_attributes_variable_is_ignored() {
+        for list in ["service.name=,team=core", "service.name=%20,team=core"] {
+            let resource = build(&ResourceInputs {
+                env_attributes: Some(list),
+                ..ResourceInputs::default()
+            });
+            match resource.get("service.name") {
+                Some(AttributeValue::String(name)) => {
+                    assert!(name.starts_with("unknown_service"), "{list}: {name:?}");
+                }
+                other => panic!("{list}: unexpected service.name {other:?}"),
+            }
+            assert_eq!(resource.get("team"), Some(&"core".into()), "{list}");
+        }
     }
 
     #[test]
