@@ -479,6 +479,11 @@ impl Builder {
     /// message changes from event to event (OLB001). Findings are printed
     /// once per callsite on stderr, never exported. Default: on in debug
     /// builds, off in release builds.
+    ///
+    /// The check sees callsites, not source code, so the source linter's
+    /// `// otel-log-lint: allow(…)` comments and `otel-log-lint.toml` do
+    /// not apply to it, and it checks the callsites of dependencies too: a
+    /// rule is turned off here with [`with_lint_rule`](Builder::with_lint_rule).
     pub fn with_runtime_lint(mut self, enabled: bool) -> Self {
         self.capture.lint.enabled = enabled;
         self
