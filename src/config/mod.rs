@@ -802,7 +802,9 @@ impl Builder {
 
     /// The most disk the spool may take (default: 256 MiB); past it the
     /// oldest segments are evicted and counted in
-    /// [`Stats::spool_evicted`](crate::Stats::spool_evicted).
+    /// [`Stats::spool_evicted`](crate::Stats::spool_evicted). Each segment
+    /// (one request) counts as the 4 KiB blocks its file fills, as most
+    /// file systems store it, so a budget under 4 KiB holds nothing.
     #[cfg(feature = "spool")]
     pub fn with_spool_budget(mut self, bytes: u64) -> Self {
         self.otlp.spool_budget = Some(bytes);

@@ -26,10 +26,22 @@ const EXTENSION: &str = "otlpseg";
 /// is skipped.
 pub(crate) const READ_ATTEMPTS: u32 = 5;
 
+/// The unit a file system allocates a file's data in, on most of them: a
+/// segment counts against the budget as the whole blocks it fills, so that
+/// many small segments (an outage of a quiet service writes one a second)
+/// cannot take many times the budget on disk.
+const DISK_BLOCK: u64 = 4096;
+
+/// What a file of `len` bytes takes on disk, in whole blocks.
+fn disk_size(len: u64) -> u64 {
+    len.div_ceil(DISK_BLOCK).saturating_mul(DISK_BLOCK)
+}
+
 /// One spooled request.
 #[derive(Debug)]
 struct Segment {
     sequence: u64,
+    /// What its file takes on disk ([`disk_size`]).
     bytes: u64,
     records: u64,
 }
@@ -105,6 +117,20 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir)
+}
+
+/// Makes the entries of `dir` durable: a new file's data is, once synced,
+/// but its name in the directory only once the directory is (POSIX), and
+/// a segment whose name a power loss took would be lost uncounted.
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    fs::File::open(dir)?.sync_all()
+}
+
+/// Elsewhere a directory cannot be opened as a file to be synced.
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> std::io::Result<()> {
+    Ok(())
 }
 
 /// Opens `path` for writing, creating it readable by its owner only on
@@ -241,16 +267,16 @@ impl Spool {
                 foreign.push(path);
                 continue;
             }
-            let bytes = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            let len = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
             // No more records than payload bytes: a corrupt count would
             // otherwise be added to the counters when the segment is
             // skipped.
             let records = read_header(&path).map_or(0, |header| {
-                header.records.min(bytes.saturating_sub(HEADER_LEN as u64))
+                header.records.min(len.saturating_sub(HEADER_LEN as u64))
             });
             segments.push(Segment {
                 sequence,
-                bytes,
+                bytes: disk_size(len),
                 records,
             });
         }
@@ -265,7 +291,10 @@ impl Spool {
                 example.display()
             ));
         }
-        let bytes = segments.iter().map(|segment| segment.bytes).sum();
+        // Saturating: sparse files can claim sizes that add up past `u64`.
+        let bytes = segments
+            .iter()
+            .fold(0, |sum: u64, segment| sum.saturating_add(segment.bytes));
         Ok(Spool {
             dir: dir.to_owned(),
             budget,
@@ -299,7 +328,9 @@ impl Spool {
     /// Whether a request of `payload_len` bytes fits without evicting
     /// anything.
     pub(crate) fn has_room_for(&self, payload_len: usize) -> bool {
-        self.bytes + (HEADER_LEN + payload_len) as u64 <= self.budget
+        self.bytes
+            .saturating_add(disk_size((HEADER_LEN + payload_len) as u64))
+            <= self.budget
     }
 
     /// Makes the spool read-only until `until`, as a failed write does.
@@ -330,13 +361,13 @@ impl Spool {
         records: u64,
         evicted: &mut u64,
     ) -> std::io::Result<()> {
-        let size = (HEADER_LEN + payload.len()) as u64;
+        let size = disk_size((HEADER_LEN + payload.len()) as u64);
         // Evicting everything would not make room: keep what is spooled.
         if size > self.budget {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::FileTooLarge,
                 format!(
-                    "a request of {size} bytes is larger than the spool budget of {} bytes",
+                    "a request taking {size} bytes on disk is larger than the spool budget of {} bytes",
                     self.budget
                 ),
             ));
@@ -372,7 +403,7 @@ impl Spool {
             }
         };
         self.next_sequence = sequence;
-        while self.bytes + size > self.budget {
+        while self.bytes.saturating_add(size) > self.budget {
             let Some(oldest) = self.segments.pop_front() else {
                 break;
             };
@@ -390,7 +421,8 @@ impl Spool {
         let written = file
             .write_all(&header)
             .and_then(|()| file.write_all(payload))
-            .and_then(|()| file.sync_data());
+            .and_then(|()| file.sync_data())
+            .and_then(|()| sync_dir(&self.dir));
         if let Err(error) = written {
             drop(file);
             // The number is not used again: should the partial file stay,
@@ -401,7 +433,7 @@ impl Spool {
         }
         self.read_only_until = None;
         self.next_sequence += 1;
-        self.bytes += size;
+        self.bytes = self.bytes.saturating_add(size);
         self.segments.push_back(Segment {
             sequence,
             bytes: size,
@@ -652,8 +684,7 @@ mod tests {
         // Regression: the count of failed reads outlived the segment it was
         // for when the budget evicted it, and the next one was skipped
         // after one failure.
-        let mut evicting =
-            Spool::open(&dir.join("evicting"), HEADER_LEN as u64 + 10).expect("a spool");
+        let mut evicting = Spool::open(&dir.join("evicting"), DISK_BLOCK).expect("a spool");
         evicting.append(b"first", 1).written.expect("written");
         let first = evicting.path(0);
         fs::remove_file(&first).expect("removed");
@@ -720,7 +751,7 @@ mod tests {
     #[test]
     fn the_budget_evicts_the_oldest_segments() {
         let dir = dir("budget");
-        let budget = (HEADER_LEN as u64 + 100) * 2;
+        let budget = disk_size(HEADER_LEN as u64 + 100) * 2;
         let mut spool = Spool::open(&dir, budget).expect("writable");
         for (payload, records, evicted) in [(0, 10, 0), (1, 20, 0), (2, 30, 10)] {
             let appended = spool.append(&[payload; 100], records);
@@ -734,13 +765,33 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
     }
 
+    /// Regression: the budget counted a segment's bytes, so an outage of a
+    /// quiet service, one small segment a second, took many times the
+    /// budget on disk, in whole blocks.
+    #[test]
+    fn small_segments_count_as_the_blocks_they_take() {
+        let dir = dir("blocks");
+        let mut spool = Spool::open(&dir, 2 * DISK_BLOCK).expect("writable");
+        for (records, evicted) in [(1, 0), (2, 0), (3, 1)] {
+            let appended = spool.append(b"small", records);
+            assert!(appended.written.is_ok());
+            assert_eq!(appended.evicted, evicted);
+        }
+        assert!(!spool.has_room_for(5));
+        // Sizes near the limit of `u64` (sparse files can claim them) do
+        // not overflow.
+        spool.bytes = u64::MAX - 1;
+        assert!(!spool.has_room_for(5));
+        let _ = fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn a_request_larger_than_the_budget_evicts_nothing_and_is_refused() {
         let dir = dir("oversized");
-        let budget = (HEADER_LEN as u64 + 100) * 2;
+        let budget = disk_size(HEADER_LEN as u64 + 100) * 2;
         let mut spool = Spool::open(&dir, budget).expect("writable");
         spool.append(&[0; 100], 10).written.expect("written");
-        let appended = spool.append(&[1; 1000], 20);
+        let appended = spool.append(&[1; 3 * DISK_BLOCK as usize], 20);
         assert_eq!(appended.evicted, 0);
         assert_eq!(
             appended.written.expect_err("too large").kind(),
@@ -757,7 +808,7 @@ mod tests {
     #[test]
     fn a_failed_write_makes_the_spool_read_only_for_a_while_only() {
         let dir = dir("read-only");
-        let budget = (HEADER_LEN as u64 + 100) * 2;
+        let budget = disk_size(HEADER_LEN as u64 + 100) * 2;
         let mut spool = Spool::open(&dir, budget).expect("writable");
         spool.append(&[0; 100], 10).written.expect("written");
         spool.append(&[1; 100], 20).written.expect("written");
