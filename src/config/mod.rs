@@ -768,8 +768,11 @@ impl Builder {
     /// `dir` instead of holding them in memory, and replays them in order
     /// when it is back and at the next start, beating
     /// `OTEL_LOG_BRIDGE_SPOOL_DIR`. Delivery is at least once: a request
-    /// sent just before a crash may be sent again. An unusable directory is
-    /// reported on stderr and the exporter continues without a spool.
+    /// sent just before a crash may be sent again. A long backlog is sent a
+    /// tenth of a second at a time, new records going out between, so that
+    /// the queue keeps moving (and does not fill up and drop) while it is
+    /// replayed. An unusable directory is reported on stderr and the
+    /// exporter continues without a spool.
     ///
     /// One process uses a directory at a time (a lock file in it says
     /// which): give each process, say each replica, a directory of its own.

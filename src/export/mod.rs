@@ -121,6 +121,12 @@ pub(crate) trait Drain: Send + 'static {
     /// yet: written but not flushed, or batched but not sent. After a
     /// crash of the worker, these are lost.
     fn unsettled(&self) -> u64;
+    /// Whether the drain has work it left for the next cycle and could do
+    /// now (a spool's backlog, replayed a slice at a time): the worker
+    /// then starts the next cycle at once instead of waiting.
+    fn has_backlog(&self) -> bool {
+        false
+    }
 }
 
 /// Counters a sink's worker updates; only that worker writes them.
@@ -324,7 +330,12 @@ fn run_worker(queue: &Queue, mut drain: impl Drain, interval: Duration, counters
     // moment for a wake-up before it waits as an idle one.
     let mut busy = false;
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loop {
-        let cycle = queue.wait_for_cycle(deadline_after(interval), busy);
+        let deadline = if drain.has_backlog() {
+            Instant::now()
+        } else {
+            deadline_after(interval)
+        };
+        let cycle = queue.wait_for_cycle(deadline, busy);
         queue.take(&mut pool, &mut chunks);
         busy = !chunks.is_empty();
         delivered = 0;

@@ -217,6 +217,18 @@ pub(crate) struct OtlpDrain<T> {
     /// endpoint, until when the spool's backlog waits.
     #[cfg(feature = "spool")]
     replay_pause: Option<ReplayPause>,
+    /// How long one replay of the backlog goes on ([`REPLAY_SLICE`]).
+    #[cfg(feature = "spool")]
+    replay_slice: Duration,
+    /// When the replays before this cycle's batches give way to them; set
+    /// by the cycle's first.
+    #[cfg(feature = "spool")]
+    replay_until: Option<std::time::Instant>,
+    /// Whether the last replay stopped at the end of its slice with
+    /// requests left and nothing holding it back (see
+    /// [`Drain::has_backlog`]).
+    #[cfg(feature = "spool")]
+    replay_unfinished: bool,
 }
 
 /// Where the spool path stands while the collector is unreachable.
@@ -248,6 +260,15 @@ enum Attempt {
     /// Worth retrying: it waits in the spool for the next attempt.
     Deferred,
 }
+
+/// How long the spool's replay of a backlog goes on at a time before new
+/// records are sent (the replays before a cycle's batches together, and the
+/// one after them). A backlog of a long outage takes minutes to send; sent
+/// whole first, it would keep the worker from the queue all that time, and
+/// the queue would fill up and drop new records. Between slices, new
+/// records go before the rest of the backlog.
+#[cfg(feature = "spool")]
+const REPLAY_SLICE: Duration = Duration::from_millis(100);
 
 /// How long the spool's replay pauses at least after a refusal about the
 /// endpoint: such a refusal (a wrong path, a credential that ran out)
@@ -314,6 +335,12 @@ impl<T: Transport> OtlpDrain<T> {
             next_attempt: None,
             #[cfg(feature = "spool")]
             replay_pause: None,
+            #[cfg(feature = "spool")]
+            replay_slice: REPLAY_SLICE,
+            #[cfg(feature = "spool")]
+            replay_until: None,
+            #[cfg(feature = "spool")]
+            replay_unfinished: false,
         }
     }
 
@@ -510,9 +537,10 @@ impl<T: Transport> OtlpDrain<T> {
     }
 
     /// Replays spooled requests, oldest first, while the collector takes
-    /// them. Returns whether the spool is empty afterwards and nothing
-    /// holds the replay back, so that a new request may be sent now rather
-    /// than spooled behind it.
+    /// them, until `until` (at least one request, so that a backlog always
+    /// moves). Returns whether the spool is empty afterwards or the replay
+    /// stopped at `until`, and nothing holds it back, so that a new request
+    /// may be sent now rather than spooled behind it.
     ///
     /// A shutdown asked for meanwhile stops it: the records still queued
     /// are then spooled by the worker's last cycle (which replays after
@@ -521,7 +549,8 @@ impl<T: Transport> OtlpDrain<T> {
     /// would be lost. That last cycle's replay does not wait for a pause
     /// after a refusal: the program is ending, and it tries once more.
     #[cfg(feature = "spool")]
-    fn replay(&mut self, queue: &Queue) -> bool {
+    fn replay(&mut self, queue: &Queue, until: std::time::Instant) -> bool {
+        self.replay_unfinished = false;
         if self.next_attempt.as_ref().is_some_and(Deferral::is_pending) {
             return self.spool.as_ref().is_none_or(spool::Spool::is_empty);
         }
@@ -571,13 +600,21 @@ impl<T: Transport> OtlpDrain<T> {
                     if attempt == Attempt::EndpointRefused {
                         return false;
                     }
+                    // The worker's last cycle replays all it can before
+                    // the guard's deadline.
+                    let more = self.spool.as_ref().is_some_and(|spool| !spool.is_empty());
+                    if more && !queue.is_shutting_down() && std::time::Instant::now() >= until {
+                        self.replay_unfinished = true;
+                        return true;
+                    }
                 }
             }
         }
     }
 
     /// Exports the current request through the spool: older spooled
-    /// requests go first, and a request the collector cannot take now is
+    /// requests go first, a slice of them per cycle ([`REPLAY_SLICE`]),
+    /// and a request the collector cannot take now is
     /// written to the spool instead of being retried here. Returns `false`
     /// when the spool failed and the request must take the in-memory path.
     ///
@@ -605,7 +642,12 @@ impl<T: Transport> OtlpDrain<T> {
         // long one would keep the batch until the guard stopped waiting,
         // and the batch, in memory only, would be lost.
         let settled = !waiting
-            && (queue.is_shutting_down() || self.replay(queue))
+            && (queue.is_shutting_down() || {
+                let until = *self
+                    .replay_until
+                    .get_or_insert_with(|| std::time::Instant::now() + self.replay_slice);
+                self.replay(queue, until)
+            })
             && self.send_once(&request, records) != Attempt::Deferred;
         let mut handled = true;
         if !settled {
@@ -738,9 +780,20 @@ impl<T: Transport> Drain for OtlpDrain<T> {
         // frames that did not decode, which no batch ever held.
         self.unsettled = 0;
         #[cfg(feature = "spool")]
-        if self.batch.is_empty() && self.spool.as_ref().is_some_and(|s| !s.is_empty()) {
-            self.replay(queue);
+        {
+            // Set again only by this replay: the next cycle comes at once
+            // only for a backlog that moves.
+            self.replay_until = None;
+            self.replay_unfinished = false;
+            if self.batch.is_empty() && self.spool.as_ref().is_some_and(|s| !s.is_empty()) {
+                self.replay(queue, std::time::Instant::now() + self.replay_slice);
+            }
         }
+    }
+
+    #[cfg(feature = "spool")]
+    fn has_backlog(&self) -> bool {
+        self.replay_unfinished
     }
 
     fn unsettled(&self) -> u64 {
@@ -1150,8 +1203,12 @@ mod tests {
     #[cfg(feature = "spool")]
     #[test]
     fn at_shutdown_a_batch_that_would_evict_is_sent_before_the_backlog() {
-        let (mut drain, counters, chunk, _dir) =
-            spooled_drain("no-evict", 200, counting_segments, &"x".repeat(100));
+        let (mut drain, counters, chunk, _dir) = spooled_drain(
+            "no-evict",
+            spool::DISK_BLOCK,
+            counting_segments,
+            &"x".repeat(100),
+        );
         if let Some(spool) = drain.spool.as_mut() {
             spool.append(&[0; 100], 3).written.expect("spooled earlier");
         }
@@ -1211,6 +1268,41 @@ mod tests {
             }
         }
         (drain, counters, chunk, dir)
+    }
+
+    /// Regression: a collector back after a long outage was sent the whole
+    /// backlog before anything else, minutes of requests during which the
+    /// worker took nothing from the queue, which filled up and dropped new
+    /// records. Now the backlog goes a slice at a time, new records
+    /// between, and the worker comes back at once while some is left.
+    #[cfg(feature = "spool")]
+    #[test]
+    fn a_long_backlog_is_replayed_a_slice_at_a_time_with_new_records_between() {
+        let (mut drain, counters, chunk, _dir) =
+            spooled_drain("slices", 1024 * 1024, |_| Keeping::default(), "new");
+        let backlog: Vec<Vec<u8>> = (0..3)
+            .map(|n| format!("backlog-{n}").into_bytes())
+            .collect();
+        if let Some(spool) = drain.spool.as_mut() {
+            for request in &backlog {
+                spool.append(request, 2).written.expect("spooled earlier");
+            }
+        }
+        // A slice that ends at once: one request per replay.
+        drain.replay_slice = Duration::ZERO;
+        let queue = idle_queue();
+        deliver_through(&mut drain, &chunk, 1, &queue);
+        let requests = &drain.transport.requests;
+        assert_eq!(requests.len(), 3);
+        assert_eq!(requests[0], backlog[0]);
+        assert!(!backlog.contains(&requests[1]), "the new record's request");
+        assert_eq!(requests[2], backlog[1]);
+        assert!(drain.has_backlog());
+        drain.end_cycle(&queue);
+        assert_eq!(drain.transport.requests.get(3), Some(&backlog[2]));
+        assert!(!drain.has_backlog());
+        assert!(drain.spool.as_ref().is_some_and(spool::Spool::is_empty));
+        assert_eq!(counters.exported.load(Ordering::Relaxed), 7);
     }
 
     /// The record counts of the requests the spool holds, oldest first.

@@ -30,7 +30,7 @@ pub(crate) const READ_ATTEMPTS: u32 = 5;
 /// segment counts against the budget as the whole blocks it fills, so that
 /// many small segments (an outage of a quiet service writes one a second)
 /// cannot take many times the budget on disk.
-const DISK_BLOCK: u64 = 4096;
+pub(crate) const DISK_BLOCK: u64 = 4096;
 
 /// What a file of `len` bytes takes on disk, in whole blocks.
 fn disk_size(len: u64) -> u64 {
