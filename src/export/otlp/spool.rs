@@ -89,10 +89,9 @@ pub(crate) struct Spool {
     segments: VecDeque<Segment>,
     bytes: u64,
     next_sequence: u64,
-    /// Set by a failed write (a full disk, a directory gone): until then
-    /// the spool only gives back what it holds, and writes are tried
-    /// again afterwards (space may have been freed, the directory made
-    /// again).
+    /// Set by a failed write (a full disk, a directory that cannot be
+    /// made again): until then the spool only gives back what it holds,
+    /// and writes are tried again afterwards (space may have been freed).
     read_only_until: Option<Instant>,
     /// How many times in a row the oldest segment failed to be read.
     failed_reads: u32,
@@ -105,8 +104,9 @@ pub(crate) struct Spool {
     owner: Option<u32>,
     /// Held locked while the spool is open, so that a second process
     /// pointed at the same directory does not write segments with the same
-    /// sequence numbers, or replay and delete this one's.
-    _lock: fs::File,
+    /// sequence numbers, or replay and delete this one's. `None` once the
+    /// directory vanished, until it is made and locked again.
+    lock: Option<fs::File>,
 }
 
 /// Creates `dir` if needed, readable by its owner only on Unix: spooled
@@ -305,7 +305,7 @@ impl Spool {
             failed_reads: 0,
             unremoved: Vec::new(),
             owner,
-            _lock: lock,
+            lock: Some(lock),
         })
     }
 
@@ -379,14 +379,33 @@ impl Spool {
                 "the spool has used every segment number",
             ));
         }
-        // The file first: when it cannot even be made (the directory is
-        // gone, no file descriptor is left), nothing is evicted for it. A
-        // number a file that is not the spool's already has is left to it,
-        // a few times in a row.
+        // Not written without the lock: another process may have taken the
+        // directory since it vanished.
+        if self.lock.is_none() {
+            if let Err(error) = self.remake_dir() {
+                return self.failed_to_write(error);
+            }
+        }
+        // The file first: when it cannot even be made (no file descriptor
+        // is left), nothing is evicted for it. A number a file that is not
+        // the spool's already has is left to it, a few times in a row.
         let mut sequence = self.next_sequence;
+        let mut remade = false;
         let mut file = loop {
             match open_private_file(&self.path(sequence), true) {
                 Ok(file) => break file,
+                // The directory is gone (a cleaner of old temporary files
+                // removes one a long-running service left untouched for
+                // days): it is made again, and locked again, as at open.
+                // The segments it held are gone with it; the replay counts
+                // them as failed when it comes to them.
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound && !remade => {
+                    remade = true;
+                    self.lock = None;
+                    if let Err(error) = self.remake_dir() {
+                        return self.failed_to_write(error);
+                    }
+                }
                 Err(error)
                     if error.kind() == std::io::ErrorKind::AlreadyExists
                         && sequence - self.next_sequence < TAKEN_NUMBERS_SKIPPED
@@ -439,6 +458,17 @@ impl Spool {
             bytes: size,
             records,
         });
+        Ok(())
+    }
+
+    /// Makes the vanished directory again and locks it, and says so.
+    fn remake_dir(&mut self) -> std::io::Result<()> {
+        create_private_dir(&self.dir)?;
+        self.lock = Some(lock_dir(&self.dir)?);
+        crate::diag::warn(format_args!(
+            "the spool directory {} was removed while in use; it was made again, and the segments it held are counted as failed",
+            self.dir.display()
+        ));
         Ok(())
     }
 
@@ -813,14 +843,17 @@ mod tests {
         spool.append(&[0; 100], 10).written.expect("written");
         spool.append(&[1; 100], 20).written.expect("written");
         let kept = fs::read_dir(&dir).expect("dir").count();
-        // The directory is gone: no file can be made, and nothing is
-        // evicted for one.
+        // A file where the directory was: no segment can be made (even
+        // for root), the directory cannot be made again, and nothing is
+        // evicted for a segment.
         let moved = dir.with_extension("moved");
         fs::rename(&dir, &moved).expect("moved away");
+        fs::write(&dir, b"not a directory").expect("a file in its place");
         let appended = spool.append(&[2; 100], 30);
         assert!(appended.written.is_err());
         assert_eq!(appended.evicted, 0);
         assert!(!spool.is_writable());
+        fs::remove_file(&dir).expect("the file removed");
         fs::rename(&moved, &dir).expect("moved back");
         assert_eq!(fs::read_dir(&dir).expect("dir").count(), kept);
         // Once the pause is over, writes are tried again.
@@ -830,6 +863,32 @@ mod tests {
         assert!(appended.written.is_ok());
         assert_eq!(appended.evicted, 10);
         assert!(spool.is_writable());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// Regression: a spool whose directory was removed while in use (by a
+    /// cleaner of old temporary files) failed every write until the
+    /// process restarted, each minute.
+    #[test]
+    fn a_directory_removed_while_in_use_is_made_again_and_locked() {
+        let dir = dir("vanished");
+        let mut spool = Spool::open(&dir, 1 << 20).expect("writable");
+        spool.append(b"lost", 3).written.expect("written");
+        fs::remove_dir_all(&dir).expect("removed");
+        let appended = spool.append(b"kept", 4);
+        assert!(appended.written.is_ok(), "{:?}", appended.written);
+        assert!(spool.is_writable());
+        // Locked again: a second spool cannot take it.
+        assert!(Spool::open(&dir, 1 << 20).is_err());
+        // The segment the directory held is counted, the new one sent.
+        match spool.oldest() {
+            Oldest::Skipped { records, .. } => assert_eq!(records, 3),
+            other => panic!("{other:?}"),
+        }
+        match spool.oldest() {
+            Oldest::Request(spooled) => assert_eq!(spooled.payload, b"kept"),
+            other => panic!("{other:?}"),
+        }
         let _ = fs::remove_dir_all(&dir);
     }
 
