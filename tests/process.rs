@@ -795,3 +795,44 @@ fn opentelemetry_warning_about_its_context_does_not_abort_with_a_logger_provider
     assert_eq!(records[0]["event_name"], "Context.AttachFailed");
     assert_eq!(records[1]["body"], "still running");
 }
+
+/// A JSON writer that asks the `log` logger to flush, as a writer or an
+/// exporter of a library that logs through `log` may, on the thread that
+/// writes: the sink's export worker.
+struct FlushingWriter(std::fs::File);
+
+impl std::io::Write for FlushingWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        log::logger().flush();
+        std::io::Write::write(&mut self.0, bytes)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::Write::flush(&mut self.0)
+    }
+}
+
+/// Regression: `log::logger().flush()` called on an export worker waited
+/// for that very worker's cycle, holding it for the whole shutdown
+/// timeout, so that the guard's flush timed out.
+#[test]
+fn a_log_flush_on_an_export_worker_does_not_wait_for_itself() {
+    if is_child() {
+        let path = std::env::var(OUT).expect("output path from the parent");
+        let file = std::fs::File::create(path).expect("output file");
+        let guard = otel_log_bridge::builder()
+            .with_json_writer(FlushingWriter(file))
+            .with_shutdown_timeout(std::time::Duration::from_secs(2))
+            .init();
+        tracing::info!("written by a writer that flushes the log logger");
+        let flushed = guard.flush();
+        assert!(flushed.is_ok(), "{flushed:?}");
+        return;
+    }
+    let (output, records) = run(
+        "a_log_flush_on_an_export_worker_does_not_wait_for_itself",
+        &[],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(records.len(), 1, "{records:?}");
+}

@@ -270,6 +270,12 @@ impl log::Log for LogBridge {
     }
 
     fn flush(&self) {
+        // On the crate's own threads (a writer or an exporter that flushes
+        // the `log` logger runs on an export worker), a flush would wait
+        // for the very worker asking for it, until the shutdown timeout.
+        if is_suppressed() {
+            return;
+        }
         let _ = self.pipeline.flush();
     }
 }
