@@ -54,8 +54,9 @@ pub fn try_init() -> Result<Guard, InitError> {
 }
 
 /// Keeps the bridge's export running; dropping it flushes everything queued
-/// (waiting at most the shutdown timeout, default 5 s) and stops the
-/// background workers.
+/// (waiting at most the shutdown timeout, default 5 s) and tells the
+/// background workers to stop. A worker still sending when the timeout
+/// runs out is not waited for: it ends the request it is in on its own.
 ///
 /// Keep it alive for as long as the program logs, typically as
 /// `let _guard = otel_log_bridge::init();` in `main`. Events logged after
@@ -86,7 +87,9 @@ impl Guard {
     /// [`FlushError::Failed`] when one of them could not flush at all.
     /// `Ok` says every record was handed to its destination, not that the
     /// destination accepted it: [`Guard::stats`] says which were exported,
-    /// failed or rejected.
+    /// failed or rejected. With a spool, a record the collector could not
+    /// take now counts as handed over once it is written to the spool, to
+    /// be sent when the collector is back (or by the next start).
     pub fn flush(&self) -> Result<(), FlushError> {
         self.pipeline.flush()
     }
