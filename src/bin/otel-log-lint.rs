@@ -372,12 +372,31 @@ fn rust_files(paths: &[PathBuf], excluded: Option<Gitignore>) -> (Vec<PathBuf>, 
             Ok(entry) => {
                 // A link to a file is checked, as `lint::check_path` checks
                 // it; links to directories are not followed.
+                let target = std::fs::metadata(entry.path());
+                let is_link = entry.file_type().is_some_and(|kind| kind.is_symlink());
                 let is_file = entry.file_type().is_some_and(|kind| {
-                    kind.is_file()
-                        || (kind.is_symlink()
-                            && std::fs::metadata(entry.path()).is_ok_and(|meta| meta.is_file()))
+                    kind.is_file() || (is_link && target.as_ref().is_ok_and(|meta| meta.is_file()))
                 });
+                let is_dir = entry.file_type().is_some_and(|kind| kind.is_dir());
                 let is_rust = entry.path().extension().is_some_and(|ext| ext == "rs");
+                // A path that cannot be checked is an error, not a run that
+                // checked nothing and passed: `-` (standard input), a pipe,
+                // a device, and a link to nothing under a Rust file's name.
+                if entry.depth() == 0 && !is_file && !is_dir {
+                    eprintln!(
+                        "error: {} is neither a file nor a directory (standard input and pipes are not read)",
+                        entry.path().display()
+                    );
+                    failed = true;
+                    continue;
+                }
+                if is_rust && is_link {
+                    if let Err(error) = &target {
+                        eprintln!("error: cannot read {}: {error}", entry.path().display());
+                        failed = true;
+                        continue;
+                    }
+                }
                 let identity =
                     std::fs::canonicalize(entry.path()).unwrap_or_else(|_| entry.path().to_owned());
                 if is_file && (is_rust || entry.depth() == 0) && seen.insert(identity) {

@@ -413,6 +413,15 @@ pub fn assert_clean_with(path: impl AsRef<Path>, config: &Config) {
                 rendered.join("\n\n")
             );
         }
-        Err(error) => panic!("otel-log-lint could not check {}: {error}", path.display()),
+        Err(error) => {
+            // With its cause: the error's own text leaves it to `source()`.
+            let cause = std::error::Error::source(&error)
+                .map(|cause| format!(": {cause}"))
+                .unwrap_or_default();
+            panic!(
+                "otel-log-lint could not check {}: {error}{cause}",
+                path.display()
+            )
+        }
     }
 }

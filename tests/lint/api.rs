@@ -250,6 +250,18 @@ fn assert_clean_passes_on_clean_code_and_panics_with_the_findings() {
     );
     assert!(message.contains("warning[OLB001]"), "{message}");
     assert!(message.contains("dirty/lib.rs:4:17"), "{message}");
+    // Regression: a path that cannot be read panicked without saying why.
+    let panic = catch_unwind(AssertUnwindSafe(|| assert_clean(root.join("missing"))))
+        .expect_err("a missing path must fail the assertion");
+    let message = panic
+        .downcast_ref::<String>()
+        .expect("the panic carries a message");
+    let not_found = std::io::Error::from(std::io::ErrorKind::NotFound).to_string();
+    assert!(message.contains("cannot read"), "{message}");
+    assert!(
+        message.contains("No such file") || message.contains(&not_found),
+        "{message}"
+    );
 }
 
 #[test]

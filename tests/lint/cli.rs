@@ -181,6 +181,23 @@ fn a_linked_rust_file_in_a_directory_is_checked() {
     assert_eq!(library.len(), 1);
 }
 
+/// Regression: `otel-log-lint -` (standard input is not read), a pipe or
+/// a link to nothing under a Rust file's name was skipped without a word,
+/// and the run passed having checked nothing.
+#[cfg(unix)]
+#[test]
+fn a_path_that_cannot_be_checked_fails_the_run() {
+    let root = scratch_dir("cli_unreadable");
+    let stdin = run(&root, &["-"]);
+    assert_eq!(stdin.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&stdin.stderr).contains("neither a file nor a directory"));
+    std::fs::create_dir_all(root.join("src")).expect("src");
+    std::os::unix::fs::symlink(root.join("gone.rs"), root.join("src/dangling.rs")).expect("a link");
+    let dangling = run(&root, &["src"]);
+    assert_eq!(dangling.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&dangling.stderr).contains("src/dangling.rs"));
+}
+
 #[test]
 fn sarif_output_is_a_2_1_0_log() {
     let root = scratch_dir("cli_sarif");
