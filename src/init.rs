@@ -55,8 +55,10 @@ pub fn try_init() -> Result<Guard, InitError> {
 
 /// Keeps the bridge's export running; dropping it flushes everything queued
 /// (waiting at most the shutdown timeout, default 5 s) and tells the
-/// background workers to stop. A worker still sending when the timeout
-/// runs out is not waited for: it ends the request it is in on its own.
+/// background workers to stop. A worker still busy when the timeout runs
+/// out is not waited for: it finishes its last cycle on its own (each
+/// remaining batch tried once, a spool's backlog replayed) while the
+/// program goes on.
 ///
 /// Keep it alive for as long as the program logs, typically as
 /// `let _guard = otel_log_bridge::init();` in `main`. Events logged after

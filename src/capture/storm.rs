@@ -390,8 +390,6 @@ mod tests {
         assert_eq!(storm.suppressed(), 0);
     }
 
-    /// Regression: in a lasting storm every event let through came with a
-    /// summary, doubling what the limit let out.
     /// Regression: a thread that read the time before waiting for the
     /// bucket's lock set the bucket's time back, so the next event was
     /// refilled for the same interval twice and the limit let more through.
@@ -421,6 +419,8 @@ mod tests {
         ));
     }
 
+    /// Regression: in a lasting storm every event let through came with a
+    /// summary, doubling what the limit let out.
     #[test]
     fn a_lasting_storm_gives_a_summary_a_second_not_one_per_event_let_through() {
         let [callsite, _] = two_callsites();

@@ -404,6 +404,10 @@ impl Drain for Box<dyn Drain> {
     fn unsettled(&self) -> u64 {
         (**self).unsettled()
     }
+
+    fn has_backlog(&self) -> bool {
+        (**self).has_backlog()
+    }
 }
 
 /// Delivers to an `io::Write` (stdout, a file, a test buffer).

@@ -124,7 +124,17 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 /// a segment whose name a power loss took would be lost uncounted.
 #[cfg(unix)]
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    fs::File::open(dir)?.sync_all()
+    match fs::File::open(dir)?.sync_all() {
+        // Some file systems (network, FUSE) cannot sync a directory: the
+        // segment is kept, as durable as they make it.
+        Err(error)
+            if error.kind() == std::io::ErrorKind::Unsupported
+                || error.kind() == std::io::ErrorKind::InvalidInput =>
+        {
+            Ok(())
+        }
+        synced => synced,
+    }
 }
 
 /// Elsewhere a directory cannot be opened as a file to be synced.
