@@ -600,8 +600,8 @@ impl<T: Transport> OtlpDrain<T> {
                     if attempt == Attempt::EndpointRefused {
                         return false;
                     }
-                    // The worker's last cycle replays all it can before
-                    // the guard's deadline.
+                    // The worker's last cycle is not cut into slices:
+                    // there is no later cycle to go on in.
                     let more = self.spool.as_ref().is_some_and(|spool| !spool.is_empty());
                     if more && !queue.is_shutting_down() && std::time::Instant::now() >= until {
                         self.replay_unfinished = true;
