@@ -435,16 +435,25 @@ pub(crate) fn redact_tokens(text: &str) -> Option<String> {
     let mut out: Option<String> = None;
     let mut copied = 0;
     let mut index = 0;
+    // No JSON Web Token starts before this: see [`NotAJwt`].
+    let mut jwt_possible_from = 0;
     while index < bytes.len() {
         // Of a bearer token, the scheme word and what separates it stay;
         // the credential after them is redacted.
         let (start, end) = if let Some(token) = bearer_token(bytes, index) {
             token
-        } else if let Some(end) = jwt_end(bytes, index) {
-            (index, end)
-        } else {
+        } else if index < jwt_possible_from {
             index += 1;
             continue;
+        } else {
+            match jwt_end(bytes, index) {
+                Ok(end) => (index, end),
+                Err(NotAJwt { next_start }) => {
+                    jwt_possible_from = next_start;
+                    index += 1;
+                    continue;
+                }
+            }
         };
         let out = out.get_or_insert_with(|| String::with_capacity(text.len()));
         out.push_str(&text[copied..start]);
@@ -507,35 +516,48 @@ fn bearer_token(bytes: &[u8], at: usize) -> Option<(usize, usize)> {
     (token_len >= MIN_BEARER_TOKEN).then_some((token_start, token_start + token_len))
 }
 
+/// Why no JSON Web Token starts where one was looked for, and where the
+/// next one might.
+struct NotAJwt {
+    /// Every later start inside the same run of base64url characters
+    /// fails as this one did: its first part ends where this one's did,
+    /// only shorter, and what follows is the same. Skipping them keeps the
+    /// scan linear in a run like `eyJeyJeyJ…`, which would otherwise be
+    /// read again from each `eyJ`.
+    next_start: usize,
+}
+
 /// A JSON Web Token starting at `at`: three base64url parts separated by
 /// dots, the first starting with `eyJ` (the encoding of `{"`). No word
 /// boundary is asked for before it: an escape can glue a token to the
 /// text before it (`\neyJ…` in `Debug` output, `%3DeyJ…` in a URL), and
 /// the three parts after `eyJ` are strict enough on their own.
-fn jwt_end(bytes: &[u8], at: usize) -> Option<usize> {
+fn jwt_end(bytes: &[u8], at: usize) -> Result<usize, NotAJwt> {
     if !bytes[at..].starts_with(b"eyJ") {
-        return None;
+        return Err(NotAJwt { next_start: at + 1 });
     }
-    let mut end = at;
-    for part in 0..3 {
-        let len = bytes[end..]
+    let run_end = |from: usize| {
+        from + bytes[from..]
             .iter()
             .take_while(|b| is_base64url_byte(**b))
-            .count();
-        // Header and payload are JSON objects, so never short; the
-        // signature may be empty (unsecured tokens).
-        if len < MIN_JWT_PART && part < 2 {
-            return None;
-        }
-        end += len;
-        if part < 2 {
-            if bytes.get(end) != Some(&b'.') {
-                return None;
-            }
-            end += 1;
-        }
+            .count()
+    };
+    // Header and payload are JSON objects, so never short, and a dot
+    // follows each; the signature may be empty (unsecured tokens).
+    let is_part =
+        |start: usize, end: usize| end - start >= MIN_JWT_PART && bytes.get(end) == Some(&b'.');
+    let header_end = run_end(at);
+    let not_a_jwt = NotAJwt {
+        next_start: header_end,
+    };
+    if !is_part(at, header_end) {
+        return Err(not_a_jwt);
     }
-    Some(end)
+    let payload_end = run_end(header_end + 1);
+    if !is_part(header_end + 1, payload_end) {
+        return Err(not_a_jwt);
+    }
+    Ok(run_end(payload_end + 1))
 }
 
 #[cfg(test)]
@@ -583,5 +605,23 @@ mod token_tests {
         for (text, expected) in cases {
             assert_eq!(redact_tokens(text).as_deref(), expected, "{text:?}");
         }
+    }
+
+    /// Regression: each `eyJ` read the whole run of base64url characters
+    /// after it again, so a value of many (such a value is an attacker's
+    /// to choose) held the logging thread for minutes.
+    #[test]
+    fn a_long_run_of_token_starts_is_scanned_once() {
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl";
+        let starts = "eyJ".repeat(200_000);
+        assert_eq!(redact_tokens(&starts), None);
+        // A token after the run, or a bearer token inside it, is still
+        // found.
+        let text = format!("{starts} {jwt} {starts}-Bearer abcdefghij");
+        let redacted = redact_tokens(&text).expect("tokens");
+        assert_eq!(
+            redacted,
+            format!("{starts} [REDACTED] {starts}-Bearer [REDACTED]")
+        );
     }
 }
