@@ -254,6 +254,44 @@ fn a_log_record_filtered_out_for_a_layer_does_not_hide_the_next_event_from_it() 
     );
 }
 
+/// Regression: the trace context of a span was resolved by recursing into
+/// its parent's, once per ancestor not resolved yet, so the first record
+/// in the innermost of a long chain of open spans overflowed the stack.
+#[test]
+fn the_first_record_under_a_deep_chain_of_spans_resolves_it_without_recursing() {
+    const DEPTH: usize = 20_000;
+    let records = capture(otel_log_bridge::builder(), || {
+        let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
+        // A small stack, which one frame per ancestor would overflow many
+        // times over.
+        let chain = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    let mut spans = vec![tracing::info_span!("level")];
+                    for _ in 1..DEPTH {
+                        let parent = spans.last().and_then(tracing::Span::id);
+                        spans.push(tracing::info_span!(parent: parent, "level"));
+                    }
+                    let innermost = spans.last().and_then(tracing::Span::id);
+                    tracing::info!(parent: innermost, "innermost");
+                    tracing::info!(parent: &spans[0], "outermost");
+                    // Closed innermost first: closing the outermost span
+                    // last of all would close the whole chain at once, by
+                    // recursion in the registry.
+                    while spans.pop().is_some() {}
+                });
+            })
+            .expect("thread started");
+        chain.join().expect("no overflow");
+    });
+    assert_eq!(records.len(), 2);
+    let (innermost, outermost) = (ids(&records[0]), ids(&records[1]));
+    assert!(innermost.0.is_some());
+    assert_eq!(innermost.0, outermost.0, "one trace");
+    assert_ne!(innermost.1, outermost.1);
+}
+
 /// Regression: a span that every bridge layer's filter hides kept no trace
 /// context of its own, so each span under it that asked drew a new root
 /// trace, and one request was split into as many traces as it had

@@ -434,21 +434,62 @@ where
 }
 
 /// Resolves and fixes the trace context of `span`, whose own is not known
-/// yet (see [`trace_context`]).
+/// yet (see [`trace_context`]), and of each ancestor between it and the
+/// nearest one whose context is known.
+///
+/// The ancestors are walked in a loop, not by recursion: a chain of tens
+/// of thousands of open spans would otherwise overflow the stack the first
+/// time a record is made in the innermost.
 fn resolve<S>(span: &SpanRef<'_, S>, dispatch: DispatchRef<'_>) -> TraceContext
 where
     S: for<'a> LookupSpan<'a>,
 {
-    // The extensions lock is released while resolving: looking up the
-    // OpenTelemetry context locks the same span's extensions again.
-    let resolved = otel::span_context(span, dispatch).unwrap_or_else(|| match span.parent() {
-        Some(parent) => trace_context(&parent, dispatch).new_child(),
-        None => span
-            .extensions()
-            .get::<SpanState>()
-            .and_then(|state| state.api_parent)
-            .map_or_else(TraceContext::new_root, |parent| parent.new_child()),
-    });
+    if let Some(own) = otel::span_context(span, dispatch) {
+        return fix(span, own);
+    }
+    let Some(mut ancestor) = span.parent() else {
+        return fix(span, root_context(span));
+    };
+    // The ancestors still to resolve, nearest first.
+    let mut unresolved = Vec::new();
+    let mut inherited = loop {
+        if let Some(known) = cached(&ancestor) {
+            break known;
+        }
+        if let Some(own) = otel::span_context(&ancestor, dispatch) {
+            break fix(&ancestor, own);
+        }
+        match ancestor.parent() {
+            Some(parent) => unresolved.push(std::mem::replace(&mut ancestor, parent)),
+            None => break fix(&ancestor, root_context(&ancestor)),
+        }
+    };
+    for ancestor in unresolved.iter().rev() {
+        inherited = fix(ancestor, inherited.new_child());
+    }
+    fix(span, inherited.new_child())
+}
+
+/// The trace context of a span without a parent: a child of the
+/// OpenTelemetry API context it was made in, else a new trace.
+fn root_context<S>(span: &SpanRef<'_, S>) -> TraceContext
+where
+    S: for<'a> LookupSpan<'a>,
+{
+    span.extensions()
+        .get::<SpanState>()
+        .and_then(|state| state.api_parent)
+        .map_or_else(TraceContext::new_root, |parent| parent.new_child())
+}
+
+/// Fixes `resolved` as the trace context of `span`, unless another thread
+/// fixed one first, and returns the one fixed.
+fn fix<S>(span: &SpanRef<'_, S>, resolved: TraceContext) -> TraceContext
+where
+    S: for<'a> LookupSpan<'a>,
+{
+    // The extensions lock is taken only here: looking up the OpenTelemetry
+    // context, before, locks the same span's extensions.
     if let Some(state) = span.extensions().get::<SpanState>() {
         return *state.trace.get_or_init(|| resolved);
     }
