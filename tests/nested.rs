@@ -299,6 +299,57 @@ fn a_secret_named_valuable_field_is_redacted_and_counted_once() {
     }
 }
 
+/// A list nested `0` levels deep, made as it is serialized: a value that
+/// deep held in memory would overflow the stack when dropped.
+struct Nested(usize);
+
+impl serde::Serialize for Nested {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq as _;
+        let mut list = serializer.serialize_seq(Some(1))?;
+        if self.0 > 1 {
+            list.serialize_element(&Nested(self.0 - 1))?;
+        }
+        list.end()
+    }
+}
+
+/// A value whose `Serialize` impl always fails.
+struct Refused;
+
+impl serde::Serialize for Refused {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("refused"))
+    }
+}
+
+/// Regression: with redaction off, a `:serde` value that failed to
+/// serialize was kept as its text, which the `log` crate makes by
+/// serializing it again without the depth bound the tree has: a part
+/// nested a million levels deep before the failure overflowed the logging
+/// thread's stack, which aborts the process.
+#[test]
+fn a_value_that_fails_after_a_part_nested_too_deep_is_not_formatted() {
+    let records = std::thread::Builder::new()
+        .stack_size(1024 * 1024)
+        .spawn(|| {
+            let builder = otel_log_bridge::builder().with_redacted_keys(Vec::<String>::new());
+            capture(builder, || {
+                log::info!(deep:serde = (Nested(1_000_000), Refused); "deep and refused");
+                log::info!(shallow:serde = (Nested(3), Refused); "shallow and refused");
+            })
+        })
+        .expect("thread started")
+        .join()
+        .expect("no stack overflow");
+    let attributes = |index: usize| &records[index]["attributes"];
+    assert_eq!(attributes(0)["deep"], "[nested too deep]");
+    // A value that went no deeper than the bound is still kept as its
+    // text, up to the failure.
+    let text = attributes(1)["shallow"].as_str().expect("text");
+    assert!(text.starts_with("(["), "{text}");
+}
+
 /// Regression: a `valuable` value whose serialization failed (here a path
 /// that is no UTF-8) was recorded as its `Debug` text, secret-named parts
 /// in clear, where a `log` value that fails is withheld.

@@ -38,8 +38,6 @@ use tracing_core::field::{Field, FieldSet, Visit};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-#[cfg(all(tracing_unstable, feature = "valuable"))]
-use crate::capture::redact::WITHHELD;
 use crate::capture::redact::{is_masked, Redactor, REDACTED};
 use crate::capture::runtime_lint::RuntimeLint;
 use crate::capture::span::{self, DispatchRef, SpanSnapshot};
@@ -818,7 +816,7 @@ impl Visit for DirectVisitor<'_, '_> {
         match valuable_tree(value, settings, &mut self.redacted) {
             ValuableTree::Tree(tree) => self.set(field, Piece::Value(ValueRef::Nested(&tree))),
             ValuableTree::Text => self.record_debug(field, &value),
-            ValuableTree::Withheld => self.set(field, Piece::Value(ValueRef::Str(WITHHELD))),
+            ValuableTree::Marker(text) => self.set(field, Piece::Value(ValueRef::Str(text))),
         }
     }
 }

@@ -19,6 +19,7 @@ use crate::capture::{
     add_common_attributes, is_suppressed, span, with_scratch, CaptureOptions, SourceFile,
 };
 use crate::export::Pipeline;
+use crate::record::tree::{Unserializable, TOO_DEEP};
 use crate::record::{
     i128_value, is_number_text, u128_value, unsigned_value, Key, OnDuplicate, Record, ScopeName,
     Severity, Value,
@@ -378,7 +379,10 @@ impl<'v> VisitValue<'v> for TypedValue<'_> {
                 *self.redacted += 1;
                 Value::StaticStr(WITHHELD)
             }
-            Err(_) => Value::Str(self.record.push_fmt(format_args!("{value}"))),
+            Err(Unserializable::TooDeepToFormat) => Value::StaticStr(TOO_DEEP),
+            Err(Unserializable::Formattable) => {
+                Value::Str(self.record.push_fmt(format_args!("{value}")))
+            }
         });
         Ok(())
     }

@@ -9,6 +9,8 @@ use tracing_core::field::{Field, Visit};
 #[cfg(all(tracing_unstable, feature = "valuable"))]
 use crate::capture::redact::WITHHELD;
 use crate::capture::redact::{is_masked, RedactionSettings, REDACTED};
+#[cfg(all(tracing_unstable, feature = "valuable"))]
+use crate::record::tree::{Unserializable, TOO_DEEP};
 use crate::record::TypedError;
 use crate::record::{
     format_lossy, i128_value, u128_value, unsigned_value, Key, OnDuplicate, Record, TextRange,
@@ -172,7 +174,7 @@ impl Visit for EventVisitor<'_> {
                 self.set(field, nested);
             }
             ValuableTree::Text => self.record_debug(field, &value),
-            ValuableTree::Withheld => self.set(field, Value::StaticStr(WITHHELD)),
+            ValuableTree::Marker(text) => self.set(field, Value::StaticStr(text)),
         }
     }
 }
@@ -185,10 +187,12 @@ pub(crate) enum ValuableTree {
     Tree(serde_json::Value),
     /// Anything else: its `Debug` text, as `tracing` records it.
     Text,
-    /// A value whose serialization failed while redaction is on (counted):
-    /// its `Debug` text would show its secret-named parts in clear, as
-    /// [`WITHHELD`](crate::capture::redact::WITHHELD).
-    Withheld,
+    /// A value whose serialization failed, kept as a fixed text instead of
+    /// its `Debug` text: [`WITHHELD`](crate::capture::redact::WITHHELD)
+    /// while redaction is on (counted), since that text would show its
+    /// secret-named parts in clear; [`TOO_DEEP`] when it nests too deep
+    /// for its `Debug` text to be made safely.
+    Marker(&'static str),
 }
 
 /// Converts a `valuable` value (see [`ValuableTree`]), counting what it
@@ -211,9 +215,10 @@ pub(crate) fn valuable_tree(
         // hand-written impl), before the keys could be redacted.
         Err(_) if redaction.is_active() => {
             *redacted += 1;
-            ValuableTree::Withheld
+            ValuableTree::Marker(WITHHELD)
         }
-        Err(_) => ValuableTree::Text,
+        Err(Unserializable::TooDeepToFormat) => ValuableTree::Marker(TOO_DEEP),
+        Err(Unserializable::Formattable) => ValuableTree::Text,
     }
 }
 
@@ -421,7 +426,7 @@ impl Visit for SpanFieldVisitor<'_> {
         match valuable_tree(value, self.redaction, &mut self.redacted) {
             ValuableTree::Tree(tree) => self.set(field, OwnedValue::Nested(Box::new(tree))),
             ValuableTree::Text => self.record_debug(field, &value),
-            ValuableTree::Withheld => self.set(field, OwnedValue::Str(WITHHELD.into())),
+            ValuableTree::Marker(text) => self.set(field, OwnedValue::Str(text.into())),
         }
     }
 }

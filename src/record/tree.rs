@@ -11,6 +11,8 @@
 //! `Some`, newtype and newtype variant counts as a level too; a value
 //! deeper still is replaced by [`TOO_DEEP`], without being serialized.
 
+use std::cell::Cell;
+
 use serde::ser::{self, Serialize};
 use serde_json::{Map, Number, Value};
 
@@ -32,16 +34,35 @@ pub(crate) const MAX_TEXT_DEPTH: usize = 64;
 /// What stands for a map or list nested deeper than [`MAX_TEXT_DEPTH`].
 pub(crate) const TOO_DEEP: &str = "[nested too deep]";
 
-/// `value` as a tree, or the error its `Serialize` impl gave. `redact` runs on the
-/// tree while it is whole, before what nests deeper than [`MAX_DEPTH`]
-/// becomes text, where no redaction would find a secret-named key.
+/// Why a value has no tree: its `Serialize` impl failed, and the value
+/// is kept as its text (`Display` or `Debug`) instead, when that is safe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Unserializable {
+    /// No part of the value was cut for its depth, so formatting it
+    /// descends no deeper than serializing it did.
+    Formattable,
+    /// A part nested deeper than [`MAX_TEXT_DEPTH`]: formatting the value
+    /// would descend into that part without bound and could overflow the
+    /// stack, so the value is kept as [`TOO_DEEP`] instead.
+    TooDeepToFormat,
+}
+
+/// `value` as a tree, or why it has none. `redact` runs on the tree while
+/// it is whole, before what nests deeper than [`MAX_DEPTH`] becomes text,
+/// where no redaction would find a secret-named key.
 pub(crate) fn to_tree<T: Serialize + ?Sized>(
     value: &T,
     redact: impl FnOnce(&mut Value),
-) -> Result<Value, serde_json::Error> {
-    let mut tree = match value.serialize(TreeSerializer { depth: 1 }) {
+) -> Result<Value, Unserializable> {
+    let cut = Cell::new(false);
+    let mut tree = match value.serialize(TreeSerializer {
+        depth: 1,
+        cut: &cut,
+    }) {
+        Ok(tree) => tree,
         Err(error) if error.to_string() == TOO_DEEP => Value::String(TOO_DEEP.to_owned()),
-        tree => tree?,
+        Err(_) if cut.get() => return Err(Unserializable::TooDeepToFormat),
+        Err(_) => return Err(Unserializable::Formattable),
     };
     redact(&mut tree);
     bound_depth(&mut tree, 1);
@@ -99,14 +120,17 @@ fn wide_integer(value: impl Into<i128> + ToString + Copy) -> Value {
 
 /// Builds a [`Value`] from a `serde` value at nesting `depth` (1 for the
 /// value itself).
-struct TreeSerializer {
+struct TreeSerializer<'cut> {
     depth: usize,
+    /// Set once any map or list was refused for its depth.
+    cut: &'cut Cell<bool>,
 }
 
-impl TreeSerializer {
+impl<'cut> TreeSerializer<'cut> {
     /// Refuses to open a map or list deeper than [`MAX_TEXT_DEPTH`].
     fn open(&self) -> Result<usize, serde_json::Error> {
         if self.depth > MAX_TEXT_DEPTH {
+            self.cut.set(true);
             Err(ser::Error::custom(TOO_DEEP))
         } else {
             Ok(self.depth)
@@ -118,33 +142,43 @@ impl TreeSerializer {
     /// its own (but the variant's), yet its `Serialize` impl calls back as
     /// one does, and a chain of them (a recursive enum) would otherwise
     /// descend without bound.
-    fn inside(&self) -> Result<TreeSerializer, serde_json::Error> {
+    fn inside(&self) -> Result<TreeSerializer<'cut>, serde_json::Error> {
         Ok(TreeSerializer {
             depth: self.open()? + 1,
+            cut: self.cut,
         })
     }
 }
 
 /// `value` serialized one level below `depth`; [`TOO_DEEP`] when the
 /// serializer refused it for its depth.
-fn child<T: Serialize + ?Sized>(value: &T, depth: usize) -> Result<Value, serde_json::Error> {
-    match value.serialize(TreeSerializer { depth: depth + 1 }) {
+fn child<T: Serialize + ?Sized>(
+    value: &T,
+    depth: usize,
+    cut: &Cell<bool>,
+) -> Result<Value, serde_json::Error> {
+    match value.serialize(TreeSerializer {
+        depth: depth + 1,
+        cut,
+    }) {
         Err(error) if error.to_string() == TOO_DEEP => Ok(Value::String(TOO_DEEP.to_owned())),
         result => result,
     }
 }
 
 /// A list being built: sequences, tuples, and the items of a tuple variant.
-struct ListBuilder {
+struct ListBuilder<'cut> {
     depth: usize,
+    cut: &'cut Cell<bool>,
     items: Vec<Value>,
     /// The variant a tuple variant's items go under.
     variant: Option<&'static str>,
 }
 
 /// A map being built: maps, structs, and the fields of a struct variant.
-struct MapBuilder {
+struct MapBuilder<'cut> {
     depth: usize,
+    cut: &'cut Cell<bool>,
     entries: Map<String, Value>,
     next_key: Option<String>,
     /// The variant a struct variant's fields go under.
@@ -191,16 +225,16 @@ fn key_text(key: Value) -> String {
     }
 }
 
-impl ser::Serializer for TreeSerializer {
+impl<'cut> ser::Serializer for TreeSerializer<'cut> {
     type Ok = Value;
     type Error = serde_json::Error;
-    type SerializeSeq = ListBuilder;
-    type SerializeTuple = ListBuilder;
-    type SerializeTupleStruct = ListBuilder;
-    type SerializeTupleVariant = ListBuilder;
-    type SerializeMap = MapBuilder;
-    type SerializeStruct = MapBuilder;
-    type SerializeStructVariant = MapBuilder;
+    type SerializeSeq = ListBuilder<'cut>;
+    type SerializeTuple = ListBuilder<'cut>;
+    type SerializeTupleStruct = ListBuilder<'cut>;
+    type SerializeTupleVariant = ListBuilder<'cut>;
+    type SerializeMap = MapBuilder<'cut>;
+    type SerializeStruct = MapBuilder<'cut>;
+    type SerializeStructVariant = MapBuilder<'cut>;
 
     fn serialize_bool(self, v: bool) -> Result<Value, Self::Error> {
         Ok(Value::Bool(v))
@@ -325,15 +359,16 @@ impl ser::Serializer for TreeSerializer {
         ))
     }
 
-    fn serialize_seq(self, len: Option<usize>) -> Result<ListBuilder, Self::Error> {
+    fn serialize_seq(self, len: Option<usize>) -> Result<ListBuilder<'cut>, Self::Error> {
         Ok(ListBuilder {
             depth: self.open()?,
+            cut: self.cut,
             items: Vec::with_capacity(len.unwrap_or(0).min(RESERVED_ITEMS)),
             variant: None,
         })
     }
 
-    fn serialize_tuple(self, len: usize) -> Result<ListBuilder, Self::Error> {
+    fn serialize_tuple(self, len: usize) -> Result<ListBuilder<'cut>, Self::Error> {
         self.serialize_seq(Some(len))
     }
 
@@ -341,7 +376,7 @@ impl ser::Serializer for TreeSerializer {
         self,
         _name: &'static str,
         len: usize,
-    ) -> Result<ListBuilder, Self::Error> {
+    ) -> Result<ListBuilder<'cut>, Self::Error> {
         self.serialize_seq(Some(len))
     }
 
@@ -351,17 +386,19 @@ impl ser::Serializer for TreeSerializer {
         _index: u32,
         variant: &'static str,
         len: usize,
-    ) -> Result<ListBuilder, Self::Error> {
+    ) -> Result<ListBuilder<'cut>, Self::Error> {
         Ok(ListBuilder {
             depth: self.open()?,
+            cut: self.cut,
             items: Vec::with_capacity(len.min(RESERVED_ITEMS)),
             variant: Some(variant),
         })
     }
 
-    fn serialize_map(self, _len: Option<usize>) -> Result<MapBuilder, Self::Error> {
+    fn serialize_map(self, _len: Option<usize>) -> Result<MapBuilder<'cut>, Self::Error> {
         Ok(MapBuilder {
             depth: self.open()?,
+            cut: self.cut,
             entries: Map::new(),
             next_key: None,
             variant: None,
@@ -369,7 +406,11 @@ impl ser::Serializer for TreeSerializer {
         })
     }
 
-    fn serialize_struct(self, name: &'static str, len: usize) -> Result<MapBuilder, Self::Error> {
+    fn serialize_struct(
+        self,
+        name: &'static str,
+        len: usize,
+    ) -> Result<MapBuilder<'cut>, Self::Error> {
         let mut builder = self.serialize_map(Some(len))?;
         builder.json_text = JSON_TEXT_STRUCTS.contains(&name);
         Ok(builder)
@@ -381,9 +422,10 @@ impl ser::Serializer for TreeSerializer {
         _index: u32,
         variant: &'static str,
         _len: usize,
-    ) -> Result<MapBuilder, Self::Error> {
+    ) -> Result<MapBuilder<'cut>, Self::Error> {
         Ok(MapBuilder {
             depth: self.open()?,
+            cut: self.cut,
             entries: Map::new(),
             next_key: None,
             variant: Some(variant),
@@ -392,9 +434,9 @@ impl ser::Serializer for TreeSerializer {
     }
 }
 
-impl ListBuilder {
+impl ListBuilder<'_> {
     fn push<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), serde_json::Error> {
-        self.items.push(child(value, self.depth)?);
+        self.items.push(child(value, self.depth, self.cut)?);
         Ok(())
     }
 
@@ -407,7 +449,7 @@ impl ListBuilder {
 /// tuple variant) differ only in their method's name.
 macro_rules! list_serializer {
     ($shape:ident, $add:ident) => {
-        impl ser::$shape for ListBuilder {
+        impl ser::$shape for ListBuilder<'_> {
             type Ok = Value;
             type Error = serde_json::Error;
 
@@ -427,13 +469,14 @@ list_serializer!(SerializeTuple, serialize_element);
 list_serializer!(SerializeTupleStruct, serialize_field);
 list_serializer!(SerializeTupleVariant, serialize_field);
 
-impl MapBuilder {
+impl MapBuilder<'_> {
     fn insert<T: Serialize + ?Sized>(
         &mut self,
         key: String,
         value: &T,
     ) -> Result<(), serde_json::Error> {
-        self.entries.insert(key, child(value, self.depth)?);
+        self.entries
+            .insert(key, child(value, self.depth, self.cut)?);
         Ok(())
     }
 
@@ -447,12 +490,12 @@ impl MapBuilder {
     }
 }
 
-impl ser::SerializeMap for MapBuilder {
+impl ser::SerializeMap for MapBuilder<'_> {
     type Ok = Value;
     type Error = serde_json::Error;
 
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Self::Error> {
-        self.next_key = Some(key_text(child(key, self.depth)?));
+        self.next_key = Some(key_text(child(key, self.depth, self.cut)?));
         Ok(())
     }
 
@@ -472,7 +515,7 @@ impl ser::SerializeMap for MapBuilder {
 /// Structs and struct variants, whose fields come with static names.
 macro_rules! struct_serializer {
     ($shape:ident) => {
-        impl ser::$shape for MapBuilder {
+        impl ser::$shape for MapBuilder<'_> {
             type Ok = Value;
             type Error = serde_json::Error;
 
@@ -671,6 +714,39 @@ mod tests {
             "]".repeat(opened)
         );
         assert_eq!(text, expected);
+    }
+
+    /// A value whose `Serialize` impl always fails.
+    struct Refused;
+
+    impl Serialize for Refused {
+        fn serialize<S: ser::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            Err(ser::Error::custom("refused"))
+        }
+    }
+
+    /// Regression: a value that failed after a part was cut for its depth
+    /// was formatted instead, which descends into that part without bound.
+    #[test]
+    fn a_failure_after_a_part_cut_for_its_depth_says_the_value_is_too_deep_to_format() {
+        assert_eq!(
+            to_tree(&(Nested(1_000_000), Refused), |_| {}),
+            Err(Unserializable::TooDeepToFormat)
+        );
+        // The list around them is the first level.
+        assert_eq!(
+            to_tree(&(Nested(MAX_TEXT_DEPTH), Refused), |_| {}),
+            Err(Unserializable::TooDeepToFormat)
+        );
+        assert_eq!(
+            to_tree(&(Nested(MAX_TEXT_DEPTH - 1), Refused), |_| {}),
+            Err(Unserializable::Formattable)
+        );
+        assert_eq!(
+            to_tree(&(Refused, Nested(MAX_TEXT_DEPTH + 1)), |_| {}),
+            Err(Unserializable::Formattable),
+            "the serializer stopped at the failure, before the deep part"
+        );
     }
 
     /// A chain of `n` wrappers made as it is serialized: `Some`, a newtype
