@@ -384,7 +384,10 @@ impl Builder {
     /// serialization fails becomes `"[withheld: serialization failed]"`
     /// (and counts as redacted): its text would hold what it serialized
     /// before failing, or its `Debug` text, where no key can be matched,
-    /// and its error may quote the value.
+    /// and its error may quote the value. With redaction off (an empty
+    /// list), such a value is that text, unless part of it nests more than
+    /// 64 levels deep: then it is `"[nested too deep]"`, since its text
+    /// would be made without a depth bound.
     pub fn with_redacted_keys<I, S>(mut self, words: I) -> Self
     where
         I: IntoIterator<Item = S>,
