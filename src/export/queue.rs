@@ -369,6 +369,15 @@ impl Queue {
                 }
                 None => {
                     state.buf.truncate(start);
+                    // A record too large for the budget must not leave its
+                    // room in the buffer, which would then travel through
+                    // the pool for as long as the shard is busy: memory
+                    // held beyond the budget. Only a large record shrinks
+                    // it, so that a full queue refusing small records
+                    // does not free and regrow the buffer for each.
+                    if len > IDLE_SHARD_CAPACITY {
+                        state.buf.shrink_to(start.max(IDLE_SHARD_CAPACITY));
+                    }
                     state.note = note;
                     drop(state);
                     self.forget_counted_record();
@@ -873,6 +882,28 @@ mod tests {
         assert!(finished, "shutdown waited for stderr");
         assert!(!shutting_down.join().expect("no panic"));
         assert_eq!(queue.dropped(), 1);
+    }
+
+    /// Regression: a record larger than the budget was refused, but the
+    /// buffer it was encoded into kept its room, which then went round
+    /// the pool with the shard's records: memory held beyond the budget
+    /// for as long as the thread kept logging.
+    #[test]
+    fn a_refused_record_larger_than_the_budget_leaves_no_room_behind() {
+        let queue = Queue::new("huge-record", 1 << 20, NEVER_WOKEN);
+        assert!(queue.push(|buf| buf.extend_from_slice(b"record")));
+        assert!(!queue.push(|buf| buf.resize(buf.len() + (8 << 20), b'a')));
+        assert_eq!(queue.dropped(), 1);
+        let mut pool = Vec::new();
+        let mut chunks = Vec::new();
+        queue.take(&mut pool, &mut chunks);
+        assert_eq!(chunks.len(), 1);
+        assert_eq!(chunks[0].bytes, b"record");
+        assert!(
+            chunks[0].bytes.capacity() <= IDLE_SHARD_CAPACITY,
+            "{} bytes kept",
+            chunks[0].bytes.capacity()
+        );
     }
 
     /// Regression: the last drain of a closed queue handed each shard
