@@ -419,3 +419,41 @@ fn two_pipelines_on_one_meter_keep_their_own_counts() {
     drop(guards);
     provider.shutdown().expect("meter provider shut down");
 }
+
+/// Regression: every target was counted by name, so `log` targets made at
+/// run time grew a metric series each for as long as the process lived.
+/// Past the limit, records count in one series marked as the SDK marks
+/// its own overflow.
+#[test]
+fn targets_past_the_limit_count_in_the_overflow_series() {
+    const TARGETS: u64 = 2100;
+    let (exporter, provider) = in_memory_meter();
+    let builder = otel_log_bridge::builder()
+        .with_meter(provider.meter("otel-log-bridge"))
+        .with_target_metrics(true);
+    let (_, stats) = crate::support::capture_with_guard(builder, |_| {
+        for tenant in 0..TARGETS {
+            log::info!(target: &format!("tenant-{tenant}"), "hello");
+        }
+        provider.force_flush().expect("metrics flushed");
+    });
+    assert_eq!(stats.emitted, TARGETS);
+    assert!(stats.by_target.len() <= 2001, "{}", stats.by_target.len());
+    let metrics = exporter.get_finished_metrics().expect("metrics");
+    let points = counter_points(&metrics, "otel_log_bridge.log.volume");
+    let total: u64 = points.iter().map(|(_, value)| value).sum();
+    assert_eq!(total, TARGETS);
+    let overflow: u64 = points
+        .iter()
+        .filter(|(attributes, _)| attribute(attributes, "otel.metric.overflow") == Some("true"))
+        .map(|(_, value)| value)
+        .sum();
+    assert!(overflow >= TARGETS - 2000, "{overflow}");
+    assert!(
+        points
+            .iter()
+            .all(|(attributes, _)| attribute(attributes, "otel.scope.name")
+                != Some("[other targets]"))
+    );
+    provider.shutdown().expect("meter provider shut down");
+}

@@ -452,6 +452,12 @@ impl Builder {
     /// severity in [`Stats::by_target`](crate::Stats::by_target), the
     /// Prometheus text and the OpenTelemetry metrics (default: off: it costs
     /// a hash and an uncontended lock per record, and targets can be many).
+    ///
+    /// At most 2000 targets are counted by name, as the OpenTelemetry
+    /// SDK's default cardinality limit: the records of further targets
+    /// (`log` targets made at run time, say) count together under the
+    /// target `[other targets]`, and the OpenTelemetry metric marks them
+    /// `otel.metric.overflow=true` instead of naming a scope.
     pub fn with_target_metrics(mut self, enabled: bool) -> Self {
         self.target_metrics = enabled;
         self

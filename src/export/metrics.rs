@@ -12,6 +12,7 @@ use std::sync::{Arc, Weak};
 use opentelemetry::metrics::{Meter, ObservableCounter, ObservableGauge};
 use opentelemetry::KeyValue;
 
+use crate::export::stats::OTHER_TARGETS;
 use crate::export::{Component, Pipeline};
 
 /// Keeps the registered instruments alive for as long as the guard.
@@ -93,7 +94,13 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
                     .target_counts()
                     .map(|(target, severity, count)| {
                         let mut attributes = bridge.to_vec();
-                        attributes.push(KeyValue::new("otel.scope.name", target.to_owned()));
+                        // The records of targets past the limit form the
+                        // overflow series, marked as the SDK marks its own.
+                        attributes.push(if target == OTHER_TARGETS {
+                            KeyValue::new("otel.metric.overflow", true)
+                        } else {
+                            KeyValue::new("otel.scope.name", target.to_owned())
+                        });
                         attributes.push(KeyValue::new("log.severity", severity));
                         (count, attributes)
                     })

@@ -79,7 +79,8 @@ pub struct Stats {
     pub by_severity: SeverityCounts,
     /// `emitted`, by target (the instrumentation scope) and severity, when
     /// [`Builder::with_target_metrics`](crate::Builder::with_target_metrics)
-    /// turned it on; sorted by target.
+    /// turned it on; sorted by target. At most 2000 targets are counted by
+    /// name; the records of further targets count under `[other targets]`.
     pub by_target: Vec<(String, SeverityCounts)>,
     /// How long OTLP export requests to a collector took, successful or
     /// not (writing OTLP-JSON lines sends none).
@@ -199,6 +200,17 @@ impl LatencyRecorder {
     }
 }
 
+/// How many targets each of the [`TargetCounters`]' eight shards counts by
+/// name, so at most 2000 in all, as the OpenTelemetry SDK's default
+/// cardinality limit. A `log` target can be made at run time (from a
+/// tenant's or a file's name), and each name kept is memory and a metric
+/// series for as long as the process lives.
+const TARGETS_PER_SHARD: usize = 250;
+
+/// The target under which records of targets past [`TARGETS_PER_SHARD`]
+/// are counted. The brackets keep it apart from Rust module paths.
+pub(crate) const OTHER_TARGETS: &str = "[other targets]";
+
 /// Emitted records per target and severity range. Opt-in, because it costs
 /// a hash and an uncontended lock per record: the targets are only known
 /// per record.
@@ -218,35 +230,29 @@ impl TargetCounters {
         match counts.get_mut(target) {
             Some(by_range) => by_range[range] += 1,
             None => {
-                let mut by_range = [0; SEVERITY_RANGES];
-                by_range[range] = 1;
-                counts.insert(target.into(), by_range);
+                let target = if counts.len() < TARGETS_PER_SHARD {
+                    target
+                } else {
+                    OTHER_TARGETS
+                };
+                counts.entry(target.into()).or_insert([0; SEVERITY_RANGES])[range] += 1;
             }
         }
     }
 
     pub(crate) fn snapshot(&self) -> Vec<(String, SeverityCounts)> {
-        let mut all = Vec::new();
+        // Sorted by target; each shard that overflowed has its own count
+        // of other targets, which add up here.
+        let mut all = std::collections::BTreeMap::<String, SeverityCounts>::new();
         for shard in &self.shards {
             let counts = shard
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for (target, [trace, debug, info, warn, error, fatal]) in counts.iter() {
-                all.push((
-                    target.to_string(),
-                    SeverityCounts {
-                        trace: *trace,
-                        debug: *debug,
-                        info: *info,
-                        warn: *warn,
-                        error: *error,
-                        fatal: *fatal,
-                    },
-                ));
+            for (target, ranges) in counts.iter() {
+                all.entry(target.to_string()).or_default().add(*ranges);
             }
         }
-        all.sort_by(|a, b| a.0.cmp(&b.0));
-        all
+        all.into_iter().collect()
     }
 }
 
@@ -464,4 +470,38 @@ fn escape_label(value: &str) -> String {
         }
     }
     escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: every target a record named was kept and counted by
+    /// name, so `log` targets made at run time grew the map, and the
+    /// metric series, for as long as the process lived.
+    #[test]
+    fn targets_past_the_limit_are_counted_together() {
+        let counters = TargetCounters::default();
+        let targets = 8 * TARGETS_PER_SHARD + 1000;
+        for target in 0..targets {
+            counters.increment(&format!("tenant-{target}"), 9);
+        }
+        counters.increment("tenant-0", 17);
+        let snapshot = counters.snapshot();
+        assert!(
+            snapshot.len() <= 8 * TARGETS_PER_SHARD + 1,
+            "{}",
+            snapshot.len()
+        );
+        let (named, others): (Vec<_>, Vec<_>) = snapshot
+            .iter()
+            .partition(|(target, _)| target != OTHER_TARGETS);
+        assert_eq!(others.len(), 1, "one count of other targets");
+        let info: u64 = snapshot.iter().map(|(_, counts)| counts.info).sum();
+        assert_eq!(info, targets as u64, "no record uncounted");
+        assert!(others[0].1.info >= 1000);
+        // A target counted by name goes on being counted by name.
+        let first = named.iter().find(|(target, _)| target == "tenant-0");
+        assert_eq!(first.map(|(_, counts)| counts.error), Some(1));
+    }
 }
