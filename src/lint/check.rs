@@ -116,8 +116,24 @@ fn parse_file(source: &str) -> Result<(syn::File, MacroDepths), (LineColumn, Str
     })?;
     let macro_depths = recursion_estimate(&tokens, 0, MacroBodies::Kept)
         .map_err(|position| (position, too_deep()))?;
-    let file = syn::parse2::<syn::File>(tokens)
-        .map_err(|error| (error.span().start(), error.to_string()))?;
+    let end_of_file = tokens
+        .clone()
+        .into_iter()
+        .last()
+        .map_or(LineColumn { line: 1, column: 0 }, |last| last.span().end());
+    let file = syn::parse2::<syn::File>(tokens).map_err(|error| {
+        // An error at the end of the input carries no position of its own
+        // (the call site, which reads as 1:1): it is placed after the last
+        // token, where the missing part belongs.
+        let position = if error.span().start() == (LineColumn { line: 1, column: 0 })
+            && error.to_string().starts_with("unexpected end of input")
+        {
+            end_of_file
+        } else {
+            error.span().start()
+        };
+        (position, error.to_string())
+    })?;
     Ok((file, macro_depths))
 }
 

@@ -308,6 +308,26 @@ fn a_deep_chain_inside_an_attribute_is_reported_instead_of_overflowing_the_stack
     }
 }
 
+/// Regression: a file cut short (a function with no body at its end) was
+/// reported at 1:1, far from what is missing: the parser's error at the end
+/// of its input has no position of its own.
+#[test]
+fn a_file_cut_short_is_reported_at_its_end() {
+    let diagnostics = assert_survives("cut.rs", "fn f() {}\n\nfn g(x: u8)\n");
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+    let diagnostic = &diagnostics[0];
+    assert_eq!(diagnostic.rule, Rule::UnparsableFile);
+    assert!(
+        diagnostic.message.contains("unexpected end of input"),
+        "{diagnostic}"
+    );
+    assert_eq!(
+        (diagnostic.line, diagnostic.column),
+        (3, 12),
+        "{diagnostic}"
+    );
+}
+
 /// Pieces of `tracing` and `log` calls, valid and not, to combine.
 const MACROS: [&str; 14] = [
     "info",
