@@ -836,3 +836,48 @@ fn a_log_flush_on_an_export_worker_does_not_wait_for_itself() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(records.len(), 1, "{records:?}");
 }
+
+/// A panic raised while an event is being captured (a field's `Debug`
+/// impl) runs the bridge's panic hook in the middle of that capture: the
+/// hook's record, and the records after it, come out whole.
+#[test]
+fn a_panic_inside_an_events_capture_is_recorded_and_logging_goes_on() {
+    if is_child() {
+        let builder = match std::env::var("CAPTURE_PATH").as_deref() {
+            Ok("record") => child_builder().with_console_writer(std::io::sink()),
+            _ => child_builder(),
+        };
+        let guard = builder.init();
+        let span = tracing::info_span!("request", id = 7);
+        let _entered = span.enter();
+        let caught = std::panic::catch_unwind(|| {
+            tracing::info!(before = 1, broken = ?PanicsWhenFormatted, "lost");
+        });
+        assert!(caught.is_err());
+        let caught = std::panic::catch_unwind(|| {
+            log::info!(broken:? = PanicsWhenFormatted; "lost too");
+        });
+        assert!(caught.is_err());
+        tracing::info!(after = 2, "kept");
+        log::info!(after = 3; "kept too");
+        drop(guard);
+        return;
+    }
+    for path in ["direct", "record"] {
+        let (output, records) = run(
+            "a_panic_inside_an_events_capture_is_recorded_and_logging_goes_on",
+            &[("CAPTURE_PATH", path)],
+        );
+        assert!(output.status.success(), "{path} path: {}", stderr(&output));
+        let bodies: Vec<&str> = records.iter().filter_map(|r| r["body"].as_str()).collect();
+        assert_eq!(
+            bodies,
+            ["formatting fails", "formatting fails", "kept", "kept too"],
+            "{path} path"
+        );
+        for record in &records {
+            assert_eq!(record["attributes"]["id"], 7, "{path} path: {record}");
+        }
+        assert_eq!(records[0]["severity_text"], "FATAL", "{path} path");
+    }
+}
