@@ -362,3 +362,18 @@ fn log_key_values() {
     });
     check_golden("log_key_values", records);
 }
+
+/// Regression: a `log` key given as a raw identifier kept its `r#`
+/// (`r#type`), where `tracing` names the same field `type`.
+#[test]
+fn a_raw_identifier_key_is_named_without_its_prefix() {
+    let records = capture(builder(), || {
+        log::info!(r#type = "user"; "from log");
+        tracing::info!(r#type = "user", "from tracing");
+    });
+    assert_eq!(records.len(), 2);
+    for record in &records {
+        assert_eq!(record["attributes"]["type"], "user", "{record}");
+        assert!(record["attributes"].get("r#type").is_none(), "{record}");
+    }
+}

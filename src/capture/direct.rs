@@ -776,14 +776,15 @@ impl Visit for DirectVisitor<'_, '_> {
             self.out_of_order = true;
             return;
         }
+        // A secret-named field is not formatted at all, as on the general
+        // path.
+        if field.name() != MESSAGE && self.is_redacted(field) {
+            self.set(field, Piece::Value(ValueRef::Str(REDACTED)));
+            return;
+        }
         // Formatted straight into the encoding, unless the text is needed
-        // again (a body for the runtime lint) or is not written (redacted).
-        let straight = if field.name() == MESSAGE {
-            !self.keep_body
-        } else {
-            !self.is_redacted(field)
-        };
-        if !straight {
+        // again (a body for the runtime lint).
+        if field.name() == MESSAGE && self.keep_body {
             let text = self.format(format_args!("{value:?}"));
             self.set_text(field, text);
         } else if field.name() == MESSAGE {
@@ -1239,6 +1240,108 @@ mod tests {
         for output in [&direct, &general] {
             assert!(output.contains("\"password\":\"[REDACTED]\""), "{output}");
             assert!(!output.contains("hunter2"), "{output}");
+        }
+    }
+
+    /// Regression: a length limit no value can reach (`usize::MAX`) sent
+    /// every event through the general path, which then scanned each
+    /// string against it.
+    #[test]
+    fn a_length_limit_no_value_can_reach_keeps_the_direct_path() {
+        let (_, taken) = run_with(
+            |builder, buf| json(builder, buf).with_attribute_value_length_limit(usize::MAX),
+            log_everything,
+        );
+        assert_eq!(taken as usize, EVENTS - GENERAL_PATH_EVENTS);
+    }
+
+    /// Counts how often it is formatted, as `Debug` or `Display`.
+    #[derive(Clone, Default)]
+    struct Counted(Arc<std::sync::atomic::AtomicUsize>);
+
+    impl Counted {
+        fn times(&self) -> usize {
+            self.0.load(std::sync::atomic::Ordering::Relaxed)
+        }
+
+        fn write(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            f.write_str("counted")
+        }
+    }
+
+    impl fmt::Debug for Counted {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            self.write(f)
+        }
+    }
+
+    impl fmt::Display for Counted {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            self.write(f)
+        }
+    }
+
+    /// An error with a source, whose message counts how often it is
+    /// formatted.
+    #[derive(Debug)]
+    struct CountedError(Counted, std::io::Error);
+
+    impl fmt::Display for CountedError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            fmt::Display::fmt(&self.0, f)
+        }
+    }
+
+    impl Error for CountedError {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            Some(&self.1)
+        }
+    }
+
+    /// Regression: a secret-named field captured with `?` or `%` was
+    /// formatted, running the program's code over the secret, and only
+    /// then replaced by the redaction marker.
+    #[test]
+    fn a_secret_named_field_is_not_formatted_on_either_path() {
+        let counted = Counted::default();
+        let BothPaths {
+            direct, general, ..
+        } = both_paths(json, || {
+            tracing::info!(password = ?counted, api_key = %counted, "secrets");
+        });
+        assert_eq!(counted.times(), 0);
+        for output in [&direct, &general] {
+            assert!(
+                output.contains(r#""password":"[REDACTED]","api_key":"[REDACTED]""#),
+                "{output}"
+            );
+        }
+    }
+
+    /// Regression: an error with a source was formatted twice, once for
+    /// its message and again for the first line of its stack trace.
+    #[test]
+    fn an_errors_message_is_formatted_once_on_either_path() {
+        let counted = Counted::default();
+        let error = CountedError(counted.clone(), std::io::Error::other("disk full"));
+        let BothPaths {
+            direct,
+            taken,
+            general,
+            general_taken,
+        } = both_paths(json, || {
+            tracing::error!(error = &error as &(dyn Error + 'static), "failed");
+        });
+        assert_eq!((taken, general_taken), (1, 0));
+        assert_eq!(counted.times(), 2, "once on each path");
+        for output in [&direct, &general] {
+            assert!(
+                output.contains(
+                    r#""exception.message":"counted","exception.stacktrace":"counted\ncaused by: disk full""#
+                ),
+                "{output}"
+            );
         }
     }
 

@@ -289,8 +289,22 @@ struct LintedKeys<'a> {
 
 impl<'kvs> VisitSource<'kvs> for LintedKeys<'_> {
     fn visit_pair(&mut self, key: kv::Key<'kvs>, _: kv::Value<'kvs>) -> Result<(), kv::Error> {
-        self.lint.check_log_key(self.site, key.as_str());
+        self.lint.check_log_key(self.site, key_name(&key));
         Ok(())
+    }
+}
+
+/// A `log` key's name. The `log` macros name a key given as an
+/// identifier by `stringify!`, which keeps a raw identifier's `r#`
+/// (`r#type = "a"` is the key `r#type`); `tracing` strips it from field
+/// names, and so does this, so that both name the attribute `type`.
+fn key_name<'k>(key: &'k kv::Key<'_>) -> &'k str {
+    let key = key.as_str();
+    match key.strip_prefix("r#") {
+        Some(name) if !name.is_empty() && name.chars().all(|c| c == '_' || c.is_alphanumeric()) => {
+            name
+        }
+        _ => key,
     }
 }
 
@@ -303,14 +317,15 @@ struct KeyValues<'r> {
 
 impl<'kvs> VisitSource<'kvs> for KeyValues<'_> {
     fn visit_pair(&mut self, key: kv::Key<'kvs>, value: kv::Value<'kvs>) -> Result<(), kv::Error> {
-        if self.redaction.is_sensitive(key.as_str()) {
+        let name = key_name(&key);
+        if self.redaction.is_sensitive(name) {
             self.redacted += 1;
-            let key = Key::Arena(self.record.push_text(key.as_str()));
+            let key = Key::Arena(self.record.push_text(name));
             self.record
                 .set_attribute(key, Value::StaticStr(REDACTED), OnDuplicate::Replace);
             return Ok(());
         }
-        let key = Key::Arena(self.record.push_text(key.as_str()));
+        let key = Key::Arena(self.record.push_text(name));
         let mut typed = TypedValue {
             record: self.record,
             redaction: self.redaction,

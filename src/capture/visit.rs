@@ -153,6 +153,13 @@ impl Visit for EventVisitor<'_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        // A secret-named field is not formatted at all: its `Debug` or
+        // `Display` impl is the program's code, which may copy or log the
+        // secret elsewhere, and the text would be thrown away.
+        if field.name() != MESSAGE && is_masked(self.redact_mask, field, self.redaction) {
+            self.set(field, Value::StaticStr(REDACTED));
+            return;
+        }
         let text = self.record.push_debug(value);
         self.set_text(field, text);
     }
@@ -244,9 +251,12 @@ pub(crate) fn exception_attributes(
     let type_name = typed
         .and_then(TypedError::type_name)
         .map(|name| ("exception.type", ExceptionValue::Static(name)));
-    let start = text.len();
+    let message_start = text.len();
     let _ = write!(text, "{error}");
-    let message = Some(("exception.message", ExceptionValue::Text(start..text.len())));
+    let message = Some((
+        "exception.message",
+        ExceptionValue::Text(message_start..text.len()),
+    ));
     let has_causes = match typed {
         Some(typed) => !typed.causes().is_empty(),
         None => error.source().is_some(),
@@ -254,8 +264,11 @@ pub(crate) fn exception_attributes(
     if !has_causes {
         return [type_name, message, None];
     }
+    // The stack trace starts with the message again, copied rather than
+    // formatted twice: a `Display` impl is the program's code, which may be
+    // costly, count its calls, or say something else the second time.
     let start = text.len();
-    let _ = write!(text, "{error}");
+    text.extend_from_within(message_start..start);
     match typed {
         Some(typed) => {
             for cause in typed.causes() {

@@ -475,6 +475,8 @@ impl Builder {
     /// Cuts string attribute values to this many characters (on character
     /// boundaries) and byte values to this many bytes, beating
     /// `OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT` (default: no limit).
+    /// A limit of `isize::MAX` or more, which no value can reach, is the
+    /// same as no limit.
     pub fn with_attribute_value_length_limit(mut self, limit: usize) -> Self {
         self.attribute_value_length_limit = Some(limit);
         self
@@ -857,10 +859,17 @@ impl Builder {
                     self.env.limit(env::ATTRIBUTE_COUNT_LIMITS, &default)
                 })
                 .unwrap_or(default_limits.count),
-            value_length: self.attribute_value_length_limit.or_else(|| {
-                self.env
-                    .limit(env::ATTRIBUTE_VALUE_LENGTH_LIMITS, "the default, no limit")
-            }),
+            // No value is longer than `isize::MAX` bytes, so a limit that
+            // large cuts nothing. Taking it as no limit keeps the direct
+            // path, which only runs without one, and spares each record
+            // a scan of its strings.
+            value_length: self
+                .attribute_value_length_limit
+                .or_else(|| {
+                    self.env
+                        .limit(env::ATTRIBUTE_VALUE_LENGTH_LIMITS, "the default, no limit")
+                })
+                .filter(|&limit| limit < isize::MAX as usize),
         };
         self.capture.duplicate_legacy_code_attributes = self
             .legacy_code_attributes
