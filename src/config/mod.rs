@@ -619,7 +619,9 @@ impl Builder {
     }
 
     /// Adds a header to every OTLP request, replacing a header of the same
-    /// name from `OTEL_EXPORTER_OTLP_HEADERS`. A name or value HTTP cannot
+    /// name (in any case) from `OTEL_EXPORTER_OTLP_HEADERS` or from an
+    /// earlier call: each name is sent once, with the last value given. A
+    /// name or value HTTP cannot
     /// carry (a space in the name, a line break in the value) makes
     /// [`try_init`](Builder::try_init) fail with
     /// [`InitError::InvalidConfig`](crate::InitError::InvalidConfig).

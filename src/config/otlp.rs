@@ -393,11 +393,7 @@ fn lookup_valid<T>(
         match parse(&value) {
             Some(parsed) => return Some(parsed),
             None => {
-                let fallback = if env.get(&generic).is_some() {
-                    generic.as_str()
-                } else {
-                    default
-                };
+                let fallback = fallback_for_specific(env, &generic, default, &parse);
                 report_invalid(&specific, &value, accepted, fallback);
             }
         }
@@ -408,6 +404,21 @@ fn lookup_valid<T>(
         report_invalid(&generic, &value, accepted, default);
     }
     parsed
+}
+
+/// What applies when the logs-specific variable is rejected: the generic
+/// one when it is set and valid, else `default`. A malformed generic value
+/// is rejected in turn, so naming it would promise what does not happen.
+fn fallback_for_specific<'a, T>(
+    env: &Env,
+    generic: &'a str,
+    default: &'a str,
+    parse: &impl Fn(&str) -> Option<T>,
+) -> &'a str {
+    match env.get(generic) {
+        Some(value) if parse(&value).is_some() => generic,
+        _ => default,
+    }
 }
 
 /// Fails when the protocol variable in force asks for gRPC, which this
@@ -587,8 +598,12 @@ impl OtlpSettings {
         // A client identity given in code replaces both files of the
         // variables: a certificate from one place and a key from another
         // would not match.
-        let from_env =
-            |suffix: &str| lookup(env, suffix).map(|(name, path)| TlsFile::new(path, name));
+        // Paths are trimmed, as every other variable is: a line break left
+        // by the tool that wrote the variable would otherwise name a file
+        // that does not exist.
+        let from_env = |suffix: &str| {
+            lookup(env, suffix).map(|(name, path)| TlsFile::new(path.trim().to_owned(), name))
+        };
         let (client_certificate, client_key) = match &options.client_identity {
             Some((certificate, key)) => {
                 let setting = "Builder::with_otlp_client_certificate";
@@ -642,7 +657,7 @@ impl OtlpSettings {
         let spool = options
             .spool_dir
             .clone()
-            .unwrap_or_else(|| env.get(super::env::SPOOL_DIR).map(Into::into))
+            .unwrap_or_else(|| env.get(super::env::SPOOL_DIR).map(|dir| dir.trim().into()))
             .map(|dir| SpoolSettings {
                 dir,
                 budget: options.spool_budget.unwrap_or(DEFAULT_SPOOL_BUDGET),
@@ -1175,7 +1190,9 @@ mod tests {
             &OtlpOptions::default(),
             &[
                 ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/generic/ca.pem"),
-                ("OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE", "/logs/ca.pem"),
+                // Regression: paths were not trimmed, so a line break
+                // named a file that does not exist.
+                ("OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE", " /logs/ca.pem\n"),
                 ("OTEL_EXPORTER_OTLP_CLIENT_KEY", "/generic/key.pem"),
                 (
                     "OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE",
@@ -1300,6 +1317,36 @@ mod tests {
         ];
         let settings = resolve(&OtlpOptions::default(), &vars).expect("valid");
         assert_eq!(settings.compression, Compression::Gzip);
+    }
+
+    /// Regression: the spool directory's variable was not trimmed, so a
+    /// line break named a directory of its own, made beside the one meant.
+    #[cfg(feature = "spool")]
+    #[test]
+    fn the_spool_directory_from_the_variable_is_trimmed() {
+        let vars = [("OTEL_LOG_BRIDGE_SPOOL_DIR", " /var/spool/logs\n")];
+        let settings = resolve(&OtlpOptions::default(), &vars).expect("valid");
+        let spool = settings.spool.expect("a spool");
+        assert_eq!(spool.dir, std::path::Path::new("/var/spool/logs"));
+    }
+
+    /// Regression: a rejected logs-specific value was reported as "using
+    /// OTEL_EXPORTER_OTLP_COMPRESSION" whenever that was set, even when it
+    /// was malformed too and the default applied.
+    #[test]
+    fn a_rejected_logs_value_names_the_generic_one_only_when_it_applies() {
+        let generic = "OTEL_EXPORTER_OTLP_COMPRESSION";
+        let fallback = |value: &str| {
+            let env = Env::from_pairs(&[(generic, value)]);
+            fallback_for_specific(&env, generic, "none", &Compression::parse)
+        };
+        assert_eq!(fallback("gzip"), generic);
+        assert_eq!(fallback("brotli"), "none");
+        let env = Env::from_pairs(&[]);
+        assert_eq!(
+            fallback_for_specific(&env, generic, "none", &Compression::parse),
+            "none"
+        );
     }
 
     #[test]

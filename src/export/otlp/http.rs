@@ -157,30 +157,44 @@ impl HttpTransport {
 /// The rejected count and message of an OTLP/JSON response's partial
 /// success. The count is a 64-bit integer, which proto3 JSON writes as a
 /// decimal string (as the collector does) and readers must also accept as a
-/// number; field names may be in lowerCamelCase or as in the proto file.
-/// `opentelemetry-proto`'s serde type reads only the number, so the
-/// response is read field by field. `None` when the body is not JSON.
+/// number; field names may be in lowerCamelCase or as in the proto file,
+/// and a `null` field is one not set. `opentelemetry-proto`'s serde type
+/// reads only the number, so the response is read field by field. `None`
+/// when the body is not such a response: not JSON, not an object, or a
+/// partial success whose parts have other types (a count that is negative
+/// or no number), which would otherwise pass for a full success.
 fn json_partial_success(body: &[u8]) -> Option<(u64, String)> {
+    use serde_json::Value;
     if body.is_empty() {
         return Some((0, String::new()));
     }
-    let response = serde_json::from_slice::<serde_json::Value>(body).ok()?;
-    let field = |value: &'_ serde_json::Value, camel: &str, snake: &str| {
-        value.get(camel).or_else(|| value.get(snake)).cloned()
+    let Value::Object(response) = serde_json::from_slice::<Value>(body).ok()? else {
+        return None;
     };
-    let Some(partial) = field(&response, "partialSuccess", "partial_success") else {
-        return Some((0, String::new()));
+    let field = |object: &'_ serde_json::Map<String, Value>, camel: &str, snake: &str| {
+        object
+            .get(camel)
+            .or_else(|| object.get(snake))
+            .filter(|value| !value.is_null())
+            .cloned()
+    };
+    let partial = match field(&response, "partialSuccess", "partial_success") {
+        None => return Some((0, String::new())),
+        Some(Value::Object(partial)) => partial,
+        Some(_) => return None,
     };
     let rejected = match field(&partial, "rejectedLogRecords", "rejected_log_records") {
-        Some(serde_json::Value::Number(count)) => count.as_u64(),
-        Some(serde_json::Value::String(count)) => count.trim().parse().ok(),
-        _ => None,
+        None => 0,
+        Some(Value::Number(count)) => count.as_u64()?,
+        Some(Value::String(count)) => count.trim().parse().ok()?,
+        Some(_) => return None,
     };
     let message = match field(&partial, "errorMessage", "error_message") {
-        Some(serde_json::Value::String(message)) => message,
-        _ => String::new(),
+        None => String::new(),
+        Some(Value::String(message)) => message,
+        Some(_) => return None,
     };
-    Some((rejected.unwrap_or(0), message))
+    Some((rejected, message))
 }
 
 impl Transport for HttpTransport {
@@ -355,7 +369,7 @@ mod tests {
     /// success over OTLP/HTTP JSON was counted as a full one.
     #[test]
     fn a_json_partial_success_is_read_with_its_count_as_a_string_or_a_number() {
-        let cases: [(&str, Option<(u64, &str)>); 7] = [
+        let cases: [(&str, Option<(u64, &str)>); 15] = [
             (
                 r#"{"partialSuccess":{"rejectedLogRecords":"3","errorMessage":"too old"}}"#,
                 Some((3, "too old")),
@@ -374,7 +388,18 @@ mod tests {
             ),
             ("{}", Some((0, ""))),
             ("", Some((0, ""))),
+            (r#"{"partialSuccess":null}"#, Some((0, ""))),
             ("<html>not json</html>", None),
+            // Regression: JSON that is no response object, or a partial
+            // success of the wrong shape, passed for a full success
+            // without a word.
+            ("[]", None),
+            ("null", None),
+            (r#"{"partialSuccess":5}"#, None),
+            (r#"{"partialSuccess":{"rejectedLogRecords":"many"}}"#, None),
+            (r#"{"partialSuccess":{"rejectedLogRecords":-1}}"#, None),
+            (r#"{"partialSuccess":{"rejectedLogRecords":true}}"#, None),
+            (r#"{"partialSuccess":{"errorMessage":["m"]}}"#, None),
         ];
         for (body, expected) in cases {
             let got = json_partial_success(body.as_bytes());

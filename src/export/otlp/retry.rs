@@ -9,8 +9,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// A server-requested delay is honoured up to this long.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
-/// Exponential backoff with full jitter, as the OTLP exporter specification
-/// requires, restarting for every batch.
+/// Exponential backoff with jitter, as the OTLP exporter specification
+/// requires, restarting for every batch. The jitter is "equal jitter": a
+/// random delay between half the ceiling and the ceiling.
 #[derive(Debug, Default)]
 pub(crate) struct Backoff {
     attempt: u32,
@@ -22,16 +23,17 @@ impl Backoff {
         self.attempt
     }
 
-    /// The delay before the next attempt: a random delay up to an
-    /// exponentially growing ceiling, or the server's `Retry-After` (capped)
-    /// when that is longer.
+    /// The delay before the next attempt: a random delay between half an
+    /// exponentially growing ceiling and the ceiling, or the server's
+    /// `Retry-After` (capped) when that is longer.
     pub(crate) fn next_delay(&mut self, server_delay: Option<Duration>) -> Duration {
         self.attempt = self.attempt.saturating_add(1);
         let ceiling = INITIAL
             .saturating_mul(1u32 << self.attempt.min(16).saturating_sub(1))
             .min(MAX_BACKOFF);
-        // Full jitter, but never less than half the ceiling, so a retry
-        // storm spreads out without retrying almost immediately.
+        // Jitter over the upper half of the ceiling only: a retry storm
+        // spreads out, and no retry comes almost immediately, as full
+        // jitter (from zero) would sometimes make it.
         let half = ceiling / 2;
         let backoff = half + half.mul_f64(fastrand::f64());
         // A server's delay is the least to wait. Only the least: a
