@@ -33,8 +33,8 @@
 //! | Timestamp | the wall-clock time the event was recorded (never 0) |
 //! | ObservedTimestamp | when the bridge saw it: equal to Timestamp for in-process events |
 //! | SeverityNumber / SeverityText | TRACE→1 `TRACE`, DEBUG→5 `DEBUG`, INFO→9 `INFO`, WARN→13 `WARN`, ERROR→17 `ERROR` (same for `log` levels); panics → 21 `FATAL` |
-//! | Body | the `message` field (the format string and its arguments), a string |
-//! | Attributes | event fields, typed (below), then enclosing span fields, then `code.*` and `thread.*` |
+//! | Body | the `message` field (the format string and its arguments), a string; a `message` field given a number or a bool is an attribute of that name instead |
+//! | Attributes | event fields, typed (below), then enclosing span fields, then `code.*` and `thread.*`: their order in JSON lines; an OTLP record may hold them in another (its attributes are a map) |
 //! | EventName | only an explicit `name:`; the `"event src/x.rs:42"` name `tracing` generates is never copied |
 //! | InstrumentationScope name | the event's target (`log`: the record's target; panics: `panic`) |
 //! | TraceId / SpanId / TraceFlags | the span the event belongs to (contextual or explicit `parent:`), see below |

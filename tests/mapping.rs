@@ -377,3 +377,13 @@ fn a_raw_identifier_key_is_named_without_its_prefix() {
         assert!(record["attributes"].get("r#type").is_none(), "{record}");
     }
 }
+
+/// A `message` field given a number is kept as a typed attribute of that
+/// name, as the mapping table says, and the record has no body.
+#[test]
+fn a_message_field_given_a_number_is_an_attribute() {
+    let records = capture(builder(), || tracing::info!(message = 42_i64));
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["attributes"]["message"], 42, "{}", records[0]);
+    assert!(records[0]["body"].is_null(), "{}", records[0]);
+}
