@@ -672,9 +672,45 @@ impl Checker<'_> {
         (!text.is_empty()).then(|| text.to_owned())
     }
 
+    /// The source text of an expression, as one line. An expression that
+    /// spans lines has its lines trimmed and joined, so that a suggested
+    /// field holds the expression itself, and two such values are told
+    /// apart.
     fn snippet_of(&self, expr: &Expr) -> String {
-        self.snippet(Range::of(expr.span()))
+        let range = Range::of(expr.span());
+        self.snippet(range)
+            .or_else(|| self.joined_snippet(range))
             .unwrap_or_else(|| "value".to_owned())
+    }
+
+    /// The source text of a range over several lines, each line trimmed,
+    /// joined by a space, or by nothing after an opening bracket and
+    /// before a closing one or a `.`, `,` or `?`, which is where such
+    /// expressions are usually broken.
+    fn joined_snippet(&self, range: Range) -> Option<String> {
+        let mut joined = String::new();
+        for line in range.start.line..=range.end.line {
+            let start = if line == range.start.line {
+                range.start.column
+            } else {
+                0
+            };
+            let end = if line == range.end.line {
+                range.end.column
+            } else {
+                usize::MAX
+            };
+            let part = self.lines.slice(line, start, end)?.trim();
+            if part.is_empty() {
+                continue;
+            }
+            let glued = joined.ends_with(['(', '[']) || part.starts_with([')', ']', '.', ',', '?']);
+            if !joined.is_empty() && !glued {
+                joined.push(' ');
+            }
+            joined.push_str(part);
+        }
+        (!joined.is_empty()).then_some(joined)
     }
 
     /// Handles a macro invocation: lints it when it is a `tracing` or `log`
@@ -777,7 +813,7 @@ impl Checker<'_> {
             self.check_field(field, call.flavor, site, anchor);
         }
         if let Some(message) = &call.message {
-            self.check_message(message, call.flavor, anchor);
+            self.check_message(message, &call.fields, call.flavor, anchor);
         }
         self.check_field_list(
             &call.fields,
@@ -1029,7 +1065,13 @@ impl Checker<'_> {
         }
     }
 
-    fn check_message(&mut self, message: &Message, flavor: Flavor, anchor: usize) {
+    fn check_message(
+        &mut self,
+        message: &Message,
+        fields: &[Field],
+        flavor: Flavor,
+        anchor: usize,
+    ) {
         let Some(literal) = &message.format else {
             return;
         };
@@ -1047,9 +1089,16 @@ impl Checker<'_> {
         // The range, source text and suggested field of each value
         // interpolated.
         let mut interpolated: Vec<(Range, String, String)> = Vec::new();
-        // The keys suggested so far: no two values may be given the same.
-        // Sets, so that a generated call with many values stays linear.
-        let mut names: HashSet<String> = HashSet::new();
+        // The keys the call has and those suggested so far: no value may
+        // be given a key that is taken. Sets, so that a generated call with
+        // many values stays linear.
+        let mut names: HashSet<String> = fields
+            .iter()
+            .filter_map(|field| match &field.key {
+                Key::Literal { text, .. } => Some(text.clone()),
+                Key::Computed { .. } => None,
+            })
+            .collect();
         let mut texts: HashSet<String> = HashSet::new();
         let mut numbered: HashMap<String, usize> = HashMap::new();
         for (index, (placeholder, value)) in resolve_placeholders(&format, message)

@@ -34,7 +34,12 @@ pub struct Report {
 
 /// One file being checked.
 struct SourceFile {
+    /// The path as it was given, which findings show.
     path: PathBuf,
+    /// The path made absolute, which places the file in its crate and
+    /// below its crate root's directory however the path was written
+    /// (`src/m.rs`, `./src/m.rs`, `/work/src/m.rs`).
+    place: PathBuf,
     /// The text with its byte-order mark and shebang blanked.
     text: String,
     /// The group of files that crate-wide checks compare, usually the
@@ -46,6 +51,7 @@ struct SourceFile {
 pub(super) fn check_one(path: &Path, source: &str, config: &Config) -> Vec<Diagnostic> {
     let file = SourceFile {
         path: path.to_owned(),
+        place: absolute(path),
         text: prepare_source(source),
         crate_root: None,
     };
@@ -63,11 +69,15 @@ pub(super) fn check_files<P: AsRef<Path>>(paths: &[P], config: &Config) -> Repor
         let path = path.as_ref();
         match std::fs::read(path) {
             Ok(bytes) => match String::from_utf8(bytes) {
-                Ok(text) => files.push(SourceFile {
-                    path: path.to_owned(),
-                    text: prepare_source(&text),
-                    crate_root: roots.of(path),
-                }),
+                Ok(text) => {
+                    let place = absolute(path);
+                    files.push(SourceFile {
+                        path: path.to_owned(),
+                        text: prepare_source(&text),
+                        crate_root: roots.of(&place),
+                        place,
+                    });
+                }
                 Err(_) => unreadable.push(not_utf8(path, config)),
             },
             Err(source) => report.errors.push(LintError::Io {
@@ -82,6 +92,12 @@ pub(super) fn check_files<P: AsRef<Path>>(paths: &[P], config: &Config) -> Repor
     sort(&mut diagnostics);
     report.diagnostics = diagnostics;
     report
+}
+
+/// `path` made absolute against the working directory, without resolving
+/// links; as it is when the working directory cannot be read.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
 }
 
 fn not_utf8(path: &Path, config: &Config) -> Option<Diagnostic> {
@@ -133,7 +149,7 @@ fn check_sources(files: Vec<SourceFile>, config: &Config) -> Vec<Diagnostic> {
             let flavors = isolated(move || declared_macro_use(&text)).unwrap_or_default();
             (!flavors.is_empty()).then(|| {
                 (
-                    file.path.parent().map(Path::to_owned).unwrap_or_default(),
+                    file.place.parent().map(Path::to_owned).unwrap_or_default(),
                     file.crate_root.clone(),
                     flavors,
                 )
@@ -146,7 +162,7 @@ fn check_sources(files: Vec<SourceFile>, config: &Config) -> Vec<Diagnostic> {
         let inherited = macro_use_roots
             .iter()
             .filter(|(directory, root, _)| {
-                *root == file.crate_root && file.path.starts_with(directory)
+                *root == file.crate_root && file.place.starts_with(directory)
             })
             .fold(FlavorSet::default(), |flavors, (_, _, more)| {
                 flavors.union(*more)
@@ -479,13 +495,21 @@ pub(super) fn rust_files(path: &Path) -> Result<Vec<PathBuf>, LintError> {
                 if !is_cargo_target_dir(&entry.path()) {
                     pending.push(entry.path());
                 }
-            } else if name.ends_with(".rs") {
+            } else if name.ends_with(".rs") && is_regular_file(&file_type, &entry.path()) {
                 files.push(entry.path());
             }
         }
     }
     files.sort();
     Ok(files)
+}
+
+/// Whether a directory entry is a regular file, or a symbolic link to one.
+/// Anything else named `*.rs` is skipped, as the command line's walk skips
+/// it: reading a FIFO would wait for a writer for ever, and a link to a
+/// directory cannot be read as a file.
+fn is_regular_file(file_type: &std::fs::FileType, path: &Path) -> bool {
+    file_type.is_file() || (file_type.is_symlink() && path.is_file())
 }
 
 /// Whether a directory is Cargo's build directory: a `target` that Cargo

@@ -2,6 +2,7 @@
 //! `assert_clean`, `Config`, rule names and the renderings.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
 use std::str::FromStr;
 
 use otel_log_bridge::lint::{
@@ -195,6 +196,48 @@ fn check_path_walks_directories_and_checks_a_crate_as_a_whole() {
     );
 }
 
+/// Regression: files were placed in their crate by their paths' text, so
+/// `src/m.rs` beside `./src/lib.rs` was taken for another crate, and the
+/// crate root's `#[macro_use]` did not reach it.
+#[test]
+fn a_crates_files_are_one_crate_however_their_paths_are_written() {
+    let root = scratch_dir("crate_path_spellings");
+    write(&root, "Cargo.toml", "[package]\nname = \"demo\"\n");
+    let lib = write(
+        &root,
+        "src/lib.rs",
+        "#[macro_use]\nextern crate log;\nmod m;\nfn a(u: u8) { info!(user_id = u; \"a\"); }\n",
+    );
+    let module = write(
+        &root,
+        "src/m.rs",
+        "fn b(u: u8) {\n    info!(\"paid {}\", u);\n    info!(\"user.id\" = u; \"b\");\n}\n",
+    );
+    let here = std::env::current_dir().expect("the working directory");
+    let relative = |path: &Path| {
+        path.strip_prefix(&here)
+            .expect("below the crate")
+            .to_owned()
+    };
+    let dotted = |path: &Path| Path::new(".").join(relative(path));
+    let spellings = [
+        (lib.clone(), module.clone()),
+        (relative(&lib), relative(&module)),
+        (relative(&lib), dotted(&module)),
+        (dotted(&lib), module.clone()),
+    ];
+    for (lib, module) in spellings {
+        let report = check_files(&[&lib, &module], &Config::new());
+        assert_eq!(
+            positions(&report.diagnostics),
+            vec!["2:17 OLB001", "3:11 OLB004"],
+            "{} and {}",
+            lib.display(),
+            module.display()
+        );
+    }
+}
+
 #[test]
 fn check_path_reports_a_missing_path() {
     let missing = scratch_dir("check_path_missing").join("nothing-here");
@@ -202,6 +245,66 @@ fn check_path_reports_a_missing_path() {
         Err(LintError::Io { path, .. }) => assert_eq!(path, missing),
         other => panic!("expected an I/O error, got {other:?}"),
     }
+}
+
+/// Regression: the walk read anything named `*.rs` that was not a
+/// directory: a FIFO held it until something wrote into the FIFO, and a
+/// link to a directory failed the whole walk.
+#[cfg(unix)]
+#[test]
+fn check_path_reads_regular_files_only() {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+
+    let root = scratch_dir("check_path_regular_files");
+    write(&root, "good.rs", INTERPOLATED);
+    std::fs::create_dir(root.join("linked")).expect("create a directory");
+    std::os::unix::fs::symlink(root.join("linked"), root.join("link.rs")).expect("symlink");
+    std::os::unix::fs::symlink(root.join("good.rs"), root.join("link_to_file.rs"))
+        .expect("symlink");
+    let fifo = root.join("fifo.rs");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success());
+    // A writer that gives the FIFO a finding of its own if the walk reads
+    // it.
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&fifo)
+                .expect("open the FIFO");
+            file.write_all(INTERPOLATED.as_bytes())
+                .expect("write the FIFO");
+        })
+    };
+    let result = check_path(&root);
+    // Opening the FIFO for reading lets a writer still waiting for a
+    // reader go on; without blocking, so that it returns at once when the
+    // writer is done. It stays open until the writer has written.
+    let _reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .expect("open the FIFO for reading");
+    writer.join().expect("the writer");
+    let diagnostics = result.expect("the walk skips what it cannot read as a file");
+    let mut files: Vec<String> = diagnostics
+        .iter()
+        .map(|diagnostic| {
+            diagnostic
+                .path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    files.dedup();
+    assert_eq!(files, ["good.rs", "link_to_file.rs"]);
 }
 
 #[test]

@@ -294,6 +294,42 @@ fn a_value_formatted_twice_is_suggested_as_one_field() {
     );
 }
 
+/// Regression: a value written over several lines was taken as the text
+/// `value`, so two such values counted as one and the fix read `%value`.
+#[test]
+fn values_written_over_several_lines_are_told_apart_and_suggested_whole() {
+    let diagnostics = check_body(
+        "    info!(\"a {} b {}\", compute(\n        1,\n    ), other(\n        2)\n        .len());",
+    );
+    assert_eq!(rules(&diagnostics), vec![Rule::InterpolatedMessage]);
+    assert!(
+        diagnostics[0].message.starts_with("2 values are formatted"),
+        "{}",
+        diagnostics[0].message
+    );
+    assert_eq!(
+        diagnostics[0].help,
+        "keep the message constant and pass the values as fields: `value = %compute(1,), len = %other(2).len(), \"…\"`"
+    );
+}
+
+/// Regression: the fix could give a value a key the call already had, a
+/// duplicate key (OLB012) of its own.
+#[test]
+fn a_suggested_key_is_not_one_the_call_already_has() {
+    let diagnostics = check_body(r#"    info!(user = %id, "paid by {}", user);"#);
+    assert_eq!(
+        diagnostics[0].help,
+        "keep the message constant and pass the values as fields: `user_2 = %user, \"…\"`"
+    );
+    let source = "fn f(user: u8) {\n    log::info!(user:% = user; \"{} paid\", user);\n}\n";
+    let diagnostics = check_source("src/lib.rs", source);
+    assert_eq!(
+        diagnostics[0].help,
+        "keep the message constant and pass the values as fields: `user_2:% = user; \"…\"`"
+    );
+}
+
 #[test]
 fn literal_format_arguments_are_not_interpolation() {
     assert_each_finds(
