@@ -105,6 +105,15 @@ struct ConfigFile {
 #[derive(Debug)]
 struct UsageError(String);
 
+/// Writes a line to standard error, as `eprintln!` does, but goes on when
+/// standard error is closed: `eprintln!` would panic, and the exit status
+/// would no longer say whether a finding is denied.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(io::stderr(), $($arg)*);
+    }};
+}
+
 fn main() -> ExitCode {
     let matches = match Cli::command().try_get_matches() {
         Ok(matches) => matches,
@@ -117,7 +126,7 @@ fn main() -> ExitCode {
     match run(&matches) {
         Ok(code) => code,
         Err(UsageError(message)) => {
-            eprintln!("error: {message}");
+            say!("error: {message}");
             ExitCode::from(2)
         }
     }
@@ -176,8 +185,8 @@ fn run(matches: &ArgMatches) -> Result<ExitCode, UsageError> {
     for error in &report.errors {
         // The error's own text names the file; its source says why.
         match std::error::Error::source(error) {
-            Some(cause) => eprintln!("error: {error}: {cause}"),
-            None => eprintln!("error: {error}"),
+            Some(cause) => say!("error: {error}: {cause}"),
+            None => say!("error: {error}"),
         }
         failed = true;
     }
@@ -187,9 +196,6 @@ fn run(matches: &ArgMatches) -> Result<ExitCode, UsageError> {
         OutputFormat::Json => json_text(&lint::to_json(&report.diagnostics)),
         OutputFormat::Sarif => json_text(&lint::to_sarif(&report.diagnostics)),
     };
-    if cli.format == OutputFormat::Human {
-        eprintln!("{}", summary(&report.diagnostics, report.files_checked));
-    }
     let denied = report.diagnostics.iter().any(|d| d.level == Level::Deny);
     let code = if failed {
         ExitCode::from(2)
@@ -198,7 +204,13 @@ fn run(matches: &ArgMatches) -> Result<ExitCode, UsageError> {
     } else {
         ExitCode::SUCCESS
     };
-    Ok(write_stdout(&output, code))
+    let code = write_stdout(&output, code);
+    // After the findings, as a compiler's summary comes, also when both
+    // streams go to one place.
+    if cli.format == OutputFormat::Human {
+        say!("{}", summary(&report.diagnostics, report.files_checked));
+    }
+    Ok(code)
 }
 
 /// Writes the report; a reader that went away (`| head`) is not an error,
@@ -213,7 +225,7 @@ fn write_stdout(text: &str, code: ExitCode) -> ExitCode {
         Ok(()) => code,
         Err(error) if error.kind() == ErrorKind::BrokenPipe => code,
         Err(error) => {
-            eprintln!("error: cannot write the report: {error}");
+            say!("error: cannot write the report: {error}");
             ExitCode::from(2)
         }
     }
@@ -383,7 +395,7 @@ fn rust_files(paths: &[PathBuf], excluded: Option<Gitignore>) -> (Vec<PathBuf>, 
                 // checked nothing and passed: `-` (standard input), a pipe,
                 // a device, and a link to nothing under a Rust file's name.
                 if entry.depth() == 0 && !is_file && !is_dir {
-                    eprintln!(
+                    say!(
                         "error: {} is neither a file nor a directory (standard input and pipes are not read)",
                         entry.path().display()
                     );
@@ -392,7 +404,7 @@ fn rust_files(paths: &[PathBuf], excluded: Option<Gitignore>) -> (Vec<PathBuf>, 
                 }
                 if is_rust && is_link {
                     if let Err(error) = &target {
-                        eprintln!("error: cannot read {}: {error}", entry.path().display());
+                        say!("error: cannot read {}: {error}", entry.path().display());
                         failed = true;
                         continue;
                     }
@@ -404,7 +416,7 @@ fn rust_files(paths: &[PathBuf], excluded: Option<Gitignore>) -> (Vec<PathBuf>, 
                 }
             }
             Err(error) => {
-                eprintln!("error: {error}");
+                say!("error: {error}");
                 failed = true;
             }
         }

@@ -93,11 +93,20 @@ impl fmt::Display for Diagnostic {
                     .map(|c| if c == '\t' { '\t' } else { ' ' }),
             )
             .collect();
-        let width = if self.end_line == self.line && self.end_column > self.column {
+        let columns = if self.end_line == self.line && self.end_column > self.column {
             self.end_column - self.column
         } else {
             1
         };
+        // The caret spans what is shown of the range: no further than the
+        // excerpt of a long line, and as wide as the escapes shown in it.
+        let underlined: String = self
+            .source_line
+            .chars()
+            .skip(self.column.saturating_sub(self.source_column))
+            .take(columns)
+            .collect();
+        let width = shown_source(&underlined).chars().count().max(1);
         writeln!(f, "{gutter} | {indent}{}", "^".repeat(width))?;
         writeln!(f, "{gutter} |")?;
         write!(f, "{gutter} = help: {}", crate::diag::escaped(&self.help))

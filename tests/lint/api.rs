@@ -384,6 +384,25 @@ fn long_lines_render_an_excerpt_with_the_caret_in_place() {
     assert_eq!(lines[3].find("{}"), lines[4].find("^^"), "{rendered}");
 }
 
+/// Regression: the caret under a finding longer than a long line's
+/// excerpt ran on past the excerpt's end.
+#[test]
+fn the_caret_ends_with_a_long_lines_excerpt() {
+    let source = format!(
+        "use tracing::info;\nfn f(user: &str) {{ info!(v = format!(\"{}{{}}\", user), \"m\"); }}\n",
+        "a".repeat(400)
+    );
+    let diagnostics = check_source("long.rs", &source);
+    let rules: Vec<Rule> = diagnostics.iter().map(|d| d.rule).collect();
+    assert_eq!(rules, vec![Rule::PreformattedValue]);
+    let rendered = diagnostics[0].to_string();
+    let lines: Vec<&str> = rendered.lines().collect();
+    let source_end = lines[3].trim_end().chars().count();
+    let caret_end = lines[4].trim_end().chars().count();
+    assert!(lines[4].trim_end().ends_with('^'), "{rendered}");
+    assert!(caret_end <= source_end, "{rendered}");
+}
+
 /// Regression: a key's text went into the message as it was, so a key
 /// holding an escape sequence (`"x\u{1b}[2J"`) cleared the screen of
 /// whoever read the report; the source line is shown escaped too, its

@@ -339,6 +339,53 @@ fn status_with_a_closed_pipe(root: &Path, args: &[&str]) -> Option<i32> {
     child.wait().expect("wait for otel-log-lint").code()
 }
 
+/// Regression: with standard error closed, the command panicked at its
+/// first message, so its status no longer said whether a finding was
+/// denied.
+#[test]
+fn a_closed_stderr_does_not_change_the_status() {
+    let root = scratch_dir("cli_closed_stderr");
+    write(&root, "src/login.rs", SECRET);
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let output = Command::new(env!("CARGO_BIN_EXE_otel-log-lint"))
+        .arg("src")
+        .current_dir(&root)
+        .stderr(writer)
+        .output()
+        .expect("run otel-log-lint");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).contains("error[OLB005]"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+/// With both streams sent to one place, the summary comes after the
+/// findings, as a compiler's does.
+#[test]
+fn the_summary_comes_after_the_findings() {
+    let root = scratch_dir("cli_summary_last");
+    write(&root, "src/login.rs", INTERPOLATED);
+    let (mut reader, writer) = std::io::pipe().expect("a pipe");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_otel-log-lint"))
+        .arg("src")
+        .current_dir(&root)
+        .stdout(writer.try_clone().expect("a second writer"))
+        .stderr(writer)
+        .spawn()
+        .expect("run otel-log-lint");
+    let mut both = String::new();
+    reader.read_to_string(&mut both).expect("read the output");
+    assert_eq!(child.wait().expect("wait").code(), Some(0));
+    assert!(both.starts_with("warning[OLB001]"), "{both}");
+    assert!(
+        both.ends_with("otel-log-lint: 0 error(s), 1 warning(s) in 1 file\n"),
+        "{both}"
+    );
+}
+
 #[test]
 fn a_closed_stdout_pipe_does_not_hide_denied_findings() {
     let root = scratch_dir("cli_pipe");
