@@ -7,7 +7,11 @@
 //! Control characters, line separators and direction marks anywhere are
 //! escaped, and so is a backslash outside quotes, so one record stays one
 //! line and reads as what it holds: no text can pass for an escape, and a
-//! key that holds a space, `=` or `"` is quoted like a string value.
+//! key that holds a space, `=` or `"` is quoted like a string value. The
+//! body and the scope are not quoted, for reading's sake: a body such as
+//! `ok user=admin` looks like a body followed by an attribute. Logs that a
+//! program reads back belong in the `json` output, where nothing can pass
+//! for anything else.
 
 use std::fmt::Write as _;
 
