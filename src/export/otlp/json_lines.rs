@@ -27,6 +27,8 @@ const REQUEST_TARGET: usize = LINE_LIMIT / 8;
 pub(crate) struct JsonLinesWriter {
     writer: Box<dyn Write + Send>,
     line: Vec<u8>,
+    /// Where each line of `line` ends, and how many records it holds.
+    line_ends: Vec<LineEnd>,
     /// Whether a failed write left the output in the middle of a line: the
     /// next line starts on a line of its own, so that the cut one does not
     /// run into it (and take it down with it, counted as written).
@@ -38,23 +40,42 @@ impl JsonLinesWriter {
         JsonLinesWriter {
             writer,
             line: Vec::new(),
+            line_ends: Vec::new(),
             mid_line: false,
         }
     }
 
-    /// Writes `self.line`, which holds one or more whole lines.
-    fn write_line(&mut self) -> std::io::Result<()> {
+    /// Writes `self.line`, which holds one or more whole lines. A failure
+    /// says how many of its bytes were written.
+    fn write_line(&mut self) -> Result<(), (usize, std::io::Error)> {
         if self.mid_line {
-            write_all_counting(&mut self.writer, b"\n").map_err(|(_, error)| error)?;
+            write_all_counting(&mut self.writer, b"\n").map_err(|(_, error)| (0, error))?;
             self.mid_line = false;
         }
         if let Err((written, error)) = write_all_counting(&mut self.writer, &self.line) {
             // A write that stopped right after a newline left no line open.
             self.mid_line = written > 0 && self.line.get(written - 1) != Some(&b'\n');
-            return Err(error);
+            return Err((written, error));
         }
-        self.writer.flush()
+        // A flush that fails leaves unknown what got through: none of it
+        // counts as written.
+        self.writer.flush().map_err(|error| (0, error))
     }
+
+    /// How many records the lines within the first `written` bytes hold.
+    fn records_within(&self, written: usize) -> u64 {
+        self.line_ends
+            .iter()
+            .take_while(|line| line.end <= written)
+            .map(|line| line.records)
+            .sum()
+    }
+}
+
+/// The end of one line in a request's lines, and how many records it holds.
+struct LineEnd {
+    end: usize,
+    records: u64,
 }
 
 impl Transport for JsonLinesWriter {
@@ -68,25 +89,33 @@ impl Transport for JsonLinesWriter {
 
     fn send(&mut self, request: &[u8]) -> Outcome {
         self.line.clear();
-        let written = decode_for_json(request)
-            .and_then(|message| write_lines(message, LINE_LIMIT, &mut self.line));
+        self.line_ends.clear();
+        let written = decode_for_json(request).and_then(|message| {
+            write_lines(message, LINE_LIMIT, &mut self.line, &mut self.line_ends)
+        });
         if let Err(reason) = written {
             return Outcome::Failed {
                 reason,
                 about_endpoint: false,
             };
         }
-        // The lines of one request are written at once, so that the request
-        // has one outcome, as one sent to a collector has.
+        // The lines of one request are written at once; when that fails,
+        // the records of the lines written whole count as exported.
         match self.write_line() {
             Ok(()) => Outcome::Accepted {
                 rejected: 0,
                 message: String::new(),
             },
-            Err(error) => Outcome::Failed {
-                reason: format!("writing OTLP-JSON lines failed: {error}"),
-                about_endpoint: true,
-            },
+            Err((written, error)) => {
+                let reason = format!("writing OTLP-JSON lines failed: {error}");
+                match self.records_within(written) {
+                    0 => Outcome::Failed {
+                        reason,
+                        about_endpoint: true,
+                    },
+                    written => Outcome::PartlyWritten { written, reason },
+                }
+            }
         }
     }
 }
@@ -94,22 +123,29 @@ impl Transport for JsonLinesWriter {
 /// Appends `message` to `out` as lines of `LogsData` of at most `limit`
 /// bytes each, newline included: as one line when it fits, else its records
 /// split in two halves, each written the same way. A record alone longer
-/// than `limit` makes a line of its own.
+/// than `limit` makes a line of its own. Each line's end and record count
+/// go to `ends`.
 fn write_lines(
     message: ExportLogsServiceRequest,
     limit: usize,
     out: &mut Vec<u8>,
+    ends: &mut Vec<LineEnd>,
 ) -> Result<(), String> {
     let start = out.len();
     write_json_message(&message, out)?;
     out.push(b'\n');
-    if out.len() - start <= limit || record_count(&message) < 2 {
+    let records = record_count(&message);
+    if out.len() - start <= limit || records < 2 {
+        ends.push(LineEnd {
+            end: out.len(),
+            records: records as u64,
+        });
         return Ok(());
     }
     out.truncate(start);
     let (front, back) = halves(message);
-    write_lines(front, limit, out)?;
-    write_lines(back, limit, out)
+    write_lines(front, limit, out, ends)?;
+    write_lines(back, limit, out, ends)
 }
 
 fn record_count(message: &ExportLogsServiceRequest) -> usize {
@@ -240,11 +276,11 @@ mod tests {
             ],
         };
         let mut whole = Vec::new();
-        write_lines(message.clone(), usize::MAX, &mut whole).expect("written");
+        write_lines(message.clone(), usize::MAX, &mut whole, &mut Vec::new()).expect("written");
         assert_eq!(whole.iter().filter(|&&byte| byte == b'\n').count(), 1);
         let limit = 280;
         let mut out = Vec::new();
-        write_lines(message, limit, &mut out).expect("written");
+        write_lines(message, limit, &mut out, &mut Vec::new()).expect("written");
         let text = String::from_utf8(out).expect("UTF-8");
         let mut records = Vec::new();
         for line in text.lines() {
@@ -301,7 +337,13 @@ mod tests {
         };
         let encoded = request.encode_to_vec();
         let mut lines = Vec::new();
-        write_lines(decode_for_json(&encoded).unwrap(), LINE_LIMIT, &mut lines).unwrap();
+        write_lines(
+            decode_for_json(&encoded).unwrap(),
+            LINE_LIMIT,
+            &mut lines,
+            &mut Vec::new(),
+        )
+        .unwrap();
         let first_line = lines.iter().position(|&byte| byte == b'\n').unwrap() + 1;
         assert!(first_line < lines.len(), "two lines");
         let out = std::sync::Arc::default();
@@ -310,7 +352,12 @@ mod tests {
             accept: first_line,
             failed: false,
         }));
-        assert!(matches!(writer.send(&encoded), Outcome::Failed { .. }));
+        // Regression: the first line, written whole, was counted as failed
+        // with the rest of its request.
+        assert!(matches!(
+            writer.send(&encoded),
+            Outcome::PartlyWritten { written: 1, .. }
+        ));
         assert!(matches!(writer.send(&encoded), Outcome::Accepted { .. }));
         let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
         assert!(!text.contains("\n\n"), "an empty line");

@@ -80,6 +80,10 @@ pub(crate) enum Outcome {
         reason: String,
         about_endpoint: bool,
     },
+    /// Not retryable, after the first `written` records were delivered: a
+    /// line writer whose output failed after the request's first lines.
+    /// The rest are lost, as with `Failed` about the endpoint.
+    PartlyWritten { written: u64, reason: String },
 }
 
 /// Appends the OTLP/JSON form of an encoded `ExportLogsServiceRequest` to
@@ -449,8 +453,25 @@ impl<T: Transport> OtlpDrain<T> {
                     self.report(format_args!("OTLP export failed, not retryable: {reason}"));
                     break;
                 }
+                Outcome::PartlyWritten { written, reason } => {
+                    self.partly_written(records, written, &reason);
+                    break;
+                }
             }
         }
+    }
+
+    /// Counts a request of which only the first `written` records were
+    /// delivered as exported, the rest as failed.
+    fn partly_written(&mut self, records: u64, written: u64, reason: &str) {
+        let written = written.min(records);
+        self.counters.exported.fetch_add(written, Ordering::Release);
+        self.counters
+            .failed
+            .fetch_add(records - written, Ordering::Release);
+        self.report(format_args!(
+            "OTLP export failed after {written} of {records} records, not retryable: {reason}"
+        ));
     }
 
     /// Moves a request the collector asked to retry into the spool, when
@@ -528,12 +549,24 @@ impl<T: Transport> OtlpDrain<T> {
                 if !about_endpoint {
                     return Attempt::Refused;
                 }
-                let pause = self.replay_pause.get_or_insert_with(ReplayPause::default);
-                pause.until = std::time::Instant::now()
-                    + pause.backoff.next_delay(None).max(MIN_REPLAY_PAUSE);
+                self.pause_replay();
+                Attempt::EndpointRefused
+            }
+            Outcome::PartlyWritten { written, reason } => {
+                self.partly_written(records, written, &reason);
+                self.pause_replay();
                 Attempt::EndpointRefused
             }
         }
+    }
+
+    /// Pauses the replay of the spool's backlog after a refusal about the
+    /// endpoint.
+    #[cfg(feature = "spool")]
+    fn pause_replay(&mut self) {
+        let pause = self.replay_pause.get_or_insert_with(ReplayPause::default);
+        pause.until =
+            std::time::Instant::now() + pause.backoff.next_delay(None).max(MIN_REPLAY_PAUSE);
     }
 
     /// Replays spooled requests, oldest first, while the collector takes
@@ -950,6 +983,33 @@ mod tests {
         );
         record.set_body_text(body);
         encode_frame(&record, callsites, chunk);
+    }
+
+    /// Delivers the first record of every request, then fails, as a line
+    /// writer whose output fails after a request's first line does.
+    struct WritesOne;
+
+    impl Transport for WritesOne {
+        fn send(&mut self, _request: &[u8]) -> Outcome {
+            Outcome::PartlyWritten {
+                written: 1,
+                reason: "disk full".to_owned(),
+            }
+        }
+    }
+
+    /// Regression: the records of a request's lines written whole counted
+    /// as failed with the rest of the request.
+    #[test]
+    fn a_request_written_in_part_counts_what_was_written_as_exported() {
+        let (mut drain, callsites, counters) = drain_to(WritesOne, &Resource::default());
+        let mut chunk = Vec::new();
+        for body in ["a", "b", "c"] {
+            push_frame(&callsites, "scope", body, &mut chunk);
+        }
+        deliver_through(&mut drain, &chunk, 3, &idle_queue());
+        assert_eq!(counters.exported.load(Ordering::Acquire), 1);
+        assert_eq!(counters.failed.load(Ordering::Acquire), 2);
     }
 
     /// A queue nobody pushes to, for driving a drain by hand.
