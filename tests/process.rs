@@ -796,6 +796,79 @@ fn opentelemetry_warning_about_its_context_does_not_abort_with_a_logger_provider
     assert_eq!(records[1]["body"], "still running");
 }
 
+/// Logs a record when a thread's copy of it is dropped, as the thread ends.
+struct LogsWhenDropped;
+
+impl Drop for LogsWhenDropped {
+    fn drop(&mut self) {
+        tracing::info!("from a thread-local's destructor");
+    }
+}
+
+/// Regression: a record logged from a thread-local's destructor, once
+/// OpenTelemetry's context on that thread was gone, was handed to the
+/// logger provider, whose logger reads that context: it panicked, the
+/// panic hook added a FATAL record of a panic the application never had,
+/// and the provider's later panics went unrecorded.
+#[cfg(feature = "sdk")]
+#[test]
+fn a_record_logged_as_its_thread_ends_is_kept_from_the_logger_provider() {
+    const TEST: &str = "a_record_logged_as_its_thread_ends_is_kept_from_the_logger_provider";
+    if is_child() {
+        thread_local! {
+            static LOGS_WHEN_DROPPED: LogsWhenDropped = const { LogsWhenDropped };
+        }
+        let exporter = opentelemetry_sdk::logs::InMemoryLogExporter::default();
+        let provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let guard = child_builder().with_logger_provider(provider).init();
+        std::thread::spawn(|| {
+            // Made before OpenTelemetry's context is, by the record below,
+            // so dropped after it: thread-locals are dropped in the
+            // reverse order they were made.
+            LOGS_WHEN_DROPPED.with(|_| ());
+            tracing::info!("while the thread runs");
+        })
+        .join()
+        .expect("the thread ends without panicking");
+        tracing::info!("after the thread ended");
+        let stats = guard.shutdown();
+        let provider_bodies: Vec<String> = exporter
+            .get_emitted_logs()
+            .expect("in-memory logs")
+            .iter()
+            .map(|log| format!("{:?}", log.record.body()))
+            .collect();
+        eprintln!("failed: {}; provider: {provider_bodies:?}", stats.failed);
+        return;
+    }
+    let (output, records) = run(TEST, &[]);
+    let stderr = stderr(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            r#"failed: 1; provider: ["Some(String(Owned(\"while the thread runs\")))", "Some(String(Owned(\"after the thread ended\")))"]"#
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("once OpenTelemetry's context on that thread is gone"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let bodies: Vec<&serde_json::Value> = records.iter().map(|record| &record["body"]).collect();
+    assert_eq!(
+        bodies,
+        [
+            "while the thread runs",
+            "from a thread-local's destructor",
+            "after the thread ended"
+        ],
+        "no record of a panic: {records:?}"
+    );
+}
+
 /// A JSON writer that asks the `log` logger to flush, as a writer or an
 /// exporter of a library that logs through `log` may, on the thread that
 /// writes: the sink's export worker.

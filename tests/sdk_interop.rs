@@ -373,6 +373,79 @@ fn a_processor_that_panics_is_kept_from_the_logging_call_and_the_panic_hook() {
     );
 }
 
+/// A processor that logs as it is given each record, as one whose
+/// exporter's client logs on the logging thread does.
+#[derive(Debug)]
+struct LogsEachRecord;
+
+impl opentelemetry_sdk::logs::LogProcessor for LogsEachRecord {
+    fn emit(
+        &self,
+        _record: &mut opentelemetry_sdk::logs::SdkLogRecord,
+        _scope: &opentelemetry::InstrumentationScope,
+    ) {
+        tracing::warn!("a processor's own record");
+    }
+
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+}
+
+/// Regression: with two bridge layers, each with a provider whose
+/// processor logs, a record one processor logged went into the other
+/// provider, whose processor logged one that went into the first, without
+/// end, until the stack overflowed. Records logged inside any provider now
+/// go to none.
+#[test]
+fn two_providers_whose_processors_log_do_not_feed_each_other() {
+    const TEST: &str = "sdk_interop::two_providers_whose_processors_log_do_not_feed_each_other";
+    if crate::support::is_child() {
+        let layer_with_provider = || {
+            let exporter = InMemoryLogExporter::default();
+            let provider = SdkLoggerProvider::builder()
+                .with_log_processor(LogsEachRecord)
+                .with_simple_exporter(exporter.clone())
+                .build();
+            let (layer, guard) = otel_log_bridge::builder()
+                .with_logger_provider(provider)
+                .with_exporters(Vec::<otel_log_bridge::Exporter>::new())
+                .layer()
+                .expect("valid configuration");
+            (layer, guard, exporter)
+        };
+        let (first_layer, first_guard, first_exporter) = layer_with_provider();
+        let (second_layer, second_guard, second_exporter) = layer_with_provider();
+        let subscriber = tracing_subscriber::registry()
+            .with(first_layer)
+            .with(second_layer);
+        // Global, as `init` makes it: `tracing` hands an event logged
+        // inside a scoped subscriber's callback to no subscriber.
+        tracing::subscriber::set_global_default(subscriber).expect("the child's only subscriber");
+        tracing::info!("the application's");
+        for (guard, exporter) in [
+            (first_guard, first_exporter),
+            (second_guard, second_exporter),
+        ] {
+            let stats = guard.shutdown();
+            let sdk = exporter.get_emitted_logs().expect("in-memory logs");
+            let bodies: Vec<_> = sdk.iter().map(|log| log.record.body().cloned()).collect();
+            assert_eq!(bodies, [Some(AnyValue::String("the application's".into()))]);
+            // The two processors' records, each seen by both layers while
+            // inside a provider.
+            assert_eq!(
+                (stats.emitted, stats.exported, stats.failed),
+                (3, 1, 2),
+                "{stats:?}"
+            );
+        }
+        return;
+    }
+    let output = crate::support::run_child(TEST, &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+}
+
 /// A processor whose flushes fail at once, as a batch processor's do when
 /// its exporter fails.
 #[derive(Debug)]

@@ -23,6 +23,8 @@ use crate::record::{OnDuplicate, Record, TextRange, ValueRef};
 pub use self::layer::BridgeLayer;
 pub use self::log_bridge::LogBridge;
 pub(crate) use self::panic::install_panic_hook;
+#[cfg(feature = "sdk")]
+pub(crate) use self::span::otel::context_alive as opentelemetry_context_alive;
 
 /// Makes `span` continue the trace of a remote caller, typically from an
 /// incoming W3C `traceparent` header: records in the span (and its

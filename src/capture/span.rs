@@ -600,6 +600,15 @@ pub(crate) mod otel {
             .flatten()
     }
 
+    /// Whether OpenTelemetry's thread-local context on this thread can
+    /// still be read: false once the thread is being torn down past it (a
+    /// record logged from a thread-local's destructor), when anything that
+    /// reads it, the SDK's logger among them, panics.
+    #[cfg(feature = "sdk")]
+    pub(crate) fn context_alive() -> bool {
+        CONTEXT_ALIVE.try_with(|_| ()).is_ok()
+    }
+
     /// Whether records of `metadata`'s callsite, outside any span, take the
     /// context an application activated through the OpenTelemetry API. Not
     /// OpenTelemetry's own events: it logs some (an overflowing or

@@ -18,11 +18,13 @@ use crate::export::Flushed;
 use crate::record::{self, Record, ScopeName, ValueRef};
 
 thread_local! {
-    /// The sink (by address) whose provider this thread is inside of, 0
-    /// when none: a record that comes meanwhile (from the panic hook, as a
-    /// processor panics, or from a processor that logs) is not given to
-    /// that provider again.
-    static EMITTING: Cell<usize> = const { Cell::new(0) };
+    /// Whether this thread is inside a provider's `emit`: a record that
+    /// comes meanwhile (from the panic hook, as a processor panics, or from
+    /// a processor that logs) is not given to any provider. Not only to
+    /// the one being emitted into: with two bridge layers, each with a
+    /// provider whose processor logs, each provider's records would go
+    /// into the other's, and back, without end.
+    static INSIDE_A_PROVIDER: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The name of the SDK logger the bridge emits through; the record's
@@ -173,12 +175,15 @@ impl SdkSink {
     /// logging call, and the record counts as failed. Records that would
     /// make a panic in a processor abort the process are not emitted, and
     /// count as failed too:
-    /// - one that comes while this thread is inside the provider's `emit`:
-    ///   the panic hook's record as a processor panics (a panic inside the
-    ///   hook aborts), or one a processor logs (which would loop);
+    /// - one that comes while this thread is inside a provider's `emit`
+    ///   (this one's or another bridge layer's): the panic hook's record as
+    ///   a processor panics (a panic inside the hook aborts), or one a
+    ///   processor logs (which would loop);
     /// - the panic hook's records, once a processor has panicked;
     /// - OpenTelemetry's own records about its context (see
-    ///   [`logged_inside_the_context`]).
+    ///   [`logged_inside_the_context`]);
+    /// - records logged while the thread ends, once OpenTelemetry's context
+    ///   on it is gone (see [`SdkSink::emit_unguarded`]).
     pub(crate) fn emit(&self, record: &Record) {
         if logged_inside_the_context(record) {
             self.failed.fetch_add(1, Ordering::Release);
@@ -187,15 +192,15 @@ impl SdkSink {
             ));
             return;
         }
-        let me = std::ptr::from_ref(self) as usize;
-        let inside = EMITTING.with(Cell::get);
-        if inside == me || (std::thread::panicking() && self.panicked.load(Ordering::Relaxed)) {
+        if INSIDE_A_PROVIDER.with(Cell::get)
+            || (std::thread::panicking() && self.panicked.load(Ordering::Relaxed))
+        {
             self.failed.fetch_add(1, Ordering::Release);
             return;
         }
-        EMITTING.with(|emitting| emitting.set(me));
+        INSIDE_A_PROVIDER.with(|inside| inside.set(true));
         let outcome = catch_unwind(AssertUnwindSafe(|| self.emit_unguarded(record)));
-        EMITTING.with(|emitting| emitting.set(inside));
+        INSIDE_A_PROVIDER.with(|inside| inside.set(false));
         if outcome.is_err() {
             self.panicked.store(true, Ordering::Relaxed);
             self.failed.fetch_add(1, Ordering::Release);
@@ -209,7 +214,19 @@ impl SdkSink {
     /// for it: they are asked first, as the official bridge asks them, so
     /// that a processor that filters by severity or target filters these
     /// records too.
+    ///
+    /// Not when OpenTelemetry's context on this thread is gone (a record
+    /// logged from a thread-local's destructor): the SDK's logger reads it,
+    /// first thing, to tell whether telemetry is suppressed, and would
+    /// panic. The record counts as failed, and reaches the other outputs.
     fn emit_unguarded(&self, record: &Record) {
+        if !crate::capture::opentelemetry_context_alive() {
+            self.failed.fetch_add(1, Ordering::Release);
+            diag::warn(format_args!(
+                "records logged while a thread ends, once OpenTelemetry's context on that thread is gone, are not handed to the logger provider given to Builder::with_logger_provider, whose logger reads that context: they count as failed there, and reach the other outputs"
+            ));
+            return;
+        }
         let enabled = self.logger.event_enabled(
             severity(record.severity),
             record.scope_name(),

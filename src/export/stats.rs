@@ -43,8 +43,10 @@ pub struct Stats {
     /// non-retryable export failure, a record too large for any request,
     /// records a shutdown gave up retrying, or records a worker held when
     /// it crashed; for a logger provider, records one of its processors
-    /// panicked on, and records logged on a thread while it was inside the
-    /// provider (a processor that logs, or a processor's panic).
+    /// panicked on, records logged on a thread while it was inside a
+    /// logger provider (a processor that logs, or a processor's panic), and
+    /// records logged while a thread ends, once OpenTelemetry's context on
+    /// it is gone.
     pub failed: u64,
     /// Records the destination received but rejected (OTLP partial success).
     pub rejected: u64,
