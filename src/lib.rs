@@ -18,7 +18,7 @@
 //! {"timestamp":"2026-11-25T15:42:44.123456789Z","observed_timestamp":"2026-11-25T15:42:44.123456789Z",
 //!  "severity_text":"INFO","severity_number":9,"body":"request handled",
 //!  "attributes":{"user.id":42,"latency_ms":3.5,"http.route":"/users/{id}",
-//!                "code.file.path":"src/main.rs","code.line.number":6,"thread.id":1,"thread.name":"main"},
+//!                "code.file.path":"src/main.rs","code.line.number":5,"thread.id":1,"thread.name":"main"},
 //!  "resource":{"service.name":"unknown_service:app","telemetry.sdk.name":"otel-log-bridge",…},
 //!  "scope":{"name":"app"},"trace_id":"5b8efff798038103d269b633813fc60c",
 //!  "span_id":"eee19b7ec3c1b174","trace_flags":"00"}
@@ -54,11 +54,14 @@
 //! | a `log` value captured with `:serde` that is a map or a sequence | OTLP `kvlistValue` / `arrayValue`; nested JSON |
 //! | `&dyn Error` | `exception.message` (its `Display`) and, when it has sources, `exception.stacktrace` with one `caused by: …` line per source; `exception.type` only through [`TypedError`] |
 //!
-//! Values of keys that name a secret (one dot-separated segment equal,
-//! ignoring case and the `_` or `-` between words, to a word of
-//! [`DEFAULT_REDACTED_KEYS`] or of the list given to
-//! [`Builder::with_redacted_keys`]) are replaced by `"[REDACTED]"` before
-//! any output sees them, and counted in [`Stats::redacted`].
+//! Values of keys that name a secret are replaced by `"[REDACTED]"` before
+//! any output sees them, and counted in [`Stats::redacted`]. A key names
+//! one when, ignoring case and the `_` or `-` between words, one of its
+//! dot-separated segments is a word of [`DEFAULT_REDACTED_KEYS`] (or of the
+//! list given to [`Builder::with_redacted_keys`]), a segment ends in a
+//! one-part word as its last `_`, `-` or camelCase part (`db_password`,
+//! `csrfToken`), or consecutive segments spell a dotted word (`user.ssn`
+//! redacts `app.user.ssn`).
 //!
 //! Keys are unique per record: a later field of the same event replaces an
 //! earlier one, event fields win over span fields, and a nearer span wins
@@ -140,7 +143,7 @@
 //! | `OTEL_RESOURCE_ATTRIBUTES` | – | `key=value,…`, keys and values percent-decoded; a malformed pair (or an invalid `%` escape) is reported once on stderr and the whole variable is ignored, as the specification asks |
 //! | `OTEL_SDK_DISABLED` | `false` | `true` exports nothing |
 //! | `OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT` (then `OTEL_ATTRIBUTE_COUNT_LIMIT`) | `128` | attributes per record; the rest are dropped and counted in `dropped_attributes_count` |
-//! | `OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT` (then `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`) | no limit | strings cut to this many characters, bytes to this many bytes |
+//! | `OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT` (then `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`) | no limit | attribute strings cut to this many characters, bytes to this many bytes; the body is not cut |
 //! | `OTEL_SEMCONV_STABILITY_OPT_IN` | current names | `code/dup` also writes `code.filepath`, `code.lineno` (and `code.column` on panic records) |
 //! | `OTEL_LOG_BRIDGE_REDACTED_KEYS` | `password,passwd,secret,client_secret,token,access_token,refresh_token,id_token,api_key,apikey,x-api-key,authorization,proxy-authorization,cookie,set-cookie,private_key,secret_key,credential,credentials,jwt` | words whose keys are redacted (per dot-separated segment; a one-part word also as the last part of one, `db_password`); `none` turns it off |
 //! | `OTEL_LOG_BRIDGE_SPOOL_DIR` | – | with the `spool` feature: the directory for undeliverable OTLP requests (budget 256 MiB, `Builder::with_spool_budget`) |

@@ -549,10 +549,11 @@ fn an_event_given_no_parent_carries_no_trace_into_the_provider_either() {
     assert_eq!(ids, expected);
 }
 
-/// Events logged where OpenTelemetry suppresses telemetry (an SDK
-/// processor's or exporter's thread, whose HTTP client logs) reach the
-/// bridge's outputs like any event, and the provider declines them, so
-/// they cannot loop back into it.
+/// Events logged where OpenTelemetry suppresses telemetry (the SDK's
+/// batch processor's thread, where its exporter runs) reach the bridge's
+/// outputs like any event, and the provider declines them, so they do not
+/// go back into it. (A client's threads of its own do not suppress
+/// telemetry: `with_logger_provider`'s docs say to filter them.)
 #[test]
 fn events_where_opentelemetry_suppresses_telemetry_do_not_loop_into_the_provider() {
     let exporter = InMemoryLogExporter::default();

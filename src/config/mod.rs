@@ -739,6 +739,23 @@ impl Builder {
     /// that the SDK does not give it the span `tracing-opentelemetry` keeps
     /// current; its processors see no baggage for it then.
     ///
+    /// What the provider's own stack logs:
+    /// - Where OpenTelemetry suppresses telemetry (the SDK's batch
+    ///   processor's thread, and whatever runs inside
+    ///   `Context::enter_telemetry_suppressed_scope`), the provider declines
+    ///   it; it reaches the crate's other outputs.
+    /// - On the thread emitting into a provider (a processor or a simple
+    ///   exporter that logs), it goes to no provider and counts in
+    ///   [`Stats::failed`](crate::Stats::failed).
+    /// - On threads of the exporter's own that do not suppress telemetry,
+    ///   such as an async runtime's workers that an HTTP or gRPC client
+    ///   logs on, it is emitted into the provider like any record: each
+    ///   export's logs become records of the next one, and with a simple
+    ///   exporter, which holds a lock while it exports, the client's thread
+    ///   can wait for that lock while the export waits for the client. Keep
+    ///   such clients' targets (`hyper`, `h2`, `tonic`, `reqwest`) out of
+    ///   the layer with a filter, as for the official bridge.
+    ///
     /// ```
     /// use opentelemetry_sdk::logs::{BatchLogProcessor, InMemoryLogExporter, SdkLoggerProvider};
     ///
