@@ -446,6 +446,78 @@ fn two_providers_whose_processors_log_do_not_feed_each_other() {
     assert!(output.status.success(), "{stderr}");
 }
 
+/// A processor with a bug: it panics on every record while it holds the
+/// lock its flush takes too.
+#[derive(Debug, Default)]
+struct PanicsHoldingItsLock(std::sync::Mutex<()>);
+
+impl opentelemetry_sdk::logs::LogProcessor for PanicsHoldingItsLock {
+    fn emit(
+        &self,
+        _record: &mut opentelemetry_sdk::logs::SdkLogRecord,
+        _scope: &opentelemetry::InstrumentationScope,
+    ) {
+        let _held = self.0.lock();
+        panic!("a processor's bug, with its lock held");
+    }
+
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        let _held = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(())
+    }
+}
+
+/// Regression: the panic hook flushed the provider whose processor was
+/// panicking on that thread, and the flush waited for the lock the
+/// panicking processor held until the hook's deadline ran out, on every
+/// such panic.
+#[test]
+fn the_panic_hook_does_not_flush_a_provider_panicking_on_its_thread() {
+    const TEST: &str =
+        "sdk_interop::the_panic_hook_does_not_flush_a_provider_panicking_on_its_thread";
+    if crate::support::is_child() {
+        let provider = SdkLoggerProvider::builder()
+            .with_log_processor(PanicsHoldingItsLock::default())
+            .build();
+        let out = SharedBuf::default();
+        let (layer, guard) = otel_log_bridge::builder()
+            .with_logger_provider(provider)
+            .with_exporters([otel_log_bridge::Exporter::Json])
+            .with_json_writer(out.clone())
+            .layer()
+            .expect("valid configuration");
+        layer.install_panic_hook();
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+            tracing::info!("given to the processor");
+        });
+        drop(guard);
+        let bodies: Vec<Value> = out
+            .lines()
+            .iter()
+            .map(|record| record["body"].clone())
+            .collect();
+        assert_eq!(
+            bodies,
+            [
+                "given to the processor",
+                "a processor's bug, with its lock held"
+            ]
+        );
+        return;
+    }
+    let output = crate::support::run_child(TEST, &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("panicked while emitting a record"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("was not exported within"), "{stderr}");
+}
+
 /// A processor whose flushes fail at once, as a batch processor's do when
 /// its exporter fails.
 #[derive(Debug)]

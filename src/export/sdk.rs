@@ -295,7 +295,16 @@ impl SdkSink {
     /// while one runs waits for it, then starts its own, so that it covers
     /// the records emitted before it was asked for, and a processor that
     /// never finishes holds one thread, not one per call.
+    ///
+    /// A flush asked for on a thread inside a provider's `emit` (the panic
+    /// hook's, as a processor panics, or one a processor asks for through
+    /// `log::logger().flush()`) leaves the provider alone: its processors
+    /// would wait for locks this very thread holds until the deadline, and
+    /// this thread's records are not handed to it meanwhile anyway.
     pub(crate) fn flush_until(&self, deadline: Instant) -> Flushed {
+        if INSIDE_A_PROVIDER.with(Cell::get) {
+            return Flushed::Done;
+        }
         let state = self.flushes.lock();
         let Some(mut state) = self
             .flushes
