@@ -81,6 +81,51 @@ fn counter_points(
     points
 }
 
+/// The data points of the histogram `name`: each one's attributes (as
+/// text) and count.
+fn histogram_points(
+    metrics: &[opentelemetry_sdk::metrics::data::ResourceMetrics],
+    name: &str,
+) -> Vec<(Vec<(String, String)>, u64)> {
+    let mut points = Vec::new();
+    for metric in metrics
+        .iter()
+        .flat_map(|resource| resource.scope_metrics())
+        .flat_map(|scope| scope.metrics())
+        .filter(|metric| metric.name() == name)
+    {
+        if let AggregatedMetrics::F64(MetricData::Histogram(histogram)) = metric.data() {
+            for point in histogram.data_points() {
+                let attributes = point
+                    .attributes()
+                    .map(|kv| (kv.key.to_string(), kv.value.as_str().into_owned()))
+                    .collect();
+                points.push((attributes, point.count()));
+            }
+        }
+    }
+    points
+}
+
+/// The values of the gauge `name`.
+fn gauge_values(
+    metrics: &[opentelemetry_sdk::metrics::data::ResourceMetrics],
+    name: &str,
+) -> Vec<u64> {
+    let mut values = Vec::new();
+    for metric in metrics
+        .iter()
+        .flat_map(|resource| resource.scope_metrics())
+        .flat_map(|scope| scope.metrics())
+        .filter(|metric| metric.name() == name)
+    {
+        if let AggregatedMetrics::U64(MetricData::Gauge(gauge)) = metric.data() {
+            values.extend(gauge.data_points().map(|point| point.value()));
+        }
+    }
+    values
+}
+
 /// The value of `key` among `attributes`.
 fn attribute<'a>(attributes: &'a [(String, String)], key: &str) -> Option<&'a str> {
     attributes
@@ -231,6 +276,102 @@ fn metrics_are_pushed_through_an_opentelemetry_meter() {
     );
     assert_eq!(sum("otel_log_bridge.log.volume", None), stats.emitted);
     drop(guard);
+    provider.shutdown().expect("meter provider shut down");
+}
+
+/// Regression: the counts `Stats` and the Prometheus text gave about
+/// redaction, the rate limit, the spool, the queue's capacity and the
+/// requests' durations had no OpenTelemetry instrument.
+#[test]
+fn every_count_of_the_prometheus_text_is_pushed_through_the_meter_too() {
+    let (exporter, provider) = in_memory_meter();
+    let (stats, _receiver, guard) =
+        run(otel_log_bridge::builder().with_meter(provider.meter("otel-log-bridge")));
+    provider.force_flush().expect("metrics flushed");
+    let metrics = exporter.get_finished_metrics().expect("metrics");
+    let values = |name: &str| -> Vec<u64> {
+        counter_points(&metrics, name)
+            .into_iter()
+            .map(|(_, value)| value)
+            .collect()
+    };
+    assert_eq!(stats.redacted, 1, "the password");
+    assert_eq!(values("otel_log_bridge.log.redacted"), [1]);
+    assert_eq!(values("otel_log_bridge.log.suppressed"), [0]);
+    assert_eq!(values("otel_log_bridge.spool.evicted"), [0]);
+    assert_eq!(
+        gauge_values(&metrics, "otel_log_bridge.queue.capacity"),
+        [64 << 20]
+    );
+    // The 503, then the accepted request.
+    let mut durations: Vec<(Option<String>, u64)> =
+        histogram_points(&metrics, "otel.sdk.exporter.operation.duration")
+            .into_iter()
+            .map(|(attributes, count)| {
+                assert_eq!(
+                    attribute(&attributes, "otel.component.type"),
+                    Some("otlp_http_log_exporter")
+                );
+                (
+                    attribute(&attributes, "error.type").map(str::to_owned),
+                    count,
+                )
+            })
+            .collect();
+    durations.sort();
+    assert_eq!(
+        durations,
+        [(None, 1), (Some("export_failed".to_owned()), 1)]
+    );
+    drop(guard);
+    provider.shutdown().expect("meter provider shut down");
+}
+
+/// Regression: what became of the records offered to an application's
+/// logger provider had no OpenTelemetry instrument.
+#[cfg(feature = "sdk")]
+#[test]
+fn records_offered_to_a_logger_provider_are_counted_by_outcome() {
+    let (exporter, provider) = in_memory_meter();
+    let logger_provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
+        .with_simple_exporter(opentelemetry_sdk::logs::InMemoryLogExporter::default())
+        .build();
+    let builder = otel_log_bridge::builder()
+        .with_meter(provider.meter("otel-log-bridge"))
+        .with_logger_provider(logger_provider);
+    let (_, stats) = crate::support::capture_with_guard(builder, |_| {
+        tracing::info!("handed over");
+        tracing::info!("handed over too");
+        {
+            // The SDK's logger declines records where telemetry is
+            // suppressed.
+            let _suppressed = opentelemetry::Context::enter_telemetry_suppressed_scope();
+            tracing::info!("declined");
+        }
+        // While the pipeline, which the metrics read, is running.
+        provider.force_flush().expect("metrics flushed");
+    });
+    let metrics = exporter.get_finished_metrics().expect("metrics");
+    let mut outcomes: Vec<(Option<String>, u64)> =
+        counter_points(&metrics, "otel_log_bridge.logger_provider.log.emitted")
+            .into_iter()
+            .map(|(attributes, value)| {
+                (
+                    attribute(&attributes, "error.type").map(str::to_owned),
+                    value,
+                )
+            })
+            .collect();
+    outcomes.sort();
+    assert_eq!(
+        outcomes,
+        [
+            (None, 2),
+            (Some("declined".to_owned()), 1),
+            (Some("emit_failed".to_owned()), 0)
+        ]
+    );
+    assert_eq!((stats.declined, stats.failed), (1, 0));
     provider.shutdown().expect("meter provider shut down");
 }
 

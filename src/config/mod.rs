@@ -782,7 +782,11 @@ impl Builder {
     /// of the global `MeterProvider` (which is what is used otherwise): the
     /// records emitted by severity (`otel.sdk.log.created`), exported and
     /// failed (`otel.sdk.exporter.log.exported`), dropped
-    /// (`otel.sdk.processor.log.processed`), export retries and queue bytes.
+    /// (`otel.sdk.processor.log.processed`), each export request's duration
+    /// (`otel.sdk.exporter.operation.duration`), redacted values, records
+    /// the rate limit suppressed or the spool evicted, what became of the
+    /// records offered to a logger provider, export retries, and each
+    /// queue's bytes and capacity: what [`Stats`](crate::Stats) counts.
     ///
     /// Without it, the global provider is asked for a meter when the
     /// pipeline starts (`init`, `layer`), and the instruments stay with

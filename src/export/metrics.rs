@@ -9,17 +9,39 @@
 
 use std::sync::{Arc, Weak};
 
-use opentelemetry::metrics::{Meter, ObservableCounter, ObservableGauge};
+use opentelemetry::metrics::{Histogram, Meter, ObservableCounter, ObservableGauge};
 use opentelemetry::KeyValue;
 
-use crate::export::stats::OTHER_TARGETS;
-use crate::export::{Component, Pipeline};
+use crate::export::stats::{LATENCY_BOUNDS, OTHER_TARGETS};
+use crate::export::{Component, Pipeline, SinkCounts};
 
 /// Keeps the registered instruments alive for as long as the guard.
 #[derive(Debug)]
 pub(crate) struct LogMetrics {
     _counters: Vec<ObservableCounter<u64>>,
     _gauges: Vec<ObservableGauge<u64>>,
+}
+
+/// `otel.sdk.exporter.operation.duration` for one output: a histogram has
+/// no observable form, so the output's worker records each request's
+/// duration into it as the request ends.
+#[derive(Debug)]
+pub(crate) struct ExportDuration {
+    histogram: Histogram<f64>,
+    succeeded: Vec<KeyValue>,
+    failed: Vec<KeyValue>,
+}
+
+impl ExportDuration {
+    /// Records one request; `failed` when the collector did not take it.
+    pub(crate) fn record(&self, seconds: f64, failed: bool) {
+        let attributes = if failed {
+            &self.failed
+        } else {
+            &self.succeeded
+        };
+        self.histogram.record(seconds, attributes);
+    }
 }
 
 /// Reads the observations of one instrument from the pipeline's counters:
@@ -149,6 +171,53 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
             },
         ),
         counter(
+            "otel_log_bridge.log.redacted",
+            "Values redacted: of keys that name a secret, tokens found by value redaction, and values withheld because their serialization failed.",
+            "{value}",
+            |pipeline, bridge| vec![(pipeline.redactor.redacted(), bridge.to_vec())],
+        ),
+        counter(
+            "otel_log_bridge.log.suppressed",
+            "Events not recorded because their callsite exceeded the rate limit.",
+            "{log_record}",
+            |pipeline, bridge| {
+                let suppressed = pipeline.storm.as_ref().map_or(0, |storm| storm.suppressed());
+                vec![(suppressed, bridge.to_vec())]
+            },
+        ),
+        counter(
+            "otel_log_bridge.spool.evicted",
+            "Spooled records evicted because the spool reached its size budget, by exporter.",
+            "{log_record}",
+            |pipeline, _| {
+                pipeline
+                    .sink_counts()
+                    .map(|sink| (sink.spool_evicted, component(sink.exporter, None)))
+                    .collect()
+            },
+        ),
+        #[cfg(feature = "sdk")]
+        counter(
+            "otel_log_bridge.logger_provider.log.emitted",
+            "Log records offered to the application's logger provider: handed over; declined by its processors (error.type declined); or not handed over (error.type emit_failed).",
+            "{log_record}",
+            |pipeline, bridge| {
+                let Some(sdk) = &pipeline.sdk else {
+                    return Vec::new();
+                };
+                let with_error = |error: &'static str| {
+                    let mut attributes = bridge.to_vec();
+                    attributes.push(KeyValue::new("error.type", error));
+                    attributes
+                };
+                vec![
+                    (sdk.emitted(), bridge.to_vec()),
+                    (sdk.declined(), with_error("declined")),
+                    (sdk.failed(), with_error("emit_failed")),
+                ]
+            },
+        ),
+        counter(
             "otel_log_bridge.export.retries",
             "Export attempts that were retried, by exporter.",
             // Attempts, not records: a retried request holds a whole batch.
@@ -161,23 +230,53 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
             },
         ),
     ];
-    let queue = {
+    let gauge = |name: &'static str, description: &'static str, read: fn(&SinkCounts) -> u64| {
         let pipeline: Weak<Pipeline> = Arc::downgrade(pipeline);
         meter
-            .u64_observable_gauge("otel_log_bridge.queue.bytes")
-            .with_description("Bytes held by each export queue.")
+            .u64_observable_gauge(name)
+            .with_description(description)
             .with_unit("By")
             .with_callback(move |observer| {
                 if let Some(pipeline) = pipeline.upgrade() {
                     for sink in pipeline.sink_counts() {
-                        observer.observe(sink.queued_bytes, &component(sink.processor, None));
+                        observer.observe(read(&sink), &component(sink.processor, None));
                     }
                 }
             })
             .build()
     };
+    let gauges = vec![
+        gauge(
+            "otel_log_bridge.queue.bytes",
+            "Bytes held by each export queue.",
+            |sink| sink.queued_bytes,
+        ),
+        gauge(
+            "otel_log_bridge.queue.capacity",
+            "Bytes each export queue may hold; records that do not fit are dropped.",
+            |sink| sink.queue_budget,
+        ),
+    ];
+    let histogram = meter
+        .f64_histogram("otel.sdk.exporter.operation.duration")
+        .with_description(
+            "How long each export request to a collector took, successful (no error.type) or not.",
+        )
+        .with_unit("s")
+        .with_boundaries(LATENCY_BOUNDS.to_vec())
+        .build();
+    for sink in &pipeline.sinks {
+        let succeeded = component(sink.exporter, None);
+        let failed = component(sink.exporter, Some("export_failed"));
+        // One registration per pipeline: the cell is empty.
+        let _ = sink.counters.duration_metric.set(ExportDuration {
+            histogram: histogram.clone(),
+            succeeded,
+            failed,
+        });
+    }
     LogMetrics {
         _counters: counters,
-        _gauges: vec![queue],
+        _gauges: gauges,
     }
 }

@@ -138,6 +138,10 @@ pub(crate) struct SinkCounters {
     pub(crate) retries: AtomicU64,
     pub(crate) spool_evicted: AtomicU64,
     pub(crate) latency: LatencyRecorder,
+    /// The OpenTelemetry histogram each request's duration also goes
+    /// to, once metrics are registered on a meter.
+    #[cfg(feature = "metrics")]
+    pub(crate) duration_metric: std::sync::OnceLock<metrics::ExportDuration>,
 }
 
 /// A sink: an encoder, a queue and the worker that drains it.
@@ -194,8 +198,14 @@ pub(crate) struct SinkCounts {
     /// stopped.
     pub(crate) dropped_closed: u64,
     pub(crate) retries: u64,
+    /// Spooled records evicted for the spool's size budget.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) spool_evicted: u64,
     /// The bytes its queue holds.
     pub(crate) queued_bytes: u64,
+    /// The bytes its queue may hold.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) queue_budget: u64,
 }
 
 /// Settings shared by the sinks of one pipeline.
@@ -807,6 +817,7 @@ impl Pipeline {
             ..Stats::default()
         };
         for counts in outcomes {
+            stats.spool_evicted += counts.spool_evicted;
             stats.queued_bytes += counts.queued_bytes;
             stats.exported += counts.exported;
             stats.failed += counts.failed;
@@ -815,7 +826,6 @@ impl Pipeline {
             stats.dropped += counts.dropped_full + counts.dropped_closed;
         }
         for sink in &self.sinks {
-            stats.spool_evicted += sink.counters.spool_evicted.load(Ordering::Relaxed);
             sink.counters.latency.add_to(&mut stats.export_latency);
         }
         #[cfg(feature = "sdk")]
@@ -845,7 +855,9 @@ impl Pipeline {
             dropped_full: sink.queue.dropped_full(),
             dropped_closed: sink.queue.dropped_closed(),
             retries: sink.counters.retries.load(Ordering::Relaxed),
+            spool_evicted: sink.counters.spool_evicted.load(Ordering::Relaxed),
             queued_bytes: sink.queue.reserved_bytes() as u64,
+            queue_budget: sink.queue.budget() as u64,
         })
     }
 }

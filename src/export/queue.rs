@@ -195,6 +195,11 @@ impl Queue {
         self.dropped_closed.load(Ordering::Acquire)
     }
 
+    /// The bytes the queue may hold at most.
+    pub(crate) fn budget(&self) -> usize {
+        self.budget
+    }
+
     /// Bytes currently held against the budget (queued, reserved by
     /// producers, or being exported).
     pub(crate) fn reserved_bytes(&self) -> usize {

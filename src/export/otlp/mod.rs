@@ -791,7 +791,12 @@ fn timed_send(transport: &mut impl Transport, counters: &SinkCounters, payload: 
     let started = std::time::Instant::now();
     let outcome = transport.send(payload);
     if transport.sends_requests() {
-        counters.latency.record(started.elapsed().as_secs_f64());
+        let seconds = started.elapsed().as_secs_f64();
+        counters.latency.record(seconds);
+        #[cfg(feature = "metrics")]
+        if let Some(metric) = counters.duration_metric.get() {
+            metric.record(seconds, !matches!(outcome, Outcome::Accepted { .. }));
+        }
     }
     outcome
 }
