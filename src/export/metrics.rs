@@ -9,10 +9,14 @@
 
 use std::sync::{Arc, Weak};
 
-use opentelemetry::metrics::{Histogram, Meter, ObservableCounter, ObservableGauge};
+#[cfg(feature = "otlp")]
+use opentelemetry::metrics::Histogram;
+use opentelemetry::metrics::{Meter, ObservableCounter, ObservableGauge};
 use opentelemetry::KeyValue;
 
-use crate::export::stats::{LATENCY_BOUNDS, OTHER_TARGETS};
+#[cfg(feature = "otlp")]
+use crate::export::stats::LATENCY_BOUNDS;
+use crate::export::stats::OTHER_TARGETS;
 use crate::export::{Component, Pipeline, SinkCounts};
 
 /// Keeps the registered instruments alive for as long as the guard.
@@ -25,6 +29,7 @@ pub(crate) struct LogMetrics {
 /// `otel.sdk.exporter.operation.duration` for one output: a histogram has
 /// no observable form, so the output's worker records each request's
 /// duration into it as the request ends.
+#[cfg(feature = "otlp")]
 #[derive(Debug)]
 pub(crate) struct ExportDuration {
     histogram: Histogram<f64>,
@@ -32,6 +37,7 @@ pub(crate) struct ExportDuration {
     failed: Vec<KeyValue>,
 }
 
+#[cfg(feature = "otlp")]
 impl ExportDuration {
     /// Records one request; `failed` when the collector did not take it.
     pub(crate) fn record(&self, seconds: f64, failed: bool) {
@@ -257,6 +263,18 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
             |sink| sink.queue_budget,
         ),
     ];
+    #[cfg(feature = "otlp")]
+    register_export_duration(meter, pipeline);
+    LogMetrics {
+        _counters: counters,
+        _gauges: gauges,
+    }
+}
+
+/// Registers `otel.sdk.exporter.operation.duration`, which each OTLP
+/// output's worker records its requests into.
+#[cfg(feature = "otlp")]
+fn register_export_duration(meter: &Meter, pipeline: &Pipeline) {
     let histogram = meter
         .f64_histogram("otel.sdk.exporter.operation.duration")
         .with_description(
@@ -274,9 +292,5 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
             succeeded,
             failed,
         });
-    }
-    LogMetrics {
-        _counters: counters,
-        _gauges: gauges,
     }
 }

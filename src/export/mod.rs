@@ -139,8 +139,9 @@ pub(crate) struct SinkCounters {
     pub(crate) spool_evicted: AtomicU64,
     pub(crate) latency: LatencyRecorder,
     /// The OpenTelemetry histogram each request's duration also goes
-    /// to, once metrics are registered on a meter.
-    #[cfg(feature = "metrics")]
+    /// to, once metrics are registered on a meter. Only OTLP exporters
+    /// send requests.
+    #[cfg(all(feature = "metrics", feature = "otlp"))]
     pub(crate) duration_metric: std::sync::OnceLock<metrics::ExportDuration>,
 }
 
