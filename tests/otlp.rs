@@ -659,6 +659,51 @@ fn a_200_answer_that_is_not_an_otlp_response_is_reported() {
     }
 }
 
+/// Regression: a partial success with a negative rejected count, which no
+/// collector means, passed for a full success without a word over
+/// OTLP/HTTP protobuf and gRPC (OTLP/HTTP JSON already reported it).
+#[test]
+fn a_partial_success_with_a_negative_count_is_reported() {
+    if crate::support::is_child() {
+        let guard = otel_log_bridge::builder().init();
+        tracing::info!("to a receiver that counts wrong");
+        let stats = guard.shutdown();
+        assert_eq!(
+            (stats.exported, stats.rejected, stats.failed),
+            (1, 0, 0),
+            "{stats:?}"
+        );
+        return;
+    }
+    for (protocol, said) in [
+        (
+            Protocol::HttpProtobuf,
+            "with a body that is not an OTLP response",
+        ),
+        (
+            Protocol::HttpJson,
+            "with a body that is not an OTLP response",
+        ),
+        (
+            Protocol::Grpc,
+            "answered with a partial success whose rejected count is negative",
+        ),
+    ] {
+        let receiver = Receiver::for_protocol(protocol);
+        receiver.respond_with([Response::PartialSuccess {
+            rejected: -1,
+            message: String::new(),
+        }]);
+        let stderr = child_stderr(
+            "otlp::a_partial_success_with_a_negative_count_is_reported",
+            &receiver,
+            protocol,
+        );
+        assert!(stderr.contains(said), "{protocol:?}: {stderr}");
+        assert_eq!(receiver.attempts(), 1, "{protocol:?}");
+    }
+}
+
 /// Regression: a gRPC answer larger than the client reads made `tonic`
 /// fail the call with `OUT_OF_RANGE`, which the retry table retries, so a
 /// request the collector had processed was sent again and again.

@@ -16,7 +16,9 @@ use tonic_types::StatusExt as _;
 
 use crate::config::otlp::{endpoint_for_reports, Compression, OtlpSettings, TlsFiles};
 use crate::error::InitError;
-use crate::export::otlp::{readable, Outcome, Transport, MAX_RESPONSE_BYTES, USER_AGENT};
+use crate::export::otlp::{
+    partial_success, readable, Outcome, Transport, MAX_RESPONSE_BYTES, USER_AGENT,
+};
 
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
 
@@ -145,13 +147,20 @@ impl Transport for GrpcTransport {
             self.client = connect(runtime, &self.connection, self.gzip);
         }
         match result {
-            Ok(response) => {
-                let partial = response.into_inner().partial_success.unwrap_or_default();
-                Outcome::Accepted {
-                    rejected: u64::try_from(partial.rejected_log_records).unwrap_or(0),
-                    message: partial.error_message,
+            Ok(response) => match partial_success(response.into_inner()) {
+                Some((rejected, message)) => Outcome::Accepted { rejected, message },
+                None => {
+                    // Said once: the text names nothing that varies.
+                    crate::diag::warn(format_args!(
+                        "{} answered with a partial success whose rejected count is negative; the records are counted as exported, but the endpoint may not be a working OTLP/gRPC logs receiver",
+                        self.shown_endpoint
+                    ));
+                    Outcome::Accepted {
+                        rejected: 0,
+                        message: String::new(),
+                    }
                 }
-            }
+            },
             Err(status) if answer_too_large(&status, request_len) => {
                 // Said once: the text names nothing that varies.
                 crate::diag::warn(format_args!(

@@ -13,8 +13,8 @@ use crate::config::otlp::{endpoint_for_reports, Compression, OtlpSettings, Proto
 use crate::error::InitError;
 use crate::export::otlp::retry::parse_retry_after;
 use crate::export::otlp::{
-    readable, write_otlp_json, Outcome, Transport, MAX_RESPONSE_BYTES, TARGET_REQUEST_BYTES,
-    USER_AGENT,
+    partial_success, readable, write_otlp_json, Outcome, Transport, MAX_RESPONSE_BYTES,
+    TARGET_REQUEST_BYTES, USER_AGENT,
 };
 
 /// The size of an encoded request an OTLP/JSON batch is cut before. Its JSON
@@ -129,13 +129,7 @@ impl HttpTransport {
         } else {
             ExportLogsServiceResponse::decode(body)
                 .ok()
-                .map(|response| {
-                    let partial = response.partial_success.unwrap_or_default();
-                    (
-                        u64::try_from(partial.rejected_log_records).unwrap_or(0),
-                        partial.error_message,
-                    )
-                })
+                .and_then(partial_success)
         };
         let (rejected, message) = read.unwrap_or_else(|| {
             // A web server that is no collector (a wrong path behind a

@@ -86,6 +86,18 @@ pub(crate) enum Outcome {
     PartlyWritten { written: u64, reason: String },
 }
 
+/// The rejected count and message of a response's partial success, as
+/// `Outcome::Accepted` takes them; `None` when the count is negative,
+/// which no collector means: such a response would otherwise pass for a
+/// full success without a word.
+pub(crate) fn partial_success(
+    response: opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse,
+) -> Option<(u64, String)> {
+    let partial = response.partial_success.unwrap_or_default();
+    let rejected = u64::try_from(partial.rejected_log_records).ok()?;
+    Some((rejected, partial.error_message))
+}
+
 /// Appends the OTLP/JSON form of an encoded `ExportLogsServiceRequest` to
 /// `out`. OTLP/JSON has rules of its own (hex ids, 64-bit integers as
 /// strings, lowerCamelCase names); `opentelemetry-proto`'s serde types
