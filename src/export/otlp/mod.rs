@@ -817,8 +817,21 @@ impl<T: Transport> Drain for OtlpDrain<T> {
     fn deliver(&mut self, chunk: &[u8], records: u64, queue: &Queue) {
         self.unsettled += records;
         let callsites = Arc::clone(&self.callsites);
+        let mut decoded = 0;
         for frame in frames(chunk, &callsites) {
+            decoded += 1;
             self.add(frame, queue);
+        }
+        // Frames are written by this crate and cannot fail to decode; were
+        // one to, the records from there to the chunk's end would be
+        // neither sent nor counted, and `emitted` would exceed every
+        // outcome for good.
+        if let Some(lost) = records.checked_sub(decoded).filter(|lost| *lost > 0) {
+            self.counters.failed.fetch_add(lost, Ordering::Release);
+            self.unsettled = self.unsettled.saturating_sub(lost);
+            self.report(format_args!(
+                "{lost} records could not be read back from the export queue and were not sent; this is a bug in otel-log-bridge"
+            ));
         }
     }
 
@@ -1024,6 +1037,27 @@ mod tests {
         for body in ["a", "b", "c"] {
             push_frame(&callsites, "scope", body, &mut chunk);
         }
+        deliver_through(&mut drain, &chunk, 3, &idle_queue());
+        assert_eq!(counters.exported.load(Ordering::Acquire), 1);
+        assert_eq!(counters.failed.load(Ordering::Acquire), 2);
+    }
+
+    /// Frames that do not decode (here, a chunk cut inside its second
+    /// frame) count as failed, so that every record emitted has an
+    /// outcome.
+    #[test]
+    fn records_whose_frames_do_not_decode_count_as_failed() {
+        let (mut drain, callsites, counters) = drain_to(Keeping::default(), &Resource::default());
+        let mut chunk = Vec::new();
+        for body in ["a", "b", "c"] {
+            push_frame(&callsites, "scope", body, &mut chunk);
+        }
+        let first = {
+            let mut one = Vec::new();
+            push_frame(&callsites, "scope", "a", &mut one);
+            one.len()
+        };
+        chunk.truncate(first + 3);
         deliver_through(&mut drain, &chunk, 3, &idle_queue());
         assert_eq!(counters.exported.load(Ordering::Acquire), 1);
         assert_eq!(counters.failed.load(Ordering::Acquire), 2);
