@@ -241,6 +241,18 @@ impl Builder {
             max_queue_records: None,
             interval: WRITER_FLUSH_INTERVAL,
         };
+        // Asked for before the outputs start, whose workers record into
+        // some of its instruments from their first export.
+        #[cfg(feature = "metrics")]
+        let meter = self
+            .meter
+            .take()
+            .unwrap_or_else(|| opentelemetry::global::meter("otel-log-bridge"));
+        #[cfg(feature = "otlp")]
+        let worker_metrics = export::WorkerMetrics {
+            #[cfg(feature = "metrics")]
+            export_duration: Some(export::metrics::export_duration_histogram(&meter)),
+        };
         let mut sinks = Vec::new();
         for exporter in &resolved.exporters {
             let sink = match exporter {
@@ -273,6 +285,7 @@ impl Builder {
                             &resolved.resource,
                             otlp,
                             self.queue_budget,
+                            &worker_metrics,
                         )?);
                         continue;
                     }
@@ -298,13 +311,7 @@ impl Builder {
         let pipeline = Arc::new(pipeline);
         let layer = BridgeLayer::new(Arc::clone(&pipeline), self.capture.clone());
         #[cfg(feature = "metrics")]
-        let metrics = {
-            let meter = self
-                .meter
-                .take()
-                .unwrap_or_else(|| opentelemetry::global::meter("otel-log-bridge"));
-            export::metrics::register(&meter, &pipeline)
-        };
+        let metrics = export::metrics::register(&meter, &pipeline);
         Ok((
             layer,
             Guard {

@@ -303,7 +303,7 @@ fn every_count_of_the_prometheus_text_is_pushed_through_the_meter_too() {
         gauge_values(&metrics, "otel_log_bridge.queue.capacity"),
         [64 << 20]
     );
-    // The 503, then the accepted request.
+    // One export: a 503, then a partial success, which is no success.
     let mut durations: Vec<(Option<String>, u64)> =
         histogram_points(&metrics, "otel.sdk.exporter.operation.duration")
             .into_iter()
@@ -319,12 +319,63 @@ fn every_count_of_the_prometheus_text_is_pushed_through_the_meter_too() {
             })
             .collect();
     durations.sort();
-    assert_eq!(
-        durations,
-        [(None, 1), (Some("export_failed".to_owned()), 1)]
-    );
+    assert_eq!(durations, [(Some("rejected".to_owned()), 1)]);
     drop(guard);
     provider.shutdown().expect("meter provider shut down");
+}
+
+/// The rate limit's count reaches its instrument: a test of a count that
+/// is not 0.
+#[test]
+fn events_the_rate_limit_suppressed_are_pushed_through_the_meter() {
+    let (exporter, provider) = in_memory_meter();
+    let builder = otel_log_bridge::builder()
+        .with_meter(provider.meter("otel-log-bridge"))
+        .with_rate_limit(otel_log_bridge::RateLimit::per_callsite(1, 1));
+    let (_, stats) = crate::support::capture_with_guard(builder, |_| {
+        // One second's allowance is one event: the rest of a burst is
+        // suppressed.
+        for _ in 0..10 {
+            tracing::info!("one of a burst");
+        }
+        provider.force_flush().expect("metrics flushed");
+    });
+    assert!(stats.suppressed > 0, "{stats:?}");
+    let metrics = exporter.get_finished_metrics().expect("metrics");
+    let suppressed: Vec<u64> = counter_points(&metrics, "otel_log_bridge.log.suppressed")
+        .into_iter()
+        .map(|(_, value)| value)
+        .collect();
+    assert_eq!(suppressed, [stats.suppressed]);
+    provider.shutdown().expect("meter provider shut down");
+}
+
+/// A processor that panics on the record whose `body` attribute asks it
+/// to.
+#[cfg(feature = "sdk")]
+#[derive(Debug)]
+struct PanicsOnOneRecord;
+
+#[cfg(feature = "sdk")]
+impl opentelemetry_sdk::logs::LogProcessor for PanicsOnOneRecord {
+    fn emit(
+        &self,
+        record: &mut opentelemetry_sdk::logs::SdkLogRecord,
+        _scope: &opentelemetry::InstrumentationScope,
+    ) {
+        let asked = record.attributes_iter().any(|(key, value)| {
+            key.as_str() == "body"
+                && *value
+                    == opentelemetry::logs::AnyValue::String(
+                        "the processor panics on this one".into(),
+                    )
+        });
+        assert!(!asked, "the processor panics on this one");
+    }
+
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
 }
 
 /// Regression: what became of the records offered to an application's
@@ -334,6 +385,7 @@ fn every_count_of_the_prometheus_text_is_pushed_through_the_meter_too() {
 fn records_offered_to_a_logger_provider_are_counted_by_outcome() {
     let (exporter, provider) = in_memory_meter();
     let logger_provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
+        .with_log_processor(PanicsOnOneRecord)
         .with_simple_exporter(opentelemetry_sdk::logs::InMemoryLogExporter::default())
         .build();
     let builder = otel_log_bridge::builder()
@@ -342,6 +394,7 @@ fn records_offered_to_a_logger_provider_are_counted_by_outcome() {
     let (_, stats) = crate::support::capture_with_guard(builder, |_| {
         tracing::info!("handed over");
         tracing::info!("handed over too");
+        tracing::info!(body = "the processor panics on this one", "not handed over");
         {
             // The SDK's logger declines records where telemetry is
             // suppressed.
@@ -368,10 +421,10 @@ fn records_offered_to_a_logger_provider_are_counted_by_outcome() {
         [
             (None, 2),
             (Some("declined".to_owned()), 1),
-            (Some("emit_failed".to_owned()), 0)
+            (Some("emit_failed".to_owned()), 1)
         ]
     );
-    assert_eq!((stats.declined, stats.failed), (1, 0));
+    assert_eq!((stats.declined, stats.failed), (1, 1));
     provider.shutdown().expect("meter provider shut down");
 }
 

@@ -517,6 +517,10 @@ fn the_panic_hook_does_not_flush_a_provider_panicking_on_its_thread() {
         "{stderr}"
     );
     assert!(!stderr.contains("was not exported within"), "{stderr}");
+    assert!(
+        stderr.contains("the logger provider was not flushed: the flush was asked for on a thread inside its emit"),
+        "{stderr}"
+    );
 }
 
 /// A processor whose flushes fail at once, as a batch processor's do when

@@ -64,7 +64,9 @@ pub(crate) fn install_panic_hook(pipeline: &Arc<Pipeline>, options: CaptureOptio
     let _installing = INSTALLING.lock().unwrap_or_else(PoisonError::into_inner);
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        if READING_SPAN_FOR_HOOK.try_with(std::cell::Cell::get) == Ok(true) {
+        if READING_SPAN_FOR_HOOK.try_with(std::cell::Cell::get) == Ok(true)
+            || span::otel::probing_context()
+        {
             return;
         }
         if let Some(pipeline) = pipeline.upgrade() {

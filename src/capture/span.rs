@@ -571,6 +571,8 @@ pub(crate) fn span_trace_context(span: &tracing::Span) -> Option<TraceContext> {
 /// Reads trace context from the optional `tracing-opentelemetry` layer.
 #[cfg(feature = "tracing-opentelemetry")]
 pub(crate) mod otel {
+    use std::cell::Cell;
+
     use opentelemetry::trace::TraceContextExt;
     use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
@@ -594,19 +596,37 @@ pub(crate) mod otel {
     /// destructor), once OpenTelemetry's thread-local context may be gone:
     /// reading it then panics.
     pub(crate) fn current_context() -> Option<TraceContext> {
-        CONTEXT_ALIVE
-            .try_with(|_| opentelemetry::Context::map_current(from_otel))
-            .ok()
-            .flatten()
+        let alive = match CONTEXT_STATE.get() {
+            ContextState::Alive => true,
+            ContextState::Gone => false,
+            // Inside the panic hook a panic aborts, caught or not, so
+            // there is no probing there: the marker is made as it was
+            // before the thread logged through the bridge. A thread that
+            // panics while it is torn down aborts anyway.
+            ContextState::Unknown if std::thread::panicking() => {
+                CONTEXT_ALIVE.try_with(|_| ()).is_ok()
+            }
+            ContextState::Unknown => probe_context(),
+        };
+        if alive {
+            opentelemetry::Context::map_current(from_otel)
+        } else {
+            None
+        }
     }
 
     /// Whether OpenTelemetry's thread-local context on this thread can
-    /// still be read: false once the thread is being torn down past it (a
-    /// record logged from a thread-local's destructor), when anything that
-    /// reads it, the SDK's logger among them, panics.
+    /// still be read: false once the thread is being torn down past the
+    /// bridge's marker of it (a record logged from a thread-local's
+    /// destructor), when the context may be gone and anything that reads
+    /// it, the SDK's logger among them, would panic.
     #[cfg(feature = "sdk")]
     pub(crate) fn context_alive() -> bool {
-        CONTEXT_ALIVE.try_with(|_| ()).is_ok()
+        match CONTEXT_STATE.get() {
+            ContextState::Alive => true,
+            ContextState::Gone => false,
+            ContextState::Unknown => probe_context(),
+        }
     }
 
     /// Whether records of `metadata`'s callsite, outside any span, take the
@@ -619,18 +639,51 @@ pub(crate) mod otel {
     }
 
     /// Makes [`CONTEXT_ALIVE`] on this thread now, when a span is entered
-    /// or an event comes, if it is not yet: made first while the thread
-    /// ends, it would read OpenTelemetry's context, which may be gone by
-    /// then, to tell whether that context is gone. A thread whose first
-    /// record through the bridge is logged while it ends, after
-    /// OpenTelemetry's context on it was dropped, is left: that case
-    /// cannot be told from the thread's first record.
+    /// or an event comes, if it is not yet, so that it is dropped before
+    /// OpenTelemetry's context, as thread-locals made later are.
     pub(crate) fn note_thread() {
-        let _ = CONTEXT_ALIVE.try_with(|_| ());
+        if CONTEXT_STATE.get() == ContextState::Unknown {
+            probe_context();
+        }
+    }
+
+    /// Whether this thread is making [`CONTEXT_ALIVE`] in
+    /// [`probe_context`], whose panic the panic hook lets pass unrecorded.
+    pub(crate) fn probing_context() -> bool {
+        PROBING.get()
+    }
+
+    /// Makes [`CONTEXT_ALIVE`] and says whether that worked. Made while the
+    /// thread ends, after OpenTelemetry's context is gone, it panics
+    /// reading that context: the panic is caught, kept from the panic hook
+    /// (see [`probing_context`]), and the context is taken as gone.
+    fn probe_context() -> bool {
+        PROBING.set(true);
+        let made = std::panic::catch_unwind(|| CONTEXT_ALIVE.try_with(|_| ()).is_ok());
+        PROBING.set(false);
+        let alive = made.unwrap_or(false);
+        if !alive {
+            CONTEXT_STATE.set(ContextState::Gone);
+        }
+        alive
     }
 
     thread_local! {
         static CONTEXT_ALIVE: ContextAlive = ContextAlive::new();
+        /// What is known of [`CONTEXT_ALIVE`], readable at any time
+        /// without making it: a thread-local without a destructor is never
+        /// torn down.
+        static CONTEXT_STATE: Cell<ContextState> = const { Cell::new(ContextState::Unknown) };
+        static PROBING: Cell<bool> = const { Cell::new(false) };
+    }
+
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum ContextState {
+        /// Not made on this thread yet.
+        Unknown,
+        Alive,
+        /// Dropped, or could not be made: the thread is being torn down.
+        Gone,
     }
 
     /// Alive on a thread while OpenTelemetry's thread-local context is:
@@ -642,15 +695,15 @@ pub(crate) mod otel {
     impl ContextAlive {
         fn new() -> ContextAlive {
             opentelemetry::Context::map_current(|_| ());
+            CONTEXT_STATE.set(ContextState::Alive);
             ContextAlive
         }
     }
 
-    /// A thread-local without a destructor is never torn down, and reading
-    /// it never fails: the destructor, which has nothing to do, is what
-    /// makes [`CONTEXT_ALIVE`] unreadable once the thread ends.
     impl Drop for ContextAlive {
-        fn drop(&mut self) {}
+        fn drop(&mut self) {
+            CONTEXT_STATE.set(ContextState::Gone);
+        }
     }
 
     fn from_otel(cx: &opentelemetry::Context) -> Option<TraceContext> {
@@ -693,6 +746,11 @@ pub(crate) mod otel {
     }
 
     pub(crate) fn note_thread() {}
+
+    /// Nothing is probed without the feature.
+    pub(crate) fn probing_context() -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

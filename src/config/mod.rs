@@ -740,8 +740,9 @@ impl Builder {
     /// current; its processors see no baggage for it then.
     ///
     /// What the provider's own stack logs:
-    /// - Where OpenTelemetry suppresses telemetry (the SDK's batch
-    ///   processor's thread, and whatever runs inside
+    /// - Where OpenTelemetry suppresses telemetry (the thread of the SDK's
+    ///   `BatchLogProcessor`, though not of its experimental async-runtime
+    ///   processor, and whatever runs inside
     ///   `Context::enter_telemetry_suppressed_scope`), the provider declines
     ///   it; it reaches the crate's other outputs.
     /// - On the thread emitting into a provider (a processor or a simple
@@ -782,7 +783,7 @@ impl Builder {
     /// of the global `MeterProvider` (which is what is used otherwise): the
     /// records emitted by severity (`otel.sdk.log.created`), exported and
     /// failed (`otel.sdk.exporter.log.exported`), dropped
-    /// (`otel.sdk.processor.log.processed`), each export request's duration
+    /// (`otel.sdk.processor.log.processed`), each OTLP export's duration
     /// (`otel.sdk.exporter.operation.duration`), redacted values, records
     /// the rate limit suppressed or the spool evicted, what became of the
     /// records offered to a logger provider, export retries, and each

@@ -15,6 +15,8 @@ use opentelemetry::metrics::{Meter, ObservableCounter, ObservableGauge};
 use opentelemetry::KeyValue;
 
 #[cfg(feature = "otlp")]
+use crate::export::otlp::ExportEnd;
+#[cfg(feature = "otlp")]
 use crate::export::stats::LATENCY_BOUNDS;
 use crate::export::stats::OTHER_TARGETS;
 use crate::export::{Component, Pipeline, SinkCounts};
@@ -26,28 +28,53 @@ pub(crate) struct LogMetrics {
     _gauges: Vec<ObservableGauge<u64>>,
 }
 
-/// `otel.sdk.exporter.operation.duration` for one output: a histogram has
-/// no observable form, so the output's worker records each request's
-/// duration into it as the request ends.
+/// `otel.sdk.exporter.operation.duration` for one OTLP output: a
+/// histogram has no observable form, so the output's worker records each
+/// export into it as the export ends.
 #[cfg(feature = "otlp")]
 #[derive(Debug)]
 pub(crate) struct ExportDuration {
     histogram: Histogram<f64>,
     succeeded: Vec<KeyValue>,
+    rejected: Vec<KeyValue>,
     failed: Vec<KeyValue>,
 }
 
 #[cfg(feature = "otlp")]
 impl ExportDuration {
-    /// Records one request; `failed` when the collector did not take it.
-    pub(crate) fn record(&self, seconds: f64, failed: bool) {
-        let attributes = if failed {
-            &self.failed
-        } else {
-            &self.succeeded
+    pub(crate) fn new(histogram: Histogram<f64>, exporter: Component) -> ExportDuration {
+        ExportDuration {
+            histogram,
+            succeeded: component(exporter, None),
+            rejected: component(exporter, Some("rejected")),
+            failed: component(exporter, Some("export_failed")),
+        }
+    }
+
+    /// Records one export that took `seconds`, first attempt to last, and
+    /// ended as `end` says.
+    pub(crate) fn record(&self, seconds: f64, end: ExportEnd) {
+        let attributes = match end {
+            ExportEnd::Succeeded => &self.succeeded,
+            ExportEnd::Rejected => &self.rejected,
+            ExportEnd::Failed => &self.failed,
         };
         self.histogram.record(seconds, attributes);
     }
+}
+
+/// The histogram of `otel.sdk.exporter.operation.duration`, made before
+/// the outputs start (see [`crate::export::WorkerMetrics`]).
+#[cfg(feature = "otlp")]
+pub(crate) fn export_duration_histogram(meter: &Meter) -> Histogram<f64> {
+    meter
+        .f64_histogram("otel.sdk.exporter.operation.duration")
+        .with_description(
+            "How long each export to a collector took, from its first attempt to its last; error.type rejected for a partial success, export_failed when its records were lost.",
+        )
+        .with_unit("s")
+        .with_boundaries(LATENCY_BOUNDS.to_vec())
+        .build()
 }
 
 /// Reads the observations of one instrument from the pipeline's counters:
@@ -263,34 +290,8 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
             |sink| sink.queue_budget,
         ),
     ];
-    #[cfg(feature = "otlp")]
-    register_export_duration(meter, pipeline);
     LogMetrics {
         _counters: counters,
         _gauges: gauges,
-    }
-}
-
-/// Registers `otel.sdk.exporter.operation.duration`, which each OTLP
-/// output's worker records its requests into.
-#[cfg(feature = "otlp")]
-fn register_export_duration(meter: &Meter, pipeline: &Pipeline) {
-    let histogram = meter
-        .f64_histogram("otel.sdk.exporter.operation.duration")
-        .with_description(
-            "How long each export request to a collector took, successful (no error.type) or not.",
-        )
-        .with_unit("s")
-        .with_boundaries(LATENCY_BOUNDS.to_vec())
-        .build();
-    for sink in &pipeline.sinks {
-        let succeeded = component(sink.exporter, None);
-        let failed = component(sink.exporter, Some("export_failed"));
-        // One registration per pipeline: the cell is empty.
-        let _ = sink.counters.duration_metric.set(ExportDuration {
-            histogram: histogram.clone(),
-            succeeded,
-            failed,
-        });
     }
 }

@@ -138,11 +138,22 @@ pub(crate) struct SinkCounters {
     pub(crate) retries: AtomicU64,
     pub(crate) spool_evicted: AtomicU64,
     pub(crate) latency: LatencyRecorder,
-    /// The OpenTelemetry histogram each request's duration also goes
-    /// to, once metrics are registered on a meter. Only OTLP exporters
-    /// send requests.
+    /// The OpenTelemetry histogram each export's duration goes to, when
+    /// metrics are registered on a meter. Only OTLP exporters send
+    /// requests.
     #[cfg(all(feature = "metrics", feature = "otlp"))]
-    pub(crate) duration_metric: std::sync::OnceLock<metrics::ExportDuration>,
+    pub(crate) export_duration: Option<metrics::ExportDuration>,
+}
+
+/// The OpenTelemetry instruments an OTLP output's worker records into as
+/// it works, given to it when it starts, so that none of its exports goes
+/// unrecorded: a histogram has no observable form the metrics could read
+/// later.
+#[cfg(feature = "otlp")]
+#[derive(Debug, Default)]
+pub(crate) struct WorkerMetrics {
+    #[cfg(feature = "metrics")]
+    pub(crate) export_duration: Option<opentelemetry::metrics::Histogram<f64>>,
 }
 
 /// A sink: an encoder, a queue and the worker that drains it.
@@ -898,8 +909,24 @@ pub(crate) fn otlp_sink(
     resource: &Resource,
     settings: &crate::config::otlp::OtlpSettings,
     queue_budget: usize,
+    worker_metrics: &WorkerMetrics,
 ) -> Result<Sink, crate::InitError> {
-    let counters = Arc::new(SinkCounters::default());
+    let exporter = Component::new(match settings.protocol {
+        crate::config::otlp::Protocol::HttpProtobuf => "otlp_http_log_exporter",
+        crate::config::otlp::Protocol::HttpJson => "otlp_http_json_log_exporter",
+        #[cfg(feature = "grpc")]
+        crate::config::otlp::Protocol::Grpc => "otlp_grpc_log_exporter",
+    });
+    let counters = Arc::new(SinkCounters {
+        #[cfg(feature = "metrics")]
+        export_duration: worker_metrics
+            .export_duration
+            .as_ref()
+            .map(|histogram| metrics::ExportDuration::new(histogram.clone(), exporter)),
+        ..SinkCounters::default()
+    });
+    #[cfg(not(feature = "metrics"))]
+    let _ = worker_metrics;
     let callsites = Arc::new(otlp::OtlpCallsites::default());
     let drain = otlp::start_drain(
         settings,
@@ -916,12 +943,6 @@ pub(crate) fn otlp_sink(
         max_queue_records: settings.batch.max_queue_size,
         interval: settings.batch.schedule_delay,
     };
-    let exporter = Component::new(match settings.protocol {
-        crate::config::otlp::Protocol::HttpProtobuf => "otlp_http_log_exporter",
-        crate::config::otlp::Protocol::HttpJson => "otlp_http_json_log_exporter",
-        #[cfg(feature = "grpc")]
-        crate::config::otlp::Protocol::Grpc => "otlp_grpc_log_exporter",
-    });
     Sink::start(
         "otlp",
         exporter,

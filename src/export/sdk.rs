@@ -18,13 +18,14 @@ use crate::export::Flushed;
 use crate::record::{self, Record, ScopeName, ValueRef};
 
 thread_local! {
-    /// Whether this thread is inside a provider's `emit`: a record that
-    /// comes meanwhile (from the panic hook, as a processor panics, or from
-    /// a processor that logs) is not given to any provider. Not only to
-    /// the one being emitted into: with two bridge layers, each with a
-    /// provider whose processor logs, each provider's records would go
-    /// into the other's, and back, without end.
-    static INSIDE_A_PROVIDER: Cell<bool> = const { Cell::new(false) };
+    /// The sink (by address) whose provider this thread is inside the
+    /// `emit` of, 0 when none: a record that comes meanwhile (from the
+    /// panic hook, as a processor panics, or from a processor that logs) is
+    /// not given to any provider. Not only to the one being emitted into:
+    /// with two bridge layers, each with a provider whose processor logs,
+    /// each provider's records would go into the other's, and back, without
+    /// end.
+    static INSIDE_A_PROVIDER: Cell<usize> = const { Cell::new(0) };
 }
 
 /// The name of the SDK logger the bridge emits through; the record's
@@ -154,6 +155,12 @@ impl SdkSink {
         }
     }
 
+    /// What tells this sink apart in [`INSIDE_A_PROVIDER`]: its address,
+    /// never 0.
+    fn address(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
+
     /// Records handed to the provider. Read with `Acquire`, as the other
     /// outcomes are (see `Pipeline::stats`).
     pub(crate) fn emitted(&self) -> u64 {
@@ -183,7 +190,7 @@ impl SdkSink {
     /// - OpenTelemetry's own records about its context (see
     ///   [`logged_inside_the_context`]);
     /// - records logged while the thread ends, once OpenTelemetry's context
-    ///   on it is gone (see [`SdkSink::emit_unguarded`]).
+    ///   on it may be gone (see [`SdkSink::emit_unguarded`]).
     pub(crate) fn emit(&self, record: &Record) {
         if logged_inside_the_context(record) {
             self.failed.fetch_add(1, Ordering::Release);
@@ -192,15 +199,17 @@ impl SdkSink {
             ));
             return;
         }
-        if INSIDE_A_PROVIDER.with(Cell::get)
+        if INSIDE_A_PROVIDER.with(Cell::get) != 0
             || (std::thread::panicking() && self.panicked.load(Ordering::Relaxed))
         {
             self.failed.fetch_add(1, Ordering::Release);
             return;
         }
-        INSIDE_A_PROVIDER.with(|inside| inside.set(true));
+        // Set and reset around a call that cannot unwind: the reset is
+        // never skipped.
+        INSIDE_A_PROVIDER.with(|inside| inside.set(self.address()));
         let outcome = catch_unwind(AssertUnwindSafe(|| self.emit_unguarded(record)));
-        INSIDE_A_PROVIDER.with(|inside| inside.set(false));
+        INSIDE_A_PROVIDER.with(|inside| inside.set(0));
         if outcome.is_err() {
             self.panicked.store(true, Ordering::Relaxed);
             self.failed.fetch_add(1, Ordering::Release);
@@ -215,15 +224,17 @@ impl SdkSink {
     /// that a processor that filters by severity or target filters these
     /// records too.
     ///
-    /// Not when OpenTelemetry's context on this thread is gone (a record
-    /// logged from a thread-local's destructor): the SDK's logger reads it,
-    /// first thing, to tell whether telemetry is suppressed, and would
-    /// panic. The record counts as failed, and reaches the other outputs.
+    /// Not when OpenTelemetry's context on this thread may be gone (a
+    /// record logged from a thread-local's destructor, once the bridge's
+    /// marker of that context, which goes before it, is gone): the SDK's
+    /// logger reads it, first thing, to tell whether telemetry is
+    /// suppressed, and would panic. The record counts as failed, and
+    /// reaches the other outputs.
     fn emit_unguarded(&self, record: &Record) {
         if !crate::capture::opentelemetry_context_alive() {
             self.failed.fetch_add(1, Ordering::Release);
             diag::warn(format_args!(
-                "records logged while a thread ends, once OpenTelemetry's context on that thread is gone, are not handed to the logger provider given to Builder::with_logger_provider, whose logger reads that context: they count as failed there, and reach the other outputs"
+                "records logged while a thread ends, once OpenTelemetry's context on that thread may be gone, are not handed to the logger provider given to Builder::with_logger_provider, whose logger reads that context: they count as failed there, and reach the other outputs"
             ));
             return;
         }
@@ -296,14 +307,16 @@ impl SdkSink {
     /// the records emitted before it was asked for, and a processor that
     /// never finishes holds one thread, not one per call.
     ///
-    /// A flush asked for on a thread inside a provider's `emit` (the panic
-    /// hook's, as a processor panics, or one a processor asks for through
-    /// `log::logger().flush()`) leaves the provider alone: its processors
-    /// would wait for locks this very thread holds until the deadline, and
-    /// this thread's records are not handed to it meanwhile anyway.
+    /// A flush asked for on a thread inside this provider's `emit` (the
+    /// panic hook's, as a processor panics, or one a processor asks for
+    /// through `log::logger().flush()`) leaves the provider alone, and
+    /// says so: its processors would wait for locks this very thread holds
+    /// until the deadline.
     pub(crate) fn flush_until(&self, deadline: Instant) -> Flushed {
-        if INSIDE_A_PROVIDER.with(Cell::get) {
-            return Flushed::Done;
+        if INSIDE_A_PROVIDER.with(Cell::get) == self.address() {
+            return Flushed::Failed(
+                "the logger provider was not flushed: the flush was asked for on a thread inside its emit, whose locks it would wait for".to_owned(),
+            );
         }
         let state = self.flushes.lock();
         let Some(mut state) = self

@@ -46,7 +46,7 @@ pub struct Stats {
     /// panicked on, records logged on a thread while it was inside a
     /// logger provider (a processor that logs, or a processor's panic), and
     /// records logged while a thread ends, once OpenTelemetry's context on
-    /// it is gone.
+    /// it may be gone.
     pub failed: u64,
     /// Records the destination received but rejected (OTLP partial success).
     pub rejected: u64,

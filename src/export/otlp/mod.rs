@@ -86,6 +86,19 @@ pub(crate) enum Outcome {
     PartlyWritten { written: u64, reason: String },
 }
 
+/// How an export, its retries included, ended: what
+/// `otel.sdk.exporter.operation.duration` tells apart.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ExportEnd {
+    /// The collector took every record.
+    Succeeded,
+    /// The collector took the request and rejected some of its records.
+    Rejected,
+    /// The records, or some of them, were lost: refused, given up at
+    /// shutdown, or written in part.
+    Failed,
+}
+
 /// The rejected count and message of a response's partial success, as
 /// `Outcome::Accepted` takes them; `None` when the count is negative,
 /// which no collector means: such a response would otherwise pass for a
@@ -408,6 +421,7 @@ impl<T: Transport> OtlpDrain<T> {
         {
             return;
         }
+        let started = std::time::Instant::now();
         let mut backoff = Backoff::default();
         let mut first_failure: Option<String> = None;
         // The spool could not take the request while the collector had
@@ -424,11 +438,14 @@ impl<T: Transport> OtlpDrain<T> {
                 self.report(format_args!(
                     "gave up exporting {records} records at shutdown: {reason}"
                 ));
+                self.export_ended(started, ExportEnd::Failed);
                 return;
             }
             first_failure = Some(reason);
         }
-        loop {
+        // One export, however many attempts it takes, is one duration;
+        // none when the spool takes the request over, whose replay ends it.
+        let ended = loop {
             match timed_send(&mut self.transport, &self.counters, &self.request) {
                 Outcome::Accepted { rejected, message } => {
                     self.accepted(records, rejected, &message);
@@ -438,7 +455,7 @@ impl<T: Transport> OtlpDrain<T> {
                     {
                         self.next_attempt = None;
                     }
-                    break;
+                    break Some(accepted_end(rejected));
                 }
                 Outcome::Retry { after, reason } => {
                     diag::debug(format_args!("OTLP export will be retried: {reason}"));
@@ -449,28 +466,46 @@ impl<T: Transport> OtlpDrain<T> {
                     }
                     #[cfg(feature = "spool")]
                     if self.spool_instead_of_waiting(records, delay, &mut backoff, first_failure) {
-                        break;
+                        break None;
                     }
                     if !queue.wait_before_retry(delay) {
                         self.counters.failed.fetch_add(records, Ordering::Release);
                         self.report(format_args!(
                             "gave up exporting {records} records at shutdown: {reason}"
                         ));
-                        break;
+                        break Some(ExportEnd::Failed);
                     }
                     self.counters.retries.fetch_add(1, Ordering::Relaxed);
                 }
                 Outcome::Failed { reason, .. } => {
                     self.counters.failed.fetch_add(records, Ordering::Release);
                     self.report(format_args!("OTLP export failed, not retryable: {reason}"));
-                    break;
+                    break Some(ExportEnd::Failed);
                 }
                 Outcome::PartlyWritten { written, reason } => {
                     self.partly_written(records, written, &reason);
-                    break;
+                    break Some(ExportEnd::Failed);
                 }
             }
+        };
+        if let Some(end) = ended {
+            self.export_ended(started, end);
         }
+    }
+
+    /// Records an export that started at `started` and ended as `end` says
+    /// in `otel.sdk.exporter.operation.duration`, when metrics are on and
+    /// the export sent requests (writing lines sends none).
+    fn export_ended(&self, started: std::time::Instant, end: ExportEnd) {
+        #[cfg(feature = "metrics")]
+        if let (Some(duration), true) = (
+            &self.counters.export_duration,
+            self.transport.sends_requests(),
+        ) {
+            duration.record(started.elapsed().as_secs_f64(), end);
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = (started, end);
     }
 
     /// Counts a request of which only the first `written` records were
@@ -526,9 +561,14 @@ impl<T: Transport> OtlpDrain<T> {
     /// request by request, all of it within seconds.
     #[cfg(feature = "spool")]
     fn send_once(&mut self, payload: &[u8], records: u64) -> Attempt {
+        // A spooled request's export may have started in an earlier cycle,
+        // or an earlier run: its duration is that of the attempt that ends
+        // it.
+        let started = std::time::Instant::now();
         match timed_send(&mut self.transport, &self.counters, payload) {
             Outcome::Accepted { rejected, message } => {
                 self.accepted(records, rejected, &message);
+                self.export_ended(started, accepted_end(rejected));
                 self.next_attempt = None;
                 self.replay_pause = None;
                 Attempt::Accepted
@@ -558,6 +598,7 @@ impl<T: Transport> OtlpDrain<T> {
             } => {
                 self.counters.failed.fetch_add(records, Ordering::Release);
                 self.report(format_args!("OTLP export failed, not retryable: {reason}"));
+                self.export_ended(started, ExportEnd::Failed);
                 if !about_endpoint {
                     return Attempt::Refused;
                 }
@@ -566,6 +607,7 @@ impl<T: Transport> OtlpDrain<T> {
             }
             Outcome::PartlyWritten { written, reason } => {
                 self.partly_written(records, written, &reason);
+                self.export_ended(started, ExportEnd::Failed);
                 self.pause_replay();
                 Attempt::EndpointRefused
             }
@@ -797,18 +839,23 @@ pub(crate) fn readable(text: &str) -> String {
     shown
 }
 
+/// How an export the collector took ended: a partial success is no
+/// success, for `otel.sdk.exporter.operation.duration`.
+fn accepted_end(rejected: u64) -> ExportEnd {
+    if rejected == 0 {
+        ExportEnd::Succeeded
+    } else {
+        ExportEnd::Rejected
+    }
+}
+
 /// Sends one request and records how long it took, when it was a
 /// request to a collector.
 fn timed_send(transport: &mut impl Transport, counters: &SinkCounters, payload: &[u8]) -> Outcome {
     let started = std::time::Instant::now();
     let outcome = transport.send(payload);
     if transport.sends_requests() {
-        let seconds = started.elapsed().as_secs_f64();
-        counters.latency.record(seconds);
-        #[cfg(feature = "metrics")]
-        if let Some(metric) = counters.duration_metric.get() {
-            metric.record(seconds, !matches!(outcome, Outcome::Accepted { .. }));
-        }
+        counters.latency.record(started.elapsed().as_secs_f64());
     }
     outcome
 }
