@@ -3,7 +3,9 @@
 //!
 //! The instruments are observable: their callbacks read the pipeline's
 //! counters when the metrics are collected, so the per-event path does no
-//! extra work. Names follow the OpenTelemetry SDK self-observability
+//! extra work. The one exception, the export duration histogram, has no
+//! observable form: the OTLP workers record into it as each export ends.
+//! Names follow the OpenTelemetry SDK self-observability
 //! conventions (`otel.sdk.*`) where they define one, and use the
 //! `otel_log_bridge.*` namespace otherwise.
 
