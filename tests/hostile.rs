@@ -90,6 +90,52 @@ fn log_many_pairs() {
     log::logger().log(&record);
 }
 
+/// How often a value was formatted.
+static FORMATTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A value that counts how often it is formatted.
+struct CountsFormatting;
+
+impl std::fmt::Display for CountsFormatting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        FORMATTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        f.write_str("formatted")
+    }
+}
+
+/// 10 000 pairs whose values count their formatting.
+struct ManyFormattedPairs;
+
+impl Source for ManyFormattedPairs {
+    fn visit<'kvs>(&'kvs self, visitor: &mut dyn VisitSource<'kvs>) -> Result<(), log::kv::Error> {
+        for i in 0..10_000 {
+            let key = Box::leak(format!("key{i}").into_boxed_str());
+            visitor.visit_pair(Key::from_str(key), KvValue::from_display(&CountsFormatting))?;
+        }
+        Ok(())
+    }
+}
+
+/// Regression: every value of a `log` record was formatted into the
+/// record before the count limit dropped it, so a record of a great many
+/// pairs held all their values in memory, to keep 128.
+#[test]
+fn values_past_the_count_limit_are_not_formatted() {
+    let records = capture(otel_log_bridge::builder(), || {
+        let record = log::Record::builder()
+            .level(log::Level::Info)
+            .target("hostile")
+            .args(format_args!("10 000 pairs"))
+            .key_values(&ManyFormattedPairs)
+            .build();
+        log::logger().log(&record);
+    });
+    assert_eq!(FORMATTED.load(std::sync::atomic::Ordering::Relaxed), 128);
+    assert_eq!(records[0]["attributes"]["key127"], "formatted");
+    // 10 000 pairs and the two thread attributes, for 128 places.
+    assert_eq!(records[0]["dropped_attributes_count"], 10_002 - 128);
+}
+
 #[test]
 fn attributes_past_the_default_limit_are_dropped_and_counted() {
     let records = capture(otel_log_bridge::builder(), log_many_pairs);

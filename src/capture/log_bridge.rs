@@ -318,6 +318,15 @@ struct KeyValues<'r> {
 impl<'kvs> VisitSource<'kvs> for KeyValues<'_> {
     fn visit_pair(&mut self, key: kv::Key<'kvs>, value: kv::Value<'kvs>) -> Result<(), kv::Error> {
         let name = key_name(&key);
+        if self.record.is_full_without(name) {
+            // Dropped for the count limit: only counted, so its value is
+            // not formatted nor serialized. A `Source` of a million pairs
+            // then costs a visit per pair, not a million values in memory.
+            let key = Key::Arena(self.record.push_text(name));
+            self.record
+                .set_attribute(key, Value::Bool(false), OnDuplicate::Replace);
+            return Ok(());
+        }
         if self.redaction.is_sensitive(name) {
             self.redacted += 1;
             let key = Key::Arena(self.record.push_text(name));

@@ -324,6 +324,18 @@ impl Record {
         self.body = Some(self.push_text(s));
     }
 
+    /// Whether an attribute named `key` would be dropped for the count
+    /// limit: the record is full and holds none of that name. Its value
+    /// need not be made then.
+    pub(crate) fn is_full_without(&self, key: &str) -> bool {
+        self.attributes.len() >= self.limits.count
+            && (self.key_bloom & key_bit(key) == 0
+                || !self
+                    .attributes
+                    .iter()
+                    .any(|attribute| self.key(attribute.key) == key))
+    }
+
     /// Adds an attribute, resolving a duplicate key as `on_duplicate` says.
     /// Returns whether the key was new and kept (not a duplicate, not over
     /// the count limit, not empty).
