@@ -285,7 +285,7 @@ fn metrics_are_pushed_through_an_opentelemetry_meter() {
 #[test]
 fn every_count_of_the_prometheus_text_is_pushed_through_the_meter_too() {
     let (exporter, provider) = in_memory_meter();
-    let (stats, _receiver, guard) =
+    let (stats, receiver, guard) =
         run(otel_log_bridge::builder().with_meter(provider.meter("otel-log-bridge")));
     provider.force_flush().expect("metrics flushed");
     let metrics = exporter.get_finished_metrics().expect("metrics");
@@ -312,6 +312,13 @@ fn every_count_of_the_prometheus_text_is_pushed_through_the_meter_too() {
                     attribute(&attributes, "otel.component.type"),
                     Some("otlp_http_log_exporter")
                 );
+                // The collector's address, as the convention recommends.
+                let server = format!(
+                    "http://{}:{}",
+                    attribute(&attributes, "server.address").expect("server.address"),
+                    attribute(&attributes, "server.port").expect("server.port")
+                );
+                assert_eq!(server, receiver.endpoint());
                 (
                     attribute(&attributes, "error.type").map(str::to_owned),
                     count,

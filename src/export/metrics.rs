@@ -44,12 +44,23 @@ pub(crate) struct ExportDuration {
 
 #[cfg(feature = "otlp")]
 impl ExportDuration {
-    pub(crate) fn new(histogram: Histogram<f64>, exporter: Component) -> ExportDuration {
+    /// The histogram's points for `exporter`, which sends to `endpoint`.
+    pub(crate) fn new(
+        histogram: Histogram<f64>,
+        exporter: Component,
+        endpoint: &str,
+    ) -> ExportDuration {
+        let server = server_attributes(endpoint);
+        let with_server = |error| {
+            let mut attributes = component(exporter, error);
+            attributes.extend_from_slice(&server);
+            attributes
+        };
         ExportDuration {
             histogram,
-            succeeded: component(exporter, None),
-            rejected: component(exporter, Some("rejected")),
-            failed: component(exporter, Some("export_failed")),
+            succeeded: with_server(None),
+            rejected: with_server(Some("rejected")),
+            failed: with_server(Some("export_failed")),
         }
     }
 
@@ -63,6 +74,30 @@ impl ExportDuration {
         };
         self.histogram.record(seconds, attributes);
     }
+}
+
+/// `server.address` and `server.port` of the collector at `endpoint` (an
+/// absolute URL, checked at `init`), which the convention recommends; the
+/// port is the scheme's when the URL gives none.
+#[cfg(feature = "otlp")]
+fn server_attributes(endpoint: &str) -> Vec<KeyValue> {
+    let Ok(uri) = endpoint.parse::<ureq::http::Uri>() else {
+        return Vec::new();
+    };
+    let mut attributes = Vec::new();
+    if let Some(host) = uri.host() {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        attributes.push(KeyValue::new("server.address", host.to_owned()));
+    }
+    let port = uri.port_u16().or(match uri.scheme_str() {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
+    });
+    if let Some(port) = port {
+        attributes.push(KeyValue::new("server.port", i64::from(port)));
+    }
+    attributes
 }
 
 /// The histogram of `otel.sdk.exporter.operation.duration`, made before

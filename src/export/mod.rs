@@ -919,10 +919,9 @@ pub(crate) fn otlp_sink(
     });
     let counters = Arc::new(SinkCounters {
         #[cfg(feature = "metrics")]
-        export_duration: worker_metrics
-            .export_duration
-            .as_ref()
-            .map(|histogram| metrics::ExportDuration::new(histogram.clone(), exporter)),
+        export_duration: worker_metrics.export_duration.as_ref().map(|histogram| {
+            metrics::ExportDuration::new(histogram.clone(), exporter, &settings.endpoint)
+        }),
         ..SinkCounters::default()
     });
     #[cfg(not(feature = "metrics"))]
