@@ -237,6 +237,11 @@ fn check_sources(files: Vec<SourceFile>, config: &Config) -> Vec<Diagnostic> {
     for (index, finding) in &crate_findings {
         emit(*index, finding, &suppressions[*index]);
     }
+    for (index, file_suppressions) in suppressions.iter().enumerate() {
+        for finding in &file_suppressions.unknown {
+            emit(index, finding, file_suppressions);
+        }
+    }
     sort(&mut diagnostics);
     diagnostics
 }
@@ -383,6 +388,10 @@ fn crate_key_findings(
 #[derive(Default)]
 struct Suppressions {
     by_line: HashMap<usize, Allowance>,
+    /// Names in those comments that are no rule (a typo, a rule of
+    /// another tool): the comment silently allowing nothing would leave
+    /// its author wondering why the finding stays.
+    unknown: Vec<Finding>,
 }
 
 /// What one suppression comment allows, and where.
@@ -405,18 +414,19 @@ impl Suppressions {
             let is_comment = line
                 .get(..position)
                 .is_some_and(|before| before.contains("//"));
-            let Some(list) = line
-                .get(position + Self::MARKER.len()..)
-                .map(str::trim_start)
-                .and_then(|rest| rest.strip_prefix("allow("))
-                .and_then(|rest| rest.split_once(')'))
-                .map(|(list, _)| list)
-            else {
-                continue;
-            };
             if !is_comment {
                 continue;
             }
+            let after_marker = position + Self::MARKER.len();
+            let rest = line.get(after_marker..).unwrap_or_default();
+            let list_start = after_marker + (rest.len() - rest.trim_start().len()) + "allow(".len();
+            let Some((list, _)) = rest
+                .trim_start()
+                .strip_prefix("allow(")
+                .and_then(|rest| rest.split_once(')'))
+            else {
+                continue;
+            };
             let allowance = suppressions
                 .by_line
                 .entry(index + 1)
@@ -424,11 +434,19 @@ impl Suppressions {
                     rules: Vec::new(),
                     standalone: line.trim_start().starts_with("//"),
                 });
-            for name in list.split(',').map(str::trim) {
+            let mut name_start = list_start;
+            for written in list.split(',') {
+                let name = written.trim();
+                let at = name_start + (written.len() - written.trim_start().len());
+                name_start += written.len() + 1;
                 if name.eq_ignore_ascii_case("all") {
                     allowance.rules.extend_from_slice(Rule::ALL);
                 } else if let Ok(rule) = Rule::from_str(name) {
                     allowance.rules.push(rule);
+                } else if is_rule_like(name) {
+                    suppressions
+                        .unknown
+                        .push(unknown_allowance(name, index + 1, line, at));
                 }
             }
         }
@@ -450,6 +468,36 @@ impl Suppressions {
                 (allowance.standalone || !needs_standalone).then_some(allowance)
             })
             .any(|allowance| allowance.rules.contains(&finding.rule))
+    }
+}
+
+/// Whether `name` is written as a rule would be, an id or a name: a
+/// comment that shows the syntax in prose (`allow(OLB001, …)`) is not
+/// taken for a typo.
+fn is_rule_like(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// The finding for `name`, no rule, written at byte `at` of `line`
+/// (numbered from 1) in a suppression comment.
+fn unknown_allowance(name: &str, line_number: usize, line: &str, at: usize) -> Finding {
+    let column = |byte: usize| line.get(..byte).map_or(0, |before| before.chars().count());
+    let position = |byte: usize| proc_macro2::LineColumn {
+        line: line_number,
+        column: column(byte),
+    };
+    Finding {
+        rule: Rule::UnknownAllowance,
+        range: Range {
+            start: position(at),
+            end: position(at + name.len()),
+        },
+        anchor_line: line_number,
+        message: format!("`{name}` is no otel-log-lint rule, so this comment does not allow it"),
+        help: "write a rule's id (`OLB005`) or name (`secret`), or `all`; `otel-log-lint --list-rules` lists them".to_owned(),
     }
 }
 

@@ -66,7 +66,7 @@
 //! line and a call that starts on it, however many lines the call spans; the
 //! next line is not covered. On a line of its own, it covers that line and
 //! the line below it, and above a call that spans several lines it covers
-//! the whole call.
+//! the whole call. A name in it that is no rule is reported (OLB013).
 //!
 //! # OLB000 unparsable file
 //!
@@ -277,6 +277,16 @@
 //! value; a computed key cannot be checked or found in the source. **Fix:**
 //! rename or drop the repeated key, split large events, write keys
 //! literally. Default: `deny`.
+//!
+//! # OLB013 unknown allowance
+//!
+//! **Catches** a name in an `otel-log-lint: allow(…)` comment that is no
+//! rule's id or name (`allow(OLB05)`, `allow(interpolated_mesage)`).
+//! **Why:** such a comment allows nothing, and the finding it was meant
+//! for stays without saying why. Text that is not written as a rule
+//! would be (`allow(OLB001, …)` in prose) is not reported. **Fix:** write
+//! the rule's id or name, as `otel-log-lint --list-rules` shows them, or
+//! `all`. Default: `warn`.
 
 mod config;
 pub(crate) mod keys;

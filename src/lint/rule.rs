@@ -41,11 +41,13 @@ pub enum Rule {
     TelemetryLoop,
     /// `OLB012`: duplicate keys, a `tracing` call with more than 32 fields, or a computed `log` key.
     FieldList,
+    /// `OLB013`: a suppression comment naming no rule, which allows nothing.
+    UnknownAllowance,
 }
 
 /// Every rule, in id order: the array behind [`Rule::ALL`], sized for
 /// per-rule tables.
-const RULES: [Rule; 13] = [
+const RULES: [Rule; 14] = [
     Rule::UnparsableFile,
     Rule::InterpolatedMessage,
     Rule::PreformattedValue,
@@ -59,6 +61,7 @@ const RULES: [Rule; 13] = [
     Rule::ErrorWithoutErrorField,
     Rule::TelemetryLoop,
     Rule::FieldList,
+    Rule::UnknownAllowance,
 ];
 
 impl Rule {
@@ -85,6 +88,7 @@ impl Rule {
             Rule::ErrorWithoutErrorField => "OLB010",
             Rule::TelemetryLoop => "OLB011",
             Rule::FieldList => "OLB012",
+            Rule::UnknownAllowance => "OLB013",
         }
     }
 
@@ -104,6 +108,7 @@ impl Rule {
             Rule::ErrorWithoutErrorField => "error-without-error-field",
             Rule::TelemetryLoop => "telemetry-loop",
             Rule::FieldList => "field-list",
+            Rule::UnknownAllowance => "unknown-allowance",
         }
     }
 
@@ -141,6 +146,9 @@ impl Rule {
             Rule::FieldList => {
                 "A call repeats a key, a tracing call records more than 32 fields, or a log call computes a key at run time."
             }
+            Rule::UnknownAllowance => {
+                "A suppression comment names a rule that does not exist, so it allows nothing."
+            }
         }
     }
 
@@ -155,7 +163,8 @@ impl Rule {
             | Rule::KeyNaming
             | Rule::ErrorAsString
             | Rule::OpaqueDebug
-            | Rule::BareIdentifierMessage => Level::Warn,
+            | Rule::BareIdentifierMessage
+            | Rule::UnknownAllowance => Level::Warn,
         }
     }
 

@@ -88,6 +88,7 @@ fn default_levels_are_documented_ones() {
             ("OLB010", Level::Allow),
             ("OLB011", Level::Deny),
             ("OLB012", Level::Deny),
+            ("OLB013", Level::Warn),
         ]
     );
 }

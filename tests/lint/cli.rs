@@ -310,7 +310,7 @@ fn list_rules_shows_effective_levels() {
     let output = run(&root, &["--list-rules", "--warn", "OLB009"]);
     assert_eq!(output.status.code(), Some(0));
     let listing = stdout(&output);
-    assert_eq!(listing.lines().count(), 13);
+    assert_eq!(listing.lines().count(), 14);
     assert!(listing
         .lines()
         .any(|line| line.starts_with("OLB009  missing-event-name") && line.contains(" warn ")));

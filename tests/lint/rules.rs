@@ -652,6 +652,41 @@ fn f(user: &str) {
     );
 }
 
+/// Regression: a suppression comment naming no rule (a typo) allowed
+/// nothing, without a word, leaving its author to wonder why the finding
+/// stayed. The names that are rules still apply.
+#[test]
+fn a_suppression_comment_naming_no_rule_is_reported() {
+    // Split, so that this file's own lint does not read the typos.
+    let allow = concat!("otel-log-", "lint: allow");
+    let source = format!(
+        "\
+use tracing::info;
+
+fn f(user: &str, password: &str) {{
+    // {allow}(OLB05, secret)
+    info!(password, \"login\");
+    info!(\"first {{}}\", user); // {allow}( interpolated-mesage )
+    info!(\"second {{}}\", user); // {allow}(OLB001, all, …)
+}}
+"
+    );
+    let diagnostics = check_source("src/lib.rs", &source);
+    assert_eq!(
+        positions(&diagnostics),
+        vec!["4:29 OLB013", "6:18 OLB001", "6:55 OLB013"],
+        "{}",
+        rendered(&diagnostics)
+    );
+    let typo = &diagnostics[0];
+    assert!(
+        typo.message.contains("`OLB05` is no otel-log-lint rule"),
+        "{}",
+        typo.message
+    );
+    assert_eq!(typo.end_column - typo.column, "OLB05".len());
+}
+
 /// Regression: a secret turned into a string before it was logged
 /// (`token.to_string()`, `format!("Bearer {token}")`) was only a
 /// pre-formatted value (OLB002), a warning, where the same secret logged
