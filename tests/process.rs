@@ -465,6 +465,39 @@ fn malformed_resource_attributes_are_reported_once_and_ignored_entirely() {
     assert_eq!(resource["telemetry.sdk.name"], "otel-log-bridge");
 }
 
+/// Regression: a key given twice in `OTEL_RESOURCE_ATTRIBUTES` (after
+/// percent-decoding and trimming, `%20team` is `team`) kept its last value
+/// without a word, though one of the two was likely meant for another key.
+#[test]
+fn a_resource_attribute_given_twice_is_reported_and_its_last_value_used() {
+    if is_child() {
+        let guard = child_builder().init();
+        tracing::info!("hello");
+        drop(guard);
+        return;
+    }
+    let (output, records) = run(
+        "a_resource_attribute_given_twice_is_reported_and_its_last_value_used",
+        &[(
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "team=core,region=eu,%20team=platform,team=edge,zone=a",
+        )],
+    );
+    let stderr = stderr(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(
+        stderr
+            .matches("OTEL_RESOURCE_ATTRIBUTES: the key \"team\" is given more than once; its last value is used")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    let resource = &records[0]["resource"];
+    assert_eq!(resource["team"], "edge", "{resource}");
+    assert_eq!(resource["region"], "eu", "{resource}");
+    assert_eq!(resource["zone"], "a", "{resource}");
+}
+
 /// Regression: malformed limits were reported as "using the next setting"
 /// even where only the default came next.
 #[test]

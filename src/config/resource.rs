@@ -118,7 +118,21 @@ pub(crate) fn build(inputs: &ResourceInputs<'_>) -> Resource {
         resource.set("host.name", host.into());
     }
     if let Some(list) = inputs.env_attributes {
-        for (key, value) in parse_resource_attributes(list) {
+        let pairs = parse_resource_attributes(list);
+        for (index, (key, _)) in pairs.iter().enumerate() {
+            // The specification says nothing of a key given twice; the
+            // last value is kept, as a map keeps it, and that is said,
+            // since one of the two was likely meant for another key.
+            if pairs[..index].iter().any(|(earlier, _)| earlier == key)
+                && !pairs[index + 1..].iter().any(|(later, _)| later == key)
+            {
+                diag::warn(format_args!(
+                    "{}: the key {key:?} is given more than once; its last value is used",
+                    env::RESOURCE_ATTRIBUTES
+                ));
+            }
+        }
+        for (key, value) in pairs {
             // A blank name would merge the service with every other one
             // that has none, as a blank `OTEL_SERVICE_NAME` would.
             if key == "service.name" && value.trim().is_empty() {
