@@ -428,12 +428,18 @@ fn a_filter_the_layer_cannot_use_is_reported() {
     assert_eq!(stderr(&output), "");
 }
 
+/// A child's run for the tests of its resource: one record, written
+/// before the guard's shutdown returns.
+fn init_and_log_hello() {
+    let guard = child_builder().init();
+    tracing::info!("hello");
+    drop(guard);
+}
+
 #[test]
 fn malformed_resource_attributes_are_reported_once_and_ignored_entirely() {
     if is_child() {
-        let guard = child_builder().init();
-        tracing::info!("hello");
-        drop(guard);
+        init_and_log_hello();
         return;
     }
     let (output, records) = run(
@@ -471,9 +477,7 @@ fn malformed_resource_attributes_are_reported_once_and_ignored_entirely() {
 #[test]
 fn a_resource_attribute_given_twice_is_reported_and_its_last_value_used() {
     if is_child() {
-        let guard = child_builder().init();
-        tracing::info!("hello");
-        drop(guard);
+        init_and_log_hello();
         return;
     }
     let (output, records) = run(

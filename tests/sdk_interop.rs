@@ -310,17 +310,18 @@ fn records_the_providers_processors_decline_are_not_emitted_and_are_counted() {
     assert_eq!((stats.emitted, stats.exported, stats.declined), (2, 1, 1));
 }
 
-/// A processor with a bug: it panics on every record.
+/// A processor that runs its function on every record it is given, and
+/// has nothing to flush.
 #[derive(Debug)]
-struct PanicsOnEveryRecord;
+struct OnEveryRecord(fn());
 
-impl opentelemetry_sdk::logs::LogProcessor for PanicsOnEveryRecord {
+impl opentelemetry_sdk::logs::LogProcessor for OnEveryRecord {
     fn emit(
         &self,
         _record: &mut opentelemetry_sdk::logs::SdkLogRecord,
         _scope: &opentelemetry::InstrumentationScope,
     ) {
-        panic!("a processor's bug");
+        (self.0)();
     }
 
     fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
@@ -337,7 +338,8 @@ impl opentelemetry_sdk::logs::LogProcessor for PanicsOnEveryRecord {
 fn a_processor_that_panics_is_kept_from_the_logging_call_and_the_panic_hook() {
     if crate::support::is_child() {
         let provider = SdkLoggerProvider::builder()
-            .with_log_processor(PanicsOnEveryRecord)
+            // A processor with a bug.
+            .with_log_processor(OnEveryRecord(|| panic!("a processor's bug")))
             .build();
         let (layer, guard) = otel_log_bridge::builder()
             .with_logger_provider(provider)
@@ -373,26 +375,6 @@ fn a_processor_that_panics_is_kept_from_the_logging_call_and_the_panic_hook() {
     );
 }
 
-/// A processor that logs as it is given each record, as one whose
-/// exporter's client logs on the logging thread does.
-#[derive(Debug)]
-struct LogsEachRecord;
-
-impl opentelemetry_sdk::logs::LogProcessor for LogsEachRecord {
-    fn emit(
-        &self,
-        _record: &mut opentelemetry_sdk::logs::SdkLogRecord,
-        _scope: &opentelemetry::InstrumentationScope,
-    ) {
-        // The loop this test is about. otel-log-lint: allow(OLB011)
-        tracing::warn!("a processor's own record");
-    }
-
-    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
-        Ok(())
-    }
-}
-
 /// Regression: with two bridge layers, each with a provider whose
 /// processor logs, a record one processor logged went into the other
 /// provider, whose processor logged one that went into the first, without
@@ -405,7 +387,9 @@ fn two_providers_whose_processors_log_do_not_feed_each_other() {
         let layer_with_provider = || {
             let exporter = InMemoryLogExporter::default();
             let provider = SdkLoggerProvider::builder()
-                .with_log_processor(LogsEachRecord)
+                // Logs as it is given each record, as a processor whose
+                // exporter's client logs on the logging thread does.
+                .with_log_processor(OnEveryRecord(|| tracing::warn!("a processor's own record")))
                 .with_simple_exporter(exporter.clone())
                 .build();
             let (layer, guard) = otel_log_bridge::builder()
