@@ -22,6 +22,17 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A layer whose only output is `provider`, and its guard.
+fn into_provider_only(
+    provider: SdkLoggerProvider,
+) -> (otel_log_bridge::BridgeLayer, otel_log_bridge::Guard) {
+    otel_log_bridge::builder()
+        .with_logger_provider(provider)
+        .with_exporters(Vec::<otel_log_bridge::Exporter>::new())
+        .layer()
+        .expect("valid configuration")
+}
+
 /// A layer that emits into a fresh provider, whose records `exporter`
 /// keeps, and as JSON lines into `out`.
 fn into_provider_and_json(
@@ -294,11 +305,7 @@ fn records_the_providers_processors_decline_are_not_emitted_and_are_counted() {
             opentelemetry_sdk::logs::SimpleLogProcessor::new(exporter.clone()),
         ))
         .build();
-    let (layer, guard) = otel_log_bridge::builder()
-        .with_logger_provider(provider.clone())
-        .with_exporters(Vec::<otel_log_bridge::Exporter>::new())
-        .layer()
-        .expect("valid configuration");
+    let (layer, guard) = into_provider_only(provider.clone());
     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
         tracing::info!("declined");
         tracing::warn!("taken");
@@ -341,11 +348,7 @@ fn a_processor_that_panics_is_kept_from_the_logging_call_and_the_panic_hook() {
             // A processor with a bug.
             .with_log_processor(OnEveryRecord(|| panic!("a processor's bug")))
             .build();
-        let (layer, guard) = otel_log_bridge::builder()
-            .with_logger_provider(provider)
-            .with_exporters(Vec::<otel_log_bridge::Exporter>::new())
-            .layer()
-            .expect("valid configuration");
+        let (layer, guard) = into_provider_only(provider);
         layer.install_panic_hook();
         tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
             tracing::info!("first");
@@ -392,11 +395,7 @@ fn two_providers_whose_processors_log_do_not_feed_each_other() {
                 .with_log_processor(OnEveryRecord(|| tracing::warn!("a processor's own record")))
                 .with_simple_exporter(exporter.clone())
                 .build();
-            let (layer, guard) = otel_log_bridge::builder()
-                .with_logger_provider(provider)
-                .with_exporters(Vec::<otel_log_bridge::Exporter>::new())
-                .layer()
-                .expect("valid configuration");
+            let (layer, guard) = into_provider_only(provider);
             (layer, guard, exporter)
         };
         let (first_layer, first_guard, first_exporter) = layer_with_provider();
@@ -534,11 +533,7 @@ fn a_provider_whose_flush_fails_is_reported_as_failed_not_as_a_timeout() {
     let provider = SdkLoggerProvider::builder()
         .with_log_processor(FailingFlush)
         .build();
-    let (_layer, guard) = otel_log_bridge::builder()
-        .with_logger_provider(provider)
-        .with_exporters(Vec::<otel_log_bridge::Exporter>::new())
-        .layer()
-        .expect("valid configuration");
+    let (_layer, guard) = into_provider_only(provider);
     match guard.flush() {
         Err(otel_log_bridge::FlushError::Failed(reason)) => {
             assert!(reason.contains("exporter down"), "{reason}")
@@ -560,11 +555,7 @@ fn an_event_given_no_parent_carries_no_trace_into_the_provider_either() {
         .build();
     let tracers = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
     let tracer = tracers.tracer("test");
-    let (layer, guard) = otel_log_bridge::builder()
-        .with_logger_provider(provider.clone())
-        .with_exporters(Vec::<otel_log_bridge::Exporter>::new())
-        .layer()
-        .expect("valid configuration");
+    let (layer, guard) = into_provider_only(provider.clone());
     let subscriber = tracing_subscriber::registry()
         .with(tracing_opentelemetry::layer().with_tracer(tracer))
         .with(layer);
