@@ -56,6 +56,27 @@ fn in_memory_meter() -> (InMemoryMetricExporter, SdkMeterProvider) {
     (exporter, provider)
 }
 
+/// The metrics named `name`.
+fn named<'m>(
+    metrics: &'m [opentelemetry_sdk::metrics::data::ResourceMetrics],
+    name: &'m str,
+) -> impl Iterator<Item = &'m opentelemetry_sdk::metrics::data::Metric> {
+    metrics
+        .iter()
+        .flat_map(|resource| resource.scope_metrics())
+        .flat_map(|scope| scope.metrics())
+        .filter(move |metric| metric.name() == name)
+}
+
+/// A data point's attributes, as text.
+fn attributes_of<'a>(
+    attributes: impl Iterator<Item = &'a opentelemetry::KeyValue>,
+) -> Vec<(String, String)> {
+    attributes
+        .map(|kv| (kv.key.to_string(), kv.value.as_str().into_owned()))
+        .collect()
+}
+
 /// The data points of the counter `name`: each one's attributes (as
 /// text) and value.
 fn counter_points(
@@ -63,19 +84,12 @@ fn counter_points(
     name: &str,
 ) -> Vec<(Vec<(String, String)>, u64)> {
     let mut points = Vec::new();
-    for resource in metrics {
-        for scope in resource.scope_metrics() {
-            for metric in scope.metrics().filter(|m| m.name() == name) {
-                if let AggregatedMetrics::U64(MetricData::Sum(sum)) = metric.data() {
-                    for point in sum.data_points() {
-                        let attributes = point
-                            .attributes()
-                            .map(|kv| (kv.key.to_string(), kv.value.as_str().into_owned()))
-                            .collect();
-                        points.push((attributes, point.value()));
-                    }
-                }
-            }
+    for metric in named(metrics, name) {
+        if let AggregatedMetrics::U64(MetricData::Sum(sum)) = metric.data() {
+            points.extend(
+                sum.data_points()
+                    .map(|point| (attributes_of(point.attributes()), point.value())),
+            );
         }
     }
     points
@@ -88,20 +102,13 @@ fn histogram_points(
     name: &str,
 ) -> Vec<(Vec<(String, String)>, u64)> {
     let mut points = Vec::new();
-    for metric in metrics
-        .iter()
-        .flat_map(|resource| resource.scope_metrics())
-        .flat_map(|scope| scope.metrics())
-        .filter(|metric| metric.name() == name)
-    {
+    for metric in named(metrics, name) {
         if let AggregatedMetrics::F64(MetricData::Histogram(histogram)) = metric.data() {
-            for point in histogram.data_points() {
-                let attributes = point
-                    .attributes()
-                    .map(|kv| (kv.key.to_string(), kv.value.as_str().into_owned()))
-                    .collect();
-                points.push((attributes, point.count()));
-            }
+            points.extend(
+                histogram
+                    .data_points()
+                    .map(|point| (attributes_of(point.attributes()), point.count())),
+            );
         }
     }
     points
@@ -113,12 +120,7 @@ fn gauge_values(
     name: &str,
 ) -> Vec<u64> {
     let mut values = Vec::new();
-    for metric in metrics
-        .iter()
-        .flat_map(|resource| resource.scope_metrics())
-        .flat_map(|scope| scope.metrics())
-        .filter(|metric| metric.name() == name)
-    {
+    for metric in named(metrics, name) {
         if let AggregatedMetrics::U64(MetricData::Gauge(gauge)) = metric.data() {
             values.extend(gauge.data_points().map(|point| point.value()));
         }
@@ -252,11 +254,8 @@ fn metrics_are_pushed_through_an_opentelemetry_meter() {
     // Regression: every counter had the unit {log_record}, the retries
     // too, which count attempts.
     let unit = |name: &str| {
-        metrics
-            .iter()
-            .flat_map(|resource| resource.scope_metrics())
-            .flat_map(|scope| scope.metrics())
-            .find(|metric| metric.name() == name)
+        named(&metrics, name)
+            .next()
             .map(|metric| metric.unit().to_owned())
     };
     assert_eq!(
@@ -598,12 +597,7 @@ fn two_pipelines_on_one_meter_keep_their_own_counts() {
     }
     // The queue's bytes, one series per queue.
     let mut queues = Vec::new();
-    for metric in metrics
-        .iter()
-        .flat_map(|resource| resource.scope_metrics())
-        .flat_map(|scope| scope.metrics())
-        .filter(|metric| metric.name() == "otel_log_bridge.queue.bytes")
-    {
+    for metric in named(&metrics, "otel_log_bridge.queue.bytes") {
         if let AggregatedMetrics::U64(MetricData::Gauge(gauge)) = metric.data() {
             for point in gauge.data_points() {
                 let name = point
