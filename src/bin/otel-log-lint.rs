@@ -47,7 +47,8 @@ struct Cli {
     #[arg(short = 'W', long = "warn", value_name = "RULE")]
     warn: Vec<String>,
 
-    /// Do not report RULE.
+    /// Do not report RULE (`warnings`: every rule now at warn, so that
+    /// only denied findings are shown).
     #[arg(short = 'A', long = "allow", value_name = "RULE")]
     allow: Vec<String>,
 
@@ -264,12 +265,16 @@ fn summary(diagnostics: &[Diagnostic], files: usize) -> String {
 }
 
 /// Sets the level of the rule `name`, or of several rules for `all` and
-/// (with deny) `warnings`.
+/// `warnings` (every rule at warn when the entry applies).
 fn apply_level(config: &mut Config, name: &str, level: Level) -> Result<(), String> {
     if name.eq_ignore_ascii_case("all") {
         config.set_all(level);
-    } else if name.eq_ignore_ascii_case("warnings") && level == Level::Deny {
-        config.deny_warnings();
+    } else if name.eq_ignore_ascii_case("warnings") {
+        for &rule in Rule::ALL {
+            if config.level(rule) == Level::Warn {
+                config.set_level(rule, level);
+            }
+        }
     } else {
         let rule: Rule = name.parse().map_err(|error| format!("{error}"))?;
         config.set_level(rule, level);

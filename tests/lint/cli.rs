@@ -109,6 +109,12 @@ fn level_flags_apply_in_command_line_order() {
         Some(1)
     );
     assert_eq!(run(&root, &["--deny", "warnings"]).status.code(), Some(1));
+    // Regression: `--allow warnings` was refused as an unknown rule.
+    let only_denied = run(&root, &["--allow", "warnings", "--deny", "OLB001"]);
+    assert_eq!(only_denied.status.code(), Some(1));
+    let quiet = run(&root, &["--allow", "warnings"]);
+    assert_eq!(quiet.status.code(), Some(0));
+    assert_eq!(stdout(&quiet), "");
     let unknown = run(&root, &["--deny", "OLB999"]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown lint rule `OLB999`"));
