@@ -407,50 +407,57 @@ impl Suppressions {
 
     fn parse(text: &str) -> Suppressions {
         let mut suppressions = Suppressions::default();
+        // Every marker of a line counts: two tools' comments, or two
+        // allowances, may share one.
         for (index, line) in text.lines().enumerate() {
-            let Some(position) = line.find(Self::MARKER) else {
-                continue;
-            };
-            let is_comment = line
-                .get(..position)
-                .is_some_and(|before| before.contains("//"));
-            if !is_comment {
-                continue;
-            }
-            let after_marker = position + Self::MARKER.len();
-            let rest = line.get(after_marker..).unwrap_or_default();
-            let list_start = after_marker + (rest.len() - rest.trim_start().len()) + "allow(".len();
-            let Some((list, _)) = rest
-                .trim_start()
-                .strip_prefix("allow(")
-                .and_then(|rest| rest.split_once(')'))
-            else {
-                continue;
-            };
-            let allowance = suppressions
-                .by_line
-                .entry(index + 1)
-                .or_insert_with(|| Allowance {
-                    rules: Vec::new(),
-                    standalone: line.trim_start().starts_with("//"),
-                });
-            let mut name_start = list_start;
-            for written in list.split(',') {
-                let name = written.trim();
-                let at = name_start + (written.len() - written.trim_start().len());
-                name_start += written.len() + 1;
-                if name.eq_ignore_ascii_case("all") {
-                    allowance.rules.extend_from_slice(Rule::ALL);
-                } else if let Ok(rule) = Rule::from_str(name) {
-                    allowance.rules.push(rule);
-                } else if is_rule_like(name) {
-                    suppressions
-                        .unknown
-                        .push(unknown_allowance(name, index + 1, line, at));
-                }
+            for (position, _) in line.match_indices(Self::MARKER) {
+                Self::parse_one(&mut suppressions, index + 1, line, position);
             }
         }
         suppressions
+    }
+
+    /// Reads the allowance whose marker starts at byte `position` of
+    /// `line`, numbered `line_number`.
+    fn parse_one(suppressions: &mut Suppressions, line_number: usize, line: &str, position: usize) {
+        let is_comment = line
+            .get(..position)
+            .is_some_and(|before| before.contains("//"));
+        if !is_comment {
+            return;
+        }
+        let after_marker = position + Self::MARKER.len();
+        let rest = line.get(after_marker..).unwrap_or_default();
+        let list_start = after_marker + (rest.len() - rest.trim_start().len()) + "allow(".len();
+        let Some((list, _)) = rest
+            .trim_start()
+            .strip_prefix("allow(")
+            .and_then(|rest| rest.split_once(')'))
+        else {
+            return;
+        };
+        let allowance = suppressions
+            .by_line
+            .entry(line_number)
+            .or_insert_with(|| Allowance {
+                rules: Vec::new(),
+                standalone: line.trim_start().starts_with("//"),
+            });
+        let mut name_start = list_start;
+        for written in list.split(',') {
+            let name = written.trim();
+            let at = name_start + (written.len() - written.trim_start().len());
+            name_start += written.len() + 1;
+            if name.eq_ignore_ascii_case("all") {
+                allowance.rules.extend_from_slice(Rule::ALL);
+            } else if let Ok(rule) = Rule::from_str(name) {
+                allowance.rules.push(rule);
+            } else if is_rule_like(name) {
+                suppressions
+                    .unknown
+                    .push(unknown_allowance(name, line_number, line, at));
+            }
+        }
     }
 
     /// Whether a comment allows the finding's rule: any comment on the

@@ -668,6 +668,7 @@ fn f(user: &str, password: &str) {{
     info!(password, \"login\");
     info!(\"first {{}}\", user); // {allow}( interpolated-mesage )
     info!(\"second {{}}\", user); // {allow}(OLB001, all, …)
+    info!(\"third {{}}\", password); // {allow}(OLB001) and {allow}(secret)
 }}
 "
     );
