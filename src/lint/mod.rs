@@ -66,7 +66,8 @@
 //! line and a call that starts on it, however many lines the call spans; the
 //! next line is not covered. On a line of its own, it covers that line and
 //! the line below it, and above a call that spans several lines it covers
-//! the whole call. A name in it that is no rule is reported (OLB013).
+//! the whole call. A line may hold several such comments. A name in one
+//! that is no rule is reported (OLB013).
 //!
 //! # OLB000 unparsable file
 //!
