@@ -136,6 +136,51 @@ fn values_past_the_count_limit_are_not_formatted() {
     assert_eq!(records[0]["dropped_attributes_count"], 10_002 - 128);
 }
 
+/// An error with a cause, so that it maps to two `exception.*` attributes.
+#[derive(Debug)]
+struct Failed(std::io::Error);
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("request failed")
+    }
+}
+
+impl std::error::Error for Failed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// Regression: on a full record, a `log` error value was counted as one
+/// dropped attribute of its own key, where the same error through
+/// `tracing` is the record's exception, whose attributes are what the
+/// count limit drops.
+#[test]
+fn an_error_past_the_count_limit_counts_alike_from_log_and_tracing() {
+    let error = || Failed(std::io::Error::other("disk full"));
+    let builder = || otel_log_bridge::builder().with_attribute_count_limit(2);
+    let from_log = capture(builder(), || {
+        log::error!(a = 1, b = 2, err:err = error(); "failed");
+    });
+    let from_tracing = capture(builder(), || {
+        tracing::error!(
+            a = 1,
+            b = 2,
+            err = &error() as &dyn std::error::Error,
+            "failed"
+        );
+    });
+    assert_eq!(
+        from_log[0]["dropped_attributes_count"],
+        from_tracing[0]["dropped_attributes_count"]
+    );
+    // `exception.message`, `exception.stacktrace`, `thread.id`,
+    // `thread.name`, and the `tracing` event's `code.*` or the `log`
+    // record's, which has them too.
+    assert!(from_log[0]["dropped_attributes_count"].as_u64() >= Some(4));
+}
+
 #[test]
 fn attributes_past_the_default_limit_are_dropped_and_counted() {
     let records = capture(otel_log_bridge::builder(), log_many_pairs);

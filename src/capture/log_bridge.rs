@@ -318,20 +318,23 @@ struct KeyValues<'r> {
 impl<'kvs> VisitSource<'kvs> for KeyValues<'_> {
     fn visit_pair(&mut self, key: kv::Key<'kvs>, value: kv::Value<'kvs>) -> Result<(), kv::Error> {
         let name = key_name(&key);
-        if self.record.is_full_without(name) {
-            // Dropped for the count limit: only counted, so its value is
-            // not formatted nor serialized. A `Source` of a million pairs
-            // then costs a visit per pair, not a million values in memory.
-            let key = Key::Arena(self.record.push_text(name));
-            self.record
-                .set_attribute(key, Value::Bool(false), OnDuplicate::Replace);
-            return Ok(());
-        }
         if self.redaction.is_sensitive(name) {
             self.redacted += 1;
             let key = Key::Arena(self.record.push_text(name));
             self.record
                 .set_attribute(key, Value::StaticStr(REDACTED), OnDuplicate::Replace);
+            return Ok(());
+        }
+        // The record's first error becomes its `exception.*` attributes
+        // whatever its key, so it is not one of those the count limit
+        // drops by key.
+        let exception = !self.record.has_exception && value.to_borrowed_error().is_some();
+        if !exception && self.record.is_full_without(name) {
+            // Dropped for the count limit: only counted, so its value is
+            // not formatted nor serialized, and its key is kept only as
+            // far as counting needs. A `Source` of a million pairs then
+            // costs a visit per pair, not a million values in memory.
+            self.record.drop_attribute(name);
             return Ok(());
         }
         let key = Key::Arena(self.record.push_text(name));

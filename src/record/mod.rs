@@ -336,6 +336,36 @@ impl Record {
                     .any(|attribute| self.key(attribute.key) == key))
     }
 
+    /// Counts an attribute named `key` as dropped for the count limit, as
+    /// [`Record::set_attribute`] would on a full record (see
+    /// [`Record::is_full_without`]), without its value; the key is copied
+    /// only when it is one of those remembered.
+    pub(crate) fn drop_attribute(&mut self, key: &str) {
+        if key.is_empty() {
+            self.dropped_attributes = self.dropped_attributes.saturating_add(1);
+            return;
+        }
+        if self.was_dropped(key) {
+            return;
+        }
+        if self.dropped_keys.len() < DROPPED_KEYS_KEPT {
+            let kept = Key::Arena(self.push_text(key));
+            self.dropped_keys.push(kept);
+            self.dropped_bloom |= key_bit(key);
+        }
+        self.dropped_attributes = self.dropped_attributes.saturating_add(1);
+    }
+
+    /// Whether an attribute named `key` was dropped already, as far as the
+    /// remembered keys tell.
+    fn was_dropped(&self, key: &str) -> bool {
+        self.dropped_bloom & key_bit(key) != 0
+            && self
+                .dropped_keys
+                .iter()
+                .any(|dropped| self.key(*dropped) == key)
+    }
+
     /// Adds an attribute, resolving a duplicate key as `on_duplicate` says.
     /// Returns whether the key was new and kept (not a duplicate, not over
     /// the count limit, not empty).
@@ -367,13 +397,7 @@ impl Record {
             }
         }
         if self.attributes.len() >= self.limits.count {
-            let wanted = self.key(key);
-            let seen = self.dropped_bloom & bit != 0
-                && self
-                    .dropped_keys
-                    .iter()
-                    .any(|dropped| self.key(*dropped) == wanted);
-            if !seen {
+            if !self.was_dropped(self.key(key)) {
                 if self.dropped_keys.len() < DROPPED_KEYS_KEPT {
                     self.dropped_keys.push(key);
                     self.dropped_bloom |= bit;
