@@ -420,12 +420,17 @@ impl Suppressions {
     /// Reads the allowance whose marker starts at byte `position` of
     /// `line`, numbered `line_number`.
     fn parse_one(suppressions: &mut Suppressions, line_number: usize, line: &str, position: usize) {
-        let is_comment = line
-            .get(..position)
-            .is_some_and(|before| before.contains("//"));
-        if !is_comment {
+        let before = line.get(..position).unwrap_or_default();
+        if !before.contains("//") {
             return;
         }
+        // Only a comment that starts with the marker is checked for
+        // mistakes: elsewhere (a doc comment showing the syntax, a URL's
+        // `//` before a string's text) it may be prose.
+        let checked = {
+            let opener = before.trim_end();
+            opener.ends_with("//") && !opener.ends_with("///")
+        };
         let after_marker = position + Self::MARKER.len();
         let rest = line.get(after_marker..).unwrap_or_default();
         let list_start = after_marker + (rest.len() - rest.trim_start().len()) + "allow(".len();
@@ -434,6 +439,15 @@ impl Suppressions {
             .strip_prefix("allow(")
             .and_then(|rest| rest.split_once(')'))
         else {
+            if checked {
+                let marker = Self::MARKER.trim_end_matches(':');
+                suppressions.unknown.push(problem_at(
+                    line_number,
+                    line,
+                    position..after_marker,
+                    format!("this {marker} comment is not `allow(RULE, …)`, so it allows nothing"),
+                ));
+            }
             return;
         };
         let allowance = suppressions
@@ -452,10 +466,18 @@ impl Suppressions {
                 allowance.rules.extend_from_slice(Rule::ALL);
             } else if let Ok(rule) = Rule::from_str(name) {
                 allowance.rules.push(rule);
-            } else if is_rule_like(name) {
-                suppressions
-                    .unknown
-                    .push(unknown_allowance(name, line_number, line, at));
+            } else if checked && is_rule_like(name) {
+                let message = if name.contains(char::is_whitespace) {
+                    format!("`{name}` is no otel-log-lint rule (a comma missing between rules?), so this comment does not allow it")
+                } else {
+                    format!("`{name}` is no otel-log-lint rule, so this comment does not allow it")
+                };
+                suppressions.unknown.push(problem_at(
+                    line_number,
+                    line,
+                    at..at + name.len(),
+                    message,
+                ));
             }
         }
     }
@@ -478,33 +500,40 @@ impl Suppressions {
     }
 }
 
-/// Whether `name` is written as a rule would be, an id or a name: a
-/// comment that shows the syntax in prose (`allow(OLB001, …)`) is not
-/// taken for a typo.
+/// Whether `name` is written as rules would be: words of letters, digits,
+/// `-` and `_`, each starting with a letter. Text that is not, such as
+/// `…`, is not taken for a typo.
 fn is_rule_like(name: &str) -> bool {
     !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && name.split_whitespace().all(|word| {
+            word.starts_with(|c: char| c.is_ascii_alphabetic())
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
 }
 
-/// The finding for `name`, no rule, written at byte `at` of `line`
-/// (numbered from 1) in a suppression comment.
-fn unknown_allowance(name: &str, line_number: usize, line: &str, at: usize) -> Finding {
-    let column = |byte: usize| line.get(..byte).map_or(0, |before| before.chars().count());
+/// An OLB013 finding for the bytes `bytes` of `line`, numbered
+/// `line_number`.
+fn problem_at(
+    line_number: usize,
+    line: &str,
+    bytes: std::ops::Range<usize>,
+    message: String,
+) -> Finding {
     let position = |byte: usize| proc_macro2::LineColumn {
         line: line_number,
-        column: column(byte),
+        column: line.get(..byte).map_or(0, |before| before.chars().count()),
     };
     Finding {
         rule: Rule::UnknownAllowance,
         range: Range {
-            start: position(at),
-            end: position(at + name.len()),
+            start: position(bytes.start),
+            end: position(bytes.end),
         },
         anchor_line: line_number,
-        message: format!("`{name}` is no otel-log-lint rule, so this comment does not allow it"),
-        help: "write a rule's id (`OLB005`) or name (`secret`), or `all`; `otel-log-lint --list-rules` lists them".to_owned(),
+        message,
+        help: "write `allow(` then rules' ids (`OLB005`) or names (`secret`) separated by commas, or `all`, then `)`; `otel-log-lint --list-rules` lists the rules".to_owned(),
     }
 }
 

@@ -282,12 +282,16 @@
 //! # OLB013 unknown allowance
 //!
 //! **Catches** a name in an `otel-log-lint: allow(…)` comment that is no
-//! rule's id or name (`allow(OLB05)`, `allow(interpolated_mesage)`).
-//! **Why:** such a comment allows nothing, and the finding it was meant
-//! for stays without saying why. Text that is not written as a rule
-//! would be (`allow(OLB001, …)` in prose) is not reported. **Fix:** write
-//! the rule's id or name, as `otel-log-lint --list-rules` shows them, or
-//! `all`. Default: `warn`.
+//! rule's id or name (`allow(OLB05)`, `allow(interpolated_mesage)`,
+//! `allow(OLB001 OLB005)` without its comma), and such a comment that is
+//! not `allow(…)` at all (`allow(OLB001` without its `)`). **Why:** such a
+//! comment allows nothing, and the finding it was meant for stays without
+//! saying why. Only a `//` comment that starts with the marker is checked:
+//! doc comments and other text that mention it (`allow(RULE)` in prose, a
+//! URL in a string) are not, nor is text not written as a rule would be
+//! (`allow(OLB001, …)`). **Fix:** write the rules' ids or names, as
+//! `otel-log-lint --list-rules` shows them, separated by commas, or `all`.
+//! Default: `warn`.
 
 mod config;
 pub(crate) mod keys;

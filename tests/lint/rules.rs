@@ -669,13 +669,30 @@ fn f(user: &str, password: &str) {{
     info!(\"first {{}}\", user); // {allow}( interpolated-mesage )
     info!(\"second {{}}\", user); // {allow}(OLB001, all, …)
     info!(\"third {{}}\", password); // {allow}(OLB001) and {allow}(secret)
+    // {allow}(OLB001 OLB005)
+    info!(password, \"fourth\");
+    // {allow}(OLB001
+    info!(\"fifth {{}}\", user);
+}}
+
+/// Prose is not checked: write {allow}(RULE) above the call.
+fn g() -> &'static str {{
+    \"see https://example.com {allow}(RULE)\"
 }}
 "
     );
     let diagnostics = check_source("src/lib.rs", &source);
     assert_eq!(
         positions(&diagnostics),
-        vec!["4:29 OLB013", "6:18 OLB001", "6:55 OLB013"],
+        vec![
+            "4:29 OLB013",
+            "6:18 OLB001",
+            "6:55 OLB013",
+            "9:29 OLB013",
+            "10:11 OLB005",
+            "11:8 OLB013",
+            "12:18 OLB001"
+        ],
         "{}",
         rendered(&diagnostics)
     );
@@ -686,6 +703,20 @@ fn f(user: &str, password: &str) {{
         typo.message
     );
     assert_eq!(typo.end_column - typo.column, "OLB05".len());
+    assert!(
+        diagnostics[3]
+            .message
+            .contains("a comma missing between rules?"),
+        "{}",
+        diagnostics[3].message
+    );
+    assert!(
+        diagnostics[5]
+            .message
+            .contains("is not `allow(RULE, …)`, so it allows nothing"),
+        "{}",
+        diagnostics[5].message
+    );
 }
 
 /// Regression: a secret turned into a string before it was logged
