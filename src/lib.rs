@@ -140,7 +140,7 @@
 //! | `OTEL_BLRP_EXPORT_TIMEOUT` | `30000` | ms; bounds each request together with the OTLP timeout (`otlp` exporter); `0` for none |
 //! | `OTEL_BLRP_MAX_QUEUE_SIZE` | unbounded by count | a record-count bound on top of the 64 MiB byte budget (`otlp` exporter; the other outputs have the byte budget only) |
 //! | `OTEL_SERVICE_NAME` | `unknown_service:<executable>` (`unknown_service` when the executable's name is unavailable) | `service.name`, trimmed |
-//! | `OTEL_RESOURCE_ATTRIBUTES` | – | `key=value,…`, keys and values percent-decoded; a malformed pair (or an invalid `%` escape) is reported once on stderr and the whole variable is ignored, as the specification asks; a key given twice is reported, and its last value used |
+//! | `OTEL_RESOURCE_ATTRIBUTES` | – | `key=value,…`, keys and values percent-decoded; a malformed pair (or an invalid `%` escape) is reported once on stderr and the whole variable is ignored, as the specification asks; a key given twice is reported, and only its last value counts |
 //! | `OTEL_SDK_DISABLED` | `false` | `true` exports nothing |
 //! | `OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT` (then `OTEL_ATTRIBUTE_COUNT_LIMIT`) | `128` | attributes per record; the rest are dropped and counted in `dropped_attributes_count` |
 //! | `OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT` (then `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`) | no limit | attribute strings cut to this many characters, bytes to this many bytes; the body is not cut |

@@ -484,22 +484,30 @@ fn a_resource_attribute_given_twice_is_reported_and_its_last_value_used() {
         "a_resource_attribute_given_twice_is_reported_and_its_last_value_used",
         &[(
             "OTEL_RESOURCE_ATTRIBUTES",
-            "team=core,region=eu,%20team=platform,team=edge,zone=a",
+            "team=core,region=eu,%20team=platform,team=edge,zone=a,service.name=svc,service.name=%20",
         )],
     );
     let stderr = stderr(&output);
     assert!(output.status.success(), "{stderr}");
     assert_eq!(
         stderr
-            .matches("OTEL_RESOURCE_ATTRIBUTES: the key \"team\" is given more than once; its last value is used")
+            .matches("OTEL_RESOURCE_ATTRIBUTES: the key \"team\" is given more than once; only its last value counts")
             .count(),
         1,
+        "{stderr}"
+    );
+    // A blank `service.name` is ignored before repeats are looked for: the
+    // first one stands, and is no repeat.
+    assert!(stderr.contains("`service.name` is blank"), "{stderr}");
+    assert!(
+        !stderr.contains("\"service.name\" is given more than once"),
         "{stderr}"
     );
     let resource = &records[0]["resource"];
     assert_eq!(resource["team"], "edge", "{resource}");
     assert_eq!(resource["region"], "eu", "{resource}");
     assert_eq!(resource["zone"], "a", "{resource}");
+    assert_eq!(resource["service.name"], "svc", "{resource}");
 }
 
 /// Regression: malformed limits were reported as "using the next setting"

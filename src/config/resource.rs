@@ -1,5 +1,7 @@
 //! The resource every record is attributed to.
 
+use std::collections::HashMap;
+
 use crate::config::env;
 use crate::diag;
 use crate::record::ValueRef;
@@ -118,30 +120,41 @@ pub(crate) fn build(inputs: &ResourceInputs<'_>) -> Resource {
         resource.set("host.name", host.into());
     }
     if let Some(list) = inputs.env_attributes {
-        let pairs = parse_resource_attributes(list);
-        for (index, (key, _)) in pairs.iter().enumerate() {
-            // The specification says nothing of a key given twice; the
-            // last value is kept, as a map keeps it, and that is said,
-            // since one of the two was likely meant for another key.
-            if pairs[..index].iter().any(|(earlier, _)| earlier == key)
-                && !pairs[index + 1..].iter().any(|(later, _)| later == key)
-            {
-                diag::warn(format_args!(
-                    "{}: the key {key:?} is given more than once; its last value is used",
-                    env::RESOURCE_ATTRIBUTES
-                ));
-            }
+        let pairs: Vec<(String, String)> = parse_resource_attributes(list)
+            .into_iter()
+            .filter(|(key, value)| {
+                // A blank name would merge the service with every other
+                // one that has none, as a blank `OTEL_SERVICE_NAME` would.
+                let blank_service = key == "service.name" && value.trim().is_empty();
+                if blank_service {
+                    diag::warn(format_args!(
+                        "{}: `service.name` is blank, so it is ignored",
+                        env::RESOURCE_ATTRIBUTES
+                    ));
+                }
+                !blank_service
+            })
+            .collect();
+        // The specification says nothing of a key given twice; the last
+        // value counts, as a map keeps it, and that is said, since one of
+        // the two was likely meant for another key.
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (key, _) in &pairs {
+            *seen.entry(key.as_str()).or_default() += 1;
+        }
+        let mut repeated: Vec<&str> = seen
+            .into_iter()
+            .filter(|(_, times)| *times > 1)
+            .map(|(key, _)| key)
+            .collect();
+        repeated.sort_unstable();
+        for key in repeated {
+            diag::warn(format_args!(
+                "{}: the key {key:?} is given more than once; only its last value counts",
+                env::RESOURCE_ATTRIBUTES
+            ));
         }
         for (key, value) in pairs {
-            // A blank name would merge the service with every other one
-            // that has none, as a blank `OTEL_SERVICE_NAME` would.
-            if key == "service.name" && value.trim().is_empty() {
-                diag::warn(format_args!(
-                    "{}: `service.name` is blank, so it is ignored",
-                    env::RESOURCE_ATTRIBUTES
-                ));
-                continue;
-            }
             resource.set(key, AttributeValue::String(value));
         }
     }
