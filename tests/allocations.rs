@@ -5,7 +5,7 @@
 
 use tracing_subscriber::prelude::*;
 
-use crate::support::alloc::allocations_during;
+use crate::support::alloc::{allocations_during, bytes_allocated_during};
 use crate::support::SharedBuf;
 
 const WARM_UP: u64 = 10_000;
@@ -136,4 +136,69 @@ fn the_counting_allocator_sees_this_threads_allocations() {
         std::hint::black_box(Vec::<u8>::with_capacity(10));
     });
     assert_eq!(counted, 1);
+}
+
+/// Enters one span per level down to `levels`, logging once in each; the
+/// outermost span alone has a `root` field, every span a `depth`.
+fn log_at_every_level(level: usize, levels: usize) {
+    if level == levels {
+        return;
+    }
+    let span = if level == 0 {
+        tracing::info_span!("level", depth = level, root = "yes")
+    } else {
+        tracing::info_span!("level", depth = level)
+    };
+    let _entered = span.enter();
+    tracing::info!("down");
+    log_at_every_level(level + 1, levels);
+}
+
+/// What the calling thread allocates while logging once in each of
+/// `levels` nested spans, and the last line written.
+fn bytes_for_nested_spans(levels: usize) -> (u64, serde_json::Value) {
+    let out = SharedBuf::default();
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_json_writer(out.clone())
+        .layer()
+        .expect("valid configuration");
+    let subscriber = tracing_subscriber::registry().with(layer);
+    // A thread of its own, with room on its stack for the recursion.
+    let bytes = std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(move || {
+            tracing::subscriber::with_default(subscriber, || {
+                bytes_allocated_during(|| log_at_every_level(0, levels))
+            })
+        })
+        .expect("a thread")
+        .join()
+        .expect("no panic");
+    guard.flush().expect("flushed in time");
+    let lines = out.lines();
+    assert_eq!(lines.len(), levels);
+    (bytes, lines[levels - 1].clone())
+}
+
+/// Regression: each span's snapshot (the direct path's copy of the fields
+/// of the span and its ancestors) held a version of every ancestor, so a
+/// recursion of spans that logged at every level held memory in proportion
+/// to its depth squared: about 800 MB at 10 000 levels.
+#[test]
+fn snapshots_of_nested_spans_take_memory_in_proportion_to_their_depth() {
+    const SHALLOW: usize = 400;
+    const DEEP: usize = 4 * SHALLOW;
+    let (shallow, _) = bytes_for_nested_spans(SHALLOW);
+    let (deep, last) = bytes_for_nested_spans(DEEP);
+    // Four times as deep: four times as many bytes in proportion to the
+    // depth, sixteen in proportion to its square.
+    let ratio = deep as f64 / shallow as f64;
+    assert!(
+        ratio < 8.0,
+        "{deep} bytes against {shallow}: {ratio:.1} times"
+    );
+    // The deepest record has its span's fields and the outermost span's.
+    let attributes = &last["attributes"];
+    assert_eq!(attributes["depth"], DEEP - 1);
+    assert_eq!(attributes["root"], "yes");
 }

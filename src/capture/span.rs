@@ -146,46 +146,74 @@ impl Drop for SpanData {
 /// each use it is checked against the versions of the spans it was made
 /// from, so a field recorded later, or a closed span whose id was reused,
 /// makes it be made again.
+///
+/// A snapshot holds its own span's version and the snapshot of the nearest
+/// ancestor the layer tracks, which holds the next one's, and so on: a chain
+/// of spans costs memory in proportion to its length. Holding every
+/// ancestor's version in each snapshot instead made a recursion of spans
+/// cost memory in proportion to its depth squared.
 #[derive(Debug)]
 pub(crate) struct SpanSnapshot {
     /// Unique among the process's snapshots: what the OTLP queue compares
     /// to know that a record's context is the one it already holds (see
     /// `export::otlp::encode::push_frame_in_context`).
     pub(crate) id: u64,
-    /// The version of each span whose fields are included, when they were
-    /// read.
-    versions: Box<[(Arc<AtomicU64>, u64)]>,
+    /// The span's own version when its fields were read; `None` for a span
+    /// the layer does not track.
+    version: Option<(Arc<AtomicU64>, u64)>,
+    /// The snapshot of the nearest ancestor the layer tracks, whose fields
+    /// this one includes; `None` at the root, or when span fields are not
+    /// copied.
+    parent: Option<Arc<SpanSnapshot>>,
     pub(crate) trace: Box<[u8]>,
     pub(crate) fields: EncodedAttributes,
     /// Whether a field has a key the bridge writes itself; the direct path
     /// does not take such events.
     pub(crate) bridge_keys: bool,
-    /// Whether the layer keeps data of the span itself. A span it never saw
-    /// open (one made before a `reload` swapped the layer in) has no
-    /// version to tell that it closed, so its snapshot is never current:
-    /// another span could get its id.
-    tracked: bool,
 }
 
 impl SpanSnapshot {
     /// Whether the snapshot may be used again: made of a span the layer
     /// tracks, and no included span changed or closed since.
     pub(crate) fn is_current(&self) -> bool {
-        self.tracked && self.fields_unchanged()
+        self.is_tracked() && self.fields_unchanged()
     }
 
-    /// Whether the layer tracks the span itself (see `tracked`).
+    /// Whether the layer keeps data of the span itself. A span it never saw
+    /// open (one made before a `reload` swapped the layer in) has no
+    /// version to tell that it closed, so its snapshot is never current:
+    /// another span could get its id.
     pub(crate) fn is_tracked(&self) -> bool {
-        self.tracked
+        self.version.is_some()
     }
 
     /// Whether no included span changed or closed since the snapshot was
     /// made. A span the layer does not track takes no fields later (the
     /// layer keeps none of its records), so it cannot change it.
     pub(crate) fn fields_unchanged(&self) -> bool {
-        self.versions
-            .iter()
-            .all(|(version, seen)| version.load(Ordering::Acquire) == *seen)
+        // A loop, not recursion: the chain is as long as the span is deep.
+        let mut next = Some(self);
+        while let Some(snapshot) = next {
+            if let Some((version, seen)) = &snapshot.version {
+                if version.load(Ordering::Acquire) != *seen {
+                    return false;
+                }
+            }
+            next = snapshot.parent.as_deref();
+        }
+        true
+    }
+}
+
+impl Drop for SpanSnapshot {
+    /// Drops the chain of parents in a loop: the default drop would recurse
+    /// once per ancestor and could overflow the stack of the thread that
+    /// lets go of a deep chain's last snapshot.
+    fn drop(&mut self) {
+        let mut next = self.parent.take();
+        while let Some(parent) = next {
+            next = Arc::into_inner(parent).and_then(|mut parent| parent.parent.take());
+        }
     }
 }
 
@@ -205,9 +233,32 @@ where
         .map(read)
 }
 
+/// The snapshot `span` keeps in `encoding` for `key`'s layer, when it is
+/// current.
+fn kept_snapshot<S>(
+    span: &SpanRef<'_, S>,
+    key: LayerKey,
+    encoding: Encoding,
+) -> Option<Arc<SpanSnapshot>>
+where
+    S: for<'a> LookupSpan<'a>,
+{
+    with_layer_data(span, key, |data| {
+        data.snapshots
+            .get(encoding.index())
+            .and_then(|slot| slot.lock().unwrap_or_else(PoisonError::into_inner).clone())
+    })
+    .flatten()
+    .filter(|snapshot| snapshot.is_current())
+}
+
 /// The current snapshot of `span` in `encoding` for `key`'s layer, taken
 /// from the span or made now. `fields` says whether span fields are copied
 /// at all.
+///
+/// The ancestors whose fields it includes need current snapshots of their
+/// own: those that lack one get one first, farthest first, in a loop (a
+/// chain of spans can be deeper than the stack could recurse).
 pub(crate) fn snapshot<S>(
     span: &SpanRef<'_, S>,
     key: LayerKey,
@@ -218,57 +269,86 @@ pub(crate) fn snapshot<S>(
 where
     S: for<'a> LookupSpan<'a>,
 {
-    let shared = {
-        let extensions = span.extensions();
-        extensions
-            .get::<SpanState>()
-            .and_then(|state| state.layer(key))
-            .and_then(|data| data.snapshots.get(encoding.index()))
-            .and_then(|slot| slot.lock().unwrap_or_else(PoisonError::into_inner).clone())
-    };
-    if let Some(snapshot) = shared.filter(|snapshot| snapshot.is_current()) {
+    if let Some(snapshot) = kept_snapshot(span, key, encoding) {
         return snapshot;
     }
+    let mut parent = None;
+    // Ancestors only matter for their fields.
+    if fields {
+        // The tracked ancestors without a current snapshot, nearest first,
+        // up to the first that has one.
+        let mut unmade = Vec::new();
+        let mut next = span.parent();
+        while let Some(ancestor) = next {
+            next = ancestor.parent();
+            if with_layer_data(&ancestor, key, |_| ()).is_none() {
+                continue;
+            }
+            if let Some(snapshot) = kept_snapshot(&ancestor, key, encoding) {
+                parent = Some(snapshot);
+                break;
+            }
+            unmade.push(ancestor);
+        }
+        for ancestor in unmade.iter().rev() {
+            parent = Some(make_snapshot(
+                ancestor, key, dispatch, encoding, true, parent,
+            ));
+        }
+    }
+    make_snapshot(span, key, dispatch, encoding, fields, parent)
+}
+
+/// Makes `span`'s snapshot from its own fields (when `fields`) and its
+/// tracked parent's snapshot, and keeps it in the span when the layer
+/// tracks it.
+fn make_snapshot<S>(
+    span: &SpanRef<'_, S>,
+    key: LayerKey,
+    dispatch: DispatchRef<'_>,
+    encoding: Encoding,
+    fields: bool,
+    parent: Option<Arc<SpanSnapshot>>,
+) -> Arc<SpanSnapshot>
+where
+    S: for<'a> LookupSpan<'a>,
+{
     // The trace context first: resolving it may lock the span's extensions.
     let trace = trace_context(span, dispatch);
     let mut encoded_trace = Vec::new();
     encoding.write_trace(&trace, &mut encoded_trace);
-    let mut versions = Vec::new();
-    let mut chain: Vec<(&'static str, OwnedValue)> = Vec::new();
-    let mut bridge_keys = false;
-    let mut read = |data: &SpanData| {
-        versions.push(data.version());
-        if fields {
-            bridge_keys |= data.fields.iter().any(|(key, _)| is_bridge_key(key));
-            for (key, value) in &data.fields {
-                // Nearer spans first: a key already taken stays.
-                if !chain.iter().any(|(taken, _)| taken == key) {
-                    chain.push((key, value.clone()));
-                }
-            }
-        }
+    let inherited = parent.as_deref().map(|parent| &parent.fields);
+    let inherited_bridge_keys = parent.as_ref().is_some_and(|parent| parent.bridge_keys);
+    // Encoded under the span's lock, where its fields can be borrowed.
+    let encode = |own: &[(&'static str, OwnedValue)]| {
+        // A key given twice keeps its first value.
+        let first_of_key = own.iter().enumerate().filter_map(|(index, (key, value))| {
+            let repeated = own.iter().take(index).any(|(earlier, _)| earlier == key);
+            (!repeated).then(|| (*key, value.as_value_ref()))
+        });
+        let bridge_keys = own.iter().any(|(key, _)| is_bridge_key(key));
+        (
+            EncodedAttributes::with_inherited(encoding, first_of_key, inherited),
+            inherited_bridge_keys || bridge_keys,
+        )
     };
-    let tracked = with_layer_data(span, key, &mut read).is_some();
-    // Ancestors only matter for their fields.
-    let mut next = if fields { span.parent() } else { None };
-    while let Some(ancestor) = next {
-        with_layer_data(&ancestor, key, &mut read);
-        next = ancestor.parent();
-    }
+    let read = |data: &SpanData| {
+        let own = if fields { &data.fields[..] } else { &[] };
+        (data.version(), encode(own))
+    };
+    let (version, (encoded_fields, bridge_keys)) = match with_layer_data(span, key, read) {
+        Some((version, encoded)) => (Some(version), encoded),
+        None => (None, encode(&[])),
+    };
     // Never 0, which stands for no context.
     static NEXT_ID: AtomicU64 = AtomicU64::new(1);
     let snapshot = Arc::new(SpanSnapshot {
         id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-        versions: versions.into(),
+        version,
+        parent,
         trace: encoded_trace.into(),
-        fields: EncodedAttributes::new(
-            encoding,
-            chain
-                .iter()
-                .map(|(key, value)| (*key, value.as_value_ref())),
-        ),
+        fields: encoded_fields,
         bridge_keys,
-        tracked,
     });
     let extensions = span.extensions();
     if let Some(slot) = extensions

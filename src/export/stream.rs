@@ -60,13 +60,21 @@ impl EncodedAttributes {
         encoding: Encoding,
         attributes: impl Iterator<Item = (&'static str, ValueRef<'v>)>,
     ) -> EncodedAttributes {
+        EncodedAttributes::with_inherited(encoding, attributes, None)
+    }
+
+    /// `attributes`, then those of `inherited` whose key is not among
+    /// them, copied as they were encoded.
+    pub(crate) fn with_inherited<'v>(
+        encoding: Encoding,
+        attributes: impl Iterator<Item = (&'static str, ValueRef<'v>)>,
+        inherited: Option<&EncodedAttributes>,
+    ) -> EncodedAttributes {
         let mut bytes = Vec::new();
         let mut positions = Vec::new();
         let mut key_bloom = 0;
         for (key, value) in attributes {
-            if encoding == Encoding::Json && !bytes.is_empty() {
-                bytes.push(b',');
-            }
+            separate(encoding, &mut bytes);
             let start = bytes.len();
             match encoding {
                 Encoding::Json => json::write_key_value(&mut bytes, key, value),
@@ -75,6 +83,21 @@ impl EncodedAttributes {
             }
             positions.push((key, offset(start), offset(bytes.len())));
             key_bloom |= key_bit(key);
+        }
+        let own = positions.len();
+        for (key, encoded) in inherited.into_iter().flat_map(EncodedAttributes::each) {
+            let taken = key_bloom & key_bit(key) != 0
+                && positions
+                    .iter()
+                    .take(own)
+                    .any(|(taken, _, _)| *taken == key);
+            if !taken {
+                separate(encoding, &mut bytes);
+                let start = bytes.len();
+                bytes.extend_from_slice(encoded);
+                positions.push((key, offset(start), offset(bytes.len())));
+                key_bloom |= key_bit(key);
+            }
         }
         EncodedAttributes {
             bytes: bytes.into(),
@@ -108,6 +131,14 @@ impl EncodedAttributes {
                 .unwrap_or_default();
             (*key, encoded)
         })
+    }
+}
+
+/// Separates an attribute from those before it: JSON's are joined by
+/// commas, OTLP's fields follow one another.
+fn separate(encoding: Encoding, bytes: &mut Vec<u8>) {
+    if encoding == Encoding::Json && !bytes.is_empty() {
+        bytes.push(b',');
     }
 }
 
