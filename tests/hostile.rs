@@ -3,6 +3,8 @@
 
 use log::kv::{Key, Source, Value as KvValue, VisitSource};
 
+use tracing_subscriber::prelude::*;
+
 use crate::support::{capture, stats_after};
 
 /// 200 key-values with awkward keys, given to `log` directly (`tracing`
@@ -370,6 +372,44 @@ fn otlp_json_lines_escape_what_breaks_line_oriented_readers() {
     let record = &data.resource_logs[0].scope_logs[0].log_records[0];
     let body = record.body.as_ref().and_then(|body| body.value.clone());
     assert_eq!(body, Some(Any::StringValue(text.to_owned())));
+}
+
+/// Regression: the JSON lines left the marks that change the direction
+/// text is shown in as they were, so a value could make a line shown in a
+/// terminal read as something else than it holds (`user=admin` followed by
+/// U+202E and `exe.txt` shows as `txt.exe`). They are `\u` escapes now, in
+/// values and keys alike, and parse back to the same text.
+#[test]
+fn json_lines_escape_direction_marks() {
+    let value = "admin\u{202e}exe.txt\u{2066}\u{61c}\u{200e}";
+    for (path, builder) in crate::support::builders_for_both_paths() {
+        let out = crate::support::SharedBuf::default();
+        let (layer, guard) = builder
+            .with_json_writer(out.clone())
+            .layer()
+            .expect("valid configuration");
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+            tracing::info!(user = value, debugged = ?value, "{value}");
+        });
+        drop(guard);
+        let output = out.contents();
+        assert!(
+            !output.contains(['\u{202e}', '\u{2066}', '\u{61c}', '\u{200e}']),
+            "{path}: {output:?}"
+        );
+        assert!(
+            output.contains(r"admin\u202eexe.txt\u2066\u061c\u200e"),
+            "{path}: {output:?}"
+        );
+        let line = &out.lines()[0];
+        assert_eq!(line["body"], value, "{path}");
+        assert_eq!(line["attributes"]["user"], value, "{path}");
+        assert_eq!(
+            line["attributes"]["debugged"],
+            format!("{value:?}"),
+            "{path}"
+        );
+    }
 }
 
 /// Regression: a batch was written as one OTLP-JSON line whatever its

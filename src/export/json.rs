@@ -512,8 +512,10 @@ fn is_plain_word(word: u64) -> bool {
 
 /// `serde_json`'s compact formatter, plus escapes for the characters it
 /// leaves raw that still break line-oriented readers or terminals: DEL, the
-/// C1 controls (U+0080–U+009F) and U+2028/U+2029. OTLP-JSON lines are
-/// written with it too.
+/// C1 controls (U+0080–U+009F), U+2028/U+2029, and the marks that change
+/// the direction text is shown in (U+061C, U+200E, U+200F, U+202A–U+202E,
+/// U+2066–U+2069), with which a value could make a line read as something
+/// else than it holds. OTLP-JSON lines are written with it too.
 pub(crate) struct LineSafeFormatter;
 
 impl Formatter for LineSafeFormatter {
@@ -521,16 +523,18 @@ impl Formatter for LineSafeFormatter {
     where
         W: ?Sized + io::Write,
     {
+        // The first byte of each character to escape: DEL, the C1
+        // controls (0xc2), U+061C (0xd8), and the marks and separators
+        // from U+200E on (0xe2).
         if !fragment
             .bytes()
-            .any(|b| b == 0x7f || b == 0xc2 || b == 0xe2)
+            .any(|b| matches!(b, 0x7f | 0xc2 | 0xd8 | 0xe2))
         {
             return writer.write_all(fragment.as_bytes());
         }
         let mut start = 0;
         for (index, ch) in fragment.char_indices() {
-            let escape = matches!(ch, '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}');
-            if escape {
+            if crate::diag::acts_on_a_terminal(ch) {
                 writer.write_all(&fragment.as_bytes()[start..index])?;
                 write!(writer, "\\u{:04x}", u32::from(ch))?;
                 start = index + ch.len_utf8();
@@ -599,6 +603,10 @@ mod tests {
         assert_eq!(encoded("x\u{7f}y\u{85}z"), r#""x\u007fy\u0085z""#);
         assert_eq!(encoded("\u{2028}\u{2029}"), r#""\u2028\u2029""#);
         assert_eq!(encoded("é—ü"), "\"é—ü\"");
+        assert_eq!(
+            encoded("user\u{202e}nimda\u{2066}x\u{61c}\u{200f}"),
+            r#""user\u202enimda\u2066x\u061c\u200f""#
+        );
         let round_trip: String =
             serde_json::from_str(&encoded("x\u{7f}\u{9f}\u{2028}\"\\\u{0}")).expect("valid JSON");
         assert_eq!(round_trip, "x\u{7f}\u{9f}\u{2028}\"\\\u{0}");
