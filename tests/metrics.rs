@@ -652,3 +652,54 @@ fn targets_past_the_limit_count_in_the_overflow_series() {
     );
     provider.shutdown().expect("meter provider shut down");
 }
+
+/// The spool's evictions reach their instrument: a test of a count that is
+/// not 0. With the collector down, each flush spools one request of a
+/// 4 KiB block, and a budget of two blocks keeps the last two.
+#[cfg(feature = "spool")]
+#[test]
+fn records_the_spool_evicted_are_pushed_through_the_meter() {
+    const FLUSHES: u64 = 4;
+    const PER_FLUSH: u64 = 10;
+    let (exporter, provider) = in_memory_meter();
+    let collector = crate::support::dead_endpoint();
+    let dir = crate::support::temp_path("spool-evictions-metered");
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_meter(provider.meter("otel-log-bridge"))
+        .with_otlp_endpoint(collector.url())
+        .with_spool_dir(&dir)
+        .with_spool_budget(2 * 4096)
+        .with_shutdown_timeout(Duration::from_millis(200))
+        .layer()
+        .expect("valid configuration");
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        for flush in 0..FLUSHES {
+            for record in 0..PER_FLUSH {
+                tracing::info!(flush, record, "spooled while the collector is down");
+            }
+            guard.flush().expect("flushed into the spool");
+        }
+    });
+    let stats = guard.stats();
+    assert_eq!(
+        stats.spool_evicted,
+        (FLUSHES - 2) * PER_FLUSH,
+        "the oldest requests: {stats:?}"
+    );
+    provider.force_flush().expect("metrics flushed");
+    let metrics = exporter.get_finished_metrics().expect("metrics");
+    let evicted: Vec<u64> = counter_points(&metrics, "otel_log_bridge.spool.evicted")
+        .into_iter()
+        .map(|(_, value)| value)
+        .collect();
+    assert_eq!(evicted, [stats.spool_evicted]);
+    let prometheus = stats.to_prometheus();
+    let line = format!(
+        "otel_log_bridge_spool_records_evicted_total {}\n",
+        stats.spool_evicted
+    );
+    assert!(prometheus.contains(&line), "{prometheus}");
+    drop(guard);
+    provider.shutdown().expect("meter provider shut down");
+    let _ = std::fs::remove_dir_all(&dir);
+}
