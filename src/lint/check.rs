@@ -66,6 +66,46 @@ pub(super) struct KeyUse {
 pub(super) struct FileOutcome {
     pub(super) findings: Vec<Finding>,
     pub(super) key_uses: Vec<KeyUse>,
+    /// Where string literals that hold a suppression comment's marker
+    /// are: text there is no comment, whatever it reads like.
+    pub(super) marker_literals: Vec<Range>,
+}
+
+/// The ranges of the string literals of `source` (doc comments aside) that
+/// hold `marker`. Empty when the source does not split into tokens.
+fn literals_holding(source: &str, marker: &str) -> Vec<Range> {
+    if !source.contains(marker) {
+        return Vec::new();
+    }
+    let Ok(tokens) = TokenStream::from_str(source) else {
+        return Vec::new();
+    };
+    let lines = Lines::new(source);
+    let mut ranges = Vec::new();
+    // A loop over a stack of groups, not recursion: nesting can be deep.
+    let mut stack = vec![tokens.into_iter()];
+    while let Some(top) = stack.last_mut() {
+        let Some(tree) = top.next() else {
+            stack.pop();
+            continue;
+        };
+        match tree {
+            TokenTree::Group(group) => stack.push(group.stream().into_iter()),
+            TokenTree::Literal(literal) => {
+                let range = Range::of(literal.span());
+                // A doc comment is a `doc` attribute's literal spanning the
+                // comment: its text starts with `/`, a literal's never does.
+                let first =
+                    lines.slice(range.start.line, range.start.column, range.start.column + 1);
+                let is_doc_comment = first == Some("/");
+                if !is_doc_comment && literal.to_string().contains(marker) {
+                    ranges.push(range);
+                }
+            }
+            TokenTree::Ident(_) | TokenTree::Punct(_) => {}
+        }
+    }
+    ranges
 }
 
 /// Blanks what `syn` cannot parse but `rustc` accepts at the start of a file:
@@ -404,7 +444,12 @@ fn recursion_estimate(
 
 /// Checks a prepared source text. Must run on the thread that will read the
 /// positions of its spans, as `proc-macro2` keeps source maps per thread.
-pub(super) fn check_file(source: &str, inherited_macro_use: FlavorSet) -> FileOutcome {
+pub(super) fn check_file(
+    source: &str,
+    inherited_macro_use: FlavorSet,
+    suppression_marker: &str,
+) -> FileOutcome {
+    let marker_literals = literals_holding(source, suppression_marker);
     let (file, macro_depths) = match parse_file(source) {
         Ok(parsed) => parsed,
         Err((position, reason)) => {
@@ -425,6 +470,7 @@ pub(super) fn check_file(source: &str, inherited_macro_use: FlavorSet) -> FileOu
                     ),
                     help: "fix the syntax error, or exclude the file from linting".to_owned(),
                 }],
+                marker_literals,
                 ..FileOutcome::default()
             };
         }
@@ -444,6 +490,7 @@ pub(super) fn check_file(source: &str, inherited_macro_use: FlavorSet) -> FileOu
     FileOutcome {
         findings: checker.findings,
         key_uses: checker.key_uses,
+        marker_literals,
     }
 }
 

@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use proc_macro2::LineColumn;
+
 use super::check::{check_file, declared_macro_use, prepare_source, FileOutcome, Finding, KeyUse};
 use super::config::Config;
 use super::diagnostic::{Diagnostic, LintError};
@@ -168,8 +170,8 @@ fn check_sources(files: Vec<SourceFile>, config: &Config) -> Vec<Diagnostic> {
                 flavors.union(*more)
             });
         let text = file.text.clone();
-        let outcome =
-            isolated(move || check_file(&text, inherited)).unwrap_or_else(|| FileOutcome {
+        let outcome = isolated(move || check_file(&text, inherited, Suppressions::MARKER))
+            .unwrap_or_else(|| FileOutcome {
                 findings: vec![Finding {
                     rule: Rule::UnparsableFile,
                     range: Range {
@@ -227,7 +229,8 @@ fn check_sources(files: Vec<SourceFile>, config: &Config) -> Vec<Diagnostic> {
     };
     let suppressions: Vec<Suppressions> = files
         .iter()
-        .map(|file| Suppressions::parse(&file.text))
+        .zip(&checked)
+        .map(|(file, outcome)| Suppressions::parse(&file.text, &outcome.marker_literals))
         .collect();
     for (index, outcome) in checked.iter().enumerate() {
         for finding in &outcome.findings {
@@ -403,15 +406,27 @@ struct Allowance {
 }
 
 impl Suppressions {
-    const MARKER: &'static str = "otel-log-lint:";
+    pub(super) const MARKER: &'static str = "otel-log-lint:";
 
-    fn parse(text: &str) -> Suppressions {
+    /// Reads the suppression comments of `text`, leaving out markers inside
+    /// the string literals at `literals`, which are no comments however
+    /// much they read like one.
+    fn parse(text: &str, literals: &[Range]) -> Suppressions {
         let mut suppressions = Suppressions::default();
         // Every marker of a line counts: two tools' comments, or two
         // allowances, may share one.
         for (index, line) in text.lines().enumerate() {
             for (position, _) in line.match_indices(Self::MARKER) {
-                Self::parse_one(&mut suppressions, index + 1, line, position);
+                let at = LineColumn {
+                    line: index + 1,
+                    column: line.get(..position).unwrap_or_default().chars().count(),
+                };
+                let in_literal = literals
+                    .iter()
+                    .any(|literal| literal.start <= at && at < literal.end);
+                if !in_literal {
+                    Self::parse_one(&mut suppressions, index + 1, line, position);
+                }
             }
         }
         suppressions

@@ -655,6 +655,41 @@ fn f(user: &str) {
 /// Regression: a suppression comment naming no rule (a typo) allowed
 /// nothing, without a word, leaving its author to wonder why the finding
 /// stayed. The names that are rules still apply.
+/// Regression: text inside a string literal that read like a suppression
+/// comment was taken for one. A string holding `// otel-log-lint:
+/// allow(OLB001)` allowed that rule on its line, or, standing on a line of
+/// its own inside a multi-line string, on the line below; and a typo in
+/// such a string was reported as OLB013.
+#[test]
+fn text_inside_a_string_literal_is_no_suppression_comment() {
+    // Split, so that this file's own lint does not read the comments.
+    let allow = concat!("otel-log-", "lint: allow");
+    let source = format!(
+        "\
+use tracing::info;
+
+fn f(user: &str) -> [&'static str; 3] {{
+    info!(\"first {{}}\", user); let one = \"// {allow}(OLB001)\";
+    let two = \"
+// {allow}(OLB001)\";
+    info!(\"second {{}}\", user);
+    let three = r#\"
+    // {allow}(OLB05)
+    \"#;
+    info!(\"third // {{}}\", user); // {allow}(OLB001)
+    [one, two, three]
+}}
+"
+    );
+    let diagnostics = check_source("src/lib.rs", &source);
+    assert_eq!(
+        positions(&diagnostics),
+        vec!["4:18 OLB001", "7:19 OLB001"],
+        "{}",
+        rendered(&diagnostics)
+    );
+}
+
 #[test]
 fn a_suppression_comment_naming_no_rule_is_reported() {
     // Split, so that this file's own lint does not read the typos.
