@@ -376,7 +376,7 @@ fn otlp_json_lines_escape_what_breaks_line_oriented_readers() {
 
 /// Regression: the JSON lines left the marks that change the direction
 /// text is shown in as they were, so a value could make a line shown in a
-/// terminal read as something else than it holds (`user=admin` followed by
+/// terminal read as something else than it holds (`account=admin` followed by
 /// U+202E and `exe.txt` shows as `txt.exe`). They are `\u` escapes now, in
 /// values and keys alike, and parse back to the same text.
 #[test]
@@ -389,7 +389,7 @@ fn json_lines_escape_direction_marks() {
             .layer()
             .expect("valid configuration");
         tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
-            tracing::info!(user = value, debugged = ?value, "{value}");
+            tracing::info!(account = value, debugged = ?value, "{value}");
         });
         drop(guard);
         let output = out.contents();
@@ -403,7 +403,7 @@ fn json_lines_escape_direction_marks() {
         );
         let line = &out.lines()[0];
         assert_eq!(line["body"], value, "{path}");
-        assert_eq!(line["attributes"]["user"], value, "{path}");
+        assert_eq!(line["attributes"]["account"], value, "{path}");
         assert_eq!(
             line["attributes"]["debugged"],
             format!("{value:?}"),

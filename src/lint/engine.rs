@@ -440,11 +440,15 @@ impl Suppressions {
             return;
         }
         // Only a comment that starts with the marker is checked for
-        // mistakes: elsewhere (a doc comment showing the syntax, a URL's
-        // `//` before a string's text) it may be prose.
+        // mistakes: elsewhere (a doc comment showing the syntax, even after
+        // a `//` of its own, or a URL's `//` before a string's text) it may
+        // be prose.
         let checked = {
             let opener = before.trim_end();
-            opener.ends_with("//") && !opener.ends_with("///")
+            let in_doc_comment = before
+                .find("//")
+                .is_some_and(|at| matches!(before.as_bytes().get(at + 2), Some(b'/' | b'!')));
+            opener.ends_with("//") && !in_doc_comment
         };
         let after_marker = position + Self::MARKER.len();
         let rest = line.get(after_marker..).unwrap_or_default();

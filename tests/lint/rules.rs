@@ -659,7 +659,8 @@ fn f(user: &str) {
 /// comment was taken for one. A string holding `// otel-log-lint:
 /// allow(OLB001)` allowed that rule on its line, or, standing on a line of
 /// its own inside a multi-line string, on the line below; and a typo in
-/// such a string was reported as OLB013.
+/// such a string was reported as OLB013, and so was the marker quoted in
+/// a doc comment after a `//` of its own (as in this one).
 #[test]
 fn text_inside_a_string_literal_is_no_suppression_comment() {
     // Split, so that this file's own lint does not read the comments.
@@ -679,6 +680,9 @@ fn f(user: &str) -> [&'static str; 3] {{
     info!(\"third // {{}}\", user); // {allow}(OLB001)
     [one, two, three]
 }}
+
+/// Write `// {allow}(OLB05)` above the call.
+fn g() {{}}
 "
     );
     let diagnostics = check_source("src/lib.rs", &source);
