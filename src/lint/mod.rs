@@ -67,7 +67,8 @@
 //! next line is not covered. On a line of its own, it covers that line and
 //! the line below it, and above a call that spans several lines it covers
 //! the whole call. A line may hold several such comments. A name in one
-//! that is no rule is reported (OLB013).
+//! that is no rule is reported (OLB013). Text inside a string literal is
+//! no comment, however much it reads like one.
 //!
 //! # OLB000 unparsable file
 //!
@@ -288,8 +289,8 @@
 //! comment allows nothing, and the finding it was meant for stays without
 //! saying why. Only a `//` comment that starts with the marker is checked:
 //! doc comments and other text that mention it (`allow(RULE)` in prose, a
-//! URL in a string) are not, nor is text not written as a rule would be
-//! (`allow(OLB001, …)`). **Fix:** write the rules' ids or names, as
+//! URL in a string, a string's lines) are not, nor is text not written as
+//! a rule would be (`allow(OLB001, …)`). **Fix:** write the rules' ids or names, as
 //! `otel-log-lint --list-rules` shows them, separated by commas, or `all`.
 //! Default: `warn`.
 
