@@ -653,12 +653,13 @@ fn targets_past_the_limit_count_in_the_overflow_series() {
     provider.shutdown().expect("meter provider shut down");
 }
 
-/// The spool's evictions reach their instrument: a test of a count that is
-/// not 0. With the collector down, each flush spools one request of a
-/// 4 KiB block, and a budget of two blocks keeps the last two.
+/// The spool's evictions reach their instrument, a test of a count that is
+/// not 0, and so does what the spool holds. With the collector down, each
+/// flush spools one request of a 4 KiB block, and a budget of two blocks
+/// keeps the last two.
 #[cfg(feature = "spool")]
 #[test]
-fn records_the_spool_evicted_are_pushed_through_the_meter() {
+fn records_the_spool_evicted_and_holds_are_pushed_through_the_meter() {
     const FLUSHES: u64 = 4;
     const PER_FLUSH: u64 = 10;
     let (exporter, provider) = in_memory_meter();
@@ -686,6 +687,12 @@ fn records_the_spool_evicted_are_pushed_through_the_meter() {
         (FLUSHES - 2) * PER_FLUSH,
         "the oldest requests: {stats:?}"
     );
+    // The two newest requests are kept, a block each.
+    assert_eq!(
+        (stats.spooled, stats.spooled_bytes),
+        (2 * PER_FLUSH, 2 * 4096),
+        "{stats:?}"
+    );
     provider.force_flush().expect("metrics flushed");
     let metrics = exporter.get_finished_metrics().expect("metrics");
     let evicted: Vec<u64> = counter_points(&metrics, "otel_log_bridge.spool.evicted")
@@ -693,12 +700,28 @@ fn records_the_spool_evicted_are_pushed_through_the_meter() {
         .map(|(_, value)| value)
         .collect();
     assert_eq!(evicted, [stats.spool_evicted]);
-    let prometheus = stats.to_prometheus();
-    let line = format!(
-        "otel_log_bridge_spool_records_evicted_total {}\n",
-        stats.spool_evicted
+    assert_eq!(
+        gauge_values(&metrics, "otel_log_bridge.spool.records"),
+        [stats.spooled]
     );
-    assert!(prometheus.contains(&line), "{prometheus}");
+    assert_eq!(
+        gauge_values(&metrics, "otel_log_bridge.spool.size"),
+        [stats.spooled_bytes]
+    );
+    let prometheus = stats.to_prometheus();
+    for (name, value) in [
+        (
+            "otel_log_bridge_spool_records_evicted_total",
+            stats.spool_evicted,
+        ),
+        ("otel_log_bridge_spool_records", stats.spooled),
+        ("otel_log_bridge_spool_bytes", stats.spooled_bytes),
+    ] {
+        assert!(
+            prometheus.contains(&format!("\n{name} {value}\n")),
+            "{name}: {prometheus}"
+        );
+    }
     drop(guard);
     provider.shutdown().expect("meter provider shut down");
     let _ = std::fs::remove_dir_all(&dir);

@@ -421,3 +421,43 @@ fn a_full_disk_is_reported_and_the_records_are_delivered_from_memory() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `Stats` tell what the spool holds: the records of a request the
+/// collector refused, until the replay delivers them.
+#[test]
+fn stats_tell_what_the_spool_holds_until_it_is_replayed() {
+    if is_child() {
+        return;
+    }
+    let receiver = Receiver::http();
+    receiver.respond_with([Response::Status {
+        code: 503,
+        retry_after: None,
+    }]);
+    let dir = temp_path("spool-held");
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_otlp_endpoint(format!("{}/v1/logs", receiver.endpoint()))
+        .with_spool_dir(&dir)
+        .layer()
+        .expect("valid configuration");
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        for i in 0..10 {
+            tracing::info!(i, "held in the spool");
+        }
+    });
+    guard.flush().expect("flushed into the spool");
+    let held = guard.stats();
+    assert_eq!((held.spooled, held.spooled_bytes), (10, 4096), "{held:?}");
+    // The replay waits out the backoff after the refusal (at most 100 ms
+    // for a first one); a flush after it replays the spool.
+    std::thread::sleep(Duration::from_millis(200));
+    guard.flush().expect("replayed");
+    let stats = guard.shutdown();
+    assert_eq!(
+        (stats.spooled, stats.spooled_bytes, stats.exported),
+        (0, 0, 10),
+        "{stats:?}"
+    );
+    assert_eq!(receiver.records().len(), 10);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -300,33 +300,57 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
             },
         ),
     ];
-    let gauge = |name: &'static str, description: &'static str, read: fn(&SinkCounts) -> u64| {
+    // Each gauge reads a value of each output, and the component it is
+    // about: the queue (the processor) or the spool (the exporter's).
+    let gauge = |name: &'static str,
+                 description: &'static str,
+                 unit: &'static str,
+                 read: fn(&SinkCounts) -> (u64, Component)| {
         let pipeline: Weak<Pipeline> = Arc::downgrade(pipeline);
         meter
             .u64_observable_gauge(name)
             .with_description(description)
-            .with_unit("By")
+            .with_unit(unit)
             .with_callback(move |observer| {
                 if let Some(pipeline) = pipeline.upgrade() {
                     for sink in pipeline.sink_counts() {
-                        observer.observe(read(&sink), &component(sink.processor, None));
+                        let (value, part) = read(&sink);
+                        observer.observe(value, &component(part, None));
                     }
                 }
             })
             .build()
     };
-    let gauges = vec![
+    #[cfg_attr(not(feature = "spool"), allow(unused_mut))]
+    let mut gauges = vec![
         gauge(
             "otel_log_bridge.queue.bytes",
             "Bytes held by each export queue.",
-            |sink| sink.queued_bytes,
+            "By",
+            |sink| (sink.queued_bytes, sink.processor),
         ),
         gauge(
             "otel_log_bridge.queue.capacity",
             "Bytes each export queue may hold; records that do not fit are dropped.",
-            |sink| sink.queue_budget,
+            "By",
+            |sink| (sink.queue_budget, sink.processor),
         ),
     ];
+    #[cfg(feature = "spool")]
+    gauges.extend([
+        gauge(
+            "otel_log_bridge.spool.records",
+            "Log records each exporter's spool holds, waiting to be replayed.",
+            "{log_record}",
+            |sink| (sink.spooled, sink.exporter),
+        ),
+        gauge(
+            "otel_log_bridge.spool.size",
+            "Bytes the records of each exporter's spool take on disk.",
+            "By",
+            |sink| (sink.spooled_bytes, sink.exporter),
+        ),
+    ]);
     LogMetrics {
         _counters: counters,
         _gauges: gauges,

@@ -137,6 +137,10 @@ pub(crate) struct SinkCounters {
     pub(crate) rejected: AtomicU64,
     pub(crate) retries: AtomicU64,
     pub(crate) spool_evicted: AtomicU64,
+    /// The records the spool holds now, and the bytes they take; set by
+    /// the worker at the end of each cycle.
+    pub(crate) spooled: AtomicU64,
+    pub(crate) spooled_bytes: AtomicU64,
     pub(crate) latency: LatencyRecorder,
     /// The OpenTelemetry histogram each export's duration goes to, when
     /// metrics are registered on a meter. Only OTLP exporters send
@@ -213,6 +217,9 @@ pub(crate) struct SinkCounts {
     /// Spooled records evicted for the spool's size budget.
     #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     pub(crate) spool_evicted: u64,
+    /// The records its spool holds, and the bytes they take on disk.
+    pub(crate) spooled: u64,
+    pub(crate) spooled_bytes: u64,
     /// The bytes its queue holds.
     pub(crate) queued_bytes: u64,
     /// The bytes its queue may hold.
@@ -830,6 +837,8 @@ impl Pipeline {
         };
         for counts in outcomes {
             stats.spool_evicted += counts.spool_evicted;
+            stats.spooled += counts.spooled;
+            stats.spooled_bytes += counts.spooled_bytes;
             stats.queued_bytes += counts.queued_bytes;
             stats.exported += counts.exported;
             stats.failed += counts.failed;
@@ -868,6 +877,8 @@ impl Pipeline {
             dropped_closed: sink.queue.dropped_closed(),
             retries: sink.counters.retries.load(Ordering::Relaxed),
             spool_evicted: sink.counters.spool_evicted.load(Ordering::Relaxed),
+            spooled: sink.counters.spooled.load(Ordering::Relaxed),
+            spooled_bytes: sink.counters.spooled_bytes.load(Ordering::Relaxed),
             queued_bytes: sink.queue.reserved_bytes() as u64,
             queue_budget: sink.queue.budget() as u64,
         })

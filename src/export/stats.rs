@@ -72,6 +72,14 @@ pub struct Stats {
     /// Spooled records evicted because the spool directory reached its
     /// size budget (feature `spool`).
     pub spool_evicted: u64,
+    /// Records the spool directory holds now, waiting to be replayed:
+    /// spooled by this run, or left by an earlier one (feature `spool`).
+    /// Set at the end of each export cycle, so a
+    /// [`Guard::flush`](crate::Guard::flush) brings it up to date.
+    pub spooled: u64,
+    /// What those records take on disk, in whole 4 KiB blocks as the spool
+    /// budget counts them.
+    pub spooled_bytes: u64,
     /// Records the logger provider given to
     /// `Builder::with_logger_provider` (feature `sdk`) declined: none of its
     /// processors was enabled for them (`Logger::event_enabled`), as the
@@ -439,11 +447,29 @@ impl Stats {
         for (name, help, value) in unlabelled {
             counter(name, help, &[("", value)]);
         }
-        let _ = writeln!(
-            out,
-            "# HELP otel_log_bridge_queue_bytes Bytes held by the export queues.\n# TYPE otel_log_bridge_queue_bytes gauge\notel_log_bridge_queue_bytes {}",
-            self.queued_bytes
-        );
+        let gauges = [
+            (
+                "otel_log_bridge_queue_bytes",
+                "Bytes held by the export queues.",
+                self.queued_bytes,
+            ),
+            (
+                "otel_log_bridge_spool_records",
+                "Log records the spool holds, waiting to be replayed.",
+                self.spooled,
+            ),
+            (
+                "otel_log_bridge_spool_bytes",
+                "Bytes the spooled records take on disk.",
+                self.spooled_bytes,
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
+        }
         let name = "otel_log_bridge_export_duration_seconds";
         let _ = writeln!(out, "# HELP {name} Duration of OTLP export requests.");
         let _ = writeln!(out, "# TYPE {name} histogram");

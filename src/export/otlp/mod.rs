@@ -377,7 +377,17 @@ impl<T: Transport> OtlpDrain<T> {
     #[cfg(feature = "spool")]
     pub(crate) fn with_spool(mut self, spool: Option<spool::Spool>) -> Self {
         self.spool = spool;
+        self.publish_spool();
         self
+    }
+
+    /// Sets the counters of what the spool holds, for `Stats` and the
+    /// metrics to read.
+    #[cfg(feature = "spool")]
+    fn publish_spool(&self) {
+        let (records, bytes) = self.spool.as_ref().map_or((0, 0), spool::Spool::held);
+        self.counters.spooled.store(records, Ordering::Relaxed);
+        self.counters.spooled_bytes.store(bytes, Ordering::Relaxed);
     }
 
     fn add(&mut self, frame: Frame<'_>, queue: &Queue) {
@@ -898,6 +908,7 @@ impl<T: Transport> Drain for OtlpDrain<T> {
             if self.batch.is_empty() && self.spool.as_ref().is_some_and(|s| !s.is_empty()) {
                 self.replay(queue, std::time::Instant::now() + self.replay_slice);
             }
+            self.publish_spool();
         }
     }
 

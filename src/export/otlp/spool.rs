@@ -88,6 +88,8 @@ pub(crate) struct Spool {
     budget: u64,
     segments: VecDeque<Segment>,
     bytes: u64,
+    /// The records the segments hold, by their headers.
+    records: u64,
     next_sequence: u64,
     /// Set by a failed write (a full disk, a directory that cannot be
     /// made again): until then the spool only gives back what it holds,
@@ -305,11 +307,15 @@ impl Spool {
         let bytes = segments
             .iter()
             .fold(0, |sum: u64, segment| sum.saturating_add(segment.bytes));
+        let records = segments
+            .iter()
+            .fold(0, |sum: u64, segment| sum.saturating_add(segment.records));
         Ok(Spool {
             dir: dir.to_owned(),
             budget,
             segments: segments.into(),
             bytes,
+            records,
             next_sequence,
             read_only_until: None,
             failed_reads: 0,
@@ -321,6 +327,12 @@ impl Spool {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.segments.is_empty()
+    }
+
+    /// The records the spool holds, and the bytes they take on disk as the
+    /// budget counts them.
+    pub(crate) fn held(&self) -> (u64, u64) {
+        (self.records, self.bytes)
     }
 
     /// `false` for a while after a write failed; what is already spooled
@@ -440,6 +452,7 @@ impl Spool {
             self.failed_reads = 0;
             self.delete(oldest.sequence);
             self.bytes = self.bytes.saturating_sub(oldest.bytes);
+            self.records = self.records.saturating_sub(oldest.records);
             *evicted = evicted.saturating_add(oldest.records);
         }
         let mut header = Vec::with_capacity(HEADER_LEN);
@@ -463,6 +476,7 @@ impl Spool {
         self.read_only_until = None;
         self.next_sequence += 1;
         self.bytes = self.bytes.saturating_add(size);
+        self.records = self.records.saturating_add(records);
         self.segments.push_back(Segment {
             sequence,
             bytes: size,
@@ -521,6 +535,7 @@ impl Spool {
         if let Some(segment) = self.segments.pop_front() {
             self.delete(segment.sequence);
             self.bytes = self.bytes.saturating_sub(segment.bytes);
+            self.records = self.records.saturating_sub(segment.records);
         }
     }
 
