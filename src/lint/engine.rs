@@ -436,19 +436,17 @@ impl Suppressions {
     /// `line`, numbered `line_number`.
     fn parse_one(suppressions: &mut Suppressions, line_number: usize, line: &str, position: usize) {
         let before = line.get(..position).unwrap_or_default();
-        if !before.contains("//") {
+        // A doc comment is prose, even where it shows the syntax after a
+        // `//` of its own: it allows nothing.
+        if !before.contains("//") || is_doc_comment_line(line) {
             return;
         }
         // Only a comment that starts with the marker is checked for
-        // mistakes: elsewhere (a doc comment showing the syntax, even after
-        // a `//` of its own, or a URL's `//` before a string's text) it may
+        // mistakes: elsewhere (a URL's `//` before a string's text) it may
         // be prose.
         let checked = {
             let opener = before.trim_end();
-            let in_doc_comment = before
-                .find("//")
-                .is_some_and(|at| matches!(before.as_bytes().get(at + 2), Some(b'/' | b'!')));
-            opener.ends_with("//") && !in_doc_comment
+            opener.ends_with("//") && !opener.ends_with("///")
         };
         let after_marker = position + Self::MARKER.len();
         let rest = line.get(after_marker..).unwrap_or_default();
@@ -517,6 +515,13 @@ impl Suppressions {
             })
             .any(|allowance| allowance.rules.contains(&finding.rule))
     }
+}
+
+/// Whether `line` is a line of a doc comment (`///` or `//!`; `////` is a
+/// plain comment).
+fn is_doc_comment_line(line: &str) -> bool {
+    let text = line.trim_start();
+    (text.starts_with("///") && !text.starts_with("////")) || text.starts_with("//!")
 }
 
 /// Whether `name` is written as rules would be: words of letters, digits,

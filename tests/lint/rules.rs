@@ -659,8 +659,10 @@ fn f(user: &str) {
 /// comment was taken for one. A string holding `// otel-log-lint:
 /// allow(OLB001)` allowed that rule on its line, or, standing on a line of
 /// its own inside a multi-line string, on the line below; and a typo in
-/// such a string was reported as OLB013, and so was the marker quoted in
-/// a doc comment after a `//` of its own (as in this one).
+/// such a string was reported as OLB013. A doc comment that quoted the
+/// marker after a `//` of its own (as this one does) was checked as a
+/// comment, reported as OLB013 and allowed what it named: a doc comment is
+/// prose, and allows nothing.
 #[test]
 fn text_inside_a_string_literal_is_no_suppression_comment() {
     // Split, so that this file's own lint does not read the comments.
@@ -681,14 +683,25 @@ fn f(user: &str) -> [&'static str; 3] {{
     [one, two, three]
 }}
 
-/// Write `// {allow}(OLB05)` above the call.
-fn g() {{}}
+/// Write `// {allow}(OLB05)` above the call, or `// {allow}(OLB001)`.
+fn g(user: &str) {{ info!(\"fourth {{}}\", user); }}
+
+fn h(user: &str) {{
+    let url = \"file:///tmp\"; // {allow}(OLB05)
+    info!(\"fifth {{}} {{}}\", url, user);
+}}
 "
     );
     let diagnostics = check_source("src/lib.rs", &source);
     assert_eq!(
         positions(&diagnostics),
-        vec!["4:18 OLB001", "7:19 OLB001"],
+        vec![
+            "4:18 OLB001",
+            "7:19 OLB001",
+            "16:34 OLB001",
+            "19:54 OLB013",
+            "20:18 OLB001"
+        ],
         "{}",
         rendered(&diagnostics)
     );
