@@ -68,7 +68,8 @@
 //! the line below it, and above a call that spans several lines it covers
 //! the whole call. A line may hold several such comments. A name in one
 //! that is no rule is reported (OLB013). Text inside a string literal is
-//! no comment, however much it reads like one.
+//! no comment, however much it reads like one, and a doc comment is prose:
+//! neither allows anything.
 //!
 //! # OLB000 unparsable file
 //!
