@@ -129,7 +129,7 @@
 //! | `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` | – | full URL of the logs endpoint, used as is |
 //! | `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://localhost:4318` (gRPC: `http://localhost:4317`) | base URL, `http://` or `https://` in any case; HTTP appends `/v1/logs` to its path (before a query) |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL` | `http/protobuf` | `http/protobuf`, `http/json`, `grpc` (feature `grpc`), in any case; an unknown value is reported and ignored; `grpc` in a build without the `grpc` feature is an error |
-//! | `OTEL_EXPORTER_OTLP_[LOGS_]HEADERS` | – | `key=value,…`, percent-decoded; malformed pairs reported and skipped |
+//! | `OTEL_EXPORTER_OTLP_[LOGS_]HEADERS` | – | `key=value,…`, percent-decoded; malformed pairs reported and skipped; the logs-specific variable replaces the generic one unless it holds no header that can be sent |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]TIMEOUT` | `10000` | ms; over HTTP, each phase of a request (connecting, sending, waiting for the response, reading it) at most; over gRPC, the whole request; `0` for none |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]COMPRESSION` | `none` | `gzip` or `none`, in any case; a malformed `LOGS_` value leaves the generic one in force |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]CERTIFICATE` | – | PEM file of the CA certificates to trust, instead of the Mozilla roots built into the crate (`webpki-roots`); read for `https://` endpoints only |
@@ -143,7 +143,7 @@
 //! | `OTEL_RESOURCE_ATTRIBUTES` | – | `key=value,…`, keys and values percent-decoded; a malformed pair (or an invalid `%` escape) is reported once on stderr and the whole variable is ignored, as the specification asks; a key given twice is reported, and only its last value counts |
 //! | `OTEL_SDK_DISABLED` | `false` | `true` exports nothing |
 //! | `OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT` (then `OTEL_ATTRIBUTE_COUNT_LIMIT`) | `128` | attributes per record; the rest are dropped and counted in `dropped_attributes_count` |
-//! | `OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT` (then `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`) | no limit | attribute strings cut to this many characters, bytes to this many bytes; the body is not cut |
+//! | `OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT` (then `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`) | no limit | attribute strings cut to this many characters, bytes to this many bytes; the body is not cut, nor the text of a number (an integer beyond 64 bits, or inside a map or list a string of up to 39 digits, `NaN` or `Infinity`), which cutting would make another number |
 //! | `OTEL_SEMCONV_STABILITY_OPT_IN` | current names | `code/dup` also writes `code.filepath`, `code.lineno` (and `code.column` on panic records) |
 //! | `OTEL_LOG_BRIDGE_REDACTED_KEYS` | `password,passwd,secret,client_secret,token,access_token,refresh_token,id_token,api_key,apikey,x-api-key,authorization,proxy-authorization,cookie,set-cookie,private_key,secret_key,credential,credentials,jwt` | words whose keys are redacted (per dot-separated segment; a one-part word also as the last part of one, `db_password`); `none` turns it off |
 //! | `OTEL_LOG_BRIDGE_SPOOL_DIR` | – | with the `spool` feature: the directory for undeliverable OTLP requests (budget 256 MiB, `Builder::with_spool_budget`) |

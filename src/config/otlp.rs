@@ -562,10 +562,7 @@ impl OtlpSettings {
                 }
             }
         };
-        let mut headers = match lookup(env, "HEADERS") {
-            Some((name, list)) => valid_headers(parse_header_list(&list, &name), &name, grpc),
-            None => Vec::new(),
-        };
+        let mut headers = headers_from_env(env, grpc);
         for (key, value) in &options.headers {
             // A header given in code that HTTP cannot carry is a mistake
             // in the program, reported at start rather than failing every
@@ -683,6 +680,31 @@ impl OtlpSettings {
         match (self.timeout, self.batch.export_timeout) {
             (Some(timeout), Some(export)) => Some(timeout.min(export)),
             (timeout, export) => timeout.or(export),
+        }
+    }
+}
+
+/// The headers of the logs-specific variable, or of the generic one when the
+/// logs-specific one is unset or holds no header that can be sent (only
+/// blank or malformed pairs): the specification treats a malformed value as
+/// not set, and a credential in the generic variable must not be lost to a
+/// typo in the other.
+fn headers_from_env(env: &Env, grpc: bool) -> Vec<(String, String)> {
+    let (generic, specific) = names("HEADERS");
+    let read = |variable: &str| {
+        env.get(variable)
+            .map(|list| valid_headers(parse_header_list(&list, variable), variable, grpc))
+    };
+    match read(&specific) {
+        Some(headers) if !headers.is_empty() => headers,
+        specific_read => {
+            let fallback = read(&generic).unwrap_or_default();
+            if specific_read.is_some() && !fallback.is_empty() {
+                diag::warn(format_args!(
+                    "{specific} holds no header that can be sent, so those of {generic} are sent"
+                ));
+            }
+            fallback
         }
     }
 }
@@ -1182,6 +1204,25 @@ mod tests {
                 ("Tenant".to_owned(), "code".to_owned()),
             ]
         );
+    }
+
+    /// Regression: a logs-specific headers variable that held no usable
+    /// header (a lone comma, a malformed pair) still replaced the generic
+    /// one, so a credential there was not sent, with no word for a comma.
+    #[test]
+    fn a_logs_headers_variable_without_a_usable_header_leaves_the_generic_one() {
+        for specific in [",", "broken", " , broken ,", "bad name=1"] {
+            let vars = [
+                ("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%20t"),
+                ("OTEL_EXPORTER_OTLP_LOGS_HEADERS", specific),
+            ];
+            let settings = resolve(&OtlpOptions::default(), &vars).expect("valid");
+            assert_eq!(
+                settings.headers,
+                vec![("authorization".to_owned(), "Bearer t".to_owned())],
+                "{specific:?}"
+            );
+        }
     }
 
     #[test]
