@@ -290,9 +290,18 @@ impl TlsFiles {
         };
         let (certificate_pem, chain) = certificate.certificates()?;
         let (key_pem, parsed_key) = key.private_key()?;
+        // Each file falls back to the generic variable on its own, as the
+        // specification reads them: a pair taken from two levels is named
+        // as such, since that is the likely mistake.
+        let logs_specific = |file: &TlsFile| file.setting.starts_with("OTEL_EXPORTER_OTLP_LOGS_");
+        let other_setting = if logs_specific(certificate) == logs_specific(key) {
+            String::new()
+        } else {
+            format!(" (given by {})", certificate.setting)
+        };
         let unusable = |error: &dyn std::fmt::Display| {
             key.invalid(format!(
-                "{} cannot be used with the client certificate {}: {error}",
+                "{} cannot be used with the client certificate {}{other_setting}: {error}",
                 key.path.display(),
                 certificate.path.display()
             ))

@@ -627,6 +627,24 @@ mod tests {
             message.contains("cannot be used with the client certificate"),
             "{message}"
         );
+        assert!(!message.contains("(given by"), "{message}");
+        // The certificate from the logs-specific variable and the key from
+        // the generic one: the message names both settings.
+        let (setting, message) = error_of(
+            &OtlpOptions::default(),
+            &[
+                (
+                    "OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE",
+                    &fixture("client.pem"),
+                ),
+                ("OTEL_EXPORTER_OTLP_CLIENT_KEY", &fixture("server.key")),
+            ],
+        );
+        assert_eq!(setting, "OTEL_EXPORTER_OTLP_CLIENT_KEY");
+        assert!(
+            message.contains("(given by OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE)"),
+            "{message}"
+        );
         // Regression: a CA certificate that does not parse was skipped by
         // `ureq`, leaving nothing to trust and every handshake failing.
         let (setting, message) = error_of(
