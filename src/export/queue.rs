@@ -367,7 +367,9 @@ impl Queue {
         let len = state.buf.len() - start;
         let mut half_full = false;
         if len > state.credit {
-            match self.reserve(len) {
+            // Only what the shard's credit lacks: near a full budget, the
+            // whole record's size may not be free where the rest is.
+            match self.reserve(len - state.credit) {
                 Some((granted, crossed_half)) => {
                     state.credit += granted;
                     half_full = crossed_half;
@@ -850,6 +852,27 @@ mod tests {
         // Draining returned the budget, so the same record fits now.
         assert!(queue.push(|buf| buf.extend_from_slice(&[b'b'; 60])));
         assert_eq!(drain(&queue).1, 1);
+    }
+
+    /// Regression: a record larger than its shard's credit reserved its
+    /// whole size from the budget rather than what the credit lacked, so
+    /// near a full budget it was dropped although the budget, with the
+    /// credit, had room for it.
+    #[test]
+    fn a_record_uses_its_shards_credit_before_the_budget() {
+        let queue = Queue::new("credit-test", 6400, NEVER_WOKEN);
+        // A chunk of 100 bytes of credit, 90 of them left, which the next
+        // record uses before it reserves the rest.
+        assert!(queue.push(|buf| buf.extend_from_slice(&[b'a'; 10])));
+        assert!(queue.push(|buf| buf.extend_from_slice(&[b'b'; 6000])));
+        assert_eq!(queue.reserved_bytes(), 6010);
+        // 390 bytes of the budget are free: 350 fit.
+        assert!(queue.push(|buf| buf.extend_from_slice(&[b'c'; 350])));
+        assert_eq!(queue.dropped(), 0);
+        assert_eq!(queue.reserved_bytes(), 6360);
+        let (bytes, records) = drain(&queue);
+        assert_eq!((bytes.len(), records), (6360, 3));
+        assert_eq!(queue.reserved_bytes(), 0);
     }
 
     /// Regression: records dropped because the queue had closed (logged
