@@ -842,8 +842,10 @@ fn opentelemetry_warning_about_its_context_does_not_abort_with_a_logger_provider
 }
 
 /// Logs a record when a thread's copy of it is dropped, as the thread ends.
+#[cfg(feature = "sdk")]
 struct LogsWhenDropped;
 
+#[cfg(feature = "sdk")]
 impl Drop for LogsWhenDropped {
     fn drop(&mut self) {
         tracing::info!("from a thread-local's destructor");
