@@ -703,6 +703,32 @@ fn an_unreadable_certificate_file_is_an_init_error() {
     );
 }
 
+/// Regression: `OTEL_EXPORTER_OTLP_INSECURE` was read, and a malformed
+/// value reported, with the HTTP protocols too, which never use it.
+#[cfg(feature = "grpc")]
+#[test]
+fn the_insecure_variable_is_read_only_for_grpc() {
+    if is_child() {
+        let guard = otel_log_bridge::try_init().expect("valid settings");
+        drop(guard);
+        return;
+    }
+    let warning = "OTEL_EXPORTER_OTLP_INSECURE=\"maybe\" is not valid";
+    for (protocol, read) in [("http/protobuf", false), ("http/json", false), ("grpc", true)] {
+        let (output, _) = run(
+            "the_insecure_variable_is_read_only_for_grpc",
+            &[
+                // Nothing listens there; nothing is logged either.
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9"),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+                ("OTEL_EXPORTER_OTLP_INSECURE", "maybe"),
+            ],
+        );
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert_eq!(stderr(&output).contains(warning), read, "{protocol}: {}", stderr(&output));
+    }
+}
+
 /// Regression: a layer inside `Option` (as `.with(enabled.then(|| layer))`
 /// builds it) is never told its dispatcher, and its records lost the
 /// `tracing-opentelemetry` ids for native ones.

@@ -547,8 +547,10 @@ impl OtlpSettings {
             )
             .unwrap_or(Protocol::HttpProtobuf),
         };
-        let insecure = options.insecure.unwrap_or_else(|| insecure(env));
         let grpc = protocol.is_grpc();
+        // Only gRPC reads the variable: an HTTP endpoint's scheme decides,
+        // and a value nothing uses is not reported as if it mattered.
+        let insecure = grpc && options.insecure.unwrap_or_else(|| insecure(env));
         let check = |setting: &str, url: &str| {
             let url = if grpc {
                 with_grpc_scheme(url, insecure)
