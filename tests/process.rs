@@ -714,7 +714,11 @@ fn the_insecure_variable_is_read_only_for_grpc() {
         return;
     }
     let warning = "OTEL_EXPORTER_OTLP_INSECURE=\"maybe\" is not valid";
-    for (protocol, read) in [("http/protobuf", false), ("http/json", false), ("grpc", true)] {
+    for (protocol, read) in [
+        ("http/protobuf", false),
+        ("http/json", false),
+        ("grpc", true),
+    ] {
         let (output, _) = run(
             "the_insecure_variable_is_read_only_for_grpc",
             &[
@@ -725,7 +729,12 @@ fn the_insecure_variable_is_read_only_for_grpc() {
             ],
         );
         assert!(output.status.success(), "{}", stderr(&output));
-        assert_eq!(stderr(&output).contains(warning), read, "{protocol}: {}", stderr(&output));
+        assert_eq!(
+            stderr(&output).contains(warning),
+            read,
+            "{protocol}: {}",
+            stderr(&output)
+        );
     }
 }
 

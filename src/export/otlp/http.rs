@@ -124,7 +124,10 @@ impl HttpTransport {
 
     fn read_accepted(&self, status: u16, body: &[u8], content_type: Option<&str>) -> Outcome {
         // An empty 200 body is an empty response message: full success.
-        let read = if self.json {
+        // The server should answer in the request's format; one that says
+        // it answered in the other is read in that, so that its partial
+        // success is not lost to the mismatch.
+        let read = if answered_in_json(content_type).unwrap_or(self.json) {
             json_partial_success(body)
         } else {
             ExportLogsServiceResponse::decode(body)
@@ -145,6 +148,21 @@ impl HttpTransport {
             (0, String::new())
         });
         Outcome::Accepted { rejected, message }
+    }
+}
+
+/// Whether a response's `Content-Type` names OTLP/JSON (`Some(true)`) or
+/// OTLP/protobuf (`Some(false)`); `None` for any other type, or none.
+fn answered_in_json(content_type: Option<&str>) -> Option<bool> {
+    let media_type = content_type?.split(';').next()?.trim();
+    if media_type.eq_ignore_ascii_case("application/json") {
+        Some(true)
+    } else if media_type.eq_ignore_ascii_case("application/x-protobuf")
+        || media_type.eq_ignore_ascii_case("application/protobuf")
+    {
+        Some(false)
+    } else {
+        None
     }
 }
 
@@ -496,6 +514,82 @@ mod tests {
                 assert!(!reason.contains("SECRET"), "{reason}");
             }
             outcome => panic!("{outcome:?}"),
+        }
+    }
+
+    /// Regression: a response was read in the request's format whatever
+    /// its `Content-Type` said, so a partial success answered in the
+    /// other format counted as a full success (with a warning that the
+    /// endpoint might be no collector).
+    #[test]
+    fn a_partial_success_is_read_in_the_format_the_response_names() {
+        let protobuf = ExportLogsServiceResponse {
+            partial_success: Some(
+                opentelemetry_proto::tonic::collector::logs::v1::ExportLogsPartialSuccess {
+                    rejected_log_records: 2,
+                    error_message: "too old".into(),
+                },
+            ),
+        }
+        .encode_to_vec();
+        let json = br#"{"partialSuccess":{"rejectedLogRecords":"3","errorMessage":"too new"}}"#;
+        let cases: [(Protocol, &str, &[u8], u64, &str); 6] = [
+            (
+                Protocol::HttpProtobuf,
+                "application/json; charset=utf-8",
+                json,
+                3,
+                "too new",
+            ),
+            (
+                Protocol::HttpProtobuf,
+                "Application/JSON",
+                json,
+                3,
+                "too new",
+            ),
+            (
+                Protocol::HttpJson,
+                "application/x-protobuf",
+                &protobuf,
+                2,
+                "too old",
+            ),
+            (
+                Protocol::HttpJson,
+                "application/protobuf",
+                &protobuf,
+                2,
+                "too old",
+            ),
+            // Another type, or none, leaves the request's format.
+            (
+                Protocol::HttpProtobuf,
+                "text/plain",
+                &protobuf,
+                2,
+                "too old",
+            ),
+            (Protocol::HttpJson, "", json, 3, "too new"),
+        ];
+        for (protocol, content_type, body, rejected, message) in cases {
+            let header = if content_type.is_empty() {
+                String::new()
+            } else {
+                format!("Content-Type: {content_type}\r\n")
+            };
+            let (endpoint, _) = answering(answer("200 OK", &header, body));
+            match transport_to(endpoint, protocol).send(b"") {
+                Outcome::Accepted {
+                    rejected: got,
+                    message: got_message,
+                } => assert_eq!(
+                    (got, got_message.as_str()),
+                    (rejected, message),
+                    "{protocol:?}, {content_type}"
+                ),
+                outcome => panic!("{protocol:?}, {content_type}: {outcome:?}"),
+            }
         }
     }
 
