@@ -266,6 +266,26 @@ fn integers_beyond_i64_are_not_cut_into_other_numbers() {
     assert_eq!(attributes["ratio"], "-Infinity");
 }
 
+/// Regression: a `log` value captured with `:%` or `:?` whose text read as
+/// a number was taken for a number JSON cannot hold, and the length limit
+/// left it whole.
+#[test]
+fn text_that_reads_as_a_number_is_cut_by_the_length_limit() {
+    let builder = otel_log_bridge::builder().with_attribute_value_length_limit(4);
+    let records = capture(builder, || {
+        log::info!(
+            shown:% = "4111111111111111",
+            debugged:? = 4_111_111_111_111_111_u64,
+            plain = "4111111111111111";
+            "card"
+        );
+    });
+    let attributes = &records[0]["attributes"];
+    for key in ["shown", "debugged", "plain"] {
+        assert_eq!(attributes[key], "4111", "{key}: {attributes}");
+    }
+}
+
 /// An error that is its own source.
 #[derive(Debug)]
 struct Looping;

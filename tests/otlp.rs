@@ -501,6 +501,55 @@ fn a_steady_trickle_of_records_is_batched() {
     let _ = guard.shutdown();
 }
 
+/// Regression: a non-finite float inside a newtype (`log`'s `:serde`) was
+/// exported as a string, where the same float as a plain value is a double;
+/// a text that reads `NaN` stays a string.
+#[test]
+fn a_non_finite_float_in_a_newtype_is_a_double() {
+    #[derive(serde::Serialize)]
+    struct Ratio(f64);
+    let receiver = Receiver::http();
+    let (layer, guard) = to_receiver(&receiver, Protocol::HttpProtobuf)
+        .layer()
+        .expect("valid configuration");
+    let bridge = layer.log_bridge();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        crate::support::with_log_target(bridge, || {
+            log::info!(
+                plain = f64::NAN,
+                wrapped:serde = Ratio(f64::NAN),
+                falling:serde = Ratio(f64::NEG_INFINITY),
+                text:% = "NaN";
+                "ratios"
+            );
+        });
+    });
+    let _ = guard.shutdown();
+    let records = receiver.records();
+    assert_eq!(records.len(), 1);
+    let attribute = |key: &str| {
+        records[0]
+            .record
+            .attributes
+            .iter()
+            .find(|pair| pair.key == key)
+            .and_then(|pair| pair.value.clone())
+            .and_then(|value| value.value)
+    };
+    for key in ["plain", "wrapped"] {
+        assert!(
+            matches!(attribute(key), Some(Any::DoubleValue(f)) if f.is_nan()),
+            "{key}: {:?}",
+            attribute(key)
+        );
+    }
+    assert_eq!(
+        attribute("falling"),
+        Some(Any::DoubleValue(f64::NEG_INFINITY))
+    );
+    assert_eq!(attribute("text"), Some(Any::StringValue("NaN".to_owned())));
+}
+
 /// Regression: OTLP/JSON batches were cut at 4 MiB of protobuf, like
 /// protobuf ones, but their JSON is several times larger: six times for
 /// text of control characters. A large batch passed the 20 MiB the

@@ -19,10 +19,9 @@ use crate::capture::{
     add_common_attributes, is_suppressed, span, with_scratch, CaptureOptions, SourceFile,
 };
 use crate::export::Pipeline;
-use crate::record::tree::{Unserializable, TOO_DEEP};
+use crate::record::tree::{Tree, Unserializable, TOO_DEEP};
 use crate::record::{
-    i128_value, is_number_text, u128_value, unsigned_value, Key, OnDuplicate, Record, ScopeName,
-    Severity, Value,
+    i128_value, u128_value, unsigned_value, Key, OnDuplicate, Record, ScopeName, Severity, Value,
 };
 
 /// A [`log::Log`] that sends `log` records through this crate's pipeline.
@@ -377,18 +376,27 @@ impl<'v> VisitValue<'v> for TypedValue<'_> {
             *redacted += redaction.redact_tree(tree);
         });
         self.value = Some(match tree {
-            Ok(tree @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => {
-                self.record.push_nested(tree)
+            Ok(Tree::Value(
+                tree @ (serde_json::Value::Array(_) | serde_json::Value::Object(_)),
+            )) => self.record.push_nested(tree),
+            // A number JSON cannot hold, in a newtype, is that number, as
+            // a plain value of its type is: a non-finite double, or an
+            // integer beyond 64 bits as its text, which the length limit
+            // keeps whole.
+            Ok(Tree::Numeral(text)) => match text.as_str() {
+                "NaN" => Value::Double(f64::NAN),
+                "Infinity" => Value::Double(f64::INFINITY),
+                "-Infinity" => Value::Double(f64::NEG_INFINITY),
+                _ => Value::Numeral(self.record.push_text(&text)),
+            },
+            Ok(Tree::Value(serde_json::Value::String(text))) => {
+                Value::Str(self.record.push_text(&text))
             }
-            // A number JSON cannot hold, in a newtype, is written as text:
-            // kept whole by the length limit, as it is inside a map.
-            Ok(serde_json::Value::String(text)) if is_number_text(&text) => {
-                Value::Numeral(self.record.push_text(&text))
+            Ok(Tree::Value(serde_json::Value::Bool(b))) => Value::Bool(b),
+            Ok(Tree::Value(serde_json::Value::Null)) => {
+                self.record.push_nested(serde_json::Value::Null)
             }
-            Ok(serde_json::Value::String(text)) => Value::Str(self.record.push_text(&text)),
-            Ok(serde_json::Value::Bool(b)) => Value::Bool(b),
-            Ok(serde_json::Value::Null) => self.record.push_nested(serde_json::Value::Null),
-            Ok(serde_json::Value::Number(number)) => {
+            Ok(Tree::Value(serde_json::Value::Number(number))) => {
                 match (number.as_i64(), number.as_u64(), number.as_f64()) {
                     (Some(int), _, _) => Value::Int(int),
                     (None, Some(unsigned), _) => unsigned_value(self.record, unsigned),

@@ -10,7 +10,7 @@ use tracing_core::field::{Field, Visit};
 use crate::capture::redact::WITHHELD;
 use crate::capture::redact::{is_masked, RedactionSettings, REDACTED};
 #[cfg(all(tracing_unstable, feature = "valuable"))]
-use crate::record::tree::{Unserializable, TOO_DEEP};
+use crate::record::tree::{Tree, Unserializable, TOO_DEEP};
 use crate::record::TypedError;
 use crate::record::{
     format_lossy, i128_value, u128_value, unsigned_value, Key, OnDuplicate, Record, TextRange,
@@ -214,7 +214,7 @@ pub(crate) fn valuable_tree(
         *redacted += redaction.redact_tree(tree);
     });
     match tree {
-        Ok(tree @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => {
+        Ok(Tree::Value(tree @ (serde_json::Value::Array(_) | serde_json::Value::Object(_)))) => {
             ValuableTree::Tree(tree)
         }
         Ok(_) => ValuableTree::Text,

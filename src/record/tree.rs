@@ -47,18 +47,34 @@ pub(crate) enum Unserializable {
     TooDeepToFormat,
 }
 
+/// What a value serialized to.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Tree {
+    /// A map, a list, or a scalar JSON holds (a string among them).
+    Value(Value),
+    /// A number JSON cannot hold, as its text (`NaN`, `Infinity`,
+    /// `-Infinity`, or an integer beyond 64 bits), when it is the value
+    /// itself or inside wrappers only (`Some`, newtypes): told apart from
+    /// a string, which [`Tree::Value`] holds, however it reads. Inside a
+    /// map or list, such a number is a string of the tree.
+    Numeral(String),
+}
+
 /// `value` as a tree, or why it has none. `redact` runs on the tree while
 /// it is whole, before what nests deeper than [`MAX_DEPTH`] becomes text,
 /// where no redaction would find a secret-named key.
 pub(crate) fn to_tree<T: Serialize + ?Sized>(
     value: &T,
     redact: impl FnOnce(&mut Value),
-) -> Result<Value, Unserializable> {
+) -> Result<Tree, Unserializable> {
     let cut = Cell::new(false);
+    let numeral = Cell::new(false);
     let mut tree = match value.serialize(TreeSerializer {
         depth: 1,
         cut: &cut,
+        numeral: Some(&numeral),
     }) {
+        Ok(Value::String(text)) if numeral.get() => return Ok(Tree::Numeral(text)),
         Ok(tree) => tree,
         Err(error) if error.to_string() == TOO_DEEP => Value::String(TOO_DEEP.to_owned()),
         Err(_) if cut.get() => return Err(Unserializable::TooDeepToFormat),
@@ -66,7 +82,7 @@ pub(crate) fn to_tree<T: Serialize + ?Sized>(
     };
     redact(&mut tree);
     bound_depth(&mut tree, 1);
-    Ok(tree)
+    Ok(Tree::Value(tree))
 }
 
 /// The text a non-finite double is written as, everywhere.
@@ -124,9 +140,20 @@ struct TreeSerializer<'cut> {
     depth: usize,
     /// Set once any map or list was refused for its depth.
     cut: &'cut Cell<bool>,
+    /// For the value itself and what only wrappers hold: set when it is
+    /// a number written as text (see [`Tree::Numeral`]).
+    numeral: Option<&'cut Cell<bool>>,
 }
 
 impl<'cut> TreeSerializer<'cut> {
+    /// `value`, noted as a number written as text when it is a string.
+    fn number(&self, value: Value) -> Value {
+        if let (Some(numeral), Value::String(_)) = (self.numeral, &value) {
+            numeral.set(true);
+        }
+        value
+    }
+
     /// Refuses to open a map or list deeper than [`MAX_TEXT_DEPTH`].
     fn open(&self) -> Result<usize, serde_json::Error> {
         if self.depth > MAX_TEXT_DEPTH {
@@ -146,6 +173,7 @@ impl<'cut> TreeSerializer<'cut> {
         Ok(TreeSerializer {
             depth: self.open()? + 1,
             cut: self.cut,
+            numeral: self.numeral,
         })
     }
 }
@@ -160,6 +188,7 @@ fn child<T: Serialize + ?Sized>(
     match value.serialize(TreeSerializer {
         depth: depth + 1,
         cut,
+        numeral: None,
     }) {
         Err(error) if error.to_string() == TOO_DEEP => Ok(Value::String(TOO_DEEP.to_owned())),
         result => result,
@@ -257,7 +286,7 @@ impl<'cut> ser::Serializer for TreeSerializer<'cut> {
     }
 
     fn serialize_i128(self, v: i128) -> Result<Value, Self::Error> {
-        Ok(wide_integer(v))
+        Ok(self.number(wide_integer(v)))
     }
 
     fn serialize_u8(self, v: u8) -> Result<Value, Self::Error> {
@@ -277,18 +306,18 @@ impl<'cut> ser::Serializer for TreeSerializer<'cut> {
     }
 
     fn serialize_u128(self, v: u128) -> Result<Value, Self::Error> {
-        Ok(match u64::try_from(v) {
+        Ok(self.number(match u64::try_from(v) {
             Ok(narrow) => Value::from(narrow),
             Err(_) => Value::String(v.to_string()),
-        })
+        }))
     }
 
     fn serialize_f32(self, v: f32) -> Result<Value, Self::Error> {
-        Ok(float(f64::from(v)))
+        Ok(self.number(float(f64::from(v))))
     }
 
     fn serialize_f64(self, v: f64) -> Result<Value, Self::Error> {
-        Ok(float(v))
+        Ok(self.number(float(v)))
     }
 
     fn serialize_char(self, v: char) -> Result<Value, Self::Error> {
@@ -545,9 +574,51 @@ mod tests {
 
     use super::*;
 
+    /// `value`'s tree, a number written as text as the string it is inside
+    /// a map or list.
+    fn tree_of<T: Serialize + ?Sized>(value: &T) -> Value {
+        match to_tree(value, |_| {}).expect("a tree") {
+            Tree::Value(tree) => tree,
+            Tree::Numeral(text) => Value::String(text),
+        }
+    }
+
+    /// Regression: a string that read as a number (`"4111111111111111"`,
+    /// `"NaN"`) was taken for a number written as text, so the length
+    /// limit left it whole, and a `NaN` inside a newtype was a string
+    /// where a `NaN` value is a double.
+    #[test]
+    fn only_numbers_are_numerals_and_only_outside_maps_and_lists() {
+        #[derive(serde::Serialize)]
+        struct Ratio(f64);
+        #[derive(serde::Serialize)]
+        struct Id(u128);
+        let numeral = |text: &str| Ok(Tree::Numeral(text.to_owned()));
+        assert_eq!(to_tree(&u128::MAX, |_| {}), numeral(&u128::MAX.to_string()));
+        assert_eq!(to_tree(&i128::MIN, |_| {}), numeral(&i128::MIN.to_string()));
+        assert_eq!(to_tree(&Ratio(f64::NAN), |_| {}), numeral("NaN"));
+        assert_eq!(
+            to_tree(&Some(Id(u128::MAX)), |_| {}),
+            numeral(&u128::MAX.to_string())
+        );
+        assert_eq!(to_tree(&f32::NEG_INFINITY, |_| {}), numeral("-Infinity"));
+        for text in ["4111111111111111", "NaN", "-Infinity"] {
+            assert_eq!(to_tree(text, |_| {}), Ok(Tree::Value(json!(text))));
+            assert_eq!(
+                to_tree(&format_args!("{text}"), |_| {}),
+                Ok(Tree::Value(json!(text)))
+            );
+        }
+        assert_eq!(to_tree(&7_u128, |_| {}), Ok(Tree::Value(json!(7))));
+        assert_eq!(
+            to_tree(&(Ratio(f64::NAN), "1"), |_| {}),
+            Ok(Tree::Value(json!(["NaN", "1"])))
+        );
+    }
+
     #[test]
     fn non_finite_floats_and_wide_integers_become_strings_at_any_depth() {
-        let tree = to_tree(&json!(null), |_| {}).expect("a tree");
+        let tree = tree_of(&json!(null));
         assert_eq!(tree, Value::Null);
         let values = (
             vec![1.5, f64::NAN, f64::INFINITY, f64::NEG_INFINITY],
@@ -556,7 +627,7 @@ mod tests {
             f32::NAN,
         );
         assert_eq!(
-            to_tree(&values, |_| {}).expect("a tree"),
+            tree_of(&values),
             json!([
                 [1.5, "NaN", "Infinity", "-Infinity"],
                 {"big": u128::MAX.to_string(), "small": 7},
@@ -593,10 +664,7 @@ mod tests {
             Boastful { as_variant: false },
             Boastful { as_variant: true },
         );
-        assert_eq!(
-            to_tree(&value, |_| {}).expect("a tree"),
-            json!([[1], {"many": [1]}])
-        );
+        assert_eq!(tree_of(&value), json!([[1], {"many": [1]}]));
     }
 
     #[test]
@@ -619,10 +687,7 @@ mod tests {
             None::<u8>,
             (),
         );
-        assert_eq!(
-            to_tree(&value, |_| {}).expect("a tree"),
-            serde_json::to_value(&value).expect("JSON")
-        );
+        assert_eq!(tree_of(&value), serde_json::to_value(&value).expect("JSON"));
     }
 
     /// Regression: with `serde_json`'s `arbitrary_precision` (which any
@@ -641,10 +706,7 @@ mod tests {
         }
         let number = AsSerdeJsonPasses("$serde_json::private::Number", "60");
         let raw = AsSerdeJsonPasses("$serde_json::private::RawValue", r#"{"a":[1,true]}"#);
-        assert_eq!(
-            to_tree(&(number, raw), |_| {}).expect("a tree"),
-            json!([60, {"a": [1, true]}])
-        );
+        assert_eq!(tree_of(&(number, raw)), json!([60, {"a": [1, true]}]));
     }
 
     /// Regression: a map with keys that were not text, numbers or bools
@@ -653,10 +715,10 @@ mod tests {
     #[test]
     fn a_map_key_that_is_not_text_is_its_json_text() {
         let map = BTreeMap::from([((1, 2), json!({"password": "hunter2"}))]);
-        let tree = to_tree(&map, |_| {}).expect("a tree");
+        let tree = tree_of(&map);
         assert_eq!(tree, json!({"[1,2]": {"password": "hunter2"}}));
         let unit = BTreeMap::from([((), 1)]);
-        assert_eq!(to_tree(&unit, |_| {}).expect("a tree"), json!({"null": 1}));
+        assert_eq!(tree_of(&unit), json!({"null": 1}));
     }
 
     #[test]
@@ -665,7 +727,7 @@ mod tests {
         for _ in 0..MAX_DEPTH + 2 {
             deep = json!({ "a": deep });
         }
-        let tree = to_tree(&deep, |_| {}).expect("a tree");
+        let tree = tree_of(&deep);
         let mut level = &tree;
         for _ in 0..MAX_DEPTH {
             level = &level["a"];
@@ -695,7 +757,7 @@ mod tests {
     fn a_value_nested_thousands_of_levels_deep_is_cut_without_descending_into_it() {
         let tree = std::thread::Builder::new()
             .stack_size(512 * 1024)
-            .spawn(|| to_tree(&Nested(1_000_000), |_| {}).expect("a tree"))
+            .spawn(|| tree_of(&Nested(1_000_000)))
             .expect("a thread")
             .join()
             .expect("no stack overflow");
@@ -773,8 +835,8 @@ mod tests {
         let (tree, top) = std::thread::Builder::new()
             .stack_size(512 * 1024)
             .spawn(|| {
-                let tree = to_tree(&vec![Wrapped(1_000_000)], |_| {}).expect("a tree");
-                let top = to_tree(&Wrapped(1_000_000), |_| {}).expect("a tree");
+                let tree = tree_of(&vec![Wrapped(1_000_000)]);
+                let top = tree_of(&Wrapped(1_000_000));
                 (tree, top)
             })
             .expect("a thread")
@@ -783,9 +845,6 @@ mod tests {
         assert_eq!(tree, json!([TOO_DEEP]));
         assert_eq!(top, json!(TOO_DEEP));
         // A short chain is kept as it is.
-        assert_eq!(
-            to_tree(&Wrapped(4), |_| {}).expect("a tree"),
-            json!({"Not": "end"})
-        );
+        assert_eq!(tree_of(&Wrapped(4)), json!({"Not": "end"}));
     }
 }
