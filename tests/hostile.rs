@@ -7,8 +7,7 @@ use tracing_subscriber::prelude::*;
 
 use crate::support::{capture, stats_after};
 
-/// 200 key-values with awkward keys, given to `log` directly (`tracing`
-/// callsites hold at most 32 fields).
+/// 200 key-values with awkward keys, given to `log` directly.
 struct ManyPairs;
 
 impl Source for ManyPairs {

@@ -285,8 +285,7 @@ impl Redactor {
 
 /// Whether `field` is one to redact: by its bit in a mask from
 /// [`Redactor::compute_mask`], or by its name beyond the 64 fields a mask
-/// has bits for (the `tracing` macros give a callsite at most 32, a
-/// hand-built field set may have more).
+/// has bits for (a callsite may have more).
 pub(crate) fn is_masked(
     mask: u64,
     field: &tracing_core::field::Field,

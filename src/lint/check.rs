@@ -24,9 +24,6 @@ use super::keys::{check_key, is_secret_name, log_message_key, words as identifie
 use super::rule::Rule;
 use super::text::Lines;
 
-/// The most fields one `tracing` callsite can hold.
-const MAX_FIELDS: usize = 32;
-
 /// The deepest recursion [`recursion_estimate`] lets the parser attempt.
 ///
 /// `syn` parses by recursive descent: a chain of closures, generics, pointer
@@ -930,7 +927,7 @@ impl Checker<'_> {
         }
     }
 
-    /// OLB012: repeated keys, too many fields and computed `log` keys.
+    /// OLB012: repeated keys and computed `log` keys.
     fn check_field_list(
         &mut self,
         fields: &[Field],
@@ -974,17 +971,6 @@ impl Checker<'_> {
                 }
                 Key::Computed { .. } => {}
             }
-        }
-        // Only a `tracing` callsite has the bound: `log` has none.
-        let count = fields.len() + usize::from(has_message_field);
-        if count > MAX_FIELDS && flavor == Flavor::Tracing {
-            self.push(
-                Rule::FieldList,
-                call_range,
-                anchor,
-                format!("this call records {count} fields; a `tracing` callsite holds at most {MAX_FIELDS}, and a record this wide is hard to read and query"),
-                "split the event, or record only the values someone will query".to_owned(),
-            );
         }
     }
 

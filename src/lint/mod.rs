@@ -273,13 +273,12 @@
 //! # OLB012 field lists
 //!
 //! **Catches** a key repeated in one call (including a `message` field
-//! next to a format string), a `tracing` call with more than 32 fields
-//! (the most a callsite holds; `log` has no such bound), and `log`
-//! key-values whose key is computed at
+//! next to a format string) and `log` key-values whose key is computed at
 //! run time (`(name) = value`). **Why:** a repeated key keeps only one
 //! value; a computed key cannot be checked or found in the source. **Fix:**
-//! rename or drop the repeated key, split large events, write keys
-//! literally. Default: `deny`.
+//! rename or drop the repeated key, write keys literally. A call with many
+//! fields is no finding: `tracing` callsites have taken any number since
+//! `tracing` 0.1.39. Default: `deny`.
 //!
 //! # OLB013 unknown allowance
 //!

@@ -39,7 +39,7 @@ pub enum Rule {
     ErrorWithoutErrorField,
     /// `OLB011`: logging inside an OpenTelemetry exporter or processor.
     TelemetryLoop,
-    /// `OLB012`: duplicate keys, a `tracing` call with more than 32 fields, or a computed `log` key.
+    /// `OLB012`: duplicate keys or a computed `log` key.
     FieldList,
     /// `OLB013`: a suppression comment naming no rule, which allows nothing.
     UnknownAllowance,
@@ -144,7 +144,7 @@ impl Rule {
                 "Logging inside an OpenTelemetry exporter or processor feeds the pipeline back into itself."
             }
             Rule::FieldList => {
-                "A call repeats a key, a tracing call records more than 32 fields, or a log call computes a key at run time."
+                "A call repeats a key, or a log call computes a key at run time."
             }
             Rule::UnknownAllowance => {
                 "A suppression comment names a rule that does not exist, so it allows nothing."

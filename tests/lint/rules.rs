@@ -32,24 +32,19 @@ fn assert_each_finds(calls: &[&str], expected: &[Rule]) {
     }
 }
 
-/// Regression: the 32 fields a `tracing` callsite holds at most were
-/// required of `log` calls too, which have no such bound: a `log` call
-/// with 33 key-values was denied.
+/// Regression: a `tracing` call with more than 32 fields was denied, as
+/// if a callsite could hold no more; `tracing` has taken any number since
+/// 0.1.39. (Before that, `log` calls were held to the same bound.)
 #[test]
-fn only_a_tracing_call_is_held_to_32_fields() {
-    let keys: Vec<String> = (0..33).map(|i| format!("k{i} = {i}")).collect();
+fn a_call_with_many_fields_is_no_finding() {
+    let keys: Vec<String> = (0..40).map(|i| format!("k{i} = {i}")).collect();
     let source = format!(
         "fn f() {{\n    tracing::info!({}, \"wide\");\n    log::info!({}; \"wide\");\n}}\n",
         keys.join(", "),
         keys.join(", ")
     );
     let diagnostics = check_source("src/lib.rs", &source);
-    assert_eq!(
-        positions(&diagnostics),
-        ["2:5 OLB012"],
-        "{}",
-        rendered(&diagnostics)
-    );
+    assert!(diagnostics.is_empty(), "{}", rendered(&diagnostics));
 }
 
 #[test]
