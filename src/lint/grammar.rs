@@ -443,11 +443,23 @@ fn field(input: ParseStream, mode: FieldMode) -> syn::Result<Option<Field>> {
     if let Some((capture, sigil_span)) = sigil(input)? {
         let path = dotted_path(input)?;
         let key_range = path_range(&path);
+        let key = Key::Literal {
+            text: path_text(&path),
+            range: key_range,
+        };
+        // `tracing-attributes` also takes the sigil before a key given a
+        // value (`fields(?peer = self.peer)`), which the event macros
+        // refuse; a sigil after the `=` wins.
+        if mode == FieldMode::Declare && peek_assign(input) {
+            let mut field = assigned_value(input, key, key_range)?;
+            if field.capture == Capture::Plain {
+                field.capture = capture;
+            }
+            field.range = Range::of(sigil_span).to(field.range);
+            return Ok(Some(field));
+        }
         return Ok(Some(Field {
-            key: Key::Literal {
-                text: path_text(&path),
-                range: key_range,
-            },
+            key,
             capture,
             value: ValueSource::Shorthand(path),
             range: Range::of(sigil_span).to(key_range),

@@ -525,6 +525,29 @@ fn g(password: &str) {}
     );
 }
 
+/// Regression: `tracing-attributes` takes a sigil before a key given a
+/// value (`fields(?peer = conn.peer)`); the linter failed to parse the
+/// attribute and checked nothing of it, not even a `password` argument.
+#[test]
+fn a_sigil_before_a_field_key_does_not_hide_the_instrument_attribute() {
+    let source = "\
+use tracing::instrument;
+
+#[instrument(fields(?peer = conn.peer))]
+fn connect(conn: &Conn, password: &str) {}
+
+#[instrument(fields(%host = conn.host, ?port = %conn.port, token = conn.token))]
+fn reconnect(conn: &Conn) {}
+";
+    let diagnostics = check_source("src/lib.rs", source);
+    assert_eq!(
+        positions(&diagnostics),
+        vec!["4:25 OLB005", "6:60 OLB005"],
+        "{}",
+        rendered(&diagnostics)
+    );
+}
+
 #[test]
 fn a_span_name_given_as_a_bare_string_does_not_hide_the_instrument_attribute() {
     // `tracing-attributes` takes a string literal anywhere as the span's
