@@ -67,7 +67,8 @@ Levels apply in this order: each rule's default, then the [rules] of
 otel-log-lint.toml in the order written, then --deny/--warn/--allow in the order
 given; a later entry wins. The configuration file looks like:
 
-    exclude = [\"generated/**\"]   # gitignore syntax, relative to this file
+    exclude = [\"generated/**\"]   # gitignore syntax, relative to this file;
+                                 # files named on the command line too
 
     [rules]
     all = \"deny\"                 # every rule, then the exceptions
@@ -370,11 +371,16 @@ fn rust_files(paths: &[PathBuf], excluded: Option<Gitignore>) -> (Vec<PathBuf>, 
         .standard_filters(true)
         .require_git(false)
         .sort_by_file_name(|a, b| a.cmp(b));
+    // The walker filters only what it finds below the paths, never the
+    // paths themselves: an excluded file named on the command line (as
+    // pre-commit hooks name the files they check) is skipped below.
+    let excluded = excluded.map(std::sync::Arc::new);
+    let excluded_below = excluded.clone();
     // One filter: a second `filter_entry` would replace the first.
     builder.filter_entry(move |entry| {
         let is_dir = entry.file_type().is_some_and(|kind| kind.is_dir());
         let is_build_dir = is_dir && entry.depth() > 0 && lint::is_cargo_target_dir(entry.path());
-        let is_excluded = excluded
+        let is_excluded = excluded_below
             .as_ref()
             .is_some_and(|matcher| is_excluded(matcher, entry.path(), is_dir));
         !is_build_dir && !is_excluded
@@ -395,6 +401,13 @@ fn rust_files(paths: &[PathBuf], excluded: Option<Gitignore>) -> (Vec<PathBuf>, 
                     kind.is_file() || (is_link && target.as_ref().is_ok_and(|meta| meta.is_file()))
                 });
                 let is_dir = entry.file_type().is_some_and(|kind| kind.is_dir());
+                if entry.depth() == 0
+                    && excluded
+                        .as_ref()
+                        .is_some_and(|matcher| is_excluded(matcher, entry.path(), is_dir))
+                {
+                    continue;
+                }
                 let is_rust = entry.path().extension().is_some_and(|ext| ext == "rs");
                 // A path that cannot be checked is an error, not a run that
                 // checked nothing and passed: `-` (standard input), a pipe,

@@ -441,6 +441,7 @@ fn configuration_rules_apply_in_file_order() {
     );
 }
 
+/// Also for a file named on the command line.
 #[test]
 fn an_exclude_matches_a_path_given_with_dot_dot() {
     let root = scratch_dir("cli_exclude_dot_dot");
@@ -454,11 +455,15 @@ fn an_exclude_matches_a_path_given_with_dot_dot() {
     write(&root, "generated/out.rs", INTERPOLATED);
     write(&root, "src/ok.rs", "fn main() {}\n");
     let src = root.join("src");
-    let runs: [(&Path, &[&str]); 4] = [
+    let runs: [(&Path, &[&str]); 6] = [
         (&src, &[".."]),
         (&src, &["../generated"]),
         (&src, &["../src/../generated"]),
         (&root, &["--config", "src/../otel-log-lint.toml"]),
+        // Regression: a file named on the command line (as pre-commit
+        // hooks name them) was checked although excluded.
+        (&root, &["generated/out.rs"]),
+        (&src, &["../generated/out.rs", "ok.rs"]),
     ];
     for (directory, args) in runs {
         let output = run(directory, &[&["--format", "json"][..], args].concat());
