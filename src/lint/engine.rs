@@ -603,7 +603,7 @@ pub(super) fn rust_files(path: &Path) -> Result<Vec<PathBuf>, LintError> {
                 if !is_cargo_target_dir(&entry.path()) {
                     pending.push(entry.path());
                 }
-            } else if name.ends_with(".rs") && is_regular_file(&file_type, &entry.path()) {
+            } else if name.ends_with(".rs") && is_regular_file(&file_type, &entry.path())? {
                 files.push(entry.path());
             }
         }
@@ -615,9 +615,19 @@ pub(super) fn rust_files(path: &Path) -> Result<Vec<PathBuf>, LintError> {
 /// Whether a directory entry is a regular file, or a symbolic link to one.
 /// Anything else named `*.rs` is skipped, as the command line's walk skips
 /// it: reading a FIFO would wait for a writer for ever, and a link to a
-/// directory cannot be read as a file.
-fn is_regular_file(file_type: &std::fs::FileType, path: &Path) -> bool {
-    file_type.is_file() || (file_type.is_symlink() && path.is_file())
+/// directory cannot be read as a file. A link to nothing is an error, as
+/// on the command line: a Rust file that cannot be read is not one that
+/// passed.
+fn is_regular_file(file_type: &std::fs::FileType, path: &Path) -> Result<bool, LintError> {
+    if !file_type.is_symlink() {
+        return Ok(file_type.is_file());
+    }
+    std::fs::metadata(path)
+        .map(|target| target.is_file())
+        .map_err(|source| LintError::Io {
+            path: path.to_owned(),
+            source,
+        })
 }
 
 /// Whether a directory is Cargo's build directory: a `target` that Cargo

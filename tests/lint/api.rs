@@ -308,6 +308,21 @@ fn check_path_reads_regular_files_only() {
     assert_eq!(files, ["good.rs", "link_to_file.rs"]);
 }
 
+/// Regression: a link to nothing under a Rust file's name was skipped
+/// without a word by the library, where the command line fails the run.
+#[cfg(unix)]
+#[test]
+fn check_path_reports_a_rust_file_link_to_nothing() {
+    let root = scratch_dir("check_path_dangling");
+    write(&root, "good.rs", INTERPOLATED);
+    let dangling = root.join("dangling.rs");
+    std::os::unix::fs::symlink(root.join("gone.rs"), &dangling).expect("symlink");
+    match check_path(&root) {
+        Err(LintError::Io { path, .. }) => assert_eq!(path, dangling),
+        other => panic!("expected an I/O error, got {other:?}"),
+    }
+}
+
 #[test]
 fn check_files_keeps_going_past_unreadable_files() {
     let root = scratch_dir("check_files");
