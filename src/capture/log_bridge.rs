@@ -210,7 +210,10 @@ fn enabled_by_dispatcher(level: log::Level, target: &str, key: LayerKey) -> bool
 
 impl log::Log for LogBridge {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        self.pipeline.is_open()
+        // The crate's own threads log nothing (see `log`): a caller that
+        // asks first (`log_enabled!`) is told so, and formats nothing.
+        !is_suppressed()
+            && self.pipeline.is_open()
             && enabled_by_dispatcher(
                 metadata.level(),
                 metadata.target(),
@@ -219,7 +222,7 @@ impl log::Log for LogBridge {
     }
 
     fn log(&self, source: &log::Record<'_>) {
-        if is_suppressed() || !self.enabled(source.metadata()) {
+        if !self.enabled(source.metadata()) {
             return;
         }
         with_scratch(|record| {
@@ -486,5 +489,40 @@ impl<'v> VisitValue<'v> for TypedValue<'_> {
             record_exception(self.record, err);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use log::Log as _;
+    use tracing_subscriber::prelude::*;
+
+    use crate::capture::suppress_current_thread;
+
+    /// Regression: on the crate's own threads, whose records are dropped,
+    /// `enabled` still said yes, and `log_enabled!` callers (the HTTP and
+    /// TLS stacks the exporters use) formatted records for nothing.
+    #[test]
+    fn a_suppressed_thread_is_told_its_records_are_not_wanted() {
+        let (layer, guard) = crate::builder()
+            .with_json_writer(std::io::sink())
+            .layer()
+            .expect("valid configuration");
+        let bridge = layer.log_bridge();
+        let answers = std::thread::spawn(move || {
+            tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+                let metadata = log::Metadata::builder()
+                    .level(log::Level::Error)
+                    .target("app")
+                    .build();
+                let before = bridge.enabled(&metadata);
+                suppress_current_thread();
+                (before, bridge.enabled(&metadata))
+            })
+        })
+        .join()
+        .expect("the thread");
+        drop(guard);
+        assert_eq!(answers, (true, false));
     }
 }
