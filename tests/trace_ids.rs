@@ -542,3 +542,31 @@ fn a_span_made_in_an_api_spans_scope_continues_its_trace() {
     assert!(detached.0.is_some());
     assert_ne!(detached.0, inner.0, "parent: None starts a trace");
 }
+
+/// Regression: a `log` record of OpenTelemetry's own targets (which
+/// `tracing` forwards to `log` with its `log-always` feature) read the
+/// context of OpenTelemetry's API outside any span, as `tracing` events of
+/// those targets do not: OpenTelemetry logs some while it holds that
+/// context borrowed, and reading it then panics.
+#[cfg(feature = "tracing-opentelemetry")]
+#[test]
+fn opentelemetrys_own_records_do_not_read_its_api_context_on_either_path() {
+    use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+
+    let tracers = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let records = capture(otel_log_bridge::builder(), || {
+        tracers.tracer("api").in_span("api", |_| {
+            log::warn!(target: "opentelemetry_sdk", "its own");
+            tracing::warn!(target: "opentelemetry_sdk", "its own");
+            log::warn!(target: "app", "the application's");
+            tracing::warn!(target: "app", "the application's");
+        });
+    });
+    assert_eq!(records.len(), 4, "{records:?}");
+    for record in &records[..2] {
+        assert_eq!(ids(record), (None, None), "{record}");
+    }
+    for record in &records[2..] {
+        assert!(ids(record).0.is_some(), "{record}");
+    }
+}

@@ -115,7 +115,7 @@ impl CallsiteInfo {
             event_name: explicit_event_name(metadata),
             forwarded_log,
             fields: direct.and_then(|encoding| CallsiteFields::new(metadata, redactor, encoding)),
-            reads_api_context: span::otel::reads_api_context(metadata),
+            reads_api_context: span::otel::reads_api_context(metadata.target()),
         }
     }
 }
@@ -352,7 +352,7 @@ where
                     explicit_event_name(metadata),
                     is_forwarded_log(metadata),
                     None,
-                    span::otel::reads_api_context(metadata),
+                    span::otel::reads_api_context(metadata.target()),
                 ),
             };
         // OpenTelemetry's own events may come while it holds its context

@@ -256,7 +256,12 @@ impl log::Log for LogBridge {
                     site,
                 });
             }
-            span::add_current_span(record, span::LayerKey::of(&self.pipeline), &self.options);
+            span::add_current_span(
+                record,
+                span::LayerKey::of(&self.pipeline),
+                &self.options,
+                source.target(),
+            );
             let file = source
                 .file_static()
                 .map(SourceFile::Static)

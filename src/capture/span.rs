@@ -601,11 +601,16 @@ where
     }
 }
 
-/// Fills the trace context and span fields of a record that did not come
-/// through the layer (a `log` record or a panic) from the current span of
-/// the current dispatcher, when that dispatcher is built on a `Registry`,
-/// as `key`'s layer keeps them.
-pub(crate) fn add_current_span(record: &mut Record, key: LayerKey, options: &CaptureOptions) {
+/// Fills the trace context and span fields of a `log` record of `target`
+/// from the current span of the current dispatcher, when that dispatcher
+/// is built on a `Registry`, as `key`'s layer keeps them; outside any span,
+/// from the OpenTelemetry API's context (see [`otel::reads_api_context`]).
+pub(crate) fn add_current_span(
+    record: &mut Record,
+    key: LayerKey,
+    options: &CaptureOptions,
+    target: &str,
+) {
     tracing::dispatcher::get_default(|dispatch| {
         // The nearest span the layer saw: a per-layer filter may hide the
         // innermost ones from it, as it does for events, and a span the
@@ -615,7 +620,7 @@ pub(crate) fn add_current_span(record: &mut Record, key: LayerKey, options: &Cap
             .current_span()
             .id()
             .is_some_and(|id| add_nearest_span_context(record, dispatch, id, key, fields));
-        if !found {
+        if !found && otel::reads_api_context(target) {
             record.trace = otel::current_context();
         }
     });
@@ -709,13 +714,14 @@ pub(crate) mod otel {
         }
     }
 
-    /// Whether records of `metadata`'s callsite, outside any span, take the
-    /// context an application activated through the OpenTelemetry API. Not
-    /// OpenTelemetry's own events: it logs some (an overflowing or
+    /// Whether records of `target`, outside any span, take the context an
+    /// application activated through the OpenTelemetry API. Not
+    /// OpenTelemetry's own records: it logs some (an overflowing or
     /// out-of-order context stack) while it holds that context borrowed,
-    /// and reading it then would panic.
-    pub(crate) fn reads_api_context(metadata: &tracing_core::Metadata<'_>) -> bool {
-        !metadata.target().starts_with("opentelemetry")
+    /// and reading it then would panic. They come as `tracing` events, and
+    /// as `log` records too when `tracing` forwards its events to `log`.
+    pub(crate) fn reads_api_context(target: &str) -> bool {
+        !target.starts_with("opentelemetry")
     }
 
     /// Makes [`CONTEXT_ALIVE`] on this thread now, when a span is entered
@@ -821,7 +827,7 @@ pub(crate) mod otel {
 
     /// No record reads the OpenTelemetry API's context: without the
     /// feature there is none.
-    pub(crate) fn reads_api_context(_metadata: &tracing_core::Metadata<'_>) -> bool {
+    pub(crate) fn reads_api_context(_target: &str) -> bool {
         false
     }
 
