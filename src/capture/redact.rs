@@ -1,15 +1,18 @@
 //! Redaction: values of attributes whose key names a secret are replaced
 //! before any sink sees the record.
 //!
-//! A key is sensitive when one of its dot-separated segments equals a word
-//! of the list (default: [`DEFAULT_REDACTED_KEYS`]), ignoring case and the
-//! `_` and `-` between words, or when a dotted word's segments appear in
-//! it in a row. A word of one part (`password`, `token`) also matches a
-//! segment it ends, as the last of its `_`/`-`/camelCase parts, since the
-//! last part of a name says what the value is. So `password`,
-//! `db_password`, `http.request.header.authorization`, `auth.token`,
-//! `api_token` and `accessToken` are redacted, while `token_count` or
-//! `session_len` are not: they only describe a secret.
+//! A key is sensitive when one of its dot-separated segments ends in a word
+//! of the list (default: [`DEFAULT_REDACTED_KEYS`]), or when a dotted
+//! word's segments appear in it in a row. A segment is split into parts at
+//! `_`, `-` and camelCase humps, an acronym being one part (`DBPassword`
+//! is `DB`, `Password`); it ends in a word when its last parts, taken
+//! together, are that word, ignoring case and the `_` and `-` between
+//! words, since the last part of a name says what the value is. Parts
+//! that only say how a secret is held ([`HOLDER_WORDS`]: `_value`,
+//! `_header`) are looked past. So `password`, `db_password`, `DBPassword`,
+//! `http.request.header.authorization`, `auth.token`, `accessToken`,
+//! `stripe_api_key` and `authorization_header` are redacted, while
+//! `token_count` or `session_len` are not: they only describe a secret.
 //!
 //! The decision for an event's fields is made once per callsite and kept
 //! in a fixed table, so the per-event cost is one atomic load; span fields
@@ -31,13 +34,14 @@ pub(crate) const REDACTED: &str = "[REDACTED]";
 /// the value it refused, could hold a secret whose name was never seen.
 pub(crate) const WITHHELD: &str = "[withheld: serialization failed]";
 
-/// The keys redacted unless the builder says otherwise. A word matches a
-/// whole dot-separated segment, or, for a word of one part, the last part
-/// of one (`db_password`, `csrfToken`), so compound names that end in
-/// another word (`private_key`) are words of their own.
+/// The keys redacted unless the builder says otherwise. A word matches the
+/// end of a dot-separated segment (`db_password`, `csrfToken`,
+/// `stripe_api_key`), so compound names that end in another word
+/// (`private_key`) are words of their own.
 pub const DEFAULT_REDACTED_KEYS: &[&str] = &[
     "password",
     "passwd",
+    "passphrase",
     "secret",
     "client_secret",
     "token",
@@ -53,10 +57,38 @@ pub const DEFAULT_REDACTED_KEYS: &[&str] = &[
     "set-cookie",
     "private_key",
     "secret_key",
+    "access_key",
+    "signing_key",
+    "encryption_key",
     "credential",
     "credentials",
     "jwt",
+    "bearer",
 ];
+
+/// Last parts of a name that only say how a secret is held
+/// (`token_value`, `authorization_header`), so the parts before them say
+/// what it is.
+pub(crate) const HOLDER_WORDS: [&str; 14] = [
+    "value",
+    "values",
+    "header",
+    "hdr",
+    "str",
+    "string",
+    "raw",
+    "bytes",
+    "text",
+    "plain",
+    "plaintext",
+    "cleartext",
+    "b64",
+    "base64",
+];
+
+/// How many holder parts are looked past at the end of a segment
+/// (`token_value_b64`): a bound, since keys may come from data.
+const MAX_HOLDER_PARTS: usize = 3;
 
 /// How many callsites' decisions are kept; a callsite whose slot another
 /// one took is decided on every event instead (correct, only slower).
@@ -97,14 +129,12 @@ impl RedactionSettings {
 
 /// Whether the dot-separated segments of `word` appear in a row among
 /// those of `key`, each the same word as its counterpart (see
-/// [`same_word`]), or, for a word of one part, whether it is a segment or
-/// the last part of one (see [`last_part`]). Allocates nothing: `log` keys
-/// are checked per record.
+/// [`same_word`]), or, for a word without dots, whether a segment ends in
+/// it (see [`ends_in_word`]). Allocates nothing: `log` keys are checked
+/// per record.
 fn key_contains_word(key: &str, word: &str) -> bool {
-    if !word.contains(['.', '_', '-']) {
-        return key
-            .split('.')
-            .any(|segment| same_word(segment, word) || same_word(last_part(segment), word));
+    if !word.contains('.') {
+        return key.split('.').any(|segment| ends_in_word(segment, word));
     }
     let parts = word.split('.').count();
     // Each start is tried from an iterator moved on by one segment, not
@@ -130,22 +160,45 @@ fn key_contains_word(key: &str, word: &str) -> bool {
     }
 }
 
-/// The last part of a name split at `_`, `-` and camelCase humps: `db_password`
-/// ends in `password`, `csrfToken` in `Token`; a name of one part is its
-/// own last part.
-fn last_part(segment: &str) -> &str {
-    let bytes = segment.as_bytes();
-    let mut start = 0;
-    for (index, pair) in bytes.windows(2).enumerate() {
-        let [before, after] = [pair[0], pair[1]];
-        let separator = before == b'_' || before == b'-';
-        let hump =
-            (before.is_ascii_lowercase() || before.is_ascii_digit()) && after.is_ascii_uppercase();
-        if separator || hump {
-            start = index + 1;
+/// Whether `segment`'s last parts (see [`part_starts`]), taken together,
+/// are `word`, once up to [`MAX_HOLDER_PARTS`] holder parts are looked
+/// past: `stripe_api_key` ends in `api_key`, `DBPassword` in `password`,
+/// `token_value` in `token`. Linear in the segment's length: each
+/// comparison stops at the first letter that differs.
+fn ends_in_word(segment: &str, word: &str) -> bool {
+    let mut rest = segment;
+    for _ in 0..=MAX_HOLDER_PARTS {
+        if part_starts(rest).any(|start| same_word(rest.get(start..).unwrap_or_default(), word)) {
+            return true;
         }
+        let last = part_starts(rest).last().unwrap_or(0);
+        let is_holder = HOLDER_WORDS
+            .iter()
+            .any(|holder| same_word(rest.get(last..).unwrap_or_default(), holder));
+        if last == 0 || !is_holder {
+            return false;
+        }
+        rest = rest.get(..last).unwrap_or_default();
     }
-    segment.get(start..).unwrap_or_default()
+    false
+}
+
+/// Where the parts of a name start: at 0, after each `_` or `-`, at each
+/// camelCase hump (`csrf|Token`), and before the last capital of an
+/// acronym that a word follows (`DB|Password`, `API|Token`). Each is a
+/// character boundary, next to an ASCII byte.
+fn part_starts(name: &str) -> impl Iterator<Item = usize> + '_ {
+    let bytes = name.as_bytes();
+    std::iter::once(0).chain((1..bytes.len()).filter(move |&index| {
+        let (before, at) = (bytes[index - 1], bytes[index]);
+        let after_separator = before == b'_' || before == b'-';
+        let hump =
+            (before.is_ascii_lowercase() || before.is_ascii_digit()) && at.is_ascii_uppercase();
+        let acronym_end = before.is_ascii_uppercase()
+            && at.is_ascii_uppercase()
+            && bytes.get(index + 1).is_some_and(u8::is_ascii_lowercase);
+        after_separator || hump || acronym_end
+    }))
 }
 
 /// Whether two names are the same word, ignoring ASCII case and the `_`
@@ -314,6 +367,14 @@ mod tests {
         assert!(settings.is_sensitive(&format!("{many}http.request.header.authorization")));
         // A word's first parts at the key's end are no match.
         assert!(!settings.is_sensitive(&format!("{many}http.request")));
+        // Nor is a segment of many parts, or of many holder parts, looked
+        // through again from each of its parts.
+        let parts = "a_".repeat(100_000);
+        assert!(!settings.is_sensitive(&parts));
+        assert!(settings.is_sensitive(&format!("{parts}api_key")));
+        let holders = "value_".repeat(100_000);
+        assert!(!settings.is_sensitive(&holders));
+        assert!(settings.is_sensitive(&format!("token_{}value", "b64_".repeat(2))));
     }
 
     #[test]
@@ -358,6 +419,23 @@ mod tests {
             "credentials",
             "jwt",
             "session_cookie",
+            // Regression: a compound secret name after a prefix, a name
+            // that starts with an acronym, and a name that ends in how the
+            // secret is held were left in clear; OLB005 flags them all.
+            "openai_api_key",
+            "OPENAI_API_KEY",
+            "stripeApiKey",
+            "aws_secret_access_key",
+            "ssh_private_key",
+            "DBPassword",
+            "SMTPPassword",
+            "APIToken",
+            "AWSSecret",
+            "authorization_header",
+            "token_value",
+            "password_b64_str",
+            "gpg_passphrase",
+            "webhook_signing_key",
         ] {
             assert!(settings.is_sensitive(sensitive), "{sensitive}");
         }
@@ -372,6 +450,11 @@ mod tests {
             "token_type",
             "prompt_tokens",
             "tokenizer",
+            "token_value_count",
+            "header",
+            "raw_value",
+            "API",
+            "keyboard_layout",
         ] {
             assert!(!settings.is_sensitive(plain), "{plain}");
         }

@@ -6,6 +6,7 @@
 //! of a callsite, and the static linter calls it on every literal key it finds.
 
 use super::rule::Rule;
+use crate::capture::redact::HOLDER_WORDS;
 
 /// Where a key is recorded, because spans may use some keys that events may not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,25 +225,6 @@ const SECRET_PAIRS: [(&str, &str); 10] = [
     ("session", "id"),
     ("session", "key"),
     ("session", "cookie"),
-];
-
-/// Last words that only say how a secret is held (`token_value`,
-/// `authorization_header`), so the words before them decide.
-const HOLDER_WORDS: [&str; 14] = [
-    "value",
-    "values",
-    "header",
-    "hdr",
-    "str",
-    "string",
-    "raw",
-    "bytes",
-    "text",
-    "plain",
-    "plaintext",
-    "cleartext",
-    "b64",
-    "base64",
 ];
 
 /// Whether a key or identifier names a secret.
