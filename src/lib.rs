@@ -89,7 +89,14 @@
 //!   for the hidden span is not asked), or, with none, what an event
 //!   outside any span carries. An event whose explicit `parent:` is such a
 //!   span, with no span the layer sees around it, carries that span's own
-//!   ids.
+//!   ids. For an event in the current span, "nearest" is as
+//!   `tracing-subscriber` gives a filtered layer its current span: the
+//!   innermost span the layer sees entered on the thread. That is the
+//!   nearest enclosing one unless the hidden span is no descendant of it
+//!   (a `parent: None` span entered inside a request's span), when the
+//!   event takes the request's context all the same, where a `log` record
+//!   and [`trace_context`] there take none. Finding the hidden span's own
+//!   ancestors would cost every event in a span a lookup in the registry.
 //! - Events outside any span carry no trace context, except, with the
 //!   `tracing-opentelemetry` feature, the one the OpenTelemetry API holds
 //!   as current (an event given `parent: None` carries none).
