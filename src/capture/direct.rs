@@ -1320,6 +1320,33 @@ mod tests {
         }
     }
 
+    /// Regression: a span field that was redacted, or that the span-field
+    /// list left out, was formatted all the same, and only then replaced
+    /// or dropped.
+    #[test]
+    fn a_span_field_that_is_redacted_or_not_kept_is_not_formatted() {
+        let counted = Counted::default();
+        let run = |builder: crate::Builder| {
+            let (layer, guard) = builder
+                .with_json_writer(std::io::sink())
+                .layer()
+                .expect("valid configuration");
+            let subscriber = tracing_subscriber::registry().with(layer);
+            tracing::subscriber::with_default(subscriber, || {
+                // otel-log-lint: allow(OLB005)
+                let span =
+                    tracing::info_span!("login", password = ?counted, note = tracing::field::Empty);
+                span.record("note", tracing::field::display(&counted));
+                span.in_scope(|| tracing::info!("in the span"));
+            });
+            drop(guard);
+        };
+        run(crate::builder().with_span_fields(crate::SpanFields::only(["user.id"])));
+        assert_eq!(counted.times(), 0, "no field kept");
+        run(crate::builder());
+        assert_eq!(counted.times(), 1, "only the kept field that is no secret");
+    }
+
     /// Regression: an error with a source was formatted twice, once for
     /// its message and again for the first line of its stack trace.
     #[test]

@@ -349,7 +349,11 @@ pub(crate) struct SpanFieldVisitor<'a> {
 }
 
 impl SpanFieldVisitor<'_> {
-    fn set(&mut self, field: &Field, value: OwnedValue) {
+    /// Keeps the field's value, made by `value` only when the field is kept
+    /// and not redacted: as for events, a secret-named field, or one the
+    /// span-field list leaves out, is never formatted, which would run the
+    /// program's code over a value nobody reads.
+    fn set(&mut self, field: &Field, value: impl FnOnce() -> OwnedValue) {
         let name = field.name();
         // An empty name would be an empty attribute key, which no record
         // may carry.
@@ -360,7 +364,7 @@ impl SpanFieldVisitor<'_> {
             self.redacted += 1;
             OwnedValue::Str(REDACTED.into())
         } else {
-            value
+            value()
         };
         match self.fields.iter_mut().find(|(key, _)| *key == name) {
             Some(slot) => slot.1 = value,
@@ -369,21 +373,20 @@ impl SpanFieldVisitor<'_> {
     }
 
     fn set_unsigned(&mut self, field: &Field, value: impl fmt::Display + TryInto<i64> + Copy) {
-        let value = match value.try_into() {
+        self.set(field, || match value.try_into() {
             Ok(i) => OwnedValue::Int(i),
             Err(_) => OwnedValue::Numeral(value.to_string().into()),
-        };
-        self.set(field, value);
+        });
     }
 }
 
 impl Visit for SpanFieldVisitor<'_> {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.set(field, OwnedValue::Double(value));
+        self.set(field, || OwnedValue::Double(value));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.set(field, OwnedValue::Int(value));
+        self.set(field, || OwnedValue::Int(value));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
@@ -399,29 +402,27 @@ impl Visit for SpanFieldVisitor<'_> {
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.set(field, OwnedValue::Bool(value));
+        self.set(field, || OwnedValue::Bool(value));
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.set(field, OwnedValue::Str(value.into()));
+        self.set(field, || OwnedValue::Str(value.into()));
     }
 
     fn record_bytes(&mut self, field: &Field, value: &[u8]) {
-        self.set(field, OwnedValue::Bytes(value.into()));
+        self.set(field, || OwnedValue::Bytes(value.into()));
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
-        self.set(
-            field,
-            OwnedValue::Str(format_lossy(format_args!("{value}")).into()),
-        );
+        self.set(field, || {
+            OwnedValue::Str(format_lossy(format_args!("{value}")).into())
+        });
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.set(
-            field,
-            OwnedValue::Str(format_lossy(format_args!("{value:?}")).into()),
-        );
+        self.set(field, || {
+            OwnedValue::Str(format_lossy(format_args!("{value:?}")).into())
+        });
     }
 
     /// As for events: maps, lists and structs keep their structure, with
@@ -433,13 +434,13 @@ impl Visit for SpanFieldVisitor<'_> {
         // (nor its inside redacted and counted).
         let name = field.name();
         if !self.filter.allows(name) || self.redaction.is_sensitive(name) {
-            self.set(field, OwnedValue::Str(REDACTED.into()));
+            self.set(field, || OwnedValue::Str(REDACTED.into()));
             return;
         }
         match valuable_tree(value, self.redaction, &mut self.redacted) {
-            ValuableTree::Tree(tree) => self.set(field, OwnedValue::Nested(Box::new(tree))),
+            ValuableTree::Tree(tree) => self.set(field, || OwnedValue::Nested(Box::new(tree))),
             ValuableTree::Text => self.record_debug(field, &value),
-            ValuableTree::Marker(text) => self.set(field, OwnedValue::Str(text.into())),
+            ValuableTree::Marker(text) => self.set(field, || OwnedValue::Str(text.into())),
         }
     }
 }
