@@ -500,6 +500,71 @@ fn sdk_metrics_keep_each_output_apart() {
     provider.shutdown().expect("meter provider shut down");
 }
 
+/// A writer whose first write says it started, then waits until the test
+/// lets it go: an export the worker has begun and not ended.
+struct HeldWriter {
+    started: std::sync::mpsc::Sender<()>,
+    release: std::sync::mpsc::Receiver<()>,
+    held: bool,
+}
+
+impl std::io::Write for HeldWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if !self.held {
+            self.held = true;
+            let _ = self.started.send(());
+            let _ = self.release.recv();
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Regression: a record counted as processed only once its export had
+/// ended, so a collector that held exports made its processor look idle;
+/// the convention counts it once it is handed to the exporter.
+#[test]
+fn a_record_is_processed_once_handed_to_its_exporter() {
+    let (exporter, provider) = in_memory_meter();
+    let (started, export_started) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel();
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_meter(provider.meter("otel-log-bridge"))
+        .with_json_writer(HeldWriter {
+            started,
+            release: released,
+            held: false,
+        })
+        .layer()
+        .expect("valid configuration");
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        for i in 0..3 {
+            tracing::info!(i, "held by the writer");
+        }
+    });
+    export_started.recv().expect("the worker writes");
+    provider.force_flush().expect("metrics flushed");
+    let metrics = exporter.get_finished_metrics().expect("metrics");
+    let latest = |name: &str| {
+        counter_points(&metrics, name)
+            .into_iter()
+            .filter(|(attributes, _)| attribute(attributes, "error.type").is_none())
+            .map(|(_, value)| value)
+            .max()
+            .unwrap_or(0)
+    };
+    let processed = latest("otel.sdk.processor.log.processed");
+    assert!((1..=3).contains(&processed), "{processed}");
+    assert_eq!(latest("otel.sdk.exporter.log.exported"), 0);
+    release.send(()).expect("the writer waits");
+    let stats = guard.shutdown();
+    assert_eq!(stats.exported, 3);
+    provider.shutdown().expect("meter provider shut down");
+}
+
 /// A writer whose first write panics, which stops its output's worker.
 struct PanicsOnWrite;
 

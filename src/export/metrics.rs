@@ -222,14 +222,15 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
             "{log_record}",
             // The convention counts every record whose processing finished,
             // the successful ones without `error.type`: with those left out,
-            // the share of failures would read as all of them.
+            // the share of failures would read as all of them. A record is
+            // processed once handed to the exporter, not once its export
+            // ends: a collector that is down holds exports for long.
             |pipeline, _| {
                 pipeline
                     .sink_counts()
                     .flat_map(|sink| {
-                        let passed_on = sink.exported + sink.failed + sink.rejected;
                         [
-                            (passed_on, component(sink.processor, None)),
+                            (sink.handed_over, component(sink.processor, None)),
                             (sink.dropped_full, component(sink.processor, Some("queue_full"))),
                             (
                                 sink.dropped_closed,

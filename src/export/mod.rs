@@ -132,6 +132,10 @@ pub(crate) trait Drain: Send + 'static {
 /// Counters a sink's worker updates; only that worker writes them.
 #[derive(Debug, Default)]
 pub(crate) struct SinkCounters {
+    /// Records the worker took from the queue for its exporter: processed,
+    /// as the SDK self-observability metrics count a batching processor's
+    /// records once handed to the exporter, however the export ends.
+    pub(crate) handed_over: AtomicU64,
     pub(crate) exported: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) rejected: AtomicU64,
@@ -205,6 +209,9 @@ pub(crate) struct SinkCounts {
     /// its exporter.
     #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     pub(crate) processor: Component,
+    /// Records its worker took from the queue for the exporter.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) handed_over: u64,
     pub(crate) exported: u64,
     pub(crate) failed: u64,
     pub(crate) rejected: u64,
@@ -367,6 +374,8 @@ fn run_worker(queue: &Queue, mut drain: impl Drain, interval: Duration, counters
         let cycle = queue.wait_for_cycle(deadline, busy);
         queue.take(&mut pool, &mut chunks);
         busy = !chunks.is_empty();
+        let taken: u64 = chunks.iter().map(|chunk| chunk.records).sum();
+        counters.handed_over.fetch_add(taken, Ordering::Release);
         delivered = 0;
         while let Some(chunk) = chunks.get(delivered) {
             drain.deliver(&chunk.bytes, chunk.records, queue);
@@ -870,6 +879,7 @@ impl Pipeline {
                 kind: "batching_log_processor",
                 instance: sink.exporter.instance,
             },
+            handed_over: sink.counters.handed_over.load(Ordering::Acquire),
             exported: sink.counters.exported.load(Ordering::Acquire),
             failed: sink.counters.failed.load(Ordering::Acquire),
             rejected: sink.counters.rejected.load(Ordering::Acquire),
