@@ -1004,6 +1004,9 @@ impl Builder {
         if let Some(warning) = otlp_settings_unused(&self.otlp, &exporters, disabled) {
             diag::warn(format_args!("{warning}"));
         }
+        for warning in writer_warnings(&self.writers_given(), &exporters, disabled) {
+            diag::warn(format_args!("{warning}"));
+        }
         Ok(Resolved {
             exporters,
             #[cfg(feature = "otlp")]
@@ -1015,6 +1018,23 @@ impl Builder {
 }
 
 impl Builder {
+    /// The line outputs given a writer in code, each with the builder
+    /// method that gave it.
+    fn writers_given(&self) -> Vec<(Exporter, &'static str)> {
+        let mut given = Vec::new();
+        if self.json_writer.is_some() {
+            given.push((Exporter::Json, "Builder::with_json_writer"));
+        }
+        if self.console_writer.is_some() {
+            given.push((Exporter::Console, "Builder::with_console_writer"));
+        }
+        #[cfg(feature = "otlp")]
+        if self.otlp_json_writer.is_some() {
+            given.push((Exporter::OtlpJson, "Builder::with_otlp_json_writer"));
+        }
+        given
+    }
+
     /// The outputs that code configuration implies without
     /// [`with_exporters`](Builder::with_exporters): each writer or endpoint
     /// given selects its exporter, and a logger provider alone means no
@@ -1112,9 +1132,101 @@ fn otlp_settings_unused(
     )
 }
 
+/// What the chosen `exporters` make of the writers given in code (see
+/// [`Builder::writers_given`]): a writer whose output is not chosen does
+/// nothing, and the two JSON outputs left to their default both write to
+/// stdout, where their lines mix and no reader can parse them.
+fn writer_warnings(
+    given: &[(Exporter, &'static str)],
+    exporters: &[Exporter],
+    disabled: bool,
+) -> Vec<String> {
+    // A disabled bridge writes nothing anywhere, as it was asked.
+    if disabled {
+        return Vec::new();
+    }
+    // Only the `otlp` feature has a second output on stdout.
+    #[cfg(feature = "otlp")]
+    let shared_stdout = {
+        let on_stdout = |exporter: Exporter| {
+            exporters.contains(&exporter)
+                && !given
+                    .iter()
+                    .any(|(with_writer, _)| *with_writer == exporter)
+        };
+        (on_stdout(Exporter::Json) && on_stdout(Exporter::OtlpJson)).then(|| {
+            "the json and otlp/stdout exporters both write to stdout, where their lines mix; give one a writer of its own (Builder::with_json_writer, Builder::with_otlp_json_writer)".to_owned()
+        })
+    };
+    #[cfg(not(feature = "otlp"))]
+    let shared_stdout = None;
+    given
+        .iter()
+        .filter(|(exporter, _)| !exporters.contains(exporter))
+        .map(|(exporter, method)| {
+            format!(
+                "{method} gave a writer, but the {} exporter is not selected (Builder::with_exporters), so it writes nothing",
+                exporter.name()
+            )
+        })
+        .chain(shared_stdout)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: a writer given in code for an output that was not
+    /// chosen did nothing, and the two JSON outputs, both on stdout by
+    /// default, mixed their lines there, without a word.
+    #[test]
+    fn writers_that_do_nothing_or_share_stdout_are_named() {
+        let warnings = |builder: Builder, vars: &[(&str, &str)]| {
+            let given = builder.writers_given();
+            let resolved = resolve(builder, vars).expect("valid");
+            writer_warnings(&given, &resolved.exporters, resolved.disabled)
+        };
+        let unused = warnings(
+            builder()
+                .with_json_writer(std::io::sink())
+                .with_exporters([Exporter::Console]),
+            &[],
+        );
+        assert_eq!(
+            unused,
+            ["Builder::with_json_writer gave a writer, but the json exporter is not selected (Builder::with_exporters), so it writes nothing"]
+        );
+        assert!(warnings(builder().with_json_writer(std::io::sink()), &[]).is_empty());
+        let none_chosen = builder()
+            .with_console_writer(std::io::sink())
+            .with_exporters([]);
+        assert_eq!(warnings(none_chosen, &[]).len(), 1);
+        assert!(warnings(
+            builder()
+                .with_json_writer(std::io::sink())
+                .with_exporters([Exporter::Console]),
+            &[("OTEL_SDK_DISABLED", "true")]
+        )
+        .is_empty());
+        #[cfg(feature = "otlp")]
+        {
+            let both = [("OTEL_LOGS_EXPORTER", "json,otlp/stdout")];
+            let shared = warnings(builder(), &both);
+            assert_eq!(shared.len(), 1, "{shared:?}");
+            assert!(
+                shared[0].starts_with("the json and otlp/stdout exporters both write to stdout")
+            );
+            assert!(warnings(
+                builder()
+                    .with_json_writer(std::io::sink())
+                    .with_exporters([Exporter::Json, Exporter::OtlpJson]),
+                &[]
+            )
+            .is_empty());
+            assert!(warnings(builder(), &[("OTEL_LOGS_EXPORTER", "otlp/stdout")]).is_empty());
+        }
+    }
 
     /// Regression: OTLP settings given in code without an endpoint, where
     /// nothing selected the OTLP exporter, did nothing, without a word.
