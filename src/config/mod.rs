@@ -718,7 +718,7 @@ impl Builder {
     /// writer or an OTLP endpoint given in code adds outputs;
     /// `OTEL_LOGS_EXPORTER` is not read.
     ///
-    /// Three things differ from the crate's own outputs:
+    /// Four things differ from the crate's own outputs:
     /// - Records are handed to the provider on the thread that logs, as the
     ///   SDK's appenders do, so the provider's processors decide what that
     ///   costs: give it a `BatchLogProcessor`, not a simple (synchronous)
@@ -730,6 +730,10 @@ impl Builder {
     /// - A record that lost attributes to the count limit reaches the
     ///   provider without its `dropped_attributes_count`: the SDK's log
     ///   record has no place for it, so its exporters send 0.
+    /// - The SDK has no empty value: a null (`None` captured with `:serde`)
+    ///   is left out, as an attribute and inside maps and lists, where the
+    ///   items after it move up a place (`[1, null, 3]` arrives as
+    ///   `[1, 3]`).
     ///
     /// As the official bridge does, each record is offered only when one of
     /// the provider's processors is enabled for it
