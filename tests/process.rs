@@ -774,6 +774,41 @@ fn a_layer_inside_an_option_keeps_the_opentelemetry_ids() {
     assert_eq!(records[0]["trace_id"], expected.as_str());
 }
 
+/// Regression: under a scoped subscriber, a layer inside `Option`, which
+/// cannot ask for its dispatcher there, lost the `tracing-opentelemetry`
+/// ids without a word; it is said once, on stderr.
+#[cfg(feature = "tracing-opentelemetry")]
+#[test]
+fn a_layer_inside_an_option_under_a_scoped_subscriber_says_what_it_loses() {
+    use tracing_subscriber::prelude::*;
+
+    const TEST: &str = "a_layer_inside_an_option_under_a_scoped_subscriber_says_what_it_loses";
+    if is_child() {
+        use opentelemetry::trace::TracerProvider as _;
+
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let (layer, guard) = child_builder().layer().expect("valid configuration");
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+            .with(Some(layer));
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("request");
+            span.in_scope(|| {
+                tracing::info!("first");
+                tracing::info!("second");
+            });
+        });
+        drop(guard);
+        return;
+    }
+    let (output, records) = run(TEST, &[]);
+    let stderr = stderr(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(records.len(), 2, "{stderr}");
+    let warning = "a bridge layer inside `Option` or `Vec` is not told its subscriber";
+    assert_eq!(stderr.matches(warning).count(), 1, "{stderr}");
+}
+
 /// Regression: records logged from a thread-local's destructor, once the
 /// thread's cached name and id were gone, had no `thread.*` attributes;
 /// and once OpenTelemetry's thread-local context was gone, reading it for

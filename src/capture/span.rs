@@ -379,7 +379,18 @@ impl DispatchRef<'_> {
                 // A layer inside a wrapper that does not pass the
                 // dispatcher on (`Option`, `Vec`) asks for the default one:
                 // the global subscriber, when no scoped one is in use.
-                None => Some(tracing::dispatcher::get_default(Dispatch::clone)),
+                // While one is, `tracing` answers none to a question asked
+                // during its dispatch, and the loss is said once.
+                None => {
+                    let dispatch = tracing::dispatcher::get_default(Dispatch::clone);
+                    if dispatch.is::<tracing::subscriber::NoSubscriber>() {
+                        crate::diag::warn(format_args!(
+                            "a bridge layer inside `Option` or `Vec` is not told its subscriber, and under a scoped one (`with_default`, `set_default`) cannot ask for it: records in spans carry ids the bridge draws rather than those of `tracing-opentelemetry`, and spans a per-layer filter hides lend no context; add the layer itself, and turn it off with `with_filter` instead"
+                        ));
+                        return None;
+                    }
+                    Some(dispatch)
+                }
             },
             DispatchRef::Strong(dispatch) => Some(dispatch.clone()),
         }
