@@ -57,11 +57,12 @@
 //! Values of keys that name a secret are replaced by `"[REDACTED]"` before
 //! any output sees them, and counted in [`Stats::redacted`]. A key names
 //! one when, ignoring case and the `_` or `-` between words, one of its
-//! dot-separated segments is a word of [`DEFAULT_REDACTED_KEYS`] (or of the
-//! list given to [`Builder::with_redacted_keys`]), a segment ends in a
-//! one-part word as its last `_`, `-` or camelCase part (`db_password`,
-//! `csrfToken`), or consecutive segments spell a dotted word (`user.ssn`
-//! redacts `app.user.ssn`).
+//! dot-separated segments ends in a word of [`DEFAULT_REDACTED_KEYS`] (or of
+//! the list given to [`Builder::with_redacted_keys`]) as its last `_`, `-`
+//! or camelCase parts (`db_password`, `csrfToken`, `DBPassword`,
+//! `stripe_api_key`), also past parts that only say how the secret is held
+//! (`authorization_header`, `token_value`), or consecutive segments spell a
+//! dotted word (`user.ssn` redacts `app.user.ssn`).
 //!
 //! Keys are unique per record: a later field of the same event replaces an
 //! earlier one, event fields win over span fields, and a nearer span wins
@@ -152,7 +153,7 @@
 //! | `OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT` (then `OTEL_ATTRIBUTE_COUNT_LIMIT`) | `128` | attributes per record; the rest are dropped and counted in `dropped_attributes_count` |
 //! | `OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT` (then `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`) | no limit | attribute strings cut to this many characters, bytes to this many bytes; the body is not cut, nor the text of a number (an integer beyond 64 bits, or inside a map or list a string of up to 39 digits, `NaN` or `Infinity`), which cutting would make another number |
 //! | `OTEL_SEMCONV_STABILITY_OPT_IN` | current names | `code/dup` also writes `code.filepath`, `code.lineno` (and `code.column` on panic records) |
-//! | `OTEL_LOG_BRIDGE_REDACTED_KEYS` | `password,passwd,secret,client_secret,token,access_token,refresh_token,id_token,api_key,apikey,x-api-key,authorization,proxy-authorization,cookie,set-cookie,private_key,secret_key,credential,credentials,jwt` | words whose keys are redacted (per dot-separated segment; a one-part word also as the last part of one, `db_password`); `none` turns it off |
+//! | `OTEL_LOG_BRIDGE_REDACTED_KEYS` | `password,passwd,passphrase,secret,client_secret,token,access_token,refresh_token,id_token,api_key,apikey,x-api-key,authorization,proxy-authorization,cookie,set-cookie,private_key,secret_key,access_key,signing_key,encryption_key,credential,credentials,jwt,bearer` | words whose keys are redacted (per dot-separated segment, also as its last parts, `db_password`, `stripe_api_key`, past parts such as `_value` or `_header`); `none` turns it off |
 //! | `OTEL_LOG_BRIDGE_SPOOL_DIR` | – | with the `spool` feature: the directory for undeliverable OTLP requests (budget 256 MiB, `Builder::with_spool_budget`) |
 //! | `OTEL_LOG_BRIDGE_RATE_LIMIT` | no limit | `<per second>[,<burst>]`, both at least 1: storm control per callsite; suppressed events are counted and summarised in a WARN record; a malformed value is reported and no limit applies |
 //! | `OTEL_LOG_LEVEL` | `info` | the crate's own diagnostics on stderr: `none`, `error`, `warn`, `info`, `debug`; an unknown value is reported and `info` is used |

@@ -365,12 +365,14 @@ impl Builder {
     /// Replaces the list of keys whose values are redacted (replaced by
     /// `"[REDACTED]"` before any output sees them, and counted in
     /// [`Stats::redacted`](crate::Stats::redacted)). A key is redacted when
-    /// one of its dot-separated segments is a word of the list, ignoring
-    /// case, or, for a word of one part, ends in it (its last `_`, `-` or
-    /// camelCase part): with the default list
-    /// ([`DEFAULT_REDACTED_KEYS`](crate::DEFAULT_REDACTED_KEYS)),
-    /// `db.password`, `db_password` and `http.request.header.authorization`
-    /// are redacted, `token_count` is not. An empty list turns redaction off; words that
+    /// one of its dot-separated segments ends in a word of the list,
+    /// ignoring case: its last `_`, `-` or camelCase parts (an acronym
+    /// being one part) are the word, once parts that only say how a secret
+    /// is held (`_value`, `_header`, `_b64`…) are looked past. With the
+    /// default list ([`DEFAULT_REDACTED_KEYS`](crate::DEFAULT_REDACTED_KEYS)),
+    /// `db.password`, `db_password`, `DBPassword`, `stripe_api_key`,
+    /// `authorization_header` and `http.request.header.authorization` are
+    /// redacted, `token_count` is not. An empty list turns redaction off; words that
     /// are all blank (an empty setting split on commas, say) do not, and
     /// are reported on stderr instead. Beats
     /// `OTEL_LOG_BRIDGE_REDACTED_KEYS` (a comma list; `none` turns it off).
