@@ -378,6 +378,65 @@ fn a_processor_that_panics_is_kept_from_the_logging_call_and_the_panic_hook() {
     );
 }
 
+/// A processor that panics on its first record, counting every record.
+#[derive(Debug, Default)]
+struct PanicsOnce(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl opentelemetry_sdk::logs::LogProcessor for PanicsOnce {
+    fn emit(
+        &self,
+        _record: &mut opentelemetry_sdk::logs::SdkLogRecord,
+        _scope: &opentelemetry::InstrumentationScope,
+    ) {
+        if self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            panic!("a processor's bug, once");
+        }
+    }
+
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+}
+
+/// Regression: once a processor had panicked, every record logged while
+/// any thread unwound (a destructor's "rolling back") was kept from the
+/// provider for the rest of the process, not only the panic hook's own.
+#[test]
+fn records_of_destructors_during_a_panic_still_reach_a_provider_that_panicked_once() {
+    const TEST: &str = "sdk_interop::records_of_destructors_during_a_panic_still_reach_a_provider_that_panicked_once";
+    if crate::support::is_child() {
+        struct RollsBack;
+        impl Drop for RollsBack {
+            fn drop(&mut self) {
+                tracing::warn!("rolling back");
+            }
+        }
+        let records = std::sync::Arc::default();
+        let provider = SdkLoggerProvider::builder()
+            .with_log_processor(PanicsOnce(std::sync::Arc::clone(&records)))
+            .build();
+        let (layer, guard) = into_provider_only(provider);
+        layer.install_panic_hook();
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+            tracing::info!("the processor panics on this one");
+            let caught = std::panic::catch_unwind(|| {
+                let _transaction = RollsBack;
+                panic!("the application's bug");
+            });
+            assert!(caught.is_err());
+        });
+        let stats = guard.shutdown();
+        // The first record and the panic hook's failed; the destructor's
+        // reached the processor, its second record.
+        assert_eq!((stats.emitted, stats.failed), (3, 2), "{stats:?}");
+        assert_eq!(records.load(std::sync::atomic::Ordering::SeqCst), 2);
+        return;
+    }
+    let output = crate::support::run_child(TEST, &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+}
+
 /// Regression: with two bridge layers, each with a provider whose
 /// processor logs, a record one processor logged went into the other
 /// provider, whose processor logged one that went into the first, without

@@ -147,6 +147,9 @@ fn emit_panic(pipeline: &Pipeline, options: &CaptureOptions, info: &PanicHookInf
             location.map(|l| l.line()),
         );
         pipeline.redactor().redact_values(record);
+        #[cfg(feature = "sdk")]
+        crate::export::reporting_a_panic(|| pipeline.emit(record));
+        #[cfg(not(feature = "sdk"))]
         pipeline.emit(record);
     });
 }

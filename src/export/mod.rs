@@ -38,6 +38,8 @@ pub(crate) use self::otlp::FrameContext;
 pub(crate) use self::queue::LocalShard;
 pub(crate) use self::queue::Queue;
 use self::queue::{deadline_after, Chunk, WakePolicy};
+#[cfg(feature = "sdk")]
+pub(crate) use self::sdk::reporting_a_panic;
 pub use self::stats::{LatencyHistogram, SeverityCounts, Stats};
 use self::stats::{LatencyRecorder, SeverityCounters, TargetCounters};
 pub(crate) use self::stream::{EncodedAttributes, EncodedKey, Encoding, EventStream, FieldKeys};

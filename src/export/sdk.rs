@@ -26,6 +26,17 @@ thread_local! {
     /// each provider's records would go into the other's, and back, without
     /// end.
     static INSIDE_A_PROVIDER: Cell<usize> = const { Cell::new(0) };
+    /// Set while the panic hook emits its record of a panic, where a panic
+    /// in a processor would abort the process.
+    static REPORTING_A_PANIC: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `report`, the panic hook's emitting of its record: a provider that
+/// has panicked once is not given that record (see [`SdkSink::emit`]).
+pub(crate) fn reporting_a_panic(report: impl FnOnce()) {
+    REPORTING_A_PANIC.with(|reporting| reporting.set(true));
+    report();
+    REPORTING_A_PANIC.with(|reporting| reporting.set(false));
 }
 
 /// The name of the SDK logger the bridge emits through; the record's
@@ -43,7 +54,8 @@ pub(crate) struct SdkSink {
     /// was emitting on the same thread.
     failed: AtomicU64,
     /// A processor panicked once: the panic hook's records no longer go to
-    /// the provider.
+    /// the provider (the records of destructors that run as a panic
+    /// unwinds still do: a panic there is caught, as anywhere else).
     panicked: AtomicBool,
     flushes: Arc<Flushes>,
 }
@@ -200,7 +212,7 @@ impl SdkSink {
             return;
         }
         if INSIDE_A_PROVIDER.with(Cell::get) != 0
-            || (std::thread::panicking() && self.panicked.load(Ordering::Relaxed))
+            || (REPORTING_A_PANIC.with(Cell::get) && self.panicked.load(Ordering::Relaxed))
         {
             self.failed.fetch_add(1, Ordering::Release);
             return;
