@@ -37,14 +37,12 @@ pub(super) struct FormatString {
     pub(super) text: String,
 }
 
-/// One character of the literal's value and where it came from.
+/// One character of the literal's value and where it came from. An escape
+/// is the character it stands for: the compiler reads the format string
+/// from the literal's value, where `\u{7b}` is a `{` like any other.
 struct ValueChar {
     value: char,
-    /// Whether the character came from an escape such as `\u{7b}`; an
-    /// escaped brace is plain text for us, as it cannot open a placeholder
-    /// in the written source.
-    escaped: bool,
-    /// Character offset in the token text.
+    /// Character offset in the token text (of the escape's `\\`).
     offset: usize,
 }
 
@@ -60,8 +58,8 @@ pub(super) fn parse_format_literal(token: &str) -> Option<FormatString> {
     while let Some(current) = chars.get(index) {
         let next = chars.get(index + 1);
         match current.value {
-            '{' if !current.escaped => {
-                if next.is_some_and(|n| n.value == '{' && !n.escaped) {
+            '{' => {
+                if next.is_some_and(|n| n.value == '{') {
                     text.push('{');
                     index += 2;
                     continue;
@@ -69,7 +67,7 @@ pub(super) fn parse_format_literal(token: &str) -> Option<FormatString> {
                 let close = chars
                     .iter()
                     .skip(index + 1)
-                    .position(|c| matches!(c.value, '{' | '}') && !c.escaped)
+                    .position(|c| matches!(c.value, '{' | '}'))
                     .map(|relative| index + 1 + relative)?;
                 let closing = chars.get(close)?;
                 if closing.value != '}' {
@@ -83,8 +81,8 @@ pub(super) fn parse_format_literal(token: &str) -> Option<FormatString> {
                 placeholders.push(placeholder(&inside, current.offset, closing.offset + 1)?);
                 index = close + 1;
             }
-            '}' if !current.escaped => {
-                if next.is_some_and(|n| n.value == '}' && !n.escaped) {
+            '}' => {
+                if next.is_some_and(|n| n.value == '}') {
                     text.push('}');
                     index += 2;
                 } else {
@@ -149,11 +147,9 @@ fn literal_value(token: &str) -> Option<Vec<ValueChar>> {
         return Some(
             (open + 1..close)
                 .filter_map(|offset| {
-                    chars.get(offset).map(|&value| ValueChar {
-                        value,
-                        escaped: false,
-                        offset,
-                    })
+                    chars
+                        .get(offset)
+                        .map(|&value| ValueChar { value, offset })
                 })
                 .collect(),
         );
@@ -170,11 +166,7 @@ fn literal_value(token: &str) -> Option<Vec<ValueChar>> {
     while offset < close {
         let Some(&c) = chars.get(offset) else { break };
         if c != '\\' {
-            value.push(ValueChar {
-                value: c,
-                escaped: false,
-                offset,
-            });
+            value.push(ValueChar { value: c, offset });
             offset += 1;
             continue;
         }
@@ -187,14 +179,21 @@ fn literal_value(token: &str) -> Option<Vec<ValueChar>> {
             Some('r') => Some('\r'),
             Some('0') => Some('\0'),
             Some('x') => {
+                let digits: String = chars.get(offset..offset + 2)?.iter().collect();
                 offset += 2;
-                Some('?')
+                Some(char::from(u8::from_str_radix(&digits, 16).ok()?))
             }
             Some('u') => {
-                // `\u{…}`: skip to the closing brace of the escape.
+                // `\u{…}`: up to the closing brace of the escape, whose
+                // digits may be split by underscores.
                 let close_brace = chars.iter().skip(offset).position(|c| *c == '}')?;
+                let digits: String = chars
+                    .get(offset + 1..offset + close_brace)?
+                    .iter()
+                    .filter(|c| **c != '_')
+                    .collect();
                 offset += close_brace + 1;
-                Some('?')
+                Some(char::from_u32(u32::from_str_radix(&digits, 16).ok()?)?)
             }
             Some('\n') | Some('\r') => {
                 // A line continuation swallows the line break and the
@@ -210,7 +209,6 @@ fn literal_value(token: &str) -> Option<Vec<ValueChar>> {
         if let Some(decoded) = decoded {
             value.push(ValueChar {
                 value: decoded,
-                escaped: true,
                 offset: escape_start,
             });
         }
