@@ -1333,8 +1333,8 @@ mod tests {
                 .expect("valid configuration");
             let subscriber = tracing_subscriber::registry().with(layer);
             tracing::subscriber::with_default(subscriber, || {
-                // otel-log-lint: allow(OLB005)
                 let span =
+                    // otel-log-lint: allow(OLB005)
                     tracing::info_span!("login", password = ?counted, note = tracing::field::Empty);
                 span.record("note", tracing::field::display(&counted));
                 span.in_scope(|| tracing::info!("in the span"));

@@ -146,11 +146,7 @@ fn literal_value(token: &str) -> Option<Vec<ValueChar>> {
         }
         return Some(
             (open + 1..close)
-                .filter_map(|offset| {
-                    chars
-                        .get(offset)
-                        .map(|&value| ValueChar { value, offset })
-                })
+                .filter_map(|offset| chars.get(offset).map(|&value| ValueChar { value, offset }))
                 .collect(),
         );
     }
