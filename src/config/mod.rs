@@ -275,7 +275,12 @@ impl Builder {
     /// says.
     ///
     /// The writer is used from a background thread, which flushes it at
-    /// least every 100 ms and when the guard is dropped.
+    /// least every 100 ms and when the guard is dropped. Give it unbuffered
+    /// (a `File`, not a `BufWriter` around one): the thread writes whole
+    /// batches already, and counts a record as exported or failed by what
+    /// its write and flush say, which a buffer in between blurs (a failed
+    /// flush counts every record of the batch as failed, though the buffer
+    /// may write some of them later).
     pub fn with_json_writer(mut self, writer: impl Write + Send + 'static) -> Self {
         self.json_writer = Some(Box::new(writer));
         self
