@@ -420,6 +420,10 @@ impl<T: Transport> OtlpDrain<T> {
         // Exported, rejected, failed or spooled: counted either way.
         self.unsettled = self.unsettled.saturating_sub(records);
         self.batch.clear();
+        // The room one huge record took (up to `MAX_REQUEST_BYTES`) is not
+        // kept for the rest of the process; a request of the usual size
+        // reuses its buffer.
+        self.request.shrink_to(self.transport.request_target());
     }
 
     /// Sends the encoded request, retrying as the OTLP rules allow, and
@@ -1071,6 +1075,23 @@ mod tests {
         );
         record.set_body_text(body);
         encode_frame(&record, callsites, chunk);
+    }
+
+    /// Regression: the request buffer kept the size of the largest request
+    /// ever sent, one huge record's, for the rest of the process.
+    #[test]
+    fn a_huge_records_request_buffer_is_not_kept() {
+        let (mut drain, callsites, counters) = drain_to(Keeping::default(), &Resource::default());
+        let mut chunk = Vec::new();
+        push_frame(
+            &callsites,
+            "scope",
+            &"h".repeat(3 * TARGET_REQUEST_BYTES),
+            &mut chunk,
+        );
+        deliver_through(&mut drain, &chunk, 1, &idle_queue());
+        assert_eq!(counters.exported.load(Ordering::Acquire), 1);
+        assert!(drain.request.capacity() <= TARGET_REQUEST_BYTES);
     }
 
     /// Delivers the first record of every request, then fails, as a line
