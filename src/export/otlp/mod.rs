@@ -423,6 +423,7 @@ impl<T: Transport> OtlpDrain<T> {
         // The room one huge record took (up to `MAX_REQUEST_BYTES`) is not
         // kept for the rest of the process; a request of the usual size
         // reuses its buffer.
+        self.request.clear();
         self.request.shrink_to(self.transport.request_target());
     }
 
