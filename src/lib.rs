@@ -192,7 +192,7 @@
 //! | `valuable` | no | nested values from `tracing::field::valuable` fields (with `--cfg tracing_unstable`) |
 //! | `spool` | no | `Builder::with_spool_dir`: a durable spool for OTLP requests the collector could not take |
 //! | `tracing-opentelemetry` | no (`sdk` enables it) | trace context from `tracing-opentelemetry` spans, and from a span the application activated through the OpenTelemetry API |
-//! | `lint` | no | [`lint`]: source checks for logging calls that lose structure (needs `syn`) |
+//! | `lint` | no | the checks of [`lint`] (`check_*`, `assert_clean`): source checks for logging calls that lose structure (needs `syn`); its `Rule`, `Level` and `Config` are there without it |
 //! | `cli` | no | the `otel-log-lint` command (needs `clap`, `ignore`, `toml`) |
 //! | `fuzzing` | no | internal: the entry points of the fuzz targets (no stability guarantee) |
 //!

@@ -383,7 +383,16 @@ impl DispatchRef<'_> {
                 // during its dispatch, and the loss is said once.
                 None => {
                     let dispatch = tracing::dispatcher::get_default(Dispatch::clone);
+                    // Said once, checked with one atomic load after that:
+                    // the question comes for every event in a span.
+                    static SAID: std::sync::atomic::AtomicBool =
+                        std::sync::atomic::AtomicBool::new(false);
                     if dispatch.is::<tracing::subscriber::NoSubscriber>() {
+                        if SAID.load(std::sync::atomic::Ordering::Relaxed)
+                            || SAID.swap(true, std::sync::atomic::Ordering::Relaxed)
+                        {
+                            return None;
+                        }
                         crate::diag::warn(format_args!(
                             "a bridge layer inside `Option` or `Vec` is not told its subscriber, and under a scoped one (`with_default`, `set_default`) cannot ask for it: records in spans carry ids the bridge draws rather than those of `tracing-opentelemetry`, and spans a per-layer filter hides lend no context; add the layer itself, and turn it off with `with_filter` instead"
                         ));
