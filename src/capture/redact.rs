@@ -40,20 +40,24 @@ pub(crate) const WITHHELD: &str = "[withheld: serialization failed]";
 /// (`private_key`) are words of their own.
 pub const DEFAULT_REDACTED_KEYS: &[&str] = &[
     "password",
+    "passwords",
     "passwd",
     "passphrase",
     "secret",
+    "secrets",
     "client_secret",
     "token",
     "access_token",
     "refresh_token",
     "id_token",
     "api_key",
+    "api_keys",
     "apikey",
     "x-api-key",
     "authorization",
     "proxy-authorization",
     "cookie",
+    "cookies",
     "set-cookie",
     "private_key",
     "secret_key",
@@ -85,10 +89,6 @@ pub(crate) const HOLDER_WORDS: [&str; 14] = [
     "b64",
     "base64",
 ];
-
-/// How many holder parts are looked past at the end of a segment
-/// (`token_value_b64`): a bound, since keys may come from data.
-const MAX_HOLDER_PARTS: usize = 3;
 
 /// How many callsites' decisions are kept; a callsite whose slot another
 /// one took is decided on every event instead (correct, only slower).
@@ -123,19 +123,20 @@ impl RedactionSettings {
     }
 
     pub(crate) fn is_sensitive(&self, key: &str) -> bool {
-        self.words.iter().any(|word| key_contains_word(key, word))
+        self.words
+            .iter()
+            .filter(|word| word.contains('.'))
+            .any(|word| key_spells_dotted_word(key, word))
+            || key
+                .split('.')
+                .any(|segment| segment_ends_in_a_word(segment.as_bytes(), &self.words))
     }
 }
 
 /// Whether the dot-separated segments of `word` appear in a row among
 /// those of `key`, each the same word as its counterpart (see
-/// [`same_word`]), or, for a word without dots, whether a segment ends in
-/// it (see [`ends_in_word`]). Allocates nothing: `log` keys are checked
-/// per record.
-fn key_contains_word(key: &str, word: &str) -> bool {
-    if !word.contains('.') {
-        return key.split('.').any(|segment| ends_in_word(segment, word));
-    }
+/// [`same_word`]).
+fn key_spells_dotted_word(key: &str, word: &str) -> bool {
     let parts = word.split('.').count();
     // Each start is tried from an iterator moved on by one segment, not
     // split again from the key's beginning: a key of many dots (a map key
@@ -160,55 +161,111 @@ fn key_contains_word(key: &str, word: &str) -> bool {
     }
 }
 
-/// Whether `segment`'s last parts (see [`part_starts`]), taken together,
-/// are `word`, once up to [`MAX_HOLDER_PARTS`] holder parts are looked
-/// past: `stripe_api_key` ends in `api_key`, `DBPassword` in `password`,
-/// `token_value` in `token`. Linear in the segment's length: each
-/// comparison stops at the first letter that differs.
-fn ends_in_word(segment: &str, word: &str) -> bool {
-    let mut rest = segment;
-    for _ in 0..=MAX_HOLDER_PARTS {
-        if part_starts(rest).any(|start| same_word(rest.get(start..).unwrap_or_default(), word)) {
+/// Whether `segment` ends in one of `words` without a dot: its last parts (see
+/// [`is_part_start`]), taken together, are the word, ignoring case and
+/// the `_` and `-` between words, also once the holder parts at its end
+/// are looked past: `stripe_api_key` ends in `api_key`, `DBPassword` in
+/// `password`, `token_value` in `token`. Allocates nothing, and takes time
+/// linear in the segment's length: each end is compared with each word
+/// from the back, at most the word's length, and looking past a holder
+/// part moves the end before it.
+fn segment_ends_in_a_word(segment: &[u8], words: &[String]) -> bool {
+    let mut end = segment.len();
+    loop {
+        if words
+            .iter()
+            .filter(|word| !word.contains('.'))
+            .any(|word| ends_in_word(segment, end, word.as_bytes()))
+        {
             return true;
         }
-        let last = part_starts(rest).last().unwrap_or(0);
-        let is_holder = HOLDER_WORDS
-            .iter()
-            .any(|holder| same_word(rest.get(last..).unwrap_or_default(), holder));
-        if last == 0 || !is_holder {
-            return false;
+        match last_part(segment, end) {
+            Some((start, part))
+                if start > 0
+                    && HOLDER_WORDS
+                        .iter()
+                        .any(|holder| same_word_bytes(part, holder.as_bytes())) =>
+            {
+                end = start;
+            }
+            _ => return false,
         }
-        rest = rest.get(..last).unwrap_or_default();
     }
-    false
 }
 
-/// Where the parts of a name start: at 0, after each `_` or `-`, at each
-/// camelCase hump (`csrf|Token`), and before the last capital of an
-/// acronym that a word follows (`DB|Password`, `API|Token`). Each is a
-/// character boundary, next to an ASCII byte.
-fn part_starts(name: &str) -> impl Iterator<Item = usize> + '_ {
-    let bytes = name.as_bytes();
-    std::iter::once(0).chain((1..bytes.len()).filter(move |&index| {
-        let (before, at) = (bytes[index - 1], bytes[index]);
-        let after_separator = before == b'_' || before == b'-';
-        let hump =
-            (before.is_ascii_lowercase() || before.is_ascii_digit()) && at.is_ascii_uppercase();
-        let acronym_end = before.is_ascii_uppercase()
-            && at.is_ascii_uppercase()
-            && bytes.get(index + 1).is_some_and(u8::is_ascii_lowercase);
-        after_separator || hump || acronym_end
-    }))
+/// Whether `segment[..end]` ends in `word`'s letters, the first of them at
+/// a part's start (`card_pin` ends in `pin`, `spin` does not).
+fn ends_in_word(segment: &[u8], end: usize, word: &[u8]) -> bool {
+    let mut position = end;
+    let mut letters = word
+        .iter()
+        .rev()
+        .filter(|byte| !is_separator(**byte))
+        .peekable();
+    if letters.peek().is_none() {
+        return false;
+    }
+    for letter in letters {
+        position = match segment[..position]
+            .iter()
+            .rposition(|byte| !is_separator(*byte))
+        {
+            Some(found) => found,
+            None => return false,
+        };
+        if !segment[position].eq_ignore_ascii_case(letter) {
+            return false;
+        }
+    }
+    is_part_start(segment, position)
+}
+
+/// The last part of `segment[..end]`, separators after it left out, with
+/// where it starts; `None` when there is no letter.
+fn last_part(segment: &[u8], end: usize) -> Option<(usize, &[u8])> {
+    let last = segment[..end]
+        .iter()
+        .rposition(|byte| !is_separator(*byte))?;
+    let start = (0..=last)
+        .rev()
+        .find(|&index| is_part_start(segment, index))
+        .unwrap_or(0);
+    Some((start, &segment[start..=last]))
+}
+
+/// Whether a part of a name starts at `index`: at 0, after a `_` or `-`,
+/// at a camelCase hump (`csrf|Token`), and before the last capital of an
+/// acronym that a word follows (`DB|Password`, `API|Token`).
+fn is_part_start(name: &[u8], index: usize) -> bool {
+    let Some(&at) = name.get(index) else {
+        return false;
+    };
+    let Some(&before) = index.checked_sub(1).and_then(|previous| name.get(previous)) else {
+        return true;
+    };
+    let hump = (before.is_ascii_lowercase() || before.is_ascii_digit()) && at.is_ascii_uppercase();
+    let acronym_end = before.is_ascii_uppercase()
+        && at.is_ascii_uppercase()
+        && name.get(index + 1).is_some_and(u8::is_ascii_lowercase);
+    !is_separator(at) && (is_separator(before) || hump || acronym_end)
+}
+
+fn is_separator(byte: u8) -> bool {
+    byte == b'_' || byte == b'-'
 }
 
 /// Whether two names are the same word, ignoring ASCII case and the `_`
 /// and `-` that separate words: `accessToken`, `access-token` and
 /// `access_token` are one word, `token_count` is not `token`.
 fn same_word(a: &str, b: &str) -> bool {
-    fn letters(name: &str) -> impl Iterator<Item = u8> + '_ {
-        name.bytes()
-            .filter(|byte| *byte != b'_' && *byte != b'-')
-            .map(|byte| byte.to_ascii_lowercase())
+    same_word_bytes(a.as_bytes(), b.as_bytes())
+}
+
+fn same_word_bytes(a: &[u8], b: &[u8]) -> bool {
+    fn letters(name: &[u8]) -> impl Iterator<Item = u8> + '_ {
+        name.iter()
+            .filter(|byte| !is_separator(**byte))
+            .map(u8::to_ascii_lowercase)
     }
     letters(a).eq(letters(b))
 }
@@ -375,6 +432,14 @@ mod tests {
         let holders = "value_".repeat(100_000);
         assert!(!settings.is_sensitive(&holders));
         assert!(settings.is_sensitive(&format!("token_{}value", "b64_".repeat(2))));
+        // Regression: each separator of a run started a part of its own,
+        // and each such part was compared through the rest of the run.
+        let separators = "_".repeat(200_000);
+        assert!(!settings.is_sensitive(&separators));
+        assert!(!settings.is_sensitive(&format!("p{separators}")));
+        assert!(settings.is_sensitive(&format!("{separators}token{separators}")));
+        let dashes = "-".repeat(200_000);
+        assert!(!settings.is_sensitive(&format!("{dashes}x{dashes}")));
     }
 
     #[test]
@@ -434,8 +499,13 @@ mod tests {
             "authorization_header",
             "token_value",
             "password_b64_str",
+            "token_value_b64_str_raw",
             "gpg_passphrase",
             "webhook_signing_key",
+            "passwords",
+            "api_keys",
+            "session_cookies",
+            "vault_secrets",
         ] {
             assert!(settings.is_sensitive(sensitive), "{sensitive}");
         }
@@ -455,6 +525,19 @@ mod tests {
             "raw_value",
             "API",
             "keyboard_layout",
+            "monkey",
+            "turkey",
+            "max_tokens",
+            "http.request.header.content-type",
+            "header_value",
+            "api_version",
+            "key_id",
+            "public_key",
+            "keycloak_realm",
+            "aws_access_key_id",
+            "secret_name",
+            "password_hash",
+            "spin",
         ] {
             assert!(!settings.is_sensitive(plain), "{plain}");
         }
