@@ -372,6 +372,7 @@ pub(crate) enum DispatchRef<'a> {
 }
 
 impl DispatchRef<'_> {
+    /// The dispatcher, when it can be had.
     fn get(self) -> Option<Dispatch> {
         match self {
             DispatchRef::Weak(weak) => match weak.get() {
@@ -380,29 +381,34 @@ impl DispatchRef<'_> {
                 // dispatcher on (`Option`, `Vec`) asks for the default one:
                 // the global subscriber, when no scoped one is in use.
                 // While one is, `tracing` answers none to a question asked
-                // during its dispatch, and the loss is said once.
-                None => {
-                    let dispatch = tracing::dispatcher::get_default(Dispatch::clone);
-                    // Said once, checked with one atomic load after that:
-                    // the question comes for every event in a span.
-                    static SAID: std::sync::atomic::AtomicBool =
-                        std::sync::atomic::AtomicBool::new(false);
-                    if dispatch.is::<tracing::subscriber::NoSubscriber>() {
-                        if SAID.load(std::sync::atomic::Ordering::Relaxed)
-                            || SAID.swap(true, std::sync::atomic::Ordering::Relaxed)
-                        {
-                            return None;
-                        }
-                        crate::diag::warn(format_args!(
-                            "a bridge layer inside `Option` or `Vec` is not told its subscriber, and under a scoped one (`with_default`, `set_default`) cannot ask for it: records in spans carry ids the bridge draws rather than those of `tracing-opentelemetry`, and spans a per-layer filter hides lend no context; add the layer itself, and turn it off with `with_filter` instead"
-                        ));
-                        return None;
-                    }
-                    Some(dispatch)
-                }
+                // during its dispatch.
+                None => Some(tracing::dispatcher::get_default(Dispatch::clone))
+                    .filter(|dispatch| !dispatch.is::<tracing::subscriber::NoSubscriber>()),
             },
             DispatchRef::Strong(dispatch) => Some(dispatch.clone()),
         }
+    }
+
+    /// [`DispatchRef::get`] where a record loses what the dispatcher
+    /// would give (the `tracing-opentelemetry` ids, the context of a span
+    /// a per-layer filter hides): when it cannot be had, that is said
+    /// once on stderr.
+    fn get_or_say_so(self) -> Option<Dispatch> {
+        let dispatch = self.get();
+        // Checked with one atomic load once said: the question comes for
+        // every such record.
+        static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        let unset = matches!(self, DispatchRef::Weak(weak) if weak.get().is_none());
+        if dispatch.is_none()
+            && unset
+            && !SAID.load(std::sync::atomic::Ordering::Relaxed)
+            && !SAID.swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            crate::diag::warn(format_args!(
+                "a bridge layer inside `Option` or `Vec` is not told its subscriber, and under a scoped one (`with_default`, `set_default`) cannot ask for it: records in spans carry ids the bridge draws rather than those of `tracing-opentelemetry`, and spans a per-layer filter hides lend no context; add the layer itself, and turn it off with `with_filter` instead"
+            ));
+        }
+        dispatch
     }
 }
 
@@ -449,7 +455,7 @@ pub(crate) fn add_hidden_parent_context(
     dispatch: DispatchRef<'_>,
     fields: bool,
 ) -> bool {
-    let Some(whole) = dispatch.get() else {
+    let Some(whole) = dispatch.get_or_say_so() else {
         return false;
     };
     if add_nearest_span_context(record, &whole, parent, key, fields) {
@@ -691,7 +697,7 @@ pub(crate) mod otel {
     where
         S: for<'a> LookupSpan<'a>,
     {
-        let cx = tracing_opentelemetry::get_otel_context(&span.id(), &dispatch.get()?)?;
+        let cx = tracing_opentelemetry::get_otel_context(&span.id(), &dispatch.get_or_say_so()?)?;
         from_otel(&cx)
     }
 
