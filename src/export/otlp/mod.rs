@@ -336,6 +336,10 @@ impl Deferral {
     fn is_pending(&self) -> bool {
         std::time::Instant::now() < self.at
     }
+
+    fn remaining(&self) -> Duration {
+        self.at.saturating_duration_since(std::time::Instant::now())
+    }
 }
 
 impl<T: Transport> OtlpDrain<T> {
@@ -649,11 +653,24 @@ impl<T: Transport> OtlpDrain<T> {
     /// that), where a long backlog replayed to its end first would keep
     /// that cycle from coming before the guard stopped waiting, and they
     /// would be lost. That last cycle's replay does not wait for a pause
-    /// after a refusal: the program is ending, and it tries once more.
+    /// after a refusal: the program is ending, and it tries once more. It
+    /// does wait for a retry that the shutdown deadline leaves time for,
+    /// as the in-memory path does: the records are on disk, but a program
+    /// that is not started again would never send them.
     #[cfg(feature = "spool")]
     fn replay(&mut self, queue: &Queue, until: std::time::Instant) -> bool {
         self.replay_unfinished = false;
-        if self.next_attempt.as_ref().is_some_and(Deferral::is_pending) {
+        let last_cycle = queue.is_shutting_down() && !queue.shutdown_pending();
+        // Whether the retry `next_attempt` asks for is waited for now.
+        let waited = |drain: &Self| {
+            let wait = drain
+                .next_attempt
+                .as_ref()
+                .filter(|deferral| deferral.is_pending())
+                .map(Deferral::remaining);
+            wait.is_none_or(|wait| last_cycle && queue.wait_before_retry(wait))
+        };
+        if !waited(self) {
             return self.spool.as_ref().is_none_or(spool::Spool::is_empty);
         }
         if !queue.is_shutting_down() && self.replay_pause.as_ref().is_some_and(ReplayPause::holds) {
@@ -694,6 +711,9 @@ impl<T: Transport> OtlpDrain<T> {
                 spool::Oldest::Request(spooled) => {
                     let attempt = self.send_once(&spooled.payload, spooled.records);
                     if attempt == Attempt::Deferred {
+                        if waited(self) {
+                            continue;
+                        }
                         return false;
                     }
                     if let Some(spool) = self.spool.as_mut() {
@@ -1331,6 +1351,42 @@ mod tests {
         deliver_at_shutdown(&mut drain, &chunk, 1);
         assert_eq!(drain.transport.calls, 0);
         assert_eq!(counters.failed.load(Ordering::Relaxed), 1);
+    }
+
+    /// Regression: in the worker's last cycle, a spool's replay gave up at
+    /// once on a retry still pending (a 503 just before shutdown), where
+    /// the in-memory path waits for it until the deadline: the records
+    /// stayed on disk, for a next start that may never come.
+    #[cfg(feature = "spool")]
+    #[test]
+    fn at_shutdown_the_replay_waits_for_a_retry_the_deadline_leaves_time_for() {
+        let (mut drain, counters, chunk, _dir) = spooled_drain(
+            "retry-at-end",
+            1024 * 1024,
+            |_| PausingFirst { calls: 0 },
+            "the last words",
+        );
+        drain.next_attempt = Some(Deferral {
+            at: std::time::Instant::now() + Duration::from_millis(100),
+            backoff: Backoff::default(),
+            first_failure: "HTTP 503".to_owned(),
+            from_collector: true,
+        });
+        let queue = Arc::new(idle_queue());
+        let closing = Arc::clone(&queue);
+        // `shutdown_until` waits for a worker to say it exited, which none
+        // does here: it returns at its deadline, on a thread of its own.
+        std::thread::spawn(move || {
+            closing.shutdown_until(std::time::Instant::now() + Duration::from_secs(10))
+        });
+        let far = std::time::Instant::now() + Duration::from_secs(60);
+        assert!(queue.wait_for_cycle(far, false).shutdown);
+        deliver_through(&mut drain, &chunk, 1, &queue);
+        // The pending retry and the pause the first send was answered
+        // with were waited for; the second send was taken.
+        assert_eq!(drain.transport.calls, 2);
+        assert_eq!(counters.exported.load(Ordering::Relaxed), 1);
+        assert!(drain.spool.as_ref().is_some_and(spool::Spool::is_empty));
     }
 
     /// Asks for a pause of 100 ms five times, then takes every request.
