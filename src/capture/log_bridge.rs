@@ -19,7 +19,7 @@ use crate::capture::{
     add_common_attributes, is_suppressed, span, with_scratch, CaptureOptions, SourceFile,
 };
 use crate::export::Pipeline;
-use crate::record::tree::{Tree, Unserializable, TOO_DEEP};
+use crate::record::tree::{non_finite_double, Tree, Unserializable, TOO_DEEP};
 use crate::record::{
     i128_value, u128_value, unsigned_value, Key, OnDuplicate, Record, ScopeName, Severity, Value,
 };
@@ -391,11 +391,9 @@ impl<'v> VisitValue<'v> for TypedValue<'_> {
             // a plain value of its type is: a non-finite double, or an
             // integer beyond 64 bits as its text, which the length limit
             // keeps whole.
-            Ok(Tree::Numeral(text)) => match text.as_str() {
-                "NaN" => Value::Double(f64::NAN),
-                "Infinity" => Value::Double(f64::INFINITY),
-                "-Infinity" => Value::Double(f64::NEG_INFINITY),
-                _ => Value::Numeral(self.record.push_text(&text)),
+            Ok(Tree::Numeral(text)) => match non_finite_double(&text) {
+                Some(double) => Value::Double(double),
+                None => Value::Numeral(self.record.push_text(&text)),
             },
             Ok(Tree::Value(serde_json::Value::String(text))) => {
                 Value::Str(self.record.push_text(&text))

@@ -658,7 +658,7 @@ fn limit_tree_lengths(tree: &mut serde_json::Value, limit: usize) {
 /// integer of up to 128 bits, `NaN`, `Infinity` or `-Infinity`.
 pub(crate) fn is_number_text(text: &str) -> bool {
     let digits = text.strip_prefix('-').unwrap_or(text);
-    matches!(text, "NaN" | "Infinity" | "-Infinity")
+    tree::non_finite_double(text).is_some()
         || (!digits.is_empty()
             && digits.len() <= 39
             && digits.bytes().all(|byte| byte.is_ascii_digit()))

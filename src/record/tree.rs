@@ -96,6 +96,16 @@ pub(crate) fn non_finite_text(double: f64) -> &'static str {
     }
 }
 
+/// The double [`non_finite_text`] wrote as `text`, if it is one.
+pub(crate) fn non_finite_double(text: &str) -> Option<f64> {
+    match text {
+        "NaN" => Some(f64::NAN),
+        "Infinity" => Some(f64::INFINITY),
+        "-Infinity" => Some(f64::NEG_INFINITY),
+        _ => None,
+    }
+}
+
 fn bound_depth(value: &mut Value, depth: usize) {
     if !matches!(value, Value::Array(_) | Value::Object(_)) {
         return;

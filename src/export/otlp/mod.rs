@@ -448,9 +448,7 @@ impl<T: Transport> OtlpDrain<T> {
         // It stays recorded, for the spool's replay to keep as well.
         #[cfg(feature = "spool")]
         if let Some(deferral) = self.next_attempt.as_ref().filter(|d| d.from_collector) {
-            let wait = deferral
-                .at
-                .saturating_duration_since(std::time::Instant::now());
+            let wait = deferral.remaining();
             let reason = deferral.first_failure.clone();
             if !wait.is_zero() && !queue.wait_before_retry(wait) {
                 self.counters.failed.fetch_add(records, Ordering::Release);
@@ -1197,6 +1195,17 @@ mod tests {
         deliver_through(drain, chunk, records, &queue);
     }
 
+    /// A retry deferred for `wait`, asked for by the collector or not.
+    #[cfg(feature = "spool")]
+    fn deferred_for(wait: Duration, reason: &str, from_collector: bool) -> Deferral {
+        Deferral {
+            at: std::time::Instant::now() + wait,
+            backoff: Backoff::default(),
+            first_failure: reason.to_owned(),
+            from_collector,
+        }
+    }
+
     /// A drain with a spool of `budget` bytes in a fresh directory named
     /// after `name` (removed when the returned guard is dropped), to the
     /// transport `transport` makes for that directory, and the frame of
@@ -1342,12 +1351,7 @@ mod tests {
             |_| PausingFirst { calls: 0 },
             "larger than the spool",
         );
-        drain.next_attempt = Some(Deferral {
-            at: std::time::Instant::now() + Duration::from_secs(30),
-            backoff: Backoff::default(),
-            first_failure: "HTTP 429".to_owned(),
-            from_collector: true,
-        });
+        drain.next_attempt = Some(deferred_for(Duration::from_secs(30), "HTTP 429", true));
         deliver_at_shutdown(&mut drain, &chunk, 1);
         assert_eq!(drain.transport.calls, 0);
         assert_eq!(counters.failed.load(Ordering::Relaxed), 1);
@@ -1366,12 +1370,7 @@ mod tests {
             |_| PausingFirst { calls: 0 },
             "the last words",
         );
-        drain.next_attempt = Some(Deferral {
-            at: std::time::Instant::now() + Duration::from_millis(100),
-            backoff: Backoff::default(),
-            first_failure: "HTTP 503".to_owned(),
-            from_collector: true,
-        });
+        drain.next_attempt = Some(deferred_for(Duration::from_millis(100), "HTTP 503", true));
         let queue = Arc::new(idle_queue());
         let closing = Arc::clone(&queue);
         // `shutdown_until` waits for a worker to say it exited, which none
@@ -1684,12 +1683,11 @@ mod tests {
     #[test]
     fn a_pause_for_the_spools_disk_does_not_hold_up_the_collector() {
         let (mut drain, callsites, counters) = drain_to(Keeping::default(), &Resource::default());
-        drain.next_attempt = Some(Deferral {
-            at: std::time::Instant::now() + Duration::from_secs(30),
-            backoff: Backoff::default(),
-            first_failure: "reading the oldest spooled request failed".to_owned(),
-            from_collector: false,
-        });
+        drain.next_attempt = Some(deferred_for(
+            Duration::from_secs(30),
+            "reading the oldest spooled request failed",
+            false,
+        ));
         let mut chunk = Vec::new();
         push_frame(&callsites, "scope", "", &mut chunk);
         deliver_at_shutdown(&mut drain, &chunk, 1);
