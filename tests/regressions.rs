@@ -180,6 +180,89 @@ fn records_a_broken_writer_lost_count_as_failed() {
     }
 }
 
+/// A writer like a non-blocking pipe whose reader is slow: every other
+/// write, and the first flush of each cycle, answers `WouldBlock`, and a
+/// write that goes through takes at most 7 bytes.
+#[derive(Clone, Default)]
+struct NonBlockingPipe {
+    written: Arc<Mutex<Vec<u8>>>,
+    calls: usize,
+    flush_blocked: bool,
+}
+
+impl Write for NonBlockingPipe {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.calls += 1;
+        if self.calls % 2 == 1 {
+            return Err(std::io::ErrorKind::WouldBlock.into());
+        }
+        let taken = buf.len().min(7);
+        self.written
+            .lock()
+            .expect("lock")
+            .extend_from_slice(&buf[..taken]);
+        Ok(taken)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.flush_blocked = !self.flush_blocked;
+        if self.flush_blocked {
+            return Err(std::io::ErrorKind::WouldBlock.into());
+        }
+        Ok(())
+    }
+}
+
+/// An output that would block (a non-blocking standard output, which a
+/// parent process can leave behind) made every record of the chunk fail,
+/// with a warning; it is now waited for, as a blocking one is.
+#[test]
+fn an_output_that_would_block_is_waited_for_not_failed() {
+    let json = NonBlockingPipe::default();
+    let otlp_json = NonBlockingPipe::default();
+    let builder = otel_log_bridge::builder()
+        .with_json_writer(json.clone())
+        .with_otlp_json_writer(otlp_json.clone());
+    let stats = crate::support::stats_after(builder, |guard| {
+        for round in 0..3 {
+            tracing::info!(round, "a line for a slow reader");
+        }
+        guard
+            .flush()
+            .expect("the writers take everything in the end");
+    });
+    // Two sinks, three records each.
+    assert_eq!(
+        (stats.emitted, stats.exported, stats.failed),
+        (3, 6, 0),
+        "{stats:?}"
+    );
+    let lines = crate::support::parse_lines(
+        &String::from_utf8(json.written.lock().expect("lock").clone()).expect("UTF-8"),
+    );
+    let rounds: Vec<_> = lines
+        .iter()
+        .map(|line| line["attributes"]["round"].clone())
+        .collect();
+    assert_eq!(rounds, [0, 1, 2]);
+    let requests =
+        String::from_utf8(otlp_json.written.lock().expect("lock").clone()).expect("UTF-8");
+    let records: usize = crate::support::parse_lines(&requests)
+        .iter()
+        .map(|request| {
+            request["resourceLogs"][0]["scopeLogs"]
+                .as_array()
+                .map_or(0, |scopes| {
+                    scopes
+                        .iter()
+                        .map(|scope| scope["logRecords"].as_array().map_or(0, Vec::len))
+                        .sum()
+                })
+        })
+        .sum();
+    assert_eq!(records, 3, "{requests}");
+}
+
 /// A value that counts how often it is formatted.
 struct CountsFormatting(Arc<AtomicUsize>);
 

@@ -479,24 +479,74 @@ impl WriterDrain {
 
 /// Writes all of `bytes`, as `write_all` does, and says how many were
 /// written when it fails, so that a caller knows whether the output was
-/// left in the middle of a line.
+/// left in the middle of a line. An output that would block is waited for
+/// (see [`WouldBlockWait`]).
 pub(crate) fn write_all_counting(
     writer: &mut (impl Write + ?Sized),
     bytes: &[u8],
 ) -> Result<(), (usize, std::io::Error)> {
     let mut written = 0;
+    let mut wait = WouldBlockWait::default();
     while written < bytes.len() {
         match writer.write(&bytes[written..]) {
             Ok(0) => {
                 let error = std::io::Error::from(std::io::ErrorKind::WriteZero);
                 return Err((written, error));
             }
-            Ok(n) => written += n,
+            Ok(n) => {
+                written += n;
+                wait = WouldBlockWait::default();
+            }
             Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => wait.sleep(),
             Err(error) => return Err((written, error)),
         }
     }
     Ok(())
+}
+
+/// Flushes `writer`, waiting for an output that would block as
+/// [`write_all_counting`] does.
+pub(crate) fn flush_waiting(writer: &mut (impl Write + ?Sized)) -> std::io::Result<()> {
+    let mut wait = WouldBlockWait::default();
+    loop {
+        match writer.flush() {
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => wait.sleep(),
+            flushed => return flushed,
+        }
+    }
+}
+
+/// How the worker waits for an output that would block: standard output
+/// is non-blocking when a parent process made the pipe so (some process
+/// managers and language runtimes do), and a full pipe then answers
+/// `WouldBlock` where a blocking one would make the write wait. Such a
+/// write is tried again after a pause that grows to [`WouldBlockWait::MAX`],
+/// as a blocking write would wait for the reader, rather than failing the
+/// records. Only the worker writes, so the logging threads never wait;
+/// meanwhile the queue fills, and what it cannot hold is dropped and
+/// counted, as with a reader that is slow on a blocking pipe.
+#[derive(Debug)]
+struct WouldBlockWait {
+    pause: Duration,
+}
+
+impl Default for WouldBlockWait {
+    fn default() -> WouldBlockWait {
+        WouldBlockWait {
+            pause: Duration::from_millis(1),
+        }
+    }
+}
+
+impl WouldBlockWait {
+    const MAX: Duration = Duration::from_millis(50);
+
+    fn sleep(&mut self) {
+        std::thread::sleep(self.pause);
+        self.pause = (self.pause * 2).min(Self::MAX);
+    }
 }
 
 impl Drain for WriterDrain {
@@ -534,7 +584,7 @@ impl Drain for WriterDrain {
     fn end_cycle(&mut self, _queue: &Queue) {
         // Flushed before the count is taken: a writer that panics in its
         // flush leaves these records unsettled, for the crash to count.
-        let flushed = self.writer.flush();
+        let flushed = flush_waiting(&mut self.writer);
         let written = std::mem::take(&mut self.unflushed);
         match flushed {
             Ok(()) => self.counters.exported.fetch_add(written, Ordering::Release),

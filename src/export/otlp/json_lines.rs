@@ -10,7 +10,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
 
 use crate::export::otlp::{decode_for_json, write_json_message, Outcome, Transport};
-use crate::export::write_all_counting;
+use crate::export::{flush_waiting, write_all_counting};
 
 /// The longest line written, its newline included, unless a single record
 /// is longer: the collector's file readers (`otlpjsonfile`, `filelog`) cut
@@ -59,7 +59,7 @@ impl JsonLinesWriter {
         }
         // A flush that fails leaves unknown what got through: none of it
         // counts as written.
-        self.writer.flush().map_err(|error| (0, error))
+        flush_waiting(&mut self.writer).map_err(|error| (0, error))
     }
 
     /// How many records the lines within the first `written` bytes hold.
