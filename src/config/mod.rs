@@ -280,7 +280,9 @@ impl Builder {
     /// batches already, and counts a record as exported or failed by what
     /// its write and flush say, which a buffer in between blurs (a failed
     /// flush counts every record of the batch as failed, though the buffer
-    /// may write some of them later).
+    /// may write some of them later). A write or flush that answers
+    /// [`WouldBlock`](std::io::ErrorKind::WouldBlock) is tried again after
+    /// a pause, as a blocking writer would wait.
     pub fn with_json_writer(mut self, writer: impl Write + Send + 'static) -> Self {
         self.json_writer = Some(Box::new(writer));
         self
