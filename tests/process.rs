@@ -168,6 +168,49 @@ fn a_composed_subscriber_records_each_panic_once_after_installing_its_hook() {
     assert_eq!(fatal["trace_id"], records[0]["trace_id"], "same trace");
 }
 
+/// A writer whose writes never return, as on a hung file system.
+struct HungWriter;
+
+impl std::io::Write for HungWriter {
+    fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+        loop {
+            std::thread::park();
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Regression: the panic hook said it had waited 250 ms for the panic
+/// record whatever it waited, though a shorter shutdown timeout bounds
+/// its wait too.
+#[test]
+fn the_panic_hooks_warning_names_the_wait_it_made() {
+    if is_child() {
+        let guard = otel_log_bridge::builder()
+            .with_json_writer(HungWriter)
+            .with_shutdown_timeout(std::time::Duration::from_millis(40))
+            .init();
+        let caught = std::panic::catch_unwind(|| panic!("while the output hangs"));
+        assert!(caught.is_err());
+        // The guard would wait for the hung output again.
+        std::mem::forget(guard);
+        return;
+    }
+    let output = run_child(
+        "process::the_panic_hooks_warning_names_the_wait_it_made",
+        &[],
+    );
+    let stderr = stderr(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the panic record was not written by every output within 40 ms"),
+        "{stderr}"
+    );
+}
+
 /// A value whose `Debug` impl panics.
 struct PanicsWhenFormatted;
 

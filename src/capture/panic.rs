@@ -82,9 +82,11 @@ pub(crate) fn install_panic_hook(pipeline: &Arc<Pipeline>, options: CaptureOptio
                     // The record may still go out if the process lives on
                     // (the guard's flush waits longer); if it aborts now,
                     // this says it was lost.
-                    Err(crate::FlushError::Timeout(_)) => crate::diag::warn(format_args!(
-                        "the panic record was not exported within {} ms; it is lost if the process ends now",
-                        PANIC_FLUSH_TIMEOUT.as_millis()
+                    // The wait is the shorter of this bound and the
+                    // guard's timeout, which the error says.
+                    Err(crate::FlushError::Timeout(waited)) => crate::diag::warn(format_args!(
+                        "the panic record was not written by every output within {} ms; where it was not, it is lost if the process ends now",
+                        waited.as_millis()
                     )),
                     Err(error) => crate::diag::warn(format_args!(
                         "the panic record may not have been exported ({error})"
