@@ -218,7 +218,7 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
         ),
         counter(
             "otel.sdk.processor.log.processed",
-            "Log records each queue passed on to its exporter, or dropped (error.type queue_full, or queue_closed after shutdown or a stopped worker).",
+            "Log records each queue passed on to its exporter, or dropped (error.type queue_full; already_shutdown after its shutdown; queue_closed after its worker stopped).",
             "{log_record}",
             // The convention counts every record whose processing finished,
             // the successful ones without `error.type`: with those left out,
@@ -232,6 +232,10 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
                         [
                             (sink.handed_over, component(sink.processor, None)),
                             (sink.dropped_full, component(sink.processor, Some("queue_full"))),
+                            (
+                                sink.dropped_shut_down,
+                                component(sink.processor, Some("already_shutdown")),
+                            ),
                             (
                                 sink.dropped_closed,
                                 component(sink.processor, Some("queue_closed")),

@@ -219,9 +219,10 @@ pub(crate) struct SinkCounts {
     pub(crate) rejected: u64,
     /// Dropped for want of room in the queue.
     pub(crate) dropped_full: u64,
-    /// Dropped because the queue was closed: shut down, or its worker
-    /// stopped.
+    /// Dropped because the queue was closed after its worker stopped.
     pub(crate) dropped_closed: u64,
+    /// Dropped because the queue was closed by its shutdown.
+    pub(crate) dropped_shut_down: u64,
     pub(crate) retries: u64,
     /// Spooled records evicted for the spool's size budget.
     #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
@@ -412,7 +413,7 @@ fn run_worker(queue: &Queue, mut drain: impl Drain, interval: Duration, counters
         for chunk in chunks.drain(..) {
             queue.recycle(&mut pool, chunk);
         }
-        queue.close();
+        queue.close_after_worker_stopped();
         queue.take(&mut pool, &mut chunks);
         for chunk in chunks.drain(..) {
             lost += chunk.records;
@@ -905,7 +906,7 @@ impl Pipeline {
             stats.failed += counts.failed;
             stats.rejected += counts.rejected;
             stats.retries += counts.retries;
-            stats.dropped += counts.dropped_full + counts.dropped_closed;
+            stats.dropped += counts.dropped_full + counts.dropped_closed + counts.dropped_shut_down;
         }
         for sink in &self.sinks {
             sink.counters.latency.add_to(&mut stats.export_latency);
@@ -937,6 +938,7 @@ impl Pipeline {
             rejected: sink.counters.rejected.load(Ordering::Acquire),
             dropped_full: sink.queue.dropped_full(),
             dropped_closed: sink.queue.dropped_closed(),
+            dropped_shut_down: sink.queue.dropped_shut_down(),
             retries: sink.counters.retries.load(Ordering::Relaxed),
             spool_evicted: sink.counters.spool_evicted.load(Ordering::Relaxed),
             spooled: sink.counters.spooled.load(Ordering::Relaxed),

@@ -46,10 +46,16 @@ pub(crate) struct Queue {
     queued_records: AtomicU64,
     /// Records dropped for want of room.
     dropped_full: AtomicU64,
-    /// Records dropped because the queue was closed: shut down, or its
-    /// worker stopped. Counted apart from `dropped_full`, so that each
+    /// Records dropped because the queue was closed after its worker
+    /// stopped on a panic. Counted apart from `dropped_full`, so that each
     /// count only ever grows as it is read.
     dropped_closed: AtomicU64,
+    /// Records dropped because the queue was closed by its shutdown (a
+    /// record that passed the pipeline's check just before it closed).
+    dropped_shut_down: AtomicU64,
+    /// Whether the queue was closed because its worker stopped, rather than
+    /// by a shutdown.
+    worker_stopped: AtomicBool,
     overflow_reported: AtomicBool,
     closed: AtomicBool,
     shards: Mutex<Vec<Arc<Shard>>>,
@@ -161,6 +167,8 @@ impl Queue {
             queued_records: AtomicU64::new(0),
             dropped_full: AtomicU64::new(0),
             dropped_closed: AtomicU64::new(0),
+            dropped_shut_down: AtomicU64::new(0),
+            worker_stopped: AtomicBool::new(false),
             overflow_reported: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             shards: Mutex::new(Vec::new()),
@@ -180,7 +188,7 @@ impl Queue {
     }
 
     pub(crate) fn dropped(&self) -> u64 {
-        self.dropped_full() + self.dropped_closed()
+        self.dropped_full() + self.dropped_closed() + self.dropped_shut_down()
     }
 
     /// Of the records [`Queue::dropped`] counts, those dropped because the
@@ -190,9 +198,15 @@ impl Queue {
     }
 
     /// Of the records [`Queue::dropped`] counts, those dropped because the
-    /// queue was closed.
+    /// queue was closed after its worker stopped.
     pub(crate) fn dropped_closed(&self) -> u64 {
         self.dropped_closed.load(Ordering::Acquire)
+    }
+
+    /// Of the records [`Queue::dropped`] counts, those dropped because the
+    /// queue was closed by its shutdown.
+    pub(crate) fn dropped_shut_down(&self) -> u64 {
+        self.dropped_shut_down.load(Ordering::Acquire)
     }
 
     /// The bytes the queue may hold at most.
@@ -478,9 +492,15 @@ impl Queue {
         self.dropped_full.fetch_add(1, Ordering::Release);
     }
 
-    /// Counts a record dropped because the queue no longer takes any.
+    /// Counts a record dropped because the queue no longer takes any, by
+    /// why it closed.
     fn count_drop_closed(&self) {
-        self.dropped_closed.fetch_add(1, Ordering::Release);
+        let count = if self.worker_stopped.load(Ordering::Acquire) {
+            &self.dropped_closed
+        } else {
+            &self.dropped_shut_down
+        };
+        count.fetch_add(1, Ordering::Release);
     }
 
     /// Says once that records were dropped. Called by the worker only,
@@ -643,8 +663,17 @@ impl Queue {
         self.is_shutting_down() && !self.closed.load(Ordering::Relaxed)
     }
 
-    /// Stops accepting records: they are counted as dropped from now on.
+    /// Stops accepting records: they are counted as dropped from now on,
+    /// as after a shutdown.
+    #[cfg(test)]
     pub(crate) fn close(&self) {
+        self.close_shards();
+    }
+
+    /// Stops accepting records because the worker stopped on a panic: they
+    /// are counted as dropped for that reason from now on.
+    pub(crate) fn close_after_worker_stopped(&self) {
+        self.worker_stopped.store(true, Ordering::Release);
         self.close_shards();
     }
 
@@ -891,6 +920,29 @@ mod tests {
         assert!(!full.push(|buf| buf.extend_from_slice(&[b'a'; 20])));
         full.report_drops_at_shutdown();
         assert!(full.overflow_reported.load(Ordering::Relaxed));
+    }
+
+    /// Records dropped because the queue shut down and because its worker
+    /// stopped are told apart (the conventions' `already_shutdown`, and
+    /// this crate's `queue_closed`); both were counted as the latter.
+    #[test]
+    fn records_dropped_after_shutdown_and_after_a_stopped_worker_are_counted_apart() {
+        let shut_down = Queue::new("shut-down-test", 1000, NEVER_WOKEN);
+        shut_down.request_shutdown(Instant::now());
+        assert!(shut_down.wait_for_cycle(Instant::now(), false).shutdown);
+        assert!(!shut_down.push(|buf| buf.push(b'a')));
+        assert_eq!(
+            (shut_down.dropped_shut_down(), shut_down.dropped_closed()),
+            (1, 0)
+        );
+        let stopped = Queue::new("stopped-test", 1000, NEVER_WOKEN);
+        stopped.close_after_worker_stopped();
+        assert!(!stopped.push(|buf| buf.push(b'a')));
+        assert_eq!(
+            (stopped.dropped_shut_down(), stopped.dropped_closed()),
+            (0, 1)
+        );
+        assert_eq!((shut_down.dropped(), stopped.dropped()), (1, 1));
     }
 
     /// Regression: a retry in the worker's last cycle reported the records
