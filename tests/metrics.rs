@@ -326,6 +326,19 @@ fn every_count_of_the_prometheus_text_is_pushed_through_the_meter_too() {
             .collect();
     durations.sort();
     assert_eq!(durations, [(Some("rejected".to_owned()), 1)]);
+    // Regression: the exported records' counts did not say which
+    // collector they went to, though the convention recommends it there
+    // too.
+    let exported = counter_points(&metrics, "otel.sdk.exporter.log.exported");
+    assert!(!exported.is_empty());
+    for (attributes, _) in &exported {
+        let server = format!(
+            "http://{}:{}",
+            attribute(attributes, "server.address").expect("server.address"),
+            attribute(attributes, "server.port").expect("server.port")
+        );
+        assert_eq!(server, receiver.endpoint(), "{attributes:?}");
+    }
     drop(guard);
     provider.shutdown().expect("meter provider shut down");
 }

@@ -37,6 +37,8 @@ pub(crate) struct LogMetrics {
 #[derive(Debug)]
 pub(crate) struct ExportDuration {
     histogram: Histogram<f64>,
+    /// The collector's `server.address` and `server.port`.
+    server: Vec<KeyValue>,
     succeeded: Vec<KeyValue>,
     rejected: Vec<KeyValue>,
     failed: Vec<KeyValue>,
@@ -61,7 +63,14 @@ impl ExportDuration {
             succeeded: with_server(None),
             rejected: with_server(Some("rejected")),
             failed: with_server(Some("export_failed")),
+            server,
         }
+    }
+
+    /// The collector's `server.address` and `server.port`, which the
+    /// exporter's other metrics carry too.
+    pub(crate) fn server(&self) -> &[KeyValue] {
+        &self.server
     }
 
     /// Records one export that took `seconds`, first attempt to last, and
@@ -203,14 +212,21 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
             "otel.sdk.exporter.log.exported",
             "Log records exported, by exporter; failures carry error.type.",
             "{log_record}",
+            // With the collector's `server.*`, which the convention
+            // recommends, as the export durations carry them.
             |pipeline, _| {
                 pipeline
                     .sink_counts()
                     .flat_map(|sink| {
+                        let with_server = |error| {
+                            let mut attributes = component(sink.exporter, error);
+                            attributes.extend_from_slice(&sink.server);
+                            attributes
+                        };
                         [
-                            (sink.exported, component(sink.exporter, None)),
-                            (sink.failed, component(sink.exporter, Some("export_failed"))),
-                            (sink.rejected, component(sink.exporter, Some("rejected"))),
+                            (sink.exported, with_server(None)),
+                            (sink.failed, with_server(Some("export_failed"))),
+                            (sink.rejected, with_server(Some("rejected"))),
                         ]
                     })
                     .collect()

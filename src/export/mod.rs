@@ -207,6 +207,10 @@ pub(crate) struct SinkCounts {
     /// The names only the `metrics` feature reports.
     #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     pub(crate) exporter: Component,
+    /// `server.address` and `server.port` of the collector an OTLP output
+    /// sends to, when metrics are registered; empty for the others.
+    #[cfg(feature = "metrics")]
+    pub(crate) server: Vec<opentelemetry::KeyValue>,
     /// The sink's queue and worker: the batching processor in front of
     /// its exporter.
     #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
@@ -246,6 +250,17 @@ pub(crate) struct SinkSettings {
 }
 
 impl Sink {
+    /// The collector's `server.*` attributes, for an OTLP output whose
+    /// export durations are recorded (see [`metrics::ExportDuration`]).
+    #[cfg(feature = "metrics")]
+    fn server_attributes(&self) -> Vec<opentelemetry::KeyValue> {
+        #[cfg(feature = "otlp")]
+        if let Some(durations) = &self.counters.export_duration {
+            return durations.server().to_vec();
+        }
+        Vec::new()
+    }
+
     /// Starts a sink that writes to `writer`, flushing it every cycle;
     /// `exporter` names it in the metrics.
     pub(crate) fn start_writer(
@@ -945,6 +960,8 @@ impl Pipeline {
             spooled_bytes: sink.counters.spooled_bytes.load(Ordering::Relaxed),
             queued_bytes: sink.queue.reserved_bytes() as u64,
             queue_budget: sink.queue.budget() as u64,
+            #[cfg(feature = "metrics")]
+            server: sink.server_attributes(),
         })
     }
 }
