@@ -462,11 +462,19 @@ impl Builder {
     /// Prometheus text and the OpenTelemetry metrics (default: off: it costs
     /// a hash and an uncontended lock per record, and targets can be many).
     ///
-    /// At most 2000 targets are counted by name, as the OpenTelemetry
-    /// SDK's default cardinality limit: the records of further targets
-    /// (`log` targets made at run time, say) count together under the
-    /// target `[other targets]`, and the OpenTelemetry metric marks them
-    /// `otel.metric.overflow=true` instead of naming a scope.
+    /// At most 2000 targets are counted by name (fewer when their names'
+    /// hashes fall unevenly; the bound is kept per shard of the counters):
+    /// the records of further targets (`log` targets made at run time,
+    /// say) count together under the target `[other targets]`, and the
+    /// OpenTelemetry metric marks them `otel.metric.overflow=true` instead
+    /// of naming a scope. The metric `otel_log_bridge.log.volume` has a
+    /// series per target and severity, so more than about 330 targets that
+    /// each log at every severity pass the OpenTelemetry SDK's default
+    /// cardinality limit of 2000 series per metric, and the SDK folds the
+    /// series past it into its own overflow series, which names neither
+    /// target nor severity: raise the limit with a view on that metric
+    /// where many targets are expected. `Stats::by_target` and the
+    /// Prometheus text name them all.
     pub fn with_target_metrics(mut self, enabled: bool) -> Self {
         self.target_metrics = enabled;
         self

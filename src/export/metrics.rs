@@ -174,8 +174,7 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
             "{log_record}",
             |pipeline, bridge| {
                 pipeline
-                    .stats()
-                    .by_severity
+                    .emitted_by_severity()
                     .iter()
                     .map(|(severity, count)| {
                         let mut attributes = bridge.to_vec();
@@ -191,8 +190,14 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
             "{log_record}",
             |pipeline, bridge| {
                 pipeline
-                    .stats()
-                    .target_counts()
+                    .emitted_by_target()
+                    .into_iter()
+                    .flat_map(|(target, counts)| {
+                        counts
+                            .iter()
+                            .filter(|(_, count)| *count > 0)
+                            .map(move |(severity, count)| (target.clone(), severity, count))
+                    })
                     .map(|(target, severity, count)| {
                         let mut attributes = bridge.to_vec();
                         // The records of targets past the limit form the
@@ -200,7 +205,7 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
                         attributes.push(if target == OTHER_TARGETS {
                             KeyValue::new("otel.metric.overflow", true)
                         } else {
-                            KeyValue::new("otel.scope.name", target.to_owned())
+                            KeyValue::new("otel.scope.name", target)
                         });
                         attributes.push(KeyValue::new("log.severity", severity));
                         (count, attributes)

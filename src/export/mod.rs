@@ -883,6 +883,24 @@ impl Pipeline {
         }
     }
 
+    /// The records emitted so far, by severity.
+    pub(crate) fn emitted_by_severity(&self) -> SeverityCounts {
+        let mut by_severity = self.emitted.snapshot();
+        for sink in &self.sinks {
+            by_severity.add(sink.queue.emitted());
+        }
+        by_severity
+    }
+
+    /// The records emitted so far, by target and severity, when the
+    /// pipeline counts them (see [`Stats::by_target`]).
+    pub(crate) fn emitted_by_target(&self) -> Vec<(String, SeverityCounts)> {
+        self.by_target
+            .as_ref()
+            .map(TargetCounters::snapshot)
+            .unwrap_or_default()
+    }
+
     pub(crate) fn stats(&self) -> Stats {
         // What became of records is read before how many were emitted, so
         // that a record is never seen settled before it is seen emitted:
@@ -896,20 +914,13 @@ impl Pipeline {
             .sdk
             .as_ref()
             .map(|sdk| (sdk.emitted(), sdk.declined(), sdk.failed()));
-        let mut by_severity = self.emitted.snapshot();
-        for sink in &self.sinks {
-            by_severity.add(sink.queue.emitted());
-        }
+        let by_severity = self.emitted_by_severity();
         let mut stats = Stats {
             emitted: by_severity.iter().map(|(_, count)| count).sum(),
             by_severity,
             redacted: self.redactor.redacted(),
             suppressed: self.storm.as_ref().map_or(0, StormControl::suppressed),
-            by_target: self
-                .by_target
-                .as_ref()
-                .map(TargetCounters::snapshot)
-                .unwrap_or_default(),
+            by_target: self.emitted_by_target(),
             ..Stats::default()
         };
         for counts in outcomes {

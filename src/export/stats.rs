@@ -1,6 +1,7 @@
 //! Pipeline counters, readable at any time through [`Guard::stats`](crate::Guard::stats).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 /// A snapshot of the pipeline's counters.
 ///
@@ -226,7 +227,9 @@ pub(crate) const OTHER_TARGETS: &str = "[other targets]";
 /// per record.
 #[derive(Debug, Default)]
 pub(crate) struct TargetCounters {
-    shards: [std::sync::Mutex<std::collections::HashMap<Box<str>, [u64; SEVERITY_RANGES]>>; 8],
+    /// Shared names, so that a snapshot copies a shard without allocating
+    /// under its lock, which the logging threads take.
+    shards: [std::sync::Mutex<std::collections::HashMap<Arc<str>, [u64; SEVERITY_RANGES]>>; 8],
 }
 
 impl TargetCounters {
@@ -254,12 +257,20 @@ impl TargetCounters {
         // Sorted by target; each shard that overflowed has its own count
         // of other targets, which add up here.
         let mut all = std::collections::BTreeMap::<String, SeverityCounts>::new();
+        // Room for a whole shard, made before its lock is taken: the
+        // logging threads wait for that lock, so under it the counts are
+        // only copied, and the names and the map are made after.
+        let mut copied = Vec::with_capacity(TARGETS_PER_SHARD + 1);
         for shard in &self.shards {
-            let counts = shard
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for (target, ranges) in counts.iter() {
-                all.entry(target.to_string()).or_default().add(*ranges);
+            copied.extend(
+                shard
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .iter()
+                    .map(|(target, ranges)| (Arc::clone(target), *ranges)),
+            );
+            for (target, ranges) in copied.drain(..) {
+                all.entry(target.to_string()).or_default().add(ranges);
             }
         }
         all.into_iter().collect()
