@@ -716,6 +716,26 @@ impl Checker<'_> {
         (!text.is_empty()).then(|| text.to_owned())
     }
 
+    /// The source text a suggested fix writes for the value named `name`:
+    /// the expression itself (`state.last_error`, `r.unwrap_err()`), or
+    /// the receiver of its `.to_string()`, without the references around
+    /// it; `name` for a value formatted with `format!`, whose arguments
+    /// are only known by name.
+    fn value_text(
+        &self,
+        value: &Value<'_>,
+        preformatted: Option<&Preformatted<'_>>,
+        name: &str,
+    ) -> String {
+        match (preformatted, value) {
+            (Some(Preformatted::ToString(receiver)), _) => {
+                self.snippet_of(without_reference(receiver))
+            }
+            (None, Value::Expr(expr)) => self.snippet_of(without_reference(expr)),
+            _ => name.to_owned(),
+        }
+    }
+
     /// The source text of an expression, as one line. An expression that
     /// spans lines has its lines trimmed and joined, so that a suggested
     /// field holds the expression itself, and two such values are told
@@ -1013,7 +1033,11 @@ impl Checker<'_> {
         let (capture, value) = unwrap_capture_call(field.capture, value);
         let leaf = value.leaf();
         let preformatted = value.expr().and_then(preformatted);
-        let secret = secret_in(leaf.as_deref(), preformatted.as_ref());
+        let shown = value
+            .expr()
+            .and_then(secret_element)
+            .or_else(|| leaf.clone());
+        let secret = secret_in(shown.as_deref(), preformatted.as_ref());
         if let (Some(name), false, false) = (secret, key_is_secret, masked) {
             self.push(
                 Rule::Secret,
@@ -1037,7 +1061,12 @@ impl Checker<'_> {
                 field.value_range,
                 anchor,
                 format!("error `{error}` is recorded as a string {how}; its type and source chain are lost"),
-                error_fix(flavor, &key_text, &error),
+                error_fix(
+                    flavor,
+                    &key_text,
+                    &error,
+                    &self.value_text(&value, preformatted.as_ref(), &error),
+                ),
             );
             return;
         }
@@ -1047,7 +1076,7 @@ impl Checker<'_> {
                 field.value_range,
                 anchor,
                 format!("field `{key_text}` dumps `{dump}` with `Debug`: one opaque string that no backend can filter or aggregate on"),
-                dump_fix(&dump),
+                dump_fix(&dump, &self.value_text(&value, preformatted.as_ref(), &dump)),
             );
             return;
         }
@@ -1157,7 +1186,11 @@ impl Checker<'_> {
                 Capture::Display
             };
             let preformatted = value.expr().and_then(preformatted);
-            let secret = secret_in(leaf.as_deref(), preformatted.as_ref());
+            let shown = value
+                .expr()
+                .and_then(secret_element)
+                .or_else(|| leaf.clone());
+            let secret = secret_in(shown.as_deref(), preformatted.as_ref());
             if let (Some(name), false) = (secret, is_masked(value.expr())) {
                 self.push(
                     Rule::Secret,
@@ -1176,7 +1209,12 @@ impl Checker<'_> {
                     range,
                     anchor,
                     format!("error `{error}` is formatted into the message; its type and source chain are lost"),
-                    error_fix(flavor, "error", &error),
+                    error_fix(
+                        flavor,
+                        "error",
+                        &error,
+                        &self.value_text(&value, preformatted.as_ref(), &error),
+                    ),
                 );
                 continue;
             }
@@ -1186,7 +1224,7 @@ impl Checker<'_> {
                     range,
                     anchor,
                     format!("the message dumps `{dump}` with `Debug`: one opaque string that no backend can filter or aggregate on"),
-                    dump_fix(&dump),
+                    dump_fix(&dump, &self.value_text(&value, preformatted.as_ref(), &dump)),
                 );
                 continue;
             }
@@ -1378,7 +1416,7 @@ impl Checker<'_> {
                 argument_range,
                 anchor,
                 format!("`#[instrument]` records argument `{name}` with `Debug`: one opaque string on every span"),
-                format!("add `skip({name})` and record the parts you need with `fields(..)`; {}", dump_fix(name)),
+                format!("add `skip({name})` and record the parts you need with `fields(..)`; {}", dump_fix(name, name)),
             );
         }
     }
@@ -1535,22 +1573,96 @@ fn strip_raw(ident: &Ident) -> String {
 }
 
 /// Methods that hand back (a view of) the same value, so the value keeps
-/// the name of its receiver.
-const TRANSPARENT_METHODS: [&str; 13] = [
+/// the name of its receiver: `password.as_bytes()` is the password.
+const TRANSPARENT_METHODS: [&str; 26] = [
     "as_ref",
     "as_str",
+    "as_bytes",
     "as_deref",
+    "as_mut",
     "as_slice",
     "borrow",
     "clone",
     "cloned",
+    "copied",
     "deref",
+    "into_bytes",
+    "into_inner",
+    "into_owned",
     "to_owned",
+    "to_vec",
+    "to_ascii_lowercase",
+    "to_ascii_uppercase",
+    "to_lowercase",
+    "to_uppercase",
+    "trim",
     "unwrap",
+    "expose",
     "expose_secret",
     "lock",
     "read",
 ];
+
+/// Functions of one argument whose value shows the argument whole, so it
+/// keeps the argument's name: `Some(token)`,
+/// `String::from_utf8_lossy(&secret)`, `hex::encode(&key)`. A function
+/// that is not listed (a hash, say) gives a value with no name.
+const REVEALING_FUNCTIONS: [&str; 8] = [
+    "Some",
+    "Ok",
+    "Err",
+    "from",
+    "from_utf8",
+    "from_utf8_lossy",
+    "encode",
+    "encode_upper",
+];
+
+/// The first words of a name that says whether something holds, not what
+/// it is: `has_password`, `is_err` and `requires_token` are booleans.
+const PREDICATE_WORDS: [&str; 10] = [
+    "is", "has", "had", "was", "can", "should", "needs", "requires", "uses", "contains",
+];
+
+/// Whether a value's name reads as a yes or no about a thing
+/// ([`PREDICATE_WORDS`]) rather than the thing itself.
+fn is_predicate_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    words(&lower)
+        .next()
+        .is_some_and(|first| PREDICATE_WORDS.contains(&first.as_str()))
+        && words(&lower).nth(1).is_some()
+}
+
+/// The name of a secret among the parts of a tuple or an array value, each
+/// named as [`leaf_name`] names a value: `(user, password)` shows the
+/// password.
+fn secret_element(expr: &Expr) -> Option<String> {
+    let elements = match expr {
+        Expr::Tuple(tuple) => &tuple.elems,
+        Expr::Array(array) => &array.elems,
+        Expr::Reference(reference) => return secret_element(&reference.expr),
+        Expr::Paren(paren) => return secret_element(&paren.expr),
+        Expr::Group(group) => return secret_element(&group.expr),
+        _ => return None,
+    };
+    elements.iter().find_map(|element| {
+        secret_element(element).or_else(|| {
+            leaf_name(element).filter(|name| !is_predicate_name(name) && is_secret_name(name))
+        })
+    })
+}
+
+/// An expression with the references and parentheses around it taken
+/// off, as a suggested fix writes its own.
+fn without_reference(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::Reference(reference) => without_reference(&reference.expr),
+        Expr::Paren(paren) => without_reference(&paren.expr),
+        Expr::Group(group) => without_reference(&group.expr),
+        other => other,
+    }
+}
 
 /// Names the thing a value expression reads: `req` for `&req`, `password` for
 /// `user.password.as_str()`, `headers` for `req.headers()`.
@@ -1579,6 +1691,16 @@ fn leaf_name(expr: &Expr) -> Option<String> {
                 Some(method)
             }
         }
+        Expr::Call(call) => match (call.func.as_ref(), call.args.first(), call.args.len()) {
+            (Expr::Path(function), Some(argument), 1)
+                if function.path.segments.last().is_some_and(|segment| {
+                    REVEALING_FUNCTIONS.contains(&segment.ident.to_string().as_str())
+                }) =>
+            {
+                leaf_name(argument)
+            }
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -1692,6 +1814,9 @@ fn named_in(
     preformatted: Option<&Preformatted<'_>>,
     is_kind: fn(&str) -> bool,
 ) -> Option<String> {
+    // A yes or no about a secret or an error (`has_password`,
+    // `res.is_err()`) is neither.
+    let is_kind = |name: &str| !is_predicate_name(name) && is_kind(name);
     match preformatted {
         Some(Preformatted::ToString(receiver)) => leaf_name(receiver).filter(|name| is_kind(name)),
         Some(Preformatted::Format(Some(arguments))) => format_values(arguments)
@@ -2168,8 +2293,10 @@ fn unique_field_name(
     }
 }
 
-fn error_fix(flavor: Flavor, key: &str, error: &str) -> String {
-    let key = if key == "value" || key == error {
+/// How to record the error named `name`, written `error` in the source,
+/// as an error rather than as a string.
+fn error_fix(flavor: Flavor, key: &str, name: &str, error: &str) -> String {
+    let key = if key == "value" || key == name || key == error {
         "error"
     } else {
         key
@@ -2194,17 +2321,19 @@ fn error_fix(flavor: Flavor, key: &str, error: &str) -> String {
     }
 }
 
-fn dump_fix(name: &str) -> String {
+/// How to record the parts of the value named `name`, written `value` in
+/// the source, that a reader needs.
+fn dump_fix(name: &str, value: &str) -> String {
     let lower = name.to_ascii_lowercase();
     let last = words(&lower).last().unwrap_or_default();
     let example = match last.as_str() {
         "self" => "`id = %self.id`".to_owned(),
         "req" | "request" => {
-            format!("`http.request.method = %{name}.method(), url.path = %{name}.uri().path()`")
+            format!("`http.request.method = %{value}.method(), url.path = %{value}.uri().path()`")
         }
-        "resp" | "response" => format!("`http.response.status_code = {name}.status().as_u16()`"),
-        "headers" | "headermap" | "map" => format!("`user_agent = ?{name}.get(\"user-agent\")`"),
-        _ => format!("`{lower}.timeout_ms = {name}.timeout.as_millis()`"),
+        "resp" | "response" => format!("`http.response.status_code = {value}.status().as_u16()`"),
+        "headers" | "headermap" | "map" => format!("`user_agent = ?{value}.get(\"user-agent\")`"),
+        _ => format!("`{lower}.timeout_ms = {value}.timeout.as_millis()`"),
     };
     format!("record only the parts you need, each as its own field, e.g. {example}")
 }

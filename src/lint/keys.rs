@@ -271,7 +271,7 @@ fn secret_key(key: &str) -> Option<KeyFinding> {
         message: format!(
             "key `{key}` names a secret; log records are copied to collectors and backends and kept for a long time"
         ),
-        help: "drop the field, or record something that is not the secret: whether it is set, its length, or a keyed hash".to_owned(),
+        help: "drop the field, or record something that is not the secret, under a key that does not end in the secret's name (such keys are redacted at run time): whether it is set (`password_set`), its length (`password_len`), or a keyed hash".to_owned(),
     })
 }
 

@@ -869,3 +869,85 @@ fn skipped(token: &str) {}
         rendered(&diagnostics)
     );
 }
+
+/// Regression: a yes or no about an error or a secret (`res.is_err()`,
+/// `user.has_password()`, a `bool` field named `is_error`) was taken for
+/// the error or the secret itself: an error formatted as a string, or a
+/// secret denied outright.
+#[test]
+fn a_predicate_about_an_error_or_a_secret_is_neither() {
+    assert_each_finds(
+        &[
+            r#"    info!(failed = res.is_err(), "request done");"#,
+            r#"    info!(password_required = user.requires_password(), "login");"#,
+            r#"    info!(set = state.has_api_key, "configured");"#,
+        ],
+        &[],
+    );
+    assert_each_finds(
+        &[
+            r#"    info!("request done, failed={}", res.is_err());"#,
+            r#"    info!("{} requests, errors: {}", stats.total, stats.is_error);"#,
+            r#"    info!("login, password required: {}", user.requires_password());"#,
+        ],
+        &[Rule::InterpolatedMessage],
+    );
+    // The key still names the secret, as the redaction at run time reads
+    // it: its help says how to name such a field.
+    let diagnostics = check_body(r#"    info!(has_password = user.has_password(), "login");"#);
+    assert_eq!(rules(&diagnostics), [Rule::Secret]);
+    assert!(
+        diagnostics[0].help.contains("`password_set`"),
+        "{}",
+        diagnostics[0].help
+    );
+}
+
+/// Regression: a secret passed through a method that returns a view of it
+/// (`password.as_bytes()`, `token.trim()`), a function that shows it whole
+/// (`Some(..)`, `String::from_utf8_lossy`, `hex::encode`), or inside a
+/// tuple or an array was not found, and OLB001 suggested recording it as
+/// a field.
+#[test]
+fn a_secret_behind_a_view_a_wrapper_or_a_tuple_is_found() {
+    assert_each_finds(
+        &[
+            r#"    debug!("password bytes {:?}", password.as_bytes());"#,
+            r#"    debug!("secret {}", String::from_utf8_lossy(&secret));"#,
+            r#"    debug!("secret {}", hex::encode(&secret));"#,
+            r#"    debug!(value = %token.trim(), "token");"#,
+            r#"    debug!(value = ?Some(&token), "token");"#,
+            r#"    debug!("credentials {:?}", (creds.user, creds.password));"#,
+            r#"    debug!(values = ?[token.clone()], "tokens");"#,
+        ],
+        &[Rule::Secret],
+    );
+    // A hash of the secret is what the rule's help asks for.
+    assert_each_finds(
+        &[r#"    debug!(fingerprint = %hex::encode(sha256(&secret)), "secret set");"#],
+        &[],
+    );
+}
+
+/// Regression: the suggested fixes of OLB006 and OLB007 named the value by
+/// its last name (`last_error`, `unwrap_err`, `config`), a variable that
+/// does not exist, where the expression (`state.last_error`) was meant.
+#[test]
+fn a_suggested_fix_writes_the_expression_it_replaces() {
+    let diagnostics = check_body(
+        r#"    warn!(error = %state.last_error, "request failed");
+    warn!("request failed: {:?}", r.unwrap_err());
+    info!(cfg = ?state.config, "loaded");"#,
+    );
+    let helps: Vec<&str> = diagnostics.iter().map(|d| d.help.as_str()).collect();
+    assert_eq!(
+        helps,
+        vec![
+            "record the error itself: `error = &state.last_error as &dyn std::error::Error` keeps its type, message and source chain (for a `Box<dyn Error>`, `anyhow::Error` or `eyre::Report`, which do not implement `Error` themselves: `error = &*state.last_error as &dyn std::error::Error`)",
+            "record the error itself: `error = &r.unwrap_err() as &dyn std::error::Error` keeps its type, message and source chain (for a `Box<dyn Error>`, `anyhow::Error` or `eyre::Report`, which do not implement `Error` themselves: `error = &*r.unwrap_err() as &dyn std::error::Error`)",
+            "record only the parts you need, each as its own field, e.g. `config.timeout_ms = state.config.timeout.as_millis()`",
+        ],
+        "{}",
+        rendered(&diagnostics)
+    );
+}
