@@ -179,6 +179,18 @@
 //! `is_some`, `is_none` or `is_empty`. A word inside another does not
 //! count: `account.api_key` and `challenge.token` are flagged.
 //!
+//! A value is named after what it shows: `password.as_bytes()`,
+//! `token.trim()`, `Some(&token)`, `String::from_utf8_lossy(&secret)`,
+//! `hex::encode(&key)`, and a tuple or an array that holds a secret, are
+//! flagged (a function that is not known to show its argument whole, such
+//! as a hash, is not). A value whose name says whether something holds,
+//! its first word being `is`, `has`, `had`, `was`, `can`, `should`,
+//! `needs`, `requires`, `uses` or `contains` (`user.has_password()`,
+//! `res.is_err()`), is neither a secret nor an error (OLB006). A key is
+//! judged by its name alone, as the redaction at run time judges it:
+//! `has_password` is flagged, and the help suggests a key such as
+//! `password_set`.
+//!
 //! An `#[instrument]` argument is flagged by its name only when its type
 //! can hold a secret: text, bytes, integers and `Uuid`s (also behind
 //! references, `Option`, `Box`, `Arc` and the like, and inside a `Vec`, a
