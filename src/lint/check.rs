@@ -811,7 +811,7 @@ impl Checker<'_> {
                     return;
                 }
                 if let Some(call) = parse_call(flavor, name, tokens.clone()) {
-                    self.check_call(&call, name, range);
+                    self.check_call(&call, name, range, open);
                 }
             }
             Some(Resolved::Instrument) => {}
@@ -855,7 +855,8 @@ impl Checker<'_> {
         }
     }
 
-    fn check_call(&mut self, call: &Call, macro_name: &str, call_range: Range) {
+    /// Lints one call; `open` is where its arguments' opening bracket is.
+    fn check_call(&mut self, call: &Call, macro_name: &str, call_range: Range, open: LineColumn) {
         let anchor = call_range.start.line;
         let site = match call.kind {
             CallKind::Event => KeySite::Event,
@@ -887,12 +888,18 @@ impl Checker<'_> {
             anchor,
         );
         if call.kind == CallKind::Event {
-            self.check_event_shape(call, macro_name, call_range);
+            self.check_event_shape(call, macro_name, call_range, open);
         }
     }
 
     /// OLB008, OLB009 and OLB010: what an event as a whole lacks.
-    fn check_event_shape(&mut self, call: &Call, macro_name: &str, call_range: Range) {
+    fn check_event_shape(
+        &mut self,
+        call: &Call,
+        macro_name: &str,
+        call_range: Range,
+        open: LineColumn,
+    ) {
         let anchor = call_range.start.line;
         if let (Flavor::Tracing, None, false, [field]) = (
             call.flavor,
@@ -904,15 +911,30 @@ impl Checker<'_> {
                 (&field.value, field.capture, &field.key)
             {
                 if path.len() == 1 && text != "message" {
+                    // What comes before the field (`event!`'s level, a
+                    // `target:` or `parent:`) stays in the fixes.
+                    let before = Range {
+                        start: LineColumn {
+                            line: open.line,
+                            column: open.column + 1,
+                        },
+                        end: field.range.start,
+                    };
+                    let before = self
+                        .snippet(before)
+                        .or_else(|| self.joined_snippet(before))
+                        .map(|text| format!("{} ", text.trim_end()))
+                        .filter(|text| text.trim().ends_with(','))
+                        .unwrap_or_default();
                     self.push(
                         Rule::BareIdentifierMessage,
                         field.range,
                         anchor,
                         format!(
-                            "`{macro_name}!({text})` records a field named `{text}` and leaves the message empty"
+                            "`{macro_name}!({before}{text})` records a field named `{text}` and leaves the message empty"
                         ),
                         format!(
-                            "if `{text}` is the message, write `{macro_name}!(\"{{{text}}}\")`; if it is a value, add a constant message: `{macro_name}!({text}, \"…\")`"
+                            "if `{text}` is the message, write `{macro_name}!({before}\"{{{text}}}\")`; if it is a value, add a constant message: `{macro_name}!({before}{text}, \"…\")`"
                         ),
                     );
                 }

@@ -951,3 +951,52 @@ fn a_suggested_fix_writes_the_expression_it_replaces() {
         rendered(&diagnostics)
     );
 }
+
+/// Regression: OLB008's message and fixes for `event!(Level::INFO, n)` left
+/// out the level (and a `target:` or `parent:` before the field), so the
+/// suggested calls did not compile.
+#[test]
+fn a_bare_identifier_fix_keeps_what_comes_before_the_field() {
+    let source = "\
+use tracing::{event, info, Level};
+
+fn f(n: u64) {
+    event!(Level::INFO, n);
+    info!(target: \"jobs\", n);
+    event!(
+        Level::WARN,
+        n
+    );
+    info!(n);
+}
+";
+    let diagnostics = check_source("src/lib.rs", source);
+    let shown: Vec<(&str, &str)> = diagnostics
+        .iter()
+        .filter(|d| d.rule == Rule::BareIdentifierMessage)
+        .map(|d| (d.message.as_str(), d.help.as_str()))
+        .collect();
+    assert_eq!(
+        shown,
+        vec![
+            (
+                "`event!(Level::INFO, n)` records a field named `n` and leaves the message empty",
+                "if `n` is the message, write `event!(Level::INFO, \"{n}\")`; if it is a value, add a constant message: `event!(Level::INFO, n, \"…\")`",
+            ),
+            (
+                "`info!(target: \"jobs\", n)` records a field named `n` and leaves the message empty",
+                "if `n` is the message, write `info!(target: \"jobs\", \"{n}\")`; if it is a value, add a constant message: `info!(target: \"jobs\", n, \"…\")`",
+            ),
+            (
+                "`event!(Level::WARN, n)` records a field named `n` and leaves the message empty",
+                "if `n` is the message, write `event!(Level::WARN, \"{n}\")`; if it is a value, add a constant message: `event!(Level::WARN, n, \"…\")`",
+            ),
+            (
+                "`info!(n)` records a field named `n` and leaves the message empty",
+                "if `n` is the message, write `info!(\"{n}\")`; if it is a value, add a constant message: `info!(n, \"…\")`",
+            ),
+        ],
+        "{}",
+        rendered(&diagnostics)
+    );
+}
