@@ -413,6 +413,13 @@ impl Suppressions {
     /// much they read like one.
     fn parse(text: &str, literals: &[Range]) -> Suppressions {
         let mut suppressions = Suppressions::default();
+        // Literals do not overlap: sorted by where they start, the one a
+        // marker may be in is the last that starts before it, found by a
+        // binary search. Looking through them all for each marker took
+        // time quadratic in a file of many strings that hold the marker
+        // (the crate's own test data).
+        let mut literals = literals.to_vec();
+        literals.sort_unstable_by_key(|literal| literal.start);
         // Every marker of a line counts: two tools' comments, or two
         // allowances, may share one.
         for (index, line) in text.lines().enumerate() {
@@ -421,9 +428,11 @@ impl Suppressions {
                     line: index + 1,
                     column: line.get(..position).unwrap_or_default().chars().count(),
                 };
-                let in_literal = literals
-                    .iter()
-                    .any(|literal| literal.start <= at && at < literal.end);
+                let starts_before = literals.partition_point(|literal| literal.start <= at);
+                let in_literal = starts_before
+                    .checked_sub(1)
+                    .and_then(|index| literals.get(index))
+                    .is_some_and(|literal| at < literal.end);
                 if !in_literal {
                     Self::parse_one(&mut suppressions, index + 1, line, position);
                 }
