@@ -308,6 +308,22 @@ fn recursion_estimate(
         /// last end.
         open_angles: usize,
         previous: Previous,
+        /// Where the last tokens leave a method call or field access.
+        trailer: Trailer,
+    }
+    /// The parts of a method call or field access after an operand
+    /// (`.name(..)`), which the parser reads in a loop, not by recursion:
+    /// each adds one node to the tree, whose visit and drop recurse once,
+    /// so its `.` counts and its name and arguments' brackets do not. A
+    /// builder's chain of thousands of calls is then no deeper than the
+    /// calls.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Trailer {
+        None,
+        /// A `.` came: a name may follow.
+        Dot,
+        /// `.name` came: its arguments may follow.
+        Name,
     }
     let level = |stream: TokenStream, is_brace: bool, kept: bool| Level {
         trees: stream.into_iter().peekable(),
@@ -320,6 +336,7 @@ fn recursion_estimate(
         closed_parameters: false,
         open_angles: 0,
         previous: Previous::Start,
+        trailer: Trailer::None,
     };
     let mut stack = vec![level(tokens.clone(), false, false)];
     let mut runs = base;
@@ -415,8 +432,27 @@ fn recursion_estimate(
             }
             _ => {}
         }
+        let in_trailer = match &tree {
+            TokenTree::Ident(_) => current.trailer == Trailer::Dot,
+            TokenTree::Group(group) => {
+                current.trailer == Trailer::Name && group.delimiter() == Delimiter::Parenthesis
+            }
+            _ => false,
+        };
+        current.trailer = match &tree {
+            TokenTree::Ident(_) if in_trailer => Trailer::Name,
+            // A `.` alone, not one of a `..` range.
+            TokenTree::Punct(punct)
+                if punct.as_char() == '.'
+                    && punct.spacing() == Spacing::Alone
+                    && previous != Previous::Punct('.', true) =>
+            {
+                Trailer::Dot
+            }
+            _ => Trailer::None,
+        };
         // In a kept body only the brackets count, which `depth` does.
-        if !current.kept {
+        if !current.kept && !in_trailer {
             current.run += 1;
             runs += 1;
         }

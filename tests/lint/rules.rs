@@ -1000,3 +1000,22 @@ fn f(n: u64) {
         rendered(&diagnostics)
     );
 }
+
+/// Regression: a builder's chain of 1400 method calls, which the parser
+/// reads in a loop, counted four levels a call, so the whole file was
+/// reported as too deep and left unlinted.
+#[test]
+fn a_long_flat_method_chain_does_not_stop_the_file_from_being_linted() {
+    let chain = ".arg(\"a\")".repeat(1_400);
+    let fields = ".0".repeat(1_400);
+    let source = format!(
+        "use tracing::info;\n\nfn f(user: &str) {{\n    info!(\"user {{}} logged in\", user);\n    let command = Command::new(\"x\"){chain};\n    let field = nested{fields};\n}}\n"
+    );
+    let diagnostics = check_source("src/build.rs", &source);
+    assert_eq!(
+        positions(&diagnostics),
+        vec!["4:17 OLB001"],
+        "{}",
+        rendered(&diagnostics)
+    );
+}
