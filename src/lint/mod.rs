@@ -76,8 +76,10 @@
 //! **Catches** a file that is not valid UTF-8 or Rust as `syn` parses it,
 //! or that could make the parser recurse more than 4096 levels deep
 //! (brackets nested about a thousand deep, or a chain of thousands of
-//! operators or closures); the body of a macro that `syn` keeps as tokens
-//! (`html! { .. }`) counts only its brackets. A `tracing` or `log` call
+//! operators or closures; a method call or field access in a chain counts
+//! one level, so a builder's chain of a few thousand calls passes); the
+//! body of a macro that `syn` keeps as tokens (`html! { .. }`) counts only
+//! its brackets. A `tracing` or `log` call
 //! that is too deep to parse is reported the same way at the call, and the
 //! rest of the file is still linted. **Why:** nothing in it was linted, and
 //! a silent skip would look like a clean result. **Fix:** fix the syntax,
