@@ -366,6 +366,19 @@ fn events_the_rate_limit_suppressed_are_pushed_through_the_meter() {
         .map(|(_, value)| value)
         .collect();
     assert_eq!(suppressed, [stats.suppressed]);
+    // Regression: the events suppressed were left out of the records
+    // created, which the convention counts whatever becomes of them.
+    let created: Vec<(Option<String>, u64)> = counter_points(&metrics, "otel.sdk.log.created")
+        .into_iter()
+        .filter(|(_, value)| *value > 0)
+        .map(|(attributes, value)| {
+            (
+                attribute(&attributes, "log.severity").map(str::to_owned),
+                value,
+            )
+        })
+        .collect();
+    assert_eq!(created, [(Some("INFO".to_owned()), 10)]);
     provider.shutdown().expect("meter provider shut down");
 }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tracing_core::Metadata;
 
 use crate::capture::{add_common_attributes, with_scratch, CaptureOptions, SourceFile};
-use crate::export::Pipeline;
+use crate::export::{severity_range, Pipeline, SEVERITY_RANGES};
 use crate::record::{Key, OnDuplicate, ScopeName, Severity, Value};
 
 /// A per-callsite rate limit: `per_second` events on average, bursts of up
@@ -104,7 +104,8 @@ pub(crate) struct StormControl {
     /// For the summaries' location and thread attributes.
     options: CaptureOptions,
     buckets: Box<[Mutex<Bucket>]>,
-    suppressed: AtomicU64,
+    /// Events suppressed, by severity range.
+    suppressed: [AtomicU64; SEVERITY_RANGES],
     /// Set when the summaries were given at shutdown: no event is
     /// suppressed after, as none could be reported.
     summarized_for_good: AtomicBool,
@@ -143,14 +144,25 @@ impl StormControl {
                     })
                 })
                 .collect(),
-            suppressed: AtomicU64::new(0),
+            suppressed: Default::default(),
             summarized_for_good: AtomicBool::new(false),
         }
     }
 
     /// Events suppressed so far.
     pub(crate) fn suppressed(&self) -> u64 {
-        self.suppressed.load(Ordering::Relaxed)
+        self.suppressed
+            .iter()
+            .map(|count| count.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Events suppressed so far, by severity range, in severity order.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn suppressed_by_severity(&self) -> [u64; SEVERITY_RANGES] {
+        self.suppressed
+            .each_ref()
+            .map(|count| count.load(Ordering::Relaxed))
     }
 
     pub(crate) fn check(&self, metadata: &'static Metadata<'static>) -> Verdict {
@@ -172,7 +184,7 @@ impl StormControl {
             let mut bucket = slot.lock().unwrap_or_else(PoisonError::into_inner);
             match bucket.callsite {
                 Some(owner) if std::ptr::eq(owner, metadata) => {
-                    return self.take_token(&mut bucket, now);
+                    return self.take_token(&mut bucket, metadata, now);
                 }
                 Some(_) if !bucket.is_quiet(self.limit, now) => {}
                 _ => {
@@ -203,11 +215,17 @@ impl StormControl {
                 summarized: None,
             };
         }
-        self.take_token(&mut bucket, now)
+        self.take_token(&mut bucket, metadata, now)
     }
 
-    /// Takes a token from `bucket`, which the caller holds locked.
-    fn take_token(&self, bucket: &mut Bucket, now: Instant) -> Verdict {
+    /// Takes a token from `bucket`, which the caller holds locked, for an
+    /// event of `metadata`'s callsite.
+    fn take_token(
+        &self,
+        bucket: &mut Bucket,
+        metadata: &'static Metadata<'static>,
+        now: Instant,
+    ) -> Verdict {
         // Read under the bucket's lock, which the last summaries take in
         // turn after setting it: an event either counts before its bucket
         // is summarized, or is let through.
@@ -227,7 +245,10 @@ impl StormControl {
                 bucket.suppressed_since = now;
             }
             bucket.suppressed += 1;
-            self.suppressed.fetch_add(1, Ordering::Relaxed);
+            let range = severity_range(Severity::from_tracing(*metadata.level()).number);
+            if let Some(count) = self.suppressed.get(range) {
+                count.fetch_add(1, Ordering::Relaxed);
+            }
             return Verdict::Suppress;
         }
         bucket.tokens -= 1.0;

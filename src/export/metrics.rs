@@ -170,11 +170,17 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
     let counters = vec![
         counter(
             "otel.sdk.log.created",
-            "Log records the bridge produced, by severity.",
+            "Log records the bridge was given, by severity: those it produced, and the events the rate limit suppressed.",
             "{log_record}",
+            // The convention counts every record submitted, also those
+            // dropped later on: the top of the delivery funnel. An event
+            // the rate limit suppresses was submitted, and is counted.
             |pipeline, bridge| {
-                pipeline
-                    .emitted_by_severity()
+                let mut created = pipeline.emitted_by_severity();
+                if let Some(storm) = &pipeline.storm {
+                    created.add(storm.suppressed_by_severity());
+                }
+                created
                     .iter()
                     .map(|(severity, count)| {
                         let mut attributes = bridge.to_vec();

@@ -40,6 +40,7 @@ pub(crate) use self::queue::Queue;
 use self::queue::{deadline_after, Chunk, WakePolicy};
 #[cfg(feature = "sdk")]
 pub(crate) use self::sdk::reporting_a_panic;
+pub(crate) use self::stats::{severity_range, SEVERITY_RANGES};
 pub use self::stats::{LatencyHistogram, SeverityCounts, Stats};
 use self::stats::{LatencyRecorder, SeverityCounters, TargetCounters};
 pub(crate) use self::stream::{EncodedAttributes, EncodedKey, Encoding, EventStream, FieldKeys};
