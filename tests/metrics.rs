@@ -326,6 +326,20 @@ fn every_count_of_the_prometheus_text_is_pushed_through_the_meter_too() {
             .collect();
     durations.sort();
     assert_eq!(durations, [(Some("rejected".to_owned()), 1)]);
+    // Regression: the last bucket ended at 5 s, though an export lasts
+    // until its last retry: every export of an outage fell past it.
+    let bounds: Vec<f64> = named(&metrics, "otel.sdk.exporter.operation.duration")
+        .filter_map(|metric| match metric.data() {
+            AggregatedMetrics::F64(MetricData::Histogram(histogram)) => histogram
+                .data_points()
+                .next()
+                .map(|point| point.bounds().collect::<Vec<f64>>()),
+            _ => None,
+        })
+        .next()
+        .expect("the duration histogram");
+    assert_eq!(bounds.last(), Some(&1800.0), "{bounds:?}");
+    assert!(bounds.contains(&60.0), "{bounds:?}");
     // Regression: the exported records' counts did not say which
     // collector they went to, though the convention recommends it there
     // too.

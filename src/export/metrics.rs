@@ -18,8 +18,6 @@ use opentelemetry::KeyValue;
 
 #[cfg(feature = "otlp")]
 use crate::export::otlp::ExportEnd;
-#[cfg(feature = "otlp")]
-use crate::export::stats::LATENCY_BOUNDS;
 use crate::export::stats::OTHER_TARGETS;
 use crate::export::{Component, Pipeline, SinkCounts};
 
@@ -109,6 +107,16 @@ fn server_attributes(endpoint: &str) -> Vec<KeyValue> {
     attributes
 }
 
+/// The buckets of `otel.sdk.exporter.operation.duration`: those of each
+/// request's latency (`Stats::export_latency`), and longer ones, since an
+/// export lasts from its first attempt to its last, the waits between
+/// retries included: a collector that is down for a minute would put
+/// every export of that minute past the last of a request's buckets.
+#[cfg(feature = "otlp")]
+const EXPORT_DURATION_BOUNDS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0, 15.0, 60.0, 300.0, 1800.0,
+];
+
 /// The histogram of `otel.sdk.exporter.operation.duration`, made before
 /// the outputs start (see [`crate::export::WorkerMetrics`]).
 #[cfg(feature = "otlp")]
@@ -119,7 +127,7 @@ pub(crate) fn export_duration_histogram(meter: &Meter) -> Histogram<f64> {
             "How long each export to a collector took, from its first attempt to its last; error.type rejected for a partial success, export_failed when its records were lost.",
         )
         .with_unit("s")
-        .with_boundaries(LATENCY_BOUNDS.to_vec())
+        .with_boundaries(EXPORT_DURATION_BOUNDS.to_vec())
         .build()
 }
 
