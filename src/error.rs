@@ -45,7 +45,7 @@ impl fmt::Display for InitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             InitError::SubscriberAlreadySet => f.write_str(
-                "a global tracing subscriber is already set; use Builder::layer() to add the bridge to it",
+                "a global tracing subscriber is already set (by an earlier init, or another library's); an installed subscriber cannot take another layer, so build the bridge with Builder::layer() and add it to that subscriber before it is installed",
             ),
             InitError::LoggerAlreadySet => f.write_str(
                 "a global log logger is already set; disable the log bridge with Builder::with_log_bridge(false) or remove the other logger",
@@ -100,6 +100,23 @@ mod tests {
         assert_eq!(
             WithCauses(&error).to_string(),
             "could not start the export worker: no more threads"
+        );
+    }
+
+    /// Regression: the error of a second global subscriber told the user
+    /// to add the bridge to the installed one, which cannot take a layer;
+    /// a flush that timed out did not say what to do about it.
+    #[test]
+    fn errors_say_what_to_do() {
+        let already_set = InitError::SubscriberAlreadySet.to_string();
+        assert!(
+            already_set.contains("add it to that subscriber before it is installed"),
+            "{already_set}"
+        );
+        let timeout = crate::FlushError::Timeout(std::time::Duration::from_secs(5)).to_string();
+        assert!(
+            timeout.contains("within 5s (Builder::with_shutdown_timeout sets the wait"),
+            "{timeout}"
         );
     }
 }

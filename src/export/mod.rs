@@ -62,7 +62,10 @@ impl std::fmt::Display for FlushError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             FlushError::Timeout(timeout) => {
-                write!(f, "the flush did not complete within {timeout:?}")
+                write!(
+                    f,
+                    "the flush did not complete within {timeout:?} (Builder::with_shutdown_timeout sets the wait; Guard::stats() tells what is still queued or being retried)"
+                )
             }
             FlushError::Failed(reason) => write!(f, "the flush failed: {reason}"),
         }
