@@ -416,6 +416,49 @@ fn an_unknown_exporter_name_is_reported_and_the_known_ones_are_used() {
     assert_eq!(records[0]["body"], "kept");
 }
 
+/// Regression: settings that had no effect were taken without a word: an
+/// `OTEL_LOGS_EXPORTER` that the outputs given in code override, TLS files
+/// from the variables with an endpoint without TLS, an endpoint given in
+/// code without the path a collector listens on, a spool budget without a
+/// spool, and a runtime lint rule turned on for a lint that is off.
+#[test]
+fn settings_that_take_no_effect_are_reported() {
+    if is_child() {
+        let builder = otel_log_bridge::builder()
+            .with_json_writer(std::io::sink())
+            .with_otlp_endpoint("http://127.0.0.1:9")
+            .with_runtime_lint(false)
+            .with_lint_rule(otel_log_bridge::lint::Rule::MissingEventName, true)
+            .with_shutdown_timeout(std::time::Duration::from_millis(10));
+        #[cfg(feature = "spool")]
+        let builder = builder.with_spool_budget(1 << 20);
+        let (_layer, guard) = builder.layer().expect("warnings, not errors");
+        drop(guard);
+        return;
+    }
+    let output = run_child(
+        "process::settings_that_take_no_effect_are_reported",
+        &[
+            ("OTEL_LOGS_EXPORTER", "none"),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/collector-ca.pem"),
+        ],
+    );
+    let stderr = stderr(&output);
+    assert!(output.status.success(), "{stderr}");
+    let mut expected = vec![
+        "OTEL_LOGS_EXPORTER=\"none\" is not used: the program chooses its outputs in code (a writer, an OTLP endpoint or a logger provider given to the Builder): json, otlp",
+        "OTEL_EXPORTER_OTLP_CERTIFICATE is set, but the endpoint http://127.0.0.1:9 is not https://, so the file is not used and the logs are sent unencrypted",
+        "Builder::with_otlp_endpoint is used as the full URL, and http://127.0.0.1:9 has no path: requests go to /, not to the collector's /v1/logs; give the full URL (http://127.0.0.1:9/v1/logs)",
+        "Builder::with_lint_rule(OLB009, true) is not used: the runtime lint is off",
+    ];
+    if cfg!(feature = "spool") {
+        expected.push("Builder::with_spool_budget is not used: no spool directory is given");
+    }
+    for said in expected {
+        assert!(stderr.contains(said), "{said}\n{stderr}");
+    }
+}
+
 /// Regression: `init` set `log`'s maximum level even when it left `log`
 /// to another logger, which then lost its debug records.
 #[test]

@@ -952,10 +952,46 @@ impl Builder {
         }
         // A disabled bridge exports nothing, so the exporter list is not
         // read, nor a bad name in it reported.
+        // A rule turned on for a check that is off does nothing: said, as
+        // the program asked for a check it will not get.
+        let lint = &self.capture.lint;
+        if let Some((rule, _)) = lint
+            .overrides
+            .iter()
+            .find(|(_, on)| *on)
+            .filter(|_| !lint.enabled)
+        {
+            diag::warn(format_args!(
+                "Builder::with_lint_rule({}, true) is not used: the runtime lint is off (on in debug builds; Builder::with_runtime_lint(true) turns it on)",
+                rule.id()
+            ));
+        }
+        // Code wins over the variable; an operator who set it (to `none`,
+        // say) is told that it is not used.
+        let overridden =
+            |used: &[Exporter], how: &str| {
+                if let Some(list) = self.env.get(env::LOGS_EXPORTER) {
+                    let names: Vec<&str> = used.iter().map(|exporter| exporter.name()).collect();
+                    diag::warn(format_args!(
+                    "{}={list:?} is not used: the program chooses its outputs in code ({how}): {}",
+                    env::LOGS_EXPORTER,
+                    if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+                ));
+                }
+            };
         let exporters = match (&self.exporters, self.exporters_chosen_in_code()) {
             _ if disabled => Vec::new(),
-            (Some(exporters), _) => exporters.clone(),
-            (None, Some(chosen)) => chosen,
+            (Some(exporters), _) => {
+                overridden(exporters, "Builder::with_exporters");
+                exporters.clone()
+            }
+            (None, Some(chosen)) => {
+                overridden(
+                    &chosen,
+                    "a writer, an OTLP endpoint or a logger provider given to the Builder",
+                );
+                chosen
+            }
             (None, None) => match self.env.get(env::LOGS_EXPORTER) {
                 Some(list) => Exporter::parse_list(&list)?.unwrap_or_else(|| {
                     let default = self.default_exporter();

@@ -560,11 +560,23 @@ impl OtlpSettings {
             check_url(setting, &url)
         };
         let endpoint = match &options.endpoint {
-            Some(url) => check("Builder::with_otlp_endpoint", url)?,
+            Some(url) => {
+                let setting = "Builder::with_otlp_endpoint";
+                let url = check(setting, url)?;
+                if !grpc {
+                    warn_if_no_path(setting, &url);
+                }
+                url
+            }
             None => {
                 let (generic, specific) = names("ENDPOINT");
                 match (env.get(&specific), env.get(&generic)) {
-                    (Some(url), _) => check(&specific, &url)?,
+                    (Some(url), _) if grpc => check(&specific, &url)?,
+                    (Some(url), _) => {
+                        let url = check(&specific, &url)?;
+                        warn_if_no_path(&specific, &url);
+                        url
+                    }
                     // gRPC has no per-signal path: the service name routes.
                     (None, Some(base)) if grpc => check(&generic, &base)?,
                     (None, Some(base)) => append_logs_path(&check(&generic, &base)?),
@@ -630,6 +642,23 @@ impl OtlpSettings {
             client_key,
             client_certificate,
         };
+        // TLS files apply to an https:// endpoint only. Given in code for
+        // another, they would be read by nothing and the logs sent in
+        // clear, where the program asked for TLS: an error. From the
+        // variables (set for other signals' exporters too), a warning.
+        if !endpoint.starts_with("https://") {
+            let unused = [&tls.certificate, &tls.client_certificate, &tls.client_key];
+            for file in unused.into_iter().flatten() {
+                let reason = format!(
+                    "the endpoint {} is not https://, so the file is not used and the logs are sent unencrypted",
+                    endpoint_for_reports(&endpoint)
+                );
+                if file.setting.starts_with("Builder::") {
+                    return Err(file.invalid(format!("{reason}; give an https:// endpoint")));
+                }
+                diag::warn(format_args!("{} is set, but {reason}", file.setting));
+            }
+        }
         let max_queue_size = options
             .max_queue_size
             .or_else(|| count(env, "OTEL_BLRP_MAX_QUEUE_SIZE"));
@@ -670,6 +699,13 @@ impl OtlpSettings {
                 dir,
                 budget: options.spool_budget.unwrap_or(DEFAULT_SPOOL_BUDGET),
             });
+        #[cfg(feature = "spool")]
+        if spool.is_none() && options.spool_budget.is_some() {
+            diag::warn(format_args!(
+                "Builder::with_spool_budget is not used: no spool directory is given (Builder::with_spool_dir or {})",
+                super::env::SPOOL_DIR
+            ));
+        }
         Ok(OtlpSettings {
             protocol,
             endpoint,
@@ -844,6 +880,24 @@ fn with_grpc_scheme(url: &str, insecure: bool) -> String {
         format!("http://{url}")
     } else {
         format!("https://{url}")
+    }
+}
+
+/// Warns when an HTTP endpoint used as the full URL (given in code, or by
+/// the logs-specific variable) has no path: requests would go to `/`,
+/// where a collector answers 404, and every record would fail. A base URL
+/// (`http://collector:4318`, as the generic variable takes) is the likely
+/// mistake.
+fn warn_if_no_path(setting: &str, url: &str) {
+    let Ok(uri) = url.parse::<ureq::http::Uri>() else {
+        return;
+    };
+    if matches!(uri.path(), "" | "/") {
+        diag::warn(format_args!(
+            "{setting} is used as the full URL, and {} has no path: requests go to /, not to the collector's /{HTTP_LOGS_PATH}; give the full URL ({})",
+            endpoint_for_reports(url),
+            endpoint_for_reports(&append_logs_path(url))
+        ));
     }
 }
 
@@ -1313,6 +1367,7 @@ mod tests {
         assert_eq!(from_env.batch.max_export_batch_size, 100);
         assert_eq!(from_env.batch.export_timeout, Some(Duration::from_secs(7)));
         let options = OtlpOptions {
+            endpoint: Some("https://collector:4318/v1/logs".to_owned()),
             certificate: Some("ca.pem".into()),
             client_identity: Some(("client.pem".into(), "client.key".into())),
             schedule_delay: Some(Duration::from_millis(50)),
@@ -1347,6 +1402,50 @@ mod tests {
         };
         let settings = resolve(&options, &vars).expect("valid");
         assert_eq!(settings.batch.max_export_batch_size, 40);
+    }
+
+    /// Regression: TLS files given in code with an http:// endpoint were
+    /// read by nothing, and the logs went out unencrypted without a word.
+    #[test]
+    fn tls_files_given_in_code_for_an_endpoint_without_tls_are_an_error() {
+        for (protocol, endpoint) in [
+            (Protocol::HttpProtobuf, "http://collector:4318/v1/logs"),
+            (Protocol::HttpJson, "http://collector:4318/v1/logs"),
+        ] {
+            for options in [
+                OtlpOptions {
+                    certificate: Some("ca.pem".into()),
+                    ..OtlpOptions::default()
+                },
+                OtlpOptions {
+                    client_identity: Some(("client.pem".into(), "client.key".into())),
+                    ..OtlpOptions::default()
+                },
+            ] {
+                let options = OtlpOptions {
+                    protocol: Some(protocol),
+                    endpoint: Some(endpoint.to_owned()),
+                    ..options
+                };
+                let error = resolve(&options, &[]).expect_err("no TLS to use the files");
+                let text = error.to_string();
+                assert!(
+                    text.contains("is not https://, so the file is not used and the logs are sent unencrypted"),
+                    "{text}"
+                );
+            }
+        }
+        // From the variables, which other signals' exporters read too, it
+        // is a warning.
+        let settings = resolve(
+            &OtlpOptions::default(),
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+                ("OTEL_EXPORTER_OTLP_CERTIFICATE", "ca.pem"),
+            ],
+        )
+        .expect("a warning, not an error");
+        assert_eq!(settings.endpoint, "http://collector:4318/v1/logs");
     }
 
     #[test]
