@@ -596,8 +596,10 @@ impl Builder {
 
     /// Sends OTLP to this URL, beating `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`
     /// and `OTEL_EXPORTER_OTLP_ENDPOINT`. For HTTP it is the full URL
-    /// (`http://collector:4318/v1/logs`), as the logs-specific variable is.
-    /// Selects the OTLP exporter unless
+    /// (`http://collector:4318/v1/logs`), as the logs-specific variable is;
+    /// a URL without a path (`http://collector:4318`) is used as given, and
+    /// a warning says the collector's path is missing. Selects the OTLP
+    /// exporter unless
     /// [`with_exporters`](Builder::with_exporters) says otherwise.
     ///
     /// ```no_run
@@ -669,7 +671,9 @@ impl Builder {
 
     /// Trusts the CA certificates in this PEM file, instead of the Mozilla
     /// roots built into the crate, for an `https` collector; beats
-    /// `OTEL_EXPORTER_OTLP_[LOGS_]CERTIFICATE`.
+    /// `OTEL_EXPORTER_OTLP_[LOGS_]CERTIFICATE`. With an endpoint that is
+    /// not `https://`, [`try_init`](Builder::try_init) fails: the file
+    /// would not be used, and the logs would be sent unencrypted.
     #[cfg(feature = "otlp")]
     pub fn with_otlp_certificate(mut self, pem_file: impl Into<std::path::PathBuf>) -> Self {
         self.otlp.certificate = Some(pem_file.into());
@@ -679,6 +683,9 @@ impl Builder {
     /// Presents this client certificate and key (PEM files) to an `https`
     /// collector that asks for one (mutual TLS); beats
     /// `OTEL_EXPORTER_OTLP_[LOGS_]CLIENT_CERTIFICATE` and `…_CLIENT_KEY`.
+    /// With an endpoint that is not `https://`,
+    /// [`try_init`](Builder::try_init) fails, as for
+    /// [`with_otlp_certificate`](Builder::with_otlp_certificate).
     #[cfg(feature = "otlp")]
     pub fn with_otlp_client_certificate(
         mut self,
