@@ -42,6 +42,22 @@ pub(crate) fn set_level(level: DiagLevel) {
     LEVEL.store(level as u8, Ordering::Relaxed);
 }
 
+/// The level as it is now, to be put back with [`SavedLevel::restore`]
+/// by a configuration that fails after setting its own.
+pub(crate) fn saved_level() -> SavedLevel {
+    SavedLevel(LEVEL.load(Ordering::Relaxed))
+}
+
+/// A level [`saved_level`] kept.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SavedLevel(u8);
+
+impl SavedLevel {
+    pub(crate) fn restore(self) {
+        LEVEL.store(self.0, Ordering::Relaxed);
+    }
+}
+
 fn enabled(level: DiagLevel) -> bool {
     level as u8 <= LEVEL.load(Ordering::Relaxed)
 }

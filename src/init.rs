@@ -180,7 +180,14 @@ impl Builder {
     /// when the global subscriber is a `NoSubscriber`, which the check
     /// cannot tell from none), the `log` bridge it installed just before
     /// stays, and ignores records.
-    pub fn try_init(mut self) -> Result<Guard, InitError> {
+    pub fn try_init(self) -> Result<Guard, InitError> {
+        // The diagnostics level the configuration sets is put back when
+        // it fails, as everything else is.
+        let level = crate::diag::saved_level();
+        self.install().inspect_err(|_| level.restore())
+    }
+
+    fn install(mut self) -> Result<Guard, InitError> {
         if global_subscriber_is_set() {
             return Err(InitError::SubscriberAlreadySet);
         }
@@ -224,15 +231,16 @@ impl Builder {
     /// [`InitError::InvalidConfig`] or [`InitError::Worker`], as
     /// [`try_init`](crate::try_init).
     pub fn layer(mut self) -> Result<(BridgeLayer, Guard), InitError> {
+        let level = crate::diag::saved_level();
         // Resolved first: the diagnostics level it applies governs this
         // warning too.
-        let resolved = self.resolve()?;
+        let resolved = self.resolve().inspect_err(|_| level.restore())?;
         if let Some(directives) = &self.filter {
             crate::diag::warn(format_args!(
                 "Builder::with_env_filter({directives:?}) is not used by Builder::layer(): add the filter to your subscriber"
             ));
         }
-        self.start(&resolved)
+        self.start(&resolved).inspect_err(|_| level.restore())
     }
 
     fn start(&mut self, resolved: &Resolved) -> Result<(BridgeLayer, Guard), InitError> {

@@ -459,6 +459,42 @@ fn settings_that_take_no_effect_are_reported() {
     }
 }
 
+/// Regression: a configuration that failed left its diagnostics level
+/// set, so a failed `try_init` with `with_diagnostics(OFF)` silenced the
+/// warnings of the configuration that came after it.
+#[test]
+fn a_failed_configuration_leaves_the_diagnostics_level_as_it_was() {
+    if is_child() {
+        let failed = otel_log_bridge::builder()
+            .with_diagnostics(tracing::level_filters::LevelFilter::OFF)
+            .with_resource_attribute("", "no key")
+            .layer();
+        assert!(failed.is_err());
+        let failed = otel_log_bridge::builder()
+            .with_diagnostics(tracing::level_filters::LevelFilter::OFF)
+            .with_resource_attribute("", "no key")
+            .try_init();
+        assert!(failed.is_err());
+        let (_layer, guard) = otel_log_bridge::builder()
+            .with_json_writer(std::io::sink())
+            .with_env_filter("info")
+            .layer()
+            .expect("valid configuration");
+        drop(guard);
+        return;
+    }
+    let output = run_child(
+        "process::a_failed_configuration_leaves_the_diagnostics_level_as_it_was",
+        &[],
+    );
+    let stderr = stderr(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("Builder::with_env_filter(\"info\") is not used by Builder::layer()"),
+        "{stderr}"
+    );
+}
+
 /// Regression: `init` set `log`'s maximum level even when it left `log`
 /// to another logger, which then lost its debug records.
 #[test]
