@@ -49,9 +49,30 @@ impl From<i64> for AttributeValue {
     }
 }
 
+/// The integer types whose every value an `i64` holds: `u64` and `usize`
+/// are left out, as their largest values would not fit (convert with
+/// `i64::try_from`, or give the value as a string).
+macro_rules! from_lossless_integer {
+    ($($integer:ty),*) => {$(
+        impl From<$integer> for AttributeValue {
+            fn from(value: $integer) -> Self {
+                AttributeValue::Int(i64::from(value))
+            }
+        }
+    )*};
+}
+
+from_lossless_integer!(i8, i16, i32, u8, u16, u32);
+
 impl From<f64> for AttributeValue {
     fn from(value: f64) -> Self {
         AttributeValue::Double(value)
+    }
+}
+
+impl From<f32> for AttributeValue {
+    fn from(value: f32) -> Self {
+        AttributeValue::Double(f64::from(value))
     }
 }
 
@@ -296,6 +317,26 @@ fn percent_decode(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: only `i64` among the integers converted, so a process
+    /// id (`u32`) or a port (`u16`) given as is did not compile.
+    #[test]
+    fn integers_an_i64_holds_and_floats_convert() {
+        assert_eq!(
+            AttributeValue::from(std::process::id()),
+            AttributeValue::Int(i64::from(std::process::id()))
+        );
+        assert_eq!(AttributeValue::from(8080_u16), AttributeValue::Int(8080));
+        assert_eq!(AttributeValue::from(-3_i8), AttributeValue::Int(-3));
+        assert_eq!(
+            AttributeValue::from(u32::MAX),
+            AttributeValue::Int(4_294_967_295)
+        );
+        assert_eq!(AttributeValue::from(0.5_f32), AttributeValue::Double(0.5));
+        // A literal still converts without a suffix.
+        let _ = crate::builder().with_resource_attribute("shard", 3);
+        let _ = crate::builder().with_resource_attribute("ratio", 0.25);
+    }
 
     #[test]
     fn parses_trimmed_percent_decoded_pairs() {
