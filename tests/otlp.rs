@@ -238,15 +238,52 @@ fn grpc_records_equal_the_json_lines() {
 
 #[test]
 fn tls_files_are_not_read_for_a_plain_http_collector() {
-    // A certificate variable left over from another environment serves
-    // secure connections only; it must not stop export over `http://`.
+    // A certificate variable left over from another environment (or set
+    // for another signal's exporter) serves secure connections only; it
+    // must not stop export over `http://`.
+    if crate::support::is_child() {
+        let (layer, guard) = otel_log_bridge::builder()
+            .with_json_writer(std::io::sink())
+            .with_exporters([Exporter::Otlp])
+            .layer()
+            .expect("a warning, not an error");
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), ten_events);
+        let stats = guard.shutdown();
+        assert_eq!((stats.exported, stats.failed), (10, 0));
+        return;
+    }
     let receiver = Receiver::http();
-    let builder = to_receiver(&receiver, Protocol::HttpProtobuf)
-        .with_otlp_certificate("/nonexistent/ca.pem")
-        .with_otlp_client_certificate("/nonexistent/client.pem", "/nonexistent/client.key");
-    let stats = run(builder, ten_events);
-    assert_eq!((stats.exported, stats.failed), (10, 0));
+    let output = crate::support::run_child(
+        "otlp::tls_files_are_not_read_for_a_plain_http_collector",
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.endpoint()),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/nonexistent/ca.pem"),
+            (
+                "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+                "/nonexistent/client.pem",
+            ),
+            ("OTEL_EXPORTER_OTLP_CLIENT_KEY", "/nonexistent/client.key"),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("OTEL_EXPORTER_OTLP_CERTIFICATE is set, but the endpoint"),
+        "{stderr}"
+    );
     assert_eq!(receiver.records().len(), 10);
+    // Given in code, the files ask for TLS the endpoint does not have.
+    let error = to_receiver(&receiver, Protocol::HttpProtobuf)
+        .with_otlp_certificate("/nonexistent/ca.pem")
+        .layer()
+        .err()
+        .map(|error| error.to_string());
+    assert!(
+        error
+            .as_deref()
+            .is_some_and(|error| error.contains("the logs are sent unencrypted")),
+        "{error:?}"
+    );
 }
 
 fn ten_events() {
