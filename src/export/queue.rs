@@ -267,7 +267,7 @@ impl Queue {
         emitted: Option<usize>,
         encode: impl FnOnce(&mut Vec<u8>, &mut u64),
     ) -> bool {
-        if self.closed.load(Ordering::Relaxed) {
+        if self.closed.load(Ordering::Acquire) {
             self.count_unsharded(emitted);
             self.count_drop_closed();
             return false;
@@ -446,7 +446,7 @@ impl Queue {
     fn register_shard(&self) -> Arc<Shard> {
         let shard = Arc::new(Shard::default());
         let mut shards = lock(&self.shards);
-        if self.closed.load(Ordering::Relaxed) {
+        if self.closed.load(Ordering::Acquire) {
             lock(&shard.state).closed = true;
         }
         shards.push(Arc::clone(&shard));
@@ -565,7 +565,11 @@ impl Queue {
             for (total, count) in self.emitted.iter().zip(&mut state.emitted) {
                 total.fetch_add(std::mem::take(count), Ordering::Relaxed);
             }
-            if state.records == 0 && state.buf.capacity() > IDLE_SHARD_CAPACITY {
+            // A closed queue takes no more records and has no later drain:
+            // an idle shard's buffer, kept small for its next records while
+            // the queue is open, would be held for as long as the process
+            // lives.
+            if state.records == 0 && (state.closed || state.buf.capacity() > IDLE_SHARD_CAPACITY) {
                 state.buf = Vec::new();
             }
             if state.records > 0 {
@@ -660,7 +664,7 @@ impl Queue {
     /// before the guard stops waiting.
     #[cfg(feature = "spool")]
     pub(crate) fn shutdown_pending(&self) -> bool {
-        self.is_shutting_down() && !self.closed.load(Ordering::Relaxed)
+        self.is_shutting_down() && !self.closed.load(Ordering::Acquire)
     }
 
     /// Stops accepting records: they are counted as dropped from now on,
@@ -678,7 +682,9 @@ impl Queue {
     }
 
     fn close_shards(&self) {
-        self.closed.store(true, Ordering::Relaxed);
+        // Released, so that a producer that sees the queue closed also sees
+        // why (`worker_stopped`, stored before).
+        self.closed.store(true, Ordering::Release);
         for shard in lock(&self.shards).iter() {
             lock(&shard.state).closed = true;
         }
@@ -1021,6 +1027,33 @@ mod tests {
         assert_eq!(chunks.len(), 1);
         let shards = lock(&queue.shards);
         let capacity: usize = shards
+            .iter()
+            .map(|shard| lock(&shard.state).buf.capacity())
+            .sum();
+        assert_eq!(capacity, 0);
+    }
+
+    /// Regression: the last drain of a closed queue left an idle shard the
+    /// small buffer it keeps for its next records, and with no later
+    /// drain, it was held for as long as the process lived, also once its
+    /// thread had exited.
+    #[test]
+    fn a_closed_queues_idle_shards_keep_no_buffer() {
+        let queue = Queue::new("closed-idle-buffers", 1 << 20, NEVER_WOKEN);
+        let mut pool = vec![Vec::with_capacity(4096)];
+        let mut chunks = Vec::new();
+        assert!(queue.push(|buf| buf.extend_from_slice(b"record")));
+        // The drain hands this thread's shard the pooled buffer; the
+        // thread then logs nothing more.
+        queue.take(&mut pool, &mut chunks);
+        assert_eq!(chunks.len(), 1);
+        for chunk in chunks.drain(..) {
+            queue.recycle(&mut pool, chunk);
+        }
+        queue.close();
+        queue.take(&mut pool, &mut chunks);
+        assert!(chunks.is_empty());
+        let capacity: usize = lock(&queue.shards)
             .iter()
             .map(|shard| lock(&shard.state).buf.capacity())
             .sum();
