@@ -505,6 +505,58 @@ fn a_failed_configuration_leaves_the_diagnostics_level_as_it_was() {
     );
 }
 
+/// Regression: a guard dropped at once (`let (layer, _) = …`) shut the
+/// pipeline down before its first record, and every event vanished
+/// without a word; a pipeline that exported and was shut down as the
+/// program ended says nothing of the events its other threads log after.
+#[test]
+fn events_after_a_guard_dropped_at_once_are_reported_as_discarded() {
+    use tracing_subscriber::prelude::*;
+
+    if is_child() {
+        match std::env::var("CASE").as_deref() {
+            Ok("dropped at once") => {
+                let (layer, _) = otel_log_bridge::builder()
+                    .with_json_writer(std::io::sink())
+                    .layer()
+                    .expect("valid configuration");
+                let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+                tracing::dispatcher::with_default(&dispatch, || {
+                    tracing::info!("lost");
+                    tracing::info!("lost too");
+                });
+            }
+            _ => {
+                let (layer, guard) = otel_log_bridge::builder()
+                    .with_json_writer(std::io::sink())
+                    .layer()
+                    .expect("valid configuration");
+                let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+                tracing::dispatcher::with_default(&dispatch, || {
+                    tracing::info!("exported");
+                    drop(guard);
+                    tracing::info!("logged while the program ends");
+                });
+            }
+        }
+        return;
+    }
+    let test = "process::events_after_a_guard_dropped_at_once_are_reported_as_discarded";
+    let at_once = run_child(test, &[("CASE", "dropped at once")]);
+    let said = stderr(&at_once);
+    assert!(at_once.status.success(), "{said}");
+    assert_eq!(
+        said.matches("events are discarded: this pipeline was shut down before its first record")
+            .count(),
+        1,
+        "{said}"
+    );
+    let at_the_end = run_child(test, &[("CASE", "shut down at the end")]);
+    let said = stderr(&at_the_end);
+    assert!(at_the_end.status.success(), "{said}");
+    assert!(!said.contains("events are discarded"), "{said}");
+}
+
 /// Regression: `init` set `log`'s maximum level even when it left `log`
 /// to another logger, which then lost its debug records.
 #[test]

@@ -333,7 +333,11 @@ where
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let shared = &*self.shared;
-        if is_suppressed() || !shared.pipeline.is_open() {
+        if is_suppressed() {
+            return;
+        }
+        if !shared.pipeline.is_open() {
+            shared.pipeline.note_discarded();
             return;
         }
         let metadata = event.metadata();

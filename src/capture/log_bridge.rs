@@ -223,6 +223,9 @@ impl log::Log for LogBridge {
 
     fn log(&self, source: &log::Record<'_>) {
         if !self.enabled(source.metadata()) {
+            if !is_suppressed() && !self.pipeline.is_open() {
+                self.pipeline.note_discarded();
+            }
             return;
         }
         with_scratch(|record| {

@@ -637,6 +637,9 @@ pub(crate) struct Pipeline {
     /// Whether a panic hook records into this pipeline already: a second
     /// one would record every panic twice.
     panic_hook: AtomicBool,
+    /// Whether an event that came after the shutdown was looked at (see
+    /// [`Pipeline::note_discarded`]).
+    discard_noted: AtomicBool,
     timeout: Duration,
 }
 
@@ -653,6 +656,7 @@ impl Pipeline {
             storm: None,
             shut_down: std::sync::Once::new(),
             panic_hook: AtomicBool::new(false),
+            discard_noted: AtomicBool::new(false),
             timeout,
         }
     }
@@ -704,6 +708,24 @@ impl Pipeline {
     /// a pipeline with no sinks (`OTEL_LOGS_EXPORTER=none`).
     pub(crate) fn is_open(&self) -> bool {
         self.open.load(Ordering::Relaxed)
+    }
+
+    /// Called for an event the pipeline does not take because it is not
+    /// open. The first one after a shutdown that came before any record
+    /// was emitted says so: the guard was dropped at once (`let (layer, _)
+    /// = builder.layer()?`, where `_` drops it), and every event would
+    /// vanish without a word. Events after the shutdown of a pipeline
+    /// that did export, as a program's other threads log while it ends,
+    /// are no mistake and are not reported.
+    pub(crate) fn note_discarded(&self) {
+        if !self.shut_down.is_completed() || self.discard_noted.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        if self.stats().emitted == 0 {
+            diag::warn(format_args!(
+                "events are discarded: this pipeline was shut down before its first record, so its Guard was dropped at once; keep the Guard for as long as the layer should export (`let (layer, _guard) = …`, not `let (layer, _) = …`)"
+            ));
+        }
     }
 
     /// The encoding records can be written in straight from events (to the
