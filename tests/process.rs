@@ -515,6 +515,23 @@ fn events_after_a_guard_dropped_at_once_are_reported_as_discarded() {
 
     if is_child() {
         match std::env::var("CASE").as_deref() {
+            Ok("log records after a guard dropped at once") => {
+                let (layer, _) = otel_log_bridge::builder()
+                    .with_json_writer(std::io::sink())
+                    .layer()
+                    .expect("valid configuration");
+                let bridge = layer.log_bridge();
+                let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+                tracing::dispatcher::with_default(&dispatch, || {
+                    log::Log::log(
+                        &bridge,
+                        &log::Record::builder()
+                            .args(format_args!("lost"))
+                            .level(log::Level::Info)
+                            .build(),
+                    );
+                });
+            }
             Ok("dropped at once") => {
                 let (layer, _) = otel_log_bridge::builder()
                     .with_json_writer(std::io::sink())
@@ -542,15 +559,22 @@ fn events_after_a_guard_dropped_at_once_are_reported_as_discarded() {
         return;
     }
     let test = "process::events_after_a_guard_dropped_at_once_are_reported_as_discarded";
-    let at_once = run_child(test, &[("CASE", "dropped at once")]);
-    let said = stderr(&at_once);
-    assert!(at_once.status.success(), "{said}");
-    assert_eq!(
-        said.matches("events are discarded: this pipeline was shut down before its first record")
+    for case in [
+        "dropped at once",
+        "log records after a guard dropped at once",
+    ] {
+        let at_once = run_child(test, &[("CASE", case)]);
+        let said = stderr(&at_once);
+        assert!(at_once.status.success(), "{case}: {said}");
+        assert_eq!(
+            said.matches(
+                "events are discarded: this pipeline was shut down before its first record"
+            )
             .count(),
-        1,
-        "{said}"
-    );
+            1,
+            "{case}: {said}"
+        );
+    }
     let at_the_end = run_child(test, &[("CASE", "shut down at the end")]);
     let said = stderr(&at_the_end);
     assert!(at_the_end.status.success(), "{said}");
