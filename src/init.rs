@@ -220,7 +220,8 @@ impl Builder {
     /// Builds the layer for a subscriber you compose yourself, with the
     /// guard that flushes it. Keep the guard for as long as the layer
     /// should export: `let (layer, _) = …` drops it at once, which shuts
-    /// the pipeline down. Nothing global is installed: no subscriber,
+    /// the pipeline down (the first event then says on stderr that events
+    /// are discarded). Nothing global is installed: no subscriber,
     /// no logger (see [`BridgeLayer::log_bridge`]), no panic hook (see
     /// [`BridgeLayer::install_panic_hook`]), and the filter set with
     /// [`with_env_filter`](Builder::with_env_filter) is not used (a warning
