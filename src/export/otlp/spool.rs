@@ -44,6 +44,12 @@ struct Segment {
     /// What its file takes on disk ([`disk_size`]).
     bytes: u64,
     records: u64,
+    /// Whose file it must be to be replayed (see [`owner_of`]): the user
+    /// who made it, for a segment this process wrote, so that a program
+    /// that drops its privileges after `init` still replays (and does not
+    /// delete as foreign) what it wrote since; the spool's user for one
+    /// found at open.
+    owner: Option<u32>,
 }
 
 /// A request read back from the spool.
@@ -290,6 +296,7 @@ impl Spool {
                 sequence,
                 bytes: disk_size(len),
                 records,
+                owner,
             });
         }
         segments.sort_by_key(|segment| segment.sequence);
@@ -477,10 +484,13 @@ impl Spool {
         self.next_sequence += 1;
         self.bytes = self.bytes.saturating_add(size);
         self.records = self.records.saturating_add(records);
+        // The file was made by this process, whatever user it runs as now.
+        let owner = owner_of(&file).unwrap_or(self.owner);
         self.segments.push_back(Segment {
             sequence,
             bytes: size,
             records,
+            owner,
         });
         Ok(())
     }
@@ -503,7 +513,7 @@ impl Spool {
         };
         let path = self.path(segment.sequence);
         let records = segment.records;
-        match read_segment(&path, self.owner) {
+        match read_segment(&path, segment.owner) {
             Ok(Some(spooled)) => {
                 self.failed_reads = 0;
                 Oldest::Request(spooled)
@@ -705,6 +715,40 @@ mod tests {
         }
         assert_eq!(seen, vec![(b"first".to_vec(), 1), (b"second".to_vec(), 2)]);
         assert!(reopened.is_empty());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// Regression: the user whose segments the spool replays was fixed
+    /// when it opened, so a program that dropped its privileges after
+    /// `init` took the segments it wrote since for someone else's, and
+    /// deleted them unsent. A segment someone else's file replaced is
+    /// still not replayed.
+    #[cfg(unix)]
+    #[test]
+    fn segments_written_after_a_change_of_user_are_replayed() {
+        use std::os::unix::fs::MetadataExt as _;
+
+        let dir = dir("changed-user");
+        let mut spool = Spool::open(&dir, 1 << 20).expect("writable");
+        let own = fs::metadata(&dir).expect("directory").uid();
+        // As if the spool had been opened by another user (root, before
+        // the program dropped its privileges).
+        spool.owner = Some(own.wrapping_add(1));
+        spool.append(b"written since", 2).written.expect("written");
+        match spool.oldest() {
+            Oldest::Request(spooled) => assert_eq!(spooled.payload, b"written since"),
+            other => panic!("expected the request, got {other:?}"),
+        }
+        spool.remove_oldest();
+        // A file of another user in a segment's place is not the spool's.
+        spool.append(b"replaced", 1).written.expect("written");
+        let path = spool.path(1);
+        let whole = fs::read(&path).expect("segment");
+        fs::remove_file(&path).expect("removed");
+        fs::write(&path, whole).expect("a well-formed segment, planted");
+        if std::os::unix::fs::chown(&path, Some(own.wrapping_add(1)), None).is_ok() {
+            assert!(matches!(spool.oldest(), Oldest::Skipped { records: 1, .. }));
+        }
         let _ = fs::remove_dir_all(&dir);
     }
 
