@@ -831,3 +831,94 @@ fn records_the_spool_evicted_and_holds_are_pushed_through_the_meter() {
     provider.shutdown().expect("meter provider shut down");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A writer whose reader is gone.
+struct ClosedPipe;
+
+impl std::io::Write for ClosedPipe {
+    fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+        Err(std::io::ErrorKind::BrokenPipe.into())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Regression: every failed export carried `error.type` `export_failed`,
+/// where the convention asks for the failure's cause: the status the
+/// collector answered (its number over HTTP, its name over gRPC), or what
+/// the output's writer said.
+#[test]
+fn failed_exports_carry_their_cause_as_error_type() {
+    use otel_log_bridge::Protocol;
+
+    let http = Receiver::http();
+    http.respond_with([Response::Status {
+        code: 400,
+        retry_after: None,
+    }]);
+    let grpc = Receiver::grpc();
+    grpc.respond_with([Response::Grpc {
+        code: tonic::Code::InvalidArgument,
+        retry_after: None,
+    }]);
+    let cases = [
+        (
+            otel_log_bridge::builder()
+                .with_otlp_endpoint(format!("{}/v1/logs", http.endpoint()))
+                .with_otlp_protocol(Protocol::HttpProtobuf),
+            "400",
+            true,
+        ),
+        (
+            otel_log_bridge::builder()
+                .with_otlp_endpoint(grpc.endpoint())
+                .with_otlp_protocol(Protocol::Grpc),
+            "INVALID_ARGUMENT",
+            true,
+        ),
+        (
+            otel_log_bridge::builder().with_json_writer(ClosedPipe),
+            "broken_pipe",
+            false,
+        ),
+    ];
+    for (builder, cause, sends_requests) in cases {
+        let (exporter, provider) = in_memory_meter();
+        let (layer, guard) = builder
+            .with_meter(provider.meter("otel-log-bridge"))
+            .layer()
+            .expect("valid configuration");
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+            tracing::info!("refused");
+        });
+        let _ = guard.flush();
+        provider.force_flush().expect("metrics flushed");
+        let metrics = exporter.get_finished_metrics().expect("metrics");
+        let failed: Vec<(Option<String>, u64)> =
+            counter_points(&metrics, "otel.sdk.exporter.log.exported")
+                .into_iter()
+                .filter(|(attributes, value)| {
+                    *value > 0 && attribute(attributes, "error.type").is_some()
+                })
+                .map(|(attributes, value)| {
+                    (
+                        attribute(&attributes, "error.type").map(str::to_owned),
+                        value,
+                    )
+                })
+                .collect();
+        assert_eq!(failed, [(Some(cause.to_owned()), 1)], "{cause}");
+        if sends_requests {
+            let durations: Vec<Option<String>> =
+                histogram_points(&metrics, "otel.sdk.exporter.operation.duration")
+                    .into_iter()
+                    .map(|(attributes, _)| attribute(&attributes, "error.type").map(str::to_owned))
+                    .collect();
+            assert_eq!(durations, [Some(cause.to_owned())], "{cause}");
+        }
+        drop(guard);
+        provider.shutdown().expect("meter provider shut down");
+    }
+}

@@ -9,6 +9,7 @@
 //! conventions (`otel.sdk.*`) where they define one, and use the
 //! `otel_log_bridge.*` namespace otherwise.
 
+use std::borrow::Cow;
 use std::sync::{Arc, Weak};
 
 #[cfg(feature = "otlp")]
@@ -35,11 +36,11 @@ pub(crate) struct LogMetrics {
 #[derive(Debug)]
 pub(crate) struct ExportDuration {
     histogram: Histogram<f64>,
+    exporter: Component,
     /// The collector's `server.address` and `server.port`.
     server: Vec<KeyValue>,
     succeeded: Vec<KeyValue>,
     rejected: Vec<KeyValue>,
-    failed: Vec<KeyValue>,
 }
 
 #[cfg(feature = "otlp")]
@@ -51,16 +52,11 @@ impl ExportDuration {
         endpoint: &str,
     ) -> ExportDuration {
         let server = server_attributes(endpoint);
-        let with_server = |error| {
-            let mut attributes = component(exporter, error);
-            attributes.extend_from_slice(&server);
-            attributes
-        };
         ExportDuration {
             histogram,
-            succeeded: with_server(None),
-            rejected: with_server(Some("rejected")),
-            failed: with_server(Some("export_failed")),
+            exporter,
+            succeeded: with_server(exporter, None, &server),
+            rejected: with_server(exporter, Some(Cow::Borrowed("rejected")), &server),
             server,
         }
     }
@@ -74,13 +70,29 @@ impl ExportDuration {
     /// Records one export that took `seconds`, first attempt to last, and
     /// ended as `end` says.
     pub(crate) fn record(&self, seconds: f64, end: ExportEnd) {
-        let attributes = match end {
-            ExportEnd::Succeeded => &self.succeeded,
-            ExportEnd::Rejected => &self.rejected,
-            ExportEnd::Failed => &self.failed,
-        };
-        self.histogram.record(seconds, attributes);
+        match end {
+            ExportEnd::Succeeded => self.histogram.record(seconds, &self.succeeded),
+            ExportEnd::Rejected => self.histogram.record(seconds, &self.rejected),
+            // Made for each failed export, which is rare: the causes are
+            // many.
+            ExportEnd::Failed(cause) => {
+                let attributes = with_server(self.exporter, Some(cause.error_type()), &self.server);
+                self.histogram.record(seconds, &attributes);
+            }
+        }
     }
+}
+
+/// The attributes of an exporter's observation: its component, `error.type`
+/// when it failed, and the collector's `server.*`.
+fn with_server(
+    exporter: Component,
+    error: Option<Cow<'static, str>>,
+    server: &[KeyValue],
+) -> Vec<KeyValue> {
+    let mut attributes = component(exporter, error);
+    attributes.extend_from_slice(server);
+    attributes
 }
 
 /// `server.address` and `server.port` of the collector at `endpoint` (an
@@ -138,13 +150,15 @@ type Observe = fn(&Pipeline, &[KeyValue]) -> Vec<(u64, Vec<KeyValue>)>;
 
 /// The attributes that say which component an observation is about,
 /// with `error.type` when it counts failures.
-fn component(part: Component, error: Option<&'static str>) -> Vec<KeyValue> {
+fn component(part: Component, error: Option<Cow<'static, str>>) -> Vec<KeyValue> {
     let mut attributes = vec![
         KeyValue::new("otel.component.type", part.kind),
         KeyValue::new("otel.component.name", part.name()),
     ];
-    if let Some(error) = error {
-        attributes.push(KeyValue::new("error.type", error));
+    match error {
+        Some(Cow::Borrowed(error)) => attributes.push(KeyValue::new("error.type", error)),
+        Some(Cow::Owned(error)) => attributes.push(KeyValue::new("error.type", error)),
+        None => {}
     }
     attributes
 }
@@ -237,16 +251,19 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
                 pipeline
                     .sink_counts()
                     .flat_map(|sink| {
-                        let with_server = |error| {
-                            let mut attributes = component(sink.exporter, error);
-                            attributes.extend_from_slice(&sink.server);
-                            attributes
-                        };
+                        let attributes = |error| with_server(sink.exporter, error, &sink.server);
+                        // One series per cause of failure, as the
+                        // convention asks for its `error.type`.
+                        let failed = sink.failed_by_cause.iter().map(|(cause, records)| {
+                            (*records, attributes(Some(cause.error_type())))
+                        });
                         [
-                            (sink.exported, with_server(None)),
-                            (sink.failed, with_server(Some("export_failed"))),
-                            (sink.rejected, with_server(Some("rejected"))),
+                            (sink.exported, attributes(None)),
+                            (sink.rejected, attributes(Some(Cow::Borrowed("rejected")))),
                         ]
+                        .into_iter()
+                        .chain(failed)
+                        .collect::<Vec<_>>()
                     })
                     .collect()
             },
@@ -266,14 +283,14 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
                     .flat_map(|sink| {
                         [
                             (sink.handed_over, component(sink.processor, None)),
-                            (sink.dropped_full, component(sink.processor, Some("queue_full"))),
+                            (sink.dropped_full, component(sink.processor, Some(Cow::Borrowed("queue_full")))),
                             (
                                 sink.dropped_shut_down,
-                                component(sink.processor, Some("already_shutdown")),
+                                component(sink.processor, Some(Cow::Borrowed("already_shutdown"))),
                             ),
                             (
                                 sink.dropped_closed,
-                                component(sink.processor, Some("queue_closed")),
+                                component(sink.processor, Some(Cow::Borrowed("queue_closed"))),
                             ),
                         ]
                     })

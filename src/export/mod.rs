@@ -6,6 +6,7 @@
 
 pub(crate) mod callsites;
 mod console;
+pub(crate) mod failure;
 mod json;
 #[cfg(feature = "metrics")]
 pub(crate) mod metrics;
@@ -32,6 +33,7 @@ use crate::diag;
 use crate::record::Record;
 
 pub(crate) use self::console::ConsoleEncoder;
+use self::failure::{FailedByCause, FailureCause};
 pub(crate) use self::json::JsonEncoder;
 #[cfg(feature = "otlp")]
 pub(crate) use self::otlp::FrameContext;
@@ -143,7 +145,10 @@ pub(crate) struct SinkCounters {
     /// records once handed to the exporter, however the export ends.
     pub(crate) handed_over: AtomicU64,
     pub(crate) exported: AtomicU64,
+    /// Failed records: counted with [`SinkCounters::count_failed`], which
+    /// keeps their causes too.
     pub(crate) failed: AtomicU64,
+    pub(crate) failed_by_cause: FailedByCause,
     pub(crate) rejected: AtomicU64,
     pub(crate) retries: AtomicU64,
     pub(crate) spool_evicted: AtomicU64,
@@ -157,6 +162,14 @@ pub(crate) struct SinkCounters {
     /// requests.
     #[cfg(all(feature = "metrics", feature = "otlp"))]
     pub(crate) export_duration: Option<metrics::ExportDuration>,
+}
+
+impl SinkCounters {
+    /// Counts `records` as failed, for `cause`.
+    pub(crate) fn count_failed(&self, records: u64, cause: FailureCause) {
+        self.failed_by_cause.add(records, cause);
+        self.failed.fetch_add(records, Ordering::Release);
+    }
 }
 
 /// The OpenTelemetry instruments an OTLP output's worker records into as
@@ -215,6 +228,9 @@ pub(crate) struct SinkCounts {
     /// sends to, when metrics are registered; empty for the others.
     #[cfg(feature = "metrics")]
     pub(crate) server: Vec<opentelemetry::KeyValue>,
+    /// The failed records by cause (see [`failure`]).
+    #[cfg(feature = "metrics")]
+    pub(crate) failed_by_cause: Vec<(FailureCause, u64)>,
     /// The sink's queue and worker: the batching processor in front of
     /// its exporter.
     #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
@@ -438,7 +454,7 @@ fn run_worker(queue: &Queue, mut drain: impl Drain, interval: Duration, counters
             lost += chunk.records;
             queue.recycle(&mut pool, chunk);
         }
-        counters.failed.fetch_add(lost, Ordering::Release);
+        counters.count_failed(lost, FailureCause::WORKER_PANICKED);
         queue.mark_crashed();
         // Said once all is counted: writing to stderr can block.
         diag::error(format_args!(
@@ -581,7 +597,8 @@ impl Drain for WriterDrain {
             if let Err((_, error)) = write_all_counting(&mut self.writer, b"\n") {
                 self.unflushed -= records;
                 self.report_failure(&error);
-                self.counters.failed.fetch_add(records, Ordering::Release);
+                self.counters
+                    .count_failed(records, FailureCause::of_io(&error));
                 return;
             }
             self.mid_line = false;
@@ -596,8 +613,7 @@ impl Drain for WriterDrain {
             self.mid_line = written > 0 && chunk[written - 1] != b'\n';
             self.report_failure(&error);
             self.counters
-                .failed
-                .fetch_add(records - whole, Ordering::Release);
+                .count_failed(records - whole, FailureCause::of_io(&error));
         }
     }
 
@@ -607,12 +623,15 @@ impl Drain for WriterDrain {
         let flushed = flush_waiting(&mut self.writer);
         let written = std::mem::take(&mut self.unflushed);
         match flushed {
-            Ok(()) => self.counters.exported.fetch_add(written, Ordering::Release),
+            Ok(()) => {
+                self.counters.exported.fetch_add(written, Ordering::Release);
+            }
             Err(error) => {
                 self.report_failure(&error);
-                self.counters.failed.fetch_add(written, Ordering::Release)
+                self.counters
+                    .count_failed(written, FailureCause::of_io(&error));
             }
-        };
+        }
     }
 
     fn unsettled(&self) -> u64 {
@@ -999,6 +1018,8 @@ impl Pipeline {
             queue_budget: sink.queue.budget() as u64,
             #[cfg(feature = "metrics")]
             server: sink.server_attributes(),
+            #[cfg(feature = "metrics")]
+            failed_by_cause: sink.counters.failed_by_cause.snapshot(),
         })
     }
 }

@@ -16,6 +16,7 @@ use tonic_types::StatusExt as _;
 
 use crate::config::otlp::{endpoint_for_reports, Compression, OtlpSettings, TlsFiles};
 use crate::error::InitError;
+use crate::export::failure::FailureCause;
 use crate::export::otlp::{
     partial_success, readable, Outcome, Transport, MAX_RESPONSE_BYTES, USER_AGENT,
 };
@@ -108,10 +109,13 @@ impl Transport for GrpcTransport {
         }
         let client = &mut self.client;
         let export = async move {
-            client
-                .ready()
-                .await
-                .map_err(|e| Status::unavailable(e.to_string()))?;
+            client.ready().await.map_err(|error| {
+                // The error stays the status's source: it tells what
+                // failed (a refused connection, a certificate).
+                let mut status = Status::unavailable(error.to_string());
+                status.set_source(std::sync::Arc::new(error));
+                status
+            })?;
             let path = http::uri::PathAndQuery::from_static(EXPORT_PATH);
             client.unary(call, path, PreEncodedCodec).await
         };
@@ -120,20 +124,23 @@ impl Transport for GrpcTransport {
             return Outcome::Failed {
                 reason: "the gRPC runtime is gone".to_owned(),
                 about_endpoint: true,
+                cause: FailureCause::INTERNAL_ERROR,
             };
         };
-        let result = runtime.block_on(async move {
+        let (result, timed_out) = runtime.block_on(async move {
             match timeout {
                 // A peer that takes the connection and never answers the
                 // TLS handshake would hold the worker for good otherwise.
-                Some(limit) => tokio::time::timeout(limit, export)
-                    .await
-                    .unwrap_or_else(|_| {
+                Some(limit) => match tokio::time::timeout(limit, export).await {
+                    Ok(result) => (result, false),
+                    Err(_) => (
                         Err(Status::deadline_exceeded(format!(
                             "no answer within {limit:?}"
-                        )))
-                    }),
-                None => export.await,
+                        ))),
+                        true,
+                    ),
+                },
+                None => (export.await, false),
             }
         });
         if result
@@ -172,7 +179,7 @@ impl Transport for GrpcTransport {
                     message: String::new(),
                 }
             }
-            Err(status) => classify(&status, &self.shown_endpoint),
+            Err(status) => classify(&status, &self.shown_endpoint, timed_out),
         }
     }
 }
@@ -233,7 +240,10 @@ impl Drop for GrpcTransport {
 /// collector at all: `tonic` reports it as `UNKNOWN` with the I/O error
 /// among its sources, and it is retried, as an HTTP request that failed on
 /// the network is.
-fn classify(status: &Status, endpoint: &str) -> Outcome {
+///
+/// `timed_out`: the request's own time ran out, which is no status the
+/// collector answered.
+fn classify(status: &Status, endpoint: &str, timed_out: bool) -> Outcome {
     let retry_info = status.get_details_retry_info();
     let retry_after: Option<Duration> = retry_info.as_ref().and_then(|info| info.retry_delay);
     let code = http2_code(status).unwrap_or(status.code());
@@ -264,14 +274,25 @@ fn classify(status: &Status, endpoint: &str) -> Outcome {
             Code::ResourceExhausted => retry_info.is_some(),
             _ => false,
         };
+    // The collector's status, unless none came from it: the request's
+    // time ran out, or the connection failed under it.
+    let cause = if timed_out {
+        FailureCause::TIMEOUT
+    } else {
+        std::error::Error::source(status)
+            .and_then(FailureCause::of_sources)
+            .unwrap_or(FailureCause::GrpcStatus(code as i32))
+    };
     if retryable {
         Outcome::Retry {
             after: retry_after,
             reason,
+            cause,
         }
     } else {
         Outcome::Failed {
             reason,
+            cause,
             // A request the collector found malformed, or too large (a
             // `RESOURCE_EXHAUSTED` without `RetryInfo`), is refused for
             // what it holds; any other code refuses every request.
@@ -492,7 +513,7 @@ mod tests {
             "received fatal alert: CertificateRequired",
         );
         let status = Status::from_error(Box::new(alert));
-        match classify(&status, "https://collector") {
+        match classify(&status, "https://collector", false) {
             Outcome::Retry { reason, .. } => assert_eq!(
                 reason,
                 "gRPC Unknown from https://collector: received fatal alert: CertificateRequired"
@@ -582,19 +603,19 @@ mod tests {
                 ErrorDetails::with_retry_info(delay),
             )
         };
-        let outcome = classify(&status(None), "http://collector");
+        let outcome = classify(&status(None), "http://collector", false);
         assert!(
             matches!(outcome, Outcome::Retry { after: None, .. }),
             "{outcome:?}"
         );
         let delay = Some(Duration::from_secs(2));
-        let outcome = classify(&status(delay), "http://collector");
+        let outcome = classify(&status(delay), "http://collector", false);
         assert!(
             matches!(outcome, Outcome::Retry { after, .. } if after == delay),
             "{outcome:?}"
         );
         let without = Status::resource_exhausted("full");
-        let outcome = classify(&without, "http://collector");
+        let outcome = classify(&without, "http://collector", false);
         assert!(matches!(outcome, Outcome::Failed { .. }), "{outcome:?}");
     }
 
@@ -609,7 +630,7 @@ mod tests {
             (Status::permission_denied("no"), true),
             (Status::unimplemented("no logs service"), true),
         ] {
-            match classify(&status, "http://collector") {
+            match classify(&status, "http://collector", false) {
                 Outcome::Failed { about_endpoint, .. } => {
                     assert_eq!(about_endpoint, about, "{status:?}");
                 }
@@ -644,7 +665,7 @@ mod tests {
             (h2::Reason::REFUSED_STREAM, "Unavailable"),
             (h2::Reason::CANCEL, "Cancelled"),
         ] {
-            match classify(&reset(reason), "http://collector") {
+            match classify(&reset(reason), "http://collector", false) {
                 Outcome::Retry { reason, .. } => assert!(
                     reason.starts_with(&format!("gRPC {code} from http://collector")),
                     "{reason}"
@@ -657,7 +678,7 @@ mod tests {
             h2::Reason::ENHANCE_YOUR_CALM,
             h2::Reason::INADEQUATE_SECURITY,
         ] {
-            let outcome = classify(&reset(reason), "http://collector");
+            let outcome = classify(&reset(reason), "http://collector", false);
             assert!(
                 matches!(outcome, Outcome::Failed { .. }),
                 "{reason:?}: {outcome:?}"
@@ -710,7 +731,11 @@ mod tests {
     /// not retried: the retry table stands.
     #[test]
     fn an_unknown_status_from_the_collector_is_not_retried() {
-        let outcome = classify(&Status::unknown("collector says no"), "http://collector");
+        let outcome = classify(
+            &Status::unknown("collector says no"),
+            "http://collector",
+            false,
+        );
         assert!(matches!(outcome, Outcome::Failed { .. }), "{outcome:?}");
     }
 }

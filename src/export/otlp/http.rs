@@ -11,6 +11,7 @@ use ureq::tls::{ClientCert, RootCerts, TlsConfig};
 
 use crate::config::otlp::{endpoint_for_reports, Compression, OtlpSettings, Protocol, TlsFiles};
 use crate::error::InitError;
+use crate::export::failure::FailureCause;
 use crate::export::otlp::retry::parse_retry_after;
 use crate::export::otlp::{
     partial_success, readable, write_otlp_json, Outcome, Transport, MAX_RESPONSE_BYTES,
@@ -235,6 +236,7 @@ impl Transport for HttpTransport {
                 return Outcome::Failed {
                     reason,
                     about_endpoint: false,
+                    cause: FailureCause::INTERNAL_ERROR,
                 }
             }
         };
@@ -281,9 +283,11 @@ impl Transport for HttpTransport {
             429 | 502 | 503 | 504 => Outcome::Retry {
                 after: retry_after,
                 reason: format!("HTTP {status} from {}", self.shown_endpoint),
+                cause: FailureCause::HttpStatus(status),
             },
             300..=399 => Outcome::Failed {
                 about_endpoint: true,
+                cause: FailureCause::HttpStatus(status),
                 reason: format!(
                     "HTTP {status} from {}: redirects are not followed; configure the endpoint it names ({})",
                     self.shown_endpoint,
@@ -300,6 +304,7 @@ impl Transport for HttpTransport {
             // credentials, a failing server) refuses every request.
             _ => Outcome::Failed {
                 about_endpoint: !matches!(status, 400 | 413),
+                cause: FailureCause::HttpStatus(status),
                 reason: format!(
                     "HTTP {status} from {}: {}",
                     self.shown_endpoint,
@@ -334,19 +339,37 @@ struct RpcStatus {
     message: String,
 }
 
-/// Connection problems are retried; a request that can never succeed (a
-/// malformed URL, a TLS configuration error) is not.
+/// Connection problems are retried, TLS failures included (the
+/// specification retries a collector it cannot connect to, and a
+/// certificate may be renewed meanwhile); a request that can never succeed
+/// (a malformed URL) is not.
 fn classify_transport_error(error: ureq::Error) -> Outcome {
+    let cause = match &error {
+        ureq::Error::Timeout(_) => FailureCause::TIMEOUT,
+        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => {
+            FailureCause::Named("connection_failed")
+        }
+        ureq::Error::Io(io) => FailureCause::of_sources(io).unwrap_or(FailureCause::OTHER),
+        ureq::Error::Rustls(tls) => FailureCause::of_tls(tls),
+        ureq::Error::Tls(_) | ureq::Error::Pem(_) => FailureCause::Named("tls_handshake_failed"),
+        ureq::Error::Protocol(_) => FailureCause::Named("protocol_error"),
+        ureq::Error::BadUri(_)
+        | ureq::Error::InvalidProxyUrl
+        | ureq::Error::RequireHttpsOnly(_) => FailureCause::Named("invalid_endpoint"),
+        _ => FailureCause::OTHER,
+    };
     match error {
         ureq::Error::BadUri(_)
         | ureq::Error::InvalidProxyUrl
         | ureq::Error::RequireHttpsOnly(_) => Outcome::Failed {
             reason: readable(&error.to_string()),
             about_endpoint: true,
+            cause,
         },
         _ => Outcome::Retry {
             after: None,
             reason: readable(&error.to_string()),
+            cause,
         },
     }
 }

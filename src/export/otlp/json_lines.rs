@@ -9,6 +9,7 @@ use std::io::Write;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
 
+use crate::export::failure::FailureCause;
 use crate::export::otlp::{decode_for_json, write_json_message, Outcome, Transport};
 use crate::export::{flush_waiting, write_all_counting};
 
@@ -97,6 +98,7 @@ impl Transport for JsonLinesWriter {
             return Outcome::Failed {
                 reason,
                 about_endpoint: false,
+                cause: FailureCause::INTERNAL_ERROR,
             };
         }
         // The lines of one request are written at once; when that fails,
@@ -108,12 +110,18 @@ impl Transport for JsonLinesWriter {
             },
             Err((written, error)) => {
                 let reason = format!("writing OTLP-JSON lines failed: {error}");
+                let cause = FailureCause::of_io(&error);
                 match self.records_within(written) {
                     0 => Outcome::Failed {
                         reason,
                         about_endpoint: true,
+                        cause,
                     },
-                    written => Outcome::PartlyWritten { written, reason },
+                    written => Outcome::PartlyWritten {
+                        written,
+                        reason,
+                        cause,
+                    },
                 }
             }
         }

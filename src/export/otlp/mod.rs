@@ -19,6 +19,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use crate::config::otlp::OtlpSettings;
 use crate::config::Resource;
 use crate::diag;
+use crate::export::failure::FailureCause;
 use crate::export::json::LineSafeFormatter;
 use crate::export::{Drain, Queue, SinkCounters};
 
@@ -70,6 +71,8 @@ pub(crate) enum Outcome {
     Retry {
         after: Option<Duration>,
         reason: String,
+        /// Why, as `error.type` names it, should this be the last attempt.
+        cause: FailureCause,
     },
     /// Not retryable: the records are lost. `about_endpoint` says whether
     /// the refusal is about the endpoint (its address or path, the
@@ -79,11 +82,16 @@ pub(crate) enum Outcome {
     Failed {
         reason: String,
         about_endpoint: bool,
+        cause: FailureCause,
     },
     /// Not retryable, after the first `written` records were delivered: a
     /// line writer whose output failed after the request's first lines.
     /// The rest are lost, as with `Failed` about the endpoint.
-    PartlyWritten { written: u64, reason: String },
+    PartlyWritten {
+        written: u64,
+        reason: String,
+        cause: FailureCause,
+    },
 }
 
 /// How an export, its retries included, ended: what
@@ -95,8 +103,8 @@ pub(crate) enum ExportEnd {
     /// The collector took the request and rejected some of its records.
     Rejected,
     /// The records, or some of them, were lost: refused, given up at
-    /// shutdown, or written in part.
-    Failed,
+    /// shutdown, or written in part; for the cause of the last attempt.
+    Failed(FailureCause),
 }
 
 /// The rejected count and message of a response's partial success, as
@@ -268,6 +276,9 @@ struct Deferral {
     backoff: Backoff,
     /// Why the first attempt failed, for [`OtlpDrain::report_retrying`].
     first_failure: String,
+    /// Why the last attempt failed, for the records should they be given
+    /// up.
+    last_cause: FailureCause,
     /// Whether the collector asked for the pause (it failed, or sent
     /// `Retry-After`), rather than the spool's disk: only then does a
     /// request sent from memory wait for it too.
@@ -398,7 +409,8 @@ impl<T: Transport> OtlpDrain<T> {
         if frame.left_out.is_some()
             || frame.len() + self.resource.len() + frame.scope.len() + 64 > MAX_REQUEST_BYTES
         {
-            self.counters.failed.fetch_add(1, Ordering::Release);
+            self.counters
+                .count_failed(1, FailureCause::Named("record_too_large"));
             self.unsettled = self.unsettled.saturating_sub(1);
             self.report(format_args!(
                 "a record of {} bytes exceeds the 64 MiB OTLP request limit and was not sent",
@@ -450,12 +462,13 @@ impl<T: Transport> OtlpDrain<T> {
         if let Some(deferral) = self.next_attempt.as_ref().filter(|d| d.from_collector) {
             let wait = deferral.remaining();
             let reason = deferral.first_failure.clone();
+            let cause = deferral.last_cause;
             if !wait.is_zero() && !queue.wait_before_retry(wait) {
-                self.counters.failed.fetch_add(records, Ordering::Release);
+                self.counters.count_failed(records, cause);
                 self.report(format_args!(
                     "gave up exporting {records} records at shutdown: {reason}"
                 ));
-                self.export_ended(started, ExportEnd::Failed);
+                self.export_ended(started, ExportEnd::Failed(cause));
                 return;
             }
             first_failure = Some(reason);
@@ -474,7 +487,11 @@ impl<T: Transport> OtlpDrain<T> {
                     }
                     break Some(accepted_end(rejected));
                 }
-                Outcome::Retry { after, reason } => {
+                Outcome::Retry {
+                    after,
+                    reason,
+                    cause,
+                } => {
                     diag::debug(format_args!("OTLP export will be retried: {reason}"));
                     let delay = backoff.next_delay(after);
                     let first_failure = first_failure.get_or_insert_with(|| reason.clone());
@@ -482,26 +499,36 @@ impl<T: Transport> OtlpDrain<T> {
                         self.report_retrying(first_failure, &reason);
                     }
                     #[cfg(feature = "spool")]
-                    if self.spool_instead_of_waiting(records, delay, &mut backoff, first_failure) {
+                    if self.spool_instead_of_waiting(
+                        records,
+                        delay,
+                        &mut backoff,
+                        first_failure,
+                        cause,
+                    ) {
                         break None;
                     }
                     if !queue.wait_before_retry(delay) {
-                        self.counters.failed.fetch_add(records, Ordering::Release);
+                        self.counters.count_failed(records, cause);
                         self.report(format_args!(
                             "gave up exporting {records} records at shutdown: {reason}"
                         ));
-                        break Some(ExportEnd::Failed);
+                        break Some(ExportEnd::Failed(cause));
                     }
                     self.counters.retries.fetch_add(1, Ordering::Relaxed);
                 }
-                Outcome::Failed { reason, .. } => {
-                    self.counters.failed.fetch_add(records, Ordering::Release);
+                Outcome::Failed { reason, cause, .. } => {
+                    self.counters.count_failed(records, cause);
                     self.report(format_args!("OTLP export failed, not retryable: {reason}"));
-                    break Some(ExportEnd::Failed);
+                    break Some(ExportEnd::Failed(cause));
                 }
-                Outcome::PartlyWritten { written, reason } => {
-                    self.partly_written(records, written, &reason);
-                    break Some(ExportEnd::Failed);
+                Outcome::PartlyWritten {
+                    written,
+                    reason,
+                    cause,
+                } => {
+                    self.partly_written(records, written, &reason, cause);
+                    break Some(ExportEnd::Failed(cause));
                 }
             }
         };
@@ -527,12 +554,10 @@ impl<T: Transport> OtlpDrain<T> {
 
     /// Counts a request of which only the first `written` records were
     /// delivered as exported, the rest as failed.
-    fn partly_written(&mut self, records: u64, written: u64, reason: &str) {
+    fn partly_written(&mut self, records: u64, written: u64, reason: &str, cause: FailureCause) {
         let written = written.min(records);
         self.counters.exported.fetch_add(written, Ordering::Release);
-        self.counters
-            .failed
-            .fetch_add(records - written, Ordering::Release);
+        self.counters.count_failed(records - written, cause);
         self.report(format_args!(
             "OTLP export failed after {written} of {records} records, not retryable: {reason}"
         ));
@@ -549,6 +574,7 @@ impl<T: Transport> OtlpDrain<T> {
         delay: Duration,
         backoff: &mut Backoff,
         first_failure: &str,
+        cause: FailureCause,
     ) -> bool {
         let Some(spool) = self.spool.as_mut().filter(|spool| spool.is_writable()) else {
             return false;
@@ -561,6 +587,7 @@ impl<T: Transport> OtlpDrain<T> {
             at: std::time::Instant::now() + delay,
             backoff: std::mem::take(backoff),
             first_failure: first_failure.to_owned(),
+            last_cause: cause,
             from_collector: true,
         });
         self.counters.retries.fetch_add(1, Ordering::Relaxed);
@@ -590,15 +617,21 @@ impl<T: Transport> OtlpDrain<T> {
                 self.replay_pause = None;
                 Attempt::Accepted
             }
-            Outcome::Retry { after, reason } => {
+            Outcome::Retry {
+                after,
+                reason,
+                cause,
+            } => {
                 diag::debug(format_args!("OTLP export deferred to the spool: {reason}"));
                 let mut deferral = self.next_attempt.take().unwrap_or_else(|| Deferral {
                     at: std::time::Instant::now(),
                     backoff: Backoff::default(),
                     first_failure: reason.clone(),
+                    last_cause: cause,
                     from_collector: true,
                 });
                 deferral.from_collector = true;
+                deferral.last_cause = cause;
                 let delay = deferral.backoff.next_delay(after);
                 if deferral.backoff.attempts() == FAILURES_BEFORE_WARNING {
                     self.report_retrying(&deferral.first_failure, &reason);
@@ -612,19 +645,24 @@ impl<T: Transport> OtlpDrain<T> {
             Outcome::Failed {
                 reason,
                 about_endpoint,
+                cause,
             } => {
-                self.counters.failed.fetch_add(records, Ordering::Release);
+                self.counters.count_failed(records, cause);
                 self.report(format_args!("OTLP export failed, not retryable: {reason}"));
-                self.export_ended(started, ExportEnd::Failed);
+                self.export_ended(started, ExportEnd::Failed(cause));
                 if !about_endpoint {
                     return Attempt::Refused;
                 }
                 self.pause_replay();
                 Attempt::EndpointRefused
             }
-            Outcome::PartlyWritten { written, reason } => {
-                self.partly_written(records, written, &reason);
-                self.export_ended(started, ExportEnd::Failed);
+            Outcome::PartlyWritten {
+                written,
+                reason,
+                cause,
+            } => {
+                self.partly_written(records, written, &reason, cause);
+                self.export_ended(started, ExportEnd::Failed(cause));
                 self.pause_replay();
                 Attempt::EndpointRefused
             }
@@ -684,7 +722,8 @@ impl<T: Transport> OtlpDrain<T> {
             match spool.oldest() {
                 spool::Oldest::Empty => return true,
                 spool::Oldest::Skipped { records, reason } => {
-                    self.counters.failed.fetch_add(records, Ordering::Release);
+                    self.counters
+                        .count_failed(records, FailureCause::Named("spool_unreadable"));
                     self.report(format_args!("skipped a spool segment: {reason}"));
                 }
                 spool::Oldest::Unreadable(error) => {
@@ -696,6 +735,7 @@ impl<T: Transport> OtlpDrain<T> {
                         at: std::time::Instant::now(),
                         backoff: Backoff::default(),
                         first_failure: reason,
+                        last_cause: FailureCause::Named("spool_unreadable"),
                         from_collector: false,
                     });
                     // A collector's pause is over when the spool is read
@@ -907,7 +947,8 @@ impl<T: Transport> Drain for OtlpDrain<T> {
         // neither sent nor counted, and `emitted` would exceed every
         // outcome for good.
         if let Some(lost) = records.checked_sub(decoded).filter(|lost| *lost > 0) {
-            self.counters.failed.fetch_add(lost, Ordering::Release);
+            self.counters
+                .count_failed(lost, FailureCause::INTERNAL_ERROR);
             self.unsettled = self.unsettled.saturating_sub(lost);
             self.report(format_args!(
                 "{lost} records could not be read back from the export queue and were not sent; this is a bug in otel-log-bridge"
@@ -1122,6 +1163,7 @@ mod tests {
             Outcome::PartlyWritten {
                 written: 1,
                 reason: "disk full".to_owned(),
+                cause: FailureCause::Named("storage_full"),
             }
         }
     }
@@ -1202,6 +1244,7 @@ mod tests {
             at: std::time::Instant::now() + wait,
             backoff: Backoff::default(),
             first_failure: reason.to_owned(),
+            last_cause: FailureCause::HttpStatus(503),
             from_collector,
         }
     }
@@ -1255,6 +1298,7 @@ mod tests {
                 return Outcome::Retry {
                     after: Some(PAUSE),
                     reason: "HTTP 429".to_owned(),
+                    cause: FailureCause::HttpStatus(429),
                 };
             }
             Outcome::Accepted {
@@ -1403,6 +1447,7 @@ mod tests {
                 return Outcome::Retry {
                     after: Some(Duration::from_millis(100)),
                     reason: "HTTP 503".to_owned(),
+                    cause: FailureCause::HttpStatus(503),
                 };
             }
             Outcome::Accepted {
@@ -1486,10 +1531,12 @@ mod tests {
                 None => Outcome::Failed {
                     reason: "HTTP 404".to_owned(),
                     about_endpoint: true,
+                    cause: FailureCause::HttpStatus(404),
                 },
                 Some(refused) if self.calls <= refused => Outcome::Failed {
                     reason: "HTTP 400".to_owned(),
                     about_endpoint: false,
+                    cause: FailureCause::HttpStatus(400),
                 },
                 Some(_) => Outcome::Accepted {
                     rejected: 0,
