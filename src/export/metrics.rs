@@ -136,7 +136,7 @@ pub(crate) fn export_duration_histogram(meter: &Meter) -> Histogram<f64> {
     meter
         .f64_histogram("otel.sdk.exporter.operation.duration")
         .with_description(
-            "How long each export to a collector took, from its first attempt to its last; error.type rejected for a partial success, export_failed when its records were lost.",
+            "How long each export to a collector took, from its first attempt to its last; error.type rejected for a partial success, else the cause of a failure (an HTTP status, a gRPC status name, timeout...).",
         )
         .with_unit("s")
         .with_boundaries(EXPORT_DURATION_BOUNDS.to_vec())
@@ -243,7 +243,7 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
         ),
         counter(
             "otel.sdk.exporter.log.exported",
-            "Log records exported, by exporter; failures carry error.type.",
+            "Log records whose export finished, by exporter; failures carry their cause as error.type (rejected for a partial success).",
             "{log_record}",
             // With the collector's `server.*`, which the convention
             // recommends, as the export durations carry them.

@@ -408,6 +408,36 @@ mod tests {
     use std::convert::Infallible;
     use std::sync::Mutex;
 
+    /// A failure with no status from the collector says why in
+    /// `error.type`: the request's time ran out, or the connection failed
+    /// under it; otherwise the collector's status names it.
+    #[test]
+    fn failures_name_their_cause() {
+        let cause = |outcome| match outcome {
+            Outcome::Retry { cause, .. } | Outcome::Failed { cause, .. } => cause.error_type(),
+            other => panic!("not a failure: {other:?}"),
+        };
+        let mut refused = Status::unavailable("tcp connect error");
+        refused.set_source(std::sync::Arc::new(std::io::Error::from(
+            std::io::ErrorKind::ConnectionRefused,
+        )));
+        assert_eq!(
+            cause(classify(&refused, "http://collector", false)),
+            "connection_refused"
+        );
+        let late = Status::deadline_exceeded("no answer within 10s");
+        assert_eq!(cause(classify(&late, "http://collector", true)), "timeout");
+        assert_eq!(
+            cause(classify(&late, "http://collector", false)),
+            "DEADLINE_EXCEEDED"
+        );
+        let refused_for_content = Status::invalid_argument("bad");
+        assert_eq!(
+            cause(classify(&refused_for_content, "http://collector", false)),
+            "INVALID_ARGUMENT"
+        );
+    }
+
     use hyper_util::rt::{TokioExecutor, TokioIo};
 
     use super::*;

@@ -399,6 +399,38 @@ mod tests {
     use crate::config::otlp::OtlpOptions;
     use crate::config::Env;
 
+    fn cause(outcome: Outcome) -> FailureCause {
+        match outcome {
+            Outcome::Retry { cause, .. } | Outcome::Failed { cause, .. } => cause,
+            other => panic!("not a failure: {other:?}"),
+        }
+    }
+
+    /// A request that failed before any status says why in `error.type`:
+    /// its time ran out, the connection was refused, the URL is unusable.
+    #[test]
+    fn transport_failures_name_their_cause() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        for (error, expected) in [
+            (ureq::Error::Timeout(ureq::Timeout::Global), "timeout"),
+            (ureq::Error::Io(refused), "connection_refused"),
+            (ureq::Error::HostNotFound, "connection_failed"),
+            (ureq::Error::BadUri("x".to_owned()), "invalid_endpoint"),
+            (
+                ureq::Error::Rustls(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::Expired,
+                )),
+                "server_certificate_invalid",
+            ),
+            (ureq::Error::Tls("no TLS provider"), "tls_handshake_failed"),
+        ] {
+            assert_eq!(
+                cause(classify_transport_error(error)).error_type(),
+                expected
+            );
+        }
+    }
+
     /// Regression: the collector writes the count as a string, which
     /// `opentelemetry-proto`'s serde type could not read, so a partial
     /// success over OTLP/HTTP JSON was counted as a full one.
