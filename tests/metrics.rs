@@ -805,6 +805,14 @@ fn records_the_spool_evicted_and_holds_are_pushed_through_the_meter() {
         .map(|(_, value)| value)
         .collect();
     assert_eq!(evicted, [stats.spool_evicted]);
+    // Regression: the records the spool evicted were handed to the
+    // exporter, and their export never counted as finished.
+    let evicted_exports: Vec<u64> = counter_points(&metrics, "otel.sdk.exporter.log.exported")
+        .into_iter()
+        .filter(|(attributes, _)| attribute(attributes, "error.type") == Some("spool_evicted"))
+        .map(|(_, value)| value)
+        .collect();
+    assert_eq!(evicted_exports, [stats.spool_evicted]);
     assert_eq!(
         gauge_values(&metrics, "otel_log_bridge.spool.records"),
         [stats.spooled]

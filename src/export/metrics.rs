@@ -257,9 +257,16 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
                         let failed = sink.failed_by_cause.iter().map(|(cause, records)| {
                             (*records, attributes(Some(cause.error_type())))
                         });
+                        // Records the spool evicted for its budget were
+                        // handed to the exporter and are lost: their export
+                        // finished, as a failure.
                         [
                             (sink.exported, attributes(None)),
                             (sink.rejected, attributes(Some(Cow::Borrowed("rejected")))),
+                            (
+                                sink.spool_evicted,
+                                attributes(Some(Cow::Borrowed("spool_evicted"))),
+                            ),
                         ]
                         .into_iter()
                         .chain(failed)
