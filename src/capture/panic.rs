@@ -71,8 +71,12 @@ pub(crate) fn install_panic_hook(pipeline: &Arc<Pipeline>, options: CaptureOptio
         }
         if let Some(pipeline) = pipeline.upgrade() {
             // A panic on one of the crate's own workers must not wait for
-            // that same worker to flush.
-            if !is_suppressed() && pipeline.is_open() {
+            // that same worker to flush; a provider's repeated panic is
+            // not recorded again (see `a_providers_repeated_panic`).
+            if !is_suppressed()
+                && pipeline.is_open()
+                && !crate::export::a_providers_repeated_panic()
+            {
                 emit_panic(&pipeline, &options, info);
                 // Bounded tighter than a guard's flush: a server that
                 // catches panics must not stall a thread for seconds on

@@ -41,7 +41,13 @@ pub(crate) use self::queue::LocalShard;
 pub(crate) use self::queue::Queue;
 use self::queue::{deadline_after, Chunk, WakePolicy};
 #[cfg(feature = "sdk")]
-pub(crate) use self::sdk::reporting_a_panic;
+pub(crate) use self::sdk::{a_providers_repeated_panic, reporting_a_panic};
+
+/// Without the `sdk` feature no provider can panic.
+#[cfg(not(feature = "sdk"))]
+pub(crate) fn a_providers_repeated_panic() -> bool {
+    false
+}
 pub(crate) use self::stats::{severity_range, SEVERITY_RANGES};
 pub use self::stats::{LatencyHistogram, SeverityCounts, Stats};
 use self::stats::{LatencyRecorder, SeverityCounters, TargetCounters};

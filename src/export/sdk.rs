@@ -29,6 +29,19 @@ thread_local! {
     /// Set while the panic hook emits its record of a panic, where a panic
     /// in a processor would abort the process.
     static REPORTING_A_PANIC: Cell<bool> = const { Cell::new(false) };
+    /// Whether the provider this thread is inside the `emit` of (see
+    /// [`INSIDE_A_PROVIDER`]) had panicked before.
+    static INSIDE_A_PROVIDER_THAT_PANICKED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the panic now raised is a provider's again: raised inside the
+/// `emit` of a provider that had panicked before. Its first panic is
+/// recorded by the panic hook, as any; a repeated one, as a processor
+/// with a bug raises on every record, is not, nor waited for: each
+/// logging call would pay the hook's flush, and every output would get
+/// a fatal record per log record. The records themselves count as failed.
+pub(crate) fn a_providers_repeated_panic() -> bool {
+    INSIDE_A_PROVIDER.with(Cell::get) != 0 && INSIDE_A_PROVIDER_THAT_PANICKED.with(Cell::get)
 }
 
 /// Runs `report`, the panic hook's emitting of its record: a provider that
@@ -220,6 +233,8 @@ impl SdkSink {
         // Set and reset around a call that cannot unwind: the reset is
         // never skipped.
         INSIDE_A_PROVIDER.with(|inside| inside.set(self.address()));
+        INSIDE_A_PROVIDER_THAT_PANICKED
+            .with(|panicked| panicked.set(self.panicked.load(Ordering::Relaxed)));
         let outcome = catch_unwind(AssertUnwindSafe(|| self.emit_unguarded(record)));
         INSIDE_A_PROVIDER.with(|inside| inside.set(0));
         if outcome.is_err() {
