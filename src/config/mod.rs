@@ -484,9 +484,8 @@ impl Builder {
     /// `OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT` (default 128). Attributes
     /// past the limit are dropped and counted in the record's
     /// `dropped_attributes_count`, in the OTLP and JSON outputs: the log
-    /// record of a provider given to
-    /// [`with_logger_provider`](Builder::with_logger_provider) has no such
-    /// count, so there they are dropped uncounted.
+    /// record of a provider given to `with_logger_provider` (feature
+    /// `sdk`) has no such count, so there they are dropped uncounted.
     pub fn with_attribute_count_limit(mut self, limit: usize) -> Self {
         self.attribute_count_limit = Some(limit);
         self
