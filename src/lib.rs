@@ -116,7 +116,10 @@
 //! (and up to 500 ms more for the current span, when the panicking
 //! thread holds it locked), before the process unwinds or aborts (a flush that takes longer is reported on
 //! stderr; the record still goes out with the guard's flush if the process
-//! lives on). [`Builder::layer`] installs no hook: with a composed
+//! lives on; a logger provider's processors are handed the record on the
+//! panicking thread, outside that bound, and one that exports as it is
+//! handed a record, such as a `SimpleLogProcessor`, makes the hook wait
+//! for its export). [`Builder::layer`] installs no hook: with a composed
 //! subscriber, [`BridgeLayer::install_panic_hook`] installs the same one.
 //!
 //! # Configuration

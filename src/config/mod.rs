@@ -583,7 +583,10 @@ impl Builder {
     /// Whether [`init`](Builder::init) installs a panic hook that records
     /// each panic as a FATAL record and flushes it, waiting at most 250 ms
     /// (default: yes). The hook calls the previously installed hook
-    /// afterwards.
+    /// afterwards. A logger provider given to `with_logger_provider` is
+    /// handed the record on the panicking thread, outside that bound: a
+    /// processor that exports as it is handed a record (a
+    /// `SimpleLogProcessor`) makes the hook wait for its export.
     pub fn with_panic_hook(mut self, enabled: bool) -> Self {
         self.panic_hook = enabled;
         self
