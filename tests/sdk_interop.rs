@@ -256,6 +256,55 @@ impl opentelemetry_sdk::logs::LogProcessor for FirstFlushPanics {
     }
 }
 
+/// A processor whose flushes fail, as one whose exporter cannot reach its
+/// collector.
+#[derive(Debug)]
+struct FlushFails;
+
+impl opentelemetry_sdk::logs::LogProcessor for FlushFails {
+    fn emit(
+        &self,
+        _record: &mut opentelemetry_sdk::logs::SdkLogRecord,
+        _scope: &opentelemetry::InstrumentationScope,
+    ) {
+    }
+
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        Err(opentelemetry_sdk::error::OTelSdkError::InternalFailure(
+            "the collector is unreachable".to_owned(),
+        ))
+    }
+}
+
+/// Regression: the shutdown threw away how the logger provider's flush
+/// ended, so a provider whose flush failed at shutdown lost its records
+/// without a word.
+#[test]
+fn a_providers_failed_flush_at_shutdown_is_reported() {
+    if crate::support::is_child() {
+        let provider = SdkLoggerProvider::builder()
+            .with_log_processor(FlushFails)
+            .build();
+        let (layer, guard) = into_provider_only(provider);
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+            tracing::info!("handed over");
+        });
+        drop(guard);
+        return;
+    }
+    let output = crate::support::run_child(
+        "sdk_interop::a_providers_failed_flush_at_shutdown_is_reported",
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("at shutdown, flushing the logger provider given to Builder::with_logger_provider failed"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("the collector is unreachable"), "{stderr}");
+}
+
 /// Regression: a processor that panicked in its flush left the flush
 /// marked running, so every later flush waited out its whole timeout.
 #[test]

@@ -925,9 +925,18 @@ impl Pipeline {
         }
         // The application owns its provider and shuts it down itself; what
         // the bridge emitted into it is flushed here, by the same deadline.
+        // What the shutdown finds is said: nothing else would tell it.
         #[cfg(feature = "sdk")]
         if let Some(sdk) = &self.sdk {
-            sdk.flush_until(deadline);
+            match sdk.flush_until(deadline) {
+                Flushed::Done => {}
+                Flushed::TimedOut => diag::warn(format_args!(
+                    "at shutdown, the logger provider given to Builder::with_logger_provider did not finish flushing within the shutdown timeout; its processors may still hold records"
+                )),
+                Flushed::Failed(reason) => diag::warn(format_args!(
+                    "at shutdown, flushing the logger provider given to Builder::with_logger_provider failed: {reason}"
+                )),
+            }
         }
         for sink in &self.sinks {
             sink.wait_shut_down(deadline);
