@@ -83,7 +83,12 @@
 //!   random trace id, every span a random span id, children inherit the
 //!   trace id, so all records of one request share a trace id. Flags are
 //!   `00`: no trace was sampled (a span under one that
-//!   `tracing-opentelemetry` tracks takes that trace's id and flags).
+//!   `tracing-opentelemetry` tracks takes that trace's id and flags, and a
+//!   span id of its own, as a span made inside an OpenTelemetry API span
+//!   does: with a filter on the `tracing-opentelemetry` layer that leaves
+//!   out debug spans, the records of a debug span carry a span id no
+//!   trace backend has, under the right trace; `opentelemetry-appender-tracing`
+//!   gives them the tracked span's id instead).
 //! - A span that a bridge layer's per-layer filter hides gives that layer
 //!   nothing: an event in it carries the context of the nearest enclosing
 //!   span the layer sees (also with `tracing-opentelemetry`, whose context
