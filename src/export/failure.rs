@@ -30,6 +30,7 @@ use std::borrow::Cow;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum FailureCause {
     /// An HTTP status the collector answered.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     HttpStatus(u16),
     /// A gRPC status code the collector answered.
     #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
@@ -39,6 +40,7 @@ pub(crate) enum FailureCause {
 }
 
 /// The gRPC status codes' names, by number.
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
 const GRPC_CODES: [&str; 17] = [
     "OK",
     "CANCELLED",
@@ -60,8 +62,10 @@ const GRPC_CODES: [&str; 17] = [
 ];
 
 impl FailureCause {
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     pub(crate) const TIMEOUT: FailureCause = FailureCause::Named("timeout");
     pub(crate) const OTHER: FailureCause = FailureCause::Named("_OTHER");
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     pub(crate) const INTERNAL_ERROR: FailureCause = FailureCause::Named("internal_error");
     pub(crate) const WORKER_PANICKED: FailureCause = FailureCause::Named("worker_panicked");
 
@@ -120,7 +124,9 @@ impl FailureCause {
         None
     }
 
-    /// The value of `error.type`.
+    /// The value of `error.type`: the causes are only reported by the
+    /// metrics.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     pub(crate) fn error_type(self) -> Cow<'static, str> {
         match self {
             FailureCause::HttpStatus(status @ 100..=599) => Cow::Owned(status.to_string()),

@@ -103,8 +103,9 @@ pub(crate) enum ExportEnd {
     /// The collector took the request and rejected some of its records.
     Rejected,
     /// The records, or some of them, were lost: refused, given up at
-    /// shutdown, or written in part; for the cause of the last attempt.
-    Failed(FailureCause),
+    /// shutdown, or written in part; for the cause of the last attempt,
+    /// which the metrics report.
+    Failed(#[cfg_attr(not(feature = "metrics"), allow(dead_code))] FailureCause),
 }
 
 /// The rejected count and message of a response's partial success, as
