@@ -429,6 +429,8 @@ fn settings_that_take_no_effect_are_reported() {
             .with_otlp_endpoint("http://127.0.0.1:9")
             .with_runtime_lint(false)
             .with_lint_rule(otel_log_bridge::lint::Rule::MissingEventName, true)
+            .with_code_attributes(false)
+            .with_legacy_code_attributes(true)
             .with_shutdown_timeout(std::time::Duration::from_millis(10));
         #[cfg(feature = "spool")]
         let builder = builder.with_spool_budget(1 << 20);
@@ -450,6 +452,7 @@ fn settings_that_take_no_effect_are_reported() {
         "OTEL_EXPORTER_OTLP_CERTIFICATE is set, but the endpoint http://127.0.0.1:9 is not https://, so the file is not used and the logs are sent unencrypted",
         "Builder::with_otlp_endpoint is used as the full URL, and http://127.0.0.1:9 has no path: requests go to /, not to the collector's /v1/logs; give the full URL (http://127.0.0.1:9/v1/logs)",
         "Builder::with_lint_rule(OLB009, true) is not used: the runtime lint is off",
+        "the legacy code attributes (Builder::with_legacy_code_attributes or OTEL_SEMCONV_STABILITY_OPT_IN=code/dup) are not written",
     ];
     if cfg!(feature = "spool") {
         expected.push("Builder::with_spool_budget is not used: no spool directory is given");
@@ -797,6 +800,8 @@ fn the_runtime_lint_reports_each_callsite_problem_once_on_stderr() {
         let guard = child_builder()
             .with_runtime_lint(true)
             .with_lint_rule(otel_log_bridge::lint::Rule::MissingEventName, true)
+            .with_code_attributes(false)
+            .with_legacy_code_attributes(true)
             .init();
         for user in ["ada", "grace", "ada"] {
             // Deliberately bad: the runtime lint must report these.

@@ -931,6 +931,13 @@ impl Builder {
         self.capture.duplicate_legacy_code_attributes = self
             .legacy_code_attributes
             .unwrap_or_else(|| self.env.semconv_code_dup());
+        // The legacy names duplicate the current ones: without those,
+        // there is nothing to duplicate.
+        if self.capture.duplicate_legacy_code_attributes && !self.capture.code_attributes {
+            diag::warn(format_args!(
+                "the legacy code attributes (Builder::with_legacy_code_attributes or OTEL_SEMCONV_STABILITY_OPT_IN=code/dup) are not written: Builder::with_code_attributes(false) turns the source location off"
+            ));
+        }
         let env_words = match self.redacted_keys {
             Some(_) => None,
             None => self.env.redacted_keys(),
