@@ -546,6 +546,14 @@ fn events_after_a_guard_dropped_at_once_are_reported_as_discarded() {
                     tracing::info!("lost too");
                 });
             }
+            Ok("disabled") => {
+                let (layer, _) = otel_log_bridge::builder()
+                    .with_disabled(true)
+                    .layer()
+                    .expect("valid configuration");
+                let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+                tracing::dispatcher::with_default(&dispatch, || tracing::info!("off anyway"));
+            }
             _ => {
                 let (layer, guard) = otel_log_bridge::builder()
                     .with_json_writer(std::io::sink())
@@ -571,17 +579,22 @@ fn events_after_a_guard_dropped_at_once_are_reported_as_discarded() {
         assert!(at_once.status.success(), "{case}: {said}");
         assert_eq!(
             said.matches(
-                "events are discarded: this pipeline was shut down before its first record"
+                "events are discarded: this pipeline was shut down before a subscriber took its layer"
             )
             .count(),
             1,
             "{case}: {said}"
         );
     }
-    let at_the_end = run_child(test, &[("CASE", "shut down at the end")]);
-    let said = stderr(&at_the_end);
-    assert!(at_the_end.status.success(), "{said}");
-    assert!(!said.contains("events are discarded"), "{said}");
+    // Regression (of the first version of this note): a pipeline with no
+    // outputs, or one in use when it was shut down, was said to discard
+    // events as well.
+    for case in ["shut down at the end", "disabled"] {
+        let quiet = run_child(test, &[("CASE", case)]);
+        let said = stderr(&quiet);
+        assert!(quiet.status.success(), "{case}: {said}");
+        assert!(!said.contains("events are discarded"), "{case}: {said}");
+    }
 }
 
 /// Regression: `init` set `log`'s maximum level even when it left `log`

@@ -217,6 +217,7 @@ where
     /// starts with) still tell a layer it was added. A layer that
     /// `reload::Handle::reload` swaps in later is told neither.
     fn on_layer(&mut self, _subscriber: &mut S) {
+        self.shared.pipeline.note_layered();
         if self.shared.subscribers.fetch_add(1, Ordering::Relaxed) > 0 {
             self.shared
                 .several_subscribers

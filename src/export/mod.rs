@@ -662,6 +662,12 @@ pub(crate) struct Pipeline {
     /// Whether a panic hook records into this pipeline already: a second
     /// one would record every panic twice.
     panic_hook: AtomicBool,
+    /// Whether a subscriber took a layer of this pipeline (see
+    /// [`Pipeline::note_layered`]).
+    layered: AtomicBool,
+    /// Whether the pipeline was shut down before any subscriber took its
+    /// layer: its guard was dropped at once.
+    shut_down_unlayered: AtomicBool,
     /// Whether an event that came after the shutdown was looked at (see
     /// [`Pipeline::note_discarded`]).
     discard_noted: AtomicBool,
@@ -681,6 +687,8 @@ impl Pipeline {
             storm: None,
             shut_down: std::sync::Once::new(),
             panic_hook: AtomicBool::new(false),
+            layered: AtomicBool::new(false),
+            shut_down_unlayered: AtomicBool::new(false),
             discard_noted: AtomicBool::new(false),
             timeout,
         }
@@ -735,22 +743,28 @@ impl Pipeline {
         self.open.load(Ordering::Relaxed)
     }
 
+    /// Called when a subscriber takes a layer of this pipeline.
+    pub(crate) fn note_layered(&self) {
+        self.layered.store(true, Ordering::Relaxed);
+    }
+
     /// Called for an event the pipeline does not take because it is not
-    /// open. The first one after a shutdown that came before any record
-    /// was emitted says so: the guard was dropped at once (`let (layer, _)
-    /// = builder.layer()?`, where `_` drops it), and every event would
-    /// vanish without a word. Events after the shutdown of a pipeline
-    /// that did export, as a program's other threads log while it ends,
-    /// are no mistake and are not reported.
+    /// open. The first one after a shutdown that came before any
+    /// subscriber took the pipeline's layer says so: the guard was
+    /// dropped at once (`let (layer, _) = builder.layer()?`, where `_`
+    /// drops it), and every event would vanish without a word. Events
+    /// after the shutdown of a pipeline in use, as a program's other
+    /// threads log while it ends, are no mistake and are not reported.
     pub(crate) fn note_discarded(&self) {
-        if !self.shut_down.is_completed() || self.discard_noted.swap(true, Ordering::Relaxed) {
+        if !self.shut_down_unlayered.load(Ordering::Relaxed)
+            || self.discard_noted.load(Ordering::Relaxed)
+            || self.discard_noted.swap(true, Ordering::Relaxed)
+        {
             return;
         }
-        if self.stats().emitted == 0 {
-            diag::warn(format_args!(
-                "events are discarded: this pipeline was shut down before its first record, so its Guard was dropped at once; keep the Guard for as long as the layer should export (`let (layer, _guard) = …`, not `let (layer, _) = …`)"
-            ));
-        }
+        diag::warn(format_args!(
+            "events are discarded: this pipeline was shut down before a subscriber took its layer, so its Guard was dropped at once; keep the Guard for as long as the layer should export (`let (layer, _guard) = …`, not `let (layer, _) = …`)"
+        ));
     }
 
     /// The encoding records can be written in straight from events (to the
@@ -916,6 +930,20 @@ impl Pipeline {
             storm.flush_summaries(self);
         }
         self.open.store(false, Ordering::Relaxed);
+        // Only a pipeline that had outputs could have lost anything.
+        let had_outputs = !self.sinks.is_empty() || {
+            #[cfg(feature = "sdk")]
+            {
+                self.sdk.is_some()
+            }
+            #[cfg(not(feature = "sdk"))]
+            {
+                false
+            }
+        };
+        if had_outputs && !self.layered.load(Ordering::Relaxed) {
+            self.shut_down_unlayered.store(true, Ordering::Relaxed);
+        }
         // Every output is told to stop first and waited for after: one
         // after the other, an output whose collector holds a request would
         // leave the others none of the deadline, and their last records
