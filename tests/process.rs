@@ -451,8 +451,8 @@ fn settings_that_take_no_effect_are_reported() {
         "OTEL_LOGS_EXPORTER=\"none\" is not used: the program chooses its outputs in code (a writer, an OTLP endpoint or a logger provider given to the Builder): json, otlp",
         "OTEL_EXPORTER_OTLP_CERTIFICATE is set, but the endpoint http://127.0.0.1:9 is not https://, so the file is not used and the logs are sent unencrypted",
         "Builder::with_otlp_endpoint is used as the full URL, and http://127.0.0.1:9 has no path: requests go to /, not to the collector's /v1/logs; give the full URL (http://127.0.0.1:9/v1/logs)",
-        "Builder::with_lint_rule(OLB009, true) is not used: the runtime lint is off",
-        "the legacy code attributes (Builder::with_legacy_code_attributes or OTEL_SEMCONV_STABILITY_OPT_IN=code/dup) are not written",
+        "Builder::with_lint_rule(OLB009, true) is not used: Builder::with_runtime_lint(false) turns the runtime lint off",
+        "Builder::with_legacy_code_attributes(true) is not used: Builder::with_code_attributes(false) turns the source location off",
     ];
     if cfg!(feature = "spool") {
         expected.push("Builder::with_spool_budget is not used: no spool directory is given");
@@ -460,6 +460,35 @@ fn settings_that_take_no_effect_are_reported() {
     for said in expected {
         assert!(stderr.contains(said), "{said}\n{stderr}");
     }
+}
+
+/// Regression (of the first version of the report above): a platform
+/// that sets `OTEL_LOGS_EXPORTER=otlp` for every service, and
+/// `OTEL_SEMCONV_STABILITY_OPT_IN=code/dup`, made a service that chooses
+/// the same output in code, or turns the source location off, warn on
+/// every start.
+#[test]
+fn variables_that_agree_with_the_code_are_not_reported() {
+    if is_child() {
+        let (_layer, guard) = otel_log_bridge::builder()
+            .with_otlp_endpoint("http://127.0.0.1:9/v1/logs")
+            .with_code_attributes(false)
+            .with_shutdown_timeout(std::time::Duration::from_millis(10))
+            .layer()
+            .expect("valid configuration");
+        drop(guard);
+        return;
+    }
+    let output = run_child(
+        "process::variables_that_agree_with_the_code_are_not_reported",
+        &[
+            ("OTEL_LOGS_EXPORTER", "otlp"),
+            ("OTEL_SEMCONV_STABILITY_OPT_IN", "code/dup"),
+        ],
+    );
+    let stderr = stderr(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("is not used"), "{stderr}");
 }
 
 /// Regression: a configuration that failed left its diagnostics level

@@ -166,6 +166,8 @@ pub struct Builder {
     pub(crate) attribute_count_limit: Option<usize>,
     pub(crate) attribute_value_length_limit: Option<usize>,
     pub(crate) legacy_code_attributes: Option<bool>,
+    /// What `with_runtime_lint` said, when it was called.
+    pub(crate) runtime_lint_in_code: Option<bool>,
     pub(crate) disabled: Option<bool>,
     pub(crate) diagnostics: Option<DiagLevel>,
     #[cfg(feature = "otlp")]
@@ -222,6 +224,7 @@ impl Default for Builder {
             attribute_count_limit: None,
             attribute_value_length_limit: None,
             legacy_code_attributes: None,
+            runtime_lint_in_code: None,
             disabled: None,
             diagnostics: None,
             #[cfg(feature = "otlp")]
@@ -516,6 +519,7 @@ impl Builder {
     /// rule is turned off here with [`with_lint_rule`](Builder::with_lint_rule).
     pub fn with_runtime_lint(mut self, enabled: bool) -> Self {
         self.capture.lint.enabled = enabled;
+        self.runtime_lint_in_code = Some(enabled);
         self
     }
 
@@ -932,10 +936,12 @@ impl Builder {
             .legacy_code_attributes
             .unwrap_or_else(|| self.env.semconv_code_dup());
         // The legacy names duplicate the current ones: without those,
-        // there is nothing to duplicate.
-        if self.capture.duplicate_legacy_code_attributes && !self.capture.code_attributes {
+        // there is nothing to duplicate. Said only when both are the
+        // program's: the variable may be set for every service of a
+        // platform.
+        if self.legacy_code_attributes == Some(true) && !self.capture.code_attributes {
             diag::warn(format_args!(
-                "the legacy code attributes (Builder::with_legacy_code_attributes or OTEL_SEMCONV_STABILITY_OPT_IN=code/dup) are not written: Builder::with_code_attributes(false) turns the source location off"
+                "Builder::with_legacy_code_attributes(true) is not used: Builder::with_code_attributes(false) turns the source location off"
             ));
         }
         let env_words = match self.redacted_keys {
@@ -971,33 +977,53 @@ impl Builder {
         }
         // A disabled bridge exports nothing, so the exporter list is not
         // read, nor a bad name in it reported.
-        // A rule turned on for a check that is off does nothing: said, as
-        // the program asked for a check it will not get.
+        // A rule turned on in code for a check turned off in code does
+        // nothing: said, as the program contradicts itself. (Off by
+        // default in release builds, the check is no contradiction then:
+        // a rule turned on for the debug builds.)
         let lint = &self.capture.lint;
-        if let Some((rule, _)) = lint
-            .overrides
-            .iter()
-            .find(|(_, on)| *on)
-            .filter(|_| !lint.enabled)
-        {
+        if let (Some((rule, _)), Some(false)) = (
+            lint.overrides.iter().find(|(_, on)| *on),
+            self.runtime_lint_in_code,
+        ) {
             diag::warn(format_args!(
-                "Builder::with_lint_rule({}, true) is not used: the runtime lint is off (on in debug builds; Builder::with_runtime_lint(true) turns it on)",
+                "Builder::with_lint_rule({}, true) is not used: Builder::with_runtime_lint(false) turns the runtime lint off",
                 rule.id()
             ));
         }
-        // Code wins over the variable; an operator who set it (to `none`,
-        // say) is told that it is not used.
-        let overridden =
-            |used: &[Exporter], how: &str| {
-                if let Some(list) = self.env.get(env::LOGS_EXPORTER) {
-                    let names: Vec<&str> = used.iter().map(|exporter| exporter.name()).collect();
-                    diag::warn(format_args!(
-                    "{}={list:?} is not used: the program chooses its outputs in code ({how}): {}",
-                    env::LOGS_EXPORTER,
-                    if names.is_empty() { "none".to_owned() } else { names.join(", ") }
-                ));
-                }
+        // Code wins over the variable; an operator who set it to other
+        // outputs (to `none`, say) is told that it is not used. One that
+        // names the outputs the code chose (a platform that sets `otlp`
+        // for every service) is no conflict.
+        let overridden = |used: &[Exporter], how: &str| {
+            let Some(list) = self.env.get(env::LOGS_EXPORTER) else {
+                return;
             };
+            let mut named: Vec<String> = list
+                .split(',')
+                .map(|name| name.trim().to_ascii_lowercase())
+                .filter(|name| !name.is_empty() && name != "none")
+                .collect();
+            let mut names: Vec<String> = used
+                .iter()
+                .map(|exporter| exporter.name().to_owned())
+                .collect();
+            named.sort();
+            named.dedup();
+            names.sort();
+            if named == names {
+                return;
+            }
+            diag::warn(format_args!(
+                "{}={list:?} is not used: the program chooses its outputs in code ({how}): {}",
+                env::LOGS_EXPORTER,
+                if names.is_empty() {
+                    "none".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            ));
+        };
         let exporters = match (&self.exporters, self.exporters_chosen_in_code()) {
             _ if disabled => Vec::new(),
             (Some(exporters), _) => {
