@@ -680,9 +680,10 @@ impl Builder {
 
     /// Trusts the CA certificates in this PEM file, instead of the Mozilla
     /// roots built into the crate, for an `https` collector; beats
-    /// `OTEL_EXPORTER_OTLP_[LOGS_]CERTIFICATE`. With an endpoint that is
-    /// not `https://`, [`try_init`](Builder::try_init) fails: the file
-    /// would not be used, and the logs would be sent unencrypted.
+    /// `OTEL_EXPORTER_OTLP_[LOGS_]CERTIFICATE`. With an endpoint given in
+    /// code that is not `https://`, [`try_init`](Builder::try_init) fails:
+    /// the file would not be used, and the logs would be sent unencrypted
+    /// (with one from the variables, a warning says so).
     #[cfg(feature = "otlp")]
     pub fn with_otlp_certificate(mut self, pem_file: impl Into<std::path::PathBuf>) -> Self {
         self.otlp.certificate = Some(pem_file.into());
@@ -692,7 +693,7 @@ impl Builder {
     /// Presents this client certificate and key (PEM files) to an `https`
     /// collector that asks for one (mutual TLS); beats
     /// `OTEL_EXPORTER_OTLP_[LOGS_]CLIENT_CERTIFICATE` and `…_CLIENT_KEY`.
-    /// With an endpoint that is not `https://`,
+    /// With an endpoint given in code that is not `https://`,
     /// [`try_init`](Builder::try_init) fails, as for
     /// [`with_otlp_certificate`](Builder::with_otlp_certificate).
     #[cfg(feature = "otlp")]

@@ -642,10 +642,12 @@ impl OtlpSettings {
             client_key,
             client_certificate,
         };
-        // TLS files apply to an https:// endpoint only. Given in code for
-        // another, they would be read by nothing and the logs sent in
-        // clear, where the program asked for TLS: an error. From the
-        // variables (set for other signals' exporters too), a warning.
+        // TLS files apply to an https:// endpoint only. Given in code with
+        // another endpoint given in code, they would be read by nothing and
+        // the logs sent in clear, where the program asked for TLS: an
+        // error. Otherwise one of the two comes from the variables (set
+        // for other signals' exporters too, or a developer's local
+        // collector): a warning.
         if !endpoint.starts_with("https://") {
             let unused = [&tls.certificate, &tls.client_certificate, &tls.client_key];
             for file in unused.into_iter().flatten() {
@@ -653,7 +655,7 @@ impl OtlpSettings {
                     "the endpoint {} is not https://, so the file is not used and the logs are sent unencrypted",
                     endpoint_for_reports(&endpoint)
                 );
-                if file.setting.starts_with("Builder::") {
+                if file.setting.starts_with("Builder::") && options.endpoint.is_some() {
                     return Err(file.invalid(format!("{reason}; give an https:// endpoint")));
                 }
                 diag::warn(format_args!("{} is set, but {reason}", file.setting));
@@ -1435,8 +1437,20 @@ mod tests {
                 );
             }
         }
-        // From the variables, which other signals' exporters read too, it
-        // is a warning.
+        // With the endpoint from the variables (a developer's local
+        // collector, say), it is a warning.
+        let options = OtlpOptions {
+            certificate: Some("ca.pem".into()),
+            ..OtlpOptions::default()
+        };
+        let settings = resolve(
+            &options,
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4318")],
+        )
+        .expect("a warning, not an error");
+        assert_eq!(settings.endpoint, "http://localhost:4318/v1/logs");
+        // So is a file from the variables, which other signals' exporters
+        // read too.
         let settings = resolve(
             &OtlpOptions::default(),
             &[
