@@ -282,6 +282,19 @@ impl opentelemetry_sdk::logs::LogProcessor for FlushFails {
 #[test]
 fn a_providers_failed_flush_at_shutdown_is_reported() {
     if crate::support::is_child() {
+        if std::env::var("CASE").as_deref() == Ok("provider shut down first") {
+            // As the OpenTelemetry examples end `main`: the provider first.
+            let provider = SdkLoggerProvider::builder()
+                .with_batch_exporter(InMemoryLogExporter::default())
+                .build();
+            let (layer, guard) = into_provider_only(provider.clone());
+            tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+                tracing::info!("handed over");
+            });
+            provider.shutdown().expect("shut down");
+            drop(guard);
+            return;
+        }
         let provider = SdkLoggerProvider::builder()
             .with_log_processor(FlushFails)
             .build();
@@ -303,6 +316,19 @@ fn a_providers_failed_flush_at_shutdown_is_reported() {
         "{stderr}"
     );
     assert!(stderr.contains("the collector is unreachable"), "{stderr}");
+    // Regression (of the first version of this report): a provider the
+    // application had shut down first, which flushed it, was reported as
+    // a failed flush.
+    let output = crate::support::run_child(
+        "sdk_interop::a_providers_failed_flush_at_shutdown_is_reported",
+        &[("CASE", "provider shut down first")],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains("at shutdown, flushing the logger provider"),
+        "{stderr}"
+    );
 }
 
 /// Regression: a processor that panicked in its flush left the flush

@@ -961,6 +961,10 @@ impl Pipeline {
                 Flushed::TimedOut => diag::warn(format_args!(
                     "at shutdown, the logger provider given to Builder::with_logger_provider did not finish flushing within the shutdown timeout; its processors may still hold records"
                 )),
+                // The application shut its provider down first, as the
+                // OpenTelemetry examples do at the end of `main`: that
+                // shutdown flushed it.
+                Flushed::Failed(_) if sdk.provider_shut_down() => {}
                 Flushed::Failed(reason) => diag::warn(format_args!(
                     "at shutdown, flushing the logger provider given to Builder::with_logger_provider failed: {reason}"
                 )),

@@ -112,6 +112,9 @@ struct FinishFlush {
     flushes: Arc<Flushes>,
     /// Why the flush failed; it panicked until it says otherwise.
     failure: Option<String>,
+    /// Whether it failed because the application had shut the provider
+    /// down.
+    provider_shut_down: bool,
 }
 
 impl Drop for FinishFlush {
@@ -119,6 +122,7 @@ impl Drop for FinishFlush {
         let mut state = self.flushes.lock();
         state.running = false;
         state.finished += 1;
+        state.provider_shut_down |= self.provider_shut_down;
         match self.failure.take() {
             Some(failure) => state.failure = Some(failure),
             None => state.succeeded = state.finished,
@@ -138,6 +142,8 @@ struct FlushState {
     succeeded: u64,
     /// Why the last one to fail failed.
     failure: Option<String>,
+    /// Whether a flush found the provider shut down by the application.
+    provider_shut_down: bool,
 }
 
 impl FlushState {
@@ -325,6 +331,12 @@ impl SdkSink {
         self.emitted.fetch_add(1, Ordering::Release);
     }
 
+    /// Whether a flush found the provider shut down by the application:
+    /// its own shutdown flushed it then.
+    pub(crate) fn provider_shut_down(&self) -> bool {
+        self.flushes.lock().provider_shut_down
+    }
+
     /// Flushes the provider, waiting at most until `deadline`. The SDK's
     /// flush takes no timeout (a `BatchLogProcessor` waits up to its own,
     /// 5 s by default, and another processor may wait for ever), so it runs
@@ -366,9 +378,21 @@ impl SdkSink {
                 let mut finish = FinishFlush {
                     flushes,
                     failure: Some("the logger provider's flush panicked".to_owned()),
+                    provider_shut_down: false,
                 };
-                finish.failure = provider
-                    .force_flush()
+                let flushed = provider.force_flush();
+                finish.provider_shut_down = match &flushed {
+                    Err(opentelemetry_sdk::error::OTelSdkError::AlreadyShutdown) => true,
+                    // The provider gathers its processors' outcomes into
+                    // one text (`errs: [Err(AlreadyShutdown), …]`): shut
+                    // down when every error in it says so.
+                    Err(opentelemetry_sdk::error::OTelSdkError::InternalFailure(text)) => {
+                        let shut_down = text.matches("Err(AlreadyShutdown)").count();
+                        shut_down > 0 && shut_down == text.matches("Err(").count()
+                    }
+                    _ => false,
+                };
+                finish.failure = flushed
                     .err()
                     .map(|error| format!("the logger provider's flush failed: {error}"));
             });
