@@ -263,6 +263,47 @@ fn an_output_that_would_block_is_waited_for_not_failed() {
     assert_eq!(records, 3, "{requests}");
 }
 
+/// A writer like a non-blocking pipe nobody reads: every write answers
+/// `WouldBlock`. It says when it is dropped.
+struct NeverDrained(Arc<std::sync::atomic::AtomicBool>);
+
+impl Write for NeverDrained {
+    fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+        Err(std::io::ErrorKind::WouldBlock.into())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for NeverDrained {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Regression (of the first version of the wait above): an output that
+/// never stopped answering `WouldBlock` was waited for without end, past
+/// the shutdown deadline: its records were never counted, and the worker
+/// never ended.
+#[test]
+fn an_output_that_would_block_for_ever_is_given_up_at_the_shutdown_deadline() {
+    let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let builder = otel_log_bridge::builder()
+        .with_json_writer(NeverDrained(Arc::clone(&dropped)))
+        .with_shutdown_timeout(Duration::from_millis(100));
+    crate::support::stats_after(builder, |_| tracing::info!("never read"));
+    // The worker gives up at the deadline, counts the record as failed,
+    // ends, and drops its writer: waited for, within a bound far above.
+    let mut waited = Duration::ZERO;
+    while !dropped.load(Ordering::SeqCst) {
+        assert!(waited < HANG_GUARD, "the worker still waits for the output");
+        std::thread::sleep(Duration::from_millis(10));
+        waited += Duration::from_millis(10);
+    }
+}
+
 /// A value that counts how often it is formatted.
 struct CountsFormatting(Arc<AtomicUsize>);
 

@@ -16,8 +16,10 @@
 //! - `server_certificate_invalid`, `tls_handshake_failed`;
 //! - `protocol_error`: the answer was no HTTP or HTTP/2 the client reads;
 //! - `invalid_endpoint`: the URL or proxy cannot be used;
-//! - `broken_pipe`, `storage_full`, `write_zero`, `permission_denied`,
-//!   `not_found`: a line writer's output failed so;
+//! - `broken_pipe`, `storage_full`, `write_zero`, `would_block`,
+//!   `permission_denied`, `not_found`: a line writer's output failed so
+//!   (`would_block`: it made no progress until the shutdown deadline, or
+//!   for 10 s for the OTLP-JSON lines);
 //! - `record_too_large`: a record larger than any request may be;
 //! - `spool_unreadable`: a spooled request could not be read back;
 //! - `worker_panicked`: the export worker stopped on a panic;
@@ -85,6 +87,7 @@ impl FailureCause {
                 "storage_full"
             }
             ErrorKind::WriteZero => "write_zero",
+            ErrorKind::WouldBlock => "would_block",
             ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => "permission_denied",
             ErrorKind::NotFound => "not_found",
             _ => return FailureCause::OTHER,

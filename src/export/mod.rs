@@ -522,13 +522,14 @@ impl WriterDrain {
 /// Writes all of `bytes`, as `write_all` does, and says how many were
 /// written when it fails, so that a caller knows whether the output was
 /// left in the middle of a line. An output that would block is waited for
-/// (see [`WouldBlockWait`]).
+/// until `give_up` says otherwise (see [`WouldBlockWait`]).
 pub(crate) fn write_all_counting(
     writer: &mut (impl Write + ?Sized),
     bytes: &[u8],
+    give_up: GiveUp<'_>,
 ) -> Result<(), (usize, std::io::Error)> {
     let mut written = 0;
-    let mut wait = WouldBlockWait::default();
+    let mut wait = WouldBlockWait::new(give_up);
     while written < bytes.len() {
         match writer.write(&bytes[written..]) {
             Ok(0) => {
@@ -537,10 +538,10 @@ pub(crate) fn write_all_counting(
             }
             Ok(n) => {
                 written += n;
-                wait = WouldBlockWait::default();
+                wait = WouldBlockWait::new(give_up);
             }
             Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => wait.sleep(),
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock && wait.waited() => {}
             Err(error) => return Err((written, error)),
         }
     }
@@ -549,16 +550,23 @@ pub(crate) fn write_all_counting(
 
 /// Flushes `writer`, waiting for an output that would block as
 /// [`write_all_counting`] does.
-pub(crate) fn flush_waiting(writer: &mut (impl Write + ?Sized)) -> std::io::Result<()> {
-    let mut wait = WouldBlockWait::default();
+pub(crate) fn flush_waiting(
+    writer: &mut (impl Write + ?Sized),
+    give_up: GiveUp<'_>,
+) -> std::io::Result<()> {
+    let mut wait = WouldBlockWait::new(give_up);
     loop {
         match writer.flush() {
             Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => wait.sleep(),
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock && wait.waited() => {}
             flushed => return flushed,
         }
     }
 }
+
+/// Says, given how long an output has made no progress, whether to stop
+/// waiting for it (see [`WouldBlockWait`]).
+pub(crate) type GiveUp<'a> = &'a dyn Fn(Duration) -> bool;
 
 /// How the worker waits for an output that would block: standard output
 /// is non-blocking when a parent process made the pipe so (some process
@@ -568,26 +576,36 @@ pub(crate) fn flush_waiting(writer: &mut (impl Write + ?Sized)) -> std::io::Resu
 /// as a blocking write would wait for the reader, rather than failing the
 /// records. Only the worker writes, so the logging threads never wait;
 /// meanwhile the queue fills, and what it cannot hold is dropped and
-/// counted, as with a reader that is slow on a blocking pipe.
-#[derive(Debug)]
-struct WouldBlockWait {
+/// counted, as with a reader that is slow on a blocking pipe. The caller
+/// says when to stop: the JSON writers at the shutdown deadline, after
+/// which the records count as failed (cause `would_block`), so that the
+/// counts settle and the worker ends.
+struct WouldBlockWait<'a> {
     pause: Duration,
+    since: Instant,
+    give_up: GiveUp<'a>,
 }
 
-impl Default for WouldBlockWait {
-    fn default() -> WouldBlockWait {
-        WouldBlockWait {
-            pause: Duration::from_millis(1),
-        }
-    }
-}
-
-impl WouldBlockWait {
+impl<'a> WouldBlockWait<'a> {
     const MAX: Duration = Duration::from_millis(50);
 
-    fn sleep(&mut self) {
+    fn new(give_up: GiveUp<'a>) -> WouldBlockWait<'a> {
+        WouldBlockWait {
+            pause: Duration::from_millis(1),
+            since: Instant::now(),
+            give_up,
+        }
+    }
+
+    /// Waits before the next attempt; `false`, without waiting, when the
+    /// caller gives up.
+    fn waited(&mut self) -> bool {
+        if (self.give_up)(self.since.elapsed()) {
+            return false;
+        }
         std::thread::sleep(self.pause);
         self.pause = (self.pause * 2).min(Self::MAX);
+        true
     }
 }
 
@@ -595,12 +613,13 @@ impl Drain for WriterDrain {
     /// Writes a chunk of lines, one record each. When the write fails part
     /// way, the records it wrote whole count as written and the rest as
     /// failed.
-    fn deliver(&mut self, chunk: &[u8], records: u64, _queue: &Queue) {
+    fn deliver(&mut self, chunk: &[u8], records: u64, queue: &Queue) {
         // Counted before the write, which may be a user's writer that
         // panics, so that a crash counts this chunk among the lost.
         self.unflushed += records;
+        let give_up = |_| queue.past_shutdown_deadline();
         if self.mid_line {
-            if let Err((_, error)) = write_all_counting(&mut self.writer, b"\n") {
+            if let Err((_, error)) = write_all_counting(&mut self.writer, b"\n", &give_up) {
                 self.unflushed -= records;
                 self.report_failure(&error);
                 self.counters
@@ -609,7 +628,7 @@ impl Drain for WriterDrain {
             }
             self.mid_line = false;
         }
-        if let Err((written, error)) = write_all_counting(&mut self.writer, chunk) {
+        if let Err((written, error)) = write_all_counting(&mut self.writer, chunk, &give_up) {
             let whole = chunk[..written]
                 .iter()
                 .filter(|&&byte| byte == b'\n')
@@ -623,10 +642,10 @@ impl Drain for WriterDrain {
         }
     }
 
-    fn end_cycle(&mut self, _queue: &Queue) {
+    fn end_cycle(&mut self, queue: &Queue) {
         // Flushed before the count is taken: a writer that panics in its
         // flush leaves these records unsettled, for the crash to count.
-        let flushed = flush_waiting(&mut self.writer);
+        let flushed = flush_waiting(&mut self.writer, &|_| queue.past_shutdown_deadline());
         let written = std::mem::take(&mut self.unflushed);
         match flushed {
             Ok(()) => {

@@ -750,6 +750,14 @@ impl Queue {
         self.done.notify_all();
     }
 
+    /// Whether the shutdown's deadline has passed: the worker stops
+    /// waiting for its output then.
+    pub(crate) fn past_shutdown_deadline(&self) -> bool {
+        lock(&self.control)
+            .shutdown_deadline
+            .is_some_and(|deadline| Instant::now() >= deadline)
+    }
+
     /// Asks the worker to export everything queued before this call.
     /// Returns the flush to wait for with [`Queue::wait_flushed`], `None`
     /// when the worker has exited. Asked of every queue first and waited

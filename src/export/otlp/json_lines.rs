@@ -5,6 +5,7 @@
 //! lines of at most [`LINE_LIMIT`].
 
 use std::io::Write;
+use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
@@ -12,6 +13,10 @@ use opentelemetry_proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
 use crate::export::failure::FailureCause;
 use crate::export::otlp::{decode_for_json, write_json_message, Outcome, Transport};
 use crate::export::{flush_waiting, write_all_counting};
+
+/// How long an output that would block may make no progress before a
+/// request's lines are given up (see [`JsonLinesWriter::write_line`]).
+const STALLED_OUTPUT: Duration = Duration::from_secs(10);
 
 /// The longest line written, its newline included, unless a single record
 /// is longer: the collector's file readers (`otlpjsonfile`, `filelog`) cut
@@ -49,18 +54,24 @@ impl JsonLinesWriter {
     /// Writes `self.line`, which holds one or more whole lines. A failure
     /// says how many of its bytes were written.
     fn write_line(&mut self) -> Result<(), (usize, std::io::Error)> {
+        // An output that would block is waited for while it makes
+        // progress, and given up once it has made none for as long as the
+        // OTLP timeout's default bounds a request: the transport has no
+        // shutdown deadline to go by.
+        let stalled = |since: Duration| since >= STALLED_OUTPUT;
         if self.mid_line {
-            write_all_counting(&mut self.writer, b"\n").map_err(|(_, error)| (0, error))?;
+            write_all_counting(&mut self.writer, b"\n", &stalled)
+                .map_err(|(_, error)| (0, error))?;
             self.mid_line = false;
         }
-        if let Err((written, error)) = write_all_counting(&mut self.writer, &self.line) {
+        if let Err((written, error)) = write_all_counting(&mut self.writer, &self.line, &stalled) {
             // A write that stopped right after a newline left no line open.
             self.mid_line = written > 0 && self.line.get(written - 1) != Some(&b'\n');
             return Err((written, error));
         }
         // A flush that fails leaves unknown what got through: none of it
         // counts as written.
-        flush_waiting(&mut self.writer).map_err(|error| (0, error))
+        flush_waiting(&mut self.writer, &stalled).map_err(|error| (0, error))
     }
 
     /// How many records the lines within the first `written` bytes hold.
