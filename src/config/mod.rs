@@ -285,7 +285,8 @@ impl Builder {
     /// flush counts every record of the batch as failed, though the buffer
     /// may write some of them later). A write or flush that answers
     /// [`WouldBlock`](std::io::ErrorKind::WouldBlock) is tried again after
-    /// a pause, as a blocking writer would wait.
+    /// a pause, as a blocking writer would wait, until the shutdown
+    /// deadline.
     pub fn with_json_writer(mut self, writer: impl Write + Send + 'static) -> Self {
         self.json_writer = Some(Box::new(writer));
         self

@@ -1685,11 +1685,12 @@ const PREDICATE_WORDS: [&str; 10] = [
 /// Whether a value's name reads as a yes or no about a thing
 /// ([`PREDICATE_WORDS`]) rather than the thing itself.
 fn is_predicate_name(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    words(&lower)
-        .next()
-        .is_some_and(|first| PREDICATE_WORDS.contains(&first.as_str()))
-        && words(&lower).nth(1).is_some()
+    // Split at camelCase humps too: `hasPassword` and `isError` are
+    // predicates, as the secret check reads `password` in them.
+    match identifier_words(name).as_slice() {
+        [first, _, ..] => PREDICATE_WORDS.contains(&first.to_ascii_lowercase().as_str()),
+        _ => false,
+    }
 }
 
 /// The name of a secret among the parts of a tuple or an array value, each

@@ -881,6 +881,8 @@ fn a_predicate_about_an_error_or_a_secret_is_neither() {
             r#"    info!(failed = res.is_err(), "request done");"#,
             r#"    info!(password_required = user.requires_password(), "login");"#,
             r#"    info!(set = state.has_api_key, "configured");"#,
+            r#"    info!(set = user.hasPassword(), "login");"#,
+            r#"    info!(failed = reply.isError, "reply");"#,
         ],
         &[],
     );

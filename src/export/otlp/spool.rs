@@ -746,8 +746,12 @@ mod tests {
         let whole = fs::read(&path).expect("segment");
         fs::remove_file(&path).expect("removed");
         fs::write(&path, whole).expect("a well-formed segment, planted");
+        // Only a privileged user can give a file to another: this half
+        // runs as root (as CI runs).
         if std::os::unix::fs::chown(&path, Some(own.wrapping_add(1)), None).is_ok() {
             assert!(matches!(spool.oldest(), Oldest::Skipped { records: 1, .. }));
+        } else {
+            eprintln!("not checked: giving a file to another user needs privileges");
         }
         let _ = fs::remove_dir_all(&dir);
     }
