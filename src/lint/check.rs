@@ -411,6 +411,7 @@ fn recursion_estimate(
             current.run = 0;
             current.in_parameters = false;
             current.open_angles = 0;
+            current.trailer = Trailer::None;
             if matches!(&tree, TokenTree::Punct(punct) if matches!(punct.as_char(), ';' | ',')) {
                 continue;
             }
