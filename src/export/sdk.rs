@@ -478,6 +478,7 @@ mod tests {
             finished: 2,
             succeeded: 1,
             failure: Some("the second failed".to_owned()),
+            provider_shut_down: false,
         };
         assert!(matches!(state.outcome(1), Flushed::Done));
         assert!(
@@ -488,6 +489,7 @@ mod tests {
             finished: 2,
             succeeded: 2,
             failure: Some("the first failed".to_owned()),
+            provider_shut_down: false,
         };
         assert!(matches!(later_success.outcome(1), Flushed::Done));
     }
