@@ -335,12 +335,20 @@ impl Builder {
     /// `RUST_LOG`, then `info`.
     fn env_filter(&self) -> Result<EnvFilter, InitError> {
         if let Some(directives) = &self.filter {
-            return EnvFilter::builder().parse(directives).map_err(|error| {
-                InitError::invalid("Builder::with_env_filter", error.to_string())
-            });
+            return EnvFilter::builder()
+                .parse(trimmed_directives(directives))
+                .map_err(|error| {
+                    InitError::invalid("Builder::with_env_filter", error.to_string())
+                });
         }
-        match self.env.get(env::RUST_LOG) {
-            Some(directives) => EnvFilter::builder().parse(&directives).or_else(|error| {
+        let from_env = self
+            .env
+            .get(env::RUST_LOG)
+            .map(|directives| (trimmed_directives(&directives), directives))
+            // A value of commas and blanks names no directive: as unset.
+            .filter(|(trimmed, _)| !trimmed.is_empty());
+        match from_env {
+            Some((trimmed, directives)) => EnvFilter::builder().parse(trimmed).or_else(|error| {
                 env::report_invalid(
                     env::RUST_LOG,
                     &directives,
@@ -354,6 +362,21 @@ impl Builder {
     }
 }
 
+/// `EnvFilter` directives with the blanks around each one removed, and
+/// empty ones left out. `tracing-subscriber` splits directives at commas
+/// but keeps the blanks: `"info "` (a line break or space left by a `.env`
+/// file, a YAML block or a unit file) would parse, with no error, as a
+/// directive for a target named `info ` that no event has, turning every
+/// record off without a word.
+fn trimmed_directives(directives: &str) -> String {
+    directives
+        .split(',')
+        .map(str::trim)
+        .filter(|directive| !directive.is_empty())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 fn log_level_filter(level: tracing::level_filters::LevelFilter) -> log::LevelFilter {
     use tracing::level_filters::LevelFilter;
     match level {
@@ -363,5 +386,41 @@ fn log_level_filter(level: tracing::level_filters::LevelFilter) -> log::LevelFil
         LevelFilter::INFO => log::LevelFilter::Info,
         LevelFilter::DEBUG => log::LevelFilter::Debug,
         _ => log::LevelFilter::Trace,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::env::Env;
+
+    /// The directives of the filter `init` would install, as
+    /// `tracing-subscriber` prints them.
+    fn installed_filter(code: Option<&str>, rust_log: &str) -> Result<String, InitError> {
+        let mut builder = crate::builder();
+        builder.env = Env::from_pairs(&[(env::RUST_LOG, rust_log)]);
+        if let Some(directives) = code {
+            builder = builder.with_env_filter(directives);
+        }
+        builder.env_filter().map(|filter| filter.to_string())
+    }
+
+    /// Regression: `RUST_LOG="info\n"` (a line break left by a YAML block
+    /// or a `.env` file) parsed as a directive for a target named `info\n`,
+    /// which no event has: every record was turned off, and nothing said
+    /// so.
+    #[test]
+    fn blanks_around_rust_log_directives_are_not_part_of_them() {
+        assert_eq!(installed_filter(None, "info\n").unwrap(), "info");
+        assert_eq!(
+            installed_filter(None, " app=debug , info ").unwrap(),
+            "app=debug,info"
+        );
+        // Commas and blanks alone name no directive: as unset.
+        assert_eq!(installed_filter(None, " , ").unwrap(), "info");
+        assert_eq!(
+            installed_filter(Some(" noisy=warn,\tinfo "), "trace").unwrap(),
+            "noisy=warn,info"
+        );
     }
 }

@@ -146,7 +146,7 @@
 //! | `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://localhost:4318` (gRPC: `http://localhost:4317`) | base URL, `http://` or `https://` in any case; HTTP appends `/v1/logs` to its path (before a query) |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL` | `http/protobuf` | `http/protobuf`, `http/json`, `grpc` (feature `grpc`), in any case; an unknown value is reported and ignored; `grpc` in a build without the `grpc` feature is an error |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]HEADERS` | – | `key=value,…`, percent-decoded; malformed pairs reported and skipped; the logs-specific variable replaces the generic one unless it holds no header that can be sent |
-//! | `OTEL_EXPORTER_OTLP_[LOGS_]TIMEOUT` | `10000` | ms; over HTTP, each phase of a request (connecting, sending, waiting for the response, reading it) at most; over gRPC, the whole request; `0` for none |
+//! | `OTEL_EXPORTER_OTLP_[LOGS_]TIMEOUT` | `10000` | ms; over HTTP, each phase of a request (connecting, sending, waiting for the response, reading it) at most; over gRPC, the whole request; `0` for none from this variable (requests stay bounded by `OTEL_BLRP_EXPORT_TIMEOUT` unless it is `0` too) |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]COMPRESSION` | `none` | `gzip` or `none`, in any case; a malformed `LOGS_` value leaves the generic one in force |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]CERTIFICATE` | – | PEM file of the CA certificates to trust, instead of the Mozilla roots built into the crate (`webpki-roots`); read for `https://` endpoints only |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]CLIENT_CERTIFICATE`, `…_CLIENT_KEY` | – | PEM files for mutual TLS (`https://` endpoints) |

@@ -1,6 +1,8 @@
 //! Environment variables: names, reading, and the reports for bad values.
 
+use std::ffi::OsString;
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::diag::{self, DiagLevel};
@@ -33,7 +35,7 @@ pub(crate) struct Env {
     lookup: Arc<Lookup>,
 }
 
-type Lookup = dyn Fn(&str) -> Option<String> + Send + Sync;
+type Lookup = dyn Fn(&str) -> Option<OsString> + Send + Sync;
 
 impl fmt::Debug for Env {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -44,22 +46,27 @@ impl fmt::Debug for Env {
 impl Env {
     pub(crate) fn process() -> Env {
         Env {
-            lookup: Arc::new(|name| match std::env::var(name) {
-                Ok(value) => Some(value),
-                Err(std::env::VarError::NotPresent) => None,
-                Err(std::env::VarError::NotUnicode(_)) => {
-                    diag::warn(format_args!("{name} is not valid UTF-8 and is ignored"));
-                    None
-                }
-            }),
+            lookup: Arc::new(|name| std::env::var_os(name)),
         }
     }
 
     #[cfg(test)]
     pub(crate) fn from_pairs(pairs: &[(&str, &str)]) -> Env {
-        let map: std::collections::HashMap<String, String> = pairs
+        Env::from_os_pairs(
+            &pairs
+                .iter()
+                .map(|(name, value)| (*name, OsString::from(value)))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    /// A fixed map whose values need not be UTF-8, as the environment's
+    /// need not.
+    #[cfg(test)]
+    pub(crate) fn from_os_pairs(pairs: &[(&str, OsString)]) -> Env {
+        let map: std::collections::HashMap<String, OsString> = pairs
             .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .map(|(name, value)| ((*name).to_owned(), value.clone()))
             .collect();
         Env {
             lookup: Arc::new(move |name| map.get(name).cloned()),
@@ -67,9 +74,31 @@ impl Env {
     }
 
     /// The variable's value; an empty value counts as unset, as the OTel
-    /// specification asks.
+    /// specification asks. A value that is not UTF-8 is reported and
+    /// counts as unset: every setting but a path is text.
     pub(crate) fn get(&self, name: &str) -> Option<String> {
-        (self.lookup)(name).filter(|value| !value.trim().is_empty())
+        match (self.lookup)(name)?.into_string() {
+            Ok(value) => Some(value).filter(|value| !value.trim().is_empty()),
+            Err(_) => {
+                diag::warn(format_args!("{name} is not valid UTF-8 and is ignored"));
+                None
+            }
+        }
+    }
+
+    /// A variable that names a file or directory: any value the system
+    /// allows in a path, which need not be UTF-8. A UTF-8 value is
+    /// trimmed, as every other variable is: a line break left by the tool
+    /// that wrote it would otherwise name a path that does not exist. An
+    /// empty value counts as unset.
+    pub(crate) fn path(&self, name: &str) -> Option<PathBuf> {
+        let value = (self.lookup)(name)?;
+        match value.to_str() {
+            Some(text) => Some(text.trim())
+                .filter(|text| !text.is_empty())
+                .map(PathBuf::from),
+            None => Some(PathBuf::from(value)),
+        }
     }
 
     /// `OTEL_SDK_DISABLED`: only a case-insensitive `true` disables.
@@ -116,8 +145,11 @@ impl Env {
     /// `code.*` names beside the current ones; `code` (or nothing) for the
     /// current ones only. Other entries concern other signals.
     pub(crate) fn semconv_code_dup(&self) -> bool {
-        self.get(SEMCONV_STABILITY_OPT_IN)
-            .is_some_and(|list| list.split(',').any(|entry| entry.trim() == "code/dup"))
+        self.get(SEMCONV_STABILITY_OPT_IN).is_some_and(|list| {
+            // Case is ignored, as in every other enumerated value.
+            list.split(',')
+                .any(|entry| entry.trim().eq_ignore_ascii_case("code/dup"))
+        })
     }
 
     /// `OTEL_LOG_BRIDGE_REDACTED_KEYS`: a comma list of words, or `none`. A
@@ -187,6 +219,23 @@ mod tests {
     fn empty_values_count_as_unset() {
         let env = Env::from_pairs(&[("OTEL_SERVICE_NAME", "  ")]);
         assert_eq!(env.get(SERVICE_NAME), None);
+    }
+
+    /// Regression: `CODE/DUP` was ignored, where every other enumerated
+    /// value ignores case.
+    #[test]
+    fn semconv_opt_in_ignores_case() {
+        let env = Env::from_pairs(&[(SEMCONV_STABILITY_OPT_IN, "http, Code/Dup ")]);
+        assert!(env.semconv_code_dup());
+        assert!(!Env::from_pairs(&[(SEMCONV_STABILITY_OPT_IN, "code")]).semconv_code_dup());
+    }
+
+    #[test]
+    fn a_path_is_trimmed_and_empty_counts_as_unset() {
+        let env = Env::from_pairs(&[("DIR", " /var/spool\n"), ("EMPTY", " ")]);
+        assert_eq!(env.path("DIR"), Some(PathBuf::from("/var/spool")));
+        assert_eq!(env.path("EMPTY"), None);
+        assert_eq!(env.path("UNSET"), None);
     }
 
     #[test]

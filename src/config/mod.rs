@@ -1212,11 +1212,12 @@ fn endpoint_variable_set(env: &Env) -> Option<&'static str> {
 /// platform would otherwise believe that records outlive an outage.
 #[cfg(all(feature = "otlp", not(feature = "spool")))]
 fn spool_without_the_feature(env: &Env, exporters: &[Exporter]) -> Option<String> {
-    let dir = env.get(env::SPOOL_DIR)?;
+    let dir = env.path(env::SPOOL_DIR)?;
     exporters.contains(&Exporter::Otlp).then(|| {
         format!(
-            "{}={dir:?} is set, but this build has no `spool` feature; requests the collector cannot take are kept in memory only",
-            env::SPOOL_DIR
+            "{}={:?} is set, but this build has no `spool` feature; requests the collector cannot take are kept in memory only",
+            env::SPOOL_DIR,
+            dir.display()
         )
     })
 }

@@ -618,11 +618,11 @@ impl OtlpSettings {
         // A client identity given in code replaces both files of the
         // variables: a certificate from one place and a key from another
         // would not match.
-        // Paths are trimmed, as every other variable is: a line break left
-        // by the tool that wrote the variable would otherwise name a file
-        // that does not exist.
         let from_env = |suffix: &str| {
-            lookup(env, suffix).map(|(name, path)| TlsFile::new(path.trim().to_owned(), name))
+            let (generic, specific) = names(suffix);
+            env.path(&specific)
+                .map(|path| TlsFile::new(path, specific))
+                .or_else(|| env.path(&generic).map(|path| TlsFile::new(path, generic)))
         };
         let (client_certificate, client_key) = match &options.client_identity {
             Some((certificate, key)) => {
@@ -696,7 +696,7 @@ impl OtlpSettings {
         let spool = options
             .spool_dir
             .clone()
-            .unwrap_or_else(|| env.get(super::env::SPOOL_DIR).map(|dir| dir.trim().into()))
+            .unwrap_or_else(|| env.path(super::env::SPOOL_DIR))
             .map(|dir| SpoolSettings {
                 dir,
                 budget: options.spool_budget.unwrap_or(DEFAULT_SPOOL_BUDGET),
@@ -1290,6 +1290,27 @@ mod tests {
                 "{specific:?}"
             );
         }
+    }
+
+    /// Regression: a certificate path that is not UTF-8, which a Unix
+    /// path may be, was ignored with a warning: `init` then succeeded
+    /// without the private CA, and every handshake with the collector
+    /// failed.
+    #[cfg(unix)]
+    #[test]
+    fn a_path_variable_need_not_be_utf8() {
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt as _;
+        let path = OsStr::from_bytes(b"/etc/ca-\xe9.pem");
+        let env = Env::from_os_pairs(&[
+            ("OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE", path.to_owned()),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/generic/ca.pem".into()),
+        ]);
+        let settings = OtlpSettings::resolve(&OtlpOptions::default(), &env).expect("valid");
+        assert_eq!(
+            settings.tls.certificate,
+            Some(TlsFile::new(path, "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE"))
+        );
     }
 
     #[test]

@@ -972,25 +972,27 @@ impl Pipeline {
         }
         // The application owns its provider and shuts it down itself; what
         // the bridge emitted into it is flushed here, by the same deadline.
-        // What the shutdown finds is said: nothing else would tell it.
         #[cfg(feature = "sdk")]
-        if let Some(sdk) = &self.sdk {
-            match sdk.flush_until(deadline) {
-                Flushed::Done => {}
-                Flushed::TimedOut => diag::warn(format_args!(
-                    "at shutdown, the logger provider given to Builder::with_logger_provider did not finish flushing within the shutdown timeout; its processors may still hold records"
-                )),
-                // The application shut its provider down first, as the
-                // OpenTelemetry examples do at the end of `main`: that
-                // shutdown flushed it.
-                Flushed::Failed(_) if sdk.provider_shut_down() => {}
-                Flushed::Failed(reason) => diag::warn(format_args!(
-                    "at shutdown, flushing the logger provider given to Builder::with_logger_provider failed: {reason}"
-                )),
-            }
-        }
+        let provider_flushed = self.sdk.as_ref().map(|sdk| sdk.flush_until(deadline));
         for sink in &self.sinks {
             sink.wait_shut_down(deadline);
+        }
+        // What the provider's flush found is said, since nothing else
+        // would tell it, but only once every wait has ended: writing to a
+        // stderr nobody reads can block.
+        #[cfg(feature = "sdk")]
+        match (provider_flushed, &self.sdk) {
+            (Some(Flushed::TimedOut), _) => diag::warn(format_args!(
+                "at shutdown, the logger provider given to Builder::with_logger_provider did not finish flushing within the shutdown timeout; its processors may still hold records"
+            )),
+            // The application shut its provider down first, as the
+            // OpenTelemetry examples do at the end of `main`: that shutdown
+            // flushed it.
+            (Some(Flushed::Failed(_)), Some(sdk)) if sdk.provider_shut_down() => {}
+            (Some(Flushed::Failed(reason)), _) => diag::warn(format_args!(
+                "at shutdown, flushing the logger provider given to Builder::with_logger_provider failed: {reason}"
+            )),
+            _ => {}
         }
     }
 
