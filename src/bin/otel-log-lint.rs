@@ -10,6 +10,7 @@
 //! `otel_log_bridge::lint`.
 
 use std::collections::BTreeMap;
+use std::error::Error as _;
 use std::io::{self, ErrorKind, Write};
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
@@ -182,24 +183,28 @@ fn run(matches: &ArgMatches) -> Result<ExitCode, UsageError> {
     } else {
         cli.paths.clone()
     };
-    let (files, mut failed) = rust_files(&paths, excluded);
+    let (files, mut errors) = rust_files(&paths, excluded);
     let report = lint::check_files(&files, &config);
-    for error in &report.errors {
-        // The error's own text names the file; its source says why.
-        match std::error::Error::source(error) {
-            Some(cause) => say!("error: {error}: {cause}"),
-            None => say!("error: {error}"),
-        }
-        failed = true;
+    if files.is_empty() && errors.is_empty() {
+        // A mistyped path in a CI job would otherwise pass as a clean run.
+        say!("warning: no Rust file found to check");
+    }
+    // The error's own text names the file; its source says why.
+    errors.extend(report.errors.iter().map(|error| match error.source() {
+        Some(cause) => format!("{error}: {cause}"),
+        None => error.to_string(),
+    }));
+    for error in &errors {
+        say!("error: {error}");
     }
 
     let output = match cli.format {
         OutputFormat::Human => human(&report.diagnostics),
         OutputFormat::Json => json_text(&lint::to_json(&report.diagnostics)),
-        OutputFormat::Sarif => json_text(&lint::to_sarif(&report.diagnostics)),
+        OutputFormat::Sarif => json_text(&sarif(&report.diagnostics, &errors)),
     };
     let denied = report.diagnostics.iter().any(|d| d.level == Level::Deny);
-    let code = if failed {
+    let code = if !errors.is_empty() {
         ExitCode::from(2)
     } else if denied {
         ExitCode::from(1)
@@ -210,7 +215,10 @@ fn run(matches: &ArgMatches) -> Result<ExitCode, UsageError> {
     // After the findings, as a compiler's summary comes, also when both
     // streams go to one place.
     if cli.format == OutputFormat::Human {
-        say!("{}", summary(&report.diagnostics, report.files_checked));
+        say!(
+            "{}",
+            summary(&report.diagnostics, report.files_checked, errors.len())
+        );
     }
     Ok(code)
 }
@@ -247,7 +255,32 @@ fn json_text(value: &serde_json::Value) -> String {
     text
 }
 
-fn summary(diagnostics: &[Diagnostic], files: usize) -> String {
+/// The findings as SARIF, with the run's invocation: a run that could not
+/// read some of its paths says so, so that a scan uploaded after a failed
+/// step does not show as clean.
+fn sarif(diagnostics: &[Diagnostic], errors: &[String]) -> serde_json::Value {
+    let mut log = lint::to_sarif(diagnostics);
+    let notifications: Vec<serde_json::Value> = errors
+        .iter()
+        .map(|error| serde_json::json!({ "level": "error", "message": { "text": error } }))
+        .collect();
+    if let Some(run) = log
+        .pointer_mut("/runs/0")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        run.insert(
+            "invocations".to_owned(),
+            serde_json::json!([{
+                "executionSuccessful": errors.is_empty(),
+                "toolExecutionNotifications": notifications,
+            }]),
+        );
+    }
+    log
+}
+
+/// What the run found, and what it could not read.
+fn summary(diagnostics: &[Diagnostic], files: usize, unread: usize) -> String {
     let errors = diagnostics
         .iter()
         .filter(|d| d.level == Level::Deny)
@@ -258,10 +291,15 @@ fn summary(diagnostics: &[Diagnostic], files: usize) -> String {
     } else {
         format!("{files} files")
     };
-    if diagnostics.is_empty() {
+    let found = if diagnostics.is_empty() {
         format!("otel-log-lint: no findings in {files}")
     } else {
         format!("otel-log-lint: {errors} error(s), {warnings} warning(s) in {files}")
+    };
+    match unread {
+        0 => found,
+        1 => format!("{found}; 1 path could not be read (see above)"),
+        _ => format!("{found}; {unread} paths could not be read (see above)"),
     }
 }
 
@@ -359,9 +397,9 @@ fn exclusion_matcher(patterns: &[String], root: &Path) -> Result<Option<Gitignor
 /// and any file named on the command line. Cargo's build directories below
 /// the paths are skipped, as `check_path` skips them. Returns whether a
 /// path could not be read.
-fn rust_files(paths: &[PathBuf], excluded: Option<Gitignore>) -> (Vec<PathBuf>, bool) {
+fn rust_files(paths: &[PathBuf], excluded: Option<Gitignore>) -> (Vec<PathBuf>, Vec<String>) {
     let Some((first, rest)) = paths.split_first() else {
-        return (Vec::new(), false);
+        return (Vec::new(), Vec::new());
     };
     let mut builder = WalkBuilder::new(first);
     for path in rest {
@@ -389,10 +427,16 @@ fn rust_files(paths: &[PathBuf], excluded: Option<Gitignore>) -> (Vec<PathBuf>, 
     // Paths that overlap (`src src/lib.rs`, `. src`) name some files more
     // than once; each is checked once, under the first name it came by.
     let mut seen = std::collections::HashSet::new();
-    let mut failed = false;
+    let mut errors = Vec::new();
     for entry in builder.build() {
         match entry {
             Ok(entry) => {
+                // A `.gitignore` the walker could not read or parse in
+                // full: its other patterns still apply, but what the
+                // broken ones would have left out is checked.
+                if let Some(error) = entry.error() {
+                    say!("warning: {error}");
+                }
                 // A link to a file is checked, as `lint::check_path` checks
                 // it; links to directories are not followed.
                 let target = std::fs::metadata(entry.path());
@@ -413,17 +457,15 @@ fn rust_files(paths: &[PathBuf], excluded: Option<Gitignore>) -> (Vec<PathBuf>, 
                 // checked nothing and passed: `-` (standard input), a pipe,
                 // a device, and a link to nothing under a Rust file's name.
                 if entry.depth() == 0 && !is_file && !is_dir {
-                    say!(
-                        "error: {} is neither a file nor a directory (standard input and pipes are not read)",
+                    errors.push(format!(
+                        "{} is neither a file nor a directory (standard input and pipes are not read)",
                         entry.path().display()
-                    );
-                    failed = true;
+                    ));
                     continue;
                 }
                 if is_rust && is_link {
                     if let Err(error) = &target {
-                        say!("error: cannot read {}: {error}", entry.path().display());
-                        failed = true;
+                        errors.push(format!("cannot read {}: {error}", entry.path().display()));
                         continue;
                     }
                 }
@@ -433,13 +475,10 @@ fn rust_files(paths: &[PathBuf], excluded: Option<Gitignore>) -> (Vec<PathBuf>, 
                     files.push(entry.into_path());
                 }
             }
-            Err(error) => {
-                say!("error: {error}");
-                failed = true;
-            }
+            Err(error) => errors.push(error.to_string()),
         }
     }
-    (files, failed)
+    (files, errors)
 }
 
 fn is_excluded(matcher: &Gitignore, path: &Path, is_dir: bool) -> bool {

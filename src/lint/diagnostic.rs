@@ -294,6 +294,15 @@ pub enum LintError {
         /// What went wrong.
         source: std::io::Error,
     },
+    /// The thread that checks `path` could not start (each file is checked
+    /// on a thread with a large stack, which a low memory limit can
+    /// refuse); the file was not checked.
+    Thread {
+        /// The file.
+        path: PathBuf,
+        /// Why the thread did not start.
+        source: std::io::Error,
+    },
 }
 
 impl fmt::Display for LintError {
@@ -302,6 +311,9 @@ impl fmt::Display for LintError {
             // The cause is the error's `source()`: reporters that print
             // the chain would otherwise show it twice.
             LintError::Io { path, .. } => write!(f, "cannot read {}", path.display()),
+            LintError::Thread { path, .. } => {
+                write!(f, "cannot start the thread that checks {}", path.display())
+            }
         }
     }
 }
@@ -309,7 +321,7 @@ impl fmt::Display for LintError {
 impl Error for LintError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match self {
-            LintError::Io { source, .. } => Some(source),
+            LintError::Io { source, .. } | LintError::Thread { source, .. } => Some(source),
         }
     }
 }

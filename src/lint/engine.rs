@@ -57,7 +57,29 @@ pub(super) fn check_one(path: &Path, source: &str, config: &Config) -> Vec<Diagn
         text: prepare_source(source),
         crate_root: None,
     };
-    check_sources(vec![file], config)
+    let (mut diagnostics, not_started) = check_sources(vec![file], config);
+    let level = config.level(Rule::UnparsableFile);
+    if level != Level::Allow {
+        diagnostics.extend(not_started.into_iter().map(|(path, error)| Diagnostic {
+            rule: Rule::UnparsableFile,
+            level,
+            path,
+            line: 1,
+            column: 1,
+            end_line: 1,
+            end_column: 1,
+            message: format!(
+                "the linter could not start its thread for this file ({error}), so it was not linted"
+            ),
+            help: format!(
+                "the linter's thread asks for a {} MiB stack; give the process more memory",
+                WORKER_STACK_BYTES >> 20
+            ),
+            source_line: String::new(),
+            source_column: 1,
+        }));
+    }
+    diagnostics
 }
 
 /// Reads and checks files, grouping them into crates by the nearest
@@ -89,7 +111,12 @@ pub(super) fn check_files<P: AsRef<Path>>(paths: &[P], config: &Config) -> Repor
         }
     }
     report.files_checked = files.len() + unreadable.len();
-    let mut diagnostics = check_sources(files, config);
+    let (mut diagnostics, not_started) = check_sources(files, config);
+    report.errors.extend(
+        not_started
+            .into_iter()
+            .map(|(path, source)| LintError::Thread { path, source }),
+    );
     diagnostics.extend(unreadable.into_iter().flatten());
     sort(&mut diagnostics);
     report.diagnostics = diagnostics;
@@ -140,7 +167,14 @@ impl CrateRoots {
     }
 }
 
-fn check_sources(files: Vec<SourceFile>, config: &Config) -> Vec<Diagnostic> {
+/// Checks the files as crates; returns the findings, and the files that
+/// were not checked because no thread could be started for them (with
+/// why): an error of the run, not of the file.
+fn check_sources(
+    files: Vec<SourceFile>,
+    config: &Config,
+) -> (Vec<Diagnostic>, Vec<(PathBuf, std::io::Error)>) {
+    let mut not_started = Vec::new();
     // `#[macro_use] extern crate log;` in a crate root makes `info!` refer to
     // `log` in every module below it, so find those roots first.
     let macro_use_roots: Vec<(PathBuf, Option<PathBuf>, FlavorSet)> = files
@@ -148,7 +182,12 @@ fn check_sources(files: Vec<SourceFile>, config: &Config) -> Vec<Diagnostic> {
         .filter(|file| file.text.contains("macro_use"))
         .filter_map(|file| {
             let text = file.text.clone();
-            let flavors = isolated(move || declared_macro_use(&text)).unwrap_or_default();
+            // The file's own check below reports a thread that cannot
+            // start, or a panic.
+            let flavors = isolated(move || declared_macro_use(&text))
+                .ok()
+                .flatten()
+                .unwrap_or_default();
             (!flavors.is_empty()).then(|| {
                 (
                     file.place.parent().map(Path::to_owned).unwrap_or_default(),
@@ -170,8 +209,9 @@ fn check_sources(files: Vec<SourceFile>, config: &Config) -> Vec<Diagnostic> {
                 flavors.union(*more)
             });
         let text = file.text.clone();
-        let outcome = isolated(move || check_file(&text, inherited, Suppressions::MARKER))
-            .unwrap_or_else(|| FileOutcome {
+        let outcome = match isolated(move || check_file(&text, inherited, Suppressions::MARKER)) {
+            Ok(Some(outcome)) => outcome,
+            Ok(None) => FileOutcome {
                 findings: vec![Finding {
                     rule: Rule::UnparsableFile,
                     range: Range {
@@ -185,7 +225,12 @@ fn check_sources(files: Vec<SourceFile>, config: &Config) -> Vec<Diagnostic> {
                     help: "please report this file to the otel-log-bridge maintainers".to_owned(),
                 }],
                 ..FileOutcome::default()
-            });
+            },
+            Err(error) => {
+                not_started.push((file.path.clone(), error));
+                FileOutcome::default()
+            }
+        };
         checked.push(outcome);
     }
 
@@ -246,7 +291,7 @@ fn check_sources(files: Vec<SourceFile>, config: &Config) -> Vec<Diagnostic> {
         }
     }
     sort(&mut diagnostics);
-    diagnostics
+    (diagnostics, not_started)
 }
 
 fn sort(diagnostics: &mut [Diagnostic]) {
@@ -257,16 +302,18 @@ fn sort(diagnostics: &mut [Diagnostic]) {
 }
 
 /// Runs `work` on a thread with a large stack. Returns `None` if it
-/// panicked, which is a bug in the linter; the caller reports the file
-/// instead of failing the whole run.
-fn isolated<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-    std::thread::Builder::new()
+/// panicked, which is a bug in the linter: the caller reports the file
+/// instead of failing the whole run. An error is a thread that could not
+/// start (a memory limit too low for its stack), which is the run's
+/// failure, not the file's.
+fn isolated<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<Option<T>> {
+    let thread = std::thread::Builder::new()
         .name("otel-log-lint".to_owned())
         .stack_size(WORKER_STACK_BYTES)
-        .spawn(work)
-        .ok()?
-        .join()
-        .ok()
+        .spawn(work)?;
+    Ok(thread.join().ok())
 }
 
 /// OLB004 across a crate: keys used both as a value and as a namespace, and
@@ -582,8 +629,16 @@ pub(super) fn rust_files(path: &Path) -> Result<Vec<PathBuf>, LintError> {
         source,
     };
     let metadata = std::fs::metadata(path).map_err(io_error)?;
-    if !metadata.is_dir() {
+    if metadata.is_file() {
         return Ok(vec![path.to_owned()]);
+    }
+    if !metadata.is_dir() {
+        // A pipe or a device would be read until its writer stops, which
+        // may be never.
+        return Err(io_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "neither a regular file nor a directory",
+        )));
     }
     let mut files = Vec::new();
     let mut pending = vec![path.to_owned()];

@@ -308,6 +308,48 @@ fn check_path_reads_regular_files_only() {
     assert_eq!(files, ["good.rs", "link_to_file.rs"]);
 }
 
+/// Regression: a FIFO given as the path itself (not found by the walk) was
+/// read as a file, which held the call until something wrote into it.
+#[cfg(unix)]
+#[test]
+fn check_path_refuses_a_fifo_given_as_the_path() {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+
+    let root = scratch_dir("check_path_fifo");
+    let fifo = root.join("fifo.rs");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success());
+    // A writer that would let a read of the FIFO end, with a finding.
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&fifo)
+                .expect("open the FIFO");
+            let _ = file.write_all(INTERPOLATED.as_bytes());
+        })
+    };
+    let result = check_path(&fifo);
+    let _reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .expect("open the FIFO for reading");
+    writer.join().expect("the writer");
+    match result {
+        Err(LintError::Io { path, source }) => {
+            assert_eq!(path, fifo);
+            assert_eq!(source.kind(), std::io::ErrorKind::InvalidInput);
+        }
+        other => panic!("expected an I/O error, got {other:?}"),
+    }
+}
+
 /// Regression: a link to nothing under a Rust file's name was skipped
 /// without a word by the library, where the command line fails the run.
 #[cfg(unix)]

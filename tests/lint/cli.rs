@@ -204,6 +204,49 @@ fn a_path_that_cannot_be_checked_fails_the_run() {
     assert!(String::from_utf8_lossy(&dangling.stderr).contains("src/dangling.rs"));
 }
 
+/// Regression: a path that could not be read was said only on stderr; the
+/// SARIF log, which CI jobs upload even when the step fails, showed a
+/// clean scan, and the summary said "no findings".
+#[test]
+fn a_run_that_could_not_read_a_path_says_so_in_sarif_and_the_summary() {
+    let root = scratch_dir("cli_sarif_unread");
+    write(&root, "src/login.rs", INTERPOLATED);
+    let output = run(&root, &["--format", "sarif", "src", "missing.rs"]);
+    assert_eq!(output.status.code(), Some(2));
+    let invocation = &json(&output)["runs"][0]["invocations"][0];
+    assert_eq!(invocation["executionSuccessful"], false);
+    let notification = &invocation["toolExecutionNotifications"][0];
+    assert_eq!(notification["level"], "error");
+    assert!(
+        notification["message"]["text"]
+            .as_str()
+            .is_some_and(|text| text.contains("missing.rs")),
+        "{notification}"
+    );
+    let clean = json(&run(&root, &["--format", "sarif", "src"]));
+    assert_eq!(
+        clean["runs"][0]["invocations"][0]["executionSuccessful"],
+        true
+    );
+    let human = run(&root, &["src", "missing.rs"]);
+    assert!(
+        String::from_utf8_lossy(&human.stderr)
+            .contains("1 warning(s) in 1 file; 1 path could not be read"),
+        "{}",
+        String::from_utf8_lossy(&human.stderr)
+    );
+}
+
+/// A mistyped path in a CI job checked nothing and passed without a word.
+#[test]
+fn a_run_that_finds_no_rust_file_says_so() {
+    let root = scratch_dir("cli_no_rust");
+    write(&root, "docs/guide.md", "# guide\n");
+    let output = run(&root, &["docs"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no Rust file found to check"));
+}
+
 #[test]
 fn sarif_output_is_a_2_1_0_log() {
     let root = scratch_dir("cli_sarif");
