@@ -9,6 +9,7 @@ use otel_log_bridge::{Builder, Compression, Exporter, Protocol as ExportProtocol
 use serde_json::Value;
 use tracing_subscriber::prelude::*;
 
+use crate::support::raw_grpc::{RawAnswer, RawGrpcServer};
 use crate::support::receiver::{tls_fixture, Protocol, ReceivedRecord, Receiver, Response};
 use crate::support::SharedBuf;
 
@@ -829,10 +830,75 @@ fn a_grpc_server_refusing_a_request_too_large_is_not_taken_for_a_large_answer() 
     assert_eq!(receiver.attempts(), 2);
 }
 
+/// Regression: `tonic` panics on an answer whose status details are not
+/// base64; the panic stopped the export worker, and every later record
+/// was dropped for as long as the process lived.
+#[test]
+fn malformed_grpc_status_details_do_not_stop_the_export() {
+    let server = RawGrpcServer::start([RawAnswer::TrailersOnly(vec![
+        ("grpc-status", "14"),
+        ("grpc-status-details-bin", "*"),
+    ])]);
+    let builder = otel_log_bridge::builder()
+        .with_otlp_endpoint(server.endpoint())
+        .with_otlp_protocol(ExportProtocol::Grpc);
+    let stats = run(builder, ten_events);
+    assert_eq!(
+        (stats.exported, stats.failed, stats.retries),
+        (10, 0, 1),
+        "{stats:?}"
+    );
+    assert_eq!((server.attempts(), server.accepted_records()), (2, 10));
+}
+
+/// Regression: a connection lost after the answer's headers (the
+/// collector's process ended mid-answer) came as an HTTP/2 error with no
+/// I/O error among its sources, and the batch was counted as failed
+/// instead of being sent again.
+#[test]
+fn a_grpc_connection_lost_after_the_answers_headers_is_retried() {
+    let server = RawGrpcServer::start([RawAnswer::HeadersThenHangUp]);
+    let builder = otel_log_bridge::builder()
+        .with_otlp_endpoint(server.endpoint())
+        .with_otlp_protocol(ExportProtocol::Grpc);
+    let stats = run(builder, ten_events);
+    assert_eq!(
+        (stats.exported, stats.failed, stats.retries),
+        (10, 0, 1),
+        "{stats:?}"
+    );
+    assert_eq!((server.attempts(), server.accepted_records()), (2, 10));
+}
+
+/// Regression: with gzip, a collector refusing a request over its 1 MiB
+/// limit names the compressed size, which is not the request's, and the
+/// refusal was taken for the client's own of an answer over its 1 MiB
+/// limit: the refused records counted as exported.
+#[test]
+fn a_grpc_server_refusing_a_request_at_a_1_mib_limit_is_not_taken_for_a_large_answer() {
+    let receiver = Receiver::grpc();
+    receiver.respond_with([Response::GrpcText {
+        code: tonic::Code::OutOfRange,
+        message: "Error, decoded message length too large: found 1500000 bytes, the limit is: 1048576 bytes".into(),
+    }]);
+    let stats = run(to_receiver(&receiver, Protocol::Grpc), ten_events);
+    assert_eq!(
+        (stats.exported, stats.failed, stats.retries),
+        (10, 0, 1),
+        "{stats:?}"
+    );
+    assert_eq!(receiver.attempts(), 2);
+}
+
 #[test]
 fn grpc_follows_the_retry_table() {
     let cases = [
+        (tonic::Code::Cancelled, None, true),
+        (tonic::Code::DeadlineExceeded, None, true),
+        (tonic::Code::Aborted, None, true),
+        (tonic::Code::OutOfRange, None, true),
         (tonic::Code::Unavailable, None, true),
+        (tonic::Code::DataLoss, None, true),
         (
             tonic::Code::ResourceExhausted,
             Some(Duration::from_millis(100)),
@@ -840,6 +906,10 @@ fn grpc_follows_the_retry_table() {
         ),
         (tonic::Code::ResourceExhausted, None, false),
         (tonic::Code::InvalidArgument, None, false),
+        (tonic::Code::Unknown, None, false),
+        (tonic::Code::Internal, None, false),
+        (tonic::Code::Unauthenticated, None, false),
+        (tonic::Code::PermissionDenied, None, false),
     ];
     for (code, retry_after, retried) in cases {
         let receiver = Receiver::grpc();
@@ -851,8 +921,10 @@ fn grpc_follows_the_retry_table() {
                 (10, 1),
                 "{code:?} {stats:?}"
             );
+            assert_eq!(receiver.attempts(), 2, "{code:?}");
         } else {
             assert_eq!((stats.failed, stats.retries), (10, 0), "{code:?} {stats:?}");
+            assert_eq!(receiver.attempts(), 1, "{code:?}");
         }
     }
 }

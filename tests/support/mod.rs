@@ -219,6 +219,8 @@ pub fn temp_path(name: &str) -> PathBuf {
     dir.join(format!("{name}-{}", std::process::id()))
 }
 pub mod alloc;
+#[cfg(feature = "grpc")]
+pub mod raw_grpc;
 pub mod receiver;
 
 /// Runs `scenario` under a layer built by `builder`, then shuts the guard

@@ -23,6 +23,10 @@ use crate::export::otlp::{
 
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
 
+/// How much later than the export's own bound `tonic`'s request timeout
+/// expires (see `GrpcTransport::new`).
+const TONIC_TIMEOUT_MARGIN: Duration = Duration::from_millis(50);
+
 /// Sends requests to one OTLP/gRPC endpoint.
 pub(crate) struct GrpcTransport {
     /// Taken when the transport is dropped (see its `Drop`).
@@ -61,7 +65,14 @@ impl GrpcTransport {
         // the TLS handshake in between: `send` bounds the whole export.
         let timeout = settings.request_timeout();
         if let Some(timeout) = timeout {
-            endpoint = endpoint.timeout(timeout).connect_timeout(timeout);
+            // `tonic`'s request timeout also tells the collector the
+            // deadline. It is a little longer than `send`'s, which bounds
+            // the whole export: expiring in the same tick, `tonic`'s would
+            // win and report a `CANCELLED` the collector never sent, and
+            // the stuck connection would not be replaced.
+            endpoint = endpoint
+                .timeout(timeout.saturating_add(TONIC_TIMEOUT_MARGIN))
+                .connect_timeout(timeout);
         }
         if settings.endpoint.starts_with("https://") {
             endpoint = endpoint
@@ -127,22 +138,42 @@ impl Transport for GrpcTransport {
                 cause: FailureCause::INTERNAL_ERROR,
             };
         };
-        let (result, timed_out) = runtime.block_on(async move {
-            match timeout {
-                // A peer that takes the connection and never answers the
-                // TLS handshake would hold the worker for good otherwise.
-                Some(limit) => match tokio::time::timeout(limit, export).await {
-                    Ok(result) => (result, false),
-                    Err(_) => (
-                        Err(Status::deadline_exceeded(format!(
-                            "no answer within {limit:?}"
-                        ))),
-                        true,
-                    ),
-                },
-                None => (export.await, false),
-            }
-        });
+        let exported = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            runtime.block_on(async move {
+                match timeout {
+                    // A peer that takes the connection and never answers
+                    // the TLS handshake would hold the worker for good
+                    // otherwise.
+                    Some(limit) => match tokio::time::timeout(limit, export).await {
+                        Ok(result) => (result, false),
+                        Err(_) => (
+                            Err(Status::deadline_exceeded(format!(
+                                "no answer within {limit:?}"
+                            ))),
+                            true,
+                        ),
+                    },
+                    None => (export.await, false),
+                }
+            })
+        }));
+        let Ok((result, timed_out)) = exported else {
+            // `tonic` panics on an answer whose status details are not
+            // base64: that answer's status is unknown, and one server or
+            // proxy answering so must not stop the worker, which would
+            // leave every later record to be dropped. The request is sent
+            // again on a fresh connection, as after any failure the
+            // collector's status does not say is final.
+            self.client = connect(runtime, &self.connection, self.gzip);
+            return Outcome::Retry {
+                after: None,
+                reason: format!(
+                    "the gRPC client could not read the answer of {}: its status details are malformed",
+                    self.shown_endpoint
+                ),
+                cause: FailureCause::GrpcStatus(Code::Unknown as i32),
+            };
+        };
         if result
             .as_ref()
             .is_err_and(|status| status.code() == Code::DeadlineExceeded)
@@ -332,11 +363,17 @@ fn http2_code(status: &Status) -> Option<Code> {
 
 /// Whether an I/O error is among the sources of `status`: the connection
 /// failed (was reset, closed, or ended by a TLS alert), so the collector
-/// never answered.
+/// never answered. After the answer's headers, `hyper` passes the HTTP/2
+/// error on as it is, with the I/O error inside it but not among its
+/// sources.
 fn connection_failed(status: &Status) -> bool {
     let mut source = std::error::Error::source(status);
     while let Some(error) = source {
-        if error.is::<std::io::Error>() {
+        if error.is::<std::io::Error>()
+            || error
+                .downcast_ref::<h2::Error>()
+                .is_some_and(h2::Error::is_io)
+        {
             return true;
         }
         source = error.source();

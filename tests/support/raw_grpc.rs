@@ -1,0 +1,212 @@
+//! An OTLP/gRPC server that writes its answers' HTTP/2 frames itself, for
+//! answers a gRPC server library would never send: malformed status
+//! details, or a connection lost right after the answer's headers. Once
+//! its script is used up, it accepts every request, as a collector does.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http_body_util::BodyExt as _;
+use hyper::body::{Body, Bytes, Frame, Incoming};
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::HeaderMap;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use prost::Message as _;
+use tokio::sync::Notify;
+
+/// One scripted answer.
+pub enum RawAnswer {
+    /// A trailers-only answer: these headers (`grpc-status` among them),
+    /// and no message.
+    TrailersOnly(Vec<(&'static str, &'static str)>),
+    /// The answer's headers, then the connection closes, as when the
+    /// collector's process ends mid-answer.
+    HeadersThenHangUp,
+}
+
+struct State {
+    script: Mutex<VecDeque<RawAnswer>>,
+    attempts: AtomicU64,
+    accepted_records: AtomicU64,
+}
+
+/// The server; it stops with its runtime when dropped.
+pub struct RawGrpcServer {
+    endpoint: String,
+    state: Arc<State>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl RawGrpcServer {
+    /// Starts a server on a free loopback port that answers the first
+    /// requests from `script`.
+    pub fn start(script: impl IntoIterator<Item = RawAnswer>) -> RawGrpcServer {
+        let state = Arc::new(State {
+            script: Mutex::new(script.into_iter().collect()),
+            attempts: AtomicU64::new(0),
+            accepted_records: AtomicU64::new(0),
+        });
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime for the raw gRPC server");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        listener
+            .set_nonblocking(true)
+            .expect("a non-blocking socket");
+        let endpoint = format!("http://{}", listener.local_addr().expect("its address"));
+        let serving = Arc::clone(&state);
+        runtime.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve_connection(stream, Arc::clone(&serving)));
+            }
+        });
+        RawGrpcServer {
+            endpoint,
+            state,
+            _runtime: runtime,
+        }
+    }
+
+    /// The endpoint to export to.
+    pub fn endpoint(&self) -> String {
+        self.endpoint.clone()
+    }
+
+    /// How many requests came.
+    pub fn attempts(&self) -> u64 {
+        self.state.attempts.load(Ordering::SeqCst)
+    }
+
+    /// How many records the accepted requests held.
+    pub fn accepted_records(&self) -> u64 {
+        self.state.accepted_records.load(Ordering::SeqCst)
+    }
+}
+
+/// Serves one connection until the client closes it or an answer hangs
+/// up, which drops the connection and so closes its socket.
+async fn serve_connection(stream: tokio::net::TcpStream, state: Arc<State>) {
+    let hang_up = Arc::new(Notify::new());
+    let notify = Arc::clone(&hang_up);
+    let service = hyper::service::service_fn(move |request| {
+        answer(Arc::clone(&state), request, Arc::clone(&notify))
+    });
+    let connection = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::select! {
+        _ = connection => {}
+        () = hang_up.notified() => {}
+    }
+}
+
+async fn answer(
+    state: Arc<State>,
+    request: hyper::Request<Incoming>,
+    hang_up: Arc<Notify>,
+) -> Result<hyper::Response<AnswerBody>, Infallible> {
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|collected| collected.to_bytes())
+        .unwrap_or_default();
+    state.attempts.fetch_add(1, Ordering::SeqCst);
+    let scripted = state.script.lock().expect("the script").pop_front();
+    let mut response = hyper::Response::builder()
+        .status(200)
+        .header("content-type", "application/grpc");
+    let body = match scripted {
+        Some(RawAnswer::TrailersOnly(headers)) => {
+            for (name, value) in headers {
+                response = response.header(name, value);
+            }
+            AnswerBody::Done
+        }
+        Some(RawAnswer::HeadersThenHangUp) => {
+            tokio::spawn(async move {
+                // Time for the headers to leave first.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                hang_up.notify_one();
+            });
+            AnswerBody::Never
+        }
+        None => {
+            // A gRPC message is a compression flag and a length before
+            // the protobuf bytes; the client here compresses nothing.
+            let records = body
+                .get(5..)
+                .and_then(|message| ExportLogsServiceRequest::decode(message).ok())
+                .map_or(0, |request| {
+                    request
+                        .resource_logs
+                        .iter()
+                        .flat_map(|resource| &resource.scope_logs)
+                        .map(|scope| scope.log_records.len() as u64)
+                        .sum()
+                });
+            state.accepted_records.fetch_add(records, Ordering::SeqCst);
+            let mut trailers = HeaderMap::new();
+            trailers.insert(
+                HeaderName::from_static("grpc-status"),
+                HeaderValue::from_static("0"),
+            );
+            // An empty `ExportLogsServiceResponse`: a message of 0 bytes.
+            AnswerBody::Message {
+                message: Some(Bytes::from_static(&[0, 0, 0, 0, 0])),
+                trailers: Some(trailers),
+            }
+        }
+    };
+    Ok(response.body(body).expect("a valid answer"))
+}
+
+/// The body of an answer.
+enum AnswerBody {
+    /// Nothing after the headers.
+    Done,
+    /// A message, then trailers.
+    Message {
+        message: Option<Bytes>,
+        trailers: Option<HeaderMap>,
+    },
+    /// Nothing ever: the connection is closed under it.
+    Never,
+}
+
+impl Body for AnswerBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        match self.get_mut() {
+            AnswerBody::Done => Poll::Ready(None),
+            AnswerBody::Never => Poll::Pending,
+            AnswerBody::Message { message, trailers } => {
+                if let Some(message) = message.take() {
+                    return Poll::Ready(Some(Ok(Frame::data(message))));
+                }
+                Poll::Ready(
+                    trailers
+                        .take()
+                        .map(|trailers| Ok(Frame::trailers(trailers))),
+                )
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self, AnswerBody::Done)
+    }
+}
