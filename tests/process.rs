@@ -362,6 +362,51 @@ fn init_fails_clearly_when_a_logger_is_already_set() {
     assert!(stderr(&output).contains("ERROR: a global log logger is already set"));
 }
 
+/// Regression: a `log` record more verbose than any subscriber takes (a
+/// dependency's `debug!` under an `info` filter, with `log`'s maximum at
+/// `Trace` as a composed subscriber sets it) asked every layer, twice, on
+/// each call.
+#[test]
+fn a_log_record_more_verbose_than_any_subscriber_takes_asks_no_layer() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tracing_subscriber::layer::{Context, Layer};
+    use tracing_subscriber::prelude::*;
+
+    static ASKED: AtomicUsize = AtomicUsize::new(0);
+    struct CountingQuestions;
+    impl<S: tracing::Subscriber> Layer<S> for CountingQuestions {
+        fn enabled(&self, _: &tracing::Metadata<'_>, _: Context<'_, S>) -> bool {
+            ASKED.fetch_add(1, Ordering::SeqCst);
+            true
+        }
+    }
+    if is_child() {
+        let (layer, guard) = child_builder().layer().expect("valid configuration");
+        let bridge = layer.log_bridge();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_subscriber::filter::LevelFilter::INFO)
+            .with(layer)
+            .with(CountingQuestions);
+        tracing::subscriber::set_global_default(subscriber).expect("no other subscriber");
+        log::set_boxed_logger(Box::new(bridge)).expect("no other logger");
+        log::set_max_level(log::LevelFilter::Trace);
+        let before = ASKED.load(Ordering::SeqCst);
+        log::debug!("more verbose than the filter");
+        assert_eq!(ASKED.load(Ordering::SeqCst), before);
+        log::info!("taken");
+        assert!(ASKED.load(Ordering::SeqCst) > before);
+        drop(guard);
+        return;
+    }
+    let (output, records) = run(
+        "a_log_record_more_verbose_than_any_subscriber_takes_asks_no_layer",
+        &[],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let bodies: Vec<_> = records.iter().map(|r| r["body"].clone()).collect();
+    assert_eq!(bodies, ["taken"]);
+}
+
 #[test]
 fn init_routes_tracing_and_log_with_the_env_filter() {
     if is_child() {

@@ -169,6 +169,13 @@ pub(crate) fn note_question(metadata: &Metadata<'_>, key: LayerKey) {
 /// per-layer filter around the bridge's own layer that refuses an ERROR
 /// question for the record's target keeps this from working.)
 fn enabled_by_dispatcher(level: log::Level, target: &str, key: LayerKey) -> bool {
+    // What `tracing`'s own macros check first: a record more verbose than
+    // every subscriber alive takes (a dependency's `trace!` under an
+    // `info` filter, with `log`'s own maximum left at `Trace`) asks no
+    // layer anything, twice.
+    if tracing_level(level) > tracing::level_filters::LevelFilter::current() {
+        return false;
+    }
     let metadata = |name, level, callsite| {
         Metadata::new(
             name,
