@@ -308,7 +308,11 @@ impl Transport for HttpTransport {
                 reason: format!(
                     "HTTP {status} from {}: {}",
                     self.shown_endpoint,
-                    readable(&error_message(body, self.json))
+                    // In the format the answer names, as for a success.
+                    readable(&error_message(
+                        body,
+                        answered_in_json(content_type.as_deref()).unwrap_or(self.json)
+                    ))
                 ),
             },
         }
@@ -567,6 +571,46 @@ mod tests {
             Outcome::Retry { reason, .. } => {
                 assert!(reason.ends_with("/v1/logs?…"), "{reason}");
                 assert!(!reason.contains("SECRET"), "{reason}");
+            }
+            outcome => panic!("{outcome:?}"),
+        }
+    }
+
+    /// The wait a `Retry-After` asks for reaches the retry: seconds, and an
+    /// HTTP date already past (no wait beyond the backoff's).
+    #[test]
+    fn retry_after_reaches_the_retry() {
+        for (header, after) in [
+            ("Retry-After: 7\r\n", Some(Duration::from_secs(7))),
+            (
+                "Retry-After: Wed, 21 Oct 2015 07:28:00 GMT\r\n",
+                Some(Duration::ZERO),
+            ),
+            ("", None),
+        ] {
+            let (endpoint, _) = answering(answer("503 Service Unavailable", header, b""));
+            let mut transport = transport_to(endpoint, Protocol::HttpProtobuf);
+            match transport.send(b"") {
+                Outcome::Retry { after: waited, .. } => assert_eq!(waited, after, "{header:?}"),
+                outcome => panic!("{outcome:?}"),
+            }
+        }
+    }
+
+    /// Regression: a refusal's `google.rpc.Status` was read in the
+    /// request's format whatever the answer's `Content-Type` said, and a
+    /// JSON status answered to a protobuf request was shown as raw text.
+    #[test]
+    fn a_refusal_is_read_in_the_format_the_answer_names() {
+        let (endpoint, _) = answering(answer(
+            "400 Bad Request",
+            "Content-Type: application/json\r\n",
+            br#"{"code":3,"message":"field 9 is unknown"}"#,
+        ));
+        let mut transport = transport_to(endpoint, Protocol::HttpProtobuf);
+        match transport.send(b"") {
+            Outcome::Failed { reason, .. } => {
+                assert!(reason.ends_with(": field 9 is unknown"), "{reason}");
             }
             outcome => panic!("{outcome:?}"),
         }
