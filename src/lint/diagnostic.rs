@@ -150,7 +150,10 @@ pub fn to_json(diagnostics: &[Diagnostic]) -> Value {
 
 /// Renders findings as a SARIF 2.1.0 log that GitHub code scanning accepts:
 /// one run, every rule described under `tool.driver.rules`, and one result
-/// per finding with its region in Unicode code points.
+/// per finding with its region in Unicode code points. A relative path is
+/// relative to the base id `%SRCROOT%`, which the run names as the working
+/// directory: run from a crate inside a workspace, its findings still name
+/// their files wherever the log is read.
 #[must_use]
 pub fn to_sarif(diagnostics: &[Diagnostic]) -> Value {
     let rules: Vec<Value> = Rule::ALL
@@ -178,7 +181,7 @@ pub fn to_sarif(diagnostics: &[Diagnostic]) -> Value {
                 "message": { "text": format!("{}\nhelp: {}", diagnostic.message, diagnostic.help) },
                 "locations": [{
                     "physicalLocation": {
-                        "artifactLocation": { "uri": uri_reference(&diagnostic.path) },
+                        "artifactLocation": artifact_location(&diagnostic.path),
                         "region": {
                             "startLine": diagnostic.line,
                             "startColumn": diagnostic.column,
@@ -190,21 +193,49 @@ pub fn to_sarif(diagnostics: &[Diagnostic]) -> Value {
             })
         })
         .collect();
+    let mut run = json!({
+        "tool": {
+            "driver": {
+                "name": "otel-log-lint",
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": rules,
+            }
+        },
+        "columnKind": "unicodeCodePoints",
+        "results": results,
+    });
+    // Without a working directory, relative paths keep the base id
+    // unresolved, which consumers resolve against the checkout.
+    if let (Ok(directory), Some(run)) = (std::env::current_dir(), run.as_object_mut()) {
+        let mut base = uri_reference(&directory);
+        if !base.ends_with('/') {
+            base.push('/');
+        }
+        run.insert(
+            "originalUriBaseIds".to_owned(),
+            json!({ SOURCE_ROOT: { "uri": base } }),
+        );
+    }
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [{
-            "tool": {
-                "driver": {
-                    "name": "otel-log-lint",
-                    "version": env!("CARGO_PKG_VERSION"),
-                    "rules": rules,
-                }
-            },
-            "columnKind": "unicodeCodePoints",
-            "results": results,
-        }]
+        "runs": [run]
     })
+}
+
+/// The base id of relative paths in SARIF logs: the conventional name of
+/// the directory the sources were checked out in.
+const SOURCE_ROOT: &str = "%SRCROOT%";
+
+/// A SARIF `artifactLocation`: a relative path carries the base id it is
+/// relative to; an absolute one is a `file://` URI and may not.
+fn artifact_location(path: &Path) -> Value {
+    let uri = uri_reference(path);
+    if path.is_absolute() {
+        json!({ "uri": uri })
+    } else {
+        json!({ "uri": uri, "uriBaseId": SOURCE_ROOT })
+    }
 }
 
 fn sarif_level(level: Level) -> &'static str {

@@ -151,6 +151,17 @@ fn sarif_is_a_2_1_0_log_with_rules_and_regions() {
         location["artifactLocation"]["uri"],
         "dir%20with%20space/login.rs"
     );
+    // Regression: relative paths had no base, so a log made in a crate
+    // inside a workspace named files that GitHub looked for at the
+    // repository's root.
+    assert_eq!(location["artifactLocation"]["uriBaseId"], "%SRCROOT%");
+    let base = run["originalUriBaseIds"]["%SRCROOT%"]["uri"]
+        .as_str()
+        .expect("the base's URI");
+    assert!(
+        base.starts_with("file:///") && base.ends_with('/'),
+        "{base}"
+    );
     assert_eq!(location["region"]["startLine"], 4);
     assert_eq!(location["region"]["startColumn"], 17);
     assert_eq!(location["region"]["endColumn"], 19);
@@ -516,6 +527,12 @@ fn sarif_uses_file_uris_for_absolute_paths() {
         .to_owned();
     assert!(uri.starts_with("file:///"), "{uri}");
     assert!(uri.ends_with("/login.rs"), "{uri}");
+    // An absolute URI may not have a base id.
+    assert!(
+        sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+            .get("uriBaseId")
+            .is_none()
+    );
 }
 
 #[test]
