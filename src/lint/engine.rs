@@ -28,7 +28,8 @@ const WORKER_STACK_BYTES: usize = 256 * 1024 * 1024;
 pub struct Report {
     /// The findings, sorted by path, line, column and rule.
     pub diagnostics: Vec<Diagnostic>,
-    /// The files that could not be read; the others were still checked.
+    /// The files that could not be read, or not checked because their
+    /// checking thread could not start; the others were still checked.
     pub errors: Vec<LintError>,
     /// How many files were checked.
     pub files_checked: usize,

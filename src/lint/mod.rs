@@ -369,7 +369,9 @@ pub fn check_source_with(path: impl AsRef<Path>, source: &str, config: &Config) 
 /// # Errors
 ///
 /// [`LintError::Io`] when `path` or a file or directory under it cannot be
-/// read.
+/// read, or when `path` is neither a regular file nor a directory (a pipe
+/// would be read until its writer stops); [`LintError::Thread`] when a
+/// file's checking thread cannot start.
 #[cfg(feature = "lint")]
 pub fn check_path(path: impl AsRef<Path>) -> Result<Vec<Diagnostic>, LintError> {
     check_path_with(path, &Config::default())
@@ -380,7 +382,9 @@ pub fn check_path(path: impl AsRef<Path>) -> Result<Vec<Diagnostic>, LintError> 
 /// # Errors
 ///
 /// [`LintError::Io`] when `path` or a file or directory under it cannot be
-/// read.
+/// read, or when `path` is neither a regular file nor a directory (a pipe
+/// would be read until its writer stops); [`LintError::Thread`] when a
+/// file's checking thread cannot start.
 #[cfg(feature = "lint")]
 pub fn check_path_with(
     path: impl AsRef<Path>,
@@ -412,6 +416,10 @@ pub fn check_files<P: AsRef<Path>>(files: &[P], config: &Config) -> Report {
 ///     otel_log_bridge::lint::assert_clean("src");
 /// }
 /// ```
+///
+/// Unlike the `otel-log-lint` command, it fails on warnings too, and reads
+/// neither `otel-log-lint.toml` nor `.gitignore`: give the levels to
+/// [`assert_clean_with`] instead. `allow` comments apply.
 ///
 /// # Panics
 ///
