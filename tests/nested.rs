@@ -85,6 +85,31 @@ fn serde_values_that_are_numbers_or_bools_keep_their_type_as_inside_maps() {
     assert_eq!(attributes["request"], json!({"user": 42}));
 }
 
+/// Regression: bytes captured with `:serde` (`serde_bytes`,
+/// `bytes::Bytes`) became a list of integers, one per byte, where a
+/// `tracing` field of the same bytes is a bytes value.
+#[test]
+fn serde_bytes_from_log_are_written_as_tracing_bytes_are() {
+    struct Raw(&'static [u8]);
+    impl serde::Serialize for Raw {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.serialize_bytes(self.0)
+        }
+    }
+    let records = capture(otel_log_bridge::builder(), || {
+        log::info!(payload:serde = Raw(b"\x01\x02\xff"); "from log");
+        tracing::info!(payload = &b"\x01\x02\xff"[..], "from tracing");
+    });
+    assert_eq!(
+        records[0]["attributes"]["payload"],
+        records[1]["attributes"]["payload"]
+    );
+    assert!(
+        records[1]["attributes"]["payload"].is_string(),
+        "{records:?}"
+    );
+}
+
 /// Regression: inside a map, a NaN or infinite float became `null`, and an
 /// integer beyond 64 bits turned the whole map into its text; outside one,
 /// both are strings.

@@ -408,6 +408,7 @@ impl<'v> VisitValue<'v> for TypedValue<'_> {
             Ok(Tree::Value(serde_json::Value::String(text))) => {
                 Value::Str(self.record.push_text(&text))
             }
+            Ok(Tree::Bytes(bytes)) => Value::Bytes(self.record.push_bytes(&bytes)),
             Ok(Tree::Value(serde_json::Value::Bool(b))) => Value::Bool(b),
             Ok(Tree::Value(serde_json::Value::Null)) => {
                 self.record.push_nested(serde_json::Value::Null)

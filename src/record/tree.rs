@@ -58,6 +58,10 @@ pub(crate) enum Tree {
     /// a string, which [`Tree::Value`] holds, however it reads. Inside a
     /// map or list, such a number is a string of the tree.
     Numeral(String),
+    /// Bytes (`serde_bytes`, `bytes::Bytes`), when they are the value
+    /// itself or inside wrappers only: a bytes value, as a `tracing` field
+    /// of bytes is. Inside a map or list, bytes are a list of integers.
+    Bytes(Vec<u8>),
 }
 
 /// `value` as a tree, or why it has none. `redact` runs on the tree while
@@ -69,11 +73,19 @@ pub(crate) fn to_tree<T: Serialize + ?Sized>(
 ) -> Result<Tree, Unserializable> {
     let cut = Cell::new(false);
     let numeral = Cell::new(false);
-    let mut tree = match value.serialize(TreeSerializer {
+    let bytes = Cell::new(None);
+    let serialized = value.serialize(TreeSerializer {
         depth: 1,
         cut: &cut,
-        numeral: Some(&numeral),
-    }) {
+        outermost: Some(Outermost {
+            numeral: &numeral,
+            bytes: &bytes,
+        }),
+    });
+    if let (Ok(_), Some(bytes)) = (&serialized, bytes.take()) {
+        return Ok(Tree::Bytes(bytes));
+    }
+    let mut tree = match serialized {
         Ok(Value::String(text)) if numeral.get() => return Ok(Tree::Numeral(text)),
         Ok(tree) => tree,
         Err(error) if error.to_string() == TOO_DEEP => Value::String(TOO_DEEP.to_owned()),
@@ -150,16 +162,26 @@ struct TreeSerializer<'cut> {
     depth: usize,
     /// Set once any map or list was refused for its depth.
     cut: &'cut Cell<bool>,
-    /// For the value itself and what only wrappers hold: set when it is
-    /// a number written as text (see [`Tree::Numeral`]).
-    numeral: Option<&'cut Cell<bool>>,
+    /// For the value itself and what only wrappers hold: what it is, when
+    /// JSON has no value of its own for it.
+    outermost: Option<Outermost<'cut>>,
+}
+
+/// What the value itself (or what only wrappers hold) turned out to be,
+/// beyond what JSON holds.
+#[derive(Clone, Copy)]
+struct Outermost<'cut> {
+    /// Set when it is a number written as text (see [`Tree::Numeral`]).
+    numeral: &'cut Cell<bool>,
+    /// Its bytes, when it is bytes (see [`Tree::Bytes`]).
+    bytes: &'cut Cell<Option<Vec<u8>>>,
 }
 
 impl<'cut> TreeSerializer<'cut> {
     /// `value`, noted as a number written as text when it is a string.
     fn number(&self, value: Value) -> Value {
-        if let (Some(numeral), Value::String(_)) = (self.numeral, &value) {
-            numeral.set(true);
+        if let (Some(outermost), Value::String(_)) = (self.outermost, &value) {
+            outermost.numeral.set(true);
         }
         value
     }
@@ -183,7 +205,7 @@ impl<'cut> TreeSerializer<'cut> {
         Ok(TreeSerializer {
             depth: self.open()? + 1,
             cut: self.cut,
-            numeral: self.numeral,
+            outermost: self.outermost,
         })
     }
 }
@@ -198,7 +220,7 @@ fn child<T: Serialize + ?Sized>(
     match value.serialize(TreeSerializer {
         depth: depth + 1,
         cut,
-        numeral: None,
+        outermost: None,
     }) {
         Err(error) if error.to_string() == TOO_DEEP => Ok(Value::String(TOO_DEEP.to_owned())),
         result => result,
@@ -349,6 +371,10 @@ impl<'cut> ser::Serializer for TreeSerializer<'cut> {
     }
 
     fn serialize_bytes(self, v: &[u8]) -> Result<Value, Self::Error> {
+        if let Some(outermost) = self.outermost {
+            outermost.bytes.set(Some(v.to_vec()));
+            return Ok(Value::Null);
+        }
         Ok(Value::Array(v.iter().map(|&b| Value::from(b)).collect()))
     }
 
@@ -590,7 +616,35 @@ mod tests {
         match to_tree(value, |_| {}).expect("a tree") {
             Tree::Value(tree) => tree,
             Tree::Numeral(text) => Value::String(text),
+            Tree::Bytes(bytes) => Value::Array(bytes.into_iter().map(Value::from).collect()),
         }
+    }
+
+    /// Bytes as `serde_bytes` and `bytes::Bytes` serialize them.
+    struct Raw(&'static [u8]);
+
+    impl Serialize for Raw {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.serialize_bytes(self.0)
+        }
+    }
+
+    /// Regression: bytes captured with `:serde` became a list of integers,
+    /// one per byte, where a `tracing` field of bytes is a bytes value.
+    #[test]
+    fn bytes_are_bytes_unless_inside_a_map_or_list() {
+        assert_eq!(
+            to_tree(&Raw(b"\x01\x02"), |_| {}),
+            Ok(Tree::Bytes(vec![1, 2]))
+        );
+        assert_eq!(
+            to_tree(&Some(Raw(b"\x03")), |_| {}),
+            Ok(Tree::Bytes(vec![3]))
+        );
+        assert_eq!(
+            to_tree(&[Raw(b"\x04")], |_| {}),
+            Ok(Tree::Value(json!([[4]])))
+        );
     }
 
     /// Regression: a string that read as a number (`"4111111111111111"`,
