@@ -330,6 +330,36 @@ fn duplicate_keys() {
     check_golden("duplicate_keys", records);
 }
 
+/// `log` key-values follow the same rules as `tracing` fields: a later
+/// duplicate replaces an earlier one, an error's key becomes the
+/// `exception.*` attributes, with its `source()` chain as the stack trace
+/// and the type a `TypedError` names.
+#[test]
+fn log_duplicate_keys_and_typed_errors_map_as_tracing_fields_do() {
+    let records = capture(builder(), || {
+        let error = otel_log_bridge::TypedError::new(&Outer(Inner));
+        // Duplicates are what this test is about.
+        // otel-log-lint: allow(OLB012)
+        log::error!(key = 1, key = 2, error:err = error; "failed");
+    });
+    let attributes = &records[0]["attributes"];
+    assert_eq!(attributes["key"], 2, "{attributes}");
+    assert!(attributes.get("error").is_none(), "{attributes}");
+    assert_eq!(attributes["exception.message"], "outer failed");
+    assert!(
+        attributes["exception.type"]
+            .as_str()
+            .is_some_and(|name| name.ends_with("Outer")),
+        "{attributes}"
+    );
+    assert!(
+        attributes["exception.stacktrace"]
+            .as_str()
+            .is_some_and(|trace| trace.contains("inner cause")),
+        "{attributes}"
+    );
+}
+
 #[test]
 fn trace_context() {
     let records = capture(builder(), || {

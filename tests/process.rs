@@ -407,6 +407,40 @@ fn a_log_record_more_verbose_than_any_subscriber_takes_asks_no_layer() {
     assert_eq!(bodies, ["taken"]);
 }
 
+/// `init` caps `log`'s own maximum at the filter's, so that a `log`
+/// record the filter turns off is never formatted: neither its message's
+/// arguments nor its values.
+#[test]
+fn a_log_record_the_filter_turns_off_is_not_formatted() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static FORMATTED: AtomicUsize = AtomicUsize::new(0);
+    struct Counted;
+    impl std::fmt::Display for Counted {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            FORMATTED.fetch_add(1, Ordering::SeqCst);
+            f.write_str("counted")
+        }
+    }
+    if is_child() {
+        let guard = child_builder().init();
+        assert_eq!(log::max_level(), log::LevelFilter::Info);
+        log::debug!(value:% = Counted; "filtered out: {}", Counted);
+        assert_eq!(FORMATTED.load(Ordering::SeqCst), 0);
+        log::info!(value:% = Counted; "kept: {}", Counted);
+        assert_eq!(FORMATTED.load(Ordering::SeqCst), 2);
+        drop(guard);
+        return;
+    }
+    let (output, records) = run(
+        "a_log_record_the_filter_turns_off_is_not_formatted",
+        &[("RUST_LOG", "info")],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["body"], "kept: counted");
+}
+
 #[test]
 fn init_routes_tracing_and_log_with_the_env_filter() {
     if is_child() {
