@@ -382,6 +382,42 @@ fn child_stderr(test: &str, receiver: &Receiver, protocol: Protocol) -> String {
     stderr
 }
 
+/// Regression: the first failure said was the only one ever said: a
+/// request refused for what it held hid a refusal of every request that
+/// began later (an expired token).
+#[test]
+fn a_failure_with_another_cause_is_reported_after_the_first() {
+    if crate::support::is_child() {
+        let guard = otel_log_bridge::builder()
+            .with_shutdown_timeout(PATIENCE)
+            .init();
+        tracing::info!("refused as malformed");
+        let _ = guard.flush();
+        tracing::info!("refused for its credentials");
+        let stats = guard.shutdown();
+        assert_eq!(stats.failed, 2, "{stats:?}");
+        return;
+    }
+    let receiver = Receiver::http();
+    receiver.respond_with([
+        Response::Status {
+            code: 400,
+            retry_after: None,
+        },
+        Response::Status {
+            code: 401,
+            retry_after: None,
+        },
+    ]);
+    let stderr = child_stderr(
+        "otlp::a_failure_with_another_cause_is_reported_after_the_first",
+        &receiver,
+        Protocol::HttpProtobuf,
+    );
+    assert!(stderr.contains("not retryable: HTTP 400"), "{stderr}");
+    assert!(stderr.contains("not retryable: HTTP 401"), "{stderr}");
+}
+
 #[test]
 fn a_collector_that_keeps_refusing_is_reported_while_export_is_retried() {
     if crate::support::is_child() {

@@ -241,9 +241,10 @@ pub(crate) struct OtlpDrain<T> {
     request: Vec<u8>,
     max_batch_records: u64,
     counters: Arc<SinkCounters>,
-    failure_reported: bool,
-    /// Whether [`OtlpDrain::report_retrying`] has said its piece.
-    retrying_reported: bool,
+    /// The causes of failures said so far (see [`OtlpDrain::report`]).
+    failures_reported: Vec<FailureCause>,
+    /// The causes [`OtlpDrain::report_retrying`] has said so far.
+    retries_reported: Vec<FailureCause>,
     /// Whether [`OtlpDrain::accepted`] has said its piece.
     partial_success_reported: bool,
     /// Records delivered this cycle whose outcome is not counted yet (see
@@ -374,8 +375,8 @@ impl<T: Transport> OtlpDrain<T> {
             request: Vec::new(),
             max_batch_records: max_batch_records.max(1),
             counters,
-            failure_reported: false,
-            retrying_reported: false,
+            failures_reported: Vec::new(),
+            retries_reported: Vec::new(),
             partial_success_reported: false,
             unsettled: 0,
             #[cfg(feature = "spool")]
@@ -417,10 +418,13 @@ impl<T: Transport> OtlpDrain<T> {
             self.counters
                 .count_failed(1, FailureCause::Named("record_too_large"));
             self.unsettled = self.unsettled.saturating_sub(1);
-            self.report(format_args!(
-                "a record of {} bytes exceeds the 64 MiB OTLP request limit and was not sent",
-                frame.left_out.unwrap_or(frame.len() as u64)
-            ));
+            self.report(
+                FailureCause::Named("record_too_large"),
+                format_args!(
+                    "a record of {} bytes exceeds the 64 MiB OTLP request limit and was not sent",
+                    frame.left_out.unwrap_or(frame.len() as u64)
+                ),
+            );
             return;
         }
         let full = self.batch.records() >= self.max_batch_records
@@ -470,9 +474,10 @@ impl<T: Transport> OtlpDrain<T> {
             let cause = deferral.last_cause;
             if !wait.is_zero() && !queue.wait_before_retry(wait) {
                 self.counters.count_failed(records, cause);
-                self.report(format_args!(
-                    "gave up exporting {records} records at shutdown: {reason}"
-                ));
+                self.report(
+                    cause,
+                    format_args!("gave up exporting {records} records at shutdown: {reason}"),
+                );
                 self.export_ended(started, ExportEnd::Failed(cause));
                 return;
             }
@@ -501,7 +506,7 @@ impl<T: Transport> OtlpDrain<T> {
                     let delay = backoff.next_delay(after);
                     let first_failure = first_failure.get_or_insert_with(|| reason.clone());
                     if backoff.attempts() == FAILURES_BEFORE_WARNING {
-                        self.report_retrying(first_failure, &reason);
+                        self.report_retrying(cause, first_failure, &reason);
                     }
                     #[cfg(feature = "spool")]
                     if self.spool_instead_of_waiting(
@@ -515,16 +520,22 @@ impl<T: Transport> OtlpDrain<T> {
                     }
                     if !queue.wait_before_retry(delay) {
                         self.counters.count_failed(records, cause);
-                        self.report(format_args!(
-                            "gave up exporting {records} records at shutdown: {reason}"
-                        ));
+                        self.report(
+                            cause,
+                            format_args!(
+                                "gave up exporting {records} records at shutdown: {reason}"
+                            ),
+                        );
                         break Some(ExportEnd::Failed(cause));
                     }
                     self.counters.retries.fetch_add(1, Ordering::Relaxed);
                 }
                 Outcome::Failed { reason, cause, .. } => {
                     self.counters.count_failed(records, cause);
-                    self.report(format_args!("OTLP export failed, not retryable: {reason}"));
+                    self.report(
+                        cause,
+                        format_args!("OTLP export failed, not retryable: {reason}"),
+                    );
                     break Some(ExportEnd::Failed(cause));
                 }
                 Outcome::PartlyWritten {
@@ -563,9 +574,12 @@ impl<T: Transport> OtlpDrain<T> {
         let written = written.min(records);
         self.counters.exported.fetch_add(written, Ordering::Release);
         self.counters.count_failed(records - written, cause);
-        self.report(format_args!(
-            "OTLP export failed after {written} of {records} records, not retryable: {reason}"
-        ));
+        self.report(
+            cause,
+            format_args!(
+                "OTLP export failed after {written} of {records} records, not retryable: {reason}"
+            ),
+        );
     }
 
     /// Moves a request the collector asked to retry into the spool, when
@@ -639,7 +653,7 @@ impl<T: Transport> OtlpDrain<T> {
                 deferral.last_cause = cause;
                 let delay = deferral.backoff.next_delay(after);
                 if deferral.backoff.attempts() == FAILURES_BEFORE_WARNING {
-                    self.report_retrying(&deferral.first_failure, &reason);
+                    self.report_retrying(cause, &deferral.first_failure, &reason);
                 }
                 deferral.at = std::time::Instant::now() + delay;
                 self.next_attempt = Some(deferral);
@@ -653,7 +667,10 @@ impl<T: Transport> OtlpDrain<T> {
                 cause,
             } => {
                 self.counters.count_failed(records, cause);
-                self.report(format_args!("OTLP export failed, not retryable: {reason}"));
+                self.report(
+                    cause,
+                    format_args!("OTLP export failed, not retryable: {reason}"),
+                );
                 self.export_ended(started, ExportEnd::Failed(cause));
                 if !about_endpoint {
                     return Attempt::Refused;
@@ -729,7 +746,10 @@ impl<T: Transport> OtlpDrain<T> {
                 spool::Oldest::Skipped { records, reason } => {
                     self.counters
                         .count_failed(records, FailureCause::Named("spool_unreadable"));
-                    self.report(format_args!("skipped a spool segment: {reason}"));
+                    self.report(
+                        FailureCause::Named("spool_unreadable"),
+                        format_args!("skipped a spool segment: {reason}"),
+                    );
                 }
                 spool::Oldest::Unreadable(error) => {
                     // Tried again after a backoff, as a collector that is
@@ -841,15 +861,15 @@ impl<T: Transport> OtlpDrain<T> {
         handled
     }
 
-    /// Says, once per sink, that a batch keeps failing and why: a
+    /// Says, once per sink and cause, that a batch keeps failing and why: a
     /// collector that is down or refuses the connection (its address, its
     /// certificate) is otherwise only reported at shutdown, when the
     /// retries give up.
     /// The first failure's reason is given too when it differs from the
     /// last one's: a client's later attempts can fail for a reason of its
     /// own (a connection closed after a TLS alert) that hides the cause.
-    fn report_retrying(&mut self, first: &str, last: &str) {
-        if std::mem::replace(&mut self.retrying_reported, true) {
+    fn report_retrying(&mut self, cause: FailureCause, first: &str, last: &str) {
+        if !first_of_its_cause(&mut self.retries_reported, cause) {
             return;
         }
         let prefix = format!("OTLP export failed {FAILURES_BEFORE_WARNING} times in a row and is being retried: {last}");
@@ -889,14 +909,27 @@ impl<T: Transport> OtlpDrain<T> {
         }
     }
 
-    fn report(&mut self, message: std::fmt::Arguments<'_>) {
-        // Said once per sink: after that, the counters tell the story.
-        if !std::mem::replace(&mut self.failure_reported, true) {
+    /// Says a failure, once per sink and cause: after that, the counters
+    /// tell the story. Per cause, so that one failure (a record too large
+    /// for any request) does not hide another that begins later (a token
+    /// that expired: every request refused).
+    fn report(&mut self, cause: FailureCause, message: std::fmt::Arguments<'_>) {
+        if first_of_its_cause(&mut self.failures_reported, cause) {
             diag::warn(format_args!(
-                "{message}; further failures are counted in Guard::stats()"
+                "{message}; further failures with this cause are counted in Guard::stats()"
             ));
         }
     }
+}
+
+/// Notes `cause` among those `reported`; whether it is new there. Causes
+/// are few (status codes, I/O kinds, named ones), so the list stays short.
+fn first_of_its_cause(reported: &mut Vec<FailureCause>, cause: FailureCause) -> bool {
+    if reported.contains(&cause) {
+        return false;
+    }
+    reported.push(cause);
+    true
 }
 
 /// How much of a server's text a report shows, in characters.
@@ -955,9 +988,12 @@ impl<T: Transport> Drain for OtlpDrain<T> {
             self.counters
                 .count_failed(lost, FailureCause::INTERNAL_ERROR);
             self.unsettled = self.unsettled.saturating_sub(lost);
-            self.report(format_args!(
-                "{lost} records could not be read back from the export queue and were not sent; this is a bug in otel-log-bridge"
-            ));
+            self.report(
+                FailureCause::INTERNAL_ERROR,
+                format_args!(
+                    "{lost} records could not be read back from the export queue and were not sent; this is a bug in otel-log-bridge"
+                ),
+            );
         }
     }
 
