@@ -63,6 +63,23 @@ pub fn try_init() -> Result<Guard, InitError> {
 /// Keep it alive for as long as the program logs, typically as
 /// `let _guard = otel_log_bridge::init();` in `main`. Events logged after
 /// the guard is dropped are ignored.
+///
+/// `std::process::exit` runs no destructor, so a guard still alive then
+/// (or kept in a `static`) flushes nothing: what was queued since the last
+/// export (up to the schedule delay, 1 s by default for OTLP) is lost.
+/// Shut down first:
+///
+/// ```no_run
+/// let guard = otel_log_bridge::init();
+/// tracing::error!("cannot continue");
+/// drop(guard.shutdown());
+/// std::process::exit(1);
+/// ```
+///
+/// A process that forks after `init` leaves the export workers in the
+/// parent: the child's records are queued for nobody, and dropping its
+/// guard waits for the whole shutdown timeout. Fork first (as daemonizing
+/// does), then call `init` in the process that logs.
 #[must_use = "dropping the guard flushes and stops the export: bind it with `let _guard = …`"]
 pub struct Guard {
     pipeline: Arc<Pipeline>,

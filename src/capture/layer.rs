@@ -152,6 +152,11 @@ impl BridgeLayer {
     /// # Ok::<(), otel_log_bridge::InitError>(())
     /// ```
     ///
+    /// Install the subscriber with `tracing::subscriber::set_global_default`,
+    /// not `tracing_subscriber`'s `init()`: with its `tracing-log` feature
+    /// (on by default), that also sets a `log` logger of its own, and fails
+    /// when this one is set already (or keeps this one from being set).
+    ///
     /// Each record is filtered by asking the current subscriber whether
     /// this layer would take an event of that level and target (a global
     /// filter or one around this layer decides; a subscriber without this
