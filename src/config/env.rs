@@ -2,7 +2,6 @@
 
 use std::ffi::OsString;
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::diag::{self, DiagLevel};
@@ -91,13 +90,14 @@ impl Env {
     /// trimmed, as every other variable is: a line break left by the tool
     /// that wrote it would otherwise name a path that does not exist. An
     /// empty value counts as unset.
-    pub(crate) fn path(&self, name: &str) -> Option<PathBuf> {
+    #[cfg(feature = "otlp")]
+    pub(crate) fn path(&self, name: &str) -> Option<std::path::PathBuf> {
         let value = (self.lookup)(name)?;
         match value.to_str() {
             Some(text) => Some(text.trim())
                 .filter(|text| !text.is_empty())
-                .map(PathBuf::from),
-            None => Some(PathBuf::from(value)),
+                .map(std::path::PathBuf::from),
+            None => Some(std::path::PathBuf::from(value)),
         }
     }
 
@@ -230,10 +230,11 @@ mod tests {
         assert!(!Env::from_pairs(&[(SEMCONV_STABILITY_OPT_IN, "code")]).semconv_code_dup());
     }
 
+    #[cfg(feature = "otlp")]
     #[test]
     fn a_path_is_trimmed_and_empty_counts_as_unset() {
         let env = Env::from_pairs(&[("DIR", " /var/spool\n"), ("EMPTY", " ")]);
-        assert_eq!(env.path("DIR"), Some(PathBuf::from("/var/spool")));
+        assert_eq!(env.path("DIR"), Some("/var/spool".into()));
         assert_eq!(env.path("EMPTY"), None);
         assert_eq!(env.path("UNSET"), None);
     }
