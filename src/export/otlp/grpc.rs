@@ -23,6 +23,14 @@ use crate::export::otlp::{
 
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
 
+/// The most of a collector's answer the gRPC client reads: a little more
+/// than [`MAX_RESPONSE_BYTES`], and no round number. `tonic` words a
+/// server's refusal of a request larger than the server reads as it words
+/// its client's refusal of an answer larger than this, and only the limit
+/// each names tells the two apart (see [`answer_too_large`]): no server is
+/// configured with this one, where 1 MiB is a common setting.
+const GRPC_MAX_RESPONSE_BYTES: usize = MAX_RESPONSE_BYTES + 7;
+
 /// How much later than the export's own bound `tonic`'s request timeout
 /// expires (see `GrpcTransport::new`).
 const TONIC_TIMEOUT_MARGIN: Duration = Duration::from_millis(50);
@@ -203,7 +211,7 @@ impl Transport for GrpcTransport {
                 // Said once: the text names nothing that varies.
                 crate::diag::warn(format_args!(
                     "{} answered with a response larger than the {} bytes read; the records are counted as exported, without any partial success it may have told",
-                    self.shown_endpoint, MAX_RESPONSE_BYTES
+                    self.shown_endpoint, GRPC_MAX_RESPONSE_BYTES
                 ));
                 Outcome::Accepted {
                     rejected: 0,
@@ -233,7 +241,7 @@ fn connect(
     }
     // Answers are small: compressing them would cost the collector more
     // than it saves, so none is asked for.
-    client.max_decoding_message_size(MAX_RESPONSE_BYTES)
+    client.max_decoding_message_size(GRPC_MAX_RESPONSE_BYTES)
 }
 
 /// Whether `status` is `tonic`'s own, for an answer larger than the client
@@ -247,7 +255,7 @@ fn answer_too_large(status: &Status, request_len: usize) -> bool {
     let message = status.message();
     status.code() == Code::OutOfRange
         && message.starts_with("Error, decoded message length too large")
-        && message.ends_with(&format!("the limit is: {MAX_RESPONSE_BYTES} bytes"))
+        && message.ends_with(&format!("the limit is: {GRPC_MAX_RESPONSE_BYTES} bytes"))
         && !message.contains(&format!("found {request_len} bytes"))
 }
 

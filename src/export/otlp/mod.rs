@@ -46,12 +46,8 @@ pub(crate) const USER_AGENT: &str = concat!(
 pub(crate) const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
 /// The most of a collector's answer that is read. Answers are small (a
 /// partial success at most); a bound keeps a misbehaving server from making
-/// the worker read without end. It is not a round number: over gRPC,
-/// `tonic` words a server's refusal of a request larger than the server
-/// reads as it words its client's refusal of an answer larger than this,
-/// and only the limit each names tells the two apart (see
-/// `grpc::answer_too_large`); no server is configured with this one.
-pub(crate) const MAX_RESPONSE_BYTES: usize = 1024 * 1024 + 7;
+/// the worker read without end.
+pub(crate) const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 /// The size of a whole request, envelope included, that a batch is cut
 /// before, whatever the record-count limit: 4 MiB is the default message
 /// limit of gRPC servers, the collector's among them, which refuse a larger
