@@ -868,23 +868,38 @@ fn a_grpc_server_refusing_a_request_too_large_is_not_taken_for_a_large_answer() 
 
 /// Regression: `tonic` panics on an answer whose status details are not
 /// base64; the panic stopped the export worker, and every later record
-/// was dropped for as long as the process lived.
+/// was dropped for as long as the process lived. And it turns a status
+/// whose message is not UTF-8 (a proxy cut it mid-character) into
+/// `UNKNOWN`: an `UNAVAILABLE` was taken for a final refusal and its
+/// records lost. Both are read as the status they are, in the headers of
+/// an answer without a message and in the trailers of one with.
 #[test]
-fn malformed_grpc_status_details_do_not_stop_the_export() {
-    let server = RawGrpcServer::start([RawAnswer::TrailersOnly(vec![
-        ("grpc-status", "14"),
+fn a_grpc_status_with_malformed_details_or_message_is_read_as_its_code() {
+    for malformed in [
         ("grpc-status-details-bin", "*"),
-    ])]);
-    let builder = otel_log_bridge::builder()
-        .with_otlp_endpoint(server.endpoint())
-        .with_otlp_protocol(ExportProtocol::Grpc);
-    let stats = run(builder, ten_events);
-    assert_eq!(
-        (stats.exported, stats.failed, stats.retries),
-        (10, 0, 1),
-        "{stats:?}"
-    );
-    assert_eq!((server.attempts(), server.accepted_records()), (2, 10));
+        ("grpc-message", "cut%E2%82"),
+    ] {
+        for answer in [
+            RawAnswer::TrailersOnly(vec![("grpc-status", "14"), malformed]),
+            RawAnswer::Trailers(vec![("grpc-status", "14"), malformed]),
+        ] {
+            let server = RawGrpcServer::start([answer]);
+            let builder = otel_log_bridge::builder()
+                .with_otlp_endpoint(server.endpoint())
+                .with_otlp_protocol(ExportProtocol::Grpc);
+            let stats = run(builder, ten_events);
+            assert_eq!(
+                (stats.exported, stats.failed, stats.retries),
+                (10, 0, 1),
+                "{malformed:?} {stats:?}"
+            );
+            assert_eq!(
+                (server.attempts(), server.accepted_records()),
+                (2, 10),
+                "{malformed:?}"
+            );
+        }
+    }
 }
 
 /// Regression: a connection lost after the answer's headers (the

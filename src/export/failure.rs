@@ -122,6 +122,16 @@ impl FailureCause {
                     None => FailureCause::of_io(io),
                 });
             }
+            // After an answer's headers, `hyper` passes a lost
+            // connection on as the HTTP/2 error that holds it, which
+            // does not give it as a source.
+            #[cfg(feature = "grpc")]
+            if let Some(io) = error
+                .downcast_ref::<h2::Error>()
+                .and_then(h2::Error::get_io)
+            {
+                return Some(FailureCause::of_io(io));
+            }
             next = error.source();
         }
         None

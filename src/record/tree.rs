@@ -418,10 +418,12 @@ impl<'cut> ser::Serializer for TreeSerializer<'cut> {
         variant: &'static str,
         value: &T,
     ) -> Result<Value, Self::Error> {
-        Ok(under_variant(
-            Some(variant),
-            value.serialize(self.inside()?)?,
-        ))
+        // The variant makes a map of its own: what it holds is inside it.
+        let inside = TreeSerializer {
+            outermost: None,
+            ..self.inside()?
+        };
+        Ok(under_variant(Some(variant), value.serialize(inside)?))
     }
 
     fn serialize_seq(self, len: Option<usize>) -> Result<ListBuilder<'cut>, Self::Error> {
@@ -644,6 +646,21 @@ mod tests {
         assert_eq!(
             to_tree(&[Raw(b"\x04")], |_| {}),
             Ok(Tree::Value(json!([[4]])))
+        );
+        // Regression: a newtype variant holding bytes lost its name, the
+        // bytes taken for the value itself.
+        enum Payload {
+            Raw(Raw),
+        }
+        impl Serialize for Payload {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let Payload::Raw(raw) = self;
+                serializer.serialize_newtype_variant("Payload", 0, "Raw", raw)
+            }
+        }
+        assert_eq!(
+            to_tree(&Payload::Raw(Raw(b"\x05")), |_| {}),
+            Ok(Tree::Value(json!({"Raw": [5]})))
         );
     }
 

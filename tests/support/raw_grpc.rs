@@ -25,8 +25,11 @@ pub enum RawAnswer {
     /// A trailers-only answer: these headers (`grpc-status` among them),
     /// and no message.
     TrailersOnly(Vec<(&'static str, &'static str)>),
-    /// The answer's headers, then the connection closes, as when the
-    /// collector's process ends mid-answer.
+    /// An answer with no message whose trailers are these (`grpc-status`
+    /// among them).
+    Trailers(Vec<(&'static str, &'static str)>),
+    /// The answer's headers and the start of its message, then the
+    /// connection closes, as when the collector's process ends mid-answer.
     HeadersThenHangUp,
 }
 
@@ -131,14 +134,25 @@ async fn answer(
             }
             AnswerBody::Done
         }
-        Some(RawAnswer::HeadersThenHangUp) => {
-            tokio::spawn(async move {
-                // Time for the headers to leave first.
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                hang_up.notify_one();
-            });
-            AnswerBody::Never
+        Some(RawAnswer::Trailers(headers)) => {
+            let mut trailers = HeaderMap::new();
+            for (name, value) in headers {
+                trailers.insert(
+                    HeaderName::from_static(name),
+                    HeaderValue::from_static(value),
+                );
+            }
+            AnswerBody::Message {
+                message: None,
+                trailers: Some(trailers),
+            }
         }
+        // The start of a message that never ends: its compression flag
+        // and a length of 10 bytes, none of which follow.
+        Some(RawAnswer::HeadersThenHangUp) => AnswerBody::HangUp {
+            start: Some(Bytes::from_static(&[0, 0, 0, 0, 10])),
+            hang_up,
+        },
         None => {
             // A gRPC message is a compression flag and a length before
             // the protobuf bytes; the client here compresses nothing.
@@ -178,8 +192,13 @@ enum AnswerBody {
         message: Option<Bytes>,
         trailers: Option<HeaderMap>,
     },
-    /// Nothing ever: the connection is closed under it.
-    Never,
+    /// The start of a message, after which the connection is closed
+    /// under it: `hyper` polls a body only once the headers are on their
+    /// way, so they reach the client first.
+    HangUp {
+        start: Option<Bytes>,
+        hang_up: Arc<Notify>,
+    },
 }
 
 impl Body for AnswerBody {
@@ -192,7 +211,18 @@ impl Body for AnswerBody {
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         match self.get_mut() {
             AnswerBody::Done => Poll::Ready(None),
-            AnswerBody::Never => Poll::Pending,
+            AnswerBody::HangUp { start, hang_up } => match start.take() {
+                Some(start) => {
+                    let hang_up = Arc::clone(hang_up);
+                    tokio::spawn(async move {
+                        // Time for the frames to leave.
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        hang_up.notify_one();
+                    });
+                    Poll::Ready(Some(Ok(Frame::data(start))))
+                }
+                None => Poll::Pending,
+            },
             AnswerBody::Message { message, trailers } => {
                 if let Some(message) = message.take() {
                     return Poll::Ready(Some(Ok(Frame::data(message))));

@@ -31,15 +31,11 @@ const EXPORT_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Ex
 /// configured with this one, where 1 MiB is a common setting.
 const GRPC_MAX_RESPONSE_BYTES: usize = MAX_RESPONSE_BYTES + 7;
 
-/// How much later than the export's own bound `tonic`'s request timeout
-/// expires (see `GrpcTransport::new`).
-const TONIC_TIMEOUT_MARGIN: Duration = Duration::from_millis(50);
-
 /// Sends requests to one OTLP/gRPC endpoint.
 pub(crate) struct GrpcTransport {
     /// Taken when the transport is dropped (see its `Drop`).
     runtime: Option<tokio::runtime::Runtime>,
-    client: tonic::client::Grpc<Channel>,
+    client: tonic::client::Grpc<ReadableStatus>,
     /// What the client connects with, to connect afresh (see `send`).
     connection: Endpoint,
     gzip: bool,
@@ -73,14 +69,10 @@ impl GrpcTransport {
         // the TLS handshake in between: `send` bounds the whole export.
         let timeout = settings.request_timeout();
         if let Some(timeout) = timeout {
-            // `tonic`'s request timeout also tells the collector the
-            // deadline. It is a little longer than `send`'s, which bounds
-            // the whole export: expiring in the same tick, `tonic`'s would
-            // win and report a `CANCELLED` the collector never sent, and
-            // the stuck connection would not be replaced.
-            endpoint = endpoint
-                .timeout(timeout.saturating_add(TONIC_TIMEOUT_MARGIN))
-                .connect_timeout(timeout);
+            // No request timeout of `tonic`'s own: `send` bounds the whole
+            // export, and `tonic`'s, expiring in the same tick, would win
+            // and report a `CANCELLED` the collector never sent.
+            endpoint = endpoint.connect_timeout(timeout);
         }
         if settings.endpoint.starts_with("https://") {
             endpoint = endpoint
@@ -146,42 +138,22 @@ impl Transport for GrpcTransport {
                 cause: FailureCause::INTERNAL_ERROR,
             };
         };
-        let exported = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            runtime.block_on(async move {
-                match timeout {
-                    // A peer that takes the connection and never answers
-                    // the TLS handshake would hold the worker for good
-                    // otherwise.
-                    Some(limit) => match tokio::time::timeout(limit, export).await {
-                        Ok(result) => (result, false),
-                        Err(_) => (
-                            Err(Status::deadline_exceeded(format!(
-                                "no answer within {limit:?}"
-                            ))),
-                            true,
-                        ),
-                    },
-                    None => (export.await, false),
-                }
-            })
-        }));
-        let Ok((result, timed_out)) = exported else {
-            // `tonic` panics on an answer whose status details are not
-            // base64: that answer's status is unknown, and one server or
-            // proxy answering so must not stop the worker, which would
-            // leave every later record to be dropped. The request is sent
-            // again on a fresh connection, as after any failure the
-            // collector's status does not say is final.
-            self.client = connect(runtime, &self.connection, self.gzip);
-            return Outcome::Retry {
-                after: None,
-                reason: format!(
-                    "the gRPC client could not read the answer of {}: its status details are malformed",
-                    self.shown_endpoint
-                ),
-                cause: FailureCause::GrpcStatus(Code::Unknown as i32),
-            };
-        };
+        let (result, timed_out) = runtime.block_on(async move {
+            match timeout {
+                // A peer that takes the connection and never answers the
+                // TLS handshake would hold the worker for good otherwise.
+                Some(limit) => match tokio::time::timeout(limit, export).await {
+                    Ok(result) => (result, false),
+                    Err(_) => (
+                        Err(Status::deadline_exceeded(format!(
+                            "no answer within {limit:?}"
+                        ))),
+                        true,
+                    ),
+                },
+                None => (export.await, false),
+            }
+        });
         if result
             .as_ref()
             .is_err_and(|status| status.code() == Code::DeadlineExceeded)
@@ -230,12 +202,12 @@ fn connect(
     runtime: &tokio::runtime::Runtime,
     endpoint: &Endpoint,
     gzip: bool,
-) -> tonic::client::Grpc<Channel> {
+) -> tonic::client::Grpc<ReadableStatus> {
     let channel = {
         let _entered = runtime.enter();
         endpoint.connect_lazy()
     };
-    let mut client = tonic::client::Grpc::new(channel);
+    let mut client = tonic::client::Grpc::new(ReadableStatus(channel));
     if gzip {
         client = client.send_compressed(CompressionEncoding::Gzip);
     }
@@ -243,6 +215,123 @@ fn connect(
     // than it saves, so none is asked for.
     client.max_decoding_message_size(GRPC_MAX_RESPONSE_BYTES)
 }
+
+/// A channel whose answers have their gRPC status made readable before
+/// `tonic` reads it (see [`make_status_readable`]), in the headers of an
+/// answer without a message and in the trailers of one with.
+#[derive(Clone)]
+struct ReadableStatus(Channel);
+
+type Answer = http::Response<ReadableTrailers>;
+
+impl tower_service::Service<http::Request<tonic::body::Body>> for ReadableStatus {
+    type Response = Answer;
+    type Error = tonic::transport::Error;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Answer, tonic::transport::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        let answer = self.0.call(request);
+        Box::pin(async move {
+            let mut answer = answer.await?;
+            make_status_readable(answer.headers_mut());
+            Ok(answer.map(ReadableTrailers))
+        })
+    }
+}
+
+/// An answer's body whose trailers are made readable (see
+/// [`make_status_readable`]).
+struct ReadableTrailers(tonic::body::Body);
+
+impl http_body::Body for ReadableTrailers {
+    type Data = prost::bytes::Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Status>>> {
+        std::pin::Pin::new(&mut self.0).poll_frame(cx).map(|frame| {
+            frame.map(|frame| {
+                frame.map(|mut frame| {
+                    if let Some(trailers) = frame.trailers_mut() {
+                        make_status_readable(trailers);
+                    }
+                    frame
+                })
+            })
+        })
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.0.size_hint()
+    }
+}
+
+/// Makes an answer's gRPC status readable for `tonic`, which panics on
+/// status details that are not base64 (a panic that would stop the export
+/// worker, and every later record with it) and turns a status whose
+/// message is not UTF-8 into `UNKNOWN`, the code lost (a proxy that cut
+/// the message mid-character made an `UNAVAILABLE` final). Malformed
+/// details are left out: they are read only for a `RetryInfo`, which they
+/// cannot hold. A message that is not UTF-8 keeps what it says, with
+/// U+FFFD for what is not text.
+fn make_status_readable(headers: &mut http::HeaderMap) {
+    use base64::Engine as _;
+    use percent_encoding::{percent_decode, utf8_percent_encode};
+
+    let details_malformed = headers
+        .get(STATUS_DETAILS)
+        .is_some_and(|details| STATUS_DETAILS_BASE64.decode(details.as_bytes()).is_err());
+    if details_malformed {
+        headers.remove(STATUS_DETAILS);
+    }
+    let readable_message = headers.get(STATUS_MESSAGE).and_then(|message| {
+        let decoded: Vec<u8> = percent_decode(message.as_bytes()).collect();
+        let text = String::from_utf8(decoded)
+            .err()
+            .map(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())?;
+        let encoded = utf8_percent_encode(&text, MESSAGE_ENCODED).to_string();
+        Some(http::HeaderValue::from_str(&encoded))
+    });
+    match readable_message {
+        Some(Ok(message)) => {
+            headers.insert(STATUS_MESSAGE, message);
+        }
+        Some(Err(_)) => {
+            headers.remove(STATUS_MESSAGE);
+        }
+        None => {}
+    }
+}
+
+/// What gRPC percent-encodes in a status message: every byte outside
+/// printable ASCII, and `%`.
+const MESSAGE_ENCODED: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b'%');
+
+const STATUS_DETAILS: &str = "grpc-status-details-bin";
+const STATUS_MESSAGE: &str = "grpc-message";
+
+/// Base64 as `tonic` reads status details: the standard alphabet, with or
+/// without padding.
+const STATUS_DETAILS_BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+);
 
 /// Whether `status` is `tonic`'s own, for an answer larger than the client
 /// reads: `OUT_OF_RANGE`, which the retry table would take for the
