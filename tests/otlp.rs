@@ -921,10 +921,10 @@ fn a_grpc_connection_lost_after_the_answers_headers_is_retried() {
     assert_eq!((server.attempts(), server.accepted_records()), (2, 10));
 }
 
-/// Regression: with gzip, a collector refusing a request over its 1 MiB
-/// limit names the compressed size, which is not the request's, and the
-/// refusal was taken for the client's own of an answer over its 1 MiB
-/// limit: the refused records counted as exported.
+/// Regression: a collector refusing a request over its 1 MiB limit names
+/// the size the request arrived with, which is not the request's when it
+/// was compressed, and the refusal was taken for the client's own of an
+/// answer over its 1 MiB limit: the refused records counted as exported.
 #[test]
 fn a_grpc_server_refusing_a_request_at_a_1_mib_limit_is_not_taken_for_a_large_answer() {
     let receiver = Receiver::grpc();

@@ -298,8 +298,8 @@ fn summary(diagnostics: &[Diagnostic], files: usize, unread: usize) -> String {
     };
     match unread {
         0 => found,
-        1 => format!("{found}; 1 path could not be read (see above)"),
-        _ => format!("{found}; {unread} paths could not be read (see above)"),
+        1 => format!("{found}; 1 path could not be read or checked (see above)"),
+        _ => format!("{found}; {unread} paths could not be read or checked (see above)"),
     }
 }
 
@@ -395,8 +395,8 @@ fn exclusion_matcher(patterns: &[String], root: &Path) -> Result<Option<Gitignor
 /// Walks the paths honouring `.gitignore` (also outside a git repository)
 /// and the configured excludes, and lists the files to check: `.rs` files,
 /// and any file named on the command line. Cargo's build directories below
-/// the paths are skipped, as `check_path` skips them. Returns whether a
-/// path could not be read.
+/// the paths are skipped, as `check_path` skips them. Returns the files,
+/// and what went wrong with each path that could not be read.
 fn rust_files(paths: &[PathBuf], excluded: Option<Gitignore>) -> (Vec<PathBuf>, Vec<String>) {
     let Some((first, rest)) = paths.split_first() else {
         return (Vec::new(), Vec::new());

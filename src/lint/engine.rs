@@ -113,6 +113,7 @@ pub(super) fn check_files<P: AsRef<Path>>(paths: &[P], config: &Config) -> Repor
     }
     report.files_checked = files.len() + unreadable.len();
     let (mut diagnostics, not_started) = check_sources(files, config);
+    report.files_checked = report.files_checked.saturating_sub(not_started.len());
     report.errors.extend(
         not_started
             .into_iter()
@@ -183,12 +184,16 @@ fn check_sources(
         .filter(|file| file.text.contains("macro_use"))
         .filter_map(|file| {
             let text = file.text.clone();
-            // The file's own check below reports a thread that cannot
-            // start, or a panic.
-            let flavors = isolated(move || declared_macro_use(&text))
-                .ok()
-                .flatten()
-                .unwrap_or_default();
+            // A panic is the file's own check's to report, below; a
+            // thread that cannot start is the run's error, as the files of
+            // this crate root may then be checked without its macros.
+            let flavors = match isolated(move || declared_macro_use(&text)) {
+                Ok(flavors) => flavors.unwrap_or_default(),
+                Err(error) => {
+                    not_started.push((file.path.clone(), error));
+                    FlavorSet::default()
+                }
+            };
             (!flavors.is_empty()).then(|| {
                 (
                     file.place.parent().map(Path::to_owned).unwrap_or_default(),
@@ -228,7 +233,11 @@ fn check_sources(
                 ..FileOutcome::default()
             },
             Err(error) => {
-                not_started.push((file.path.clone(), error));
+                // Once per file, should its crate root's pass have failed
+                // to start too.
+                if !not_started.iter().any(|(path, _)| *path == file.path) {
+                    not_started.push((file.path.clone(), error));
+                }
                 FileOutcome::default()
             }
         };

@@ -231,7 +231,7 @@ fn a_run_that_could_not_read_a_path_says_so_in_sarif_and_the_summary() {
     let human = run(&root, &["src", "missing.rs"]);
     assert!(
         String::from_utf8_lossy(&human.stderr)
-            .contains("1 warning(s) in 1 file; 1 path could not be read"),
+            .contains("1 warning(s) in 1 file; 1 path could not be read or checked"),
         "{}",
         String::from_utf8_lossy(&human.stderr)
     );
