@@ -202,6 +202,29 @@ impl FailedByCause {
 mod tests {
     use super::*;
 
+    /// Regression: an HTTP/2 error that holds an I/O error (a connection
+    /// lost after an answer's headers) gives it as no source, and the
+    /// failure's cause was the `UNKNOWN` status `tonic` made of it.
+    #[cfg(feature = "grpc")]
+    #[test]
+    fn an_http2_error_holding_an_io_error_gives_its_cause() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let error = runtime.block_on(async {
+            let (client, server) = tokio::io::duplex(64);
+            drop(server);
+            h2::client::handshake(client).await.err()
+        });
+        let error = error.expect("no handshake with a closed peer");
+        assert!(error.is_io(), "{error}");
+        assert_eq!(
+            FailureCause::of_sources(&error).map(FailureCause::error_type),
+            Some("broken_pipe".into())
+        );
+    }
+
     #[test]
     fn causes_are_statuses_or_names_from_a_bounded_list() {
         assert_eq!(FailureCause::HttpStatus(503).error_type(), "503");
