@@ -172,14 +172,8 @@ fn enabled_by_dispatcher(level: log::Level, target: &str, key: LayerKey) -> bool
     // What `tracing`'s own macros check first: a record more verbose than
     // every subscriber alive takes (a dependency's `trace!` under an
     // `info` filter, with `log`'s own maximum left at `Trace`) asks no
-    // layer anything, twice. `OFF` is not trusted: `tracing-core` can
-    // compute it for a subscriber scoped to another thread (a rebuild of
-    // the interest cache on a thread without one, while no global
-    // subscriber is set); the dispatcher's own answer decides then.
-    let most_verbose = tracing::level_filters::LevelFilter::current();
-    if most_verbose != tracing::level_filters::LevelFilter::OFF
-        && tracing_level(level) > most_verbose
-    {
+    // layer anything, twice.
+    if tracing_level(level) > tracing::level_filters::LevelFilter::current() {
         return false;
     }
     let metadata = |name, level, callsite| {

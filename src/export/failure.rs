@@ -103,6 +103,18 @@ impl FailureCause {
         })
     }
 
+    /// The cause of an I/O error, or of the TLS error it may carry.
+    #[cfg(feature = "otlp")]
+    fn of_io_or_tls(io: &std::io::Error) -> FailureCause {
+        match io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            Some(tls) => FailureCause::of_tls(tls),
+            None => FailureCause::of_io(io),
+        }
+    }
+
     /// The cause an error's chain of sources tells, the outermost first:
     /// a TLS or I/O error among them; `None` when none is.
     #[cfg(feature = "otlp")]
@@ -113,14 +125,7 @@ impl FailureCause {
                 return Some(FailureCause::of_tls(tls));
             }
             if let Some(io) = error.downcast_ref::<std::io::Error>() {
-                // An I/O error may carry the TLS error that caused it.
-                let inner = io
-                    .get_ref()
-                    .and_then(|inner| inner.downcast_ref::<rustls::Error>());
-                return Some(match inner {
-                    Some(tls) => FailureCause::of_tls(tls),
-                    None => FailureCause::of_io(io),
-                });
+                return Some(FailureCause::of_io_or_tls(io));
             }
             // After an answer's headers, `hyper` passes a lost
             // connection on as the HTTP/2 error that holds it, which
@@ -130,7 +135,7 @@ impl FailureCause {
                 .downcast_ref::<h2::Error>()
                 .and_then(h2::Error::get_io)
             {
-                return Some(FailureCause::of_io(io));
+                return Some(FailureCause::of_io_or_tls(io));
             }
             next = error.source();
         }

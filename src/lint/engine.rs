@@ -184,9 +184,10 @@ fn check_sources(
         .filter(|file| file.text.contains("macro_use"))
         .filter_map(|file| {
             let text = file.text.clone();
-            // A panic is the file's own check's to report, below; a
-            // thread that cannot start is the run's error, as the files of
-            // this crate root may then be checked without its macros.
+            // A panic is the file's own check's to report, below. A thread
+            // that cannot start is the run's error: the crate root is then
+            // not checked either (below), and the files under it are
+            // checked without its macros.
             let flavors = match isolated(move || declared_macro_use(&text)) {
                 Ok(flavors) => flavors.unwrap_or_default(),
                 Err(error) => {
@@ -214,6 +215,10 @@ fn check_sources(
             .fold(FlavorSet::default(), |flavors, (_, _, more)| {
                 flavors.union(*more)
             });
+        if not_started.iter().any(|(path, _)| *path == file.path) {
+            checked.push(FileOutcome::default());
+            continue;
+        }
         let text = file.text.clone();
         let outcome = match isolated(move || check_file(&text, inherited, Suppressions::MARKER)) {
             Ok(Some(outcome)) => outcome,
@@ -233,11 +238,7 @@ fn check_sources(
                 ..FileOutcome::default()
             },
             Err(error) => {
-                // Once per file, should its crate root's pass have failed
-                // to start too.
-                if !not_started.iter().any(|(path, _)| *path == file.path) {
-                    not_started.push((file.path.clone(), error));
-                }
+                not_started.push((file.path.clone(), error));
                 FileOutcome::default()
             }
         };

@@ -60,7 +60,8 @@ pub(crate) enum Tree {
     Numeral(String),
     /// Bytes (`serde_bytes`, `bytes::Bytes`), when they are the value
     /// itself or inside wrappers only: a bytes value, as a `tracing` field
-    /// of bytes is. Inside a map or list, bytes are a list of integers.
+    /// of bytes is. Inside a map, a list or an enum's variant, bytes are a
+    /// list of integers.
     Bytes(Vec<u8>),
 }
 
@@ -200,7 +201,8 @@ impl<'cut> TreeSerializer<'cut> {
     /// newtype variant), one level down: a wrapper adds no list or map of
     /// its own (but the variant's), yet its `Serialize` impl calls back as
     /// one does, and a chain of them (a recursive enum) would otherwise
-    /// descend without bound.
+    /// descend without bound. What it holds is still the value itself
+    /// ([`Outermost`]), but in a variant, whose caller leaves that out.
     fn inside(&self) -> Result<TreeSerializer<'cut>, serde_json::Error> {
         Ok(TreeSerializer {
             depth: self.open()? + 1,

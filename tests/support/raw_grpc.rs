@@ -1,7 +1,9 @@
 //! An OTLP/gRPC server that writes its answers' HTTP/2 frames itself, for
-//! answers a gRPC server library would never send: malformed status
-//! details, or a connection lost right after the answer's headers. Once
-//! its script is used up, it accepts every request, as a collector does.
+//! answers a gRPC server library would never send: status details that
+//! are not base64 or a status message that is not UTF-8 (in the headers
+//! of an answer without a message, or in the trailers of one), or a
+//! connection lost right after the answer's headers. Once its script is
+//! used up, it accepts every request, as a collector does.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;

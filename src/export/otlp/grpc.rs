@@ -65,13 +65,13 @@ impl GrpcTransport {
             .user_agent(USER_AGENT)
             .map_err(|e| InitError::invalid("OTLP user agent", e.to_string()))?;
         // No timeout configured (0) means the request may wait indefinitely.
-        // `tonic`'s timeouts bound the request and the TCP connection, not
-        // the TLS handshake in between: `send` bounds the whole export.
+        // `send` bounds the whole export, connecting and the TLS handshake
+        // included; `tonic`'s connect timeout bounds the TCP connection
+        // alone. No request timeout of `tonic`'s own: expiring in the same
+        // tick as `send`'s, it could win and report a `CANCELLED` the
+        // collector never sent.
         let timeout = settings.request_timeout();
         if let Some(timeout) = timeout {
-            // No request timeout of `tonic`'s own: `send` bounds the whole
-            // export, and `tonic`'s, expiring in the same tick, would win
-            // and report a `CANCELLED` the collector never sent.
             endpoint = endpoint.connect_timeout(timeout);
         }
         if settings.endpoint.starts_with("https://") {
@@ -300,10 +300,11 @@ fn make_status_readable(headers: &mut http::HeaderMap) {
         headers.remove(STATUS_DETAILS);
     }
     let readable_message = headers.get(STATUS_MESSAGE).and_then(|message| {
-        let decoded: Vec<u8> = percent_decode(message.as_bytes()).collect();
-        let text = String::from_utf8(decoded)
-            .err()
-            .map(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())?;
+        let decoded = percent_decode(message.as_bytes());
+        if decoded.clone().decode_utf8().is_ok() {
+            return None;
+        }
+        let text = decoded.decode_utf8_lossy().into_owned();
         let encoded = utf8_percent_encode(&text, MESSAGE_ENCODED).to_string();
         Some(http::HeaderValue::from_str(&encoded))
     });
@@ -569,6 +570,35 @@ mod tests {
         assert_eq!(
             cause(classify(&refused_for_content, "http://collector", false)),
             "INVALID_ARGUMENT"
+        );
+    }
+
+    /// Only what `tonic` cannot read is changed: valid status details
+    /// (padded or not) and UTF-8 messages stay as they came.
+    #[test]
+    fn only_an_unreadable_status_is_changed() {
+        let readable = |details: &str, message: &str| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(STATUS_DETAILS, details.parse().expect("a header value"));
+            headers.insert(STATUS_MESSAGE, message.parse().expect("a header value"));
+            make_status_readable(&mut headers);
+            let text = |name| {
+                headers
+                    .get(name)
+                    .map(|value: &http::HeaderValue| value.to_str().expect("ASCII").to_owned())
+            };
+            (text(STATUS_DETAILS), text(STATUS_MESSAGE))
+        };
+        let kept =
+            |details: &str, message: &str| (Some(details.to_owned()), Some(message.to_owned()));
+        assert_eq!(readable("AAA=", "ok%20then"), kept("AAA=", "ok%20then"));
+        assert_eq!(readable("AAA", "caf%C3%A9"), kept("AAA", "caf%C3%A9"));
+        for malformed in ["*", "A A", "AAB="] {
+            assert_eq!(readable(malformed, "m").0, None, "{malformed}");
+        }
+        assert_eq!(
+            readable("AAA=", "cut%E2%82").1.as_deref(),
+            Some("cut%EF%BF%BD")
         );
     }
 
