@@ -1248,6 +1248,72 @@ fn opentelemetry_warning_about_its_context_does_not_abort_with_a_logger_provider
     assert_eq!(records[1]["body"], "still running");
 }
 
+/// Forwards OpenTelemetry's warning about an overflowing context stack to
+/// `log` as it comes, inside the context's borrow, as `tracing`'s
+/// `log-always` feature does: the record carries no event name there.
+#[cfg(feature = "sdk")]
+struct ForwardsContextWarningsToLog;
+
+#[cfg(feature = "sdk")]
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ForwardsContextWarningsToLog {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if event.metadata().name() == "Context.AttachFailed" {
+            log::warn!(target: "opentelemetry", "name=\"Context.AttachFailed\"");
+        }
+    }
+}
+
+/// Regression: the same warning forwarded to `log` carries no event name,
+/// so the check kept for it let it through to the logger provider, whose
+/// logger read the borrowed context: the panic hook, reading it again,
+/// aborted the process.
+#[cfg(feature = "sdk")]
+#[test]
+fn opentelemetry_warning_about_its_context_forwarded_to_log_does_not_abort() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    const TEST: &str = "opentelemetry_warning_about_its_context_forwarded_to_log_does_not_abort";
+    if is_child() {
+        let provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
+            .with_simple_exporter(opentelemetry_sdk::logs::InMemoryLogExporter::default())
+            .build();
+        let (layer, guard) = child_builder()
+            .with_logger_provider(provider)
+            .layer()
+            .expect("a layer");
+        log::set_boxed_logger(Box::new(layer.log_bridge())).expect("the only logger");
+        log::set_max_level(log::LevelFilter::Trace);
+        let subscriber = tracing_subscriber::registry()
+            .with(layer)
+            .with(ForwardsContextWarningsToLog);
+        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+        let mut attached: Vec<_> = (0..u16::MAX)
+            .map(|_| opentelemetry::Context::new().attach())
+            .collect();
+        while let Some(context) = attached.pop() {
+            drop(context);
+        }
+        tracing::info!("still running");
+        let stats = guard.stats();
+        eprintln!("failed: {}", stats.failed);
+        return;
+    }
+    let (output, records) = run(TEST, &[]);
+    let stderr = stderr(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("failed: 2"), "{stderr}");
+    // The other outputs still have both.
+    let bodies: Vec<_> = records.iter().map(|record| &record["body"]).collect();
+    assert_eq!(records.len(), 3, "{records:?}");
+    assert_eq!(records[0]["event_name"], "Context.AttachFailed");
+    assert_eq!(bodies[1], "name=\"Context.AttachFailed\"");
+    assert_eq!(bodies[2], "still running");
+}
+
 /// Logs a record when a thread's copy of it is dropped, as the thread ends.
 #[cfg(feature = "sdk")]
 struct LogsWhenDropped;

@@ -160,16 +160,19 @@ impl FlushState {
     }
 }
 
-/// Whether `record` is one the `opentelemetry` crate logs about its
+/// Whether `record` may be one the `opentelemetry` crate logs about its
 /// context while it holds that context borrowed (`Context.AttachFailed`,
 /// when too many contexts are attached): the SDK's logger reads the
 /// context before anything else, which panics then, and the panic hook,
-/// reading it again, would abort the process.
+/// reading it again, would abort the process. Those come as `tracing`
+/// events named `Context.*`, and as `log` records without a name when
+/// `tracing` forwards its events to `log` (its `log-always` feature): any
+/// record of that target without a name may be one.
 fn logged_inside_the_context(record: &Record) -> bool {
     record.scope_name() == "opentelemetry"
         && record
             .event_name
-            .is_some_and(|name| name.starts_with("Context."))
+            .is_none_or(|name| name.starts_with("Context."))
 }
 
 impl SdkSink {
@@ -226,7 +229,7 @@ impl SdkSink {
         if logged_inside_the_context(record) {
             self.failed.fetch_add(1, Ordering::Release);
             diag::warn(format_args!(
-                "OpenTelemetry's records about its own context (event names `Context.*`) are not handed to the logger provider given to Builder::with_logger_provider, which would read that context while OpenTelemetry holds it: they count as failed there, and reach the other outputs"
+                "OpenTelemetry's records about its own context (event names `Context.*`, and its `log` records, which have no name) are not handed to the logger provider given to Builder::with_logger_provider, which would read that context while OpenTelemetry holds it: they count as failed there, and reach the other outputs"
             ));
             return;
         }
