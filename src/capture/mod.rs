@@ -64,7 +64,10 @@ pub fn continue_trace(span: &tracing::Span, parent: crate::record::TraceContext)
 /// `None` when no bridge layer on a `Registry` tracks the span or an
 /// ancestor (the span is disabled, or the subscriber is another one).
 /// Reading it fixes the span's ids, as logging in it does: call
-/// [`continue_trace`] first when the span continues a caller's trace.
+/// [`continue_trace`] first when the span continues a caller's trace. With
+/// `tracing-opentelemetry`'s layer, reading it (or logging in the span)
+/// starts the span's OpenTelemetry span, so `OpenTelemetrySpanExt::set_parent`
+/// must come before too: afterwards it fails with `AlreadyStarted`.
 ///
 /// ```
 /// let span = tracing::info_span!("call inventory");

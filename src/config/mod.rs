@@ -778,6 +778,14 @@ impl Builder {
     /// that the SDK does not give it the span `tracing-opentelemetry` keeps
     /// current; its processors see no baggage for it then.
     ///
+    /// The [`Guard`](crate::Guard) flushes the provider when it is dropped,
+    /// but does not shut it down: the provider is the application's. Keep
+    /// a clone (as below) and call its `shutdown` once the guard is
+    /// dropped. The layer holds the provider given here for as long as the
+    /// subscriber lives (for a global one, the process), so a provider
+    /// given without keeping a clone is never shut down; its batched
+    /// records are still flushed by the guard.
+    ///
     /// What the provider's own stack logs:
     /// - Where OpenTelemetry suppresses telemetry (the thread of the SDK's
     ///   `BatchLogProcessor`, though not of its experimental async-runtime
@@ -806,7 +814,10 @@ impl Builder {
     /// let (layer, guard) = otel_log_bridge::builder()
     ///     .with_logger_provider(provider.clone())
     ///     .layer()?;
-    /// # drop((layer, guard));
+    /// // … install `layer`, run the application …
+    /// # drop(layer);
+    /// drop(guard); // flushes the provider
+    /// provider.shutdown().expect("the provider shuts down");
     /// # Ok::<(), otel_log_bridge::InitError>(())
     /// ```
     #[cfg(feature = "sdk")]
