@@ -758,6 +758,62 @@ fn targets_past_the_limit_count_in_the_overflow_series() {
     provider.shutdown().expect("meter provider shut down");
 }
 
+/// Regression: `otel_log_bridge.log.volume` has a series per target and
+/// severity, and past the OpenTelemetry SDK's limit of 2000 series the SDK
+/// folded the rest into its overflow series keeping the last value, not
+/// their sum: the metric's total fell short of the records emitted. The
+/// bridge folds the series past its own limit, summed, per severity.
+#[test]
+fn the_volume_metric_stays_under_the_sdk_series_limit_and_adds_up() {
+    const TARGETS: u64 = 450;
+    const LEVELS: [log::Level; 5] = [
+        log::Level::Trace,
+        log::Level::Debug,
+        log::Level::Info,
+        log::Level::Warn,
+        log::Level::Error,
+    ];
+    let (exporter, provider) = in_memory_meter();
+    let builder = otel_log_bridge::builder()
+        .with_meter(provider.meter("otel-log-bridge"))
+        .with_target_metrics(true);
+    let (_, stats) = crate::support::capture_with_guard(builder, |_| {
+        for tenant in 0..TARGETS {
+            for level in LEVELS {
+                log::log!(target: &format!("tenant-{tenant}"), level, "hello");
+            }
+        }
+        provider.force_flush().expect("metrics flushed");
+    });
+    let records = TARGETS * LEVELS.len() as u64;
+    assert_eq!(stats.emitted, records);
+    let metrics = exporter.get_finished_metrics().expect("metrics");
+    let points = counter_points(&metrics, "otel_log_bridge.log.volume");
+    assert!(points.len() < 2000, "{} series", points.len());
+    let total: u64 = points.iter().map(|(_, value)| value).sum();
+    assert_eq!(total, records);
+    let overflow: Vec<_> = points
+        .iter()
+        .filter(|(attributes, _)| attribute(attributes, "otel.metric.overflow") == Some("true"))
+        .collect();
+    // One overflow series per severity at most, each naming its severity.
+    assert!(
+        !overflow.is_empty() && overflow.len() <= LEVELS.len(),
+        "{overflow:?}"
+    );
+    for (attributes, _) in &overflow {
+        assert!(
+            attribute(attributes, "log.severity").is_some(),
+            "{attributes:?}"
+        );
+        assert_eq!(attribute(attributes, "otel.scope.name"), None);
+    }
+    let named = points.len() - overflow.len();
+    let folded: u64 = overflow.iter().map(|(_, value)| value).sum();
+    assert_eq!(folded, records - named as u64);
+    provider.shutdown().expect("meter provider shut down");
+}
+
 /// The spool's evictions reach their instrument, a test of a count that is
 /// not 0, and so does what the spool holds. With the collector down, each
 /// flush spools one request of a 4 KiB block, and a budget of two blocks

@@ -472,13 +472,13 @@ impl Builder {
     /// say) count together under the target `[other targets]`, and the
     /// OpenTelemetry metric marks them `otel.metric.overflow=true` instead
     /// of naming a scope. The metric `otel_log_bridge.log.volume` has a
-    /// series per target and severity, so more than about 330 targets that
-    /// each log at every severity pass the OpenTelemetry SDK's default
-    /// cardinality limit of 2000 series per metric, and the SDK folds the
-    /// series past it into its own overflow series, which names neither
-    /// target nor severity: raise the limit with a view on that metric
-    /// where many targets are expected. `Stats::by_target` and the
-    /// Prometheus text name them all.
+    /// series per target and severity, and names at most 1990 of them, the
+    /// first seen, so as to stay under the OpenTelemetry SDK's default
+    /// cardinality limit of 2000 series per metric (past it, the SDK would
+    /// keep one value of those it folds, not their sum): the records of
+    /// further series count in one overflow series per severity, also
+    /// marked `otel.metric.overflow=true`. `Stats::by_target` and the
+    /// Prometheus text name every target counted by name.
     pub fn with_target_metrics(mut self, enabled: bool) -> Self {
         self.target_metrics = enabled;
         self

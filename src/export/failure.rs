@@ -179,6 +179,13 @@ impl FailedByCause {
             .counts
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Causes with one `error.type` are one series: the metric keeps
+        // the last value observed for a set of attributes, not the sum.
+        let cause = if cause.error_type() == FailureCause::OTHER.error_type() {
+            FailureCause::OTHER
+        } else {
+            cause
+        };
         let cause = if counts.len() >= MOST_CAUSES
             && !counts.iter().any(|(counted, _)| *counted == cause)
         {
@@ -242,6 +249,22 @@ mod tests {
         assert_eq!(FailureCause::of_io(&broken).error_type(), "broken_pipe");
         let other = std::io::Error::other("odd");
         assert_eq!(FailureCause::of_io(&other), FailureCause::OTHER);
+    }
+
+    /// Regression: an HTTP status out of range, a gRPC code out of range
+    /// and an unnamed cause were counted apart under one `error.type`,
+    /// `_OTHER`, and the metric kept only the last count of the three.
+    #[test]
+    fn causes_with_one_error_type_are_counted_together() {
+        let failed = FailedByCause::default();
+        failed.add(1, FailureCause::HttpStatus(999));
+        failed.add(2, FailureCause::GrpcStatus(99));
+        failed.add(4, FailureCause::OTHER);
+        failed.add(8, FailureCause::HttpStatus(503));
+        assert_eq!(
+            failed.snapshot(),
+            [(FailureCause::OTHER, 7), (FailureCause::HttpStatus(503), 8)]
+        );
     }
 
     #[test]

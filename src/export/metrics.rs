@@ -146,7 +146,114 @@ pub(crate) fn export_duration_histogram(meter: &Meter) -> Histogram<f64> {
 /// Reads the observations of one instrument from the pipeline's counters:
 /// each value with its attributes. The second argument is what says which
 /// pipeline they are about.
-type Observe = fn(&Pipeline, &[KeyValue]) -> Vec<(u64, Vec<KeyValue>)>;
+trait Observe: Fn(&Pipeline, &[KeyValue]) -> Vec<(u64, Vec<KeyValue>)> + Send + Sync + 'static {}
+
+impl<F> Observe for F where
+    F: Fn(&Pipeline, &[KeyValue]) -> Vec<(u64, Vec<KeyValue>)> + Send + Sync + 'static
+{
+}
+
+/// What an observable counter of a pipeline is registered with.
+struct Instruments<'a> {
+    meter: &'a Meter,
+    pipeline: &'a Arc<Pipeline>,
+    /// The attributes that name the pipeline itself.
+    bridge: Arc<[KeyValue]>,
+}
+
+/// Registers an observable counter that reports what `observe` reads.
+fn counter(
+    instruments: &Instruments<'_>,
+    name: &'static str,
+    description: &'static str,
+    unit: &'static str,
+    observe: impl Observe,
+) -> ObservableCounter<u64> {
+    let pipeline: Weak<Pipeline> = Arc::downgrade(instruments.pipeline);
+    let bridge = Arc::clone(&instruments.bridge);
+    instruments
+        .meter
+        .u64_observable_counter(name)
+        .with_description(description)
+        .with_unit(unit)
+        .with_callback(move |observer| {
+            if let Some(pipeline) = pipeline.upgrade() {
+                for (value, attributes) in observe(&pipeline, &bridge) {
+                    observer.observe(value, &attributes);
+                }
+            }
+        })
+        .build()
+}
+
+/// How many series of `otel_log_bridge.log.volume` name their target, per
+/// pipeline: with the overflow series (one per severity), fewer than the
+/// OpenTelemetry SDK's default limit of 2000 series per metric. Past that
+/// limit the SDK would fold the series itself, and for an observable
+/// counter it keeps the last value folded, not their sum.
+const NAMED_VOLUME_SERIES: usize = 1990;
+
+/// The series of `otel_log_bridge.log.volume` that name their target: the
+/// first [`NAMED_VOLUME_SERIES`] seen, for as long as the pipeline lives,
+/// so that a series never moves into the overflow series (a count that
+/// would seem to go back) as more targets come.
+#[derive(Default)]
+struct VolumeSeries {
+    /// Each named target with its named severities (a bit per range of
+    /// [`crate::SeverityCounts::iter`]), and how many series that is.
+    named: std::sync::Mutex<(std::collections::HashMap<String, u8>, usize)>,
+}
+
+impl VolumeSeries {
+    /// Each (target, severity) count, folded into one overflow series per
+    /// severity past the named ones: `(count, Some(target), severity)` for
+    /// a named series, `(count, None, severity)` for an overflow one.
+    fn observe(
+        &self,
+        by_target: Vec<(String, crate::SeverityCounts)>,
+        limit: usize,
+    ) -> Vec<(u64, Option<String>, &'static str)> {
+        let mut named = self
+            .named
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (targets, series_named) = &mut *named;
+        let mut series = Vec::new();
+        let mut overflow: Vec<(u64, &'static str)> = Vec::new();
+        for (target, counts) in by_target {
+            for (index, (severity, count)) in counts.iter().enumerate() {
+                if count == 0 {
+                    continue;
+                }
+                let bit = 1u8 << index;
+                let kept = target != OTHER_TARGETS
+                    && match targets.get(&target) {
+                        Some(bits) if bits & bit != 0 => true,
+                        _ if *series_named < limit => {
+                            *targets.entry(target.clone()).or_default() |= bit;
+                            *series_named += 1;
+                            true
+                        }
+                        _ => false,
+                    };
+                if kept {
+                    series.push((count, Some(target.clone()), severity));
+                } else {
+                    match overflow.iter_mut().find(|(_, folded)| *folded == severity) {
+                        Some((sum, _)) => *sum += count,
+                        None => overflow.push((count, severity)),
+                    }
+                }
+            }
+        }
+        series.extend(
+            overflow
+                .into_iter()
+                .map(|(count, severity)| (count, None, severity)),
+        );
+        series
+    }
+}
 
 /// The attributes that say which component an observation is about,
 /// with `error.type` when it counts failures.
@@ -172,25 +279,14 @@ fn component(part: Component, error: Option<Cow<'static, str>>) -> Vec<KeyValue>
 /// each overwrite the other's count.
 pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
     let bridge: Arc<[KeyValue]> = component(Component::new("otel_log_bridge"), None).into();
-    let counter =
-        |name: &'static str, description: &'static str, unit: &'static str, observe: Observe| {
-            let pipeline: Weak<Pipeline> = Arc::downgrade(pipeline);
-            let bridge = Arc::clone(&bridge);
-            meter
-                .u64_observable_counter(name)
-                .with_description(description)
-                .with_unit(unit)
-                .with_callback(move |observer| {
-                    if let Some(pipeline) = pipeline.upgrade() {
-                        for (value, attributes) in observe(&pipeline, &bridge) {
-                            observer.observe(value, &attributes);
-                        }
-                    }
-                })
-                .build()
-        };
+    let instruments = Instruments {
+        meter,
+        pipeline,
+        bridge: Arc::clone(&bridge),
+    };
     let counters = vec![
         counter(
+            &instruments,
             "otel.sdk.log.created",
             "Log records the bridge was given, by severity: those it produced, and the events the rate limit suppressed.",
             "{log_record}",
@@ -213,35 +309,34 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
             },
         ),
         counter(
+            &instruments,
             "otel_log_bridge.log.volume",
             "Log records the bridge produced, by target (scope) and severity, when turned on.",
             "{log_record}",
-            |pipeline, bridge| {
-                pipeline
-                    .emitted_by_target()
-                    .into_iter()
-                    .flat_map(|(target, counts)| {
-                        counts
-                            .iter()
-                            .filter(|(_, count)| *count > 0)
-                            .map(move |(severity, count)| (target.clone(), severity, count))
-                    })
-                    .map(|(target, severity, count)| {
-                        let mut attributes = bridge.to_vec();
-                        // The records of targets past the limit form the
-                        // overflow series, marked as the SDK marks its own.
-                        attributes.push(if target == OTHER_TARGETS {
-                            KeyValue::new("otel.metric.overflow", true)
-                        } else {
-                            KeyValue::new("otel.scope.name", target)
-                        });
-                        attributes.push(KeyValue::new("log.severity", severity));
-                        (count, attributes)
-                    })
-                    .collect()
+            {
+                let volume = VolumeSeries::default();
+                move |pipeline: &Pipeline, bridge: &[KeyValue]| {
+                    volume
+                        .observe(pipeline.emitted_by_target(), NAMED_VOLUME_SERIES)
+                        .into_iter()
+                        .map(|(count, target, severity)| {
+                            let mut attributes = bridge.to_vec();
+                            // The records of targets past the limits form
+                            // the overflow series, marked as the SDK marks
+                            // its own.
+                            attributes.push(match target {
+                                Some(target) => KeyValue::new("otel.scope.name", target),
+                                None => KeyValue::new("otel.metric.overflow", true),
+                            });
+                            attributes.push(KeyValue::new("log.severity", severity));
+                            (count, attributes)
+                        })
+                        .collect()
+                }
             },
         ),
         counter(
+            &instruments,
             "otel.sdk.exporter.log.exported",
             "Log records whose export finished, by exporter; failures carry their cause as error.type (rejected for a partial success).",
             "{log_record}",
@@ -276,6 +371,7 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
             },
         ),
         counter(
+            &instruments,
             "otel.sdk.processor.log.processed",
             "Log records each queue passed on to its exporter, or dropped (error.type queue_full; already_shutdown after its shutdown; queue_closed after its worker stopped).",
             "{log_record}",
@@ -305,12 +401,14 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
             },
         ),
         counter(
+            &instruments,
             "otel_log_bridge.log.redacted",
             "Values redacted: of keys that name a secret, tokens found by value redaction, and values withheld because their serialization failed.",
             "{value}",
             |pipeline, bridge| vec![(pipeline.redactor.redacted(), bridge.to_vec())],
         ),
         counter(
+            &instruments,
             "otel_log_bridge.log.suppressed",
             "Events not recorded because their callsite exceeded the rate limit.",
             "{log_record}",
@@ -320,6 +418,7 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
             },
         ),
         counter(
+            &instruments,
             "otel_log_bridge.spool.evicted",
             "Spooled records evicted because the spool reached its size budget, by exporter.",
             "{log_record}",
@@ -332,6 +431,7 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
         ),
         #[cfg(feature = "sdk")]
         counter(
+            &instruments,
             "otel_log_bridge.logger_provider.log.emitted",
             "Log records offered to the application's logger provider: handed over; declined by its processors (error.type declined); or not handed over (error.type emit_failed).",
             "{log_record}",
@@ -352,6 +452,7 @@ pub(crate) fn register(meter: &Meter, pipeline: &Arc<Pipeline>) -> LogMetrics {
             },
         ),
         counter(
+            &instruments,
             "otel_log_bridge.export.retries",
             "Export attempts that were retried, by exporter.",
             // Attempts, not records: a retried request holds a whole batch.
