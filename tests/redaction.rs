@@ -106,6 +106,46 @@ fn secret_keys_inside_nested_values_are_redacted() {
     assert_eq!(stats.redacted, 3, "{stats:?}");
 }
 
+/// Regression: a sign-up form's `password1` and `password2`, keys with a
+/// space or a colon before the secret word, and a session id (a bearer
+/// credential, which the crate's own lint calls a secret) were exported in
+/// clear.
+#[test]
+fn numbered_secret_keys_other_separators_and_session_ids_are_redacted() {
+    let (records, stats) = capture_with_guard(otel_log_bridge::builder(), |_| {
+        let form = serde_json::json!({
+            "password1": "hunter2",
+            "password2": "hunter2",
+            "db:password": "pw",
+            "new password": "x",
+            "api_key_v2": "k",
+            "username": "ada",
+        });
+        log::info!(form:serde = form; "signup");
+        // otel-log-lint: allow(OLB005)
+        tracing::info!(
+            session_id = "s3cr3t",
+            session.id = "telemetry-session",
+            "login"
+        );
+    });
+    assert_eq!(
+        records[0]["attributes"]["form"],
+        serde_json::json!({
+            "password1": "[REDACTED]",
+            "password2": "[REDACTED]",
+            "db:password": "[REDACTED]",
+            "new password": "[REDACTED]",
+            "api_key_v2": "[REDACTED]",
+            "username": "ada",
+        })
+    );
+    assert_eq!(records[1]["attributes"]["session_id"], "[REDACTED]");
+    // The semantic convention's session id names a telemetry session.
+    assert_eq!(records[1]["attributes"]["session.id"], "telemetry-session");
+    assert_eq!(stats.redacted, 6, "{stats:?}");
+}
+
 /// Regression: what nests deeper than 16 levels is kept as its JSON text,
 /// and it became text before the secret-named keys inside it were
 /// redacted: a password 17 levels down was exported in clear.

@@ -68,6 +68,8 @@ pub const DEFAULT_REDACTED_KEYS: &[&str] = &[
     "credentials",
     "jwt",
     "bearer",
+    "session_id",
+    "session_key",
 ];
 
 /// Last parts of a name that only say how a secret is held
@@ -163,12 +165,14 @@ fn key_spells_dotted_word(key: &str, word: &str) -> bool {
 
 /// Whether `segment` ends in one of `words` without a dot: its last parts (see
 /// [`is_part_start`]), taken together, are the word, ignoring case and
-/// the `_` and `-` between words, also once the holder parts at its end
-/// are looked past: `stripe_api_key` ends in `api_key`, `DBPassword` in
-/// `password`, `token_value` in `token`. Allocates nothing, and takes time
-/// linear in the segment's length: each end is compared with each word
-/// from the back, at most the word's length, and looking past a holder
-/// part moves the end before it.
+/// the separators between words, also once the holder parts, or a number
+/// or version, at its end are looked past: `stripe_api_key` ends in
+/// `api_key`, `DBPassword` in `password`, `token_value` in `token`,
+/// `password2` in `password`, `api_key_v2` in `api_key`. Allocates
+/// nothing, and takes time linear in the segment's length: each end is
+/// compared with each word from the back, at most the word's length,
+/// looking past a holder part moves the end before it, and a part is cut
+/// short by its number at most once, after which it ends in a letter.
 fn segment_ends_in_a_word(segment: &[u8], words: &[String]) -> bool {
     let mut end = segment.len();
     loop {
@@ -188,7 +192,27 @@ fn segment_ends_in_a_word(segment: &[u8], words: &[String]) -> bool {
             {
                 end = start;
             }
-            _ => return false,
+            // A number, or a version, at the end says which of several
+            // secrets it is (`password2`, `api_key_v2`), not what it is.
+            Some((start, part)) => {
+                let digits = part
+                    .iter()
+                    .rev()
+                    .take_while(|byte| byte.is_ascii_digit())
+                    .count();
+                if digits == 0 {
+                    return false;
+                }
+                let mut cut = start + part.len() - digits;
+                if cut == start + 1 && matches!(segment[start], b'v' | b'V') {
+                    cut = start;
+                }
+                if cut == 0 {
+                    return false;
+                }
+                end = cut;
+            }
+            None => return false,
         }
     }
 }
@@ -233,9 +257,10 @@ fn last_part(segment: &[u8], end: usize) -> Option<(usize, &[u8])> {
     Some((start, &segment[start..=last]))
 }
 
-/// Whether a part of a name starts at `index`: at 0, after a `_` or `-`,
-/// at a camelCase hump (`csrf|Token`), and before the last capital of an
-/// acronym that a word follows (`DB|Password`, `API|Token`).
+/// Whether a part of a name starts at `index`: at 0, after a separator
+/// (see [`is_separator`]), at a camelCase hump (`csrf|Token`), and before
+/// the last capital of an acronym that a word follows (`DB|Password`,
+/// `API|Token`).
 fn is_part_start(name: &[u8], index: usize) -> bool {
     let Some(&at) = name.get(index) else {
         return false;
@@ -250,8 +275,12 @@ fn is_part_start(name: &[u8], index: usize) -> bool {
     !is_separator(at) && (is_separator(before) || hump || acronym_end)
 }
 
+/// Whether `byte` separates the words of a name: any ASCII character
+/// but a letter or digit (`db_password`, `api-key`, `new password`,
+/// `db:password`), as the lint splits names. The dot separates segments
+/// before this is asked; other bytes are letters of a word.
 fn is_separator(byte: u8) -> bool {
-    byte == b'_' || byte == b'-'
+    byte.is_ascii() && !byte.is_ascii_alphanumeric() && byte != b'.'
 }
 
 /// Whether two names are the same word, ignoring ASCII case and the `_`
@@ -506,6 +535,23 @@ mod tests {
             "api_keys",
             "session_cookies",
             "vault_secrets",
+            // Regression: separators other than `_` and `-`, a number or
+            // a version after the word, and session ids (which the
+            // crate's own lint calls secrets) were left in clear.
+            "new password",
+            "db:password",
+            "auth/token",
+            "password ",
+            "password1",
+            "password2",
+            "Password2",
+            "api_key_v2",
+            "apiKeyV2",
+            "token_2",
+            "session_id",
+            "sessionId",
+            "SESSION_ID",
+            "session-key",
         ] {
             assert!(settings.is_sensitive(sensitive), "{sensitive}");
         }
@@ -538,6 +584,13 @@ mod tests {
             "secret_name",
             "password_hash",
             "spin",
+            "session.id",
+            "session_len",
+            "keyv2",
+            "password_hash2",
+            "token2_count",
+            "v2",
+            "2",
         ] {
             assert!(!settings.is_sensitive(plain), "{plain}");
         }
