@@ -545,6 +545,37 @@ fn records_in_flight_to_a_hung_collector_at_shutdown_count_as_queued() {
     }
 }
 
+/// Regression: a shutdown that stopped waiting for an output (its
+/// collector held the request past the shutdown timeout) said nothing: a
+/// program ending as usual, with `let _guard = init()`, lost the records
+/// on their way without a word.
+#[test]
+fn an_output_that_does_not_finish_by_the_shutdown_timeout_is_reported() {
+    const TEST: &str = "otlp::an_output_that_does_not_finish_by_the_shutdown_timeout_is_reported";
+    if crate::support::is_child() {
+        let guard = otel_log_bridge::builder()
+            .with_otlp_timeout(Duration::from_secs(30))
+            .with_shutdown_timeout(Duration::from_millis(300))
+            .init();
+        ten_events();
+        // Times out: the collector holds the request.
+        assert!(guard.flush().is_err());
+        drop(guard);
+        return;
+    }
+    for protocol in [Protocol::HttpProtobuf, Protocol::Grpc] {
+        let receiver = Receiver::for_protocol(protocol);
+        receiver.respond_with([Response::Stall(Duration::from_secs(60))]);
+        let stderr = child_stderr(TEST, &receiver, protocol);
+        assert!(
+            stderr.contains(
+                "at shutdown, the otlp output did not finish within the shutdown timeout of 300ms"
+            ),
+            "{protocol:?}: {stderr}"
+        );
+    }
+}
+
 /// Regression: a worker that had just found records started a new cycle
 /// every millisecond, so under a steady trickle each request carried a
 /// millisecond's worth of records instead of a batch that fills up to the

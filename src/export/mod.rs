@@ -374,18 +374,20 @@ impl Sink {
 
     /// Waits until `deadline` for the worker, which
     /// [`Queue::request_shutdown`] told to stop, and joins it when it
-    /// exited.
-    fn wait_shut_down(&self, deadline: Instant) {
-        if self.queue.wait_exited(deadline) {
-            let handle = self
-                .worker
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take();
-            if let Some(handle) = handle {
-                let _ = handle.join();
-            }
+    /// exited. Returns whether it did.
+    fn wait_shut_down(&self, deadline: Instant) -> bool {
+        if !self.queue.wait_exited(deadline) {
+            return false;
         }
+        let handle = self
+            .worker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+        true
     }
 }
 
@@ -974,12 +976,21 @@ impl Pipeline {
         // the bridge emitted into it is flushed here, by the same deadline.
         #[cfg(feature = "sdk")]
         let provider_flushed = self.sdk.as_ref().map(|sdk| sdk.flush_until(deadline));
-        for sink in &self.sinks {
-            sink.wait_shut_down(deadline);
+        let unfinished: Vec<&'static str> = self
+            .sinks
+            .iter()
+            .filter(|sink| !sink.wait_shut_down(deadline))
+            .map(|sink| sink.queue.name())
+            .collect();
+        // What the waits found is said, since nothing else would tell it
+        // (the program is ending), but only once every wait has ended:
+        // writing to a stderr nobody reads can block.
+        for name in unfinished {
+            diag::warn(format_args!(
+                "at shutdown, the {name} output did not finish within the shutdown timeout of {:?}: the records it had not delivered yet (with a spool, not written to it yet) are lost; raise the timeout with Builder::with_shutdown_timeout",
+                self.timeout
+            ));
         }
-        // What the provider's flush found is said, since nothing else
-        // would tell it, but only once every wait has ended: writing to a
-        // stderr nobody reads can block.
         #[cfg(feature = "sdk")]
         match (provider_flushed, &self.sdk) {
             (Some(Flushed::TimedOut), _) => diag::warn(format_args!(

@@ -154,6 +154,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Queue {
+    /// What the queue's output is called in diagnostics (`otlp`, `stdout`…).
+    pub(crate) fn name(&self) -> &'static str {
+        self.name
+    }
+
     pub(crate) fn new(name: &'static str, budget: usize, wake: WakePolicy) -> Queue {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Queue {
