@@ -110,6 +110,13 @@ pub(crate) struct Spool {
     unremoved: Vec<u64>,
     /// Whose files the spool's are (see [`owner_of`]).
     owner: Option<u32>,
+    /// Whether the spool said it evicts segments for its budget: said the
+    /// first time, as a full queue is.
+    evictions_said: bool,
+    /// Whether a segment that could not be deleted was said, since the
+    /// last one that could: a directory where nothing can be deleted (a
+    /// read-only file system) would otherwise say so for every segment.
+    delete_failure_said: bool,
     /// Held locked while the spool is open, so that a second process
     /// pointed at the same directory does not write segments with the same
     /// sequence numbers, or replay and delete this one's. `None` once the
@@ -249,12 +256,27 @@ impl Spool {
     /// directory cannot be created or written.
     pub(crate) fn open(dir: &Path, budget: u64) -> std::io::Result<Spool> {
         create_private_dir(dir)?;
+        // The directory's own name is made durable too, as a segment's is:
+        // a power loss could otherwise take a new directory and the
+        // segments synced into it. Its parent may not be readable (a
+        // directory others may only enter), where this cannot be done.
+        if let Some(parent) = dir.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+            let _ = sync_dir(parent);
+        }
         let owner = probe_dir(dir)?;
         let lock = lock_dir(dir)?;
         let mut segments: Vec<Segment> = Vec::new();
         // Files under segment names that are not the spool's: said once,
         // as they are neither replayed nor deleted.
         let mut foreign: Vec<PathBuf> = Vec::new();
+        // Segments of another format (a later version of this crate's,
+        // run before this one): left for that version, and said once.
+        let mut other_format: Vec<PathBuf> = Vec::new();
+        // The largest number a file that is not the spool's has, below
+        // [`FOREIGN_NUMBERS_PASSED`]: new segments are numbered past it,
+        // so that many such files in a row (a former user's segments) do
+        // not take the numbers the next writes try.
+        let mut foreign_numbers: Option<u64> = None;
         for entry in fs::read_dir(dir)? {
             let entry = entry?;
             let path = entry.path();
@@ -281,8 +303,16 @@ impl Spool {
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(error) => return Err(error),
             };
-            if !own {
-                foreign.push(path);
+            let other = own && is_of_another_format(&path);
+            if !own || other {
+                if sequence < FOREIGN_NUMBERS_PASSED {
+                    foreign_numbers = foreign_numbers.max(Some(sequence));
+                }
+                if other {
+                    other_format.push(path);
+                } else {
+                    foreign.push(path);
+                }
                 continue;
             }
             let len = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -300,9 +330,23 @@ impl Spool {
             });
         }
         segments.sort_by_key(|segment| segment.sequence);
-        // Numbered after the spool's own segments only: a file someone
-        // else put under a large number must not use the numbers up.
-        let next_sequence = segments.last().map_or(0, |segment| segment.sequence + 1);
+        // Numbered after the spool's own segments, and after other files
+        // under segment names unless their numbers are large: a file
+        // someone else put under a large number must not use the numbers
+        // up.
+        let next_sequence = segments
+            .last()
+            .map(|segment| segment.sequence)
+            .max(foreign_numbers)
+            .map_or(0, |sequence| sequence + 1);
+        if let Some(example) = other_format.first() {
+            crate::diag::warn(format_args!(
+                "{} spool segment(s), such as {}, are of another format than this version's ({}), written by another version of otel-log-bridge: they are left in place for it, not replayed",
+                other_format.len(),
+                example.display(),
+                String::from_utf8_lossy(MAGIC)
+            ));
+        }
         if let Some(example) = foreign.first() {
             crate::diag::warn(format_args!(
                 "{} file(s) in the spool directory under a segment's name, such as {}, are not regular files of this process's user (a former user of the directory's, or another's): they are not replayed, nor deleted, nor counted against the spool's budget",
@@ -328,6 +372,8 @@ impl Spool {
             failed_reads: 0,
             unremoved: Vec::new(),
             owner,
+            evictions_said: false,
+            delete_failure_said: false,
             lock: Some(lock),
         })
     }
@@ -393,10 +439,12 @@ impl Spool {
         let size = disk_size((HEADER_LEN + payload.len()) as u64);
         // Evicting everything would not make room: keep what is spooled.
         if size > self.budget {
+            // Without the request's size: each such request is said, and
+            // the same text is said once.
             return Err(std::io::Error::new(
                 std::io::ErrorKind::FileTooLarge,
                 format!(
-                    "a request taking {size} bytes on disk is larger than the spool budget of {} bytes",
+                    "a request larger than the spool budget of {} bytes is not spooled",
                     self.budget
                 ),
             ));
@@ -461,6 +509,13 @@ impl Spool {
             self.bytes = self.bytes.saturating_sub(oldest.bytes);
             self.records = self.records.saturating_sub(oldest.records);
             *evicted = evicted.saturating_add(oldest.records);
+            if !std::mem::replace(&mut self.evictions_said, true) {
+                crate::diag::warn(format_args!(
+                    "the spool {} reached its budget of {} bytes: its oldest requests are deleted to make room for new ones, and their records counted in Guard::stats().spool_evicted",
+                    self.dir.display(),
+                    self.budget
+                ));
+            }
         }
         let mut header = Vec::with_capacity(HEADER_LEN);
         header.extend_from_slice(MAGIC);
@@ -556,15 +611,19 @@ impl Spool {
         self.unremoved
             .retain(|&earlier| remove_segment_file(&self.dir, earlier).is_err());
         if let Err(error) = remove_segment_file(&self.dir, sequence) {
-            crate::diag::warn(format_args!(
-                "could not delete the spool segment {}: {error}; deleting it is tried again later, and its records are sent again if the process restarts first",
-                segment_path(&self.dir, sequence).display()
-            ));
+            if !std::mem::replace(&mut self.delete_failure_said, true) {
+                crate::diag::warn(format_args!(
+                    "could not delete the spool segment {}: {error}; deleting it is tried again later, and its records are sent again if the process restarts first (further segments that cannot be deleted are not said until one can)",
+                    segment_path(&self.dir, sequence).display()
+                ));
+            }
             // Bounded: a directory where nothing can be deleted any more
             // would otherwise grow the list with every segment.
             if self.unremoved.len() < UNREMOVED_KEPT {
                 self.unremoved.push(sequence);
             }
+        } else {
+            self.delete_failure_said = false;
         }
     }
 }
@@ -572,6 +631,21 @@ impl Spool {
 /// How many numbers in a row a new segment passes over when files that are
 /// not the spool's already have them, before the write fails.
 const TAKEN_NUMBERS_SKIPPED: u64 = 16;
+
+/// Files that are not the spool's, found at open under numbers below this,
+/// have new segments numbered past them; above it, they are too close to
+/// the last number to be passed over for good.
+const FOREIGN_NUMBERS_PASSED: u64 = u64::MAX / 2;
+
+/// Whether the file at `path` starts as a segment of another version of
+/// the format does: `OLBSPOOL` and another version.
+fn is_of_another_format(path: &Path) -> bool {
+    use std::io::Read as _;
+    let mut start = [0u8; MAGIC.len()];
+    let read = fs::File::open(path).and_then(|mut file| file.read_exact(&mut start));
+    let family = &MAGIC[..MAGIC.len() - 1];
+    read.is_ok() && start.starts_with(family) && start != *MAGIC
+}
 
 /// How many segments that could not be deleted the spool remembers, to
 /// try again.
@@ -857,6 +931,10 @@ mod tests {
         spool.remove_oldest();
         assert!(first.exists(), "could not be deleted");
         assert_eq!(spool.unremoved, [0]);
+        // Regression: each segment that could not be deleted was said, a
+        // line per segment where nothing can be deleted; once is enough
+        // until one can be.
+        assert!(spool.delete_failure_said);
         // Whatever stood in the way is gone by the next removal.
         fs::remove_dir_all(&first).expect("removed");
         fs::write(&first, b"a segment file again").expect("written");
@@ -864,6 +942,7 @@ mod tests {
         assert!(!first.exists(), "deleted on the next removal");
         assert!(!spool.path(1).exists());
         assert!(spool.unremoved.is_empty());
+        assert!(!spool.delete_failure_said);
         drop(spool);
         let _ = fs::remove_dir_all(&dir);
     }
@@ -874,10 +953,13 @@ mod tests {
         let budget = disk_size(HEADER_LEN as u64 + 100) * 2;
         let mut spool = Spool::open(&dir, budget).expect("writable");
         for (payload, records, evicted) in [(0, 10, 0), (1, 20, 0), (2, 30, 10)] {
+            // Regression: evictions were counted, never said.
+            assert!(!spool.evictions_said);
             let appended = spool.append(&[payload; 100], records);
             assert!(appended.written.is_ok());
             assert_eq!(appended.evicted, evicted);
         }
+        assert!(spool.evictions_said);
         match spool.oldest() {
             Oldest::Request(spooled) => assert_eq!(spooled.records, 20),
             other => panic!("{other:?}"),
@@ -1011,6 +1093,52 @@ mod tests {
         let mut spool = reopen(&dir).expect("writable");
         assert!(spool.append(b"logs", 1).written.is_err());
         assert_eq!(fs::read(&full).expect("kept"), b"not a segment either");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// Regression: new segments were numbered after the spool's own only,
+    /// so a run of files under segment names that are not the spool's (a
+    /// former user's segments) took the numbers the next writes tried:
+    /// every 16 of them made the spool read-only for a minute.
+    #[cfg(unix)]
+    #[test]
+    fn segments_are_numbered_past_files_that_are_not_the_spools() {
+        let dir = dir("foreign-run");
+        fs::create_dir_all(&dir).expect("dir");
+        let taken = Spool::open(&dir, 1 << 20).expect("writable");
+        for sequence in 0..100 {
+            // A link is never the spool's, whoever runs the test.
+            std::os::unix::fs::symlink("nowhere", taken.path(sequence)).expect("a link");
+        }
+        drop(taken);
+        let mut spool = reopen(&dir).expect("writable");
+        spool.append(b"logs", 1).written.expect("written");
+        assert_eq!(
+            spool.segments.back().map(|segment| segment.sequence),
+            Some(100)
+        );
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// Regression: a segment of a later version of the format (left by a
+    /// newer release, before a rollback) was deleted as corrupt, its
+    /// records lost.
+    #[test]
+    fn a_segment_of_another_format_is_left_for_its_version() {
+        let dir = dir("other-format");
+        let spool = Spool::open(&dir, 1 << 20).expect("writable");
+        let newer = spool.path(0);
+        drop(spool);
+        let mut content = b"OLBSPOOL2".to_vec();
+        content.extend_from_slice(&[7; 40]);
+        fs::write(&newer, &content).expect("written");
+        let mut spool = reopen(&dir).expect("writable");
+        assert!(spool.is_empty());
+        spool.append(b"logs", 1).written.expect("written");
+        assert!(matches!(spool.oldest(), Oldest::Request(spooled) if spooled.payload == b"logs"));
+        spool.remove_oldest();
+        assert!(matches!(spool.oldest(), Oldest::Empty));
+        assert_eq!(fs::read(&newer).expect("kept"), content);
         let _ = fs::remove_dir_all(&dir);
     }
 
