@@ -861,6 +861,10 @@ impl Builder {
     ///
     /// One process uses a directory at a time (a lock file in it says
     /// which): give each process, say each replica, a directory of its own.
+    /// A process that finds the directory held by another (the one a
+    /// rolling restart replaces, still draining) says so, runs without a
+    /// spool, and tries again every minute: once free, it takes the
+    /// directory and replays what the other left.
     /// On Unix a directory the spool creates is readable by its owner
     /// only, and so are the segments, since they hold the application's
     /// logs; an existing directory keeps its permissions. In a directory

@@ -248,6 +248,10 @@ pub(crate) struct OtlpDrain<T> {
     unsettled: u64,
     #[cfg(feature = "spool")]
     spool: Option<spool::Spool>,
+    /// A spool directory another process held at start: taken once it is
+    /// free (see [`OtlpDrain::take_spool_when_free`]).
+    #[cfg(feature = "spool")]
+    busy_spool: Option<BusySpool>,
     /// While the collector is unreachable, when to try it again; requests
     /// go straight to the spool until then.
     #[cfg(feature = "spool")]
@@ -268,6 +272,49 @@ pub(crate) struct OtlpDrain<T> {
     /// [`Drain::has_backlog`]).
     #[cfg(feature = "spool")]
     replay_unfinished: bool,
+}
+
+/// A spool directory another process held when the drain started (the
+/// process a rolling restart replaces, still draining; a pipeline built
+/// again while the last one's worker is stuck on a hung collector).
+#[cfg(feature = "spool")]
+struct BusySpool {
+    dir: std::path::PathBuf,
+    budget: u64,
+    next_try: std::time::Instant,
+}
+
+/// How often a spool directory another process holds is tried again.
+#[cfg(feature = "spool")]
+const BUSY_SPOOL_RETRY: Duration = Duration::from_secs(60);
+
+/// Opens the spool at `dir`. One another process holds is returned to be
+/// tried again later, and said; any other failure is said and leaves the
+/// drain without a spool.
+#[cfg(feature = "spool")]
+fn open_spool(dir: &std::path::Path, budget: u64) -> (Option<spool::Spool>, Option<BusySpool>) {
+    match spool::Spool::open(dir, budget) {
+        Ok(spool) => (Some(spool), None),
+        Err(error) if error.kind() == std::io::ErrorKind::ResourceBusy => {
+            diag::warn(format_args!(
+                "the spool directory {} cannot be used yet ({error}); continuing without a spool, and trying to take it every minute",
+                dir.display()
+            ));
+            let busy = BusySpool {
+                dir: dir.to_owned(),
+                budget,
+                next_try: std::time::Instant::now() + BUSY_SPOOL_RETRY,
+            };
+            (None, Some(busy))
+        }
+        Err(error) => {
+            diag::error(format_args!(
+                "the spool directory {} cannot be used ({error}); continuing without a spool",
+                dir.display()
+            ));
+            (None, None)
+        }
+    }
 }
 
 /// Where the spool path stands while the collector is unreachable.
@@ -378,6 +425,8 @@ impl<T: Transport> OtlpDrain<T> {
             #[cfg(feature = "spool")]
             spool: None,
             #[cfg(feature = "spool")]
+            busy_spool: None,
+            #[cfg(feature = "spool")]
             next_attempt: None,
             #[cfg(feature = "spool")]
             replay_pause: None,
@@ -396,6 +445,46 @@ impl<T: Transport> OtlpDrain<T> {
         self.spool = spool;
         self.publish_spool();
         self
+    }
+
+    /// Tries the spool directory another process held again, every
+    /// [`BUSY_SPOOL_RETRY`], and takes it once it is free.
+    #[cfg(feature = "spool")]
+    fn with_busy_spool(mut self, busy: Option<BusySpool>) -> Self {
+        self.busy_spool = busy;
+        self
+    }
+
+    #[cfg(feature = "spool")]
+    fn take_spool_when_free(&mut self) {
+        let Some(busy) = self
+            .busy_spool
+            .as_mut()
+            .filter(|busy| std::time::Instant::now() >= busy.next_try)
+        else {
+            return;
+        };
+        match spool::Spool::open(&busy.dir, busy.budget) {
+            Ok(spool) => {
+                diag::warn(format_args!(
+                    "the spool directory {} is free now, and used",
+                    busy.dir.display()
+                ));
+                self.busy_spool = None;
+                self.spool = Some(spool);
+                self.publish_spool();
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::ResourceBusy => {
+                busy.next_try = std::time::Instant::now() + BUSY_SPOOL_RETRY;
+            }
+            Err(error) => {
+                diag::error(format_args!(
+                    "the spool directory {} cannot be used ({error}); continuing without a spool",
+                    busy.dir.display()
+                ));
+                self.busy_spool = None;
+            }
+        }
     }
 
     /// Sets the counters of what the spool holds, for `Stats` and the
@@ -1002,6 +1091,7 @@ impl<T: Transport> Drain for OtlpDrain<T> {
         self.unsettled = 0;
         #[cfg(feature = "spool")]
         {
+            self.take_spool_when_free();
             // Set again only by this replay: the next cycle comes at once
             // only for a backlog that moves.
             self.replay_until = None;
@@ -1049,16 +1139,10 @@ pub(crate) fn start_drain(
 ) -> Result<Box<dyn Drain>, crate::InitError> {
     let batch = settings.batch.max_export_batch_size;
     #[cfg(feature = "spool")]
-    let spool = settings.spool.as_ref().and_then(|spool| {
-        spool::Spool::open(&spool.dir, spool.budget)
-            .map_err(|error| {
-                diag::error(format_args!(
-                    "the spool directory {} cannot be used ({error}); continuing without a spool",
-                    spool.dir.display()
-                ));
-            })
-            .ok()
-    });
+    let (spool, busy_spool) = settings
+        .spool
+        .as_ref()
+        .map_or((None, None), |spool| open_spool(&spool.dir, spool.budget));
     let parts = DrainParts {
         resource,
         callsites,
@@ -1066,6 +1150,8 @@ pub(crate) fn start_drain(
         counters,
         #[cfg(feature = "spool")]
         spool,
+        #[cfg(feature = "spool")]
+        busy_spool,
     };
     Ok(match settings.protocol {
         crate::config::otlp::Protocol::HttpProtobuf | crate::config::otlp::Protocol::HttpJson => {
@@ -1087,6 +1173,8 @@ struct DrainParts<'a> {
     counters: Arc<SinkCounters>,
     #[cfg(feature = "spool")]
     spool: Option<spool::Spool>,
+    #[cfg(feature = "spool")]
+    busy_spool: Option<BusySpool>,
 }
 
 impl DrainParts<'_> {
@@ -1099,7 +1187,9 @@ impl DrainParts<'_> {
             self.counters,
         );
         #[cfg(feature = "spool")]
-        let drain = drain.with_spool(self.spool);
+        let drain = drain
+            .with_spool(self.spool)
+            .with_busy_spool(self.busy_spool);
         Box::new(drain)
     }
 }
@@ -1519,6 +1609,44 @@ mod tests {
             .next_attempt
             .as_ref()
             .is_some_and(|deferral| deferral.from_collector));
+    }
+
+    /// Regression: a spool directory another process held at start (the
+    /// process a rolling restart replaces, still draining) left this one
+    /// without a spool for as long as it ran.
+    #[cfg(feature = "spool")]
+    #[test]
+    fn a_spool_directory_another_process_held_is_taken_once_free() {
+        let dir = TempDir(std::env::temp_dir().join(format!("olb-busy-{}", std::process::id())));
+        let _ = std::fs::remove_dir_all(&dir.0);
+        let holder = spool::Spool::open(&dir.0, 1 << 20).expect("a spool");
+        let (spool, busy) = open_spool(&dir.0, 1 << 20);
+        assert!(spool.is_none());
+        let (drain, _, _) = drain_to(Keeping::default(), &Resource::default());
+        let mut drain = drain.with_spool(None).with_busy_spool(busy);
+        let retry_now = |drain: &mut OtlpDrain<Keeping>| {
+            if let Some(busy) = drain.busy_spool.as_mut() {
+                busy.next_try = std::time::Instant::now();
+            }
+        };
+        retry_now(&mut drain);
+        drain.end_cycle(&idle_queue());
+        assert!(drain.spool.is_none());
+        let waiting = drain.busy_spool.as_ref().expect("tried again later");
+        assert!(waiting.next_try > std::time::Instant::now());
+        drop(holder);
+        // A child process another test starts may hold the lock for a
+        // moment after this one let it go (see the spool's tests).
+        for _ in 0..500 {
+            retry_now(&mut drain);
+            drain.end_cycle(&idle_queue());
+            if drain.spool.is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(drain.spool.is_some());
+        assert!(drain.busy_spool.is_none());
     }
 
     /// At shutdown a batch goes to the spool first only when it fits
