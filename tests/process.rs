@@ -998,8 +998,26 @@ fn the_runtime_lint_reports_each_log_call_problem_once_on_stderr() {
                     .build(),
             );
         }
+        // Regression: two calls on one line (or in one `macro_rules!`
+        // expansion) share their source position, and their constant
+        // messages read as one message with values formatted into it.
+        macro_rules! outcome {
+            ($ok:expr) => {
+                if $ok {
+                    log::info!("request succeeded")
+                } else {
+                    log::info!("request failed")
+                }
+            };
+        }
+        for ok in [true, false] {
+            outcome!(ok);
+        }
         let stats = guard.shutdown();
-        assert_eq!(stats.exported, 8, "the lint never drops records: {stats:?}");
+        assert_eq!(
+            stats.exported, 10,
+            "the lint never drops records: {stats:?}"
+        );
         return;
     }
     let (output, records) = run(
@@ -1013,7 +1031,7 @@ fn the_runtime_lint_reports_each_log_call_problem_once_on_stderr() {
         runtime_lint_findings(&stderr(&output)),
         [("OLB001", 1), ("OLB003", 1), ("OLB004", 1), ("OLB005", 1)]
     );
-    assert_eq!(records.len(), 8);
+    assert_eq!(records.len(), 10);
 }
 
 #[test]

@@ -281,7 +281,14 @@ impl log::Log for LogBridge {
             // After redaction, as for `tracing` events: the lint keeps a
             // call's first message, which must not hold a token.
             if let Some(site) = &lint_site {
-                self.lint.check_log_body(site, record.body());
+                // A message of constant text formats no value. Only the
+                // others are watched: calls that share a source position
+                // (two on one line, or in one `macro_rules!` expansion)
+                // would have their constant messages taken for one
+                // message with values formatted into it.
+                let formats_values = source.args().as_str().is_none();
+                self.lint
+                    .check_log_body(site, record.body().filter(|_| formats_values));
             }
             self.pipeline.emit(record);
         });
