@@ -59,7 +59,7 @@ use crate::record::{
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
     /// The spans entered on this thread, innermost last, with the pipeline
-    /// (by address) whose layer saw them entered: the current span of an
+    /// (by id) whose layer saw them entered: the current span of an
     /// event without asking the registry, which would look the span up.
     static ENTERED: RefCell<Vec<Entered>> = const { RefCell::new(Vec::new()) };
 }
@@ -67,8 +67,8 @@ thread_local! {
 /// One entry of [`ENTERED`].
 #[derive(Clone, Copy)]
 struct Entered {
-    /// The pipeline (by address) and the span.
-    key: (usize, u64),
+    /// The pipeline (by id) and the span.
+    key: (u64, u64),
     /// Whether the span was already entered when this entry was made. The
     /// registry does not make such an entry the current span (the span
     /// entered in between stays current), and neither may this.
@@ -77,7 +77,7 @@ struct Entered {
 
 /// Notes that the layer of `pipeline` saw span `id` entered on this thread.
 pub(crate) fn entered(pipeline: &Pipeline, id: &Id) {
-    let key = (std::ptr::from_ref(pipeline) as usize, id.into_u64());
+    let key = (pipeline.id(), id.into_u64());
     let _ = ENTERED.try_with(|entered| {
         if let Ok(mut entered) = entered.try_borrow_mut() {
             let duplicate = entered.iter().any(|entry| entry.key == key);
@@ -89,7 +89,7 @@ pub(crate) fn entered(pipeline: &Pipeline, id: &Id) {
 /// Notes that span `id` was exited: its last entry goes, wherever it is
 /// (spans may be exited out of order, as the registry allows).
 pub(crate) fn exited(pipeline: &Pipeline, id: &Id) {
-    let key = (std::ptr::from_ref(pipeline) as usize, id.into_u64());
+    let key = (pipeline.id(), id.into_u64());
     let _ = ENTERED.try_with(|entered| {
         if let Ok(mut entered) = entered.try_borrow_mut() {
             if let Some(index) = entered.iter().rposition(|entry| entry.key == key) {
@@ -101,7 +101,7 @@ pub(crate) fn exited(pipeline: &Pipeline, id: &Id) {
 
 /// The innermost span the layer of `pipeline` saw entered on this thread,
 /// as the registry sees it: a span entered again does not become current.
-fn current_span(pipeline: usize) -> Option<u64> {
+fn current_span(pipeline: u64) -> Option<u64> {
     ENTERED
         .try_with(|entered| {
             let entered = entered.try_borrow().ok()?;
@@ -144,8 +144,8 @@ const CACHED_SNAPSHOTS: usize = 16;
 
 /// A span's snapshot as a thread keeps it.
 struct CachedSnapshot {
-    /// The pipeline (by address) whose encoding it is in.
-    pipeline: usize,
+    /// The pipeline (by id) whose encoding it is in.
+    pipeline: u64,
     span: u64,
     snapshot: Arc<SpanSnapshot>,
 }
@@ -274,7 +274,7 @@ impl Direct<'_> {
     where
         S: Subscriber + for<'l> LookupSpan<'l>,
     {
-        let pipeline = std::ptr::from_ref(self.pipeline) as usize;
+        let pipeline = self.pipeline.id();
         // The span the event would be in, without looking it up: the
         // current span, or the explicit parent.
         let expected = if event.is_root() {

@@ -19,14 +19,14 @@ use crate::capture::{is_bridge_key, CaptureOptions};
 use crate::export::{EncodedAttributes, Encoding, Pipeline};
 use crate::record::{Key, OnDuplicate, Record, TraceContext, Value};
 
-/// Which layer's data: the address of the layer's pipeline, which lives as
-/// long as any layer or bridge that uses it.
+/// Which layer's data: the id of the layer's pipeline (see
+/// [`Pipeline::id`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct LayerKey(usize);
+pub(crate) struct LayerKey(u64);
 
 impl LayerKey {
     pub(crate) fn of(pipeline: &Pipeline) -> LayerKey {
-        LayerKey(std::ptr::from_ref(pipeline) as usize)
+        LayerKey(pipeline.id())
     }
 }
 
@@ -868,6 +868,23 @@ pub(crate) mod otel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: a layer's data was keyed by its pipeline's address, so
+    /// a pipeline the allocator put where an earlier one had been read the
+    /// span data and cached snapshots the earlier one left.
+    #[test]
+    fn a_pipeline_at_an_earlier_ones_address_has_a_key_of_its_own() {
+        let timeout = std::time::Duration::from_secs(1);
+        let first = Box::new(Pipeline::new(Vec::new(), timeout));
+        let key = LayerKey::of(&first);
+        drop(first);
+        // An allocation of the same size right after the free is likely,
+        // though not certain, to take the same address.
+        for _ in 0..16 {
+            let later = Box::new(Pipeline::new(Vec::new(), timeout));
+            assert_ne!(LayerKey::of(&later), key);
+        }
+    }
 
     /// Regression: the snapshot of a span the layer never saw open (made
     /// before `reload` swapped the layer in) had no version to go out of

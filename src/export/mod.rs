@@ -693,11 +693,20 @@ pub(crate) struct Pipeline {
     /// [`Pipeline::note_discarded`]).
     discard_noted: AtomicBool,
     timeout: Duration,
+    /// Tells this pipeline apart from every other of the process, for
+    /// what the layers keep per pipeline (span data, a thread's span
+    /// snapshots and entered spans). Not its address: a span that outlives
+    /// its pipeline would otherwise lend its data, and a thread its cached
+    /// snapshots (in another encoding), to a later pipeline the allocator
+    /// put at the same address.
+    id: u64,
 }
 
 impl Pipeline {
     pub(crate) fn new(sinks: Vec<Sink>, timeout: Duration) -> Pipeline {
+        static PIPELINES: AtomicU64 = AtomicU64::new(0);
         Pipeline {
+            id: PIPELINES.fetch_add(1, Ordering::Relaxed),
             open: AtomicBool::new(!sinks.is_empty()),
             sinks,
             #[cfg(feature = "sdk")]
@@ -713,6 +722,11 @@ impl Pipeline {
             discard_noted: AtomicBool::new(false),
             timeout,
         }
+    }
+
+    /// What tells this pipeline apart from every other of the process.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     /// Claims the pipeline's one panic hook: `true` the first time only.
