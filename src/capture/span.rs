@@ -875,15 +875,14 @@ mod tests {
     #[test]
     fn a_pipeline_at_an_earlier_ones_address_has_a_key_of_its_own() {
         let timeout = std::time::Duration::from_secs(1);
-        let first = Box::new(Pipeline::new(Vec::new(), timeout));
-        let key = LayerKey::of(&first);
-        drop(first);
-        // An allocation of the same size right after the free is likely,
-        // though not certain, to take the same address.
-        for _ in 0..16 {
-            let later = Box::new(Pipeline::new(Vec::new(), timeout));
-            assert_ne!(LayerKey::of(&later), key);
-        }
+        let pipeline = Pipeline::new(Vec::new(), timeout);
+        let key = LayerKey::of(&pipeline);
+        // Moved to another address, it keeps its key: the key is the
+        // pipeline's, not its address's, which another may take later.
+        let moved = Box::new(pipeline);
+        assert_eq!(LayerKey::of(&moved), key);
+        let other = Pipeline::new(Vec::new(), timeout);
+        assert_ne!(LayerKey::of(&other), key);
     }
 
     /// Regression: the snapshot of a span the layer never saw open (made
