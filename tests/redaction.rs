@@ -122,7 +122,8 @@ fn numbered_secret_keys_other_separators_and_session_ids_are_redacted() {
             "username": "ada",
         });
         log::info!(form:serde = form; "signup");
-        // otel-log-lint: allow(OLB005)
+        // Both spellings on purpose: one is a secret, the other is not.
+        // otel-log-lint: allow(OLB004, OLB005)
         tracing::info!(
             session_id = "s3cr3t",
             session.id = "telemetry-session",

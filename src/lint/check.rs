@@ -1315,7 +1315,14 @@ impl Checker<'_> {
             names.insert(name);
             interpolated.push((range, text, fix));
         }
-        let only_placeholder = format.placeholders.len() == 1 && format.text.trim().is_empty();
+        // A message that is one `{}` alone was built elsewhere; one `{:?}`
+        // alone is a value's dump, whatever its name.
+        let only_placeholder = format.placeholders.len() == 1
+            && format.text.trim().is_empty()
+            && format
+                .placeholders
+                .first()
+                .is_some_and(|placeholder| !placeholder.debug);
         if let (Some((range, _, _)), false) = (interpolated.first(), only_placeholder) {
             let fields: Vec<&str> = interpolated
                 .iter()

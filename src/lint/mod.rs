@@ -89,8 +89,10 @@
 //!
 //! **Catches** values formatted into the message: `info!("user {} paid
 //! {}", user, amount)`, inline `{user}` captures and named `{user}`
-//! arguments. A message made of one placeholder alone (`info!("{line}")`) is
-//! taken as a message built elsewhere and is not flagged; `{{` and `}}` are
+//! arguments. A message made of one `Display` placeholder alone
+//! (`info!("{line}")`) is taken as a message built elsewhere and is not
+//! flagged; one `Debug` placeholder alone (`debug!("{order:?}")`) is a
+//! value's dump as the whole body, and is; `{{` and `}}` are
 //! text, and so is a constant argument (`"retrying after {}ms", 5`, or a
 //! `SCREAMING_CASE` name, as an argument or captured inline:
 //! `"giving up after {MAX_RETRIES} retries"`), which is the same on every
