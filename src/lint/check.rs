@@ -722,6 +722,10 @@ enum Preformatted<'e> {
     ToString(&'e Expr),
     /// `format!(..)`, with its parsed arguments when they parse.
     Format(Option<Message>),
+    /// `format_args!(..)`: formatted only when the value is recorded, so
+    /// no cost is paid first (no OLB002), but what it formats is still
+    /// looked at for secrets and errors.
+    FormatArgs(Option<Message>),
 }
 
 impl Checker<'_> {
@@ -1112,6 +1116,7 @@ impl Checker<'_> {
             let how = match (&preformatted, capture) {
                 (Some(Preformatted::ToString(_)), _) => "with `.to_string()`".to_owned(),
                 (Some(Preformatted::Format(_)), _) => "with `format!`".to_owned(),
+                (Some(Preformatted::FormatArgs(_)), _) => "with `format_args!`".to_owned(),
                 (None, Capture::Debug) => "with `Debug` (`?`)".to_owned(),
                 (None, _) => "with `Display` (`%`)".to_owned(),
             };
@@ -1182,7 +1187,7 @@ impl Checker<'_> {
                     help,
                 );
             }
-            None => {}
+            Some(Preformatted::FormatArgs(_)) | None => {}
         }
     }
 
@@ -1291,7 +1296,10 @@ impl Checker<'_> {
                 Value::Expr(expr) => self.snippet_of(expr),
                 Value::Named(name) => name.clone(),
             };
-            if preformatted.is_some() {
+            if matches!(
+                preformatted,
+                Some(Preformatted::ToString(_) | Preformatted::Format(_))
+            ) {
                 self.push(
                     Rule::PreformattedValue,
                     range,
@@ -1805,17 +1813,14 @@ fn preformatted(expr: &Expr) -> Option<Preformatted<'_>> {
             "as_str" | "as_ref" | "clone" => preformatted(&call.receiver),
             _ => None,
         },
-        Expr::Macro(mac)
-            if mac
-                .mac
-                .path
-                .segments
-                .last()
-                .is_some_and(|segment| segment.ident == "format") =>
-        {
-            Some(Preformatted::Format(parse_format_arguments(
-                mac.mac.tokens.clone(),
-            )))
+        Expr::Macro(mac) => {
+            let name = mac.mac.path.segments.last()?.ident.to_string();
+            let arguments = || parse_format_arguments(mac.mac.tokens.clone());
+            match name.as_str() {
+                "format" => Some(Preformatted::Format(arguments())),
+                "format_args" => Some(Preformatted::FormatArgs(arguments())),
+                _ => None,
+            }
         }
         Expr::Reference(reference) => preformatted(&reference.expr),
         Expr::Paren(paren) => preformatted(&paren.expr),
@@ -1886,10 +1891,12 @@ fn named_in(
     let is_kind = |name: &str| !is_predicate_name(name) && is_kind(name);
     match preformatted {
         Some(Preformatted::ToString(receiver)) => leaf_name(receiver).filter(|name| is_kind(name)),
-        Some(Preformatted::Format(Some(arguments))) => format_values(arguments)
-            .into_iter()
-            .find_map(|(name, _)| name.filter(|name| is_kind(name))),
-        Some(Preformatted::Format(None)) => None,
+        Some(Preformatted::Format(Some(arguments)) | Preformatted::FormatArgs(Some(arguments))) => {
+            format_values(arguments)
+                .into_iter()
+                .find_map(|(name, _)| name.filter(|name| is_kind(name)))
+        }
+        Some(Preformatted::Format(None) | Preformatted::FormatArgs(None)) => None,
         None => leaf
             .filter(|name| own_name_counts && is_kind(name))
             .map(str::to_owned),
@@ -1904,9 +1911,11 @@ fn dump_in(
     preformatted: Option<&Preformatted<'_>>,
 ) -> Option<String> {
     match preformatted {
-        Some(Preformatted::Format(Some(arguments))) => format_values(arguments)
-            .into_iter()
-            .find_map(|(name, debug)| name.filter(|name| debug && is_dump_name(name))),
+        Some(Preformatted::Format(Some(arguments)) | Preformatted::FormatArgs(Some(arguments))) => {
+            format_values(arguments)
+                .into_iter()
+                .find_map(|(name, debug)| name.filter(|name| debug && is_dump_name(name)))
+        }
         Some(_) => None,
         None => (capture == Capture::Debug)
             .then_some(leaf)
