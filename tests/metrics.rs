@@ -546,6 +546,8 @@ struct HeldWriter {
     started: std::sync::mpsc::Sender<()>,
     release: std::sync::mpsc::Receiver<()>,
     held: bool,
+    /// Whether the write panics once let go, which stops the worker.
+    panics_when_released: bool,
 }
 
 impl std::io::Write for HeldWriter {
@@ -554,6 +556,7 @@ impl std::io::Write for HeldWriter {
             self.held = true;
             let _ = self.started.send(());
             let _ = self.release.recv();
+            assert!(!self.panics_when_released, "the writer fails");
         }
         Ok(buf.len())
     }
@@ -577,6 +580,7 @@ fn a_record_is_processed_once_handed_to_its_exporter() {
             started,
             release: released,
             held: false,
+            panics_when_released: false,
         })
         .layer()
         .expect("valid configuration");
@@ -649,6 +653,60 @@ fn records_dropped_after_a_worker_stopped_are_not_called_a_full_queue() {
     assert_eq!(dropped("queue_full"), 0);
     assert_eq!(guard.stats().dropped, 3);
     drop(guard);
+    provider.shutdown().expect("meter provider shut down");
+}
+
+/// Regression: the records still queued when a worker stopped were
+/// counted as failed by the exporter, but never as processed: the
+/// exporter's counts passed what its processor had passed on.
+#[test]
+fn records_queued_when_a_worker_stopped_are_processed_as_they_fail() {
+    let (exporter, provider) = in_memory_meter();
+    let (started, write_started) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel();
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_meter(provider.meter("otel-log-bridge"))
+        .with_json_writer(HeldWriter {
+            started,
+            release: released,
+            held: false,
+            panics_when_released: true,
+        })
+        // The flush below times out, the writer holding its record.
+        .with_shutdown_timeout(Duration::from_millis(200))
+        .layer()
+        .expect("valid configuration");
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        tracing::info!("being written when the writer fails");
+        let _ = guard.flush();
+        write_started.recv().expect("the worker writes");
+        for _ in 0..3 {
+            tracing::info!("queued behind it");
+        }
+    });
+    release.send(()).expect("the writer waits");
+    // Fails once the worker has stopped (each try waits at most 200 ms).
+    let stopped =
+        (0..100).any(|_| matches!(guard.flush(), Err(otel_log_bridge::FlushError::Failed(_))));
+    assert!(stopped);
+    let stats = guard.stats();
+    assert_eq!((stats.emitted, stats.failed), (4, 4), "{stats:?}");
+    provider.force_flush().expect("metrics flushed");
+    drop(guard);
+    let metrics = exporter.get_finished_metrics().expect("metrics");
+    let latest = |name: &str, error_type: Option<&str>| {
+        counter_points(&metrics, name)
+            .into_iter()
+            .filter(|(attributes, _)| attribute(attributes, "error.type") == error_type)
+            .map(|(_, value)| value)
+            .max()
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        latest("otel.sdk.exporter.log.exported", Some("worker_panicked")),
+        4
+    );
+    assert_eq!(latest("otel.sdk.processor.log.processed", None), 4);
     provider.shutdown().expect("meter provider shut down");
 }
 

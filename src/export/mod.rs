@@ -458,10 +458,15 @@ fn run_worker(queue: &Queue, mut drain: impl Drain, interval: Duration, counters
         }
         queue.close_after_worker_stopped();
         queue.take(&mut pool, &mut chunks);
+        let mut taken = 0;
         for chunk in chunks.drain(..) {
-            lost += chunk.records;
+            taken += chunk.records;
             queue.recycle(&mut pool, chunk);
         }
+        // Taken from the queue to fail as the exporter's: processed, as
+        // the exporter's count of them says.
+        counters.handed_over.fetch_add(taken, Ordering::Release);
+        lost += taken;
         counters.count_failed(lost, FailureCause::WORKER_PANICKED);
         queue.mark_crashed();
         // Said once all is counted: writing to stderr can block.
