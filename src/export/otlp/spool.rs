@@ -122,6 +122,9 @@ pub(crate) struct Spool {
     /// sequence numbers, or replay and delete this one's. `None` once the
     /// directory vanished, until it is made and locked again.
     lock: Option<fs::File>,
+    /// The directory [`Spool::lock`] locked (see [`identity_of`]): one
+    /// found removed or replaced since is no longer this spool's.
+    identity: Option<(u64, u64)>,
 }
 
 /// Creates `dir` if needed, readable by its owner only on Unix: spooled
@@ -190,6 +193,24 @@ fn owner_of(file: &fs::File) -> std::io::Result<Option<u32>> {
     {
         let _ = file;
         Ok(None)
+    }
+}
+
+/// What tells the directory at `path` from another made under its name
+/// later (on Unix, its device and inode; elsewhere nothing); `None` when
+/// it is gone.
+fn identity_of(path: &Path) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        fs::metadata(path)
+            .ok()
+            .map(|metadata| (metadata.dev(), metadata.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
     }
 }
 
@@ -396,6 +417,7 @@ impl Spool {
             evictions_said: false,
             delete_failure_said: false,
             lock: Some(lock),
+            identity: identity_of(dir),
         })
     }
 
@@ -479,6 +501,7 @@ impl Spool {
         }
         // Not written without the lock: another process may have taken the
         // directory since it vanished.
+        self.check_directory();
         if self.lock.is_none() {
             if let Err(error) = self.remake_dir() {
                 return self.failed_to_write(error);
@@ -571,10 +594,20 @@ impl Spool {
         Ok(())
     }
 
+    /// Lets go of the lock when the directory it is in was removed or
+    /// replaced (removed, then made again by another process, which may
+    /// hold its own lock in it): its files are no longer this spool's.
+    fn check_directory(&mut self) {
+        if self.lock.is_some() && identity_of(&self.dir) != self.identity {
+            self.lock = None;
+        }
+    }
+
     /// Makes the vanished directory again and locks it, and says so.
     fn remake_dir(&mut self) -> std::io::Result<()> {
         create_private_dir(&self.dir)?;
         self.lock = Some(lock_dir(&self.dir)?);
+        self.identity = identity_of(&self.dir);
         crate::diag::warn(format_args!(
             "the spool directory {} was removed while in use; it was made again, and the segments it held are counted as failed",
             self.dir.display()
@@ -584,11 +617,28 @@ impl Spool {
 
     /// Reads the oldest segment without removing it.
     pub(crate) fn oldest(&mut self) -> Oldest {
+        self.check_directory();
         let Some(segment) = self.segments.front() else {
             return Oldest::Empty;
         };
-        let path = self.path(segment.sequence);
         let records = segment.records;
+        if self.lock.is_none() {
+            // The directory was removed while in use and could not be
+            // made and locked again: another process may have made it
+            // since, and the files under this spool's numbers would be
+            // that one's. They are neither read nor deleted; the
+            // segments the removal took count as failed.
+            self.failed_reads = 0;
+            if let Some(gone) = self.segments.pop_front() {
+                self.bytes = self.bytes.saturating_sub(gone.bytes);
+                self.records = self.records.saturating_sub(gone.records);
+            }
+            return Oldest::Skipped {
+                records,
+                reason: "the spool directory was removed while in use".to_owned(),
+            };
+        }
+        let path = self.path(segment.sequence);
         match read_segment(&path, segment.owner) {
             Ok(Some(spooled)) => {
                 self.failed_reads = 0;
@@ -1126,6 +1176,33 @@ mod tests {
     /// segment: "5.otlpseg" was looked for as another file and counted as
     /// failed at every start, and the largest number left none for the
     /// next segment, which overwrote the newest one.
+    /// Regression: a spool whose directory was removed, then made and
+    /// locked by another process, went on reading and deleting files
+    /// under its own numbers: the other process's segments, sent as this
+    /// one's and lost to the other.
+    #[test]
+    fn a_directory_another_spool_took_after_its_removal_is_not_read() {
+        let dir = dir("taken-over");
+        let mut spool = Spool::open(&dir, 1 << 20).expect("writable");
+        spool.append(b"lost", 3).written.expect("written");
+        fs::remove_dir_all(&dir).expect("removed");
+        let mut other = reopen(&dir).expect("made and locked by another");
+        other.append(b"the other's", 5).written.expect("written");
+        assert!(spool.append(b"not written", 1).written.is_err());
+        match spool.oldest() {
+            Oldest::Skipped { records, .. } => assert_eq!(records, 3),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(spool.oldest(), Oldest::Empty));
+        assert_eq!(spool.held(), (0, 0));
+        match other.oldest() {
+            Oldest::Request(spooled) => assert_eq!(spooled.payload, b"the other's"),
+            unexpected => panic!("{unexpected:?}"),
+        }
+        drop((spool, other));
+        let _ = fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn files_this_spool_did_not_name_are_left_alone() {
         let dir = dir("foreign");
