@@ -22,13 +22,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (layer, guard) = otel_log_bridge::builder()
         .with_logger_provider(provider.clone())
         .layer()?;
-    tracing_subscriber::registry()
+    let log_bridge = layer.log_bridge();
+    // `set_global_default`, not `tracing_subscriber`'s `init()`, which
+    // would also set a `log` logger of its own and leave no room for the
+    // bridge's.
+    let subscriber = tracing_subscriber::registry()
         .with(tracing_subscriber::EnvFilter::new("info"))
-        .with(layer)
-        .init();
+        .with(layer);
+    tracing::subscriber::set_global_default(subscriber)?;
+    log::set_boxed_logger(Box::new(log_bridge))?;
+    log::set_max_level(log::LevelFilter::Info);
 
     let span = tracing::info_span!("checkout", cart.items = 3);
     span.in_scope(|| tracing::info!(total_cents = 4_200, "order placed"));
+    log::info!(retries = 0; "payment captured");
 
     // The guard's flush reaches the provider's processors too.
     guard.flush()?;

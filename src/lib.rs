@@ -170,13 +170,13 @@
 //! # OTLP delivery
 //!
 //! HTTP 429, 502, 503, 504 and connection failures are retried with
-//! exponential backoff and jitter, honouring `Retry-After` as the least
-//! wait, up to 60 s; gRPC retries the specification's retryable codes,
+//! exponential backoff and jitter (from 100 ms, doubling up to 5 s), a
+//! `Retry-After` being honoured as the least wait, up to 60 s; gRPC retries the specification's retryable codes,
 //! streams the collector refused or left unprocessed when it went away,
 //! and connections that failed before the collector answered, and honours
 //! `RetryInfo` alike. A batch that failed
 //! four times in a row is reported on stderr with the reason, once per
-//! exporter. Other errors count as [`Stats::failed`], a partial success as
+//! exporter and cause. Other errors count as [`Stats::failed`], a partial success as
 //! [`Stats::rejected`]. While the collector is unreachable, records queue up
 //! to the byte budget; dropping the [`Guard`] waits at most the shutdown
 //! timeout. Records still being sent then are counted as failed when the
