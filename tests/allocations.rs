@@ -32,7 +32,12 @@ fn allocations_per_emitted(
     builder: otel_log_bridge::Builder,
     emit: impl Fn(&otel_log_bridge::LogBridge, i64),
 ) -> f64 {
-    let (layer, guard) = builder.layer().expect("valid configuration");
+    // Every record must be delivered (below): a busy machine may take
+    // longer than the default 5 s for 110 000 of them.
+    let (layer, guard) = builder
+        .with_shutdown_timeout(std::time::Duration::from_secs(60))
+        .layer()
+        .expect("valid configuration");
     let log_bridge = layer.log_bridge();
     let subscriber = tracing_subscriber::registry().with(layer);
     let allocations = tracing::subscriber::with_default(subscriber, || {

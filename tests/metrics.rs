@@ -884,12 +884,16 @@ fn records_the_spool_evicted_and_holds_are_pushed_through_the_meter() {
     let (exporter, provider) = in_memory_meter();
     let collector = crate::support::dead_endpoint();
     let dir = crate::support::temp_path("spool-evictions-metered");
+    let _ = std::fs::remove_dir_all(&dir);
     let (layer, guard) = otel_log_bridge::builder()
         .with_meter(provider.meter("otel-log-bridge"))
         .with_otlp_endpoint(collector.url())
         .with_spool_dir(&dir)
         .with_spool_budget(2 * 4096)
-        .with_shutdown_timeout(Duration::from_millis(200))
+        // Each flush ends once its request is spooled, synced to disk
+        // included, which a busy machine may take long for; the shutdown
+        // retries the backlog for as long, the collector being down.
+        .with_shutdown_timeout(Duration::from_secs(3))
         .layer()
         .expect("valid configuration");
     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {

@@ -183,6 +183,8 @@ fn a_guard_shut_down_explicitly_does_not_shut_down_again_when_dropped() {
 struct FlushWaitsForTheTest {
     release: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
     started: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Told each time a flush starts.
+    entered: std::sync::Mutex<std::sync::mpsc::Sender<()>>,
 }
 
 impl opentelemetry_sdk::logs::LogProcessor for FlushWaitsForTheTest {
@@ -196,6 +198,11 @@ impl opentelemetry_sdk::logs::LogProcessor for FlushWaitsForTheTest {
     fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
         self.started
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let _ = self
+            .entered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .send(());
         let release = self
             .release
             .lock()
@@ -212,10 +219,12 @@ impl opentelemetry_sdk::logs::LogProcessor for FlushWaitsForTheTest {
 fn a_provider_that_does_not_finish_flushing_is_waited_for_only_the_timeout() {
     let (release, released) = std::sync::mpsc::channel();
     let started = std::sync::Arc::default();
+    let (entered, flush_entered) = std::sync::mpsc::channel();
     let provider = SdkLoggerProvider::builder()
         .with_log_processor(FlushWaitsForTheTest {
             release: std::sync::Mutex::new(released),
             started: std::sync::Arc::clone(&started),
+            entered: std::sync::Mutex::new(entered),
         })
         .build();
     let (_layer, guard) = otel_log_bridge::builder()
@@ -226,6 +235,11 @@ fn a_provider_that_does_not_finish_flushing_is_waited_for_only_the_timeout() {
     // The processor cannot finish before this returns: only the timeout
     // can end the wait.
     assert!(guard.flush().is_err(), "timed out");
+    // The first flush's thread may reach the provider only now, on a busy
+    // machine.
+    flush_entered
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the first flush started");
     // A second flush waits for the first, still running, rather than start
     // another thread that would hang as well.
     assert!(guard.flush().is_err(), "timed out again");

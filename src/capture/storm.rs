@@ -411,6 +411,34 @@ mod tests {
         assert_eq!(storm.suppressed(), 0);
     }
 
+    /// The burst passes at once, and then as many events as the rate
+    /// refills in the time that went by.
+    #[test]
+    fn the_burst_passes_then_the_refill_rate() {
+        let [callsite, _] = two_callsites();
+        let storm = StormControl::new(
+            RateLimit::per_callsite(1000, 100),
+            CaptureOptions::default(),
+        );
+        let started = Instant::now();
+        let passed_at = |millis, tries| {
+            let at = started + Duration::from_millis(millis);
+            (0..tries)
+                .filter(|_| {
+                    matches!(
+                        storm.check_at(callsite, at),
+                        Verdict::Emit | Verdict::EmitAfterSummary { .. }
+                    )
+                })
+                .count()
+        };
+        assert_eq!(passed_at(0, 1000), 100);
+        // 10 ms at 1000 a second: 10 more.
+        assert_eq!(passed_at(10, 1000), 10);
+        // A long pause refills the burst, and no more.
+        assert_eq!(passed_at(10_000, 1000), 100);
+    }
+
     /// Regression: a thread that read the time before waiting for the
     /// bucket's lock set the bucket's time back, so the next event was
     /// refilled for the same interval twice and the limit let more through.
