@@ -88,22 +88,36 @@ fn spooled_records_survive_kill_9_and_are_delivered_once_by_the_next_run() {
 #[test]
 fn an_unusable_spool_directory_is_reported_and_export_goes_on() {
     if is_child() {
+        let (layer, guard) = child_layer();
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+            tracing::info!("still exported");
+        });
+        let stats = guard.shutdown();
+        assert_eq!(stats.exported, 1, "{stats:?}");
         return;
     }
     let file = temp_path("spool-not-a-dir");
     std::fs::write(&file, b"a file, not a directory").expect("file");
     let receiver = Receiver::http();
-    let (layer, guard) = otel_log_bridge::builder()
-        .with_otlp_endpoint(format!("{}/v1/logs", receiver.endpoint()))
-        .with_spool_dir(file.join("spool"))
-        .layer()
-        .expect("an unusable spool is not an init error");
-    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
-        tracing::info!("still exported");
-    });
-    let stats = guard.shutdown();
-    assert_eq!(stats.exported, 1, "{stats:?}");
+    let spool = file.join("spool");
+    let output = run_child(
+        "spool::an_unusable_spool_directory_is_reported_and_export_goes_on",
+        &[
+            (SPOOL_DIR, spool.to_str().expect("UTF-8 path")),
+            (ENDPOINT, &format!("{}/v1/logs", receiver.endpoint())),
+        ],
+    );
     let _ = std::fs::remove_file(&file);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the spool directory {} cannot be used",
+            spool.display()
+        )) && stderr.contains("continuing without a spool"),
+        "{stderr}"
+    );
+    assert_eq!(receiver.records().len(), 1);
 }
 
 #[test]
@@ -435,6 +449,7 @@ fn stats_tell_what_the_spool_holds_until_it_is_replayed() {
         retry_after: None,
     }]);
     let dir = temp_path("spool-held");
+    let _ = std::fs::remove_dir_all(&dir);
     let (layer, guard) = otel_log_bridge::builder()
         .with_otlp_endpoint(format!("{}/v1/logs", receiver.endpoint()))
         .with_spool_dir(&dir)
@@ -448,10 +463,13 @@ fn stats_tell_what_the_spool_holds_until_it_is_replayed() {
     guard.flush().expect("flushed into the spool");
     let held = guard.stats();
     assert_eq!((held.spooled, held.spooled_bytes), (10, 4096), "{held:?}");
-    // The replay waits out the backoff after the refusal (at most 100 ms
-    // for a first one); a flush after it replays the spool.
-    std::thread::sleep(Duration::from_millis(200));
-    guard.flush().expect("replayed");
+    // The replay waits out the backoff after the refusal; a flush after
+    // it replays the spool.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while guard.stats().spooled > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        guard.flush().expect("flushed");
+    }
     let stats = guard.shutdown();
     assert_eq!(
         (stats.spooled, stats.spooled_bytes, stats.exported),
