@@ -350,12 +350,13 @@ fn log_onto_a_small_disk() {
 }
 
 /// Runs `child` with `dir` on a 512 KiB tmpfs in a mount namespace of its
-/// own. Where mount namespaces are not available, a 64 KiB file size limit
-/// stands in: either way the spool's writes fail partway with a real error
-/// from the kernel.
+/// own. Where mount namespaces, or mounting in them, are not available (a
+/// container's security profile may allow the one and refuse the other),
+/// a 64 KiB file size limit stands in: either way the spool's writes fail
+/// partway with a real error from the kernel.
 fn on_a_small_disk(child: &Command, dir: &std::path::Path) -> Command {
     const SCRIPT: &str = r#"dir=$1; shift
-if unshare --mount true 2>/dev/null; then
+if unshare --mount sh -c 'mount -t tmpfs -o size=4k olb-spool-probe "$0"' "$dir" 2>/dev/null; then
   exec unshare --mount sh -c 'mount -t tmpfs -o size=512k,mode=0700 olb-spool-test "$0" && exec "$@"' "$dir" "$@"
 else
   trap '' XFSZ
