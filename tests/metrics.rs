@@ -550,6 +550,28 @@ struct HeldWriter {
     panics_when_released: bool,
 }
 
+impl HeldWriter {
+    /// The writer, what tells that its first write started, and what lets
+    /// that write go.
+    fn new(
+        panics_when_released: bool,
+    ) -> (
+        HeldWriter,
+        std::sync::mpsc::Receiver<()>,
+        std::sync::mpsc::Sender<()>,
+    ) {
+        let (started, write_started) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel();
+        let writer = HeldWriter {
+            started,
+            release: released,
+            held: false,
+            panics_when_released,
+        };
+        (writer, write_started, release)
+    }
+}
+
 impl std::io::Write for HeldWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         if !self.held {
@@ -572,16 +594,10 @@ impl std::io::Write for HeldWriter {
 #[test]
 fn a_record_is_processed_once_handed_to_its_exporter() {
     let (exporter, provider) = in_memory_meter();
-    let (started, export_started) = std::sync::mpsc::channel();
-    let (release, released) = std::sync::mpsc::channel();
+    let (writer, export_started, release) = HeldWriter::new(false);
     let (layer, guard) = otel_log_bridge::builder()
         .with_meter(provider.meter("otel-log-bridge"))
-        .with_json_writer(HeldWriter {
-            started,
-            release: released,
-            held: false,
-            panics_when_released: false,
-        })
+        .with_json_writer(writer)
         .layer()
         .expect("valid configuration");
     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
@@ -662,16 +678,10 @@ fn records_dropped_after_a_worker_stopped_are_not_called_a_full_queue() {
 #[test]
 fn records_queued_when_a_worker_stopped_are_processed_as_they_fail() {
     let (exporter, provider) = in_memory_meter();
-    let (started, write_started) = std::sync::mpsc::channel();
-    let (release, released) = std::sync::mpsc::channel();
+    let (writer, write_started, release) = HeldWriter::new(true);
     let (layer, guard) = otel_log_bridge::builder()
         .with_meter(provider.meter("otel-log-bridge"))
-        .with_json_writer(HeldWriter {
-            started,
-            release: released,
-            held: false,
-            panics_when_released: true,
-        })
+        .with_json_writer(writer)
         // The flush below times out, the writer holding its record.
         .with_shutdown_timeout(Duration::from_millis(200))
         .layer()

@@ -1226,6 +1226,21 @@ fn records_logged_while_a_thread_ends_keep_its_name_and_id() {
     }
 }
 
+/// Attaches one OpenTelemetry context more than its stack holds (which
+/// makes `opentelemetry` warn while it holds the context borrowed), logs
+/// one record, and says on stderr how many records failed.
+#[cfg(feature = "sdk")]
+fn attach_one_context_too_many_then_log(guard: &otel_log_bridge::Guard) {
+    let mut attached: Vec<_> = (0..u16::MAX)
+        .map(|_| opentelemetry::Context::new().attach())
+        .collect();
+    while let Some(context) = attached.pop() {
+        drop(context);
+    }
+    tracing::info!("still running");
+    eprintln!("failed: {}", guard.stats().failed);
+}
+
 /// Regression: `opentelemetry` logs a warning about its context while it
 /// holds that context borrowed (here, one context too many attached). The
 /// SDK adapter handed it to the logger provider, whose logger reads the
@@ -1241,15 +1256,7 @@ fn opentelemetry_warning_about_its_context_does_not_abort_with_a_logger_provider
             .with_simple_exporter(opentelemetry_sdk::logs::InMemoryLogExporter::default())
             .build();
         let guard = child_builder().with_logger_provider(provider).init();
-        let mut attached: Vec<_> = (0..u16::MAX)
-            .map(|_| opentelemetry::Context::new().attach())
-            .collect();
-        while let Some(context) = attached.pop() {
-            drop(context);
-        }
-        tracing::info!("still running");
-        let stats = guard.stats();
-        eprintln!("failed: {}", stats.failed);
+        attach_one_context_too_many_then_log(&guard);
         return;
     }
     let (output, records) = run(TEST, &[]);
@@ -1309,15 +1316,7 @@ fn opentelemetry_warning_about_its_context_forwarded_to_log_does_not_abort() {
             .with(layer)
             .with(ForwardsContextWarningsToLog);
         tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
-        let mut attached: Vec<_> = (0..u16::MAX)
-            .map(|_| opentelemetry::Context::new().attach())
-            .collect();
-        while let Some(context) = attached.pop() {
-            drop(context);
-        }
-        tracing::info!("still running");
-        let stats = guard.stats();
-        eprintln!("failed: {}", stats.failed);
+        attach_one_context_too_many_then_log(&guard);
         return;
     }
     let (output, records) = run(TEST, &[]);
