@@ -95,6 +95,21 @@ fn counter_points(
     points
 }
 
+/// The latest count of the counter `name` for the series whose
+/// `error.type` is `error_type` (`None`: the series without one).
+fn latest_count(
+    metrics: &[opentelemetry_sdk::metrics::data::ResourceMetrics],
+    name: &str,
+    error_type: Option<&str>,
+) -> u64 {
+    counter_points(metrics, name)
+        .into_iter()
+        .filter(|(attributes, _)| attribute(attributes, "error.type") == error_type)
+        .map(|(_, value)| value)
+        .max()
+        .unwrap_or(0)
+}
+
 /// The data points of the histogram `name`: each one's attributes (as
 /// text) and count.
 fn histogram_points(
@@ -608,17 +623,12 @@ fn a_record_is_processed_once_handed_to_its_exporter() {
     export_started.recv().expect("the worker writes");
     provider.force_flush().expect("metrics flushed");
     let metrics = exporter.get_finished_metrics().expect("metrics");
-    let latest = |name: &str| {
-        counter_points(&metrics, name)
-            .into_iter()
-            .filter(|(attributes, _)| attribute(attributes, "error.type").is_none())
-            .map(|(_, value)| value)
-            .max()
-            .unwrap_or(0)
-    };
-    let processed = latest("otel.sdk.processor.log.processed");
+    let processed = latest_count(&metrics, "otel.sdk.processor.log.processed", None);
     assert!((1..=3).contains(&processed), "{processed}");
-    assert_eq!(latest("otel.sdk.exporter.log.exported"), 0);
+    assert_eq!(
+        latest_count(&metrics, "otel.sdk.exporter.log.exported", None),
+        0
+    );
     release.send(()).expect("the writer waits");
     let stats = guard.shutdown();
     assert_eq!(stats.exported, 3);
@@ -657,13 +667,12 @@ fn records_dropped_after_a_worker_stopped_are_not_called_a_full_queue() {
     });
     provider.force_flush().expect("metrics flushed");
     let metrics = exporter.get_finished_metrics().expect("metrics");
-    let dropped = |error_type: &str| -> u64 {
-        counter_points(&metrics, "otel.sdk.processor.log.processed")
-            .into_iter()
-            .filter(|(attributes, _)| attribute(attributes, "error.type") == Some(error_type))
-            .map(|(_, value)| value)
-            .max()
-            .unwrap_or(0)
+    let dropped = |error_type| {
+        latest_count(
+            &metrics,
+            "otel.sdk.processor.log.processed",
+            Some(error_type),
+        )
     };
     assert_eq!(dropped("queue_closed"), 3);
     assert_eq!(dropped("queue_full"), 0);
@@ -704,19 +713,18 @@ fn records_queued_when_a_worker_stopped_are_processed_as_they_fail() {
     provider.force_flush().expect("metrics flushed");
     drop(guard);
     let metrics = exporter.get_finished_metrics().expect("metrics");
-    let latest = |name: &str, error_type: Option<&str>| {
-        counter_points(&metrics, name)
-            .into_iter()
-            .filter(|(attributes, _)| attribute(attributes, "error.type") == error_type)
-            .map(|(_, value)| value)
-            .max()
-            .unwrap_or(0)
-    };
     assert_eq!(
-        latest("otel.sdk.exporter.log.exported", Some("worker_panicked")),
+        latest_count(
+            &metrics,
+            "otel.sdk.exporter.log.exported",
+            Some("worker_panicked")
+        ),
         4
     );
-    assert_eq!(latest("otel.sdk.processor.log.processed", None), 4);
+    assert_eq!(
+        latest_count(&metrics, "otel.sdk.processor.log.processed", None),
+        4
+    );
     provider.shutdown().expect("meter provider shut down");
 }
 
