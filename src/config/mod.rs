@@ -865,17 +865,14 @@ impl Builder {
     /// rolling restart replaces, still draining) says so, runs without a
     /// spool, and tries again every minute: once free, it takes the
     /// directory and replays what the other left.
-    ///
     /// On Unix a directory the spool creates is readable by its owner
     /// only, and so are the segments, since they hold the application's
     /// logs; an existing directory keeps its permissions. In a directory
     /// others can write into (a volume shared by a group), the spool
     /// trusts none of their files: it creates its files anew, never
     /// writing through a link or file already there, and on Unix replays
-    /// only regular files of its own user or of the directory's owner (a
-    /// program that starts as root and drops to that user writes them as
-    /// it), so that no one else's file is sent as the application's
-    /// records. Others can still delete or rename
+    /// only regular files of its own user, so that no one else's file is
+    /// sent as the application's records. Others can still delete or rename
     /// its files there, or hold its lock: a directory only this user can
     /// write to is the safe choice (one inside a shared volume that does not
     /// exist yet is made so). Segments a former user of the directory left

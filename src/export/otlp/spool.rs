@@ -47,8 +47,8 @@ struct Segment {
     /// Whose file it must be to be replayed (see [`owner_of`]): the user
     /// who made it, for a segment this process wrote, so that a program
     /// that drops its privileges after `init` still replays (and does not
-    /// delete as foreign) what it wrote since; the spool's user, or the
-    /// directory's owner, whichever owns it, for one found at open.
+    /// delete as foreign) what it wrote since; the spool's user for one
+    /// found at open.
     owner: Option<u32>,
 }
 
@@ -214,20 +214,6 @@ fn identity_of(path: &Path) -> Option<(u64, u64)> {
     }
 }
 
-/// The user who owns `path` (on Unix; elsewhere `None`).
-fn owner_of_path(path: &Path) -> std::io::Result<Option<u32>> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt as _;
-        Ok(Some(fs::metadata(path)?.uid()))
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = path;
-        Ok(None)
-    }
-}
-
 /// Whether `metadata` is of a regular file `owner` made (a symbolic link, a
 /// pipe or a device is none: reading them could block, never end, or read
 /// another file).
@@ -299,7 +285,6 @@ impl Spool {
             let _ = sync_dir(parent);
         }
         let owner = probe_dir(dir)?;
-        let directory_owner = owner_of_path(dir)?;
         let lock = lock_dir(dir)?;
         let mut segments: Vec<Segment> = Vec::new();
         // Files under segment names that are not the spool's: said once,
@@ -333,18 +318,12 @@ impl Spool {
                 continue;
             };
             // On Unix, `DirEntry::metadata` describes a link, not what it
-            // points to. A file gone since the listing is no segment. The
-            // directory's owner is trusted as this process's user is: a
-            // program that started as root and dropped to the directory's
-            // owner wrote its segments as that user.
-            let file_owner = match entry.metadata() {
-                Ok(metadata) if is_own_file(&metadata, owner) => Some(owner),
-                Ok(metadata) if is_own_file(&metadata, directory_owner) => Some(directory_owner),
-                Ok(_) => None,
+            // points to. A file gone since the listing is no segment.
+            let own = match entry.metadata() {
+                Ok(metadata) => is_own_file(&metadata, owner),
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(error) => return Err(error),
             };
-            let own = file_owner.is_some();
             let other = own && is_of_another_format(&path);
             if !own || other {
                 if sequence < FOREIGN_NUMBERS_PASSED {
@@ -368,7 +347,7 @@ impl Spool {
                 sequence,
                 bytes: disk_size(len),
                 records,
-                owner: file_owner.flatten(),
+                owner,
             });
         }
         segments.sort_by_key(|segment| segment.sequence);
@@ -897,43 +876,6 @@ mod tests {
             assert!(matches!(spool.oldest(), Oldest::Skipped { records: 1, .. }));
         } else {
             eprintln!("not checked: giving a file to another user needs privileges");
-        }
-        let _ = fs::remove_dir_all(&dir);
-    }
-
-    /// Regression: a program that starts as root and drops to the
-    /// directory's owner wrote its segments as that user, and the next
-    /// run, as root again, took them for another user's: never replayed.
-    #[cfg(unix)]
-    #[test]
-    fn segments_of_the_directorys_owner_are_replayed() {
-        use std::os::unix::fs::MetadataExt as _;
-
-        let dir = dir("directory-owner");
-        let mut spool = Spool::open(&dir, 1 << 20).expect("writable");
-        spool
-            .append(b"written as the directory's owner", 2)
-            .written
-            .expect("written");
-        let own = fs::metadata(&dir).expect("directory").uid();
-        let path = spool.path(0);
-        drop(spool);
-        // Only a privileged user can give files to another: this runs as
-        // root (as CI runs).
-        let other = own.wrapping_add(1);
-        let given = std::os::unix::fs::chown(&dir, Some(other), None)
-            .and_then(|()| std::os::unix::fs::chown(&path, Some(other), None));
-        if given.is_err() {
-            eprintln!("not checked: giving a file to another user needs privileges");
-            let _ = fs::remove_dir_all(&dir);
-            return;
-        }
-        let mut spool = reopen(&dir).expect("writable");
-        match spool.oldest() {
-            Oldest::Request(spooled) => {
-                assert_eq!(spooled.payload, b"written as the directory's owner");
-            }
-            other => panic!("expected the request, got {other:?}"),
         }
         let _ = fs::remove_dir_all(&dir);
     }
