@@ -107,6 +107,28 @@ pub(crate) fn warn(message: fmt::Arguments<'_>) {
     emit(DiagLevel::Warn, "warning", message);
 }
 
+/// How long a shutdown waits for a warning to be written (see
+/// [`warn_at_shutdown`]).
+const SHUTDOWN_WARNING_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Says `message` at the `warn` level from a thread of its own, waiting
+/// for it at most [`SHUTDOWN_WARNING_WAIT`]: a stderr nobody reads (a full
+/// pipe, or an output stuck writing to it, which holds its lock) would
+/// otherwise hold the thread that shuts down for ever, past its deadline.
+/// A warning not written by then is written later, if the process lives.
+pub(crate) fn warn_at_shutdown(message: String) {
+    let (written, wait) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("otel-log-bridge-warning".to_owned())
+        .spawn(move || {
+            warn(format_args!("{message}"));
+            let _ = written.send(());
+        });
+    if spawned.is_ok() {
+        let _ = wait.recv_timeout(SHUTDOWN_WARNING_WAIT);
+    }
+}
+
 /// A runtime lint finding: shown at the `warn` level.
 pub(crate) fn lint(message: fmt::Arguments<'_>) {
     emit(DiagLevel::Warn, "lint", message);

@@ -1034,6 +1034,57 @@ fn the_runtime_lint_reports_each_log_call_problem_once_on_stderr() {
     assert_eq!(records.len(), 10);
 }
 
+/// Regression: the warning that an output did not finish by the shutdown
+/// timeout was written from the thread shutting down, and the output that
+/// did not finish (the console, writing to a stderr nobody reads) held
+/// stderr's lock: the program never ended.
+#[test]
+fn a_shutdown_ends_though_stderr_is_a_pipe_nobody_reads() {
+    const TEST: &str = "process::a_shutdown_ends_though_stderr_is_a_pipe_nobody_reads";
+    if is_child() {
+        let guard = otel_log_bridge::builder()
+            .with_shutdown_timeout(std::time::Duration::from_millis(300))
+            .init();
+        // Far more than a pipe holds: the console's worker ends up stuck
+        // writing to stderr.
+        let padding = "x".repeat(200);
+        for i in 0..5_000 {
+            tracing::info!(i, padding = padding.as_str(), "to the console");
+        }
+        drop(guard);
+        println!("SHUT DOWN");
+        return;
+    }
+    let mut child = spawn_child(TEST, &[("OTEL_LOGS_EXPORTER", "console")]);
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (lines, read) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line);
+        }
+    });
+    // The child's stderr stays unread, its pipe full.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut shut_down = false;
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match read.recv_timeout(left) {
+            Ok(line) if line.contains("SHUT DOWN") => {
+                shut_down = true;
+                break;
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(shut_down, "the shutdown did not end");
+}
+
 #[test]
 fn an_unreadable_certificate_file_is_an_init_error() {
     if is_child() {

@@ -1002,24 +1002,25 @@ impl Pipeline {
             .map(|sink| sink.queue.name())
             .collect();
         // What the waits found is said, since nothing else would tell it
-        // (the program is ending), but only once every wait has ended:
-        // writing to a stderr nobody reads can block.
+        // (the program is ending), but only once every wait has ended, and
+        // without waiting long: writing to a stderr nobody reads can block,
+        // and an output that did not finish may be stuck writing to it.
         for name in unfinished {
-            diag::warn(format_args!(
+            diag::warn_at_shutdown(format!(
                 "at shutdown, the {name} output did not finish within the shutdown timeout of {:?}: the records it had not delivered yet (with a spool, not written to it yet) are lost; raise the timeout with Builder::with_shutdown_timeout",
                 self.timeout
             ));
         }
         #[cfg(feature = "sdk")]
         match (provider_flushed, &self.sdk) {
-            (Some(Flushed::TimedOut), _) => diag::warn(format_args!(
-                "at shutdown, the logger provider given to Builder::with_logger_provider did not finish flushing within the shutdown timeout; its processors may still hold records"
-            )),
+            (Some(Flushed::TimedOut), _) => diag::warn_at_shutdown(
+                "at shutdown, the logger provider given to Builder::with_logger_provider did not finish flushing within the shutdown timeout; its processors may still hold records".to_owned()
+            ),
             // The application shut its provider down first, as the
             // OpenTelemetry examples do at the end of `main`: that shutdown
             // flushed it.
             (Some(Flushed::Failed(_)), Some(sdk)) if sdk.provider_shut_down() => {}
-            (Some(Flushed::Failed(reason)), _) => diag::warn(format_args!(
+            (Some(Flushed::Failed(reason)), _) => diag::warn_at_shutdown(format!(
                 "at shutdown, flushing the logger provider given to Builder::with_logger_provider failed: {reason}"
             )),
             _ => {}
