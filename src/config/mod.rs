@@ -477,8 +477,11 @@ impl Builder {
     /// cardinality limit of 2000 series per metric (past it, the SDK would
     /// keep one value of those it folds, not their sum): the records of
     /// further series count in one overflow series per severity, also
-    /// marked `otel.metric.overflow=true`. `Stats::by_target` and the
-    /// Prometheus text name every target counted by name.
+    /// marked `otel.metric.overflow=true`. The bound is the pipeline's:
+    /// two pipelines with target metrics on one meter can pass the SDK's
+    /// limit together (give each a meter of its own, or raise the limit
+    /// with a view). `Stats::by_target` and the Prometheus text name every
+    /// target counted by name.
     pub fn with_target_metrics(mut self, enabled: bool) -> Self {
         self.target_metrics = enabled;
         self
