@@ -4,15 +4,18 @@
 //! A key is sensitive when one of its dot-separated segments ends in a word
 //! of the list (default: [`DEFAULT_REDACTED_KEYS`]), or when a dotted
 //! word's segments appear in it in a row. A segment is split into parts at
-//! `_`, `-` and camelCase humps, an acronym being one part (`DBPassword`
-//! is `DB`, `Password`); it ends in a word when its last parts, taken
-//! together, are that word, ignoring case and the `_` and `-` between
-//! words, since the last part of a name says what the value is. Parts
-//! that only say how a secret is held ([`HOLDER_WORDS`]: `_value`,
-//! `_header`) are looked past. So `password`, `db_password`, `DBPassword`,
+//! separators (ASCII punctuation and spaces but `/`: `_`, `-`, ` `, `:`)
+//! and camelCase humps, an acronym being one part (`DBPassword` is `DB`,
+//! `Password`); it ends in a word when its last parts, taken together, are
+//! that word, ignoring case and the separators between words, since the
+//! last part of a name says what the value is. Parts that only say how a
+//! secret is held ([`HOLDER_WORDS`]: `_value`, `_header`), and a number
+//! or version at the end (`password2`, `api_key_v2`), are looked past. So
+//! `password`, `db_password`, `DBPassword`,
 //! `http.request.header.authorization`, `auth.token`, `accessToken`,
-//! `stripe_api_key` and `authorization_header` are redacted, while
-//! `token_count` or `session_len` are not: they only describe a secret.
+//! `stripe_api_key`, `authorization_header` and `new password` are
+//! redacted, while `token_count` or `session_len` are not: they only
+//! describe a secret.
 //!
 //! The decision for an event's fields is made once per callsite and kept
 //! in a fixed table, so the per-event cost is one atomic load; span fields
@@ -276,16 +279,18 @@ fn is_part_start(name: &[u8], index: usize) -> bool {
 }
 
 /// Whether `byte` separates the words of a name: any ASCII character
-/// but a letter or digit (`db_password`, `api-key`, `new password`,
-/// `db:password`), as the lint splits names. The dot separates segments
-/// before this is asked; other bytes are letters of a word.
+/// but a letter, a digit or `/` (`db_password`, `api-key`, `new password`,
+/// `db:password`). A `/` joins a path or a route (`/oauth/token`, a key of
+/// counts by route), which names a place, not a secret. The dot separates
+/// segments before this is asked; other bytes are letters of a word.
 fn is_separator(byte: u8) -> bool {
-    byte.is_ascii() && !byte.is_ascii_alphanumeric() && byte != b'.'
+    byte.is_ascii() && !byte.is_ascii_alphanumeric() && byte != b'.' && byte != b'/'
 }
 
-/// Whether two names are the same word, ignoring ASCII case and the `_`
-/// and `-` that separate words: `accessToken`, `access-token` and
-/// `access_token` are one word, `token_count` is not `token`.
+/// Whether two names are the same word, ignoring ASCII case and the
+/// separators between words (see [`is_separator`]): `accessToken`,
+/// `access-token` and `access_token` are one word, `token_count` is not
+/// `token`.
 fn same_word(a: &str, b: &str) -> bool {
     same_word_bytes(a.as_bytes(), b.as_bytes())
 }
@@ -540,7 +545,6 @@ mod tests {
             // crate's own lint calls secrets) were left in clear.
             "new password",
             "db:password",
-            "auth/token",
             "password ",
             "password1",
             "password2",
@@ -586,6 +590,10 @@ mod tests {
             "spin",
             "session.id",
             "session_len",
+            // Routes and paths, as keys of counts by route.
+            "/oauth/token",
+            "POST /api/keys",
+            "cost/token",
             "keyv2",
             "password_hash2",
             "token2_count",
