@@ -104,8 +104,9 @@ fn kept_ends(body: &str) -> (&str, &str) {
 /// is digits (`"15ms"`, `"250ms"`): words that merely share a letter
 /// (`"started"`, `"stopped"`) are not.
 ///
-/// A message that is one placeholder alone (`info!("{line}")`) is a message
-/// built elsewhere, which the source rule OLB001 does not flag either: two
+/// A message that is one `Display` placeholder alone (`info!("{line}")`)
+/// is a message built elsewhere, which the source rule OLB001 does not
+/// flag either (one `Debug` placeholder alone it does flag): two
 /// such lines rarely agree at half their places, and are only reported
 /// when they do, which the bodies alone cannot tell from a template.
 fn share_constant_text(first: (&str, &str), other: (&str, &str)) -> bool {

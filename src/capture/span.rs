@@ -873,7 +873,7 @@ mod tests {
     /// a pipeline the allocator put where an earlier one had been read the
     /// span data and cached snapshots the earlier one left.
     #[test]
-    fn a_pipeline_at_an_earlier_ones_address_has_a_key_of_its_own() {
+    fn a_layer_key_is_the_pipelines_not_its_address() {
         let timeout = std::time::Duration::from_secs(1);
         let pipeline = Pipeline::new(Vec::new(), timeout);
         let key = LayerKey::of(&pipeline);

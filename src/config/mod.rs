@@ -790,6 +790,12 @@ impl Builder {
     /// records are still flushed by the guard.
     ///
     /// What the provider's own stack logs:
+    /// - OpenTelemetry's own records about its context (`Context.*`, which
+    ///   it logs while it holds that context borrowed), and every `log`
+    ///   record of the `opentelemetry` target (which is how `tracing`'s
+    ///   `log-always` forwards those, without their name), reach the other
+    ///   outputs but not the provider, whose logger would read that
+    ///   context: they count in [`Stats::failed`](crate::Stats::failed).
     /// - Where OpenTelemetry suppresses telemetry (the thread of the SDK's
     ///   `BatchLogProcessor`, though not of its experimental async-runtime
     ///   processor, and whatever runs inside

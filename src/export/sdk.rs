@@ -228,6 +228,12 @@ impl SdkSink {
     pub(crate) fn emit(&self, record: &Record) {
         if logged_inside_the_context(record) {
             self.failed.fetch_add(1, Ordering::Release);
+            // Said once without formatting it again for each record: these
+            // come on the logging thread.
+            static SAID: AtomicBool = AtomicBool::new(false);
+            if SAID.swap(true, Ordering::Relaxed) {
+                return;
+            }
             diag::warn(format_args!(
                 "OpenTelemetry's records about its own context (event names `Context.*`, and its `log` records, which have no name) are not handed to the logger provider given to Builder::with_logger_provider, which would read that context while OpenTelemetry holds it: they count as failed there, and reach the other outputs"
             ));

@@ -324,7 +324,10 @@ impl Spool {
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(error) => return Err(error),
             };
-            let other = own && is_of_another_format(&path);
+            // A header that does not parse is looked at again only then:
+            // a start-up reads thousands of segments.
+            let header = if own { read_header(&path) } else { None };
+            let other = own && header.is_none() && is_of_another_format(&path);
             if !own || other {
                 if sequence < FOREIGN_NUMBERS_PASSED {
                     foreign_numbers = foreign_numbers.max(Some(sequence));
@@ -340,7 +343,7 @@ impl Spool {
             // No more records than payload bytes: a corrupt count would
             // otherwise be added to the counters when the segment is
             // skipped.
-            let records = read_header(&path).map_or(0, |header| {
+            let records = header.map_or(0, |header| {
                 header.records.min(len.saturating_sub(HEADER_LEN as u64))
             });
             segments.push(Segment {
