@@ -231,7 +231,10 @@
 //! with `log`; a `Box<dyn Error>`, an `anyhow::Error` or an `eyre::Report`
 //! does not implement `Error` itself, so it is dereferenced first:
 //! `error = &*e as &dyn std::error::Error`, `error:err = *e;`. Default:
-//! `warn`.
+//! `warn`. Not flagged: `#[instrument(err)]`, which `tracing-attributes`
+//! expands to an event recording the error with `Display` (`err(Debug)`:
+//! `Debug`); the attribute has no form that records the error value
+//! itself, so log the error in the function where the structure matters.
 //!
 //! # OLB007 opaque Debug dumps
 //!
