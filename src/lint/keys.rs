@@ -248,18 +248,41 @@ fn names_secret(words: &[String]) -> bool {
     // Holder words are peeled off one at a time, in a loop rather than by
     // recursion, because keys can come from run-time data.
     while let Some((last, rest)) = words.split_last() {
+        // A number or a version at the end says which of several secrets
+        // it is (`password2`, `api_key_v2`), not what it is: the words are
+        // read without it, as redaction at run time reads them.
+        let last = without_number(last);
+        if last.is_empty() {
+            words = rest;
+            continue;
+        }
         let is_pair = rest
             .last()
-            .is_some_and(|previous| SECRET_PAIRS.contains(&(previous.as_str(), last.as_str())));
-        if SECRET_WORDS.contains(&last.as_str()) || is_pair {
+            .is_some_and(|previous| SECRET_PAIRS.contains(&(previous.as_str(), last)));
+        if SECRET_WORDS.contains(&last) || is_pair {
             return true;
         }
-        if !HOLDER_WORDS.contains(&last.as_str()) {
+        if !HOLDER_WORDS.contains(&last) {
             return false;
         }
         words = rest;
     }
     false
+}
+
+/// `word` without the digits it ends in, and without a `v` that only
+/// those digits followed: `password2` is `password`, `v2` and `2` are
+/// empty.
+fn without_number(word: &str) -> &str {
+    let letters = word.trim_end_matches(|c: char| c.is_ascii_digit());
+    if letters.len() == word.len() {
+        return word;
+    }
+    if letters == "v" {
+        ""
+    } else {
+        letters
+    }
 }
 
 fn secret_key(key: &str) -> Option<KeyFinding> {
@@ -310,6 +333,10 @@ mod tests {
             "session_id",
             "set_cookie",
             "authorization_header",
+            "password2",
+            "api_key_v2",
+            "token_2",
+            "apiKeyV2",
         ] {
             assert!(is_secret_name(key), "{key} should be a secret");
         }
@@ -320,6 +347,10 @@ mod tests {
             "secret_name",
             "gen_ai.usage.input_tokens",
             "session.id",
+            "v2",
+            "2",
+            "sha256",
+            "token_count2",
         ] {
             assert!(!is_secret_name(key), "{key} should not be a secret");
         }

@@ -164,7 +164,9 @@
 //! `token_count`, `token_type`, `password_len` and `session_len` only
 //! describe one and are not flagged. Words like `value`, `header` or `str`
 //! at the end defer to the word before them (`token_value`,
-//! `authorization_header` are secrets). `session_id` is a secret: a session
+//! `authorization_header` are secrets). A number or version at the end is
+//! read past, as redaction at run time reads it: `password2` and
+//! `api_key_v2` are secrets. `session_id` is a secret: a session
 //! id is a bearer credential, and whoever holds it is logged in; only the
 //! exact semantic-convention key `session.id`, which identifies a client's
 //! telemetry session, is not flagged. `tokens` at the end is not a secret
