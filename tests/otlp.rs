@@ -862,7 +862,10 @@ fn a_partial_success_with_a_negative_count_is_reported() {
 
 /// Regression: a gRPC answer larger than the client reads made `tonic`
 /// fail the call with `OUT_OF_RANGE`, which the retry table retries, so a
-/// request the collector had processed was sent again and again.
+/// request the collector had processed was sent again and again. The
+/// receiver here compresses its answer, which `tonic` refuses with
+/// `RESOURCE_EXHAUSTED` instead, a refusal the records were counted as
+/// failed for.
 #[test]
 fn a_grpc_answer_too_large_to_read_is_not_retried() {
     let receiver = Receiver::grpc();
@@ -955,6 +958,26 @@ fn a_grpc_connection_lost_after_the_answers_headers_is_retried() {
         "{stats:?}"
     );
     assert_eq!((server.attempts(), server.accepted_records()), (2, 10));
+}
+
+/// Regression: over gRPC with gzip, a collector (`grpc-go`) answers in
+/// gzip without being asked, and `tonic`, not told to accept gzip, took
+/// every such answer for a failure: every batch the collector took was
+/// counted as failed and, with a spool, kept for a replay that failed
+/// again.
+#[test]
+fn a_grpc_answer_compressed_as_the_request_was_is_read() {
+    let server = RawGrpcServer::start([]);
+    let stats = run(
+        to_raw_server(&server).with_otlp_compression(Compression::Gzip),
+        ten_events,
+    );
+    assert_eq!(
+        (stats.exported, stats.failed, stats.retries),
+        (10, 0, 0),
+        "{stats:?}"
+    );
+    assert_eq!((server.attempts(), server.accepted_records()), (1, 10));
 }
 
 #[test]

@@ -3,16 +3,21 @@
 //! are not base64 or a status message that is not UTF-8 (in the headers
 //! of an answer without a message, or in the trailers of one), or a
 //! connection lost right after the answer's headers. Once its script is
-//! used up, it accepts every request, as a collector does.
+//! used up, it accepts every request, as a collector does, answering in
+//! the request's compression whether or not the client said it accepts
+//! it, as `grpc-go` (the collector's gRPC server) does.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::io::{Read as _, Write as _};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
 use http_body_util::BodyExt as _;
 use hyper::body::{Body, Bytes, Frame, Incoming};
 use hyper::header::{HeaderName, HeaderValue};
@@ -118,6 +123,10 @@ async fn answer(
     request: hyper::Request<Incoming>,
     hang_up: Arc<Notify>,
 ) -> Result<hyper::Response<AnswerBody>, Infallible> {
+    let gzip = request
+        .headers()
+        .get("grpc-encoding")
+        .is_some_and(|encoding| encoding == "gzip");
     let body = request
         .into_body()
         .collect()
@@ -157,10 +166,19 @@ async fn answer(
         },
         None => {
             // A gRPC message is a compression flag and a length before
-            // the protobuf bytes; the client here compresses nothing.
-            let records = body
-                .get(5..)
-                .and_then(|message| ExportLogsServiceRequest::decode(message).ok())
+            // the protobuf bytes.
+            let message = match (body.first(), body.get(5..)) {
+                (Some(1), Some(compressed)) => {
+                    let mut message = Vec::new();
+                    GzDecoder::new(compressed)
+                        .read_to_end(&mut message)
+                        .map(|_| message)
+                        .ok()
+                }
+                (_, message) => message.map(<[u8]>::to_vec),
+            };
+            let records = message
+                .and_then(|message| ExportLogsServiceRequest::decode(&message[..]).ok())
                 .map_or(0, |request| {
                     request
                         .resource_logs
@@ -175,9 +193,26 @@ async fn answer(
                 HeaderName::from_static("grpc-status"),
                 HeaderValue::from_static("0"),
             );
-            // An empty `ExportLogsServiceResponse`: a message of 0 bytes.
+            // An empty `ExportLogsServiceResponse`: a message of 0 bytes,
+            // compressed as the request was (`grpc-go` answers so when
+            // the server has no compressor of its own configured).
+            let message = if gzip {
+                response = response.header("grpc-encoding", "gzip");
+                let mut encoder = GzEncoder::new(Vec::new(), flate2::Compression::default());
+                let compressed = encoder
+                    .flush()
+                    .and_then(|()| encoder.finish())
+                    .expect("gzip into memory");
+                let length = u32::try_from(compressed.len()).expect("a short message");
+                let mut message = vec![1];
+                message.extend_from_slice(&length.to_be_bytes());
+                message.extend_from_slice(&compressed);
+                Bytes::from(message)
+            } else {
+                Bytes::from_static(&[0, 0, 0, 0, 0])
+            };
             AnswerBody::Message {
-                message: Some(Bytes::from_static(&[0, 0, 0, 0, 0])),
+                message: Some(message),
                 trailers: Some(trailers),
             }
         }

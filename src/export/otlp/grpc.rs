@@ -207,12 +207,17 @@ fn connect(
         let _entered = runtime.enter();
         endpoint.connect_lazy()
     };
-    let mut client = tonic::client::Grpc::new(ReadableStatus(channel));
+    // Compressed answers are accepted whether or not requests are
+    // compressed: `grpc-go`, the collector's gRPC server, answers a
+    // compressed request in the same compression without asking, and
+    // `tonic` takes an answer in a compression it was not told to accept
+    // for a failure (`UNIMPLEMENTED`), although the collector took the
+    // records.
+    let mut client = tonic::client::Grpc::new(ReadableStatus(channel))
+        .accept_compressed(CompressionEncoding::Gzip);
     if gzip {
         client = client.send_compressed(CompressionEncoding::Gzip);
     }
-    // Answers are small: compressing them would cost the collector more
-    // than it saves, so none is asked for.
     client.max_decoding_message_size(GRPC_MAX_RESPONSE_BYTES)
 }
 
@@ -336,17 +341,29 @@ const STATUS_DETAILS_BASE64: base64::engine::GeneralPurpose = base64::engine::Ge
 
 /// Whether `status` is `tonic`'s own, for an answer larger than the client
 /// reads: `OUT_OF_RANGE`, which the retry table would take for the
-/// collector's and retry. The collector did answer: the request was
-/// processed, and sending it again would duplicate its records. A `tonic`
-/// server refuses a request larger than it reads with the same text: it
-/// names the server's limit and the request's size (`request_len`), where
-/// the client's own names this client's limit and the answer's size.
+/// collector's and retry, or, for a compressed answer, `RESOURCE_EXHAUSTED`,
+/// which it would take for the collector's refusal. The collector did
+/// answer: the request was processed, and sending it again would duplicate
+/// its records. A `tonic` server refuses a request larger than it reads
+/// with the same texts: they name the server's limit (and the request's
+/// size, `request_len`), where the client's own name this client's limit
+/// (and the answer's size).
 fn answer_too_large(status: &Status, request_len: usize) -> bool {
     let message = status.message();
-    status.code() == Code::OutOfRange
-        && message.starts_with("Error, decoded message length too large")
-        && message.ends_with(&format!("the limit is: {GRPC_MAX_RESPONSE_BYTES} bytes"))
-        && !message.contains(&format!("found {request_len} bytes"))
+    match status.code() {
+        Code::OutOfRange => {
+            message.starts_with("Error, decoded message length too large")
+                && message.ends_with(&format!("the limit is: {GRPC_MAX_RESPONSE_BYTES} bytes"))
+                && !message.contains(&format!("found {request_len} bytes"))
+        }
+        Code::ResourceExhausted => {
+            message
+                == format!(
+                    "Error decompressing: size limit, of {GRPC_MAX_RESPONSE_BYTES} bytes, exceeded while decompressing message"
+                )
+        }
+        _ => false,
+    }
 }
 
 impl Drop for GrpcTransport {
@@ -811,6 +828,51 @@ mod tests {
         let without = Status::resource_exhausted("full");
         let outcome = classify(&without, "http://collector", false);
         assert!(matches!(outcome, Outcome::Failed { .. }), "{outcome:?}");
+    }
+
+    /// `tonic`'s refusal of an answer larger than this client reads is
+    /// told from a server's refusal of a request by the limit it names,
+    /// whether the answer came compressed or not.
+    #[test]
+    fn only_the_clients_own_refusal_of_a_large_answer_is_taken_for_one() {
+        let limit = GRPC_MAX_RESPONSE_BYTES;
+        let request_len = 2_000_000;
+        for (status, ours) in [
+            (
+                Status::out_of_range(format!(
+                    "Error, decoded message length too large: found 5242890 bytes, the limit is: {limit} bytes"
+                )),
+                true,
+            ),
+            (
+                Status::resource_exhausted(format!(
+                    "Error decompressing: size limit, of {limit} bytes, exceeded while decompressing message"
+                )),
+                true,
+            ),
+            // A server's refusals of the request: its limit, or the
+            // request's own size.
+            (
+                Status::out_of_range(format!(
+                    "Error, decoded message length too large: found {request_len} bytes, the limit is: {limit} bytes"
+                )),
+                false,
+            ),
+            (
+                Status::resource_exhausted(
+                    "Error decompressing: size limit, of 1048576 bytes, exceeded while decompressing message",
+                ),
+                false,
+            ),
+            (
+                Status::out_of_range(
+                    "Error, decoded message length too large: found 5242890 bytes, the limit is: 1048576 bytes",
+                ),
+                false,
+            ),
+        ] {
+            assert_eq!(answer_too_large(&status, request_len), ours, "{status:?}");
+        }
     }
 
     /// A refusal tells whether it is about the request (malformed, too
