@@ -10,7 +10,7 @@ use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::config::env::{boolean, report_invalid, Env};
-use crate::config::resource::parse_header_list;
+use crate::config::resource::{header_name_part, parse_header_list};
 use crate::diag;
 use crate::error::InitError;
 
@@ -772,9 +772,16 @@ fn valid_headers(
         .filter(|(name, value)| match unusable_header(name, value, grpc) {
             None => true,
             Some(why) => {
-                // The value may be a secret, so only the name is shown.
+                // The value may be a secret, so only the name is shown,
+                // and only as far as it is a name: see `header_name_part`.
+                let hint = if name.contains(':') {
+                    " (headers are written name=value, not name: value)"
+                } else {
+                    ""
+                };
                 diag::warn(format_args!(
-                    "{variable}: skipped the header {name:?} because {why}"
+                    "{variable}: skipped the header {:?} because {why}{hint}",
+                    header_name_part(&name)
                 ));
                 false
             }

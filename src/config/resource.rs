@@ -265,9 +265,25 @@ impl Quote {
     fn show(self, pair: &str) -> String {
         match (self, pair.split_once('=')) {
             (Quote::Pair, _) => format!("{pair:?}"),
-            (Quote::KeyOnly, Some((key, _))) => format!("{:?}", format!("{key}=…")),
+            (Quote::KeyOnly, Some((key, _))) => {
+                format!("{:?}", format!("{}=…", header_name_part(key)))
+            }
             (Quote::KeyOnly, None) => "(not shown: it may be a secret)".to_owned(),
         }
+    }
+}
+
+/// A header's name as a report may show it: up to its first character
+/// that no header name has, and `…` in place of the rest. A header written
+/// the HTTP way, `Authorization: Basic dXNlcjpwYXNz==`, is split at the
+/// first `=`, inside the credential, so all before that `=` is taken for
+/// its name; shown whole, it would put the credential on stderr.
+pub(crate) fn header_name_part(name: &str) -> String {
+    // The characters of an HTTP token (RFC 9110, section 5.6.2).
+    let is_token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    match name.find(|c: char| !is_token(c)) {
+        Some(end) => format!("{}…", &name[..end]),
+        None => name.to_owned(),
     }
 }
 
@@ -416,6 +432,22 @@ mod tests {
             "(not shown: it may be a secret)"
         );
         assert_eq!(Quote::Pair.show("a=%zz"), r#""a=%zz""#);
+    }
+
+    /// Regression: a header written the HTTP way, `name: value`, with a
+    /// `=` in its value (base64 padding) was reported with all before that
+    /// `=` as its name, credential included.
+    #[cfg(feature = "otlp")]
+    #[test]
+    fn a_header_written_with_a_colon_is_reported_by_its_name_alone() {
+        let pair = "Authorization: Basic dXNlcjpwYXNzd29yZA==";
+        let (key, _) = pair.split_once('=').expect("a pair");
+        assert_eq!(header_name_part(key), "Authorization…");
+        assert_eq!(
+            Quote::KeyOnly.show("Authorization: Bearer abc%zz=x"),
+            r#""Authorization…=…""#
+        );
+        assert_eq!(header_name_part("x-api-key"), "x-api-key");
     }
 
     /// Headers keep skipping only the malformed pair: the rule to discard
