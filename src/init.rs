@@ -352,11 +352,21 @@ impl Builder {
     /// `RUST_LOG`, then `info`.
     fn env_filter(&self) -> Result<EnvFilter, InitError> {
         if let Some(directives) = &self.filter {
-            return EnvFilter::builder()
-                .parse(trimmed_directives(directives))
-                .map_err(|error| {
-                    InitError::invalid("Builder::with_env_filter", error.to_string())
-                });
+            let trimmed = trimmed_directives(directives);
+            // `EnvFilter` takes no directive for "off": every event would
+            // be dropped without a word, where the likelier meaning is a
+            // setting left empty.
+            if trimmed.is_empty() {
+                return Err(InitError::invalid(
+                    "Builder::with_env_filter",
+                    format!(
+                        "{directives:?} names no directive (to log nothing, give \"off\"; to use RUST_LOG, do not call it)"
+                    ),
+                ));
+            }
+            return EnvFilter::builder().parse(trimmed).map_err(|error| {
+                InitError::invalid("Builder::with_env_filter", error.to_string())
+            });
         }
         let from_env = self
             .env
@@ -439,5 +449,21 @@ mod tests {
             installed_filter(Some(" noisy=warn,\tinfo "), "trace").unwrap(),
             "noisy=warn,info"
         );
+    }
+
+    /// Regression: directives given in code that name none (an empty
+    /// setting passed on) made a filter with no directive, which turns
+    /// every event off, and nothing said so.
+    #[test]
+    fn code_directives_that_name_none_are_an_error() {
+        for blank in ["", " ", " , "] {
+            let error = installed_filter(Some(blank), "debug").unwrap_err();
+            assert!(
+                matches!(&error, InitError::InvalidConfig { setting, message }
+                    if setting == "Builder::with_env_filter" && message.contains("names no directive")),
+                "{error:?}"
+            );
+        }
+        assert_eq!(installed_filter(Some("off"), "debug").unwrap(), "off");
     }
 }

@@ -335,7 +335,8 @@ impl Builder {
     }
 
     /// Sets the `EnvFilter` directives [`init`](Builder::init) installs,
-    /// beating `RUST_LOG` (default: `info`). An invalid directive is an
+    /// beating `RUST_LOG` (default: `info`). An invalid directive, or none
+    /// at all (an empty or blank string; `"off"` turns logging off), is an
     /// [`InitError`]. [`layer`](Builder::layer) brings no filter: it
     /// ignores this, and says so on stderr.
     pub fn with_env_filter(mut self, directives: impl Into<String>) -> Self {
