@@ -134,6 +134,48 @@ fn a_span_one_layer_does_not_see_is_still_the_parent_of_its_trace() {
     assert_eq!(first[0]["span_id"], second[1]["span_id"]);
 }
 
+/// Regression: the `log` bridge asked a layer's filter about a record
+/// without its source location, so a filter by module or file refused
+/// every `log` record, which the same filter passes as `tracing` events or
+/// as records `tracing-log` forwards.
+#[test]
+fn a_filter_by_module_sees_where_a_log_record_comes_from() {
+    use log::Log as _;
+    use tracing_subscriber::filter::filter_fn;
+
+    let out = SharedBuf::default();
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_json_writer(out.clone())
+        .layer()
+        .expect("valid configuration");
+    let bridge = layer.log_bridge();
+    let ours = filter_fn(|metadata| {
+        metadata
+            .module_path()
+            .is_some_and(|module| module.starts_with("billing::"))
+    });
+    let subscriber = tracing_subscriber::registry().with(layer.with_filter(ours));
+    tracing::subscriber::with_default(subscriber, || {
+        for (module, body) in [("billing::invoices", "ours"), ("hyper::proto", "theirs")] {
+            bridge.log(
+                &log::Record::builder()
+                    .level(log::Level::Info)
+                    .target("app")
+                    .module_path(Some(module))
+                    .file(Some("src/invoices.rs"))
+                    .line(Some(12))
+                    .args(format_args!("{body}"))
+                    .build(),
+            );
+        }
+    });
+    guard.flush().expect("flushed");
+    let records = out.lines();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["body"], "ours");
+    assert_eq!(records[0]["attributes"]["code.line.number"], 12);
+}
+
 /// Regression: with clones of one layer in two subscribers, one of them
 /// scoped, the second's records lost the `tracing-opentelemetry` ids: the
 /// layer asked for the current dispatcher, which reads as none while a

@@ -168,7 +168,12 @@ pub(crate) fn note_question(metadata: &Metadata<'_>, key: LayerKey) {
 /// refuses makes `tracing-subscriber` clear the per-layer answers. (A
 /// per-layer filter around the bridge's own layer that refuses an ERROR
 /// question for the record's target keeps this from working.)
-fn enabled_by_dispatcher(level: log::Level, target: &str, key: LayerKey) -> bool {
+fn enabled_by_dispatcher(
+    level: log::Level,
+    target: &str,
+    location: Option<&log::Record<'_>>,
+    key: LayerKey,
+) -> bool {
     // What `tracing`'s own macros check first: a record more verbose than
     // every subscriber alive takes (a dependency's `trace!` under an
     // `info` filter, with `log`'s own maximum left at `Trace`) asks no
@@ -176,27 +181,35 @@ fn enabled_by_dispatcher(level: log::Level, target: &str, key: LayerKey) -> bool
     if tracing_level(level) > tracing::level_filters::LevelFilter::current() {
         return false;
     }
-    let metadata = |name, level, callsite| {
+    let file = location.and_then(log::Record::file);
+    let line = location.and_then(log::Record::line);
+    let module_path = location.and_then(log::Record::module_path);
+    let metadata = |name, level, callsite, located: bool| {
         Metadata::new(
             name,
             target,
             level,
-            None,
-            None,
-            None,
+            file.filter(|_| located),
+            line.filter(|_| located),
+            module_path.filter(|_| located),
             FieldSet::new(&[], callsite),
             Kind::EVENT,
         )
     };
+    // A filter may go by the source location, as a `tracing` event's (or
+    // a record `tracing-log` forwards) would have it; `Log::enabled` is
+    // given none to ask with.
     let question = metadata(
         "log record",
         tracing_level(level),
         Identifier(&LOG_CALLSITE),
+        true,
     );
     let reset = metadata(
         "log record filtered",
         tracing_core::Level::ERROR,
         Identifier(&FILTER_RESET_CALLSITE),
+        false,
     );
     tracing::dispatcher::get_default(|dispatch| {
         // While the thread is being torn down, the dispatcher answers alone.
@@ -215,8 +228,10 @@ fn enabled_by_dispatcher(level: log::Level, target: &str, key: LayerKey) -> bool
     })
 }
 
-impl log::Log for LogBridge {
-    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+impl LogBridge {
+    /// Whether the bridge takes a record of `metadata`, at `location` when
+    /// the record is at hand.
+    fn takes(&self, metadata: &log::Metadata<'_>, location: Option<&log::Record<'_>>) -> bool {
         // The crate's own threads log nothing (see `log`): a caller that
         // asks first (`log_enabled!`) is told so, and formats nothing.
         !is_suppressed()
@@ -224,12 +239,19 @@ impl log::Log for LogBridge {
             && enabled_by_dispatcher(
                 metadata.level(),
                 metadata.target(),
+                location,
                 LayerKey::of(&self.pipeline),
             )
     }
+}
+
+impl log::Log for LogBridge {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        self.takes(metadata, None)
+    }
 
     fn log(&self, source: &log::Record<'_>) {
-        if !self.enabled(source.metadata()) {
+        if !self.takes(source.metadata(), Some(source)) {
             if !is_suppressed() && !self.pipeline.is_open() {
                 self.pipeline.note_discarded();
             }
