@@ -23,7 +23,8 @@ use crate::record::format_lossy;
 /// Wrap the error itself, not a `dyn Error` that holds it: through a trait
 /// object (`TypedError::new(boxed.as_ref())`) the concrete type is unknown,
 /// and the wrapper then gives no `exception.type` rather than the trait
-/// object's name.
+/// object's name. Nor does a wrapper of a `TypedError`: pass a
+/// `TypedError` on as it is (it is `Clone`), not wrapped again.
 ///
 /// The message and the `source()` chain are rendered when the wrapper is
 /// made, so the wrapper owns no borrowed error; the chain still reaches
@@ -148,7 +149,10 @@ fn concrete_type_name(type_name: &'static str) -> Option<&'static str> {
             break;
         }
     }
-    (!name.starts_with("dyn ")).then_some(name)
+    // A wrapper of a wrapper would name this type, not the error's: the
+    // wrapped one's type is not reachable without a `'static` bound that
+    // borrowed errors do not meet, so none is given rather than a wrong one.
+    (!name.starts_with("dyn ") && name != std::any::type_name::<TypedError>()).then_some(name)
 }
 
 impl fmt::Display for TypedError {
@@ -237,6 +241,11 @@ mod tests {
         let rewrapped = TypedError::new(&typed);
         assert_eq!(rewrapped.causes(), expected);
         assert_eq!(source_messages(&rewrapped), expected);
+        // Regression: the wrapper's own type was given as the error's.
+        assert!(typed
+            .type_name()
+            .is_some_and(|name| name.ends_with("Layered")));
+        assert_eq!(rewrapped.type_name(), None);
     }
 
     /// Regression: following a `source()` chain that loops never ended.
