@@ -781,7 +781,7 @@ fn valid_headers(
                 };
                 diag::warn(format_args!(
                     "{variable}: skipped the header {:?} because {why}{hint}",
-                    header_name_part(&name)
+                    header_name_part(name)
                 ));
                 false
             }
