@@ -606,10 +606,23 @@ impl Queue {
     }
 
     /// Returns a drained chunk's budget and keeps its buffer for reuse.
+    ///
+    /// The buffer is kept at most twice the wake threshold, the most a busy
+    /// shard's buffer grows to as it crosses it. One that grew larger,
+    /// while the output stalled, would otherwise go round between its
+    /// shard and the pool at its largest for as long as its thread logs:
+    /// memory the budget does not count, more with every stall that finds
+    /// the thread's other buffer in its shard, and with every thread.
     pub(crate) fn recycle(&self, pool: &mut Vec<Vec<u8>>, mut chunk: Chunk) {
         self.release(chunk.bytes.len());
         chunk.bytes.clear();
+        chunk.bytes.shrink_to(self.pooled_capacity());
         pool.push(chunk.bytes);
+    }
+
+    /// The most capacity a buffer keeps for reuse (see [`Queue::recycle`]).
+    fn pooled_capacity(&self) -> usize {
+        self.wake.bytes.saturating_mul(2).max(IDLE_SHARD_CAPACITY)
     }
 
     /// Waits for a wake-up, a flush, shutdown or `deadline`, then says what
@@ -1120,6 +1133,45 @@ mod tests {
             drop(stop);
             thread.join().expect("no panic");
         }
+    }
+
+    /// Regression: a buffer that grew while the output stalled went round
+    /// between its shard and the pool at its largest for as long as its
+    /// thread logged, and a second stall grew the thread's other buffer
+    /// too: memory beyond the budget that never went back.
+    #[test]
+    fn buffers_grown_in_stalls_are_not_kept_at_their_largest() {
+        let wake = WakePolicy {
+            bytes: 64 << 10,
+            records: u64::MAX,
+        };
+        let queue = Queue::new("test", 64 << 20, wake);
+        let mut pool = Vec::new();
+        let cycle = |pool: &mut Vec<Vec<u8>>, records: usize| {
+            for _ in 0..records {
+                queue.push(|buf| buf.extend_from_slice(&[b'x'; 1024]));
+            }
+            let mut chunks = Vec::new();
+            queue.take(pool, &mut chunks);
+            for chunk in chunks {
+                queue.recycle(pool, chunk);
+            }
+        };
+        // A stall, a cycle of ordinary logging (the shard takes the grown
+        // buffer back from the pool), another, and a second stall, which
+        // fills the thread's other buffer.
+        for records in [8192, 1, 1, 8192] {
+            cycle(&mut pool, records);
+        }
+        let in_shards: usize = lock(&queue.shards)
+            .iter()
+            .map(|shard| lock(&shard.state).buf.capacity())
+            .sum();
+        let in_pool: usize = pool.iter().map(Vec::capacity).sum();
+        assert!(
+            in_shards + in_pool <= 2 * queue.pooled_capacity(),
+            "{in_shards} + {in_pool} bytes kept"
+        );
     }
 
     /// A chunk's note (which context its records share) starts at 0 in
