@@ -80,7 +80,11 @@ fn emit(level: DiagLevel, label: &str, message: fmt::Arguments<'_>) {
     if !enabled(level) {
         return;
     }
-    let text = message.to_string();
+    // Not `to_string`, which panics when a `Display` impl fails (an I/O
+    // error may wrap the application's own error type): a warning must
+    // never end the worker that says it.
+    let mut text = String::new();
+    let _ = fmt::Write::write_fmt(&mut text, message);
     // Each distinct message is said once per process: a misconfiguration
     // seen by every pipeline a test suite builds is still one problem. The
     // memory of what was said is bounded: messages that carry a server's
@@ -111,17 +115,23 @@ pub(crate) fn warn(message: fmt::Arguments<'_>) {
 /// [`warn_at_shutdown`]).
 const SHUTDOWN_WARNING_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 
-/// Says `message` at the `warn` level from a thread of its own, waiting
-/// for it at most [`SHUTDOWN_WARNING_WAIT`]: a stderr nobody reads (a full
-/// pipe, or an output stuck writing to it, which holds its lock) would
-/// otherwise hold the thread that shuts down for ever, past its deadline.
-/// A warning not written by then is written later, if the process lives.
-pub(crate) fn warn_at_shutdown(message: String) {
+/// Says `messages` at the `warn` level from a thread of its own, waiting
+/// for them at most [`SHUTDOWN_WARNING_WAIT`] in all: a stderr nobody reads
+/// (a full pipe, or an output stuck writing to it, which holds its lock)
+/// would otherwise hold the thread that shuts down for ever, past its
+/// deadline. Warnings not written by then are written later, if the
+/// process lives.
+pub(crate) fn warn_at_shutdown(messages: Vec<String>) {
+    if messages.is_empty() {
+        return;
+    }
     let (written, wait) = std::sync::mpsc::channel();
     let spawned = std::thread::Builder::new()
         .name("otel-log-bridge-warning".to_owned())
         .spawn(move || {
-            warn(format_args!("{message}"));
+            for message in messages {
+                warn(format_args!("{message}"));
+            }
             let _ = written.send(());
         });
     if spawned.is_ok() {
@@ -191,5 +201,24 @@ mod tests {
             remember(&mut said, &format!("retrying: request {i}"));
         }
         assert!(said.len() <= REMEMBERED_MESSAGES);
+    }
+
+    /// An error whose `Display` fails, as an application's error type
+    /// wrapped in an I/O error may.
+    struct FailsToDisplay;
+
+    impl fmt::Display for FailsToDisplay {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("partly said")?;
+            Err(fmt::Error)
+        }
+    }
+
+    /// Regression: a diagnostic was formatted with `to_string`, which
+    /// panics when a `Display` impl fails, and the worker saying it ended
+    /// with its records uncounted.
+    #[test]
+    fn a_diagnostic_whose_display_fails_does_not_panic() {
+        warn(format_args!("a writer failed: {FailsToDisplay}"));
     }
 }

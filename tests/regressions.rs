@@ -294,7 +294,7 @@ fn an_output_that_would_block_for_ever_is_given_up_at_the_shutdown_deadline() {
         .with_json_writer(NeverDrained(Arc::clone(&dropped)))
         .with_shutdown_timeout(Duration::from_millis(100));
     crate::support::stats_after(builder, |_| tracing::info!("never read"));
-    // The worker gives up at the deadline, counts the record as failed,
+    // The worker gives up before the deadline, counts the record as failed,
     // ends, and drops its writer: waited for, within a bound far above.
     let mut waited = Duration::ZERO;
     while !dropped.load(Ordering::SeqCst) {

@@ -628,9 +628,9 @@ impl Drain for WriterDrain {
         if self.mid_line {
             if let Err((_, error)) = write_all_counting(&mut self.writer, b"\n", &give_up) {
                 self.unflushed -= records;
-                self.report_failure(&error);
                 self.counters
                     .count_failed(records, FailureCause::of_io(&error));
+                self.report_failure(&error);
                 return;
             }
             self.mid_line = false;
@@ -643,9 +643,9 @@ impl Drain for WriterDrain {
             let whole = whole.min(records);
             self.unflushed -= records - whole;
             self.mid_line = written > 0 && chunk[written - 1] != b'\n';
-            self.report_failure(&error);
             self.counters
                 .count_failed(records - whole, FailureCause::of_io(&error));
+            self.report_failure(&error);
         }
     }
 
@@ -659,9 +659,9 @@ impl Drain for WriterDrain {
                 self.counters.exported.fetch_add(written, Ordering::Release);
             }
             Err(error) => {
-                self.report_failure(&error);
                 self.counters
                     .count_failed(written, FailureCause::of_io(&error));
+                self.report_failure(&error);
             }
         }
     }
@@ -1005,26 +1005,30 @@ impl Pipeline {
         // (the program is ending), but only once every wait has ended, and
         // without waiting long: writing to a stderr nobody reads can block,
         // and an output that did not finish may be stuck writing to it.
-        for name in unfinished {
-            diag::warn_at_shutdown(format!(
+        // All of them from one thread, waited for once.
+        #[cfg_attr(not(feature = "sdk"), allow(unused_mut))]
+        let mut warnings: Vec<String> = unfinished
+            .into_iter()
+            .map(|name| format!(
                 "at shutdown, the {name} output did not finish within the shutdown timeout of {:?}: the records it had not delivered yet (with a spool, not written to it yet) are lost; raise the timeout with Builder::with_shutdown_timeout",
                 self.timeout
-            ));
-        }
+            ))
+            .collect();
         #[cfg(feature = "sdk")]
         match (provider_flushed, &self.sdk) {
-            (Some(Flushed::TimedOut), _) => diag::warn_at_shutdown(
+            (Some(Flushed::TimedOut), _) => warnings.push(
                 "at shutdown, the logger provider given to Builder::with_logger_provider did not finish flushing within the shutdown timeout; its processors may still hold records".to_owned()
             ),
             // The application shut its provider down first, as the
             // OpenTelemetry examples do at the end of `main`: that shutdown
             // flushed it.
             (Some(Flushed::Failed(_)), Some(sdk)) if sdk.provider_shut_down() => {}
-            (Some(Flushed::Failed(reason)), _) => diag::warn_at_shutdown(format!(
+            (Some(Flushed::Failed(reason)), _) => warnings.push(format!(
                 "at shutdown, flushing the logger provider given to Builder::with_logger_provider failed: {reason}"
             )),
             _ => {}
         }
+        diag::warn_at_shutdown(warnings);
     }
 
     /// The records emitted so far, by severity.

@@ -78,9 +78,9 @@ pub(crate) struct Queue {
     worker_idle: AtomicBool,
 }
 
-/// What a retry must leave before the shutdown deadline: time for the
-/// attempt, and for the worker to count its outcome and exit.
-#[cfg(feature = "otlp")]
+/// What a retry, or a wait for an output, must leave before the shutdown
+/// deadline: time for the worker to count the outcome and exit before the
+/// guard stops waiting for it.
 const SHUTDOWN_SLACK: Duration = Duration::from_millis(100);
 
 /// How long a worker that found records last cycle waits without letting
@@ -768,12 +768,15 @@ impl Queue {
         self.done.notify_all();
     }
 
-    /// Whether the shutdown's deadline has passed: the worker stops
-    /// waiting for its output then.
+    /// Whether the shutdown's deadline is less than [`SHUTDOWN_SLACK`]
+    /// away: the worker stops waiting for its output then, so that what it
+    /// did not write is counted as failed before the guard stops waiting.
+    /// Given up at the deadline itself, the records were still unsettled
+    /// when the guard looked, and reported as "did not finish".
     pub(crate) fn past_shutdown_deadline(&self) -> bool {
         lock(&self.control)
             .shutdown_deadline
-            .is_some_and(|deadline| Instant::now() >= deadline)
+            .is_some_and(|deadline| Instant::now() + SHUTDOWN_SLACK >= deadline)
     }
 
     /// Asks the worker to export everything queued before this call.
@@ -1133,6 +1136,19 @@ mod tests {
             drop(stop);
             thread.join().expect("no panic");
         }
+    }
+
+    /// Regression: a worker waiting for a blocked output gave up at the
+    /// shutdown deadline itself, the moment the guard stopped waiting for
+    /// it, so its records were never counted.
+    #[test]
+    fn an_output_is_given_up_with_time_left_to_count_its_records() {
+        let queue = Queue::new("test", 1 << 20, NEVER_WOKEN);
+        assert!(!queue.past_shutdown_deadline(), "no shutdown asked for");
+        queue.request_shutdown(Instant::now() + Duration::from_secs(3600));
+        assert!(!queue.past_shutdown_deadline());
+        queue.request_shutdown(Instant::now() + SHUTDOWN_SLACK / 2);
+        assert!(queue.past_shutdown_deadline());
     }
 
     /// Regression: a buffer that grew while the output stalled went round
