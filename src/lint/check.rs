@@ -264,6 +264,18 @@ impl Previous {
     }
 }
 
+/// What a `<` that [`recursion_estimate`] has not yet seen closed opened.
+#[derive(Clone, Copy)]
+enum Angle {
+    /// A generic's arguments (or a comparison, taken for one).
+    Generic,
+    /// A qualified path: `<A as T>`.
+    Qualified,
+    /// A `<<` after a name: a shift, or a generic's `<` and a qualified
+    /// path's.
+    Shift,
+}
+
 /// Where the parser could first recurse deeper than [`MAX_RECURSION`], or,
 /// when it cannot, the estimate at the start of every macro body.
 ///
@@ -275,7 +287,10 @@ impl Previous {
 /// chain between a closure's `|`s (`|a, b| |a, b| ..` chains closures) nor
 /// inside a generic's `<..>` (`X<u8, X<u8, ..>>`, `X<{0}, X<{0}, ..>>`),
 /// told from operators by the token before (a closure starts after `(`,
-/// `,`, `=`, `move` and the like; generics follow a name or `::`), and a
+/// `,`, `=`, `move` and the like; generics follow a name or `::`, and a
+/// qualified path's `<A as T>`, whose `>` closes no generic's, follows
+/// no operand; a `<<` after a name is a shift until a `>` shows it was a
+/// generic's `<` and a qualified path's), and a
 /// block followed by an operator continues its chain (`|| {} + || {} ..`).
 /// A `=>` ends the chain of a match arm's pattern. An attribute (and
 /// so a doc comment) neither ends nor continues the chain it stands in, so
@@ -304,8 +319,10 @@ fn recursion_estimate(
         /// Whether the last token closed a closure's parameters (a closure
         /// whose body is a closure starts right after).
         closed_parameters: bool,
-        /// How many more `<` of generics than `>` came since the chain's
-        /// last end.
+        /// The `<` not yet closed by a `>` since the chain's last end,
+        /// the latest last.
+        angles: Vec<Angle>,
+        /// How many of `angles` are a generic's.
         open_angles: usize,
         previous: Previous,
         /// Where the last tokens leave a method call or field access.
@@ -334,6 +351,7 @@ fn recursion_estimate(
         recent: [Recent::Other; 3],
         in_parameters: false,
         closed_parameters: false,
+        angles: Vec::new(),
         open_angles: 0,
         previous: Previous::Start,
         trailer: Trailer::None,
@@ -383,24 +401,42 @@ fn recursion_estimate(
                 '|' if closed_parameters || previous.may_start_a_closure() => {
                     current.in_parameters = true;
                 }
-                // `<<`, `<=` and `<<=` are operators; a `<` after a name or
-                // `::` opens a generic's arguments (or compares, which
-                // only makes the estimate higher).
-                '<' if previous.may_take_generics()
-                    && !(joined_to_next
-                        && matches!(
-                            current.trees.peek(),
-                            Some(TokenTree::Punct(next)) if matches!(next.as_char(), '<' | '=')
-                        )) =>
-                {
-                    current.open_angles += 1;
+                // A `<` after a name or `::` opens a generic's arguments
+                // (or compares, which only makes the estimate higher);
+                // `<=` and `<<=` are operators; `<<` is a shift, or a
+                // generic's `<` before a qualified path's
+                // (`Vec<<A as T>::Item>`), told apart at the `>` that
+                // would close the qualified path.
+                '<' if previous.may_take_generics() => {
+                    let next_is = |token: Option<&TokenTree>, wanted: char| matches!(token, Some(TokenTree::Punct(next)) if next.as_char() == wanted);
+                    if joined_to_next && next_is(current.trees.peek(), '<') {
+                        let second = current.trees.next();
+                        let assigns = matches!(&second, Some(TokenTree::Punct(second)) if second.spacing() == Spacing::Joint)
+                            && next_is(current.trees.peek(), '=');
+                        if !assigns {
+                            current.angles.push(Angle::Shift);
+                        }
+                    } else if !(joined_to_next && next_is(current.trees.peek(), '=')) {
+                        current.angles.push(Angle::Generic);
+                        current.open_angles += 1;
+                    }
                 }
+                // A `<` where no operand came before opens a qualified
+                // path (`<A as T>::Item`), whose `>` closes no generic's.
+                '<' if previous != Previous::Operand => current.angles.push(Angle::Qualified),
                 // A `=>` ends a match arm's pattern; the `>` of `->` closes
                 // no `<`.
                 '>' if previous == Previous::Punct('=', true) => ends_chain = true,
-                '>' if previous != Previous::Punct('-', true) => {
-                    current.open_angles = current.open_angles.saturating_sub(1);
-                }
+                '>' if previous != Previous::Punct('-', true) => match current.angles.pop() {
+                    Some(Angle::Generic) => current.open_angles -= 1,
+                    // The qualified path after a generic's `<` closed: the
+                    // generic's arguments stay open.
+                    Some(Angle::Shift) => {
+                        current.angles.push(Angle::Generic);
+                        current.open_angles += 1;
+                    }
+                    Some(Angle::Qualified) | None => {}
+                },
                 ';' => ends_chain = true,
                 ',' => ends_chain = !current.in_parameters && current.open_angles == 0,
                 _ => {}
@@ -410,6 +446,7 @@ fn recursion_estimate(
             runs -= current.run;
             current.run = 0;
             current.in_parameters = false;
+            current.angles.clear();
             current.open_angles = 0;
             current.trailer = Trailer::None;
             if matches!(&tree, TokenTree::Punct(punct) if matches!(punct.as_char(), ';' | ',')) {

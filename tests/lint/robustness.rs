@@ -262,6 +262,12 @@ fn hostile_texts_yield_at_most_one_parse_finding() {
         // went to the parser, whose stack overflowed.
         deep("|a, b| ", "", 50_000),
         format!("type T = {}u8{};", "X<u8, ".repeat(50_000), ",>".repeat(50_000)),
+        // Regression: a qualified path's `>` closed the generic around it
+        // (`X< <A as T>::Y, ..`, and `X<<A as T>::Y, ..`, whose `<<` reads
+        // as a shift), so these chains went to the parser too.
+        format!("type T = {}u8{};", "X< <A as T>::Y, ".repeat(30_000), ", u8>".repeat(30_000)),
+        format!("type T = {}u8{};", "X<<A as T>::Y, ".repeat(30_000), ", u8>".repeat(30_000)),
+        deep("Vec::<<A as T>::Y, ", ">", 30_000),
         // Nor a block inside them, nor an operator after a block.
         format!("type T = {}u8{};", "X<{0}, ".repeat(50_000), ">".repeat(50_000)),
         deep("|a: X<{0}>, b| ", "", 50_000),
@@ -284,6 +290,26 @@ fn hostile_texts_yield_at_most_one_parse_finding() {
         assert!(
             parse_findings <= 1,
             "hostile text {index}: {parse_findings} parse findings"
+        );
+    }
+}
+
+/// What tells a generic's `<` from a shift must not take a long table of
+/// shifts, or of qualified paths, for one deep chain.
+#[test]
+fn long_tables_of_shifts_and_qualified_paths_are_parsed() {
+    let shifts: String = (0..4096).map(|i| format!("1 << {}, ", i % 64)).collect();
+    let paths: String = (0..4096).map(|_| "<A as T>::N << 2, ").collect();
+    for source in [
+        format!("const MASKS: [u64; 4096] = [{shifts}];\n"),
+        format!("const N: [u64; 4096] = [{paths}];\n"),
+        format!("fn f() {{ let v = x << n as u32; let w: Vec<<A as T>::Y> = g(v, {shifts}); }}\n"),
+    ] {
+        let diagnostics = assert_survives("tables.rs", &source);
+        assert!(
+            diagnostics.iter().all(|d| d.rule != Rule::UnparsableFile),
+            "{:?}",
+            diagnostics.first().map(|d| &d.message)
         );
     }
 }
