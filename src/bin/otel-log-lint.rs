@@ -372,7 +372,10 @@ fn load_config_file(
         .map_err(|error| UsageError(format!("{}: {error}", path.display())))?;
     // The excludes are matched against normalized paths, so their root is
     // normalized too (`--config src/../otel-log-lint.toml`).
-    let directory = path.parent().map_or(current, normalized);
+    // Links on the way are resolved, as they are in the paths matched.
+    let directory = path.parent().map_or(current, |parent| {
+        std::fs::canonicalize(parent).unwrap_or_else(|_| normalized(parent))
+    });
     Ok((config, directory, Some(path)))
 }
 
@@ -405,8 +408,11 @@ fn rust_files(paths: &[PathBuf], excluded: Option<Gitignore>) -> (Vec<PathBuf>, 
     for path in rest {
         builder.add(path);
     }
+    // `.gitignore` files, as `--help` says, but not the `.ignore` files of
+    // search tools: a file hidden from searches is still source to check.
     builder
         .standard_filters(true)
+        .ignore(false)
         .require_git(false)
         .sort_by_file_name(|a, b| a.cmp(b));
     // The walker filters only what it finds below the paths, never the
@@ -444,7 +450,14 @@ fn rust_files(paths: &[PathBuf], excluded: Option<Gitignore>) -> (Vec<PathBuf>, 
                 let is_file = entry.file_type().is_some_and(|kind| {
                     kind.is_file() || (is_link && target.as_ref().is_ok_and(|meta| meta.is_file()))
                 });
-                let is_dir = entry.file_type().is_some_and(|kind| kind.is_dir());
+                // A link to a directory named on the command line is
+                // walked, as the directory would be.
+                let is_dir = entry.file_type().is_some_and(|kind| {
+                    kind.is_dir()
+                        || (entry.depth() == 0
+                            && is_link
+                            && target.as_ref().is_ok_and(|meta| meta.is_dir()))
+                });
                 if entry.depth() == 0
                     && excluded
                         .as_ref()
@@ -486,11 +499,24 @@ fn is_excluded(matcher: &Gitignore, path: &Path, is_dir: bool) -> bool {
         return false;
     };
     let absolute = normalized(&absolute);
-    // The matcher only answers for paths under its root.
-    absolute.starts_with(matcher.path())
-        && matcher
-            .matched_path_or_any_parents(&absolute, is_dir)
-            .is_ignore()
+    // The path as written, and with the links on its way resolved, as the
+    // root's are: a path given through a linked directory (`/tmp` on
+    // macOS, a checkout under a link) names the same file.
+    let resolved = absolute
+        .parent()
+        .and_then(|parent| std::fs::canonicalize(parent).ok())
+        .zip(absolute.file_name())
+        .map(|(parent, name)| parent.join(name));
+    [Some(absolute), resolved]
+        .into_iter()
+        .flatten()
+        .any(|path| {
+            // The matcher only answers for paths under its root.
+            path.starts_with(matcher.path())
+                && matcher
+                    .matched_path_or_any_parents(&path, is_dir)
+                    .is_ignore()
+        })
 }
 
 /// Resolves `.` and `..` in an absolute path by its text, as the exclude

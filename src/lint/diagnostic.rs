@@ -247,9 +247,15 @@ fn sarif_level(level: Level) -> &'static str {
 }
 
 /// A path with `/` separators and without a leading `./`, as reports show it
-/// on every platform.
+/// on every platform. Only on Windows is a `\\` a separator: elsewhere it
+/// may be part of a file's name.
 fn portable_path(path: &Path) -> String {
-    let text = path.to_string_lossy().replace('\\', "/");
+    let text = path.to_string_lossy();
+    let text = if cfg!(windows) {
+        text.replace('\\', "/")
+    } else {
+        text.into_owned()
+    };
     text.strip_prefix("./").map(str::to_owned).unwrap_or(text)
 }
 

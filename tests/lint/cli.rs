@@ -187,6 +187,84 @@ fn a_linked_rust_file_in_a_directory_is_checked() {
     assert_eq!(library.len(), 1);
 }
 
+/// Regression: a link to a directory named on the command line was walked,
+/// and then also reported as "neither a file nor a directory", which
+/// failed the run.
+#[cfg(unix)]
+#[test]
+fn a_linked_directory_named_on_the_command_line_is_checked() {
+    let root = scratch_dir("cli_linked_directory");
+    write(&root, "real/login.rs", INTERPOLATED);
+    std::os::unix::fs::symlink(root.join("real"), root.join("linked")).expect("a link");
+    let output = run(&root, &["--format", "json", "linked"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(json(&output).as_array().map(Vec::len), Some(1));
+}
+
+/// Regression: excludes were matched against the paths' text, so a path
+/// given through a linked directory (`/tmp` on macOS, a checkout under a
+/// link), or a configuration file named through one, excluded nothing.
+#[cfg(unix)]
+#[test]
+fn an_exclude_matches_a_path_given_through_a_linked_directory() {
+    let root = scratch_dir("cli_exclude_linked");
+    write(
+        &root,
+        "project/otel-log-lint.toml",
+        "exclude = [\"src/gen/\"]\n",
+    );
+    write(&root, "project/src/gen/out.rs", INTERPOLATED);
+    write(&root, "project/src/ok.rs", "fn main() {}\n");
+    std::os::unix::fs::symlink(root.join("project"), root.join("linked")).expect("a link");
+    let linked = root.join("linked");
+    let linked_src = linked.join("src");
+    let linked_config = linked.join("otel-log-lint.toml");
+    let project = root.join("project");
+    let runs: [(&Path, Vec<&str>); 2] = [
+        (&project, vec![linked_src.to_str().expect("UTF-8")]),
+        (
+            &root,
+            vec![
+                "--config",
+                linked_config.to_str().expect("UTF-8"),
+                "project/src",
+            ],
+        ),
+    ];
+    for (directory, args) in runs {
+        let output = run(directory, &[&["--format", "json"][..], &args].concat());
+        assert_eq!(output.status.code(), Some(0), "{args:?}");
+        assert_eq!(json(&output), serde_json::json!([]), "{args:?}");
+    }
+}
+
+/// Regression: the `.ignore` files of search tools (ripgrep, fd) hid
+/// source files from the lint, which `--help` says honours `.gitignore`.
+#[test]
+fn files_hidden_from_search_tools_are_still_checked() {
+    let root = scratch_dir_outside_git("cli_dot_ignore");
+    write(&root, ".ignore", "src/\n");
+    write(&root, "src/login.rs", INTERPOLATED);
+    let output = run(&root, &["--format", "json", "."]);
+    assert_eq!(json(&output).as_array().map(Vec::len), Some(1));
+}
+
+/// Regression: reports turned a `\\` in a file's name into a `/`, naming a
+/// file that does not exist; it separates directories only on Windows.
+#[cfg(unix)]
+#[test]
+fn a_backslash_in_a_file_name_is_kept_in_reports() {
+    let root = scratch_dir("cli_backslash");
+    write(&root, "src/back\\slash.rs", INTERPOLATED);
+    let output = run(&root, &["--format", "json", "src"]);
+    assert_eq!(json(&output)[0]["path"], "src/back\\slash.rs");
+}
+
 /// Regression: `otel-log-lint -` (standard input is not read), a pipe or
 /// a link to nothing under a Rust file's name was skipped without a word,
 /// and the run passed having checked nothing.
