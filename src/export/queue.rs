@@ -607,16 +607,22 @@ impl Queue {
 
     /// Returns a drained chunk's budget and keeps its buffer for reuse.
     ///
-    /// The buffer is kept at most twice the wake threshold, the most a busy
-    /// shard's buffer grows to as it crosses it. One that grew larger,
-    /// while the output stalled, would otherwise go round between its
-    /// shard and the pool at its largest for as long as its thread logs:
-    /// memory the budget does not count, more with every stall that finds
-    /// the thread's other buffer in its shard, and with every thread.
+    /// A buffer larger than twice the wake threshold (the most a busy
+    /// shard's buffer grows to as it crosses it) is kept at that size only
+    /// while its chunks fill a quarter of it, as in a burst, where growing
+    /// it again for every chunk would cost a copy and fresh pages. Once
+    /// chunks are small again it is cut down: grown while the output
+    /// stalled, it would otherwise go round between its shard and the pool
+    /// at its largest for as long as its thread logs, memory the budget
+    /// does not count, more with every stall that finds the thread's other
+    /// buffer in its shard, and with every thread.
     pub(crate) fn recycle(&self, pool: &mut Vec<Vec<u8>>, mut chunk: Chunk) {
-        self.release(chunk.bytes.len());
+        let used = chunk.bytes.len();
+        self.release(used);
         chunk.bytes.clear();
-        chunk.bytes.shrink_to(self.pooled_capacity());
+        if used < chunk.bytes.capacity() / 4 {
+            chunk.bytes.shrink_to(self.pooled_capacity());
+        }
         pool.push(chunk.bytes);
     }
 
@@ -1174,9 +1180,9 @@ mod tests {
             }
         };
         // A stall, a cycle of ordinary logging (the shard takes the grown
-        // buffer back from the pool), another, and a second stall, which
-        // fills the thread's other buffer.
-        for records in [8192, 1, 1, 8192] {
+        // buffer back from the pool), another, a second stall, which fills
+        // the thread's other buffer, and ordinary logging again.
+        for records in [8192, 1, 1, 8192, 1, 1] {
             cycle(&mut pool, records);
         }
         let in_shards: usize = lock(&queue.shards)
