@@ -377,14 +377,8 @@ where
             match storm.check(metadata) {
                 Verdict::Emit => {}
                 Verdict::Suppress => return,
-                Verdict::EmitAfterSummary { suppressed, since } => {
-                    storm.emit_summary(
-                        &shared.pipeline,
-                        metadata,
-                        suppressed,
-                        since,
-                        Emitter::Callsite,
-                    );
+                Verdict::EmitAfterSummary(suppressed) => {
+                    storm.emit_summary(&shared.pipeline, metadata, suppressed, Emitter::Callsite);
                 }
             }
         }

@@ -74,6 +74,8 @@ struct Bucket {
     refilled: Instant,
     suppressed: u64,
     suppressed_since: Instant,
+    /// When the last of `suppressed` was.
+    last_suppressed: Instant,
     /// When the last summary was given, if one was.
     summarized: Option<Instant>,
 }
@@ -114,12 +116,20 @@ pub(crate) struct StormControl {
 /// What to do with one event.
 pub(crate) enum Verdict {
     Emit,
-    /// Emit, after a summary of `suppressed` events suppressed since `since`.
-    EmitAfterSummary {
-        suppressed: u64,
-        since: Instant,
-    },
+    /// Emit, after a summary of these suppressed events.
+    EmitAfterSummary(Suppressed),
     Suppress,
+}
+
+/// Events a callsite's bucket suppressed, for a summary.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Suppressed {
+    count: u64,
+    /// When the first of them was.
+    first: Instant,
+    /// When the last of them was: a summary given long after (at shutdown,
+    /// or when a quiet callsite logs again) spans the storm, not the wait.
+    last: Instant,
 }
 
 impl StormControl {
@@ -140,6 +150,7 @@ impl StormControl {
                         refilled: now,
                         suppressed: 0,
                         suppressed_since: now,
+                        last_suppressed: now,
                         summarized: None,
                     })
                 })
@@ -212,6 +223,7 @@ impl StormControl {
                 refilled: now,
                 suppressed: 0,
                 suppressed_since: now,
+                last_suppressed: now,
                 summarized: None,
             };
         }
@@ -245,6 +257,7 @@ impl StormControl {
                 bucket.suppressed_since = now;
             }
             bucket.suppressed += 1;
+            bucket.last_suppressed = now;
             let range = severity_range(Severity::from_tracing(*metadata.level()).number);
             if let Some(count) = self.suppressed.get(range) {
                 count.fetch_add(1, Ordering::Relaxed);
@@ -259,10 +272,11 @@ impl StormControl {
             return Verdict::Emit;
         }
         bucket.summarized = Some(now);
-        Verdict::EmitAfterSummary {
-            suppressed: std::mem::take(&mut bucket.suppressed),
-            since: bucket.suppressed_since,
-        }
+        Verdict::EmitAfterSummary(Suppressed {
+            count: std::mem::take(&mut bucket.suppressed),
+            first: bucket.suppressed_since,
+            last: bucket.last_suppressed,
+        })
     }
 
     /// Emits the summaries still pending, at shutdown. Events that other
@@ -272,13 +286,26 @@ impl StormControl {
         self.summarized_for_good.store(true, Ordering::SeqCst);
         for bucket in self.buckets.iter() {
             let mut bucket = bucket.lock().unwrap_or_else(PoisonError::into_inner);
-            let suppressed = std::mem::take(&mut bucket.suppressed);
-            if let (Some(callsite), true) = (bucket.callsite, suppressed > 0) {
-                let since = bucket.suppressed_since;
+            let count = std::mem::take(&mut bucket.suppressed);
+            if let (Some(callsite), true) = (bucket.callsite, count > 0) {
+                let suppressed = Suppressed {
+                    count,
+                    first: bucket.suppressed_since,
+                    last: bucket.last_suppressed,
+                };
                 drop(bucket);
-                self.emit_summary(pipeline, callsite, suppressed, since, Emitter::Shutdown);
+                self.emit_summary(pipeline, callsite, suppressed, Emitter::Shutdown);
             }
         }
+    }
+}
+
+impl Suppressed {
+    /// From the first suppressed event to the last.
+    fn seconds(self) -> f64 {
+        self.last
+            .saturating_duration_since(self.first)
+            .as_secs_f64()
     }
 }
 
@@ -290,8 +317,7 @@ impl StormControl {
         &self,
         pipeline: &Pipeline,
         callsite: &'static Metadata<'static>,
-        suppressed: u64,
-        since: Instant,
+        suppressed: Suppressed,
         emitter: Emitter,
     ) {
         let shutdown_options;
@@ -305,7 +331,8 @@ impl StormControl {
                 &shutdown_options
             }
         };
-        let seconds = since.elapsed().as_secs_f64();
+        let seconds = suppressed.seconds();
+        let Suppressed { count, .. } = suppressed;
         with_scratch(|record| {
             record.set_limits(options.limits);
             record.reset(
@@ -314,7 +341,7 @@ impl StormControl {
                 ScopeName::Static(callsite.target()),
             );
             let body = record.push_fmt(format_args!(
-                "{suppressed} events from this callsite suppressed in the last {seconds:.1} s"
+                "{count} events from this callsite suppressed over {seconds:.1} s"
             ));
             record.body = Some(body);
             record.event_name = Some("otel_log_bridge.suppressed");
@@ -323,7 +350,7 @@ impl StormControl {
             record.detached = true;
             record.set_attribute(
                 Key::Static("otel_log_bridge.suppressed.count"),
-                Value::Int(i64::try_from(suppressed).unwrap_or(i64::MAX)),
+                Value::Int(i64::try_from(count).unwrap_or(i64::MAX)),
                 OnDuplicate::Replace,
             );
             record.set_attribute(
@@ -427,7 +454,7 @@ mod tests {
                 .filter(|_| {
                     matches!(
                         storm.check_at(callsite, at),
-                        Verdict::Emit | Verdict::EmitAfterSummary { .. }
+                        Verdict::Emit | Verdict::EmitAfterSummary(_)
                     )
                 })
                 .count()
@@ -437,6 +464,31 @@ mod tests {
         assert_eq!(passed_at(10, 1000), 10);
         // A long pause refills the burst, and no more.
         assert_eq!(passed_at(10_000, 1000), 100);
+    }
+
+    /// Regression: a summary's seconds ran to when it was given, so a
+    /// storm of half a second, summarised when its callsite next logged
+    /// an hour later (or at shutdown), read as an hour long.
+    #[test]
+    fn a_summary_spans_the_suppressed_events_not_the_wait_after_them() {
+        let [callsite, _] = two_callsites();
+        let storm = StormControl::new(RateLimit::per_callsite(1, 1), CaptureOptions::default());
+        let started = Instant::now();
+        let at = |millis| started + Duration::from_millis(millis);
+        assert!(matches!(storm.check_at(callsite, at(0)), Verdict::Emit));
+        for millis in [100, 300, 600] {
+            assert!(matches!(
+                storm.check_at(callsite, at(millis)),
+                Verdict::Suppress
+            ));
+        }
+        match storm.check_at(callsite, at(3_600_000)) {
+            Verdict::EmitAfterSummary(suppressed) => {
+                assert_eq!(suppressed.count, 3);
+                assert!((suppressed.seconds() - 0.5).abs() < 1e-9, "{suppressed:?}");
+            }
+            _ => panic!("no summary"),
+        }
     }
 
     /// Regression: a thread that read the time before waiting for the
@@ -484,10 +536,10 @@ mod tests {
             let now = started + Duration::from_micros(20 * event);
             match storm.check_at(callsite, now) {
                 Verdict::Emit => admitted += 1,
-                Verdict::EmitAfterSummary { suppressed, .. } => {
+                Verdict::EmitAfterSummary(suppressed) => {
                     admitted += 1;
                     summaries += 1;
-                    summarized += suppressed;
+                    summarized += suppressed.count;
                 }
                 Verdict::Suppress => {}
             }
