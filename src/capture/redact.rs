@@ -695,8 +695,8 @@ pub(crate) fn redact_tokens(text: &str) -> Option<String> {
 
 const BEARER: &[u8] = b"bearer";
 /// What may separate the scheme word from the credential: spaces, tabs, a
-/// no-break space, or a space percent-encoded in a URL.
-const BEARER_SEPARATORS: [&[u8]; 4] = [b" ", b"\t", "\u{a0}".as_bytes(), b"%20"];
+/// no-break space, or a space encoded in a URL (`%20`, or `+` in a form).
+const BEARER_SEPARATORS: [&[u8]; 5] = [b" ", b"\t", "\u{a0}".as_bytes(), b"%20", b"+"];
 /// The shortest header or payload of a JSON Web Token: `{"a":1}` encodes
 /// to ten characters.
 const MIN_JWT_PART: usize = 10;
@@ -720,7 +720,7 @@ fn bearer_token(bytes: &[u8], at: usize) -> Option<(usize, usize)> {
     if !candidate.eq_ignore_ascii_case(BEARER) {
         return None;
     }
-    if at > 0 && bytes[at - 1].is_ascii_alphanumeric() {
+    if at > 0 && bytes[at - 1].is_ascii_alphanumeric() && !after_escape(bytes, at) {
         return None;
     }
     let mut token_start = at + BEARER.len();
@@ -742,6 +742,17 @@ fn bearer_token(bytes: &[u8], at: usize) -> Option<(usize, usize)> {
     (token_len >= MIN_BEARER_TOKEN).then_some((token_start, token_start + token_len))
 }
 
+/// Whether an escape ends right before `at`, gluing the text after it to
+/// what came before: a `\n` of `Debug` output, or a `%3A` of a URL.
+fn after_escape(bytes: &[u8], at: usize) -> bool {
+    let backslash = at >= 2 && bytes[at - 2] == b'\\';
+    let percent = at >= 3
+        && bytes[at - 3] == b'%'
+        && bytes[at - 2].is_ascii_hexdigit()
+        && bytes[at - 1].is_ascii_hexdigit();
+    backslash || percent
+}
+
 /// Why no JSON Web Token starts where one was looked for, and where the
 /// next one might.
 struct NotAJwt {
@@ -753,11 +764,13 @@ struct NotAJwt {
     next_start: usize,
 }
 
-/// A JSON Web Token starting at `at`: three base64url parts separated by
-/// dots, the first starting with `eyJ` (the encoding of `{"`). No word
-/// boundary is asked for before it: an escape can glue a token to the
-/// text before it (`\neyJ…` in `Debug` output, `%3DeyJ…` in a URL), and
-/// the three parts after `eyJ` are strict enough on their own.
+/// A JSON Web Token starting at `at`: base64url parts separated by dots,
+/// the first starting with `eyJ` (the encoding of `{"`). A signed token
+/// (JWS) has three parts, its payload never short; an encrypted one (JWE)
+/// has five, the second empty with direct encryption (`eyJ…..iv.ct.tag`).
+/// No word boundary is asked for before it: an escape can glue a token to
+/// the text before it (`\neyJ…` in `Debug` output, `%3DeyJ…` in a URL),
+/// and the parts after `eyJ` are strict enough on their own.
 fn jwt_end(bytes: &[u8], at: usize) -> Result<usize, NotAJwt> {
     if !bytes[at..].starts_with(b"eyJ") {
         return Err(NotAJwt { next_start: at + 1 });
@@ -779,11 +792,22 @@ fn jwt_end(bytes: &[u8], at: usize) -> Result<usize, NotAJwt> {
     if !is_part(at, header_end) {
         return Err(not_a_jwt);
     }
-    let payload_end = run_end(header_end + 1);
-    if !is_part(header_end + 1, payload_end) {
-        return Err(not_a_jwt);
+    // Where each part ends, up to five, the header's first; a part may be
+    // empty (a JWS's signature when unsecured, a JWE's key).
+    let mut ends = [header_end; 5];
+    let mut parts = 1;
+    while parts < ends.len() && bytes.get(ends[parts - 1]) == Some(&b'.') {
+        ends[parts] = run_end(ends[parts - 1] + 1);
+        parts += 1;
     }
-    Ok(run_end(payload_end + 1))
+    let len = |part: usize| ends[part] - ends[part - 1] - 1;
+    if parts == 5 && (2..5).all(|part| len(part) > 0) {
+        return Ok(ends[4]);
+    }
+    if parts >= 3 && len(1) >= MIN_JWT_PART {
+        return Ok(ends[2]);
+    }
+    Err(not_a_jwt)
 }
 
 #[cfg(test)]
@@ -827,6 +851,29 @@ mod token_tests {
             ("Bearer\u{a0}abcdefghij", Some("Bearer\u{a0}[REDACTED]")),
             ("Bearer%20ab%2Fcdefghijk", Some("Bearer%20[REDACTED]")),
             ("Bearer ab%2Fcdefghijk", Some("Bearer [REDACTED]")),
+            // Regression: a bearer token glued to an escape, or separated
+            // by a form's `+`, and an encrypted token (JWE), with direct
+            // encryption's empty key or with a key, were exported.
+            ("x\\nBearer s3cr3tT0ken9", Some("x\\nBearer [REDACTED]")),
+            (
+                "Authorization%3A%20Bearer%20s3cr3tT0ken9",
+                Some("Authorization%3A%20Bearer%20[REDACTED]"),
+            ),
+            ("auth=Bearer+s3cr3tT0ken9", Some("auth=Bearer+[REDACTED]")),
+            (
+                "session=eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..aXZpdml2aXZpdg.Y2lwaGVydGV4dA.dGFndGFn; path=/",
+                Some("session=[REDACTED]; path=/"),
+            ),
+            (
+                "eyJhbGciOiJSU0EtT0FFUCJ9.a2V5a2V5a2V5.aXZpdg.Y2lwaGVy.dGFn end",
+                Some("[REDACTED] end"),
+            ),
+            // A signed token at the end of a sentence keeps the full stop.
+            (
+                "expired: eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln.",
+                Some("expired: [REDACTED]."),
+            ),
+            ("ab\\nbearer", None),
         ];
         for (text, expected) in cases {
             assert_eq!(redact_tokens(text).as_deref(), expected, "{text:?}");
