@@ -1128,6 +1128,42 @@ const TRANSPORT_TARGETS: [&str; 9] = [
     "otel_log_bridge",
 ];
 
+/// Regression: with a proxy in the environment and no `NO_PROXY` entry for
+/// it, a collector on this machine was sent to through the proxy, which
+/// cannot reach it, and every record failed.
+#[test]
+fn a_collector_on_this_machine_is_reached_around_the_proxy() {
+    if crate::support::is_child() {
+        let guard = otel_log_bridge::init();
+        for i in 0..10 {
+            tracing::info!(target: "app", i, "around the proxy");
+        }
+        let stats = guard.shutdown();
+        assert_eq!((stats.emitted, stats.exported), (10, 10), "{stats:?}");
+        return;
+    }
+    let receiver = Receiver::for_protocol(Protocol::HttpProtobuf);
+    let endpoint = receiver.endpoint();
+    // A proxy nothing answers at.
+    let dead = crate::support::dead_endpoint();
+    let proxy = dead.url().trim_end_matches("/v1/logs");
+    let output = crate::support::run_child(
+        "otlp::a_collector_on_this_machine_is_reached_around_the_proxy",
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            ("HTTPS_PROXY", proxy),
+            ("HTTP_PROXY", proxy),
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(receiver.records().len(), 10);
+}
+
 #[test]
 fn init_from_the_environment_at_trace_level_exports_no_transport_records() {
     if crate::support::is_child() {

@@ -175,10 +175,14 @@ pub fn child_command(name: &str, envs: &[(&str, &str)]) -> Command {
     command
         .args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, "1");
-    // The child sees only the configuration the test gives it.
+    // The child sees only the configuration the test gives it, proxies
+    // included.
     for (var, _) in std::env::vars_os() {
         let name = var.to_string_lossy();
-        if name.starts_with("OTEL_") || name == "RUST_LOG" || name == "RUST_BACKTRACE" {
+        let proxy = ["ALL_PROXY", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"]
+            .iter()
+            .any(|proxy| name.eq_ignore_ascii_case(proxy));
+        if name.starts_with("OTEL_") || name == "RUST_LOG" || name == "RUST_BACKTRACE" || proxy {
             command.env_remove(&var);
         }
     }

@@ -12,6 +12,7 @@ use ureq::tls::{ClientCert, RootCerts, TlsConfig};
 use crate::config::otlp::{endpoint_for_reports, Compression, OtlpSettings, Protocol, TlsFiles};
 use crate::error::InitError;
 use crate::export::failure::FailureCause;
+use crate::export::otlp::proxy::proxy_for;
 use crate::export::otlp::retry::parse_retry_after;
 use crate::export::otlp::{
     partial_success, readable, write_otlp_json, Outcome, Transport, MAX_RESPONSE_BYTES,
@@ -53,6 +54,7 @@ impl HttpTransport {
         // records. Each phase of a request is bounded instead; resolving
         // is bounded by the system resolver's own timeouts.
         let config = ureq::Agent::config_builder()
+            .proxy(proxy_for(&settings.endpoint))
             .timeout_connect(timeout)
             .timeout_send_request(timeout)
             .timeout_send_body(timeout)

@@ -6,6 +6,7 @@ pub(crate) mod encode;
 mod grpc;
 mod http;
 mod json_lines;
+mod proxy;
 mod retry;
 #[cfg(feature = "spool")]
 pub(crate) mod spool;
