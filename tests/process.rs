@@ -544,6 +544,40 @@ fn settings_that_take_no_effect_are_reported() {
     }
 }
 
+/// Regression: the path of a gRPC endpoint (a gateway that routes by a
+/// path prefix) was dropped without a word.
+#[cfg(feature = "grpc")]
+#[test]
+fn a_grpc_endpoints_path_is_reported_as_not_used() {
+    if is_child() {
+        for endpoint in ["http://127.0.0.1:9/otel-grpc", "http://127.0.0.1:9/"] {
+            let (_layer, guard) = otel_log_bridge::builder()
+                .with_otlp_endpoint(endpoint)
+                .with_otlp_protocol(otel_log_bridge::Protocol::Grpc)
+                .with_shutdown_timeout(std::time::Duration::from_millis(10))
+                .layer()
+                .expect("a warning, not an error");
+            drop(guard);
+        }
+        return;
+    }
+    let output = run_child(
+        "process::a_grpc_endpoints_path_is_reported_as_not_used",
+        &[],
+    );
+    let stderr = stderr(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(
+        stderr.matches("of the gRPC endpoint").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Builder::with_otlp_endpoint: the path \"/otel-grpc\" of the gRPC endpoint http://127.0.0.1:9/otel-grpc is not used"),
+        "{stderr}"
+    );
+}
+
 /// Regression (of the first version of the report above): a platform
 /// that sets `OTEL_LOGS_EXPORTER=otlp` for every service, and
 /// `OTEL_SEMCONV_STABILITY_OPT_IN=code/dup`, made a service that chooses

@@ -563,7 +563,9 @@ impl OtlpSettings {
             Some(url) => {
                 let setting = "Builder::with_otlp_endpoint";
                 let url = check(setting, url)?;
-                if !grpc {
+                if grpc {
+                    warn_if_grpc_path(setting, &url);
+                } else {
                     warn_if_no_path(setting, &url);
                 }
                 url
@@ -571,14 +573,22 @@ impl OtlpSettings {
             None => {
                 let (generic, specific) = names("ENDPOINT");
                 match (env.get(&specific), env.get(&generic)) {
-                    (Some(url), _) if grpc => check(&specific, &url)?,
+                    (Some(url), _) if grpc => {
+                        let url = check(&specific, &url)?;
+                        warn_if_grpc_path(&specific, &url);
+                        url
+                    }
                     (Some(url), _) => {
                         let url = check(&specific, &url)?;
                         warn_if_no_path(&specific, &url);
                         url
                     }
                     // gRPC has no per-signal path: the service name routes.
-                    (None, Some(base)) if grpc => check(&generic, &base)?,
+                    (None, Some(base)) if grpc => {
+                        let url = check(&generic, &base)?;
+                        warn_if_grpc_path(&generic, &url);
+                        url
+                    }
                     (None, Some(base)) => append_logs_path(&check(&generic, &base)?),
                     (None, None) if grpc => DEFAULT_GRPC_ENDPOINT.to_owned(),
                     (None, None) => append_logs_path(DEFAULT_HTTP_ENDPOINT),
@@ -906,6 +916,22 @@ fn warn_if_no_path(setting: &str, url: &str) {
             "{setting} is used as the full URL, and {} has no path: requests go to /, not to the collector's /{HTTP_LOGS_PATH}; give the full URL ({})",
             endpoint_for_reports(url),
             endpoint_for_reports(&append_logs_path(url))
+        ));
+    }
+}
+
+/// Says that a gRPC endpoint's path is not used: requests go to the logs
+/// service's own path on the endpoint's host, so a gateway that routes by
+/// a path prefix is not reached through it.
+fn warn_if_grpc_path(setting: &str, url: &str) {
+    let Ok(uri) = url.parse::<ureq::http::Uri>() else {
+        return;
+    };
+    if !matches!(uri.path(), "" | "/") {
+        diag::warn(format_args!(
+            "{setting}: the path {:?} of the gRPC endpoint {} is not used: gRPC requests go to the logs service's own path on that host",
+            uri.path(),
+            endpoint_for_reports(url)
         ));
     }
 }
