@@ -152,11 +152,11 @@ fn a_filter_by_module_sees_where_a_log_record_comes_from() {
     let ours = filter_fn(|metadata| {
         metadata
             .module_path()
-            .is_some_and(|module| module.starts_with("billing::"))
+            .is_some_and(|module| !module.starts_with("hyper::"))
     });
     let subscriber = tracing_subscriber::registry().with(layer.with_filter(ours));
     tracing::subscriber::with_default(subscriber, || {
-        for (module, body) in [("billing::invoices", "ours"), ("hyper::proto", "theirs")] {
+        for (module, body) in [("hyper::proto", "theirs"), ("billing::invoices", "ours")] {
             bridge.log(
                 &log::Record::builder()
                     .level(log::Level::Info)
@@ -168,12 +168,16 @@ fn a_filter_by_module_sees_where_a_log_record_comes_from() {
                     .build(),
             );
         }
+        // The question that clears the filter's answers after a record
+        // goes by the location too: asked without it, the filter refused
+        // it, and its answer hid the thread's next event, which the filter
+        // passes.
+        tracing::info!("after ours");
     });
     guard.flush().expect("flushed");
-    let records = out.lines();
-    assert_eq!(records.len(), 1, "{records:?}");
-    assert_eq!(records[0]["body"], "ours");
-    assert_eq!(records[0]["attributes"]["code.line.number"], 12);
+    let bodies: Vec<_> = out.lines().iter().map(|r| r["body"].clone()).collect();
+    assert_eq!(bodies, ["ours", "after ours"]);
+    assert_eq!(out.lines()[0]["attributes"]["code.line.number"], 12);
 }
 
 /// Regression: with clones of one layer in two subscribers, one of them

@@ -499,24 +499,25 @@ fn is_excluded(matcher: &Gitignore, path: &Path, is_dir: bool) -> bool {
         return false;
     };
     let absolute = normalized(&absolute);
-    // The path as written, and with the links on its way resolved, as the
-    // root's are: a path given through a linked directory (`/tmp` on
-    // macOS, a checkout under a link) names the same file.
-    let resolved = absolute
+    // The matcher only answers for paths under its root.
+    let matches = |path: &Path| {
+        path.starts_with(matcher.path())
+            && matcher
+                .matched_path_or_any_parents(path, is_dir)
+                .is_ignore()
+    };
+    if absolute.starts_with(matcher.path()) {
+        return matches(&absolute);
+    }
+    // Else with the links on its way resolved, as the root's are: a path
+    // given through a linked directory (`/tmp` on macOS, a checkout under a
+    // link) names the same file. Looked up only then: it costs a look at
+    // the file system for every path walked.
+    absolute
         .parent()
         .and_then(|parent| std::fs::canonicalize(parent).ok())
         .zip(absolute.file_name())
-        .map(|(parent, name)| parent.join(name));
-    [Some(absolute), resolved]
-        .into_iter()
-        .flatten()
-        .any(|path| {
-            // The matcher only answers for paths under its root.
-            path.starts_with(matcher.path())
-                && matcher
-                    .matched_path_or_any_parents(&path, is_dir)
-                    .is_ignore()
-        })
+        .is_some_and(|(parent, name)| matches(&parent.join(name)))
 }
 
 /// Resolves `.` and `..` in an absolute path by its text, as the exclude

@@ -165,9 +165,11 @@ pub(crate) fn note_question(metadata: &Metadata<'_>, key: LayerKey) {
 /// neither, so the answers would stay and hide the next event or span whose
 /// callsite skips filtering from the layers they disabled. A second
 /// question clears them: the bridge's layer refuses it, and a layer that
-/// refuses makes `tracing-subscriber` clear the per-layer answers. (A
-/// per-layer filter around the bridge's own layer that refuses an ERROR
-/// question for the record's target keeps this from working.)
+/// refuses makes `tracing-subscriber` clear the per-layer answers. It is
+/// asked with the record's target and location, which a filter that took
+/// the record passes on to the layer. (A per-layer filter around the
+/// bridge's own layer that refuses an ERROR question for them keeps this
+/// from working.)
 fn enabled_by_dispatcher(
     level: log::Level,
     target: &str,
@@ -184,32 +186,30 @@ fn enabled_by_dispatcher(
     let file = location.and_then(log::Record::file);
     let line = location.and_then(log::Record::line);
     let module_path = location.and_then(log::Record::module_path);
-    let metadata = |name, level, callsite, located: bool| {
+    // A filter may go by the source location, as a `tracing` event's (or
+    // a record `tracing-log` forwards) would have it; `Log::enabled` is
+    // given none to ask with.
+    let metadata = |name, level, callsite| {
         Metadata::new(
             name,
             target,
             level,
-            file.filter(|_| located),
-            line.filter(|_| located),
-            module_path.filter(|_| located),
+            file,
+            line,
+            module_path,
             FieldSet::new(&[], callsite),
             Kind::EVENT,
         )
     };
-    // A filter may go by the source location, as a `tracing` event's (or
-    // a record `tracing-log` forwards) would have it; `Log::enabled` is
-    // given none to ask with.
     let question = metadata(
         "log record",
         tracing_level(level),
         Identifier(&LOG_CALLSITE),
-        true,
     );
     let reset = metadata(
         "log record filtered",
         tracing_core::Level::ERROR,
         Identifier(&FILTER_RESET_CALLSITE),
-        false,
     );
     tracing::dispatcher::get_default(|dispatch| {
         // While the thread is being torn down, the dispatcher answers alone.

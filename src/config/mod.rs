@@ -285,8 +285,9 @@ impl Builder {
     /// flush counts every record of the batch as failed, though the buffer
     /// may write some of them later). A write or flush that answers
     /// [`WouldBlock`](std::io::ErrorKind::WouldBlock) is tried again after
-    /// a pause, as a blocking writer would wait, until the shutdown
-    /// deadline.
+    /// a pause, as a blocking writer would wait, until shortly (at most
+    /// 100 ms) before the shutdown deadline, so that what it could not
+    /// write is counted as failed by then.
     pub fn with_json_writer(mut self, writer: impl Write + Send + 'static) -> Self {
         self.json_writer = Some(Box::new(writer));
         self

@@ -97,6 +97,9 @@ struct Control {
     shutdown: bool,
     /// When the guard stops waiting for the worker; retries give up then.
     shutdown_deadline: Option<Instant>,
+    /// How long before `shutdown_deadline` the worker stops waiting for
+    /// its output (see [`Queue::past_shutdown_deadline`]).
+    shutdown_slack: Duration,
     exited: bool,
     /// The worker stopped on a panic: flushes can no longer succeed.
     crashed: bool,
@@ -775,14 +778,20 @@ impl Queue {
     }
 
     /// Whether the shutdown's deadline is less than [`SHUTDOWN_SLACK`]
-    /// away: the worker stops waiting for its output then, so that what it
-    /// did not write is counted as failed before the guard stops waiting.
-    /// Given up at the deadline itself, the records were still unsettled
-    /// when the guard looked, and reported as "did not finish".
+    /// away, or half the shutdown's time when that is shorter: the worker
+    /// stops waiting for its output then, so that what it did not write is
+    /// counted as failed before the guard stops waiting. Given up at the
+    /// deadline itself, the records were still unsettled when the guard
+    /// looked, and reported as "did not finish".
     pub(crate) fn past_shutdown_deadline(&self) -> bool {
-        lock(&self.control)
+        self.past_shutdown_deadline_at(Instant::now())
+    }
+
+    fn past_shutdown_deadline_at(&self, now: Instant) -> bool {
+        let control = lock(&self.control);
+        control
             .shutdown_deadline
-            .is_some_and(|deadline| Instant::now() + SHUTDOWN_SLACK >= deadline)
+            .is_some_and(|deadline| now + control.shutdown_slack >= deadline)
     }
 
     /// Asks the worker to export everything queued before this call.
@@ -863,6 +872,9 @@ impl Queue {
                 .shutdown_deadline
                 .map_or(deadline, |d| d.min(deadline)),
         );
+        // A short shutdown timeout still leaves the output half its time.
+        control.shutdown_slack =
+            SHUTDOWN_SLACK.min(deadline.saturating_duration_since(Instant::now()) / 2);
         self.work.notify_one();
     }
 
@@ -1151,10 +1163,18 @@ mod tests {
     fn an_output_is_given_up_with_time_left_to_count_its_records() {
         let queue = Queue::new("test", 1 << 20, NEVER_WOKEN);
         assert!(!queue.past_shutdown_deadline(), "no shutdown asked for");
-        queue.request_shutdown(Instant::now() + Duration::from_secs(3600));
-        assert!(!queue.past_shutdown_deadline());
-        queue.request_shutdown(Instant::now() + SHUTDOWN_SLACK / 2);
-        assert!(queue.past_shutdown_deadline());
+        let asked = Instant::now();
+        let deadline = asked + Duration::from_secs(3600);
+        queue.request_shutdown(deadline);
+        assert!(!queue.past_shutdown_deadline_at(deadline - SHUTDOWN_SLACK * 2));
+        assert!(queue.past_shutdown_deadline_at(deadline - SHUTDOWN_SLACK / 2));
+        // A shutdown shorter than twice the slack leaves the output half
+        // of its time.
+        let queue = Queue::new("test", 1 << 20, NEVER_WOKEN);
+        let asked = Instant::now();
+        queue.request_shutdown(asked + SHUTDOWN_SLACK);
+        assert!(!queue.past_shutdown_deadline_at(asked + SHUTDOWN_SLACK * 2 / 5));
+        assert!(queue.past_shutdown_deadline_at(asked + SHUTDOWN_SLACK * 3 / 5));
     }
 
     /// Regression: a buffer that grew while the output stalled went round

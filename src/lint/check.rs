@@ -272,8 +272,8 @@ enum Angle {
     /// A qualified path: `<A as T>`.
     Qualified,
     /// A `<<` after a name: a shift, or a generic's `<` and a qualified
-    /// path's.
-    Shift,
+    /// path's; whether an `as` came since, as in a qualified path.
+    Shift { as_since: bool },
 }
 
 /// Where the parser could first recurse deeper than [`MAX_RECURSION`], or,
@@ -289,8 +289,8 @@ enum Angle {
 /// told from operators by the token before (a closure starts after `(`,
 /// `,`, `=`, `move` and the like; generics follow a name or `::`, and a
 /// qualified path's `<A as T>`, whose `>` closes no generic's, follows
-/// no operand; a `<<` after a name is a shift until a `>` shows it was a
-/// generic's `<` and a qualified path's), and a
+/// no operand; a `<<` after a name is a shift until an `as` and a `>`
+/// show it was a generic's `<` and a qualified path's), and a
 /// block followed by an operator continues its chain (`|| {} + || {} ..`).
 /// A `=>` ends the chain of a match arm's pattern. An attribute (and
 /// so a doc comment) neither ends nor continues the chain it stands in, so
@@ -390,6 +390,11 @@ fn recursion_estimate(
             runs -= current.run;
             current.run = 0;
         }
+        if matches!(&tree, TokenTree::Ident(ident) if ident == "as") {
+            if let Some(Angle::Shift { as_since }) = current.angles.last_mut() {
+                *as_since = true;
+            }
+        }
         let mut ends_chain = false;
         if let TokenTree::Punct(punct) = &tree {
             let joined_to_next = punct.spacing() == Spacing::Joint;
@@ -414,7 +419,7 @@ fn recursion_estimate(
                         let assigns = matches!(&second, Some(TokenTree::Punct(second)) if second.spacing() == Spacing::Joint)
                             && next_is(current.trees.peek(), '=');
                         if !assigns {
-                            current.angles.push(Angle::Shift);
+                            current.angles.push(Angle::Shift { as_since: false });
                         }
                     } else if !(joined_to_next && next_is(current.trees.peek(), '=')) {
                         current.angles.push(Angle::Generic);
@@ -430,12 +435,13 @@ fn recursion_estimate(
                 '>' if previous != Previous::Punct('-', true) => match current.angles.pop() {
                     Some(Angle::Generic) => current.open_angles -= 1,
                     // The qualified path after a generic's `<` closed: the
-                    // generic's arguments stay open.
-                    Some(Angle::Shift) => {
+                    // generic's arguments stay open. Without an `as`, the
+                    // `<<` was a shift, and this `>` compares.
+                    Some(Angle::Shift { as_since: true }) => {
                         current.angles.push(Angle::Generic);
                         current.open_angles += 1;
                     }
-                    Some(Angle::Qualified) | None => {}
+                    Some(Angle::Shift { as_since: false } | Angle::Qualified) | None => {}
                 },
                 ';' => ends_chain = true,
                 ',' => ends_chain = !current.in_parameters && current.open_angles == 0,

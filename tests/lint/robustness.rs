@@ -205,6 +205,11 @@ fn generated_tables_of_operators_are_not_taken_for_deep_nesting() {
             "static T: [bool; 2000] = [{}];",
             entries(&|i| format!("a{i} <= b, "))
         ),
+        // A shift compared: its `>` closes no qualified path.
+        format!(
+            "static T: [bool; 2000] = [{}];",
+            entries(&|i| format!("a{i} << 1 > b, "))
+        ),
         format!(
             "enum E {{ {} }}",
             entries(&|i| format!("A{i} = 1 << {}, ", i % 64))

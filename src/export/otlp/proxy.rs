@@ -22,9 +22,15 @@ pub(crate) fn proxy_for(endpoint: &str) -> Option<ureq::Proxy> {
         } else {
             80
         });
-    let no_proxy = ["NO_PROXY", "no_proxy"]
+    // The lower-case name first, as `curl` reads it; one left empty (by a
+    // template, say) leaves the other in force, as in Go.
+    let no_proxy = ["no_proxy", "NO_PROXY"]
         .iter()
-        .find_map(|name| std::env::var(name).ok())
+        .find_map(|name| {
+            std::env::var(name)
+                .ok()
+                .filter(|value| !value.trim().is_empty())
+        })
         .unwrap_or_default();
     (!bypasses_proxy(host, port, &no_proxy)).then_some(proxy)
 }
