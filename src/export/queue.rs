@@ -1072,12 +1072,20 @@ mod tests {
         let mut chunks = Vec::new();
         queue.take(&mut pool, &mut chunks);
         assert_eq!(chunks.len(), 1);
-        let shards = lock(&queue.shards);
-        let capacity: usize = shards
+        assert_eq!(shard_capacity(&queue), 0);
+    }
+
+    /// The memory the queue's shards hold for records, used or not.
+    fn shard_capacity(queue: &Queue) -> usize {
+        lock(&queue.shards)
             .iter()
             .map(|shard| lock(&shard.state).buf.capacity())
-            .sum();
-        assert_eq!(capacity, 0);
+            .sum()
+    }
+
+    /// The memory the buffers kept for reuse hold.
+    fn pool_capacity(pool: &[Vec<u8>]) -> usize {
+        pool.iter().map(Vec::capacity).sum()
     }
 
     /// Regression: the last drain of a closed queue left an idle shard the
@@ -1100,11 +1108,7 @@ mod tests {
         queue.close();
         queue.take(&mut pool, &mut chunks);
         assert!(chunks.is_empty());
-        let capacity: usize = lock(&queue.shards)
-            .iter()
-            .map(|shard| lock(&shard.state).buf.capacity())
-            .sum();
-        assert_eq!(capacity, 0);
+        assert_eq!(shard_capacity(&queue), 0);
     }
 
     /// Regression: the buffer a shard was handed for reuse stayed with it
@@ -1141,11 +1145,7 @@ mod tests {
                 queue.recycle(&mut pool, chunk);
             }
         }
-        let in_shards: usize = lock(&queue.shards)
-            .iter()
-            .map(|shard| lock(&shard.state).buf.capacity())
-            .sum();
-        let in_pool: usize = pool.iter().map(Vec::capacity).sum();
+        let (in_shards, in_pool) = (shard_capacity(&queue), pool_capacity(&pool));
         assert!(
             in_shards + in_pool <= 2 * largest_chunk,
             "{in_shards} + {in_pool} bytes kept, chunks of {largest_chunk}"
@@ -1205,11 +1205,7 @@ mod tests {
         for records in [8192, 1, 1, 8192, 1, 1] {
             cycle(&mut pool, records);
         }
-        let in_shards: usize = lock(&queue.shards)
-            .iter()
-            .map(|shard| lock(&shard.state).buf.capacity())
-            .sum();
-        let in_pool: usize = pool.iter().map(Vec::capacity).sum();
+        let (in_shards, in_pool) = (shard_capacity(&queue), pool_capacity(&pool));
         assert!(
             in_shards + in_pool <= 2 * queue.pooled_capacity(),
             "{in_shards} + {in_pool} bytes kept"
