@@ -106,6 +106,35 @@ fn secret_keys_inside_nested_values_are_redacted() {
     assert_eq!(stats.redacted, 3, "{stats:?}");
 }
 
+/// Regression: tokens used as map keys (sessions by their token) were
+/// exported in clear, values redacted or not.
+#[test]
+fn tokens_used_as_map_keys_are_redacted() {
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl";
+    let (records, stats) = capture_with_guard(
+        otel_log_bridge::builder().with_value_redaction(true),
+        |_| {
+            let sessions = serde_json::json!({
+                "Bearer abcdefgh12345": {"user": "ada"},
+                "Bearer zyxwvuts98765": {"user": "grace"},
+                jwt: {"user": "alan"},
+                "anonymous": {"user": null},
+            });
+            log::info!(sessions:serde = sessions; "active sessions");
+        },
+    );
+    assert_eq!(
+        records[0]["attributes"]["sessions"],
+        serde_json::json!({
+            "Bearer [REDACTED]": {"user": "ada"},
+            "Bearer [REDACTED] (2)": {"user": "grace"},
+            "[REDACTED]": {"user": "alan"},
+            "anonymous": {"user": null},
+        })
+    );
+    assert_eq!(stats.redacted, 3, "{stats:?}");
+}
+
 /// Regression: a sign-up form's `password1` and `password2`, keys with a
 /// space or a colon before the secret word, and a session id (a bearer
 /// credential, which the crate's own lint calls a secret) were exported in

@@ -369,22 +369,10 @@ impl RedactionSettings {
     /// tokens inside its strings, when asked to); returns how many.
     pub(crate) fn redact_tree(&self, tree: &mut serde_json::Value) -> u64 {
         match tree {
-            serde_json::Value::Object(entries) => entries
-                .iter_mut()
-                .map(|(key, value)| {
-                    if self.is_sensitive(key) {
-                        // Already redacted (a span's tree, redacted when
-                        // the span recorded it) is not counted again.
-                        if value.as_str() == Some(REDACTED) {
-                            return 0;
-                        }
-                        *value = serde_json::Value::from(REDACTED);
-                        1
-                    } else {
-                        self.redact_tree(value)
-                    }
-                })
-                .sum(),
+            serde_json::Value::Object(entries) => {
+                let renamed = if self.values { redact_keys(entries) } else { 0 };
+                renamed + self.redact_entries(entries)
+            }
             serde_json::Value::Array(items) => {
                 items.iter_mut().map(|item| self.redact_tree(item)).sum()
             }
@@ -398,6 +386,53 @@ impl RedactionSettings {
             _ => 0,
         }
     }
+
+    /// Redacts the values of a map's sensitive keys, and inside the others.
+    fn redact_entries(&self, entries: &mut serde_json::Map<String, serde_json::Value>) -> u64 {
+        entries
+            .iter_mut()
+            .map(|(key, value)| {
+                if self.is_sensitive(key) {
+                    // Already redacted (a span's tree, redacted when
+                    // the span recorded it) is not counted again.
+                    if value.as_str() == Some(REDACTED) {
+                        return 0;
+                    }
+                    *value = serde_json::Value::from(REDACTED);
+                    1
+                } else {
+                    self.redact_tree(value)
+                }
+            })
+            .sum()
+    }
+}
+
+/// Redacts the tokens in a map's keys (a map of sessions by their token,
+/// say); returns how many keys it changed. Keys that come out the same are
+/// told apart by a number, so that no entry is lost.
+fn redact_keys(entries: &mut serde_json::Map<String, serde_json::Value>) -> u64 {
+    if !entries.keys().any(|key| redact_tokens(key).is_some()) {
+        return 0;
+    }
+    let mut renamed = 0;
+    for (key, value) in std::mem::take(entries) {
+        let key = match redact_tokens(&key) {
+            Some(redacted) => {
+                renamed += 1;
+                redacted
+            }
+            None => key,
+        };
+        let mut unique = key.clone();
+        let mut number = 1;
+        while entries.contains_key(&unique) {
+            number += 1;
+            unique = format!("{key} ({number})");
+        }
+        entries.insert(unique, value);
+    }
+    renamed
 }
 
 impl Redactor {
