@@ -423,8 +423,8 @@ impl Builder {
     }
 
     /// Whether bearer tokens (`Bearer …`) and JSON Web Tokens are redacted
-    /// inside the body and every string value too (default: off, as it
-    /// scans every string of every record).
+    /// inside the body and every string value too, and in the keys of maps
+    /// (default: off, as it scans every string of every record).
     pub fn with_value_redaction(mut self, enabled: bool) -> Self {
         self.capture.redaction.values = enabled;
         self
