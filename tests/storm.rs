@@ -89,3 +89,40 @@ fn a_summary_given_at_shutdown_names_no_thread() {
     assert_eq!(summary["attributes"].get("thread.name"), None, "{summary}");
     assert_eq!(summary["attributes"].get("thread.id"), None, "{summary}");
 }
+
+/// Regression: the summary of a storm that had ended came only when its
+/// callsite logged again, or at shutdown, however long after.
+#[test]
+fn an_ended_storm_is_summarized_when_another_callsite_logs() {
+    let (records, stats) = capture_with_guard(
+        otel_log_bridge::builder().with_rate_limit(RateLimit::per_callsite(1, 1)),
+        |_| {
+            for i in 0..3 {
+                noisy(i);
+            }
+            // A storm is over once its callsite has suppressed nothing for
+            // a second.
+            std::thread::sleep(std::time::Duration::from_millis(1_100));
+            tracing::info!("another callsite");
+        },
+    );
+    assert_eq!(stats.suppressed, 2);
+    let bodies: Vec<&str> = records
+        .iter()
+        .map(|r| r["body"].as_str().unwrap_or_default())
+        .collect();
+    let summary = records
+        .iter()
+        .position(|r| r["event_name"] == "otel_log_bridge.suppressed")
+        .expect("a summary");
+    let other = bodies
+        .iter()
+        .position(|body| *body == "another callsite")
+        .expect("the other event");
+    assert!(summary < other, "{bodies:?}");
+    assert_eq!(
+        records[summary]["attributes"]["otel_log_bridge.suppressed.count"],
+        2
+    );
+    assert_eq!(records[summary]["attributes"].get("thread.name"), None);
+}

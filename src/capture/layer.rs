@@ -373,12 +373,22 @@ where
         // Rate limits are per callsite, and forwarded `log` records have
         // none of their own (one serves every record of a level), so they
         // are not limited, as records the `log` bridge receives are not.
-        if let (Some(storm), false) = (shared.pipeline.storm(), forwarded) {
-            match storm.check(metadata) {
-                Verdict::Emit => {}
-                Verdict::Suppress => return,
-                Verdict::EmitAfterSummary(suppressed) => {
-                    storm.emit_summary(&shared.pipeline, metadata, suppressed, Emitter::Callsite);
+        if let Some(storm) = shared.pipeline.storm() {
+            // Any event, limited or not, gives the summaries of storms
+            // that ended elsewhere, before it is captured or suppressed.
+            storm.summarize_ended(&shared.pipeline);
+            if !forwarded {
+                match storm.check(metadata) {
+                    Verdict::Emit => {}
+                    Verdict::Suppress => return,
+                    Verdict::EmitAfterSummary(suppressed) => {
+                        storm.emit_summary(
+                            &shared.pipeline,
+                            metadata,
+                            suppressed,
+                            Emitter::Callsite,
+                        );
+                    }
                 }
             }
         }

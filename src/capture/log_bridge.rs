@@ -257,6 +257,11 @@ impl log::Log for LogBridge {
             }
             return;
         }
+        // Records are not limited, but they give the summaries of storms
+        // that ended, as `tracing` events do.
+        if let Some(storm) = self.pipeline.storm() {
+            storm.summarize_ended(&self.pipeline);
+        }
         with_scratch(|record| {
             record.set_limits(self.options.limits);
             record.reset(

@@ -1,11 +1,13 @@
 //! Storm control: a token bucket per callsite. Events over the rate are
-//! suppressed and counted; when the callsite is let through again (at most
-//! once per [`SUMMARY_INTERVAL`], and at shutdown), a summary record says
-//! how many were suppressed and over how long, with the callsite's
-//! location (unless code attributes are off), so nothing disappears
-//! silently.
+//! suppressed and counted, and a summary record says how many were
+//! suppressed and over how long, with the callsite's location (unless code
+//! attributes are off), so nothing disappears silently. A callsite's
+//! summary comes at most once per [`SUMMARY_INTERVAL`]: when the callsite
+//! is let through again; when its storm has ended (nothing suppressed for
+//! [`SUMMARY_INTERVAL`]) and any other event passes the layer; and at
+//! shutdown.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -94,9 +96,10 @@ impl Bucket {
 pub(crate) enum Emitter {
     /// The thread of the event the callsite let through after a storm.
     Callsite,
-    /// The thread that shuts the pipeline down, which may never have
-    /// logged at the callsite: the summary names no thread.
-    Shutdown,
+    /// Another thread, which may never have logged at the callsite (one
+    /// that logs elsewhere after the storm ended, or that shuts the
+    /// pipeline down): the summary names no thread.
+    Other,
 }
 
 /// The buckets of one pipeline.
@@ -111,6 +114,14 @@ pub(crate) struct StormControl {
     /// Set when the summaries were given at shutdown: no event is
     /// suppressed after, as none could be reported.
     summarized_for_good: AtomicBool,
+    /// How many buckets hold suppressed events not summarized yet, changed
+    /// under the bucket's lock: while it is zero, an event pays one load
+    /// for [`StormControl::summarize_ended`].
+    pending: AtomicUsize,
+    /// When the buckets are next looked through for storms that ended, in
+    /// nanoseconds since `created`.
+    next_sweep: AtomicU64,
+    created: Instant,
 }
 
 /// What to do with one event.
@@ -157,6 +168,9 @@ impl StormControl {
                 .collect(),
             suppressed: Default::default(),
             summarized_for_good: AtomicBool::new(false),
+            pending: AtomicUsize::new(0),
+            next_sweep: AtomicU64::new(0),
+            created: now,
         }
     }
 
@@ -255,6 +269,7 @@ impl StormControl {
         if bucket.tokens < 1.0 {
             if bucket.suppressed == 0 {
                 bucket.suppressed_since = now;
+                self.pending.fetch_add(1, Ordering::Relaxed);
             }
             bucket.suppressed += 1;
             bucket.last_suppressed = now;
@@ -271,12 +286,72 @@ impl StormControl {
         if bucket.suppressed == 0 || !summary_due {
             return Verdict::Emit;
         }
+        Verdict::EmitAfterSummary(self.take_suppressed(bucket, now))
+    }
+
+    /// Takes `bucket`'s suppressed events, which it holds, for a summary
+    /// given at `now`; the caller holds the bucket locked.
+    fn take_suppressed(&self, bucket: &mut Bucket, now: Instant) -> Suppressed {
+        self.pending.fetch_sub(1, Ordering::Relaxed);
         bucket.summarized = Some(now);
-        Verdict::EmitAfterSummary(Suppressed {
+        Suppressed {
             count: std::mem::take(&mut bucket.suppressed),
             first: bucket.suppressed_since,
             last: bucket.last_suppressed,
-        })
+        }
+    }
+
+    /// Gives the summaries of storms that ended: callsites that suppressed
+    /// events and then went quiet would otherwise keep them until they
+    /// log again, which may be hours later, or until shutdown. Called for
+    /// every event the layer takes; it looks through the buckets at most
+    /// once per [`SUMMARY_INTERVAL`], and only while some hold suppressed
+    /// events.
+    pub(crate) fn summarize_ended(&self, pipeline: &Pipeline) {
+        if self.pending.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        for (callsite, suppressed) in self.take_ended(Instant::now()) {
+            self.emit_summary(pipeline, callsite, suppressed, Emitter::Other);
+        }
+    }
+
+    /// Takes the suppressed events of the callsites whose storm ended by
+    /// `now` and whose summary is due, unless another thread looked
+    /// through the buckets less than [`SUMMARY_INTERVAL`] ago.
+    fn take_ended(&self, now: Instant) -> Vec<(&'static Metadata<'static>, Suppressed)> {
+        let nanos = |duration: Duration| u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        let elapsed = nanos(now.saturating_duration_since(self.created));
+        let due = self.next_sweep.load(Ordering::Relaxed);
+        let next = elapsed.saturating_add(nanos(SUMMARY_INTERVAL));
+        if elapsed < due
+            || self
+                .next_sweep
+                .compare_exchange(due, next, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return Vec::new();
+        }
+        let mut ended = Vec::new();
+        for bucket in self.buckets.iter() {
+            let mut bucket = bucket.lock().unwrap_or_else(PoisonError::into_inner);
+            let quiet_since = now.saturating_duration_since(bucket.last_suppressed);
+            let summary_due = bucket
+                .summarized
+                .is_none_or(|last| now.saturating_duration_since(last) >= SUMMARY_INTERVAL);
+            // Checked under the bucket's lock, as in `take_token`: the
+            // last summaries may have taken this bucket's events already.
+            if self.summarized_for_good.load(Ordering::SeqCst) {
+                break;
+            }
+            if let (Some(callsite), true) = (
+                bucket.callsite,
+                bucket.suppressed > 0 && quiet_since >= SUMMARY_INTERVAL && summary_due,
+            ) {
+                ended.push((callsite, self.take_suppressed(&mut bucket, now)));
+            }
+        }
+        ended
     }
 
     /// Emits the summaries still pending, at shutdown. Events that other
@@ -286,15 +361,10 @@ impl StormControl {
         self.summarized_for_good.store(true, Ordering::SeqCst);
         for bucket in self.buckets.iter() {
             let mut bucket = bucket.lock().unwrap_or_else(PoisonError::into_inner);
-            let count = std::mem::take(&mut bucket.suppressed);
-            if let (Some(callsite), true) = (bucket.callsite, count > 0) {
-                let suppressed = Suppressed {
-                    count,
-                    first: bucket.suppressed_since,
-                    last: bucket.last_suppressed,
-                };
+            if let (Some(callsite), true) = (bucket.callsite, bucket.suppressed > 0) {
+                let suppressed = self.take_suppressed(&mut bucket, Instant::now());
                 drop(bucket);
-                self.emit_summary(pipeline, callsite, suppressed, Emitter::Shutdown);
+                self.emit_summary(pipeline, callsite, suppressed, Emitter::Other);
             }
         }
     }
@@ -320,15 +390,15 @@ impl StormControl {
         suppressed: Suppressed,
         emitter: Emitter,
     ) {
-        let shutdown_options;
+        let unthreaded_options;
         let options = match emitter {
             Emitter::Callsite => &self.options,
-            Emitter::Shutdown => {
-                shutdown_options = CaptureOptions {
+            Emitter::Other => {
+                unthreaded_options = CaptureOptions {
                     thread_attributes: false,
                     ..self.options.clone()
                 };
-                &shutdown_options
+                &unthreaded_options
             }
         };
         let seconds = suppressed.seconds();
@@ -489,6 +559,38 @@ mod tests {
             }
             _ => panic!("no summary"),
         }
+    }
+
+    /// Regression: a callsite that suppressed events and then went quiet
+    /// kept them until it logged again, which could be hours later, or
+    /// until shutdown.
+    #[test]
+    fn an_ended_storm_is_summarized_once_it_has_been_quiet_a_while() {
+        let [callsite, _] = two_callsites();
+        let storm = StormControl::new(RateLimit::per_callsite(1, 1), CaptureOptions::default());
+        let at = |millis| storm.created + Duration::from_millis(millis);
+        assert!(matches!(storm.check_at(callsite, at(0)), Verdict::Emit));
+        for millis in [100, 200, 300] {
+            assert!(matches!(
+                storm.check_at(callsite, at(millis)),
+                Verdict::Suppress
+            ));
+        }
+        // Its last suppressed event is too recent for the storm to be over.
+        assert!(storm.take_ended(at(900)).is_empty());
+        // The buckets were looked through less than a second ago.
+        assert!(storm.take_ended(at(1_400)).is_empty());
+        let ended = storm.take_ended(at(1_900));
+        let [(ended_callsite, suppressed)] = ended[..] else {
+            panic!("{ended:?}");
+        };
+        assert!(std::ptr::eq(ended_callsite, callsite));
+        assert_eq!(suppressed.count, 3);
+        assert!((suppressed.seconds() - 0.2).abs() < 1e-9, "{suppressed:?}");
+        assert_eq!(storm.pending.load(Ordering::Relaxed), 0);
+        // Summarized once: not again when the callsite next logs, nor later.
+        assert!(matches!(storm.check_at(callsite, at(5_000)), Verdict::Emit));
+        assert!(storm.take_ended(at(10_000)).is_empty());
     }
 
     /// Regression: a thread that read the time before waiting for the
