@@ -433,12 +433,14 @@ impl Builder {
     /// Limits how many events each callsite may emit, beating
     /// `OTEL_LOG_BRIDGE_RATE_LIMIT` (`<per second>[,<burst>]`; default: no
     /// limit). Events over the limit are dropped and counted in
-    /// [`Stats::suppressed`](crate::Stats::suppressed); when the callsite is
-    /// let through again (at most once a second while a storm lasts), and
-    /// at shutdown, a WARN record (`otel_log_bridge.suppressed`) says how
-    /// many were suppressed, with the callsite's location (its `code.*`
-    /// attributes, unless `with_code_attributes(false)` turned them off)
-    /// and, except at shutdown, the thread of the event let through. `log`
+    /// [`Stats::suppressed`](crate::Stats::suppressed). A WARN record
+    /// (`otel_log_bridge.suppressed`) says how many were suppressed, with
+    /// the callsite's location (its `code.*` attributes, unless
+    /// `with_code_attributes(false)` turned them off): when the callsite is
+    /// let through again (at most once a second while a storm lasts), with
+    /// the thread of the event let through; when the storm has ended (a
+    /// second with nothing suppressed) and any other event passes; and at
+    /// shutdown. `log`
     /// records are not limited, whether
     /// they come through the crate's `log` bridge or `tracing-log`: they
     /// have no callsite of their own.
