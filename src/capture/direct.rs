@@ -581,6 +581,22 @@ enum Piece<'v> {
     Text(Range<usize>),
 }
 
+/// Writes a field's attribute, with its key as [`FieldKeys`] encoded it
+/// when it did.
+#[inline(always)]
+fn write_field(
+    stream: &mut EventStream<'_>,
+    out: &mut Vec<u8>,
+    field: &Field,
+    encoded_key: Option<EncodedKey<'_>>,
+    value: ValueRef<'_>,
+) {
+    match encoded_key {
+        Some(encoded_key) => stream.keyed_attribute(out, encoded_key, value),
+        None => stream.attribute(out, field.name(), value),
+    }
+}
+
 /// Visits an event's fields straight into a sink's encoding, with the
 /// mapping rules of the general path's `EventVisitor`.
 struct DirectVisitor<'a, 'e> {
@@ -614,24 +630,34 @@ impl<'a> DirectVisitor<'a, '_> {
     /// Writes a field's attribute, redacted when its name asks for it.
     #[inline(always)]
     fn set(&mut self, field: &Field, value: Piece<'_>) {
-        let value = if self.is_redacted(field) {
-            self.redacted += 1;
-            Piece::Value(ValueRef::Str(REDACTED))
-        } else {
-            value
-        };
+        // Out of line, so that the value's type stays known to the
+        // compiler here: a redacted value, a string, merged into the
+        // common path made every typed field test its type again while
+        // it was written (a profile of the direct path).
+        if self.is_redacted(field) {
+            self.set_redacted(field);
+            return;
+        }
         let encoded_key = self.note_written(field);
         let value = match value {
             Piece::Value(value) => value,
             Piece::Text(range) => ValueRef::Str(self.text.get(range).unwrap_or_default()),
         };
-        let name = field.name();
-        match encoded_key {
-            Some(encoded_key) => self
-                .stream
-                .keyed_attribute(self.out, name, encoded_key, value),
-            None => self.stream.attribute(self.out, name, value),
-        }
+        write_field(self.stream, self.out, field, encoded_key, value);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn set_redacted(&mut self, field: &Field) {
+        self.redacted += 1;
+        let encoded_key = self.note_written(field);
+        write_field(
+            self.stream,
+            self.out,
+            field,
+            encoded_key,
+            ValueRef::Str(REDACTED),
+        );
     }
 
     /// Notes that `field` is written; returns its encoded key. A field
@@ -706,13 +732,20 @@ impl<'a> DirectVisitor<'a, '_> {
         Piece::Text(start..self.text.len())
     }
 
+    #[inline(always)]
     fn set_integer(&mut self, field: &Field, value: impl TryInto<i64> + fmt::Display + Copy) {
-        let value = match value.try_into() {
-            Ok(int) => Piece::Value(ValueRef::Int(int)),
+        match value.try_into() {
+            Ok(int) => self.set(field, Piece::Value(ValueRef::Int(int))),
             // OTLP integers are signed 64-bit; the rest become strings.
-            Err(_) => self.format(format_args!("{value}")),
-        };
-        self.set(field, value);
+            Err(_) => self.set_formatted(field, value),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn set_formatted(&mut self, field: &Field, value: impl fmt::Display) {
+        let text = self.format(format_args!("{value}"));
+        self.set(field, text);
     }
 }
 
@@ -795,7 +828,7 @@ impl Visit for DirectVisitor<'_, '_> {
             // the value itself: not here too.
             if !self.out_of_order {
                 self.stream
-                    .debug_attribute(self.out, field.name(), encoded_key, value, self.text);
+                    .debug_attribute(self.out, encoded_key, value, self.text);
             }
         } else {
             let text = self.format(format_args!("{value:?}"));
@@ -917,12 +950,14 @@ mod tests {
         tracing::info!(password = "hunter2", api_key = 5_i64, "secrets");
         // Keys that just fit in the block short attributes are written in,
         // and just do not, with the longest integers; a string value just
-        // short enough for one-byte lengths.
+        // short enough for one-byte lengths, and one too long for them.
         tracing::info!(
             key_with_thirty_characters_abc = i64::MIN,
             key_with_thirty_one_characters_ = -1_i64,
             key_with_thirty_characters_xyz = true,
             text = "t".repeat(80).as_str(),
+            long_text = "u".repeat(200).as_str(),
+            key_with_thirty_one_characters_and_a_long_text = "v".repeat(200).as_str(),
             "key lengths"
         );
         tracing::info!(name: "user.signed_in", user_id = 1_i64, "named");

@@ -879,6 +879,7 @@ impl Pipeline {
         clippy::ptr_arg,
         reason = "the slice must be made here, not by the caller (see emit_encoded)"
     )]
+    #[inline]
     pub(crate) fn emit_encoded_in_context(
         &self,
         sink: &Sink,

@@ -260,6 +260,7 @@ impl Queue {
     /// may change it. The OTLP encoder notes which context (span fields,
     /// thread, trace) the chunk holds, so that records with the same one
     /// refer to it instead of carrying it.
+    #[inline]
     pub(crate) fn push_emitted_with(
         &self,
         local: &mut Option<LocalShard>,
@@ -269,6 +270,7 @@ impl Queue {
         self.push_counting(Some(local), Some(severity_range(severity_number)), encode)
     }
 
+    #[inline]
     fn push_counting(
         &self,
         local: Option<&mut Option<LocalShard>>,
@@ -319,21 +321,30 @@ impl Queue {
     /// The calling thread's shard of this queue, from `local` or, when
     /// that holds another queue's, looked up and kept there; `None` while
     /// the thread is being torn down.
+    #[inline]
     fn kept_shard<'l>(&self, local: &'l mut Option<LocalShard>) -> Option<&'l Shard> {
         if local.as_ref().is_none_or(|kept| kept.queue != self.id) {
-            let shard = SHARDS
-                .try_with(|shards| {
-                    let mut shards = shards.try_borrow_mut().ok()?;
-                    Some(Arc::clone(self.local_shard(&mut shards)))
-                })
-                .ok()
-                .flatten()?;
-            *local = Some(LocalShard {
-                queue: self.id,
-                shard,
-            });
+            self.keep_shard(local)?;
         }
         local.as_ref().map(|kept| &*kept.shard)
+    }
+
+    /// Looks the calling thread's shard up and keeps it in `local`.
+    #[cold]
+    #[inline(never)]
+    fn keep_shard(&self, local: &mut Option<LocalShard>) -> Option<()> {
+        let shard = SHARDS
+            .try_with(|shards| {
+                let mut shards = shards.try_borrow_mut().ok()?;
+                Some(Arc::clone(self.local_shard(&mut shards)))
+            })
+            .ok()
+            .flatten()?;
+        *local = Some(LocalShard {
+            queue: self.id,
+            shard,
+        });
+        Some(())
     }
 
     /// Counts an emitted record that never reached a shard.

@@ -289,14 +289,13 @@ pub(crate) fn put_key_field(out: &mut Vec<u8>, key: &str) {
 #[inline(always)]
 pub(crate) fn put_keyed_log_attribute(
     out: &mut Vec<u8>,
-    key: &str,
     key_field: EncodedKey<'_>,
     value: ValueRef<'_>,
 ) {
     let value_len = any_value_len(value);
     let key_value_len = key_field.len() + 2 + value_len;
     if key_value_len >= 0x80 {
-        put_log_attribute(out, key, value);
+        put_long_keyed_log_attribute(out, key_field, value);
         return;
     }
     if let Some(window) = key_field.window() {
@@ -313,6 +312,21 @@ pub(crate) fn put_keyed_log_attribute(
         key_byte(key_value::VALUE, WireType::LengthDelimited),
         value_len as u8,
     ]);
+    put_any_value(value, out);
+}
+
+/// [`put_keyed_log_attribute`] for an attribute whose lengths do not all fit
+/// in one byte: the bytes [`put_log_attribute`] writes for it.
+#[cold]
+#[inline(never)]
+fn put_long_keyed_log_attribute(out: &mut Vec<u8>, key_field: EncodedKey<'_>, value: ValueRef<'_>) {
+    let value_len = any_value_len(value);
+    let key_value_len = key_field.len() + 1 + encoded_len_varint(value_len as u64) + value_len;
+    put_key(log_record::ATTRIBUTES, WireType::LengthDelimited, out);
+    put_varint(key_value_len as u64, out);
+    key_field.append_to(out);
+    put_key(key_value::VALUE, WireType::LengthDelimited, out);
+    put_varint(value_len as u64, out);
     put_any_value(value, out);
 }
 
@@ -451,7 +465,6 @@ pub(crate) fn put_debug_body(out: &mut Vec<u8>, value: &dyn fmt::Debug, scratch:
 /// with `Debug` as in [`put_debug_body`].
 pub(crate) fn put_debug_attribute(
     out: &mut Vec<u8>,
-    key: &str,
     key_field: EncodedKey<'_>,
     value: &dyn fmt::Debug,
     scratch: &mut String,
@@ -478,7 +491,7 @@ pub(crate) fn put_debug_attribute(
         return;
     }
     rewrite_text(out, at, start, scratch, |out, text| {
-        put_keyed_log_attribute(out, key, key_field, ValueRef::Str(text));
+        put_keyed_log_attribute(out, key_field, ValueRef::Str(text));
     });
 }
 
@@ -609,17 +622,38 @@ pub(crate) fn encode_frame(record: &Record, callsites: &OtlpCallsites, out: &mut
 
 /// Writes the start of a frame that refers to callsite `slot`, and the
 /// record's time; returns where the record length goes.
+#[inline]
 fn put_frame_head(out: &mut Vec<u8>, slot: u32, time_unix_nano: u64) -> usize {
-    out.extend_from_slice(&(slot + 1).to_le_bytes());
-    let length_at = out.len();
-    out.extend_from_slice(&[0; 4]);
-    put_time(log_record::TIME_UNIX_NANO, time_unix_nano, out);
+    // One copy of a block of fixed size: part by part, each copy checks
+    // the vector's room and reloads its length.
+    let mut head = [0; 4 + 4 + TIME_FIELD];
+    let (reference, rest) = head.split_at_mut(4);
+    reference.copy_from_slice(&(slot + 1).to_le_bytes());
+    if let Some(time) = rest.get_mut(4..) {
+        time.copy_from_slice(&time_field(log_record::TIME_UNIX_NANO, time_unix_nano));
+    }
+    let length_at = out.len() + 4;
+    out.extend_from_slice(&head);
     length_at
 }
 
+/// The size of a time field: its key and eight bytes.
+const TIME_FIELD: usize = 9;
+
+/// A `LogRecord` time field (`tag` is below 16, as the time fields' are).
+#[inline]
+fn time_field(tag: u32, unix_nano: u64) -> [u8; TIME_FIELD] {
+    let mut field = [0; TIME_FIELD];
+    field[0] = key_byte(tag, WireType::SixtyFourBit);
+    if let Some(time) = field.get_mut(1..) {
+        time.copy_from_slice(&unix_nano.to_le_bytes());
+    }
+    field
+}
+
+#[inline]
 fn put_time(tag: u32, unix_nano: u64, out: &mut Vec<u8>) {
-    put_key(tag, WireType::SixtyFourBit, out);
-    out.extend_from_slice(&unix_nano.to_le_bytes());
+    out.extend_from_slice(&time_field(tag, unix_nano));
 }
 
 fn put_body(body: &str, out: &mut Vec<u8>) {
@@ -698,6 +732,7 @@ pub(crate) struct FrameContext<'a> {
 /// already there is referred to, not copied again: the records of one span
 /// on one thread carry its fields, the thread's attributes and the trace
 /// ids in one entry per chunk.
+#[inline]
 pub(crate) fn push_frame_in_context(
     out: &mut Vec<u8>,
     note: &mut u64,
@@ -751,6 +786,7 @@ impl OtlpStream {
 
     /// Ends the frame; `trace` is the trace context as [`put_trace`]
     /// writes it, or empty.
+    #[inline]
     pub(crate) fn finish(self, out: &mut Vec<u8>, trace: &[u8], time_unix_nano: u64) {
         out.extend_from_slice(trace);
         put_time(log_record::OBSERVED_TIME_UNIX_NANO, time_unix_nano, out);
@@ -759,6 +795,7 @@ impl OtlpStream {
 
     /// Ends a frame whose span fields, thread attributes and trace fields
     /// are left to a context entry ([`push_frame_in_context`]).
+    #[inline]
     pub(crate) fn finish_in_context(self, out: &mut Vec<u8>, time_unix_nano: u64) {
         put_time(log_record::OBSERVED_TIME_UNIX_NANO, time_unix_nano, out);
         patch_length(self.length_at, out, IN_CONTEXT);
