@@ -1358,6 +1358,65 @@ fn opentelemetry_warning_about_its_context_does_not_abort_with_a_logger_provider
     assert_eq!(records[1]["body"], "still running");
 }
 
+/// Regression: with a rate limit, the summary of a storm that had ended
+/// elsewhere was given before the next event, which may be OpenTelemetry's
+/// warning about its context, logged while it holds that context borrowed.
+/// Handed to the logger provider then, the summary made its logger read the
+/// context: it panicked, and the panic hook, reading it again, aborted the
+/// process.
+#[cfg(feature = "sdk")]
+#[test]
+fn a_storms_summary_is_not_given_inside_opentelemetrys_borrowed_context() {
+    const TEST: &str = "a_storms_summary_is_not_given_inside_opentelemetrys_borrowed_context";
+    if is_child() {
+        let exporter = opentelemetry_sdk::logs::InMemoryLogExporter::default();
+        let provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let guard = child_builder()
+            .with_logger_provider(provider)
+            .with_rate_limit(otel_log_bridge::RateLimit::per_callsite(1, 1))
+            .init();
+        for attempt in 0..3 {
+            tracing::warn!(attempt, "disk almost full");
+        }
+        // The storm is over once its callsite has suppressed nothing for a
+        // second; the next event then gives its summary.
+        std::thread::sleep(std::time::Duration::from_millis(1_100));
+        attach_one_context_too_many_then_log(&guard);
+        let summaries = exporter
+            .get_emitted_logs()
+            .expect("the exporter's records")
+            .iter()
+            .filter(|log| log.record.event_name() == Some("otel_log_bridge.suppressed"))
+            .count();
+        eprintln!("summaries in the provider: {summaries}");
+        return;
+    }
+    let (output, records) = run(TEST, &[]);
+    let stderr = stderr(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // Only OpenTelemetry's warning is kept from the provider; the summary
+    // reaches it, given before the next event of the application.
+    assert!(stderr.contains("failed: 1"), "{stderr}");
+    assert!(stderr.contains("summaries in the provider: 1"), "{stderr}");
+    let names: Vec<_> = records
+        .iter()
+        .map(|record| record["event_name"].as_str().unwrap_or(""))
+        .collect();
+    let bodies: Vec<_> = records
+        .iter()
+        .map(|record| record["body"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        names,
+        ["", "Context.AttachFailed", "otel_log_bridge.suppressed", ""],
+        "{bodies:?}"
+    );
+    assert_eq!(bodies[3], "still running");
+}
+
 /// Forwards OpenTelemetry's warning about an overflowing context stack to
 /// `log` as it comes, inside the context's borrow, as `tracing`'s
 /// `log-always` feature does: the record carries no event name there.

@@ -376,7 +376,7 @@ where
         if let Some(storm) = shared.pipeline.storm() {
             // Any event, limited or not, gives the summaries of storms
             // that ended elsewhere, before it is captured or suppressed.
-            storm.summarize_ended(&shared.pipeline);
+            storm.summarize_ended(&shared.pipeline, metadata.target());
             if !forwarded {
                 match storm.check(metadata) {
                     Verdict::Emit => {}

@@ -260,7 +260,7 @@ impl log::Log for LogBridge {
         // Records are not limited, but they give the summaries of storms
         // that ended, as `tracing` events do.
         if let Some(storm) = self.pipeline.storm() {
-            storm.summarize_ended(&self.pipeline);
+            storm.summarize_ended(&self.pipeline, source.target());
         }
         with_scratch(|record| {
             record.set_limits(self.options.limits);

@@ -55,6 +55,17 @@ impl RateLimit {
     }
 }
 
+/// The event name of summary records.
+pub(crate) const SUMMARY_EVENT_NAME: &str = "otel_log_bridge.suppressed";
+
+/// Whether an event of `target` may be one OpenTelemetry logs while it
+/// holds its context borrowed: no summary is given for it then, as a
+/// logger provider given to the bridge would read that context (see
+/// `export::sdk`).
+pub(crate) fn may_come_inside_the_api_context(target: &str) -> bool {
+    target.starts_with("opentelemetry")
+}
+
 /// How many callsites are limited.
 const SLOTS: usize = 1024;
 /// How many slots a callsite tries, from the one its address picks, before
@@ -304,11 +315,11 @@ impl StormControl {
     /// Gives the summaries of storms that ended: callsites that suppressed
     /// events and then went quiet would otherwise keep them until they
     /// log again, which may be hours later, or until shutdown. Called for
-    /// every event the layer takes; it looks through the buckets at most
-    /// once per [`SUMMARY_INTERVAL`], and only while some hold suppressed
-    /// events.
-    pub(crate) fn summarize_ended(&self, pipeline: &Pipeline) {
-        if self.pending.load(Ordering::Relaxed) == 0 {
+    /// every event the layer takes, of `target`; it looks through the
+    /// buckets at most once per [`SUMMARY_INTERVAL`], and only while some
+    /// hold suppressed events.
+    pub(crate) fn summarize_ended(&self, pipeline: &Pipeline, target: &str) {
+        if self.pending.load(Ordering::Relaxed) == 0 || may_come_inside_the_api_context(target) {
             return;
         }
         for (callsite, suppressed) in self.take_ended(Instant::now()) {
@@ -414,7 +425,7 @@ impl StormControl {
                 "{count} events from this callsite suppressed over {seconds:.1} s"
             ));
             record.body = Some(body);
-            record.event_name = Some("otel_log_bridge.suppressed");
+            record.event_name = Some(SUMMARY_EVENT_NAME);
             // Written while some event is captured, but about none of them:
             // no output gives it that event's trace.
             record.detached = true;

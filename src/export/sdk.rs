@@ -167,12 +167,13 @@ impl FlushState {
 /// reading it again, would abort the process. Those come as `tracing`
 /// events named `Context.*`, and as `log` records without a name when
 /// `tracing` forwards its events to `log` (its `log-always` feature): any
-/// record of that target without a name may be one.
+/// record of that target without a name may be one. So may the summary of
+/// a storm of them, given before the event the rate limit lets through.
 fn logged_inside_the_context(record: &Record) -> bool {
     record.scope_name() == "opentelemetry"
-        && record
-            .event_name
-            .is_none_or(|name| name.starts_with("Context."))
+        && record.event_name.is_none_or(|name| {
+            name.starts_with("Context.") || name == crate::capture::storm::SUMMARY_EVENT_NAME
+        })
 }
 
 impl SdkSink {
@@ -235,7 +236,7 @@ impl SdkSink {
                 return;
             }
             diag::warn(format_args!(
-                "OpenTelemetry's records about its own context (event names `Context.*`, and its `log` records, which have no name) are not handed to the logger provider given to Builder::with_logger_provider, which would read that context while OpenTelemetry holds it: they count as failed there, and reach the other outputs"
+                "OpenTelemetry's records about its own context (event names `Context.*`, its `log` records, which have no name, and the rate limit's summaries of them) are not handed to the logger provider given to Builder::with_logger_provider, which would read that context while OpenTelemetry holds it: they count as failed there, and reach the other outputs"
             ));
             return;
         }
