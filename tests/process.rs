@@ -1417,6 +1417,62 @@ fn a_storms_summary_is_not_given_inside_opentelemetrys_borrowed_context() {
     assert_eq!(bodies[3], "still running");
 }
 
+/// Regression: the summary of a storm of OpenTelemetry's warnings about its
+/// context, given before the next one the rate limit lets through, came
+/// while OpenTelemetry held that context borrowed: handed to the logger
+/// provider, it made the logger read the context, and the process aborted.
+#[cfg(feature = "sdk")]
+#[test]
+fn the_summary_of_opentelemetrys_own_storm_is_kept_from_the_logger_provider() {
+    const TEST: &str = "the_summary_of_opentelemetrys_own_storm_is_kept_from_the_logger_provider";
+    if is_child() {
+        let provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
+            .with_simple_exporter(opentelemetry_sdk::logs::InMemoryLogExporter::default())
+            .build();
+        let guard = child_builder()
+            .with_logger_provider(provider)
+            .with_rate_limit(otel_log_bridge::RateLimit::per_callsite(1, 1))
+            .init();
+        // The stack full: each attach fails, with a warning.
+        let mut attached: Vec<_> = (0..u16::MAX)
+            .map(|_| opentelemetry::Context::new().attach())
+            .collect();
+        for _ in 0..2 {
+            drop(opentelemetry::Context::new().attach());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1_100));
+        drop(opentelemetry::Context::new().attach());
+        while let Some(context) = attached.pop() {
+            drop(context);
+        }
+        tracing::info!("still running");
+        eprintln!("failed: {}", guard.stats().failed);
+        return;
+    }
+    let (output, records) = run(TEST, &[]);
+    let stderr = stderr(&output);
+    assert!(output.status.success(), "{stderr}");
+    // The two warnings let through and the summary between them.
+    assert!(stderr.contains("failed: 3"), "{stderr}");
+    let names: Vec<_> = records
+        .iter()
+        .map(|record| record["event_name"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Context.AttachFailed",
+            "otel_log_bridge.suppressed",
+            "Context.AttachFailed",
+            ""
+        ],
+    );
+    assert_eq!(
+        records[1]["attributes"]["otel_log_bridge.suppressed.count"],
+        2
+    );
+}
+
 /// Forwards OpenTelemetry's warning about an overflowing context stack to
 /// `log` as it comes, inside the context's borrow, as `tracing`'s
 /// `log-always` feature does: the record carries no event name there.
