@@ -1,18 +1,44 @@
 //! Whether OTLP/HTTP requests go through the proxy the environment names.
 //!
-//! The HTTP client reads `ALL_PROXY`, `HTTPS_PROXY` and `HTTP_PROXY` itself,
-//! but matches `NO_PROXY` more narrowly than `curl` and Go do (no blanks
-//! around entries, no suffix for a bare domain, no address ranges), so a
-//! collector listed there was still reached through the proxy, which often
-//! cannot reach it. The exporter talks to one endpoint only, so the
-//! decision is made once, here, by the rules those tools share.
+//! The HTTP client can read `ALL_PROXY`, `HTTPS_PROXY` and `HTTP_PROXY`
+//! itself, but matches `NO_PROXY` otherwise than `curl` and Go do: more
+//! narrowly (no blanks around entries, no suffix for a bare domain, no
+//! address ranges), so a collector listed there was still reached through
+//! the proxy, which often cannot reach it, and more loosely elsewhere
+//! (prefixes, suffixes without a dot). The exporter talks to one endpoint
+//! only, so the decision is made once, here, by the rules those tools
+//! share, and the proxy is made from its variable alone.
 
 use std::net::IpAddr;
+
+/// The variables that name the proxy, in the order the HTTP client reads
+/// them: the first that holds a proxy URL is used, whatever the endpoint's
+/// scheme.
+const PROXY_VARIABLES: [&str; 6] = [
+    "ALL_PROXY",
+    "all_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+];
 
 /// The proxy for requests to `endpoint`: the one the environment names,
 /// unless the endpoint's host goes around it (see [`bypasses_proxy`]).
 pub(crate) fn proxy_for(endpoint: &str) -> Option<ureq::Proxy> {
-    let proxy = ureq::Proxy::try_from_env()?;
+    proxy_from(endpoint, |name| std::env::var(name).ok())
+}
+
+/// [`proxy_for`] with the environment's variables read by `variable`.
+fn proxy_from(endpoint: &str, variable: impl Fn(&str) -> Option<String>) -> Option<ureq::Proxy> {
+    // Made from the variable's value, not by the client's own reading of
+    // the environment, which carries its `NO_PROXY` matching along and
+    // applies it on every connection, on top of the decision made here: a
+    // host that either matched went around the proxy (`10.` or `192.168.*`
+    // as prefixes, `*example.com` matching `badexample.com`).
+    let proxy = PROXY_VARIABLES
+        .iter()
+        .find_map(|name| ureq::Proxy::new(&variable(name)?).ok())?;
     let uri = endpoint.parse::<ureq::http::Uri>().ok()?;
     let host = uri.host()?;
     let port = uri
@@ -26,11 +52,7 @@ pub(crate) fn proxy_for(endpoint: &str) -> Option<ureq::Proxy> {
     // template, say) leaves the other in force, as in Go.
     let no_proxy = ["no_proxy", "NO_PROXY"]
         .iter()
-        .find_map(|name| {
-            std::env::var(name)
-                .ok()
-                .filter(|value| !value.trim().is_empty())
-        })
+        .find_map(|name| variable(name).filter(|value| !value.trim().is_empty()))
         .unwrap_or_default();
     (!bypasses_proxy(host, port, &no_proxy)).then_some(proxy)
 }
@@ -178,5 +200,45 @@ mod tests {
                 "{host}:{port} {no_proxy:?}"
             );
         }
+    }
+
+    /// Regression: the proxy was the HTTP client's own reading of the
+    /// environment, which brought the client's `NO_PROXY` matching with
+    /// it: hosts that `curl` and Go send through the proxy went around it
+    /// when the client's looser rules matched them, straight to a collector
+    /// that only the proxy can reach.
+    #[test]
+    fn only_this_modules_reading_of_no_proxy_decides() {
+        let environment = |no_proxy: &'static str| {
+            move |name: &str| match name {
+                "HTTPS_PROXY" => Some("http://proxy.internal:3128".to_owned()),
+                "NO_PROXY" => Some(no_proxy.to_owned()),
+                _ => None,
+            }
+        };
+        for (endpoint, no_proxy) in [
+            ("http://192.0.2.1:4318/v1/logs", "192.0.*"),
+            ("http://10.1.2.3:4318/v1/logs", "10."),
+            ("https://badexample.com/v1/logs", "*example.com"),
+        ] {
+            let proxy = proxy_from(endpoint, environment(no_proxy)).expect("a proxy");
+            let uri = endpoint.parse().expect("a URI");
+            assert!(!proxy.is_no_proxy(&uri), "{endpoint} {no_proxy:?}");
+            assert_eq!(proxy.host(), "proxy.internal");
+        }
+        // What this module's rules match still goes around the proxy.
+        let around = proxy_from(
+            "https://otel.example.com/v1/logs",
+            environment("example.com"),
+        );
+        assert!(around.is_none());
+        // A variable that names no proxy URL is passed over.
+        let proxy = proxy_from("http://collector:4318", |name: &str| match name {
+            "ALL_PROXY" => Some("http://[".to_owned()),
+            "HTTP_PROXY" => Some("socks5://socks.internal:1080".to_owned()),
+            _ => None,
+        })
+        .expect("a proxy");
+        assert_eq!(proxy.host(), "socks.internal");
     }
 }
