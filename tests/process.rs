@@ -1068,6 +1068,35 @@ fn the_runtime_lint_reports_each_log_call_problem_once_on_stderr() {
     assert_eq!(records.len(), 10);
 }
 
+/// Regression: with a zero shutdown timeout, every shutdown warned that
+/// the output had not finished and its records were lost, though nothing
+/// was left and the output went on writing while the process ran.
+#[test]
+fn a_zero_shutdown_timeout_gives_no_warning_about_a_wait_not_asked_for() {
+    const TEST: &str = "a_zero_shutdown_timeout_gives_no_warning_about_a_wait_not_asked_for";
+    if is_child() {
+        let guard = child_builder()
+            .with_shutdown_timeout(std::time::Duration::ZERO)
+            .init();
+        for i in 0..3 {
+            tracing::info!(i, "before the shutdown");
+        }
+        drop(guard);
+        // The worker's last cycle still writes them.
+        let path = std::env::var(OUT).expect("output path from the parent");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while read_records(Path::new(&path)).len() < 3 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        return;
+    }
+    let (output, records) = run(TEST, &[]);
+    let stderr = stderr(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("did not finish"), "{stderr}");
+    assert_eq!(records.len(), 3);
+}
+
 /// Regression: the warning that an output did not finish by the shutdown
 /// timeout was written from the thread shutting down, and the output that
 /// did not finish (the console, writing to a stderr nobody reads) held

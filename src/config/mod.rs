@@ -585,8 +585,11 @@ impl Builder {
     /// How long dropping the [`Guard`](crate::Guard) (or a flush) may wait
     /// for queued records to be written (default: 5 s). Zero does not wait:
     /// a flush reports a timeout at once, and records still queued when
-    /// the guard is dropped are lost (counted in
-    /// [`Stats::failed`](crate::Stats::failed) when the worker can tell).
+    /// the guard is dropped are written only if the process goes on long
+    /// enough (at its end they are lost, counted in
+    /// [`Stats::failed`](crate::Stats::failed) when the worker can tell);
+    /// nothing is said about them at shutdown, as the wait it would report
+    /// was not asked for.
     pub fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
         self

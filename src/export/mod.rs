@@ -996,12 +996,20 @@ impl Pipeline {
         // the bridge emitted into it is flushed here, by the same deadline.
         #[cfg(feature = "sdk")]
         let provider_flushed = self.sdk.as_ref().map(|sdk| sdk.flush_until(deadline));
-        let unfinished: Vec<&'static str> = self
+        let mut unfinished: Vec<&'static str> = self
             .sinks
             .iter()
             .filter(|sink| !sink.wait_shut_down(deadline))
             .map(|sink| sink.queue.name())
             .collect();
+        // A zero timeout asks for no wait: no output can have finished by
+        // then, whether or not it had anything left, and a warning on
+        // every shutdown would say so with no news in it. The outputs go on
+        // writing while the process runs.
+        let asked_for_no_wait = self.timeout.is_zero();
+        if asked_for_no_wait {
+            unfinished.clear();
+        }
         // What the waits found is said, since nothing else would tell it
         // (the program is ending), but only once every wait has ended, and
         // without waiting long: writing to a stderr nobody reads can block,
@@ -1017,6 +1025,7 @@ impl Pipeline {
             .collect();
         #[cfg(feature = "sdk")]
         match (provider_flushed, &self.sdk) {
+            (Some(Flushed::TimedOut), _) if asked_for_no_wait => {}
             (Some(Flushed::TimedOut), _) => warnings.push(
                 "at shutdown, the logger provider given to Builder::with_logger_provider did not finish flushing within the shutdown timeout; its processors may still hold records".to_owned()
             ),
