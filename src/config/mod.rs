@@ -750,6 +750,10 @@ impl Builder {
     /// Bounds the OTLP queue to this many records (at least 1), on top of
     /// its byte budget ([`with_queue_budget`](Builder::with_queue_budget)),
     /// which alone bounds it by default; beats `OTEL_BLRP_MAX_QUEUE_SIZE`.
+    /// As in the SDK's batch processor, the bound counts the records that
+    /// wait for the export thread, not those it took: it takes all that
+    /// wait each cycle, so while a collector is retried, up to twice this
+    /// many records are held (the byte budget counts them all).
     #[cfg(feature = "otlp")]
     pub fn with_otlp_max_queue_size(mut self, records: u64) -> Self {
         self.otlp.max_queue_size = Some(records.max(1));
