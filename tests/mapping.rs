@@ -417,3 +417,29 @@ fn a_message_field_given_a_number_is_an_attribute() {
     assert_eq!(records[0]["attributes"]["message"], 42, "{}", records[0]);
     assert!(records[0]["body"].is_null(), "{}", records[0]);
 }
+
+/// The legacy code attributes, asked for, come beside the current ones on
+/// both capture paths, for `tracing` events and `log` records alike.
+#[test]
+fn legacy_code_attributes_repeat_the_source_location_under_their_old_keys() {
+    for (path, builder) in crate::support::builders_for_both_paths() {
+        let records = capture(builder.with_legacy_code_attributes(true), || {
+            tracing::info!(attempt = 1_i64, "from tracing");
+            log::info!("from log");
+        });
+        assert_eq!(records.len(), 2, "{path}");
+        for record in &records {
+            let attributes = &record["attributes"];
+            assert_eq!(attributes["code.file.path"], "tests/mapping.rs", "{path}");
+            assert_eq!(
+                attributes["code.filepath"], attributes["code.file.path"],
+                "{path}"
+            );
+            assert!(attributes["code.line.number"].is_u64(), "{path}: {record}");
+            assert_eq!(
+                attributes["code.lineno"], attributes["code.line.number"],
+                "{path}"
+            );
+        }
+    }
+}

@@ -1758,3 +1758,39 @@ fn a_panic_inside_an_events_capture_is_recorded_and_logging_goes_on() {
         assert_eq!(records[0]["severity_text"], "FATAL", "{path} path");
     }
 }
+
+/// `Builder::with_panic_hook(false)` leaves the panic hook alone: a panic
+/// makes no record, and the standard hook still reports it.
+#[test]
+fn without_the_panic_hook_a_panic_makes_no_record() {
+    const TEST: &str = "without_the_panic_hook_a_panic_makes_no_record";
+    if is_child() {
+        let _guard = child_builder().with_panic_hook(false).init();
+        let caught = std::panic::catch_unwind(|| panic!("caught by the test"));
+        assert!(caught.is_err());
+        tracing::info!("after the panic");
+        return;
+    }
+    let (output, records) = run(TEST, &[]);
+    let stderr = stderr(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("caught by the test"), "{stderr}");
+    let bodies: Vec<_> = records.iter().map(|record| &record["body"]).collect();
+    assert_eq!(bodies, ["after the panic"]);
+}
+
+/// `Builder::without_rate_limit` wins over `OTEL_LOG_BRIDGE_RATE_LIMIT`.
+#[test]
+fn code_without_a_rate_limit_beats_the_variable() {
+    const TEST: &str = "code_without_a_rate_limit_beats_the_variable";
+    if is_child() {
+        let _guard = child_builder().without_rate_limit().init();
+        for i in 0..5 {
+            tracing::info!(i, "not limited");
+        }
+        return;
+    }
+    let (output, records) = run(TEST, &[("OTEL_LOG_BRIDGE_RATE_LIMIT", "1,1")]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(records.len(), 5, "{records:?}");
+}
