@@ -101,6 +101,7 @@ pub(crate) fn exited(pipeline: &Pipeline, id: &Id) {
 
 /// The innermost span the layer of `pipeline` saw entered on this thread,
 /// as the registry sees it: a span entered again does not become current.
+#[inline]
 fn current_span(pipeline: u64) -> Option<u64> {
     ENTERED
         .try_with(|entered| {
@@ -296,6 +297,24 @@ impl Direct<'_> {
                     .map(|cached| Cow::Borrowed(&cached.snapshot));
             }
         }
+        self.look_up_span_snapshot(cache, event, ctx, expected)
+    }
+
+    /// [`Direct::span_snapshot`] when the cache does not have it: the
+    /// snapshot of the span the registry finds, cached when it is the
+    /// `expected` one.
+    #[inline]
+    fn look_up_span_snapshot<'c, S>(
+        &self,
+        cache: &'c mut Vec<CachedSnapshot>,
+        event: &Event<'_>,
+        ctx: &Context<'_, S>,
+        expected: Option<u64>,
+    ) -> Option<Cow<'c, Arc<SpanSnapshot>>>
+    where
+        S: Subscriber + for<'l> LookupSpan<'l>,
+    {
+        let pipeline = self.pipeline.id();
         let span = ctx.event_span(event)?;
         let copy_fields = !self.options.span_fields.is_none();
         let key = span::LayerKey::of(self.pipeline);
@@ -723,6 +742,22 @@ impl<'a> DirectVisitor<'a, '_> {
         self.body = Some(range);
     }
 
+    /// The `message` field, given as a `Debug` value.
+    fn debug_body(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if self.attributes || self.has_body {
+            // Not formatted: the event takes the general path.
+            self.out_of_order = true;
+        } else if self.keep_body {
+            // The text is needed again, for the runtime lint.
+            let text = self.format(format_args!("{value:?}"));
+            self.set_text(field, text);
+        } else {
+            // Formatted straight into the encoding.
+            self.has_body = true;
+            self.stream.debug_body(self.out, value, self.text);
+        }
+    }
+
     fn format(&mut self, args: fmt::Arguments<'_>) -> Piece<'static> {
         let start = self.text.len();
         // Writing into a `String` only fails when a `Display` impl returns
@@ -804,25 +839,14 @@ impl Visit for DirectVisitor<'_, '_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if field.name() == MESSAGE && (self.attributes || self.has_body) {
-            // Not formatted: the event takes the general path.
-            self.out_of_order = true;
+        if field.name() == MESSAGE {
+            self.debug_body(field, value);
             return;
         }
         // A secret-named field is not formatted at all, as on the general
         // path.
-        if field.name() != MESSAGE && self.is_redacted(field) {
-            self.set(field, Piece::Value(ValueRef::Str(REDACTED)));
-            return;
-        }
-        // Formatted straight into the encoding, unless the text is needed
-        // again (a body for the runtime lint).
-        if field.name() == MESSAGE && self.keep_body {
-            let text = self.format(format_args!("{value:?}"));
-            self.set_text(field, text);
-        } else if field.name() == MESSAGE {
-            self.has_body = true;
-            self.stream.debug_body(self.out, value, self.text);
+        if self.is_redacted(field) {
+            self.set_redacted(field);
         } else if let Some(encoded_key) = self.note_written(field) {
             // A field given twice takes the general path, which formats
             // the value itself: not here too.
