@@ -126,3 +126,39 @@ fn an_ended_storm_is_summarized_when_another_callsite_logs() {
     );
     assert_eq!(records[summary]["attributes"].get("thread.name"), None);
 }
+
+/// Regression: a callsite whose storm had ended gave its summary to the
+/// look through ended storms that its own next event made first, which
+/// names no thread, instead of with the thread of the event let through.
+#[test]
+fn a_callsite_logging_again_after_its_storm_gives_the_summary_with_its_thread() {
+    let (records, _) = capture_with_guard(
+        otel_log_bridge::builder().with_rate_limit(RateLimit::per_callsite(1, 1)),
+        |_| {
+            let dispatch = tracing::dispatcher::get_default(Clone::clone);
+            std::thread::Builder::new()
+                .name("storming".to_owned())
+                .spawn(move || {
+                    tracing::dispatcher::with_default(&dispatch, || {
+                        for i in 0..3 {
+                            noisy(i);
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(1_100));
+                        noisy(3);
+                    });
+                })
+                .expect("a thread")
+                .join()
+                .expect("no panic");
+        },
+    );
+    let summary = records
+        .iter()
+        .find(|r| r["event_name"] == "otel_log_bridge.suppressed")
+        .expect("a summary");
+    assert_eq!(summary["attributes"]["otel_log_bridge.suppressed.count"], 2);
+    assert_eq!(
+        summary["attributes"]["thread.name"], "storming",
+        "{summary}"
+    );
+}

@@ -374,22 +374,26 @@ where
         // none of their own (one serves every record of a level), so they
         // are not limited, as records the `log` bridge receives are not.
         if let Some(storm) = shared.pipeline.storm() {
-            // Any event, limited or not, gives the summaries of storms
-            // that ended elsewhere, before it is captured or suppressed.
-            storm.summarize_ended(&shared.pipeline, metadata.target());
-            if !forwarded {
-                match storm.check(metadata) {
-                    Verdict::Emit => {}
-                    Verdict::Suppress => return,
-                    Verdict::EmitAfterSummary(suppressed) => {
-                        storm.emit_summary(
-                            &shared.pipeline,
-                            metadata,
-                            suppressed,
-                            Emitter::Callsite,
-                        );
-                    }
+            let verdict = if forwarded {
+                Verdict::Emit
+            } else {
+                storm.check(metadata)
+            };
+            let suppressed = match verdict {
+                Verdict::Emit => false,
+                Verdict::Suppress => true,
+                Verdict::EmitAfterSummary(suppressed) => {
+                    storm.emit_summary(&shared.pipeline, metadata, suppressed, Emitter::Callsite);
+                    false
                 }
+            };
+            // Any event, limited or not, then gives the summaries of
+            // storms that ended at other callsites, before it is captured
+            // or suppressed. After its own callsite's: a storm that ended
+            // there is summarized with the thread of the event let through.
+            storm.summarize_ended(&shared.pipeline, metadata.target());
+            if suppressed {
+                return;
             }
         }
         // `fields` is there only when the layer takes the direct path.

@@ -4,7 +4,9 @@
 //! attributes are off), so nothing disappears silently. A callsite's
 //! summary comes at most once per [`SUMMARY_INTERVAL`]: when the callsite
 //! is let through again; when its storm has ended (nothing suppressed for
-//! [`SUMMARY_INTERVAL`]) and any other event passes the layer; and at
+//! [`SUMMARY_INTERVAL`]) and another event or `log` record comes, the
+//! buckets being looked through at most once per [`SUMMARY_INTERVAL`]
+//! (so within about twice that after the storm's last event); and at
 //! shutdown.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -127,7 +129,8 @@ pub(crate) struct StormControl {
     summarized_for_good: AtomicBool,
     /// How many buckets hold suppressed events not summarized yet, changed
     /// under the bucket's lock: while it is zero, an event pays one load
-    /// for [`StormControl::summarize_ended`].
+    /// for [`StormControl::summarize_ended`]; while it is not, one thread
+    /// a second locks every bucket in turn.
     pending: AtomicUsize,
     /// When the buckets are next looked through for storms that ended, in
     /// nanoseconds since `created`.
@@ -315,9 +318,11 @@ impl StormControl {
     /// Gives the summaries of storms that ended: callsites that suppressed
     /// events and then went quiet would otherwise keep them until they
     /// log again, which may be hours later, or until shutdown. Called for
-    /// every event the layer takes, of `target`; it looks through the
-    /// buckets at most once per [`SUMMARY_INTERVAL`], and only while some
-    /// hold suppressed events.
+    /// every event the layer takes and every record the `log` bridge
+    /// takes, of `target`, after the event's own callsite had its summary
+    /// (which then names the event's thread); it looks through the buckets
+    /// at most once per [`SUMMARY_INTERVAL`], and only while some hold
+    /// suppressed events.
     pub(crate) fn summarize_ended(&self, pipeline: &Pipeline, target: &str) {
         if self.pending.load(Ordering::Relaxed) == 0 || may_come_inside_the_api_context(target) {
             return;
@@ -445,6 +450,17 @@ impl StormControl {
                 callsite.file().map(SourceFile::Static),
                 callsite.line(),
             );
+            // Given before the event let through, the summary of a storm of
+            // OpenTelemetry's warnings about its context comes where that
+            // warning does: while OpenTelemetry holds the context borrowed.
+            #[cfg(feature = "sdk")]
+            if emitter == Emitter::Callsite
+                && may_come_inside_the_api_context(callsite.target())
+                && callsite.name().starts_with("Context.")
+            {
+                crate::export::inside_the_api_context(|| pipeline.emit(record));
+                return;
+            }
             pipeline.emit(record);
         });
     }

@@ -439,8 +439,9 @@ impl Builder {
     /// `with_code_attributes(false)` turned them off): when the callsite is
     /// let through again (at most once a second while a storm lasts), with
     /// the thread of the event let through; when the storm has ended (a
-    /// second with nothing suppressed) and any other event passes; and at
-    /// shutdown. `log`
+    /// second with nothing suppressed) and another event or `log` record
+    /// comes (within about two seconds of the storm's last event, as long
+    /// as others come); and at shutdown. `log`
     /// records are not limited, whether
     /// they come through the crate's `log` bridge or `tracing-log`: they
     /// have no callsite of their own.
@@ -584,9 +585,10 @@ impl Builder {
 
     /// How long dropping the [`Guard`](crate::Guard) (or a flush) may wait
     /// for queued records to be written (default: 5 s). Zero does not wait:
-    /// a flush reports a timeout at once, and records still queued when
-    /// the guard is dropped are written only if the process goes on long
-    /// enough (at its end they are lost, counted in
+    /// a flush reports a timeout at once, and the records still queued when
+    /// the guard is dropped get one attempt each, with no retry and no wait
+    /// for an output that would block, if the process goes on long enough
+    /// (what is not delivered is counted in
     /// [`Stats::failed`](crate::Stats::failed) when the worker can tell);
     /// nothing is said about them at shutdown, as the wait it would report
     /// was not asked for.

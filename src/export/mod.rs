@@ -41,7 +41,7 @@ pub(crate) use self::queue::LocalShard;
 pub(crate) use self::queue::Queue;
 use self::queue::{deadline_after, Chunk, WakePolicy};
 #[cfg(feature = "sdk")]
-pub(crate) use self::sdk::{a_providers_repeated_panic, reporting_a_panic};
+pub(crate) use self::sdk::{a_providers_repeated_panic, inside_the_api_context, reporting_a_panic};
 
 /// Without the `sdk` feature no provider can panic.
 #[cfg(not(feature = "sdk"))]

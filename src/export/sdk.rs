@@ -32,6 +32,10 @@ thread_local! {
     /// Whether the provider this thread is inside the `emit` of (see
     /// [`INSIDE_A_PROVIDER`]) had panicked before.
     static INSIDE_A_PROVIDER_THAT_PANICKED: Cell<bool> = const { Cell::new(false) };
+    /// Set while a record is emitted that may come while OpenTelemetry
+    /// holds its context borrowed, as the summary of a storm of its
+    /// warnings about that context does (see [`logged_inside_the_context`]).
+    static INSIDE_THE_CONTEXT: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Whether the panic now raised is a provider's again: raised inside the
@@ -50,6 +54,15 @@ pub(crate) fn reporting_a_panic(report: impl FnOnce()) {
     REPORTING_A_PANIC.with(|reporting| reporting.set(true));
     report();
     REPORTING_A_PANIC.with(|reporting| reporting.set(false));
+}
+
+/// Runs `emit`, the emitting of a record that may come while OpenTelemetry
+/// holds its context borrowed: the provider is not given that record (see
+/// [`SdkSink::emit`]).
+pub(crate) fn inside_the_api_context(emit: impl FnOnce()) {
+    INSIDE_THE_CONTEXT.with(|inside| inside.set(true));
+    emit();
+    INSIDE_THE_CONTEXT.with(|inside| inside.set(false));
 }
 
 /// The name of the SDK logger the bridge emits through; the record's
@@ -168,12 +181,14 @@ impl FlushState {
 /// events named `Context.*`, and as `log` records without a name when
 /// `tracing` forwards its events to `log` (its `log-always` feature): any
 /// record of that target without a name may be one. So may the summary of
-/// a storm of them, given before the event the rate limit lets through.
+/// a storm of them, given before the event the rate limit lets through
+/// (see [`inside_the_api_context`]).
 fn logged_inside_the_context(record: &Record) -> bool {
-    record.scope_name() == "opentelemetry"
-        && record.event_name.is_none_or(|name| {
-            name.starts_with("Context.") || name == crate::capture::storm::SUMMARY_EVENT_NAME
-        })
+    INSIDE_THE_CONTEXT.with(Cell::get)
+        || record.scope_name() == "opentelemetry"
+            && record
+                .event_name
+                .is_none_or(|name| name.starts_with("Context."))
 }
 
 impl SdkSink {
