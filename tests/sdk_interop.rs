@@ -761,3 +761,35 @@ fn events_where_opentelemetry_suppresses_telemetry_do_not_loop_into_the_provider
     assert_eq!((stats.emitted, stats.declined), (2, 1), "{stats:?}");
     assert_eq!(exporter.get_emitted_logs().expect("logs").len(), 1);
 }
+
+/// Only the summary of OpenTelemetry's warnings about its context, which
+/// may come while OpenTelemetry holds that context borrowed, is kept from
+/// the provider: the summary of a storm of its other events reaches it.
+#[test]
+fn the_summary_of_a_storm_of_opentelemetrys_other_events_reaches_the_provider() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    let exporter = InMemoryLogExporter::default();
+    let provider = SdkLoggerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_logger_provider(provider.clone())
+        .with_exporters(Vec::<otel_log_bridge::Exporter>::new())
+        .with_rate_limit(otel_log_bridge::RateLimit::per_callsite(1, 1))
+        .layer()
+        .expect("valid configuration");
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        for _ in 0..3 {
+            tracing::warn!(name: "MeterProvider.GlobalGetFailed", target: "opentelemetry", "no meter provider");
+        }
+    });
+    drop(guard);
+    let summaries: Vec<_> = exporter
+        .get_emitted_logs()
+        .expect("the exporter's records")
+        .into_iter()
+        .filter(|log| log.record.event_name() == Some("otel_log_bridge.suppressed"))
+        .collect();
+    assert_eq!(summaries.len(), 1);
+}
