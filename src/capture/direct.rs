@@ -50,7 +50,8 @@ use crate::capture::{
 #[cfg(feature = "otlp")]
 use crate::export::FrameContext;
 use crate::export::{
-    EncodedAttributes, EncodedKey, Encoding, EventStream, FieldKeys, LocalShard, Pipeline, Sink,
+    EncodedAttributes, EncodedKey, Encoding, EventStream, FieldKeys, KnownSlot, LocalShard,
+    Pipeline, Sink,
 };
 use crate::record::{
     clear_scratch, clear_scratch_text, clock, key_bit, Record, ScopeName, Severity, ValueRef,
@@ -204,6 +205,8 @@ pub(crate) struct CallsiteFields {
     redact_mask: u64,
     severity: Severity,
     most_attributes: usize,
+    /// The callsite's slot in its sink's table of callsite parts.
+    slot: KnownSlot,
 }
 
 impl CallsiteFields {
@@ -226,6 +229,7 @@ impl CallsiteFields {
             // An error field becomes up to three attributes; source
             // location and thread add up to six.
             most_attributes: metadata.fields().len() + 2 + 6,
+            slot: KnownSlot::new(),
         })
     }
 }
@@ -382,7 +386,10 @@ impl Direct<'_> {
         let time = clock::now_unix_nanos();
         let callsite = std::ptr::from_ref(metadata) as usize;
         let template = || callsite_template(metadata, callsite, self.options, self.event_name);
-        let Some(mut stream) = self.sink.stream(out, time, callsite, template) else {
+        let Some(mut stream) = self
+            .sink
+            .stream(out, time, callsite, &self.fields.slot, template)
+        else {
             return false;
         };
         let redactor = self.pipeline.redactor();

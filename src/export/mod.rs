@@ -20,7 +20,7 @@ mod stream;
 pub(crate) mod timestamp;
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -42,6 +42,31 @@ pub(crate) use self::queue::Queue;
 use self::queue::{deadline_after, Chunk, WakePolicy};
 #[cfg(feature = "sdk")]
 pub(crate) use self::sdk::{a_providers_repeated_panic, inside_the_api_context, reporting_a_panic};
+
+/// A callsite's slot in the table of callsite parts of the one sink it is
+/// written to (see [`Sink::stream`]), once known. Slots are never given
+/// to another callsite, so a known one stays right for the sink's life.
+#[derive(Debug)]
+pub(crate) struct KnownSlot(AtomicU32);
+
+impl KnownSlot {
+    const UNKNOWN: u32 = u32::MAX;
+
+    pub(crate) fn new() -> KnownSlot {
+        KnownSlot(AtomicU32::new(KnownSlot::UNKNOWN))
+    }
+
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    fn get(&self) -> Option<u32> {
+        let slot = self.0.load(Ordering::Relaxed);
+        (slot != KnownSlot::UNKNOWN).then_some(slot)
+    }
+
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    fn set(&self, slot: u32) {
+        self.0.store(slot, Ordering::Relaxed);
+    }
+}
 
 /// Without the `sdk` feature no provider can panic.
 #[cfg(not(feature = "sdk"))]
@@ -350,13 +375,17 @@ impl Sink {
     }
 
     /// Starts writing a record straight from an event into `out`; `None`
-    /// when this sink's encoding cannot (see [`EventStream`]).
+    /// when this sink's encoding cannot (see [`EventStream`]). `known`
+    /// keeps the callsite's slot in this sink's table of callsite parts
+    /// once it has one, so that its later records skip the lookup.
     #[inline]
+    #[cfg_attr(not(feature = "otlp"), allow(unused_variables))]
     pub(crate) fn stream(
         &self,
         out: &mut Vec<u8>,
         time_unix_nano: u64,
         callsite: usize,
+        known: &KnownSlot,
         template: impl FnOnce() -> Record,
     ) -> Option<EventStream<'_>> {
         match &self.encoder {
@@ -366,8 +395,17 @@ impl Sink {
             Encoder::Console(_) => None,
             #[cfg(feature = "otlp")]
             Encoder::Otlp(callsites) => {
-                otlp::stream_frame(callsites, out, time_unix_nano, callsite, template)
-                    .map(EventStream::Otlp)
+                if let Some(slot) = known.get() {
+                    return Some(EventStream::Otlp(otlp::stream_frame_in_slot(
+                        out,
+                        time_unix_nano,
+                        slot,
+                    )));
+                }
+                let (stream, slot) =
+                    otlp::stream_frame(callsites, out, time_unix_nano, callsite, template)?;
+                known.set(slot);
+                Some(EventStream::Otlp(stream))
             }
         }
     }

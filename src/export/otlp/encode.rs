@@ -768,11 +768,21 @@ pub(crate) fn stream_frame(
     time_unix_nano: u64,
     callsite: usize,
     template: impl FnOnce() -> Record,
-) -> Option<OtlpStream> {
+) -> Option<(OtlpStream, u32)> {
     let (slot, _) = callsites.get_or_render(callsite, || callsite_parts(&template()))?;
-    Some(OtlpStream {
+    Some((stream_frame_in_slot(out, time_unix_nano, slot), slot))
+}
+
+/// [`stream_frame`] for a callsite whose slot it gave before.
+#[inline]
+pub(crate) fn stream_frame_in_slot(
+    out: &mut Vec<u8>,
+    time_unix_nano: u64,
+    slot: u32,
+) -> OtlpStream {
+    OtlpStream {
         length_at: put_frame_head(out, slot, time_unix_nano),
-    })
+    }
 }
 
 impl OtlpStream {

@@ -29,7 +29,8 @@ pub(crate) use self::encode::OtlpCallsites;
 use self::encode::{encode_resource, frames, Batch, Frame};
 pub(crate) use self::encode::{
     push_frame_in_context, put_debug_attribute, put_debug_body, put_key_field,
-    put_keyed_log_attribute, put_log_attribute, put_trace, stream_frame, FrameContext, OtlpStream,
+    put_keyed_log_attribute, put_log_attribute, put_trace, stream_frame, stream_frame_in_slot,
+    FrameContext, OtlpStream,
 };
 use self::http::HttpTransport;
 use self::retry::Backoff;
