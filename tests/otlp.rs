@@ -1164,6 +1164,58 @@ fn a_collector_on_this_machine_is_reached_around_the_proxy() {
     assert_eq!(receiver.records().len(), 10);
 }
 
+/// Requests to a collector elsewhere go through the proxy that
+/// `HTTP_PROXY` names: a tunnel to the test receiver, for a collector whose
+/// name does not resolve, so that a record the receiver gets went through
+/// it.
+#[test]
+fn records_for_a_collector_elsewhere_go_through_the_proxy() {
+    if crate::support::is_child() {
+        let guard = otel_log_bridge::init();
+        for i in 0..10 {
+            tracing::info!(target: "app", i, "through the proxy");
+        }
+        let stats = guard.shutdown();
+        assert_eq!((stats.emitted, stats.exported), (10, 10), "{stats:?}");
+        return;
+    }
+    let receiver = Receiver::for_protocol(Protocol::HttpProtobuf);
+    let address = receiver
+        .endpoint()
+        .trim_start_matches("http://")
+        .parse()
+        .expect("the receiver's address");
+    let proxy = crate::support::tunnel::Tunnel::to(address);
+    let output = crate::support::run_child(
+        "otlp::records_for_a_collector_elsewhere_go_through_the_proxy",
+        &[
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "http://collector.invalid:4318",
+            ),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            ("HTTP_PROXY", &proxy.url()),
+            // Matched as the HTTP client alone would match it (a prefix),
+            // this entry would send the requests around the proxy.
+            ("NO_PROXY", "collector.inv*"),
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(receiver.records().len(), 10);
+    let targets = proxy.targets();
+    assert!(!targets.is_empty());
+    assert!(
+        targets
+            .iter()
+            .all(|target| target == "collector.invalid:4318"),
+        "{targets:?}"
+    );
+}
+
 #[test]
 fn init_from_the_environment_at_trace_level_exports_no_transport_records() {
     if crate::support::is_child() {

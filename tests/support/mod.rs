@@ -226,6 +226,7 @@ pub mod alloc;
 #[cfg(feature = "grpc")]
 pub mod raw_grpc;
 pub mod receiver;
+pub mod tunnel;
 
 /// Runs `scenario` under a layer built by `builder`, then shuts the guard
 /// down and returns the final counters.
