@@ -4,7 +4,8 @@
 //! attributes are off), so nothing disappears silently. A callsite's
 //! summary comes at most once per [`SUMMARY_INTERVAL`]: when the callsite
 //! is let through again; when its storm has ended (nothing suppressed for
-//! [`SUMMARY_INTERVAL`]) and another event or `log` record comes, the
+//! [`SUMMARY_INTERVAL`]) and another event or `log` record comes (other
+//! than OpenTelemetry's own, see [`may_come_inside_the_api_context`]), the
 //! buckets being looked through at most once per [`SUMMARY_INTERVAL`]
 //! (so within about twice that after the storm's last event); and at
 //! shutdown.

@@ -440,8 +440,9 @@ impl Builder {
     /// let through again (at most once a second while a storm lasts), with
     /// the thread of the event let through; when the storm has ended (a
     /// second with nothing suppressed) and another event or `log` record
-    /// comes (within about two seconds of the storm's last event, as long
-    /// as others come); and at shutdown. `log`
+    /// comes, other than OpenTelemetry's own (within about two seconds of
+    /// the storm's last event, as long as others come); and at shutdown.
+    /// `log`
     /// records are not limited, whether
     /// they come through the crate's `log` bridge or `tracing-log`: they
     /// have no callsite of their own.
@@ -809,6 +810,9 @@ impl Builder {
     ///   `log-always` forwards those, without their name), reach the other
     ///   outputs but not the provider, whose logger would read that
     ///   context: they count in [`Stats::failed`](crate::Stats::failed).
+    ///   So does the rate limit's summary of a storm of `Context.*`
+    ///   records given just before the one it lets through (see
+    ///   [`with_rate_limit`](Builder::with_rate_limit)).
     /// - Where OpenTelemetry suppresses telemetry (the thread of the SDK's
     ///   `BatchLogProcessor`, though not of its experimental async-runtime
     ///   processor, and whatever runs inside

@@ -56,15 +56,18 @@ impl KnownSlot {
         KnownSlot(AtomicU32::new(KnownSlot::UNKNOWN))
     }
 
+    /// Acquires what [`KnownSlot::set`] released: the slot's parts, set up
+    /// before, are then seen by the frames this thread writes, and so by
+    /// the worker that reads the slot back.
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     fn get(&self) -> Option<u32> {
-        let slot = self.0.load(Ordering::Relaxed);
+        let slot = self.0.load(Ordering::Acquire);
         (slot != KnownSlot::UNKNOWN).then_some(slot)
     }
 
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     fn set(&self, slot: u32) {
-        self.0.store(slot, Ordering::Relaxed);
+        self.0.store(slot, Ordering::Release);
     }
 }
 

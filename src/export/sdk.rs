@@ -6,6 +6,7 @@ use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::LocalKey;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
@@ -51,18 +52,29 @@ pub(crate) fn a_providers_repeated_panic() -> bool {
 /// Runs `report`, the panic hook's emitting of its record: a provider that
 /// has panicked once is not given that record (see [`SdkSink::emit`]).
 pub(crate) fn reporting_a_panic(report: impl FnOnce()) {
-    REPORTING_A_PANIC.with(|reporting| reporting.set(true));
-    report();
-    REPORTING_A_PANIC.with(|reporting| reporting.set(false));
+    with_flag(&REPORTING_A_PANIC, report);
 }
 
 /// Runs `emit`, the emitting of a record that may come while OpenTelemetry
 /// holds its context borrowed: the provider is not given that record (see
 /// [`SdkSink::emit`]).
 pub(crate) fn inside_the_api_context(emit: impl FnOnce()) {
-    INSIDE_THE_CONTEXT.with(|inside| inside.set(true));
-    emit();
-    INSIDE_THE_CONTEXT.with(|inside| inside.set(false));
+    with_flag(&INSIDE_THE_CONTEXT, emit);
+}
+
+/// Runs `run` with this thread's `flag` set. It is cleared however `run`
+/// ends: left set by a panic that the application catches, it would keep
+/// the thread's later records from the provider.
+fn with_flag(flag: &'static LocalKey<Cell<bool>>, run: impl FnOnce()) {
+    struct Clear(&'static LocalKey<Cell<bool>>);
+    impl Drop for Clear {
+        fn drop(&mut self) {
+            let _ = self.0.try_with(|flag| flag.set(false));
+        }
+    }
+    let _ = flag.try_with(|flag| flag.set(true));
+    let _clear = Clear(flag);
+    run();
 }
 
 /// The name of the SDK logger the bridge emits through; the record's
@@ -251,7 +263,7 @@ impl SdkSink {
                 return;
             }
             diag::warn(format_args!(
-                "OpenTelemetry's records about its own context (event names `Context.*`, its `log` records, which have no name, and the rate limit's summaries of them) are not handed to the logger provider given to Builder::with_logger_provider, which would read that context while OpenTelemetry holds it: they count as failed there, and reach the other outputs"
+                "OpenTelemetry's records about its own context (event names `Context.*`, its `log` records, which have no name, and the rate limit's summary given just before such a record) are not handed to the logger provider given to Builder::with_logger_provider, which would read that context while OpenTelemetry holds it: they count as failed there, and reach the other outputs"
             ));
             return;
         }
@@ -492,6 +504,19 @@ fn tree_value(tree: &serde_json::Value) -> Option<AnyValue> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: a flag set around an emit stayed set when the emit
+    /// panicked and the application caught it, keeping every later record
+    /// of the thread from the provider.
+    #[test]
+    fn a_panic_while_a_flag_is_set_leaves_it_cleared() {
+        let caught = std::panic::catch_unwind(|| inside_the_api_context(|| panic!("in an emit")));
+        assert!(caught.is_err());
+        assert!(!INSIDE_THE_CONTEXT.with(Cell::get));
+        let caught = std::panic::catch_unwind(|| reporting_a_panic(|| panic!("in a report")));
+        assert!(caught.is_err());
+        assert!(!REPORTING_A_PANIC.with(Cell::get));
+    }
 
     /// Regression: a caller read the outcome of whichever flush finished
     /// last, so a flush that succeeded was reported as failed when a later
