@@ -33,6 +33,15 @@ fn into_provider_only(
         .expect("valid configuration")
 }
 
+/// A fresh provider whose records the exporter keeps.
+fn provider_keeping_records() -> (InMemoryLogExporter, SdkLoggerProvider) {
+    let exporter = InMemoryLogExporter::default();
+    let provider = SdkLoggerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    (exporter, provider)
+}
+
 /// A layer that emits into a fresh provider, whose records `exporter`
 /// keeps, and as JSON lines into `out`.
 fn into_provider_and_json(
@@ -43,10 +52,7 @@ fn into_provider_and_json(
     InMemoryLogExporter,
     SdkLoggerProvider,
 ) {
-    let exporter = InMemoryLogExporter::default();
-    let provider = SdkLoggerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .build();
+    let (exporter, provider) = provider_keeping_records();
     let (layer, guard) = otel_log_bridge::builder()
         .with_logger_provider(provider.clone())
         .with_exporters([otel_log_bridge::Exporter::Json])
@@ -685,10 +691,7 @@ fn a_provider_whose_flush_fails_is_reported_as_failed_not_as_a_timeout() {
 fn an_event_given_no_parent_carries_no_trace_into_the_provider_either() {
     use opentelemetry::trace::{Tracer as _, TracerProvider as _};
 
-    let exporter = InMemoryLogExporter::default();
-    let provider = SdkLoggerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .build();
+    let (exporter, provider) = provider_keeping_records();
     let tracers = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
     let tracer = tracers.tracer("test");
     let (layer, guard) = into_provider_only(provider.clone());
@@ -744,10 +747,7 @@ fn an_event_given_no_parent_carries_no_trace_into_the_provider_either() {
 /// telemetry: `with_logger_provider`'s docs say to filter them.)
 #[test]
 fn events_where_opentelemetry_suppresses_telemetry_do_not_loop_into_the_provider() {
-    let exporter = InMemoryLogExporter::default();
-    let provider = SdkLoggerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .build();
+    let (exporter, provider) = provider_keeping_records();
     let (records, stats) = crate::support::capture_with_guard(
         otel_log_bridge::builder().with_logger_provider(provider.clone()),
         |_| {
@@ -769,10 +769,7 @@ fn events_where_opentelemetry_suppresses_telemetry_do_not_loop_into_the_provider
 fn the_summary_of_a_storm_of_opentelemetrys_other_events_reaches_the_provider() {
     use tracing_subscriber::layer::SubscriberExt as _;
 
-    let exporter = InMemoryLogExporter::default();
-    let provider = SdkLoggerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .build();
+    let (exporter, provider) = provider_keeping_records();
     let (layer, guard) = otel_log_bridge::builder()
         .with_logger_provider(provider.clone())
         .with_exporters(Vec::<otel_log_bridge::Exporter>::new())

@@ -10,6 +10,18 @@ fn noisy(i: u64) {
     tracing::warn!(i, "disk almost full");
 }
 
+/// Runs `log` on a thread named `storming`, under the calling thread's
+/// dispatcher.
+fn on_the_storming_thread(log: impl FnOnce() + Send + 'static) {
+    let dispatch = tracing::dispatcher::get_default(Clone::clone);
+    std::thread::Builder::new()
+        .name("storming".to_owned())
+        .spawn(move || tracing::dispatcher::with_default(&dispatch, log))
+        .expect("a thread")
+        .join()
+        .expect("no panic");
+}
+
 #[test]
 fn a_million_event_storm_obeys_the_limit_and_every_event_is_accounted_for() {
     const EVENTS: u64 = 1_000_000;
@@ -64,19 +76,11 @@ fn a_summary_given_at_shutdown_names_no_thread() {
     let (records, stats) = capture_with_guard(
         otel_log_bridge::builder().with_rate_limit(RateLimit::per_callsite(1, 1)),
         |_| {
-            let dispatch = tracing::dispatcher::get_default(Clone::clone);
-            std::thread::Builder::new()
-                .name("storming".to_owned())
-                .spawn(move || {
-                    tracing::dispatcher::with_default(&dispatch, || {
-                        for i in 0..3 {
-                            noisy(i);
-                        }
-                    });
-                })
-                .expect("a thread")
-                .join()
-                .expect("no panic");
+            on_the_storming_thread(|| {
+                for i in 0..3 {
+                    noisy(i);
+                }
+            });
         },
     );
     assert_eq!(stats.suppressed, 2);
@@ -135,21 +139,13 @@ fn a_callsite_logging_again_after_its_storm_gives_the_summary_with_its_thread() 
     let (records, _) = capture_with_guard(
         otel_log_bridge::builder().with_rate_limit(RateLimit::per_callsite(1, 1)),
         |_| {
-            let dispatch = tracing::dispatcher::get_default(Clone::clone);
-            std::thread::Builder::new()
-                .name("storming".to_owned())
-                .spawn(move || {
-                    tracing::dispatcher::with_default(&dispatch, || {
-                        for i in 0..3 {
-                            noisy(i);
-                        }
-                        std::thread::sleep(std::time::Duration::from_millis(1_100));
-                        noisy(3);
-                    });
-                })
-                .expect("a thread")
-                .join()
-                .expect("no panic");
+            on_the_storming_thread(|| {
+                for i in 0..3 {
+                    noisy(i);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1_100));
+                noisy(3);
+            });
         },
     );
     let summary = records
