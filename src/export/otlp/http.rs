@@ -242,7 +242,13 @@ impl Transport for HttpTransport {
                 }
             }
         };
-        let mut response = match call.send(body) {
+        let sent = call.send(body);
+        // The room a huge request's body took (its JSON form can be several
+        // times its 64 MiB bound) is not kept for the rest of the process;
+        // a body of the usual size keeps its buffer for the next.
+        self.body.clear();
+        self.body.shrink_to(self.request_target());
+        let mut response = match sent {
             Ok(response) => response,
             Err(error) => return classify_transport_error(error),
         };
@@ -483,6 +489,55 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    /// An encoded request of one record whose body is `text`.
+    fn one_record_request(text: &str) -> Vec<u8> {
+        use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+        use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
+        use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+        use prost::Message as _;
+        ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                scope_logs: vec![ScopeLogs {
+                    log_records: vec![LogRecord {
+                        body: Some(AnyValue {
+                            value: Some(any_value::Value::StringValue(text.to_owned())),
+                        }),
+                        ..LogRecord::default()
+                    }],
+                    ..ScopeLogs::default()
+                }],
+                ..ResourceLogs::default()
+            }],
+        }
+        .encode_to_vec()
+    }
+
+    /// Regression: the gzip buffer kept the room of the largest request
+    /// ever sent, for as long as the process lived.
+    #[test]
+    fn the_room_a_huge_body_took_is_not_kept() {
+        let (endpoint, requests) = answering(answer("200 OK", "", b""));
+        for protocol in [Protocol::HttpProtobuf, Protocol::HttpJson] {
+            let mut transport = transport_to(endpoint.clone(), protocol);
+            transport.gzip = true;
+            // Bytes gzip cannot shrink, in a request that decodes: one
+            // record whose body is that text.
+            let text: String = (0..8 * 1024 * 1024)
+                .map(|index: u32| {
+                    char::from(b'!' + (index.wrapping_mul(2_654_435_761) >> 25) as u8)
+                })
+                .collect();
+            let request = one_record_request(&text);
+            assert!(matches!(transport.send(&request), Outcome::Accepted { .. }));
+            assert!(
+                transport.body.capacity() <= transport.request_target(),
+                "{protocol:?}: {} bytes kept",
+                transport.body.capacity()
+            );
+        }
+        assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 
     /// Answers every request with `response`, written as it is, and

@@ -114,7 +114,12 @@ impl Transport for JsonLinesWriter {
         }
         // The lines of one request are written at once; when that fails,
         // the records of the lines written whole count as exported.
-        match self.write_line() {
+        let written = self.write_line();
+        // The room a huge request's lines took is not kept for the rest of
+        // the process; lines of the usual size keep their buffer.
+        self.line.clear();
+        self.line.shrink_to(LINE_LIMIT);
+        match written {
             Ok(()) => Outcome::Accepted {
                 rejected: 0,
                 message: String::new(),
@@ -339,6 +344,30 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    /// Regression: the line buffer kept the room of the largest request
+    /// ever written, for as long as the process lived.
+    #[test]
+    fn the_room_a_huge_request_took_is_not_kept() {
+        use prost::Message as _;
+        let big = "b".repeat(3 * LINE_LIMIT);
+        let request = ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                scope_logs: vec![scope("s", &[&big])],
+                ..ResourceLogs::default()
+            }],
+        };
+        let mut writer = JsonLinesWriter::new(Box::new(std::io::sink()));
+        assert!(matches!(
+            writer.send(&request.encode_to_vec()),
+            Outcome::Accepted { .. }
+        ));
+        assert!(
+            writer.line.capacity() <= LINE_LIMIT,
+            "{}",
+            writer.line.capacity()
+        );
     }
 
     /// Regression: a request of several lines whose write failed right
