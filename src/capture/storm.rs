@@ -43,10 +43,15 @@ impl RateLimit {
     /// Parses `OTEL_LOG_BRIDGE_RATE_LIMIT`: `<per second>` or
     /// `<per second>,<burst>` (the burst defaults to the rate).
     pub(crate) fn parse(value: &str) -> Option<RateLimit> {
+        // A number too large reads as the largest, as the other number
+        // variables' do.
+        let number = |part: &str| {
+            crate::config::env::whole_number(part).map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+        };
         let mut parts = value.split(',').map(str::trim);
-        let per_second = parts.next()?.parse::<u32>().ok()?;
+        let per_second = number(parts.next()?)?;
         let burst = match parts.next() {
-            Some(burst) => burst.parse::<u32>().ok()?,
+            Some(burst) => number(burst)?,
             None => per_second,
         };
         // A zero rate or burst is refused rather than read as 1, as code's
@@ -487,6 +492,12 @@ mod tests {
         assert_eq!(
             RateLimit::parse(" 10 , 50 "),
             Some(RateLimit::per_callsite(10, 50))
+        );
+        // Regression: a number too large was refused where the other
+        // number variables read it as the largest.
+        assert_eq!(
+            RateLimit::parse("99999999999, 5"),
+            Some(RateLimit::per_callsite(u32::MAX, 5))
         );
         for bad in ["", "0", "ten", "1,2,3", "-5", "100,0"] {
             assert_eq!(RateLimit::parse(bad), None, "{bad:?}");

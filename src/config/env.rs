@@ -114,9 +114,9 @@ impl Env {
     pub(crate) fn limit(&self, names: [&str; 2], default: &str) -> Option<usize> {
         names.iter().find_map(|name| {
             let value = self.get(name)?;
-            match value.trim().parse::<usize>() {
-                Ok(limit) => Some(limit),
-                Err(_) => {
+            match whole_size(&value) {
+                Some(limit) => Some(limit),
+                None => {
                     let fallback = self.limit_fallback(names, name, default);
                     report_invalid(name, &value, "a whole number", fallback);
                     None
@@ -133,7 +133,7 @@ impl Env {
         let [specific, generic] = names;
         let generic_applies = self
             .get(generic)
-            .is_some_and(|value| value.trim().parse::<usize>().is_ok());
+            .is_some_and(|value| whole_size(&value).is_some());
         if rejected == specific && generic_applies {
             generic
         } else {
@@ -203,6 +203,24 @@ pub(crate) fn boolean(name: &str, value: &str) -> bool {
     }
 }
 
+/// A variable's whole number (the counts, limits and milliseconds they
+/// hold). A number too large for 64 bits reads as the largest there is:
+/// such a value asks for "no practical bound", which every setting that
+/// takes one bounds or reads as unlimited, where the default it would
+/// otherwise fall back to is the opposite of what was asked.
+pub(crate) fn whole_number(value: &str) -> Option<u64> {
+    match value.trim().parse::<u64>() {
+        Ok(number) => Some(number),
+        Err(error) if *error.kind() == std::num::IntErrorKind::PosOverflow => Some(u64::MAX),
+        Err(_) => None,
+    }
+}
+
+/// [`whole_number`] as a size or count in memory.
+fn whole_size(value: &str) -> Option<usize> {
+    whole_number(value).map(|number| usize::try_from(number).unwrap_or(usize::MAX))
+}
+
 /// Reports an unusable value once, with what is accepted and what is used
 /// instead.
 pub(crate) fn report_invalid(name: &str, value: &str, accepted: &str, fallback: &str) {
@@ -244,6 +262,25 @@ mod tests {
         assert!(Env::from_pairs(&[(SDK_DISABLED, "TRUE")]).sdk_disabled());
         assert!(!Env::from_pairs(&[(SDK_DISABLED, "yes")]).sdk_disabled());
         assert!(!Env::from_pairs(&[]).sdk_disabled());
+    }
+
+    /// Regression: a number too large for 64 bits, meant as "no practical
+    /// bound", was reported as not a whole number and replaced by the
+    /// default, the opposite of what was asked.
+    #[test]
+    fn a_number_too_large_reads_as_the_largest() {
+        let huge = "99999999999999999999";
+        assert_eq!(whole_number(huge), Some(u64::MAX));
+        assert_eq!(whole_number(" 42 "), Some(42));
+        for malformed in ["-1", "1e3", "ten", "4.5", &format!("-{huge}")] {
+            assert_eq!(whole_number(malformed), None, "{malformed:?}");
+        }
+        let [specific, generic] = ATTRIBUTE_COUNT_LIMITS;
+        let env = Env::from_pairs(&[(specific, huge), (generic, "64")]);
+        assert_eq!(
+            env.limit(ATTRIBUTE_COUNT_LIMITS, "the default"),
+            Some(usize::MAX)
+        );
     }
 
     /// Regression: a malformed limit was reported as "using the next

@@ -9,7 +9,7 @@ use std::time::Duration;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::config::env::{boolean, report_invalid, Env};
+use crate::config::env::{boolean, report_invalid, whole_number, Env};
 use crate::config::resource::{header_name_part, parse_header_list};
 use crate::diag;
 use crate::error::InitError;
@@ -464,7 +464,7 @@ fn timeout_bound(timeout: Duration) -> Option<Duration> {
 
 /// A timeout variable's value: whole milliseconds, 0 for none.
 fn parse_timeout(value: &str) -> Option<Option<Duration>> {
-    let ms = value.trim().parse::<u64>().ok()?;
+    let ms = whole_number(value)?;
     Some(timeout_bound(Duration::from_millis(ms)))
 }
 
@@ -486,9 +486,9 @@ pub(crate) fn endpoint_configured(env: &Env) -> bool {
 fn millis(env: &Env, name: &str, default: Duration) -> Duration {
     match env.get(name) {
         None => default,
-        Some(value) => match value.trim().parse::<u64>() {
-            Ok(ms) => Duration::from_millis(ms),
-            Err(_) => {
+        Some(value) => match whole_number(&value) {
+            Some(ms) => Duration::from_millis(ms),
+            None => {
                 report_invalid(
                     name,
                     &value,
@@ -520,8 +520,8 @@ fn timeout_millis(env: &Env, name: &str, default: Duration) -> Option<Duration> 
 
 fn count(env: &Env, name: &str) -> Option<u64> {
     let value = env.get(name)?;
-    match value.trim().parse::<u64>() {
-        Ok(n) if n > 0 => Some(n),
+    match whole_number(&value) {
+        Some(n) if n > 0 => Some(n),
         _ => {
             report_invalid(name, &value, "a positive whole number", "the default");
             None
@@ -1594,6 +1594,28 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(settings.request_timeout(), None);
+    }
+
+    /// Regression: a number too large for 64 bits was reported as not a
+    /// whole number, and the default (10 s, or a queue of 2048) used.
+    #[test]
+    fn numbers_too_large_read_as_the_largest() {
+        let huge = "99999999999999999999";
+        let settings = resolve(
+            &OtlpOptions::default(),
+            &[
+                ("OTEL_EXPORTER_OTLP_TIMEOUT", huge),
+                ("OTEL_BLRP_SCHEDULE_DELAY", huge),
+                ("OTEL_BLRP_MAX_QUEUE_SIZE", huge),
+            ],
+        )
+        .expect("valid");
+        assert_eq!(settings.timeout, Some(LONGEST_TIMEOUT));
+        assert_eq!(
+            settings.batch.schedule_delay,
+            Duration::from_millis(u64::MAX)
+        );
+        assert_eq!(settings.batch.max_queue_size, Some(u64::MAX));
     }
 
     #[test]
