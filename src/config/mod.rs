@@ -1139,6 +1139,7 @@ impl Builder {
         let otlp = if exporters.contains(&Exporter::Otlp) {
             Some(otlp::OtlpSettings::resolve(&self.otlp, &self.env)?)
         } else {
+            self.otlp.check_without_env()?;
             None
         };
         #[cfg(all(feature = "otlp", not(feature = "spool")))]
@@ -1445,6 +1446,66 @@ mod tests {
             ..builder
         };
         builder.resolve()
+    }
+
+    /// Regression: OTLP settings given in code were checked only when the
+    /// OTLP exporter was selected, so a program started where the SDK was
+    /// disabled (or another exporter chosen) and failed where it was on.
+    #[cfg(feature = "otlp")]
+    #[test]
+    fn mistakes_in_otlp_settings_from_code_fail_wherever_the_exporter_is_off() {
+        use crate::Protocol;
+        let off: [&[(&str, &str)]; 2] = [&[("OTEL_SDK_DISABLED", "true")], &[]];
+        for vars in off {
+            let json_only = || builder().with_exporters([Exporter::Json]);
+            let mistakes = [
+                (
+                    json_only().with_otlp_header("x tenant", "a"),
+                    "Builder::with_otlp_header",
+                ),
+                (
+                    json_only()
+                        .with_otlp_protocol(Protocol::HttpProtobuf)
+                        .with_otlp_endpoint("collector:4318"),
+                    "Builder::with_otlp_endpoint",
+                ),
+                (
+                    json_only().with_otlp_endpoint("grpc://collector:4317"),
+                    "Builder::with_otlp_endpoint",
+                ),
+                (
+                    json_only()
+                        .with_otlp_endpoint("http://collector:4318/v1/logs")
+                        .with_otlp_certificate("ca.pem"),
+                    "Builder::with_otlp_certificate",
+                ),
+            ];
+            for (mistake, named) in mistakes {
+                match resolve(mistake, vars) {
+                    Err(InitError::InvalidConfig { setting, .. }) => assert_eq!(setting, named),
+                    Err(other) => panic!("{named}: expected an invalid configuration, got {other}"),
+                    Ok(_) => panic!("{named}: expected an invalid configuration with {vars:?}"),
+                }
+            }
+            // What the environment decides is left to it: without a
+            // protocol in code, an endpoint without a scheme may be gRPC's.
+            #[cfg_attr(not(feature = "grpc"), allow(unused_mut))]
+            let mut fine = vec![
+                json_only().with_otlp_endpoint("collector:4317"),
+                json_only().with_otlp_certificate("ca.pem"),
+            ];
+            // Whether it uses TLS is the insecure variable's to say.
+            #[cfg(feature = "grpc")]
+            fine.push(
+                json_only()
+                    .with_otlp_protocol(Protocol::Grpc)
+                    .with_otlp_endpoint("collector:4317")
+                    .with_otlp_certificate("ca.pem"),
+            );
+            for fine in fine {
+                assert!(resolve(fine, vars).is_ok(), "{vars:?}");
+            }
+        }
     }
 
     /// Regression: an empty resource key or service name given in code was

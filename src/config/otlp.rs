@@ -140,6 +140,75 @@ impl OtlpOptions {
             || insecure.is_some()
             || spool_given
     }
+
+    /// The mistakes in these settings that make [`OtlpSettings::resolve`]
+    /// fail in every environment, found without reading one: a program
+    /// whose OTLP exporter is off where it starts (the SDK disabled, no
+    /// endpoint set) must not start there and then fail where the
+    /// exporter is on. What the environment decides is left to `resolve`:
+    /// without a protocol given in code, an endpoint without a scheme may
+    /// be a gRPC one's, and without `insecure` given in code, whether such
+    /// an endpoint uses TLS.
+    pub(crate) fn check_without_env(&self) -> Result<(), InitError> {
+        let grpc = self.protocol.map(Protocol::is_grpc);
+        for (key, value) in &self.headers {
+            check_header_from_code(key, value, grpc == Some(true))?;
+        }
+        let Some(url) = &self.endpoint else {
+            return Ok(());
+        };
+        let url = match (grpc, self.insecure) {
+            _ if url.contains("://") => url.clone(),
+            (Some(true), Some(insecure)) => with_grpc_scheme(url, insecure),
+            (Some(true), None) => {
+                check_url(ENDPOINT_FROM_CODE, &with_grpc_scheme(url, false))?;
+                return Ok(());
+            }
+            (Some(false), _) => url.clone(),
+            (None, _) => return Ok(()),
+        };
+        let url = check_url(ENDPOINT_FROM_CODE, &url)?;
+        if !url.starts_with("https://") {
+            let files = [
+                self.certificate
+                    .as_ref()
+                    .map(|path| TlsFile::new(path.clone(), "Builder::with_otlp_certificate")),
+                self.client_identity.as_ref().map(|(certificate, _)| {
+                    TlsFile::new(certificate.clone(), "Builder::with_otlp_client_certificate")
+                }),
+            ];
+            if let Some(file) = files.into_iter().flatten().next() {
+                return Err(
+                    file.invalid(format!("{}; give an https:// endpoint", unencrypted(&url)))
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What [`Builder::with_otlp_endpoint`](crate::Builder::with_otlp_endpoint)
+/// is called in errors.
+const ENDPOINT_FROM_CODE: &str = "Builder::with_otlp_endpoint";
+
+/// A header given in code that the protocol cannot carry is a mistake in
+/// the program, reported at start rather than failing every request.
+fn check_header_from_code(key: &str, value: &str, grpc: bool) -> Result<(), InitError> {
+    match unusable_header(key, value, grpc) {
+        Some(why) => Err(InitError::invalid(
+            "Builder::with_otlp_header",
+            format!("the header {key:?} cannot be sent because {why}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Why a TLS file is not used with `endpoint`, which is not `https://`.
+fn unencrypted(endpoint: &str) -> String {
+    format!(
+        "the endpoint {} is not https://, so the file is not used and the logs are sent unencrypted",
+        endpoint_for_reports(endpoint)
+    )
 }
 
 /// Resolved OTLP settings.
@@ -561,7 +630,7 @@ impl OtlpSettings {
         };
         let endpoint = match &options.endpoint {
             Some(url) => {
-                let setting = "Builder::with_otlp_endpoint";
+                let setting = ENDPOINT_FROM_CODE;
                 let url = check(setting, url)?;
                 if grpc {
                     warn_if_grpc_path(setting, &url);
@@ -597,15 +666,7 @@ impl OtlpSettings {
         };
         let mut headers = headers_from_env(env, grpc);
         for (key, value) in &options.headers {
-            // A header given in code that HTTP cannot carry is a mistake
-            // in the program, reported at start rather than failing every
-            // request.
-            if let Some(why) = unusable_header(key, value, grpc) {
-                return Err(InitError::invalid(
-                    "Builder::with_otlp_header",
-                    format!("the header {key:?} cannot be sent because {why}"),
-                ));
-            }
+            check_header_from_code(key, value, grpc)?;
             headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(key));
             headers.push((key.clone(), value.clone()));
         }
@@ -661,10 +722,7 @@ impl OtlpSettings {
         if !endpoint.starts_with("https://") {
             let unused = [&tls.certificate, &tls.client_certificate, &tls.client_key];
             for file in unused.into_iter().flatten() {
-                let reason = format!(
-                    "the endpoint {} is not https://, so the file is not used and the logs are sent unencrypted",
-                    endpoint_for_reports(&endpoint)
-                );
+                let reason = unencrypted(&endpoint);
                 if file.setting.starts_with("Builder::") && options.endpoint.is_some() {
                     return Err(file.invalid(format!("{reason}; give an https:// endpoint")));
                 }
