@@ -1173,26 +1173,28 @@ fn an_unreadable_certificate_file_is_an_init_error() {
 }
 
 /// Regression: `OTEL_EXPORTER_OTLP_INSECURE` was read, and a malformed
-/// value reported, with the HTTP protocols too, which never use it.
+/// value reported, with the HTTP protocols too, and for a gRPC endpoint
+/// whose own scheme decides, none of which use it.
 #[cfg(feature = "grpc")]
 #[test]
-fn the_insecure_variable_is_read_only_for_grpc() {
+fn the_insecure_variable_is_read_only_for_a_grpc_endpoint_without_a_scheme() {
     if is_child() {
         let guard = otel_log_bridge::try_init().expect("valid settings");
         drop(guard);
         return;
     }
     let warning = "OTEL_EXPORTER_OTLP_INSECURE=\"maybe\" is not valid";
-    for (protocol, read) in [
-        ("http/protobuf", false),
-        ("http/json", false),
-        ("grpc", true),
+    // Nothing listens there; nothing is logged either.
+    for (protocol, endpoint, read) in [
+        ("http/protobuf", "http://127.0.0.1:9", false),
+        ("http/json", "http://127.0.0.1:9", false),
+        ("grpc", "http://127.0.0.1:9", false),
+        ("grpc", "127.0.0.1:9", true),
     ] {
         let (output, _) = run(
-            "the_insecure_variable_is_read_only_for_grpc",
+            "the_insecure_variable_is_read_only_for_a_grpc_endpoint_without_a_scheme",
             &[
-                // Nothing listens there; nothing is logged either.
-                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
                 ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
                 ("OTEL_EXPORTER_OTLP_INSECURE", "maybe"),
             ],
@@ -1201,7 +1203,7 @@ fn the_insecure_variable_is_read_only_for_grpc() {
         assert_eq!(
             stderr(&output).contains(warning),
             read,
-            "{protocol}: {}",
+            "{protocol} {endpoint}: {}",
             stderr(&output)
         );
     }

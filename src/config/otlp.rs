@@ -617,12 +617,12 @@ impl OtlpSettings {
             .unwrap_or(Protocol::HttpProtobuf),
         };
         let grpc = protocol.is_grpc();
-        // Only gRPC reads the variable: an HTTP endpoint's scheme decides,
-        // and a value nothing uses is not reported as if it mattered.
-        let insecure = grpc && options.insecure.unwrap_or_else(|| insecure(env));
+        // Read only for an endpoint without a scheme, which the variable
+        // gives one: where the endpoint's scheme decides, a value nothing
+        // uses is not reported as if it mattered.
         let check = |setting: &str, url: &str| {
-            let url = if grpc {
-                with_grpc_scheme(url, insecure)
+            let url = if grpc && !url.contains("://") {
+                with_grpc_scheme(url, options.insecure.unwrap_or_else(|| insecure(env)))
             } else {
                 url.to_owned()
             };
