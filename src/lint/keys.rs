@@ -102,6 +102,16 @@ fn badly_named_key(key: &str) -> Option<KeyFinding> {
     } else {
         "name it with lowercase ASCII letters, digits, `_` and `.` only".to_owned()
     };
+    if let Some((prefix, _)) = convention_template(key) {
+        return Some(KeyFinding {
+            rule: Rule::KeyNaming,
+            message: format!("key `{key}` does not follow its semantic convention ({problem})"),
+            help: format!(
+                "{rename}: the name after `{}` is written as its source writes it (an HTTP header's or metadata's in lowercase, with `-`)",
+                &key[..prefix]
+            ),
+        });
+    }
     Some(KeyFinding {
         rule: Rule::KeyNaming,
         message: format!("key `{key}` is not lowercase dot-separated snake_case ({problem})"),
@@ -111,9 +121,52 @@ fn badly_named_key(key: &str) -> Option<KeyFinding> {
     })
 }
 
+/// The semantic conventions' attributes whose last part is a name from
+/// elsewhere, kept as written there: an HTTP header's or gRPC metadata's
+/// (lowercase, with `-`: `http.request.header.content-type`), an
+/// environment variable's (`process.environment_variable.PATH`). Returns
+/// the prefix's length and the characters that name may hold.
+fn convention_template(key: &str) -> Option<(usize, fn(char) -> bool)> {
+    const HEADER: fn(char) -> bool =
+        |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
+    const VARIABLE: fn(char) -> bool = |c| c.is_ascii_alphanumeric() || c == '_';
+    for prefix in ["http.request.header.", "http.response.header."] {
+        if key.starts_with(prefix) {
+            return Some((prefix.len(), HEADER));
+        }
+    }
+    let prefix = "process.environment_variable.";
+    if key.starts_with(prefix) {
+        return Some((prefix.len(), VARIABLE));
+    }
+    // `rpc.<system>.request.metadata.<key>`, and the response's.
+    let mut parts = key.splitn(5, '.');
+    let (rpc, system, direction, metadata) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let rest = parts.next()?;
+    (rpc == "rpc"
+        && naming_problem(system).is_none()
+        && matches!(direction, "request" | "response")
+        && metadata == "metadata")
+        .then_some((key.len() - rest.len(), HEADER))
+}
+
 /// Says what keeps `key` from being lowercase dot-separated snake_case, or
-/// `None` when it is.
+/// `None` when it is. The name that ends a conventional template attribute
+/// (see [`convention_template`]) need only be non-empty and hold the
+/// characters its source allows.
 fn naming_problem(key: &str) -> Option<String> {
+    if let Some((prefix, allowed)) = convention_template(key) {
+        let name = &key[prefix..];
+        return match name.chars().find(|c| !allowed(*c)) {
+            _ if name.is_empty() => Some("the name after the last dot is empty".to_owned()),
+            Some(found) => Some(format!(
+                "the name after `{}` contains `{found}`",
+                &key[..prefix]
+            )),
+            None => None,
+        };
+    }
     if key.is_empty() {
         return Some("it is empty".to_owned());
     }
@@ -140,6 +193,21 @@ fn naming_problem(key: &str) -> Option<String> {
 /// namespaces, and words (split at `_`, `-`, spaces and camelCase humps) are
 /// joined with `_`.
 pub(crate) fn suggested_key(key: &str) -> String {
+    // A conventional template keeps its name's characters where they are
+    // allowed, lowered where only that is, and `_` for the rest.
+    if let Some((prefix, allowed)) =
+        convention_template(key).filter(|(prefix, _)| *prefix < key.len())
+    {
+        let name: String = key[prefix..]
+            .chars()
+            .map(|c| match c.to_ascii_lowercase() {
+                _ if allowed(c) => c,
+                lower if allowed(lower) => lower,
+                _ => '_',
+            })
+            .collect();
+        return format!("{}{name}", &key[..prefix]);
+    }
     let segments: Vec<String> = key
         .split(['.', ':'])
         .map(|segment| words(segment).join("_"))
@@ -387,6 +455,58 @@ mod tests {
             unicode[0].help.starts_with("name it with lowercase ASCII"),
             "{}",
             unicode[0].help
+        );
+    }
+
+    /// Regression: the semantic conventions' header attributes
+    /// (`http.request.header.content-type`) were flagged for their `-`, and
+    /// a rename away from the convention suggested.
+    #[test]
+    fn names_that_end_conventional_templates_keep_their_own_characters() {
+        for fine in [
+            "http.request.header.content-type",
+            "http.response.header.x-forwarded-for",
+            "rpc.grpc.request.metadata.x-request-id",
+            "rpc.connect_rpc.response.metadata.my_key",
+            "process.environment_variable.PATH",
+        ] {
+            assert_eq!(rules(fine, KeySite::Event), vec![], "{fine}");
+        }
+        for (bad, suggested) in [
+            (
+                "http.request.header.Content-Type",
+                "http.request.header.content-type",
+            ),
+            (
+                "rpc.grpc.request.metadata.a b",
+                "rpc.grpc.request.metadata.a_b",
+            ),
+            (
+                "process.environment_variable.MY-VAR",
+                "process.environment_variable.MY_VAR",
+            ),
+        ] {
+            let findings: Vec<KeyFinding> = check_key(bad, KeySite::Event).collect();
+            assert_eq!(findings.len(), 1, "{bad}");
+            assert_eq!(findings[0].rule, Rule::KeyNaming);
+            assert!(
+                findings[0].help.contains(&format!("`{suggested}`")),
+                "{}",
+                findings[0].help
+            );
+        }
+        assert_eq!(
+            rules("http.request.header.", KeySite::Event),
+            vec![Rule::KeyNaming]
+        );
+        // Elsewhere a `-` is still a naming problem.
+        assert_eq!(
+            rules("http.request.content-type", KeySite::Event),
+            vec![Rule::KeyNaming]
+        );
+        assert_eq!(
+            rules("rpc.Grpc.request.metadata.x", KeySite::Event),
+            vec![Rule::KeyNaming]
         );
     }
 

@@ -144,8 +144,12 @@
 //! object; and an attribute split over two spellings cannot be queried as
 //! one. The key `error` is not compared with namespaces: the bridge turns
 //! an error field into `exception.*` attributes, so it never sits next to
-//! `error.type`. **Fix:** rename as the help says (the most used spelling
-//! wins).
+//! `error.type`. The name that ends one of the semantic conventions'
+//! template attributes is kept as its source writes it: a header's or
+//! metadata's in lowercase with `-` (`http.request.header.content-type`,
+//! `rpc.grpc.request.metadata.x-request-id`), an environment variable's as
+//! it is (`process.environment_variable.PATH`). **Fix:** rename as the help
+//! says (the most used spelling wins).
 //! Default: `warn`.
 //!
 //! # OLB005 secrets
