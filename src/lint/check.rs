@@ -1132,9 +1132,11 @@ impl Checker<'_> {
         let Some(value) = value else {
             return;
         };
+        // A computed key (`{ KEY }`) is shown, and kept in fixes, as the
+        // source writes it.
         let key_text = match &field.key {
             Key::Literal { text, .. } => text.clone(),
-            Key::Computed { .. } => "value".to_owned(),
+            Key::Computed { range } => self.snippet(*range).unwrap_or_else(|| "value".to_owned()),
         };
         let (capture, value) = unwrap_capture_call(field.capture, value);
         let leaf = value.leaf();
@@ -1215,11 +1217,16 @@ impl Checker<'_> {
                         )
                     }
                     None => {
-                        let example = match flavor {
-                            Flavor::Tracing => "a = %a, b = %b",
-                            Flavor::Log => "a:% = a, b:% = b",
+                        let key = written_key(flavor, &key_text);
+                        let (example, kept) = match flavor {
+                            Flavor::Tracing => {
+                                ("a = %a, b = %b", format!("{key} = format_args!(…)"))
+                            }
+                            Flavor::Log => {
+                                ("a:% = a, b:% = b", format!("{key}:% = format_args!(…)"))
+                            }
                         };
-                        format!("record each value as its own field instead of one formatted string (`{example}`)")
+                        format!("record each value as its own field instead of one formatted string (`{example}`), or, to keep this text, format it only when the record is kept: `{kept}` with the same arguments")
                     }
                 };
                 self.push(
@@ -1873,7 +1880,9 @@ fn preformatted(expr: &Expr) -> Option<Preformatted<'_>> {
 }
 
 /// The single argument of `format!("{}", x)` or `format!("{:?}", x)`, and
-/// whether it is formatted with `Debug`.
+/// whether it is formatted with `Debug`. `None` for a placeholder with a
+/// width, precision or radix (`{:x}`, `{:.2}`), whose text the value
+/// recorded as a field would not keep.
 fn single_argument(message: &Message) -> Option<(&Expr, bool)> {
     let literal = message.format.as_ref()?;
     let format = parse_format_literal(&literal.token().to_string())?;
@@ -1882,7 +1891,9 @@ fn single_argument(message: &Message) -> Option<(&Expr, bool)> {
         message.positional.as_slice(),
     ) {
         ([placeholder], [argument])
-            if placeholder.argument == ArgumentRef::Next && format.text.trim().is_empty() =>
+            if placeholder.argument == ArgumentRef::Next
+                && placeholder.plain
+                && format.text.trim().is_empty() =>
         {
             Some((argument, placeholder.debug))
         }
@@ -2348,12 +2359,28 @@ fn names_error_type(ty: &Type) -> bool {
 /// `"user.name":% = user.name`.
 fn field_fix(flavor: Flavor, key: &str, value: &str, capture: Capture) -> String {
     let sigil = if capture == Capture::Debug { '?' } else { '%' };
+    let written = written_key(flavor, key);
     match flavor {
-        Flavor::Tracing if key == value => format!("{sigil}{value}"),
-        Flavor::Tracing => format!("{key} = {sigil}{value}"),
-        Flavor::Log if !is_identifier(key) => format!("\"{key}\":{sigil} = {value}"),
-        Flavor::Log if key == value => format!("{key}:{sigil}"),
-        Flavor::Log => format!("{key}:{sigil} = {value}"),
+        Flavor::Tracing if written == value => format!("{sigil}{value}"),
+        Flavor::Tracing => format!("{written} = {sigil}{value}"),
+        Flavor::Log if written == value => format!("{written}:{sigil}"),
+        Flavor::Log => format!("{written}:{sigil} = {value}"),
+    }
+}
+
+/// A key as a fix writes it: bare where the macro takes it so (dotted
+/// identifiers in `tracing`, one identifier in `log`), else as a string
+/// literal; a key the source computes (`{ KEY }`) or quotes stays as the
+/// source writes it.
+fn written_key(flavor: Flavor, key: &str) -> String {
+    let bare = match flavor {
+        Flavor::Tracing => key.split('.').all(is_identifier),
+        Flavor::Log => is_identifier(key),
+    };
+    if bare || key.starts_with(['{', '"']) {
+        key.to_owned()
+    } else {
+        format!("{key:?}")
     }
 }
 
@@ -2423,20 +2450,17 @@ fn error_fix(flavor: Flavor, key: &str, name: &str, error: &str) -> String {
     // The cast and the `err` capture take a type that implements `Error`;
     // the boxed and dynamic errors do not, but dereference to one.
     let boxed = "for a `Box<dyn Error>`, `anyhow::Error` or `eyre::Report`, which do not implement `Error` themselves";
+    let key = written_key(flavor, key);
     match flavor {
         Flavor::Tracing => format!(
             "record the error itself: `{key} = &{error} as &dyn std::error::Error` keeps its type, message and source chain ({boxed}: `{key} = &*{error} as &dyn std::error::Error`)"
         ),
-        Flavor::Log => {
-            let key = if is_identifier(key) {
-                key.to_owned()
-            } else {
-                format!("\"{key}\"")
-            };
-            format!(
-                "record the error itself with the `err` capture: `{key}:err = {error};` keeps its type, message and source chain ({boxed}: `{key}:err = *{error};`)"
-            )
-        }
+        // The capture takes the error as `&(dyn Error + 'static)`: a
+        // reference to one must be dereferenced, or its own lifetime would
+        // have to be `'static`.
+        Flavor::Log => format!(
+            "record the error itself with the `err` capture: `{key}:err = {error};` keeps its type, message and source chain (for a reference to an error, and {boxed}: `{key}:err = *{error};`)"
+        ),
     }
 }
 

@@ -247,7 +247,66 @@ fn f(user: &User, amount: u64) {
             "keep the message constant and pass the values as fields: `\"user.name\":? = user.name; \"…\"`",
             "record the value itself: `id:% = user.id` (no allocation when the event is filtered out)",
             "record the value itself: `\"user.id\":% = user.id`",
-            "record each value as its own field instead of one formatted string (`a:% = a, b:% = b`)",
+            "record each value as its own field instead of one formatted string (`a:% = a, b:% = b`), or, to keep this text, format it only when the record is kept: `pair:% = format_args!(…)` with the same arguments",
+        ],
+        "{}",
+        rendered(&diagnostics)
+    );
+}
+
+/// Regression: `tracing` fixes wrote a string-literal key bare
+/// (`user-agent = %ua`, which does not parse) and a computed key as
+/// `value`, renaming the field.
+#[test]
+fn tracing_field_suggestions_keep_quoted_and_computed_keys() {
+    let source = "\
+fn f(ua: &str, id: u64, e: std::io::Error) {
+    tracing::info!(\"user-agent\" = ua.to_string(), \"request\");
+    tracing::info!({ KEY } = id.to_string(), \"request\");
+    tracing::info!(http.route = format!(\"{}\", ua), \"request\");
+    tracing::warn!(\"read error\" = %e, \"failed\");
+}
+";
+    let diagnostics = check_source("src/lib.rs", source);
+    // The keys' own naming findings are beside the point here.
+    let helps: Vec<&str> = diagnostics
+        .iter()
+        .filter(|d| d.rule != Rule::KeyNaming)
+        .map(|d| d.help.as_str())
+        .collect();
+    assert_eq!(
+        helps,
+        vec![
+            "record the value itself: `\"user-agent\" = %ua` (no allocation when the event is filtered out)",
+            "record the value itself: `{ KEY } = %id` (no allocation when the event is filtered out)",
+            "record the value itself: `http.route = %ua`",
+            "record the error itself: `\"read error\" = &e as &dyn std::error::Error` keeps its type, message and source chain (for a `Box<dyn Error>`, `anyhow::Error` or `eyre::Report`, which do not implement `Error` themselves: `\"read error\" = &*e as &dyn std::error::Error`)",
+        ],
+        "{}",
+        rendered(&diagnostics)
+    );
+}
+
+/// Regression: a value formatted with a radix, precision or width was
+/// offered as the value itself (`format!(\"{:x}\", id)` as `%id`), whose
+/// text is another.
+#[test]
+fn a_formatted_value_with_a_spec_is_not_offered_as_the_value_itself() {
+    let source = "\
+fn f(id: u64, ratio: f64) {
+    tracing::info!(id = format!(\"{:x}\", id), \"request\");
+    tracing::info!(ratio = format!(\"{:.2}\", ratio), \"request\");
+    tracing::info!(plain = format!(\"{:?}\", id), \"request\");
+}
+";
+    let diagnostics = check_source("src/lib.rs", source);
+    let helps: Vec<&str> = diagnostics.iter().map(|d| d.help.as_str()).collect();
+    assert_eq!(
+        helps,
+        vec![
+            "record each value as its own field instead of one formatted string (`a = %a, b = %b`), or, to keep this text, format it only when the record is kept: `id = format_args!(…)` with the same arguments",
+            "record each value as its own field instead of one formatted string (`a = %a, b = %b`), or, to keep this text, format it only when the record is kept: `ratio = format_args!(…)` with the same arguments",
+            "record the value itself: `plain = ?id`",
         ],
         "{}",
         rendered(&diagnostics)
@@ -268,7 +327,7 @@ fn f(err: anyhow::Error) {
         helps,
         vec![
             "record the error itself: `error = &err as &dyn std::error::Error` keeps its type, message and source chain (for a `Box<dyn Error>`, `anyhow::Error` or `eyre::Report`, which do not implement `Error` themselves: `error = &*err as &dyn std::error::Error`)",
-            "record the error itself with the `err` capture: `error:err = err;` keeps its type, message and source chain (for a `Box<dyn Error>`, `anyhow::Error` or `eyre::Report`, which do not implement `Error` themselves: `error:err = *err;`)",
+            "record the error itself with the `err` capture: `error:err = err;` keeps its type, message and source chain (for a reference to an error, and for a `Box<dyn Error>`, `anyhow::Error` or `eyre::Report`, which do not implement `Error` themselves: `error:err = *err;`)",
         ],
         "{}",
         rendered(&diagnostics)
