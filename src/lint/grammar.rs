@@ -321,10 +321,13 @@ fn prefixes(input: ParseStream, names: &[&str]) -> syn::Result<Vec<String>> {
 fn prefix_name(input: ParseStream, names: &[&str]) -> Option<String> {
     let cursor = input.cursor();
     let (ident, rest) = cursor.ident()?;
-    let (colon, _) = rest.punct()?;
+    let (colon, after) = rest.punct()?;
     let name = ident.to_string();
-    (colon.as_char() == ':' && colon.spacing() == Spacing::Alone && names.contains(&name.as_str()))
-        .then_some(name)
+    // A colon joined to the next character is the start of `::` only when
+    // that character is another colon: `parent:&span` is a prefix too.
+    let path = colon.spacing() == Spacing::Joint
+        && after.punct().is_some_and(|(next, _)| next.as_char() == ':');
+    (colon.as_char() == ':' && !path && names.contains(&name.as_str())).then_some(name)
 }
 
 /// Parses the level argument of `event!`, `span!` and `log!`.

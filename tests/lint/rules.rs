@@ -1013,6 +1013,28 @@ fn a_suggested_fix_writes_the_expression_it_replaces() {
     );
 }
 
+/// Regression: a prefix written without a space before its value
+/// (`parent:&span`) was read as the start of a path, and the call was
+/// skipped, its findings lost.
+#[test]
+fn a_prefix_joined_to_its_value_is_still_a_prefix() {
+    let source = "\
+fn f(span: &tracing::Span, user: &str) {
+    tracing::info!(parent:&span, \"user {}\", user);
+    tracing::info!(target:\"jobs\", \"user {}\", user);
+    tracing::info!(parent::f(), \"user\");
+}
+";
+    let diagnostics = check_source("src/lib.rs", source);
+    let lines: Vec<(Rule, usize)> = diagnostics.iter().map(|d| (d.rule, d.line)).collect();
+    assert_eq!(
+        lines,
+        vec![(Rule::InterpolatedMessage, 2), (Rule::InterpolatedMessage, 3)],
+        "{}",
+        rendered(&diagnostics)
+    );
+}
+
 /// Regression: OLB008's message and fixes for `event!(Level::INFO, n)` left
 /// out the level (and a `target:` or `parent:` before the field), so the
 /// suggested calls did not compile.
