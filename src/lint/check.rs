@@ -1429,19 +1429,71 @@ impl Checker<'_> {
         if self.imports.resolve(&names) != Some(Resolved::Instrument) {
             return;
         }
-        let args = match meta {
-            Meta::Path(_) => InstrumentArgs::default(),
-            Meta::List(list) => match parse_instrument(list.tokens.clone()) {
-                Some(args) => args,
-                None => return,
-            },
-            Meta::NameValue(_) => return,
-        };
         let range = match (segments.first(), segments.last()) {
             (Some(first), Some(last)) => Range::between(first.span(), last.span()),
             _ => return,
         };
+        let args = match meta {
+            Meta::Path(_) => InstrumentArgs::default(),
+            Meta::List(list) => {
+                if let Some(position) = self.too_deep_macro_body(&list.tokens) {
+                    self.push(
+                        Rule::UnparsableFile,
+                        Range {
+                            start: position,
+                            end: position,
+                        },
+                        range.start.line,
+                        format!(
+                            "this attribute could not be parsed, so it was not linted: {}",
+                            too_deep()
+                        ),
+                        "simplify the attribute's fields, or exclude the file from linting"
+                            .to_owned(),
+                    );
+                    return;
+                }
+                match parse_instrument(list.tokens.clone()) {
+                    Some(args) => args,
+                    None => return,
+                }
+            }
+            Meta::NameValue(_) => return,
+        };
         self.check_instrument(&args, signature, range);
+    }
+
+    /// Where a macro body inside an attribute's `tokens` (a `format!` in a
+    /// field's value, which the linter parses) could make the parser
+    /// recurse too deep: `syn` kept such a body as tokens when it parsed
+    /// the file, so only its brackets were counted then, as for a call's
+    /// body (see [`Checker::invocation`]).
+    fn too_deep_macro_body(&self, tokens: &TokenStream) -> Option<LineColumn> {
+        let mut streams = vec![tokens.clone()];
+        while let Some(stream) = streams.pop() {
+            let mut before: [Option<TokenTree>; 2] = [None, None];
+            for tree in stream {
+                if let TokenTree::Group(group) = &tree {
+                    let is_macro_body = matches!(
+                        &before,
+                        [Some(TokenTree::Ident(_)), Some(TokenTree::Punct(bang))] if bang.as_char() == '!'
+                    );
+                    if is_macro_body {
+                        let open = group.span_open().start();
+                        let base = self.macro_depths.get(&open).copied().unwrap_or_default();
+                        if let Err(position) =
+                            recursion_estimate(&group.stream(), base, MacroBodies::Parsed)
+                        {
+                            return Some(position);
+                        }
+                    } else {
+                        streams.push(group.stream());
+                    }
+                }
+                before = [before[1].take(), Some(tree)];
+            }
+        }
+        None
     }
 
     fn check_instrument(&mut self, args: &InstrumentArgs, signature: &Signature, range: Range) {

@@ -327,6 +327,11 @@ fn a_deep_chain_inside_an_attribute_is_reported_instead_of_overflowing_the_stack
     for source in [
         format!("#[doc = {chain}1]\nfn f() {{}}\n"),
         format!("use tracing::instrument;\n#[instrument(fields(a = {chain}1))]\nfn f() {{}}\n"),
+        // Regression: inside a `format!`, whose body `syn` keeps as tokens,
+        // the chain was parsed unchecked and overflowed the stack.
+        format!(
+            "use tracing::instrument;\n#[instrument(fields(a = format!(\"{{}}\", {chain}1)))]\nfn f() {{}}\n"
+        ),
     ] {
         let diagnostics = assert_survives("attribute.rs", &source);
         assert_eq!(diagnostics.len(), 1);

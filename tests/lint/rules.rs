@@ -1029,7 +1029,10 @@ fn f(span: &tracing::Span, user: &str) {
     let lines: Vec<(Rule, usize)> = diagnostics.iter().map(|d| (d.rule, d.line)).collect();
     assert_eq!(
         lines,
-        vec![(Rule::InterpolatedMessage, 2), (Rule::InterpolatedMessage, 3)],
+        vec![
+            (Rule::InterpolatedMessage, 2),
+            (Rule::InterpolatedMessage, 3)
+        ],
         "{}",
         rendered(&diagnostics)
     );
