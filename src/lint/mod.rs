@@ -191,7 +191,7 @@
 //!
 //! A value is named after what it shows: `password.as_bytes()`,
 //! `token.trim()`, `Some(&token)`, `String::from_utf8_lossy(&secret)`,
-//! `hex::encode(&key)`, and a tuple or an array that holds a secret, are
+//! `hex::encode(&api_key)`, and a tuple or an array that holds a secret, are
 //! flagged (a function that is not known to show its argument whole, such
 //! as a hash, is not). A value whose name says whether something holds,
 //! its first word being `is`, `has`, `had`, `was`, `can`, `should`,
@@ -274,7 +274,9 @@
 //! # OLB010 error events without an error
 //!
 //! **Catches** error-level events (both crates) with no field whose key
-//! names an error (`error`, `err`, `exception`) and no `log` `:err`
+//! has `error`, `err` or `exception` among its words (`error`,
+//! `db.error`, and also `error_count`, which this rule cannot tell from an
+//! error) or whose value is cast to `&dyn Error`, and no `log` `:err`
 //! capture. **Why:** an error record without the error has no
 //! `exception.*` attributes to group by. **Fix:** attach the error:
 //! `error = &e as &dyn std::error::Error`. Default: `allow` (enable it per
