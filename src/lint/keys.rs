@@ -121,15 +121,19 @@ fn badly_named_key(key: &str) -> Option<KeyFinding> {
     })
 }
 
+/// Whether a character may stand in the name that ends a conventional
+/// template attribute (see [`convention_template`]).
+type AllowedInName = fn(char) -> bool;
+
 /// The semantic conventions' attributes whose last part is a name from
 /// elsewhere, kept as written there: an HTTP header's or gRPC metadata's
 /// (lowercase, with `-`: `http.request.header.content-type`), an
 /// environment variable's (`process.environment_variable.PATH`). Returns
 /// the prefix's length and the characters that name may hold.
-fn convention_template(key: &str) -> Option<(usize, fn(char) -> bool)> {
-    const HEADER: fn(char) -> bool =
+fn convention_template(key: &str) -> Option<(usize, AllowedInName)> {
+    const HEADER: AllowedInName =
         |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
-    const VARIABLE: fn(char) -> bool = |c| c.is_ascii_alphanumeric() || c == '_';
+    const VARIABLE: AllowedInName = |c| c.is_ascii_alphanumeric() || c == '_';
     for prefix in ["http.request.header.", "http.response.header."] {
         if key.starts_with(prefix) {
             return Some((prefix.len(), HEADER));
