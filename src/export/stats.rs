@@ -37,8 +37,10 @@ pub struct Stats {
     /// Records dropped because the queue was full (its byte budget,
     /// `Builder::with_queue_budget`, or a record bound,
     /// `OTEL_BLRP_MAX_QUEUE_SIZE` or `Builder::with_otlp_max_queue_size`)
-    /// or was closed as they came (after shutdown, or once the output's
-    /// worker stopped).
+    /// or was closed as they came (by the shutdown while they were on their
+    /// way to it, or once the output's worker stopped). Events and `log`
+    /// records that come once the shutdown has begun are not taken at all,
+    /// and not counted here or anywhere: the bridge is done.
     pub dropped: u64,
     /// Records the destination could not take: a write error, a
     /// non-retryable export failure, a record too large for any request,
