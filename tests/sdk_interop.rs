@@ -684,6 +684,40 @@ fn a_provider_whose_flush_fails_is_reported_as_failed_not_as_a_timeout() {
     }
 }
 
+/// A processor whose flushes run out of time, as a batch processor's do
+/// when its exporter hangs past the processor's own flush timeout.
+#[derive(Debug)]
+struct FlushTimesOut;
+
+impl opentelemetry_sdk::logs::LogProcessor for FlushTimesOut {
+    fn emit(
+        &self,
+        _record: &mut opentelemetry_sdk::logs::SdkLogRecord,
+        _scope: &opentelemetry::InstrumentationScope,
+    ) {
+    }
+
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        Err(opentelemetry_sdk::error::OTelSdkError::Timeout(
+            std::time::Duration::from_secs(5),
+        ))
+    }
+}
+
+/// Regression: a provider whose processors' own flush timed out was
+/// reported as a flush that failed, where records are still on their way.
+#[test]
+fn a_provider_whose_flush_times_out_is_reported_as_a_timeout() {
+    let provider = SdkLoggerProvider::builder()
+        .with_log_processor(FlushTimesOut)
+        .build();
+    let (_layer, guard) = into_provider_only(provider);
+    assert!(
+        matches!(guard.flush(), Err(otel_log_bridge::FlushError::Timeout(_))),
+        "a timeout"
+    );
+}
+
 /// Regression: an event given `parent: None` carries no trace in the
 /// crate's outputs, but the SDK gave its record the trace of the span
 /// `tracing-opentelemetry` had made current.

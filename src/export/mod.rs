@@ -85,7 +85,10 @@ pub(crate) use self::stream::{EncodedAttributes, EncodedKey, Encoding, EventStre
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FlushError {
-    /// Some records were still being exported when the timeout ran out.
+    /// Some records were still being exported when the timeout ran out,
+    /// or when the logger provider given to `Builder::with_logger_provider`
+    /// said its own flush ran out of time (the SDK's processors bound
+    /// theirs, 5 s by default, which may come before this one).
     Timeout(Duration),
     /// An output could not flush, whatever the wait: its export worker
     /// stopped unexpectedly, or the logger provider given to
