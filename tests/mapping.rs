@@ -298,6 +298,39 @@ fn span_fields() {
     );
 }
 
+/// Regression: the fields that tell `tracing-opentelemetry` a span's name,
+/// kind and status were copied onto every record of the span, as if the
+/// records said them.
+#[test]
+fn span_fields_that_direct_tracing_opentelemetry_are_not_copied_unless_named() {
+    let in_span = || {
+        let span = tracing::info_span!(
+            "GET /users",
+            otel.name = "GET /users",
+            otel.kind = "server",
+            otel.status_code = "ERROR",
+            otel.status_description = "boom",
+            tenant = "acme"
+        );
+        let _span = span.enter();
+        tracing::info!("handled");
+    };
+    let all = capture(builder(), in_span);
+    let attributes = all[0]["attributes"].as_object().expect("attributes");
+    assert_eq!(attributes["tenant"], "acme");
+    assert!(
+        attributes.keys().all(|key| !key.starts_with("otel.")),
+        "{attributes:?}"
+    );
+    let named = capture(
+        builder().with_span_fields(SpanFields::only(["otel.kind"])),
+        in_span,
+    );
+    let attributes = named[0]["attributes"].as_object().expect("attributes");
+    assert_eq!(attributes["otel.kind"], "server");
+    assert!(!attributes.contains_key("tenant"), "{attributes:?}");
+}
+
 #[test]
 fn duplicate_keys() {
     let records = capture(builder(), || {

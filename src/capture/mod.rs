@@ -100,7 +100,11 @@ impl SpanFields {
         SpanFields(SpanFieldsInner::None)
     }
 
-    /// Copy every field of every enclosing span (the default).
+    /// Copy every field of every enclosing span (the default), but for
+    /// the fields that tell `tracing-opentelemetry` a span's name, kind and
+    /// status (`otel.name`, `otel.kind`, `otel.status_code`,
+    /// `otel.status_description`): they describe the span, not what its
+    /// records say. [`SpanFields::only`] copies them when named.
     pub fn all() -> SpanFields {
         SpanFields(SpanFieldsInner::All)
     }
@@ -128,11 +132,20 @@ impl SpanFields {
     pub(crate) fn allows(&self, name: &str) -> bool {
         match &self.0 {
             SpanFieldsInner::None => false,
-            SpanFieldsInner::All => true,
+            SpanFieldsInner::All => !SPAN_DIRECTIVES.contains(&name),
             SpanFieldsInner::Only(names) => names.iter().any(|allowed| allowed == name),
         }
     }
 }
+
+/// The span fields `tracing-opentelemetry` reads as its span's name, kind
+/// and status rather than as attributes.
+const SPAN_DIRECTIVES: [&str; 4] = [
+    "otel.name",
+    "otel.kind",
+    "otel.status_code",
+    "otel.status_description",
+];
 
 impl Default for SpanFields {
     fn default() -> Self {
