@@ -540,7 +540,7 @@ mod tests {
             running: false,
             finished: 2,
             succeeded: 1,
-            failure: Some("the second failed".to_owned()),
+            failure: Some(("the second failed".to_owned(), false)),
             provider_shut_down: false,
         };
         assert!(matches!(state.outcome(1), Flushed::Done));
@@ -551,7 +551,7 @@ mod tests {
             running: false,
             finished: 2,
             succeeded: 2,
-            failure: Some("the first failed".to_owned()),
+            failure: Some(("the first failed".to_owned(), false)),
             provider_shut_down: false,
         };
         assert!(matches!(later_success.outcome(1), Flushed::Done));
