@@ -150,7 +150,7 @@
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]COMPRESSION` | `none` | `gzip` or `none`, in any case; a malformed `LOGS_` value leaves the generic one in force |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]CERTIFICATE` | – | PEM file of the CA certificates to trust, instead of the Mozilla roots built into the crate (`webpki-roots`); read for `https://` endpoints only |
 //! | `OTEL_EXPORTER_OTLP_[LOGS_]CLIENT_CERTIFICATE`, `…_CLIENT_KEY` | – | PEM files for mutual TLS (`https://` endpoints) |
-//! | `OTEL_EXPORTER_OTLP_[LOGS_]INSECURE` | `false` | gRPC endpoints given without a scheme: `true` (in any case) for plaintext; any other value is false, as the specification's booleans are, and a value other than `false` is reported; read only with the `grpc` protocol |
+//! | `OTEL_EXPORTER_OTLP_[LOGS_]INSECURE` | `false` | gRPC endpoints given without a scheme: `true` (in any case) for plaintext; any other value is false, as the specification's booleans are, and a value other than `false` is reported; read only with the `grpc` protocol, for an endpoint without a scheme (a scheme decides for itself) |
 //! | `OTEL_BLRP_SCHEDULE_DELAY` | `1000` | ms between exports at the latest (`otlp` exporter; the other outputs write every 100 ms) |
 //! | `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` | `512` | records per request at most (`otlp` exporter; `otlp/stdout` writes up to 512 records a line); cut to `OTEL_BLRP_MAX_QUEUE_SIZE` when larger |
 //! | `OTEL_BLRP_EXPORT_TIMEOUT` | `30000` | ms; bounds each request together with the OTLP timeout (`otlp` exporter); `0` for none |

@@ -1473,6 +1473,19 @@ mod tests {
                     json_only().with_otlp_endpoint("grpc://collector:4317"),
                     "Builder::with_otlp_endpoint",
                 ),
+                // No scheme, so a gRPC one's, but no port either protocol
+                // takes.
+                (
+                    json_only().with_otlp_endpoint("collector:0"),
+                    "Builder::with_otlp_endpoint",
+                ),
+                // Named as `resolve` names it: the endpoint comes first.
+                (
+                    json_only()
+                        .with_otlp_header("x tenant", "a")
+                        .with_otlp_endpoint("grpc://collector:4317"),
+                    "Builder::with_otlp_endpoint",
+                ),
                 (
                     json_only()
                         .with_otlp_endpoint("http://collector:4318/v1/logs")
@@ -1490,18 +1503,16 @@ mod tests {
             // What the environment decides is left to it: without a
             // protocol in code, an endpoint without a scheme may be gRPC's.
             #[cfg_attr(not(feature = "grpc"), allow(unused_mut))]
-            let mut fine = vec![
-                json_only().with_otlp_endpoint("collector:4317"),
-                json_only().with_otlp_certificate("ca.pem"),
-            ];
+            let mut fine = vec![json_only().with_otlp_certificate("ca.pem")];
             // Whether it uses TLS is the insecure variable's to say.
             #[cfg(feature = "grpc")]
-            fine.push(
+            fine.extend([
+                json_only().with_otlp_endpoint("collector:4317"),
                 json_only()
                     .with_otlp_protocol(Protocol::Grpc)
                     .with_otlp_endpoint("collector:4317")
                     .with_otlp_certificate("ca.pem"),
-            );
+            ]);
             for fine in fine {
                 assert!(resolve(fine, vars).is_ok(), "{vars:?}");
             }

@@ -150,22 +150,31 @@ impl OtlpOptions {
     /// be a gRPC one's, and without `insecure` given in code, whether such
     /// an endpoint uses TLS.
     pub(crate) fn check_without_env(&self) -> Result<(), InitError> {
+        // In `resolve`'s order, so that the same mistake is named.
         let grpc = self.protocol.map(Protocol::is_grpc);
+        if let Some(url) = &self.endpoint {
+            self.check_endpoint_without_env(url, grpc)?;
+        }
         for (key, value) in &self.headers {
             check_header_from_code(key, value, grpc == Some(true))?;
         }
-        let Some(url) = &self.endpoint else {
-            return Ok(());
-        };
-        let url = match (grpc, self.insecure) {
-            _ if url.contains("://") => url.clone(),
-            (Some(true), Some(insecure)) => with_grpc_scheme(url, insecure),
-            (Some(true), None) => {
+        Ok(())
+    }
+
+    /// [`OtlpOptions::check_without_env`] for the endpoint given in code,
+    /// `url`, and the TLS files given with it.
+    fn check_endpoint_without_env(&self, url: &str, grpc: Option<bool>) -> Result<(), InitError> {
+        // Without a scheme, only gRPC takes an endpoint, and the insecure
+        // variable may give it either scheme: what fails under both does.
+        let grpc_without_scheme = !url.contains("://")
+            && (grpc == Some(true) || (grpc.is_none() && cfg!(feature = "grpc")));
+        let url = match self.insecure {
+            Some(insecure) if grpc_without_scheme => with_grpc_scheme(url, insecure),
+            None if grpc_without_scheme => {
                 check_url(ENDPOINT_FROM_CODE, &with_grpc_scheme(url, false))?;
                 return Ok(());
             }
-            (Some(false), _) => url.clone(),
-            (None, _) => return Ok(()),
+            _ => url.to_owned(),
         };
         let url = check_url(ENDPOINT_FROM_CODE, &url)?;
         if !url.starts_with("https://") {

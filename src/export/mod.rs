@@ -85,15 +85,15 @@ pub(crate) use self::stream::{EncodedAttributes, EncodedKey, Encoding, EventStre
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FlushError {
-    /// Some records were still being exported when the timeout ran out,
-    /// or when the logger provider given to `Builder::with_logger_provider`
-    /// said its own flush ran out of time (the SDK's processors bound
-    /// theirs, 5 s by default, which may come before this one).
+    /// Some records were still being exported when the timeout ran out.
     Timeout(Duration),
-    /// An output could not flush, whatever the wait: its export worker
-    /// stopped unexpectedly, or the logger provider given to
+    /// An output could not flush: its export worker stopped unexpectedly,
+    /// whatever the wait, or the logger provider given to
     /// `Builder::with_logger_provider` reported a failed flush (its
-    /// exporter failed, or it was shut down). The text says which.
+    /// exporter failed, it was shut down, or its processors' own flush
+    /// ran out of time, `Timeout(…)` in the text, which a longer
+    /// `Builder::with_shutdown_timeout` does not lengthen). The text says
+    /// which.
     Failed(String),
 }
 

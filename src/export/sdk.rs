@@ -140,8 +140,6 @@ struct FinishFlush {
     /// Whether it failed because the application had shut the provider
     /// down.
     provider_shut_down: bool,
-    /// Whether it failed because a processor's own wait ran out.
-    timed_out: bool,
 }
 
 impl Drop for FinishFlush {
@@ -151,7 +149,7 @@ impl Drop for FinishFlush {
         state.finished += 1;
         state.provider_shut_down |= self.provider_shut_down;
         match self.failure.take() {
-            Some(failure) => state.failure = Some((failure, self.timed_out)),
+            Some(failure) => state.failure = Some(failure),
             None => state.succeeded = state.finished,
         }
         drop(state);
@@ -167,8 +165,8 @@ struct FlushState {
     finished: u64,
     /// The number of the last flush that succeeded (0 for none).
     succeeded: u64,
-    /// Why the last one to fail failed, and whether its time ran out.
-    failure: Option<(String, bool)>,
+    /// Why the last one to fail failed.
+    failure: Option<String>,
     /// Whether a flush found the provider shut down by the application.
     provider_shut_down: bool,
 }
@@ -181,10 +179,7 @@ impl FlushState {
     /// its own succeeded.
     fn outcome(&self, target: u64) -> Flushed {
         match &self.failure {
-            // Records still on their way, as when the guard's own wait
-            // runs out first.
-            Some((_, true)) if self.succeeded < target => Flushed::TimedOut,
-            Some((failure, false)) if self.succeeded < target => Flushed::Failed(failure.clone()),
+            Some(failure) if self.succeeded < target => Flushed::Failed(failure.clone()),
             _ => Flushed::Done,
         }
     }
@@ -421,27 +416,19 @@ impl SdkSink {
                     flushes,
                     failure: Some("the logger provider's flush panicked".to_owned()),
                     provider_shut_down: false,
-                    timed_out: false,
                 };
                 let flushed = provider.force_flush();
-                // The provider gathers its processors' outcomes into one
-                // text (`errs: [Err(AlreadyShutdown), …]`): an error is of
-                // a kind when every error in it is.
-                let every_error_is = |kind: &str| match &flushed {
+                finish.provider_shut_down = match &flushed {
+                    Err(opentelemetry_sdk::error::OTelSdkError::AlreadyShutdown) => true,
+                    // The provider gathers its processors' outcomes into
+                    // one text (`errs: [Err(AlreadyShutdown), …]`): shut
+                    // down when every error in it says so.
                     Err(opentelemetry_sdk::error::OTelSdkError::InternalFailure(text)) => {
-                        let of_kind = text.matches(kind).count();
-                        of_kind > 0 && of_kind == text.matches("Err(").count()
+                        let shut_down = text.matches("Err(AlreadyShutdown)").count();
+                        shut_down > 0 && shut_down == text.matches("Err(").count()
                     }
                     _ => false,
                 };
-                finish.provider_shut_down = matches!(
-                    flushed,
-                    Err(opentelemetry_sdk::error::OTelSdkError::AlreadyShutdown)
-                ) || every_error_is("Err(AlreadyShutdown)");
-                finish.timed_out = matches!(
-                    flushed,
-                    Err(opentelemetry_sdk::error::OTelSdkError::Timeout(_))
-                ) || every_error_is("Err(Timeout(");
                 finish.failure = flushed
                     .err()
                     .map(|error| format!("the logger provider's flush failed: {error}"));
@@ -540,7 +527,7 @@ mod tests {
             running: false,
             finished: 2,
             succeeded: 1,
-            failure: Some(("the second failed".to_owned(), false)),
+            failure: Some("the second failed".to_owned()),
             provider_shut_down: false,
         };
         assert!(matches!(state.outcome(1), Flushed::Done));
@@ -551,7 +538,7 @@ mod tests {
             running: false,
             finished: 2,
             succeeded: 2,
-            failure: Some(("the first failed".to_owned(), false)),
+            failure: Some("the first failed".to_owned()),
             provider_shut_down: false,
         };
         assert!(matches!(later_success.outcome(1), Flushed::Done));

@@ -23,8 +23,9 @@ pub(super) struct Placeholder {
     /// before the value.
     pub(super) star_precision: bool,
     /// Whether it formats the value as the value's own `Display` or `Debug`
-    /// does (`{}`, `{:?}`, `{:#?}`): no width, precision, radix or sign,
-    /// which a field recording the value itself would not keep.
+    /// does (`{}`, `{:?}`): no width, precision, radix, sign or alternate
+    /// form (`{:#?}`), which a field recording the value itself would not
+    /// keep.
     pub(super) plain: bool,
     /// Character offset of the `{` from the start of the literal token.
     pub(super) start: usize,
@@ -120,7 +121,7 @@ fn placeholder(inside: &str, start: usize, end: usize) -> Option<Placeholder> {
         argument,
         debug: spec.ends_with('?'),
         star_precision: spec.contains(".*"),
-        plain: matches!(spec, "" | "?" | "#?"),
+        plain: matches!(spec, "" | "?"),
         start,
         end,
     })

@@ -323,11 +323,15 @@ fn prefix_name(input: ParseStream, names: &[&str]) -> Option<String> {
     let (ident, rest) = cursor.ident()?;
     let (colon, after) = rest.punct()?;
     let name = ident.to_string();
-    // A colon joined to the next character is the start of `::` only when
-    // that character is another colon: `parent:&span` is a prefix too.
-    let path = colon.spacing() == Spacing::Joint
-        && after.punct().is_some_and(|(next, _)| next.as_char() == ':');
-    (colon.as_char() == ':' && !path && names.contains(&name.as_str())).then_some(name)
+    // A colon joined to the next character starts no prefix when that
+    // character is another colon (a path's `::`) or a `log` capture's
+    // `%` or `?` (`target:% = t` is a key named `target`), which no value
+    // starts with: `parent:&span` is a prefix.
+    let not_a_prefix = colon.spacing() == Spacing::Joint
+        && after
+            .punct()
+            .is_some_and(|(next, _)| matches!(next.as_char(), ':' | '%' | '?'));
+    (colon.as_char() == ':' && !not_a_prefix && names.contains(&name.as_str())).then_some(name)
 }
 
 /// Parses the level argument of `event!`, `span!` and `log!`.

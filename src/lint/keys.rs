@@ -57,12 +57,11 @@ pub(crate) fn log_message_key(key: &str) -> Option<KeyFinding> {
 
 /// Fields that `tracing-opentelemetry` reads from spans to set the span's own
 /// name, kind and status; they are the documented way to do so.
-const SPAN_OTEL_FIELDS: [&str; 5] = [
+const SPAN_OTEL_FIELDS: [&str; 4] = [
     "otel.name",
     "otel.kind",
     "otel.status_code",
     "otel.status_description",
-    "otel.status_message",
 ];
 
 fn reserved_key(key: &str, site: KeySite) -> Option<KeyFinding> {
@@ -131,8 +130,10 @@ type AllowedInName = fn(char) -> bool;
 /// environment variable's (`process.environment_variable.PATH`). Returns
 /// the prefix's length and the characters that name may hold.
 fn convention_template(key: &str) -> Option<(usize, AllowedInName)> {
+    // gRPC's metadata keys: `0-9 a-z _ - .`, which HTTP header names,
+    // lowercase as the conventions write them, also allow.
     const HEADER: AllowedInName =
-        |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
+        |c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.');
     const VARIABLE: AllowedInName = |c| c.is_ascii_alphanumeric() || c == '_';
     for prefix in ["http.request.header.", "http.response.header."] {
         if key.starts_with(prefix) {
@@ -473,6 +474,7 @@ mod tests {
             "rpc.grpc.request.metadata.x-request-id",
             "rpc.connect_rpc.response.metadata.my_key",
             "process.environment_variable.PATH",
+            "http.request.header.x.custom",
         ] {
             assert_eq!(rules(fine, KeySite::Event), vec![], "{fine}");
         }

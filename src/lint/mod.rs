@@ -122,8 +122,8 @@
 //! itself: `otel.*`, `code.*`, `exception.*`, `log.*`, `event.name`,
 //! `trace_id`, `span_id`, and `message` as a `log` key-value. On spans the
 //! fields `tracing-opentelemetry` reads (`otel.name`, `otel.kind`,
-//! `otel.status_code`, `otel.status_description`, `otel.status_message`)
-//! are allowed. A `tracing` field named `message` *is* the message, so it
+//! `otel.status_code`, `otel.status_description`) are allowed; the bridge
+//! does not copy them onto the span's records. A `tracing` field named `message` *is* the message, so it
 //! is only wrong next to a format string (OLB012). **Why:** where the
 //! bridge writes the key too, the record would carry two conflicting values
 //! for one attribute, and one of them is silently dropped or overwritten;

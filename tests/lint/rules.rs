@@ -1023,6 +1023,7 @@ fn f(span: &tracing::Span, user: &str) {
     tracing::info!(parent:&span, \"user {}\", user);
     tracing::info!(target:\"jobs\", \"user {}\", user);
     tracing::info!(parent::f(), \"user\");
+    log::info!(target:% = user; \"user {}\", user);
 }
 ";
     let diagnostics = check_source("src/lib.rs", source);
@@ -1031,7 +1032,8 @@ fn f(span: &tracing::Span, user: &str) {
         lines,
         vec![
             (Rule::InterpolatedMessage, 2),
-            (Rule::InterpolatedMessage, 3)
+            (Rule::InterpolatedMessage, 3),
+            (Rule::InterpolatedMessage, 5)
         ],
         "{}",
         rendered(&diagnostics)

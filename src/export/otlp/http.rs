@@ -245,9 +245,11 @@ impl Transport for HttpTransport {
         let sent = call.send(body);
         // The room a huge request's body took (its JSON form can be several
         // times its 64 MiB bound) is not kept for the rest of the process;
-        // a body of the usual size keeps its buffer for the next.
+        // a body of the usual size (a gzipped request, or the JSON of one
+        // cut at `JSON_REQUEST_TARGET`, a few times that) keeps its buffer
+        // for the next.
         self.body.clear();
-        self.body.shrink_to(self.request_target());
+        self.body.shrink_to(TARGET_REQUEST_BYTES);
         let mut response = match sent {
             Ok(response) => response,
             Err(error) => return classify_transport_error(error),
@@ -532,7 +534,7 @@ mod tests {
             let request = one_record_request(&text);
             assert!(matches!(transport.send(&request), Outcome::Accepted { .. }));
             assert!(
-                transport.body.capacity() <= transport.request_target(),
+                transport.body.capacity() <= TARGET_REQUEST_BYTES,
                 "{protocol:?}: {} bytes kept",
                 transport.body.capacity()
             );
