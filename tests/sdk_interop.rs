@@ -296,7 +296,9 @@ fn a_providers_failed_flush_at_shutdown_is_reported() {
             return;
         }
         let provider = SdkLoggerProvider::builder()
-            .with_log_processor(FailingFlush)
+            .with_log_processor(FailingFlush(|| {
+                opentelemetry_sdk::error::OTelSdkError::InternalFailure("exporter down".to_owned())
+            }))
             .build();
         let (layer, guard) = into_provider_only(provider);
         tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
@@ -648,10 +650,11 @@ fn the_panic_hook_does_not_flush_a_provider_panicking_on_its_thread() {
     );
 }
 
-/// A processor whose flushes fail at once, as a batch processor's do when
-/// its exporter fails.
+/// A processor whose flushes fail with the error `error` makes: at once,
+/// as a batch processor's do when its exporter fails, or having run out
+/// of time, as they do when it hangs past their own flush timeout.
 #[derive(Debug)]
-struct FailingFlush;
+struct FailingFlush(fn() -> opentelemetry_sdk::error::OTelSdkError);
 
 impl opentelemetry_sdk::logs::LogProcessor for FailingFlush {
     fn emit(
@@ -662,9 +665,7 @@ impl opentelemetry_sdk::logs::LogProcessor for FailingFlush {
     }
 
     fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
-        Err(opentelemetry_sdk::error::OTelSdkError::InternalFailure(
-            "exporter down".to_owned(),
-        ))
+        Err((self.0)())
     }
 }
 
@@ -673,7 +674,9 @@ impl opentelemetry_sdk::logs::LogProcessor for FailingFlush {
 #[test]
 fn a_provider_whose_flush_fails_is_reported_as_failed_not_as_a_timeout() {
     let provider = SdkLoggerProvider::builder()
-        .with_log_processor(FailingFlush)
+        .with_log_processor(FailingFlush(|| {
+            opentelemetry_sdk::error::OTelSdkError::InternalFailure("exporter down".to_owned())
+        }))
         .build();
     let (_layer, guard) = into_provider_only(provider);
     match guard.flush() {
@@ -684,33 +687,15 @@ fn a_provider_whose_flush_fails_is_reported_as_failed_not_as_a_timeout() {
     }
 }
 
-/// A processor whose flushes run out of time, as a batch processor's do
-/// when its exporter hangs past the processor's own flush timeout.
-#[derive(Debug)]
-struct FlushTimesOut;
-
-impl opentelemetry_sdk::logs::LogProcessor for FlushTimesOut {
-    fn emit(
-        &self,
-        _record: &mut opentelemetry_sdk::logs::SdkLogRecord,
-        _scope: &opentelemetry::InstrumentationScope,
-    ) {
-    }
-
-    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
-        Err(opentelemetry_sdk::error::OTelSdkError::Timeout(
-            std::time::Duration::from_secs(5),
-        ))
-    }
-}
-
 /// A provider whose processors' own flush ran out of time failed to flush
 /// by its own limit, which the guard's wait does not lengthen: the text
 /// says so, where a `FlushError::Timeout` would name the guard's wait.
 #[test]
 fn a_provider_whose_own_flush_times_out_says_so_in_the_failure() {
     let provider = SdkLoggerProvider::builder()
-        .with_log_processor(FlushTimesOut)
+        .with_log_processor(FailingFlush(|| {
+            opentelemetry_sdk::error::OTelSdkError::Timeout(std::time::Duration::from_secs(5))
+        }))
         .build();
     let (_layer, guard) = into_provider_only(provider);
     match guard.flush() {
