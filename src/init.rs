@@ -103,7 +103,9 @@ impl Guard {
     ///
     /// [`FlushError::Timeout`] when the outputs did not take everything in
     /// time (the records stay queued and are retried);
-    /// [`FlushError::Failed`] when one of them could not flush at all.
+    /// [`FlushError::Failed`] when one of them could not flush at all, or
+    /// when this is called on one of the crate's own threads (from a
+    /// writer given to the builder, say), where it would wait for itself.
     /// `Ok` says every record was handed to its destination, not that the
     /// destination accepted it: [`Guard::stats`] says which were exported,
     /// failed or rejected. With a spool, a record the collector could not

@@ -575,6 +575,64 @@ fn a_write_that_fails_part_way_keeps_the_next_record_on_a_line_of_its_own() {
     assert_eq!(stats.exported + stats.failed, 4);
 }
 
+/// A writer that flushes the guard it is given, from the export worker
+/// that runs it, and keeps what each flush said.
+struct FlushingWriter {
+    guard: std::sync::Arc<std::sync::Mutex<Option<otel_log_bridge::Guard>>>,
+    results: std::sync::Arc<std::sync::Mutex<Vec<Result<(), otel_log_bridge::FlushError>>>>,
+}
+
+impl std::io::Write for FlushingWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some(guard) = &*self.guard.lock().unwrap() {
+            self.results.lock().unwrap().push(guard.flush());
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Regression: a flush asked for on the export worker (by a writer, an
+/// exporter or a panic hook running there) waited for that very worker
+/// until the timeout, and then said the records were still on their way.
+#[test]
+fn a_flush_asked_for_on_the_export_worker_fails_instead_of_waiting_for_itself() {
+    let guard_slot = std::sync::Arc::default();
+    let results = std::sync::Arc::default();
+    let writer = FlushingWriter {
+        guard: std::sync::Arc::clone(&guard_slot),
+        results: std::sync::Arc::clone(&results),
+    };
+    let (layer, guard) = otel_log_bridge::builder()
+        .with_json_writer(writer)
+        .with_shutdown_timeout(std::time::Duration::from_millis(300))
+        .layer()
+        .expect("valid configuration");
+    *guard_slot.lock().unwrap() = Some(guard);
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        tracing::info!("written by a writer that flushes");
+    });
+    // The worker writes on its next cycle; this waits for it, bounded.
+    for _ in 0..1000 {
+        if !results.lock().unwrap().is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let guard = guard_slot.lock().unwrap().take().expect("the guard");
+    guard.shutdown();
+    let results = results.lock().unwrap();
+    match results.first() {
+        Some(Err(otel_log_bridge::FlushError::Failed(reason))) => {
+            assert!(reason.contains("own threads"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 /// Regression: the console format wrote doubles through `Display`, which
 /// never uses an exponent: `1e300` took 301 characters, the smallest
 /// double more than 300.

@@ -959,6 +959,14 @@ impl Pipeline {
     /// Exports everything emitted so far, waiting at most the configured
     /// timeout.
     pub(crate) fn flush(&self) -> Result<(), FlushError> {
+        // On the crate's own threads (a writer, an exporter or a panic hook
+        // running on an export worker), a flush would wait for the very
+        // worker asking for it, until the timeout, while the queue fills.
+        if crate::capture::is_suppressed() {
+            return Err(FlushError::Failed(
+                "the flush was asked for on one of otel-log-bridge's own threads (a writer, an exporter or a panic hook running on it), which would wait for itself".to_owned(),
+            ));
+        }
         self.flush_within(self.timeout)
     }
 
