@@ -322,12 +322,9 @@ impl log::Log for LogBridge {
     }
 
     fn flush(&self) {
-        // On the crate's own threads (a writer or an exporter that flushes
-        // the `log` logger runs on an export worker), a flush would wait
-        // for the very worker asking for it, until the shutdown timeout.
-        if is_suppressed() {
-            return;
-        }
+        // `log` has no way to say a flush failed; on one of the crate's own
+        // threads (a writer that flushes the `log` logger), it fails at
+        // once rather than waiting for itself.
         let _ = self.pipeline.flush();
     }
 }
