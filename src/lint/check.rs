@@ -1277,6 +1277,12 @@ impl Checker<'_> {
             .collect();
         let mut texts: HashSet<String> = HashSet::new();
         let mut numbered: HashMap<String, usize> = HashMap::new();
+        // The values the call records as fields, by their source text: one
+        // formatted into the message as well needs no field of its own.
+        let recorded = self.recorded_values(fields);
+        // The values formatted into the message that are fields already,
+        // with their keys.
+        let mut repeated: Vec<(Range, String, String)> = Vec::new();
         for (index, (placeholder, value)) in resolve_placeholders(&format, message)
             .into_iter()
             .enumerate()
@@ -1368,6 +1374,10 @@ impl Checker<'_> {
             if !texts.insert(text.clone()) {
                 continue;
             }
+            if let Some(key) = recorded.get(&text) {
+                repeated.push((range, text, key.clone()));
+                continue;
+            }
             let name = unique_field_name(&value, &text, &names, &mut numbered);
             let fix = field_fix(flavor, &name, &text, capture);
             names.insert(name);
@@ -1381,26 +1391,68 @@ impl Checker<'_> {
                 .placeholders
                 .first()
                 .is_some_and(|placeholder| !placeholder.debug);
-        if let (Some((range, _, _)), false) = (interpolated.first(), only_placeholder) {
-            let fields: Vec<&str> = interpolated
-                .iter()
-                .map(|(_, _, fix)| fix.as_str())
-                .collect();
-            let example = match flavor {
-                Flavor::Tracing => format!("{}, \"…\"", fields.join(", ")),
-                Flavor::Log => format!("{}; \"…\"", fields.join(", ")),
+        let first = interpolated
+            .iter()
+            .chain(&repeated)
+            .map(|(range, _, _)| *range)
+            .min_by_key(|range| (range.start.line, range.start.column));
+        if let (Some(range), false) = (first, only_placeholder) {
+            let help = match (interpolated.is_empty(), repeated_note(&repeated)) {
+                (true, Some(note)) => format!("keep the message constant: {note}"),
+                (_, note) => {
+                    let fields: Vec<&str> = interpolated
+                        .iter()
+                        .map(|(_, _, fix)| fix.as_str())
+                        .collect();
+                    let example = match flavor {
+                        Flavor::Tracing => format!("{}, \"…\"", fields.join(", ")),
+                        Flavor::Log => format!("{}; \"…\"", fields.join(", ")),
+                    };
+                    let note = note.map(|note| format!("; {note}")).unwrap_or_default();
+                    format!(
+                        "keep the message constant and pass the values as fields: `{example}`{note}"
+                    )
+                }
             };
             self.push(
                 Rule::InterpolatedMessage,
-                *range,
+                range,
                 anchor,
                 format!(
                     "{} formatted into the message: the body differs on every call and the values cannot be queried",
-                    plural(interpolated.len(), "value is", "values are")
+                    plural(
+                        interpolated.len() + repeated.len(),
+                        "value is",
+                        "values are"
+                    )
                 ),
-                format!("keep the message constant and pass the values as fields: `{example}`"),
+                help,
             );
         }
+    }
+
+    /// The values a call records as fields, by their source text (without
+    /// a leading `&`), each with its key as the source writes it.
+    fn recorded_values(&self, fields: &[Field]) -> HashMap<String, String> {
+        let mut recorded = HashMap::new();
+        for field in fields {
+            let text = match &field.value {
+                ValueSource::Shorthand(path) => {
+                    path.iter().map(strip_raw).collect::<Vec<_>>().join(".")
+                }
+                ValueSource::Expr(expr) => self.snippet_of(without_reference(expr)),
+                ValueSource::Declared => continue,
+            };
+            let key = match &field.key {
+                Key::Literal { text, .. } => text.clone(),
+                Key::Computed { range } => match self.snippet(*range) {
+                    Some(key) => key,
+                    None => continue,
+                },
+            };
+            recorded.entry(text).or_insert(key);
+        }
+        recorded
     }
 
     fn check_instrument_attributes(&mut self, attrs: &[Attribute], signature: &Signature) {
@@ -2451,6 +2503,29 @@ fn suggested_field_name(value: &Value<'_>, text: &str) -> String {
     value.leaf().unwrap_or_else(|| "value".to_owned())
 }
 
+/// What a help says of the values formatted into a message that the call
+/// records as fields already: the message need not repeat them.
+fn repeated_note(repeated: &[(Range, String, String)]) -> Option<String> {
+    let quoted = |part: fn(&(Range, String, String)) -> &String| {
+        repeated
+            .iter()
+            .map(|entry| format!("`{}`", part(entry)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match repeated {
+        [] => None,
+        [(_, text, key)] => Some(format!(
+            "`{text}` is recorded as the field `{key}` already, so leave it out of the message"
+        )),
+        _ => Some(format!(
+            "{} are recorded as the fields {} already, so leave them out of the message",
+            quoted(|(_, text, _)| text),
+            quoted(|(_, _, key)| key)
+        )),
+    }
+}
+
 /// A key for an interpolated value that is not among the keys `taken` by
 /// the message's earlier values: its suggested key, else the words of its
 /// text (`done_len` for `done.len()`), numbered if even that is taken. The
@@ -2503,6 +2578,19 @@ fn error_fix(flavor: Flavor, key: &str, name: &str, error: &str) -> String {
     // the boxed and dynamic errors do not, but dereference to one.
     let boxed = "for a `Box<dyn Error>`, `anyhow::Error` or `eyre::Report`, which do not implement `Error` themselves";
     let key = written_key(flavor, key);
+    // `res.err()` is an `Option`, which is no error: the cast does not
+    // compile on it.
+    if let Some(result) = error.strip_suffix(".err()") {
+        let result = result.strip_suffix(".as_ref()").unwrap_or(result);
+        return match flavor {
+            Flavor::Tracing => format!(
+                "`{error}` is an `Option`, not an error: record the error itself, `{key} = {result}.as_ref().err().map(|e| e as &dyn std::error::Error)` (no field when there is none), or `{key} = e as &dyn std::error::Error` inside `if let Err(e) = &{result}`; either keeps its type, message and source chain"
+            ),
+            Flavor::Log => format!(
+                "`{error}` is an `Option`, not an error: record the error itself with the `err` capture inside `if let Err(e) = &{result}`: `{key}:err = *e;` keeps its type, message and source chain"
+            ),
+        };
+    }
     match flavor {
         Flavor::Tracing => format!(
             "record the error itself: `{key} = &{error} as &dyn std::error::Error` keeps its type, message and source chain ({boxed}: `{key} = &*{error} as &dyn std::error::Error`)"

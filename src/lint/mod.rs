@@ -102,7 +102,9 @@
 //! message constant and pass the values as fields: `info!(user, amount,
 //! "payment received")`, or with `log`: `info!(user:%, amount; "payment
 //! received")` (a `log` key is one token, so a dotted one is quoted:
-//! `"user.name":% = user.name`). Errors, secrets and dumps formatted into a
+//! `"user.name":% = user.name`); a value the call records as a field
+//! already (`info!(user, "user {user} paid")`) is only left out of the
+//! message. Errors, secrets and dumps formatted into a
 //! message are reported by OLB006, OLB005 and OLB007 instead. Default:
 //! `warn`.
 //!
@@ -236,7 +238,10 @@
 //! `error = &e as &dyn std::error::Error` with `tracing`, `error:err = e;`
 //! with `log`; a `Box<dyn Error>`, an `anyhow::Error` or an `eyre::Report`
 //! does not implement `Error` itself, so it is dereferenced first:
-//! `error = &*e as &dyn std::error::Error`, `error:err = *e;`. Default:
+//! `error = &*e as &dyn std::error::Error`, `error:err = *e;`; a
+//! `res.err()` is an `Option`, so the error is taken out of it:
+//! `error = res.as_ref().err().map(|e| e as &dyn std::error::Error)`, or
+//! the error of `if let Err(e) = &res`. Default:
 //! `warn`. Not flagged: `#[instrument(err)]`, which `tracing-attributes`
 //! expands to an event recording the error with `Display` (`err(Debug)`:
 //! `Debug`); the attribute has no form that records the error value

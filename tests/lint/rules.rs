@@ -376,11 +376,41 @@ fn a_suggested_key_is_not_one_the_call_already_has() {
         diagnostics[0].help,
         "keep the message constant and pass the values as fields: `user_2 = %user, \"…\"`"
     );
-    let source = "fn f(user: u8) {\n    log::info!(user:% = user; \"{} paid\", user);\n}\n";
+    let source = "fn f(user: u8, id: u8) {\n    log::info!(user:% = id; \"{} paid\", user);\n}\n";
     let diagnostics = check_source("src/lib.rs", source);
     assert_eq!(
         diagnostics[0].help,
         "keep the message constant and pass the values as fields: `user_2:% = user; \"…\"`"
+    );
+}
+
+/// Regression: a value the call records as a field already was given a
+/// second, numbered field (`user_2 = %user`) where the message only has
+/// to leave it out.
+#[test]
+fn a_value_formatted_into_the_message_that_is_a_field_already_gets_no_second_field() {
+    let diagnostics = check_body(r#"    info!(user = %user, "paid by {}", user);"#);
+    assert_eq!(rules(&diagnostics), vec![Rule::InterpolatedMessage]);
+    assert_eq!(
+        diagnostics[0].help,
+        "keep the message constant: `user` is recorded as the field `user` already, so leave it out of the message"
+    );
+    let diagnostics = check_body(
+        r#"    info!(?order.id, who = &buyer, "{:?} paid by {buyer} at {}", order.id, shop);"#,
+    );
+    assert_eq!(
+        diagnostics[0].message,
+        "3 values are formatted into the message: the body differs on every call and the values cannot be queried"
+    );
+    assert_eq!(
+        diagnostics[0].help,
+        "keep the message constant and pass the values as fields: `%shop, \"…\"`; `order.id`, `buyer` are recorded as the fields `order.id`, `who` already, so leave them out of the message"
+    );
+    let source = "fn f(user: u8) {\n    log::info!(user:%; \"{user} paid\");\n}\n";
+    let diagnostics = check_source("src/lib.rs", source);
+    assert_eq!(
+        diagnostics[0].help,
+        "keep the message constant: `user` is recorded as the field `user` already, so leave it out of the message"
     );
 }
 
@@ -1010,6 +1040,32 @@ fn a_suggested_fix_writes_the_expression_it_replaces() {
         ],
         "{}",
         rendered(&diagnostics)
+    );
+}
+
+/// Regression: the fix for `res.err()`, an `Option`, cast it to an error,
+/// which does not compile.
+#[test]
+fn the_fix_for_an_optional_error_records_the_error_inside_it() {
+    let diagnostics = check_body(
+        r#"    warn!(cause = ?res.err(), "request failed");
+    warn!("request failed: {:?}", res.as_ref().err());"#,
+    );
+    let helps: Vec<&str> = diagnostics.iter().map(|d| d.help.as_str()).collect();
+    assert_eq!(
+        helps,
+        vec![
+            "`res.err()` is an `Option`, not an error: record the error itself, `cause = res.as_ref().err().map(|e| e as &dyn std::error::Error)` (no field when there is none), or `cause = e as &dyn std::error::Error` inside `if let Err(e) = &res`; either keeps its type, message and source chain",
+            "`res.as_ref().err()` is an `Option`, not an error: record the error itself, `error = res.as_ref().err().map(|e| e as &dyn std::error::Error)` (no field when there is none), or `error = e as &dyn std::error::Error` inside `if let Err(e) = &res`; either keeps its type, message and source chain",
+        ],
+        "{}",
+        rendered(&diagnostics)
+    );
+    let source = "fn f(res: Result<(), std::io::Error>) {\n    log::warn!(cause:? = res.err(); \"failed\");\n}\n";
+    let diagnostics = check_source("src/lib.rs", source);
+    assert_eq!(
+        diagnostics[0].help,
+        "`res.err()` is an `Option`, not an error: record the error itself with the `err` capture inside `if let Err(e) = &res`: `cause:err = *e;` keeps its type, message and source chain"
     );
 }
 
