@@ -161,7 +161,11 @@ impl BridgeLayer {
     /// this layer would take an event of that level and target (a global
     /// filter or one around this layer decides; a subscriber without this
     /// layer takes no `log` records), and is then written to this layer's
-    /// pipeline only; other layers do not see it.
+    /// pipeline only; other layers do not see it. A record is asked about
+    /// with its module path and source location, as a `tracing` event would
+    /// be; `log::log_enabled!` is asked with the level and target alone
+    /// (`log::Metadata` has nothing else), so a filter that goes by module
+    /// path or file answers it as for an event without them.
     ///
     /// **Per-layer filters.** `tracing-subscriber`'s per-layer filters
     /// (`Layer::with_filter`) keep their answer to that question for the
@@ -170,6 +174,10 @@ impl BridgeLayer {
     /// the next event from a layer. That takes this layer seeing the
     /// question: a per-layer filter around this layer that refuses an
     /// ERROR event for the record's target keeps the answers in place.
+    /// A record logged while an event is being dispatched (by a value's
+    /// `Debug` or `Display`) clears them for that event too, which may
+    /// then reach a layer whose per-layer filter refused it; a `tracing`
+    /// event nested the same way does so inside `tracing-subscriber`.
     pub fn log_bridge(&self) -> LogBridge {
         LogBridge::new(
             Arc::clone(&self.shared.pipeline),
