@@ -288,14 +288,14 @@ impl Builder {
                     let writer = self
                         .json_writer
                         .take()
-                        .unwrap_or_else(|| Box::new(std::io::stdout()));
+                        .map_or(export::Output::Stdout, export::Output::Writer);
                     export::json_sink(&resolved.resource, writer, &settings)
                 }
                 Exporter::Console => {
                     let writer = self
                         .console_writer
                         .take()
-                        .unwrap_or_else(|| Box::new(std::io::stderr()));
+                        .map_or(export::Output::Stderr, export::Output::Writer);
                     export::console_sink(writer, &settings)
                 }
                 #[cfg(feature = "otlp")]
@@ -303,7 +303,7 @@ impl Builder {
                     let writer = self
                         .otlp_json_writer
                         .take()
-                        .unwrap_or_else(|| Box::new(std::io::stdout()));
+                        .map_or(export::Output::Stdout, export::Output::Writer);
                     export::otlp_json_sink(&resolved.resource, writer, &settings)
                 }
                 #[cfg(feature = "otlp")]

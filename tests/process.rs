@@ -1796,3 +1796,105 @@ fn code_without_a_rate_limit_beats_the_variable() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(records.len(), 5, "{records:?}");
 }
+
+/// Regression: on a non-blocking standard output, the JSON worker's write
+/// of a chunk that the output took in part released the stream between
+/// its attempts, and a line the program printed meanwhile landed inside a
+/// record's line, so that neither it nor the record could be read.
+#[cfg(unix)]
+#[test]
+fn a_line_printed_while_a_record_waits_for_a_non_blocking_stdout_does_not_split_it() {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    const TEST: &str =
+        "a_line_printed_while_a_record_waits_for_a_non_blocking_stdout_does_not_split_it";
+    const RECORDS: usize = 600;
+    if is_child() {
+        // The test harness has printed the test's name without ending the
+        // line.
+        println!();
+        let guard = otel_log_bridge::builder().init();
+        let done = std::sync::Arc::new(AtomicBool::new(false));
+        // A program printing whole lines of its own, as one does on a
+        // non-blocking output: trying again while it would block.
+        let printer = {
+            let done = std::sync::Arc::clone(&done);
+            std::thread::spawn(move || {
+                let mut printed = 0;
+                while !done.load(Ordering::Acquire) {
+                    let line = format!("PLAIN {printed}\n");
+                    let mut stdout = std::io::stdout().lock();
+                    let mut rest = line.as_bytes();
+                    while !rest.is_empty() {
+                        match stdout.write(rest) {
+                            Ok(n) => rest = &rest[n..],
+                            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                                std::thread::sleep(std::time::Duration::from_micros(100));
+                            }
+                            Err(error) => panic!("printing failed: {error}"),
+                        }
+                    }
+                    drop(stdout);
+                    printed += 1;
+                    std::thread::sleep(std::time::Duration::from_micros(50));
+                }
+            })
+        };
+        let padding = "x".repeat(4000);
+        for i in 0..RECORDS {
+            tracing::info!(i, padding, "a long record");
+        }
+        guard.flush().expect("the records are written");
+        done.store(true, Ordering::Release);
+        printer.join().expect("the printer");
+        return;
+    }
+    // A socket rather than a pipe, so that its end can be made
+    // non-blocking without `fcntl`; the flag is the open file's, which the
+    // child's standard output shares.
+    let (mut ours, theirs) = std::os::unix::net::UnixStream::pair().expect("a socket pair");
+    theirs.set_nonblocking(true).expect("a non-blocking end");
+    let mut command = crate::support::child_command(&format!("process::{TEST}"), &[]);
+    command
+        .stdout(std::process::Stdio::from(std::os::fd::OwnedFd::from(
+            theirs,
+        )))
+        .stderr(std::process::Stdio::piped());
+    let child = command.spawn().expect("the child starts");
+    // The command holds the child's end until dropped; reading ends when
+    // the child's is the only one left, and it exits.
+    drop(command);
+    // Read slowly, so that the output is often full and takes chunks in
+    // part.
+    let mut out = Vec::new();
+    let mut buffer = [0; 4096];
+    loop {
+        match ours.read(&mut buffer).expect("reading the child's output") {
+            0 => break,
+            n => out.extend_from_slice(&buffer[..n]),
+        }
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+    let output = child.wait_with_output().expect("the child ends");
+    let text = String::from_utf8_lossy(&out);
+    let mut records = 0;
+    for line in text.lines() {
+        if line.starts_with('{') {
+            let record: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|error| panic!("a record's line was split ({error}): {line:.200}"));
+            assert_eq!(record["body"], "a long record");
+            records += 1;
+        } else if line.contains("PLAIN") {
+            let number = line.strip_prefix("PLAIN ").unwrap_or_default();
+            assert!(
+                !number.is_empty() && number.bytes().all(|byte| byte.is_ascii_digit()),
+                "a printed line was split: {line:.200}"
+            );
+        } else {
+            // The test harness's own lines.
+            assert!(!line.contains("a long record"), "{line:.200}");
+        }
+    }
+    assert_eq!(records, RECORDS, "{}", stderr(&output));
+}

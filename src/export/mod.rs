@@ -324,13 +324,13 @@ impl Sink {
         name: &'static str,
         exporter: &'static str,
         encoder: Encoder,
-        writer: Box<dyn Write + Send>,
+        output: Output,
         settings: &SinkSettings,
     ) -> std::io::Result<Sink> {
         let counters = Arc::new(SinkCounters::default());
         let drain = WriterDrain {
             name,
-            writer,
+            output,
             counters: Arc::clone(&counters),
             unflushed: 0,
             failure_reported: false,
@@ -543,10 +543,43 @@ impl Drain for Box<dyn Drain> {
     }
 }
 
+/// Where a writer's records go: the process's standard output or error, or
+/// a writer the program gave.
+pub(crate) enum Output {
+    Stdout,
+    Stderr,
+    Writer(Box<dyn Write + Send>),
+}
+
+impl Output {
+    /// Runs `write` with the output, a standard stream locked throughout.
+    /// Each write to an unlocked stream locks it for that write alone, so
+    /// when a non-blocking stream took part of a chunk, a line another
+    /// thread printed while the rest waited would land inside a record's
+    /// line and split it.
+    pub(crate) fn locked<R>(&mut self, write: impl FnOnce(&mut dyn Write) -> R) -> R {
+        match self {
+            Output::Stdout => write(&mut std::io::stdout().lock()),
+            Output::Stderr => write(&mut std::io::stderr().lock()),
+            Output::Writer(writer) => write(writer.as_mut()),
+        }
+    }
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Output::Stdout => "Stdout",
+            Output::Stderr => "Stderr",
+            Output::Writer(_) => "Writer",
+        })
+    }
+}
+
 /// Delivers to an `io::Write` (stdout, a file, a test buffer).
 struct WriterDrain {
     name: &'static str,
-    writer: Box<dyn Write + Send>,
+    output: Output,
     counters: Arc<SinkCounters>,
     /// Records written this cycle but not flushed yet: a buffering writer
     /// reports some errors only when flushed, so they count as exported
@@ -669,34 +702,41 @@ impl Drain for WriterDrain {
         // panics, so that a crash counts this chunk among the lost.
         self.unflushed += records;
         let give_up = |_| queue.past_shutdown_deadline();
-        if self.mid_line {
-            if let Err((_, error)) = write_all_counting(&mut self.writer, b"\n", &give_up) {
-                self.unflushed -= records;
-                self.counters
-                    .count_failed(records, FailureCause::of_io(&error));
-                self.report_failure(&error);
-                return;
+        let mid_line = &mut self.mid_line;
+        // `None` written: the newline that ends a cut line failed, and
+        // nothing of the chunk was written.
+        let written = self.output.locked(|writer| {
+            if *mid_line {
+                write_all_counting(writer, b"\n", &give_up).map_err(|(_, error)| (None, error))?;
+                *mid_line = false;
             }
-            self.mid_line = false;
+            write_all_counting(writer, chunk, &give_up)
+                .map_err(|(written, error)| (Some(written), error))
+        });
+        let Err((written, error)) = written else {
+            return;
+        };
+        let written = written.unwrap_or(0);
+        let whole = chunk[..written]
+            .iter()
+            .filter(|&&byte| byte == b'\n')
+            .count() as u64;
+        let whole = whole.min(records);
+        self.unflushed -= records - whole;
+        if written > 0 {
+            self.mid_line = chunk[written - 1] != b'\n';
         }
-        if let Err((written, error)) = write_all_counting(&mut self.writer, chunk, &give_up) {
-            let whole = chunk[..written]
-                .iter()
-                .filter(|&&byte| byte == b'\n')
-                .count() as u64;
-            let whole = whole.min(records);
-            self.unflushed -= records - whole;
-            self.mid_line = written > 0 && chunk[written - 1] != b'\n';
-            self.counters
-                .count_failed(records - whole, FailureCause::of_io(&error));
-            self.report_failure(&error);
-        }
+        self.counters
+            .count_failed(records - whole, FailureCause::of_io(&error));
+        self.report_failure(&error);
     }
 
     fn end_cycle(&mut self, queue: &Queue) {
         // Flushed before the count is taken: a writer that panics in its
         // flush leaves these records unsettled, for the crash to count.
-        let flushed = flush_waiting(&mut self.writer, &|_| queue.past_shutdown_deadline());
+        let flushed = self
+            .output
+            .locked(|writer| flush_waiting(writer, &|_| queue.past_shutdown_deadline()));
         let written = std::mem::take(&mut self.unflushed);
         match flushed {
             Ok(()) => {
@@ -1192,27 +1232,24 @@ impl Pipeline {
 /// Builds the sinks for the chosen exporters.
 pub(crate) fn json_sink(
     resource: &Resource,
-    writer: Box<dyn Write + Send>,
+    output: Output,
     settings: &SinkSettings,
 ) -> std::io::Result<Sink> {
     Sink::start_writer(
         "json",
         "otel_log_bridge::json",
         Encoder::Json(JsonEncoder::new(resource)),
-        writer,
+        output,
         settings,
     )
 }
 
-pub(crate) fn console_sink(
-    writer: Box<dyn Write + Send>,
-    settings: &SinkSettings,
-) -> std::io::Result<Sink> {
+pub(crate) fn console_sink(output: Output, settings: &SinkSettings) -> std::io::Result<Sink> {
     Sink::start_writer(
         "console",
         "otel_log_bridge::console",
         Encoder::Console(ConsoleEncoder),
-        writer,
+        output,
         settings,
     )
 }
@@ -1273,13 +1310,13 @@ pub(crate) fn otlp_sink(
 #[cfg(feature = "otlp")]
 pub(crate) fn otlp_json_sink(
     resource: &Resource,
-    writer: Box<dyn Write + Send>,
+    output: Output,
     settings: &SinkSettings,
 ) -> std::io::Result<Sink> {
     let counters = Arc::new(SinkCounters::default());
     let callsites = Arc::new(otlp::OtlpCallsites::default());
     let drain = otlp::json_lines_drain(
-        writer,
+        output,
         resource,
         Arc::clone(&callsites),
         512,

@@ -4,7 +4,6 @@
 //! it. Batches are cut like OTLP requests and written instead of sent, in
 //! lines of at most [`LINE_LIMIT`].
 
-use std::io::Write;
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -12,7 +11,7 @@ use opentelemetry_proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
 
 use crate::export::failure::FailureCause;
 use crate::export::otlp::{decode_for_json, write_json_message, Outcome, Transport};
-use crate::export::{flush_waiting, write_all_counting};
+use crate::export::{flush_waiting, write_all_counting, Output};
 
 /// How long an output that would block may make no progress before a
 /// request's lines are given up (see [`JsonLinesWriter::write_line`]).
@@ -31,7 +30,7 @@ const REQUEST_TARGET: usize = LINE_LIMIT / 8;
 
 /// Writes each request as one JSON line.
 pub(crate) struct JsonLinesWriter {
-    writer: Box<dyn Write + Send>,
+    output: Output,
     line: Vec<u8>,
     /// Where each line of `line` ends, and how many records it holds.
     line_ends: Vec<LineEnd>,
@@ -42,9 +41,9 @@ pub(crate) struct JsonLinesWriter {
 }
 
 impl JsonLinesWriter {
-    pub(crate) fn new(writer: Box<dyn Write + Send>) -> JsonLinesWriter {
+    pub(crate) fn new(output: Output) -> JsonLinesWriter {
         JsonLinesWriter {
-            writer,
+            output,
             line: Vec::new(),
             line_ends: Vec::new(),
             mid_line: false,
@@ -59,19 +58,23 @@ impl JsonLinesWriter {
         // OTLP timeout's default bounds a request: the transport has no
         // shutdown deadline to go by.
         let stalled = |since: Duration| since >= STALLED_OUTPUT;
-        if self.mid_line {
-            write_all_counting(&mut self.writer, b"\n", &stalled)
-                .map_err(|(_, error)| (0, error))?;
-            self.mid_line = false;
-        }
-        if let Err((written, error)) = write_all_counting(&mut self.writer, &self.line, &stalled) {
-            // A write that stopped right after a newline left no line open.
-            self.mid_line = written > 0 && self.line.get(written - 1) != Some(&b'\n');
-            return Err((written, error));
-        }
-        // A flush that fails leaves unknown what got through: none of it
-        // counts as written.
-        flush_waiting(&mut self.writer, &stalled).map_err(|error| (0, error))
+        let line = &self.line;
+        let mid_line = &mut self.mid_line;
+        self.output.locked(|writer| {
+            if *mid_line {
+                write_all_counting(writer, b"\n", &stalled).map_err(|(_, error)| (0, error))?;
+                *mid_line = false;
+            }
+            if let Err((written, error)) = write_all_counting(writer, line, &stalled) {
+                // A write that stopped right after a newline left no line
+                // open.
+                *mid_line = written > 0 && line.get(written - 1) != Some(&b'\n');
+                return Err((written, error));
+            }
+            // A flush that fails leaves unknown what got through: none of
+            // it counts as written.
+            flush_waiting(writer, &stalled).map_err(|error| (0, error))
+        })
     }
 
     /// How many records the lines within the first `written` bytes hold.
@@ -325,7 +328,7 @@ mod tests {
         failed: bool,
     }
 
-    impl Write for FailsOnceAfter {
+    impl std::io::Write for FailsOnceAfter {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
             let mut out = self.out.lock().unwrap();
             if !self.failed && out.len() + bytes.len() > self.accept {
@@ -358,7 +361,7 @@ mod tests {
                 ..ResourceLogs::default()
             }],
         };
-        let mut writer = JsonLinesWriter::new(Box::new(std::io::sink()));
+        let mut writer = JsonLinesWriter::new(Output::Writer(Box::new(std::io::sink())));
         assert!(matches!(
             writer.send(&request.encode_to_vec()),
             Outcome::Accepted { .. }
@@ -395,11 +398,11 @@ mod tests {
         let first_line = lines.iter().position(|&byte| byte == b'\n').unwrap() + 1;
         assert!(first_line < lines.len(), "two lines");
         let out = std::sync::Arc::default();
-        let mut writer = JsonLinesWriter::new(Box::new(FailsOnceAfter {
+        let mut writer = JsonLinesWriter::new(Output::Writer(Box::new(FailsOnceAfter {
             out: std::sync::Arc::clone(&out),
             accept: first_line,
             failed: false,
-        }));
+        })));
         // Regression: the first line, written whole, was counted as failed
         // with the rest of its request.
         assert!(matches!(

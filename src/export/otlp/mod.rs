@@ -1115,16 +1115,16 @@ impl<T: Transport> Drain for OtlpDrain<T> {
     }
 }
 
-/// A drain that writes OTLP-JSON lines to `writer`.
+/// A drain that writes OTLP-JSON lines to `output`.
 pub(crate) fn json_lines_drain(
-    writer: Box<dyn std::io::Write + Send>,
+    output: crate::export::Output,
     resource: &Resource,
     callsites: Arc<OtlpCallsites>,
     max_batch_records: u64,
     counters: Arc<SinkCounters>,
 ) -> OtlpDrain<json_lines::JsonLinesWriter> {
     OtlpDrain::new(
-        json_lines::JsonLinesWriter::new(writer),
+        json_lines::JsonLinesWriter::new(output),
         resource,
         callsites,
         max_batch_records,
