@@ -285,17 +285,19 @@ impl Builder {
         for exporter in &resolved.exporters {
             let sink = match exporter {
                 Exporter::Json => {
-                    let writer = self
-                        .json_writer
-                        .take()
-                        .map_or(export::Output::Stdout, export::Output::Writer);
+                    let writer = self.json_writer.take().unwrap_or(export::Output::Stdout);
                     export::json_sink(&resolved.resource, writer, &settings)
                 }
                 Exporter::Console => {
+                    // Standard error is not held locked for a chunk as
+                    // standard output is: the crate's own warnings and the
+                    // panic hook write there, and must not wait for a
+                    // stream nobody reads; its lines are for people.
                     let writer = self
                         .console_writer
                         .take()
-                        .map_or(export::Output::Stderr, export::Output::Writer);
+                        .unwrap_or_else(|| Box::new(std::io::stderr()));
+                    let writer = export::Output::Writer(writer);
                     export::console_sink(writer, &settings)
                 }
                 #[cfg(feature = "otlp")]
@@ -303,7 +305,7 @@ impl Builder {
                     let writer = self
                         .otlp_json_writer
                         .take()
-                        .map_or(export::Output::Stdout, export::Output::Writer);
+                        .unwrap_or(export::Output::Stdout);
                     export::otlp_json_sink(&resolved.resource, writer, &settings)
                 }
                 #[cfg(feature = "otlp")]

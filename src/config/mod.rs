@@ -146,10 +146,10 @@ impl Exporter {
 pub struct Builder {
     pub(crate) service_name: Option<String>,
     pub(crate) resource_attributes: Vec<(String, AttributeValue)>,
-    pub(crate) json_writer: Option<Box<dyn Write + Send>>,
+    pub(crate) json_writer: Option<crate::export::Output>,
     pub(crate) console_writer: Option<Box<dyn Write + Send>>,
     #[cfg(feature = "otlp")]
-    pub(crate) otlp_json_writer: Option<Box<dyn Write + Send>>,
+    pub(crate) otlp_json_writer: Option<crate::export::Output>,
     pub(crate) exporters: Option<Vec<Exporter>>,
     pub(crate) filter: Option<String>,
     pub(crate) capture: CaptureOptions,
@@ -287,9 +287,12 @@ impl Builder {
     /// [`WouldBlock`](std::io::ErrorKind::WouldBlock) is tried again after
     /// a pause, as a blocking writer would wait, until shortly (at most
     /// 100 ms) before the shutdown deadline, so that what it could not
-    /// write is counted as failed by then.
+    /// write is counted as failed by then. Standard output, given as
+    /// `std::io::stdout()` or by default, is locked from the first byte of
+    /// a batch to its last, so that a line another thread prints cannot
+    /// land inside a record's; a writer around it is written as it is.
     pub fn with_json_writer(mut self, writer: impl Write + Send + 'static) -> Self {
-        self.json_writer = Some(Box::new(writer));
+        self.json_writer = Some(crate::export::Output::of(writer));
         self
     }
 
@@ -308,7 +311,7 @@ impl Builder {
     /// this selects the `otlp/stdout` exporter.
     #[cfg(feature = "otlp")]
     pub fn with_otlp_json_writer(mut self, writer: impl Write + Send + 'static) -> Self {
-        self.otlp_json_writer = Some(Box::new(writer));
+        self.otlp_json_writer = Some(crate::export::Output::of(writer));
         self
     }
 

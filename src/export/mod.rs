@@ -543,24 +543,33 @@ impl Drain for Box<dyn Drain> {
     }
 }
 
-/// Where a writer's records go: the process's standard output or error, or
-/// a writer the program gave.
+/// Where a writer's records go: the process's standard output, or another
+/// writer.
 pub(crate) enum Output {
     Stdout,
-    Stderr,
     Writer(Box<dyn Write + Send>),
 }
 
 impl Output {
-    /// Runs `write` with the output, a standard stream locked throughout.
+    /// The output for a writer the program gave: standard output, given as
+    /// `std::io::stdout()`, is known as such.
+    pub(crate) fn of(writer: impl Write + Send + 'static) -> Output {
+        if (&writer as &dyn std::any::Any).is::<std::io::Stdout>() {
+            Output::Stdout
+        } else {
+            Output::Writer(Box::new(writer))
+        }
+    }
+
+    /// Runs `write` with the output, standard output locked throughout.
     /// Each write to an unlocked stream locks it for that write alone, so
     /// when a non-blocking stream took part of a chunk, a line another
     /// thread printed while the rest waited would land inside a record's
-    /// line and split it.
+    /// line and split it. Such a thread now waits for the chunk, as it
+    /// would for a blocking stream that is full.
     pub(crate) fn locked<R>(&mut self, write: impl FnOnce(&mut dyn Write) -> R) -> R {
         match self {
             Output::Stdout => write(&mut std::io::stdout().lock()),
-            Output::Stderr => write(&mut std::io::stderr().lock()),
             Output::Writer(writer) => write(writer.as_mut()),
         }
     }
@@ -570,7 +579,6 @@ impl std::fmt::Debug for Output {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Output::Stdout => "Stdout",
-            Output::Stderr => "Stderr",
             Output::Writer(_) => "Writer",
         })
     }
@@ -658,7 +666,9 @@ pub(crate) type GiveUp<'a> = &'a dyn Fn(Duration) -> bool;
 /// `WouldBlock` where a blocking one would make the write wait. Such a
 /// write is tried again after a pause that grows to [`WouldBlockWait::MAX`],
 /// as a blocking write would wait for the reader, rather than failing the
-/// records. Only the worker writes, so the logging threads never wait;
+/// records. Only the worker writes, so the logging threads never wait
+/// (a thread that prints to standard output itself waits for the chunk
+/// being written, see [`Output::locked`]);
 /// meanwhile the queue fills, and what it cannot hold is dropped and
 /// counted, as with a reader that is slow on a blocking pipe. The caller
 /// says when to stop: the JSON writers at the shutdown deadline, after

@@ -1374,7 +1374,10 @@ impl Checker<'_> {
             if !texts.insert(text.clone()) {
                 continue;
             }
-            if let Some(key) = recorded.get(&text) {
+            if let Some(key) = self
+                .place_text(&value)
+                .and_then(|place| recorded.get(&place))
+            {
                 repeated.push((range, text, key.clone()));
                 continue;
             }
@@ -1431,8 +1434,8 @@ impl Checker<'_> {
         }
     }
 
-    /// The values a call records as fields, by their source text (without
-    /// a leading `&`), each with its key as the source writes it.
+    /// The variables and fields a call records as fields, by
+    /// [`Checker::place_text`], each with its key as the source writes it.
     fn recorded_values(&self, fields: &[Field]) -> HashMap<String, String> {
         let mut recorded = HashMap::new();
         for field in fields {
@@ -1440,7 +1443,13 @@ impl Checker<'_> {
                 ValueSource::Shorthand(path) => {
                     path.iter().map(strip_raw).collect::<Vec<_>>().join(".")
                 }
-                ValueSource::Expr(expr) => self.snippet_of(without_reference(expr)),
+                ValueSource::Expr(expr) => {
+                    let (_, value) = unwrap_capture_call(field.capture, Value::Expr(expr));
+                    match self.place_text(&value) {
+                        Some(text) => text,
+                        None => continue,
+                    }
+                }
                 ValueSource::Declared => continue,
             };
             let key = match &field.key {
@@ -1453,6 +1462,26 @@ impl Checker<'_> {
             recorded.entry(text).or_insert(key);
         }
         recorded
+    }
+
+    /// The source text of a value that names a variable or a field of one
+    /// (`user`, `&order.id`), without the reference: two such texts are the
+    /// same value, where two calls written alike (`next_id()`) need not be.
+    fn place_text(&self, value: &Value<'_>) -> Option<String> {
+        fn is_place(expr: &Expr) -> bool {
+            match expr {
+                Expr::Path(path) => path.qself.is_none(),
+                Expr::Field(field) => is_place(&field.base),
+                _ => false,
+            }
+        }
+        match value {
+            Value::Named(name) => Some(name.clone()),
+            Value::Expr(expr) => {
+                let expr = without_reference(expr);
+                is_place(expr).then(|| self.snippet_of(expr))
+            }
+        }
     }
 
     fn check_instrument_attributes(&mut self, attrs: &[Attribute], signature: &Signature) {
@@ -2581,13 +2610,16 @@ fn error_fix(flavor: Flavor, key: &str, name: &str, error: &str) -> String {
     // `res.err()` is an `Option`, which is no error: the cast does not
     // compile on it.
     if let Some(result) = error.strip_suffix(".err()") {
-        let result = result.strip_suffix(".as_ref()").unwrap_or(result);
+        let result = [".as_ref()", ".as_mut()"]
+            .iter()
+            .find_map(|view| result.strip_suffix(view))
+            .unwrap_or(result);
         return match flavor {
             Flavor::Tracing => format!(
-                "`{error}` is an `Option`, not an error: record the error itself, `{key} = {result}.as_ref().err().map(|e| e as &dyn std::error::Error)` (no field when there is none), or `{key} = e as &dyn std::error::Error` inside `if let Err(e) = &{result}`; either keeps its type, message and source chain"
+                "`{error}` is an `Option`, not an error: record the error itself, `{key} = {result}.as_ref().err().map(|e| e as &dyn std::error::Error)` (no field when there is none), or `{key} = e as &dyn std::error::Error` inside `if let Err(e) = &{result}`; either keeps its type, message and source chain ({boxed}: `|e| &**e as &dyn std::error::Error`, `{key} = &**e as &dyn std::error::Error`)"
             ),
             Flavor::Log => format!(
-                "`{error}` is an `Option`, not an error: record the error itself with the `err` capture inside `if let Err(e) = &{result}`: `{key}:err = *e;` keeps its type, message and source chain"
+                "`{error}` is an `Option`, not an error: record the error itself with the `err` capture inside `if let Err(e) = &{result}`: `{key}:err = *e;` keeps its type, message and source chain ({boxed}: `{key}:err = **e;`)"
             ),
         };
     }
