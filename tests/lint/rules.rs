@@ -18,6 +18,12 @@ fn rules(diagnostics: &[Diagnostic]) -> Vec<Rule> {
     diagnostics.iter().map(|d| d.rule).collect()
 }
 
+/// Checks the helps of `diagnostics`, in order.
+fn assert_helps(diagnostics: &[Diagnostic], expected: &[&str]) {
+    let helps: Vec<&str> = diagnostics.iter().map(|d| d.help.as_str()).collect();
+    assert_eq!(helps, expected, "{}", rendered(diagnostics));
+}
+
 /// Checks that each call, alone in a function body, is found to break
 /// `expected` and nothing else (nothing at all for an empty list).
 fn assert_each_finds(calls: &[&str], expected: &[Rule]) {
@@ -239,18 +245,15 @@ fn f(user: &User, amount: u64) {
 }
 ";
     let diagnostics = check_source("src/lib.rs", source);
-    let helps: Vec<&str> = diagnostics.iter().map(|d| d.help.as_str()).collect();
-    assert_eq!(
-        helps,
-        vec![
+    assert_helps(
+        &diagnostics,
+        &[
             "keep the message constant and pass the values as fields: `\"user.name\":% = user.name, amount:%; \"…\"`",
             "keep the message constant and pass the values as fields: `\"user.name\":? = user.name; \"…\"`",
             "record the value itself: `id:% = user.id` (no allocation when the event is filtered out)",
             "record the value itself: `\"user.id\":% = user.id`",
             "record each value as its own field instead of one formatted string (`a:% = a, b:% = b`), or, to keep this text, format it only when the record is kept: `pair:% = format_args!(…)` with the same arguments",
         ],
-        "{}",
-        rendered(&diagnostics)
     );
 }
 
@@ -300,16 +303,13 @@ fn f(id: u64, ratio: f64) {
 }
 ";
     let diagnostics = check_source("src/lib.rs", source);
-    let helps: Vec<&str> = diagnostics.iter().map(|d| d.help.as_str()).collect();
-    assert_eq!(
-        helps,
-        vec![
+    assert_helps(
+        &diagnostics,
+        &[
             "record each value as its own field instead of one formatted string (`a = %a, b = %b`), or, to keep this text, format it only when the record is kept: `id = format_args!(…)` with the same arguments",
             "record each value as its own field instead of one formatted string (`a = %a, b = %b`), or, to keep this text, format it only when the record is kept: `ratio = format_args!(…)` with the same arguments",
             "record the value itself: `plain = ?id`",
         ],
-        "{}",
-        rendered(&diagnostics)
     );
 }
 
@@ -322,15 +322,12 @@ fn f(err: anyhow::Error) {
 }
 ";
     let diagnostics = check_source("src/lib.rs", source);
-    let helps: Vec<&str> = diagnostics.iter().map(|d| d.help.as_str()).collect();
-    assert_eq!(
-        helps,
-        vec![
+    assert_helps(
+        &diagnostics,
+        &[
             "record the error itself: `error = &err as &dyn std::error::Error` keeps its type, message and source chain (for a `Box<dyn Error>`, `anyhow::Error` or `eyre::Report`, which do not implement `Error` themselves: `error = &*err as &dyn std::error::Error`)",
             "record the error itself with the `err` capture: `error:err = err;` keeps its type, message and source chain (for a reference to an error, and for a `Box<dyn Error>`, `anyhow::Error` or `eyre::Report`, which do not implement `Error` themselves: `error:err = *err;`)",
         ],
-        "{}",
-        rendered(&diagnostics)
     );
 }
 
@@ -412,15 +409,12 @@ fn a_value_formatted_into_the_message_that_is_a_field_already_gets_no_second_fie
         r#"    info!(user = display(&user), "paid by {}", &user);
     info!(id = next_id(), "assigned {}", next_id());"#,
     );
-    let helps: Vec<&str> = diagnostics.iter().map(|d| d.help.as_str()).collect();
-    assert_eq!(
-        helps,
-        vec![
+    assert_helps(
+        &diagnostics,
+        &[
             "keep the message constant: `&user` is recorded as the field `user` already, so leave it out of the message",
             "keep the message constant and pass the values as fields: `value = %next_id(), \"…\"`",
         ],
-        "{}",
-        rendered(&diagnostics)
     );
     let source = "fn f(user: u8) {\n    log::info!(user:%; \"{user} paid\");\n}\n";
     let diagnostics = check_source("src/lib.rs", source);
@@ -927,15 +921,12 @@ fn interpolated_values_named_alike_are_suggested_as_distinct_keys() {
         r#"    info!("processed {} of {}", done.len(), total.len());
     info!("{} -> {} -> {}", a.name(), b.name(), 2 * c);"#,
     );
-    let helps: Vec<&str> = diagnostics.iter().map(|d| d.help.as_str()).collect();
-    assert_eq!(
-        helps,
-        vec![
+    assert_helps(
+        &diagnostics,
+        &[
             "keep the message constant and pass the values as fields: `len = %done.len(), total_len = %total.len(), \"…\"`",
             "keep the message constant and pass the values as fields: `name = %a.name(), b_name = %b.name(), value = %2 * c, \"…\"`",
         ],
-        "{}",
-        rendered(&diagnostics)
     );
 }
 
@@ -1046,16 +1037,13 @@ fn a_suggested_fix_writes_the_expression_it_replaces() {
     warn!("request failed: {:?}", r.unwrap_err());
     info!(cfg = ?state.config, "loaded");"#,
     );
-    let helps: Vec<&str> = diagnostics.iter().map(|d| d.help.as_str()).collect();
-    assert_eq!(
-        helps,
-        vec![
+    assert_helps(
+        &diagnostics,
+        &[
             "record the error itself: `error = &state.last_error as &dyn std::error::Error` keeps its type, message and source chain (for a `Box<dyn Error>`, `anyhow::Error` or `eyre::Report`, which do not implement `Error` themselves: `error = &*state.last_error as &dyn std::error::Error`)",
             "record the error itself: `error = &r.unwrap_err() as &dyn std::error::Error` keeps its type, message and source chain (for a `Box<dyn Error>`, `anyhow::Error` or `eyre::Report`, which do not implement `Error` themselves: `error = &*r.unwrap_err() as &dyn std::error::Error`)",
             "record only the parts you need, each as its own field, e.g. `config.timeout_ms = state.config.timeout.as_millis()`",
         ],
-        "{}",
-        rendered(&diagnostics)
     );
 }
 
@@ -1067,15 +1055,12 @@ fn the_fix_for_an_optional_error_records_the_error_inside_it() {
         r#"    warn!(cause = ?res.err(), "request failed");
     warn!("request failed: {:?}", res.as_ref().err());"#,
     );
-    let helps: Vec<&str> = diagnostics.iter().map(|d| d.help.as_str()).collect();
-    assert_eq!(
-        helps,
-        vec![
+    assert_helps(
+        &diagnostics,
+        &[
             "`res.err()` is an `Option`, not an error: record the error itself, `cause = res.as_ref().err().map(|e| e as &dyn std::error::Error)` (no field when there is none), or `cause = e as &dyn std::error::Error` inside `if let Err(e) = &res`; either keeps its type, message and source chain (for a `Box<dyn Error>`, `anyhow::Error` or `eyre::Report`, which do not implement `Error` themselves: `|e| &**e as &dyn std::error::Error`, `cause = &**e as &dyn std::error::Error`)",
             "`res.as_ref().err()` is an `Option`, not an error: record the error itself, `error = res.as_ref().err().map(|e| e as &dyn std::error::Error)` (no field when there is none), or `error = e as &dyn std::error::Error` inside `if let Err(e) = &res`; either keeps its type, message and source chain (for a `Box<dyn Error>`, `anyhow::Error` or `eyre::Report`, which do not implement `Error` themselves: `|e| &**e as &dyn std::error::Error`, `error = &**e as &dyn std::error::Error`)",
         ],
-        "{}",
-        rendered(&diagnostics)
     );
     let source = "fn f(res: Result<(), std::io::Error>) {\n    log::warn!(cause:? = res.err(); \"failed\");\n}\n";
     let diagnostics = check_source("src/lib.rs", source);
