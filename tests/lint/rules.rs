@@ -405,22 +405,20 @@ fn a_value_formatted_into_the_message_that_is_a_field_already_gets_no_second_fie
     );
     // A reference, or `display(..)` around the field's value, is the same
     // value; two calls written alike need not be.
-    let diagnostics = check_body(
-        r#"    info!(user = display(&user), "paid by {}", &user);
-    info!(id = next_id(), "assigned {}", next_id());"#,
-    );
     assert_helps(
-        &diagnostics,
+        &check_body(
+            r#"    info!(user = display(&user), "paid by {}", &user);
+    info!(id = next_id(), "assigned {}", next_id());"#,
+        ),
         &[
             "keep the message constant: `&user` is recorded as the field `user` already, so leave it out of the message",
             "keep the message constant and pass the values as fields: `value = %next_id(), \"…\"`",
         ],
     );
     let source = "fn f(user: u8) {\n    log::info!(user:%; \"{user} paid\");\n}\n";
-    let diagnostics = check_source("src/lib.rs", source);
-    assert_eq!(
-        diagnostics[0].help,
-        "keep the message constant: `user` is recorded as the field `user` already, so leave it out of the message"
+    assert_helps(
+        &check_source("src/lib.rs", source),
+        &["keep the message constant: `user` is recorded as the field `user` already, so leave it out of the message"],
     );
 }
 
@@ -1051,22 +1049,20 @@ fn a_suggested_fix_writes_the_expression_it_replaces() {
 /// which does not compile.
 #[test]
 fn the_fix_for_an_optional_error_records_the_error_inside_it() {
-    let diagnostics = check_body(
-        r#"    warn!(cause = ?res.err(), "request failed");
-    warn!("request failed: {:?}", res.as_ref().err());"#,
-    );
     assert_helps(
-        &diagnostics,
+        &check_body(
+            r#"    warn!(cause = ?res.err(), "request failed");
+    warn!("request failed: {:?}", res.as_ref().err());"#,
+        ),
         &[
             "`res.err()` is an `Option`, not an error: record the error itself, `cause = res.as_ref().err().map(|e| e as &dyn std::error::Error)` (no field when there is none), or `cause = e as &dyn std::error::Error` inside `if let Err(e) = &res`; either keeps its type, message and source chain (for a `Box<dyn Error>`, `anyhow::Error` or `eyre::Report`, which do not implement `Error` themselves: `|e| &**e as &dyn std::error::Error`, `cause = &**e as &dyn std::error::Error`)",
             "`res.as_ref().err()` is an `Option`, not an error: record the error itself, `error = res.as_ref().err().map(|e| e as &dyn std::error::Error)` (no field when there is none), or `error = e as &dyn std::error::Error` inside `if let Err(e) = &res`; either keeps its type, message and source chain (for a `Box<dyn Error>`, `anyhow::Error` or `eyre::Report`, which do not implement `Error` themselves: `|e| &**e as &dyn std::error::Error`, `error = &**e as &dyn std::error::Error`)",
         ],
     );
     let source = "fn f(res: Result<(), std::io::Error>) {\n    log::warn!(cause:? = res.err(); \"failed\");\n}\n";
-    let diagnostics = check_source("src/lib.rs", source);
-    assert_eq!(
-        diagnostics[0].help,
-        "`res.err()` is an `Option`, not an error: record the error itself with the `err` capture inside `if let Err(e) = &res`: `cause:err = *e;` keeps its type, message and source chain (for a `Box<dyn Error>`, `anyhow::Error` or `eyre::Report`, which do not implement `Error` themselves: `cause:err = **e;`)"
+    assert_helps(
+        &check_source("src/lib.rs", source),
+        &["`res.err()` is an `Option`, not an error: record the error itself with the `err` capture inside `if let Err(e) = &res`: `cause:err = *e;` keeps its type, message and source chain (for a `Box<dyn Error>`, `anyhow::Error` or `eyre::Report`, which do not implement `Error` themselves: `cause:err = **e;`)"],
     );
 }
 
