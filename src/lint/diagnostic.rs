@@ -150,12 +150,18 @@ pub fn to_json(diagnostics: &[Diagnostic]) -> Value {
 
 /// Renders findings as a SARIF 2.1.0 log that GitHub code scanning accepts:
 /// one run, every rule described under `tool.driver.rules`, and one result
-/// per finding with its region in Unicode code points. A relative path is
-/// relative to the base id `%SRCROOT%`, which the run names as the working
-/// directory: run from a crate inside a workspace, its findings still name
-/// their files wherever the log is read.
+/// per finding with its region in Unicode code points. Paths are written
+/// relative to the root of the git work tree the working directory is in
+/// (the nearest directory above it, or itself, that holds `.git`), which is
+/// how code scanning reads a relative path, or to the working directory
+/// outside one; the run names that directory as the base id `%SRCROOT%`.
+/// Run from a crate inside a workspace, its findings so name their files
+/// from the repository's root. A file outside that directory keeps an
+/// absolute `file://` URI.
 #[must_use]
 pub fn to_sarif(diagnostics: &[Diagnostic]) -> Value {
+    let working_directory = std::env::current_dir().ok();
+    let root = working_directory.as_deref().map(source_root);
     let rules: Vec<Value> = Rule::ALL
         .iter()
         .map(|rule| {
@@ -181,7 +187,12 @@ pub fn to_sarif(diagnostics: &[Diagnostic]) -> Value {
                 "message": { "text": format!("{}\nhelp: {}", diagnostic.message, diagnostic.help) },
                 "locations": [{
                     "physicalLocation": {
-                        "artifactLocation": artifact_location(&diagnostic.path),
+                        "artifactLocation": artifact_location(&match (&working_directory, root) {
+                            (Some(working_directory), Some(root)) => {
+                                relative_to_root(&diagnostic.path, working_directory, root)
+                            }
+                            _ => diagnostic.path.clone(),
+                        }),
                         "region": {
                             "startLine": diagnostic.line,
                             "startColumn": diagnostic.column,
@@ -206,8 +217,8 @@ pub fn to_sarif(diagnostics: &[Diagnostic]) -> Value {
     });
     // Without a working directory, relative paths keep the base id
     // unresolved, which consumers resolve against the checkout.
-    if let (Ok(directory), Some(run)) = (std::env::current_dir(), run.as_object_mut()) {
-        let mut base = uri_reference(&directory);
+    if let (Some(root), Some(run)) = (root, run.as_object_mut()) {
+        let mut base = uri_reference(root);
         if !base.ends_with('/') {
             base.push('/');
         }
@@ -226,6 +237,36 @@ pub fn to_sarif(diagnostics: &[Diagnostic]) -> Value {
 /// The base id of relative paths in SARIF logs: the conventional name of
 /// the directory the sources were checked out in.
 const SOURCE_ROOT: &str = "%SRCROOT%";
+
+/// The directory a SARIF log's relative paths start from (see
+/// [`to_sarif`]).
+fn source_root(working_directory: &Path) -> &Path {
+    working_directory
+        .ancestors()
+        .find(|directory| directory.join(".git").exists())
+        .unwrap_or(working_directory)
+}
+
+/// `path`, relative to `working_directory` or absolute, as a path relative
+/// to `root` when it lies under it (`..` taken by name, as the linter read
+/// it), else absolute.
+fn relative_to_root(path: &Path, working_directory: &Path, root: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut absolute = PathBuf::new();
+    for component in working_directory.join(path).components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                absolute.pop();
+            }
+            other => absolute.push(other),
+        }
+    }
+    match absolute.strip_prefix(root) {
+        Ok(relative) => relative.to_path_buf(),
+        Err(_) => absolute,
+    }
+}
 
 /// A SARIF `artifactLocation`: a relative path carries the base id it is
 /// relative to; an absolute one is a `file://` URI and may not.

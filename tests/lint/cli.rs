@@ -327,7 +327,7 @@ fn a_run_that_finds_no_rust_file_says_so() {
 
 #[test]
 fn sarif_output_is_a_2_1_0_log() {
-    let root = scratch_dir("cli_sarif");
+    let root = scratch_dir_outside_git("cli_sarif");
     write(&root, "src/login.rs", INTERPOLATED);
     let output = run(&root, &["--format", "sarif"]);
     assert_eq!(output.status.code(), Some(0));
@@ -339,6 +339,53 @@ fn sarif_output_is_a_2_1_0_log() {
         result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
         "src/login.rs"
     );
+}
+
+/// Regression: paths were written relative to the working directory, and
+/// GitHub code scanning, which reads a relative path from the repository's
+/// root, looked for `src/login.rs` when a job linted a crate of a
+/// workspace from the crate's directory.
+#[test]
+fn sarif_paths_start_at_the_root_of_the_work_tree() {
+    let root = scratch_dir_outside_git("cli_sarif_work_tree");
+    std::fs::create_dir(root.join(".git")).expect("a work tree's .git");
+    write(&root, "crates/api/src/login.rs", INTERPOLATED);
+    write(&root, "crates/shared/src/audit.rs", INTERPOLATED);
+    let output = run(
+        &root.join("crates/api"),
+        &["--format", "sarif", "src", "../shared/src"],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let sarif = json(&output);
+    let run = &sarif["runs"][0];
+    let mut uris: Vec<&str> = run["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|result| {
+            result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap_or_default()
+        })
+        .collect();
+    uris.sort_unstable();
+    assert_eq!(
+        uris,
+        ["crates/api/src/login.rs", "crates/shared/src/audit.rs"]
+    );
+    let base = run["originalUriBaseIds"]["%SRCROOT%"]["uri"]
+        .as_str()
+        .expect("the base's URI");
+    let root_name = root
+        .file_name()
+        .and_then(|name| name.to_str())
+        .expect("a name");
+    assert!(base.ends_with(&format!("/{root_name}/")), "{base}");
 }
 
 #[test]
