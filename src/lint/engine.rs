@@ -705,15 +705,28 @@ fn is_regular_file(file_type: &std::fs::FileType, path: &Path) -> Result<bool, L
         })
 }
 
-/// Whether a directory is Cargo's build directory: a `target` that Cargo
-/// tagged with `CACHEDIR.TAG`, or that sits next to a `Cargo.toml`. Any
-/// other directory named `target` (a module, `src/target/mod.rs`) is source.
-/// The command line's walk skips the same directories.
+/// Whether a directory is Cargo's build directory: one that Cargo tagged
+/// with `CACHEDIR.TAG`, whatever its name (`[build] target-dir` and
+/// `CARGO_TARGET_DIR` may call it anything), or a `target` that sits next
+/// to a `Cargo.toml`, which Cargo may not have tagged yet. Any other
+/// directory named `target` (a module, `src/target/mod.rs`) is source. The
+/// command line's walk skips the same directories.
 #[doc(hidden)]
 pub fn is_cargo_target_dir(directory: &Path) -> bool {
-    directory.file_name().is_some_and(|name| name == "target")
-        && (directory.join("CACHEDIR.TAG").is_file()
-            || directory
+    let tag = directory.join("CACHEDIR.TAG");
+    let named_target = directory.file_name().is_some_and(|name| name == "target");
+    if !tag.is_file() {
+        return named_target
+            && directory
                 .parent()
-                .is_some_and(|parent| parent.join("Cargo.toml").is_file()))
+                .is_some_and(|parent| parent.join("Cargo.toml").is_file());
+    }
+    // The tag's specification says how one starts; a file of that name
+    // that does not is not taken for one, but next to the name `target`.
+    const SIGNATURE: &[u8] = b"Signature: 8a477f597d28d172789f06886806bc55";
+    let mut start = [0; SIGNATURE.len()];
+    let signed = std::fs::File::open(&tag)
+        .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut start))
+        .is_ok_and(|()| start == SIGNATURE);
+    named_target || signed
 }

@@ -61,7 +61,8 @@ pub(super) const INTERPOLATED: &str =
 
 /// A tree outside any git repository with a module named `target`
 /// (`src/target/mod.rs`, with a finding), Cargo's tagged build directory
-/// (`target/`, with a finding) and, next to a `Cargo.toml`, an untagged one
+/// (`target/`, with a finding), a tagged one of another name (`build/`,
+/// with a finding) and, next to a `Cargo.toml`, an untagged one
 /// (`member/target/`, with a finding). Only the module is to be linted.
 pub(super) fn tree_with_target_directories(name: &str) -> PathBuf {
     let root = scratch_dir_outside_git(name);
@@ -74,6 +75,13 @@ pub(super) fn tree_with_target_directories(name: &str) -> PathBuf {
         "Signature: 8a477f597d28d172789f06886806bc55\n",
     );
     write(&root, "target/x.rs", INTERPOLATED);
+    // A build directory given another name (`[build] target-dir`).
+    write(
+        &root,
+        "build/CACHEDIR.TAG",
+        "Signature: 8a477f597d28d172789f06886806bc55\n# cargo\n",
+    );
+    write(&root, "build/debug/build/out/x.rs", INTERPOLATED);
     // Next to a `Cargo.toml`, `target` is the build directory even before
     // Cargo has tagged it.
     write(&root, "member/Cargo.toml", "[package]\nname = \"member\"\n");
