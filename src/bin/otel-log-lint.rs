@@ -31,8 +31,10 @@ const CONFIG_FILE_NAME: &str = "otel-log-lint.toml";
 #[derive(Debug, Parser)]
 #[command(name = "otel-log-lint", version, after_help = AFTER_HELP)]
 struct Cli {
-    /// Files or directories to check; directories are walked honouring
-    /// .gitignore. Defaults to the current directory.
+    /// Files or directories to check. Directories are walked honouring the
+    /// .gitignore files in and above them (not the global excludes file or
+    /// .git/info/exclude), skipping hidden entries and Cargo's build
+    /// directories. Defaults to the current directory.
     paths: Vec<PathBuf>,
 
     /// Output format.
@@ -410,9 +412,14 @@ fn rust_files(paths: &[PathBuf], excluded: Option<Gitignore>) -> (Vec<PathBuf>, 
     }
     // `.gitignore` files, as `--help` says, but not the `.ignore` files of
     // search tools: a file hidden from searches is still source to check.
+    // Nor what one person's git ignores (the global excludes file,
+    // `.git/info/exclude`): the same command checks the same files on every
+    // machine, a developer's as CI's.
     builder
         .standard_filters(true)
         .ignore(false)
+        .git_global(false)
+        .git_exclude(false)
         .require_git(false)
         .sort_by_file_name(|a, b| a.cmp(b));
     // The walker filters only what it finds below the paths, never the

@@ -254,6 +254,34 @@ fn files_hidden_from_search_tools_are_still_checked() {
     assert_eq!(json(&output).as_array().map(Vec::len), Some(1));
 }
 
+/// Regression: what one person's git ignores (the global excludes file,
+/// `.git/info/exclude`) hid files from the lint, so the same command
+/// checked other files on a developer's machine than in CI.
+#[test]
+fn files_only_one_persons_git_ignores_are_still_checked() {
+    let root = scratch_dir_outside_git("cli_personal_ignores");
+    let home = root.join("home");
+    write(&home, ".config/git/ignore", "*.rs\n");
+    write(&home, ".gitconfig", "");
+    let repository = root.join("repository");
+    write(&repository, ".git/info/exclude", "src/\n");
+    write(&repository, "src/login.rs", INTERPOLATED);
+    write(&repository, "lib.rs", INTERPOLATED);
+    let output = Command::new(env!("CARGO_BIN_EXE_otel-log-lint"))
+        .args(["--format", "json", "."])
+        .current_dir(&repository)
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .output()
+        .expect("run otel-log-lint");
+    assert_eq!(
+        json(&output).as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        stdout(&output)
+    );
+}
+
 /// Regression: reports turned a `\\` in a file's name into a `/`, naming a
 /// file that does not exist; it separates directories only on Windows.
 #[cfg(unix)]
