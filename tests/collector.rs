@@ -121,7 +121,7 @@ fn emit_scenario() -> ! {
         tracing::debug!(items = 3_u64, "order validated");
         tracing::info!(
             name: "order.placed",
-            order_id = 42,
+            order_number = 42,
             total = 12.5,
             paid = true,
             note = "fast",
@@ -520,7 +520,7 @@ fn spot_check_collected_values(collected: &BTreeMap<RecordKey, &ReceivedRecord>)
         placed_attributes["event.name"],
         Any::StringValue("order.placed".to_owned())
     );
-    assert_eq!(placed_attributes["order_id"], Any::IntValue(42));
+    assert_eq!(placed_attributes["order_number"], Any::IntValue(42));
     assert_eq!(placed_attributes["total"], Any::DoubleValue(12.5));
     assert_eq!(placed_attributes["paid"], Any::BoolValue(true));
 

@@ -53,7 +53,7 @@ fn run(builder: Builder, scenario: impl FnOnce()) -> Stats {
 fn scenario() {
     let span = tracing::info_span!("request", http.route = "/orders/{id}", tenant = "acme");
     let _entered = span.enter();
-    tracing::info!(name: "order.placed", order_id = 42, total = 12.5, paid = true, note = "fast", "order placed");
+    tracing::info!(name: "order.placed", order_number = 42, total = 12.5, paid = true, note = "fast", "order placed");
     tracing::warn!(bytes = &b"\x01\x02"[..], big = u64::MAX, "odd values");
     tracing::error!(
         error = &std::io::Error::other("disk full") as &dyn std::error::Error,
@@ -155,7 +155,7 @@ fn assert_scenario_values(received: &[ReceivedRecord]) {
         value.and_then(|kv| kv.value.clone()?.value)
     };
     assert_eq!(
-        attribute("order placed", "order_id"),
+        attribute("order placed", "order_number"),
         Some(Any::IntValue(42))
     );
     assert_eq!(

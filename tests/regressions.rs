@@ -53,12 +53,12 @@ fn threads_that_logged_once_do_not_strand_the_byte_budget() {
             let padding = "x".repeat(400);
             for round in 0..2 {
                 let threads: Vec<_> = (0..100)
-                    .map(|thread| {
+                    .map(|worker| {
                         let dispatch = dispatch.clone();
                         let padding = padding.clone();
                         std::thread::spawn(move || {
                             tracing::dispatcher::with_default(&dispatch, || {
-                                tracing::info!(round, thread, padding, "one record per thread");
+                                tracing::info!(round, worker, padding, "one record per thread");
                             });
                             // Stay alive while the others log, holding any
                             // credit this thread reserved.

@@ -27,12 +27,12 @@ fn several_threads_lose_nothing() {
     let (records, stats) = capture_with_guard(otel_log_bridge::builder(), |_| {
         let dispatch = tracing::dispatcher::get_default(Clone::clone);
         let threads: Vec<_> = (0..THREADS)
-            .map(|thread| {
+            .map(|worker| {
                 let dispatch = dispatch.clone();
                 std::thread::spawn(move || {
                     tracing::dispatcher::with_default(&dispatch, || {
                         for i in 0..EVENTS {
-                            tracing::info!(thread, i, "event");
+                            tracing::info!(worker, i, "event");
                         }
                     })
                 })
@@ -47,10 +47,10 @@ fn several_threads_lose_nothing() {
         (stats.emitted, stats.exported),
         (THREADS * EVENTS, THREADS * EVENTS)
     );
-    for thread in 0..THREADS {
+    for worker in 0..THREADS {
         let seen: Vec<u64> = records
             .iter()
-            .filter(|r| r["attributes"]["thread"] == thread)
+            .filter(|r| r["attributes"]["worker"] == worker)
             .map(|r| r["attributes"]["i"].as_u64().expect("i"))
             .collect();
         assert_eq!(seen, (0..EVENTS).collect::<Vec<_>>(), "in order per thread");

@@ -952,10 +952,10 @@ mod tests {
     fn log_everything() {
         let outer = tracing::info_span!("outer", route = "/users/{id}", depth = 0_u64);
         let _outer = outer.enter();
-        let inner = tracing::info_span!("inner", depth = 1_u64, user_id = 7_i64, ok = true);
+        let inner = tracing::info_span!("inner", depth = 1_u64, user.id = 7_i64, ok = true);
         let _inner = inner.enter();
         tracing::info!(
-            user_id = 42_i64,
+            user.id = 42_i64,
             path = "/api",
             status = 200_u16,
             latency_ms = 3.25,
@@ -991,10 +991,10 @@ mod tests {
             key_with_thirty_one_characters_and_a_long_text = "v".repeat(200).as_str(),
             "key lengths"
         );
-        tracing::info!(name: "user.signed_in", user_id = 1_i64, "named");
+        tracing::info!(name: "user.signed_in", account = 1_i64, "named");
         tracing::info!(only = 1_i64);
         // A field without a value leaves its key to the span's field.
-        tracing::info!(user_id = tracing::field::Empty, "empty field");
+        tracing::info!(user.id = tracing::field::Empty, "empty field");
         tracing::info!(bytes = &b"\x00\x01"[..], "bytes");
         tracing::info!(value = ?Some("x"), "debug value");
         // Formatted in place, then escaped, or given longer lengths.
@@ -1145,10 +1145,10 @@ mod tests {
         assert_eq!(general_taken, 0);
         assert_eq!(taken as usize, EVENTS - GENERAL_PATH_EVENTS);
         assert_eq!(direct.lines().count(), EVENTS);
-        assert!(direct.contains(r#""body":"after the span's own field changed","attributes":{"depth":1,"user_id":7,"ok":false,"route":"/users/{id}","#));
-        assert!(direct.contains(r#""body":"after an ancestor's field changed","attributes":{"depth":1,"user_id":7,"ok":false,"route":"/changed","#));
+        assert!(direct.contains(r#""body":"after the span's own field changed","attributes":{"depth":1,"user.id":7,"ok":false,"route":"/users/{id}","#));
+        assert!(direct.contains(r#""body":"after an ancestor's field changed","attributes":{"depth":1,"user.id":7,"ok":false,"route":"/changed","#));
         assert!(direct.contains(r#""body":"in the second span","attributes":{"second":2,"#));
-        assert!(direct.contains(r#""body":"empty field","attributes":{"depth":1,"user_id":7,"#));
+        assert!(direct.contains(r#""body":"empty field","attributes":{"depth":1,"user.id":7,"#));
         assert_eq!(mask(&direct, VARYING_JSON), mask(&general, VARYING_JSON));
     }
 

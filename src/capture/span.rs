@@ -893,7 +893,7 @@ mod tests {
     fn a_snapshot_of_a_span_the_layer_never_saw_open_is_never_current() {
         let dispatch = Dispatch::new(Registry::default());
         tracing::dispatcher::with_default(&dispatch, || {
-            let span = tracing::info_span!("made before the layer", user = 7_i64);
+            let span = tracing::info_span!("made before the layer", attempt = 7_i64);
             let registry = dispatch.downcast_ref::<Registry>().expect("the registry");
             let id = span.id().expect("an enabled span");
             let span_ref = registry.span(&id).expect("an open span");

@@ -1,9 +1,13 @@
 //! Rule levels chosen by a project.
 
+#[cfg(feature = "lint")]
+use std::path::{Path, PathBuf};
+
 use super::rule::{Level, Rule};
 
 /// The level of every rule, starting from each rule's
-/// [default level](Rule::default_level).
+/// [default level](Rule::default_level), and what a walk of a directory
+/// leaves out.
 ///
 /// ```
 /// use otel_log_bridge::lint::{Config, Level, Rule};
@@ -17,6 +21,8 @@ use super::rule::{Level, Rule};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     levels: [Level; Rule::COUNT],
+    #[cfg(feature = "lint")]
+    excluded: Vec<PathBuf>,
 }
 
 impl Config {
@@ -25,6 +31,8 @@ impl Config {
     pub fn new() -> Self {
         Config {
             levels: std::array::from_fn(|index| Rule::ALL[index].default_level()),
+            #[cfg(feature = "lint")]
+            excluded: Vec::new(),
         }
     }
 
@@ -44,6 +52,39 @@ impl Config {
     pub fn set_all(&mut self, level: Level) -> &mut Self {
         self.levels = [level; Rule::COUNT];
         self
+    }
+
+    /// Leaves `path` out of the walk of [`check_path_with`] and
+    /// [`assert_clean_with`]: a file, or a directory and everything in it,
+    /// given relative to the directory they check (`fixtures`,
+    /// `tests/ui`). The `otel-log-lint` command reads its excludes from
+    /// `otel-log-lint.toml` instead, which these functions do not read.
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "lint")]
+    /// #[test]
+    /// fn logging_calls_keep_their_structure() {
+    ///     let mut config = otel_log_bridge::lint::Config::new();
+    ///     config.exclude("fixtures").exclude("tests/ui");
+    ///     otel_log_bridge::lint::assert_clean_with(".", &config);
+    /// }
+    /// ```
+    ///
+    /// [`check_path_with`]: super::check_path_with
+    /// [`assert_clean_with`]: super::assert_clean_with
+    #[cfg(feature = "lint")]
+    pub fn exclude(&mut self, path: impl AsRef<Path>) -> &mut Self {
+        self.excluded.push(path.as_ref().to_owned());
+        self
+    }
+
+    /// Whether `path`, relative to the directory being checked, is left
+    /// out (see [`Config::exclude`]).
+    #[cfg(feature = "lint")]
+    pub(super) fn excludes(&self, relative: &Path) -> bool {
+        self.excluded
+            .iter()
+            .any(|excluded| relative.starts_with(excluded))
     }
 
     /// Raises every rule that is currently at [`Level::Warn`] to

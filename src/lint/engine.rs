@@ -252,9 +252,14 @@ fn check_sources(
             .or_default()
             .push(index);
     }
+    let suppressions: Vec<Suppressions> = files
+        .iter()
+        .zip(&checked)
+        .map(|(file, outcome)| Suppressions::parse(&file.text, &outcome.marker_literals))
+        .collect();
     let mut crate_findings: Vec<(usize, Finding)> = Vec::new();
     for members in crates.values() {
-        crate_findings.extend(crate_key_findings(members, &files, &checked));
+        crate_findings.extend(crate_key_findings(members, &files, &checked, &suppressions));
     }
 
     let lines: Vec<Lines<'_>> = files.iter().map(|file| Lines::new(&file.text)).collect();
@@ -283,11 +288,6 @@ fn check_sources(
             source_column,
         });
     };
-    let suppressions: Vec<Suppressions> = files
-        .iter()
-        .zip(&checked)
-        .map(|(file, outcome)| Suppressions::parse(&file.text, &outcome.marker_literals))
-        .collect();
     for (index, outcome) in checked.iter().enumerate() {
         for finding in &outcome.findings {
             emit(index, finding, &suppressions[index]);
@@ -328,16 +328,28 @@ fn isolated<T: Send + 'static>(
 }
 
 /// OLB004 across a crate: keys used both as a value and as a namespace, and
-/// one key spelled two ways.
+/// one key spelled two ways. A key where a comment allows OLB004 is a
+/// deliberate exception: it is neither reported nor counted against the
+/// others.
 fn crate_key_findings(
     members: &[usize],
     files: &[SourceFile],
     checked: &[FileOutcome],
+    suppressions: &[Suppressions],
 ) -> Vec<(usize, Finding)> {
     let uses: Vec<(usize, &KeyUse)> = members
         .iter()
         .filter_map(|index| Some((*index, checked.get(*index)?)))
         .flat_map(|(index, outcome)| outcome.key_uses.iter().map(move |key_use| (index, key_use)))
+        .filter(|(index, key_use)| {
+            !suppressions.get(*index).is_some_and(|suppressions| {
+                suppressions.allows(
+                    Rule::KeyNaming,
+                    key_use.range.start.line,
+                    key_use.anchor_line,
+                )
+            })
+        })
         .filter(|(_, key_use)| {
             check_key(&key_use.key, KeySite::Event).all(|finding| finding.rule != Rule::KeyNaming)
         })
@@ -570,8 +582,12 @@ impl Suppressions {
     /// finding's line or on the first line of its call, or a comment on a
     /// line of its own just above either of them.
     fn covers(&self, finding: &Finding) -> bool {
-        let line = finding.range.start.line;
-        let anchor = finding.anchor_line;
+        self.allows(finding.rule, finding.range.start.line, finding.anchor_line)
+    }
+
+    /// Whether a comment allows `rule` for what starts on `line`, in a call
+    /// that starts on `anchor` (see [`Suppressions::covers`]).
+    fn allows(&self, rule: Rule, line: usize, anchor: usize) -> bool {
         let on = [Some(line), Some(anchor)].map(|line| (line, false));
         let above = [line.checked_sub(1), anchor.checked_sub(1)].map(|line| (line, true));
         on.into_iter()
@@ -580,7 +596,7 @@ impl Suppressions {
                 let allowance = self.by_line.get(&line?)?;
                 (allowance.standalone || !needs_standalone).then_some(allowance)
             })
-            .any(|allowance| allowance.rules.contains(&finding.rule))
+            .any(|allowance| allowance.rules.contains(&rule))
     }
 }
 
@@ -629,12 +645,12 @@ fn problem_at(
 }
 
 /// Lists the `.rs` files under `path` (or `path` itself when it is a file),
-/// sorted, skipping hidden entries and Cargo's build directories (see
-/// [`is_cargo_target_dir`]).
+/// sorted, skipping hidden entries, Cargo's build directories (see
+/// [`is_cargo_target_dir`]) and what `config` excludes.
 ///
 /// This walker does not read `.gitignore`; the `otel-log-lint` command does,
 /// through the `ignore` crate.
-pub(super) fn rust_files(path: &Path) -> Result<Vec<PathBuf>, LintError> {
+pub(super) fn rust_files(path: &Path, config: &Config) -> Result<Vec<PathBuf>, LintError> {
     let io_error = |source| LintError::Io {
         path: path.to_owned(),
         source,
@@ -674,6 +690,13 @@ pub(super) fn rust_files(path: &Path) -> Result<Vec<PathBuf>, LintError> {
                 path: entry.path(),
                 source,
             })?;
+            let entry_path = entry.path();
+            if entry_path
+                .strip_prefix(path)
+                .is_ok_and(|relative| config.excludes(relative))
+            {
+                continue;
+            }
             if file_type.is_dir() {
                 if !is_cargo_target_dir(&entry.path()) {
                     pending.push(entry.path());

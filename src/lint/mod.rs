@@ -408,7 +408,7 @@ pub fn check_path_with(
     path: impl AsRef<Path>,
     config: &Config,
 ) -> Result<Vec<Diagnostic>, LintError> {
-    let files = engine::rust_files(path.as_ref())?;
+    let files = engine::rust_files(path.as_ref(), config)?;
     let report = engine::check_files(&files, config);
     match report.errors.into_iter().next() {
         Some(error) => Err(error),

@@ -6,8 +6,8 @@ use std::path::Path;
 use std::str::FromStr;
 
 use otel_log_bridge::lint::{
-    assert_clean, check_files, check_path, check_source, check_source_with, to_json, to_sarif,
-    Config, Level, LintError, Rule,
+    assert_clean, check_files, check_path, check_path_with, check_source, check_source_with,
+    to_json, to_sarif, Config, Level, LintError, Rule,
 };
 
 use super::support::{positions, scratch_dir, tree_with_target_directories, write, INTERPOLATED};
@@ -513,6 +513,39 @@ fn sarif_uses_file_uris_for_absolute_paths() {
             .get("uriBaseId")
             .is_none()
     );
+}
+
+/// A project's own test could not leave out what its `otel-log-lint.toml`
+/// excludes (fixtures of deliberate findings, `trybuild` cases), so it
+/// failed where the command passed.
+#[test]
+fn check_path_with_leaves_out_what_the_config_excludes() {
+    let root = scratch_dir("check_path_excludes");
+    for file in [
+        "src/lib.rs",
+        "src/generated.rs",
+        "fixtures/bad.rs",
+        "tests/ui/bad.rs",
+        "tests/uikit.rs",
+    ] {
+        write(&root, file, INTERPOLATED);
+    }
+    let mut config = Config::new();
+    config
+        .exclude("fixtures")
+        .exclude("tests/ui")
+        .exclude("src/generated.rs");
+    let diagnostics = check_path_with(&root, &config).expect("the directory is readable");
+    let mut files: Vec<String> = diagnostics
+        .iter()
+        .map(|diagnostic| {
+            let relative = diagnostic.path.strip_prefix(&root).expect("under the root");
+            relative.to_string_lossy().replace('\\', "/")
+        })
+        .collect();
+    files.sort();
+    assert_eq!(files, ["src/lib.rs", "tests/uikit.rs"]);
+    let _ = std::fs::remove_dir_all(&root);
 }
 
 #[test]

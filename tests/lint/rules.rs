@@ -1045,6 +1045,19 @@ fn a_suggested_fix_writes_the_expression_it_replaces() {
     );
 }
 
+/// Regression: a key a comment allows (a benchmark's reference event,
+/// spelled as published) still counted as a spelling, and flagged the
+/// conventional spelling everywhere else in the crate.
+#[test]
+fn a_key_allowed_where_it_is_used_does_not_flag_the_others() {
+    assert_each_finds(
+        &["    // otel-log-lint: allow(OLB004)\n    info!(user_id = 1, \"a\");\n    info!(user.id = 2, \"b\");\n    info!(thread = 3, \"c\");\n    // otel-log-lint: allow(OLB004)\n    info!(thread.name = \"x\", \"d\");"],
+        &[],
+    );
+    let diagnostics = check_body("    info!(user_id = 1, \"a\");\n    info!(user.id = 2, \"b\");");
+    assert_eq!(positions(&diagnostics), vec!["5:11 OLB004"]);
+}
+
 /// Regression: the fix for `res.err()`, an `Option`, cast it to an error,
 /// which does not compile.
 #[test]
