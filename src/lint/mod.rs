@@ -69,7 +69,9 @@
 //! the whole call. A line may hold several such comments. A name in one
 //! that is no rule is reported (OLB013). Text inside a string literal is
 //! no comment, however much it reads like one, and a doc comment is prose:
-//! neither allows anything.
+//! neither allows anything. A key where OLB004 is allowed is a deliberate
+//! exception: it does not count as a spelling or a namespace against the
+//! crate's other keys either.
 //!
 //! # OLB000 unparsable file
 //!
@@ -436,8 +438,9 @@ pub fn check_files<P: AsRef<Path>>(files: &[P], config: &Config) -> Report {
 /// ```
 ///
 /// Unlike the `otel-log-lint` command, it fails on warnings too, and reads
-/// neither `otel-log-lint.toml` nor `.gitignore`: give the levels to
-/// [`assert_clean_with`] instead. `allow` comments apply.
+/// neither `otel-log-lint.toml` nor `.gitignore`: give the levels and what
+/// to leave out ([`Config::exclude`]) to [`assert_clean_with`] instead.
+/// `allow` comments apply.
 ///
 /// # Panics
 ///
