@@ -65,14 +65,16 @@ impl GrpcTransport {
             .user_agent(USER_AGENT)
             .map_err(|e| InitError::invalid("OTLP user agent", e.to_string()))?;
         // No timeout configured (0) means the request may wait indefinitely.
-        // `send` bounds the whole export, connecting and the TLS handshake
-        // included; `tonic`'s connect timeout bounds the TCP connection
-        // alone. No request timeout of `tonic`'s own: expiring in the same
-        // tick as `send`'s, it could win and report a `CANCELLED` the
-        // collector never sent.
+        // `send` bounds the whole export; the connect timeout bounds a
+        // connection's TCP connection and TLS handshake together (see
+        // `connect`), so that one `send` gave up on is closed too. It ends
+        // a little after `send`'s, and there is no request timeout of
+        // `tonic`'s own: expiring in the same tick as `send`'s, either
+        // could win and report a failure (`UNAVAILABLE`, `CANCELLED`) the
+        // collector never sent instead of the timeout.
         let timeout = settings.request_timeout();
         if let Some(timeout) = timeout {
-            endpoint = endpoint.connect_timeout(timeout);
+            endpoint = endpoint.connect_timeout(timeout.saturating_add(Duration::from_millis(50)));
         }
         if settings.endpoint.starts_with("https://") {
             endpoint = endpoint
@@ -205,7 +207,15 @@ fn connect(
 ) -> tonic::client::Grpc<ReadableStatus> {
     let channel = {
         let _entered = runtime.enter();
-        endpoint.connect_lazy()
+        // `tonic`'s own connector bounds the TCP connection alone: a peer
+        // that never answered the TLS handshake held the socket for good,
+        // in a channel `send` had dropped, one socket per timed-out
+        // attempt. A connector given to it is bounded whole, handshake
+        // included, by the connect timeout.
+        let mut tcp = hyper_util::client::legacy::connect::HttpConnector::new();
+        tcp.enforce_http(false);
+        tcp.set_nodelay(true);
+        endpoint.connect_with_connector_lazy(tcp)
     };
     // Compressed answers are accepted whether or not requests are
     // compressed: `grpc-go`, the collector's gRPC server, answers a
@@ -694,7 +704,7 @@ mod tests {
         let mut transport = GrpcTransport::new(&settings).expect("transport");
         // The listener takes connections into its backlog and never reads
         // them: each handshake waits for good.
-        for _ in 0..2 {
+        for _ in 0..3 {
             match transport.send(&[]) {
                 Outcome::Retry { reason, .. } => {
                     assert!(reason.contains("DeadlineExceeded"), "{reason}")
@@ -705,10 +715,30 @@ mod tests {
         // Regression: the stuck connection stayed in the channel, and the
         // next attempt waited behind it instead of connecting afresh.
         listener.set_nonblocking(true).expect("non-blocking");
-        for attempt in 1..=2 {
+        let mut connections: Vec<std::net::TcpStream> = (1..=3)
+            .map(|attempt| match listener.accept() {
+                Ok((connection, _)) => connection,
+                Err(error) => panic!("no connection for attempt {attempt}: {error}"),
+            })
+            .collect();
+        // Regression: a connection given up on stayed open for good, its
+        // handshake waiting in a channel nobody used any more: one socket
+        // lost per attempt while the collector hung. Each is closed once
+        // the transport's runtime runs again, as it does for the next
+        // attempt (the last attempt's, when the transport is dropped). The
+        // read's timeout only keeps a failure from hanging the tests.
+        connections.pop();
+        for (attempt, mut connection) in connections.into_iter().enumerate() {
+            connection.set_nonblocking(false).expect("blocking");
+            connection
+                .set_read_timeout(Some(Duration::from_secs(60)))
+                .expect("a read timeout");
+            let mut hello = Vec::new();
+            let closed = std::io::Read::read_to_end(&mut connection, &mut hello);
             assert!(
-                listener.accept().is_ok(),
-                "no connection for attempt {attempt}"
+                closed.is_ok(),
+                "attempt {}'s connection is still open: {closed:?}",
+                attempt + 1
             );
         }
     }
