@@ -776,6 +776,50 @@ fn partial_success_counts_rejected_records_without_retrying() {
     }
 }
 
+/// Regression: a warning on a request the collector took whole was said
+/// as "rejected 0 of 10 records", and it was the only partial success
+/// ever said: the rejections that came later, and why, were not.
+#[test]
+fn a_warning_from_the_collector_does_not_hide_a_later_rejection() {
+    if crate::support::is_child() {
+        let guard = otel_log_bridge::builder()
+            .with_shutdown_timeout(PATIENCE)
+            .init();
+        tracing::info!("taken, with a warning");
+        let _ = guard.flush();
+        tracing::info!("rejected");
+        let stats = guard.shutdown();
+        assert_eq!((stats.exported, stats.rejected), (1, 1), "{stats:?}");
+        return;
+    }
+    for protocol in Protocol::ALL {
+        let receiver = Receiver::for_protocol(protocol);
+        receiver.respond_with([
+            Response::PartialSuccess {
+                rejected: 0,
+                message: "field deprecated".into(),
+            },
+            Response::PartialSuccess {
+                rejected: 1,
+                message: "timestamp too old".into(),
+            },
+        ]);
+        let stderr = child_stderr(
+            "otlp::a_warning_from_the_collector_does_not_hide_a_later_rejection",
+            &receiver,
+            protocol,
+        );
+        assert!(
+            stderr.contains("the collector took all 1 records, with a warning: field deprecated"),
+            "{protocol:?}: {stderr}"
+        );
+        assert!(
+            stderr.contains("the collector rejected 1 of 1 records (timestamp too old)"),
+            "{protocol:?}: {stderr}"
+        );
+    }
+}
+
 /// Regression: a web server that is no collector (a wrong path behind a
 /// proxy) answering 200 with a page had every record counted as exported,
 /// and nothing was said; nor when the answer was too large to read.

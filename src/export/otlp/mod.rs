@@ -243,8 +243,11 @@ pub(crate) struct OtlpDrain<T> {
     failures_reported: Vec<FailureCause>,
     /// The causes [`OtlpDrain::report_retrying`] has said so far.
     retries_reported: Vec<FailureCause>,
-    /// Whether [`OtlpDrain::accepted`] has said its piece.
-    partial_success_reported: bool,
+    /// Whether [`OtlpDrain::accepted`] has said a rejection.
+    rejection_reported: bool,
+    /// Whether [`OtlpDrain::accepted`] has said a warning on a request the
+    /// collector took whole.
+    warning_reported: bool,
     /// Records delivered this cycle whose outcome is not counted yet (see
     /// [`Drain::unsettled`]).
     unsettled: u64,
@@ -422,7 +425,8 @@ impl<T: Transport> OtlpDrain<T> {
             counters,
             failures_reported: Vec::new(),
             retries_reported: Vec::new(),
-            partial_success_reported: false,
+            rejection_reported: false,
+            warning_reported: false,
             unsettled: 0,
             #[cfg(feature = "spool")]
             spool: None,
@@ -971,8 +975,10 @@ impl<T: Transport> OtlpDrain<T> {
 
     /// Counts an accepted request of `records`: what a partial success
     /// rejected, and the rest as exported. The collector's explanation is
-    /// said once per sink, as the specification intends it for the user: a
-    /// rejection, or a warning on a request it took whole.
+    /// said once per sink, as the specification intends it for the user:
+    /// the first rejection, and the first warning on a request it took
+    /// whole, each on its own, so that a warning does not hide the
+    /// rejections that come later.
     fn accepted(&mut self, records: u64, rejected: u64, message: &str) {
         let rejected = rejected.min(records);
         self.counters
@@ -981,9 +987,7 @@ impl<T: Transport> OtlpDrain<T> {
         self.counters
             .rejected
             .fetch_add(rejected, Ordering::Release);
-        if (rejected > 0 || !message.is_empty())
-            && !std::mem::replace(&mut self.partial_success_reported, true)
-        {
+        if rejected > 0 && !std::mem::replace(&mut self.rejection_reported, true) {
             let message = if message.is_empty() {
                 "no reason given".to_owned()
             } else {
@@ -992,6 +996,15 @@ impl<T: Transport> OtlpDrain<T> {
             diag::warn(format_args!(
                 "the collector rejected {rejected} of {records} records ({message}); \
                  further rejections are counted in Guard::stats().rejected"
+            ));
+        } else if rejected == 0
+            && !message.is_empty()
+            && !std::mem::replace(&mut self.warning_reported, true)
+        {
+            diag::warn(format_args!(
+                "the collector took all {records} records, with a warning: {}; \
+                 further warnings are not said",
+                readable(message)
             ));
         }
     }
