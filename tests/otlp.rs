@@ -1327,6 +1327,18 @@ fn init_from_the_environment_at_trace_level_exports_no_transport_records() {
             "{protocol:?}: {:?}",
             receiver.headers()[0]
         );
+        // Over gRPC, the collector is told the deadline (10 s by default,
+        // and a little more), so that it stops working on a request the
+        // exporter gave up on.
+        if protocol == Protocol::Grpc {
+            assert!(
+                receiver.headers().iter().all(|headers| headers
+                    .get("grpc-timeout")
+                    .is_some_and(|timeout| timeout == "10050000u")),
+                "{:?}",
+                receiver.headers()[0].get("grpc-timeout")
+            );
+        }
         // Regression: over gRPC, only `tonic` was named; over HTTP, the
         // language was left out.
         let user_agent = format!(

@@ -31,6 +31,10 @@ const EXPORT_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Ex
 /// configured with this one, where 1 MiB is a common setting.
 const GRPC_MAX_RESPONSE_BYTES: usize = MAX_RESPONSE_BYTES + 7;
 
+/// How long after `send` gives up a connection attempt, and the
+/// deadline a request carries, end (see `GrpcTransport::new`).
+const DEADLINE_MARGIN: Duration = Duration::from_millis(50);
+
 /// Sends requests to one OTLP/gRPC endpoint.
 pub(crate) struct GrpcTransport {
     /// Taken when the transport is dropped (see its `Drop`).
@@ -67,14 +71,14 @@ impl GrpcTransport {
         // No timeout configured (0) means the request may wait indefinitely.
         // `send` bounds the whole export; the connect timeout bounds a
         // connection's TCP connection and TLS handshake together (see
-        // `connect`), so that one `send` gave up on is closed too. It ends
-        // a little after `send`'s, and there is no request timeout of
-        // `tonic`'s own: expiring in the same tick as `send`'s, either
-        // could win and report a failure (`UNAVAILABLE`, `CANCELLED`) the
-        // collector never sent instead of the timeout.
+        // `connect`), so that one `send` gave up on is closed too. It, and
+        // the deadline a request carries, end `DEADLINE_MARGIN` after
+        // `send`'s: expiring in the same tick, either could win and report
+        // a failure (`UNAVAILABLE`, `CANCELLED`) the collector never sent
+        // instead of the timeout.
         let timeout = settings.request_timeout();
         if let Some(timeout) = timeout {
-            endpoint = endpoint.connect_timeout(timeout.saturating_add(Duration::from_millis(50)));
+            endpoint = endpoint.connect_timeout(timeout.saturating_add(DEADLINE_MARGIN));
         }
         if settings.endpoint.starts_with("https://") {
             endpoint = endpoint
@@ -116,6 +120,13 @@ impl Transport for GrpcTransport {
     fn send(&mut self, request: &[u8]) -> Outcome {
         let request_len = request.len();
         let mut call = tonic::Request::new(request.to_vec());
+        // The collector is told the deadline (`grpc-timeout`), so that it
+        // stops working on a request given up on, whose retry would
+        // otherwise deliver its records twice. A little later than `send`'s
+        // own, which is to end the attempt (see `GrpcTransport::new`).
+        if let Some(limit) = self.timeout {
+            call.set_timeout(limit.saturating_add(DEADLINE_MARGIN));
+        }
         for (key, value) in &self.headers {
             // Appended, as over HTTP: a name given twice sends both values.
             call.metadata_mut().append(key.clone(), value.clone());
