@@ -69,20 +69,22 @@ impl GrpcTransport {
             .user_agent(USER_AGENT)
             .map_err(|e| InitError::invalid("OTLP user agent", e.to_string()))?;
         // No timeout configured (0) means the request may wait indefinitely.
-        // `send` bounds the whole export; the connect timeout bounds a
-        // connection's TCP connection and TLS handshake together (see
-        // `connect`), so that one `send` gave up on is closed too. It, and
-        // the deadline a request carries, end `DEADLINE_MARGIN` after
-        // `send`'s: expiring in the same tick, either could win and report
-        // a failure (`UNAVAILABLE`, `CANCELLED`) the collector never sent
-        // instead of the timeout.
+        // `send` bounds the whole export. The connect timeout bounds the
+        // TCP connection, and the TLS timeout the handshake: a connection
+        // `send` gave up on is then closed too, where a handshake a peer
+        // never answered held its socket for good, in a channel `send` had
+        // dropped. They, and the deadline a request carries, end
+        // `DEADLINE_MARGIN` after `send`'s: expiring in the same tick,
+        // either could win and report a failure (`UNAVAILABLE`,
+        // `CANCELLED`) the collector never sent instead of the timeout.
         let timeout = settings.request_timeout();
-        if let Some(timeout) = timeout {
-            endpoint = endpoint.connect_timeout(timeout.saturating_add(DEADLINE_MARGIN));
+        let connection_timeout = timeout.map(|timeout| timeout.saturating_add(DEADLINE_MARGIN));
+        if let Some(connection_timeout) = connection_timeout {
+            endpoint = endpoint.connect_timeout(connection_timeout);
         }
         if settings.endpoint.starts_with("https://") {
             endpoint = endpoint
-                .tls_config(tls_config(&settings.tls)?)
+                .tls_config(tls_config(&settings.tls, connection_timeout)?)
                 .map_err(|e| InitError::invalid("OTLP TLS files", e.to_string()))?;
         }
         let gzip = settings.compression == Compression::Gzip;
@@ -120,18 +122,13 @@ impl Transport for GrpcTransport {
     fn send(&mut self, request: &[u8]) -> Outcome {
         let request_len = request.len();
         let mut call = tonic::Request::new(request.to_vec());
-        // The collector is told the deadline (`grpc-timeout`), so that it
-        // stops working on a request given up on, whose retry would
-        // otherwise deliver its records twice. A little later than `send`'s
-        // own, which is to end the attempt (see `GrpcTransport::new`).
-        if let Some(limit) = self.timeout {
-            call.set_timeout(limit.saturating_add(DEADLINE_MARGIN));
-        }
         for (key, value) in &self.headers {
             // Appended, as over HTTP: a name given twice sends both values.
             call.metadata_mut().append(key.clone(), value.clone());
         }
         let client = &mut self.client;
+        let timeout = self.timeout;
+        let started = tokio::time::Instant::now();
         let export = async move {
             client.ready().await.map_err(|error| {
                 // The error stays the status's source: it tells what
@@ -140,10 +137,17 @@ impl Transport for GrpcTransport {
                 status.set_source(std::sync::Arc::new(error));
                 status
             })?;
+            // The collector is told the time left (`grpc-timeout`), so
+            // that it stops working on a request given up on, whose retry
+            // would otherwise deliver its records twice; a little more
+            // than `send` waits, which is to end the attempt.
+            if let Some(limit) = timeout {
+                let left = limit.saturating_sub(started.elapsed());
+                call.set_timeout(left.saturating_add(DEADLINE_MARGIN));
+            }
             let path = http::uri::PathAndQuery::from_static(EXPORT_PATH);
             client.unary(call, path, PreEncodedCodec).await
         };
-        let timeout = self.timeout;
         let Some(runtime) = &self.runtime else {
             return Outcome::Failed {
                 reason: "the gRPC runtime is gone".to_owned(),
@@ -156,6 +160,15 @@ impl Transport for GrpcTransport {
                 // A peer that takes the connection and never answers the
                 // TLS handshake would hold the worker for good otherwise.
                 Some(limit) => match tokio::time::timeout(limit, export).await {
+                    // A thread held up past both deadlines may find
+                    // `tonic`'s own (`CANCELLED`) ended the request first:
+                    // it is still this timeout.
+                    Ok(Err(_)) if started.elapsed() >= limit => (
+                        Err(Status::deadline_exceeded(format!(
+                            "no answer within {limit:?}"
+                        ))),
+                        true,
+                    ),
                     Ok(result) => (result, false),
                     Err(_) => (
                         Err(Status::deadline_exceeded(format!(
@@ -218,15 +231,7 @@ fn connect(
 ) -> tonic::client::Grpc<ReadableStatus> {
     let channel = {
         let _entered = runtime.enter();
-        // `tonic`'s own connector bounds the TCP connection alone: a peer
-        // that never answered the TLS handshake held the socket for good,
-        // in a channel `send` had dropped, one socket per timed-out
-        // attempt. A connector given to it is bounded whole, handshake
-        // included, by the connect timeout.
-        let mut tcp = hyper_util::client::legacy::connect::HttpConnector::new();
-        tcp.enforce_http(false);
-        tcp.set_nodelay(true);
-        endpoint.connect_with_connector_lazy(tcp)
+        endpoint.connect_lazy()
     };
     // Compressed answers are accepted whether or not requests are
     // compressed: `grpc-go`, the collector's gRPC server, answers a
@@ -520,8 +525,14 @@ fn connection_failed(status: &Status) -> bool {
 /// TLS from the `…_CERTIFICATE`, `…_CLIENT_CERTIFICATE` and `…_CLIENT_KEY`
 /// PEM files. A configured certificate is the only one trusted, as over
 /// HTTP; the web roots are trusted only when none is given.
-fn tls_config(files: &TlsFiles) -> Result<ClientTlsConfig, InitError> {
+fn tls_config(
+    files: &TlsFiles,
+    handshake_timeout: Option<Duration>,
+) -> Result<ClientTlsConfig, InitError> {
     let mut config = ClientTlsConfig::new();
+    if let Some(timeout) = handshake_timeout {
+        config = config.timeout(timeout);
+    }
     // The files are checked as over HTTP: `tonic` would skip a file with
     // no certificate in it, leaving nothing to trust, and report a bad key
     // only without naming its setting.
@@ -782,7 +793,7 @@ mod tests {
         let fixture = |name: &str| format!("{}/fixtures/tls/{name}", env!("CARGO_MANIFEST_DIR"));
         let not_pem = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
         let file = |path: &str, setting: &str| Some(TlsFile::new(path, setting));
-        let setting_of = |files: TlsFiles| match tls_config(&files) {
+        let setting_of = |files: TlsFiles| match tls_config(&files, None) {
             Err(crate::InitError::InvalidConfig { setting, .. }) => setting,
             Err(other) => panic!("{other}"),
             Ok(_) => panic!("accepted {files:?}"),
@@ -819,27 +830,30 @@ mod tests {
             client_certificate: client,
             client_key: file(&fixture("client.key"), key),
         };
-        assert!(tls_config(&good).is_ok());
+        assert!(tls_config(&good, None).is_ok());
     }
 
     /// Regression: a configured CA certificate was trusted beside the web
     /// roots over gRPC, while HTTP trusts only it.
     #[test]
     fn a_configured_certificate_replaces_the_web_roots() {
-        let with_certificate = tls_config(&TlsFiles {
-            certificate: Some(TlsFile::new(
-                concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/tls/ca.pem"),
-                "OTEL_EXPORTER_OTLP_CERTIFICATE",
-            )),
-            ..TlsFiles::default()
-        })
+        let with_certificate = tls_config(
+            &TlsFiles {
+                certificate: Some(TlsFile::new(
+                    concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/tls/ca.pem"),
+                    "OTEL_EXPORTER_OTLP_CERTIFICATE",
+                )),
+                ..TlsFiles::default()
+            },
+            None,
+        )
         .expect("config");
         // `ClientTlsConfig` shows its settings only through `Debug`.
         assert!(
             format!("{with_certificate:?}").contains("with_webpki_roots: false"),
             "{with_certificate:?}"
         );
-        let without = tls_config(&TlsFiles::default()).expect("config");
+        let without = tls_config(&TlsFiles::default(), None).expect("config");
         assert!(format!("{without:?}").contains("with_webpki_roots: true"));
     }
 
