@@ -57,8 +57,10 @@ impl Config {
     /// Leaves `path` out of the walk of [`check_path_with`] and
     /// [`assert_clean_with`]: a file, or a directory and everything in it,
     /// given relative to the directory they check (`fixtures`,
-    /// `tests/ui`). The `otel-log-lint` command reads its excludes from
-    /// `otel-log-lint.toml` instead, which these functions do not read.
+    /// `tests/ui`), or absolute. It is a path, not a pattern: unlike the
+    /// `exclude` list of `otel-log-lint.toml`, which the command reads and
+    /// these functions do not, it matches no other place and no wildcard.
+    /// An empty path leaves nothing out.
     ///
     /// ```no_run
     /// # #[cfg(feature = "lint")]
@@ -74,17 +76,36 @@ impl Config {
     /// [`assert_clean_with`]: super::assert_clean_with
     #[cfg(feature = "lint")]
     pub fn exclude(&mut self, path: impl AsRef<Path>) -> &mut Self {
-        self.excluded.push(path.as_ref().to_owned());
+        // `./fixtures` is `fixtures`.
+        let path: PathBuf = path
+            .as_ref()
+            .components()
+            .filter(|component| *component != std::path::Component::CurDir)
+            .collect();
+        if !path.as_os_str().is_empty() {
+            self.excluded.push(path);
+        }
         self
     }
 
-    /// Whether `path`, relative to the directory being checked, is left
-    /// out (see [`Config::exclude`]).
+    /// What a walk of `root` leaves out, relative to it (see
+    /// [`Config::exclude`]): an absolute path is taken relative to where
+    /// `root` is, and left aside when it is not under it.
     #[cfg(feature = "lint")]
-    pub(super) fn excludes(&self, relative: &Path) -> bool {
+    pub(super) fn excluded_under(&self, root: &Path) -> Vec<PathBuf> {
+        let absolute_root = std::path::absolute(root).ok();
         self.excluded
             .iter()
-            .any(|excluded| relative.starts_with(excluded))
+            .filter_map(|excluded| {
+                if excluded.is_absolute() {
+                    let relative = excluded.strip_prefix(absolute_root.as_ref()?).ok()?;
+                    // The root itself, excluded: everything under it.
+                    Some(relative.to_path_buf())
+                } else {
+                    Some(excluded.clone())
+                }
+            })
+            .collect()
     }
 
     /// Raises every rule that is currently at [`Level::Warn`] to

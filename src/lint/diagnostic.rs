@@ -150,18 +150,19 @@ pub fn to_json(diagnostics: &[Diagnostic]) -> Value {
 
 /// Renders findings as a SARIF 2.1.0 log that GitHub code scanning accepts:
 /// one run, every rule described under `tool.driver.rules`, and one result
-/// per finding with its region in Unicode code points. Paths are written
-/// relative to the root of the git work tree the working directory is in
-/// (the nearest directory above it, or itself, that holds `.git`), which is
-/// how code scanning reads a relative path, or to the working directory
-/// outside one; the run names that directory as the base id `%SRCROOT%`.
-/// Run from a crate inside a workspace, its findings so name their files
-/// from the repository's root. A file outside that directory keeps an
-/// absolute `file://` URI.
+/// per finding with its region in Unicode code points. Inside a git work
+/// tree, paths are written relative to its root (the nearest directory
+/// above the working directory, or itself, that holds `.git`), which is
+/// how code scanning reads a relative path: run from a crate inside a
+/// workspace, its findings name their files from the repository's root. A
+/// file outside the work tree keeps an absolute `file://` URI. Outside one,
+/// paths are written as given, a relative one relative to the working
+/// directory. The run names the directory relative paths start from as the
+/// base id `%SRCROOT%`.
 #[must_use]
 pub fn to_sarif(diagnostics: &[Diagnostic]) -> Value {
     let working_directory = std::env::current_dir().ok();
-    let root = working_directory.as_deref().map(source_root);
+    let work_tree = working_directory.as_deref().and_then(work_tree_root);
     let rules: Vec<Value> = Rule::ALL
         .iter()
         .map(|rule| {
@@ -187,7 +188,7 @@ pub fn to_sarif(diagnostics: &[Diagnostic]) -> Value {
                 "message": { "text": format!("{}\nhelp: {}", diagnostic.message, diagnostic.help) },
                 "locations": [{
                     "physicalLocation": {
-                        "artifactLocation": artifact_location(&match (&working_directory, root) {
+                        "artifactLocation": artifact_location(&match (&working_directory, work_tree) {
                             (Some(working_directory), Some(root)) => {
                                 relative_to_root(&diagnostic.path, working_directory, root)
                             }
@@ -217,8 +218,9 @@ pub fn to_sarif(diagnostics: &[Diagnostic]) -> Value {
     });
     // Without a working directory, relative paths keep the base id
     // unresolved, which consumers resolve against the checkout.
-    if let (Some(root), Some(run)) = (root, run.as_object_mut()) {
-        let mut base = uri_reference(root);
+    let source_root = work_tree.or(working_directory.as_deref());
+    if let (Some(source_root), Some(run)) = (source_root, run.as_object_mut()) {
+        let mut base = uri_reference(source_root);
         if !base.ends_with('/') {
             base.push('/');
         }
@@ -238,13 +240,12 @@ pub fn to_sarif(diagnostics: &[Diagnostic]) -> Value {
 /// the directory the sources were checked out in.
 const SOURCE_ROOT: &str = "%SRCROOT%";
 
-/// The directory a SARIF log's relative paths start from (see
+/// The root of the git work tree `working_directory` is in, if any (see
 /// [`to_sarif`]).
-fn source_root(working_directory: &Path) -> &Path {
+fn work_tree_root(working_directory: &Path) -> Option<&Path> {
     working_directory
         .ancestors()
         .find(|directory| directory.join(".git").exists())
-        .unwrap_or(working_directory)
 }
 
 /// `path`, relative to `working_directory` or absolute, as a path relative

@@ -342,13 +342,12 @@ fn crate_key_findings(
         .filter_map(|index| Some((*index, checked.get(*index)?)))
         .flat_map(|(index, outcome)| outcome.key_uses.iter().map(move |key_use| (index, key_use)))
         .filter(|(index, key_use)| {
-            !suppressions.get(*index).is_some_and(|suppressions| {
-                suppressions.allows(
-                    Rule::KeyNaming,
-                    key_use.range.start.line,
-                    key_use.anchor_line,
-                )
-            })
+            // Only a comment that reaches the key's own line: one above a
+            // call spread over lines would take every key of the call out.
+            let line = key_use.range.start.line;
+            !suppressions
+                .get(*index)
+                .is_some_and(|suppressions| suppressions.allows(Rule::KeyNaming, line, line))
         })
         .filter(|(_, key_use)| {
             check_key(&key_use.key, KeySite::Event).all(|finding| finding.rule != Rule::KeyNaming)
@@ -667,6 +666,7 @@ pub(super) fn rust_files(path: &Path, config: &Config) -> Result<Vec<PathBuf>, L
             "neither a regular file nor a directory",
         )));
     }
+    let excluded = config.excluded_under(path);
     let mut files = Vec::new();
     let mut pending = vec![path.to_owned()];
     while let Some(directory) = pending.pop() {
@@ -691,10 +691,11 @@ pub(super) fn rust_files(path: &Path, config: &Config) -> Result<Vec<PathBuf>, L
                 source,
             })?;
             let entry_path = entry.path();
-            if entry_path
-                .strip_prefix(path)
-                .is_ok_and(|relative| config.excludes(relative))
-            {
+            if entry_path.strip_prefix(path).is_ok_and(|relative| {
+                excluded
+                    .iter()
+                    .any(|excluded| relative.starts_with(excluded))
+            }) {
                 continue;
             }
             if file_type.is_dir() {

@@ -367,6 +367,26 @@ fn sarif_output_is_a_2_1_0_log() {
         result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
         "src/login.rs"
     );
+    // Outside a git work tree, a path given absolute stays absolute, as
+    // consumers resolve it without a base.
+    let absolute = root.join("src");
+    let output = run(
+        &root,
+        &[
+            "--format",
+            "sarif",
+            absolute.to_str().expect("a UTF-8 path"),
+        ],
+    );
+    let uri = json(&output)["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+        ["artifactLocation"]["uri"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        uri.starts_with("file:///") && uri.ends_with("/src/login.rs"),
+        "{uri}"
+    );
 }
 
 /// Regression: paths were written relative to the working directory, and

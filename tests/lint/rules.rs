@@ -1056,6 +1056,12 @@ fn a_key_allowed_where_it_is_used_does_not_flag_the_others() {
     );
     let diagnostics = check_body("    info!(user_id = 1, \"a\");\n    info!(user.id = 2, \"b\");");
     assert_eq!(positions(&diagnostics), vec!["5:11 OLB004"]);
+    // An allowance above a call spread over lines reaches the keys of its
+    // first line only, for this count: the others still count.
+    let diagnostics = check_body(
+        "    // otel-log-lint: allow(OLB004)\n    info!(userID = 1,\n        request.id = 2, \"a\");\n    info!(request_id = 3, \"b\");",
+    );
+    assert_eq!(positions(&diagnostics), vec!["7:11 OLB004"]);
 }
 
 /// Regression: the fix for `res.err()`, an `Option`, cast it to an error,
