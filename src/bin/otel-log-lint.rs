@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::error::Error as _;
 use std::io::{self, ErrorKind, Write};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
@@ -376,7 +376,7 @@ fn load_config_file(
     // normalized too (`--config src/../otel-log-lint.toml`).
     // Links on the way are resolved, as they are in the paths matched.
     let directory = path.parent().map_or(current, |parent| {
-        std::fs::canonicalize(parent).unwrap_or_else(|_| normalized(parent))
+        std::fs::canonicalize(parent).unwrap_or_else(|_| lint::lexically_normal(parent))
     });
     Ok((config, directory, Some(path)))
 }
@@ -505,7 +505,9 @@ fn is_excluded(matcher: &Gitignore, path: &Path, is_dir: bool) -> bool {
     let Ok(absolute) = std::path::absolute(path) else {
         return false;
     };
-    let absolute = normalized(&absolute);
+    // The patterns are matched by text: `src/../generated/out.rs` must
+    // match `generated/**`.
+    let absolute = lint::lexically_normal(&absolute);
     // The matcher only answers for paths under its root.
     let matches = |path: &Path| {
         path.starts_with(matcher.path())
@@ -525,21 +527,4 @@ fn is_excluded(matcher: &Gitignore, path: &Path, is_dir: bool) -> bool {
         .and_then(|parent| std::fs::canonicalize(parent).ok())
         .zip(absolute.file_name())
         .is_some_and(|(parent, name)| matches(&parent.join(name)))
-}
-
-/// Resolves `.` and `..` in an absolute path by its text, as the exclude
-/// patterns are matched by text: `src/../generated/out.rs` must match
-/// `generated/**`.
-fn normalized(path: &Path) -> PathBuf {
-    let mut normal = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                normal.pop();
-            }
-            other => normal.push(other),
-        }
-    }
-    normal
 }

@@ -713,20 +713,18 @@ impl Drain for WriterDrain {
         self.unflushed += records;
         let give_up = |_| queue.past_shutdown_deadline();
         let mid_line = &mut self.mid_line;
-        // `None` written: the newline that ends a cut line failed, and
-        // nothing of the chunk was written.
         let written = self.output.locked(|writer| {
             if *mid_line {
-                write_all_counting(writer, b"\n", &give_up).map_err(|(_, error)| (None, error))?;
+                // Failed, the newline that ends a cut line leaves nothing
+                // of the chunk written, and the line still open.
+                write_all_counting(writer, b"\n", &give_up).map_err(|(_, error)| (0, error))?;
                 *mid_line = false;
             }
             write_all_counting(writer, chunk, &give_up)
-                .map_err(|(written, error)| (Some(written), error))
         });
         let Err((written, error)) = written else {
             return;
         };
-        let written = written.unwrap_or(0);
         let whole = chunk[..written]
             .iter()
             .filter(|&&byte| byte == b'\n')

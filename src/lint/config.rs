@@ -77,11 +77,7 @@ impl Config {
     #[cfg(feature = "lint")]
     pub fn exclude(&mut self, path: impl AsRef<Path>) -> &mut Self {
         // `./fixtures` is `fixtures`.
-        let path: PathBuf = path
-            .as_ref()
-            .components()
-            .filter(|component| *component != std::path::Component::CurDir)
-            .collect();
+        let path = super::diagnostic::lexically_normal(path.as_ref());
         if !path.as_os_str().is_empty() {
             self.excluded.push(path);
         }

@@ -252,21 +252,31 @@ fn work_tree_root(working_directory: &Path) -> Option<&Path> {
 /// to `root` when it lies under it (`..` taken by name, as the linter read
 /// it), else absolute.
 fn relative_to_root(path: &Path, working_directory: &Path, root: &Path) -> PathBuf {
-    use std::path::Component;
-    let mut absolute = PathBuf::new();
-    for component in working_directory.join(path).components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                absolute.pop();
-            }
-            other => absolute.push(other),
-        }
-    }
+    let absolute = lexically_normal(&working_directory.join(path));
     match absolute.strip_prefix(root) {
         Ok(relative) => relative.to_path_buf(),
         Err(_) => absolute,
     }
+}
+
+/// `path` with `.` and `..` resolved by its text, not by the file system
+/// (a `..` after a link goes back up the link's own path): the linter, and
+/// the command's exclude patterns, take paths as written.
+#[doc(hidden)]
+#[must_use]
+pub fn lexically_normal(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut normal = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                normal.pop();
+            }
+            other => normal.push(other),
+        }
+    }
+    normal
 }
 
 /// A SARIF `artifactLocation`: a relative path carries the base id it is

@@ -351,6 +351,9 @@ mod imports;
 mod text;
 
 #[cfg(feature = "lint")]
+#[doc(hidden)]
+pub use diagnostic::lexically_normal;
+#[cfg(feature = "lint")]
 pub use diagnostic::{to_json, to_sarif, Diagnostic, LintError};
 #[cfg(feature = "lint")]
 #[doc(hidden)]

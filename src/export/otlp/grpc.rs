@@ -163,14 +163,8 @@ impl Transport for GrpcTransport {
                     // A thread held up past both deadlines may find
                     // `tonic`'s own (`CANCELLED`) ended the request first:
                     // it is still this timeout.
-                    Ok(Err(_)) if started.elapsed() >= limit => (
-                        Err(Status::deadline_exceeded(format!(
-                            "no answer within {limit:?}"
-                        ))),
-                        true,
-                    ),
-                    Ok(result) => (result, false),
-                    Err(_) => (
+                    Ok(result) if result.is_ok() || started.elapsed() < limit => (result, false),
+                    _ => (
                         Err(Status::deadline_exceeded(format!(
                             "no answer within {limit:?}"
                         ))),
